@@ -1,0 +1,699 @@
+/*
+ * policy_config.c - load, validate, share and replace the configuration.
+ *
+ * CONTRACT
+ *  policy_config_load(path, errs) reads the INI file with libinih and
+ *  returns a complete, validated, immutable struct config with one
+ *  reference (the caller's), or NULL.  On NULL, errs holds every problem
+ *  found, each "FILE:LINE: message" ("FILE: message" when no line applies:
+ *  the file cannot be opened or read, no [receive] section); the loader
+ *  never stops at the first error.  errs may be NULL; otherwise errors are
+ *  appended and the caller releases them with policy_config_errors_free().
+ *  The path is copied.  Loading never touches the current configuration.
+ *
+ *  The line of an error is the key's line, the section header's line for
+ *  section-level problems, or the line inside a *_list_file.  libinih
+ *  (Debian's build has no INI_HANDLER_LINENO) reads through our reader,
+ *  which counts lines, tracks [sections] itself and reports syntax errors
+ *  and over-long lines; libinih calls the handler for a key right after
+ *  the reader returned its line, so the reader's count is the key's line.
+ *
+ *  References: policy_config_ref/unref are atomic; the object is freed by
+ *  the unref that drops the last one.  policy_config_current() returns a
+ *  new reference (or NULL) and policy_config_swap() installs a config,
+ *  taking over the caller's reference; both are thread-safe.  Nothing here
+ *  has callbacks or cancellation.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include <ini.h>
+
+#include "log.h"
+#include "policy_config.h"
+#include "policy_internal.h"
+
+#define PC_MAX_LINE     65536           /* libinih line buffer, bytes */
+#define PC_NONE         (-1)            /* before the first section */
+#define PC_IGNORE       (-2)            /* inside a bad section: skip its keys */
+
+struct pc_section {                     /* one [section] of the file */
+    enum pt_section kind;
+    size_t  index;                      /* into cfg->receive / cfg->send */
+    int     line;                       /* of the header */
+    char   *title;                      /* owned; "[receive Inet]" */
+    int    *keyline;                    /* owned; per table row: line set on,
+                                         * negative if the value was bad, 0 = default */
+};
+
+struct pc_loader {
+    const char *path;
+    FILE   *fp;
+    int     lineno;
+    int     read_errno;                 /* errno of a failed read, or 0 */
+    char   *buf;                        /* getline() buffer; libc-owned */
+    size_t  bufsz;
+    struct config *cfg;
+    struct cfg_errors *errs;
+    struct pc_section *sect;            /* owned array */
+    size_t  nsect;
+    long    cur;                        /* index into sect, PC_NONE or PC_IGNORE */
+};
+
+static pthread_mutex_t pc_ini_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t pc_current_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct config *pc_current;
+
+/* policy__error - append one formatted error */
+
+void policy__error(struct cfg_errors *errs, const char *fmt, ...)
+{
+    va_list ap;
+    char *msg;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    msg = xmalloc((size_t)(n < 0 ? 0 : n) + 1);
+    va_start(ap, fmt);
+    vsnprintf(msg, (size_t)(n < 0 ? 0 : n) + 1, fmt, ap);
+    va_end(ap);
+    errs->v = xrealloc(errs->v, (errs->n + 1) * sizeof(*errs->v));
+    errs->v[errs->n++] = msg;
+}
+
+/* pc_err - append "PATH:LINE: message" (line 0: "PATH: message") */
+
+static void pc_err(struct pc_loader *ld, int line, const char *fmt, ...) LOG_PRINTF(3, 4);
+
+static void pc_err(struct pc_loader *ld, int line, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (line > 0)
+        policy__error(ld->errs, "%s:%d: %s", ld->path, line, msg);
+    else
+        policy__error(ld->errs, "%s: %s", ld->path, msg);
+}
+
+/* pc_base - the struct a section's keys are stored in */
+
+static void *pc_base(struct config *cfg, const struct pc_section *s)
+{
+    switch (s->kind) {
+    case PT_SERVICE:
+        return &cfg->service;
+    case PT_TRANSPORT:
+        return &cfg->transport;
+    case PT_RECEIVE:
+        return &cfg->receive[s->index];
+    case PT_SEND:
+        return &cfg->send[s->index];
+    case PT_DNS:
+        return &cfg->dns;
+    case PT_LOGS:
+        return &cfg->logs;
+    default:
+        log_panic("policy", "pc_base: section kind %d", (int)s->kind);
+    }
+}
+
+/* pc_trim - strip white space at both ends, in place */
+
+static char *pc_trim(char *s)
+{
+    char *e = s + strlen(s);
+
+    while (isspace((unsigned char)*s))
+        s++;
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = '\0';
+    return s;
+}
+
+/* pc_find - libinih's find_chars_or_comment: first of chars or " ;" comment */
+
+static char *pc_find(char *s, const char *chars)
+{
+    bool was_space = false;
+
+    while (*s && (chars == NULL || strchr(chars, *s) == NULL)
+           && !(was_space && *s == ';')) {
+        was_space = isspace((unsigned char)*s);
+        s++;
+    }
+    return s;
+}
+
+/* pc_begin_section - a "[kind name]" header line: start a new section */
+
+static void pc_begin_section(struct pc_loader *ld, char *text)
+{
+    struct config *cfg = ld->cfg;
+    char *word = pc_trim(text), *name = word + strcspn(word, " \t");
+    struct pc_section *s;
+    const char *kind;
+    bool named;
+    int k;
+
+    ld->cur = PC_IGNORE;
+    if (*name)
+        *name++ = '\0';
+    name = pc_trim(name);
+    if ((k = policy__section_lookup(word, &named)) < 0) {
+        pc_err(ld, ld->lineno, "unknown section [%s%s%s]", word, *name ? " " : "", name);
+        return;
+    }
+    kind = policy__section_name(k);
+    if (named && *name == '\0') {
+        pc_err(ld, ld->lineno, "section [%s] needs a name, e.g. [%s NAME]", kind, kind);
+        return;
+    }
+    if (!named && *name) {
+        pc_err(ld, ld->lineno, "section [%s] takes no name", kind);
+        return;
+    }
+    for (size_t i = 0; i < ld->nsect; i++) {
+        const struct pc_section *o = &ld->sect[i];
+
+        if (o->kind == (enum pt_section)k
+            && (!named || strcasecmp(name, k == PT_RECEIVE ? cfg->receive[o->index].name
+                                     : cfg->send[o->index].name) == 0)) {
+            pc_err(ld, ld->lineno, "duplicate section %s (first at line %d)",
+                   o->title, o->line);
+            return;
+        }
+    }
+    ld->sect = xrealloc(ld->sect, (ld->nsect + 1) * sizeof(*ld->sect));
+    s = &ld->sect[ld->nsect];
+    s->kind = (enum pt_section)k;
+    s->line = ld->lineno;
+    s->keyline = xcalloc(policy__key_count(), sizeof(int));
+    s->title = named ? xasprintf("[%s %s]", kind, name) : xasprintf("[%s]", kind);
+    s->index = 0;
+    if (k == PT_RECEIVE) {
+        cfg->receive = xrealloc(cfg->receive, (cfg->nreceive + 1) * sizeof(*cfg->receive));
+        memset(&cfg->receive[cfg->nreceive], 0, sizeof(*cfg->receive));
+        cfg->receive[cfg->nreceive].name = xstrdup(name);
+        cfg->receive[cfg->nreceive].line = ld->lineno;
+        s->index = cfg->nreceive++;
+    } else if (k == PT_SEND) {
+        cfg->send = xrealloc(cfg->send, (cfg->nsend + 1) * sizeof(*cfg->send));
+        memset(&cfg->send[cfg->nsend], 0, sizeof(*cfg->send));
+        cfg->send[cfg->nsend].name = xstrdup(name);
+        cfg->send[cfg->nsend].line = ld->lineno;
+        s->index = cfg->nsend++;
+    }
+    if (named)
+        policy__table_defaults(s->kind, pc_base(cfg, s));
+    ld->cur = (long)ld->nsect++;
+}
+
+/* pc_scan_line - mirror libinih's view of a line; false if it must be blanked */
+
+static bool pc_scan_line(struct pc_loader *ld, char *line)
+{
+    char *s = line, *end;
+
+    if (ld->lineno == 1 && strncmp(s, "\xEF\xBB\xBF", 3) == 0)
+        s += 3;
+    s = pc_trim(s);
+    if (*s == '\0' || *s == ';' || *s == '#')
+        return true;
+    if (*s == '[') {
+        end = pc_find(s + 1, "]");
+        if (*end != ']') {
+            pc_err(ld, ld->lineno, "syntax error: section header without ']'");
+            ld->cur = PC_IGNORE;
+            return false;
+        }
+        *end = '\0';
+        pc_begin_section(ld, s + 1);
+        return true;
+    }
+    end = pc_find(s, "=:");
+    if (*end != '=' && *end != ':') {
+        pc_err(ld, ld->lineno, "syntax error: expected \"key = value\"");
+        return false;
+    }
+    return true;
+}
+
+/* pc_reader - libinih reader: one line per call, counted and checked */
+
+static char *pc_reader(char *str, int num, void *stream)
+{
+    struct pc_loader *ld = stream;
+    ssize_t len;
+    size_t content;
+
+    errno = 0;
+    if ((len = getline(&ld->buf, &ld->bufsz, ld->fp)) < 0) {
+        if (ferror(ld->fp))
+            ld->read_errno = errno ? errno : EIO;
+        return NULL;
+    }
+    ld->lineno++;
+    content = (size_t)len;
+    while (content > 0 && (ld->buf[content - 1] == '\n' || ld->buf[content - 1] == '\r'))
+        content--;
+    /* libinih needs room for "\r\n\0" after the longest line. */
+    if (content > (size_t)num - 3) {
+        pc_err(ld, ld->lineno, "line too long (more than %d characters)", num - 3);
+        return strcpy(str, "\n");
+    }
+    if (strlen(ld->buf) != (size_t)len) {
+        pc_err(ld, ld->lineno, "syntax error: NUL character in line");
+        return strcpy(str, "\n");
+    }
+    memcpy(str, ld->buf, (size_t)len + 1);
+    if (!pc_scan_line(ld, ld->buf))
+        return strcpy(str, "\n");
+    return str;
+}
+
+/* pc_handler - libinih handler: one "key = value" of the current section */
+
+static int pc_handler(void *user, const char *section, const char *name,
+                      const char *value)
+{
+    struct pc_loader *ld = user;
+    struct pc_section *s;
+    char *where;
+    int idx;
+
+    if (ld->cur == PC_IGNORE)
+        return 1;
+    if (ld->cur == PC_NONE) {
+        pc_err(ld, ld->lineno, "key \"%s\" is outside any section", name);
+        return 1;
+    }
+    s = &ld->sect[ld->cur];
+    if ((idx = policy__key_lookup(s->kind, name)) < 0) {
+        pc_err(ld, ld->lineno, "unknown key \"%s\" in %s", name, s->title);
+        return 1;
+    }
+    if (s->keyline[idx] != 0) {
+        pc_err(ld, ld->lineno, "duplicate key \"%s\" in %s (first at line %d)",
+               policy__key_name(idx), s->title, abs(s->keyline[idx]));
+        return 1;
+    }
+    where = xasprintf("%s:%d", ld->path, ld->lineno);
+    if (policy__table_set(idx, pc_base(ld->cfg, s), value, where, ld->errs) == 0)
+        s->keyline[idx] = ld->lineno;
+    else
+        s->keyline[idx] = -ld->lineno;
+    free(where);
+    return 1;
+}
+
+/* pc_parse - run libinih over the open file */
+
+static void pc_parse(struct pc_loader *ld)
+{
+    char *prefix;
+    int rc;
+
+    /* The knobs are process globals: set them under a lock, every time. */
+    pthread_mutex_lock(&pc_ini_lock);
+    ini_allow_multiline = false;
+    ini_use_stack = false;
+    ini_max_line = PC_MAX_LINE;
+    ini_initial_alloc = PC_MAX_LINE;    /* the heap buffer's size, never grown: */
+    ini_allow_realloc = false;          /* the reader must see whole lines */
+    ini_allow_bom = true;
+    ini_allow_inline_comments = true;
+    ini_inline_comment_prefixes = (char *)";";
+    ini_start_comment_prefixes = (char *)";#";
+    ini_allow_no_value = false;
+    ini_stop_on_first_error = false;
+    rc = ini_parse_stream(pc_reader, ld, pc_handler, ld);
+    pthread_mutex_unlock(&pc_ini_lock);
+    if (rc == -2)
+        log_panic("policy", "libinih: out of memory");
+    if (rc <= 0)
+        return;
+    /* The reader blanks the lines it reports, so this is a safety net. */
+    prefix = xasprintf("%s:%d: ", ld->path, rc);
+    for (size_t i = 0; i < ld->errs->n; i++) {
+        if (strncmp(ld->errs->v[i], prefix, strlen(prefix)) == 0) {
+            free(prefix);
+            return;
+        }
+    }
+    free(prefix);
+    pc_err(ld, rc, "syntax error");
+}
+
+/* pc_keyline - the line key `name` was given on in section s, 0 if not (validly) */
+
+static int pc_keyline(const struct pc_section *s, const char *name)
+{
+    int idx = policy__key_lookup(s->kind, name);
+
+    if (idx < 0)
+        log_panic("policy", "pc_keyline: no key %s", name);
+    return s->keyline[idx] > 0 ? s->keyline[idx] : 0;
+}
+
+/* pc_bad - was key `name` written in section s with a bad (already reported) value? */
+
+static bool pc_bad(const struct pc_section *s, const char *name)
+{
+    return s->keyline[policy__key_lookup(s->kind, name)] < 0;
+}
+
+/* pc_line - the line to blame: the first given of two keys, else the header */
+
+static int pc_line(const struct pc_section *s, const char *a, const char *b)
+{
+    int line = pc_keyline(s, a);
+
+    if (line == 0 && b)
+        line = pc_keyline(s, b);
+    return line ? line : s->line;
+}
+
+/* pc_check_receive - rules that span keys of one receive connector */
+
+static void pc_check_receive(struct pc_loader *ld, const struct pc_section *s)
+{
+    struct cfg_receive *r = &ld->cfg->receive[s->index];
+    char a[32], b[32];
+
+    if (r->nbindings == 0 && !pc_bad(s, "bindings"))
+        pc_err(ld, s->line, "%s has no bindings (bindings = IP:PORT is required)", s->title);
+    if (r->banner == NULL)
+        r->banner = xasprintf("%s domsec ESMTP service ready", r->fqdn);
+    if (r->domain_secure_enabled && r->auth_mechanism == CFG_AUTH_NONE)
+        pc_err(ld, pc_line(s, "domain_secure_enabled", "auth_mechanism"),
+               "domain_secure_enabled = yes requires auth_mechanism = tls");
+    if (r->require_tls && r->auth_mechanism == CFG_AUTH_NONE)
+        pc_err(ld, pc_line(s, "require_tls", "auth_mechanism"),
+               "require_tls = yes requires auth_mechanism = tls");
+    if (r->connection_timeout <= r->connection_inactivity_timeout) {
+        policy__format_duration(r->connection_timeout, a, sizeof(a));
+        policy__format_duration(r->connection_inactivity_timeout, b, sizeof(b));
+        pc_err(ld, pc_line(s, "connection_timeout", "connection_inactivity_timeout"),
+               "connection_timeout (%s) must be longer than "
+               "connection_inactivity_timeout (%s)", a, b);
+    }
+}
+
+/* pc_check_send - rules that span keys of one send connector */
+
+static void pc_check_send(struct pc_loader *ld, const struct pc_section *s)
+{
+    struct cfg_send *c = &ld->cfg->send[s->index];
+    int dl = pc_keyline(s, "dns_routing");
+
+    if (c->address_spaces.n == 0 && !pc_bad(s, "address_spaces"))
+        pc_err(ld, s->line, "%s has no address_spaces (address_spaces = *, DOMAIN "
+               "or *.DOMAIN is required)", s->title);
+    if (dl == 0)
+        c->dns_routing = c->nsmart_hosts == 0;
+    else if (c->dns_routing && c->nsmart_hosts > 0)
+        pc_err(ld, dl, "dns_routing = yes conflicts with smart_hosts (use one or the other)");
+    else if (!c->dns_routing && c->nsmart_hosts == 0)
+        pc_err(ld, dl, "dns_routing = no requires smart_hosts");
+    if (c->domain_secure_enabled && !c->dns_routing)
+        pc_err(ld, pc_line(s, "domain_secure_enabled", NULL),
+               "domain_secure_enabled = yes requires dns_routing = yes "
+               "(Exchange: DomainSecureWithoutDNSRoutingEnabled)");
+}
+
+/* pc_read_list - merge a *_list_file (one domain a line, # comments) into list */
+
+static void pc_read_list(struct pc_loader *ld, const struct pc_section *s,
+                         const char *key, const char *path, struct cfg_list *list)
+{
+    FILE *fp = fopen(path, "r");
+    char *buf = NULL, dom[260];
+    size_t bufsz = 0;
+    const char *why;
+    int lineno = 0;
+
+    if (fp == NULL) {
+        pc_err(ld, pc_line(s, key, NULL), "%s: cannot open %s: %s", key, path,
+               strerror(errno));
+        return;
+    }
+    while (getline(&buf, &bufsz, fp) >= 0) {
+        char *item;
+
+        lineno++;
+        buf[strcspn(buf, "#")] = '\0';
+        if (*(item = pc_trim(buf)) == '\0')
+            continue;
+        if (policy_parse_domain(item, dom, sizeof(dom), &why) < 0)
+            policy__error(ld->errs, "%s:%d: \"%s\" %s", path, lineno, item, why);
+        else
+            policy__list_add(list, dom);
+    }
+    if (ferror(fp))
+        pc_err(ld, pc_line(s, key, NULL), "%s: cannot read %s: %s", key, path,
+               strerror(errno));
+    free(buf);
+    fclose(fp);
+}
+
+/* pc_check_unique - no two receive connectors share a binding and a range */
+
+static void pc_check_unique(struct pc_loader *ld)
+{
+    const struct config *cfg = ld->cfg;
+    char rb[64];
+
+    for (size_t j = 1; j < cfg->nreceive; j++) {
+        const struct cfg_receive *b = &cfg->receive[j];
+
+        for (size_t i = 0; i < j; i++) {
+            const struct cfg_receive *a = &cfg->receive[i];
+
+            for (size_t x = 0; x < a->nbindings * b->nbindings; x++) {
+                const struct cfg_binding *ab = &a->bindings[x / b->nbindings];
+                size_t y;
+
+                if (strcmp(ab->text, b->bindings[x % b->nbindings].text) != 0)
+                    continue;
+                for (y = 0; y < a->nranges * b->nranges; y++)
+                    if (memcmp(&a->ranges[y / b->nranges], &b->ranges[y % b->nranges],
+                               sizeof(struct cfg_range)) == 0)
+                        break;
+                if (y == a->nranges * b->nranges)
+                    continue;
+                policy__format_range(&a->ranges[y / b->nranges], rb, sizeof(rb));
+                pc_err(ld, b->line, "[receive %s] repeats binding %s with remote range "
+                       "%s of [receive %s] (line %d); each binding and remote range "
+                       "pair must be unique", b->name, ab->text, rb, a->name, a->line);
+                goto next_pair;
+            }
+        next_pair:;
+        }
+    }
+}
+
+/* pc_check - everything that needs the whole file */
+
+static void pc_check(struct pc_loader *ld)
+{
+    struct config *cfg = ld->cfg;
+
+    for (size_t i = 0; i < ld->nsect; i++) {
+        const struct pc_section *s = &ld->sect[i];
+
+        switch (s->kind) {
+        case PT_RECEIVE:
+            pc_check_receive(ld, s);
+            break;
+        case PT_SEND:
+            pc_check_send(ld, s);
+            break;
+        case PT_TRANSPORT:
+            if (cfg->transport.send_secure_file)
+                pc_read_list(ld, s, "tls_send_domain_secure_list_file",
+                             cfg->transport.send_secure_file, &cfg->transport.send_secure);
+            if (cfg->transport.recv_secure_file)
+                pc_read_list(ld, s, "tls_receive_domain_secure_list_file",
+                             cfg->transport.recv_secure_file, &cfg->transport.recv_secure);
+            break;
+        case PT_LOGS:
+            if (cfg->logs.protocol_log_max_directory_size
+                < cfg->logs.protocol_log_max_file_size)
+                pc_err(ld, pc_line(s, "protocol_log_max_directory_size",
+                                   "protocol_log_max_file_size"),
+                       "protocol_log_max_directory_size must not be smaller than "
+                       "protocol_log_max_file_size");
+            break;
+        default:
+            break;
+        }
+    }
+    if (cfg->nreceive == 0)
+        pc_err(ld, 0, "no [receive NAME] section: at least one receive connector "
+               "is required");
+    pc_check_unique(ld);
+}
+
+/* pc_free - release a config that has no references left */
+
+static void pc_free(struct config *cfg)
+{
+    policy__table_free(PT_SERVICE, &cfg->service);
+    policy__table_free(PT_TRANSPORT, &cfg->transport);
+    for (size_t i = 0; i < cfg->nreceive; i++) {
+        policy__table_free(PT_RECEIVE, &cfg->receive[i]);
+        free(cfg->receive[i].name);
+    }
+    for (size_t i = 0; i < cfg->nsend; i++) {
+        policy__table_free(PT_SEND, &cfg->send[i]);
+        free(cfg->send[i].name);
+    }
+    policy__table_free(PT_DNS, &cfg->dns);
+    policy__table_free(PT_LOGS, &cfg->logs);
+    free(cfg->receive);
+    free(cfg->send);
+    free(cfg->path);
+    free(cfg);
+}
+
+/* policy_config_load - read, validate and build a config */
+
+struct config *policy_config_load(const char *path, struct cfg_errors *errs)
+{
+    struct cfg_errors mine = {NULL, 0};
+    struct pc_loader ld = {.path = path, .cur = PC_NONE};
+    struct stat st;
+    size_t nerr_before;
+
+    ld.errs = errs ? errs : &mine;
+    nerr_before = ld.errs->n;
+    /* fopen() accepts a directory; reading it would fail later. */
+    if ((ld.fp = fopen(path, "r")) != NULL && fstat(fileno(ld.fp), &st) == 0
+        && S_ISDIR(st.st_mode)) {
+        fclose(ld.fp);
+        ld.fp = NULL;
+        errno = EISDIR;
+    }
+    if (ld.fp == NULL) {
+        pc_err(&ld, 0, "cannot open: %s", strerror(errno));
+        policy_config_errors_free(&mine);
+        return NULL;
+    }
+    ld.cfg = xcalloc(1, sizeof(*ld.cfg));
+    ld.cfg->path = xstrdup(path);
+    atomic_init(&ld.cfg->refs, 1);
+    policy__table_defaults(PT_SERVICE, &ld.cfg->service);
+    policy__table_defaults(PT_TRANSPORT, &ld.cfg->transport);
+    policy__table_defaults(PT_DNS, &ld.cfg->dns);
+    policy__table_defaults(PT_LOGS, &ld.cfg->logs);
+
+    pc_parse(&ld);
+    if (ld.read_errno)
+        pc_err(&ld, 0, "cannot read: %s", strerror(ld.read_errno));
+    else
+        pc_check(&ld);
+
+    free(ld.buf);
+    fclose(ld.fp);
+    for (size_t i = 0; i < ld.nsect; i++) {
+        free(ld.sect[i].title);
+        free(ld.sect[i].keyline);
+    }
+    free(ld.sect);
+    if (ld.errs->n > nerr_before) {
+        pc_free(ld.cfg);
+        policy_config_errors_free(&mine);
+        return NULL;
+    }
+    return ld.cfg;
+}
+
+/* policy_config_ref - take another reference */
+
+struct config *policy_config_ref(struct config *cfg)
+{
+    atomic_fetch_add(&cfg->refs, 1);
+    return cfg;
+}
+
+/* policy_config_unref - drop a reference; free on the last (NULL is a no-op) */
+
+void policy_config_unref(struct config *cfg)
+{
+    if (cfg && atomic_fetch_sub(&cfg->refs, 1) == 1)
+        pc_free(cfg);
+}
+
+/* policy_config_errors_free - free the messages and reset the list */
+
+void policy_config_errors_free(struct cfg_errors *errs)
+{
+    for (size_t i = 0; i < errs->n; i++)
+        free(errs->v[i]);
+    free(errs->v);
+    errs->v = NULL;
+    errs->n = 0;
+}
+
+/* policy_config_current - a new reference to the current config, or NULL */
+
+struct config *policy_config_current(void)
+{
+    struct config *cfg;
+
+    pthread_mutex_lock(&pc_current_lock);
+    if ((cfg = pc_current) != NULL)
+        policy_config_ref(cfg);
+    pthread_mutex_unlock(&pc_current_lock);
+    return cfg;
+}
+
+/* policy_config_swap - install cfg (NULL clears); the old one loses a reference */
+
+void policy_config_swap(struct config *cfg)
+{
+    struct config *old;
+
+    pthread_mutex_lock(&pc_current_lock);
+    old = pc_current;
+    pc_current = cfg;
+    pthread_mutex_unlock(&pc_current_lock);
+    policy_config_unref(old);
+}
+
+/* policy_config_print - the effective configuration, loadable again */
+
+void policy_config_print(const struct config *cfg, FILE *fp)
+{
+    fprintf(fp, "# effective configuration of %s\n", cfg->path);
+    fprintf(fp, "\n[service]\n");
+    policy__table_print(PT_SERVICE, &cfg->service, fp);
+    fprintf(fp, "\n[transport]\n");
+    policy__table_print(PT_TRANSPORT, &cfg->transport, fp);
+    for (size_t i = 0; i < cfg->nreceive; i++) {
+        fprintf(fp, "\n[receive %s]\n", cfg->receive[i].name);
+        policy__table_print(PT_RECEIVE, &cfg->receive[i], fp);
+    }
+    for (size_t i = 0; i < cfg->nsend; i++) {
+        fprintf(fp, "\n[send %s]\n", cfg->send[i].name);
+        policy__table_print(PT_SEND, &cfg->send[i], fp);
+    }
+    fprintf(fp, "\n[dns]\n");
+    policy__table_print(PT_DNS, &cfg->dns, fp);
+    fprintf(fp, "\n[logs]\n");
+    policy__table_print(PT_LOGS, &cfg->logs, fp);
+}

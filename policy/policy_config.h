@@ -1,0 +1,198 @@
+/*
+ * policy_config.h - the loaded configuration: one immutable object.
+ *
+ * A struct config is built by policy_config_load() from an INI file (parsed
+ * with libinih), validated completely, and never modified afterwards.  It
+ * is shared between threads by reference count: whoever keeps a pointer
+ * beyond the current call takes a reference (sessions hold the config they
+ * started with until they end).  Reload = load a new object and swap the
+ * "current" pointer (policy_config_current/policy_config_swap); the old
+ * object is freed when its last reference goes.
+ *
+ * All times are milliseconds, all sizes bytes.  Domain names are stored
+ * lower-case without a trailing dot.  Errors name "FILE:LINE: message".
+ */
+#ifndef DOMSEC_POLICY_CONFIG_H
+#define DOMSEC_POLICY_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+enum cfg_permission { CFG_PERM_INTERNET, CFG_PERM_INTERNAL };
+enum cfg_auth { CFG_AUTH_NONE, CFG_AUTH_TLS };
+enum cfg_loglevel { CFG_LOG_NONE, CFG_LOG_VERBOSE };
+enum cfg_revfail { CFG_REVFAIL_FAIL, CFG_REVFAIL_ACCEPT };
+
+/* A list of strings (domains, address spaces). */
+struct cfg_list {
+    char  **v;                          /* owned; lower-case for domains */
+    size_t  n;
+};
+
+/* A listening address: "0.0.0.0:25", "[::]:25", "127.0.0.1:2525". */
+struct cfg_binding {
+    struct sockaddr_storage addr;       /* AF_INET or AF_INET6, port set */
+    socklen_t addrlen;
+    bool    wildcard;                   /* 0.0.0.0 or :: */
+    char   *text;                       /* owned; normalised "ip:port" / "[ip]:port" */
+};
+
+/* A remote IP range: "10.0.0.0/8", "192.0.2.7", "::/0". */
+struct cfg_range {
+    int     family;                     /* AF_INET or AF_INET6 */
+    uint8_t addr[16];                   /* network address, host bits zero */
+    int     prefix;                     /* 0..32 or 0..128 */
+};
+
+/* A smart host: "relay.example.net:25", "[10.1.1.1]:587", "host" (port = connector port). */
+struct cfg_smarthost {
+    char   *host;                       /* owned; name or IP literal without brackets */
+    int     port;                       /* 0 = use the connector's port */
+    bool    literal;                    /* written as [ip] */
+};
+
+struct cfg_receive {
+    char   *name;                       /* owned; "Inet" from [receive Inet] */
+    struct cfg_binding *bindings;       /* owned; at least one */
+    size_t  nbindings;
+    struct cfg_range *ranges;           /* owned; default 0.0.0.0/0 and ::/0 */
+    size_t  nranges;
+    char   *fqdn;                       /* owned; default: the host name */
+    char   *banner;                     /* owned; the 220 text after "220 ";
+                                         * default "<fqdn> domsec ESMTP service ready" */
+    enum cfg_auth auth_mechanism;       /* default tls */
+    bool    domain_secure_enabled;      /* default no */
+    bool    require_tls;                /* default no */
+    enum cfg_permission permission;     /* default internet */
+    uint64_t max_message_size;          /* default 36MB; 65536..2147483647 */
+    unsigned max_recipients_per_message;/* default 200; 1..512000 */
+    unsigned max_inbound_connection;    /* default 5000; 1..1000000 */
+    unsigned max_inbound_connection_per_source; /* default 20; 1..1000000 */
+    unsigned max_protocol_errors;       /* default 5; 1..1000 */
+    uint64_t connection_timeout;        /* default 5m; > inactivity timeout */
+    uint64_t connection_inactivity_timeout; /* default 1m; 1s..1d */
+    enum cfg_loglevel protocol_logging_level; /* default verbose */
+    char   *tls_certificate;            /* owned; 40-hex thumbprint or NULL */
+    int     line;                       /* line of the section header */
+};
+
+struct cfg_send {
+    char   *name;                       /* owned */
+    struct cfg_list address_spaces;     /* "*", "domain", "*.domain"; required */
+    bool    dns_routing;                /* default yes unless smart_hosts given */
+    struct cfg_smarthost *smart_hosts;  /* owned */
+    size_t  nsmart_hosts;
+    int     port;                       /* default 25 */
+    char   *fqdn;                       /* owned; default: the host name */
+    struct sockaddr_storage source_ip;  /* ss_family == AF_UNSPEC if unset */
+    bool    domain_secure_enabled;      /* default no */
+    bool    require_tls;                /* default no */
+    enum cfg_loglevel protocol_logging_level; /* default verbose */
+    uint64_t connection_inactivity_timeout;   /* default 10m */
+    char   *tls_certificate;            /* owned; thumbprint or NULL */
+    int     line;
+};
+
+struct cfg_transport {
+    struct cfg_list accepted_domains;   /* "contoso.com" or "*.contoso.com" */
+    struct cfg_list send_secure;        /* tls_send_domain_secure_list (+ _file) */
+    struct cfg_list recv_secure;        /* tls_receive_domain_secure_list (+ _file) */
+    char   *send_secure_file;           /* owned; tls_send_domain_secure_list_file or NULL;
+                                         * its entries are already merged into send_secure */
+    char   *recv_secure_file;           /* owned; tls_receive_domain_secure_list_file or NULL */
+    char   *queue_directory;            /* default /var/spool/domsec */
+    char   *trusted_ca_file;            /* default /etc/domsec/trusted-ca.pem */
+    char   *certificate_store;          /* default /etc/domsec/certs */
+    char   *crl_directory;              /* default /etc/domsec/crl */
+    bool    crl_fetch;                  /* default yes */
+    enum cfg_revfail revocation_failure;/* default fail */
+    uint64_t message_expiration_timeout;/* default 2d */
+    uint64_t delay_notification_timeout;/* default 4h */
+    uint64_t transient_failure_retry_interval; /* default 10m */
+    unsigned transient_failure_retry_count;    /* default 6; 0..15 */
+    uint64_t message_retry_interval;    /* default 15m */
+    uint64_t outbound_connection_failure_retry_interval; /* default 30m */
+    unsigned max_outbound_connections;  /* default 1000 */
+    unsigned max_per_domain_outbound_connections; /* default 40 */
+};
+
+struct cfg_service {                    /* [service]: this server, like Set-TransportService */
+    char   *user;                       /* default "domsec"; drop to it after bind when root */
+    unsigned workers;                   /* default 0 = one per CPU; 0..256 */
+};
+
+struct cfg_dns {
+    char   *servers;                    /* owned; "ip:port,[v6]:port" csv or NULL = resolv.conf */
+    uint64_t timeout;                   /* default 5s */
+};
+
+struct cfg_logs {
+    char   *directory;                  /* default /var/log/domsec */
+    uint64_t protocol_log_max_file_size;      /* default 10MB */
+    uint64_t protocol_log_max_directory_size; /* default 250MB; >= file size */
+    uint64_t protocol_log_max_age;            /* default 30d; 0 = no age limit */
+};
+
+struct config {
+    char   *path;                       /* owned; the file it came from */
+    struct cfg_service service;
+    struct cfg_transport transport;
+    struct cfg_receive *receive;        /* owned array */
+    size_t  nreceive;
+    struct cfg_send *send;              /* owned array */
+    size_t  nsend;
+    struct cfg_dns dns;
+    struct cfg_logs logs;
+    /* Private. */
+    _Atomic int refs;                   /* see policy_config_ref */
+};
+
+/* Error list filled by the loader: each entry "FILE:LINE: message". */
+struct cfg_errors {
+    char  **v;
+    size_t  n;
+};
+
+/* policy_config.c */
+struct config *policy_config_load(const char *path, struct cfg_errors *errs);
+struct config *policy_config_ref(struct config *cfg);
+void    policy_config_unref(struct config *cfg);
+void    policy_config_errors_free(struct cfg_errors *errs);
+/* The process-wide current config: ref'ed copy of the pointer, or NULL. */
+struct config *policy_config_current(void);
+/* Install cfg as current (takes over the caller's reference); unrefs the old. */
+void    policy_config_swap(struct config *cfg);
+/* Print the effective configuration: "[section]" headers, one "key = value" a line. */
+void    policy_config_print(const struct config *cfg, FILE *fp);
+
+/* policy_value.c - value parsers shared with other modules and tests.
+ * Each returns 0 on success, -1 with a short reason in *why (static text). */
+int     policy_parse_size(const char *s, uint64_t *out, const char **why);
+int     policy_parse_duration(const char *s, uint64_t *out_ms, const char **why);
+int     policy_parse_bool(const char *s, bool *out, const char **why);
+int     policy_parse_domain(const char *s, char *out, size_t outsz, const char **why);
+int     policy_parse_binding(const char *s, struct cfg_binding *out, const char **why);
+int     policy_parse_range(const char *s, struct cfg_range *out, const char **why);
+/* "host", "host:port", "[ip]", "[ip]:port", bare IPv4; out->host is xstrdup()ed on success. */
+int     policy_parse_smarthost(const char *s, struct cfg_smarthost *out, const char **why);
+
+/* policy_match.c - pure matching functions. */
+/* Exact, case-insensitive domain list membership ("*.d" entries cover subdomains of d). */
+bool    policy_domain_in_list(const struct cfg_list *list, const char *domain);
+/* Does range contain the address (sockaddr_in / sockaddr_in6; v4-mapped v6 counts as v4)? */
+bool    policy_range_contains(const struct cfg_range *r, const struct sockaddr *sa);
+/*
+ * Choose the receive connector for a connection that arrived on local
+ * address `local` from `remote`: among connectors with a binding covering
+ * the local address and port (a wildcard binding covers every address of
+ * its family), those with a range containing `remote`; the longest prefix
+ * wins, then a specific binding over a wildcard.  NULL if none.
+ */
+const struct cfg_receive *policy_receive_select(const struct config *cfg,
+                                                const struct sockaddr *local,
+                                                const struct sockaddr *remote);
+
+#endif

@@ -1,0 +1,80 @@
+/*
+ * policy_internal.h - cross-file internals of policy/ (not for other folders).
+ *
+ * The configuration table (policy_table.c) knows every key of every
+ * section; the loader (policy_config.c) knows files, lines and sections;
+ * the value parsers (policy_value.c) know neither.  Error messages are
+ * collected with policy__error(), each already prefixed "FILE:LINE: ".
+ */
+#ifndef DOMSEC_POLICY_INTERNAL_H
+#define DOMSEC_POLICY_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+#include "log.h"
+#include "policy_config.h"
+
+/* Section kinds; the order is the order policy_config_print() uses. */
+enum pt_section {
+    PT_SERVICE,
+    PT_TRANSPORT,
+    PT_RECEIVE,                         /* [receive NAME], any number */
+    PT_SEND,                            /* [send NAME], any number */
+    PT_DNS,
+    PT_LOGS,
+    PT_NSECTIONS
+};
+
+/* policy_table.c */
+/* Section kind by name ("receive"), case-insensitive; -1 if unknown. */
+int     policy__section_lookup(const char *name, bool *named);
+const char *policy__section_name(enum pt_section sec);
+/* Number of keys in the table (size of per-section key-line arrays). */
+size_t  policy__key_count(void);
+/* Table index of key `name` in section `sec` (case-insensitive); -1 if unknown. */
+int     policy__key_lookup(enum pt_section sec, const char *name);
+const char *policy__key_name(int idx);
+/* Apply every default of section `sec` to `base` through the key parsers. */
+void    policy__table_defaults(enum pt_section sec, void *base);
+/*
+ * Parse `value` for key `idx` into `base` (replacing the previous value).
+ * Returns 0, or -1 after adding one error per bad item to errs, each
+ * prefixed by `where` ("FILE:LINE"); base keeps its old value then.
+ */
+int     policy__table_set(int idx, void *base, const char *value,
+                          const char *where, struct cfg_errors *errs);
+/* Free everything section `sec` owns in `base` (not base itself). */
+void    policy__table_free(enum pt_section sec, void *base);
+/* Print "key = value" for every key that has a value. */
+void    policy__table_print(enum pt_section sec, const void *base, FILE *fp);
+/* Append a domain-list entry unless already present (entries are normalised). */
+void    policy__list_add(struct cfg_list *list, const char *entry);
+
+/* policy_config.c */
+void    policy__error(struct cfg_errors *errs, const char *fmt, ...) LOG_PRINTF(2, 3);
+
+/* policy_value.c - helpers behind the public parsers. */
+/* Split a list at commas and/or white space: copies the next item to tok. */
+bool    policy__list_next(const char **cursor, char *tok, size_t toksz);
+int     policy__parse_uint(const char *s, uint64_t *out, const char **why);
+int     policy__parse_address(const char *s, struct sockaddr_storage *out,
+                              const char **why);
+/* "ip", "ip:port", "v6", "[v6]:port" -> "ip:port" / "[v6]:port" (port 53 by default). */
+int     policy__parse_dns_server(const char *s, char *out, size_t outsz,
+                                 const char **why);
+int     policy__parse_thumbprint(const char *s, char *out, size_t outsz,
+                                 const char **why);
+/* Formatters for printing: largest exact unit ("36MB", "5m", "0s"). */
+void    policy__format_size(uint64_t n, char *buf, size_t bufsz);
+void    policy__format_duration(uint64_t ms, char *buf, size_t bufsz);
+void    policy__format_range(const struct cfg_range *r, char *buf, size_t bufsz);
+void    policy__format_smarthost(const struct cfg_smarthost *h, char *buf,
+                                 size_t bufsz);
+void    policy__format_address(const struct sockaddr_storage *ss, char *buf,
+                               size_t bufsz);
+
+#endif

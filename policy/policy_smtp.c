@@ -1,0 +1,25 @@
+/*
+ * policy_smtp.c - pure SMTP decisions.
+ *
+ * CONTRACT
+ *  Functions take read-only facts and return NULL (accept) or a pointer to
+ *  a static reply.  No allocation, no I/O, no global state; thread-safe.
+ */
+#include <stddef.h>
+
+#include "policy_smtp.h"
+
+static const struct policy_reply policy_unable_to_relay = { 550, "5.7.1 Unable to relay" };
+
+/* policy_rcpt_check - the open-relay rule (SPEC 3) */
+
+const struct policy_reply *policy_rcpt_check(const struct config *cfg,
+                                             const struct cfg_receive *rc,
+                                             const char *domain)
+{
+    if (rc->permission == CFG_PERM_INTERNAL)
+        return NULL;                    /* internal connectors may relay */
+    if (domain[0] != '[' && policy_domain_in_list(&cfg->transport.accepted_domains, domain))
+        return NULL;
+    return &policy_unable_to_relay;
+}

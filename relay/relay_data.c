@@ -1,0 +1,354 @@
+/*
+ * relay_data.c - the DATA phase: decode the message text and spool it.
+ *
+ * The filter implements RFC 5321 4.5.2 (dot-unstuffing; only CRLF "."
+ * CRLF ends the message) and closes SMTP smuggling: a bare LF or a bare CR
+ * anywhere marks the message for rejection with 550 5.6.11, and neither
+ * ever counts as a line end, so "\n.\n", "\r\n.\n" or "\n.\r\n" cannot end
+ * the message early.  The size limit is enforced while reading: once
+ * exceeded, text is still read (to find the real end) but no longer kept.
+ *
+ * CONTRACT
+ *  relay_data_filter() is pure: it consumes input, writes decoded bytes
+ *  (at most len + 1 of them; the caller provides the room in *outlen) and
+ *  stops after the terminating CRLF.CRLF with *done set.
+ *  relay__data_feed() runs on the session's loop; it may pause the session
+ *  (state RELAY_S_WAIT) while the spool writes, and resumes it from the
+ *  spool callbacks.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "relay_smtpd.h"
+
+/* relay_data_filter - decode message text; see the contract above */
+
+size_t relay_data_filter(enum relay_dot_state *st, bool *bare, const char *in, size_t len,
+                         char *out, size_t *outlen, bool *done)
+{
+    size_t i = 0, o = 0, room = *outlen;
+
+    *done = false;
+    while (i < len && o + 2 <= room) {
+        char c = in[i];
+
+        switch (*st) {
+        case RELAY_DOT_TEXT: {
+            /* Fast path: copy a run of ordinary bytes. */
+            size_t j = i, lim = i + (room - o - 1 < len - i ? room - o - 1 : len - i);
+
+            while (j < lim && in[j] != '\r' && in[j] != '\n')
+                j++;
+            memcpy(out + o, in + i, j - i);
+            o += j - i;
+            i = j;
+            if (i < len && o + 2 <= room) {
+                if (in[i] == '\r') {
+                    *st = RELAY_DOT_CR;
+                } else if (in[i] == '\n') {
+                    *bare = true;       /* bare LF: not a line end */
+                    out[o++] = '\n';
+                }
+                i++;
+            }
+            continue;
+        }
+        case RELAY_DOT_BOL:
+            if (c == '.') {
+                *st = RELAY_DOT_DOT;
+                i++;
+                continue;
+            }
+            *st = RELAY_DOT_TEXT;
+            continue;                   /* reprocess c as text */
+        case RELAY_DOT_CR:
+            if (c == '\n') {
+                out[o++] = '\r';
+                out[o++] = '\n';
+                *st = RELAY_DOT_BOL;
+                i++;
+                continue;
+            }
+            *bare = true;               /* bare CR */
+            out[o++] = '\r';
+            *st = RELAY_DOT_TEXT;
+            continue;                   /* reprocess c */
+        case RELAY_DOT_DOT:
+            if (c == '\r') {
+                *st = RELAY_DOT_DOTCR;
+                i++;
+                continue;
+            }
+            *st = RELAY_DOT_TEXT;       /* unstuff: drop the leading dot */
+            continue;
+        case RELAY_DOT_DOTCR:
+            if (c == '\n') {            /* CRLF "." CRLF */
+                *st = RELAY_DOT_BOL;
+                *done = true;
+                i++;
+                *outlen = o;
+                return i;
+            }
+            *bare = true;               /* "." bare CR: unstuffed, rejected */
+            out[o++] = '\r';
+            *st = RELAY_DOT_TEXT;
+            continue;
+        }
+    }
+    *outlen = o;
+    return i;
+}
+
+/* relay_data_rfc5322_date - "Sun, 22 Nov 2026 10:00:00 +0000" */
+
+static void relay_data_date(char *buf, size_t sz, time_t t)
+{
+    struct tm tm;
+
+    gmtime_r(&t, &tm);
+    strftime(buf, sz, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+}
+
+/* relay_data_envelope - the queue-file header up to (not including) "data" */
+
+static char *relay_data_envelope(struct relay_session *s, size_t *len)
+{
+    struct relay_tx *tx = s->tx;
+    struct timespec ts;
+    char when[32], sid[17];
+    struct tm tm;
+    size_t cap = 512, n;
+    char *buf;
+    int w;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+    log_session_id_format(s->sid, sid);
+    for (size_t i = 0; i < tx->nrcpts; i++)
+        cap += strlen(tx->rcpts[i]) + 8;
+    cap += strlen(tx->sender) + strlen(s->helo) + strlen(s->rc->name);
+    buf = xmalloc(cap);
+    w = snprintf(buf, cap,
+                 "DSQ1\nid %s\narrival %s.%03ldZ\nconnector %s\nclient %s\nhelo %s\n"
+                 "session %s\n%s%s%ssender <%s>\n",
+                 tx->id, when, ts.tv_nsec / 1000000, s->rc->name, s->remote_ep, s->helo, sid,
+                 tx->body != RELAY_BODY_NONE ? "body " : "",
+                 tx->body == RELAY_BODY_8BITMIME ? "8BITMIME" :
+                 tx->body == RELAY_BODY_7BIT ? "7BIT" : "",
+                 tx->body != RELAY_BODY_NONE ? "\n" : "", tx->sender);
+    n = (size_t)w;
+    for (size_t i = 0; i < tx->nrcpts; i++)
+        n += (size_t)snprintf(buf + n, cap - n, "rcpt <%s>\n", tx->rcpts[i]);
+    *len = n;
+    return buf;
+}
+
+/* relay__data_begin - start the DATA phase */
+
+int relay__data_begin(struct relay_session *s)
+{
+    struct relay_tx *tx = s->tx;
+    char date[64], *env, *rcvd;
+    size_t envlen;
+    int n;
+
+    relay_queue_new_id(tx->id);
+    env = relay_data_envelope(s, &envlen);
+    tx->spool = relay_spool_begin(s->worker, tx->id, env, envlen);
+    free(env);
+    relay_data_date(date, sizeof(date), time(NULL));
+    if (tx->nrcpts == 1)
+        rcvd = xasprintf("Received: from %s ([%s])\r\n\tby %s (domsec) with %s id %s\r\n"
+                         "\tfor <%s>; %s\r\n", s->helo, s->remote_ip, s->rc->fqdn,
+                         s->esmtp ? "ESMTP" : "SMTP", tx->id, tx->rcpts[0], date);
+    else
+        rcvd = xasprintf("Received: from %s ([%s])\r\n\tby %s (domsec) with %s id %s;\r\n"
+                         "\t%s\r\n", s->helo, s->remote_ip, s->rc->fqdn,
+                         s->esmtp ? "ESMTP" : "SMTP", tx->id, date);
+    n = (int)strlen(rcvd);
+    relay_spool_append(tx->spool, rcvd, (size_t)n);
+    tx->bytes = 0;                      /* SIZE counts the client's octets only */
+    free(rcvd);
+    tx->dot = RELAY_DOT_BOL;
+    return 0;
+}
+
+static void relay_data_finish(struct relay_session *s);
+
+/* relay_data_spool_error - remember the first spool failure, drop the file */
+
+static void relay_data_spool_error(struct relay_session *s, int err)
+{
+    struct relay_tx *tx = s->tx;
+
+    if (tx->spool_err == 0)
+        tx->spool_err = err;
+    /* Keep reading to the end of data, keep nothing more; the partial
+     * file is removed before the reply (relay_data_finish). */
+    log_msg(LOG_ERROR, "smtpd", s->sid, "spool write failed id=%s error=%s", tx->id,
+            uv_strerror(err));
+}
+
+/* relay_data_discarded - the refused message's file is gone: reply now */
+
+static void relay_data_discarded(struct relay_spool *sp, int status, void *arg)
+{
+    struct relay_session *s = arg;
+
+    s->pending--;
+    s->tx->spool = NULL;                /* freed by the spool after we return */
+    relay__reply(s, "%s", s->tx->reject);
+    relay__tx_free(s);
+    if (s->state == RELAY_S_CLOSING) {
+        relay__close(s, NULL);
+        return;
+    }
+    s->state = RELAY_S_CMD;
+    relay__process(s);
+}
+
+/* relay_data_flushed - a background write finished */
+
+static void relay_data_flushed(struct relay_spool *sp, int status, void *arg)
+{
+    struct relay_session *s = arg;
+
+    if (status < 0)
+        relay_data_spool_error(s, status);
+    if (s->state != RELAY_S_WAIT)
+        return;                         /* we were not waiting for it */
+    if (s->tx->eod) {
+        relay_data_finish(s);           /* the end was seen while writing */
+        if (s->state == RELAY_S_WAIT)
+            return;                     /* now committing */
+    } else {
+        s->state = RELAY_S_DATA;
+    }
+    relay__process(s);
+}
+
+/* relay_data_committed - the message is durable (or failed) */
+
+static void relay_data_committed(struct relay_spool *sp, int status, void *arg)
+{
+    struct relay_session *s = arg;
+    struct relay_tx *tx = s->tx;
+
+    s->pending--;
+    tx->spool = NULL;                   /* freed by the spool after we return */
+    if (status == 0) {
+        log_info("smtpd", s->sid, "queued id=%s from=<%s> nrcpt=%zu size=%llu", tx->id,
+                 tx->sender, tx->nrcpts, (unsigned long long)tx->bytes);
+        relay__reply(s, "250 2.6.0 <%s@%s> Queued mail for delivery", tx->id, s->rc->fqdn);
+        s->ntx++;
+    } else {
+        log_msg(LOG_ERROR, "smtpd", s->sid, "commit failed id=%s error=%s", tx->id,
+                uv_strerror(status));
+        if (status == -ENOSPC || status == -EDQUOT)
+            relay__reply(s, "452 4.3.1 Insufficient system storage");
+        else
+            relay__reply(s, "451 4.3.0 Error writing message to the queue");
+    }
+    relay__tx_free(s);
+    if (s->state == RELAY_S_CLOSING) {
+        relay__close(s, NULL);          /* lets the session be freed */
+        return;
+    }
+    s->state = RELAY_S_CMD;
+    relay__process(s);
+}
+
+/* relay_data_finish - end of data seen: reject or commit */
+
+static void relay_data_finish(struct relay_session *s)
+{
+    struct relay_tx *tx = s->tx;
+    const char *reject = NULL;
+
+    if (tx->bare_eol)
+        reject = "550 5.6.11 Bare line feed or carriage return is not allowed";
+    else if (tx->too_big)
+        reject = "552 5.3.4 Message size exceeds fixed maximum message size";
+    else if (tx->spool_err == -ENOSPC || tx->spool_err == -EDQUOT)
+        reject = "452 4.3.1 Insufficient system storage";
+    else if (tx->spool_err != 0)
+        reject = "451 4.3.0 Error writing message to the queue";
+    if (reject != NULL) {
+        log_info("smtpd", s->sid, "rejected id=%s reason=\"%s\"", tx->id, reject);
+        if (tx->spool == NULL) {
+            relay__reply(s, "%s", reject);
+            relay__tx_free(s);
+            s->state = RELAY_S_CMD;
+            return;
+        }
+        /* Reply once the partial file is gone, so a client that retries at
+         * once (a smaller message after 452) finds the space free again. */
+        tx->reject = reject;
+        s->state = RELAY_S_WAIT;
+        s->pending++;
+        relay_spool_abort(tx->spool, relay_data_discarded, s);
+        return;
+    }
+    s->state = RELAY_S_WAIT;
+    s->pending++;
+    relay_spool_commit(tx->spool, relay_data_committed, s);
+}
+
+/* relay__data_feed - consume message text */
+
+size_t relay__data_feed(struct relay_session *s, const char *p, size_t len)
+{
+    struct relay_tx *tx = s->tx;
+    char out[16384];
+    size_t used = 0;
+
+    while (used < len) {
+        size_t outlen = sizeof(out), n;
+        bool done;
+
+        if (tx->spool != NULL && relay_spool_buffered(tx->spool) >= RELAY_SPOOL_CHUNK) {
+            int r;
+
+            if (relay_spool_busy(tx->spool)) {
+                s->state = RELAY_S_WAIT;        /* resumed by relay_data_flushed */
+                return used;
+            }
+            if (tx->spool_err == 0
+                && (r = relay_spool_flush(tx->spool, relay_data_flushed, s)) < 0)
+                relay_data_spool_error(s, r);
+        }
+        n = relay_data_filter(&tx->dot, &tx->bare_eol, p + used, len - used, out, &outlen,
+                              &done);
+        used += n;
+        if (!tx->too_big && tx->bytes + outlen > s->rc->max_message_size)
+            tx->too_big = true;
+        if (!tx->too_big && !tx->bare_eol && tx->spool_err == 0 && tx->spool != NULL)
+            relay_spool_append(tx->spool, out, outlen);
+        tx->bytes += outlen;
+        if (done) {
+            if (tx->spool != NULL && relay_spool_busy(tx->spool)) {
+                tx->eod = true;         /* relay_data_flushed finishes */
+                s->state = RELAY_S_WAIT;
+                return used;
+            }
+            relay_data_finish(s);
+            return used;
+        }
+    }
+    return used;
+}
+
+/* relay__data_abort - the client went away during DATA */
+
+void relay__data_abort(struct relay_session *s)
+{
+    if (s->tx != NULL && s->tx->spool != NULL) {
+        relay_spool_abort(s->tx->spool, NULL, NULL);
+        s->tx->spool = NULL;
+    }
+}

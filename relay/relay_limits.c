@@ -1,0 +1,145 @@
+/*
+ * relay_limits.c - connection counters shared by every worker thread.
+ *
+ * Counters live in one small chained hash table under a mutex: "connector"
+ * counts all connections of a receive connector, "connector\nip" those of
+ * one source.  Entries disappear when they reach zero, so the table holds
+ * only live connections.  Connectors are keyed by name, so counts survive
+ * a configuration reload.
+ *
+ * CONTRACT
+ *  Thread-safe.  relay_limits_acquire() returns the verdict; only on
+ *  RELAY_LIMIT_OK does the caller own a key to release.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "log.h"
+#include "relay_limits.h"
+
+#define RELAY_LIMITS_BUCKETS 4096
+
+struct relay_limit_entry {
+    struct relay_limit_entry *next;
+    unsigned count;
+    char    key[];
+};
+
+static struct relay_limit_entry *relay_limits_table[RELAY_LIMITS_BUCKETS];
+static uv_mutex_t relay_limits_lock;
+static uv_once_t relay_limits_once = UV_ONCE_INIT;
+
+static void relay_limits_init(void)
+{
+    uv_mutex_init(&relay_limits_lock);
+}
+
+/* relay_limits_hash - FNV-1a */
+
+static size_t relay_limits_hash(const char *s)
+{
+    uint32_t h = 2166136261u;
+
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h % RELAY_LIMITS_BUCKETS;
+}
+
+/* relay_limits_find - entry for key, created with count 0 if asked */
+
+static struct relay_limit_entry *relay_limits_find(const char *key, int create)
+{
+    size_t b = relay_limits_hash(key);
+    struct relay_limit_entry *e;
+
+    for (e = relay_limits_table[b]; e != NULL; e = e->next)
+        if (strcmp(e->key, key) == 0)
+            return e;
+    if (!create)
+        return NULL;
+    e = xmalloc(sizeof(*e) + strlen(key) + 1);
+    strcpy(e->key, key);
+    e->count = 0;
+    e->next = relay_limits_table[b];
+    relay_limits_table[b] = e;
+    return e;
+}
+
+/* relay_limits_drop - decrement, removing the entry at zero */
+
+static void relay_limits_drop(const char *key)
+{
+    size_t b = relay_limits_hash(key);
+    struct relay_limit_entry **pp, *e;
+
+    for (pp = &relay_limits_table[b]; (e = *pp) != NULL; pp = &e->next)
+        if (strcmp(e->key, key) == 0) {
+            if (--e->count == 0) {
+                *pp = e->next;
+                free(e);
+            }
+            return;
+        }
+    log_panic("limits", "release of unknown slot %s", key);
+}
+
+/* relay_limits_acquire - take a slot or say which limit is reached */
+
+enum relay_limit relay_limits_acquire(const char *connector, unsigned max_total,
+                                      const char *ip, unsigned max_per_source, char **key)
+{
+    struct relay_limit_entry *t, *src;
+    char *k = xasprintf("%s\n%s", connector, ip);
+    enum relay_limit verdict = RELAY_LIMIT_OK;
+
+    uv_once(&relay_limits_once, relay_limits_init);
+    uv_mutex_lock(&relay_limits_lock);
+    t = relay_limits_find(connector, 0);
+    src = relay_limits_find(k, 0);
+    if (t != NULL && t->count >= max_total)
+        verdict = RELAY_LIMIT_TOTAL;
+    else if (src != NULL && src->count >= max_per_source)
+        verdict = RELAY_LIMIT_SOURCE;
+    else {
+        relay_limits_find(connector, 1)->count++;
+        relay_limits_find(k, 1)->count++;
+    }
+    uv_mutex_unlock(&relay_limits_lock);
+    if (verdict != RELAY_LIMIT_OK) {
+        free(k);
+        k = NULL;
+    }
+    *key = k;
+    return verdict;
+}
+
+/* relay_limits_release - give a slot back */
+
+void relay_limits_release(char *key)
+{
+    char *nl = strchr(key, '\n');
+
+    uv_mutex_lock(&relay_limits_lock);
+    relay_limits_drop(key);
+    *nl = '\0';
+    relay_limits_drop(key);
+    uv_mutex_unlock(&relay_limits_lock);
+    free(key);
+}
+
+/* relay_limits_count - connections of a connector */
+
+unsigned relay_limits_count(const char *connector)
+{
+    struct relay_limit_entry *e;
+    unsigned n;
+
+    uv_once(&relay_limits_once, relay_limits_init);
+    uv_mutex_lock(&relay_limits_lock);
+    e = relay_limits_find(connector, 0);
+    n = e ? e->count : 0;
+    uv_mutex_unlock(&relay_limits_lock);
+    return n;
+}

@@ -1,0 +1,23 @@
+/*
+ * relay_limits.h - inbound connection counters shared by all workers:
+ * per receive connector (max_inbound_connection) and per connector and
+ * source address (max_inbound_connection_per_source).
+ */
+#ifndef DOMSEC_RELAY_LIMITS_H
+#define DOMSEC_RELAY_LIMITS_H
+
+enum relay_limit { RELAY_LIMIT_OK, RELAY_LIMIT_TOTAL, RELAY_LIMIT_SOURCE };
+
+/* relay_limits.c */
+/*
+ * Take a slot for a connection from ip on connector.  On RELAY_LIMIT_OK,
+ * *key is set (owned by the caller) and must be given back to
+ * relay_limits_release() when the connection ends.  Thread-safe.
+ */
+enum relay_limit relay_limits_acquire(const char *connector, unsigned max_total,
+                                      const char *ip, unsigned max_per_source, char **key);
+void    relay_limits_release(char *key);        /* frees key */
+/* Current count for a connector (tests, stats). */
+unsigned relay_limits_count(const char *connector);
+
+#endif

@@ -1,0 +1,388 @@
+/*
+ * relay_proto.c - SMTP commands of the receive session.
+ *
+ * A command table {verb, handler, flags} maps each verb to a handler that
+ * first checks (sequence, syntax, policy) and only then proceeds (changes
+ * the session or transaction).  Replies use the Exchange wording where one
+ * exists; see docs/ARCHITECTURE.md for the full table.
+ *
+ * CONTRACT
+ *  relay__command() gets one command line without its line end, in a
+ *  buffer it may modify; it replies through relay__reply() and may change
+ *  s->state (DATA) or close the session.  Protocol errors (500/501/502/503)
+ *  are counted; reaching max_protocol_errors closes the session with 421.
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "log.h"
+#include "policy_smtp.h"
+#include "relay_smtpd.h"
+
+#define RELAY_LOCAL_MAX 64
+#define RELAY_DOMAIN_MAX 255
+#define RELAY_PATH_MAX 256
+
+/* relay__protocol_error - count an error; close the session at the limit */
+
+bool relay__protocol_error(struct relay_session *s)
+{
+    if (++s->errors < s->rc->max_protocol_errors)
+        return false;
+    relay__reply(s, "421 4.7.0 Too many errors on this connection, closing transmission channel");
+    relay__close(s, "TooManyErrors");
+    return true;
+}
+
+/* relay_proto_error - reply with a protocol error and count it */
+
+static void relay_proto_error(struct relay_session *s, const char *reply)
+{
+    relay__reply(s, "%s", reply);
+    relay__protocol_error(s);
+}
+
+/* relay_proto_atext - RFC 5322 atext */
+
+static int relay_proto_atext(int c)
+{
+    return isalnum(c) || (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
+}
+
+/*
+ * relay_proto_path - parse "<local@domain>" (RFC 5321 Path / Reverse-path).
+ * Leading spaces are allowed.  Sets *addr (owned by the caller; domain
+ * lower-cased; "" for <>) and *rest to the text after '>'.  0 or -1.
+ */
+static int relay_proto_path(char *p, char **addr, char **rest)
+{
+    char *start, *local, *at = NULL, *q;
+    size_t llen;
+
+    while (*p == ' ')
+        p++;
+    if (*p++ != '<')
+        return -1;
+    if (*p == '>') {
+        *addr = xstrdup("");
+        *rest = p + 1;
+        return 0;
+    }
+    if (*p == '@') {                    /* source route: skip to ':' */
+        if ((q = strchr(p, ':')) == NULL)
+            return -1;
+        p = q + 1;
+    }
+    start = local = p;
+    if (*p == '"') {                    /* quoted-string */
+        for (p++; *p != '"'; p++) {
+            if (*p == '\\')
+                p++;
+            if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+                return -1;
+        }
+        p++;
+    } else {
+        for (; relay_proto_atext((unsigned char)*p) || *p == '.'; p++)
+            if (*p == '.' && (p == local || p[-1] == '.'))
+                return -1;              /* leading or doubled dot */
+        if (p == local || p[-1] == '.')
+            return -1;
+    }
+    llen = (size_t)(p - local);
+    if (llen == 0 || llen > RELAY_LOCAL_MAX)
+        return -1;
+    if (*p == '@') {
+        at = ++p;
+        if (*p == '[') {                /* address literal */
+            for (p++; *p != ']'; p++)
+                if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7e || *p == '[')
+                    return -1;
+            p++;
+        } else {
+            for (char *lab = p;; p++) {
+                if (isalnum((unsigned char)*p) || *p == '-')
+                    continue;
+                if (p == lab || lab[0] == '-' || p[-1] == '-' || p - lab > 63)
+                    return -1;
+                if (*p != '.')
+                    break;
+                lab = p + 1;
+            }
+        }
+        if (p - at > RELAY_DOMAIN_MAX)
+            return -1;
+    }
+    if (*p != '>' || (size_t)(p - start) > RELAY_PATH_MAX)
+        return -1;
+    *addr = xstrndup(start, (size_t)(p - start));   /* case kept as sent */
+    *rest = p + 1;
+    return 0;
+}
+
+/* relay_proto_domain - the domain part of an address ("" if none) */
+
+static const char *relay_proto_domain(const char *addr)
+{
+    const char *at = strrchr(addr, '@');
+
+    return at ? at + 1 : "";
+}
+
+/* relay_proto_lower - lower-case copy for comparisons */
+
+static void relay_proto_lower(char *out, const char *in, size_t outsz)
+{
+    size_t i;
+
+    for (i = 0; in[i] != '\0' && i + 1 < outsz; i++)
+        out[i] = (char)tolower((unsigned char)in[i]);
+    out[i] = '\0';
+}
+
+/* relay_proto_reset - forget the transaction */
+
+static void relay_proto_reset(struct relay_session *s)
+{
+    relay__tx_free(s);
+}
+
+/* relay_cmd_helo - HELO and EHLO */
+
+static void relay_cmd_hello(struct relay_session *s, char *arg, bool esmtp)
+{
+    const struct cfg_receive *rc = s->rc;
+    size_t n = strlen(arg);
+
+    while (n > 0 && arg[n - 1] == ' ')
+        arg[--n] = '\0';
+    if (n == 0 || n > RELAY_DOMAIN_MAX) {
+        relay_proto_error(s, "501 5.5.4 Invalid domain name");
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)arg[i] < 0x21 || (unsigned char)arg[i] > 0x7e) {
+            relay_proto_error(s, "501 5.5.4 Invalid domain name");
+            return;
+        }
+    relay_proto_reset(s);
+    free(s->helo);
+    s->helo = xstrdup(arg);
+    s->esmtp = esmtp;
+    if (!esmtp) {
+        relay__reply(s, "250 %s Hello [%s]", rc->fqdn, s->remote_ip);
+        return;
+    }
+    relay__reply(s, "250-%s Hello [%s]", rc->fqdn, s->remote_ip);
+    relay__reply(s, "250-SIZE %llu", (unsigned long long)rc->max_message_size);
+    relay__reply(s, "250-PIPELINING");
+    relay__reply(s, "250-ENHANCEDSTATUSCODES");
+    relay__reply(s, "250 8BITMIME");
+}
+
+static void relay_cmd_helo(struct relay_session *s, char *arg) { relay_cmd_hello(s, arg, false); }
+static void relay_cmd_ehlo(struct relay_session *s, char *arg) { relay_cmd_hello(s, arg, true); }
+
+/* relay_cmd_mail - MAIL FROM:<path> [SIZE=n] [BODY=7BIT|8BITMIME] */
+
+static void relay_cmd_mail(struct relay_session *s, char *arg)
+{
+    enum relay_body body = RELAY_BODY_NONE;
+    unsigned long long size = 0;
+    char *addr, *rest, *param;
+
+    if (s->helo == NULL) {
+        relay_proto_error(s, "503 5.5.2 Send hello first");
+        return;
+    }
+    if (s->tx != NULL) {
+        relay_proto_error(s, "503 5.5.2 Sender already specified");
+        return;
+    }
+    if (strncasecmp(arg, "FROM:", 5) != 0 || relay_proto_path(arg + 5, &addr, &rest) < 0) {
+        relay_proto_error(s, "501 5.5.4 Invalid address");
+        return;
+    }
+    while ((param = strsep(&rest, " ")) != NULL) {
+        char *end;
+
+        if (*param == '\0')
+            continue;
+        if (strncasecmp(param, "SIZE=", 5) == 0 && isdigit((unsigned char)param[5])) {
+            size = strtoull(param + 5, &end, 10);
+            if (*end == '\0')
+                continue;
+        } else if (strcasecmp(param, "BODY=8BITMIME") == 0) {
+            body = RELAY_BODY_8BITMIME;
+            continue;
+        } else if (strcasecmp(param, "BODY=7BIT") == 0) {
+            body = RELAY_BODY_7BIT;
+            continue;
+        }
+        free(addr);
+        relay_proto_error(s, "501 5.5.4 Unrecognized parameter");
+        return;
+    }
+    if (size > s->rc->max_message_size) {
+        free(addr);
+        relay__reply(s, "552 5.3.4 Message size exceeds fixed maximum message size");
+        return;
+    }
+    s->tx = xcalloc(1, sizeof(*s->tx));
+    s->tx->sender = addr;
+    s->tx->body = body;
+    s->tx->size_param = size;
+    relay__reply(s, "250 2.1.0 Sender OK");
+}
+
+/* relay_cmd_rcpt - RCPT TO:<path> */
+
+static void relay_cmd_rcpt(struct relay_session *s, char *arg)
+{
+    const struct policy_reply *verdict;
+    struct relay_tx *tx = s->tx;
+    char *addr, *rest, domain[RELAY_DOMAIN_MAX + 1];
+
+    if (tx == NULL) {
+        relay_proto_error(s, "503 5.5.2 Need mail command");
+        return;
+    }
+    if (strncasecmp(arg, "TO:", 3) != 0 || relay_proto_path(arg + 3, &addr, &rest) < 0) {
+        relay_proto_error(s, "501 5.5.4 Invalid address");
+        return;
+    }
+    if (addr[0] == '\0') {             /* <> is not a recipient */
+        free(addr);
+        relay_proto_error(s, "501 5.5.4 Invalid address");
+        return;
+    }
+    while (*rest == ' ')
+        rest++;
+    if (*rest != '\0') {
+        free(addr);
+        relay_proto_error(s, "501 5.5.4 Unrecognized parameter");
+        return;
+    }
+    if (strchr(addr, '@') == NULL) {
+        const struct cfg_list *ad = &s->cfg->transport.accepted_domains;
+        const char *dom = NULL;
+
+        /* RFC 5321 4.5.1: <postmaster> must be accepted. */
+        for (size_t i = 0; i < ad->n && dom == NULL; i++)
+            if (ad->v[i][0] != '*')
+                dom = ad->v[i];
+        if (strcasecmp(addr, "postmaster") != 0 || dom == NULL) {
+            free(addr);
+            relay_proto_error(s, "501 5.5.4 Invalid address");
+            return;
+        }
+        free(addr);
+        addr = xasprintf("postmaster@%s", dom);
+    }
+    if (tx->nrcpts >= s->rc->max_recipients_per_message) {
+        free(addr);
+        relay__reply(s, "452 4.5.3 Too many recipients");
+        return;
+    }
+    relay_proto_lower(domain, relay_proto_domain(addr), sizeof(domain));
+    if ((verdict = policy_rcpt_check(s->cfg, s->rc, domain)) != NULL) {
+        log_info("smtpd", s->sid, "rcpt refused to=<%s> reply=\"%d %s\"", addr, verdict->code,
+                 verdict->text);
+        free(addr);
+        relay__reply(s, "%d %s", verdict->code, verdict->text);
+        return;
+    }
+    if (tx->nrcpts == tx->cap) {
+        tx->cap = tx->cap ? tx->cap * 2 : 4;
+        tx->rcpts = xrealloc(tx->rcpts, tx->cap * sizeof(*tx->rcpts));
+    }
+    tx->rcpts[tx->nrcpts++] = addr;
+    relay__reply(s, "250 2.1.5 Recipient OK");
+}
+
+/* relay_cmd_data - DATA */
+
+static void relay_cmd_data(struct relay_session *s, char *arg)
+{
+    if (s->tx == NULL || s->tx->nrcpts == 0) {
+        relay_proto_error(s, s->tx == NULL ? "503 5.5.2 Need mail command"
+                                           : "503 5.5.2 Need rcpt command");
+        return;
+    }
+    if (*arg != '\0') {
+        relay_proto_error(s, "501 5.5.4 Unrecognized parameter");
+        return;
+    }
+    if (relay__data_begin(s) < 0) {
+        relay__reply(s, "451 4.3.0 Error writing message to the queue");
+        return;
+    }
+    relay__reply(s, "354 Start mail input; end with <CRLF>.<CRLF>");
+    s->state = RELAY_S_DATA;
+}
+
+static void relay_cmd_rset(struct relay_session *s, char *arg)
+{
+    relay_proto_reset(s);
+    relay__reply(s, "250 2.0.0 Resetting");
+}
+
+static void relay_cmd_noop(struct relay_session *s, char *arg)
+{
+    relay__reply(s, "250 2.0.0 OK");
+}
+
+static void relay_cmd_quit(struct relay_session *s, char *arg)
+{
+    relay__reply(s, "221 2.0.0 Service closing transmission channel");
+    relay__close(s, "QuitVerb");
+}
+
+static void relay_cmd_vrfy(struct relay_session *s, char *arg)
+{
+    relay__reply(s, "252 2.1.5 Cannot VRFY user");
+}
+
+static void relay_cmd_help(struct relay_session *s, char *arg)
+{
+    relay__reply(s, "214-This server supports the following commands:");
+    relay__reply(s, "214 HELO EHLO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP");
+}
+
+static const struct relay_cmd {
+    const char *verb;
+    void  (*fn)(struct relay_session *s, char *arg);
+} relay_cmd_table[] = {
+    { "EHLO", relay_cmd_ehlo },
+    { "HELO", relay_cmd_helo },
+    { "MAIL", relay_cmd_mail },
+    { "RCPT", relay_cmd_rcpt },
+    { "DATA", relay_cmd_data },
+    { "RSET", relay_cmd_rset },
+    { "NOOP", relay_cmd_noop },
+    { "QUIT", relay_cmd_quit },
+    { "VRFY", relay_cmd_vrfy },
+    { "HELP", relay_cmd_help },
+};
+
+/* relay__command - dispatch one command line */
+
+void relay__command(struct relay_session *s, char *line, size_t len)
+{
+    size_t vlen = strcspn(line, " ");
+    char *arg = line + vlen;
+
+    while (*arg == ' ')
+        arg++;
+    for (size_t i = 0; i < sizeof(relay_cmd_table) / sizeof(relay_cmd_table[0]); i++) {
+        const struct relay_cmd *c = &relay_cmd_table[i];
+
+        if (vlen == strlen(c->verb) && strncasecmp(line, c->verb, vlen) == 0) {
+            c->fn(s, arg);
+            return;
+        }
+    }
+    relay_proto_error(s, "500 5.3.3 Unrecognized command");
+}

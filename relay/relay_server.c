@@ -1,0 +1,336 @@
+/*
+ * relay_server.c - the daemon's skeleton: threads, signals, reload, stop.
+ *
+ * main thread: the default loop, handling SIGHUP (reload), SIGTERM and
+ *   SIGINT (stop).  It owns the configuration swap.
+ * workers (one per CPU unless [service] workers says otherwise): a loop
+ *   each, with SO_REUSEPORT listeners and the sessions they accept.
+ * commit thread: relay_commit.c.
+ * libuv's thread pool: background spool writes (relay_spool.c).
+ *
+ * Start order: bind (as root) -> queue directories -> drop privileges ->
+ * recover the queue -> commit thread -> workers.  Stop: workers stop
+ * accepting, idle sessions get 421, sessions in DATA finish their message
+ * (bounded by RELAY_STOP_GRACE_MS), then the commit thread drains.
+ *
+ * CONTRACT
+ *  relay_server_run() is called once, from main, and returns the exit
+ *  status.  A worker's fields are touched by other threads only through
+ *  its lock-protected part (relay_worker.h) and uv_async_send().
+ */
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "relay_server.h"
+#include "relay_spool.h"
+#include "relay_worker.h"
+
+#define RELAY_STOP_GRACE_MS 30000
+
+static struct relay_worker *relay_workers;
+static size_t relay_nworkers;
+static const char *relay_config_path;
+static uv_loop_t *relay_main_loop;
+static uv_signal_t relay_sig_hup, relay_sig_term, relay_sig_int;
+static uv_async_t relay_worker_done;
+static uv_timer_t relay_stop_timer;
+static size_t relay_workers_running;
+static bool relay_stopping;
+
+/* relay_worker_maybe_finish - a stopping worker with nothing left ends */
+
+static void relay_worker_maybe_finish(struct relay_worker *w)
+{
+    if (w->stopping && w->nsessions == 0 && w->open_listeners == 0
+        && !uv_is_closing((uv_handle_t *)&w->wake))
+        uv_close((uv_handle_t *)&w->wake, NULL);
+}
+
+/* relay_worker_session_gone - a session or listener of w went away */
+
+void relay_worker_session_gone(struct relay_worker *w)
+{
+    relay_worker_maybe_finish(w);
+}
+
+/* relay_worker_wake - commit completions and stop requests */
+
+static void relay_worker_wake(uv_async_t *a)
+{
+    struct relay_worker *w = a->data;
+    bool stop;
+
+    relay_commit_deliver(w);
+    uv_mutex_lock(&w->lock);
+    stop = w->stop_requested;
+    uv_mutex_unlock(&w->lock);
+    if (stop && !w->stopping) {
+        w->stopping = true;
+        relay_listen_stop(w);
+        relay_session_shutdown_all(w);
+        relay_worker_maybe_finish(w);
+    }
+}
+
+/* relay_worker_main - worker thread body */
+
+static void relay_worker_main(void *arg)
+{
+    struct relay_worker *w = arg;
+
+    if (relay_listen_start(w) != 0) {
+        w->stopping = true;
+        relay_listen_stop(w);
+        relay_worker_maybe_finish(w);
+    }
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(&w->loop) != 0)
+        log_warnx("server", 0, "worker %d loop closed with active handles", w->index);
+    uv_mutex_lock(&w->lock);
+    w->finished = true;
+    uv_mutex_unlock(&w->lock);
+    uv_async_send(&relay_worker_done);
+}
+
+/* relay_server_request_stop - ask every worker to stop */
+
+static void relay_server_request_stop(void)
+{
+    for (size_t i = 0; i < relay_nworkers; i++) {
+        uv_mutex_lock(&relay_workers[i].lock);
+        relay_workers[i].stop_requested = true;
+        uv_mutex_unlock(&relay_workers[i].lock);
+        uv_async_send(&relay_workers[i].wake);
+    }
+}
+
+/* relay_server_stop_overdue - sessions did not finish in time */
+
+static void relay_server_stop_overdue(uv_timer_t *t)
+{
+    log_warnx("server", 0, "sessions still open %d ms after stop; exiting anyway",
+              RELAY_STOP_GRACE_MS);
+    exit(1);                            /* every 250 we sent is durable */
+}
+
+/* relay_server_workers_done - a worker thread finished */
+
+static void relay_server_workers_done(uv_async_t *a)
+{
+    size_t running = 0;
+
+    /* uv_async_send coalesces several sends: count the finished flags. */
+    for (size_t i = 0; i < relay_nworkers; i++) {
+        uv_mutex_lock(&relay_workers[i].lock);
+        running += !relay_workers[i].finished;
+        uv_mutex_unlock(&relay_workers[i].lock);
+    }
+    relay_workers_running = running;
+    if (running == 0) {
+        uv_close((uv_handle_t *)&relay_worker_done, NULL);
+        uv_close((uv_handle_t *)&relay_stop_timer, NULL);
+        uv_close((uv_handle_t *)&relay_sig_hup, NULL);
+        uv_close((uv_handle_t *)&relay_sig_term, NULL);
+        uv_close((uv_handle_t *)&relay_sig_int, NULL);
+    }
+}
+
+/* relay_server_bindings_equal - do two configs listen on the same set? */
+
+static bool relay_server_bindings_equal(const struct config *a, const struct config *b)
+{
+    size_t na = 0, nb = 0;
+
+    for (size_t i = 0; i < a->nreceive; i++)
+        na += a->receive[i].nbindings;
+    for (size_t i = 0; i < b->nreceive; i++)
+        nb += b->receive[i].nbindings;
+    for (size_t i = 0; i < a->nreceive; i++)
+        for (size_t j = 0; j < a->receive[i].nbindings; j++) {
+            bool found = false;
+
+            for (size_t k = 0; k < b->nreceive && !found; k++)
+                for (size_t l = 0; l < b->receive[k].nbindings && !found; l++)
+                    found = strcmp(a->receive[i].bindings[j].text,
+                                   b->receive[k].bindings[l].text) == 0;
+            if (!found)
+                return false;
+        }
+    return na == nb;
+}
+
+/* relay_server_reload - SIGHUP: build a new config; keep the old on error */
+
+static void relay_server_reload(void)
+{
+    struct cfg_errors errs = { 0 };
+    struct config *cfg = policy_config_load(relay_config_path, &errs), *old;
+
+    if (cfg == NULL) {
+        for (size_t i = 0; i < errs.n; i++)
+            log_errx("config", 0, "%s", errs.v[i]);
+        log_warnx("config", 0, "reload failed, keeping the running configuration errors=%zu",
+                  errs.n);
+        policy_config_errors_free(&errs);
+        return;
+    }
+    policy_config_errors_free(&errs);
+    old = policy_config_current();
+    if (!relay_server_bindings_equal(old, cfg))
+        log_warnx("config", 0, "bindings changed: restart domsecd to listen on the new set");
+    if (strcmp(old->transport.queue_directory, cfg->transport.queue_directory) != 0)
+        log_warnx("config", 0, "queue_directory changed: restart domsecd to use it");
+    policy_config_unref(old);
+    policy_config_swap(cfg);
+    log_info("config", 0, "reloaded path=%s", relay_config_path);
+}
+
+/* relay_server_signal - signal handler on the main loop */
+
+static void relay_server_signal(uv_signal_t *h, int signum)
+{
+    if (signum == SIGHUP) {
+        relay_server_reload();
+        return;
+    }
+    if (relay_stopping)
+        return;
+    relay_stopping = true;
+    log_info("server", 0, "stopping signal=%s", signum == SIGTERM ? "TERM" : "INT");
+    uv_timer_start(&relay_stop_timer, relay_server_stop_overdue, RELAY_STOP_GRACE_MS, 0);
+    relay_server_request_stop();
+}
+
+/* relay_server_privileges - find the unprivileged user (when root) */
+
+static int relay_server_user(const struct config *cfg, uid_t *uid, gid_t *gid)
+{
+    struct passwd *pw;
+
+    *uid = geteuid();
+    *gid = getegid();
+    if (geteuid() != 0)
+        return 0;
+    if ((pw = getpwnam(cfg->service.user)) == NULL) {
+        log_errx("server", 0, "user \"%s\" does not exist: create it (useradd --system %s) "
+                 "or set [service] user", cfg->service.user, cfg->service.user);
+        return -1;
+    }
+    if (pw->pw_uid == 0) {
+        log_errx("server", 0, "[service] user must not be root");
+        return -1;
+    }
+    *uid = pw->pw_uid;
+    *gid = pw->pw_gid;
+    return 0;
+}
+
+/* relay_server_drop - give up root for good */
+
+static int relay_server_drop(uid_t uid, gid_t gid)
+{
+    if (geteuid() != 0)
+        return 0;
+    if (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(uid) < 0) {
+        log_err("server", 0, "cannot drop privileges");
+        return -1;
+    }
+    if (setuid(0) == 0) {
+        log_errx("server", 0, "privileges could be regained after dropping them");
+        return -1;
+    }
+    return 0;
+}
+
+/* relay_server_run - the daemon */
+
+int relay_server_run(const char *path, struct config *cfg)
+{
+    size_t nmsg, ncorrupt;
+    uid_t uid;
+    gid_t gid;
+    int r;
+
+    relay_config_path = path;
+    signal(SIGPIPE, SIG_IGN);
+    if (getenv("UV_THREADPOOL_SIZE") == NULL)
+        setenv("UV_THREADPOOL_SIZE", "16", 1);  /* spool writes; before first use */
+    relay_nworkers = cfg->service.workers ? cfg->service.workers : uv_available_parallelism();
+    relay_workers = xcalloc(relay_nworkers, sizeof(*relay_workers));
+    if (relay_server_user(cfg, &uid, &gid) < 0)
+        return 1;
+    if ((r = relay_queue_open(cfg->transport.queue_directory, uid, gid)) < 0) {
+        errno = -r;
+        log_err("queue", 0, "cannot open queue_directory %s", cfg->transport.queue_directory);
+        return 1;
+    }
+    if (relay_listen_open(relay_workers, relay_nworkers, cfg) < 0)
+        return 1;
+    if (relay_server_drop(uid, gid) < 0)
+        return 1;
+    if ((r = relay_queue_recover(&nmsg, &ncorrupt)) < 0) {
+        errno = -r;
+        log_err("queue", 0, "cannot scan queue_directory %s", cfg->transport.queue_directory);
+        return 1;
+    }
+    log_info("queue", 0, "recovered messages=%zu corrupt=%zu", nmsg, ncorrupt);
+    policy_config_swap(cfg);
+    if ((r = relay_commit_start()) != 0) {
+        log_errx("server", 0, "cannot start commit thread: %s", uv_strerror(r));
+        return 1;
+    }
+
+    relay_main_loop = uv_default_loop();
+    uv_async_init(relay_main_loop, &relay_worker_done, relay_server_workers_done);
+    uv_timer_init(relay_main_loop, &relay_stop_timer);
+    uv_signal_init(relay_main_loop, &relay_sig_hup);
+    uv_signal_init(relay_main_loop, &relay_sig_term);
+    uv_signal_init(relay_main_loop, &relay_sig_int);
+    uv_signal_start(&relay_sig_hup, relay_server_signal, SIGHUP);
+    uv_signal_start(&relay_sig_term, relay_server_signal, SIGTERM);
+    uv_signal_start(&relay_sig_int, relay_server_signal, SIGINT);
+
+    for (size_t i = 0; i < relay_nworkers; i++) {
+        struct relay_worker *w = &relay_workers[i];
+
+        w->index = (int)i;
+        uv_loop_init(&w->loop);
+        uv_mutex_init(&w->lock);
+        uv_async_init(&w->loop, &w->wake, relay_worker_wake);
+        w->wake.data = w;
+        if ((r = uv_thread_create(&w->thread, relay_worker_main, w)) != 0)
+            log_fatal("server", "cannot start worker thread: %s", uv_strerror(r));
+    }
+    {
+        char list[1024] = "";
+        size_t n = 0;
+
+        for (size_t i = 0; i < cfg->nreceive; i++)
+            for (size_t j = 0; j < cfg->receive[i].nbindings && n < sizeof(list) - 64; j++)
+                n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s", n ? "," : "",
+                                      cfg->receive[i].bindings[j].text);
+        log_info("server", 0, "started workers=%zu bindings=%s", relay_nworkers, list);
+    }
+    uv_run(relay_main_loop, UV_RUN_DEFAULT);
+
+    for (size_t i = 0; i < relay_nworkers; i++) {
+        uv_thread_join(&relay_workers[i].thread);
+        uv_mutex_destroy(&relay_workers[i].lock);
+        free(relay_workers[i].listeners);
+        free(relay_workers[i].listen_fds);
+    }
+    relay_commit_stop();
+    relay_queue_close();
+    uv_loop_close(relay_main_loop);
+    free(relay_workers);
+    policy_config_swap(NULL);
+    log_info("server", 0, "stopped");
+    return 0;
+}

@@ -1,0 +1,355 @@
+/*
+ * relay_session.c - life of one SMTP receive session.
+ *
+ * Accept, choose the receive connector, enforce the connection limits, send
+ * the banner, then feed input to the command parser or the DATA filter.
+ * Replies collect in the conn's output buffer and are flushed once the
+ * input at hand is used up, so a pipelined batch gets its replies in one
+ * write.
+ *
+ * CONTRACT
+ *  Everything runs on the worker loop that accepted the connection.
+ *  Destruction is deferred and happens in one place: relay__close() marks
+ *  the session closing, asks the conn and both timers to close, and the
+ *  session is freed by relay_session_maybe_free() once the conn has
+ *  delivered TLS_EV_CLOSED, both timers' close callbacks ran, and no
+ *  background operation (a commit) still holds it.  Handlers may call
+ *  relay__close() and must return without touching the session's I/O.
+ */
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "relay_limits.h"
+#include "relay_smtpd.h"
+#include "relay_worker.h"
+
+#define RELAY_LINGER_MS 2000            /* wait for our last reply to leave */
+#define RELAY_OUTPUT_HIGH (256 * 1024)  /* stop reading while this much is unsent */
+
+static void relay_session_maybe_free(struct relay_session *s);
+static void relay_session_idle(uv_timer_t *t);
+
+/* relay__reply - append one reply line (CRLF added) */
+
+void relay__reply(struct relay_session *s, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    int n;
+
+    if (s->conn == NULL)
+        return;
+    va_start(ap, fmt);
+    n = vsnprintf(buf, sizeof(buf) - 2, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n > sizeof(buf) - 3)
+        n = sizeof(buf) - 3;
+    buf[n++] = '\r';
+    buf[n++] = '\n';
+    tls_conn_write(s->conn, buf, (size_t)n);
+}
+
+/* relay__tx_free - end the transaction (RSET, end of data, close) */
+
+void relay__tx_free(struct relay_session *s)
+{
+    struct relay_tx *tx = s->tx;
+
+    if (tx == NULL)
+        return;
+    if (tx->spool != NULL)
+        relay_spool_abort(tx->spool, NULL, NULL);
+    for (size_t i = 0; i < tx->nrcpts; i++)
+        free(tx->rcpts[i]);
+    free(tx->rcpts);
+    free(tx->sender);
+    free(tx);
+    s->tx = NULL;
+}
+
+/* relay_session_timer_closed - close_cb of a timer */
+
+static void relay_session_timer_closed(uv_handle_t *h)
+{
+    struct relay_session *s = h->data;
+
+    s->open_handles--;
+    relay_session_maybe_free(s);
+}
+
+/* relay__close - begin closing; reason NULL re-checks whether we can free */
+
+void relay__close(struct relay_session *s, const char *reason)
+{
+    if (s->state == RELAY_S_CLOSING) {
+        relay_session_maybe_free(s);
+        return;
+    }
+    s->state = RELAY_S_CLOSING;
+    log_info("smtpd", s->sid, "disconnect from=%s reason=%s messages=%u",
+             s->remote_ep, reason ? reason : "Local", s->ntx);
+    if (s->pending == 0)
+        relay__data_abort(s);           /* not committing: drop any partial message */
+    uv_close((uv_handle_t *)&s->idle_timer, relay_session_timer_closed);
+    uv_close((uv_handle_t *)&s->life_timer, relay_session_timer_closed);
+    if (s->conn != NULL)
+        tls_conn_close(s->conn, RELAY_LINGER_MS);
+}
+
+/* relay_session_maybe_free - free once nothing refers to the session */
+
+static void relay_session_maybe_free(struct relay_session *s)
+{
+    struct relay_worker *w = s->worker;
+
+    if (s->state != RELAY_S_CLOSING || s->conn != NULL || s->open_handles > 0
+        || s->pending > 0)
+        return;
+    relay__tx_free(s);
+    if (s->limit_key != NULL)
+        relay_limits_release(s->limit_key);
+    if (s->cfg != NULL)
+        policy_config_unref(s->cfg);
+    free(s->helo);
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        w->sessions = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    free(s);
+    w->nsessions--;
+    relay_worker_session_gone(w);
+}
+
+/* relay_session_line - handle one command line from the input */
+
+static void relay_session_line(struct relay_session *s, const char *p, size_t n)
+{
+    char line[RELAY_LINE_MAX + 1];
+    size_t len = n - 1;                 /* drop LF */
+
+    if (len > 0 && p[len - 1] == '\r')
+        len--;
+    memcpy(line, p, len);
+    line[len] = '\0';
+    tls_conn_consume(s->conn, n);
+    if (memchr(line, '\0', len) != NULL) {
+        relay__reply(s, "500 5.3.3 Unrecognized command");
+        relay__protocol_error(s);
+        return;
+    }
+    log_debug("smtpd", s->sid, "< %s", line);
+    relay__command(s, line, len);
+}
+
+/* relay__process - use the buffered input in the current state */
+
+void relay__process(struct relay_session *s)
+{
+    for (;;) {
+        const char *p, *nl;
+        size_t len;
+
+        if (s->state == RELAY_S_CLOSING)
+            return;
+        if (s->state == RELAY_S_CMD && s->worker->stopping) {
+            relay__reply(s, "421 4.3.2 Service not available, closing transmission channel");
+            relay__close(s, "Local");
+            return;
+        }
+        if (tls_conn_write_queued(s->conn) > RELAY_OUTPUT_HIGH) {
+            tls_conn_pause(s->conn);    /* resumed on TLS_EV_DRAINED */
+            tls_conn_notify_drained(s->conn);
+            tls_conn_flush(s->conn);
+            return;
+        }
+        p = tls_conn_peek(s->conn, &len);
+        if (len == 0 || s->state == RELAY_S_WAIT)
+            break;
+        if (s->state == RELAY_S_DATA) {
+            tls_conn_consume(s->conn, relay__data_feed(s, p, len));
+            continue;
+        }
+        if (s->discarding) {            /* the rest of an overlong line */
+            nl = memchr(p, '\n', len);
+            if (nl == NULL) {
+                tls_conn_consume(s->conn, len);
+                break;
+            }
+            tls_conn_consume(s->conn, (size_t)(nl - p) + 1);
+            s->discarding = false;
+            relay__reply(s, "500 5.5.2 Line too long");
+            relay__protocol_error(s);
+            continue;
+        }
+        nl = memchr(p, '\n', len < RELAY_LINE_MAX + 1 ? len : RELAY_LINE_MAX + 1);
+        if (nl == NULL) {
+            if (len > RELAY_LINE_MAX) {
+                s->discarding = true;
+                continue;
+            }
+            break;                      /* wait for the rest of the line */
+        }
+        relay_session_line(s, p, (size_t)(nl - p) + 1);
+    }
+    if (s->state == RELAY_S_WAIT) {
+        tls_conn_pause(s->conn);
+        uv_timer_stop(&s->idle_timer);
+    } else {
+        if (tls_conn_resume(s->conn) != 0) {
+            relay__close(s, "Local");
+            return;
+        }
+        if (!uv_is_active((uv_handle_t *)&s->idle_timer))
+            uv_timer_start(&s->idle_timer, relay_session_idle,
+                           s->rc->connection_inactivity_timeout, 0);
+    }
+    if (tls_conn_flush(s->conn) != 0)
+        relay__close(s, "Remote");
+}
+
+/* relay_session_idle - connection_inactivity_timeout expired */
+
+static void relay_session_idle(uv_timer_t *t)
+{
+    struct relay_session *s = t->data;
+
+    relay__reply(s, "451 4.7.0 Timeout waiting for client input");
+    relay__close(s, "Timeout");
+}
+
+/* relay_session_life - connection_timeout expired */
+
+static void relay_session_life(uv_timer_t *t)
+{
+    struct relay_session *s = t->data;
+
+    relay__reply(s, "421 4.4.1 Connection timed out");
+    relay__close(s, "Timeout");
+}
+
+/* relay_session_event - events of the session's conn */
+
+static void relay_session_event(struct tls_conn *c, enum tls_event ev, void *arg)
+{
+    struct relay_session *s = arg;
+
+    switch (ev) {
+    case TLS_EV_DATA_IN:
+        if (s->state == RELAY_S_CLOSING)
+            return;
+        uv_timer_start(&s->idle_timer, relay_session_idle, s->rc->connection_inactivity_timeout,
+                       0);
+        relay__process(s);
+        return;
+    case TLS_EV_DRAINED:
+        relay__process(s);
+        return;
+    case TLS_EV_EOF:
+    case TLS_EV_ERROR:
+        relay__close(s, "Remote");
+        return;
+    case TLS_EV_CLOSED:
+        s->conn = NULL;
+        relay_session_maybe_free(s);
+        return;
+    }
+    log_panic("smtpd", "unknown conn event %d", (int)ev);
+}
+
+/* relay_session_format_ep - "ip:port" or "[ip]:port" */
+
+static void relay_session_format_ep(struct relay_session *s)
+{
+    const struct sockaddr *sa = (const struct sockaddr *)&s->remote;
+    int port;
+
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+
+        inet_ntop(AF_INET6, &in6->sin6_addr, s->remote_ip, sizeof(s->remote_ip));
+        port = ntohs(in6->sin6_port);
+        snprintf(s->remote_ep, sizeof(s->remote_ep), "[%s]:%d", s->remote_ip, port);
+    } else {
+        const struct sockaddr_in *in4 = (const struct sockaddr_in *)sa;
+
+        inet_ntop(AF_INET, &in4->sin_addr, s->remote_ip, sizeof(s->remote_ip));
+        port = ntohs(in4->sin_port);
+        snprintf(s->remote_ep, sizeof(s->remote_ep), "%s:%d", s->remote_ip, port);
+    }
+}
+
+/* relay_session_accept - a new connection on one of w's listeners */
+
+void relay_session_accept(struct relay_worker *w, uv_stream_t *server)
+{
+    struct relay_session *s = xcalloc(1, sizeof(*s));
+    enum relay_limit lim;
+    int err;
+
+    s->worker = w;
+    s->sid = log_session_id_next();
+    s->state = RELAY_S_CMD;
+    if ((s->conn = tls_conn_accept(server, relay_session_event, s, &err)) == NULL) {
+        log_warnx("smtpd", s->sid, "accept failed: %s", uv_strerror(err));
+        free(s);
+        return;
+    }
+    uv_timer_init(&w->loop, &s->idle_timer);
+    uv_timer_init(&w->loop, &s->life_timer);
+    s->idle_timer.data = s->life_timer.data = s;
+    s->open_handles = 2;
+    s->next = w->sessions;
+    if (w->sessions)
+        w->sessions->prev = s;
+    w->sessions = s;
+    w->nsessions++;
+    if ((err = tls_conn_endpoints(s->conn, &s->local, &s->remote)) != 0) {
+        relay__close(s, "Remote");
+        return;
+    }
+    relay_session_format_ep(s);
+    s->cfg = policy_config_current();
+    s->rc = policy_receive_select(s->cfg, (struct sockaddr *)&s->local,
+                                  (struct sockaddr *)&s->remote);
+    if (s->rc == NULL) {
+        log_info("smtpd", s->sid, "no receive connector for client=%s: closing", s->remote_ep);
+        relay__close(s, "Local");
+        return;
+    }
+    lim = relay_limits_acquire(s->rc->name, s->rc->max_inbound_connection, s->remote_ip,
+                               s->rc->max_inbound_connection_per_source, &s->limit_key);
+    log_info("smtpd", s->sid, "connect from=%s connector=%s", s->remote_ep, s->rc->name);
+    if (lim != RELAY_LIMIT_OK) {
+        relay__reply(s, lim == RELAY_LIMIT_TOTAL
+                     ? "421 4.3.2 The maximum number of concurrent server connections has "
+                       "exceeded a limit, closing transmission channel"
+                     : "421 4.3.2 The maximum number of concurrent connections has exceeded "
+                       "a limit, closing transmission channel");
+        relay__close(s, lim == RELAY_LIMIT_TOTAL ? "ConnectionLimit" : "SourceLimit");
+        return;
+    }
+    relay__reply(s, "220 %s", s->rc->banner);
+    uv_timer_start(&s->life_timer, relay_session_life, s->rc->connection_timeout, 0);
+    relay__process(s);
+}
+
+/* relay_session_shutdown_all - the worker is stopping */
+
+void relay_session_shutdown_all(struct relay_worker *w)
+{
+    struct relay_session *s, *next;
+
+    for (s = w->sessions; s != NULL; s = next) {
+        next = s->next;
+        if (s->state == RELAY_S_CMD)
+            relay__process(s);          /* replies 421 and closes */
+    }
+}

@@ -1,0 +1,102 @@
+/*
+ * relay_smtpd.h - the SMTP receive session: fields shared by
+ * relay_session.c (lifecycle, I/O, timers), relay_proto.c (command parser
+ * and command table) and relay_data.c (DATA filter and spooling).
+ * Private to those three files; everyone else sees struct relay_session
+ * as opaque (relay_worker.h).
+ */
+#ifndef DOMSEC_RELAY_SMTPD_H
+#define DOMSEC_RELAY_SMTPD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <uv.h>
+
+#include "policy_config.h"
+#include "relay_spool.h"
+#include "tls_conn.h"
+
+#define RELAY_LINE_MAX 2048             /* command line incl. CRLF */
+#define RELAY_SPOOL_CHUNK (64 * 1024)   /* flush DATA to disk in chunks this big */
+
+enum relay_state {
+    RELAY_S_CMD,                        /* reading commands */
+    RELAY_S_DATA,                       /* reading message text */
+    RELAY_S_WAIT,                       /* waiting for the spool (input paused) */
+    RELAY_S_CLOSING,                    /* conn closing; waiting for CLOSED */
+};
+
+enum relay_body { RELAY_BODY_NONE, RELAY_BODY_7BIT, RELAY_BODY_8BITMIME };
+
+/* DATA filter (relay_data.c): RFC 5321 4.5.2 with smuggling defence. */
+enum relay_dot_state { RELAY_DOT_BOL, RELAY_DOT_TEXT, RELAY_DOT_CR, RELAY_DOT_DOT, RELAY_DOT_DOTCR };
+
+struct relay_tx {                       /* one mail transaction */
+    char   *sender;                     /* owned; without <>; "" = null sender */
+    char  **rcpts;                      /* owned strings, owned array */
+    size_t  nrcpts, cap;
+    enum relay_body body;
+    uint64_t size_param;
+    /* DATA phase. */
+    char    id[RELAY_QID_LEN + 1];
+    struct relay_spool *spool;          /* owned until commit/abort */
+    enum relay_dot_state dot;
+    bool    bare_eol;                   /* saw bare CR or LF: reject at end */
+    bool    too_big;                    /* exceeded max_message_size: reject at end */
+    bool    eod;                        /* end of data seen, a write still in flight */
+    int     spool_err;                  /* first -errno from the spool */
+    const char *reject;                 /* static reply, while the file is removed */
+    uint64_t bytes;                     /* message bytes accepted so far */
+};
+
+struct relay_session {
+    uint64_t sid;
+    struct relay_worker *worker;        /* not owned */
+    struct relay_session *prev, *next;  /* worker's list */
+    struct config *cfg;                 /* referenced for the session's life */
+    const struct cfg_receive *rc;       /* points into cfg */
+    struct tls_conn *conn;              /* owned; freed after TLS_EV_CLOSED */
+    struct sockaddr_storage local, remote;
+    char    remote_ip[48];              /* text, no brackets */
+    char    remote_ep[64];              /* ip:port / [ip]:port */
+    char   *limit_key;                  /* owned; per-source limit slot */
+    enum relay_state state;
+    char   *helo;                       /* owned */
+    bool    esmtp;
+    bool    discarding;                 /* skipping the rest of an overlong line */
+    bool    quit;                       /* close after flushing */
+    unsigned errors;
+    unsigned ntx;                       /* transactions completed */
+    struct relay_tx *tx;                /* owned; NULL outside MAIL..end */
+    uv_timer_t idle_timer, life_timer;
+    int     open_handles;
+    bool    handles_closed;
+    int     pending;                    /* background operations that hold us */
+};
+
+/* relay_session.c */
+void    relay__reply(struct relay_session *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void    relay__close(struct relay_session *s, const char *reason);
+void    relay__process(struct relay_session *s);
+void    relay__tx_free(struct relay_session *s);
+
+/* relay_proto.c */
+/* Handle one command line (without CRLF). */
+void    relay__command(struct relay_session *s, char *line, size_t len);
+/* Count a protocol error; true if the session was closed for too many. */
+bool    relay__protocol_error(struct relay_session *s);
+
+/* relay_data.c */
+/* Start DATA: builds the envelope and the Received header.  0 or -errno. */
+int     relay__data_begin(struct relay_session *s);
+/* Consume message text; returns bytes used.  May finish the DATA phase. */
+size_t  relay__data_feed(struct relay_session *s, const char *p, size_t len);
+/* Drop the transaction's spool (client went away). */
+void    relay__data_abort(struct relay_session *s);
+/* The pure filter, exposed for unit tests: see relay_data.c. */
+size_t  relay_data_filter(enum relay_dot_state *st, bool *bare, const char *in, size_t len,
+                          char *out, size_t *outlen, bool *done);
+
+#endif

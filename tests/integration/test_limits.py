@@ -1,0 +1,291 @@
+"""Each receive limit answers with its contract reply: message size (SIZE= and
+while reading DATA), recipients, connections total and per source, inactivity,
+session time, command line length, too many protocol errors."""
+
+import os
+import time
+import unittest
+
+from domsec_harness import FQDN, HELO, R, DomsecTestCase, banner_line, dot_stuff, queued_id
+
+SMALL = b"Subject: small\r\n\r\nsmall body\r\n"
+
+
+def vm_hwm_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmHWM for pid %d" % pid)
+
+
+class SizeLimitTest(DomsecTestCase):
+    LIMIT = 65536
+
+    def daemon(self):
+        return self.start_daemon(connectors=[("Inet", {"max_message_size": str(self.LIMIT)})])
+
+    def test_ehlo_advertises_the_limit(self):
+        c = self.daemon().session()
+        self.assertIn("250-SIZE %d" % self.LIMIT, c.cmd("EHLO " + HELO).lines)
+
+    def test_size_parameter(self):
+        d = self.daemon()
+        c = d.session()
+        self.assertReply(c.cmd("MAIL FROM:<s@example.org> SIZE=%d" % (self.LIMIT + 1)), R["size"])
+        self.assertReply(c.cmd("MAIL FROM:<s@example.org> SIZE=999999999999"), R["size"])
+        self.assertReply(c.cmd("MAIL FROM:<s@example.org> SIZE=1000"), R["mail_ok"])
+        self.assertReply(c.cmd("RCPT TO:<user@a.test>"), R["rcpt_ok"])
+
+    def test_oversized_message_refused_with_swaks(self):
+        d = self.daemon()
+        body = b"Subject: big\n\n" + (b"y" * 998 + b"\n") * 200          # ~200 KB
+        r = d.swaks(data=body)
+        self.assertEqual(r.returncode, 26, r)     # swaks: server did not accept the data
+        self.assertRegex(r.output, r"(?m)^<\*\* +552 5\.3\.4 Message size exceeds fixed "
+                                   r"maximum message size\s*$")
+        self.assertEqual(d.message_ids(), [])
+
+    def test_oversized_message_refused_after_end_of_data_session_continues(self):
+        d = self.daemon()
+        c = d.session()
+        c.expect("MAIL FROM:<s@example.org>", R["mail_ok"])
+        c.expect("RCPT TO:<user@a.test>", R["rcpt_ok"])
+        c.expect("DATA", R["data_go"])
+        c.send(b"Subject: big\r\n\r\n" + (b"z" * 998 + b"\r\n") * 200)
+        c.send(b".\r\n")
+        self.assertReply(c.reply(30), R["size"])
+        self.assertReply(c.cmd("NOOP"), R["noop"])
+        self.assertEqual(d.message_ids(), [])
+        qid = queued_id(c.transaction("<s@example.org>", ["<user@a.test>"], SMALL))
+        self.assertEqual(d.message_ids(), [qid])
+
+    def sized_message(self, n):
+        """A message of exactly n octets (RFC 1870 section 6: CRLFs counted, the
+        doubled dots of dot-stuffing and the final dot not), with dot lines."""
+        head = b"Subject: at the limit\r\n\r\n"
+        line = b".stuffed" + b"d" * 90 + b"\r\n"                     # 100 octets
+        body = line * ((n - len(head)) // len(line))
+        rest = n - len(head) - len(body)
+        msg = head + body + (b"e" * (rest - 2) + b"\r\n" if rest else b"")
+        assert len(msg) == n, len(msg)
+        return msg
+
+    def test_message_of_exactly_the_limit_is_accepted(self):
+        d = self.daemon()
+        c = d.session()
+        msg = self.sized_message(self.LIMIT)
+        r = c.transaction("<s@example.org>", ["<user@a.test>"], msg,
+                          mail_params=" SIZE=%d" % self.LIMIT)
+        self.assertEqual(r.code, 250, "a %d-octet message (SIZE=%d accepted at MAIL) was "
+                         "refused with %r" % (self.LIMIT, self.LIMIT, r.lines))
+        self.assertEqual(d.read_message(queued_id(r)).message, msg)
+        c.expect("MAIL FROM:<s@example.org>", R["mail_ok"])
+        c.expect("RCPT TO:<user@a.test>", R["rcpt_ok"])
+        c.expect("DATA", R["data_go"])
+        c.send(dot_stuff(self.sized_message(self.LIMIT + 1)))
+        self.assertReply(c.reply(), R["size"])
+
+    def test_size_is_checked_while_reading(self):
+        """48 MB against a 64 KiB limit: neither the spool nor memory may hold it."""
+        d = self.daemon()
+        c = d.session()
+        c.expect("MAIL FROM:<s@example.org>", R["mail_ok"])
+        c.expect("RCPT TO:<user@a.test>", R["rcpt_ok"])
+        c.expect("DATA", R["data_go"])
+        hwm0 = vm_hwm_kib(d.pid)
+        chunk = (b"w" * 1022 + b"\r\n") * 256                       # 256 KiB
+        total, biggest = 0, 0
+        c.send(b"Subject: huge\r\n\r\n")
+        while total < 48 * 1024 * 1024:
+            c.send(chunk)
+            total += len(chunk)
+            if total % (1024 * 1024) == 0:
+                for name in d.listdir("incoming"):
+                    try:
+                        biggest = max(biggest, os.stat(d.qpath("incoming", name)).st_size)
+                    except FileNotFoundError:
+                        pass
+        c.send(b".\r\n")
+        self.assertReply(c.reply(60), R["size"])
+        grown_mib = (vm_hwm_kib(d.pid) - hwm0) / 1024.0
+        self.assertLess(biggest, 1024 * 1024,
+                        "incoming/ held %d bytes of a message over a %d byte limit"
+                        % (biggest, self.LIMIT))
+        self.assertLess(grown_mib, 16, "domsecd memory peak grew by %.1f MiB while "
+                        "discarding a 48 MiB oversized message" % grown_mib)
+        self.assertEqual(d.message_ids(), [])
+        self.assertReply(c.cmd("NOOP"), R["noop"])
+
+
+class RecipientLimitTest(DomsecTestCase):
+
+    def test_too_many_recipients(self):
+        d = self.start_daemon(connectors=[("Inet", {"max_recipients_per_message": "3"})])
+        c = d.session()
+        c.expect("MAIL FROM:<s@example.org>", R["mail_ok"])
+        for i in range(3):
+            self.assertReply(c.cmd("RCPT TO:<u%d@a.test>" % i), R["rcpt_ok"])
+        self.assertReply(c.cmd("RCPT TO:<u3@a.test>"), R["too_many_rcpts"])
+        self.assertReply(c.cmd("RCPT TO:<u4@a.test>"), R["too_many_rcpts"])
+        c.expect("DATA", R["data_go"])
+        c.send(SMALL + b".\r\n")
+        qid = queued_id(c.reply())
+        self.assertEqual(d.read_message(qid).rcpts, ["<u0@a.test>", "<u1@a.test>", "<u2@a.test>"])
+
+
+class ConnectionLimitTest(DomsecTestCase):
+
+    def test_total_connections(self):
+        d = self.start_daemon(connectors=[("Inet", {"max_inbound_connection": "2"})])
+        c1 = d.connect(source="127.0.0.1")
+        self.assertReply(c1.reply(), banner_line())
+        c2 = d.connect(source="127.0.0.2")
+        self.assertReply(c2.reply(), banner_line())
+        for _ in range(10):                          # refused connections hold no slot
+            c3 = d.connect(source="127.0.0.3")      # each source has one: the total limit hits
+            self.assertReply(c3.reply(), R["conn_total"])
+            self.assertClosed(c3)
+        # the two admitted sessions still work
+        self.assertReply(c2.cmd("NOOP"), R["noop"])
+        self.assertReply(c1.cmd("QUIT"), R["quit"])
+        self.assertClosed(c1)
+        self.assertEqual(self.connect_until_banner(d, "127.0.0.4"), [banner_line()])
+
+    def connect_until_banner(self, d, source, timeout=5.0):
+        """Once a slot is free a new client gets the banner (the close is asynchronous)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            c = d.connect(source=source)
+            r = c.reply()
+            if r.lines == [banner_line()] or time.monotonic() > deadline:
+                return r.lines
+            c.close()
+            time.sleep(0.1)
+
+    def test_connections_per_source(self):
+        d = self.start_daemon(connectors=[("Inet", {"max_inbound_connection_per_source": "2"})])
+        admitted = []
+        for _ in range(2):
+            c = d.connect(source="127.0.0.1")
+            self.assertReply(c.reply(), banner_line())
+            admitted.append(c)
+        for _ in range(10):
+            c3 = d.connect(source="127.0.0.1")
+            self.assertReply(c3.reply(), R["conn_source"])
+            self.assertClosed(c3)
+        other = d.connect(source="127.0.0.2")
+        self.assertReply(other.reply(), banner_line())
+        for c in admitted:
+            self.assertReply(c.cmd("NOOP"), R["noop"])
+        self.assertReply(admitted[0].cmd("QUIT"), R["quit"])
+        self.assertClosed(admitted[0])
+        self.assertEqual(self.connect_until_banner(d, "127.0.0.1"),
+                         [banner_line()])
+
+    def test_timed_out_session_frees_its_slot(self):
+        d = self.start_daemon(connectors=[("Inet", {"max_inbound_connection_per_source": "1",
+                                                    "connection_inactivity_timeout": "1s"})])
+        c1 = d.session()
+        self.assertReply(c1.reply(5.0), R["inactivity"])
+        self.assertClosed(c1)
+        self.assertEqual(self.connect_until_banner(d, "127.0.0.1"), [banner_line()])
+
+
+class TimeoutTest(DomsecTestCase):
+
+    def test_inactivity_timeout(self):
+        d = self.start_daemon(connectors=[("Inet", {"connection_inactivity_timeout": "1s"})])
+        c = d.session()
+        t0 = time.monotonic()
+        self.assertReply(c.reply(timeout=5.0), R["inactivity"])
+        self.assertGreater(time.monotonic() - t0, 0.5, "timed out long before 1 s")
+        self.assertClosed(c)
+
+    def test_inactivity_timeout_inside_data(self):
+        d = self.start_daemon(connectors=[("Inet", {"connection_inactivity_timeout": "1s"})])
+        c = d.session()
+        c.expect("MAIL FROM:<s@example.org>", R["mail_ok"])
+        c.expect("RCPT TO:<user@a.test>", R["rcpt_ok"])
+        c.expect("DATA", R["data_go"])
+        c.send(b"Subject: stalled\r\n\r\nhalf a mess")
+        self.assertReply(c.reply(timeout=5.0), R["inactivity"])
+        self.assertClosed(c)
+        self.assertEqual(d.message_ids(), [])
+
+    def test_session_time_limit(self):
+        d = self.start_daemon(connectors=[("Inet", {"connection_inactivity_timeout": "2s",
+                                                    "connection_timeout": "4s"})])
+        t0 = time.monotonic()
+        c = d.session()
+        noops = 0
+        while True:
+            self.assertLess(time.monotonic() - t0, 20, "no 421 after 20 s (limit 4 s)")
+            if c.readable_within(0.5):           # the server spoke first
+                r = c.reply()
+                break
+            try:
+                c.send("NOOP\r\n")
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            r = c.reply()
+            if r.lines != [R["noop"]]:
+                break
+            noops += 1
+        self.assertReply(r, R["session_time"])
+        self.assertGreater(time.monotonic() - t0, 3.0, "session ended long before 4 s")
+        self.assertGreaterEqual(noops, 4)
+        self.assertClosed(c)
+
+
+class LineAndErrorLimitTest(DomsecTestCase):
+
+    def test_command_line_too_long(self):
+        d = self.start_daemon()
+        c = d.session()
+        line = "NOOP " + "x" * 2995                               # 3000 bytes + CRLF
+        self.assertReply(c.cmd(line), R["too_long"])
+        self.assertReply(c.cmd("NOOP"), R["noop"])
+        c.expect("MAIL FROM:<s@example.org>", R["mail_ok"])
+        c.send("RCPT TO:<" + "r" * 1500)
+        c.send("r" * 1500 + "@a.test>\r\n")
+        self.assertReply(c.reply(), R["too_long"])
+        self.assertReply(c.cmd("RCPT TO:<user@a.test>"), R["rcpt_ok"])
+
+    def test_too_many_bad_commands_disconnects(self):
+        d = self.start_daemon(connectors=[("Inet", {"max_protocol_errors": "3"})])
+        c = d.session()
+        self.assertReply(c.cmd("XYZZY"), R["unknown"])
+        self.assertReply(c.cmd("PLUGH"), R["unknown"])
+        c.send("FROTZ\r\n")
+        self.assertReply(c.reply(), R["unknown"])
+        self.assertReply(c.reply(), R["too_many_errors"])
+        self.assertClosed(c)
+
+    def test_policy_refusals_are_not_protocol_errors(self):
+        d = self.start_daemon(connectors=[("Inet", {"max_protocol_errors": "3",
+                                                    "max_recipients_per_message": "1"})])
+        c = d.session()
+        c.expect("MAIL FROM:<s@example.org>", R["mail_ok"])
+        for _ in range(4):
+            self.assertReply(c.cmd("RCPT TO:<x@elsewhere.example>"), R["relay"])     # 550
+        c.expect("RCPT TO:<u@a.test>", R["rcpt_ok"])
+        for _ in range(4):
+            self.assertReply(c.cmd("RCPT TO:<v@a.test>"), R["too_many_rcpts"])       # 452
+        self.assertReply(c.cmd("NOOP"), R["noop"])
+
+    def test_mixed_error_replies_count(self):
+        d = self.start_daemon(connectors=[("Inet", {"max_protocol_errors": "3"})])
+        c = d.connect()
+        c.reply()
+        self.assertReply(c.cmd("MAIL FROM:<s@example.org>"), R["hello_first"])     # 503
+        self.assertReply(c.cmd("EHLO"), R["bad_domain"])                           # 501
+        self.assertEqual(c.cmd("EHLO " + HELO).lines[0], "250-%s Hello [127.0.0.1]" % FQDN)
+        c.send("BOGUS\r\n")                                                         # 500
+        self.assertReply(c.reply(), R["unknown"])
+        self.assertReply(c.reply(), R["too_many_errors"])
+        self.assertClosed(c)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,84 @@
+"""The server process: start-up log line, IPv6 binding on [::1], clean stop on
+SIGTERM (exit 0, "server stopped"), open sessions told 421 when shutting down."""
+
+import os
+import re
+import stat
+import unittest
+
+from domsec_harness import (FQDN, HELO, R, DomsecTestCase, banner_line, listening_ports,
+                            queued_id, service_ids)
+
+MSG = b"Subject: server\r\n\r\nbody\r\n"
+
+
+class ServerTest(DomsecTestCase):
+
+    def test_started_line_names_the_bindings(self):
+        d = self.start_daemon()
+        m = d.wait_log(d.prefix() + r"info server started workers=(\d+) bindings=(.*)$")
+        self.assertGreaterEqual(int(m.group(1)), 1)
+        self.assertIn("127.0.0.1:%d" % d.port, m.group(2))
+
+    def test_privileges_dropped_and_queue_created(self):
+        d = self.start_daemon()
+        uid, gid = service_ids()
+        with open("/proc/%d/status" % d.pid) as f:
+            status = f.read()
+        uids = re.search(r"(?m)^Uid:\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)", status).groups()
+        self.assertEqual(set(int(u) for u in uids), {uid}, "real/effective/saved/fs uids")
+        for sub in ("", "incoming", "messages", "corrupt"):
+            st = os.stat(d.qpath(sub))
+            self.assertTrue(stat.S_ISDIR(st.st_mode), sub)
+            self.assertEqual((st.st_uid, stat.S_IMODE(st.st_mode)), (uid, 0o700),
+                             "owner and mode of queue_directory/%s" % sub)
+
+    def test_sigterm_stops_cleanly(self):
+        d = self.start_daemon()
+        self.assertEqual(d.swaks(data=b"Subject: before stop\n\nbody").returncode, 0)
+        self.assertEqual(d.stop(), 0)
+        self.assertRegex(d.log(), r"(?m)" + d.prefix() + r"info server stopped\s*$")
+        self.assertNotIn(d.port, listening_ports())
+        ids = d.message_ids()
+        self.assertEqual(len(ids), 1)
+        d.restart()
+        d.wait_log(d.prefix() + r"info queue recovered messages=1 corrupt=0\s*$")
+        self.assertEqual(d.message_ids(), ids)
+
+    def test_sigterm_tells_open_sessions_421(self):
+        d = self.start_daemon()
+        c = d.session()
+        self.assertReply(c.cmd("NOOP"), R["noop"])
+        d.terminate()
+        self.assertReply(c.reply(15.0), R["shutdown"])
+        self.assertClosed(c)
+        self.assertEqual(d.wait_exit(), 0)
+        self.assertRegex(d.log(), r"(?m)" + d.prefix() + r"info server stopped\s*$")
+
+    def test_ipv6_loopback_binding(self):
+        d = self.start_daemon(connectors=[("Inet", {"bindings": "[::1]:{port}"})])
+        m = d.wait_log(d.prefix() + r"info server started .*bindings=(.*)$")
+        self.assertIn("[::1]:%d" % d.port, m.group(1))
+        c = d.connect(host="::1")
+        self.assertReply(c.reply(), banner_line())
+        self.assertEqual(c.cmd("EHLO " + HELO).lines[0], "250-%s Hello [::1]" % FQDN)
+        qid = queued_id(c.transaction("<v6@example.org>", ["<u@a.test>"], MSG))
+        q = d.read_message(qid)
+        self.assertEqual(q.fields["client"], "[::1]:%d" % c.local[1])
+        self.assertEqual(q.message, MSG)
+
+    def test_ipv4_and_ipv6_bindings_together(self):
+        d = self.start_daemon(connectors=[("Inet", {"bindings": "127.0.0.1:{port}, [::1]:{port}"})])
+        for host in ("127.0.0.1", "::1"):
+            c = d.connect(host=host)
+            self.assertReply(c.reply(), banner_line())
+            ip = host
+            self.assertEqual(c.cmd("HELO " + HELO).lines, ["250 %s Hello [%s]" % (FQDN, ip)])
+            qid = queued_id(c.transaction("<s@example.org>", ["<u@a.test>"], MSG))
+            client = d.read_message(qid).fields["client"]
+            self.assertEqual(client, ("[%s]:%d" if ":" in host else "%s:%d") % (host, c.local[1]))
+        self.assertEqual(len(d.message_ids()), 2)
+
+
+if __name__ == "__main__":
+    unittest.main()

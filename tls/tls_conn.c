@@ -1,0 +1,337 @@
+/*
+ * tls_conn.c - a byte stream over a libuv TCP handle.
+ *
+ * CONTRACT
+ *  A tls_conn owns its uv_tcp_t, a close timer, and two buffers.  Input is
+ *  read into a per-thread 64 KiB buffer; during TLS_EV_DATA_IN the peek
+ *  view points into it, and whatever the callback leaves unconsumed is
+ *  copied to a heap buffer owned by the conn (freed again once empty, so an
+ *  idle connection holds no input memory).  Output appended with
+ *  tls_conn_write() is handed to uv_write() as one buffer per flush.
+ *
+ *  Errors from calls are returned and no callback follows for them.  The
+ *  conn is freed after TLS_EV_CLOSED returns, which happens only after
+ *  tls_conn_close() and once both handles are closed (libuv: memory is
+ *  released in close_cb).  Thread affinity: the loop that accepted it.
+ */
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "tls_conn.h"
+
+#define TLS_CONN_READ_SIZE 65536
+
+struct tls_conn {
+    uv_tcp_t tcp;
+    uv_timer_t linger;                  /* bounds the wait for output at close */
+    uv_shutdown_t shut;
+    tls_conn_cb cb;
+    void   *arg;
+    const char *view;                   /* input view into the thread buffer */
+    size_t  view_len;
+    char   *in;                         /* owned: unconsumed input */
+    size_t  in_len, in_cap;
+    char   *out;                        /* owned: output not yet flushed */
+    size_t  out_len, out_cap;
+    size_t  queued;                     /* bytes in uv_write requests */
+    int     open_handles;
+    bool    reading, eof, closing, closed_handles, want_drained;
+};
+
+struct tls_wreq {
+    uv_write_t req;
+    struct tls_conn *conn;
+    char   *buf;                        /* owned */
+    size_t  len;
+};
+
+static __thread char tls_conn_rbuf[TLS_CONN_READ_SIZE];
+
+/* tls_conn_alloc - libuv read buffer: the thread's shared buffer */
+
+static void tls_conn_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+    buf->base = tls_conn_rbuf;
+    buf->len = sizeof(tls_conn_rbuf);
+}
+
+/* tls_conn_keep - move the unconsumed part of the view to the heap */
+
+static void tls_conn_keep(struct tls_conn *c, const char *p, size_t n)
+{
+    if (n == 0)
+        return;
+    if (c->in_len + n > c->in_cap) {
+        c->in_cap = c->in_len + n < 1024 ? 1024 : c->in_len + n;
+        c->in = xrealloc(c->in, c->in_cap);
+    }
+    memmove(c->in + c->in_len, p, n);
+    c->in_len += n;
+}
+
+/* tls_conn_read - libuv read callback: deliver input events */
+
+static void tls_conn_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    struct tls_conn *c = stream->data;
+
+    if (c->closing)
+        return;
+    if (nread > 0) {
+        if (c->in_len == 0) {
+            c->view = buf->base;
+            c->view_len = (size_t)nread;
+            c->cb(c, TLS_EV_DATA_IN, c->arg);
+            if (!c->closing)
+                tls_conn_keep(c, c->view, c->view_len);
+            c->view = NULL;
+            c->view_len = 0;
+        } else {
+            tls_conn_keep(c, buf->base, (size_t)nread);
+            c->cb(c, TLS_EV_DATA_IN, c->arg);
+        }
+    } else if (nread == UV_EOF) {
+        c->eof = true;
+        tls_conn_pause(c);
+        c->cb(c, TLS_EV_EOF, c->arg);
+    } else if (nread < 0) {
+        tls_conn_pause(c);
+        c->cb(c, TLS_EV_ERROR, c->arg);
+    }
+}
+
+/* tls_conn_accept - accept a connection from a listening stream */
+
+struct tls_conn *tls_conn_accept(uv_stream_t *server, tls_conn_cb cb, void *arg, int *err)
+{
+    struct tls_conn *c = xcalloc(1, sizeof(*c));
+    int r;
+
+    c->cb = cb;
+    c->arg = arg;
+    uv_tcp_init(server->loop, &c->tcp);
+    uv_timer_init(server->loop, &c->linger);
+    c->tcp.data = c;
+    c->linger.data = c;
+    c->open_handles = 2;
+    if ((r = uv_accept(server, (uv_stream_t *)&c->tcp)) != 0) {
+        *err = r;
+        c->cb = NULL;                   /* nobody to tell */
+        tls_conn_close(c, 0);
+        return NULL;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    return c;
+}
+
+/* tls_conn_endpoints - local and remote socket addresses */
+
+int tls_conn_endpoints(struct tls_conn *c, struct sockaddr_storage *local,
+                       struct sockaddr_storage *remote)
+{
+    int len = sizeof(*local), r;
+
+    if ((r = uv_tcp_getsockname(&c->tcp, (struct sockaddr *)local, &len)) != 0)
+        return r;
+    len = sizeof(*remote);
+    return uv_tcp_getpeername(&c->tcp, (struct sockaddr *)remote, &len);
+}
+
+/* tls_conn_resume - (re)start reading */
+
+int tls_conn_resume(struct tls_conn *c)
+{
+    int r;
+
+    if (c->reading || c->eof || c->closing)
+        return 0;
+    if ((r = uv_read_start((uv_stream_t *)&c->tcp, tls_conn_alloc, tls_conn_read)) != 0)
+        return r;
+    c->reading = true;
+    return 0;
+}
+
+/* tls_conn_pause - stop reading; buffered input stays */
+
+void tls_conn_pause(struct tls_conn *c)
+{
+    if (!c->reading)
+        return;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    c->reading = false;
+}
+
+/* tls_conn_peek - the buffered input */
+
+const char *tls_conn_peek(struct tls_conn *c, size_t *len)
+{
+    if (c->view != NULL) {
+        *len = c->view_len;
+        return c->view;
+    }
+    *len = c->in_len;
+    return c->in;
+}
+
+/* tls_conn_consume - drop n bytes of buffered input */
+
+void tls_conn_consume(struct tls_conn *c, size_t n)
+{
+    if (c->view != NULL) {
+        if (n > c->view_len)
+            log_panic("tls", "consume %zu > view %zu", n, c->view_len);
+        c->view += n;
+        c->view_len -= n;
+        return;
+    }
+    if (n > c->in_len)
+        log_panic("tls", "consume %zu > buffered %zu", n, c->in_len);
+    c->in_len -= n;
+    if (c->in_len == 0) {
+        free(c->in);
+        c->in = NULL;
+        c->in_cap = 0;
+    } else {
+        memmove(c->in, c->in + n, c->in_len);
+    }
+}
+
+/* tls_conn_write - append output */
+
+void tls_conn_write(struct tls_conn *c, const void *p, size_t n)
+{
+    if (c->closing && c->closed_handles)
+        return;
+    if (c->out_len + n > c->out_cap) {
+        size_t cap = c->out_cap ? c->out_cap : 512;
+
+        while (cap < c->out_len + n)
+            cap *= 2;
+        c->out = xrealloc(c->out, cap);
+        c->out_cap = cap;
+    }
+    memcpy(c->out + c->out_len, p, n);
+    c->out_len += n;
+}
+
+/* tls_conn_written - libuv write callback */
+
+static void tls_conn_written(uv_write_t *req, int status)
+{
+    struct tls_wreq *w = req->data;
+    struct tls_conn *c = w->conn;
+
+    c->queued -= w->len;
+    free(w->buf);
+    free(w);
+    if (c->closing)
+        return;
+    if (status < 0)
+        c->cb(c, TLS_EV_ERROR, c->arg);
+    else if (c->queued == 0 && c->want_drained) {
+        c->want_drained = false;
+        c->cb(c, TLS_EV_DRAINED, c->arg);
+    }
+}
+
+/* tls_conn_notify_drained - ask for TLS_EV_DRAINED once */
+
+void tls_conn_notify_drained(struct tls_conn *c)
+{
+    c->want_drained = true;
+}
+
+/* tls_conn_flush - hand appended output to the kernel */
+
+int tls_conn_flush(struct tls_conn *c)
+{
+    struct tls_wreq *w;
+    uv_buf_t b;
+    int r;
+
+    if (c->out_len == 0 || c->closed_handles)
+        return 0;
+    w = xmalloc(sizeof(*w));
+    w->conn = c;
+    w->buf = c->out;
+    w->len = c->out_len;
+    w->req.data = w;
+    c->out = NULL;
+    c->out_len = c->out_cap = 0;
+    b = uv_buf_init(w->buf, (unsigned)w->len);
+    if ((r = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, tls_conn_written)) != 0) {
+        free(w->buf);
+        free(w);
+        return r;
+    }
+    c->queued += w->len;
+    return 0;
+}
+
+/* tls_conn_write_queued - bytes not yet written to the socket */
+
+size_t tls_conn_write_queued(struct tls_conn *c)
+{
+    return c->queued + c->out_len;
+}
+
+/* tls_conn_handle_closed - close_cb of both handles; the last frees */
+
+static void tls_conn_handle_closed(uv_handle_t *h)
+{
+    struct tls_conn *c = h->data;
+
+    if (--c->open_handles > 0)
+        return;
+    if (c->cb != NULL)
+        c->cb(c, TLS_EV_CLOSED, c->arg);
+    free(c->in);
+    free(c->out);
+    free(c);
+}
+
+/* tls_conn_close_handles - close both handles (once) */
+
+static void tls_conn_close_handles(struct tls_conn *c)
+{
+    if (c->closed_handles)
+        return;
+    c->closed_handles = true;
+    uv_timer_stop(&c->linger);
+    uv_close((uv_handle_t *)&c->tcp, tls_conn_handle_closed);
+    uv_close((uv_handle_t *)&c->linger, tls_conn_handle_closed);
+}
+
+/* tls_conn_shutdown_done - queued output written (or failed) */
+
+static void tls_conn_shutdown_done(uv_shutdown_t *req, int status)
+{
+    tls_conn_close_handles(req->data);
+}
+
+/* tls_conn_linger_expired - the peer does not read: close anyway */
+
+static void tls_conn_linger_expired(uv_timer_t *t)
+{
+    tls_conn_close_handles(t->data);
+}
+
+/* tls_conn_close - flush, wait for output (bounded), close, then CLOSED */
+
+void tls_conn_close(struct tls_conn *c, unsigned linger_ms)
+{
+    if (c->closing)
+        return;
+    c->closing = true;
+    tls_conn_pause(c);
+    if (linger_ms > 0 && tls_conn_flush(c) == 0 && c->queued > 0) {
+        c->shut.data = c;
+        if (uv_shutdown(&c->shut, (uv_stream_t *)&c->tcp, tls_conn_shutdown_done) == 0) {
+            uv_timer_start(&c->linger, tls_conn_linger_expired, linger_ms, 0);
+            return;
+        }
+    }
+    tls_conn_close_handles(c);
+}

@@ -1,0 +1,63 @@
+/*
+ * tls_conn.h - one byte stream over a libuv TCP handle; STARTTLS later
+ * becomes a state change of the same object.
+ *
+ * The rest of the program sees events and bytes, never a socket or a
+ * WOLFSSL*.  One callback receives every event:
+ *
+ *   TLS_EV_DATA_IN  new input is buffered: peek it, consume what you used.
+ *                   Unconsumed bytes stay buffered for the next event.
+ *   TLS_EV_EOF      the peer closed its side (after all DATA_IN).
+ *   TLS_EV_DRAINED  all queued output was written (only after
+ *                   tls_conn_notify_drained() asked for it, once).
+ *   TLS_EV_ERROR    a read or write failed; close the conn.
+ *   TLS_EV_CLOSED   the last event: the conn is freed when the callback
+ *                   returns.  Delivered only after tls_conn_close().
+ *
+ * Callbacks never run inside the call that started them, except that
+ * tls_conn_close() may be called from any callback.  After close, no event
+ * but CLOSED is delivered.
+ */
+#ifndef DOMSEC_TLS_CONN_H
+#define DOMSEC_TLS_CONN_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+#include <uv.h>
+
+struct tls_conn;
+
+enum tls_event {
+    TLS_EV_DATA_IN,
+    TLS_EV_EOF,
+    TLS_EV_DRAINED,
+    TLS_EV_ERROR,
+    TLS_EV_CLOSED,
+};
+
+typedef void (*tls_conn_cb)(struct tls_conn *c, enum tls_event ev, void *arg);
+
+/* tls_conn.c */
+/* Accept a pending connection from server; NULL (with *err) on failure. */
+struct tls_conn *tls_conn_accept(uv_stream_t *server, tls_conn_cb cb, void *arg, int *err);
+int     tls_conn_endpoints(struct tls_conn *c, struct sockaddr_storage *local,
+                           struct sockaddr_storage *remote);
+/* Start (or restart after pause) reading. 0 or a libuv error. */
+int     tls_conn_resume(struct tls_conn *c);
+/* Stop reading from the socket; buffered input stays buffered. */
+void    tls_conn_pause(struct tls_conn *c);
+/* Buffered input: pointer and length (valid until the next call on c). */
+const char *tls_conn_peek(struct tls_conn *c, size_t *len);
+void    tls_conn_consume(struct tls_conn *c, size_t n);
+/* Append output (copied); sent at the next tls_conn_flush(). */
+void    tls_conn_write(struct tls_conn *c, const void *p, size_t n);
+/* Send appended output.  0 or a libuv error (then expect TLS_EV_ERROR). */
+int     tls_conn_flush(struct tls_conn *c);
+/* Bytes handed to the kernel but not yet written. */
+size_t  tls_conn_write_queued(struct tls_conn *c);
+/* Ask for one TLS_EV_DRAINED when the queued output reaches zero. */
+void    tls_conn_notify_drained(struct tls_conn *c);
+/* Flush, wait (bounded by linger_ms) for queued output, close; then CLOSED. */
+void    tls_conn_close(struct tls_conn *c, unsigned linger_ms);
+
+#endif
