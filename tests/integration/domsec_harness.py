@@ -601,12 +601,28 @@ class Daemon:
         return self.start(**kw)
 
     def cleanup(self):
+        problems = []
         if self.proc is not None and self.proc.poll() is None:
+            # Stop gracefully so sanitizer builds get to report leaks.
             try:
+                self.proc.send_signal(signal.SIGTERM)
+                status = self.proc.wait(20)
+                if status != 0:
+                    problems.append("domsecd exited with status %d on SIGTERM" % status)
+            except (OSError, subprocess.TimeoutExpired):
                 self.proc.kill()
                 self.proc.wait(10)
-            except (OSError, subprocess.TimeoutExpired):
-                pass
+                problems.append("domsecd did not stop within 20 s of SIGTERM")
+        for p in self.log_paths:
+            try:
+                with open(p, "rb") as f:
+                    text = f.read().decode("utf-8", "replace")
+            except OSError:
+                continue
+            for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                           "LeakSanitizer has encountered", "runtime error:", ": panic "):
+                if marker in text:
+                    problems.append("%s reported in %s" % (marker, p))
         logs = []
         for p in self.log_paths:
             try:
@@ -615,10 +631,12 @@ class Daemon:
             except OSError:
                 pass
         getattr(self.tc, "_domsec_logs", []).extend(logs)
-        if os.environ.get("DOMSEC_KEEP"):
+        if os.environ.get("DOMSEC_KEEP") or problems:
             sys.stderr.write("kept %s\n" % self.dir)
         else:
             shutil.rmtree(self.dir, ignore_errors=True)
+        if problems:
+            raise AssertionError("; ".join(problems) + "\n" + "\n".join(logs))
 
     # --- log --------------------------------------------------------------
     def log(self):
