@@ -8,8 +8,9 @@
  * commit thread: relay_commit.c.
  * libuv's thread pool: background spool writes (relay_spool.c).
  *
- * Start order: bind (as root) -> queue directories -> drop privileges ->
- * recover the queue -> commit thread -> workers.  Stop: workers stop
+ * Start order (as root): find the service user -> create and open the queue
+ * directories -> bind -> drop privileges -> recover the queue -> commit
+ * thread -> workers.  Stop: workers stop
  * accepting, idle sessions get 421, sessions in DATA finish their message
  * (bounded by RELAY_STOP_GRACE_MS), then the commit thread drains.
  *
@@ -187,6 +188,8 @@ static void relay_server_reload(void)
         log_warnx("config", 0, "bindings changed: restart domsecd to listen on the new set");
     if (strcmp(old->transport.queue_directory, cfg->transport.queue_directory) != 0)
         log_warnx("config", 0, "queue_directory changed: restart domsecd to use it");
+    if (strcmp(old->service.user, cfg->service.user) != 0 || old->service.workers != cfg->service.workers)
+        log_warnx("config", 0, "[service] user or workers changed: restart domsecd to apply");
     policy_config_unref(old);
     policy_config_swap(cfg);
     log_info("config", 0, "reloaded path=%s", relay_config_path);
