@@ -117,8 +117,11 @@ static void relay_commit_batch(struct relay_commit_req *batch)
         else
             w->done_head = r;
         w->done_tail = r;
+        /* Send under the lock: a worker cannot close wake in between (it
+         * holds sessions, so pending commits, until this is delivered). */
+        if (!w->wake_closed)
+            uv_async_send(&w->wake);
         uv_mutex_unlock(&w->lock);
-        uv_async_send(&w->wake);
     }
 }
 

@@ -205,12 +205,19 @@ static void relay_cmd_mail(struct relay_session *s, char *arg)
         relay_proto_error(s, "501 5.5.4 Invalid address");
         return;
     }
+    if (addr[0] != '\0' && strchr(addr, '@') == NULL) {    /* only <> may lack a domain */
+        free(addr);
+        relay_proto_error(s, "501 5.5.4 Invalid address");
+        return;
+    }
     while ((param = strsep(&rest, " ")) != NULL) {
         char *end;
 
         if (*param == '\0')
             continue;
-        if (strncasecmp(param, "SIZE=", 5) == 0 && isdigit((unsigned char)param[5])) {
+        if (!s->esmtp)                  /* no service extensions after HELO */
+            ;
+        else if (strncasecmp(param, "SIZE=", 5) == 0 && isdigit((unsigned char)param[5])) {
             size = strtoull(param + 5, &end, 10);
             if (*end == '\0')
                 continue;

@@ -237,7 +237,7 @@ static int relay_queue_check_fd(int fd, off_t size, struct relay_qfile *qf, cons
     else if (relay_queue_parse_header(buf, (size_t)n, qf, why) == 0) {
         uint64_t end = qf->data_off + qf->data_len;
 
-        if (end + 4 > (uint64_t)size || pread(fd, marker, 4, (off_t)end) != 4
+        if (qf->data_len > (uint64_t)size || end + 4 > (uint64_t)size || pread(fd, marker, 4, (off_t)end) != 4
             || memcmp(marker, "end\n", 4) != 0)
             *why = "message data truncated or end marker missing";
         else

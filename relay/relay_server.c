@@ -50,8 +50,12 @@ static bool relay_stopping;
 static void relay_worker_maybe_finish(struct relay_worker *w)
 {
     if (w->stopping && w->nsessions == 0 && w->open_listeners == 0
-        && !uv_is_closing((uv_handle_t *)&w->wake))
+        && !uv_is_closing((uv_handle_t *)&w->wake)) {
+        uv_mutex_lock(&w->lock);
+        w->wake_closed = true;          /* other threads stop sending first */
+        uv_mutex_unlock(&w->lock);
         uv_close((uv_handle_t *)&w->wake, NULL);
+    }
 }
 
 /* relay_worker_session_gone - a session or listener of w went away */
@@ -86,11 +90,8 @@ static void relay_worker_main(void *arg)
 {
     struct relay_worker *w = arg;
 
-    if (relay_listen_start(w) != 0) {
-        w->stopping = true;
-        relay_listen_stop(w);
-        relay_worker_maybe_finish(w);
-    }
+    if (relay_listen_start(w) != 0)
+        log_fatal("server", "worker %d cannot accept connections", w->index);
     uv_run(&w->loop, UV_RUN_DEFAULT);
     if (uv_loop_close(&w->loop) != 0)
         log_warnx("server", 0, "worker %d loop closed with active handles", w->index);
@@ -107,8 +108,9 @@ static void relay_server_request_stop(void)
     for (size_t i = 0; i < relay_nworkers; i++) {
         uv_mutex_lock(&relay_workers[i].lock);
         relay_workers[i].stop_requested = true;
+        if (!relay_workers[i].wake_closed)
+            uv_async_send(&relay_workers[i].wake);
         uv_mutex_unlock(&relay_workers[i].lock);
-        uv_async_send(&relay_workers[i].wake);
     }
 }
 

@@ -167,7 +167,8 @@ void relay__process(struct relay_session *s)
         if (tls_conn_write_queued(s->conn) > RELAY_OUTPUT_HIGH) {
             tls_conn_pause(s->conn);    /* resumed on TLS_EV_DRAINED */
             tls_conn_notify_drained(s->conn);
-            tls_conn_flush(s->conn);
+            if (tls_conn_flush(s->conn) != 0)
+                relay__close(s, "Remote");
             return;
         }
         p = tls_conn_peek(s->conn, &len);
@@ -231,6 +232,10 @@ static void relay_session_life(uv_timer_t *t)
 {
     struct relay_session *s = t->data;
 
+    if (s->pending > 0) {               /* a commit is under way: answer it first */
+        uv_timer_start(&s->life_timer, relay_session_life, 1000, 0);
+        return;
+    }
     relay__reply(s, "421 4.4.1 Connection timed out");
     relay__close(s, "Timeout");
 }

@@ -178,10 +178,8 @@ static void relay_spool_discard(struct relay_spool *sp)
     }
     sp->work.data = sp;
     if (uv_queue_work(&sp->worker->loop, &sp->work, relay_spool_unlink_work,
-                      relay_spool_unlinked) != 0) {
-        relay_spool_unlink_work(&sp->work);     /* cannot happen; stay correct */
-        relay_spool_free(sp);
-    }
+                      relay_spool_unlinked) != 0)
+        log_panic("spool", "uv_queue_work refused id=%s", sp->id);  /* only EINVAL */
 }
 
 /* relay_spool_written - loop: a background write finished */

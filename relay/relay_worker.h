@@ -34,6 +34,7 @@ struct relay_worker {
     struct relay_commit_req *done_head, *done_tail; /* finished commits */
     bool    stop_requested;
     bool    finished;                   /* set by the thread as it ends */
+    bool    wake_closed;                /* wake is closing: never send to it */
 };
 
 /* relay_listen.c */

@@ -31,8 +31,8 @@ struct tls_conn {
     void   *arg;
     const char *view;                   /* input view into the thread buffer */
     size_t  view_len;
-    char   *in;                         /* owned: unconsumed input */
-    size_t  in_len, in_cap;
+    char   *in;                         /* owned: input; unconsumed from in_off */
+    size_t  in_off, in_len, in_cap;
     char   *out;                        /* owned: output not yet flushed */
     size_t  out_len, out_cap;
     size_t  queued;                     /* bytes in uv_write requests */
@@ -63,6 +63,11 @@ static void tls_conn_keep(struct tls_conn *c, const char *p, size_t n)
 {
     if (n == 0)
         return;
+    if (c->in_off > 0) {                /* compact once per read, not per line */
+        memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
+        c->in_len -= c->in_off;
+        c->in_off = 0;
+    }
     if (c->in_len + n > c->in_cap) {
         c->in_cap = c->in_len + n < 1024 ? 1024 : c->in_len + n;
         c->in = xrealloc(c->in, c->in_cap);
@@ -171,8 +176,8 @@ const char *tls_conn_peek(struct tls_conn *c, size_t *len)
         *len = c->view_len;
         return c->view;
     }
-    *len = c->in_len;
-    return c->in;
+    *len = c->in_len - c->in_off;
+    return c->in + c->in_off;
 }
 
 /* tls_conn_consume - drop n bytes of buffered input */
@@ -186,15 +191,13 @@ void tls_conn_consume(struct tls_conn *c, size_t n)
         c->view_len -= n;
         return;
     }
-    if (n > c->in_len)
-        log_panic("tls", "consume %zu > buffered %zu", n, c->in_len);
-    c->in_len -= n;
-    if (c->in_len == 0) {
+    if (n > c->in_len - c->in_off)
+        log_panic("tls", "consume %zu > buffered %zu", n, c->in_len - c->in_off);
+    c->in_off += n;
+    if (c->in_off == c->in_len) {       /* empty: an idle conn holds no buffer */
         free(c->in);
         c->in = NULL;
-        c->in_cap = 0;
-    } else {
-        memmove(c->in, c->in + n, c->in_len);
+        c->in_off = c->in_len = c->in_cap = 0;
     }
 }
 

@@ -51,7 +51,7 @@ const char *tls_conn_peek(struct tls_conn *c, size_t *len);
 void    tls_conn_consume(struct tls_conn *c, size_t n);
 /* Append output (copied); sent at the next tls_conn_flush(). */
 void    tls_conn_write(struct tls_conn *c, const void *p, size_t n);
-/* Send appended output.  0 or a libuv error (then expect TLS_EV_ERROR). */
+/* Send appended output.  0, or a libuv error: the output is lost; close c. */
 int     tls_conn_flush(struct tls_conn *c);
 /* Bytes handed to the kernel but not yet written. */
 size_t  tls_conn_write_queued(struct tls_conn *c);

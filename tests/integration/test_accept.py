@@ -241,6 +241,20 @@ class SequenceErrorTest(DomsecTestCase):
         c.expect("MAIL FROM:<sender@example.org>", R["mail_ok"])
         self.assertReply(c.cmd("RCPT TO:<user@a.test> FROBNICATE=YES"), R["bad_param"])
 
+    def test_sender_needs_a_domain(self):
+        d = self.start_daemon()
+        c = d.session()
+        self.assertReply(c.cmd("MAIL FROM:<sender>"), R["bad_addr"])
+        c.expect("MAIL FROM:<>", R["mail_ok"])
+
+    def test_no_parameters_after_helo(self):
+        d = self.start_daemon()
+        c = d.connect()
+        c.reply()
+        c.expect("HELO client.example", "250 %s Hello [127.0.0.1]" % FQDN)
+        self.assertReply(c.cmd("MAIL FROM:<sender@example.org> SIZE=100"), R["bad_param"])
+        c.expect("MAIL FROM:<sender@example.org>", R["mail_ok"])
+
 
 if __name__ == "__main__":
     unittest.main()
