@@ -194,5 +194,11 @@ bool    policy_range_contains(const struct cfg_range *r, const struct sockaddr *
 const struct cfg_receive *policy_receive_select(const struct config *cfg,
                                                 const struct sockaddr *local,
                                                 const struct sockaddr *remote);
+/*
+ * Choose the send connector for a recipient domain (lower-case): an exact
+ * "domain" entry beats "*.suffix" entries (the longest suffix wins), which
+ * beat "*".  On a tie the first connector in the file wins.  NULL if none.
+ */
+const struct cfg_send *policy_route_select(const struct config *cfg, const char *domain);
 
 #endif

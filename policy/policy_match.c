@@ -169,3 +169,42 @@ const struct cfg_receive *policy_receive_select(const struct config *cfg,
     }
     return best;
 }
+
+/* policy_route_score - how well one address space matches domain (-1: not) */
+
+static long policy_route_score(const char *space, const char *domain)
+{
+    size_t dl = strlen(domain), sl;
+
+    if (strcmp(space, "*") == 0)
+        return 0;
+    if (space[0] == '*' && space[1] == '.') {
+        sl = strlen(space + 1);         /* ".suffix" */
+        if (dl > sl && strcasecmp(domain + dl - sl, space + 1) == 0)
+            return (long)sl;
+        return -1;
+    }
+    return strcasecmp(space, domain) == 0 ? (long)dl + 1000 : -1;
+}
+
+/* policy_route_select - the send connector for a recipient domain */
+
+const struct cfg_send *policy_route_select(const struct config *cfg, const char *domain)
+{
+    const struct cfg_send *best = NULL;
+    long best_score = -1;
+
+    for (size_t i = 0; i < cfg->nsend; i++) {
+        const struct cfg_send *sc = &cfg->send[i];
+
+        for (size_t j = 0; j < sc->address_spaces.n; j++) {
+            long score = policy_route_score(sc->address_spaces.v[j], domain);
+
+            if (score > best_score) {
+                best_score = score;
+                best = sc;
+            }
+        }
+    }
+    return best;
+}

@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "relay_deliver.h"
 #include "relay_smtpd.h"
 
 /* relay_data_filter - decode message text; see the contract above */
@@ -246,6 +247,7 @@ static void relay_data_committed(struct relay_spool *sp, int status, void *arg)
                  tx->sender, tx->nrcpts, (unsigned long long)tx->bytes);
         relay__reply(s, "250 2.6.0 <%s@%s> Queued mail for delivery", tx->id, s->rc->fqdn);
         s->ntx++;
+        relay_qmgr_notify(tx->id);
     } else {
         log_msg(LOG_ERROR, "smtpd", s->sid, "commit failed id=%s error=%s", tx->id,
                 uv_strerror(status));

@@ -146,7 +146,7 @@ static int relay_queue_parse_time(const char *s, size_t len, uint64_t *ms)
 
 /* relay_queue_parse_header - parse up to and including the "data" line */
 
-static int relay_queue_parse_header(const char *buf, size_t len, struct relay_qfile *qf,
+int relay_queue_parse_header(const char *buf, size_t len, struct relay_qfile *qf,
                                     const char **why)
 {
     const char *p = buf, *end = buf + len, *nl;

@@ -6,11 +6,14 @@
  * workers (one per CPU unless [service] workers says otherwise): a loop
  *   each, with SO_REUSEPORT listeners and the sessions they accept.
  * commit thread: relay_commit.c.
+ * queue manager: relay_qmgr.c (delivery), its own thread and loop.
  * libuv's thread pool: background spool writes (relay_spool.c).
  *
  * Start order (as root): find the service user -> create and open the queue
  * directories -> bind -> drop privileges -> recover the queue -> commit
- * thread -> workers.  Stop: workers stop
+ * thread -> queue manager -> workers.  Stop: workers first, then the queue
+ * manager (connections in flight are abandoned; their recipients stay
+ * pending), then the commit thread.  Stop: workers stop
  * accepting, idle sessions get 421, sessions in DATA finish their message
  * (bounded by RELAY_STOP_GRACE_MS), then the commit thread drains.
  *
@@ -29,6 +32,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "relay_deliver.h"
 #include "relay_server.h"
 #include "relay_spool.h"
 #include "relay_worker.h"
@@ -291,6 +295,10 @@ int relay_server_run(const char *path, struct config *cfg)
         log_errx("server", 0, "cannot start commit thread: %s", uv_strerror(r));
         return 1;
     }
+    if (relay_qmgr_start() != 0) {
+        relay_commit_stop();
+        return 1;
+    }
 
     relay_main_loop = uv_default_loop();
     uv_async_init(relay_main_loop, &relay_worker_done, relay_server_workers_done);
@@ -331,6 +339,7 @@ int relay_server_run(const char *path, struct config *cfg)
         free(relay_workers[i].listeners);
         free(relay_workers[i].listen_fds);
     }
+    relay_qmgr_stop();                  /* after the workers: no new messages now */
     relay_commit_stop();
     relay_queue_close();
     uv_loop_close(relay_main_loop);

@@ -265,6 +265,8 @@ static void relay_session_event(struct tls_conn *c, enum tls_event ev, void *arg
         s->conn = NULL;
         relay_session_maybe_free(s);
         return;
+    case TLS_EV_CONNECTED:
+        break;                          /* not for an accepted conn */
     }
     log_panic("smtpd", "unknown conn event %d", (int)ev);
 }

@@ -41,6 +41,9 @@ int     relay_queue_dirfd(enum relay_qdir which);
 void    relay_queue_new_id(char out[RELAY_QID_LEN + 1]);
 /* Parse a whole queue file held in memory. 0, or -1 with *why set. */
 int     relay_queue_parse(const char *buf, size_t len, struct relay_qfile *qf, const char **why);
+/* Parse only the header (up to the "data" line) of a file's first bytes. */
+int     relay_queue_parse_header(const char *buf, size_t len, struct relay_qfile *qf,
+                                 const char **why);
 /* Scan messages/ (quarantining corrupt files) and clean incoming/. 0 or -errno. */
 int     relay_queue_recover(size_t *nmessages, size_t *ncorrupt);
 

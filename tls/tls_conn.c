@@ -27,6 +27,7 @@ struct tls_conn {
     uv_tcp_t tcp;
     uv_timer_t linger;                  /* bounds the wait for output at close */
     uv_shutdown_t shut;
+    uv_connect_t connect;
     tls_conn_cb cb;
     void   *arg;
     const char *view;                   /* input view into the thread buffer */
@@ -36,6 +37,7 @@ struct tls_conn {
     char   *out;                        /* owned: output not yet flushed */
     size_t  out_len, out_cap;
     size_t  queued;                     /* bytes in uv_write requests */
+    int     error;                      /* libuv error behind TLS_EV_ERROR */
     int     open_handles;
     bool    reading, eof, closing, closed_handles, want_drained;
 };
@@ -103,6 +105,7 @@ static void tls_conn_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *bu
         c->cb(c, TLS_EV_EOF, c->arg);
     } else if (nread < 0) {
         tls_conn_pause(c);
+        c->error = (int)nread;
         c->cb(c, TLS_EV_ERROR, c->arg);
     }
 }
@@ -129,6 +132,57 @@ struct tls_conn *tls_conn_accept(uv_stream_t *server, tls_conn_cb cb, void *arg,
     }
     uv_tcp_nodelay(&c->tcp, 1);
     return c;
+}
+
+/* tls_conn_connected - outbound connect finished */
+
+static void tls_conn_connected(uv_connect_t *req, int status)
+{
+    struct tls_conn *c = req->data;
+
+    if (c->closing)
+        return;
+    if (status < 0) {
+        c->error = status;
+        c->cb(c, TLS_EV_ERROR, c->arg);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    c->cb(c, TLS_EV_CONNECTED, c->arg);
+}
+
+/* tls_conn_connect - start an outbound connection */
+
+struct tls_conn *tls_conn_connect(uv_loop_t *loop, const struct sockaddr *addr,
+                                  const struct sockaddr *source, tls_conn_cb cb, void *arg,
+                                  int *err)
+{
+    struct tls_conn *c = xcalloc(1, sizeof(*c));
+    int r;
+
+    c->cb = cb;
+    c->arg = arg;
+    uv_tcp_init(loop, &c->tcp);
+    uv_timer_init(loop, &c->linger);
+    c->tcp.data = c;
+    c->linger.data = c;
+    c->connect.data = c;
+    c->open_handles = 2;
+    if ((source != NULL && (r = uv_tcp_bind(&c->tcp, source, 0)) != 0)
+        || (r = uv_tcp_connect(&c->connect, &c->tcp, addr, tls_conn_connected)) != 0) {
+        *err = r;
+        c->cb = NULL;
+        tls_conn_close(c, 0);
+        return NULL;
+    }
+    return c;
+}
+
+/* tls_conn_error - why the last TLS_EV_ERROR happened */
+
+int tls_conn_error(struct tls_conn *c)
+{
+    return c->error;
 }
 
 /* tls_conn_endpoints - local and remote socket addresses */
@@ -231,9 +285,10 @@ static void tls_conn_written(uv_write_t *req, int status)
     free(w);
     if (c->closing)
         return;
-    if (status < 0)
+    if (status < 0) {
+        c->error = status;
         c->cb(c, TLS_EV_ERROR, c->arg);
-    else if (c->queued == 0 && c->want_drained) {
+    } else if (c->queued == 0 && c->want_drained) {
         c->want_drained = false;
         c->cb(c, TLS_EV_DRAINED, c->arg);
     }

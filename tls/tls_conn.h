@@ -5,6 +5,7 @@
  * The rest of the program sees events and bytes, never a socket or a
  * WOLFSSL*.  One callback receives every event:
  *
+ *   TLS_EV_CONNECTED an outbound connect (tls_conn_connect) succeeded.
  *   TLS_EV_DATA_IN  new input is buffered: peek it, consume what you used.
  *                   Unconsumed bytes stay buffered for the next event.
  *   TLS_EV_EOF      the peer closed its side (after all DATA_IN).
@@ -28,6 +29,7 @@
 struct tls_conn;
 
 enum tls_event {
+    TLS_EV_CONNECTED,
     TLS_EV_DATA_IN,
     TLS_EV_EOF,
     TLS_EV_DRAINED,
@@ -40,6 +42,16 @@ typedef void (*tls_conn_cb)(struct tls_conn *c, enum tls_event ev, void *arg);
 /* tls_conn.c */
 /* Accept a pending connection from server; NULL (with *err) on failure. */
 struct tls_conn *tls_conn_accept(uv_stream_t *server, tls_conn_cb cb, void *arg, int *err);
+/*
+ * Connect to addr (port set), bound to source if not NULL.  The result
+ * comes later as TLS_EV_CONNECTED or TLS_EV_ERROR (tls_conn_error() then
+ * tells why).  NULL with *err if the attempt could not even start.
+ */
+struct tls_conn *tls_conn_connect(uv_loop_t *loop, const struct sockaddr *addr,
+                                  const struct sockaddr *source, tls_conn_cb cb, void *arg,
+                                  int *err);
+/* The libuv error behind the last TLS_EV_ERROR (0 if none): UV_ECONNREFUSED, ... */
+int     tls_conn_error(struct tls_conn *c);
 int     tls_conn_endpoints(struct tls_conn *c, struct sockaddr_storage *local,
                            struct sockaddr_storage *remote);
 /* Start (or restart after pause) reading. 0 or a libuv error. */

@@ -470,7 +470,8 @@ DEFAULT_CONNECTOR = {
 class Daemon:
     """One domsecd in its own temp dir.  Registered for cleanup on the TestCase."""
 
-    def __init__(self, tc, connectors=None, accepted_domains=ACCEPTED, transport=None):
+    def __init__(self, tc, connectors=None, accepted_domains=ACCEPTED, transport=None,
+                 sends=None, dns=None):
         self.tc = tc
         self.exe = domsecd_path()
         self.dir = tempfile.mkdtemp(prefix="domsec-it-")
@@ -490,7 +491,8 @@ class Daemon:
         self.fs_prefix = ""             # /proc/PID/root when the queue is in a private mount
         self.nswaks = 0
         tc.addCleanup(self.cleanup)
-        self.write_config(self.render_config(connectors, accepted_domains, transport))
+        self.write_config(self.render_config(connectors, accepted_domains, transport,
+                                             sends=sends, dns=dns))
 
     @property
     def port(self):
@@ -501,8 +503,10 @@ class Daemon:
         return self.ports[name]
 
     # --- configuration ----------------------------------------------------
-    def render_config(self, connectors=None, accepted_domains=ACCEPTED, transport=None):
-        """INI text (SPEC section 2).  connectors: [(name, {key: value or None})]."""
+    def render_config(self, connectors=None, accepted_domains=ACCEPTED, transport=None,
+                      sends=None, dns=None):
+        """INI text (SPEC section 2).  connectors: [(name, {key: value or None})].
+        sends: [(name, {key: value})] send connectors; dns: {key: value} for [dns]."""
         if connectors is None:
             connectors = [("Inet", {})]
         out = []
@@ -521,6 +525,14 @@ class Daemon:
             for k, v in kv.items():
                 if v is not None:
                     out.append("%s = %s" % (k, str(v).format_map(self.ports)))
+            out.append("")
+        for name, opts in sends or []:
+            out.append("[send %s]" % name)
+            out += ["%s = %s" % (k, v) for k, v in opts.items() if v is not None]
+            out.append("")
+        if dns:
+            out.append("[dns]")
+            out += ["%s = %s" % (k, v) for k, v in dns.items()]
             out.append("")
         return "\n".join(out)
 
@@ -643,6 +655,14 @@ class Daemon:
         with open(self.log_path, "rb") as f:
             return f.read().decode("utf-8", "replace")
 
+    def all_logs(self):
+        """The stderr of every start of this daemon, concatenated."""
+        out = []
+        for p in self.log_paths:
+            with open(p, "rb") as f:
+                out.append(f.read().decode("utf-8", "replace"))
+        return "".join(out)
+
     def log_mark(self):
         return len(self.log())
 
@@ -714,6 +734,12 @@ class Daemon:
             raise AssertionError("queue file %s/%s does not exist; %s/ holds %r"
                                  % (sub, name, sub, self.listdir(sub)))
 
+    def read_committed(self, qid):
+        """The committed part of messages/QID: header, message and "end\n".
+        Delivery appends state records after it (docs/DELIVERY.md), so
+        "intact" means this part is unchanged."""
+        return committed_part(self.read_raw("messages", qid))
+
     def read_message(self, qid):
         return QueueFile(self.read_raw("messages", qid), name=qid)
 
@@ -732,6 +758,37 @@ class Daemon:
         return path
 
 
+class StateRecord:
+    """One delivery state record after 'end' (docs/DELIVERY.md, "Queue file state records")."""
+
+    def __init__(self, line):
+        self.line = line
+        parts = line.split(" ")
+        self.kind = parts[0]
+        if self.kind == "rcpt":
+            p = line.split(" ", 5)
+            if len(p) < 5 or p[2] not in ("delivered", "failed", "deferred"):
+                raise AssertionError("bad rcpt state record %r" % line)
+            self.index, self.state, self.ms, self.attempts = int(p[1]), p[2], int(p[3]), int(p[4])
+            self.text = p[5] if len(p) > 5 else ""
+        elif self.kind in ("next", "delay"):
+            if len(parts) != 2:
+                raise AssertionError("bad %s state record %r" % (self.kind, line))
+            self.ms = int(parts[1])
+        else:
+            raise AssertionError("unknown state record %r" % line)
+
+    def __repr__(self):
+        return "StateRecord(%r)" % self.line
+
+
+def state_records(q):
+    """The state records of a parsed QueueFile, in file order (a torn last line is skipped)."""
+    text = q.trailer.decode("utf-8", "replace")
+    lines = text.split("\n")
+    return [StateRecord(x) for x in lines[:-1] if x]
+
+
 def unshare_tmpfs_wrap(queue_dir, size="300k"):
     """argv wrapper: run the daemon in a private mount namespace with a small tmpfs queue."""
     uid, gid = service_ids()
@@ -747,6 +804,17 @@ def unshare_tmpfs_wrap(queue_dir, size="300k"):
 
 # --------------------------------------------------------------------------
 # base test case
+
+def committed_part(raw):
+    """Bytes of a queue file up to and including "end\n" (by its data length)."""
+    m = re.search(rb"^data ([0-9A-F]{16})\n", raw, re.M)
+    if m is None:
+        raise AssertionError("queue file has no data line: %r" % raw[:200])
+    end = m.end() + int(m.group(1), 16)
+    if raw[end:end + 4] != b"end\n":
+        raise AssertionError("queue file: no end marker after the data")
+    return raw[:end + 4]
+
 
 class DomsecTestCase(unittest.TestCase):
     """Prints the daemon logs of a failed test; offers start_daemon()."""

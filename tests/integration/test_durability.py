@@ -77,7 +77,7 @@ class RecoveryTest(DomsecTestCase):
         self.assertEqual(r.returncode, 0, r)
         qid = r.queued_id()
         d.kill9()
-        return d, qid, d.read_raw("messages", qid)
+        return d, qid, d.read_committed(qid)
 
     def test_corrupt_files_are_quarantined_at_start(self):
         d, good_id, good = self.daemon_with_one_message()
@@ -98,7 +98,7 @@ class RecoveryTest(DomsecTestCase):
                        % (name, name))
             self.assertEqual(d.read_raw("corrupt", name), data, "quarantined %s changed" % name)
         self.assertEqual(d.message_ids(), [good_id])
-        self.assertEqual(d.read_raw("messages", good_id), good)
+        self.assertEqual(d.read_committed(good_id), good)
 
     def test_stale_incoming_file_is_never_committed(self):
         d, good_id, good = self.daemon_with_one_message()
@@ -153,7 +153,7 @@ class DiskFullTest(DomsecTestCase):
         c = d.session()
         first = make_body(2000, "first")
         id1 = queued_id(c.transaction("<s@example.org>", ["<u@a.test>"], first))
-        raw1 = d.read_raw("messages", id1)
+        raw1 = d.read_committed(id1)
         c.expect("MAIL FROM:<s@example.org>", R["mail_ok"])
         c.expect("RCPT TO:<u@a.test>", R["rcpt_ok"])
         c.expect("DATA", R["data_go"])
@@ -161,7 +161,7 @@ class DiskFullTest(DomsecTestCase):
         c.send(dot_stuff(big))
         self.assertReply(c.reply(60), R["disk_full"])
         self.assertEqual(d.message_ids(), [id1])
-        self.assertEqual(d.read_raw("messages", id1), raw1)
+        self.assertEqual(d.read_committed(id1), raw1)
         self.assertEqual(QueueFile(raw1, id1).message, first)
         # the session lives on, and the space of the failed message was given back
         self.assertReply(c.cmd("RSET"), R["rset"])
@@ -174,7 +174,7 @@ class DiskFullTest(DomsecTestCase):
         id3 = queued_id(r3)
         self.assertEqual(d.message_ids(), sorted([id1, id3]))
         self.assertEqual(d.read_message(id3).message, third)
-        self.assertEqual(d.read_raw("messages", id1), raw1)
+        self.assertEqual(d.read_committed(id1), raw1)
         self.assertTrue(os.path.isdir(d.qpath("messages")))
 
 

@@ -1,0 +1,83 @@
+/*
+ * dns.h - MX resolution with c-ares driven by a libuv loop.
+ *
+ * One resolver per loop.  A lookup resolves a domain to the ordered list
+ * of hosts to try (RFC 5321 5.1) with their addresses:
+ *   - MX records sorted by preference, equal preferences shuffled;
+ *   - no MX (NODATA, or a reply without MX records): implicit MX, the
+ *     domain itself with its A/AAAA records (implicit = true);
+ *   - null MX ("0 ." RFC 7505): status DNS_NULLMX (permanent, 556 5.1.10);
+ *   - NXDOMAIN: DNS_FAIL; timeout, SERVFAIL, REFUSED, unreachable server:
+ *     DNS_RETRY.  Classified here, once, with a short reason text.
+ *   - an MX host whose address lookup fails is kept with naddrs = 0 and
+ *     its own status; if no host has an address the whole result is
+ *     DNS_RETRY if any host lookup was transient, else DNS_FAIL.
+ * Addresses of each host: IPv4 first, then IPv6, each in DNS order; the
+ * port is left 0 (the caller sets it).
+ *
+ * CONTRACT (libuv's): callbacks never run inside the call that started
+ * them.  A result is valid only during the callback (copy what you keep).
+ * dns_query_cancel() makes the callback run exactly once, later, with
+ * DNS_CANCELED (unless it already ran, then it is a no-op on a query that
+ * no longer exists: the caller must forget the query pointer when its
+ * callback runs).  dns_resolver_close() cancels every query and frees the
+ * resolver after its handles are closed, then calls done (if not NULL).
+ */
+#ifndef DOMSEC_DNS_H
+#define DOMSEC_DNS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <uv.h>
+
+enum dns_status {
+    DNS_OK,
+    DNS_RETRY,                          /* transient: try again later */
+    DNS_FAIL,                           /* permanent: no such domain / no address */
+    DNS_NULLMX,                         /* RFC 7505 null MX: permanent */
+    DNS_CANCELED,
+};
+
+struct dns_host {
+    const char *name;                   /* MX target, or the domain (implicit) */
+    unsigned pref;                      /* MX preference (0 for implicit) */
+    const struct sockaddr_storage *addrs;
+    size_t  naddrs;
+    enum dns_status status;             /* of this host's address lookup */
+};
+
+struct dns_result {
+    enum dns_status status;
+    const char *why;                    /* e.g. "DNS timeout", "NXDOMAIN", "null MX" */
+    bool    implicit;                   /* no MX: the domain itself */
+    const struct dns_host *hosts;
+    size_t  nhosts;
+};
+
+struct dns_resolver;
+struct dns_query;
+
+typedef void (*dns_cb)(struct dns_query *q, const struct dns_result *res, void *arg);
+
+/* dns_resolver.c */
+/*
+ * servers: NULL (use /etc/resolv.conf) or "ip:port,[v6]:port" ([dns]
+ * servers); timeout_ms per try ([dns] timeout).  NULL with *err (a
+ * c-ares or libuv error text, static) on failure.
+ */
+struct dns_resolver *dns_resolver_new(uv_loop_t *loop, const char *servers,
+                                      uint64_t timeout_ms, const char **err);
+void    dns_resolver_close(struct dns_resolver *r, void (*done)(void *arg), void *arg);
+void    dns_query_cancel(struct dns_query *q);
+
+/* dns_mx.c */
+/* MX lookup with implicit-MX fallback (for dns_routing). */
+struct dns_query *dns_mx_lookup(struct dns_resolver *r, const char *domain, dns_cb cb,
+                                void *arg);
+/* Address lookup of one host name (smart hosts): one host in the result. */
+struct dns_query *dns_host_lookup(struct dns_resolver *r, const char *name, dns_cb cb,
+                                  void *arg);
+
+#endif

@@ -1,0 +1,389 @@
+/*
+ * dns_mx.c - MX and host address lookups: what the answers mean.
+ *
+ * CONTRACT
+ *  dns_mx_lookup() and dns_host_lookup() never fail and never call back
+ *  synchronously: they return a query whose callback runs exactly once,
+ *  later (dns_resolver.c delivers it).  The name is copied.  The result
+ *  (hosts, names, addresses) belongs to the query and is freed after the
+ *  callback returns; why is a static string, never NULL ("ok" on success).
+ *
+ *  MX lookup of D (RFC 5321 5.1, RFC 7505):
+ *    MX answer   -> hosts by preference, equal preferences in random
+ *                   order, at most DNS_MX_MAX of them; any MX with an empty
+ *                   target ("0 .") -> DNS_NULLMX "null MX", no hosts;
+ *    NODATA, or an answer without MX -> implicit MX: one host D, pref 0;
+ *    NXDOMAIN    -> DNS_FAIL "NXDOMAIN";
+ *    timeout     -> DNS_RETRY "DNS timeout"; SERVFAIL, REFUSED and an
+ *                   unreachable server (all ECONNREFUSED in c-ares 1.18)
+ *                   -> DNS_RETRY "DNS server failure"; a bad name -> DNS_FAIL;
+ *                   anything else (malformed reply, ...) -> DNS_RETRY with
+ *                   the c-ares text.
+ *  Then A and AAAA of every host, in parallel, each as an FQDN (trailing
+ *  dot: no search list).  Addresses: IPv4 then IPv6, each in DNS order,
+ *  port 0.  A host whose lookup fails stays with naddrs 0 and its status.
+ *  Overall: DNS_OK if any host has an address, else DNS_RETRY if any host
+ *  failed transiently, else DNS_FAIL.
+ *  dns_host_lookup() is the address step alone for one name (an IP literal
+ *  is accepted as is): one host, whose status is the result's.
+ *  DNS_CANCELED results carry no hosts.  Cancel: see dns_resolver.c; no
+ *  request is started for a query once it is canceled.
+ */
+#include <arpa/inet.h>
+#include <arpa/nameser.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dns_internal.h"
+#include "log.h"
+
+#define DNS_MX_MAX   32                 /* MX hosts kept, lowest preferences first */
+#define DNS_NAME_MAX 253
+
+struct dns_mx_host {
+    char   *name;                       /* owned */
+    char   *qname;                      /* owned: name as sent (FQDN or IP literal) */
+    unsigned pref;
+    struct sockaddr_storage *addrs;     /* owned */
+    size_t  naddrs;
+    enum dns_status status;
+    const char *why;                    /* static */
+};
+
+struct dns_mx {                         /* q->priv */
+    char   *domain;                     /* owned; MX lookup: no trailing dot */
+    bool    implicit;
+    bool    single;                     /* dns_host_lookup */
+    struct dns_mx_host *hosts;          /* owned */
+    struct dns_host *view;              /* owned: the result's host array */
+    size_t  nhosts;
+    size_t  waiting;                    /* address lookups not answered yet */
+};
+
+/* dns_mx_free - free the lookup state (q->priv_free) */
+
+static void dns_mx_free(void *priv)
+{
+    struct dns_mx *mx = priv;
+
+    for (size_t i = 0; i < mx->nhosts; i++) {
+        free(mx->hosts[i].name);
+        free(mx->hosts[i].qname);
+        free(mx->hosts[i].addrs);
+    }
+    free(mx->hosts);
+    free(mx->view);
+    free(mx->domain);
+    free(mx);
+}
+
+/* dns_mx_classify - c-ares status to dns_status with a reason */
+
+static enum dns_status dns_mx_classify(int status, const char **why)
+{
+    switch (status) {
+    case ARES_ENOTFOUND:
+        *why = "NXDOMAIN";
+        return DNS_FAIL;
+    case ARES_ENODATA:
+        *why = "no address records";
+        return DNS_FAIL;
+    case ARES_EBADNAME:
+        *why = "bad domain name";
+        return DNS_FAIL;
+    case ARES_ETIMEOUT:
+        *why = "DNS timeout";
+        return DNS_RETRY;
+    case ARES_ECONNREFUSED:             /* SERVFAIL, REFUSED, port closed */
+    case ARES_ESERVFAIL:
+    case ARES_EREFUSED:
+        *why = "DNS server failure";
+        return DNS_RETRY;
+    case ARES_ECANCELLED:
+    case ARES_EDESTRUCTION:
+        *why = "canceled";
+        return DNS_CANCELED;
+    default:
+        *why = ares_strerror(status);
+        return DNS_RETRY;
+    }
+}
+
+/* dns_mx_new - a query with empty lookup state */
+
+static struct dns_query *dns_mx_new(struct dns_resolver *r, dns_cb cb, void *arg,
+                                    struct dns_mx **mxp)
+{
+    struct dns_query *q = dns__query_new(r, cb, arg);
+    struct dns_mx *mx = xcalloc(1, sizeof(*mx));
+
+    q->priv = mx;
+    q->priv_free = dns_mx_free;
+    *mxp = mx;
+    return q;
+}
+
+/* dns_mx_name - copy name without one trailing dot; NULL if unusable */
+
+static char *dns_mx_name(const char *name)
+{
+    size_t len = name ? strlen(name) : 0;
+
+    if (len > 0 && name[len - 1] == '.')
+        len--;
+    if (len == 0 || len > DNS_NAME_MAX)
+        return NULL;
+    return xstrndup(name, len);
+}
+
+/* dns_mx_add_host - append a host to look up */
+
+static struct dns_mx_host *dns_mx_add_host(struct dns_mx *mx, const char *name, unsigned pref)
+{
+    struct dns_mx_host *h = &mx->hosts[mx->nhosts++];
+    unsigned char ip[sizeof(struct in6_addr)];
+
+    h->name = xstrdup(name);
+    h->pref = pref;
+    h->status = DNS_FAIL;
+    h->why = "no address records";
+    if (inet_pton(AF_INET, name, ip) == 1 || inet_pton(AF_INET6, name, ip) == 1)
+        h->qname = xstrdup(name);       /* c-ares answers it without DNS */
+    else
+        h->qname = xasprintf("%s.", name);
+    return h;
+}
+
+/* dns_mx_done - every address lookup answered: build the result */
+
+static void dns_mx_done(struct dns_query *q, struct dns_mx *mx)
+{
+    enum dns_status status = DNS_FAIL;
+    const char *why = mx->single ? mx->hosts[0].why
+        : mx->implicit ? "no MX and no address records" : "no address for any MX host";
+
+    mx->view = xcalloc(mx->nhosts, sizeof(*mx->view));
+    for (size_t i = 0; i < mx->nhosts; i++) {
+        struct dns_mx_host *h = &mx->hosts[i];
+
+        mx->view[i] = (struct dns_host) {
+            .name = h->name, .pref = h->pref, .addrs = h->addrs, .naddrs = h->naddrs,
+            .status = h->status,
+        };
+        if (h->naddrs > 0) {
+            status = DNS_OK;
+            why = "ok";
+        } else if (h->status == DNS_RETRY && status == DNS_FAIL) {
+            status = DNS_RETRY;
+            why = h->why;
+        }
+    }
+    dns__query_finish(q, status, why, mx->implicit, mx->view, mx->nhosts);
+}
+
+/* dns_mx_copy_addrs - addresses of one family, appended, port 0 */
+
+static void dns_mx_copy_addrs(struct dns_mx_host *h, const struct ares_addrinfo *ai, int family)
+{
+    for (const struct ares_addrinfo_node *n = ai->nodes; n; n = n->ai_next) {
+        struct sockaddr_storage *ss;
+
+        if (n->ai_family != family || n->ai_addr == NULL)
+            continue;
+        ss = &h->addrs[h->naddrs++];
+        memset(ss, 0, sizeof(*ss));
+        if (family == AF_INET) {
+            memcpy(ss, n->ai_addr, sizeof(struct sockaddr_in));
+            ((struct sockaddr_in *)ss)->sin_port = 0;
+        } else {
+            memcpy(ss, n->ai_addr, sizeof(struct sockaddr_in6));
+            ((struct sockaddr_in6 *)ss)->sin6_port = 0;
+        }
+    }
+}
+
+/* dns_mx_on_addr - A/AAAA answer for host number arg */
+
+static void dns_mx_on_addr(struct dns_query *q, void *arg, int status,
+                           const struct ares_addrinfo *ai)
+{
+    struct dns_mx *mx = q->priv;
+    struct dns_mx_host *h = &mx->hosts[(uintptr_t)arg];
+    size_t n = 0;
+
+    if (status == ARES_SUCCESS && ai) {
+        for (const struct ares_addrinfo_node *node = ai->nodes; node; node = node->ai_next)
+            n++;
+        h->addrs = xcalloc(n, sizeof(*h->addrs));
+        dns_mx_copy_addrs(h, ai, AF_INET);
+        dns_mx_copy_addrs(h, ai, AF_INET6);
+        if (h->naddrs > 0) {
+            h->status = DNS_OK;
+            h->why = "ok";
+        }
+    } else {
+        h->status = dns_mx_classify(status, &h->why);
+    }
+    if (--mx->waiting == 0)
+        dns_mx_done(q, mx);
+}
+
+/* dns_mx_resolve_hosts - start the address lookup of every host */
+
+static void dns_mx_resolve_hosts(struct dns_query *q, struct dns_mx *mx)
+{
+    size_t n = mx->nhosts;
+
+    mx->waiting = n;                    /* before any (maybe synchronous) answer */
+    for (size_t i = 0; i < n; i++)
+        dns__send_addrinfo(q, mx->hosts[i].qname, dns_mx_on_addr, (void *)(uintptr_t)i);
+}
+
+/* dns_mx_cmp - order MX replies by preference */
+
+static int dns_mx_cmp(const void *a, const void *b)
+{
+    const struct ares_mx_reply *x = *(struct ares_mx_reply *const *)a;
+    const struct ares_mx_reply *y = *(struct ares_mx_reply *const *)b;
+
+    return (int)x->priority - (int)y->priority;
+}
+
+/* dns_mx_shuffle - random order within each run of equal preferences */
+
+static void dns_mx_shuffle(struct ares_mx_reply **v, size_t n)
+{
+    size_t start = 0;
+
+    while (start < n) {
+        size_t end = start + 1;
+
+        while (end < n && v[end]->priority == v[start]->priority)
+            end++;
+        for (size_t i = end - 1; i > start; i--) {      /* Fisher-Yates */
+            size_t j = start + arc4random_uniform((uint32_t)(i - start + 1));
+            struct ares_mx_reply *t = v[i];
+
+            v[i] = v[j];
+            v[j] = t;
+        }
+        start = end;
+    }
+}
+
+/* dns_mx_from_replies - sorted hosts from a parsed MX answer, or null MX */
+
+static void dns_mx_from_replies(struct dns_query *q, struct dns_mx *mx,
+                                struct ares_mx_reply *replies)
+{
+    struct ares_mx_reply **v;
+    size_t n = 0, i = 0;
+
+    for (struct ares_mx_reply *m = replies; m; m = m->next) {
+        if (m->host == NULL || m->host[0] == '\0' || strcmp(m->host, ".") == 0) {
+            dns__query_finish(q, DNS_NULLMX, "null MX", false, NULL, 0);
+            return;
+        }
+        n++;
+    }
+    v = xcalloc(n, sizeof(*v));
+    for (struct ares_mx_reply *m = replies; m; m = m->next)
+        v[i++] = m;
+    qsort(v, n, sizeof(*v), dns_mx_cmp);
+    dns_mx_shuffle(v, n);
+    if (n > DNS_MX_MAX)
+        n = DNS_MX_MAX;
+    mx->hosts = xcalloc(n, sizeof(*mx->hosts));
+    for (i = 0; i < n; i++)
+        dns_mx_add_host(mx, v[i]->host, v[i]->priority);
+    free(v);
+    dns_mx_resolve_hosts(q, mx);
+}
+
+/* dns_mx_implicit - no MX: the domain itself is the host */
+
+static void dns_mx_implicit(struct dns_query *q, struct dns_mx *mx)
+{
+    mx->implicit = true;
+    mx->hosts = xcalloc(1, sizeof(*mx->hosts));
+    dns_mx_add_host(mx, mx->domain, 0);
+    dns_mx_resolve_hosts(q, mx);
+}
+
+/* dns_mx_on_mx - the MX answer for the domain */
+
+static void dns_mx_on_mx(struct dns_query *q, void *arg, int status,
+                         const unsigned char *abuf, int alen)
+{
+    struct dns_mx *mx = q->priv;
+    struct ares_mx_reply *replies = NULL;
+    enum dns_status st;
+    const char *why;
+
+    if (status == ARES_SUCCESS) {
+        status = ares_parse_mx_reply(abuf, alen, &replies);
+        if (status == ARES_SUCCESS && replies == NULL)
+            status = ARES_ENODATA;
+        else if (status != ARES_SUCCESS && status != ARES_ENODATA)
+            status = ARES_EBADRESP;
+    }
+    if (status == ARES_SUCCESS) {
+        dns_mx_from_replies(q, mx, replies);
+    } else if (status == ARES_ENODATA) {
+        dns_mx_implicit(q, mx);
+    } else {
+        st = dns_mx_classify(status, &why);
+        dns__query_finish(q, st, why, false, NULL, 0);
+    }
+    if (replies)
+        ares_free_data(replies);
+}
+
+/* dns_mx_lookup - start MX lookup for domain */
+
+struct dns_query *dns_mx_lookup(struct dns_resolver *r, const char *domain, dns_cb cb,
+                                void *arg)
+{
+    struct dns_mx *mx;
+    struct dns_query *q = dns_mx_new(r, cb, arg, &mx);
+    char *fqdn;
+
+    if (q->finished)                    /* resolver closing */
+        return q;
+    if ((mx->domain = dns_mx_name(domain)) == NULL) {
+        dns__query_finish(q, DNS_FAIL, "bad domain name", false, NULL, 0);
+        return q;
+    }
+    fqdn = xasprintf("%s.", mx->domain);
+    dns__send_query(q, fqdn, ns_t_mx, dns_mx_on_mx, NULL);
+    free(fqdn);
+    return q;
+}
+
+/* dns_host_lookup - start address lookup of one host name */
+
+struct dns_query *dns_host_lookup(struct dns_resolver *r, const char *name, dns_cb cb,
+                                  void *arg)
+{
+    struct dns_mx *mx;
+    struct dns_query *q = dns_mx_new(r, cb, arg, &mx);
+    char *host;
+
+    mx->single = true;
+    if (q->finished)
+        return q;
+    if ((host = dns_mx_name(name)) == NULL) {
+        mx->hosts = xcalloc(1, sizeof(*mx->hosts));
+        dns_mx_add_host(mx, name ? name : "", 0);
+        mx->hosts[0].why = "bad domain name";
+        dns_mx_done(q, mx);
+        return q;
+    }
+    mx->hosts = xcalloc(1, sizeof(*mx->hosts));
+    dns_mx_add_host(mx, host, 0);
+    free(host);
+    dns_mx_resolve_hosts(q, mx);
+    return q;
+}

@@ -1,0 +1,1035 @@
+/*
+ * relay_qmgr.c - the queue manager: what to deliver, when, and through whom.
+ *
+ * One thread with its own libuv loop holds every queued message in memory
+ * (struct relay_qmsg, loaded from its file), a timer for the earliest next
+ * attempt, the DNS resolver, and the destinations (send connector + next
+ * hop) with their waiting jobs and connections (relay_smtpc.c).  A round
+ * of a message: route its pending recipients, read its bytes, give each
+ * destination a job; when every job is back, persist what happened (state
+ * records, fdatasync), queue the DSNs it owes, and either schedule the next
+ * round (relay_trouble_retry_after) or remove the file.
+ *
+ * Order of durability: a DSN is committed before the records that say the
+ * recipient failed, and the records before the file is removed.  A crash
+ * anywhere may repeat a delivery or a DSN, never lose one.
+ *
+ * CONTRACT
+ *  relay_qmgr_start/stop are called by main; relay_qmgr_notify from any
+ *  thread.  Everything else runs on the queue manager's loop.  Blocking I/O
+ *  (loading, reading, appending, removing) runs on libuv's thread pool, at
+ *  most one operation per message at a time (m->io).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <ctype.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include "dns.h"
+#include "log.h"
+#include "relay_deliver.h"
+#include "relay_dsn.h"
+#include "relay_worker.h"
+
+#define RELAY_DNS_TTL_MS 60000          /* re-resolve a destination after this */
+
+static struct {
+    struct relay_worker w;              /* loop, wake, lock, commit completions */
+    uv_timer_t timer;
+    struct dns_resolver *resolver;
+    struct relay_qmsg *msgs;
+    struct relay_dest *dests;
+    char  **incoming;                   /* new ids, under w.lock */
+    size_t  nincoming, capincoming;
+    bool    stop_requested;             /* under w.lock */
+    bool    stopping, started;
+    int     busy;                       /* works in flight, DSN commits, resolver */
+    unsigned conns;                     /* outbound connections */
+} Q;
+
+struct qmgr_work {
+    uv_work_t req;
+    struct relay_qmsg *m;               /* message concerned (may be NULL) */
+    char    id[RELAY_QID_LEN + 1];
+    char   *buf;                        /* records to append, or data read */
+    size_t  len;
+    int     err;
+    const char *why;
+    void  (*then)(struct qmgr_work *w);
+};
+
+static void qmgr_schedule(void);
+static void qmgr_finish_round(struct relay_qmsg *m);
+static void qmgr_maybe_exit(void);
+
+/* qmgr_now - wall clock in ms (records store unix time) */
+
+static uint64_t qmgr_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* qmgr_dirfd - messages/ */
+
+static int qmgr_dirfd(void)
+{
+    return relay_queue_dirfd(RELAY_QDIR_MESSAGES);
+}
+
+/* qmgr_work_done - loop side of every background operation */
+
+static void qmgr_work_done(uv_work_t *req, int status)
+{
+    struct qmgr_work *w = req->data;
+
+    Q.busy--;
+    w->then(w);
+    free(w->buf);
+    free(w);
+    qmgr_maybe_exit();
+}
+
+/* qmgr_submit - run fn on the thread pool, then `then` on our loop */
+
+static void qmgr_submit(struct relay_qmsg *m, const char *id, uv_work_cb fn,
+                        void (*then)(struct qmgr_work *w), char *buf, size_t len)
+{
+    struct qmgr_work *w = xcalloc(1, sizeof(*w));
+
+    w->m = m;
+    snprintf(w->id, sizeof(w->id), "%s", id);
+    w->buf = buf;
+    w->len = len;
+    w->then = then;
+    w->req.data = w;
+    Q.busy++;
+    if (uv_queue_work(&Q.w.loop, &w->req, fn, qmgr_work_done) != 0)
+        log_panic("qmgr", "uv_queue_work refused");
+}
+
+/* ---- loading ---------------------------------------------------------- */
+
+static void qmgr_load_work(uv_work_t *req)
+{
+    struct qmgr_work *w = req->data;
+
+    w->err = relay_qmsg_load(qmgr_dirfd(), w->id, &w->m, &w->why);
+}
+
+static void qmgr_loaded(struct qmgr_work *w)
+{
+    if (w->err < 0) {
+        log_warnx("queue", 0, "cannot load id=%s reason=%s", w->id, w->why);
+        return;
+    }
+    w->m->next = Q.msgs;
+    Q.msgs = w->m;
+    qmgr_schedule();
+}
+
+/* ---- rounds: records, DSNs, removal ----------------------------------- */
+
+static void qmgr_append_work(uv_work_t *req)
+{
+    struct qmgr_work *w = req->data;
+
+    w->err = relay_qmsg_append(qmgr_dirfd(), w->id, w->buf, w->len);
+}
+
+static void qmgr_remove_work(uv_work_t *req)
+{
+    struct qmgr_work *w = req->data;
+
+    w->err = relay_qmsg_remove(qmgr_dirfd(), w->id);
+}
+
+static void qmgr_read_work(uv_work_t *req)
+{
+    struct qmgr_work *w = req->data;
+
+    w->m->data = relay_qmsg_read_data(qmgr_dirfd(), w->m, &w->err);
+}
+
+/* qmgr_unlink_msg - forget a message */
+
+static void qmgr_forget(struct relay_qmsg *m)
+{
+    for (struct relay_qmsg **pp = &Q.msgs; *pp != NULL; pp = &(*pp)->next)
+        if (*pp == m) {
+            *pp = m->next;
+            break;
+        }
+    relay_qmsg_free(m);
+}
+
+static void qmgr_removed(struct qmgr_work *w)
+{
+    if (w->err < 0)
+        log_warnx("queue", 0, "cannot remove id=%s: %s", w->id, strerror(-w->err));
+    else
+        log_info("queue", 0, "removed id=%s", w->id);
+    qmgr_forget(w->m);
+}
+
+/* qmgr_all_final - every recipient delivered or failed */
+
+static bool qmgr_all_final(const struct relay_qmsg *m)
+{
+    for (size_t i = 0; i < m->nrcpts; i++)
+        if (m->rcpts[i].state == RELAY_R_PENDING)
+            return false;
+    return true;
+}
+
+static void qmgr_recorded(struct qmgr_work *w)
+{
+    struct relay_qmsg *m = w->m;
+
+    m->io = false;
+    if (w->err < 0) {
+        /* The state is not durable: keep it in memory, try again later. */
+        log_warnx("queue", 0, "cannot write state id=%s: %s", m->id, strerror(-w->err));
+        m->next_ms = qmgr_now() + 10000;
+        qmgr_schedule();
+        return;
+    }
+    if (qmgr_all_final(m)) {
+        m->io = true;
+        qmgr_submit(m, m->id, qmgr_remove_work, qmgr_removed, NULL, 0);
+        return;
+    }
+    qmgr_schedule();
+}
+
+/* qmgr_write_records - persist the round, then move on */
+
+static void qmgr_write_records(struct relay_qmsg *m, char *buf, size_t len)
+{
+    m->io = true;
+    qmgr_submit(m, m->id, qmgr_append_work, qmgr_recorded, buf, len);
+}
+
+/* qmgr_reporting_mta - the name we report as */
+
+static const char *qmgr_fqdn(const struct config *cfg)
+{
+    return cfg->nsend > 0 ? cfg->send[0].fqdn : cfg->nreceive > 0 ? cfg->receive[0].fqdn
+                                                                  : "localhost";
+}
+
+struct qmgr_dsn {
+    struct relay_qmsg *m;
+    char   *records;                    /* to write after the DSN is durable */
+    size_t  len;
+    char    newid[RELAY_QID_LEN + 1];
+    const char *kind;
+};
+
+/* qmgr_dsn_committed - the DSN is durable: now the records */
+
+static void qmgr_dsn_committed(struct relay_spool *sp, int status, void *arg)
+{
+    struct qmgr_dsn *d = arg;
+
+    Q.busy--;
+    if (status < 0) {
+        log_errx("queue", 0, "cannot queue dsn for=%s: %s", d->m->id, uv_strerror(status));
+        d->m->io = false;
+        d->m->next_ms = qmgr_now() + 10000;     /* try the round's end again */
+        free(d->records);
+        free(d);
+        qmgr_schedule();
+        return;
+    }
+    qmgr_maybe_exit();
+    log_info("queue", 0, "dsn id=%s for=%s kind=%s", d->newid, d->m->id, d->kind);
+    for (size_t i = 0; i < d->m->nrcpts; i++)
+        d->m->rcpts[i].dsn_due = false;
+    relay_qmgr_notify(d->newid);
+    qmgr_write_records(d->m, d->records, d->len);
+    free(d);
+}
+
+/* qmgr_queue_dsn - build and commit a DSN about m, then write records */
+
+static void qmgr_queue_dsn(struct relay_qmsg *m, enum relay_dsn_kind kind, char *records,
+                           size_t rlen)
+{
+    struct config *cfg = policy_config_current();
+    struct relay_dsn_rcpt *rr = xcalloc(m->nrcpts, sizeof(*rr));
+    struct relay_dsn_input in = { 0 };
+    struct qmgr_dsn *d = xcalloc(1, sizeof(*d));
+    char (*status)[16] = xcalloc(m->nrcpts, 16);
+    char *postmaster, *env, *dsn, when[32];
+    size_t n = 0, len;
+    struct relay_spool *sp;
+    struct tm tm;
+    uint64_t now = qmgr_now();
+    time_t secs = (time_t)(now / 1000);
+    const char *data = m->data;
+    size_t dlen = data ? m->data_len : 0;
+
+    for (size_t i = 0; i < m->nrcpts; i++) {
+        struct relay_qrcpt *r = &m->rcpts[i];
+
+        if (kind == RELAY_DSN_FAILURE ? !r->dsn_due : r->state != RELAY_R_PENDING)
+            continue;
+        relay_trouble_status(r->last ? r->last : (kind == RELAY_DSN_DELAY ? "4" : "5"), status[n]);
+        rr[n].addr = r->addr;
+        rr[n].status = status[n];
+        rr[n].diagnostic = r->last;
+        rr[n].remote_mta = r->remote;
+        rr[n].last_attempt_ms = r->last_ms;
+        n++;
+    }
+    postmaster = cfg->transport.accepted_domains.n > 0 && cfg->transport.accepted_domains.v[0][0] != '*'
+        ? xasprintf("postmaster@%s", cfg->transport.accepted_domains.v[0])
+        : xasprintf("postmaster@%s", qmgr_fqdn(cfg));
+    in.kind = kind;
+    in.reporting_mta = qmgr_fqdn(cfg);
+    in.queue_id = m->id;
+    in.original_sender = m->sender;
+    in.postmaster = postmaster;
+    in.arrival_ms = m->arrival_ms;
+    in.now_ms = now;
+    in.message = data;
+    in.message_len = dlen;
+    in.rcpts = rr;
+    in.nrcpts = n;
+    dsn = relay_dsn_build(&in, &len);
+    relay_queue_new_id(d->newid);
+    gmtime_r(&secs, &tm);
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+    env = xasprintf("DSQ1\nid %s\narrival %s.%03dZ\nconnector (dsn)\nclient 127.0.0.1:0\n"
+                    "helo %s\nsession 0000000000000000\nsender <>\nrcpt <%s>\n",
+                    d->newid, when, (int)(now % 1000), in.reporting_mta, m->sender);
+    d->m = m;
+    d->records = records;
+    d->len = rlen;
+    d->kind = kind == RELAY_DSN_FAILURE ? "failure" : "delay";
+    sp = relay_spool_begin(&Q.w, d->newid, env, strlen(env));
+    relay_spool_append(sp, dsn, len);
+    m->io = true;
+    Q.busy++;
+    relay_spool_commit(sp, qmgr_dsn_committed, d);
+    free(env);
+    free(dsn);
+    free(postmaster);
+    free(status);
+    free(rr);
+    policy_config_unref(cfg);
+}
+
+/* qmgr_round_data_read - message bytes for the round's DSN are in */
+
+static void qmgr_round_data_read(struct qmgr_work *w)
+{
+    struct relay_qmsg *m = w->m;
+
+    m->io = false;
+    if (w->err < 0)
+        log_warnx("queue", 0, "cannot read id=%s for its DSN: %s", m->id, strerror(-w->err));
+    qmgr_finish_round(m);               /* without data the DSN carries no headers */
+}
+
+/* qmgr_finish_round - every job of m is back (or m expired): persist it */
+
+static void qmgr_finish_round(struct relay_qmsg *m)
+{
+    struct config *cfg = policy_config_current();
+    const struct cfg_transport *t = &cfg->transport;
+    uint64_t now = qmgr_now();
+    bool pending = false, failure_dsn = false, delay_dsn = false, nullsender = m->sender[0] == '\0';
+    char *records = NULL;
+    size_t len = 0;
+
+    for (size_t i = 0; i < m->nrcpts; i++) {
+        struct relay_qrcpt *r = &m->rcpts[i];
+
+        pending |= r->state == RELAY_R_PENDING;
+        if (r->dsn_due && nullsender)
+            r->dsn_due = false;         /* never a DSN about a DSN */
+        failure_dsn |= r->dsn_due;
+    }
+    if (pending && !failure_dsn && !nullsender && m->delay_ms == 0
+        && now >= m->arrival_ms + t->delay_notification_timeout)
+        delay_dsn = true;
+    if ((failure_dsn || delay_dsn) && m->data == NULL) {
+        m->io = true;                   /* read the headers for the DSN first */
+        qmgr_submit(m, m->id, qmgr_read_work, qmgr_round_data_read, NULL, 0);
+        policy_config_unref(cfg);
+        return;
+    }
+    for (size_t i = 0; i < m->nrcpts; i++)
+        if (m->rcpts[i].dirty) {
+            relay_qmsg_record_rcpt(m, i, &records, &len);
+            m->rcpts[i].dirty = false;
+        }
+    if (pending) {
+        uint64_t after = relay_trouble_retry_after(t, m->rounds, m->conn_failure);
+        char line[64];
+        int n;
+
+        m->rounds++;
+        m->next_ms = now + after;
+        n = snprintf(line, sizeof(line), "next %llu\n", (unsigned long long)m->next_ms);
+        records = xrealloc(records, len + (size_t)n + 1);
+        memcpy(records + len, line, (size_t)n + 1);
+        len += (size_t)n;
+    }
+    if (delay_dsn) {
+        char line[64];
+        int n;
+
+        m->delay_ms = now;
+        n = snprintf(line, sizeof(line), "delay %llu\n", (unsigned long long)now);
+        records = xrealloc(records, len + (size_t)n + 1);
+        memcpy(records + len, line, (size_t)n + 1);
+        len += (size_t)n;
+    }
+    policy_config_unref(cfg);
+    if (failure_dsn || delay_dsn) {
+        qmgr_queue_dsn(m, failure_dsn ? RELAY_DSN_FAILURE : RELAY_DSN_DELAY, records, len);
+    } else if (len > 0) {
+        qmgr_write_records(m, records, len);
+    } else {
+        free(records);
+        m->io = false;
+        if (qmgr_all_final(m)) {
+            m->io = true;
+            qmgr_submit(m, m->id, qmgr_remove_work, qmgr_removed, NULL, 0);
+        }
+    }
+    free(m->data);
+    m->data = NULL;
+}
+
+/* ---- results -------------------------------------------------------- */
+
+/* qmgr_set - record what happened to one recipient */
+
+static void qmgr_set(struct relay_qmsg *m, size_t i, enum relay_outcome o, const char *text,
+                     const char *remote, uint64_t sid)
+{
+    struct relay_qrcpt *r = &m->rcpts[i];
+
+    r->busy = false;
+    r->dirty = true;
+    r->attempts++;
+    r->last_ms = qmgr_now();
+    free(r->last);
+    r->last = relay_qmsg_oneline(text);
+    free(r->remote);
+    r->remote = remote ? xstrdup(remote) : NULL;
+    switch (o) {
+    case RELAY_O_DELIVERED:
+        r->state = RELAY_R_DELIVERED;
+        log_info("smtp", sid, "delivered id=%s to=<%s> relay=%s reply=\"%s\"", m->id, r->addr,
+                 remote ? remote : "?", r->last);
+        break;
+    case RELAY_O_FAIL:
+        r->state = RELAY_R_FAILED;
+        r->dsn_due = true;
+        log_info(sid ? "smtp" : "queue", sid, "failed id=%s to=<%s> reason=\"%s\"", m->id,
+                 r->addr, r->last);
+        break;
+    case RELAY_O_DEFER:
+        log_info(sid ? "smtp" : "queue", sid, "deferred id=%s to=<%s> reason=\"%s\"", m->id,
+                 r->addr, r->last);
+        break;
+    }
+}
+
+/* qmgr_job_free - release a job */
+
+static void qmgr_job_free(struct relay_job *j)
+{
+    for (size_t i = 0; i < j->nridx; i++)
+        free(j->replies[i]);
+    free(j->replies);
+    free(j->codes);
+    free(j->ridx);
+    free(j->data);
+    free(j->last);
+    free(j->remote);
+    free(j);
+}
+
+/* qmgr_job_back - a job's results are in the message; maybe end the round */
+
+static void qmgr_job_back(struct relay_job *j)
+{
+    struct relay_qmsg *m = j->msg;
+
+    qmgr_job_free(j);
+    if (--m->jobs == 0)
+        qmgr_finish_round(m);
+}
+
+/* relay_qmgr_job_done - a connection finished a job */
+
+void relay_qmgr_job_done(struct relay_dest *d, struct relay_job *j)
+{
+    char remote[300];
+
+    snprintf(remote, sizeof(remote), "%s[%s]", j->remote ? j->remote : "?", j->endpoint);
+    for (size_t i = 0; i < j->nridx; i++) {
+        if (j->codes[i] == 0) {         /* never got an answer for it */
+            qmgr_set(j->msg, j->ridx[i], RELAY_O_DEFER,
+                     j->last ? j->last : "451 4.4.0 delivery attempt ended", remote, j->sid);
+            continue;
+        }
+        qmgr_set(j->msg, j->ridx[i], relay_trouble_rcpt(j->codes[i]), j->replies[i], remote,
+                 j->sid);
+    }
+    qmgr_job_back(j);
+}
+
+/* qmgr_defer_job - every recipient of j waits with the same reason */
+
+static void qmgr_defer_job(struct relay_job *j, enum relay_outcome o, const char *text,
+                           bool conn_failure)
+{
+    j->msg->conn_failure = conn_failure;
+    for (size_t i = 0; i < j->nridx; i++)
+        qmgr_set(j->msg, j->ridx[i], o, text, j->remote, j->sid);
+    qmgr_job_back(j);
+}
+
+/* qmgr_dest_flush - give every waiting job of d the same outcome */
+
+static void qmgr_dest_flush(struct relay_dest *d, enum relay_outcome o, const char *text,
+                            bool conn_failure)
+{
+    struct relay_job *j;
+
+    while ((j = d->jobs) != NULL) {
+        d->jobs = j->next;
+        d->njobs--;
+        qmgr_defer_job(j, o, text, conn_failure);
+    }
+    d->jobs_tail = NULL;
+}
+
+/* relay_qmgr_dest_failed - every address of d failed for `current` */
+
+void relay_qmgr_dest_failed(struct relay_dest *d, struct relay_job *current)
+{
+    char *text = relay_trouble_failover(current && current->last ? current->last
+                                                                  : "no answer",
+                                        current ? current->last_conn : true,
+                                        current && current->endpoint[0] ? current->endpoint
+                                                                        : "(none)");
+    bool conn = current ? current->last_conn : true;
+
+    if (current != NULL)
+        qmgr_defer_job(current, RELAY_O_DEFER, text, conn);
+    qmgr_dest_flush(d, RELAY_O_DEFER, text, conn);
+    free(text);
+}
+
+/* ---- destinations ------------------------------------------------------ */
+
+/* qmgr_dest_free - a destination with no jobs and no connections */
+
+static void qmgr_dest_free(struct relay_dest *d)
+{
+    for (struct relay_dest **pp = &Q.dests; *pp != NULL; pp = &(*pp)->next)
+        if (*pp == d) {
+            *pp = d->next;
+            break;
+        }
+    for (size_t i = 0; i < d->naddrs; i++)
+        free(d->names[i]);
+    free(d->names);
+    free(d->addrs);
+    free(d->key);
+    free(d->domain);
+    free(d->dns_why);
+    policy_config_unref(d->cfg);
+    free(d);
+}
+
+/* qmgr_dest_add_addr - one address to try, with its port */
+
+static void qmgr_dest_add_addr(struct relay_dest *d, const struct sockaddr_storage *ss,
+                               const char *name, int port)
+{
+    d->addrs = xrealloc(d->addrs, (d->naddrs + 1) * sizeof(*d->addrs));
+    d->names = xrealloc(d->names, (d->naddrs + 1) * sizeof(*d->names));
+    d->addrs[d->naddrs] = *ss;
+    if (ss->ss_family == AF_INET6)
+        ((struct sockaddr_in6 *)&d->addrs[d->naddrs])->sin6_port = htons((uint16_t)port);
+    else
+        ((struct sockaddr_in *)&d->addrs[d->naddrs])->sin_port = htons((uint16_t)port);
+    d->names[d->naddrs] = xstrdup(name);
+    d->naddrs++;
+}
+
+/* qmgr_dest_kick - start connections for waiting jobs */
+
+static void qmgr_dest_kick(struct relay_dest *d)
+{
+    const struct cfg_transport *t = &d->cfg->transport;
+
+    while (d->njobs > 0 && d->conns < t->max_per_domain_outbound_connections
+           && Q.conns < t->max_outbound_connections && d->naddrs > 0 && !Q.stopping) {
+        Q.conns++;
+        relay_smtpc_start(d, &Q.w.loop);
+    }
+    if (d->njobs == 0 && d->conns == 0 && !d->resolving)
+        qmgr_dest_free(d);
+}
+
+/* relay_qmgr_conn_gone - a connection of d ended */
+
+void relay_qmgr_conn_gone(struct relay_dest *d)
+{
+    Q.conns--;
+    d->conns--;
+    qmgr_dest_kick(d);
+    qmgr_schedule();                    /* a freed slot may start other work */
+    qmgr_maybe_exit();
+}
+
+static void qmgr_resolve(struct relay_dest *d);
+
+/* qmgr_dns_done - the next hop's addresses are known (or not) */
+
+static void qmgr_dns_done(struct dns_query *q, const struct dns_result *res, void *arg)
+{
+    struct relay_dest *d = arg;
+    const struct cfg_send *sc = d->sc;
+    char *text;
+
+    d->resolving = false;
+    Q.busy--;
+    d->resolved_ms = qmgr_now();
+    d->dns_status = res->status;
+    if (res->status == DNS_CANCELED) {
+        qmgr_dest_flush(d, RELAY_O_DEFER, "451 4.4.0 delivery interrupted by shutdown", false);
+    } else if (res->status == DNS_OK) {
+        for (size_t h = 0; h < res->nhosts; h++)
+            for (size_t a = 0; a < res->hosts[h].naddrs; a++)
+                qmgr_dest_add_addr(d, &res->hosts[h].addrs[a], res->hosts[h].name, sc->port);
+    } else if (res->status == DNS_NULLMX) {
+        qmgr_dest_flush(d, RELAY_O_FAIL, "556 5.1.10 Recipient address has null MX", false);
+    } else if (res->status == DNS_FAIL) {
+        text = xasprintf("550 5.1.2 DNS domain does not exist (%s)", res->why ? res->why : "");
+        qmgr_dest_flush(d, RELAY_O_FAIL, text, false);
+        free(text);
+    } else {
+        text = xasprintf("451 4.4.0 DNS query failed: %s", res->why ? res->why : "error");
+        qmgr_dest_flush(d, RELAY_O_DEFER, text, false);
+        free(text);
+    }
+    qmgr_dest_kick(d);
+    qmgr_maybe_exit();
+}
+
+/* qmgr_smarthost_addr - a literal smart host needs no DNS */
+
+static bool qmgr_literal(const char *host, struct sockaddr_storage *ss)
+{
+    memset(ss, 0, sizeof(*ss));
+    if (inet_pton(AF_INET, host, &((struct sockaddr_in *)ss)->sin_addr) == 1) {
+        ss->ss_family = AF_INET;
+        return true;
+    }
+    if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)ss)->sin6_addr) == 1) {
+        ss->ss_family = AF_INET6;
+        return true;
+    }
+    return false;
+}
+
+/* qmgr_sh_done - one smart host name resolved; continue with the next */
+
+static void qmgr_sh_done(struct dns_query *q, const struct dns_result *res, void *arg)
+{
+    struct relay_dest *d = arg;
+    const struct cfg_smarthost *h = &d->sc->smart_hosts[d->dns_status];
+
+    Q.busy--;
+    if (res->status == DNS_CANCELED) {
+        d->resolving = false;
+        qmgr_dest_flush(d, RELAY_O_DEFER, "451 4.4.0 delivery interrupted by shutdown", false);
+        qmgr_dest_kick(d);
+        qmgr_maybe_exit();
+        return;
+    }
+    if (res->status == DNS_OK)
+        for (size_t a = 0; a < res->hosts[0].naddrs; a++)
+            qmgr_dest_add_addr(d, &res->hosts[0].addrs[a], h->host,
+                               h->port ? h->port : d->sc->port);
+    d->dns_status++;
+    qmgr_resolve(d);
+}
+
+/* qmgr_resolve - find d's addresses: MX of the domain, or the smart hosts */
+
+static void qmgr_resolve(struct relay_dest *d)
+{
+    const struct cfg_send *sc = d->sc;
+
+    if (sc->dns_routing) {
+        d->resolving = true;
+        Q.busy++;
+        dns_mx_lookup(Q.resolver, d->domain, qmgr_dns_done, d);
+        return;
+    }
+    /* Smart hosts in order; dns_status is the index of the next one. */
+    while ((size_t)d->dns_status < sc->nsmart_hosts) {
+        const struct cfg_smarthost *h = &sc->smart_hosts[d->dns_status];
+        struct sockaddr_storage ss;
+
+        if (qmgr_literal(h->host, &ss)) {
+            qmgr_dest_add_addr(d, &ss, h->host, h->port ? h->port : sc->port);
+            d->dns_status++;
+            continue;
+        }
+        d->resolving = true;
+        Q.busy++;
+        dns_host_lookup(Q.resolver, h->host, qmgr_sh_done, d);
+        return;
+    }
+    d->resolving = false;
+    d->resolved_ms = qmgr_now();
+    if (d->naddrs == 0)
+        qmgr_dest_flush(d, RELAY_O_DEFER, "451 4.4.0 No address for any smart host", false);
+    qmgr_dest_kick(d);
+}
+
+/* qmgr_dest_get - the destination for a connector and recipient domain */
+
+static struct relay_dest *qmgr_dest_get(struct config *cfg, const struct cfg_send *sc,
+                                        const char *domain)
+{
+    char *key = xasprintf("%s\n%s", sc->name, sc->dns_routing ? domain : "");
+    struct relay_dest *d;
+
+    for (d = Q.dests; d != NULL; d = d->next)
+        if (strcmp(d->key, key) == 0 && d->cfg == cfg) {
+            free(key);
+            return d;
+        }
+    d = xcalloc(1, sizeof(*d));
+    d->key = key;
+    d->domain = xstrdup(domain);
+    d->sc = sc;
+    d->cfg = policy_config_ref(cfg);
+    d->next = Q.dests;
+    Q.dests = d;
+    return d;
+}
+
+/* qmgr_dest_enqueue - add a job; resolve or connect as needed */
+
+static void qmgr_dest_enqueue(struct relay_dest *d, struct relay_job *j)
+{
+    if (d->jobs_tail)
+        d->jobs_tail->next = j;
+    else
+        d->jobs = j;
+    d->jobs_tail = j;
+    d->njobs++;
+    if (d->resolving)
+        return;
+    if (d->naddrs == 0 || qmgr_now() - d->resolved_ms > RELAY_DNS_TTL_MS) {
+        if (d->conns == 0) {            /* (re)resolve when nobody uses the old list */
+            for (size_t i = 0; i < d->naddrs; i++)
+                free(d->names[i]);
+            d->naddrs = 0;
+            d->dns_status = 0;
+            qmgr_resolve(d);
+            return;
+        }
+    }
+    qmgr_dest_kick(d);
+}
+
+/* ---- rounds: dispatch ------------------------------------------------- */
+
+/* qmgr_domain - lower-case domain of an address */
+
+static void qmgr_domain(const char *addr, char *out, size_t sz)
+{
+    const char *at = strrchr(addr, '@');
+    size_t i = 0;
+
+    for (at = at ? at + 1 : ""; at[i] != '\0' && i + 1 < sz; i++)
+        out[i] = (char)tolower((unsigned char)at[i]);
+    out[i] = '\0';
+}
+
+/* qmgr_dispatch_go - the bytes are read: make one job per destination */
+
+static void qmgr_dispatch_go(struct qmgr_work *w)
+{
+    struct relay_qmsg *m = w->m;
+    struct config *cfg = policy_config_current();
+    struct relay_job **jobs = xcalloc(m->nrcpts, sizeof(*jobs));
+    struct relay_dest **dests = xcalloc(m->nrcpts, sizeof(*dests));
+    size_t njobs = 0;
+
+    m->io = false;
+    m->jobs = 1;                        /* held while we hand out jobs */
+    m->conn_failure = false;
+    for (size_t i = 0; i < m->nrcpts; i++) {
+        struct relay_qrcpt *r = &m->rcpts[i];
+        const struct cfg_send *sc;
+        struct relay_dest *d;
+        char domain[256];
+        size_t k;
+
+        if (r->state != RELAY_R_PENDING)
+            continue;
+        if (w->err < 0) {
+            qmgr_set(m, i, RELAY_O_DEFER, "451 4.3.0 Cannot read the queued message", NULL, 0);
+            continue;
+        }
+        qmgr_domain(r->addr, domain, sizeof(domain));
+        if ((sc = policy_route_select(cfg, domain)) == NULL) {
+            /* Exchange's "Unreachable" queue: wait for a connector (a reload
+             * may add one) or for expiry; never bounce on configuration. */
+            qmgr_set(m, i, RELAY_O_DEFER, "451 4.4.4 Unreachable: no send connector's "
+                     "address space covers the recipient domain", NULL, 0);
+            continue;
+        }
+        d = qmgr_dest_get(cfg, sc, domain);
+        for (k = 0; k < njobs && dests[k] != d; k++)
+            ;
+        if (k == njobs) {
+            jobs[k] = xcalloc(1, sizeof(*jobs[k]));
+            jobs[k]->msg = m;
+            jobs[k]->ridx = xcalloc(m->nrcpts, sizeof(size_t));
+            jobs[k]->codes = xcalloc(m->nrcpts, sizeof(int));
+            jobs[k]->replies = xcalloc(m->nrcpts, sizeof(char *));
+            jobs[k]->data = xmalloc(m->data_len + 1);
+            memcpy(jobs[k]->data, m->data, m->data_len);
+            jobs[k]->len = m->data_len;
+            dests[k] = d;
+            njobs++;
+        }
+        jobs[k]->ridx[jobs[k]->nridx++] = i;
+        r->busy = true;
+    }
+    m->jobs += (int)njobs;
+    for (size_t k = 0; k < njobs; k++)
+        qmgr_dest_enqueue(dests[k], jobs[k]);
+    free(jobs);
+    free(dests);
+    policy_config_unref(cfg);
+    if (--m->jobs == 0)                 /* nothing out (or all back already) */
+        qmgr_finish_round(m);
+}
+
+/* qmgr_dispatch - start a round of m */
+
+static void qmgr_dispatch(struct relay_qmsg *m)
+{
+    m->io = true;
+    qmgr_submit(m, m->id, qmgr_read_work, qmgr_dispatch_go, NULL, 0);
+}
+
+/* qmgr_expire - m is too old: fail what is left */
+
+static void qmgr_expire(struct relay_qmsg *m)
+{
+    log_info("queue", 0, "expired id=%s", m->id);
+    for (size_t i = 0; i < m->nrcpts; i++)
+        if (m->rcpts[i].state == RELAY_R_PENDING)
+            qmgr_set(m, i, RELAY_O_FAIL, "550 4.4.7 QUEUE.Expired; message expired",
+                     m->rcpts[i].remote, 0);
+    qmgr_finish_round(m);
+}
+
+static void qmgr_timer_fired(uv_timer_t *t)
+{
+    qmgr_schedule();
+}
+
+/* qmgr_schedule - start what is due; sleep until the next thing is */
+
+static void qmgr_schedule(void)
+{
+    struct config *cfg;
+    uint64_t now, wake = UINT64_MAX;
+
+    if (Q.stopping)
+        return;
+    cfg = policy_config_current();
+    now = qmgr_now();
+    for (struct relay_qmsg *m = Q.msgs; m != NULL; m = m->next) {
+        uint64_t expires = m->arrival_ms + cfg->transport.message_expiration_timeout;
+
+        if (m->jobs > 0 || m->io)
+            continue;
+        if (qmgr_all_final(m)) {        /* e.g. a crash before removal */
+            m->io = true;
+            qmgr_submit(m, m->id, qmgr_remove_work, qmgr_removed, NULL, 0);
+            continue;
+        }
+        if (now >= expires) {
+            qmgr_expire(m);
+            continue;
+        }
+        if (m->next_ms > now) {
+            wake = m->next_ms < wake ? m->next_ms : wake;
+            wake = expires < wake ? expires : wake;
+            continue;
+        }
+        if (Q.conns >= cfg->transport.max_outbound_connections) {
+            wake = now + 1000 < wake ? now + 1000 : wake;
+            continue;                   /* a connection slot frees: conn_gone reschedules */
+        }
+        qmgr_dispatch(m);
+    }
+    policy_config_unref(cfg);
+    if (wake != UINT64_MAX)
+        uv_timer_start(&Q.timer, qmgr_timer_fired, wake > now ? wake - now : 1, 0);
+    else
+        uv_timer_stop(&Q.timer);
+}
+
+/* ---- thread, start, stop ----------------------------------------------- */
+
+/* qmgr_maybe_exit - stopping and nothing under way: let the loop end */
+
+static void qmgr_maybe_exit(void)
+{
+    if (!Q.stopping || Q.busy > 0 || Q.conns > 0 || Q.resolver != NULL
+        || uv_is_closing((uv_handle_t *)&Q.w.wake))
+        return;
+    uv_close((uv_handle_t *)&Q.timer, NULL);
+    uv_mutex_lock(&Q.w.lock);
+    Q.w.wake_closed = true;
+    uv_mutex_unlock(&Q.w.lock);
+    uv_close((uv_handle_t *)&Q.w.wake, NULL);
+}
+
+static void qmgr_resolver_closed(void *arg)
+{
+    Q.resolver = NULL;
+    qmgr_maybe_exit();
+}
+
+/* qmgr_wake - new messages, commit completions, stop request */
+
+static void qmgr_wake(uv_async_t *a)
+{
+    char **ids;
+    size_t n;
+    bool stop;
+
+    relay_commit_deliver(&Q.w);
+    uv_mutex_lock(&Q.w.lock);
+    ids = Q.incoming;
+    n = Q.nincoming;
+    Q.incoming = NULL;
+    Q.nincoming = Q.capincoming = 0;
+    stop = Q.stop_requested;
+    uv_mutex_unlock(&Q.w.lock);
+    for (size_t i = 0; i < n; i++) {
+        if (!stop)
+            qmgr_submit(NULL, ids[i], qmgr_load_work, qmgr_loaded, NULL, 0);
+        free(ids[i]);
+    }
+    free(ids);
+    if (stop && !Q.stopping) {
+        Q.stopping = true;
+        uv_timer_stop(&Q.timer);
+        relay_smtpc_shutdown_all();
+        dns_resolver_close(Q.resolver, qmgr_resolver_closed, NULL);
+    }
+    qmgr_maybe_exit();
+}
+
+/* qmgr_thread - the queue manager's thread */
+
+static void qmgr_thread(void *arg)
+{
+    uv_run(&Q.w.loop, UV_RUN_DEFAULT);
+    while (Q.msgs != NULL)
+        qmgr_forget(Q.msgs);
+    while (Q.dests != NULL)
+        qmgr_dest_free(Q.dests);
+    if (uv_loop_close(&Q.w.loop) != 0)
+        log_warnx("qmgr", 0, "loop closed with active handles");
+}
+
+/* relay_qmgr_notify - a message was queued (any thread) */
+
+void relay_qmgr_notify(const char *id)
+{
+    uv_mutex_lock(&Q.w.lock);
+    if (Q.nincoming == Q.capincoming) {
+        Q.capincoming = Q.capincoming ? Q.capincoming * 2 : 16;
+        Q.incoming = xrealloc(Q.incoming, Q.capincoming * sizeof(char *));
+    }
+    Q.incoming[Q.nincoming++] = xstrdup(id);
+    if (!Q.w.wake_closed)
+        uv_async_send(&Q.w.wake);
+    uv_mutex_unlock(&Q.w.lock);
+}
+
+/* relay_qmgr_start - load the queue and start delivering */
+
+int relay_qmgr_start(void)
+{
+    struct config *cfg = policy_config_current();
+    const char *err = NULL;
+    struct dirent *de;
+    DIR *dir;
+    int fd, r;
+
+    uv_loop_init(&Q.w.loop);
+    uv_mutex_init(&Q.w.lock);
+    Q.w.index = -1;
+    uv_async_init(&Q.w.loop, &Q.w.wake, qmgr_wake);
+    uv_timer_init(&Q.w.loop, &Q.timer);
+    Q.resolver = dns_resolver_new(&Q.w.loop, cfg->dns.servers, cfg->dns.timeout, &err);
+    policy_config_unref(cfg);
+    if (Q.resolver == NULL) {
+        log_errx("qmgr", 0, "cannot start the DNS resolver: %s", err ? err : "?");
+        return -1;
+    }
+    if ((fd = dup(qmgr_dirfd())) >= 0 && (dir = fdopendir(fd)) != NULL) {
+        while ((de = readdir(dir)) != NULL)
+            if (de->d_name[0] != '.')
+                relay_qmgr_notify(de->d_name);
+        closedir(dir);
+    }
+    if ((r = uv_thread_create(&Q.w.thread, qmgr_thread, NULL)) != 0)
+        return r;
+    Q.started = true;
+    return 0;
+}
+
+/* relay_qmgr_stop - stop delivering, wait for in-flight work, join */
+
+void relay_qmgr_stop(void)
+{
+    if (!Q.started)
+        return;
+    uv_mutex_lock(&Q.w.lock);
+    Q.stop_requested = true;
+    if (!Q.w.wake_closed)
+        uv_async_send(&Q.w.wake);
+    uv_mutex_unlock(&Q.w.lock);
+    uv_thread_join(&Q.w.thread);
+    uv_mutex_destroy(&Q.w.lock);
+    for (size_t i = 0; i < Q.nincoming; i++)
+        free(Q.incoming[i]);
+    free(Q.incoming);
+    Q.started = false;
+}

@@ -1,0 +1,261 @@
+/*
+ * relay_qmsg.c - the delivery state of one queued message, on disk and in
+ * memory.
+ *
+ * A queue file (relay_queue.c) ends with "end\n"; delivery appends state
+ * records after it, one line each, and fdatasyncs before acting on them:
+ *
+ *   rcpt <index> delivered|failed|deferred <unix-ms> <attempts> <text>
+ *   next <unix-ms>
+ *   delay <unix-ms>
+ *
+ * Loading replays the records in order (the last one of a recipient wins);
+ * a torn last line (no newline: a crash during append) is ignored.
+ *
+ * CONTRACT
+ *  Every function doing I/O blocks and is meant for libuv's thread pool or
+ *  start-up.  Paths are relative to the messages/ directory fd.  Returned
+ *  objects and strings are owned by the caller.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "relay_deliver.h"
+
+#define RELAY_QMSG_HEADER_MAX (16u << 20)
+
+static const char *const relay_qmsg_states[] = {
+    [RELAY_R_PENDING] = "deferred", [RELAY_R_DELIVERED] = "delivered",
+    [RELAY_R_FAILED] = "failed",
+};
+
+/* relay_qmsg_free - release a message */
+
+void relay_qmsg_free(struct relay_qmsg *m)
+{
+    if (m == NULL)
+        return;
+    for (size_t i = 0; i < m->nrcpts; i++) {
+        free(m->rcpts[i].addr);
+        free(m->rcpts[i].last);
+        free(m->rcpts[i].remote);
+    }
+    free(m->rcpts);
+    free(m->sender);
+    free(m->data);
+    free(m);
+}
+
+/* relay_qmsg_pread - read exactly n bytes at off */
+
+static int relay_qmsg_pread(int fd, char *buf, size_t n, uint64_t off)
+{
+    while (n > 0) {
+        ssize_t r = pread(fd, buf, n, (off_t)off);
+
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return r < 0 ? -errno : -EIO;
+        buf += r;
+        n -= (size_t)r;
+        off += (uint64_t)r;
+    }
+    return 0;
+}
+
+/* relay_qmsg_envelope - sender and recipients from the header lines */
+
+static void relay_qmsg_envelope(struct relay_qmsg *m, const char *buf, size_t len)
+{
+    const char *p = buf, *end = buf + len, *nl;
+    size_t cap = 0;
+
+    for (; p < end && (nl = memchr(p, '\n', (size_t)(end - p))) != NULL; p = nl + 1) {
+        if ((size_t)(nl - p) > 7 && memcmp(p, "sender <", 8) == 0) {
+            m->sender = xstrndup(p + 8, (size_t)(nl - p) - 9);
+        } else if ((size_t)(nl - p) > 6 && memcmp(p, "rcpt <", 6) == 0) {
+            if (m->nrcpts == cap) {
+                cap = cap ? cap * 2 : 4;
+                m->rcpts = xrealloc(m->rcpts, cap * sizeof(*m->rcpts));
+            }
+            memset(&m->rcpts[m->nrcpts], 0, sizeof(m->rcpts[0]));
+            m->rcpts[m->nrcpts++].addr = xstrndup(p + 6, (size_t)(nl - p) - 7);
+        } else if ((size_t)(nl - p) > 5 && memcmp(p, "data ", 5) == 0) {
+            return;
+        }
+    }
+}
+
+/* relay_qmsg_replay - apply the state records after "end\n" */
+
+static void relay_qmsg_replay(struct relay_qmsg *m, char *p, char *end)
+{
+    char *nl;
+
+    for (; p < end && (nl = memchr(p, '\n', (size_t)(end - p))) != NULL; p = nl + 1) {
+        unsigned long long idx, ms, att;
+        char state[16];
+        int off = 0;
+
+        *nl = '\0';
+        if (sscanf(p, "rcpt %llu %15s %llu %llu %n", &idx, state, &ms, &att, &off) == 4
+            && off > 0 && idx < m->nrcpts) {
+            struct relay_qrcpt *r = &m->rcpts[idx];
+
+            r->state = strcmp(state, "delivered") == 0 ? RELAY_R_DELIVERED
+                     : strcmp(state, "failed") == 0 ? RELAY_R_FAILED : RELAY_R_PENDING;
+            r->attempts = (unsigned)att;
+            r->last_ms = ms;
+            free(r->last);
+            r->last = xstrdup(p + off);
+        } else if (sscanf(p, "next %llu", &ms) == 1) {
+            m->next_ms = ms;
+            m->rounds++;
+        } else if (sscanf(p, "delay %llu", &ms) == 1) {
+            m->delay_ms = ms;
+        }
+        /* Unknown lines are skipped: a newer version may add records. */
+    }
+}
+
+/* relay_qmsg_load - read a queue file's envelope and delivery state */
+
+int relay_qmsg_load(int dirfd, const char *id, struct relay_qmsg **out, const char **why)
+{
+    struct relay_qmsg *m;
+    struct relay_qfile qf;
+    struct stat st;
+    char *buf = NULL;
+    size_t want;
+    int fd, r = -1;
+
+    *out = NULL;
+    if ((fd = openat(dirfd, id, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 || fstat(fd, &st) < 0) {
+        *why = "cannot open";
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    want = (size_t)st.st_size < RELAY_QMSG_HEADER_MAX ? (size_t)st.st_size : RELAY_QMSG_HEADER_MAX;
+    buf = xmalloc(want + 1);
+    if (relay_qmsg_pread(fd, buf, want, 0) < 0)
+        *why = "read error";
+    else if (relay_queue_parse_header(buf, want, &qf, why) == 0) {
+        uint64_t tail = qf.data_off + qf.data_len;
+
+        if (qf.data_len > (uint64_t)st.st_size || tail + 4 > (uint64_t)st.st_size) {
+            *why = "message data truncated or end marker missing";
+        } else {
+            size_t tlen = (size_t)((uint64_t)st.st_size - tail);
+            char *t = xmalloc(tlen + 1);
+
+            if (relay_qmsg_pread(fd, t, tlen, tail) < 0 || memcmp(t, "end\n", 4) != 0) {
+                *why = "message data truncated or end marker missing";
+            } else {
+                m = xcalloc(1, sizeof(*m));
+                memcpy(m->id, qf.id, sizeof(m->id));
+                m->arrival_ms = qf.arrival_ms;
+                m->data_off = qf.data_off;
+                m->data_len = qf.data_len;
+                relay_qmsg_envelope(m, buf, (size_t)qf.data_off);
+                relay_qmsg_replay(m, t + 4, t + tlen);
+                *out = m;
+                r = 0;
+            }
+            free(t);
+        }
+    }
+    free(buf);
+    close(fd);
+    return r;
+}
+
+/* relay_qmsg_read_data - the message bytes */
+
+char *relay_qmsg_read_data(int dirfd, const struct relay_qmsg *m, int *err)
+{
+    char *buf = xmalloc(m->data_len + 1);
+    int fd = openat(dirfd, m->id, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+    if (fd < 0 || (*err = relay_qmsg_pread(fd, buf, m->data_len, m->data_off)) < 0) {
+        if (fd < 0)
+            *err = -errno;
+        else
+            close(fd);
+        free(buf);
+        return NULL;
+    }
+    close(fd);
+    buf[m->data_len] = '\0';
+    *err = 0;
+    return buf;
+}
+
+/* relay_qmsg_append - append complete record lines durably */
+
+int relay_qmsg_append(int dirfd, const char *id, const char *records, size_t len)
+{
+    int fd = openat(dirfd, id, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW), e = 0;
+
+    if (fd < 0)
+        return -errno;
+    while (len > 0) {
+        ssize_t w = write(fd, records, len);
+
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0) {
+            e = -errno;
+            break;
+        }
+        records += w;
+        len -= (size_t)w;
+    }
+    if (e == 0 && fdatasync(fd) < 0)
+        e = -errno;
+    close(fd);
+    return e;
+}
+
+/* relay_qmsg_remove - delete a finished message */
+
+int relay_qmsg_remove(int dirfd, const char *id)
+{
+    if (unlinkat(dirfd, id, 0) < 0)
+        return -errno;
+    return fsync(dirfd) < 0 ? -errno : 0;
+}
+
+/* relay_qmsg_oneline - printable one-line copy of a reply */
+
+char *relay_qmsg_oneline(const char *text)
+{
+    char *s = xstrdup(text ? text : "");
+
+    for (char *p = s; *p; p++)
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p == 0x7f)
+            *p = ' ';
+    return s;
+}
+
+/* relay_qmsg_record_rcpt - append one recipient record to a buffer */
+
+void relay_qmsg_record_rcpt(const struct relay_qmsg *m, size_t i, char **buf, size_t *len)
+{
+    const struct relay_qrcpt *r = &m->rcpts[i];
+    char *line = xasprintf("rcpt %zu %s %llu %u %s\n", i, relay_qmsg_states[r->state],
+                           (unsigned long long)r->last_ms, r->attempts, r->last ? r->last : "");
+    size_t n = strlen(line);
+
+    *buf = xrealloc(*buf, *len + n + 1);
+    memcpy(*buf + *len, line, n + 1);
+    *len += n;
+    free(line);
+}

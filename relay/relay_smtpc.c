@@ -1,0 +1,642 @@
+/*
+ * relay_smtpc.c - one outbound SMTP connection of a destination.
+ *
+ * The connection takes jobs (one message, some of its recipients) from its
+ * destination's queue until none is left, then says QUIT.  It walks the
+ * destination's addresses in order: a connection failure, a 4xx to the
+ * banner, EHLO or MAIL, a timeout or a lost connection moves the current job
+ * to the next address; what each reply means is decided by relay_trouble.c.
+ * With PIPELINING, MAIL, every RCPT and DATA go out in one write and the
+ * replies are matched in order.
+ *
+ * CONTRACT
+ *  Runs on the queue manager's loop.  relay_smtpc_start() returns 0 (the
+ *  connection will report through relay_qmgr_job_done(),
+ *  relay_qmgr_dest_failed() and finally relay_qmgr_conn_gone(), always
+ *  later, never inside the call) or a libuv error (then nothing is
+ *  reported).  The smtpc is freed after its last conn and its timer closed.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <arpa/inet.h>
+
+#include "log.h"
+#include "relay_deliver.h"
+#include "tls_conn.h"
+
+enum smtpc_state {
+    C_CONNECT, C_BANNER, C_EHLO, C_HELO, C_RSET, C_MAIL, C_RCPT, C_DATA, C_DOT, C_QUIT,
+    C_DONE,
+};
+
+/* RFC 5321 4.5.3.2 timeouts, and what we were doing (for error texts). */
+static const uint64_t smtpc_timeouts[] = {
+    [C_CONNECT] = 30000, [C_BANNER] = 300000, [C_EHLO] = 300000, [C_HELO] = 300000,
+    [C_RSET] = 300000, [C_MAIL] = 300000, [C_RCPT] = 300000, [C_DATA] = 120000,
+    [C_DOT] = 600000, [C_QUIT] = 60000, [C_DONE] = 0,
+};
+static const char *const smtpc_states[] = {
+    [C_CONNECT] = "connect", [C_BANNER] = "banner", [C_EHLO] = "EHLO", [C_HELO] = "HELO",
+    [C_RSET] = "RSET", [C_MAIL] = "MAIL FROM", [C_RCPT] = "RCPT TO", [C_DATA] = "DATA",
+    [C_DOT] = "end of data", [C_QUIT] = "QUIT", [C_DONE] = "done",
+};
+
+struct relay_smtpc {
+    uint64_t sid;
+    struct relay_dest *dest;            /* not owned; outlives us (conns count) */
+    uv_loop_t *loop;
+    struct tls_conn *conn;              /* current conn, or NULL */
+    int     conns;                      /* conns not yet CLOSED (old ones too) */
+    uv_timer_t timer;
+    bool    timer_closed;
+    enum smtpc_state state;
+    size_t  addr_i;                     /* address being tried */
+    struct relay_job *job;              /* current job, owned until reported */
+    bool    pipelining, esmtp, tx_open;
+    uint64_t peer_size;                 /* 0: no SIZE */
+    size_t  rcpt_i;                     /* next RCPT reply expected */
+    size_t  accepted;                   /* RCPTs accepted in this transaction */
+    char    reply[2048];                /* the reply being read */
+    size_t  rlen;
+    bool    finishing;
+    struct relay_smtpc *prev, *next;    /* every live connection */
+};
+
+static struct relay_smtpc *smtpc_all;  /* queue manager thread only */
+
+static void smtpc_event(struct tls_conn *tc, enum tls_event ev, void *arg);
+static void smtpc_connect_next(struct relay_smtpc *c);
+static void smtpc_take_job(struct relay_smtpc *c);
+
+/* smtpc_enter_state - change state, (re)arm its timeout */
+
+static void smtpc_timeout(uv_timer_t *t);
+
+static void smtpc_enter_state(struct relay_smtpc *c, enum smtpc_state st)
+{
+    log_debug("smtp", c->sid, "state %s -> %s", smtpc_states[c->state], smtpc_states[st]);
+    c->state = st;
+    if (smtpc_timeouts[st] > 0)
+        uv_timer_start(&c->timer, smtpc_timeout, smtpc_timeouts[st], 0);
+    else
+        uv_timer_stop(&c->timer);
+}
+
+/* smtpc_send - queue a command line */
+
+static void smtpc_send(struct relay_smtpc *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void smtpc_send(struct relay_smtpc *c, const char *fmt, ...)
+{
+    char buf[1100];
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(buf, sizeof(buf) - 2, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n > sizeof(buf) - 3)
+        n = (int)sizeof(buf) - 3;
+    log_debug("smtp", c->sid, "> %.*s", n, buf);
+    buf[n++] = '\r';
+    buf[n++] = '\n';
+    tls_conn_write(c->conn, buf, (size_t)n);
+}
+
+/* smtpc_maybe_free - after the last conn and the timer are closed */
+
+static void smtpc_maybe_free(struct relay_smtpc *c)
+{
+    if (!c->finishing || c->conns > 0 || !c->timer_closed)
+        return;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        smtpc_all = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    relay_qmgr_conn_gone(c->dest);
+    free(c);
+}
+
+static void smtpc_timer_closed(uv_handle_t *h)
+{
+    struct relay_smtpc *c = h->data;
+
+    c->timer_closed = true;
+    smtpc_maybe_free(c);
+}
+
+/* smtpc_drop_conn - close the current conn (its CLOSED comes later) */
+
+static void smtpc_drop_conn(struct relay_smtpc *c, unsigned linger)
+{
+    if (c->conn != NULL) {
+        tls_conn_close(c->conn, linger);
+        c->conn = NULL;
+    }
+    c->tx_open = false;
+    c->rlen = 0;
+}
+
+/* smtpc_finish - no more work: close everything */
+
+static void smtpc_finish(struct relay_smtpc *c)
+{
+    if (c->finishing)
+        return;
+    c->finishing = true;
+    c->state = C_DONE;
+    smtpc_drop_conn(c, 2000);
+    uv_close((uv_handle_t *)&c->timer, smtpc_timer_closed);
+}
+
+/* smtpc_endpoint - "ip:port" of the address being tried */
+
+static void smtpc_endpoint(struct relay_smtpc *c, char *buf, size_t sz)
+{
+    const struct sockaddr_storage *ss = &c->dest->addrs[c->addr_i];
+    char ip[INET6_ADDRSTRLEN] = "?";
+
+    if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+
+        inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
+        snprintf(buf, sz, "[%s]:%d", ip, ntohs(in6->sin6_port));
+    } else {
+        const struct sockaddr_in *in4 = (const struct sockaddr_in *)ss;
+
+        inet_ntop(AF_INET, &in4->sin_addr, ip, sizeof(ip));
+        snprintf(buf, sz, "%s:%d", ip, ntohs(in4->sin_port));
+    }
+}
+
+/* smtpc_job_fail_note - remember why this address did not work */
+
+static void smtpc_note(struct relay_smtpc *c, const char *what, bool conn_error)
+{
+    struct relay_job *j = c->job;
+
+    if (j == NULL)
+        return;
+    free(j->last);
+    j->last = relay_qmsg_oneline(what);
+    j->last_conn = conn_error;
+    smtpc_endpoint(c, j->endpoint, sizeof(j->endpoint));
+    free(j->remote);
+    j->remote = xstrdup(c->dest->names[c->addr_i]);
+}
+
+/* smtpc_next_host - give the current job to the next address */
+
+static void smtpc_next_host(struct relay_smtpc *c)
+{
+    smtpc_drop_conn(c, 0);
+    c->addr_i++;
+    smtpc_connect_next(c);
+}
+
+/* smtpc_job_done - report the current job to the queue manager */
+
+static void smtpc_job_done(struct relay_smtpc *c)
+{
+    struct relay_job *j = c->job;
+
+    c->job = NULL;
+    j->sid = c->sid;
+    relay_qmgr_job_done(c->dest, j);
+}
+
+/* smtpc_fail_job - every recipient of the job gets this reply */
+
+static void smtpc_fail_job(struct relay_smtpc *c, int code, const char *reply)
+{
+    struct relay_job *j = c->job;
+
+    smtpc_note(c, reply, false);
+    for (size_t i = 0; i < j->nridx; i++) {
+        /* After RCPT only the accepted recipients share the failure. */
+        if ((c->state == C_DATA || c->state == C_DOT) && !(j->codes[i] >= 200 && j->codes[i] < 300))
+            continue;
+        j->codes[i] = code;
+        free(j->replies[i]);
+        j->replies[i] = relay_qmsg_oneline(reply);
+    }
+    smtpc_job_done(c);
+}
+
+/* smtpc_connect_next - connect to the current address, or give up */
+
+static void smtpc_connect_next(struct relay_smtpc *c)
+{
+    int err;
+
+    if (c->addr_i >= c->dest->naddrs) {
+        struct relay_job *j = c->job;
+
+        c->job = NULL;
+        if (j != NULL)
+            j->sid = c->sid;
+        relay_qmgr_dest_failed(c->dest, j);     /* defers j and every waiting job */
+        smtpc_finish(c);
+        return;
+    }
+    c->conn = tls_conn_connect(c->loop, (const struct sockaddr *)&c->dest->addrs[c->addr_i],
+                               c->dest->sc->source_ip.ss_family != AF_UNSPEC
+                                   ? (const struct sockaddr *)&c->dest->sc->source_ip : NULL,
+                               smtpc_event, c, &err);
+    if (c->conn == NULL) {
+        smtpc_note(c, uv_strerror(err), true);
+        c->addr_i++;
+        smtpc_connect_next(c);
+        return;
+    }
+    c->conns++;
+    c->esmtp = c->pipelining = c->tx_open = false;
+    c->peer_size = 0;
+    smtpc_enter_state(c, C_CONNECT);
+}
+
+/* smtpc_send_body - the message, dot-stuffed, then the final dot */
+
+static void smtpc_send_body(struct relay_smtpc *c)
+{
+    const char *p = c->job->data, *end = p + c->job->len;
+
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *stop = nl ? nl + 1 : end;
+
+        if (*p == '.')
+            tls_conn_write(c->conn, ".", 1);
+        tls_conn_write(c->conn, p, (size_t)(stop - p));
+        p = stop;
+    }
+    tls_conn_write(c->conn, ".\r\n", 3);
+}
+
+/* smtpc_start_tx - MAIL, RCPTs and DATA for the current job */
+
+static void smtpc_start_tx(struct relay_smtpc *c)
+{
+    struct relay_job *j = c->job;
+    struct relay_qmsg *m = j->msg;
+
+    if (c->peer_size > 0 && j->len > c->peer_size) {
+        smtpc_fail_job(c, 552, "552 5.3.4 Message size exceeds fixed maximum message size");
+        smtpc_take_job(c);
+        return;
+    }
+    c->rcpt_i = 0;
+    c->accepted = 0;
+    for (size_t i = 0; i < j->nridx; i++) {    /* results of an earlier host do not count */
+        j->codes[i] = 0;
+        free(j->replies[i]);
+        j->replies[i] = NULL;
+    }
+    if (c->peer_size > 0)
+        smtpc_send(c, "MAIL FROM:<%s> SIZE=%zu", m->sender, j->len);
+    else
+        smtpc_send(c, "MAIL FROM:<%s>", m->sender);
+    if (c->pipelining) {
+        for (size_t i = 0; i < j->nridx; i++)
+            smtpc_send(c, "RCPT TO:<%s>", m->rcpts[j->ridx[i]].addr);
+        smtpc_send(c, "DATA");
+    }
+    smtpc_enter_state(c, C_MAIL);
+    if (tls_conn_flush(c->conn) != 0) {
+        smtpc_note(c, "connection lost", true);
+        smtpc_next_host(c);
+    }
+}
+
+/* smtpc_take_job - next job, or QUIT */
+
+static void smtpc_take_job(struct relay_smtpc *c)
+{
+    struct relay_dest *d = c->dest;
+
+    if (c->job == NULL && d->jobs != NULL) {
+        c->job = d->jobs;
+        d->jobs = c->job->next;
+        if (d->jobs == NULL)
+            d->jobs_tail = NULL;
+        d->njobs--;
+        c->job->next = NULL;
+    }
+    if (c->job == NULL) {
+        smtpc_send(c, "QUIT");
+        tls_conn_flush(c->conn);
+        smtpc_enter_state(c, C_QUIT);
+        return;
+    }
+    if (c->tx_open) {
+        smtpc_send(c, "RSET");
+        tls_conn_flush(c->conn);
+        smtpc_enter_state(c, C_RSET);
+        return;
+    }
+    smtpc_start_tx(c);
+}
+
+/* smtpc_ehlo_line - note an extension from a 250 line of EHLO */
+
+static void smtpc_ehlo_line(struct relay_smtpc *c, const char *kw)
+{
+    if (strcasecmp(kw, "PIPELINING") == 0)
+        c->pipelining = true;
+    else if (strncasecmp(kw, "SIZE", 4) == 0 && (kw[4] == ' ' || kw[4] == '\0'))
+        c->peer_size = strtoull(kw + 4, NULL, 10);
+}
+
+/* smtpc_reply - a complete reply arrived */
+
+static void smtpc_reply(struct relay_smtpc *c, int code, const char *text)
+{
+    struct relay_job *j = c->job;
+
+    switch (c->state) {
+    case C_BANNER:
+    case C_EHLO:
+    case C_HELO:
+        if (c->state == C_EHLO && code >= 500 && code < 600) {
+            smtpc_send(c, "HELO %s", c->dest->sc->fqdn);
+            tls_conn_flush(c->conn);
+            smtpc_enter_state(c, C_HELO);
+            return;
+        }
+        switch (relay_trouble_session(code)) {
+        case RELAY_H_CONTINUE:
+            if (c->state == C_BANNER) {
+                smtpc_send(c, "EHLO %s", c->dest->sc->fqdn);
+                tls_conn_flush(c->conn);
+                smtpc_enter_state(c, C_EHLO);
+                return;
+            }
+            c->esmtp = c->state == C_EHLO;
+            smtpc_take_job(c);
+            return;
+        case RELAY_H_NEXT_HOST:
+            smtpc_note(c, text, false);
+            smtpc_next_host(c);
+            return;
+        case RELAY_H_FAIL_ALL:
+            smtpc_fail_job(c, code, text);
+            smtpc_finish(c);
+            return;
+        }
+        break;
+    case C_RSET:
+        c->tx_open = false;
+        smtpc_start_tx(c);
+        return;
+    case C_MAIL:
+        switch (relay_trouble_session(code)) {
+        case RELAY_H_CONTINUE:
+            c->tx_open = true;
+            smtpc_enter_state(c, C_RCPT);
+            if (!c->pipelining) {
+                smtpc_send(c, "RCPT TO:<%s>", j->msg->rcpts[j->ridx[0]].addr);
+                tls_conn_flush(c->conn);
+            }
+            return;
+        case RELAY_H_NEXT_HOST:
+            smtpc_note(c, text, false);
+            smtpc_next_host(c);
+            return;
+        case RELAY_H_FAIL_ALL:
+            smtpc_fail_job(c, code, text);
+            smtpc_finish(c);            /* pipelined replies would follow: start afresh */
+            return;
+        }
+        break;
+    case C_RCPT:
+        j->codes[c->rcpt_i] = code;
+        free(j->replies[c->rcpt_i]);
+        j->replies[c->rcpt_i] = relay_qmsg_oneline(text);
+        if (code >= 200 && code < 300)
+            c->accepted++;
+        if (++c->rcpt_i < j->nridx) {
+            if (!c->pipelining) {
+                smtpc_send(c, "RCPT TO:<%s>", j->msg->rcpts[j->ridx[c->rcpt_i]].addr);
+                tls_conn_flush(c->conn);
+            }
+            return;
+        }
+        smtpc_enter_state(c, C_DATA);
+        if (!c->pipelining) {
+            if (c->accepted == 0) {     /* nobody to send to */
+                smtpc_job_done(c);
+                smtpc_take_job(c);
+                return;
+            }
+            smtpc_send(c, "DATA");
+            tls_conn_flush(c->conn);
+        }
+        return;
+    case C_DATA:
+        if (code == 354 && c->accepted > 0) {
+            smtpc_send_body(c);
+            smtpc_enter_state(c, C_DOT);
+            if (tls_conn_flush(c->conn) != 0) {
+                smtpc_note(c, "connection lost", true);
+                smtpc_next_host(c);
+            }
+            return;
+        }
+        if (code == 354) {              /* 354 with no recipient: cannot continue */
+            smtpc_job_done(c);
+            smtpc_finish(c);
+            return;
+        }
+        if (c->accepted > 0) {          /* DATA refused: accepted recipients share it */
+            smtpc_fail_job(c, code, text);
+        } else {
+            smtpc_job_done(c);
+        }
+        smtpc_take_job(c);
+        return;
+    case C_DOT:
+        for (size_t i = 0; i < j->nridx; i++)
+            if (j->codes[i] >= 200 && j->codes[i] < 300) {
+                j->codes[i] = code;
+                free(j->replies[i]);
+                j->replies[i] = relay_qmsg_oneline(text);
+            }
+        smtpc_note(c, text, false);
+        c->tx_open = false;
+        smtpc_job_done(c);
+        smtpc_take_job(c);
+        return;
+    case C_QUIT:
+        smtpc_finish(c);
+        return;
+    case C_CONNECT:
+    case C_DONE:
+        break;
+    }
+    log_panic("smtp", "reply %d in state %s", code, smtpc_states[c->state]);
+}
+
+/* smtpc_input - split input into reply lines, replies into smtpc_reply */
+
+static void smtpc_input(struct relay_smtpc *c)
+{
+    const char *p, *nl;
+    size_t len;
+
+    while (c->conn != NULL && !c->finishing && (p = tls_conn_peek(c->conn, &len)) != NULL
+           && len > 0 && (nl = memchr(p, '\n', len)) != NULL) {
+        size_t n = (size_t)(nl - p), keep;
+        char line[1024];
+        bool last;
+        int code;
+
+        if (n > 0 && p[n - 1] == '\r')
+            n--;
+        keep = n < sizeof(line) - 1 ? n : sizeof(line) - 1;
+        memcpy(line, p, keep);
+        line[keep] = '\0';
+        tls_conn_consume(c->conn, (size_t)(nl - p) + 1);
+        log_debug("smtp", c->sid, "< %s", line);
+        if (keep < 3 || line[0] < '2' || line[0] > '5' || line[1] < '0' || line[1] > '9'
+            || line[2] < '0' || line[2] > '9' || (keep > 3 && line[3] != ' ' && line[3] != '-')) {
+            smtpc_note(c, "protocol error: malformed reply", false);
+            smtpc_next_host(c);
+            return;
+        }
+        code = atoi(line);
+        last = keep == 3 || line[3] == ' ';
+        if (c->state == C_EHLO && code == 250 && c->rlen > 0)
+            smtpc_ehlo_line(c, line + 4);
+        if (c->rlen == 0)
+            c->rlen = (size_t)snprintf(c->reply, sizeof(c->reply), "%s", line);
+        else if (c->rlen < sizeof(c->reply) - 2)
+            c->rlen += (size_t)snprintf(c->reply + c->rlen, sizeof(c->reply) - c->rlen, " %s",
+                                        keep > 4 ? line + 4 : "");
+        if (c->rlen >= sizeof(c->reply))
+            c->rlen = sizeof(c->reply) - 1;
+        if (last) {
+            char text[sizeof(c->reply)];
+
+            memcpy(text, c->reply, c->rlen + 1);
+            c->rlen = 0;
+            smtpc_reply(c, code, text);
+        }
+    }
+}
+
+/* smtpc_event - events of our conns (current and closing old ones) */
+
+static void smtpc_event(struct tls_conn *tc, enum tls_event ev, void *arg)
+{
+    struct relay_smtpc *c = arg;
+    char what[128];
+
+    if (ev == TLS_EV_CLOSED) {
+        c->conns--;
+        smtpc_maybe_free(c);
+        return;
+    }
+    if (tc != c->conn || c->finishing)
+        return;                         /* an old conn on its way out */
+    switch (ev) {
+    case TLS_EV_CONNECTED:
+        tls_conn_resume(c->conn);
+        smtpc_enter_state(c, C_BANNER);
+        return;
+    case TLS_EV_DATA_IN:
+        smtpc_input(c);
+        return;
+    case TLS_EV_DRAINED:
+        return;
+    case TLS_EV_EOF:
+    case TLS_EV_ERROR:
+        if (c->state == C_QUIT) {
+            smtpc_finish(c);
+            return;
+        }
+        if (c->job == NULL) {           /* idle: nothing lost */
+            smtpc_finish(c);
+            return;
+        }
+        if (c->state == C_CONNECT)
+            snprintf(what, sizeof(what), "%s", uv_strerror(tls_conn_error(tc)));
+        else
+            snprintf(what, sizeof(what), "connection lost while waiting for the reply to %s",
+                     smtpc_states[c->state]);
+        smtpc_note(c, what, true);
+        smtpc_next_host(c);
+        return;
+    case TLS_EV_CLOSED:
+        break;
+    }
+}
+
+/* smtpc_timeout - no reply in time */
+
+static void smtpc_timeout(uv_timer_t *t)
+{
+    struct relay_smtpc *c = t->data;
+    char what[128];
+
+    snprintf(what, sizeof(what), "timeout while waiting for the reply to %s",
+             smtpc_states[c->state]);
+    if (c->job == NULL) {
+        smtpc_finish(c);
+        return;
+    }
+    smtpc_note(c, what, c->state == C_CONNECT);
+    smtpc_next_host(c);
+}
+
+/* relay_smtpc_start - open a connection for d */
+
+int relay_smtpc_start(struct relay_dest *d, uv_loop_t *loop)
+{
+    struct relay_smtpc *c = xcalloc(1, sizeof(*c));
+
+    c->sid = log_session_id_next();
+    c->dest = d;
+    c->next = smtpc_all;
+    if (smtpc_all)
+        smtpc_all->prev = c;
+    smtpc_all = c;
+    c->loop = loop;
+    uv_timer_init(loop, &c->timer);
+    c->timer.data = c;
+    d->conns++;
+    /* Take the first job now so a connection failure is charged to it. */
+    c->job = d->jobs;
+    if (c->job != NULL) {
+        d->jobs = c->job->next;
+        if (d->jobs == NULL)
+            d->jobs_tail = NULL;
+        d->njobs--;
+        c->job->next = NULL;
+    }
+    smtpc_connect_next(c);
+    return 0;
+}
+
+/* relay_smtpc_shutdown_all - stop every connection now */
+
+void relay_smtpc_shutdown_all(void)
+{
+    for (struct relay_smtpc *c = smtpc_all; c != NULL; c = c->next) {
+        if (c->finishing)
+            continue;
+        if (c->job != NULL) {
+            /* Nothing counts as delivered without the reply to the final dot. */
+            for (size_t i = 0; i < c->job->nridx; i++)
+                c->job->codes[i] = 0;
+            smtpc_note(c, "delivery interrupted by shutdown", true);
+            smtpc_job_done(c);
+        }
+        smtpc_finish(c);
+    }
+}
