@@ -52,6 +52,7 @@ struct relay_qmsg {
     bool    io;                         /* a record write, DSN or removal under way */
     bool    conn_failure;               /* last round failed to connect anywhere */
     char   *data;                       /* owned: message bytes during a round, or NULL */
+    bool    torn;                       /* the file ends in a torn record (no newline) */
     struct relay_qmsg *next;            /* qmgr list */
 };
 

@@ -214,6 +214,13 @@ static void qmgr_recorded(struct qmgr_work *w)
 
 static void qmgr_write_records(struct relay_qmsg *m, char *buf, size_t len)
 {
+    if (m->torn) {                      /* end a torn record left by a crash */
+        buf = xrealloc(buf, len + 2);
+        memmove(buf + 1, buf, len + 1);
+        buf[0] = '\n';
+        len++;
+        m->torn = false;
+    }
     m->io = true;
     qmgr_submit(m, m->id, qmgr_append_work, qmgr_recorded, buf, len);
 }

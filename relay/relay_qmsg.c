@@ -10,7 +10,8 @@
  *   delay <unix-ms>
  *
  * Loading replays the records in order (the last one of a recipient wins);
- * a torn last line (no newline: a crash during append) is ignored.
+ * a torn last line (no newline: a crash during append) is ignored, and
+ * m->torn tells the writer to end it before appending.
  *
  * CONTRACT
  *  Every function doing I/O blocks and is meant for libuv's thread pool or
@@ -166,6 +167,7 @@ int relay_qmsg_load(int dirfd, const char *id, struct relay_qmsg **out, const ch
                 m->data_len = qf.data_len;
                 relay_qmsg_envelope(m, buf, (size_t)qf.data_off);
                 relay_qmsg_replay(m, t + 4, t + tlen);
+                m->torn = tlen > 4 && t[tlen - 1] != '\n';
                 *out = m;
                 r = 0;
             }
