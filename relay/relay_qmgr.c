@@ -428,15 +428,17 @@ static void qmgr_set(struct relay_qmsg *m, size_t i, enum relay_outcome o, const
                      const char *remote, uint64_t sid)
 {
     struct relay_qrcpt *r = &m->rcpts[i];
+    char *last = relay_qmsg_oneline(text), *rem = remote ? xstrdup(remote) : NULL;
 
+    /* Copy first: text or remote may be r's own strings (expiry passes them). */
     r->busy = false;
     r->dirty = true;
     r->attempts++;
     r->last_ms = qmgr_now();
     free(r->last);
-    r->last = relay_qmsg_oneline(text);
+    r->last = last;
     free(r->remote);
-    r->remote = remote ? xstrdup(remote) : NULL;
+    r->remote = rem;
     switch (o) {
     case RELAY_O_DELIVERED:
         r->state = RELAY_R_DELIVERED;
@@ -446,8 +448,11 @@ static void qmgr_set(struct relay_qmsg *m, size_t i, enum relay_outcome o, const
     case RELAY_O_FAIL:
         r->state = RELAY_R_FAILED;
         r->dsn_due = true;
-        log_info(sid ? "smtp" : "queue", sid, "failed id=%s to=<%s> reason=\"%s\"", m->id,
-                 r->addr, r->last);
+        if (sid != 0)                   /* the session's event ... */
+            log_info("smtp", sid, "failed id=%s to=<%s> relay=%s reply=\"%s\"", m->id, r->addr,
+                     remote ? remote : "?", r->last);
+        /* ... and the queue's verdict, always. */
+        log_info("queue", 0, "failed id=%s to=<%s> reason=\"%s\"", m->id, r->addr, r->last);
         break;
     case RELAY_O_DEFER:
         log_info(sid ? "smtp" : "queue", sid, "deferred id=%s to=<%s> reason=\"%s\"", m->id,
@@ -631,9 +636,9 @@ static void qmgr_dns_done(struct dns_query *q, const struct dns_result *res, voi
     } else if (res->status == DNS_NULLMX) {
         qmgr_dest_flush(d, RELAY_O_FAIL, "556 5.1.10 Recipient address has null MX", false);
     } else if (res->status == DNS_FAIL) {
-        text = xasprintf("550 5.1.2 DNS domain does not exist (%s)", res->why ? res->why : "");
-        qmgr_dest_flush(d, RELAY_O_FAIL, text, false);
-        free(text);
+        log_info("queue", 0, "dns domain=%s status=fail why=\"%s\"", d->domain,
+                 res->why ? res->why : "");
+        qmgr_dest_flush(d, RELAY_O_FAIL, "550 5.1.2 DNS domain does not exist", false);
     } else {
         text = xasprintf("451 4.4.0 DNS query failed: %s", res->why ? res->why : "error");
         qmgr_dest_flush(d, RELAY_O_DEFER, text, false);

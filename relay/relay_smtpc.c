@@ -79,10 +79,16 @@ static void smtpc_enter_state(struct relay_smtpc *c, enum smtpc_state st)
 {
     log_debug("smtp", c->sid, "state %s -> %s", smtpc_states[c->state], smtpc_states[st]);
     c->state = st;
-    if (smtpc_timeouts[st] > 0)
-        uv_timer_start(&c->timer, smtpc_timeout, smtpc_timeouts[st], 0);
-    else
+    if (smtpc_timeouts[st] > 0) {
+        uint64_t ms = smtpc_timeouts[st];
+
+        /* The send connector's connection_inactivity_timeout caps every wait. */
+        if (c->dest->sc->connection_inactivity_timeout < ms)
+            ms = c->dest->sc->connection_inactivity_timeout;
+        uv_timer_start(&c->timer, smtpc_timeout, ms, 0);
+    } else {
         uv_timer_stop(&c->timer);
+    }
 }
 
 /* smtpc_send - queue a command line */
