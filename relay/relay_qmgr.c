@@ -491,9 +491,17 @@ static void qmgr_job_back(struct relay_job *j)
 
 void relay_qmgr_job_done(struct relay_dest *d, struct relay_job *j)
 {
-    char remote[300];
+    const char *colon = strrchr(j->endpoint, ':');
+    char remote[300], ip[64];
+    size_t iplen = colon ? (size_t)(colon - j->endpoint) : strlen(j->endpoint);
 
-    snprintf(remote, sizeof(remote), "%s[%s]", j->remote ? j->remote : "?", j->endpoint);
+    /* HOST[IP]:PORT, as Postfix writes relay= ("[v6]:port" loses its brackets). */
+    if (iplen >= 2 && j->endpoint[0] == '[')
+        snprintf(ip, sizeof(ip), "%.*s", (int)iplen - 2, j->endpoint + 1);
+    else
+        snprintf(ip, sizeof(ip), "%.*s", (int)iplen, j->endpoint);
+    snprintf(remote, sizeof(remote), "%s[%s]:%s", j->remote ? j->remote : "?", ip,
+             colon ? colon + 1 : "");
     for (size_t i = 0; i < j->nridx; i++) {
         if (j->codes[i] == 0) {         /* never got an answer for it */
             qmgr_set(j->msg, j->ridx[i], RELAY_O_DEFER,
@@ -1021,8 +1029,10 @@ int relay_qmgr_start(void)
                 relay_qmgr_notify(de->d_name);
         closedir(dir);
     }
-    if ((r = uv_thread_create(&Q.w.thread, qmgr_thread, NULL)) != 0)
+    if ((r = uv_thread_create(&Q.w.thread, qmgr_thread, NULL)) != 0) {
+        log_errx("qmgr", 0, "cannot start the queue manager thread: %s", uv_strerror(r));
         return r;
+    }
     Q.started = true;
     return 0;
 }

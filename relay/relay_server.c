@@ -11,11 +11,10 @@
  *
  * Start order (as root): find the service user -> create and open the queue
  * directories -> bind -> drop privileges -> recover the queue -> commit
- * thread -> queue manager -> workers.  Stop: workers first, then the queue
- * manager (connections in flight are abandoned; their recipients stay
- * pending), then the commit thread.  Stop: workers stop
- * accepting, idle sessions get 421, sessions in DATA finish their message
- * (bounded by RELAY_STOP_GRACE_MS), then the commit thread drains.
+ * thread -> queue manager -> workers.  Stop: the workers stop accepting,
+ * idle sessions get 421, sessions in DATA finish their message (bounded by
+ * RELAY_STOP_GRACE_MS); then the queue manager drops its connections in
+ * flight (their recipients stay pending); then the commit thread drains.
  *
  * CONTRACT
  *  relay_server_run() is called once, from main, and returns the exit
