@@ -1,0 +1,132 @@
+/*
+ * policy_secure.h - pure domain-security decisions (Exchange "Domain Security").
+ *
+ * Facts in, verdict out: the SMTP server asks policy_mail_secure() at every
+ * MAIL FROM, the SMTP client asks policy_send_secure() after each step of
+ * the outbound handshake.  tls/ supplies the certificate facts (names,
+ * chain verdict); nothing here does I/O, allocates or keeps state.  Every
+ * string in a verdict is static, or borrowed from the facts (said where).
+ */
+#ifndef DOMSEC_POLICY_SECURE_H
+#define DOMSEC_POLICY_SECURE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "policy_config.h"
+#include "policy_smtp.h"
+
+/* Chain verdict computed by tls/ for a peer certificate (SPEC 6.2). */
+enum policy_chain {
+    POLICY_CHAIN_VALID,
+    POLICY_CHAIN_UNTRUSTED,             /* no path to trusted_ca_file */
+    POLICY_CHAIN_EXPIRED,
+    POLICY_CHAIN_NOT_YET_VALID,
+    POLICY_CHAIN_BAD_EKU,               /* EKU present without serverAuth/clientAuth */
+    POLICY_CHAIN_REVOKED,               /* a definite CRL entry: always fails */
+    POLICY_CHAIN_REVOCATION_UNKNOWN,    /* CRL missing or stale: see revocation_failure */
+    POLICY_CHAIN_INVALID,               /* anything else */
+};
+
+/* Inbound facts at MAIL FROM (SPEC 3 "Domain security at MAIL FROM"). */
+struct policy_inbound {
+    bool    listed;                     /* MAIL FROM domain in tls_receive_domain_secure_list
+                                         * (always false for <>) */
+    bool    connector_secure;           /* receive connector domain_secure_enabled */
+    bool    starttls_advertised;        /* STARTTLS was offered in this session */
+    bool    tls;                        /* the session is in TLS now */
+    bool    client_cert;                /* the client presented a certificate */
+    bool    name_match;                 /* policy_cert_name_match(domain, client cert names) */
+    enum policy_chain chain;            /* validation of the client chain */
+    enum cfg_revfail revocation_failure;/* transport revocation_failure */
+};
+
+struct policy_secure_verdict {
+    const struct policy_reply *reply;   /* NULL: accept (see domain_secured); static */
+    bool    domain_secured;             /* stamp as Partner (X-MS-Exchange-Organization-Auth*) */
+    bool    revocation_accepted;        /* passed only because revocation_failure = accept */
+    const char *rule;                   /* the deciding row, for the protocol log; static:
+                                         * "NotListed", "DomainSecureDisabled",
+                                         * "NotAuthenticated (STARTTLS not used)",
+                                         * "AuthTempFailure (STARTTLS not advertised)",
+                                         * "NotAuthenticated (no client certificate)",
+                                         * "SubjectMismatch",
+                                         * "CertificateValidationFailure (<chain name>)",
+                                         * "Secured" */
+};
+
+/* Steps of an outbound session, in order; each check includes the earlier ones. */
+enum policy_out_step {
+    POLICY_OUT_EHLO,                    /* EHLO reply read */
+    POLICY_OUT_STARTTLS_REPLY,          /* reply to STARTTLS read */
+    POLICY_OUT_HANDSHAKE,               /* TLS handshake finished (or failed) */
+    POLICY_OUT_CERT,                    /* server certificate checked */
+};
+
+/* Outbound facts (SPEC 4 "Domain security outbound"); fields of later steps are ignored. */
+struct policy_outbound {
+    bool    listed;                     /* next-hop (recipient) domain in tls_send_domain_secure_list */
+    bool    connector_secure;           /* send connector domain_secure_enabled */
+    bool    starttls_offered;           /* STARTTLS in the EHLO reply */
+    int     starttls_code;              /* reply code to STARTTLS (0 if not sent) */
+    const char *starttls_text;          /* that reply, one line ("454 4.7.0 TLS not available"); borrowed */
+    bool    handshake_ok;
+    const char *handshake_error;        /* text when !handshake_ok; borrowed */
+    bool    name_match;                 /* server cert names vs the recipient domain */
+    enum policy_chain chain;
+    enum cfg_revfail revocation_failure;
+};
+
+struct policy_out_verdict {
+    bool    require_tls;                /* listed && connector_secure: no plaintext fallback */
+    int     code;                       /* 0 = go on; else the code of inner (451, 454) */
+    const char *inner;                  /* NULL = go on; else the reply for the queue error
+                                         * ("Primary target IP address responded with: ..."),
+                                         * e.g. "451 5.7.3 STARTTLS is required to send mail";
+                                         * static.  Also: count a Domain Secure Outbound
+                                         * Session Failure and try the next host. */
+    const char *reason;                 /* for policy_send_secure_logline(); static; NULL if
+                                         * no failure */
+    const char *info;                   /* ditto: "" or static or borrowed from the facts */
+    const char *rule;                   /* static: "NotListed", "Proceed", "DomainSecureDisabled",
+                                         * "TlsNotOffered",
+                                         * "TlsNegotiationFailed (STARTTLS refused)",
+                                         * "TlsNegotiationFailure (handshake)",
+                                         * "SubjectMismatch", "CertificateValidationFailure (<chain>)",
+                                         * "Secured" */
+    bool    secured;                    /* step CERT and every check passed: log "Secure domain
+                                         * certificate", count Domain Secure Messages Sent */
+    bool    revocation_accepted;        /* secured only because revocation_failure = accept */
+};
+
+/* policy_secure.c */
+/* "Valid", "Untrusted", "Expired", "NotYetValid", "BadEku", "Revoked",
+ * "RevocationUnknown", "Invalid"; "Unknown" for anything else.  Static. */
+const char *policy_chain_name(enum policy_chain c);
+/*
+ * SPEC 3 name match: does any of names (SAN dNSNames + subject CN) cover
+ * domain D?  D; "*.D"; exactly one label below D ("mail.D", not
+ * "a.mail.D"); "*.P" where D ends with ".P" at any depth and P has at
+ * least two labels ("*.com" never matches).  ASCII case-insensitive; one
+ * trailing dot on either side ignored; NULL, empty and malformed names
+ * (empty labels, '*' other than a whole first label) are skipped.
+ */
+bool    policy_cert_name_match(const char *domain, const char *const *names, size_t nnames);
+/* Is domain in a secure list?  Exact, ASCII case-insensitive, whole domain (no subdomains). */
+bool    policy_secure_listed(const struct cfg_list *list, const char *domain);
+/* The MAIL FROM decision table of SPEC 3, in order. */
+struct policy_secure_verdict policy_mail_secure(const struct policy_inbound *f);
+/* The outbound checks up to and including `step` (SPEC 4; exchange-behaviour 3, 4.2). */
+struct policy_out_verdict policy_send_secure(const struct policy_outbound *f,
+                                             enum policy_out_step step);
+/*
+ * Format Exchange's protocol-log context line into buf (always terminated
+ * when sz > 0): "Message to secure domain 'D' on send connector 'C' failed
+ * because R I."  NULL strings print as "".  Returns what snprintf returns
+ * (the untruncated length).
+ */
+int     policy_send_secure_logline(char *buf, size_t sz, const char *domain,
+                                   const char *connector, const char *reason,
+                                   const char *info);
+
+#endif
