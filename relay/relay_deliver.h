@@ -35,6 +35,8 @@ struct relay_qrcpt {
     bool    busy;                       /* in a job now */
     bool    dsn_due;                    /* failed, not yet reported in a DSN */
     bool    dirty;                      /* changed since the last record write */
+    bool    note;                       /* outcome to log once its record is durable */
+    uint64_t note_sid;                  /* session that produced it (0: the queue) */
 };
 
 struct relay_qmsg {
@@ -53,6 +55,7 @@ struct relay_qmsg {
     bool    conn_failure;               /* last round failed to connect anywhere */
     char   *data;                       /* owned: message bytes during a round, or NULL */
     bool    torn;                       /* the file ends in a torn record (no newline) */
+    bool    round_due;                  /* all jobs back: end the round after the writes */
     struct relay_qmsg *next;            /* qmgr list */
 };
 

@@ -67,6 +67,12 @@ struct qmgr_work {
 static void qmgr_schedule(void);
 static void qmgr_finish_round(struct relay_qmsg *m);
 static void qmgr_maybe_exit(void);
+static void qmgr_flush(struct relay_qmsg *m);
+static void qmgr_round_check(struct relay_qmsg *m);
+static void qmgr_log_notes(struct relay_qmsg *m);
+static void qmgr_redirty(struct relay_qmsg *m);
+static void qmgr_write_records(struct relay_qmsg *m, char *buf, size_t len,
+                               void (*then)(struct qmgr_work *w));
 
 /* qmgr_now - wall clock in ms (records store unix time) */
 
@@ -190,6 +196,16 @@ static bool qmgr_all_final(const struct relay_qmsg *m)
     return true;
 }
 
+/* qmgr_owes - a DSN or a record of m is still to be written */
+
+static bool qmgr_owes(const struct relay_qmsg *m)
+{
+    for (size_t i = 0; i < m->nrcpts; i++)
+        if ((m->rcpts[i].dsn_due && m->sender[0] != '\0') || m->rcpts[i].dirty)
+            return true;
+    return false;
+}
+
 static void qmgr_recorded(struct qmgr_work *w)
 {
     struct relay_qmsg *m = w->m;
@@ -198,11 +214,13 @@ static void qmgr_recorded(struct qmgr_work *w)
     if (w->err < 0) {
         /* The state is not durable: keep it in memory, try again later. */
         log_warnx("queue", 0, "cannot write state id=%s: %s", m->id, strerror(-w->err));
+        qmgr_redirty(m);
         m->next_ms = qmgr_now() + 10000;
         qmgr_schedule();
         return;
     }
-    if (qmgr_all_final(m)) {
+    qmgr_log_notes(m);
+    if (qmgr_all_final(m) && !qmgr_owes(m)) {
         m->io = true;
         qmgr_submit(m, m->id, qmgr_remove_work, qmgr_removed, NULL, 0);
         return;
@@ -210,9 +228,105 @@ static void qmgr_recorded(struct qmgr_work *w)
     qmgr_schedule();
 }
 
+/* qmgr_log_notes - log the outcomes whose records are now durable */
+
+static void qmgr_log_notes(struct relay_qmsg *m)
+{
+    for (size_t i = 0; i < m->nrcpts; i++) {
+        struct relay_qrcpt *r = &m->rcpts[i];
+        const char *relay = r->remote ? r->remote : "?";
+
+        if (!r->note || r->dirty)
+            continue;
+        r->note = false;
+        switch (r->state) {
+        case RELAY_R_DELIVERED:
+            log_info("smtp", r->note_sid, "delivered id=%s to=<%s> relay=%s reply=\"%s\"", m->id,
+                     r->addr, relay, r->last);
+            break;
+        case RELAY_R_FAILED:
+            if (r->note_sid != 0)       /* the session's event, then the queue's verdict */
+                log_info("smtp", r->note_sid, "failed id=%s to=<%s> relay=%s reply=\"%s\"",
+                         m->id, r->addr, relay, r->last);
+            log_info("queue", 0, "failed id=%s to=<%s> reason=\"%s\"", m->id, r->addr, r->last);
+            break;
+        case RELAY_R_PENDING:
+            log_info(r->note_sid ? "smtp" : "queue", r->note_sid,
+                     "deferred id=%s to=<%s> reason=\"%s\"", m->id, r->addr, r->last);
+            break;
+        }
+    }
+}
+
+/* qmgr_redirty - a record write failed: those outcomes must be written again */
+
+static void qmgr_redirty(struct relay_qmsg *m)
+{
+    for (size_t i = 0; i < m->nrcpts; i++)
+        if (m->rcpts[i].note)
+            m->rcpts[i].dirty = true;
+}
+
+/* qmgr_flushed - delivered/deferred records are durable (or not) */
+
+static void qmgr_flushed(struct qmgr_work *w)
+{
+    struct relay_qmsg *m = w->m;
+
+    m->io = false;
+    if (w->err < 0) {
+        log_warnx("queue", 0, "cannot write state id=%s: %s", m->id, strerror(-w->err));
+        qmgr_redirty(m);                /* the round end writes them again */
+        if (m->jobs == 0 && m->round_due) {
+            m->round_due = false;
+            qmgr_finish_round(m);
+        }
+        return;
+    }
+    qmgr_log_notes(m);
+    qmgr_flush(m);
+}
+
+/*
+ * qmgr_flush - write what the peers said as soon as they said it: a
+ * delivered recipient is durable before anything else happens (and before
+ * it is logged).  Failures wait for the round's end: their DSN must be
+ * durable before the record that says they failed.
+ */
+static void qmgr_flush(struct relay_qmsg *m)
+{
+    char *records = NULL;
+    size_t len = 0;
+
+    if (m->io)
+        return;                         /* called again when that write ends */
+    for (size_t i = 0; i < m->nrcpts; i++)
+        if (m->rcpts[i].dirty && m->rcpts[i].state != RELAY_R_FAILED) {
+            relay_qmsg_record_rcpt(m, i, &records, &len);
+            m->rcpts[i].dirty = false;
+        }
+    if (len > 0) {
+        qmgr_write_records(m, records, len, qmgr_flushed);
+        return;
+    }
+    if (m->jobs == 0 && m->round_due) {
+        m->round_due = false;
+        qmgr_finish_round(m);
+    }
+}
+
+/* qmgr_round_check - the last job is back: flush, then end the round */
+
+static void qmgr_round_check(struct relay_qmsg *m)
+{
+    m->round_due = true;
+    qmgr_flush(m);
+}
+
 /* qmgr_write_records - persist the round, then move on */
 
-static void qmgr_write_records(struct relay_qmsg *m, char *buf, size_t len)
+static void qmgr_write_records(struct relay_qmsg *m, char *buf, size_t len,
+                               void (*then)(struct qmgr_work *w))
 {
     if (m->torn) {                      /* end a torn record left by a crash */
         buf = xrealloc(buf, len + 2);
@@ -222,7 +336,7 @@ static void qmgr_write_records(struct relay_qmsg *m, char *buf, size_t len)
         m->torn = false;
     }
     m->io = true;
-    qmgr_submit(m, m->id, qmgr_append_work, qmgr_recorded, buf, len);
+    qmgr_submit(m, m->id, qmgr_append_work, then, buf, len);
 }
 
 /* qmgr_reporting_mta - the name we report as */
@@ -250,6 +364,7 @@ static void qmgr_dsn_committed(struct relay_spool *sp, int status, void *arg)
     Q.busy--;
     if (status < 0) {
         log_errx("queue", 0, "cannot queue dsn for=%s: %s", d->m->id, uv_strerror(status));
+        qmgr_redirty(d->m);             /* the records still wait for their DSN */
         d->m->io = false;
         d->m->next_ms = qmgr_now() + 10000;     /* try the round's end again */
         free(d->records);
@@ -262,7 +377,7 @@ static void qmgr_dsn_committed(struct relay_spool *sp, int status, void *arg)
     for (size_t i = 0; i < d->m->nrcpts; i++)
         d->m->rcpts[i].dsn_due = false;
     relay_qmgr_notify(d->newid);
-    qmgr_write_records(d->m, d->records, d->len);
+    qmgr_write_records(d->m, d->records, d->len, qmgr_recorded);
     free(d);
 }
 
@@ -407,7 +522,7 @@ static void qmgr_finish_round(struct relay_qmsg *m)
     if (failure_dsn || delay_dsn) {
         qmgr_queue_dsn(m, failure_dsn ? RELAY_DSN_FAILURE : RELAY_DSN_DELAY, records, len);
     } else if (len > 0) {
-        qmgr_write_records(m, records, len);
+        qmgr_write_records(m, records, len, qmgr_recorded);
     } else {
         free(records);
         m->io = false;
@@ -439,24 +554,17 @@ static void qmgr_set(struct relay_qmsg *m, size_t i, enum relay_outcome o, const
     r->last = last;
     free(r->remote);
     r->remote = rem;
+    r->note = true;                     /* logged once the record is durable */
+    r->note_sid = sid;
     switch (o) {
     case RELAY_O_DELIVERED:
         r->state = RELAY_R_DELIVERED;
-        log_info("smtp", sid, "delivered id=%s to=<%s> relay=%s reply=\"%s\"", m->id, r->addr,
-                 remote ? remote : "?", r->last);
         break;
     case RELAY_O_FAIL:
         r->state = RELAY_R_FAILED;
         r->dsn_due = true;
-        if (sid != 0)                   /* the session's event ... */
-            log_info("smtp", sid, "failed id=%s to=<%s> relay=%s reply=\"%s\"", m->id, r->addr,
-                     remote ? remote : "?", r->last);
-        /* ... and the queue's verdict, always. */
-        log_info("queue", 0, "failed id=%s to=<%s> reason=\"%s\"", m->id, r->addr, r->last);
         break;
     case RELAY_O_DEFER:
-        log_info(sid ? "smtp" : "queue", sid, "deferred id=%s to=<%s> reason=\"%s\"", m->id,
-                 r->addr, r->last);
         break;
     }
 }
@@ -484,7 +592,9 @@ static void qmgr_job_back(struct relay_job *j)
 
     qmgr_job_free(j);
     if (--m->jobs == 0)
-        qmgr_finish_round(m);
+        qmgr_round_check(m);
+    else
+        qmgr_flush(m);
 }
 
 /* relay_qmgr_job_done - a connection finished a job */
@@ -850,7 +960,7 @@ static void qmgr_dispatch_go(struct qmgr_work *w)
     free(dests);
     policy_config_unref(cfg);
     if (--m->jobs == 0)                 /* nothing out (or all back already) */
-        qmgr_finish_round(m);
+        qmgr_round_check(m);
 }
 
 /* qmgr_dispatch - start a round of m */
@@ -894,8 +1004,15 @@ static void qmgr_schedule(void)
 
         if (m->jobs > 0 || m->io)
             continue;
-        if (qmgr_all_final(m)) {        /* e.g. a crash before removal */
-            m->io = true;
+        if (qmgr_all_final(m)) {
+            if (qmgr_owes(m)) {         /* a DSN or records still to write */
+                if (m->next_ms <= now)
+                    qmgr_finish_round(m);
+                else
+                    wake = m->next_ms < wake ? m->next_ms : wake;
+                continue;
+            }
+            m->io = true;               /* e.g. a crash before removal */
             qmgr_submit(m, m->id, qmgr_remove_work, qmgr_removed, NULL, 0);
             continue;
         }
@@ -1024,6 +1141,7 @@ int relay_qmgr_start(void)
         return -1;
     }
     if ((fd = dup(qmgr_dirfd())) >= 0 && (dir = fdopendir(fd)) != NULL) {
+        rewinddir(dir);                 /* a dup shares the offset recovery left at the end */
         while ((de = readdir(dir)) != NULL)
             if (de->d_name[0] != '.')
                 relay_qmgr_notify(de->d_name);

@@ -281,6 +281,7 @@ int relay_queue_recover(size_t *nmessages, size_t *ncorrupt)
     /* incoming/: never acknowledged, so never promised to anyone. */
     if ((fd = dup(relay_queue_fds[RELAY_QDIR_INCOMING])) < 0 || (d = fdopendir(fd)) == NULL)
         return -errno;
+    rewinddir(d);                       /* a dup shares the directory offset */
     while ((de = readdir(d)) != NULL) {
         if (de->d_name[0] == '.')
             continue;
@@ -293,6 +294,7 @@ int relay_queue_recover(size_t *nmessages, size_t *ncorrupt)
 
     if ((fd = dup(relay_queue_fds[RELAY_QDIR_MESSAGES])) < 0 || (d = fdopendir(fd)) == NULL)
         return -errno;
+    rewinddir(d);                       /* a dup shares the directory offset */
     while ((de = readdir(d)) != NULL) {
         struct relay_qfile qf;
         const char *why = "not a queue file name";
