@@ -93,8 +93,10 @@ static void test_replay(void **state)
         assert_string_equal(m2->rcpts[2].last, "250 ok  second line");
         relay_qmsg_free(m2);
     }
+    relay_qmsg_free(m);
     assert_int_equal(relay_qmsg_remove(dfd, "0123456789ABCDEF"), 0);
-    assert_int_equal(relay_qmsg_load(dfd, "0123456789ABCDEF", &m, &why) == 0 ? 0 : -1, -1);
+    assert_int_equal(relay_qmsg_load(dfd, "0123456789ABCDEF", &m, &why), -1);
+    assert_null(m);
     relay_qmsg_free(NULL);
     close(dfd);
     rmdir(dir);
