@@ -266,7 +266,8 @@ static void relay_session_event(struct tls_conn *c, enum tls_event ev, void *arg
         relay_session_maybe_free(s);
         return;
     case TLS_EV_CONNECTED:
-        break;                          /* not for an accepted conn */
+    case TLS_EV_TLS_READY:
+        break;                          /* not for an accepted plaintext conn (yet) */
     }
     log_panic("smtpd", "unknown conn event %d", (int)ev);
 }

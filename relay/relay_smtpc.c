@@ -559,6 +559,7 @@ static void smtpc_event(struct tls_conn *tc, enum tls_event ev, void *arg)
         smtpc_input(c);
         return;
     case TLS_EV_DRAINED:
+    case TLS_EV_TLS_READY:              /* outbound STARTTLS comes with domain security */
         return;
     case TLS_EV_EOF:
     case TLS_EV_ERROR:

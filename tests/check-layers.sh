@@ -20,9 +20,15 @@ done
 for f in relay/*.[ch] policy/*.[ch] logs/*.[ch]; do
     grep -nE 'wolfssl/|WOLFSSL' "$f" && bad "$f uses wolfSSL directly (only tls/ may)"
 done
-# Headers of tls/ must not expose WOLFSSL either.
+# Public headers of tls/ must not expose WOLFSSL either; tls_internal.h is
+# private to tls/ and nobody else may include it.
 for f in tls/*.h; do
+    [ "$f" = tls/tls_internal.h ] && continue
     grep -nE '^[^/ *].*WOLFSSL' "$f" && bad "$f exposes a WOLFSSL type"
+done
+for f in relay/*.[ch] policy/*.[ch] logs/*.[ch] dns/*.[ch]; do
+    [ -e "$f" ] || continue
+    grep -n '#include "tls_internal.h"' "$f" && bad "$f includes tls/'s private header"
 done
 [ $fail -eq 0 ] && echo "layering: ok"
 exit $fail

@@ -13,15 +13,28 @@
  *  conn is freed after TLS_EV_CLOSED returns, which happens only after
  *  tls_conn_close() and once both handles are closed (libuv: memory is
  *  released in close_cb).  Thread affinity: the loop that accepted it.
+ *
+ *  STARTTLS changes the mode of the same object (PLAIN -> HANDSHAKE ->
+ *  OPEN): ciphertext read from the socket collects in `cin`, wolfSSL pulls
+ *  it through tls__io_recv() and pushes records into `cout` through
+ *  tls__io_send(), which is handed to uv_write after every wolfSSL call.
+ *  Decrypted input lands in `in`, so sessions see the same peek/consume
+ *  interface in both modes.  Peer verification never fails the handshake:
+ *  the chain verdict is recorded in the facts and decided by policy.
  */
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
 #include "tls_conn.h"
+#include "tls_ctx.h"
+#include "tls_internal.h"
 
 #define TLS_CONN_READ_SIZE 65536
+
+enum tls_mode { TLS_MODE_PLAIN, TLS_MODE_HANDSHAKE, TLS_MODE_OPEN, TLS_MODE_FAILED };
 
 struct tls_conn {
     uv_tcp_t tcp;
@@ -38,6 +51,18 @@ struct tls_conn {
     size_t  out_len, out_cap;
     size_t  queued;                     /* bytes in uv_write requests */
     int     error;                      /* libuv error behind TLS_EV_ERROR */
+    /* TLS. */
+    enum tls_mode mode;
+    WOLFSSL *ssl;                       /* owned; freed with the handles */
+    struct tls_ctx *ctx;                /* referenced */
+    bool    server;
+    char   *cin;                        /* owned: ciphertext not yet read by wolfSSL */
+    size_t  cin_off, cin_len, cin_cap;
+    char   *cout;                       /* owned: records wolfSSL produced, not yet written */
+    size_t  cout_len, cout_cap;
+    char    tls_err[160];
+    struct tls_facts facts;
+    unsigned char *peer_der;            /* owned */
     int     open_handles;
     bool    reading, eof, closing, closed_handles, want_drained;
 };
@@ -50,6 +75,10 @@ struct tls_wreq {
 };
 
 static __thread char tls_conn_rbuf[TLS_CONN_READ_SIZE];
+
+static void tls_conn_cipher_in(struct tls_conn *c, ssize_t nread, const uv_buf_t *buf);
+static int tls_conn_cipher_out(struct tls_conn *c);
+static void tls_conn_set_error(struct tls_conn *c, const char *what, int ret);
 
 /* tls_conn_alloc - libuv read buffer: the thread's shared buffer */
 
@@ -86,6 +115,10 @@ static void tls_conn_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *bu
 
     if (c->closing)
         return;
+    if (c->mode != TLS_MODE_PLAIN) {
+        tls_conn_cipher_in(c, nread, buf);
+        return;
+    }
     if (nread > 0) {
         if (c->in_len == 0) {
             c->view = buf->base;
@@ -311,6 +344,20 @@ int tls_conn_flush(struct tls_conn *c)
 
     if (c->out_len == 0 || c->closed_handles)
         return 0;
+    if (c->mode == TLS_MODE_HANDSHAKE)
+        return 0;                       /* sent once the handshake is done */
+    if (c->mode == TLS_MODE_OPEN) {
+        int n = wolfSSL_write(c->ssl, c->out, (int)c->out_len);
+
+        if (n != (int)c->out_len) {
+            tls_conn_set_error(c, "write", n);
+            return UV_EPROTO;
+        }
+        c->out_len = 0;
+        return tls_conn_cipher_out(c);
+    }
+    if (c->mode == TLS_MODE_FAILED)
+        return UV_EPROTO;
     w = xmalloc(sizeof(*w));
     w->conn = c;
     w->buf = c->out;
@@ -345,6 +392,12 @@ static void tls_conn_handle_closed(uv_handle_t *h)
         return;
     if (c->cb != NULL)
         c->cb(c, TLS_EV_CLOSED, c->arg);
+    if (c->ssl != NULL)
+        wolfSSL_free(c->ssl);
+    tls_ctx_unref(c->ctx);
+    free(c->peer_der);
+    free(c->cin);
+    free(c->cout);
     free(c->in);
     free(c->out);
     free(c);
@@ -384,6 +437,10 @@ void tls_conn_close(struct tls_conn *c, unsigned linger_ms)
         return;
     c->closing = true;
     tls_conn_pause(c);
+    if (linger_ms > 0 && c->mode == TLS_MODE_OPEN && tls_conn_flush(c) == 0) {
+        wolfSSL_shutdown(c->ssl);       /* close_notify, best effort */
+        tls_conn_cipher_out(c);
+    }
     if (linger_ms > 0 && tls_conn_flush(c) == 0 && c->queued > 0) {
         c->shut.data = c;
         if (uv_shutdown(&c->shut, (uv_stream_t *)&c->tcp, tls_conn_shutdown_done) == 0) {
@@ -392,4 +449,333 @@ void tls_conn_close(struct tls_conn *c, unsigned linger_ms)
         }
     }
     tls_conn_close_handles(c);
+}
+
+/* ---- TLS ------------------------------------------------------------ */
+
+/* tls__io_recv - wolfSSL wants ciphertext: give it what the socket brought */
+
+int tls__io_recv(WOLFSSL *ssl, char *buf, int sz, void *ctx)
+{
+    struct tls_conn *c = ctx;
+    size_t avail = c->cin_len - c->cin_off, n;
+
+    if (avail == 0)                     /* never 0: wolfSSL would spin */
+        return c->eof ? WOLFSSL_CBIO_ERR_CONN_CLOSE : WOLFSSL_CBIO_ERR_WANT_READ;
+    n = (size_t)sz < avail ? (size_t)sz : avail;
+    memcpy(buf, c->cin + c->cin_off, n);
+    c->cin_off += n;
+    if (c->cin_off == c->cin_len)
+        c->cin_off = c->cin_len = 0;
+    return (int)n;
+}
+
+/* tls__io_send - wolfSSL produced records: keep them for uv_write */
+
+int tls__io_send(WOLFSSL *ssl, char *buf, int sz, void *ctx)
+{
+    struct tls_conn *c = ctx;
+
+    if (c->cout_len + (size_t)sz > c->cout_cap) {
+        c->cout_cap = c->cout_len + (size_t)sz + 4096;
+        c->cout = xrealloc(c->cout, c->cout_cap);
+    }
+    memcpy(c->cout + c->cout_len, buf, (size_t)sz);
+    c->cout_len += (size_t)sz;
+    return sz;                          /* libuv queues everything: never WANT_WRITE */
+}
+
+/* tls_conn_cipher_out - hand produced records to the kernel */
+
+static int tls_conn_cipher_out(struct tls_conn *c)
+{
+    struct tls_wreq *w;
+    uv_buf_t b;
+    int r;
+
+    if (c->cout_len == 0 || c->closed_handles)
+        return 0;
+    w = xmalloc(sizeof(*w));
+    w->conn = c;
+    w->buf = c->cout;
+    w->len = c->cout_len;
+    w->req.data = w;
+    c->cout = NULL;
+    c->cout_len = c->cout_cap = 0;
+    b = uv_buf_init(w->buf, (unsigned)w->len);
+    if ((r = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, tls_conn_written)) != 0) {
+        free(w->buf);
+        free(w);
+        return r;
+    }
+    c->queued += w->len;
+    return 0;
+}
+
+/* tls_conn_set_error - remember why TLS failed */
+
+static void tls_conn_set_error(struct tls_conn *c, const char *what, int ret)
+{
+    char text[WOLFSSL_MAX_ERROR_SZ];
+    int e = wolfSSL_get_error(c->ssl, ret);
+
+    wolfSSL_ERR_error_string((unsigned long)e, text);
+    snprintf(c->tls_err, sizeof(c->tls_err), "%s failed: %s (%d)", what, text, e);
+    c->mode = TLS_MODE_FAILED;
+}
+
+/* tls_conn_chain - classify the peer's chain (SPEC 6.2) */
+
+static enum tls_chain tls_conn_chain(long code, WOLFSSL_X509 *x)
+{
+    unsigned eku;
+
+    if (x == NULL)
+        return TLS_CHAIN_NONE;
+    switch (code) {
+    case 0:
+        eku = wolfSSL_X509_get_extended_key_usage(x);
+        /* EKU absent, or serverAuth (0x1) or clientAuth (0x2). */
+        return eku != 0 && (eku & 0x3) == 0 ? TLS_CHAIN_BAD_EKU : TLS_CHAIN_VALID;
+    case 9:                             /* X509_V_ERR_CERT_NOT_YET_VALID */
+        return TLS_CHAIN_NOT_YET_VALID;
+    case 10:                            /* X509_V_ERR_CERT_HAS_EXPIRED */
+        return TLS_CHAIN_EXPIRED;
+    case 2: case 18: case 19: case 20: case 21: case 24:
+        return TLS_CHAIN_UNTRUSTED;
+    case 23:                            /* X509_V_ERR_CERT_REVOKED */
+        return TLS_CHAIN_REVOKED;
+    case 28:                            /* CRL missing ("rejected") */
+        return TLS_CHAIN_REVOCATION_UNKNOWN;
+    default:
+        return TLS_CHAIN_INVALID;
+    }
+}
+
+/*
+ * tls_conn_revocation - the revocation seam (SPEC 6.3).  Revocation checking
+ * arrives with the CRL issue; until then every chain is "not checked", and
+ * the protocol log says so.
+ */
+static enum tls_revocation tls_conn_revocation(struct tls_conn *c)
+{
+    return TLS_REV_NOT_CHECKED;
+}
+
+/* tls_conn_collect_facts - what the handshake established */
+
+static void tls_conn_collect_facts(struct tls_conn *c)
+{
+    struct tls_facts *f = &c->facts;
+    WOLFSSL_CIPHER *ci = wolfSSL_get_current_cipher(c->ssl);
+    const char *s, *iana;
+    WOLFSSL_X509 *x;
+    int cs;
+
+    snprintf(f->version, sizeof(f->version), "%s", wolfSSL_get_version(c->ssl));
+    cs = wolfSSL_get_current_cipher_suite(c->ssl);
+    iana = wolfSSL_get_cipher_name_iana_from_suite((unsigned char)((cs >> 8) & 0xff),
+                                                   (unsigned char)(cs & 0xff));
+    snprintf(f->cipher, sizeof(f->cipher), "%s", iana ? iana : wolfSSL_get_cipher_name(c->ssl));
+    f->cipher_bits = ci ? wolfSSL_CIPHER_get_bits(ci, NULL) : 0;
+    s = wolfSSL_get_curve_name(c->ssl);
+    snprintf(f->group, sizeof(f->group), "%s", s ? s : "");
+    x = wolfSSL_get_peer_certificate(c->ssl);
+    f->verify_code = wolfSSL_get_verify_result(c->ssl);
+    f->chain = tls_conn_chain(f->verify_code, x);
+    if (x != NULL) {
+        int len = 0;
+        const unsigned char *der = wolfSSL_X509_get_der(x, &len);
+
+        if (der != NULL && len > 0) {
+            c->peer_der = xmalloc((size_t)len);
+            memcpy(c->peer_der, der, (size_t)len);
+            f->peer_der = c->peer_der;
+            f->peer_der_len = (size_t)len;
+        }
+        f->peer_cert = true;
+        wolfSSL_X509_free(x);           /* get_peer_certificate returns a copy */
+    }
+    f->revocation = f->peer_cert ? tls_conn_revocation(c) : TLS_REV_NOT_CHECKED;
+}
+
+/* tls_conn_drive - advance the handshake, then decrypt what arrived */
+
+static void tls_conn_drive(struct tls_conn *c)
+{
+    char buf[16384];
+    bool got = false;
+
+    if (c->mode == TLS_MODE_HANDSHAKE) {
+        int r = c->server ? wolfSSL_accept(c->ssl) : wolfSSL_connect(c->ssl);
+
+        tls_conn_cipher_out(c);
+        if (r != WOLFSSL_SUCCESS) {
+            int e = wolfSSL_get_error(c->ssl, r);
+
+            if (e == WOLFSSL_ERROR_WANT_READ || e == WOLFSSL_ERROR_WANT_WRITE)
+                return;
+            tls_conn_set_error(c, "TLS handshake", r);
+            c->cb(c, TLS_EV_ERROR, c->arg);
+            return;
+        }
+        c->mode = TLS_MODE_OPEN;
+        tls_conn_collect_facts(c);
+        c->cb(c, TLS_EV_TLS_READY, c->arg);
+        if (c->closing || c->mode != TLS_MODE_OPEN)
+            return;
+        if (c->out_len > 0)             /* written while we shook hands */
+            tls_conn_flush(c);
+    }
+    while (c->mode == TLS_MODE_OPEN) {
+        int n = wolfSSL_read(c->ssl, buf, sizeof(buf));
+
+        if (n > 0) {
+            tls_conn_keep(c, buf, (size_t)n);
+            got = true;
+            continue;
+        }
+        {
+            int e = wolfSSL_get_error(c->ssl, n);
+
+            tls_conn_cipher_out(c);     /* e.g. key updates, session tickets */
+            if (e == WOLFSSL_ERROR_WANT_READ || e == WOLFSSL_ERROR_WANT_WRITE)
+                break;
+            if (got) {
+                got = false;
+                c->cb(c, TLS_EV_DATA_IN, c->arg);
+                if (c->closing)
+                    return;
+            }
+            if (e == WOLFSSL_ERROR_ZERO_RETURN || c->eof) {
+                c->eof = true;
+                tls_conn_pause(c);
+                c->cb(c, TLS_EV_EOF, c->arg);
+                return;
+            }
+            tls_conn_set_error(c, "TLS read", n);
+            tls_conn_pause(c);
+            c->cb(c, TLS_EV_ERROR, c->arg);
+            return;
+        }
+    }
+    if (got && !c->closing)
+        c->cb(c, TLS_EV_DATA_IN, c->arg);
+}
+
+/* tls_conn_cipher_in - ciphertext (or EOF/error) from the socket */
+
+static void tls_conn_cipher_in(struct tls_conn *c, ssize_t nread, const uv_buf_t *buf)
+{
+    if (nread > 0) {
+        if (c->cin_off > 0) {
+            memmove(c->cin, c->cin + c->cin_off, c->cin_len - c->cin_off);
+            c->cin_len -= c->cin_off;
+            c->cin_off = 0;
+        }
+        if (c->cin_len + (size_t)nread > c->cin_cap) {
+            c->cin_cap = c->cin_len + (size_t)nread;
+            c->cin = xrealloc(c->cin, c->cin_cap);
+        }
+        memcpy(c->cin + c->cin_len, buf->base, (size_t)nread);
+        c->cin_len += (size_t)nread;
+    } else if (nread == UV_EOF) {
+        c->eof = true;
+    } else if (nread < 0) {
+        c->error = (int)nread;
+        tls_conn_pause(c);
+        c->cb(c, TLS_EV_ERROR, c->arg);
+        return;
+    }
+    if (c->mode == TLS_MODE_FAILED)
+        return;
+    tls_conn_drive(c);
+    if (c->eof && c->mode == TLS_MODE_HANDSHAKE && !c->closing) {
+        snprintf(c->tls_err, sizeof(c->tls_err), "TLS handshake failed: connection closed");
+        c->mode = TLS_MODE_FAILED;
+        c->cb(c, TLS_EV_ERROR, c->arg);
+    }
+}
+
+/* tls_conn_verify_cb - record, never refuse: policy decides after the handshake */
+
+static int tls_conn_verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store)
+{
+    return 1;
+}
+
+/* tls_conn_start - common STARTTLS setup */
+
+static int tls_conn_start(struct tls_conn *c, struct tls_ctx *ctx, bool server)
+{
+    if (c->mode != TLS_MODE_PLAIN || c->closing)
+        return -1;
+    if ((c->ssl = wolfSSL_new(tls__ctx_wolf(ctx))) == NULL) {
+        snprintf(c->tls_err, sizeof(c->tls_err), "cannot create a TLS session");
+        return -1;
+    }
+    c->ctx = tls_ctx_ref(ctx);
+    c->server = server;
+    wolfSSL_SetIOReadCtx(c->ssl, c);
+    wolfSSL_SetIOWriteCtx(c->ssl, c);
+    /* Discard plaintext that arrived after the command (CVE-2011-0411). */
+    c->view_len = 0;
+    free(c->in);
+    c->in = NULL;
+    c->in_off = c->in_len = c->in_cap = 0;
+    c->mode = TLS_MODE_HANDSHAKE;
+    return 0;
+}
+
+/* tls_conn_starttls_server - become a TLS server on this stream */
+
+int tls_conn_starttls_server(struct tls_conn *c, struct tls_ctx *ctx, bool request_cert,
+                             size_t *dropped)
+{
+    size_t pending = 0;
+
+    tls_conn_peek(c, &pending);
+    *dropped = pending;
+    if (tls_conn_flush(c) != 0)         /* the 220 goes out in plaintext */
+        return -1;
+    if (tls_conn_start(c, ctx, true) < 0)
+        return -1;
+    wolfSSL_set_verify(c->ssl, request_cert ? WOLFSSL_VERIFY_PEER : WOLFSSL_VERIFY_NONE,
+                       request_cert ? tls_conn_verify_cb : NULL);
+    return tls_conn_resume(c) == 0 ? 0 : -1;
+}
+
+/* tls_conn_starttls_client - become a TLS client on this stream */
+
+int tls_conn_starttls_client(struct tls_conn *c, struct tls_ctx *ctx, const char *sni)
+{
+    if (tls_conn_start(c, ctx, false) < 0)
+        return -1;
+    wolfSSL_set_verify(c->ssl, WOLFSSL_VERIFY_PEER, tls_conn_verify_cb);
+    if (sni != NULL && *sni != '\0')
+        wolfSSL_UseSNI(c->ssl, WOLFSSL_SNI_HOST_NAME, sni, (unsigned short)strlen(sni));
+    {
+        int r = wolfSSL_connect(c->ssl), e = wolfSSL_get_error(c->ssl, r);    /* ClientHello */
+
+        if (r != WOLFSSL_SUCCESS && e != WOLFSSL_ERROR_WANT_READ
+            && e != WOLFSSL_ERROR_WANT_WRITE) {
+            tls_conn_set_error(c, "TLS handshake", r);  /* no callback: we return -1 */
+            return -1;
+        }
+    }
+    return tls_conn_cipher_out(c) != 0 || tls_conn_resume(c) != 0 ? -1 : 0;
+}
+
+/* tls_conn_facts - facts of the session */
+
+const struct tls_facts *tls_conn_facts(const struct tls_conn *c)
+{
+    return c->mode == TLS_MODE_OPEN ? &c->facts : NULL;
+}
+
+/* tls_conn_tls_error - why TLS failed */
+
+const char *tls_conn_tls_error(const struct tls_conn *c)
+{
+    return c->tls_err;
 }

@@ -6,6 +6,8 @@
  * WOLFSSL*.  One callback receives every event:
  *
  *   TLS_EV_CONNECTED an outbound connect (tls_conn_connect) succeeded.
+ *   TLS_EV_TLS_READY the TLS handshake finished; tls_conn_facts() tells the
+ *                   protocol, cipher and what we know of the peer certificate.
  *   TLS_EV_DATA_IN  new input is buffered: peek it, consume what you used.
  *                   Unconsumed bytes stay buffered for the next event.
  *   TLS_EV_EOF      the peer closed its side (after all DATA_IN).
@@ -22,6 +24,7 @@
 #ifndef DOMSEC_TLS_CONN_H
 #define DOMSEC_TLS_CONN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
 #include <uv.h>
@@ -30,6 +33,7 @@ struct tls_conn;
 
 enum tls_event {
     TLS_EV_CONNECTED,
+    TLS_EV_TLS_READY,
     TLS_EV_DATA_IN,
     TLS_EV_EOF,
     TLS_EV_DRAINED,
@@ -38,6 +42,30 @@ enum tls_event {
 };
 
 typedef void (*tls_conn_cb)(struct tls_conn *c, enum tls_event ev, void *arg);
+
+struct tls_ctx;
+
+/* What validation of the peer's chain found (SPEC 6.2); names match is policy's. */
+enum tls_chain {
+    TLS_CHAIN_VALID, TLS_CHAIN_UNTRUSTED, TLS_CHAIN_EXPIRED, TLS_CHAIN_NOT_YET_VALID,
+    TLS_CHAIN_BAD_EKU, TLS_CHAIN_REVOKED, TLS_CHAIN_REVOCATION_UNKNOWN, TLS_CHAIN_INVALID,
+    TLS_CHAIN_NONE,                     /* no peer certificate */
+};
+/* Revocation of the peer chain: the CRL issue fills this seam. */
+enum tls_revocation { TLS_REV_NOT_CHECKED, TLS_REV_GOOD, TLS_REV_REVOKED, TLS_REV_UNKNOWN };
+
+struct tls_facts {                      /* plain data, valid until the conn is freed */
+    char    version[16];                /* "TLSv1.3" */
+    char    cipher[64];                 /* IANA name, "TLS_AES_128_GCM_SHA256" */
+    int     cipher_bits;
+    char    group[32];                  /* key exchange group, "SECP256R1", or "" */
+    bool    peer_cert;
+    const unsigned char *peer_der;      /* the peer's leaf certificate (DER) or NULL */
+    size_t  peer_der_len;
+    long    verify_code;                /* X509_V_* of the chain check (0 = ok) */
+    enum tls_chain chain;
+    enum tls_revocation revocation;
+};
 
 /* tls_conn.c */
 /* Accept a pending connection from server; NULL (with *err) on failure. */
@@ -52,6 +80,21 @@ struct tls_conn *tls_conn_connect(uv_loop_t *loop, const struct sockaddr *addr,
                                   int *err);
 /* The libuv error behind the last TLS_EV_ERROR (0 if none): UV_ECONNREFUSED, ... */
 int     tls_conn_error(struct tls_conn *c);
+/*
+ * STARTTLS, server side: call after queueing the 220 reply (it is flushed
+ * as plaintext first).  Buffered plaintext input is discarded (CVE-2011-0411)
+ * and its size returned in *dropped.  request_cert asks for (does not
+ * require) a client certificate.  Then TLS_EV_TLS_READY or TLS_EV_ERROR
+ * (tls_conn_tls_error() says why).  0 or -1.
+ */
+int     tls_conn_starttls_server(struct tls_conn *c, struct tls_ctx *ctx, bool request_cert,
+                                 size_t *dropped);
+/* STARTTLS, client side: after the server's 220; sni may be NULL. 0 or -1. */
+int     tls_conn_starttls_client(struct tls_conn *c, struct tls_ctx *ctx, const char *sni);
+/* Facts of the TLS session (NULL before TLS_EV_TLS_READY). */
+const struct tls_facts *tls_conn_facts(const struct tls_conn *c);
+/* Why the handshake or the TLS stream failed ("" if it did not). */
+const char *tls_conn_tls_error(const struct tls_conn *c);
 int     tls_conn_endpoints(struct tls_conn *c, struct sockaddr_storage *local,
                            struct sockaddr_storage *remote);
 /* Start (or restart after pause) reading. 0 or a libuv error. */

@@ -1,0 +1,292 @@
+/*
+ * tls_conn_test.c - STARTTLS as a state change of one stream: a server and a
+ * client tls_conn on a real loopback socket switch from plaintext to TLS,
+ * exchange data both ways, and report facts; a client certificate that
+ * chains to the trusted CA is VALID, a self-signed one UNTRUSTED; bytes
+ * pipelined after STARTTLS never reach the TLS side.  Certificates are
+ * generated with the openssl CLI into a temporary directory.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include <uv.h>
+
+#include "tls_conn.h"
+#include "tls_ctx.h"
+
+static char dir[] = "/tmp/tlsconntestXXXXXX";
+
+struct side {
+    struct tls_conn *c;
+    char    got[256];
+    size_t  glen;
+    bool    ready, closed, error;
+    const char *send_after_ready;
+};
+
+static struct side srv, cli;
+static struct tls_facts server_facts;   /* the server's facts at TLS_READY */
+static struct tls_ctx *sctx, *cctx;
+static bool request_cert;
+static const char *injected;            /* sent by the client right after STARTTLS */
+static size_t dropped;
+static uv_tcp_t listener;
+
+static void path(char *out, const char *name)
+{
+    snprintf(out, 512, "%s/%s", dir, name);
+}
+
+static int sh(const char *fmt, ...)
+{
+    char cmd[2048];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    va_end(ap);
+    return system(cmd);
+}
+
+static void side_event(struct tls_conn *c, enum tls_event ev, void *arg)
+{
+    struct side *s = arg;
+    const char *p;
+    size_t len;
+
+    switch (ev) {
+    case TLS_EV_CONNECTED:              /* client: plaintext STARTTLS + injection */
+        tls_conn_write(c, "STARTTLS\r\n", 10);
+        if (injected)
+            tls_conn_write(c, injected, strlen(injected));
+        tls_conn_flush(c);
+        tls_conn_resume(c);
+        return;
+    case TLS_EV_DATA_IN:
+        p = tls_conn_peek(c, &len);
+        if (s == &srv && tls_conn_facts(c) == NULL) {   /* plaintext command */
+            const char *nl = memchr(p, '\n', len);
+
+            if (nl == NULL)
+                return;
+            tls_conn_consume(c, (size_t)(nl - p) + 1);
+            tls_conn_write(c, "220 2.0.0 SMTP server ready\r\n", 29);
+            assert_int_equal(tls_conn_starttls_server(c, sctx, request_cert, &dropped), 0);
+            return;
+        }
+        if (s == &cli && tls_conn_facts(c) == NULL) {   /* the 220 */
+            const char *nl = memchr(p, '\n', len);
+
+            if (nl == NULL)
+                return;
+            assert_memory_equal(p, "220 ", 4);
+            tls_conn_consume(c, len);
+            assert_int_equal(tls_conn_starttls_client(c, cctx, "mail.contoso.test"), 0);
+            return;
+        }
+        memcpy(s->got + s->glen, p, len < sizeof(s->got) - s->glen ? len : 0);
+        s->glen += len;
+        tls_conn_consume(c, len);
+        if (s == &srv && memmem(s->got, s->glen, "PING\r\n", 6)) {
+            tls_conn_write(c, "PONG\r\n", 6);
+            tls_conn_flush(c);
+        }
+        if (s == &cli && memmem(s->got, s->glen, "PONG\r\n", 6)) {
+            tls_conn_close(cli.c, 1000);
+            tls_conn_close(srv.c, 1000);
+            uv_close((uv_handle_t *)&listener, NULL);
+        }
+        return;
+    case TLS_EV_TLS_READY:
+        s->ready = true;
+        if (s == &srv) {
+            const struct tls_facts *f = tls_conn_facts(c);
+
+            assert_non_null(f);
+            server_facts = *f;
+            server_facts.peer_der = NULL;       /* owned by the conn */
+        }
+        if (s->send_after_ready) {
+            tls_conn_write(c, s->send_after_ready, strlen(s->send_after_ready));
+            tls_conn_flush(c);
+        }
+        return;
+    case TLS_EV_ERROR:
+    case TLS_EV_EOF:
+        s->error = ev == TLS_EV_ERROR;
+        tls_conn_close(c, 0);
+        if (!uv_is_closing((uv_handle_t *)&listener))
+            uv_close((uv_handle_t *)&listener, NULL);
+        return;
+    case TLS_EV_CLOSED:
+        s->closed = true;
+        return;
+    case TLS_EV_DRAINED:
+        return;
+    }
+}
+
+static void on_conn(uv_stream_t *server, int status)
+{
+    int err;
+
+    srv.c = tls_conn_accept(server, side_event, &srv, &err);
+    assert_non_null(srv.c);
+    tls_conn_resume(srv.c);
+}
+
+/* run - one plaintext-then-STARTTLS exchange, PING/PONG inside TLS */
+
+static void run(const char *client_cert, const char *client_key)
+{
+    struct sockaddr_in a;
+    int len = sizeof(a), err;
+    char cert[512], key[512], ca[512];
+    const char *why = NULL;
+    uv_loop_t loop;
+
+    memset(&server_facts, 0, sizeof(server_facts));
+    memset(&srv, 0, sizeof(srv));
+    memset(&cli, 0, sizeof(cli));
+    cli.send_after_ready = "PING\r\n";
+    path(cert, "server.pem");
+    path(key, "server.key");
+    path(ca, "ca.pem");
+    sctx = tls_ctx_server_new(cert, key, ca, &why);
+    assert_non_null(sctx);
+    cctx = tls_ctx_client_new(client_cert, client_key, ca, &why);
+    assert_non_null(cctx);
+    uv_loop_init(&loop);
+    uv_tcp_init(&loop, &listener);
+    uv_ip4_addr("127.0.0.1", 0, &a);
+    assert_int_equal(uv_tcp_bind(&listener, (struct sockaddr *)&a, 0), 0);
+    assert_int_equal(uv_listen((uv_stream_t *)&listener, 8, on_conn), 0);
+    uv_tcp_getsockname(&listener, (struct sockaddr *)&a, &len);
+    cli.c = tls_conn_connect(&loop, (struct sockaddr *)&a, NULL, side_event, &cli, &err);
+    assert_non_null(cli.c);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_true(srv.ready);
+    assert_true(cli.ready);
+    assert_true(srv.closed && cli.closed);
+    assert_false(srv.error || cli.error);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    tls_ctx_unref(sctx);
+    tls_ctx_unref(cctx);
+    assert_non_null(memmem(srv.got, srv.glen, "PING\r\n", 6));
+    assert_non_null(memmem(cli.got, cli.glen, "PONG\r\n", 6));
+}
+
+
+static int setup(void **state)
+{
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(sh("cd %s && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+                        "-nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=Test\\ CA "
+                        "-addext basicConstraints=critical,CA:TRUE 2>/dev/null", dir), 0);
+    for (int i = 0; i < 2; i++) {
+        const char *n = i ? "client" : "server";
+
+        assert_int_equal(sh("cd %s && openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+                            "-nodes -keyout %s.key -out %s.csr -subj /CN=%s.contoso.test "
+                            "2>/dev/null && printf 'subjectAltName=DNS:%s.contoso.test\\n"
+                            "extendedKeyUsage=serverAuth,clientAuth\\n' > %s.ext && "
+                            "openssl x509 -req -in %s.csr -CA ca.pem -CAkey ca.key "
+                            "-CAcreateserial -days 2 -extfile %s.ext -out %s.pem 2>/dev/null",
+                            dir, n, n, "mail", "mail", n, n, n, n), 0);
+    }
+    assert_int_equal(sh("cd %s && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+                        "-nodes -keyout self.key -out self.pem -days 2 "
+                        "-subj /CN=mail.contoso.test 2>/dev/null", dir), 0);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    sh("rm -rf %s", dir);
+    return 0;
+}
+
+/* check_facts - what the server knows after the handshake */
+
+static void check_facts(enum tls_chain want, bool want_cert)
+{
+    const struct tls_facts *f = &server_facts;
+
+    assert_true(strcmp(f->version, "TLSv1.3") == 0 || strcmp(f->version, "TLSv1.2") == 0);
+    assert_true(strncmp(f->cipher, "TLS_", 4) == 0);
+    assert_true(f->cipher_bits >= 128);
+    assert_int_equal(f->peer_cert, want_cert);
+    assert_int_equal(f->chain, want);
+    assert_int_equal(f->revocation, TLS_REV_NOT_CHECKED);   /* the CRL seam, for now */
+}
+
+static void test_no_client_cert(void **state)
+{
+    request_cert = false;
+    injected = NULL;
+    run(NULL, NULL);
+    check_facts(TLS_CHAIN_NONE, false);
+    assert_int_equal(dropped, 0);
+}
+
+static void test_trusted_client_cert(void **state)
+{
+    char c[512], k[512];
+
+    path(c, "client.pem");
+    path(k, "client.key");
+    request_cert = true;
+    injected = NULL;
+    run(c, k);
+    check_facts(TLS_CHAIN_VALID, true);
+}
+
+static void test_self_signed_client_cert_is_untrusted(void **state)
+{
+    char c[512], k[512];
+
+    path(c, "self.pem");
+    path(k, "self.key");
+    request_cert = true;
+    injected = NULL;
+    run(c, k);                          /* the handshake succeeds: policy decides */
+    check_facts(TLS_CHAIN_UNTRUSTED, true);
+}
+
+static void test_cert_not_requested_is_not_sent(void **state)
+{
+    char c[512], k[512];
+
+    path(c, "client.pem");
+    path(k, "client.key");
+    request_cert = false;
+    injected = NULL;
+    run(c, k);
+    check_facts(TLS_CHAIN_NONE, false);
+}
+
+static void test_injection_after_starttls_is_dropped(void **state)
+{
+    request_cert = false;
+    injected = "RSET\r\n";             /* pipelined in the same write as STARTTLS */
+    run(NULL, NULL);
+    assert_int_equal(dropped, 6);
+    assert_null(memmem(srv.got, srv.glen, "RSET", 4));  /* never seen inside TLS */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_no_client_cert),
+        cmocka_unit_test(test_trusted_client_cert),
+        cmocka_unit_test(test_self_signed_client_cert_is_untrusted),
+        cmocka_unit_test(test_cert_not_requested_is_not_sent),
+        cmocka_unit_test(test_injection_after_starttls_is_dropped),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,129 @@
+/*
+ * tls_ctx.c - wolfSSL contexts.
+ *
+ * CONTRACT
+ *  tls_ctx_*_new() return a context with one reference or NULL and a
+ *  static reason.  The WOLFSSL_CTX is configured completely before it is
+ *  returned and never changed afterwards, so many threads may create
+ *  sessions from it.  The last tls_ctx_unref() frees it; WOLFSSL objects
+ *  made from it hold their own reference inside wolfSSL, so a context may
+ *  be released while connections that use it are still open.
+ */
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "log.h"
+#include "tls_ctx.h"
+#include "tls_internal.h"
+
+struct tls_ctx {
+    WOLFSSL_CTX *ctx;
+    bool    server;
+    _Atomic int refs;
+};
+
+static uv_once_t tls_init_once = UV_ONCE_INIT;
+
+/* tls_library_init - wolfSSL_Init once per process */
+
+static void tls_library_init(void)
+{
+    wolfSSL_Init();
+}
+
+/* tls_ctx_new - common part of both roles */
+
+static struct tls_ctx *tls_ctx_new(bool server, const char *cert_path, const char *key_path,
+                                   const char *trusted_ca, const char **why)
+{
+    struct tls_ctx *t;
+    WOLFSSL_CTX *ctx;
+
+    uv_once(&tls_init_once, tls_library_init);
+    ctx = wolfSSL_CTX_new(server ? wolfSSLv23_server_method() : wolfSSLv23_client_method());
+    if (ctx == NULL)
+        return (*why = "cannot create a TLS context"), NULL;
+    if (wolfSSL_CTX_SetMinVersion(ctx, WOLFSSL_TLSV1_2) != WOLFSSL_SUCCESS) {
+        wolfSSL_CTX_free(ctx);
+        return (*why = "cannot restrict TLS to 1.2 and later"), NULL;
+    }
+    if (cert_path != NULL) {
+        if (wolfSSL_CTX_use_certificate_chain_file(ctx, cert_path) != WOLFSSL_SUCCESS) {
+            wolfSSL_CTX_free(ctx);
+            return (*why = "cannot load the certificate chain"), NULL;
+        }
+        if (wolfSSL_CTX_use_PrivateKey_file(ctx, key_path, WOLFSSL_FILETYPE_PEM)
+                != WOLFSSL_SUCCESS
+            || wolfSSL_CTX_check_private_key(ctx) != WOLFSSL_SUCCESS) {
+            wolfSSL_CTX_free(ctx);
+            return (*why = "cannot load the private key or it does not match the certificate"),
+                   NULL;
+        }
+    }
+    if (trusted_ca != NULL && access(trusted_ca, R_OK) == 0
+        && wolfSSL_CTX_load_verify_locations(ctx, trusted_ca, NULL) != WOLFSSL_SUCCESS) {
+        wolfSSL_CTX_free(ctx);
+        return (*why = "cannot load the trusted CA file"), NULL;
+    }
+    wolfSSL_CTX_SetIORecv(ctx, tls__io_recv);
+    wolfSSL_CTX_SetIOSend(ctx, tls__io_send);
+    /* Verification is decided per connection after the handshake. */
+    wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_NONE, NULL);
+    t = xcalloc(1, sizeof(*t));
+    t->ctx = ctx;
+    t->server = server;
+    t->refs = 1;
+    return t;
+}
+
+/* tls_ctx_server_new - context for accepting STARTTLS */
+
+struct tls_ctx *tls_ctx_server_new(const char *cert_path, const char *key_path,
+                                   const char *trusted_ca, const char **why)
+{
+    return tls_ctx_new(true, cert_path, key_path, trusted_ca, why);
+}
+
+/* tls_ctx_client_new - context for outbound STARTTLS */
+
+struct tls_ctx *tls_ctx_client_new(const char *cert_path, const char *key_path,
+                                   const char *trusted_ca, const char **why)
+{
+    return tls_ctx_new(false, cert_path, key_path, trusted_ca, why);
+}
+
+/* tls_ctx_ref - take a reference */
+
+struct tls_ctx *tls_ctx_ref(struct tls_ctx *t)
+{
+    atomic_fetch_add(&t->refs, 1);
+    return t;
+}
+
+/* tls_ctx_unref - drop a reference */
+
+void tls_ctx_unref(struct tls_ctx *t)
+{
+    if (t == NULL || atomic_fetch_sub(&t->refs, 1) != 1)
+        return;
+    wolfSSL_CTX_free(t->ctx);
+    free(t);
+}
+
+/* tls_ctx_is_server - role */
+
+bool tls_ctx_is_server(const struct tls_ctx *t)
+{
+    return t->server;
+}
+
+/* tls__ctx_wolf - the WOLFSSL_CTX, for tls_conn.c */
+
+WOLFSSL_CTX *tls__ctx_wolf(const struct tls_ctx *t)
+{
+    return t->ctx;
+}
