@@ -371,6 +371,7 @@ class PyPeer:
         self.rcpt_log = []                      # (t, conn_no, "<addr>", reply)
         self.txns = []
         self.active = 0
+        self.in_dot = 0                         # final dots read, reply not yet decided
         self.max_active = 0
         self.seen = {}
         self.stopping = False
@@ -526,6 +527,8 @@ class PyPeer:
                         break
                     data.append(dl[1:] if dl.startswith(b".") else dl)
                 txn.data = b"".join(data)
+                with self.lock:
+                    self.in_dot += 1
                 r = self._answer(self.on_dot, txn) or "250 2.0.0 Ok: queued as P%d" % len(
                     self.txns)
                 if self.delays.get("DOT"):
@@ -534,6 +537,7 @@ class PyPeer:
                     txn.reply = r
                     txn.t = time.monotonic()
                     self.txns.append(txn)
+                    self.in_dot -= 1
                 txn = None
                 send(r)
             elif verb == "RSET":

@@ -29,7 +29,10 @@ class RestartTest(DeliveryTestCase):
             rs = ["<u%d@r%d.test>" % (i, k) for k in (1, 2, 3)]
             rcpts += rs
             self.submit(d, rs, client=c)
-        wait_until(lambda: len(deliveries(d.log(), d.pid)) >= 12, 60, "12 delivered lines")
+        # kill while r2's peer holds a final dot: it accepts that message after the daemon
+        # died, so the daemon never recorded it and must deliver it again (a duplicate)
+        wait_until(lambda: len(deliveries(d.log(), d.pid)) >= 12 and peers[1].in_dot, 60,
+                   "12 delivered lines and a message at r2's final dot")
         d.kill9()
         wait_until(lambda: all(p.idle() for p in peers), 10, "the peers to see the close")
 
@@ -43,6 +46,8 @@ class RestartTest(DeliveryTestCase):
         for r in logged:
             self.assertEqual(accepted_before[r], 1, "%s logged delivered, peer count %d"
                              % (r, accepted_before[r]))
+        in_flight = [r for r in rcpts if accepted_before[r] and r not in logged]
+        self.assertTrue(in_flight, "no message was at the peer's final dot at the kill")
 
         hold[0] = False
         d.restart()
