@@ -25,6 +25,7 @@
 #include "log.h"
 #include "relay_deliver.h"
 #include "relay_smtpd.h"
+#include "tls_conn.h"
 
 /* relay_data_filter - decode message text; see the contract above */
 
@@ -154,7 +155,7 @@ static char *relay_data_envelope(struct relay_session *s, size_t *len)
 int relay__data_begin(struct relay_session *s)
 {
     struct relay_tx *tx = s->tx;
-    char date[64], *env, *rcvd;
+    char date[64], *env, *rcvd, tlsinfo[160] = "";
     size_t envlen;
     int n;
 
@@ -163,14 +164,18 @@ int relay__data_begin(struct relay_session *s)
     tx->spool = relay_spool_begin(s->worker, tx->id, env, envlen);
     free(env);
     relay_data_date(date, sizeof(date), time(NULL));
+    if (s->tls)                         /* RFC 3848 ESMTPS, and what TLS was used */
+        snprintf(tlsinfo, sizeof(tlsinfo), "\r\n\t(version=%s cipher=%s bits=%d)",
+                 s->facts->version, s->facts->cipher, s->facts->cipher_bits);
     if (tx->nrcpts == 1)
-        rcvd = xasprintf("Received: from %s ([%s])\r\n\tby %s (domsec) with %s id %s\r\n"
+        rcvd = xasprintf("Received: from %s ([%s])\r\n\tby %s (domsec) with %s id %s%s\r\n"
                          "\tfor <%s>; %s\r\n", s->helo, s->remote_ip, s->rc->fqdn,
-                         s->esmtp ? "ESMTP" : "SMTP", tx->id, tx->rcpts[0], date);
+                         s->tls ? "ESMTPS" : s->esmtp ? "ESMTP" : "SMTP", tx->id, tlsinfo,
+                         tx->rcpts[0], date);
     else
-        rcvd = xasprintf("Received: from %s ([%s])\r\n\tby %s (domsec) with %s id %s;\r\n"
+        rcvd = xasprintf("Received: from %s ([%s])\r\n\tby %s (domsec) with %s id %s%s;\r\n"
                          "\t%s\r\n", s->helo, s->remote_ip, s->rc->fqdn,
-                         s->esmtp ? "ESMTP" : "SMTP", tx->id, date);
+                         s->tls ? "ESMTPS" : s->esmtp ? "ESMTP" : "SMTP", tx->id, tlsinfo, date);
     n = (int)strlen(rcvd);
     relay_spool_append(tx->spool, rcvd, (size_t)n);
     tx->bytes = 0;                      /* SIZE counts the client's octets only */

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "policy_smtp.h"
 #include "relay_smtpd.h"
+#include "tls_conn.h"
 
 #define RELAY_LOCAL_MAX 64
 #define RELAY_DOMAIN_MAX 255
@@ -179,6 +180,8 @@ static void relay_cmd_hello(struct relay_session *s, char *arg, bool esmtp)
     relay__reply(s, "250-SIZE %llu", (unsigned long long)rc->max_message_size);
     relay__reply(s, "250-PIPELINING");
     relay__reply(s, "250-ENHANCEDSTATUSCODES");
+    if (s->tls_ctx != NULL && !s->tls)
+        relay__reply(s, "250-STARTTLS");
     relay__reply(s, "250 8BITMIME");
 }
 
@@ -199,6 +202,11 @@ static void relay_cmd_mail(struct relay_session *s, char *arg)
     }
     if (s->tx != NULL) {
         relay_proto_error(s, "503 5.5.2 Sender already specified");
+        return;
+    }
+    if (s->rc->require_tls && !s->tls) {       /* Exchange: reply, then disconnect */
+        relay__reply(s, "451 5.7.3 STARTTLS is required to send mail");
+        relay__close(s, "Local");
         return;
     }
     if (strncasecmp(arg, "FROM:", 5) != 0 || relay_proto_path(arg + 5, &addr, &rest) < 0) {
@@ -330,6 +338,42 @@ static void relay_cmd_data(struct relay_session *s, char *arg)
     s->state = RELAY_S_DATA;
 }
 
+/* relay_cmd_starttls - STARTTLS (RFC 3207) */
+
+static void relay_cmd_starttls(struct relay_session *s, char *arg)
+{
+    const struct config *cfg = s->cfg;
+    size_t dropped = 0;
+    bool ask;
+
+    if (s->tls_ctx == NULL) {
+        relay_proto_error(s, "500 5.3.3 Unrecognized command");   /* not offered */
+        return;
+    }
+    if (s->tls) {
+        relay_proto_error(s, "503 5.5.1 TLS already active");
+        return;
+    }
+    if (*arg != '\0') {
+        relay_proto_error(s, "501 5.5.4 Syntax error");
+        return;
+    }
+    relay__reply(s, "220 2.0.0 SMTP server ready");
+    /* Ask for a client certificate when domain security may need one. */
+    ask = s->rc->domain_secure_enabled && cfg->transport.recv_secure.n > 0;
+    if (tls_conn_starttls_server(s->conn, s->tls_ctx, ask, &dropped) < 0) {
+        relay__close(s, "Local");
+        return;
+    }
+    if (dropped > 0)                    /* CVE-2011-0411: never executed inside TLS */
+        log_info("smtpd", s->sid, "dropped %zu bytes pipelined after STARTTLS", dropped);
+    /* RFC 3207 4.2: forget everything learned before TLS; EHLO again. */
+    relay_proto_reset(s);
+    free(s->helo);
+    s->helo = NULL;
+    s->esmtp = false;
+}
+
 static void relay_cmd_rset(struct relay_session *s, char *arg)
 {
     relay_proto_reset(s);
@@ -355,7 +399,8 @@ static void relay_cmd_vrfy(struct relay_session *s, char *arg)
 static void relay_cmd_help(struct relay_session *s, char *arg)
 {
     relay__reply(s, "214-This server supports the following commands:");
-    relay__reply(s, "214 HELO EHLO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP");
+    relay__reply(s, "214 HELO EHLO %sMAIL RCPT DATA RSET NOOP QUIT VRFY HELP",
+                 s->tls_ctx != NULL && !s->tls ? "STARTTLS " : "");
 }
 
 static const struct relay_cmd {
@@ -372,6 +417,7 @@ static const struct relay_cmd {
     { "QUIT", relay_cmd_quit },
     { "VRFY", relay_cmd_vrfy },
     { "HELP", relay_cmd_help },
+    { "STARTTLS", relay_cmd_starttls },
 };
 
 /* relay__command - dispatch one command line */

@@ -36,6 +36,7 @@
 #include "relay_deliver.h"
 #include "relay_dsn.h"
 #include "relay_worker.h"
+#include "tls_ctx.h"
 
 #define RELAY_DNS_TTL_MS 60000          /* re-resolve a destination after this */
 
@@ -1102,6 +1103,7 @@ static void qmgr_thread(void *arg)
         qmgr_dest_free(Q.dests);
     if (uv_loop_close(&Q.w.loop) != 0)
         log_warnx("qmgr", 0, "loop closed with active handles");
+    tls_thread_cleanup();
 }
 
 /* relay_qmgr_notify - a message was queued (any thread) */

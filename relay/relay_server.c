@@ -34,7 +34,9 @@
 #include "relay_deliver.h"
 #include "relay_server.h"
 #include "relay_spool.h"
+#include "relay_tls.h"
 #include "relay_worker.h"
+#include "tls_ctx.h"
 
 #define RELAY_STOP_GRACE_MS 30000
 
@@ -98,6 +100,7 @@ static void relay_worker_main(void *arg)
     uv_run(&w->loop, UV_RUN_DEFAULT);
     if (uv_loop_close(&w->loop) != 0)
         log_warnx("server", 0, "worker %d loop closed with active handles", w->index);
+    tls_thread_cleanup();
     uv_mutex_lock(&w->lock);
     w->finished = true;
     uv_mutex_unlock(&w->lock);
@@ -196,6 +199,7 @@ static void relay_server_reload(void)
     if (strcmp(old->service.user, cfg->service.user) != 0 || old->service.workers != cfg->service.workers)
         log_warnx("config", 0, "[service] user or workers changed: restart domsecd to apply");
     policy_config_unref(old);
+    relay_tls_install(cfg);             /* before the swap: new sessions find theirs */
     policy_config_swap(cfg);
     log_info("config", 0, "reloaded path=%s", relay_config_path);
 }
@@ -289,6 +293,7 @@ int relay_server_run(const char *path, struct config *cfg)
         return 1;
     }
     log_info("queue", 0, "recovered messages=%zu corrupt=%zu", nmsg, ncorrupt);
+    relay_tls_install(cfg);
     policy_config_swap(cfg);
     if ((r = relay_commit_start()) != 0) {
         log_errx("server", 0, "cannot start commit thread: %s", uv_strerror(r));
@@ -344,6 +349,8 @@ int relay_server_run(const char *path, struct config *cfg)
     uv_loop_close(relay_main_loop);
     free(relay_workers);
     policy_config_swap(NULL);
+    relay_tls_shutdown();
+    tls_library_cleanup();
     log_info("server", 0, "stopped");
     return 0;
 }

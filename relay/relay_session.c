@@ -25,7 +25,9 @@
 #include "log.h"
 #include "relay_limits.h"
 #include "relay_smtpd.h"
+#include "relay_tls.h"
 #include "relay_worker.h"
+#include "tls_ctx.h"
 
 #define RELAY_LINGER_MS 2000            /* wait for our last reply to leave */
 #define RELAY_OUTPUT_HIGH (256 * 1024)  /* stop reading while this much is unsent */
@@ -114,6 +116,7 @@ static void relay_session_maybe_free(struct relay_session *s)
     relay__tx_free(s);
     if (s->limit_key != NULL)
         relay_limits_release(s->limit_key);
+    tls_ctx_unref(s->tls_ctx);
     if (s->cfg != NULL)
         policy_config_unref(s->cfg);
     free(s->helo);
@@ -259,15 +262,26 @@ static void relay_session_event(struct tls_conn *c, enum tls_event ev, void *arg
         return;
     case TLS_EV_EOF:
     case TLS_EV_ERROR:
+        if (*tls_conn_tls_error(c) != '\0')
+            log_info("smtpd", s->sid, "TLS negotiation failed from=%s error=\"%s\"",
+                     s->remote_ep, tls_conn_tls_error(c));
         relay__close(s, "Remote");
+        return;
+    case TLS_EV_TLS_READY:
+        s->tls = true;
+        s->facts = tls_conn_facts(c);
+        log_info("smtpd", s->sid, "TLS established from=%s version=%s cipher=%s bits=%d "
+                 "client_cert=%s chain_code=%ld", s->remote_ep, s->facts->version,
+                 s->facts->cipher, s->facts->cipher_bits, s->facts->peer_cert ? "yes" : "no",
+                 s->facts->verify_code);
+        relay__process(s);              /* input that came with the handshake */
         return;
     case TLS_EV_CLOSED:
         s->conn = NULL;
         relay_session_maybe_free(s);
         return;
     case TLS_EV_CONNECTED:
-    case TLS_EV_TLS_READY:
-        break;                          /* not for an accepted plaintext conn (yet) */
+        break;                          /* not for an accepted conn */
     }
     log_panic("smtpd", "unknown conn event %d", (int)ev);
 }
@@ -335,6 +349,8 @@ void relay_session_accept(struct relay_worker *w, uv_stream_t *server)
     lim = relay_limits_acquire(s->rc->name, s->rc->max_inbound_connection, s->remote_ip,
                                s->rc->max_inbound_connection_per_source, &s->limit_key);
     log_info("smtpd", s->sid, "connect from=%s connector=%s", s->remote_ep, s->rc->name);
+    if (s->rc->auth_mechanism == CFG_AUTH_TLS)
+        s->tls_ctx = relay_tls_server_ctx(s->cfg, s->rc);
     if (lim != RELAY_LIMIT_OK) {
         relay__reply(s, lim == RELAY_LIMIT_TOTAL
                      ? "421 4.3.2 The maximum number of concurrent server connections has "

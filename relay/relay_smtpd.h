@@ -66,6 +66,9 @@ struct relay_session {
     bool    esmtp;
     bool    discarding;                 /* skipping the rest of an overlong line */
     bool    quit;                       /* close after flushing */
+    struct tls_ctx *tls_ctx;            /* referenced: STARTTLS offered; NULL: not */
+    bool    tls;                        /* the session is in TLS */
+    const struct tls_facts *facts;      /* owned by conn; valid while tls */
     unsigned errors;
     unsigned ntx;                       /* transactions completed */
     struct relay_tx *tx;                /* owned; NULL outside MAIL..end */

@@ -11,6 +11,7 @@
  */
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
+#include <wolfssl/wolfcrypt/ecc.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -126,4 +127,21 @@ bool tls_ctx_is_server(const struct tls_ctx *t)
 WOLFSSL_CTX *tls__ctx_wolf(const struct tls_ctx *t)
 {
     return t->ctx;
+}
+
+/* tls_thread_cleanup - the per-thread ECC cache (FP_ECC) */
+
+void tls_thread_cleanup(void)
+{
+#ifdef FP_ECC
+    wc_ecc_fp_free();
+#endif
+}
+
+/* tls_library_cleanup - wolfSSL_Cleanup at exit */
+
+void tls_library_cleanup(void)
+{
+    tls_thread_cleanup();
+    wolfSSL_Cleanup();
 }

@@ -27,5 +27,10 @@ struct tls_ctx *tls_ctx_client_new(const char *cert_path, const char *key_path,
 struct tls_ctx *tls_ctx_ref(struct tls_ctx *ctx);
 void    tls_ctx_unref(struct tls_ctx *ctx);
 bool    tls_ctx_is_server(const struct tls_ctx *ctx);
+/* Free the calling thread's wolfSSL caches; call before a thread that did
+ * handshakes ends (wolfSSL keeps an ECC fixed-point cache per thread). */
+void    tls_thread_cleanup(void);
+/* Release the library at process exit, after every context is gone. */
+void    tls_library_cleanup(void);
 
 #endif

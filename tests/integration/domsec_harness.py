@@ -258,6 +258,20 @@ class SMTPClient:
         except OSError:
             pass
 
+    def closed_by_peer(self):
+        """True once the server has closed the connection (nothing more to read)."""
+        try:
+            self.sock.settimeout(0.2)
+            chunk = self.sock.recv(65536)
+        except socket.timeout:
+            return False
+        except OSError:
+            return True
+        if chunk:
+            self.buf += chunk
+            return False
+        return True
+
     def send(self, data):
         if isinstance(data, str):
             data = data.encode("utf-8")
@@ -446,7 +460,7 @@ class SwaksResult:
         self.output = output
 
     def queued_id(self, fqdn=FQDN):
-        m = re.search(r"^<-  250 2\.6\.0 <([0-9A-F]{16})@" + re.escape(fqdn) +
+        m = re.search(r"^<[-~]  250 2\.6\.0 <([0-9A-F]{16})@" + re.escape(fqdn) +   # ~: in TLS
                       r"> Queued mail for delivery\s*$", self.output, re.M)
         if not m:
             raise AssertionError("swaks saw no queued reply:\n" + self.output)
