@@ -16,6 +16,7 @@
  *  (state RELAY_S_WAIT) while the spool writes, and resumes it from the
  *  spool callbacks.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@
 #include "log.h"
 #include "relay_deliver.h"
 #include "relay_smtpd.h"
+#include "relay_stats.h"
 #include "tls_conn.h"
 
 /* relay_data_filter - decode message text; see the contract above */
@@ -105,6 +107,70 @@ size_t relay_data_filter(enum relay_dot_state *st, bool *bare, const char *in, s
     return i;
 }
 
+/*
+ * relay_data_headers - the header firewall: pass decoded text to the spool,
+ * dropping every X-MS-Exchange-Organization-* header (with its folded
+ * lines) in the client's header section, so nobody outside can forge the
+ * domain-security stamp (SPEC 3).  Streams: a line is held back only until
+ * its first 27 bytes decide it.
+ */
+static void relay_data_headers(struct relay_tx *tx, const char *p, size_t n)
+{
+    static const char xms[] = "x-ms-exchange-organization-";
+    const size_t xl = sizeof(xms) - 1;
+
+    while (n > 0) {
+        const char *nl;
+        size_t take;
+
+        if (tx->in_body) {
+            relay_spool_append(tx->spool, p, n);
+            return;
+        }
+        if (tx->hdr_bol) {              /* deciding the line that starts here */
+            char c = *p++;
+            bool decided = false;
+
+            n--;
+            tx->hbuf[tx->hlen++] = c;
+            if (tx->hlen == 1 && (c == ' ' || c == '\t')) {
+                decided = true;         /* folded: same fate as its header */
+            } else if (c == '\n') {
+                if (tx->hlen == 1 || (tx->hlen == 2 && tx->hbuf[0] == '\r')) {
+                    relay_spool_append(tx->spool, tx->hbuf, tx->hlen);
+                    tx->hlen = 0;
+                    tx->in_body = true; /* the empty line: the body follows */
+                    continue;
+                }
+                tx->hdr_drop = false;   /* a short complete line */
+                decided = true;
+            } else if (tx->hlen == 1 && c == '\r') {
+                continue;               /* maybe the empty line: wait for its LF */
+            } else if (tolower((unsigned char)c) != xms[tx->hlen - 1]) {
+                tx->hdr_drop = false;
+                decided = true;
+            } else if (tx->hlen == xl) {
+                tx->hdr_drop = true;
+                decided = true;
+            }
+            if (!decided)
+                continue;
+            if (!tx->hdr_drop)
+                relay_spool_append(tx->spool, tx->hbuf, tx->hlen);
+            tx->hdr_bol = tx->hbuf[tx->hlen - 1] == '\n';
+            tx->hlen = 0;
+            continue;
+        }
+        nl = memchr(p, '\n', n);       /* the rest of the line */
+        take = nl ? (size_t)(nl - p) + 1 : n;
+        if (!tx->hdr_drop)
+            relay_spool_append(tx->spool, p, take);
+        tx->hdr_bol = nl != NULL;
+        p += take;
+        n -= take;
+    }
+}
+
 /* relay_data_rfc5322_date - "Sun, 22 Nov 2026 10:00:00 +0000" */
 
 static void relay_data_date(char *buf, size_t sz, time_t t)
@@ -155,7 +221,7 @@ static char *relay_data_envelope(struct relay_session *s, size_t *len)
 int relay__data_begin(struct relay_session *s)
 {
     struct relay_tx *tx = s->tx;
-    char date[64], *env, *rcvd, tlsinfo[160] = "";
+    char date[64], *env, *rcvd, tlsinfo[800] = "";
     size_t envlen;
     int n;
 
@@ -167,6 +233,17 @@ int relay__data_begin(struct relay_session *s)
     if (s->tls)                         /* RFC 3848 ESMTPS, and what TLS was used */
         snprintf(tlsinfo, sizeof(tlsinfo), "\r\n\t(version=%s cipher=%s bits=%d)",
                  s->facts->version, s->facts->cipher, s->facts->cipher_bits);
+    if (tx->secured != NULL) {          /* the verified partner certificate */
+        char subject[520];
+        size_t used = strlen(tlsinfo);
+
+        snprintf(subject, sizeof(subject), "%s", s->peer->subject);
+        for (char *q = subject; *q; q++)
+            if (*q == '"' || (unsigned char)*q < 0x20)
+                *q = '\'';
+        snprintf(tlsinfo + used, sizeof(tlsinfo) - used,
+                 "\r\n\t(client certificate \"%s\" verified for %s)", subject, tx->secured);
+    }
     if (tx->nrcpts == 1)
         rcvd = xasprintf("Received: from %s ([%s])\r\n\tby %s (domsec) with %s id %s%s\r\n"
                          "\tfor <%s>; %s\r\n", s->helo, s->remote_ip, s->rc->fqdn,
@@ -180,6 +257,17 @@ int relay__data_begin(struct relay_session *s)
     relay_spool_append(tx->spool, rcvd, (size_t)n);
     tx->bytes = 0;                      /* SIZE counts the client's octets only */
     free(rcvd);
+    if (tx->secured != NULL) {          /* SPEC 3 stamping, as Exchange's MultilevelAuth */
+        char *stamp = xasprintf("X-MS-Exchange-Organization-AuthSource: %s\r\n"
+                                "X-MS-Exchange-Organization-AuthAs: Partner\r\n"
+                                "X-MS-Exchange-Organization-AuthMechanism: 02\r\n"
+                                "X-MS-Exchange-Organization-AuthDomain: %s\r\n",
+                                s->rc->fqdn, tx->secured);
+
+        relay_spool_append(tx->spool, stamp, strlen(stamp));
+        free(stamp);
+    }
+    tx->hdr_bol = true;                 /* the client's header section starts */
     tx->dot = RELAY_DOT_BOL;
     return 0;
 }
@@ -252,6 +340,8 @@ static void relay_data_committed(struct relay_spool *sp, int status, void *arg)
                  tx->sender, tx->nrcpts, (unsigned long long)tx->bytes);
         relay__reply(s, "250 2.6.0 <%s@%s> Queued mail for delivery", tx->id, s->rc->fqdn);
         s->ntx++;
+        if (tx->secured != NULL)
+            relay_stats_add(RELAY_STAT_DS_RECEIVED, 1);
         relay_qmgr_notify(tx->id);
     } else {
         log_msg(LOG_ERROR, "smtpd", s->sid, "commit failed id=%s error=%s", tx->id,
@@ -335,7 +425,7 @@ size_t relay__data_feed(struct relay_session *s, const char *p, size_t len)
         if (!tx->too_big && tx->bytes + outlen > s->rc->max_message_size)
             tx->too_big = true;
         if (!tx->too_big && !tx->bare_eol && tx->spool_err == 0 && tx->spool != NULL)
-            relay_spool_append(tx->spool, out, outlen);
+            relay_data_headers(tx, out, outlen);
         tx->bytes += outlen;
         if (done) {
             if (tx->spool != NULL && relay_spool_busy(tx->spool)) {

@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "log.h"
+#include "policy_secure.h"
 #include "policy_smtp.h"
 #include "relay_smtpd.h"
 #include "tls_conn.h"
@@ -150,6 +151,69 @@ static void relay_proto_reset(struct relay_session *s)
     relay__tx_free(s);
 }
 
+/* relay_proto_chain - tls/'s chain verdict in policy's terms */
+
+static enum policy_chain relay_proto_chain(const struct tls_facts *f)
+{
+    static const enum policy_chain map[] = {
+        [TLS_CHAIN_VALID] = POLICY_CHAIN_VALID, [TLS_CHAIN_UNTRUSTED] = POLICY_CHAIN_UNTRUSTED,
+        [TLS_CHAIN_EXPIRED] = POLICY_CHAIN_EXPIRED,
+        [TLS_CHAIN_NOT_YET_VALID] = POLICY_CHAIN_NOT_YET_VALID,
+        [TLS_CHAIN_BAD_EKU] = POLICY_CHAIN_BAD_EKU, [TLS_CHAIN_REVOKED] = POLICY_CHAIN_REVOKED,
+        [TLS_CHAIN_REVOCATION_UNKNOWN] = POLICY_CHAIN_REVOCATION_UNKNOWN,
+        [TLS_CHAIN_INVALID] = POLICY_CHAIN_INVALID, [TLS_CHAIN_NONE] = POLICY_CHAIN_INVALID,
+    };
+    enum policy_chain c = map[f->chain];
+
+    if (c == POLICY_CHAIN_VALID && f->revocation == TLS_REV_REVOKED)
+        return POLICY_CHAIN_REVOKED;
+    if (c == POLICY_CHAIN_VALID && f->revocation == TLS_REV_UNKNOWN)
+        return POLICY_CHAIN_REVOCATION_UNKNOWN;
+    return c;                           /* TLS_REV_NOT_CHECKED: the CRL seam, for now */
+}
+
+/*
+ * relay_proto_secure - domain security at MAIL FROM (SPEC 3): -1 after a
+ * refusal reply; 0 with *secured = the partner domain (owned) or NULL.
+ * Evaluated afresh at every MAIL FROM; never for <>.
+ */
+static int relay_proto_secure(struct relay_session *s, const char *sender, char **secured)
+{
+    const struct config *cfg = s->cfg;
+    struct policy_secure_verdict v;
+    struct policy_inbound f = { 0 };
+    char domain[RELAY_DOMAIN_MAX + 1];
+
+    *secured = NULL;
+    relay_proto_lower(domain, relay_proto_domain(sender), sizeof(domain));
+    f.listed = domain[0] != '\0' && policy_secure_listed(&cfg->transport.recv_secure, domain);
+    if (!f.listed)
+        return 0;
+    f.connector_secure = s->rc->domain_secure_enabled;
+    f.starttls_advertised = s->tls_ctx != NULL;
+    f.tls = s->tls;
+    f.client_cert = s->tls && s->facts->peer_cert;
+    f.name_match = s->peer != NULL
+        && policy_cert_name_match(domain, (const char *const *)s->peer->names, s->peer->nnames);
+    f.chain = s->tls && s->facts->peer_cert ? relay_proto_chain(s->facts) : POLICY_CHAIN_INVALID;
+    f.revocation_failure = cfg->transport.revocation_failure;
+    v = policy_mail_secure(&f);
+    if (v.reply != NULL) {
+        log_info("smtpd", s->sid, "domain security refused sender=<%s> domain=%s rule=\"%s\" "
+                 "reply=\"%d %s\"", sender, domain, v.rule, v.reply->code, v.reply->text);
+        relay__reply(s, "%d %s", v.reply->code, v.reply->text);
+        return -1;
+    }
+    if (v.domain_secured) {
+        log_info("smtpd", s->sid, "domain secured sender=<%s> domain=%s subject=\"%s\" "
+                 "thumbprint=%s revocation=%s", sender, domain, s->peer->subject,
+                 s->peer->thumbprint, v.revocation_accepted ? "unknown (accepted)"
+                 : s->facts->revocation == TLS_REV_NOT_CHECKED ? "not checked" : "good");
+        *secured = xstrdup(domain);
+    }
+    return 0;
+}
+
 /* relay_cmd_helo - HELO and EHLO */
 
 static void relay_cmd_hello(struct relay_session *s, char *arg, bool esmtp)
@@ -194,7 +258,7 @@ static void relay_cmd_mail(struct relay_session *s, char *arg)
 {
     enum relay_body body = RELAY_BODY_NONE;
     unsigned long long size = 0;
-    char *addr, *rest, *param;
+    char *addr, *rest, *param, *secured = NULL;
 
     if (s->helo == NULL) {
         relay_proto_error(s, "503 5.5.2 Send hello first");
@@ -245,7 +309,12 @@ static void relay_cmd_mail(struct relay_session *s, char *arg)
         relay__reply(s, "552 5.3.4 Message size exceeds fixed maximum message size");
         return;
     }
+    if (relay_proto_secure(s, addr, &secured) < 0) {
+        free(addr);
+        return;                         /* refused; the session stays open */
+    }
     s->tx = xcalloc(1, sizeof(*s->tx));
+    s->tx->secured = secured;
     s->tx->sender = addr;
     s->tx->body = body;
     s->tx->size_param = size;

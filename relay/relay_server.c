@@ -34,6 +34,7 @@
 #include "relay_deliver.h"
 #include "relay_server.h"
 #include "relay_spool.h"
+#include "relay_stats.h"
 #include "relay_tls.h"
 #include "relay_worker.h"
 #include "tls_ctx.h"
@@ -351,6 +352,7 @@ int relay_server_run(const char *path, struct config *cfg)
     policy_config_swap(NULL);
     relay_tls_shutdown();
     tls_library_cleanup();
+    relay_stats_log();
     log_info("server", 0, "stopped");
     return 0;
 }

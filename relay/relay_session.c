@@ -71,6 +71,7 @@ void relay__tx_free(struct relay_session *s)
         free(tx->rcpts[i]);
     free(tx->rcpts);
     free(tx->sender);
+    free(tx->secured);
     free(tx);
     s->tx = NULL;
 }
@@ -117,6 +118,10 @@ static void relay_session_maybe_free(struct relay_session *s)
     if (s->limit_key != NULL)
         relay_limits_release(s->limit_key);
     tls_ctx_unref(s->tls_ctx);
+    if (s->peer != NULL) {
+        tls_cert_info_free(s->peer);
+        free(s->peer);
+    }
     if (s->cfg != NULL)
         policy_config_unref(s->cfg);
     free(s->helo);
@@ -270,6 +275,14 @@ static void relay_session_event(struct tls_conn *c, enum tls_event ev, void *arg
     case TLS_EV_TLS_READY:
         s->tls = true;
         s->facts = tls_conn_facts(c);
+        if (s->facts->peer_der != NULL) {
+            s->peer = xcalloc(1, sizeof(*s->peer));
+            if (tls_cert_info_from_der(s->facts->peer_der, s->facts->peer_der_len,
+                                       s->peer) != 0) {
+                free(s->peer);
+                s->peer = NULL;
+            }
+        }
         log_info("smtpd", s->sid, "TLS established from=%s version=%s cipher=%s bits=%d "
                  "client_cert=%s chain_code=%ld", s->remote_ep, s->facts->version,
                  s->facts->cipher, s->facts->cipher_bits, s->facts->peer_cert ? "yes" : "no",

@@ -16,6 +16,7 @@
 #include "policy_config.h"
 #include "relay_spool.h"
 #include "tls_conn.h"
+#include "tls_store.h"
 
 #define RELAY_LINE_MAX 2048             /* command line incl. CRLF */
 #define RELAY_SPOOL_CHUNK (64 * 1024)   /* flush DATA to disk in chunks this big */
@@ -48,6 +49,13 @@ struct relay_tx {                       /* one mail transaction */
     int     spool_err;                  /* first -errno from the spool */
     const char *reject;                 /* static reply, while the file is removed */
     uint64_t bytes;                     /* message bytes accepted so far */
+    char   *secured;                    /* owned: the partner domain if domain-secured */
+    /* Header firewall (relay_data.c): strip X-MS-Exchange-Organization-*. */
+    bool    in_body;                    /* past the empty line ending the header */
+    bool    hdr_drop;                   /* dropping the current header (and its folds) */
+    bool    hdr_bol;                    /* at the start of a header line */
+    char    hbuf[32];                   /* start of a header line, until decided */
+    size_t  hlen;
 };
 
 struct relay_session {
@@ -69,6 +77,7 @@ struct relay_session {
     struct tls_ctx *tls_ctx;            /* referenced: STARTTLS offered; NULL: not */
     bool    tls;                        /* the session is in TLS */
     const struct tls_facts *facts;      /* owned by conn; valid while tls */
+    struct tls_cert_info *peer;         /* owned: the client certificate's facts, or NULL */
     unsigned errors;
     unsigned ntx;                       /* transactions completed */
     struct relay_tx *tx;                /* owned; NULL outside MAIL..end */

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "log.h"
@@ -63,6 +64,9 @@ void relay_tls_install(const struct config *cfg)
     uv_once(&relay_tls_once, relay_tls_init);
     for (size_t i = 0; i < cfg->nreceive; i++)
         wanted |= cfg->receive[i].auth_mechanism == CFG_AUTH_TLS;
+    if (wanted && access(cfg->transport.trusted_ca_file, F_OK) != 0)
+        log_warnx("tls", 0, "trusted_ca_file %s does not exist: no client certificate can be "
+                  "trusted, domain-secured mail will be refused", cfg->transport.trusted_ca_file);
     if (wanted && (store = tls_store_load(cfg->transport.certificate_store,
                                           cfg->transport.trusted_ca_file, time(NULL),
                                           &why)) == NULL)
@@ -83,8 +87,9 @@ void relay_tls_install(const struct config *cfg)
         g.ctx[i] = tls_ctx_server_new(e->cert_path, e->key_path, cfg->transport.trusted_ca_file,
                                       &why);
         if (g.ctx[i] == NULL)
-            log_errx("tls", 0, "receive connector %s: certificate %s: %s: STARTTLS is not "
-                     "offered", rc->name, e->cert_path, why);
+            log_errx("tls", 0, "receive connector %s: certificate %s, trusted_ca_file %s: %s: "
+                     "STARTTLS is not offered", rc->name, e->cert_path,
+                     cfg->transport.trusted_ca_file, why);
         else
             log_info("tls", 0, "receive connector %s certificate thumbprint=%s subject=\"%s\"",
                      rc->name, e->info.thumbprint, e->info.subject);

@@ -65,10 +65,13 @@ static struct tls_ctx *tls_ctx_new(bool server, const char *cert_path, const cha
                    NULL;
         }
     }
-    if (trusted_ca != NULL && access(trusted_ca, R_OK) == 0
+    /* A missing trusted CA file means no partner can be trusted (the caller
+     * warns); one that exists but cannot be loaded is an error. */
+    if (trusted_ca != NULL && access(trusted_ca, F_OK) == 0
         && wolfSSL_CTX_load_verify_locations(ctx, trusted_ca, NULL) != WOLFSSL_SUCCESS) {
         wolfSSL_CTX_free(ctx);
-        return (*why = "cannot load the trusted CA file"), NULL;
+        return (*why = access(trusted_ca, R_OK) == 0 ? "cannot load the trusted CA file"
+                : "cannot read the trusted CA file (permissions?)"), NULL;
     }
     wolfSSL_CTX_SetIORecv(ctx, tls__io_recv);
     wolfSSL_CTX_SetIOSend(ctx, tls__io_send);

@@ -21,6 +21,7 @@ RELAY_FQDN = "mail.contoso.test"
 
 def make_pki():
     d = tempfile.mkdtemp(prefix="domsec-pki-")
+    os.chmod(d, 0o755)                  # the daemon reads trusted-ca.pem as its service user
     r = subprocess.run(["sh", PKI_SCRIPT, d], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     if r.returncode != 0:
         raise AssertionError("make-pki.sh failed:\n%s" % r.stdout.decode())

@@ -1,0 +1,21 @@
+/*
+ * relay_stats.h - the daemon's counters (Exchange's names where they
+ * exist).  Atomic, updated from any thread; logged at shutdown until
+ * `domsec stats` exposes them.
+ */
+#ifndef DOMSEC_RELAY_STATS_H
+#define DOMSEC_RELAY_STATS_H
+
+enum relay_stat {
+    RELAY_STAT_DS_RECEIVED,             /* Domain Secure Messages Received */
+    RELAY_STAT_DS_SENT,                 /* Domain Secure Messages Sent */
+    RELAY_STAT_DS_OUT_FAILURES,         /* Domain Secure Outbound Session Failures */
+    RELAY_STAT_COUNT
+};
+
+/* relay_stats.c */
+void    relay_stats_add(enum relay_stat st, unsigned long n);
+unsigned long relay_stats_get(enum relay_stat st);
+void    relay_stats_log(void);
+
+#endif

@@ -1,0 +1,186 @@
+"""Domain security on the receive side (SPEC 3; issue 4): every row of the MAIL
+FROM decision table with its exact reply, the certificate name-match rules through
+real handshakes, stamping of a partner's message, and the header firewall that
+strips forged X-MS-Exchange-Organization-* headers.  Partner certificates come from
+tests/pki/make-pki.sh; clients are Python's ssl (OpenSSL) and swaks."""
+
+import os
+import re
+import shutil
+import ssl
+import tempfile
+import unittest
+
+from domsec_harness import R, DomsecTestCase, queued_id, service_ids
+from test_starttls import RELAY_FQDN, make_pki
+
+PARTNER = "woodgrovebank.test"
+SECURED_OK = "250 2.1.0 Sender OK"
+NOT_AUTH = "530 5.7.1 Not authenticated"
+TEMP_AUTH = "454 4.7.0 Temporary authentication failure"
+CERT_FAIL = "454 4.7.5 Certificate validation failure"
+DISALLOWED = "451 4.7.3 The admin has temporarily disallowed this secure domain"
+
+
+class DomainSecureTest(DomsecTestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.pki = make_pki()
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.pki, ignore_errors=True)
+
+    def p(self, name):
+        return os.path.join(self.pki, name)
+
+    def daemon(self, with_cert=True, **conn):
+        store = tempfile.mkdtemp(prefix="domsec-store-")
+        self.addCleanup(shutil.rmtree, store, True)
+        os.chmod(store, 0o755)
+        uid, gid = service_ids()
+        if with_cert:
+            for ext, mode in ((".pem", 0o644), (".key", 0o600)):
+                shutil.copy(self.p("relay" + ext), os.path.join(store, "relay" + ext))
+                os.chmod(os.path.join(store, "relay" + ext), mode)
+                os.chown(os.path.join(store, "relay" + ext), uid, gid)
+        opts = {"auth_mechanism": "tls", "fqdn": RELAY_FQDN, "domain_secure_enabled": "yes"}
+        opts.update(conn)
+        return self.start_daemon(connectors=[("Inet", opts)], transport={
+            "certificate_store": store,
+            "trusted_ca_file": self.p("trusted-ca.pem"),
+            "tls_receive_domain_secure_list": "%s, eu.%s" % (PARTNER, PARTNER)})
+
+    def tls_session(self, d, partner=None):
+        """EHLO, STARTTLS (presenting partner NAME.pem/.key with its chain), EHLO."""
+        c = d.connect()
+        c.reply()
+        self.assertEqual(c.cmd("EHLO client.example.org").code, 250)
+        self.assertReply(c.cmd("STARTTLS"), "220 2.0.0 SMTP server ready")
+        ctx = ssl.create_default_context(cafile=self.p("trusted-ca.pem"))
+        if partner:
+            ctx.load_cert_chain(self.p(partner + ".pem"), self.p(partner + ".key"))
+        c.sock = ctx.wrap_socket(c.sock, server_hostname=RELAY_FQDN)
+        self.assertEqual(c.cmd("EHLO mail.%s" % PARTNER).code, 250)
+        return c
+
+    def mail(self, c, sender, want):
+        r = c.cmd("MAIL FROM:<%s>" % sender)
+        self.assertReply(r, want)
+        return r
+
+    # ---- the decision table, in order ---------------------------------------
+    def test_row1_connector_not_domain_secure(self):
+        d = self.daemon(domain_secure_enabled="no")
+        c = self.tls_session(d, "partner-ok")
+        self.mail(c, "a@" + PARTNER, DISALLOWED)
+
+    def test_row2_starttls_advertised_but_not_used(self):
+        d = self.daemon()
+        c = d.session(fqdn=RELAY_FQDN)
+        self.mail(c, "a@" + PARTNER, NOT_AUTH)
+        c.expect("MAIL FROM:<a@example.org>", R["mail_ok"])    # the session lives on
+
+    def test_row3_starttls_not_advertised(self):
+        d = self.daemon(with_cert=False)                       # no certificate: no STARTTLS
+        c = d.session(fqdn=RELAY_FQDN)
+        self.mail(c, "a@" + PARTNER, TEMP_AUTH)
+
+    def test_row4_tls_without_client_certificate(self):
+        d = self.daemon()
+        c = self.tls_session(d)
+        self.mail(c, "a@" + PARTNER, NOT_AUTH)
+
+    def test_row5_certificate_names_do_not_match(self):
+        d = self.daemon()
+        for partner in ("partner-wrongname", "partner-deep", "partner-toplevel-wild",
+                        "partner-suffixwild"):
+            with self.subTest(partner=partner):
+                c = self.tls_session(d, partner)
+                self.mail(c, "a@" + PARTNER, CERT_FAIL)
+        d.wait_log(d.prefix() + r'info smtpd \S+ domain security refused sender=<a@%s> '
+                   r'domain=%s rule="SubjectMismatch"' % (re.escape(PARTNER), re.escape(PARTNER)))
+
+    def test_row6_invalid_chains(self):
+        d = self.daemon()
+        for partner, chain in (("partner-expired", "Expired"), ("partner-notyet", "NotYetValid"),
+                               ("partner-selfsigned", "Untrusted"),
+                               ("partner-untrusted", "Untrusted"), ("partner-noeku", "BadEku")):
+            with self.subTest(partner=partner):
+                c = self.tls_session(d, partner)
+                self.mail(c, "a@" + PARTNER, CERT_FAIL)
+                d.wait_log(d.prefix() + r'.*rule="CertificateValidationFailure \(%s\)"' % chain)
+
+    # ---- names that match --------------------------------------------------
+    def test_names_that_match(self):
+        d = self.daemon()
+        for partner, domain in (("partner-ok", PARTNER), ("partner-exact", PARTNER),
+                                ("partner-wild", PARTNER), ("partner-cn-only", PARTNER),
+                                ("partner-deepwild", "eu." + PARTNER),
+                                ("partner-eku-absent", PARTNER)):
+            with self.subTest(partner=partner, domain=domain):
+                c = self.tls_session(d, partner)
+                self.mail(c, "a@" + domain, SECURED_OK)
+
+    def test_not_listed_and_null_sender_are_never_checked(self):
+        d = self.daemon()
+        c = d.session(fqdn=RELAY_FQDN)                          # no TLS at all
+        c.expect("MAIL FROM:<>", R["mail_ok"])
+        c.expect("RSET", R["rset"])
+        c.expect("MAIL FROM:<a@sub.%s>" % PARTNER, R["mail_ok"])   # subdomains not covered
+
+    # ---- stamping and the header firewall -----------------------------------
+    def test_partner_message_is_stamped_and_forgeries_are_stripped(self):
+        d = self.daemon()
+        c = self.tls_session(d, "partner-ok")
+        forged = (b"X-MS-Exchange-Organization-AuthAs: Partner\r\n"
+                  b"x-ms-exchange-organization-authdomain: forged.test\r\n"
+                  b"X-MS-Exchange-Organization-Classification: x\r\n  folded line\r\n")
+        r = c.transaction("<a@%s>" % PARTNER, ["<u@a.test>"],
+                          b"Subject: partner\r\n" + forged + b"X-Keep: yes\r\n\r\n"
+                          b"X-MS-Exchange-Organization-AuthAs: in the body stays\r\n")
+        q = d.read_message(queued_id(r, fqdn=RELAY_FQDN))
+        text = q.data.decode()
+        head, _, body = text.partition("\r\n\r\n")
+        stamps = re.findall(r"^X-MS-Exchange-Organization-[^:]*: [^\r\n]*", head, re.M | re.I)
+        self.assertEqual(stamps, [
+            "X-MS-Exchange-Organization-AuthSource: %s" % RELAY_FQDN,
+            "X-MS-Exchange-Organization-AuthAs: Partner",
+            "X-MS-Exchange-Organization-AuthMechanism: 02",
+            "X-MS-Exchange-Organization-AuthDomain: %s" % PARTNER], head)
+        self.assertNotIn("forged.test", head)
+        self.assertNotIn("folded line", head)
+        self.assertIn("X-Keep: yes", head)
+        self.assertIn("Subject: partner", head)
+        self.assertIn("X-MS-Exchange-Organization-AuthAs: in the body stays", body)
+        self.assertRegex(head, r"with ESMTPS id \S+\r\n\t\(version=TLSv1\.[23] cipher=\S+ "
+                         r"bits=\d+\)\r\n\t\(client certificate \"[^\"]*CN=mail\.%s[^\"]*\" "
+                         r"verified for %s\)" % (re.escape(PARTNER), re.escape(PARTNER)))
+        d.wait_log(d.prefix() + r"info smtpd \S+ domain secured sender=<a@%s> domain=%s "
+                   r'subject="[^"]+" thumbprint=[0-9A-F]{40} revocation=not checked'
+                   % (re.escape(PARTNER), re.escape(PARTNER)))
+        self.assertEqual(d.stop(), 0)
+        d.wait_log(d.prefix() + r'info stats "Domain Secure Messages Received"=1\s*$')
+
+    def test_forged_stamp_from_an_ordinary_sender_is_stripped(self):
+        d = self.daemon()
+        c = d.session(fqdn=RELAY_FQDN)
+        r = c.transaction("<a@example.org>", ["<u@a.test>"],
+                          b"X-MS-Exchange-Organization-AuthAs: Partner\r\nSubject: x\r\n\r\nhi\r\n")
+        q = d.read_message(queued_id(r, fqdn=RELAY_FQDN))
+        self.assertNotIn(b"X-MS-Exchange-Organization", q.data)
+        self.assertIn(b"Subject: x", q.data)
+
+    def test_swaks_partner_with_client_certificate(self):
+        d = self.daemon()
+        r = d.swaks("--tls", "--tls-cert", self.p("partner-ok.pem"), "--tls-key",
+                    self.p("partner-ok.key"), "--tls-ca-path", self.p("chain.pem"),
+                    from_="a@" + PARTNER)
+        self.assertEqual(r.returncode, 0, r)
+        q = d.read_message(r.queued_id(fqdn=RELAY_FQDN))
+        self.assertIn(b"X-MS-Exchange-Organization-AuthDomain: %s" % PARTNER.encode(), q.data)
+
+
+if __name__ == "__main__":
+    unittest.main()
