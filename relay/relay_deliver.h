@@ -121,6 +121,8 @@ struct relay_dest {
     struct relay_job *jobs, *jobs_tail; /* waiting jobs */
     size_t  njobs;
     unsigned conns;                     /* open connections */
+    struct tls_ctx *tls_ctx;            /* referenced: our client context, or NULL */
+    bool    listed;                     /* domain in tls_send_domain_secure_list (DNS routing) */
     struct relay_dest *next;
 };
 

@@ -21,6 +21,7 @@
 #include "policy_secure.h"
 #include "policy_smtp.h"
 #include "relay_smtpd.h"
+#include "relay_tls.h"
 #include "tls_conn.h"
 
 #define RELAY_LOCAL_MAX 64
@@ -151,27 +152,6 @@ static void relay_proto_reset(struct relay_session *s)
     relay__tx_free(s);
 }
 
-/* relay_proto_chain - tls/'s chain verdict in policy's terms */
-
-static enum policy_chain relay_proto_chain(const struct tls_facts *f)
-{
-    static const enum policy_chain map[] = {
-        [TLS_CHAIN_VALID] = POLICY_CHAIN_VALID, [TLS_CHAIN_UNTRUSTED] = POLICY_CHAIN_UNTRUSTED,
-        [TLS_CHAIN_EXPIRED] = POLICY_CHAIN_EXPIRED,
-        [TLS_CHAIN_NOT_YET_VALID] = POLICY_CHAIN_NOT_YET_VALID,
-        [TLS_CHAIN_BAD_EKU] = POLICY_CHAIN_BAD_EKU, [TLS_CHAIN_REVOKED] = POLICY_CHAIN_REVOKED,
-        [TLS_CHAIN_REVOCATION_UNKNOWN] = POLICY_CHAIN_REVOCATION_UNKNOWN,
-        [TLS_CHAIN_INVALID] = POLICY_CHAIN_INVALID, [TLS_CHAIN_NONE] = POLICY_CHAIN_INVALID,
-    };
-    enum policy_chain c = map[f->chain];
-
-    if (c == POLICY_CHAIN_VALID && f->revocation == TLS_REV_REVOKED)
-        return POLICY_CHAIN_REVOKED;
-    if (c == POLICY_CHAIN_VALID && f->revocation == TLS_REV_UNKNOWN)
-        return POLICY_CHAIN_REVOCATION_UNKNOWN;
-    return c;                           /* TLS_REV_NOT_CHECKED: the CRL seam, for now */
-}
-
 /*
  * relay_proto_secure - domain security at MAIL FROM (SPEC 3): -1 after a
  * refusal reply; 0 with *secured = the partner domain (owned) or NULL.
@@ -195,7 +175,7 @@ static int relay_proto_secure(struct relay_session *s, const char *sender, char 
     f.client_cert = s->tls && s->facts->peer_cert;
     f.name_match = s->peer != NULL
         && policy_cert_name_match(domain, (const char *const *)s->peer->names, s->peer->nnames);
-    f.chain = s->tls && s->facts->peer_cert ? relay_proto_chain(s->facts) : POLICY_CHAIN_INVALID;
+    f.chain = s->tls && s->facts->peer_cert ? relay_tls_chain(s->facts) : POLICY_CHAIN_INVALID;
     f.revocation_failure = cfg->transport.revocation_failure;
     v = policy_mail_secure(&f);
     if (v.reply != NULL) {

@@ -35,6 +35,7 @@
 #include "log.h"
 #include "relay_deliver.h"
 #include "relay_dsn.h"
+#include "relay_tls.h"
 #include "relay_worker.h"
 #include "tls_ctx.h"
 
@@ -686,6 +687,7 @@ static void qmgr_dest_free(struct relay_dest *d)
     free(d->key);
     free(d->domain);
     free(d->dns_why);
+    tls_ctx_unref(d->tls_ctx);
     policy_config_unref(d->cfg);
     free(d);
 }
@@ -858,6 +860,8 @@ static struct relay_dest *qmgr_dest_get(struct config *cfg, const struct cfg_sen
     d->domain = xstrdup(domain);
     d->sc = sc;
     d->cfg = policy_config_ref(cfg);
+    d->tls_ctx = relay_tls_client_ctx(cfg, sc);
+    d->listed = sc->dns_routing && policy_secure_listed(&cfg->transport.send_secure, domain);
     d->next = Q.dests;
     Q.dests = d;
     return d;

@@ -24,22 +24,28 @@
 #include <arpa/inet.h>
 
 #include "log.h"
+#include "policy_secure.h"
 #include "relay_deliver.h"
+#include "relay_stats.h"
+#include "relay_tls.h"
 #include "tls_conn.h"
+#include "tls_store.h"
 
 enum smtpc_state {
-    C_CONNECT, C_BANNER, C_EHLO, C_HELO, C_RSET, C_MAIL, C_RCPT, C_DATA, C_DOT, C_QUIT,
-    C_DONE,
+    C_CONNECT, C_BANNER, C_EHLO, C_HELO, C_STARTTLS, C_TLS, C_RSET, C_MAIL, C_RCPT, C_DATA,
+    C_DOT, C_QUIT, C_DONE,
 };
 
 /* RFC 5321 4.5.3.2 timeouts, and what we were doing (for error texts). */
 static const uint64_t smtpc_timeouts[] = {
     [C_CONNECT] = 30000, [C_BANNER] = 300000, [C_EHLO] = 300000, [C_HELO] = 300000,
+    [C_STARTTLS] = 300000, [C_TLS] = 300000,
     [C_RSET] = 300000, [C_MAIL] = 300000, [C_RCPT] = 300000, [C_DATA] = 120000,
     [C_DOT] = 600000, [C_QUIT] = 60000, [C_DONE] = 0,
 };
 static const char *const smtpc_states[] = {
     [C_CONNECT] = "connect", [C_BANNER] = "banner", [C_EHLO] = "EHLO", [C_HELO] = "HELO",
+    [C_STARTTLS] = "STARTTLS", [C_TLS] = "TLS handshake",
     [C_RSET] = "RSET", [C_MAIL] = "MAIL FROM", [C_RCPT] = "RCPT TO", [C_DATA] = "DATA",
     [C_DOT] = "end of data", [C_QUIT] = "QUIT", [C_DONE] = "done",
 };
@@ -56,6 +62,10 @@ struct relay_smtpc {
     size_t  addr_i;                     /* address being tried */
     struct relay_job *job;              /* current job, owned until reported */
     bool    pipelining, esmtp, tx_open;
+    bool    starttls_offered;           /* in the EHLO reply */
+    bool    tls;                        /* this connection is in TLS */
+    bool    no_tls;                     /* retry this address in plaintext (opportunistic) */
+    bool    secured;                    /* domain-secured: the partner checks passed */
     uint64_t peer_size;                 /* 0: no SIZE */
     size_t  rcpt_i;                     /* next RCPT reply expected */
     size_t  accepted;                   /* RCPTs accepted in this transaction */
@@ -202,6 +212,7 @@ static void smtpc_note(struct relay_smtpc *c, const char *what, bool conn_error)
 static void smtpc_next_host(struct relay_smtpc *c)
 {
     smtpc_drop_conn(c, 0);
+    c->no_tls = false;
     c->addr_i++;
     smtpc_connect_next(c);
 }
@@ -263,6 +274,7 @@ static void smtpc_connect_next(struct relay_smtpc *c)
     }
     c->conns++;
     c->esmtp = c->pipelining = c->tx_open = false;
+    c->starttls_offered = c->tls = c->secured = false;
     c->peer_size = 0;
     smtpc_enter_state(c, C_CONNECT);
 }
@@ -355,8 +367,131 @@ static void smtpc_ehlo_line(struct relay_smtpc *c, const char *kw)
 {
     if (strcasecmp(kw, "PIPELINING") == 0)
         c->pipelining = true;
+    else if (strcasecmp(kw, "STARTTLS") == 0)
+        c->starttls_offered = true;
     else if (strncasecmp(kw, "SIZE", 4) == 0 && (kw[4] == ' ' || kw[4] == '\0'))
         c->peer_size = strtoull(kw + 4, NULL, 10);
+}
+
+/* smtpc_facts - the domain-security facts known so far */
+
+static struct policy_outbound smtpc_facts(const struct relay_smtpc *c)
+{
+    struct policy_outbound f = { 0 };
+
+    f.listed = c->dest->listed;
+    f.connector_secure = c->dest->sc->domain_secure_enabled;
+    f.starttls_offered = c->starttls_offered;
+    f.revocation_failure = c->dest->cfg->transport.revocation_failure;
+    return f;
+}
+
+/* smtpc_secure_fail - a listed domain's check failed: count, log, next host */
+
+static void smtpc_secure_fail(struct relay_smtpc *c, const struct policy_out_verdict *v)
+{
+    char line[700];
+
+    relay_stats_add(RELAY_STAT_DS_OUT_FAILURES, 1);
+    policy_send_secure_logline(line, sizeof(line), c->dest->domain, c->dest->sc->name,
+                               v->reason, v->info);
+    log_info("smtp", c->sid, "%s rule=\"%s\"", line, v->rule);
+    smtpc_note(c, v->inner, false);     /* never plaintext: the next host, then defer */
+    smtpc_next_host(c);
+}
+
+/* smtpc_after_hello - EHLO/HELO accepted: STARTTLS, or on to the mail */
+
+static void smtpc_after_hello(struct relay_smtpc *c)
+{
+    struct policy_outbound f = smtpc_facts(c);
+    struct policy_out_verdict v;
+
+    if (c->tls || c->no_tls) {
+        smtpc_take_job(c);
+        return;
+    }
+    v = policy_send_secure(&f, POLICY_OUT_EHLO);
+    if (v.inner == NULL && v.require_tls && c->dest->tls_ctx == NULL) {
+        f.starttls_offered = false;     /* we cannot do TLS: as if it were not offered */
+        v = policy_send_secure(&f, POLICY_OUT_EHLO);
+    }
+    if (v.inner != NULL) {
+        smtpc_secure_fail(c, &v);
+        return;
+    }
+    if (c->starttls_offered && c->dest->tls_ctx != NULL) {
+        smtpc_send(c, "STARTTLS");
+        tls_conn_flush(c->conn);
+        smtpc_enter_state(c, C_STARTTLS);
+        return;
+    }
+    smtpc_take_job(c);                  /* opportunistic, and not offered: plaintext */
+}
+
+/* smtpc_tls_failed - the handshake failed */
+
+static void smtpc_tls_failed(struct relay_smtpc *c, const char *err)
+{
+    struct policy_outbound f = smtpc_facts(c);
+    struct policy_out_verdict v;
+
+    f.starttls_offered = true;
+    f.starttls_code = 220;
+    f.handshake_error = err;
+    v = policy_send_secure(&f, POLICY_OUT_HANDSHAKE);
+    if (v.inner != NULL) {
+        smtpc_secure_fail(c, &v);
+        return;
+    }
+    /* Opportunistic TLS failed: try this host again without TLS (Postfix "may"). */
+    log_info("smtp", c->sid, "TLS handshake with %s failed (%s): retrying in plaintext",
+             c->dest->names[c->addr_i], err);
+    smtpc_drop_conn(c, 0);
+    c->no_tls = true;
+    smtpc_connect_next(c);
+}
+
+/* smtpc_tls_ready - the handshake finished: check a partner, EHLO again */
+
+static void smtpc_tls_ready(struct relay_smtpc *c)
+{
+    const struct tls_facts *tf = tls_conn_facts(c->conn);
+    struct policy_outbound f = smtpc_facts(c);
+    struct policy_out_verdict v;
+    struct tls_cert_info ci;
+    bool have;
+
+    have = tf->peer_der != NULL && tls_cert_info_from_der(tf->peer_der, tf->peer_der_len,
+                                                          &ci) == 0;
+    f.starttls_offered = true;
+    f.starttls_code = 220;
+    f.handshake_ok = true;
+    f.name_match = have && policy_cert_name_match(c->dest->domain,
+                                                  (const char *const *)ci.names, ci.nnames);
+    f.chain = relay_tls_chain(tf);
+    v = policy_send_secure(&f, POLICY_OUT_CERT);
+    log_info("smtp", c->sid, "TLS established to=%s version=%s cipher=%s bits=%d "
+             "server_cert=\"%s\" chain_code=%ld", c->dest->names[c->addr_i], tf->version,
+             tf->cipher, tf->cipher_bits, have ? ci.subject : "", tf->verify_code);
+    if (v.secured)
+        log_info("smtp", c->sid, "secure domain certificate domain=%s subject=\"%s\" "
+                 "thumbprint=%s revocation=not checked", c->dest->domain, ci.subject,
+                 ci.thumbprint);
+    if (have)
+        tls_cert_info_free(&ci);
+    if (v.inner != NULL) {
+        smtpc_secure_fail(c, &v);
+        return;
+    }
+    c->tls = true;
+    c->secured = v.secured;
+    c->pipelining = false;              /* RFC 3207 4.2: learn the extensions again */
+    c->peer_size = 0;
+    c->starttls_offered = false;
+    smtpc_send(c, "EHLO %s", c->dest->sc->fqdn);
+    tls_conn_flush(c->conn);
+    smtpc_enter_state(c, C_EHLO);
 }
 
 /* smtpc_reply - a complete reply arrived */
@@ -384,7 +519,7 @@ static void smtpc_reply(struct relay_smtpc *c, int code, const char *text)
                 return;
             }
             c->esmtp = c->state == C_EHLO;
-            smtpc_take_job(c);
+            smtpc_after_hello(c);
             return;
         case RELAY_H_NEXT_HOST:
             smtpc_note(c, text, false);
@@ -396,6 +531,27 @@ static void smtpc_reply(struct relay_smtpc *c, int code, const char *text)
             return;
         }
         break;
+    case C_STARTTLS: {
+        struct policy_outbound f = smtpc_facts(c);
+        struct policy_out_verdict v;
+
+        f.starttls_offered = true;
+        f.starttls_code = code;
+        f.starttls_text = text;
+        v = policy_send_secure(&f, POLICY_OUT_STARTTLS_REPLY);
+        if (v.inner != NULL) {
+            smtpc_secure_fail(c, &v);
+            return;
+        }
+        if (code != 220) {              /* refused: opportunistic goes on in plaintext */
+            smtpc_take_job(c);
+            return;
+        }
+        smtpc_enter_state(c, C_TLS);
+        if (tls_conn_starttls_client(c->conn, c->dest->tls_ctx, c->dest->names[c->addr_i]) < 0)
+            smtpc_tls_failed(c, tls_conn_tls_error(c->conn));
+        return;
+    }
     case C_RSET:
         c->tx_open = false;
         smtpc_start_tx(c);
@@ -475,6 +631,8 @@ static void smtpc_reply(struct relay_smtpc *c, int code, const char *text)
             }
         smtpc_note(c, text, false);
         c->tx_open = false;
+        if (c->secured && code >= 200 && code < 300)
+            relay_stats_add(RELAY_STAT_DS_SENT, 1);
         smtpc_job_done(c);
         smtpc_take_job(c);
         return;
@@ -482,6 +640,7 @@ static void smtpc_reply(struct relay_smtpc *c, int code, const char *text)
         smtpc_finish(c);
         return;
     case C_CONNECT:
+    case C_TLS:
     case C_DONE:
         break;
     }
@@ -559,7 +718,9 @@ static void smtpc_event(struct tls_conn *tc, enum tls_event ev, void *arg)
         smtpc_input(c);
         return;
     case TLS_EV_DRAINED:
-    case TLS_EV_TLS_READY:              /* outbound STARTTLS comes with domain security */
+        return;
+    case TLS_EV_TLS_READY:
+        smtpc_tls_ready(c);
         return;
     case TLS_EV_EOF:
     case TLS_EV_ERROR:
@@ -569,6 +730,11 @@ static void smtpc_event(struct tls_conn *tc, enum tls_event ev, void *arg)
         }
         if (c->job == NULL) {           /* idle: nothing lost */
             smtpc_finish(c);
+            return;
+        }
+        if (c->state == C_TLS) {
+            smtpc_tls_failed(c, *tls_conn_tls_error(tc) ? tls_conn_tls_error(tc)
+                                                        : "connection lost during the handshake");
             return;
         }
         if (c->state == C_CONNECT)

@@ -23,6 +23,7 @@
 
 #include "log.h"
 #include "relay_tls.h"
+#include "tls_conn.h"
 #include "tls_ctx.h"
 #include "tls_store.h"
 
@@ -30,6 +31,8 @@ struct relay_tls_gen {
     const struct config *cfg;           /* identity only: never dereferenced later */
     struct tls_ctx **ctx;               /* owned refs, one per receive connector (NULL: none) */
     size_t  n;
+    struct tls_ctx **sctx;              /* owned refs, one per send connector */
+    size_t  ns;
 };
 
 static struct relay_tls_gen relay_tls_gens[2];
@@ -48,6 +51,9 @@ static void relay_tls_gen_free(struct relay_tls_gen *g)
     for (size_t i = 0; i < g->n; i++)
         tls_ctx_unref(g->ctx[i]);
     free(g->ctx);
+    for (size_t i = 0; i < g->ns; i++)
+        tls_ctx_unref(g->sctx[i]);
+    free(g->sctx);
     memset(g, 0, sizeof(*g));
 }
 
@@ -56,7 +62,8 @@ static void relay_tls_gen_free(struct relay_tls_gen *g)
 void relay_tls_install(const struct config *cfg)
 {
     struct relay_tls_gen g = { cfg, xcalloc(cfg->nreceive ? cfg->nreceive : 1, sizeof(void *)),
-                               cfg->nreceive };
+                               cfg->nreceive,
+                               xcalloc(cfg->nsend ? cfg->nsend : 1, sizeof(void *)), cfg->nsend };
     const char *why = NULL;
     struct tls_store *store = NULL;
     bool wanted = false;
@@ -64,6 +71,7 @@ void relay_tls_install(const struct config *cfg)
     uv_once(&relay_tls_once, relay_tls_init);
     for (size_t i = 0; i < cfg->nreceive; i++)
         wanted |= cfg->receive[i].auth_mechanism == CFG_AUTH_TLS;
+    wanted |= cfg->nsend > 0;           /* outbound STARTTLS presents our certificate */
     if (wanted && access(cfg->transport.trusted_ca_file, F_OK) != 0)
         log_warnx("tls", 0, "trusted_ca_file %s does not exist: no client certificate can be "
                   "trusted, domain-secured mail will be refused", cfg->transport.trusted_ca_file);
@@ -94,6 +102,22 @@ void relay_tls_install(const struct config *cfg)
             log_info("tls", 0, "receive connector %s certificate thumbprint=%s subject=\"%s\"",
                      rc->name, e->info.thumbprint, e->info.subject);
     }
+    for (size_t i = 0; i < cfg->nsend; i++) {
+        const struct cfg_send *sc = &cfg->send[i];
+        const struct tls_store_entry *e = NULL;
+
+        if (store != NULL)
+            e = tls_store_select(store, sc->fqdn, sc->tls_certificate, time(NULL), &why);
+        if (e == NULL && sc->domain_secure_enabled)
+            log_errx("tls", 0, "send connector %s: no usable certificate for %s%s%s: domain "
+                     "security will fail (partners require a client certificate)", sc->name,
+                     sc->fqdn, store ? ": " : "", store ? why : "");
+        g.sctx[i] = tls_ctx_client_new(e ? e->cert_path : NULL, e ? e->key_path : NULL,
+                                       cfg->transport.trusted_ca_file, &why);
+        if (g.sctx[i] == NULL)
+            log_errx("tls", 0, "send connector %s: %s: outbound STARTTLS is not used", sc->name,
+                     why);
+    }
     tls_store_free(store);
     uv_mutex_lock(&relay_tls_lock);
     relay_tls_gen_free(&relay_tls_gens[1]);
@@ -119,6 +143,46 @@ struct tls_ctx *relay_tls_server_ctx(const struct config *cfg, const struct cfg_
     }
     uv_mutex_unlock(&relay_tls_lock);
     return ctx;
+}
+
+/* relay_tls_client_ctx - the context of send connector sc of cfg */
+
+struct tls_ctx *relay_tls_client_ctx(const struct config *cfg, const struct cfg_send *sc)
+{
+    struct tls_ctx *ctx = NULL;
+
+    uv_once(&relay_tls_once, relay_tls_init);
+    uv_mutex_lock(&relay_tls_lock);
+    for (int i = 0; i < 2 && ctx == NULL; i++) {
+        const struct relay_tls_gen *g = &relay_tls_gens[i];
+        size_t idx = (size_t)(sc - cfg->send);
+
+        if (g->cfg == cfg && idx < g->ns && g->sctx[idx] != NULL)
+            ctx = tls_ctx_ref(g->sctx[idx]);
+    }
+    uv_mutex_unlock(&relay_tls_lock);
+    return ctx;
+}
+
+/* relay_tls_chain - tls/'s verdict in policy's terms */
+
+enum policy_chain relay_tls_chain(const struct tls_facts *f)
+{
+    static const enum policy_chain map[] = {
+        [TLS_CHAIN_VALID] = POLICY_CHAIN_VALID, [TLS_CHAIN_UNTRUSTED] = POLICY_CHAIN_UNTRUSTED,
+        [TLS_CHAIN_EXPIRED] = POLICY_CHAIN_EXPIRED,
+        [TLS_CHAIN_NOT_YET_VALID] = POLICY_CHAIN_NOT_YET_VALID,
+        [TLS_CHAIN_BAD_EKU] = POLICY_CHAIN_BAD_EKU, [TLS_CHAIN_REVOKED] = POLICY_CHAIN_REVOKED,
+        [TLS_CHAIN_REVOCATION_UNKNOWN] = POLICY_CHAIN_REVOCATION_UNKNOWN,
+        [TLS_CHAIN_INVALID] = POLICY_CHAIN_INVALID, [TLS_CHAIN_NONE] = POLICY_CHAIN_INVALID,
+    };
+    enum policy_chain c = map[f->chain];
+
+    if (c == POLICY_CHAIN_VALID && f->revocation == TLS_REV_REVOKED)
+        return POLICY_CHAIN_REVOKED;
+    if (c == POLICY_CHAIN_VALID && f->revocation == TLS_REV_UNKNOWN)
+        return POLICY_CHAIN_REVOCATION_UNKNOWN;
+    return c;                           /* TLS_REV_NOT_CHECKED: the CRL seam, for now */
 }
 
 /* relay_tls_shutdown - release everything */

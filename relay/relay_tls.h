@@ -7,8 +7,10 @@
 #define DOMSEC_RELAY_TLS_H
 
 #include "policy_config.h"
+#include "policy_secure.h"
 
 struct tls_ctx;
+struct tls_facts;
 
 /* relay_tls.c */
 /*
@@ -20,6 +22,11 @@ struct tls_ctx;
 void    relay_tls_install(const struct config *cfg);
 /* The server context for connector rc of cfg, referenced, or NULL (no STARTTLS). */
 struct tls_ctx *relay_tls_server_ctx(const struct config *cfg, const struct cfg_receive *rc);
+/* The client context for send connector sc of cfg (our certificate by its
+ * fqdn if the store has one), referenced, or NULL. */
+struct tls_ctx *relay_tls_client_ctx(const struct config *cfg, const struct cfg_send *sc);
+/* tls/'s chain verdict and revocation in policy's terms. */
+enum policy_chain relay_tls_chain(const struct tls_facts *f);
 /* Release every generation (at exit). */
 void    relay_tls_shutdown(void);
 

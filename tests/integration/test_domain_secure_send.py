@@ -1,0 +1,130 @@
+"""Domain security on the send side (SPEC 4; issue 4): to a domain in
+tls_send_domain_secure_list, mail leaves only over TLS where domsec presents its
+certificate and the partner's server certificate names the domain and chains to
+a trusted CA; otherwise it is deferred with Exchange's queue error and the peer
+receives nothing in plaintext.  The partner is a second domsecd (domsec to
+domsec, mutual TLS end to end) or a scripted peer without STARTTLS."""
+
+import os
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+from domsec_harness import Daemon, service_ids
+from peers import DeliveryTestCase, RX_ID, host, mx
+from test_starttls import make_pki
+
+PARTNER = "woodgrovebank.test"
+PARTNER_IP = "127.0.0.45"
+
+
+class DomainSecureSendTest(DeliveryTestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.pki = make_pki()
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.pki, ignore_errors=True)
+
+    def store(self, name):
+        d = tempfile.mkdtemp(prefix="domsec-store-")
+        self.addCleanup(shutil.rmtree, d, True)
+        os.chmod(d, 0o755)
+        uid, gid = service_ids()
+        for ext, mode in ((".pem", 0o644), (".key", 0o600)):
+            dst = os.path.join(d, name + ext)
+            shutil.copy(os.path.join(self.pki, name + ext), dst)
+            os.chmod(dst, mode)
+            os.chown(dst, uid, gid)
+        return d
+
+    def relay(self, port, secure=True):
+        """Our relay (contoso.test): partner mail only by domain security, to port."""
+        self.start_dns(mx(PARTNER, "mail." + PARTNER, 10), host("mail." + PARTNER, PARTNER_IP))
+        return self.start_relay(internet=False, transport={
+            "certificate_store": self.store("relay"),
+            "trusted_ca_file": os.path.join(self.pki, "trusted-ca.pem"),
+            "tls_send_domain_secure_list": PARTNER,
+        }, sends=[("Partner", {"address_spaces": PARTNER, "dns_routing": "yes",
+                               "port": str(port), "fqdn": "mail.contoso.test",
+                               "domain_secure_enabled": "yes" if secure else "no"})])
+
+    def partner(self, cert="partner-ok"):
+        """A second domsecd as woodgrovebank.test, requiring domain security from contoso.test."""
+        conn = {"bindings": PARTNER_IP + ":{port}", "fqdn": "mail." + PARTNER,
+                "auth_mechanism": "tls", "domain_secure_enabled": "yes"}
+        if cert != "partner-ok":        # serve it whatever it names: pin its thumbprint
+            out = subprocess.run(["openssl", "x509", "-noout", "-fingerprint", "-sha1", "-in",
+                                  os.path.join(self.pki, cert + ".pem")],
+                                 stdout=subprocess.PIPE, check=True).stdout.decode()
+            conn["tls_certificate"] = out.strip().split("=", 1)[1].replace(":", "")
+        d = Daemon(self, accepted_domains=PARTNER, connectors=[("Inet", conn)], transport={
+            "certificate_store": self.store(cert),
+            "trusted_ca_file": os.path.join(self.pki, "trusted-ca.pem"),
+            "tls_receive_domain_secure_list": "contoso.test"})
+        d.start()
+        return d
+
+    def test_domsec_to_domsec_mutual_tls(self):
+        b = self.partner()
+        a = self.relay(b.port)
+        qid = self.submit(a, ["<u@%s>" % PARTNER], sender="<s@contoso.test>")
+        a.wait_log(a.prefix() + r"info smtp %s secure domain certificate domain=%s "
+                   r'subject="[^"]*CN=mail\.%s[^"]*" thumbprint=[0-9A-F]{40}'
+                   % (RX_ID, PARTNER.replace(".", r"\."), PARTNER.replace(".", r"\.")))
+        a.wait_log(a.prefix() + r"info smtp %s delivered id=%s to=<u@%s> relay=\S+\[%s\]:%d "
+                   % (RX_ID, qid, PARTNER.replace(".", r"\."), PARTNER_IP.replace(".", r"\."),
+                      b.port), 30)
+        # The partner verified our client certificate and stamped the message.
+        b.wait_log(b.prefix() + r"info smtpd \S+ TLS established from=127\.0\.0\.1:\d+ "
+                   r"version=TLSv1\.[23] \S+ bits=\d+ client_cert=yes chain_code=0")
+        m = b.wait_log(b.prefix() + r"info smtpd \S+ queued id=(%s) from=<s@contoso\.test>" % RX_ID)
+        data = b.read_message(m.group(1)).data
+        self.assertIn(b"X-MS-Exchange-Organization-AuthDomain: contoso.test", data)
+        self.assertIn(b"X-MS-Exchange-Organization-AuthAs: Partner", data)
+        self.assertEqual(a.stop(), 0)
+        a.wait_log(a.prefix() + r'info stats "Domain Secure Messages Sent"=1\s*$')
+
+    def test_partner_without_starttls_is_deferred_never_plaintext(self):
+        peer = self.peer(PARTNER_IP)                    # no STARTTLS in its EHLO reply
+        a = self.relay(self.P)
+        qid = self.submit(a, ["<u@%s>" % PARTNER], sender="<s@contoso.test>")
+        m = a.wait_log(a.prefix() + r'info smtp %s deferred id=%s to=<u@%s> reason="(.*)"'
+                       % (RX_ID, qid, PARTNER.replace(".", r"\.")), 30)
+        self.assertEqual(
+            m.group(1),
+            '451 4.4.0 Primary target IP address responded with: "451 5.7.3 STARTTLS is '
+            'required to send mail." Attempted failover to alternate host, but that did not '
+            'succeed. Either there are no alternate hosts, or delivery failed to all alternate '
+            'hosts. The last endpoint attempted was %s:%d' % (PARTNER_IP, self.P))
+        a.wait_log(a.prefix() + r"info smtp %s Message to secure domain '%s' on send connector "
+                   r"'Partner' failed because TLS was not offered \." % (RX_ID, PARTNER))
+        verbs = {line.split(" ")[0].upper() for _, _, line in peer.commands}
+        self.assertFalse(verbs & {"MAIL", "RCPT", "DATA"}, peer.commands)
+        self.assertEqual(a.stop(), 0)
+        a.wait_log(a.prefix() + r'info stats "Domain Secure Outbound Session Failures"=[1-9]')
+
+    def test_partner_with_wrong_name_is_deferred(self):
+        b = self.partner(cert="partner-wrongname")      # server certificate: mail.fabrikam.test
+        a = self.relay(b.port)
+        qid = self.submit(a, ["<u@%s>" % PARTNER], sender="<s@contoso.test>")
+        m = a.wait_log(a.prefix() + r'info smtp %s deferred id=%s to=<u@%s> reason="(.*)"'
+                       % (RX_ID, qid, PARTNER.replace(".", r"\.")), 30)
+        self.assertIn('responded with: "454 4.7.5 Certificate validation failure."', m.group(1))
+        self.assertNotRegex(b.log(), r"queued id=")
+
+    def test_connector_not_domain_secure(self):
+        b = self.partner()
+        a = self.relay(b.port, secure=False)
+        qid = self.submit(a, ["<u@%s>" % PARTNER], sender="<s@contoso.test>")
+        m = a.wait_log(a.prefix() + r'info smtp %s deferred id=%s to=<u@%s> reason="(.*)"'
+                       % (RX_ID, qid, PARTNER.replace(".", r"\.")), 30)
+        self.assertIn('responded with: "451 4.7.3 The admin has temporarily disallowed this '
+                      'secure domain."', m.group(1))
+
+
+if __name__ == "__main__":
+    unittest.main()
