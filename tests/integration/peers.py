@@ -357,13 +357,15 @@ class PyPeer:
     """
 
     def __init__(self, tc, ip, port, name=None, banner=None, on_mail=None, on_rcpt=None,
-                 on_dot=None, delays=None, pipelining=True, ehlo=None):
+                 on_dot=None, delays=None, pipelining=True, ehlo=None, starttls=None):
         self.ip, self.port = ip, port
         self.name = name or "peer-%s.test" % ip.replace(".", "-")
         self.banner, self.on_mail, self.on_rcpt, self.on_dot = banner, on_mail, on_rcpt, on_dot
         self.delays = delays or {}
         self.pipelining = pipelining
         self.ehlo = ehlo                        # a reply to EHLO instead of the 250 list
+        self.starttls = starttls                # offer STARTTLS; reply to it (a 220 is then
+                                                # followed by garbage: a broken TLS server)
         self.lock = threading.Lock()
         self.connections = []                   # (t_connect, client address)
         self.spans = {}                         # conn_no: [t_connect, t_quit_or_eof]
@@ -489,6 +491,8 @@ class PyPeer:
                 send(self.ehlo, "EHLO")
             elif verb == "EHLO":
                 ext = ["SIZE 10485760", "8BITMIME", "ENHANCEDSTATUSCODES"]
+                if self.starttls:
+                    ext.append("STARTTLS")
                 if self.pipelining:
                     ext.insert(0, "PIPELINING")
                 lines = [self.name] + ext
@@ -540,6 +544,11 @@ class PyPeer:
                     self.in_dot -= 1
                 txn = None
                 send(r)
+            elif verb == "STARTTLS" and self.starttls:
+                send(self.starttls)
+                if self.starttls.startswith("220"):
+                    s.sendall(b"this is not a TLS server hello\r\n")
+                    return                  # the handshake cannot succeed
             elif verb == "RSET":
                 txn = None
                 send("250 2.0.0 Ok")

@@ -116,6 +116,34 @@ class DomainSecureSendTest(DeliveryTestCase):
         self.assertIn('responded with: "454 4.7.5 Certificate validation failure."', m.group(1))
         self.assertNotRegex(b.log(), r"queued id=")
 
+    def test_partner_with_untrusted_chain_is_deferred(self):
+        b = self.partner(cert="partner-untrusted")      # right name, rogue CA
+        a = self.relay(b.port)
+        qid = self.submit(a, ["<u@%s>" % PARTNER], sender="<s@contoso.test>")
+        m = a.wait_log(a.prefix() + r'info smtp %s deferred id=%s to=<u@%s> reason="(.*)"'
+                       % (RX_ID, qid, PARTNER.replace(".", r"\.")), 30)
+        self.assertIn('responded with: "454 4.7.5 Certificate validation failure."', m.group(1))
+        a.wait_log(a.prefix() + r'.*rule="CertificateValidationFailure \(Untrusted\)"')
+        self.assertNotRegex(b.log(), r"queued id=")
+
+    def test_opportunistic_tls_falls_back_to_plaintext(self):
+        # Not a listed domain: a STARTTLS refusal, or a broken handshake, must not stop
+        # delivery (Postfix's "may" level): the host is retried in plaintext.
+        self.start_dns(host("refuses.test", "127.0.0.47"), host("broken.test", "127.0.0.48"))
+        refuses = self.peer("127.0.0.47", starttls="454 4.7.0 TLS not available")
+        broken = self.peer("127.0.0.48", starttls="220 2.0.0 Ready to start TLS")
+        a = self.start_relay(transport={"certificate_store": self.store("relay"),
+                                        "trusted_ca_file": os.path.join(self.pki,
+                                                                        "trusted-ca.pem")})
+        q1 = self.submit(a, ["<u@refuses.test>"])
+        q2 = self.submit(a, ["<u@broken.test>"])
+        self.wait_delivered(a, q1, "<u@refuses.test>", ip="127.0.0.47")
+        self.wait_delivered(a, q2, "<u@broken.test>", ip="127.0.0.48")
+        a.wait_log(a.prefix() + r"info smtp %s TLS handshake with broken\.test failed \(.*\): "
+                   r"retrying in plaintext" % RX_ID)
+        self.assertEqual((refuses.count("<u@refuses.test>"), broken.count("<u@broken.test>")),
+                         (1, 1))
+
     def test_connector_not_domain_secure(self):
         b = self.partner()
         a = self.relay(b.port, secure=False)
