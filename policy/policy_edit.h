@@ -1,0 +1,30 @@
+/*
+ * policy_edit.h - edit one key of an INI configuration text in place,
+ * keeping every other line (comments, order, spacing) as it was.  Used by
+ * `domsec transport-config set`; the result is validated by loading it.
+ */
+#ifndef DOMSEC_POLICY_EDIT_H
+#define DOMSEC_POLICY_EDIT_H
+
+#include <stddef.h>
+
+/* policy_edit.c */
+/*
+ * The raw value of key in [section] (trimmed, inline "; comment" removed),
+ * owned by the caller, or NULL when the key is absent.
+ */
+char   *policy_edit_get(const char *text, const char *section, const char *key);
+/*
+ * A new text where key in [section] has value: the key's line is replaced,
+ * or a line is added after the section's last key, or the section is
+ * appended.  Owned by the caller.
+ */
+char   *policy_edit_set(const char *text, const char *section, const char *key,
+                        const char *value);
+/* Split a list value (commas and/or spaces) and apply adds and removes,
+ * case-insensitively, keeping order; returns the joined list ("a, b").
+ * *missing is set to the first removed entry that was not there (or NULL). */
+char   *policy_edit_list(const char *value, const char *const *add, size_t nadd,
+                         const char *const *remove, size_t nremove, const char **missing);
+
+#endif
