@@ -412,6 +412,20 @@ static void smtpc_after_hello(struct relay_smtpc *c)
         return;
     }
     v = policy_send_secure(&f, POLICY_OUT_EHLO);
+    if (v.inner == NULL && c->dest->sc->require_tls && !v.require_tls
+        && (!c->starttls_offered || c->dest->tls_ctx == NULL)) {
+        /* [send] require_tls: TLS always, without the partner checks. */
+        static const struct policy_out_verdict need = {
+            .require_tls = true, .code = 451, .inner = "451 5.7.3 STARTTLS is required to send mail",
+            .reason = "TLS was not offered", .info = "", .rule = "RequireTLS (TLS not offered)",
+        };
+
+        smtpc_note(c, need.inner, false);
+        log_info("smtp", c->sid, "require_tls: %s does not offer STARTTLS rule=\"%s\"",
+                 c->dest->names[c->addr_i], need.rule);
+        smtpc_next_host(c);
+        return;
+    }
     if (v.inner == NULL && v.require_tls && c->dest->tls_ctx == NULL) {
         f.starttls_offered = false;     /* we cannot do TLS: as if it were not offered */
         v = policy_send_secure(&f, POLICY_OUT_EHLO);
@@ -442,6 +456,11 @@ static void smtpc_tls_failed(struct relay_smtpc *c, const char *err)
     v = policy_send_secure(&f, POLICY_OUT_HANDSHAKE);
     if (v.inner != NULL) {
         smtpc_secure_fail(c, &v);
+        return;
+    }
+    if (c->dest->sc->require_tls) {     /* [send] require_tls: never plaintext */
+        smtpc_note(c, "451 5.7.3 STARTTLS is required to send mail", false);
+        smtpc_next_host(c);
         return;
     }
     /* Opportunistic TLS failed: try this host again without TLS (Postfix "may"). */
@@ -541,6 +560,11 @@ static void smtpc_reply(struct relay_smtpc *c, int code, const char *text)
         v = policy_send_secure(&f, POLICY_OUT_STARTTLS_REPLY);
         if (v.inner != NULL) {
             smtpc_secure_fail(c, &v);
+            return;
+        }
+        if (code != 220 && c->dest->sc->require_tls) {
+            smtpc_note(c, "451 5.7.3 STARTTLS is required to send mail", false);
+            smtpc_next_host(c);         /* [send] require_tls: never plaintext */
             return;
         }
         if (code != 220) {              /* refused: opportunistic goes on in plaintext */

@@ -144,6 +144,23 @@ class DomainSecureSendTest(DeliveryTestCase):
         self.assertEqual((refuses.count("<u@refuses.test>"), broken.count("<u@broken.test>")),
                          (1, 1))
 
+    def test_send_connector_require_tls(self):
+        # Not a listed domain, but the connector requires TLS: never plaintext.
+        self.start_dns(host("plain.test", "127.0.0.49"))
+        peer = self.peer("127.0.0.49")                  # no STARTTLS
+        a = self.start_relay(internet=False, transport={
+            "certificate_store": self.store("relay"),
+            "trusted_ca_file": os.path.join(self.pki, "trusted-ca.pem")},
+            sends=[("Strict", {"address_spaces": "plain.test", "dns_routing": "yes",
+                               "port": str(self.P), "require_tls": "yes"})])
+        qid = self.submit(a, ["<u@plain.test>"])
+        m = a.wait_log(a.prefix() + r'info smtp %s deferred id=%s to=<u@plain\.test> '
+                       r'reason="(.*)"' % (RX_ID, qid), 30)
+        self.assertIn('responded with: "451 5.7.3 STARTTLS is required to send mail."',
+                      m.group(1))
+        verbs = {line.split(" ")[0].upper() for _, _, line in peer.commands}
+        self.assertFalse(verbs & {"MAIL", "RCPT", "DATA"}, peer.commands)
+
     def test_connector_not_domain_secure(self):
         b = self.partner()
         a = self.relay(b.port, secure=False)
