@@ -400,6 +400,16 @@ static void smtpc_secure_fail(struct relay_smtpc *c, const struct policy_out_ver
     smtpc_next_host(c);
 }
 
+/* smtpc_require_tls_fail - [send] require_tls and no TLS here: never plaintext */
+
+static void smtpc_require_tls_fail(struct relay_smtpc *c)
+{
+    log_info("smtp", c->sid, "require_tls: no TLS with %s: trying the next host",
+             c->dest->names[c->addr_i]);
+    smtpc_note(c, "451 5.7.3 STARTTLS is required to send mail", false);
+    smtpc_next_host(c);
+}
+
 /* smtpc_after_hello - EHLO/HELO accepted: STARTTLS, or on to the mail */
 
 static void smtpc_after_hello(struct relay_smtpc *c)
@@ -414,16 +424,7 @@ static void smtpc_after_hello(struct relay_smtpc *c)
     v = policy_send_secure(&f, POLICY_OUT_EHLO);
     if (v.inner == NULL && c->dest->sc->require_tls && !v.require_tls
         && (!c->starttls_offered || c->dest->tls_ctx == NULL)) {
-        /* [send] require_tls: TLS always, without the partner checks. */
-        static const struct policy_out_verdict need = {
-            .require_tls = true, .code = 451, .inner = "451 5.7.3 STARTTLS is required to send mail",
-            .reason = "TLS was not offered", .info = "", .rule = "RequireTLS (TLS not offered)",
-        };
-
-        smtpc_note(c, need.inner, false);
-        log_info("smtp", c->sid, "require_tls: %s does not offer STARTTLS rule=\"%s\"",
-                 c->dest->names[c->addr_i], need.rule);
-        smtpc_next_host(c);
+        smtpc_require_tls_fail(c);
         return;
     }
     if (v.inner == NULL && v.require_tls && c->dest->tls_ctx == NULL) {
@@ -458,9 +459,8 @@ static void smtpc_tls_failed(struct relay_smtpc *c, const char *err)
         smtpc_secure_fail(c, &v);
         return;
     }
-    if (c->dest->sc->require_tls) {     /* [send] require_tls: never plaintext */
-        smtpc_note(c, "451 5.7.3 STARTTLS is required to send mail", false);
-        smtpc_next_host(c);
+    if (c->dest->sc->require_tls) {
+        smtpc_require_tls_fail(c);
         return;
     }
     /* Opportunistic TLS failed: try this host again without TLS (Postfix "may"). */
@@ -563,8 +563,7 @@ static void smtpc_reply(struct relay_smtpc *c, int code, const char *text)
             return;
         }
         if (code != 220 && c->dest->sc->require_tls) {
-            smtpc_note(c, "451 5.7.3 STARTTLS is required to send mail", false);
-            smtpc_next_host(c);         /* [send] require_tls: never plaintext */
+            smtpc_require_tls_fail(c);
             return;
         }
         if (code != 220) {              /* refused: opportunistic goes on in plaintext */

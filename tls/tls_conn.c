@@ -334,12 +334,31 @@ void tls_conn_notify_drained(struct tls_conn *c)
     c->want_drained = true;
 }
 
+/* tls_conn_send - uv_write a buffer we own from now on (freed when written) */
+
+static int tls_conn_send(struct tls_conn *c, char *buf, size_t len)
+{
+    struct tls_wreq *w = xmalloc(sizeof(*w));
+    uv_buf_t b = uv_buf_init(buf, (unsigned)len);
+    int r;
+
+    w->conn = c;
+    w->buf = buf;
+    w->len = len;
+    w->req.data = w;
+    if ((r = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, tls_conn_written)) != 0) {
+        free(buf);
+        free(w);
+        return r;
+    }
+    c->queued += len;
+    return 0;
+}
+
 /* tls_conn_flush - hand appended output to the kernel */
 
 int tls_conn_flush(struct tls_conn *c)
 {
-    struct tls_wreq *w;
-    uv_buf_t b;
     int r;
 
     if (c->out_len == 0 || c->closed_handles)
@@ -358,21 +377,10 @@ int tls_conn_flush(struct tls_conn *c)
     }
     if (c->mode == TLS_MODE_FAILED)
         return UV_EPROTO;
-    w = xmalloc(sizeof(*w));
-    w->conn = c;
-    w->buf = c->out;
-    w->len = c->out_len;
-    w->req.data = w;
+    r = tls_conn_send(c, c->out, c->out_len);
     c->out = NULL;
     c->out_len = c->out_cap = 0;
-    b = uv_buf_init(w->buf, (unsigned)w->len);
-    if ((r = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, tls_conn_written)) != 0) {
-        free(w->buf);
-        free(w);
-        return r;
-    }
-    c->queued += w->len;
-    return 0;
+    return r;
 }
 
 /* tls_conn_write_queued - bytes not yet written to the socket */
@@ -489,27 +497,14 @@ int tls__io_send(WOLFSSL *ssl, char *buf, int sz, void *ctx)
 
 static int tls_conn_cipher_out(struct tls_conn *c)
 {
-    struct tls_wreq *w;
-    uv_buf_t b;
     int r;
 
     if (c->cout_len == 0 || c->closed_handles)
         return 0;
-    w = xmalloc(sizeof(*w));
-    w->conn = c;
-    w->buf = c->cout;
-    w->len = c->cout_len;
-    w->req.data = w;
+    r = tls_conn_send(c, c->cout, c->cout_len);
     c->cout = NULL;
     c->cout_len = c->cout_cap = 0;
-    b = uv_buf_init(w->buf, (unsigned)w->len);
-    if ((r = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, tls_conn_written)) != 0) {
-        free(w->buf);
-        free(w);
-        return r;
-    }
-    c->queued += w->len;
-    return 0;
+    return r;
 }
 
 /* tls_conn_set_error - remember why TLS failed */
