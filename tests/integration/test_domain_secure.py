@@ -4,15 +4,13 @@ real handshakes, stamping of a partner's message, and the header firewall that
 strips forged X-MS-Exchange-Organization-* headers.  Partner certificates come from
 tests/pki/make-pki.sh; clients are Python's ssl (OpenSSL) and swaks."""
 
-import os
 import re
-import shutil
 import ssl
-import tempfile
 import unittest
 
-from domsec_harness import R, DomsecTestCase, queued_id, service_ids
-from test_starttls import RELAY_FQDN, make_pki
+from domsec_harness import R, DomsecTestCase, queued_id
+from pki import PkiMixin
+from test_starttls import RELAY_FQDN
 
 PARTNER = "woodgrovebank.test"
 SECURED_OK = "250 2.1.0 Sender OK"
@@ -22,29 +20,10 @@ CERT_FAIL = "454 4.7.5 Certificate validation failure"
 DISALLOWED = "451 4.7.3 The admin has temporarily disallowed this secure domain"
 
 
-class DomainSecureTest(DomsecTestCase):
-
-    @classmethod
-    def setUpClass(cls):
-        cls.pki = make_pki()
-
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.pki, ignore_errors=True)
-
-    def p(self, name):
-        return os.path.join(self.pki, name)
+class DomainSecureTest(PkiMixin, DomsecTestCase):
 
     def daemon(self, with_cert=True, **conn):
-        store = tempfile.mkdtemp(prefix="domsec-store-")
-        self.addCleanup(shutil.rmtree, store, True)
-        os.chmod(store, 0o755)
-        uid, gid = service_ids()
-        if with_cert:
-            for ext, mode in ((".pem", 0o644), (".key", 0o600)):
-                shutil.copy(self.p("relay" + ext), os.path.join(store, "relay" + ext))
-                os.chmod(os.path.join(store, "relay" + ext), mode)
-                os.chown(os.path.join(store, "relay" + ext), uid, gid)
+        store = self.store("relay") if with_cert else self.store()
         opts = {"auth_mechanism": "tls", "fqdn": RELAY_FQDN, "domain_secure_enabled": "yes"}
         opts.update(conn)
         return self.start_daemon(connectors=[("Inet", opts)], transport={

@@ -6,40 +6,18 @@ receives nothing in plaintext.  The partner is a second domsecd (domsec to
 domsec, mutual TLS end to end) or a scripted peer without STARTTLS."""
 
 import os
-import shutil
 import subprocess
-import tempfile
 import unittest
 
-from domsec_harness import Daemon, service_ids
+from domsec_harness import Daemon
 from peers import DeliveryTestCase, RX_ID, host, mx
-from test_starttls import make_pki
+from pki import PkiMixin
 
 PARTNER = "woodgrovebank.test"
 PARTNER_IP = "127.0.0.45"
 
 
-class DomainSecureSendTest(DeliveryTestCase):
-
-    @classmethod
-    def setUpClass(cls):
-        cls.pki = make_pki()
-
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.pki, ignore_errors=True)
-
-    def store(self, name):
-        d = tempfile.mkdtemp(prefix="domsec-store-")
-        self.addCleanup(shutil.rmtree, d, True)
-        os.chmod(d, 0o755)
-        uid, gid = service_ids()
-        for ext, mode in ((".pem", 0o644), (".key", 0o600)):
-            dst = os.path.join(d, name + ext)
-            shutil.copy(os.path.join(self.pki, name + ext), dst)
-            os.chmod(dst, mode)
-            os.chown(dst, uid, gid)
-        return d
+class DomainSecureSendTest(PkiMixin, DeliveryTestCase):
 
     def relay(self, port, secure=True):
         """Our relay (contoso.test): partner mail only by domain security, to port."""

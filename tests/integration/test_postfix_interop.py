@@ -21,9 +21,9 @@ import tempfile
 import time
 import unittest
 
-from domsec_harness import service_ids, wait_until
+from domsec_harness import wait_until
 from peers import RX_ID, DeliveryTestCase, _tcp_listening, host, mx
-from test_starttls import make_pki
+from pki import PkiMixin
 
 PARTNER = "woodgrovebank.test"
 POSTFIX_IP = "127.0.0.46"
@@ -240,28 +240,7 @@ class Postfix:
         return sorted(glob.glob(os.path.join(self.dir, "mail", "Maildir", "new", "*")))
 
 
-class PostfixInteropTest(DeliveryTestCase):
-
-    @classmethod
-    def setUpClass(cls):
-        cls.pki = make_pki()
-
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.pki, ignore_errors=True)
-
-    def store(self, name):
-        """A certificate store with the PKI's NAME.pem/.key, owned by the daemon's user."""
-        d = tempfile.mkdtemp(prefix="domsec-store-")
-        self.addCleanup(shutil.rmtree, d, True)
-        os.chmod(d, 0o755)
-        uid, gid = service_ids()
-        for ext, mode in ((".pem", 0o644), (".key", 0o600)):
-            dst = os.path.join(d, name + ext)
-            shutil.copy(os.path.join(self.pki, name + ext), dst)
-            os.chmod(dst, mode)
-            os.chown(dst, uid, gid)
-        return d
+class PostfixInteropTest(PkiMixin, DeliveryTestCase):
 
     def relay_to(self, port):
         self.start_dns(mx(PARTNER, "mail." + PARTNER, 10), host("mail." + PARTNER, POSTFIX_IP))

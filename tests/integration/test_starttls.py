@@ -5,52 +5,17 @@ fqdn, keys readable by others refused, ESMTPS in the Received header.  Peers:
 Python's ssl (OpenSSL), swaks --tls, openssl s_client -starttls smtp."""
 
 import os
-import shutil
-import socket
 import ssl
 import subprocess
-import tempfile
 import unittest
 
-from domsec_harness import R, DomsecTestCase, service_ids, wait_until
+from domsec_harness import R, DomsecTestCase, wait_until
+from pki import PkiMixin
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-PKI_SCRIPT = os.path.join(HERE, "..", "pki", "make-pki.sh")
 RELAY_FQDN = "mail.contoso.test"
 
 
-def make_pki():
-    d = tempfile.mkdtemp(prefix="domsec-pki-")
-    os.chmod(d, 0o755)                  # the daemon reads trusted-ca.pem as its service user
-    r = subprocess.run(["sh", PKI_SCRIPT, d], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    if r.returncode != 0:
-        raise AssertionError("make-pki.sh failed:\n%s" % r.stdout.decode())
-    return d
-
-
-class StartTlsTest(DomsecTestCase):
-
-    @classmethod
-    def setUpClass(cls):
-        cls.pki = make_pki()
-
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.pki, ignore_errors=True)
-
-    def store(self, *names, mode=0o600):
-        """A certificate store holding PKI certificates NAME.pem/.key, owned by the daemon."""
-        d = tempfile.mkdtemp(prefix="domsec-store-")
-        self.addCleanup(shutil.rmtree, d, True)
-        os.chmod(d, 0o755)
-        uid, gid = service_ids()
-        for n in names:
-            for ext, m in ((".pem", 0o644), (".key", mode)):
-                dst = os.path.join(d, n + ext)
-                shutil.copy(os.path.join(self.pki, n + ext), dst)
-                os.chmod(dst, m)
-                os.chown(dst, uid, gid)
-        return d
+class StartTlsTest(PkiMixin, DomsecTestCase):
 
     def daemon(self, store, **conn):
         opts = {"auth_mechanism": "tls", "fqdn": RELAY_FQDN}

@@ -1,0 +1,55 @@
+"""The test PKI (tests/pki/make-pki.sh) and certificate stores for the TLS tests.
+
+PkiTestCase builds the PKI once per test class in a temporary directory (never
+in the repository) and offers store(): a certificate_store directory holding
+chosen PKI certificates, owned by the daemon's service user."""
+
+import os
+import shutil
+import subprocess
+import tempfile
+
+from domsec_harness import service_ids
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PKI_SCRIPT = os.path.join(HERE, "..", "pki", "make-pki.sh")
+
+
+def make_pki():
+    d = tempfile.mkdtemp(prefix="domsec-pki-")
+    os.chmod(d, 0o755)                  # the daemon reads trusted-ca.pem as its service user
+    r = subprocess.run(["sh", PKI_SCRIPT, d], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if r.returncode != 0:
+        raise AssertionError("make-pki.sh failed:\n%s" % r.stdout.decode())
+    return d
+
+
+class PkiMixin:
+    """Mix into a unittest.TestCase: cls.pki, self.p(name), self.store(*names)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.pki = make_pki()
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.pki, ignore_errors=True)
+        super().tearDownClass()
+
+    def p(self, name):
+        return os.path.join(self.pki, name)
+
+    def store(self, *names, mode=0o600):
+        """A certificate store with PKI certificates NAME.pem/.key (key mode `mode`)."""
+        d = tempfile.mkdtemp(prefix="domsec-store-")
+        self.addCleanup(shutil.rmtree, d, True)
+        os.chmod(d, 0o755)
+        uid, gid = service_ids()
+        for n in names:
+            for ext, m in ((".pem", 0o644), (".key", mode)):
+                dst = os.path.join(d, n + ext)
+                shutil.copy(self.p(n + ext), dst)
+                os.chmod(dst, m)
+                os.chown(dst, uid, gid)
+        return d
