@@ -513,6 +513,19 @@ static void smtpc_tls_ready(struct relay_smtpc *c)
     smtpc_enter_state(c, C_EHLO);
 }
 
+/* smtpc_refused - the banner, EHLO/HELO or MAIL was refused: next host or fail */
+
+static void smtpc_refused(struct relay_smtpc *c, int code, const char *text)
+{
+    if (relay_trouble_session(code) == RELAY_H_NEXT_HOST) {
+        smtpc_note(c, text, false);
+        smtpc_next_host(c);
+        return;
+    }
+    smtpc_fail_job(c, code, text);
+    smtpc_finish(c);                    /* pipelined replies may follow: start afresh */
+}
+
 /* smtpc_reply - a complete reply arrived */
 
 static void smtpc_reply(struct relay_smtpc *c, int code, const char *text)
@@ -540,13 +553,8 @@ static void smtpc_reply(struct relay_smtpc *c, int code, const char *text)
             c->esmtp = c->state == C_EHLO;
             smtpc_after_hello(c);
             return;
-        case RELAY_H_NEXT_HOST:
-            smtpc_note(c, text, false);
-            smtpc_next_host(c);
-            return;
-        case RELAY_H_FAIL_ALL:
-            smtpc_fail_job(c, code, text);
-            smtpc_finish(c);
+        default:
+            smtpc_refused(c, code, text);
             return;
         }
         break;
@@ -589,13 +597,8 @@ static void smtpc_reply(struct relay_smtpc *c, int code, const char *text)
                 tls_conn_flush(c->conn);
             }
             return;
-        case RELAY_H_NEXT_HOST:
-            smtpc_note(c, text, false);
-            smtpc_next_host(c);
-            return;
-        case RELAY_H_FAIL_ALL:
-            smtpc_fail_job(c, code, text);
-            smtpc_finish(c);            /* pipelined replies would follow: start afresh */
+        default:
+            smtpc_refused(c, code, text);
             return;
         }
         break;

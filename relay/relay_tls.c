@@ -15,6 +15,7 @@
  *  new reference.  Two generations are kept: the current configuration's
  *  and the previous one's, keyed by the config pointer.
  */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -126,9 +127,9 @@ void relay_tls_install(const struct config *cfg)
     uv_mutex_unlock(&relay_tls_lock);
 }
 
-/* relay_tls_server_ctx - the context of connector rc of cfg */
+/* relay_tls_find - a context of cfg's generation: receive (send=false) or send index */
 
-struct tls_ctx *relay_tls_server_ctx(const struct config *cfg, const struct cfg_receive *rc)
+static struct tls_ctx *relay_tls_find(const struct config *cfg, size_t idx, bool send)
 {
     struct tls_ctx *ctx = NULL;
 
@@ -136,32 +137,27 @@ struct tls_ctx *relay_tls_server_ctx(const struct config *cfg, const struct cfg_
     uv_mutex_lock(&relay_tls_lock);
     for (int i = 0; i < 2 && ctx == NULL; i++) {
         const struct relay_tls_gen *g = &relay_tls_gens[i];
-        size_t idx = (size_t)(rc - cfg->receive);
+        struct tls_ctx *const *v = send ? g->sctx : g->ctx;
 
-        if (g->cfg == cfg && idx < g->n && g->ctx[idx] != NULL)
-            ctx = tls_ctx_ref(g->ctx[idx]);
+        if (g->cfg == cfg && idx < (send ? g->ns : g->n) && v[idx] != NULL)
+            ctx = tls_ctx_ref(v[idx]);
     }
     uv_mutex_unlock(&relay_tls_lock);
     return ctx;
+}
+
+/* relay_tls_server_ctx - the context of receive connector rc of cfg */
+
+struct tls_ctx *relay_tls_server_ctx(const struct config *cfg, const struct cfg_receive *rc)
+{
+    return relay_tls_find(cfg, (size_t)(rc - cfg->receive), false);
 }
 
 /* relay_tls_client_ctx - the context of send connector sc of cfg */
 
 struct tls_ctx *relay_tls_client_ctx(const struct config *cfg, const struct cfg_send *sc)
 {
-    struct tls_ctx *ctx = NULL;
-
-    uv_once(&relay_tls_once, relay_tls_init);
-    uv_mutex_lock(&relay_tls_lock);
-    for (int i = 0; i < 2 && ctx == NULL; i++) {
-        const struct relay_tls_gen *g = &relay_tls_gens[i];
-        size_t idx = (size_t)(sc - cfg->send);
-
-        if (g->cfg == cfg && idx < g->ns && g->sctx[idx] != NULL)
-            ctx = tls_ctx_ref(g->sctx[idx]);
-    }
-    uv_mutex_unlock(&relay_tls_lock);
-    return ctx;
+    return relay_tls_find(cfg, (size_t)(sc - cfg->send), true);
 }
 
 /* relay_tls_chain - tls/'s verdict in policy's terms */

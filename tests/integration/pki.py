@@ -53,3 +53,16 @@ class PkiMixin:
                 os.chmod(dst, m)
                 os.chown(dst, uid, gid)
         return d
+
+    def domain_secure_relay(self, partner, partner_ip, port, secure=True):
+        """Our relay (contoso.test, in a DeliveryTestCase): mail for `partner` only by
+        domain security, through a 'Partner' send connector to partner_ip:port (MX)."""
+        from peers import host, mx
+        self.start_dns(mx(partner, "mail." + partner, 10), host("mail." + partner, partner_ip))
+        return self.start_relay(internet=False, transport={
+            "certificate_store": self.store("relay"),
+            "trusted_ca_file": self.p("trusted-ca.pem"),
+            "tls_send_domain_secure_list": partner,
+        }, sends=[("Partner", {"address_spaces": partner, "dns_routing": "yes",
+                               "port": str(port), "fqdn": "mail.contoso.test",
+                               "domain_secure_enabled": "yes" if secure else "no"})])

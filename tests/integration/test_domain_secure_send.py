@@ -10,7 +10,7 @@ import subprocess
 import unittest
 
 from domsec_harness import Daemon
-from peers import DeliveryTestCase, RX_ID, host, mx
+from peers import DeliveryTestCase, RX_ID, host
 from pki import PkiMixin
 
 PARTNER = "woodgrovebank.test"
@@ -20,15 +20,7 @@ PARTNER_IP = "127.0.0.45"
 class DomainSecureSendTest(PkiMixin, DeliveryTestCase):
 
     def relay(self, port, secure=True):
-        """Our relay (contoso.test): partner mail only by domain security, to port."""
-        self.start_dns(mx(PARTNER, "mail." + PARTNER, 10), host("mail." + PARTNER, PARTNER_IP))
-        return self.start_relay(internet=False, transport={
-            "certificate_store": self.store("relay"),
-            "trusted_ca_file": os.path.join(self.pki, "trusted-ca.pem"),
-            "tls_send_domain_secure_list": PARTNER,
-        }, sends=[("Partner", {"address_spaces": PARTNER, "dns_routing": "yes",
-                               "port": str(port), "fqdn": "mail.contoso.test",
-                               "domain_secure_enabled": "yes" if secure else "no"})])
+        return self.domain_secure_relay(PARTNER, PARTNER_IP, port, secure)
 
     def partner(self, cert="partner-ok"):
         """A second domsecd as woodgrovebank.test, requiring domain security from contoso.test."""

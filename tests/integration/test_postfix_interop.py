@@ -22,7 +22,7 @@ import time
 import unittest
 
 from domsec_harness import wait_until
-from peers import RX_ID, DeliveryTestCase, _tcp_listening, host, mx
+from peers import RX_ID, DeliveryTestCase, _tcp_listening
 from pki import PkiMixin
 
 PARTNER = "woodgrovebank.test"
@@ -243,14 +243,7 @@ class Postfix:
 class PostfixInteropTest(PkiMixin, DeliveryTestCase):
 
     def relay_to(self, port):
-        self.start_dns(mx(PARTNER, "mail." + PARTNER, 10), host("mail." + PARTNER, POSTFIX_IP))
-        return self.start_relay(internet=False, transport={
-            "certificate_store": self.store("relay"),
-            "trusted_ca_file": os.path.join(self.pki, "trusted-ca.pem"),
-            "tls_send_domain_secure_list": PARTNER,
-        }, sends=[("Partner", {"address_spaces": PARTNER, "dns_routing": "yes",
-                               "port": str(port), "fqdn": "mail.contoso.test",
-                               "domain_secure_enabled": "yes"})])
+        return self.domain_secure_relay(PARTNER, POSTFIX_IP, port)
 
     def test_domsec_to_postfix_client_certificate_verified(self):
         pf = Postfix(self, self.pki, POSTFIX_IP, self.P)
