@@ -35,25 +35,13 @@
 #include "log.h"
 #include "relay_deliver.h"
 #include "relay_dsn.h"
+#include "relay_qmgr_int.h"
 #include "relay_tls.h"
 #include "relay_worker.h"
 #include "tls_ctx.h"
 
-#define RELAY_DNS_TTL_MS 60000          /* re-resolve a destination after this */
+struct relay_qmgr_state relay__q;
 
-static struct {
-    struct relay_worker w;              /* loop, wake, lock, commit completions */
-    uv_timer_t timer;
-    struct dns_resolver *resolver;
-    struct relay_qmsg *msgs;
-    struct relay_dest *dests;
-    char  **incoming;                   /* new ids, under w.lock */
-    size_t  nincoming, capincoming;
-    bool    stop_requested;             /* under w.lock */
-    bool    stopping, started;
-    int     busy;                       /* works in flight, DSN commits, resolver */
-    unsigned conns;                     /* outbound connections */
-} Q;
 
 struct qmgr_work {
     uv_work_t req;
@@ -66,9 +54,9 @@ struct qmgr_work {
     void  (*then)(struct qmgr_work *w);
 };
 
-static void qmgr_schedule(void);
+void relay__qmgr_schedule(void);
 static void qmgr_finish_round(struct relay_qmsg *m);
-static void qmgr_maybe_exit(void);
+void relay__qmgr_maybe_exit(void);
 static void qmgr_flush(struct relay_qmsg *m);
 static void qmgr_round_check(struct relay_qmsg *m);
 static void qmgr_log_notes(struct relay_qmsg *m);
@@ -76,9 +64,9 @@ static void qmgr_redirty(struct relay_qmsg *m);
 static void qmgr_write_records(struct relay_qmsg *m, char *buf, size_t len,
                                void (*then)(struct qmgr_work *w));
 
-/* qmgr_now - wall clock in ms (records store unix time) */
+/* relay__qmgr_now - wall clock in ms (records store unix time) */
 
-static uint64_t qmgr_now(void)
+uint64_t relay__qmgr_now(void)
 {
     struct timespec ts;
 
@@ -99,11 +87,11 @@ static void qmgr_work_done(uv_work_t *req, int status)
 {
     struct qmgr_work *w = req->data;
 
-    Q.busy--;
+    relay__q.busy--;
     w->then(w);
     free(w->buf);
     free(w);
-    qmgr_maybe_exit();
+    relay__qmgr_maybe_exit();
 }
 
 /* qmgr_submit - run fn on the thread pool, then `then` on our loop */
@@ -119,8 +107,8 @@ static void qmgr_submit(struct relay_qmsg *m, const char *id, uv_work_cb fn,
     w->len = len;
     w->then = then;
     w->req.data = w;
-    Q.busy++;
-    if (uv_queue_work(&Q.w.loop, &w->req, fn, qmgr_work_done) != 0)
+    relay__q.busy++;
+    if (uv_queue_work(&relay__q.w.loop, &w->req, fn, qmgr_work_done) != 0)
         log_panic("qmgr", "uv_queue_work refused");
 }
 
@@ -139,9 +127,9 @@ static void qmgr_loaded(struct qmgr_work *w)
         log_warnx("queue", 0, "cannot load id=%s reason=%s", w->id, w->why);
         return;
     }
-    w->m->next = Q.msgs;
-    Q.msgs = w->m;
-    qmgr_schedule();
+    w->m->next = relay__q.msgs;
+    relay__q.msgs = w->m;
+    relay__qmgr_schedule();
 }
 
 /* ---- rounds: records, DSNs, removal ----------------------------------- */
@@ -171,7 +159,7 @@ static void qmgr_read_work(uv_work_t *req)
 
 static void qmgr_forget(struct relay_qmsg *m)
 {
-    for (struct relay_qmsg **pp = &Q.msgs; *pp != NULL; pp = &(*pp)->next)
+    for (struct relay_qmsg **pp = &relay__q.msgs; *pp != NULL; pp = &(*pp)->next)
         if (*pp == m) {
             *pp = m->next;
             break;
@@ -217,8 +205,8 @@ static void qmgr_recorded(struct qmgr_work *w)
         /* The state is not durable: keep it in memory, try again later. */
         log_warnx("queue", 0, "cannot write state id=%s: %s", m->id, strerror(-w->err));
         qmgr_redirty(m);
-        m->next_ms = qmgr_now() + 10000;
-        qmgr_schedule();
+        m->next_ms = relay__qmgr_now() + 10000;
+        relay__qmgr_schedule();
         return;
     }
     qmgr_log_notes(m);
@@ -227,7 +215,7 @@ static void qmgr_recorded(struct qmgr_work *w)
         qmgr_submit(m, m->id, qmgr_remove_work, qmgr_removed, NULL, 0);
         return;
     }
-    qmgr_schedule();
+    relay__qmgr_schedule();
 }
 
 /* qmgr_log_notes - log the outcomes whose records are now durable */
@@ -363,18 +351,18 @@ static void qmgr_dsn_committed(struct relay_spool *sp, int status, void *arg)
 {
     struct qmgr_dsn *d = arg;
 
-    Q.busy--;
+    relay__q.busy--;
     if (status < 0) {
         log_errx("queue", 0, "cannot queue dsn for=%s: %s", d->m->id, uv_strerror(status));
         qmgr_redirty(d->m);             /* the records still wait for their DSN */
         d->m->io = false;
-        d->m->next_ms = qmgr_now() + 10000;     /* try the round's end again */
+        d->m->next_ms = relay__qmgr_now() + 10000;     /* try the round's end again */
         free(d->records);
         free(d);
-        qmgr_schedule();
+        relay__qmgr_schedule();
         return;
     }
-    qmgr_maybe_exit();
+    relay__qmgr_maybe_exit();
     log_info("queue", 0, "dsn id=%s for=%s kind=%s", d->newid, d->m->id, d->kind);
     for (size_t i = 0; i < d->m->nrcpts; i++)
         d->m->rcpts[i].dsn_due = false;
@@ -397,7 +385,7 @@ static void qmgr_queue_dsn(struct relay_qmsg *m, enum relay_dsn_kind kind, char 
     size_t n = 0, len;
     struct relay_spool *sp;
     struct tm tm;
-    uint64_t now = qmgr_now();
+    uint64_t now = relay__qmgr_now();
     time_t secs = (time_t)(now / 1000);
     const char *data = m->data;
     size_t dlen = data ? m->data_len : 0;
@@ -440,10 +428,10 @@ static void qmgr_queue_dsn(struct relay_qmsg *m, enum relay_dsn_kind kind, char 
     d->records = records;
     d->len = rlen;
     d->kind = kind == RELAY_DSN_FAILURE ? "failure" : "delay";
-    sp = relay_spool_begin(&Q.w, d->newid, env, strlen(env));
+    sp = relay_spool_begin(&relay__q.w, d->newid, env, strlen(env));
     relay_spool_append(sp, dsn, len);
     m->io = true;
-    Q.busy++;
+    relay__q.busy++;
     relay_spool_commit(sp, qmgr_dsn_committed, d);
     free(env);
     free(dsn);
@@ -471,7 +459,7 @@ static void qmgr_finish_round(struct relay_qmsg *m)
 {
     struct config *cfg = policy_config_current();
     const struct cfg_transport *t = &cfg->transport;
-    uint64_t now = qmgr_now();
+    uint64_t now = relay__qmgr_now();
     bool pending = false, failure_dsn = false, delay_dsn = false, nullsender = m->sender[0] == '\0';
     char *records = NULL;
     size_t len = 0;
@@ -551,7 +539,7 @@ static void qmgr_set(struct relay_qmsg *m, size_t i, enum relay_outcome o, const
     r->busy = false;
     r->dirty = true;
     r->attempts++;
-    r->last_ms = qmgr_now();
+    r->last_ms = relay__qmgr_now();
     free(r->last);
     r->last = last;
     free(r->remote);
@@ -637,9 +625,9 @@ static void qmgr_defer_job(struct relay_job *j, enum relay_outcome o, const char
     qmgr_job_back(j);
 }
 
-/* qmgr_dest_flush - give every waiting job of d the same outcome */
+/* relay__qmgr_dest_flush - give every waiting job of d the same outcome */
 
-static void qmgr_dest_flush(struct relay_dest *d, enum relay_outcome o, const char *text,
+void relay__qmgr_dest_flush(struct relay_dest *d, enum relay_outcome o, const char *text,
                             bool conn_failure)
 {
     struct relay_job *j;
@@ -665,231 +653,8 @@ void relay_qmgr_dest_failed(struct relay_dest *d, struct relay_job *current)
 
     if (current != NULL)
         qmgr_defer_job(current, RELAY_O_DEFER, text, conn);
-    qmgr_dest_flush(d, RELAY_O_DEFER, text, conn);
+    relay__qmgr_dest_flush(d, RELAY_O_DEFER, text, conn);
     free(text);
-}
-
-/* ---- destinations ------------------------------------------------------ */
-
-/* qmgr_dest_free - a destination with no jobs and no connections */
-
-static void qmgr_dest_free(struct relay_dest *d)
-{
-    for (struct relay_dest **pp = &Q.dests; *pp != NULL; pp = &(*pp)->next)
-        if (*pp == d) {
-            *pp = d->next;
-            break;
-        }
-    for (size_t i = 0; i < d->naddrs; i++)
-        free(d->names[i]);
-    free(d->names);
-    free(d->addrs);
-    free(d->key);
-    free(d->domain);
-    free(d->dns_why);
-    tls_ctx_unref(d->tls_ctx);
-    policy_config_unref(d->cfg);
-    free(d);
-}
-
-/* qmgr_dest_add_addr - one address to try, with its port */
-
-static void qmgr_dest_add_addr(struct relay_dest *d, const struct sockaddr_storage *ss,
-                               const char *name, int port)
-{
-    d->addrs = xrealloc(d->addrs, (d->naddrs + 1) * sizeof(*d->addrs));
-    d->names = xrealloc(d->names, (d->naddrs + 1) * sizeof(*d->names));
-    d->addrs[d->naddrs] = *ss;
-    if (ss->ss_family == AF_INET6)
-        ((struct sockaddr_in6 *)&d->addrs[d->naddrs])->sin6_port = htons((uint16_t)port);
-    else
-        ((struct sockaddr_in *)&d->addrs[d->naddrs])->sin_port = htons((uint16_t)port);
-    d->names[d->naddrs] = xstrdup(name);
-    d->naddrs++;
-}
-
-/* qmgr_dest_kick - start connections for waiting jobs */
-
-static void qmgr_dest_kick(struct relay_dest *d)
-{
-    const struct cfg_transport *t = &d->cfg->transport;
-
-    while (d->njobs > 0 && d->conns < t->max_per_domain_outbound_connections
-           && Q.conns < t->max_outbound_connections && d->naddrs > 0 && !Q.stopping) {
-        Q.conns++;
-        relay_smtpc_start(d, &Q.w.loop);
-    }
-    if (d->njobs == 0 && d->conns == 0 && !d->resolving)
-        qmgr_dest_free(d);
-}
-
-/* relay_qmgr_conn_gone - a connection of d ended */
-
-void relay_qmgr_conn_gone(struct relay_dest *d)
-{
-    Q.conns--;
-    d->conns--;
-    qmgr_dest_kick(d);
-    qmgr_schedule();                    /* a freed slot may start other work */
-    qmgr_maybe_exit();
-}
-
-static void qmgr_resolve(struct relay_dest *d);
-
-/* qmgr_dns_done - the next hop's addresses are known (or not) */
-
-static void qmgr_dns_done(struct dns_query *q, const struct dns_result *res, void *arg)
-{
-    struct relay_dest *d = arg;
-    const struct cfg_send *sc = d->sc;
-    char *text;
-
-    d->resolving = false;
-    Q.busy--;
-    d->resolved_ms = qmgr_now();
-    d->dns_status = res->status;
-    if (res->status == DNS_CANCELED) {
-        qmgr_dest_flush(d, RELAY_O_DEFER, "451 4.4.0 delivery interrupted by shutdown", false);
-    } else if (res->status == DNS_OK) {
-        for (size_t h = 0; h < res->nhosts; h++)
-            for (size_t a = 0; a < res->hosts[h].naddrs; a++)
-                qmgr_dest_add_addr(d, &res->hosts[h].addrs[a], res->hosts[h].name, sc->port);
-    } else if (res->status == DNS_NULLMX) {
-        qmgr_dest_flush(d, RELAY_O_FAIL, "556 5.1.10 Recipient address has null MX", false);
-    } else if (res->status == DNS_FAIL) {
-        log_info("queue", 0, "dns domain=%s status=fail why=\"%s\"", d->domain,
-                 res->why ? res->why : "");
-        qmgr_dest_flush(d, RELAY_O_FAIL, "550 5.1.2 DNS domain does not exist", false);
-    } else {
-        text = xasprintf("451 4.4.0 DNS query failed: %s", res->why ? res->why : "error");
-        qmgr_dest_flush(d, RELAY_O_DEFER, text, false);
-        free(text);
-    }
-    qmgr_dest_kick(d);
-    qmgr_maybe_exit();
-}
-
-/* qmgr_smarthost_addr - a literal smart host needs no DNS */
-
-static bool qmgr_literal(const char *host, struct sockaddr_storage *ss)
-{
-    memset(ss, 0, sizeof(*ss));
-    if (inet_pton(AF_INET, host, &((struct sockaddr_in *)ss)->sin_addr) == 1) {
-        ss->ss_family = AF_INET;
-        return true;
-    }
-    if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)ss)->sin6_addr) == 1) {
-        ss->ss_family = AF_INET6;
-        return true;
-    }
-    return false;
-}
-
-/* qmgr_sh_done - one smart host name resolved; continue with the next */
-
-static void qmgr_sh_done(struct dns_query *q, const struct dns_result *res, void *arg)
-{
-    struct relay_dest *d = arg;
-    const struct cfg_smarthost *h = &d->sc->smart_hosts[d->dns_status];
-
-    Q.busy--;
-    if (res->status == DNS_CANCELED) {
-        d->resolving = false;
-        qmgr_dest_flush(d, RELAY_O_DEFER, "451 4.4.0 delivery interrupted by shutdown", false);
-        qmgr_dest_kick(d);
-        qmgr_maybe_exit();
-        return;
-    }
-    if (res->status == DNS_OK)
-        for (size_t a = 0; a < res->hosts[0].naddrs; a++)
-            qmgr_dest_add_addr(d, &res->hosts[0].addrs[a], h->host,
-                               h->port ? h->port : d->sc->port);
-    d->dns_status++;
-    qmgr_resolve(d);
-}
-
-/* qmgr_resolve - find d's addresses: MX of the domain, or the smart hosts */
-
-static void qmgr_resolve(struct relay_dest *d)
-{
-    const struct cfg_send *sc = d->sc;
-
-    if (sc->dns_routing) {
-        d->resolving = true;
-        Q.busy++;
-        dns_mx_lookup(Q.resolver, d->domain, qmgr_dns_done, d);
-        return;
-    }
-    /* Smart hosts in order; dns_status is the index of the next one. */
-    while ((size_t)d->dns_status < sc->nsmart_hosts) {
-        const struct cfg_smarthost *h = &sc->smart_hosts[d->dns_status];
-        struct sockaddr_storage ss;
-
-        if (qmgr_literal(h->host, &ss)) {
-            qmgr_dest_add_addr(d, &ss, h->host, h->port ? h->port : sc->port);
-            d->dns_status++;
-            continue;
-        }
-        d->resolving = true;
-        Q.busy++;
-        dns_host_lookup(Q.resolver, h->host, qmgr_sh_done, d);
-        return;
-    }
-    d->resolving = false;
-    d->resolved_ms = qmgr_now();
-    if (d->naddrs == 0)
-        qmgr_dest_flush(d, RELAY_O_DEFER, "451 4.4.0 No address for any smart host", false);
-    qmgr_dest_kick(d);
-}
-
-/* qmgr_dest_get - the destination for a connector and recipient domain */
-
-static struct relay_dest *qmgr_dest_get(struct config *cfg, const struct cfg_send *sc,
-                                        const char *domain)
-{
-    char *key = xasprintf("%s\n%s", sc->name, sc->dns_routing ? domain : "");
-    struct relay_dest *d;
-
-    for (d = Q.dests; d != NULL; d = d->next)
-        if (strcmp(d->key, key) == 0 && d->cfg == cfg) {
-            free(key);
-            return d;
-        }
-    d = xcalloc(1, sizeof(*d));
-    d->key = key;
-    d->domain = xstrdup(domain);
-    d->sc = sc;
-    d->cfg = policy_config_ref(cfg);
-    d->tls_ctx = relay_tls_client_ctx(cfg, sc);
-    d->listed = sc->dns_routing && policy_secure_listed(&cfg->transport.send_secure, domain);
-    d->next = Q.dests;
-    Q.dests = d;
-    return d;
-}
-
-/* qmgr_dest_enqueue - add a job; resolve or connect as needed */
-
-static void qmgr_dest_enqueue(struct relay_dest *d, struct relay_job *j)
-{
-    if (d->jobs_tail)
-        d->jobs_tail->next = j;
-    else
-        d->jobs = j;
-    d->jobs_tail = j;
-    d->njobs++;
-    if (d->resolving)
-        return;
-    if (d->naddrs == 0 || qmgr_now() - d->resolved_ms > RELAY_DNS_TTL_MS) {
-        if (d->conns == 0) {            /* (re)resolve when nobody uses the old list */
-            for (size_t i = 0; i < d->naddrs; i++)
-                free(d->names[i]);
-            d->naddrs = 0;
-            d->dns_status = 0;
-            qmgr_resolve(d);
-            return;
-        }
-    }
-    qmgr_dest_kick(d);
 }
 
 /* ---- rounds: dispatch ------------------------------------------------- */
@@ -940,7 +705,7 @@ static void qmgr_dispatch_go(struct qmgr_work *w)
                      "address space covers the recipient domain", NULL, 0);
             continue;
         }
-        d = qmgr_dest_get(cfg, sc, domain);
+        d = relay__qdest_get(cfg, sc, domain);
         for (k = 0; k < njobs && dests[k] != d; k++)
             ;
         if (k == njobs) {
@@ -960,7 +725,7 @@ static void qmgr_dispatch_go(struct qmgr_work *w)
     }
     m->jobs += (int)njobs;
     for (size_t k = 0; k < njobs; k++)
-        qmgr_dest_enqueue(dests[k], jobs[k]);
+        relay__qdest_enqueue(dests[k], jobs[k]);
     free(jobs);
     free(dests);
     policy_config_unref(cfg);
@@ -990,21 +755,21 @@ static void qmgr_expire(struct relay_qmsg *m)
 
 static void qmgr_timer_fired(uv_timer_t *t)
 {
-    qmgr_schedule();
+    relay__qmgr_schedule();
 }
 
-/* qmgr_schedule - start what is due; sleep until the next thing is */
+/* relay__qmgr_schedule - start what is due; sleep until the next thing is */
 
-static void qmgr_schedule(void)
+void relay__qmgr_schedule(void)
 {
     struct config *cfg;
     uint64_t now, wake = UINT64_MAX;
 
-    if (Q.stopping)
+    if (relay__q.stopping)
         return;
     cfg = policy_config_current();
-    now = qmgr_now();
-    for (struct relay_qmsg *m = Q.msgs; m != NULL; m = m->next) {
+    now = relay__qmgr_now();
+    for (struct relay_qmsg *m = relay__q.msgs; m != NULL; m = m->next) {
         uint64_t expires = m->arrival_ms + cfg->transport.message_expiration_timeout;
 
         if (m->jobs > 0 || m->io)
@@ -1030,7 +795,7 @@ static void qmgr_schedule(void)
             wake = expires < wake ? expires : wake;
             continue;
         }
-        if (Q.conns >= cfg->transport.max_outbound_connections) {
+        if (relay__q.conns >= cfg->transport.max_outbound_connections) {
             wake = now + 1000 < wake ? now + 1000 : wake;
             continue;                   /* a connection slot frees: conn_gone reschedules */
         }
@@ -1038,31 +803,31 @@ static void qmgr_schedule(void)
     }
     policy_config_unref(cfg);
     if (wake != UINT64_MAX)
-        uv_timer_start(&Q.timer, qmgr_timer_fired, wake > now ? wake - now : 1, 0);
+        uv_timer_start(&relay__q.timer, qmgr_timer_fired, wake > now ? wake - now : 1, 0);
     else
-        uv_timer_stop(&Q.timer);
+        uv_timer_stop(&relay__q.timer);
 }
 
 /* ---- thread, start, stop ----------------------------------------------- */
 
-/* qmgr_maybe_exit - stopping and nothing under way: let the loop end */
+/* relay__qmgr_maybe_exit - stopping and nothing under way: let the loop end */
 
-static void qmgr_maybe_exit(void)
+void relay__qmgr_maybe_exit(void)
 {
-    if (!Q.stopping || Q.busy > 0 || Q.conns > 0 || Q.resolver != NULL
-        || uv_is_closing((uv_handle_t *)&Q.w.wake))
+    if (!relay__q.stopping || relay__q.busy > 0 || relay__q.conns > 0 || relay__q.resolver != NULL
+        || uv_is_closing((uv_handle_t *)&relay__q.w.wake))
         return;
-    uv_close((uv_handle_t *)&Q.timer, NULL);
-    uv_mutex_lock(&Q.w.lock);
-    Q.w.wake_closed = true;
-    uv_mutex_unlock(&Q.w.lock);
-    uv_close((uv_handle_t *)&Q.w.wake, NULL);
+    uv_close((uv_handle_t *)&relay__q.timer, NULL);
+    uv_mutex_lock(&relay__q.w.lock);
+    relay__q.w.wake_closed = true;
+    uv_mutex_unlock(&relay__q.w.lock);
+    uv_close((uv_handle_t *)&relay__q.w.wake, NULL);
 }
 
 static void qmgr_resolver_closed(void *arg)
 {
-    Q.resolver = NULL;
-    qmgr_maybe_exit();
+    relay__q.resolver = NULL;
+    relay__qmgr_maybe_exit();
 }
 
 /* qmgr_wake - new messages, commit completions, stop request */
@@ -1073,39 +838,39 @@ static void qmgr_wake(uv_async_t *a)
     size_t n;
     bool stop;
 
-    relay_commit_deliver(&Q.w);
-    uv_mutex_lock(&Q.w.lock);
-    ids = Q.incoming;
-    n = Q.nincoming;
-    Q.incoming = NULL;
-    Q.nincoming = Q.capincoming = 0;
-    stop = Q.stop_requested;
-    uv_mutex_unlock(&Q.w.lock);
+    relay_commit_deliver(&relay__q.w);
+    uv_mutex_lock(&relay__q.w.lock);
+    ids = relay__q.incoming;
+    n = relay__q.nincoming;
+    relay__q.incoming = NULL;
+    relay__q.nincoming = relay__q.capincoming = 0;
+    stop = relay__q.stop_requested;
+    uv_mutex_unlock(&relay__q.w.lock);
     for (size_t i = 0; i < n; i++) {
         if (!stop)
             qmgr_submit(NULL, ids[i], qmgr_load_work, qmgr_loaded, NULL, 0);
         free(ids[i]);
     }
     free(ids);
-    if (stop && !Q.stopping) {
-        Q.stopping = true;
-        uv_timer_stop(&Q.timer);
+    if (stop && !relay__q.stopping) {
+        relay__q.stopping = true;
+        uv_timer_stop(&relay__q.timer);
         relay_smtpc_shutdown_all();
-        dns_resolver_close(Q.resolver, qmgr_resolver_closed, NULL);
+        dns_resolver_close(relay__q.resolver, qmgr_resolver_closed, NULL);
     }
-    qmgr_maybe_exit();
+    relay__qmgr_maybe_exit();
 }
 
 /* qmgr_thread - the queue manager's thread */
 
 static void qmgr_thread(void *arg)
 {
-    uv_run(&Q.w.loop, UV_RUN_DEFAULT);
-    while (Q.msgs != NULL)
-        qmgr_forget(Q.msgs);
-    while (Q.dests != NULL)
-        qmgr_dest_free(Q.dests);
-    if (uv_loop_close(&Q.w.loop) != 0)
+    uv_run(&relay__q.w.loop, UV_RUN_DEFAULT);
+    while (relay__q.msgs != NULL)
+        qmgr_forget(relay__q.msgs);
+    while (relay__q.dests != NULL)
+        relay__qdest_free(relay__q.dests);
+    if (uv_loop_close(&relay__q.w.loop) != 0)
         log_warnx("qmgr", 0, "loop closed with active handles");
     tls_thread_cleanup();
 }
@@ -1114,15 +879,15 @@ static void qmgr_thread(void *arg)
 
 void relay_qmgr_notify(const char *id)
 {
-    uv_mutex_lock(&Q.w.lock);
-    if (Q.nincoming == Q.capincoming) {
-        Q.capincoming = Q.capincoming ? Q.capincoming * 2 : 16;
-        Q.incoming = xrealloc(Q.incoming, Q.capincoming * sizeof(char *));
+    uv_mutex_lock(&relay__q.w.lock);
+    if (relay__q.nincoming == relay__q.capincoming) {
+        relay__q.capincoming = relay__q.capincoming ? relay__q.capincoming * 2 : 16;
+        relay__q.incoming = xrealloc(relay__q.incoming, relay__q.capincoming * sizeof(char *));
     }
-    Q.incoming[Q.nincoming++] = xstrdup(id);
-    if (!Q.w.wake_closed)
-        uv_async_send(&Q.w.wake);
-    uv_mutex_unlock(&Q.w.lock);
+    relay__q.incoming[relay__q.nincoming++] = xstrdup(id);
+    if (!relay__q.w.wake_closed)
+        uv_async_send(&relay__q.w.wake);
+    uv_mutex_unlock(&relay__q.w.lock);
 }
 
 /* relay_qmgr_start - load the queue and start delivering */
@@ -1135,14 +900,14 @@ int relay_qmgr_start(void)
     DIR *dir;
     int fd, r;
 
-    uv_loop_init(&Q.w.loop);
-    uv_mutex_init(&Q.w.lock);
-    Q.w.index = -1;
-    uv_async_init(&Q.w.loop, &Q.w.wake, qmgr_wake);
-    uv_timer_init(&Q.w.loop, &Q.timer);
-    Q.resolver = dns_resolver_new(&Q.w.loop, cfg->dns.servers, cfg->dns.timeout, &err);
+    uv_loop_init(&relay__q.w.loop);
+    uv_mutex_init(&relay__q.w.lock);
+    relay__q.w.index = -1;
+    uv_async_init(&relay__q.w.loop, &relay__q.w.wake, qmgr_wake);
+    uv_timer_init(&relay__q.w.loop, &relay__q.timer);
+    relay__q.resolver = dns_resolver_new(&relay__q.w.loop, cfg->dns.servers, cfg->dns.timeout, &err);
     policy_config_unref(cfg);
-    if (Q.resolver == NULL) {
+    if (relay__q.resolver == NULL) {
         log_errx("qmgr", 0, "cannot start the DNS resolver: %s", err ? err : "?");
         return -1;
     }
@@ -1153,11 +918,11 @@ int relay_qmgr_start(void)
                 relay_qmgr_notify(de->d_name);
         closedir(dir);
     }
-    if ((r = uv_thread_create(&Q.w.thread, qmgr_thread, NULL)) != 0) {
+    if ((r = uv_thread_create(&relay__q.w.thread, qmgr_thread, NULL)) != 0) {
         log_errx("qmgr", 0, "cannot start the queue manager thread: %s", uv_strerror(r));
         return r;
     }
-    Q.started = true;
+    relay__q.started = true;
     return 0;
 }
 
@@ -1165,17 +930,17 @@ int relay_qmgr_start(void)
 
 void relay_qmgr_stop(void)
 {
-    if (!Q.started)
+    if (!relay__q.started)
         return;
-    uv_mutex_lock(&Q.w.lock);
-    Q.stop_requested = true;
-    if (!Q.w.wake_closed)
-        uv_async_send(&Q.w.wake);
-    uv_mutex_unlock(&Q.w.lock);
-    uv_thread_join(&Q.w.thread);
-    uv_mutex_destroy(&Q.w.lock);
-    for (size_t i = 0; i < Q.nincoming; i++)
-        free(Q.incoming[i]);
-    free(Q.incoming);
-    Q.started = false;
+    uv_mutex_lock(&relay__q.w.lock);
+    relay__q.stop_requested = true;
+    if (!relay__q.w.wake_closed)
+        uv_async_send(&relay__q.w.wake);
+    uv_mutex_unlock(&relay__q.w.lock);
+    uv_thread_join(&relay__q.w.thread);
+    uv_mutex_destroy(&relay__q.w.lock);
+    for (size_t i = 0; i < relay__q.nincoming; i++)
+        free(relay__q.incoming[i]);
+    free(relay__q.incoming);
+    relay__q.started = false;
 }
