@@ -1,8 +1,9 @@
 /*
  * relay_qmgr_int.h - the queue manager's state and the functions shared by
- * relay_qmgr.c (schedule, rounds, results, thread) and relay_qdest.c
- * (destinations: DNS, smart hosts, connections).  Private to those two
- * files; everything runs on the queue manager's loop.
+ * relay_qmgr.c (schedule, dispatch, results, thread), relay_qround.c (the
+ * end of a round: records, DSNs, removal) and relay_qdest.c (destinations:
+ * DNS, smart hosts, connections).  Private to those three files;
+ * everything runs on the queue manager's loop.
  */
 #ifndef DOMSEC_RELAY_QMGR_INT_H
 #define DOMSEC_RELAY_QMGR_INT_H
@@ -29,13 +30,41 @@ struct relay_qmgr_state {
 };
 extern struct relay_qmgr_state relay__q;
 
+/* One blocking operation on libuv's thread pool for a message. */
+struct relay_qmgr_work {
+    uv_work_t req;
+    struct relay_qmsg *m;               /* message concerned (may be NULL) */
+    char    id[RELAY_QID_LEN + 1];
+    char   *buf;                        /* records to append, or data read */
+    size_t  len;
+    int     err;
+    const char *why;
+    void  (*then)(struct relay_qmgr_work *w);
+};
+
 /* relay_qmgr.c */
-uint64_t relay__qmgr_now(void);
 void    relay__qmgr_schedule(void);
 void    relay__qmgr_maybe_exit(void);
 /* Give every waiting job of d the same outcome. */
 void    relay__qmgr_dest_flush(struct relay_dest *d, enum relay_outcome o, const char *text,
                                bool conn_failure);
+uint64_t relay__qmgr_now(void);         /* wall clock, ms (records store unix time) */
+int     relay__qmgr_dirfd(void);        /* messages/ */
+/* Run fn on the thread pool, then `then` on our loop (buf is freed after). */
+void    relay__qmgr_submit(struct relay_qmsg *m, const char *id, uv_work_cb fn,
+                           void (*then)(struct relay_qmgr_work *w), char *buf, size_t len);
+
+/* relay_qround.c: the end of a round (records, DSNs, removal). */
+void    relay__qround_read_work(uv_work_t *req);       /* m->data = the message bytes */
+void    relay__qround_remove_work(uv_work_t *req);
+void    relay__qround_removed(struct relay_qmgr_work *w);
+void    relay__qround_forget(struct relay_qmsg *m);
+bool    relay__qround_all_final(const struct relay_qmsg *m);
+bool    relay__qround_owes(const struct relay_qmsg *m);
+/* Write what happened durably (delivered/deferred at once), then end the round. */
+void    relay__qround_flush(struct relay_qmsg *m);
+void    relay__qround_check(struct relay_qmsg *m);    /* the last job is back */
+void    relay__qround_finish(struct relay_qmsg *m);   /* DSN, records, next or removal */
 
 /* relay_qdest.c */
 /* The destination for a connector and recipient domain (created if new). */
