@@ -108,6 +108,7 @@ struct cfg_transport {
     char   *certificate_store;          /* default /etc/domsec/certs */
     char   *crl_directory;              /* default /etc/domsec/crl */
     bool    crl_fetch;                  /* default yes */
+    char   *crl_cache_directory;        /* owned; NULL (default) = QUEUE/crl-cache */
     enum cfg_revfail revocation_failure;/* default fail */
     uint64_t message_expiration_timeout;/* default 2d */
     uint64_t delay_notification_timeout;/* default 4h */

@@ -121,6 +121,8 @@ static const struct pt_key pt_table[] = {
     {PT_TRANSPORT, "crl_directory", PT_PATH, "/etc/domsec/crl", 0, 0,
      TR(crl_directory), 0, NULL},
     {PT_TRANSPORT, "crl_fetch", PT_BOOL, "yes", 0, 0, TR(crl_fetch), 0, NULL},
+    {PT_TRANSPORT, "crl_cache_directory", PT_PATH, NULL, 0, 0,
+     TR(crl_cache_directory), 0, NULL},
     {PT_TRANSPORT, "revocation_failure", PT_ENUM, "fail", 0, 0,
      TR(revocation_failure), 0, revfail_names},
     {PT_TRANSPORT, "message_expiration_timeout", PT_DURATION, "2d", SEC(5), DAY(90),

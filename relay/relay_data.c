@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "relay_plog.h"
 #include "relay_deliver.h"
 #include "relay_smtpd.h"
 #include "relay_stats.h"
@@ -267,6 +268,13 @@ int relay__data_begin(struct relay_session *s)
         relay_spool_append(tx->spool, stamp, strlen(stamp));
         free(stamp);
     }
+    {
+        struct relay_session_plog *sp = relay__plog(s);
+
+        sp->msgid[0] = '\0';            /* the tracking log's message-id */
+        sp->mid_len = sp->mid_n = 0;
+        sp->mid_in = false;
+    }
     tx->hdr_bol = true;                 /* the client's header section starts */
     tx->dot = RELAY_DOT_BOL;
     return 0;
@@ -326,6 +334,40 @@ static void relay_data_flushed(struct relay_spool *sp, int status, void *arg)
     relay__process(s);
 }
 
+/* relay_data_track - "receiving message" and the tracking log's RECEIVE */
+
+static void relay_data_track(struct relay_session *s)
+{
+    struct relay_session_plog *sp = relay__plog(s);
+    struct relay_tx *tx = s->tx;
+    char ref[LOG_PROTO_MSGREF_MAX], id[LOG_PROTO_CONNECTOR_MAX], local[64], sec[300];
+    struct log_track_entry e = { .event = LOG_TRACK_RECEIVE, .source = LOG_TRACK_SRC_SMTP };
+
+    log_proto_receiving_message(&sp->pl, ++sp->msg_index, ref);
+    if (relay_plog_track() == NULL)
+        return;
+    log_proto_endpoint(local, sizeof(local), (const struct sockaddr *)&s->local);
+    relay_plog_ip(local, local, sizeof(local));
+    log_proto_connector_id(id, sizeof(id), relay_plog_hostname(), s->rc->name);
+    if (tx->secured != NULL)
+        log_track_security_info(sec, sizeof(sec), LOG_TRACK_MECH_MUTUAL_TLS, 'P', tx->secured);
+    e.client_ip = s->remote_ip;
+    e.client_hostname = s->helo;
+    e.server_ip = local;
+    e.server_hostname = s->rc->fqdn;
+    e.source_context = ref;
+    e.connector_id = id;
+    e.internal_id = tx->id;
+    e.message_id = sp->msgid;
+    e.recipients = (const char *const *)tx->rcpts;
+    e.nrecipients = tx->nrcpts;
+    e.total_bytes = tx->bytes;
+    e.sender = tx->sender;
+    e.security_info = tx->secured != NULL ? sec : NULL;
+    e.direction = LOG_TRACK_DIR_INCOMING;
+    log_track_write(relay_plog_track(), &e);
+}
+
 /* relay_data_committed - the message is durable (or failed) */
 
 static void relay_data_committed(struct relay_spool *sp, int status, void *arg)
@@ -338,6 +380,7 @@ static void relay_data_committed(struct relay_spool *sp, int status, void *arg)
     if (status == 0) {
         log_info("smtpd", s->sid, "queued id=%s from=<%s> nrcpt=%zu size=%llu", tx->id,
                  tx->sender, tx->nrcpts, (unsigned long long)tx->bytes);
+        relay_data_track(s);
         relay__reply(s, "250 2.6.0 <%s@%s> Queued mail for delivery", tx->id, s->rc->fqdn);
         s->ntx++;
         if (tx->secured != NULL)
@@ -424,6 +467,8 @@ size_t relay__data_feed(struct relay_session *s, const char *p, size_t len)
         used += n;
         if (!tx->too_big && tx->bytes + outlen > s->rc->max_message_size)
             tx->too_big = true;
+        if (!tx->in_body && relay_plog_track() != NULL)
+            relay_plog_scan_msgid(relay__plog(s), out, outlen);
         if (!tx->too_big && !tx->bare_eol && tx->spool_err == 0 && tx->spool != NULL)
             relay_data_headers(tx, out, outlen);
         tx->bytes += outlen;

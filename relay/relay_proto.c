@@ -20,6 +20,7 @@
 #include "log.h"
 #include "policy_secure.h"
 #include "policy_smtp.h"
+#include "relay_plog.h"
 #include "relay_smtpd.h"
 #include "relay_tls.h"
 #include "tls_conn.h"
@@ -179,16 +180,31 @@ static int relay_proto_secure(struct relay_session *s, const char *sender, char 
     f.revocation_failure = cfg->transport.revocation_failure;
     v = policy_mail_secure(&f);
     if (v.reply != NULL) {
+        bool rev = f.chain == POLICY_CHAIN_REVOKED || f.chain == POLICY_CHAIN_REVOCATION_UNKNOWN;
+
         log_info("smtpd", s->sid, "domain security refused sender=<%s> domain=%s rule=\"%s\" "
-                 "reply=\"%d %s\"", sender, domain, v.rule, v.reply->code, v.reply->text);
+                 "reply=\"%d %s\"%s%s%s", sender, domain, v.rule, v.reply->code, v.reply->text,
+                 rev ? " detail=\"" : "", rev ? s->facts->revocation_reason : "", rev ? "\"" : "");
+        log_proto_infof(&relay__plog(s)->pl, domain, "Message from secure domain '%s' on "
+                        "receive connector '%s' was refused because %s .", domain, s->rc->name,
+                        v.rule);
         relay__reply(s, "%d %s", v.reply->code, v.reply->text);
         return -1;
     }
     if (v.domain_secured) {
         log_info("smtpd", s->sid, "domain secured sender=<%s> domain=%s subject=\"%s\" "
-                 "thumbprint=%s revocation=%s", sender, domain, s->peer->subject,
-                 s->peer->thumbprint, v.revocation_accepted ? "unknown (accepted)"
-                 : s->facts->revocation == TLS_REV_NOT_CHECKED ? "not checked" : "good");
+                 "thumbprint=%s revocation=%s%s%s%s", sender, domain, s->peer->subject,
+                 s->peer->thumbprint, relay_tls_revocation(s->facts, v.revocation_accepted),
+                 v.revocation_accepted ? " detail=\"" : "",
+                 v.revocation_accepted ? s->facts->revocation_reason : "",
+                 v.revocation_accepted ? "\"" : "");
+        if (v.revocation_accepted)
+            log_proto_infof(&relay__plog(s)->pl, domain, "Message from secure domain '%s' on "
+                            "receive connector '%s' was domain-secured although revocation is "
+                            "unknown: %s", domain, s->rc->name, s->facts->revocation_reason);
+        else
+            log_proto_infof(&relay__plog(s)->pl, domain, "Message from secure domain '%s' on "
+                            "receive connector '%s' was domain-secured", domain, s->rc->name);
         *secured = xstrdup(domain);
     }
     return 0;

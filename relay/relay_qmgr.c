@@ -35,6 +35,7 @@
 #include "log.h"
 #include "relay_deliver.h"
 #include "relay_dsn.h"
+#include "relay_plog.h"
 #include "relay_qmgr_int.h"
 #include "relay_tls.h"
 #include "relay_worker.h"
@@ -338,7 +339,19 @@ static void qmgr_dispatch(struct relay_qmsg *m)
 
 static void qmgr_expire(struct relay_qmsg *m)
 {
+    const char **to = xcalloc(m->nrcpts + 1, sizeof(*to));
+    struct relay_plog_out o = {
+        .event = LOG_TRACK_EXPIRE, .source = LOG_TRACK_SRC_QUEUE, .internal_id = m->id,
+        .data = m->data, .data_len = m->data ? m->data_len : 0, .recipients = to,
+        .total_bytes = m->data_len, .sender = m->sender,
+    };
+
     log_info("queue", 0, "expired id=%s", m->id);
+    for (size_t i = 0; i < m->nrcpts; i++)
+        if (m->rcpts[i].state == RELAY_R_PENDING)
+            to[o.nrecipients++] = m->rcpts[i].addr;
+    relay_plog_track_out(&o);
+    free(to);
     for (size_t i = 0; i < m->nrcpts; i++)
         if (m->rcpts[i].state == RELAY_R_PENDING)
             qmgr_set(m, i, RELAY_O_FAIL, "550 4.4.7 QUEUE.Expired; message expired",

@@ -20,6 +20,7 @@
 
 #include "log.h"
 #include "relay_dsn.h"
+#include "relay_plog.h"
 #include "relay_qmgr_int.h"
 
 static void qmgr_log_notes(struct relay_qmsg *m);
@@ -122,6 +123,23 @@ static void qmgr_log_notes(struct relay_qmsg *m)
         if (!r->note || r->dirty)
             continue;
         r->note = false;
+        if (r->state != RELAY_R_DELIVERED) {    /* SEND: written by relay_smtpc.c */
+            const char *rcpt[1] = { r->addr }, *st[1] = { r->last ? r->last : "" };
+            char ctx[24];
+            struct relay_plog_out o = {
+                .event = r->state == RELAY_R_FAILED ? LOG_TRACK_FAIL : LOG_TRACK_DEFER,
+                .source = LOG_TRACK_SRC_QUEUE, .internal_id = m->id, .data = m->data,
+                .data_len = m->data ? m->data_len : 0, .server_hostname = r->remote,
+                .recipients = rcpt, .status = st, .nrecipients = 1,
+                .total_bytes = m->data_len, .sender = m->sender,
+            };
+
+            if (r->note_sid != 0) {
+                log_session_id_format(r->note_sid, ctx);
+                o.source_context = ctx;
+            }
+            relay_plog_track_out(&o);
+        }
         switch (r->state) {
         case RELAY_R_DELIVERED:
             log_info("smtp", r->note_sid, "delivered id=%s to=<%s> relay=%s reply=\"%s\"", m->id,
@@ -257,6 +275,16 @@ static void qmgr_dsn_committed(struct relay_spool *sp, int status, void *arg)
     }
     relay__qmgr_maybe_exit();
     log_info("queue", 0, "dsn id=%s for=%s kind=%s", d->newid, d->m->id, d->kind);
+    {
+        const char *to[1] = { d->m->sender };
+        struct relay_plog_out o = {
+            .event = LOG_TRACK_DSN, .source = LOG_TRACK_SRC_DSN, .internal_id = d->newid,
+            .source_context = d->kind, .recipients = to, .nrecipients = 1,
+            .reference = d->m->id, .sender = "",
+        };
+
+        relay_plog_track_out(&o);
+    }
     for (size_t i = 0; i < d->m->nrcpts; i++)
         d->m->rcpts[i].dsn_due = false;
     relay_qmgr_notify(d->newid);

@@ -10,7 +10,7 @@
  * libuv's thread pool: background spool writes (relay_spool.c).
  *
  * Start order (as root): find the service user -> create and open the queue
- * directories -> bind -> drop privileges -> recover the queue -> commit
+ * directories -> open the protocol and tracking logs -> bind -> drop privileges -> recover the queue -> commit
  * thread -> queue manager -> workers.  Stop: the workers stop accepting,
  * idle sessions get 421, sessions in DATA finish their message (bounded by
  * RELAY_STOP_GRACE_MS); then the queue manager drops its connections in
@@ -28,10 +28,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "relay_crl.h"
 #include "relay_deliver.h"
+#include "relay_plog.h"
 #include "relay_server.h"
 #include "relay_spool.h"
 #include "relay_stats.h"
@@ -48,6 +51,7 @@ static uv_loop_t *relay_main_loop;
 static uv_signal_t relay_sig_hup, relay_sig_term, relay_sig_int;
 static uv_async_t relay_worker_done;
 static uv_timer_t relay_stop_timer;
+static uv_timer_t relay_daily_timer;     /* certificate expiry warnings */
 static size_t relay_workers_running;
 static bool relay_stopping;
 
@@ -146,6 +150,7 @@ static void relay_server_workers_done(uv_async_t *a)
     if (running == 0) {
         uv_close((uv_handle_t *)&relay_worker_done, NULL);
         uv_close((uv_handle_t *)&relay_stop_timer, NULL);
+        uv_close((uv_handle_t *)&relay_daily_timer, NULL);
         uv_close((uv_handle_t *)&relay_sig_hup, NULL);
         uv_close((uv_handle_t *)&relay_sig_term, NULL);
         uv_close((uv_handle_t *)&relay_sig_int, NULL);
@@ -199,10 +204,20 @@ static void relay_server_reload(void)
         log_warnx("config", 0, "queue_directory changed: restart domsecd to use it");
     if (strcmp(old->service.user, cfg->service.user) != 0 || old->service.workers != cfg->service.workers)
         log_warnx("config", 0, "[service] user or workers changed: restart domsecd to apply");
+    relay_plog_reload(old, cfg);
     policy_config_unref(old);
     relay_tls_install(cfg);             /* before the swap: new sessions find theirs */
+    relay_plog_install(cfg);
+    relay_crl_reload(cfg);
     policy_config_swap(cfg);
     log_info("config", 0, "reloaded path=%s", relay_config_path);
+}
+
+/* relay_server_daily - once a day: certificates about to expire */
+
+static void relay_server_daily(uv_timer_t *t)
+{
+    relay_tls_warn_expiring(time(NULL));
 }
 
 /* relay_server_signal - signal handler on the main loop */
@@ -284,6 +299,8 @@ int relay_server_run(const char *path, struct config *cfg)
         log_err("queue", 0, "cannot open queue_directory %s", cfg->transport.queue_directory);
         return 1;
     }
+    if (relay_plog_open(cfg, uid, gid) < 0)  /* as root: directories handed to uid */
+        return 1;
     if (relay_listen_open(relay_workers, relay_nworkers, cfg) < 0)
         return 1;
     if (relay_server_drop(uid, gid) < 0)
@@ -295,6 +312,9 @@ int relay_server_run(const char *path, struct config *cfg)
     }
     log_info("queue", 0, "recovered messages=%zu corrupt=%zu", nmsg, ncorrupt);
     relay_tls_install(cfg);
+    relay_plog_install(cfg);
+    if (relay_crl_start(cfg) != 0)
+        return 1;
     policy_config_swap(cfg);
     if ((r = relay_commit_start()) != 0) {
         log_errx("server", 0, "cannot start commit thread: %s", uv_strerror(r));
@@ -308,6 +328,8 @@ int relay_server_run(const char *path, struct config *cfg)
     relay_main_loop = uv_default_loop();
     uv_async_init(relay_main_loop, &relay_worker_done, relay_server_workers_done);
     uv_timer_init(relay_main_loop, &relay_stop_timer);
+    uv_timer_init(relay_main_loop, &relay_daily_timer);
+    uv_timer_start(&relay_daily_timer, relay_server_daily, 86400 * 1000ULL, 86400 * 1000ULL);
     uv_signal_init(relay_main_loop, &relay_sig_hup);
     uv_signal_init(relay_main_loop, &relay_sig_term);
     uv_signal_init(relay_main_loop, &relay_sig_int);
@@ -345,7 +367,9 @@ int relay_server_run(const char *path, struct config *cfg)
         free(relay_workers[i].listen_fds);
     }
     relay_qmgr_stop();                  /* after the workers: no new messages now */
+    relay_crl_stop();
     relay_commit_stop();
+    relay_plog_close();                 /* every session and delivery has ended */
     relay_queue_close();
     uv_loop_close(relay_main_loop);
     free(relay_workers);

@@ -24,6 +24,7 @@
 
 #include "log.h"
 #include "relay_limits.h"
+#include "relay_plog.h"
 #include "relay_smtpd.h"
 #include "relay_tls.h"
 #include "relay_worker.h"
@@ -32,8 +33,21 @@
 #define RELAY_LINGER_MS 2000            /* wait for our last reply to leave */
 #define RELAY_OUTPUT_HIGH (256 * 1024)  /* stop reading while this much is unsent */
 
+/* The session and its protocol log state, in one allocation (relay__plog). */
+struct relay_session_box {
+    struct relay_session s;             /* first: the box is freed through &box->s */
+    struct relay_session_plog plog;
+};
+
 static void relay_session_maybe_free(struct relay_session *s);
 static void relay_session_idle(uv_timer_t *t);
+
+/* relay__plog - the session's protocol log state */
+
+struct relay_session_plog *relay__plog(struct relay_session *s)
+{
+    return &((struct relay_session_box *)s)->plog;
+}
 
 /* relay__reply - append one reply line (CRLF added) */
 
@@ -52,6 +66,7 @@ void relay__reply(struct relay_session *s, const char *fmt, ...)
         return;
     if ((size_t)n > sizeof(buf) - 3)
         n = sizeof(buf) - 3;
+    log_proto_sent(&relay__plog(s)->pl, buf, (size_t)n);
     buf[n++] = '\r';
     buf[n++] = '\n';
     tls_conn_write(s->conn, buf, (size_t)n);
@@ -97,6 +112,21 @@ void relay__close(struct relay_session *s, const char *reason)
     s->state = RELAY_S_CLOSING;
     log_info("smtpd", s->sid, "disconnect from=%s reason=%s messages=%u",
              s->remote_ep, reason ? reason : "Local", s->ntx);
+    if (log_proto_enabled(&relay__plog(s)->pl)) {
+        enum log_proto_reason why = LOG_PROTO_R_LOCAL;
+
+        if (reason == NULL)
+            ;
+        else if (strcmp(reason, "QuitVerb") == 0)
+            why = LOG_PROTO_R_QUIT;
+        else if (strcmp(reason, "Timeout") == 0)
+            why = LOG_PROTO_R_TIMEOUT;
+        else if (strcmp(reason, "TooManyErrors") == 0)
+            why = LOG_PROTO_R_TOO_MANY_ERRORS;
+        else if (strcmp(reason, "Remote") == 0)
+            why = LOG_PROTO_R_SENDER_DISCONNECTED;
+        log_proto_disconnect(&relay__plog(s)->pl, why, NULL);
+    }
     if (s->pending == 0)
         relay__data_abort(s);           /* not committing: drop any partial message */
     uv_close((uv_handle_t *)&s->idle_timer, relay_session_timer_closed);
@@ -154,6 +184,7 @@ static void relay_session_line(struct relay_session *s, const char *p, size_t n)
         return;
     }
     log_debug("smtpd", s->sid, "< %s", line);
+    log_proto_received(&relay__plog(s)->pl, line, len);
     relay__command(s, line, len);
 }
 
@@ -267,9 +298,11 @@ static void relay_session_event(struct tls_conn *c, enum tls_event ev, void *arg
         return;
     case TLS_EV_EOF:
     case TLS_EV_ERROR:
-        if (*tls_conn_tls_error(c) != '\0')
+        if (*tls_conn_tls_error(c) != '\0') {
             log_info("smtpd", s->sid, "TLS negotiation failed from=%s error=\"%s\"",
                      s->remote_ep, tls_conn_tls_error(c));
+            relay_plog_tls_failed(&relay__plog(s)->pl, tls_conn_tls_error(c));
+        }
         relay__close(s, "Remote");
         return;
     case TLS_EV_TLS_READY:
@@ -287,6 +320,17 @@ static void relay_session_event(struct tls_conn *c, enum tls_event ev, void *arg
                  "client_cert=%s chain_code=%ld", s->remote_ep, s->facts->version,
                  s->facts->cipher, s->facts->cipher_bits, s->facts->peer_cert ? "yes" : "no",
                  s->facts->verify_code);
+        if (log_proto_enabled(&relay__plog(s)->pl)) {
+            struct log_proto_session *pl = &relay__plog(s)->pl;
+
+            relay_plog_own_cert(pl, true, s->rc->name);
+            relay_plog_tls(pl, s->facts, true);
+            if (s->facts->peer_cert) {  /* parsed once above: s->peer */
+                relay_plog_cert(pl, "Received certificate", s->peer);
+                relay_plog_chain(pl, s->facts,
+                                 s->cfg->transport.revocation_failure == CFG_REVFAIL_ACCEPT);
+            }
+        }
         relay__process(s);              /* input that came with the handshake */
         return;
     case TLS_EV_CLOSED:
@@ -321,11 +365,33 @@ static void relay_session_format_ep(struct relay_session *s)
     }
 }
 
+/* relay_session_plog_start - the protocol log session: "+" and permissions */
+
+static void relay_session_plog_start(struct relay_session *s)
+{
+    struct log_proto_session *pl = &relay__plog(s)->pl;
+    char id[LOG_PROTO_CONNECTOR_MAX], ep[LOG_PROTO_ENDPOINT_MAX];
+
+    if (s->rc->protocol_logging_level == CFG_LOG_NONE || relay_plog_recv() == NULL) {
+        log_proto_session_init(pl, NULL, NULL, s->sid);    /* nothing is formatted */
+        return;
+    }
+    log_proto_connector_id(id, sizeof(id), relay_plog_hostname(), s->rc->name);
+    log_proto_session_init(pl, relay_plog_recv(), id, s->sid);
+    log_proto_endpoint(ep, sizeof(ep), (const struct sockaddr *)&s->local);
+    log_proto_session_set_local(pl, ep);
+    log_proto_session_set_remote(pl, s->remote_ep);
+    log_proto_connect(pl);
+    log_proto_info(pl, "SMTPSubmit SMTPAcceptAnySender SMTPAcceptAuthoritativeDomainSender "
+                   "AcceptRoutingHeaders", "Set Session Permissions");
+}
+
 /* relay_session_accept - a new connection on one of w's listeners */
 
 void relay_session_accept(struct relay_worker *w, uv_stream_t *server)
 {
-    struct relay_session *s = xcalloc(1, sizeof(*s));
+    struct relay_session_box *box = xcalloc(1, sizeof(*box));
+    struct relay_session *s = &box->s;
     enum relay_limit lim;
     int err;
 
@@ -359,6 +425,7 @@ void relay_session_accept(struct relay_worker *w, uv_stream_t *server)
         relay__close(s, "Local");
         return;
     }
+    relay_session_plog_start(s);
     lim = relay_limits_acquire(s->rc->name, s->rc->max_inbound_connection, s->remote_ip,
                                s->rc->max_inbound_connection_per_source, &s->limit_key);
     log_info("smtpd", s->sid, "connect from=%s connector=%s", s->remote_ep, s->rc->name);

@@ -26,6 +26,7 @@
 #include "log.h"
 #include "policy_secure.h"
 #include "relay_deliver.h"
+#include "relay_plog.h"
 #include "relay_stats.h"
 #include "relay_tls.h"
 #include "tls_conn.h"
@@ -72,6 +73,9 @@ struct relay_smtpc {
     char    reply[2048];                /* the reply being read */
     size_t  rlen;
     bool    finishing;
+    struct log_proto_session pl;        /* protocol log of the current conn */
+    enum log_proto_reason end_reason;   /* "-" row of the current conn */
+    unsigned nconn;                     /* conns started (each its own log session) */
     struct relay_smtpc *prev, *next;    /* every live connection */
 };
 
@@ -118,6 +122,7 @@ static void smtpc_send(struct relay_smtpc *c, const char *fmt, ...)
     if (n < 0 || (size_t)n > sizeof(buf) - 3)
         n = (int)sizeof(buf) - 3;
     log_debug("smtp", c->sid, "> %.*s", n, buf);
+    log_proto_sent(&c->pl, buf, (size_t)n);
     buf[n++] = '\r';
     buf[n++] = '\n';
     tls_conn_write(c->conn, buf, (size_t)n);
@@ -152,6 +157,8 @@ static void smtpc_timer_closed(uv_handle_t *h)
 static void smtpc_drop_conn(struct relay_smtpc *c, unsigned linger)
 {
     if (c->conn != NULL) {
+        log_proto_disconnect(&c->pl, c->end_reason, NULL);
+        log_proto_session_init(&c->pl, NULL, NULL, c->sid);    /* ended */
         tls_conn_close(c->conn, linger);
         c->conn = NULL;
     }
@@ -246,6 +253,26 @@ static void smtpc_fail_job(struct relay_smtpc *c, int code, const char *reply)
     smtpc_job_done(c);
 }
 
+/* smtpc_plog_start - a new conn: its own protocol log session */
+
+static void smtpc_plog_start(struct relay_smtpc *c)
+{
+    const struct cfg_send *sc = c->dest->sc;
+    char ep[64];
+
+    if (c->nconn++ > 0)                 /* one session id per connection */
+        c->sid = log_session_id_next();
+    c->end_reason = LOG_PROTO_R_LOCAL;
+    if (sc->protocol_logging_level == CFG_LOG_NONE || relay_plog_send() == NULL) {
+        log_proto_session_init(&c->pl, NULL, NULL, c->sid);
+        return;
+    }
+    log_proto_session_init(&c->pl, relay_plog_send(), sc->name, c->sid);
+    smtpc_endpoint(c, ep, sizeof(ep));
+    log_proto_session_set_remote(&c->pl, ep);
+    log_proto_info(&c->pl, NULL, "attempting to connect");
+}
+
 /* smtpc_connect_next - connect to the current address, or give up */
 
 static void smtpc_connect_next(struct relay_smtpc *c)
@@ -273,6 +300,7 @@ static void smtpc_connect_next(struct relay_smtpc *c)
         return;
     }
     c->conns++;
+    smtpc_plog_start(c);
     c->esmtp = c->pipelining = c->tx_open = false;
     c->starttls_offered = c->tls = c->secured = false;
     c->peer_size = 0;
@@ -315,6 +343,12 @@ static void smtpc_start_tx(struct relay_smtpc *c)
         j->codes[i] = 0;
         free(j->replies[i]);
         j->replies[i] = NULL;
+    }
+    if (log_proto_enabled(&c->pl)) {
+        char mid[256];
+
+        relay_plog_message_id(j->data, j->len, mid, sizeof(mid));
+        log_proto_sending_message(&c->pl, m->id, mid);
     }
     if (c->peer_size > 0)
         smtpc_send(c, "MAIL FROM:<%s> SIZE=%zu", m->sender, j->len);
@@ -396,6 +430,7 @@ static void smtpc_secure_fail(struct relay_smtpc *c, const struct policy_out_ver
     policy_send_secure_logline(line, sizeof(line), c->dest->domain, c->dest->sc->name,
                                v->reason, v->info);
     log_info("smtp", c->sid, "%s rule=\"%s\"", line, v->rule);
+    log_proto_info(&c->pl, NULL, line);
     smtpc_note(c, v->inner, false);     /* never plaintext: the next host, then defer */
     smtpc_next_host(c);
 }
@@ -451,6 +486,7 @@ static void smtpc_tls_failed(struct relay_smtpc *c, const char *err)
     struct policy_outbound f = smtpc_facts(c);
     struct policy_out_verdict v;
 
+    relay_plog_tls_failed(&c->pl, err);
     f.starttls_offered = true;
     f.starttls_code = 220;
     f.handshake_error = err;
@@ -495,8 +531,32 @@ static void smtpc_tls_ready(struct relay_smtpc *c)
              tf->cipher, tf->cipher_bits, have ? ci.subject : "", tf->verify_code);
     if (v.secured)
         log_info("smtp", c->sid, "secure domain certificate domain=%s subject=\"%s\" "
-                 "thumbprint=%s revocation=not checked", c->dest->domain, ci.subject,
-                 ci.thumbprint);
+                 "thumbprint=%s revocation=%s%s%s%s", c->dest->domain, ci.subject,
+                 ci.thumbprint, relay_tls_revocation(tf, v.revocation_accepted),
+                 v.revocation_accepted ? " detail=\"" : "",
+                 v.revocation_accepted ? tf->revocation_reason : "",
+                 v.revocation_accepted ? "\"" : "");
+    else if (f.chain == POLICY_CHAIN_REVOKED || f.chain == POLICY_CHAIN_REVOCATION_UNKNOWN)
+        log_info("smtp", c->sid, "server certificate revocation=%s detail=\"%s\"",
+                 relay_tls_revocation(tf, false), tf->revocation_reason);
+    if (log_proto_enabled(&c->pl)) {
+        relay_plog_own_cert(&c->pl, false, c->dest->sc->name);
+        relay_plog_tls(&c->pl, tf, false);
+        if (have)
+            relay_plog_cert(&c->pl, "Remote certificate", &ci);
+        if (have && f.listed)
+            relay_plog_cert(&c->pl, "Secure domain certificate", &ci);
+        if (tf->peer_cert)
+            relay_plog_chain(&c->pl, tf, v.revocation_accepted);
+        if (v.secured && v.revocation_accepted)
+            log_proto_infof(&c->pl, c->dest->domain, "Message to secure domain '%s' on send "
+                            "connector '%s' was domain-secured although revocation is unknown: "
+                            "%s", c->dest->domain, c->dest->sc->name, tf->revocation_reason);
+        else if (v.secured)
+            log_proto_infof(&c->pl, c->dest->domain, "Message to secure domain '%s' on send "
+                            "connector '%s' was domain-secured", c->dest->domain,
+                            c->dest->sc->name);
+    }
     if (have)
         tls_cert_info_free(&ci);
     if (v.inner != NULL) {
@@ -524,6 +584,42 @@ static void smtpc_refused(struct relay_smtpc *c, int code, const char *text)
     }
     smtpc_fail_job(c, code, text);
     smtpc_finish(c);                    /* pipelined replies may follow: start afresh */
+}
+
+/* smtpc_track_send - the tracking log's SEND: the peer took the message */
+
+static void smtpc_track_send(struct relay_smtpc *c, const char *reply)
+{
+    struct relay_job *j = c->job;
+    const char **to, **st;
+    char ep[64], ip[64], ctx[600];
+    struct relay_plog_out o = {
+        .event = LOG_TRACK_SEND, .source = LOG_TRACK_SRC_SMTP, .internal_id = j->msg->id,
+        .data = j->data, .data_len = j->len, .server_hostname = c->dest->names[c->addr_i],
+        .connector_id = c->dest->sc->name, .total_bytes = j->len, .sender = j->msg->sender,
+        .secured = c->secured ? c->dest->domain : NULL,
+    };
+
+    if (relay_plog_track() == NULL)
+        return;
+    to = xcalloc(j->nridx + 1, sizeof(*to));
+    st = xcalloc(j->nridx + 1, sizeof(*st));
+    for (size_t i = 0; i < j->nridx; i++)
+        if (j->codes[i] >= 200 && j->codes[i] < 300) {
+            to[o.nrecipients] = j->msg->rcpts[j->ridx[i]].addr;
+            st[o.nrecipients++] = j->replies[i] ? j->replies[i] : reply;
+        }
+    smtpc_endpoint(c, ep, sizeof(ep));
+    relay_plog_ip(ep, ip, sizeof(ip));
+    log_session_id_format(c->sid, ctx);
+    snprintf(ctx + 16, sizeof(ctx) - 16, ";%.500s", reply);
+    o.server_ip = ip;
+    o.source_context = ctx;
+    o.recipients = to;
+    o.status = st;
+    relay_plog_track_out(&o);
+    free(to);
+    free(st);
 }
 
 /* smtpc_reply - a complete reply arrived */
@@ -659,6 +755,8 @@ static void smtpc_reply(struct relay_smtpc *c, int code, const char *text)
         c->tx_open = false;
         if (c->secured && code >= 200 && code < 300)
             relay_stats_add(RELAY_STAT_DS_SENT, 1);
+        if (code >= 200 && code < 300)
+            smtpc_track_send(c, text);
         smtpc_job_done(c);
         smtpc_take_job(c);
         return;
@@ -694,6 +792,7 @@ static void smtpc_input(struct relay_smtpc *c)
         line[keep] = '\0';
         tls_conn_consume(c->conn, (size_t)(nl - p) + 1);
         log_debug("smtp", c->sid, "< %s", line);
+        log_proto_received(&c->pl, line, keep);
         if (keep < 3 || line[0] < '2' || line[0] > '5' || line[1] < '0' || line[1] > '9'
             || line[2] < '0' || line[2] > '9' || (keep > 3 && line[3] != ' ' && line[3] != '-')) {
             smtpc_note(c, "protocol error: malformed reply", false);
@@ -737,6 +836,16 @@ static void smtpc_event(struct tls_conn *tc, enum tls_event ev, void *arg)
         return;                         /* an old conn on its way out */
     switch (ev) {
     case TLS_EV_CONNECTED:
+        if (log_proto_enabled(&c->pl)) {
+            struct sockaddr_storage local, remote;
+            char ep[64];
+
+            if (tls_conn_endpoints(c->conn, &local, &remote) == 0) {
+                log_proto_endpoint(ep, sizeof(ep), (const struct sockaddr *)&local);
+                log_proto_session_set_local(&c->pl, ep);
+            }
+            log_proto_connect(&c->pl);
+        }
         tls_conn_resume(c->conn);
         smtpc_enter_state(c, C_BANNER);
         return;
@@ -750,6 +859,8 @@ static void smtpc_event(struct tls_conn *tc, enum tls_event ev, void *arg)
         return;
     case TLS_EV_EOF:
     case TLS_EV_ERROR:
+        if (c->state != C_QUIT)
+            c->end_reason = LOG_PROTO_R_REMOTE;
         if (c->state == C_QUIT) {
             smtpc_finish(c);
             return;
@@ -785,6 +896,7 @@ static void smtpc_timeout(uv_timer_t *t)
 
     snprintf(what, sizeof(what), "timeout while waiting for the reply to %s",
              smtpc_states[c->state]);
+    c->end_reason = LOG_PROTO_R_TIMEOUT;
     if (c->job == NULL) {
         smtpc_finish(c);
         return;

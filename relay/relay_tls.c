@@ -28,13 +28,24 @@
 #include "tls_ctx.h"
 #include "tls_store.h"
 
+struct relay_tls_used {                 /* a certificate some connector presents */
+    char    thumbprint[41];
+    char    subject[512];
+    char    connectors[256];            /* "receive Default,send Internet" */
+    int64_t not_after;
+};
+
 struct relay_tls_gen {
     const struct config *cfg;           /* identity only: never dereferenced later */
+    struct relay_tls_used *used;        /* owned; one per distinct certificate */
+    size_t  nused;
     struct tls_ctx **ctx;               /* owned refs, one per receive connector (NULL: none) */
     size_t  n;
     struct tls_ctx **sctx;              /* owned refs, one per send connector */
     size_t  ns;
 };
+
+#define RELAY_TLS_EXPIRY_WARN (30 * 86400) /* warn daily from 30 days before NotAfter */
 
 static struct relay_tls_gen relay_tls_gens[2];
 static uv_mutex_t relay_tls_lock;
@@ -55,16 +66,42 @@ static void relay_tls_gen_free(struct relay_tls_gen *g)
     for (size_t i = 0; i < g->ns; i++)
         tls_ctx_unref(g->sctx[i]);
     free(g->sctx);
+    free(g->used);
     memset(g, 0, sizeof(*g));
+}
+
+/* relay_tls_note_use - remember that a connector presents e (for expiry warnings) */
+
+static void relay_tls_note_use(struct relay_tls_gen *g, const struct tls_store_entry *e,
+                               const char *role, const char *name)
+{
+    struct relay_tls_used *u = NULL;
+    size_t n;
+
+    for (size_t i = 0; i < g->nused && u == NULL; i++)
+        if (strcmp(g->used[i].thumbprint, e->info.thumbprint) == 0)
+            u = &g->used[i];
+    if (u == NULL) {
+        g->used = xrealloc(g->used, (g->nused + 1) * sizeof(*g->used));
+        u = &g->used[g->nused++];
+        memset(u, 0, sizeof(*u));
+        snprintf(u->thumbprint, sizeof(u->thumbprint), "%s", e->info.thumbprint);
+        snprintf(u->subject, sizeof(u->subject), "%s", e->info.subject);
+        u->not_after = e->info.not_after;
+    }
+    n = strlen(u->connectors);
+    snprintf(u->connectors + n, sizeof(u->connectors) - n, "%s%s %s", n ? "," : "", role, name);
 }
 
 /* relay_tls_install - build and keep the material for cfg */
 
 void relay_tls_install(const struct config *cfg)
 {
-    struct relay_tls_gen g = { cfg, xcalloc(cfg->nreceive ? cfg->nreceive : 1, sizeof(void *)),
-                               cfg->nreceive,
-                               xcalloc(cfg->nsend ? cfg->nsend : 1, sizeof(void *)), cfg->nsend };
+    struct relay_tls_gen g = {
+        .cfg = cfg,
+        .ctx = xcalloc(cfg->nreceive ? cfg->nreceive : 1, sizeof(void *)), .n = cfg->nreceive,
+        .sctx = xcalloc(cfg->nsend ? cfg->nsend : 1, sizeof(void *)), .ns = cfg->nsend,
+    };
     const char *why = NULL;
     struct tls_store *store = NULL;
     bool wanted = false;
@@ -99,9 +136,11 @@ void relay_tls_install(const struct config *cfg)
             log_errx("tls", 0, "receive connector %s: certificate %s, trusted_ca_file %s: %s: "
                      "STARTTLS is not offered", rc->name, e->cert_path,
                      cfg->transport.trusted_ca_file, why);
-        else
+        else {
             log_info("tls", 0, "receive connector %s certificate thumbprint=%s subject=\"%s\"",
                      rc->name, e->info.thumbprint, e->info.subject);
+            relay_tls_note_use(&g, e, "receive", rc->name);
+        }
     }
     for (size_t i = 0; i < cfg->nsend; i++) {
         const struct cfg_send *sc = &cfg->send[i];
@@ -118,12 +157,44 @@ void relay_tls_install(const struct config *cfg)
         if (g.sctx[i] == NULL)
             log_errx("tls", 0, "send connector %s: %s: outbound STARTTLS is not used", sc->name,
                      why);
+        else if (e != NULL)
+            relay_tls_note_use(&g, e, "send", sc->name);
     }
     tls_store_free(store);
     uv_mutex_lock(&relay_tls_lock);
     relay_tls_gen_free(&relay_tls_gens[1]);
     relay_tls_gens[1] = relay_tls_gens[0];
     relay_tls_gens[0] = g;
+    uv_mutex_unlock(&relay_tls_lock);
+    relay_tls_warn_expiring(time(NULL));
+}
+
+/* relay_tls_warn_expiring - warn about certificates in use that expire within 30 days */
+
+void relay_tls_warn_expiring(int64_t now)
+{
+    uv_once(&relay_tls_once, relay_tls_init);
+    uv_mutex_lock(&relay_tls_lock);
+    for (size_t i = 0; i < relay_tls_gens[0].nused; i++) {
+        const struct relay_tls_used *u = &relay_tls_gens[0].used[i];
+        char when[32];
+        time_t t = (time_t)u->not_after;
+        struct tm tm;
+
+        if (u->not_after - now > RELAY_TLS_EXPIRY_WARN)
+            continue;
+        gmtime_r(&t, &tm);
+        strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        if (u->not_after <= now)
+            log_warnx("tls", 0, "certificate expired thumbprint=%s subject=\"%s\" not_after=%s "
+                      "connectors=\"%s\": renew it (domsec cert renew)", u->thumbprint,
+                      u->subject, when, u->connectors);
+        else
+            log_warnx("tls", 0, "certificate expires soon thumbprint=%s subject=\"%s\" "
+                      "not_after=%s days_left=%lld connectors=\"%s\": renew it (domsec cert "
+                      "renew)", u->thumbprint, u->subject, when,
+                      (long long)((u->not_after - now) / 86400), u->connectors);
+    }
     uv_mutex_unlock(&relay_tls_lock);
 }
 
@@ -178,7 +249,23 @@ enum policy_chain relay_tls_chain(const struct tls_facts *f)
         return POLICY_CHAIN_REVOKED;
     if (c == POLICY_CHAIN_VALID && f->revocation == TLS_REV_UNKNOWN)
         return POLICY_CHAIN_REVOCATION_UNKNOWN;
-    return c;                           /* TLS_REV_NOT_CHECKED: the CRL seam, for now */
+    return c;
+}
+
+/* relay_tls_revocation - the revocation verdict as the log says it */
+
+const char *relay_tls_revocation(const struct tls_facts *f, bool accepted)
+{
+    switch (f->revocation) {
+    case TLS_REV_GOOD:
+        return "good";
+    case TLS_REV_REVOKED:
+        return "revoked";
+    case TLS_REV_UNKNOWN:
+        return accepted ? "unknown (accepted)" : "unknown";
+    default:
+        return "not checked";
+    }
 }
 
 /* relay_tls_shutdown - release everything */

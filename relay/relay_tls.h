@@ -6,6 +6,9 @@
 #ifndef DOMSEC_RELAY_TLS_H
 #define DOMSEC_RELAY_TLS_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include "policy_config.h"
 #include "policy_secure.h"
 
@@ -27,6 +30,13 @@ struct tls_ctx *relay_tls_server_ctx(const struct config *cfg, const struct cfg_
 struct tls_ctx *relay_tls_client_ctx(const struct config *cfg, const struct cfg_send *sc);
 /* tls/'s chain verdict and revocation in policy's terms. */
 enum policy_chain relay_tls_chain(const struct tls_facts *f);
+/* "good", "revoked", "unknown", "unknown (accepted)" (passed only because
+ * revocation_failure = accept) or "not checked"; static. */
+const char *relay_tls_revocation(const struct tls_facts *f, bool accepted);
+/* Log a warning for each certificate a connector of the current
+ * generation presents that expires within 30 days (or has expired).
+ * relay_tls_install() calls it; the daemon calls it once a day. */
+void    relay_tls_warn_expiring(int64_t now);
 /* Release every generation (at exit). */
 void    relay_tls_shutdown(void);
 

@@ -20,12 +20,15 @@
  *  tls__io_send(), which is handed to uv_write after every wolfSSL call.
  *  Decrypted input lands in `in`, so sessions see the same peek/consume
  *  interface in both modes.  Peer verification never fails the handshake:
- *  the chain verdict is recorded in the facts and decided by policy.
+ *  the chain verdict is recorded in the facts and decided by policy.  When
+ *  the chain is valid, its revocation is checked right after the handshake
+ *  against the published CRL set (tls_crl.c: memory only, no I/O).
  */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "log.h"
 #include "tls_conn.h"
@@ -548,13 +551,27 @@ static enum tls_chain tls_conn_chain(long code, WOLFSSL_X509 *x)
 }
 
 /*
- * tls_conn_revocation - the revocation seam (SPEC 6.3).  Revocation checking
- * arrives with the CRL issue; until then every chain is "not checked", and
- * the protocol log says so.
+ * tls_conn_kex_bits - the key exchange's strength as Schannel reports it
+ * (dwExchStrength): the curve's size for ECDHE (X25519 255, X448 448), the
+ * prime's bits for finite-field DHE; 0 if unknown.
  */
-static enum tls_revocation tls_conn_revocation(struct tls_conn *c)
+static int tls_conn_kex_bits(const char *group, const char *cipher, WOLFSSL *ssl)
 {
-    return TLS_REV_NOT_CHECKED;
+    static const struct { const char *name; int bits; } curves[] = {
+        { "SECP256R1", 256 }, { "SECP384R1", 384 }, { "SECP521R1", 521 },
+        { "X25519", 255 }, { "X448", 448 }, { "SECP224R1", 224 },
+        { "BRAINPOOLP256R1", 256 }, { "BRAINPOOLP384R1", 384 }, { "BRAINPOOLP512R1", 512 },
+        { "FFDHE_2048", 2048 }, { "FFDHE_3072", 3072 }, { "FFDHE_4096", 4096 },
+        { "FFDHE_6144", 6144 }, { "FFDHE_8192", 8192 },
+    };
+    int dh;
+
+    for (size_t i = 0; group[0] != '\0' && i < sizeof(curves) / sizeof(curves[0]); i++)
+        if (strcasecmp(group, curves[i].name) == 0)
+            return curves[i].bits;
+    if (strstr(cipher, "_DHE_") != NULL && (dh = wolfSSL_GetDhKey_Sz(ssl)) > 0)
+        return dh;
+    return 0;
 }
 
 /* tls_conn_collect_facts - what the handshake established */
@@ -575,6 +592,7 @@ static void tls_conn_collect_facts(struct tls_conn *c)
     f->cipher_bits = ci ? wolfSSL_CIPHER_get_bits(ci, NULL) : 0;
     s = wolfSSL_get_curve_name(c->ssl);
     snprintf(f->group, sizeof(f->group), "%s", s ? s : "");
+    f->kex_bits = tls_conn_kex_bits(f->group, f->cipher, c->ssl);
     x = wolfSSL_get_peer_certificate(c->ssl);
     f->verify_code = wolfSSL_get_verify_result(c->ssl);
     f->chain = tls_conn_chain(f->verify_code, x);
@@ -591,7 +609,15 @@ static void tls_conn_collect_facts(struct tls_conn *c)
         f->peer_cert = true;
         wolfSSL_X509_free(x);           /* get_peer_certificate returns a copy */
     }
-    f->revocation = f->peer_cert ? tls_conn_revocation(c) : TLS_REV_NOT_CHECKED;
+    /* Revocation (SPEC 6.3) after the handshake, against the published CRLs:
+     * wolfSSL's own CRL checking stays off, so a revoked intermediate is
+     * reported as revoked rather than as an unverifiable chain. */
+    f->revocation = TLS_REV_NOT_CHECKED;
+    f->revocation_reason[0] = '\0';
+    if (f->chain == TLS_CHAIN_VALID && f->peer_der != NULL)
+        f->revocation = tls__crl_check_peer(c->ssl, f->peer_der, f->peer_der_len,
+                                            f->revocation_reason,
+                                            sizeof(f->revocation_reason));
 }
 
 /* tls_conn_drive - advance the handshake, then decrypt what arrived */

@@ -29,6 +29,8 @@
 #include <sys/socket.h>
 #include <uv.h>
 
+#include "tls_crl.h"                   /* enum tls_revocation */
+
 struct tls_conn;
 
 enum tls_event {
@@ -51,20 +53,22 @@ enum tls_chain {
     TLS_CHAIN_BAD_EKU, TLS_CHAIN_REVOKED, TLS_CHAIN_REVOCATION_UNKNOWN, TLS_CHAIN_INVALID,
     TLS_CHAIN_NONE,                     /* no peer certificate */
 };
-/* Revocation of the peer chain: the CRL issue fills this seam. */
-enum tls_revocation { TLS_REV_NOT_CHECKED, TLS_REV_GOOD, TLS_REV_REVOKED, TLS_REV_UNKNOWN };
 
 struct tls_facts {                      /* plain data, valid until the conn is freed */
     char    version[16];                /* "TLSv1.3" */
     char    cipher[64];                 /* IANA name, "TLS_AES_128_GCM_SHA256" */
     int     cipher_bits;
     char    group[32];                  /* key exchange group, "SECP256R1", or "" */
+    int     kex_bits;                   /* key exchange strength: the group's size (P-256
+                                         * 256, X25519 255) or the DH prime's bits; 0 if
+                                         * unknown */
     bool    peer_cert;
     const unsigned char *peer_der;      /* the peer's leaf certificate (DER) or NULL */
     size_t  peer_der_len;
     long    verify_code;                /* X509_V_* of the chain check (0 = ok) */
     enum tls_chain chain;
-    enum tls_revocation revocation;
+    enum tls_revocation revocation;     /* checked only when chain is VALID */
+    char    revocation_reason[256];     /* why REVOKED or UNKNOWN, else "" */
 };
 
 /* tls_conn.c */

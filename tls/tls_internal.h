@@ -1,13 +1,17 @@
 /*
- * tls_internal.h - wolfSSL-facing internals shared by tls_ctx.c and
- * tls_conn.c.  Only tls/ includes this; it is where WOLFSSL types stay.
+ * tls_internal.h - wolfSSL-facing internals shared by the files of tls/.
+ * Only tls/ includes this; it is where WOLFSSL types stay.
  */
 #ifndef DOMSEC_TLS_INTERNAL_H
 #define DOMSEC_TLS_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
+
+#include "tls_crl.h"
 
 struct tls_ctx;
 
@@ -32,5 +36,102 @@ int     tls__read_file(const char *path, unsigned char **data, size_t *len, unsi
 /* Every CERTIFICATE block of a PEM buffer, in order; returns their number. */
 size_t  tls__pem_certs(const unsigned char *pem, size_t len, struct tls__der **out);
 void    tls__der_free(struct tls__der *v, size_t n);
+
+/* tls_crl.c, for tls_conn.c. */
+/*
+ * Revocation of the peer chain of a finished handshake whose chain
+ * verified: leaf (DER, not kept) first, then the certificates the peer
+ * presented, checked against the published set at time(NULL).  The reason
+ * ("" when GOOD) goes to reason; "no CRLs loaded" with TLS_REV_UNKNOWN if
+ * no set is published.  Never blocks.
+ */
+enum tls_revocation tls__crl_check_peer(WOLFSSL *ssl, const unsigned char *leaf, size_t len,
+                                        char *reason, size_t sz);
+
+/*
+ * tls_crl_der.c, for tls_crl.c: the DER walk of certificates and CRLs.
+ * Every view points into the caller's DER (not copied) and is valid as
+ * long as those bytes are.  No allocation, no wolfSSL state, no callbacks.
+ */
+struct tls__der_view {                  /* a view into DER bytes (not owned) */
+    const unsigned char *p;
+    size_t  len;
+};
+struct tls__crl_cert {                  /* the certificate fields the CRL walk needs */
+    const unsigned char *der;           /* not owned */
+    size_t  len;
+    unsigned char sha1[20];             /* SHA-1 of der */
+    struct tls__der_view serial;        /* INTEGER content */
+    struct tls__der_view issuer, subject, spki;  /* whole Name / SubjectPublicKeyInfo */
+    struct tls__der_view exts;          /* Extensions content, or empty */
+};
+struct tls__crl_tbs {                   /* the TBSCertList fields of one CRL */
+    struct tls__der_view issuer;        /* whole Name */
+    struct tls__der_view revoked;       /* revokedCertificates content, or empty */
+    int64_t this_update, next_update;   /* unix seconds; next_update 0 if absent */
+    size_t  entries;                    /* revoked certificates listed */
+    char    number[64];                 /* cRLNumber in decimal, or "" */
+};
+/* Same bytes. */
+bool    tls__der_eq(struct tls__der_view a, struct tls__der_view b);
+/* Uppercase hex of an INTEGER's magnitude, as openssl prints serials. */
+void    tls__der_int_hex(struct tls__der_view v, char *out, size_t sz);
+/* Parse a DER certificate into *c (views into der); false if it is not one. */
+bool    tls__crl_cert_parse(const unsigned char *der, size_t len, struct tls__crl_cert *c);
+/* Parse a DER CRL into *t (views into der): NULL, or why it is not usable
+ * (static text; a delta CRL is refused). */
+const char *tls__crl_parse(const unsigned char *der, size_t len, struct tls__crl_tbs *t);
+/* Whether serial (INTEGER content) is listed in t; then *when gets its
+ * revocationDate (0 if unreadable) and *reason its CRLReason (-1 if none). */
+bool    tls__crl_find_serial(const struct tls__crl_tbs *t, struct tls__der_view serial,
+                             int64_t *when, int *reason);
+/* tls_crl_cdp_urls(), declared in tls_crl.h, is implemented in tls_crl_der.c. */
+
+/*
+ * tls_crl.c, for tls_crl_load.c: adding to a set that is being built (one
+ * thread, before the set is shared; see tls_crl.c).  Reading files and
+ * decoding PEM is tls_crl_load.c's; the set's layout stays in tls_crl.c.
+ */
+/* Parse one DER CRL, taking over der (freed if it is not usable), and
+ * append it; source ("-" if NULL) and url (or NULL) are copied.  0, or -1
+ * with *why (static text). */
+int     tls__crl_set_add_der(struct tls_crl_set *s, unsigned char *der, size_t len,
+                             const char *source, const char *url, const char **why);
+/* Parse a DER certificate, taking over der (freed if it is not one), and
+ * append it to the set's issuers, as a trust anchor or not.  Whether it
+ * was a certificate. */
+bool    tls__crl_set_add_issuer(struct tls_crl_set *s, unsigned char *der, size_t len,
+                                bool anchor);
+
+/*
+ * tls_certgen.c, for tls_certimport.c: the wolfCrypt key and PEM helpers
+ * of both halves of tls_certgen.h.  Synchronous, no callbacks; every
+ * buffer is the caller's (see tls_certgen.c).
+ */
+#include <wolfssl/wolfcrypt/ecc.h>
+#include <wolfssl/wolfcrypt/rsa.h>
+
+#include "log.h"
+#include "tls_certgen.h"
+
+struct tls__gen_key {                   /* a private key in wolfCrypt form */
+    int     type;                       /* RSA_TYPE or ECC_TYPE */
+    RsaKey  rsa;
+    ecc_key ecc;
+};
+/* Set *why (tls_certgen.c's per-thread buffer, valid until the next call
+ * in this thread) from a format; returns TLS_GEN_ERROR. */
+int     tls__gen_fail(const char **why, const char *fmt, ...) LOG_PRINTF(2, 3);
+/* DER into a new PEM buffer *out of wolfCrypt type (CERT_TYPE, ...).  0, or
+ * -1 with *out empty. */
+int     tls__gen_pem(const unsigned char *der, size_t len, int type, struct tls_gen_buf *out);
+/* A private key from PEM (maybe encrypted with password) or DER (PKCS#1,
+ * SEC1, PKCS#8) into *k.  TLS_GEN_OK, TLS_GEN_PASSWORD or TLS_GEN_ERROR
+ * with *why; *k must be released with tls__gen_key_free() either way. */
+int     tls__gen_key_load(const unsigned char *in, size_t len, const char *password,
+                          struct tls__gen_key *k, const char **why);
+/* A loaded key as PKCS#1 or SEC1 (with curve OID) PEM into *out.  0, or -1. */
+int     tls__gen_key_pem(struct tls__gen_key *k, struct tls_gen_buf *out);
+void    tls__gen_key_free(struct tls__gen_key *k);
 
 #endif

@@ -274,6 +274,7 @@ static void store_load_entry(struct store_entry *e, const char *dir, const char 
         e->usable = problem == NULL;
         e->chain_ok = ca_file != NULL && !ci->self_signed
             && store_chain_ok(d, n, ca_file, now);
+        e->pub.ca_chained = e->chain_ok;
         e->pub.ca_issued_valid = e->chain_ok && store_in_period(ci, now);
         if (problem == NULL && now > ci->not_after)
             problem = xstrdup("expired");

@@ -68,6 +68,8 @@ struct tls_store_entry {                /* one certificate of the store (read-on
     bool    ca_issued_valid;            /* not self-signed, chains to trusted_ca_file (+ the
                                          * chain certs in its .pem), within its validity
                                          * period */
+    bool    ca_chained;                 /* the same, its own validity period aside (for
+                                         * `domsec cert show`: DateInvalid vs Untrusted) */
 };
 
 struct tls_store;

@@ -17,6 +17,8 @@ even when the test fails; the daemon's stderr is printed when a test fails.
 Set DOMSEC_KEEP=1 to keep the temp directories.
 """
 
+import csv
+import io
 import os
 import pwd
 import re
@@ -30,6 +32,7 @@ import tempfile
 import time
 import unittest
 
+LOGCHECK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "logcheck.py")
 FQDN = "mx.domsec.test"
 ACCEPTED = "a.test"
 HELO = "client.example.org"
@@ -639,6 +642,8 @@ class Daemon:
                 self.proc.kill()
                 self.proc.wait(10)
                 problems.append("domsecd did not stop within 20 s of SIGTERM")
+        if self.proc is not None:
+            problems += self.check_logs()
         for p in self.log_paths:
             try:
                 with open(p, "rb") as f:
@@ -663,6 +668,40 @@ class Daemon:
             shutil.rmtree(self.dir, ignore_errors=True)
         if problems:
             raise AssertionError("; ".join(problems) + "\n" + "\n".join(logs))
+
+    def check_logs(self):
+        """Run tests/logcheck.py over the protocol and tracking logs this daemon
+        wrote (every row of every integration test is validated); problems."""
+        dirs = [os.path.join(self.logs_dir, d) for d in ("ProtocolLog", "MessageTracking")]
+        dirs = [d for d in dirs if os.path.isdir(d)]
+        if not dirs:
+            return []
+        r = subprocess.run([sys.executable, LOGCHECK] + dirs, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=60)
+        if r.returncode != 0:
+            return ["logcheck.py failed on %s:\n%s" % (self.logs_dir,
+                                                       r.stdout.decode("utf-8", "replace"))]
+        return []
+
+    def plog_rows(self, kind, timeout=5.0):
+        """The rows of the RECV/SEND protocol log or MSGTRK tracking log (lists of
+        fields, header lines dropped), waiting up to timeout for the writer's flush."""
+        sub = {"RECV": "ProtocolLog/SmtpReceive", "SEND": "ProtocolLog/SmtpSend",
+               "MSGTRK": "MessageTracking"}[kind]
+        d = os.path.join(self.logs_dir, sub)
+        rows = []
+        if not os.path.isdir(d):
+            return rows
+        for name in sorted(os.listdir(d), key=lambda n: (n[:len(kind) + 8],
+                                                         int(n[len(kind) + 9:-4] or 0))):
+            if not (name.startswith(kind) and name.endswith(".LOG")):
+                continue
+            with open(os.path.join(d, name), "rb") as f:
+                text = f.read().decode("utf-8-sig")
+            for row in csv.reader(io.StringIO(text, newline="")):
+                if row and not row[0].startswith("#"):
+                    rows.append(row)
+        return rows
 
     # --- log --------------------------------------------------------------
     def log(self):

@@ -15,22 +15,31 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 PKI_SCRIPT = os.path.join(HERE, "..", "pki", "make-pki.sh")
 
 
-def make_pki():
+def make_pki(crl_port=None):
+    """Build the PKI in a new temporary directory; crl_port: the port of the CDP URLs
+    (http://127.0.0.1:PORT/...; make-pki.sh's default 8080 when None)."""
     d = tempfile.mkdtemp(prefix="domsec-pki-")
     os.chmod(d, 0o755)                  # the daemon reads trusted-ca.pem as its service user
-    r = subprocess.run(["sh", PKI_SCRIPT, d], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    env = dict(os.environ)
+    if crl_port is not None:
+        env["CRL_PORT"] = str(crl_port)
+    r = subprocess.run(["sh", PKI_SCRIPT, d], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       env=env)
     if r.returncode != 0:
         raise AssertionError("make-pki.sh failed:\n%s" % r.stdout.decode())
     return d
 
 
 class PkiMixin:
-    """Mix into a unittest.TestCase: cls.pki, self.p(name), self.store(*names)."""
+    """Mix into a unittest.TestCase: cls.pki, self.p(name), self.store(*names).
+    A class that serves CRLs sets cls.crl_port before PkiMixin.setUpClass runs."""
+
+    crl_port = None
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.pki = make_pki()
+        cls.pki = make_pki(cls.crl_port)
 
     @classmethod
     def tearDownClass(cls):
@@ -54,15 +63,32 @@ class PkiMixin:
                 os.chown(dst, uid, gid)
         return d
 
-    def domain_secure_relay(self, partner, partner_ip, port, secure=True):
+    def crl_dir(self, *names):
+        """A crl_directory holding PKI CRL files NAME (e.g. "inter.crl", which is PEM)."""
+        d = tempfile.mkdtemp(prefix="domsec-crl-")
+        self.addCleanup(shutil.rmtree, d, True)
+        os.chmod(d, 0o755)
+        for n in names:
+            shutil.copy(self.p(n), os.path.join(d, n))
+            os.chmod(os.path.join(d, n), 0o644)
+        return d
+
+    def tls_transport(self, store, crls=("inter.crl", "root.crl", "inter2.crl"), **extra):
+        """[transport] keys for a relay with certificate store `store`, the PKI root as
+        trust anchor and current CRLs from files (no fetching): revocation is GOOD for
+        every unrevoked PKI certificate."""
+        t = {"certificate_store": store, "trusted_ca_file": self.p("trusted-ca.pem"),
+             "crl_directory": self.crl_dir(*crls), "crl_fetch": "no"}
+        t.update(extra)
+        return t
+
+    def domain_secure_relay(self, partner, partner_ip, port, secure=True, **transport):
         """Our relay (contoso.test, in a DeliveryTestCase): mail for `partner` only by
-        domain security, through a 'Partner' send connector to partner_ip:port (MX)."""
+        domain security, through a 'Partner' send connector to partner_ip:port (MX).
+        `transport` goes to tls_transport() (crls=..., revocation_failure=...)."""
         from peers import host, mx
         self.start_dns(mx(partner, "mail." + partner, 10), host("mail." + partner, partner_ip))
-        return self.start_relay(internet=False, transport={
-            "certificate_store": self.store("relay"),
-            "trusted_ca_file": self.p("trusted-ca.pem"),
-            "tls_send_domain_secure_list": partner,
-        }, sends=[("Partner", {"address_spaces": partner, "dns_routing": "yes",
+        return self.start_relay(internet=False, transport=self.tls_transport(
+            self.store("relay"), tls_send_domain_secure_list=partner, **transport), sends=[("Partner", {"address_spaces": partner, "dns_routing": "yes",
                                "port": str(port), "fqdn": "mail.contoso.test",
                                "domain_secure_enabled": "yes" if secure else "no"})])

@@ -26,10 +26,8 @@ class DomainSecureTest(PkiMixin, DomsecTestCase):
         store = self.store("relay") if with_cert else self.store()
         opts = {"auth_mechanism": "tls", "fqdn": RELAY_FQDN, "domain_secure_enabled": "yes"}
         opts.update(conn)
-        return self.start_daemon(connectors=[("Inet", opts)], transport={
-            "certificate_store": store,
-            "trusted_ca_file": self.p("trusted-ca.pem"),
-            "tls_receive_domain_secure_list": "%s, eu.%s" % (PARTNER, PARTNER)})
+        return self.start_daemon(connectors=[("Inet", opts)], transport=self.tls_transport(
+            store, tls_receive_domain_secure_list="%s, eu.%s" % (PARTNER, PARTNER)))
 
     def tls_session(self, d, partner=None):
         """EHLO, STARTTLS (presenting partner NAME.pem/.key with its chain), EHLO."""
@@ -137,7 +135,7 @@ class DomainSecureTest(PkiMixin, DomsecTestCase):
                          r"bits=\d+\)\r\n\t\(client certificate \"[^\"]*CN=mail\.%s[^\"]*\" "
                          r"verified for %s\)" % (re.escape(PARTNER), re.escape(PARTNER)))
         d.wait_log(d.prefix() + r"info smtpd \S+ domain secured sender=<a@%s> domain=%s "
-                   r'subject="[^"]+" thumbprint=[0-9A-F]{40} revocation=not checked'
+                   r'subject="[^"]+" thumbprint=[0-9A-F]{40} revocation=good'
                    % (re.escape(PARTNER), re.escape(PARTNER)))
         self.assertEqual(d.stop(), 0)
         d.wait_log(d.prefix() + r'info stats "Domain Secure Messages Received"=1\s*$')

@@ -31,10 +31,8 @@ class DomainSecureSendTest(PkiMixin, DeliveryTestCase):
                                   os.path.join(self.pki, cert + ".pem")],
                                  stdout=subprocess.PIPE, check=True).stdout.decode()
             conn["tls_certificate"] = out.strip().split("=", 1)[1].replace(":", "")
-        d = Daemon(self, accepted_domains=PARTNER, connectors=[("Inet", conn)], transport={
-            "certificate_store": self.store(cert),
-            "trusted_ca_file": os.path.join(self.pki, "trusted-ca.pem"),
-            "tls_receive_domain_secure_list": "contoso.test"})
+        d = Daemon(self, accepted_domains=PARTNER, connectors=[("Inet", conn)], transport=self.tls_transport(
+            self.store(cert), tls_receive_domain_secure_list="contoso.test"))
         d.start()
         return d
 
@@ -102,9 +100,7 @@ class DomainSecureSendTest(PkiMixin, DeliveryTestCase):
         self.start_dns(host("refuses.test", "127.0.0.47"), host("broken.test", "127.0.0.48"))
         refuses = self.peer("127.0.0.47", starttls="454 4.7.0 TLS not available")
         broken = self.peer("127.0.0.48", starttls="220 2.0.0 Ready to start TLS")
-        a = self.start_relay(transport={"certificate_store": self.store("relay"),
-                                        "trusted_ca_file": os.path.join(self.pki,
-                                                                        "trusted-ca.pem")})
+        a = self.start_relay(transport=self.tls_transport(self.store("relay")))
         q1 = self.submit(a, ["<u@refuses.test>"])
         q2 = self.submit(a, ["<u@broken.test>"])
         self.wait_delivered(a, q1, "<u@refuses.test>", ip="127.0.0.47")
@@ -118,9 +114,7 @@ class DomainSecureSendTest(PkiMixin, DeliveryTestCase):
         # Not a listed domain, but the connector requires TLS: never plaintext.
         self.start_dns(host("plain.test", "127.0.0.49"))
         peer = self.peer("127.0.0.49")                  # no STARTTLS
-        a = self.start_relay(internet=False, transport={
-            "certificate_store": self.store("relay"),
-            "trusted_ca_file": os.path.join(self.pki, "trusted-ca.pem")},
+        a = self.start_relay(internet=False, transport=self.tls_transport(self.store("relay")),
             sends=[("Strict", {"address_spaces": "plain.test", "dns_routing": "yes",
                                "port": str(self.P), "require_tls": "yes"})])
         qid = self.submit(a, ["<u@plain.test>"])

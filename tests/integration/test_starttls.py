@@ -20,9 +20,7 @@ class StartTlsTest(PkiMixin, DomsecTestCase):
     def daemon(self, store, **conn):
         opts = {"auth_mechanism": "tls", "fqdn": RELAY_FQDN}
         opts.update(conn)
-        d = self.start_daemon(connectors=[("Inet", opts)], transport={
-            "certificate_store": store,
-            "trusted_ca_file": os.path.join(self.pki, "trusted-ca.pem")})
+        d = self.start_daemon(connectors=[("Inet", opts)], transport=self.tls_transport(store))
         return d
 
     def tls_context(self):

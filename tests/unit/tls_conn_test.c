@@ -4,7 +4,10 @@
  * exchange data both ways, and report facts; a client certificate that
  * chains to the trusted CA is VALID, a self-signed one UNTRUSTED; bytes
  * pipelined after STARTTLS never reach the TLS side.  Certificates are
- * generated with the openssl CLI into a temporary directory.
+ * generated with the openssl CLI into a temporary directory.  With the
+ * test PKI of tests/pki/make-pki.sh and a published CRL set, a real
+ * handshake reports the client chain's revocation: good, a revoked leaf,
+ * a revoked intermediate; with no set published, "unknown".
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,9 +20,11 @@
 #include <uv.h>
 
 #include "tls_conn.h"
+#include "tls_crl.h"
 #include "tls_ctx.h"
 
 static char dir[] = "/tmp/tlsconntestXXXXXX";
+static char pki[600];                   /* dir/pki: make-pki.sh's PKI */
 
 struct side {
     struct tls_conn *c;
@@ -140,13 +145,13 @@ static void on_conn(uv_stream_t *server, int status)
     tls_conn_resume(srv.c);
 }
 
-/* run - one plaintext-then-STARTTLS exchange, PING/PONG inside TLS */
+/* run_with - one plaintext-then-STARTTLS exchange, PING/PONG inside TLS */
 
-static void run(const char *client_cert, const char *client_key)
+static void run_with(const char *cert, const char *key, const char *ca,
+                     const char *client_cert, const char *client_key)
 {
     struct sockaddr_in a;
     int len = sizeof(a), err;
-    char cert[512], key[512], ca[512];
     const char *why = NULL;
     uv_loop_t loop;
 
@@ -154,9 +159,6 @@ static void run(const char *client_cert, const char *client_key)
     memset(&srv, 0, sizeof(srv));
     memset(&cli, 0, sizeof(cli));
     cli.send_after_ready = "PING\r\n";
-    path(cert, "server.pem");
-    path(key, "server.key");
-    path(ca, "ca.pem");
     sctx = tls_ctx_server_new(cert, key, ca, &why);
     assert_non_null(sctx);
     cctx = tls_ctx_client_new(client_cert, client_key, ca, &why);
@@ -181,6 +183,18 @@ static void run(const char *client_cert, const char *client_key)
     assert_non_null(memmem(cli.got, cli.glen, "PONG\r\n", 6));
 }
 
+/* run - run_with the server certificate and CA made by setup */
+
+static void run(const char *client_cert, const char *client_key)
+{
+    char cert[512], key[512], ca[512];
+
+    path(cert, "server.pem");
+    path(key, "server.key");
+    path(ca, "ca.pem");
+    run_with(cert, key, ca, client_cert, client_key);
+}
+
 
 static int setup(void **state)
 {
@@ -202,6 +216,17 @@ static int setup(void **state)
     assert_int_equal(sh("cd %s && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
                         "-nodes -keyout self.key -out self.pem -days 2 "
                         "-subj /CN=mail.contoso.test 2>/dev/null", dir), 0);
+    {                                   /* tests/pki, beside this file's tests/unit */
+        char src[512];
+        const char *env = getenv("DOMSEC_TEST_DIR");
+
+        snprintf(src, sizeof(src), "%s", env != NULL && *env ? env : __FILE__);
+        if (env == NULL || *env == '\0')
+            *(strrchr(src, '/') != NULL ? strrchr(src, '/') : src) = '\0';
+        snprintf(pki, sizeof(pki), "%s/pki", dir);
+        assert_int_equal(sh("sh %s/../pki/make-pki.sh %s >%s/pki.log 2>&1", src[0] ? src : ".",
+                            pki, dir), 0);
+    }
     return 0;
 }
 
@@ -222,7 +247,13 @@ static void check_facts(enum tls_chain want, bool want_cert)
     assert_true(f->cipher_bits >= 128);
     assert_int_equal(f->peer_cert, want_cert);
     assert_int_equal(f->chain, want);
-    assert_int_equal(f->revocation, TLS_REV_NOT_CHECKED);   /* the CRL seam, for now */
+    if (want == TLS_CHAIN_VALID) {      /* checked, but no CRL set is published */
+        assert_int_equal(f->revocation, TLS_REV_UNKNOWN);
+        assert_string_equal(f->revocation_reason, "no CRLs loaded");
+    } else {
+        assert_int_equal(f->revocation, TLS_REV_NOT_CHECKED);
+        assert_string_equal(f->revocation_reason, "");
+    }
 }
 
 static void test_no_client_cert(void **state)
@@ -279,6 +310,58 @@ static void test_injection_after_starttls_is_dropped(void **state)
     assert_null(memmem(srv.got, srv.glen, "RSET", 4));  /* never seen inside TLS */
 }
 
+/* run_crl - a partner's client certificate against the relay, CRLs published */
+
+static void run_crl(const char *partner)
+{
+    char cert[700], key[700], scert[700], skey[700], ca[700], crl[700];
+    struct tls_crl_set *s = tls_crl_set_new();
+    const char *why = NULL;
+
+    snprintf(ca, sizeof(ca), "%s/trusted-ca.pem", pki);
+    assert_int_equal(tls_crl_set_add_issuers_file(s, ca, true, &why), 0);
+    for (int i = 0; i < 3; i++) {
+        snprintf(crl, sizeof(crl), "%s/%s.crl", pki, i == 0 ? "inter" : i == 1 ? "inter2" : "root");
+        assert_int_equal(tls_crl_set_add_file(s, crl, &why), 0);
+    }
+    tls_crl_publish(s);
+    snprintf(scert, sizeof(scert), "%s/relay.pem", pki);
+    snprintf(skey, sizeof(skey), "%s/relay.key", pki);
+    snprintf(cert, sizeof(cert), "%s/%s.pem", pki, partner);
+    snprintf(key, sizeof(key), "%s/%s.key", pki, partner);
+    request_cert = true;
+    injected = NULL;
+    run_with(scert, skey, ca, cert, key);
+    tls_crl_publish(NULL);
+    assert_true(server_facts.peer_cert);
+    assert_int_equal(server_facts.chain, TLS_CHAIN_VALID);     /* wolfSSL's CRL check is off */
+}
+
+static void test_crl_good(void **state)
+{
+    run_crl("partner-ok");
+    assert_int_equal(server_facts.revocation, TLS_REV_GOOD);
+    assert_string_equal(server_facts.revocation_reason, "");
+}
+
+static void test_crl_revoked_leaf(void **state)
+{
+    run_crl("partner-revoked");
+    assert_int_equal(server_facts.revocation, TLS_REV_REVOKED);
+    assert_non_null(strstr(server_facts.revocation_reason, "OU=partner-revoked"));
+    assert_non_null(strstr(server_facts.revocation_reason,
+                           "revoked by CN=Domsec Test Intermediate CA, O=Domsec Test PKI"));
+}
+
+static void test_crl_revoked_intermediate(void **state)
+{
+    run_crl("partner-under-inter2");
+    assert_int_equal(server_facts.revocation, TLS_REV_REVOKED);
+    assert_non_null(strstr(server_facts.revocation_reason,
+                           "(CN=Domsec Test Intermediate CA 2, O=Domsec Test PKI) revoked by "
+                           "CN=Domsec Test Root CA"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -287,6 +370,12 @@ int main(void)
         cmocka_unit_test(test_self_signed_client_cert_is_untrusted),
         cmocka_unit_test(test_cert_not_requested_is_not_sent),
         cmocka_unit_test(test_injection_after_starttls_is_dropped),
+        cmocka_unit_test(test_crl_good),
+        cmocka_unit_test(test_crl_revoked_leaf),
+        cmocka_unit_test(test_crl_revoked_intermediate),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    int rc = cmocka_run_group_tests(tests, setup, teardown);
+
+    tls_crl_cleanup();
+    return rc;
 }

@@ -1,0 +1,872 @@
+/*
+ * log_file.c - the rotating CSV log engine: an in-memory queue filled by any
+ * thread, emptied by one writer thread per log directory.
+ *
+ * CONTRACT
+ *  log_file_open() runs at start-up (it creates the directory and may block
+ *  on the disk); it returns NULL with errno set and an error logged when the
+ *  directory cannot be created or opened.  It starts the writer thread.
+ *
+ *  log_file_append() may be called from any thread, concurrently.  It copies
+ *  the row (the caller keeps ownership of its buffer) into the current
+ *  in-memory buffer under a mutex held only for the copy.  It never does
+ *  disk I/O and never waits for the writer: when the queue already holds
+ *  queue_limit bytes (the disk is stuck or too slow) the row is dropped and
+ *  counted, a warning is logged once per episode by the caller's thread and
+ *  the writer logs the count when it makes progress again.  The row must end
+ *  in CRLF and contain no other LF (the formatters escape CR and LF), because
+ *  the writer rotates between rows by looking for LF.  ts_ms is the row's
+ *  timestamp: rows of a later UTC day start a new buffer, so files hold one
+ *  UTC day each (a row that loses the race at midnight by a few
+ *  milliseconds may land at the top of the next day's file, never the other
+ *  way round).
+ *
+ *  The writer thread wakes when a buffer fills, on log_file_flush() and
+ *  every flush interval; then it writes every sealed buffer with write(2),
+ *  rotating before a row that would take the file past max_file_size (a
+ *  file exceeds it only when a single row does) and when the UTC day
+ *  changes, and fdatasync()s the file once per interval in which it wrote.
+ *  The first write of a day continues the newest file of that day if it is
+ *  below max_file_size (no second header), otherwise it creates the next
+ *  instance with a BOM and header.  Retention (directory size newest-first,
+ *  then age by mtime; the file being written is never deleted; files whose
+ *  names are not PREFIXyyyymmdd-N.LOG are never touched) runs when the
+ *  thread starts, after each new file and hourly.  A write error loses (and
+ *  counts) the rest of that buffer; the file is reopened for the next one.
+ *
+ *  log_file_flush() blocks until everything appended before it is written
+ *  and synced: never call it on an event loop.  log_file_close() flushes,
+ *  stops the thread and frees; nobody may append during or after it.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "log_file.h"
+
+#define LOG_BUF_SIZE    (64 * 1024)
+#define LOG_FREE_KEEP   4
+#define LOG_DAY_MS      86400000ULL
+#define LOG_HOUR_MS     3600000ULL
+
+struct log_buf {
+    struct log_buf *next;
+    uint64_t day;                       /* UTC day number of its rows */
+    uint64_t nrows;
+    size_t  len, cap;
+    char    data[];
+};
+
+struct log_file {
+    /* Immutable after open. */
+    char   *dir;                        /* xstrdup()ed */
+    char   *prefix;                     /* xstrdup()ed */
+    char   *head_a;                     /* BOM ... "#Date: ", xasprintf()ed */
+    char   *head_b;                     /* "\r\n#Fields: ...\r\n", xasprintf()ed */
+    size_t  head_len;                   /* whole header, date included */
+    int     dirfd;
+    uint64_t max_file, max_dir, max_age;
+    unsigned flush_ms;
+    size_t  queue_limit;
+    log_clock_fn *clock;
+    void   *clock_arg;
+    pthread_t thread;
+
+    /* Under lock. */
+    pthread_mutex_t lock;
+    pthread_cond_t wake;                /* writer: work to do */
+    pthread_cond_t done;                /* flushers: flush_done moved */
+    struct log_buf *cur;                /* being filled, or NULL */
+    struct log_buf *qhead, *qtail;      /* sealed, for the writer */
+    struct log_buf *free;               /* spare LOG_BUF_SIZE buffers */
+    unsigned nfree;
+    size_t  mem;                        /* bytes of all buffers allocated */
+    uint64_t day_hi;                    /* latest day of any buffer */
+    uint64_t flush_req, flush_done;
+    bool    stop, paused, dropping;
+    struct log_file_stats st;
+
+    /* Writer thread only. */
+    int     fd;                         /* current file, or -1 */
+    uint64_t fday;                      /* its day */
+    unsigned fn;                        /* its instance number */
+    uint64_t fsize;
+    bool    frows;                      /* it holds at least one row */
+    bool    unsynced;
+    bool    werr_logged;
+    uint64_t last_retention;
+    uint64_t drops_reported;
+};
+
+/* log_real_clock - CLOCK_REALTIME in milliseconds */
+
+static uint64_t log_real_clock(void *arg)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* log_file_now - the log's clock */
+
+uint64_t log_file_now(const struct log_file *lf)
+{
+    return lf->clock(lf->clock_arg);
+}
+
+/* log_file_directory - the directory written */
+
+const char *log_file_directory(const struct log_file *lf)
+{
+    return lf->dir;
+}
+
+/* log_csv_time - yyyy-MM-ddTHH:mm:ss.fffZ, the seconds cached per thread */
+
+size_t log_csv_time(uint64_t ms, char out[LOG_TIME_LEN + 1])
+{
+    static __thread uint64_t cached_sec = UINT64_MAX;
+    static __thread char cached[20];
+    uint64_t sec = ms / 1000;
+    unsigned frac = (unsigned)(ms % 1000);
+
+    if (sec != cached_sec) {
+        time_t t = (time_t)sec;
+        struct tm tm;
+
+        gmtime_r(&t, &tm);
+        strftime(cached, sizeof(cached), "%Y-%m-%dT%H:%M:%S", &tm);
+        cached_sec = sec;
+    }
+    memcpy(out, cached, 19);
+    out[19] = '.';
+    out[20] = (char)('0' + frac / 100);
+    out[21] = (char)('0' + frac / 10 % 10);
+    out[22] = (char)('0' + frac % 10);
+    out[23] = 'Z';
+    out[24] = '\0';
+    return LOG_TIME_LEN;
+}
+
+/* log_csv_field - one CSV field, Exchange's Utf8Csv.Escape with line breaks escaped */
+
+size_t log_csv_field(char *out, const void *data, size_t len)
+{
+    const unsigned char *s = data;
+    bool quote = false, plain = true;
+    char *p = out;
+
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = s[i];
+
+        if (c == ',' || c == '"')
+            quote = true, plain = false;
+        else if (c == '\r' || c == '\n')
+            plain = false;
+    }
+    if (plain) {
+        if (len)
+            memcpy(out, s, len);
+        return len;
+    }
+    if (quote)
+        *p++ = '"';
+    for (size_t i = 0; i < len; i++) {
+        switch (s[i]) {
+        case '"':  *p++ = '"'; *p++ = '"'; break;
+        case '\r': *p++ = '\\'; *p++ = 'r'; break;
+        case '\n': *p++ = '\\'; *p++ = 'n'; break;
+        default:   *p++ = (char)s[i];
+        }
+    }
+    if (quote)
+        *p++ = '"';
+    return (size_t)(p - out);
+}
+
+/* log_csv_member - one member of a ';'-list, Exchange's EscapeAndAppendCollectionMember */
+
+size_t log_csv_member(char *out, const void *data, size_t len)
+{
+    const unsigned char *s = data;
+    bool quote = false;
+    char *p = out;
+
+    for (size_t i = 0; i < len; i++)
+        if (s[i] == ';' || s[i] == '\'')
+            quote = true;
+    if (quote)
+        *p++ = '\'';
+    for (size_t i = 0; i < len; i++) {
+        switch (s[i]) {
+        case '\'': *p++ = '\''; *p++ = '\''; break;
+        case '\r': *p++ = '\\'; *p++ = 'r'; break;
+        case '\n': *p++ = '\\'; *p++ = 'n'; break;
+        default:   *p++ = (char)s[i];
+        }
+    }
+    if (quote)
+        *p++ = '\'';
+    return (size_t)(p - out);
+}
+
+/* log_file_mkdirs - mkdir -p */
+
+static int log_file_mkdirs(const char *path)
+{
+    char *tmp = xstrdup(path);
+    int rc = 0;
+
+    for (char *p = tmp + 1; ; p++) {
+        if (*p == '/' || *p == '\0') {
+            char c = *p;
+
+            *p = '\0';
+            if (mkdir(tmp, 0750) < 0 && errno != EEXIST) {
+                rc = -1;
+                break;
+            }
+            *p = c;
+            if (c == '\0')
+                break;
+        }
+    }
+    free(tmp);
+    return rc;
+}
+
+/* log_file_name - PREFIXyyyymmdd-N.LOG for a day number */
+
+static void log_file_name(const struct log_file *lf, uint64_t day, unsigned n,
+                          char *out, size_t size)
+{
+    time_t t = (time_t)(day * 86400);
+    struct tm tm;
+
+    gmtime_r(&t, &tm);
+    snprintf(out, size, "%s%04d%02d%02d-%u.LOG", lf->prefix, tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, n);
+}
+
+/* log_file_parse_name - PREFIXyyyymmdd-N.LOG to day and N; false if not ours */
+
+static bool log_file_parse_name(const struct log_file *lf, const char *name,
+                                uint64_t *day, unsigned *n)
+{
+    size_t pl = strlen(lf->prefix);
+    const char *p = name + pl;
+    struct tm tm = {0};
+    unsigned long v = 0;
+    int digits = 0;
+
+    if (strncmp(name, lf->prefix, pl) != 0)
+        return false;
+    for (int i = 0; i < 8; i++)
+        if (p[i] < '0' || p[i] > '9')
+            return false;
+    if (p[8] != '-')
+        return false;
+    tm.tm_year = (p[0] - '0') * 1000 + (p[1] - '0') * 100 + (p[2] - '0') * 10 + (p[3] - '0') - 1900;
+    tm.tm_mon = (p[4] - '0') * 10 + (p[5] - '0') - 1;
+    tm.tm_mday = (p[6] - '0') * 10 + (p[7] - '0');
+    for (p += 9; *p >= '0' && *p <= '9' && digits < 9; p++, digits++)
+        v = v * 10 + (unsigned long)(*p - '0');
+    if (digits == 0 || v == 0 || strcmp(p, ".LOG") != 0)
+        return false;
+    if (tm.tm_mon < 0 || tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31)
+        return false;
+    *day = (uint64_t)timegm(&tm) / 86400;
+    *n = (unsigned)v;
+    return true;
+}
+
+struct log_entry {
+    uint64_t day;
+    unsigned n;
+    uint64_t size, mtime_ms;
+    char    name[64];
+};
+
+/* log_file_list - our files in the directory, newest first */
+
+static struct log_entry *log_file_list(struct log_file *lf, size_t *count)
+{
+    struct log_entry *v = NULL;
+    size_t nv = 0, cap = 0;
+    struct dirent *de;
+    DIR *d;
+    int fd = dup(lf->dirfd);
+
+    *count = 0;
+    if (fd < 0 || (d = fdopendir(fd)) == NULL) {
+        if (fd >= 0)
+            close(fd);
+        log_err("logs", 0, "log directory read failed dir=%s", lf->dir);
+        return NULL;
+    }
+    rewinddir(d);
+    while ((de = readdir(d)) != NULL) {
+        struct log_entry e;
+        struct stat sb;
+
+        if (strlen(de->d_name) >= sizeof(e.name)
+            || !log_file_parse_name(lf, de->d_name, &e.day, &e.n)
+            || fstatat(lf->dirfd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0
+            || !S_ISREG(sb.st_mode))
+            continue;
+        strcpy(e.name, de->d_name);
+        e.size = (uint64_t)sb.st_size;
+        e.mtime_ms = (uint64_t)sb.st_mtim.tv_sec * 1000 + (uint64_t)sb.st_mtim.tv_nsec / 1000000;
+        if (nv == cap) {
+            cap = cap ? 2 * cap : 16;
+            v = xrealloc(v, cap * sizeof(*v));
+        }
+        v[nv++] = e;
+    }
+    closedir(d);
+    /* Insertion sort, newest (day, n) first: directories hold few hundred files. */
+    for (size_t i = 1; i < nv; i++) {
+        struct log_entry e = v[i];
+        size_t j = i;
+
+        while (j > 0 && (v[j - 1].day < e.day || (v[j - 1].day == e.day && v[j - 1].n < e.n))) {
+            v[j] = v[j - 1];
+            j--;
+        }
+        v[j] = e;
+    }
+    *count = nv;
+    return v;
+}
+
+/* log_file_retention - delete by directory size (newest kept first), then by age */
+
+static void log_file_retention(struct log_file *lf)
+{
+    uint64_t now = log_file_now(lf), total = 0;
+    struct log_entry *v;
+    size_t n;
+
+    lf->last_retention = now;
+    if (lf->max_dir == 0 && lf->max_age == 0)
+        return;
+    v = log_file_list(lf, &n);
+    for (size_t i = 0; i < n; i++) {
+        const char *why = NULL;
+
+        total += v[i].size;
+        if (lf->fd >= 0 && v[i].day == lf->fday && v[i].n == lf->fn)
+            continue;                   /* never the file being written */
+        if (lf->max_dir && total > lf->max_dir)
+            why = "size";
+        else if (lf->max_age && v[i].mtime_ms + lf->max_age < now)
+            why = "age";
+        if (why == NULL)
+            continue;
+        if (unlinkat(lf->dirfd, v[i].name, 0) < 0) {
+            log_warn("logs", 0, "log file delete failed dir=%s file=%s", lf->dir, v[i].name);
+            continue;
+        }
+        log_info("logs", 0, "log file deleted dir=%s file=%s reason=%s", lf->dir, v[i].name, why);
+        pthread_mutex_lock(&lf->lock);
+        lf->st.files_deleted++;
+        pthread_mutex_unlock(&lf->lock);
+    }
+    free(v);
+}
+
+/* log_file_write_all - write(2) until done; -1 on error */
+
+static int log_file_write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* log_file_close_fd - sync and close the current file */
+
+static void log_file_close_fd(struct log_file *lf)
+{
+    if (lf->fd < 0)
+        return;
+    if (lf->unsynced)
+        fdatasync(lf->fd);
+    close(lf->fd);
+    lf->fd = -1;
+    lf->unsynced = false;
+}
+
+/* log_file_header - write BOM and header lines to a new file */
+
+static int log_file_header(struct log_file *lf)
+{
+    char date[LOG_TIME_LEN + 1];
+    char *h;
+    int rc;
+
+    log_csv_time(log_file_now(lf), date);
+    h = xasprintf("%s%s%s", lf->head_a, date, lf->head_b);
+    rc = log_file_write_all(lf->fd, h, lf->head_len);
+    free(h);
+    return rc;
+}
+
+/* log_file_open_day - continue the newest file of a day or start the next one */
+
+static int log_file_open_day(struct log_file *lf, uint64_t day, bool force_new)
+{
+    struct log_entry *v;
+    size_t n;
+    unsigned top = 0;
+    uint64_t top_size = 0;
+    char name[64];
+    int fd;
+
+    log_file_close_fd(lf);
+    v = log_file_list(lf, &n);
+    for (size_t i = 0; i < n; i++)
+        if (v[i].day == day && v[i].n > top)
+            top = v[i].n, top_size = v[i].size;
+    free(v);
+    if (top > 0 && !force_new && (lf->max_file == 0 || top_size < lf->max_file)) {
+        char last = '\n';
+
+        log_file_name(lf, day, top, name, sizeof(name));
+        fd = openat(lf->dirfd, name, O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0) {
+            if (!lf->werr_logged)
+                log_err("logs", 0, "log file open failed dir=%s file=%s", lf->dir, name);
+            lf->werr_logged = true;
+            return -1;
+        }
+        lf->fd = fd;
+        lf->fday = day;
+        lf->fn = top;
+        lf->fsize = top_size;
+        lf->frows = top_size > lf->head_len;
+        if (top_size == 0) {            /* created, then crashed before the header */
+            if (log_file_header(lf) < 0)
+                return -1;
+            lf->fsize = lf->head_len;
+            lf->unsynced = true;
+            return 0;
+        }
+        /* A crash may have cut the last row: end it so ours starts a line. */
+        if (pread(fd, &last, 1, (off_t)top_size - 1) == 1 && last != '\n') {
+            if (log_file_write_all(fd, "\r\n", 2) < 0)
+                return -1;
+            lf->fsize += 2;
+        }
+        return 0;
+    }
+    log_file_name(lf, day, top + 1, name, sizeof(name));
+    fd = openat(lf->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
+    if (fd < 0) {
+        if (!lf->werr_logged)
+            log_err("logs", 0, "log file create failed dir=%s file=%s", lf->dir, name);
+        lf->werr_logged = true;
+        return -1;
+    }
+    lf->fd = fd;
+    lf->fday = day;
+    lf->fn = top + 1;
+    lf->fsize = 0;
+    lf->frows = false;
+    pthread_mutex_lock(&lf->lock);
+    lf->st.files_created++;
+    pthread_mutex_unlock(&lf->lock);
+    if (log_file_header(lf) < 0)
+        return -1;
+    lf->fsize = lf->head_len;
+    lf->unsynced = true;
+    log_file_retention(lf);
+    return 0;
+}
+
+/* log_file_count_rows - rows (LFs) in a byte range */
+
+static uint64_t log_file_count_rows(const char *p, size_t n)
+{
+    uint64_t rows = 0;
+    const char *e = p + n, *q;
+
+    while (p < e && (q = memchr(p, '\n', (size_t)(e - p))) != NULL) {
+        rows++;
+        p = q + 1;
+    }
+    return rows;
+}
+
+/* log_file_write_buf - write one sealed buffer, rotating between rows */
+
+static void log_file_write_buf(struct log_file *lf, struct log_buf *b,
+                               struct log_file_stats *ws)
+{
+    const char *p = b->data;
+    size_t n = b->len;
+
+    while (n > 0) {
+        size_t take = n;
+
+        if (lf->fd < 0 || lf->fday != b->day) {
+            if (log_file_open_day(lf, b->day, false) < 0)
+                goto fail;
+        }
+        if (lf->max_file && lf->fsize + n > lf->max_file) {
+            uint64_t room = lf->fsize < lf->max_file ? lf->max_file - lf->fsize : 0;
+            const char *q = p, *e = p + n, *nl;
+
+            take = 0;
+            while (q < e && (nl = memchr(q, '\n', (size_t)(e - q))) != NULL
+                   && (uint64_t)(nl + 1 - p) <= room) {
+                take = (size_t)(nl + 1 - p);
+                q = nl + 1;
+            }
+            if (take == 0) {
+                if (lf->frows) {
+                    if (log_file_open_day(lf, b->day, true) < 0)
+                        goto fail;
+                    continue;
+                }
+                /* A row longer than the limit goes alone into a fresh file. */
+                nl = memchr(p, '\n', n);
+                take = nl ? (size_t)(nl + 1 - p) : n;
+            }
+        }
+        if (log_file_write_all(lf->fd, p, take) < 0)
+            goto fail;
+        lf->fsize += take;
+        lf->frows = true;
+        lf->unsynced = true;
+        lf->werr_logged = false;
+        ws->bytes_written += take;
+        ws->rows_written += take == b->len ? b->nrows : log_file_count_rows(p, take);
+        p += take;
+        n -= take;
+    }
+    return;
+
+fail:
+    ws->write_errors++;
+    ws->rows_dropped += log_file_count_rows(p, n);
+    if (!lf->werr_logged)
+        log_err("logs", 0, "log write failed dir=%s rows_lost=%llu", lf->dir,
+                (unsigned long long)log_file_count_rows(p, n));
+    lf->werr_logged = true;
+    if (lf->fd >= 0) {
+        close(lf->fd);
+        lf->fd = -1;
+        lf->unsynced = false;
+    }
+}
+
+/* log_file_seal - queue the current buffer for the writer (lock held) */
+
+static void log_file_seal(struct log_file *lf)
+{
+    struct log_buf *b = lf->cur;
+
+    if (b == NULL || b->len == 0)
+        return;
+    lf->cur = NULL;
+    b->next = NULL;
+    if (lf->qtail)
+        lf->qtail->next = b;
+    else
+        lf->qhead = b;
+    lf->qtail = b;
+}
+
+/* log_file_release - give written buffers back (lock held) */
+
+static void log_file_release(struct log_file *lf, struct log_buf *list)
+{
+    while (list) {
+        struct log_buf *b = list;
+
+        list = b->next;
+        if (b->cap == LOG_BUF_SIZE && lf->nfree < LOG_FREE_KEEP) {
+            b->next = lf->free;
+            lf->free = b;
+            lf->nfree++;
+        } else {
+            lf->mem -= b->cap;
+            free(b);
+        }
+    }
+}
+
+/* log_file_deadline - CLOCK_MONOTONIC now + ms */
+
+static struct timespec log_file_deadline(unsigned ms)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}
+
+/* log_file_main - the writer thread */
+
+static void *log_file_main(void *arg)
+{
+    struct log_file *lf = arg;
+    struct timespec deadline = log_file_deadline(lf->flush_ms);
+
+    log_file_retention(lf);
+    pthread_mutex_lock(&lf->lock);
+    for (;;) {
+        struct log_file_stats ws = {0};
+        struct log_buf *list;
+        struct timespec now;
+        uint64_t req, dropped;
+        bool timed, stopping;
+
+        if (lf->paused && !lf->stop) {
+            pthread_cond_wait(&lf->wake, &lf->lock);
+            continue;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        timed = now.tv_sec > deadline.tv_sec
+            || (now.tv_sec == deadline.tv_sec && now.tv_nsec >= deadline.tv_nsec);
+        req = lf->flush_req;
+        stopping = lf->stop;
+        if (timed || req != lf->flush_done || stopping)
+            log_file_seal(lf);
+        if (timed)
+            deadline = log_file_deadline(lf->flush_ms);
+        list = lf->qhead;
+        lf->qhead = lf->qtail = NULL;
+        if (list == NULL && req == lf->flush_done && !timed) {
+            if (stopping)
+                break;
+            pthread_cond_timedwait(&lf->wake, &lf->lock, &deadline);
+            continue;
+        }
+        pthread_mutex_unlock(&lf->lock);
+
+        for (struct log_buf *b = list; b; b = b->next)
+            log_file_write_buf(lf, b, &ws);
+        if (lf->unsynced && lf->fd >= 0 && (timed || stopping || req != lf->flush_done)) {
+            fdatasync(lf->fd);
+            lf->unsynced = false;
+        }
+        if (log_file_now(lf) - lf->last_retention >= LOG_HOUR_MS)
+            log_file_retention(lf);
+
+        pthread_mutex_lock(&lf->lock);
+        log_file_release(lf, list);
+        lf->st.rows_written += ws.rows_written;
+        lf->st.rows_dropped += ws.rows_dropped;
+        lf->st.bytes_written += ws.bytes_written;
+        lf->st.write_errors += ws.write_errors;
+        dropped = lf->st.rows_dropped;
+        if (ws.rows_written > 0)
+            lf->dropping = false;
+        lf->flush_done = req;
+        pthread_cond_broadcast(&lf->done);
+        if (dropped != lf->drops_reported && ws.rows_written > 0) {
+            uint64_t since = dropped - lf->drops_reported;
+
+            lf->drops_reported = dropped;
+            pthread_mutex_unlock(&lf->lock);
+            log_warnx("logs", 0, "log rows dropped dir=%s count=%llu total=%llu", lf->dir,
+                      (unsigned long long)since, (unsigned long long)dropped);
+            pthread_mutex_lock(&lf->lock);
+        }
+    }
+    pthread_mutex_unlock(&lf->lock);
+    log_file_close_fd(lf);
+    return NULL;
+}
+
+/* log_file_open - create the directory, start the writer */
+
+struct log_file *log_file_open(const struct log_file_props *pr)
+{
+    struct log_file *lf;
+    pthread_condattr_t ca;
+    int err;
+
+    if (log_file_mkdirs(pr->directory) < 0) {
+        log_err("logs", 0, "log directory create failed dir=%s", pr->directory);
+        return NULL;
+    }
+    lf = xcalloc(1, sizeof(*lf));
+    lf->dirfd = open(pr->directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (lf->dirfd < 0) {
+        err = errno;
+        log_err("logs", 0, "log directory open failed dir=%s", pr->directory);
+        free(lf);
+        errno = err;
+        return NULL;
+    }
+    lf->dir = xstrdup(pr->directory);
+    lf->prefix = xstrdup(pr->prefix);
+    lf->head_a = xasprintf("\xEF\xBB\xBF#Software: %s\r\n#Version: %s\r\n#Log-type: %s\r\n#Date: ",
+                           pr->software ? pr->software : "domsec",
+                           pr->version ? pr->version : DOMSEC_VERSION, pr->log_type);
+    lf->head_b = xasprintf("\r\n#Fields: %s\r\n", pr->fields);
+    lf->head_len = strlen(lf->head_a) + LOG_TIME_LEN + strlen(lf->head_b);
+    lf->max_file = pr->max_file_size;
+    lf->max_dir = pr->max_directory_size;
+    lf->max_age = pr->max_age_ms;
+    lf->flush_ms = pr->flush_interval_ms ? pr->flush_interval_ms : 1000;
+    lf->queue_limit = pr->queue_limit ? pr->queue_limit : 8u << 20;
+    lf->clock = pr->clock ? pr->clock : log_real_clock;
+    lf->clock_arg = pr->clock_arg;
+    lf->fd = -1;
+    pthread_mutex_init(&lf->lock, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&lf->wake, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_cond_init(&lf->done, NULL);
+    if ((err = pthread_create(&lf->thread, NULL, log_file_main, lf)) != 0) {
+        errno = err;
+        log_fatal("logs", "log writer thread start failed: %s", strerror(err));
+    }
+    return lf;
+}
+
+/* log_file_append - queue one row; never blocks on the disk */
+
+void log_file_append(struct log_file *lf, uint64_t ts_ms, const char *row, size_t len)
+{
+    uint64_t day = ts_ms / LOG_DAY_MS;
+    struct log_buf *b;
+    bool warn = false;
+
+    pthread_mutex_lock(&lf->lock);
+    lf->st.rows_appended++;
+    if (day < lf->day_hi)
+        day = lf->day_hi;               /* never back into a finished day */
+    b = lf->cur;
+    if (b && (day != b->day || b->len + len > b->cap)) {
+        log_file_seal(lf);
+        pthread_cond_signal(&lf->wake);
+        b = NULL;
+    }
+    if (b == NULL) {
+        size_t cap = len > LOG_BUF_SIZE ? len : LOG_BUF_SIZE;
+
+        if (cap == LOG_BUF_SIZE && lf->free) {
+            b = lf->free;
+            lf->free = b->next;
+            lf->nfree--;
+        } else if (lf->mem + cap <= lf->queue_limit) {
+            b = xmalloc(sizeof(*b) + cap);
+            b->cap = cap;
+            lf->mem += cap;
+        } else {
+            lf->st.rows_dropped++;
+            warn = !lf->dropping;
+            lf->dropping = true;
+            pthread_mutex_unlock(&lf->lock);
+            if (warn)
+                log_warnx("logs", 0, "log queue full, dropping rows dir=%s limit=%zu",
+                          lf->dir, lf->queue_limit);
+            return;
+        }
+        b->next = NULL;
+        b->len = 0;
+        b->nrows = 0;
+        b->day = day;
+        lf->day_hi = day;
+        lf->cur = b;
+    }
+    memcpy(b->data + b->len, row, len);
+    b->len += len;
+    b->nrows++;
+    pthread_mutex_unlock(&lf->lock);
+}
+
+/* log_file_flush - wait until everything appended so far is written and synced */
+
+void log_file_flush(struct log_file *lf)
+{
+    uint64_t mine;
+
+    pthread_mutex_lock(&lf->lock);
+    mine = ++lf->flush_req;
+    pthread_cond_signal(&lf->wake);
+    while (lf->flush_done < mine && !lf->paused)
+        pthread_cond_wait(&lf->done, &lf->lock);
+    pthread_mutex_unlock(&lf->lock);
+}
+
+/* log_file_stats - a snapshot of the counters */
+
+void log_file_stats(struct log_file *lf, struct log_file_stats *st)
+{
+    pthread_mutex_lock(&lf->lock);
+    *st = lf->st;
+    pthread_mutex_unlock(&lf->lock);
+}
+
+/* log_file__test_pause - hold or release the writer */
+
+void log_file__test_pause(struct log_file *lf, bool paused)
+{
+    pthread_mutex_lock(&lf->lock);
+    lf->paused = paused;
+    pthread_cond_broadcast(&lf->wake);
+    pthread_cond_broadcast(&lf->done);
+    pthread_mutex_unlock(&lf->lock);
+}
+
+/* log_file_close - flush, stop the writer, free everything */
+
+void log_file_close(struct log_file *lf)
+{
+    if (lf == NULL)
+        return;
+    pthread_mutex_lock(&lf->lock);
+    lf->stop = true;
+    lf->paused = false;
+    pthread_cond_signal(&lf->wake);
+    pthread_mutex_unlock(&lf->lock);
+    pthread_join(lf->thread, NULL);
+    log_file_release(lf, lf->cur);
+    log_file_release(lf, lf->qhead);
+    while (lf->free) {
+        struct log_buf *b = lf->free;
+
+        lf->free = b->next;
+        free(b);
+    }
+    close(lf->dirfd);
+    pthread_mutex_destroy(&lf->lock);
+    pthread_cond_destroy(&lf->wake);
+    pthread_cond_destroy(&lf->done);
+    free(lf->dir);
+    free(lf->prefix);
+    free(lf->head_a);
+    free(lf->head_b);
+    free(lf);
+}

@@ -1,0 +1,32 @@
+/*
+ * domsec_cmd.h - the commands of the `domsec` administration tool.
+ *
+ * domsec_main.c parses the global options (-c FILE) and hands the rest of
+ * the command line to one command: argv[0] is the command word
+ * ("transport-config", "cert", "crl"), and getopt has been reset, so each
+ * command parses its own options with getopt_long as if it were main().
+ * Each returns the process exit status: 0 done, 1 failed (a message on
+ * stderr names the file or the object), 2 usage.
+ */
+#ifndef DOMSEC_CMD_H
+#define DOMSEC_CMD_H
+
+#define DOMSEC_DEFAULT_CONFIG "/etc/domsec/domsec.conf"
+
+/* domsec_transport.c */
+int     domsec_transport_main(const char *config_path, int argc, char **argv);
+/* Validate text as config_path's new content, then replace the file
+ * atomically.  0, or 1 after a message on stderr. */
+int     domsec_write(const char *config_path, const char *text);
+/* SIGHUP every domsecd started with this configuration file. */
+void    domsec_reload(const char *config_path);
+/* A whole file, NUL-terminated (owned), or NULL with errno. */
+char   *domsec_read(const char *path);
+
+/* domsec_cert.c: `domsec cert new|request|import|list|show|renew|remove` */
+int     domsec_cert_main(const char *config_path, int argc, char **argv);
+
+/* domsec_crl.c: `domsec crl list` */
+int     domsec_crl_main(const char *config_path, int argc, char **argv);
+
+#endif

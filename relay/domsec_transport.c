@@ -1,0 +1,322 @@
+/*
+ * domsec_transport.c - `domsec transport-config show|set`.
+ *
+ *   domsec [-c FILE] transport-config show
+ *   domsec [-c FILE] transport-config set [--tls-send-domain-secure-list LIST]
+ *       [--tls-receive-domain-secure-list LIST] [--add-tls-send-domain-secure D]...
+ *       [--remove-tls-send-domain-secure D]... [--add-tls-receive-domain-secure D]...
+ *       [--remove-tls-receive-domain-secure D]... [--no-reload]
+ *
+ * `set` works like Set-TransportConfig, and beyond it: LIST replaces a list,
+ * --add/--remove edit it in place.  The new file is validated by loading it
+ * exactly as domsecd does, written atomically (temporary file, fsync,
+ * rename, directory fsync), and the running domsecd that uses this file is
+ * told to reload (SIGHUP); other lines of the file are left as they were.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "policy_config.h"
+#include "policy_edit.h"
+#include "domsec_cmd.h"
+
+#define DOMSEC_MAX_EDITS 64
+
+static const char *domsec_keys[2] = { "tls_send_domain_secure_list",
+                                      "tls_receive_domain_secure_list" };
+
+struct domsec_edit {                    /* the changes to one list */
+    const char *replace;
+    const char *add[DOMSEC_MAX_EDITS], *remove[DOMSEC_MAX_EDITS];
+    size_t  nadd, nremove;
+};
+
+/* domsec_usage - print usage and exit */
+
+static void domsec_usage(int status)
+{
+    fprintf(status ? stderr : stdout,
+            "usage: domsec [-c FILE] transport-config show\n"
+            "       domsec [-c FILE] transport-config set [options]\n"
+            "  --tls-send-domain-secure-list LIST       replace the send list\n"
+            "  --tls-receive-domain-secure-list LIST    replace the receive list\n"
+            "  --add-tls-send-domain-secure D           add D (repeatable)\n"
+            "  --remove-tls-send-domain-secure D        remove D (repeatable)\n"
+            "  --add-tls-receive-domain-secure D        add D (repeatable)\n"
+            "  --remove-tls-receive-domain-secure D     remove D (repeatable)\n"
+            "  --no-reload                              do not signal the running domsecd\n");
+    exit(status);
+}
+
+/* domsec_read - a whole file */
+
+char *domsec_read(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char *buf = NULL;
+    size_t cap = 0, len = 0, n;
+
+    if (f == NULL)
+        return NULL;
+    do {
+        buf = xrealloc(buf, (cap += 65536) + 1);
+        n = fread(buf + len, 1, cap - len, f);
+        len += n;
+    } while (n > 0);
+    fclose(f);
+    buf[len] = '\0';
+    return buf;
+}
+
+/* domsec_show - the lists as the daemon would load them */
+
+static int domsec_show(const char *path)
+{
+    struct cfg_errors errs = { 0 };
+    struct config *cfg = policy_config_load(path, &errs);
+    const struct cfg_list *lists[2];
+
+    if (cfg == NULL) {
+        for (size_t i = 0; i < errs.n; i++)
+            fprintf(stderr, "%s\n", errs.v[i]);
+        policy_config_errors_free(&errs);
+        return 1;
+    }
+    lists[0] = &cfg->transport.send_secure;
+    lists[1] = &cfg->transport.recv_secure;
+    for (int k = 0; k < 2; k++) {
+        printf("%s =", domsec_keys[k]);
+        for (size_t i = 0; i < lists[k]->n; i++)
+            printf("%s %s", i ? "," : "", lists[k]->v[i]);
+        printf("\n");
+    }
+    policy_config_unref(cfg);
+    policy_config_errors_free(&errs);
+    return 0;
+}
+
+/* domsec_write - validate text as path's new content, then replace path */
+
+int domsec_write(const char *path, const char *text)
+{
+    struct cfg_errors errs = { 0 };
+    char tmp[PATH_MAX], dirbuf[PATH_MAX];
+    struct config *cfg;
+    struct stat st;
+    size_t len = strlen(text);
+    int fd, dfd;
+
+    if (stat(path, &st) < 0 || snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid())
+                                   >= (int)sizeof(tmp))
+        return fprintf(stderr, "domsec: %s: %s\n", path, strerror(errno)), 1;
+    if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, st.st_mode & 07777)) < 0
+        || write(fd, text, len) != (ssize_t)len || fsync(fd) < 0) {
+        fprintf(stderr, "domsec: %s: %s\n", tmp, strerror(errno));
+        if (fd >= 0)
+            close(fd), unlink(tmp);
+        return 1;
+    }
+    if (fchown(fd, st.st_uid, st.st_gid) < 0 && geteuid() == 0)
+        fprintf(stderr, "domsec: warning: cannot keep the owner of %s\n", path);
+    close(fd);
+    if ((cfg = policy_config_load(tmp, &errs)) == NULL) {
+        for (size_t i = 0; i < errs.n; i++) {   /* name the real file, not the temporary */
+            const char *e = errs.v[i];
+
+            if (strncmp(e, tmp, strlen(tmp)) == 0)
+                fprintf(stderr, "%s%s\n", path, e + strlen(tmp));
+            else
+                fprintf(stderr, "%s\n", e);
+        }
+        policy_config_errors_free(&errs);
+        unlink(tmp);
+        fprintf(stderr, "domsec: %s not changed\n", path);
+        return 1;
+    }
+    policy_config_unref(cfg);
+    policy_config_errors_free(&errs);
+    if (rename(tmp, path) < 0) {
+        fprintf(stderr, "domsec: rename %s: %s\n", path, strerror(errno));
+        unlink(tmp);
+        return 1;
+    }
+    snprintf(dirbuf, sizeof(dirbuf), "%s", path);
+    if ((dfd = open(dirname(dirbuf), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+        (void)fsync(dfd);
+        close(dfd);
+    }
+    return 0;
+}
+
+/* domsec_reload - SIGHUP every domsecd started with this configuration file */
+
+void domsec_reload(const char *path)
+{
+    char want[PATH_MAX], link[64], buf[8192];
+    struct dirent *de;
+    int found = 0;
+    DIR *d;
+
+    if (realpath(path, want) == NULL || (d = opendir("/proc")) == NULL)
+        return;
+    while ((de = readdir(d)) != NULL) {
+        char *p, *end, cwd[PATH_MAX] = "", arg[2 * PATH_MAX + 2];
+        const char *exe = NULL;
+        long pid = strtol(de->d_name, &p, 10);
+        ssize_t n;
+        int fd;
+
+        if (*p != '\0' || pid <= 0)
+            continue;
+        snprintf(link, sizeof(link), "/proc/%ld/cmdline", pid);
+        if ((fd = open(link, O_RDONLY | O_CLOEXEC)) < 0)
+            continue;
+        n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (n <= 0)
+            continue;
+        buf[n] = '\0';
+        exe = strrchr(buf, '/') ? strrchr(buf, '/') + 1 : buf;
+        if (strcmp(exe, "domsecd") != 0)
+            continue;
+        snprintf(link, sizeof(link), "/proc/%ld/cwd", pid);
+        if ((n = readlink(link, cwd, sizeof(cwd) - 1)) > 0)
+            cwd[n] = '\0';
+        for (p = buf + strlen(buf) + 1, end = buf + (size_t)n; p < buf + sizeof(buf) && *p;
+             p += strlen(p) + 1) {
+            const char *cfgarg = NULL;
+
+            (void)end;
+            if ((strcmp(p, "-c") == 0 || strcmp(p, "--config") == 0))
+                cfgarg = p + strlen(p) + 1;
+            else if (strncmp(p, "--config=", 9) == 0)
+                cfgarg = p + 9;
+            if (cfgarg == NULL || *cfgarg == '\0')
+                continue;
+            if (cfgarg[0] == '/')
+                snprintf(arg, sizeof(arg), "%s", cfgarg);
+            else
+                snprintf(arg, sizeof(arg), "%s/%s", cwd, cfgarg);
+            {
+                char real[PATH_MAX];
+
+                if (realpath(arg, real) != NULL && strcmp(real, want) == 0) {
+                    if (kill((pid_t)pid, SIGHUP) == 0) {
+                        printf("reloaded domsecd pid %ld\n", pid);
+                        found++;
+                    } else {
+                        fprintf(stderr, "domsec: cannot signal domsecd pid %ld: %s\n", pid,
+                                strerror(errno));
+                    }
+                }
+            }
+            break;
+        }
+    }
+    closedir(d);
+    if (found == 0)
+        printf("no running domsecd uses %s: the change applies when it starts\n", path);
+}
+
+/* domsec_set - edit the lists */
+
+static int domsec_set(const char *path, struct domsec_edit edits[2], int reload)
+{
+    char *text = domsec_read(path);
+
+    if (text == NULL)
+        return fprintf(stderr, "domsec: %s: %s\n", path, strerror(errno)), 1;
+    for (int k = 0; k < 2; k++) {
+        struct domsec_edit *e = &edits[k];
+        char *cur, *val, *next;
+        const char *missing = NULL;
+
+        if (e->replace == NULL && e->nadd == 0 && e->nremove == 0)
+            continue;
+        cur = e->replace ? xstrdup(e->replace) : policy_edit_get(text, "transport", domsec_keys[k]);
+        val = policy_edit_list(cur, e->add, e->nadd, e->remove, e->nremove, &missing);
+        free(cur);
+        if (missing != NULL) {
+            fprintf(stderr, "domsec: %s is not in %s of %s (a list file is edited by hand)\n",
+                    missing, domsec_keys[k], path);
+            free(val);
+            free(text);
+            return 1;
+        }
+        next = policy_edit_set(text, "transport", domsec_keys[k], val);
+        free(val);
+        free(text);
+        text = next;
+    }
+    if (domsec_write(path, text) != 0) {
+        free(text);
+        return 1;
+    }
+    free(text);
+    if (domsec_show(path) != 0)
+        return 1;
+    if (reload)
+        domsec_reload(path);
+    return 0;
+}
+
+/* domsec_transport_main - argv[0] is "transport-config" */
+
+int domsec_transport_main(const char *path, int argc, char **argv)
+{
+    enum { O_SEND_LIST = 256, O_RECV_LIST, O_ADD_SEND, O_DEL_SEND, O_ADD_RECV, O_DEL_RECV,
+           O_NO_RELOAD };
+    static const struct option opts[] = {
+        { "help", no_argument, NULL, 'h' },
+        { "tls-send-domain-secure-list", required_argument, NULL, O_SEND_LIST },
+        { "tls-receive-domain-secure-list", required_argument, NULL, O_RECV_LIST },
+        { "add-tls-send-domain-secure", required_argument, NULL, O_ADD_SEND },
+        { "remove-tls-send-domain-secure", required_argument, NULL, O_DEL_SEND },
+        { "add-tls-receive-domain-secure", required_argument, NULL, O_ADD_RECV },
+        { "remove-tls-receive-domain-secure", required_argument, NULL, O_DEL_RECV },
+        { "no-reload", no_argument, NULL, O_NO_RELOAD },
+        { NULL, 0, NULL, 0 },
+    };
+    struct domsec_edit edits[2] = { { 0 } };
+    int c, reload = 1;
+
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        struct domsec_edit *e = &edits[c == O_RECV_LIST || c == O_ADD_RECV || c == O_DEL_RECV];
+
+        switch (c) {
+        case 'h': domsec_usage(0); break;
+        case O_SEND_LIST: case O_RECV_LIST: e->replace = optarg; break;
+        case O_ADD_SEND: case O_ADD_RECV:
+            if (e->nadd == DOMSEC_MAX_EDITS)
+                domsec_usage(2);
+            e->add[e->nadd++] = optarg;
+            break;
+        case O_DEL_SEND: case O_DEL_RECV:
+            if (e->nremove == DOMSEC_MAX_EDITS)
+                domsec_usage(2);
+            e->remove[e->nremove++] = optarg;
+            break;
+        case O_NO_RELOAD: reload = 0; break;
+        default: domsec_usage(2);
+        }
+    }
+    if (argc - optind != 1)
+        domsec_usage(2);
+    if (strcmp(argv[optind], "show") == 0)
+        return domsec_show(path);
+    if (strcmp(argv[optind], "set") == 0)
+        return domsec_set(path, edits, reload);
+    domsec_usage(2);
+    return 2;
+}

@@ -1,0 +1,896 @@
+/*
+ * relay_crl.c - keeping the published CRL set current (SPEC 6.3): the
+ * CRL thread, the directory watch, building and publishing sets.
+ *
+ * One thread ("the CRL thread") runs its own uv loop with: an async handle
+ * (misses, reload, stop), a uv_fs_event on crl_directory (or on its parent
+ * while the directory does not exist), a 60 s rescan timer, a 200 ms
+ * debounce timer that coalesces changes into one rebuild, and, with
+ * crl_fetch = yes, the fetching of relay_crl_fetch.c (a libcurl multi
+ * handle driven by uv_poll/uv_timer, which also owns the URL table,
+ * backoff and refresh times, and cache writes).
+ *
+ * A rebuild makes a new tls_crl_set from: every file of crl_directory
+ * (tls_crl_set_add_dir; in the daemon an unreadable directory is logged
+ * and contributes nothing), every cache entry (only with crl_fetch = yes),
+ * the anchors of trusted_ca_file and the certificates of
+ * certificate_store/NAME.pem (non-anchor issuers); logs the CRLs that
+ * appeared or went; and publishes the set.  A rescan rebuilds only when
+ * the (name, size, mtime, inode) of those files changed; it also warns
+ * once about each CRL that went stale since it was loaded.  Each new set
+ * gives the fetcher its cached CRLs' dates (relay__crl_sync_urls).
+ *
+ * Cache (crl_cache_directory, default QUEUE/crl-cache, mode 0700): per URL
+ * two files named by H = SHA-256 of the URL in lower-case hex: H.url holds
+ * the URL and a newline, H.crl the response body exactly as fetched (DER
+ * or PEM).  Each is written to .H.*.tmp, fsynced and renamed, .url first
+ * (relay_crl_fetch.c); an H.crl without an H.url that hashes to H is
+ * skipped with a warning.
+ *
+ * Misses: the tls_crl miss hook queues http:// URLs (at most 64, each
+ * under 1024 bytes) for the loop, which hands them to relay__crl_want;
+ * relay_crl_fetch.c describes what is fetched, when, and the limits.
+ *
+ * CONTRACT
+ *  relay_crl_start/reload/stop run on the main thread; start and stop
+ *  once each, reload any number of times in between (a no-op if start
+ *  failed).  Paths are copied: nothing points into the config afterwards.
+ *  The miss hook runs on any thread: it locks, appends the URL to a
+ *  bounded de-duplicating queue and wakes the loop; it never blocks on I/O.
+ *  File reads and cache writes (relay_crl_fetch.c) block: in
+ *  relay_crl_start (the first set, by design, as relay_tls_install does)
+ *  and then on the CRL thread only (a few small files, rate-limited by the
+ *  debounce); never on a worker loop.  No function here takes a callback.
+ *  Stop cancels fetches in flight (nothing is cached for them), closes
+ *  every handle, joins, and withdraws the published set.  relay_crl_load()
+ *  is synchronous, touches no network and no global state; the caller owns
+ *  the returned set.
+ *  Log lines: subsystem "crl"; see domsec.conf(5) for the vocabulary.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "log.h"
+#include "relay_crl_int.h"
+#include "tls_ctx.h"
+
+#define CRL_URL_MAX       1024
+#define CRL_MISS_QUEUE    64
+#define CRL_DEBOUNCE_MS   200
+#define CRL_RESCAN_MS     60000
+#define CRL_BACKOFF_MIN   60
+#define CRL_BACKOFF_MAX   3600
+#define CRL_REFRESH_MAX   86400
+
+/* What the CRL thread takes from a configuration (all owned). */
+struct crl_paths {
+    char   *crl_directory;
+    char   *cache_directory;            /* resolved: never NULL */
+    char   *trusted_ca_file;
+    char   *certificate_store;
+    bool    fetch;
+};
+
+/* What the last published set held, to log changes. */
+struct crl_seen {
+    char   *source, *issuer;            /* owned */
+    int64_t this_update, next_update;
+    char    number[64];
+    bool    stale;                      /* logged as stale */
+};
+
+static struct {
+    /* Shared: under lock. */
+    uv_mutex_t lock;
+    bool    accepting;                  /* the miss hook queues */
+    bool    fetch;                      /* crl_fetch of the newest config */
+    bool    stop_requested, wake_closed;
+    struct crl_paths *pending;          /* a reload not yet taken */
+    char    miss[CRL_MISS_QUEUE][CRL_URL_MAX];
+    size_t  nmiss;
+
+    /* Main thread. */
+    bool    started;
+    uv_thread_t thread;
+
+    /* The CRL thread (and start, before the thread exists). */
+    uv_loop_t loop;
+    uv_async_t wake;
+    uv_timer_t debounce, rescan;
+    uv_fs_event_t *watch;               /* owned; NULL if none */
+    char   *watch_path;                 /* owned */
+    bool    watch_is_dir;
+    dev_t   watch_dev;
+    ino_t   watch_ino;
+    struct crl_paths *paths;            /* owned; relay_crl_fetch.c borrows cache_directory */
+    uint64_t sig;
+    bool    force;                      /* the next debounced rebuild must not be skipped */
+    struct crl_seen *seen;
+    size_t  nseen;
+} C;
+
+static uv_once_t crl_once = UV_ONCE_INIT;
+
+/* ---- pure helpers ------------------------------------------------------ */
+
+static const uint32_t sha_k[64] = {
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
+    0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
+    0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
+    0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
+    0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
+    0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
+    0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
+    0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
+    0xc67178f2,
+};
+
+#define ROR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
+
+/* sha256_block - one 64-byte block into h */
+
+static void sha256_block(uint32_t h[8], const unsigned char *p)
+{
+    uint32_t w[64], a[8];
+
+    for (int i = 0; i < 16; i++)
+        w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16
+               | (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
+    for (int i = 16; i < 64; i++)
+        w[i] = w[i - 16] + (ROR(w[i - 15], 7) ^ ROR(w[i - 15], 18) ^ (w[i - 15] >> 3))
+               + w[i - 7] + (ROR(w[i - 2], 17) ^ ROR(w[i - 2], 19) ^ (w[i - 2] >> 10));
+    memcpy(a, h, sizeof(a));
+    for (int i = 0; i < 64; i++) {
+        uint32_t t1 = a[7] + (ROR(a[4], 6) ^ ROR(a[4], 11) ^ ROR(a[4], 25))
+                      + ((a[4] & a[5]) ^ (~a[4] & a[6])) + sha_k[i] + w[i];
+        uint32_t t2 = (ROR(a[0], 2) ^ ROR(a[0], 13) ^ ROR(a[0], 22))
+                      + ((a[0] & a[1]) ^ (a[0] & a[2]) ^ (a[1] & a[2]));
+
+        memmove(a + 1, a, 7 * sizeof(uint32_t));
+        a[4] += t1;
+        a[0] = t1 + t2;
+    }
+    for (int i = 0; i < 8; i++)
+        h[i] += a[i];
+}
+
+/* relay__crl_cache_name - SHA-256 of url in hex (the cache file stem) */
+
+void relay__crl_cache_name(const char *url, char out[65])
+{
+    uint32_t h[8] = { 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c,
+                      0x1f83d9ab, 0x5be0cd19 };
+    size_t n = strlen(url), i = 0;
+    unsigned char blk[64];
+
+    for (; n - i >= 64; i += 64)
+        sha256_block(h, (const unsigned char *)url + i);
+    memset(blk, 0, sizeof(blk));
+    memcpy(blk, url + i, n - i);
+    blk[n - i] = 0x80;
+    if (n - i >= 56) {
+        sha256_block(h, blk);
+        memset(blk, 0, sizeof(blk));
+    }
+    for (int k = 0; k < 8; k++)
+        blk[56 + k] = (unsigned char)((uint64_t)n * 8 >> (56 - 8 * k));
+    sha256_block(h, blk);
+    for (int k = 0; k < 8; k++)
+        snprintf(out + 8 * k, 9, "%08x", h[k]);
+}
+
+/* relay__crl_backoff - seconds before retrying after failures failures */
+
+unsigned relay__crl_backoff(unsigned failures, uint32_t rnd)
+{
+    unsigned base = CRL_BACKOFF_MIN;
+
+    for (unsigned i = 1; i < failures && base < CRL_BACKOFF_MAX; i++)
+        base *= 2;
+    if (base > CRL_BACKOFF_MAX)
+        base = CRL_BACKOFF_MAX;
+    return base - rnd % (base / 10 + 1);
+}
+
+/* relay__crl_refresh_at - when to refetch a CRL */
+
+int64_t relay__crl_refresh_at(int64_t this_update, int64_t next_update, int64_t now)
+{
+    int64_t t;
+
+    if (next_update != 0 && next_update <= now)
+        return now;                     /* stale: at once */
+    if (next_update == 0 || next_update <= this_update)
+        t = now + CRL_REFRESH_MAX;
+    else
+        t = this_update + (next_update - this_update) / 4 * 3;
+    if (t > now + CRL_REFRESH_MAX)
+        t = now + CRL_REFRESH_MAX;
+    if (t < now + RELAY__CRL_MIN_REFETCH)
+        t = now + RELAY__CRL_MIN_REFETCH;
+    return t;
+}
+
+/* relay__crl_now_ms - wall clock in ms (CRL dates are wall-clock) */
+
+int64_t relay__crl_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* relay__crl_iso - unix seconds as ISO 8601 UTC, "-" for 0 */
+
+const char *relay__crl_iso(int64_t t, char buf[32])
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+
+    if (t == 0 || gmtime_r(&tt, &tm) == NULL)
+        return strcpy(buf, "-");
+    strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+/* ---- configuration copy --------------------------------------------------- */
+
+/* crl_paths_new - copy what the CRL code needs from cfg */
+
+static struct crl_paths *crl_paths_new(const struct config *cfg)
+{
+    const struct cfg_transport *t = &cfg->transport;
+    struct crl_paths *p = xcalloc(1, sizeof(*p));
+
+    p->crl_directory = xstrdup(t->crl_directory);
+    p->cache_directory = t->crl_cache_directory ? xstrdup(t->crl_cache_directory)
+                         : xasprintf("%s/crl-cache", t->queue_directory);
+    p->trusted_ca_file = xstrdup(t->trusted_ca_file);
+    p->certificate_store = xstrdup(t->certificate_store);
+    p->fetch = t->crl_fetch;
+    return p;
+}
+
+/* crl_paths_free - release a copy (NULL is fine) */
+
+static void crl_paths_free(struct crl_paths *p)
+{
+    if (p == NULL)
+        return;
+    free(p->crl_directory);
+    free(p->cache_directory);
+    free(p->trusted_ca_file);
+    free(p->certificate_store);
+    free(p);
+}
+
+/* ---- building a set ------------------------------------------------------- */
+
+/* crl_slurp - a whole file of at most max bytes (owned), or NULL with errno */
+
+static unsigned char *crl_slurp(const char *path, size_t max, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    unsigned char *buf = NULL;
+    size_t cap = 0, n = 0;
+    ssize_t r;
+
+    if (fd < 0)
+        return NULL;
+    for (;;) {
+        if (n == cap) {
+            if (cap >= max + 1)
+                break;
+            cap = cap ? cap * 2 : 65536;
+            cap = cap > max + 1 ? max + 1 : cap;
+            buf = xrealloc(buf, cap);
+        }
+        if ((r = read(fd, buf + n, cap - n)) < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+    }
+    close(fd);
+    if (r < 0 || n > max) {
+        free(buf);
+        errno = r < 0 ? errno : EFBIG;
+        return NULL;
+    }
+    *len = n;
+    return buf;
+}
+
+/* crl_names - sorted names of dir's entries that keep() accepts (owned);
+ * NULL with errno if dir cannot be read */
+
+static char **crl_names(const char *dir, bool (*keep)(const char *), size_t *n)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    char **v = xmalloc(sizeof(*v));
+
+    *n = 0;
+    if (d == NULL) {
+        int e = errno;
+
+        free(v);
+        errno = e;
+        return NULL;
+    }
+    while ((de = readdir(d)) != NULL) {
+        if (!keep(de->d_name))
+            continue;
+        v = xrealloc(v, (*n + 1) * sizeof(*v));
+        v[(*n)++] = xstrdup(de->d_name);
+    }
+    closedir(d);
+    if (*n > 1)
+        qsort(v, *n, sizeof(*v), (int (*)(const void *, const void *))strcmp);
+    return v;
+}
+
+/* crl_names_free - release what crl_names returned */
+
+static void crl_names_free(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* crl_is_cache_crl - "<64 hex>.crl" */
+
+static bool crl_is_cache_crl(const char *name)
+{
+    return strlen(name) == 68 && strspn(name, "0123456789abcdef") == 64
+           && strcmp(name + 64, ".crl") == 0;
+}
+
+/* crl_is_pem - a visible "NAME.pem" of the store */
+
+static bool crl_is_pem(const char *name)
+{
+    size_t n = strlen(name);
+
+    return name[0] != '.' && n > 4 && strcmp(name + n - 4, ".pem") == 0;
+}
+
+/* crl_cache_url - the URL of cache entry name (owned), or NULL with *why */
+
+static char *crl_cache_url(const char *dir, const char *stem, const char **why)
+{
+    char *path = xasprintf("%s/%.64s.url", dir, stem), *url, hash[65];
+    size_t len;
+
+    url = (char *)crl_slurp(path, CRL_URL_MAX, &len);
+    free(path);
+    if (url == NULL) {
+        *why = "its .url file cannot be read";
+        return NULL;
+    }
+    url = xrealloc(url, len + 1);
+    url[len] = '\0';
+    url[strcspn(url, "\r\n")] = '\0';
+    relay__crl_cache_name(url, hash);
+    if (strncmp(hash, stem, 64) != 0) {
+        *why = "its .url file names another URL";
+        free(url);
+        return NULL;
+    }
+    return url;
+}
+
+/* crl_add_cache - every cache entry of dir into s (bad ones are logged) */
+
+static void crl_add_cache(struct tls_crl_set *s, const char *dir)
+{
+    size_t n, len;
+    char **names = crl_names(dir, crl_is_cache_crl, &n);
+
+    if (names == NULL && errno != ENOENT)
+        log_warn("crl", 0, "cannot read crl_cache_directory %s", dir);
+    for (size_t i = 0; i < n; i++) {
+        char *path = xasprintf("%s/%s", dir, names[i]), *url;
+        const char *why = NULL;
+        unsigned char *data;
+
+        if ((url = crl_cache_url(dir, names[i], &why)) != NULL) {
+            if ((data = crl_slurp(path, RELAY__CRL_MAX_BODY, &len)) == NULL)
+                why = strerror(errno);
+            else if (tls_crl_set_add(s, data, len, path, url, &why) == 0)
+                why = NULL;
+            free(data);
+        }
+        if (why != NULL)
+            log_warnx("crl", 0, "cache file %s skipped: %s", path, why);
+        free(url);
+        free(path);
+    }
+    crl_names_free(names, n);
+}
+
+/* crl_add_issuers - trust anchors and the store's chain certificates */
+
+static void crl_add_issuers(struct tls_crl_set *s, const struct crl_paths *p)
+{
+    const char *why = NULL;
+    size_t n;
+    char **names = crl_names(p->certificate_store, crl_is_pem, &n);
+
+    if (access(p->trusted_ca_file, F_OK) == 0
+        && tls_crl_set_add_issuers_file(s, p->trusted_ca_file, true, &why) < 0)
+        log_warnx("crl", 0, "trusted_ca_file %s: %s: CRLs cannot be verified with it",
+                  p->trusted_ca_file, why);
+    for (size_t i = 0; i < n; i++) {
+        char *path = xasprintf("%s/%s", p->certificate_store, names[i]);
+
+        if (tls_crl_set_add_issuers_file(s, path, false, &why) < 0)
+            log_debug("crl", 0, "issuers file %s skipped: %s", path, why);
+        free(path);
+    }
+    crl_names_free(names, n);
+}
+
+/*
+ * crl_build - the set from p's files.  need_dir: NULL with *why when
+ * crl_directory cannot be read; otherwise that is logged and skipped.
+ */
+static struct tls_crl_set *crl_build(const struct crl_paths *p, bool need_dir,
+                                     const char **why)
+{
+    struct tls_crl_set *s = tls_crl_set_new();
+
+    if (tls_crl_set_add_dir(s, p->crl_directory, why) < 0) {
+        if (need_dir) {
+            tls_crl_set_unref(s);
+            return NULL;
+        }
+        log_errx("crl", 0, "cannot read crl_directory %s: %s", p->crl_directory, *why);
+    }
+    if (p->fetch)                       /* the cache is part of fetching */
+        crl_add_cache(s, p->cache_directory);
+    crl_add_issuers(s, p);
+    return s;
+}
+
+/* relay_crl_load - the set domsecd would publish now, without fetching */
+
+struct tls_crl_set *relay_crl_load(const struct config *cfg, const char **why)
+{
+    struct crl_paths *p = crl_paths_new(cfg);
+    struct tls_crl_set *s = crl_build(p, true, why);
+
+    crl_paths_free(p);
+    return s;
+}
+
+/* ---- change detection ------------------------------------------------------ */
+
+/* crl_mix - fold one file's identity into a 64-bit FNV-1a style hash */
+
+static uint64_t crl_mix(const char *name, const struct stat *st)
+{
+    uint64_t h = 1469598103934665603ULL;
+
+    for (const char *c = name; *c; c++)
+        h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+    if (st == NULL)
+        return h * 31;
+    h = (h ^ (uint64_t)st->st_size) * 1099511628211ULL;
+    h = (h ^ (uint64_t)st->st_mtim.tv_sec) * 1099511628211ULL;
+    h = (h ^ (uint64_t)st->st_mtim.tv_nsec) * 1099511628211ULL;
+    h = (h ^ (uint64_t)st->st_ino) * 1099511628211ULL;
+    return h;
+}
+
+/* crl_sig_dir - order-independent sum over the entries of dir */
+
+static uint64_t crl_sig_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    struct stat st;
+    uint64_t sum = crl_mix(dir, NULL);
+
+    if (d == NULL)
+        return sum + (uint64_t)errno;
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        sum += fstatat(dirfd(d), de->d_name, &st, 0) == 0 ? crl_mix(de->d_name, &st)
+               : crl_mix(de->d_name, NULL);
+    }
+    closedir(d);
+    return sum;
+}
+
+/* crl_signature - changes whenever a file a rebuild reads changes */
+
+static uint64_t crl_signature(const struct crl_paths *p)
+{
+    struct stat st;
+    uint64_t h = crl_sig_dir(p->crl_directory) * 3 + crl_sig_dir(p->cache_directory) * 5
+                 + crl_sig_dir(p->certificate_store) * 7;
+
+    return h + crl_mix(p->trusted_ca_file, stat(p->trusted_ca_file, &st) == 0 ? &st : NULL);
+}
+
+/* crl_log_changes - log CRLs new in s and CRLs gone since the last set;
+ * the number of such changes */
+
+static size_t crl_log_changes(struct tls_crl_set *s, int64_t now)
+{
+    size_t n = tls_crl_set_count(s), changes = 0;
+    struct crl_seen *seen = xcalloc(n ? n : 1, sizeof(*seen));
+    char t1[32], t2[32];
+
+    for (size_t i = 0; i < n; i++) {
+        struct tls_crl_info in;
+        bool old = false;
+
+        tls_crl_set_info(s, i, now, &in);
+        seen[i].source = xstrdup(in.source);
+        seen[i].issuer = xstrdup(in.issuer);
+        seen[i].this_update = in.this_update;
+        seen[i].next_update = in.next_update;
+        seen[i].stale = in.next_update != 0 && in.next_update <= now;
+        snprintf(seen[i].number, sizeof(seen[i].number), "%s", in.number);
+        for (size_t j = 0; j < C.nseen && !old; j++)
+            old = strcmp(C.seen[j].source, in.source) == 0
+                  && strcmp(C.seen[j].issuer, in.issuer) == 0
+                  && C.seen[j].this_update == in.this_update
+                  && strcmp(C.seen[j].number, in.number) == 0;
+        if (old)
+            continue;
+        changes++;
+        log_info("crl", 0, "loaded source=%s%s%s issuer=\"%s\" this_update=%s "
+                 "next_update=%s entries=%zu status=%s", in.source, in.url ? " url=" : "",
+                 in.url ? in.url : "", in.issuer, relay__crl_iso(in.this_update, t1),
+                 relay__crl_iso(in.next_update, t2), in.entries, in.status);
+    }
+    for (size_t j = 0; j < C.nseen; j++) {
+        bool kept = false;
+
+        for (size_t i = 0; i < n && !kept; i++)
+            kept = strcmp(C.seen[j].source, seen[i].source) == 0
+                   && strcmp(C.seen[j].issuer, seen[i].issuer) == 0;
+        if (!kept) {
+            changes++;
+            log_info("crl", 0, "removed source=%s issuer=\"%s\"", C.seen[j].source,
+                     C.seen[j].issuer);
+        }
+        free(C.seen[j].source);
+        free(C.seen[j].issuer);
+    }
+    free(C.seen);
+    C.seen = seen;
+    C.nseen = n;
+    return changes;
+}
+
+/* crl_warn_stale - once per CRL: it has just gone stale (the 60 s timer) */
+
+static void crl_warn_stale(int64_t now)
+{
+    char t[32];
+
+    for (size_t i = 0; i < C.nseen; i++) {
+        struct crl_seen *e = &C.seen[i];
+
+        if (e->stale || e->next_update == 0 || e->next_update > now)
+            continue;
+        e->stale = true;
+        log_warnx("crl", 0, "stale source=%s issuer=\"%s\" next_update=%s: revocation is "
+                  "unknown for the certificates it covers until a new CRL arrives", e->source,
+                  e->issuer, relay__crl_iso(e->next_update, t));
+    }
+}
+
+/* ---- rebuild ------------------------------------------------------------------ */
+
+/* crl_rescan - rebuild and publish if anything changed (or force) */
+
+static void crl_rescan(bool force)
+{
+    struct tls_crl_set *s;
+    const char *why = NULL;
+    int64_t now = relay__crl_now_ms();
+    size_t changes;
+    uint64_t sig;
+
+    sig = crl_signature(C.paths);
+    if (!force && sig == C.sig)
+        return;
+    C.sig = sig;
+    s = crl_build(C.paths, false, &why);
+    changes = crl_log_changes(s, now / 1000);
+    relay__crl_sync_urls(s, now);
+    tls_crl_publish(s);
+    if (changes > 0)                    /* after publishing: tests wait for this line */
+        log_info("crl", 0, "published crls=%zu", C.nseen);
+    relay__crl_schedule();
+}
+
+/* ---- the directory watch ------------------------------------------------------ */
+
+/* relay__crl_closed - close_cb: free the handles allocated one by one */
+
+void relay__crl_closed(uv_handle_t *h)
+{
+    if (h->type == UV_POLL || h->type == UV_FS_EVENT)
+        free(h);
+}
+
+/* crl_watch_event - something changed in the watched directory */
+
+static void crl_watch_event(uv_fs_event_t *h, const char *name, int events, int status)
+{
+    relay__crl_kick(false);
+}
+
+/* crl_watch_arm - watch crl_directory, or its parent while it is missing */
+
+static void crl_watch_arm(void)
+{
+    const char *dir = C.paths->crl_directory;
+    struct stat st;
+    bool isdir = stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
+    char *target = xstrdup(dir), *slash;
+    int r;
+
+    if (!isdir && (slash = strrchr(target, '/')) != NULL)
+        slash == target ? (void)(slash[1] = '\0') : (void)(*slash = '\0');
+    if (C.watch != NULL && C.watch_is_dir == isdir && strcmp(C.watch_path, target) == 0
+        && (!isdir || (C.watch_dev == st.st_dev && C.watch_ino == st.st_ino))) {
+        free(target);
+        return;
+    }
+    if (C.watch != NULL)
+        uv_close((uv_handle_t *)C.watch, relay__crl_closed);
+    free(C.watch_path);
+    C.watch = xcalloc(1, sizeof(*C.watch));
+    C.watch_path = target;
+    C.watch_is_dir = isdir;
+    C.watch_dev = isdir ? st.st_dev : 0;
+    C.watch_ino = isdir ? st.st_ino : 0;
+    uv_fs_event_init(&C.loop, C.watch);
+    if ((r = uv_fs_event_start(C.watch, crl_watch_event, target, 0)) < 0) {
+        log_debug("crl", 0, "cannot watch %s: %s (rescanned every %d s)", target,
+                  uv_strerror(r), CRL_RESCAN_MS / 1000);
+        uv_close((uv_handle_t *)C.watch, relay__crl_closed);
+        C.watch = NULL;
+    }
+}
+
+/* crl_debounced - the debounce timer fired: re-arm the watch, rebuild */
+
+static void crl_debounced(uv_timer_t *t)
+{
+    bool force = C.force;
+
+    C.force = false;
+    crl_watch_arm();
+    crl_rescan(force);
+}
+
+/* relay__crl_kick - rebuild within CRL_DEBOUNCE_MS, coalescing what comes meanwhile */
+
+void relay__crl_kick(bool force)
+{
+    C.force |= force;
+    if (!uv_is_active((uv_handle_t *)&C.debounce))
+        uv_timer_start(&C.debounce, crl_debounced, CRL_DEBOUNCE_MS, 0);
+}
+
+/* crl_rescan_timer - every 60 s: changes the watch missed, stale CRLs */
+
+static void crl_rescan_timer(uv_timer_t *t)
+{
+    crl_watch_arm();
+    crl_rescan(false);
+    crl_warn_stale(time(NULL));
+}
+
+/* ---- the thread ---------------------------------------------------------------- */
+
+/* crl_miss - the tls_crl miss hook (any thread): queue url for the loop */
+
+static void crl_miss(const char *url, void *arg)
+{
+    size_t n = strlen(url);
+
+    if (n >= CRL_URL_MAX || strncasecmp(url, "http://", 7) != 0)
+        return;
+    for (const char *c = url; *c; c++)
+        if ((unsigned char)*c <= ' ' || *c == '"' || *c == '\\' || *c == 0x7f)
+            return;
+    uv_mutex_lock(&C.lock);
+    if (C.accepting && C.fetch && C.nmiss < CRL_MISS_QUEUE) {
+        size_t i = 0;
+
+        while (i < C.nmiss && strcmp(C.miss[i], url) != 0)
+            i++;
+        if (i == C.nmiss) {
+            memcpy(C.miss[C.nmiss++], url, n + 1);
+            uv_async_send(&C.wake);
+        }
+    }
+    uv_mutex_unlock(&C.lock);
+}
+
+/* crl_shutdown - cancel transfers, close every handle: the loop ends */
+
+static void crl_shutdown(void)
+{
+    relay__crl_fetch_shutdown();
+    uv_mutex_lock(&C.lock);
+    C.wake_closed = true;
+    uv_mutex_unlock(&C.lock);
+}
+
+/* crl_close_one - uv_walk: close every handle of the loop */
+
+static void crl_close_one(uv_handle_t *h, void *arg)
+{
+    if (!uv_is_closing(h))
+        uv_close(h, relay__crl_closed);
+}
+
+/* crl_wake - misses, a reload or the stop request */
+
+static void crl_wake(uv_async_t *a)
+{
+    static char urls[CRL_MISS_QUEUE][CRL_URL_MAX];
+    struct crl_paths *np;
+    int64_t now = relay__crl_now_ms();
+    size_t n;
+    bool stop;
+
+    uv_mutex_lock(&C.lock);
+    n = C.nmiss;
+    memcpy(urls, C.miss, n * sizeof(urls[0]));
+    C.nmiss = 0;
+    np = C.pending;
+    C.pending = NULL;
+    stop = C.stop_requested;
+    uv_mutex_unlock(&C.lock);
+    if (stop) {
+        crl_paths_free(np);
+        crl_shutdown();
+        uv_walk(&C.loop, crl_close_one, NULL);
+        C.watch = NULL;
+        return;
+    }
+    if (np != NULL) {
+        crl_paths_free(C.paths);
+        C.paths = np;
+        relay__crl_fetch_config(np->fetch, np->cache_directory);
+        crl_watch_arm();
+        crl_rescan(true);
+    }
+    for (size_t i = 0; i < n; i++)
+        relay__crl_want(urls[i], now);
+    relay__crl_schedule();
+}
+
+/* crl_thread - the CRL thread body */
+
+static void crl_thread(void *arg)
+{
+    uv_run(&C.loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(&C.loop) != 0)
+        log_warnx("crl", 0, "loop closed with active handles");
+    tls_thread_cleanup();
+}
+
+/* crl_init_once - the lock, once per process */
+
+static void crl_init_once(void)
+{
+    uv_mutex_init(&C.lock);
+}
+
+/* relay_crl_start - first set now, then the thread */
+
+int relay_crl_start(const struct config *cfg)
+{
+    struct tls_crl_set *s;
+    const char *why = NULL;
+    int r;
+
+    uv_once(&crl_once, crl_init_once);
+    if (C.started)
+        return 0;
+    if (relay__crl_fetch_init() < 0)
+        return -1;
+    C.paths = crl_paths_new(cfg);
+    uv_loop_init(&C.loop);
+    uv_async_init(&C.loop, &C.wake, crl_wake);
+    uv_timer_init(&C.loop, &C.debounce);
+    uv_timer_init(&C.loop, &C.rescan);
+    relay__crl_fetch_open(&C.loop, C.paths->fetch, C.paths->cache_directory);
+    C.sig = crl_signature(C.paths);
+    s = crl_build(C.paths, false, &why);
+    crl_log_changes(s, time(NULL));
+    relay__crl_sync_urls(s, relay__crl_now_ms());
+    tls_crl_publish(s);
+    log_info("crl", 0, "published crls=%zu", C.nseen);
+    crl_watch_arm();
+    uv_timer_start(&C.rescan, crl_rescan_timer, CRL_RESCAN_MS, CRL_RESCAN_MS);
+    uv_mutex_lock(&C.lock);
+    C.accepting = true;
+    C.fetch = C.paths->fetch;
+    C.stop_requested = C.wake_closed = false;
+    uv_mutex_unlock(&C.lock);
+    tls_crl_set_miss_hook(crl_miss, NULL);
+    relay__crl_schedule();              /* stale cached CRLs: at once */
+    if ((r = uv_thread_create(&C.thread, crl_thread, NULL)) != 0) {
+        log_errx("crl", 0, "cannot start the CRL thread: %s", uv_strerror(r));
+        tls_crl_set_miss_hook(NULL, NULL);
+        return -1;
+    }
+    log_info("crl", 0, "started crl_directory=%s fetch=%s cache=%s",
+             C.paths->crl_directory, C.paths->fetch ? "yes" : "no",
+             C.paths->cache_directory);
+    C.started = true;
+    return 0;
+}
+
+/* relay_crl_reload - hand the new paths to the thread */
+
+void relay_crl_reload(const struct config *cfg)
+{
+    struct crl_paths *p;
+
+    if (!C.started)
+        return;
+    p = crl_paths_new(cfg);
+    uv_mutex_lock(&C.lock);
+    C.fetch = p->fetch;
+    crl_paths_free(C.pending);
+    C.pending = p;
+    if (!C.wake_closed)
+        uv_async_send(&C.wake);
+    uv_mutex_unlock(&C.lock);
+}
+
+/* relay_crl_stop - cancel, join, withdraw */
+
+void relay_crl_stop(void)
+{
+    if (!C.started)
+        return;
+    tls_crl_set_miss_hook(NULL, NULL);
+    uv_mutex_lock(&C.lock);
+    C.accepting = false;
+    C.stop_requested = true;
+    if (!C.wake_closed)
+        uv_async_send(&C.wake);
+    uv_mutex_unlock(&C.lock);
+    uv_thread_join(&C.thread);
+    tls_crl_publish(NULL);
+    relay__crl_fetch_free();
+    for (size_t i = 0; i < C.nseen; i++) {
+        free(C.seen[i].source);
+        free(C.seen[i].issuer);
+    }
+    free(C.seen);
+    free(C.watch_path);
+    crl_paths_free(C.paths);
+    crl_paths_free(C.pending);
+    C.seen = NULL, C.nseen = 0, C.watch_path = NULL;
+    C.paths = C.pending = NULL;
+    C.started = false;
+}

@@ -1,0 +1,63 @@
+/*
+ * relay_crl_int.h - what relay_crl.c (the CRL thread, the directory watch,
+ * building and publishing sets) and relay_crl_fetch.c (the URL table,
+ * libcurl on the CRL thread's loop, fetching into the cache) share.
+ * Private to those two files.  Everything here runs on the CRL thread,
+ * except where a comment says "main thread": those run while the CRL
+ * thread does not exist (in relay_crl_start, or relay_crl_stop after the
+ * join).  Times are unix ms unless a comment says seconds.
+ */
+#ifndef DOMSEC_RELAY_CRL_INT_H
+#define DOMSEC_RELAY_CRL_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "relay_crl.h"
+
+#define RELAY__CRL_MAX_BODY    (10L * 1024 * 1024)  /* bytes of one CRL, fetched or cached */
+#define RELAY__CRL_MIN_REFETCH 60       /* s: no refetch sooner after a success */
+
+/* relay_crl.c */
+/* Wall clock in ms (CRL dates are wall-clock). */
+int64_t relay__crl_now_ms(void);
+/* Unix seconds t as ISO 8601 UTC in buf, "-" for 0; returns buf. */
+const char *relay__crl_iso(int64_t t, char buf[32]);
+/* Rebuild and publish within 200 ms, coalescing what comes meanwhile;
+ * force: even if no file changed. */
+void    relay__crl_kick(bool force);
+/* The close_cb for every handle of the CRL loop: frees the ones allocated
+ * one by one (uv_poll_t, uv_fs_event_t, each the first member of its block). */
+void    relay__crl_closed(uv_handle_t *h);
+
+/* relay_crl_fetch.c */
+/* Main thread, first in relay_crl_start: libcurl's global state.  0, or
+ * -1 after logging why. */
+int     relay__crl_fetch_init(void);
+/*
+ * Main thread, before the loop runs: seed the backoff jitter, create
+ * cache_dir if fetch (an error is logged; fetched CRLs then fail to be
+ * cached), and initialize the fetch timers on loop.  cache_dir is not
+ * copied: it must stay valid until the next relay__crl_fetch_config or
+ * relay__crl_fetch_free.
+ */
+void    relay__crl_fetch_open(uv_loop_t *loop, bool fetch, const char *cache_dir);
+/* A reload: take its settings (cache_dir as for relay__crl_fetch_open);
+ * without fetch, abandon every transfer and forget every due time. */
+void    relay__crl_fetch_config(bool fetch, const char *cache_dir);
+/* A new set: each cached CRL's URL is due at relay__crl_refresh_at(). */
+void    relay__crl_sync_urls(struct tls_crl_set *s, int64_t now);
+/* A handshake missed url: make it due unless that is pointless now. */
+void    relay__crl_want(const char *url, int64_t now);
+/* Start due fetches (up to the limit); arm the timer for the next one. */
+void    relay__crl_schedule(void);
+/* The stop request: abandon every transfer, end libcurl's multi handle,
+ * schedule nothing more.  The caller then closes every handle of the loop
+ * with relay__crl_closed. */
+void    relay__crl_fetch_shutdown(void);
+/* Main thread, after the join: free the URL table and libcurl's global
+ * state. */
+void    relay__crl_fetch_free(void);
+
+#endif
