@@ -411,6 +411,22 @@ class CertCliTest(PkiMixin, DomsecTestCase):
         self.assertIn(new + ".key", self.store_files())
 
     # --- 5. bad input ----------------------------------------------------------------------
+    def test_expiry_warning_for_a_certificate_in_use(self):
+        # SPEC 6.1: the daemon warns (at start, at reload and then daily) from 30 days
+        # before the certificate a connector presents expires; not before.
+        soon, _ = self.new("--domain", RELAY, "--key", "ec256", "--days", "10")
+        self.d.start()
+        m = self.d.wait_log(self.d.prefix() + r"warning tls certificate expires soon "
+                            r"thumbprint=%s subject=\"CN=%s\" not_after=\S+Z "
+                            r"days_left=(\d+) connectors=\"receive Inet[^\"]*\"" % (soon, RELAY))
+        self.assertIn(int(m.group(1)), (9, 10))
+        self.ok("remove", soon)
+        later, _ = self.new("--domain", RELAY, "--key", "ec256", "--days", "60")
+        self.d.reload()
+        self.d.wait_log(self.d.prefix() + r"info tls receive connector Inet certificate "
+                        r"thumbprint=%s" % later)
+        self.assertEqual(len(re.findall(r"certificate expires soon", self.d.log())), 1)
+
     def test_bad_input_changes_nothing(self):
         cases = [
             (("new", "--domain", RELAY, "--key", "dsa1024"), 2, "unknown key type dsa1024"),
