@@ -269,7 +269,7 @@ int relay__data_begin(struct relay_session *s)
         free(stamp);
     }
     {
-        struct relay_session_plog *sp = relay__plog(s);
+        struct relay_session_plog *sp = &s->plog;
 
         sp->msgid[0] = '\0';            /* the tracking log's message-id */
         sp->mid_len = sp->mid_n = 0;
@@ -338,7 +338,7 @@ static void relay_data_flushed(struct relay_spool *sp, int status, void *arg)
 
 static void relay_data_track(struct relay_session *s)
 {
-    struct relay_session_plog *sp = relay__plog(s);
+    struct relay_session_plog *sp = &s->plog;
     struct relay_tx *tx = s->tx;
     char ref[LOG_PROTO_MSGREF_MAX], id[LOG_PROTO_CONNECTOR_MAX], local[64], sec[300];
     struct log_track_entry e = { .event = LOG_TRACK_RECEIVE, .source = LOG_TRACK_SRC_SMTP };
@@ -468,7 +468,7 @@ size_t relay__data_feed(struct relay_session *s, const char *p, size_t len)
         if (!tx->too_big && tx->bytes + outlen > s->rc->max_message_size)
             tx->too_big = true;
         if (!tx->in_body && relay_plog_track() != NULL)
-            relay_plog_scan_msgid(relay__plog(s), out, outlen);
+            relay_plog_scan_msgid(&s->plog, out, outlen);
         if (!tx->too_big && !tx->bare_eol && tx->spool_err == 0 && tx->spool != NULL)
             relay_data_headers(tx, out, outlen);
         tx->bytes += outlen;

@@ -68,12 +68,7 @@ void    relay_plog_chain(struct log_proto_session *pl, const struct tls_facts *f
 /* The chain status name (Valid, Untrusted, ..., Revoked, RevocationUnknown). */
 const char *relay_plog_chain_name(const struct tls_facts *f);
 
-/*
- * relay_session.c: the receive session's log state.  It lives beside
- * struct relay_session (in the same allocation) so relay_smtpd.h stays as
- * it is; relay_proto.c and relay_data.c reach it through this.
- */
-struct relay_session;
+/* The receive session's log state: struct relay_session's `plog`. */
 struct relay_session_plog {
     struct log_proto_session pl;        /* the protocol log session */
     unsigned msg_index;                 /* messages received so far (receiving message N) */
@@ -83,7 +78,6 @@ struct relay_session_plog {
     bool    mid_in;                     /* collecting the Message-ID value */
     unsigned mid_n;
 };
-struct relay_session_plog *relay__plog(struct relay_session *s);
 
 /* relay_plog.c: a tracking row from the queue side (client = us). */
 struct relay_plog_out {

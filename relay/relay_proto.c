@@ -185,7 +185,7 @@ static int relay_proto_secure(struct relay_session *s, const char *sender, char 
         log_info("smtpd", s->sid, "domain security refused sender=<%s> domain=%s rule=\"%s\" "
                  "reply=\"%d %s\"%s%s%s", sender, domain, v.rule, v.reply->code, v.reply->text,
                  rev ? " detail=\"" : "", rev ? s->facts->revocation_reason : "", rev ? "\"" : "");
-        log_proto_infof(&relay__plog(s)->pl, domain, "Message from secure domain '%s' on "
+        log_proto_infof(&s->plog.pl, domain, "Message from secure domain '%s' on "
                         "receive connector '%s' was refused because %s .", domain, s->rc->name,
                         v.rule);
         relay__reply(s, "%d %s", v.reply->code, v.reply->text);
@@ -199,11 +199,11 @@ static int relay_proto_secure(struct relay_session *s, const char *sender, char 
                  v.revocation_accepted ? s->facts->revocation_reason : "",
                  v.revocation_accepted ? "\"" : "");
         if (v.revocation_accepted)
-            log_proto_infof(&relay__plog(s)->pl, domain, "Message from secure domain '%s' on "
+            log_proto_infof(&s->plog.pl, domain, "Message from secure domain '%s' on "
                             "receive connector '%s' was domain-secured although revocation is "
                             "unknown: %s", domain, s->rc->name, s->facts->revocation_reason);
         else
-            log_proto_infof(&relay__plog(s)->pl, domain, "Message from secure domain '%s' on "
+            log_proto_infof(&s->plog.pl, domain, "Message from secure domain '%s' on "
                             "receive connector '%s' was domain-secured", domain, s->rc->name);
         *secured = xstrdup(domain);
     }

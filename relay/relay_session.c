@@ -33,21 +33,8 @@
 #define RELAY_LINGER_MS 2000            /* wait for our last reply to leave */
 #define RELAY_OUTPUT_HIGH (256 * 1024)  /* stop reading while this much is unsent */
 
-/* The session and its protocol log state, in one allocation (relay__plog). */
-struct relay_session_box {
-    struct relay_session s;             /* first: the box is freed through &box->s */
-    struct relay_session_plog plog;
-};
-
 static void relay_session_maybe_free(struct relay_session *s);
 static void relay_session_idle(uv_timer_t *t);
-
-/* relay__plog - the session's protocol log state */
-
-struct relay_session_plog *relay__plog(struct relay_session *s)
-{
-    return &((struct relay_session_box *)s)->plog;
-}
 
 /* relay__reply - append one reply line (CRLF added) */
 
@@ -66,7 +53,7 @@ void relay__reply(struct relay_session *s, const char *fmt, ...)
         return;
     if ((size_t)n > sizeof(buf) - 3)
         n = sizeof(buf) - 3;
-    log_proto_sent(&relay__plog(s)->pl, buf, (size_t)n);
+    log_proto_sent(&s->plog.pl, buf, (size_t)n);
     buf[n++] = '\r';
     buf[n++] = '\n';
     tls_conn_write(s->conn, buf, (size_t)n);
@@ -112,7 +99,7 @@ void relay__close(struct relay_session *s, const char *reason)
     s->state = RELAY_S_CLOSING;
     log_info("smtpd", s->sid, "disconnect from=%s reason=%s messages=%u",
              s->remote_ep, reason ? reason : "Local", s->ntx);
-    if (log_proto_enabled(&relay__plog(s)->pl)) {
+    if (log_proto_enabled(&s->plog.pl)) {
         enum log_proto_reason why = LOG_PROTO_R_LOCAL;
 
         if (reason == NULL)
@@ -125,7 +112,7 @@ void relay__close(struct relay_session *s, const char *reason)
             why = LOG_PROTO_R_TOO_MANY_ERRORS;
         else if (strcmp(reason, "Remote") == 0)
             why = LOG_PROTO_R_SENDER_DISCONNECTED;
-        log_proto_disconnect(&relay__plog(s)->pl, why, NULL);
+        log_proto_disconnect(&s->plog.pl, why, NULL);
     }
     if (s->pending == 0)
         relay__data_abort(s);           /* not committing: drop any partial message */
@@ -184,7 +171,7 @@ static void relay_session_line(struct relay_session *s, const char *p, size_t n)
         return;
     }
     log_debug("smtpd", s->sid, "< %s", line);
-    log_proto_received(&relay__plog(s)->pl, line, len);
+    log_proto_received(&s->plog.pl, line, len);
     relay__command(s, line, len);
 }
 
@@ -301,7 +288,7 @@ static void relay_session_event(struct tls_conn *c, enum tls_event ev, void *arg
         if (*tls_conn_tls_error(c) != '\0') {
             log_info("smtpd", s->sid, "TLS negotiation failed from=%s error=\"%s\"",
                      s->remote_ep, tls_conn_tls_error(c));
-            relay_plog_tls_failed(&relay__plog(s)->pl, tls_conn_tls_error(c));
+            relay_plog_tls_failed(&s->plog.pl, tls_conn_tls_error(c));
         }
         relay__close(s, "Remote");
         return;
@@ -320,8 +307,8 @@ static void relay_session_event(struct tls_conn *c, enum tls_event ev, void *arg
                  "client_cert=%s chain_code=%ld", s->remote_ep, s->facts->version,
                  s->facts->cipher, s->facts->cipher_bits, s->facts->peer_cert ? "yes" : "no",
                  s->facts->verify_code);
-        if (log_proto_enabled(&relay__plog(s)->pl)) {
-            struct log_proto_session *pl = &relay__plog(s)->pl;
+        if (log_proto_enabled(&s->plog.pl)) {
+            struct log_proto_session *pl = &s->plog.pl;
 
             relay_plog_own_cert(pl, true, s->rc->name);
             relay_plog_tls(pl, s->facts, true);
@@ -369,7 +356,7 @@ static void relay_session_format_ep(struct relay_session *s)
 
 static void relay_session_plog_start(struct relay_session *s)
 {
-    struct log_proto_session *pl = &relay__plog(s)->pl;
+    struct log_proto_session *pl = &s->plog.pl;
     char id[LOG_PROTO_CONNECTOR_MAX], ep[LOG_PROTO_ENDPOINT_MAX];
 
     if (s->rc->protocol_logging_level == CFG_LOG_NONE || relay_plog_recv() == NULL) {
@@ -390,8 +377,7 @@ static void relay_session_plog_start(struct relay_session *s)
 
 void relay_session_accept(struct relay_worker *w, uv_stream_t *server)
 {
-    struct relay_session_box *box = xcalloc(1, sizeof(*box));
-    struct relay_session *s = &box->s;
+    struct relay_session *s = xcalloc(1, sizeof(*s));
     enum relay_limit lim;
     int err;
 

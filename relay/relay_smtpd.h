@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "policy_config.h"
+#include "relay_plog.h"
 #include "relay_spool.h"
 #include "tls_conn.h"
 #include "tls_store.h"
@@ -60,6 +61,7 @@ struct relay_tx {                       /* one mail transaction */
 
 struct relay_session {
     uint64_t sid;
+    struct relay_session_plog plog;     /* the protocol log of this session */
     struct relay_worker *worker;        /* not owned */
     struct relay_session *prev, *next;  /* worker's list */
     struct config *cfg;                 /* referenced for the session's life */
