@@ -11,6 +11,8 @@
 #ifndef DOMSEC_CMD_H
 #define DOMSEC_CMD_H
 
+#include <stdio.h>
+
 #define DOMSEC_DEFAULT_CONFIG "/etc/domsec/domsec.conf"
 
 /* domsec_transport.c */
@@ -28,5 +30,11 @@ int     domsec_cert_main(const char *config_path, int argc, char **argv);
 
 /* domsec_crl.c: `domsec crl list` */
 int     domsec_crl_main(const char *config_path, int argc, char **argv);
+
+/* domsec_log.c: `domsec log search|audit` */
+int     domsec_log_main(const char *config_path, int argc, char **argv);
+/* domsec_log_html.c: the audit as one self-contained HTML page, to fp */
+struct log_audit_result;
+void    domsec_log_html(FILE *fp, const struct log_audit_result *r);
 
 #endif

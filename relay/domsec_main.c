@@ -5,6 +5,7 @@
  *   domsec [-c FILE] transport-config show|set ...
  *   domsec [-c FILE] cert new|request|import|list|show|renew|remove ...
  *   domsec [-c FILE] crl list
+ *   domsec [-c FILE] log search|audit ...
  *
  * FILE defaults to /etc/domsec/domsec.conf; every command reads the paths
  * it needs (certificate store, CRL directory) from it.
@@ -24,6 +25,7 @@ static const struct {
     { "transport-config", domsec_transport_main },
     { "cert", domsec_cert_main },
     { "crl", domsec_crl_main },
+    { "log", domsec_log_main },
 };
 
 /* domsec_usage - the commands */
@@ -36,6 +38,7 @@ static void domsec_usage(int status)
             "  cert new|request|import|list|show|renew|remove\n"
             "                                   the certificate store (*-ExchangeCertificate)\n"
             "  crl list                         the certificate revocation lists in use\n"
+            "  log search|audit                 read the protocol and message tracking logs\n"
             "Each command takes --help.  FILE defaults to %s.\n", DOMSEC_DEFAULT_CONFIG);
     exit(status);
 }

@@ -1,0 +1,906 @@
+/*
+ * log_audit.c - per partner domain: sessions, messages, domain security,
+ * failures, TLS versions, certificates, warnings (SPEC 5.3).
+ *
+ * CONTRACT
+ *  log_audit_row() takes rows of any kind in any file order; it copies
+ *  what it keeps (the row's buffer is the reader's).  log_audit_finish()
+ *  may be called once; its result is owned by the audit.  Memory grows
+ *  with the number of sessions (about 100 bytes each) and partners, not
+ *  with the number of rows.
+ *
+ * THE RULES (the rows are those of docs/LOGS.md "The rows domsec writes")
+ *  Sessions are joined by (log, session-id).  A session's partner domains
+ *  are: the <d> of its domain-security verdict rows ("Message from secure
+ *  domain '<d>' ..." on Receive, "Message to secure domain '<d>' ..." on
+ *  Send), the domain of every `<` MAIL FROM on Receive, and of every `>`
+ *  RCPT TO on Send.  A session with no domain is counted in
+ *  result.sessions only.
+ *  - sessions_in/out: Receive/Send sessions with that partner domain;
+ *    *_secured: those with a "... '<d>' ... was domain-secured" row.
+ *  - failures: "... '<d>' ... was refused because <rule> ." (Receive) and
+ *    "... '<d>' ... failed because <reason> ." (Send), counted by rule or
+ *    reason; "TLS negotiation failed with error <e>" counts as
+ *    "TLS negotiation failed: <e>" for each domain of its session.
+ *  - tls: per session, the version in "TLS protocol SP_PROT_TLS1_x_..."
+ *    ("TLS1.x"), or "none" when the session never negotiated TLS.
+ *  - certs: the block after a "Received certificate" (Receive) or "Remote
+ *    certificate" / "Secure domain certificate" (Send) row, keyed by
+ *    thumbprint; first/last seen are the date-times of the thumbprint rows.
+ *    Only sessions domain-secured for the partner count: a certificate that
+ *    was refused (wrong name, revoked, ...) is not the partner's, and is in
+ *    failures.  Our own "Sending certificate" block is not a partner's.
+ *  - messages_in: tracking RECEIVE rows (not directionality Originating);
+ *    the partner is <d> of message-info "02P:<d>" (then secured), else the
+ *    sender's domain, else (null sender) the first domain of the receive
+ *    session named by source-context "<SID>;<start>;<n>".
+ *    messages_out: tracking SEND rows (not directionality Incoming: those
+ *    are deliveries inward); partner <d> of "02P:<d>" (secured), else each
+ *    distinct recipient domain.
+ *  - internal connectors (opts): Receive rows and RECEIVE tracking rows of
+ *    a receive connector with permission internal (connector-id
+ *    "<host>\\<name>") are skipped: our users' mail, not a partner's.
+ *    Accepted domains (opts): SEND recipients in them are not partners.
+ *  - listed: a domain on the config's tls_receive (in) / tls_send (out)
+ *    domain-secure list when one was given; otherwise inferred: any domain
+ *    that has a verdict row or a "02P:" message.
+ *  Warnings:
+ *  - CERT_CHANGED: a partner's certificates of one direction (its client's
+ *    on Receive, its server's on Send) ordered by first seen; one warning
+ *    per change, at the new one's first seen.
+ *  - CERT_EXPIRES: a partner certificate whose not-after is before the end
+ *    of the range (or of the rows) plus expiry_days.
+ *  - NOT_SECURED: per listed partner and direction, the messages counted
+ *    above that were not 02P (one warning with the count and first time).
+ *  Chart buckets: the messages above by hour, or by day when they span
+ *  more than two days; secured = "02P:".
+ */
+#include <ctype.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "log_audit.h"
+
+#define AUDIT_SESS_DOMAINS 6
+
+enum audit_block { BLOCK_NONE, BLOCK_OURS, BLOCK_PEER };
+
+struct audit_cert_seen {                /* a session's partner certificate */
+    char   *thumbprint, *subject, *issuer, *serial, *not_after;     /* xstrdup()ed or NULL */
+    char    seen[LOG_READ_TSLEN + 1];
+};
+
+struct audit_sess {
+    uint64_t sid;
+    uint8_t used, kind, ndom, block;
+    uint8_t secured;                    /* bit i: dom[i] was domain-secured */
+    char    tls[8];                     /* "TLS1.2"; "" none */
+    uint32_t dom[AUDIT_SESS_DOMAINS];   /* partner indices */
+    struct audit_cert_seen *cert;       /* owned; NULL if none presented */
+    char   *tls_error;                  /* owned; NULL */
+};
+
+struct audit_partner {                  /* the result record, plus state */
+    struct log_audit_partner p;
+    bool    inferred, listed_in, listed_out;
+    uint64_t unsecured_in, unsecured_out;
+    char    unsecured_in_at[LOG_READ_TSLEN + 1], unsecured_out_at[LOG_READ_TSLEN + 1];
+    size_t  certs_cap;
+};
+
+struct log_audit {
+    struct log_audit_opts opts;         /* strings not copied: the caller's */
+    struct audit_sess *sess;            /* open addressing */
+    size_t  sess_cap, nsess;
+    struct audit_partner *partners;
+    size_t  npartners, partners_cap;
+    uint32_t *pidx;                     /* hash of partners: index + 1, 0 empty */
+    size_t  pidx_cap;
+    struct log_audit_bucket *hours;
+    size_t  nhours, hours_cap;
+    char    first[LOG_READ_TSLEN + 1], last[LOG_READ_TSLEN + 1];
+    struct log_audit_result res;
+    bool    finished;
+};
+
+/* log_audit_warning_name - a warning kind as a stable word */
+
+const char *log_audit_warning_name(enum log_audit_warning_kind k)
+{
+    switch (k) {
+    case LOG_AUDIT_W_CERT_CHANGED: return "certificate-changed";
+    case LOG_AUDIT_W_CERT_EXPIRES: return "certificate-expires";
+    case LOG_AUDIT_W_NOT_SECURED: return "not-domain-secured";
+    }
+    return "?";
+}
+
+/* audit_hash - FNV-1a over bytes, lowercased */
+
+static uint64_t audit_hash(const char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)tolower((unsigned char)s[i])) * 1099511628211ull;
+    return h;
+}
+
+/* audit_partner_find - the partner index of a domain, created on demand */
+
+static uint32_t audit_partner_find(struct log_audit *a, const char *d, size_t n)
+{
+    size_t mask, i;
+
+    while (n > 0 && d[n - 1] == '.')
+        n--;
+    if (a->npartners * 2 >= a->pidx_cap) {
+        size_t cap = a->pidx_cap ? a->pidx_cap * 2 : 64;
+        uint32_t *t = xcalloc(cap, sizeof(*t));
+
+        for (size_t k = 0; k < a->npartners; k++) {
+            const char *pd = a->partners[k].p.domain;
+
+            for (i = audit_hash(pd, strlen(pd)) & (cap - 1); t[i]; i = (i + 1) & (cap - 1))
+                ;
+            t[i] = (uint32_t)k + 1;
+        }
+        free(a->pidx);
+        a->pidx = t;
+        a->pidx_cap = cap;
+    }
+    mask = a->pidx_cap - 1;
+    for (i = audit_hash(d, n) & mask; a->pidx[i]; i = (i + 1) & mask) {
+        const char *pd = a->partners[a->pidx[i] - 1].p.domain;
+
+        if (strncasecmp(pd, d, n) == 0 && pd[n] == '\0')
+            return a->pidx[i] - 1;
+    }
+    if (a->npartners == a->partners_cap) {
+        a->partners_cap = a->partners_cap ? 2 * a->partners_cap : 16;
+        a->partners = xrealloc(a->partners, a->partners_cap * sizeof(*a->partners));
+    }
+    struct audit_partner *p = &a->partners[a->npartners];
+
+    memset(p, 0, sizeof(*p));
+    p->p.domain = xstrndup(d, n);
+    for (char *c = p->p.domain; *c; c++)
+        *c = (char)tolower((unsigned char)*c);
+    for (size_t k = 0; k < a->opts.nrecv_listed; k++)
+        if (strcasecmp(a->opts.recv_listed[k], p->p.domain) == 0)
+            p->listed_in = true;
+    for (size_t k = 0; k < a->opts.nsend_listed; k++)
+        if (strcasecmp(a->opts.send_listed[k], p->p.domain) == 0)
+            p->listed_out = true;
+    a->pidx[i] = (uint32_t)a->npartners + 1;
+    return (uint32_t)a->npartners++;
+}
+
+/* audit_addr_domain - the domain of "x@d" or "<x@d>" (NULL, 0 if none) */
+
+static const char *audit_addr_domain(const char *s, size_t n, size_t *dl)
+{
+    const char *at = NULL, *end = s + n;
+
+    for (const char *c = s; c < end; c++) {
+        if (*c == '@')
+            at = c;
+        else if (*c == '>' || *c == ' ')
+            { end = c; break; }
+    }
+    if (at == NULL || at + 1 >= end)
+        return *dl = 0, NULL;
+    *dl = (size_t)(end - at - 1);
+    return at + 1;
+}
+
+/* audit_internal - the connector-id "<host>\\<name>" names an internal receive connector */
+
+static bool audit_internal(const struct log_audit *a, const struct log_field *conn)
+{
+    const char *name = conn->p, *end = conn->p + conn->len;
+
+    for (const char *c = conn->p; c < end; c++)
+        if (*c == '\\')
+            name = c + 1;
+    for (size_t i = 0; i < a->opts.ninternal; i++) {
+        size_t n = strlen(a->opts.internal_connectors[i]);
+
+        if (n == (size_t)(end - name) && strncasecmp(name, a->opts.internal_connectors[i], n) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* audit_accepted - d (n bytes) is one of our accepted domains ("d" or "*.d") */
+
+static bool audit_accepted(const struct log_audit *a, const char *d, size_t n)
+{
+    for (size_t i = 0; i < a->opts.naccepted; i++) {
+        const char *ad = a->opts.accepted[i];
+        size_t an = strlen(ad);
+
+        if (an == n && strncasecmp(ad, d, n) == 0)
+            return true;
+        if (an > 2 && ad[0] == '*' && ad[1] == '.' && n > an - 1
+            && strncasecmp(d + n - (an - 1), ad + 1, an - 1) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* audit_sess_get - the session record for (kind, sid), created on demand */
+
+static struct audit_sess *audit_sess_get(struct log_audit *a, enum log_read_kind kind, uint64_t sid)
+{
+    size_t mask, i;
+
+    if (a->nsess * 2 >= a->sess_cap) {
+        size_t cap = a->sess_cap ? a->sess_cap * 2 : 1024;
+        struct audit_sess *t = xcalloc(cap, sizeof(*t));
+
+        for (size_t k = 0; k < a->sess_cap; k++) {
+            if (!a->sess[k].used)
+                continue;
+            for (i = (a->sess[k].sid * 0x9E3779B97F4A7C15ull + a->sess[k].kind) & (cap - 1);
+                 t[i].used; i = (i + 1) & (cap - 1))
+                ;
+            t[i] = a->sess[k];
+        }
+        free(a->sess);
+        a->sess = t;
+        a->sess_cap = cap;
+    }
+    mask = a->sess_cap - 1;
+    for (i = (sid * 0x9E3779B97F4A7C15ull + kind) & mask; a->sess[i].used; i = (i + 1) & mask)
+        if (a->sess[i].sid == sid && a->sess[i].kind == kind)
+            return &a->sess[i];
+    a->sess[i].used = 1;
+    a->sess[i].sid = sid;
+    a->sess[i].kind = (uint8_t)kind;
+    a->nsess++;
+    return &a->sess[i];
+}
+
+/* audit_sess_find - an existing session, or NULL */
+
+static struct audit_sess *audit_sess_find(struct log_audit *a, enum log_read_kind kind, uint64_t sid)
+{
+    if (a->sess_cap == 0)
+        return NULL;
+    size_t mask = a->sess_cap - 1;
+
+    for (size_t i = (sid * 0x9E3779B97F4A7C15ull + kind) & mask; a->sess[i].used; i = (i + 1) & mask)
+        if (a->sess[i].sid == sid && a->sess[i].kind == kind)
+            return &a->sess[i];
+    return NULL;
+}
+
+/* audit_sid - parse 16 hex digits; false if not */
+
+static bool audit_sid(const char *p, size_t n, uint64_t *out)
+{
+    uint64_t v = 0;
+
+    if (n < 16)
+        return false;
+    for (int i = 0; i < 16; i++) {
+        char c = p[i];
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10
+            : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+
+        if (d < 0)
+            return false;
+        v = v << 4 | (uint64_t)d;
+    }
+    *out = v;
+    return true;
+}
+
+/* audit_sess_domain - add a partner domain to a session; its slot */
+
+static int audit_sess_domain(struct log_audit *a, struct audit_sess *s, const char *d, size_t n)
+{
+    uint32_t pi;
+
+    if (n == 0)
+        return -1;
+    pi = audit_partner_find(a, d, n);
+    for (int i = 0; i < s->ndom; i++)
+        if (s->dom[i] == pi)
+            return i;
+    if (s->ndom == AUDIT_SESS_DOMAINS)
+        return -1;
+    s->dom[s->ndom] = pi;
+    return s->ndom++;
+}
+
+/* audit_count_add - count one name in a small list */
+
+static void audit_count_add(struct log_audit_count **list, size_t *n, const char *name, size_t len)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (strncmp((*list)[i].name, name, len) == 0 && (*list)[i].name[len] == '\0') {
+            (*list)[i].count++;
+            return;
+        }
+    *list = xrealloc(*list, (*n + 1) * sizeof(**list));
+    (*list)[*n].name = xstrndup(name, len);
+    (*list)[(*n)++].count = 1;
+}
+
+/* audit_bucket - count a message in its hour */
+
+static void audit_bucket(struct log_audit *a, const struct log_field *date, bool secured)
+{
+    size_t lo = 0, hi = a->nhours;
+
+    if (date->len < 13)
+        return;
+    while (lo < hi) {                   /* binary search; mostly appends */
+        size_t mid = (lo + hi) / 2;
+        int c = memcmp(a->hours[mid].label, date->p, 13);
+
+        if (c == 0) {
+            lo = mid;
+            goto found;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (a->nhours == a->hours_cap) {
+        a->hours_cap = a->hours_cap ? 2 * a->hours_cap : 64;
+        a->hours = xrealloc(a->hours, a->hours_cap * sizeof(*a->hours));
+    }
+    memmove(&a->hours[lo + 1], &a->hours[lo], (a->nhours - lo) * sizeof(*a->hours));
+    memset(&a->hours[lo], 0, sizeof(*a->hours));
+    memcpy(a->hours[lo].label, date->p, 13);
+    a->nhours++;
+found:
+    if (secured)
+        a->hours[lo].secured++;
+    else
+        a->hours[lo].not_secured++;
+}
+
+/* log_audit_new - an empty audit */
+
+struct log_audit *log_audit_new(const struct log_audit_opts *opts)
+{
+    struct log_audit *a = xcalloc(1, sizeof(*a));
+
+    if (opts)
+        a->opts = *opts;
+    if (a->opts.expiry_days == 0)
+        a->opts.expiry_days = 30;
+    return a;
+}
+
+/* audit_verdict - a domain-security verdict row: "... '<d>' on ... connector '<c>' <rest>" */
+
+static void audit_verdict(struct log_audit *a, struct audit_sess *s, const struct log_field *ctx)
+{
+    const char *p = memchr(ctx->p, '\'', ctx->len), *end = ctx->p + ctx->len, *q, *rest;
+    int slot;
+
+    if (p == NULL || (q = memchr(p + 1, '\'', (size_t)(end - p - 1))) == NULL)
+        return;
+    slot = audit_sess_domain(a, s, p + 1, (size_t)(q - p - 1));
+    if (slot < 0)
+        return;
+    struct audit_partner *ap = &a->partners[s->dom[slot]];
+
+    ap->inferred = true;
+    /* Skip " on ... connector '<c>'". */
+    if ((q = memchr(q + 1, '\'', (size_t)(end - q - 1))) == NULL
+        || (q = memchr(q + 1, '\'', (size_t)(end - q - 1))) == NULL)
+        return;
+    rest = q + 1;
+    if (end - rest >= 19 && memcmp(rest, " was domain-secured", 19) == 0) {
+        s->secured |= (uint8_t)(1u << slot);
+        return;
+    }
+    static const char *const because[] = { " was refused because ", " failed because " };
+
+    for (int i = 0; i < 2; i++) {
+        size_t bl = strlen(because[i]);
+
+        if ((size_t)(end - rest) >= bl && memcmp(rest, because[i], bl) == 0) {
+            const char *r = rest + bl, *re = end;
+
+            while (re > r && (re[-1] == '.' || re[-1] == ' '))
+                re--;
+            audit_count_add(&ap->p.failures, &ap->p.nfailures, r, (size_t)(re - r));
+        }
+    }
+}
+
+/* audit_cert_field - a "Certificate ..." row inside a partner's block */
+
+static void audit_cert_field(struct audit_sess *s, const struct log_field *date,
+                             struct log_field *data, const struct log_field *ctx)
+{
+    static const struct { const char *ctx; size_t off; } fields[] = {
+        { "Certificate subject", offsetof(struct audit_cert_seen, subject) },
+        { "Certificate issuer name", offsetof(struct audit_cert_seen, issuer) },
+        { "Certificate serial number", offsetof(struct audit_cert_seen, serial) },
+        { "Certificate thumbprint", offsetof(struct audit_cert_seen, thumbprint) },
+        { "Certificate not after", offsetof(struct audit_cert_seen, not_after) },
+    };
+
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        if (!log_field_eq(ctx, fields[i].ctx))
+            continue;
+        if (s->cert == NULL)
+            s->cert = xcalloc(1, sizeof(*s->cert));
+        char **slot = (char **)((char *)s->cert + fields[i].off);
+
+        log_field_unescape(data);
+        free(*slot);
+        *slot = xstrndup(data->p, data->len);
+        if (fields[i].off == offsetof(struct audit_cert_seen, thumbprint))
+            log_field_copy(date, s->cert->seen, sizeof(s->cert->seen));
+        return;
+    }
+}
+
+/* audit_proto_row - one protocol log row */
+
+static void audit_proto_row(struct log_audit *a, struct log_row *row)
+{
+    struct log_field *f = row->f;
+    uint64_t sid;
+    struct audit_sess *s;
+    char ev;
+
+    if (f[LOG_P_EVENT].len != 1 || !audit_sid(f[LOG_P_SESSION].p, f[LOG_P_SESSION].len, &sid))
+        return;
+    if (row->kind == LOG_READ_RECV && a->opts.ninternal && audit_internal(a, &f[LOG_P_CONNECTOR]))
+        return;
+    s = audit_sess_get(a, row->kind, sid);
+    ev = f[LOG_P_EVENT].p[0];
+    if (ev == '*') {
+        struct log_field *ctx = &f[LOG_P_CONTEXT];
+
+        if (ctx->len > 12 && memcmp(ctx->p, "Certificate ", 12) == 0) {
+            if (s->block == BLOCK_PEER)
+                audit_cert_field(s, &f[LOG_P_DATE], &f[LOG_P_DATA], ctx);
+            return;
+        }
+        s->block = BLOCK_NONE;
+        if (log_field_eq(ctx, "Sending certificate"))
+            s->block = BLOCK_OURS;
+        else if (row->kind == LOG_READ_RECV ? log_field_eq(ctx, "Received certificate")
+                 : log_field_eq(ctx, "Remote certificate") || log_field_eq(ctx, "Secure domain certificate"))
+            s->block = BLOCK_PEER;
+        else if (log_field_prefix(ctx, "TLS protocol SP_PROT_")) {
+            const char *v = ctx->p + 21;
+            size_t n = 0;
+
+            while (21 + n < ctx->len && v[n] != ' ' && n < 6)
+                n++;
+            /* "TLS1_2_SERVER" -> "TLS1.2" */
+            memcpy(s->tls, v, n);
+            s->tls[n] = '\0';
+            for (char *c = s->tls; *c; c++)
+                if (*c == '_')
+                    *c = '.';
+        } else if (log_field_prefix(ctx, "TLS negotiation failed with error ")) {
+            free(s->tls_error);
+            s->tls_error = xstrndup(ctx->p + 34, ctx->len - 34);
+        } else if (log_field_prefix(ctx, "Message from secure domain '")
+                   || log_field_prefix(ctx, "Message to secure domain '")) {
+            audit_verdict(a, s, ctx);
+        }
+        return;
+    }
+    if (ev == '<' && row->kind == LOG_READ_RECV && f[LOG_P_DATA].len > 10
+        && strncasecmp(f[LOG_P_DATA].p, "MAIL FROM:", 10) == 0) {
+        size_t dl;
+        const char *d = audit_addr_domain(f[LOG_P_DATA].p + 10, f[LOG_P_DATA].len - 10, &dl);
+
+        audit_sess_domain(a, s, d, dl);
+    } else if (ev == '>' && row->kind == LOG_READ_SEND && f[LOG_P_DATA].len > 8
+               && strncasecmp(f[LOG_P_DATA].p, "RCPT TO:", 8) == 0) {
+        size_t dl;
+        const char *d = audit_addr_domain(f[LOG_P_DATA].p + 8, f[LOG_P_DATA].len - 8, &dl);
+
+        audit_sess_domain(a, s, d, dl);
+    }
+}
+
+/* audit_message - count one message for a partner */
+
+static void audit_message(struct log_audit *a, uint32_t pi, bool in, bool secured,
+                          const struct log_field *date)
+{
+    struct audit_partner *ap = &a->partners[pi];
+
+    if (in) {
+        ap->p.messages_in++;
+        ap->p.messages_in_secured += secured;
+    } else {
+        ap->p.messages_out++;
+        ap->p.messages_out_secured += secured;
+    }
+    if (secured) {
+        ap->inferred = true;
+        return;
+    }
+    uint64_t *n = in ? &ap->unsecured_in : &ap->unsecured_out;
+    char *at = in ? ap->unsecured_in_at : ap->unsecured_out_at;
+
+    if ((*n)++ == 0 || memcmp(date->p, at, date->len < LOG_READ_TSLEN ? date->len : LOG_READ_TSLEN) < 0)
+        log_field_copy(date, at, LOG_READ_TSLEN + 1);
+}
+
+/* audit_track_row - one message tracking row */
+
+static void audit_track_row(struct log_audit *a, struct log_row *row)
+{
+    struct log_field *f = row->f, *info = &f[LOG_T_MESSAGE_INFO];
+    bool in, secured = info->len > 4 && memcmp(info->p, "02P:", 4) == 0;
+
+    if (log_field_eq(&f[LOG_T_EVENT], "RECEIVE")) {
+        if (log_field_eq(&f[LOG_T_DIRECTION], "Originating")
+            || (a->opts.ninternal && audit_internal(a, &f[LOG_T_CONNECTOR])))
+            return;
+        in = true;
+    } else if (log_field_eq(&f[LOG_T_EVENT], "SEND")) {
+        if (log_field_eq(&f[LOG_T_DIRECTION], "Incoming"))
+            return;
+        in = false;
+    } else {
+        return;
+    }
+    if (in || secured)
+        audit_bucket(a, &f[LOG_T_DATE], secured);
+    if (secured) {
+        audit_message(a, audit_partner_find(a, info->p + 4, info->len - 4), in, true, &f[LOG_T_DATE]);
+        return;
+    }
+    if (in) {
+        size_t dl;
+        const char *d = audit_addr_domain(f[LOG_T_SENDER].p, f[LOG_T_SENDER].len, &dl);
+        uint64_t sid;
+        struct audit_sess *s;
+
+        if (d != NULL) {
+            audit_message(a, audit_partner_find(a, d, dl), true, false, &f[LOG_T_DATE]);
+        } else if (audit_sid(f[LOG_T_SOURCE_CONTEXT].p, f[LOG_T_SOURCE_CONTEXT].len, &sid)
+                   && (s = audit_sess_find(a, LOG_READ_RECV, sid)) != NULL && s->ndom > 0) {
+            audit_message(a, s->dom[0], true, false, &f[LOG_T_DATE]);
+        }
+        return;
+    }
+    /* SEND: each distinct recipient domain ("'"-quoted members allowed). */
+    uint32_t seen[16];
+    size_t nseen = 0;
+    const char *p = f[LOG_T_RECIPIENTS].p, *end = p + f[LOG_T_RECIPIENTS].len;
+
+    while (p < end) {
+        const char *semi = p, *at = NULL;
+        bool quoted = *p == '\'';
+
+        for (semi = p + quoted; semi < end; semi++) {
+            if (quoted && *semi == '\'') {
+                if (semi + 1 < end && semi[1] == '\'') { semi++; continue; }
+                quoted = false;
+                continue;
+            }
+            if (!quoted && *semi == ';')
+                break;
+            if (*semi == '@')
+                at = semi;
+        }
+        if (at != NULL) {
+            const char *de = semi;
+
+            if (de > at && de[-1] == '\'')
+                de--;
+            if (audit_accepted(a, at + 1, (size_t)(de - at - 1))) {
+                p = semi + 1;           /* inward: not a partner */
+                continue;
+            }
+            uint32_t pi = audit_partner_find(a, at + 1, (size_t)(de - at - 1));
+            size_t k;
+
+            for (k = 0; k < nseen && seen[k] != pi; k++)
+                ;
+            if (k == nseen && nseen < 16) {
+                if (nseen == 0)
+                    audit_bucket(a, &f[LOG_T_DATE], false);
+                seen[nseen++] = pi;
+                audit_message(a, pi, false, false, &f[LOG_T_DATE]);
+            }
+        }
+        p = semi + 1;
+    }
+}
+
+/* log_audit_row - feed one row */
+
+void log_audit_row(struct log_audit *a, struct log_row *row)
+{
+    const struct log_field *date = &row->f[0];
+
+    a->res.rows++;
+    if (date->len == LOG_READ_TSLEN) {
+        if (a->first[0] == '\0' || memcmp(date->p, a->first, LOG_READ_TSLEN) < 0)
+            memcpy(a->first, date->p, LOG_READ_TSLEN);
+        if (memcmp(date->p, a->last, LOG_READ_TSLEN) > 0)
+            memcpy(a->last, date->p, LOG_READ_TSLEN);
+    }
+    if (row->kind == LOG_READ_TRACK)
+        audit_track_row(a, row);
+    else
+        audit_proto_row(a, row);
+}
+
+/* audit_cert_cmp - certificates by first seen */
+
+static int audit_cert_cmp(const void *x, const void *y)
+{
+    const struct log_audit_cert *c = x, *d = y;
+
+    return strcmp(c->first_seen, d->first_seen);
+}
+
+/* audit_partner_cmp - partners by domain */
+
+static int audit_partner_cmp(const void *x, const void *y)
+{
+    const struct log_audit_partner *c = x, *d = y;
+
+    return strcmp(c->domain, d->domain);
+}
+
+/* audit_warn - append a warning */
+
+static void audit_warn(struct log_audit *a, enum log_audit_warning_kind kind, const char *domain,
+                       const char *time, char *text)
+{
+    struct log_audit_result *r = &a->res;
+
+    r->warnings = xrealloc(r->warnings, (r->nwarnings + 1) * sizeof(*r->warnings));
+    struct log_audit_warning *w = &r->warnings[r->nwarnings++];
+
+    w->kind = kind;
+    w->domain = domain;
+    snprintf(w->time, sizeof(w->time), "%s", time ? time : "");
+    w->text = text;
+}
+
+/* audit_add_cert - a session's partner certificate into the partner's list */
+
+static void audit_add_cert(struct audit_partner *ap, const struct audit_cert_seen *c, bool inbound)
+{
+    const char *tp = c->thumbprint ? c->thumbprint : "";
+    struct log_audit_cert *pc = NULL;
+
+    for (size_t i = 0; i < ap->p.ncerts; i++)
+        if (ap->p.certs[i].inbound == inbound && strcmp(ap->p.certs[i].thumbprint, tp) == 0)
+            pc = &ap->p.certs[i];
+    if (pc == NULL) {
+        if (ap->p.ncerts == ap->certs_cap) {
+            ap->certs_cap = ap->certs_cap ? 2 * ap->certs_cap : 4;
+            ap->p.certs = xrealloc(ap->p.certs, ap->certs_cap * sizeof(*ap->p.certs));
+        }
+        pc = &ap->p.certs[ap->p.ncerts++];
+        memset(pc, 0, sizeof(*pc));
+        pc->inbound = inbound;
+        pc->thumbprint = xstrdup(tp);
+        pc->subject = xstrdup(c->subject ? c->subject : "");
+        pc->issuer = xstrdup(c->issuer ? c->issuer : "");
+        pc->serial = xstrdup(c->serial ? c->serial : "");
+        pc->not_after = xstrdup(c->not_after ? c->not_after : "");
+        strcpy(pc->first_seen, c->seen);
+        strcpy(pc->last_seen, c->seen);
+    }
+    pc->sessions++;
+    if (strcmp(c->seen, pc->first_seen) < 0)
+        strcpy(pc->first_seen, c->seen);
+    if (strcmp(c->seen, pc->last_seen) > 0)
+        strcpy(pc->last_seen, c->seen);
+}
+
+/* audit_close_sessions - attribute every session to its partners */
+
+static void audit_close_sessions(struct log_audit *a)
+{
+    for (size_t k = 0; k < a->sess_cap; k++) {
+        struct audit_sess *s = &a->sess[k];
+
+        if (!s->used)
+            continue;
+        a->res.sessions++;
+        for (int i = 0; i < s->ndom; i++) {
+            struct audit_partner *ap = &a->partners[s->dom[i]];
+            bool sec = s->secured & (1u << i);
+            const char *tls = s->tls[0] ? s->tls : "none";
+
+            if (s->kind == LOG_READ_RECV) {
+                ap->p.sessions_in++;
+                ap->p.sessions_in_secured += sec;
+            } else {
+                ap->p.sessions_out++;
+                ap->p.sessions_out_secured += sec;
+            }
+            audit_count_add(&ap->p.tls, &ap->p.ntls, tls, strlen(tls));
+            if (s->tls_error) {
+                char *why = xasprintf("TLS negotiation failed: %s", s->tls_error);
+
+                audit_count_add(&ap->p.failures, &ap->p.nfailures, why, strlen(why));
+                free(why);
+            }
+            if (s->cert && s->cert->thumbprint && sec)
+                audit_add_cert(ap, s->cert, s->kind == LOG_READ_RECV);
+        }
+    }
+}
+
+/* audit_warnings - certificate changes and expiry, unsecured mail */
+
+static void audit_warnings(struct log_audit *a, const char *end)
+{
+    long end_day = log_read_day(end, false);
+
+    for (size_t k = 0; k < a->npartners; k++) {
+        struct audit_partner *ap = &a->partners[k];
+        struct log_audit_partner *p = &ap->p;
+
+        if (a->opts.domain && strcasecmp(a->opts.domain, p->domain) != 0)
+            continue;
+        if (p->ncerts > 1)
+            qsort(p->certs, p->ncerts, sizeof(*p->certs), audit_cert_cmp);
+        for (size_t i = 1; i < p->ncerts; i++) {
+            size_t j = i;               /* the previous one of the same direction */
+
+            while (j-- > 0 && p->certs[j].inbound != p->certs[i].inbound)
+                ;
+            if (j == (size_t)-1)
+                continue;
+            audit_warn(a, LOG_AUDIT_W_CERT_CHANGED, p->domain, p->certs[i].first_seen,
+                       xasprintf("%s presented a new %s certificate %s (subject %s), replacing %s",
+                                 p->domain, p->certs[i].inbound ? "client" : "server",
+                                 p->certs[i].thumbprint, p->certs[i].subject,
+                                 p->certs[j].thumbprint));
+        }
+        for (size_t i = 0; i < p->ncerts; i++) {
+            long na = p->certs[i].not_after[0] ? log_read_day(p->certs[i].not_after, false) : -1;
+
+            if (na < 0 || end_day < 0 || na > end_day + (long)a->opts.expiry_days)
+                continue;
+            audit_warn(a, LOG_AUDIT_W_CERT_EXPIRES, p->domain, p->certs[i].last_seen,
+                       xasprintf("%s certificate %s %s %s (%ld days after %.10s)", p->domain,
+                                 p->certs[i].thumbprint, na < end_day ? "expired" : "expires",
+                                 p->certs[i].not_after, na - end_day, end));
+        }
+        if (ap->listed_in && ap->unsecured_in)
+            audit_warn(a, LOG_AUDIT_W_NOT_SECURED, p->domain, ap->unsecured_in_at,
+                       xasprintf("%llu message(s) from listed domain %s were not domain-secured",
+                                 (unsigned long long)ap->unsecured_in, p->domain));
+        if (ap->listed_out && ap->unsecured_out)
+            audit_warn(a, LOG_AUDIT_W_NOT_SECURED, p->domain, ap->unsecured_out_at,
+                       xasprintf("%llu message(s) to listed domain %s were not domain-secured",
+                                 (unsigned long long)ap->unsecured_out, p->domain));
+    }
+}
+
+/* audit_buckets - hours, or days when the messages span more than 2 days */
+
+static void audit_buckets(struct log_audit *a)
+{
+    struct log_audit_result *r = &a->res;
+
+    if (a->nhours == 0)
+        return;
+    long d0 = log_read_day(a->hours[0].label, false);
+    long d1 = log_read_day(a->hours[a->nhours - 1].label, false);
+
+    r->buckets = xcalloc(a->nhours, sizeof(*r->buckets));
+    if (d1 - d0 < 2) {
+        memcpy(r->buckets, a->hours, a->nhours * sizeof(*r->buckets));
+        r->nbuckets = a->nhours;
+        return;
+    }
+    for (size_t i = 0; i < a->nhours; i++) {
+        if (r->nbuckets == 0 || memcmp(r->buckets[r->nbuckets - 1].label, a->hours[i].label, 10) != 0)
+            memcpy(r->buckets[r->nbuckets++].label, a->hours[i].label, 10);
+        r->buckets[r->nbuckets - 1].secured += a->hours[i].secured;
+        r->buckets[r->nbuckets - 1].not_secured += a->hours[i].not_secured;
+    }
+}
+
+/* log_audit_finish - the result */
+
+const struct log_audit_result *log_audit_finish(struct log_audit *a)
+{
+    struct log_audit_result *r = &a->res;
+    char end[LOG_READ_TSLEN + 1];
+
+    if (a->finished)
+        return r;
+    a->finished = true;
+    r->listed_from_config = a->opts.listed_known;
+    if (log_read_time_arg(a->opts.from, r->from) == 0)
+        strcpy(r->from, a->first);
+    if (log_read_time_arg(a->opts.to, r->to) == 0)
+        strcpy(r->to, a->last);
+    strcpy(end, r->to[0] ? r->to : "1970-01-01");
+    audit_close_sessions(a);
+    for (size_t k = 0; k < a->npartners; k++) {
+        struct audit_partner *ap = &a->partners[k];
+
+        if (!a->opts.listed_known)
+            ap->listed_in = ap->listed_out = ap->inferred;
+        ap->p.listed = ap->listed_in || ap->listed_out;
+    }
+    audit_warnings(a, end);
+    audit_buckets(a);
+    /* The result: the partners asked for, sorted (warnings keep pointers
+     * to the domain strings, which move with their records: fine). */
+    r->partners = xcalloc(a->npartners ? a->npartners : 1, sizeof(*r->partners));
+    for (size_t k = 0; k < a->npartners; k++)
+        if (!a->opts.domain || strcasecmp(a->opts.domain, a->partners[k].p.domain) == 0)
+            r->partners[r->npartners++] = a->partners[k].p;
+    qsort(r->partners, r->npartners, sizeof(*r->partners), audit_partner_cmp);
+    return r;
+}
+
+/* log_audit_free - free the audit and its result */
+
+void log_audit_free(struct log_audit *a)
+{
+    if (a == NULL)
+        return;
+    for (size_t k = 0; k < a->sess_cap; k++) {
+        struct audit_sess *s = &a->sess[k];
+
+        if (!s->used)
+            continue;
+        if (s->cert) {
+            free(s->cert->thumbprint);
+            free(s->cert->subject);
+            free(s->cert->issuer);
+            free(s->cert->serial);
+            free(s->cert->not_after);
+            free(s->cert);
+        }
+        free(s->tls_error);
+    }
+    free(a->sess);
+    for (size_t k = 0; k < a->npartners; k++) {
+        struct log_audit_partner *p = &a->partners[k].p;
+
+        for (size_t i = 0; i < p->nfailures; i++)
+            free(p->failures[i].name);
+        for (size_t i = 0; i < p->ntls; i++)
+            free(p->tls[i].name);
+        for (size_t i = 0; i < p->ncerts; i++) {
+            free(p->certs[i].thumbprint);
+            free(p->certs[i].subject);
+            free(p->certs[i].issuer);
+            free(p->certs[i].serial);
+            free(p->certs[i].not_after);
+        }
+        free(p->failures);
+        free(p->tls);
+        free(p->certs);
+        free(p->domain);
+    }
+    free(a->partners);
+    free(a->pidx);
+    free(a->hours);
+    for (size_t i = 0; i < a->res.nwarnings; i++)
+        free(a->res.warnings[i].text);
+    free(a->res.warnings);
+    free(a->res.partners);
+    free(a->res.buckets);
+    free(a);
+}

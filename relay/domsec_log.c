@@ -1,0 +1,720 @@
+/*
+ * domsec_log.c - `domsec log search|audit`: read the protocol and message
+ * tracking logs (SPEC 5.3).
+ *
+ *   domsec [-c FILE] log search [--from T] [--to T] [--session ID] [--remote IP]
+ *          [--domain D] [--event E] [--text S] [--sessions]
+ *          [--format table|csv|json] [PATH...]
+ *   domsec [-c FILE] log audit [--from T] [--to T] [--domain D]
+ *          [--format table|csv|json|html] [--out FILE] [PATH...]
+ *
+ * PATH (files or directories) defaults to FILE's [logs] directory.  The
+ * audit's listed partner domains are FILE's tls_send/receive domain-secure
+ * lists when FILE loads, else inferred from domain-secured traffic.  The
+ * reading is logs/log_read.c, the audit's rules logs/log_audit.c, the HTML
+ * report domsec_log_html.c.
+ *
+ * CONTRACT
+ *  Exit 0 when the logs were read (also with no rows, and with warnings:
+ *  the audit reports them, it does not fail on them); 1 when no PATH was
+ *  given and FILE cannot be loaded, a PATH does not exist, or --out cannot
+ *  be written; 2 on a usage error.  Unreadable files inside a directory
+ *  are reported on stderr and skipped.  A search prints rows in file order
+ *  (day, N, RECV, SEND, MSGTRK), escaped as in the files (table) or
+ *  unescaped (json).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "domsec_cmd.h"
+#include "log.h"
+#include "log_audit.h"
+#include "log_read.h"
+#include "policy_config.h"
+
+enum log_fmt { FMT_TABLE, FMT_CSV, FMT_JSON, FMT_HTML };
+
+struct log_args {
+    const char *from, *to, *session, *remote, *domain, *event, *text, *out;
+    bool    sessions;
+    enum log_fmt fmt;
+};
+
+static const char *const log_p_names[LOG_P_NFIELDS] = {
+    "date-time", "connector-id", "session-id", "sequence-number", "local-endpoint",
+    "remote-endpoint", "event", "data", "context",
+};
+
+static const char *const log_t_names[LOG_T_NFIELDS] = {
+    "date-time", "client-ip", "client-hostname", "server-ip", "server-hostname",
+    "source-context", "connector-id", "source", "event-id", "internal-message-id",
+    "message-id", "recipient-address", "recipient-status", "total-bytes", "recipient-count",
+    "reference", "sender-address", "message-info", "directionality",
+};
+
+/* log_usage - print usage and exit */
+
+static void log_usage(int status)
+{
+    fprintf(status ? stderr : stdout,
+            "usage: domsec [-c FILE] log search [--from T] [--to T] [--session ID] [--remote IP]\n"
+            "                [--domain D] [--event E] [--text S] [--sessions]\n"
+            "                [--format table|csv|json] [PATH...]\n"
+            "       domsec [-c FILE] log audit [--from T] [--to T] [--domain D]\n"
+            "                [--format table|csv|json|html] [--out FILE] [PATH...]\n"
+            "  T is UTC: 2026-11-22, 2026-11-22T08, 2026-11-22T08:30:00 ...; --to includes\n"
+            "  the whole unit given.  PATH: log files or directories; default the\n"
+            "  [logs] directory of FILE.\n");
+    exit(status);
+}
+
+/* log_parse_args - the options shared by search and audit */
+
+static int log_parse_args(int argc, char **argv, bool audit, struct log_args *a)
+{
+    static const struct option opts[] = {
+        { "from", required_argument, NULL, 'f' }, { "to", required_argument, NULL, 't' },
+        { "session", required_argument, NULL, 's' }, { "remote", required_argument, NULL, 'r' },
+        { "domain", required_argument, NULL, 'd' }, { "event", required_argument, NULL, 'e' },
+        { "text", required_argument, NULL, 'x' }, { "sessions", no_argument, NULL, 'S' },
+        { "format", required_argument, NULL, 'F' }, { "out", required_argument, NULL, 'o' },
+        { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+    };
+    char tmp[LOG_READ_TSLEN + 1];
+    int c;
+
+    memset(a, 0, sizeof(*a));
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (audit && strchr("srexS", c))
+            log_usage(2);
+        if (!audit && c == 'o')
+            log_usage(2);
+        switch (c) {
+        case 'f': a->from = optarg; break;
+        case 't': a->to = optarg; break;
+        case 's': a->session = optarg; break;
+        case 'r': a->remote = optarg; break;
+        case 'd': a->domain = optarg; break;
+        case 'e': a->event = optarg; break;
+        case 'x': a->text = optarg; break;
+        case 'S': a->sessions = true; break;
+        case 'o': a->out = optarg; break;
+        case 'F':
+            if (strcmp(optarg, "table") == 0) a->fmt = FMT_TABLE;
+            else if (strcmp(optarg, "csv") == 0) a->fmt = FMT_CSV;
+            else if (strcmp(optarg, "json") == 0) a->fmt = FMT_JSON;
+            else if (audit && strcmp(optarg, "html") == 0) a->fmt = FMT_HTML;
+            else {
+                fprintf(stderr, "domsec: log: unknown format %s\n", optarg);
+                return 2;
+            }
+            break;
+        case 'h': log_usage(0); break;
+        default: log_usage(2);
+        }
+    }
+    if ((a->from && !log_read_time_arg(a->from, tmp)) || (a->to && !log_read_time_arg(a->to, tmp))) {
+        fprintf(stderr, "domsec: log: bad time %s (use 2026-11-22, 2026-11-22T08:30 ...)\n",
+                a->from && !log_read_time_arg(a->from, tmp) ? a->from : a->to);
+        return 2;
+    }
+    return 0;
+}
+
+/* log_open_reader - a reader over PATHs, or the config's [logs] directory */
+
+static struct log_reader *log_open_reader(const char *config_path, const struct config *cfg,
+                                          const struct log_args *a, int argc, char **argv)
+{
+    struct log_reader *r = log_reader_new(&(struct log_read_opts){ .from = a->from, .to = a->to });
+
+    if (optind >= argc) {
+        if (cfg == NULL) {
+            fprintf(stderr, "domsec: log: %s cannot be loaded and no PATH was given\n", config_path);
+            log_reader_free(r);
+            return NULL;
+        }
+        if (log_reader_add(r, cfg->logs.directory) != 0) {
+            fprintf(stderr, "domsec: log: %s: %m\n", cfg->logs.directory);
+            log_reader_free(r);
+            return NULL;
+        }
+        return r;
+    }
+    for (int i = optind; i < argc; i++) {
+        if (log_reader_add(r, argv[i]) != 0) {
+            fprintf(stderr, "domsec: log: %s: %m\n", argv[i]);
+            log_reader_free(r);
+            return NULL;
+        }
+    }
+    return r;
+}
+
+/* log_load_config - FILE; NULL if it does not load (errors shown if loud) */
+
+static struct config *log_load_config(const char *path, bool loud)
+{
+    struct cfg_errors errs = { 0 };
+    struct config *cfg = policy_config_load(path, &errs);
+
+    for (size_t i = 0; loud && cfg == NULL && i < errs.n; i++)
+        fprintf(stderr, "domsec: log: %s\n", errs.v[i]);
+    policy_config_errors_free(&errs);
+    return cfg;
+}
+
+/* ---------------------------------------------------------------- output */
+
+/* log_csv_field - one CSV field, Exchange's escaping */
+
+static void log_csv_field(FILE *fp, const char *p, size_t n)
+{
+    if (memchr(p, ',', n) == NULL && memchr(p, '"', n) == NULL) {
+        fwrite(p, 1, n, fp);
+        return;
+    }
+    fputc('"', fp);
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == '"')
+            fputc('"', fp);
+        fputc(p[i], fp);
+    }
+    fputc('"', fp);
+}
+
+/* log_json_str - a JSON string */
+
+static void log_json_str(FILE *fp, const char *p, size_t n)
+{
+    fputc('"', fp);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+
+        if (c == '"' || c == '\\')
+            fprintf(fp, "\\%c", c);
+        else if (c == '\n')
+            fputs("\\n", fp);
+        else if (c == '\r')
+            fputs("\\r", fp);
+        else if (c < 0x20 || c == 0x7f)
+            fprintf(fp, "\\u%04x", c);
+        else
+            fputc(c, fp);
+    }
+    fputc('"', fp);
+}
+
+static void log_json_cstr(FILE *fp, const char *s)
+{
+    log_json_str(fp, s, strlen(s));
+}
+
+/* ---------------------------------------------------------------- search */
+
+struct sid_set {                        /* sorted session ids per log */
+    uint64_t *v[LOG_READ_NKINDS];
+    size_t  n[LOG_READ_NKINDS], cap[LOG_READ_NKINDS];
+};
+
+/* sid_parse - 16 hex digits at p */
+
+static bool sid_parse(const char *p, size_t n, uint64_t *out)
+{
+    char buf[17];
+
+    if (n < 16)
+        return false;
+    memcpy(buf, p, 16);
+    buf[16] = '\0';
+    for (int i = 0; i < 16; i++)
+        if (!strchr("0123456789ABCDEFabcdef", buf[i]))
+            return false;
+    *out = strtoull(buf, NULL, 16);
+    return true;
+}
+
+static void sid_add(struct sid_set *s, int k, uint64_t v)
+{
+    if (s->n[k] == s->cap[k]) {
+        s->cap[k] = s->cap[k] ? 2 * s->cap[k] : 256;
+        s->v[k] = xrealloc(s->v[k], s->cap[k] * sizeof(uint64_t));
+    }
+    s->v[k][s->n[k]++] = v;
+}
+
+static int sid_cmp(const void *x, const void *y)
+{
+    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+
+    return a < b ? -1 : a > b;
+}
+
+static bool sid_has(const struct sid_set *s, int k, uint64_t v)
+{
+    return s->n[k] && bsearch(&v, s->v[k], s->n[k], sizeof(uint64_t), sid_cmp) != NULL;
+}
+
+/* search_remote_match - "ip" against "ip:port" / "[ip]:port" / "ip" */
+
+static bool search_remote_match(const struct log_field *f, const char *ip)
+{
+    size_t n = strlen(ip);
+    const char *p = f->p;
+    size_t len = f->len;
+
+    if (len && *p == '[') {
+        p++, len--;
+    }
+    return len >= n && strncasecmp(p, ip, n) == 0
+        && (len == n || p[n] == ':' || p[n] == ']');
+}
+
+/* search_any - some field contains s */
+
+static bool search_any(const struct log_row *row, const char *s)
+{
+    for (size_t i = 0; i < row->nfields; i++)
+        if (log_field_find(&row->f[i], s))
+            return true;
+    return false;
+}
+
+/* search_match - the row passes every filter given */
+
+static bool search_match(const struct log_args *a, const struct log_row *row)
+{
+    const struct log_field *f = row->f;
+
+    if (row->kind != LOG_READ_TRACK) {
+        if (a->session && !(f[LOG_P_SESSION].len == strlen(a->session)
+                            && strncasecmp(f[LOG_P_SESSION].p, a->session, f[LOG_P_SESSION].len) == 0))
+            return false;
+        if (a->remote && !search_remote_match(&f[LOG_P_REMOTE], a->remote))
+            return false;
+        if (a->domain && !log_field_find(&f[LOG_P_DATA], a->domain)
+            && !log_field_find(&f[LOG_P_CONTEXT], a->domain))
+            return false;
+        if (a->event && !log_field_eq(&f[LOG_P_EVENT], a->event))
+            return false;
+    } else {
+        if (a->session && !(f[LOG_T_SOURCE_CONTEXT].len >= strlen(a->session)
+                            && strncasecmp(f[LOG_T_SOURCE_CONTEXT].p, a->session, strlen(a->session)) == 0))
+            return false;
+        if (a->remote && !search_remote_match(&f[LOG_T_CLIENT_IP], a->remote)
+            && !search_remote_match(&f[LOG_T_SERVER_IP], a->remote))
+            return false;
+        if (a->domain && !log_field_find(&f[LOG_T_SENDER], a->domain)
+            && !log_field_find(&f[LOG_T_RECIPIENTS], a->domain)
+            && !log_field_find(&f[LOG_T_MESSAGE_INFO], a->domain)
+            && !log_field_find(&f[LOG_T_CLIENT_HOST], a->domain)
+            && !log_field_find(&f[LOG_T_SERVER_HOST], a->domain))
+            return false;
+        if (a->event && !(f[LOG_T_EVENT].len == strlen(a->event)
+                          && strncasecmp(f[LOG_T_EVENT].p, a->event, f[LOG_T_EVENT].len) == 0))
+            return false;
+    }
+    if (a->text && !search_any(row, a->text))
+        return false;
+    return true;
+}
+
+/* search_print - one row in the chosen format */
+
+static void search_print(FILE *fp, const struct log_args *a, struct log_row *row, bool *first)
+{
+    const char *kind = log_read_kind_name(row->kind);
+    struct log_field *f = row->f;
+
+    switch (a->fmt) {
+    case FMT_CSV:
+        fputs(kind, fp);
+        for (size_t i = 0; i < row->nfields; i++) {
+            fputc(',', fp);
+            log_csv_field(fp, f[i].p, f[i].len);
+        }
+        fputc('\n', fp);
+        break;
+    case FMT_JSON:
+        fprintf(fp, "%s\n  {\"log\": \"%s\", \"file\": ", *first ? "" : ",", kind);
+        log_json_cstr(fp, row->path);
+        fprintf(fp, ", \"line\": %llu", (unsigned long long)row->lineno);
+        for (size_t i = 0; i < row->nfields; i++) {
+            fprintf(fp, ", \"%s\": ", row->kind == LOG_READ_TRACK ? log_t_names[i] : log_p_names[i]);
+            log_field_unescape(&f[i]);
+            log_json_str(fp, f[i].p, f[i].len);
+        }
+        fputc('}', fp);
+        break;
+    default:
+        if (row->kind != LOG_READ_TRACK)
+            fprintf(fp, "%.*s %-6s %.*s %4.*s %-21.*s %.*s %.*s%s%.*s\n",
+                    (int)f[0].len, f[0].p, kind, (int)f[2].len, f[2].p, (int)f[3].len, f[3].p,
+                    (int)f[5].len, f[5].p, (int)f[6].len, f[6].p, (int)f[7].len, f[7].p,
+                    f[8].len ? " | " : "", (int)f[8].len, f[8].p);
+        else
+            fprintf(fp, "%.*s %-6s %-7.*s %.*s %.*s <%.*s> -> %.*s %.*s%s%.*s\n",
+                    (int)f[0].len, f[0].p, kind, (int)f[LOG_T_EVENT].len, f[LOG_T_EVENT].p,
+                    (int)f[LOG_T_INTERNAL_ID].len, f[LOG_T_INTERNAL_ID].p,
+                    (int)f[LOG_T_MESSAGE_ID].len, f[LOG_T_MESSAGE_ID].p,
+                    (int)f[LOG_T_SENDER].len, f[LOG_T_SENDER].p,
+                    (int)f[LOG_T_RECIPIENTS].len, f[LOG_T_RECIPIENTS].p,
+                    (int)f[LOG_T_RECIPIENT_STATUS].len, f[LOG_T_RECIPIENT_STATUS].p,
+                    f[LOG_T_MESSAGE_INFO].len ? " " : "",
+                    (int)f[LOG_T_MESSAGE_INFO].len, f[LOG_T_MESSAGE_INFO].p);
+    }
+    *first = false;
+}
+
+/* search_sessions_pass - collect the sessions that have a matching row */
+
+static void search_sessions_pass(struct log_reader *r, const struct log_args *a, struct sid_set *set)
+{
+    struct log_row row;
+    uint64_t sid;
+
+    while (log_reader_next(r, &row) == 1) {
+        if (!search_match(a, &row))
+            continue;
+        if (row.kind != LOG_READ_TRACK) {
+            if (sid_parse(row.f[LOG_P_SESSION].p, row.f[LOG_P_SESSION].len, &sid))
+                sid_add(set, row.kind, sid);
+        } else if (sid_parse(row.f[LOG_T_SOURCE_CONTEXT].p, row.f[LOG_T_SOURCE_CONTEXT].len, &sid)) {
+            sid_add(set, log_field_eq(&row.f[LOG_T_EVENT], "RECEIVE") ? LOG_READ_RECV : LOG_READ_SEND, sid);
+        }
+    }
+    for (int k = 0; k < LOG_READ_NKINDS; k++)
+        if (set->n[k])
+            qsort(set->v[k], set->n[k], sizeof(uint64_t), sid_cmp);
+    log_reader_rewind(r);
+}
+
+/* log_search - `domsec log search` */
+
+static int log_search(const char *config_path, int argc, char **argv)
+{
+    struct log_args a;
+    struct config *cfg = NULL;
+    struct log_reader *r;
+    struct log_row row;
+    struct sid_set set = { 0 };
+    bool first = true;
+    int rc;
+
+    if ((rc = log_parse_args(argc, argv, false, &a)) != 0)
+        return rc;
+    if (optind >= argc)
+        cfg = log_load_config(config_path, true);
+    if ((r = log_open_reader(config_path, cfg, &a, argc, argv)) == NULL) {
+        if (cfg)
+            policy_config_unref(cfg);
+        return 1;
+    }
+    if (a.sessions)
+        search_sessions_pass(r, &a, &set);
+    if (a.fmt == FMT_JSON)
+        fputs("[", stdout);
+    while (log_reader_next(r, &row) == 1) {
+        bool ok;
+        uint64_t sid;
+
+        if (!a.sessions)
+            ok = search_match(&a, &row);
+        else if (row.kind != LOG_READ_TRACK)
+            ok = sid_parse(row.f[LOG_P_SESSION].p, row.f[LOG_P_SESSION].len, &sid)
+                && sid_has(&set, row.kind, sid);
+        else
+            ok = search_match(&a, &row)
+                || (sid_parse(row.f[LOG_T_SOURCE_CONTEXT].p, row.f[LOG_T_SOURCE_CONTEXT].len, &sid)
+                    && sid_has(&set, log_field_eq(&row.f[LOG_T_EVENT], "RECEIVE")
+                               ? LOG_READ_RECV : LOG_READ_SEND, sid));
+        if (ok)
+            search_print(stdout, &a, &row, &first);
+    }
+    if (a.fmt == FMT_JSON)
+        fputs(first ? "]\n" : "\n]\n", stdout);
+    for (int k = 0; k < LOG_READ_NKINDS; k++)
+        free(set.v[k]);
+    log_reader_free(r);
+    if (cfg)
+        policy_config_unref(cfg);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- audit */
+
+/* audit_print_table - the audit for people */
+
+static void audit_print_table(FILE *fp, const struct log_audit_result *r)
+{
+    fprintf(fp, "Domain security audit %s .. %s (listed domains: %s)\n\n", r->from, r->to,
+            r->listed_from_config ? "configuration" : "inferred from traffic");
+    fprintf(fp, "%-28s %-6s %9s %9s %9s %9s %9s %9s %9s %9s  %s\n", "Partner", "Listed",
+            "SessIn", "SecIn", "SessOut", "SecOut", "MsgIn", "SecIn", "MsgOut", "SecOut", "TLS");
+    for (size_t i = 0; i < r->npartners; i++) {
+        const struct log_audit_partner *p = &r->partners[i];
+
+        fprintf(fp, "%-28s %-6s %9llu %9llu %9llu %9llu %9llu %9llu %9llu %9llu  ", p->domain,
+                p->listed ? "yes" : "no",
+                (unsigned long long)p->sessions_in, (unsigned long long)p->sessions_in_secured,
+                (unsigned long long)p->sessions_out, (unsigned long long)p->sessions_out_secured,
+                (unsigned long long)p->messages_in, (unsigned long long)p->messages_in_secured,
+                (unsigned long long)p->messages_out, (unsigned long long)p->messages_out_secured);
+        for (size_t k = 0; k < p->ntls; k++)
+            fprintf(fp, "%s%s=%llu", k ? " " : "", p->tls[k].name, (unsigned long long)p->tls[k].count);
+        fputc('\n', fp);
+    }
+    fprintf(fp, "\nFailures\n");
+    for (size_t i = 0; i < r->npartners; i++)
+        for (size_t k = 0; k < r->partners[i].nfailures; k++)
+            fprintf(fp, "  %-28s %6llu  %s\n", r->partners[i].domain,
+                    (unsigned long long)r->partners[i].failures[k].count, r->partners[i].failures[k].name);
+    fprintf(fp, "\nPartner certificates\n");
+    for (size_t i = 0; i < r->npartners; i++)
+        for (size_t k = 0; k < r->partners[i].ncerts; k++) {
+            const struct log_audit_cert *c = &r->partners[i].certs[k];
+
+            fprintf(fp, "  %-28s %s (%s)\n      subject:   %s\n      issuer:    %s\n"
+                    "      not after: %s\n      seen:      %s .. %s (%llu sessions)\n",
+                    r->partners[i].domain, c->thumbprint, c->inbound ? "client, inbound" : "server, outbound",
+                    c->subject, c->issuer,
+                    c->not_after[0] ? c->not_after : "-", c->first_seen, c->last_seen,
+                    (unsigned long long)c->sessions);
+        }
+    fprintf(fp, "\nWarnings (%zu)\n", r->nwarnings);
+    for (size_t i = 0; i < r->nwarnings; i++)
+        fprintf(fp, "  %s %-20s %s\n", r->warnings[i].time,
+                log_audit_warning_name(r->warnings[i].kind), r->warnings[i].text);
+}
+
+/* audit_csv_s - a CSV field from a C string, with a leading comma */
+
+static void audit_csv_s(FILE *fp, const char *s)
+{
+    fputc(',', fp);
+    log_csv_field(fp, s, strlen(s));
+}
+
+/* audit_print_csv - one record per line; the first field names the record */
+
+static void audit_print_csv(FILE *fp, const struct log_audit_result *r)
+{
+    fputs("record,domain,listed,sessions_in,sessions_in_secured,sessions_out,sessions_out_secured,"
+          "messages_in,messages_in_secured,messages_out,messages_out_secured\n", fp);
+    for (size_t i = 0; i < r->npartners; i++) {
+        const struct log_audit_partner *p = &r->partners[i];
+
+        fputs("partner", fp);
+        audit_csv_s(fp, p->domain);
+        fprintf(fp, ",%s,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu\n", p->listed ? "yes" : "no",
+                (unsigned long long)p->sessions_in, (unsigned long long)p->sessions_in_secured,
+                (unsigned long long)p->sessions_out, (unsigned long long)p->sessions_out_secured,
+                (unsigned long long)p->messages_in, (unsigned long long)p->messages_in_secured,
+                (unsigned long long)p->messages_out, (unsigned long long)p->messages_out_secured);
+    }
+    fputs("record,domain,reason,count\n", fp);
+    for (size_t i = 0; i < r->npartners; i++)
+        for (size_t k = 0; k < r->partners[i].nfailures; k++) {
+            fputs("failure", fp);
+            audit_csv_s(fp, r->partners[i].domain);
+            audit_csv_s(fp, r->partners[i].failures[k].name);
+            fprintf(fp, ",%llu\n", (unsigned long long)r->partners[i].failures[k].count);
+        }
+    fputs("record,domain,version,sessions\n", fp);
+    for (size_t i = 0; i < r->npartners; i++)
+        for (size_t k = 0; k < r->partners[i].ntls; k++) {
+            fputs("tls", fp);
+            audit_csv_s(fp, r->partners[i].domain);
+            audit_csv_s(fp, r->partners[i].tls[k].name);
+            fprintf(fp, ",%llu\n", (unsigned long long)r->partners[i].tls[k].count);
+        }
+    fputs("record,domain,direction,thumbprint,subject,issuer,serial,not_after,first_seen,last_seen,sessions\n", fp);
+    for (size_t i = 0; i < r->npartners; i++)
+        for (size_t k = 0; k < r->partners[i].ncerts; k++) {
+            const struct log_audit_cert *c = &r->partners[i].certs[k];
+
+            fputs("certificate", fp);
+            audit_csv_s(fp, r->partners[i].domain);
+            audit_csv_s(fp, c->inbound ? "in" : "out");
+            audit_csv_s(fp, c->thumbprint);
+            audit_csv_s(fp, c->subject);
+            audit_csv_s(fp, c->issuer);
+            audit_csv_s(fp, c->serial);
+            audit_csv_s(fp, c->not_after);
+            audit_csv_s(fp, c->first_seen);
+            audit_csv_s(fp, c->last_seen);
+            fprintf(fp, ",%llu\n", (unsigned long long)c->sessions);
+        }
+    fputs("record,domain,kind,time,text\n", fp);
+    for (size_t i = 0; i < r->nwarnings; i++) {
+        fputs("warning", fp);
+        audit_csv_s(fp, r->warnings[i].domain);
+        audit_csv_s(fp, log_audit_warning_name(r->warnings[i].kind));
+        audit_csv_s(fp, r->warnings[i].time);
+        audit_csv_s(fp, r->warnings[i].text);
+        fputc('\n', fp);
+    }
+}
+
+/* audit_json_counts - {"name": count, ...} */
+
+static void audit_json_counts(FILE *fp, const struct log_audit_count *c, size_t n)
+{
+    fputc('{', fp);
+    for (size_t k = 0; k < n; k++) {
+        fputs(k ? ", " : "", fp);
+        log_json_cstr(fp, c[k].name);
+        fprintf(fp, ": %llu", (unsigned long long)c[k].count);
+    }
+    fputc('}', fp);
+}
+
+/* audit_print_json - the whole result as one object */
+
+static void audit_print_json(FILE *fp, const struct log_audit_result *r)
+{
+    fputs("{\n  \"from\": ", fp);
+    log_json_cstr(fp, r->from);
+    fputs(", \"to\": ", fp);
+    log_json_cstr(fp, r->to);
+    fprintf(fp, ", \"listed_from_config\": %s, \"rows\": %llu, \"sessions\": %llu,\n  \"partners\": [",
+            r->listed_from_config ? "true" : "false", (unsigned long long)r->rows,
+            (unsigned long long)r->sessions);
+    for (size_t i = 0; i < r->npartners; i++) {
+        const struct log_audit_partner *p = &r->partners[i];
+
+        fprintf(fp, "%s\n    {\"domain\": ", i ? "," : "");
+        log_json_cstr(fp, p->domain);
+        fprintf(fp, ", \"listed\": %s,\n     \"sessions_in\": %llu, \"sessions_in_secured\": %llu, "
+                "\"sessions_out\": %llu, \"sessions_out_secured\": %llu,\n"
+                "     \"messages_in\": %llu, \"messages_in_secured\": %llu, "
+                "\"messages_out\": %llu, \"messages_out_secured\": %llu,\n     \"failures\": ",
+                p->listed ? "true" : "false",
+                (unsigned long long)p->sessions_in, (unsigned long long)p->sessions_in_secured,
+                (unsigned long long)p->sessions_out, (unsigned long long)p->sessions_out_secured,
+                (unsigned long long)p->messages_in, (unsigned long long)p->messages_in_secured,
+                (unsigned long long)p->messages_out, (unsigned long long)p->messages_out_secured);
+        audit_json_counts(fp, p->failures, p->nfailures);
+        fputs(", \"tls\": ", fp);
+        audit_json_counts(fp, p->tls, p->ntls);
+        fputs(",\n     \"certificates\": [", fp);
+        for (size_t k = 0; k < p->ncerts; k++) {
+            const struct log_audit_cert *c = &p->certs[k];
+
+            fputs(k ? ", {" : "{", fp);
+            fprintf(fp, "\"direction\": \"%s\", ", c->inbound ? "in" : "out");
+            fputs("\"thumbprint\": ", fp); log_json_cstr(fp, c->thumbprint);
+            fputs(", \"subject\": ", fp); log_json_cstr(fp, c->subject);
+            fputs(", \"issuer\": ", fp); log_json_cstr(fp, c->issuer);
+            fputs(", \"serial\": ", fp); log_json_cstr(fp, c->serial);
+            fputs(", \"not_after\": ", fp); log_json_cstr(fp, c->not_after);
+            fputs(", \"first_seen\": ", fp); log_json_cstr(fp, c->first_seen);
+            fputs(", \"last_seen\": ", fp); log_json_cstr(fp, c->last_seen);
+            fprintf(fp, ", \"sessions\": %llu}", (unsigned long long)c->sessions);
+        }
+        fputs("]}", fp);
+    }
+    fputs("\n  ],\n  \"warnings\": [", fp);
+    for (size_t i = 0; i < r->nwarnings; i++) {
+        fprintf(fp, "%s\n    {\"kind\": \"%s\", \"domain\": ", i ? "," : "",
+                log_audit_warning_name(r->warnings[i].kind));
+        log_json_cstr(fp, r->warnings[i].domain);
+        fputs(", \"time\": ", fp);
+        log_json_cstr(fp, r->warnings[i].time);
+        fputs(", \"text\": ", fp);
+        log_json_cstr(fp, r->warnings[i].text);
+        fputc('}', fp);
+    }
+    fputs("\n  ],\n  \"chart\": [", fp);
+    for (size_t i = 0; i < r->nbuckets; i++)
+        fprintf(fp, "%s\n    {\"time\": \"%s\", \"secured\": %llu, \"not_secured\": %llu}", i ? "," : "",
+                r->buckets[i].label, (unsigned long long)r->buckets[i].secured,
+                (unsigned long long)r->buckets[i].not_secured);
+    fputs("\n  ]\n}\n", fp);
+}
+
+/* log_audit_cmd - `domsec log audit` */
+
+static int log_audit_cmd(const char *config_path, int argc, char **argv)
+{
+    struct log_args a;
+    struct config *cfg;
+    struct log_reader *r;
+    struct log_audit *au;
+    struct log_row row;
+    const struct log_audit_result *res;
+    FILE *fp = stdout;
+    const char **internal = NULL;
+    int rc;
+
+    if ((rc = log_parse_args(argc, argv, true, &a)) != 0)
+        return rc;
+    cfg = log_load_config(config_path, optind >= argc);
+    if ((r = log_open_reader(config_path, cfg, &a, argc, argv)) == NULL) {
+        if (cfg)
+            policy_config_unref(cfg);
+        return 1;
+    }
+    struct log_audit_opts ao = { .from = a.from, .to = a.to, .domain = a.domain };
+
+    if (cfg) {
+        ao.listed_known = true;
+        ao.send_listed = (const char *const *)cfg->transport.send_secure.v;
+        ao.nsend_listed = cfg->transport.send_secure.n;
+        ao.recv_listed = (const char *const *)cfg->transport.recv_secure.v;
+        ao.nrecv_listed = cfg->transport.recv_secure.n;
+        ao.accepted = (const char *const *)cfg->transport.accepted_domains.v;
+        ao.naccepted = cfg->transport.accepted_domains.n;
+        internal = xcalloc(cfg->nreceive + 1, sizeof(*internal));
+        for (size_t i = 0; i < cfg->nreceive; i++)
+            if (cfg->receive[i].permission == CFG_PERM_INTERNAL)
+                internal[ao.ninternal++] = cfg->receive[i].name;
+        ao.internal_connectors = internal;
+    }
+    au = log_audit_new(&ao);
+    while (log_reader_next(r, &row) == 1)
+        log_audit_row(au, &row);
+    res = log_audit_finish(au);
+    if (a.out && (fp = fopen(a.out, "w")) == NULL) {
+        fprintf(stderr, "domsec: log: %s: %m\n", a.out);
+        rc = 1;
+    } else {
+        switch (a.fmt) {
+        case FMT_CSV: audit_print_csv(fp, res); break;
+        case FMT_JSON: audit_print_json(fp, res); break;
+        case FMT_HTML: domsec_log_html(fp, res); break;
+        default: audit_print_table(fp, res);
+        }
+        if (fp != stdout && fclose(fp) != 0) {
+            fprintf(stderr, "domsec: log: %s: %m\n", a.out);
+            rc = 1;
+        }
+    }
+    log_audit_free(au);
+    log_reader_free(r);
+    free(internal);
+    if (cfg)
+        policy_config_unref(cfg);
+    return rc;
+}
+
+/* domsec_log_main - `domsec log search|audit` */
+
+int domsec_log_main(const char *config_path, int argc, char **argv)
+{
+    if (argc < 2)
+        log_usage(2);
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
+        log_usage(0);
+    optind = 0;                         /* glibc: restart getopt for the subcommand */
+    if (strcmp(argv[1], "search") == 0)
+        return log_search(config_path, argc - 1, argv + 1);
+    if (strcmp(argv[1], "audit") == 0)
+        return log_audit_cmd(config_path, argc - 1, argv + 1);
+    fprintf(stderr, "domsec: log: unknown command %s\n", argv[1]);
+    log_usage(2);
+    return 2;
+}
