@@ -9,6 +9,9 @@
  *  with the number of sessions (about 100 bytes each) and partners, not
  *  with the number of rows.
  *
+ *  The certificate blocks and the warnings are in log_audit_cert.c, the
+ *  state both files share in log_int.h; the rules below cover both.
+ *
  * THE RULES (the rows are those of docs/LOGS.md "The rows domsec writes")
  *  Sessions are joined by (log, session-id).  A session's partner domains
  *  are: the <d> of its domain-security verdict rows ("Message from secure
@@ -56,55 +59,12 @@
  *  more than two days; secured = "02P:".
  */
 #include <ctype.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
-#include "log_audit.h"
-
-#define AUDIT_SESS_DOMAINS 6
-
-enum audit_block { BLOCK_NONE, BLOCK_OURS, BLOCK_PEER };
-
-struct audit_cert_seen {                /* a session's partner certificate */
-    char   *thumbprint, *subject, *issuer, *serial, *not_after;     /* xstrdup()ed or NULL */
-    char    seen[LOG_READ_TSLEN + 1];
-};
-
-struct audit_sess {
-    uint64_t sid;
-    uint8_t used, kind, ndom, block;
-    uint8_t secured;                    /* bit i: dom[i] was domain-secured */
-    char    tls[8];                     /* "TLS1.2"; "" none */
-    uint32_t dom[AUDIT_SESS_DOMAINS];   /* partner indices */
-    struct audit_cert_seen *cert;       /* owned; NULL if none presented */
-    char   *tls_error;                  /* owned; NULL */
-};
-
-struct audit_partner {                  /* the result record, plus state */
-    struct log_audit_partner p;
-    bool    inferred, listed_in, listed_out;
-    uint64_t unsecured_in, unsecured_out;
-    char    unsecured_in_at[LOG_READ_TSLEN + 1], unsecured_out_at[LOG_READ_TSLEN + 1];
-    size_t  certs_cap;
-};
-
-struct log_audit {
-    struct log_audit_opts opts;         /* strings not copied: the caller's */
-    struct audit_sess *sess;            /* open addressing */
-    size_t  sess_cap, nsess;
-    struct audit_partner *partners;
-    size_t  npartners, partners_cap;
-    uint32_t *pidx;                     /* hash of partners: index + 1, 0 empty */
-    size_t  pidx_cap;
-    struct log_audit_bucket *hours;
-    size_t  nhours, hours_cap;
-    char    first[LOG_READ_TSLEN + 1], last[LOG_READ_TSLEN + 1];
-    struct log_audit_result res;
-    bool    finished;
-};
+#include "log_int.h"
 
 /* log_audit_warning_name - a warning kind as a stable word */
 
@@ -420,35 +380,6 @@ static void audit_verdict(struct log_audit *a, struct audit_sess *s, const struc
     }
 }
 
-/* audit_cert_field - a "Certificate ..." row inside a partner's block */
-
-static void audit_cert_field(struct audit_sess *s, const struct log_field *date,
-                             struct log_field *data, const struct log_field *ctx)
-{
-    static const struct { const char *ctx; size_t off; } fields[] = {
-        { "Certificate subject", offsetof(struct audit_cert_seen, subject) },
-        { "Certificate issuer name", offsetof(struct audit_cert_seen, issuer) },
-        { "Certificate serial number", offsetof(struct audit_cert_seen, serial) },
-        { "Certificate thumbprint", offsetof(struct audit_cert_seen, thumbprint) },
-        { "Certificate not after", offsetof(struct audit_cert_seen, not_after) },
-    };
-
-    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
-        if (!log_field_eq(ctx, fields[i].ctx))
-            continue;
-        if (s->cert == NULL)
-            s->cert = xcalloc(1, sizeof(*s->cert));
-        char **slot = (char **)((char *)s->cert + fields[i].off);
-
-        log_field_unescape(data);
-        free(*slot);
-        *slot = xstrndup(data->p, data->len);
-        if (fields[i].off == offsetof(struct audit_cert_seen, thumbprint))
-            log_field_copy(date, s->cert->seen, sizeof(s->cert->seen));
-        return;
-    }
-}
-
 /* audit_proto_row - one protocol log row */
 
 static void audit_proto_row(struct log_audit *a, struct log_row *row)
@@ -467,18 +398,9 @@ static void audit_proto_row(struct log_audit *a, struct log_row *row)
     if (ev == '*') {
         struct log_field *ctx = &f[LOG_P_CONTEXT];
 
-        if (ctx->len > 12 && memcmp(ctx->p, "Certificate ", 12) == 0) {
-            if (s->block == BLOCK_PEER)
-                audit_cert_field(s, &f[LOG_P_DATE], &f[LOG_P_DATA], ctx);
-            return;
-        }
-        s->block = BLOCK_NONE;
-        if (log_field_eq(ctx, "Sending certificate"))
-            s->block = BLOCK_OURS;
-        else if (row->kind == LOG_READ_RECV ? log_field_eq(ctx, "Received certificate")
-                 : log_field_eq(ctx, "Remote certificate") || log_field_eq(ctx, "Secure domain certificate"))
-            s->block = BLOCK_PEER;
-        else if (log_field_prefix(ctx, "TLS protocol SP_PROT_")) {
+        if (log__audit_cert_row(s, row->kind, f))
+            return;                     /* a certificate block's row */
+        if (log_field_prefix(ctx, "TLS protocol SP_PROT_")) {
             const char *v = ctx->p + 21;
             size_t n = 0;
 
@@ -642,15 +564,6 @@ void log_audit_row(struct log_audit *a, struct log_row *row)
         audit_proto_row(a, row);
 }
 
-/* audit_cert_cmp - certificates by first seen */
-
-static int audit_cert_cmp(const void *x, const void *y)
-{
-    const struct log_audit_cert *c = x, *d = y;
-
-    return strcmp(c->first_seen, d->first_seen);
-}
-
 /* audit_partner_cmp - partners by domain */
 
 static int audit_partner_cmp(const void *x, const void *y)
@@ -658,55 +571,6 @@ static int audit_partner_cmp(const void *x, const void *y)
     const struct log_audit_partner *c = x, *d = y;
 
     return strcmp(c->domain, d->domain);
-}
-
-/* audit_warn - append a warning */
-
-static void audit_warn(struct log_audit *a, enum log_audit_warning_kind kind, const char *domain,
-                       const char *time, char *text)
-{
-    struct log_audit_result *r = &a->res;
-
-    r->warnings = xrealloc(r->warnings, (r->nwarnings + 1) * sizeof(*r->warnings));
-    struct log_audit_warning *w = &r->warnings[r->nwarnings++];
-
-    w->kind = kind;
-    w->domain = domain;
-    snprintf(w->time, sizeof(w->time), "%s", time ? time : "");
-    w->text = text;
-}
-
-/* audit_add_cert - a session's partner certificate into the partner's list */
-
-static void audit_add_cert(struct audit_partner *ap, const struct audit_cert_seen *c, bool inbound)
-{
-    const char *tp = c->thumbprint ? c->thumbprint : "";
-    struct log_audit_cert *pc = NULL;
-
-    for (size_t i = 0; i < ap->p.ncerts; i++)
-        if (ap->p.certs[i].inbound == inbound && strcmp(ap->p.certs[i].thumbprint, tp) == 0)
-            pc = &ap->p.certs[i];
-    if (pc == NULL) {
-        if (ap->p.ncerts == ap->certs_cap) {
-            ap->certs_cap = ap->certs_cap ? 2 * ap->certs_cap : 4;
-            ap->p.certs = xrealloc(ap->p.certs, ap->certs_cap * sizeof(*ap->p.certs));
-        }
-        pc = &ap->p.certs[ap->p.ncerts++];
-        memset(pc, 0, sizeof(*pc));
-        pc->inbound = inbound;
-        pc->thumbprint = xstrdup(tp);
-        pc->subject = xstrdup(c->subject ? c->subject : "");
-        pc->issuer = xstrdup(c->issuer ? c->issuer : "");
-        pc->serial = xstrdup(c->serial ? c->serial : "");
-        pc->not_after = xstrdup(c->not_after ? c->not_after : "");
-        strcpy(pc->first_seen, c->seen);
-        strcpy(pc->last_seen, c->seen);
-    }
-    pc->sessions++;
-    if (strcmp(c->seen, pc->first_seen) < 0)
-        strcpy(pc->first_seen, c->seen);
-    if (strcmp(c->seen, pc->last_seen) > 0)
-        strcpy(pc->last_seen, c->seen);
 }
 
 /* audit_close_sessions - attribute every session to its partners */
@@ -739,56 +603,8 @@ static void audit_close_sessions(struct log_audit *a)
                 free(why);
             }
             if (s->cert && s->cert->thumbprint && sec)
-                audit_add_cert(ap, s->cert, s->kind == LOG_READ_RECV);
+                log__audit_add_cert(ap, s->cert, s->kind == LOG_READ_RECV);
         }
-    }
-}
-
-/* audit_warnings - certificate changes and expiry, unsecured mail */
-
-static void audit_warnings(struct log_audit *a, const char *end)
-{
-    long end_day = log_read_day(end, false);
-
-    for (size_t k = 0; k < a->npartners; k++) {
-        struct audit_partner *ap = &a->partners[k];
-        struct log_audit_partner *p = &ap->p;
-
-        if (a->opts.domain && strcasecmp(a->opts.domain, p->domain) != 0)
-            continue;
-        if (p->ncerts > 1)
-            qsort(p->certs, p->ncerts, sizeof(*p->certs), audit_cert_cmp);
-        for (size_t i = 1; i < p->ncerts; i++) {
-            size_t j = i;               /* the previous one of the same direction */
-
-            while (j-- > 0 && p->certs[j].inbound != p->certs[i].inbound)
-                ;
-            if (j == (size_t)-1)
-                continue;
-            audit_warn(a, LOG_AUDIT_W_CERT_CHANGED, p->domain, p->certs[i].first_seen,
-                       xasprintf("%s presented a new %s certificate %s (subject %s), replacing %s",
-                                 p->domain, p->certs[i].inbound ? "client" : "server",
-                                 p->certs[i].thumbprint, p->certs[i].subject,
-                                 p->certs[j].thumbprint));
-        }
-        for (size_t i = 0; i < p->ncerts; i++) {
-            long na = p->certs[i].not_after[0] ? log_read_day(p->certs[i].not_after, false) : -1;
-
-            if (na < 0 || end_day < 0 || na > end_day + (long)a->opts.expiry_days)
-                continue;
-            audit_warn(a, LOG_AUDIT_W_CERT_EXPIRES, p->domain, p->certs[i].last_seen,
-                       xasprintf("%s certificate %s %s %s (%ld days after %.10s)", p->domain,
-                                 p->certs[i].thumbprint, na < end_day ? "expired" : "expires",
-                                 p->certs[i].not_after, na - end_day, end));
-        }
-        if (ap->listed_in && ap->unsecured_in)
-            audit_warn(a, LOG_AUDIT_W_NOT_SECURED, p->domain, ap->unsecured_in_at,
-                       xasprintf("%llu message(s) from listed domain %s were not domain-secured",
-                                 (unsigned long long)ap->unsecured_in, p->domain));
-        if (ap->listed_out && ap->unsecured_out)
-            audit_warn(a, LOG_AUDIT_W_NOT_SECURED, p->domain, ap->unsecured_out_at,
-                       xasprintf("%llu message(s) to listed domain %s were not domain-secured",
-                                 (unsigned long long)ap->unsecured_out, p->domain));
     }
 }
 
@@ -841,7 +657,7 @@ const struct log_audit_result *log_audit_finish(struct log_audit *a)
             ap->listed_in = ap->listed_out = ap->inferred;
         ap->p.listed = ap->listed_in || ap->listed_out;
     }
-    audit_warnings(a, end);
+    log__audit_warnings(a, end);
     audit_buckets(a);
     /* The result: the partners asked for, sorted (warnings keep pointers
      * to the domain strings, which move with their records: fine). */
@@ -864,14 +680,7 @@ void log_audit_free(struct log_audit *a)
 
         if (!s->used)
             continue;
-        if (s->cert) {
-            free(s->cert->thumbprint);
-            free(s->cert->subject);
-            free(s->cert->issuer);
-            free(s->cert->serial);
-            free(s->cert->not_after);
-            free(s->cert);
-        }
+        log__audit_cert_seen_free(s->cert);
         free(s->tls_error);
     }
     free(a->sess);
@@ -882,16 +691,9 @@ void log_audit_free(struct log_audit *a)
             free(p->failures[i].name);
         for (size_t i = 0; i < p->ntls; i++)
             free(p->tls[i].name);
-        for (size_t i = 0; i < p->ncerts; i++) {
-            free(p->certs[i].thumbprint);
-            free(p->certs[i].subject);
-            free(p->certs[i].issuer);
-            free(p->certs[i].serial);
-            free(p->certs[i].not_after);
-        }
+        log__audit_certs_free(p);
         free(p->failures);
         free(p->tls);
-        free(p->certs);
         free(p->domain);
     }
     free(a->partners);

@@ -37,20 +37,21 @@
  *  log_file_flush() blocks until everything appended before it is written
  *  and synced: never call it on an event loop.  log_file_close() flushes,
  *  stops the thread and frees; nobody may append during or after it.
+ *
+ *  The directory side (creating it, listing the files, choosing the one to
+ *  append to, retention) is in log_dir.c; struct log_file is in log_int.h.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "log.h"
-#include "log_file.h"
+#include "log_int.h"
 
 #define LOG_BUF_SIZE    (64 * 1024)
 #define LOG_FREE_KEEP   4
@@ -63,47 +64,6 @@ struct log_buf {
     uint64_t nrows;
     size_t  len, cap;
     char    data[];
-};
-
-struct log_file {
-    /* Immutable after open. */
-    char   *dir;                        /* xstrdup()ed */
-    char   *prefix;                     /* xstrdup()ed */
-    char   *head_a;                     /* BOM ... "#Date: ", xasprintf()ed */
-    char   *head_b;                     /* "\r\n#Fields: ...\r\n", xasprintf()ed */
-    size_t  head_len;                   /* whole header, date included */
-    int     dirfd;
-    uint64_t max_file, max_dir, max_age;
-    unsigned flush_ms;
-    size_t  queue_limit;
-    log_clock_fn *clock;
-    void   *clock_arg;
-    pthread_t thread;
-
-    /* Under lock. */
-    pthread_mutex_t lock;
-    pthread_cond_t wake;                /* writer: work to do */
-    pthread_cond_t done;                /* flushers: flush_done moved */
-    struct log_buf *cur;                /* being filled, or NULL */
-    struct log_buf *qhead, *qtail;      /* sealed, for the writer */
-    struct log_buf *free;               /* spare LOG_BUF_SIZE buffers */
-    unsigned nfree;
-    size_t  mem;                        /* bytes of all buffers allocated */
-    uint64_t day_hi;                    /* latest day of any buffer */
-    uint64_t flush_req, flush_done;
-    bool    stop, paused, dropping;
-    struct log_file_stats st;
-
-    /* Writer thread only. */
-    int     fd;                         /* current file, or -1 */
-    uint64_t fday;                      /* its day */
-    unsigned fn;                        /* its instance number */
-    uint64_t fsize;
-    bool    frows;                      /* it holds at least one row */
-    bool    unsynced;
-    bool    werr_logged;
-    uint64_t last_retention;
-    uint64_t drops_reported;
 };
 
 /* log_real_clock - CLOCK_REALTIME in milliseconds */
@@ -219,174 +179,9 @@ size_t log_csv_member(char *out, const void *data, size_t len)
     return (size_t)(p - out);
 }
 
-/* log_file_mkdirs - mkdir -p */
+/* log__file_write_all - write(2) until done; -1 on error */
 
-static int log_file_mkdirs(const char *path)
-{
-    char *tmp = xstrdup(path);
-    int rc = 0;
-
-    for (char *p = tmp + 1; ; p++) {
-        if (*p == '/' || *p == '\0') {
-            char c = *p;
-
-            *p = '\0';
-            if (mkdir(tmp, 0750) < 0 && errno != EEXIST) {
-                rc = -1;
-                break;
-            }
-            *p = c;
-            if (c == '\0')
-                break;
-        }
-    }
-    free(tmp);
-    return rc;
-}
-
-/* log_file_name - PREFIXyyyymmdd-N.LOG for a day number */
-
-static void log_file_name(const struct log_file *lf, uint64_t day, unsigned n,
-                          char *out, size_t size)
-{
-    time_t t = (time_t)(day * 86400);
-    struct tm tm;
-
-    gmtime_r(&t, &tm);
-    snprintf(out, size, "%s%04d%02d%02d-%u.LOG", lf->prefix, tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, n);
-}
-
-/* log_file_parse_name - PREFIXyyyymmdd-N.LOG to day and N; false if not ours */
-
-static bool log_file_parse_name(const struct log_file *lf, const char *name,
-                                uint64_t *day, unsigned *n)
-{
-    size_t pl = strlen(lf->prefix);
-    const char *p = name + pl;
-    struct tm tm = {0};
-    unsigned long v = 0;
-    int digits = 0;
-
-    if (strncmp(name, lf->prefix, pl) != 0)
-        return false;
-    for (int i = 0; i < 8; i++)
-        if (p[i] < '0' || p[i] > '9')
-            return false;
-    if (p[8] != '-')
-        return false;
-    tm.tm_year = (p[0] - '0') * 1000 + (p[1] - '0') * 100 + (p[2] - '0') * 10 + (p[3] - '0') - 1900;
-    tm.tm_mon = (p[4] - '0') * 10 + (p[5] - '0') - 1;
-    tm.tm_mday = (p[6] - '0') * 10 + (p[7] - '0');
-    for (p += 9; *p >= '0' && *p <= '9' && digits < 9; p++, digits++)
-        v = v * 10 + (unsigned long)(*p - '0');
-    if (digits == 0 || v == 0 || strcmp(p, ".LOG") != 0)
-        return false;
-    if (tm.tm_mon < 0 || tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31)
-        return false;
-    *day = (uint64_t)timegm(&tm) / 86400;
-    *n = (unsigned)v;
-    return true;
-}
-
-struct log_entry {
-    uint64_t day;
-    unsigned n;
-    uint64_t size, mtime_ms;
-    char    name[64];
-};
-
-/* log_file_list - our files in the directory, newest first */
-
-static struct log_entry *log_file_list(struct log_file *lf, size_t *count)
-{
-    struct log_entry *v = NULL;
-    size_t nv = 0, cap = 0;
-    struct dirent *de;
-    DIR *d;
-    int fd = dup(lf->dirfd);
-
-    *count = 0;
-    if (fd < 0 || (d = fdopendir(fd)) == NULL) {
-        if (fd >= 0)
-            close(fd);
-        log_err("logs", 0, "log directory read failed dir=%s", lf->dir);
-        return NULL;
-    }
-    rewinddir(d);
-    while ((de = readdir(d)) != NULL) {
-        struct log_entry e;
-        struct stat sb;
-
-        if (strlen(de->d_name) >= sizeof(e.name)
-            || !log_file_parse_name(lf, de->d_name, &e.day, &e.n)
-            || fstatat(lf->dirfd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0
-            || !S_ISREG(sb.st_mode))
-            continue;
-        strcpy(e.name, de->d_name);
-        e.size = (uint64_t)sb.st_size;
-        e.mtime_ms = (uint64_t)sb.st_mtim.tv_sec * 1000 + (uint64_t)sb.st_mtim.tv_nsec / 1000000;
-        if (nv == cap) {
-            cap = cap ? 2 * cap : 16;
-            v = xrealloc(v, cap * sizeof(*v));
-        }
-        v[nv++] = e;
-    }
-    closedir(d);
-    /* Insertion sort, newest (day, n) first: directories hold few hundred files. */
-    for (size_t i = 1; i < nv; i++) {
-        struct log_entry e = v[i];
-        size_t j = i;
-
-        while (j > 0 && (v[j - 1].day < e.day || (v[j - 1].day == e.day && v[j - 1].n < e.n))) {
-            v[j] = v[j - 1];
-            j--;
-        }
-        v[j] = e;
-    }
-    *count = nv;
-    return v;
-}
-
-/* log_file_retention - delete by directory size (newest kept first), then by age */
-
-static void log_file_retention(struct log_file *lf)
-{
-    uint64_t now = log_file_now(lf), total = 0;
-    struct log_entry *v;
-    size_t n;
-
-    lf->last_retention = now;
-    if (lf->max_dir == 0 && lf->max_age == 0)
-        return;
-    v = log_file_list(lf, &n);
-    for (size_t i = 0; i < n; i++) {
-        const char *why = NULL;
-
-        total += v[i].size;
-        if (lf->fd >= 0 && v[i].day == lf->fday && v[i].n == lf->fn)
-            continue;                   /* never the file being written */
-        if (lf->max_dir && total > lf->max_dir)
-            why = "size";
-        else if (lf->max_age && v[i].mtime_ms + lf->max_age < now)
-            why = "age";
-        if (why == NULL)
-            continue;
-        if (unlinkat(lf->dirfd, v[i].name, 0) < 0) {
-            log_warn("logs", 0, "log file delete failed dir=%s file=%s", lf->dir, v[i].name);
-            continue;
-        }
-        log_info("logs", 0, "log file deleted dir=%s file=%s reason=%s", lf->dir, v[i].name, why);
-        pthread_mutex_lock(&lf->lock);
-        lf->st.files_deleted++;
-        pthread_mutex_unlock(&lf->lock);
-    }
-    free(v);
-}
-
-/* log_file_write_all - write(2) until done; -1 on error */
-
-static int log_file_write_all(int fd, const char *p, size_t n)
+int log__file_write_all(int fd, const char *p, size_t n)
 {
     while (n > 0) {
         ssize_t w = write(fd, p, n);
@@ -402,9 +197,9 @@ static int log_file_write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
-/* log_file_close_fd - sync and close the current file */
+/* log__file_close_fd - sync and close the current file */
 
-static void log_file_close_fd(struct log_file *lf)
+void log__file_close_fd(struct log_file *lf)
 {
     if (lf->fd < 0)
         return;
@@ -415,9 +210,9 @@ static void log_file_close_fd(struct log_file *lf)
     lf->unsynced = false;
 }
 
-/* log_file_header - write BOM and header lines to a new file */
+/* log__file_header - write BOM and header lines to a new file */
 
-static int log_file_header(struct log_file *lf)
+int log__file_header(struct log_file *lf)
 {
     char date[LOG_TIME_LEN + 1];
     char *h;
@@ -425,81 +220,9 @@ static int log_file_header(struct log_file *lf)
 
     log_csv_time(log_file_now(lf), date);
     h = xasprintf("%s%s%s", lf->head_a, date, lf->head_b);
-    rc = log_file_write_all(lf->fd, h, lf->head_len);
+    rc = log__file_write_all(lf->fd, h, lf->head_len);
     free(h);
     return rc;
-}
-
-/* log_file_open_day - continue the newest file of a day or start the next one */
-
-static int log_file_open_day(struct log_file *lf, uint64_t day, bool force_new)
-{
-    struct log_entry *v;
-    size_t n;
-    unsigned top = 0;
-    uint64_t top_size = 0;
-    char name[64];
-    int fd;
-
-    log_file_close_fd(lf);
-    v = log_file_list(lf, &n);
-    for (size_t i = 0; i < n; i++)
-        if (v[i].day == day && v[i].n > top)
-            top = v[i].n, top_size = v[i].size;
-    free(v);
-    if (top > 0 && !force_new && (lf->max_file == 0 || top_size < lf->max_file)) {
-        char last = '\n';
-
-        log_file_name(lf, day, top, name, sizeof(name));
-        fd = openat(lf->dirfd, name, O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
-        if (fd < 0) {
-            if (!lf->werr_logged)
-                log_err("logs", 0, "log file open failed dir=%s file=%s", lf->dir, name);
-            lf->werr_logged = true;
-            return -1;
-        }
-        lf->fd = fd;
-        lf->fday = day;
-        lf->fn = top;
-        lf->fsize = top_size;
-        lf->frows = top_size > lf->head_len;
-        if (top_size == 0) {            /* created, then crashed before the header */
-            if (log_file_header(lf) < 0)
-                return -1;
-            lf->fsize = lf->head_len;
-            lf->unsynced = true;
-            return 0;
-        }
-        /* A crash may have cut the last row: end it so ours starts a line. */
-        if (pread(fd, &last, 1, (off_t)top_size - 1) == 1 && last != '\n') {
-            if (log_file_write_all(fd, "\r\n", 2) < 0)
-                return -1;
-            lf->fsize += 2;
-        }
-        return 0;
-    }
-    log_file_name(lf, day, top + 1, name, sizeof(name));
-    fd = openat(lf->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
-    if (fd < 0) {
-        if (!lf->werr_logged)
-            log_err("logs", 0, "log file create failed dir=%s file=%s", lf->dir, name);
-        lf->werr_logged = true;
-        return -1;
-    }
-    lf->fd = fd;
-    lf->fday = day;
-    lf->fn = top + 1;
-    lf->fsize = 0;
-    lf->frows = false;
-    pthread_mutex_lock(&lf->lock);
-    lf->st.files_created++;
-    pthread_mutex_unlock(&lf->lock);
-    if (log_file_header(lf) < 0)
-        return -1;
-    lf->fsize = lf->head_len;
-    lf->unsynced = true;
-    log_file_retention(lf);
-    return 0;
 }
 
 /* log_file_count_rows - rows (LFs) in a byte range */
@@ -528,7 +251,7 @@ static void log_file_write_buf(struct log_file *lf, struct log_buf *b,
         size_t take = n;
 
         if (lf->fd < 0 || lf->fday != b->day) {
-            if (log_file_open_day(lf, b->day, false) < 0)
+            if (log__dir_open_day(lf, b->day, false) < 0)
                 goto fail;
         }
         if (lf->max_file && lf->fsize + n > lf->max_file) {
@@ -543,7 +266,7 @@ static void log_file_write_buf(struct log_file *lf, struct log_buf *b,
             }
             if (take == 0) {
                 if (lf->frows) {
-                    if (log_file_open_day(lf, b->day, true) < 0)
+                    if (log__dir_open_day(lf, b->day, true) < 0)
                         goto fail;
                     continue;
                 }
@@ -552,7 +275,7 @@ static void log_file_write_buf(struct log_file *lf, struct log_buf *b,
                 take = nl ? (size_t)(nl + 1 - p) : n;
             }
         }
-        if (log_file_write_all(lf->fd, p, take) < 0)
+        if (log__file_write_all(lf->fd, p, take) < 0)
             goto fail;
         lf->fsize += take;
         lf->frows = true;
@@ -638,7 +361,7 @@ static void *log_file_main(void *arg)
     struct log_file *lf = arg;
     struct timespec deadline = log_file_deadline(lf->flush_ms);
 
-    log_file_retention(lf);
+    log__dir_retention(lf);
     pthread_mutex_lock(&lf->lock);
     for (;;) {
         struct log_file_stats ws = {0};
@@ -677,7 +400,7 @@ static void *log_file_main(void *arg)
             lf->unsynced = false;
         }
         if (log_file_now(lf) - lf->last_retention >= LOG_HOUR_MS)
-            log_file_retention(lf);
+            log__dir_retention(lf);
 
         pthread_mutex_lock(&lf->lock);
         log_file_release(lf, list);
@@ -701,7 +424,7 @@ static void *log_file_main(void *arg)
         }
     }
     pthread_mutex_unlock(&lf->lock);
-    log_file_close_fd(lf);
+    log__file_close_fd(lf);
     return NULL;
 }
 
@@ -713,7 +436,7 @@ struct log_file *log_file_open(const struct log_file_props *pr)
     pthread_condattr_t ca;
     int err;
 
-    if (log_file_mkdirs(pr->directory) < 0) {
+    if (log__dir_mkdirs(pr->directory) < 0) {
         log_err("logs", 0, "log directory create failed dir=%s", pr->directory);
         return NULL;
     }

@@ -1,7 +1,8 @@
 /*
  * relay_deliver.h - the delivery side: queue manager (relay_qmgr.c), queued
- * message state (relay_qmsg.c), the SMTP client (relay_smtpc.c) and the one
- * module that decides next host / defer / bounce (relay_trouble.c).
+ * message state (relay_qmsg.c), the SMTP client (relay_smtpc.c, with
+ * STARTTLS and domain security in relay_smtpc_tls.c) and the one module
+ * that decides next host / defer / bounce (relay_trouble.c).
  * Private to those files, except the three relay_qmgr_* entry points used
  * by relay_server.c and relay_data.c.
  */

@@ -7,7 +7,8 @@
  * banner, EHLO or MAIL, a timeout or a lost connection moves the current job
  * to the next address; what each reply means is decided by relay_trouble.c.
  * With PIPELINING, MAIL, every RCPT and DATA go out in one write and the
- * replies are matched in order.
+ * replies are matched in order.  STARTTLS and the domain-security checks
+ * are in relay_smtpc_tls.c; the two share relay_smtpc_int.h.
  *
  * CONTRACT
  *  Runs on the queue manager's loop.  relay_smtpc_start() returns 0 (the
@@ -24,18 +25,11 @@
 #include <arpa/inet.h>
 
 #include "log.h"
-#include "policy_secure.h"
 #include "relay_deliver.h"
 #include "relay_plog.h"
+#include "relay_smtpc_int.h"
 #include "relay_stats.h"
-#include "relay_tls.h"
 #include "tls_conn.h"
-#include "tls_store.h"
-
-enum smtpc_state {
-    C_CONNECT, C_BANNER, C_EHLO, C_HELO, C_STARTTLS, C_TLS, C_RSET, C_MAIL, C_RCPT, C_DATA,
-    C_DOT, C_QUIT, C_DONE,
-};
 
 /* RFC 5321 4.5.3.2 timeouts, and what we were doing (for error texts). */
 static const uint64_t smtpc_timeouts[] = {
@@ -51,45 +45,14 @@ static const char *const smtpc_states[] = {
     [C_DOT] = "end of data", [C_QUIT] = "QUIT", [C_DONE] = "done",
 };
 
-struct relay_smtpc {
-    uint64_t sid;
-    struct relay_dest *dest;            /* not owned; outlives us (conns count) */
-    uv_loop_t *loop;
-    struct tls_conn *conn;              /* current conn, or NULL */
-    int     conns;                      /* conns not yet CLOSED (old ones too) */
-    uv_timer_t timer;
-    bool    timer_closed;
-    enum smtpc_state state;
-    size_t  addr_i;                     /* address being tried */
-    struct relay_job *job;              /* current job, owned until reported */
-    bool    pipelining, esmtp, tx_open;
-    bool    starttls_offered;           /* in the EHLO reply */
-    bool    tls;                        /* this connection is in TLS */
-    bool    no_tls;                     /* retry this address in plaintext (opportunistic) */
-    bool    secured;                    /* domain-secured: the partner checks passed */
-    uint64_t peer_size;                 /* 0: no SIZE */
-    size_t  rcpt_i;                     /* next RCPT reply expected */
-    size_t  accepted;                   /* RCPTs accepted in this transaction */
-    char    reply[2048];                /* the reply being read */
-    size_t  rlen;
-    bool    finishing;
-    struct log_proto_session pl;        /* protocol log of the current conn */
-    enum log_proto_reason end_reason;   /* "-" row of the current conn */
-    unsigned nconn;                     /* conns started (each its own log session) */
-    struct relay_smtpc *prev, *next;    /* every live connection */
-};
-
 static struct relay_smtpc *smtpc_all;  /* queue manager thread only */
 
 static void smtpc_event(struct tls_conn *tc, enum tls_event ev, void *arg);
-static void smtpc_connect_next(struct relay_smtpc *c);
-static void smtpc_take_job(struct relay_smtpc *c);
-
-/* smtpc_enter_state - change state, (re)arm its timeout */
-
 static void smtpc_timeout(uv_timer_t *t);
 
-static void smtpc_enter_state(struct relay_smtpc *c, enum smtpc_state st)
+/* relay__smtpc_enter_state - change state, (re)arm its timeout */
+
+void relay__smtpc_enter_state(struct relay_smtpc *c, enum relay_smtpc_state st)
 {
     log_debug("smtp", c->sid, "state %s -> %s", smtpc_states[c->state], smtpc_states[st]);
     c->state = st;
@@ -105,12 +68,9 @@ static void smtpc_enter_state(struct relay_smtpc *c, enum smtpc_state st)
     }
 }
 
-/* smtpc_send - queue a command line */
+/* relay__smtpc_send - queue a command line */
 
-static void smtpc_send(struct relay_smtpc *c, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void smtpc_send(struct relay_smtpc *c, const char *fmt, ...)
+void relay__smtpc_send(struct relay_smtpc *c, const char *fmt, ...)
 {
     char buf[1100];
     va_list ap;
@@ -144,6 +104,8 @@ static void smtpc_maybe_free(struct relay_smtpc *c)
     free(c);
 }
 
+/* smtpc_timer_closed - the timer's close_cb */
+
 static void smtpc_timer_closed(uv_handle_t *h)
 {
     struct relay_smtpc *c = h->data;
@@ -152,9 +114,9 @@ static void smtpc_timer_closed(uv_handle_t *h)
     smtpc_maybe_free(c);
 }
 
-/* smtpc_drop_conn - close the current conn (its CLOSED comes later) */
+/* relay__smtpc_drop_conn - close the current conn (its CLOSED comes later) */
 
-static void smtpc_drop_conn(struct relay_smtpc *c, unsigned linger)
+void relay__smtpc_drop_conn(struct relay_smtpc *c, unsigned linger)
 {
     if (c->conn != NULL) {
         log_proto_disconnect(&c->pl, c->end_reason, NULL);
@@ -174,7 +136,7 @@ static void smtpc_finish(struct relay_smtpc *c)
         return;
     c->finishing = true;
     c->state = C_DONE;
-    smtpc_drop_conn(c, 2000);
+    relay__smtpc_drop_conn(c, 2000);
     uv_close((uv_handle_t *)&c->timer, smtpc_timer_closed);
 }
 
@@ -198,9 +160,9 @@ static void smtpc_endpoint(struct relay_smtpc *c, char *buf, size_t sz)
     }
 }
 
-/* smtpc_job_fail_note - remember why this address did not work */
+/* relay__smtpc_note - remember why this address did not work */
 
-static void smtpc_note(struct relay_smtpc *c, const char *what, bool conn_error)
+void relay__smtpc_note(struct relay_smtpc *c, const char *what, bool conn_error)
 {
     struct relay_job *j = c->job;
 
@@ -214,14 +176,14 @@ static void smtpc_note(struct relay_smtpc *c, const char *what, bool conn_error)
     j->remote = xstrdup(c->dest->names[c->addr_i]);
 }
 
-/* smtpc_next_host - give the current job to the next address */
+/* relay__smtpc_next_host - give the current job to the next address */
 
-static void smtpc_next_host(struct relay_smtpc *c)
+void relay__smtpc_next_host(struct relay_smtpc *c)
 {
-    smtpc_drop_conn(c, 0);
+    relay__smtpc_drop_conn(c, 0);
     c->no_tls = false;
     c->addr_i++;
-    smtpc_connect_next(c);
+    relay__smtpc_connect_next(c);
 }
 
 /* smtpc_job_done - report the current job to the queue manager */
@@ -241,7 +203,7 @@ static void smtpc_fail_job(struct relay_smtpc *c, int code, const char *reply)
 {
     struct relay_job *j = c->job;
 
-    smtpc_note(c, reply, false);
+    relay__smtpc_note(c, reply, false);
     for (size_t i = 0; i < j->nridx; i++) {
         /* After RCPT only the accepted recipients share the failure. */
         if ((c->state == C_DATA || c->state == C_DOT) && !(j->codes[i] >= 200 && j->codes[i] < 300))
@@ -273,9 +235,9 @@ static void smtpc_plog_start(struct relay_smtpc *c)
     log_proto_info(&c->pl, NULL, "attempting to connect");
 }
 
-/* smtpc_connect_next - connect to the current address, or give up */
+/* relay__smtpc_connect_next - connect to the current address, or give up */
 
-static void smtpc_connect_next(struct relay_smtpc *c)
+void relay__smtpc_connect_next(struct relay_smtpc *c)
 {
     int err;
 
@@ -294,9 +256,9 @@ static void smtpc_connect_next(struct relay_smtpc *c)
                                    ? (const struct sockaddr *)&c->dest->sc->source_ip : NULL,
                                smtpc_event, c, &err);
     if (c->conn == NULL) {
-        smtpc_note(c, uv_strerror(err), true);
+        relay__smtpc_note(c, uv_strerror(err), true);
         c->addr_i++;
-        smtpc_connect_next(c);
+        relay__smtpc_connect_next(c);
         return;
     }
     c->conns++;
@@ -304,7 +266,7 @@ static void smtpc_connect_next(struct relay_smtpc *c)
     c->esmtp = c->pipelining = c->tx_open = false;
     c->starttls_offered = c->tls = c->secured = false;
     c->peer_size = 0;
-    smtpc_enter_state(c, C_CONNECT);
+    relay__smtpc_enter_state(c, C_CONNECT);
 }
 
 /* smtpc_send_body - the message, dot-stuffed, then the final dot */
@@ -334,7 +296,7 @@ static void smtpc_start_tx(struct relay_smtpc *c)
 
     if (c->peer_size > 0 && j->len > c->peer_size) {
         smtpc_fail_job(c, 552, "552 5.3.4 Message size exceeds fixed maximum message size");
-        smtpc_take_job(c);
+        relay__smtpc_take_job(c);
         return;
     }
     c->rcpt_i = 0;
@@ -351,24 +313,24 @@ static void smtpc_start_tx(struct relay_smtpc *c)
         log_proto_sending_message(&c->pl, m->id, mid);
     }
     if (c->peer_size > 0)
-        smtpc_send(c, "MAIL FROM:<%s> SIZE=%zu", m->sender, j->len);
+        relay__smtpc_send(c, "MAIL FROM:<%s> SIZE=%zu", m->sender, j->len);
     else
-        smtpc_send(c, "MAIL FROM:<%s>", m->sender);
+        relay__smtpc_send(c, "MAIL FROM:<%s>", m->sender);
     if (c->pipelining) {
         for (size_t i = 0; i < j->nridx; i++)
-            smtpc_send(c, "RCPT TO:<%s>", m->rcpts[j->ridx[i]].addr);
-        smtpc_send(c, "DATA");
+            relay__smtpc_send(c, "RCPT TO:<%s>", m->rcpts[j->ridx[i]].addr);
+        relay__smtpc_send(c, "DATA");
     }
-    smtpc_enter_state(c, C_MAIL);
+    relay__smtpc_enter_state(c, C_MAIL);
     if (tls_conn_flush(c->conn) != 0) {
-        smtpc_note(c, "connection lost", true);
-        smtpc_next_host(c);
+        relay__smtpc_note(c, "connection lost", true);
+        relay__smtpc_next_host(c);
     }
 }
 
-/* smtpc_take_job - next job, or QUIT */
+/* relay__smtpc_take_job - next job, or QUIT */
 
-static void smtpc_take_job(struct relay_smtpc *c)
+void relay__smtpc_take_job(struct relay_smtpc *c)
 {
     struct relay_dest *d = c->dest;
 
@@ -381,15 +343,15 @@ static void smtpc_take_job(struct relay_smtpc *c)
         c->job->next = NULL;
     }
     if (c->job == NULL) {
-        smtpc_send(c, "QUIT");
+        relay__smtpc_send(c, "QUIT");
         tls_conn_flush(c->conn);
-        smtpc_enter_state(c, C_QUIT);
+        relay__smtpc_enter_state(c, C_QUIT);
         return;
     }
     if (c->tx_open) {
-        smtpc_send(c, "RSET");
+        relay__smtpc_send(c, "RSET");
         tls_conn_flush(c->conn);
-        smtpc_enter_state(c, C_RSET);
+        relay__smtpc_enter_state(c, C_RSET);
         return;
     }
     smtpc_start_tx(c);
@@ -407,179 +369,13 @@ static void smtpc_ehlo_line(struct relay_smtpc *c, const char *kw)
         c->peer_size = strtoull(kw + 4, NULL, 10);
 }
 
-/* smtpc_facts - the domain-security facts known so far */
-
-static struct policy_outbound smtpc_facts(const struct relay_smtpc *c)
-{
-    struct policy_outbound f = { 0 };
-
-    f.listed = c->dest->listed;
-    f.connector_secure = c->dest->sc->domain_secure_enabled;
-    f.starttls_offered = c->starttls_offered;
-    f.revocation_failure = c->dest->cfg->transport.revocation_failure;
-    return f;
-}
-
-/* smtpc_secure_fail - a listed domain's check failed: count, log, next host */
-
-static void smtpc_secure_fail(struct relay_smtpc *c, const struct policy_out_verdict *v)
-{
-    char line[700];
-
-    relay_stats_add(RELAY_STAT_DS_OUT_FAILURES, 1);
-    policy_send_secure_logline(line, sizeof(line), c->dest->domain, c->dest->sc->name,
-                               v->reason, v->info);
-    log_info("smtp", c->sid, "%s rule=\"%s\"", line, v->rule);
-    log_proto_info(&c->pl, NULL, line);
-    smtpc_note(c, v->inner, false);     /* never plaintext: the next host, then defer */
-    smtpc_next_host(c);
-}
-
-/* smtpc_require_tls_fail - [send] require_tls and no TLS here: never plaintext */
-
-static void smtpc_require_tls_fail(struct relay_smtpc *c)
-{
-    log_info("smtp", c->sid, "require_tls: no TLS with %s: trying the next host",
-             c->dest->names[c->addr_i]);
-    smtpc_note(c, "451 5.7.3 STARTTLS is required to send mail", false);
-    smtpc_next_host(c);
-}
-
-/* smtpc_after_hello - EHLO/HELO accepted: STARTTLS, or on to the mail */
-
-static void smtpc_after_hello(struct relay_smtpc *c)
-{
-    struct policy_outbound f = smtpc_facts(c);
-    struct policy_out_verdict v;
-
-    if (c->tls || c->no_tls) {
-        smtpc_take_job(c);
-        return;
-    }
-    v = policy_send_secure(&f, POLICY_OUT_EHLO);
-    if (v.inner == NULL && c->dest->sc->require_tls && !v.require_tls
-        && (!c->starttls_offered || c->dest->tls_ctx == NULL)) {
-        smtpc_require_tls_fail(c);
-        return;
-    }
-    if (v.inner == NULL && v.require_tls && c->dest->tls_ctx == NULL) {
-        f.starttls_offered = false;     /* we cannot do TLS: as if it were not offered */
-        v = policy_send_secure(&f, POLICY_OUT_EHLO);
-    }
-    if (v.inner != NULL) {
-        smtpc_secure_fail(c, &v);
-        return;
-    }
-    if (c->starttls_offered && c->dest->tls_ctx != NULL) {
-        smtpc_send(c, "STARTTLS");
-        tls_conn_flush(c->conn);
-        smtpc_enter_state(c, C_STARTTLS);
-        return;
-    }
-    smtpc_take_job(c);                  /* opportunistic, and not offered: plaintext */
-}
-
-/* smtpc_tls_failed - the handshake failed */
-
-static void smtpc_tls_failed(struct relay_smtpc *c, const char *err)
-{
-    struct policy_outbound f = smtpc_facts(c);
-    struct policy_out_verdict v;
-
-    relay_plog_tls_failed(&c->pl, err);
-    f.starttls_offered = true;
-    f.starttls_code = 220;
-    f.handshake_error = err;
-    v = policy_send_secure(&f, POLICY_OUT_HANDSHAKE);
-    if (v.inner != NULL) {
-        smtpc_secure_fail(c, &v);
-        return;
-    }
-    if (c->dest->sc->require_tls) {
-        smtpc_require_tls_fail(c);
-        return;
-    }
-    /* Opportunistic TLS failed: try this host again without TLS (Postfix "may"). */
-    log_info("smtp", c->sid, "TLS handshake with %s failed (%s): retrying in plaintext",
-             c->dest->names[c->addr_i], err);
-    smtpc_drop_conn(c, 0);
-    c->no_tls = true;
-    smtpc_connect_next(c);
-}
-
-/* smtpc_tls_ready - the handshake finished: check a partner, EHLO again */
-
-static void smtpc_tls_ready(struct relay_smtpc *c)
-{
-    const struct tls_facts *tf = tls_conn_facts(c->conn);
-    struct policy_outbound f = smtpc_facts(c);
-    struct policy_out_verdict v;
-    struct tls_cert_info ci;
-    bool have;
-
-    have = tf->peer_der != NULL && tls_cert_info_from_der(tf->peer_der, tf->peer_der_len,
-                                                          &ci) == 0;
-    f.starttls_offered = true;
-    f.starttls_code = 220;
-    f.handshake_ok = true;
-    f.name_match = have && policy_cert_name_match(c->dest->domain,
-                                                  (const char *const *)ci.names, ci.nnames);
-    f.chain = relay_tls_chain(tf);
-    v = policy_send_secure(&f, POLICY_OUT_CERT);
-    log_info("smtp", c->sid, "TLS established to=%s version=%s cipher=%s bits=%d "
-             "server_cert=\"%s\" chain_code=%ld", c->dest->names[c->addr_i], tf->version,
-             tf->cipher, tf->cipher_bits, have ? ci.subject : "", tf->verify_code);
-    if (v.secured)
-        log_info("smtp", c->sid, "secure domain certificate domain=%s subject=\"%s\" "
-                 "thumbprint=%s revocation=%s%s%s%s", c->dest->domain, ci.subject,
-                 ci.thumbprint, relay_tls_revocation(tf, v.revocation_accepted),
-                 v.revocation_accepted ? " detail=\"" : "",
-                 v.revocation_accepted ? tf->revocation_reason : "",
-                 v.revocation_accepted ? "\"" : "");
-    else if (f.chain == POLICY_CHAIN_REVOKED || f.chain == POLICY_CHAIN_REVOCATION_UNKNOWN)
-        log_info("smtp", c->sid, "server certificate revocation=%s detail=\"%s\"",
-                 relay_tls_revocation(tf, false), tf->revocation_reason);
-    if (log_proto_enabled(&c->pl)) {
-        relay_plog_own_cert(&c->pl, false, c->dest->sc->name);
-        relay_plog_tls(&c->pl, tf, false);
-        if (have)
-            relay_plog_cert(&c->pl, "Remote certificate", &ci);
-        if (have && f.listed)
-            relay_plog_cert(&c->pl, "Secure domain certificate", &ci);
-        if (tf->peer_cert)
-            relay_plog_chain(&c->pl, tf, v.revocation_accepted);
-        if (v.secured && v.revocation_accepted)
-            log_proto_infof(&c->pl, c->dest->domain, "Message to secure domain '%s' on send "
-                            "connector '%s' was domain-secured although revocation is unknown: "
-                            "%s", c->dest->domain, c->dest->sc->name, tf->revocation_reason);
-        else if (v.secured)
-            log_proto_infof(&c->pl, c->dest->domain, "Message to secure domain '%s' on send "
-                            "connector '%s' was domain-secured", c->dest->domain,
-                            c->dest->sc->name);
-    }
-    if (have)
-        tls_cert_info_free(&ci);
-    if (v.inner != NULL) {
-        smtpc_secure_fail(c, &v);
-        return;
-    }
-    c->tls = true;
-    c->secured = v.secured;
-    c->pipelining = false;              /* RFC 3207 4.2: learn the extensions again */
-    c->peer_size = 0;
-    c->starttls_offered = false;
-    smtpc_send(c, "EHLO %s", c->dest->sc->fqdn);
-    tls_conn_flush(c->conn);
-    smtpc_enter_state(c, C_EHLO);
-}
-
 /* smtpc_refused - the banner, EHLO/HELO or MAIL was refused: next host or fail */
 
 static void smtpc_refused(struct relay_smtpc *c, int code, const char *text)
 {
     if (relay_trouble_session(code) == RELAY_H_NEXT_HOST) {
-        smtpc_note(c, text, false);
-        smtpc_next_host(c);
+        relay__smtpc_note(c, text, false);
+        relay__smtpc_next_host(c);
         return;
     }
     smtpc_fail_job(c, code, text);
@@ -633,52 +429,30 @@ static void smtpc_reply(struct relay_smtpc *c, int code, const char *text)
     case C_EHLO:
     case C_HELO:
         if (c->state == C_EHLO && code >= 500 && code < 600) {
-            smtpc_send(c, "HELO %s", c->dest->sc->fqdn);
+            relay__smtpc_send(c, "HELO %s", c->dest->sc->fqdn);
             tls_conn_flush(c->conn);
-            smtpc_enter_state(c, C_HELO);
+            relay__smtpc_enter_state(c, C_HELO);
             return;
         }
         switch (relay_trouble_session(code)) {
         case RELAY_H_CONTINUE:
             if (c->state == C_BANNER) {
-                smtpc_send(c, "EHLO %s", c->dest->sc->fqdn);
+                relay__smtpc_send(c, "EHLO %s", c->dest->sc->fqdn);
                 tls_conn_flush(c->conn);
-                smtpc_enter_state(c, C_EHLO);
+                relay__smtpc_enter_state(c, C_EHLO);
                 return;
             }
             c->esmtp = c->state == C_EHLO;
-            smtpc_after_hello(c);
+            relay__smtpc_after_hello(c);
             return;
         default:
             smtpc_refused(c, code, text);
             return;
         }
         break;
-    case C_STARTTLS: {
-        struct policy_outbound f = smtpc_facts(c);
-        struct policy_out_verdict v;
-
-        f.starttls_offered = true;
-        f.starttls_code = code;
-        f.starttls_text = text;
-        v = policy_send_secure(&f, POLICY_OUT_STARTTLS_REPLY);
-        if (v.inner != NULL) {
-            smtpc_secure_fail(c, &v);
-            return;
-        }
-        if (code != 220 && c->dest->sc->require_tls) {
-            smtpc_require_tls_fail(c);
-            return;
-        }
-        if (code != 220) {              /* refused: opportunistic goes on in plaintext */
-            smtpc_take_job(c);
-            return;
-        }
-        smtpc_enter_state(c, C_TLS);
-        if (tls_conn_starttls_client(c->conn, c->dest->tls_ctx, c->dest->names[c->addr_i]) < 0)
-            smtpc_tls_failed(c, tls_conn_tls_error(c->conn));
+    case C_STARTTLS:
+        relay__smtpc_starttls_reply(c, code, text);
         return;
-    }
     case C_RSET:
         c->tx_open = false;
         smtpc_start_tx(c);
@@ -687,9 +461,9 @@ static void smtpc_reply(struct relay_smtpc *c, int code, const char *text)
         switch (relay_trouble_session(code)) {
         case RELAY_H_CONTINUE:
             c->tx_open = true;
-            smtpc_enter_state(c, C_RCPT);
+            relay__smtpc_enter_state(c, C_RCPT);
             if (!c->pipelining) {
-                smtpc_send(c, "RCPT TO:<%s>", j->msg->rcpts[j->ridx[0]].addr);
+                relay__smtpc_send(c, "RCPT TO:<%s>", j->msg->rcpts[j->ridx[0]].addr);
                 tls_conn_flush(c->conn);
             }
             return;
@@ -706,29 +480,29 @@ static void smtpc_reply(struct relay_smtpc *c, int code, const char *text)
             c->accepted++;
         if (++c->rcpt_i < j->nridx) {
             if (!c->pipelining) {
-                smtpc_send(c, "RCPT TO:<%s>", j->msg->rcpts[j->ridx[c->rcpt_i]].addr);
+                relay__smtpc_send(c, "RCPT TO:<%s>", j->msg->rcpts[j->ridx[c->rcpt_i]].addr);
                 tls_conn_flush(c->conn);
             }
             return;
         }
-        smtpc_enter_state(c, C_DATA);
+        relay__smtpc_enter_state(c, C_DATA);
         if (!c->pipelining) {
             if (c->accepted == 0) {     /* nobody to send to */
                 smtpc_job_done(c);
-                smtpc_take_job(c);
+                relay__smtpc_take_job(c);
                 return;
             }
-            smtpc_send(c, "DATA");
+            relay__smtpc_send(c, "DATA");
             tls_conn_flush(c->conn);
         }
         return;
     case C_DATA:
         if (code == 354 && c->accepted > 0) {
             smtpc_send_body(c);
-            smtpc_enter_state(c, C_DOT);
+            relay__smtpc_enter_state(c, C_DOT);
             if (tls_conn_flush(c->conn) != 0) {
-                smtpc_note(c, "connection lost", true);
-                smtpc_next_host(c);
+                relay__smtpc_note(c, "connection lost", true);
+                relay__smtpc_next_host(c);
             }
             return;
         }
@@ -742,7 +516,7 @@ static void smtpc_reply(struct relay_smtpc *c, int code, const char *text)
         } else {
             smtpc_job_done(c);
         }
-        smtpc_take_job(c);
+        relay__smtpc_take_job(c);
         return;
     case C_DOT:
         for (size_t i = 0; i < j->nridx; i++)
@@ -751,14 +525,14 @@ static void smtpc_reply(struct relay_smtpc *c, int code, const char *text)
                 free(j->replies[i]);
                 j->replies[i] = relay_qmsg_oneline(text);
             }
-        smtpc_note(c, text, false);
+        relay__smtpc_note(c, text, false);
         c->tx_open = false;
         if (c->secured && code >= 200 && code < 300)
             relay_stats_add(RELAY_STAT_DS_SENT, 1);
         if (code >= 200 && code < 300)
             smtpc_track_send(c, text);
         smtpc_job_done(c);
-        smtpc_take_job(c);
+        relay__smtpc_take_job(c);
         return;
     case C_QUIT:
         smtpc_finish(c);
@@ -795,8 +569,8 @@ static void smtpc_input(struct relay_smtpc *c)
         log_proto_received(&c->pl, line, keep);
         if (keep < 3 || line[0] < '2' || line[0] > '5' || line[1] < '0' || line[1] > '9'
             || line[2] < '0' || line[2] > '9' || (keep > 3 && line[3] != ' ' && line[3] != '-')) {
-            smtpc_note(c, "protocol error: malformed reply", false);
-            smtpc_next_host(c);
+            relay__smtpc_note(c, "protocol error: malformed reply", false);
+            relay__smtpc_next_host(c);
             return;
         }
         code = atoi(line);
@@ -847,7 +621,7 @@ static void smtpc_event(struct tls_conn *tc, enum tls_event ev, void *arg)
             log_proto_connect(&c->pl);
         }
         tls_conn_resume(c->conn);
-        smtpc_enter_state(c, C_BANNER);
+        relay__smtpc_enter_state(c, C_BANNER);
         return;
     case TLS_EV_DATA_IN:
         smtpc_input(c);
@@ -855,7 +629,7 @@ static void smtpc_event(struct tls_conn *tc, enum tls_event ev, void *arg)
     case TLS_EV_DRAINED:
         return;
     case TLS_EV_TLS_READY:
-        smtpc_tls_ready(c);
+        relay__smtpc_tls_ready(c);
         return;
     case TLS_EV_EOF:
     case TLS_EV_ERROR:
@@ -870,7 +644,7 @@ static void smtpc_event(struct tls_conn *tc, enum tls_event ev, void *arg)
             return;
         }
         if (c->state == C_TLS) {
-            smtpc_tls_failed(c, *tls_conn_tls_error(tc) ? tls_conn_tls_error(tc)
+            relay__smtpc_tls_failed(c, *tls_conn_tls_error(tc) ? tls_conn_tls_error(tc)
                                                         : "connection lost during the handshake");
             return;
         }
@@ -879,8 +653,8 @@ static void smtpc_event(struct tls_conn *tc, enum tls_event ev, void *arg)
         else
             snprintf(what, sizeof(what), "connection lost while waiting for the reply to %s",
                      smtpc_states[c->state]);
-        smtpc_note(c, what, true);
-        smtpc_next_host(c);
+        relay__smtpc_note(c, what, true);
+        relay__smtpc_next_host(c);
         return;
     case TLS_EV_CLOSED:
         break;
@@ -901,8 +675,8 @@ static void smtpc_timeout(uv_timer_t *t)
         smtpc_finish(c);
         return;
     }
-    smtpc_note(c, what, c->state == C_CONNECT);
-    smtpc_next_host(c);
+    relay__smtpc_note(c, what, c->state == C_CONNECT);
+    relay__smtpc_next_host(c);
 }
 
 /* relay_smtpc_start - open a connection for d */
@@ -930,7 +704,7 @@ int relay_smtpc_start(struct relay_dest *d, uv_loop_t *loop)
         d->njobs--;
         c->job->next = NULL;
     }
-    smtpc_connect_next(c);
+    relay__smtpc_connect_next(c);
     return 0;
 }
 
@@ -945,7 +719,7 @@ void relay_smtpc_shutdown_all(void)
             /* Nothing counts as delivered without the reply to the final dot. */
             for (size_t i = 0; i < c->job->nridx; i++)
                 c->job->codes[i] = 0;
-            smtpc_note(c, "delivery interrupted by shutdown", true);
+            relay__smtpc_note(c, "delivery interrupted by shutdown", true);
             smtpc_job_done(c);
         }
         smtpc_finish(c);

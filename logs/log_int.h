@@ -1,0 +1,132 @@
+/*
+ * log_int.h - internals shared by the .c files of logs/; private: nothing
+ * outside logs/ includes it (the public APIs are log_audit.h, log_file.h ...).
+ *
+ *  - The audit (log_audit.c, log_audit_cert.c): its state, whose rules are
+ *    in log_audit.c's header.  log_audit_cert.c keeps the certificate
+ *    blocks and the warnings.
+ *  - The log file engine (log_file.c, log_dir.c): struct log_file, whose
+ *    contract is in log_file.c's header.  log_dir.c keeps the directory
+ *    side: listing the files, choosing the one to append to, retention.
+ *
+ * Prototypes are grouped by the .c file that implements them.
+ */
+#ifndef DOMSEC_LOG_INT_H
+#define DOMSEC_LOG_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "log_audit.h"
+#include "log_file.h"
+#include "log_read.h"
+
+/* The audit's state (log_audit.c, log_audit_cert.c). */
+
+#define AUDIT_SESS_DOMAINS 6
+
+enum audit_block { BLOCK_NONE, BLOCK_OURS, BLOCK_PEER };
+
+struct audit_cert_seen {                /* a session's partner certificate */
+    char   *thumbprint, *subject, *issuer, *serial, *not_after;     /* xstrdup()ed or NULL */
+    char    seen[LOG_READ_TSLEN + 1];
+};
+
+struct audit_sess {
+    uint64_t sid;
+    uint8_t used, kind, ndom, block;
+    uint8_t secured;                    /* bit i: dom[i] was domain-secured */
+    char    tls[8];                     /* "TLS1.2"; "" none */
+    uint32_t dom[AUDIT_SESS_DOMAINS];   /* partner indices */
+    struct audit_cert_seen *cert;       /* owned; NULL if none presented */
+    char   *tls_error;                  /* owned; NULL */
+};
+
+struct audit_partner {                  /* the result record, plus state */
+    struct log_audit_partner p;
+    bool    inferred, listed_in, listed_out;
+    uint64_t unsecured_in, unsecured_out;
+    char    unsecured_in_at[LOG_READ_TSLEN + 1], unsecured_out_at[LOG_READ_TSLEN + 1];
+    size_t  certs_cap;
+};
+
+struct log_audit {
+    struct log_audit_opts opts;         /* strings not copied: the caller's */
+    struct audit_sess *sess;            /* open addressing */
+    size_t  sess_cap, nsess;
+    struct audit_partner *partners;
+    size_t  npartners, partners_cap;
+    uint32_t *pidx;                     /* hash of partners: index + 1, 0 empty */
+    size_t  pidx_cap;
+    struct log_audit_bucket *hours;
+    size_t  nhours, hours_cap;
+    char    first[LOG_READ_TSLEN + 1], last[LOG_READ_TSLEN + 1];
+    struct log_audit_result res;
+    bool    finished;
+};
+
+/* The log file engine's state (log_file.c, log_dir.c). */
+
+struct log_buf;                         /* log_file.c */
+
+struct log_file {
+    /* Immutable after open. */
+    char   *dir;                        /* xstrdup()ed */
+    char   *prefix;                     /* xstrdup()ed */
+    char   *head_a;                     /* BOM ... "#Date: ", xasprintf()ed */
+    char   *head_b;                     /* "\r\n#Fields: ...\r\n", xasprintf()ed */
+    size_t  head_len;                   /* whole header, date included */
+    int     dirfd;
+    uint64_t max_file, max_dir, max_age;
+    unsigned flush_ms;
+    size_t  queue_limit;
+    log_clock_fn *clock;
+    void   *clock_arg;
+    pthread_t thread;
+
+    /* Under lock. */
+    pthread_mutex_t lock;
+    pthread_cond_t wake;                /* writer: work to do */
+    pthread_cond_t done;                /* flushers: flush_done moved */
+    struct log_buf *cur;                /* being filled, or NULL */
+    struct log_buf *qhead, *qtail;      /* sealed, for the writer */
+    struct log_buf *free;               /* spare LOG_BUF_SIZE buffers */
+    unsigned nfree;
+    size_t  mem;                        /* bytes of all buffers allocated */
+    uint64_t day_hi;                    /* latest day of any buffer */
+    uint64_t flush_req, flush_done;
+    bool    stop, paused, dropping;
+    struct log_file_stats st;
+
+    /* Writer thread only. */
+    int     fd;                         /* current file, or -1 */
+    uint64_t fday;                      /* its day */
+    unsigned fn;                        /* its instance number */
+    uint64_t fsize;
+    bool    frows;                      /* it holds at least one row */
+    bool    unsynced;
+    bool    werr_logged;
+    uint64_t last_retention;
+    uint64_t drops_reported;
+};
+
+/* log_audit_cert.c */
+bool    log__audit_cert_row(struct audit_sess *s, enum log_read_kind kind, struct log_field *f);
+void    log__audit_add_cert(struct audit_partner *ap, const struct audit_cert_seen *c, bool inbound);
+void    log__audit_warnings(struct log_audit *a, const char *end);
+void    log__audit_cert_seen_free(struct audit_cert_seen *c);
+void    log__audit_certs_free(struct log_audit_partner *p);
+
+/* log_file.c */
+int     log__file_write_all(int fd, const char *p, size_t n);
+void    log__file_close_fd(struct log_file *lf);
+int     log__file_header(struct log_file *lf);
+
+/* log_dir.c */
+int     log__dir_mkdirs(const char *path);
+void    log__dir_retention(struct log_file *lf);
+int     log__dir_open_day(struct log_file *lf, uint64_t day, bool force_new);
+
+#endif

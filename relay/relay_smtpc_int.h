@@ -1,0 +1,82 @@
+/*
+ * relay_smtpc_int.h - what relay_smtpc.c (the outbound SMTP state machine,
+ * commands and replies) and relay_smtpc_tls.c (STARTTLS and the
+ * domain-security checks) share: the connection and the steps each file
+ * calls in the other.  Private to those two files; everything runs on the
+ * queue manager's loop.
+ */
+#ifndef DOMSEC_RELAY_SMTPC_INT_H
+#define DOMSEC_RELAY_SMTPC_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "log_proto.h"
+#include "relay_deliver.h"
+#include "tls_conn.h"
+
+/* The states of one connection; arrays in relay_smtpc.c are indexed by them. */
+enum relay_smtpc_state {
+    C_CONNECT, C_BANNER, C_EHLO, C_HELO, C_STARTTLS, C_TLS, C_RSET, C_MAIL, C_RCPT, C_DATA,
+    C_DOT, C_QUIT, C_DONE,
+};
+
+struct relay_smtpc {
+    uint64_t sid;
+    struct relay_dest *dest;            /* not owned; outlives us (conns count) */
+    uv_loop_t *loop;
+    struct tls_conn *conn;              /* current conn, or NULL */
+    int     conns;                      /* conns not yet CLOSED (old ones too) */
+    uv_timer_t timer;
+    bool    timer_closed;
+    enum relay_smtpc_state state;
+    size_t  addr_i;                     /* address being tried */
+    struct relay_job *job;              /* current job, owned until reported */
+    bool    pipelining, esmtp, tx_open;
+    bool    starttls_offered;           /* in the EHLO reply */
+    bool    tls;                        /* this connection is in TLS */
+    bool    no_tls;                     /* retry this address in plaintext (opportunistic) */
+    bool    secured;                    /* domain-secured: the partner checks passed */
+    uint64_t peer_size;                 /* 0: no SIZE */
+    size_t  rcpt_i;                     /* next RCPT reply expected */
+    size_t  accepted;                   /* RCPTs accepted in this transaction */
+    char    reply[2048];                /* the reply being read */
+    size_t  rlen;
+    bool    finishing;
+    struct log_proto_session pl;        /* protocol log of the current conn */
+    enum log_proto_reason end_reason;   /* "-" row of the current conn */
+    unsigned nconn;                     /* conns started (each its own log session) */
+    struct relay_smtpc *prev, *next;    /* every live connection */
+};
+
+/* relay_smtpc.c: the state machine and commands. */
+/* Change state and (re)arm its timeout. */
+void    relay__smtpc_enter_state(struct relay_smtpc *c, enum relay_smtpc_state st);
+/* Queue one command line (CRLF added); the caller flushes. */
+void    relay__smtpc_send(struct relay_smtpc *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Close the current conn (its CLOSED comes later); linger in ms. */
+void    relay__smtpc_drop_conn(struct relay_smtpc *c, unsigned linger);
+/* Remember in the current job why this address did not work. */
+void    relay__smtpc_note(struct relay_smtpc *c, const char *what, bool conn_error);
+/* Drop the conn and give the current job to the next address. */
+void    relay__smtpc_next_host(struct relay_smtpc *c);
+/* Connect to the current address, or give up on the destination. */
+void    relay__smtpc_connect_next(struct relay_smtpc *c);
+/* Start the next job (RSET first if needed), or QUIT. */
+void    relay__smtpc_take_job(struct relay_smtpc *c);
+
+/* relay_smtpc_tls.c: STARTTLS and domain security. */
+/* EHLO/HELO accepted: STARTTLS, or on to the mail. */
+void    relay__smtpc_after_hello(struct relay_smtpc *c);
+/* The reply to STARTTLS: handshake, plaintext, or next host. */
+void    relay__smtpc_starttls_reply(struct relay_smtpc *c, int code, const char *text);
+/* The handshake failed (err: not copied). */
+void    relay__smtpc_tls_failed(struct relay_smtpc *c, const char *err);
+/* TLS_READY: check the partner, log, EHLO again. */
+void    relay__smtpc_tls_ready(struct relay_smtpc *c);
+
+#endif

@@ -1,0 +1,240 @@
+/*
+ * relay_smtpc_tls.c - STARTTLS and domain security of one outbound SMTP
+ * connection (the state machine, commands and replies are relay_smtpc.c).
+ *
+ * After EHLO/HELO the facts known so far (listed domain, connector
+ * settings, STARTTLS offered) go to policy_send_secure(); its verdict and
+ * [send] require_tls decide between STARTTLS, plaintext and the next host.
+ * The reply to STARTTLS, a failed handshake and TLS_READY (the partner's
+ * certificate: names, chain, revocation) are judged the same way.  A
+ * secure domain that fails a check is never sent to in plaintext: the job
+ * goes to the next host, and is deferred after the last one.  Opportunistic
+ * TLS that fails to handshake retries the same host in plaintext.  These
+ * steps write the log lines and protocol-log rows of TLS, certificates and
+ * verdicts.
+ *
+ * CONTRACT
+ *  Called only by relay_smtpc.c, on the queue manager's loop, while c's
+ *  current conn is open and c is not finishing.  Each step ends in a move
+ *  of c through the relay__smtpc_* calls of relay_smtpc_int.h (a command
+ *  sent and a new state, the next host, or a new conn); nothing is
+ *  returned and nothing is reported to the queue manager from here
+ *  directly.  err and text are not copied; the certificate details are
+ *  freed before returning.  Cancel belongs to relay_smtpc.c: a finishing
+ *  c gets no more events.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "log.h"
+#include "policy_secure.h"
+#include "relay_deliver.h"
+#include "relay_plog.h"
+#include "relay_smtpc_int.h"
+#include "relay_stats.h"
+#include "relay_tls.h"
+#include "tls_conn.h"
+#include "tls_store.h"
+
+/* smtpc_facts - the domain-security facts known so far */
+
+static struct policy_outbound smtpc_facts(const struct relay_smtpc *c)
+{
+    struct policy_outbound f = { 0 };
+
+    f.listed = c->dest->listed;
+    f.connector_secure = c->dest->sc->domain_secure_enabled;
+    f.starttls_offered = c->starttls_offered;
+    f.revocation_failure = c->dest->cfg->transport.revocation_failure;
+    return f;
+}
+
+/* smtpc_secure_fail - a listed domain's check failed: count, log, next host */
+
+static void smtpc_secure_fail(struct relay_smtpc *c, const struct policy_out_verdict *v)
+{
+    char line[700];
+
+    relay_stats_add(RELAY_STAT_DS_OUT_FAILURES, 1);
+    policy_send_secure_logline(line, sizeof(line), c->dest->domain, c->dest->sc->name,
+                               v->reason, v->info);
+    log_info("smtp", c->sid, "%s rule=\"%s\"", line, v->rule);
+    log_proto_info(&c->pl, NULL, line);
+    relay__smtpc_note(c, v->inner, false);  /* never plaintext: the next host, then defer */
+    relay__smtpc_next_host(c);
+}
+
+/* smtpc_require_tls_fail - [send] require_tls and no TLS here: never plaintext */
+
+static void smtpc_require_tls_fail(struct relay_smtpc *c)
+{
+    log_info("smtp", c->sid, "require_tls: no TLS with %s: trying the next host",
+             c->dest->names[c->addr_i]);
+    relay__smtpc_note(c, "451 5.7.3 STARTTLS is required to send mail", false);
+    relay__smtpc_next_host(c);
+}
+
+/* relay__smtpc_after_hello - EHLO/HELO accepted: STARTTLS, or on to the mail */
+
+void relay__smtpc_after_hello(struct relay_smtpc *c)
+{
+    struct policy_outbound f = smtpc_facts(c);
+    struct policy_out_verdict v;
+
+    if (c->tls || c->no_tls) {
+        relay__smtpc_take_job(c);
+        return;
+    }
+    v = policy_send_secure(&f, POLICY_OUT_EHLO);
+    if (v.inner == NULL && c->dest->sc->require_tls && !v.require_tls
+        && (!c->starttls_offered || c->dest->tls_ctx == NULL)) {
+        smtpc_require_tls_fail(c);
+        return;
+    }
+    if (v.inner == NULL && v.require_tls && c->dest->tls_ctx == NULL) {
+        f.starttls_offered = false;     /* we cannot do TLS: as if it were not offered */
+        v = policy_send_secure(&f, POLICY_OUT_EHLO);
+    }
+    if (v.inner != NULL) {
+        smtpc_secure_fail(c, &v);
+        return;
+    }
+    if (c->starttls_offered && c->dest->tls_ctx != NULL) {
+        relay__smtpc_send(c, "STARTTLS");
+        tls_conn_flush(c->conn);
+        relay__smtpc_enter_state(c, C_STARTTLS);
+        return;
+    }
+    relay__smtpc_take_job(c);           /* opportunistic, and not offered: plaintext */
+}
+
+/* relay__smtpc_starttls_reply - the reply to STARTTLS: handshake, plaintext or next host */
+
+void relay__smtpc_starttls_reply(struct relay_smtpc *c, int code, const char *text)
+{
+    struct policy_outbound f = smtpc_facts(c);
+    struct policy_out_verdict v;
+
+    f.starttls_offered = true;
+    f.starttls_code = code;
+    f.starttls_text = text;
+    v = policy_send_secure(&f, POLICY_OUT_STARTTLS_REPLY);
+    if (v.inner != NULL) {
+        smtpc_secure_fail(c, &v);
+        return;
+    }
+    if (code != 220 && c->dest->sc->require_tls) {
+        smtpc_require_tls_fail(c);
+        return;
+    }
+    if (code != 220) {                  /* refused: opportunistic goes on in plaintext */
+        relay__smtpc_take_job(c);
+        return;
+    }
+    relay__smtpc_enter_state(c, C_TLS);
+    if (tls_conn_starttls_client(c->conn, c->dest->tls_ctx, c->dest->names[c->addr_i]) < 0)
+        relay__smtpc_tls_failed(c, tls_conn_tls_error(c->conn));
+}
+
+/* relay__smtpc_tls_failed - the handshake failed */
+
+void relay__smtpc_tls_failed(struct relay_smtpc *c, const char *err)
+{
+    struct policy_outbound f = smtpc_facts(c);
+    struct policy_out_verdict v;
+
+    relay_plog_tls_failed(&c->pl, err);
+    f.starttls_offered = true;
+    f.starttls_code = 220;
+    f.handshake_error = err;
+    v = policy_send_secure(&f, POLICY_OUT_HANDSHAKE);
+    if (v.inner != NULL) {
+        smtpc_secure_fail(c, &v);
+        return;
+    }
+    if (c->dest->sc->require_tls) {
+        smtpc_require_tls_fail(c);
+        return;
+    }
+    /* Opportunistic TLS failed: try this host again without TLS (Postfix "may"). */
+    log_info("smtp", c->sid, "TLS handshake with %s failed (%s): retrying in plaintext",
+             c->dest->names[c->addr_i], err);
+    relay__smtpc_drop_conn(c, 0);
+    c->no_tls = true;
+    relay__smtpc_connect_next(c);
+}
+
+/* smtpc_tls_log - the log lines and protocol-log rows of TLS, certificates and verdict */
+
+static void smtpc_tls_log(struct relay_smtpc *c, const struct tls_facts *tf,
+                          const struct tls_cert_info *ci, bool have,
+                          const struct policy_outbound *f, const struct policy_out_verdict *v)
+{
+    log_info("smtp", c->sid, "TLS established to=%s version=%s cipher=%s bits=%d "
+             "server_cert=\"%s\" chain_code=%ld", c->dest->names[c->addr_i], tf->version,
+             tf->cipher, tf->cipher_bits, have ? ci->subject : "", tf->verify_code);
+    if (v->secured)
+        log_info("smtp", c->sid, "secure domain certificate domain=%s subject=\"%s\" "
+                 "thumbprint=%s revocation=%s%s%s%s", c->dest->domain, ci->subject,
+                 ci->thumbprint, relay_tls_revocation(tf, v->revocation_accepted),
+                 v->revocation_accepted ? " detail=\"" : "",
+                 v->revocation_accepted ? tf->revocation_reason : "",
+                 v->revocation_accepted ? "\"" : "");
+    else if (f->chain == POLICY_CHAIN_REVOKED || f->chain == POLICY_CHAIN_REVOCATION_UNKNOWN)
+        log_info("smtp", c->sid, "server certificate revocation=%s detail=\"%s\"",
+                 relay_tls_revocation(tf, false), tf->revocation_reason);
+    if (log_proto_enabled(&c->pl)) {
+        relay_plog_own_cert(&c->pl, false, c->dest->sc->name);
+        relay_plog_tls(&c->pl, tf, false);
+        if (have)
+            relay_plog_cert(&c->pl, "Remote certificate", ci);
+        if (have && f->listed)
+            relay_plog_cert(&c->pl, "Secure domain certificate", ci);
+        if (tf->peer_cert)
+            relay_plog_chain(&c->pl, tf, v->revocation_accepted);
+        if (v->secured && v->revocation_accepted)
+            log_proto_infof(&c->pl, c->dest->domain, "Message to secure domain '%s' on send "
+                            "connector '%s' was domain-secured although revocation is unknown: "
+                            "%s", c->dest->domain, c->dest->sc->name, tf->revocation_reason);
+        else if (v->secured)
+            log_proto_infof(&c->pl, c->dest->domain, "Message to secure domain '%s' on send "
+                            "connector '%s' was domain-secured", c->dest->domain,
+                            c->dest->sc->name);
+    }
+}
+
+/* relay__smtpc_tls_ready - the handshake finished: check a partner, EHLO again */
+
+void relay__smtpc_tls_ready(struct relay_smtpc *c)
+{
+    const struct tls_facts *tf = tls_conn_facts(c->conn);
+    struct policy_outbound f = smtpc_facts(c);
+    struct policy_out_verdict v;
+    struct tls_cert_info ci;
+    bool have;
+
+    have = tf->peer_der != NULL && tls_cert_info_from_der(tf->peer_der, tf->peer_der_len,
+                                                          &ci) == 0;
+    f.starttls_offered = true;
+    f.starttls_code = 220;
+    f.handshake_ok = true;
+    f.name_match = have && policy_cert_name_match(c->dest->domain,
+                                                  (const char *const *)ci.names, ci.nnames);
+    f.chain = relay_tls_chain(tf);
+    v = policy_send_secure(&f, POLICY_OUT_CERT);
+    smtpc_tls_log(c, tf, &ci, have, &f, &v);
+    if (have)
+        tls_cert_info_free(&ci);
+    if (v.inner != NULL) {
+        smtpc_secure_fail(c, &v);
+        return;
+    }
+    c->tls = true;
+    c->secured = v.secured;
+    c->pipelining = false;              /* RFC 3207 4.2: learn the extensions again */
+    c->peer_size = 0;
+    c->starttls_offered = false;
+    relay__smtpc_send(c, "EHLO %s", c->dest->sc->fqdn);
+    tls_conn_flush(c->conn);
+    relay__smtpc_enter_state(c, C_EHLO);
+}
