@@ -15,6 +15,7 @@
  *  and relay_listen_stop() run on the worker's thread.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,7 +106,16 @@ static void relay_listen_connection(uv_stream_t *server, int status)
     struct relay_worker *w = server->data;
 
     if (status < 0) {
-        log_warnx("listen", 0, "accept error: %s", uv_strerror(status));
+        /* Rate-limited: at the open-file limit libuv reports every wakeup. */
+        uint64_t now = uv_now(&w->loop);
+
+        w->accept_errors++;
+        if (now - w->accept_error_logged >= 1000 || w->accept_error_logged == 0) {
+            log_warnx("listen", 0, "accept error: %s count=%llu", uv_strerror(status),
+                      (unsigned long long)w->accept_errors);
+            w->accept_error_logged = now;
+            w->accept_errors = 0;
+        }
         return;
     }
     if (!w->stopping)

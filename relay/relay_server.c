@@ -25,6 +25,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -277,6 +278,34 @@ static int relay_server_drop(uid_t uid, gid_t gid)
     return 0;
 }
 
+/*
+ * relay_server_fd_limit - raise the soft open-file limit to the hard one
+ * (a hand-started daemon often has 1024), and warn when the connectors'
+ * limits could need more: past the limit, accept() fails and the
+ * connection waits in the backlog unanswered.
+ */
+static void relay_server_fd_limit(const struct config *cfg)
+{
+    unsigned long long want = 256;      /* listeners, queue, logs, DNS, CRL thread */
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            (void)getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    for (size_t i = 0; i < cfg->nreceive; i++)
+        want += cfg->receive[i].max_inbound_connection;
+    want += cfg->transport.max_outbound_connections;
+    if (rl.rlim_cur != RLIM_INFINITY && want > (unsigned long long)rl.rlim_cur)
+        log_warnx("server", 0, "open file limit %llu is below what the connector limits "
+                  "allow (%llu): connections past it wait unanswered; raise LimitNOFILE "
+                  "(systemd) or ulimit -n, or lower max_inbound_connection",
+                  (unsigned long long)rl.rlim_cur, want);
+}
+
 /* relay_server_run - the daemon */
 
 int relay_server_run(const char *path, struct config *cfg)
@@ -290,6 +319,7 @@ int relay_server_run(const char *path, struct config *cfg)
     signal(SIGPIPE, SIG_IGN);
     if (getenv("UV_THREADPOOL_SIZE") == NULL)
         setenv("UV_THREADPOOL_SIZE", "16", 1);  /* spool writes; before first use */
+    relay_server_fd_limit(cfg);
     relay_nworkers = cfg->service.workers ? cfg->service.workers : uv_available_parallelism();
     relay_workers = xcalloc(relay_nworkers, sizeof(*relay_workers));
     if (relay_server_user(cfg, &uid, &gid) < 0)

@@ -26,6 +26,8 @@ struct relay_worker {
     int    *listen_fds;                 /* owned; sockets made by main */
     size_t  nlisteners;
     int     open_listeners;
+    uint64_t accept_errors;             /* accept failures since the last warning */
+    uint64_t accept_error_logged;       /* uv_now() of that warning, 0: never */
     struct relay_session *sessions;     /* live sessions (list owned by relay_session.c) */
     size_t  nsessions;
     bool    stopping;
