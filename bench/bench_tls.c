@@ -288,3 +288,27 @@ int64_t bt_percentile(struct bt_samples *s, double p)
     if (k > s->n) k = s->n;
     return s->v[k - 1];
 }
+
+long bt_next_line(struct bt_conn *c, size_t *off, char *line, size_t cap)
+{
+    char *nl = memchr(c->pt + *off, '\n', c->pt_len - *off);
+    if (!nl) return -1;
+    size_t len = (size_t)(nl - (c->pt + *off));
+    size_t l = len < cap - 1 ? len : cap - 1;
+    memcpy(line, c->pt + *off, l);
+    line[l] = 0;
+    if (l && line[l - 1] == '\r') line[--l] = 0;
+    *off += len + 1;
+    return (long)l;
+}
+
+int bt_parse_addr(const char *hostport, struct sockaddr_storage *addr)
+{
+    char host[256]; const char *colon = strrchr(hostport, ':');
+    if (!colon || (size_t)(colon - hostport) >= sizeof host) return -1;
+    memcpy(host, hostport, (size_t)(colon - hostport));
+    host[colon - hostport] = 0;
+    if (uv_ip4_addr(host, atoi(colon + 1), (struct sockaddr_in *)addr) &&
+        uv_ip6_addr(host, atoi(colon + 1), (struct sockaddr_in6 *)addr)) return -1;
+    return 0;
+}

@@ -52,6 +52,14 @@ void bt_consume(struct bt_conn *c, size_t n);
 void bt_close(struct bt_conn *c, const char *why);   /* free_cb runs later, once */
 int bt_peer_cert_ok(struct bt_conn *c);              /* peer sent a certificate that verified */
 
+/* Next complete line of c->pt from *off: copied into line (at most cap - 1 bytes,
+ * the trailing CR dropped, NUL-terminated), *off moved past its LF.  Returns its
+ * length, or -1 when no complete line is left (*off unchanged). */
+long bt_next_line(struct bt_conn *c, size_t *off, char *line, size_t cap);
+
+/* "HOST:PORT" (IPv4 or IPv6 address) into *addr; 0, or -1 when malformed. */
+int bt_parse_addr(const char *hostport, struct sockaddr_storage *addr);
+
 /* Growable array of int64 samples with percentiles (sorts in place). */
 struct bt_samples { int64_t *v; size_t n, cap; };
 void bt_sample_add(struct bt_samples *s, int64_t x);

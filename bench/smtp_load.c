@@ -186,15 +186,10 @@ static void on_event(struct bt_conn *c, enum bt_event ev)
     }
     size_t off = 0;
     while (!c->closing && c->tls != 1) {
-        char *nl = memchr(c->pt + off, '\n', c->pt_len - off);
-        if (!nl) break;
-        size_t len = (size_t)(nl - (c->pt + off));
         char line[1024];
-        size_t l = len < sizeof line - 1 ? len : sizeof line - 1;
-        memcpy(line, c->pt + off, l);
-        line[l] = 0;
-        if (l && line[l - 1] == '\r') line[--l] = 0;
-        off += len + 1;
+        long n = bt_next_line(c, &off, line, sizeof line);
+        if (n < 0) break;
+        size_t l = (size_t)n;
         if ((s->st == S_EHLO1 || s->st == S_EHLO2) && l > 4 && !strncasecmp(line + 4, "PIPELINING", 10))
             s->pipelining = 1;
         if (l >= 3 && (l == 3 || line[3] == ' ')) {
@@ -262,12 +257,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "smtp_load: TLS needs -a CA and -N SERVER-NAME (the server is verified)\n");
         return 2;
     }
-    char host[256]; const char *colon = strrchr(opt.server, ':');
-    if (!colon || (size_t)(colon - opt.server) >= sizeof host) usage();
-    memcpy(host, opt.server, (size_t)(colon - opt.server));
-    host[colon - opt.server] = 0;
-    if (uv_ip4_addr(host, atoi(colon + 1), (struct sockaddr_in *)&addr) &&
-        uv_ip6_addr(host, atoi(colon + 1), (struct sockaddr_in6 *)&addr)) usage();
+    if (bt_parse_addr(opt.server, &addr)) usage();
 
     /* Body: 76-character lines of filler up to SIZE bytes, then the dot. */
     size_t lines = (size_t)opt.size / 78 + 1;

@@ -211,13 +211,8 @@ int main(int argc, char **argv)
         }
     }
     if (!opt.listen || (!opt.plain && (!opt.cert || !opt.key || !opt.ca))) goto usage;
-    char host[256]; const char *colon = strrchr(opt.listen, ':');
-    if (!colon || (size_t)(colon - opt.listen) >= sizeof host) goto usage;
-    memcpy(host, opt.listen, (size_t)(colon - opt.listen));
-    host[colon - opt.listen] = 0;
     struct sockaddr_storage addr;
-    if (uv_ip4_addr(host, atoi(colon + 1), (struct sockaddr_in *)&addr) &&
-        uv_ip6_addr(host, atoi(colon + 1), (struct sockaddr_in6 *)&addr)) goto usage;
+    if (bt_parse_addr(opt.listen, &addr)) goto usage;
 
     wolfSSL_Init();
     if (!opt.plain && !(ctx = bt_ctx(1, opt.cert, opt.key, opt.ca, 1))) return 1;

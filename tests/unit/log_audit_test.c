@@ -21,36 +21,8 @@
 #include "log_audit.h"
 #include "log_read.h"
 
-static char tmpdir[256];
-
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    return remove(p);
-}
-
-static int setup_dir(void **state)
-{
-    strcpy(tmpdir, "/tmp/log_audit_test.XXXXXX");
-    assert_non_null(mkdtemp(tmpdir));
-    return 0;
-}
-
-static int teardown_dir(void **state)
-{
-    nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-    return 0;
-}
-
-static void put(const char *name, const char *text)
-{
-    char path[512];
-    FILE *fp;
-
-    snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
-    assert_non_null(fp = fopen(path, "w"));
-    fputs(text, fp);
-    fclose(fp);
-}
+#define LOG_TEST_NAME "log_audit_test"
+#include "log_test_util.h"
 
 #define R(ts, sid, seq, ev, data, ctx) \
     "2026-11-22T" ts "Z,MX\\Inet," sid "," #seq ",192.0.2.10:25,198.51.100.7:40000," ev "," data "," ctx "\r\n"

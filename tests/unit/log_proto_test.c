@@ -38,99 +38,10 @@
 #define SID_RECV  0x08DF486E9B5C0001ULL
 #define SID_SEND  0x08DF486E9B5C0002ULL
 
-static _Atomic uint64_t fake_now = BASE_MS;
-
-static uint64_t fake_clock(void *arg)
-{
-    return atomic_load(&fake_now);
-}
-
-static void at(uint64_t ms)
-{
-    atomic_store(&fake_now, BASE_MS + ms);
-}
+#define LOG_TEST_NAME "log_proto_test"
+#include "log_test_util.h"
 
 /* ---- helpers --------------------------------------------------------------- */
-
-static char tmpdir[256];
-
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    return remove(p);
-}
-
-static int setup_dir(void **state)
-{
-    strcpy(tmpdir, "/tmp/log_proto_test.XXXXXX");
-    assert_non_null(mkdtemp(tmpdir));
-    at(0);
-    return 0;
-}
-
-static int teardown_dir(void **state)
-{
-    nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-    return 0;
-}
-
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf;
-    long n;
-
-    if (f == NULL)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    buf = malloc((size_t)n + 1);
-    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = '\0';
-    fclose(f);
-    if (len)
-        *len = (size_t)n;
-    return buf;
-}
-
-static void spit(const char *path, const char *data, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-
-    assert_non_null(f);
-    assert_int_equal(fwrite(data, 1, len, f), len);
-    fclose(f);
-}
-
-static const char *srcdir(void)
-{
-    static char dir[512];
-    const char *env = getenv("DOMSEC_SRC");
-    char *p;
-
-    if (env)
-        return env;
-    snprintf(dir, sizeof(dir), "%s", __FILE__);     /* absolute under CMake */
-    p = strstr(dir, "tests/unit/");
-    assert_non_null(p);
-    if (p == dir)
-        return ".";
-    p[-1] = '\0';
-    return dir;
-}
-
-/* logcheck - exit status of tests/logcheck.py on a path */
-
-static int logcheck(const char *args)
-{
-    char cmd[1024];
-    int rc;
-
-    snprintf(cmd, sizeof(cmd), "python3 %s/tests/logcheck.py %s", srcdir(), args);
-    rc = system(cmd);
-    assert_true(WIFEXITED(rc));
-    return WEXITSTATUS(rc);
-}
 
 static struct log_proto *open_writer(enum log_proto_dir dir, uint64_t max_file,
                                      uint64_t max_dir, uint64_t max_age, unsigned flush_ms)

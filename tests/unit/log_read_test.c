@@ -26,38 +26,8 @@
     "#Date: 2026-11-22T08:00:00.000Z\r\n#Fields: date-time,connector-id,session-id,sequence-number," \
     "local-endpoint,remote-endpoint,event,data,context\r\n"
 
-static char tmpdir[256];
-
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    return remove(p);
-}
-
-static int setup_dir(void **state)
-{
-    strcpy(tmpdir, "/tmp/log_read_test.XXXXXX");
-    assert_non_null(mkdtemp(tmpdir));
-    return 0;
-}
-
-static int teardown_dir(void **state)
-{
-    nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-    return 0;
-}
-
-/* put - write a file under tmpdir */
-
-static void put(const char *name, const char *text)
-{
-    char path[512];
-    FILE *fp;
-
-    snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
-    assert_non_null(fp = fopen(path, "w"));
-    fputs(text, fp);
-    fclose(fp);
-}
+#define LOG_TEST_NAME "log_read_test"
+#include "log_test_util.h"
 
 /* row_text - a protocol row with a given time and session */
 
