@@ -177,25 +177,7 @@ int tls_gen_key_like(int key_type, int key_bits, enum tls_gen_key *out)
 
 bool tls_gen_domain_ok(const char *s)
 {
-    size_t  len = strlen(s), label = 0;
-
-    if (len == 0 || len > 253)
-        return false;
-    if (s[0] == '*' && s[1] == '.')
-        s += 2;
-    for (; *s; s++) {
-        if (*s == '.') {
-            if (label == 0 || s[-1] == '-')
-                return false;
-            label = 0;
-        } else if (isalnum((unsigned char)*s) || (*s == '-' && label > 0)) {
-            if (++label > 63)
-                return false;
-        } else {
-            return false;
-        }
-    }
-    return label > 0 && s[-1] != '-';
+    return tls__dns_like(s);
 }
 
 /* ---- subject ------------------------------------------------------------ */

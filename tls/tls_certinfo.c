@@ -91,9 +91,9 @@ static int certinfo_time(const WOLFSSL_ASN1_TIME *t, int64_t *out)
     return 0;
 }
 
-/* certinfo_dns_like - a host name or "*." wildcard: LDH labels, dots between */
+/* tls__dns_like - a host name or "*." wildcard: LDH labels, dots between */
 
-static bool certinfo_dns_like(const char *s)
+bool tls__dns_like(const char *s)
 {
     size_t  len = strlen(s), label = 0;
 
@@ -136,7 +136,7 @@ static void certinfo_names(WOLFSSL_X509 *x, struct tls_cert_info *ci)
 
     if (wolfSSL_X509_NAME_get_text_by_NID(wolfSSL_X509_get_subject_name(x), NID_commonName,
                                           cn, (int)sizeof(cn)) > 0
-        && certinfo_dns_like(cn))
+        && tls__dns_like(cn))
         certinfo_add_name(ci, cn);
 
     gens = wolfSSL_X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);

@@ -36,6 +36,9 @@ int     tls__read_file(const char *path, unsigned char **data, size_t *len, unsi
 /* Every CERTIFICATE block of a PEM buffer, in order; returns their number. */
 size_t  tls__pem_certs(const unsigned char *pem, size_t len, struct tls__der **out);
 void    tls__der_free(struct tls__der *v, size_t n);
+/* tls_certinfo.c, also for tls_certgen.c: a host name or "*." and one
+ * (LDH labels of at most 63, dots between, at most 253 in all). */
+bool    tls__dns_like(const char *s);
 
 /* tls_crl.c, for tls_conn.c. */
 /*
