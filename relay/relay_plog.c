@@ -23,7 +23,7 @@
  *             with the prime's bits; RSA key transport -> CALG_RSA_KEYX 0
  *
  * CONTRACT
- *  relay_plog_open/install/reload/close run on the main thread (open while
+ *  relay_plog_open/reload/close run on the main thread (open while
  *  still root, before the privilege drop).  The writers are then read-only
  *  pointers any thread may use.  The row helpers run on the thread owning
  *  the log_proto_session and format nothing when its logging is off.
@@ -39,26 +39,16 @@
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
-#include <uv.h>
 
 #include "log.h"
 #include "relay_plog.h"
+#include "relay_tls.h"
 #include "tls_conn.h"
 #include "tls_store.h"
-
-struct relay_plog_own {                 /* our certificate on one connector */
-    bool    receive;
-    char   *name;                       /* owned */
-    struct tls_cert_info ci;            /* owned */
-};
 
 static struct log_proto *relay_plog_r, *relay_plog_s;
 static struct log_track *relay_plog_t;
 static char relay_plog_host[256] = "localhost";
-static uv_mutex_t relay_plog_lock;      /* relay_plog_owns */
-static struct relay_plog_own *relay_plog_owns;
-static size_t relay_plog_nowns;
-static bool relay_plog_inited;
 
 /* relay_plog_chown_dir - hand one log directory and its files to uid:gid */
 
@@ -100,10 +90,6 @@ int relay_plog_open(const struct config *cfg, uid_t uid, gid_t gid)
     };
     char path[4096];
 
-    if (!relay_plog_inited) {
-        uv_mutex_init(&relay_plog_lock);
-        relay_plog_inited = true;
-    }
     if (gethostname(relay_plog_host, sizeof(relay_plog_host) - 1) < 0)
         snprintf(relay_plog_host, sizeof(relay_plog_host), "localhost");
     relay_plog_host[strcspn(relay_plog_host, ".")] = '\0';     /* Exchange: NetBIOS-style */
@@ -139,59 +125,6 @@ void relay_plog_reload(const struct config *old, const struct config *cfg)
         log_warnx("config", 0, "[logs] changed: restart domsecd to apply it");
 }
 
-/* relay_plog_owns_free - drop a table of our certificates */
-
-static void relay_plog_owns_free(struct relay_plog_own *v, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(v[i].name);
-        tls_cert_info_free(&v[i].ci);
-    }
-    free(v);
-}
-
-/* relay_plog_install - our certificate per connector, as relay_tls chose it */
-
-void relay_plog_install(const struct config *cfg)
-{
-    struct relay_plog_own *v = xcalloc(cfg->nreceive + cfg->nsend + 1, sizeof(*v)), *old;
-    struct tls_store *store;
-    const char *why;
-    size_t n = 0, oldn;
-
-    if (!relay_plog_inited)
-        return;
-    /* Quietly: relay_tls_install has already reported the store's problems. */
-    store = tls_store_load(cfg->transport.certificate_store, cfg->transport.trusted_ca_file,
-                           time(NULL), &why);
-    for (size_t i = 0; store != NULL && i < cfg->nreceive + cfg->nsend; i++) {
-        bool recv = i < cfg->nreceive;
-        const char *name = recv ? cfg->receive[i].name : cfg->send[i - cfg->nreceive].name;
-        const char *fqdn = recv ? cfg->receive[i].fqdn : cfg->send[i - cfg->nreceive].fqdn;
-        const char *pin = recv ? cfg->receive[i].tls_certificate
-                               : cfg->send[i - cfg->nreceive].tls_certificate;
-        const struct tls_store_entry *e;
-
-        if (recv && cfg->receive[i].auth_mechanism != CFG_AUTH_TLS)
-            continue;
-        if ((e = tls_store_select(store, fqdn, pin, time(NULL), &why)) == NULL)
-            continue;
-        if (tls_cert_info_from_pem_file(e->cert_path, &v[n].ci, &why) != 0)
-            continue;
-        v[n].receive = recv;
-        v[n].name = xstrdup(name);
-        n++;
-    }
-    tls_store_free(store);
-    uv_mutex_lock(&relay_plog_lock);
-    old = relay_plog_owns;
-    oldn = relay_plog_nowns;
-    relay_plog_owns = v;
-    relay_plog_nowns = n;
-    uv_mutex_unlock(&relay_plog_lock);
-    relay_plog_owns_free(old, oldn);
-}
-
 /* relay_plog_close - flush and close */
 
 void relay_plog_close(void)
@@ -204,13 +137,6 @@ void relay_plog_close(void)
         log_track_close(relay_plog_t);
     relay_plog_r = relay_plog_s = NULL;
     relay_plog_t = NULL;
-    if (relay_plog_inited) {
-        uv_mutex_lock(&relay_plog_lock);
-        relay_plog_owns_free(relay_plog_owns, relay_plog_nowns);
-        relay_plog_owns = NULL;
-        relay_plog_nowns = 0;
-        uv_mutex_unlock(&relay_plog_lock);
-    }
 }
 
 struct log_proto *relay_plog_recv(void) { return relay_plog_r; }
@@ -264,19 +190,21 @@ void relay_plog_cert_der(struct log_proto_session *pl, const char *header,
     tls_cert_info_free(&ci);
 }
 
-/* relay_plog_own_cert - "Sending certificate": ours on that connector */
+/* relay_plog_own_cert_row - the block for relay_tls_own_cert (under its lock) */
 
-void relay_plog_own_cert(struct log_proto_session *pl, bool receive, const char *name)
+static void relay_plog_own_cert_row(const struct tls_cert_info *ci, void *pl)
 {
-    if (!log_proto_enabled(pl) || !relay_plog_inited)
+    relay_plog_cert(pl, "Sending certificate", ci);
+}
+
+/* relay_plog_own_cert - "Sending certificate": ours on that connector, as relay_tls chose it */
+
+void relay_plog_own_cert(struct log_proto_session *pl, const struct config *cfg, bool receive,
+                         size_t index)
+{
+    if (!log_proto_enabled(pl))
         return;
-    uv_mutex_lock(&relay_plog_lock);
-    for (size_t i = 0; i < relay_plog_nowns; i++)
-        if (relay_plog_owns[i].receive == receive && strcmp(relay_plog_owns[i].name, name) == 0) {
-            relay_plog_cert(pl, "Sending certificate", &relay_plog_owns[i].ci);
-            break;
-        }
-    uv_mutex_unlock(&relay_plog_lock);
+    (void)relay_tls_own_cert(cfg, receive, index, relay_plog_own_cert_row, pl);
 }
 
 /* relay_plog_tls_text - the TLS success sentence */

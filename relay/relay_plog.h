@@ -28,12 +28,9 @@ struct tls_cert_info;
 /* Open the three logs under cfg->logs.directory (as root: directories are
  * handed to uid:gid).  0, or -1 (logged). */
 int     relay_plog_open(const struct config *cfg, uid_t uid, gid_t gid);
-/* SIGHUP: [logs] changes need a restart (warned); our certificates are
- * looked up again for the "Sending certificate" blocks. */
+/* SIGHUP: [logs] changes need a restart (warned).  Our certificates for
+ * the "Sending certificate" blocks come from relay_tls (its install). */
 void    relay_plog_reload(const struct config *old, const struct config *cfg);
-/* Our own certificate per connector, for "Sending certificate" (after
- * relay_tls_install at start and reload). */
-void    relay_plog_install(const struct config *cfg);
 /* Write everything queued, sync, close (after the workers and the queue
  * manager have stopped). */
 void    relay_plog_close(void);
@@ -53,9 +50,11 @@ void    relay_plog_cert(struct log_proto_session *pl, const char *header,
 /* The same from DER (parsed only when logging). */
 void    relay_plog_cert_der(struct log_proto_session *pl, const char *header,
                             const unsigned char *der, size_t len);
-/* "Sending certificate" for our certificate on connector `name`
- * (receive: server side; send: client side), if we have one. */
-void    relay_plog_own_cert(struct log_proto_session *pl, bool receive, const char *name);
+/* "Sending certificate" for our certificate on cfg's connector number index
+ * (receive: cfg->receive[index], server side; else cfg->send[index], client
+ * side), if relay_tls_install() selected one for it. */
+void    relay_plog_own_cert(struct log_proto_session *pl, const struct config *cfg, bool receive,
+                            size_t index);
 /* "TLS protocol SP_PROT_..._SERVER|CLIENT negotiation succeeded using ..." */
 void    relay_plog_tls(struct log_proto_session *pl, const struct tls_facts *f, bool server);
 size_t  relay_plog_tls_text(char *out, size_t size, const struct tls_facts *f, bool server);

@@ -208,7 +208,6 @@ static void relay_server_reload(void)
     relay_plog_reload(old, cfg);
     policy_config_unref(old);
     relay_tls_install(cfg);             /* before the swap: new sessions find theirs */
-    relay_plog_install(cfg);
     relay_crl_reload(cfg);
     policy_config_swap(cfg);
     log_info("config", 0, "reloaded path=%s", relay_config_path);
@@ -342,7 +341,6 @@ int relay_server_run(const char *path, struct config *cfg)
     }
     log_info("queue", 0, "recovered messages=%zu corrupt=%zu", nmsg, ncorrupt);
     relay_tls_install(cfg);
-    relay_plog_install(cfg);
     if (relay_crl_start(cfg) != 0)
         return 1;
     policy_config_swap(cfg);

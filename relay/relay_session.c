@@ -310,7 +310,7 @@ static void relay_session_event(struct tls_conn *c, enum tls_event ev, void *arg
         if (log_proto_enabled(&s->plog.pl)) {
             struct log_proto_session *pl = &s->plog.pl;
 
-            relay_plog_own_cert(pl, true, s->rc->name);
+            relay_plog_own_cert(pl, s->cfg, true, (size_t)(s->rc - s->cfg->receive));
             relay_plog_tls(pl, s->facts, true);
             if (s->facts->peer_cert) {  /* parsed once above: s->peer */
                 relay_plog_cert(pl, "Received certificate", s->peer);

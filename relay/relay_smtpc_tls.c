@@ -184,7 +184,8 @@ static void smtpc_tls_log(struct relay_smtpc *c, const struct tls_facts *tf,
         log_info("smtp", c->sid, "server certificate revocation=%s detail=\"%s\"",
                  relay_tls_revocation(tf, false), tf->revocation_reason);
     if (log_proto_enabled(&c->pl)) {
-        relay_plog_own_cert(&c->pl, false, c->dest->sc->name);
+        relay_plog_own_cert(&c->pl, c->dest->cfg, false,
+                            (size_t)(c->dest->sc - c->dest->cfg->send));
         relay_plog_tls(&c->pl, tf, false);
         if (have)
             relay_plog_cert(&c->pl, "Remote certificate", ci);

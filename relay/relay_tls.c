@@ -12,7 +12,8 @@
  *  relay_tls_install() runs on the main thread (start-up and SIGHUP) and
  *  does blocking file I/O by design (it is part of loading a
  *  configuration).  relay_tls_server_ctx() is thread-safe and returns a
- *  new reference.  Two generations are kept: the current configuration's
+ *  new reference; relay_tls_own_cert() calls its function under the lock.
+ *  Two generations are kept: the current configuration's
  *  and the previous one's, keyed by the config pointer.
  */
 #include <stdbool.h>
@@ -43,6 +44,9 @@ struct relay_tls_gen {
     size_t  n;
     struct tls_ctx **sctx;              /* owned refs, one per send connector */
     size_t  ns;
+    struct tls_cert_info *own;          /* owned: the certificate selected for each receive
+                                         * connector (n), then each send connector (ns);
+                                         * thumbprint "" when none */
 };
 
 #define RELAY_TLS_EXPIRY_WARN (30 * 86400) /* warn daily from 30 days before NotAfter */
@@ -66,6 +70,9 @@ static void relay_tls_gen_free(struct relay_tls_gen *g)
     for (size_t i = 0; i < g->ns; i++)
         tls_ctx_unref(g->sctx[i]);
     free(g->sctx);
+    for (size_t i = 0; g->own != NULL && i < g->n + g->ns; i++)
+        tls_cert_info_free(&g->own[i]);
+    free(g->own);
     free(g->used);
     memset(g, 0, sizeof(*g));
 }
@@ -93,6 +100,21 @@ static void relay_tls_note_use(struct relay_tls_gen *g, const struct tls_store_e
     snprintf(u->connectors + n, sizeof(u->connectors) - n, "%s%s %s", n ? "," : "", role, name);
 }
 
+/* relay_tls_keep_info - keep a copy of e's facts in *out (for "Sending certificate") */
+
+static void relay_tls_keep_info(struct tls_cert_info *out, const struct tls_store_entry *e)
+{
+    *out = e->info;
+    out->names = NULL;
+    out->nnames = 0;
+    if (e->info.nnames > 0) {
+        out->names = xcalloc(e->info.nnames, sizeof(*out->names));
+        for (size_t i = 0; i < e->info.nnames; i++)
+            out->names[i] = xstrdup(e->info.names[i]);
+        out->nnames = e->info.nnames;
+    }
+}
+
 /* relay_tls_install - build and keep the material for cfg */
 
 void relay_tls_install(const struct config *cfg)
@@ -101,6 +123,7 @@ void relay_tls_install(const struct config *cfg)
         .cfg = cfg,
         .ctx = xcalloc(cfg->nreceive ? cfg->nreceive : 1, sizeof(void *)), .n = cfg->nreceive,
         .sctx = xcalloc(cfg->nsend ? cfg->nsend : 1, sizeof(void *)), .ns = cfg->nsend,
+        .own = xcalloc(cfg->nreceive + cfg->nsend + 1, sizeof(struct tls_cert_info)),
     };
     const char *why = NULL;
     struct tls_store *store = NULL;
@@ -130,6 +153,7 @@ void relay_tls_install(const struct config *cfg)
                      "STARTTLS is not offered", rc->name, rc->fqdn, why);
             continue;
         }
+        relay_tls_keep_info(&g.own[i], e);
         g.ctx[i] = tls_ctx_server_new(e->cert_path, e->key_path, cfg->transport.trusted_ca_file,
                                       &why);
         if (g.ctx[i] == NULL)
@@ -152,6 +176,8 @@ void relay_tls_install(const struct config *cfg)
             log_errx("tls", 0, "send connector %s: no usable certificate for %s%s%s: domain "
                      "security will fail (partners require a client certificate)", sc->name,
                      sc->fqdn, store ? ": " : "", store ? why : "");
+        if (e != NULL)
+            relay_tls_keep_info(&g.own[cfg->nreceive + i], e);
         g.sctx[i] = tls_ctx_client_new(e ? e->cert_path : NULL, e ? e->key_path : NULL,
                                        cfg->transport.trusted_ca_file, &why);
         if (g.sctx[i] == NULL)
@@ -229,6 +255,31 @@ struct tls_ctx *relay_tls_server_ctx(const struct config *cfg, const struct cfg_
 struct tls_ctx *relay_tls_client_ctx(const struct config *cfg, const struct cfg_send *sc)
 {
     return relay_tls_find(cfg, (size_t)(sc - cfg->send), true);
+}
+
+/* relay_tls_own_cert - our certificate on a connector of cfg's generation */
+
+bool relay_tls_own_cert(const struct config *cfg, bool receive, size_t index,
+                        void (*fn)(const struct tls_cert_info *, void *), void *arg)
+{
+    bool found = false;
+
+    uv_once(&relay_tls_once, relay_tls_init);
+    uv_mutex_lock(&relay_tls_lock);
+    for (int i = 0; i < 2 && !found; i++) {
+        const struct relay_tls_gen *g = &relay_tls_gens[i];
+        size_t k = receive ? index : g->n + index;
+
+        if (g->cfg != cfg || g->own == NULL || index >= (receive ? g->n : g->ns))
+            continue;
+        if (g->own[k].thumbprint[0] != '\0') {
+            fn(&g->own[k], arg);
+            found = true;
+        }
+        break;
+    }
+    uv_mutex_unlock(&relay_tls_lock);
+    return found;
 }
 
 /* relay_tls_chain - tls/'s verdict in policy's terms */

@@ -7,6 +7,7 @@
 #define DOMSEC_RELAY_TLS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "policy_config.h"
@@ -14,6 +15,7 @@
 
 struct tls_ctx;
 struct tls_facts;
+struct tls_cert_info;
 
 /* relay_tls.c */
 /*
@@ -28,6 +30,12 @@ struct tls_ctx *relay_tls_server_ctx(const struct config *cfg, const struct cfg_
 /* The client context for send connector sc of cfg (our certificate by its
  * fqdn if the store has one), referenced, or NULL. */
 struct tls_ctx *relay_tls_client_ctx(const struct config *cfg, const struct cfg_send *sc);
+/* Our certificate as selected for cfg's receive (receive=true) or send
+ * connector number index: fn(info, arg) under the module's lock (fn must
+ * not call back into relay_tls), and true; false when that connector
+ * presents none (or cfg's generation is gone). */
+bool    relay_tls_own_cert(const struct config *cfg, bool receive, size_t index,
+                           void (*fn)(const struct tls_cert_info *, void *), void *arg);
 /* tls/'s chain verdict and revocation in policy's terms. */
 enum policy_chain relay_tls_chain(const struct tls_facts *f);
 /* "good", "revoked", "unknown", "unknown (accepted)" (passed only because
