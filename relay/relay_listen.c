@@ -13,9 +13,14 @@
  *  relay_listen_open() runs in main; 0 or -errno after logging which
  *  binding failed (sockets made so far are closed).  relay_listen_start()
  *  and relay_listen_stop() run on the worker's thread.
+ *
+ *  At the open-file limit accept() fails while connections wait, and libuv
+ *  calls back again and again inside one loop iteration: the loop would
+ *  spin.  So the worker closes its listener handles (each is a dup() of the
+ *  socket in listen_fds, which stays open and keeps the kernel queueing),
+ *  and re-opens them from listen_fds a second later (relay_listen_pause).
  */
 #include <errno.h>
-#include <stdint.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,23 +104,101 @@ int relay_listen_open(struct relay_worker *workers, size_t nworkers, const struc
     return 0;
 }
 
+static void relay_listen_connection(uv_stream_t *server, int status);
+
+#define RELAY_LISTEN_PAUSE_MS 1000      /* accept paused this long at the fd limit */
+
+/* relay_listen_open_handles - (re)open the handles from dups of listen_fds */
+
+static int relay_listen_open_handles(struct relay_worker *w)
+{
+    int r;
+
+    for (size_t i = 0; i < w->nlisteners; i++) {
+        int fd = dup(w->listen_fds[i]);
+
+        if (fd < 0)
+            return -errno;
+        uv_tcp_init(&w->loop, &w->listeners[i]);
+        w->listeners[i].data = w;
+        w->open_listeners++;
+        if ((r = uv_tcp_open(&w->listeners[i], fd)) != 0
+            || (r = uv_listen((uv_stream_t *)&w->listeners[i], RELAY_LISTEN_BACKLOG,
+                              relay_listen_connection)) != 0)
+            return r;
+    }
+    return 0;
+}
+
+/* relay_listen_paused - close_cb of a listener closed for a pause */
+
+static void relay_listen_paused(uv_handle_t *h)
+{
+    struct relay_worker *w = h->data;
+
+    w->open_listeners--;
+    relay_worker_session_gone(w);       /* stop may have come meanwhile */
+}
+
+/* relay_listen_close_all - close every open listener handle with cb */
+
+static void relay_listen_close_all(struct relay_worker *w, uv_close_cb cb)
+{
+    for (size_t i = 0; i < w->nlisteners; i++)
+        if (w->listeners[i].type == UV_TCP && !uv_is_closing((uv_handle_t *)&w->listeners[i]))
+            uv_close((uv_handle_t *)&w->listeners[i], cb);
+}
+
+/* relay_listen_resume - the pause is over: accept again */
+
+static void relay_listen_resume(uv_timer_t *t)
+{
+    struct relay_worker *w = t->data;
+    int r;
+
+    if (w->stopping)
+        return;
+    if (w->open_listeners > 0) {        /* close callbacks still pending */
+        uv_timer_start(&w->accept_timer, relay_listen_resume, 100, 0);
+        return;
+    }
+    memset(w->listeners, 0, w->nlisteners * sizeof(*w->listeners));
+    if ((r = relay_listen_open_handles(w)) != 0) {
+        /* Still no descriptor to spare: close what opened, try again later. */
+        relay_listen_close_all(w, relay_listen_paused);
+        uv_timer_start(&w->accept_timer, relay_listen_resume, RELAY_LISTEN_PAUSE_MS, 0);
+        return;
+    }
+    w->accept_paused = false;
+    log_info("listen", 0, "accepting again worker=%d", w->index);
+}
+
+/* relay_listen_pause - at the fd limit: stop accepting for a while */
+
+static void relay_listen_pause(struct relay_worker *w, int status)
+{
+    if (w->accept_paused || w->stopping)
+        return;
+    w->accept_paused = true;
+    log_warnx("listen", 0, "accept error: %s: not accepting for %d ms worker=%d "
+              "(raise the open file limit or lower max_inbound_connection)",
+              uv_strerror(status), RELAY_LISTEN_PAUSE_MS, w->index);
+    relay_listen_close_all(w, relay_listen_paused);
+    uv_timer_start(&w->accept_timer, relay_listen_resume, RELAY_LISTEN_PAUSE_MS, 0);
+}
+
 /* relay_listen_connection - a connection is waiting */
 
 static void relay_listen_connection(uv_stream_t *server, int status)
 {
     struct relay_worker *w = server->data;
 
+    if (status == UV_EMFILE || status == UV_ENFILE) {
+        relay_listen_pause(w, status);
+        return;
+    }
     if (status < 0) {
-        /* Rate-limited: at the open-file limit libuv reports every wakeup. */
-        uint64_t now = uv_now(&w->loop);
-
-        w->accept_errors++;
-        if (now - w->accept_error_logged >= 1000 || w->accept_error_logged == 0) {
-            log_warnx("listen", 0, "accept error: %s count=%llu", uv_strerror(status),
-                      (unsigned long long)w->accept_errors);
-            w->accept_error_logged = now;
-            w->accept_errors = 0;
-        }
+        log_warnx("listen", 0, "accept error: %s", uv_strerror(status));
         return;
     }
     if (!w->stopping)
@@ -129,18 +212,11 @@ int relay_listen_start(struct relay_worker *w)
     int r;
 
     w->listeners = xcalloc(w->nlisteners, sizeof(uv_tcp_t));
-    for (size_t i = 0; i < w->nlisteners; i++) {
-        uv_tcp_init(&w->loop, &w->listeners[i]);
-        w->listeners[i].data = w;
-        w->open_listeners++;
-    }
-    for (size_t i = 0; i < w->nlisteners; i++) {
-        if ((r = uv_tcp_open(&w->listeners[i], w->listen_fds[i])) != 0
-            || (r = uv_listen((uv_stream_t *)&w->listeners[i], RELAY_LISTEN_BACKLOG,
-                              relay_listen_connection)) != 0) {
-            log_errx("listen", 0, "worker %d cannot accept: %s", w->index, uv_strerror(r));
-            return r;
-        }
+    uv_timer_init(&w->loop, &w->accept_timer);
+    w->accept_timer.data = w;
+    if ((r = relay_listen_open_handles(w)) != 0) {
+        log_errx("listen", 0, "worker %d cannot accept: %s", w->index, uv_strerror(r));
+        return r;
     }
     return 0;
 }
@@ -159,7 +235,8 @@ static void relay_listen_closed(uv_handle_t *h)
 
 void relay_listen_stop(struct relay_worker *w)
 {
+    relay_listen_close_all(w, relay_listen_closed);
+    uv_close((uv_handle_t *)&w->accept_timer, NULL);
     for (size_t i = 0; i < w->nlisteners; i++)
-        if (!uv_is_closing((uv_handle_t *)&w->listeners[i]))
-            uv_close((uv_handle_t *)&w->listeners[i], relay_listen_closed);
+        close(w->listen_fds[i]);        /* the handles had dups */
 }

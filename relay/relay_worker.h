@@ -23,11 +23,12 @@ struct relay_worker {
     uv_thread_t thread;
     uv_async_t wake;                    /* commit completions and stop requests */
     uv_tcp_t *listeners;                /* owned; nlisteners handles */
-    int    *listen_fds;                 /* owned; sockets made by main */
+    int    *listen_fds;                 /* owned; sockets made by main (the handles
+                                         * hold dups; closed at relay_listen_stop) */
     size_t  nlisteners;
     int     open_listeners;
-    uint64_t accept_errors;             /* accept failures since the last warning */
-    uint64_t accept_error_logged;       /* uv_now() of that warning, 0: never */
+    uv_timer_t accept_timer;            /* ends a pause at the fd limit */
+    bool    accept_paused;
     struct relay_session *sessions;     /* live sessions (list owned by relay_session.c) */
     size_t  nsessions;
     bool    stopping;
