@@ -6,7 +6,7 @@ import re
 import stat
 import unittest
 
-from domsec_harness import (FQDN, HELO, R, DomsecTestCase, banner_line, listening_ports,
+from domsec_harness import (Daemon, wait_until, FQDN, HELO, R, DomsecTestCase, banner_line, listening_ports,
                             queued_id, service_ids)
 
 MSG = b"Subject: server\r\n\r\nbody\r\n"
@@ -32,6 +32,50 @@ class ServerTest(DomsecTestCase):
             self.assertTrue(stat.S_ISDIR(st.st_mode), sub)
             self.assertEqual((st.st_uid, stat.S_IMODE(st.st_mode)), (uid, 0o700),
                              "owner and mode of queue_directory/%s" % sub)
+
+    def test_open_file_limit_pauses_accepting_instead_of_spinning(self):
+        # Started with 200 descriptors: domsecd warns that its connector limits need
+        # more; at the limit it stops accepting for a second (no busy loop), and it
+        # accepts again once sessions have gone.
+        import resource
+        import socket
+        import time
+        d = Daemon(self, connectors=[("Inet", {"max_inbound_connection_per_source": "5000"})])
+        d.start(wrap=lambda argv: ["prlimit", "--nofile=200:200"] + argv)
+        d.wait_log(d.prefix() + r"warning server open file limit 200 is below what the "
+                   r"connector limits allow")
+        # One session first, so the protocol log file is open before the descriptors
+        # run out (a row that cannot be written is dropped and counted, which
+        # logcheck would rightly report as a gap).
+        c = d.connect()
+        c.reply()
+        c.close()
+        wait_until(lambda: any(f.startswith("RECV") for f in os.listdir(os.path.join(
+            d.dir, "logs", "ProtocolLog", "SmtpReceive"))), 10, "the receive log file")
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft < 2048:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (min(2048, hard), hard))
+        socks = []
+        try:
+            for _ in range(600):                    # bounded: 600 connections
+                s = socket.create_connection(("127.0.0.1", d.port), timeout=5)
+                socks.append(s)
+            d.wait_log(d.prefix() + r"warning listen accept error: too many open files: not "
+                       r"accepting for 1000 ms", 15)
+            ticks0 = sum(int(x) for x in open("/proc/%d/stat" % d.pid).read()
+                         .rsplit(")", 1)[1].split()[11:13])
+            time.sleep(2.0)
+            ticks1 = sum(int(x) for x in open("/proc/%d/stat" % d.pid).read()
+                         .rsplit(")", 1)[1].split()[11:13])
+            # A spinning worker burns ~200 ticks in 2 s; paused, almost none.
+            self.assertLess(ticks1 - ticks0, 100)
+        finally:
+            for s in socks:
+                s.close()
+        d.wait_log(d.prefix() + r"info listen accepting again", 15)
+        c = d.connect()
+        self.assertEqual(c.reply().code, 220)
+        c.close()
 
     def test_sigterm_stops_cleanly(self):
         d = self.start_daemon()
