@@ -82,6 +82,23 @@ class PkiMixin:
         t.update(extra)
         return t
 
+    def partner_mail_from(self, d, partner, domain="woodgrovebank.test",
+                          server_name="mail.contoso.test"):
+        """A mutual-TLS session to daemon d presenting PKI certificate `partner` (with its
+        chain): EHLO, STARTTLS, EHLO mail.DOMAIN, MAIL FROM:<a@DOMAIN>; its reply."""
+        import ssl
+        c = d.connect()
+        c.reply()
+        self.assertEqual(c.cmd("EHLO client.example.org").code, 250)
+        self.assertEqual(c.cmd("STARTTLS").code, 220)
+        ctx = ssl.create_default_context(cafile=self.p("trusted-ca.pem"))
+        ctx.load_cert_chain(self.p(partner + ".pem"), self.p(partner + ".key"))
+        c.sock = ctx.wrap_socket(c.sock, server_hostname=server_name)
+        self.assertEqual(c.cmd("EHLO mail.%s" % domain).code, 250)
+        r = c.cmd("MAIL FROM:<a@%s>" % domain)
+        c.close()
+        return r
+
     def domain_secure_relay(self, partner, partner_ip, port, secure=True, **transport):
         """Our relay (contoso.test, in a DeliveryTestCase): mail for `partner` only by
         domain security, through a 'Partner' send connector to partner_ip:port (MX).

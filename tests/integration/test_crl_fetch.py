@@ -16,7 +16,6 @@ import re
 import shutil
 import socketserver
 import subprocess
-import ssl
 import threading
 import time
 import unittest
@@ -152,20 +151,6 @@ class CrlFetchTest(PkiMixin, DomsecTestCase):
             d.start()
         return d
 
-    def mail_from(self, d, partner):
-        """A mutual-TLS session presenting partner's certificate; the MAIL FROM reply."""
-        c = d.connect()
-        c.reply()
-        self.assertEqual(c.cmd("EHLO client.example.org").code, 250)
-        self.assertEqual(c.cmd("STARTTLS").code, 220)
-        ctx = ssl.create_default_context(cafile=self.p("trusted-ca.pem"))
-        ctx.load_cert_chain(self.p(partner + ".pem"), self.p(partner + ".key"))
-        c.sock = ctx.wrap_socket(c.sock, server_hostname=RELAY_FQDN)
-        self.assertEqual(c.cmd("EHLO mail.%s" % PARTNER).code, 250)
-        r = c.cmd("MAIL FROM:<a@%s>" % PARTNER)
-        c.close()
-        return r
-
     def refused(self, d, rule, since):
         return d.wait_log(d.prefix() + r"info smtpd \S+ domain security refused sender=<a@%s> "
                           r".*%s" % (re.escape(PARTNER), rule), since=since)
@@ -192,18 +177,18 @@ class CrlFetchTest(PkiMixin, DomsecTestCase):
         d = self.daemon(fetch="yes", revocation_failure="fail")
         mark = d.log_mark()
         # No CRL yet: revocation unknown, a transient refusal; the fetch starts.
-        self.assertEqual(self.mail_from(d, "partner-ok").lines, [CERT_FAIL])
+        self.assertEqual(self.partner_mail_from(d, "partner-ok").lines, [CERT_FAIL])
         self.refused(d, UNKNOWN_RULE, mark)
         self.wait_fetched(d, "inter.crl", mark)
         self.wait_fetched(d, "root.crl", mark)
         self.wait_published(d, mark)
         mark = d.log_mark()
-        self.assertEqual(self.mail_from(d, "partner-ok").lines, [SECURED_OK])
+        self.assertEqual(self.partner_mail_from(d, "partner-ok").lines, [SECURED_OK])
         d.wait_log(d.prefix() + r"info smtpd \S+ domain secured sender=<a@%s> .*"
                    r"revocation=good" % re.escape(PARTNER), since=mark)
         self.assertEqual((self.http.count("inter.crl"), self.http.count("root.crl")), (1, 1))
         # A third session: nothing is fetched again.
-        self.assertEqual(self.mail_from(d, "partner-ok").lines, [SECURED_OK])
+        self.assertEqual(self.partner_mail_from(d, "partner-ok").lines, [SECURED_OK])
         time.sleep(1)
         self.assertEqual(self.http.total(), 2, self.http.counts)
         self.assertNotRegex(d.log()[mark:], r"crl fetch")
@@ -211,7 +196,7 @@ class CrlFetchTest(PkiMixin, DomsecTestCase):
     # ---- 2. the cache survives a restart -----------------------------------------
     def test_cached_crls_are_used_after_a_restart_without_fetching(self):
         d = self.daemon(fetch="yes")
-        self.assertEqual(self.mail_from(d, "partner-ok").lines, [CERT_FAIL])
+        self.assertEqual(self.partner_mail_from(d, "partner-ok").lines, [CERT_FAIL])
         self.wait_fetched(d, "inter.crl")
         self.wait_fetched(d, "root.crl")
         self.assertEqual(d.stop(), 0)
@@ -231,7 +216,7 @@ class CrlFetchTest(PkiMixin, DomsecTestCase):
         d.restart()
         d.wait_log(d.prefix() + r"info crl loaded source=%s/[0-9a-f]{64}\.crl url=%s "
                    % (re.escape(cache), re.escape(self.url("inter.crl"))))
-        self.assertEqual(self.mail_from(d, "partner-ok").lines, [SECURED_OK])
+        self.assertEqual(self.partner_mail_from(d, "partner-ok").lines, [SECURED_OK])
         time.sleep(1)
         self.assertEqual(self.http.total(), 2, self.http.counts)    # the two of the first run
         self.assertNotRegex(d.log(), r"crl fetch")
@@ -241,21 +226,21 @@ class CrlFetchTest(PkiMixin, DomsecTestCase):
         d = self.daemon(fetch="yes", revocation_failure="accept")
         mark = d.log_mark()
         # Unknown revocation passes under accept; the fetch starts all the same.
-        self.assertEqual(self.mail_from(d, "partner-revoked").lines, [SECURED_OK])
+        self.assertEqual(self.partner_mail_from(d, "partner-revoked").lines, [SECURED_OK])
         d.wait_log(d.prefix() + r"info smtpd \S+ domain secured .*revocation=unknown \(accepted\)",
                    since=mark)
         self.wait_fetched(d, "inter.crl", mark)
         self.wait_fetched(d, "root.crl", mark)
         self.wait_published(d, mark)
         mark = d.log_mark()
-        self.assertEqual(self.mail_from(d, "partner-revoked").lines, [CERT_FAIL])
+        self.assertEqual(self.partner_mail_from(d, "partner-revoked").lines, [CERT_FAIL])
         self.refused(d, REVOKED_RULE, mark)
 
     # ---- 4. crl_directory changes while running ------------------------------------
     def test_dropped_in_files_take_effect_without_restart(self):
         d = self.daemon(fetch="no")
         crldir = d.crl_directory
-        self.assertEqual(self.mail_from(d, "partner-ok").lines, [CERT_FAIL])
+        self.assertEqual(self.partner_mail_from(d, "partner-ok").lines, [CERT_FAIL])
         mark = d.log_mark()
         for name in ("inter.crl", "root.crl"):      # inter.crl is PEM despite its name
             tmp = os.path.join(crldir, "." + name + ".tmp")
@@ -266,7 +251,7 @@ class CrlFetchTest(PkiMixin, DomsecTestCase):
             d.wait_log(d.prefix() + r"info crl loaded source=%s issuer=.* status=Current$"
                        % re.escape(os.path.join(crldir, name)), timeout=10, since=mark)
         self.wait_published(d, mark)
-        self.assertEqual(self.mail_from(d, "partner-ok").lines, [SECURED_OK])
+        self.assertEqual(self.partner_mail_from(d, "partner-ok").lines, [SECURED_OK])
 
         mark = d.log_mark()
         for name in ("inter.crl", "root.crl"):
@@ -274,13 +259,13 @@ class CrlFetchTest(PkiMixin, DomsecTestCase):
         d.wait_log(d.prefix() + r"info crl removed source=%s " % re.escape(
             os.path.join(crldir, "inter.crl")), timeout=10, since=mark)
         self.wait_published(d, mark)
-        self.assertEqual(self.mail_from(d, "partner-ok").lines, [CERT_FAIL])
+        self.assertEqual(self.partner_mail_from(d, "partner-ok").lines, [CERT_FAIL])
         self.refused(d, UNKNOWN_RULE, mark)
         self.assertEqual(self.http.total(), 0)      # crl_fetch = no
 
     def test_reload_takes_the_new_crl_directory(self):
         d = self.daemon(fetch="no")
-        self.assertEqual(self.mail_from(d, "partner-ok").lines, [CERT_FAIL])
+        self.assertEqual(self.partner_mail_from(d, "partner-ok").lines, [CERT_FAIL])
         full = self.crl_dir("inter.crl", "root.crl")
         mark = d.log_mark()
         d.write_config(d.config_text.replace("crl_directory = %s" % d.crl_directory,
@@ -289,7 +274,7 @@ class CrlFetchTest(PkiMixin, DomsecTestCase):
         d.wait_log(d.prefix() + r"info crl loaded source=%s issuer=.* status=Current$"
                    % re.escape(os.path.join(full, "inter.crl")), since=mark)
         self.wait_published(d, mark)
-        self.assertEqual(self.mail_from(d, "partner-ok").lines, [SECURED_OK])
+        self.assertEqual(self.partner_mail_from(d, "partner-ok").lines, [SECURED_OK])
 
     def test_a_bad_file_is_named_and_skipped(self):
         d = self.daemon(fetch="no", crls=("root.crl",))
@@ -317,13 +302,13 @@ class CrlFetchTest(PkiMixin, DomsecTestCase):
                 self.http.reset(root or self.p("www"), mode)
                 d = self.daemon(fetch="yes", revocation_failure="fail")
                 mark = d.log_mark()
-                self.assertEqual(self.mail_from(d, "partner-ok").lines, [CERT_FAIL])
+                self.assertEqual(self.partner_mail_from(d, "partner-ok").lines, [CERT_FAIL])
                 m = d.wait_log(d.prefix() + r'warning crl fetch failed url=%s error="%s" '
                                r"retry_in=(\d+)s$" % (re.escape(self.url("inter.crl")), why),
                                since=mark)
                 self.assertTrue(54 <= int(m.group(1)) <= 60, m.group(0))
                 # In backoff: the next session is unknown again and fetches nothing.
-                self.assertEqual(self.mail_from(d, "partner-ok").lines, [CERT_FAIL])
+                self.assertEqual(self.partner_mail_from(d, "partner-ok").lines, [CERT_FAIL])
                 self.refused(d, UNKNOWN_RULE, mark)
                 time.sleep(1)
                 self.assertEqual(self.http.count("inter.crl"), 1, self.http.counts)
@@ -374,7 +359,7 @@ class CrlFetchTest(PkiMixin, DomsecTestCase):
 
     def test_crl_list_shows_fetched_crls_by_url(self):
         d = self.daemon(fetch="yes")
-        self.assertEqual(self.mail_from(d, "partner-ok").lines, [CERT_FAIL])
+        self.assertEqual(self.partner_mail_from(d, "partner-ok").lines, [CERT_FAIL])
         self.wait_fetched(d, "inter.crl")
         self.wait_fetched(d, "root.crl")
         rows = json.loads(self.crl_list(d, "--json").stdout.decode())

@@ -7,7 +7,6 @@ clients come from tests/pki/make-pki.sh, Python's ssl (OpenSSL) and a second
 domsecd; no CRL is fetched (crl_fetch = no)."""
 
 import re
-import ssl
 import unittest
 
 from domsec_harness import DomsecTestCase, Daemon
@@ -39,35 +38,35 @@ class CrlReceiveTest(PkiMixin, DomsecTestCase):
 
     def test_current_crls_secure_an_unrevoked_partner(self):
         d = self.daemon()
-        self.assertReply(self.mail_from_reply(d, "partner-ok"), SECURED_OK)
+        self.assertReply(self.partner_mail_from(d, "partner-ok"), SECURED_OK)
         d.wait_log(d.prefix() + r"info smtpd \S+ domain secured sender=<a@%s> .* "
                    r"revocation=good" % re.escape(PARTNER))
 
     def test_revoked_client_certificate_is_refused(self):
         d = self.daemon()
-        self.assertReply(self.mail_from_reply(d, "partner-revoked"), CERT_FAIL)
+        self.assertReply(self.partner_mail_from(d, "partner-revoked"), CERT_FAIL)
         m = self.refused(d, "Revoked")
         self.assertIn("revoked", m.group(1))
         # A revoked certificate fails even when unknown revocation would be accepted.
         d2 = self.daemon(revocation_failure="accept")
-        self.assertReply(self.mail_from_reply(d2, "partner-revoked"), CERT_FAIL)
+        self.assertReply(self.partner_mail_from(d2, "partner-revoked"), CERT_FAIL)
 
     def test_revoked_intermediate_fails_the_chain(self):
         # partner-under-inter2 is fine itself; its issuer inter2 is revoked in root.crl.
         d = self.daemon()
-        self.assertReply(self.mail_from_reply(d, "partner-under-inter2"), CERT_FAIL)
+        self.assertReply(self.partner_mail_from(d, "partner-under-inter2"), CERT_FAIL)
         m = self.refused(d, "Revoked")
         self.assertIn("Intermediate CA 2", m.group(1))
 
     def test_stale_crl_fails_transiently_under_fail(self):
         d = self.daemon(crls=("inter-stale.crl", "root.crl"), revocation_failure="fail")
-        self.assertReply(self.mail_from_reply(d, "partner-ok"), CERT_FAIL)   # 454: retry later
+        self.assertReply(self.partner_mail_from(d, "partner-ok"), CERT_FAIL)   # 454: retry later
         m = self.refused(d, "RevocationUnknown")
         self.assertIn("stale", m.group(1))
 
     def test_stale_crl_passes_under_accept_and_the_log_says_so(self):
         d = self.daemon(crls=("inter-stale.crl", "root.crl"), revocation_failure="accept")
-        self.assertReply(self.mail_from_reply(d, "partner-ok"), SECURED_OK)
+        self.assertReply(self.partner_mail_from(d, "partner-ok"), SECURED_OK)
         m = d.wait_log(d.prefix() + r"info smtpd \S+ domain secured sender=<a@%s> .* "
                        r'revocation=unknown \(accepted\) detail="([^"]*)"' % re.escape(PARTNER))
         self.assertIn("stale", m.group(1))
@@ -78,28 +77,15 @@ class CrlReceiveTest(PkiMixin, DomsecTestCase):
         d = self.daemon(crls=("inter-wrongkey.crl", "root.crl"), revocation_failure="fail")
         for partner in ("partner-ok", "partner-revoked"):
             with self.subTest(partner=partner):
-                self.assertReply(self.mail_from_reply(d, partner), CERT_FAIL)
+                self.assertReply(self.partner_mail_from(d, partner), CERT_FAIL)
         m = self.refused(d, "RevocationUnknown")
         self.assertIn("verify", m.group(1))
         self.assertNotRegex(d.log(), r"domain secured sender=")
 
     def test_no_crl_at_all_is_unknown(self):
         d = self.daemon(crls=())
-        self.assertReply(self.mail_from_reply(d, "partner-ok"), CERT_FAIL)
+        self.assertReply(self.partner_mail_from(d, "partner-ok"), CERT_FAIL)
         self.refused(d, "RevocationUnknown")
-
-    def mail_from_reply(self, d, partner):
-        c = d.connect()
-        c.reply()
-        self.assertEqual(c.cmd("EHLO client.example.org").code, 250)
-        self.assertEqual(c.cmd("STARTTLS").code, 220)
-        ctx = ssl.create_default_context(cafile=self.p("trusted-ca.pem"))
-        ctx.load_cert_chain(self.p(partner + ".pem"), self.p(partner + ".key"))
-        c.sock = ctx.wrap_socket(c.sock, server_hostname=RELAY_FQDN)
-        self.assertEqual(c.cmd("EHLO mail.%s" % PARTNER).code, 250)
-        r = c.cmd("MAIL FROM:<a@%s>" % PARTNER)
-        c.close()
-        return r
 
 
 class CrlSendTest(PkiMixin, DeliveryTestCase):
