@@ -7,13 +7,25 @@
  * only live connections.  Connectors are keyed by name, so counts survive
  * a configuration reload.
  *
+ * The descriptor budget is one atomic counter against a number fixed at
+ * start.  Without it the open-file limit is met by accept() itself, and
+ * libuv then either calls back with EMFILE or, with its reserve descriptor
+ * ("the EMFILE trick"), accepts and closes every waiting connection without
+ * telling us: mail dropped unlogged.  With it, listeners pause while there
+ * is still room, the kernel holds the waiting connections in the backlog,
+ * and the log says why.
+ *
  * CONTRACT
  *  Thread-safe.  relay_limits_acquire() returns the verdict; only on
  *  RELAY_LIMIT_OK does the caller own a key to release.
  */
+#include <dirent.h>
+#include <limits.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <uv.h>
 
 #include "log.h"
@@ -142,4 +154,67 @@ unsigned relay_limits_count(const char *connector)
     n = e ? e->count : 0;
     uv_mutex_unlock(&relay_limits_lock);
     return n;
+}
+
+static atomic_long relay_limits_conns;          /* open connection sockets */
+static long relay_limits_budget = LONG_MAX;     /* set once before threads start */
+
+/* relay_limits_open_fds - descriptors open now (or 0 without /proc) */
+
+static long relay_limits_open_fds(void)
+{
+    DIR    *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    long    n = 0;
+
+    if (d == NULL)
+        return 0;
+    while ((e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n - 1;                       /* the directory's own */
+}
+
+/* relay_limits_fd_budget - fix the budget from the open file limit */
+
+void relay_limits_fd_budget(unsigned nworkers)
+{
+    struct rlimit rl;
+    long    limit, reserve;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY
+        || rl.rlim_cur > LONG_MAX / 2)
+        return;
+    limit = (long)rl.rlim_cur;
+    /*
+     * Each worker loop holds a few (epoll, eventfd, libuv's reserve); the
+     * spool's thread pool opens up to 16 queue files at once; the CRL
+     * thread, DNS and the log writer a few more; and a sixteenth of the
+     * limit for what grows with load (log rotation, more DNS sockets).
+     */
+    reserve = 64 + 8 * (long)nworkers + limit / 16;
+    relay_limits_budget = limit - relay_limits_open_fds() - reserve;
+    if (relay_limits_budget < 8)
+        relay_limits_budget = 8;
+}
+
+/* relay_limits_conn - a connection socket opened (+1) or closed (-1) */
+
+void relay_limits_conn(int delta)
+{
+    atomic_fetch_add_explicit(&relay_limits_conns, delta, memory_order_relaxed);
+}
+
+/* relay_limits_conn_full - no room for another connection */
+
+int relay_limits_conn_full(long *in_use, long *budget)
+{
+    long n = atomic_load_explicit(&relay_limits_conns, memory_order_relaxed);
+
+    if (in_use != NULL)
+        *in_use = n;
+    if (budget != NULL)
+        *budget = relay_limits_budget;
+    return n >= relay_limits_budget;
 }

@@ -1,7 +1,9 @@
 /*
  * relay_limits.h - inbound connection counters shared by all workers:
  * per receive connector (max_inbound_connection) and per connector and
- * source address (max_inbound_connection_per_source).
+ * source address (max_inbound_connection_per_source); and the descriptor
+ * budget: how many connections, inbound and outbound together, the open
+ * file limit leaves room for.
  */
 #ifndef DOMSEC_RELAY_LIMITS_H
 #define DOMSEC_RELAY_LIMITS_H
@@ -19,5 +21,16 @@ enum relay_limit relay_limits_acquire(const char *connector, unsigned max_total,
 void    relay_limits_release(char *key);        /* frees key */
 /* Current count for a connector (tests, stats). */
 unsigned relay_limits_count(const char *connector);
+
+/*
+ * The descriptor budget.  relay_limits_fd_budget() runs once in main before
+ * the threads start: the limit less what is open now and a reserve for the
+ * queue, logs, DNS, CRL fetches and the threads' loops.  Every connection
+ * counts itself with relay_limits_conn(+1 / -1) while its socket is open;
+ * listeners stop accepting while relay_limits_conn_full().  Thread-safe.
+ */
+void    relay_limits_fd_budget(unsigned nworkers);
+void    relay_limits_conn(int delta);
+int     relay_limits_conn_full(long *in_use, long *budget);
 
 #endif

@@ -14,11 +14,13 @@
  *  binding failed (sockets made so far are closed).  relay_listen_start()
  *  and relay_listen_stop() run on the worker's thread.
  *
- *  At the open-file limit accept() fails while connections wait, and libuv
- *  calls back again and again inside one loop iteration: the loop would
- *  spin.  So the worker closes its listener handles (each is a dup() of the
- *  socket in listen_fds, which stays open and keeps the kernel queueing),
- *  and re-opens them from listen_fds a second later (relay_listen_pause).
+ *  Near the open-file limit (the descriptor budget of relay_limits) the
+ *  worker stops accepting: it closes its listener handles (each is a dup()
+ *  of the socket in listen_fds, which stays open and keeps the kernel
+ *  queueing) and re-opens them from listen_fds once a second has passed and
+ *  there is room (relay_listen_pause).  If accept() fails with EMFILE all
+ *  the same (descriptors held elsewhere), libuv would call back again and
+ *  again inside one loop iteration; the same pause stops that spin.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -28,6 +30,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "relay_limits.h"
 #include "policy_config.h"
 #include "relay_worker.h"
 
@@ -162,6 +165,10 @@ static void relay_listen_resume(uv_timer_t *t)
         uv_timer_start(&w->accept_timer, relay_listen_resume, 100, 0);
         return;
     }
+    if (relay_limits_conn_full(NULL, NULL)) {
+        uv_timer_start(&w->accept_timer, relay_listen_resume, RELAY_LISTEN_PAUSE_MS, 0);
+        return;
+    }
     memset(w->listeners, 0, w->nlisteners * sizeof(*w->listeners));
     if ((r = relay_listen_open_handles(w)) != 0) {
         /* Still no descriptor to spare: close what opened, try again later. */
@@ -173,16 +180,26 @@ static void relay_listen_resume(uv_timer_t *t)
     log_info("listen", 0, "accepting again worker=%d", w->index);
 }
 
-/* relay_listen_pause - at the fd limit: stop accepting for a while */
+/* relay_listen_pause - at the fd limit (status 0: the budget): stop accepting a while */
 
 static void relay_listen_pause(struct relay_worker *w, int status)
 {
+    long    in_use, budget;
+
     if (w->accept_paused || w->stopping)
         return;
     w->accept_paused = true;
-    log_warnx("listen", 0, "accept error: %s: not accepting for %d ms worker=%d "
-              "(raise the open file limit or lower max_inbound_connection)",
-              uv_strerror(status), RELAY_LISTEN_PAUSE_MS, w->index);
+    if (status == 0) {
+        (void)relay_limits_conn_full(&in_use, &budget);
+        log_warnx("listen", 0, "open file limit: %ld connections open, room for %ld: "
+                  "not accepting for %d ms worker=%d (raise the open file limit or "
+                  "lower max_inbound_connection)", in_use, budget,
+                  RELAY_LISTEN_PAUSE_MS, w->index);
+    } else {
+        log_warnx("listen", 0, "accept error: %s: not accepting for %d ms worker=%d "
+                  "(raise the open file limit or lower max_inbound_connection)",
+                  uv_strerror(status), RELAY_LISTEN_PAUSE_MS, w->index);
+    }
     relay_listen_close_all(w, relay_listen_paused);
     uv_timer_start(&w->accept_timer, relay_listen_resume, RELAY_LISTEN_PAUSE_MS, 0);
 }
@@ -199,6 +216,10 @@ static void relay_listen_connection(uv_stream_t *server, int status)
     }
     if (status < 0) {
         log_warnx("listen", 0, "accept error: %s", uv_strerror(status));
+        return;
+    }
+    if (relay_limits_conn_full(NULL, NULL)) {
+        relay_listen_pause(w, 0);       /* the connection waits in the backlog */
         return;
     }
     if (!w->stopping)

@@ -35,6 +35,7 @@
 #include "log.h"
 #include "relay_crl.h"
 #include "relay_deliver.h"
+#include "relay_limits.h"
 #include "relay_plog.h"
 #include "relay_server.h"
 #include "relay_spool.h"
@@ -332,6 +333,7 @@ int relay_server_run(const char *path, struct config *cfg)
         return 1;
     if (relay_listen_open(relay_workers, relay_nworkers, cfg) < 0)
         return 1;
+    relay_limits_fd_budget((unsigned)relay_nworkers);
     if (relay_server_drop(uid, gid) < 0)
         return 1;
     if ((r = relay_queue_recover(&nmsg, &ncorrupt)) < 0) {

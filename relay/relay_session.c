@@ -322,6 +322,7 @@ static void relay_session_event(struct tls_conn *c, enum tls_event ev, void *arg
         return;
     case TLS_EV_CLOSED:
         s->conn = NULL;
+        relay_limits_conn(-1);
         relay_session_maybe_free(s);
         return;
     case TLS_EV_CONNECTED:
@@ -389,6 +390,7 @@ void relay_session_accept(struct relay_worker *w, uv_stream_t *server)
         free(s);
         return;
     }
+    relay_limits_conn(+1);              /* until TLS_EV_CLOSED */
     uv_timer_init(&w->loop, &s->idle_timer);
     uv_timer_init(&w->loop, &s->life_timer);
     s->idle_timer.data = s->life_timer.data = s;

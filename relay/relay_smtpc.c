@@ -26,6 +26,7 @@
 
 #include "log.h"
 #include "relay_deliver.h"
+#include "relay_limits.h"
 #include "relay_plog.h"
 #include "relay_smtpc_int.h"
 #include "relay_stats.h"
@@ -262,6 +263,7 @@ void relay__smtpc_connect_next(struct relay_smtpc *c)
         return;
     }
     c->conns++;
+    relay_limits_conn(+1);              /* until TLS_EV_CLOSED */
     smtpc_plog_start(c);
     c->esmtp = c->pipelining = c->tx_open = false;
     c->starttls_offered = c->tls = c->secured = false;
@@ -603,6 +605,7 @@ static void smtpc_event(struct tls_conn *tc, enum tls_event ev, void *arg)
 
     if (ev == TLS_EV_CLOSED) {
         c->conns--;
+        relay_limits_conn(-1);
         smtpc_maybe_free(c);
         return;
     }
