@@ -118,6 +118,8 @@ struct cfg_transport {
     uint64_t outbound_connection_failure_retry_interval; /* default 30m */
     unsigned max_outbound_connections;  /* default 1000 */
     unsigned max_per_domain_outbound_connections; /* default 40 */
+    uint64_t connection_cache_time;     /* default 2s; 0 = QUIT after the last message */
+    uint64_t connection_reuse_time;     /* default 5m: no new message on an older conn */
 };
 
 struct cfg_service {                    /* [service]: this server, like Set-TransportService */

@@ -141,6 +141,10 @@ static const struct pt_key pt_table[] = {
      TR(max_outbound_connections), 0, NULL},
     {PT_TRANSPORT, "max_per_domain_outbound_connections", PT_UINT, "40", 1, 1000000,
      TR(max_per_domain_outbound_connections), 0, NULL},
+    {PT_TRANSPORT, "connection_cache_time", PT_DURATION, "2s", 0, MIN(5),
+     TR(connection_cache_time), 0, NULL},
+    {PT_TRANSPORT, "connection_reuse_time", PT_DURATION, "5m", SEC(1), HOUR(1),
+     TR(connection_reuse_time), 0, NULL},
 
     /* [receive NAME] - a receive connector. */
     {PT_RECEIVE, "bindings", PT_BINDINGS, NULL, 0, 0, RCN(bindings, nbindings), 0, NULL},

@@ -91,6 +91,7 @@ void    relay_trouble_status(const char *reply, char out[16]);
 
 /* relay_smtpc.c: one outbound SMTP connection working through jobs. */
 struct relay_dest;
+struct relay_smtpc;
 struct relay_job {
     struct relay_job *next;             /* dest queue */
     struct relay_qmsg *msg;             /* not owned (qmgr's) */
@@ -121,7 +122,8 @@ struct relay_dest {
     uint64_t resolved_ms;
     struct relay_job *jobs, *jobs_tail; /* waiting jobs */
     size_t  njobs;
-    unsigned conns;                     /* open connections */
+    unsigned conns;                     /* open connections (idle ones too) */
+    struct relay_smtpc *idle;           /* connections waiting for a job (smtpc's list) */
     struct tls_ctx *tls_ctx;            /* referenced: our client context, or NULL */
     bool    listed;                     /* domain in tls_send_domain_secure_list (DNS routing) */
     struct relay_dest *next;
@@ -129,6 +131,12 @@ struct relay_dest {
 
 /* Start a connection for dest (it pulls jobs); 0 or a libuv error. */
 int     relay_smtpc_start(struct relay_dest *d, uv_loop_t *loop);
+/* Give d's next job to one of its idle connections; false if it has none. */
+bool    relay_smtpc_wake(struct relay_dest *d);
+/* How many connections wait idle for a job. */
+unsigned relay_smtpc_idle_count(void);
+/* Close one idle connection of any destination but keep (QUIT); false if none. */
+bool    relay_smtpc_close_idle(const struct relay_dest *keep);
 /* Abandon every connection: current jobs come back undelivered. */
 void    relay_smtpc_shutdown_all(void);
 /* Called by relay_smtpc.c when a job is finished (results in the job). */

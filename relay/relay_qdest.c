@@ -68,6 +68,11 @@ static void qmgr_dest_kick(struct relay_dest *d)
 {
     const struct cfg_transport *t = &d->cfg->transport;
 
+    while (d->njobs > 0 && relay_smtpc_wake(d))
+        ;                               /* idle connections first */
+    if (d->njobs > 0 && d->conns < t->max_per_domain_outbound_connections
+        && relay__q.conns >= t->max_outbound_connections)
+        (void)relay_smtpc_close_idle(d);        /* its slot comes back via conn_gone */
     while (d->njobs > 0 && d->conns < t->max_per_domain_outbound_connections
            && relay__q.conns < t->max_outbound_connections && d->naddrs > 0 && !relay__q.stopping) {
         relay__q.conns++;
@@ -83,7 +88,10 @@ void relay_qmgr_conn_gone(struct relay_dest *d)
 {
     relay__q.conns--;
     d->conns--;
-    qmgr_dest_kick(d);
+    qmgr_dest_kick(d);                  /* may free d */
+    for (struct relay_dest *o = relay__q.dests; o != NULL; o = o->next)
+        if (o->njobs > 0 && !o->resolving)
+            qmgr_dest_kick(o);          /* jobs that waited for a slot (not freed: jobs) */
     relay__qmgr_schedule();                    /* a freed slot may start other work */
     relay__qmgr_maybe_exit();
 }

@@ -401,7 +401,8 @@ void relay__qmgr_schedule(void)
             wake = expires < wake ? expires : wake;
             continue;
         }
-        if (relay__q.conns >= cfg->transport.max_outbound_connections) {
+        if (relay__q.conns >= cfg->transport.max_outbound_connections
+            && relay_smtpc_idle_count() == 0) {
             wake = now + 1000 < wake ? now + 1000 : wake;
             continue;                   /* a connection slot frees: conn_gone reschedules */
         }

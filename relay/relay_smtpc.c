@@ -2,7 +2,13 @@
  * relay_smtpc.c - one outbound SMTP connection of a destination.
  *
  * The connection takes jobs (one message, some of its recipients) from its
- * destination's queue until none is left, then says QUIT.  It walks the
+ * destination's queue until none is left.  Then it waits, idle, for more
+ * (Postfix's connection cache): a job queued for the destination within
+ * connection_cache_time goes out on it at once, without a new TCP
+ * connection, STARTTLS handshake and partner checks.  No transaction starts
+ * on a connection older than connection_reuse_time: it says QUIT.  An idle
+ * connection also gives way (QUIT) when another destination needs its slot
+ * under max_outbound_connections.  It walks the
  * destination's addresses in order: a connection failure, a 4xx to the
  * banner, EHLO or MAIL, a timeout or a lost connection moves the current job
  * to the next address; what each reply means is decided by relay_trouble.c.
@@ -37,16 +43,17 @@ static const uint64_t smtpc_timeouts[] = {
     [C_CONNECT] = 30000, [C_BANNER] = 300000, [C_EHLO] = 300000, [C_HELO] = 300000,
     [C_STARTTLS] = 300000, [C_TLS] = 300000,
     [C_RSET] = 300000, [C_MAIL] = 300000, [C_RCPT] = 300000, [C_DATA] = 120000,
-    [C_DOT] = 600000, [C_QUIT] = 60000, [C_DONE] = 0,
+    [C_DOT] = 600000, [C_IDLE] = 0, [C_QUIT] = 60000, [C_DONE] = 0,
 };
 static const char *const smtpc_states[] = {
     [C_CONNECT] = "connect", [C_BANNER] = "banner", [C_EHLO] = "EHLO", [C_HELO] = "HELO",
     [C_STARTTLS] = "STARTTLS", [C_TLS] = "TLS handshake",
     [C_RSET] = "RSET", [C_MAIL] = "MAIL FROM", [C_RCPT] = "RCPT TO", [C_DATA] = "DATA",
-    [C_DOT] = "end of data", [C_QUIT] = "QUIT", [C_DONE] = "done",
+    [C_DOT] = "end of data", [C_IDLE] = "idle", [C_QUIT] = "QUIT", [C_DONE] = "done",
 };
 
 static struct relay_smtpc *smtpc_all;  /* queue manager thread only */
+static unsigned smtpc_nidle;            /* connections in an idle list */
 
 static void smtpc_event(struct tls_conn *tc, enum tls_event ev, void *arg);
 static void smtpc_timeout(uv_timer_t *t);
@@ -57,7 +64,10 @@ void relay__smtpc_enter_state(struct relay_smtpc *c, enum relay_smtpc_state st)
 {
     log_debug("smtp", c->sid, "state %s -> %s", smtpc_states[c->state], smtpc_states[st]);
     c->state = st;
-    if (smtpc_timeouts[st] > 0) {
+    if (st == C_IDLE) {                 /* caching is on: connection_cache_time > 0 */
+        uv_timer_start(&c->timer, smtpc_timeout,
+                       c->dest->cfg->transport.connection_cache_time, 0);
+    } else if (smtpc_timeouts[st] > 0) {
         uint64_t ms = smtpc_timeouts[st];
 
         /* The send connector's connection_inactivity_timeout caps every wait. */
@@ -129,12 +139,40 @@ void relay__smtpc_drop_conn(struct relay_smtpc *c, unsigned linger)
     c->rlen = 0;
 }
 
+/* smtpc_idle_unlink - leave the destination's idle list */
+
+static void smtpc_idle_unlink(struct relay_smtpc *c)
+{
+    if (!c->idling)
+        return;
+    c->idling = false;
+    smtpc_nidle--;
+    if (c->idle_prev)
+        c->idle_prev->idle_next = c->idle_next;
+    else
+        c->dest->idle = c->idle_next;
+    if (c->idle_next)
+        c->idle_next->idle_prev = c->idle_prev;
+    c->idle_prev = c->idle_next = NULL;
+}
+
+/* smtpc_quit - no (more) work for this connection: QUIT */
+
+static void smtpc_quit(struct relay_smtpc *c)
+{
+    smtpc_idle_unlink(c);
+    relay__smtpc_send(c, "QUIT");
+    tls_conn_flush(c->conn);
+    relay__smtpc_enter_state(c, C_QUIT);
+}
+
 /* smtpc_finish - no more work: close everything */
 
 static void smtpc_finish(struct relay_smtpc *c)
 {
     if (c->finishing)
         return;
+    smtpc_idle_unlink(c);
     c->finishing = true;
     c->state = C_DONE;
     relay__smtpc_drop_conn(c, 2000);
@@ -330,13 +368,17 @@ static void smtpc_start_tx(struct relay_smtpc *c)
     }
 }
 
-/* relay__smtpc_take_job - next job, or QUIT */
+/* relay__smtpc_take_job - next job, or wait idle, or QUIT */
 
 void relay__smtpc_take_job(struct relay_smtpc *c)
 {
     struct relay_dest *d = c->dest;
 
     if (c->job == NULL && d->jobs != NULL) {
+        if (uv_now(c->loop) - c->ready_ms >= d->cfg->transport.connection_reuse_time) {
+            smtpc_quit(c);              /* too old: the job gets a new connection */
+            return;
+        }
         c->job = d->jobs;
         d->jobs = c->job->next;
         if (d->jobs == NULL)
@@ -345,9 +387,21 @@ void relay__smtpc_take_job(struct relay_smtpc *c)
         c->job->next = NULL;
     }
     if (c->job == NULL) {
-        relay__smtpc_send(c, "QUIT");
-        tls_conn_flush(c->conn);
-        relay__smtpc_enter_state(c, C_QUIT);
+        const struct cfg_transport *t = &d->cfg->transport;
+
+        if (c->tx_open || t->connection_cache_time == 0
+            || uv_now(c->loop) - c->ready_ms >= t->connection_reuse_time) {
+            smtpc_quit(c);
+            return;
+        }
+        c->idling = true;               /* wait for the next job (relay_smtpc_wake) */
+        smtpc_nidle++;
+        c->idle_prev = NULL;
+        c->idle_next = d->idle;
+        if (d->idle)
+            d->idle->idle_prev = c;
+        d->idle = c;
+        relay__smtpc_enter_state(c, C_IDLE);
         return;
     }
     if (c->tx_open) {
@@ -539,6 +593,11 @@ static void smtpc_reply(struct relay_smtpc *c, int code, const char *text)
     case C_QUIT:
         smtpc_finish(c);
         return;
+    case C_IDLE:                        /* unasked: a 421 before the server closes */
+        smtpc_idle_unlink(c);
+        c->end_reason = LOG_PROTO_R_REMOTE;
+        smtpc_finish(c);
+        return;
     case C_CONNECT:
     case C_TLS:
     case C_DONE:
@@ -624,6 +683,7 @@ static void smtpc_event(struct tls_conn *tc, enum tls_event ev, void *arg)
             log_proto_connect(&c->pl);
         }
         tls_conn_resume(c->conn);
+        c->ready_ms = uv_now(c->loop);
         relay__smtpc_enter_state(c, C_BANNER);
         return;
     case TLS_EV_DATA_IN:
@@ -671,6 +731,10 @@ static void smtpc_timeout(uv_timer_t *t)
     struct relay_smtpc *c = t->data;
     char what[128];
 
+    if (c->state == C_IDLE) {           /* no job came: goodbye */
+        smtpc_quit(c);
+        return;
+    }
     snprintf(what, sizeof(what), "timeout while waiting for the reply to %s",
              smtpc_states[c->state]);
     c->end_reason = LOG_PROTO_R_TIMEOUT;
@@ -711,6 +775,38 @@ int relay_smtpc_start(struct relay_dest *d, uv_loop_t *loop)
     return 0;
 }
 
+/* relay_smtpc_wake - d has a job: hand it to an idle connection of d */
+
+bool relay_smtpc_wake(struct relay_dest *d)
+{
+    struct relay_smtpc *c = d->idle;
+
+    if (c == NULL)
+        return false;
+    smtpc_idle_unlink(c);
+    relay__smtpc_take_job(c);
+    return true;
+}
+
+/* relay_smtpc_idle_count - connections waiting for a job */
+
+unsigned relay_smtpc_idle_count(void)
+{
+    return smtpc_nidle;
+}
+
+/* relay_smtpc_close_idle - free a connection slot: QUIT an idle connection */
+
+bool relay_smtpc_close_idle(const struct relay_dest *keep)
+{
+    for (struct relay_smtpc *c = smtpc_all; c != NULL; c = c->next)
+        if (c->idling && c->dest != keep) {
+            smtpc_quit(c);
+            return true;
+        }
+    return false;
+}
+
 /* relay_smtpc_shutdown_all - stop every connection now */
 
 void relay_smtpc_shutdown_all(void)
@@ -718,6 +814,11 @@ void relay_smtpc_shutdown_all(void)
     for (struct relay_smtpc *c = smtpc_all; c != NULL; c = c->next) {
         if (c->finishing)
             continue;
+        if (c->idling) {                /* nothing in flight: QUIT, wait 2 s for 221 */
+            smtpc_quit(c);
+            uv_timer_start(&c->timer, smtpc_timeout, 2000, 0);
+            continue;
+        }
         if (c->job != NULL) {
             /* Nothing counts as delivered without the reply to the final dot. */
             for (size_t i = 0; i < c->job->nridx; i++)

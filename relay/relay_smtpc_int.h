@@ -21,7 +21,7 @@
 /* The states of one connection; arrays in relay_smtpc.c are indexed by them. */
 enum relay_smtpc_state {
     C_CONNECT, C_BANNER, C_EHLO, C_HELO, C_STARTTLS, C_TLS, C_RSET, C_MAIL, C_RCPT, C_DATA,
-    C_DOT, C_QUIT, C_DONE,
+    C_DOT, C_IDLE, C_QUIT, C_DONE,
 };
 
 struct relay_smtpc {
@@ -49,7 +49,10 @@ struct relay_smtpc {
     struct log_proto_session pl;        /* protocol log of the current conn */
     enum log_proto_reason end_reason;   /* "-" row of the current conn */
     unsigned nconn;                     /* conns started (each its own log session) */
+    uint64_t ready_ms;                  /* loop time the current conn was connected */
     struct relay_smtpc *prev, *next;    /* every live connection */
+    bool    idling;                     /* in the dest's idle list */
+    struct relay_smtpc *idle_prev, *idle_next;
 };
 
 /* relay_smtpc.c: the state machine and commands. */
@@ -66,7 +69,7 @@ void    relay__smtpc_note(struct relay_smtpc *c, const char *what, bool conn_err
 void    relay__smtpc_next_host(struct relay_smtpc *c);
 /* Connect to the current address, or give up on the destination. */
 void    relay__smtpc_connect_next(struct relay_smtpc *c);
-/* Start the next job (RSET first if needed), or QUIT. */
+/* Start the next job (RSET first if needed), or wait idle for one, or QUIT. */
 void    relay__smtpc_take_job(struct relay_smtpc *c);
 
 /* relay_smtpc_tls.c: STARTTLS and domain security. */
