@@ -13,7 +13,9 @@
  * ("the EMFILE trick"), accepts and closes every waiting connection without
  * telling us: mail dropped unlogged.  With it, listeners pause while there
  * is still room, the kernel holds the waiting connections in the backlog,
- * and the log says why.
+ * and the log says why.  The same counter keeps its high-water mark, so
+ * that the main loop can tell when a burst is over (relay_server.c then
+ * gives the freed heap back to the system).
  *
  * CONTRACT
  *  Thread-safe.  relay_limits_acquire() returns the verdict; only on
@@ -157,6 +159,7 @@ unsigned relay_limits_count(const char *connector)
 }
 
 static atomic_long relay_limits_conns;          /* open connection sockets */
+static atomic_long relay_limits_peak;           /* most conns since relay_limits_conn_peak() */
 static long relay_limits_budget = LONG_MAX;     /* set once before threads start */
 
 /* relay_limits_open_fds - descriptors open now (or 0 without /proc) */
@@ -203,7 +206,30 @@ void relay_limits_fd_budget(unsigned nworkers)
 
 void relay_limits_conn(int delta)
 {
-    atomic_fetch_add_explicit(&relay_limits_conns, delta, memory_order_relaxed);
+    long n = atomic_fetch_add_explicit(&relay_limits_conns, delta, memory_order_relaxed) + delta;
+    long p = atomic_load_explicit(&relay_limits_peak, memory_order_relaxed);
+
+    while (n > p && !atomic_compare_exchange_weak_explicit(&relay_limits_peak, &p, n,
+                                                           memory_order_relaxed,
+                                                           memory_order_relaxed))
+        ;                               /* p reloaded: retry while n is still higher */
+}
+
+/* relay_limits_conn_peak - the high-water mark since the last call; restart it */
+
+long relay_limits_conn_peak(void)
+{
+    long n = atomic_load_explicit(&relay_limits_conns, memory_order_relaxed);
+    long p = atomic_exchange_explicit(&relay_limits_peak, n, memory_order_relaxed);
+
+    return p > n ? p : n;
+}
+
+/* relay_limits_burst_over - has the count fallen well below its peak? */
+
+bool relay_limits_burst_over(long peak, long now)
+{
+    return peak - now >= RELAY_LIMITS_BURST_DROP && now <= peak / 2;
 }
 
 /* relay_limits_conn_full - no room for another connection */

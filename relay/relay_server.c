@@ -2,7 +2,11 @@
  * relay_server.c - the daemon's skeleton: threads, signals, reload, stop.
  *
  * main thread: the default loop, handling SIGHUP (reload), SIGTERM and
- *   SIGINT (stop).  It owns the configuration swap.
+ *   SIGINT (stop).  It owns the configuration swap.  Every few seconds it
+ *   looks whether a burst of connections is over (relay_limits_burst_over);
+ *   then idle workers drop their wolfSSL ECC cache and, one tick later,
+ *   malloc_trim() gives the freed heap back to the system (glibc keeps it
+ *   otherwise).  Never per session: a trim walks every arena.
  * workers (one per CPU unless [service] workers says otherwise): a loop
  *   each, with SO_REUSEPORT listeners and the sessions they accept.
  * commit thread: relay_commit.c.
@@ -23,8 +27,12 @@
  */
 #include <errno.h>
 #include <grp.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <pwd.h>
 #include <signal.h>
+#include <stdint.h>
 #include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +53,7 @@
 #include "tls_ctx.h"
 
 #define RELAY_STOP_GRACE_MS 30000
+#define RELAY_TRIM_TICK_MS 1000         /* how often main looks at the connection count */
 
 static struct relay_worker *relay_workers;
 static size_t relay_nworkers;
@@ -54,6 +63,10 @@ static uv_signal_t relay_sig_hup, relay_sig_term, relay_sig_int;
 static uv_async_t relay_worker_done;
 static uv_timer_t relay_stop_timer;
 static uv_timer_t relay_daily_timer;     /* certificate expiry warnings */
+static uv_timer_t relay_trim_timer;      /* gives freed heap back after bursts */
+static long relay_trim_peak;             /* most connections since the last trim */
+static long relay_trim_burst[2];         /* {peak, now} of a burst found over: trim
+                                          * at the next tick ({0, 0}: none) */
 static size_t relay_workers_running;
 static bool relay_stopping;
 
@@ -82,12 +95,20 @@ void relay_worker_session_gone(struct relay_worker *w)
 static void relay_worker_wake(uv_async_t *a)
 {
     struct relay_worker *w = a->data;
-    bool stop;
+    bool stop, release;
 
     relay_commit_deliver(w);
     uv_mutex_lock(&w->lock);
     stop = w->stop_requested;
+    release = w->release_caches;
+    w->release_caches = false;
     uv_mutex_unlock(&w->lock);
+    /* wolfSSL's per-thread ECC cache (FP_ECC: ~12 MiB once a thread has done
+     * handshakes) is only used inside a handshake on this thread, so it may
+     * go between callbacks; the next handshake rebuilds it.  Not while
+     * sessions are live: they would rebuild it at once. */
+    if (release && w->nsessions == 0)
+        tls_thread_cleanup();
     if (stop && !w->stopping) {
         w->stopping = true;
         relay_listen_stop(w);
@@ -153,6 +174,7 @@ static void relay_server_workers_done(uv_async_t *a)
         uv_close((uv_handle_t *)&relay_worker_done, NULL);
         uv_close((uv_handle_t *)&relay_stop_timer, NULL);
         uv_close((uv_handle_t *)&relay_daily_timer, NULL);
+        uv_close((uv_handle_t *)&relay_trim_timer, NULL);
         uv_close((uv_handle_t *)&relay_sig_hup, NULL);
         uv_close((uv_handle_t *)&relay_sig_term, NULL);
         uv_close((uv_handle_t *)&relay_sig_int, NULL);
@@ -219,6 +241,63 @@ static void relay_server_reload(void)
 static void relay_server_daily(uv_timer_t *t)
 {
     relay_tls_warn_expiring(time(NULL));
+}
+
+/* relay_server_rss_kib - resident set size of the process (0 if unknown) */
+
+static long relay_server_rss_kib(void)
+{
+    FILE   *f = fopen("/proc/self/statm", "r");
+    long    size = 0, rss = 0;
+
+    if (f == NULL)
+        return 0;
+    if (fscanf(f, "%ld %ld", &size, &rss) != 2)
+        rss = 0;
+    fclose(f);
+    return rss * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/*
+ * relay_server_trim - timer: after a burst, give the freed heap back.  A
+ * burst is over when the connection count has fallen well below its peak
+ * since the last trim.  Then idle workers drop their ECC caches (async),
+ * and the next tick trims: malloc_trim() returns the free pages of every
+ * arena (milliseconds on a big heap, so at most once per tick).
+ */
+static void relay_server_trim(uv_timer_t *t)
+{
+    long    now = 0, peak = relay_limits_conn_peak();
+
+    if (peak > relay_trim_peak)
+        relay_trim_peak = peak;
+    if (relay_trim_burst[0] > 0) {
+#ifdef __GLIBC__
+        long    before = relay_server_rss_kib();
+        uint64_t t0 = uv_hrtime();
+
+        malloc_trim(0);
+        log_info("server", 0, "heap trimmed peak=%ld connections=%ld rss_before_kib=%ld "
+                 "rss_after_kib=%ld ms=%.1f", relay_trim_burst[0], relay_trim_burst[1], before,
+                 relay_server_rss_kib(), (double)(uv_hrtime() - t0) / 1e6);
+#endif
+        relay_trim_burst[0] = relay_trim_burst[1] = 0;
+        return;
+    }
+    (void)relay_limits_conn_full(&now, NULL);
+    if (relay_stopping || !relay_limits_burst_over(relay_trim_peak, now))
+        return;
+    relay_trim_burst[0] = relay_trim_peak;
+    relay_trim_burst[1] = now;
+    relay_trim_peak = now;
+    for (size_t i = 0; i < relay_nworkers; i++) {
+        uv_mutex_lock(&relay_workers[i].lock);
+        if (!relay_workers[i].wake_closed) {
+            relay_workers[i].release_caches = true;
+            uv_async_send(&relay_workers[i].wake);
+        }
+        uv_mutex_unlock(&relay_workers[i].lock);
+    }
 }
 
 /* relay_server_signal - signal handler on the main loop */
@@ -360,6 +439,8 @@ int relay_server_run(const char *path, struct config *cfg)
     uv_timer_init(relay_main_loop, &relay_stop_timer);
     uv_timer_init(relay_main_loop, &relay_daily_timer);
     uv_timer_start(&relay_daily_timer, relay_server_daily, 86400 * 1000ULL, 86400 * 1000ULL);
+    uv_timer_init(relay_main_loop, &relay_trim_timer);
+    uv_timer_start(&relay_trim_timer, relay_server_trim, RELAY_TRIM_TICK_MS, RELAY_TRIM_TICK_MS);
     uv_signal_init(relay_main_loop, &relay_sig_hup);
     uv_signal_init(relay_main_loop, &relay_sig_term);
     uv_signal_init(relay_main_loop, &relay_sig_int);

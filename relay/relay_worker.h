@@ -36,6 +36,7 @@ struct relay_worker {
     uv_mutex_t lock;
     struct relay_commit_req *done_head, *done_tail; /* finished commits */
     bool    stop_requested;
+    bool    release_caches;             /* drop thread caches if idle (after a burst) */
     bool    finished;                   /* set by the thread as it ends */
     bool    wake_closed;                /* wake is closing: never send to it */
 };

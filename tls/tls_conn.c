@@ -15,14 +15,30 @@
  *  released in close_cb).  Thread affinity: the loop that accepted it.
  *
  *  STARTTLS changes the mode of the same object (PLAIN -> HANDSHAKE ->
- *  OPEN): ciphertext read from the socket collects in `cin`, wolfSSL pulls
- *  it through tls__io_recv() and pushes records into `cout` through
- *  tls__io_send(), which is handed to uv_write after every wolfSSL call.
- *  Decrypted input lands in `in`, so sessions see the same peek/consume
- *  interface in both modes.  Peer verification never fails the handshake:
- *  the chain verdict is recorded in the facts and decided by policy.  When
- *  the chain is valid, its revocation is checked right after the handshake
- *  against the published CRL set (tls_crl.c: memory only, no I/O).
+ *  OPEN): wolfSSL pulls ciphertext through tls__io_recv(), straight from
+ *  the thread's read buffer (`cview`) during the read callback; only what
+ *  it leaves unread is kept in `cin`.  It pushes records into `cout`
+ *  through tls__io_send(), which is handed to uv_write after every wolfSSL
+ *  call.  Decrypted input lands in `in`, so sessions see the same
+ *  peek/consume interface in both modes.  Peer verification never fails
+ *  the handshake: the chain verdict is recorded in the facts and decided by
+ *  policy.  When the chain is valid, its revocation is checked right after
+ *  the handshake against the published CRL set (tls_crl.c: memory only, no
+ *  I/O).
+ *
+ *  MEMORY
+ *  An idle conn holds no buffer of its own: `in`, `cin` and `out` are freed
+ *  when they empty, and `cout` goes to the write request.  Once the facts
+ *  are recorded, wolfSSL's handshake arrays (randoms, secrets, the
+ *  pre-master buffer: ~5 KiB) are released with wolfSSL_FreeArrays(); the
+ *  traffic secrets live elsewhere, so reads, writes, key updates and
+ *  close_notify keep working.  wolfSSL's own FreeHandshakeResources() runs
+ *  at the end of every handshake already.  What stays until wolfSSL_free()
+ *  is not reachable through the API of the Debian build (SESSION_CERTS,
+ *  KEEP_PEER_CERT, OPENSSL_ALL, POST_HANDSHAKE_AUTH): the session object
+ *  with two fixed peer-chain arrays (~37 KiB), the WOLFSSL object (~11
+ *  KiB), the decoded peer certificate (~22 KiB) and, for a TLS 1.3 server,
+ *  the handshake hashes and peer key.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -59,7 +75,10 @@ struct tls_conn {
     WOLFSSL *ssl;                       /* owned; freed with the handles */
     struct tls_ctx *ctx;                /* referenced */
     bool    server;
-    char   *cin;                        /* owned: ciphertext not yet read by wolfSSL */
+    const char *cview;                  /* ciphertext view into the thread buffer
+                                         * (during a read callback only) */
+    size_t  cview_len;
+    char   *cin;                        /* owned: ciphertext wolfSSL left unread */
     size_t  cin_off, cin_len, cin_cap;
     char   *cout;                       /* owned: records wolfSSL produced, not yet written */
     size_t  cout_len, cout_cap;
@@ -375,7 +394,9 @@ int tls_conn_flush(struct tls_conn *c)
             tls_conn_set_error(c, "write", n);
             return UV_EPROTO;
         }
-        c->out_len = 0;
+        free(c->out);                   /* encrypted into cout: idle holds none */
+        c->out = NULL;
+        c->out_len = c->out_cap = 0;
         return tls_conn_cipher_out(c);
     }
     if (c->mode == TLS_MODE_FAILED)
@@ -471,6 +492,13 @@ int tls__io_recv(WOLFSSL *ssl, char *buf, int sz, void *ctx)
     struct tls_conn *c = ctx;
     size_t avail = c->cin_len - c->cin_off, n;
 
+    if (c->cview_len > 0) {             /* set only while cin is empty */
+        n = (size_t)sz < c->cview_len ? (size_t)sz : c->cview_len;
+        memcpy(buf, c->cview, n);
+        c->cview += n;
+        c->cview_len -= n;
+        return (int)n;
+    }
     if (avail == 0)                     /* never 0: wolfSSL would spin */
         return c->eof ? WOLFSSL_CBIO_ERR_CONN_CLOSE : WOLFSSL_CBIO_ERR_WANT_READ;
     n = (size_t)sz < avail ? (size_t)sz : avail;
@@ -642,6 +670,7 @@ static void tls_conn_drive(struct tls_conn *c)
         }
         c->mode = TLS_MODE_OPEN;
         tls_conn_collect_facts(c);
+        wolfSSL_FreeArrays(c->ssl);     /* the facts are ours now (see MEMORY) */
         c->cb(c, TLS_EV_TLS_READY, c->arg);
         if (c->closing || c->mode != TLS_MODE_OPEN)
             return;
@@ -684,22 +713,34 @@ static void tls_conn_drive(struct tls_conn *c)
         c->cb(c, TLS_EV_DATA_IN, c->arg);
 }
 
+/* tls_conn_keep_cipher - append ciphertext wolfSSL has not read yet to cin */
+
+static void tls_conn_keep_cipher(struct tls_conn *c, const char *p, size_t n)
+{
+    if (c->cin_off > 0) {
+        memmove(c->cin, c->cin + c->cin_off, c->cin_len - c->cin_off);
+        c->cin_len -= c->cin_off;
+        c->cin_off = 0;
+    }
+    if (c->cin_len + n > c->cin_cap) {
+        c->cin_cap = c->cin_len + n;
+        c->cin = xrealloc(c->cin, c->cin_cap);
+    }
+    memcpy(c->cin + c->cin_len, p, n);
+    c->cin_len += n;
+}
+
 /* tls_conn_cipher_in - ciphertext (or EOF/error) from the socket */
 
 static void tls_conn_cipher_in(struct tls_conn *c, ssize_t nread, const uv_buf_t *buf)
 {
     if (nread > 0) {
-        if (c->cin_off > 0) {
-            memmove(c->cin, c->cin + c->cin_off, c->cin_len - c->cin_off);
-            c->cin_len -= c->cin_off;
-            c->cin_off = 0;
+        if (c->cin_len == c->cin_off) { /* nothing kept: wolfSSL reads the buffer */
+            c->cview = buf->base;
+            c->cview_len = (size_t)nread;
+        } else {
+            tls_conn_keep_cipher(c, buf->base, (size_t)nread);
         }
-        if (c->cin_len + (size_t)nread > c->cin_cap) {
-            c->cin_cap = c->cin_len + (size_t)nread;
-            c->cin = xrealloc(c->cin, c->cin_cap);
-        }
-        memcpy(c->cin + c->cin_len, buf->base, (size_t)nread);
-        c->cin_len += (size_t)nread;
     } else if (nread == UV_EOF) {
         c->eof = true;
     } else if (nread < 0) {
@@ -708,9 +749,21 @@ static void tls_conn_cipher_in(struct tls_conn *c, ssize_t nread, const uv_buf_t
         c->cb(c, TLS_EV_ERROR, c->arg);
         return;
     }
+    if (c->mode != TLS_MODE_FAILED)
+        tls_conn_drive(c);
+    /* What wolfSSL left unread (it stopped early: closing, failed) stays
+     * for the next call; the thread buffer is reused by the next read. */
+    if (c->cview_len > 0 && !c->closing && c->mode != TLS_MODE_FAILED)
+        tls_conn_keep_cipher(c, c->cview, c->cview_len);
+    c->cview = NULL;
+    c->cview_len = 0;
+    if (c->cin != NULL && c->cin_off == c->cin_len) {  /* empty: idle holds none */
+        free(c->cin);
+        c->cin = NULL;
+        c->cin_off = c->cin_len = c->cin_cap = 0;
+    }
     if (c->mode == TLS_MODE_FAILED)
         return;
-    tls_conn_drive(c);
     if (c->eof && c->mode == TLS_MODE_HANDSHAKE && !c->closing) {
         snprintf(c->tls_err, sizeof(c->tls_err), "TLS handshake failed: connection closed");
         c->mode = TLS_MODE_FAILED;
@@ -792,6 +845,13 @@ int tls_conn_starttls_client(struct tls_conn *c, struct tls_ctx *ctx, const char
 const struct tls_facts *tls_conn_facts(const struct tls_conn *c)
 {
     return c->mode == TLS_MODE_OPEN ? &c->facts : NULL;
+}
+
+/* tls_conn_buffer_bytes - heap held by the conn's own buffers */
+
+size_t tls_conn_buffer_bytes(const struct tls_conn *c)
+{
+    return c->in_cap + c->out_cap + c->cin_cap + c->cout_cap;
 }
 
 /* tls_conn_tls_error - why TLS failed */

@@ -99,6 +99,10 @@ int     tls_conn_starttls_client(struct tls_conn *c, struct tls_ctx *ctx, const 
 const struct tls_facts *tls_conn_facts(const struct tls_conn *c);
 /* Why the handshake or the TLS stream failed ("" if it did not). */
 const char *tls_conn_tls_error(const struct tls_conn *c);
+/* Heap bytes held by the conn's own input and output buffers: 0 while it is
+ * idle (everything read was consumed, everything written was flushed).
+ * wolfSSL's state is not counted.  For tests and statistics. */
+size_t  tls_conn_buffer_bytes(const struct tls_conn *c);
 int     tls_conn_endpoints(struct tls_conn *c, struct sockaddr_storage *local,
                            struct sockaddr_storage *remote);
 /* Start (or restart after pause) reading. 0 or a libuv error. */

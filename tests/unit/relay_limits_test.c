@@ -1,6 +1,7 @@
 /*
  * relay_limits_test.c - connection counters: total and per-source limits,
- * release restores capacity, sources are independent.
+ * release restores capacity, sources are independent; the process-wide
+ * count's high-water mark, and when a burst counts as over.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -45,11 +46,49 @@ static void test_total(void **state)
     assert_int_equal(relay_limits_count("C"), 0);
 }
 
+static void test_conn_peak(void **state)
+{
+    for (int i = 0; i < 5; i++)
+        relay_limits_conn(+1);
+    for (int i = 0; i < 3; i++)
+        relay_limits_conn(-1);
+    assert_int_equal(relay_limits_conn_peak(), 5);
+    assert_int_equal(relay_limits_conn_peak(), 2);     /* restarted from the count */
+    relay_limits_conn(+1);
+    relay_limits_conn(-1);
+    relay_limits_conn(-1);
+    assert_int_equal(relay_limits_conn_peak(), 3);
+    relay_limits_conn(-1);
+    assert_int_equal(relay_limits_conn_peak(), 1);
+    assert_int_equal(relay_limits_conn_peak(), 0);
+}
+
+static void test_burst_over(void **state)
+{
+    static const struct { long peak, now; bool over; } t[] = {
+        { 0, 0, false },                /* nothing happened */
+        { RELAY_LIMITS_BURST_DROP - 1, 0, false },     /* too small to bother */
+        { RELAY_LIMITS_BURST_DROP, 0, true },
+        { 100, 50, false },             /* half, but only 50 fewer */
+        { 200, 100, true },
+        { 200, 101, false },            /* 99 fewer, but more than half left */
+        { 1000, 600, false },
+        { 10000, 10, true },
+        { 10000, 10000, false },
+    };
+
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+        if (relay_limits_burst_over(t[i].peak, t[i].now) != t[i].over)
+            fail_msg("peak %ld now %ld: want %d", t[i].peak, t[i].now, t[i].over);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_per_source),
         cmocka_unit_test(test_total),
+        cmocka_unit_test(test_conn_peak),
+        cmocka_unit_test(test_burst_over),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,7 +7,9 @@
  * generated with the openssl CLI into a temporary directory.  With the
  * test PKI of tests/pki/make-pki.sh and a published CRL set, a real
  * handshake reports the client chain's revocation: good, a revoked leaf,
- * a revoked intermediate; with no set published, "unknown".
+ * a revoked intermediate; with no set published, "unknown".  After the
+ * handshake state is released, one TLS session carries three exchanges and
+ * a close_notify, and neither conn holds a buffer of its own while idle.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -41,6 +43,11 @@ static bool request_cert;
 static const char *injected;            /* sent by the client right after STARTTLS */
 static size_t dropped;
 static uv_tcp_t listener;
+static int rounds;                      /* >0: PING/PONG exchanges, then the client
+                                         * alone closes (close_notify); 0: one, both close */
+static int pongs;                       /* PONGs the client has received */
+static bool srv_eof;                    /* the server saw the client's close as EOF */
+static size_t idle_bytes;               /* most tls_conn_buffer_bytes() at idle points */
 
 static void path(char *out, const char *name)
 {
@@ -56,6 +63,34 @@ static int sh(const char *fmt, ...)
     vsnprintf(cmd, sizeof(cmd), fmt, ap);
     va_end(ap);
     return system(cmd);
+}
+
+/* side_round - rounds mode: the server answers each PING line with PONG; the
+ * client sends the next PING, or closes after the last PONG */
+
+static void side_round(struct side *s, struct tls_conn *c)
+{
+    size_t held;
+
+    if (s->glen == 0 || s->glen % 6 != 0)
+        return;                         /* wait for the whole line */
+    if (s == &srv) {
+        assert_memory_equal(s->got + s->glen - 6, "PING\r\n", 6);
+        tls_conn_write(c, "PONG\r\n", 6);
+        assert_int_equal(tls_conn_flush(c), 0);
+    } else {
+        assert_memory_equal(s->got + s->glen - 6, "PONG\r\n", 6);
+        pongs++;
+    }
+    /* Everything read was consumed and everything written flushed: idle. */
+    held = tls_conn_buffer_bytes(c);
+    idle_bytes = held > idle_bytes ? held : idle_bytes;
+    if (s == &cli && pongs < rounds) {
+        tls_conn_write(c, "PING\r\n", 6);
+        assert_int_equal(tls_conn_flush(c), 0);
+    } else if (s == &cli) {
+        tls_conn_close(c, 1000);        /* close_notify; the server sees EOF */
+    }
 }
 
 static void side_event(struct tls_conn *c, enum tls_event ev, void *arg)
@@ -97,6 +132,10 @@ static void side_event(struct tls_conn *c, enum tls_event ev, void *arg)
         memcpy(s->got + s->glen, p, len < sizeof(s->got) - s->glen ? len : 0);
         s->glen += len;
         tls_conn_consume(c, len);
+        if (rounds > 0) {
+            side_round(s, c);
+            return;
+        }
         if (s == &srv && memmem(s->got, s->glen, "PING\r\n", 6)) {
             tls_conn_write(c, "PONG\r\n", 6);
             tls_conn_flush(c);
@@ -124,6 +163,8 @@ static void side_event(struct tls_conn *c, enum tls_event ev, void *arg)
     case TLS_EV_ERROR:
     case TLS_EV_EOF:
         s->error = ev == TLS_EV_ERROR;
+        if (s == &srv && ev == TLS_EV_EOF)
+            srv_eof = true;
         tls_conn_close(c, 0);
         if (!uv_is_closing((uv_handle_t *)&listener))
             uv_close((uv_handle_t *)&listener, NULL);
@@ -301,6 +342,28 @@ static void test_cert_not_requested_is_not_sent(void **state)
     check_facts(TLS_CHAIN_NONE, false);
 }
 
+/* Handshake state released (tls_conn.c, MEMORY): the session goes on. */
+
+static void test_session_continues_after_handshake_state_is_released(void **state)
+{
+    char c[512], k[512];
+
+    path(c, "client.pem");
+    path(k, "client.key");
+    request_cert = true;
+    injected = NULL;
+    rounds = 3;
+    pongs = 0;
+    srv_eof = false;
+    idle_bytes = 0;
+    run(c, k);
+    rounds = 0;
+    check_facts(TLS_CHAIN_VALID, true);
+    assert_int_equal(pongs, 3);
+    assert_true(srv_eof);               /* the client's close_notify, not an error */
+    assert_int_equal(idle_bytes, 0);
+}
+
 static void test_injection_after_starttls_is_dropped(void **state)
 {
     request_cert = false;
@@ -370,6 +433,7 @@ int main(void)
         cmocka_unit_test(test_self_signed_client_cert_is_untrusted),
         cmocka_unit_test(test_cert_not_requested_is_not_sent),
         cmocka_unit_test(test_injection_after_starttls_is_dropped),
+        cmocka_unit_test(test_session_continues_after_handshake_state_is_released),
         cmocka_unit_test(test_crl_good),
         cmocka_unit_test(test_crl_revoked_leaf),
         cmocka_unit_test(test_crl_revoked_intermediate),
