@@ -304,9 +304,9 @@ static void relay_session_event(struct tls_conn *c, enum tls_event ev, void *arg
             }
         }
         log_info("smtpd", s->sid, "TLS established from=%s version=%s cipher=%s bits=%d "
-                 "client_cert=%s chain_code=%ld", s->remote_ep, s->facts->version,
+                 "client_cert=%s chain_code=%ld resumed=%s", s->remote_ep, s->facts->version,
                  s->facts->cipher, s->facts->cipher_bits, s->facts->peer_cert ? "yes" : "no",
-                 s->facts->verify_code);
+                 s->facts->verify_code, s->facts->resumed ? "yes" : "no");
         if (log_proto_enabled(&s->plog.pl)) {
             struct log_proto_session *pl = &s->plog.pl;
 

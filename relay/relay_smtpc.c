@@ -828,4 +828,5 @@ void relay_smtpc_shutdown_all(void)
         }
         smtpc_finish(c);
     }
+    relay__smtpc_resume_clear();
 }

@@ -81,5 +81,7 @@ void    relay__smtpc_starttls_reply(struct relay_smtpc *c, int code, const char 
 void    relay__smtpc_tls_failed(struct relay_smtpc *c, const char *err);
 /* TLS_READY: check the partner, log, EHLO again. */
 void    relay__smtpc_tls_ready(struct relay_smtpc *c);
+/* Free the kept TLS sessions (at stop). */
+void    relay__smtpc_resume_clear(void);
 
 #endif

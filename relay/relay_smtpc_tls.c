@@ -23,10 +23,15 @@
  *  freed before returning.  Cancel belongs to relay_smtpc.c: a finishing
  *  c gets no more events.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "log.h"
+#include "tls_ctx.h"
 #include "policy_secure.h"
 #include "relay_deliver.h"
 #include "relay_plog.h"
@@ -35,6 +40,107 @@
 #include "relay_tls.h"
 #include "tls_conn.h"
 #include "tls_store.h"
+
+#define SMTPC_RESUME_MAX 256           /* sessions kept (oldest replaced) */
+#define SMTPC_RESUME_MS (3600 * 1000ULL)        /* and at most this long */
+
+struct smtpc_resume {
+    char    key[192];                   /* "ctx-id address sni"; "" = free slot */
+    struct tls_session *session;        /* owned */
+    uint64_t at;                        /* loop time it was kept */
+};
+
+static struct smtpc_resume smtpc_resume[SMTPC_RESUME_MAX];     /* qmgr thread only */
+
+/* smtpc_resume_key - the cache key of c's current address */
+
+static void smtpc_resume_key(const struct relay_smtpc *c, char *key, size_t sz)
+{
+    const struct sockaddr_storage *ss = &c->dest->addrs[c->addr_i];
+    char ip[64] = "?";
+    int port;
+
+    if (ss->ss_family == AF_INET6) {
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, ip, sizeof(ip));
+        port = ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+    } else {
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, ip, sizeof(ip));
+        port = ntohs(((const struct sockaddr_in *)ss)->sin_port);
+    }
+    snprintf(key, sz, "%llu [%s]:%d %s", (unsigned long long)tls_ctx_id(c->dest->tls_ctx),
+             ip, port, c->dest->names[c->addr_i]);
+}
+
+/* smtpc_resume_find - the slot of key, or NULL */
+
+static struct smtpc_resume *smtpc_resume_find(const char *key, uint64_t now)
+{
+    for (size_t i = 0; i < SMTPC_RESUME_MAX; i++) {
+        struct smtpc_resume *r = &smtpc_resume[i];
+
+        if (r->key[0] == '\0' || strcmp(r->key, key) != 0)
+            continue;
+        if (now - r->at < SMTPC_RESUME_MS)
+            return r;
+        tls_session_free(r->session);   /* too old */
+        memset(r, 0, sizeof(*r));
+    }
+    return NULL;
+}
+
+/* smtpc_resume_forget - drop c's address's session (a check failed) */
+
+static void smtpc_resume_forget(const struct relay_smtpc *c)
+{
+    struct smtpc_resume *r;
+    char key[192];
+
+    if (c->dest->tls_ctx == NULL)
+        return;
+    smtpc_resume_key(c, key, sizeof(key));
+    if ((r = smtpc_resume_find(key, uv_now(c->loop))) != NULL) {
+        tls_session_free(r->session);
+        memset(r, 0, sizeof(*r));
+    }
+}
+
+/* smtpc_resume_keep - c's checks passed: keep its session for the next conn */
+
+static void smtpc_resume_keep(const struct relay_smtpc *c)
+{
+    struct tls_session *s = tls_conn_session(c->conn);
+    struct smtpc_resume *r, *slot = &smtpc_resume[0];
+    uint64_t now = uv_now(c->loop);
+    char key[192];
+
+    if (s == NULL)
+        return;
+    smtpc_resume_key(c, key, sizeof(key));
+    if ((r = smtpc_resume_find(key, now)) == NULL) {
+        for (size_t i = 0; i < SMTPC_RESUME_MAX; i++) {     /* a free or the oldest slot */
+            r = &smtpc_resume[i];
+            if (r->key[0] == '\0' || r->at < slot->at)
+                slot = r;
+            if (r->key[0] == '\0')
+                break;
+        }
+        r = slot;
+        snprintf(r->key, sizeof(r->key), "%s", key);
+    }
+    tls_session_free(r->session);
+    r->session = s;
+    r->at = now;
+}
+
+/* relay__smtpc_resume_clear - free every kept session (at stop) */
+
+void relay__smtpc_resume_clear(void)
+{
+    for (size_t i = 0; i < SMTPC_RESUME_MAX; i++) {
+        tls_session_free(smtpc_resume[i].session);
+        memset(&smtpc_resume[i], 0, sizeof(smtpc_resume[i]));
+    }
+}
 
 /* smtpc_facts - the domain-security facts known so far */
 
@@ -55,6 +161,7 @@ static void smtpc_secure_fail(struct relay_smtpc *c, const struct policy_out_ver
 {
     char line[700];
 
+    smtpc_resume_forget(c);
     relay_stats_add(RELAY_STAT_DS_OUT_FAILURES, 1);
     policy_send_secure_logline(line, sizeof(line), c->dest->domain, c->dest->sc->name,
                                v->reason, v->info);
@@ -82,6 +189,8 @@ void relay__smtpc_after_hello(struct relay_smtpc *c)
     struct policy_out_verdict v;
 
     if (c->tls || c->no_tls) {
+        if (c->tls)
+            smtpc_resume_keep(c);       /* checks passed, ticket read */
         relay__smtpc_take_job(c);
         return;
     }
@@ -132,8 +241,16 @@ void relay__smtpc_starttls_reply(struct relay_smtpc *c, int code, const char *te
         return;
     }
     relay__smtpc_enter_state(c, C_TLS);
-    if (tls_conn_starttls_client(c->conn, c->dest->tls_ctx, c->dest->names[c->addr_i]) < 0)
-        relay__smtpc_tls_failed(c, tls_conn_tls_error(c->conn));
+    {
+        struct smtpc_resume *r;
+        char key[192];
+
+        smtpc_resume_key(c, key, sizeof(key));
+        r = smtpc_resume_find(key, uv_now(c->loop));
+        if (tls_conn_starttls_client(c->conn, c->dest->tls_ctx, c->dest->names[c->addr_i],
+                                     r != NULL ? r->session : NULL) < 0)
+            relay__smtpc_tls_failed(c, tls_conn_tls_error(c->conn));
+    }
 }
 
 /* relay__smtpc_tls_failed - the handshake failed */
@@ -143,6 +260,7 @@ void relay__smtpc_tls_failed(struct relay_smtpc *c, const char *err)
     struct policy_outbound f = smtpc_facts(c);
     struct policy_out_verdict v;
 
+    smtpc_resume_forget(c);
     relay_plog_tls_failed(&c->pl, err);
     f.starttls_offered = true;
     f.starttls_code = 220;
@@ -171,8 +289,9 @@ static void smtpc_tls_log(struct relay_smtpc *c, const struct tls_facts *tf,
                           const struct policy_outbound *f, const struct policy_out_verdict *v)
 {
     log_info("smtp", c->sid, "TLS established to=%s version=%s cipher=%s bits=%d "
-             "server_cert=\"%s\" chain_code=%ld", c->dest->names[c->addr_i], tf->version,
-             tf->cipher, tf->cipher_bits, have ? ci->subject : "", tf->verify_code);
+             "server_cert=\"%s\" chain_code=%ld resumed=%s", c->dest->names[c->addr_i],
+             tf->version, tf->cipher, tf->cipher_bits, have ? ci->subject : "", tf->verify_code,
+             tf->resumed ? "yes" : "no");
     if (v->secured)
         log_info("smtp", c->sid, "secure domain certificate domain=%s subject=\"%s\" "
                  "thumbprint=%s revocation=%s%s%s%s", c->dest->domain, ci->subject,

@@ -41,6 +41,7 @@
  *  the handshake hashes and peer key.
  */
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -621,6 +622,7 @@ static void tls_conn_collect_facts(struct tls_conn *c)
     s = wolfSSL_get_curve_name(c->ssl);
     snprintf(f->group, sizeof(f->group), "%s", s ? s : "");
     f->kex_bits = tls_conn_kex_bits(f->group, f->cipher, c->ssl);
+    f->resumed = wolfSSL_session_reused(c->ssl) == 1;
     x = wolfSSL_get_peer_certificate(c->ssl);
     f->verify_code = wolfSSL_get_verify_result(c->ssl);
     f->chain = tls_conn_chain(f->verify_code, x);
@@ -821,11 +823,14 @@ int tls_conn_starttls_server(struct tls_conn *c, struct tls_ctx *ctx, bool reque
 
 /* tls_conn_starttls_client - become a TLS client on this stream */
 
-int tls_conn_starttls_client(struct tls_conn *c, struct tls_ctx *ctx, const char *sni)
+int tls_conn_starttls_client(struct tls_conn *c, struct tls_ctx *ctx, const char *sni,
+                             const struct tls_session *resume)
 {
     if (tls_conn_start(c, ctx, false) < 0)
         return -1;
     wolfSSL_set_verify(c->ssl, WOLFSSL_VERIFY_PEER, tls_conn_verify_cb);
+    if (resume != NULL)                 /* copied; on failure a full handshake */
+        (void)wolfSSL_set_session(c->ssl, (WOLFSSL_SESSION *)(uintptr_t)resume);
     if (sni != NULL && *sni != '\0')
         wolfSSL_UseSNI(c->ssl, WOLFSSL_SNI_HOST_NAME, sni, (unsigned short)strlen(sni));
     {
@@ -845,6 +850,23 @@ int tls_conn_starttls_client(struct tls_conn *c, struct tls_ctx *ctx, const char
 const struct tls_facts *tls_conn_facts(const struct tls_conn *c)
 {
     return c->mode == TLS_MODE_OPEN ? &c->facts : NULL;
+}
+
+/* tls_conn_session - the client session, to resume a later conn */
+
+struct tls_session *tls_conn_session(struct tls_conn *c)
+{
+    if (c->ssl == NULL || c->server || c->mode != TLS_MODE_OPEN)
+        return NULL;
+    return (struct tls_session *)wolfSSL_get1_session(c->ssl);
+}
+
+/* tls_session_free - release a session from tls_conn_session */
+
+void tls_session_free(struct tls_session *s)
+{
+    if (s != NULL)
+        wolfSSL_SESSION_free((WOLFSSL_SESSION *)s);
 }
 
 /* tls_conn_buffer_bytes - heap held by the conn's own buffers */

@@ -32,6 +32,7 @@
 #include "tls_crl.h"                   /* enum tls_revocation */
 
 struct tls_conn;
+struct tls_session;                     /* a resumable TLS session (client side) */
 
 enum tls_event {
     TLS_EV_CONNECTED,
@@ -62,6 +63,9 @@ struct tls_facts {                      /* plain data, valid until the conn is f
     int     kex_bits;                   /* key exchange strength: the group's size (P-256
                                          * 256, X25519 255) or the DH prime's bits; 0 if
                                          * unknown */
+    bool    resumed;                    /* an earlier session was resumed: the peer's
+                                         * chain and verdict are the first handshake's
+                                         * (revocation is checked again now) */
     bool    peer_cert;
     const unsigned char *peer_der;      /* the peer's leaf certificate (DER) or NULL */
     size_t  peer_der_len;
@@ -93,8 +97,22 @@ int     tls_conn_error(struct tls_conn *c);
  */
 int     tls_conn_starttls_server(struct tls_conn *c, struct tls_ctx *ctx, bool request_cert,
                                  size_t *dropped);
-/* STARTTLS, client side: after the server's 220; sni may be NULL. 0 or -1. */
-int     tls_conn_starttls_client(struct tls_conn *c, struct tls_ctx *ctx, const char *sni);
+/*
+ * STARTTLS, client side: after the server's 220; sni may be NULL.  resume,
+ * if not NULL, is a session from an earlier conn with the same ctx to the
+ * same server, offered for resumption (not taken; the server may refuse and
+ * a full handshake follows).  0 or -1.
+ */
+int     tls_conn_starttls_client(struct tls_conn *c, struct tls_ctx *ctx, const char *sni,
+                                 const struct tls_session *resume);
+/*
+ * A client conn's session, to resume later (TLS 1.3: it holds the ticket
+ * the server sent after the handshake, so take it once a reply has been
+ * read in TLS).  NULL for a server conn or before TLS_EV_TLS_READY.  Owned
+ * by the caller: tls_session_free().  Thread-safe to keep and free.
+ */
+struct tls_session *tls_conn_session(struct tls_conn *c);
+void    tls_session_free(struct tls_session *s);
 /* Facts of the TLS session (NULL before TLS_EV_TLS_READY). */
 const struct tls_facts *tls_conn_facts(const struct tls_conn *c);
 /* Why the handshake or the TLS stream failed ("" if it did not). */

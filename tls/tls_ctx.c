@@ -13,9 +13,12 @@
 #include <wolfssl/ssl.h>
 #include <wolfssl/wolfcrypt/ecc.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <uv.h>
+
+#include <stdint.h>
 
 #include "log.h"
 #include "tls_ctx.h"
@@ -25,7 +28,10 @@ struct tls_ctx {
     WOLFSSL_CTX *ctx;
     bool    server;
     _Atomic int refs;
+    uint64_t id;                        /* unique in the process, never reused */
 };
+
+static _Atomic uint64_t tls_ctx_next_id = 1;
 
 static uv_once_t tls_init_once = UV_ONCE_INIT;
 
@@ -34,6 +40,13 @@ static uv_once_t tls_init_once = UV_ONCE_INIT;
 static void tls_library_init(void)
 {
     wolfSSL_Init();
+}
+
+/* tls_ctx_id - a number naming this context for its whole life, never reused */
+
+uint64_t tls_ctx_id(const struct tls_ctx *ctx)
+{
+    return ctx->id;
 }
 
 /* tls_ctx_new - common part of both roles */
@@ -78,6 +91,7 @@ static struct tls_ctx *tls_ctx_new(bool server, const char *cert_path, const cha
     /* Verification is decided per connection after the handshake. */
     wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_NONE, NULL);
     t = xcalloc(1, sizeof(*t));
+    t->id = tls_ctx_next_id++;
     t->ctx = ctx;
     t->server = server;
     t->refs = 1;

@@ -10,6 +10,7 @@
 #define DOMSEC_TLS_CTX_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 struct tls_ctx;
 
@@ -27,6 +28,9 @@ struct tls_ctx *tls_ctx_client_new(const char *cert_path, const char *key_path,
 struct tls_ctx *tls_ctx_ref(struct tls_ctx *ctx);
 void    tls_ctx_unref(struct tls_ctx *ctx);
 bool    tls_ctx_is_server(const struct tls_ctx *ctx);
+/* A number unique to this context in the process (never reused after it is
+ * freed, unlike its address): keys caches of things made with it. */
+uint64_t tls_ctx_id(const struct tls_ctx *ctx);
 /* Free the calling thread's wolfSSL caches; call before a thread that did
  * handshakes ends (wolfSSL keeps an ECC fixed-point cache per thread). */
 void    tls_thread_cleanup(void);

@@ -6,6 +6,7 @@ receives nothing in plaintext.  The partner is a second domsecd (domsec to
 domsec, mutual TLS end to end) or a scripted peer without STARTTLS."""
 
 import os
+import re
 import subprocess
 import unittest
 
@@ -55,6 +56,31 @@ class DomainSecureSendTest(PkiMixin, DeliveryTestCase):
         self.assertIn(b"X-MS-Exchange-Organization-AuthAs: Partner", data)
         self.assertEqual(a.stop(), 0)
         a.wait_log(a.prefix() + r'info stats "Domain Secure Messages Sent"=1\s*$')
+
+    def test_next_connection_resumes_the_tls_session(self):
+        # connection_cache_time = 0: every message has a connection of its own; the
+        # second STARTTLS resumes the first session (no certificates exchanged), and
+        # both sides still know and check each other's certificate.
+        b = self.partner()
+        a = self.domain_secure_relay(PARTNER, PARTNER_IP, b.port, connection_cache_time="0")
+        p = re.escape(PARTNER)
+        for i, resumed in enumerate(("no", "yes")):
+            amark, bmark = a.log_mark(), b.log_mark()
+            qid = self.submit(a, ["<u%d@%s>" % (i, PARTNER)], sender="<s@contoso.test>")
+            a.wait_log(a.prefix() + r'info smtp %s TLS established to=mail\.%s .* server_cert="[^"]*'
+                       r'CN=mail\.%s[^"]*" chain_code=0 resumed=%s$' % (RX_ID, p, p, resumed),
+                       since=amark)
+            a.wait_log(a.prefix() + r"info smtp %s secure domain certificate domain=%s .* "
+                       r"revocation=good$" % (RX_ID, p), since=amark)
+            a.wait_log(a.prefix() + r"info smtp %s delivered id=%s " % (RX_ID, qid), 30,
+                       since=amark)
+            b.wait_log(b.prefix() + r"info smtpd \S+ TLS established from=127\.0\.0\.1:\d+ "
+                       r"\S+ \S+ bits=\d+ client_cert=yes chain_code=0 resumed=%s$" % resumed,
+                       since=bmark)
+            m = b.wait_log(b.prefix() + r"info smtpd \S+ queued id=(%s) from=<s@contoso\.test>"
+                           % RX_ID, since=bmark)
+            self.assertIn(b"X-MS-Exchange-Organization-AuthAs: Partner",
+                          b.read_message(m.group(1)).data)
 
     def test_partner_without_starttls_is_deferred_never_plaintext(self):
         peer = self.peer(PARTNER_IP)                    # no STARTTLS in its EHLO reply

@@ -126,7 +126,7 @@ static void side_event(struct tls_conn *c, enum tls_event ev, void *arg)
                 return;
             assert_memory_equal(p, "220 ", 4);
             tls_conn_consume(c, len);
-            assert_int_equal(tls_conn_starttls_client(c, cctx, "mail.contoso.test"), 0);
+            assert_int_equal(tls_conn_starttls_client(c, cctx, "mail.contoso.test", NULL), 0);
             return;
         }
         memcpy(s->got + s->glen, p, len < sizeof(s->got) - s->glen ? len : 0);
