@@ -21,6 +21,7 @@
 #include "log.h"
 
 static const char *log_progname = "domsec";
+static long log_pid;                    /* set by log_init: no fork follows it */
 static _Atomic int log_min_level = LOG_INFO;
 static _Atomic uint64_t log_sid_counter;
 
@@ -37,6 +38,7 @@ void log_init(const char *progname, enum log_level min_level)
 
     log_progname = progname;
     log_min_level = min_level;
+    log_pid = (long)getpid();           /* once: a getpid() per line showed in strace */
     /* .NET ticks: 100 ns units since 0001-01-01, as Exchange's SessionId. */
     clock_gettime(CLOCK_REALTIME, &ts);
     log_sid_counter = (uint64_t)ts.tv_sec * 10000000ULL + (uint64_t)ts.tv_nsec / 100
@@ -76,7 +78,7 @@ static void log_vline(enum log_level lvl, const char *subsys, uint64_t sid,
     if ((int)lvl < log_min_level)
         return;
     n = snprintf(buf, LOG_LINE_MAX, "%s[%ld]: %s %s ", log_progname,
-                 (long)getpid(), log_level_names[lvl], subsys);
+                 log_pid ? log_pid : (long)getpid(), log_level_names[lvl], subsys);
     if (n < 0)
         return;
     len = (size_t)n < LOG_LINE_MAX ? (size_t)n : LOG_LINE_MAX - 1;

@@ -111,7 +111,28 @@ struct tls_ctx *tls_ctx_server_new(const char *cert_path, const char *key_path,
 struct tls_ctx *tls_ctx_client_new(const char *cert_path, const char *key_path,
                                    const char *trusted_ca, const char **why)
 {
-    return tls_ctx_new(false, cert_path, key_path, trusted_ca, why);
+    /*
+     * Key exchange groups, X25519 first (the TLS 1.3 key share goes with the
+     * first): Debian's wolfSSL has no P-256-specific code, and an ECDH on
+     * P-256 costs 5.2 M instructions against 0.6 M on X25519 (docs/PROFILE.md),
+     * a third of a handshake.  OpenSSL (Postfix, Exim) offers X25519 first too.
+     */
+    static int groups[] = {
+        WOLFSSL_ECC_X25519, WOLFSSL_ECC_SECP256R1, WOLFSSL_ECC_SECP384R1,
+        WOLFSSL_ECC_SECP521R1,
+#ifdef HAVE_FFDHE_2048
+        WOLFSSL_FFDHE_2048,
+#endif
+    };
+    struct tls_ctx *t = tls_ctx_new(false, cert_path, key_path, trusted_ca, why);
+
+    if (t != NULL && wolfSSL_CTX_set_groups(t->ctx, groups, (int)(sizeof(groups)
+                                                                 / sizeof(groups[0])))
+        != WOLFSSL_SUCCESS) {
+        tls_ctx_unref(t);
+        return (*why = "cannot set the key exchange groups"), NULL;
+    }
+    return t;
 }
 
 /* tls_ctx_ref - take a reference */
