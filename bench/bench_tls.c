@@ -80,6 +80,18 @@ WOLFSSL_CTX *bt_ctx(int server, const char *cert, const char *key, const char *c
                                               : wolfSSLv23_client_method());
     if (!ctx) return NULL;
     wolfSSL_CTX_SetMinVersion(ctx, WOLFSSL_TLSV1_2);
+    if (!server) {
+        /* Like an OpenSSL-based MTA (Postfix, Exim): X25519 first, so its key
+         * share goes in the ClientHello; P-256 and P-384 if the server wants. */
+        static int groups[] = { WOLFSSL_ECC_X25519, WOLFSSL_ECC_SECP256R1,
+                                WOLFSSL_ECC_SECP384R1 };
+
+        if (wolfSSL_CTX_set_groups(ctx, groups, 3) != WOLFSSL_SUCCESS) {
+            fprintf(stderr, "bench: cannot set the key exchange groups\n");
+            wolfSSL_CTX_free(ctx);
+            return NULL;
+        }
+    }
     wolfSSL_CTX_SetIORecv(ctx, io_recv);
     wolfSSL_CTX_SetIOSend(ctx, io_send);
     if (cert && (wolfSSL_CTX_use_certificate_chain_file(ctx, cert) != WOLFSSL_SUCCESS ||
