@@ -52,6 +52,14 @@ enum tls_revocation tls__crl_check_peer(WOLFSSL *ssl, const unsigned char *leaf,
                                         char *reason, size_t sz);
 
 /*
+ * tls_facts.c, for tls_conn.c: fill f from a finished handshake on ssl.
+ * Returns the peer's leaf certificate (DER, owned by the caller, f->peer_der
+ * points at it) or NULL.
+ */
+struct tls_facts;
+unsigned char *tls__facts_collect(WOLFSSL *ssl, struct tls_facts *f);
+
+/*
  * tls_crl_der.c, for tls_crl.c: the DER walk of certificates and CRLs.
  * Every view points into the caller's DER (not copied) and is valid as
  * long as those bytes are.  No allocation, no wolfSSL state, no callbacks.
