@@ -8,8 +8,8 @@
  * connection, STARTTLS handshake and partner checks.  No transaction starts
  * on a connection older than connection_reuse_time: it says QUIT.  An idle
  * connection also gives way (QUIT) when another destination needs its slot
- * under max_outbound_connections.  It walks the
- * destination's addresses in order: a connection failure, a 4xx to the
+ * under max_outbound_connections (the idle list is relay_smtpc_idle.c's).
+ * It walks the destination's addresses in order: a connection failure, a 4xx to the
  * banner, EHLO or MAIL, a timeout or a lost connection moves the current job
  * to the next address; what each reply means is decided by relay_trouble.c.
  * With PIPELINING, MAIL, every RCPT and DATA go out in one write and the
@@ -52,8 +52,7 @@ static const char *const smtpc_states[] = {
     [C_DOT] = "end of data", [C_IDLE] = "idle", [C_QUIT] = "QUIT", [C_DONE] = "done",
 };
 
-static struct relay_smtpc *smtpc_all;  /* queue manager thread only */
-static unsigned smtpc_nidle;            /* connections in an idle list */
+struct relay_smtpc *relay__smtpc_all;   /* queue manager thread only */
 
 static void smtpc_event(struct tls_conn *tc, enum tls_event ev, void *arg);
 static void smtpc_timeout(uv_timer_t *t);
@@ -108,7 +107,7 @@ static void smtpc_maybe_free(struct relay_smtpc *c)
     if (c->prev)
         c->prev->next = c->next;
     else
-        smtpc_all = c->next;
+        relay__smtpc_all = c->next;
     if (c->next)
         c->next->prev = c->prev;
     relay_qmgr_conn_gone(c->dest);
@@ -139,40 +138,13 @@ void relay__smtpc_drop_conn(struct relay_smtpc *c, unsigned linger)
     c->rlen = 0;
 }
 
-/* smtpc_idle_unlink - leave the destination's idle list */
-
-static void smtpc_idle_unlink(struct relay_smtpc *c)
-{
-    if (!c->idling)
-        return;
-    c->idling = false;
-    smtpc_nidle--;
-    if (c->idle_prev)
-        c->idle_prev->idle_next = c->idle_next;
-    else
-        c->dest->idle = c->idle_next;
-    if (c->idle_next)
-        c->idle_next->idle_prev = c->idle_prev;
-    c->idle_prev = c->idle_next = NULL;
-}
-
-/* smtpc_quit - no (more) work for this connection: QUIT */
-
-static void smtpc_quit(struct relay_smtpc *c)
-{
-    smtpc_idle_unlink(c);
-    relay__smtpc_send(c, "QUIT");
-    tls_conn_flush(c->conn);
-    relay__smtpc_enter_state(c, C_QUIT);
-}
-
 /* smtpc_finish - no more work: close everything */
 
 static void smtpc_finish(struct relay_smtpc *c)
 {
     if (c->finishing)
         return;
-    smtpc_idle_unlink(c);
+    relay__smtpc_idle_unlink(c);
     c->finishing = true;
     c->state = C_DONE;
     relay__smtpc_drop_conn(c, 2000);
@@ -376,7 +348,7 @@ void relay__smtpc_take_job(struct relay_smtpc *c)
 
     if (c->job == NULL && d->jobs != NULL) {
         if (uv_now(c->loop) - c->ready_ms >= d->cfg->transport.connection_reuse_time) {
-            smtpc_quit(c);              /* too old: the job gets a new connection */
+            relay__smtpc_quit(c);              /* too old: the job gets a new connection */
             return;
         }
         c->job = d->jobs;
@@ -391,17 +363,10 @@ void relay__smtpc_take_job(struct relay_smtpc *c)
 
         if (c->tx_open || t->connection_cache_time == 0
             || uv_now(c->loop) - c->ready_ms >= t->connection_reuse_time) {
-            smtpc_quit(c);
+            relay__smtpc_quit(c);
             return;
         }
-        c->idling = true;               /* wait for the next job (relay_smtpc_wake) */
-        smtpc_nidle++;
-        c->idle_prev = NULL;
-        c->idle_next = d->idle;
-        if (d->idle)
-            d->idle->idle_prev = c;
-        d->idle = c;
-        relay__smtpc_enter_state(c, C_IDLE);
+        relay__smtpc_idle(c);           /* wait for the next job (relay_smtpc_wake) */
         return;
     }
     if (c->tx_open) {
@@ -594,7 +559,7 @@ static void smtpc_reply(struct relay_smtpc *c, int code, const char *text)
         smtpc_finish(c);
         return;
     case C_IDLE:                        /* unasked: a 421 before the server closes */
-        smtpc_idle_unlink(c);
+        relay__smtpc_idle_unlink(c);
         c->end_reason = LOG_PROTO_R_REMOTE;
         smtpc_finish(c);
         return;
@@ -732,7 +697,7 @@ static void smtpc_timeout(uv_timer_t *t)
     char what[128];
 
     if (c->state == C_IDLE) {           /* no job came: goodbye */
-        smtpc_quit(c);
+        relay__smtpc_quit(c);
         return;
     }
     snprintf(what, sizeof(what), "timeout while waiting for the reply to %s",
@@ -754,10 +719,10 @@ int relay_smtpc_start(struct relay_dest *d, uv_loop_t *loop)
 
     c->sid = log_session_id_next();
     c->dest = d;
-    c->next = smtpc_all;
-    if (smtpc_all)
-        smtpc_all->prev = c;
-    smtpc_all = c;
+    c->next = relay__smtpc_all;
+    if (relay__smtpc_all)
+        relay__smtpc_all->prev = c;
+    relay__smtpc_all = c;
     c->loop = loop;
     uv_timer_init(loop, &c->timer);
     c->timer.data = c;
@@ -775,47 +740,15 @@ int relay_smtpc_start(struct relay_dest *d, uv_loop_t *loop)
     return 0;
 }
 
-/* relay_smtpc_wake - d has a job: hand it to an idle connection of d */
-
-bool relay_smtpc_wake(struct relay_dest *d)
-{
-    struct relay_smtpc *c = d->idle;
-
-    if (c == NULL)
-        return false;
-    smtpc_idle_unlink(c);
-    relay__smtpc_take_job(c);
-    return true;
-}
-
-/* relay_smtpc_idle_count - connections waiting for a job */
-
-unsigned relay_smtpc_idle_count(void)
-{
-    return smtpc_nidle;
-}
-
-/* relay_smtpc_close_idle - free a connection slot: QUIT an idle connection */
-
-bool relay_smtpc_close_idle(const struct relay_dest *keep)
-{
-    for (struct relay_smtpc *c = smtpc_all; c != NULL; c = c->next)
-        if (c->idling && c->dest != keep) {
-            smtpc_quit(c);
-            return true;
-        }
-    return false;
-}
-
 /* relay_smtpc_shutdown_all - stop every connection now */
 
 void relay_smtpc_shutdown_all(void)
 {
-    for (struct relay_smtpc *c = smtpc_all; c != NULL; c = c->next) {
+    for (struct relay_smtpc *c = relay__smtpc_all; c != NULL; c = c->next) {
         if (c->finishing)
             continue;
         if (c->idling) {                /* nothing in flight: QUIT, wait 2 s for 221 */
-            smtpc_quit(c);
+            relay__smtpc_quit(c);
             uv_timer_start(&c->timer, smtpc_timeout, 2000, 0);
             continue;
         }

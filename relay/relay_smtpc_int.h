@@ -1,9 +1,9 @@
 /*
  * relay_smtpc_int.h - what relay_smtpc.c (the outbound SMTP state machine,
- * commands and replies) and relay_smtpc_tls.c (STARTTLS and the
- * domain-security checks) share: the connection and the steps each file
- * calls in the other.  Private to those two files; everything runs on the
- * queue manager's loop.
+ * commands and replies), relay_smtpc_idle.c (the connection cache) and
+ * relay_smtpc_tls.c (STARTTLS and the domain-security checks) share: the
+ * connection and the steps each file calls in the others.  Private to those
+ * three files; everything runs on the queue manager's loop.
  */
 #ifndef DOMSEC_RELAY_SMTPC_INT_H
 #define DOMSEC_RELAY_SMTPC_INT_H
@@ -56,6 +56,7 @@ struct relay_smtpc {
 };
 
 /* relay_smtpc.c: the state machine and commands. */
+extern struct relay_smtpc *relay__smtpc_all;    /* every live connection */
 /* Change state and (re)arm its timeout. */
 void    relay__smtpc_enter_state(struct relay_smtpc *c, enum relay_smtpc_state st);
 /* Queue one command line (CRLF added); the caller flushes. */
@@ -71,6 +72,14 @@ void    relay__smtpc_next_host(struct relay_smtpc *c);
 void    relay__smtpc_connect_next(struct relay_smtpc *c);
 /* Start the next job (RSET first if needed), or wait idle for one, or QUIT. */
 void    relay__smtpc_take_job(struct relay_smtpc *c);
+
+/* relay_smtpc_idle.c: the connection cache. */
+/* No job: wait idle in the destination's list (state C_IDLE). */
+void    relay__smtpc_idle(struct relay_smtpc *c);
+/* Leave the idle list (no-op if not in it). */
+void    relay__smtpc_idle_unlink(struct relay_smtpc *c);
+/* No (more) work: leave the idle list, QUIT. */
+void    relay__smtpc_quit(struct relay_smtpc *c);
 
 /* relay_smtpc_tls.c: STARTTLS and domain security. */
 /* EHLO/HELO accepted: STARTTLS, or on to the mail. */
