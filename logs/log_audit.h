@@ -32,7 +32,8 @@ struct log_audit_opts {
     unsigned expiry_days;               /* 0 = 30 */
     /* From a config (both optional): our receive connectors with permission
      * internal (their sessions and RECEIVE rows are our own users' mail, not a
-     * partner's: the relay writes every RECEIVE as Incoming), and our accepted
+     * partner's: the relay writes their RECEIVE rows as Originating, but logs
+     * from before that wrote Incoming), and our accepted
      * domains (a SEND to one is a delivery inward, not to a partner). */
     const char *const *internal_connectors;
     size_t  ninternal;

@@ -364,7 +364,10 @@ static void relay_data_track(struct relay_session *s)
     e.total_bytes = tx->bytes;
     e.sender = tx->sender;
     e.security_info = tx->secured != NULL ? sec : NULL;
-    e.direction = LOG_TRACK_DIR_INCOMING;
+    /* Exchange: mail from inside the organization is Originating; here,
+     * what a permission = internal connector (the Hub side) received. */
+    e.direction = s->rc->permission == CFG_PERM_INTERNAL ? LOG_TRACK_DIR_ORIGINATING
+                                                         : LOG_TRACK_DIR_INCOMING;
     log_track_write(relay_plog_track(), &e);
 }
 

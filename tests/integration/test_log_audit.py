@@ -425,6 +425,10 @@ class RealSessionAuditTest(PkiMixin, DeliveryTestCase):
         if not os.access(DOMSEC, os.X_OK):
             raise AssertionError("%s is not built (set DOMSEC_BUILD)" % DOMSEC)
         a, conf, fab_fail = self.produce()
+        # Tracking: what the Hub (permission = internal) received is Originating.
+        recv = {(t[16], t[18]) for t in a.plog_rows("MSGTRK") if t[8] == "RECEIVE"}
+        self.assertEqual({d for s, d in recv if s == "s@" + OURS}, {"Originating"})
+        self.assertEqual({d for s, d in recv if s.endswith("@" + PARTNER)}, {"Incoming"})
         ok, exact = self.thumb("partner-ok"), self.thumb("partner-exact")
         self.assertNotEqual(ok, exact)
         failures = {"NotAuthenticated (no client certificate)": 1, "SubjectMismatch": 1,
