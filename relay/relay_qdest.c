@@ -89,9 +89,14 @@ void relay_qmgr_conn_gone(struct relay_dest *d)
     relay__q.conns--;
     d->conns--;
     qmgr_dest_kick(d);                  /* may free d */
-    for (struct relay_dest *o = relay__q.dests; o != NULL; o = o->next)
+    /* Jobs of other destinations that waited for a slot.  A kick frees only
+     * a destination without jobs, and what a job's end starts (records, DSNs)
+     * is asynchronous, so only o itself could go: next is taken first. */
+    for (struct relay_dest *o = relay__q.dests, *next; o != NULL; o = next) {
+        next = o->next;
         if (o->njobs > 0 && !o->resolving)
-            qmgr_dest_kick(o);          /* jobs that waited for a slot (not freed: jobs) */
+            qmgr_dest_kick(o);
+    }
     relay__qmgr_schedule();                    /* a freed slot may start other work */
     relay__qmgr_maybe_exit();
 }
