@@ -16,6 +16,7 @@
  *  Two generations are kept: the current configuration's
  *  and the previous one's, keyed by the config pointer.
  */
+#include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,9 +134,16 @@ void relay_tls_install(const struct config *cfg)
     for (size_t i = 0; i < cfg->nreceive; i++)
         wanted |= cfg->receive[i].auth_mechanism == CFG_AUTH_TLS;
     wanted |= cfg->nsend > 0;           /* outbound STARTTLS presents our certificate */
-    if (wanted && access(cfg->transport.trusted_ca_file, F_OK) != 0)
-        log_warnx("tls", 0, "trusted_ca_file %s does not exist: no client certificate can be "
-                  "trusted, domain-secured mail will be refused", cfg->transport.trusted_ca_file);
+    if (wanted && access(cfg->transport.trusted_ca_file, R_OK) != 0) {
+        if (errno == ENOENT)
+            log_warnx("tls", 0, "trusted_ca_file %s does not exist: no client certificate can "
+                      "be trusted, domain-secured mail will be refused",
+                      cfg->transport.trusted_ca_file);
+        else                            /* e.g. not readable by [service] user */
+            log_warn("tls", 0, "trusted_ca_file %s cannot be read: no client certificate can "
+                     "be trusted, domain-secured mail will be refused",
+                     cfg->transport.trusted_ca_file);
+    }
     if (wanted && (store = tls_store_load(cfg->transport.certificate_store,
                                           cfg->transport.trusted_ca_file, time(NULL),
                                           &why)) == NULL)
