@@ -74,6 +74,7 @@ struct cfg_receive {
     unsigned max_protocol_errors;       /* default 5; 1..1000 */
     uint64_t connection_timeout;        /* default 5m; > inactivity timeout */
     uint64_t connection_inactivity_timeout; /* default 1m; 1s..1d */
+    uint64_t domain_secure_tarpit_interval; /* default 30s; 0..10m */
     enum cfg_loglevel protocol_logging_level; /* default verbose */
     char   *tls_certificate;            /* owned; 40-hex thumbprint or NULL */
     int     line;                       /* line of the section header */

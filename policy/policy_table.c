@@ -172,6 +172,8 @@ static const struct pt_key pt_table[] = {
      RC(connection_timeout), 0, NULL},
     {PT_RECEIVE, "connection_inactivity_timeout", PT_DURATION, "1m", SEC(1), DAY(1),
      RC(connection_inactivity_timeout), 0, NULL},
+    {PT_RECEIVE, "domain_secure_tarpit_interval", PT_DURATION, "30s", 0, MIN(10),
+     RC(domain_secure_tarpit_interval), 0, NULL},
     {PT_RECEIVE, "protocol_logging_level", PT_ENUM, "verbose", 0, 0,
      RC(protocol_logging_level), 0, loglevel_names},
     {PT_RECEIVE, "tls_certificate", PT_THUMBPRINT, NULL, 0, 0, RC(tls_certificate), 0, NULL},

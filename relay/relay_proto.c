@@ -188,7 +188,14 @@ static int relay_proto_secure(struct relay_session *s, const char *sender, char 
         log_proto_infof(&s->plog.pl, domain, "Message from secure domain '%s' on "
                         "receive connector '%s' was refused because %s .", domain, s->rc->name,
                         v.rule);
-        relay__reply(s, "%d %s", v.reply->code, v.reply->text);
+        if (v.reply->code == 530) {     /* Exchange tarpits these (rows 2 and 4) */
+            char line[256];
+
+            snprintf(line, sizeof(line), "%d %s", v.reply->code, v.reply->text);
+            relay__tarpit(s, s->rc->domain_secure_tarpit_interval, line);
+        } else {
+            relay__reply(s, "%d %s", v.reply->code, v.reply->text);
+        }
         return -1;
     }
     if (v.domain_secured) {

@@ -118,6 +118,7 @@ void relay__close(struct relay_session *s, const char *reason)
         relay__data_abort(s);           /* not committing: drop any partial message */
     uv_close((uv_handle_t *)&s->idle_timer, relay_session_timer_closed);
     uv_close((uv_handle_t *)&s->life_timer, relay_session_timer_closed);
+    uv_close((uv_handle_t *)&s->tarpit_timer, relay_session_timer_closed);
     if (s->conn != NULL)
         tls_conn_close(s->conn, RELAY_LINGER_MS);
 }
@@ -142,6 +143,7 @@ static void relay_session_maybe_free(struct relay_session *s)
     if (s->cfg != NULL)
         policy_config_unref(s->cfg);
     free(s->helo);
+    free(s->tarpit_reply);
     if (s->prev)
         s->prev->next = s->next;
     else
@@ -240,6 +242,40 @@ void relay__process(struct relay_session *s)
     }
     if (tls_conn_flush(s->conn) != 0)
         relay__close(s, "Remote");
+}
+
+/* relay_session_tarpit_end - the held reply goes out; input resumes */
+
+static void relay_session_tarpit_end(struct relay_session *s)
+{
+    char *reply = s->tarpit_reply;
+
+    uv_timer_stop(&s->tarpit_timer);
+    s->tarpit_reply = NULL;
+    if (s->state == RELAY_S_WAIT)
+        s->state = RELAY_S_CMD;
+    relay__reply(s, "%s", reply);
+    free(reply);
+    relay__process(s);
+}
+
+static void relay_session_tarpit_fired(uv_timer_t *t)
+{
+    relay_session_tarpit_end(t->data);
+}
+
+/* relay__tarpit - send reply after ms; no input is read meanwhile */
+
+void relay__tarpit(struct relay_session *s, uint64_t ms, const char *reply)
+{
+    if (ms == 0 || s->tarpit_reply != NULL) {
+        relay__reply(s, "%s", reply);
+        return;
+    }
+    log_info("smtpd", s->sid, "tarpit %llu ms before \"%s\"", (unsigned long long)ms, reply);
+    s->tarpit_reply = xstrdup(reply);
+    s->state = RELAY_S_WAIT;            /* relay__process pauses input */
+    uv_timer_start(&s->tarpit_timer, relay_session_tarpit_fired, ms, 0);
 }
 
 /* relay_session_idle - connection_inactivity_timeout expired */
@@ -393,8 +429,9 @@ void relay_session_accept(struct relay_worker *w, uv_stream_t *server)
     relay_limits_conn(+1);              /* until TLS_EV_CLOSED */
     uv_timer_init(&w->loop, &s->idle_timer);
     uv_timer_init(&w->loop, &s->life_timer);
-    s->idle_timer.data = s->life_timer.data = s;
-    s->open_handles = 2;
+    uv_timer_init(&w->loop, &s->tarpit_timer);
+    s->idle_timer.data = s->life_timer.data = s->tarpit_timer.data = s;
+    s->open_handles = 3;
     s->next = w->sessions;
     if (w->sessions)
         w->sessions->prev = s;
@@ -441,7 +478,9 @@ void relay_session_shutdown_all(struct relay_worker *w)
 
     for (s = w->sessions; s != NULL; s = next) {
         next = s->next;
-        if (s->state == RELAY_S_CMD)
+        if (s->tarpit_reply != NULL)
+            relay_session_tarpit_end(s);        /* the held reply, then 421 */
+        else if (s->state == RELAY_S_CMD)
             relay__process(s);          /* replies 421 and closes */
     }
 }

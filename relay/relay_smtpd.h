@@ -84,6 +84,8 @@ struct relay_session {
     unsigned ntx;                       /* transactions completed */
     struct relay_tx *tx;                /* owned; NULL outside MAIL..end */
     uv_timer_t idle_timer, life_timer;
+    uv_timer_t tarpit_timer;            /* holds a refusal back (domain security) */
+    char   *tarpit_reply;               /* owned: the reply held back, or NULL */
     int     open_handles;
     bool    handles_closed;
     int     pending;                    /* background operations that hold us */
@@ -94,6 +96,12 @@ void    relay__reply(struct relay_session *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void    relay__close(struct relay_session *s, const char *reason);
 void    relay__process(struct relay_session *s);
+/*
+ * Send reply (one line, without CRLF) after ms instead of now (Exchange's
+ * tarpit after 530 5.7.1 Not authenticated): input waits meanwhile, so
+ * pipelined commands are answered after it, in order.  ms 0: now.
+ */
+void    relay__tarpit(struct relay_session *s, uint64_t ms, const char *reply);
 void    relay__tx_free(struct relay_session *s);
 
 /* relay_proto.c */

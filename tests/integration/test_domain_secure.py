@@ -6,6 +6,7 @@ tests/pki/make-pki.sh; clients are Python's ssl (OpenSSL) and swaks."""
 
 import re
 import ssl
+import time
 import unittest
 
 from domsec_harness import R, DomsecTestCase, queued_id
@@ -148,6 +149,31 @@ class DomainSecureTest(PkiMixin, DomsecTestCase):
         q = d.read_message(queued_id(r, fqdn=RELAY_FQDN))
         self.assertNotIn(b"X-MS-Exchange-Organization", q.data)
         self.assertIn(b"Subject: x", q.data)
+
+    def test_not_authenticated_is_tarpitted(self):
+        # Exchange holds "530 5.7.1 Not authenticated" back (30 s by default); input
+        # waits meanwhile, so a pipelined command is answered after it, in order,
+        # and the session goes on.
+        d = self.daemon(domain_secure_tarpit_interval="2s")
+        c = self.tls_session(d)                 # TLS without a client certificate: row 4
+        t0 = time.monotonic()
+        c.sock.sendall(b"MAIL FROM:<a@%s>\r\nNOOP\r\n" % PARTNER.encode())
+        self.assertReply(c.reply(15.0), NOT_AUTH)
+        self.assertGreaterEqual(time.monotonic() - t0, 1.5, "the 530 was not held back")
+        self.assertReply(c.reply(15.0), R["noop"])
+        d.wait_log(d.prefix() + r'info smtpd \S+ tarpit 2000 ms before "530 5\.7\.1 Not '
+                   r'authenticated"')
+        c.expect("MAIL FROM:<a@example.org>", R["mail_ok"])    # not a partner: no tarpit
+
+    def test_stop_during_the_tarpit_sends_the_reply_then_421(self):
+        d = self.daemon(domain_secure_tarpit_interval="5m")
+        c = self.tls_session(d)
+        c.sock.sendall(b"MAIL FROM:<a@%s>\r\n" % PARTNER.encode())
+        d.wait_log(d.prefix() + r'info smtpd \S+ tarpit 300000 ms before "530 ')
+        d.terminate()
+        self.assertReply(c.reply(15.0), NOT_AUTH)
+        self.assertReply(c.reply(15.0), R["shutdown"])
+        self.assertEqual(d.wait_exit(), 0)
 
     def test_swaks_partner_with_client_certificate(self):
         d = self.daemon()
