@@ -53,6 +53,9 @@ static const char *const smtpc_states[] = {
 };
 
 struct relay_smtpc *relay__smtpc_all;   /* queue manager thread only */
+static bool smtpc_stopping;             /* relay_smtpc_shutdown_all was called */
+
+#define RELAY_SMTPC_STOP_GRACE_MS 30000 /* at stop, the longest wait for a dot's reply */
 
 static void smtpc_event(struct tls_conn *tc, enum tls_event ev, void *arg);
 static void smtpc_timeout(uv_timer_t *t);
@@ -252,6 +255,16 @@ void relay__smtpc_connect_next(struct relay_smtpc *c)
 {
     int err;
 
+    if (smtpc_stopping) {               /* no new connection at stop: the job waits */
+        if (c->job != NULL) {
+            for (size_t i = 0; i < c->job->nridx; i++)
+                c->job->codes[i] = 0;
+            relay__smtpc_note(c, "delivery interrupted by shutdown", true);
+            smtpc_job_done(c);
+        }
+        smtpc_finish(c);
+        return;
+    }
     if (c->addr_i >= c->dest->naddrs) {
         struct relay_job *j = c->job;
 
@@ -346,6 +359,11 @@ void relay__smtpc_take_job(struct relay_smtpc *c)
 {
     struct relay_dest *d = c->dest;
 
+    if (smtpc_stopping && c->job == NULL) {     /* the last reply came: goodbye */
+        relay__smtpc_quit(c);
+        uv_timer_start(&c->timer, smtpc_timeout, 2000, 0);
+        return;
+    }
     if (c->job == NULL && d->jobs != NULL) {
         if (uv_now(c->loop) - c->ready_ms >= d->cfg->transport.connection_reuse_time) {
             relay__smtpc_quit(c);              /* too old: the job gets a new connection */
@@ -744,9 +762,19 @@ int relay_smtpc_start(struct relay_dest *d, uv_loop_t *loop)
 
 void relay_smtpc_shutdown_all(void)
 {
+    smtpc_stopping = true;
     for (struct relay_smtpc *c = relay__smtpc_all; c != NULL; c = c->next) {
         if (c->finishing)
             continue;
+        if (c->state == C_DOT && c->job != NULL) {
+            /* The message went out: wait (bounded) for the reply to the dot
+             * rather than send it again after restart. */
+            uint64_t left = uv_timer_get_due_in(&c->timer);
+
+            uv_timer_start(&c->timer, smtpc_timeout,
+                           left < RELAY_SMTPC_STOP_GRACE_MS ? left : RELAY_SMTPC_STOP_GRACE_MS, 0);
+            continue;
+        }
         if (c->idling) {                /* nothing in flight: QUIT, wait 2 s for 221 */
             relay__smtpc_quit(c);
             uv_timer_start(&c->timer, smtpc_timeout, 2000, 0);

@@ -76,6 +76,25 @@ class RestartTest(DeliveryTestCase):
             for t in p.delivered():
                 self.assertTrue(all(r.endswith("@r%d.test>" % k) for r in t.rcpts), t)
 
+    def test_sigterm_waits_for_the_reply_to_a_sent_message(self):
+        # SIGTERM while the peer holds a final dot: the daemon waits for its reply
+        # (up to 30 s) instead of dropping the connection, so the message is recorded
+        # as delivered and is not sent again after a restart.
+        self.start_dns(host("slow.test", "127.0.0.43"))
+        p = self.peer("127.0.0.43", delays={"DOT": 1.5})
+        d = self.start_relay()
+        qid = self.submit(d, ["<u@slow.test>"])
+        wait_until(lambda: p.in_dot, 30, "the message at the peer's final dot")
+        d.terminate()
+        self.assertEqual(d.wait_exit(), 0)
+        self.assertRegex(d.log(), r"info smtp \S+ delivered id=%s to=<u@slow\.test> " % qid)
+        self.assertEqual(p.count("<u@slow.test>"), 1)
+        with p.lock:
+            self.assertEqual([l.upper() for _, _, l in p.commands][-1], "QUIT")
+        d.restart()
+        d.wait_log(d.prefix() + r"info queue recovered messages=0 corrupt=0\s*$")
+        self.assertEqual(p.count("<u@slow.test>"), 1, "sent again after the restart")
+
     def test_retry_state_survives_restart(self):
         # One 451, then the 8 s transient retry interval.  The restart in between must
         # neither retry at once (state lost) nor forget the message (never retried).
