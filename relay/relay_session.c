@@ -97,6 +97,8 @@ void relay__close(struct relay_session *s, const char *reason)
         return;
     }
     s->state = RELAY_S_CLOSING;
+    free(s->tarpit_reply);              /* a held reply dies with the session */
+    s->tarpit_reply = NULL;
     log_info("smtpd", s->sid, "disconnect from=%s reason=%s messages=%u",
              s->remote_ep, reason ? reason : "Local", s->ntx);
     if (log_proto_enabled(&s->plog.pl)) {

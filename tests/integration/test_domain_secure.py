@@ -175,6 +175,19 @@ class DomainSecureTest(PkiMixin, DomsecTestCase):
         self.assertReply(c.reply(15.0), R["shutdown"])
         self.assertEqual(d.wait_exit(), 0)
 
+    def test_client_leaving_during_the_tarpit(self):
+        # Input waits during the tarpit, so the session notices the client has gone
+        # when the tarpit ends; the held reply is dropped with it.
+        d = self.daemon(domain_secure_tarpit_interval="1s")
+        c = self.tls_session(d)
+        c.sock.sendall(b"MAIL FROM:<a@%s>\r\n" % PARTNER.encode())
+        m = d.wait_log(d.prefix() + r'info smtpd (\S+) tarpit 1000 ms before "530 ')
+        c.close()
+        d.wait_log(d.prefix() + r"info smtpd %s disconnect from=\S+ reason=\S+ messages=0"
+                   % m.group(1))
+        self.assertReply(self.tls_session(d).cmd("NOOP"), R["noop"])     # still serving
+        self.assertEqual(d.stop(), 0)
+
     def test_swaks_partner_with_client_certificate(self):
         d = self.daemon()
         r = d.swaks("--tls", "--tls-cert", self.p("partner-ok.pem"), "--tls-key",
