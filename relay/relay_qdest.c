@@ -113,6 +113,10 @@ static void qmgr_dns_done(struct dns_query *q, const struct dns_result *res, voi
 
     d->resolving = false;
     relay__q.busy--;
+    if (res->status == DNS_CANCELED && !relay__q.stopping) {
+        qmgr_resolve(d);                /* its resolver was replaced (reload): ask again */
+        return;
+    }
     d->resolved_ms = relay__qmgr_now();
     d->dns_status = res->status;
     if (res->status == DNS_CANCELED) {
@@ -160,6 +164,10 @@ static void qmgr_sh_done(struct dns_query *q, const struct dns_result *res, void
     const struct cfg_smarthost *h = &d->sc->smart_hosts[d->dns_status];
 
     relay__q.busy--;
+    if (res->status == DNS_CANCELED && !relay__q.stopping) {
+        qmgr_resolve(d);                /* its resolver was replaced (reload): ask again */
+        return;
+    }
     if (res->status == DNS_CANCELED) {
         d->resolving = false;
         relay__qmgr_dest_flush(d, RELAY_O_DEFER, "451 4.4.0 delivery interrupted by shutdown", false);

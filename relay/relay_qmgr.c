@@ -366,6 +366,8 @@ static void qmgr_timer_fired(uv_timer_t *t)
 
 /* relay__qmgr_schedule - start what is due; sleep until the next thing is */
 
+static void qmgr_dns_reload(const struct config *cfg);
+
 void relay__qmgr_schedule(void)
 {
     struct config *cfg;
@@ -374,6 +376,7 @@ void relay__qmgr_schedule(void)
     if (relay__q.stopping)
         return;
     cfg = policy_config_current();
+    qmgr_dns_reload(cfg);
     now = relay__qmgr_now();
     for (struct relay_qmsg *m = relay__q.msgs; m != NULL; m = m->next) {
         uint64_t expires = m->arrival_ms + cfg->transport.message_expiration_timeout;
@@ -422,6 +425,7 @@ void relay__qmgr_schedule(void)
 void relay__qmgr_maybe_exit(void)
 {
     if (!relay__q.stopping || relay__q.busy > 0 || relay__q.conns > 0 || relay__q.resolver != NULL
+        || relay__q.dns_retiring > 0
         || uv_is_closing((uv_handle_t *)&relay__q.w.wake))
         return;
     uv_close((uv_handle_t *)&relay__q.timer, NULL);
@@ -435,6 +439,43 @@ static void qmgr_resolver_closed(void *arg)
 {
     relay__q.resolver = NULL;
     relay__qmgr_maybe_exit();
+}
+
+/* qmgr_resolver_retired - close_cb of a resolver a reload replaced */
+
+static void qmgr_resolver_retired(void *arg)
+{
+    relay__q.dns_retiring--;
+    relay__qmgr_maybe_exit();
+}
+
+/*
+ * qmgr_dns_reload - [dns] changed in the configuration: a new resolver for
+ * every lookup from now on.  The old one is closed; its lookups in flight
+ * end with DNS_CANCELED and are asked again of the new one (relay_qdest.c).
+ */
+static void qmgr_dns_reload(const struct config *cfg)
+{
+    const char *now = cfg->dns.servers, *err = NULL;
+    struct dns_resolver *r;
+
+    if (cfg->dns.timeout == relay__q.dns_timeout
+        && (now == NULL ? relay__q.dns_servers == NULL
+                        : relay__q.dns_servers != NULL && strcmp(now, relay__q.dns_servers) == 0))
+        return;
+    free(relay__q.dns_servers);         /* tried once per change, even if it fails */
+    relay__q.dns_servers = now ? xstrdup(now) : NULL;
+    relay__q.dns_timeout = cfg->dns.timeout;
+    if ((r = dns_resolver_new(&relay__q.w.loop, now, cfg->dns.timeout, &err)) == NULL) {
+        log_errx("qmgr", 0, "[dns] changed but the new resolver cannot start: %s; keeping "
+                 "the old one", err ? err : "?");
+        return;
+    }
+    relay__q.dns_retiring++;
+    dns_resolver_close(relay__q.resolver, qmgr_resolver_retired, NULL);
+    relay__q.resolver = r;
+    log_info("qmgr", 0, "dns resolver replaced servers=%s timeout=%llums",
+             now ? now : "resolv.conf", (unsigned long long)cfg->dns.timeout);
 }
 
 /* qmgr_wake - new messages, commit completions, stop request */
@@ -477,6 +518,8 @@ static void qmgr_thread(void *arg)
         relay__qround_forget(relay__q.msgs);
     while (relay__q.dests != NULL)
         relay__qdest_free(relay__q.dests);
+    free(relay__q.dns_servers);
+    relay__q.dns_servers = NULL;
     if (uv_loop_close(&relay__q.w.loop) != 0)
         log_warnx("qmgr", 0, "loop closed with active handles");
     tls_thread_cleanup();
@@ -513,6 +556,8 @@ int relay_qmgr_start(void)
     uv_async_init(&relay__q.w.loop, &relay__q.w.wake, qmgr_wake);
     uv_timer_init(&relay__q.w.loop, &relay__q.timer);
     relay__q.resolver = dns_resolver_new(&relay__q.w.loop, cfg->dns.servers, cfg->dns.timeout, &err);
+    relay__q.dns_servers = cfg->dns.servers ? xstrdup(cfg->dns.servers) : NULL;
+    relay__q.dns_timeout = cfg->dns.timeout;
     policy_config_unref(cfg);
     if (relay__q.resolver == NULL) {
         log_errx("qmgr", 0, "cannot start the DNS resolver: %s", err ? err : "?");

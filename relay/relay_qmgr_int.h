@@ -19,6 +19,9 @@ struct relay_qmgr_state {
     struct relay_worker w;              /* loop, wake, lock, commit completions */
     uv_timer_t timer;
     struct dns_resolver *resolver;
+    char   *dns_servers;                /* owned: [dns] servers the resolver uses (or NULL) */
+    uint64_t dns_timeout;               /* and its [dns] timeout */
+    int     dns_retiring;               /* replaced resolvers still closing */
     struct relay_qmsg *msgs;
     struct relay_dest *dests;
     char  **incoming;                   /* new ids, under w.lock */

@@ -7,7 +7,8 @@ import re
 import unittest
 
 from domsec_harness import make_body, queued_id, state_records
-from peers import RX_ID, SENDER, DeliveryTestCase, Dsn, host, mx, null_mx
+from peers import (RX_ID, SENDER, SENDER_DOMAIN, SENDER_SINK_IP, DeliveryTestCase, Dns, Dsn,
+                   host, mx, null_mx)
 
 
 def msg(subject, to="<user@dest.test>"):
@@ -256,6 +257,32 @@ class SessionTest(DeliveryTestCase):
         self.assertEqual(t.data, q.data, "the peer got other bytes than the queue held")
         self.assertTrue(re.match(rb"Received: ", t.data))
         self.wait_removed(d, qid)
+
+
+class DnsReloadTest(DeliveryTestCase):
+
+    def test_reload_switches_the_dns_servers(self):
+        # [dns] servers changed by a reload take effect without a restart: the next
+        # lookup goes to the new server (its answer moves moved.test elsewhere).
+        self.start_dns(host("moved.test", "127.0.0.50"))
+        old, new = self.peer("127.0.0.50"), self.peer("127.0.0.51")
+        d = self.start_relay()
+        qid = self.submit(d, ["<a@moved.test>"])
+        self.wait_delivered(d, qid, "<a@moved.test>", ip="127.0.0.50")
+        dns2 = Dns(self, [host("moved.test", "127.0.0.51"),
+                          mx(SENDER_DOMAIN, "mx.%s" % SENDER_DOMAIN, 10),
+                          host("mx.%s" % SENDER_DOMAIN, SENDER_SINK_IP)])
+        mark = d.log_mark()
+        d.write_config(d.config_text.replace("servers = 127.0.0.1:%d" % self.dns.port,
+                                             "servers = 127.0.0.1:%d" % dns2.port))
+        d.reload()
+        d.wait_log(d.prefix() + r"info config reloaded ", since=mark)
+        qid = self.submit(d, ["<b@moved.test>"])
+        self.wait_delivered(d, qid, "<b@moved.test>", ip="127.0.0.51")
+        d.wait_log(d.prefix() + r"info qmgr dns resolver replaced servers=127\.0\.0\.1:%d "
+                   % dns2.port, since=mark)
+        self.assertEqual((old.count("<a@moved.test>"), old.count("<b@moved.test>")), (1, 0))
+        self.assertEqual(new.count("<b@moved.test>"), 1)
 
 
 if __name__ == "__main__":
