@@ -10,8 +10,8 @@
  * handle driven by uv_poll/uv_timer, which also owns the URL table,
  * backoff and refresh times, and cache writes).
  *
- * A rebuild makes a new tls_crl_set from: every file of crl_directory
- * (tls_crl_set_add_dir; in the daemon an unreadable directory is logged
+ * A rebuild makes a new tls_crl_set (relay_crl_build.c) from: every file
+ * of crl_directory (tls_crl_set_add_dir; in the daemon an unreadable directory is logged
  * and contributes nothing), every cache entry (only with crl_fetch = yes),
  * the anchors of trusted_ca_file and the certificates of
  * certificate_store/NAME.pem (non-anchor issuers); logs the CRLs that
@@ -63,22 +63,12 @@
 #include "relay_crl_int.h"
 #include "tls_ctx.h"
 
-#define CRL_URL_MAX       1024
 #define CRL_MISS_QUEUE    64
 #define CRL_DEBOUNCE_MS   200
 #define CRL_RESCAN_MS     60000
 #define CRL_BACKOFF_MIN   60
 #define CRL_BACKOFF_MAX   3600
 #define CRL_REFRESH_MAX   86400
-
-/* What the CRL thread takes from a configuration (all owned). */
-struct crl_paths {
-    char   *crl_directory;
-    char   *cache_directory;            /* resolved: never NULL */
-    char   *trusted_ca_file;
-    char   *certificate_store;
-    bool    fetch;
-};
 
 /* What the last published set held, to log changes. */
 struct crl_seen {
@@ -95,7 +85,7 @@ static struct {
     bool    fetch;                      /* crl_fetch of the newest config */
     bool    stop_requested, wake_closed;
     struct crl_paths *pending;          /* a reload not yet taken */
-    char    miss[CRL_MISS_QUEUE][CRL_URL_MAX];
+    char    miss[CRL_MISS_QUEUE][RELAY__CRL_URL_MAX];
     size_t  nmiss;
 
     /* Main thread. */
@@ -122,71 +112,11 @@ static uv_once_t crl_once = UV_ONCE_INIT;
 
 /* ---- pure helpers ------------------------------------------------------ */
 
-static const uint32_t sha_k[64] = {
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
-    0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
-    0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
-    0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
-    0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
-    0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
-    0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
-    0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
-    0xc67178f2,
-};
-
-#define ROR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
-
-/* sha256_block - one 64-byte block into h */
-
-static void sha256_block(uint32_t h[8], const unsigned char *p)
-{
-    uint32_t w[64], a[8];
-
-    for (int i = 0; i < 16; i++)
-        w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16
-               | (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
-    for (int i = 16; i < 64; i++)
-        w[i] = w[i - 16] + (ROR(w[i - 15], 7) ^ ROR(w[i - 15], 18) ^ (w[i - 15] >> 3))
-               + w[i - 7] + (ROR(w[i - 2], 17) ^ ROR(w[i - 2], 19) ^ (w[i - 2] >> 10));
-    memcpy(a, h, sizeof(a));
-    for (int i = 0; i < 64; i++) {
-        uint32_t t1 = a[7] + (ROR(a[4], 6) ^ ROR(a[4], 11) ^ ROR(a[4], 25))
-                      + ((a[4] & a[5]) ^ (~a[4] & a[6])) + sha_k[i] + w[i];
-        uint32_t t2 = (ROR(a[0], 2) ^ ROR(a[0], 13) ^ ROR(a[0], 22))
-                      + ((a[0] & a[1]) ^ (a[0] & a[2]) ^ (a[1] & a[2]));
-
-        memmove(a + 1, a, 7 * sizeof(uint32_t));
-        a[4] += t1;
-        a[0] = t1 + t2;
-    }
-    for (int i = 0; i < 8; i++)
-        h[i] += a[i];
-}
-
 /* relay__crl_cache_name - SHA-256 of url in hex (the cache file stem) */
 
 void relay__crl_cache_name(const char *url, char out[65])
 {
-    uint32_t h[8] = { 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c,
-                      0x1f83d9ab, 0x5be0cd19 };
-    size_t n = strlen(url), i = 0;
-    unsigned char blk[64];
-
-    for (; n - i >= 64; i += 64)
-        sha256_block(h, (const unsigned char *)url + i);
-    memset(blk, 0, sizeof(blk));
-    memcpy(blk, url + i, n - i);
-    blk[n - i] = 0x80;
-    if (n - i >= 56) {
-        sha256_block(h, blk);
-        memset(blk, 0, sizeof(blk));
-    }
-    for (int k = 0; k < 8; k++)
-        blk[56 + k] = (unsigned char)((uint64_t)n * 8 >> (56 - 8 * k));
-    sha256_block(h, blk);
-    for (int k = 0; k < 8; k++)
-        snprintf(out + 8 * k, 9, "%08x", h[k]);
+    tls_crl_url_hash(url, out);
 }
 
 /* relay__crl_backoff - seconds before retrying after failures failures */
@@ -242,238 +172,6 @@ const char *relay__crl_iso(int64_t t, char buf[32])
         return strcpy(buf, "-");
     strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
     return buf;
-}
-
-/* ---- configuration copy --------------------------------------------------- */
-
-/* crl_paths_new - copy what the CRL code needs from cfg */
-
-static struct crl_paths *crl_paths_new(const struct config *cfg)
-{
-    const struct cfg_transport *t = &cfg->transport;
-    struct crl_paths *p = xcalloc(1, sizeof(*p));
-
-    p->crl_directory = xstrdup(t->crl_directory);
-    p->cache_directory = t->crl_cache_directory ? xstrdup(t->crl_cache_directory)
-                         : xasprintf("%s/crl-cache", t->queue_directory);
-    p->trusted_ca_file = xstrdup(t->trusted_ca_file);
-    p->certificate_store = xstrdup(t->certificate_store);
-    p->fetch = t->crl_fetch;
-    return p;
-}
-
-/* crl_paths_free - release a copy (NULL is fine) */
-
-static void crl_paths_free(struct crl_paths *p)
-{
-    if (p == NULL)
-        return;
-    free(p->crl_directory);
-    free(p->cache_directory);
-    free(p->trusted_ca_file);
-    free(p->certificate_store);
-    free(p);
-}
-
-/* ---- building a set ------------------------------------------------------- */
-
-/* crl_slurp - a whole file of at most max bytes (owned), or NULL with errno */
-
-static unsigned char *crl_slurp(const char *path, size_t max, size_t *len)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    unsigned char *buf = NULL;
-    size_t cap = 0, n = 0;
-    ssize_t r;
-
-    if (fd < 0)
-        return NULL;
-    for (;;) {
-        if (n == cap) {
-            if (cap >= max + 1)
-                break;
-            cap = cap ? cap * 2 : 65536;
-            cap = cap > max + 1 ? max + 1 : cap;
-            buf = xrealloc(buf, cap);
-        }
-        if ((r = read(fd, buf + n, cap - n)) < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        n += (size_t)r;
-    }
-    close(fd);
-    if (r < 0 || n > max) {
-        free(buf);
-        errno = r < 0 ? errno : EFBIG;
-        return NULL;
-    }
-    *len = n;
-    return buf;
-}
-
-/* crl_names - sorted names of dir's entries that keep() accepts (owned);
- * NULL with errno if dir cannot be read */
-
-static char **crl_names(const char *dir, bool (*keep)(const char *), size_t *n)
-{
-    DIR *d = opendir(dir);
-    struct dirent *de;
-    char **v = xmalloc(sizeof(*v));
-
-    *n = 0;
-    if (d == NULL) {
-        int e = errno;
-
-        free(v);
-        errno = e;
-        return NULL;
-    }
-    while ((de = readdir(d)) != NULL) {
-        if (!keep(de->d_name))
-            continue;
-        v = xrealloc(v, (*n + 1) * sizeof(*v));
-        v[(*n)++] = xstrdup(de->d_name);
-    }
-    closedir(d);
-    if (*n > 1)
-        qsort(v, *n, sizeof(*v), (int (*)(const void *, const void *))strcmp);
-    return v;
-}
-
-/* crl_names_free - release what crl_names returned */
-
-static void crl_names_free(char **v, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(v[i]);
-    free(v);
-}
-
-/* crl_is_cache_crl - "<64 hex>.crl" */
-
-static bool crl_is_cache_crl(const char *name)
-{
-    return strlen(name) == 68 && strspn(name, "0123456789abcdef") == 64
-           && strcmp(name + 64, ".crl") == 0;
-}
-
-/* crl_is_pem - a visible "NAME.pem" of the store */
-
-static bool crl_is_pem(const char *name)
-{
-    size_t n = strlen(name);
-
-    return name[0] != '.' && n > 4 && strcmp(name + n - 4, ".pem") == 0;
-}
-
-/* crl_cache_url - the URL of cache entry name (owned), or NULL with *why */
-
-static char *crl_cache_url(const char *dir, const char *stem, const char **why)
-{
-    char *path = xasprintf("%s/%.64s.url", dir, stem), *url, hash[65];
-    size_t len;
-
-    url = (char *)crl_slurp(path, CRL_URL_MAX, &len);
-    free(path);
-    if (url == NULL) {
-        *why = "its .url file cannot be read";
-        return NULL;
-    }
-    url = xrealloc(url, len + 1);
-    url[len] = '\0';
-    url[strcspn(url, "\r\n")] = '\0';
-    relay__crl_cache_name(url, hash);
-    if (strncmp(hash, stem, 64) != 0) {
-        *why = "its .url file names another URL";
-        free(url);
-        return NULL;
-    }
-    return url;
-}
-
-/* crl_add_cache - every cache entry of dir into s (bad ones are logged) */
-
-static void crl_add_cache(struct tls_crl_set *s, const char *dir)
-{
-    size_t n, len;
-    char **names = crl_names(dir, crl_is_cache_crl, &n);
-
-    if (names == NULL && errno != ENOENT)
-        log_warn("crl", 0, "cannot read crl_cache_directory %s", dir);
-    for (size_t i = 0; i < n; i++) {
-        char *path = xasprintf("%s/%s", dir, names[i]), *url;
-        const char *why = NULL;
-        unsigned char *data;
-
-        if ((url = crl_cache_url(dir, names[i], &why)) != NULL) {
-            if ((data = crl_slurp(path, RELAY__CRL_MAX_BODY, &len)) == NULL)
-                why = strerror(errno);
-            else if (tls_crl_set_add(s, data, len, path, url, &why) == 0)
-                why = NULL;
-            free(data);
-        }
-        if (why != NULL)
-            log_warnx("crl", 0, "cache file %s skipped: %s", path, why);
-        free(url);
-        free(path);
-    }
-    crl_names_free(names, n);
-}
-
-/* crl_add_issuers - trust anchors and the store's chain certificates */
-
-static void crl_add_issuers(struct tls_crl_set *s, const struct crl_paths *p)
-{
-    const char *why = NULL;
-    size_t n;
-    char **names = crl_names(p->certificate_store, crl_is_pem, &n);
-
-    if (access(p->trusted_ca_file, F_OK) == 0
-        && tls_crl_set_add_issuers_file(s, p->trusted_ca_file, true, &why) < 0)
-        log_warnx("crl", 0, "trusted_ca_file %s: %s: CRLs cannot be verified with it",
-                  p->trusted_ca_file, why);
-    for (size_t i = 0; i < n; i++) {
-        char *path = xasprintf("%s/%s", p->certificate_store, names[i]);
-
-        if (tls_crl_set_add_issuers_file(s, path, false, &why) < 0)
-            log_debug("crl", 0, "issuers file %s skipped: %s", path, why);
-        free(path);
-    }
-    crl_names_free(names, n);
-}
-
-/*
- * crl_build - the set from p's files.  need_dir: NULL with *why when
- * crl_directory cannot be read; otherwise that is logged and skipped.
- */
-static struct tls_crl_set *crl_build(const struct crl_paths *p, bool need_dir,
-                                     const char **why)
-{
-    struct tls_crl_set *s = tls_crl_set_new();
-
-    if (tls_crl_set_add_dir(s, p->crl_directory, why) < 0) {
-        if (need_dir) {
-            tls_crl_set_unref(s);
-            return NULL;
-        }
-        log_errx("crl", 0, "cannot read crl_directory %s: %s", p->crl_directory, *why);
-    }
-    if (p->fetch)                       /* the cache is part of fetching */
-        crl_add_cache(s, p->cache_directory);
-    crl_add_issuers(s, p);
-    return s;
-}
-
-/* relay_crl_load - the set domsecd would publish now, without fetching */
-
-struct tls_crl_set *relay_crl_load(const struct config *cfg, const char **why)
-{
-    struct crl_paths *p = crl_paths_new(cfg);
-    struct tls_crl_set *s = crl_build(p, true, why);
-
-    crl_paths_free(p);
-    return s;
 }
 
 /* ---- change detection ------------------------------------------------------ */
@@ -614,7 +312,7 @@ static void crl_rescan(bool force)
     if (!force && sig == C.sig)
         return;
     C.sig = sig;
-    s = crl_build(C.paths, false, &why);
+    s = relay__crl_build(C.paths, false, &why);
     changes = crl_log_changes(s, now / 1000);
     relay__crl_sync_urls(s, now);
     tls_crl_publish(s);
@@ -711,7 +409,7 @@ static void crl_miss(const char *url, void *arg)
 {
     size_t n = strlen(url);
 
-    if (n >= CRL_URL_MAX || strncasecmp(url, "http://", 7) != 0)
+    if (n >= RELAY__CRL_URL_MAX || strncasecmp(url, "http://", 7) != 0)
         return;
     for (const char *c = url; *c; c++)
         if ((unsigned char)*c <= ' ' || *c == '"' || *c == '\\' || *c == 0x7f)
@@ -752,7 +450,7 @@ static void crl_close_one(uv_handle_t *h, void *arg)
 
 static void crl_wake(uv_async_t *a)
 {
-    static char urls[CRL_MISS_QUEUE][CRL_URL_MAX];
+    static char urls[CRL_MISS_QUEUE][RELAY__CRL_URL_MAX];
     struct crl_paths *np;
     int64_t now = relay__crl_now_ms();
     size_t n;
@@ -767,14 +465,14 @@ static void crl_wake(uv_async_t *a)
     stop = C.stop_requested;
     uv_mutex_unlock(&C.lock);
     if (stop) {
-        crl_paths_free(np);
+        relay__crl_paths_free(np);
         crl_shutdown();
         uv_walk(&C.loop, crl_close_one, NULL);
         C.watch = NULL;
         return;
     }
     if (np != NULL) {
-        crl_paths_free(C.paths);
+        relay__crl_paths_free(C.paths);
         C.paths = np;
         relay__crl_fetch_config(np->fetch, np->cache_directory);
         crl_watch_arm();
@@ -815,14 +513,14 @@ int relay_crl_start(const struct config *cfg)
         return 0;
     if (relay__crl_fetch_init() < 0)
         return -1;
-    C.paths = crl_paths_new(cfg);
+    C.paths = relay__crl_paths_new(cfg);
     uv_loop_init(&C.loop);
     uv_async_init(&C.loop, &C.wake, crl_wake);
     uv_timer_init(&C.loop, &C.debounce);
     uv_timer_init(&C.loop, &C.rescan);
     relay__crl_fetch_open(&C.loop, C.paths->fetch, C.paths->cache_directory);
     C.sig = crl_signature(C.paths);
-    s = crl_build(C.paths, false, &why);
+    s = relay__crl_build(C.paths, false, &why);
     crl_log_changes(s, time(NULL));
     relay__crl_sync_urls(s, relay__crl_now_ms());
     tls_crl_publish(s);
@@ -856,10 +554,10 @@ void relay_crl_reload(const struct config *cfg)
 
     if (!C.started)
         return;
-    p = crl_paths_new(cfg);
+    p = relay__crl_paths_new(cfg);
     uv_mutex_lock(&C.lock);
     C.fetch = p->fetch;
-    crl_paths_free(C.pending);
+    relay__crl_paths_free(C.pending);
     C.pending = p;
     if (!C.wake_closed)
         uv_async_send(&C.wake);
@@ -888,8 +586,8 @@ void relay_crl_stop(void)
     }
     free(C.seen);
     free(C.watch_path);
-    crl_paths_free(C.paths);
-    crl_paths_free(C.pending);
+    relay__crl_paths_free(C.paths);
+    relay__crl_paths_free(C.pending);
     C.seen = NULL, C.nseen = 0, C.watch_path = NULL;
     C.paths = C.pending = NULL;
     C.started = false;

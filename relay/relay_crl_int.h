@@ -1,8 +1,8 @@
 /*
  * relay_crl_int.h - what relay_crl.c (the CRL thread, the directory watch,
- * building and publishing sets) and relay_crl_fetch.c (the URL table,
- * libcurl on the CRL thread's loop, fetching into the cache) share.
- * Private to those two files.  Everything here runs on the CRL thread,
+ * publishing sets), relay_crl_build.c (a set from files) and
+ * relay_crl_fetch.c (the URL table, libcurl on the CRL thread's loop,
+ * fetching into the cache) share.  Private to those three files.  Everything here runs on the CRL thread,
  * except where a comment says "main thread": those run while the CRL
  * thread does not exist (in relay_crl_start, or relay_crl_stop after the
  * join).  Times are unix ms unless a comment says seconds.
@@ -18,6 +18,27 @@
 
 #define RELAY__CRL_MAX_BODY    (10L * 1024 * 1024)  /* bytes of one CRL, fetched or cached */
 #define RELAY__CRL_MIN_REFETCH 60       /* s: no refetch sooner after a success */
+#define RELAY__CRL_URL_MAX     1024     /* bytes of a distribution point URL */
+
+/* What the CRL thread takes from a configuration (all owned). */
+struct crl_paths {
+    char   *crl_directory;
+    char   *cache_directory;            /* resolved: never NULL */
+    char   *trusted_ca_file;
+    char   *certificate_store;
+    bool    fetch;
+};
+
+/* relay_crl_build.c */
+struct config;
+struct tls_crl_set;
+/* Copy what the CRL code needs from cfg (owned; free with relay__crl_paths_free). */
+struct crl_paths *relay__crl_paths_new(const struct config *cfg);
+void    relay__crl_paths_free(struct crl_paths *p);
+/* The set from p's files.  need_dir: NULL with *why when crl_directory
+ * cannot be read; otherwise that is logged and skipped. */
+struct tls_crl_set *relay__crl_build(const struct crl_paths *p, bool need_dir,
+                                     const char **why);
 
 /* relay_crl.c */
 /* Wall clock in ms (CRL dates are wall-clock). */

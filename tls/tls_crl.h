@@ -112,6 +112,8 @@ void    tls_crl_set_info(struct tls_crl_set *s, size_t i, int64_t now,
 /* The CRL distribution point URLs (http only) of a DER certificate, joined
  * by ' ' into buf ("" if none). */
 void    tls_crl_cdp_urls(const unsigned char *der, size_t len, char *buf, size_t sz);
+/* SHA-256 of a URL as 64 lowercase hex digits (the name of its cache file). */
+void    tls_crl_url_hash(const char *url, char out[65]);
 
 /*
  * Check a chain that already verified to a trust anchor: chain is what

@@ -27,7 +27,9 @@
 
 #include "log.h"
 #include "tls_crl.h"
-#include "tls_internal.h"
+#include "tls_internal.h"                /* wolfssl/options.h first */
+
+#include <wolfssl/wolfcrypt/sha256.h>
 
 #define CRL_FILE_MAX   (16 * 1024 * 1024)
 #define PEM_CRL_BEGIN  "-----BEGIN X509 CRL-----"
@@ -262,4 +264,16 @@ int tls_crl_set_add_issuers_file(struct tls_crl_set *s, const char *path, bool a
     snprintf(crl_why, sizeof(crl_why), "no certificate in %s", path);
     *why = crl_why;
     return -1;
+}
+
+/* tls_crl_url_hash - SHA-256 of url in hex (wolfCrypt) */
+
+void tls_crl_url_hash(const char *url, char out[65])
+{
+    unsigned char h[WC_SHA256_DIGEST_SIZE];
+
+    if (wc_Sha256Hash((const unsigned char *)url, (word32)strlen(url), h) != 0)
+        log_fatal("crl", "SHA-256 failed");
+    for (int k = 0; k < WC_SHA256_DIGEST_SIZE; k++)
+        snprintf(out + 2 * k, 3, "%02x", h[k]);
 }

@@ -1,0 +1,253 @@
+/*
+ * relay_crl_build.c - a CRL set from files: crl_directory (PEM or DER), the
+ * fetch cache (H.url + H.crl) and the issuers the checks may need (trust
+ * anchors, the chain certificates of our store).  Bad files are logged and
+ * skipped.  No state: used by the CRL thread for every rebuild and by
+ * relay_crl_load() for `domsec crl list`.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "policy_config.h"
+#include "relay_crl_int.h"
+#include "tls_crl.h"
+
+/* ---- configuration copy --------------------------------------------------- */
+
+/* relay__crl_paths_new - copy what the CRL code needs from cfg */
+
+struct crl_paths *relay__crl_paths_new(const struct config *cfg)
+{
+    const struct cfg_transport *t = &cfg->transport;
+    struct crl_paths *p = xcalloc(1, sizeof(*p));
+
+    p->crl_directory = xstrdup(t->crl_directory);
+    p->cache_directory = t->crl_cache_directory ? xstrdup(t->crl_cache_directory)
+                         : xasprintf("%s/crl-cache", t->queue_directory);
+    p->trusted_ca_file = xstrdup(t->trusted_ca_file);
+    p->certificate_store = xstrdup(t->certificate_store);
+    p->fetch = t->crl_fetch;
+    return p;
+}
+
+/* relay__crl_paths_free - release a copy (NULL is fine) */
+
+void relay__crl_paths_free(struct crl_paths *p)
+{
+    if (p == NULL)
+        return;
+    free(p->crl_directory);
+    free(p->cache_directory);
+    free(p->trusted_ca_file);
+    free(p->certificate_store);
+    free(p);
+}
+
+/* ---- building a set ------------------------------------------------------- */
+
+/* crl_slurp - a whole file of at most max bytes (owned), or NULL with errno */
+
+static unsigned char *crl_slurp(const char *path, size_t max, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    unsigned char *buf = NULL;
+    size_t cap = 0, n = 0;
+    ssize_t r;
+
+    if (fd < 0)
+        return NULL;
+    for (;;) {
+        if (n == cap) {
+            if (cap >= max + 1)
+                break;
+            cap = cap ? cap * 2 : 65536;
+            cap = cap > max + 1 ? max + 1 : cap;
+            buf = xrealloc(buf, cap);
+        }
+        if ((r = read(fd, buf + n, cap - n)) < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+    }
+    close(fd);
+    if (r < 0 || n > max) {
+        free(buf);
+        errno = r < 0 ? errno : EFBIG;
+        return NULL;
+    }
+    *len = n;
+    return buf;
+}
+
+/* crl_names - sorted names of dir's entries that keep() accepts (owned);
+ * NULL with errno if dir cannot be read */
+
+static char **crl_names(const char *dir, bool (*keep)(const char *), size_t *n)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    char **v = xmalloc(sizeof(*v));
+
+    *n = 0;
+    if (d == NULL) {
+        int e = errno;
+
+        free(v);
+        errno = e;
+        return NULL;
+    }
+    while ((de = readdir(d)) != NULL) {
+        if (!keep(de->d_name))
+            continue;
+        v = xrealloc(v, (*n + 1) * sizeof(*v));
+        v[(*n)++] = xstrdup(de->d_name);
+    }
+    closedir(d);
+    if (*n > 1)
+        qsort(v, *n, sizeof(*v), (int (*)(const void *, const void *))strcmp);
+    return v;
+}
+
+/* crl_names_free - release what crl_names returned */
+
+static void crl_names_free(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* crl_is_cache_crl - "<64 hex>.crl" */
+
+static bool crl_is_cache_crl(const char *name)
+{
+    return strlen(name) == 68 && strspn(name, "0123456789abcdef") == 64
+           && strcmp(name + 64, ".crl") == 0;
+}
+
+/* crl_is_pem - a visible "NAME.pem" of the store */
+
+static bool crl_is_pem(const char *name)
+{
+    size_t n = strlen(name);
+
+    return name[0] != '.' && n > 4 && strcmp(name + n - 4, ".pem") == 0;
+}
+
+/* crl_cache_url - the URL of cache entry name (owned), or NULL with *why */
+
+static char *crl_cache_url(const char *dir, const char *stem, const char **why)
+{
+    char *path = xasprintf("%s/%.64s.url", dir, stem), *url, hash[65];
+    size_t len;
+
+    url = (char *)crl_slurp(path, RELAY__CRL_URL_MAX, &len);
+    free(path);
+    if (url == NULL) {
+        *why = "its .url file cannot be read";
+        return NULL;
+    }
+    url = xrealloc(url, len + 1);
+    url[len] = '\0';
+    url[strcspn(url, "\r\n")] = '\0';
+    relay__crl_cache_name(url, hash);
+    if (strncmp(hash, stem, 64) != 0) {
+        *why = "its .url file names another URL";
+        free(url);
+        return NULL;
+    }
+    return url;
+}
+
+/* crl_add_cache - every cache entry of dir into s (bad ones are logged) */
+
+static void crl_add_cache(struct tls_crl_set *s, const char *dir)
+{
+    size_t n, len;
+    char **names = crl_names(dir, crl_is_cache_crl, &n);
+
+    if (names == NULL && errno != ENOENT)
+        log_warn("crl", 0, "cannot read crl_cache_directory %s", dir);
+    for (size_t i = 0; i < n; i++) {
+        char *path = xasprintf("%s/%s", dir, names[i]), *url;
+        const char *why = NULL;
+        unsigned char *data;
+
+        if ((url = crl_cache_url(dir, names[i], &why)) != NULL) {
+            if ((data = crl_slurp(path, RELAY__CRL_MAX_BODY, &len)) == NULL)
+                why = strerror(errno);
+            else if (tls_crl_set_add(s, data, len, path, url, &why) == 0)
+                why = NULL;
+            free(data);
+        }
+        if (why != NULL)
+            log_warnx("crl", 0, "cache file %s skipped: %s", path, why);
+        free(url);
+        free(path);
+    }
+    crl_names_free(names, n);
+}
+
+/* crl_add_issuers - trust anchors and the store's chain certificates */
+
+static void crl_add_issuers(struct tls_crl_set *s, const struct crl_paths *p)
+{
+    const char *why = NULL;
+    size_t n;
+    char **names = crl_names(p->certificate_store, crl_is_pem, &n);
+
+    if (access(p->trusted_ca_file, F_OK) == 0
+        && tls_crl_set_add_issuers_file(s, p->trusted_ca_file, true, &why) < 0)
+        log_warnx("crl", 0, "trusted_ca_file %s: %s: CRLs cannot be verified with it",
+                  p->trusted_ca_file, why);
+    for (size_t i = 0; i < n; i++) {
+        char *path = xasprintf("%s/%s", p->certificate_store, names[i]);
+
+        if (tls_crl_set_add_issuers_file(s, path, false, &why) < 0)
+            log_debug("crl", 0, "issuers file %s skipped: %s", path, why);
+        free(path);
+    }
+    crl_names_free(names, n);
+}
+
+/*
+ * relay__crl_build - the set from p's files.  need_dir: NULL with *why when
+ * crl_directory cannot be read; otherwise that is logged and skipped.
+ */
+struct tls_crl_set *relay__crl_build(const struct crl_paths *p, bool need_dir,
+                                     const char **why)
+{
+    struct tls_crl_set *s = tls_crl_set_new();
+
+    if (tls_crl_set_add_dir(s, p->crl_directory, why) < 0) {
+        if (need_dir) {
+            tls_crl_set_unref(s);
+            return NULL;
+        }
+        log_errx("crl", 0, "cannot read crl_directory %s: %s", p->crl_directory, *why);
+    }
+    if (p->fetch)                       /* the cache is part of fetching */
+        crl_add_cache(s, p->cache_directory);
+    crl_add_issuers(s, p);
+    return s;
+}
+
+/* relay_crl_load - the set domsecd would publish now, without fetching */
+
+struct tls_crl_set *relay_crl_load(const struct config *cfg, const char **why)
+{
+    struct crl_paths *p = relay__crl_paths_new(cfg);
+    struct tls_crl_set *s = relay__crl_build(p, true, why);
+
+    relay__crl_paths_free(p);
+    return s;
+}
