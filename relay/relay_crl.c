@@ -11,8 +11,8 @@
  * backoff and refresh times, and cache writes).
  *
  * A rebuild makes a new tls_crl_set (relay_crl_build.c) from: every file
- * of crl_directory (tls_crl_set_add_dir; in the daemon an unreadable directory is logged
- * and contributes nothing), every cache entry (only with crl_fetch = yes),
+ * of crl_directory (tls_crl_set_add_dir; in the daemon an unreadable
+ * directory is logged and contributes nothing), every cache entry (only with crl_fetch = yes),
  * the anchors of trusted_ca_file and the certificates of
  * certificate_store/NAME.pem (non-anchor issuers); logs the CRLs that
  * appeared or went; and publishes the set.  A rescan rebuilds only when
