@@ -182,7 +182,7 @@ static int relay_proto_secure(struct relay_session *s, const char *sender, char 
     if (v.reply != NULL) {
         bool rev = f.chain == POLICY_CHAIN_REVOKED || f.chain == POLICY_CHAIN_REVOCATION_UNKNOWN;
 
-        log_info("smtpd", s->sid, "domain security refused sender=<%s> domain=%s rule=\"%s\" "
+        log_warnx("smtpd", s->sid, "domain security refused sender=<%s> domain=%s rule=\"%s\" "
                  "reply=\"%d %s\"%s%s%s", sender, domain, v.rule, v.reply->code, v.reply->text,
                  rev ? " detail=\"" : "", rev ? s->facts->revocation_reason : "", rev ? "\"" : "");
         log_proto_infof(&s->plog.pl, domain, "Message from secure domain '%s' on "

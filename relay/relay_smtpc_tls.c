@@ -165,7 +165,7 @@ static void smtpc_secure_fail(struct relay_smtpc *c, const struct policy_out_ver
     relay_stats_add(RELAY_STAT_DS_OUT_FAILURES, 1);
     policy_send_secure_logline(line, sizeof(line), c->dest->domain, c->dest->sc->name,
                                v->reason, v->info);
-    log_info("smtp", c->sid, "%s rule=\"%s\"", line, v->rule);
+    log_warnx("smtp", c->sid, "%s rule=\"%s\"", line, v->rule);
     log_proto_info(&c->pl, NULL, line);
     relay__smtpc_note(c, v->inner, false);  /* never plaintext: the next host, then defer */
     relay__smtpc_next_host(c);

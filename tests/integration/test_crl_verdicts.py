@@ -31,7 +31,7 @@ class CrlReceiveTest(PkiMixin, DomsecTestCase):
             **transport))
 
     def refused(self, d, chain):
-        return d.wait_log(d.prefix() + r'info smtpd \S+ domain security refused '
+        return d.wait_log(d.prefix() + r'warning smtpd \S+ domain security refused '
                           r'sender=<a@%s> domain=%s rule="CertificateValidationFailure '
                           r'\(%s\)".*detail="([^"]*)"' % (re.escape(PARTNER), re.escape(PARTNER),
                                                           chain))
@@ -127,7 +127,7 @@ class CrlSendTest(PkiMixin, DeliveryTestCase):
         qid = self.submit(a, ["<u@%s>" % PARTNER], sender="<s@contoso.test>")
         self.assertIn('responded with: "454 4.7.5 Certificate validation failure."',
                       self.deferred(a, qid))
-        a.wait_log(a.prefix() + r"info smtp %s Message to secure domain '%s' on send connector "
+        a.wait_log(a.prefix() + r"warning smtp %s Message to secure domain '%s' on send connector "
                    r"'Partner' failed because the TLS server certificate chain failed to "
                    r"validate and returned status 'Revoked'" % (RX_ID, re.escape(PARTNER)))
         self.assertNotRegex(b.log(), r"queued id=")

@@ -77,7 +77,7 @@ class DomainSecureTest(PkiMixin, DomsecTestCase):
             with self.subTest(partner=partner):
                 c = self.tls_session(d, partner)
                 self.mail(c, "a@" + PARTNER, CERT_FAIL)
-        d.wait_log(d.prefix() + r'info smtpd \S+ domain security refused sender=<a@%s> '
+        d.wait_log(d.prefix() + r'warning smtpd \S+ domain security refused sender=<a@%s> '
                    r'domain=%s rule="SubjectMismatch"' % (re.escape(PARTNER), re.escape(PARTNER)))
 
     def test_row6_invalid_chains(self):

@@ -94,7 +94,7 @@ class DomainSecureSendTest(PkiMixin, DeliveryTestCase):
             'required to send mail." Attempted failover to alternate host, but that did not '
             'succeed. Either there are no alternate hosts, or delivery failed to all alternate '
             'hosts. The last endpoint attempted was %s:%d' % (PARTNER_IP, self.P))
-        a.wait_log(a.prefix() + r"info smtp %s Message to secure domain '%s' on send connector "
+        a.wait_log(a.prefix() + r"warning smtp %s Message to secure domain '%s' on send connector "
                    r"'Partner' failed because TLS was not offered \." % (RX_ID, PARTNER))
         verbs = {line.split(" ")[0].upper() for _, _, line in peer.commands}
         self.assertFalse(verbs & {"MAIL", "RCPT", "DATA"}, peer.commands)
