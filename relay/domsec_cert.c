@@ -10,7 +10,7 @@
  *   domsec [-c FILE] cert list
  *   domsec [-c FILE] cert show THUMBPRINT [--json]
  *   domsec [-c FILE] cert renew THUMBPRINT [--days N] [--out FILE]
- *   domsec [-c FILE] cert remove THUMBPRINT
+ *   domsec [-c FILE] cert remove THUMBPRINT [--force]
  *
  * CONTRACT
  *  The store is the [transport] certificate_store directory of FILE, in
@@ -22,7 +22,10 @@
  *  command removes what it created.  Run as root, new files are given to
  *  the [service] user, who reads the store after domsecd drops privileges.
  *  After new, import, renew and remove, every domsecd running with FILE
- *  is told to reload (SIGHUP) unless --no-reload.
+ *  is told to reload (SIGHUP) unless --no-reload.  remove refuses, naming
+ *  the connectors, a certificate in use: one a connector of FILE presents
+ *  (Services SMTP in `cert list`) or pins with tls_certificate, unless
+ *  --force.
  *
  *  This file has the options and the commands that change the store (new,
  *  request, import, renew, remove).  Reading the store (loading it,
@@ -79,9 +82,9 @@ static void cert_usage(const char *sub, int status)
         { "renew", "cert renew THUMBPRINT [--days N] [--out req.pem] [--no-reload]\n"
           "  same subject and domains, new key of the same kind: a new self-signed\n"
           "  certificate, or for a CA-issued one a new request\n" },
-        { "remove", "cert remove THUMBPRINT [--no-reload]\n"
+        { "remove", "cert remove THUMBPRINT [--force] [--no-reload]\n"
           "  remove certificate, key and metadata (or a pending request); refused while\n"
-          "  a connector pins it with tls_certificate\n" },
+          "  a connector presents it or pins it with tls_certificate, unless --force\n" },
     };
     FILE   *fp = status ? stderr : stdout;
 
@@ -218,25 +221,6 @@ static int cert_write_meta(struct domsec__cert_cmd *c, const char *base, const c
 
 /* ---- configuration ---------------------------------------------------------- */
 
-/* cert_pinned - "receive connector X" pinning thumbprint (owned), or NULL */
-
-static char *cert_pinned(const struct domsec__cert_cmd *c, const char *thumb, int *line)
-{
-    for (size_t i = 0; i < c->cfg->nreceive; i++) {
-        const struct cfg_receive *r = &c->cfg->receive[i];
-
-        if (r->tls_certificate != NULL && strcasecmp(r->tls_certificate, thumb) == 0)
-            return *line = r->line, xasprintf("receive connector %s", r->name);
-    }
-    for (size_t i = 0; i < c->cfg->nsend; i++) {
-        const struct cfg_send *s = &c->cfg->send[i];
-
-        if (s->tls_certificate != NULL && strcasecmp(s->tls_certificate, thumb) == 0)
-            return *line = s->line, xasprintf("send connector %s", s->name);
-    }
-    return NULL;
-}
-
 /* ---- making entries ---------------------------------------------------------- */
 
 /* cert_ensure_dir - the store directory, created if missing */
@@ -364,6 +348,7 @@ struct cert_opts {                      /* the options of new, request and renew
     const char *friendly, *out, *password;
     struct tls_gen_subject subject;
     bool    have_subject, json, days_set;
+    bool    force;                      /* remove: even a certificate in use */
 };
 
 /* cert_new_one - a key and a self-signed certificate or a request, stored */
@@ -568,22 +553,24 @@ static int cert_renew(struct domsec__cert_cmd *c, const char *arg, const struct 
     return rc;
 }
 
-/* cert_remove - remove an entry's files */
+/* cert_remove - remove an entry's files; one in use only with --force */
 
-static int cert_remove(struct domsec__cert_cmd *c, const char *arg)
+static int cert_remove(struct domsec__cert_cmd *c, const char *arg, bool force)
 {
     struct domsec__cert_found f;
     const char *paths[3];
-    char   *base, *meta, *who;
-    int     rc = domsec__cert_find(c, arg, &f), line = 0;
+    char   *base, *meta, *users = NULL;
+    bool    pinned = false;
+    int     rc = domsec__cert_find(c, arg, &f);
 
     if (rc != 0)
         return rc;
-    if (f.e != NULL && f.e->info.thumbprint[0] != '\0'
-        && (who = cert_pinned(c, f.e->info.thumbprint, &line)) != NULL) {
-        domsec__cert_err("certificate %s is pinned by %s (tls_certificate, %s:%d): not removed",
-                         f.e->info.thumbprint, who, c->config_path, line);
-        free(who);
+    if (f.e != NULL && f.e->info.thumbprint[0] != '\0')
+        users = domsec__cert_users(c, f.e, &pinned);
+    if (users != NULL && users[0] != '\0' && !force) {
+        domsec__cert_err("certificate %s is in use by %s: not removed (use --force to remove "
+                         "it anyway)", f.e->info.thumbprint, users);
+        free(users);
         return 1;
     }
     base = domsec__cert_base(f.e ? f.e->cert_path : f.p->csr_path);
@@ -601,11 +588,14 @@ static int cert_remove(struct domsec__cert_cmd *c, const char *arg)
             rc = domsec__cert_err("%s: %s", paths[i], strerror(errno));
     }
     cert_sync_dir(c);
-    if (f.e != NULL && strcmp(domsec__cert_services(c, f.e), "SMTP") == 0)
-        printf("note: a connector presented this certificate; after the reload it chooses "
-               "another or offers no STARTTLS\n");
+    if (users != NULL && users[0] != '\0')
+        printf("note: removed while in use by %s; after the reload %s\n", users,
+               pinned ? "a connector whose tls_certificate names it has no certificate until "
+               "that setting is changed" : "a connector chooses another certificate or offers "
+               "no STARTTLS");
     if (rc == 0 && f.e != NULL && c->reload)
         domsec_reload(c->config_path);
+    free(users);
     free(meta);
     free(base);
     return rc;
@@ -619,7 +609,7 @@ static void cert_parse(const char *sub, int argc, char **argv, struct cert_opts 
                        const char **arg, bool *reload)
 {
     enum { O_DOMAIN = 256, O_KEY, O_DAYS, O_NAME, O_SUBJECT, O_OUT, O_PASSWORD, O_JSON,
-           O_NO_RELOAD };
+           O_NO_RELOAD, O_FORCE };
     static const struct option opts[] = {
         { "domain", required_argument, NULL, O_DOMAIN },
         { "key", required_argument, NULL, O_KEY },
@@ -630,16 +620,18 @@ static void cert_parse(const char *sub, int argc, char **argv, struct cert_opts 
         { "password", required_argument, NULL, O_PASSWORD },
         { "json", no_argument, NULL, O_JSON },
         { "no-reload", no_argument, NULL, O_NO_RELOAD },
+        { "force", no_argument, NULL, O_FORCE },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     /* which options each subcommand takes */
     static const struct {
         const char *sub;
-        const char *takes;              /* letters: d k D n s o p j r = option, a = argument */
+        const char *takes;              /* letters: d k D n s o p j r f = option,
+                                         * a = argument */
     } allowed[] = {
         { "new", "dkDnsr" }, { "request", "dknso" }, { "import", "npra" }, { "list", "" },
-        { "show", "ja" }, { "renew", "Dora" }, { "remove", "ra" },
+        { "show", "ja" }, { "renew", "Dora" }, { "remove", "rfa" },
     };
     const char *takes = NULL, *what;
     const char *why;
@@ -659,11 +651,11 @@ static void cert_parse(const char *sub, int argc, char **argv, struct cert_opts 
     }
     optind = 0;                         /* glibc: restart for this argv */
     while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        static const char letters[] = "dkDnsopjr";
+        static const char letters[] = "dkDnsopjrf";
 
         if (ch == 'h')
             cert_usage(sub, 0);
-        if (ch < O_DOMAIN || ch > O_NO_RELOAD)
+        if (ch < O_DOMAIN || ch > O_FORCE)
             cert_usage(sub, 2);
         what = opts[ch - O_DOMAIN].name;
         if (strchr(takes, letters[ch - O_DOMAIN]) == NULL)
@@ -712,6 +704,7 @@ static void cert_parse(const char *sub, int argc, char **argv, struct cert_opts 
         case O_PASSWORD: o->password = optarg; break;
         case O_JSON: o->json = true; break;
         case O_NO_RELOAD: *reload = false; break;
+        case O_FORCE: o->force = true; break;
         }
     }
     if (strchr(takes, 'a') != NULL) {
@@ -769,7 +762,7 @@ int domsec_cert_main(const char *config_path, int argc, char **argv)
     } else if (strcmp(sub, "renew") == 0) {
         rc = cert_renew(&c, arg, &o);
     } else {
-        rc = cert_remove(&c, arg);
+        rc = cert_remove(&c, arg, o.force);
     }
     domsec__cert_close(&c);
     return rc;

@@ -43,6 +43,7 @@ struct domsec__cert_cmd {               /* one command's view of the store */
     struct tls_store *store;            /* owned; NULL until cert_load */
     bool    trust_ok;                   /* trusted_ca_file holds a certificate */
     const struct tls_store_entry **used;/* owned: what each connector presents */
+    char  **used_by;                    /* owned: "receive connector X" for each used[] */
     size_t  nused;
     struct domsec__cert_pending *pend;  /* owned */
     size_t  npend;
@@ -90,6 +91,12 @@ char   *domsec__cert_friendly(const struct tls_store_entry *e);
 /* "SMTP" when a connector of the configuration presents e, else "None". */
 const char *domsec__cert_services(const struct domsec__cert_cmd *c,
                                   const struct tls_store_entry *e);
+/* The connectors using e: presenting it (Services SMTP) or pinning it with
+ * tls_certificate ("receive connector X (tls_certificate, FILE:LINE)"),
+ * joined by ", "; "" if none.  Owned by the caller.  *pinned tells whether
+ * any of them pins it. */
+char   *domsec__cert_users(const struct domsec__cert_cmd *c, const struct tls_store_entry *e,
+                           bool *pinned);
 /* `cert list` and `cert show` of a loaded store. */
 int     domsec__cert_list(struct domsec__cert_cmd *c);
 int     domsec__cert_show(struct domsec__cert_cmd *c, const char *arg, bool json);

@@ -210,6 +210,9 @@ void domsec__cert_close(struct domsec__cert_cmd *c)
     }
     free(c->pend);
     free(c->used);
+    for (size_t i = 0; i < c->nused; i++)
+        free(c->used_by[i]);
+    free(c->used_by);
     if (c->crls != NULL)
         tls_crl_set_unref(c->crls);
     for (size_t i = 0; i < c->ncreated; i++)
@@ -292,14 +295,19 @@ int domsec__cert_load(struct domsec__cert_cmd *c)
         tls_cert_info_free(&ci);
     }
     c->used = xcalloc(cfg->nreceive + cfg->nsend + 1, sizeof(*c->used));
+    c->used_by = xcalloc(cfg->nreceive + cfg->nsend + 1, sizeof(*c->used_by));
     for (size_t i = 0; i < cfg->nreceive; i++)
-        if (cfg->receive[i].auth_mechanism == CFG_AUTH_TLS)
+        if (cfg->receive[i].auth_mechanism == CFG_AUTH_TLS) {
+            c->used_by[c->nused] = xasprintf("receive connector %s", cfg->receive[i].name);
             c->used[c->nused++] = tls_store_select(c->store, cfg->receive[i].fqdn,
                                                    cfg->receive[i].tls_certificate, c->now,
                                                    &why);
-    for (size_t i = 0; i < cfg->nsend; i++)
+        }
+    for (size_t i = 0; i < cfg->nsend; i++) {
+        c->used_by[c->nused] = xasprintf("send connector %s", cfg->send[i].name);
         c->used[c->nused++] = tls_store_select(c->store, cfg->send[i].fqdn,
                                                cfg->send[i].tls_certificate, c->now, &why);
+    }
     cert_load_pending(c);
     return 0;
 }
@@ -344,6 +352,43 @@ const char *domsec__cert_services(const struct domsec__cert_cmd *c,
         if (c->used[i] == e)
             return "SMTP";
     return "None";
+}
+
+/* domsec__cert_users - the connectors presenting or pinning e */
+
+char   *domsec__cert_users(const struct domsec__cert_cmd *c, const struct tls_store_entry *e,
+                          bool *pinned)
+{
+    const struct config *cfg = c->cfg;
+    char   *text = xstrdup(""), *next;
+
+    *pinned = false;
+    for (size_t k = 0; k < cfg->nreceive + cfg->nsend; k++) {
+        bool    rx = k < cfg->nreceive, presents = false, pins;
+        const char *pin = rx ? cfg->receive[k].tls_certificate
+            : cfg->send[k - cfg->nreceive].tls_certificate;
+        int     line = rx ? cfg->receive[k].line : cfg->send[k - cfg->nreceive].line;
+        char   *who = xasprintf("%s connector %s", rx ? "receive" : "send",
+                                rx ? cfg->receive[k].name : cfg->send[k - cfg->nreceive].name);
+
+        pins = pin != NULL && strcasecmp(pin, e->info.thumbprint) == 0;
+        for (size_t j = 0; j < c->nused && !presents; j++)
+            presents = c->used[j] == e && strcmp(c->used_by[j], who) == 0;
+        if (pins)
+            next = xasprintf("%s%s%s (tls_certificate, %s:%d)", text, text[0] ? ", " : "", who,
+                             c->config_path, line);
+        else if (presents)
+            next = xasprintf("%s%s%s", text, text[0] ? ", " : "", who);
+        else
+            next = NULL;
+        if (next != NULL) {
+            free(text);
+            text = next;
+        }
+        *pinned |= pins;
+        free(who);
+    }
+    return text;
 }
 
 /* cert_revocation - Valid, Revoked or RevocationCheckFailure from the CRLs */

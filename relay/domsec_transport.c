@@ -12,6 +12,9 @@
  * exactly as domsecd does, written atomically (temporary file, fsync,
  * rename, directory fsync), and the running domsecd that uses this file is
  * told to reload (SIGHUP); other lines of the file are left as they were.
+ * A `set` that changes nothing (every list given already holds exactly
+ * those domains, in that order, case aside; or no list option at all) is
+ * a usage error, exit 2: the file is not written and nothing is signalled.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -20,9 +23,11 @@
 #include <libgen.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -229,36 +234,67 @@ void domsec_reload(const char *path)
         printf("no running domsecd uses %s: the change applies when it starts\n", path);
 }
 
-/* domsec_set - edit the lists */
+/* domsec_set - edit the lists; 2 (usage) when nothing would change */
 
 static int domsec_set(const char *path, struct domsec_edit edits[2], int reload)
 {
-    char *text = domsec_read(path);
+    char *text = domsec_read(path), *same = xstrdup("");
+    bool given = false, changed = false;
 
-    if (text == NULL)
+    if (text == NULL) {
+        free(same);
         return fprintf(stderr, "domsec: %s: %s\n", path, strerror(errno)), 1;
+    }
     for (int k = 0; k < 2; k++) {
         struct domsec_edit *e = &edits[k];
-        char *cur, *val, *next;
+        char *raw, *cur, *old, *val, *next;
         const char *missing = NULL;
 
         if (e->replace == NULL && e->nadd == 0 && e->nremove == 0)
             continue;
-        cur = e->replace ? xstrdup(e->replace) : policy_edit_get(text, "transport", domsec_keys[k]);
+        given = true;
+        raw = policy_edit_get(text, "transport", domsec_keys[k]);
+        old = policy_edit_list(raw, NULL, 0, NULL, 0, &missing);   /* as it would be written */
+        cur = e->replace ? xstrdup(e->replace) : raw;
+        if (cur != raw)
+            free(raw);
         val = policy_edit_list(cur, e->add, e->nadd, e->remove, e->nremove, &missing);
         free(cur);
         if (missing != NULL) {
             fprintf(stderr, "domsec: %s is not in %s of %s (a list file is edited by hand)\n",
                     missing, domsec_keys[k], path);
+            free(old);
             free(val);
             free(text);
+            free(same);
             return 1;
         }
+        if (strcasecmp(old, val) == 0) {    /* domains: case does not matter */
+            next = xasprintf("%s%s%s is already \"%s\"", same, same[0] ? ", " : "",
+                             domsec_keys[k], old);
+            free(same);
+            same = next;
+        } else {
+            changed = true;
+        }
+        free(old);
         next = policy_edit_set(text, "transport", domsec_keys[k], val);
         free(val);
         free(text);
         text = next;
     }
+    if (!changed) {
+        if (given)
+            fprintf(stderr, "domsec: transport-config set: no change: %s in %s; the file is "
+                    "not written and domsecd is not reloaded\n", same, path);
+        else
+            fprintf(stderr, "domsec: transport-config set: nothing to set: give a list option "
+                    "(see --help)\n");
+        free(text);
+        free(same);
+        return 2;
+    }
+    free(same);
     if (domsec_write(path, text) != 0) {
         free(text);
         return 1;

@@ -15,7 +15,9 @@
  * directory is logged and contributes nothing), every cache entry (only with crl_fetch = yes),
  * the anchors of trusted_ca_file and the certificates of
  * certificate_store/NAME.pem (non-anchor issuers); logs the CRLs that
- * appeared or went; and publishes the set.  A rescan rebuilds only when
+ * appeared or went (one that can never be used, stale or with a signature
+ * that does not verify with its issuer's key, as a warning); and
+ * publishes the set.  A rescan rebuilds only when
  * the (name, size, mtime, inode) of those files changed; it also warns
  * once about each CRL that went stale since it was loaded.  Each new set
  * gives the fetcher its cached CRLs' dates (relay__crl_sync_urls).
@@ -225,6 +227,22 @@ static uint64_t crl_signature(const struct crl_paths *p)
     return h + crl_mix(p->trusted_ca_file, stat(p->trusted_ca_file, &st) == 0 ? &st : NULL);
 }
 
+/*
+ * crl_status_level - how a loaded CRL's status is logged, and why (appended):
+ * a CRL that can never be used is a warning.  IssuerUnknown stays info: its
+ * issuer is not among the known CA certificates, but a partner that
+ * presents it makes the CRL verify then (tls_crl_check).
+ */
+static enum log_level crl_status_level(const char *status, const char **why)
+{
+    *why = "";
+    if (strcmp(status, "BadSignature") == 0)
+        *why = ": not used: its signature does not verify with the key of its issuer";
+    else if (strcmp(status, "Stale") == 0)
+        *why = ": not used: its next_update has passed";
+    return (*why)[0] != '\0' ? LOG_WARN : LOG_INFO;
+}
+
 /* crl_log_changes - log CRLs new in s and CRLs gone since the last set;
  * the number of such changes */
 
@@ -233,6 +251,8 @@ static size_t crl_log_changes(struct tls_crl_set *s, int64_t now)
     size_t n = tls_crl_set_count(s), changes = 0;
     struct crl_seen *seen = xcalloc(n ? n : 1, sizeof(*seen));
     char t1[32], t2[32];
+    const char *why;
+    enum log_level level;
 
     for (size_t i = 0; i < n; i++) {
         struct tls_crl_info in;
@@ -253,10 +273,12 @@ static size_t crl_log_changes(struct tls_crl_set *s, int64_t now)
         if (old)
             continue;
         changes++;
-        log_info("crl", 0, "loaded source=%s%s%s issuer=\"%s\" this_update=%s "
-                 "next_update=%s entries=%zu status=%s", in.source, in.url ? " url=" : "",
-                 in.url ? in.url : "", in.issuer, relay__crl_iso(in.this_update, t1),
-                 relay__crl_iso(in.next_update, t2), in.entries, in.status);
+        level = crl_status_level(in.status, &why);
+        log_msg(level, "crl", 0, "loaded source=%s%s%s "
+                "issuer=\"%s\" this_update=%s next_update=%s entries=%zu status=%s%s", in.source,
+                in.url ? " url=" : "", in.url ? in.url : "", in.issuer,
+                relay__crl_iso(in.this_update, t1), relay__crl_iso(in.next_update, t2),
+                in.entries, in.status, why);
     }
     for (size_t j = 0; j < C.nseen; j++) {
         bool kept = false;

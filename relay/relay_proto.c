@@ -180,11 +180,12 @@ static int relay_proto_secure(struct relay_session *s, const char *sender, char 
     f.revocation_failure = cfg->transport.revocation_failure;
     v = policy_mail_secure(&f);
     if (v.reply != NULL) {
-        bool rev = f.chain == POLICY_CHAIN_REVOKED || f.chain == POLICY_CHAIN_REVOCATION_UNKNOWN;
+        /* why the chain failed (revoked, revocation unknown, untrusted), or "" */
+        const char *detail = f.client_cert ? tls_facts_detail(s->facts) : "";
 
-        log_info("smtpd", s->sid, "domain security refused sender=<%s> domain=%s rule=\"%s\" "
-                 "reply=\"%d %s\"%s%s%s", sender, domain, v.rule, v.reply->code, v.reply->text,
-                 rev ? " detail=\"" : "", rev ? s->facts->revocation_reason : "", rev ? "\"" : "");
+        log_warnx("smtpd", s->sid, "domain security refused sender=<%s> domain=%s rule=\"%s\" "
+                  "reply=\"%d %s\"%s%s%s", sender, domain, v.rule, v.reply->code, v.reply->text,
+                  detail[0] ? " detail=\"" : "", detail, detail[0] ? "\"" : "");
         log_proto_infof(&s->plog.pl, domain, "Message from secure domain '%s' on "
                         "receive connector '%s' was refused because %s .", domain, s->rc->name,
                         v.rule);

@@ -155,9 +155,11 @@ static struct policy_outbound smtpc_facts(const struct relay_smtpc *c)
     return f;
 }
 
-/* smtpc_secure_fail - a listed domain's check failed: count, log, next host */
+/* smtpc_secure_fail - a listed domain's check failed: count, log, next host;
+ * detail says why the partner's chain failed ("" if that is not the reason) */
 
-static void smtpc_secure_fail(struct relay_smtpc *c, const struct policy_out_verdict *v)
+static void smtpc_secure_fail(struct relay_smtpc *c, const struct policy_out_verdict *v,
+                              const char *detail)
 {
     char line[700];
 
@@ -165,7 +167,8 @@ static void smtpc_secure_fail(struct relay_smtpc *c, const struct policy_out_ver
     relay_stats_add(RELAY_STAT_DS_OUT_FAILURES, 1);
     policy_send_secure_logline(line, sizeof(line), c->dest->domain, c->dest->sc->name,
                                v->reason, v->info);
-    log_info("smtp", c->sid, "%s rule=\"%s\"", line, v->rule);
+    log_warnx("smtp", c->sid, "%s rule=\"%s\"%s%s%s", line, v->rule,
+              detail[0] ? " detail=\"" : "", detail, detail[0] ? "\"" : "");
     log_proto_info(&c->pl, NULL, line);
     relay__smtpc_note(c, v->inner, false);  /* never plaintext: the next host, then defer */
     relay__smtpc_next_host(c);
@@ -205,7 +208,7 @@ void relay__smtpc_after_hello(struct relay_smtpc *c)
         v = policy_send_secure(&f, POLICY_OUT_EHLO);
     }
     if (v.inner != NULL) {
-        smtpc_secure_fail(c, &v);
+        smtpc_secure_fail(c, &v, "");
         return;
     }
     if (c->starttls_offered && c->dest->tls_ctx != NULL) {
@@ -229,7 +232,7 @@ void relay__smtpc_starttls_reply(struct relay_smtpc *c, int code, const char *te
     f.starttls_text = text;
     v = policy_send_secure(&f, POLICY_OUT_STARTTLS_REPLY);
     if (v.inner != NULL) {
-        smtpc_secure_fail(c, &v);
+        smtpc_secure_fail(c, &v, "");
         return;
     }
     if (code != 220 && c->dest->sc->require_tls) {
@@ -267,7 +270,7 @@ void relay__smtpc_tls_failed(struct relay_smtpc *c, const char *err)
     f.handshake_error = err;
     v = policy_send_secure(&f, POLICY_OUT_HANDSHAKE);
     if (v.inner != NULL) {
-        smtpc_secure_fail(c, &v);
+        smtpc_secure_fail(c, &v, "");
         return;
     }
     if (c->dest->sc->require_tls) {
@@ -346,7 +349,7 @@ void relay__smtpc_tls_ready(struct relay_smtpc *c)
     if (have)
         tls_cert_info_free(&ci);
     if (v.inner != NULL) {
-        smtpc_secure_fail(c, &v);
+        smtpc_secure_fail(c, &v, tls_facts_detail(tf));
         return;
     }
     c->tls = true;

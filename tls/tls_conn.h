@@ -73,7 +73,20 @@ struct tls_facts {                      /* plain data, valid until the conn is f
     enum tls_chain chain;
     enum tls_revocation revocation;     /* checked only when chain is VALID */
     char    revocation_reason[256];     /* why REVOKED or UNKNOWN, else "" */
+    char    chain_reason[320];          /* why UNTRUSTED, else "": "partner sent 1
+                                         * certificate; issuer CN=... not found", "partner
+                                         * sent 1 certificate; self-signed certificate not
+                                         * in trusted_ca_file", "partner sent 2
+                                         * certificates; chain does not end at a trusted
+                                         * root: CN=... is not in trusted_ca_file" */
 };
+
+/* tls_facts.c */
+/* Why the peer's chain failed, for a log line's detail="...": the
+ * revocation reason when REVOKED or UNKNOWN, the chain reason when
+ * UNTRUSTED, else "".  Points into f.  Names in it are RFC 2253 text, so a
+ * '"' in a name is escaped as \" (the way revocation reasons are). */
+const char *tls_facts_detail(const struct tls_facts *f);
 
 /* tls_conn.c */
 /* Accept a pending connection from server; NULL (with *err) on failure. */

@@ -112,9 +112,9 @@ static void crl_pub_init(void);
 
 /* ---- text ---------------------------------------------------------- */
 
-/* crl_name_text - a DER Name as RFC 2253 text, as tls_cert_info prints it */
+/* tls__name_text - a DER Name as RFC 2253 text, as tls_cert_info prints it */
 
-static void crl_name_text(struct tls__der_view name, char *out, size_t sz)
+void tls__name_text(struct tls__der_view name, char *out, size_t sz)
 {
     unsigned char *p = (unsigned char *)name.p;         /* not advanced, not written */
     WOLFSSL_X509_NAME *x = wolfSSL_d2i_X509_NAME(NULL, &p, (long)name.len);
@@ -173,7 +173,7 @@ int tls__crl_set_add_der(struct tls_crl_set *s, unsigned char *der, size_t len,
         free(der);
         return -1;
     }
-    crl_name_text(e.tbs.issuer, e.issuer_text, sizeof(e.issuer_text));
+    tls__name_text(e.tbs.issuer, e.issuer_text, sizeof(e.issuer_text));
     e.source = xstrdup(source != NULL ? source : "-");
     e.url = url != NULL ? xstrdup(url) : NULL;
     s->crls = xrealloc(s->crls, (s->ncrls + 1) * sizeof(*s->crls));
@@ -575,7 +575,7 @@ static void crl_revoked(struct tls_crl_result *out, int depth, const struct tls_
     int     reason = -1;
 
     tls__der_int_hex(c->serial, serial, sizeof(serial));
-    crl_name_text(c->subject, subject, sizeof(subject));
+    tls__name_text(c->subject, subject, sizeof(subject));
     if (tls__crl_find_serial(&e->tbs, c->serial, &t, &reason) && t != 0)
         snprintf(when, sizeof(when), " on %s", crl_time_text(t, true, date, sizeof(date)));
     if (reason >= 0 && reason < (int)(sizeof(reasons) / sizeof(reasons[0])))
@@ -595,7 +595,7 @@ static void crl_unknown(struct tls_crl_result *out, int depth, const char *befor
 
     if (out->verdict == TLS_REV_UNKNOWN)
         return;
-    crl_name_text(name, text, sizeof(text));
+    tls__name_text(name, text, sizeof(text));
     out->verdict = TLS_REV_UNKNOWN;
     out->depth = depth;
     crl_reason(out, "%s%s%s", before, text, after);

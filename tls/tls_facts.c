@@ -3,12 +3,14 @@
  * protocol, cipher suite and its IANA name, key exchange group and its
  * Schannel-style strength, whether a session was resumed, the peer's leaf
  * certificate, the chain verdict mapped from wolfSSL's X509_V_* code (SPEC
- * 6.2) and, for a valid chain, its revocation against the published CRLs.
+ * 6.2) and, for a valid chain, its revocation against the published CRLs;
+ * for an untrusted chain, why (from the certificates the peer sent).
  *
  * CONTRACT
  *  tls__facts_collect() runs once per handshake on the conn's thread, right
  *  after it finished; it never blocks (the CRL check is memory only).
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,8 @@
 #include "log.h"
 #include "tls_conn.h"
 #include "tls_internal.h"
+
+#define TLS_FACTS_CHAIN_MAX 16          /* certificates looked at for a reason */
 
 /* tls_facts_chain - classify the peer's chain (SPEC 6.2) */
 
@@ -70,6 +74,81 @@ static int tls_facts_kex_bits(const char *group, const char *cipher, WOLFSSL *ss
     return 0;
 }
 
+/* facts_reason - format a reason, truncated to fit (by design) */
+
+static void LOG_PRINTF(3, 4) facts_reason(char *out, size_t sz, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(out, sz, fmt, ap);
+    va_end(ap);
+}
+
+/*
+ * tls_facts_untrusted - why an Untrusted chain is not trusted, from what the
+ * peer sent: follows issuer names from the leaf through the certificates
+ * sent.  Names only, because this explains wolfSSL's verdict and decides
+ * nothing.
+ */
+static void tls_facts_untrusted(WOLFSSL *ssl, const unsigned char *leaf, size_t len, char *out,
+                                size_t sz)
+{
+    WOLFSSL_X509_CHAIN *ch = wolfSSL_get_peer_chain(ssl);
+    struct tls__crl_cert pres[TLS_FACTS_CHAIN_MAX];
+    const struct tls__crl_cert *cur;
+    int     count = ch != NULL ? wolfSSL_get_chain_count(ch) : 0, sent = count > 0 ? count : 1;
+    size_t  np = 0;
+    char    sent_text[48], name[256];
+
+    if (!tls__crl_cert_parse(leaf, len, &pres[np++])) {
+        snprintf(out, sz, "the certificate cannot be parsed");
+        return;
+    }
+    for (int i = 0; i < count && np < TLS_FACTS_CHAIN_MAX; i++) {
+        const unsigned char *der = wolfSSL_get_chain_cert(ch, i);
+        int     dlen = wolfSSL_get_chain_length(ch, i);
+
+        if (der != NULL && dlen > 0 && !((size_t)dlen == len && memcmp(der, leaf, len) == 0)
+            && tls__crl_cert_parse(der, (size_t)dlen, &pres[np]))
+            np++;
+    }
+    snprintf(sent_text, sizeof(sent_text), "partner sent %d certificate%s", sent,
+             sent == 1 ? "" : "s");
+    cur = &pres[0];
+    for (size_t step = 0; step < np && !tls__der_eq(cur->subject, cur->issuer); step++) {
+        const struct tls__crl_cert *up = NULL;
+
+        for (size_t k = 1; k < np && up == NULL; k++)
+            if (&pres[k] != cur && tls__der_eq(pres[k].subject, cur->issuer))
+                up = &pres[k];
+        if (up == NULL)
+            break;
+        cur = up;
+    }
+    if (!tls__der_eq(cur->subject, cur->issuer)) {
+        tls__name_text(cur->issuer, name, sizeof(name));
+        facts_reason(out, sz, "%s; issuer %s not found", sent_text, name);
+    } else if (cur == &pres[0]) {
+        facts_reason(out, sz, "%s; self-signed certificate not in trusted_ca_file", sent_text);
+    } else {
+        tls__name_text(cur->subject, name, sizeof(name));
+        facts_reason(out, sz, "%s; chain does not end at a trusted root: %s is not in "
+                     "trusted_ca_file", sent_text, name);
+    }
+}
+
+/* tls_facts_detail - why the chain failed, for a log line */
+
+const char *tls_facts_detail(const struct tls_facts *f)
+{
+    if (f->chain == TLS_CHAIN_UNTRUSTED)
+        return f->chain_reason;
+    if (f->revocation == TLS_REV_REVOKED || f->revocation == TLS_REV_UNKNOWN)
+        return f->revocation_reason;
+    return "";
+}
+
 /* tls__facts_collect - what the handshake established */
 
 unsigned char *tls__facts_collect(WOLFSSL *ssl, struct tls_facts *f)
@@ -111,6 +190,10 @@ unsigned char *tls__facts_collect(WOLFSSL *ssl, struct tls_facts *f)
      * reported as revoked rather than as an unverifiable chain. */
     f->revocation = TLS_REV_NOT_CHECKED;
     f->revocation_reason[0] = '\0';
+    f->chain_reason[0] = '\0';
+    if (f->chain == TLS_CHAIN_UNTRUSTED && f->peer_der != NULL)
+        tls_facts_untrusted(ssl, f->peer_der, f->peer_der_len, f->chain_reason,
+                            sizeof(f->chain_reason));
     if (f->chain == TLS_CHAIN_VALID && f->peer_der != NULL)
         f->revocation = tls__crl_check_peer(ssl, f->peer_der, f->peer_der_len,
                                             f->revocation_reason,

@@ -97,6 +97,11 @@ const char *tls__crl_parse(const unsigned char *der, size_t len, struct tls__crl
 bool    tls__crl_find_serial(const struct tls__crl_tbs *t, struct tls__der_view serial,
                              int64_t *when, int *reason);
 /* tls_crl_cdp_urls(), declared in tls_crl.h, is implemented in tls_crl_der.c. */
+/* tls_crl.c, also for tls_facts.c: a DER Name (not kept) as RFC 2253 text
+ * ("CN=a, O=b", with '"', '\\', ',' and '+' escaped by a backslash, as
+ * tls_cert_info prints names), truncated to sz; "(unreadable name)" if it
+ * does not parse. */
+void    tls__name_text(struct tls__der_view name, char *out, size_t sz);
 
 /*
  * tls_crl.c, for tls_crl_load.c: adding to a set that is being built (one

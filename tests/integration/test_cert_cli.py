@@ -398,17 +398,69 @@ class CertCliTest(PkiMixin, DomsecTestCase):
         self.assertIn("removed %s/request-%s.csr" % (self.certs, pending), out)
         self.assertNotIn("request-", "".join(self.store_files()))
 
-        # a pinned certificate stays
+        # a pinned certificate stays without --force
         self.d.write_config(self.d.render_config(
             connectors=[("Inet", {"auth_mechanism": "tls", "fqdn": RELAY,
                                   "tls_certificate": new})], transport=self.transport()))
+        before = self.store_files()
         r = self.cert("remove", new)
         self.assertEqual(r.returncode, 1)
-        self.assertRegex(r.stderr, r"certificate %s is pinned by receive connector Inet "
-                         r"\(tls_certificate, %s:\d+\): not removed"
-                         % (new, re.escape(self.d.config_path)))
-        self.assertIn(new + ".pem", self.store_files())
-        self.assertIn(new + ".key", self.store_files())
+        self.assertRegex(r.stderr, r"^domsec: certificate %s is in use by receive connector Inet "
+                         r"\(tls_certificate, %s:\d+\): not removed \(use --force to remove it "
+                         r"anyway\)\n$" % (new, re.escape(self.d.config_path)))
+        self.assertEqual(r.stdout, "")
+        self.assertEqual(self.store_files(), before)
+        out = self.ok("remove", new, "--force", "--no-reload")
+        self.assertIn("removed %s/%s.pem" % (self.certs, new), out)
+        self.assertIn("note: removed while in use by receive connector Inet (tls_certificate, "
+                      "%s:" % self.d.config_path, out)
+        self.assertNotIn(new, "".join(self.store_files()))
+
+    def test_remove_in_use_needs_force(self):
+        # In use = what `cert list` shows as Services SMTP (the receive connector presents
+        # it, chosen by fqdn) or pinned by tls_certificate (here the send connector Out).
+        used, _ = self.new("--domain", RELAY, "--key", "ec256", "--days", "30")
+        spare, _ = self.new("--domain", "spare.contoso.test", "--key", "ec256", "--days", "30")
+        self.d.write_config(self.d.render_config(
+            connectors=[("Inet", {"auth_mechanism": "tls", "fqdn": RELAY})],
+            sends=[("Out", {"address_spaces": "*", "dns_routing": "yes",
+                            "fqdn": "out.contoso.test", "tls_certificate": used})],
+            transport=self.transport()))
+        rows = self.list_rows()
+        self.assertEqual(rows[used][0], "SMTP")
+        self.assertEqual(rows[spare][0], "None")
+        self.d.start()
+        self.d.wait_log(self.d.prefix() + r"info tls receive connector Inet certificate "
+                        r"thumbprint=%s" % used)
+        with open(self.d.config_path) as f:
+            config = f.read()
+        before = self.store_files()
+        r = self.cert("remove", used[:10])
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertRegex(r.stderr, r"^domsec: certificate %s is in use by receive connector Inet, "
+                         r"send connector Out \(tls_certificate, %s:\d+\): not removed \(use "
+                         r"--force to remove it anyway\)\n$"
+                         % (used, re.escape(self.d.config_path)))
+        self.assertEqual(r.stdout, "")          # no "reloaded domsecd": nothing signalled
+        self.assertEqual(self.store_files(), before)
+        with open(self.d.config_path) as f:
+            self.assertEqual(f.read(), config)
+        # a certificate no connector uses goes without --force
+        out = self.ok("remove", spare)
+        self.assertIn("removed %s/%s.pem" % (self.certs, spare), out)
+        self.assertNotIn("note:", out)
+        self.assertIn("reloaded domsecd pid %d" % self.d.pid, out)
+        self.d.wait_log(self.d.prefix() + r"info config reloaded path=")
+        mark = self.d.log_mark()
+        # --force removes it and reloads, as without a user
+        out = self.ok("remove", used, "--force")
+        self.assertEqual(out.splitlines()[:2], ["removed %s/%s%s" % (self.certs, used, e)
+                                                for e in (".pem", ".key")])
+        self.assertIn("note: removed while in use by receive connector Inet, send connector Out "
+                      "(tls_certificate, %s:" % self.d.config_path, out)
+        self.assertIn("reloaded domsecd pid %d" % self.d.pid, out)
+        self.assertNotIn(used, "".join(self.store_files()))
+        self.d.wait_log(self.d.prefix() + r"info config reloaded path=", since=mark)
 
     # --- 5. bad input ----------------------------------------------------------------------
     def test_expiry_warning_for_a_certificate_in_use(self):
@@ -420,7 +472,7 @@ class CertCliTest(PkiMixin, DomsecTestCase):
                             r"thumbprint=%s subject=\"CN=%s\" not_after=\S+Z "
                             r"days_left=(\d+) connectors=\"receive Inet[^\"]*\"" % (soon, RELAY))
         self.assertIn(int(m.group(1)), (9, 10))
-        self.ok("remove", soon)
+        self.ok("remove", soon, "--force")     # in use: Services SMTP
         later, _ = self.new("--domain", RELAY, "--key", "ec256", "--days", "60")
         self.d.reload()
         self.d.wait_log(self.d.prefix() + r"info tls receive connector Inet certificate "

@@ -152,7 +152,7 @@ class CrlFetchTest(PkiMixin, DomsecTestCase):
         return d
 
     def refused(self, d, rule, since):
-        return d.wait_log(d.prefix() + r"info smtpd \S+ domain security refused sender=<a@%s> "
+        return d.wait_log(d.prefix() + r"warning smtpd \S+ domain security refused sender=<a@%s> "
                           r".*%s" % (re.escape(PARTNER), rule), since=since)
 
     def wait_fetched(self, d, name, since=0):

@@ -31,7 +31,7 @@ class CrlReceiveTest(PkiMixin, DomsecTestCase):
             **transport))
 
     def refused(self, d, chain):
-        return d.wait_log(d.prefix() + r'info smtpd \S+ domain security refused '
+        return d.wait_log(d.prefix() + r'warning smtpd \S+ domain security refused '
                           r'sender=<a@%s> domain=%s rule="CertificateValidationFailure '
                           r'\(%s\)".*detail="([^"]*)"' % (re.escape(PARTNER), re.escape(PARTNER),
                                                           chain))
@@ -82,6 +82,23 @@ class CrlReceiveTest(PkiMixin, DomsecTestCase):
         self.assertIn("verify", m.group(1))
         self.assertNotRegex(d.log(), r"domain secured sender=")
 
+    def test_unusable_crls_are_logged_as_warnings(self):
+        # A CRL whose signature does not verify, or that is stale, can never be used: a
+        # warning.  A current one that verifies is info.
+        d = self.daemon(crls=("inter-wrongkey.crl", "inter-stale.crl", "root.crl"))
+        crl_dir = d.config_text.split("crl_directory = ")[1].split("\n")[0]
+        line = (r"^%s(\w+) crl loaded source=%s/%s issuer=\"CN=Domsec Test %s, O=Domsec Test "
+                r"PKI\" this_update=\S+ next_update=\S+ entries=\d+ status=(.*)$")
+        m = d.wait_log(line % (d.prefix(), re.escape(crl_dir), "inter-wrongkey.crl",
+                               "Intermediate CA"))
+        self.assertEqual(m.groups(), ("warning", "BadSignature: not used: its signature does "
+                                                 "not verify with the key of its issuer"))
+        m = d.wait_log(line % (d.prefix(), re.escape(crl_dir), "inter-stale.crl",
+                               "Intermediate CA"))
+        self.assertEqual(m.groups(), ("warning", "Stale: not used: its next_update has passed"))
+        m = d.wait_log(line % (d.prefix(), re.escape(crl_dir), "root.crl", "Root CA"))
+        self.assertEqual(m.groups(), ("info", "Current"))
+
     def test_no_crl_at_all_is_unknown(self):
         d = self.daemon(crls=())
         self.assertReply(self.partner_mail_from(d, "partner-ok"), CERT_FAIL)
@@ -110,7 +127,7 @@ class CrlSendTest(PkiMixin, DeliveryTestCase):
         qid = self.submit(a, ["<u@%s>" % PARTNER], sender="<s@contoso.test>")
         self.assertIn('responded with: "454 4.7.5 Certificate validation failure."',
                       self.deferred(a, qid))
-        a.wait_log(a.prefix() + r"info smtp %s Message to secure domain '%s' on send connector "
+        a.wait_log(a.prefix() + r"warning smtp %s Message to secure domain '%s' on send connector "
                    r"'Partner' failed because the TLS server certificate chain failed to "
                    r"validate and returned status 'Revoked'" % (RX_ID, re.escape(PARTNER)))
         self.assertNotRegex(b.log(), r"queued id=")

@@ -4,6 +4,7 @@ real handshakes, stamping of a partner's message, and the header firewall that
 strips forged X-MS-Exchange-Organization-* headers.  Partner certificates come from
 tests/pki/make-pki.sh; clients are Python's ssl (OpenSSL) and swaks."""
 
+import os
 import re
 import ssl
 import time
@@ -30,15 +31,16 @@ class DomainSecureTest(PkiMixin, DomsecTestCase):
         return self.start_daemon(connectors=[("Inet", opts)], transport=self.tls_transport(
             store, tls_receive_domain_secure_list="%s, eu.%s" % (PARTNER, PARTNER)))
 
-    def tls_session(self, d, partner=None):
-        """EHLO, STARTTLS (presenting partner NAME.pem/.key with its chain), EHLO."""
+    def tls_session(self, d, partner=None, cert=None):
+        """EHLO, STARTTLS (presenting partner NAME.pem/.key with its chain, or the
+        certificates of file cert with NAME.key), EHLO."""
         c = d.connect()
         c.reply()
         self.assertEqual(c.cmd("EHLO client.example.org").code, 250)
         self.assertReply(c.cmd("STARTTLS"), "220 2.0.0 SMTP server ready")
         ctx = ssl.create_default_context(cafile=self.p("trusted-ca.pem"))
         if partner:
-            ctx.load_cert_chain(self.p(partner + ".pem"), self.p(partner + ".key"))
+            ctx.load_cert_chain(cert or self.p(partner + ".pem"), self.p(partner + ".key"))
         c.sock = ctx.wrap_socket(c.sock, server_hostname=RELAY_FQDN)
         self.assertEqual(c.cmd("EHLO mail.%s" % PARTNER).code, 250)
         return c
@@ -77,7 +79,7 @@ class DomainSecureTest(PkiMixin, DomsecTestCase):
             with self.subTest(partner=partner):
                 c = self.tls_session(d, partner)
                 self.mail(c, "a@" + PARTNER, CERT_FAIL)
-        d.wait_log(d.prefix() + r'info smtpd \S+ domain security refused sender=<a@%s> '
+        d.wait_log(d.prefix() + r'warning smtpd \S+ domain security refused sender=<a@%s> '
                    r'domain=%s rule="SubjectMismatch"' % (re.escape(PARTNER), re.escape(PARTNER)))
 
     def test_row6_invalid_chains(self):
@@ -89,6 +91,41 @@ class DomainSecureTest(PkiMixin, DomsecTestCase):
                 c = self.tls_session(d, partner)
                 self.mail(c, "a@" + PARTNER, CERT_FAIL)
                 d.wait_log(d.prefix() + r'.*rule="CertificateValidationFailure \(%s\)"' % chain)
+
+    def test_untrusted_chain_refusal_says_why(self):
+        # The refusal of an Untrusted chain carries detail="..." (as a revoked one does):
+        # how many certificates the partner sent and where the chain stopped.
+        leaf_only = os.path.join(self.store(), "partner-ok-leaf.pem")
+        with open(self.p("partner-ok.pem")) as f:
+            pem = f.read()
+        with open(leaf_only, "w") as f:     # the leaf without its intermediate
+            f.write(pem[:pem.index("-----END CERTIFICATE-----") + 26])
+        d = self.daemon(protocol_logging_level="verbose")
+        inter = "CN=Domsec Test Intermediate CA, O=Domsec Test PKI"
+        for partner, cert, detail in (
+                ("partner-ok", leaf_only, "partner sent 1 certificate; issuer %s not found"
+                 % inter),
+                ("partner-selfsigned", None, "partner sent 1 certificate; self-signed "
+                 "certificate not in trusted_ca_file"),
+                ("partner-untrusted", None, "partner sent 2 certificates; chain does not end at "
+                 "a trusted root: CN=Rogue Test Root CA, O=Rogue Test PKI is not in "
+                 "trusted_ca_file")):
+            with self.subTest(partner=partner):
+                mark = d.log_mark()
+                c = self.tls_session(d, partner, cert)
+                self.mail(c, "a@" + PARTNER, CERT_FAIL)
+                m = d.wait_log(d.prefix() + r"(\w+) smtpd \S+ domain security refused "
+                               r"sender=<a@%s> (.*)$" % (re.escape(PARTNER)), since=mark)
+                self.assertEqual(m.groups(), (
+                    "warning", 'domain=%s rule="CertificateValidationFailure (Untrusted)" '
+                    'reply="%s" detail="%s"' % (PARTNER, CERT_FAIL, detail)))
+        # Exchange's protocol log keeps Exchange's text, without the detail.
+        self.assertEqual(d.stop(), 0)   # close: everything written
+        rows = [r for r in d.plog_rows("RECV") if "was refused because" in r[8]]
+        self.assertEqual({(r[6], r[7], r[8]) for r in rows}, {("*", PARTNER,
+            "Message from secure domain '%s' on receive connector 'Inet' was refused because "
+            "CertificateValidationFailure (Untrusted) ." % PARTNER)})
+        self.assertEqual(len(rows), 3)
 
     # ---- names that match --------------------------------------------------
     def test_names_that_match(self):

@@ -23,8 +23,9 @@ class DomainSecureSendTest(PkiMixin, DeliveryTestCase):
     def relay(self, port, secure=True):
         return self.domain_secure_relay(PARTNER, PARTNER_IP, port, secure)
 
-    def partner(self, cert="partner-ok"):
-        """A second domsecd as woodgrovebank.test, requiring domain security from contoso.test."""
+    def partner(self, cert="partner-ok", leaf_only=False):
+        """A second domsecd as woodgrovebank.test, requiring domain security from contoso.test;
+        leaf_only: it presents its certificate without the intermediate."""
         conn = {"bindings": PARTNER_IP + ":{port}", "fqdn": "mail." + PARTNER,
                 "auth_mechanism": "tls", "domain_secure_enabled": "yes"}
         if cert != "partner-ok":        # serve it whatever it names: pin its thumbprint
@@ -32,8 +33,15 @@ class DomainSecureSendTest(PkiMixin, DeliveryTestCase):
                                   os.path.join(self.pki, cert + ".pem")],
                                  stdout=subprocess.PIPE, check=True).stdout.decode()
             conn["tls_certificate"] = out.strip().split("=", 1)[1].replace(":", "")
+        store = self.store(cert)
+        if leaf_only:
+            with open(os.path.join(store, cert + ".pem"), "r+") as f:
+                pem = f.read()
+                f.seek(0)
+                f.truncate()
+                f.write(pem[:pem.index("-----END CERTIFICATE-----") + 26])
         d = Daemon(self, accepted_domains=PARTNER, connectors=[("Inet", conn)], transport=self.tls_transport(
-            self.store(cert), tls_receive_domain_secure_list="contoso.test"))
+            store, tls_receive_domain_secure_list="contoso.test"))
         d.start()
         return d
 
@@ -94,7 +102,7 @@ class DomainSecureSendTest(PkiMixin, DeliveryTestCase):
             'required to send mail." Attempted failover to alternate host, but that did not '
             'succeed. Either there are no alternate hosts, or delivery failed to all alternate '
             'hosts. The last endpoint attempted was %s:%d' % (PARTNER_IP, self.P))
-        a.wait_log(a.prefix() + r"info smtp %s Message to secure domain '%s' on send connector "
+        a.wait_log(a.prefix() + r"warning smtp %s Message to secure domain '%s' on send connector "
                    r"'Partner' failed because TLS was not offered \." % (RX_ID, PARTNER))
         verbs = {line.split(" ")[0].upper() for _, _, line in peer.commands}
         self.assertFalse(verbs & {"MAIL", "RCPT", "DATA"}, peer.commands)
@@ -110,15 +118,34 @@ class DomainSecureSendTest(PkiMixin, DeliveryTestCase):
         self.assertIn('responded with: "454 4.7.5 Certificate validation failure."', m.group(1))
         self.assertNotRegex(b.log(), r"queued id=")
 
-    def test_partner_with_untrusted_chain_is_deferred(self):
-        b = self.partner(cert="partner-untrusted")      # right name, rogue CA
+    def untrusted_refusal(self, b):
+        """Send to partner b, whose chain is Untrusted: deferred; the refusal line."""
         a = self.relay(b.port)
         qid = self.submit(a, ["<u@%s>" % PARTNER], sender="<s@contoso.test>")
         m = a.wait_log(a.prefix() + r'info smtp %s deferred id=%s to=<u@%s> reason="(.*)"'
                        % (RX_ID, qid, PARTNER.replace(".", r"\.")), 30)
         self.assertIn('responded with: "454 4.7.5 Certificate validation failure."', m.group(1))
-        a.wait_log(a.prefix() + r'.*rule="CertificateValidationFailure \(Untrusted\)"')
         self.assertNotRegex(b.log(), r"queued id=")
+        m = a.wait_log(a.prefix() + r"(\w+) smtp %s (Message to secure domain .*)$" % RX_ID)
+        return m.groups()
+
+    def test_partner_with_untrusted_chain_is_deferred(self):
+        b = self.partner(cert="partner-untrusted")      # right name, rogue CA
+        self.assertEqual(self.untrusted_refusal(b), (
+            "warning", "Message to secure domain '%s' on send connector 'Partner' failed "
+            "because the TLS server certificate chain failed to validate and returned status "
+            "'Untrusted'. rule=\"CertificateValidationFailure (Untrusted)\" detail=\"partner "
+            "sent 2 certificates; chain does not end at a trusted root: CN=Rogue Test Root CA, "
+            "O=Rogue Test PKI is not in trusted_ca_file\"" % PARTNER))
+
+    def test_partner_without_its_intermediate_is_deferred(self):
+        b = self.partner(leaf_only=True)
+        self.assertEqual(self.untrusted_refusal(b), (
+            "warning", "Message to secure domain '%s' on send connector 'Partner' failed "
+            "because the TLS server certificate chain failed to validate and returned status "
+            "'Untrusted'. rule=\"CertificateValidationFailure (Untrusted)\" detail=\"partner "
+            "sent 1 certificate; issuer CN=Domsec Test Intermediate CA, O=Domsec Test PKI not "
+            "found\"" % PARTNER))
 
     def test_opportunistic_tls_falls_back_to_plaintext(self):
         # Not a listed domain: a STARTTLS refusal, or a broken handshake, must not stop

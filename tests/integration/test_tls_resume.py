@@ -84,7 +84,7 @@ class TlsResumeTest(PkiMixin, DomsecTestCase):
         lines, reused, _ = self.mail_from(d, ctx, sess)
         self.assertTrue(reused, "the session was not resumed")
         self.assertEqual(lines, [CERT_FAIL])
-        d.wait_log(d.prefix() + r"info smtpd \S+ domain security refused sender=<a@%s> .*revoked"
+        d.wait_log(d.prefix() + r"warning smtpd \S+ domain security refused sender=<a@%s> .*revoked"
                    % re.escape(PARTNER), since=mark)
 
 

@@ -4,6 +4,7 @@ FILE:LINE and changes nothing, and the running domsecd enforces the new list
 without a restart."""
 
 import os
+import re
 import subprocess
 import unittest
 
@@ -74,6 +75,47 @@ class TransportConfigTest(DomsecTestCase):
         with open(d.config_path) as f:
             self.assertEqual(f.read(), before)
         self.assertFalse([n for n in os.listdir(d.dir) if ".tmp." in n])
+
+    def test_no_change_is_a_usage_error_and_nothing_is_written_or_reloaded(self):
+        d = self.start_daemon(transport={"tls_receive_domain_secure_list": PARTNER})
+        st = os.stat(d.config_path)
+        with open(d.config_path, "rb") as f:
+            before = f.read()
+        path = d.config_path
+        cases = [
+            # adding what is there (case aside), replacing a list by itself
+            (("--add-tls-receive-domain-secure", PARTNER.upper()),
+             'tls_receive_domain_secure_list is already "%s"' % PARTNER),
+            (("--tls-receive-domain-secure-list", " %s ," % PARTNER),
+             'tls_receive_domain_secure_list is already "%s"' % PARTNER),
+            (("--tls-send-domain-secure-list", "", "--add-tls-receive-domain-secure", PARTNER),
+             'tls_send_domain_secure_list is already "", '
+             'tls_receive_domain_secure_list is already "%s"' % PARTNER),
+        ]
+        for argv, same in cases:
+            with self.subTest(argv=argv):
+                r = domsec("-c", path, "transport-config", "set", *argv)
+                self.assertEqual(r.returncode, 2)
+                self.assertEqual(r.stderr.decode(),
+                                 "domsec: transport-config set: no change: %s in %s; the file "
+                                 "is not written and domsecd is not reloaded\n" % (same, path))
+                self.assertEqual(r.stdout, b"")     # no "reloaded domsecd pid N"
+        r = domsec("-c", path, "transport-config", "set")
+        self.assertEqual(r.returncode, 2)
+        self.assertEqual(r.stderr.decode(), "domsec: transport-config set: nothing to set: "
+                                            "give a list option (see --help)\n")
+        self.assertEqual(r.stdout, b"")
+        with open(path, "rb") as f:
+            self.assertEqual(f.read(), before)
+        after = os.stat(path)
+        self.assertEqual((after.st_ino, after.st_mtime_ns), (st.st_ino, st.st_mtime_ns))
+        self.assertFalse([n for n in os.listdir(d.dir) if ".tmp." in n])
+        # One real change: exactly one reload, so none of the above signalled.
+        r = domsec("-c", path, "transport-config", "set", "--add-tls-send-domain-secure", PARTNER)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("reloaded domsecd pid %d" % d.pid, r.stdout.decode())
+        d.wait_log(d.prefix() + r"info config reloaded path=")
+        self.assertEqual(len(re.findall(r"config reloaded path=", d.log())), 1, d.log())
 
 
 if __name__ == "__main__":

@@ -2,14 +2,15 @@
  * tls_conn_test.c - STARTTLS as a state change of one stream: a server and a
  * client tls_conn on a real loopback socket switch from plaintext to TLS,
  * exchange data both ways, and report facts; a client certificate that
- * chains to the trusted CA is VALID, a self-signed one UNTRUSTED; bytes
- * pipelined after STARTTLS never reach the TLS side.  Certificates are
- * generated with the openssl CLI into a temporary directory.  With the
- * test PKI of tests/pki/make-pki.sh and a published CRL set, a real
- * handshake reports the client chain's revocation: good, a revoked leaf,
- * a revoked intermediate; with no set published, "unknown".  After the
- * handshake state is released, one TLS session carries three exchanges and
- * a close_notify, and neither conn holds a buffer of its own while idle.
+ * chains to the trusted CA is VALID, a self-signed one UNTRUSTED (and says
+ * why: tls_facts_detail); bytes pipelined after STARTTLS never reach the TLS
+ * side.  Certificates are generated with the openssl CLI into a temporary
+ * directory.  With the test PKI of tests/pki/make-pki.sh and a published
+ * CRL set, a real handshake reports the client chain's revocation: good, a
+ * revoked leaf, a revoked intermediate; with no set published, "unknown".
+ * After the handshake state is released, one TLS session carries three
+ * exchanges and a close_notify, and neither conn holds a buffer of its own
+ * while idle.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -291,10 +292,20 @@ static void check_facts(enum tls_chain want, bool want_cert)
     if (want == TLS_CHAIN_VALID) {      /* checked, but no CRL set is published */
         assert_int_equal(f->revocation, TLS_REV_UNKNOWN);
         assert_string_equal(f->revocation_reason, "no CRLs loaded");
+        assert_string_equal(tls_facts_detail(f), "no CRLs loaded");
     } else {
         assert_int_equal(f->revocation, TLS_REV_NOT_CHECKED);
         assert_string_equal(f->revocation_reason, "");
     }
+    if (want == TLS_CHAIN_UNTRUSTED) {  /* the only one here: self.pem */
+        assert_string_equal(f->chain_reason, "partner sent 1 certificate; self-signed "
+                            "certificate not in trusted_ca_file");
+        assert_ptr_equal(tls_facts_detail(f), f->chain_reason);
+    } else {
+        assert_string_equal(f->chain_reason, "");
+    }
+    if (want == TLS_CHAIN_NONE)
+        assert_string_equal(tls_facts_detail(f), "");
 }
 
 static void test_no_client_cert(void **state)
