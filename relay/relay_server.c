@@ -493,13 +493,9 @@ int relay_server_run(const char *path, struct config *cfg)
             log_fatal("server", "cannot start worker thread: %s", uv_strerror(r));
     }
     {
-        char list[1024] = "";
-        size_t n = 0;
+        char list[1024];
 
-        for (size_t i = 0; i < cfg->nreceive; i++)
-            for (size_t j = 0; j < cfg->receive[i].nbindings && n < sizeof(list) - 64; j++)
-                n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s", n ? "," : "",
-                                      cfg->receive[i].bindings[j].text);
+        relay_listen_describe(cfg, list, sizeof(list));
         log_info("server", 0, "started workers=%zu bindings=%s", relay_nworkers, list);
     }
     uv_run(relay_main_loop, UV_RUN_DEFAULT);

@@ -4,7 +4,8 @@ never runs without TLS.  Each missing piece is an error naming the file, at
 at reload (the running configuration stays and keeps offering STARTTLS); a
 send-list domain that no domain-secure send connector routes is a warning.
 The checks read the files as the service user (the tests run as root, so the
-daemon and --check-config read them as "nobody")."""
+daemon and --check-config read them as "nobody").  Also: the start-up line
+lists each binding once."""
 
 import os
 import re
@@ -299,6 +300,19 @@ class FailSafeTest(PkiMixin, DomsecTestCase):
                    r"mail\.contoso\.test: .*STARTTLS is not offered$" % d.prefix())
         c = d.session(fqdn=RELAY_FQDN)
         self.assertNotIn("250-STARTTLS", c.cmd("EHLO client.example.org").lines)
+
+
+class StartupLineTest(DomsecTestCase):
+
+    def test_each_binding_listed_once(self):
+        # Two connectors share 127.0.0.1:PORT (told apart by remote_ip_ranges), as
+        # the demo's Default and Internal do.
+        d = self.start_daemon(connectors=[
+            ("Default", {"bindings": "127.0.0.1:{port}, [::1]:{port}",
+                         "remote_ip_ranges": "127.0.0.0/8, ::1"}),
+            ("Internal", {"remote_ip_ranges": "127.0.0.2", "permission": "internal"})])
+        d.wait_log(r"^%sinfo server started workers=\d+ bindings=127\.0\.0\.1:%d,\[::1\]:%d$"
+                   % (d.prefix(), d.port, d.port))
 
 
 if __name__ == "__main__":
