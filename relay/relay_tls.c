@@ -149,6 +149,20 @@ static const char *relay_tls_must(const struct cfg_receive *rc, const struct cfg
     return NULL;
 }
 
+/* relay_tls_lax - is there a connector that uses TLS but may run without it? */
+
+static bool relay_tls_lax(const struct config *cfg)
+{
+    for (size_t i = 0; i < cfg->nreceive; i++)
+        if (cfg->receive[i].auth_mechanism == CFG_AUTH_TLS
+            && relay_tls_must(&cfg->receive[i], NULL) == NULL)
+            return true;
+    for (size_t i = 0; i < cfg->nsend; i++)
+        if (relay_tls_must(NULL, &cfg->send[i]) == NULL)
+            return true;
+    return false;
+}
+
 /*
  * relay_tls_refuse - the error for a connector that must use TLS and has no
  * certificate: it names what to mend (the pinned thumbprint, the key file,
@@ -289,7 +303,8 @@ struct relay_tls_set *relay_tls_build(const struct config *cfg, struct cfg_error
     g->own = xcalloc(cfg->nreceive + cfg->nsend + 1, sizeof(struct tls_cert_info));
     if (relay_tls_wanted(cfg)
         && (store = tls_store_load(cfg->transport.certificate_store,
-                                   cfg->transport.trusted_ca_file, time(NULL), &why)) == NULL)
+                                   cfg->transport.trusted_ca_file, time(NULL), &why)) == NULL
+        && relay_tls_lax(cfg))          /* the others get an error each */
         log_errx("tls", 0, "certificate_store %s: %s: STARTTLS is not offered",
                  cfg->transport.certificate_store, why);
     for (size_t i = 0; i < cfg->nreceive; i++)
