@@ -17,10 +17,11 @@
  * material as that user (relay_failsafe.c: a domain-secure connector
  * without TLS does not start) -> create and open the queue directories ->
  * open the protocol and tracking logs -> bind -> drop privileges -> recover
- * the queue -> commit thread -> queue manager -> workers.  Stop: the workers stop accepting,
- * idle sessions get 421, sessions in DATA finish their message (bounded by
- * RELAY_STOP_GRACE_MS); then the queue manager drops its connections in
- * flight (their recipients stay pending); then the commit thread drains.
+ * the queue -> commit thread -> queue manager -> workers.  Stop: the
+ * workers stop accepting, idle sessions get 421, sessions in DATA finish
+ * their message (bounded by RELAY_STOP_GRACE_MS); then the queue manager
+ * drops its connections in flight (their recipients stay pending); then
+ * the commit thread drains.
  *
  * CONTRACT
  *  relay_server_run() is called once, from main, and returns the exit
