@@ -204,6 +204,20 @@ class FailSafeTest(PkiMixin, DomsecTestCase):
             d, lambda: os.chmod(os.path.join(store, "relay.key"), 0o640),
             line_of(d.config_text, "fqdn = " + RELAY_FQDN), self.key_message(store, 0o640))
 
+    def test_key_unreadable_by_service_user(self):
+        # root's key, mode 0600: fine for root, not for the daemon (checked as it reads)
+        store = self.store("relay")
+        key = os.path.join(store, "relay.key")
+        os.chown(key, os.getuid(), os.getgid())
+        if not is_root():
+            os.chmod(key, 0)
+        d = self.daemon(store=store)
+        self.assertRefused(
+            d, line_of(d.config_text, "fqdn = " + RELAY_FQDN),
+            "[receive Partner] (domain_secure_enabled = yes) cannot offer STARTTLS: key file "
+            "%s of certificate %s: private key unreadable: Permission denied"
+            % (key, thumbprint(self.p("relay.pem"))))
+
     # --- trusted_ca_file ---------------------------------------------------
     def test_trusted_ca_file_missing(self):
         d = self.daemon(transport={"trusted_ca_file": "/nonexistent/trusted-ca.pem"})
