@@ -45,7 +45,8 @@
 #define PC_NONE         (-1)            /* before the first section */
 #define PC_IGNORE       (-2)            /* inside a bad section: skip its keys */
 
-struct pc_section {                     /* one [section] of the file */
+struct policy__section {                /* one [section] of the file; kept in the
+                                         * config for policy_config_line() */
     enum pt_section kind;
     size_t  index;                      /* into cfg->receive / cfg->send */
     int     line;                       /* of the header */
@@ -63,7 +64,7 @@ struct pc_loader {
     size_t  bufsz;
     struct config *cfg;
     struct cfg_errors *errs;
-    struct pc_section *sect;            /* owned array */
+    struct policy__section *sect;       /* owned array, then the config's */
     size_t  nsect;
     long    cur;                        /* index into sect, PC_NONE or PC_IGNORE */
 };
@@ -91,27 +92,36 @@ void policy__error(struct cfg_errors *errs, const char *fmt, ...)
     errs->v[errs->n++] = msg;
 }
 
-/* pc_err - append "PATH:LINE: message" (line 0: "PATH: message") */
+/* pc_verr - append "PATH:LINE: message" (line 0: "PATH: message") */
+
+static void pc_verr(struct cfg_errors *errs, const char *path, int line, const char *fmt,
+                    va_list ap)
+{
+    char msg[2048];
+
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    if (line > 0)
+        policy__error(errs, "%s:%d: %s", path, line, msg);
+    else
+        policy__error(errs, "%s: %s", path, msg);
+}
+
+/* pc_err - an error at a line of the file being loaded */
 
 static void pc_err(struct pc_loader *ld, int line, const char *fmt, ...) LOG_PRINTF(3, 4);
 
 static void pc_err(struct pc_loader *ld, int line, const char *fmt, ...)
 {
-    char msg[1024];
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    pc_verr(ld->errs, ld->path, line, fmt, ap);
     va_end(ap);
-    if (line > 0)
-        policy__error(ld->errs, "%s:%d: %s", ld->path, line, msg);
-    else
-        policy__error(ld->errs, "%s: %s", ld->path, msg);
 }
 
 /* pc_base - the struct a section's keys are stored in */
 
-static void *pc_base(struct config *cfg, const struct pc_section *s)
+static void *pc_base(struct config *cfg, const struct policy__section *s)
 {
     switch (s->kind) {
     case PT_SERVICE:
@@ -164,7 +174,7 @@ static void pc_begin_section(struct pc_loader *ld, char *text)
 {
     struct config *cfg = ld->cfg;
     char *word = pc_trim(text), *name = word + strcspn(word, " \t");
-    struct pc_section *s;
+    struct policy__section *s;
     const char *kind;
     bool named;
     int k;
@@ -187,7 +197,7 @@ static void pc_begin_section(struct pc_loader *ld, char *text)
         return;
     }
     for (size_t i = 0; i < ld->nsect; i++) {
-        const struct pc_section *o = &ld->sect[i];
+        const struct policy__section *o = &ld->sect[i];
 
         if (o->kind == (enum pt_section)k
             && (!named || strcasecmp(name, k == PT_RECEIVE ? cfg->receive[o->index].name
@@ -291,7 +301,7 @@ static int pc_handler(void *user, const char *section, const char *name,
                       const char *value)
 {
     struct pc_loader *ld = user;
-    struct pc_section *s;
+    struct policy__section *s;
     char *where;
     int idx;
 
@@ -360,7 +370,7 @@ static void pc_parse(struct pc_loader *ld)
 
 /* pc_keyline - the line key `name` was given on in section s, 0 if not (validly) */
 
-static int pc_keyline(const struct pc_section *s, const char *name)
+static int pc_keyline(const struct policy__section *s, const char *name)
 {
     int idx = policy__key_lookup(s->kind, name);
 
@@ -371,14 +381,14 @@ static int pc_keyline(const struct pc_section *s, const char *name)
 
 /* pc_bad - was key `name` written in section s with a bad (already reported) value? */
 
-static bool pc_bad(const struct pc_section *s, const char *name)
+static bool pc_bad(const struct policy__section *s, const char *name)
 {
     return s->keyline[policy__key_lookup(s->kind, name)] < 0;
 }
 
 /* pc_line - the line to blame: the first given of two keys, else the header */
 
-static int pc_line(const struct pc_section *s, const char *a, const char *b)
+static int pc_line(const struct policy__section *s, const char *a, const char *b)
 {
     int line = pc_keyline(s, a);
 
@@ -389,7 +399,7 @@ static int pc_line(const struct pc_section *s, const char *a, const char *b)
 
 /* pc_check_receive - rules that span keys of one receive connector */
 
-static void pc_check_receive(struct pc_loader *ld, const struct pc_section *s)
+static void pc_check_receive(struct pc_loader *ld, const struct policy__section *s)
 {
     struct cfg_receive *r = &ld->cfg->receive[s->index];
     char a[32], b[32];
@@ -415,7 +425,7 @@ static void pc_check_receive(struct pc_loader *ld, const struct pc_section *s)
 
 /* pc_check_send - rules that span keys of one send connector */
 
-static void pc_check_send(struct pc_loader *ld, const struct pc_section *s)
+static void pc_check_send(struct pc_loader *ld, const struct policy__section *s)
 {
     struct cfg_send *c = &ld->cfg->send[s->index];
     int dl = pc_keyline(s, "dns_routing");
@@ -437,7 +447,7 @@ static void pc_check_send(struct pc_loader *ld, const struct pc_section *s)
 
 /* pc_read_list - merge a *_list_file (one domain a line, # comments) into list */
 
-static void pc_read_list(struct pc_loader *ld, const struct pc_section *s,
+static void pc_read_list(struct pc_loader *ld, const struct policy__section *s,
                          const char *key, const char *path, struct cfg_list *list)
 {
     FILE *fp = fopen(path, "r");
@@ -513,7 +523,7 @@ static void pc_check(struct pc_loader *ld)
     struct config *cfg = ld->cfg;
 
     for (size_t i = 0; i < ld->nsect; i++) {
-        const struct pc_section *s = &ld->sect[i];
+        const struct policy__section *s = &ld->sect[i];
 
         switch (s->kind) {
         case PT_RECEIVE:
@@ -548,6 +558,17 @@ static void pc_check(struct pc_loader *ld)
     pc_check_unique(ld);
 }
 
+/* pc_sections_free - release the section records */
+
+static void pc_sections_free(struct policy__section *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].title);
+        free(v[i].keyline);
+    }
+    free(v);
+}
+
 /* pc_free - release a config that has no references left */
 
 static void pc_free(struct config *cfg)
@@ -564,6 +585,7 @@ static void pc_free(struct config *cfg)
     }
     policy__table_free(PT_DNS, &cfg->dns);
     policy__table_free(PT_LOGS, &cfg->logs);
+    pc_sections_free(cfg->sections, cfg->nsections);
     free(cfg->receive);
     free(cfg->send);
     free(cfg->path);
@@ -609,11 +631,8 @@ struct config *policy_config_load(const char *path, struct cfg_errors *errs)
 
     free(ld.buf);
     fclose(ld.fp);
-    for (size_t i = 0; i < ld.nsect; i++) {
-        free(ld.sect[i].title);
-        free(ld.sect[i].keyline);
-    }
-    free(ld.sect);
+    ld.cfg->sections = ld.sect;         /* for policy_config_line() */
+    ld.cfg->nsections = ld.nsect;
     if (ld.errs->n > nerr_before) {
         pc_free(ld.cfg);
         policy_config_errors_free(&mine);
@@ -696,4 +715,35 @@ void policy_config_print(const struct config *cfg, FILE *fp)
     policy__table_print(PT_DNS, &cfg->dns, fp);
     fprintf(fp, "\n[logs]\n");
     policy__table_print(PT_LOGS, &cfg->logs, fp);
+}
+
+/* policy_config_line - the line of a key (or its section) in cfg's file */
+
+int policy_config_line(const struct config *cfg, const void *section, const char *key)
+{
+    for (size_t i = 0; i < cfg->nsections; i++) {
+        const struct policy__section *s = &cfg->sections[i];
+        int     idx;
+
+        /* pc_base() only computes an address here; nothing is written. */
+        if (pc_base((struct config *)cfg, s) != section)
+            continue;
+        if (key == NULL)
+            return s->line;
+        idx = policy__key_lookup(s->kind, key);
+        return idx >= 0 && s->keyline[idx] > 0 ? s->keyline[idx] : 0;
+    }
+    return 0;
+}
+
+/* policy_config_error - append an error about cfg, "PATH:LINE: message" */
+
+void policy_config_error(struct cfg_errors *errs, const struct config *cfg, int line,
+                         const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    pc_verr(errs, cfg->path, line, fmt, ap);
+    va_end(ap);
 }

@@ -152,6 +152,9 @@ struct config {
     struct cfg_logs logs;
     /* Private. */
     _Atomic int refs;                   /* see policy_config_ref */
+    struct policy__section *sections;   /* owned; where each section and key was
+                                         * written (policy_config_line) */
+    size_t  nsections;
 };
 
 /* Error list filled by the loader: each entry "FILE:LINE: message". */
@@ -171,6 +174,18 @@ struct config *policy_config_current(void);
 void    policy_config_swap(struct config *cfg);
 /* Print the effective configuration: "[section]" headers, one "key = value" a line. */
 void    policy_config_print(const struct config *cfg, FILE *fp);
+/*
+ * Where cfg's file sets `key` in the section whose values live at `section`
+ * (&cfg->transport, &cfg->receive[i], &cfg->send[i], &cfg->service, ...):
+ * the key's line, 0 if the key was left at its default; key NULL: the
+ * section header's line, 0 if the file has no such section.
+ */
+int     policy_config_line(const struct config *cfg, const void *section, const char *key);
+/* Append "PATH:LINE: message" ("PATH: message" when line is 0) to errs, PATH
+ * being cfg's file: errors found about a loaded configuration read like
+ * the loader's. */
+void    policy_config_error(struct cfg_errors *errs, const struct config *cfg, int line,
+                            const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* policy_value.c - value parsers shared with other modules and tests.
  * Each returns 0 on success, -1 with a short reason in *why (static text). */

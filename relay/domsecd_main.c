@@ -2,17 +2,23 @@
  * domsecd_main.c - command line of the daemon.
  *
  *   domsecd [-v] [-c FILE]                 run in the foreground
- *   domsecd --check-config [-c FILE]       validate: "configuration OK" or errors
+ *   domsecd --check-config [-c FILE]       validate: "configuration OK" or errors;
+ *                                          also the TLS files domain security needs,
+ *                                          read as [service] user (relay_failsafe.c)
  *   domsecd --print-config [-c FILE]       the effective configuration
  *   domsecd --version
  */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "log.h"
 #include "policy_config.h"
+#include "relay_failsafe.h"
 #include "relay_server.h"
+#include "relay_tls.h"
+#include "tls_ctx.h"
 
 #define DOMSECD_DEFAULT_CONFIG "/etc/domsec/domsec.conf"
 
@@ -32,6 +38,24 @@ static void domsecd_usage(int status)
     exit(status);
 }
 
+/* domsecd_print_warning - "PATH:LINE: MESSAGE" as "PATH:LINE: warning: MESSAGE" */
+
+static void domsecd_print_warning(const char *path, const char *w)
+{
+    size_t  n = strlen(path);
+
+    if (strncmp(w, path, n) == 0 && w[n] == ':') {
+        n++;
+        n += strspn(w + n, "0123456789");
+        if (w[n] == ':')
+            n++;
+        n += strspn(w + n, " ");
+    } else {
+        n = 0;
+    }
+    fprintf(stderr, "%.*swarning: %s\n", (int)n, w, w + n);
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -44,8 +68,8 @@ int main(int argc, char **argv)
         { NULL, 0, NULL, 0 },
     };
     const char *path = DOMSECD_DEFAULT_CONFIG;
-    struct cfg_errors errs = { 0 };
-    int check = 0, print = 0, verbose = 0, c;
+    struct cfg_errors errs = { 0 }, warns = { 0 };
+    int check = 0, print = 0, verbose = 0, status, c;
     struct config *cfg;
 
     while ((c = getopt_long(argc, argv, "c:npvh", opts, NULL)) != -1) {
@@ -63,18 +87,24 @@ int main(int argc, char **argv)
         domsecd_usage(2);
     log_init("domsecd", verbose ? LOG_DEBUG : LOG_INFO);
     cfg = policy_config_load(path, &errs);
+    if (check && cfg != NULL) {         /* the TLS files, as the daemon would read them */
+        relay_tls_set_free(relay_failsafe_load(cfg, &errs, &warns));
+        tls_library_cleanup();
+    }
     if (check || print) {
         for (size_t i = 0; i < errs.n; i++)
             fprintf(stderr, "%s\n", errs.v[i]);
+        for (size_t i = 0; i < warns.n; i++)
+            domsecd_print_warning(cfg->path, warns.v[i]);
+        status = cfg == NULL || errs.n > 0;
         policy_config_errors_free(&errs);
-        if (cfg == NULL)
-            return 1;
-        if (print)
+        policy_config_errors_free(&warns);
+        if (print && !status)
             policy_config_print(cfg, stdout);
-        else
+        else if (!status)
             printf("configuration OK\n");
         policy_config_unref(cfg);
-        return 0;
+        return status;
     }
     if (cfg == NULL) {
         for (size_t i = 0; i < errs.n; i++)

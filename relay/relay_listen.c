@@ -57,6 +57,18 @@ static size_t relay_listen_unique(const struct config *cfg, const struct cfg_bin
     return n;
 }
 
+/* relay_listen_describe - the distinct bindings, "a:25,[b]:25" (for the start-up line) */
+
+void relay_listen_describe(const struct config *cfg, char *buf, size_t sz)
+{
+    const struct cfg_binding *uniq[256];
+    size_t n = relay_listen_unique(cfg, uniq, sizeof(uniq) / sizeof(uniq[0])), len = 0;
+
+    buf[0] = '\0';
+    for (size_t i = 0; i < n && len < sz; i++)
+        len += (size_t)snprintf(buf + len, sz - len, "%s%s", i ? "," : "", uniq[i]->text);
+}
+
 /* relay_listen_socket - one bound, listening, non-blocking socket */
 
 static int relay_listen_socket(const struct cfg_binding *b)

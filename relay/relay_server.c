@@ -13,12 +13,15 @@
  * queue manager: relay_qmgr.c (delivery), its own thread and loop.
  * libuv's thread pool: background spool writes (relay_spool.c).
  *
- * Start order (as root): find the service user -> create and open the queue
- * directories -> open the protocol and tracking logs -> bind -> drop privileges -> recover the queue -> commit
- * thread -> queue manager -> workers.  Stop: the workers stop accepting,
- * idle sessions get 421, sessions in DATA finish their message (bounded by
- * RELAY_STOP_GRACE_MS); then the queue manager drops its connections in
- * flight (their recipients stay pending); then the commit thread drains.
+ * Start order (as root): find the service user -> check and build the TLS
+ * material as that user (relay_failsafe.c: a domain-secure connector
+ * without TLS does not start) -> create and open the queue directories ->
+ * open the protocol and tracking logs -> bind -> drop privileges -> recover
+ * the queue -> commit thread -> queue manager -> workers.  Stop: the
+ * workers stop accepting, idle sessions get 421, sessions in DATA finish
+ * their message (bounded by RELAY_STOP_GRACE_MS); then the queue manager
+ * drops its connections in flight (their recipients stay pending); then
+ * the commit thread drains.
  *
  * CONTRACT
  *  relay_server_run() is called once, from main, and returns the exit
@@ -43,6 +46,7 @@
 #include "log.h"
 #include "relay_crl.h"
 #include "relay_deliver.h"
+#include "relay_failsafe.h"
 #include "relay_limits.h"
 #include "relay_plog.h"
 #include "relay_server.h"
@@ -205,19 +209,44 @@ static bool relay_server_bindings_equal(const struct config *a, const struct con
     return na == nb;
 }
 
+/*
+ * relay_server_tls - cfg's TLS material, after the fail-safe checks
+ * (relay_failsafe.c); warnings and errors are logged.  NULL: cfg must not
+ * run (errors logged; *nerr says how many).
+ */
+static struct relay_tls_set *relay_server_tls(const struct config *cfg, size_t *nerr)
+{
+    struct cfg_errors errs = { 0 }, warns = { 0 };
+    struct relay_tls_set *set = relay_failsafe_load(cfg, &errs, &warns);
+
+    for (size_t i = 0; i < warns.n; i++)
+        log_warnx("config", 0, "%s", warns.v[i]);
+    for (size_t i = 0; i < errs.n; i++)
+        log_errx("config", 0, "%s", errs.v[i]);
+    *nerr = errs.n;
+    policy_config_errors_free(&warns);
+    policy_config_errors_free(&errs);
+    return set;
+}
+
 /* relay_server_reload - SIGHUP: build a new config; keep the old on error */
 
 static void relay_server_reload(void)
 {
     struct cfg_errors errs = { 0 };
     struct config *cfg = policy_config_load(relay_config_path, &errs), *old;
+    struct relay_tls_set *tls = NULL;
+    size_t  nerr = errs.n;
 
-    if (cfg == NULL) {
+    if (cfg != NULL)
+        tls = relay_server_tls(cfg, &nerr);
+    if (tls == NULL) {                  /* a broken file, or it would not be safe */
         for (size_t i = 0; i < errs.n; i++)
             log_errx("config", 0, "%s", errs.v[i]);
         log_warnx("config", 0, "reload failed, keeping the running configuration errors=%zu",
-                  errs.n);
+                  nerr);
         policy_config_errors_free(&errs);
+        policy_config_unref(cfg);
         return;
     }
     policy_config_errors_free(&errs);
@@ -230,7 +259,7 @@ static void relay_server_reload(void)
         log_warnx("config", 0, "[service] user or workers changed: restart domsecd to apply");
     relay_plog_reload(old, cfg);
     policy_config_unref(old);
-    relay_tls_install(cfg);             /* before the swap: new sessions find theirs */
+    relay_tls_install(tls);             /* before the swap: new sessions find theirs */
     relay_crl_reload(cfg);
     policy_config_swap(cfg);
     log_info("config", 0, "reloaded path=%s", relay_config_path);
@@ -389,7 +418,8 @@ static void relay_server_fd_limit(const struct config *cfg)
 
 int relay_server_run(const char *path, struct config *cfg)
 {
-    size_t nmsg, ncorrupt;
+    struct relay_tls_set *tls;
+    size_t nmsg, ncorrupt, nerr;
     uid_t uid;
     gid_t gid;
     int r;
@@ -403,6 +433,11 @@ int relay_server_run(const char *path, struct config *cfg)
     relay_workers = xcalloc(relay_nworkers, sizeof(*relay_workers));
     if (relay_server_user(cfg, &uid, &gid) < 0)
         return 1;
+    /* Before anything is created or bound: a configuration that would run a
+     * domain-secure connector without TLS does not start. */
+    if ((tls = relay_server_tls(cfg, &nerr)) == NULL)
+        log_fatal("config", "cannot start with an invalid configuration path=%s", path);
+    relay_tls_install(tls);
     if ((r = relay_queue_open(cfg->transport.queue_directory, uid, gid)) < 0) {
         errno = -r;
         log_err("queue", 0, "cannot open queue_directory %s", cfg->transport.queue_directory);
@@ -421,7 +456,6 @@ int relay_server_run(const char *path, struct config *cfg)
         return 1;
     }
     log_info("queue", 0, "recovered messages=%zu corrupt=%zu", nmsg, ncorrupt);
-    relay_tls_install(cfg);
     if (relay_crl_start(cfg) != 0)
         return 1;
     policy_config_swap(cfg);
@@ -460,13 +494,9 @@ int relay_server_run(const char *path, struct config *cfg)
             log_fatal("server", "cannot start worker thread: %s", uv_strerror(r));
     }
     {
-        char list[1024] = "";
-        size_t n = 0;
+        char list[1024];
 
-        for (size_t i = 0; i < cfg->nreceive; i++)
-            for (size_t j = 0; j < cfg->receive[i].nbindings && n < sizeof(list) - 64; j++)
-                n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s", n ? "," : "",
-                                      cfg->receive[i].bindings[j].text);
+        relay_listen_describe(cfg, list, sizeof(list));
         log_info("server", 0, "started workers=%zu bindings=%s", relay_nworkers, list);
     }
     uv_run(relay_main_loop, UV_RUN_DEFAULT);

@@ -4,24 +4,34 @@
  * For every receive connector that advertises STARTTLS (auth_mechanism =
  * tls), select the certificate from certificate_store by the connector's
  * fqdn (or its pinned tls_certificate thumbprint) and build a server
- * context with trusted_ca_file as the anchors for client certificates.
- * No usable certificate: log why, and that connector does not offer
+ * context with trusted_ca_file as the anchors for client certificates;
+ * for every send connector, a client context with our certificate (if the
+ * store has one for its fqdn).
+ *
+ * Fail safe: a connector that must use TLS (receive: domain_secure_enabled
+ * or require_tls; send: domain_secure_enabled) and cannot is an error of
+ * the configuration ("FILE:LINE: ..." naming the file to mend), and the
+ * material is not to be installed: the daemon does not start, a reload
+ * keeps the running configuration (relay_failsafe.c).  Any other connector
+ * without a usable certificate is logged as an error and does not offer
  * STARTTLS (Exchange does the same).
  *
  * CONTRACT
- *  relay_tls_install() runs on the main thread (start-up and SIGHUP) and
- *  does blocking file I/O by design (it is part of loading a
- *  configuration).  relay_tls_server_ctx() is thread-safe and returns a
- *  new reference; relay_tls_own_cert() calls its function under the lock.
- *  Two generations are kept: the current configuration's
+ *  relay_tls_build() runs on the main thread (--check-config, start-up and
+ *  SIGHUP), as the user that will read the files, and does blocking file
+ *  I/O by design (it is part of loading a configuration); it returns a set
+ *  owned by the caller, who installs it with relay_tls_install() (taking
+ *  it over) or frees it.  relay_tls_server_ctx() is thread-safe and
+ *  returns a new reference; relay_tls_own_cert() calls its function under
+ *  the lock.  Two generations are installed: the current configuration's
  *  and the previous one's, keyed by the config pointer.
  */
-#include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 #include <uv.h>
 
 #include "log.h"
@@ -37,8 +47,8 @@ struct relay_tls_used {                 /* a certificate some connector presents
     int64_t not_after;
 };
 
-struct relay_tls_gen {
-    const struct config *cfg;           /* identity only: never dereferenced later */
+struct relay_tls_set {
+    const struct config *cfg;           /* identity only: never dereferenced after install */
     struct relay_tls_used *used;        /* owned; one per distinct certificate */
     size_t  nused;
     struct tls_ctx **ctx;               /* owned refs, one per receive connector (NULL: none) */
@@ -52,7 +62,7 @@ struct relay_tls_gen {
 
 #define RELAY_TLS_EXPIRY_WARN (30 * 86400) /* warn daily from 30 days before NotAfter */
 
-static struct relay_tls_gen relay_tls_gens[2];
+static struct relay_tls_set relay_tls_gens[2];
 static uv_mutex_t relay_tls_lock;
 static uv_once_t relay_tls_once = UV_ONCE_INIT;
 
@@ -63,7 +73,7 @@ static void relay_tls_init(void)
 
 /* relay_tls_gen_free - drop a generation's contexts */
 
-static void relay_tls_gen_free(struct relay_tls_gen *g)
+static void relay_tls_gen_free(struct relay_tls_set *g)
 {
     for (size_t i = 0; i < g->n; i++)
         tls_ctx_unref(g->ctx[i]);
@@ -80,7 +90,7 @@ static void relay_tls_gen_free(struct relay_tls_gen *g)
 
 /* relay_tls_note_use - remember that a connector presents e (for expiry warnings) */
 
-static void relay_tls_note_use(struct relay_tls_gen *g, const struct tls_store_entry *e,
+static void relay_tls_note_use(struct relay_tls_set *g, const struct tls_store_entry *e,
                                const char *role, const char *name)
 {
     struct relay_tls_used *u = NULL;
@@ -116,90 +126,223 @@ static void relay_tls_keep_info(struct tls_cert_info *out, const struct tls_stor
     }
 }
 
-/* relay_tls_install - build and keep the material for cfg */
+/* relay_tls_wanted - does cfg need the store (a connector uses TLS)? */
 
-void relay_tls_install(const struct config *cfg)
+bool relay_tls_wanted(const struct config *cfg)
 {
-    struct relay_tls_gen g = {
-        .cfg = cfg,
-        .ctx = xcalloc(cfg->nreceive ? cfg->nreceive : 1, sizeof(void *)), .n = cfg->nreceive,
-        .sctx = xcalloc(cfg->nsend ? cfg->nsend : 1, sizeof(void *)), .ns = cfg->nsend,
-        .own = xcalloc(cfg->nreceive + cfg->nsend + 1, sizeof(struct tls_cert_info)),
-    };
-    const char *why = NULL;
-    struct tls_store *store = NULL;
-    bool wanted = false;
-
-    uv_once(&relay_tls_once, relay_tls_init);
     for (size_t i = 0; i < cfg->nreceive; i++)
-        wanted |= cfg->receive[i].auth_mechanism == CFG_AUTH_TLS;
-    wanted |= cfg->nsend > 0;           /* outbound STARTTLS presents our certificate */
-    if (wanted && access(cfg->transport.trusted_ca_file, R_OK) != 0) {
-        if (errno == ENOENT)
-            log_warnx("tls", 0, "trusted_ca_file %s does not exist: no client certificate can "
-                      "be trusted, domain-secured mail will be refused",
-                      cfg->transport.trusted_ca_file);
-        else                            /* e.g. not readable by [service] user */
-            log_warn("tls", 0, "trusted_ca_file %s cannot be read: no client certificate can "
-                     "be trusted, domain-secured mail will be refused",
-                     cfg->transport.trusted_ca_file);
-    }
-    if (wanted && (store = tls_store_load(cfg->transport.certificate_store,
-                                          cfg->transport.trusted_ca_file, time(NULL),
-                                          &why)) == NULL)
-        log_errx("tls", 0, "certificate_store %s: %s: STARTTLS is not offered",
-                 cfg->transport.certificate_store, why);
-    for (size_t i = 0; store != NULL && i < cfg->nreceive; i++) {
-        const struct cfg_receive *rc = &cfg->receive[i];
-        const struct tls_store_entry *e;
+        if (cfg->receive[i].auth_mechanism == CFG_AUTH_TLS)
+            return true;
+    return cfg->nsend > 0;              /* outbound STARTTLS presents our certificate */
+}
 
-        if (rc->auth_mechanism != CFG_AUTH_TLS)
+/* relay_tls_must - why connector (receive rc or send sc) must use TLS, or NULL */
+
+static const char *relay_tls_must(const struct cfg_receive *rc, const struct cfg_send *sc)
+{
+    if (rc != NULL && rc->domain_secure_enabled)
+        return "domain_secure_enabled = yes";
+    if (rc != NULL && rc->require_tls)
+        return "require_tls = yes";
+    if (sc != NULL && sc->domain_secure_enabled)
+        return "domain_secure_enabled = yes";
+    return NULL;
+}
+
+/* relay_tls_lax - is there a connector that uses TLS but may run without it? */
+
+static bool relay_tls_lax(const struct config *cfg)
+{
+    for (size_t i = 0; i < cfg->nreceive; i++)
+        if (cfg->receive[i].auth_mechanism == CFG_AUTH_TLS
+            && relay_tls_must(&cfg->receive[i], NULL) == NULL)
+            return true;
+    for (size_t i = 0; i < cfg->nsend; i++)
+        if (relay_tls_must(NULL, &cfg->send[i]) == NULL)
+            return true;
+    return false;
+}
+
+/*
+ * relay_tls_refuse - the error for a connector that must use TLS and has no
+ * certificate: it names what to mend (the pinned thumbprint, the key file,
+ * or the store).  section is &cfg->receive[i] or &cfg->send[i]; title
+ * "[receive NAME]"; role "cannot offer STARTTLS" or the like.
+ */
+static void relay_tls_refuse(struct cfg_errors *errs, const struct config *cfg,
+                             const void *section, const char *title, const char *must,
+                             const char *role, const char *fqdn, const char *pinned,
+                             const struct tls_store *store, const char *why)
+{
+    const char *dir = cfg->transport.certificate_store;
+    int     line = policy_config_line(cfg, section, pinned ? "tls_certificate" : "fqdn");
+    bool    in_store = false;
+
+    if (store == NULL)                  /* the store itself: blame its key */
+        line = policy_config_line(cfg, &cfg->transport, "certificate_store");
+    if (line == 0)
+        line = policy_config_line(cfg, store ? section : &cfg->transport, NULL);
+    for (size_t i = 0; store != NULL && i < tls_store_count(store); i++) {
+        const struct tls_store_entry *e = tls_store_entry_at(store, i);
+        struct stat st;
+
+        if (e->info.thumbprint[0] == '\0')
             continue;
+        in_store |= pinned != NULL && strcasecmp(e->info.thumbprint, pinned) == 0;
+        /* The certificate selection passed over for its key: name the key file. */
+        if (e->key_ok || e->key_path == NULL || strstr(why, e->info.thumbprint) == NULL)
+            continue;
+        if (stat(e->key_path, &st) == 0 && (st.st_mode & 077) != 0)
+            policy_config_error(errs, cfg, line, "%s (%s) %s: key file %s of certificate %s "
+                                "is readable by group or others (mode %04o): chmod 600 %s",
+                                title, must, role, e->key_path, e->info.thumbprint,
+                                (unsigned)(st.st_mode & 07777), e->key_path);
+        else
+            policy_config_error(errs, cfg, line, "%s (%s) %s: key file %s of certificate %s: "
+                                "%s", title, must, role, e->key_path, e->info.thumbprint,
+                                e->problem ? e->problem : why);
+        return;
+    }
+    if (store == NULL)
+        policy_config_error(errs, cfg, line, "%s (%s) %s: %s", title, must, role, why);
+    else if (pinned != NULL && !in_store)
+        policy_config_error(errs, cfg, line, "%s (%s) %s: tls_certificate %s is not in "
+                            "certificate_store %s", title, must, role, pinned, dir);
+    else
+        policy_config_error(errs, cfg, line, "%s (%s) %s: no usable certificate for %s in "
+                            "certificate_store %s: %s", title, must, role, fqdn, dir, why);
+}
+
+/* relay_tls_build_receive - receive connector i's context into g */
+
+static void relay_tls_build_receive(struct relay_tls_set *g, const struct config *cfg,
+                                    size_t i, const struct tls_store *store,
+                                    const char *store_why, struct cfg_errors *errs)
+{
+    const struct cfg_receive *rc = &cfg->receive[i];
+    const char *must = relay_tls_must(rc, NULL), *why = store_why;
+    const struct tls_store_entry *e = NULL;
+    char    title[300];
+
+    snprintf(title, sizeof(title), "[receive %s]", rc->name);
+    if (store != NULL)
         e = tls_store_select(store, rc->fqdn, rc->tls_certificate, time(NULL), &why);
-        if (e == NULL) {
+    if (e == NULL && must != NULL) {
+        relay_tls_refuse(errs, cfg, rc, title, must, "cannot offer STARTTLS", rc->fqdn,
+                         rc->tls_certificate, store, why);
+        return;
+    }
+    if (e == NULL) {
+        if (store != NULL)              /* no store: logged once by the caller */
             log_errx("tls", 0, "receive connector %s: no usable certificate for %s: %s: "
                      "STARTTLS is not offered", rc->name, rc->fqdn, why);
-            continue;
-        }
-        relay_tls_keep_info(&g.own[i], e);
-        g.ctx[i] = tls_ctx_server_new(e->cert_path, e->key_path, cfg->transport.trusted_ca_file,
-                                      &why);
-        if (g.ctx[i] == NULL)
-            log_errx("tls", 0, "receive connector %s: certificate %s, trusted_ca_file %s: %s: "
-                     "STARTTLS is not offered", rc->name, e->cert_path,
-                     cfg->transport.trusted_ca_file, why);
-        else {
-            log_info("tls", 0, "receive connector %s certificate thumbprint=%s subject=\"%s\"",
-                     rc->name, e->info.thumbprint, e->info.subject);
-            relay_tls_note_use(&g, e, "receive", rc->name);
-        }
+        return;
     }
-    for (size_t i = 0; i < cfg->nsend; i++) {
-        const struct cfg_send *sc = &cfg->send[i];
-        const struct tls_store_entry *e = NULL;
+    relay_tls_keep_info(&g->own[i], e);
+    g->ctx[i] = tls_ctx_server_new(e->cert_path, e->key_path, cfg->transport.trusted_ca_file,
+                                   &why);
+    if (g->ctx[i] != NULL)
+        relay_tls_note_use(g, e, "receive", rc->name);
+    else if (must != NULL)
+        policy_config_error(errs, cfg, policy_config_line(cfg, rc, NULL), "%s (%s) cannot "
+                            "offer STARTTLS: certificate %s, trusted_ca_file %s: %s", title,
+                            must, e->cert_path, cfg->transport.trusted_ca_file, why);
+    else
+        log_errx("tls", 0, "receive connector %s: certificate %s, trusted_ca_file %s: %s: "
+                 "STARTTLS is not offered", rc->name, e->cert_path,
+                 cfg->transport.trusted_ca_file, why);
+}
 
-        if (store != NULL)
-            e = tls_store_select(store, sc->fqdn, sc->tls_certificate, time(NULL), &why);
-        if (e == NULL && sc->domain_secure_enabled)
-            log_errx("tls", 0, "send connector %s: no usable certificate for %s%s%s: domain "
-                     "security will fail (partners require a client certificate)", sc->name,
-                     sc->fqdn, store ? ": " : "", store ? why : "");
-        if (e != NULL)
-            relay_tls_keep_info(&g.own[cfg->nreceive + i], e);
-        g.sctx[i] = tls_ctx_client_new(e ? e->cert_path : NULL, e ? e->key_path : NULL,
-                                       cfg->transport.trusted_ca_file, &why);
-        if (g.sctx[i] == NULL)
-            log_errx("tls", 0, "send connector %s: %s: outbound STARTTLS is not used", sc->name,
-                     why);
-        else if (e != NULL)
-            relay_tls_note_use(&g, e, "send", sc->name);
+/* relay_tls_build_send - send connector i's context into g */
+
+static void relay_tls_build_send(struct relay_tls_set *g, const struct config *cfg, size_t i,
+                                 const struct tls_store *store, const char *store_why,
+                                 struct cfg_errors *errs)
+{
+    const struct cfg_send *sc = &cfg->send[i];
+    const char *must = relay_tls_must(NULL, sc), *why = store_why;
+    const struct tls_store_entry *e = NULL;
+    char    title[300];
+
+    snprintf(title, sizeof(title), "[send %s]", sc->name);
+    if (store != NULL)
+        e = tls_store_select(store, sc->fqdn, sc->tls_certificate, time(NULL), &why);
+    if (e == NULL && must != NULL) {
+        relay_tls_refuse(errs, cfg, sc, title, must, "has no client certificate for partners "
+                         "to check", sc->fqdn, sc->tls_certificate, store, why);
+        return;
     }
+    if (e != NULL)
+        relay_tls_keep_info(&g->own[cfg->nreceive + i], e);
+    g->sctx[i] = tls_ctx_client_new(e ? e->cert_path : NULL, e ? e->key_path : NULL,
+                                    cfg->transport.trusted_ca_file, &why);
+    if (g->sctx[i] == NULL && must != NULL)
+        policy_config_error(errs, cfg, policy_config_line(cfg, sc, NULL), "%s (%s) cannot use "
+                            "STARTTLS: %s", title, must, why);
+    else if (g->sctx[i] == NULL)
+        log_errx("tls", 0, "send connector %s: %s: outbound STARTTLS is not used", sc->name,
+                 why);
+    else if (e != NULL)
+        relay_tls_note_use(g, e, "send", sc->name);
+}
+
+/* relay_tls_build - build the material for cfg; errors of connectors that must use TLS */
+
+struct relay_tls_set *relay_tls_build(const struct config *cfg, struct cfg_errors *errs)
+{
+    struct relay_tls_set *g = xcalloc(1, sizeof(*g));
+    const char *why = NULL;
+    struct tls_store *store = NULL;
+
+    uv_once(&relay_tls_once, relay_tls_init);
+    g->cfg = cfg;
+    g->ctx = xcalloc(cfg->nreceive ? cfg->nreceive : 1, sizeof(void *));
+    g->n = cfg->nreceive;
+    g->sctx = xcalloc(cfg->nsend ? cfg->nsend : 1, sizeof(void *));
+    g->ns = cfg->nsend;
+    g->own = xcalloc(cfg->nreceive + cfg->nsend + 1, sizeof(struct tls_cert_info));
+    if (relay_tls_wanted(cfg)
+        && (store = tls_store_load(cfg->transport.certificate_store,
+                                   cfg->transport.trusted_ca_file, time(NULL), &why)) == NULL
+        && relay_tls_lax(cfg))          /* the others get an error each */
+        log_errx("tls", 0, "certificate_store %s: %s: STARTTLS is not offered",
+                 cfg->transport.certificate_store, why);
+    for (size_t i = 0; i < cfg->nreceive; i++)
+        if (cfg->receive[i].auth_mechanism == CFG_AUTH_TLS)
+            relay_tls_build_receive(g, cfg, i, store, why, errs);
+    for (size_t i = 0; i < cfg->nsend; i++)
+        relay_tls_build_send(g, cfg, i, store, why, errs);
     tls_store_free(store);
+    return g;
+}
+
+/* relay_tls_set_free - drop a set that was not installed (NULL is a no-op) */
+
+void relay_tls_set_free(struct relay_tls_set *set)
+{
+    if (set == NULL)
+        return;
+    relay_tls_gen_free(set);
+    free(set);
+}
+
+/* relay_tls_install - make set current (the previous one stays for its sessions) */
+
+void relay_tls_install(struct relay_tls_set *set)
+{
+    const struct config *cfg = set->cfg;
+
+    for (size_t i = 0; i < set->n; i++)
+        if (set->ctx[i] != NULL)
+            log_info("tls", 0, "receive connector %s certificate thumbprint=%s subject=\"%s\"",
+                     cfg->receive[i].name, set->own[i].thumbprint, set->own[i].subject);
+    uv_once(&relay_tls_once, relay_tls_init);
     uv_mutex_lock(&relay_tls_lock);
     relay_tls_gen_free(&relay_tls_gens[1]);
     relay_tls_gens[1] = relay_tls_gens[0];
-    relay_tls_gens[0] = g;
+    relay_tls_gens[0] = *set;
     uv_mutex_unlock(&relay_tls_lock);
+    free(set);
     relay_tls_warn_expiring(time(NULL));
 }
 
@@ -241,7 +384,7 @@ static struct tls_ctx *relay_tls_find(const struct config *cfg, size_t idx, bool
     uv_once(&relay_tls_once, relay_tls_init);
     uv_mutex_lock(&relay_tls_lock);
     for (int i = 0; i < 2 && ctx == NULL; i++) {
-        const struct relay_tls_gen *g = &relay_tls_gens[i];
+        const struct relay_tls_set *g = &relay_tls_gens[i];
         struct tls_ctx *const *v = send ? g->sctx : g->ctx;
 
         if (g->cfg == cfg && idx < (send ? g->ns : g->n) && v[idx] != NULL)
@@ -275,7 +418,7 @@ bool relay_tls_own_cert(const struct config *cfg, bool receive, size_t index,
     uv_once(&relay_tls_once, relay_tls_init);
     uv_mutex_lock(&relay_tls_lock);
     for (int i = 0; i < 2 && !found; i++) {
-        const struct relay_tls_gen *g = &relay_tls_gens[i];
+        const struct relay_tls_set *g = &relay_tls_gens[i];
         size_t k = receive ? index : g->n + index;
 
         if (g->cfg != cfg || g->own == NULL || index >= (receive ? g->n : g->ns))

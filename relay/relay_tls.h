@@ -18,13 +18,25 @@ struct tls_facts;
 struct tls_cert_info;
 
 /* relay_tls.c */
+struct relay_tls_set;                   /* the material of one configuration (opaque) */
 /*
- * Build the material for cfg and keep it beside the previous generation
- * (sessions started under the old configuration still find theirs).  A
- * connector without a usable certificate is logged as an error and gets no
- * STARTTLS; that is not fatal.  Call before policy_config_swap(cfg).
+ * Build the material for cfg, reading certificate_store as the calling
+ * user.  A connector that must use TLS (receive: domain_secure_enabled or
+ * require_tls; send: domain_secure_enabled) and cannot appends an error
+ * "FILE:LINE: ..." to errs: then free the set, do not install it.  Any
+ * other connector without a usable certificate is logged as an error and
+ * gets no STARTTLS.  Never NULL.
  */
-void    relay_tls_install(const struct config *cfg);
+struct relay_tls_set *relay_tls_build(const struct config *cfg, struct cfg_errors *errs);
+/* Make set (built for cfg) current, keeping the previous generation for
+ * the sessions started under it; takes set over.  Call before
+ * policy_config_swap(cfg). */
+void    relay_tls_install(struct relay_tls_set *set);
+/* Free a set that is not installed (NULL is a no-op). */
+void    relay_tls_set_free(struct relay_tls_set *set);
+/* Does cfg use TLS at all (a receive connector with auth_mechanism = tls,
+ * or any send connector): then building reads the certificate store. */
+bool    relay_tls_wanted(const struct config *cfg);
 /* The server context for connector rc of cfg, referenced, or NULL (no STARTTLS). */
 struct tls_ctx *relay_tls_server_ctx(const struct config *cfg, const struct cfg_receive *rc);
 /* The client context for send connector sc of cfg (our certificate by its

@@ -45,6 +45,8 @@ struct relay_worker {
 /* Called by main (may be root): sockets for every worker x unique binding. */
 int     relay_listen_open(struct relay_worker *workers, size_t nworkers,
                           const struct config *cfg);
+/* The distinct bindings joined with ',' into buf (cut at sz - 1 bytes). */
+void    relay_listen_describe(const struct config *cfg, char *buf, size_t sz);
 /* Called on the worker thread: start accepting. */
 int     relay_listen_start(struct relay_worker *w);
 /* Called on the worker thread: stop accepting and close the listeners. */

@@ -9,7 +9,8 @@ import subprocess
 import tempfile
 import unittest
 
-from domsec_harness import DomsecTestCase, domsecd_path, free_port, listening_ports
+from domsec_harness import (SERVICE_USER, DomsecTestCase, domsecd_path, free_port, is_root,
+                            listening_ports, service_ids)
 
 # SPEC section 2, verbatim except for the paths.
 SPEC_EXAMPLE = """\
@@ -158,7 +159,27 @@ class ConfigCheckTest(DomsecTestCase):
         self.assertEqual((rc, out.strip()), (0, "configuration OK"), err)
 
     def test_spec_example_is_valid(self):
-        rc, out, err = self.check(self.write(SPEC_EXAMPLE))
+        # Its connectors are domain secure, so --check-config also reads the TLS files
+        # as the service user (fail safe): give it a certificate for mail.contoso.com
+        # that is its own trust anchor.
+        os.chmod(self.dir, 0o755)
+        certs = os.path.join(self.dir, "certs")
+        os.mkdir(certs, 0o755)
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                        "-subj", "/CN=mail.contoso.com",
+                        "-addext", "subjectAltName=DNS:mail.contoso.com",
+                        "-keyout", os.path.join(certs, "edge.key"),
+                        "-out", os.path.join(certs, "edge.pem")],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        shutil.copy(os.path.join(certs, "edge.pem"), os.path.join(self.dir, "trusted-ca.pem"))
+        uid, gid = service_ids()
+        for f in ("edge.key", "edge.pem"):
+            os.chown(os.path.join(certs, f), uid, gid)
+        os.chmod(os.path.join(certs, "edge.key"), 0o600)
+        os.chmod(os.path.join(certs, "edge.pem"), 0o644)
+        os.chmod(os.path.join(self.dir, "trusted-ca.pem"), 0o644)
+        service = "[service]\nuser = %s\n\n" % SERVICE_USER if is_root() else ""
+        rc, out, err = self.check(self.write(service + SPEC_EXAMPLE))
         self.assertEqual((rc, out.strip()), (0, "configuration OK"), err)
 
     # --- bad values --------------------------------------------------------
