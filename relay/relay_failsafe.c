@@ -44,7 +44,7 @@
 #include "relay_tls.h"
 
 struct fs_ids {                         /* root's ids while checking as the service user */
-    bool    switched;
+    int     steps;                      /* 0..3: groups, egid, euid taken so far */
     gid_t   egid;
     gid_t  *groups;                     /* owned */
     int     ngroups;
@@ -67,14 +67,30 @@ static int fs_line(const struct config *cfg, const void *section, const char *ke
 
 static void fs_restore(struct fs_ids *ids)
 {
-    if (ids->switched
-        && (seteuid(0) < 0 || setegid(ids->egid) < 0
-            || setgroups((size_t)ids->ngroups, ids->groups) < 0))
+    /* Undo only the steps fs_become took, last first. */
+    if ((ids->steps >= 3 && seteuid(0) < 0) || (ids->steps >= 2 && setegid(ids->egid) < 0)
+        || (ids->steps >= 1 && setgroups((size_t)ids->ngroups, ids->groups) < 0))
         log_fatal("config", "cannot restore root's ids after checking the TLS files: %s",
                   strerror(errno));
-    ids->switched = false;
+    ids->steps = 0;
     free(ids->groups);
     ids->groups = NULL;
+}
+
+/* fs_take - drop the groups, then egid, then euid, counting the steps taken */
+
+static int fs_take(struct fs_ids *ids, const struct passwd *pw)
+{
+    if (setgroups(0, NULL) < 0)
+        return -1;
+    ids->steps = 1;
+    if (setegid(pw->pw_gid) < 0)
+        return -1;
+    ids->steps = 2;
+    if (seteuid(pw->pw_uid) < 0)
+        return -1;
+    ids->steps = 3;
+    return 0;
 }
 
 /* fs_strict - does some connector have to use TLS? */
@@ -126,14 +142,12 @@ static int fs_become(const struct config *cfg, struct fs_ids *ids, struct cfg_er
     ids->groups = xcalloc((size_t)(ids->ngroups > 0 ? ids->ngroups : 1), sizeof(gid_t));
     if (ids->ngroups < 0 || (ids->ngroups = getgroups(ids->ngroups, ids->groups)) < 0)
         ids->ngroups = 0;
-    ids->switched = true;
-    if (setgroups(0, NULL) < 0 || setegid(pw->pw_gid) < 0 || seteuid(pw->pw_uid) < 0) {
-        policy_config_error(errs, cfg, line, "cannot take the ids of [service] user %s to "
-                            "check the TLS files: %s", ids->user, strerror(errno));
-        fs_restore(ids);
-        return -1;
-    }
-    return 0;
+    if (fs_take(ids, pw) == 0)
+        return 0;
+    policy_config_error(errs, cfg, line, "cannot take the ids of [service] user %s to "
+                        "check the TLS files: %s", ids->user, strerror(errno));
+    fs_restore(ids);
+    return -1;
 }
 
 /* fs_secure_connectors - "[receive A], [send B]": the domain-secure connectors ("" if none) */

@@ -12,6 +12,7 @@
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
 #include <wolfssl/wolfcrypt/ecc.h>
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -79,11 +80,14 @@ static struct tls_ctx *tls_ctx_new(bool server, const char *cert_path, const cha
         }
     }
     /* A missing trusted CA file means no partner can be trusted (the caller
-     * warns); one that exists but cannot be loaded is an error. */
-    if (trusted_ca != NULL && access(trusted_ca, F_OK) == 0
+     * warns); one that exists but cannot be loaded is an error.  AT_EACCESS:
+     * the effective ids decide, as for the open itself (the fail-safe check
+     * runs as root with the service user's effective ids). */
+    if (trusted_ca != NULL && faccessat(AT_FDCWD, trusted_ca, F_OK, AT_EACCESS) == 0
         && wolfSSL_CTX_load_verify_locations(ctx, trusted_ca, NULL) != WOLFSSL_SUCCESS) {
         wolfSSL_CTX_free(ctx);
-        return (*why = access(trusted_ca, R_OK) == 0 ? "cannot load the trusted CA file"
+        return (*why = faccessat(AT_FDCWD, trusted_ca, R_OK, AT_EACCESS) == 0
+                ? "cannot load the trusted CA file"
                 : "cannot read the trusted CA file (permissions?)"), NULL;
     }
     wolfSSL_CTX_SetIORecv(ctx, tls__io_recv);
