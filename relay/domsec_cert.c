@@ -589,10 +589,13 @@ static int cert_remove(struct domsec__cert_cmd *c, const char *arg, bool force)
     }
     cert_sync_dir(c);
     if (users != NULL && users[0] != '\0')
-        printf("note: removed while in use by %s; after the reload %s\n", users,
+        printf("note: removed while in use by %s; a connector that must use TLS "
+               "(domain_secure_enabled or require_tls) without another certificate makes the "
+               "reload fail (the running domsecd keeps this certificate in memory) and the "
+               "next start refused; %s\n", users,
                pinned ? "a connector whose tls_certificate names it has no certificate until "
-               "that setting is changed" : "a connector chooses another certificate or offers "
-               "no STARTTLS");
+               "that setting is changed" : "any other connector chooses another certificate or "
+               "offers no STARTTLS");
     if (rc == 0 && f.e != NULL && c->reload)
         domsec_reload(c->config_path);
     free(users);

@@ -367,7 +367,9 @@ char   *domsec__cert_users(const struct domsec__cert_cmd *c, const struct tls_st
         bool    rx = k < cfg->nreceive, presents = false, pins;
         const char *pin = rx ? cfg->receive[k].tls_certificate
             : cfg->send[k - cfg->nreceive].tls_certificate;
-        int     line = rx ? cfg->receive[k].line : cfg->send[k - cfg->nreceive].line;
+        const void *section = rx ? (const void *)&cfg->receive[k]
+            : (const void *)&cfg->send[k - cfg->nreceive];
+        int     line = policy_config_line(cfg, section, "tls_certificate");
         char   *who = xasprintf("%s connector %s", rx ? "receive" : "send",
                                 rx ? cfg->receive[k].name : cfg->send[k - cfg->nreceive].name);
 

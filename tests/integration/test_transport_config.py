@@ -110,11 +110,14 @@ class TransportConfigTest(DomsecTestCase):
         after = os.stat(path)
         self.assertEqual((after.st_ino, after.st_mtime_ns), (st.st_ino, st.st_mtime_ns))
         self.assertFalse([n for n in os.listdir(d.dir) if ".tmp." in n])
-        # One real change: exactly one reload, so none of the above signalled.
+        # Nothing above printed "reloaded domsecd pid N" (stdout b""), and no
+        # reload has been logged; then one real change: exactly one reload.
+        before_log = d.log()
+        self.assertNotRegex(before_log, r"config reloaded path=")
         r = domsec("-c", path, "transport-config", "set", "--add-tls-send-domain-secure", PARTNER)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("reloaded domsecd pid %d" % d.pid, r.stdout.decode())
-        d.wait_log(d.prefix() + r"info config reloaded path=")
+        d.wait_log(d.prefix() + r"info config reloaded path=", since=len(before_log))
         self.assertEqual(len(re.findall(r"config reloaded path=", d.log())), 1, d.log())
 
 
