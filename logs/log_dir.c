@@ -1,14 +1,16 @@
 /*
- * log_dir.c - the directory side of the rotating CSV log engine: creating
- * the directory, listing its log files, choosing the file to append to, and
- * retention by directory size and age.  The engine and its contract are in
- * log_file.c; struct log_file is in log_int.h.
+ * log_dir.c - the directory side of the rotating CSV log engine: listing
+ * its log files, choosing the file to append to, and retention by
+ * directory size and age.  The engine and its contract are in log_file.c
+ * (which creates and opens the directory with log_path.c); struct
+ * log_file is in log_int.h.
  *
  * CONTRACT
- *  log__dir_mkdirs() is mkdir -p, for log_file_open() at start-up: 0, or -1
- *  with errno set.  The others run on the writer thread only and use its
- *  fields of struct log_file without the lock; they take lf->lock only to
- *  count files_created / files_deleted.  They block on the disk.
+ *  Everything here runs on the writer thread only and uses its fields of
+ *  struct log_file without the lock, taking lf->lock only to count
+ *  files_created / files_deleted.  It blocks on the disk, and reaches
+ *  files only relative to lf->dirfd, never following a symbolic link
+ *  (the thread starts while domsecd is still root).
  *  log__dir_open_day() closes the current file and makes lf->fd the newest
  *  file of the UTC day (continued when below max_file_size and force_new is
  *  false; a row cut by a crash is ended with CRLF) or the next instance,
@@ -33,31 +35,6 @@
 
 #include "log.h"
 #include "log_int.h"
-
-/* log__dir_mkdirs - mkdir -p */
-
-int log__dir_mkdirs(const char *path)
-{
-    char *tmp = xstrdup(path);
-    int rc = 0;
-
-    for (char *p = tmp + 1; ; p++) {
-        if (*p == '/' || *p == '\0') {
-            char c = *p;
-
-            *p = '\0';
-            if (mkdir(tmp, 0750) < 0 && errno != EEXIST) {
-                rc = -1;
-                break;
-            }
-            *p = c;
-            if (c == '\0')
-                break;
-        }
-    }
-    free(tmp);
-    return rc;
-}
 
 /* log_file_name - PREFIXyyyymmdd-N.LOG for a day number */
 

@@ -5,7 +5,10 @@
  * CONTRACT
  *  log_file_open() runs at start-up (it creates the directory and may block
  *  on the disk); it returns NULL with errno set and an error logged when the
- *  directory cannot be created or opened.  It starts the writer thread.
+ *  directory cannot be created or opened, or when a symbolic link on its
+ *  path would be followed through a directory someone else can write
+ *  (log_path.h: domsecd opens its logs as root).  It starts the writer
+ *  thread.
  *
  *  log_file_append() may be called from any thread, concurrently.  It copies
  *  the row (the caller keeps ownership of its buffer) into the current
@@ -52,6 +55,7 @@
 
 #include "log.h"
 #include "log_int.h"
+#include "log_path.h"
 
 #define LOG_BUF_SIZE    (64 * 1024)
 #define LOG_FREE_KEEP   4
@@ -436,15 +440,11 @@ struct log_file *log_file_open(const struct log_file_props *pr)
     pthread_condattr_t ca;
     int err;
 
-    if (log__dir_mkdirs(pr->directory) < 0) {
-        log_err("logs", 0, "log directory create failed dir=%s", pr->directory);
-        return NULL;
-    }
     lf = xcalloc(1, sizeof(*lf));
-    lf->dirfd = open(pr->directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    lf->dirfd = log_path_open("logs", pr->directory, 0750, LOG_PATH_MKDIRS);
     if (lf->dirfd < 0) {
         err = errno;
-        log_err("logs", 0, "log directory open failed dir=%s", pr->directory);
+        log_err("logs", 0, "log directory create or open failed dir=%s", pr->directory);
         free(lf);
         errno = err;
         return NULL;

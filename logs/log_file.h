@@ -25,7 +25,7 @@ typedef uint64_t log_clock_fn(void *arg);
 struct log_file;                        /* opaque */
 
 struct log_file_props {
-    const char *directory;              /* created (mkdir -p) if missing; copied */
+    const char *directory;              /* created (mkdir -p, log_path.h) if missing; copied */
     const char *prefix;                 /* "RECV", "SEND", "MSGTRK"; copied */
     const char *software;               /* #Software; NULL = "domsec" */
     const char *version;                /* #Version; NULL = DOMSEC_VERSION */

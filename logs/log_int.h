@@ -125,7 +125,6 @@ void    log__file_close_fd(struct log_file *lf);
 int     log__file_header(struct log_file *lf);
 
 /* log_dir.c */
-int     log__dir_mkdirs(const char *path);
 void    log__dir_retention(struct log_file *lf);
 int     log__dir_open_day(struct log_file *lf, uint64_t day, bool force_new);
 

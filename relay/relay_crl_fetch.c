@@ -15,7 +15,9 @@
  *
  * Cache writes (crl_cache_directory, created mode 0700; the format is
  * described in relay_crl.c, which reads it): H.url, then H.crl, each
- * written to .NAME.tmp, fsynced and renamed into place.
+ * written to .NAME.tmp, fsynced and renamed into place.  All of it runs
+ * after the privilege drop, as the [service] user; the directory is still
+ * created with log_path.h's walk, like the queue and the logs.
  *
  * CONTRACT
  *  Everything runs on the CRL thread's loop, except relay__crl_fetch_init,
@@ -47,6 +49,7 @@
 #include <uv.h>
 
 #include "log.h"
+#include "log_path.h"
 #include "relay_crl_int.h"
 
 #define CRL_MAX_URLS      1000
@@ -244,27 +247,16 @@ static size_t crl_write_cb(char *p, size_t size, size_t n, void *arg)
 
 /* ---- fetching ------------------------------------------------------------------ */
 
-/* crl_mkdirs - mkdir -p dir, new components mode 0700 */
+/* crl_mkdirs - mkdir -p dir, new components mode 0700 (log_path.h) */
 
 static int crl_mkdirs(const char *dir)
 {
-    char *p = xstrdup(dir);
-    int r = 0;
+    int fd = log_path_open("crl", dir, 0700, LOG_PATH_MKDIRS);
 
-    for (char *s = p + 1; r == 0; s++) {
-        if (*s != '/' && *s != '\0')
-            continue;
-        char c = *s;
-
-        *s = '\0';
-        if (mkdir(p, 0700) < 0 && errno != EEXIST)
-            r = -1;
-        *s = c;
-        if (c == '\0')
-            break;
-    }
-    free(p);
-    return r;
+    if (fd < 0)
+        return -1;
+    close(fd);
+    return 0;
 }
 
 /* crl_write_file - dir/name atomically (tmp, fsync, rename); 0 or -1, errno */

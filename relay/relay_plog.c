@@ -24,7 +24,10 @@
  *
  * CONTRACT
  *  relay_plog_open/reload/close run on the main thread (open while
- *  still root, before the privilege drop).  The writers are then read-only
+ *  still root, before the privilege drop: the directories are created,
+ *  opened and handed to the [service] user by descriptor, and a symbolic
+ *  link on their paths in a directory that user can write is refused,
+ *  naming it, so the daemon does not start; log_path.h).  The writers are then read-only
  *  pointers any thread may use.  The row helpers run on the thread owning
  *  the log_proto_session and format nothing when its logging is off.
  *  Nothing here fails a session: a log that cannot be opened is an error
@@ -37,10 +40,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "log_path.h"
 #include "relay_plog.h"
 #include "relay_tls.h"
 #include "tls_conn.h"
@@ -50,25 +55,52 @@ static struct log_proto *relay_plog_r, *relay_plog_s;
 static struct log_track *relay_plog_t;
 static char relay_plog_host[256] = "localhost";
 
-/* relay_plog_chown_dir - hand one log directory and its files to uid:gid */
+/* relay_plog_chown_file - hand one log file to uid:gid, never a link's target */
 
+static void relay_plog_chown_file(int dfd, const char *dir, const char *name, uid_t uid,
+                                  gid_t gid)
+{
+    int fd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+
+    if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        if (fd >= 0)
+            close(fd);
+        return;                         /* gone, or not a log file: the writer skips it too */
+    }
+    if (st.st_nlink != 1)               /* a hard link could be anyone's file */
+        log_warnx("logs", 0, "%s/%s has %ju hard links: refusing to chown it as root", dir,
+                  name, (uintmax_t)st.st_nlink);
+    else if (fchownat(fd, "", uid, gid, AT_EMPTY_PATH) < 0)
+        log_warn("logs", 0, "cannot chown %s/%s", dir, name);
+    close(fd);
+}
+
+/*
+ * relay_plog_chown_dir - hand one log directory and its files to uid:gid.
+ * As root, on descriptors: the directory is reached by log_path_open() and
+ * never through a symbolic link the service user could plant.
+ */
 static void relay_plog_chown_dir(const char *dir, uid_t uid, gid_t gid)
 {
-    DIR *d;
     struct dirent *de;
+    DIR *d;
+    int fd;
 
     if (geteuid() != 0)
         return;
-    if (chown(dir, uid, gid) < 0)
+    if ((fd = log_path_open("logs", dir, 0, LOG_PATH_OPEN)) < 0 || fchown(fd, uid, gid) < 0)
         log_warn("logs", 0, "cannot chown %s", dir);
-    if ((d = opendir(dir)) == NULL)
+    if (fd < 0 || (d = fdopendir(fd)) == NULL) {
+        if (fd >= 0)
+            close(fd);
         return;
+    }
     while ((de = readdir(d)) != NULL) {
         size_t n = strlen(de->d_name);
 
-        if (n > 4 && strcmp(de->d_name + n - 4, ".LOG") == 0
-            && fchownat(dirfd(d), de->d_name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
-            log_warn("logs", 0, "cannot chown %s/%s", dir, de->d_name);
+        if (n > 4 && strcmp(de->d_name + n - 4, ".LOG") == 0)
+            relay_plog_chown_file(dirfd(d), dir, de->d_name, uid, gid);
     }
     closedir(d);
 }

@@ -16,9 +16,14 @@
  *  file whose length and "end" marker do not agree was never completed.
  *
  * CONTRACT
- *  relay_queue_open() runs once in main before threads start (it may chown
- *  when root).  The directory fds stay open for the life of the process so
- *  privileges can be dropped and every later access is relative (*at()).
+ *  relay_queue_open() runs once in main before threads start, as root when
+ *  the daemon is started as root: it creates the directories and hands
+ *  them to the [service] user by descriptor (fchown), walking the path with
+ *  log_path.h so that a symbolic link the service user planted (messages ->
+ *  /etc) is refused, not followed; 0 or -errno (ELOOP after a refusal,
+ *  which is logged naming the link).  The directory fds stay open for the
+ *  life of the process so privileges can be dropped and every later access
+ *  is relative (*at()).
  *  relay_queue_new_id() is thread-safe.  relay_queue_recover() runs before
  *  the workers start and does blocking I/O by design.  Nothing here ever
  *  deletes a file from messages/ or corrupt/.
@@ -36,6 +41,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "log_path.h"
 #include "relay_spool.h"
 
 #define RELAY_QUEUE_HEADER_MAX (16u << 20)
@@ -46,13 +52,11 @@ static const char *const relay_queue_names[RELAY_QDIR_COUNT] = {
 };
 static _Atomic uint64_t relay_queue_idgen;
 
-/* relay_queue_mkdir - create dir (mode 0700) owned by uid:gid if root */
+/* relay_queue_own - hand an open queue directory to uid:gid (when root) */
 
-static int relay_queue_mkdir(int atfd, const char *name, uid_t uid, gid_t gid)
+static int relay_queue_own(int fd, uid_t uid, gid_t gid)
 {
-    if (mkdirat(atfd, name, 0700) < 0 && errno != EEXIST)
-        return -errno;
-    if (geteuid() == 0 && fchownat(atfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+    if (geteuid() == 0 && fchown(fd, uid, gid) < 0)
         return -errno;
     return 0;
 }
@@ -64,21 +68,19 @@ int relay_queue_open(const char *dir, uid_t uid, gid_t gid)
     struct timeval tv;
     int top, r;
 
-    if ((r = relay_queue_mkdir(AT_FDCWD, dir, uid, gid)) < 0)
-        return r;
-    if ((top = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+    if ((top = log_path_open("queue", dir, 0700, LOG_PATH_MKDIR)) < 0)
         return -errno;
-    for (int i = 0; i < RELAY_QDIR_COUNT; i++) {
-        if ((r = relay_queue_mkdir(top, relay_queue_names[i], uid, gid)) < 0
-            || (relay_queue_fds[i] = openat(top, relay_queue_names[i],
-                                            O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-            r = r < 0 ? r : -errno;
-            close(top);
-            relay_queue_close();
-            return r;
-        }
+    r = relay_queue_own(top, uid, gid);
+    for (int i = 0; r == 0 && i < RELAY_QDIR_COUNT; i++) {
+        relay_queue_fds[i] = log_path_openat("queue", top, dir, relay_queue_names[i], 0700,
+                                             LOG_PATH_MKDIR);
+        r = relay_queue_fds[i] < 0 ? -errno : relay_queue_own(relay_queue_fds[i], uid, gid);
     }
     close(top);
+    if (r < 0) {
+        relay_queue_close();
+        return r;
+    }
     gettimeofday(&tv, NULL);
     relay_queue_idgen = (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
     return 0;

@@ -33,7 +33,9 @@ struct relay_qfile {
 };
 
 /* relay_queue.c */
-/* Create (as root: chown to uid/gid) and open the queue directories. 0 or -errno. */
+/* Create (as root: chown to uid/gid) and open the queue directories, never
+ * through a symbolic link the service user could plant (log_path.h).  0 or
+ * -errno (-ELOOP: such a link, logged). */
 int     relay_queue_open(const char *dir, uid_t uid, gid_t gid);
 void    relay_queue_close(void);
 int     relay_queue_dirfd(enum relay_qdir which);
