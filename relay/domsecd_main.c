@@ -88,7 +88,11 @@ int main(int argc, char **argv)
     log_init("domsecd", verbose ? LOG_DEBUG : LOG_INFO);
     cfg = policy_config_load(path, &errs);
     if (check && cfg != NULL) {         /* the TLS files, as the daemon would read them */
-        relay_tls_set_free(relay_failsafe_load(cfg, &errs, &warns));
+        struct relay_tls_set *set = relay_failsafe_load(cfg, &errs, &warns);
+
+        if (set != NULL)
+            relay_tls_set_report(set);
+        relay_tls_set_free(set);
         tls_library_cleanup();
     }
     if (check || print) {

@@ -223,6 +223,8 @@ static struct relay_tls_set *relay_server_tls(const struct config *cfg, size_t *
         log_warnx("config", 0, "%s", warns.v[i]);
     for (size_t i = 0; i < errs.n; i++)
         log_errx("config", 0, "%s", errs.v[i]);
+    if (set != NULL && errs.n == 0)     /* a refused set runs nothing: nothing to report */
+        relay_tls_set_report(set);
     *nerr = errs.n;
     policy_config_errors_free(&warns);
     policy_config_errors_free(&errs);

@@ -26,7 +26,9 @@
  *  the lock.  Two generations are installed: the current configuration's
  *  and the previous one's, keyed by the config pointer.
  */
+#include <stdarg.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -58,6 +60,8 @@ struct relay_tls_set {
     struct tls_cert_info *own;          /* owned: the certificate selected for each receive
                                          * connector (n), then each send connector (ns);
                                          * thumbprint "" when none */
+    struct cfg_errors notes;            /* owned: connectors left without TLS, logged by
+                                         * relay_tls_set_report (not for a refused set) */
 };
 
 #define RELAY_TLS_EXPIRY_WARN (30 * 86400) /* warn daily from 30 days before NotAfter */
@@ -85,6 +89,7 @@ static void relay_tls_gen_free(struct relay_tls_set *g)
         tls_cert_info_free(&g->own[i]);
     free(g->own);
     free(g->used);
+    policy_config_errors_free(&g->notes);
     memset(g, 0, sizeof(*g));
 }
 
@@ -109,6 +114,21 @@ static void relay_tls_note_use(struct relay_tls_set *g, const struct tls_store_e
     }
     n = strlen(u->connectors);
     snprintf(u->connectors + n, sizeof(u->connectors) - n, "%s%s %s", n ? "," : "", role, name);
+}
+
+/* relay_tls_note - remember a connector left without TLS, for relay_tls_set_report */
+
+static void relay_tls_note(struct relay_tls_set *g, const char *fmt, ...)
+{
+    va_list ap;
+    char   *text;
+
+    va_start(ap, fmt);
+    if (vasprintf(&text, fmt, ap) < 0)
+        log_fatal("tls", "out of memory");
+    va_end(ap);
+    g->notes.v = xrealloc(g->notes.v, (g->notes.n + 1) * sizeof(*g->notes.v));
+    g->notes.v[g->notes.n++] = text;
 }
 
 /* relay_tls_keep_info - keep a copy of e's facts in *out (for "Sending certificate") */
@@ -234,8 +254,8 @@ static void relay_tls_build_receive(struct relay_tls_set *g, const struct config
     }
     if (e == NULL) {
         if (store != NULL)              /* no store: logged once by the caller */
-            log_errx("tls", 0, "receive connector %s: no usable certificate for %s: %s: "
-                     "STARTTLS is not offered", rc->name, rc->fqdn, why);
+            relay_tls_note(g, "receive connector %s: no usable certificate for %s: %s: "
+                           "STARTTLS is not offered", rc->name, rc->fqdn, why);
         return;
     }
     relay_tls_keep_info(&g->own[i], e);
@@ -248,9 +268,9 @@ static void relay_tls_build_receive(struct relay_tls_set *g, const struct config
                             "offer STARTTLS: certificate %s, trusted_ca_file %s: %s", title,
                             must, e->cert_path, cfg->transport.trusted_ca_file, why);
     else
-        log_errx("tls", 0, "receive connector %s: certificate %s, trusted_ca_file %s: %s: "
-                 "STARTTLS is not offered", rc->name, e->cert_path,
-                 cfg->transport.trusted_ca_file, why);
+        relay_tls_note(g, "receive connector %s: certificate %s, trusted_ca_file %s: %s: "
+                       "STARTTLS is not offered", rc->name, e->cert_path,
+                       cfg->transport.trusted_ca_file, why);
 }
 
 /* relay_tls_build_send - send connector i's context into g */
@@ -280,8 +300,8 @@ static void relay_tls_build_send(struct relay_tls_set *g, const struct config *c
         policy_config_error(errs, cfg, policy_config_line(cfg, sc, NULL), "%s (%s) cannot use "
                             "STARTTLS: %s", title, must, why);
     else if (g->sctx[i] == NULL)
-        log_errx("tls", 0, "send connector %s: %s: outbound STARTTLS is not used", sc->name,
-                 why);
+        relay_tls_note(g, "send connector %s: %s: outbound STARTTLS is not used", sc->name,
+                       why);
     else if (e != NULL)
         relay_tls_note_use(g, e, "send", sc->name);
 }
@@ -305,8 +325,8 @@ struct relay_tls_set *relay_tls_build(const struct config *cfg, struct cfg_error
         && (store = tls_store_load(cfg->transport.certificate_store,
                                    cfg->transport.trusted_ca_file, time(NULL), &why)) == NULL
         && relay_tls_lax(cfg))          /* the others get an error each */
-        log_errx("tls", 0, "certificate_store %s: %s: STARTTLS is not offered",
-                 cfg->transport.certificate_store, why);
+        relay_tls_note(g, "certificate_store %s: %s: STARTTLS is not offered",
+                       cfg->transport.certificate_store, why);
     for (size_t i = 0; i < cfg->nreceive; i++)
         if (cfg->receive[i].auth_mechanism == CFG_AUTH_TLS)
             relay_tls_build_receive(g, cfg, i, store, why, errs);
@@ -314,6 +334,14 @@ struct relay_tls_set *relay_tls_build(const struct config *cfg, struct cfg_error
         relay_tls_build_send(g, cfg, i, store, why, errs);
     tls_store_free(store);
     return g;
+}
+
+/* relay_tls_set_report - log the connectors that set leaves without TLS */
+
+void relay_tls_set_report(const struct relay_tls_set *set)
+{
+    for (size_t i = 0; i < set->notes.n; i++)
+        log_errx("tls", 0, "%s", set->notes.v[i]);
 }
 
 /* relay_tls_set_free - drop a set that was not installed (NULL is a no-op) */

@@ -24,14 +24,18 @@ struct relay_tls_set;                   /* the material of one configuration (op
  * user.  A connector that must use TLS (receive: domain_secure_enabled or
  * require_tls; send: domain_secure_enabled) and cannot appends an error
  * "FILE:LINE: ..." to errs: then free the set, do not install it.  Any
- * other connector without a usable certificate is logged as an error and
- * gets no STARTTLS.  Never NULL.
+ * other connector without a usable certificate gets no STARTTLS, noted for
+ * relay_tls_set_report().  Never NULL.
  */
 struct relay_tls_set *relay_tls_build(const struct config *cfg, struct cfg_errors *errs);
 /* Make set (built for cfg) current, keeping the previous generation for
  * the sessions started under it; takes set over.  Call before
  * policy_config_swap(cfg). */
 void    relay_tls_install(struct relay_tls_set *set);
+/* Log, as errors, the connectors that set leaves without TLS (no usable
+ * certificate, a context that cannot be built): for a set about to be
+ * installed or judged by --check-config, never for a refused one. */
+void    relay_tls_set_report(const struct relay_tls_set *set);
 /* Free a set that is not installed (NULL is a no-op). */
 void    relay_tls_set_free(struct relay_tls_set *set);
 /* Does cfg use TLS at all (a receive connector with auth_mechanism = tls,

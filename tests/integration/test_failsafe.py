@@ -144,6 +144,28 @@ class FailSafeTest(PkiMixin, DomsecTestCase):
             d, lambda: os.unlink(os.path.join(self.store_of(d), "relay.pem")),
             line_of(d.config_text, "fqdn = " + RELAY_FQDN), self.no_cert_message(self.store_of(d)))
 
+    def test_refused_reload_reports_nothing_of_the_refused_set(self):
+        # A lax connector (Plain: TLS wanted, no certificate for its fqdn) is
+        # reported when its configuration is put to work, at start; a reload
+        # that is refused puts nothing to work, so it reports no connector
+        # "without STARTTLS": only why it was refused.
+        d = self.daemon()
+        plain = {"auth_mechanism": "tls", "fqdn": "nocert.contoso.test",
+                 "remote_ip_ranges": "127.0.0.9"}
+        d = Daemon(self, connectors=d.fs_args["connectors"] + [("Plain", plain)],
+                   transport=d.fs_args["transport"])
+        lax = r"error tls receive connector Plain: no usable certificate for nocert"
+        store = self.store_of(d)
+        d.start()
+        d.wait_log(lax)
+        mark = d.log_mark()
+        os.unlink(os.path.join(store, "relay.pem"))
+        d.reload()
+        d.wait_log(r"warning config reload failed, keeping the running configuration",
+                   since=mark)
+        self.assertNotRegex(d.log()[mark:], lax)
+        self.assertNotRegex(d.log()[mark:], r"STARTTLS is not offered")
+
     def test_store_missing(self):
         d = self.daemon(transport={"certificate_store": "/nonexistent/certs"})
         self.assertRefused(
