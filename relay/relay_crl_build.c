@@ -88,6 +88,14 @@ static unsigned char *crl_slurp(const char *path, size_t max, size_t *len)
     return buf;
 }
 
+/* crl_name_cmp - qsort order of an array of char *: by the strings, not
+ * the pointers (casting strcmp to the qsort type compared pointer bytes) */
+
+static int crl_name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 /* crl_names - sorted names of dir's entries that keep() accepts (owned);
  * NULL with errno if dir cannot be read */
 
@@ -113,7 +121,7 @@ static char **crl_names(const char *dir, bool (*keep)(const char *), size_t *n)
     }
     closedir(d);
     if (*n > 1)
-        qsort(v, *n, sizeof(*v), (int (*)(const void *, const void *))strcmp);
+        qsort(v, *n, sizeof(*v), crl_name_cmp);
     return v;
 }
 

@@ -369,6 +369,23 @@ class CrlFetchTest(PkiMixin, DomsecTestCase):
             self.assertEqual(row["Status"], "Current")
             self.assertTrue(row["File"].startswith(self.cache_dir(d) + "/"), row)
 
+    def test_cached_crls_are_loaded_in_name_order(self):
+        # The cache is read in the order of its file names, whatever order they
+        # were created in (relay_crl_build.c sorted pointer bytes before).
+        d = self.daemon(fetch="yes", start=False)
+        cache = self.cache_dir(d)
+        os.makedirs(cache, exist_ok=True)
+        urls = [self.url("copy-%02d.crl" % i) for i in range(24)]
+        names = {u: hashlib.sha256(u.encode()).hexdigest() for u in urls}
+        for u in sorted(urls, key=lambda u: names[u], reverse=True):
+            shutil.copy(self.p("inter.crl"), os.path.join(cache, names[u] + ".crl"))
+            with open(os.path.join(cache, names[u] + ".url"), "w") as f:
+                f.write(u + "\n")
+        r = self.crl_list(d, "--json")
+        self.assertEqual(r.returncode, 0, r)
+        got = [os.path.basename(row["File"]) for row in json.loads(r.stdout.decode())]
+        self.assertEqual(got, sorted(names[u] + ".crl" for u in urls))
+
     def test_crl_list_empty_and_errors(self):
         d = self.daemon(fetch="no", start=False)
         r = self.crl_list(d)
