@@ -11,7 +11,9 @@
  *
  * Loading replays the records in order (the last one of a recipient wins);
  * a torn last line (no newline: a crash during append) is ignored, and
- * m->torn tells the writer to end it before appending.
+ * m->torn tells the writer to end it before appending.  A record with a
+ * damaged number (a sign, no digits, an overflow, other characters after
+ * the digits) is skipped as an unknown line is, never misread.
  *
  * CONTRACT
  *  Every function doing I/O blocks and is meant for libuv's thread pool or
@@ -20,6 +22,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,6 +97,53 @@ static void relay_qmsg_envelope(struct relay_qmsg *m, const char *buf, size_t le
     }
 }
 
+/* qmsg_num - the decimal field at *p, at most max, into *v and *p past it;
+ * -1 for a sign, no digits, overflow or anything but a space or the end of
+ * the line after the digits (sscanf("%llu") took "-1" and "12x") */
+
+static int qmsg_num(const char **p, unsigned long long max, unsigned long long *v)
+{
+    const char *s = *p;
+    char *e;
+
+    if (*s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    *v = strtoull(s, &e, 10);
+    if (errno == ERANGE || *v > max || (*e != ' ' && *e != '\0'))
+        return -1;
+    *p = e;
+    return 0;
+}
+
+/* qmsg_replay_rcpt - apply "<index> <state> <unix-ms> <attempts> <text>";
+ * -1 (nothing applied) when a field is damaged */
+
+static int qmsg_replay_rcpt(struct relay_qmsg *m, const char *p)
+{
+    unsigned long long idx, ms, att;
+    const char *state;
+    size_t slen;
+    struct relay_qrcpt *r;
+
+    if (qmsg_num(&p, ULLONG_MAX, &idx) < 0 || idx >= m->nrcpts || *p++ != ' ')
+        return -1;
+    state = p;
+    if ((slen = strcspn(p, " ")) == 0 || p[slen] != ' ')
+        return -1;
+    p += slen + 1;
+    if (qmsg_num(&p, ULLONG_MAX, &ms) < 0 || *p++ != ' ' || qmsg_num(&p, UINT_MAX, &att) < 0)
+        return -1;
+    r = &m->rcpts[idx];
+    r->state = slen == 9 && memcmp(state, "delivered", 9) == 0 ? RELAY_R_DELIVERED
+             : slen == 6 && memcmp(state, "failed", 6) == 0 ? RELAY_R_FAILED : RELAY_R_PENDING;
+    r->attempts = (unsigned)att;
+    r->last_ms = ms;
+    free(r->last);
+    r->last = xstrdup(p + strspn(p, " "));
+    return 0;
+}
+
 /* relay_qmsg_replay - apply the state records after "end\n" */
 
 static void relay_qmsg_replay(struct relay_qmsg *m, char *p, char *end)
@@ -101,28 +151,26 @@ static void relay_qmsg_replay(struct relay_qmsg *m, char *p, char *end)
     char *nl;
 
     for (; p < end && (nl = memchr(p, '\n', (size_t)(end - p))) != NULL; p = nl + 1) {
-        unsigned long long idx, ms, att;
-        char state[16];
-        int off = 0;
+        const char *f;
+        unsigned long long ms;
 
         *nl = '\0';
-        if (sscanf(p, "rcpt %llu %15s %llu %llu %n", &idx, state, &ms, &att, &off) == 4
-            && off > 0 && idx < m->nrcpts) {
-            struct relay_qrcpt *r = &m->rcpts[idx];
-
-            r->state = strcmp(state, "delivered") == 0 ? RELAY_R_DELIVERED
-                     : strcmp(state, "failed") == 0 ? RELAY_R_FAILED : RELAY_R_PENDING;
-            r->attempts = (unsigned)att;
-            r->last_ms = ms;
-            free(r->last);
-            r->last = xstrdup(p + off);
-        } else if (sscanf(p, "next %llu", &ms) == 1) {
-            m->next_ms = ms;
-            m->rounds++;
-        } else if (sscanf(p, "delay %llu", &ms) == 1) {
-            m->delay_ms = ms;
+        f = p + strcspn(p, " ") + 1;   /* the first field (used after a keyword) */
+        if (strncmp(p, "rcpt ", 5) == 0) {
+            qmsg_replay_rcpt(m, f);
+        } else if (strncmp(p, "next ", 5) == 0) {
+            if (qmsg_num(&f, ULLONG_MAX, &ms) == 0) {
+                m->next_ms = ms;
+                m->rounds++;
+            }
+        } else if (strncmp(p, "delay ", 6) == 0) {
+            if (qmsg_num(&f, ULLONG_MAX, &ms) == 0)
+                m->delay_ms = ms;
         }
-        /* Unknown lines are skipped: a newer version may add records. */
+        /* Unknown lines are skipped: a newer version may add records.  So
+         * are damaged ones: the end of a torn line (a crash mid-append) may
+         * sit anywhere, ended by the newline written before the next
+         * append; skipping a record only delays or repeats an attempt. */
     }
 }
 

@@ -1,7 +1,8 @@
 /*
  * relay_qmsg_test.c - delivery state on disk: records replay in order, the
  * last record of a recipient wins, a torn last line (crash mid-append) is
- * ignored, unknown lines are skipped, appended records round-trip.
+ * ignored, unknown lines and records with a damaged number are skipped,
+ * appended records round-trip.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -102,10 +103,96 @@ static void test_replay(void **state)
     rmdir(dir);
 }
 
+/* A record with a damaged number changes nothing (sscanf("%llu") took "-1"
+ * as 2^64-1, overflow as anything and "12x" as 12); the file still loads. */
+static const struct {
+    const char *label, *record;
+} damaged[] = {
+    { "next: sign", "next -1\n" },
+    { "next: overflow", "next 18446744073709551616\n" },
+    { "next: trailing junk", "next 12x\n" },
+    { "next: empty", "next \n" },
+    { "next: plus sign", "next +5\n" },
+    { "delay: sign", "delay -1\n" },
+    { "delay: overflow", "delay 18446744073709551616\n" },
+    { "delay: trailing junk", "delay 12x\n" },
+    { "delay: empty", "delay \n" },
+    { "rcpt index: sign", "rcpt -1 delivered 2500 2 250 ok\n" },
+    { "rcpt index: overflow", "rcpt 18446744073709551616 delivered 2500 2 250 ok\n" },
+    { "rcpt index: trailing junk", "rcpt 0x delivered 2500 2 250 ok\n" },
+    { "rcpt index: out of range", "rcpt 3 delivered 2500 2 250 ok\n" },
+    { "rcpt time: sign", "rcpt 0 delivered -1 2 250 ok\n" },
+    { "rcpt time: overflow", "rcpt 0 delivered 18446744073709551616 2 250 ok\n" },
+    { "rcpt time: trailing junk", "rcpt 0 delivered 12x 2 250 ok\n" },
+    { "rcpt time: empty", "rcpt 0 delivered  2 250 ok\n" },
+    { "rcpt attempts: sign", "rcpt 0 delivered 2500 -1 250 ok\n" },
+    { "rcpt attempts: over unsigned", "rcpt 0 delivered 2500 4294967296 250 ok\n" },
+    { "rcpt attempts: trailing junk", "rcpt 0 delivered 2500 12x 250 ok\n" },
+    { "rcpt attempts: empty", "rcpt 0 delivered 2500 \n" },
+    { "rcpt: no state", "rcpt 0\n" },
+    { "rcpt: empty", "rcpt \n" },
+};
+
+static void test_damaged_records_change_nothing(void **state)
+{
+    static const char good[] = "rcpt 0 deferred 1000 1 451 4.4.0 try later\n"
+                               "next 2000\ndelay 3000\n";
+
+    for (size_t i = 0; i < sizeof(damaged) / sizeof(damaged[0]); i++) {
+        char dir[] = "/tmp/qmsgtestXXXXXX", tail[256];
+        struct relay_qmsg *m;
+        const char *why = NULL;
+        int dfd;
+
+        print_message("damaged %s\n", damaged[i].label);
+        assert_non_null(mkdtemp(dir));
+        snprintf(tail, sizeof(tail), "%s%s", good, damaged[i].record);
+        dfd = write_file(dir, tail);
+        assert_int_equal(relay_qmsg_load(dfd, "0123456789ABCDEF", &m, &why), 0);
+        assert_int_equal(m->rcpts[0].state, RELAY_R_PENDING);
+        assert_int_equal(m->rcpts[0].last_ms, 1000);
+        assert_int_equal(m->rcpts[0].attempts, 1);
+        assert_string_equal(m->rcpts[0].last, "451 4.4.0 try later");
+        assert_int_equal(m->next_ms, 2000);
+        assert_int_equal(m->rounds, 1);
+        assert_int_equal(m->delay_ms, 3000);
+        relay_qmsg_free(m);
+        assert_int_equal(relay_qmsg_remove(dfd, "0123456789ABCDEF"), 0);
+        close(dfd);
+        assert_int_equal(rmdir(dir), 0);
+    }
+}
+
+/* The largest values still parse, and an empty reply text is kept. */
+static void test_largest_numbers(void **state)
+{
+    char dir[] = "/tmp/qmsgtestXXXXXX";
+    struct relay_qmsg *m;
+    const char *why = NULL;
+    int dfd;
+
+    assert_non_null(mkdtemp(dir));
+    dfd = write_file(dir, "rcpt 2 failed 18446744073709551615 4294967295 \n"
+                          "next 18446744073709551615\ndelay 18446744073709551615\n");
+    assert_int_equal(relay_qmsg_load(dfd, "0123456789ABCDEF", &m, &why), 0);
+    assert_int_equal(m->rcpts[2].state, RELAY_R_FAILED);
+    assert_true(m->rcpts[2].last_ms == UINT64_MAX);
+    assert_true(m->rcpts[2].attempts == 4294967295u);
+    assert_string_equal(m->rcpts[2].last, "");
+    assert_true(m->next_ms == UINT64_MAX);
+    assert_true(m->delay_ms == UINT64_MAX);
+    relay_qmsg_free(m);
+    assert_int_equal(relay_qmsg_remove(dfd, "0123456789ABCDEF"), 0);
+    close(dfd);
+    assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_replay),
+        cmocka_unit_test(test_damaged_records_change_nothing),
+        cmocka_unit_test(test_largest_numbers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
