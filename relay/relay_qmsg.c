@@ -214,8 +214,9 @@ int relay_qmsg_load(int dirfd, const char *id, struct relay_qmsg **out, const ch
                 m->data_off = qf.data_off;
                 m->data_len = qf.data_len;
                 relay_qmsg_envelope(m, buf, (size_t)qf.data_off);
-                relay_qmsg_replay(m, t + 4, t + tlen);
+                /* Before the replay, which overwrites every newline. */
                 m->torn = tlen > 4 && t[tlen - 1] != '\n';
+                relay_qmsg_replay(m, t + 4, t + tlen);
                 *out = m;
                 r = 0;
             }

@@ -156,6 +156,7 @@ static void test_damaged_records_change_nothing(void **state)
         assert_int_equal(m->next_ms, 2000);
         assert_int_equal(m->rounds, 1);
         assert_int_equal(m->delay_ms, 3000);
+        assert_false(m->torn);          /* the last line has its newline */
         relay_qmsg_free(m);
         assert_int_equal(relay_qmsg_remove(dfd, "0123456789ABCDEF"), 0);
         close(dfd);
