@@ -56,6 +56,9 @@ struct relay_smtpc *relay__smtpc_all;   /* queue manager thread only */
 static bool smtpc_stopping;             /* relay_smtpc_shutdown_all was called */
 
 #define RELAY_SMTPC_STOP_GRACE_MS 30000 /* at stop, the longest wait for a dot's reply */
+#define RELAY_SMTPC_QUIT_WAIT_MS 2000   /* at stop, the wait for the reply to QUIT */
+#define RELAY_SMTPC_LINGER_MS 2000      /* at close, wait for our last command to
+                                         * leave (relay_session.c's RELAY_LINGER_MS) */
 
 static void smtpc_event(struct tls_conn *tc, enum tls_event ev, void *arg);
 static void smtpc_timeout(uv_timer_t *t);
@@ -150,7 +153,7 @@ static void smtpc_finish(struct relay_smtpc *c)
     relay__smtpc_idle_unlink(c);
     c->finishing = true;
     c->state = C_DONE;
-    relay__smtpc_drop_conn(c, 2000);
+    relay__smtpc_drop_conn(c, RELAY_SMTPC_LINGER_MS);
     uv_close((uv_handle_t *)&c->timer, smtpc_timer_closed);
 }
 
@@ -361,7 +364,7 @@ void relay__smtpc_take_job(struct relay_smtpc *c)
 
     if (smtpc_stopping && c->job == NULL) {     /* the last reply came: goodbye */
         relay__smtpc_quit(c);
-        uv_timer_start(&c->timer, smtpc_timeout, 2000, 0);
+        uv_timer_start(&c->timer, smtpc_timeout, RELAY_SMTPC_QUIT_WAIT_MS, 0);
         return;
     }
     if (c->job == NULL && d->jobs != NULL) {
@@ -775,9 +778,9 @@ void relay_smtpc_shutdown_all(void)
                            left < RELAY_SMTPC_STOP_GRACE_MS ? left : RELAY_SMTPC_STOP_GRACE_MS, 0);
             continue;
         }
-        if (c->idling) {                /* nothing in flight: QUIT, wait 2 s for 221 */
+        if (c->idling) {                /* nothing in flight: QUIT, wait for 221 */
             relay__smtpc_quit(c);
-            uv_timer_start(&c->timer, smtpc_timeout, 2000, 0);
+            uv_timer_start(&c->timer, smtpc_timeout, RELAY_SMTPC_QUIT_WAIT_MS, 0);
             continue;
         }
         if (c->job != NULL) {
