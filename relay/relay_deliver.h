@@ -129,7 +129,8 @@ struct relay_dest {
     struct relay_dest *next;
 };
 
-/* Start a connection for dest (it pulls jobs); 0 or a libuv error. */
+/* Start a connection for dest (it pulls jobs); always 0 (relay_smtpc.c's
+ * CONTRACT says what is reported, and when). */
 int     relay_smtpc_start(struct relay_dest *d, uv_loop_t *loop);
 /* Give d's next job to one of its idle connections; false if it has none. */
 bool    relay_smtpc_wake(struct relay_dest *d);

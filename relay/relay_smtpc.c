@@ -17,11 +17,14 @@
  * are in relay_smtpc_tls.c; the two share relay_smtpc_int.h.
  *
  * CONTRACT
- *  Runs on the queue manager's loop.  relay_smtpc_start() returns 0 (the
- *  connection will report through relay_qmgr_job_done(),
- *  relay_qmgr_dest_failed() and finally relay_qmgr_conn_gone(), always
- *  later, never inside the call) or a libuv error (then nothing is
- *  reported).  The smtpc is freed after its last conn and its timer closed.
+ *  Runs on the queue manager's loop.  relay_smtpc_start() always returns 0:
+ *  a connection that cannot even be opened is reported as one that fails
+ *  later.  The connection reports through relay_qmgr_job_done(),
+ *  relay_qmgr_dest_failed() and finally, always later, relay_qmgr_conn_gone().
+ *  The first two can run inside relay_smtpc_start() when no address can be
+ *  tried at all (tls_conn_connect fails at once for every address, or the
+ *  stop has begun).  The smtpc is freed after its last conn and its timer
+ *  closed.
  */
 #include <stdarg.h>
 #include <stdio.h>

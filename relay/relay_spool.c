@@ -10,11 +10,13 @@
  * placeholder until commit fills it in.
  *
  * CONTRACT
- *  One spool belongs to one worker loop; all calls are made on it.  Flush
- *  and commit callbacks run later on that loop, never inside the call.
- *  After relay_spool_abort() no callback runs and the spool frees itself
- *  once any background write has finished (removing the temporary file).
- *  After the commit callback returns the spool is freed.
+ *  One spool belongs to one worker loop; all calls are made on it.  Flush,
+ *  commit and abort callbacks run later on that loop, never inside the call.
+ *  After relay_spool_abort() no flush or commit callback runs; once any
+ *  background write has finished, the temporary file is removed, then the
+ *  abort callback (if not NULL) runs with 0 and the spool is freed (at once
+ *  when there is no file and no callback).  After the commit callback
+ *  returns the spool is freed.
  */
 #include <errno.h>
 #include <fcntl.h>
