@@ -70,11 +70,7 @@ static bool edit_key_of(const char *line, size_t n, const char *key, const char 
     return true;
 }
 
-/*
- * edit_scan - find the key's line in [section]: byte ranges of that line,
- * of the section's last non-blank line, and whether the section exists.
- */
-struct edit_pos {
+struct edit_pos {                       /* what edit_scan finds */
     bool    in_section_seen;
     const char *key_line, *key_end;     /* the line setting key (incl. newline) */
     const char *val;
@@ -82,6 +78,10 @@ struct edit_pos {
     const char *insert_at;              /* after the section's last non-blank line */
 };
 
+/*
+ * edit_scan - find the key's line in [section]: byte ranges of that line,
+ * of the section's last non-blank line, and whether the section exists.
+ */
 static void edit_scan(const char *text, const char *section, const char *key,
                       struct edit_pos *p)
 {

@@ -31,7 +31,7 @@ static void html_esc(FILE *fp, const char *s)
     }
 }
 
-/* html_pct - "n / total (p%)" for a secured share */
+/* html_share - the cells "total" and "secured (p%)" of a secured share */
 
 static void html_share(FILE *fp, uint64_t secured, uint64_t total)
 {

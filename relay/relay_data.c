@@ -172,7 +172,7 @@ static void relay_data_headers(struct relay_tx *tx, const char *p, size_t n)
     }
 }
 
-/* relay_data_rfc5322_date - "Sun, 22 Nov 2026 10:00:00 +0000" */
+/* relay_data_date - RFC 5322 date in UTC, "Sun, 22 Nov 2026 10:00:00 +0000" */
 
 static void relay_data_date(char *buf, size_t sz, time_t t)
 {

@@ -218,7 +218,7 @@ static int relay_proto_secure(struct relay_session *s, const char *sender, char 
     return 0;
 }
 
-/* relay_cmd_helo - HELO and EHLO */
+/* relay_cmd_hello - HELO and EHLO (esmtp) */
 
 static void relay_cmd_hello(struct relay_session *s, char *arg, bool esmtp)
 {

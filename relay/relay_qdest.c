@@ -140,7 +140,7 @@ static void qmgr_dns_done(struct dns_query *q, const struct dns_result *res, voi
     relay__qmgr_maybe_exit();
 }
 
-/* qmgr_smarthost_addr - a literal smart host needs no DNS */
+/* qmgr_literal - a smart host that is an IP literal (needs no DNS) into ss */
 
 static bool qmgr_literal(const char *host, struct sockaddr_storage *ss)
 {

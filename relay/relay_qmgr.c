@@ -364,9 +364,9 @@ static void qmgr_timer_fired(uv_timer_t *t)
     relay__qmgr_schedule();
 }
 
-/* relay__qmgr_schedule - start what is due; sleep until the next thing is */
-
 static void qmgr_dns_reload(const struct config *cfg);
+
+/* relay__qmgr_schedule - start what is due; sleep until the next thing is */
 
 void relay__qmgr_schedule(void)
 {

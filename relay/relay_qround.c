@@ -49,7 +49,7 @@ void relay__qround_read_work(uv_work_t *req)
     w->m->data = relay_qmsg_read_data(relay__qmgr_dirfd(), w->m, &w->err);
 }
 
-/* qmgr_unlink_msg - forget a message */
+/* relay__qround_forget - unlink a message from the queue's list and free it */
 
 void relay__qround_forget(struct relay_qmsg *m)
 {
@@ -60,6 +60,8 @@ void relay__qround_forget(struct relay_qmsg *m)
         }
     relay_qmsg_free(m);
 }
+
+/* relay__qround_removed - a finished message's file is removed (or not): forget it */
 
 void relay__qround_removed(struct relay_qmgr_work *w)
 {
@@ -240,7 +242,7 @@ static void qmgr_write_records(struct relay_qmsg *m, char *buf, size_t len,
     relay__qmgr_submit(m, m->id, qmgr_append_work, then, buf, len);
 }
 
-/* qmgr_reporting_mta - the name we report as */
+/* qmgr_fqdn - the name we report as (Reporting-MTA) */
 
 static const char *qmgr_fqdn(const struct config *cfg)
 {

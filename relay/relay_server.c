@@ -347,7 +347,7 @@ static void relay_server_signal(uv_signal_t *h, int signum)
     relay_server_request_stop();
 }
 
-/* relay_server_privileges - find the unprivileged user (when root) */
+/* relay_server_user - find the unprivileged user (when root) */
 
 static int relay_server_user(const struct config *cfg, uid_t *uid, gid_t *gid)
 {

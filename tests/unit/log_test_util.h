@@ -32,9 +32,9 @@
 #ifdef BASE_MS
 #include <stdatomic.h>
 
-/* fake_clock - a clock for the writers, moved by at() */
-
 static _Atomic uint64_t fake_now LOG_TEST_UNUSED = BASE_MS;
+
+/* fake_clock - a clock for the writers, moved by at() */
 
 static LOG_TEST_UNUSED uint64_t fake_clock(void *arg)
 {
