@@ -129,7 +129,7 @@ size_t log_read_time_arg(const char *s, char out[LOG_READ_TSLEN + 1])
 
     if (s == NULL)
         return 0;
-    for (; s[n] && n < LOG_READ_TSLEN; n++) {
+    for (; n < LOG_READ_TSLEN && s[n]; n++) {
         char c = s[n], f = form[n];
 
         if (f == 'd' ? !isdigit((unsigned char)c) : f == 'T' ? (c != 'T' && c != ' ' && c != 't')

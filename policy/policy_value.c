@@ -591,8 +591,7 @@ void policy__format_range(const struct cfg_range *r, char *buf, size_t bufsz)
 
 void policy__format_smarthost(const struct cfg_smarthost *h, char *buf, size_t bufsz)
 {
-    const char *fmt = h->literal ? "[%s]" : "%s";
-    int n = snprintf(buf, bufsz, fmt, h->host);
+    int n = snprintf(buf, bufsz, h->literal ? "[%s]" : "%s", h->host);
 
     if (h->port && n >= 0 && (size_t)n < bufsz)
         snprintf(buf + n, bufsz - (size_t)n, ":%d", h->port);

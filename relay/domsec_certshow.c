@@ -183,6 +183,7 @@ int domsec__cert_open(struct domsec__cert_cmd *c, const char *config_path)
     policy_config_errors_free(&errs);
     c->dir = c->cfg->transport.certificate_store;
     if (geteuid() == 0) {
+        /* cppcheck-suppress getpwnamCalled ; the domsec command has one thread */
         struct passwd *pw = getpwnam(c->cfg->service.user);
 
         if (pw != NULL) {

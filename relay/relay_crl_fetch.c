@@ -267,10 +267,10 @@ static int crl_write_file(const char *dir, const char *name, const void *data, s
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), r = -1;
 
     if (fd >= 0) {
-        if (write(fd, data, len) == (ssize_t)len && fsync(fd) == 0 && close(fd) == 0)
+        bool    ok = write(fd, data, len) == (ssize_t)len && fsync(fd) == 0;
+
+        if (close(fd) == 0 && ok)       /* close once: a failed close frees fd too */
             r = rename(tmp, path);
-        else
-            close(fd);
         if (r < 0) {
             int e = errno;
 

@@ -117,8 +117,9 @@ static int fs_become(const struct config *cfg, struct fs_ids *ids, struct cfg_er
     int     line = fs_line(cfg, &cfg->service, "user", NULL);
     struct passwd *pw = NULL;
 
+    /* cppcheck-suppress getpwnamCalled ; main thread; no other thread calls getpw* */
     if (geteuid() != 0 || ((pw = getpwnam(cfg->service.user)) == NULL && !fs_strict(cfg))) {
-        pw = getpwuid(geteuid());
+        pw = getpwuid(geteuid());       /* cppcheck-suppress getpwuidCalled ; as above */
         if (pw != NULL)
             snprintf(ids->user, sizeof(ids->user), "%s", pw->pw_name);
         else

@@ -257,11 +257,11 @@ void relay_qmgr_dest_failed(struct relay_dest *d, struct relay_job *current)
 
 static void qmgr_domain(const char *addr, char *out, size_t sz)
 {
-    const char *at = strrchr(addr, '@');
+    const char *at = strrchr(addr, '@'), *dom = at ? at + 1 : "";
     size_t i = 0;
 
-    for (at = at ? at + 1 : ""; at[i] != '\0' && i + 1 < sz; i++)
-        out[i] = (char)tolower((unsigned char)at[i]);
+    for (; dom[i] != '\0' && i + 1 < sz; i++)
+        out[i] = (char)tolower((unsigned char)dom[i]);
     out[i] = '\0';
 }
 

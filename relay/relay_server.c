@@ -357,6 +357,7 @@ static int relay_server_user(const struct config *cfg, uid_t *uid, gid_t *gid)
     *gid = getegid();
     if (geteuid() != 0)
         return 0;
+    /* cppcheck-suppress getpwnamCalled ; main thread; no other thread calls getpw* */
     if ((pw = getpwnam(cfg->service.user)) == NULL) {
         log_errx("server", 0, "user \"%s\" does not exist: create it (useradd --system %s) "
                  "or set [service] user", cfg->service.user, cfg->service.user);

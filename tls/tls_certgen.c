@@ -576,21 +576,23 @@ static int gen_time(unsigned char *out, int64_t t)
     time_t  tt = (time_t)t;
     struct tm tm;
     int     year;
+    char    gt[16];                     /* GeneralizedTime: YYYYMMDDhhmmssZ */
 
     if (gmtime_r(&tt, &tm) == NULL)
         return -1;
     year = tm.tm_year + 1900;
-    if (year >= 1950 && year < 2050) {
-        out[0] = ASN_UTC_TIME;
-        out[1] = 13;
-        strftime((char *)out + 2, 14, "%y%m%d%H%M%SZ", &tm);
-        return 15;
-    }
     if (year > 9999)
         return -1;
+    strftime(gt, sizeof(gt), "%Y%m%d%H%M%SZ", &tm);
+    if (year >= 1950 && year < 2050) {  /* UTCTime: the same without the century */
+        out[0] = ASN_UTC_TIME;
+        out[1] = 13;
+        memcpy(out + 2, gt + 2, 13);
+        return 15;
+    }
     out[0] = ASN_GENERALIZED_TIME;
     out[1] = 15;
-    strftime((char *)out + 2, 16, "%Y%m%d%H%M%SZ", &tm);
+    memcpy(out + 2, gt, 15);
     return 17;
 }
 

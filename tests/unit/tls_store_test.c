@@ -272,11 +272,11 @@ static void test_info_fields(void **state)
 static void test_info_errors(void **state)
 {
     static const struct {
-        const char *file, *fmt;
+        const char *file, *before, *after;  /* expected: before PATH after */
     } bad[] = {
-        {"none.pem", "cannot read %s: No such file or directory"},
-        {"store/empty.pem", "no certificate in %s"},
-        {"store/broken.pem", "the certificate in %s cannot be parsed"},
+        {"none.pem", "cannot read ", ": No such file or directory"},
+        {"store/empty.pem", "no certificate in ", ""},
+        {"store/broken.pem", "the certificate in ", " cannot be parsed"},
     };
     static const unsigned char junk[] = {0x30, 0x03, 0x02, 0x01, 0x05};
     struct tls_cert_info ci;
@@ -286,7 +286,7 @@ static void test_info_errors(void **state)
     for (size_t i = 0; i < NELEM(bad); i++) {
         why = NULL;
         assert_int_equal(tls_cert_info_from_pem_file(path(bad[i].file), &ci, &why), -1);
-        snprintf(expect, sizeof(expect), bad[i].fmt, path(bad[i].file));
+        snprintf(expect, sizeof(expect), "%s%s%s", bad[i].before, path(bad[i].file), bad[i].after);
         assert_string_equal(str(why), expect);
     }
     assert_int_equal(tls_cert_info_from_der(junk, sizeof(junk), &ci), -1);
