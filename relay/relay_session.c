@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "log_util.h"
 #include "relay_limits.h"
 #include "relay_plog.h"
 #include "relay_smtpd.h"
@@ -374,21 +375,9 @@ static void relay_session_event(struct tls_conn *c, enum tls_event ev, void *arg
 static void relay_session_format_ep(struct relay_session *s)
 {
     const struct sockaddr *sa = (const struct sockaddr *)&s->remote;
-    int port;
 
-    if (sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-
-        inet_ntop(AF_INET6, &in6->sin6_addr, s->remote_ip, sizeof(s->remote_ip));
-        port = ntohs(in6->sin6_port);
-        snprintf(s->remote_ep, sizeof(s->remote_ep), "[%s]:%d", s->remote_ip, port);
-    } else {
-        const struct sockaddr_in *in4 = (const struct sockaddr_in *)sa;
-
-        inet_ntop(AF_INET, &in4->sin_addr, s->remote_ip, sizeof(s->remote_ip));
-        port = ntohs(in4->sin_port);
-        snprintf(s->remote_ep, sizeof(s->remote_ep), "%s:%d", s->remote_ip, port);
-    }
+    log_addr_ip(s->remote_ip, sizeof(s->remote_ip), sa);
+    log_addr_endpoint(s->remote_ep, sizeof(s->remote_ep), sa);
 }
 
 /* relay_session_plog_start - the protocol log session: "+" and permissions */
@@ -404,7 +393,7 @@ static void relay_session_plog_start(struct relay_session *s)
     }
     log_proto_connector_id(id, sizeof(id), relay_plog_hostname(), s->rc->name);
     log_proto_session_init(pl, relay_plog_recv(), id, s->sid);
-    log_proto_endpoint(ep, sizeof(ep), (const struct sockaddr *)&s->local);
+    log_addr_endpoint(ep, sizeof(ep), (const struct sockaddr *)&s->local);
     log_proto_session_set_local(pl, ep);
     log_proto_session_set_remote(pl, s->remote_ep);
     log_proto_connect(pl);

@@ -1,0 +1,55 @@
+/*
+ * log_util.c - small helpers every layer shares (see log_util.h).
+ *
+ * CONTRACT
+ *  Synchronous, no state, any thread.  Inputs are not kept; results are
+ *  written into the caller's buffer, always NUL-terminated when size > 0.
+ */
+#include "log_util.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+
+/* log_addr_ip - the IP text of an AF_INET or AF_INET6 address, else "" */
+
+char *log_addr_ip(char *out, size_t size, const struct sockaddr *sa)
+{
+    const void *a = NULL;
+
+    if (size == 0)
+        return out;
+    if (sa != NULL && sa->sa_family == AF_INET)
+        a = &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+    else if (sa != NULL && sa->sa_family == AF_INET6)
+        a = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+    if (a == NULL || inet_ntop(sa->sa_family, a, out, (socklen_t)size) == NULL)
+        out[0] = '\0';
+    return out;
+}
+
+/* log_addr_port - the port in host order, 0 for another family */
+
+unsigned log_addr_port(const struct sockaddr *sa)
+{
+    if (sa != NULL && sa->sa_family == AF_INET)
+        return ntohs(((const struct sockaddr_in *)(const void *)sa)->sin_port);
+    if (sa != NULL && sa->sa_family == AF_INET6)
+        return ntohs(((const struct sockaddr_in6 *)(const void *)sa)->sin6_port);
+    return 0;
+}
+
+/* log_addr_endpoint - "IP:PORT" or "[IP]:PORT", "" for another family */
+
+char *log_addr_endpoint(char *out, size_t size, const struct sockaddr *sa)
+{
+    char ip[INET6_ADDRSTRLEN];
+
+    if (size == 0)
+        return out;
+    out[0] = '\0';
+    if (log_addr_ip(ip, sizeof(ip), sa)[0] == '\0')
+        return out;
+    snprintf(out, size, sa->sa_family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, log_addr_port(sa));
+    return out;
+}

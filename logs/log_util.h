@@ -1,0 +1,24 @@
+/*
+ * log_util.h - small helpers every layer shares: the text of a socket
+ * address.  Here, in the bottom layer, so that logs/, policy/, tls/, dns/
+ * and relay/ format the same thing one way.
+ */
+#ifndef DOMSEC_LOG_UTIL_H
+#define DOMSEC_LOG_UTIL_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+/* log_util.c */
+/* The IP of sa ("192.0.2.1", "2001:db8::1", "::ffff:192.0.2.1" for a
+ * v4-mapped IPv6 address) into out; "" when sa is NULL, not AF_INET or
+ * AF_INET6, or out is too small.  Returns out. */
+char *log_addr_ip(char *out, size_t size, const struct sockaddr *sa);
+/* The endpoint of sa as .NET IPEndPoint prints it: "IP:PORT" for IPv4,
+ * "[IP]:PORT" for IPv6 (v4-mapped included); "" as log_addr_ip.  Truncated
+ * to size - 1 bytes.  Returns out. */
+char *log_addr_endpoint(char *out, size_t size, const struct sockaddr *sa);
+/* The port of sa in host order, 0 when sa is neither AF_INET nor AF_INET6. */
+unsigned log_addr_port(const struct sockaddr *sa);
+
+#endif

@@ -1,0 +1,100 @@
+/*
+ * log_util_test.c - the shared helpers of log_util.h, table-driven: the
+ * text of IPv4, IPv6 and v4-mapped socket addresses, of an unknown family
+ * and of NULL, truncation to the buffer.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <cmocka.h>
+
+#include "log_util.h"
+
+/* sa_of - a sockaddr_storage holding ip (v4 or v6 by its text) and port */
+
+static struct sockaddr_storage sa_of(const char *ip, unsigned port)
+{
+    struct sockaddr_storage ss;
+    struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+
+    memset(&ss, 0, sizeof(ss));
+    if (strchr(ip, ':') != NULL) {
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t)port);
+        assert_int_equal(inet_pton(AF_INET6, ip, &in6->sin6_addr), 1);
+    } else {
+        in->sin_family = AF_INET;
+        in->sin_port = htons((uint16_t)port);
+        assert_int_equal(inet_pton(AF_INET, ip, &in->sin_addr), 1);
+    }
+    return ss;
+}
+
+static void test_addr(void **state)
+{
+    static const struct {
+        const char *ip;
+        unsigned port;
+        const char *text, *endpoint;
+    } cases[] = {
+        { "192.0.2.10", 25, "192.0.2.10", "192.0.2.10:25" },
+        { "0.0.0.0", 0, "0.0.0.0", "0.0.0.0:0" },
+        { "255.255.255.255", 65535, "255.255.255.255", "255.255.255.255:65535" },
+        { "2001:db8::1", 587, "2001:db8::1", "[2001:db8::1]:587" },
+        { "::", 25, "::", "[::]:25" },
+        { "::ffff:192.0.2.7", 2525, "::ffff:192.0.2.7", "[::ffff:192.0.2.7]:2525" },
+        { "2001:db8:1:2:3:4:5:6", 465, "2001:db8:1:2:3:4:5:6", "[2001:db8:1:2:3:4:5:6]:465" },
+    };
+    char buf[64];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct sockaddr_storage ss = sa_of(cases[i].ip, cases[i].port);
+        const struct sockaddr *sa = (const struct sockaddr *)&ss;
+
+        assert_ptr_equal(log_addr_ip(buf, sizeof(buf), sa), buf);
+        assert_string_equal(buf, cases[i].text);
+        assert_int_equal(log_addr_port(sa), cases[i].port);
+        assert_ptr_equal(log_addr_endpoint(buf, sizeof(buf), sa), buf);
+        assert_string_equal(buf, cases[i].endpoint);
+    }
+}
+
+static void test_addr_other(void **state)
+{
+    struct sockaddr_un un = { .sun_family = AF_UNIX };
+    struct sockaddr_storage ss = sa_of("2001:db8::1", 587);
+    char buf[64] = "junk", small[8] = "junk";
+
+    (void)state;
+    assert_string_equal(log_addr_ip(buf, sizeof(buf), NULL), "");
+    strcpy(buf, "junk");
+    assert_string_equal(log_addr_endpoint(buf, sizeof(buf), NULL), "");
+    strcpy(buf, "junk");
+    assert_string_equal(log_addr_ip(buf, sizeof(buf), (struct sockaddr *)&un), "");
+    strcpy(buf, "junk");
+    assert_string_equal(log_addr_endpoint(buf, sizeof(buf), (struct sockaddr *)&un), "");
+    assert_int_equal(log_addr_port((struct sockaddr *)&un), 0);
+    /* too small for the IP: "", never a partial address */
+    assert_string_equal(log_addr_ip(small, sizeof(small), (struct sockaddr *)&ss), "");
+    /* the endpoint is truncated to the buffer, NUL-terminated */
+    assert_string_equal(log_addr_endpoint(small, sizeof(small), (struct sockaddr *)&ss), "[2001:d");
+    assert_ptr_equal(log_addr_endpoint(small, 0, (struct sockaddr *)&ss), small);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_addr),
+        cmocka_unit_test(test_addr_other),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
