@@ -8,8 +8,10 @@
 #include "log_util.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <string.h>
 
 /* log_addr_ip - the IP text of an AF_INET or AF_INET6 address, else "" */
 
@@ -51,5 +53,20 @@ char *log_addr_endpoint(char *out, size_t size, const struct sockaddr *sa)
     if (log_addr_ip(ip, sizeof(ip), sa)[0] == '\0')
         return out;
     snprintf(out, size, sa->sa_family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, log_addr_port(sa));
+    return out;
+}
+
+/* log_mail_domain - lower-cased domain of a mail address, "" without '@' */
+
+char *log_mail_domain(char *out, size_t size, const char *addr)
+{
+    const char *at = strrchr(addr, '@'), *dom = at ? at + 1 : "";
+    size_t i = 0;
+
+    if (size == 0)
+        return out;
+    for (; dom[i] != '\0' && i + 1 < size; i++)
+        out[i] = (char)tolower((unsigned char)dom[i]);
+    out[i] = '\0';
     return out;
 }

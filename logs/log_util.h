@@ -1,6 +1,6 @@
 /*
  * log_util.h - small helpers every layer shares: the text of a socket
- * address.  Here, in the bottom layer, so that logs/, policy/, tls/, dns/
+ * address, the domain of a mail address.  Here, in the bottom layer, so that logs/, policy/, tls/, dns/
  * and relay/ format the same thing one way.
  */
 #ifndef DOMSEC_LOG_UTIL_H
@@ -20,5 +20,9 @@ char *log_addr_ip(char *out, size_t size, const struct sockaddr *sa);
 char *log_addr_endpoint(char *out, size_t size, const struct sockaddr *sa);
 /* The port of sa in host order, 0 when sa is neither AF_INET nor AF_INET6. */
 unsigned log_addr_port(const struct sockaddr *sa);
+/* The domain of the mail address addr (what follows its last '@'; "" when
+ * it has none), lower-cased (ASCII) into out and truncated to size - 1
+ * bytes.  Returns out. */
+char *log_mail_domain(char *out, size_t size, const char *addr);
 
 #endif

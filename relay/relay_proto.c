@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "log.h"
+#include "log_util.h"
 #include "policy_secure.h"
 #include "policy_smtp.h"
 #include "relay_plog.h"
@@ -126,26 +127,6 @@ static int relay_proto_path(char *p, char **addr, char **rest)
     return 0;
 }
 
-/* relay_proto_domain - the domain part of an address ("" if none) */
-
-static const char *relay_proto_domain(const char *addr)
-{
-    const char *at = strrchr(addr, '@');
-
-    return at ? at + 1 : "";
-}
-
-/* relay_proto_lower - lower-case copy for comparisons */
-
-static void relay_proto_lower(char *out, const char *in, size_t outsz)
-{
-    size_t i;
-
-    for (i = 0; in[i] != '\0' && i + 1 < outsz; i++)
-        out[i] = (char)tolower((unsigned char)in[i]);
-    out[i] = '\0';
-}
-
 /* relay_proto_reset - forget the transaction */
 
 static void relay_proto_reset(struct relay_session *s)
@@ -166,7 +147,7 @@ static int relay_proto_secure(struct relay_session *s, const char *sender, char 
     char domain[RELAY_DOMAIN_MAX + 1];
 
     *secured = NULL;
-    relay_proto_lower(domain, relay_proto_domain(sender), sizeof(domain));
+    log_mail_domain(domain, sizeof(domain), sender);
     f.listed = domain[0] != '\0' && policy_secure_listed(&cfg->transport.recv_secure, domain);
     if (!f.listed)
         return 0;
@@ -374,7 +355,7 @@ static void relay_cmd_rcpt(struct relay_session *s, char *arg)
         relay__reply(s, "452 4.5.3 Too many recipients");
         return;
     }
-    relay_proto_lower(domain, relay_proto_domain(addr), sizeof(domain));
+    log_mail_domain(domain, sizeof(domain), addr);
     if ((verdict = policy_rcpt_check(s->cfg, s->rc, domain)) != NULL) {
         log_info("smtpd", s->sid, "rcpt refused to=<%s> reply=\"%d %s\"", addr, verdict->code,
                  verdict->text);

@@ -1,7 +1,8 @@
 /*
  * log_util_test.c - the shared helpers of log_util.h, table-driven: the
  * text of IPv4, IPv6 and v4-mapped socket addresses, of an unknown family
- * and of NULL, truncation to the buffer.
+ * and of NULL, truncation to the buffer; the lower-cased domain of mail
+ * addresses (none, empty, upper case, several '@', too long).
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -89,11 +90,42 @@ static void test_addr_other(void **state)
     assert_ptr_equal(log_addr_endpoint(small, 0, (struct sockaddr *)&ss), small);
 }
 
+static void test_mail_domain(void **state)
+{
+    static const struct {
+        const char *addr;
+        size_t size;
+        const char *domain;
+    } cases[] = {
+        { "alice@example.org", 64, "example.org" },
+        { "Alice@EXAMPLE.Org", 64, "example.org" },
+        { "postmaster", 64, "" },               /* no '@' */
+        { "", 64, "" },
+        { "alice@", 64, "" },                   /* empty domain */
+        { "\"a@b\"@Example.NET", 64, "example.net" }, /* the last '@' */
+        { "bob@[192.0.2.1]", 64, "[192.0.2.1]" },
+        { "bob@Example.Org", 5, "exam" },       /* truncated to size - 1 */
+        { "bob@Example.Org", 1, "" },
+    };
+    char buf[64];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        memset(buf, 'x', sizeof(buf));
+        assert_ptr_equal(log_mail_domain(buf, cases[i].size, cases[i].addr), buf);
+        assert_string_equal(buf, cases[i].domain);
+    }
+    buf[0] = 'x';
+    assert_ptr_equal(log_mail_domain(buf, 0, "a@b"), buf);
+    assert_int_equal(buf[0], 'x');              /* size 0: nothing written */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_addr),
         cmocka_unit_test(test_addr_other),
+        cmocka_unit_test(test_mail_domain),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
