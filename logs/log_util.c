@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 /* log_addr_ip - the IP text of an AF_INET or AF_INET6 address, else "" */
 
@@ -68,5 +69,21 @@ char *log_mail_domain(char *out, size_t size, const char *addr)
     for (; dom[i] != '\0' && i + 1 < size; i++)
         out[i] = (char)tolower((unsigned char)dom[i]);
     out[i] = '\0';
+    return out;
+}
+
+/* log_iso_time - "yyyy-MM-ddTHH:mm:ssZ", zero for 0 if given */
+
+char *log_iso_time(char *out, size_t size, int64_t t, const char *zero)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+
+    if (size == 0)
+        return out;
+    if (t == 0 && zero != NULL)
+        snprintf(out, size, "%s", zero);
+    else if (gmtime_r(&tt, &tm) == NULL || strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(out, size, "%lld", (long long)t);
     return out;
 }

@@ -1,12 +1,13 @@
 /*
  * log_util.h - small helpers every layer shares: the text of a socket
- * address, the domain of a mail address.  Here, in the bottom layer, so that logs/, policy/, tls/, dns/
+ * address, the domain of a mail address, ISO 8601 time.  Here, in the bottom layer, so that logs/, policy/, tls/, dns/
  * and relay/ format the same thing one way.
  */
 #ifndef DOMSEC_LOG_UTIL_H
 #define DOMSEC_LOG_UTIL_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 /* log_util.c */
@@ -24,5 +25,9 @@ unsigned log_addr_port(const struct sockaddr *sa);
  * it has none), lower-cased (ASCII) into out and truncated to size - 1
  * bytes.  Returns out. */
 char *log_mail_domain(char *out, size_t size, const char *addr);
+/* Unix seconds t as ISO 8601 UTC, "2026-11-22T13:33:41Z", into out (32
+ * bytes hold any); zero instead when t is 0 and zero is not NULL; t in
+ * decimal when gmtime cannot represent it.  Returns out. */
+char *log_iso_time(char *out, size_t size, int64_t t, const char *zero);
 
 #endif

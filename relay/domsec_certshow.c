@@ -58,6 +58,7 @@
 
 #include "domsec_cert_int.h"
 #include "log.h"
+#include "log_util.h"
 #include "policy_config.h"
 #include "relay_crl.h"
 #include "tls_certgen.h"
@@ -486,17 +487,6 @@ static const char *cert_status(struct domsec__cert_cmd *c, const struct tls_stor
 
 /* ---- list and show ---------------------------------------------------------- */
 
-/* cert_time - ISO 8601 UTC */
-
-static void cert_time(int64_t t, char out[32])
-{
-    time_t  tt = (time_t)t;
-    struct tm tm;
-
-    if (gmtime_r(&tt, &tm) == NULL || strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-        snprintf(out, 32, "%lld", (long long)t);
-}
-
 /* cert_json_str - a JSON string (or null) */
 
 static void cert_json_str(const char *s)
@@ -575,8 +565,8 @@ static void cert_view_of(struct domsec__cert_cmd *c, const struct domsec__cert_f
         v->key_file = e->key_path;
         v->problem = e->problem;
         v->dates = e->info.thumbprint[0] != '\0';
-        cert_time(e->info.not_before, v->not_before);
-        cert_time(e->info.not_after, v->not_after);
+        log_iso_time(v->not_before, sizeof(v->not_before), e->info.not_before, NULL);
+        log_iso_time(v->not_after, sizeof(v->not_after), e->info.not_after, NULL);
     }
     v->friendly = *friendly ? *friendly : "";
 }

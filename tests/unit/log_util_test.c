@@ -2,7 +2,9 @@
  * log_util_test.c - the shared helpers of log_util.h, table-driven: the
  * text of IPv4, IPv6 and v4-mapped socket addresses, of an unknown family
  * and of NULL, truncation to the buffer; the lower-cased domain of mail
- * addresses (none, empty, upper case, several '@', too long).
+ * addresses (none, empty, upper case, several '@', too long); ISO 8601
+ * times (the epoch, 0 with and without its stand-in, leap day, far past and
+ * future, a year gmtime cannot hold).
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -120,12 +122,37 @@ static void test_mail_domain(void **state)
     assert_int_equal(buf[0], 'x');              /* size 0: nothing written */
 }
 
+static void test_iso_time(void **state)
+{
+    static const struct {
+        int64_t t;
+        const char *zero, *text;
+    } cases[] = {
+        { 0, NULL, "1970-01-01T00:00:00Z" },
+        { 0, "-", "-" },
+        { 1, "-", "1970-01-01T00:00:01Z" },
+        { 1795354421, NULL, "2026-11-22T13:33:41Z" },
+        { 951782400, NULL, "2000-02-29T00:00:00Z" },
+        { -1, NULL, "1969-12-31T23:59:59Z" },
+        { 253402300799LL, NULL, "9999-12-31T23:59:59Z" },
+        { INT64_MAX, NULL, "9223372036854775807" },    /* beyond gmtime */
+    };
+    char buf[32];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_ptr_equal(log_iso_time(buf, sizeof(buf), cases[i].t, cases[i].zero), buf);
+        assert_string_equal(buf, cases[i].text);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_addr),
         cmocka_unit_test(test_addr_other),
         cmocka_unit_test(test_mail_domain),
+        cmocka_unit_test(test_iso_time),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
