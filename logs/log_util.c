@@ -9,10 +9,16 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
+
+#include "log.h"
 
 /* log_addr_ip - the IP text of an AF_INET or AF_INET6 address, else "" */
 
@@ -86,4 +92,53 @@ char *log_iso_time(char *out, size_t size, int64_t t, const char *zero)
     else if (gmtime_r(&tt, &tm) == NULL || strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
         snprintf(out, size, "%lld", (long long)t);
     return out;
+}
+
+/* log_read_file - a whole regular file of at most max bytes, NUL-terminated */
+
+int log_read_file(const char *path, size_t max, unsigned char **data, size_t *len,
+                  unsigned *mode)
+{
+    struct stat st;
+    unsigned char *buf;
+    size_t  got = 0;
+    int     fd, saved;
+
+    *data = NULL;
+    *len = 0;
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
+        return -1;
+    if (fstat(fd, &st) < 0)
+        goto fail;
+    if (!S_ISREG(st.st_mode)) {
+        errno = EINVAL;
+        goto fail;
+    }
+    if ((uint64_t)st.st_size > max) {
+        errno = EFBIG;
+        goto fail;
+    }
+    if (mode != NULL)
+        *mode = (unsigned)(st.st_mode & 07777);
+    buf = xmalloc((size_t)st.st_size + 1);
+    while (got < (size_t)st.st_size) {
+        ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
+
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;                      /* shrank while reading: keep what we got */
+        got += (size_t)r;
+    }
+    buf[got] = '\0';
+    close(fd);
+    *data = buf;
+    *len = got;
+    return 0;
+
+fail:
+    saved = errno;
+    close(fd);
+    errno = saved;
+    return -1;
 }

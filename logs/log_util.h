@@ -1,6 +1,6 @@
 /*
  * log_util.h - small helpers every layer shares: the text of a socket
- * address, the domain of a mail address, ISO 8601 time.  Here, in the bottom layer, so that logs/, policy/, tls/, dns/
+ * address, the domain of a mail address, ISO 8601 time, a whole file.  Here, in the bottom layer, so that logs/, policy/, tls/, dns/
  * and relay/ format the same thing one way.
  */
 #ifndef DOMSEC_LOG_UTIL_H
@@ -29,5 +29,13 @@ char *log_mail_domain(char *out, size_t size, const char *addr);
  * bytes hold any); zero instead when t is 0 and zero is not NULL; t in
  * decimal when gmtime cannot represent it.  Returns out. */
 char *log_iso_time(char *out, size_t size, int64_t t, const char *zero);
+/* Read the whole regular file path, of at most max bytes, into *data
+ * (xmalloc'ed, owned by the caller, NUL-terminated after *len bytes; a file
+ * shrinking while read yields what was there) and its permission bits into
+ * *mode unless mode is NULL.  Returns 0, or -1 with errno (from open or
+ * fstat; EINVAL: not a regular file; EFBIG: larger than max) and *data
+ * NULL, *len 0.  Synchronous: blocks on the disk. */
+int log_read_file(const char *path, size_t max, unsigned char **data, size_t *len,
+                  unsigned *mode);
 
 #endif

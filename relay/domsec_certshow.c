@@ -73,39 +73,9 @@
 
 unsigned char *domsec__cert_read(const char *path, size_t *len)
 {
-    int     fd = open(path, O_RDONLY | O_CLOEXEC);
-    unsigned char *buf = NULL;
-    struct stat st;
-    size_t  got = 0;
+    unsigned char *buf;
 
-    if (fd < 0)
-        return NULL;
-    if (fstat(fd, &st) < 0) {
-        int     e = errno;
-
-        close(fd);
-        errno = e;
-        return NULL;
-    }
-    if (!S_ISREG(st.st_mode) || st.st_size > CERT_FILE_MAX) {
-        close(fd);
-        errno = S_ISREG(st.st_mode) ? EFBIG : EINVAL;
-        return NULL;
-    }
-    buf = xmalloc((size_t)st.st_size + 1);
-    while (got < (size_t)st.st_size) {
-        ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
-
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        got += (size_t)r;
-    }
-    close(fd);
-    buf[got] = '\0';
-    *len = got;
-    return buf;
+    return log_read_file(path, CERT_FILE_MAX, &buf, len, NULL) == 0 ? buf : NULL;
 }
 
 /* domsec__cert_wipe_free - wipe and free a buffer holding key material */

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "log_util.h"
 #include "policy_config.h"
 #include "relay_crl_int.h"
 #include "tls_crl.h"
@@ -52,41 +53,6 @@ void relay__crl_paths_free(struct crl_paths *p)
 }
 
 /* ---- building a set ------------------------------------------------------- */
-
-/* crl_slurp - a whole file of at most max bytes (owned), or NULL with errno */
-
-static unsigned char *crl_slurp(const char *path, size_t max, size_t *len)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    unsigned char *buf = NULL;
-    size_t cap = 0, n = 0;
-    ssize_t r;
-
-    if (fd < 0)
-        return NULL;
-    for (;;) {
-        if (n == cap) {
-            if (cap >= max + 1)
-                break;
-            cap = cap ? cap * 2 : 65536;
-            cap = cap > max + 1 ? max + 1 : cap;
-            buf = xrealloc(buf, cap);
-        }
-        if ((r = read(fd, buf + n, cap - n)) < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        n += (size_t)r;
-    }
-    close(fd);
-    if (r < 0 || n > max) {
-        free(buf);
-        errno = r < 0 ? errno : EFBIG;
-        return NULL;
-    }
-    *len = n;
-    return buf;
-}
 
 /* crl_name_cmp - qsort order of an array of char *: by the strings, not
  * the pointers (casting strcmp to the qsort type compared pointer bytes) */
@@ -158,14 +124,12 @@ static char *crl_cache_url(const char *dir, const char *stem, const char **why)
     char *path = xasprintf("%s/%.64s.url", dir, stem), *url, hash[65];
     size_t len;
 
-    url = (char *)crl_slurp(path, RELAY__CRL_URL_MAX, &len);
-    free(path);
-    if (url == NULL) {
+    if (log_read_file(path, RELAY__CRL_URL_MAX, (unsigned char **)&url, &len, NULL) < 0) {
+        free(path);
         *why = "its .url file cannot be read";
         return NULL;
     }
-    url = xrealloc(url, len + 1);
-    url[len] = '\0';
+    free(path);
     url[strcspn(url, "\r\n")] = '\0';
     relay__crl_cache_name(url, hash);
     if (strncmp(hash, stem, 64) != 0) {
@@ -191,7 +155,7 @@ static void crl_add_cache(struct tls_crl_set *s, const char *dir)
         unsigned char *data;
 
         if ((url = crl_cache_url(dir, names[i], &why)) != NULL) {
-            if ((data = crl_slurp(path, RELAY__CRL_MAX_BODY, &len)) == NULL)
+            if (log_read_file(path, RELAY__CRL_MAX_BODY, &data, &len, NULL) < 0)
                 why = strerror(errno);
             else if (tls_crl_set_add(s, data, len, path, url, &why) == 0)
                 why = NULL;

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "log_util.h"
 #include "tls_crl.h"
 #include "tls_internal.h"                /* wolfssl/options.h first */
 
@@ -126,43 +127,6 @@ int tls_crl_set_add(struct tls_crl_set *s, const unsigned char *data, size_t len
 
 /* ---- files -------------------------------------------------------- */
 
-/* crl_read - a whole regular file of at most CRL_FILE_MAX bytes */
-
-static int crl_read(const char *path, unsigned char **data, size_t *len)
-{
-    struct stat st;
-    size_t  got = 0;
-    int     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY), saved;
-
-    *data = NULL;
-    if (fd < 0 || fstat(fd, &st) < 0)
-        goto fail;
-    if (!S_ISREG(st.st_mode) || st.st_size > CRL_FILE_MAX) {
-        errno = S_ISREG(st.st_mode) ? EFBIG : EINVAL;
-        goto fail;
-    }
-    *data = xmalloc((size_t)st.st_size + 1);
-    while (got < (size_t)st.st_size) {
-        ssize_t r = read(fd, *data + got, (size_t)st.st_size - got);
-
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;                      /* shrank while reading: keep what we got */
-        got += (size_t)r;
-    }
-    close(fd);
-    *len = got;
-    return 0;
-
-fail:
-    saved = errno;
-    if (fd >= 0)
-        close(fd);
-    errno = saved;
-    return -1;
-}
-
 /* crl_add_path - read a file and add its CRLs; *why does not name the file */
 
 static int crl_add_path(struct tls_crl_set *s, const char *path, const char **why)
@@ -171,7 +135,7 @@ static int crl_add_path(struct tls_crl_set *s, const char *path, const char **wh
     size_t  len;
     int     rc;
 
-    if (crl_read(path, &data, &len) < 0) {
+    if (log_read_file(path, CRL_FILE_MAX, &data, &len, NULL) < 0) {
         snprintf(crl_read_why, sizeof(crl_read_why), "cannot read it: %s", errno == EFBIG
                  ? "larger than 16 MiB" : errno == EINVAL ? "not a regular file"
                  : strerror(errno));
@@ -248,7 +212,7 @@ int tls_crl_set_add_issuers_file(struct tls_crl_set *s, const char *path, bool a
     size_t  len, n, added = 0;
     struct tls__der *ders;
 
-    if (tls__read_file(path, &pem, &len, NULL) < 0) {
+    if (log_read_file(path, TLS__FILE_MAX, &pem, &len, NULL) < 0) {
         snprintf(crl_why, sizeof(crl_why), "cannot read %s: %s", path, strerror(errno));
         *why = crl_why;
         return -1;

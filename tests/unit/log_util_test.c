@@ -4,17 +4,24 @@
  * and of NULL, truncation to the buffer; the lower-cased domain of mail
  * addresses (none, empty, upper case, several '@', too long); ISO 8601
  * times (the epoch, 0 with and without its stand-in, leap day, far past and
- * future, a year gmtime cannot hold).
+ * future, a year gmtime cannot hold); reading whole files (empty, exactly
+ * the limit, one byte over, missing, a directory, the mode bits).
  */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "log_util.h"
@@ -146,6 +153,82 @@ static void test_iso_time(void **state)
     }
 }
 
+/* put - write n bytes of c to dir/name with mode; returns the path (static) */
+
+static const char *put(const char *dir, const char *name, size_t n, int c, mode_t mode)
+{
+    static char path[256];
+    char *buf = malloc(n + 1);
+    int fd;
+
+    assert_non_null(buf);
+    memset(buf, c, n);
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, buf, n), (ssize_t)n);
+    assert_int_equal(fchmod(fd, mode), 0);
+    close(fd);
+    free(buf);
+    return path;
+}
+
+static void test_read_file(void **state)
+{
+    static const struct {
+        const char *name;
+        size_t size, max;               /* size (size_t)-1: do not create */
+        int rc, err;
+    } cases[] = {
+        { "empty", 0, 16, 0, 0 },
+        { "small", 5, 16, 0, 0 },
+        { "at-limit", 16, 16, 0, 0 },
+        { "over-limit", 17, 16, -1, EFBIG },
+        { "large", 300000, 1024 * 1024, 0, 0 },
+        { "missing", (size_t)-1, 16, -1, ENOENT },
+    };
+    char dir[] = "/tmp/log_util_test.XXXXXX", path[256];
+    unsigned char *data;
+    size_t len;
+    unsigned mode;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, cases[i].name);
+        if (cases[i].size != (size_t)-1)
+            put(dir, cases[i].name, cases[i].size, 'a' + (int)i, 0640);
+        len = 99;
+        mode = 0;
+        errno = 0;
+        assert_int_equal(log_read_file(path, cases[i].max, &data, &len, &mode), cases[i].rc);
+        unlink(path);
+        if (cases[i].rc < 0) {
+            assert_int_equal(errno, cases[i].err);
+            assert_null(data);
+            assert_int_equal(len, 0);
+            continue;
+        }
+        assert_int_equal(len, cases[i].size);
+        assert_int_equal(mode, 0640);
+        assert_int_equal(data[len], '\0');
+        for (size_t k = 0; k < len; k++)
+            assert_int_equal(data[k], 'a' + (int)i);
+        free(data);
+    }
+    /* a directory is not a regular file; mode NULL is allowed */
+    errno = 0;
+    assert_int_equal(log_read_file(dir, 16, &data, &len, NULL), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_null(data);
+    snprintf(path, sizeof(path), "%s", put(dir, "text", 3, 'z', 0600));
+    assert_int_equal(log_read_file(path, 16, &data, &len, NULL), 0);
+    assert_string_equal((char *)data, "zzz");
+    free(data);
+    unlink(path);
+    assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -153,6 +236,7 @@ int main(void)
         cmocka_unit_test(test_addr_other),
         cmocka_unit_test(test_mail_domain),
         cmocka_unit_test(test_iso_time),
+        cmocka_unit_test(test_read_file),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
