@@ -226,12 +226,8 @@ void relay__qmgr_dest_flush(struct relay_dest *d, enum relay_outcome o, const ch
 {
     struct relay_job *j;
 
-    while ((j = d->jobs) != NULL) {
-        d->jobs = j->next;
-        d->njobs--;
+    while ((j = relay_dest_take_job(d)) != NULL)
         qmgr_defer_job(j, o, text, conn_failure);
-    }
-    d->jobs_tail = NULL;
 }
 
 /* relay_qmgr_dest_failed - every address of d failed for `current` */

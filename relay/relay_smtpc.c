@@ -363,12 +363,7 @@ void relay__smtpc_take_job(struct relay_smtpc *c)
             relay__smtpc_quit(c);              /* too old: the job gets a new connection */
             return;
         }
-        c->job = d->jobs;
-        d->jobs = c->job->next;
-        if (d->jobs == NULL)
-            d->jobs_tail = NULL;
-        d->njobs--;
-        c->job->next = NULL;
+        c->job = relay_dest_take_job(d);
     }
     if (c->job == NULL) {
         const struct cfg_transport *t = &d->cfg->transport;
@@ -740,14 +735,7 @@ int relay_smtpc_start(struct relay_dest *d, uv_loop_t *loop)
     c->timer.data = c;
     d->conns++;
     /* Take the first job now so a connection failure is charged to it. */
-    c->job = d->jobs;
-    if (c->job != NULL) {
-        d->jobs = c->job->next;
-        if (d->jobs == NULL)
-            d->jobs_tail = NULL;
-        d->njobs--;
-        c->job->next = NULL;
-    }
+    c->job = relay_dest_take_job(d);
     relay__smtpc_connect_next(c);
     return 0;
 }
