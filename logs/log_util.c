@@ -9,10 +9,12 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -141,4 +143,46 @@ fail:
     close(fd);
     errno = saved;
     return -1;
+}
+
+/* log_dir_name_cmp - qsort order of an array of char *: by the strings, not
+ * the pointers (casting strcmp to the qsort type would compare pointer bytes) */
+
+static int log_dir_name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* log_dir_names - sorted names of dir's entries that keep() accepts */
+
+char **log_dir_names(const char *dir, bool (*keep)(const char *name), size_t *n)
+{
+    DIR    *d = opendir(dir);
+    struct dirent *de;
+    char  **v;
+
+    *n = 0;
+    if (d == NULL)
+        return NULL;
+    v = xmalloc(sizeof(*v));
+    while ((de = readdir(d)) != NULL) {
+        if (keep != NULL ? !keep(de->d_name)
+            : strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        v = xrealloc(v, (*n + 1) * sizeof(*v));
+        v[(*n)++] = xstrdup(de->d_name);
+    }
+    closedir(d);
+    if (*n > 1)
+        qsort(v, *n, sizeof(*v), log_dir_name_cmp);
+    return v;
+}
+
+/* log_dir_names_free - release what log_dir_names returned */
+
+void log_dir_names_free(char **names, size_t n)
+{
+    for (size_t i = 0; names != NULL && i < n; i++)
+        free(names[i]);
+    free(names);
 }

@@ -1,11 +1,13 @@
 /*
  * log_util.h - small helpers every layer shares: the text of a socket
- * address, the domain of a mail address, ISO 8601 time, a whole file.  Here, in the bottom layer, so that logs/, policy/, tls/, dns/
+ * address, the domain of a mail address, ISO 8601 time, a whole file, the
+ * sorted names of a directory.  Here, in the bottom layer, so that logs/, policy/, tls/, dns/
  * and relay/ format the same thing one way.
  */
 #ifndef DOMSEC_LOG_UTIL_H
 #define DOMSEC_LOG_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -37,5 +39,12 @@ char *log_iso_time(char *out, size_t size, int64_t t, const char *zero);
  * NULL, *len 0.  Synchronous: blocks on the disk. */
 int log_read_file(const char *path, size_t max, unsigned char **data, size_t *len,
                   unsigned *mode);
+/* The names of dir's entries that keep accepts (every one but "." and ".."
+ * when keep is NULL), sorted by strcmp, in an array of *n xstrdup'ed
+ * strings (owned by the caller: log_dir_names_free), never NULL on success.
+ * NULL with errno (from opendir) and *n 0 when dir cannot be opened. */
+char **log_dir_names(const char *dir, bool (*keep)(const char *name), size_t *n);
+/* Free what log_dir_names returned (NULL is allowed). */
+void log_dir_names_free(char **names, size_t n);
 
 #endif

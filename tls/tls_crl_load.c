@@ -15,7 +15,6 @@
  *  there is nothing to cancel.  A file of a directory that holds no CRL is
  *  logged as a warning and skipped.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -158,37 +157,27 @@ int tls_crl_set_add_file(struct tls_crl_set *s, const char *path, const char **w
     return -1;
 }
 
-/* crl_name_cmp - qsort order of directory entries */
+/* crl_visible - a name not starting with '.' */
 
-static int crl_name_cmp(const void *a, const void *b)
+static bool crl_visible(const char *name)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    return name[0] != '.';
 }
 
 /* tls_crl_set_add_dir - every visible regular file of dir, in name order */
 
 int tls_crl_set_add_dir(struct tls_crl_set *s, const char *dir, const char **why)
 {
-    DIR    *d = opendir(dir);
-    struct dirent *de;
-    char  **names = NULL;
-    size_t  n = 0, before = tls_crl_set_count(s);
+    size_t  n, before = tls_crl_set_count(s);
+    char  **names = log_dir_names(dir, crl_visible, &n);
 
-    if (d == NULL) {
+    if (names == NULL) {
         if (errno == ENOENT)
             return 0;
         snprintf(crl_why, sizeof(crl_why), "cannot read %s: %s", dir, strerror(errno));
         *why = crl_why;
         return -1;
     }
-    while ((de = readdir(d)) != NULL)
-        if (de->d_name[0] != '.') {
-            names = xrealloc(names, (n + 1) * sizeof(*names));
-            names[n++] = xstrdup(de->d_name);
-        }
-    closedir(d);
-    if (n > 0)
-        qsort(names, n, sizeof(*names), crl_name_cmp);
     for (size_t i = 0; i < n; i++) {
         char   *path = xasprintf("%s/%s", dir, names[i]);
         struct stat st;
@@ -197,9 +186,8 @@ int tls_crl_set_add_dir(struct tls_crl_set *s, const char *dir, const char **why
         if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && crl_add_path(s, path, &w) < 0)
             log_warnx("tls", 0, "crl file skipped file=%s reason=\"%s\"", path, w);
         free(path);
-        free(names[i]);
     }
-    free(names);
+    log_dir_names_free(names, n);
     return (int)(tls_crl_set_count(s) - before);
 }
 

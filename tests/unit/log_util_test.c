@@ -5,7 +5,9 @@
  * addresses (none, empty, upper case, several '@', too long); ISO 8601
  * times (the epoch, 0 with and without its stand-in, leap day, far past and
  * future, a year gmtime cannot hold); reading whole files (empty, exactly
- * the limit, one byte over, missing, a directory, the mode bits).
+ * the limit, one byte over, missing, a directory, the mode bits); sorted
+ * directory listings (by the strings, whatever the order of creation or
+ * allocation; with and without a filter; an empty and a missing directory).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -16,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -229,6 +232,71 @@ static void test_read_file(void **state)
     assert_int_equal(rmdir(dir), 0);
 }
 
+/* is_pem - a filter for log_dir_names */
+
+static bool is_pem(const char *name)
+{
+    size_t n = strlen(name);
+
+    return n > 4 && strcmp(name + n - 4, ".pem") == 0;
+}
+
+static void test_dir_names(void **state)
+{
+    static const char *const made[] = {     /* created in this order */
+        "b", "a.pem", "9", ".hidden", "B", "10", "a", "z.pem", "A.pem",
+    };
+    static const struct {
+        bool (*keep)(const char *name);
+        size_t n;
+        const char *const names[9];
+    } cases[] = {
+        { NULL, 9, { ".hidden", "10", "9", "A.pem", "B", "a", "a.pem", "b", "z.pem" } },
+        { is_pem, 3, { "A.pem", "a.pem", "z.pem" } },
+    };
+    char dir[] = "/tmp/log_util_test.XXXXXX", path[300], name[16];
+    char **v;
+    size_t n;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    v = log_dir_names(dir, NULL, &n);           /* empty: an array of none */
+    assert_non_null(v);
+    assert_int_equal(n, 0);
+    log_dir_names_free(v, n);
+    for (size_t i = 0; i < sizeof(made) / sizeof(made[0]); i++)
+        put(dir, made[i], 1, 'x', 0600);
+    for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+        v = log_dir_names(dir, cases[c].keep, &n);
+        assert_non_null(v);
+        assert_int_equal(n, cases[c].n);
+        for (size_t i = 0; i < n; i++)
+            assert_string_equal(v[i], cases[c].names[i]);
+        log_dir_names_free(v, n);
+    }
+    /* many names made in descending order: the result is by the strings,
+     * not by where readdir put them or where they were allocated */
+    for (int i = 199; i >= 0; i--) {
+        snprintf(name, sizeof(name), "n%03d", (i * 37) % 200);
+        put(dir, name, 0, 'x', 0600);
+    }
+    v = log_dir_names(dir, NULL, &n);
+    assert_int_equal(n, 209);
+    for (size_t i = 1; i < n; i++)
+        assert_true(strcmp(v[i - 1], v[i]) < 0);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, v[i]);
+        assert_int_equal(unlink(path), 0);
+    }
+    log_dir_names_free(v, n);
+    assert_int_equal(rmdir(dir), 0);
+    errno = 0;
+    assert_null(log_dir_names(dir, NULL, &n));  /* missing */
+    assert_int_equal(errno, ENOENT);
+    assert_int_equal(n, 0);
+    log_dir_names_free(NULL, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -237,6 +305,7 @@ int main(void)
         cmocka_unit_test(test_mail_domain),
         cmocka_unit_test(test_iso_time),
         cmocka_unit_test(test_read_file),
+        cmocka_unit_test(test_dir_names),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
