@@ -308,7 +308,7 @@ static void relay_data_discarded(struct relay_spool *sp, int status, void *arg)
     relay__reply(s, "%s", s->tx->reject);
     relay__tx_free(s);
     if (s->state == RELAY_S_CLOSING) {
-        relay__close(s, NULL);
+        relay__close(s, RELAY_CLOSE_LOCAL);
         return;
     }
     s->state = RELAY_S_CMD;
@@ -400,7 +400,7 @@ static void relay_data_committed(struct relay_spool *sp, int status, void *arg)
     }
     relay__tx_free(s);
     if (s->state == RELAY_S_CLOSING) {
-        relay__close(s, NULL);          /* lets the session be freed */
+        relay__close(s, RELAY_CLOSE_LOCAL);     /* lets the session be freed */
         return;
     }
     s->state = RELAY_S_CMD;

@@ -37,7 +37,7 @@ bool relay__protocol_error(struct relay_session *s)
     if (++s->errors < s->rc->max_protocol_errors)
         return false;
     relay__reply(s, "421 4.7.0 Too many errors on this connection, closing transmission channel");
-    relay__close(s, "TooManyErrors");
+    relay__close(s, RELAY_CLOSE_TOO_MANY_ERRORS);
     return true;
 }
 
@@ -255,7 +255,7 @@ static void relay_cmd_mail(struct relay_session *s, char *arg)
     }
     if (s->rc->require_tls && !s->tls) {       /* Exchange: reply, then disconnect */
         relay__reply(s, "451 5.7.3 STARTTLS is required to send mail");
-        relay__close(s, "Local");
+        relay__close(s, RELAY_CLOSE_LOCAL);
         return;
     }
     if (strncasecmp(arg, "FROM:", 5) != 0 || relay_proto_path(arg + 5, &addr, &rest) < 0) {
@@ -416,7 +416,7 @@ static void relay_cmd_starttls(struct relay_session *s, char *arg)
     /* Ask for a client certificate when domain security may need one. */
     ask = s->rc->domain_secure_enabled && cfg->transport.recv_secure.n > 0;
     if (tls_conn_starttls_server(s->conn, s->tls_ctx, ask, &dropped) < 0) {
-        relay__close(s, "Local");
+        relay__close(s, RELAY_CLOSE_LOCAL);
         return;
     }
     if (dropped > 0)                    /* CVE-2011-0411: never executed inside TLS */
@@ -442,7 +442,7 @@ static void relay_cmd_noop(struct relay_session *s, char *arg)
 static void relay_cmd_quit(struct relay_session *s, char *arg)
 {
     relay__reply(s, "221 2.0.0 Service closing transmission channel");
-    relay__close(s, "QuitVerb");
+    relay__close(s, RELAY_CLOSE_QUIT);
 }
 
 static void relay_cmd_vrfy(struct relay_session *s, char *arg)
