@@ -23,8 +23,6 @@
  *  '"' doubled; CR and LF inside a field become the two characters \r and
  *  \n, without quoting.
  */
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,27 +134,6 @@ uint64_t log_proto_session_id(void)
 void log_proto_connector_id(char *out, size_t size, const char *host, const char *connector)
 {
     snprintf(out, size, "%s\\%s", host, connector);
-}
-
-/* log_proto_endpoint - "ip:port" or "[v6]:port", as .NET IPEndPoint prints */
-
-void log_proto_endpoint(char *out, size_t size, const struct sockaddr *sa)
-{
-    char ip[INET6_ADDRSTRLEN];
-
-    if (sa != NULL && sa->sa_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-
-        inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
-        snprintf(out, size, "%s:%u", ip, ntohs(in->sin_port));
-    } else if (sa != NULL && sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-
-        inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
-        snprintf(out, size, "[%s]:%u", ip, ntohs(in6->sin6_port));
-    } else if (size > 0) {
-        out[0] = '\0';
-    }
 }
 
 /* log_proto_reason_name - the disconnect context word */

@@ -94,7 +94,6 @@ struct log_file *log_proto_file(struct log_proto *lp);
 /* log_proto.c: ids and field helpers */
 uint64_t log_proto_session_id(void);
 void     log_proto_connector_id(char *out, size_t size, const char *host, const char *connector);
-void     log_proto_endpoint(char *out, size_t size, const struct sockaddr *sa);
 const char *log_proto_reason_name(enum log_proto_reason why);
 
 /* log_proto.c: sessions */

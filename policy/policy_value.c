@@ -21,6 +21,7 @@
 #include <strings.h>
 
 #include "log.h"
+#include "log_util.h"
 #include "policy_config.h"
 #include "policy_internal.h"
 
@@ -303,7 +304,7 @@ static int split_hostport(const char *s, char *host, size_t hostsz,
 
 int policy_parse_binding(const char *s, struct cfg_binding *out, const char **why)
 {
-    char host[INET6_ADDRSTRLEN + 1], ip[INET6_ADDRSTRLEN];
+    char host[INET6_ADDRSTRLEN + 1], ep[INET6_ADDRSTRLEN + 8];
     const char *port_text;
     bool br;
     int port;
@@ -329,8 +330,6 @@ int policy_parse_binding(const char *s, struct cfg_binding *out, const char **wh
         sin6->sin6_port = htons((uint16_t)port);
         out->addrlen = sizeof(*sin6);
         out->wildcard = IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr);
-        inet_ntop(AF_INET6, &sin6->sin6_addr, ip, sizeof(ip));
-        out->text = xasprintf("[%s]:%d", ip, port);
     } else {
         struct sockaddr_in *sin = (struct sockaddr_in *)&out->addr;
 
@@ -340,9 +339,8 @@ int policy_parse_binding(const char *s, struct cfg_binding *out, const char **wh
         sin->sin_port = htons((uint16_t)port);
         out->addrlen = sizeof(*sin);
         out->wildcard = sin->sin_addr.s_addr == htonl(INADDR_ANY);
-        inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof(ip));
-        out->text = xasprintf("%s:%d", ip, port);
     }
+    out->text = xstrdup(log_addr_endpoint(ep, sizeof(ep), (const struct sockaddr *)&out->addr));
     return 0;
 }
 
@@ -601,11 +599,5 @@ void policy__format_smarthost(const struct cfg_smarthost *h, char *buf, size_t b
 
 void policy__format_address(const struct sockaddr_storage *ss, char *buf, size_t bufsz)
 {
-    const void *a = ss->ss_family == AF_INET
-        ? (const void *)&((const struct sockaddr_in *)ss)->sin_addr
-        : (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr;
-
-    if ((ss->ss_family != AF_INET && ss->ss_family != AF_INET6)
-        || inet_ntop(ss->ss_family, a, buf, (socklen_t)bufsz) == NULL)
-        snprintf(buf, bufsz, "%s", "");
+    log_addr_ip(buf, bufsz, (const struct sockaddr *)ss);
 }

@@ -58,6 +58,7 @@
 
 #include "domsec_cert_int.h"
 #include "log.h"
+#include "log_util.h"
 #include "policy_config.h"
 #include "relay_crl.h"
 #include "tls_certgen.h"
@@ -72,39 +73,9 @@
 
 unsigned char *domsec__cert_read(const char *path, size_t *len)
 {
-    int     fd = open(path, O_RDONLY | O_CLOEXEC);
-    unsigned char *buf = NULL;
-    struct stat st;
-    size_t  got = 0;
+    unsigned char *buf;
 
-    if (fd < 0)
-        return NULL;
-    if (fstat(fd, &st) < 0) {
-        int     e = errno;
-
-        close(fd);
-        errno = e;
-        return NULL;
-    }
-    if (!S_ISREG(st.st_mode) || st.st_size > CERT_FILE_MAX) {
-        close(fd);
-        errno = S_ISREG(st.st_mode) ? EFBIG : EINVAL;
-        return NULL;
-    }
-    buf = xmalloc((size_t)st.st_size + 1);
-    while (got < (size_t)st.st_size) {
-        ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
-
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        got += (size_t)r;
-    }
-    close(fd);
-    buf[got] = '\0';
-    *len = got;
-    return buf;
+    return log_read_file(path, CERT_FILE_MAX, &buf, len, NULL) == 0 ? buf : NULL;
 }
 
 /* domsec__cert_wipe_free - wipe and free a buffer holding key material */
@@ -486,17 +457,6 @@ static const char *cert_status(struct domsec__cert_cmd *c, const struct tls_stor
 
 /* ---- list and show ---------------------------------------------------------- */
 
-/* cert_time - ISO 8601 UTC */
-
-static void cert_time(int64_t t, char out[32])
-{
-    time_t  tt = (time_t)t;
-    struct tm tm;
-
-    if (gmtime_r(&tt, &tm) == NULL || strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-        snprintf(out, 32, "%lld", (long long)t);
-}
-
 /* cert_json_str - a JSON string (or null) */
 
 static void cert_json_str(const char *s)
@@ -575,8 +535,8 @@ static void cert_view_of(struct domsec__cert_cmd *c, const struct domsec__cert_f
         v->key_file = e->key_path;
         v->problem = e->problem;
         v->dates = e->info.thumbprint[0] != '\0';
-        cert_time(e->info.not_before, v->not_before);
-        cert_time(e->info.not_after, v->not_after);
+        log_iso_time(v->not_before, sizeof(v->not_before), e->info.not_before, NULL);
+        log_iso_time(v->not_after, sizeof(v->not_after), e->info.not_after, NULL);
     }
     v->friendly = *friendly ? *friendly : "";
 }

@@ -26,6 +26,7 @@
 
 #include "domsec_cmd.h"
 #include "log.h"
+#include "log_util.h"
 #include "policy_config.h"
 #include "relay_crl.h"
 
@@ -39,19 +40,6 @@ static void crl_usage(int status)
             "           the CRLs fetched from distribution points (cached), and their status\n"
             "  --json   an array of objects instead of a table\n");
     exit(status);
-}
-
-/* crl_time - unix seconds as ISO 8601 UTC, "-" for 0 */
-
-static const char *crl_time(int64_t t, char buf[32])
-{
-    time_t tt = (time_t)t;
-    struct tm tm;
-
-    if (t == 0 || gmtime_r(&tt, &tm) == NULL)
-        return strcpy(buf, "-");
-    strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
 }
 
 /* crl_json_str - s as a JSON string */
@@ -84,9 +72,9 @@ static void crl_print_json(struct tls_crl_set *s, int64_t now)
         tls_crl_set_info(s, i, now, &in);
         printf("%s\n  {\"Issuer\": ", i ? "," : "");
         crl_json_str(stdout, in.issuer);
-        printf(", \"ThisUpdate\": \"%s\", \"NextUpdate\": ", crl_time(in.this_update, t1));
+        printf(", \"ThisUpdate\": \"%s\", \"NextUpdate\": ", log_iso_time(t1, sizeof(t1), in.this_update, "-"));
         if (in.next_update != 0)
-            printf("\"%s\"", crl_time(in.next_update, t2));
+            printf("\"%s\"", log_iso_time(t2, sizeof(t2), in.next_update, "-"));
         else
             printf("null");
         printf(", \"Entries\": %zu, \"Source\": ", in.entries);
@@ -119,8 +107,8 @@ static void crl_print_table(struct tls_crl_set *s, int64_t now)
 
         tls_crl_set_info(s, i, now, &in);
         snprintf(cell[i][0], sizeof(cell[i][0]), "%s", in.issuer);
-        snprintf(cell[i][1], sizeof(cell[i][1]), "%s", crl_time(in.this_update, t));
-        snprintf(cell[i][2], sizeof(cell[i][2]), "%s", crl_time(in.next_update, t));
+        snprintf(cell[i][1], sizeof(cell[i][1]), "%s", log_iso_time(t, sizeof(t), in.this_update, "-"));
+        snprintf(cell[i][2], sizeof(cell[i][2]), "%s", log_iso_time(t, sizeof(t), in.next_update, "-"));
         snprintf(cell[i][3], sizeof(cell[i][3]), "%zu", in.entries);
         snprintf(cell[i][4], sizeof(cell[i][4]), "%s", in.url ? in.url : in.source);
         snprintf(cell[i][5], sizeof(cell[i][5]), "%s", in.status);

@@ -62,6 +62,7 @@
 #include <uv.h>
 
 #include "log.h"
+#include "log_util.h"
 #include "relay_crl_int.h"
 #include "tls_ctx.h"
 
@@ -161,19 +162,6 @@ int64_t relay__crl_now_ms(void)
 
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* relay__crl_iso - unix seconds as ISO 8601 UTC, "-" for 0 */
-
-const char *relay__crl_iso(int64_t t, char buf[32])
-{
-    time_t tt = (time_t)t;
-    struct tm tm;
-
-    if (t == 0 || gmtime_r(&tt, &tm) == NULL)
-        return strcpy(buf, "-");
-    strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
 }
 
 /* ---- change detection ------------------------------------------------------ */
@@ -277,7 +265,8 @@ static size_t crl_log_changes(struct tls_crl_set *s, int64_t now)
         log_msg(level, "crl", 0, "loaded source=%s%s%s "
                 "issuer=\"%s\" this_update=%s next_update=%s entries=%zu status=%s%s", in.source,
                 in.url ? " url=" : "", in.url ? in.url : "", in.issuer,
-                relay__crl_iso(in.this_update, t1), relay__crl_iso(in.next_update, t2),
+                log_iso_time(t1, sizeof(t1), in.this_update, "-"),
+                log_iso_time(t2, sizeof(t2), in.next_update, "-"),
                 in.entries, in.status, why);
     }
     for (size_t j = 0; j < C.nseen; j++) {
@@ -314,7 +303,7 @@ static void crl_warn_stale(int64_t now)
         e->stale = true;
         log_warnx("crl", 0, "stale source=%s issuer=\"%s\" next_update=%s: revocation is "
                   "unknown for the certificates it covers until a new CRL arrives", e->source,
-                  e->issuer, relay__crl_iso(e->next_update, t));
+                  e->issuer, log_iso_time(t, sizeof(t), e->next_update, "-"));
     }
 }
 

@@ -5,7 +5,6 @@
  * skipped.  No state: used by the CRL thread for every rebuild and by
  * relay_crl_load() for `domsec crl list`.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -16,6 +15,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "log_util.h"
 #include "policy_config.h"
 #include "relay_crl_int.h"
 #include "tls_crl.h"
@@ -53,87 +53,6 @@ void relay__crl_paths_free(struct crl_paths *p)
 
 /* ---- building a set ------------------------------------------------------- */
 
-/* crl_slurp - a whole file of at most max bytes (owned), or NULL with errno */
-
-static unsigned char *crl_slurp(const char *path, size_t max, size_t *len)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    unsigned char *buf = NULL;
-    size_t cap = 0, n = 0;
-    ssize_t r;
-
-    if (fd < 0)
-        return NULL;
-    for (;;) {
-        if (n == cap) {
-            if (cap >= max + 1)
-                break;
-            cap = cap ? cap * 2 : 65536;
-            cap = cap > max + 1 ? max + 1 : cap;
-            buf = xrealloc(buf, cap);
-        }
-        if ((r = read(fd, buf + n, cap - n)) < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        n += (size_t)r;
-    }
-    close(fd);
-    if (r < 0 || n > max) {
-        free(buf);
-        errno = r < 0 ? errno : EFBIG;
-        return NULL;
-    }
-    *len = n;
-    return buf;
-}
-
-/* crl_name_cmp - qsort order of an array of char *: by the strings, not
- * the pointers (casting strcmp to the qsort type compared pointer bytes) */
-
-static int crl_name_cmp(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* crl_names - sorted names of dir's entries that keep() accepts (owned);
- * NULL with errno if dir cannot be read */
-
-static char **crl_names(const char *dir, bool (*keep)(const char *), size_t *n)
-{
-    DIR *d = opendir(dir);
-    struct dirent *de;
-    char **v = xmalloc(sizeof(*v));
-
-    *n = 0;
-    if (d == NULL) {
-        int e = errno;
-
-        free(v);
-        errno = e;
-        return NULL;
-    }
-    while ((de = readdir(d)) != NULL) {
-        if (!keep(de->d_name))
-            continue;
-        v = xrealloc(v, (*n + 1) * sizeof(*v));
-        v[(*n)++] = xstrdup(de->d_name);
-    }
-    closedir(d);
-    if (*n > 1)
-        qsort(v, *n, sizeof(*v), crl_name_cmp);
-    return v;
-}
-
-/* crl_names_free - release what crl_names returned */
-
-static void crl_names_free(char **v, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(v[i]);
-    free(v);
-}
-
 /* crl_is_cache_crl - "<64 hex>.crl" */
 
 static bool crl_is_cache_crl(const char *name)
@@ -158,14 +77,12 @@ static char *crl_cache_url(const char *dir, const char *stem, const char **why)
     char *path = xasprintf("%s/%.64s.url", dir, stem), *url, hash[65];
     size_t len;
 
-    url = (char *)crl_slurp(path, RELAY__CRL_URL_MAX, &len);
-    free(path);
-    if (url == NULL) {
+    if (log_read_file(path, RELAY__CRL_URL_MAX, (unsigned char **)&url, &len, NULL) < 0) {
+        free(path);
         *why = "its .url file cannot be read";
         return NULL;
     }
-    url = xrealloc(url, len + 1);
-    url[len] = '\0';
+    free(path);
     url[strcspn(url, "\r\n")] = '\0';
     relay__crl_cache_name(url, hash);
     if (strncmp(hash, stem, 64) != 0) {
@@ -181,7 +98,7 @@ static char *crl_cache_url(const char *dir, const char *stem, const char **why)
 static void crl_add_cache(struct tls_crl_set *s, const char *dir)
 {
     size_t n, len;
-    char **names = crl_names(dir, crl_is_cache_crl, &n);
+    char **names = log_dir_names(dir, crl_is_cache_crl, &n);
 
     if (names == NULL && errno != ENOENT)
         log_warn("crl", 0, "cannot read crl_cache_directory %s", dir);
@@ -191,7 +108,7 @@ static void crl_add_cache(struct tls_crl_set *s, const char *dir)
         unsigned char *data;
 
         if ((url = crl_cache_url(dir, names[i], &why)) != NULL) {
-            if ((data = crl_slurp(path, RELAY__CRL_MAX_BODY, &len)) == NULL)
+            if (log_read_file(path, RELAY__CRL_MAX_BODY, &data, &len, NULL) < 0)
                 why = strerror(errno);
             else if (tls_crl_set_add(s, data, len, path, url, &why) == 0)
                 why = NULL;
@@ -202,7 +119,7 @@ static void crl_add_cache(struct tls_crl_set *s, const char *dir)
         free(url);
         free(path);
     }
-    crl_names_free(names, n);
+    log_dir_names_free(names, n);
 }
 
 /* crl_add_issuers - trust anchors and the store's chain certificates */
@@ -211,7 +128,7 @@ static void crl_add_issuers(struct tls_crl_set *s, const struct crl_paths *p)
 {
     const char *why = NULL;
     size_t n;
-    char **names = crl_names(p->certificate_store, crl_is_pem, &n);
+    char **names = log_dir_names(p->certificate_store, crl_is_pem, &n);
 
     if (access(p->trusted_ca_file, F_OK) == 0
         && tls_crl_set_add_issuers_file(s, p->trusted_ca_file, true, &why) < 0)
@@ -224,7 +141,7 @@ static void crl_add_issuers(struct tls_crl_set *s, const struct crl_paths *p)
             log_debug("crl", 0, "issuers file %s skipped: %s", path, why);
         free(path);
     }
-    crl_names_free(names, n);
+    log_dir_names_free(names, n);
 }
 
 /*

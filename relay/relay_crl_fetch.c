@@ -49,6 +49,7 @@
 #include <uv.h>
 
 #include "log.h"
+#include "log_util.h"
 #include "log_path.h"
 #include "relay_crl_int.h"
 
@@ -300,7 +301,7 @@ static void crl_accept(struct crl_fetch *f, int64_t now, char *why, size_t sz)
     } else if (tls_crl_set_info(scratch, 0, now / 1000, &in), in.next_update != 0
                && in.next_update <= now / 1000) {
         snprintf(why, sz, "the CRL is stale (nextUpdate %s)",
-                 relay__crl_iso(in.next_update, t));
+                 log_iso_time(t, sizeof(t), in.next_update, "-"));
     } else {
         urltext = xasprintf("%s\n", f->u->url);
         snprintf(name, sizeof(name), "%s.url", f->u->name);

@@ -44,7 +44,6 @@ struct tls_crl_set *relay__crl_build(const struct crl_paths *p, bool need_dir,
 /* Wall clock in ms (CRL dates are wall-clock). */
 int64_t relay__crl_now_ms(void);
 /* Unix seconds t as ISO 8601 UTC in buf, "-" for 0; returns buf. */
-const char *relay__crl_iso(int64_t t, char buf[32]);
 /* Rebuild and publish within 200 ms, coalescing what comes meanwhile;
  * force: even if no file changed. */
 void    relay__crl_kick(bool force);

@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "log_util.h"
 #include "relay_plog.h"
 #include "relay_deliver.h"
 #include "relay_smtpd.h"
@@ -307,7 +308,7 @@ static void relay_data_discarded(struct relay_spool *sp, int status, void *arg)
     relay__reply(s, "%s", s->tx->reject);
     relay__tx_free(s);
     if (s->state == RELAY_S_CLOSING) {
-        relay__close(s, NULL);
+        relay__close(s, RELAY_CLOSE_LOCAL);
         return;
     }
     s->state = RELAY_S_CMD;
@@ -346,7 +347,7 @@ static void relay_data_track(struct relay_session *s)
     log_proto_receiving_message(&sp->pl, ++sp->msg_index, ref);
     if (relay_plog_track() == NULL)
         return;
-    log_proto_endpoint(local, sizeof(local), (const struct sockaddr *)&s->local);
+    log_addr_endpoint(local, sizeof(local), (const struct sockaddr *)&s->local);
     relay_plog_ip(local, local, sizeof(local));
     log_proto_connector_id(id, sizeof(id), relay_plog_hostname(), s->rc->name);
     if (tx->secured != NULL)
@@ -399,7 +400,7 @@ static void relay_data_committed(struct relay_spool *sp, int status, void *arg)
     }
     relay__tx_free(s);
     if (s->state == RELAY_S_CLOSING) {
-        relay__close(s, NULL);          /* lets the session be freed */
+        relay__close(s, RELAY_CLOSE_LOCAL);     /* lets the session be freed */
         return;
     }
     s->state = RELAY_S_CMD;

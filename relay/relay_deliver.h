@@ -129,6 +129,34 @@ struct relay_dest {
     struct relay_dest *next;
 };
 
+/* relay_dest_put_job - append j (next NULL) to d's waiting jobs */
+static inline void relay_dest_put_job(struct relay_dest *d, struct relay_job *j)
+{
+    if (d->jobs_tail)
+        d->jobs_tail->next = j;
+    else
+        d->jobs = j;
+    d->jobs_tail = j;
+    d->njobs++;
+}
+
+/* relay_dest_take_job - the first waiting job of d, unlinked (its next is
+ * NULL and d->njobs counts one fewer), or NULL when none waits.  With
+ * relay_dest_put_job, the only code that touches the queue's links. */
+static inline struct relay_job *relay_dest_take_job(struct relay_dest *d)
+{
+    struct relay_job *j = d->jobs;
+
+    if (j == NULL)
+        return NULL;
+    d->jobs = j->next;
+    if (d->jobs == NULL)
+        d->jobs_tail = NULL;
+    d->njobs--;
+    j->next = NULL;
+    return j;
+}
+
 /* Start a connection for dest (it pulls jobs); always 0 (relay_smtpc.c's
  * CONTRACT says what is reported, and when). */
 int     relay_smtpc_start(struct relay_dest *d, uv_loop_t *loop);

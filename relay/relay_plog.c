@@ -45,6 +45,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "log_util.h"
 #include "log_path.h"
 #include "relay_plog.h"
 #include "relay_tls.h"
@@ -176,17 +177,6 @@ struct log_proto *relay_plog_send(void) { return relay_plog_s; }
 struct log_track *relay_plog_track(void) { return relay_plog_t; }
 const char *relay_plog_hostname(void) { return relay_plog_host; }
 
-/* relay_plog_date - "yyyy-MM-ddTHH:mm:ssZ" */
-
-static void relay_plog_date(int64_t t, char out[32])
-{
-    struct tm tm;
-    time_t tt = (time_t)t;
-
-    gmtime_r(&tt, &tm);
-    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 /* relay_plog_cert - one certificate block */
 
 void relay_plog_cert(struct log_proto_session *pl, const char *header,
@@ -203,9 +193,9 @@ void relay_plog_cert(struct log_proto_session *pl, const char *header,
     log_proto_info(pl, ci->thumbprint, "Certificate thumbprint");
     tls_cert_info_names(ci, names, sizeof(names));
     log_proto_info(pl, names, "Certificate alternate names");
-    relay_plog_date(ci->not_before, date);
+    log_iso_time(date, sizeof(date), ci->not_before, NULL);
     log_proto_info(pl, date, "Certificate not before");
-    relay_plog_date(ci->not_after, date);
+    log_iso_time(date, sizeof(date), ci->not_after, NULL);
     log_proto_info(pl, date, "Certificate not after");
 }
 

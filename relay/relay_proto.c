@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "log.h"
+#include "log_util.h"
 #include "policy_secure.h"
 #include "policy_smtp.h"
 #include "relay_plog.h"
@@ -36,7 +37,7 @@ bool relay__protocol_error(struct relay_session *s)
     if (++s->errors < s->rc->max_protocol_errors)
         return false;
     relay__reply(s, "421 4.7.0 Too many errors on this connection, closing transmission channel");
-    relay__close(s, "TooManyErrors");
+    relay__close(s, RELAY_CLOSE_TOO_MANY_ERRORS);
     return true;
 }
 
@@ -126,26 +127,6 @@ static int relay_proto_path(char *p, char **addr, char **rest)
     return 0;
 }
 
-/* relay_proto_domain - the domain part of an address ("" if none) */
-
-static const char *relay_proto_domain(const char *addr)
-{
-    const char *at = strrchr(addr, '@');
-
-    return at ? at + 1 : "";
-}
-
-/* relay_proto_lower - lower-case copy for comparisons */
-
-static void relay_proto_lower(char *out, const char *in, size_t outsz)
-{
-    size_t i;
-
-    for (i = 0; in[i] != '\0' && i + 1 < outsz; i++)
-        out[i] = (char)tolower((unsigned char)in[i]);
-    out[i] = '\0';
-}
-
 /* relay_proto_reset - forget the transaction */
 
 static void relay_proto_reset(struct relay_session *s)
@@ -166,7 +147,7 @@ static int relay_proto_secure(struct relay_session *s, const char *sender, char 
     char domain[RELAY_DOMAIN_MAX + 1];
 
     *secured = NULL;
-    relay_proto_lower(domain, relay_proto_domain(sender), sizeof(domain));
+    log_mail_domain(domain, sizeof(domain), sender);
     f.listed = domain[0] != '\0' && policy_secure_listed(&cfg->transport.recv_secure, domain);
     if (!f.listed)
         return 0;
@@ -274,7 +255,7 @@ static void relay_cmd_mail(struct relay_session *s, char *arg)
     }
     if (s->rc->require_tls && !s->tls) {       /* Exchange: reply, then disconnect */
         relay__reply(s, "451 5.7.3 STARTTLS is required to send mail");
-        relay__close(s, "Local");
+        relay__close(s, RELAY_CLOSE_LOCAL);
         return;
     }
     if (strncasecmp(arg, "FROM:", 5) != 0 || relay_proto_path(arg + 5, &addr, &rest) < 0) {
@@ -374,7 +355,7 @@ static void relay_cmd_rcpt(struct relay_session *s, char *arg)
         relay__reply(s, "452 4.5.3 Too many recipients");
         return;
     }
-    relay_proto_lower(domain, relay_proto_domain(addr), sizeof(domain));
+    log_mail_domain(domain, sizeof(domain), addr);
     if ((verdict = policy_rcpt_check(s->cfg, s->rc, domain)) != NULL) {
         log_info("smtpd", s->sid, "rcpt refused to=<%s> reply=\"%d %s\"", addr, verdict->code,
                  verdict->text);
@@ -435,7 +416,7 @@ static void relay_cmd_starttls(struct relay_session *s, char *arg)
     /* Ask for a client certificate when domain security may need one. */
     ask = s->rc->domain_secure_enabled && cfg->transport.recv_secure.n > 0;
     if (tls_conn_starttls_server(s->conn, s->tls_ctx, ask, &dropped) < 0) {
-        relay__close(s, "Local");
+        relay__close(s, RELAY_CLOSE_LOCAL);
         return;
     }
     if (dropped > 0)                    /* CVE-2011-0411: never executed inside TLS */
@@ -461,7 +442,7 @@ static void relay_cmd_noop(struct relay_session *s, char *arg)
 static void relay_cmd_quit(struct relay_session *s, char *arg)
 {
     relay__reply(s, "221 2.0.0 Service closing transmission channel");
-    relay__close(s, "QuitVerb");
+    relay__close(s, RELAY_CLOSE_QUIT);
 }
 
 static void relay_cmd_vrfy(struct relay_session *s, char *arg)

@@ -246,12 +246,7 @@ struct relay_dest *relay__qdest_get(struct config *cfg, const struct cfg_send *s
 
 void relay__qdest_enqueue(struct relay_dest *d, struct relay_job *j)
 {
-    if (d->jobs_tail)
-        d->jobs_tail->next = j;
-    else
-        d->jobs = j;
-    d->jobs_tail = j;
-    d->njobs++;
+    relay_dest_put_job(d, j);
     if (d->resolving)
         return;
     if (d->naddrs == 0 || relay__qmgr_now() - d->resolved_ms > RELAY_DNS_TTL_MS) {

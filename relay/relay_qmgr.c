@@ -26,13 +26,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <ctype.h>
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 
 #include "dns.h"
 #include "log.h"
+#include "log_util.h"
 #include "relay_deliver.h"
 #include "relay_dsn.h"
 #include "relay_plog.h"
@@ -226,12 +226,8 @@ void relay__qmgr_dest_flush(struct relay_dest *d, enum relay_outcome o, const ch
 {
     struct relay_job *j;
 
-    while ((j = d->jobs) != NULL) {
-        d->jobs = j->next;
-        d->njobs--;
+    while ((j = relay_dest_take_job(d)) != NULL)
         qmgr_defer_job(j, o, text, conn_failure);
-    }
-    d->jobs_tail = NULL;
 }
 
 /* relay_qmgr_dest_failed - every address of d failed for `current` */
@@ -252,18 +248,6 @@ void relay_qmgr_dest_failed(struct relay_dest *d, struct relay_job *current)
 }
 
 /* ---- rounds: dispatch ------------------------------------------------- */
-
-/* qmgr_domain - lower-case domain of an address */
-
-static void qmgr_domain(const char *addr, char *out, size_t sz)
-{
-    const char *at = strrchr(addr, '@'), *dom = at ? at + 1 : "";
-    size_t i = 0;
-
-    for (; dom[i] != '\0' && i + 1 < sz; i++)
-        out[i] = (char)tolower((unsigned char)dom[i]);
-    out[i] = '\0';
-}
 
 /* qmgr_dispatch_go - the bytes are read: make one job per destination */
 
@@ -291,7 +275,7 @@ static void qmgr_dispatch_go(struct relay_qmgr_work *w)
             qmgr_set(m, i, RELAY_O_DEFER, "451 4.3.0 Cannot read the queued message", NULL, 0);
             continue;
         }
-        qmgr_domain(r->addr, domain, sizeof(domain));
+        log_mail_domain(domain, sizeof(domain), r->addr);
         if ((sc = policy_route_select(cfg, domain)) == NULL) {
             /* Exchange's "Unreachable" queue: wait for a connector (a reload
              * may add one) or for expiry; never bounce on configuration. */

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "log_util.h"
 #include "relay_limits.h"
 #include "relay_plog.h"
 #include "relay_smtpd.h"
@@ -88,9 +89,46 @@ static void relay_session_timer_closed(uv_handle_t *h)
     relay_session_maybe_free(s);
 }
 
-/* relay__close - begin closing; reason NULL re-checks whether we can free */
+/* The disconnect reasons: log word and protocol log context, by enum. */
+static const struct {
+    const char *name;
+    enum log_proto_reason plog;
+} relay_close_reasons[] = {
+    [RELAY_CLOSE_LOCAL] = { "Local", LOG_PROTO_R_LOCAL },
+    [RELAY_CLOSE_QUIT] = { "QuitVerb", LOG_PROTO_R_QUIT },
+    [RELAY_CLOSE_TIMEOUT] = { "Timeout", LOG_PROTO_R_TIMEOUT },
+    [RELAY_CLOSE_TOO_MANY_ERRORS] = { "TooManyErrors", LOG_PROTO_R_TOO_MANY_ERRORS },
+    [RELAY_CLOSE_REMOTE] = { "Remote", LOG_PROTO_R_SENDER_DISCONNECTED },
+    [RELAY_CLOSE_CONNECTION_LIMIT] = { "ConnectionLimit", LOG_PROTO_R_LOCAL },
+    [RELAY_CLOSE_SOURCE_LIMIT] = { "SourceLimit", LOG_PROTO_R_LOCAL },
+};
 
-void relay__close(struct relay_session *s, const char *reason)
+/* relay_close_reason_check - why, or a panic when out of the table */
+
+static enum relay_close_reason relay_close_reason_check(enum relay_close_reason why)
+{
+    if ((unsigned)why >= sizeof(relay_close_reasons) / sizeof(relay_close_reasons[0]))
+        log_panic("smtpd", "bad disconnect reason %d", (int)why);
+    return why;
+}
+
+/* relay__close_reason_name - "QuitVerb", "Timeout", ... */
+
+const char *relay__close_reason_name(enum relay_close_reason why)
+{
+    return relay_close_reasons[relay_close_reason_check(why)].name;
+}
+
+/* relay__close_reason_plog - the protocol log's disconnect context of why */
+
+enum log_proto_reason relay__close_reason_plog(enum relay_close_reason why)
+{
+    return relay_close_reasons[relay_close_reason_check(why)].plog;
+}
+
+/* relay__close - begin closing; once closing, only re-check whether we can free */
+
+void relay__close(struct relay_session *s, enum relay_close_reason why)
 {
     if (s->state == RELAY_S_CLOSING) {
         relay_session_maybe_free(s);
@@ -100,22 +138,9 @@ void relay__close(struct relay_session *s, const char *reason)
     free(s->tarpit_reply);              /* a held reply dies with the session */
     s->tarpit_reply = NULL;
     log_info("smtpd", s->sid, "disconnect from=%s reason=%s messages=%u",
-             s->remote_ep, reason ? reason : "Local", s->ntx);
-    if (log_proto_enabled(&s->plog.pl)) {
-        enum log_proto_reason why = LOG_PROTO_R_LOCAL;
-
-        if (reason == NULL)
-            ;
-        else if (strcmp(reason, "QuitVerb") == 0)
-            why = LOG_PROTO_R_QUIT;
-        else if (strcmp(reason, "Timeout") == 0)
-            why = LOG_PROTO_R_TIMEOUT;
-        else if (strcmp(reason, "TooManyErrors") == 0)
-            why = LOG_PROTO_R_TOO_MANY_ERRORS;
-        else if (strcmp(reason, "Remote") == 0)
-            why = LOG_PROTO_R_SENDER_DISCONNECTED;
-        log_proto_disconnect(&s->plog.pl, why, NULL);
-    }
+             s->remote_ep, relay__close_reason_name(why), s->ntx);
+    if (log_proto_enabled(&s->plog.pl))
+        log_proto_disconnect(&s->plog.pl, relay__close_reason_plog(why), NULL);
     if (s->pending == 0)
         relay__data_abort(s);           /* not committing: drop any partial message */
     uv_close((uv_handle_t *)&s->idle_timer, relay_session_timer_closed);
@@ -191,14 +216,14 @@ void relay__process(struct relay_session *s)
             return;
         if (s->state == RELAY_S_CMD && s->worker->stopping) {
             relay__reply(s, "421 4.3.2 Service not available, closing transmission channel");
-            relay__close(s, "Local");
+            relay__close(s, RELAY_CLOSE_LOCAL);
             return;
         }
         if (tls_conn_write_queued(s->conn) > RELAY_OUTPUT_HIGH) {
             tls_conn_pause(s->conn);    /* resumed on TLS_EV_DRAINED */
             tls_conn_notify_drained(s->conn);
             if (tls_conn_flush(s->conn) != 0)
-                relay__close(s, "Remote");
+                relay__close(s, RELAY_CLOSE_REMOTE);
             return;
         }
         p = tls_conn_peek(s->conn, &len);
@@ -235,7 +260,7 @@ void relay__process(struct relay_session *s)
         uv_timer_stop(&s->idle_timer);
     } else {
         if (tls_conn_resume(s->conn) != 0) {
-            relay__close(s, "Local");
+            relay__close(s, RELAY_CLOSE_LOCAL);
             return;
         }
         if (!uv_is_active((uv_handle_t *)&s->idle_timer))
@@ -243,7 +268,7 @@ void relay__process(struct relay_session *s)
                            s->rc->connection_inactivity_timeout, 0);
     }
     if (tls_conn_flush(s->conn) != 0)
-        relay__close(s, "Remote");
+        relay__close(s, RELAY_CLOSE_REMOTE);
 }
 
 /* relay_session_tarpit_end - the held reply goes out; input resumes */
@@ -287,7 +312,7 @@ static void relay_session_idle(uv_timer_t *t)
     struct relay_session *s = t->data;
 
     relay__reply(s, "451 4.7.0 Timeout waiting for client input");
-    relay__close(s, "Timeout");
+    relay__close(s, RELAY_CLOSE_TIMEOUT);
 }
 
 /* relay_session_life - connection_timeout expired */
@@ -301,7 +326,7 @@ static void relay_session_life(uv_timer_t *t)
         return;
     }
     relay__reply(s, "421 4.4.1 Connection timed out");
-    relay__close(s, "Timeout");
+    relay__close(s, RELAY_CLOSE_TIMEOUT);
 }
 
 /* relay_session_event - events of the session's conn */
@@ -328,7 +353,7 @@ static void relay_session_event(struct tls_conn *c, enum tls_event ev, void *arg
                      s->remote_ep, tls_conn_tls_error(c));
             relay_plog_tls_failed(&s->plog.pl, tls_conn_tls_error(c));
         }
-        relay__close(s, "Remote");
+        relay__close(s, RELAY_CLOSE_REMOTE);
         return;
     case TLS_EV_TLS_READY:
         s->tls = true;
@@ -374,21 +399,9 @@ static void relay_session_event(struct tls_conn *c, enum tls_event ev, void *arg
 static void relay_session_format_ep(struct relay_session *s)
 {
     const struct sockaddr *sa = (const struct sockaddr *)&s->remote;
-    int port;
 
-    if (sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-
-        inet_ntop(AF_INET6, &in6->sin6_addr, s->remote_ip, sizeof(s->remote_ip));
-        port = ntohs(in6->sin6_port);
-        snprintf(s->remote_ep, sizeof(s->remote_ep), "[%s]:%d", s->remote_ip, port);
-    } else {
-        const struct sockaddr_in *in4 = (const struct sockaddr_in *)sa;
-
-        inet_ntop(AF_INET, &in4->sin_addr, s->remote_ip, sizeof(s->remote_ip));
-        port = ntohs(in4->sin_port);
-        snprintf(s->remote_ep, sizeof(s->remote_ep), "%s:%d", s->remote_ip, port);
-    }
+    log_addr_ip(s->remote_ip, sizeof(s->remote_ip), sa);
+    log_addr_endpoint(s->remote_ep, sizeof(s->remote_ep), sa);
 }
 
 /* relay_session_plog_start - the protocol log session: "+" and permissions */
@@ -404,7 +417,7 @@ static void relay_session_plog_start(struct relay_session *s)
     }
     log_proto_connector_id(id, sizeof(id), relay_plog_hostname(), s->rc->name);
     log_proto_session_init(pl, relay_plog_recv(), id, s->sid);
-    log_proto_endpoint(ep, sizeof(ep), (const struct sockaddr *)&s->local);
+    log_addr_endpoint(ep, sizeof(ep), (const struct sockaddr *)&s->local);
     log_proto_session_set_local(pl, ep);
     log_proto_session_set_remote(pl, s->remote_ep);
     log_proto_connect(pl);
@@ -440,7 +453,7 @@ void relay_session_accept(struct relay_worker *w, uv_stream_t *server)
     w->sessions = s;
     w->nsessions++;
     if ((err = tls_conn_endpoints(s->conn, &s->local, &s->remote)) != 0) {
-        relay__close(s, "Remote");
+        relay__close(s, RELAY_CLOSE_REMOTE);
         return;
     }
     relay_session_format_ep(s);
@@ -449,7 +462,7 @@ void relay_session_accept(struct relay_worker *w, uv_stream_t *server)
                                   (struct sockaddr *)&s->remote);
     if (s->rc == NULL) {
         log_info("smtpd", s->sid, "no receive connector for client=%s: closing", s->remote_ep);
-        relay__close(s, "Local");
+        relay__close(s, RELAY_CLOSE_LOCAL);
         return;
     }
     relay_session_plog_start(s);
@@ -464,7 +477,8 @@ void relay_session_accept(struct relay_worker *w, uv_stream_t *server)
                        "exceeded a limit, closing transmission channel"
                      : "421 4.3.2 The maximum number of concurrent connections has exceeded "
                        "a limit, closing transmission channel");
-        relay__close(s, lim == RELAY_LIMIT_TOTAL ? "ConnectionLimit" : "SourceLimit");
+        relay__close(s, lim == RELAY_LIMIT_TOTAL ? RELAY_CLOSE_CONNECTION_LIMIT
+                                                 : RELAY_CLOSE_SOURCE_LIMIT);
         return;
     }
     relay__reply(s, "220 %s", s->rc->banner);

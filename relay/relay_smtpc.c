@@ -34,6 +34,7 @@
 #include <arpa/inet.h>
 
 #include "log.h"
+#include "log_util.h"
 #include "relay_deliver.h"
 #include "relay_limits.h"
 #include "relay_plog.h"
@@ -164,20 +165,7 @@ static void smtpc_finish(struct relay_smtpc *c)
 
 static void smtpc_endpoint(struct relay_smtpc *c, char *buf, size_t sz)
 {
-    const struct sockaddr_storage *ss = &c->dest->addrs[c->addr_i];
-    char ip[INET6_ADDRSTRLEN] = "?";
-
-    if (ss->ss_family == AF_INET6) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
-
-        inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
-        snprintf(buf, sz, "[%s]:%d", ip, ntohs(in6->sin6_port));
-    } else {
-        const struct sockaddr_in *in4 = (const struct sockaddr_in *)ss;
-
-        inet_ntop(AF_INET, &in4->sin_addr, ip, sizeof(ip));
-        snprintf(buf, sz, "%s:%d", ip, ntohs(in4->sin_port));
-    }
+    log_addr_endpoint(buf, sz, (const struct sockaddr *)&c->dest->addrs[c->addr_i]);
 }
 
 /* relay__smtpc_note - remember why this address did not work */
@@ -375,12 +363,7 @@ void relay__smtpc_take_job(struct relay_smtpc *c)
             relay__smtpc_quit(c);              /* too old: the job gets a new connection */
             return;
         }
-        c->job = d->jobs;
-        d->jobs = c->job->next;
-        if (d->jobs == NULL)
-            d->jobs_tail = NULL;
-        d->njobs--;
-        c->job->next = NULL;
+        c->job = relay_dest_take_job(d);
     }
     if (c->job == NULL) {
         const struct cfg_transport *t = &d->cfg->transport;
@@ -666,7 +649,7 @@ static void smtpc_event(struct tls_conn *tc, enum tls_event ev, void *arg)
             char ep[64];
 
             if (tls_conn_endpoints(c->conn, &local, &remote) == 0) {
-                log_proto_endpoint(ep, sizeof(ep), (const struct sockaddr *)&local);
+                log_addr_endpoint(ep, sizeof(ep), (const struct sockaddr *)&local);
                 log_proto_session_set_local(&c->pl, ep);
             }
             log_proto_connect(&c->pl);
@@ -752,14 +735,7 @@ int relay_smtpc_start(struct relay_dest *d, uv_loop_t *loop)
     c->timer.data = c;
     d->conns++;
     /* Take the first job now so a connection failure is charged to it. */
-    c->job = d->jobs;
-    if (c->job != NULL) {
-        d->jobs = c->job->next;
-        if (d->jobs == NULL)
-            d->jobs_tail = NULL;
-        d->njobs--;
-        c->job->next = NULL;
-    }
+    c->job = relay_dest_take_job(d);
     relay__smtpc_connect_next(c);
     return 0;
 }

@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "log_util.h"
 #include "tls_ctx.h"
 #include "policy_secure.h"
 #include "relay_deliver.h"
@@ -56,19 +57,11 @@ static struct smtpc_resume smtpc_resume[SMTPC_RESUME_MAX];     /* qmgr thread on
 
 static void smtpc_resume_key(const struct relay_smtpc *c, char *key, size_t sz)
 {
-    const struct sockaddr_storage *ss = &c->dest->addrs[c->addr_i];
-    char ip[64] = "?";
-    int port;
+    const struct sockaddr *sa = (const struct sockaddr *)&c->dest->addrs[c->addr_i];
+    char ip[INET6_ADDRSTRLEN];
 
-    if (ss->ss_family == AF_INET6) {
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, ip, sizeof(ip));
-        port = ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
-    } else {
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, ip, sizeof(ip));
-        port = ntohs(((const struct sockaddr_in *)ss)->sin_port);
-    }
-    snprintf(key, sz, "%llu [%s]:%d %s", (unsigned long long)tls_ctx_id(c->dest->tls_ctx),
-             ip, port, c->dest->names[c->addr_i]);
+    snprintf(key, sz, "%llu [%s]:%u %s", (unsigned long long)tls_ctx_id(c->dest->tls_ctx),
+             log_addr_ip(ip, sizeof(ip), sa), log_addr_port(sa), c->dest->names[c->addr_i]);
 }
 
 /* smtpc_resume_find - the slot of key, or NULL */

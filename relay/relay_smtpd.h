@@ -91,10 +91,26 @@ struct relay_session {
     int     pending;                    /* background operations that hold us */
 };
 
+/* Why a session closes: the word of the "disconnect ... reason=" log line
+ * and the protocol log's "-" context (relay__close_reason_name/_plog). */
+enum relay_close_reason {
+    RELAY_CLOSE_LOCAL,                  /* "Local": we end it (also: just re-check) */
+    RELAY_CLOSE_QUIT,                   /* "QuitVerb" */
+    RELAY_CLOSE_TIMEOUT,                /* "Timeout" */
+    RELAY_CLOSE_TOO_MANY_ERRORS,        /* "TooManyErrors" */
+    RELAY_CLOSE_REMOTE,                 /* "Remote": the client went away */
+    RELAY_CLOSE_CONNECTION_LIMIT,       /* "ConnectionLimit" */
+    RELAY_CLOSE_SOURCE_LIMIT            /* "SourceLimit" */
+};
+
 /* relay_session.c */
 void    relay__reply(struct relay_session *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-void    relay__close(struct relay_session *s, const char *reason);
+/* Begin closing s (once; later calls only re-check whether it can be freed). */
+void    relay__close(struct relay_session *s, enum relay_close_reason why);
+/* The log word of why; its protocol log context. Panic on a bad value. */
+const char *relay__close_reason_name(enum relay_close_reason why);
+enum log_proto_reason relay__close_reason_plog(enum relay_close_reason why);
 void    relay__process(struct relay_session *s);
 /*
  * Send reply (one line, without CRLF) after ms instead of now (Exchange's

@@ -37,6 +37,7 @@
 #include <uv.h>
 
 #include "log.h"
+#include "log_util.h"
 #include "relay_tls.h"
 #include "tls_conn.h"
 #include "tls_ctx.h"
@@ -383,13 +384,10 @@ void relay_tls_warn_expiring(int64_t now)
     for (size_t i = 0; i < relay_tls_gens[0].nused; i++) {
         const struct relay_tls_used *u = &relay_tls_gens[0].used[i];
         char when[32];
-        time_t t = (time_t)u->not_after;
-        struct tm tm;
 
         if (u->not_after - now > RELAY_TLS_EXPIRY_WARN)
             continue;
-        gmtime_r(&t, &tm);
-        strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        log_iso_time(when, sizeof(when), u->not_after, NULL);
         if (u->not_after <= now)
             log_warnx("tls", 0, "certificate expired thumbprint=%s subject=\"%s\" not_after=%s "
                       "connectors=\"%s\": renew it (domsec cert renew)", u->thumbprint,

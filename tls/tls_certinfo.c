@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "log_util.h"
 #include "tls_internal.h"
 #include "tls_store.h"
 
@@ -252,7 +253,7 @@ int tls_cert_info_from_pem_file(const char *path, struct tls_cert_info *out, con
     int     rc = -1;
 
     memset(out, 0, sizeof(*out));
-    if (tls__read_file(path, &pem, &len, NULL) < 0) {
+    if (log_read_file(path, TLS__FILE_MAX, &pem, &len, NULL) < 0) {
         snprintf(certinfo_why, sizeof(certinfo_why), "cannot read %s: %s", path,
                  errno == EFBIG ? "larger than 1 MiB" : strerror(errno));
         *why = certinfo_why;
@@ -297,54 +298,6 @@ void tls_cert_info_names(const struct tls_cert_info *ci, char *buf, size_t sz)
             break;                      /* whole names only */
         pos += (size_t)snprintf(buf + pos, sz - pos, "%s%s", pos > 0 ? ";" : "", ci->names[i]);
     }
-}
-
-/* tls__read_file - a whole regular file, NUL-terminated */
-
-int tls__read_file(const char *path, unsigned char **data, size_t *len, unsigned *mode)
-{
-    struct stat st;
-    unsigned char *buf;
-    size_t  got = 0;
-    int     fd, saved;
-
-    *data = NULL;
-    *len = 0;
-    if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
-        return -1;
-    if (fstat(fd, &st) < 0)
-        goto fail;
-    if (!S_ISREG(st.st_mode)) {
-        errno = EINVAL;
-        goto fail;
-    }
-    if (st.st_size > TLS__FILE_MAX) {
-        errno = EFBIG;
-        goto fail;
-    }
-    if (mode != NULL)
-        *mode = (unsigned)(st.st_mode & 07777);
-    buf = xmalloc((size_t)st.st_size + 1);
-    while (got < (size_t)st.st_size) {
-        ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
-
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;                      /* shrank while reading: keep what we got */
-        got += (size_t)r;
-    }
-    buf[got] = '\0';
-    close(fd);
-    *data = buf;
-    *len = got;
-    return 0;
-
-fail:
-    saved = errno;
-    close(fd);
-    errno = saved;
-    return -1;
 }
 
 /* tls__pem_certs - the DER of every CERTIFICATE block, in file order */

@@ -15,7 +15,6 @@
  *  there is nothing to cancel.  A file of a directory that holds no CRL is
  *  logged as a warning and skipped.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -26,6 +25,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "log_util.h"
 #include "tls_crl.h"
 #include "tls_internal.h"                /* wolfssl/options.h first */
 
@@ -126,43 +126,6 @@ int tls_crl_set_add(struct tls_crl_set *s, const unsigned char *data, size_t len
 
 /* ---- files -------------------------------------------------------- */
 
-/* crl_read - a whole regular file of at most CRL_FILE_MAX bytes */
-
-static int crl_read(const char *path, unsigned char **data, size_t *len)
-{
-    struct stat st;
-    size_t  got = 0;
-    int     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY), saved;
-
-    *data = NULL;
-    if (fd < 0 || fstat(fd, &st) < 0)
-        goto fail;
-    if (!S_ISREG(st.st_mode) || st.st_size > CRL_FILE_MAX) {
-        errno = S_ISREG(st.st_mode) ? EFBIG : EINVAL;
-        goto fail;
-    }
-    *data = xmalloc((size_t)st.st_size + 1);
-    while (got < (size_t)st.st_size) {
-        ssize_t r = read(fd, *data + got, (size_t)st.st_size - got);
-
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;                      /* shrank while reading: keep what we got */
-        got += (size_t)r;
-    }
-    close(fd);
-    *len = got;
-    return 0;
-
-fail:
-    saved = errno;
-    if (fd >= 0)
-        close(fd);
-    errno = saved;
-    return -1;
-}
-
 /* crl_add_path - read a file and add its CRLs; *why does not name the file */
 
 static int crl_add_path(struct tls_crl_set *s, const char *path, const char **why)
@@ -171,7 +134,7 @@ static int crl_add_path(struct tls_crl_set *s, const char *path, const char **wh
     size_t  len;
     int     rc;
 
-    if (crl_read(path, &data, &len) < 0) {
+    if (log_read_file(path, CRL_FILE_MAX, &data, &len, NULL) < 0) {
         snprintf(crl_read_why, sizeof(crl_read_why), "cannot read it: %s", errno == EFBIG
                  ? "larger than 16 MiB" : errno == EINVAL ? "not a regular file"
                  : strerror(errno));
@@ -194,37 +157,27 @@ int tls_crl_set_add_file(struct tls_crl_set *s, const char *path, const char **w
     return -1;
 }
 
-/* crl_name_cmp - qsort order of directory entries */
+/* crl_visible - a name not starting with '.' */
 
-static int crl_name_cmp(const void *a, const void *b)
+static bool crl_visible(const char *name)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    return name[0] != '.';
 }
 
 /* tls_crl_set_add_dir - every visible regular file of dir, in name order */
 
 int tls_crl_set_add_dir(struct tls_crl_set *s, const char *dir, const char **why)
 {
-    DIR    *d = opendir(dir);
-    struct dirent *de;
-    char  **names = NULL;
-    size_t  n = 0, before = tls_crl_set_count(s);
+    size_t  n, before = tls_crl_set_count(s);
+    char  **names = log_dir_names(dir, crl_visible, &n);
 
-    if (d == NULL) {
+    if (names == NULL) {
         if (errno == ENOENT)
             return 0;
         snprintf(crl_why, sizeof(crl_why), "cannot read %s: %s", dir, strerror(errno));
         *why = crl_why;
         return -1;
     }
-    while ((de = readdir(d)) != NULL)
-        if (de->d_name[0] != '.') {
-            names = xrealloc(names, (n + 1) * sizeof(*names));
-            names[n++] = xstrdup(de->d_name);
-        }
-    closedir(d);
-    if (n > 0)
-        qsort(names, n, sizeof(*names), crl_name_cmp);
     for (size_t i = 0; i < n; i++) {
         char   *path = xasprintf("%s/%s", dir, names[i]);
         struct stat st;
@@ -233,9 +186,8 @@ int tls_crl_set_add_dir(struct tls_crl_set *s, const char *dir, const char **why
         if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && crl_add_path(s, path, &w) < 0)
             log_warnx("tls", 0, "crl file skipped file=%s reason=\"%s\"", path, w);
         free(path);
-        free(names[i]);
     }
-    free(names);
+    log_dir_names_free(names, n);
     return (int)(tls_crl_set_count(s) - before);
 }
 
@@ -248,7 +200,7 @@ int tls_crl_set_add_issuers_file(struct tls_crl_set *s, const char *path, bool a
     size_t  len, n, added = 0;
     struct tls__der *ders;
 
-    if (tls__read_file(path, &pem, &len, NULL) < 0) {
+    if (log_read_file(path, TLS__FILE_MAX, &pem, &len, NULL) < 0) {
         snprintf(crl_why, sizeof(crl_why), "cannot read %s: %s", path, strerror(errno));
         *why = crl_why;
         return -1;

@@ -27,12 +27,8 @@ struct tls__der {
     unsigned char *der;                 /* owned */
     size_t  len;
 };
-/* Read a whole regular file of at most TLS__FILE_MAX bytes into *data
- * (owned, NUL-terminated); *mode (if not NULL) gets its permission bits
- * from the same open file.  0, or -1 with errno (EFBIG: too large, EINVAL:
- * not a regular file). */
+/* The largest certificate or key file tls/ reads (log_read_file). */
 #define TLS__FILE_MAX (1024 * 1024)
-int     tls__read_file(const char *path, unsigned char **data, size_t *len, unsigned *mode);
 /* Every CERTIFICATE block of a PEM buffer, in order; returns their number. */
 size_t  tls__pem_certs(const unsigned char *pem, size_t len, struct tls__der **out);
 void    tls__der_free(struct tls__der *v, size_t n);

@@ -45,6 +45,7 @@
 #include <sys/stat.h>
 
 #include "log.h"
+#include "log_util.h"
 #include "tls_internal.h"
 #include "tls_store.h"
 
@@ -202,7 +203,7 @@ static char *store_check_key(struct store_entry *e, const unsigned char *pem, si
 
     if (e->pub.key_path == NULL)
         return xstrdup("no private key");
-    if (tls__read_file(e->pub.key_path, &key, &key_len, &mode) < 0)
+    if (log_read_file(e->pub.key_path, TLS__FILE_MAX, &key, &key_len, &mode) < 0)
         return xasprintf("private key unreadable: %s", strerror(errno));
     if (mode & 077) {
         explicit_bzero(key, key_len);
@@ -255,7 +256,7 @@ static void store_load_entry(struct store_entry *e, const char *dir, const char 
         free(e->pub.key_path);
         e->pub.key_path = NULL;
     }
-    if (tls__read_file(e->pub.cert_path, &pem, &pem_len, NULL) < 0)
+    if (log_read_file(e->pub.cert_path, TLS__FILE_MAX, &pem, &pem_len, NULL) < 0)
         problem = xasprintf("cannot read the file: %s", strerror(errno));
     else if ((n = tls__pem_certs(pem, pem_len, &d)) == 0)
         problem = xstrdup("no certificate in the file");

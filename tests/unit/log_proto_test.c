@@ -158,22 +158,12 @@ static void test_csv_member_and_time(void **state)
 
 static void test_helpers(void **state)
 {
-    struct sockaddr_in in = { .sin_family = AF_INET, .sin_port = htons(25) };
-    struct sockaddr_in6 in6 = { .sin6_family = AF_INET6, .sin6_port = htons(587) };
     struct log_proto_session s;
     char buf[LOG_PROTO_MSGREF_MAX];
     uint64_t a, b;
 
     log_proto_connector_id(buf, sizeof(buf), "MAIL", "Default Frontend MAIL");
     assert_string_equal(buf, "MAIL\\Default Frontend MAIL");
-    inet_pton(AF_INET, "192.0.2.10", &in.sin_addr);
-    log_proto_endpoint(buf, sizeof(buf), (struct sockaddr *)&in);
-    assert_string_equal(buf, "192.0.2.10:25");
-    inet_pton(AF_INET6, "2001:db8::1", &in6.sin6_addr);
-    log_proto_endpoint(buf, sizeof(buf), (struct sockaddr *)&in6);
-    assert_string_equal(buf, "[2001:db8::1]:587");
-    log_proto_endpoint(buf, sizeof(buf), NULL);
-    assert_string_equal(buf, "");
     assert_string_equal(log_proto_reason_name(LOG_PROTO_R_QUIT), "QuitVerb");
     assert_string_equal(log_proto_reason_name(LOG_PROTO_R_TOO_MANY_ERRORS), "TooManyErrors");
     a = log_proto_session_id();

@@ -27,6 +27,7 @@
 #include <uv.h>
 
 #include "log.h"
+#include "log_util.h"
 #include "tls_crl.h"
 #include "tls_ctx.h"
 #include "tls_internal.h"
@@ -128,7 +129,7 @@ static void chain_load(struct chain *ch, const char *first, const char *second)
         size_t  len, n;
         struct tls__der *d;
 
-        assert_int_equal(tls__read_file(path(files[f]), &pem, &len, NULL), 0);
+        assert_int_equal(log_read_file(path(files[f]), TLS__FILE_MAX, &pem, &len, NULL), 0);
         n = tls__pem_certs(pem, len, &d);
         free(pem);
         assert_true(n > 0);
@@ -254,7 +255,7 @@ static void test_load_pem_and_der(void **state)
         unsigned char *d;
         size_t  len;
 
-        assert_int_equal(tls__read_file(path("www/inter.crl"), &d, &len, NULL), 0);
+        assert_int_equal(log_read_file(path("www/inter.crl"), TLS__FILE_MAX, &d, &len, NULL), 0);
         assert_int_equal(tls_crl_set_add(s, d, len, "cache/x", CDP "inter.crl", &why), 0);
         assert_int_equal(tls_crl_set_add(s, d, 10, "cache/y", NULL, &why), -1);  /* truncated */
         free(d);

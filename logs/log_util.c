@@ -1,0 +1,188 @@
+/*
+ * log_util.c - small helpers every layer shares (see log_util.h).
+ *
+ * CONTRACT
+ *  Synchronous, no state, any thread.  Inputs are not kept; results are
+ *  written into the caller's buffer, always NUL-terminated when size > 0.
+ */
+#include "log_util.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+/* log_addr_ip - the IP text of an AF_INET or AF_INET6 address, else "" */
+
+char *log_addr_ip(char *out, size_t size, const struct sockaddr *sa)
+{
+    const void *a = NULL;
+
+    if (size == 0)
+        return out;
+    if (sa != NULL && sa->sa_family == AF_INET)
+        a = &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+    else if (sa != NULL && sa->sa_family == AF_INET6)
+        a = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+    if (a == NULL || inet_ntop(sa->sa_family, a, out, (socklen_t)size) == NULL)
+        out[0] = '\0';
+    return out;
+}
+
+/* log_addr_port - the port in host order, 0 for another family */
+
+unsigned log_addr_port(const struct sockaddr *sa)
+{
+    if (sa != NULL && sa->sa_family == AF_INET)
+        return ntohs(((const struct sockaddr_in *)(const void *)sa)->sin_port);
+    if (sa != NULL && sa->sa_family == AF_INET6)
+        return ntohs(((const struct sockaddr_in6 *)(const void *)sa)->sin6_port);
+    return 0;
+}
+
+/* log_addr_endpoint - "IP:PORT" or "[IP]:PORT", "" for another family */
+
+char *log_addr_endpoint(char *out, size_t size, const struct sockaddr *sa)
+{
+    char ip[INET6_ADDRSTRLEN];
+
+    if (size == 0)
+        return out;
+    out[0] = '\0';
+    if (log_addr_ip(ip, sizeof(ip), sa)[0] == '\0')
+        return out;
+    snprintf(out, size, sa->sa_family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, log_addr_port(sa));
+    return out;
+}
+
+/* log_mail_domain - lower-cased domain of a mail address, "" without '@' */
+
+char *log_mail_domain(char *out, size_t size, const char *addr)
+{
+    const char *at = strrchr(addr, '@'), *dom = at ? at + 1 : "";
+    size_t i = 0;
+
+    if (size == 0)
+        return out;
+    for (; dom[i] != '\0' && i + 1 < size; i++)
+        out[i] = (char)tolower((unsigned char)dom[i]);
+    out[i] = '\0';
+    return out;
+}
+
+/* log_iso_time - "yyyy-MM-ddTHH:mm:ssZ", zero for 0 if given */
+
+char *log_iso_time(char *out, size_t size, int64_t t, const char *zero)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+
+    if (size == 0)
+        return out;
+    if (t == 0 && zero != NULL)
+        snprintf(out, size, "%s", zero);
+    else if (gmtime_r(&tt, &tm) == NULL || strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(out, size, "%lld", (long long)t);
+    return out;
+}
+
+/* log_read_file - a whole regular file of at most max bytes, NUL-terminated */
+
+int log_read_file(const char *path, size_t max, unsigned char **data, size_t *len,
+                  unsigned *mode)
+{
+    struct stat st;
+    unsigned char *buf;
+    size_t  got = 0;
+    int     fd, saved;
+
+    *data = NULL;
+    *len = 0;
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
+        return -1;
+    if (fstat(fd, &st) < 0)
+        goto fail;
+    if (!S_ISREG(st.st_mode)) {
+        errno = EINVAL;
+        goto fail;
+    }
+    if ((uint64_t)st.st_size > max) {
+        errno = EFBIG;
+        goto fail;
+    }
+    if (mode != NULL)
+        *mode = (unsigned)(st.st_mode & 07777);
+    buf = xmalloc((size_t)st.st_size + 1);
+    while (got < (size_t)st.st_size) {
+        ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
+
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;                      /* shrank while reading: keep what we got */
+        got += (size_t)r;
+    }
+    buf[got] = '\0';
+    close(fd);
+    *data = buf;
+    *len = got;
+    return 0;
+
+fail:
+    saved = errno;
+    close(fd);
+    errno = saved;
+    return -1;
+}
+
+/* log_dir_name_cmp - qsort order of an array of char *: by the strings, not
+ * the pointers (casting strcmp to the qsort type would compare pointer bytes) */
+
+static int log_dir_name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* log_dir_names - sorted names of dir's entries that keep() accepts */
+
+char **log_dir_names(const char *dir, bool (*keep)(const char *name), size_t *n)
+{
+    DIR    *d = opendir(dir);
+    struct dirent *de;
+    char  **v;
+
+    *n = 0;
+    if (d == NULL)
+        return NULL;
+    v = xmalloc(sizeof(*v));
+    while ((de = readdir(d)) != NULL) {
+        if (keep != NULL ? !keep(de->d_name)
+            : strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        v = xrealloc(v, (*n + 1) * sizeof(*v));
+        v[(*n)++] = xstrdup(de->d_name);
+    }
+    closedir(d);
+    if (*n > 1)
+        qsort(v, *n, sizeof(*v), log_dir_name_cmp);
+    return v;
+}
+
+/* log_dir_names_free - release what log_dir_names returned */
+
+void log_dir_names_free(char **names, size_t n)
+{
+    for (size_t i = 0; names != NULL && i < n; i++)
+        free(names[i]);
+    free(names);
+}
