@@ -40,7 +40,7 @@ struct log_walk {
     int     fd;                         /* the directory reached (O_PATH), or -1 */
     char   *shown;                      /* its path for messages (NULL: the working
                                          * directory); xstrdup()ed */
-    char   *todo;                       /* the path left to walk from pos; xstrdup()ed */
+    char   *rest;                       /* the path left to walk from pos; xstrdup()ed */
     size_t  pos;
     int     links;                      /* symbolic links followed */
 };
@@ -94,7 +94,7 @@ static const char *log_path_skip(const char *p)
 
 static int log_path_next(struct log_walk *w, char name[NAME_MAX + 1], bool *last)
 {
-    const char *p = log_path_skip(w->todo + w->pos);
+    const char *p = log_path_skip(w->rest + w->pos);
     size_t  n = strcspn(p, "/");
 
     if (*p == '\0')
@@ -103,7 +103,7 @@ static int log_path_next(struct log_walk *w, char name[NAME_MAX + 1], bool *last
         return (errno = ENAMETOOLONG), -1;
     memcpy(name, p, n);
     name[n] = '\0';
-    w->pos = (size_t)(p + n - w->todo);
+    w->pos = (size_t)(p + n - w->rest);
     *last = *log_path_skip(p + n) == '\0';
     return 1;
 }
@@ -112,7 +112,7 @@ static int log_path_next(struct log_walk *w, char name[NAME_MAX + 1], bool *last
 
 static int log_path_follow(struct log_walk *w, const char *name)
 {
-    char    target[PATH_MAX], *todo;
+    char    target[PATH_MAX], *rest;
     ssize_t n;
 
     if (!log_path_trusted(w->fd)) {
@@ -128,9 +128,9 @@ static int log_path_follow(struct log_walk *w, const char *name)
     if ((size_t)n == sizeof(target))
         return (errno = ENAMETOOLONG), -1;
     target[n] = '\0';
-    todo = xasprintf("%s/%s", target, w->todo + w->pos);
-    free(w->todo);
-    w->todo = todo;
+    rest = xasprintf("%s/%s", target, w->rest + w->pos);
+    free(w->rest);
+    w->rest = rest;
     w->pos = 0;
     return target[0] == '/' ? log_path_root(w) : 0;
 }
@@ -168,7 +168,7 @@ int log_path_openat(const char *subsys, int dirfd, const char *dirpath, const ch
 
     if (*path == '\0')
         return (errno = ENOENT), -1;
-    w.todo = xstrdup(path);
+    w.rest = xstrdup(path);
     if (path[0] == '/')
         r = log_path_root(&w);
     else if ((w.fd = dirfd == AT_FDCWD ? open(".", LOG_PATH_DIR)
@@ -183,7 +183,7 @@ int log_path_openat(const char *subsys, int dirfd, const char *dirpath, const ch
     err = errno;
     if (w.fd >= 0)
         close(w.fd);
-    free(w.todo);
+    free(w.rest);
     free(w.shown);
     errno = err;
     return r;
