@@ -98,10 +98,10 @@ static int fs_take(struct fs_ids *ids, const struct passwd *pw)
 static bool fs_strict(const struct config *cfg)
 {
     for (size_t i = 0; i < cfg->nreceive; i++)
-        if (cfg->receive[i].domain_secure_enabled || cfg->receive[i].require_tls)
+        if (relay_tls_must(&cfg->receive[i], NULL) != NULL)
             return true;
     for (size_t i = 0; i < cfg->nsend; i++)
-        if (cfg->send[i].domain_secure_enabled)
+        if (relay_tls_must(NULL, &cfg->send[i]) != NULL)
             return true;
     return false;
 }

@@ -159,7 +159,7 @@ bool relay_tls_wanted(const struct config *cfg)
 
 /* relay_tls_must - why connector (receive rc or send sc) must use TLS, or NULL */
 
-static const char *relay_tls_must(const struct cfg_receive *rc, const struct cfg_send *sc)
+const char *relay_tls_must(const struct cfg_receive *rc, const struct cfg_send *sc)
 {
     if (rc != NULL && rc->domain_secure_enabled)
         return "domain_secure_enabled = yes";

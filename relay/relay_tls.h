@@ -36,6 +36,9 @@ void    relay_tls_install(struct relay_tls_set *set);
  * certificate, a context that cannot be built): for a set about to be
  * installed or judged by --check-config, never for a refused one. */
 void    relay_tls_set_report(const struct relay_tls_set *set);
+/* Why a connector (receive rc or send sc, the other NULL) must use TLS
+ * ("domain_secure_enabled = yes", "require_tls = yes"), or NULL. */
+const char *relay_tls_must(const struct cfg_receive *rc, const struct cfg_send *sc);
 /* Free a set that is not installed (NULL is a no-op). */
 void    relay_tls_set_free(struct relay_tls_set *set);
 /* Does cfg use TLS at all (a receive connector with auth_mechanism = tls,
