@@ -17,7 +17,7 @@ for d in dns tls policy; do
         grep -nE '#include "relay_' "$f" && bad "$f includes relay/"
     done
 done
-for f in relay/*.[ch] policy/*.[ch] logs/*.[ch]; do
+for f in relay/*/*.[ch] policy/*.[ch] logs/*.[ch]; do
     grep -nE 'wolfssl/|WOLFSSL' "$f" && bad "$f uses wolfSSL directly (only tls/ may)"
 done
 # Public headers of tls/ must not expose WOLFSSL either; tls_internal.h is
@@ -26,7 +26,7 @@ for f in tls/*.h; do
     [ "$f" = tls/tls_internal.h ] && continue
     grep -nE '^[^/ *].*WOLFSSL' "$f" && bad "$f exposes a WOLFSSL type"
 done
-for f in relay/*.[ch] policy/*.[ch] logs/*.[ch] dns/*.[ch]; do
+for f in relay/*/*.[ch] policy/*.[ch] logs/*.[ch] dns/*.[ch]; do
     [ -e "$f" ] || continue
     grep -n '#include "tls_internal.h"' "$f" && bad "$f includes tls/'s private header"
 done
