@@ -22,6 +22,18 @@
 
 #include "log.h"
 
+/* log_oneline - printable one-line copy of a text (a reply may be multi-line) */
+
+char *log_oneline(const char *text)
+{
+    char *s = xstrdup(text ? text : "");
+
+    for (char *p = s; *p; p++)
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p == 0x7f)
+            *p = ' ';
+    return s;
+}
+
 /* log_addr_ip - the IP text of an AF_INET or AF_INET6 address, else "" */
 
 char *log_addr_ip(char *out, size_t size, const struct sockaddr *sa)

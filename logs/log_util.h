@@ -13,6 +13,10 @@
 #include <sys/socket.h>
 
 /* log_util.c */
+/* A copy of text (NULL: "") with every control character made a space, so
+ * that a multi-line reply fits one log field or queue record (xstrdup'ed,
+ * owned by the caller). */
+char *log_oneline(const char *text);
 /* The IP of sa ("192.0.2.1", "2001:db8::1", "::ffff:192.0.2.1" for a
  * v4-mapped IPv6 address) into out; "" when sa is NULL, not AF_INET or
  * AF_INET6, or out is too small.  Returns out. */

@@ -14,4 +14,4 @@ fi
 # thread reads, as each of ours is).
 exec cppcheck --enable=warning,portability --library=posix --std=c11 -q \
     --inline-suppr --error-exitcode=1 --suppress=readdirCalled \
-    -I logs -I policy -I tls -I dns -I relay/core -I relay/queue -I relay/crl -I relay/smtpd -I relay/smtp -I relay/qmgr -I relay/server -I relay/cli logs policy tls dns relay
+    -I logs -I policy -I tls -I dns $(for d in relay/*/ relay/*/private/; do printf -- "-I %s " "$d"; done) logs policy tls dns relay

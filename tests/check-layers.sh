@@ -1,7 +1,9 @@
 #!/bin/sh
-# check-layers.sh SRCDIR - dependencies point down only (STYLE rule 1):
+# check-layers.sh SRCDIR [BUILDDIR] - dependencies point down only (STYLE rule 1):
 #   logs/ includes nothing of ours; dns/, tls/, policy/ never include relay/
-#   headers; nobody includes a WOLFSSL type outside tls/.
+#   headers; nobody includes a WOLFSSL type outside tls/; relay/'s folders
+#   include only from the folders below them, never a private/ header of
+#   another, and (with BUILDDIR) their libraries link the same way.
 set -u
 cd "$1" || exit 2
 fail=0
@@ -30,5 +32,80 @@ for f in relay/*/*.[ch] policy/*.[ch] logs/*.[ch] dns/*.[ch]; do
     [ -e "$f" ] || continue
     grep -n '#include "tls_internal.h"' "$f" && bad "$f includes tls/'s private header"
 done
+# relay/'s folders (one program each; docs/ARCHITECTURE.md), bottom up.  A
+# folder may include the public headers of the folders listed for it, and
+# of logs/ policy/ tls/ dns/ as the list says; never another folder's
+# private/ header.  The order is acyclic, so no call crosses folders both ways.
+relay_allowed() {
+    case $1 in
+    core)   echo "logs policy tls" ;;
+    queue)  echo "logs policy tls core" ;;
+    crl)    echo "logs policy tls" ;;
+    smtpd)  echo "logs policy tls core queue" ;;
+    smtp)   echo "logs policy tls core queue" ;;
+    qmgr)   echo "logs policy tls dns core queue smtp" ;;
+    server) echo "logs policy tls core queue crl smtpd qmgr" ;;
+    cli)    echo "logs policy tls crl" ;;
+    *)      echo "?" ;;
+    esac
+}
+# Where header $1 lives: "relay/X", "relay/X/private", "logs", ... or "".
+header_home() {
+    for d in logs policy tls dns relay/*/private relay/*; do
+        [ -e "$d/$1" ] && { echo "$d"; return; }
+    done
+}
+for dir in relay/*/; do
+    folder=$(basename "$dir")
+    allowed=$(relay_allowed "$folder")
+    [ "$allowed" = "?" ] && { bad "relay/$folder is not in check-layers.sh's list"; continue; }
+    for f in "$dir"*.[ch] "$dir"private/*.h; do
+        [ -e "$f" ] || continue
+        for h in $(sed -n 's/^#include "\([^"]*\)".*/\1/p' "$f"); do
+            home=$(header_home "$h")
+            case $home in
+            "") bad "$f includes $h, which is nowhere" ;;
+            relay/$folder|relay/$folder/private) ;;
+            relay/*/private) bad "$f includes $h, private to ${home%/private}" ;;
+            relay/*)
+                case " $allowed " in
+                *" ${home#relay/} "*) ;;
+                *) bad "$f ($folder) includes $h of ${home#relay/}: not below it" ;;
+                esac ;;
+            *)
+                case " $allowed " in
+                *" $home "*) ;;
+                *) bad "$f ($folder) includes $h of $home" ;;
+                esac ;;
+            esac
+        done
+    done
+done
+# With a build directory: the libraries' symbols agree - every function a
+# folder's library takes from another relay library is from one below it.
+if [ -n "${2:-}" ]; then
+    defs=$(mktemp)
+    trap 'rm -f "$defs"' EXIT
+    for lib in "$2"/libdomsec_relay_*.a; do
+        [ -e "$lib" ] || { bad "no relay libraries in $2"; break; }
+        folder=${lib##*/libdomsec_relay_}; folder=${folder%.a}
+        nm --defined-only --format=posix "$lib" 2>/dev/null \
+            | awk -v f="$folder" '$2 ~ /^[TDBR]$/ {print $1, f}' >>"$defs"
+    done
+    for lib in "$2"/libdomsec_relay_*.a; do
+        [ -e "$lib" ] || break
+        folder=${lib##*/libdomsec_relay_}; folder=${folder%.a}
+        allowed=" $(relay_allowed "$folder") "
+        nm -u --format=posix "$lib" 2>/dev/null | awk '{print $1}' | sort -u \
+            | awk -v f="$folder" -v ok="$allowed" 'NR == FNR { home[$1] = $2; next }
+                ($1 in home) && home[$1] != f && index(ok, " " home[$1] " ") == 0 {
+                    print "libdomsec_relay_" f " uses " $1 " of " home[$1] ": not below it" }' \
+                "$defs" - >"$defs.bad"
+        if [ -s "$defs.bad" ]; then
+            sed 's/^/layering: /' "$defs.bad"; fail=1
+        fi
+        rm -f "$defs.bad"
+    done
+fi
 [ $fail -eq 0 ] && echo "layering: ok"
 exit $fail

@@ -17,7 +17,8 @@
 #include <string.h>
 
 #include "log.h"
-#include "relay_deliver.h"
+#include "log_util.h"
+#include "relay_trouble.h"
 
 #define RELAY_FAILOVER_TAIL " Attempted failover to alternate host, but that did not succeed. " \
     "Either there are no alternate hosts, or delivery failed to all alternate hosts. "      \
@@ -49,7 +50,7 @@ enum relay_host_action relay_trouble_session(int code)
 
 char *relay_trouble_failover(const char *last, bool connection_error, const char *endpoint)
 {
-    char *text = relay_qmsg_oneline(last), *r;
+    char *text = log_oneline(last), *r;
     size_t n = strlen(text);
 
     if (connection_error) {

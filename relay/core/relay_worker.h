@@ -1,8 +1,10 @@
 /*
  * relay_worker.h - one worker: a thread running its own libuv loop with its
- * own SO_REUSEPORT listeners and the sessions they accepted.  Internal to
- * relay/ (plain data shared by relay_server.c, relay_listen.c,
- * relay_session.c, relay_spool.c and relay_commit.c).
+ * own SO_REUSEPORT listeners and the sessions they accepted (smtpd/), and
+ * the mailbox through which the commit thread hands back finished spool
+ * commits (queue/).  Plain data, here in core/ because queue/, smtpd/,
+ * qmgr/ (whose loop is a worker too) and server/ all use it; the worker's
+ * code is smtpd/relay_worker.c.
  */
 #ifndef DOMSEC_RELAY_WORKER_H
 #define DOMSEC_RELAY_WORKER_H
@@ -39,26 +41,7 @@ struct relay_worker {
     bool    release_caches;             /* drop thread caches if idle (after a burst) */
     bool    finished;                   /* set by the thread as it ends */
     bool    wake_closed;                /* wake is closing: never send to it */
+    uv_async_t *done;                   /* sent when the thread has finished */
 };
-
-/* relay_listen.c */
-/* Called by main (may be root): sockets for every worker x unique binding. */
-int     relay_listen_open(struct relay_worker *workers, size_t nworkers,
-                          const struct config *cfg);
-/* The distinct bindings joined with ',' into buf (cut at sz - 1 bytes). */
-void    relay_listen_describe(const struct config *cfg, char *buf, size_t sz);
-/* Called on the worker thread: start accepting. */
-int     relay_listen_start(struct relay_worker *w);
-/* Called on the worker thread: stop accepting and close the listeners. */
-void    relay_listen_stop(struct relay_worker *w);
-
-/* relay_session.c */
-void    relay_session_accept(struct relay_worker *w, uv_stream_t *server);
-/* Ask every session of w to finish: idle ones get 421 and close now. */
-void    relay_session_shutdown_all(struct relay_worker *w);
-
-/* relay_server.c */
-/* A session of w ended; the worker may finish if it is stopping. */
-void    relay_worker_session_gone(struct relay_worker *w);
 
 #endif

@@ -82,9 +82,9 @@ static void qmgr_dest_kick(struct relay_dest *d)
         relay__qdest_free(d);
 }
 
-/* relay_qmgr_conn_gone - a connection of d ended */
+/* relay__qmgr_conn_gone - a connection of d ended */
 
-void relay_qmgr_conn_gone(struct relay_dest *d)
+void relay__qmgr_conn_gone(struct relay_dest *d)
 {
     relay__q.conns--;
     d->conns--;
@@ -217,6 +217,13 @@ static void qmgr_resolve(struct relay_dest *d)
     qmgr_dest_kick(d);
 }
 
+/* How the SMTP client reports to us. */
+static const struct relay_dest_ops qdest_ops = {
+    .job_done = relay__qmgr_job_done,
+    .dest_failed = relay__qmgr_dest_failed,
+    .conn_gone = relay__qmgr_conn_gone,
+};
+
 /* relay__qdest_get - the destination for a connector and recipient domain */
 
 struct relay_dest *relay__qdest_get(struct config *cfg, const struct cfg_send *sc,
@@ -237,6 +244,7 @@ struct relay_dest *relay__qdest_get(struct config *cfg, const struct cfg_send *s
     d->cfg = policy_config_ref(cfg);
     d->tls_ctx = relay_tls_client_ctx(cfg, sc);
     d->listed = sc->dns_routing && policy_secure_listed(&cfg->transport.send_secure, domain);
+    d->ops = &qdest_ops;
     d->next = relay__q.dests;
     relay__q.dests = d;
     return d;

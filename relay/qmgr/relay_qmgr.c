@@ -33,7 +33,10 @@
 #include "dns.h"
 #include "log.h"
 #include "log_util.h"
-#include "relay_deliver.h"
+#include "relay_qmgr.h"
+#include "relay_qmsg.h"
+#include "relay_smtp.h"
+#include "relay_trouble.h"
 #include "relay_dsn.h"
 #include "relay_plog.h"
 #include "relay_qmgr_int.h"
@@ -127,7 +130,7 @@ static void qmgr_set(struct relay_qmsg *m, size_t i, enum relay_outcome o, const
                      const char *remote, uint64_t sid)
 {
     struct relay_qrcpt *r = &m->rcpts[i];
-    char *last = relay_qmsg_oneline(text), *rem = remote ? xstrdup(remote) : NULL;
+    char *last = log_oneline(text), *rem = remote ? xstrdup(remote) : NULL;
 
     /* Copy first: text or remote may be r's own strings (expiry passes them). */
     r->busy = false;
@@ -181,9 +184,9 @@ static void qmgr_job_back(struct relay_job *j)
         relay__qround_flush(m);
 }
 
-/* relay_qmgr_job_done - a connection finished a job */
+/* relay__qmgr_job_done - a connection finished a job */
 
-void relay_qmgr_job_done(struct relay_dest *d, struct relay_job *j)
+void relay__qmgr_job_done(struct relay_dest *d, struct relay_job *j)
 {
     const char *colon = strrchr(j->endpoint, ':');
     char remote[300], ip[64];
@@ -230,9 +233,9 @@ void relay__qmgr_dest_flush(struct relay_dest *d, enum relay_outcome o, const ch
         qmgr_defer_job(j, o, text, conn_failure);
 }
 
-/* relay_qmgr_dest_failed - every address of d failed for `current` */
+/* relay__qmgr_dest_failed - every address of d failed for `current` */
 
-void relay_qmgr_dest_failed(struct relay_dest *d, struct relay_job *current)
+void relay__qmgr_dest_failed(struct relay_dest *d, struct relay_job *current)
 {
     char *text = relay_trouble_failover(current && current->last ? current->last
                                                                   : "no answer",

@@ -30,7 +30,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "relay_deliver.h"
+#include "relay_qmsg.h"
 
 #define RELAY_QMSG_HEADER_MAX (16u << 20)
 
@@ -282,18 +282,6 @@ int relay_qmsg_remove(int dirfd, const char *id)
     if (unlinkat(dirfd, id, 0) < 0)
         return -errno;
     return fsync(dirfd) < 0 ? -errno : 0;
-}
-
-/* relay_qmsg_oneline - printable one-line copy of a reply */
-
-char *relay_qmsg_oneline(const char *text)
-{
-    char *s = xstrdup(text ? text : "");
-
-    for (char *p = s; *p; p++)
-        if ((unsigned char)*p < 0x20 || (unsigned char)*p == 0x7f)
-            *p = ' ';
-    return s;
 }
 
 /* relay_qmsg_record_rcpt - append one recipient record to a buffer */

@@ -45,15 +45,16 @@
 
 #include "log.h"
 #include "relay_crl.h"
-#include "relay_deliver.h"
+#include "relay_qmgr.h"
+#include "relay_receive.h"
 #include "relay_failsafe.h"
 #include "relay_limits.h"
 #include "relay_plog.h"
 #include "relay_server.h"
 #include "relay_spool.h"
+#include "relay_worker.h"
 #include "relay_stats.h"
 #include "relay_tls.h"
-#include "relay_worker.h"
 #include "tls_ctx.h"
 
 #define RELAY_STOP_GRACE_MS 30000
@@ -74,82 +75,12 @@ static long relay_trim_burst[2];         /* {peak, now} of a burst found over: t
 static size_t relay_workers_running;
 static bool relay_stopping;
 
-/* relay_worker_maybe_finish - a stopping worker with nothing left ends */
-
-static void relay_worker_maybe_finish(struct relay_worker *w)
-{
-    if (w->stopping && w->nsessions == 0 && w->open_listeners == 0
-        && !uv_is_closing((uv_handle_t *)&w->wake)) {
-        uv_mutex_lock(&w->lock);
-        w->wake_closed = true;          /* other threads stop sending first */
-        uv_mutex_unlock(&w->lock);
-        uv_close((uv_handle_t *)&w->wake, NULL);
-    }
-}
-
-/* relay_worker_session_gone - a session or listener of w went away */
-
-void relay_worker_session_gone(struct relay_worker *w)
-{
-    relay_worker_maybe_finish(w);
-}
-
-/* relay_worker_wake - commit completions and stop requests */
-
-static void relay_worker_wake(uv_async_t *a)
-{
-    struct relay_worker *w = a->data;
-    bool stop, release;
-
-    relay_commit_deliver(w);
-    uv_mutex_lock(&w->lock);
-    stop = w->stop_requested;
-    release = w->release_caches;
-    w->release_caches = false;
-    uv_mutex_unlock(&w->lock);
-    /* wolfSSL's per-thread ECC cache (FP_ECC: ~12 MiB once a thread has done
-     * handshakes) is only used inside a handshake on this thread, so it may
-     * go between callbacks; the next handshake rebuilds it.  Not while
-     * sessions are live: they would rebuild it at once. */
-    if (release && w->nsessions == 0)
-        tls_thread_cleanup();
-    if (stop && !w->stopping) {
-        w->stopping = true;
-        relay_listen_stop(w);
-        relay_session_shutdown_all(w);
-        relay_worker_maybe_finish(w);
-    }
-}
-
-/* relay_worker_main - worker thread body */
-
-static void relay_worker_main(void *arg)
-{
-    struct relay_worker *w = arg;
-
-    if (relay_listen_start(w) != 0)
-        log_fatal("server", "worker %d cannot accept connections", w->index);
-    uv_run(&w->loop, UV_RUN_DEFAULT);
-    if (uv_loop_close(&w->loop) != 0)
-        log_warnx("server", 0, "worker %d loop closed with active handles", w->index);
-    tls_thread_cleanup();
-    uv_mutex_lock(&w->lock);
-    w->finished = true;
-    uv_mutex_unlock(&w->lock);
-    uv_async_send(&relay_worker_done);
-}
-
 /* relay_server_request_stop - ask every worker to stop */
 
 static void relay_server_request_stop(void)
 {
-    for (size_t i = 0; i < relay_nworkers; i++) {
-        uv_mutex_lock(&relay_workers[i].lock);
-        relay_workers[i].stop_requested = true;
-        if (!relay_workers[i].wake_closed)
-            uv_async_send(&relay_workers[i].wake);
-        uv_mutex_unlock(&relay_workers[i].lock);
-    }
+    for (size_t i = 0; i < relay_nworkers; i++)
+        relay_worker_request_stop(&relay_workers[i]);
 }
 
 /* relay_server_stop_overdue - sessions did not finish in time */
@@ -485,17 +416,9 @@ int relay_server_run(const char *path, struct config *cfg)
     uv_signal_start(&relay_sig_term, relay_server_signal, SIGTERM);
     uv_signal_start(&relay_sig_int, relay_server_signal, SIGINT);
 
-    for (size_t i = 0; i < relay_nworkers; i++) {
-        struct relay_worker *w = &relay_workers[i];
-
-        w->index = (int)i;
-        uv_loop_init(&w->loop);
-        uv_mutex_init(&w->lock);
-        uv_async_init(&w->loop, &w->wake, relay_worker_wake);
-        w->wake.data = w;
-        if ((r = uv_thread_create(&w->thread, relay_worker_main, w)) != 0)
-            log_fatal("server", "cannot start worker thread: %s", uv_strerror(r));
-    }
+    relay_receive_on_queued(relay_qmgr_notify);
+    for (size_t i = 0; i < relay_nworkers; i++)
+        relay_worker_start(&relay_workers[i], (int)i, &relay_worker_done);
     {
         char list[1024];
 

@@ -19,8 +19,8 @@
  * CONTRACT
  *  Runs on the queue manager's loop.  relay_smtpc_start() always returns 0:
  *  a connection that cannot even be opened is reported as one that fails
- *  later.  The connection reports through relay_qmgr_job_done(),
- *  relay_qmgr_dest_failed() and finally, always later, relay_qmgr_conn_gone().
+ *  later.  The connection reports through its destination's ops
+ *  (relay_smtp.h): job_done, dest_failed and finally, always later, conn_gone.
  *  The first two can run inside relay_smtpc_start() when no address can be
  *  tried at all (tls_conn_connect fails at once for every address, or the
  *  stop has begun).  The smtpc is freed after its last conn and its timer
@@ -35,7 +35,8 @@
 
 #include "log.h"
 #include "log_util.h"
-#include "relay_deliver.h"
+#include "relay_smtp.h"
+#include "relay_trouble.h"
 #include "relay_limits.h"
 #include "relay_plog.h"
 #include "relay_smtpc_int.h"
@@ -120,7 +121,7 @@ static void smtpc_maybe_free(struct relay_smtpc *c)
         relay__smtpc_all = c->next;
     if (c->next)
         c->next->prev = c->prev;
-    relay_qmgr_conn_gone(c->dest);
+    c->dest->ops->conn_gone(c->dest);
     free(c);
 }
 
@@ -177,7 +178,7 @@ void relay__smtpc_note(struct relay_smtpc *c, const char *what, bool conn_error)
     if (j == NULL)
         return;
     free(j->last);
-    j->last = relay_qmsg_oneline(what);
+    j->last = log_oneline(what);
     j->last_conn = conn_error;
     smtpc_endpoint(c, j->endpoint, sizeof(j->endpoint));
     free(j->remote);
@@ -202,7 +203,7 @@ static void smtpc_job_done(struct relay_smtpc *c)
 
     c->job = NULL;
     j->sid = c->sid;
-    relay_qmgr_job_done(c->dest, j);
+    c->dest->ops->job_done(c->dest, j);
 }
 
 /* smtpc_fail_job - every recipient of the job gets this reply */
@@ -218,7 +219,7 @@ static void smtpc_fail_job(struct relay_smtpc *c, int code, const char *reply)
             continue;
         j->codes[i] = code;
         free(j->replies[i]);
-        j->replies[i] = relay_qmsg_oneline(reply);
+        j->replies[i] = log_oneline(reply);
     }
     smtpc_job_done(c);
 }
@@ -265,7 +266,7 @@ void relay__smtpc_connect_next(struct relay_smtpc *c)
         c->job = NULL;
         if (j != NULL)
             j->sid = c->sid;
-        relay_qmgr_dest_failed(c->dest, j);     /* defers j and every waiting job */
+        c->dest->ops->dest_failed(c->dest, j);     /* defers j and every waiting job */
         smtpc_finish(c);
         return;
     }
@@ -503,7 +504,7 @@ static void smtpc_reply(struct relay_smtpc *c, int code, const char *text)
     case C_RCPT:
         j->codes[c->rcpt_i] = code;
         free(j->replies[c->rcpt_i]);
-        j->replies[c->rcpt_i] = relay_qmsg_oneline(text);
+        j->replies[c->rcpt_i] = log_oneline(text);
         if (code >= 200 && code < 300)
             c->accepted++;
         if (++c->rcpt_i < j->nridx) {
@@ -551,7 +552,7 @@ static void smtpc_reply(struct relay_smtpc *c, int code, const char *text)
             if (j->codes[i] >= 200 && j->codes[i] < 300) {
                 j->codes[i] = code;
                 free(j->replies[i]);
-                j->replies[i] = relay_qmsg_oneline(text);
+                j->replies[i] = log_oneline(text);
             }
         relay__smtpc_note(c, text, false);
         c->tx_open = false;

@@ -14,7 +14,7 @@
  */
 #include <stdbool.h>
 
-#include "relay_deliver.h"
+#include "relay_smtp.h"
 #include "relay_smtpc_int.h"
 #include "tls_conn.h"
 

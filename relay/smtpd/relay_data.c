@@ -26,10 +26,21 @@
 #include "log.h"
 #include "log_util.h"
 #include "relay_plog.h"
-#include "relay_deliver.h"
+#include "relay_spool.h"
+#include "relay_receive.h"
 #include "relay_smtpd.h"
 #include "relay_stats.h"
 #include "tls_conn.h"
+
+
+static void (*relay_data_queued_hook)(const char *id);  /* relay_receive_on_queued */
+
+/* relay_receive_on_queued - who hears of every message queued */
+
+void relay_receive_on_queued(void (*fn)(const char *id))
+{
+    relay_data_queued_hook = fn;
+}
 
 /* relay_data_filter - decode message text; see the contract above */
 
@@ -389,7 +400,8 @@ static void relay_data_committed(struct relay_spool *sp, int status, void *arg)
         s->ntx++;
         if (tx->secured != NULL)
             relay_stats_add(RELAY_STAT_DS_RECEIVED, 1);
-        relay_qmgr_notify(tx->id);
+        if (relay_data_queued_hook != NULL)
+            relay_data_queued_hook(tx->id);
     } else {
         log_msg(LOG_ERROR, "smtpd", s->sid, "commit failed id=%s error=%s", tx->id,
                 uv_strerror(status));

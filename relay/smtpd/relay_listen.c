@@ -32,6 +32,8 @@
 #include "log.h"
 #include "relay_limits.h"
 #include "policy_config.h"
+#include "relay_receive.h"
+#include "relay_smtpd.h"
 #include "relay_worker.h"
 
 #define RELAY_LISTEN_BACKLOG 1024

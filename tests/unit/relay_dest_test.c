@@ -11,7 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "relay_deliver.h"
+#include "relay_smtp.h"
 
 static void test_take(void **state)
 {

@@ -15,7 +15,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "relay_deliver.h"
+#include "log_util.h"
+#include "relay_qmsg.h"
 
 static const char head[] =
     "DSQ1\nid 0123456789ABCDEF\narrival 2026-11-22T10:00:00.123Z\nconnector Inet\n"
@@ -83,7 +84,7 @@ static void test_replay(void **state)
         m->rcpts[2].attempts = 1;
         m->rcpts[2].last_ms = 3000;
         free(m->rcpts[2].last);
-        m->rcpts[2].last = relay_qmsg_oneline("250 ok\r\nsecond line");
+        m->rcpts[2].last = log_oneline("250 ok\r\nsecond line");
         relay_qmsg_record_rcpt(m, 2, &buf, &len);
         /* The torn line must not swallow the new record: end it first. */
         assert_int_equal(relay_qmsg_append(dfd, "0123456789ABCDEF", "\n", 1), 0);

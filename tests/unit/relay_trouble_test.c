@@ -11,7 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "relay_deliver.h"
+#include "relay_trouble.h"
 
 static void test_rcpt_outcomes(void **state)
 {

@@ -12,7 +12,9 @@
 #include <stdint.h>
 
 #include "dns.h"
-#include "relay_deliver.h"
+#include "relay_qmgr.h"
+#include "relay_smtp.h"
+#include "relay_trouble.h"
 #include "relay_worker.h"
 
 struct relay_qmgr_state {
@@ -46,6 +48,9 @@ struct relay_qmgr_work {
 };
 
 /* relay_qmgr.c */
+/* The destinations' relay_dest_ops (set by relay__qdest_get). */
+void    relay__qmgr_job_done(struct relay_dest *d, struct relay_job *j);
+void    relay__qmgr_dest_failed(struct relay_dest *d, struct relay_job *current);
 void    relay__qmgr_schedule(void);
 void    relay__qmgr_maybe_exit(void);
 /* Give every waiting job of d the same outcome. */
@@ -70,6 +75,7 @@ void    relay__qround_check(struct relay_qmsg *m);    /* the last job is back */
 void    relay__qround_finish(struct relay_qmsg *m);   /* DSN, records, next or removal */
 
 /* relay_qdest.c */
+void    relay__qmgr_conn_gone(struct relay_dest *d);
 /* The destination for a connector and recipient domain (created if new). */
 struct relay_dest *relay__qdest_get(struct config *cfg, const struct cfg_send *sc,
                                     const char *domain);

@@ -15,7 +15,7 @@
 #include <uv.h>
 
 #include "log_proto.h"
-#include "relay_deliver.h"
+#include "relay_smtp.h"
 #include "tls_conn.h"
 
 /* The states of one connection; arrays in relay_smtpc.c are indexed by them. */

@@ -3,7 +3,7 @@
  * relay_session.c (lifecycle, I/O, timers), relay_proto.c (command parser
  * and command table) and relay_data.c (DATA filter and spooling).
  * Private to those three files; everyone else sees struct relay_session
- * as opaque (relay_worker.h).
+ * as opaque (relay_worker.h).  The smtpd/ API is relay_receive.h.
  */
 #ifndef DOMSEC_RELAY_SMTPD_H
 #define DOMSEC_RELAY_SMTPD_H
@@ -16,6 +16,7 @@
 #include "policy_config.h"
 #include "relay_plog.h"
 #include "relay_spool.h"
+#include "relay_worker.h"
 #include "tls_conn.h"
 #include "tls_store.h"
 
@@ -136,5 +137,21 @@ void    relay__data_abort(struct relay_session *s);
 /* The pure filter, exposed for unit tests: see relay_data.c. */
 size_t  relay_data_filter(enum relay_dot_state *st, bool *bare, const char *in, size_t len,
                           char *out, size_t *outlen, bool *done);
+
+/* The worker thread's side (relay_worker.h is the worker's data). */
+/* relay_listen.c */
+/* Called on the worker thread: start accepting. */
+int     relay_listen_start(struct relay_worker *w);
+/* Called on the worker thread: stop accepting and close the listeners. */
+void    relay_listen_stop(struct relay_worker *w);
+
+/* relay_session.c */
+void    relay_session_accept(struct relay_worker *w, uv_stream_t *server);
+/* Ask every session of w to finish: idle ones get 421 and close now. */
+void    relay_session_shutdown_all(struct relay_worker *w);
+
+/* relay_worker.c */
+/* A session of w ended; the worker may finish if it is stopping. */
+void    relay_worker_session_gone(struct relay_worker *w);
 
 #endif

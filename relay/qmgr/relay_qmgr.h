@@ -1,0 +1,12 @@
+/*
+ * relay_qmgr.h - the queue manager (qmgr/): its own thread and loop,
+ * scheduling queued messages for delivery through the SMTP client.
+ */
+#ifndef DOMSEC_RELAY_QMGR_H
+#define DOMSEC_RELAY_QMGR_H
+
+int     relay_qmgr_start(void);         /* after queue recovery; 0 or a libuv error */
+void    relay_qmgr_notify(const char *id);      /* any thread: a new message is queued */
+void    relay_qmgr_stop(void);          /* stop delivering (in-flight attempts end), join */
+
+#endif

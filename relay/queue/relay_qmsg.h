@@ -1,0 +1,63 @@
+/*
+ * relay_qmsg.h - a queued message's delivery state: the recipients with
+ * their outcome so far, and the blocking file I/O of relay_qmsg.c (load,
+ * read the bytes, append records, remove), run on the thread pool.
+ */
+#ifndef DOMSEC_RELAY_QMSG_H
+#define DOMSEC_RELAY_QMSG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "relay_spool.h"
+
+enum relay_rstate { RELAY_R_PENDING, RELAY_R_DELIVERED, RELAY_R_FAILED };
+
+struct relay_qrcpt {
+    char   *addr;                       /* owned; without <> */
+    enum relay_rstate state;
+    unsigned attempts;
+    char   *last;                       /* owned: last reply or reason (one line), or NULL */
+    char   *remote;                     /* owned: host that gave `last`, or NULL */
+    uint64_t last_ms;                   /* when `last` happened */
+    bool    busy;                       /* in a job now */
+    bool    dsn_due;                    /* failed, not yet reported in a DSN */
+    bool    dirty;                      /* changed since the last record write */
+    bool    note;                       /* outcome to log once its record is durable */
+    uint64_t note_sid;                  /* session that produced it (0: the queue) */
+};
+
+struct relay_qmsg {
+    char    id[RELAY_QID_LEN + 1];
+    char   *sender;                     /* owned; "" = null sender */
+    uint64_t arrival_ms;
+    uint64_t next_ms;                   /* next attempt (0 = now) */
+    uint64_t delay_ms;                  /* delay DSN queued at (0 = not yet) */
+    uint64_t data_off, data_len;        /* message bytes in the file */
+    unsigned rounds;                    /* delivery rounds with a deferral */
+    struct relay_qrcpt *rcpts;          /* owned */
+    size_t  nrcpts;
+    /* Queue manager bookkeeping. */
+    int     jobs;                       /* jobs in flight */
+    bool    io;                         /* a record write, DSN or removal under way */
+    bool    conn_failure;               /* last round failed to connect anywhere */
+    char   *data;                       /* owned: message bytes during a round, or NULL */
+    bool    torn;                       /* the file ends in a torn record (no newline) */
+    bool    round_due;                  /* all jobs back: end the round after the writes */
+    struct relay_qmsg *next;            /* qmgr list */
+};
+
+/* relay_qmsg.c: blocking I/O, run on the thread pool. */
+int     relay_qmsg_load(int dirfd, const char *id, struct relay_qmsg **out, const char **why);
+void    relay_qmsg_free(struct relay_qmsg *m);
+/* Read the message bytes; NULL with *err = -errno. */
+char   *relay_qmsg_read_data(int dirfd, const struct relay_qmsg *m, int *err);
+/* Append records (complete lines) and fdatasync.  0 or -errno. */
+int     relay_qmsg_append(int dirfd, const char *id, const char *records, size_t len);
+/* Remove the file and fsync the directory.  0 or -errno. */
+int     relay_qmsg_remove(int dirfd, const char *id);
+/* Record line for recipient i ("rcpt I STATE MS ATTEMPTS TEXT\n"); appended to *buf. */
+void    relay_qmsg_record_rcpt(const struct relay_qmsg *m, size_t i, char **buf, size_t *len);
+
+#endif

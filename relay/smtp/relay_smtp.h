@@ -1,0 +1,115 @@
+/*
+ * relay_smtp.h - the SMTP client (smtp/): destinations, the jobs waiting
+ * for them, and the connections that work through those jobs.  A
+ * destination's owner (the queue manager) fills it in and hears back
+ * through its relay_dest_ops; the client never calls the owner directly.
+ * Everything runs on the owner's loop.
+ */
+#ifndef DOMSEC_RELAY_SMTP_H
+#define DOMSEC_RELAY_SMTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <uv.h>
+
+#include "policy_config.h"
+#include "relay_qmsg.h"
+
+/* relay_smtpc.c: one outbound SMTP connection working through jobs. */
+struct relay_dest;
+struct relay_smtpc;
+struct relay_job {
+    struct relay_job *next;             /* dest queue */
+    struct relay_qmsg *msg;             /* not owned (qmgr's) */
+    size_t *ridx;                       /* owned: recipients in this job */
+    size_t  nridx;
+    int    *codes;                      /* owned: per recipient: reply code, 0 = none */
+    char  **replies;                    /* owned: per recipient reply text */
+    char   *data;                       /* owned: the message bytes */
+    size_t  len;
+    char   *last;                       /* owned: last failure (reply or error) */
+    bool    last_conn;                  /* last failure was a connection error */
+    char    endpoint[64];               /* last endpoint tried */
+    char   *remote;                     /* owned: host name of the last answer */
+    uint64_t sid;                       /* session that finished it */
+};
+
+struct relay_dest {
+    char   *key;                        /* owned: "connector\ndomain" */
+    char   *domain;                     /* owned: next-hop domain (recipient domain) */
+    const struct cfg_send *sc;          /* points into cfg */
+    struct config *cfg;                 /* referenced */
+    struct sockaddr_storage *addrs;     /* owned: every address to try, in order */
+    char  **names;                      /* owned: host name per address */
+    size_t  naddrs;
+    int     dns_status;                 /* enum dns_status of the last lookup */
+    char   *dns_why;                    /* owned */
+    bool    resolving;
+    uint64_t resolved_ms;
+    struct relay_job *jobs, *jobs_tail; /* waiting jobs */
+    size_t  njobs;
+    unsigned conns;                     /* open connections (idle ones too) */
+    struct relay_smtpc *idle;           /* connections waiting for a job (smtpc's list) */
+    struct tls_ctx *tls_ctx;            /* referenced: our client context, or NULL */
+    bool    listed;                     /* domain in tls_send_domain_secure_list (DNS routing) */
+    const struct relay_dest_ops *ops;   /* the owner's callbacks */
+    void   *owner;                      /* the owner's object (for ops) */
+    struct relay_dest *next;
+};
+
+/* relay_dest_put_job - append j (next NULL) to d's waiting jobs */
+static inline void relay_dest_put_job(struct relay_dest *d, struct relay_job *j)
+{
+    if (d->jobs_tail)
+        d->jobs_tail->next = j;
+    else
+        d->jobs = j;
+    d->jobs_tail = j;
+    d->njobs++;
+}
+
+/* relay_dest_take_job - the first waiting job of d, unlinked (its next is
+ * NULL and d->njobs counts one fewer), or NULL when none waits.  With
+ * relay_dest_put_job, the only code that touches the queue's links. */
+static inline struct relay_job *relay_dest_take_job(struct relay_dest *d)
+{
+    struct relay_job *j = d->jobs;
+
+    if (j == NULL)
+        return NULL;
+    d->jobs = j->next;
+    if (d->jobs == NULL)
+        d->jobs_tail = NULL;
+    d->njobs--;
+    j->next = NULL;
+    return j;
+}
+
+/*
+ * How connections report to the owner of their destination (the queue
+ * manager): set in every relay_dest, so smtp/ never calls qmgr/.
+ */
+struct relay_dest_ops {
+    /* A job is finished (results in the job, which the owner now owns). */
+    void  (*job_done)(struct relay_dest *d, struct relay_job *j);
+    /* Every address of d failed: defer current (may be NULL) and every waiting job. */
+    void  (*dest_failed)(struct relay_dest *d, struct relay_job *current);
+    /* A connection of d has ended (always after its last job_done/dest_failed). */
+    void  (*conn_gone)(struct relay_dest *d);
+};
+
+/* Start a connection for dest (it pulls jobs); always 0 (relay_smtpc.c's
+ * CONTRACT says what is reported, and when). */
+int     relay_smtpc_start(struct relay_dest *d, uv_loop_t *loop);
+/* Give d's next job to one of its idle connections; false if it has none. */
+bool    relay_smtpc_wake(struct relay_dest *d);
+/* How many connections wait idle for a job. */
+unsigned relay_smtpc_idle_count(void);
+/* Close one idle connection of any destination but keep (QUIT); false if none. */
+bool    relay_smtpc_close_idle(const struct relay_dest *keep);
+/* Abandon every connection: current jobs come back undelivered. */
+void    relay_smtpc_shutdown_all(void);
+#endif
