@@ -1,6 +1,8 @@
 /*
  * relay_qmgr.h - the queue manager (qmgr/): its own thread and loop,
- * scheduling queued messages for delivery through the SMTP client.
+ * scheduling queued messages for delivery through the SMTP client.  The
+ * daemon has one (a struct qmgr, private/relay_qmgr_int.h), which these
+ * three functions start, feed and stop.
  */
 #ifndef DOMSEC_RELAY_QMGR_H
 #define DOMSEC_RELAY_QMGR_H

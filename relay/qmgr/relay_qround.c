@@ -9,9 +9,14 @@
  * failed, then the next attempt is scheduled or the finished file removed.
  * A crash anywhere may repeat a delivery or a DSN, never lose one.
  *
+ * The message bytes (m->data), read once for the round and borrowed by
+ * its jobs, are freed here when the round ends.  A message whose work
+ * ends goes back to the scheduler (qmgr_sched_ready) or is removed.
+ *
  * CONTRACT
- *  Runs on the queue manager's loop; blocking I/O on libuv's thread pool,
- *  one operation per message at a time (m->io).
+ *  Runs on the queue manager's loop (every function takes the object);
+ *  blocking I/O on libuv's thread pool, one operation per message at a
+ *  time (m->io).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,58 +28,71 @@
 #include "relay_plog.h"
 #include "relay_qmgr_int.h"
 
-static void qmgr_log_notes(struct relay_qmsg *m);
-static void qmgr_redirty(struct relay_qmsg *m);
-static void qmgr_write_records(struct relay_qmsg *m, char *buf, size_t len,
-                               void (*then)(struct relay_qmgr_work *w));
+static void qround_log_notes(struct relay_qmsg *m);
+static void qround_redirty(struct relay_qmsg *m);
+static void qround_write_records(struct qmgr *q, struct relay_qmsg *m, char *buf, size_t len,
+                                 void (*then)(struct qmgr_work *w));
 
-static void qmgr_append_work(uv_work_t *req)
+static void qround_append_work(uv_work_t *req)
 {
-    struct relay_qmgr_work *w = req->data;
+    struct qmgr_work *w = req->data;
 
-    w->err = relay_qmsg_append(relay__qmgr_dirfd(), w->id, w->buf, w->len);
+    w->err = relay_qmsg_append(qmgr_dirfd(), w->id, w->buf, w->len);
 }
 
-void relay__qround_remove_work(uv_work_t *req)
+static void qround_remove_work(uv_work_t *req)
 {
-    struct relay_qmgr_work *w = req->data;
+    struct qmgr_work *w = req->data;
 
-    w->err = relay_qmsg_remove(relay__qmgr_dirfd(), w->id);
+    w->err = relay_qmsg_remove(qmgr_dirfd(), w->id);
 }
 
-void relay__qround_read_work(uv_work_t *req)
+void qmgr_round_read_work(uv_work_t *req)
 {
-    struct relay_qmgr_work *w = req->data;
+    struct qmgr_work *w = req->data;
 
-    w->m->data = relay_qmsg_read_data(relay__qmgr_dirfd(), w->m, &w->err);
+    w->m->data = relay_qmsg_read_data(qmgr_dirfd(), w->m, &w->err);
 }
 
-/* relay__qround_forget - unlink a message from the queue's list and free it */
+/* qmgr_round_forget - unlink a message from q's list (and heap) and free it */
 
-void relay__qround_forget(struct relay_qmsg *m)
+void qmgr_round_forget(struct qmgr *q, struct relay_qmsg *m)
 {
-    for (struct relay_qmsg **pp = &relay__q.msgs; *pp != NULL; pp = &(*pp)->next)
-        if (*pp == m) {
-            *pp = m->next;
-            break;
-        }
+    if (m->prev != NULL)
+        m->prev->next = m->next;
+    else
+        q->msgs = m->next;
+    if (m->next != NULL)
+        m->next->prev = m->prev;
+    if (m->heap_i != 0)
+        qmgr_heap_remove(&q->heap, m);
+    if (m->queued)
+        log_panic("qmgr", "message id=%s freed while in a FIFO", m->id);
     relay_qmsg_free(m);
 }
 
-/* relay__qround_removed - a finished message's file is removed (or not): forget it */
+/* qround_removed - a finished message's file is removed (or not): forget it */
 
-void relay__qround_removed(struct relay_qmgr_work *w)
+static void qround_removed(struct qmgr_work *w)
 {
     if (w->err < 0)
         log_warnx("queue", 0, "cannot remove id=%s: %s", w->id, strerror(-w->err));
     else
         log_info("queue", 0, "removed id=%s", w->id);
-    relay__qround_forget(w->m);
+    qmgr_round_forget(w->q, w->m);
 }
 
-/* relay__qround_all_final - every recipient delivered or failed */
+/* qmgr_round_remove - every recipient is final and nothing is owed: remove m */
 
-bool relay__qround_all_final(const struct relay_qmsg *m)
+void qmgr_round_remove(struct qmgr *q, struct relay_qmsg *m)
+{
+    m->io = true;
+    qmgr_submit(q, m, m->id, qround_remove_work, qround_removed, NULL, 0);
+}
+
+/* qmgr_round_all_final - every recipient delivered or failed */
+
+bool qmgr_round_all_final(const struct relay_qmsg *m)
 {
     for (size_t i = 0; i < m->nrcpts; i++)
         if (m->rcpts[i].state == RELAY_R_PENDING)
@@ -82,9 +100,9 @@ bool relay__qround_all_final(const struct relay_qmsg *m)
     return true;
 }
 
-/* relay__qround_owes - a DSN or a record of m is still to be written */
+/* qmgr_round_owes - a DSN or a record of m is still to be written */
 
-bool relay__qround_owes(const struct relay_qmsg *m)
+bool qmgr_round_owes(const struct relay_qmsg *m)
 {
     for (size_t i = 0; i < m->nrcpts; i++)
         if ((m->rcpts[i].dsn_due && m->sender[0] != '\0') || m->rcpts[i].dirty)
@@ -92,31 +110,33 @@ bool relay__qround_owes(const struct relay_qmsg *m)
     return false;
 }
 
-static void qmgr_recorded(struct relay_qmgr_work *w)
+/* qround_recorded - the round's records are durable (or not): next round or removal */
+
+static void qround_recorded(struct qmgr_work *w)
 {
+    struct qmgr *q = w->q;
     struct relay_qmsg *m = w->m;
 
     m->io = false;
     if (w->err < 0) {
         /* The state is not durable: keep it in memory, try again later. */
         log_warnx("queue", 0, "cannot write state id=%s: %s", m->id, strerror(-w->err));
-        qmgr_redirty(m);
-        m->next_ms = relay__qmgr_now() + 10000;
-        relay__qmgr_schedule();
+        qround_redirty(m);
+        m->next_ms = qmgr_now(q) + 10000;
+        qmgr_sched_ready(q, m);
         return;
     }
-    qmgr_log_notes(m);
-    if (relay__qround_all_final(m) && !relay__qround_owes(m)) {
-        m->io = true;
-        relay__qmgr_submit(m, m->id, relay__qround_remove_work, relay__qround_removed, NULL, 0);
+    qround_log_notes(m);
+    if (qmgr_round_all_final(m) && !qmgr_round_owes(m)) {
+        qmgr_round_remove(q, m);
         return;
     }
-    relay__qmgr_schedule();
+    qmgr_sched_ready(q, m);
 }
 
-/* qmgr_log_notes - log the outcomes whose records are now durable */
+/* qround_log_notes - log the outcomes whose records are now durable */
 
-static void qmgr_log_notes(struct relay_qmsg *m)
+static void qround_log_notes(struct relay_qmsg *m)
 {
     for (size_t i = 0; i < m->nrcpts; i++) {
         struct relay_qrcpt *r = &m->rcpts[i];
@@ -161,42 +181,43 @@ static void qmgr_log_notes(struct relay_qmsg *m)
     }
 }
 
-/* qmgr_redirty - a record write failed: those outcomes must be written again */
+/* qround_redirty - a record write failed: those outcomes must be written again */
 
-static void qmgr_redirty(struct relay_qmsg *m)
+static void qround_redirty(struct relay_qmsg *m)
 {
     for (size_t i = 0; i < m->nrcpts; i++)
         if (m->rcpts[i].note)
             m->rcpts[i].dirty = true;
 }
 
-/* qmgr_flushed - delivered/deferred records are durable (or not) */
+/* qround_flushed - delivered/deferred records are durable (or not) */
 
-static void qmgr_flushed(struct relay_qmgr_work *w)
+static void qround_flushed(struct qmgr_work *w)
 {
+    struct qmgr *q = w->q;
     struct relay_qmsg *m = w->m;
 
     m->io = false;
     if (w->err < 0) {
         log_warnx("queue", 0, "cannot write state id=%s: %s", m->id, strerror(-w->err));
-        qmgr_redirty(m);                /* the round end writes them again */
+        qround_redirty(m);              /* the round end writes them again */
         if (m->jobs == 0 && m->round_due) {
             m->round_due = false;
-            relay__qround_finish(m);
+            qmgr_round_finish(q, m);
         }
         return;
     }
-    qmgr_log_notes(m);
-    relay__qround_flush(m);
+    qround_log_notes(m);
+    qmgr_round_flush(q, m);
 }
 
 /*
- * relay__qround_flush - write what the peers said as soon as they said it: a
+ * qmgr_round_flush - write what the peers said as soon as they said it: a
  * delivered recipient is durable before anything else happens (and before
  * it is logged).  Failures wait for the round's end: their DSN must be
  * durable before the record that says they failed.
  */
-void relay__qround_flush(struct relay_qmsg *m)
+void qmgr_round_flush(struct qmgr *q, struct relay_qmsg *m)
 {
     char *records = NULL;
     size_t len = 0;
@@ -209,27 +230,27 @@ void relay__qround_flush(struct relay_qmsg *m)
             m->rcpts[i].dirty = false;
         }
     if (len > 0) {
-        qmgr_write_records(m, records, len, qmgr_flushed);
+        qround_write_records(q, m, records, len, qround_flushed);
         return;
     }
     if (m->jobs == 0 && m->round_due) {
         m->round_due = false;
-        relay__qround_finish(m);
+        qmgr_round_finish(q, m);
     }
 }
 
-/* relay__qround_check - the last job is back: flush, then end the round */
+/* qmgr_round_check - the last job is back: flush, then end the round */
 
-void relay__qround_check(struct relay_qmsg *m)
+void qmgr_round_check(struct qmgr *q, struct relay_qmsg *m)
 {
     m->round_due = true;
-    relay__qround_flush(m);
+    qmgr_round_flush(q, m);
 }
 
-/* qmgr_write_records - persist the round, then move on */
+/* qround_write_records - persist the round, then move on */
 
-static void qmgr_write_records(struct relay_qmsg *m, char *buf, size_t len,
-                               void (*then)(struct relay_qmgr_work *w))
+static void qround_write_records(struct qmgr *q, struct relay_qmsg *m, char *buf, size_t len,
+                                 void (*then)(struct qmgr_work *w))
 {
     if (m->torn) {                      /* end a torn record left by a crash */
         buf = xrealloc(buf, len + 2);
@@ -239,18 +260,19 @@ static void qmgr_write_records(struct relay_qmsg *m, char *buf, size_t len,
         m->torn = false;
     }
     m->io = true;
-    relay__qmgr_submit(m, m->id, qmgr_append_work, then, buf, len);
+    qmgr_submit(q, m, m->id, qround_append_work, then, buf, len);
 }
 
-/* qmgr_fqdn - the name we report as (Reporting-MTA) */
+/* qround_fqdn - the name we report as (Reporting-MTA) */
 
-static const char *qmgr_fqdn(const struct config *cfg)
+static const char *qround_fqdn(const struct config *cfg)
 {
     return cfg->nsend > 0 ? cfg->send[0].fqdn : cfg->nreceive > 0 ? cfg->receive[0].fqdn
                                                                   : "localhost";
 }
 
-struct qmgr_dsn {
+struct qround_dsn {
+    struct qmgr *q;
     struct relay_qmsg *m;
     char   *records;                    /* to write after the DSN is durable */
     size_t  len;
@@ -258,24 +280,25 @@ struct qmgr_dsn {
     const char *kind;
 };
 
-/* qmgr_dsn_committed - the DSN is durable: now the records */
+/* qround_dsn_committed - the DSN is durable: now the records */
 
-static void qmgr_dsn_committed(struct relay_spool *sp, int status, void *arg)
+static void qround_dsn_committed(struct relay_spool *sp, int status, void *arg)
 {
-    struct qmgr_dsn *d = arg;
+    struct qround_dsn *d = arg;
+    struct qmgr *q = d->q;
 
-    relay__q.busy--;
+    q->busy--;
     if (status < 0) {
         log_errx("queue", 0, "cannot queue dsn for=%s: %s", d->m->id, uv_strerror(status));
-        qmgr_redirty(d->m);             /* the records still wait for their DSN */
+        qround_redirty(d->m);           /* the records still wait for their DSN */
         d->m->io = false;
-        d->m->next_ms = relay__qmgr_now() + 10000;     /* try the round's end again */
+        d->m->next_ms = qmgr_now(q) + 10000;     /* try the round's end again */
         free(d->records);
+        qmgr_sched_ready(q, d->m);
         free(d);
-        relay__qmgr_schedule();
         return;
     }
-    relay__qmgr_maybe_exit();
+    qmgr_maybe_exit(q);
     log_info("queue", 0, "dsn id=%s for=%s kind=%s", d->newid, d->m->id, d->kind);
     {
         const char *to[1] = { d->m->sender };
@@ -289,26 +312,26 @@ static void qmgr_dsn_committed(struct relay_spool *sp, int status, void *arg)
     }
     for (size_t i = 0; i < d->m->nrcpts; i++)
         d->m->rcpts[i].dsn_due = false;
-    relay_qmgr_notify(d->newid);
-    qmgr_write_records(d->m, d->records, d->len, qmgr_recorded);
+    qmgr_notify(q, d->newid);
+    qround_write_records(q, d->m, d->records, d->len, qround_recorded);
     free(d);
 }
 
-/* qmgr_queue_dsn - build and commit a DSN about m, then write records */
+/* qround_queue_dsn - build and commit a DSN about m, then write records */
 
-static void qmgr_queue_dsn(struct relay_qmsg *m, enum relay_dsn_kind kind, char *records,
-                           size_t rlen)
+static void qround_queue_dsn(struct qmgr *q, struct relay_qmsg *m, enum relay_dsn_kind kind,
+                             char *records, size_t rlen)
 {
     struct config *cfg = policy_config_current();
     struct relay_dsn_rcpt *rr = xcalloc(m->nrcpts, sizeof(*rr));
     struct relay_dsn_input in = { 0 };
-    struct qmgr_dsn *d = xcalloc(1, sizeof(*d));
+    struct qround_dsn *d = xcalloc(1, sizeof(*d));
     char (*status)[16] = xcalloc(m->nrcpts, 16);
     char *postmaster, *env, *dsn, when[32];
     size_t n = 0, len;
     struct relay_spool *sp;
     struct tm tm;
-    uint64_t now = relay__qmgr_now();
+    uint64_t now = qmgr_now(q);
     time_t secs = (time_t)(now / 1000);
     const char *data = m->data;
     size_t dlen = data ? m->data_len : 0;
@@ -328,9 +351,9 @@ static void qmgr_queue_dsn(struct relay_qmsg *m, enum relay_dsn_kind kind, char 
     }
     postmaster = cfg->transport.accepted_domains.n > 0 && cfg->transport.accepted_domains.v[0][0] != '*'
         ? xasprintf("postmaster@%s", cfg->transport.accepted_domains.v[0])
-        : xasprintf("postmaster@%s", qmgr_fqdn(cfg));
+        : xasprintf("postmaster@%s", qround_fqdn(cfg));
     in.kind = kind;
-    in.reporting_mta = qmgr_fqdn(cfg);
+    in.reporting_mta = qround_fqdn(cfg);
     in.queue_id = m->id;
     in.original_sender = m->sender;
     in.postmaster = postmaster;
@@ -347,15 +370,16 @@ static void qmgr_queue_dsn(struct relay_qmsg *m, enum relay_dsn_kind kind, char 
     env = xasprintf("DSQ1\nid %s\narrival %s.%03dZ\nconnector (dsn)\nclient 127.0.0.1:0\n"
                     "helo %s\nsession 0000000000000000\nsender <>\nrcpt <%s>\n",
                     d->newid, when, (int)(now % 1000), in.reporting_mta, m->sender);
+    d->q = q;
     d->m = m;
     d->records = records;
     d->len = rlen;
     d->kind = kind == RELAY_DSN_FAILURE ? "failure" : "delay";
-    sp = relay_spool_begin(&relay__q.w, d->newid, env, strlen(env));
+    sp = relay_spool_begin(&q->w, d->newid, env, strlen(env));
     relay_spool_append(sp, dsn, len);
     m->io = true;
-    relay__q.busy++;
-    relay_spool_commit(sp, qmgr_dsn_committed, d);
+    q->busy++;
+    relay_spool_commit(sp, qround_dsn_committed, d);
     free(env);
     free(dsn);
     free(postmaster);
@@ -364,25 +388,26 @@ static void qmgr_queue_dsn(struct relay_qmsg *m, enum relay_dsn_kind kind, char 
     policy_config_unref(cfg);
 }
 
-/* qmgr_round_data_read - message bytes for the round's DSN are in */
+/* qround_data_read - message bytes for the round's DSN are in */
 
-static void qmgr_round_data_read(struct relay_qmgr_work *w)
+static void qround_data_read(struct qmgr_work *w)
 {
+    struct qmgr *q = w->q;
     struct relay_qmsg *m = w->m;
 
     m->io = false;
     if (w->err < 0)
         log_warnx("queue", 0, "cannot read id=%s for its DSN: %s", m->id, strerror(-w->err));
-    relay__qround_finish(m);               /* without data the DSN carries no headers */
+    qmgr_round_finish(q, m);               /* without data the DSN carries no headers */
 }
 
-/* relay__qround_finish - every job of m is back (or m expired): persist it */
+/* qmgr_round_finish - every job of m is back (or m expired): persist it */
 
-void relay__qround_finish(struct relay_qmsg *m)
+void qmgr_round_finish(struct qmgr *q, struct relay_qmsg *m)
 {
     struct config *cfg = policy_config_current();
     const struct cfg_transport *t = &cfg->transport;
-    uint64_t now = relay__qmgr_now();
+    uint64_t now = qmgr_now(q);
     bool pending = false, failure_dsn = false, delay_dsn = false, nullsender = m->sender[0] == '\0';
     char *records = NULL;
     size_t len = 0;
@@ -400,7 +425,7 @@ void relay__qround_finish(struct relay_qmsg *m)
         delay_dsn = true;
     if ((failure_dsn || delay_dsn) && m->data == NULL) {
         m->io = true;                   /* read the headers for the DSN first */
-        relay__qmgr_submit(m, m->id, relay__qround_read_work, qmgr_round_data_read, NULL, 0);
+        qmgr_submit(q, m, m->id, qmgr_round_read_work, qround_data_read, NULL, 0);
         policy_config_unref(cfg);
         return;
     }
@@ -433,16 +458,14 @@ void relay__qround_finish(struct relay_qmsg *m)
     }
     policy_config_unref(cfg);
     if (failure_dsn || delay_dsn) {
-        qmgr_queue_dsn(m, failure_dsn ? RELAY_DSN_FAILURE : RELAY_DSN_DELAY, records, len);
+        qround_queue_dsn(q, m, failure_dsn ? RELAY_DSN_FAILURE : RELAY_DSN_DELAY, records, len);
     } else if (len > 0) {
-        qmgr_write_records(m, records, len, qmgr_recorded);
+        qround_write_records(q, m, records, len, qround_recorded);
     } else {
         free(records);
         m->io = false;
-        if (relay__qround_all_final(m)) {
-            m->io = true;
-            relay__qmgr_submit(m, m->id, relay__qround_remove_work, relay__qround_removed, NULL, 0);
-        }
+        if (qmgr_round_all_final(m))
+            qmgr_round_remove(q, m);
     }
     free(m->data);
     m->data = NULL;

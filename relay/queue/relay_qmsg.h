@@ -1,7 +1,9 @@
 /*
  * relay_qmsg.h - a queued message's delivery state: the recipients with
  * their outcome so far, and the blocking file I/O of relay_qmsg.c (load,
- * read the bytes, append records, remove), run on the thread pool.
+ * read the bytes, append records, remove), run on the thread pool.  The
+ * "Queue manager bookkeeping" fields belong to qmgr/ (relay_qmgr_int.h
+ * says where a message is); relay_qmsg.c only zeroes them.
  */
 #ifndef DOMSEC_RELAY_QMSG_H
 #define DOMSEC_RELAY_QMSG_H
@@ -42,10 +44,15 @@ struct relay_qmsg {
     int     jobs;                       /* jobs in flight */
     bool    io;                         /* a record write, DSN or removal under way */
     bool    conn_failure;               /* last round failed to connect anywhere */
-    char   *data;                       /* owned: message bytes during a round, or NULL */
+    char   *data;                       /* owned: message bytes during a round, or NULL;
+                                         * read once, borrowed by the round's jobs */
     bool    torn;                       /* the file ends in a torn record (no newline) */
     bool    round_due;                  /* all jobs back: end the round after the writes */
-    struct relay_qmsg *next;            /* qmgr list */
+    uint64_t due_ms;                    /* qmgr heap key: when to look at it next */
+    size_t  heap_i;                     /* 1 + index in the qmgr heap, 0 = not in it */
+    bool    queued;                     /* in a qmgr FIFO (due or blocked) */
+    struct relay_qmsg *qnext;           /* that FIFO */
+    struct relay_qmsg *next, *prev;     /* qmgr list of every message */
 };
 
 /* relay_qmsg.c: blocking I/O, run on the thread pool. */

@@ -28,7 +28,7 @@ struct relay_job {
     size_t  nridx;
     int    *codes;                      /* owned: per recipient: reply code, 0 = none */
     char  **replies;                    /* owned: per recipient reply text */
-    char   *data;                       /* owned: the message bytes */
+    const char *data;                   /* not owned: the message bytes (the qmgr's, shared) */
     size_t  len;
     char   *last;                       /* owned: last failure (reply or error) */
     bool    last_conn;                  /* last failure was a connection error */
@@ -46,6 +46,7 @@ struct relay_dest {
     char  **names;                      /* owned: host name per address */
     size_t  naddrs;
     int     dns_status;                 /* enum dns_status of the last lookup */
+    size_t  smart_host;                 /* owner's: index of the next smart host to resolve */
     char   *dns_why;                    /* owned */
     bool    resolving;
     uint64_t resolved_ms;

@@ -1,9 +1,20 @@
 /*
- * relay_qmgr_int.h - the queue manager's state and the functions shared by
- * relay_qmgr.c (schedule, dispatch, results, thread), relay_qround.c (the
- * end of a round: records, DSNs, removal) and relay_qdest.c (destinations:
- * DNS, smart hosts, connections).  Private to those three files;
- * everything runs on the queue manager's loop.
+ * relay_qmgr_int.h - the queue manager object (struct qmgr) and the
+ * functions shared by relay_qmgr.c (the object: thread, start, stop,
+ * loading, background work), relay_qsched.c (what is due: schedule,
+ * dispatch, results), relay_qheap.c (the heap of waiting messages),
+ * relay_qround.c (the end of a round: records, DSNs, removal) and
+ * relay_qdest.c (destinations: DNS, smart hosts, connections).  Private
+ * to qmgr/ (and white-box unit tests); every function takes the object
+ * (the relay_dest_ops callbacks find it in d->owner), and everything runs
+ * on its loop.
+ *
+ * Names: this folder is one program with its own library, so its
+ * cross-file internals carry the program's prefix and the file's part of
+ * it - qmgr_* (relay_qmgr.c), qmgr_sched_* (relay_qsched.c), qmgr_heap_*
+ * (relay_qheap.c), qmgr_round_* (relay_qround.c), qmgr_dest_*
+ * (relay_qdest.c) - and each file's statics its own short prefix (qmgr_,
+ * qsched_, qheap_, qround_, qdest_).  Public symbols stay relay_qmgr_*.
  */
 #ifndef DOMSEC_RELAY_QMGR_INT_H
 #define DOMSEC_RELAY_QMGR_INT_H
@@ -12,75 +23,136 @@
 #include <stdint.h>
 
 #include "dns.h"
+#include "log_file.h"
 #include "relay_qmgr.h"
 #include "relay_smtp.h"
 #include "relay_trouble.h"
 #include "relay_worker.h"
 
-struct relay_qmgr_state {
+/*
+ * The SMTP client as the queue manager drives it: relay_smtpc_* in the
+ * daemon (qmgr_smtpc).  The one test seam: a unit test passes a fake
+ * that answers jobs through the destination's relay_dest_ops, later (never
+ * inside these calls), as relay_smtpc.c does.
+ */
+struct qmgr_smtp {
+    int   (*start)(struct relay_dest *d, uv_loop_t *loop);
+    bool  (*wake)(struct relay_dest *d);
+    unsigned (*idle_count)(void);
+    bool  (*close_idle)(const struct relay_dest *keep);
+    void  (*shutdown_all)(void);
+};
+extern const struct qmgr_smtp qmgr_smtpc;
+
+/* relay_qheap.c: a binary min-heap of messages keyed by m->due_ms. */
+struct qmgr_heap {
+    struct relay_qmsg **v;              /* owned array; the messages are not */
+    size_t  n, cap;
+    uint64_t cmps;                      /* key comparisons so far (tests count them) */
+};
+
+/*
+ * Where each message is: every one on msgs; an idle one (no jobs, no I/O)
+ * also in exactly one of due (examine now), heap (examine at due_ms) or
+ * blocked (due, waiting for a connection slot).  A busy one is in none:
+ * the end of its work puts it back (qmgr_sched_ready).
+ */
+struct qmgr {
     struct relay_worker w;              /* loop, wake, lock, commit completions */
-    uv_timer_t timer;
+    uv_timer_t timer;                   /* fires at wake_ms */
+    uint64_t wake_ms;                   /* unix ms the timer is armed for, 0 = not armed */
+    log_clock_fn *clock;                /* unix ms; NULL = CLOCK_REALTIME (tests inject) */
+    void   *clock_arg;
+    const struct qmgr_smtp *smtp; /* the SMTP client (or a test's fake) */
     struct dns_resolver *resolver;
     char   *dns_servers;                /* owned: [dns] servers the resolver uses (or NULL) */
     uint64_t dns_timeout;               /* and its [dns] timeout */
     int     dns_retiring;               /* replaced resolvers still closing */
-    struct relay_qmsg *msgs;
-    struct relay_dest *dests;
+    struct relay_qmsg *msgs;            /* owned: every message (m->next, m->prev) */
+    struct relay_qmsg *due, *due_tail;  /* FIFO (m->qnext) */
+    struct relay_qmsg *blocked, *blocked_tail;  /* FIFO (m->qnext) */
+    uint64_t blocked_sweep_ms;          /* next look for expired blocked messages */
+    struct qmgr_heap heap;
+    uint64_t expiration;                /* message_expiration_timeout the keys use */
+    uint64_t examined;                  /* messages the scheduler looked at (tests) */
+    struct relay_dest *dests;           /* owned */
     char  **incoming;                   /* new ids, under w.lock */
     size_t  nincoming, capincoming;
     bool    stop_requested;             /* under w.lock */
-    bool    stopping, started;
+    bool    stopping;
     int     busy;                       /* works in flight, DSN commits, resolver */
     unsigned conns;                     /* outbound connections */
 };
-extern struct relay_qmgr_state relay__q;
 
 /* One blocking operation on libuv's thread pool for a message. */
-struct relay_qmgr_work {
+struct qmgr_work {
     uv_work_t req;
+    struct qmgr *q;
     struct relay_qmsg *m;               /* message concerned (may be NULL) */
     char    id[RELAY_QID_LEN + 1];
-    char   *buf;                        /* records to append, or data read */
+    char   *buf;                        /* records to append (owned, freed after then) */
     size_t  len;
     int     err;
     const char *why;
-    void  (*then)(struct relay_qmgr_work *w);
+    void  (*then)(struct qmgr_work *w);
 };
 
-/* relay_qmgr.c */
-/* The destinations' relay_dest_ops (set by relay__qdest_get). */
-void    relay__qmgr_job_done(struct relay_dest *d, struct relay_job *j);
-void    relay__qmgr_dest_failed(struct relay_dest *d, struct relay_job *current);
-void    relay__qmgr_schedule(void);
-void    relay__qmgr_maybe_exit(void);
+/* relay_qmgr.c: the object. */
+/* A queue manager on a new loop (not yet running); NULL if DNS cannot start. */
+struct qmgr *qmgr_new(const struct qmgr_smtp *smtp, log_clock_fn *clock, void *clock_arg);
+/* After its loop has ended: free every message, destination, the loop. */
+void    qmgr_free(struct qmgr *q);
+void    qmgr_notify(struct qmgr *q, const char *id);   /* any thread */
+void    qmgr_request_stop(struct qmgr *q);             /* any thread */
+void    qmgr_maybe_exit(struct qmgr *q);
+void    qmgr_dns_reload(struct qmgr *q, const struct config *cfg);
+uint64_t qmgr_now(const struct qmgr *q);        /* unix ms (records store it) */
+int     qmgr_dirfd(void);        /* messages/ */
+/* Run fn on the thread pool, then `then` on q's loop (buf is freed after). */
+void    qmgr_submit(struct qmgr *q, struct relay_qmsg *m, const char *id, uv_work_cb fn,
+                    void (*then)(struct qmgr_work *w), char *buf, size_t len);
+/* A loaded message joins the queue. */
+void    qmgr_add(struct qmgr *q, struct relay_qmsg *m);
+
+/* relay_qsched.c: what is due, dispatch, results. */
+/* m is idle again: examine it when due (now or at its next time), then schedule. */
+void    qmgr_sched_ready(struct qmgr *q, struct relay_qmsg *m);
+/* Start what is due; arm the timer for the next thing. */
+void    qmgr_sched_run(struct qmgr *q);
+/* The destinations' relay_dest_ops (set by qmgr_dest_get; q = d->owner). */
+void    qmgr_sched_job_done(struct relay_dest *d, struct relay_job *j);
+void    qmgr_sched_dest_failed(struct relay_dest *d, struct relay_job *current);
 /* Give every waiting job of d the same outcome. */
-void    relay__qmgr_dest_flush(struct relay_dest *d, enum relay_outcome o, const char *text,
-                               bool conn_failure);
-uint64_t relay__qmgr_now(void);         /* wall clock, ms (records store unix time) */
-int     relay__qmgr_dirfd(void);        /* messages/ */
-/* Run fn on the thread pool, then `then` on our loop (buf is freed after). */
-void    relay__qmgr_submit(struct relay_qmsg *m, const char *id, uv_work_cb fn,
-                           void (*then)(struct relay_qmgr_work *w), char *buf, size_t len);
+void    qmgr_sched_dest_flush(struct qmgr *q, struct relay_dest *d, enum relay_outcome o,
+                              const char *text, bool conn_failure);
+
+/* relay_qheap.c */
+void    qmgr_heap_push(struct qmgr_heap *h, struct relay_qmsg *m);
+struct relay_qmsg *qmgr_heap_top(const struct qmgr_heap *h);     /* NULL if empty */
+struct relay_qmsg *qmgr_heap_pop(struct qmgr_heap *h);
+void    qmgr_heap_remove(struct qmgr_heap *h, struct relay_qmsg *m);
+void    qmgr_heap_build(struct qmgr_heap *h);    /* after keys changed: O(n) */
+void    qmgr_heap_free(struct qmgr_heap *h);
 
 /* relay_qround.c: the end of a round (records, DSNs, removal). */
-void    relay__qround_read_work(uv_work_t *req);       /* m->data = the message bytes */
-void    relay__qround_remove_work(uv_work_t *req);
-void    relay__qround_removed(struct relay_qmgr_work *w);
-void    relay__qround_forget(struct relay_qmsg *m);
-bool    relay__qround_all_final(const struct relay_qmsg *m);
-bool    relay__qround_owes(const struct relay_qmsg *m);
+void    qmgr_round_read_work(uv_work_t *req);       /* m->data = the message bytes */
+void    qmgr_round_remove(struct qmgr *q, struct relay_qmsg *m);  /* file, then forget */
+void    qmgr_round_forget(struct qmgr *q, struct relay_qmsg *m);
+bool    qmgr_round_all_final(const struct relay_qmsg *m);
+bool    qmgr_round_owes(const struct relay_qmsg *m);
 /* Write what happened durably (delivered/deferred at once), then end the round. */
-void    relay__qround_flush(struct relay_qmsg *m);
-void    relay__qround_check(struct relay_qmsg *m);    /* the last job is back */
-void    relay__qround_finish(struct relay_qmsg *m);   /* DSN, records, next or removal */
+void    qmgr_round_flush(struct qmgr *q, struct relay_qmsg *m);
+void    qmgr_round_check(struct qmgr *q, struct relay_qmsg *m);    /* the last job is back */
+/* Every job is back (or m expired): DSN, records, then the next round or removal. */
+void    qmgr_round_finish(struct qmgr *q, struct relay_qmsg *m);
 
 /* relay_qdest.c */
-void    relay__qmgr_conn_gone(struct relay_dest *d);
+void    qmgr_dest_conn_gone(struct relay_dest *d);  /* relay_dest_ops (q = d->owner) */
 /* The destination for a connector and recipient domain (created if new). */
-struct relay_dest *relay__qdest_get(struct config *cfg, const struct cfg_send *sc,
-                                    const char *domain);
+struct relay_dest *qmgr_dest_get(struct qmgr *q, struct config *cfg,
+                                 const struct cfg_send *sc, const char *domain);
 /* Add a job; resolve or connect as needed. */
-void    relay__qdest_enqueue(struct relay_dest *d, struct relay_job *j);
-void    relay__qdest_free(struct relay_dest *d);
+void    qmgr_dest_enqueue(struct qmgr *q, struct relay_dest *d, struct relay_job *j);
+void    qmgr_dest_free(struct qmgr *q, struct relay_dest *d);
 
 #endif

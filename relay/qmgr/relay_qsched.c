@@ -1,0 +1,445 @@
+/*
+ * relay_qsched.c - the queue manager's scheduler: what is due, the rounds
+ * it starts, and the results that come back.
+ *
+ * An idle message (no jobs, no I/O) waits in one place (relay_qmgr_int.h):
+ * the due FIFO when it should be looked at now, the heap (relay_qheap.c)
+ * keyed by when it should be looked at next - its next attempt, or its
+ * expiry if earlier - or the blocked FIFO when it is due but every
+ * connection slot is taken.  qmgr_sched_run takes only what is due:
+ * O(1) per due message from a FIFO, O(log n) from the heap, never a scan of
+ * every message; the libuv timer is armed for the heap's earliest key (or
+ * a second, while messages wait for a slot, to notice their expiry).
+ *
+ * A round of a message: route its pending recipients, read its bytes once
+ * (m->data, which the round's jobs borrow, not copy), give each
+ * destination a job; the results come back through the destinations'
+ * relay_dest_ops (job_done, dest_failed) and are recorded per recipient;
+ * relay_qround.c ends the round.
+ *
+ * CONTRACT
+ *  Runs on the queue manager's loop.  qmgr_sched_ready is called when a
+ *  message's work ends (it must then be idle and in no place); the end of
+ *  a round and the start of one are asynchronous (thread pool), so nothing
+ *  here frees a message under its caller.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "log_util.h"
+#include "relay_plog.h"
+#include "relay_qmgr_int.h"
+
+#define QSCHED_BLOCKED_MS 1000          /* look again at messages waiting for a slot */
+
+/* ---- results -------------------------------------------------------- */
+
+/* qsched_set - record what happened to one recipient */
+
+static void qsched_set(struct qmgr *q, struct relay_qmsg *m, size_t i, enum relay_outcome o,
+                       const char *text, const char *remote, uint64_t sid)
+{
+    struct relay_qrcpt *r = &m->rcpts[i];
+    char *last = log_oneline(text), *rem = remote ? xstrdup(remote) : NULL;
+
+    /* Copy first: text or remote may be r's own strings (expiry passes them). */
+    r->busy = false;
+    r->dirty = true;
+    r->attempts++;
+    r->last_ms = qmgr_now(q);
+    free(r->last);
+    r->last = last;
+    free(r->remote);
+    r->remote = rem;
+    r->note = true;                     /* logged once the record is durable */
+    r->note_sid = sid;
+    switch (o) {
+    case RELAY_O_DELIVERED:
+        r->state = RELAY_R_DELIVERED;
+        break;
+    case RELAY_O_FAIL:
+        r->state = RELAY_R_FAILED;
+        r->dsn_due = true;
+        break;
+    case RELAY_O_DEFER:
+        break;
+    }
+}
+
+/* qsched_job_free - release a job (its bytes are the message's) */
+
+static void qsched_job_free(struct relay_job *j)
+{
+    for (size_t i = 0; i < j->nridx; i++)
+        free(j->replies[i]);
+    free(j->replies);
+    free(j->codes);
+    free(j->ridx);
+    free(j->last);
+    free(j->remote);
+    free(j);
+}
+
+/* qsched_job_back - a job's results are in the message; maybe end the round */
+
+static void qsched_job_back(struct qmgr *q, struct relay_job *j)
+{
+    struct relay_qmsg *m = j->msg;
+
+    qsched_job_free(j);
+    if (--m->jobs == 0)
+        qmgr_round_check(q, m);
+    else
+        qmgr_round_flush(q, m);
+}
+
+/* qmgr_sched_job_done - a connection finished a job */
+
+void qmgr_sched_job_done(struct relay_dest *d, struct relay_job *j)
+{
+    struct qmgr *q = d->owner;
+    const char *colon = strrchr(j->endpoint, ':');
+    char remote[300], ip[64];
+    size_t iplen = colon ? (size_t)(colon - j->endpoint) : strlen(j->endpoint);
+
+    /* HOST[IP]:PORT, as Postfix writes relay= ("[v6]:port" loses its brackets). */
+    if (iplen >= 2 && j->endpoint[0] == '[')
+        snprintf(ip, sizeof(ip), "%.*s", (int)iplen - 2, j->endpoint + 1);
+    else
+        snprintf(ip, sizeof(ip), "%.*s", (int)iplen, j->endpoint);
+    snprintf(remote, sizeof(remote), "%s[%s]:%s", j->remote ? j->remote : "?", ip,
+             colon ? colon + 1 : "");
+    for (size_t i = 0; i < j->nridx; i++) {
+        if (j->codes[i] == 0) {         /* never got an answer for it */
+            qsched_set(q, j->msg, j->ridx[i], RELAY_O_DEFER,
+                       j->last ? j->last : "451 4.4.0 delivery attempt ended", remote, j->sid);
+            continue;
+        }
+        qsched_set(q, j->msg, j->ridx[i], relay_trouble_rcpt(j->codes[i]), j->replies[i],
+                   remote, j->sid);
+    }
+    qsched_job_back(q, j);
+}
+
+/* qsched_defer_job - every recipient of j waits with the same reason */
+
+static void qsched_defer_job(struct qmgr *q, struct relay_job *j, enum relay_outcome o,
+                             const char *text, bool conn_failure)
+{
+    j->msg->conn_failure = conn_failure;
+    for (size_t i = 0; i < j->nridx; i++)
+        qsched_set(q, j->msg, j->ridx[i], o, text, j->remote, j->sid);
+    qsched_job_back(q, j);
+}
+
+/* qmgr_sched_dest_flush - give every waiting job of d the same outcome */
+
+void qmgr_sched_dest_flush(struct qmgr *q, struct relay_dest *d, enum relay_outcome o,
+                           const char *text, bool conn_failure)
+{
+    struct relay_job *j;
+
+    while ((j = relay_dest_take_job(d)) != NULL)
+        qsched_defer_job(q, j, o, text, conn_failure);
+}
+
+/* qmgr_sched_dest_failed - every address of d failed for `current` */
+
+void qmgr_sched_dest_failed(struct relay_dest *d, struct relay_job *current)
+{
+    struct qmgr *q = d->owner;
+    char *text = relay_trouble_failover(current && current->last ? current->last
+                                                                  : "no answer",
+                                        current ? current->last_conn : true,
+                                        current && current->endpoint[0] ? current->endpoint
+                                                                        : "(none)");
+    bool conn = current ? current->last_conn : true;
+
+    if (current != NULL)
+        qsched_defer_job(q, current, RELAY_O_DEFER, text, conn);
+    qmgr_sched_dest_flush(q, d, RELAY_O_DEFER, text, conn);
+    free(text);
+}
+
+/* ---- rounds: dispatch ------------------------------------------------- */
+
+/* qsched_dispatch_go - the bytes are read: make one job per destination */
+
+static void qsched_dispatch_go(struct qmgr_work *w)
+{
+    struct qmgr *q = w->q;
+    struct relay_qmsg *m = w->m;
+    struct config *cfg = policy_config_current();
+    struct relay_job **jobs = xcalloc(m->nrcpts, sizeof(*jobs));
+    struct relay_dest **dests = xcalloc(m->nrcpts, sizeof(*dests));
+    size_t njobs = 0;
+
+    m->io = false;
+    m->jobs = 1;                        /* held while we hand out jobs */
+    m->conn_failure = false;
+    for (size_t i = 0; i < m->nrcpts; i++) {
+        struct relay_qrcpt *r = &m->rcpts[i];
+        const struct cfg_send *sc;
+        struct relay_dest *d;
+        char domain[256];
+        size_t k;
+
+        if (r->state != RELAY_R_PENDING)
+            continue;
+        if (w->err < 0) {
+            qsched_set(q, m, i, RELAY_O_DEFER, "451 4.3.0 Cannot read the queued message",
+                       NULL, 0);
+            continue;
+        }
+        log_mail_domain(domain, sizeof(domain), r->addr);
+        if ((sc = policy_route_select(cfg, domain)) == NULL) {
+            /* Exchange's "Unreachable" queue: wait for a connector (a reload
+             * may add one) or for expiry; never bounce on configuration. */
+            qsched_set(q, m, i, RELAY_O_DEFER, "451 4.4.4 Unreachable: no send connector's "
+                       "address space covers the recipient domain", NULL, 0);
+            continue;
+        }
+        d = qmgr_dest_get(q, cfg, sc, domain);
+        for (k = 0; k < njobs && dests[k] != d; k++)
+            ;
+        if (k == njobs) {
+            jobs[k] = xcalloc(1, sizeof(*jobs[k]));
+            jobs[k]->msg = m;
+            jobs[k]->ridx = xcalloc(m->nrcpts, sizeof(size_t));
+            jobs[k]->codes = xcalloc(m->nrcpts, sizeof(int));
+            jobs[k]->replies = xcalloc(m->nrcpts, sizeof(char *));
+            jobs[k]->data = m->data;    /* borrowed: freed at the round's end */
+            jobs[k]->len = m->data_len;
+            dests[k] = d;
+            njobs++;
+        }
+        jobs[k]->ridx[jobs[k]->nridx++] = i;
+        r->busy = true;
+    }
+    m->jobs += (int)njobs;
+    for (size_t k = 0; k < njobs; k++)
+        qmgr_dest_enqueue(q, dests[k], jobs[k]);
+    free(jobs);
+    free(dests);
+    policy_config_unref(cfg);
+    if (--m->jobs == 0)                 /* nothing out (or all back already) */
+        qmgr_round_check(q, m);
+}
+
+/* qsched_dispatch - start a round of m: read its bytes once */
+
+static void qsched_dispatch(struct qmgr *q, struct relay_qmsg *m)
+{
+    m->io = true;
+    qmgr_submit(q, m, m->id, qmgr_round_read_work, qsched_dispatch_go, NULL, 0);
+}
+
+/* qsched_expire - m is too old: fail what is left */
+
+static void qsched_expire(struct qmgr *q, struct relay_qmsg *m)
+{
+    const char **to = xcalloc(m->nrcpts + 1, sizeof(*to));
+    struct relay_plog_out o = {
+        .event = LOG_TRACK_EXPIRE, .source = LOG_TRACK_SRC_QUEUE, .internal_id = m->id,
+        .data = m->data, .data_len = m->data ? m->data_len : 0, .recipients = to,
+        .total_bytes = m->data_len, .sender = m->sender,
+    };
+
+    log_info("queue", 0, "expired id=%s", m->id);
+    for (size_t i = 0; i < m->nrcpts; i++)
+        if (m->rcpts[i].state == RELAY_R_PENDING)
+            to[o.nrecipients++] = m->rcpts[i].addr;
+    relay_plog_track_out(&o);
+    free(to);
+    for (size_t i = 0; i < m->nrcpts; i++)
+        if (m->rcpts[i].state == RELAY_R_PENDING)
+            qsched_set(q, m, i, RELAY_O_FAIL, "550 4.4.7 QUEUE.Expired; message expired",
+                       m->rcpts[i].remote, 0);
+    qmgr_round_finish(q, m);
+}
+
+/* ---- where idle messages wait ----------------------------------------- */
+
+/* qsched_due - when the scheduler should look at idle m next (unix ms) */
+
+static uint64_t qsched_due(const struct qmgr *q, const struct relay_qmsg *m)
+{
+    uint64_t expires = m->arrival_ms + q->expiration;
+
+    if (qmgr_round_all_final(m))     /* records or a DSN owed: at next_ms; else remove */
+        return qmgr_round_owes(m) ? m->next_ms : 0;
+    return m->next_ms < expires ? m->next_ms : expires;
+}
+
+/* qsched_fifo_put - append m to a FIFO */
+
+static void qsched_fifo_put(struct relay_qmsg **head, struct relay_qmsg **tail,
+                            struct relay_qmsg *m)
+{
+    m->qnext = NULL;
+    m->queued = true;
+    if (*tail)
+        (*tail)->qnext = m;
+    else
+        *head = m;
+    *tail = m;
+}
+
+/* qsched_fifo_take - the first message of a FIFO, unlinked, or NULL */
+
+static struct relay_qmsg *qsched_fifo_take(struct relay_qmsg **head, struct relay_qmsg **tail)
+{
+    struct relay_qmsg *m = *head;
+
+    if (m == NULL)
+        return NULL;
+    *head = m->qnext;
+    if (*head == NULL)
+        *tail = NULL;
+    m->qnext = NULL;
+    m->queued = false;
+    return m;
+}
+
+/* qsched_wait - idle m waits: due now, or in the heap until its key */
+
+static void qsched_wait(struct qmgr *q, struct relay_qmsg *m, uint64_t now)
+{
+    m->due_ms = qsched_due(q, m);
+    if (m->due_ms <= now)
+        qsched_fifo_put(&q->due, &q->due_tail, m);
+    else
+        qmgr_heap_push(&q->heap, m);
+}
+
+/* qmgr_sched_ready - m is idle again: examine it when due, then schedule */
+
+void qmgr_sched_ready(struct qmgr *q, struct relay_qmsg *m)
+{
+    if (m->heap_i == 0 && !m->queued && m->jobs == 0 && !m->io)
+        qsched_wait(q, m, qmgr_now(q));
+    qmgr_sched_run(q);
+}
+
+/* qsched_rekey - message_expiration_timeout changed (reload): new heap keys */
+
+static void qsched_rekey(struct qmgr *q, uint64_t expiration)
+{
+    q->expiration = expiration;
+    for (size_t i = 0; i < q->heap.n; i++)
+        q->heap.v[i]->due_ms = qsched_due(q, q->heap.v[i]);
+    qmgr_heap_build(&q->heap);
+}
+
+/* qsched_slots_full - no connection slot and no idle connection */
+
+static bool qsched_slots_full(const struct qmgr *q, const struct config *cfg)
+{
+    return q->conns >= cfg->transport.max_outbound_connections && q->smtp->idle_count() == 0;
+}
+
+/* qsched_examine - idle, due m: finish, remove, expire, wait or start a round */
+
+static void qsched_examine(struct qmgr *q, struct relay_qmsg *m, const struct config *cfg,
+                           uint64_t now)
+{
+    q->examined++;
+    if (m->jobs > 0 || m->io)
+        return;                         /* busy: its work ends in qmgr_sched_ready */
+    if (qmgr_round_all_final(m)) {
+        if (!qmgr_round_owes(m))
+            qmgr_round_remove(q, m);         /* e.g. a crash before removal */
+        else if (m->next_ms <= now)
+            qmgr_round_finish(q, m);         /* a DSN or records still to write */
+        else
+            qsched_wait(q, m, now);
+        return;
+    }
+    if (now >= m->arrival_ms + cfg->transport.message_expiration_timeout)
+        qsched_expire(q, m);
+    else if (m->next_ms > now)
+        qsched_wait(q, m, now);                 /* the key was stale (a reload) */
+    else if (qsched_slots_full(q, cfg))
+        qsched_fifo_put(&q->blocked, &q->blocked_tail, m);  /* conn_gone reschedules */
+    else
+        qsched_dispatch(q, m);
+}
+
+/* qsched_sweep_blocked - fail the expired among messages waiting for a slot */
+
+static void qsched_sweep_blocked(struct qmgr *q, const struct config *cfg, uint64_t now)
+{
+    struct relay_qmsg *keep = NULL, *keep_tail = NULL, *m;
+
+    while ((m = qsched_fifo_take(&q->blocked, &q->blocked_tail)) != NULL) {
+        if (now >= m->arrival_ms + cfg->transport.message_expiration_timeout)
+            qsched_expire(q, m);
+        else
+            qsched_fifo_put(&keep, &keep_tail, m);
+    }
+    q->blocked = keep;
+    q->blocked_tail = keep_tail;
+}
+
+static void qsched_timer_fired(uv_timer_t *t)
+{
+    struct qmgr *q = t->data;
+
+    q->wake_ms = 0;
+    qmgr_sched_run(q);
+}
+
+/* qsched_arm - sleep until the earliest key (or the blocked messages' look) */
+
+static void qsched_arm(struct qmgr *q, uint64_t now)
+{
+    struct relay_qmsg *top = qmgr_heap_top(&q->heap);
+    uint64_t wake = top ? top->due_ms : UINT64_MAX;
+
+    if (q->blocked != NULL && q->blocked_sweep_ms < wake)
+        wake = q->blocked_sweep_ms;
+    if (wake == UINT64_MAX) {
+        q->wake_ms = 0;
+        uv_timer_stop(&q->timer);
+        return;
+    }
+    q->wake_ms = wake;
+    q->timer.data = q;
+    uv_timer_start(&q->timer, qsched_timer_fired, wake > now ? wake - now : 1, 0);
+}
+
+/* qmgr_sched_run - start what is due; sleep until the next thing is */
+
+void qmgr_sched_run(struct qmgr *q)
+{
+    struct config *cfg;
+    struct relay_qmsg *m;
+    uint64_t now;
+
+    if (q->stopping)
+        return;
+    cfg = policy_config_current();
+    qmgr_dns_reload(q, cfg);
+    if (cfg->transport.message_expiration_timeout != q->expiration)
+        qsched_rekey(q, cfg->transport.message_expiration_timeout);
+    now = qmgr_now(q);
+    if (q->blocked != NULL && !qsched_slots_full(q, cfg)) {
+        q->blocked_tail->qnext = q->due;        /* they were due first */
+        if (q->due == NULL)
+            q->due_tail = q->blocked_tail;
+        q->due = q->blocked;
+        q->blocked = q->blocked_tail = NULL;
+    } else if (q->blocked != NULL && now >= q->blocked_sweep_ms) {
+        qsched_sweep_blocked(q, cfg, now);
+    }
+    while ((m = qsched_fifo_take(&q->due, &q->due_tail)) != NULL)
+        qsched_examine(q, m, cfg, now);
+    while ((m = qmgr_heap_top(&q->heap)) != NULL && m->due_ms <= now)
+        qsched_examine(q, qmgr_heap_pop(&q->heap), cfg, now);
+    if (q->blocked != NULL && q->blocked_sweep_ms <= now)
+        q->blocked_sweep_ms = now + QSCHED_BLOCKED_MS;
+    policy_config_unref(cfg);
+    qsched_arm(q, now);
+}
