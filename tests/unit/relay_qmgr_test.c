@@ -1,0 +1,647 @@
+/*
+ * relay_qmgr_test.c - the queue manager object (qmgr/) driven by a fake
+ * clock and a fake SMTP client, no network and no waiting:
+ *
+ *  order      messages are attempted in the order they fall due, the
+ *             timer is always armed for the earliest one;
+ *  retry      transient_failure_retry_count rounds at
+ *             transient_failure_retry_interval, then message_retry_interval,
+ *             or outbound_connection_failure_retry_interval after a round
+ *             that reached no host;
+ *  expiry     message_expiration_timeout fails what is left with "550
+ *             4.4.7 QUEUE.Expired", wakes the queue at the expiry even if
+ *             the next attempt is later, and sends the sender a DSN;
+ *  delay      one delay DSN once delay_notification_timeout has passed,
+ *             however many rounds follow;
+ *  shared     the jobs of a round borrow the message's bytes (one read,
+ *             no copy per destination);
+ *  recovery   100,000 recovered messages are scheduled in linear time
+ *             (heap comparisons counted, never wall time), and taking the
+ *             due ones costs O(log n) each.
+ *
+ * The seam (relay_qmgr_int.h): qmgr_new takes the SMTP client as a table;
+ * here it is a fake that answers each job later (from settle(), never
+ * inside the call) through the destination's relay_dest_ops, as
+ * relay_smtpc.c does.  Queue files are real, in a temporary queue
+ * directory; DSNs go through the real spool and commit thread and come
+ * back to the queue manager as new messages, which the fake then sees.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "log.h"
+#include "policy_config.h"
+#include "relay_qmgr_int.h"
+#include "relay_qmsg.h"
+#include "relay_smtp.h"
+#include "relay_spool.h"
+
+#define T0 1795341600000ULL             /* 2026-11-22T10:00:00Z */
+#define MINUTE 60000ULL
+#define HOUR (60 * MINUTE)
+
+/* ---- the fake clock and SMTP client ----------------------------------- */
+
+enum fake_mode { FAKE_OK, FAKE_DEFER, FAKE_NO_CONNECT };
+
+struct attempt {
+    char    id[RELAY_QID_LEN + 1];
+    char    rcpt[64];
+    char    sender[64];
+    uint64_t at;
+    const char *data;                   /* the job's bytes (pointer, for sharing) */
+    const char *msg_data;               /* the message's bytes at that time */
+    char    head[64];                   /* their first bytes */
+    bool    expired;                    /* they say "QUEUE.Expired" (a DSN's report) */
+};
+
+static struct {
+    uint64_t now;
+    enum fake_mode mode;
+    struct fake_conn {
+        struct relay_dest *d;
+        struct relay_job *job;          /* taken at start, as relay_smtpc_start does */
+    } pending[64];                      /* connections started, not yet answered */
+    size_t  npending;
+    struct attempt att[256];
+    size_t  natt;
+} fake;
+
+static uint64_t fake_clock(void *arg)
+{
+    (void)arg;
+    return fake.now;
+}
+
+static int fake_start(struct relay_dest *d, uv_loop_t *loop)
+{
+    (void)loop;
+    assert_true(fake.npending < 64);
+    d->conns++;                         /* as relay_smtpc_start does */
+    fake.pending[fake.npending].d = d;
+    fake.pending[fake.npending++].job = relay_dest_take_job(d);
+    return 0;
+}
+
+static bool fake_wake(struct relay_dest *d)
+{
+    (void)d;
+    return false;
+}
+
+static unsigned fake_idle_count(void)
+{
+    return 0;
+}
+
+static bool fake_close_idle(const struct relay_dest *keep)
+{
+    (void)keep;
+    return false;
+}
+
+static void fake_shutdown_all(void)
+{
+}
+
+static const struct qmgr_smtp fake_smtp = {
+    .start = fake_start, .wake = fake_wake, .idle_count = fake_idle_count,
+    .close_idle = fake_close_idle, .shutdown_all = fake_shutdown_all,
+};
+
+/* fake_answer - one connection works through its job and then the
+ * destination's waiting ones */
+
+static void fake_answer(struct fake_conn c)
+{
+    struct relay_dest *d = c.d;
+    struct relay_job *j = c.job;
+
+    for (; j != NULL; j = relay_dest_take_job(d)) {
+        for (size_t i = 0; i < j->nridx; i++) {
+            struct attempt *a = &fake.att[fake.natt++];
+
+            assert_true(fake.natt < 256);
+            snprintf(a->id, sizeof(a->id), "%s", j->msg->id);
+            snprintf(a->rcpt, sizeof(a->rcpt), "%s", j->msg->rcpts[j->ridx[i]].addr);
+            snprintf(a->sender, sizeof(a->sender), "%s", j->msg->sender);
+            a->at = fake.now;
+            a->data = j->data;
+            a->msg_data = j->msg->data;
+            snprintf(a->head, sizeof(a->head), "%.*s", (int)(j->len < 63 ? j->len : 63),
+                     j->data);
+            a->expired = memmem(j->data, j->len, "550 4.4.7 QUEUE.Expired", 23) != NULL;
+        }
+        snprintf(j->endpoint, sizeof(j->endpoint), "127.0.0.1:25");
+        if (fake.mode == FAKE_NO_CONNECT && j->msg->sender[0] != '\0') {
+            j->last = xstrdup("connect to 127.0.0.1:25: Connection refused");
+            j->last_conn = true;
+            d->ops->dest_failed(d, j);  /* defers j and every waiting job */
+            break;
+        }
+        j->remote = xstrdup("hub.test");
+        for (size_t i = 0; i < j->nridx; i++) {
+            bool ok = fake.mode == FAKE_OK || j->msg->sender[0] == '\0';  /* DSNs go */
+
+            j->codes[i] = ok ? 250 : 451;
+            j->replies[i] = xstrdup(ok ? "250 2.0.0 Ok" : "451 4.3.0 try later");
+        }
+        d->ops->job_done(d, j);
+    }
+    d->ops->conn_gone(d);               /* may free d */
+}
+
+/* fake_run - answer the started connections, first started first */
+
+static void fake_run(void)
+{
+    while (fake.npending > 0) {
+        struct fake_conn c = fake.pending[0];
+
+        memmove(&fake.pending[0], &fake.pending[1], --fake.npending * sizeof(c));
+        fake_answer(c);
+    }
+}
+
+/* settle - run the loop and answer connections until nothing is under way */
+
+static void settle(struct qmgr *q)
+{
+    time_t deadline = time(NULL) + 20;
+
+    for (;;) {
+        bool idle;
+
+        uv_run(&q->w.loop, UV_RUN_NOWAIT);
+        fake_run();
+        uv_mutex_lock(&q->w.lock);
+        idle = q->nincoming == 0;
+        uv_mutex_unlock(&q->w.lock);
+        if (idle && q->busy == 0 && q->conns == 0 && fake.npending == 0)
+            return;
+        assert_true(time(NULL) < deadline);     /* a hang, not a timing check */
+        usleep(200);
+    }
+}
+
+/* ---- fixture: config, queue directory, commit thread ------------------ */
+
+struct fx {
+    char    dir[64];
+    struct qmgr *q;
+};
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static int fx_setup(void **state, const char *transport)
+{
+    struct fx *fx = calloc(1, sizeof(*fx));
+    struct cfg_errors errs = { NULL, 0 };
+    struct config *cfg;
+    char path[128], qdir[96], *text;
+
+    snprintf(fx->dir, sizeof(fx->dir), "/tmp/qmgrtestXXXXXX");
+    assert_non_null(mkdtemp(fx->dir));
+    snprintf(qdir, sizeof(qdir), "%s/queue", fx->dir);
+    text = xasprintf("[transport]\naccepted_domains = local.test\nqueue_directory = %s\n%s\n"
+                     "[logs]\ndirectory = %s/log\n\n"
+                     "[receive Inet]\nbindings = 127.0.0.1:2\nremote_ip_ranges = 127.0.0.0/8\n"
+                     "fqdn = mx.local.test\nauth_mechanism = none\n\n"
+                     "[send A]\naddress_spaces = a.test, sender.test\n"
+                     "smart_hosts = [127.0.0.1]:25\n\n"
+                     "[send B]\naddress_spaces = b.test\nsmart_hosts = [127.0.0.2]:25\n\n"
+                     "[dns]\nservers = 127.0.0.1:1\n",
+                     qdir, transport, fx->dir);
+    snprintf(path, sizeof(path), "%s/domsec.conf", fx->dir);
+    write_text(path, text);
+    free(text);
+    cfg = policy_config_load(path, &errs);
+    for (size_t i = 0; i < errs.n; i++)
+        print_message("config: %s\n", errs.v[i]);
+    assert_non_null(cfg);
+    policy_config_swap(cfg);
+    assert_int_equal(relay_queue_open(qdir, getuid(), getgid()), 0);
+    assert_int_equal(relay_commit_start(), 0);
+    memset(&fake, 0, sizeof(fake));
+    fake.now = T0;
+    fx->q = qmgr_new(&fake_smtp, fake_clock, NULL);
+    assert_non_null(fx->q);
+    *state = fx;
+    return 0;
+}
+
+static int fx_default(void **state)
+{
+    return fx_setup(state, "transient_failure_retry_count = 2\n"
+                           "transient_failure_retry_interval = 1m\n"
+                           "message_retry_interval = 10m\n"
+                           "outbound_connection_failure_retry_interval = 30m\n"
+                           "message_expiration_timeout = 2h\n"
+                           "delay_notification_timeout = 1h\n");
+}
+
+static int fx_teardown(void **state)
+{
+    struct fx *fx = *state;
+    char cmd[128];
+
+    time_t deadline = time(NULL) + 20;
+
+    qmgr_request_stop(fx->q);
+    while (uv_run(&fx->q->w.loop, UV_RUN_NOWAIT) != 0 || uv_loop_alive(&fx->q->w.loop)) {
+        fake_run();                     /* connections of a failed test */
+        assert_true(time(NULL) < deadline);     /* a hang, not a timing check */
+        usleep(200);
+    }
+    qmgr_free(fx->q);
+    relay_commit_stop();
+    relay_queue_close();
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
+    assert_int_equal(system(cmd), 0);
+    free(fx);
+    return 0;
+}
+
+/* ---- queue files --------------------------------------------------------- */
+
+/* put_msg - a committed queue file: arrival, recipients, state records */
+
+static void put_msg(const char *id, uint64_t arrival, const char *sender, const char *rcpts,
+                    const char *records)
+{
+    static const char body[] = "Subject: test\r\n\r\nhello\r\n";
+    char path[160], when[32], *text, *rl = xstrdup(""), *r, *save = NULL, *list = xstrdup(rcpts);
+    time_t secs = (time_t)(arrival / 1000);
+    struct tm tm;
+
+    for (r = strtok_r(list, " ", &save); r != NULL; r = strtok_r(NULL, " ", &save)) {
+        char *n = xasprintf("%srcpt <%s>\n", rl, r);
+
+        free(rl);
+        rl = n;
+    }
+    gmtime_r(&secs, &tm);
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+    text = xasprintf("DSQ1\nid %s\narrival %s.%03dZ\nconnector Inet\nclient 127.0.0.1:4000\n"
+                     "helo c.test\nsession 08DE000000000001\nsender <%s>\n%sdata %016zX\n%send\n%s",
+                     id, when, (int)(arrival % 1000), sender, rl, strlen(body), body, records);
+    snprintf(path, sizeof(path), "%s/%s", "messages", id);
+    {
+        int fd = openat(relay_queue_dirfd(RELAY_QDIR_MESSAGES), id,
+                        O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+        close(fd);
+    }
+    free(text);
+    free(rl);
+    free(list);
+}
+
+/* file_exists - is the queue file still there */
+
+static bool file_exists(const char *id)
+{
+    return faccessat(relay_queue_dirfd(RELAY_QDIR_MESSAGES), id, F_OK, 0) == 0;
+}
+
+/* file_has - does the queue file contain text */
+
+static bool file_has(const char *id, const char *text)
+{
+    char buf[8192];
+    int fd = openat(relay_queue_dirfd(RELAY_QDIR_MESSAGES), id, O_RDONLY);
+    ssize_t n;
+
+    if (fd < 0)
+        return false;
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    buf[n > 0 ? n : 0] = '\0';
+    return strstr(buf, text) != NULL;
+}
+
+static struct relay_qmsg *find_msg(struct qmgr *q, const char *id)
+{
+    for (struct relay_qmsg *m = q->msgs; m != NULL; m = m->next)
+        if (strcmp(m->id, id) == 0)
+            return m;
+    return NULL;
+}
+
+/* tick - the clock reaches `at`, and the timer (armed for wake_ms) fires */
+
+static void tick(struct qmgr *q, uint64_t at)
+{
+    fake.now = at;
+    qmgr_sched_run(q);
+    settle(q);
+}
+
+static size_t count_dsns(const char *to)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < fake.natt; i++)
+        n += fake.att[i].sender[0] == '\0' && strcmp(fake.att[i].rcpt, to) == 0;
+    return n;
+}
+
+/* ---- tests --------------------------------------------------------------- */
+
+static void test_order(void **state)
+{
+    struct fx *fx = *state;
+    struct qmgr *q = fx->q;
+    static const char *const ids[] = { "00000000000000A1", "00000000000000B2",
+                                       "00000000000000C3" };
+    static const uint64_t next[] = { T0 + 30000, T0 + 10000, T0 + 20000 };
+
+    for (size_t i = 0; i < 3; i++) {
+        char rec[64];
+
+        snprintf(rec, sizeof(rec), "next %llu\n", (unsigned long long)next[i]);
+        put_msg(ids[i], T0 - 1000, "s@sender.test", "r@a.test", rec);
+        qmgr_notify(q, ids[i]);
+    }
+    settle(q);
+    assert_int_equal(fake.natt, 0);                     /* nothing is due yet */
+    assert_int_equal(q->wake_ms, T0 + 10000);           /* armed for the earliest */
+    tick(q, T0 + 10000);
+    assert_int_equal(fake.natt, 1);
+    assert_string_equal(fake.att[0].id, ids[1]);
+    assert_int_equal(q->wake_ms, T0 + 20000);
+    assert_false(file_exists(ids[1]));                  /* delivered, removed */
+    tick(q, T0 + 19999);                                /* a spurious wake-up: nothing */
+    assert_int_equal(fake.natt, 1);
+    tick(q, T0 + 45000);                                /* both due: earliest first */
+    assert_int_equal(fake.natt, 3);
+    assert_string_equal(fake.att[1].id, ids[2]);
+    assert_string_equal(fake.att[2].id, ids[0]);
+    assert_null(q->msgs);
+    assert_int_equal(q->wake_ms, 0);                    /* nothing left: timer off */
+}
+
+static void test_retry(void **state)
+{
+    struct fx *fx = *state;
+    struct qmgr *q = fx->q;
+    const char *id = "0000000000000001";
+    struct relay_qmsg *m;
+    uint64_t t = T0;
+
+    put_msg(id, T0, "s@sender.test", "r@a.test", "");
+    fake.mode = FAKE_DEFER;
+    qmgr_notify(q, id);
+    settle(q);
+    /* transient_failure_retry_count = 2 rounds at 1m, then 10m. */
+    static const uint64_t gaps[] = { MINUTE, MINUTE, 10 * MINUTE, 10 * MINUTE };
+
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(fake.natt, i + 1);
+        assert_int_equal(fake.att[i].at, t);
+        assert_non_null(m = find_msg(q, id));
+        assert_int_equal(m->next_ms, t + gaps[i]);
+        assert_int_equal(q->wake_ms, t + gaps[i]);
+        tick(q, t + gaps[i] - 1);                       /* not yet */
+        assert_int_equal(fake.natt, i + 1);
+        t += gaps[i];
+        if (i == 3)
+            break;
+        tick(q, t);
+    }
+    assert_true(file_has(id, "rcpt 0 deferred"));
+    /* A round that reaches no host: outbound_connection_failure_retry_interval. */
+    fake.mode = FAKE_NO_CONNECT;
+    tick(q, t);
+    assert_int_equal(fake.natt, 5);
+    assert_non_null(m = find_msg(q, id));
+    assert_int_equal(m->next_ms, t + 30 * MINUTE);
+    assert_true(file_has(id, "Connection refused"));
+    fake.mode = FAKE_OK;
+    tick(q, t + 30 * MINUTE);
+    assert_int_equal(fake.natt, 6);
+    assert_false(file_exists(id));
+    assert_null(find_msg(q, id));
+}
+
+static void test_expiry(void **state)
+{
+    struct fx *fx = *state;
+    struct qmgr *q = fx->q;
+    const char *id = "0000000000000002";
+    char rec[64];
+
+    /* Next attempt after the expiry: the queue wakes at the expiry. */
+    snprintf(rec, sizeof(rec), "next %llu\n", (unsigned long long)(T0 + 5 * HOUR));
+    put_msg(id, T0, "s@sender.test", "r@a.test r2@b.test", rec);
+    fake.mode = FAKE_DEFER;
+    qmgr_notify(q, id);
+    settle(q);
+    assert_int_equal(q->wake_ms, T0 + 2 * HOUR);
+    tick(q, T0 + 2 * HOUR - 1);
+    assert_non_null(find_msg(q, id));
+    tick(q, T0 + 2 * HOUR);
+    /* Both recipients failed in one failure DSN, delivered to the sender. */
+    assert_int_equal(count_dsns("s@sender.test"), 1);
+    assert_false(file_exists(id));
+    assert_null(find_msg(q, id));
+    for (size_t i = 0; i < fake.natt; i++)
+        assert_string_not_equal(fake.att[i].id, id);    /* never attempted */
+}
+
+static void test_expiry_null_sender(void **state)
+{
+    struct fx *fx = *state;
+    struct qmgr *q = fx->q;
+    const char *id = "0000000000000003";
+
+    /* Expired at load (a restart after a long stop): failed without an
+     * attempt, and no DSN about a DSN. */
+    put_msg(id, T0 - 3 * HOUR, "", "r@a.test", "");
+    qmgr_notify(q, id);
+    settle(q);
+    assert_int_equal(fake.natt, 0);
+    assert_false(file_exists(id));
+    assert_null(find_msg(q, id));
+}
+
+static void test_expiry_text(void **state)
+{
+    struct fx *fx = *state;
+    struct qmgr *q = fx->q;
+    const char *id = "0000000000000004";
+    size_t dsn = SIZE_MAX;
+
+    /* One recipient delivered before, the other expires: the DSN reports
+     * it with Exchange's text. */
+    put_msg(id, T0 - 3 * HOUR, "s@sender.test", "done@a.test r@a.test",
+            "rcpt 0 delivered 1 1 250 ok\n");
+    qmgr_notify(q, id);
+    settle(q);
+    assert_int_equal(count_dsns("s@sender.test"), 1);
+    for (size_t i = 0; i < fake.natt; i++)
+        if (fake.att[i].sender[0] == '\0')
+            dsn = i;
+    assert_true(dsn != SIZE_MAX);
+    assert_true(fake.att[dsn].expired);
+    assert_false(file_exists(id));
+}
+
+static void test_delay_dsn(void **state)
+{
+    struct fx *fx = *state;
+    struct qmgr *q = fx->q;
+    const char *id = "0000000000000005";
+    uint64_t t = T0 + HOUR;
+
+    put_msg(id, T0, "s@sender.test", "r@a.test", "");
+    fake.mode = FAKE_DEFER;
+    fake.now = t;                                       /* delay_notification_timeout passed */
+    qmgr_notify(q, id);
+    settle(q);
+    assert_int_equal(count_dsns("s@sender.test"), 1);
+    assert_true(file_has(id, "\ndelay "));
+    for (int round = 0; round < 3; round++) {           /* more rounds: no second DSN */
+        t = find_msg(q, id)->next_ms;
+        tick(q, t);
+    }
+    assert_int_equal(count_dsns("s@sender.test"), 1);
+    assert_non_null(find_msg(q, id));
+}
+
+static void test_no_delay_dsn_early(void **state)
+{
+    struct fx *fx = *state;
+    struct qmgr *q = fx->q;
+    const char *id = "0000000000000006";
+
+    put_msg(id, T0, "s@sender.test", "r@a.test", "");
+    fake.mode = FAKE_DEFER;
+    fake.now = T0 + HOUR - 1;
+    qmgr_notify(q, id);
+    settle(q);
+    assert_int_equal(count_dsns("s@sender.test"), 0);
+    assert_false(file_has(id, "\ndelay "));
+}
+
+static void test_shared_bytes(void **state)
+{
+    struct fx *fx = *state;
+    struct qmgr *q = fx->q;
+    const char *id = "0000000000000007";
+
+    put_msg(id, T0, "s@sender.test", "x@a.test y@b.test z@a.test", "");
+    qmgr_notify(q, id);
+    settle(q);
+    assert_int_equal(fake.natt, 3);                     /* two connectors: two jobs */
+    for (size_t i = 0; i < 3; i++) {
+        assert_ptr_equal(fake.att[i].data, fake.att[0].data);   /* one buffer */
+        assert_ptr_equal(fake.att[i].data, fake.att[i].msg_data);  /* the message's */
+        assert_string_equal(fake.att[i].head, "Subject: test\r\n\r\nhello\r\n");
+    }
+    assert_false(file_exists(id));
+}
+
+/* lcg - a fixed pseudo-random sequence */
+
+static uint64_t lcg(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
+    return *s >> 33;
+}
+
+static void test_recovery_linear(void **state)
+{
+    struct fx *fx = *state;
+    struct qmgr *q = fx->q;
+    enum { N = 100000 };
+    uint64_t seed = 42, cmps, keys_below = 0, horizon;
+    struct relay_qmsg *m;
+
+    /* A restart with a deferred queue: every message has its next attempt
+     * in the future, in no particular order (as readdir returns them).
+     * Each arrives as a loaded message does (qmgr_add, then scheduling). */
+    for (size_t i = 0; i < N; i++) {
+        m = xcalloc(1, sizeof(*m));
+        snprintf(m->id, sizeof(m->id), "%016zX", i + 0x1000);
+        m->sender = xstrdup("s@sender.test");
+        m->arrival_ms = T0;
+        m->next_ms = T0 + 1000 + lcg(&seed) % HOUR;
+        m->nrcpts = 1;
+        m->rcpts = xcalloc(1, sizeof(*m->rcpts));
+        m->rcpts[0].addr = xstrdup("r@a.test");
+        qmgr_add(q, m);
+    }
+    settle(q);
+    assert_int_equal(q->examined, 0);                   /* nothing due: nothing looked at */
+    assert_int_equal(q->heap.n, N);
+    assert_true(q->heap.cmps <= 3ULL * N);               /* linear (a rescan: N*N/2) */
+    /* The timer is armed for the earliest. */
+    horizon = q->heap.v[0]->due_ms;
+    assert_int_equal(q->wake_ms, horizon);
+    /* The K earliest become due: taking them costs O(log N) each.  Give
+     * them queue files so their round runs for real. */
+    for (m = q->msgs; m != NULL; m = m->next)
+        if (m->next_ms < horizon + 2000)
+            keys_below++;
+    assert_true(keys_below > 0 && keys_below < 200);
+    for (m = q->msgs; m != NULL; m = m->next)
+        if (m->next_ms < horizon + 2000)
+            put_msg(m->id, T0, "s@sender.test", "r@a.test", "");
+    for (m = q->msgs; m != NULL; m = m->next)
+        if (m->next_ms < horizon + 2000) {
+            struct relay_qmsg *l;
+            const char *why;
+
+            assert_int_equal(relay_qmsg_load(relay_queue_dirfd(RELAY_QDIR_MESSAGES), m->id,
+                                             &l, &why), 0);
+            m->data_off = l->data_off;
+            m->data_len = l->data_len;
+            relay_qmsg_free(l);
+        }
+    cmps = q->heap.cmps;
+    tick(q, horizon + 2000 - 1);
+    assert_int_equal(q->examined, keys_below);
+    assert_int_equal(fake.natt, keys_below);
+    assert_true(q->heap.cmps - cmps <= keys_below * 2 * 18);    /* 2 log2 N each */
+    assert_int_equal(q->heap.n, N - keys_below);
+}
+
+int main(void)
+{
+    /* One pool thread: reads end in the order they were asked, so the order
+     * the fake sees is the order the scheduler dispatched. */
+    setenv("UV_THREADPOOL_SIZE", "1", 1);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_order, fx_default, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_retry, fx_default, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_expiry, fx_default, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_expiry_null_sender, fx_default, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_expiry_text, fx_default, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_delay_dsn, fx_default, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_no_delay_dsn_early, fx_default, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_shared_bytes, fx_default, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_recovery_linear, fx_default, fx_teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
