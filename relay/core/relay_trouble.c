@@ -182,6 +182,7 @@ static void decide_set(struct relay_decision *d, enum relay_outcome o, enum rela
     d->rcpt = o;
     d->scope = s;
     d->host = h;
+    d->record = h != RELAY_H_NEXT_HOST && h != RELAY_H_FALLBACK;
     free(d->text);
     d->text = text != NULL ? log_oneline(text) : NULL;
 }

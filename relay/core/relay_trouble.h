@@ -124,6 +124,9 @@ struct relay_decision {
     enum relay_outcome rcpt;            /* what the recipients concerned get */
     enum relay_scope scope;             /* which recipients are concerned */
     enum relay_host_action host;        /* what the connection / destination does next */
+    bool    record;                     /* the recipients concerned get rcpt, code and
+                                         * text now; false: nothing to record (go on,
+                                         * fall back, or a host's failure only noted) */
     int     code;                       /* the reply code to keep for those recipients
                                          * (0: no answer; the job's last failure counts) */
     char   *text;                       /* owned (relay_decision_free; take it by

@@ -216,6 +216,8 @@ static void test_decide_table(void **state)
         assert_int_equal(d.rcpt, r->rcpt);
         assert_int_equal(d.scope, r->scope);
         assert_int_equal(d.host, r->host);
+        /* Recorded: what settles the recipients, not a host's failure or a fallback. */
+        assert_int_equal(d.record, r->text != NULL && (r->host == H_CONT || r->host == H_END));
         if (r->text == NULL)
             assert_null(d.text);
         else
@@ -275,6 +277,8 @@ static void test_decide_schedule(void **state)
         print_message("  row %zu\n", i);
         assert_int_equal(d.rcpt, rows[i].rcpt);
         assert_int_equal(d.retry_ms, rows[i].retry_ms);
+        if (rows[i].stage == RELAY_S_EXPIRY)
+            assert_int_equal(d.record, d.rcpt == RELAY_O_FAIL);
         if (rows[i].stage == RELAY_S_EXPIRY)
             assert_true(d.rcpt == RELAY_O_FAIL
                         ? strcmp(d.text, "550 4.4.7 QUEUE.Expired; message expired") == 0
