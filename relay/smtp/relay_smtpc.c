@@ -11,7 +11,9 @@
  * under max_outbound_connections (the idle list is relay_smtpc_idle.c's).
  * It walks the destination's addresses in order: a connection failure, a 4xx to the
  * banner, EHLO or MAIL, a timeout or a lost connection moves the current job
- * to the next address; what each reply means is decided by relay_trouble.c.
+ * to the next address.  What every reply, error and timeout means is
+ * relay_decide()'s (relay_trouble.c): this file says what happened
+ * (relay__smtpc_decide) and carries the decision out.
  * With PIPELINING, MAIL, every RCPT and DATA go out in one write and the
  * replies are matched in order.  STARTTLS and the domain-security checks
  * are in relay_smtpc_tls.c; the two share relay_smtpc_int.h.
@@ -49,6 +51,14 @@ static const uint64_t smtpc_timeouts[] = {
     [C_STARTTLS] = 300000, [C_TLS] = 300000,
     [C_RSET] = 300000, [C_MAIL] = 300000, [C_RCPT] = 300000, [C_DATA] = 120000,
     [C_DOT] = 600000, [C_IDLE] = 0, [C_QUIT] = 60000, [C_DONE] = 0,
+};
+/* The decision's stage of each state (no job waits in IDLE, QUIT or DONE). */
+static const enum relay_stage smtpc_stages[] = {
+    [C_CONNECT] = RELAY_S_CONNECT, [C_BANNER] = RELAY_S_BANNER, [C_EHLO] = RELAY_S_EHLO,
+    [C_HELO] = RELAY_S_HELO, [C_STARTTLS] = RELAY_S_STARTTLS, [C_TLS] = RELAY_S_TLS,
+    [C_RSET] = RELAY_S_RSET, [C_MAIL] = RELAY_S_MAIL, [C_RCPT] = RELAY_S_RCPT,
+    [C_DATA] = RELAY_S_DATA, [C_DOT] = RELAY_S_DOT, [C_IDLE] = RELAY_S_CONNECT,
+    [C_QUIT] = RELAY_S_CONNECT, [C_DONE] = RELAY_S_CONNECT,
 };
 static const char *const smtpc_states[] = {
     [C_CONNECT] = "connect", [C_BANNER] = "banner", [C_EHLO] = "EHLO", [C_HELO] = "HELO",
@@ -169,9 +179,9 @@ static void smtpc_endpoint(struct relay_smtpc *c, char *buf, size_t sz)
     log_addr_endpoint(buf, sz, (const struct sockaddr *)&c->dest->addrs[c->addr_i]);
 }
 
-/* relay__smtpc_note - remember why this address did not work */
+/* smtpc_note - remember why this address did not work */
 
-void relay__smtpc_note(struct relay_smtpc *c, const char *what, bool conn_error)
+static void smtpc_note(struct relay_smtpc *c, const char *what, bool conn_error)
 {
     struct relay_job *j = c->job;
 
@@ -185,9 +195,9 @@ void relay__smtpc_note(struct relay_smtpc *c, const char *what, bool conn_error)
     j->remote = xstrdup(c->dest->names[c->addr_i]);
 }
 
-/* relay__smtpc_next_host - give the current job to the next address */
+/* smtpc_next_host - give the current job to the next address */
 
-void relay__smtpc_next_host(struct relay_smtpc *c)
+static void smtpc_next_host(struct relay_smtpc *c)
 {
     relay__smtpc_drop_conn(c, 0);
     c->no_tls = false;
@@ -206,22 +216,66 @@ static void smtpc_job_done(struct relay_smtpc *c)
     c->dest->ops->job_done(c->dest, j);
 }
 
-/* smtpc_fail_job - every recipient of the job gets this reply */
+/* smtpc_decide_at - what this event at this stage means for c */
 
-static void smtpc_fail_job(struct relay_smtpc *c, int code, const char *reply)
+static struct relay_decision smtpc_decide_at(const struct relay_smtpc *c, enum relay_stage stage,
+                                             enum relay_error error, int code, const char *text)
+{
+    struct relay_event ev = {
+        .stage = stage, .error = error, .code = code, .text = text,
+        .require_tls = c->dest->sc->require_tls,
+    };
+
+    return relay_decide(&ev);
+}
+
+/* relay__smtpc_decide - what this event at c's current stage means */
+
+struct relay_decision relay__smtpc_decide(const struct relay_smtpc *c, enum relay_error error,
+                                          int code, const char *text)
+{
+    return smtpc_decide_at(c, smtpc_stages[c->state], error, code, text);
+}
+
+/* smtpc_record - the job's recipients in d's scope get d's code and text */
+
+static void smtpc_record(struct relay_smtpc *c, const struct relay_decision *d)
 {
     struct relay_job *j = c->job;
 
-    relay__smtpc_note(c, reply, false);
+    smtpc_note(c, d->text, d->conn_failure);
     for (size_t i = 0; i < j->nridx; i++) {
-        /* After RCPT only the accepted recipients share the failure. */
-        if ((c->state == C_DATA || c->state == C_DOT) && !(j->codes[i] >= 200 && j->codes[i] < 300))
+        /* RELAY_SCOPE_ACCEPTED: those whose RCPT the peer took. */
+        if (d->scope == RELAY_SCOPE_ACCEPTED && !(j->codes[i] >= 200 && j->codes[i] < 300))
             continue;
-        j->codes[i] = code;
+        j->codes[i] = d->code;
         free(j->replies[i]);
-        j->replies[i] = log_oneline(reply);
+        j->replies[i] = d->code != 0 && d->text != NULL ? xstrdup(d->text) : NULL;
     }
-    smtpc_job_done(c);
+}
+
+/* relay__smtpc_trouble - carry out a NEXT_HOST or FAIL_ALL decision; frees d */
+
+void relay__smtpc_trouble(struct relay_smtpc *c, struct relay_decision *d)
+{
+    switch (d->host) {
+    case RELAY_H_NEXT_HOST:
+        smtpc_note(c, d->text, d->conn_failure);
+        smtpc_next_host(c);
+        break;
+    case RELAY_H_FAIL_ALL:
+        if (c->job != NULL) {
+            smtpc_record(c, d);
+            smtpc_job_done(c);
+        }
+        smtpc_finish(c);                /* pipelined replies may follow: start afresh */
+        break;
+    case RELAY_H_CONTINUE:
+    case RELAY_H_FALLBACK:
+        log_panic("smtp", "relay__smtpc_trouble: no trouble in state %s",
+                  smtpc_states[c->state]);
+    }
+    relay_decision_free(d);
 }
 
 /* smtpc_plog_start - a new conn: its own protocol log session */
@@ -248,16 +302,12 @@ static void smtpc_plog_start(struct relay_smtpc *c)
 
 void relay__smtpc_connect_next(struct relay_smtpc *c)
 {
+    struct relay_decision d;
     int err;
 
     if (smtpc_stopping) {               /* no new connection at stop: the job waits */
-        if (c->job != NULL) {
-            for (size_t i = 0; i < c->job->nridx; i++)
-                c->job->codes[i] = 0;
-            relay__smtpc_note(c, "delivery interrupted by shutdown", true);
-            smtpc_job_done(c);
-        }
-        smtpc_finish(c);
+        d = relay__smtpc_decide(c, RELAY_E_SHUTDOWN, 0, NULL);
+        relay__smtpc_trouble(c, &d);
         return;
     }
     if (c->addr_i >= c->dest->naddrs) {
@@ -275,9 +325,8 @@ void relay__smtpc_connect_next(struct relay_smtpc *c)
                                    ? (const struct sockaddr *)&c->dest->sc->source_ip : NULL,
                                smtpc_event, c, &err);
     if (c->conn == NULL) {
-        relay__smtpc_note(c, uv_strerror(err), true);
-        c->addr_i++;
-        relay__smtpc_connect_next(c);
+        d = smtpc_decide_at(c, RELAY_S_CONNECT, RELAY_E_CONN, 0, uv_strerror(err));
+        relay__smtpc_trouble(c, &d);    /* the next address */
         return;
     }
     c->conns++;
@@ -313,10 +362,14 @@ static void smtpc_start_tx(struct relay_smtpc *c)
 {
     struct relay_job *j = c->job;
     struct relay_qmsg *m = j->msg;
+    struct relay_decision d;
 
     if (c->peer_size > 0 && j->len > c->peer_size) {
-        smtpc_fail_job(c, 552, "552 5.3.4 Message size exceeds fixed maximum message size");
-        relay__smtpc_take_job(c);
+        d = smtpc_decide_at(c, RELAY_S_MAIL, RELAY_E_TOO_BIG, 0, NULL);
+        smtpc_record(c, &d);
+        relay_decision_free(&d);
+        smtpc_job_done(c);
+        relay__smtpc_take_job(c);       /* RELAY_H_CONTINUE: the next job */
         return;
     }
     c->rcpt_i = 0;
@@ -343,8 +396,8 @@ static void smtpc_start_tx(struct relay_smtpc *c)
     }
     relay__smtpc_enter_state(c, C_MAIL);
     if (tls_conn_flush(c->conn) != 0) {
-        relay__smtpc_note(c, "connection lost", true);
-        relay__smtpc_next_host(c);
+        d = relay__smtpc_decide(c, RELAY_E_CONN, 0, "connection lost");
+        relay__smtpc_trouble(c, &d);
     }
 }
 
@@ -398,19 +451,6 @@ static void smtpc_ehlo_line(struct relay_smtpc *c, const char *kw)
         c->peer_size = strtoull(kw + 4, NULL, 10);
 }
 
-/* smtpc_refused - the banner, EHLO/HELO or MAIL was refused: next host or fail */
-
-static void smtpc_refused(struct relay_smtpc *c, int code, const char *text)
-{
-    if (relay_trouble_session(code) == RELAY_H_NEXT_HOST) {
-        relay__smtpc_note(c, text, false);
-        relay__smtpc_next_host(c);
-        return;
-    }
-    smtpc_fail_job(c, code, text);
-    smtpc_finish(c);                    /* pipelined replies may follow: start afresh */
-}
-
 /* smtpc_track_send - the tracking log's SEND: the peer took the message */
 
 static void smtpc_track_send(struct relay_smtpc *c, const char *reply)
@@ -447,121 +487,164 @@ static void smtpc_track_send(struct relay_smtpc *c, const char *reply)
     free(st);
 }
 
+/* smtpc_hello_reply - the reply to the banner, EHLO or HELO */
+
+static void smtpc_hello_reply(struct relay_smtpc *c, int code, const char *text)
+{
+    struct relay_decision d = relay__smtpc_decide(c, RELAY_E_NONE, code, text);
+
+    switch (d.host) {
+    case RELAY_H_FALLBACK:              /* EHLO refused: HELO */
+        relay_decision_free(&d);
+        relay__smtpc_send(c, "HELO %s", c->dest->sc->fqdn);
+        tls_conn_flush(c->conn);
+        relay__smtpc_enter_state(c, C_HELO);
+        return;
+    case RELAY_H_CONTINUE:
+        relay_decision_free(&d);
+        if (c->state == C_BANNER) {
+            relay__smtpc_send(c, "EHLO %s", c->dest->sc->fqdn);
+            tls_conn_flush(c->conn);
+            relay__smtpc_enter_state(c, C_EHLO);
+            return;
+        }
+        c->esmtp = c->state == C_EHLO;
+        relay__smtpc_after_hello(c);
+        return;
+    case RELAY_H_NEXT_HOST:
+    case RELAY_H_FAIL_ALL:
+        relay__smtpc_trouble(c, &d);
+        return;
+    }
+}
+
+/* smtpc_rcpt_reply - the reply to one RCPT: that recipient's result */
+
+static void smtpc_rcpt_reply(struct relay_smtpc *c, int code, const char *text)
+{
+    struct relay_job *j = c->job;
+    struct relay_decision d = relay__smtpc_decide(c, RELAY_E_NONE, code, text);
+
+    j->codes[c->rcpt_i] = d.code;
+    free(j->replies[c->rcpt_i]);
+    j->replies[c->rcpt_i] = d.text;     /* taken */
+    d.text = NULL;
+    if (d.rcpt == RELAY_O_DELIVERED)
+        c->accepted++;
+    relay_decision_free(&d);
+    if (++c->rcpt_i < j->nridx) {
+        if (!c->pipelining) {
+            relay__smtpc_send(c, "RCPT TO:<%s>", j->msg->rcpts[j->ridx[c->rcpt_i]].addr);
+            tls_conn_flush(c->conn);
+        }
+        return;
+    }
+    relay__smtpc_enter_state(c, C_DATA);
+    if (!c->pipelining) {
+        if (c->accepted == 0) {         /* nobody to send to */
+            smtpc_job_done(c);
+            relay__smtpc_take_job(c);
+            return;
+        }
+        relay__smtpc_send(c, "DATA");
+        tls_conn_flush(c->conn);
+    }
+}
+
+/* smtpc_data_reply - the reply to DATA: the message, or a refusal */
+
+static void smtpc_data_reply(struct relay_smtpc *c, int code, const char *text)
+{
+    struct relay_decision d = relay__smtpc_decide(c, RELAY_E_NONE, code, text);
+
+    if (!d.record && c->accepted > 0) { /* 354: the message */
+        relay_decision_free(&d);
+        smtpc_send_body(c);
+        relay__smtpc_enter_state(c, C_DOT);
+        if (tls_conn_flush(c->conn) != 0) {
+            d = relay__smtpc_decide(c, RELAY_E_CONN, 0, "connection lost");
+            relay__smtpc_trouble(c, &d);
+        }
+        return;
+    }
+    if (!d.record) {                    /* 354 with no recipient: cannot continue */
+        relay_decision_free(&d);
+        smtpc_job_done(c);
+        smtpc_finish(c);
+        return;
+    }
+    if (c->accepted > 0)                /* refused: the accepted recipients share it */
+        smtpc_record(c, &d);
+    relay_decision_free(&d);
+    smtpc_job_done(c);
+    relay__smtpc_take_job(c);
+}
+
+/* smtpc_dot_reply - the reply to the final dot: the accepted recipients' result */
+
+static void smtpc_dot_reply(struct relay_smtpc *c, int code, const char *text)
+{
+    struct relay_decision d = relay__smtpc_decide(c, RELAY_E_NONE, code, text);
+
+    smtpc_record(c, &d);
+    c->tx_open = false;
+    if (d.rcpt == RELAY_O_DELIVERED) {
+        if (c->secured)
+            relay_stats_add(RELAY_STAT_DS_SENT, 1);
+        smtpc_track_send(c, text);
+    }
+    relay_decision_free(&d);
+    smtpc_job_done(c);
+    relay__smtpc_take_job(c);
+}
+
 /* smtpc_reply - a complete reply arrived */
 
 static void smtpc_reply(struct relay_smtpc *c, int code, const char *text)
 {
-    struct relay_job *j = c->job;
+    struct relay_decision d;
 
     switch (c->state) {
     case C_BANNER:
     case C_EHLO:
     case C_HELO:
-        if (c->state == C_EHLO && code >= 500 && code < 600) {
-            relay__smtpc_send(c, "HELO %s", c->dest->sc->fqdn);
-            tls_conn_flush(c->conn);
-            relay__smtpc_enter_state(c, C_HELO);
-            return;
-        }
-        switch (relay_trouble_session(code)) {
-        case RELAY_H_CONTINUE:
-            if (c->state == C_BANNER) {
-                relay__smtpc_send(c, "EHLO %s", c->dest->sc->fqdn);
-                tls_conn_flush(c->conn);
-                relay__smtpc_enter_state(c, C_EHLO);
-                return;
-            }
-            c->esmtp = c->state == C_EHLO;
-            relay__smtpc_after_hello(c);
-            return;
-        default:
-            smtpc_refused(c, code, text);
-            return;
-        }
-        break;
+        smtpc_hello_reply(c, code, text);
+        return;
     case C_STARTTLS:
         relay__smtpc_starttls_reply(c, code, text);
         return;
     case C_RSET:
+        d = relay__smtpc_decide(c, RELAY_E_NONE, code, text);
+        if (d.host != RELAY_H_CONTINUE) {       /* (whatever it says, today) */
+            relay__smtpc_trouble(c, &d);
+            return;
+        }
+        relay_decision_free(&d);
         c->tx_open = false;
         smtpc_start_tx(c);
         return;
     case C_MAIL:
-        switch (relay_trouble_session(code)) {
-        case RELAY_H_CONTINUE:
-            c->tx_open = true;
-            relay__smtpc_enter_state(c, C_RCPT);
-            if (!c->pipelining) {
-                relay__smtpc_send(c, "RCPT TO:<%s>", j->msg->rcpts[j->ridx[0]].addr);
-                tls_conn_flush(c->conn);
-            }
-            return;
-        default:
-            smtpc_refused(c, code, text);
+        d = relay__smtpc_decide(c, RELAY_E_NONE, code, text);
+        if (d.host != RELAY_H_CONTINUE) {
+            relay__smtpc_trouble(c, &d);
             return;
         }
-        break;
-    case C_RCPT:
-        j->codes[c->rcpt_i] = code;
-        free(j->replies[c->rcpt_i]);
-        j->replies[c->rcpt_i] = log_oneline(text);
-        if (code >= 200 && code < 300)
-            c->accepted++;
-        if (++c->rcpt_i < j->nridx) {
-            if (!c->pipelining) {
-                relay__smtpc_send(c, "RCPT TO:<%s>", j->msg->rcpts[j->ridx[c->rcpt_i]].addr);
-                tls_conn_flush(c->conn);
-            }
-            return;
-        }
-        relay__smtpc_enter_state(c, C_DATA);
+        relay_decision_free(&d);
+        c->tx_open = true;
+        relay__smtpc_enter_state(c, C_RCPT);
         if (!c->pipelining) {
-            if (c->accepted == 0) {     /* nobody to send to */
-                smtpc_job_done(c);
-                relay__smtpc_take_job(c);
-                return;
-            }
-            relay__smtpc_send(c, "DATA");
+            relay__smtpc_send(c, "RCPT TO:<%s>", c->job->msg->rcpts[c->job->ridx[0]].addr);
             tls_conn_flush(c->conn);
         }
         return;
+    case C_RCPT:
+        smtpc_rcpt_reply(c, code, text);
+        return;
     case C_DATA:
-        if (code == 354 && c->accepted > 0) {
-            smtpc_send_body(c);
-            relay__smtpc_enter_state(c, C_DOT);
-            if (tls_conn_flush(c->conn) != 0) {
-                relay__smtpc_note(c, "connection lost", true);
-                relay__smtpc_next_host(c);
-            }
-            return;
-        }
-        if (code == 354) {              /* 354 with no recipient: cannot continue */
-            smtpc_job_done(c);
-            smtpc_finish(c);
-            return;
-        }
-        if (c->accepted > 0) {          /* DATA refused: accepted recipients share it */
-            smtpc_fail_job(c, code, text);
-        } else {
-            smtpc_job_done(c);
-        }
-        relay__smtpc_take_job(c);
+        smtpc_data_reply(c, code, text);
         return;
     case C_DOT:
-        for (size_t i = 0; i < j->nridx; i++)
-            if (j->codes[i] >= 200 && j->codes[i] < 300) {
-                j->codes[i] = code;
-                free(j->replies[i]);
-                j->replies[i] = log_oneline(text);
-            }
-        relay__smtpc_note(c, text, false);
-        c->tx_open = false;
-        if (c->secured && code >= 200 && code < 300)
-            relay_stats_add(RELAY_STAT_DS_SENT, 1);
-        if (code >= 200 && code < 300)
-            smtpc_track_send(c, text);
-        smtpc_job_done(c);
-        relay__smtpc_take_job(c);
+        smtpc_dot_reply(c, code, text);
         return;
     case C_QUIT:
         smtpc_finish(c);
@@ -603,8 +686,9 @@ static void smtpc_input(struct relay_smtpc *c)
         log_proto_received(&c->pl, line, keep);
         if (keep < 3 || line[0] < '2' || line[0] > '5' || line[1] < '0' || line[1] > '9'
             || line[2] < '0' || line[2] > '9' || (keep > 3 && line[3] != ' ' && line[3] != '-')) {
-            relay__smtpc_note(c, "protocol error: malformed reply", false);
-            relay__smtpc_next_host(c);
+            struct relay_decision d = relay__smtpc_decide(c, RELAY_E_PROTOCOL, 0, NULL);
+
+            relay__smtpc_trouble(c, &d);
             return;
         }
         code = atoi(line);
@@ -633,7 +717,7 @@ static void smtpc_input(struct relay_smtpc *c)
 static void smtpc_event(struct tls_conn *tc, enum tls_event ev, void *arg)
 {
     struct relay_smtpc *c = arg;
-    char what[128];
+    struct relay_decision d;
 
     if (ev == TLS_EV_CLOSED) {
         c->conns--;
@@ -684,13 +768,10 @@ static void smtpc_event(struct tls_conn *tc, enum tls_event ev, void *arg)
                                                         : "connection lost during the handshake");
             return;
         }
-        if (c->state == C_CONNECT)
-            snprintf(what, sizeof(what), "%s", uv_strerror(tls_conn_error(tc)));
-        else
-            snprintf(what, sizeof(what), "connection lost while waiting for the reply to %s",
-                     smtpc_states[c->state]);
-        relay__smtpc_note(c, what, true);
-        relay__smtpc_next_host(c);
+        /* Connecting: why it failed; later: "connection lost while ..." */
+        d = relay__smtpc_decide(c, RELAY_E_CONN, 0,
+                                c->state == C_CONNECT ? uv_strerror(tls_conn_error(tc)) : NULL);
+        relay__smtpc_trouble(c, &d);
         return;
     case TLS_EV_CLOSED:
         break;
@@ -702,21 +783,19 @@ static void smtpc_event(struct tls_conn *tc, enum tls_event ev, void *arg)
 static void smtpc_timeout(uv_timer_t *t)
 {
     struct relay_smtpc *c = t->data;
-    char what[128];
+    struct relay_decision d;
 
     if (c->state == C_IDLE) {           /* no job came: goodbye */
         relay__smtpc_quit(c);
         return;
     }
-    snprintf(what, sizeof(what), "timeout while waiting for the reply to %s",
-             smtpc_states[c->state]);
     c->end_reason = LOG_PROTO_R_TIMEOUT;
     if (c->job == NULL) {
         smtpc_finish(c);
         return;
     }
-    relay__smtpc_note(c, what, c->state == C_CONNECT);
-    relay__smtpc_next_host(c);
+    d = relay__smtpc_decide(c, RELAY_E_TIMEOUT, 0, NULL);
+    relay__smtpc_trouble(c, &d);
 }
 
 /* relay_smtpc_start - open a connection for d */
@@ -745,6 +824,8 @@ int relay_smtpc_start(struct relay_dest *d, uv_loop_t *loop)
 
 void relay_smtpc_shutdown_all(void)
 {
+    struct relay_decision d;
+
     smtpc_stopping = true;
     for (struct relay_smtpc *c = relay__smtpc_all; c != NULL; c = c->next) {
         if (c->finishing)
@@ -763,14 +844,10 @@ void relay_smtpc_shutdown_all(void)
             uv_timer_start(&c->timer, smtpc_timeout, RELAY_SMTPC_QUIT_WAIT_MS, 0);
             continue;
         }
-        if (c->job != NULL) {
-            /* Nothing counts as delivered without the reply to the final dot. */
-            for (size_t i = 0; i < c->job->nridx; i++)
-                c->job->codes[i] = 0;
-            relay__smtpc_note(c, "delivery interrupted by shutdown", true);
-            smtpc_job_done(c);
-        }
-        smtpc_finish(c);
+        /* Nothing counts as delivered without the reply to the final dot:
+         * the job comes back unanswered (RELAY_E_SHUTDOWN), and we end. */
+        d = relay__smtpc_decide(c, RELAY_E_SHUTDOWN, 0, NULL);
+        relay__smtpc_trouble(c, &d);
     }
     relay__smtpc_resume_clear();
 }

@@ -16,6 +16,7 @@
 
 #include "log_proto.h"
 #include "relay_smtp.h"
+#include "relay_trouble.h"
 #include "tls_conn.h"
 
 /* The states of one connection; arrays in relay_smtpc.c are indexed by them. */
@@ -64,10 +65,14 @@ void    relay__smtpc_send(struct relay_smtpc *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Close the current conn (its CLOSED comes later); linger in ms. */
 void    relay__smtpc_drop_conn(struct relay_smtpc *c, unsigned linger);
-/* Remember in the current job why this address did not work. */
-void    relay__smtpc_note(struct relay_smtpc *c, const char *what, bool conn_error);
-/* Drop the conn and give the current job to the next address. */
-void    relay__smtpc_next_host(struct relay_smtpc *c);
+/* What an event (a reply, or error with text) at c's current stage means:
+ * relay_decide() with c's facts; the caller frees the decision. */
+struct relay_decision relay__smtpc_decide(const struct relay_smtpc *c, enum relay_error error,
+                                          int code, const char *text);
+/* Carry out a RELAY_H_NEXT_HOST (note, next address) or RELAY_H_FAIL_ALL
+ * (the job's recipients get the outcome, the connection ends) decision,
+ * and free it. */
+void    relay__smtpc_trouble(struct relay_smtpc *c, struct relay_decision *d);
 /* Connect to the current address, or give up on the destination. */
 void    relay__smtpc_connect_next(struct relay_smtpc *c);
 /* Start the next job (RSET first if needed), or wait idle for one, or QUIT. */
