@@ -12,11 +12,11 @@
  * It walks the destination's addresses in order: a connection failure, a 4xx to the
  * banner, EHLO or MAIL, a timeout or a lost connection moves the current job
  * to the next address.  What every reply, error and timeout means is
- * relay_decide()'s (relay_trouble.c): this file says what happened
- * (relay__smtpc_decide) and carries the decision out.
- * With PIPELINING, MAIL, every RCPT and DATA go out in one write and the
- * replies are matched in order.  STARTTLS and the domain-security checks
- * are in relay_smtpc_tls.c; the two share relay_smtpc_int.h.
+ * relay_decide()'s (relay_trouble.c): relay__smtpc_decide asks it with the
+ * connection's stage, relay__smtpc_trouble carries out a next host or an
+ * end.  The transaction (MAIL, RCPT, DATA, pipelined when offered) and the
+ * replies are relay_smtpc_reply.c's; STARTTLS and the domain-security
+ * checks relay_smtpc_tls.c's; they share relay_smtpc_int.h.
  *
  * CONTRACT
  *  Runs on the queue manager's loop.  relay_smtpc_start() always returns 0:
@@ -32,7 +32,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <arpa/inet.h>
 
 #include "log.h"
@@ -42,7 +41,6 @@
 #include "relay_limits.h"
 #include "relay_plog.h"
 #include "relay_smtpc_int.h"
-#include "relay_stats.h"
 #include "tls_conn.h"
 
 /* RFC 5321 4.5.3.2 timeouts, and what we were doing (for error texts). */
@@ -52,7 +50,8 @@ static const uint64_t smtpc_timeouts[] = {
     [C_RSET] = 300000, [C_MAIL] = 300000, [C_RCPT] = 300000, [C_DATA] = 120000,
     [C_DOT] = 600000, [C_IDLE] = 0, [C_QUIT] = 60000, [C_DONE] = 0,
 };
-/* The decision's stage of each state (no job waits in IDLE, QUIT or DONE). */
+/* The decision's stage of each state (no job waits in IDLE, QUIT or DONE;
+ * a connect that fails at once is decided in the state before it). */
 static const enum relay_stage smtpc_stages[] = {
     [C_CONNECT] = RELAY_S_CONNECT, [C_BANNER] = RELAY_S_BANNER, [C_EHLO] = RELAY_S_EHLO,
     [C_HELO] = RELAY_S_HELO, [C_STARTTLS] = RELAY_S_STARTTLS, [C_TLS] = RELAY_S_TLS,
@@ -77,6 +76,13 @@ static bool smtpc_stopping;             /* relay_smtpc_shutdown_all was called *
 
 static void smtpc_event(struct tls_conn *tc, enum tls_event ev, void *arg);
 static void smtpc_timeout(uv_timer_t *t);
+
+/* relay__smtpc_strstate - a state's name */
+
+const char *relay__smtpc_strstate(enum relay_smtpc_state st)
+{
+    return smtpc_states[st];
+}
 
 /* relay__smtpc_enter_state - change state, (re)arm its timeout */
 
@@ -159,9 +165,9 @@ void relay__smtpc_drop_conn(struct relay_smtpc *c, unsigned linger)
     c->rlen = 0;
 }
 
-/* smtpc_finish - no more work: close everything */
+/* relay__smtpc_finish - no more work: close everything */
 
-static void smtpc_finish(struct relay_smtpc *c)
+void relay__smtpc_finish(struct relay_smtpc *c)
 {
     if (c->finishing)
         return;
@@ -172,9 +178,9 @@ static void smtpc_finish(struct relay_smtpc *c)
     uv_close((uv_handle_t *)&c->timer, smtpc_timer_closed);
 }
 
-/* smtpc_endpoint - "ip:port" of the address being tried */
+/* relay__smtpc_endpoint - "ip:port" of the address being tried */
 
-static void smtpc_endpoint(struct relay_smtpc *c, char *buf, size_t sz)
+void relay__smtpc_endpoint(struct relay_smtpc *c, char *buf, size_t sz)
 {
     log_addr_endpoint(buf, sz, (const struct sockaddr *)&c->dest->addrs[c->addr_i]);
 }
@@ -190,7 +196,7 @@ static void smtpc_note(struct relay_smtpc *c, const char *what, bool conn_error)
     free(j->last);
     j->last = log_oneline(what);
     j->last_conn = conn_error;
-    smtpc_endpoint(c, j->endpoint, sizeof(j->endpoint));
+    relay__smtpc_endpoint(c, j->endpoint, sizeof(j->endpoint));
     free(j->remote);
     j->remote = xstrdup(c->dest->names[c->addr_i]);
 }
@@ -205,9 +211,9 @@ static void smtpc_next_host(struct relay_smtpc *c)
     relay__smtpc_connect_next(c);
 }
 
-/* smtpc_job_done - report the current job to the queue manager */
+/* relay__smtpc_job_done - report the current job to the queue manager */
 
-static void smtpc_job_done(struct relay_smtpc *c)
+void relay__smtpc_job_done(struct relay_smtpc *c)
 {
     struct relay_job *j = c->job;
 
@@ -216,30 +222,22 @@ static void smtpc_job_done(struct relay_smtpc *c)
     c->dest->ops->job_done(c->dest, j);
 }
 
-/* smtpc_decide_at - what this event at this stage means for c */
+/* relay__smtpc_decide - what this event at c's current stage means */
 
-static struct relay_decision smtpc_decide_at(const struct relay_smtpc *c, enum relay_stage stage,
-                                             enum relay_error error, int code, const char *text)
+struct relay_decision relay__smtpc_decide(const struct relay_smtpc *c, enum relay_error error,
+                                          int code, const char *text)
 {
     struct relay_event ev = {
-        .stage = stage, .error = error, .code = code, .text = text,
+        .stage = smtpc_stages[c->state], .error = error, .code = code, .text = text,
         .require_tls = c->dest->sc->require_tls,
     };
 
     return relay_decide(&ev);
 }
 
-/* relay__smtpc_decide - what this event at c's current stage means */
+/* relay__smtpc_record - the job's recipients in d's scope get d's code and text */
 
-struct relay_decision relay__smtpc_decide(const struct relay_smtpc *c, enum relay_error error,
-                                          int code, const char *text)
-{
-    return smtpc_decide_at(c, smtpc_stages[c->state], error, code, text);
-}
-
-/* smtpc_record - the job's recipients in d's scope get d's code and text */
-
-static void smtpc_record(struct relay_smtpc *c, const struct relay_decision *d)
+void relay__smtpc_record(struct relay_smtpc *c, const struct relay_decision *d)
 {
     struct relay_job *j = c->job;
 
@@ -265,10 +263,10 @@ void relay__smtpc_trouble(struct relay_smtpc *c, struct relay_decision *d)
         break;
     case RELAY_H_FAIL_ALL:
         if (c->job != NULL) {
-            smtpc_record(c, d);
-            smtpc_job_done(c);
+            relay__smtpc_record(c, d);
+            relay__smtpc_job_done(c);
         }
-        smtpc_finish(c);                /* pipelined replies may follow: start afresh */
+        relay__smtpc_finish(c);                /* pipelined replies may follow: start afresh */
         break;
     case RELAY_H_CONTINUE:
     case RELAY_H_FALLBACK:
@@ -293,7 +291,7 @@ static void smtpc_plog_start(struct relay_smtpc *c)
         return;
     }
     log_proto_session_init(&c->pl, relay_plog_send(), sc->name, c->sid);
-    smtpc_endpoint(c, ep, sizeof(ep));
+    relay__smtpc_endpoint(c, ep, sizeof(ep));
     log_proto_session_set_remote(&c->pl, ep);
     log_proto_info(&c->pl, NULL, "attempting to connect");
 }
@@ -317,7 +315,7 @@ void relay__smtpc_connect_next(struct relay_smtpc *c)
         if (j != NULL)
             j->sid = c->sid;
         c->dest->ops->dest_failed(c->dest, j);     /* defers j and every waiting job */
-        smtpc_finish(c);
+        relay__smtpc_finish(c);
         return;
     }
     c->conn = tls_conn_connect(c->loop, (const struct sockaddr *)&c->dest->addrs[c->addr_i],
@@ -325,7 +323,7 @@ void relay__smtpc_connect_next(struct relay_smtpc *c)
                                    ? (const struct sockaddr *)&c->dest->sc->source_ip : NULL,
                                smtpc_event, c, &err);
     if (c->conn == NULL) {
-        d = smtpc_decide_at(c, RELAY_S_CONNECT, RELAY_E_CONN, 0, uv_strerror(err));
+        d = relay__smtpc_decide(c, RELAY_E_CONN, 0, uv_strerror(err));
         relay__smtpc_trouble(c, &d);    /* the next address */
         return;
     }
@@ -336,69 +334,6 @@ void relay__smtpc_connect_next(struct relay_smtpc *c)
     c->starttls_offered = c->tls = c->secured = false;
     c->peer_size = 0;
     relay__smtpc_enter_state(c, C_CONNECT);
-}
-
-/* smtpc_send_body - the message, dot-stuffed, then the final dot */
-
-static void smtpc_send_body(struct relay_smtpc *c)
-{
-    const char *p = c->job->data, *end = p + c->job->len;
-
-    while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        const char *stop = nl ? nl + 1 : end;
-
-        if (*p == '.')
-            tls_conn_write(c->conn, ".", 1);
-        tls_conn_write(c->conn, p, (size_t)(stop - p));
-        p = stop;
-    }
-    tls_conn_write(c->conn, ".\r\n", 3);
-}
-
-/* smtpc_start_tx - MAIL, RCPTs and DATA for the current job */
-
-static void smtpc_start_tx(struct relay_smtpc *c)
-{
-    struct relay_job *j = c->job;
-    struct relay_qmsg *m = j->msg;
-    struct relay_decision d;
-
-    if (c->peer_size > 0 && j->len > c->peer_size) {
-        d = smtpc_decide_at(c, RELAY_S_MAIL, RELAY_E_TOO_BIG, 0, NULL);
-        smtpc_record(c, &d);
-        relay_decision_free(&d);
-        smtpc_job_done(c);
-        relay__smtpc_take_job(c);       /* RELAY_H_CONTINUE: the next job */
-        return;
-    }
-    c->rcpt_i = 0;
-    c->accepted = 0;
-    for (size_t i = 0; i < j->nridx; i++) {    /* results of an earlier host do not count */
-        j->codes[i] = 0;
-        free(j->replies[i]);
-        j->replies[i] = NULL;
-    }
-    if (log_proto_enabled(&c->pl)) {
-        char mid[256];
-
-        relay_plog_message_id(j->data, j->len, mid, sizeof(mid));
-        log_proto_sending_message(&c->pl, m->id, mid);
-    }
-    if (c->peer_size > 0)
-        relay__smtpc_send(c, "MAIL FROM:<%s> SIZE=%zu", m->sender, j->len);
-    else
-        relay__smtpc_send(c, "MAIL FROM:<%s>", m->sender);
-    if (c->pipelining) {
-        for (size_t i = 0; i < j->nridx; i++)
-            relay__smtpc_send(c, "RCPT TO:<%s>", m->rcpts[j->ridx[i]].addr);
-        relay__smtpc_send(c, "DATA");
-    }
-    relay__smtpc_enter_state(c, C_MAIL);
-    if (tls_conn_flush(c->conn) != 0) {
-        d = relay__smtpc_decide(c, RELAY_E_CONN, 0, "connection lost");
-        relay__smtpc_trouble(c, &d);
-    }
 }
 
 /* relay__smtpc_take_job - next job, or wait idle, or QUIT */
@@ -436,280 +371,7 @@ void relay__smtpc_take_job(struct relay_smtpc *c)
         relay__smtpc_enter_state(c, C_RSET);
         return;
     }
-    smtpc_start_tx(c);
-}
-
-/* smtpc_ehlo_line - note an extension from a 250 line of EHLO */
-
-static void smtpc_ehlo_line(struct relay_smtpc *c, const char *kw)
-{
-    if (strcasecmp(kw, "PIPELINING") == 0)
-        c->pipelining = true;
-    else if (strcasecmp(kw, "STARTTLS") == 0)
-        c->starttls_offered = true;
-    else if (strncasecmp(kw, "SIZE", 4) == 0 && (kw[4] == ' ' || kw[4] == '\0'))
-        c->peer_size = strtoull(kw + 4, NULL, 10);
-}
-
-/* smtpc_track_send - the tracking log's SEND: the peer took the message */
-
-static void smtpc_track_send(struct relay_smtpc *c, const char *reply)
-{
-    struct relay_job *j = c->job;
-    const char **to, **st;
-    char ep[64], ip[64], ctx[600];
-    struct relay_plog_out o = {
-        .event = LOG_TRACK_SEND, .source = LOG_TRACK_SRC_SMTP, .internal_id = j->msg->id,
-        .data = j->data, .data_len = j->len, .server_hostname = c->dest->names[c->addr_i],
-        .connector_id = c->dest->sc->name, .total_bytes = j->len, .sender = j->msg->sender,
-        .secured = c->secured ? c->dest->domain : NULL,
-    };
-
-    if (relay_plog_track() == NULL)
-        return;
-    to = xcalloc(j->nridx + 1, sizeof(*to));
-    st = xcalloc(j->nridx + 1, sizeof(*st));
-    for (size_t i = 0; i < j->nridx; i++)
-        if (j->codes[i] >= 200 && j->codes[i] < 300) {
-            to[o.nrecipients] = j->msg->rcpts[j->ridx[i]].addr;
-            st[o.nrecipients++] = j->replies[i] ? j->replies[i] : reply;
-        }
-    smtpc_endpoint(c, ep, sizeof(ep));
-    relay_plog_ip(ep, ip, sizeof(ip));
-    log_session_id_format(c->sid, ctx);
-    snprintf(ctx + 16, sizeof(ctx) - 16, ";%.500s", reply);
-    o.server_ip = ip;
-    o.source_context = ctx;
-    o.recipients = to;
-    o.status = st;
-    relay_plog_track_out(&o);
-    free(to);
-    free(st);
-}
-
-/* smtpc_hello_reply - the reply to the banner, EHLO or HELO */
-
-static void smtpc_hello_reply(struct relay_smtpc *c, int code, const char *text)
-{
-    struct relay_decision d = relay__smtpc_decide(c, RELAY_E_NONE, code, text);
-
-    switch (d.host) {
-    case RELAY_H_FALLBACK:              /* EHLO refused: HELO */
-        relay_decision_free(&d);
-        relay__smtpc_send(c, "HELO %s", c->dest->sc->fqdn);
-        tls_conn_flush(c->conn);
-        relay__smtpc_enter_state(c, C_HELO);
-        return;
-    case RELAY_H_CONTINUE:
-        relay_decision_free(&d);
-        if (c->state == C_BANNER) {
-            relay__smtpc_send(c, "EHLO %s", c->dest->sc->fqdn);
-            tls_conn_flush(c->conn);
-            relay__smtpc_enter_state(c, C_EHLO);
-            return;
-        }
-        c->esmtp = c->state == C_EHLO;
-        relay__smtpc_after_hello(c);
-        return;
-    case RELAY_H_NEXT_HOST:
-    case RELAY_H_FAIL_ALL:
-        relay__smtpc_trouble(c, &d);
-        return;
-    }
-}
-
-/* smtpc_rcpt_reply - the reply to one RCPT: that recipient's result */
-
-static void smtpc_rcpt_reply(struct relay_smtpc *c, int code, const char *text)
-{
-    struct relay_job *j = c->job;
-    struct relay_decision d = relay__smtpc_decide(c, RELAY_E_NONE, code, text);
-
-    j->codes[c->rcpt_i] = d.code;
-    free(j->replies[c->rcpt_i]);
-    j->replies[c->rcpt_i] = d.text;     /* taken */
-    d.text = NULL;
-    if (d.rcpt == RELAY_O_DELIVERED)
-        c->accepted++;
-    relay_decision_free(&d);
-    if (++c->rcpt_i < j->nridx) {
-        if (!c->pipelining) {
-            relay__smtpc_send(c, "RCPT TO:<%s>", j->msg->rcpts[j->ridx[c->rcpt_i]].addr);
-            tls_conn_flush(c->conn);
-        }
-        return;
-    }
-    relay__smtpc_enter_state(c, C_DATA);
-    if (!c->pipelining) {
-        if (c->accepted == 0) {         /* nobody to send to */
-            smtpc_job_done(c);
-            relay__smtpc_take_job(c);
-            return;
-        }
-        relay__smtpc_send(c, "DATA");
-        tls_conn_flush(c->conn);
-    }
-}
-
-/* smtpc_data_reply - the reply to DATA: the message, or a refusal */
-
-static void smtpc_data_reply(struct relay_smtpc *c, int code, const char *text)
-{
-    struct relay_decision d = relay__smtpc_decide(c, RELAY_E_NONE, code, text);
-
-    if (!d.record && c->accepted > 0) { /* 354: the message */
-        relay_decision_free(&d);
-        smtpc_send_body(c);
-        relay__smtpc_enter_state(c, C_DOT);
-        if (tls_conn_flush(c->conn) != 0) {
-            d = relay__smtpc_decide(c, RELAY_E_CONN, 0, "connection lost");
-            relay__smtpc_trouble(c, &d);
-        }
-        return;
-    }
-    if (!d.record) {                    /* 354 with no recipient: cannot continue */
-        relay_decision_free(&d);
-        smtpc_job_done(c);
-        smtpc_finish(c);
-        return;
-    }
-    if (c->accepted > 0)                /* refused: the accepted recipients share it */
-        smtpc_record(c, &d);
-    relay_decision_free(&d);
-    smtpc_job_done(c);
-    relay__smtpc_take_job(c);
-}
-
-/* smtpc_dot_reply - the reply to the final dot: the accepted recipients' result */
-
-static void smtpc_dot_reply(struct relay_smtpc *c, int code, const char *text)
-{
-    struct relay_decision d = relay__smtpc_decide(c, RELAY_E_NONE, code, text);
-
-    smtpc_record(c, &d);
-    c->tx_open = false;
-    if (d.rcpt == RELAY_O_DELIVERED) {
-        if (c->secured)
-            relay_stats_add(RELAY_STAT_DS_SENT, 1);
-        smtpc_track_send(c, text);
-    }
-    relay_decision_free(&d);
-    smtpc_job_done(c);
-    relay__smtpc_take_job(c);
-}
-
-/* smtpc_reply - a complete reply arrived */
-
-static void smtpc_reply(struct relay_smtpc *c, int code, const char *text)
-{
-    struct relay_decision d;
-
-    switch (c->state) {
-    case C_BANNER:
-    case C_EHLO:
-    case C_HELO:
-        smtpc_hello_reply(c, code, text);
-        return;
-    case C_STARTTLS:
-        relay__smtpc_starttls_reply(c, code, text);
-        return;
-    case C_RSET:
-        d = relay__smtpc_decide(c, RELAY_E_NONE, code, text);
-        if (d.host != RELAY_H_CONTINUE) {       /* (whatever it says, today) */
-            relay__smtpc_trouble(c, &d);
-            return;
-        }
-        relay_decision_free(&d);
-        c->tx_open = false;
-        smtpc_start_tx(c);
-        return;
-    case C_MAIL:
-        d = relay__smtpc_decide(c, RELAY_E_NONE, code, text);
-        if (d.host != RELAY_H_CONTINUE) {
-            relay__smtpc_trouble(c, &d);
-            return;
-        }
-        relay_decision_free(&d);
-        c->tx_open = true;
-        relay__smtpc_enter_state(c, C_RCPT);
-        if (!c->pipelining) {
-            relay__smtpc_send(c, "RCPT TO:<%s>", c->job->msg->rcpts[c->job->ridx[0]].addr);
-            tls_conn_flush(c->conn);
-        }
-        return;
-    case C_RCPT:
-        smtpc_rcpt_reply(c, code, text);
-        return;
-    case C_DATA:
-        smtpc_data_reply(c, code, text);
-        return;
-    case C_DOT:
-        smtpc_dot_reply(c, code, text);
-        return;
-    case C_QUIT:
-        smtpc_finish(c);
-        return;
-    case C_IDLE:                        /* unasked: a 421 before the server closes */
-        relay__smtpc_idle_unlink(c);
-        c->end_reason = LOG_PROTO_R_REMOTE;
-        smtpc_finish(c);
-        return;
-    case C_CONNECT:
-    case C_TLS:
-    case C_DONE:
-        break;
-    }
-    log_panic("smtp", "reply %d in state %s", code, smtpc_states[c->state]);
-}
-
-/* smtpc_input - split input into reply lines, replies into smtpc_reply */
-
-static void smtpc_input(struct relay_smtpc *c)
-{
-    const char *p, *nl;
-    size_t len;
-
-    while (c->conn != NULL && !c->finishing && (p = tls_conn_peek(c->conn, &len)) != NULL
-           && len > 0 && (nl = memchr(p, '\n', len)) != NULL) {
-        size_t n = (size_t)(nl - p), keep;
-        char line[1024];
-        bool last;
-        int code;
-
-        if (n > 0 && p[n - 1] == '\r')
-            n--;
-        keep = n < sizeof(line) - 1 ? n : sizeof(line) - 1;
-        memcpy(line, p, keep);
-        line[keep] = '\0';
-        tls_conn_consume(c->conn, (size_t)(nl - p) + 1);
-        log_debug("smtp", c->sid, "< %s", line);
-        log_proto_received(&c->pl, line, keep);
-        if (keep < 3 || line[0] < '2' || line[0] > '5' || line[1] < '0' || line[1] > '9'
-            || line[2] < '0' || line[2] > '9' || (keep > 3 && line[3] != ' ' && line[3] != '-')) {
-            struct relay_decision d = relay__smtpc_decide(c, RELAY_E_PROTOCOL, 0, NULL);
-
-            relay__smtpc_trouble(c, &d);
-            return;
-        }
-        code = atoi(line);
-        last = keep == 3 || line[3] == ' ';
-        if (c->state == C_EHLO && code == 250 && c->rlen > 0)
-            smtpc_ehlo_line(c, line + 4);
-        if (c->rlen == 0)
-            c->rlen = (size_t)snprintf(c->reply, sizeof(c->reply), "%s", line);
-        else if (c->rlen < sizeof(c->reply) - 2)
-            c->rlen += (size_t)snprintf(c->reply + c->rlen, sizeof(c->reply) - c->rlen, " %s",
-                                        keep > 4 ? line + 4 : "");
-        if (c->rlen >= sizeof(c->reply))
-            c->rlen = sizeof(c->reply) - 1;
-        if (last) {
-            char text[sizeof(c->reply)];
-
-            memcpy(text, c->reply, c->rlen + 1);
-            c->rlen = 0;
-            smtpc_reply(c, code, text);
-        }
-    }
+    relay__smtpc_start_tx(c);
 }
 
 /* smtpc_event - events of our conns (current and closing old ones) */
@@ -744,7 +406,7 @@ static void smtpc_event(struct tls_conn *tc, enum tls_event ev, void *arg)
         relay__smtpc_enter_state(c, C_BANNER);
         return;
     case TLS_EV_DATA_IN:
-        smtpc_input(c);
+        relay__smtpc_input(c);
         return;
     case TLS_EV_DRAINED:
         return;
@@ -756,11 +418,11 @@ static void smtpc_event(struct tls_conn *tc, enum tls_event ev, void *arg)
         if (c->state != C_QUIT)
             c->end_reason = LOG_PROTO_R_REMOTE;
         if (c->state == C_QUIT) {
-            smtpc_finish(c);
+            relay__smtpc_finish(c);
             return;
         }
         if (c->job == NULL) {           /* idle: nothing lost */
-            smtpc_finish(c);
+            relay__smtpc_finish(c);
             return;
         }
         if (c->state == C_TLS) {
@@ -791,7 +453,7 @@ static void smtpc_timeout(uv_timer_t *t)
     }
     c->end_reason = LOG_PROTO_R_TIMEOUT;
     if (c->job == NULL) {
-        smtpc_finish(c);
+        relay__smtpc_finish(c);
         return;
     }
     d = relay__smtpc_decide(c, RELAY_E_TIMEOUT, 0, NULL);
