@@ -15,12 +15,12 @@
  * protocol-log rows of TLS, certificates and verdicts.
  *
  * CONTRACT
- *  Called only by relay_smtpc.c, on the queue manager's loop, while c's
- *  current conn is open and c is not finishing.  Each step ends in a move
- *  of c through the relay__smtpc_* calls of relay_smtpc_int.h (a command
- *  sent and a new state, the next host, or a new conn); nothing is
- *  returned and nothing is reported to the queue manager from here
- *  directly.  err and text are not copied; the certificate details are
+ *  Called only by relay_smtpc.c and relay_smtpc_reply.c, on the queue
+ *  manager's loop, while c's current conn is open and c is not finishing.
+ *  Each step ends in a move of c through the relay__smtpc_* calls of
+ *  relay_smtpc_int.h (a command sent and a new state, the next host, or a
+ *  new conn); nothing is returned and nothing is reported to the queue
+ *  manager from here directly.  err and text are not copied; the certificate details are
  *  freed before returning.  Cancel belongs to relay_smtpc.c: a finishing
  *  c gets no more events.
  */
