@@ -65,14 +65,19 @@ enum relay_stage {
     RELAY_S_SMARTHOST,                  /* every smart host looked up: none has an address */
     RELAY_S_READ,                       /* the queued message cannot be read */
     RELAY_S_ROUTE,                      /* no send connector covers the recipient domain */
-    RELAY_S_EXPIRY,                     /* is the message (ev.age_ms old) expired? */
+    RELAY_S_EXPIRY,                     /* is the message (ev.age_ms old) expired?  FAIL
+                                         * (QUEUE.Expired) once ev.age_ms reaches
+                                         * message_expiration_timeout (always without
+                                         * ev.transport), else retry_ms = the time left */
     RELAY_S_SHUTDOWN,                   /* the stop interrupted a lookup or a delivery */
     RELAY_S_ALL_HOSTS,                  /* every address failed; ev.text, ev.error and
                                          * ev.endpoint describe the last failure */
     RELAY_S_RESULT,                     /* a job came back: one recipient's ev.code
                                          * (0: no answer) and ev.text (its reply, or
                                          * the job's last failure, or NULL) */
-    RELAY_S_RETRY,                      /* a round ended with recipients pending: when? */
+    RELAY_S_RETRY,                      /* a round ended with recipients pending: when?
+                                         * retry_ms from ev.transport, ev.rounds and
+                                         * ev.conn_failure */
     /* One SMTP connection (smtp/): what it was doing or waiting for. */
     RELAY_S_CONNECT,
     RELAY_S_BANNER,
@@ -91,8 +96,11 @@ enum relay_stage {
 enum relay_error {
     RELAY_E_NONE,                       /* a reply: ev.code and ev.text */
     RELAY_E_CONN,                       /* could not connect, or the connection was
-                                         * lost; ev.text says how ("connection refused") */
-    RELAY_E_TIMEOUT,                    /* no reply in time; ev.text says to what */
+                                         * lost; ev.text says how ("connection refused"),
+                                         * NULL: "connection lost while waiting for
+                                         * the reply to STAGE" */
+    RELAY_E_TIMEOUT,                    /* no reply in time ("timeout while waiting for
+                                         * the reply to STAGE"; ev.text unused) */
     RELAY_E_PROTOCOL,                   /* a malformed reply */
     RELAY_E_SECURE,                     /* domain security refused this host; ev.text is
                                          * the verdict's reply (policy_send_secure) */
@@ -106,7 +114,8 @@ struct relay_event {
     enum relay_stage stage;
     enum relay_error error;             /* connection stages and RELAY_S_ALL_HOSTS
                                          * (RELAY_E_CONN: the last failure was the
-                                         * connection's); RELAY_E_NONE elsewhere */
+                                         * connection's, or nothing was tried: 441);
+                                         * RELAY_E_NONE elsewhere */
     int     code;                       /* the reply's code; 0: none */
     const char *text;                   /* the reply (code first) or what went wrong;
                                          * not copied; NULL when there is nothing */
