@@ -43,27 +43,22 @@
 #include "relay_smtpc_int.h"
 #include "tls_conn.h"
 
-/* RFC 5321 4.5.3.2 timeouts, and what we were doing (for error texts). */
+/* RFC 5321 4.5.3.2 timeouts. */
 static const uint64_t smtpc_timeouts[] = {
     [C_CONNECT] = 30000, [C_BANNER] = 300000, [C_EHLO] = 300000, [C_HELO] = 300000,
     [C_STARTTLS] = 300000, [C_TLS] = 300000,
     [C_RSET] = 300000, [C_MAIL] = 300000, [C_RCPT] = 300000, [C_DATA] = 120000,
     [C_DOT] = 600000, [C_IDLE] = 0, [C_QUIT] = 60000, [C_DONE] = 0,
 };
-/* The decision's stage of each state (no job waits in IDLE, QUIT or DONE;
- * a connect that fails at once is decided in the state before it). */
+/* What we were doing: the decision's stage of each state, which also names
+ * it (no job waits in IDLE, QUIT or DONE; a connect that fails at once is
+ * decided in the state before it). */
 static const enum relay_stage smtpc_stages[] = {
     [C_CONNECT] = RELAY_S_CONNECT, [C_BANNER] = RELAY_S_BANNER, [C_EHLO] = RELAY_S_EHLO,
     [C_HELO] = RELAY_S_HELO, [C_STARTTLS] = RELAY_S_STARTTLS, [C_TLS] = RELAY_S_TLS,
     [C_RSET] = RELAY_S_RSET, [C_MAIL] = RELAY_S_MAIL, [C_RCPT] = RELAY_S_RCPT,
     [C_DATA] = RELAY_S_DATA, [C_DOT] = RELAY_S_DOT, [C_IDLE] = RELAY_S_CONNECT,
     [C_QUIT] = RELAY_S_CONNECT, [C_DONE] = RELAY_S_CONNECT,
-};
-static const char *const smtpc_states[] = {
-    [C_CONNECT] = "connect", [C_BANNER] = "banner", [C_EHLO] = "EHLO", [C_HELO] = "HELO",
-    [C_STARTTLS] = "STARTTLS", [C_TLS] = "TLS handshake",
-    [C_RSET] = "RSET", [C_MAIL] = "MAIL FROM", [C_RCPT] = "RCPT TO", [C_DATA] = "DATA",
-    [C_DOT] = "end of data", [C_IDLE] = "idle", [C_QUIT] = "QUIT", [C_DONE] = "done",
 };
 
 struct relay_smtpc *relay__smtpc_all;   /* queue manager thread only */
@@ -77,18 +72,28 @@ static bool smtpc_stopping;             /* relay_smtpc_shutdown_all was called *
 static void smtpc_event(struct tls_conn *tc, enum tls_event ev, void *arg);
 static void smtpc_timeout(uv_timer_t *t);
 
-/* relay__smtpc_strstate - a state's name */
+/* relay__smtpc_strstate - a state's name: its stage's, or its own */
 
 const char *relay__smtpc_strstate(enum relay_smtpc_state st)
 {
-    return smtpc_states[st];
+    switch (st) {
+    case C_IDLE:
+        return "idle";
+    case C_QUIT:
+        return "QUIT";
+    case C_DONE:
+        return "done";
+    default:
+        return relay_stage_name(smtpc_stages[st]);
+    }
 }
 
 /* relay__smtpc_enter_state - change state, (re)arm its timeout */
 
 void relay__smtpc_enter_state(struct relay_smtpc *c, enum relay_smtpc_state st)
 {
-    log_debug("smtp", c->sid, "state %s -> %s", smtpc_states[c->state], smtpc_states[st]);
+    log_debug("smtp", c->sid, "state %s -> %s", relay__smtpc_strstate(c->state),
+              relay__smtpc_strstate(st));
     c->state = st;
     if (st == C_IDLE) {                 /* caching is on: connection_cache_time > 0 */
         uv_timer_start(&c->timer, smtpc_timeout,
@@ -271,7 +276,7 @@ void relay__smtpc_trouble(struct relay_smtpc *c, struct relay_decision *d)
     case RELAY_H_CONTINUE:
     case RELAY_H_FALLBACK:
         log_panic("smtp", "relay__smtpc_trouble: no trouble in state %s",
-                  smtpc_states[c->state]);
+                  relay__smtpc_strstate(c->state));
     }
     relay_decision_free(d);
 }
