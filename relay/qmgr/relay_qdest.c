@@ -5,8 +5,10 @@
  * smart hosts) resolves its addresses (MX with c-ares, or the smart hosts
  * in order, literals without DNS), holds the jobs waiting for it, and
  * starts connections (relay_smtpc.c) up to the per-domain and total
- * limits.  DNS outcomes are turned into recipient outcomes here: null MX
- * and NXDOMAIN fail, anything transient defers.
+ * limits.  What a lookup's outcome means for the waiting jobs (null MX,
+ * NXDOMAIN and MX hosts without address fail, anything transient defers,
+ * no smart host address defers) is relay_decide()'s; this file carries it
+ * out.
  *
  * A destination's owner is its queue manager (struct qmgr): the SMTP
  * client reports through qdest_ops (qmgr_sched_job_done,
@@ -112,6 +114,18 @@ void qmgr_dest_conn_gone(struct relay_dest *d)
 
 static void qdest_resolve(struct qmgr *q, struct relay_dest *d);
 
+/* qdest_decide - what ev means for d's waiting jobs (relay_decide): all of
+ * them get its outcome when it fails the destination, else nothing */
+
+static void qdest_decide(struct qmgr *q, struct relay_dest *d, const struct relay_event *ev)
+{
+    struct relay_decision dec = relay_decide(ev);
+
+    if (dec.host == RELAY_H_FAIL_ALL)
+        qmgr_sched_dest_flush(q, d, &dec);
+    relay_decision_free(&dec);
+}
+
 /* qdest_dns_done - the next hop's addresses are known (or not) */
 
 static void qdest_dns_done(struct dns_query *query, const struct dns_result *res, void *arg)
@@ -119,7 +133,7 @@ static void qdest_dns_done(struct dns_query *query, const struct dns_result *res
     struct relay_dest *d = arg;
     struct qmgr *q = d->owner;
     const struct cfg_send *sc = d->sc;
-    char *text;
+    struct relay_event ev = { .stage = RELAY_S_DNS, .dns = res };
 
     d->resolving = false;
     q->busy--;
@@ -129,25 +143,14 @@ static void qdest_dns_done(struct dns_query *query, const struct dns_result *res
     }
     d->resolved_ms = qmgr_now(q);
     d->dns_status = res->status;
-    if (res->status == DNS_CANCELED) {
-        qmgr_sched_dest_flush(q, d, RELAY_O_DEFER, "451 4.4.0 delivery interrupted by shutdown",
-                              false);
-    } else if (res->status == DNS_OK) {
+    if (res->status == DNS_OK)
         for (size_t h = 0; h < res->nhosts; h++)
             for (size_t a = 0; a < res->hosts[h].naddrs; a++)
                 qdest_add_addr(d, &res->hosts[h].addrs[a], res->hosts[h].name, sc->port);
-    } else if (res->status == DNS_NULLMX) {
-        qmgr_sched_dest_flush(q, d, RELAY_O_FAIL, "556 5.1.10 Recipient address has null MX",
-                              false);
-    } else if (res->status == DNS_FAIL) {
+    if (res->status == DNS_FAIL)
         log_info("queue", 0, "dns domain=%s status=fail why=\"%s\"", d->domain,
                  res->why ? res->why : "");
-        qmgr_sched_dest_flush(q, d, RELAY_O_FAIL, "550 5.1.2 DNS domain does not exist", false);
-    } else {
-        text = xasprintf("451 4.4.0 DNS query failed: %s", res->why ? res->why : "error");
-        qmgr_sched_dest_flush(q, d, RELAY_O_DEFER, text, false);
-        free(text);
-    }
+    qdest_decide(q, d, &ev);            /* OK: go on; else every waiting job's outcome */
     qdest_kick(q, d);
     qmgr_maybe_exit(q);
 }
@@ -182,9 +185,10 @@ static void qdest_sh_done(struct dns_query *query, const struct dns_result *res,
         return;
     }
     if (res->status == DNS_CANCELED) {
+        struct relay_event ev = { .stage = RELAY_S_SHUTDOWN };
+
         d->resolving = false;
-        qmgr_sched_dest_flush(q, d, RELAY_O_DEFER, "451 4.4.0 delivery interrupted by shutdown",
-                              false);
+        qdest_decide(q, d, &ev);
         qdest_kick(q, d);
         qmgr_maybe_exit(q);
         return;
@@ -226,9 +230,11 @@ static void qdest_resolve(struct qmgr *q, struct relay_dest *d)
     }
     d->resolving = false;
     d->resolved_ms = qmgr_now(q);
-    if (d->naddrs == 0)
-        qmgr_sched_dest_flush(q, d, RELAY_O_DEFER, "451 4.4.0 No address for any smart host",
-                              false);
+    if (d->naddrs == 0) {
+        struct relay_event ev = { .stage = RELAY_S_SMARTHOST };
+
+        qdest_decide(q, d, &ev);
+    }
     qdest_kick(q, d);
 }
 

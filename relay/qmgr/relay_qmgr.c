@@ -13,7 +13,7 @@
  * message (relay_qsched.c) routes its pending recipients, reads its bytes
  * once and gives each destination a job; when every job is back,
  * relay_qround.c persists what happened, queues the DSNs it owes, and
- * either schedules the next round (relay_trouble_retry_after) or removes
+ * either schedules the next round (when: relay_decide) or removes
  * the file.
  *
  * Order of durability: a DSN is committed before the records that say the

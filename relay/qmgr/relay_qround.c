@@ -317,6 +317,23 @@ static void qround_dsn_committed(struct relay_spool *sp, int status, void *arg)
     free(d);
 }
 
+/* qround_status - the DSN status of r's recorded reply, as relay_decide reads
+ * a result (its X.Y.Z, else the class of its code, else the DSN's kind) */
+
+static void qround_status(const struct relay_qrcpt *r, enum relay_dsn_kind kind, char out[16])
+{
+    const char *t = r->last;
+    struct relay_event ev = {
+        .stage = RELAY_S_RESULT, .text = t,
+        .code = t && t[0] >= '2' && t[0] <= '5' && t[1] >= '0' && t[1] <= '9' && t[2] >= '0'
+                && t[2] <= '9' ? atoi(t) : kind == RELAY_DSN_DELAY ? 400 : 500,
+    };
+    struct relay_decision dec = relay_decide(&ev);
+
+    memcpy(out, dec.status, 16);
+    relay_decision_free(&dec);
+}
+
 /* qround_queue_dsn - build and commit a DSN about m, then write records */
 
 static void qround_queue_dsn(struct qmgr *q, struct relay_qmsg *m, enum relay_dsn_kind kind,
@@ -341,7 +358,7 @@ static void qround_queue_dsn(struct qmgr *q, struct relay_qmsg *m, enum relay_ds
 
         if (kind == RELAY_DSN_FAILURE ? !r->dsn_due : r->state != RELAY_R_PENDING)
             continue;
-        relay_trouble_status(r->last ? r->last : (kind == RELAY_DSN_DELAY ? "4" : "5"), status[n]);
+        qround_status(r, kind, status[n]);
         rr[n].addr = r->addr;
         rr[n].status = status[n];
         rr[n].diagnostic = r->last;
@@ -435,12 +452,17 @@ void qmgr_round_finish(struct qmgr *q, struct relay_qmsg *m)
             m->rcpts[i].dirty = false;
         }
     if (pending) {
-        uint64_t after = relay_trouble_retry_after(t, m->rounds, m->conn_failure);
+        struct relay_event ev = {
+            .stage = RELAY_S_RETRY, .transport = t, .rounds = m->rounds,
+            .conn_failure = m->conn_failure,
+        };
+        struct relay_decision dec = relay_decide(&ev);
         char line[64];
         int n;
 
         m->rounds++;
-        m->next_ms = now + after;
+        m->next_ms = now + dec.retry_ms;
+        relay_decision_free(&dec);
         n = snprintf(line, sizeof(line), "next %llu\n", (unsigned long long)m->next_ms);
         records = xrealloc(records, len + (size_t)n + 1);
         memcpy(records + len, line, (size_t)n + 1);

@@ -15,7 +15,9 @@
  * (m->data, which the round's jobs borrow, not copy), give each
  * destination a job; the results come back through the destinations'
  * relay_dest_ops (job_done, dest_failed) and are recorded per recipient;
- * relay_qround.c ends the round.
+ * relay_qround.c ends the round.  What an outcome means - a result, every
+ * host failing, an unreadable message, no route, expiry - is relay_decide()'s
+ * (relay_trouble.c); this file only records the decision.
  *
  * CONTRACT
  *  Runs on the queue manager's loop.  qmgr_sched_ready is called when a
@@ -36,13 +38,13 @@
 
 /* ---- results -------------------------------------------------------- */
 
-/* qsched_set - record what happened to one recipient */
+/* qsched_set - record what relay_decide said about one recipient */
 
-static void qsched_set(struct qmgr *q, struct relay_qmsg *m, size_t i, enum relay_outcome o,
-                       const char *text, const char *remote, uint64_t sid)
+static void qsched_set(struct qmgr *q, struct relay_qmsg *m, size_t i,
+                       const struct relay_decision *dec, const char *remote, uint64_t sid)
 {
     struct relay_qrcpt *r = &m->rcpts[i];
-    char *last = log_oneline(text), *rem = remote ? xstrdup(remote) : NULL;
+    char *last = log_oneline(dec->text), *rem = remote ? xstrdup(remote) : NULL;
 
     /* Copy first: text or remote may be r's own strings (expiry passes them). */
     r->busy = false;
@@ -55,7 +57,7 @@ static void qsched_set(struct qmgr *q, struct relay_qmsg *m, size_t i, enum rela
     r->remote = rem;
     r->note = true;                     /* logged once the record is durable */
     r->note_sid = sid;
-    switch (o) {
+    switch (dec->rcpt) {
     case RELAY_O_DELIVERED:
         r->state = RELAY_R_DELIVERED;
         break;
@@ -112,37 +114,37 @@ void qmgr_sched_job_done(struct relay_dest *d, struct relay_job *j)
     snprintf(remote, sizeof(remote), "%s[%s]:%s", j->remote ? j->remote : "?", ip,
              colon ? colon + 1 : "");
     for (size_t i = 0; i < j->nridx; i++) {
-        if (j->codes[i] == 0) {         /* never got an answer for it */
-            qsched_set(q, j->msg, j->ridx[i], RELAY_O_DEFER,
-                       j->last ? j->last : "451 4.4.0 delivery attempt ended", remote, j->sid);
-            continue;
-        }
-        qsched_set(q, j->msg, j->ridx[i], relay_trouble_rcpt(j->codes[i]), j->replies[i],
-                   remote, j->sid);
+        struct relay_event ev = {       /* code 0: never got an answer for it */
+            .stage = RELAY_S_RESULT, .code = j->codes[i],
+            .text = j->codes[i] != 0 ? j->replies[i] : j->last,
+        };
+        struct relay_decision dec = relay_decide(&ev);
+
+        qsched_set(q, j->msg, j->ridx[i], &dec, remote, j->sid);
+        relay_decision_free(&dec);
     }
     qsched_job_back(q, j);
 }
 
-/* qsched_defer_job - every recipient of j waits with the same reason */
+/* qsched_job_all - every recipient of j gets the same decision */
 
-static void qsched_defer_job(struct qmgr *q, struct relay_job *j, enum relay_outcome o,
-                             const char *text, bool conn_failure)
+static void qsched_job_all(struct qmgr *q, struct relay_job *j, const struct relay_decision *dec)
 {
-    j->msg->conn_failure = conn_failure;
+    j->msg->conn_failure = dec->conn_failure;
     for (size_t i = 0; i < j->nridx; i++)
-        qsched_set(q, j->msg, j->ridx[i], o, text, j->remote, j->sid);
+        qsched_set(q, j->msg, j->ridx[i], dec, j->remote, j->sid);
     qsched_job_back(q, j);
 }
 
-/* qmgr_sched_dest_flush - give every waiting job of d the same outcome */
+/* qmgr_sched_dest_flush - every waiting job of d gets the same decision
+ * (one whose host action is RELAY_H_FAIL_ALL) */
 
-void qmgr_sched_dest_flush(struct qmgr *q, struct relay_dest *d, enum relay_outcome o,
-                           const char *text, bool conn_failure)
+void qmgr_sched_dest_flush(struct qmgr *q, struct relay_dest *d, const struct relay_decision *dec)
 {
     struct relay_job *j;
 
     while ((j = relay_dest_take_job(d)) != NULL)
-        qsched_defer_job(q, j, o, text, conn_failure);
+        qsched_job_all(q, j, dec);
 }
 
 /* qmgr_sched_dest_failed - every address of d failed for `current` */
@@ -150,20 +152,32 @@ void qmgr_sched_dest_flush(struct qmgr *q, struct relay_dest *d, enum relay_outc
 void qmgr_sched_dest_failed(struct relay_dest *d, struct relay_job *current)
 {
     struct qmgr *q = d->owner;
-    char *text = relay_trouble_failover(current && current->last ? current->last
-                                                                  : "no answer",
-                                        current ? current->last_conn : true,
-                                        current && current->endpoint[0] ? current->endpoint
-                                                                        : "(none)");
-    bool conn = current ? current->last_conn : true;
+    struct relay_event ev = {           /* nothing tried counts as a connection failure */
+        .stage = RELAY_S_ALL_HOSTS,
+        .error = current == NULL || current->last_conn ? RELAY_E_CONN : RELAY_E_NONE,
+        .text = current ? current->last : NULL,
+        .endpoint = current ? current->endpoint : NULL,
+    };
+    struct relay_decision dec = relay_decide(&ev);
 
     if (current != NULL)
-        qsched_defer_job(q, current, RELAY_O_DEFER, text, conn);
-    qmgr_sched_dest_flush(q, d, RELAY_O_DEFER, text, conn);
-    free(text);
+        qsched_job_all(q, current, &dec);
+    qmgr_sched_dest_flush(q, d, &dec);
+    relay_decision_free(&dec);
 }
 
 /* ---- rounds: dispatch ------------------------------------------------- */
+
+/* qsched_decide - recipient i of m met a queue event without details (read, route) */
+
+static void qsched_decide(struct qmgr *q, struct relay_qmsg *m, size_t i, enum relay_stage st)
+{
+    struct relay_event ev = { .stage = st };
+    struct relay_decision dec = relay_decide(&ev);
+
+    qsched_set(q, m, i, &dec, NULL, 0);
+    relay_decision_free(&dec);
+}
 
 /* qsched_dispatch_go - the bytes are read: make one job per destination */
 
@@ -189,16 +203,14 @@ static void qsched_dispatch_go(struct qmgr_work *w)
         if (r->state != RELAY_R_PENDING)
             continue;
         if (w->err < 0) {
-            qsched_set(q, m, i, RELAY_O_DEFER, "451 4.3.0 Cannot read the queued message",
-                       NULL, 0);
+            qsched_decide(q, m, i, RELAY_S_READ);
             continue;
         }
         log_mail_domain(domain, sizeof(domain), r->addr);
         if ((sc = policy_route_select(cfg, domain)) == NULL) {
             /* Exchange's "Unreachable" queue: wait for a connector (a reload
              * may add one) or for expiry; never bounce on configuration. */
-            qsched_set(q, m, i, RELAY_O_DEFER, "451 4.4.4 Unreachable: no send connector's "
-                       "address space covers the recipient domain", NULL, 0);
+            qsched_decide(q, m, i, RELAY_S_ROUTE);
             continue;
         }
         d = qmgr_dest_get(q, cfg, sc, domain);
@@ -236,9 +248,22 @@ static void qsched_dispatch(struct qmgr *q, struct relay_qmsg *m)
     qmgr_submit(q, m, m->id, qmgr_round_read_work, qsched_dispatch_go, NULL, 0);
 }
 
-/* qsched_expire - m is too old: fail what is left */
+/* qsched_expiry - relay_decide on m's age: FAIL (expired, with the text) or not */
 
-static void qsched_expire(struct qmgr *q, struct relay_qmsg *m)
+static struct relay_decision qsched_expiry(const struct relay_qmsg *m,
+                                           const struct config *cfg, uint64_t now)
+{
+    struct relay_event ev = {
+        .stage = RELAY_S_EXPIRY, .transport = &cfg->transport,
+        .age_ms = now > m->arrival_ms ? now - m->arrival_ms : 0,
+    };
+
+    return relay_decide(&ev);
+}
+
+/* qsched_expire - m is too old (dec: its expiry decision): fail what is left */
+
+static void qsched_expire(struct qmgr *q, struct relay_qmsg *m, const struct relay_decision *dec)
 {
     const char **to = xcalloc(m->nrcpts + 1, sizeof(*to));
     struct relay_plog_out o = {
@@ -255,8 +280,7 @@ static void qsched_expire(struct qmgr *q, struct relay_qmsg *m)
     free(to);
     for (size_t i = 0; i < m->nrcpts; i++)
         if (m->rcpts[i].state == RELAY_R_PENDING)
-            qsched_set(q, m, i, RELAY_O_FAIL, "550 4.4.7 QUEUE.Expired; message expired",
-                       m->rcpts[i].remote, 0);
+            qsched_set(q, m, i, dec, m->rcpts[i].remote, 0);
     qmgr_round_finish(q, m);
 }
 
@@ -345,6 +369,8 @@ static bool qsched_slots_full(const struct qmgr *q, const struct config *cfg)
 static void qsched_examine(struct qmgr *q, struct relay_qmsg *m, const struct config *cfg,
                            uint64_t now)
 {
+    struct relay_decision dec;
+
     q->examined++;
     if (m->jobs > 0 || m->io)
         return;                         /* busy: its work ends in qmgr_sched_ready */
@@ -357,14 +383,16 @@ static void qsched_examine(struct qmgr *q, struct relay_qmsg *m, const struct co
             qsched_wait(q, m, now);
         return;
     }
-    if (now >= m->arrival_ms + cfg->transport.message_expiration_timeout)
-        qsched_expire(q, m);
+    dec = qsched_expiry(m, cfg, now);
+    if (dec.rcpt == RELAY_O_FAIL)
+        qsched_expire(q, m, &dec);
     else if (m->next_ms > now)
         qsched_wait(q, m, now);                 /* the key was stale (a reload) */
     else if (qsched_slots_full(q, cfg))
         qsched_fifo_put(&q->blocked, &q->blocked_tail, m);  /* conn_gone reschedules */
     else
         qsched_dispatch(q, m);
+    relay_decision_free(&dec);
 }
 
 /* qsched_sweep_blocked - fail the expired among messages waiting for a slot */
@@ -374,10 +402,13 @@ static void qsched_sweep_blocked(struct qmgr *q, const struct config *cfg, uint6
     struct relay_qmsg *keep = NULL, *keep_tail = NULL, *m;
 
     while ((m = qsched_fifo_take(&q->blocked, &q->blocked_tail)) != NULL) {
-        if (now >= m->arrival_ms + cfg->transport.message_expiration_timeout)
-            qsched_expire(q, m);
+        struct relay_decision dec = qsched_expiry(m, cfg, now);
+
+        if (dec.rcpt == RELAY_O_FAIL)
+            qsched_expire(q, m, &dec);
         else
             qsched_fifo_put(&keep, &keep_tail, m);
+        relay_decision_free(&dec);
     }
     q->blocked = keep;
     q->blocked_tail = keep_tail;

@@ -13,6 +13,10 @@
  *             the next attempt is later, and sends the sender a DSN;
  *  delay      one delay DSN once delay_notification_timeout has passed,
  *             however many rounds follow;
+ *  outcomes   no route ("451 4.4.4 Unreachable") and an unreadable message
+ *             ("451 4.3.0") defer, every host failing records Exchange's
+ *             failover text (441 4.4.1 after connection errors) - all
+ *             as relay_decide says;
  *  shared     the jobs of a round borrow the message's bytes (one read,
  *             no copy per destination);
  *  recovery   100,000 recovered messages are scheduled in linear time
@@ -435,6 +439,7 @@ static void test_retry(void **state)
     assert_int_equal(fake.natt, 5);
     assert_non_null(m = find_msg(q, id));
     assert_int_equal(m->next_ms, t + 30 * MINUTE);
+    assert_true(file_has(id, "441 4.4.1 "));           /* Exchange's failover text */
     assert_true(file_has(id, "Connection refused"));
     fake.mode = FAKE_OK;
     tick(q, t + 30 * MINUTE);
@@ -543,6 +548,41 @@ static void test_no_delay_dsn_early(void **state)
     assert_false(file_has(id, "\ndelay "));
 }
 
+static void test_unreachable_and_unreadable(void **state)
+{
+    struct fx *fx = *state;
+    struct qmgr *q = fx->q;
+    const char *id = "0000000000000008", *gone = "0000000000000009";
+    struct relay_qmsg *m;
+    char path[160];
+
+    /* No send connector covers the domain: Exchange's Unreachable, deferred
+     * (a reload may add one), never attempted. */
+    put_msg(id, T0, "s@sender.test", "r@nowhere.test", "");
+    /* A file that cannot be read when its round starts. */
+    put_msg(gone, T0, "s@sender.test", "r@a.test", "next 1795341600000\n");  /* T0 */
+    qmgr_notify(q, id);
+    settle(q);
+    assert_int_equal(fake.natt, 0);
+    assert_true(file_has(id, "rcpt 0 deferred"));
+    assert_true(file_has(id, "451 4.4.4 Unreachable"));
+    assert_non_null(m = find_msg(q, id));
+    assert_int_equal(m->next_ms, T0 + MINUTE);
+    assert_int_equal(m->rcpts[0].state, RELAY_R_PENDING);
+    /* Loaded, then its bytes vanish (a damaged disk): the round defers. */
+    qmgr_notify(q, gone);
+    fake.now = T0 - 1;
+    settle(q);
+    assert_non_null(m = find_msg(q, gone));
+    snprintf(path, sizeof(path), "%s/queue/messages/%s", fx->dir, gone);
+    assert_int_equal(truncate(path, 100), 0);           /* the bytes are gone */
+    tick(q, T0);
+    assert_int_equal(fake.natt, 0);
+    assert_non_null(m = find_msg(q, gone));
+    assert_int_equal(m->rcpts[0].state, RELAY_R_PENDING);
+    assert_string_equal(m->rcpts[0].last, "451 4.3.0 Cannot read the queued message");
+}
+
 static void test_shared_bytes(void **state)
 {
     struct fx *fx = *state;
@@ -639,6 +679,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_expiry_text, fx_default, fx_teardown),
         cmocka_unit_test_setup_teardown(test_delay_dsn, fx_default, fx_teardown),
         cmocka_unit_test_setup_teardown(test_no_delay_dsn_early, fx_default, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_unreachable_and_unreadable, fx_default,
+                                        fx_teardown),
         cmocka_unit_test_setup_teardown(test_shared_bytes, fx_default, fx_teardown),
         cmocka_unit_test_setup_teardown(test_recovery_linear, fx_default, fx_teardown),
     };

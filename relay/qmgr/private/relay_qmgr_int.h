@@ -122,9 +122,9 @@ void    qmgr_sched_run(struct qmgr *q);
 /* The destinations' relay_dest_ops (set by qmgr_dest_get; q = d->owner). */
 void    qmgr_sched_job_done(struct relay_dest *d, struct relay_job *j);
 void    qmgr_sched_dest_failed(struct relay_dest *d, struct relay_job *current);
-/* Give every waiting job of d the same outcome. */
-void    qmgr_sched_dest_flush(struct qmgr *q, struct relay_dest *d, enum relay_outcome o,
-                              const char *text, bool conn_failure);
+/* Every waiting job of d gets the same decision (relay_decide's). */
+void    qmgr_sched_dest_flush(struct qmgr *q, struct relay_dest *d,
+                              const struct relay_decision *dec);
 
 /* relay_qheap.c */
 void    qmgr_heap_push(struct qmgr_heap *h, struct relay_qmsg *m);
