@@ -81,7 +81,7 @@ static void qdest_kick(struct qmgr *q, struct relay_dest *d)
         ;                               /* idle connections first */
     if (d->njobs > 0 && d->conns < t->max_per_domain_outbound_connections
         && q->conns >= t->max_outbound_connections)
-        (void)q->smtp->close_idle(d);        /* its slot comes back via conn_gone */
+        (void)q->smtp->close_idle(d);   /* its slot comes back via conn_gone */
     while (d->njobs > 0 && d->conns < t->max_per_domain_outbound_connections
            && q->conns < t->max_outbound_connections && d->naddrs > 0 && !q->stopping) {
         q->conns++;
@@ -99,7 +99,7 @@ void qmgr_dest_conn_gone(struct relay_dest *d)
 
     q->conns--;
     d->conns--;
-    qdest_kick(q, d);                  /* may free d */
+    qdest_kick(q, d);                   /* may free d */
     /* Jobs of other destinations that waited for a slot.  A kick frees only
      * a destination without jobs, and what a job's end starts (records, DSNs)
      * is asynchronous, so only o itself could go: next is taken first. */
@@ -108,7 +108,7 @@ void qmgr_dest_conn_gone(struct relay_dest *d)
         if (o->njobs > 0 && !o->resolving)
             qdest_kick(q, o);
     }
-    qmgr_sched_run(q);                    /* a freed slot may start other work */
+    qmgr_sched_run(q);                  /* a freed slot may start other work */
     qmgr_maybe_exit(q);
 }
 
@@ -138,7 +138,7 @@ static void qdest_dns_done(struct dns_query *query, const struct dns_result *res
     d->resolving = false;
     q->busy--;
     if (res->status == DNS_CANCELED && !q->stopping) {
-        qdest_resolve(q, d);                /* its resolver was replaced (reload): ask again */
+        qdest_resolve(q, d);            /* its resolver was replaced (reload): ask again */
         return;
     }
     d->resolved_ms = qmgr_now(q);
@@ -181,7 +181,7 @@ static void qdest_sh_done(struct dns_query *query, const struct dns_result *res,
 
     q->busy--;
     if (res->status == DNS_CANCELED && !q->stopping) {
-        qdest_resolve(q, d);                /* its resolver was replaced (reload): ask again */
+        qdest_resolve(q, d);            /* its resolver was replaced (reload): ask again */
         return;
     }
     if (res->status == DNS_CANCELED) {

@@ -329,7 +329,7 @@ static void qmgr_thread(void *arg)
     struct qmgr *q = arg;
 
     uv_run(&q->w.loop, UV_RUN_DEFAULT);
-    qmgr_free(q);                /* here: its TLS contexts before the thread's caches */
+    qmgr_free(q);                       /* here: its TLS contexts before the thread's caches */
     tls_thread_cleanup();
 }
 

@@ -415,7 +415,7 @@ static void qround_data_read(struct qmgr_work *w)
     m->io = false;
     if (w->err < 0)
         log_warnx("queue", 0, "cannot read id=%s for its DSN: %s", m->id, strerror(-w->err));
-    qmgr_round_finish(q, m);               /* without data the DSN carries no headers */
+    qmgr_round_finish(q, m);            /* without data the DSN carries no headers */
 }
 
 /* qmgr_round_finish - every job of m is back (or m expired): persist it */

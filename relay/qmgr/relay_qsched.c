@@ -292,7 +292,7 @@ static uint64_t qsched_due(const struct qmgr *q, const struct relay_qmsg *m)
 {
     uint64_t expires = m->arrival_ms + q->expiration;
 
-    if (qmgr_round_all_final(m))     /* records or a DSN owed: at next_ms; else remove */
+    if (qmgr_round_all_final(m))        /* records or a DSN owed: at next_ms; else remove */
         return qmgr_round_owes(m) ? m->next_ms : 0;
     return m->next_ms < expires ? m->next_ms : expires;
 }
@@ -376,9 +376,9 @@ static void qsched_examine(struct qmgr *q, struct relay_qmsg *m, const struct co
         return;                         /* busy: its work ends in qmgr_sched_ready */
     if (qmgr_round_all_final(m)) {
         if (!qmgr_round_owes(m))
-            qmgr_round_remove(q, m);         /* e.g. a crash before removal */
+            qmgr_round_remove(q, m);    /* e.g. a crash before removal */
         else if (m->next_ms <= now)
-            qmgr_round_finish(q, m);         /* a DSN or records still to write */
+            qmgr_round_finish(q, m);    /* a DSN or records still to write */
         else
             qsched_wait(q, m, now);
         return;
@@ -387,7 +387,7 @@ static void qsched_examine(struct qmgr *q, struct relay_qmsg *m, const struct co
     if (dec.rcpt == RELAY_O_FAIL)
         qsched_expire(q, m, &dec);
     else if (m->next_ms > now)
-        qsched_wait(q, m, now);                 /* the key was stale (a reload) */
+        qsched_wait(q, m, now);         /* the key was stale (a reload) */
     else if (qsched_slots_full(q, cfg))
         qsched_fifo_put(&q->blocked, &q->blocked_tail, m);  /* conn_gone reschedules */
     else

@@ -107,7 +107,7 @@ void    qmgr_request_stop(struct qmgr *q);             /* any thread */
 void    qmgr_maybe_exit(struct qmgr *q);
 void    qmgr_dns_reload(struct qmgr *q, const struct config *cfg);
 uint64_t qmgr_now(const struct qmgr *q);        /* unix ms (records store it) */
-int     qmgr_dirfd(void);        /* messages/ */
+int     qmgr_dirfd(void);               /* messages/ */
 /* Run fn on the thread pool, then `then` on q's loop (buf is freed after). */
 void    qmgr_submit(struct qmgr *q, struct relay_qmsg *m, const char *id, uv_work_cb fn,
                     void (*then)(struct qmgr_work *w), char *buf, size_t len);
