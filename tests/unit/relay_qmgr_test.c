@@ -17,6 +17,9 @@
  *             ("451 4.3.0") defer, every host failing records Exchange's
  *             failover text (441 4.4.1 after connection errors) - all
  *             as relay_decide says;
+ *  slots      with every connection slot taken, due messages wait in the
+ *             blocked FIFO (expiring there if they must) and go as soon as
+ *             a connection ends;
  *  shared     the jobs of a round borrow the message's bytes (one read,
  *             no copy per destination);
  *  recovery   100,000 recovered messages are scheduled in linear time
@@ -72,6 +75,7 @@ struct attempt {
 static struct {
     uint64_t now;
     enum fake_mode mode;
+    bool    hold;                       /* leave started connections unanswered */
     struct fake_conn {
         struct relay_dest *d;
         struct relay_job *job;          /* taken at start, as relay_smtpc_start does */
@@ -187,11 +191,12 @@ static void settle(struct qmgr *q)
         bool idle;
 
         uv_run(&q->w.loop, UV_RUN_NOWAIT);
-        fake_run();
+        if (!fake.hold)
+            fake_run();
         uv_mutex_lock(&q->w.lock);
         idle = q->nincoming == 0;
         uv_mutex_unlock(&q->w.lock);
-        if (idle && q->busy == 0 && q->conns == 0 && fake.npending == 0)
+        if (idle && q->busy == 0 && (fake.hold || (q->conns == 0 && fake.npending == 0)))
             return;
         assert_true(time(NULL) < deadline);     /* a hang, not a timing check */
         usleep(200);
@@ -261,6 +266,12 @@ static int fx_default(void **state)
                            "delay_notification_timeout = 1h\n");
 }
 
+static int fx_one_conn(void **state)
+{
+    return fx_setup(state, "max_outbound_connections = 1\n"
+                           "message_expiration_timeout = 2h\n");
+}
+
 static int fx_teardown(void **state)
 {
     struct fx *fx = *state;
@@ -268,6 +279,7 @@ static int fx_teardown(void **state)
 
     time_t deadline = time(NULL) + 20;
 
+    fake.hold = false;
     qmgr_request_stop(fx->q);
     while (uv_run(&fx->q->w.loop, UV_RUN_NOWAIT) != 0 || uv_loop_alive(&fx->q->w.loop)) {
         fake_run();                     /* connections of a failed test */
@@ -579,6 +591,47 @@ static void test_unreachable_and_unreadable(void **state)
     assert_string_equal(m->rcpts[0].last, "451 4.3.0 Cannot read the queued message");
 }
 
+static void test_waiting_for_a_slot(void **state)
+{
+    struct fx *fx = *state;
+    struct qmgr *q = fx->q;
+    const char *first = "000000000000000A", *second = "000000000000000B",
+               *late = "000000000000000C";
+    char rec[64];
+
+    /* max_outbound_connections = 1, and the first message's connection
+     * stays busy: what falls due meanwhile waits for the slot. */
+    fake.hold = true;
+    put_msg(first, T0, "s@sender.test", "r@a.test", "");
+    snprintf(rec, sizeof(rec), "next %llu\n", (unsigned long long)(T0 + 1000));
+    put_msg(second, T0, "s@sender.test", "r@b.test", rec);
+    snprintf(rec, sizeof(rec), "next %llu\n", (unsigned long long)(T0 + 2000));
+    put_msg(late, T0 - 2 * HOUR + 5000, "s@sender.test", "r@b.test", rec);
+    qmgr_notify(q, first);
+    qmgr_notify(q, second);
+    qmgr_notify(q, late);
+    settle(q);
+    assert_int_equal(q->conns, 1);
+    assert_int_equal(fake.npending, 1);
+    tick(q, T0 + 2000);                                 /* both others due: no slot */
+    assert_ptr_equal(q->blocked, find_msg(q, second));
+    assert_ptr_equal(q->blocked->qnext, find_msg(q, late));
+    assert_int_equal(q->wake_ms, T0 + 3000);            /* a look each second */
+    /* The late one expires while it waits: failed without a slot. */
+    tick(q, T0 + 5000);
+    assert_null(find_msg(q, late));
+    assert_ptr_equal(q->blocked, find_msg(q, second));
+    /* The slot frees: the waiting message goes at once, no timer needed. */
+    fake.hold = false;
+    settle(q);
+    assert_null(q->blocked);
+    assert_null(find_msg(q, first));
+    assert_null(find_msg(q, second));
+    assert_string_equal(fake.att[0].id, first);
+    assert_string_equal(fake.att[1].id, second);
+    assert_int_equal(count_dsns("s@sender.test"), 1);   /* the late one's failure */
+}
+
 static void test_shared_bytes(void **state)
 {
     struct fx *fx = *state;
@@ -681,6 +734,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_no_delay_dsn_early, fx_default, fx_teardown),
         cmocka_unit_test_setup_teardown(test_unreachable_and_unreadable, fx_default,
                                         fx_teardown),
+        cmocka_unit_test_setup_teardown(test_waiting_for_a_slot, fx_one_conn, fx_teardown),
         cmocka_unit_test_setup_teardown(test_shared_bytes, fx_default, fx_teardown),
         cmocka_unit_test_setup_teardown(test_recovery_linear, fx_default, fx_teardown),
     };
