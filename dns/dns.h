@@ -11,7 +11,9 @@
  *     DNS_RETRY.  Classified here, once, with a short reason text.
  *   - an MX host whose address lookup fails is kept with naddrs = 0 and
  *     its own status; if no host has an address the whole result is
- *     DNS_RETRY if any host lookup was transient, else DNS_FAIL.
+ *     DNS_RETRY if any host lookup was transient, else DNS_FAIL, and
+ *     no_address is set: the domain exists, its hosts have no address
+ *     (not NXDOMAIN; the same for an implicit MX without address).
  * Addresses of each host: IPv4 first, then IPv6, each in DNS order; the
  * port is left 0 (the caller sets it).
  *
@@ -35,7 +37,8 @@
 enum dns_status {
     DNS_OK,
     DNS_RETRY,                          /* transient: try again later */
-    DNS_FAIL,                           /* permanent: no such domain / no address */
+    DNS_FAIL,                           /* permanent: no such domain (NXDOMAIN), a bad
+                                         * name, or (no_address) no host has an address */
     DNS_NULLMX,                         /* RFC 7505 null MX: permanent */
     DNS_CANCELED,
 };
@@ -54,6 +57,10 @@ struct dns_result {
     bool    implicit;                   /* no MX: the domain itself */
     const struct dns_host *hosts;
     size_t  nhosts;
+    bool    no_address;                 /* MX lookup, DNS_FAIL or DNS_RETRY: the domain
+                                         * answered (MX records, or implicit MX) but no
+                                         * host has an address; false for NXDOMAIN, a
+                                         * bad name, a failed MX query, dns_host_lookup */
 };
 
 struct dns_resolver;

@@ -23,7 +23,8 @@
  *  dot: no search list).  Addresses: IPv4 then IPv6, each in DNS order,
  *  port 0.  A host whose lookup fails stays with naddrs 0 and its status.
  *  Overall: DNS_OK if any host has an address, else DNS_RETRY if any host
- *  failed transiently, else DNS_FAIL.
+ *  failed transiently, else DNS_FAIL; either with no_address set (the MX
+ *  answer or the implicit MX was there: not NXDOMAIN).
  *  dns_host_lookup() is the address step alone for one name (an IP literal
  *  is accepted as is): one host, whose status is the result's.
  *  DNS_CANCELED results carry no hosts.  Cancel: see dns_resolver.c; no
@@ -180,6 +181,7 @@ static void dns_mx_done(struct dns_query *q, struct dns_mx *mx)
             why = h->why;
         }
     }
+    q->res.no_address = status != DNS_OK && !mx->single;      /* the name exists */
     dns__query_finish(q, status, why, mx->implicit, mx->view, mx->nhosts);
 }
 

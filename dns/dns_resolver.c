@@ -342,7 +342,7 @@ void dns_query_cancel(struct dns_query *q)
 
 static void dns_query_deliver(struct dns_query *q)
 {
-    static const struct dns_result canceled = { DNS_CANCELED, "canceled", false, NULL, 0 };
+    static const struct dns_result canceled = { .status = DNS_CANCELED, .why = "canceled" };
 
     q->delivering = true;
     q->cb(q, q->canceled ? &canceled : &q->res, q->arg);

@@ -38,7 +38,7 @@ done
 # private/ header.  The order is acyclic, so no call crosses folders both ways.
 relay_allowed() {
     case $1 in
-    core)   echo "logs policy tls" ;;
+    core)   echo "logs policy tls dns" ;;
     queue)  echo "logs policy tls core" ;;
     crl)    echo "logs policy tls" ;;
     smtpd)  echo "logs policy tls core queue" ;;

@@ -1,15 +1,54 @@
 /*
- * relay_trouble.c - the one place that decides: next host, defer, or bounce.
+ * relay_trouble.c - the one place that decides: deliver, next host, defer
+ * or bounce, with the text, the DSN status and the retry delay.
  *
- * Like Postfix's smtp_trouble.c, every delivery failure is classified
- * here and nowhere else: the SMTP client reports what a peer said (or
- * that it could not be reached), and these functions say what that means
- * for the recipient, the connection and the retry schedule, and write the
- * Exchange-style queue error.
+ * Like Postfix's smtp_trouble.c, every delivery event is classified here
+ * and nowhere else: the SMTP client and the queue manager say what
+ * happened (relay_trouble.h's struct relay_event), relay_decide() says
+ * what it means.  The table, stage by stage (rcpt / host / text):
+ *
+ *  DNS        OK: CONTINUE.  CANCELED: DEFER, the shutdown text.
+ *             NULLMX: FAIL "556 5.1.10 Recipient address has null MX"
+ *             (RFC 7505).  FAIL for the name (NXDOMAIN, a bad name): FAIL
+ *             "550 5.1.2 DNS domain does not exist".  FAIL with the name
+ *             found but no host address (dns_result.no_address): FAIL
+ *             "550 5.4.4 Unable to route: ..." (RFC 3463 X.4.4; Postfix
+ *             gives 5.4.4 when no MX host has an address).  RETRY: DEFER
+ *             "451 4.4.0 DNS query failed: WHY".  Every failure: FAIL_ALL,
+ *             for every job of the destination.
+ *  SMARTHOST  DEFER "451 4.4.0 No address for any smart host", FAIL_ALL.
+ *  READ       DEFER "451 4.3.0 Cannot read the queued message".
+ *  ROUTE      DEFER "451 4.4.4 Unreachable: ..." (Exchange's Unreachable
+ *             queue: wait for a connector or expiry, never bounce).
+ *  EXPIRY     age >= message_expiration_timeout (or no transport): FAIL
+ *             "550 4.4.7 QUEUE.Expired; message expired"; else DEFER with
+ *             retry_ms = the time left.
+ *  SHUTDOWN   DEFER "451 4.4.0 delivery interrupted by shutdown", FAIL_ALL.
+ *  ALL_HOSTS  DEFER with Exchange's failover text: 441 4.4.1 after a
+ *             connection error, else 451 4.4.0 quoting the last reply.
+ *  RESULT     code 0: DEFER with the job's last failure (or "451 4.4.0
+ *             delivery attempt ended"); else by the code (RCPT's rule).
+ *  RETRY      DEFER, retry_ms from the [transport] schedule.
+ *  A connection stage with an error: CONN and TIMEOUT (the text names the
+ *  stage), PROTOCOL, SECURE (the verdict's reply) and NO_TLS ("451 5.7.3
+ *  STARTTLS is required to send mail"): NEXT_HOST, DEFER; a connection
+ *  failure is CONN, or TIMEOUT while connecting.  HANDSHAKE: require_tls:
+ *  NEXT_HOST with 5.7.3, else FALLBACK (plaintext to the same address).
+ *  TOO_BIG: FAIL the job "552 5.3.4 ...", CONTINUE with the next job.
+ *  SHUTDOWN: DEFER the job (no answer counts), FAIL_ALL.
+ *  Replies: BANNER, HELO, MAIL: 2xx/3xx CONTINUE, 5xx FAIL_ALL (the job
+ *  fails with the reply), else NEXT_HOST.  EHLO: the same, but 5xx is
+ *  FALLBACK (HELO).  STARTTLS: 220 CONTINUE (handshake); else require_tls:
+ *  NEXT_HOST with 5.7.3; else FALLBACK (plaintext).  RSET: CONTINUE
+ *  whatever the reply.  RCPT: the one recipient by its code.  DATA: 354
+ *  CONTINUE; else the accepted recipients share the reply.  DOT: the
+ *  accepted recipients get the reply.
+ *  Every DEFER with a transport gets retry_ms from the schedule.
  *
  * CONTRACT
- *  Pure functions: no I/O, no globals.  Strings returned are owned by the
- *  caller.
+ *  Pure functions: no I/O, no globals.  ev and its strings are not kept.
+ *  The decision's text is owned by it (relay_decision_free); other strings
+ *  returned are owned by the caller.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -23,6 +62,44 @@
 #define RELAY_FAILOVER_TAIL " Attempted failover to alternate host, but that did not succeed. " \
     "Either there are no alternate hosts, or delivery failed to all alternate hosts. "      \
     "The last endpoint attempted was "
+
+/* The texts of the decisions. */
+#define T_NULLMX     "556 5.1.10 Recipient address has null MX"
+#define T_NXDOMAIN   "550 5.1.2 DNS domain does not exist"
+#define T_NOADDR_MX  "550 5.4.4 Unable to route: no MX host of the recipient domain has an address"
+#define T_NOADDR_IMP "550 5.4.4 Unable to route: the recipient domain has no MX and no address"
+#define T_SMARTHOST  "451 4.4.0 No address for any smart host"
+#define T_READ       "451 4.3.0 Cannot read the queued message"
+#define T_ROUTE      "451 4.4.4 Unreachable: no send connector's address space covers the " \
+    "recipient domain"
+#define T_EXPIRED    "550 4.4.7 QUEUE.Expired; message expired"
+#define T_SHUTDOWN   "451 4.4.0 delivery interrupted by shutdown"
+#define T_ENDED      "451 4.4.0 delivery attempt ended"
+#define T_NO_TLS     "451 5.7.3 STARTTLS is required to send mail"
+#define T_TOO_BIG    "552 5.3.4 Message size exceeds fixed maximum message size"
+#define T_MALFORMED  "protocol error: malformed reply"
+#define T_ABANDONED  "delivery interrupted by shutdown"
+
+static const char *const relay_stage_names[] = {
+    [RELAY_S_DNS] = "DNS", [RELAY_S_SMARTHOST] = "smart host lookup",
+    [RELAY_S_READ] = "read", [RELAY_S_ROUTE] = "route", [RELAY_S_EXPIRY] = "expiry",
+    [RELAY_S_SHUTDOWN] = "shutdown", [RELAY_S_ALL_HOSTS] = "all hosts",
+    [RELAY_S_RESULT] = "result", [RELAY_S_RETRY] = "retry",
+    [RELAY_S_CONNECT] = "connect", [RELAY_S_BANNER] = "banner", [RELAY_S_EHLO] = "EHLO",
+    [RELAY_S_HELO] = "HELO", [RELAY_S_STARTTLS] = "STARTTLS", [RELAY_S_TLS] = "TLS handshake",
+    [RELAY_S_RSET] = "RSET", [RELAY_S_MAIL] = "MAIL FROM", [RELAY_S_RCPT] = "RCPT TO",
+    [RELAY_S_DATA] = "DATA", [RELAY_S_DOT] = "end of data",
+};
+
+/* relay_stage_name - a stage as texts and logs write it */
+
+const char *relay_stage_name(enum relay_stage st)
+{
+    if ((size_t)st >= sizeof(relay_stage_names) / sizeof(relay_stage_names[0])
+        || relay_stage_names[st] == NULL)
+        return "?";
+    return relay_stage_names[st];
+}
 
 /* relay_trouble_rcpt - a reply to RCPT or to the final dot */
 
@@ -95,4 +172,243 @@ void relay_trouble_status(const char *reply, char out[16])
         return;
     }
     snprintf(out, 16, "%c.0.0", reply[0] == '2' || reply[0] == '4' ? reply[0] : '5');
+}
+
+/* decide_set - outcome, scope, next step, and a one-line copy of text (or NULL) */
+
+static void decide_set(struct relay_decision *d, enum relay_outcome o, enum relay_scope s,
+                       enum relay_host_action h, const char *text)
+{
+    d->rcpt = o;
+    d->scope = s;
+    d->host = h;
+    d->record = h != RELAY_H_NEXT_HOST && h != RELAY_H_FALLBACK;
+    free(d->text);
+    d->text = text != NULL ? log_oneline(text) : NULL;
+}
+
+/* decide_dns - what the next hop's MX lookup means */
+
+static void decide_dns(const struct relay_event *ev, struct relay_decision *d)
+{
+    const struct dns_result *r = ev->dns;
+
+    switch (r != NULL ? r->status : DNS_RETRY) {
+    case DNS_OK:
+        return;                         /* CONTINUE: connect */
+    case DNS_CANCELED:
+        decide_set(d, RELAY_O_DEFER, RELAY_SCOPE_JOB, RELAY_H_FAIL_ALL, T_SHUTDOWN);
+        return;
+    case DNS_NULLMX:
+        decide_set(d, RELAY_O_FAIL, RELAY_SCOPE_JOB, RELAY_H_FAIL_ALL, T_NULLMX);
+        return;
+    case DNS_FAIL:
+        decide_set(d, RELAY_O_FAIL, RELAY_SCOPE_JOB, RELAY_H_FAIL_ALL,
+                   !r->no_address ? T_NXDOMAIN : r->implicit ? T_NOADDR_IMP : T_NOADDR_MX);
+        return;
+    case DNS_RETRY:
+        break;
+    }
+    decide_set(d, RELAY_O_DEFER, RELAY_SCOPE_JOB, RELAY_H_FAIL_ALL, NULL);
+    d->text = xasprintf("451 4.4.0 DNS query failed: %s", r != NULL && r->why ? r->why : "error");
+}
+
+/* decide_queue - the queue manager's events */
+
+static void decide_queue(const struct relay_event *ev, struct relay_decision *d)
+{
+    const struct cfg_transport *t = ev->transport;
+
+    switch (ev->stage) {
+    case RELAY_S_DNS:
+        decide_dns(ev, d);
+        break;
+    case RELAY_S_SMARTHOST:
+        decide_set(d, RELAY_O_DEFER, RELAY_SCOPE_JOB, RELAY_H_FAIL_ALL, T_SMARTHOST);
+        break;
+    case RELAY_S_READ:
+        decide_set(d, RELAY_O_DEFER, RELAY_SCOPE_ONE, RELAY_H_CONTINUE, T_READ);
+        break;
+    case RELAY_S_ROUTE:
+        decide_set(d, RELAY_O_DEFER, RELAY_SCOPE_ONE, RELAY_H_CONTINUE, T_ROUTE);
+        break;
+    case RELAY_S_EXPIRY:
+        if (t == NULL || ev->age_ms >= t->message_expiration_timeout)
+            decide_set(d, RELAY_O_FAIL, RELAY_SCOPE_JOB, RELAY_H_CONTINUE, T_EXPIRED);
+        else
+            d->retry_ms = t->message_expiration_timeout - ev->age_ms;
+        break;
+    case RELAY_S_SHUTDOWN:
+        decide_set(d, RELAY_O_DEFER, RELAY_SCOPE_JOB, RELAY_H_FAIL_ALL, T_SHUTDOWN);
+        break;
+    case RELAY_S_ALL_HOSTS:
+        decide_set(d, RELAY_O_DEFER, RELAY_SCOPE_JOB, RELAY_H_FAIL_ALL, NULL);
+        d->conn_failure = ev->error == RELAY_E_CONN;
+        d->text = relay_trouble_failover(ev->text ? ev->text : "no answer", d->conn_failure,
+                                         ev->endpoint && ev->endpoint[0] ? ev->endpoint
+                                                                         : "(none)");
+        break;
+    case RELAY_S_RESULT:
+        if (ev->code == 0)
+            decide_set(d, RELAY_O_DEFER, RELAY_SCOPE_ONE, RELAY_H_CONTINUE,
+                       ev->text ? ev->text : T_ENDED);
+        else
+            decide_set(d, relay_trouble_rcpt(ev->code), RELAY_SCOPE_ONE, RELAY_H_CONTINUE,
+                       ev->text);
+        break;
+    case RELAY_S_RETRY:
+        d->conn_failure = ev->conn_failure;
+        break;
+    default:
+        log_panic("trouble", "decide_queue: stage %s", relay_stage_name(ev->stage));
+    }
+}
+
+/* decide_error - no reply at a connection stage: what went wrong instead */
+
+static void decide_error(const struct relay_event *ev, struct relay_decision *d)
+{
+    const char *stage = relay_stage_name(ev->stage);
+
+    switch (ev->error) {
+    case RELAY_E_CONN:
+        d->conn_failure = true;
+        decide_set(d, RELAY_O_DEFER, RELAY_SCOPE_JOB, RELAY_H_NEXT_HOST, ev->text);
+        if (d->text == NULL)
+            d->text = xasprintf("connection lost while waiting for the reply to %s", stage);
+        return;
+    case RELAY_E_TIMEOUT:
+        d->conn_failure = ev->stage == RELAY_S_CONNECT;
+        decide_set(d, RELAY_O_DEFER, RELAY_SCOPE_JOB, RELAY_H_NEXT_HOST, NULL);
+        d->text = xasprintf("timeout while waiting for the reply to %s", stage);
+        return;
+    case RELAY_E_PROTOCOL:
+        decide_set(d, RELAY_O_DEFER, RELAY_SCOPE_JOB, RELAY_H_NEXT_HOST, T_MALFORMED);
+        return;
+    case RELAY_E_SECURE:                /* never plaintext: the next host, then defer */
+        decide_set(d, RELAY_O_DEFER, RELAY_SCOPE_JOB, RELAY_H_NEXT_HOST, ev->text);
+        return;
+    case RELAY_E_HANDSHAKE:
+        if (!ev->require_tls) {         /* opportunistic (Postfix "may"): plaintext */
+            decide_set(d, RELAY_O_DEFER, RELAY_SCOPE_JOB, RELAY_H_FALLBACK, ev->text);
+            return;
+        }
+        /* FALLTHROUGH */
+    case RELAY_E_NO_TLS:
+        decide_set(d, RELAY_O_DEFER, RELAY_SCOPE_JOB, RELAY_H_NEXT_HOST, T_NO_TLS);
+        return;
+    case RELAY_E_TOO_BIG:
+        decide_set(d, RELAY_O_FAIL, RELAY_SCOPE_JOB, RELAY_H_CONTINUE, T_TOO_BIG);
+        d->code = 552;
+        return;
+    case RELAY_E_SHUTDOWN:              /* nothing counts without the dot's reply */
+        d->conn_failure = true;
+        d->code = 0;
+        decide_set(d, RELAY_O_DEFER, RELAY_SCOPE_JOB, RELAY_H_FAIL_ALL, T_ABANDONED);
+        return;
+    case RELAY_E_NONE:
+        break;
+    }
+    log_panic("trouble", "decide_error: error %d at %s", (int)ev->error, stage);
+}
+
+/* decide_session - a reply to the banner, EHLO, HELO or MAIL */
+
+static void decide_session(const struct relay_event *ev, struct relay_decision *d)
+{
+    switch (relay_trouble_session(ev->code)) {
+    case RELAY_H_CONTINUE:
+    case RELAY_H_FALLBACK:
+        return;
+    case RELAY_H_NEXT_HOST:
+        decide_set(d, RELAY_O_DEFER, RELAY_SCOPE_JOB, RELAY_H_NEXT_HOST, ev->text);
+        return;
+    case RELAY_H_FAIL_ALL:              /* the connection ends: pipelined replies may follow */
+        decide_set(d, RELAY_O_FAIL, RELAY_SCOPE_JOB, RELAY_H_FAIL_ALL, ev->text);
+        return;
+    }
+}
+
+/* decide_reply - the peer's reply at a connection stage */
+
+static void decide_reply(const struct relay_event *ev, struct relay_decision *d)
+{
+    int code = ev->code;
+
+    switch (ev->stage) {
+    case RELAY_S_EHLO:
+        if (code >= 500 && code < 600) {
+            decide_set(d, RELAY_O_DEFER, RELAY_SCOPE_JOB, RELAY_H_FALLBACK, ev->text);
+            return;
+        }
+        decide_session(ev, d);
+        return;
+    case RELAY_S_STARTTLS:
+        if (code == 220)
+            return;                     /* CONTINUE: the handshake */
+        if (ev->require_tls)
+            decide_set(d, RELAY_O_DEFER, RELAY_SCOPE_JOB, RELAY_H_NEXT_HOST, T_NO_TLS);
+        else
+            decide_set(d, RELAY_O_DEFER, RELAY_SCOPE_JOB, RELAY_H_FALLBACK, ev->text);
+        return;
+    case RELAY_S_RSET:
+        return;                         /* whatever it says, MAIL tells */
+    case RELAY_S_RCPT:
+        decide_set(d, relay_trouble_rcpt(code), RELAY_SCOPE_ONE, RELAY_H_CONTINUE, ev->text);
+        return;
+    case RELAY_S_DATA:
+        if (code == 354)
+            return;                     /* CONTINUE: the message; else the accepted
+                                         * recipients share the refusal, as at the dot */
+        /* FALLTHROUGH */
+    case RELAY_S_DOT:
+        decide_set(d, relay_trouble_rcpt(code), RELAY_SCOPE_ACCEPTED, RELAY_H_CONTINUE,
+                   ev->text);
+        return;
+    default:                            /* banner, HELO, MAIL (connect, TLS: never) */
+        decide_session(ev, d);
+        return;
+    }
+}
+
+/* decide_status - the DSN status of the decision's text */
+
+static void decide_status(struct relay_decision *d)
+{
+    char cls = d->rcpt == RELAY_O_DELIVERED ? '2' : d->rcpt == RELAY_O_DEFER ? '4' : '5';
+
+    if (d->text != NULL && isdigit((unsigned char)d->text[0]))
+        relay_trouble_status(d->text, d->status);
+    else
+        snprintf(d->status, sizeof(d->status), "%c.0.0", cls);
+}
+
+/* relay_decide - what ev means */
+
+struct relay_decision relay_decide(const struct relay_event *ev)
+{
+    struct relay_decision d = {
+        .rcpt = RELAY_O_DEFER, .scope = RELAY_SCOPE_JOB, .host = RELAY_H_CONTINUE,
+        .code = ev->code,
+    };
+
+    if (ev->stage < RELAY_S_CONNECT)
+        decide_queue(ev, &d);
+    else if (ev->error != RELAY_E_NONE)
+        decide_error(ev, &d);
+    else
+        decide_reply(ev, &d);
+    if (d.rcpt == RELAY_O_DEFER && ev->transport != NULL && ev->stage != RELAY_S_EXPIRY)
+        d.retry_ms = relay_trouble_retry_after(ev->transport, ev->rounds,
+                                               ev->conn_failure || d.conn_failure);
+    decide_status(&d);
+    return d;
+}
+
+/* relay_decision_free - free what a decision owns */
+
+void relay_decision_free(struct relay_decision *d)
+{
+    free(d->text);
+    d->text = NULL;
 }

@@ -11,10 +11,12 @@
  * under max_outbound_connections (the idle list is relay_smtpc_idle.c's).
  * It walks the destination's addresses in order: a connection failure, a 4xx to the
  * banner, EHLO or MAIL, a timeout or a lost connection moves the current job
- * to the next address; what each reply means is decided by relay_trouble.c.
- * With PIPELINING, MAIL, every RCPT and DATA go out in one write and the
- * replies are matched in order.  STARTTLS and the domain-security checks
- * are in relay_smtpc_tls.c; the two share relay_smtpc_int.h.
+ * to the next address.  What every reply, error and timeout means is
+ * relay_decide()'s (relay_trouble.c): relay__smtpc_decide asks it with the
+ * connection's stage, relay__smtpc_trouble carries out a next host or an
+ * end.  The transaction (MAIL, RCPT, DATA, pipelined when offered) and the
+ * replies are relay_smtpc_reply.c's; STARTTLS and the domain-security
+ * checks relay_smtpc_tls.c's; they share relay_smtpc_int.h.
  *
  * CONTRACT
  *  Runs on the queue manager's loop.  relay_smtpc_start() always returns 0:
@@ -30,7 +32,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <arpa/inet.h>
 
 #include "log.h"
@@ -40,21 +41,24 @@
 #include "relay_limits.h"
 #include "relay_plog.h"
 #include "relay_smtpc_int.h"
-#include "relay_stats.h"
 #include "tls_conn.h"
 
-/* RFC 5321 4.5.3.2 timeouts, and what we were doing (for error texts). */
+/* RFC 5321 4.5.3.2 timeouts. */
 static const uint64_t smtpc_timeouts[] = {
     [C_CONNECT] = 30000, [C_BANNER] = 300000, [C_EHLO] = 300000, [C_HELO] = 300000,
     [C_STARTTLS] = 300000, [C_TLS] = 300000,
     [C_RSET] = 300000, [C_MAIL] = 300000, [C_RCPT] = 300000, [C_DATA] = 120000,
     [C_DOT] = 600000, [C_IDLE] = 0, [C_QUIT] = 60000, [C_DONE] = 0,
 };
-static const char *const smtpc_states[] = {
-    [C_CONNECT] = "connect", [C_BANNER] = "banner", [C_EHLO] = "EHLO", [C_HELO] = "HELO",
-    [C_STARTTLS] = "STARTTLS", [C_TLS] = "TLS handshake",
-    [C_RSET] = "RSET", [C_MAIL] = "MAIL FROM", [C_RCPT] = "RCPT TO", [C_DATA] = "DATA",
-    [C_DOT] = "end of data", [C_IDLE] = "idle", [C_QUIT] = "QUIT", [C_DONE] = "done",
+/* What we were doing: the decision's stage of each state, which also names
+ * it (no job waits in IDLE, QUIT or DONE; a connect that fails at once is
+ * decided in the state before it). */
+static const enum relay_stage smtpc_stages[] = {
+    [C_CONNECT] = RELAY_S_CONNECT, [C_BANNER] = RELAY_S_BANNER, [C_EHLO] = RELAY_S_EHLO,
+    [C_HELO] = RELAY_S_HELO, [C_STARTTLS] = RELAY_S_STARTTLS, [C_TLS] = RELAY_S_TLS,
+    [C_RSET] = RELAY_S_RSET, [C_MAIL] = RELAY_S_MAIL, [C_RCPT] = RELAY_S_RCPT,
+    [C_DATA] = RELAY_S_DATA, [C_DOT] = RELAY_S_DOT, [C_IDLE] = RELAY_S_CONNECT,
+    [C_QUIT] = RELAY_S_CONNECT, [C_DONE] = RELAY_S_CONNECT,
 };
 
 struct relay_smtpc *relay__smtpc_all;   /* queue manager thread only */
@@ -68,11 +72,28 @@ static bool smtpc_stopping;             /* relay_smtpc_shutdown_all was called *
 static void smtpc_event(struct tls_conn *tc, enum tls_event ev, void *arg);
 static void smtpc_timeout(uv_timer_t *t);
 
+/* relay__smtpc_strstate - a state's name: its stage's, or its own */
+
+const char *relay__smtpc_strstate(enum relay_smtpc_state st)
+{
+    switch (st) {
+    case C_IDLE:
+        return "idle";
+    case C_QUIT:
+        return "QUIT";
+    case C_DONE:
+        return "done";
+    default:
+        return relay_stage_name(smtpc_stages[st]);
+    }
+}
+
 /* relay__smtpc_enter_state - change state, (re)arm its timeout */
 
 void relay__smtpc_enter_state(struct relay_smtpc *c, enum relay_smtpc_state st)
 {
-    log_debug("smtp", c->sid, "state %s -> %s", smtpc_states[c->state], smtpc_states[st]);
+    log_debug("smtp", c->sid, "state %s -> %s", relay__smtpc_strstate(c->state),
+              relay__smtpc_strstate(st));
     c->state = st;
     if (st == C_IDLE) {                 /* caching is on: connection_cache_time > 0 */
         uv_timer_start(&c->timer, smtpc_timeout,
@@ -149,9 +170,9 @@ void relay__smtpc_drop_conn(struct relay_smtpc *c, unsigned linger)
     c->rlen = 0;
 }
 
-/* smtpc_finish - no more work: close everything */
+/* relay__smtpc_finish - no more work: close everything */
 
-static void smtpc_finish(struct relay_smtpc *c)
+void relay__smtpc_finish(struct relay_smtpc *c)
 {
     if (c->finishing)
         return;
@@ -162,16 +183,16 @@ static void smtpc_finish(struct relay_smtpc *c)
     uv_close((uv_handle_t *)&c->timer, smtpc_timer_closed);
 }
 
-/* smtpc_endpoint - "ip:port" of the address being tried */
+/* relay__smtpc_endpoint - "ip:port" of the address being tried */
 
-static void smtpc_endpoint(struct relay_smtpc *c, char *buf, size_t sz)
+void relay__smtpc_endpoint(struct relay_smtpc *c, char *buf, size_t sz)
 {
     log_addr_endpoint(buf, sz, (const struct sockaddr *)&c->dest->addrs[c->addr_i]);
 }
 
-/* relay__smtpc_note - remember why this address did not work */
+/* smtpc_note - remember why this address did not work */
 
-void relay__smtpc_note(struct relay_smtpc *c, const char *what, bool conn_error)
+static void smtpc_note(struct relay_smtpc *c, const char *what, bool conn_error)
 {
     struct relay_job *j = c->job;
 
@@ -180,14 +201,14 @@ void relay__smtpc_note(struct relay_smtpc *c, const char *what, bool conn_error)
     free(j->last);
     j->last = log_oneline(what);
     j->last_conn = conn_error;
-    smtpc_endpoint(c, j->endpoint, sizeof(j->endpoint));
+    relay__smtpc_endpoint(c, j->endpoint, sizeof(j->endpoint));
     free(j->remote);
     j->remote = xstrdup(c->dest->names[c->addr_i]);
 }
 
-/* relay__smtpc_next_host - give the current job to the next address */
+/* smtpc_next_host - give the current job to the next address */
 
-void relay__smtpc_next_host(struct relay_smtpc *c)
+static void smtpc_next_host(struct relay_smtpc *c)
 {
     relay__smtpc_drop_conn(c, 0);
     c->no_tls = false;
@@ -195,9 +216,9 @@ void relay__smtpc_next_host(struct relay_smtpc *c)
     relay__smtpc_connect_next(c);
 }
 
-/* smtpc_job_done - report the current job to the queue manager */
+/* relay__smtpc_job_done - report the current job to the queue manager */
 
-static void smtpc_job_done(struct relay_smtpc *c)
+void relay__smtpc_job_done(struct relay_smtpc *c)
 {
     struct relay_job *j = c->job;
 
@@ -206,22 +227,58 @@ static void smtpc_job_done(struct relay_smtpc *c)
     c->dest->ops->job_done(c->dest, j);
 }
 
-/* smtpc_fail_job - every recipient of the job gets this reply */
+/* relay__smtpc_decide - what this event at c's current stage means */
 
-static void smtpc_fail_job(struct relay_smtpc *c, int code, const char *reply)
+struct relay_decision relay__smtpc_decide(const struct relay_smtpc *c, enum relay_error error,
+                                          int code, const char *text)
+{
+    struct relay_event ev = {
+        .stage = smtpc_stages[c->state], .error = error, .code = code, .text = text,
+        .require_tls = c->dest->sc->require_tls,
+    };
+
+    return relay_decide(&ev);
+}
+
+/* relay__smtpc_record - the job's recipients in d's scope get d's code and text */
+
+void relay__smtpc_record(struct relay_smtpc *c, const struct relay_decision *d)
 {
     struct relay_job *j = c->job;
 
-    relay__smtpc_note(c, reply, false);
+    smtpc_note(c, d->text, d->conn_failure);
     for (size_t i = 0; i < j->nridx; i++) {
-        /* After RCPT only the accepted recipients share the failure. */
-        if ((c->state == C_DATA || c->state == C_DOT) && !(j->codes[i] >= 200 && j->codes[i] < 300))
+        /* RELAY_SCOPE_ACCEPTED: those whose RCPT the peer took. */
+        if (d->scope == RELAY_SCOPE_ACCEPTED && !(j->codes[i] >= 200 && j->codes[i] < 300))
             continue;
-        j->codes[i] = code;
+        j->codes[i] = d->code;
         free(j->replies[i]);
-        j->replies[i] = log_oneline(reply);
+        j->replies[i] = d->code != 0 && d->text != NULL ? xstrdup(d->text) : NULL;
     }
-    smtpc_job_done(c);
+}
+
+/* relay__smtpc_trouble - carry out a NEXT_HOST or FAIL_ALL decision; frees d */
+
+void relay__smtpc_trouble(struct relay_smtpc *c, struct relay_decision *d)
+{
+    switch (d->host) {
+    case RELAY_H_NEXT_HOST:
+        smtpc_note(c, d->text, d->conn_failure);
+        smtpc_next_host(c);
+        break;
+    case RELAY_H_FAIL_ALL:
+        if (c->job != NULL) {
+            relay__smtpc_record(c, d);
+            relay__smtpc_job_done(c);
+        }
+        relay__smtpc_finish(c);                /* pipelined replies may follow: start afresh */
+        break;
+    case RELAY_H_CONTINUE:
+    case RELAY_H_FALLBACK:
+        log_panic("smtp", "relay__smtpc_trouble: no trouble in state %s",
+                  relay__smtpc_strstate(c->state));
+    }
+    relay_decision_free(d);
 }
 
 /* smtpc_plog_start - a new conn: its own protocol log session */
@@ -239,7 +296,7 @@ static void smtpc_plog_start(struct relay_smtpc *c)
         return;
     }
     log_proto_session_init(&c->pl, relay_plog_send(), sc->name, c->sid);
-    smtpc_endpoint(c, ep, sizeof(ep));
+    relay__smtpc_endpoint(c, ep, sizeof(ep));
     log_proto_session_set_remote(&c->pl, ep);
     log_proto_info(&c->pl, NULL, "attempting to connect");
 }
@@ -248,16 +305,12 @@ static void smtpc_plog_start(struct relay_smtpc *c)
 
 void relay__smtpc_connect_next(struct relay_smtpc *c)
 {
+    struct relay_decision d;
     int err;
 
     if (smtpc_stopping) {               /* no new connection at stop: the job waits */
-        if (c->job != NULL) {
-            for (size_t i = 0; i < c->job->nridx; i++)
-                c->job->codes[i] = 0;
-            relay__smtpc_note(c, "delivery interrupted by shutdown", true);
-            smtpc_job_done(c);
-        }
-        smtpc_finish(c);
+        d = relay__smtpc_decide(c, RELAY_E_SHUTDOWN, 0, NULL);
+        relay__smtpc_trouble(c, &d);
         return;
     }
     if (c->addr_i >= c->dest->naddrs) {
@@ -267,7 +320,7 @@ void relay__smtpc_connect_next(struct relay_smtpc *c)
         if (j != NULL)
             j->sid = c->sid;
         c->dest->ops->dest_failed(c->dest, j);     /* defers j and every waiting job */
-        smtpc_finish(c);
+        relay__smtpc_finish(c);
         return;
     }
     c->conn = tls_conn_connect(c->loop, (const struct sockaddr *)&c->dest->addrs[c->addr_i],
@@ -275,9 +328,8 @@ void relay__smtpc_connect_next(struct relay_smtpc *c)
                                    ? (const struct sockaddr *)&c->dest->sc->source_ip : NULL,
                                smtpc_event, c, &err);
     if (c->conn == NULL) {
-        relay__smtpc_note(c, uv_strerror(err), true);
-        c->addr_i++;
-        relay__smtpc_connect_next(c);
+        d = relay__smtpc_decide(c, RELAY_E_CONN, 0, uv_strerror(err));
+        relay__smtpc_trouble(c, &d);    /* the next address */
         return;
     }
     c->conns++;
@@ -287,65 +339,6 @@ void relay__smtpc_connect_next(struct relay_smtpc *c)
     c->starttls_offered = c->tls = c->secured = false;
     c->peer_size = 0;
     relay__smtpc_enter_state(c, C_CONNECT);
-}
-
-/* smtpc_send_body - the message, dot-stuffed, then the final dot */
-
-static void smtpc_send_body(struct relay_smtpc *c)
-{
-    const char *p = c->job->data, *end = p + c->job->len;
-
-    while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        const char *stop = nl ? nl + 1 : end;
-
-        if (*p == '.')
-            tls_conn_write(c->conn, ".", 1);
-        tls_conn_write(c->conn, p, (size_t)(stop - p));
-        p = stop;
-    }
-    tls_conn_write(c->conn, ".\r\n", 3);
-}
-
-/* smtpc_start_tx - MAIL, RCPTs and DATA for the current job */
-
-static void smtpc_start_tx(struct relay_smtpc *c)
-{
-    struct relay_job *j = c->job;
-    struct relay_qmsg *m = j->msg;
-
-    if (c->peer_size > 0 && j->len > c->peer_size) {
-        smtpc_fail_job(c, 552, "552 5.3.4 Message size exceeds fixed maximum message size");
-        relay__smtpc_take_job(c);
-        return;
-    }
-    c->rcpt_i = 0;
-    c->accepted = 0;
-    for (size_t i = 0; i < j->nridx; i++) {    /* results of an earlier host do not count */
-        j->codes[i] = 0;
-        free(j->replies[i]);
-        j->replies[i] = NULL;
-    }
-    if (log_proto_enabled(&c->pl)) {
-        char mid[256];
-
-        relay_plog_message_id(j->data, j->len, mid, sizeof(mid));
-        log_proto_sending_message(&c->pl, m->id, mid);
-    }
-    if (c->peer_size > 0)
-        relay__smtpc_send(c, "MAIL FROM:<%s> SIZE=%zu", m->sender, j->len);
-    else
-        relay__smtpc_send(c, "MAIL FROM:<%s>", m->sender);
-    if (c->pipelining) {
-        for (size_t i = 0; i < j->nridx; i++)
-            relay__smtpc_send(c, "RCPT TO:<%s>", m->rcpts[j->ridx[i]].addr);
-        relay__smtpc_send(c, "DATA");
-    }
-    relay__smtpc_enter_state(c, C_MAIL);
-    if (tls_conn_flush(c->conn) != 0) {
-        relay__smtpc_note(c, "connection lost", true);
-        relay__smtpc_next_host(c);
-    }
 }
 
 /* relay__smtpc_take_job - next job, or wait idle, or QUIT */
@@ -383,249 +376,7 @@ void relay__smtpc_take_job(struct relay_smtpc *c)
         relay__smtpc_enter_state(c, C_RSET);
         return;
     }
-    smtpc_start_tx(c);
-}
-
-/* smtpc_ehlo_line - note an extension from a 250 line of EHLO */
-
-static void smtpc_ehlo_line(struct relay_smtpc *c, const char *kw)
-{
-    if (strcasecmp(kw, "PIPELINING") == 0)
-        c->pipelining = true;
-    else if (strcasecmp(kw, "STARTTLS") == 0)
-        c->starttls_offered = true;
-    else if (strncasecmp(kw, "SIZE", 4) == 0 && (kw[4] == ' ' || kw[4] == '\0'))
-        c->peer_size = strtoull(kw + 4, NULL, 10);
-}
-
-/* smtpc_refused - the banner, EHLO/HELO or MAIL was refused: next host or fail */
-
-static void smtpc_refused(struct relay_smtpc *c, int code, const char *text)
-{
-    if (relay_trouble_session(code) == RELAY_H_NEXT_HOST) {
-        relay__smtpc_note(c, text, false);
-        relay__smtpc_next_host(c);
-        return;
-    }
-    smtpc_fail_job(c, code, text);
-    smtpc_finish(c);                    /* pipelined replies may follow: start afresh */
-}
-
-/* smtpc_track_send - the tracking log's SEND: the peer took the message */
-
-static void smtpc_track_send(struct relay_smtpc *c, const char *reply)
-{
-    struct relay_job *j = c->job;
-    const char **to, **st;
-    char ep[64], ip[64], ctx[600];
-    struct relay_plog_out o = {
-        .event = LOG_TRACK_SEND, .source = LOG_TRACK_SRC_SMTP, .internal_id = j->msg->id,
-        .data = j->data, .data_len = j->len, .server_hostname = c->dest->names[c->addr_i],
-        .connector_id = c->dest->sc->name, .total_bytes = j->len, .sender = j->msg->sender,
-        .secured = c->secured ? c->dest->domain : NULL,
-    };
-
-    if (relay_plog_track() == NULL)
-        return;
-    to = xcalloc(j->nridx + 1, sizeof(*to));
-    st = xcalloc(j->nridx + 1, sizeof(*st));
-    for (size_t i = 0; i < j->nridx; i++)
-        if (j->codes[i] >= 200 && j->codes[i] < 300) {
-            to[o.nrecipients] = j->msg->rcpts[j->ridx[i]].addr;
-            st[o.nrecipients++] = j->replies[i] ? j->replies[i] : reply;
-        }
-    smtpc_endpoint(c, ep, sizeof(ep));
-    relay_plog_ip(ep, ip, sizeof(ip));
-    log_session_id_format(c->sid, ctx);
-    snprintf(ctx + 16, sizeof(ctx) - 16, ";%.500s", reply);
-    o.server_ip = ip;
-    o.source_context = ctx;
-    o.recipients = to;
-    o.status = st;
-    relay_plog_track_out(&o);
-    free(to);
-    free(st);
-}
-
-/* smtpc_reply - a complete reply arrived */
-
-static void smtpc_reply(struct relay_smtpc *c, int code, const char *text)
-{
-    struct relay_job *j = c->job;
-
-    switch (c->state) {
-    case C_BANNER:
-    case C_EHLO:
-    case C_HELO:
-        if (c->state == C_EHLO && code >= 500 && code < 600) {
-            relay__smtpc_send(c, "HELO %s", c->dest->sc->fqdn);
-            tls_conn_flush(c->conn);
-            relay__smtpc_enter_state(c, C_HELO);
-            return;
-        }
-        switch (relay_trouble_session(code)) {
-        case RELAY_H_CONTINUE:
-            if (c->state == C_BANNER) {
-                relay__smtpc_send(c, "EHLO %s", c->dest->sc->fqdn);
-                tls_conn_flush(c->conn);
-                relay__smtpc_enter_state(c, C_EHLO);
-                return;
-            }
-            c->esmtp = c->state == C_EHLO;
-            relay__smtpc_after_hello(c);
-            return;
-        default:
-            smtpc_refused(c, code, text);
-            return;
-        }
-        break;
-    case C_STARTTLS:
-        relay__smtpc_starttls_reply(c, code, text);
-        return;
-    case C_RSET:
-        c->tx_open = false;
-        smtpc_start_tx(c);
-        return;
-    case C_MAIL:
-        switch (relay_trouble_session(code)) {
-        case RELAY_H_CONTINUE:
-            c->tx_open = true;
-            relay__smtpc_enter_state(c, C_RCPT);
-            if (!c->pipelining) {
-                relay__smtpc_send(c, "RCPT TO:<%s>", j->msg->rcpts[j->ridx[0]].addr);
-                tls_conn_flush(c->conn);
-            }
-            return;
-        default:
-            smtpc_refused(c, code, text);
-            return;
-        }
-        break;
-    case C_RCPT:
-        j->codes[c->rcpt_i] = code;
-        free(j->replies[c->rcpt_i]);
-        j->replies[c->rcpt_i] = log_oneline(text);
-        if (code >= 200 && code < 300)
-            c->accepted++;
-        if (++c->rcpt_i < j->nridx) {
-            if (!c->pipelining) {
-                relay__smtpc_send(c, "RCPT TO:<%s>", j->msg->rcpts[j->ridx[c->rcpt_i]].addr);
-                tls_conn_flush(c->conn);
-            }
-            return;
-        }
-        relay__smtpc_enter_state(c, C_DATA);
-        if (!c->pipelining) {
-            if (c->accepted == 0) {     /* nobody to send to */
-                smtpc_job_done(c);
-                relay__smtpc_take_job(c);
-                return;
-            }
-            relay__smtpc_send(c, "DATA");
-            tls_conn_flush(c->conn);
-        }
-        return;
-    case C_DATA:
-        if (code == 354 && c->accepted > 0) {
-            smtpc_send_body(c);
-            relay__smtpc_enter_state(c, C_DOT);
-            if (tls_conn_flush(c->conn) != 0) {
-                relay__smtpc_note(c, "connection lost", true);
-                relay__smtpc_next_host(c);
-            }
-            return;
-        }
-        if (code == 354) {              /* 354 with no recipient: cannot continue */
-            smtpc_job_done(c);
-            smtpc_finish(c);
-            return;
-        }
-        if (c->accepted > 0) {          /* DATA refused: accepted recipients share it */
-            smtpc_fail_job(c, code, text);
-        } else {
-            smtpc_job_done(c);
-        }
-        relay__smtpc_take_job(c);
-        return;
-    case C_DOT:
-        for (size_t i = 0; i < j->nridx; i++)
-            if (j->codes[i] >= 200 && j->codes[i] < 300) {
-                j->codes[i] = code;
-                free(j->replies[i]);
-                j->replies[i] = log_oneline(text);
-            }
-        relay__smtpc_note(c, text, false);
-        c->tx_open = false;
-        if (c->secured && code >= 200 && code < 300)
-            relay_stats_add(RELAY_STAT_DS_SENT, 1);
-        if (code >= 200 && code < 300)
-            smtpc_track_send(c, text);
-        smtpc_job_done(c);
-        relay__smtpc_take_job(c);
-        return;
-    case C_QUIT:
-        smtpc_finish(c);
-        return;
-    case C_IDLE:                        /* unasked: a 421 before the server closes */
-        relay__smtpc_idle_unlink(c);
-        c->end_reason = LOG_PROTO_R_REMOTE;
-        smtpc_finish(c);
-        return;
-    case C_CONNECT:
-    case C_TLS:
-    case C_DONE:
-        break;
-    }
-    log_panic("smtp", "reply %d in state %s", code, smtpc_states[c->state]);
-}
-
-/* smtpc_input - split input into reply lines, replies into smtpc_reply */
-
-static void smtpc_input(struct relay_smtpc *c)
-{
-    const char *p, *nl;
-    size_t len;
-
-    while (c->conn != NULL && !c->finishing && (p = tls_conn_peek(c->conn, &len)) != NULL
-           && len > 0 && (nl = memchr(p, '\n', len)) != NULL) {
-        size_t n = (size_t)(nl - p), keep;
-        char line[1024];
-        bool last;
-        int code;
-
-        if (n > 0 && p[n - 1] == '\r')
-            n--;
-        keep = n < sizeof(line) - 1 ? n : sizeof(line) - 1;
-        memcpy(line, p, keep);
-        line[keep] = '\0';
-        tls_conn_consume(c->conn, (size_t)(nl - p) + 1);
-        log_debug("smtp", c->sid, "< %s", line);
-        log_proto_received(&c->pl, line, keep);
-        if (keep < 3 || line[0] < '2' || line[0] > '5' || line[1] < '0' || line[1] > '9'
-            || line[2] < '0' || line[2] > '9' || (keep > 3 && line[3] != ' ' && line[3] != '-')) {
-            relay__smtpc_note(c, "protocol error: malformed reply", false);
-            relay__smtpc_next_host(c);
-            return;
-        }
-        code = atoi(line);
-        last = keep == 3 || line[3] == ' ';
-        if (c->state == C_EHLO && code == 250 && c->rlen > 0)
-            smtpc_ehlo_line(c, line + 4);
-        if (c->rlen == 0)
-            c->rlen = (size_t)snprintf(c->reply, sizeof(c->reply), "%s", line);
-        else if (c->rlen < sizeof(c->reply) - 2)
-            c->rlen += (size_t)snprintf(c->reply + c->rlen, sizeof(c->reply) - c->rlen, " %s",
-                                        keep > 4 ? line + 4 : "");
-        if (c->rlen >= sizeof(c->reply))
-            c->rlen = sizeof(c->reply) - 1;
-        if (last) {
-            char text[sizeof(c->reply)];
-
-            memcpy(text, c->reply, c->rlen + 1);
-            c->rlen = 0;
-            smtpc_reply(c, code, text);
-        }
-    }
+    relay__smtpc_start_tx(c);
 }
 
 /* smtpc_event - events of our conns (current and closing old ones) */
@@ -633,7 +384,7 @@ static void smtpc_input(struct relay_smtpc *c)
 static void smtpc_event(struct tls_conn *tc, enum tls_event ev, void *arg)
 {
     struct relay_smtpc *c = arg;
-    char what[128];
+    struct relay_decision d;
 
     if (ev == TLS_EV_CLOSED) {
         c->conns--;
@@ -660,7 +411,7 @@ static void smtpc_event(struct tls_conn *tc, enum tls_event ev, void *arg)
         relay__smtpc_enter_state(c, C_BANNER);
         return;
     case TLS_EV_DATA_IN:
-        smtpc_input(c);
+        relay__smtpc_input(c);
         return;
     case TLS_EV_DRAINED:
         return;
@@ -672,11 +423,11 @@ static void smtpc_event(struct tls_conn *tc, enum tls_event ev, void *arg)
         if (c->state != C_QUIT)
             c->end_reason = LOG_PROTO_R_REMOTE;
         if (c->state == C_QUIT) {
-            smtpc_finish(c);
+            relay__smtpc_finish(c);
             return;
         }
         if (c->job == NULL) {           /* idle: nothing lost */
-            smtpc_finish(c);
+            relay__smtpc_finish(c);
             return;
         }
         if (c->state == C_TLS) {
@@ -684,13 +435,10 @@ static void smtpc_event(struct tls_conn *tc, enum tls_event ev, void *arg)
                                                         : "connection lost during the handshake");
             return;
         }
-        if (c->state == C_CONNECT)
-            snprintf(what, sizeof(what), "%s", uv_strerror(tls_conn_error(tc)));
-        else
-            snprintf(what, sizeof(what), "connection lost while waiting for the reply to %s",
-                     smtpc_states[c->state]);
-        relay__smtpc_note(c, what, true);
-        relay__smtpc_next_host(c);
+        /* Connecting: why it failed; later: "connection lost while ..." */
+        d = relay__smtpc_decide(c, RELAY_E_CONN, 0,
+                                c->state == C_CONNECT ? uv_strerror(tls_conn_error(tc)) : NULL);
+        relay__smtpc_trouble(c, &d);
         return;
     case TLS_EV_CLOSED:
         break;
@@ -702,21 +450,19 @@ static void smtpc_event(struct tls_conn *tc, enum tls_event ev, void *arg)
 static void smtpc_timeout(uv_timer_t *t)
 {
     struct relay_smtpc *c = t->data;
-    char what[128];
+    struct relay_decision d;
 
     if (c->state == C_IDLE) {           /* no job came: goodbye */
         relay__smtpc_quit(c);
         return;
     }
-    snprintf(what, sizeof(what), "timeout while waiting for the reply to %s",
-             smtpc_states[c->state]);
     c->end_reason = LOG_PROTO_R_TIMEOUT;
     if (c->job == NULL) {
-        smtpc_finish(c);
+        relay__smtpc_finish(c);
         return;
     }
-    relay__smtpc_note(c, what, c->state == C_CONNECT);
-    relay__smtpc_next_host(c);
+    d = relay__smtpc_decide(c, RELAY_E_TIMEOUT, 0, NULL);
+    relay__smtpc_trouble(c, &d);
 }
 
 /* relay_smtpc_start - open a connection for d */
@@ -745,6 +491,8 @@ int relay_smtpc_start(struct relay_dest *d, uv_loop_t *loop)
 
 void relay_smtpc_shutdown_all(void)
 {
+    struct relay_decision d;
+
     smtpc_stopping = true;
     for (struct relay_smtpc *c = relay__smtpc_all; c != NULL; c = c->next) {
         if (c->finishing)
@@ -763,14 +511,10 @@ void relay_smtpc_shutdown_all(void)
             uv_timer_start(&c->timer, smtpc_timeout, RELAY_SMTPC_QUIT_WAIT_MS, 0);
             continue;
         }
-        if (c->job != NULL) {
-            /* Nothing counts as delivered without the reply to the final dot. */
-            for (size_t i = 0; i < c->job->nridx; i++)
-                c->job->codes[i] = 0;
-            relay__smtpc_note(c, "delivery interrupted by shutdown", true);
-            smtpc_job_done(c);
-        }
-        smtpc_finish(c);
+        /* Nothing counts as delivered without the reply to the final dot:
+         * the job comes back unanswered (RELAY_E_SHUTDOWN), and we end. */
+        d = relay__smtpc_decide(c, RELAY_E_SHUTDOWN, 0, NULL);
+        relay__smtpc_trouble(c, &d);
     }
     relay__smtpc_resume_clear();
 }

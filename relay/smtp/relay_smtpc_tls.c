@@ -9,17 +9,18 @@
  * certificate: names, chain, revocation) are judged the same way.  A
  * secure domain that fails a check is never sent to in plaintext: the job
  * goes to the next host, and is deferred after the last one.  Opportunistic
- * TLS that fails to handshake retries the same host in plaintext.  These
- * steps write the log lines and protocol-log rows of TLS, certificates and
- * verdicts.
+ * TLS that fails to handshake retries the same host in plaintext.  What a
+ * refusal means (next host, plaintext, the text noted) is relay_decide()'s,
+ * asked through relay__smtpc_decide.  These steps write the log lines and
+ * protocol-log rows of TLS, certificates and verdicts.
  *
  * CONTRACT
- *  Called only by relay_smtpc.c, on the queue manager's loop, while c's
- *  current conn is open and c is not finishing.  Each step ends in a move
- *  of c through the relay__smtpc_* calls of relay_smtpc_int.h (a command
- *  sent and a new state, the next host, or a new conn); nothing is
- *  returned and nothing is reported to the queue manager from here
- *  directly.  err and text are not copied; the certificate details are
+ *  Called only by relay_smtpc.c and relay_smtpc_reply.c, on the queue
+ *  manager's loop, while c's current conn is open and c is not finishing.
+ *  Each step ends in a move of c through the relay__smtpc_* calls of
+ *  relay_smtpc_int.h (a command sent and a new state, the next host, or a
+ *  new conn); nothing is returned and nothing is reported to the queue
+ *  manager from here directly.  err and text are not copied; the certificate details are
  *  freed before returning.  Cancel belongs to relay_smtpc.c: a finishing
  *  c gets no more events.
  */
@@ -155,6 +156,7 @@ static struct policy_outbound smtpc_facts(const struct relay_smtpc *c)
 static void smtpc_secure_fail(struct relay_smtpc *c, const struct policy_out_verdict *v,
                               const char *detail)
 {
+    struct relay_decision d;
     char line[700];
 
     smtpc_resume_forget(c);
@@ -164,18 +166,18 @@ static void smtpc_secure_fail(struct relay_smtpc *c, const struct policy_out_ver
     log_warnx("smtp", c->sid, "%s rule=\"%s\"%s%s%s", line, v->rule,
               detail[0] ? " detail=\"" : "", detail, detail[0] ? "\"" : "");
     log_proto_info(&c->pl, NULL, line);
-    relay__smtpc_note(c, v->inner, false);  /* never plaintext: the next host, then defer */
-    relay__smtpc_next_host(c);
+    d = relay__smtpc_decide(c, RELAY_E_SECURE, 0, v->inner);   /* never plaintext: next host */
+    relay__smtpc_trouble(c, &d);
 }
 
-/* smtpc_require_tls_fail - [send] require_tls and no TLS here: never plaintext */
+/* smtpc_require_tls_fail - [send] require_tls and no TLS here: carry out d
+ * (the next host, never plaintext) */
 
-static void smtpc_require_tls_fail(struct relay_smtpc *c)
+static void smtpc_require_tls_fail(struct relay_smtpc *c, struct relay_decision *d)
 {
     log_info("smtp", c->sid, "require_tls: no TLS with %s: trying the next host",
              c->dest->names[c->addr_i]);
-    relay__smtpc_note(c, "451 5.7.3 STARTTLS is required to send mail", false);
-    relay__smtpc_next_host(c);
+    relay__smtpc_trouble(c, d);
 }
 
 /* relay__smtpc_after_hello - EHLO/HELO accepted: STARTTLS, or on to the mail */
@@ -184,6 +186,7 @@ void relay__smtpc_after_hello(struct relay_smtpc *c)
 {
     struct policy_outbound f = smtpc_facts(c);
     struct policy_out_verdict v;
+    struct relay_decision d;
 
     if (c->tls || c->no_tls) {
         if (c->tls)
@@ -194,7 +197,8 @@ void relay__smtpc_after_hello(struct relay_smtpc *c)
     v = policy_send_secure(&f, POLICY_OUT_EHLO);
     if (v.inner == NULL && c->dest->sc->require_tls && !v.require_tls
         && (!c->starttls_offered || c->dest->tls_ctx == NULL)) {
-        smtpc_require_tls_fail(c);
+        d = relay__smtpc_decide(c, RELAY_E_NO_TLS, 0, NULL);
+        smtpc_require_tls_fail(c, &d);
         return;
     }
     if (v.inner == NULL && v.require_tls && c->dest->tls_ctx == NULL) {
@@ -220,6 +224,7 @@ void relay__smtpc_starttls_reply(struct relay_smtpc *c, int code, const char *te
 {
     struct policy_outbound f = smtpc_facts(c);
     struct policy_out_verdict v;
+    struct relay_decision d;
 
     f.starttls_offered = true;
     f.starttls_code = code;
@@ -229,13 +234,21 @@ void relay__smtpc_starttls_reply(struct relay_smtpc *c, int code, const char *te
         smtpc_secure_fail(c, &v, "");
         return;
     }
-    if (code != 220 && c->dest->sc->require_tls) {
-        smtpc_require_tls_fail(c);
+    d = relay__smtpc_decide(c, RELAY_E_NONE, code, text);
+    switch (d.host) {
+    case RELAY_H_NEXT_HOST:             /* refused, and require_tls */
+        smtpc_require_tls_fail(c, &d);
         return;
-    }
-    if (code != 220) {                  /* refused: opportunistic goes on in plaintext */
+    case RELAY_H_FALLBACK:              /* refused: opportunistic goes on in plaintext */
+        relay_decision_free(&d);
         relay__smtpc_take_job(c);
         return;
+    case RELAY_H_FAIL_ALL:
+        relay__smtpc_trouble(c, &d);
+        return;
+    case RELAY_H_CONTINUE:              /* 220: the handshake */
+        relay_decision_free(&d);
+        break;
     }
     relay__smtpc_enter_state(c, C_TLS);
     {
@@ -256,6 +269,7 @@ void relay__smtpc_tls_failed(struct relay_smtpc *c, const char *err)
 {
     struct policy_outbound f = smtpc_facts(c);
     struct policy_out_verdict v;
+    struct relay_decision d;
 
     smtpc_resume_forget(c);
     relay_plog_tls_failed(&c->pl, err);
@@ -267,10 +281,12 @@ void relay__smtpc_tls_failed(struct relay_smtpc *c, const char *err)
         smtpc_secure_fail(c, &v, "");
         return;
     }
-    if (c->dest->sc->require_tls) {
-        smtpc_require_tls_fail(c);
+    d = relay__smtpc_decide(c, RELAY_E_HANDSHAKE, 0, err);
+    if (d.host != RELAY_H_FALLBACK) {   /* require_tls: the next host */
+        smtpc_require_tls_fail(c, &d);
         return;
     }
+    relay_decision_free(&d);
     /* Opportunistic TLS failed: try this host again without TLS (Postfix "may"). */
     log_info("smtp", c->sid, "TLS handshake with %s failed (%s): retrying in plaintext",
              c->dest->names[c->addr_i], err);

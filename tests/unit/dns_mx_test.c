@@ -1,7 +1,8 @@
 /*
  * dns_mx_test.c - dns/ against real DNS servers on loopback: dnsmasq for
  * real data (MX order and shuffle, implicit MX, null MX, NXDOMAIN, MX host
- * without address, dual stack) and fakedns.py for SERVFAIL and timeouts.
+ * without address, which is not NXDOMAIN, dual stack) and fakedns.py for
+ * SERVFAIL and timeouts (also behind dnsmasq, for an MX host's lookup).
  * Each test runs its own libuv loop and ends with uv_loop_close() == 0;
  * every API call is made with in_start set, so a callback that runs inside
  * the call that started it is caught.
@@ -38,6 +39,7 @@ struct rec {                            /* one lookup's callback, copied */
     enum dns_status status;
     char    why[64];
     bool    implicit;
+    bool    no_address;
     size_t  nhosts;
     struct {
         char    name[256];
@@ -192,7 +194,7 @@ static void stop(pid_t mon, int *keep)
 
 static int servers_start(void **state)
 {
-    char port[32], pidf[128], logf[128], fake[600], fport[16], dir[512];
+    char port[32], pidf[128], logf[128], fake[600], fport[16], fwd[64], dir[512];
     const char *env = getenv("DOMSEC_TEST_DIR");
     const char *dnsmasq = access("/usr/sbin/dnsmasq", X_OK) == 0 ? "/usr/sbin/dnsmasq" : "dnsmasq";
     int ports[3], p, fp, cp;
@@ -211,6 +213,7 @@ static int servers_start(void **state)
     snprintf(port, sizeof(port), "--port=%d", p);
     snprintf(pidf, sizeof(pidf), "--pid-file=%s/dnsmasq.pid", tmpdir);
     snprintf(logf, sizeof(logf), "--log-facility=%s/dnsmasq.log", tmpdir);
+    snprintf(fwd, sizeof(fwd), "--server=/fake.example/127.0.0.1#%d", fp);
     char *argv[] = {
         (char *)dnsmasq, "--keep-in-foreground", "--conf-file=/dev/null", port,
         "--listen-address=127.0.0.1", "--bind-interfaces", "--no-resolv", "--no-hosts",
@@ -228,6 +231,9 @@ static int servers_start(void **state)
         "--mx-host=dangling.test.example,nohost.test.example,10",
         "--mx-host=dangling.test.example,mx1.test.example,20",
         "--mx-host=deadend.test.example,nohost.test.example,10",
+        "--txt-record=bare.test.example,no MX and no address",
+        /* an MX host whose lookup fails transiently (fakedns.py's SERVFAIL) */
+        "--mx-host=flaky.test.example,servfail.fake.example,10", fwd,
         "--host-record=dual.test.example,127.0.0.6,2001:db8::6",
         getuid() == 0 ? "--user=root" : NULL, NULL,
     };
@@ -358,6 +364,7 @@ static void on_result(struct dns_query *q, const struct dns_result *res, void *a
     rc->status = res->status;
     snprintf(rc->why, sizeof(rc->why), "%s", res->why ? res->why : "(null)");
     rc->implicit = res->implicit;
+    rc->no_address = res->no_address;
     rc->nhosts = res->nhosts;
     for (size_t i = 0; i < res->nhosts && i < MAXH; i++) {
         const struct dns_host *h = &res->hosts[i];
@@ -481,12 +488,16 @@ static void test_implicit_null_nxdomain(void **state)
     assert_int_equal(rc.h[0].naddrs, 1);
     assert_string_equal(rc.h[0].addr[0], "127.0.0.4");
 
+    assert_false(rc.no_address);
+
     run_mx(&e, "nullmx.test.example", &rc, DNS_NULLMX, "null MX");     /* has an A record */
     assert_int_equal(rc.nhosts, 0);
     assert_false(rc.implicit);
+    assert_false(rc.no_address);
 
     run_mx(&e, "nope.test.example", &rc, DNS_FAIL, "NXDOMAIN");
     assert_int_equal(rc.nhosts, 0);
+    assert_false(rc.no_address);        /* the domain does not exist */
     env_close(&e);
 }
 
@@ -504,10 +515,25 @@ static void test_mx_host_without_address(void **state)
     assert_string_equal(rc.h[1].name, "mx1.test.example");
     assert_int_equal(rc.h[1].status, DNS_OK);
     assert_string_equal(rc.h[1].addr[0], "127.0.0.1");
+    assert_false(rc.no_address);
 
+    /* Not NXDOMAIN: the domain is there, its hosts have no address. */
     run_mx(&e, "deadend.test.example", &rc, DNS_FAIL, "no address for any MX host");
     assert_int_equal(rc.nhosts, 1);
     assert_int_equal(rc.h[0].naddrs, 0);
+    assert_true(rc.no_address);
+    assert_false(rc.implicit);
+
+    run_mx(&e, "bare.test.example", &rc, DNS_FAIL, "no MX and no address records");
+    assert_int_equal(rc.nhosts, 1);
+    assert_true(rc.implicit);
+    assert_true(rc.no_address);
+
+    run_mx(&e, "flaky.test.example", &rc, DNS_RETRY, "DNS server failure");
+    assert_int_equal(rc.nhosts, 1);
+    assert_string_equal(rc.h[0].name, "servfail.fake.example");
+    assert_int_equal(rc.h[0].status, DNS_RETRY);
+    assert_true(rc.no_address);
     env_close(&e);
 }
 
@@ -530,6 +556,7 @@ static void test_host_lookup(void **state)
         assert_int_equal(all[i]->nhosts, 1);
         assert_false(all[i]->implicit);
         assert_int_equal(all[i]->h[0].status, all[i]->status);
+        assert_false(all[i]->no_address);       /* a host lookup: never set */
     }
     assert_string_equal(dual.h[0].name, "dual.test.example");
     assert_int_equal(dual.h[0].naddrs, 2);
@@ -578,6 +605,7 @@ static void test_servfail_timeout_unreachable(void **state)
     start_mx(&e, "timeout.test.example", &to);
     start_host(&e, "timeout-host.test.example", &hto);
     run_mx(&e, "servfail.test.example", &sf, DNS_RETRY, "DNS server failure");
+    assert_false(sf.no_address);        /* the MX query itself failed */
     expect(&to, DNS_RETRY, "DNS timeout");
     expect(&hto, DNS_RETRY, "DNS timeout");
     assert_int_equal(hto.h[0].status, DNS_RETRY);

@@ -1,9 +1,10 @@
 /*
- * relay_smtpc_int.h - what relay_smtpc.c (the outbound SMTP state machine,
- * commands and replies), relay_smtpc_idle.c (the connection cache) and
- * relay_smtpc_tls.c (STARTTLS and the domain-security checks) share: the
- * connection and the steps each file calls in the others.  Private to those
- * three files; everything runs on the queue manager's loop.
+ * relay_smtpc_int.h - what relay_smtpc.c (the outbound SMTP state machine
+ * and the connection), relay_smtpc_reply.c (the transaction: commands and
+ * replies), relay_smtpc_idle.c (the connection cache) and relay_smtpc_tls.c
+ * (STARTTLS and the domain-security checks) share: the connection and the
+ * steps each file calls in the others.  Private to those four files;
+ * everything runs on the queue manager's loop.
  */
 #ifndef DOMSEC_RELAY_SMTPC_INT_H
 #define DOMSEC_RELAY_SMTPC_INT_H
@@ -16,6 +17,7 @@
 
 #include "log_proto.h"
 #include "relay_smtp.h"
+#include "relay_trouble.h"
 #include "tls_conn.h"
 
 /* The states of one connection; arrays in relay_smtpc.c are indexed by them. */
@@ -55,8 +57,10 @@ struct relay_smtpc {
     struct relay_smtpc *idle_prev, *idle_next;
 };
 
-/* relay_smtpc.c: the state machine and commands. */
+/* relay_smtpc.c: the connection: states, connect, next host, the end. */
 extern struct relay_smtpc *relay__smtpc_all;    /* every live connection */
+/* A state's name (logs, errors). */
+const char *relay__smtpc_strstate(enum relay_smtpc_state st);
 /* Change state and (re)arm its timeout. */
 void    relay__smtpc_enter_state(struct relay_smtpc *c, enum relay_smtpc_state st);
 /* Queue one command line (CRLF added); the caller flushes. */
@@ -64,14 +68,32 @@ void    relay__smtpc_send(struct relay_smtpc *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Close the current conn (its CLOSED comes later); linger in ms. */
 void    relay__smtpc_drop_conn(struct relay_smtpc *c, unsigned linger);
-/* Remember in the current job why this address did not work. */
-void    relay__smtpc_note(struct relay_smtpc *c, const char *what, bool conn_error);
-/* Drop the conn and give the current job to the next address. */
-void    relay__smtpc_next_host(struct relay_smtpc *c);
+/* No more work: leave the idle list, close the conn and the timer. */
+void    relay__smtpc_finish(struct relay_smtpc *c);
+/* "ip:port" of the address being tried. */
+void    relay__smtpc_endpoint(struct relay_smtpc *c, char *buf, size_t sz);
+/* Report the current job (its results) to the destination's owner. */
+void    relay__smtpc_job_done(struct relay_smtpc *c);
+/* What an event (a reply, or error with text) at c's current stage means:
+ * relay_decide() with c's facts; the caller frees the decision. */
+struct relay_decision relay__smtpc_decide(const struct relay_smtpc *c, enum relay_error error,
+                                          int code, const char *text);
+/* Carry out a RELAY_H_NEXT_HOST (note, next address) or RELAY_H_FAIL_ALL
+ * (the job's recipients get the outcome, the connection ends) decision,
+ * and free it. */
+void    relay__smtpc_trouble(struct relay_smtpc *c, struct relay_decision *d);
+/* The job's recipients in d's scope get d's code and text (noted too). */
+void    relay__smtpc_record(struct relay_smtpc *c, const struct relay_decision *d);
 /* Connect to the current address, or give up on the destination. */
 void    relay__smtpc_connect_next(struct relay_smtpc *c);
 /* Start the next job (RSET first if needed), or wait idle for one, or QUIT. */
 void    relay__smtpc_take_job(struct relay_smtpc *c);
+
+/* relay_smtpc_reply.c: the transaction and the replies. */
+/* MAIL, the RCPTs and DATA of the current job (pipelined if offered). */
+void    relay__smtpc_start_tx(struct relay_smtpc *c);
+/* Read what arrived: whole replies go to their state's handler. */
+void    relay__smtpc_input(struct relay_smtpc *c);
 
 /* relay_smtpc_idle.c: the connection cache. */
 /* No job: wait idle in the destination's list (state C_IDLE). */
