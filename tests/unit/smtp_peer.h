@@ -34,6 +34,7 @@
 
 #include <uv.h>
 
+#define PEER_UNUSED __attribute__((unused))     /* not every test uses every helper */
 #define PEER_CLOSE   1u                 /* close the connection after the reply */
 #define PEER_GARBAGE 2u                 /* then send bytes that are no TLS record, and
                                          * read no more lines on this connection */
@@ -355,10 +356,25 @@ static void peer_stop(struct peer *p)
         peer_conn_close(c);
 }
 
+/* peer_say - send line (CRLF added) on connection conn now, outside the
+ * script (a reply held back by a silent step, or an unasked 421) */
+
+static PEER_UNUSED void peer_say(struct peer *p, unsigned conn, const char *line)
+{
+    for (struct peer_conn *c = p->conns; c != NULL; c = c->next)
+        if (c->id == conn && !c->closing) {
+            struct peer_step s = { NULL, line, 0, 0 };
+
+            peer_answer(c, &s);
+            return;
+        }
+    peer_fail(p, "no open connection %u to say \"%s\" on", conn, line);
+}
+
 /* peer_refusing_port - a loopback port where connections are refused: a
  * socket bound there that does not listen (keep *fd open, close it after) */
 
-static unsigned short peer_refusing_port(int *fd)
+static PEER_UNUSED unsigned short peer_refusing_port(int *fd)
 {
     struct sockaddr_in sin = { .sin_family = AF_INET };
     socklen_t len = sizeof(sin);
@@ -373,7 +389,7 @@ static unsigned short peer_refusing_port(int *fd)
 
 /* peer_line_index - the first kept line starting with prefix, or -1 */
 
-static int peer_line_index(const struct peer *p, const char *prefix)
+static PEER_UNUSED int peer_line_index(const struct peer *p, const char *prefix)
 {
     for (size_t i = 0; i < p->nlines; i++)
         if (strncmp(p->lines[i].text, prefix, strlen(prefix)) == 0)
