@@ -7,7 +7,8 @@
  * reply at every stage (banner, EHLO and the HELO fallback, MAIL, each
  * RCPT, DATA, the final dot), each with the per-recipient codes and the
  * callback that reported it; refused connections and an exhausted address
- * list (dest_failed); STARTTLS answered with bytes that are no TLS, under
+ * list (dest_failed); STARTTLS refused, answered with bytes that are no
+ * TLS, not offered, or offered when we have no TLS context, under
  * opportunistic and required TLS.  Connection reuse, the idle cache and
  * shutdown are relay_smtpc_idle_test.c's.
  *
@@ -273,68 +274,69 @@ static void test_refused_then_next_host(void **state)
     finish();
 }
 
-/* ---- STARTTLS answered with bytes that are no TLS ----------------------- */
+/* ---- STARTTLS refused or answered with bytes that are no TLS ---------- */
 
-static const struct peer_step tls_garbage_steps[] = {
-    OK220, EHLO_TLS, { "STARTTLS", "220 2.0.0 ready", PEER_GARBAGE, 0 },
-    /* opportunistic only: the same host again, in plaintext */
-    OK220, EHLO_TLS, STEP(MAIL, "250 ok"), STEP(RCPT_A, "250 ok"), DATA_OK, DOT_OK, QUIT_OK,
+struct tls_case {
+    const char *name;
+    const char *send;                   /* [send Out] lines */
+    bool    no_ctx;                     /* we have no client TLS context */
+    struct peer_step steps[12];
+    const char *events;
+    unsigned conns, starttls;           /* connections the peer saw, STARTTLS lines */
 };
 
-static void tls_world(const char *send, size_t nsteps)
-{
-    static const int ports[] = { 0 };
-    const char *why = NULL;
+#define DELIVER_A_QUIT STEP(MAIL, "250 ok"), STEP(RCPT_A, "250 ok"), DATA_OK, DOT_OK, QUIT_OK
+#define TLS_GARBAGE    { "STARTTLS", "220 2.0.0 ready", PEER_GARBAGE, 0 }
+#define REQUIRED       "451 5.7.3 STARTTLS is required to send mail"
 
-    world(NULL, send, tls_garbage_steps, nsteps, 1, ports, 1);
-    T.d.tls_ctx = tls_ctx_client_new(NULL, NULL, NULL, &why);
-    assert_non_null(T.d.tls_ctx);
+static const struct tls_case tls_cases[] = {
+    /* Opportunistic: a failed handshake is retried once, on a new connection
+     * to the same host, without STARTTLS. */
+    { "TLS garbage, opportunistic: plaintext on a new connection", NULL, false,
+      { OK220, EHLO_TLS, TLS_GARBAGE, OK220, EHLO_TLS, DELIVER_A_QUIT },
+      "job_done conn_gone", 2, 1 },
+    { "TLS garbage, require_tls: never plaintext", "require_tls = yes", false,
+      { OK220, EHLO_TLS, TLS_GARBAGE }, "dest_failed conn_gone", 1, 1 },
+    { "STARTTLS 454, opportunistic: plaintext on the same connection", NULL, false,
+      { OK220, EHLO_TLS, STEP("STARTTLS", "454 4.7.0 TLS not available"), DELIVER_A_QUIT },
+      "job_done conn_gone", 1, 1 },
+    { "STARTTLS 454, require_tls: never plaintext", "require_tls = yes", false,
+      { OK220, EHLO_TLS, STEP("STARTTLS", "454 4.7.0 TLS not available") },
+      "dest_failed conn_gone", 1, 1 },
+    { "STARTTLS not offered, require_tls: no MAIL", "require_tls = yes", false,
+      { OK220, EHLO_OK }, "dest_failed conn_gone", 1, 0 },
+    { "STARTTLS offered, no TLS context: plaintext", NULL, true,
+      { OK220, EHLO_TLS, DELIVER_A_QUIT }, "job_done conn_gone", 1, 0 },
+    { "STARTTLS offered, no TLS context, require_tls: no MAIL", "require_tls = yes", true,
+      { OK220, EHLO_TLS }, "dest_failed conn_gone", 1, 0 },
+};
+
+static void test_tls(void **state)
+{
+    const struct tls_case *c = *state;
+    static const int ports[] = { 0 }, codes[] = { 250 };
+    const char *why = NULL;
+    size_t nsteps = 0;
+    unsigned starttls = 0;
+
+    while (nsteps < NELEM(c->steps) && (c->steps[nsteps].expect || c->steps[nsteps].reply))
+        nsteps++;
+    world(NULL, c->send, c->steps, nsteps, 1, ports, 1);
+    if (!c->no_ctx) {
+        T.d.tls_ctx = tls_ctx_client_new(NULL, NULL, NULL, &why);
+        assert_non_null(T.d.tls_ctx);
+    }
     relay_dest_put_job(&T.d, new_job());
     run();
-}
-
-/* Opportunistic: the failed handshake is retried once without STARTTLS. */
-static void test_tls_garbage_opportunistic(void **state)
-{
-    static const int codes[] = { 250 };
-
-    (void)state;
-    tls_world(NULL, NELEM(tls_garbage_steps));
-    assert_string_equal(T.events, "job_done conn_gone");
-    assert_codes(T.done[0], codes);
-    assert_int_equal(T.peer.accepted, 2);
-    for (size_t i = 0; i < T.peer.nlines; i++)  /* STARTTLS on the first conn only */
-        if (strcmp(T.peer.lines[i].text, "STARTTLS") == 0)
-            assert_int_equal(T.peer.lines[i].conn, 1);
-    finish();
-}
-
-/* require_tls: never plaintext; no other host, so dest_failed. */
-static void test_tls_garbage_required(void **state)
-{
-    (void)state;
-    tls_world("require_tls = yes", 3);
-    assert_string_equal(T.events, "dest_failed conn_gone");
-    assert_non_null(T.failed);
-    assert_string_equal(T.failed->last, "451 5.7.3 STARTTLS is required to send mail");
-    assert_int_equal(T.peer.accepted, 1);
-    finish();
-}
-
-/* require_tls and no STARTTLS offered: no MAIL, dest_failed. */
-static void test_tls_required_not_offered(void **state)
-{
-    static const struct peer_step steps[] = { OK220, EHLO_OK };
-    static const int ports[] = { 0 };
-    const char *why = NULL;
-
-    (void)state;
-    world(NULL, "require_tls = yes", steps, NELEM(steps), 1, ports, 1);
-    T.d.tls_ctx = tls_ctx_client_new(NULL, NULL, NULL, &why);
-    relay_dest_put_job(&T.d, new_job());
-    run();
-    assert_string_equal(T.events, "dest_failed conn_gone");
-    assert_string_equal(T.failed->last, "451 5.7.3 STARTTLS is required to send mail");
+    assert_string_equal(T.events, c->events);
+    if (T.ndone > 0)
+        assert_codes(T.done[0], codes);
+    else                                /* the next host; none left */
+        assert_string_equal(T.failed->last, REQUIRED);
+    assert_int_equal(T.peer.accepted, c->conns);
+    for (size_t i = 0; i < T.peer.nlines; i++)
+        starttls += strcmp(T.peer.lines[i].text, "STARTTLS") == 0;
+    assert_int_equal(starttls, c->starttls);
     finish();
 }
 
@@ -349,11 +351,8 @@ int main(void)
         cmocka_unit_test(test_pipelining_not_advertised),
         cmocka_unit_test(test_refused_everywhere),
         cmocka_unit_test(test_refused_then_next_host),
-        cmocka_unit_test(test_tls_garbage_opportunistic),
-        cmocka_unit_test(test_tls_garbage_required),
-        cmocka_unit_test(test_tls_required_not_offered),
     };
-    struct CMUnitTest tests[NELEM(fixed) + NELEM(stage_cases)];
+    struct CMUnitTest tests[NELEM(fixed) + NELEM(stage_cases) + NELEM(tls_cases)];
     size_t n = 0;
 
     for (size_t i = 0; i < NELEM(fixed); i++)
@@ -361,5 +360,8 @@ int main(void)
     for (size_t i = 0; i < NELEM(stage_cases); i++)
         tests[n++] = (struct CMUnitTest){ stage_cases[i].name, test_stage, NULL, NULL,
                                           (void *)&stage_cases[i] };
+    for (size_t i = 0; i < NELEM(tls_cases); i++)
+        tests[n++] = (struct CMUnitTest){ tls_cases[i].name, test_tls, NULL, NULL,
+                                          (void *)&tls_cases[i] };
     return smtpc_run_forked("relay_smtpc_test", tests, n);
 }
