@@ -34,6 +34,8 @@
 
 #include <uv.h>
 
+#include "log.h"                       /* xcalloc */
+
 #define PEER_UNUSED __attribute__((unused))     /* not every test uses every helper */
 #define PEER_CLOSE   1u                 /* close the connection after the reply */
 #define PEER_GARBAGE 2u                 /* then send bytes that are no TLS record, and
@@ -297,7 +299,7 @@ static void peer_accept(uv_stream_t *l, int status)
 
     if (status < 0)
         return;
-    c = calloc(1, sizeof(*c));
+    c = xcalloc(1, sizeof(*c));
     c->p = p;
     c->id = ++p->accepted;
     c->next = p->conns;

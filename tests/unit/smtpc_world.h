@@ -89,12 +89,16 @@ static SMTPC_UNUSED struct {
     bool    gone;                       /* no connection left */
 } T;
 
+/* event - note an ops callback in T.events */
+
 static SMTPC_UNUSED void event(const char *what)
 {
     size_t n = strlen(T.events);
 
     snprintf(T.events + n, sizeof(T.events) - n, "%s%s", n ? " " : "", what);
 }
+
+/* job_free - free a job and what it owns (NULL: nothing) */
 
 static SMTPC_UNUSED void job_free(struct relay_job *j)
 {
@@ -113,6 +117,8 @@ static SMTPC_UNUSED void job_free(struct relay_job *j)
 
 /* The owner's side of relay_dest_ops, as the queue manager would do it. */
 
+/* on_job_done - keep the finished job for the test to check */
+
 static SMTPC_UNUSED void on_job_done(struct relay_dest *d, struct relay_job *j)
 {
     assert_ptr_equal(d, &T.d);
@@ -120,6 +126,8 @@ static SMTPC_UNUSED void on_job_done(struct relay_dest *d, struct relay_job *j)
     assert_true(T.ndone < NELEM(T.done));
     T.done[T.ndone++] = j;
 }
+
+/* on_dest_failed - keep the current job; the waiting ones are deferred */
 
 static SMTPC_UNUSED void on_dest_failed(struct relay_dest *d, struct relay_job *current)
 {
@@ -131,6 +139,8 @@ static SMTPC_UNUSED void on_dest_failed(struct relay_dest *d, struct relay_job *
     while ((j = relay_dest_take_job(d)) != NULL)   /* deferred with it */
         job_free(j);
 }
+
+/* on_conn_gone - a connection ended: maybe start another, as qmgr would */
 
 static SMTPC_UNUSED void on_conn_gone(struct relay_dest *d)
 {
@@ -173,7 +183,7 @@ static SMTPC_UNUSED void load_config(const char *transport, const char *send)
 
 /* new_job - a job for every recipient of T.msg */
 
-static struct relay_job *new_job(void)
+static SMTPC_UNUSED struct relay_job *new_job(void)
 {
     struct relay_job *j = xcalloc(1, sizeof(*j));
 
@@ -189,11 +199,15 @@ static struct relay_job *new_job(void)
     return j;
 }
 
+/* guard_expired - the test took too long: stop the loop (run() fails) */
+
 static SMTPC_UNUSED void guard_expired(uv_timer_t *t)
 {
     T.guard_fired = true;
     uv_stop(t->loop);
 }
+
+/* check_cb - after each loop iteration: the test's hook, if any */
 
 static SMTPC_UNUSED void check_cb(uv_check_t *c)
 {
