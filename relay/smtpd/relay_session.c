@@ -37,6 +37,33 @@
 static void relay_session_maybe_free(struct relay_session *s);
 static void relay_session_idle(uv_timer_t *t);
 
+/* State names for logs and tests, by enum relay_state. */
+static const char *const relay_states[] = {
+    [RELAY_S_CMD] = "CMD",
+    [RELAY_S_DATA] = "DATA",
+    [RELAY_S_SPOOL_WAIT] = "SPOOL_WAIT",
+    [RELAY_S_TARPIT] = "TARPIT",
+    [RELAY_S_CLOSING] = "CLOSING",
+};
+
+/* relay__strstate - the name of a session state */
+
+const char *relay__strstate(enum relay_state st)
+{
+    if ((unsigned)st >= sizeof(relay_states) / sizeof(relay_states[0]))
+        log_panic("smtpd", "bad session state %d", (int)st);
+    return relay_states[st];
+}
+
+/* relay__enter_state - change state (the only assignment of s->state) */
+
+void relay__enter_state(struct relay_session *s, enum relay_state st)
+{
+    log_debug("smtpd", s->sid, "state %s -> %s", relay__strstate(s->state),
+              relay__strstate(st));
+    s->state = st;
+}
+
 /* relay__reply - append one reply line (CRLF added) */
 
 void relay__reply(struct relay_session *s, const char *fmt, ...)
@@ -134,7 +161,7 @@ void relay__close(struct relay_session *s, enum relay_close_reason why)
         relay_session_maybe_free(s);
         return;
     }
-    s->state = RELAY_S_CLOSING;
+    relay__enter_state(s, RELAY_S_CLOSING);
     free(s->tarpit_reply);              /* a held reply dies with the session */
     s->tarpit_reply = NULL;
     log_info("smtpd", s->sid, "disconnect from=%s reason=%s messages=%u",
@@ -182,6 +209,13 @@ static void relay_session_maybe_free(struct relay_session *s)
     relay_worker_session_gone(w);
 }
 
+/* relay_session_paused - a wait state: input stays buffered, unread */
+
+static bool relay_session_paused(const struct relay_session *s)
+{
+    return s->state == RELAY_S_SPOOL_WAIT || s->state == RELAY_S_TARPIT;
+}
+
 /* relay_session_line - handle one command line from the input */
 
 static void relay_session_line(struct relay_session *s, const char *p, size_t n)
@@ -227,7 +261,7 @@ void relay__process(struct relay_session *s)
             return;
         }
         p = tls_conn_peek(s->conn, &len);
-        if (len == 0 || s->state == RELAY_S_WAIT)
+        if (len == 0 || relay_session_paused(s))
             break;
         if (s->state == RELAY_S_DATA) {
             tls_conn_consume(s->conn, relay__data_feed(s, p, len));
@@ -255,7 +289,7 @@ void relay__process(struct relay_session *s)
         }
         relay_session_line(s, p, (size_t)(nl - p) + 1);
     }
-    if (s->state == RELAY_S_WAIT) {
+    if (relay_session_paused(s)) {
         tls_conn_pause(s->conn);
         uv_timer_stop(&s->idle_timer);
     } else {
@@ -279,8 +313,8 @@ static void relay_session_tarpit_end(struct relay_session *s)
 
     uv_timer_stop(&s->tarpit_timer);
     s->tarpit_reply = NULL;
-    if (s->state == RELAY_S_WAIT)
-        s->state = RELAY_S_CMD;
+    if (s->state == RELAY_S_TARPIT)
+        relay__enter_state(s, RELAY_S_CMD);
     relay__reply(s, "%s", reply);
     free(reply);
     relay__process(s);
@@ -301,7 +335,7 @@ void relay__tarpit(struct relay_session *s, uint64_t ms, const char *reply)
     }
     log_info("smtpd", s->sid, "tarpit %llu ms before \"%s\"", (unsigned long long)ms, reply);
     s->tarpit_reply = xstrdup(reply);
-    s->state = RELAY_S_WAIT;            /* relay__process pauses input */
+    relay__enter_state(s, RELAY_S_TARPIT);      /* relay__process pauses input */
     uv_timer_start(&s->tarpit_timer, relay_session_tarpit_fired, ms, 0);
 }
 
@@ -434,8 +468,7 @@ void relay_session_accept(struct relay_worker *w, uv_stream_t *server)
     int err;
 
     s->worker = w;
-    s->sid = log_session_id_next();
-    s->state = RELAY_S_CMD;
+    s->sid = log_session_id_next();     /* state: RELAY_S_CMD (zero) */
     if ((s->conn = tls_conn_accept(server, relay_session_event, s, &err)) == NULL) {
         log_warnx("smtpd", s->sid, "accept failed: %s", uv_strerror(err));
         free(s);
