@@ -9,12 +9,13 @@
  *
  * CONTRACT
  *  Everything runs on the worker loop that accepted the connection.
- *  Destruction is deferred and happens in one place: relay__close() marks
- *  the session closing, asks the conn and both timers to close, and the
- *  session is freed by relay_session_maybe_free() once the conn has
- *  delivered TLS_EV_CLOSED, both timers' close callbacks ran, and no
- *  background operation (a commit) still holds it.  Handlers may call
- *  relay__close() and must return without touching the session's I/O.
+ *  The state (relay_smtpd.h) changes only in relay__enter_state().
+ *  Destruction is deferred and happens in one place: relay__close() enters
+ *  CLOSING, asks the conn and the three timers to close, and the session
+ *  is freed by relay_session_maybe_free() once the conn has delivered
+ *  TLS_EV_CLOSED, every timer's close callback ran, and no background
+ *  operation (a commit) still holds it.  Handlers may call relay__close()
+ *  and must return without touching the session's I/O.
  */
 #include <arpa/inet.h>
 #include <stdarg.h>

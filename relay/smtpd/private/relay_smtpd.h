@@ -4,6 +4,15 @@
  * and command table) and relay_data.c (DATA filter and spooling).
  * Private to those three files; everyone else sees struct relay_session
  * as opaque (relay_worker.h).  The smtpd/ API is relay_receive.h.
+ *
+ * Test seam: the unit tests (tests/unit/relay_smtpd_*_test.c) need no
+ * hook in the code.  They run a real session on their own loop: a
+ * loopback listener whose connection callback calls
+ * relay_session_accept() with a relay_worker holding only loop, lock and
+ * wake; a client socket feeds bytes and reads replies.  They read the
+ * session's fields (state, tx, helo, errors, tarpit_reply), give it a
+ * tls_ctx to offer STARTTLS, and check the command table through
+ * relay__cmd_find().
  */
 #ifndef DOMSEC_RELAY_SMTPD_H
 #define DOMSEC_RELAY_SMTPD_H
