@@ -451,7 +451,7 @@ static void relay_cmd_help(struct relay_session *s, struct relay_args *a)
 }
 
 #define PRE_TLS   RELAY_CMD_PRE_TLS
-#define LAST      RELAY_CMD_LAST
+#define LAST      RELAY_CMD_LAST_IN_PIPELINE
 
 /* The commands and their rules (relay_smtpd.h explains each flag). */
 static const struct relay_cmd relay_cmd_table[] = {
@@ -559,6 +559,6 @@ void relay__command(struct relay_session *s, char *line, size_t len)
     else
         c->proceed(s, &a);
     free(a.addr);                       /* unless proceed took it */
-    if (c->flags & RELAY_CMD_LAST)
+    if (c->flags & RELAY_CMD_LAST_IN_PIPELINE)
         relay_cmd_pipelining(s, c);
 }

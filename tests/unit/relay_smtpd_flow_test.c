@@ -12,7 +12,8 @@
 #include "tls_conn.h"
 #include "tls_ctx.h"
 
-#define SECURE_CFG "auth_mechanism = tls\ndomain_secure_enabled = yes\ndomain_secure_tarpit_interval = %s"
+#define SECURE_CFG "auth_mechanism = tls\ndomain_secure_enabled = yes\n" \
+    "domain_secure_tarpit_interval = %s"
 #define SECURE_LIST "tls_receive_domain_secure_list = secure.test"
 
 /* offer_starttls - give the session a server context: STARTTLS is offered */

@@ -151,15 +151,15 @@ void    relay__tx_free(struct relay_session *s);
  * The command table (relay_proto.c): each command's rules, enforced by the
  * one dispatcher relay__command() before the command's own code runs.
  */
-#define RELAY_CMD_PRE_TLS   0x01u       /* allowed before STARTTLS on a connector with
-                                         * require_tls (others: 451 5.7.3 and close) */
-#define RELAY_CMD_NEED_HELO 0x02u       /* 503 "Send hello first" before EHLO/HELO */
-#define RELAY_CMD_NO_TX     0x04u       /* 503 "Sender already specified" inside MAIL..end */
-#define RELAY_CMD_NEED_TX   0x08u       /* 503 "Need mail command" outside MAIL..end */
-#define RELAY_CMD_NEED_RCPT 0x10u       /* 503 "Need rcpt command" before a recipient */
-#define RELAY_CMD_LAST      0x20u       /* ends a pipelined group (RFC 2920 3.1): command
-                                         * input buffered behind it is improper pipelining
-                                         * (logged at debug level) */
+#define RELAY_CMD_PRE_TLS          0x01u    /* allowed before STARTTLS on a connector with
+                                             * require_tls (others: 451 5.7.3, close) */
+#define RELAY_CMD_NEED_HELO        0x02u    /* 503 "Send hello first" before EHLO/HELO */
+#define RELAY_CMD_NO_TX            0x04u    /* 503 "Sender already specified" in MAIL..end */
+#define RELAY_CMD_NEED_TX          0x08u    /* 503 "Need mail command" outside MAIL..end */
+#define RELAY_CMD_NEED_RCPT        0x10u    /* 503 "Need rcpt command" before a recipient */
+#define RELAY_CMD_LAST_IN_PIPELINE 0x20u    /* ends a pipelined group (RFC 2920 3.1):
+                                             * command input buffered behind it is
+                                             * improper pipelining (a debug log line) */
 
 /* The counter a command bumps, checked after its syntax, before policy. */
 enum relay_cmd_limit {
