@@ -306,9 +306,9 @@ void relay__process(struct relay_session *s)
         relay__close(s, RELAY_CLOSE_REMOTE);
 }
 
-/* relay_session_tarpit_end - the held reply goes out; input resumes */
+/* relay__tarpit_end - the held reply goes out; input resumes */
 
-static void relay_session_tarpit_end(struct relay_session *s)
+void relay__tarpit_end(struct relay_session *s)
 {
     char *reply = s->tarpit_reply;
 
@@ -323,7 +323,7 @@ static void relay_session_tarpit_end(struct relay_session *s)
 
 static void relay_session_tarpit_fired(uv_timer_t *t)
 {
-    relay_session_tarpit_end(t->data);
+    relay__tarpit_end(t->data);
 }
 
 /* relay__tarpit - send reply after ms; no input is read meanwhile */
@@ -529,7 +529,7 @@ void relay_session_shutdown_all(struct relay_worker *w)
     for (s = w->sessions; s != NULL; s = next) {
         next = s->next;
         if (s->tarpit_reply != NULL)
-            relay_session_tarpit_end(s);        /* the held reply, then 421 */
+            relay__tarpit_end(s);        /* the held reply, then 421 */
         else if (s->state == RELAY_S_CMD)
             relay__process(s);          /* replies 421 and closes */
     }

@@ -52,22 +52,48 @@ static struct sm *open_secure(const char *tarpit)
     return sm_open2(extra, SECURE_LIST);
 }
 
+/* open_offering - open_secure, banner read, STARTTLS offered, after EHLO */
+
+static struct sm *open_offering(const char *tarpit)
+{
+    struct sm *h = open_secure(tarpit);
+
+    assert_int_equal(sm_code(h), 220);
+    offer_starttls(h);
+    sm_expect(h, "EHLO client.test", 250);
+    return h;
+}
+
+/*
+ * hold - run until the session holds a reply in TARPIT, check nothing was
+ * answered, then end the tarpit as its timer would (the interval is 10
+ * minutes, so the timer cannot race the checks).
+ */
+static struct relay_session *hold(struct sm *h)
+{
+    struct relay_session *s;
+
+    sm_until_state(h, RELAY_S_TARPIT);
+    s = sm_session(h);
+    assert_non_null(s->tarpit_reply);
+    assert_int_equal(h->inlen, 0);              /* nothing answered yet */
+    relay__tarpit_end(s);
+    return s;
+}
+
 /* test_tarpit_state_holds_input - 530 NotAuthenticated is held back */
 
 static void test_tarpit_state_holds_input(void **state)
 {
     static const char batch[] = "MAIL FROM:<x@secure.test>\r\nNOOP\r\nMAIL FROM:<y@a.test>\r\n";
-    struct sm *h = open_secure("20ms");
+    struct sm *h = open_secure("10m");
     struct relay_session *s;
 
     assert_int_equal(sm_code(h), 220);
     offer_starttls(h);
     assert_non_null(strstr(sm_cmd(h, "EHLO client.test"), "250-STARTTLS\r\n"));
     sm_send(h, batch, sizeof(batch) - 1);
-    sm_until_state(h, RELAY_S_TARPIT);
-    s = sm_session(h);
-    assert_non_null(s->tarpit_reply);
-    assert_int_equal(h->inlen, 0);              /* nothing answered yet */
+    s = hold(h);
     assert_string_equal(sm_reply(h), "530 5.7.1 Not authenticated\r\n");
     assert_int_equal(s->state, RELAY_S_CMD);
     assert_null(s->tarpit_reply);
@@ -76,6 +102,36 @@ static void test_tarpit_state_holds_input(void **state)
     assert_non_null(s->tx);
     assert_int_equal(s->errors, 0);             /* a policy refusal is no protocol error */
     sm_close(h);
+}
+
+/* test_tarpit_holds_every_command - each command behind a held 530 waits */
+
+static void test_tarpit_holds_every_command(void **state)
+{
+    static const struct {
+        const char *line;
+        int code;                       /* its reply after the 530 */
+    } cmds[] = {
+        { "EHLO client.test", 250 }, { "HELO client.test", 250 },
+        { "MAIL FROM:<s@a.test>", 250 }, { "RCPT TO:<u@a.test>", 503 }, { "DATA", 503 },
+        { "RSET", 250 }, { "NOOP", 250 }, { "QUIT", 221 }, { "VRFY u", 252 },
+        { "HELP", 214 }, { "STARTTLS", 220 }, { "XYZZY", 500 },
+    };
+
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+        struct sm *h = open_offering("10m");
+        char batch[128];
+        int n;
+
+        n = snprintf(batch, sizeof(batch), "MAIL FROM:<x@secure.test>\r\n%s\r\n",
+                     cmds[i].line);
+        sm_send(h, batch, (size_t)n);
+        hold(h);
+        assert_int_equal(sm_code(h), 530);
+        if (sm_code(h) != cmds[i].code)
+            fail_msg("%s after the tarpit: got %s", cmds[i].line, h->reply);
+        sm_close(h);
+    }
 }
 
 /* test_refusal_without_tarpit_flag - 454 (STARTTLS not offered) is not held */
@@ -100,11 +156,8 @@ static void test_refusal_without_tarpit_flag(void **state)
 
 static void test_tarpit_interval_zero(void **state)
 {
-    struct sm *h = open_secure("0");
+    struct sm *h = open_offering("0");
 
-    assert_int_equal(sm_code(h), 220);
-    offer_starttls(h);
-    sm_expect(h, "EHLO client.test", 250);
     sm_expect(h, "MAIL FROM:<x@secure.test>", 530);
     assert_int_equal(sm_session(h)->state, RELAY_S_CMD);
     assert_null(sm_session(h)->tarpit_reply);
@@ -116,13 +169,10 @@ static void test_tarpit_interval_zero(void **state)
 static void test_quit_in_tarpit(void **state)
 {
     static const char batch[] = "MAIL FROM:<x@secure.test>\r\nQUIT\r\nNOOP\r\n";
-    struct sm *h = open_secure("20ms");
+    struct sm *h = open_offering("10m");
 
-    assert_int_equal(sm_code(h), 220);
-    offer_starttls(h);
-    sm_expect(h, "EHLO client.test", 250);
     sm_send(h, batch, sizeof(batch) - 1);
-    sm_until_state(h, RELAY_S_TARPIT);
+    hold(h);
     assert_int_equal(sm_code(h), 530);
     assert_int_equal(sm_code(h), 221);
     while (!h->eof)
@@ -138,14 +188,30 @@ static void test_quit_in_tarpit(void **state)
  */
 static void test_hangup_in_tarpit(void **state)
 {
-    struct sm *h = open_secure("20ms");
+    struct sm *h = open_offering("10m");
+    struct relay_session *s;
 
-    assert_int_equal(sm_code(h), 220);
-    offer_starttls(h);
-    sm_expect(h, "EHLO client.test", 250);
     sm_send(h, "MAIL FROM:<x@secure.test>\r\n", 27);
     sm_until_state(h, RELAY_S_TARPIT);
-    sm_close(h);                                /* freed; the loop closes clean */
+    sm_hangup(h);
+    s = sm_session(h);
+    assert_int_equal(s->state, RELAY_S_TARPIT);  /* still holding */
+    relay__tarpit_end(s);                        /* the timer would, after 10 minutes */
+    sm_close(h);                                 /* freed; the loop closes clean */
+}
+
+/* test_tarpit_timer - a short interval: the timer sends the reply, in order */
+
+static void test_tarpit_timer(void **state)
+{
+    static const char batch[] = "MAIL FROM:<x@secure.test>\r\nNOOP\r\n";
+    struct sm *h = open_offering("1ms");
+
+    sm_send(h, batch, sizeof(batch) - 1);
+    assert_int_equal(sm_code(h), 530);          /* when the timer fired */
+    assert_int_equal(sm_code(h), 250);
+    assert_int_equal(sm_session(h)->state, RELAY_S_CMD);
+    sm_close(h);
 }
 
 /* test_pipelined_batch - one write, a whole transaction: replies in order */
@@ -280,10 +346,12 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tarpit_state_holds_input),
+        cmocka_unit_test(test_tarpit_holds_every_command),
         cmocka_unit_test(test_refusal_without_tarpit_flag),
         cmocka_unit_test(test_tarpit_interval_zero),
         cmocka_unit_test(test_quit_in_tarpit),
         cmocka_unit_test(test_hangup_in_tarpit),
+        cmocka_unit_test(test_tarpit_timer),
         cmocka_unit_test(test_pipelined_batch),
         cmocka_unit_test(test_command_split_across_reads),
         cmocka_unit_test(test_starttls_ends_group),

@@ -51,7 +51,7 @@ struct sm {
     uv_tcp_t listener, client;
     uv_connect_t connect;
     uv_timer_t deadline;
-    bool    expired, eof, connected;
+    bool    expired, eof, connected, hung_up;
     char    in[65536];                  /* bytes the client received, not yet taken */
     size_t  inlen;
     char    reply[8192];                /* the last reply sm_reply() took */
@@ -322,12 +322,26 @@ static SM_UNUSED int sm_queued(struct sm *h)
     return count;
 }
 
+static SM_UNUSED void sm_client_closed(uv_handle_t *hd)
+{
+    ((struct sm *)hd->data)->hung_up = true;
+}
+
+/* sm_hangup - the client closes its socket (the session may not see it yet) */
+
+static SM_UNUSED void sm_hangup(struct sm *h)
+{
+    if (!uv_is_closing((uv_handle_t *)&h->client))
+        uv_close((uv_handle_t *)&h->client, sm_client_closed);
+    while (!h->hung_up)
+        sm_step(h);
+}
+
 /* sm_close - the client hangs up; wait for the session to be freed; tidy up */
 
 static SM_UNUSED void sm_close(struct sm *h)
 {
-    if (!uv_is_closing((uv_handle_t *)&h->client))
-        uv_close((uv_handle_t *)&h->client, NULL);
+    sm_hangup(h);
     sm_until_gone(h);
     uv_close((uv_handle_t *)&h->listener, NULL);
     uv_close((uv_handle_t *)&h->deadline, NULL);

@@ -5,13 +5,14 @@
  * Private to those three files; everyone else sees struct relay_session
  * as opaque (relay_worker.h).  The smtpd/ API is relay_receive.h.
  *
- * Test seam: the unit tests (tests/unit/relay_smtpd_*_test.c) need no
- * hook in the code.  They run a real session on their own loop: a
+ * Test seam: the unit tests (tests/unit/relay_smtpd_*_test.c) need no hook
+ * of their own.  They run a real session on their own loop: a
  * loopback listener whose connection callback calls
  * relay_session_accept() with a relay_worker holding only loop, lock and
  * wake; a client socket feeds bytes and reads replies.  They read the
  * session's fields (state, tx, helo, errors, tarpit_reply), give it a
- * tls_ctx to offer STARTTLS, and check the command table through
+ * tls_ctx to offer STARTTLS, end a tarpit with relay__tarpit_end() instead
+ * of waiting for its timer, and check the command table through
  * relay__cmd_find().
  */
 #ifndef DOMSEC_RELAY_SMTPD_H
@@ -145,6 +146,9 @@ void    relay__process(struct relay_session *s);
  * pipelined commands are answered after it, in order.  ms 0: now.
  */
 void    relay__tarpit(struct relay_session *s, uint64_t ms, const char *reply);
+/* End the tarpit now: the held reply goes out, input resumes (the timer,
+ * a stopping worker, and tests, which must not wait for the timer). */
+void    relay__tarpit_end(struct relay_session *s);
 void    relay__tx_free(struct relay_session *s);
 
 /*
