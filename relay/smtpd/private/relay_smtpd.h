@@ -36,9 +36,10 @@
 /*
  * States of a receive session; only relay__enter_state() changes them.
  *
- *   CMD ──DATA──> DATA ──"."──> SPOOL_WAIT ──(committed/refused)──> CMD
+ *   CMD ──DATA──> DATA ──"."──> SPOOL_WAIT ──(committed, or file removed)──> CMD
+ *    │              │└─(refused, no file to remove)──────────────────────> CMD
  *    │              └─(spool write busy)─> SPOOL_WAIT ─(written)─> DATA
- *    └─(refusal the policy tarpits)─> TARPIT ──(timer)──> CMD
+ *    └─(refusal the verdict tarpits)─> TARPIT ─(timer, or worker stopping)─> CMD
  *   any ──relay__close()──> CLOSING (final)
  *
  * Input is read in CMD and DATA only; in both waits it stays buffered
