@@ -243,6 +243,8 @@ static struct policy_secure_verdict in_verdict(const struct policy_reply *reply,
         .reply = reply,
         .domain_secured = secured,
         .revocation_accepted = rev_accepted,
+        /* Exchange tarpits its NotAuthenticated refusals, no other. */
+        .tarpit = reply == &secure_not_authenticated,
         .rule = rule,
     };
 

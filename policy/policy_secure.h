@@ -45,6 +45,9 @@ struct policy_secure_verdict {
     const struct policy_reply *reply;   /* NULL: accept (see domain_secured); static */
     bool    domain_secured;             /* stamp as Partner (X-MS-Exchange-Organization-Auth*) */
     bool    revocation_accepted;        /* passed only because revocation_failure = accept */
+    bool    tarpit;                     /* hold the refusal back for the connector's
+                                         * domain_secure_tarpit_interval, as Exchange does
+                                         * for NotAuthenticated (rows 2 and 4) */
     const char *rule;                   /* the deciding row, for the protocol log; static:
                                          * "NotListed", "DomainSecureDisabled",
                                          * "NotAuthenticated (STARTTLS not used)",

@@ -360,6 +360,16 @@ static void decide_reply(const struct relay_event *ev, struct relay_decision *d)
         if (code == 354)
             return;                     /* CONTINUE: the message; else the accepted
                                          * recipients share the refusal, as at the dot */
+        if (code < 400) {               /* 2xx/3xx but not 354: the message was not
+                                         * sent, so it cannot count as delivered */
+            char *t = xasprintf("451 4.5.0 Unexpected reply to DATA: %s",
+                                ev->text != NULL ? ev->text : "");
+
+            decide_set(d, RELAY_O_DEFER, RELAY_SCOPE_ACCEPTED, RELAY_H_CONTINUE, t);
+            d->code = 451;
+            free(t);
+            return;
+        }
         /* FALLTHROUGH */
     case RELAY_S_DOT:
         decide_set(d, relay_trouble_rcpt(code), RELAY_SCOPE_ACCEPTED, RELAY_H_CONTINUE,

@@ -13,8 +13,8 @@
  *  (at most len + 1 of them; the caller provides the room in *outlen) and
  *  stops after the terminating CRLF.CRLF with *done set.
  *  relay__data_feed() runs on the session's loop; it may pause the session
- *  (state RELAY_S_WAIT) while the spool writes, and resumes it from the
- *  spool callbacks.
+ *  (state RELAY_S_SPOOL_WAIT) while the spool writes, commits or removes
+ *  the file, and resumes it from the spool callbacks.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -322,7 +322,7 @@ static void relay_data_discarded(struct relay_spool *sp, int status, void *arg)
         relay__close(s, RELAY_CLOSE_LOCAL);
         return;
     }
-    s->state = RELAY_S_CMD;
+    relay__enter_state(s, RELAY_S_CMD);
     relay__process(s);
 }
 
@@ -334,14 +334,14 @@ static void relay_data_flushed(struct relay_spool *sp, int status, void *arg)
 
     if (status < 0)
         relay_data_spool_error(s, status);
-    if (s->state != RELAY_S_WAIT)
+    if (s->state != RELAY_S_SPOOL_WAIT)
         return;                         /* we were not waiting for it */
     if (s->tx->eod) {
         relay_data_finish(s);           /* the end was seen while writing */
-        if (s->state == RELAY_S_WAIT)
+        if (s->state == RELAY_S_SPOOL_WAIT)
             return;                     /* now committing */
     } else {
-        s->state = RELAY_S_DATA;
+        relay__enter_state(s, RELAY_S_DATA);
     }
     relay__process(s);
 }
@@ -415,7 +415,7 @@ static void relay_data_committed(struct relay_spool *sp, int status, void *arg)
         relay__close(s, RELAY_CLOSE_LOCAL);     /* lets the session be freed */
         return;
     }
-    s->state = RELAY_S_CMD;
+    relay__enter_state(s, RELAY_S_CMD);
     relay__process(s);
 }
 
@@ -439,18 +439,18 @@ static void relay_data_finish(struct relay_session *s)
         if (tx->spool == NULL) {
             relay__reply(s, "%s", reject);
             relay__tx_free(s);
-            s->state = RELAY_S_CMD;
+            relay__enter_state(s, RELAY_S_CMD);
             return;
         }
         /* Reply once the partial file is gone, so a client that retries at
          * once (a smaller message after 452) finds the space free again. */
         tx->reject = reject;
-        s->state = RELAY_S_WAIT;
+        relay__enter_state(s, RELAY_S_SPOOL_WAIT);
         s->pending++;
         relay_spool_abort(tx->spool, relay_data_discarded, s);
         return;
     }
-    s->state = RELAY_S_WAIT;
+    relay__enter_state(s, RELAY_S_SPOOL_WAIT);
     s->pending++;
     relay_spool_commit(tx->spool, relay_data_committed, s);
 }
@@ -471,7 +471,7 @@ size_t relay__data_feed(struct relay_session *s, const char *p, size_t len)
             int r;
 
             if (relay_spool_busy(tx->spool)) {
-                s->state = RELAY_S_WAIT;        /* resumed by relay_data_flushed */
+                relay__enter_state(s, RELAY_S_SPOOL_WAIT);  /* relay_data_flushed resumes */
                 return used;
             }
             if (tx->spool_err == 0
@@ -491,7 +491,7 @@ size_t relay__data_feed(struct relay_session *s, const char *p, size_t len)
         if (done) {
             if (tx->spool != NULL && relay_spool_busy(tx->spool)) {
                 tx->eod = true;         /* relay_data_flushed finishes */
-                s->state = RELAY_S_WAIT;
+                relay__enter_state(s, RELAY_S_SPOOL_WAIT);
                 return used;
             }
             relay_data_finish(s);

@@ -1,16 +1,31 @@
 /*
  * relay_proto.c - SMTP commands of the receive session.
  *
- * A command table {verb, handler, flags} maps each verb to a handler that
- * first checks (sequence, syntax, policy) and only then proceeds (changes
- * the session or transaction).  Replies use the Exchange wording where one
- * exists; see docs/ARCHITECTURE.md for the full table.
+ * A command table {verb, check, proceed, flags, limit} carries each
+ * command's rules; one dispatcher, relay__command(), enforces them in this
+ * order, first failure wins:
+ *   1. sequence (flags NEED_HELO, NO_TX, NEED_TX, NEED_RCPT): 503;
+ *   2. TLS required by the connector and not yet started, for a command
+ *      without PRE_TLS: 451 5.7.3, then the session closes (Exchange);
+ *   3. check: the syntax of the arguments, parsed into struct relay_args;
+ *      its refusal is a protocol error (500/501/503);
+ *   4. the limit counter the command bumps (RCPT: max_recipients_per_message,
+ *      452, not a protocol error);
+ *   5. proceed: policy (open relay, SIZE, domain security), then the
+ *      change to the session or transaction, and the reply.
+ * A command flagged LAST ends a pipelined group (RFC 2920 3.1, RFC 3207
+ * 4.2): command input already buffered behind it is logged at debug level
+ * as improper pipelining (STARTTLS discards it, DATA reads it as text).
+ * Replies use the Exchange wording where one exists; see
+ * docs/ARCHITECTURE.md for the full table.
  *
  * CONTRACT
  *  relay__command() gets one command line without its line end, in a
  *  buffer it may modify; it replies through relay__reply() and may change
- *  s->state (DATA) or close the session.  Protocol errors (500/501/502/503)
- *  are counted; reaching max_protocol_errors closes the session with 421.
+ *  the state (DATA, TARPIT) or close the session.  Every protocol error
+ *  (500/501/502/503) is counted; reaching max_protocol_errors closes the
+ *  session with 421.  The table is exported read-only for tests
+ *  (relay__cmd_find).
  */
 #include <ctype.h>
 #include <stdlib.h>
@@ -127,13 +142,6 @@ static int relay_proto_path(char *p, char **addr, char **rest)
     return 0;
 }
 
-/* relay_proto_reset - forget the transaction */
-
-static void relay_proto_reset(struct relay_session *s)
-{
-    relay__tx_free(s);
-}
-
 /*
  * relay_proto_secure - domain security at MAIL FROM (SPEC 3): -1 after a
  * refusal reply; 0 with *secured = the partner domain (owned) or NULL.
@@ -170,7 +178,7 @@ static int relay_proto_secure(struct relay_session *s, const char *sender, char 
         log_proto_infof(&s->plog.pl, domain, "Message from secure domain '%s' on "
                         "receive connector '%s' was refused because %s .", domain, s->rc->name,
                         v.rule);
-        if (v.reply->code == 530) {     /* Exchange tarpits these (rows 2 and 4) */
+        if (v.tarpit) {                 /* Exchange holds these back (rows 2 and 4) */
             char line[256];
 
             snprintf(line, sizeof(line), "%d %s", v.reply->code, v.reply->text);
@@ -199,27 +207,32 @@ static int relay_proto_secure(struct relay_session *s, const char *sender, char 
     return 0;
 }
 
-/* relay_cmd_hello - HELO and EHLO (esmtp) */
+/* relay_check_hello - HELO/EHLO domain: printable, 1..255 bytes */
 
-static void relay_cmd_hello(struct relay_session *s, char *arg, bool esmtp)
+static const char *relay_check_hello(struct relay_session *s, char *arg, struct relay_args *a)
 {
-    const struct cfg_receive *rc = s->rc;
     size_t n = strlen(arg);
 
     while (n > 0 && arg[n - 1] == ' ')
         arg[--n] = '\0';
-    if (n == 0 || n > RELAY_DOMAIN_MAX) {
-        relay_proto_error(s, "501 5.5.4 Invalid domain name");
-        return;
-    }
+    if (n == 0 || n > RELAY_DOMAIN_MAX)
+        return "501 5.5.4 Invalid domain name";
     for (size_t i = 0; i < n; i++)
-        if ((unsigned char)arg[i] < 0x21 || (unsigned char)arg[i] > 0x7e) {
-            relay_proto_error(s, "501 5.5.4 Invalid domain name");
-            return;
-        }
-    relay_proto_reset(s);
+        if ((unsigned char)arg[i] < 0x21 || (unsigned char)arg[i] > 0x7e)
+            return "501 5.5.4 Invalid domain name";
+    a->text = arg;
+    return NULL;
+}
+
+/* relay_proto_hello - HELO and EHLO (esmtp): a new start, and the greeting */
+
+static void relay_proto_hello(struct relay_session *s, const char *domain, bool esmtp)
+{
+    const struct cfg_receive *rc = s->rc;
+
+    relay__tx_free(s);
     free(s->helo);
-    s->helo = xstrdup(arg);
+    s->helo = xstrdup(domain);
     s->esmtp = esmtp;
     if (!esmtp) {
         relay__reply(s, "250 %s Hello [%s]", rc->fqdn, s->remote_ip);
@@ -234,39 +247,26 @@ static void relay_cmd_hello(struct relay_session *s, char *arg, bool esmtp)
     relay__reply(s, "250 8BITMIME");
 }
 
-static void relay_cmd_helo(struct relay_session *s, char *arg) { relay_cmd_hello(s, arg, false); }
-static void relay_cmd_ehlo(struct relay_session *s, char *arg) { relay_cmd_hello(s, arg, true); }
-
-/* relay_cmd_mail - MAIL FROM:<path> [SIZE=n] [BODY=7BIT|8BITMIME] */
-
-static void relay_cmd_mail(struct relay_session *s, char *arg)
+static void relay_cmd_helo(struct relay_session *s, struct relay_args *a)
 {
-    enum relay_body body = RELAY_BODY_NONE;
-    unsigned long long size = 0;
-    char *addr, *rest, *param, *secured = NULL;
+    relay_proto_hello(s, a->text, false);
+}
 
-    if (s->helo == NULL) {
-        relay_proto_error(s, "503 5.5.2 Send hello first");
-        return;
-    }
-    if (s->tx != NULL) {
-        relay_proto_error(s, "503 5.5.2 Sender already specified");
-        return;
-    }
-    if (s->rc->require_tls && !s->tls) {       /* Exchange: reply, then disconnect */
-        relay__reply(s, "451 5.7.3 STARTTLS is required to send mail");
-        relay__close(s, RELAY_CLOSE_LOCAL);
-        return;
-    }
-    if (strncasecmp(arg, "FROM:", 5) != 0 || relay_proto_path(arg + 5, &addr, &rest) < 0) {
-        relay_proto_error(s, "501 5.5.4 Invalid address");
-        return;
-    }
-    if (addr[0] != '\0' && strchr(addr, '@') == NULL) {    /* only <> may lack a domain */
-        free(addr);
-        relay_proto_error(s, "501 5.5.4 Invalid address");
-        return;
-    }
+static void relay_cmd_ehlo(struct relay_session *s, struct relay_args *a)
+{
+    relay_proto_hello(s, a->text, true);
+}
+
+/* relay_check_mail - FROM:<path> [SIZE=n] [BODY=7BIT|8BITMIME] */
+
+static const char *relay_check_mail(struct relay_session *s, char *arg, struct relay_args *a)
+{
+    char *rest, *param;
+
+    if (strncasecmp(arg, "FROM:", 5) != 0 || relay_proto_path(arg + 5, &a->addr, &rest) < 0)
+        return "501 5.5.4 Invalid address";
+    if (a->addr[0] != '\0' && strchr(a->addr, '@') == NULL)
+        return "501 5.5.4 Invalid address";     /* only <> may lack a domain */
     while ((param = strsep(&rest, " ")) != NULL) {
         char *end;
 
@@ -275,66 +275,57 @@ static void relay_cmd_mail(struct relay_session *s, char *arg)
         if (!s->esmtp)                  /* no service extensions after HELO */
             ;
         else if (strncasecmp(param, "SIZE=", 5) == 0 && isdigit((unsigned char)param[5])) {
-            size = strtoull(param + 5, &end, 10);
+            a->size = strtoull(param + 5, &end, 10);
             if (*end == '\0')
                 continue;
         } else if (strcasecmp(param, "BODY=8BITMIME") == 0) {
-            body = RELAY_BODY_8BITMIME;
+            a->body = RELAY_BODY_8BITMIME;
             continue;
         } else if (strcasecmp(param, "BODY=7BIT") == 0) {
-            body = RELAY_BODY_7BIT;
+            a->body = RELAY_BODY_7BIT;
             continue;
         }
-        free(addr);
-        relay_proto_error(s, "501 5.5.4 Unrecognized parameter");
-        return;
+        return "501 5.5.4 Unrecognized parameter";
     }
-    if (size > s->rc->max_message_size) {
-        free(addr);
+    return NULL;
+}
+
+/* relay_cmd_mail - SIZE and domain security, then a new transaction */
+
+static void relay_cmd_mail(struct relay_session *s, struct relay_args *a)
+{
+    char *secured = NULL;
+
+    if (a->size > s->rc->max_message_size) {
         relay__reply(s, "552 5.3.4 Message size exceeds fixed maximum message size");
         return;
     }
-    if (relay_proto_secure(s, addr, &secured) < 0) {
-        free(addr);
+    if (relay_proto_secure(s, a->addr, &secured) < 0)
         return;                         /* refused; the session stays open */
-    }
     s->tx = xcalloc(1, sizeof(*s->tx));
     s->tx->secured = secured;
-    s->tx->sender = addr;
-    s->tx->body = body;
-    s->tx->size_param = size;
+    s->tx->sender = a->addr;
+    a->addr = NULL;                     /* taken */
+    s->tx->body = a->body;
+    s->tx->size_param = a->size;
     relay__reply(s, "250 2.1.0 Sender OK");
 }
 
-/* relay_cmd_rcpt - RCPT TO:<path> */
+/* relay_check_rcpt - TO:<path>; <postmaster> becomes postmaster@first domain */
 
-static void relay_cmd_rcpt(struct relay_session *s, char *arg)
+static const char *relay_check_rcpt(struct relay_session *s, char *arg, struct relay_args *a)
 {
-    const struct policy_reply *verdict;
-    struct relay_tx *tx = s->tx;
-    char *addr, *rest, domain[RELAY_DOMAIN_MAX + 1];
+    char *rest;
 
-    if (tx == NULL) {
-        relay_proto_error(s, "503 5.5.2 Need mail command");
-        return;
-    }
-    if (strncasecmp(arg, "TO:", 3) != 0 || relay_proto_path(arg + 3, &addr, &rest) < 0) {
-        relay_proto_error(s, "501 5.5.4 Invalid address");
-        return;
-    }
-    if (addr[0] == '\0') {             /* <> is not a recipient */
-        free(addr);
-        relay_proto_error(s, "501 5.5.4 Invalid address");
-        return;
-    }
+    if (strncasecmp(arg, "TO:", 3) != 0 || relay_proto_path(arg + 3, &a->addr, &rest) < 0)
+        return "501 5.5.4 Invalid address";
+    if (a->addr[0] == '\0')             /* <> is not a recipient */
+        return "501 5.5.4 Invalid address";
     while (*rest == ' ')
         rest++;
-    if (*rest != '\0') {
-        free(addr);
-        relay_proto_error(s, "501 5.5.4 Unrecognized parameter");
-        return;
-    }
-    if (strchr(addr, '@') == NULL) {
+    if (*rest != '\0')
+        return "501 5.5.4 Unrecognized parameter";
+    if (strchr(a->addr, '@') == NULL) {
         const struct cfg_list *ad = &s->cfg->transport.accepted_domains;
         const char *dom = NULL;
 
@@ -342,24 +333,26 @@ static void relay_cmd_rcpt(struct relay_session *s, char *arg)
         for (size_t i = 0; i < ad->n && dom == NULL; i++)
             if (ad->v[i][0] != '*')
                 dom = ad->v[i];
-        if (strcasecmp(addr, "postmaster") != 0 || dom == NULL) {
-            free(addr);
-            relay_proto_error(s, "501 5.5.4 Invalid address");
-            return;
-        }
-        free(addr);
-        addr = xasprintf("postmaster@%s", dom);
+        if (strcasecmp(a->addr, "postmaster") != 0 || dom == NULL)
+            return "501 5.5.4 Invalid address";
+        free(a->addr);
+        a->addr = xasprintf("postmaster@%s", dom);
     }
-    if (tx->nrcpts >= s->rc->max_recipients_per_message) {
-        free(addr);
-        relay__reply(s, "452 4.5.3 Too many recipients");
-        return;
-    }
-    log_mail_domain(domain, sizeof(domain), addr);
+    return NULL;
+}
+
+/* relay_cmd_rcpt - the open-relay rule, then one more recipient */
+
+static void relay_cmd_rcpt(struct relay_session *s, struct relay_args *a)
+{
+    const struct policy_reply *verdict;
+    struct relay_tx *tx = s->tx;
+    char domain[RELAY_DOMAIN_MAX + 1];
+
+    log_mail_domain(domain, sizeof(domain), a->addr);
     if ((verdict = policy_rcpt_check(s->cfg, s->rc, domain)) != NULL) {
-        log_info("smtpd", s->sid, "rcpt refused to=<%s> reply=\"%d %s\"", addr, verdict->code,
-                 verdict->text);
-        free(addr);
+        log_info("smtpd", s->sid, "rcpt refused to=<%s> reply=\"%d %s\"", a->addr,
+                 verdict->code, verdict->text);
         relay__reply(s, "%d %s", verdict->code, verdict->text);
         return;
     }
@@ -367,51 +360,51 @@ static void relay_cmd_rcpt(struct relay_session *s, char *arg)
         tx->cap = tx->cap ? tx->cap * 2 : 4;
         tx->rcpts = xrealloc(tx->rcpts, tx->cap * sizeof(*tx->rcpts));
     }
-    tx->rcpts[tx->nrcpts++] = addr;
+    tx->rcpts[tx->nrcpts++] = a->addr;
+    a->addr = NULL;                     /* taken */
     relay__reply(s, "250 2.1.5 Recipient OK");
 }
 
-/* relay_cmd_data - DATA */
+/* relay_check_noarg - a command that takes no argument (DATA) */
 
-static void relay_cmd_data(struct relay_session *s, char *arg)
+static const char *relay_check_noarg(struct relay_session *s, char *arg, struct relay_args *a)
 {
-    if (s->tx == NULL || s->tx->nrcpts == 0) {
-        relay_proto_error(s, s->tx == NULL ? "503 5.5.2 Need mail command"
-                                           : "503 5.5.2 Need rcpt command");
-        return;
-    }
-    if (*arg != '\0') {
-        relay_proto_error(s, "501 5.5.4 Unrecognized parameter");
-        return;
-    }
+    return *arg != '\0' ? "501 5.5.4 Unrecognized parameter" : NULL;
+}
+
+/* relay_cmd_data - open the spool file; message text follows */
+
+static void relay_cmd_data(struct relay_session *s, struct relay_args *a)
+{
     if (relay__data_begin(s) < 0) {
         relay__reply(s, "451 4.3.0 Error writing message to the queue");
         return;
     }
     relay__reply(s, "354 Start mail input; end with <CRLF>.<CRLF>");
-    s->state = RELAY_S_DATA;
+    relay__enter_state(s, RELAY_S_DATA);
+}
+
+/* relay_check_starttls - offered, not yet active, no argument */
+
+static const char *relay_check_starttls(struct relay_session *s, char *arg, struct relay_args *a)
+{
+    if (s->tls_ctx == NULL)
+        return "500 5.3.3 Unrecognized command";        /* not offered */
+    if (s->tls)
+        return "503 5.5.1 TLS already active";
+    if (*arg != '\0')
+        return "501 5.5.4 Syntax error";
+    return NULL;
 }
 
 /* relay_cmd_starttls - STARTTLS (RFC 3207) */
 
-static void relay_cmd_starttls(struct relay_session *s, char *arg)
+static void relay_cmd_starttls(struct relay_session *s, struct relay_args *a)
 {
     const struct config *cfg = s->cfg;
     size_t dropped = 0;
     bool ask;
 
-    if (s->tls_ctx == NULL) {
-        relay_proto_error(s, "500 5.3.3 Unrecognized command");   /* not offered */
-        return;
-    }
-    if (s->tls) {
-        relay_proto_error(s, "503 5.5.1 TLS already active");
-        return;
-    }
-    if (*arg != '\0') {
-        relay_proto_error(s, "501 5.5.4 Syntax error");
-        return;
-    }
     relay__reply(s, "220 2.0.0 SMTP server ready");
     /* Ask for a client certificate when domain security may need one. */
     ask = s->rc->domain_secure_enabled && cfg->transport.recv_secure.n > 0;
@@ -422,74 +415,150 @@ static void relay_cmd_starttls(struct relay_session *s, char *arg)
     if (dropped > 0)                    /* CVE-2011-0411: never executed inside TLS */
         log_info("smtpd", s->sid, "dropped %zu bytes pipelined after STARTTLS", dropped);
     /* RFC 3207 4.2: forget everything learned before TLS; EHLO again. */
-    relay_proto_reset(s);
+    relay__tx_free(s);
     free(s->helo);
     s->helo = NULL;
     s->esmtp = false;
 }
 
-static void relay_cmd_rset(struct relay_session *s, char *arg)
+static void relay_cmd_rset(struct relay_session *s, struct relay_args *a)
 {
-    relay_proto_reset(s);
+    relay__tx_free(s);
     relay__reply(s, "250 2.0.0 Resetting");
 }
 
-static void relay_cmd_noop(struct relay_session *s, char *arg)
+static void relay_cmd_noop(struct relay_session *s, struct relay_args *a)
 {
     relay__reply(s, "250 2.0.0 OK");
 }
 
-static void relay_cmd_quit(struct relay_session *s, char *arg)
+static void relay_cmd_quit(struct relay_session *s, struct relay_args *a)
 {
     relay__reply(s, "221 2.0.0 Service closing transmission channel");
     relay__close(s, RELAY_CLOSE_QUIT);
 }
 
-static void relay_cmd_vrfy(struct relay_session *s, char *arg)
+static void relay_cmd_vrfy(struct relay_session *s, struct relay_args *a)
 {
     relay__reply(s, "252 2.1.5 Cannot VRFY user");
 }
 
-static void relay_cmd_help(struct relay_session *s, char *arg)
+static void relay_cmd_help(struct relay_session *s, struct relay_args *a)
 {
     relay__reply(s, "214-This server supports the following commands:");
     relay__reply(s, "214 HELO EHLO %sMAIL RCPT DATA RSET NOOP QUIT VRFY HELP",
                  s->tls_ctx != NULL && !s->tls ? "STARTTLS " : "");
 }
 
-static const struct relay_cmd {
-    const char *verb;
-    void  (*fn)(struct relay_session *s, char *arg);
-} relay_cmd_table[] = {
-    { "EHLO", relay_cmd_ehlo },
-    { "HELO", relay_cmd_helo },
-    { "MAIL", relay_cmd_mail },
-    { "RCPT", relay_cmd_rcpt },
-    { "DATA", relay_cmd_data },
-    { "RSET", relay_cmd_rset },
-    { "NOOP", relay_cmd_noop },
-    { "QUIT", relay_cmd_quit },
-    { "VRFY", relay_cmd_vrfy },
-    { "HELP", relay_cmd_help },
-    { "STARTTLS", relay_cmd_starttls },
+#define PRE_TLS   RELAY_CMD_PRE_TLS
+#define LAST      RELAY_CMD_LAST_IN_PIPELINE
+
+/* The commands and their rules (relay_smtpd.h explains each flag). */
+static const struct relay_cmd relay_cmd_table[] = {
+    { "EHLO", relay_check_hello, relay_cmd_ehlo, PRE_TLS | LAST, RELAY_CMD_NO_LIMIT },
+    { "HELO", relay_check_hello, relay_cmd_helo, PRE_TLS | LAST, RELAY_CMD_NO_LIMIT },
+    { "MAIL", relay_check_mail, relay_cmd_mail, RELAY_CMD_NEED_HELO | RELAY_CMD_NO_TX,
+      RELAY_CMD_NO_LIMIT },
+    { "RCPT", relay_check_rcpt, relay_cmd_rcpt, RELAY_CMD_NEED_TX, RELAY_CMD_RCPT_LIMIT },
+    { "DATA", relay_check_noarg, relay_cmd_data,
+      RELAY_CMD_NEED_TX | RELAY_CMD_NEED_RCPT | LAST, RELAY_CMD_NO_LIMIT },
+    { "RSET", NULL, relay_cmd_rset, PRE_TLS, RELAY_CMD_NO_LIMIT },
+    { "NOOP", NULL, relay_cmd_noop, PRE_TLS | LAST, RELAY_CMD_NO_LIMIT },
+    { "QUIT", NULL, relay_cmd_quit, PRE_TLS | LAST, RELAY_CMD_NO_LIMIT },
+    { "VRFY", NULL, relay_cmd_vrfy, PRE_TLS | LAST, RELAY_CMD_NO_LIMIT },
+    { "HELP", NULL, relay_cmd_help, PRE_TLS, RELAY_CMD_NO_LIMIT },
+    { "STARTTLS", relay_check_starttls, relay_cmd_starttls, PRE_TLS | LAST,
+      RELAY_CMD_NO_LIMIT },
 };
 
-/* relay__command - dispatch one command line */
+#undef PRE_TLS
+#undef LAST
+
+/* relay__cmd_find - the table entry of verb (vlen bytes, any case), or NULL */
+
+const struct relay_cmd *relay__cmd_find(const char *verb, size_t vlen)
+{
+    for (size_t i = 0; i < sizeof(relay_cmd_table) / sizeof(relay_cmd_table[0]); i++) {
+        const struct relay_cmd *c = &relay_cmd_table[i];
+
+        if (vlen == strlen(c->verb) && strncasecmp(verb, c->verb, vlen) == 0)
+            return c;
+    }
+    return NULL;
+}
+
+/* relay_cmd_sequence - the 503 of a command out of sequence, or NULL */
+
+static const char *relay_cmd_sequence(const struct relay_session *s, unsigned flags)
+{
+    if ((flags & RELAY_CMD_NEED_HELO) && s->helo == NULL)
+        return "503 5.5.2 Send hello first";
+    if ((flags & RELAY_CMD_NO_TX) && s->tx != NULL)
+        return "503 5.5.2 Sender already specified";
+    if ((flags & RELAY_CMD_NEED_TX) && s->tx == NULL)
+        return "503 5.5.2 Need mail command";
+    if ((flags & RELAY_CMD_NEED_RCPT) && s->tx->nrcpts == 0)
+        return "503 5.5.2 Need rcpt command";
+    return NULL;
+}
+
+/* relay_cmd_over_limit - the reply when the command's counter is full, or NULL */
+
+static const char *relay_cmd_over_limit(const struct relay_session *s, enum relay_cmd_limit lim)
+{
+    switch (lim) {
+    case RELAY_CMD_NO_LIMIT:
+        return NULL;
+    case RELAY_CMD_RCPT_LIMIT:
+        return s->tx->nrcpts >= s->rc->max_recipients_per_message
+            ? "452 4.5.3 Too many recipients" : NULL;
+    }
+    log_panic("smtpd", "unknown command limit %d", (int)lim);
+}
+
+/* relay_cmd_pipelining - note command input buffered behind a LAST command */
+
+static void relay_cmd_pipelining(struct relay_session *s, const struct relay_cmd *c)
+{
+    size_t len = 0;
+
+    if (s->state == RELAY_S_CMD && s->conn != NULL)
+        (void)tls_conn_peek(s->conn, &len);
+    if (len > 0)
+        log_debug("smtpd", s->sid, "improper pipelining after %s", c->verb);
+}
+
+/* relay__command - dispatch one command line: the table's rules, check, proceed */
 
 void relay__command(struct relay_session *s, char *line, size_t len)
 {
     size_t vlen = strcspn(line, " ");
-    char *arg = line + vlen;
+    const struct relay_cmd *c = relay__cmd_find(line, vlen);
+    struct relay_args a = { .text = line + vlen };
+    const char *err;
 
-    while (*arg == ' ')
-        arg++;
-    for (size_t i = 0; i < sizeof(relay_cmd_table) / sizeof(relay_cmd_table[0]); i++) {
-        const struct relay_cmd *c = &relay_cmd_table[i];
-
-        if (vlen == strlen(c->verb) && strncasecmp(line, c->verb, vlen) == 0) {
-            c->fn(s, arg);
-            return;
-        }
+    while (*a.text == ' ')
+        a.text++;
+    if (c == NULL) {
+        relay_proto_error(s, "500 5.3.3 Unrecognized command");
+        return;
     }
-    relay_proto_error(s, "500 5.3.3 Unrecognized command");
+    if ((err = relay_cmd_sequence(s, c->flags)) != NULL) {
+        relay_proto_error(s, err);
+        return;
+    }
+    if (!(c->flags & RELAY_CMD_PRE_TLS) && s->rc->require_tls && !s->tls) {
+        relay__reply(s, "451 5.7.3 STARTTLS is required to send mail");
+        relay__close(s, RELAY_CLOSE_LOCAL);     /* Exchange: reply, then disconnect */
+        return;
+    }
+    if (c->check != NULL && (err = c->check(s, a.text, &a)) != NULL)
+        relay_proto_error(s, err);
+    else if ((err = relay_cmd_over_limit(s, c->limit)) != NULL)
+        relay__reply(s, "%s", err);
+    else
+        c->proceed(s, &a);
+    free(a.addr);                       /* unless proceed took it */
+    if (c->flags & RELAY_CMD_LAST_IN_PIPELINE)
+        relay_cmd_pipelining(s, c);
 }

@@ -9,12 +9,13 @@
  *
  * CONTRACT
  *  Everything runs on the worker loop that accepted the connection.
- *  Destruction is deferred and happens in one place: relay__close() marks
- *  the session closing, asks the conn and both timers to close, and the
- *  session is freed by relay_session_maybe_free() once the conn has
- *  delivered TLS_EV_CLOSED, both timers' close callbacks ran, and no
- *  background operation (a commit) still holds it.  Handlers may call
- *  relay__close() and must return without touching the session's I/O.
+ *  The state (relay_smtpd.h) changes only in relay__enter_state().
+ *  Destruction is deferred and happens in one place: relay__close() enters
+ *  CLOSING, asks the conn and the three timers to close, and the session
+ *  is freed by relay_session_maybe_free() once the conn has delivered
+ *  TLS_EV_CLOSED, every timer's close callback ran, and no background
+ *  operation (a commit) still holds it.  Handlers may call relay__close()
+ *  and must return without touching the session's I/O.
  */
 #include <arpa/inet.h>
 #include <stdarg.h>
@@ -36,6 +37,33 @@
 
 static void relay_session_maybe_free(struct relay_session *s);
 static void relay_session_idle(uv_timer_t *t);
+
+/* State names for logs and tests, by enum relay_state. */
+static const char *const relay_states[] = {
+    [RELAY_S_CMD] = "CMD",
+    [RELAY_S_DATA] = "DATA",
+    [RELAY_S_SPOOL_WAIT] = "SPOOL_WAIT",
+    [RELAY_S_TARPIT] = "TARPIT",
+    [RELAY_S_CLOSING] = "CLOSING",
+};
+
+/* relay__strstate - the name of a session state */
+
+const char *relay__strstate(enum relay_state st)
+{
+    if ((unsigned)st >= sizeof(relay_states) / sizeof(relay_states[0]))
+        log_panic("smtpd", "bad session state %d", (int)st);
+    return relay_states[st];
+}
+
+/* relay__enter_state - change state (the only assignment of s->state) */
+
+void relay__enter_state(struct relay_session *s, enum relay_state st)
+{
+    log_debug("smtpd", s->sid, "state %s -> %s", relay__strstate(s->state),
+              relay__strstate(st));
+    s->state = st;
+}
 
 /* relay__reply - append one reply line (CRLF added) */
 
@@ -134,7 +162,7 @@ void relay__close(struct relay_session *s, enum relay_close_reason why)
         relay_session_maybe_free(s);
         return;
     }
-    s->state = RELAY_S_CLOSING;
+    relay__enter_state(s, RELAY_S_CLOSING);
     free(s->tarpit_reply);              /* a held reply dies with the session */
     s->tarpit_reply = NULL;
     log_info("smtpd", s->sid, "disconnect from=%s reason=%s messages=%u",
@@ -182,6 +210,13 @@ static void relay_session_maybe_free(struct relay_session *s)
     relay_worker_session_gone(w);
 }
 
+/* relay_session_paused - a wait state: input stays buffered, unread */
+
+static bool relay_session_paused(const struct relay_session *s)
+{
+    return s->state == RELAY_S_SPOOL_WAIT || s->state == RELAY_S_TARPIT;
+}
+
 /* relay_session_line - handle one command line from the input */
 
 static void relay_session_line(struct relay_session *s, const char *p, size_t n)
@@ -227,7 +262,7 @@ void relay__process(struct relay_session *s)
             return;
         }
         p = tls_conn_peek(s->conn, &len);
-        if (len == 0 || s->state == RELAY_S_WAIT)
+        if (len == 0 || relay_session_paused(s))
             break;
         if (s->state == RELAY_S_DATA) {
             tls_conn_consume(s->conn, relay__data_feed(s, p, len));
@@ -255,7 +290,7 @@ void relay__process(struct relay_session *s)
         }
         relay_session_line(s, p, (size_t)(nl - p) + 1);
     }
-    if (s->state == RELAY_S_WAIT) {
+    if (relay_session_paused(s)) {
         tls_conn_pause(s->conn);
         uv_timer_stop(&s->idle_timer);
     } else {
@@ -271,16 +306,16 @@ void relay__process(struct relay_session *s)
         relay__close(s, RELAY_CLOSE_REMOTE);
 }
 
-/* relay_session_tarpit_end - the held reply goes out; input resumes */
+/* relay__tarpit_end - the held reply goes out; input resumes */
 
-static void relay_session_tarpit_end(struct relay_session *s)
+void relay__tarpit_end(struct relay_session *s)
 {
     char *reply = s->tarpit_reply;
 
     uv_timer_stop(&s->tarpit_timer);
     s->tarpit_reply = NULL;
-    if (s->state == RELAY_S_WAIT)
-        s->state = RELAY_S_CMD;
+    if (s->state == RELAY_S_TARPIT)
+        relay__enter_state(s, RELAY_S_CMD);
     relay__reply(s, "%s", reply);
     free(reply);
     relay__process(s);
@@ -288,7 +323,7 @@ static void relay_session_tarpit_end(struct relay_session *s)
 
 static void relay_session_tarpit_fired(uv_timer_t *t)
 {
-    relay_session_tarpit_end(t->data);
+    relay__tarpit_end(t->data);
 }
 
 /* relay__tarpit - send reply after ms; no input is read meanwhile */
@@ -301,7 +336,7 @@ void relay__tarpit(struct relay_session *s, uint64_t ms, const char *reply)
     }
     log_info("smtpd", s->sid, "tarpit %llu ms before \"%s\"", (unsigned long long)ms, reply);
     s->tarpit_reply = xstrdup(reply);
-    s->state = RELAY_S_WAIT;            /* relay__process pauses input */
+    relay__enter_state(s, RELAY_S_TARPIT);      /* relay__process pauses input */
     uv_timer_start(&s->tarpit_timer, relay_session_tarpit_fired, ms, 0);
 }
 
@@ -434,8 +469,7 @@ void relay_session_accept(struct relay_worker *w, uv_stream_t *server)
     int err;
 
     s->worker = w;
-    s->sid = log_session_id_next();
-    s->state = RELAY_S_CMD;
+    s->sid = log_session_id_next();     /* state: RELAY_S_CMD (zero) */
     if ((s->conn = tls_conn_accept(server, relay_session_event, s, &err)) == NULL) {
         log_warnx("smtpd", s->sid, "accept failed: %s", uv_strerror(err));
         free(s);
@@ -495,7 +529,7 @@ void relay_session_shutdown_all(struct relay_worker *w)
     for (s = w->sessions; s != NULL; s = next) {
         next = s->next;
         if (s->tarpit_reply != NULL)
-            relay_session_tarpit_end(s);        /* the held reply, then 421 */
+            relay__tarpit_end(s);        /* the held reply, then 421 */
         else if (s->state == RELAY_S_CMD)
             relay__process(s);          /* replies 421 and closes */
     }

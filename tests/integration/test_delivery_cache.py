@@ -1,11 +1,12 @@
 """Outbound connection caching (domsec.conf(5) connection_cache_time and
 connection_reuse_time): a connection whose destination has no more mail waits idle
 for the next message, which then needs no new TCP connection or TLS handshake; it
-says QUIT when the cache time passes, when it is older than the reuse time, and when
-another destination needs its place under max_outbound_connections."""
+says QUIT when the cache time passes and when another destination needs its place under
+max_outbound_connections.  That a connection older than connection_reuse_time is not
+reused (which needs the clock to pass its 1 s minimum) is unit-tested against a scripted
+peer: tests/unit/relay_smtpc_idle_test.c, test_reuse_time_passed."""
 
 import re
-import time
 import unittest
 
 from domsec_harness import wait_until
@@ -48,7 +49,7 @@ class ConnectionCacheTest(DeliveryTestCase):
     def test_idle_connection_quits_when_the_cache_time_passes(self):
         self.start_dns(host("cache.test", "127.0.0.41"))
         p = self.peer("127.0.0.41")
-        d = self.start_relay({"connection_cache_time": "1s"})
+        d = self.start_relay({"connection_cache_time": "200ms"})
         rcpt = "<first@cache.test>"
         self.delivered_sid(d, self.submit(d, [rcpt]), rcpt)
         wait_until(lambda: self.quits(p) == [1], 15, "QUIT after the cache time")
@@ -70,20 +71,6 @@ class ConnectionCacheTest(DeliveryTestCase):
         self.assertEqual(len(p.connections), 2)
         self.assertEqual(self.mails(p), [1, 2])
         wait_until(lambda: self.quits(p) == [1, 2], 10, "QUIT after each message")
-
-    def test_old_connection_is_not_reused(self):
-        self.start_dns(host("cache.test", "127.0.0.43"))
-        p = self.peer("127.0.0.43")
-        d = self.start_relay({"connection_cache_time": "1m", "connection_reuse_time": "1s"})
-        rcpt = "<early@cache.test>"
-        self.delivered_sid(d, self.submit(d, [rcpt]), rcpt)
-        time.sleep(1.5)                     # past connection_reuse_time, within the cache
-        self.assertEqual(self.quits(p), [])
-        rcpt = "<late@cache.test>"
-        self.delivered_sid(d, self.submit(d, [rcpt]), rcpt)
-        self.assertEqual(len(p.connections), 2)
-        self.assertEqual(self.mails(p), [1, 2])
-        wait_until(lambda: 1 in self.quits(p), 10, "QUIT on the old connection")
 
     def test_idle_connection_gives_way_to_another_destination(self):
         # One connection in all: the idle one to a.test must QUIT for b.test's

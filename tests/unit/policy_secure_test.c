@@ -291,6 +291,8 @@ static void test_mail_secure(void **state)
         assert_true(v.domain_secured == t[i].secured);
         assert_true(v.revocation_accepted == t[i].rev_accepted);
         assert_string_equal(v.rule, t[i].rule);
+        /* The session tarpits exactly the NotAuthenticated rows (530). */
+        assert_true(v.tarpit == (strncmp(t[i].rule, "NotAuthenticated", 16) == 0));
     }
 }
 

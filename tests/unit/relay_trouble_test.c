@@ -198,6 +198,9 @@ static const struct decide_row decide_rows[] = {
       H_CONT, "554 5.6.0 no", "5.6.0", 554, false },
     { "DATA 451", { .stage = RELAY_S_DATA, .code = 451, .text = "451 4.3.0 later" }, O_DEF,
       S_ACC, H_CONT, "451 4.3.0 later", "4.3.0", 451, false },
+    /* A 2xx to DATA: nothing was sent, so nothing is delivered. */
+    { "DATA 250", { .stage = RELAY_S_DATA, .code = 250, .text = "250 2.0.0 ok" }, O_DEF,
+      S_ACC, H_CONT, "451 4.5.0 Unexpected reply to DATA: 250 2.0.0 ok", "4.5.0", 451, false },
     { "dot 250", { .stage = RELAY_S_DOT, .code = 250, .text = "250 2.0.0 queued as X" }, O_DLV,
       S_ACC, H_CONT, "250 2.0.0 queued as X", "2.0.0", 250, false },
     { "dot 452", { .stage = RELAY_S_DOT, .code = 452, .text = "452 4.3.1 full" }, O_DEF, S_ACC,

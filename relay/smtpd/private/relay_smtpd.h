@@ -4,6 +4,16 @@
  * and command table) and relay_data.c (DATA filter and spooling).
  * Private to those three files; everyone else sees struct relay_session
  * as opaque (relay_worker.h).  The smtpd/ API is relay_receive.h.
+ *
+ * Test seam: the unit tests (tests/unit/relay_smtpd_*_test.c) need no hook
+ * of their own.  They run a real session on their own loop: a
+ * loopback listener whose connection callback calls
+ * relay_session_accept() with a relay_worker holding only loop, lock and
+ * wake; a client socket feeds bytes and reads replies.  They read the
+ * session's fields (state, tx, helo, errors, tarpit_reply), give it a
+ * tls_ctx to offer STARTTLS, end a tarpit with relay__tarpit_end() instead
+ * of waiting for its timer, and check the command table through
+ * relay__cmd_find().
  */
 #ifndef DOMSEC_RELAY_SMTPD_H
 #define DOMSEC_RELAY_SMTPD_H
@@ -23,10 +33,24 @@
 #define RELAY_LINE_MAX 2048             /* command line incl. CRLF */
 #define RELAY_SPOOL_CHUNK (64 * 1024)   /* flush DATA to disk in chunks this big */
 
+/*
+ * States of a receive session; only relay__enter_state() changes them.
+ *
+ *   CMD ──DATA──> DATA ──"."──> SPOOL_WAIT ──(committed, or file removed)──> CMD
+ *    │              │└─(refused, no file to remove)──────────────────────> CMD
+ *    │              └─(spool write busy)─> SPOOL_WAIT ─(written)─> DATA
+ *    └─(refusal the verdict tarpits)─> TARPIT ─(timer, or worker stopping)─> CMD
+ *   any ──relay__close()──> CLOSING (final)
+ *
+ * Input is read in CMD and DATA only; in both waits it stays buffered
+ * (and the socket unread), so pipelined commands are answered in order.
+ */
 enum relay_state {
     RELAY_S_CMD,                        /* reading commands */
     RELAY_S_DATA,                       /* reading message text */
-    RELAY_S_WAIT,                       /* waiting for the spool (input paused) */
+    RELAY_S_SPOOL_WAIT,                 /* waiting for the spool: a write, the commit, or
+                                         * the removal of a refused message */
+    RELAY_S_TARPIT,                     /* holding a refusal back (tarpit_reply) */
     RELAY_S_CLOSING,                    /* conn closing; waiting for CLOSED */
 };
 
@@ -105,6 +129,10 @@ enum relay_close_reason {
 };
 
 /* relay_session.c */
+/* "CMD", "DATA", "SPOOL_WAIT", "TARPIT", "CLOSING"; panics on a bad value. */
+const char *relay__strstate(enum relay_state st);
+/* The one place s->state changes; logs "state OLD -> NEW" at debug level. */
+void    relay__enter_state(struct relay_session *s, enum relay_state st);
 void    relay__reply(struct relay_session *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Begin closing s (once; later calls only re-check whether it can be freed). */
@@ -119,9 +147,55 @@ void    relay__process(struct relay_session *s);
  * pipelined commands are answered after it, in order.  ms 0: now.
  */
 void    relay__tarpit(struct relay_session *s, uint64_t ms, const char *reply);
+/* End the tarpit now: the held reply goes out, input resumes (the timer,
+ * a stopping worker, and tests, which must not wait for the timer). */
+void    relay__tarpit_end(struct relay_session *s);
 void    relay__tx_free(struct relay_session *s);
 
+/*
+ * The command table (relay_proto.c): each command's rules, enforced by the
+ * one dispatcher relay__command() before the command's own code runs.
+ */
+#define RELAY_CMD_PRE_TLS          0x01u    /* allowed before STARTTLS on a connector with
+                                             * require_tls (others: 451 5.7.3, close) */
+#define RELAY_CMD_NEED_HELO        0x02u    /* 503 "Send hello first" before EHLO/HELO */
+#define RELAY_CMD_NO_TX            0x04u    /* 503 "Sender already specified" in MAIL..end */
+#define RELAY_CMD_NEED_TX          0x08u    /* 503 "Need mail command" outside MAIL..end */
+#define RELAY_CMD_NEED_RCPT        0x10u    /* 503 "Need rcpt command" before a recipient */
+#define RELAY_CMD_LAST_IN_PIPELINE 0x20u    /* ends a pipelined group (RFC 2920 3.1):
+                                             * command input buffered behind it is
+                                             * improper pipelining (a debug log line) */
+
+/* The counter a command bumps, checked after its syntax, before policy. */
+enum relay_cmd_limit {
+    RELAY_CMD_NO_LIMIT,
+    RELAY_CMD_RCPT_LIMIT,               /* max_recipients_per_message: 452 4.5.3 */
+};
+/* Every protocol error of any command (a 500/501/503 of the dispatcher or a
+ * check) bumps s->errors toward max_protocol_errors (relay__protocol_error). */
+
+/* What a command's check parsed, for its proceed step; owned by the dispatcher. */
+struct relay_args {
+    char   *text;                       /* the argument text (in the line buffer) */
+    char   *addr;                       /* MAIL/RCPT path, owned; proceed may take it
+                                         * (set to NULL); "" for <> */
+    enum relay_body body;               /* MAIL BODY= */
+    uint64_t size;                      /* MAIL SIZE= */
+};
+
+struct relay_cmd {
+    const char *verb;
+    /* Syntax of arg: NULL if fine (*a filled), else a protocol-error reply. */
+    const char *(*check)(struct relay_session *s, char *arg, struct relay_args *a);
+    /* Policy, then the change and the reply. */
+    void  (*proceed)(struct relay_session *s, struct relay_args *a);
+    unsigned flags;                     /* RELAY_CMD_* */
+    enum relay_cmd_limit limit;
+};
+
 /* relay_proto.c */
+/* The table entry of verb (vlen bytes, any case), or NULL.  For tests too. */
+const struct relay_cmd *relay__cmd_find(const char *verb, size_t vlen);
 /* Handle one command line (without CRLF). */
 void    relay__command(struct relay_session *s, char *line, size_t len);
 /* Count a protocol error; true if the session was closed for too many. */
