@@ -109,7 +109,6 @@ static SMTPC_UNUSED void job_free(struct relay_job *j)
     free(j->replies);
     free(j->codes);
     free(j->ridx);
-    free(j->data);
     free(j->last);
     free(j->remote);
     free(j);
@@ -194,7 +193,7 @@ static SMTPC_UNUSED struct relay_job *new_job(void)
     j->replies = xcalloc(j->nridx, sizeof(*j->replies));
     for (size_t i = 0; i < j->nridx; i++)
         j->ridx[i] = i;
-    j->data = xstrdup(body);
+    j->data = body;                     /* borrowed, as the queue manager lends it */
     j->len = strlen(body);
     return j;
 }
