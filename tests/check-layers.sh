@@ -107,5 +107,11 @@ if [ -n "${2:-}" ]; then
         rm -f "$defs.bad"
     done
 fi
+# Every delivery outcome comes from relay_decide: relay_trouble_*, its
+# building blocks, are called nowhere but in relay_trouble.c.
+for f in relay/*/*.c; do
+    case $f in relay/core/relay_trouble.c) continue ;; esac
+    grep -n 'relay_trouble_[a-z_]*(' "$f" && bad "$f decides outside relay_decide"
+done
 [ $fail -eq 0 ] && echo "layering: ok"
 exit $fail

@@ -162,8 +162,8 @@ void    relay_decision_free(struct relay_decision *d);
 const char *relay_stage_name(enum relay_stage st);
 
 /*
- * The building blocks of relay_decide, public until every call site uses
- * relay_decide (qmgr/ still calls them); new code calls relay_decide.
+ * The building blocks of relay_decide, exported for its unit tests only:
+ * delivery code calls relay_decide, never these (tests/check-layers.sh).
  */
 /* Reply code to a RCPT or to the final dot: what happens to the recipient. */
 enum relay_outcome relay_trouble_rcpt(int code);

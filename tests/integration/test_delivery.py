@@ -126,6 +126,21 @@ class FailureTest(DeliveryTestCase):
         self.assertEqual((Dsn.field(b, "Action"), Dsn.field(b, "Status")), ("failed", "5.1.2"))
         self.wait_removed(d, qid)
 
+    def test_mx_hosts_without_address_fail_with_5_4_4(self):
+        # the domain exists (an MX record) but its MX host has no address: not NXDOMAIN
+        self.start_dns(mx("noaddr.test", "nohost.noaddr.test", 10))
+        self.assertEqual(self.dns.query("nohost.noaddr.test", "A")[0], 3)
+        ss = self.sender_sink()
+        d = self.start_relay()
+        qid = self.submit(d, ["<u@noaddr.test>"])
+        self.assertEqual(self.wait_failed(d, qid, "<u@noaddr.test>"),
+                         "550 5.4.4 Unable to route: no MX host of the recipient domain has "
+                         "an address")
+        dsn = self.fetch_dsn(d, ss, self.wait_dsn(d, qid, "failure"))
+        b = dsn.recipients()["u@noaddr.test"]
+        self.assertEqual((Dsn.field(b, "Action"), Dsn.field(b, "Status")), ("failed", "5.4.4"))
+        self.wait_removed(d, qid)
+
     def test_5xx_to_one_of_two_recipients(self):
         self.start_dns(host("mixed.test", "127.0.0.22"))
         p = self.peer("127.0.0.22", on_rcpt=lambda a, n: "550 5.1.1 User unknown"
