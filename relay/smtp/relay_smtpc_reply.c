@@ -339,8 +339,14 @@ void relay__smtpc_input(struct relay_smtpc *c)
         log_proto_received(&c->pl, line, keep);
         if (keep < 3 || line[0] < '2' || line[0] > '5' || line[1] < '0' || line[1] > '9'
             || line[2] < '0' || line[2] > '9' || (keep > 3 && line[3] != ' ' && line[3] != '-')) {
-            struct relay_decision d = relay__smtpc_decide(c, RELAY_E_PROTOCOL, 0, NULL);
+            struct relay_decision d;
 
+            if (c->job == NULL) {       /* idle or QUITting: nothing to fail over, and
+                                         * no job for the next address to carry */
+                relay__smtpc_finish(c);
+                return;
+            }
+            d = relay__smtpc_decide(c, RELAY_E_PROTOCOL, 0, NULL);
             relay__smtpc_trouble(c, &d);
             return;
         }

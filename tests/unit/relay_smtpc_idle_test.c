@@ -198,6 +198,33 @@ static void test_idle_connection_gets_421(void **state)
     finish();
 }
 
+/* garbage_hook - the server sends a line that is no reply to the idle connection */
+
+static void garbage_hook(void)
+{
+    if (was_idle || T.d.idle == NULL)
+        return;
+    was_idle = true;
+    peer_say(&T.peer, 1, "this is not a reply");
+}
+
+/* A malformed line while idle ends that connection only: there is no job to
+ * move to the next address, and nothing to fail for the destination. */
+static void test_idle_connection_gets_garbage(void **state)
+{
+    static const struct peer_step steps[] = {
+        OK220, EHLO_OK, DELIVER_A,
+    };
+
+    (void)state;
+    run_one("connection_cache_time = 5m", steps, NELEM(steps), 1, garbage_hook);
+    assert_true(was_idle);
+    assert_string_equal(T.events, "job_done conn_gone");
+    assert_int_equal(relay_smtpc_idle_count(), 0);
+    assert_int_equal(T.peer.accepted, 1);                   /* no new connection */
+    finish();
+}
+
 /* ---- stop ------------------------------------------------------------------ */
 
 static bool stopped;
@@ -298,6 +325,7 @@ int main(void)
         cmocka_unit_test(test_cache_time_ends),
         cmocka_unit_test(test_reuse_time_passed),
         cmocka_unit_test(test_idle_connection_gets_421),
+        cmocka_unit_test(test_idle_connection_gets_garbage),
         cmocka_unit_test(test_stop_waits_for_the_dot_reply),
         cmocka_unit_test(test_stop_mid_transaction),
         cmocka_unit_test(test_stop_idle_then_no_new_connection),
