@@ -234,7 +234,9 @@ struct relay_decision relay__smtpc_decide(const struct relay_smtpc *c, enum rela
 {
     struct relay_event ev = {
         .stage = smtpc_stages[c->state], .error = error, .code = code, .text = text,
-        .require_tls = c->dest->sc->require_tls,
+        /* A domain-secured partner never gets plaintext either: the TLS steps
+         * ask policy_send_secure first, and the decision is safe without it. */
+        .require_tls = c->dest->sc->require_tls || c->dest->listed,
     };
 
     return relay_decide(&ev);
