@@ -61,7 +61,12 @@ for dir in relay/*/; do
     [ "$allowed" = "?" ] && { bad "relay/$folder is not in check-layers.sh's list"; continue; }
     for f in "$dir"*.[ch] "$dir"private/*.h; do
         [ -e "$f" ] || continue
-        for h in $(sed -n 's/^#include "\([^"]*\)".*/\1/p' "$f"); do
+        # A path in an include ("../queue/private/x.h") would walk past the
+        # include directories that keep private headers private: none in relay/.
+        grep -nE '^[[:space:]]*#[[:space:]]*include[[:space:]]*"[^"]*/' "$f" \
+            && bad "$f includes a header by path (only plain names in relay/)"
+        for h in $(sed -nE 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*"([^"]*)".*/\1/p' "$f"); do
+            case $h in */*) continue ;; esac        # refused above
             home=$(header_home "$h")
             case $home in
             "") bad "$f includes $h, which is nowhere" ;;
