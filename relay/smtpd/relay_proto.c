@@ -497,7 +497,7 @@ static const char *relay_cmd_sequence(const struct relay_session *s, unsigned fl
         return "503 5.5.2 Sender already specified";
     if ((flags & RELAY_CMD_NEED_TX) && s->tx == NULL)
         return "503 5.5.2 Need mail command";
-    if ((flags & RELAY_CMD_NEED_RCPT) && s->tx->nrcpts == 0)
+    if ((flags & RELAY_CMD_NEED_RCPT) && (s->tx == NULL || s->tx->nrcpts == 0))
         return "503 5.5.2 Need rcpt command";
     return NULL;
 }
@@ -510,7 +510,7 @@ static const char *relay_cmd_over_limit(const struct relay_session *s, enum rela
     case RELAY_CMD_NO_LIMIT:
         return NULL;
     case RELAY_CMD_RCPT_LIMIT:
-        return s->tx->nrcpts >= s->rc->max_recipients_per_message
+        return s->tx != NULL && s->tx->nrcpts >= s->rc->max_recipients_per_message
             ? "452 4.5.3 Too many recipients" : NULL;
     }
     log_panic("smtpd", "unknown command limit %d", (int)lim);

@@ -60,6 +60,12 @@ const char *relay__strstate(enum relay_state st)
 
 void relay__enter_state(struct relay_session *s, enum relay_state st)
 {
+    if (s->state == RELAY_S_CLOSING && st != RELAY_S_CLOSING) {
+        /* A bug, but not one to stop every session for: it stays closing. */
+        log_errx("smtpd", s->sid, "state CLOSING -> %s refused: CLOSING is final",
+                 relay__strstate(st));
+        return;
+    }
     log_debug("smtpd", s->sid, "state %s -> %s", relay__strstate(s->state),
               relay__strstate(st));
     s->state = st;
