@@ -589,6 +589,20 @@ static void test_unreachable_and_unreadable(void **state)
     assert_non_null(m = find_msg(q, gone));
     assert_int_equal(m->rcpts[0].state, RELAY_R_PENDING);
     assert_string_equal(m->rcpts[0].last, "451 4.3.0 Cannot read the queued message");
+    /* Then the file goes altogether: its delay DSN, and its failure DSN at
+     * the expiry, cannot read the bytes either.  Each is sent once without
+     * them (a second read would fail again: no read per turn of the loop). */
+    assert_int_equal(unlink(path), 0);
+    tick(q, T0 + HOUR);
+    assert_int_equal(count_dsns("s@sender.test"), 2);   /* a delay DSN about each */
+    assert_true(file_has(id, "\ndelay "));
+    assert_int_not_equal(find_msg(q, gone)->delay_ms, 0);
+    tick(q, T0 + 2 * HOUR + 1000);
+    assert_int_equal(count_dsns("s@sender.test"), 4);   /* and a failure DSN about each */
+    assert_false(file_exists(id));
+    assert_non_null(m = find_msg(q, gone));             /* its records cannot be written */
+    assert_int_equal(m->rcpts[0].state, RELAY_R_FAILED);
+    assert_false(m->rcpts[0].dsn_due);
 }
 
 static void test_waiting_for_a_slot(void **state)
