@@ -438,7 +438,7 @@ void qmgr_round_finish(struct qmgr *q, struct relay_qmsg *m)
         failure_dsn |= r->dsn_due;
     }
     if (pending && !failure_dsn && !nullsender && m->delay_ms == 0
-        && now >= m->arrival_ms + t->delay_notification_timeout)
+        && now >= qmgr_sat_add(m->arrival_ms, t->delay_notification_timeout))
         delay_dsn = true;
     if ((failure_dsn || delay_dsn) && m->data == NULL && !m->data_tried) {
         m->data_tried = true;           /* once: a file that cannot be read stays so */

@@ -664,6 +664,34 @@ static void test_shared_bytes(void **state)
     assert_false(file_exists(id));
 }
 
+static void test_arrival_far_future(void **state)
+{
+    struct fx *fx = *state;
+    struct qmgr *q = fx->q;
+    struct relay_qmsg *m = xcalloc(1, sizeof(*m));
+
+    /* A queue file's arrival near UINT64_MAX: arrival + expiration must not
+     * wrap to a small key (due at once, again and again in one run, which
+     * then never ends); it saturates, and the message waits for its next
+     * attempt.  alarm: a hang fails the test instead of blocking it. */
+    snprintf(m->id, sizeof(m->id), "00000000000000F1");
+    m->sender = xstrdup("s@sender.test");
+    m->arrival_ms = UINT64_MAX - 1000;
+    m->next_ms = T0 + MINUTE;
+    m->nrcpts = 1;
+    m->rcpts = xcalloc(1, sizeof(*m->rcpts));
+    m->rcpts[0].addr = xstrdup("r@a.test");
+    alarm(10);
+    qmgr_add(q, m);
+    settle(q);
+    alarm(0);
+    assert_int_equal(q->examined, 0);                   /* not due: never looked at */
+    assert_int_equal(m->heap_i, 1);
+    assert_int_equal(m->due_ms, T0 + MINUTE);
+    assert_int_equal(q->wake_ms, T0 + MINUTE);
+    assert_null(q->due);
+}
+
 /* lcg - a fixed pseudo-random sequence */
 
 static uint64_t lcg(uint64_t *s)
@@ -751,6 +779,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_waiting_for_a_slot, fx_one_conn, fx_teardown),
         cmocka_unit_test_setup_teardown(test_shared_bytes, fx_default, fx_teardown),
         cmocka_unit_test_setup_teardown(test_recovery_linear, fx_default, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_arrival_far_future, fx_default, fx_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -97,6 +97,13 @@ struct qmgr_work {
     void  (*then)(struct qmgr_work *w);
 };
 
+/* qmgr_sat_add - a + b, or UINT64_MAX if that overflows (times from a queue
+ * file are not trusted: a wrapped key would make a message due at once) */
+static inline uint64_t qmgr_sat_add(uint64_t a, uint64_t b)
+{
+    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
 /* relay_qmgr.c: the object. */
 /* A queue manager on a new loop (not yet running); NULL if DNS cannot start. */
 struct qmgr *qmgr_new(const struct qmgr_smtp *smtp, log_clock_fn *clock, void *clock_arg);
