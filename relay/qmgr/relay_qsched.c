@@ -70,9 +70,9 @@ static void qsched_set(struct qmgr *q, struct relay_qmsg *m, size_t i,
     }
 }
 
-/* qsched_job_free - release a job (its bytes are the message's) */
+/* qmgr_sched_job_free - release a job (its bytes are the message's) */
 
-static void qsched_job_free(struct relay_job *j)
+void qmgr_sched_job_free(struct relay_job *j)
 {
     for (size_t i = 0; i < j->nridx; i++)
         free(j->replies[i]);
@@ -90,7 +90,7 @@ static void qsched_job_back(struct qmgr *q, struct relay_job *j)
 {
     struct relay_qmsg *m = j->msg;
 
-    qsched_job_free(j);
+    qmgr_sched_job_free(j);
     if (--m->jobs == 0)
         qmgr_round_check(q, m);
     else
@@ -179,7 +179,9 @@ static void qsched_decide(struct qmgr *q, struct relay_qmsg *m, size_t i, enum r
     relay_decision_free(&dec);
 }
 
-/* qsched_dispatch_go - the bytes are read: make one job per destination */
+/* qsched_dispatch_go - the bytes are read: make one job per destination
+ * (none once the stop has begun: the round's recipients wait for the
+ * restart, as relay_decide says of RELAY_S_SHUTDOWN) */
 
 static void qsched_dispatch_go(struct qmgr_work *w)
 {
@@ -202,6 +204,10 @@ static void qsched_dispatch_go(struct qmgr_work *w)
 
         if (r->state != RELAY_R_PENDING)
             continue;
+        if (q->stopping) {              /* no new lookup or connection */
+            qsched_decide(q, m, i, RELAY_S_SHUTDOWN);
+            continue;
+        }
         if (w->err < 0) {
             qsched_decide(q, m, i, RELAY_S_READ);
             continue;

@@ -236,6 +236,7 @@ static int fx_setup(void **state, const char *transport)
                      "[send A]\naddress_spaces = a.test, sender.test\n"
                      "smart_hosts = [127.0.0.1]:25\n\n"
                      "[send B]\naddress_spaces = b.test\nsmart_hosts = [127.0.0.2]:25\n\n"
+                     "[send C]\naddress_spaces = mx.test\n\n"   /* MX routing */
                      "[dns]\nservers = 127.0.0.1:1\n",
                      qdir, transport, fx->dir);
     snprintf(path, sizeof(path), "%s/domsec.conf", fx->dir);
@@ -272,20 +273,27 @@ static int fx_one_conn(void **state)
                            "message_expiration_timeout = 2h\n");
 }
 
+/* stop_and_drain - stop q and run its loop (answering connections) until it ends */
+
+static void stop_and_drain(struct qmgr *q)
+{
+    time_t deadline = time(NULL) + 20;
+
+    fake.hold = false;
+    qmgr_request_stop(q);
+    while (uv_run(&q->w.loop, UV_RUN_NOWAIT) != 0 || uv_loop_alive(&q->w.loop)) {
+        fake_run();                     /* connections still under way */
+        assert_true(time(NULL) < deadline);     /* a hang, not a timing check */
+        usleep(200);
+    }
+}
+
 static int fx_teardown(void **state)
 {
     struct fx *fx = *state;
     char cmd[128];
 
-    time_t deadline = time(NULL) + 20;
-
-    fake.hold = false;
-    qmgr_request_stop(fx->q);
-    while (uv_run(&fx->q->w.loop, UV_RUN_NOWAIT) != 0 || uv_loop_alive(&fx->q->w.loop)) {
-        fake_run();                     /* connections of a failed test */
-        assert_true(time(NULL) < deadline);     /* a hang, not a timing check */
-        usleep(200);
-    }
+    stop_and_drain(fx->q);              /* done already by a test that stops */
     qmgr_free(fx->q);
     relay_commit_stop();
     relay_queue_close();
@@ -692,6 +700,104 @@ static void test_arrival_far_future(void **state)
     assert_null(q->due);
 }
 
+/* gate_work - a thread-pool work that holds the (one) pool thread until posted */
+
+static void gate_work(uv_work_t *req)
+{
+    uv_sem_wait(req->data);
+}
+
+static void gate_done(uv_work_t *req, int status)
+{
+    (void)req;
+    (void)status;
+}
+
+/* stop_during_read - stop q while the round of id (to rcpt) waits for its
+ * bytes, until the resolver is closed; then let the read end.  The round's
+ * recipient must be deferred by the stop: no lookup, no job left behind. */
+
+static void stop_during_read(struct qmgr *q, const char *id, const char *rcpt)
+{
+    uv_work_t blocker;
+    uv_sem_t gate;
+    struct relay_qmsg *m;
+    char rec[64];
+    time_t deadline = time(NULL) + 20;
+
+    snprintf(rec, sizeof(rec), "next %llu\n", (unsigned long long)(T0 + 1000));
+    put_msg(id, T0, "s@sender.test", rcpt, rec);
+    qmgr_notify(q, id);
+    settle(q);
+    assert_int_equal(uv_sem_init(&gate, 0), 0);
+    blocker.data = &gate;
+    assert_int_equal(uv_queue_work(&q->w.loop, &blocker, gate_work, gate_done), 0);
+    fake.now = T0 + 1000;
+    qmgr_sched_run(q);                  /* the round's read waits behind the blocker */
+    assert_non_null(m = find_msg(q, id));
+    assert_true(m->io);
+    qmgr_request_stop(q);
+    while (q->resolver != NULL) {       /* the stop closes the resolver */
+        uv_run(&q->w.loop, UV_RUN_NOWAIT);
+        assert_true(time(NULL) < deadline);     /* a hang, not a timing check */
+        usleep(200);
+    }
+    uv_sem_post(&gate);                 /* the read ends after the stop */
+    stop_and_drain(q);
+    uv_sem_destroy(&gate);
+    assert_int_equal(fake.natt, 0);
+    assert_int_equal(m->jobs, 0);
+    assert_false(m->io);
+    assert_int_equal(m->rcpts[0].state, RELAY_R_PENDING);
+    assert_string_equal(m->rcpts[0].last, "451 4.4.0 delivery interrupted by shutdown");
+    assert_true(file_has(id, "interrupted by shutdown"));
+    assert_null(q->dests);
+}
+
+static void test_stop_during_read_mx(void **state)
+{
+    struct fx *fx = *state;
+
+    /* An MX-routed destination: no lookup on the closed resolver. */
+    stop_during_read(fx->q, "00000000000000D1", "r@mx.test");
+}
+
+static void test_stop_during_read_literal(void **state)
+{
+    struct fx *fx = *state;
+
+    /* A literal smart host needs no lookup: no job stranded, unstarted. */
+    stop_during_read(fx->q, "00000000000000D2", "r@a.test");
+}
+
+static void test_stop_with_waiting_jobs(void **state)
+{
+    struct fx *fx = *state;
+    struct qmgr *q = fx->q;
+    const char *id = "00000000000000D3";
+    struct relay_qmsg *m;
+
+    /* max_outbound_connections = 1: a.test's job has the slot (held), b.test's
+     * waits for it.  The stop starts no connection: the waiting job comes
+     * back deferred and the round ends when a.test's answer does. */
+    fake.hold = true;
+    put_msg(id, T0, "s@sender.test", "r@a.test r@b.test", "");
+    qmgr_notify(q, id);
+    settle(q);
+    assert_int_equal(fake.npending, 1);
+    assert_non_null(m = find_msg(q, id));
+    assert_int_equal(m->jobs, 2);
+    stop_and_drain(q);
+    assert_int_equal(fake.natt, 1);
+    assert_string_equal(fake.att[0].rcpt, "r@a.test");
+    assert_int_equal(m->jobs, 0);
+    assert_int_equal(m->rcpts[0].state, RELAY_R_DELIVERED);
+    assert_int_equal(m->rcpts[1].state, RELAY_R_PENDING);
+    assert_string_equal(m->rcpts[1].last, "451 4.4.0 delivery interrupted by shutdown");
+    assert_true(file_has(id, "rcpt 1 deferred"));
+    assert_null(q->dests);
+}
+
 /* lcg - a fixed pseudo-random sequence */
 
 static uint64_t lcg(uint64_t *s)
@@ -780,7 +886,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_shared_bytes, fx_default, fx_teardown),
         cmocka_unit_test_setup_teardown(test_recovery_linear, fx_default, fx_teardown),
         cmocka_unit_test_setup_teardown(test_arrival_far_future, fx_default, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_stop_during_read_mx, fx_default, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_stop_during_read_literal, fx_default, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_stop_with_waiting_jobs, fx_one_conn, fx_teardown),
     };
 
+    if (getenv("QMGR_TEST") != NULL)    /* one test (a pattern), e.g. to debug it */
+        cmocka_set_test_filter(getenv("QMGR_TEST"));
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -129,6 +129,7 @@ void    qmgr_sched_run(struct qmgr *q);
 /* The destinations' relay_dest_ops (set by qmgr_dest_get; q = d->owner). */
 void    qmgr_sched_job_done(struct relay_dest *d, struct relay_job *j);
 void    qmgr_sched_dest_failed(struct relay_dest *d, struct relay_job *current);
+void    qmgr_sched_job_free(struct relay_job *j);    /* not its message's bytes */
 /* Every waiting job of d gets the same decision (relay_decide's). */
 void    qmgr_sched_dest_flush(struct qmgr *q, struct relay_dest *d,
                               const struct relay_decision *dec);
@@ -160,6 +161,9 @@ struct relay_dest *qmgr_dest_get(struct qmgr *q, struct config *cfg,
                                  const struct cfg_send *sc, const char *domain);
 /* Add a job; resolve or connect as needed. */
 void    qmgr_dest_enqueue(struct qmgr *q, struct relay_dest *d, struct relay_job *j);
+/* The stop: every waiting job comes back (RELAY_S_SHUTDOWN), so its round ends. */
+void    qmgr_dest_shutdown(struct qmgr *q);
+/* Free d (and any job still waiting: qmgr_free's last resort). */
 void    qmgr_dest_free(struct qmgr *q, struct relay_dest *d);
 
 #endif
