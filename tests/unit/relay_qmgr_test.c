@@ -14,7 +14,7 @@
  *  delay      one delay DSN once delay_notification_timeout has passed,
  *             however many rounds follow;
  *  outcomes   no route ("451 4.4.4 Unreachable") and an unreadable message
- *             ("451 4.3.0") defer, every host failing records Exchange's
+ *             ("451 4.3.0"; its DSNs go without the bytes) defer, every host failing records Exchange's
  *             failover text (441 4.4.1 after connection errors) - all
  *             as relay_decide says;
  *  slots      with every connection slot taken, due messages wait in the
@@ -24,13 +24,18 @@
  *             no copy per destination);
  *  recovery   100,000 recovered messages are scheduled in linear time
  *             (heap comparisons counted, never wall time), and taking the
- *             due ones costs O(log n) each.
+ *             due ones costs O(log n) each, and a wrapped key (arrival
+ *             near UINT64_MAX) neither makes it due nor hangs a run;
+ *  stop       nothing is looked up or left waiting after the stop: a
+ *             round whose read ends later, and jobs waiting for a slot,
+ *             are deferred ("451 4.4.0 delivery interrupted by shutdown");
+ *  inside     the client answering inside start and wake is safe.
  *
  * The seam (relay_qmgr_int.h): qmgr_new takes the SMTP client as a table;
- * here it is a fake that answers each job later (from settle(), never
- * inside the call) through the destination's relay_dest_ops, as
- * relay_smtpc.c does.  Queue files are real, in a temporary queue
- * directory; DSNs go through the real spool and commit thread and come
+ * here it is a fake that answers each job through the destination's
+ * relay_dest_ops, as relay_smtpc.c does: later (from settle()), or with
+ * fake.sync inside start and wake.  Queue files are real, in a temporary
+ * queue directory; DSNs go through the real spool and commit thread and come
  * back to the queue manager as new messages, which the fake then sees.
  */
 #include <setjmp.h>
@@ -59,7 +64,7 @@
 
 /* ---- the fake clock and SMTP client ----------------------------------- */
 
-enum fake_mode { FAKE_OK, FAKE_DEFER, FAKE_NO_CONNECT };
+enum fake_mode { FAKE_OK, FAKE_DEFER, FAKE_REJECT, FAKE_NO_CONNECT };
 
 struct attempt {
     char    id[RELAY_QID_LEN + 1];
@@ -76,11 +81,16 @@ static struct {
     uint64_t now;
     enum fake_mode mode;
     bool    hold;                       /* leave started connections unanswered */
+    bool    sync;                       /* answer inside start and wake (see fake_start) */
     struct fake_conn {
         struct relay_dest *d;
         struct relay_job *job;          /* taken at start, as relay_smtpc_start does */
+        bool    closing;                /* only its conn_gone is left */
     } pending[64];                      /* connections started, not yet answered */
     size_t  npending;
+    struct relay_dest *idle[16];        /* sync: connections waiting for a job */
+    size_t  nidle;
+    unsigned starts, wakes;             /* sync: answered inside start, inside wake */
     struct attempt att[256];
     size_t  natt;
 } fake;
@@ -91,50 +101,11 @@ static uint64_t fake_clock(void *arg)
     return fake.now;
 }
 
-static int fake_start(struct relay_dest *d, uv_loop_t *loop)
+/* fake_work - a connection answers j, then d's waiting jobs; false when
+ * every address failed (dest_failed took j and the waiting jobs) */
+
+static bool fake_work(struct relay_dest *d, struct relay_job *j)
 {
-    (void)loop;
-    assert_true(fake.npending < 64);
-    d->conns++;                         /* as relay_smtpc_start does */
-    fake.pending[fake.npending].d = d;
-    fake.pending[fake.npending++].job = relay_dest_take_job(d);
-    return 0;
-}
-
-static bool fake_wake(struct relay_dest *d)
-{
-    (void)d;
-    return false;
-}
-
-static unsigned fake_idle_count(void)
-{
-    return 0;
-}
-
-static bool fake_close_idle(const struct relay_dest *keep)
-{
-    (void)keep;
-    return false;
-}
-
-static void fake_shutdown_all(void)
-{
-}
-
-static const struct qmgr_smtp fake_smtp = {
-    .start = fake_start, .wake = fake_wake, .idle_count = fake_idle_count,
-    .close_idle = fake_close_idle, .shutdown_all = fake_shutdown_all,
-};
-
-/* fake_answer - one connection works through its job and then the
- * destination's waiting ones */
-
-static void fake_answer(struct fake_conn c)
-{
-    struct relay_dest *d = c.d;
-    struct relay_job *j = c.job;
-
     for (; j != NULL; j = relay_dest_take_job(d)) {
         for (size_t i = 0; i < j->nridx; i++) {
             struct attempt *a = &fake.att[fake.natt++];
@@ -155,18 +126,127 @@ static void fake_answer(struct fake_conn c)
             j->last = xstrdup("connect to 127.0.0.1:25: Connection refused");
             j->last_conn = true;
             d->ops->dest_failed(d, j);  /* defers j and every waiting job */
-            break;
+            return false;
         }
         j->remote = xstrdup("hub.test");
         for (size_t i = 0; i < j->nridx; i++) {
             bool ok = fake.mode == FAKE_OK || j->msg->sender[0] == '\0';  /* DSNs go */
+            bool no = !ok && fake.mode == FAKE_REJECT;
 
-            j->codes[i] = ok ? 250 : 451;
-            j->replies[i] = xstrdup(ok ? "250 2.0.0 Ok" : "451 4.3.0 try later");
+            j->codes[i] = ok ? 250 : no ? 550 : 451;
+            j->replies[i] = xstrdup(ok ? "250 2.0.0 Ok" : no ? "550 5.1.1 no such user"
+                                                            : "451 4.3.0 try later");
         }
-        d->ops->job_done(d, j);
+        d->ops->job_done(d, j);         /* j is the queue manager's again */
     }
-    d->ops->conn_gone(d);               /* may free d */
+    return true;
+}
+
+/* fake_close - a sync connection ends: its conn_gone comes later (fake_run) */
+
+static void fake_close(struct relay_dest *d)
+{
+    assert_true(fake.npending < 64);
+    fake.pending[fake.npending++] = (struct fake_conn){ .d = d, .closing = true };
+}
+
+/* fake_park - a sync connection that has answered waits idle (or ends) */
+
+static void fake_park(struct relay_dest *d, bool ok)
+{
+    if (!ok) {
+        fake_close(d);
+        return;
+    }
+    assert_true(fake.nidle < 16);
+    fake.idle[fake.nidle++] = d;
+}
+
+/* fake_unidle - take idle connection i off the idle list */
+
+static struct relay_dest *fake_unidle(size_t i)
+{
+    struct relay_dest *d = fake.idle[i];
+
+    memmove(&fake.idle[i], &fake.idle[i + 1], (--fake.nidle - i) * sizeof(d));
+    return d;
+}
+
+/*
+ * fake_start - as relay_smtpc_start: the connection takes d's first job.
+ * Normally it answers later (fake_run).  With fake.sync it answers inside
+ * this call, as relay_smtpc does when no address can be tried at all
+ * (dest_failed) - and then every waiting job of d, as a connection whose
+ * message is over the peer's SIZE does (job_done, then the next job) - and
+ * stays idle for fake_wake; conn_gone always comes later.
+ */
+static int fake_start(struct relay_dest *d, uv_loop_t *loop)
+{
+    struct relay_job *j;
+
+    (void)loop;
+    d->conns++;                         /* as relay_smtpc_start does */
+    j = relay_dest_take_job(d);
+    if (fake.sync) {
+        fake.starts++;
+        fake_park(d, fake_work(d, j));
+        return 0;
+    }
+    assert_true(fake.npending < 64);
+    fake.pending[fake.npending].d = d;
+    fake.pending[fake.npending++].job = j;
+    return 0;
+}
+
+/* fake_wake - as relay_smtpc_wake: an idle connection of d takes its jobs,
+ * answered inside this call (fake.sync; there are idle ones only then) */
+
+static bool fake_wake(struct relay_dest *d)
+{
+    for (size_t i = 0; i < fake.nidle; i++)
+        if (fake.idle[i] == d) {
+            fake_unidle(i);
+            fake.wakes++;
+            fake_park(d, fake_work(d, relay_dest_take_job(d)));
+            return true;
+        }
+    return false;
+}
+
+static unsigned fake_idle_count(void)
+{
+    return (unsigned)fake.nidle;
+}
+
+static bool fake_close_idle(const struct relay_dest *keep)
+{
+    for (size_t i = 0; i < fake.nidle; i++)
+        if (fake.idle[i] != keep) {
+            fake_close(fake_unidle(i)); /* QUIT: its slot comes back via conn_gone */
+            return true;
+        }
+    return false;
+}
+
+static void fake_shutdown_all(void)
+{
+    while (fake.nidle > 0)
+        fake_close(fake_unidle(0));
+}
+
+static const struct qmgr_smtp fake_smtp = {
+    .start = fake_start, .wake = fake_wake, .idle_count = fake_idle_count,
+    .close_idle = fake_close_idle, .shutdown_all = fake_shutdown_all,
+};
+
+/* fake_answer - one connection works through its job and then the
+ * destination's waiting ones (or only ends, if closing) */
+
+static void fake_answer(struct fake_conn c)
+{
+    if (!c.closing)
+        (void)fake_work(c.d, c.job);
+    c.d->ops->conn_gone(c.d);           /* may free d */
 }
 
 /* fake_run - answer the started connections, first started first */
@@ -196,7 +276,8 @@ static void settle(struct qmgr *q)
         uv_mutex_lock(&q->w.lock);
         idle = q->nincoming == 0;
         uv_mutex_unlock(&q->w.lock);
-        if (idle && q->busy == 0 && (fake.hold || (q->conns == 0 && fake.npending == 0)))
+        if (idle && q->busy == 0
+            && (fake.hold || (q->conns == fake.nidle && fake.npending == 0)))
             return;
         assert_true(time(NULL) < deadline);     /* a hang, not a timing check */
         usleep(200);
@@ -700,6 +781,55 @@ static void test_arrival_far_future(void **state)
     assert_null(q->due);
 }
 
+static void test_answers_inside_calls(void **state)
+{
+    struct fx *fx = *state;
+    struct qmgr *q = fx->q;
+    const char *first = "00000000000000E1", *second = "00000000000000E2",
+               *third = "00000000000000E3", *fourth = "00000000000000E4";
+
+    /* The SMTP client may report inside start and wake (relay_qmgr_int.h):
+     * a round's jobs may come back while it hands them out, and a round
+     * may end - its bytes freed - inside a kick of its destination.  One
+     * connection slot (max_outbound_connections = 1). */
+    fake.sync = true;
+    put_msg(first, T0, "s@sender.test", "r@a.test", "");
+    qmgr_notify(q, first);
+    settle(q);
+    assert_int_equal(fake.starts, 1);                   /* answered inside start */
+    assert_int_equal(fake.natt, 1);
+    assert_false(file_exists(first));
+    assert_int_equal(fake.nidle, 1);                    /* the connection waits idle */
+    assert_int_equal(q->conns, 1);
+    put_msg(second, T0, "s@sender.test", "r@a.test", "");
+    qmgr_notify(q, second);
+    settle(q);
+    assert_int_equal(fake.wakes, 1);                    /* answered inside wake */
+    assert_int_equal(fake.starts, 1);
+    assert_int_equal(fake.natt, 2);
+    assert_false(file_exists(second));
+    /* b.test: a.test's idle connection gives up the slot; b.test's job
+     * starts from that connection's conn_gone and is rejected inside start,
+     * so its round ends (DSN, bytes freed) inside the kick. */
+    fake.mode = FAKE_REJECT;
+    put_msg(third, T0, "s@sender.test", "r@b.test", "");
+    qmgr_notify(q, third);
+    settle(q);
+    assert_string_equal(fake.att[2].rcpt, "r@b.test");
+    assert_int_equal(count_dsns("s@sender.test"), 1);   /* through a.test again */
+    assert_false(file_exists(third));
+    /* Every address failing inside start (dest_failed). */
+    fake.mode = FAKE_NO_CONNECT;
+    put_msg(fourth, T0, "s@sender.test", "r@b.test x@b.test", "");
+    qmgr_notify(q, fourth);
+    settle(q);
+    assert_non_null(find_msg(q, fourth));
+    assert_int_equal(find_msg(q, fourth)->jobs, 0);
+    assert_true(file_has(fourth, "rcpt 1 deferred"));
+    assert_true(file_has(fourth, "441 4.4.1 "));
+    print_message("inside start: %u, inside wake: %u\n", fake.starts, fake.wakes);
+}
+
 /* gate_work - a thread-pool work that holds the (one) pool thread until posted */
 
 static void gate_work(uv_work_t *req)
@@ -889,6 +1019,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stop_during_read_mx, fx_default, fx_teardown),
         cmocka_unit_test_setup_teardown(test_stop_during_read_literal, fx_default, fx_teardown),
         cmocka_unit_test_setup_teardown(test_stop_with_waiting_jobs, fx_one_conn, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_answers_inside_calls, fx_one_conn, fx_teardown),
     };
 
     if (getenv("QMGR_TEST") != NULL)    /* one test (a pattern), e.g. to debug it */

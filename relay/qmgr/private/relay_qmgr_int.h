@@ -31,9 +31,17 @@
 
 /*
  * The SMTP client as the queue manager drives it: relay_smtpc_* in the
- * daemon (qmgr_smtpc).  The one test seam: a unit test passes a fake
- * that answers jobs through the destination's relay_dest_ops, later (never
- * inside these calls), as relay_smtpc.c does.
+ * daemon (qmgr_smtpc).  The one test seam: a unit test passes a fake.
+ * The client answers through the destination's relay_dest_ops, usually
+ * later, but job_done and dest_failed may also run inside start (no
+ * address can be tried: dest_failed; the stop has begun: job_done), wake
+ * (a message over the peer's SIZE: job_done, then the next job, and so on)
+ * and shutdown_all (every current job).  conn_gone always comes later.
+ * So a caller of start/wake must not rely on d's waiting jobs, or on a
+ * message's round, across the call: a job handed back may end its round
+ * there and then (qmgr_round_finish frees m->data).  qsched_dispatch_go
+ * holds m->jobs while it hands a round's jobs out; a destination is freed
+ * only by its own qdest_kick (or at the stop), never by a job's end.
  */
 struct qmgr_smtp {
     int   (*start)(struct relay_dest *d, uv_loop_t *loop);
