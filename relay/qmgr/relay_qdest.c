@@ -34,10 +34,16 @@
 
 #define RELAY_DNS_TTL_MS 60000          /* re-resolve a destination after this */
 
-/* qmgr_dest_free - a destination with no jobs and no connections */
+/* qmgr_dest_free - a destination with no connections (and normally no jobs) */
 
 void qmgr_dest_free(struct qmgr *q, struct relay_dest *d)
 {
+    struct relay_job *j;
+
+    if (d->njobs > 0)                   /* a bug: their rounds never end */
+        log_warnx("qmgr", 0, "destination %s freed with %zu waiting jobs", d->domain, d->njobs);
+    while ((j = relay_dest_take_job(d)) != NULL)
+        qmgr_sched_job_free(j);
     for (struct relay_dest **pp = &q->dests; *pp != NULL; pp = &(*pp)->next)
         if (*pp == d) {
             *pp = d->next;
@@ -201,12 +207,22 @@ static void qdest_sh_done(struct dns_query *query, const struct dns_result *res,
     qdest_resolve(q, d);
 }
 
-/* qdest_resolve - find d's addresses: MX of the domain, or the smart hosts */
+/* qdest_resolve - find d's addresses: MX of the domain, or the smart hosts
+ * (none once the stop has begun: the resolver is closing or gone, and the
+ * waiting jobs come back with RELAY_S_SHUTDOWN) */
 
 static void qdest_resolve(struct qmgr *q, struct relay_dest *d)
 {
     const struct cfg_send *sc = d->sc;
 
+    if (q->stopping || q->resolver == NULL) {
+        struct relay_event ev = { .stage = RELAY_S_SHUTDOWN };
+
+        d->resolving = false;
+        qdest_decide(q, d, &ev);
+        qdest_kick(q, d);               /* may free d (starts nothing: stopping) */
+        return;
+    }
     if (sc->dns_routing) {
         d->resolving = true;
         q->busy++;
@@ -270,6 +286,27 @@ struct relay_dest *qmgr_dest_get(struct qmgr *q, struct config *cfg,
     d->next = q->dests;
     q->dests = d;
     return d;
+}
+
+/* qmgr_dest_shutdown - the stop (after the SMTP client's shutdown_all):
+ * no connection starts any more, so every waiting job comes back now with
+ * RELAY_S_SHUTDOWN's decision and its round ends; a destination left with
+ * nothing in flight is freed */
+
+void qmgr_dest_shutdown(struct qmgr *q)
+{
+    struct relay_event ev = { .stage = RELAY_S_SHUTDOWN };
+    struct relay_decision dec = relay_decide(&ev);
+
+    /* A flush ends rounds, which only start asynchronous work: no other
+     * destination goes meanwhile, so next is safe to take first. */
+    for (struct relay_dest *d = q->dests, *next; d != NULL; d = next) {
+        next = d->next;
+        qmgr_sched_dest_flush(q, d, &dec);
+        if (d->conns == 0 && !d->resolving)
+            qmgr_dest_free(q, d);
+    }
+    relay_decision_free(&dec);
 }
 
 /* qmgr_dest_enqueue - add a job; resolve or connect as needed */

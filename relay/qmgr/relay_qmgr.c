@@ -30,6 +30,10 @@
  *  Everything else runs on the object's loop.  Blocking I/O (loading,
  *  reading, appending, removing) runs on libuv's thread pool, at most one
  *  operation per message at a time (m->io).
+ *  The stop (qmgr_request_stop): the SMTP client abandons its connections,
+ *  every destination's waiting jobs come back with RELAY_S_SHUTDOWN, the
+ *  resolver closes, and a round whose read ends later makes no job (its
+ *  recipients get the same decision): every round ends, then the loop.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -237,6 +241,7 @@ static void qmgr_wake(uv_async_t *a)
         uv_timer_stop(&q->timer);
         q->wake_ms = 0;
         q->smtp->shutdown_all();
+        qmgr_dest_shutdown(q);          /* jobs no connection will take */
         dns_resolver_close(q->resolver, qmgr_resolver_closed, q);
     }
     qmgr_maybe_exit(q);
@@ -280,12 +285,12 @@ void qmgr_free(struct qmgr *q)
 {
     q->due = q->due_tail = q->blocked = q->blocked_tail = NULL;
     qmgr_heap_free(&q->heap);
+    while (q->dests != NULL)            /* first: a job left would point at a message */
+        qmgr_dest_free(q, q->dests);
     while (q->msgs != NULL) {
         q->msgs->queued = false;        /* the FIFOs are gone */
         qmgr_round_forget(q, q->msgs);
     }
-    while (q->dests != NULL)
-        qmgr_dest_free(q, q->dests);
     free(q->dns_servers);
     if (uv_loop_close(&q->w.loop) != 0)
         log_warnx("qmgr", 0, "loop closed with active handles");

@@ -415,7 +415,7 @@ static void qround_data_read(struct qmgr_work *w)
     m->io = false;
     if (w->err < 0)
         log_warnx("queue", 0, "cannot read id=%s for its DSN: %s", m->id, strerror(-w->err));
-    qmgr_round_finish(q, m);            /* without data the DSN carries no headers */
+    qmgr_round_finish(q, m);            /* data_tried: without data, a DSN without headers */
 }
 
 /* qmgr_round_finish - every job of m is back (or m expired): persist it */
@@ -438,9 +438,10 @@ void qmgr_round_finish(struct qmgr *q, struct relay_qmsg *m)
         failure_dsn |= r->dsn_due;
     }
     if (pending && !failure_dsn && !nullsender && m->delay_ms == 0
-        && now >= m->arrival_ms + t->delay_notification_timeout)
+        && now >= qmgr_sat_add(m->arrival_ms, t->delay_notification_timeout))
         delay_dsn = true;
-    if ((failure_dsn || delay_dsn) && m->data == NULL) {
+    if ((failure_dsn || delay_dsn) && m->data == NULL && !m->data_tried) {
+        m->data_tried = true;           /* once: a file that cannot be read stays so */
         m->io = true;                   /* read the headers for the DSN first */
         qmgr_submit(q, m, m->id, qmgr_round_read_work, qround_data_read, NULL, 0);
         policy_config_unref(cfg);
@@ -491,5 +492,6 @@ void qmgr_round_finish(struct qmgr *q, struct relay_qmsg *m)
     }
     free(m->data);
     m->data = NULL;
+    m->data_tried = false;
 }
 

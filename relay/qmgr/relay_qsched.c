@@ -70,9 +70,9 @@ static void qsched_set(struct qmgr *q, struct relay_qmsg *m, size_t i,
     }
 }
 
-/* qsched_job_free - release a job (its bytes are the message's) */
+/* qmgr_sched_job_free - release a job (its bytes are the message's) */
 
-static void qsched_job_free(struct relay_job *j)
+void qmgr_sched_job_free(struct relay_job *j)
 {
     for (size_t i = 0; i < j->nridx; i++)
         free(j->replies[i]);
@@ -90,7 +90,7 @@ static void qsched_job_back(struct qmgr *q, struct relay_job *j)
 {
     struct relay_qmsg *m = j->msg;
 
-    qsched_job_free(j);
+    qmgr_sched_job_free(j);
     if (--m->jobs == 0)
         qmgr_round_check(q, m);
     else
@@ -179,7 +179,9 @@ static void qsched_decide(struct qmgr *q, struct relay_qmsg *m, size_t i, enum r
     relay_decision_free(&dec);
 }
 
-/* qsched_dispatch_go - the bytes are read: make one job per destination */
+/* qsched_dispatch_go - the bytes are read: make one job per destination
+ * (none once the stop has begun: the round's recipients wait for the
+ * restart, as relay_decide says of RELAY_S_SHUTDOWN) */
 
 static void qsched_dispatch_go(struct qmgr_work *w)
 {
@@ -202,6 +204,10 @@ static void qsched_dispatch_go(struct qmgr_work *w)
 
         if (r->state != RELAY_R_PENDING)
             continue;
+        if (q->stopping) {              /* no new lookup or connection */
+            qsched_decide(q, m, i, RELAY_S_SHUTDOWN);
+            continue;
+        }
         if (w->err < 0) {
             qsched_decide(q, m, i, RELAY_S_READ);
             continue;
@@ -290,7 +296,7 @@ static void qsched_expire(struct qmgr *q, struct relay_qmsg *m, const struct rel
 
 static uint64_t qsched_due(const struct qmgr *q, const struct relay_qmsg *m)
 {
-    uint64_t expires = m->arrival_ms + q->expiration;
+    uint64_t expires = qmgr_sat_add(m->arrival_ms, q->expiration);
 
     if (qmgr_round_all_final(m))        /* records or a DSN owed: at next_ms; else remove */
         return qmgr_round_owes(m) ? m->next_ms : 0;
@@ -422,12 +428,13 @@ static void qsched_timer_fired(uv_timer_t *t)
     qmgr_sched_run(q);
 }
 
-/* qsched_arm - sleep until the earliest key (or the blocked messages' look) */
+/* qsched_arm - sleep until the earliest key (or the blocked messages' look;
+ * or at once, when the due FIFO holds what a run put back) */
 
 static void qsched_arm(struct qmgr *q, uint64_t now)
 {
     struct relay_qmsg *top = qmgr_heap_top(&q->heap);
-    uint64_t wake = top ? top->due_ms : UINT64_MAX;
+    uint64_t wake = q->due != NULL ? now : top ? top->due_ms : UINT64_MAX;
 
     if (q->blocked != NULL && q->blocked_sweep_ms < wake)
         wake = q->blocked_sweep_ms;
@@ -441,12 +448,16 @@ static void qsched_arm(struct qmgr *q, uint64_t now)
     uv_timer_start(&q->timer, qsched_timer_fired, wake > now ? wake - now : 1, 0);
 }
 
-/* qmgr_sched_run - start what is due; sleep until the next thing is */
-
+/*
+ * qmgr_sched_run - start what is due; sleep until the next thing is.  A
+ * run is bounded: it examines the due FIFO as it was when the run began
+ * (and the heap's keys up to now); a message put back on the due FIFO
+ * meanwhile waits for the next run, which the timer starts at once.
+ */
 void qmgr_sched_run(struct qmgr *q)
 {
     struct config *cfg;
-    struct relay_qmsg *m;
+    struct relay_qmsg *m, *due, *due_tail;
     uint64_t now;
 
     if (q->stopping)
@@ -465,7 +476,10 @@ void qmgr_sched_run(struct qmgr *q)
     } else if (q->blocked != NULL && now >= q->blocked_sweep_ms) {
         qsched_sweep_blocked(q, cfg, now);
     }
-    while ((m = qsched_fifo_take(&q->due, &q->due_tail)) != NULL)
+    due = q->due;                       /* this run's; new arrivals wait for the next */
+    due_tail = q->due_tail;
+    q->due = q->due_tail = NULL;
+    while ((m = qsched_fifo_take(&due, &due_tail)) != NULL)
         qsched_examine(q, m, cfg, now);
     while ((m = qmgr_heap_top(&q->heap)) != NULL && m->due_ms <= now)
         qsched_examine(q, qmgr_heap_pop(&q->heap), cfg, now);

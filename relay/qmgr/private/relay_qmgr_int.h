@@ -31,9 +31,17 @@
 
 /*
  * The SMTP client as the queue manager drives it: relay_smtpc_* in the
- * daemon (qmgr_smtpc).  The one test seam: a unit test passes a fake
- * that answers jobs through the destination's relay_dest_ops, later (never
- * inside these calls), as relay_smtpc.c does.
+ * daemon (qmgr_smtpc).  The one test seam: a unit test passes a fake.
+ * The client answers through the destination's relay_dest_ops, usually
+ * later, but job_done and dest_failed may also run inside start (no
+ * address can be tried: dest_failed; the stop has begun: job_done), wake
+ * (a message over the peer's SIZE: job_done, then the next job, and so on)
+ * and shutdown_all (every current job).  conn_gone always comes later.
+ * So a caller of start/wake must not rely on d's waiting jobs, or on a
+ * message's round, across the call: a job handed back may end its round
+ * there and then (qmgr_round_finish frees m->data).  qsched_dispatch_go
+ * holds m->jobs while it hands a round's jobs out; a destination is freed
+ * only by its own qdest_kick (or at the stop), never by a job's end.
  */
 struct qmgr_smtp {
     int   (*start)(struct relay_dest *d, uv_loop_t *loop);
@@ -97,6 +105,13 @@ struct qmgr_work {
     void  (*then)(struct qmgr_work *w);
 };
 
+/* qmgr_sat_add - a + b, or UINT64_MAX if that overflows (times from a queue
+ * file are not trusted: a wrapped key would make a message due at once) */
+static inline uint64_t qmgr_sat_add(uint64_t a, uint64_t b)
+{
+    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
 /* relay_qmgr.c: the object. */
 /* A queue manager on a new loop (not yet running); NULL if DNS cannot start. */
 struct qmgr *qmgr_new(const struct qmgr_smtp *smtp, log_clock_fn *clock, void *clock_arg);
@@ -122,6 +137,7 @@ void    qmgr_sched_run(struct qmgr *q);
 /* The destinations' relay_dest_ops (set by qmgr_dest_get; q = d->owner). */
 void    qmgr_sched_job_done(struct relay_dest *d, struct relay_job *j);
 void    qmgr_sched_dest_failed(struct relay_dest *d, struct relay_job *current);
+void    qmgr_sched_job_free(struct relay_job *j);    /* not its message's bytes */
 /* Every waiting job of d gets the same decision (relay_decide's). */
 void    qmgr_sched_dest_flush(struct qmgr *q, struct relay_dest *d,
                               const struct relay_decision *dec);
@@ -153,6 +169,9 @@ struct relay_dest *qmgr_dest_get(struct qmgr *q, struct config *cfg,
                                  const struct cfg_send *sc, const char *domain);
 /* Add a job; resolve or connect as needed. */
 void    qmgr_dest_enqueue(struct qmgr *q, struct relay_dest *d, struct relay_job *j);
+/* The stop: every waiting job comes back (RELAY_S_SHUTDOWN), so its round ends. */
+void    qmgr_dest_shutdown(struct qmgr *q);
+/* Free d (and any job still waiting: qmgr_free's last resort). */
 void    qmgr_dest_free(struct qmgr *q, struct relay_dest *d);
 
 #endif
