@@ -56,7 +56,7 @@
 #include "relay_worker.h"
 #include "tls_ctx.h"
 
-static struct qmgr *qmgr_daemon;        /* the daemon's: relay_qmgr_start/notify/stop only */
+static struct qmgr *qmgr_daemon;        /* the daemon's: relay_qmgr_start/notify/reload/stop only */
 
 /* The daemon's SMTP client. */
 const struct qmgr_smtp qmgr_smtpc = {
@@ -213,14 +213,14 @@ void qmgr_dns_reload(struct qmgr *q, const struct config *cfg)
              now ? now : "resolv.conf", (unsigned long long)cfg->dns.timeout);
 }
 
-/* qmgr_wake - new messages, commit completions, stop request */
+/* qmgr_wake - new messages, commit completions, reload and stop requests */
 
 static void qmgr_wake(uv_async_t *a)
 {
     struct qmgr *q = (struct qmgr *)((char *)a - offsetof(struct qmgr, w.wake));
     char **ids;
     size_t n;
-    bool stop;
+    bool stop, reload;
 
     relay_commit_deliver(&q->w);
     uv_mutex_lock(&q->w.lock);
@@ -229,6 +229,8 @@ static void qmgr_wake(uv_async_t *a)
     q->incoming = NULL;
     q->nincoming = q->capincoming = 0;
     stop = q->stop_requested;
+    reload = q->reload_requested;
+    q->reload_requested = false;
     uv_mutex_unlock(&q->w.lock);
     for (size_t i = 0; i < n; i++) {
         if (!stop)
@@ -244,6 +246,8 @@ static void qmgr_wake(uv_async_t *a)
         qmgr_dest_shutdown(q);          /* jobs no connection will take */
         dns_resolver_close(q->resolver, qmgr_resolver_closed, q);
     }
+    if (reload && !q->stopping)
+        qmgr_sched_run(q);              /* new [dns], expiry keys, connectors: now */
     qmgr_maybe_exit(q);
 }
 
@@ -316,6 +320,17 @@ void qmgr_notify(struct qmgr *q, const char *id)
     uv_mutex_unlock(&q->w.lock);
 }
 
+/* qmgr_request_reload - the configuration changed (any thread) */
+
+void qmgr_request_reload(struct qmgr *q)
+{
+    uv_mutex_lock(&q->w.lock);
+    q->reload_requested = true;
+    if (!q->w.wake_closed)
+        uv_async_send(&q->w.wake);
+    uv_mutex_unlock(&q->w.lock);
+}
+
 /* qmgr_request_stop - stop delivering; the loop ends when work has (any thread) */
 
 void qmgr_request_stop(struct qmgr *q)
@@ -343,6 +358,14 @@ static void qmgr_thread(void *arg)
 void relay_qmgr_notify(const char *id)
 {
     qmgr_notify(qmgr_daemon, id);
+}
+
+/* relay_qmgr_reload - the daemon's configuration was swapped */
+
+void relay_qmgr_reload(void)
+{
+    if (qmgr_daemon != NULL)
+        qmgr_request_reload(qmgr_daemon);
 }
 
 /* relay_qmgr_start - the daemon's queue manager: load the queue, start delivering */

@@ -2,13 +2,14 @@
  * relay_qmgr.h - the queue manager (qmgr/): its own thread and loop,
  * scheduling queued messages for delivery through the SMTP client.  The
  * daemon has one (a struct qmgr, private/relay_qmgr_int.h), which these
- * three functions start, feed and stop.
+ * functions start, feed, tell of a reload and stop.
  */
 #ifndef DOMSEC_RELAY_QMGR_H
 #define DOMSEC_RELAY_QMGR_H
 
 int     relay_qmgr_start(void);         /* after queue recovery; 0 or a libuv error */
 void    relay_qmgr_notify(const char *id);      /* any thread: a new message is queued */
+void    relay_qmgr_reload(void);        /* any thread: after a configuration swap */
 void    relay_qmgr_stop(void);          /* stop delivering (in-flight attempts end), join */
 
 #endif

@@ -195,6 +195,7 @@ static void relay_server_reload(void)
     relay_tls_install(tls);             /* before the swap: new sessions find theirs */
     relay_crl_reload(cfg);
     policy_config_swap(cfg);
+    relay_qmgr_reload();                /* expiry, [dns], connectors take effect now */
     log_info("config", 0, "reloaded path=%s", relay_config_path);
 }
 

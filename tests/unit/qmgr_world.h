@@ -276,15 +276,14 @@ static void write_text(const char *path, const char *text)
     fclose(f);
 }
 
-static int fx_setup(void **state, const char *transport)
+/* fx_config - the test's configuration with these [transport] lines, loaded */
+
+static struct config *fx_config(const struct fx *fx, const char *transport)
 {
-    struct fx *fx = calloc(1, sizeof(*fx));
     struct cfg_errors errs = { NULL, 0 };
     struct config *cfg;
     char path[128], qdir[96], *text;
 
-    snprintf(fx->dir, sizeof(fx->dir), "/tmp/qmgrtestXXXXXX");
-    assert_non_null(mkdtemp(fx->dir));
     snprintf(qdir, sizeof(qdir), "%s/queue", fx->dir);
     text = xasprintf("[transport]\naccepted_domains = local.test\nqueue_directory = %s\n%s\n"
                      "[logs]\ndirectory = %s/log\n\n"
@@ -303,7 +302,18 @@ static int fx_setup(void **state, const char *transport)
     for (size_t i = 0; i < errs.n; i++)
         print_message("config: %s\n", errs.v[i]);
     assert_non_null(cfg);
-    policy_config_swap(cfg);
+    return cfg;
+}
+
+static int fx_setup(void **state, const char *transport)
+{
+    struct fx *fx = calloc(1, sizeof(*fx));
+    char qdir[96];
+
+    snprintf(fx->dir, sizeof(fx->dir), "/tmp/qmgrtestXXXXXX");
+    assert_non_null(mkdtemp(fx->dir));
+    snprintf(qdir, sizeof(qdir), "%s/queue", fx->dir);
+    policy_config_swap(fx_config(fx, transport));
     assert_int_equal(relay_queue_open(qdir, getuid(), getgid()), 0);
     assert_int_equal(relay_commit_start(), 0);
     memset(&fake, 0, sizeof(fake));

@@ -144,6 +144,27 @@ static void test_expiry(void **state)
         assert_string_not_equal(fake.att[i].id, id);    /* never attempted */
 }
 
+/* A reload that shortens message_expiration_timeout wakes the queue manager,
+ * which re-keys its messages at once instead of at its next timer. */
+static void test_reload_rekeys_now(void **state)
+{
+    struct fx *fx = *state;
+    struct qmgr *q = fx->q;
+    const char *id = "0000000000000012";
+    char rec[64];
+
+    snprintf(rec, sizeof(rec), "next %llu\n", (unsigned long long)(T0 + 5 * HOUR));
+    put_msg(id, T0, "s@sender.test", "r@a.test", rec);
+    fake.mode = FAKE_DEFER;
+    qmgr_notify(q, id);
+    settle(q);
+    assert_int_equal(q->wake_ms, T0 + 2 * HOUR);
+    policy_config_swap(fx_config(fx, "message_expiration_timeout = 1h\n"));
+    qmgr_request_reload(q);
+    settle(q);                          /* runs the wake: no timer, no tick */
+    assert_int_equal(q->wake_ms, T0 + HOUR);
+}
+
 static void test_expiry_null_sender(void **state)
 {
     struct fx *fx = *state;
@@ -580,6 +601,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_order, fx_default, fx_teardown),
         cmocka_unit_test_setup_teardown(test_retry, fx_default, fx_teardown),
         cmocka_unit_test_setup_teardown(test_expiry, fx_default, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_reload_rekeys_now, fx_default, fx_teardown),
         cmocka_unit_test_setup_teardown(test_expiry_null_sender, fx_default, fx_teardown),
         cmocka_unit_test_setup_teardown(test_expiry_text, fx_default, fx_teardown),
         cmocka_unit_test_setup_teardown(test_delay_dsn, fx_default, fx_teardown),

@@ -87,6 +87,7 @@ struct qmgr {
     char  **incoming;                   /* new ids, under w.lock */
     size_t  nincoming, capincoming;
     bool    stop_requested;             /* under w.lock */
+    bool    reload_requested;           /* under w.lock: the configuration changed */
     bool    stopping;
     int     busy;                       /* works in flight, DSN commits, resolver */
     unsigned conns;                     /* outbound connections */
@@ -119,6 +120,8 @@ struct qmgr *qmgr_new(const struct qmgr_smtp *smtp, log_clock_fn *clock, void *c
 void    qmgr_free(struct qmgr *q);
 void    qmgr_notify(struct qmgr *q, const char *id);   /* any thread */
 void    qmgr_request_stop(struct qmgr *q);             /* any thread */
+/* Any thread: the configuration was swapped; the next run (now) rereads it. */
+void    qmgr_request_reload(struct qmgr *q);
 void    qmgr_maybe_exit(struct qmgr *q);
 void    qmgr_dns_reload(struct qmgr *q, const struct config *cfg);
 uint64_t qmgr_now(const struct qmgr *q);        /* unix ms (records store it) */
