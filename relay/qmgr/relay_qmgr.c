@@ -320,26 +320,29 @@ void qmgr_notify(struct qmgr *q, const char *id)
     uv_mutex_unlock(&q->w.lock);
 }
 
+/* qmgr_request - set a request flag of q (under its lock) and wake it */
+
+static void qmgr_request(struct qmgr *q, bool *flag)
+{
+    uv_mutex_lock(&q->w.lock);
+    *flag = true;
+    if (!q->w.wake_closed)
+        uv_async_send(&q->w.wake);
+    uv_mutex_unlock(&q->w.lock);
+}
+
 /* qmgr_request_reload - the configuration changed (any thread) */
 
 void qmgr_request_reload(struct qmgr *q)
 {
-    uv_mutex_lock(&q->w.lock);
-    q->reload_requested = true;
-    if (!q->w.wake_closed)
-        uv_async_send(&q->w.wake);
-    uv_mutex_unlock(&q->w.lock);
+    qmgr_request(q, &q->reload_requested);
 }
 
 /* qmgr_request_stop - stop delivering; the loop ends when work has (any thread) */
 
 void qmgr_request_stop(struct qmgr *q)
 {
-    uv_mutex_lock(&q->w.lock);
-    q->stop_requested = true;
-    if (!q->w.wake_closed)
-        uv_async_send(&q->w.wake);
-    uv_mutex_unlock(&q->w.lock);
+    qmgr_request(q, &q->stop_requested);
 }
 
 /* qmgr_thread - the daemon's queue manager thread */
