@@ -43,7 +43,7 @@ void qmgr_dest_free(struct qmgr *q, struct relay_dest *d)
     if (d->njobs > 0)                   /* a bug: their rounds never end */
         log_warnx("qmgr", 0, "destination %s freed with %zu waiting jobs", d->domain, d->njobs);
     while ((j = relay_dest_take_job(d)) != NULL)
-        qmgr_sched_job_free(j);
+        relay_job_free(j);
     for (struct relay_dest **pp = &q->dests; *pp != NULL; pp = &(*pp)->next)
         if (*pp == d) {
             *pp = d->next;

@@ -70,27 +70,13 @@ static void qsched_set(struct qmgr *q, struct relay_qmsg *m, size_t i,
     }
 }
 
-/* qmgr_sched_job_free - release a job (its bytes are the message's) */
-
-void qmgr_sched_job_free(struct relay_job *j)
-{
-    for (size_t i = 0; i < j->nridx; i++)
-        free(j->replies[i]);
-    free(j->replies);
-    free(j->codes);
-    free(j->ridx);
-    free(j->last);
-    free(j->remote);
-    free(j);
-}
-
 /* qsched_job_back - a job's results are in the message; maybe end the round */
 
 static void qsched_job_back(struct qmgr *q, struct relay_job *j)
 {
     struct relay_qmsg *m = j->msg;
 
-    qmgr_sched_job_free(j);
+    relay_job_free(j);
     if (--m->jobs == 0)
         qmgr_round_check(q, m);
     else

@@ -61,6 +61,9 @@ struct relay_dest {
     struct relay_dest *next;
 };
 
+/* Free j and what it owns (not the message's bytes it borrows); NULL: nothing. */
+void    relay_job_free(struct relay_job *j);
+
 /* relay_dest_put_job - append j (next NULL) to d's waiting jobs */
 static inline void relay_dest_put_job(struct relay_dest *d, struct relay_job *j)
 {

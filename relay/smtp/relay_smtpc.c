@@ -183,6 +183,22 @@ void relay__smtpc_finish(struct relay_smtpc *c)
     uv_close((uv_handle_t *)&c->timer, smtpc_timer_closed);
 }
 
+/* relay_job_free - free a job and what it owns (its bytes are its message's) */
+
+void relay_job_free(struct relay_job *j)
+{
+    if (j == NULL)
+        return;
+    for (size_t i = 0; i < j->nridx; i++)
+        free(j->replies[i]);
+    free(j->replies);
+    free(j->codes);
+    free(j->ridx);
+    free(j->last);
+    free(j->remote);
+    free(j);
+}
+
 /* relay__smtpc_endpoint - "ip:port" of the address being tried */
 
 void relay__smtpc_endpoint(struct relay_smtpc *c, char *buf, size_t sz)

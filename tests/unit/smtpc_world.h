@@ -98,22 +98,6 @@ static SMTPC_UNUSED void event(const char *what)
     snprintf(T.events + n, sizeof(T.events) - n, "%s%s", n ? " " : "", what);
 }
 
-/* job_free - free a job and what it owns (NULL: nothing) */
-
-static SMTPC_UNUSED void job_free(struct relay_job *j)
-{
-    if (j == NULL)
-        return;
-    for (size_t i = 0; i < j->nridx; i++)
-        free(j->replies[i]);
-    free(j->replies);
-    free(j->codes);
-    free(j->ridx);
-    free(j->last);
-    free(j->remote);
-    free(j);
-}
-
 /* The owner's side of relay_dest_ops, as the queue manager would do it. */
 
 /* on_job_done - keep the finished job for the test to check */
@@ -136,7 +120,7 @@ static SMTPC_UNUSED void on_dest_failed(struct relay_dest *d, struct relay_job *
     T.failed = current;
     T.waiting_at_fail = d->njobs;
     while ((j = relay_dest_take_job(d)) != NULL)   /* deferred with it */
-        job_free(j);
+        relay_job_free(j);
 }
 
 /* on_conn_gone - a connection ended: maybe start another, as qmgr would */
@@ -298,8 +282,8 @@ static SMTPC_UNUSED void finish(void)
     assert_int_equal(uv_run(&T.loop, UV_RUN_DEFAULT), 0);
     assert_int_equal(uv_loop_close(&T.loop), 0);
     for (size_t i = 0; i < T.ndone; i++)
-        job_free(T.done[i]);
-    job_free(T.failed);
+        relay_job_free(T.done[i]);
+    relay_job_free(T.failed);
     for (size_t i = 0; i < T.d.naddrs; i++)
         free(T.d.names[i]);
     free(T.d.names);

@@ -140,7 +140,6 @@ void    qmgr_sched_run(struct qmgr *q);
 /* The destinations' relay_dest_ops (set by qmgr_dest_get; q = d->owner). */
 void    qmgr_sched_job_done(struct relay_dest *d, struct relay_job *j);
 void    qmgr_sched_dest_failed(struct relay_dest *d, struct relay_job *current);
-void    qmgr_sched_job_free(struct relay_job *j);    /* not its message's bytes */
 /* Every waiting job of d gets the same decision (relay_decide's). */
 void    qmgr_sched_dest_flush(struct qmgr *q, struct relay_dest *d,
                               const struct relay_decision *dec);
