@@ -25,7 +25,9 @@
  *  (relay_smtp.h): job_done, dest_failed and finally, always later, conn_gone.
  *  The first two can run inside relay_smtpc_start() when no address can be
  *  tried at all (tls_conn_connect fails at once for every address, or the
- *  stop has begun).  The smtpc is freed after its last conn and its timer
+ *  stop has begun), inside relay_smtpc_wake() (a message over the peer's
+ *  SIZE is done at once; a write that fails moves to the next address) and
+ *  inside relay_smtpc_shutdown_all().  The smtpc is freed after its last conn and its timer
  *  closed.
  */
 #include <stdarg.h>
