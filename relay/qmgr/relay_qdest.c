@@ -87,7 +87,7 @@ static void qdest_kick(struct qmgr *q, struct relay_dest *d)
         ;                               /* idle connections first */
     if (d->njobs > 0 && d->conns < t->max_per_domain_outbound_connections
         && q->conns >= t->max_outbound_connections)
-        (void)q->smtp->close_idle(d);   /* its slot comes back via conn_gone */
+        (void)q->smtp->close_idle(q->client, d);   /* its slot comes back via conn_gone */
     while (d->njobs > 0 && d->conns < t->max_per_domain_outbound_connections
            && q->conns < t->max_outbound_connections && d->naddrs > 0 && !q->stopping) {
         q->conns++;
@@ -282,6 +282,7 @@ struct relay_dest *qmgr_dest_get(struct qmgr *q, struct config *cfg,
     d->tls_ctx = relay_tls_client_ctx(cfg, sc);
     d->listed = sc->dns_routing && policy_secure_listed(&cfg->transport.send_secure, domain);
     d->ops = &qdest_ops;
+    d->client = q->client;
     d->owner = q;
     d->next = q->dests;
     q->dests = d;

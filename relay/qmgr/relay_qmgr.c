@@ -242,7 +242,7 @@ static void qmgr_wake(uv_async_t *a)
         q->stopping = true;
         uv_timer_stop(&q->timer);
         q->wake_ms = 0;
-        q->smtp->shutdown_all();
+        q->smtp->shutdown_all(q->client);
         qmgr_dest_shutdown(q);          /* jobs no connection will take */
         dns_resolver_close(q->resolver, qmgr_resolver_closed, q);
     }
@@ -260,6 +260,7 @@ struct qmgr *qmgr_new(const struct qmgr_smtp *smtp, log_clock_fn *clock, void *c
     const char *err = NULL;
 
     q->smtp = smtp;
+    q->client = relay_smtp_client_new();
     q->clock = clock;
     q->clock_arg = clock_arg;
     q->expiration = cfg->transport.message_expiration_timeout;
@@ -269,6 +270,7 @@ struct qmgr *qmgr_new(const struct qmgr_smtp *smtp, log_clock_fn *clock, void *c
         log_errx("qmgr", 0, "cannot start the DNS resolver: %s", err ? err : "?");
         policy_config_unref(cfg);
         uv_loop_close(&q->w.loop);
+        relay_smtp_client_free(q->client);
         free(q);
         return NULL;
     }
@@ -296,6 +298,7 @@ void qmgr_free(struct qmgr *q)
         qmgr_round_forget(q, q->msgs);
     }
     free(q->dns_servers);
+    relay_smtp_client_free(q->client);  /* its loop has ended: no connection left */
     if (uv_loop_close(&q->w.loop) != 0)
         log_warnx("qmgr", 0, "loop closed with active handles");
     uv_mutex_destroy(&q->w.lock);

@@ -353,7 +353,7 @@ static void qsched_rekey(struct qmgr *q, uint64_t expiration)
 
 static bool qsched_slots_full(const struct qmgr *q, const struct config *cfg)
 {
-    return q->conns >= cfg->transport.max_outbound_connections && q->smtp->idle_count() == 0;
+    return q->conns >= cfg->transport.max_outbound_connections && q->smtp->idle_count(q->client) == 0;
 }
 
 /* qsched_examine - idle, due m: finish, remove, expire, wait or start a round */

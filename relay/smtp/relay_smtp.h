@@ -21,6 +21,7 @@
 /* relay_smtpc.c: one outbound SMTP connection working through jobs. */
 struct relay_dest;
 struct relay_smtpc;
+struct relay_smtp_client;
 struct relay_job {
     struct relay_job *next;             /* dest queue */
     struct relay_qmsg *msg;             /* not owned (qmgr's) */
@@ -57,6 +58,7 @@ struct relay_dest {
     struct tls_ctx *tls_ctx;            /* referenced: our client context, or NULL */
     bool    listed;                     /* domain in tls_send_domain_secure_list (DNS routing) */
     const struct relay_dest_ops *ops;   /* the owner's callbacks */
+    struct relay_smtp_client *client;   /* the owner's connections */
     void   *owner;                      /* the owner's object (for ops) */
     struct relay_dest *next;
 };
@@ -105,15 +107,24 @@ struct relay_dest_ops {
     void  (*conn_gone)(struct relay_dest *d);
 };
 
+/*
+ * The connections of one owner (the queue manager has one): which are live,
+ * which wait idle, whether the stop has begun.  Every destination the owner
+ * makes points to it (relay_dest.client).
+ */
+struct relay_smtp_client *relay_smtp_client_new(void);
+/* Free it once every connection of it has gone (conn_gone reported). */
+void    relay_smtp_client_free(struct relay_smtp_client *cl);
+
 /* Start a connection for dest (it pulls jobs); always 0 (relay_smtpc.c's
  * CONTRACT says what is reported, and when). */
 int     relay_smtpc_start(struct relay_dest *d, uv_loop_t *loop);
 /* Give d's next job to one of its idle connections; false if it has none. */
 bool    relay_smtpc_wake(struct relay_dest *d);
-/* How many connections wait idle for a job. */
-unsigned relay_smtpc_idle_count(void);
-/* Close one idle connection of any destination but keep (QUIT); false if none. */
-bool    relay_smtpc_close_idle(const struct relay_dest *keep);
-/* Abandon every connection: current jobs come back undelivered. */
-void    relay_smtpc_shutdown_all(void);
+/* How many connections of cl wait idle for a job. */
+unsigned relay_smtpc_idle_count(const struct relay_smtp_client *cl);
+/* Close one idle connection of cl of any destination but keep (QUIT); false if none. */
+bool    relay_smtpc_close_idle(struct relay_smtp_client *cl, const struct relay_dest *keep);
+/* Abandon every connection of cl: current jobs come back undelivered. */
+void    relay_smtpc_shutdown_all(struct relay_smtp_client *cl);
 #endif

@@ -63,8 +63,6 @@ static const enum relay_stage smtpc_stages[] = {
     [C_QUIT] = RELAY_S_CONNECT, [C_DONE] = RELAY_S_CONNECT,
 };
 
-struct relay_smtpc *relay__smtpc_all;   /* queue manager thread only */
-static bool smtpc_stopping;             /* relay_smtpc_shutdown_all was called */
 
 #define RELAY_SMTPC_STOP_GRACE_MS 30000 /* at stop, the longest wait for a dot's reply */
 #define RELAY_SMTPC_QUIT_WAIT_MS 2000   /* at stop, the wait for the reply to QUIT */
@@ -141,7 +139,7 @@ static void smtpc_maybe_free(struct relay_smtpc *c)
     if (c->prev)
         c->prev->next = c->next;
     else
-        relay__smtpc_all = c->next;
+        c->dest->client->all = c->next;
     if (c->next)
         c->next->prev = c->prev;
     c->dest->ops->conn_gone(c->dest);
@@ -328,7 +326,7 @@ void relay__smtpc_connect_next(struct relay_smtpc *c)
     struct relay_decision d;
     int err;
 
-    if (smtpc_stopping) {               /* no new connection at stop: the job waits */
+    if (c->dest->client->stopping) {    /* no new connection at stop: the job waits */
         d = relay__smtpc_decide(c, RELAY_E_SHUTDOWN, 0, NULL);
         relay__smtpc_trouble(c, &d);
         return;
@@ -367,7 +365,7 @@ void relay__smtpc_take_job(struct relay_smtpc *c)
 {
     struct relay_dest *d = c->dest;
 
-    if (smtpc_stopping && c->job == NULL) {     /* the last reply came: goodbye */
+    if (c->dest->client->stopping && c->job == NULL) {  /* the last reply came: goodbye */
         relay__smtpc_quit(c);
         uv_timer_start(&c->timer, smtpc_timeout, RELAY_SMTPC_QUIT_WAIT_MS, 0);
         return;
@@ -485,6 +483,22 @@ static void smtpc_timeout(uv_timer_t *t)
     relay__smtpc_trouble(c, &d);
 }
 
+/* relay_smtp_client_new - the connections of a new owner */
+
+struct relay_smtp_client *relay_smtp_client_new(void)
+{
+    return xcalloc(1, sizeof(struct relay_smtp_client));
+}
+
+/* relay_smtp_client_free - after its last connection */
+
+void relay_smtp_client_free(struct relay_smtp_client *cl)
+{
+    if (cl != NULL && cl->all != NULL)
+        log_panic("smtp", "relay_smtp_client_free: connections still live");
+    free(cl);
+}
+
 /* relay_smtpc_start - open a connection for d */
 
 int relay_smtpc_start(struct relay_dest *d, uv_loop_t *loop)
@@ -493,10 +507,10 @@ int relay_smtpc_start(struct relay_dest *d, uv_loop_t *loop)
 
     c->sid = log_session_id_next();
     c->dest = d;
-    c->next = relay__smtpc_all;
-    if (relay__smtpc_all)
-        relay__smtpc_all->prev = c;
-    relay__smtpc_all = c;
+    c->next = d->client->all;
+    if (c->next)
+        c->next->prev = c;
+    d->client->all = c;
     c->loop = loop;
     uv_timer_init(loop, &c->timer);
     c->timer.data = c;
@@ -509,12 +523,12 @@ int relay_smtpc_start(struct relay_dest *d, uv_loop_t *loop)
 
 /* relay_smtpc_shutdown_all - stop every connection now */
 
-void relay_smtpc_shutdown_all(void)
+void relay_smtpc_shutdown_all(struct relay_smtp_client *cl)
 {
     struct relay_decision d;
 
-    smtpc_stopping = true;
-    for (struct relay_smtpc *c = relay__smtpc_all; c != NULL; c = c->next) {
+    cl->stopping = true;
+    for (struct relay_smtpc *c = cl->all; c != NULL; c = c->next) {
         if (c->finishing)
             continue;
         if (c->state == C_DOT && c->job != NULL) {

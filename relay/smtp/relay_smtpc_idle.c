@@ -18,8 +18,6 @@
 #include "relay_smtpc_int.h"
 #include "tls_conn.h"
 
-static unsigned smtpc_nidle;            /* connections in an idle list */
-
 /* relay__smtpc_idle - no job now: wait in the destination's idle list */
 
 void relay__smtpc_idle(struct relay_smtpc *c)
@@ -27,7 +25,7 @@ void relay__smtpc_idle(struct relay_smtpc *c)
     struct relay_dest *d = c->dest;
 
     c->idling = true;
-    smtpc_nidle++;
+    d->client->nidle++;
     c->idle_prev = NULL;
     c->idle_next = d->idle;
     if (d->idle)
@@ -43,7 +41,7 @@ void relay__smtpc_idle_unlink(struct relay_smtpc *c)
     if (!c->idling)
         return;
     c->idling = false;
-    smtpc_nidle--;
+    c->dest->client->nidle--;
     if (c->idle_prev)
         c->idle_prev->idle_next = c->idle_next;
     else
@@ -78,16 +76,16 @@ bool relay_smtpc_wake(struct relay_dest *d)
 
 /* relay_smtpc_idle_count - connections waiting for a job */
 
-unsigned relay_smtpc_idle_count(void)
+unsigned relay_smtpc_idle_count(const struct relay_smtp_client *cl)
 {
-    return smtpc_nidle;
+    return cl->nidle;
 }
 
 /* relay_smtpc_close_idle - free a connection slot: QUIT an idle connection */
 
-bool relay_smtpc_close_idle(const struct relay_dest *keep)
+bool relay_smtpc_close_idle(struct relay_smtp_client *cl, const struct relay_dest *keep)
 {
-    for (struct relay_smtpc *c = relay__smtpc_all; c != NULL; c = c->next)
+    for (struct relay_smtpc *c = cl->all; c != NULL; c = c->next)
         if (c->idling && c->dest != keep) {
             relay__smtpc_quit(c);
             return true;

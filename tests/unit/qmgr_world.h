@@ -189,12 +189,12 @@ static bool fake_wake(struct relay_dest *d)
     return false;
 }
 
-static unsigned fake_idle_count(void)
+static unsigned fake_idle_count(const struct relay_smtp_client *cl)
 {
     return (unsigned)fake.nidle;
 }
 
-static bool fake_close_idle(const struct relay_dest *keep)
+static bool fake_close_idle(struct relay_smtp_client *cl, const struct relay_dest *keep)
 {
     for (size_t i = 0; i < fake.nidle; i++)
         if (fake.idle[i] != keep) {
@@ -204,7 +204,7 @@ static bool fake_close_idle(const struct relay_dest *keep)
     return false;
 }
 
-static void fake_shutdown_all(void)
+static void fake_shutdown_all(struct relay_smtp_client *cl)
 {
     while (fake.nidle > 0)
         fake_close(fake_unidle(0));

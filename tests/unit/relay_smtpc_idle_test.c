@@ -12,7 +12,8 @@
  * reply, an idle connection says QUIT, and a job in mid-transaction comes
  * back undelivered.
  *
- * Each test runs in a process of its own (the stop is process-wide) with
+ * Each test runs in a process of its own (the kept TLS sessions are the
+ * process's) and has its own client (relay_smtp_client) and
  * its own loop, which must close cleanly.  No sleeps: the loop's check
  * hook acts when the client reaches the state a test waits for.
  */
@@ -60,7 +61,7 @@ static int idle_seen;                   /* times the connection was seen idle */
 
 static void idle_hook(void)
 {
-    if (relay_smtpc_idle_count() == 0 || T.d.idle == NULL)
+    if (relay_smtpc_idle_count(T.d.client) == 0 || T.d.idle == NULL)
         return;
     if (idle_seen++ == 0) {
         relay_dest_put_job(&T.d, new_job());
@@ -68,8 +69,8 @@ static void idle_hook(void)
         assert_int_equal(T.d.njobs, 0);
         return;
     }
-    assert_true(relay_smtpc_close_idle(NULL));
-    assert_int_equal(relay_smtpc_idle_count(), 0);
+    assert_true(relay_smtpc_close_idle(T.d.client, NULL));
+    assert_int_equal(relay_smtpc_idle_count(T.d.client), 0);
 }
 
 /* With connection_cache_time, the connection waits idle after its job; a
@@ -119,7 +120,7 @@ static bool was_idle;                   /* the connection was seen in the idle l
 
 static void note_idle(void)
 {
-    if (relay_smtpc_idle_count() == 1 && T.d.idle != NULL)
+    if (relay_smtpc_idle_count(T.d.client) == 1 && T.d.idle != NULL)
         was_idle = true;
 }
 
@@ -135,7 +136,7 @@ static void test_cache_time_ends(void **state)
     assert_true(was_idle);
     assert_string_equal(T.events, "job_done conn_gone");
     assert_codes(T.done[0], ok);
-    assert_int_equal(relay_smtpc_idle_count(), 0);
+    assert_int_equal(relay_smtpc_idle_count(T.d.client), 0);
     finish();
 }
 
@@ -193,7 +194,7 @@ static void test_idle_connection_gets_421(void **state)
     run_one("connection_cache_time = 5m", steps, NELEM(steps), 1, hang_up_hook);
     assert_true(was_idle);
     assert_string_equal(T.events, "job_done conn_gone");
-    assert_int_equal(relay_smtpc_idle_count(), 0);
+    assert_int_equal(relay_smtpc_idle_count(T.d.client), 0);
     assert_int_equal(peer_line_index(&T.peer, "QUIT"), -1);   /* it just closes */
     finish();
 }
@@ -220,7 +221,7 @@ static void test_idle_connection_gets_garbage(void **state)
     run_one("connection_cache_time = 5m", steps, NELEM(steps), 1, garbage_hook);
     assert_true(was_idle);
     assert_string_equal(T.events, "job_done conn_gone");
-    assert_int_equal(relay_smtpc_idle_count(), 0);
+    assert_int_equal(relay_smtpc_idle_count(T.d.client), 0);
     assert_int_equal(T.peer.accepted, 1);                   /* no new connection */
     finish();
 }
@@ -236,7 +237,7 @@ static void stop_at_dot(void)
     if (stopped || peer_line_index(&T.peer, ".") < 0)
         return;
     stopped = true;
-    relay_smtpc_shutdown_all();
+    relay_smtpc_shutdown_all(T.d.client);
     peer_say(&T.peer, 1, "250 2.0.0 queued as X1");
 }
 
@@ -264,7 +265,7 @@ static void stop_at_mail(void)
     if (stopped || peer_line_index(&T.peer, MAIL) < 0)
         return;
     stopped = true;
-    relay_smtpc_shutdown_all();
+    relay_smtpc_shutdown_all(T.d.client);
 }
 
 /* Before the dot, the job comes back undelivered at once. */
@@ -289,7 +290,7 @@ static void stop_when_idle(void)
     if (stopped || T.d.idle == NULL)
         return;
     stopped = true;
-    relay_smtpc_shutdown_all();
+    relay_smtpc_shutdown_all(T.d.client);
 }
 
 /* An idle connection says QUIT at stop; no new connection starts after. */

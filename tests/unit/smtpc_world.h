@@ -233,6 +233,7 @@ static SMTPC_UNUSED void world(const char *transport, const char *send,
     T.d.cfg = T.cfg;
     T.d.sc = &T.cfg->send[0];
     T.d.ops = &ops;
+    T.d.client = relay_smtp_client_new();
     T.d.addrs = xcalloc(naddrs, sizeof(*T.d.addrs));
     T.d.names = xcalloc(naddrs, sizeof(*T.d.names));
     T.d.naddrs = naddrs;
@@ -288,6 +289,7 @@ static SMTPC_UNUSED void finish(void)
         free(T.d.names[i]);
     free(T.d.names);
     free(T.d.addrs);
+    relay_smtp_client_free(T.d.client);
     free(T.msg.rcpts);
     tls_ctx_unref(T.d.tls_ctx);
     policy_config_unref(T.cfg);

@@ -46,9 +46,9 @@
 struct qmgr_smtp {
     int   (*start)(struct relay_dest *d, uv_loop_t *loop);
     bool  (*wake)(struct relay_dest *d);
-    unsigned (*idle_count)(void);
-    bool  (*close_idle)(const struct relay_dest *keep);
-    void  (*shutdown_all)(void);
+    unsigned (*idle_count)(const struct relay_smtp_client *cl);
+    bool  (*close_idle)(struct relay_smtp_client *cl, const struct relay_dest *keep);
+    void  (*shutdown_all)(struct relay_smtp_client *cl);
 };
 extern const struct qmgr_smtp qmgr_smtpc;
 
@@ -72,6 +72,7 @@ struct qmgr {
     log_clock_fn *clock;                /* unix ms; NULL = CLOCK_REALTIME (tests inject) */
     void   *clock_arg;
     const struct qmgr_smtp *smtp; /* the SMTP client (or a test's fake) */
+    struct relay_smtp_client *client;   /* owned: our connections (every d->client) */
     struct dns_resolver *resolver;
     char   *dns_servers;                /* owned: [dns] servers the resolver uses (or NULL) */
     uint64_t dns_timeout;               /* and its [dns] timeout */

@@ -57,8 +57,14 @@ struct relay_smtpc {
     struct relay_smtpc *idle_prev, *idle_next;
 };
 
+/* The connections of one owner (relay_smtp.h). */
+struct relay_smtp_client {
+    struct relay_smtpc *all;            /* every live connection */
+    unsigned nidle;                     /* how many are in an idle list */
+    bool    stopping;                   /* relay_smtpc_shutdown_all was called */
+};
+
 /* relay_smtpc.c: the connection: states, connect, next host, the end. */
-extern struct relay_smtpc *relay__smtpc_all;    /* every live connection */
 /* A state's name (logs, errors). */
 const char *relay__smtpc_strstate(enum relay_smtpc_state st);
 /* Change state and (re)arm its timeout. */
