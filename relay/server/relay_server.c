@@ -8,9 +8,11 @@
  *   malloc_trim() gives the freed heap back to the system (glibc keeps it
  *   otherwise).  Never per session: a trim walks every arena.
  * workers (one per CPU unless [service] workers says otherwise): a loop
- *   each, with SO_REUSEPORT listeners and the sessions they accept.
- * commit thread: relay_commit.c.
- * queue manager: relay_qmgr.c (delivery), its own thread and loop.
+ *   each, with SO_REUSEPORT listeners and the sessions they accept
+ *   (smtpd/relay_worker.c; started and stopped from here).
+ * commit thread: queue/relay_commit.c.
+ * queue manager: qmgr/ (delivery), its own thread and loop; told of each
+ *   queued message (relay_receive_on_queued) and of each reload.
  * libuv's thread pool: background spool writes (relay_spool.c).
  *
  * Start order (as root): find the service user -> check and build the TLS
