@@ -10,6 +10,7 @@
 #include "relay_stats.h"
 
 static _Atomic unsigned long relay_stats[RELAY_STAT_COUNT];
+static _Atomic long long relay_gauges[RELAY_GAUGE_COUNT];
 static const char *const relay_stat_names[RELAY_STAT_COUNT] = {
     [RELAY_STAT_DS_RECEIVED] = "Domain Secure Messages Received",
     [RELAY_STAT_DS_SENT] = "Domain Secure Messages Sent",
@@ -36,4 +37,18 @@ void relay_stats_log(void)
 {
     for (int i = 0; i < RELAY_STAT_COUNT; i++)
         log_info("stats", 0, "\"%s\"=%lu", relay_stat_names[i], relay_stats_get(i));
+}
+
+/* relay_stats_gauge_set - the gauge's one writer sets it */
+
+void relay_stats_gauge_set(enum relay_gauge g, long long v)
+{
+    atomic_store_explicit(&relay_gauges[g], v, memory_order_relaxed);
+}
+
+/* relay_stats_gauge_get - read a gauge */
+
+long long relay_stats_gauge_get(enum relay_gauge g)
+{
+    return atomic_load_explicit(&relay_gauges[g], memory_order_relaxed);
 }
