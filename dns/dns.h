@@ -86,5 +86,8 @@ struct dns_query *dns_mx_lookup(struct dns_resolver *r, const char *domain, dns_
 /* Address lookup of one host name (smart hosts): one host in the result. */
 struct dns_query *dns_host_lookup(struct dns_resolver *r, const char *name, dns_cb cb,
                                   void *arg);
+/* Is host an IP literal (IPv4, or IPv6 without brackets)?  Then its address
+ * (port 0) in *ss, which needs no lookup.  Synchronous, no resolver. */
+bool    dns_literal(const char *host, struct sockaddr_storage *ss);
 
 #endif

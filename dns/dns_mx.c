@@ -389,3 +389,19 @@ struct dns_query *dns_host_lookup(struct dns_resolver *r, const char *name, dns_
     dns_mx_resolve_hosts(q, mx);
     return q;
 }
+
+/* dns_literal - an IP literal's address (smart hosts, --host) */
+
+bool dns_literal(const char *host, struct sockaddr_storage *ss)
+{
+    memset(ss, 0, sizeof(*ss));
+    if (inet_pton(AF_INET, host, &((struct sockaddr_in *)ss)->sin_addr) == 1) {
+        ss->ss_family = AF_INET;
+        return true;
+    }
+    if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)ss)->sin6_addr) == 1) {
+        ss->ss_family = AF_INET6;
+        return true;
+    }
+    return false;
+}

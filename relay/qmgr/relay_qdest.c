@@ -161,22 +161,6 @@ static void qdest_dns_done(struct dns_query *query, const struct dns_result *res
     qmgr_maybe_exit(q);
 }
 
-/* qdest_literal - a smart host that is an IP literal (needs no DNS) into ss */
-
-static bool qdest_literal(const char *host, struct sockaddr_storage *ss)
-{
-    memset(ss, 0, sizeof(*ss));
-    if (inet_pton(AF_INET, host, &((struct sockaddr_in *)ss)->sin_addr) == 1) {
-        ss->ss_family = AF_INET;
-        return true;
-    }
-    if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)ss)->sin6_addr) == 1) {
-        ss->ss_family = AF_INET6;
-        return true;
-    }
-    return false;
-}
-
 /* qdest_sh_done - one smart host name resolved; continue with the next */
 
 static void qdest_sh_done(struct dns_query *query, const struct dns_result *res, void *arg)
@@ -234,7 +218,7 @@ static void qdest_resolve(struct qmgr *q, struct relay_dest *d)
         const struct cfg_smarthost *h = &sc->smart_hosts[d->smart_host];
         struct sockaddr_storage ss;
 
-        if (qdest_literal(h->host, &ss)) {
+        if (dns_literal(h->host, &ss)) {
             qdest_add_addr(d, &ss, h->host, h->port ? h->port : sc->port);
             d->smart_host++;
             continue;
