@@ -753,6 +753,13 @@ const struct tls_facts *tls_conn_facts(const struct tls_conn *c)
     return c->mode == TLS_MODE_OPEN ? &c->facts : NULL;
 }
 
+/* tls_conn_peer_chain - the certificates the peer presented */
+
+size_t tls_conn_peer_chain(const struct tls_conn *c, struct tls_crl_cert *out, size_t max)
+{
+    return c->mode == TLS_MODE_OPEN ? tls__facts_peer_chain(c->ssl, out, max) : 0;
+}
+
 /* tls_conn_session - the client session, to resume a later conn */
 
 struct tls_session *tls_conn_session(struct tls_conn *c)

@@ -87,6 +87,22 @@ struct tls_facts {                      /* plain data, valid until the conn is f
  * UNTRUSTED, else "".  Points into f.  Names in it are RFC 2253 text, so a
  * '"' in a name is escaped as \" (the way revocation reasons are). */
 const char *tls_facts_detail(const struct tls_facts *f);
+/*
+ * The facts a handshake would record about a peer that presented chain
+ * (DER, leaf first; not copied, f->peer_der points at chain[0]): its
+ * verdict against trusted_ca (PEM file) at the real clock, classified as
+ * a handshake's, the Untrusted reason, and for a valid chain its
+ * revocation against the published CRL set.  Protocol and cipher stay
+ * empty.  For `domsec test-partner --inbound`.  0, or -1 with *why
+ * (static).
+ */
+/* Every certificate of a PEM file, DER in file order, into *out (owned:
+ * tls_chain_free) and *n.  0, or -1 with *why (static). */
+int     tls_chain_read_pem(const char *path, struct tls_crl_cert **out, size_t *n,
+                           const char **why);
+void    tls_chain_free(struct tls_crl_cert *v, size_t n);
+int     tls_facts_from_chain(const struct tls_crl_cert *chain, size_t n, const char *trusted_ca,
+                             struct tls_facts *f, const char **why);
 
 /* tls_conn.c */
 /* Accept a pending connection from server; NULL (with *err) on failure. */
@@ -128,6 +144,11 @@ struct tls_session *tls_conn_session(struct tls_conn *c);
 void    tls_session_free(struct tls_session *s);
 /* Facts of the TLS session (NULL before TLS_EV_TLS_READY). */
 const struct tls_facts *tls_conn_facts(const struct tls_conn *c);
+/* The certificates the peer presented in its Certificate message, in the
+ * order sent (normally the leaf first), at most max, into out: views into
+ * the conn (valid until it is freed).  0 before TLS_EV_TLS_READY or when it
+ * sent none.  For `domsec test-partner`, which shows the chain as sent. */
+size_t  tls_conn_peer_chain(const struct tls_conn *c, struct tls_crl_cert *out, size_t max);
 /* Why the handshake or the TLS stream failed ("" if it did not). */
 const char *tls_conn_tls_error(const struct tls_conn *c);
 /* Heap bytes held by the conn's own input and output buffers: 0 while it is

@@ -11,14 +11,19 @@
  *  after it finished; it never blocks (the CRL check is memory only).
  */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "log.h"
+#include "log_util.h"
 #include "tls_conn.h"
 #include "tls_internal.h"
+#include <wolfssl/wolfcrypt/asn.h>   /* after tls_internal.h: wolfssl/options.h first */
+#include "tls_store.h"
 
 #define TLS_FACTS_CHAIN_MAX 16          /* certificates looked at for a reason */
 
@@ -91,13 +96,12 @@ static void LOG_PRINTF(3, 4) facts_reason(char *out, size_t sz, const char *fmt,
  * sent.  Names only, because this explains wolfSSL's verdict and decides
  * nothing.
  */
-static void tls_facts_untrusted(WOLFSSL *ssl, const unsigned char *leaf, size_t len, char *out,
-                                size_t sz)
+static void tls_facts_untrusted(const struct tls_crl_cert *sent_certs, int count,
+                                const unsigned char *leaf, size_t len, char *out, size_t sz)
 {
-    WOLFSSL_X509_CHAIN *ch = wolfSSL_get_peer_chain(ssl);
     struct tls__crl_cert pres[TLS_FACTS_CHAIN_MAX];
     const struct tls__crl_cert *cur;
-    int     count = ch != NULL ? wolfSSL_get_chain_count(ch) : 0, sent = count > 0 ? count : 1;
+    int     sent = count > 0 ? count : 1;
     size_t  np = 0;
     char    sent_text[48], name[256];
 
@@ -106,11 +110,11 @@ static void tls_facts_untrusted(WOLFSSL *ssl, const unsigned char *leaf, size_t 
         return;
     }
     for (int i = 0; i < count && np < TLS_FACTS_CHAIN_MAX; i++) {
-        const unsigned char *der = wolfSSL_get_chain_cert(ch, i);
-        int     dlen = wolfSSL_get_chain_length(ch, i);
+        const unsigned char *der = sent_certs[i].der;
+        size_t  dlen = sent_certs[i].len;
 
-        if (der != NULL && dlen > 0 && !((size_t)dlen == len && memcmp(der, leaf, len) == 0)
-            && tls__crl_cert_parse(der, (size_t)dlen, &pres[np]))
+        if (!(dlen == len && memcmp(der, leaf, len) == 0)
+            && tls__crl_cert_parse(der, dlen, &pres[np]))
             np++;
     }
     snprintf(sent_text, sizeof(sent_text), "partner sent %d certificate%s", sent,
@@ -191,12 +195,177 @@ unsigned char *tls__facts_collect(WOLFSSL *ssl, struct tls_facts *f)
     f->revocation = TLS_REV_NOT_CHECKED;
     f->revocation_reason[0] = '\0';
     f->chain_reason[0] = '\0';
-    if (f->chain == TLS_CHAIN_UNTRUSTED && f->peer_der != NULL)
-        tls_facts_untrusted(ssl, f->peer_der, f->peer_der_len, f->chain_reason,
+    if (f->chain == TLS_CHAIN_UNTRUSTED && f->peer_der != NULL) {
+        struct tls_crl_cert sent[TLS_FACTS_CHAIN_MAX];
+        size_t  n = tls__facts_peer_chain(ssl, sent, TLS_FACTS_CHAIN_MAX);
+
+        tls_facts_untrusted(sent, (int)n, f->peer_der, f->peer_der_len, f->chain_reason,
                             sizeof(f->chain_reason));
+    }
     if (f->chain == TLS_CHAIN_VALID && f->peer_der != NULL)
         f->revocation = tls__crl_check_peer(ssl, f->peer_der, f->peer_der_len,
                                             f->revocation_reason,
                                             sizeof(f->revocation_reason));
     return peer_der;
+}
+
+/* tls__facts_peer_chain - the certificates the peer sent, as sent */
+
+size_t tls__facts_peer_chain(WOLFSSL *ssl, struct tls_crl_cert *out, size_t max)
+{
+    WOLFSSL_X509_CHAIN *ch = wolfSSL_get_peer_chain(ssl);
+    int     count = ch != NULL ? wolfSSL_get_chain_count(ch) : 0;
+    size_t  n = 0;
+
+    for (int i = 0; i < count && n < max; i++) {
+        const unsigned char *der = wolfSSL_get_chain_cert(ch, i);
+        int     len = wolfSSL_get_chain_length(ch, i);
+
+        if (der != NULL && len > 0) {
+            out[n].der = der;
+            out[n].len = (size_t)len;
+            n++;
+        }
+    }
+    return n;
+}
+
+/*
+ * tls_facts_verify_code - the X509_V_* code a handshake would record for
+ * leaf under cm's anchors: wolfSSL's CertManager result mapped (dates,
+ * no signer, self-signed); anything else X509_V_ERR_UNSPECIFIED (1).
+ */
+static long tls_facts_verify_code(WOLFSSL_CERT_MANAGER *cm, const struct tls_crl_cert *leaf,
+                                  bool self_signed)
+{
+    int     r = wolfSSL_CertManagerVerifyBuffer(cm, leaf->der, (long)leaf->len,
+                                                WOLFSSL_FILETYPE_ASN1);
+
+    switch (r) {
+    case WOLFSSL_SUCCESS:
+        return 0;
+    case ASN_AFTER_DATE_E:
+        return 10;                      /* X509_V_ERR_CERT_HAS_EXPIRED */
+    case ASN_BEFORE_DATE_E:
+        return 9;                       /* X509_V_ERR_CERT_NOT_YET_VALID */
+    case ASN_NO_SIGNER_E:
+    case ASN_SELF_SIGNED_E:
+        return self_signed ? 18 : 20;   /* DEPTH_ZERO_SELF_SIGNED, UNABLE_TO_GET_ISSUER_LOCALLY */
+    default:
+        return 1;
+    }
+}
+
+/* tls_facts_from_chain - a handshake's chain facts for a chain read from a file */
+
+int tls_facts_from_chain(const struct tls_crl_cert *chain, size_t n, const char *trusted_ca,
+                         struct tls_facts *f, const char **why)
+{
+    WOLFSSL_CERT_MANAGER *cm = NULL;
+    WOLFSSL_X509 *leaf;
+    bool   *added = NULL, progress = true;
+    struct tls_cert_info ci;
+    int     rc = -1;
+
+    memset(f, 0, sizeof(*f));
+    if (n == 0 || (leaf = wolfSSL_X509_d2i(NULL, chain[0].der, (int)chain[0].len)) == NULL) {
+        *why = "no certificate";
+        return -1;
+    }
+    if ((cm = wolfSSL_CertManagerNew()) == NULL || trusted_ca == NULL
+        || wolfSSL_CertManagerLoadCA(cm, trusted_ca, NULL) != WOLFSSL_SUCCESS) {
+        *why = "trusted_ca_file cannot be loaded";
+        goto out;
+    }
+    /* The presented CA certificates, in any order, each only once it verifies
+     * itself: never trusted for being sent (a self-signed root is not). */
+    added = xcalloc(n, sizeof(*added));
+    while (progress) {
+        progress = false;
+        for (size_t i = 1; i < n; i++) {
+            bool    ca;
+
+            if (added[i] || tls_cert_info_from_der(chain[i].der, chain[i].len, &ci) < 0)
+                continue;
+            ca = ci.is_ca;
+            tls_cert_info_free(&ci);
+            if (ca && wolfSSL_CertManagerVerifyBuffer(cm, chain[i].der, (long)chain[i].len,
+                                                      WOLFSSL_FILETYPE_ASN1) == WOLFSSL_SUCCESS
+                && wolfSSL_CertManagerLoadCABuffer(cm, chain[i].der, (long)chain[i].len,
+                                                   WOLFSSL_FILETYPE_ASN1) == WOLFSSL_SUCCESS)
+                added[i] = progress = true;
+        }
+    }
+    if (tls_cert_info_from_der(chain[0].der, chain[0].len, &ci) < 0) {
+        *why = "the first certificate cannot be parsed";
+        goto out;
+    }
+    f->verify_code = tls_facts_verify_code(cm, &chain[0], ci.self_signed);
+    tls_cert_info_free(&ci);
+    f->chain = tls_facts_chain(f->verify_code, leaf);
+    f->peer_cert = true;
+    f->peer_der = chain[0].der;
+    f->peer_der_len = chain[0].len;
+    f->revocation = TLS_REV_NOT_CHECKED;
+    if (f->chain == TLS_CHAIN_UNTRUSTED)
+        tls_facts_untrusted(chain, (int)n, chain[0].der, chain[0].len, f->chain_reason,
+                            sizeof(f->chain_reason));
+    if (f->chain == TLS_CHAIN_VALID) {
+        struct tls_crl_set *s = tls_crl_current();
+        struct tls_crl_result r;
+
+        if (s == NULL) {
+            f->revocation = TLS_REV_UNKNOWN;
+            snprintf(f->revocation_reason, sizeof(f->revocation_reason), "no CRLs loaded");
+        } else {
+            tls_crl_check(s, chain, n, (int64_t)time(NULL), &r);
+            tls_crl_set_unref(s);
+            f->revocation = r.verdict;
+            snprintf(f->revocation_reason, sizeof(f->revocation_reason), "%s", r.reason);
+        }
+    }
+    rc = 0;
+out:
+    if (cm != NULL)
+        wolfSSL_CertManagerFree(cm);
+    free(added);
+    wolfSSL_X509_free(leaf);
+    return rc;
+}
+
+/* tls_chain_read_pem - every certificate of a PEM file (DER, file order) */
+
+int tls_chain_read_pem(const char *path, struct tls_crl_cert **out, size_t *n, const char **why)
+{
+    unsigned char *pem;
+    struct tls__der *ders = NULL;
+    size_t  len;
+
+    *out = NULL;
+    *n = 0;
+    if (log_read_file(path, TLS__FILE_MAX, &pem, &len, NULL) < 0) {
+        *why = "cannot be read";
+        return -1;
+    }
+    *n = tls__pem_certs(pem, len, &ders);
+    free(pem);
+    if (*n == 0) {
+        *why = "holds no PEM certificate";
+        free(ders);
+        return -1;
+    }
+    *out = xcalloc(*n, sizeof(**out));
+    for (size_t i = 0; i < *n; i++)     /* the DER moves over: freed by tls_chain_free */
+        (*out)[i] = (struct tls_crl_cert){ ders[i].der, ders[i].len };
+    free(ders);
+    return 0;
+}
+
+/* tls_chain_free - free what tls_chain_read_pem returned */
+
+void tls_chain_free(struct tls_crl_cert *v, size_t n)
+{
+    for (size_t i = 0; v != NULL && i < n; i++)
+        free((void *)(uintptr_t)v[i].der);
+    free(v);
 }
