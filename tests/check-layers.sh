@@ -45,7 +45,7 @@ relay_allowed() {
     smtp)   echo "logs policy tls core queue" ;;
     qmgr)   echo "logs policy tls dns core queue smtp" ;;
     server) echo "logs policy tls core queue crl smtpd qmgr" ;;
-    cli)    echo "logs policy tls crl" ;;
+    cli)    echo "logs policy tls dns core crl" ;;
     *)      echo "?" ;;
     esac
 }

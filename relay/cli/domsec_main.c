@@ -6,6 +6,7 @@
  *   domsec [-c FILE] cert new|request|import|list|show|renew|remove ...
  *   domsec [-c FILE] crl list
  *   domsec [-c FILE] log search|audit ...
+ *   domsec [-c FILE] test-partner DOMAIN [--inbound] ...
  *
  * FILE defaults to /etc/domsec/domsec.conf; every command reads the paths
  * it needs (certificate store, CRL directory) from it.
@@ -16,6 +17,7 @@
 #include <string.h>
 
 #include "domsec_cmd.h"
+#include "domsec_probe.h"
 #include "log.h"
 
 static const struct {
@@ -26,6 +28,7 @@ static const struct {
     { "cert", domsec_cert_main },
     { "crl", domsec_crl_main },
     { "log", domsec_log_main },
+    { "test-partner", domsec_probe_main },
 };
 
 /* domsec_usage - the commands */
@@ -39,6 +42,8 @@ static void domsec_usage(int status)
             "                                   the certificate store (*-ExchangeCertificate)\n"
             "  crl list                         the certificate revocation lists in use\n"
             "  log search|audit                 read the protocol and message tracking logs\n"
+            "  test-partner DOMAIN              would domain security deliver to (or accept\n"
+            "                                   from) DOMAIN today? (posttls-finger)\n"
             "Each command takes --help.  FILE defaults to %s.\n", DOMSEC_DEFAULT_CONFIG);
     exit(status);
 }

@@ -1,0 +1,135 @@
+/*
+ * domsec_probe_in.c - `domsec test-partner DOMAIN --inbound --cert FILE`:
+ * would MAIL FROM:<x@DOMAIN> be accepted from a client that presents the
+ * certificate chain in FILE (PEM, leaf first) over STARTTLS?
+ *
+ * The chain is judged as a handshake judges a client's (tls_facts_from_chain:
+ * trusted_ca_file, the handshake's classification, revocation against the
+ * CRL set domsecd would publish, from relay_crl_load), the names with
+ * policy_cert_name_match, and the verdict is policy_mail_secure's, the
+ * table domsecd asks at every MAIL FROM, with DOMAIN taken as listed in
+ * tls_receive_domain_secure_list and the session in TLS with a client
+ * certificate.  The receive connector is the first with
+ * domain_secure_enabled (else the first with auth_mechanism = tls, else
+ * the first).  Without --cert nothing is read from the logs: the caller
+ * refuses that as a usage error.
+ *
+ * CONTRACT
+ *  Returns the exit status (domsec_probe.h): 0 accepted, 1 refused, 3
+ *  when FILE cannot be read or the chain cannot be checked at all.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "domsec_probe.h"
+#include "log.h"
+#include "policy_secure.h"
+#include "relay_crl.h"
+#include "relay_tls.h"
+#include "tls_conn.h"
+#include "tls_crl.h"
+#include "tls_store.h"
+
+/* probe_in_connector - the receive connector whose verdict we give */
+
+static const struct cfg_receive *probe_in_connector(const struct config *cfg)
+{
+    for (size_t i = 0; i < cfg->nreceive; i++)
+        if (cfg->receive[i].domain_secure_enabled)
+            return &cfg->receive[i];
+    for (size_t i = 0; i < cfg->nreceive; i++)
+        if (cfg->receive[i].auth_mechanism == CFG_AUTH_TLS)
+            return &cfg->receive[i];
+    return cfg->nreceive > 0 ? &cfg->receive[0] : NULL;
+}
+
+/* probe_in_judge - the verdicts and policy_mail_secure's answer into out */
+
+static void probe_in_judge(json_t *out, const struct config *cfg, const struct cfg_receive *rc,
+                           const char *domain, const struct tls_facts *tf)
+{
+    struct policy_inbound f = { 0 };
+    struct policy_secure_verdict v;
+    struct tls_cert_info ci;
+    bool    have = tls_cert_info_from_der(tf->peer_der, tf->peer_der_len, &ci) == 0;
+    char    reply[300];
+
+    f.listed = true;                    /* the question: as if it were listed */
+    f.connector_secure = rc != NULL && rc->domain_secure_enabled;
+    f.starttls_advertised = f.tls = f.client_cert = true;
+    f.name_match = have && policy_cert_name_match(domain, (const char *const *)ci.names,
+                                                  ci.nnames);
+    f.chain = relay_tls_chain(tf);
+    f.revocation_failure = cfg->transport.revocation_failure;
+    v = policy_mail_secure(&f);
+    json_object_set_new(out, "verdicts", domsec__probe_verdicts(tf, have ? &ci : NULL, f.chain,
+                                                                f.name_match,
+                                                                v.revocation_accepted, true));
+    if (have)
+        tls_cert_info_free(&ci);
+    json_object_set_new(out, "rule", json_string(v.rule));
+    json_object_set_new(out, "accepted", json_boolean(v.reply == NULL));
+    if (v.reply != NULL) {
+        snprintf(reply, sizeof(reply), "%d %s", v.reply->code, v.reply->text);
+        json_object_set_new(out, "reply", json_string(reply));
+    } else {
+        json_object_set_new(out, "reply", json_null());
+    }
+}
+
+/* domsec__probe_inbound - judge the certificate chain in cert_file */
+
+int domsec__probe_inbound(const struct config *cfg, const char *domain, const char *cert_file,
+                          bool json)
+{
+    const struct cfg_receive *rc = probe_in_connector(cfg);
+    struct tls_crl_cert *chain = NULL;
+    struct tls_crl_set *crls;
+    struct tls_facts tf;
+    const char *why = NULL;
+    size_t  n = 0;
+    json_t *out, *ch;
+    int     status;
+
+    if (tls_chain_read_pem(cert_file, &chain, &n, &why) < 0) {
+        fprintf(stderr, "domsec: %s: %s\n", cert_file, why);
+        return PROBE_EXIT_UNKNOWN;
+    }
+    if ((crls = relay_crl_load(cfg, &why)) == NULL)
+        fprintf(stderr, "domsec: warning: crl_directory %s: %s: revocation will be unknown\n",
+                cfg->transport.crl_directory, why ? why : "cannot be read");
+    else
+        tls_crl_publish(crls);
+    if (tls_facts_from_chain(chain, n, cfg->transport.trusted_ca_file, &tf, &why) < 0) {
+        fprintf(stderr, "domsec: %s: %s (trusted_ca_file %s)\n", cert_file, why,
+                cfg->transport.trusted_ca_file ? cfg->transport.trusted_ca_file : "unset");
+        tls_chain_free(chain, n);
+        tls_crl_cleanup();
+        return PROBE_EXIT_UNKNOWN;
+    }
+    out = json_pack("{s:s, s:s, s:s, s:b}", "domain", domain, "file", cert_file,
+                    "connector", rc != NULL ? rc->name : "",
+                    "listed", policy_secure_listed(&cfg->transport.recv_secure, domain));
+    ch = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_t *c = domsec__probe_cert_json(chain[i].der, chain[i].len);
+
+        if (c != NULL)
+            json_array_append_new(ch, c);
+    }
+    json_object_set_new(out, "chain", ch);
+    probe_in_judge(out, cfg, rc, domain, &tf);
+    status = json_is_true(json_object_get(out, "accepted")) ? PROBE_EXIT_OK : PROBE_EXIT_REFUSED;
+    json_object_set_new(out, "exit", json_integer(status));
+    if (json) {
+        json_dumpf(out, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        fputc('\n', stdout);
+    } else {
+        domsec__probe_print_in(out);
+    }
+    json_decref(out);
+    tls_chain_free(chain, n);
+    tls_crl_cleanup();
+    return status;
+}

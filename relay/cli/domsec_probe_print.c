@@ -1,0 +1,198 @@
+/*
+ * domsec_probe_print.c - `domsec test-partner`'s result as text: one block
+ * per host, then the verdict line that monitoring greps.
+ *
+ * CONTRACT
+ *  Prints the JSON record domsec_probe.c and domsec_probe_smtp.c (or
+ *  domsec_probe_in.c) built, to stdout; reads it only.  Members that are
+ *  missing (a host that never answered has no banner) print nothing.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "domsec_probe.h"
+
+/* domsec__probe_str - a string member, or "" */
+
+const char *domsec__probe_str(const json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+
+    return s != NULL ? s : "";
+}
+
+/* print_line - "label  text" when text is not empty */
+
+static void print_line(const char *indent, const char *label, const char *text)
+{
+    if (text != NULL && text[0] != '\0')
+        printf("%s%-*s %s\n", indent, indent[0] ? 9 : 10, label, text);
+}
+
+/* print_words - the strings of an array on one line */
+
+static void print_words(const char *indent, const char *label, const json_t *a)
+{
+    size_t  i;
+    json_t *v;
+
+    if (!json_is_array(a))
+        return;
+    printf("%s%-*s", indent, indent[0] ? 9 : 10, label);
+    json_array_foreach(a, i, v)
+        printf(" %s", json_string_value(v) ? json_string_value(v) : "");
+    printf("\n");
+}
+
+/* print_chain - the certificates as presented */
+
+static void print_chain(const json_t *chain)
+{
+    size_t  i;
+    json_t *c;
+
+    json_array_foreach(chain, i, c) {
+        printf("  %-9s %zu %s\n", i == 0 ? "chain" : "", i, domsec__probe_str(c, "subject"));
+        printf("  %-9s   issuer %s\n", "", domsec__probe_str(c, "issuer"));
+        printf("  %-9s   notAfter %s  sha1 %s\n", "", domsec__probe_str(c, "not_after"),
+               domsec__probe_str(c, "thumbprint"));
+    }
+}
+
+/* print_verdicts - chain, validity, name, EKU, revocation */
+
+static void print_verdicts(const json_t *v, const char *domain)
+{
+    const json_t *name = json_object_get(v, "name");
+    const char *cd = domsec__probe_str(v, "chain_detail"), *rd;
+    size_t  i;
+    json_t *n;
+
+    if (v == NULL)
+        return;
+    printf("  %-9s chain: %s%s%s%s\n", "verdicts", domsec__probe_str(v, "chain"),
+           cd[0] ? " (" : "", cd, cd[0] ? ")" : "");
+    if (strcmp(domsec__probe_str(v, "status"), domsec__probe_str(v, "chain")) != 0)
+        printf("  %-9s status: %s\n", "", domsec__probe_str(v, "status"));
+    printf("  %-9s validity: %s\n", "", domsec__probe_str(v, "validity"));
+    printf("  %-9s name: %s %s (names:", "", domain,
+           json_is_true(json_object_get(name, "match")) ? "matches" : "does NOT match");
+    json_array_foreach(json_object_get(name, "names"), i, n)
+        printf(" %s", json_string_value(n));
+    printf(")\n");
+    printf("  %-9s eku: %s\n", "", domsec__probe_str(v, "eku"));
+    rd = domsec__probe_str(v, "revocation_detail");
+    printf("  %-9s revocation: %s%s%s%s\n", "", domsec__probe_str(v, "revocation"),
+           rd[0] ? " (" : "", rd, rd[0] ? ")" : "");
+}
+
+/* print_host - one address's block */
+
+static void print_host(const json_t *h, const char *domain)
+{
+    const json_t *tls = json_object_get(h, "tls");
+    const char *res = domsec__probe_str(h, "result");
+
+    printf("host       %s [%s]\n", domsec__probe_str(h, "name"), domsec__probe_str(h, "address"));
+    print_line("  ", "banner", domsec__probe_str(h, "banner"));
+    print_line("  ", "ehlo", domsec__probe_str(h, "ehlo_reply"));
+    print_words("  ", "", json_object_get(h, "ehlo"));
+    print_line("  ", "starttls", domsec__probe_str(h, "starttls"));
+    print_line("  ", "tls error", domsec__probe_str(h, "tls_error"));
+    if (tls != NULL)
+        printf("  %-9s %s %s (%d bits)%s%s\n", "tls", domsec__probe_str(tls, "version"),
+               domsec__probe_str(tls, "cipher"),
+               (int)json_integer_value(json_object_get(tls, "bits")),
+               domsec__probe_str(tls, "group")[0] ? " group " : "",
+               domsec__probe_str(tls, "group"));
+    print_chain(json_object_get(h, "chain"));
+    print_verdicts(json_object_get(h, "verdicts"), domain);
+    print_line("  ", "rule", domsec__probe_str(h, "rule"));
+    print_line("  ", "log", domsec__probe_str(h, "log"));
+    if (strcmp(res, "failed") == 0)
+        printf("  %-9s FAILED at %s: %s\n", "result", domsec__probe_str(h, "failed_at"),
+               domsec__probe_str(h, "reply"));
+    else if (strcmp(res, "delivered_plaintext") == 0)
+        printf("  %-9s would deliver WITHOUT TLS (%s)\n", "result",
+               domsec__probe_str(h, "fallback")[0] ? domsec__probe_str(h, "fallback")
+                                                   : "STARTTLS not used");
+    else
+        printf("  %-9s would deliver\n", "result");
+}
+
+/* domsec__probe_print - the outbound result */
+
+void domsec__probe_print(const json_t *out)
+{
+    const char *domain = domsec__probe_str(out, "domain");
+    const char *verdict = domsec__probe_str(out, "verdict");
+    const json_t *own = json_object_get(out, "client_certificate"), *mx = json_object_get(out, "mx");
+    size_t  i;
+    json_t *h;
+
+    printf("domain     %s\n", domain);
+    if (json_object_get(out, "connector") != NULL)
+        printf("connector  %s (domain_secure_enabled %s, require_tls %s); %s %s listed in "
+               "tls_send_domain_secure_list\n", domsec__probe_str(out, "connector"),
+               json_is_true(json_object_get(out, "domain_secure_enabled")) ? "yes" : "no",
+               json_is_true(json_object_get(out, "require_tls")) ? "yes" : "no", domain,
+               json_is_true(json_object_get(out, "listed")) ? "is" : "is not");
+    if (json_is_object(own))
+        printf("our cert   %s  sha1 %s\n", domsec__probe_str(own, "subject"),
+               domsec__probe_str(own, "thumbprint"));
+    else if (json_is_null(own))
+        printf("our cert   none\n");
+    if (strcmp(domsec__probe_str(out, "route"), "smart_host") == 0)
+        printf("route      smart hosts (domain security applies only to MX routing)\n");
+    if (json_is_array(mx)) {
+        printf("mx        ");
+        json_array_foreach(mx, i, h)
+            printf(" %d %s", (int)json_integer_value(json_object_get(h, "pref")),
+                   domsec__probe_str(h, "name"));
+        printf("%s\n", json_is_true(json_object_get(out, "implicit_mx")) ? " (no MX: implicit)"
+                                                                     : "");
+    }
+    print_line("", "dns error", domsec__probe_str(out, "dns_error"));
+    json_array_foreach(json_object_get(out, "hosts"), i, h)
+        print_host(h, domain);
+    if (strcmp(verdict, "delivered") == 0)
+        printf("verdict    mail to %s would be delivered\n", domain);
+    else if (strcmp(verdict, "unknown") == 0)
+        printf("verdict    cannot tell whether mail to %s would be delivered%s%s\n", domain,
+               json_is_string(json_object_get(out, "reply")) ? ": " : "",
+               domsec__probe_str(out, "reply"));
+    else
+        printf("verdict    mail to %s would be %s: %s\n", domain,
+               strcmp(verdict, "bounced") == 0 ? "BOUNCED" : "DEFERRED",
+               domsec__probe_str(out, "reply"));
+}
+
+/* domsec__probe_print_in - the inbound result */
+
+void domsec__probe_print_in(const json_t *out)
+{
+    const char *domain = domsec__probe_str(out, "domain");
+
+    printf("domain     %s (connector %s; %s listed in tls_receive_domain_secure_list)\n",
+           domain, domsec__probe_str(out, "connector"),
+           json_is_true(json_object_get(out, "listed")) ? "is" : "is not");
+    print_line("", "file", domsec__probe_str(out, "file"));
+    {
+        size_t  i;
+        json_t *c;
+
+        json_array_foreach(json_object_get(out, "chain"), i, c) {
+            printf("%-10s %zu %s\n", i == 0 ? "chain" : "", i, domsec__probe_str(c, "subject"));
+            printf("%-10s   issuer %s\n", "", domsec__probe_str(c, "issuer"));
+            printf("%-10s   notAfter %s  sha1 %s\n", "", domsec__probe_str(c, "not_after"),
+                   domsec__probe_str(c, "thumbprint"));
+        }
+    }
+    print_verdicts(json_object_get(out, "verdicts"), domain);
+    print_line("", "rule", domsec__probe_str(out, "rule"));
+    if (json_is_true(json_object_get(out, "accepted")))
+        printf("verdict    MAIL FROM:<x@%s> would be accepted\n", domain);
+    else
+        printf("verdict    MAIL FROM:<x@%s> would be REFUSED: %s\n", domain,
+               domsec__probe_str(out, "reply"));
+}
