@@ -31,39 +31,12 @@
 #include "tls_crl.h"
 #include "tls_ctx.h"
 #include "tls_internal.h"
+#include "tls_pki_test_util.h"
 
 #define DAY 86400
 #define CDP "http://127.0.0.1:18123/"
 
-static char tmp[64];                    /* the mkdtemp() directory; the PKI is in tmp/pki */
 static int64_t now;
-
-/* path - a file of the test PKI (one of 8 rotating static buffers) */
-
-static const char *path(const char *rel)
-{
-    static char buf[8][256];
-    static unsigned next;
-    char   *p = buf[next++ % 8];
-
-    snprintf(p, sizeof(buf[0]), "%s/pki/%s", tmp, rel);
-    return p;
-}
-
-/* sh - run a shell command, 0 on success */
-
-static int sh(const char *fmt, ...) LOG_PRINTF(1, 2);
-
-static int sh(const char *fmt, ...)
-{
-    char    cmd[2048];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    return system(cmd);
-}
 
 /* first_line - the first output line of a command (newline removed) */
 
@@ -81,32 +54,15 @@ static void first_line(char *out, size_t sz, const char *cmd)
 
 static int setup_pki(void **state)
 {
-    char    src[512];
-    const char *env = getenv("DOMSEC_TEST_DIR");
-
-    if (env != NULL && *env != '\0') {
-        snprintf(src, sizeof(src), "%s", env);
-    } else {                            /* tests/unit, where this file is */
-        snprintf(src, sizeof(src), "%s", __FILE__);
-        *(strrchr(src, '/') != NULL ? strrchr(src, '/') : src) = '\0';
-        if (src[0] == '\0')
-            strcpy(src, ".");
-    }
-    snprintf(tmp, sizeof(tmp), "/tmp/tls_crl_test.XXXXXX");
-    if (mkdtemp(tmp) == NULL)
+    if (pki_build("tls_crl_test") != 0)
         return -1;
-    if (sh("CRL_PORT=18123 sh %s/../pki/make-pki.sh %s/pki >%s/pki.log 2>&1", src, tmp, tmp)
-        != 0) {
-        sh("cat %s/pki.log >&2", tmp);
-        return -1;
-    }
     now = (int64_t)time(NULL);
     return 0;
 }
 
 static int teardown_pki(void **state)
 {
-    return sh("rm -rf %s", tmp);
+    return pki_remove();
 }
 
 /* ---- chains and sets ---------------------------------------------- */
