@@ -72,6 +72,25 @@ struct probe_sess {
 
 static void probe_event(struct tls_conn *tc, enum tls_event ev, void *arg);
 
+/* probe_text - n bytes the peer sent as a JSON string: bytes that are not
+ * UTF-8 become '?' (jansson takes UTF-8 only; the peer may send anything) */
+
+static json_t *probe_text(const char *text, size_t n)
+{
+    json_t *j = json_stringn(text, n);
+    char   *c;
+
+    if (j != NULL)
+        return j;
+    c = xasprintf("%.*s", (int)n, text);
+    for (char *p = c; *p; p++)
+        if ((unsigned char)*p >= 0x80)
+            *p = '?';
+    j = json_string(c);
+    free(c);
+    return j;
+}
+
 /* probe_policy_facts - the domain-security facts known before STARTTLS */
 
 static struct policy_outbound probe_policy_facts(const struct probe_sess *s)
@@ -146,7 +165,7 @@ static void probe_fail(struct probe_sess *s, const char *text, bool conn, const 
     s->conn_failure = conn;
     json_object_set_new(s->h, "result", json_string("failed"));
     json_object_set_new(s->h, "failed_at", json_string(probe_state_names[s->state]));
-    json_object_set_new(s->h, "reply", json_string(text ? text : ""));
+    json_object_set_new(s->h, "reply", probe_text(text ? text : "", text ? strlen(text) : 0));
     if (rule != NULL)
         json_object_set_new(s->h, "rule", json_string(rule));
 }
@@ -161,7 +180,7 @@ static void probe_secure_fail(struct probe_sess *s, const struct policy_out_verd
         return;
     policy_send_secure_logline(line, sizeof(line), s->p->domain, s->p->sc->name, v->reason,
                                v->info);
-    json_object_set_new(s->h, "log", json_string(line));
+    json_object_set_new(s->h, "log", probe_text(line, strlen(line)));   /* may quote the peer */
     probe_fail(s, v->inner, false, v->rule);
 }
 
@@ -190,7 +209,8 @@ static bool probe_decided(struct probe_sess *s, int code, const char *text, enum
     case RELAY_H_FALLBACK:              /* HELO, or plaintext: no STARTTLS after this */
         if (s->state == PROBE_STARTTLS || s->state == PROBE_TLS) {
             s->plaintext = !s->failed;
-            json_object_set_new(s->h, "fallback", json_string(d.text ? d.text : text));
+            json_object_set_new(s->h, "fallback", probe_text(d.text ? d.text : text,
+                                                             strlen(d.text ? d.text : text)));
         }
         go = false;
         break;
@@ -247,7 +267,7 @@ static void probe_ehlo_keywords(struct probe_sess *s, const char *key)
         size_t  n = eol ? (size_t)(eol - line - 1) : strlen(line + 1);
 
         if (n > 4) {
-            json_array_append_new(kw, json_stringn(line + 5, n - 4));
+            json_array_append_new(kw, probe_text(line + 5, n - 4));
             if (n - 4 == 8 && strncasecmp(line + 5, "STARTTLS", 8) == 0)
                 s->starttls_offered = true;
         }
@@ -306,15 +326,15 @@ static void probe_tls_ready(struct probe_sess *s)
 static void probe_reply(struct probe_sess *s, int code)
 {
     char   *first = xasprintf("%.*s", (int)strcspn(s->reply, "\n"), s->reply);
-
-    if (strlen(first) > 3 && first[3] == '-')
-        first[3] = ' ';                 /* the first line of several, as a line of its own */
     struct policy_outbound f;
     struct policy_out_verdict v;
 
+    if (strlen(first) > 3 && first[3] == '-')
+        first[3] = ' ';                 /* the first line of several, as a line of its own */
+
     switch (s->state) {
     case PROBE_BANNER:
-        json_object_set_new(s->h, "banner", json_string(first));
+        json_object_set_new(s->h, "banner", probe_text(first, strlen(first)));
         if (probe_decided(s, code, first, RELAY_E_NONE)) {
             probe_send(s, "EHLO %s", s->p->sc->fqdn);
             probe_enter_state(s, PROBE_EHLO);
@@ -323,7 +343,7 @@ static void probe_reply(struct probe_sess *s, int code)
         }
         break;
     case PROBE_EHLO:
-        json_object_set_new(s->h, "ehlo_reply", json_string(first));
+        json_object_set_new(s->h, "ehlo_reply", probe_text(first, strlen(first)));
         if (code >= 200 && code < 300)
             probe_ehlo_keywords(s, "ehlo");
         if (probe_decided(s, code, first, RELAY_E_NONE) || code >= 500)
@@ -332,7 +352,7 @@ static void probe_reply(struct probe_sess *s, int code)
             probe_quit(s);
         break;
     case PROBE_STARTTLS:
-        json_object_set_new(s->h, "starttls", json_string(first));
+        json_object_set_new(s->h, "starttls", probe_text(first, strlen(first)));
         f = probe_policy_facts(s);
         f.starttls_offered = true;
         f.starttls_code = code;
@@ -350,7 +370,7 @@ static void probe_reply(struct probe_sess *s, int code)
         }
         break;
     case PROBE_EHLO2:
-        json_object_set_new(s->h, "ehlo_tls_reply", json_string(first));
+        json_object_set_new(s->h, "ehlo_tls_reply", probe_text(first, strlen(first)));
         if (code >= 200 && code < 300)
             probe_ehlo_keywords(s, "ehlo_tls");
         probe_quit(s);
@@ -575,8 +595,9 @@ json_t *domsec__probe_cert_json(const unsigned char *der, size_t len)
     }
     for (size_t i = 0; i < ci.nnames; i++)
         json_array_append_new(names, json_string(ci.names[i]));
-    o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:b, s:b, s:b}",
-                  "subject", ci.subject, "issuer", ci.issuer,
+    o = json_pack("{s:o, s:o, s:s, s:s, s:s, s:s, s:o, s:b, s:b, s:b}",
+                  "subject", probe_text(ci.subject, strlen(ci.subject)),
+                  "issuer", probe_text(ci.issuer, strlen(ci.issuer)),
                   "not_before", log_iso_time(nb, sizeof(nb), ci.not_before, "-"),
                   "not_after", log_iso_time(na, sizeof(na), ci.not_after, "-"),
                   "thumbprint", ci.thumbprint, "serial", ci.serial, "names", names,

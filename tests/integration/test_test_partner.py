@@ -146,6 +146,55 @@ class TestPartnerTest(PkiMixin, DeliveryTestCase):
         verbs = [line.split(" ")[0].upper() for _, _, line in peer.commands]
         self.assertEqual(verbs, ["EHLO", "QUIT"] * 2, peer.commands)   # two runs, no MAIL
 
+    def test_hosts_in_mx_order_until_one_would_take_it(self):
+        # mx1 offers no STARTTLS, mx2 is a good partner, mx3 does not answer; all on port P.
+        peer = self.peer(PARTNER_IP)
+        good = Daemon(self, accepted_domains=PARTNER, connectors=[("Inet", {
+            "bindings": "127.0.0.46:%d" % self.P, "fqdn": "mail." + PARTNER,
+            "auth_mechanism": "tls", "domain_secure_enabled": "yes"})],
+            transport=self.tls_transport(self.store("partner-ok")))
+        good.start(wait=False)
+        good.wait_log(good.prefix() + r"info server started ")
+        self.start_dns(mx(PARTNER, "mx1." + PARTNER, 10), host("mx1." + PARTNER, PARTNER_IP),
+                       mx(PARTNER, "mx2." + PARTNER, 20), host("mx2." + PARTNER, "127.0.0.46"),
+                       mx(PARTNER, "mx3." + PARTNER, 30), host("mx3." + PARTNER, "127.0.0.47"))
+        a = self.start_relay(internet=False, start=False, transport=self.tls_transport(
+            self.store("relay")), sends=[("Partner", {
+                "address_spaces": PARTNER, "dns_routing": "yes", "port": str(self.P),
+                "fqdn": "mail.contoso.test", "domain_secure_enabled": "yes"})])
+        st, out, err = self.probe(a.config_path, PARTNER, "--json")
+        self.assertEqual(st, 0, out + err)
+        j = json.loads(out)
+        self.assertEqual([(h["name"], h["result"]) for h in j["hosts"]],
+                         [("mx1." + PARTNER, "failed"), ("mx2." + PARTNER, "delivered")])
+        self.assertEqual([m["name"] for m in j["mx"]], ["mx%d.%s" % (i, PARTNER) for i in (1, 2, 3)])
+        st, out, err = self.probe(a.config_path, PARTNER, "--json", "--all-hosts")
+        self.assertEqual(st, 0, out + err)
+        j = json.loads(out)
+        self.assertEqual([h["result"] for h in j["hosts"]], ["failed", "delivered", "failed"])
+        self.assertEqual(j["hosts"][2]["reply"], "connection refused")
+        verbs = [line.split(" ")[0].upper() for _, _, line in peer.commands]
+        self.assertEqual(verbs, ["EHLO", "QUIT"] * 2, peer.commands)
+        self.assertNoMessage(good)
+
+    def test_smart_host_is_opportunistic(self):
+        # Through a smart host domsecd applies no domain security: a host without STARTTLS
+        # would get the mail in plaintext, and the probe says so (still no MAIL sent).
+        peer = self.peer(PARTNER_IP)
+        self.start_dns()
+        a = self.start_relay(internet=False, start=False, transport=self.tls_transport(
+            self.store("relay")), sends=[("Hub", {
+                "address_spaces": PARTNER, "smart_hosts": "[%s]:%d" % (PARTNER_IP, self.P),
+                "fqdn": "mail.contoso.test"})])
+        st, text, err = self.probe(a.config_path, PARTNER)
+        self.assertEqual(st, 0, text + err)
+        self.assertIn("route      smart hosts (domain security applies only to MX routing)\n",
+                      text)
+        self.assertIn("  result    would deliver WITHOUT TLS (STARTTLS not used)\n", text)
+        self.assertIn("verdict    mail to %s would be delivered\n" % PARTNER, text)
+        verbs = [line.split(" ")[0].upper() for _, _, line in peer.commands]
+        self.assertEqual(verbs, ["EHLO", "QUIT"], peer.commands)
+
     def test_no_answer_nxdomain_and_dns_trouble(self):
         a = self.ours(self.P)
         # --host: nobody listens there: the daemon's 441 after every host failed.
