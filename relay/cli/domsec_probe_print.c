@@ -2,6 +2,10 @@
  * domsec_probe_print.c - `domsec test-partner`'s result as text: one block
  * per host, then the verdict line that monitoring greps.
  *
+ * Arrays are walked with json_array_get() (NULL past the end, or for a
+ * missing member), not jansson's json_array_foreach macro, which cppcheck
+ * cannot parse.
+ *
  * CONTRACT
  *  Prints the JSON record domsec_probe.c and domsec_probe_smtp.c (or
  *  domsec_probe_in.c) built, to stdout; reads it only.  Members that are
@@ -39,7 +43,7 @@ static void print_words(const char *indent, const char *label, const json_t *a)
     if (!json_is_array(a))
         return;
     printf("%s%-*s", indent, indent[0] ? 9 : 10, label);
-    json_array_foreach(a, i, v)
+    for (i = 0; (v = json_array_get(a, i)) != NULL; i++)
         printf(" %s", json_string_value(v) ? json_string_value(v) : "");
     printf("\n");
 }
@@ -51,7 +55,7 @@ static void print_chain(const json_t *chain)
     size_t  i;
     json_t *c;
 
-    json_array_foreach(chain, i, c) {
+    for (i = 0; (c = json_array_get(chain, i)) != NULL; i++) {
         printf("  %-9s %zu %s\n", i == 0 ? "chain" : "", i, domsec__probe_str(c, "subject"));
         printf("  %-9s   issuer %s\n", "", domsec__probe_str(c, "issuer"));
         printf("  %-9s   notAfter %s  sha1 %s\n", "", domsec__probe_str(c, "not_after"),
@@ -77,7 +81,7 @@ static void print_verdicts(const json_t *v, const char *domain)
     printf("  %-9s validity: %s\n", "", domsec__probe_str(v, "validity"));
     printf("  %-9s name: %s %s (names:", "", domain,
            json_is_true(json_object_get(name, "match")) ? "matches" : "does NOT match");
-    json_array_foreach(json_object_get(name, "names"), i, n)
+    for (i = 0; (n = json_array_get(json_object_get(name, "names"), i)) != NULL; i++)
         printf(" %s", json_string_value(n));
     printf(")\n");
     printf("  %-9s eku: %s\n", "", domsec__probe_str(v, "eku"));
@@ -146,14 +150,14 @@ void domsec__probe_print(const json_t *out)
         printf("route      smart hosts (domain security applies only to MX routing)\n");
     if (json_is_array(mx)) {
         printf("mx        ");
-        json_array_foreach(mx, i, h)
+        for (i = 0; (h = json_array_get(mx, i)) != NULL; i++)
             printf(" %d %s", (int)json_integer_value(json_object_get(h, "pref")),
                    domsec__probe_str(h, "name"));
         printf("%s\n", json_is_true(json_object_get(out, "implicit_mx")) ? " (no MX: implicit)"
                                                                      : "");
     }
     print_line("", "dns error", domsec__probe_str(out, "dns_error"));
-    json_array_foreach(json_object_get(out, "hosts"), i, h)
+    for (i = 0; (h = json_array_get(json_object_get(out, "hosts"), i)) != NULL; i++)
         print_host(h, domain);
     if (strcmp(verdict, "delivered") == 0)
         printf("verdict    mail to %s would be delivered\n", domain);
@@ -181,7 +185,7 @@ void domsec__probe_print_in(const json_t *out)
         size_t  i;
         json_t *c;
 
-        json_array_foreach(json_object_get(out, "chain"), i, c) {
+        for (i = 0; (c = json_array_get(json_object_get(out, "chain"), i)) != NULL; i++) {
             printf("%-10s %zu %s\n", i == 0 ? "chain" : "", i, domsec__probe_str(c, "subject"));
             printf("%-10s   issuer %s\n", "", domsec__probe_str(c, "issuer"));
             printf("%-10s   notAfter %s  sha1 %s\n", "", domsec__probe_str(c, "not_after"),
