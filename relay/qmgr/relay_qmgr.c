@@ -54,6 +54,7 @@
 #include "relay_qmgr_int.h"
 #include "relay_tls.h"
 #include "relay_worker.h"
+#include "relay_stats.h"
 #include "tls_ctx.h"
 
 static struct qmgr *qmgr_daemon;        /* the daemon's: relay_qmgr_start/notify/reload/stop only */
@@ -354,6 +355,7 @@ static void qmgr_thread(void *arg)
 {
     struct qmgr *q = arg;
 
+    relay_stats_thread_init();
     uv_run(&q->w.loop, UV_RUN_DEFAULT);
     qmgr_free(q);                       /* here: its TLS contexts before the thread's caches */
     tls_thread_cleanup();

@@ -27,6 +27,7 @@
 #include "relay_dsn.h"
 #include "relay_plog.h"
 #include "relay_qmgr_int.h"
+#include "relay_stats.h"
 
 static void qround_log_notes(struct relay_qmsg *m);
 static void qround_redirty(struct relay_qmsg *m);
@@ -164,16 +165,21 @@ static void qround_log_notes(struct relay_qmsg *m)
         }
         switch (r->state) {
         case RELAY_R_DELIVERED:
+            relay_stats_add(RELAY_STAT_RCPT_DELIVERED, 1);
+            relay_stats_observe(RELAY_HIST_DELIVERY, r->last_ms > m->arrival_ms
+                                ? (r->last_ms - m->arrival_ms) * 1000 : 0);
             log_info("smtp", r->note_sid, "delivered id=%s to=<%s> relay=%s reply=\"%s\"", m->id,
                      r->addr, relay, r->last);
             break;
         case RELAY_R_FAILED:
+            relay_stats_add(RELAY_STAT_RCPT_BOUNCED, 1);
             if (r->note_sid != 0)       /* the session's event, then the queue's verdict */
                 log_info("smtp", r->note_sid, "failed id=%s to=<%s> relay=%s reply=\"%s\"",
                          m->id, r->addr, relay, r->last);
             log_info("queue", 0, "failed id=%s to=<%s> reason=\"%s\"", m->id, r->addr, r->last);
             break;
         case RELAY_R_PENDING:
+            relay_stats_add(RELAY_STAT_RCPT_DEFERRED, 1);
             log_info(r->note_sid ? "smtp" : "queue", r->note_sid,
                      "deferred id=%s to=<%s> reason=\"%s\"", m->id, r->addr, r->last);
             break;
@@ -300,6 +306,7 @@ static void qround_dsn_committed(struct relay_spool *sp, int status, void *arg)
     }
     qmgr_maybe_exit(q);
     log_info("queue", 0, "dsn id=%s for=%s kind=%s", d->newid, d->m->id, d->kind);
+    relay_stats_add(d->kind[0] == 'f' ? RELAY_STAT_DSN_FAILURE : RELAY_STAT_DSN_DELAY, 1);
     {
         const char *to[1] = { d->m->sender };
         struct relay_plog_out o = {

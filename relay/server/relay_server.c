@@ -195,6 +195,7 @@ static void relay_server_reload(void)
     relay_plog_reload(old, cfg);
     policy_config_unref(old);
     relay_tls_install(tls);             /* before the swap: new sessions find theirs */
+    relay_stats_label_config(cfg);      /* before the swap: sessions look theirs up */
     relay_crl_reload(cfg);
     policy_config_swap(cfg);
     relay_qmgr_reload();                /* expiry, [dns], connectors take effect now */
@@ -362,6 +363,8 @@ int relay_server_run(const char *path, struct config *cfg)
     int r;
 
     relay_config_path = path;
+    relay_stats_thread_init();
+    relay_stats_label_config(cfg);
     signal(SIGPIPE, SIG_IGN);
     if (getenv("UV_THREADPOOL_SIZE") == NULL)
         setenv("UV_THREADPOOL_SIZE", "16", 1);  /* spool writes; before first use */

@@ -16,6 +16,7 @@
 #include "relay_smtpd.h"
 #include "relay_spool.h"
 #include "relay_worker.h"
+#include "relay_stats.h"
 #include "tls_ctx.h"
 
 /* relay_worker_maybe_finish - a stopping worker with nothing left ends */
@@ -71,6 +72,7 @@ static void relay_worker_main(void *arg)
 {
     struct relay_worker *w = arg;
 
+    relay_stats_thread_init();
     if (relay_listen_start(w) != 0)
         log_fatal("server", "worker %d cannot accept connections", w->index);
     uv_run(&w->loop, UV_RUN_DEFAULT);
