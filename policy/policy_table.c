@@ -95,6 +95,8 @@ static const struct pt_enum revfail_names[] = {
 #define SDN(f, n) offsetof(struct cfg_send, f), offsetof(struct cfg_send, n)
 #define DN(f)     offsetof(struct cfg_dns, f), 0
 #define LG(f)     offsetof(struct cfg_logs, f), 0
+#define MT(f)     offsetof(struct cfg_metrics, f), 0
+#define MTN(f, n) offsetof(struct cfg_metrics, f), offsetof(struct cfg_metrics, n)
 
 static const struct pt_key pt_table[] = {
     /* [service] - this server, like Set-TransportService. */
@@ -207,6 +209,13 @@ static const struct pt_key pt_table[] = {
      LG(protocol_log_max_directory_size), 0, NULL},
     {PT_LOGS, "protocol_log_max_age", PT_DURATION, "30d", 0, DAY(3650),
      LG(protocol_log_max_age), 0, NULL},
+
+    /* [metrics] - Prometheus text exposition over HTTP (off unless listen is set). */
+    {PT_METRICS, "listen", PT_BINDINGS, NULL, 0, 0, MTN(listen, nlisten), 0, NULL},
+    {PT_METRICS, "remote_ip_ranges", PT_RANGES, "127.0.0.0/8, ::1/128", 0, 0,
+     MTN(remote_ip_ranges, nremote_ip_ranges), 0, NULL},
+    {PT_METRICS, "max_clients", PT_UINT, "8", 1, 64, MT(max_clients), 0, NULL},
+    {PT_METRICS, "timeout", PT_DURATION, "10s", SEC(1), MIN(5), MT(timeout), 0, NULL},
 };
 
 #define PT_NKEYS (sizeof(pt_table) / sizeof(pt_table[0]))
@@ -218,6 +227,7 @@ static const struct {
     [PT_SERVICE] = {"service", false}, [PT_TRANSPORT] = {"transport", false},
     [PT_RECEIVE] = {"receive", true},  [PT_SEND] = {"send", true},
     [PT_DNS] = {"dns", false},         [PT_LOGS] = {"logs", false},
+    [PT_METRICS] = {"metrics", false},
 };
 
 #define FIELD(base, k, T) ((T *)((char *)(base) + (k)->off))
