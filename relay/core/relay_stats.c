@@ -166,22 +166,48 @@ void relay_stats_tls_failed(bool inbound, enum relay_tls_fail why)
     relay_stats_add((inbound ? RELAY_STAT_TLS_FAIL_IN : RELAY_STAT_TLS_FAIL_OUT) + why, 1);
 }
 
+/* wolfSSL's error codes (error-ssl.h, asn.h) that say more than "protocol". */
+static const struct {
+    long    code;
+    enum relay_tls_fail why;
+} stats_tls_codes[] = {
+    { -308, RELAY_TLS_FAIL_CLOSED },            /* SOCKET_ERROR_E: the socket went away */
+    { -343, RELAY_TLS_FAIL_CLOSED },            /* ZERO_RETURN: close notify */
+    { -397, RELAY_TLS_FAIL_CLOSED },            /* SOCKET_PEER_CLOSED_E */
+    { -329, RELAY_TLS_FAIL_CERTIFICATE },       /* VERIFY_CERT_ERROR */
+    { -345, RELAY_TLS_FAIL_CERTIFICATE },       /* NO_PEER_CERT */
+    { -360, RELAY_TLS_FAIL_CERTIFICATE },       /* OCSP_CERT_REVOKED */
+    { -361, RELAY_TLS_FAIL_CERTIFICATE },       /* CRL_CERT_REVOKED */
+    { -150, RELAY_TLS_FAIL_CERTIFICATE },       /* ASN_BEFORE_DATE_E */
+    { -151, RELAY_TLS_FAIL_CERTIFICATE },       /* ASN_AFTER_DATE_E */
+    { -155, RELAY_TLS_FAIL_CERTIFICATE },       /* ASN_SIG_CONFIRM_E */
+    { -188, RELAY_TLS_FAIL_CERTIFICATE },       /* ASN_NO_SIGNER_E */
+};
+
 /*
  * relay_stats_tls_reason - sort a tls/ error text.  tls_conn words its
  * errors "TLS handshake failed: connection closed", "<step> failed:
  * <wolfSSL text> (<code>)" or "cannot create a TLS session"; "" means the
- * socket failed under the handshake (the peer reset it).
+ * socket failed under the handshake (the peer reset it), and smtp/ says
+ * "connection lost during the handshake".  A wolfSSL code not in the
+ * table above is a protocol failure (bad record, alert, no shared cipher).
  */
 enum relay_tls_fail relay_stats_tls_reason(const char *err)
 {
+    const char *paren;
+    char   *end;
+    long    code;
+
     if (err == NULL || *err == '\0' || strstr(err, "connection closed") != NULL
         || strstr(err, "connection lost") != NULL)
         return RELAY_TLS_FAIL_CLOSED;
-    if (strcasestr(err, "cert") != NULL || strcasestr(err, "signer") != NULL
-        || strcasestr(err, " CA ") != NULL)
-        return RELAY_TLS_FAIL_CERTIFICATE;
-    if (strstr(err, " failed: ") != NULL)
+    if ((paren = strrchr(err, '(')) != NULL && (code = strtol(paren + 1, &end, 10)) < 0
+        && *end == ')') {
+        for (size_t i = 0; i < sizeof(stats_tls_codes) / sizeof(stats_tls_codes[0]); i++)
+            if (stats_tls_codes[i].code == code)
+                return stats_tls_codes[i].why;
         return RELAY_TLS_FAIL_PROTOCOL;
+    }
     return RELAY_TLS_FAIL_OTHER;
 }
 

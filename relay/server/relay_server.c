@@ -19,7 +19,8 @@
  * material as that user (relay_failsafe.c: a domain-secure connector
  * without TLS does not start) -> create and open the queue directories ->
  * open the protocol and tracking logs -> bind -> drop privileges -> recover
- * the queue -> commit thread -> queue manager -> workers.  Stop: the
+ * the queue -> commit thread -> queue manager -> /metrics -> workers
+ * ([metrics] listen is bound with the others).  Stop: /metrics first; the
  * workers stop accepting, idle sessions get 421, sessions in DATA finish
  * their message (bounded by RELAY_STOP_GRACE_MS); then the queue manager
  * drops its connections in flight (their recipients stay pending); then
@@ -51,6 +52,7 @@
 #include "relay_receive.h"
 #include "relay_failsafe.h"
 #include "relay_limits.h"
+#include "relay_metrics.h"
 #include "relay_plog.h"
 #include "relay_server.h"
 #include "relay_spool.h"
@@ -278,6 +280,7 @@ static void relay_server_signal(uv_signal_t *h, int signum)
         return;
     relay_stopping = true;
     log_info("server", 0, "stopping signal=%s", signum == SIGTERM ? "TERM" : "INT");
+    relay_metrics_stop();               /* first: MHD's thread joined, no scrape from now */
     uv_timer_start(&relay_stop_timer, relay_server_stop_overdue, RELAY_STOP_GRACE_MS, 0);
     relay_server_request_stop();
 }
@@ -387,6 +390,8 @@ int relay_server_run(const char *path, struct config *cfg)
         return 1;
     if (relay_listen_open(relay_workers, relay_nworkers, cfg) < 0)
         return 1;
+    if (relay_metrics_open(cfg) < 0)    /* [metrics] listen: a bad address stops here */
+        return 1;
     relay_limits_fd_budget((unsigned)relay_nworkers);
     if (relay_server_drop(uid, gid) < 0)
         return 1;
@@ -422,6 +427,8 @@ int relay_server_run(const char *path, struct config *cfg)
     uv_signal_start(&relay_sig_term, relay_server_signal, SIGTERM);
     uv_signal_start(&relay_sig_int, relay_server_signal, SIGINT);
 
+    if (relay_metrics_start(cfg) != 0)
+        return 1;
     relay_receive_on_queued(relay_qmgr_notify);
     for (size_t i = 0; i < relay_nworkers; i++)
         relay_worker_start(&relay_workers[i], (int)i, &relay_worker_done);
