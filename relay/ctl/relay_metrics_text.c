@@ -6,7 +6,8 @@
  *
  * Series by connector: one for every connector of the running
  * configuration (zero included, so a rate() has a start), plus any other
- * label that counted something (a connector removed by a reload, "other").
+ * label that counted something (a connector removed by a reload, "other":
+ * the connectors past the label table, which get no series of their own).
  *
  * CONTRACT
  *  relay_metrics_render() is a pure function of its inputs (borrowed, not
@@ -59,10 +60,13 @@ static void mt_by_connector(FILE *f, const char *name, const char *pre,
                             const char *const *names, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
+        unsigned id = relay_stats_label_find(names[i]);
+
+        if (id == RELAY_STATS_LABEL_OTHER)      /* did not fit: counted under "other" */
+            continue;
         fprintf(f, "%s{%sconnector=\"", name, pre);
         mt_label(f, names[i]);
-        fprintf(f, "\"} %llu\n",
-                (unsigned long long)v->l[st][relay_stats_label_find(names[i])]);
+        fprintf(f, "\"} %llu\n", (unsigned long long)v->l[st][id]);
     }
     for (unsigned id = 0; id < v->nlabels && id < RELAY_STATS_MAX_LABELS; id++) {
         const char *label = relay_stats_label_name(id);
