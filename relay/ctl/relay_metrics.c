@@ -267,6 +267,22 @@ int relay_metrics_start(const struct config *cfg)
     return 0;
 }
 
+/* relay_metrics_changed - does [metrics] differ (a restart applies it)? */
+
+bool relay_metrics_changed(const struct config *a, const struct config *b)
+{
+    const struct cfg_metrics *x = &a->metrics, *y = &b->metrics;
+
+    if (x->nlisten != y->nlisten || x->nremote_ip_ranges != y->nremote_ip_ranges
+        || x->max_clients != y->max_clients || x->timeout != y->timeout)
+        return true;
+    if (x->nlisten > 0 && strcmp(x->listen[0].text, y->listen[0].text) != 0)
+        return true;
+    return x->nremote_ip_ranges > 0
+        && memcmp(x->remote_ip_ranges, y->remote_ip_ranges,
+                  x->nremote_ip_ranges * sizeof(*x->remote_ip_ranges)) != 0;
+}
+
 /* relay_metrics_stop - stop serving and join the thread (main) */
 
 void relay_metrics_stop(void)

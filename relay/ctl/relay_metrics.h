@@ -48,6 +48,8 @@ int     relay_metrics_open(const struct config *cfg);
 int     relay_metrics_start(const struct config *cfg);
 /* Main, first thing at stop: stop accepting, finish, join the thread. */
 void    relay_metrics_stop(void);
+/* Do a and b differ in [metrics] (which only a restart applies)? */
+bool    relay_metrics_changed(const struct config *a, const struct config *b);
 /* The exposition text of v and in: malloc'd (free()), *len its length;
  * NULL when out of memory. */
 char   *relay_metrics_render(const struct relay_stats_view *v,

@@ -194,6 +194,8 @@ static void relay_server_reload(void)
         log_warnx("config", 0, "queue_directory changed: restart domsecd to use it");
     if (strcmp(old->service.user, cfg->service.user) != 0 || old->service.workers != cfg->service.workers)
         log_warnx("config", 0, "[service] user or workers changed: restart domsecd to apply");
+    if (relay_metrics_changed(old, cfg))
+        log_warnx("config", 0, "[metrics] changed: restart domsecd to apply");
     relay_plog_reload(old, cfg);
     policy_config_unref(old);
     relay_tls_install(tls);             /* before the swap: new sessions find theirs */
