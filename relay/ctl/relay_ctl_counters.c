@@ -23,8 +23,10 @@
  *  relay_ctl_counters_json returns a new object; any thread (it reads
  *  atomics only).
  */
+#include <stdlib.h>
 #include <time.h>
 
+#include "log.h"
 #include "relay_crl.h"
 #include "relay_ctl.h"
 #include "relay_stats.h"
