@@ -7,22 +7,28 @@
  *   "domain_secure_outbound_session_failures",
  *   "connections_inbound", "connections_outbound",
  *   "tls_handshakes_inbound", "tls_handshakes_outbound",
- *   "tls_handshake_failures": {"inbound": {"timeout":..., "protocol":...,
- *       "closed":..., "certificate":..., "other":...}, "outbound": {...}},
- *   "messages_received", "recipients_delivered", "recipients_deferred",
- *   "recipients_bounced", "dsn_sent": {"failure":..., "delay":...},
- *   "receive_commit_seconds": {"count":..., "sum":...},
- *   "delivery_seconds": {"count":..., "sum":...},
- *   "by_connector": {"NAME": {"connections_inbound":..., ...}},
- *   "crl_set_age_s": N or null (no set built yet)
+ *   "messages_received",
+ *   "tls_handshake_failures_inbound": {"timeout":..., "protocol":...,
+ *       "closed":..., "certificate":..., "other":...},
+ *   "tls_handshake_failures_outbound": {...},
+ *   "recipients_delivered", "recipients_deferred", "recipients_bounced",
+ *   "dsn_sent": {"failure":..., "delay":...},
+ *   "receive_commit": {"count":..., "sum_ms":...},     (final dot -> 250)
+ *   "delivery": {"count":..., "sum_ms":...},           (arrival -> delivered)
+ *   "connections_inbound_by_connector": {"NAME": n, ...}, and the same
+ *   for connections_outbound, tls_handshakes_inbound/_outbound and
+ *   messages_received,
+ *   "crl_set_age_s": N (absent before the first CRL set is built)
  *
- * by_connector lists every label that counted something (sums over all
- * connectors are the totals above).
+ * Every value is an integer, at most one object deep (`domsec status`
+ * prints an object's members as name{key}).  The _by_connector objects
+ * list the labels that counted something; their sums are the totals.
  *
  * CONTRACT
  *  relay_ctl_counters_json returns a new object; any thread (it reads
  *  atomics only).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -57,12 +63,24 @@ static json_t *ctl_tls_failures(const struct relay_stats_view *v, enum relay_sta
     return o;
 }
 
-/* ctl_hist - {"count": n, "sum": seconds} */
+/* ctl_hist - {"count": n, "sum_ms": ms} */
 
 static json_t *ctl_hist(const struct relay_stats_view *v, enum relay_hist h)
 {
-    return json_pack("{s:o, s:f}", "count", ctl_count(v->h[h].count),
-                     "sum", (double)v->h[h].sum_us / 1e6);
+    return json_pack("{s:o, s:o}", "count", ctl_count(v->h[h].count),
+                     "sum_ms", ctl_count(v->h[h].sum_us / 1000));
+}
+
+/* ctl_by_connector - {"NAME": n} of the labels of st that counted something */
+
+static json_t *ctl_by_connector(const struct relay_stats_view *v, enum relay_lstat st)
+{
+    json_t *o = json_object();
+
+    for (unsigned id = 0; id < v->nlabels && id < RELAY_STATS_MAX_LABELS; id++)
+        if (v->l[st][id] != 0)
+            json_object_set_new(o, relay_stats_label_name(id), ctl_count(v->l[st][id]));
+    return o;
 }
 
 /* relay_ctl_counters_json - the counters since start */
@@ -70,7 +88,8 @@ static json_t *ctl_hist(const struct relay_stats_view *v, enum relay_hist h)
 json_t *relay_ctl_counters_json(void)
 {
     struct relay_stats_view *v = xmalloc(sizeof(*v));
-    json_t *o = json_object(), *by = json_object();
+    json_t *o = json_object();
+    char    key[64];
     int64_t built = relay_crl_published(), now = (int64_t)time(NULL);
 
     relay_stats_snapshot(v);
@@ -83,34 +102,24 @@ json_t *relay_ctl_counters_json(void)
             sum += v->l[st][id];
         json_object_set_new(o, ctl_lstat_names[st], ctl_count(sum));
     }
-    json_object_set_new(o, "tls_handshake_failures",
-                        json_pack("{s:o, s:o}",
-                                  "inbound", ctl_tls_failures(v, RELAY_STAT_TLS_FAIL_IN),
-                                  "outbound", ctl_tls_failures(v, RELAY_STAT_TLS_FAIL_OUT)));
+    json_object_set_new(o, "tls_handshake_failures_inbound",
+                        ctl_tls_failures(v, RELAY_STAT_TLS_FAIL_IN));
+    json_object_set_new(o, "tls_handshake_failures_outbound",
+                        ctl_tls_failures(v, RELAY_STAT_TLS_FAIL_OUT));
     json_object_set_new(o, "recipients_delivered", ctl_count(v->c[RELAY_STAT_RCPT_DELIVERED]));
     json_object_set_new(o, "recipients_deferred", ctl_count(v->c[RELAY_STAT_RCPT_DEFERRED]));
     json_object_set_new(o, "recipients_bounced", ctl_count(v->c[RELAY_STAT_RCPT_BOUNCED]));
     json_object_set_new(o, "dsn_sent", json_pack("{s:o, s:o}",
                                                  "failure", ctl_count(v->c[RELAY_STAT_DSN_FAILURE]),
                                                  "delay", ctl_count(v->c[RELAY_STAT_DSN_DELAY])));
-    json_object_set_new(o, "receive_commit_seconds", ctl_hist(v, RELAY_HIST_COMMIT));
-    json_object_set_new(o, "delivery_seconds", ctl_hist(v, RELAY_HIST_DELIVERY));
-    for (unsigned id = 0; id < v->nlabels && id < RELAY_STATS_MAX_LABELS; id++) {
-        json_t *c = NULL;
-
-        for (int st = 0; st < RELAY_LSTAT_COUNT; st++) {
-            if (v->l[st][id] == 0)
-                continue;
-            if (c == NULL)
-                c = json_object();
-            json_object_set_new(c, ctl_lstat_names[st], ctl_count(v->l[st][id]));
-        }
-        if (c != NULL)
-            json_object_set_new(by, relay_stats_label_name(id), c);
+    json_object_set_new(o, "receive_commit", ctl_hist(v, RELAY_HIST_COMMIT));
+    json_object_set_new(o, "delivery", ctl_hist(v, RELAY_HIST_DELIVERY));
+    for (int st = 0; st < RELAY_LSTAT_COUNT; st++) {
+        snprintf(key, sizeof(key), "%s_by_connector", ctl_lstat_names[st]);
+        json_object_set_new(o, key, ctl_by_connector(v, st));
     }
-    json_object_set_new(o, "by_connector", by);
-    json_object_set_new(o, "crl_set_age_s",
-                        built > 0 ? json_integer(now > built ? now - built : 0) : json_null());
+    if (built > 0)
+        json_object_set_new(o, "crl_set_age_s", json_integer(now > built ? now - built : 0));
     free(v);
     return o;
 }
