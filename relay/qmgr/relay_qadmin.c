@@ -12,6 +12,8 @@
  * then made in memory and answered (req->done); if the write fails,
  * memory is not changed and the answer is RELAY_ADMIN_IO.
  *
+ * The read-only commands (list, summary, show) are in relay_qadmin_view.c.
+ *
  * An idle message chosen by a change leaves its place (heap, FIFO) and is
  * marked busy (m->io) while its write runs, so the scheduler cannot start
  * it meanwhile.  A busy one (a round under way) is not interrupted: its
@@ -48,10 +50,10 @@
 
 /* ---- answers, tracking, matching ------------------------------------- */
 
-/* qadmin_answer - set the result and hand req back */
+/* qmgr_admin_answer - set the result and hand req back */
 
-static void qadmin_answer(struct relay_admin_req *req, enum relay_admin_status st,
-                          const char *fmt, ...)
+void qmgr_admin_answer(struct relay_admin_req *req, enum relay_admin_status st,
+                       const char *fmt, ...)
 {
     req->status = st;
     if (fmt != NULL) {
@@ -89,9 +91,9 @@ static void qadmin_track(const struct relay_qmsg *m, enum log_track_event event,
     free(st);
 }
 
-/* qadmin_state - m's state as shown */
+/* qmgr_admin_state - m's state as shown */
 
-static enum relay_admin_qstate qadmin_state(const struct relay_qmsg *m)
+enum relay_admin_qstate qmgr_admin_state(const struct relay_qmsg *m)
 {
     if (m->held_ms != 0)
         return RELAY_AQ_HELD;
@@ -119,14 +121,14 @@ static bool qadmin_has_domain(const struct relay_qmsg *m, const char *f)
     return false;
 }
 
-/* qadmin_match - m is selected by sel (id, domain, state, age) */
+/* qmgr_admin_match - m is selected by sel (id, domain, state, age) */
 
-static bool qadmin_match(const struct relay_qmsg *m, const struct relay_admin_sel *sel,
-                         uint64_t now)
+bool qmgr_admin_match(const struct relay_qmsg *m, const struct relay_admin_sel *sel,
+                      uint64_t now)
 {
     if (sel->id[0] != '\0' && strcmp(m->id, sel->id) != 0)
         return false;
-    if (sel->state != RELAY_AQ_ANY && qadmin_state(m) != sel->state)
+    if (sel->state != RELAY_AQ_ANY && qmgr_admin_state(m) != sel->state)
         return false;
     if (sel->older_than_ms != 0
         && (now < m->arrival_ms || now - m->arrival_ms < sel->older_than_ms))
@@ -134,9 +136,9 @@ static bool qadmin_match(const struct relay_qmsg *m, const struct relay_admin_se
     return sel->domain == NULL || qadmin_has_domain(m, sel->domain);
 }
 
-/* qadmin_find - the message with this id, or NULL */
+/* qmgr_admin_find - the message with this id, or NULL */
 
-static struct relay_qmsg *qadmin_find(struct qmgr *q, const char *id)
+struct relay_qmsg *qmgr_admin_find(struct qmgr *q, const char *id)
 {
     for (struct relay_qmsg *m = q->msgs; m != NULL; m = m->next)
         if (strcmp(m->id, id) == 0)
@@ -144,10 +146,10 @@ static struct relay_qmsg *qadmin_find(struct qmgr *q, const char *id)
     return NULL;
 }
 
-/* qadmin_snap - a snapshot of m for a result */
+/* qmgr_admin_snap - a snapshot of m for a result */
 
-static void qadmin_snap(const struct qmgr *q, const struct relay_qmsg *m,
-                        struct relay_admin_msg *o)
+void qmgr_admin_snap(const struct qmgr *q, const struct relay_qmsg *m,
+                     struct relay_admin_msg *o)
 {
     memcpy(o->id, m->id, sizeof(o->id));
     o->sender = xstrdup(m->sender);
@@ -158,7 +160,7 @@ static void qadmin_snap(const struct qmgr *q, const struct relay_qmsg *m,
     o->held_ms = m->held_ms;
     o->delay_dsn_ms = m->delay_ms;
     o->rounds = m->rounds;
-    o->state = qadmin_state(m);
+    o->state = qmgr_admin_state(m);
     o->delete_pending = m->delete_pending;
     o->rcpts = xcalloc(m->nrcpts + 1, sizeof(*o->rcpts));
     o->nrcpts = m->nrcpts;
@@ -195,237 +197,6 @@ static void qadmin_put_back(struct qmgr *q, struct relay_qmsg **v, size_t n)
         }
 }
 
-/* ---- list, summary ---------------------------------------------------- */
-
-static int qadmin_cmp_id(const void *a, const void *b)
-{
-    return strcmp((*(struct relay_qmsg *const *)a)->id, (*(struct relay_qmsg *const *)b)->id);
-}
-
-/* qadmin_list - a page of the matching messages, by id, after req->after */
-
-static void qadmin_list(struct qmgr *q, struct relay_admin_req *req)
-{
-    struct relay_qmsg **v = xcalloc(q->nmsgs + 1, sizeof(*v));
-    size_t n = 0, limit = req->limit ? req->limit : 1000;
-    uint64_t now = qmgr_now(q);
-
-    if (limit > RELAY_ADMIN_LIST_MAX)
-        limit = RELAY_ADMIN_LIST_MAX;
-    for (struct relay_qmsg *m = q->msgs; m != NULL; m = m->next)
-        if (strcmp(m->id, req->after) > 0 && qadmin_match(m, &req->sel, now))
-            v[n++] = m;
-    qsort(v, n, sizeof(*v), qadmin_cmp_id);
-    req->more = n > limit;
-    req->nmsgs = n < limit ? n : limit;
-    req->msgs = xcalloc(req->nmsgs + 1, sizeof(*req->msgs));
-    for (size_t i = 0; i < req->nmsgs; i++)
-        qadmin_snap(q, v[i], &req->msgs[i]);
-    req->matched = (unsigned)n;
-    free(v);
-    qadmin_answer(req, RELAY_ADMIN_OK, NULL);
-}
-
-struct qadmin_pair {                    /* summary: one counted recipient or message */
-    char    domain[256];
-    unsigned bucket;
-};
-
-static int qadmin_cmp_pair(const void *a, const void *b)
-{
-    return strcmp(((const struct qadmin_pair *)a)->domain, ((const struct qadmin_pair *)b)->domain);
-}
-
-static int qadmin_cmp_row(const void *a, const void *b)
-{
-    const struct relay_admin_row *x = a, *y = b;
-
-    if (x->total != y->total)
-        return x->total > y->total ? -1 : 1;
-    return strcmp(x->domain, y->domain);
-}
-
-/* qadmin_bucket - the age bucket of age (overflow: nbuckets) */
-
-static unsigned qadmin_bucket(const struct relay_admin_summary *s, uint64_t age)
-{
-    unsigned i = 0;
-
-    while (i < s->nbuckets && age > s->limit_ms[i])
-        i++;
-    return i;
-}
-
-/*
- * qadmin_summary - qshape: pending recipients by recipient domain (or
- * messages by sender domain) in geometric age buckets (each twice the
- * last; an age equal to a limit is in that bucket), a TOTAL row, the rows
- * by total descending.  One pass and a sort: O(n log n).
- */
-static void qadmin_summary(struct qmgr *q, struct relay_admin_req *req)
-{
-    struct relay_admin_summary *s = xcalloc(1, sizeof(*s));
-    struct qadmin_pair *p = NULL;
-    size_t np = 0, cap = 0, top = req->top ? req->top : 50;
-    uint64_t now = qmgr_now(q), first = req->bucket_ms ? req->bucket_ms : 5 * 60000;
-
-    s->nbuckets = req->buckets == 0 ? 10 : req->buckets > RELAY_ADMIN_BUCKETS_MAX
-                                           ? RELAY_ADMIN_BUCKETS_MAX : req->buckets;
-    for (unsigned i = 0; i < s->nbuckets; i++)
-        s->limit_ms[i] = i < 40 ? first << i : UINT64_MAX;
-    for (struct relay_qmsg *m = q->msgs; m != NULL; m = m->next) {
-        unsigned b;
-
-        if (!qadmin_match(m, &req->sel, now))
-            continue;
-        b = qadmin_bucket(s, now > m->arrival_ms ? now - m->arrival_ms : 0);
-        for (size_t i = 0; i < (req->by_sender ? 1 : m->nrcpts); i++) {
-            if (!req->by_sender && m->rcpts[i].state != RELAY_R_PENDING)
-                continue;
-            if (np == cap) {
-                cap = cap ? cap * 2 : 64;
-                p = xrealloc(p, cap * sizeof(*p));
-            }
-            if (req->by_sender && m->sender[0] == '\0')
-                snprintf(p[np].domain, sizeof(p[np].domain), "MAILER-DAEMON");
-            else
-                log_mail_domain(p[np].domain, sizeof(p[np].domain),
-                                req->by_sender ? m->sender : m->rcpts[i].addr);
-            p[np++].bucket = b;
-        }
-    }
-    if (np > 0)
-        qsort(p, np, sizeof(*p), qadmin_cmp_pair);
-    s->total.domain = xstrdup("TOTAL");
-    for (size_t i = 0; i < np; i++) {
-        struct relay_admin_row *r;
-
-        if (i == 0 || strcmp(p[i].domain, p[i - 1].domain) != 0) {
-            s->rows = xrealloc(s->rows, (s->nall + 1) * sizeof(*s->rows));
-            r = &s->rows[s->nall++];
-            memset(r, 0, sizeof(*r));
-            r->domain = xstrdup(p[i].domain);
-        }
-        r = &s->rows[s->nall - 1];
-        r->total++;
-        r->counts[p[i].bucket]++;
-        s->total.total++;
-        s->total.counts[p[i].bucket]++;
-    }
-    if (s->nall > 0)
-        qsort(s->rows, s->nall, sizeof(*s->rows), qadmin_cmp_row);
-    s->nrows = s->nall < top ? s->nall : top;
-    for (size_t i = s->nrows; i < s->nall; i++)
-        free(s->rows[i].domain);
-    free(p);
-    req->summary = s;
-    qadmin_answer(req, RELAY_ADMIN_OK, NULL);
-}
-
-/* ---- show ------------------------------------------------------------- */
-
-struct qadmin_show {
-    struct relay_admin_req *req;
-    struct relay_qmsg *copy;            /* id, data_off, data_len: m may go meanwhile */
-};
-
-/* qadmin_env_field - the value of envelope line "key value" in env, or NULL */
-
-static char *qadmin_env_field(const char *env, const char *key)
-{
-    size_t kl = strlen(key);
-
-    for (const char *p = env; p != NULL && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
-        if (strncmp(p, key, kl) == 0 && p[kl] == ' ')
-            return xstrndup(p + kl + 1, strcspn(p + kl + 1, "\n"));
-    return NULL;
-}
-
-/* qadmin_show_work - pool: the envelope, the header section, a body page */
-
-static void qadmin_show_work(uv_work_t *r)
-{
-    struct qmgr_work *w = r->data;
-    struct qadmin_show *sh = w->arg;
-    struct relay_admin_msg *o = &sh->req->msgs[0];
-    char *env, *data;
-    const char *end;
-    size_t hlen, blen;
-
-    if ((env = relay_qmsg_read_envelope(qmgr_dirfd(), sh->copy, &w->err)) == NULL)
-        return;
-    o->connector = qadmin_env_field(env, "connector");
-    o->client = qadmin_env_field(env, "client");
-    o->helo = qadmin_env_field(env, "helo");
-    o->session = qadmin_env_field(env, "session");
-    free(env);
-    if ((data = relay_qmsg_read_data(qmgr_dirfd(), sh->copy, &w->err)) == NULL)
-        return;
-    end = memmem(data, sh->copy->data_len, "\r\n\r\n", 4);
-    hlen = end ? (size_t)(end - data) + 2 : sh->copy->data_len;
-    o->headers_truncated = hlen > RELAY_ADMIN_HEADERS_MAX;
-    o->headers_len = o->headers_truncated ? RELAY_ADMIN_HEADERS_MAX : hlen;
-    o->headers = xstrndup(data, o->headers_len);
-    if (sh->req->want_body) {
-        size_t boff = end ? hlen + 2 : sh->copy->data_len;
-        size_t avail = sh->copy->data_len - boff;
-
-        if (sh->req->body_off < avail) {
-            blen = avail - (size_t)sh->req->body_off;
-            if (blen > RELAY_ADMIN_BODY_MAX)
-                blen = RELAY_ADMIN_BODY_MAX;
-            o->body = xmalloc(blen + 1);
-            memcpy(o->body, data + boff + sh->req->body_off, blen);
-            o->body[blen] = '\0';
-            o->body_len = blen;
-            o->body_more = sh->req->body_off + blen < avail;
-        } else {
-            o->body = xstrdup("");
-        }
-    }
-    free(data);
-}
-
-static void qadmin_shown(struct qmgr_work *w)
-{
-    struct qadmin_show *sh = w->arg;
-    struct relay_admin_req *req = sh->req;
-
-    relay_qmsg_free(sh->copy);
-    free(sh);
-    if (w->err == -ENOENT)
-        qadmin_answer(req, RELAY_ADMIN_NOT_FOUND, "queue file %s is gone", req->sel.id);
-    else if (w->err < 0)
-        qadmin_answer(req, RELAY_ADMIN_IO, "cannot read queue file %s: %s", req->sel.id,
-                      strerror(-w->err));
-    else
-        qadmin_answer(req, RELAY_ADMIN_OK, NULL);
-}
-
-/* qadmin_show - one message: the snapshot, then its file's details (pool) */
-
-static void qadmin_show(struct qmgr *q, struct relay_admin_req *req)
-{
-    struct relay_qmsg *m = qadmin_find(q, req->sel.id);
-    struct qadmin_show *sh;
-
-    if (m == NULL) {
-        qadmin_answer(req, RELAY_ADMIN_NOT_FOUND, "no message %s in the queue", req->sel.id);
-        return;
-    }
-    req->msgs = xcalloc(1, sizeof(*req->msgs));
-    req->nmsgs = 1;
-    req->matched = 1;
-    qadmin_snap(q, m, &req->msgs[0]);
-    sh = xcalloc(1, sizeof(*sh));
-    sh->req = req;
-    sh->copy = xcalloc(1, sizeof(*sh->copy));
-    memcpy(sh->copy->id, m->id, sizeof(m->id));
-    sh->copy->data_off = m->data_off;
-    sh->copy->data_len = m->data_len;
-    qmgr_submit_arg(q, m->id, qadmin_show_work, qadmin_shown, sh);
-}
-
 /* ---- retry ------------------------------------------------------------ */
 
 /* qadmin_retry - idle, not held: next attempt now; domain/all: look up the
@@ -438,7 +209,7 @@ static void qadmin_retry(struct qmgr *q, struct relay_admin_req *req)
     size_t n = 0;
 
     for (struct relay_qmsg *m = q->msgs; m != NULL; m = m->next) {
-        if (!qadmin_match(m, &req->sel, now))
+        if (!qmgr_admin_match(m, &req->sel, now))
             continue;
         req->matched++;
         if (m->held_ms != 0)
@@ -461,9 +232,9 @@ static void qadmin_retry(struct qmgr *q, struct relay_admin_req *req)
     log_info("qmgr", 0, "retry by=uid:%u matched=%u retried=%u skipped_held=%u in_flight=%u",
              (unsigned)req->uid, req->matched, req->changed, req->skipped, req->in_flight);
     if (req->sel.id[0] != '\0' && req->matched == 0)
-        qadmin_answer(req, RELAY_ADMIN_NOT_FOUND, "no message %s in the queue", req->sel.id);
+        qmgr_admin_answer(req, RELAY_ADMIN_NOT_FOUND, "no message %s in the queue", req->sel.id);
     else
-        qadmin_answer(req, RELAY_ADMIN_OK, NULL);
+        qmgr_admin_answer(req, RELAY_ADMIN_OK, NULL);
 }
 
 /* ---- hold, release, delete: durable first ----------------------------- */
@@ -553,7 +324,7 @@ static void qadmin_changed(struct qmgr_work *w)
 
     for (size_t i = 0; i < c->n; i++) {
         struct qadmin_item *it = &c->v[i];
-        struct relay_qmsg *m = it->m ? it->m : qadmin_find(q, it->id);
+        struct relay_qmsg *m = it->m ? it->m : qmgr_admin_find(q, it->id);
 
         free(it->rec);
         if (it->m != NULL)
@@ -582,9 +353,9 @@ static void qadmin_changed(struct qmgr_work *w)
     log_info("qmgr", 0, "%s by=uid:%u matched=%u changed=%u pending=%u", relay_admin_op_name(req->op),
              (unsigned)req->uid, req->matched, req->changed, req->pending);
     if (err < 0)
-        qadmin_answer(req, RELAY_ADMIN_IO, "cannot write the queue file: %s", strerror(-err));
+        qmgr_admin_answer(req, RELAY_ADMIN_IO, "cannot write the queue file: %s", strerror(-err));
     else
-        qadmin_answer(req, RELAY_ADMIN_OK, NULL);
+        qmgr_admin_answer(req, RELAY_ADMIN_OK, NULL);
 }
 
 /* qadmin_choose - does the change apply to m (else counted or refused)? */
@@ -625,7 +396,7 @@ static void qadmin_change(struct qmgr *q, struct relay_admin_req *req)
         const char *what = req->op == RELAY_ADMIN_HOLD ? "hold"
                          : req->op == RELAY_ADMIN_RELEASE ? "release" : "delete";
 
-        if (!qadmin_match(m, &req->sel, now))
+        if (!qmgr_admin_match(m, &req->sel, now))
             continue;
         req->matched++;
         if (!qadmin_choose(req, m, &conflict))
@@ -662,11 +433,11 @@ static void qadmin_change(struct qmgr *q, struct relay_admin_req *req)
         free(c->v);
         free(c);
         if (req->sel.id[0] != '\0' && req->matched == 0)
-            qadmin_answer(req, RELAY_ADMIN_NOT_FOUND, "no message %s in the queue", req->sel.id);
+            qmgr_admin_answer(req, RELAY_ADMIN_NOT_FOUND, "no message %s in the queue", req->sel.id);
         else if (req->sel.id[0] != '\0' && conflict != NULL && req->pending == 0)
-            qadmin_answer(req, RELAY_ADMIN_CONFLICT, "message %s %s", req->sel.id, conflict);
+            qmgr_admin_answer(req, RELAY_ADMIN_CONFLICT, "message %s %s", req->sel.id, conflict);
         else
-            qadmin_answer(req, RELAY_ADMIN_OK, NULL);
+            qmgr_admin_answer(req, RELAY_ADMIN_OK, NULL);
         return;
     }
     qmgr_submit_arg(q, "", qadmin_change_work, qadmin_changed, c);
@@ -837,13 +608,13 @@ static void qadmin_run(struct qmgr *q, struct relay_admin_req *req)
 {
     switch (req->op) {
     case RELAY_ADMIN_LIST:
-        qadmin_list(q, req);
+        qmgr_admin_list(q, req);
         break;
     case RELAY_ADMIN_SUMMARY:
-        qadmin_summary(q, req);
+        qmgr_admin_summary(q, req);
         break;
     case RELAY_ADMIN_SHOW:
-        qadmin_show(q, req);
+        qmgr_admin_show(q, req);
         break;
     case RELAY_ADMIN_RETRY:
         qadmin_retry(q, req);
@@ -872,7 +643,7 @@ void qmgr_admin_drain(struct qmgr *q)
         next = req->next;
         req->next = NULL;
         if (q->stopping)
-            qadmin_answer(req, RELAY_ADMIN_STOPPING, "the daemon is stopping");
+            qmgr_admin_answer(req, RELAY_ADMIN_STOPPING, "the daemon is stopping");
         else
             qadmin_run(q, req);
     }

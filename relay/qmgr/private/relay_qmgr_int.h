@@ -183,6 +183,16 @@ void    qmgr_round_check(struct qmgr *q, struct relay_qmsg *m);    /* the last j
 void    qmgr_round_finish(struct qmgr *q, struct relay_qmsg *m);
 
 /* relay_qadmin.c: queue administration (relay_qmgr_admin). */
+/* Set req's result and hand it back (req->done); fmt: the error text or NULL. */
+void    qmgr_admin_answer(struct relay_admin_req *req, enum relay_admin_status st,
+                          const char *fmt, ...) LOG_PRINTF(3, 4);
+enum relay_admin_qstate qmgr_admin_state(const struct relay_qmsg *m);
+/* m is selected by sel (id, domain of a pending recipient, state, age). */
+bool    qmgr_admin_match(const struct relay_qmsg *m, const struct relay_admin_sel *sel,
+                         uint64_t now);
+struct relay_qmsg *qmgr_admin_find(struct qmgr *q, const char *id);     /* or NULL */
+void    qmgr_admin_snap(const struct qmgr *q, const struct relay_qmsg *m,
+                        struct relay_admin_msg *o);      /* a snapshot for a result */
 int     qmgr_admin(struct qmgr *q, struct relay_admin_req *req);     /* any thread */
 void    qmgr_admin_drain(struct qmgr *q);       /* the wake: run what the mailbox holds */
 /* At the end of a round of m (delete_pending): true if it removed m. */
@@ -194,6 +204,11 @@ void    qmgr_admin_init(struct qmgr *q);
 /* Start the cheap look for queue files removed by hand (fstatat each). */
 void    qmgr_admin_sweep(struct qmgr *q);
 #define QMGR_SWEEP_MS (10 * 60 * 1000)
+
+/* relay_qadmin_view.c: the read-only commands; each answers req. */
+void    qmgr_admin_list(struct qmgr *q, struct relay_admin_req *req);
+void    qmgr_admin_summary(struct qmgr *q, struct relay_admin_req *req);
+void    qmgr_admin_show(struct qmgr *q, struct relay_admin_req *req);
 
 /* relay_qdest.c */
 void    qmgr_dest_conn_gone(struct relay_dest *d);  /* relay_dest_ops (q = d->owner) */
