@@ -126,6 +126,9 @@ struct cfg_transport {
 struct cfg_service {                    /* [service]: this server, like Set-TransportService */
     char   *user;                       /* default "domsec"; drop to it after bind when root */
     unsigned workers;                   /* default 0 = one per CPU; 0..256 */
+    char   *control_socket;             /* owned; default /run/domsec/control; NULL = none */
+    unsigned control_max_clients;       /* default 16; 1..256 */
+    uint64_t control_timeout;           /* default 30s; 1s..10m */
 };
 
 struct cfg_dns {

@@ -51,6 +51,7 @@ enum pt_type {
 #define PT_F_STAR       0x02            /* domain list: "*" allowed */
 #define PT_F_AUTO       0x04            /* uint: "auto" means 0 */
 #define PT_F_HOSTNAME   0x08            /* default: gethostname() */
+#define PT_F_SOCKET     0x10            /* path: a Unix socket's (<= 107 bytes); "" = none */
 
 struct pt_enum {
     const char *name;
@@ -100,6 +101,11 @@ static const struct pt_key pt_table[] = {
     /* [service] - this server, like Set-TransportService. */
     {PT_SERVICE, "user", PT_STRING, "domsec", 0, 0, SV(user), 0, NULL},
     {PT_SERVICE, "workers", PT_UINT, "auto", 0, 256, SV(workers), PT_F_AUTO, NULL},
+    {PT_SERVICE, "control_socket", PT_PATH, "/run/domsec/control", 0, 0, SV(control_socket),
+     PT_F_SOCKET, NULL},
+    {PT_SERVICE, "control_max_clients", PT_UINT, "16", 1, 256, SV(control_max_clients), 0, NULL},
+    {PT_SERVICE, "control_timeout", PT_DURATION, "30s", SEC(1), MIN(10), SV(control_timeout),
+     0, NULL},
 
     /* [transport] - organization-wide, like Set-TransportConfig. */
     {PT_TRANSPORT, "accepted_domains", PT_DOMAINS, NULL, 0, 0,
@@ -365,8 +371,15 @@ static int set_string(const struct pt_key *k, void *base, const char *v,
             why = "is not a valid name";
         break;
     case PT_PATH:
+        if ((k->flags & PT_F_SOCKET) && *v == '\0') {    /* none */
+            free(*field);
+            *field = NULL;
+            return 0;
+        }
         if (v[0] != '/')
             why = "is not an absolute path";
+        else if ((k->flags & PT_F_SOCKET) && strlen(v) > 107)
+            why = "is longer than 107 bytes (the limit of a Unix socket path)";
         break;
     case PT_TEXT:
         if (*v == '\0')

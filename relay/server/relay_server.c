@@ -45,8 +45,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <systemd/sd-daemon.h>
+
 #include "log.h"
 #include "relay_crl.h"
+#include "relay_ctl.h"
 #include "relay_qmgr.h"
 #include "relay_receive.h"
 #include "relay_failsafe.h"
@@ -76,6 +79,8 @@ static long relay_trim_burst[2];         /* {peak, now} of a burst found over: t
                                           * at the next tick ({0, 0}: none) */
 static size_t relay_workers_running;
 static bool relay_stopping;
+static unsigned relay_generation = 1;   /* of the running configuration */
+static int64_t relay_loaded_ms;         /* when it was loaded (Unix ms) */
 
 /* relay_server_request_stop - ask every worker to stop */
 
@@ -115,6 +120,7 @@ static void relay_server_workers_done(uv_async_t *a)
         uv_close((uv_handle_t *)&relay_sig_hup, NULL);
         uv_close((uv_handle_t *)&relay_sig_term, NULL);
         uv_close((uv_handle_t *)&relay_sig_int, NULL);
+        relay_ctl_stop();
     }
 }
 
@@ -164,42 +170,97 @@ static struct relay_tls_set *relay_server_tls(const struct config *cfg, size_t *
     return set;
 }
 
-/* relay_server_reload - SIGHUP: build a new config; keep the old on error */
+/* relay_server_now_ms - wall clock, Unix ms */
 
-static void relay_server_reload(void)
+static int64_t relay_server_now_ms(void)
 {
-    struct cfg_errors errs = { 0 };
-    struct config *cfg = policy_config_load(relay_config_path, &errs), *old;
-    struct relay_tls_set *tls = NULL;
-    size_t  nerr = errs.n;
+    struct timespec ts;
 
-    if (cfg != NULL)
-        tls = relay_server_tls(cfg, &nerr);
-    if (tls == NULL) {                  /* a broken file, or it would not be safe */
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* relay_server_warn - a reload warning: logged and kept for the answer */
+
+static void relay_server_warn(struct relay_reload_result *out, const char *text)
+{
+    log_warnx("config", 0, "%s", text);
+    out->warnings.v = xrealloc(out->warnings.v, (out->warnings.n + 1) * sizeof(char *));
+    out->warnings.v[out->warnings.n++] = xstrdup(text);
+}
+
+/*
+ * relay_server_reload - build a new config; keep the old on error.  SIGHUP
+ * and the control socket's reload come here (both on the main loop, so
+ * never two at once).  *out (the caller's, zeroed) gets ok, the generation
+ * running afterwards, the errors "FILE:LINE: text" and the warnings; every
+ * one of them is also logged.
+ */
+static void relay_server_reload(struct relay_reload_result *out)
+{
+    struct cfg_errors errs = { 0 }, warns = { 0 };
+    struct config *cfg, *old;
+    struct relay_tls_set *tls = NULL;
+
+    sd_notifyf(0, "RELOADING=1\nSTATUS=reloading %s", relay_config_path);
+    if ((cfg = policy_config_load(relay_config_path, &errs)) != NULL && errs.n == 0)
+        tls = relay_failsafe_load(cfg, &errs, &warns);
+    for (size_t i = 0; i < warns.n; i++)
+        relay_server_warn(out, warns.v[i]);
+    policy_config_errors_free(&warns);
+    out->generation = relay_generation;
+    if (tls == NULL || errs.n > 0) {    /* a broken file, or it would not be safe */
         for (size_t i = 0; i < errs.n; i++)
             log_errx("config", 0, "%s", errs.v[i]);
         log_warnx("config", 0, "reload failed, keeping the running configuration errors=%zu",
-                  nerr);
-        policy_config_errors_free(&errs);
+                  errs.n);
+        out->errors = errs;             /* handed over */
+        relay_tls_set_free(tls);
         policy_config_unref(cfg);
+        sd_notify(0, "READY=1\nSTATUS=running; the last reload failed");
         return;
     }
     policy_config_errors_free(&errs);
+    relay_tls_set_report(tls);
     old = policy_config_current();
     if (!relay_server_bindings_equal(old, cfg))
-        log_warnx("config", 0, "bindings changed: restart domsecd to listen on the new set");
+        relay_server_warn(out, "bindings changed: restart domsecd to listen on the new set");
     if (strcmp(old->transport.queue_directory, cfg->transport.queue_directory) != 0)
-        log_warnx("config", 0, "queue_directory changed: restart domsecd to use it");
+        relay_server_warn(out, "queue_directory changed: restart domsecd to use it");
     if (strcmp(old->service.user, cfg->service.user) != 0 || old->service.workers != cfg->service.workers)
-        log_warnx("config", 0, "[service] user or workers changed: restart domsecd to apply");
+        relay_server_warn(out, "[service] user or workers changed: restart domsecd to apply");
+    if ((old->service.control_socket == NULL) != (cfg->service.control_socket == NULL)
+        || (old->service.control_socket != NULL
+            && strcmp(old->service.control_socket, cfg->service.control_socket) != 0)
+        || old->service.control_max_clients != cfg->service.control_max_clients)
+        relay_server_warn(out, "[service] control_socket or control_max_clients changed: "
+                          "restart domsecd to apply");
     relay_plog_reload(old, cfg);
     policy_config_unref(old);
     relay_tls_install(tls);             /* before the swap: new sessions find theirs */
     relay_crl_reload(cfg);
+    relay_ctl_reconfigure(cfg);
     policy_config_swap(cfg);
     relay_qmgr_reload();                /* expiry, [dns], connectors take effect now */
+    out->ok = true;
+    out->generation = ++relay_generation;
+    relay_loaded_ms = relay_server_now_ms();
     log_info("config", 0, "reloaded path=%s", relay_config_path);
+    sd_notify(0, "READY=1\nSTATUS=running");
 }
+
+/* relay_server_config_info - the control socket's view of the running configuration */
+
+static void relay_server_config_info(unsigned *generation, int64_t *loaded_ms)
+{
+    *generation = relay_generation;
+    *loaded_ms = relay_loaded_ms;
+}
+
+static const struct relay_ctl_ops relay_server_ctl_ops = {
+    .reload = relay_server_reload,
+    .config_info = relay_server_config_info,
+};
 
 /* relay_server_daily - once a day: certificates about to expire */
 
@@ -270,13 +331,19 @@ static void relay_server_trim(uv_timer_t *t)
 static void relay_server_signal(uv_signal_t *h, int signum)
 {
     if (signum == SIGHUP) {
-        relay_server_reload();
+        struct relay_reload_result res = { 0 };
+
+        if (!relay_stopping)
+            relay_server_reload(&res);  /* logged there; nobody to answer */
+        relay_ctl_reload_result_free(&res);
         return;
     }
     if (relay_stopping)
         return;
     relay_stopping = true;
     log_info("server", 0, "stopping signal=%s", signum == SIGTERM ? "TERM" : "INT");
+    sd_notify(0, "STOPPING=1\nSTATUS=stopping");
+    relay_ctl_stop();
     uv_timer_start(&relay_stop_timer, relay_server_stop_overdue, RELAY_STOP_GRACE_MS, 0);
     relay_server_request_stop();
 }
@@ -351,6 +418,14 @@ static void relay_server_fd_limit(const struct config *cfg)
                   (unsigned long long)rl.rlim_cur, want);
 }
 
+/* relay_server_fail - a start that fails after the control socket is up */
+
+static int relay_server_fail(void)
+{
+    relay_ctl_stop();
+    return 1;
+}
+
 /* relay_server_run - the daemon */
 
 int relay_server_run(const char *path, struct config *cfg)
@@ -375,37 +450,42 @@ int relay_server_run(const char *path, struct config *cfg)
     if ((tls = relay_server_tls(cfg, &nerr)) == NULL)
         log_fatal("config", "cannot start with an invalid configuration path=%s", path);
     relay_tls_install(tls);
+    relay_main_loop = uv_default_loop();
+    relay_loaded_ms = relay_server_now_ms();
+    /* First of what is created: a second domsecd on this configuration
+     * finds the first one's socket answering and stops here. */
+    if (relay_ctl_start(relay_main_loop, cfg, &relay_server_ctl_ops, uid, gid) < 0)
+        return 1;
     if ((r = relay_queue_open(cfg->transport.queue_directory, uid, gid)) < 0) {
         errno = -r;
         log_err("queue", 0, "cannot open queue_directory %s", cfg->transport.queue_directory);
-        return 1;
+        return relay_server_fail();
     }
     if (relay_plog_open(cfg, uid, gid) < 0)  /* as root: directories handed to uid */
-        return 1;
+        return relay_server_fail();
     if (relay_listen_open(relay_workers, relay_nworkers, cfg) < 0)
-        return 1;
+        return relay_server_fail();
     relay_limits_fd_budget((unsigned)relay_nworkers);
     if (relay_server_drop(uid, gid) < 0)
-        return 1;
+        return relay_server_fail();
     if ((r = relay_queue_recover(&nmsg, &ncorrupt)) < 0) {
         errno = -r;
         log_err("queue", 0, "cannot scan queue_directory %s", cfg->transport.queue_directory);
-        return 1;
+        return relay_server_fail();
     }
     log_info("queue", 0, "recovered messages=%zu corrupt=%zu", nmsg, ncorrupt);
     if (relay_crl_start(cfg) != 0)
-        return 1;
+        return relay_server_fail();
     policy_config_swap(cfg);
     if ((r = relay_commit_start()) != 0) {
         log_errx("server", 0, "cannot start commit thread: %s", uv_strerror(r));
-        return 1;
+        return relay_server_fail();
     }
     if (relay_qmgr_start() != 0) {
         relay_commit_stop();
-        return 1;
+        return relay_server_fail();
     }
 
-    relay_main_loop = uv_default_loop();
     uv_async_init(relay_main_loop, &relay_worker_done, relay_server_workers_done);
     uv_timer_init(relay_main_loop, &relay_stop_timer);
     uv_timer_init(relay_main_loop, &relay_daily_timer);
@@ -428,6 +508,7 @@ int relay_server_run(const char *path, struct config *cfg)
         relay_listen_describe(cfg, list, sizeof(list));
         log_info("server", 0, "started workers=%zu bindings=%s", relay_nworkers, list);
     }
+    sd_notifyf(0, "READY=1\nSTATUS=running\nMAINPID=%ld", (long)getpid());
     uv_run(relay_main_loop, UV_RUN_DEFAULT);
 
     for (size_t i = 0; i < relay_nworkers; i++) {
@@ -438,6 +519,7 @@ int relay_server_run(const char *path, struct config *cfg)
     }
     relay_qmgr_stop();                  /* after the workers: no new messages now */
     relay_crl_stop();
+    relay_ctl_finish();                 /* after the queue manager: nothing defers now */
     relay_commit_stop();
     relay_plog_close();                 /* every session and delivery has ended */
     relay_queue_close();

@@ -502,6 +502,7 @@ class Daemon:
         uid, gid = service_ids()
         os.chown(self.logs_dir, uid, gid)
         self.config_path = os.path.join(self.dir, "domsec.conf")
+        self.control_socket = os.path.join(self.dir, "control")
         self.ports = {"port": free_port()}
         self.proc = None
         self.pid = None
@@ -530,8 +531,12 @@ class Daemon:
         if connectors is None:
             connectors = [("Inet", {})]
         out = []
+        out += ["[service]"]
         if is_root():
-            out += ["[service]", "user = %s" % SERVICE_USER, ""]
+            out += ["user = %s" % SERVICE_USER]
+        # Each daemon its own control socket (the default, /run/domsec/control,
+        # would make a second daemon refuse to start).
+        out += ["control_socket = %s" % self.control_socket, ""]
         out += ["[transport]",
                 "accepted_domains = %s" % accepted_domains,
                 "queue_directory = %s" % self.queue_dir]

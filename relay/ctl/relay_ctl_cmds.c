@@ -1,0 +1,182 @@
+/*
+ * relay_ctl_cmds.c - the core commands of the control socket: ping,
+ * status, reload.
+ *
+ * CONTRACT
+ *  Main loop only (relay_ctl.c calls the handlers there).  Each handler
+ *  answers before it returns.  status reads the current configuration
+ *  (a reference held for the call), the installed TLS material
+ *  (relay_tls_own_cert), the connection counts (relay_limits), the queue
+ *  gauges and the counters; it never waits for another thread.  reload
+ *  runs the server's reload (blocking file I/O, as SIGHUP's) and answers
+ *  its result.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "relay_ctl.h"
+#include "relay_ctl_int.h"
+#include "relay_limits.h"
+#include "relay_stats.h"
+#include "relay_tls.h"
+#include "tls_ctx.h"
+#include "tls_store.h"
+
+/* ctl_cmd_ping - {"version","pid"} */
+
+static void ctl_cmd_ping(struct ctl_req *r, json_t *args)
+{
+    ctl_req_ok(r, json_pack("{s:s, s:i}", "version", DOMSEC_VERSION, "pid", (int)getpid()));
+}
+
+/* ctl_cert_json - a certificate's facts (relay_tls_own_cert's callback) */
+
+static void ctl_cert_json(const struct tls_cert_info *ci, void *arg)
+{
+    json_t **out = arg;
+    int64_t now = ctl__now_ms() / 1000, left = ci->not_after - now;
+
+    *out = json_pack("{s:s, s:s, s:s, s:I, s:I}", "thumbprint", ci->thumbprint,
+                     "subject", ci->subject, "issuer", ci->issuer,
+                     "not_after_ms", (json_int_t)ci->not_after * 1000,
+                     "days_left", (json_int_t)(left >= 0 ? left / 86400 : -((-left + 86399) / 86400)));
+}
+
+/* ctl_cert - the certificate connector index presents, or null */
+
+static json_t *ctl_cert(const struct config *cfg, bool receive, size_t index)
+{
+    json_t *out = NULL;
+
+    if (!relay_tls_own_cert(cfg, receive, index, ctl_cert_json, &out) || out == NULL)
+        return json_null();
+    return out;
+}
+
+/* ctl_receive_json - one receive connector */
+
+static json_t *ctl_receive_json(const struct config *cfg, size_t i)
+{
+    const struct cfg_receive *rc = &cfg->receive[i];
+    json_t *b = json_array(), *starttls;
+    struct tls_ctx *ctx;
+
+    for (size_t k = 0; k < rc->nbindings; k++)
+        json_array_append_new(b, json_string(rc->bindings[k].text));
+    if (rc->auth_mechanism != CFG_AUTH_TLS) {
+        starttls = json_pack("{s:b, s:s}", "offered", 0, "why", "auth_mechanism = none");
+    } else if ((ctx = relay_tls_server_ctx(cfg, rc)) != NULL) {
+        tls_ctx_unref(ctx);
+        starttls = json_pack("{s:b}", "offered", 1);
+    } else {
+        starttls = json_pack("{s:b, s:s+}", "offered", 0, "why",
+                             "no usable certificate for ", rc->fqdn);
+    }
+    return json_pack("{s:s, s:o, s:o, s:o, s:i}", "name", rc->name, "bindings", b,
+                     "starttls", starttls, "certificate", ctl_cert(cfg, true, i),
+                     "connections", (int)relay_limits_count(rc->name));
+}
+
+/* ctl_queue_json - the queue gauges */
+
+static json_t *ctl_queue_json(void)
+{
+    long long a = relay_stats_gauge_get(RELAY_GAUGE_QUEUE_ACTIVE);
+    long long d = relay_stats_gauge_get(RELAY_GAUGE_QUEUE_DEFERRED);
+    long long h = relay_stats_gauge_get(RELAY_GAUGE_QUEUE_HELD);
+    long long o = relay_stats_gauge_get(RELAY_GAUGE_QUEUE_OLDEST_MS);
+
+    return json_pack("{s:I, s:I, s:I, s:I, s:o}", "active", (json_int_t)a,
+                     "deferred", (json_int_t)d, "held", (json_int_t)h,
+                     "total", (json_int_t)(a + d + h),
+                     "oldest_ms", o > 0 ? json_integer(o) : json_null());
+}
+
+/* ctl_cmd_status - the daemon at a glance */
+
+static void ctl_cmd_status(struct ctl_req *r, json_t *args)
+{
+    struct config *cfg = policy_config_current();
+    const struct relay_ctl_ops *ops = ctl__ops();
+    json_t *recv = json_array(), *send = json_array();
+    int64_t now = ctl__now_ms(), loaded = 0;
+    unsigned gen = 0;
+
+    if (cfg == NULL) {
+        ctl_req_err(r, CTL_E_STOPPING, "no configuration is running");
+        return;
+    }
+    if (ops && ops->config_info)
+        ops->config_info(&gen, &loaded);
+    for (size_t i = 0; i < cfg->nreceive; i++)
+        json_array_append_new(recv, ctl_receive_json(cfg, i));
+    for (size_t i = 0; i < cfg->nsend; i++)
+        json_array_append_new(send, json_pack("{s:s, s:o}", "name", cfg->send[i].name,
+                                              "certificate", ctl_cert(cfg, false, i)));
+    ctl_req_ok(r, json_pack("{s:s, s:i, s:I, s:I, s:{s:s, s:I, s:i}, s:o, s:o, s:o, s:o}",
+                            "version", DOMSEC_VERSION, "pid", (int)getpid(),
+                            "started_ms", (json_int_t)ctl__started_ms(),
+                            "uptime_s", (json_int_t)((now - ctl__started_ms()) / 1000),
+                            "config", "path", cfg->path, "loaded_ms", (json_int_t)loaded,
+                            "generation", (int)gen,
+                            "receive", recv, "send", send, "queue", ctl_queue_json(),
+                            "counters", relay_ctl_counters_json()));
+    policy_config_unref(cfg);
+}
+
+/* ctl_strings - a cfg_errors list as a JSON array */
+
+static json_t *ctl_strings(const struct cfg_errors *e)
+{
+    json_t *a = json_array();
+
+    for (size_t i = 0; i < e->n; i++) {
+        json_t *s = json_string(e->v[i]);       /* NULL: not UTF-8 (a file name) */
+
+        json_array_append_new(a, s ? s : json_string("(not valid UTF-8)"));
+    }
+    return a;
+}
+
+/* ctl_cmd_reload - reload the configuration and say how it went */
+
+static void ctl_cmd_reload(struct ctl_req *r, json_t *args)
+{
+    const struct relay_ctl_ops *ops = ctl__ops();
+    struct relay_reload_result res = { 0 };
+    json_t *e;
+
+    if (ops == NULL || ops->reload == NULL) {
+        ctl_req_err(r, CTL_E_INTERNAL, "this domsecd cannot reload");
+        return;
+    }
+    ops->reload(&res);
+    if (res.ok) {
+        ctl_req_ok(r, json_pack("{s:i, s:i, s:o}", "generation", (int)res.generation,
+                                "pid", (int)getpid(), "warnings", ctl_strings(&res.warnings)));
+    } else {
+        e = ctlproto_error(CTL_E_CONFIG, "reload failed, keeping the running configuration");
+        json_object_set_new(e, "errors", ctl_strings(&res.errors));
+        json_object_set_new(e, "warnings", ctl_strings(&res.warnings));
+        ctl_req_err_json(r, e);
+    }
+    relay_ctl_reload_result_free(&res);
+}
+
+/* relay_ctl_reload_result_free - release a reload's lists */
+
+void relay_ctl_reload_result_free(struct relay_reload_result *res)
+{
+    policy_config_errors_free(&res->errors);
+    policy_config_errors_free(&res->warnings);
+}
+
+const struct ctl_handler ctl_handlers_core[] = {
+    { "ping", ctl_cmd_ping },
+    { "status", ctl_cmd_status },
+    { "reload", ctl_cmd_reload },
+    { NULL, NULL },
+};
