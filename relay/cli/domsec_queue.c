@@ -189,7 +189,7 @@ static const char *dq_next(char *out, size_t size, const json_t *m, int64_t now)
     int64_t next = dq_i(m, "next_ms");
 
     if (strcmp(dq_s(m, "state"), "held") == 0)
-        snprintf(out, size, "held");
+        snprintf(out, size, "none while held");
     else if (strcmp(dq_s(m, "state"), "active") == 0)
         snprintf(out, size, "now (in progress)");
     else if (next <= now)
@@ -209,13 +209,13 @@ static void dq_print_rcpts(const json_t *m, int64_t now)
     for (size_t i = 0; (r = json_array_get(json_object_get(m, "rcpts"), i)) != NULL; i++) {
         printf("    %s  %s  attempts=%lld", dq_s(r, "addr"), dq_s(r, "state"),
                (long long)dq_i(r, "attempts"));
-        if (json_is_string(json_object_get(r, "last"))) {
-            printf("  last: %s (", dq_s(r, "last"));
-            if (json_is_string(json_object_get(r, "remote")))
-                printf("%s, ", dq_s(r, "remote"));
-            printf("%s)", domsec_ctl_time(t, sizeof(t), dq_i(r, "last_ms"), now));
-        }
+        if (dq_i(r, "last_ms") != 0)
+            printf("  last %s", domsec_ctl_time(t, sizeof(t), dq_i(r, "last_ms"), now));
+        if (json_is_string(json_object_get(r, "remote")))
+            printf(" via %s", dq_s(r, "remote"));
         printf("\n");
+        if (json_is_string(json_object_get(r, "last")))
+            printf("      %s\n", dq_s(r, "last"));
     }
 }
 
@@ -253,13 +253,13 @@ static int dq_list(const char *config_path, const struct dq_opts *o)
         return 0;
     }
     if (json_array_size(all) > 0)
-        printf("%-16s  %8s  %-20s  %-8s  %-30s  %s\n", "ID", "Size", "Arrived (UTC)", "State",
+        printf("%-16s  %8s  %-20s  %-8s  %-31s  %s\n", "ID", "Size", "Arrived (UTC)", "State",
                "Next attempt", "Sender");
     for (size_t i = 0; i < json_array_size(all); i++) {
         const json_t *m = json_array_get(all, i);
         const char *sender = dq_s(m, "sender");
 
-        printf("%-16s  %8lld  %-20s  %-8s  %-30s  %s\n", dq_s(m, "id"),
+        printf("%-16s  %8lld  %-20s  %-8s  %-31s  %s\n", dq_s(m, "id"),
                (long long)dq_i(m, "size"), log_iso_time(t, sizeof(t), dq_i(m, "arrival_ms") / 1000,
                                                         "-"),
                dq_s(m, "state"), dq_next(n, sizeof(n), m, now), sender[0] ? sender : "<>");
@@ -296,7 +296,13 @@ static int dq_summary(const char *config_path, const struct dq_opts *o)
     printf("%24s %6s", "", "T");
     for (size_t i = 0; i < json_array_size(lim); i++)
         printf(" %5lldm", (long long)json_integer_value(json_array_get(lim, i)) / 60);
-    printf(" %5lldm+\n", (long long)json_integer_value(json_array_get(lim, json_array_size(lim) - 1)) / 60);
+    {
+        char    over[32];
+
+        snprintf(over, sizeof(over), "%lldm+",
+                 (long long)json_integer_value(json_array_get(lim, json_array_size(lim) - 1)) / 60);
+        printf(" %6s\n", over);
+    }
     for (size_t i = 0; i <= json_array_size(json_object_get(res, "rows")); i++) {
         row = i == 0 ? json_object_get(res, "total")
                      : json_array_get(json_object_get(res, "rows"), i - 1);
