@@ -33,6 +33,7 @@ static const struct {
     { "status", domsec_status_main },
     { "reload", domsec_reload_main },
     { "ping", domsec_ping_main },
+    { "queue", domsec_queue_main },
 };
 
 /* domsec_usage - the commands */
@@ -44,6 +45,8 @@ static void domsec_usage(int status)
             "  status [--json]                  the running domsecd: connectors, queue, counters\n"
             "  reload                           reload domsecd's configuration, say how it went\n"
             "  ping                             is domsecd running?\n"
+            "  queue list|summary|show|retry|hold|release|delete\n"
+            "                                   the running domsecd's queue (mailq, postsuper)\n"
             "  transport-config show|set        the domain-secure lists (Set-TransportConfig)\n"
             "  cert new|request|import|list|show|renew|remove\n"
             "                                   the certificate store (*-ExchangeCertificate)\n"

@@ -27,6 +27,19 @@ const struct ctlproto_cmd ctlproto_cmds[] = {
     { "ping", CTL_READER, "{}" },
     { "status", CTL_READER, "{}" },
     { "reload", CTL_ADMIN, "{}" },
+    /* Queue administration (relay_ctl_queue.c): reading is for readers (as
+     * mailq), changing for administrators (as postsuper); queue.show with
+     * the body checks the admin role itself.  "o": any object here - a
+     * format naming keys cannot be checked without them (json_unpack reads
+     * the keys from its arguments even with JSON_VALIDATE_ONLY), so the
+     * handler checks its keys itself, with JSON_STRICT, answering bad_args. */
+    { "queue.list", CTL_READER, "o" },
+    { "queue.summary", CTL_READER, "o" },
+    { "queue.show", CTL_READER, "o" },
+    { "queue.retry", CTL_ADMIN, "o" },
+    { "queue.hold", CTL_ADMIN, "o" },
+    { "queue.release", CTL_ADMIN, "o" },
+    { "queue.delete", CTL_ADMIN, "o" },
     { NULL, CTL_NONE, NULL },
 };
 

@@ -836,6 +836,12 @@ class StateRecord:
             if len(parts) != 2:
                 raise AssertionError("bad %s state record %r" % (self.kind, line))
             self.ms = int(parts[1])
+        elif self.kind in ("hold", "release", "delete"):      # queue administration
+            if len(parts) != (4 if self.kind == "delete" else 3) or \
+                    (self.kind == "delete" and parts[3] not in ("bounce", "plain")):
+                raise AssertionError("bad %s state record %r" % (self.kind, line))
+            self.ms, self.uid = int(parts[1]), int(parts[2])
+            self.bounce = self.kind == "delete" and parts[3] == "bounce"
         else:
             raise AssertionError("unknown state record %r" % line)
 

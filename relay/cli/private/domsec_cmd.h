@@ -34,6 +34,9 @@ int     domsec_ping_main(const char *config_path, int argc, char **argv);
  * daemon that is not running is fine ("written; domsecd is not running"). */
 int     domsec_reload(const char *config_path, bool after_write);
 
+/* domsec_queue.c: `domsec queue list|summary|show|retry|hold|release|delete` */
+int     domsec_queue_main(const char *config_path, int argc, char **argv);
+
 /* domsec_cert.c: `domsec cert new|request|import|list|show|renew|remove` */
 int     domsec_cert_main(const char *config_path, int argc, char **argv);
 
