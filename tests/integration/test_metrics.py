@@ -78,6 +78,13 @@ def status_counters(d):
     return out
 
 
+def val_label(m, name, label):
+    """The value of label `label` of the one sample of `name`."""
+    got = [dict(k[1])[label] for k in m if k[0] == name]
+    assert len(got) == 1, got
+    return got[0]
+
+
 def val(m, name, **labels):
     return m[(name, frozenset(labels.items()))]
 
@@ -106,10 +113,9 @@ class MetricsDeliveryTest(DeliveryTestCase):
         d = with_metrics(self.start_relay(start=False))
         d.start()
         m0, s0 = scrape(d), status_counters(d)
-        info = [(dict(k[1]), v) for k, v in m0.items() if k[0] == "domsec_build_info"]
-        self.assertEqual(len(info), 1, info)
-        self.assertRegex(info[0][0]["version"], r"^\d+\.\d+\.\d+$")
-        self.assertEqual(info[0][1], 1)
+        version = val_label(m0, "domsec_build_info", "version")
+        self.assertRegex(version, r"^\d+\.\d+\.\d+$")
+        self.assertEqual(val(m0, "domsec_build_info", version=version), 1)
         for state in ("active", "deferred", "held"):
             self.assertIn(("domsec_queue_messages", frozenset({("state", state)})), m0)
 
@@ -270,6 +276,19 @@ class MetricsTlsTest(PkiMixin, DomsecTestCase):
             scrape_text(d)
         d.wait_log(d.prefix() + r"info metrics listening on 127\.0\.0\.1:%d\s*$"
                    % d.metrics_port)
+
+    def test_reload_keeps_metrics_and_says_a_restart_applies_a_change(self):
+        d = self.daemon()
+        d.start()
+        m0 = scrape(d)
+        d.write_config(d.config_text + "max_clients = 2\n")
+        exe = os.path.join(os.path.dirname(domsecd_path()), "domsec")
+        p = subprocess.run([exe, "--socket", d.control_socket, "reload"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stdout)
+        self.assertIn(b"[metrics] changed: restart domsecd to apply", p.stdout)
+        m = scrape(d)                           # the same server, still answering
+        self.assertEqual(val(m, "domsec_start_time_seconds"), val(m0, "domsec_start_time_seconds"))
 
     def test_listen_address_in_use_stops_the_start(self):
         busy = socket.socket()
