@@ -394,8 +394,10 @@ static void relay_session_event(struct tls_conn *c, enum tls_event ev, void *arg
         return;
     case TLS_EV_EOF:
     case TLS_EV_ERROR:
-        if (s->tls_started && !s->tls)
+        if (s->tls_started && !s->tls) {        /* counted once: the session closes */
             relay_stats_tls_failed(true, relay_stats_tls_reason(tls_conn_tls_error(c)));
+            s->tls_started = false;
+        }
         if (*tls_conn_tls_error(c) != '\0') {
             log_info("smtpd", s->sid, "TLS negotiation failed from=%s error=\"%s\"",
                      s->remote_ep, tls_conn_tls_error(c));
