@@ -2,7 +2,11 @@
  * relay_server.c - the daemon's skeleton: threads, signals, reload, stop.
  *
  * main thread: the default loop, handling SIGHUP (reload), SIGTERM and
- *   SIGINT (stop).  It owns the configuration swap.  Every few seconds it
+ *   SIGINT (stop), and the control socket (relay/ctl/: status, reload,
+ *   queue commands).  It owns the configuration swap and tells systemd
+ *   (sd_notify, when NOTIFY_SOCKET is set) READY after the start,
+ *   RELOADING/READY around a reload, STOPPING at SIGTERM, and WATCHDOG
+ *   every half WatchdogSec= while its loop runs.  Every few seconds it
  *   looks whether a burst of connections is over (relay_limits_burst_over);
  *   then idle workers drop their wolfSSL ECC cache and, one tick later,
  *   malloc_trim() gives the freed heap back to the system (glibc keeps it
@@ -74,6 +78,7 @@ static uv_async_t relay_worker_done;
 static uv_timer_t relay_stop_timer;
 static uv_timer_t relay_daily_timer;     /* certificate expiry warnings */
 static uv_timer_t relay_trim_timer;      /* gives freed heap back after bursts */
+static uv_timer_t relay_watchdog_timer;  /* WATCHDOG=1 to systemd (WatchdogSec=) */
 static long relay_trim_peak;             /* most connections since the last trim */
 static long relay_trim_burst[2];         /* {peak, now} of a burst found over: trim
                                           * at the next tick ({0, 0}: none) */
@@ -117,6 +122,7 @@ static void relay_server_workers_done(uv_async_t *a)
         uv_close((uv_handle_t *)&relay_stop_timer, NULL);
         uv_close((uv_handle_t *)&relay_daily_timer, NULL);
         uv_close((uv_handle_t *)&relay_trim_timer, NULL);
+        uv_close((uv_handle_t *)&relay_watchdog_timer, NULL);
         uv_close((uv_handle_t *)&relay_sig_hup, NULL);
         uv_close((uv_handle_t *)&relay_sig_term, NULL);
         uv_close((uv_handle_t *)&relay_sig_int, NULL);
@@ -261,6 +267,16 @@ static const struct relay_ctl_ops relay_server_ctl_ops = {
     .reload = relay_server_reload,
     .config_info = relay_server_config_info,
 };
+
+/*
+ * relay_server_watchdog - timer: tell systemd the main loop runs.  Only the
+ * main loop is watched: a stuck worker or queue manager loop is not seen
+ * here (no heartbeat from those loops yet).
+ */
+static void relay_server_watchdog(uv_timer_t *t)
+{
+    sd_notify(0, "WATCHDOG=1");
+}
 
 /* relay_server_daily - once a day: certificates about to expire */
 
@@ -492,6 +508,14 @@ int relay_server_run(const char *path, struct config *cfg)
     uv_timer_start(&relay_daily_timer, relay_server_daily, 86400 * 1000ULL, 86400 * 1000ULL);
     uv_timer_init(relay_main_loop, &relay_trim_timer);
     uv_timer_start(&relay_trim_timer, relay_server_trim, RELAY_TRIM_TICK_MS, RELAY_TRIM_TICK_MS);
+    uv_timer_init(relay_main_loop, &relay_watchdog_timer);
+    {
+        uint64_t usec = 0;
+
+        /* WatchdogSec= of the unit: ping at half the interval */
+        if (sd_watchdog_enabled(0, &usec) > 0 && usec >= 2000)
+            uv_timer_start(&relay_watchdog_timer, relay_server_watchdog, usec / 2000, usec / 2000);
+    }
     uv_signal_init(relay_main_loop, &relay_sig_hup);
     uv_signal_init(relay_main_loop, &relay_sig_term);
     uv_signal_init(relay_main_loop, &relay_sig_int);
