@@ -10,6 +10,9 @@
 int     relay_qmgr_start(void);         /* after queue recovery; 0 or a libuv error */
 void    relay_qmgr_notify(const char *id);      /* any thread: a new message is queued */
 void    relay_qmgr_reload(void);        /* any thread: after a configuration swap */
+/* Any thread: wake the queue manager's loop; the count of its wakes so far
+ * (systemd's watchdog: a count that does not move means a stuck loop). */
+unsigned long relay_qmgr_heartbeat(void);
 void    relay_qmgr_stop(void);          /* stop delivering (in-flight attempts end), join */
 
 #endif

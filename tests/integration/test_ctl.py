@@ -507,7 +507,9 @@ class CtlTest(PkiMixin, DomsecTestCase):
                 if word in msg.split("\n"):
                     return seen
         self.assertIn("READY=1", until("READY=1")[-1])
+        until("WATCHDOG=1")             # every worker loop and the queue manager's beat
         until("WATCHDOG=1")
+        self.assertNotIn("made no progress", d.log())
         r = domsec("-c", d.config_path, "reload")
         self.assertEqual(r.returncode, 0, r.stderr)
         seen = until("READY=1")
