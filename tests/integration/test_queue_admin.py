@@ -14,9 +14,10 @@ import re
 import subprocess
 import time
 
-from domsec_harness import domsecd_path, state_records, wait_until
+from domsec_harness import domsecd_path, is_root, service_ids, state_records, wait_until
 from peers import SENDER, DeliveryTestCase, host
 
+READER = 12347                       # a uid in the service group only (supplementary)
 DEAD_IP = "127.0.0.40"               # nothing listens there, until a test starts a sink
 # Long waits after a failure: nothing is retried during a test unless asked to.
 QUIET = {"transient_failure_retry_interval": "1h",
@@ -32,11 +33,13 @@ def domsec_exe():
 
 class QueueAdminTest(DeliveryTestCase):
 
-    def queue(self, d, *args, status=0):
-        """`domsec queue ARGS` for d; asserts the exit status; returns stdout (and stderr
-        after it when the status is not 0)."""
-        p = subprocess.run([domsec_exe(), "-c", d.config_path, "--socket", d.control_socket,
-                            "queue"] + list(args), stdout=subprocess.PIPE,
+    def queue(self, d, *args, status=0, reader=False):
+        """`domsec queue ARGS` for d (as root, or as a uid only in the service group);
+        asserts the exit status; returns stdout (and stderr after it when not 0)."""
+        pre = ["setpriv", "--reuid=%d" % READER, "--regid=%d" % READER,
+               "--groups=%d" % service_ids()[1]] if reader else []
+        p = subprocess.run(pre + [domsec_exe(), "--socket", d.control_socket,
+                                  "queue"] + list(args), stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, timeout=30)
         out, err = p.stdout.decode(), p.stderr.decode()
         self.assertEqual(p.returncode, status, "domsec queue %s: %s%s" % (" ".join(args), out, err))
@@ -199,6 +202,23 @@ class QueueAdminTest(DeliveryTestCase):
         self.queue(d, "show", "NOT-AN-ID", status=2)                 # bad_args
         self.assertIn("domsec: queue.release: no message 0123456789ABCDEF in the queue",
                       self.queue(d, "release", "0123456789ABCDEF", status=1))
+
+    def test_readers_may_look_not_change(self):
+        if not is_root():
+            self.skipTest("needs root (setpriv to another uid)")
+        self.start_dns(host("dead.test", DEAD_IP))
+        d = self.start_relay(QUIET)
+        (q,) = self.submit_deferred(d, ["r@dead.test"])
+        self.assertIn(q, self.queue(d, "list", reader=True))
+        self.assertIn("TOTAL", self.queue(d, "summary", reader=True))
+        self.assertIn("Subject: delivery test", self.queue(d, "show", q, reader=True))
+        self.assertIn("domsec: queue.show: queue.show with the body needs an administrator",
+                      self.queue(d, "show", q, "--body", reader=True, status=4))
+        for cmd in ("retry", "hold", "release", "delete"):
+            self.queue(d, cmd, q, reader=True, status=4)
+        self.assertEqual(list(self.listed(d)), [q])
+        self.assertEqual(self.listed(d)[q]["state"], "deferred")
+        self.assertIn("Hello.", self.queue(d, "show", q, "--body"))
 
 
 if __name__ == "__main__":
