@@ -2,8 +2,9 @@
 deferred to a dead host are listed with their last error and next attempt; held
 across a restart and never attempted while held; retried on command and delivered
 (smtp-sink); released and delivered; deleted with and without a DSN (the DSN parsed
-with Python's email package); a queue file removed by hand noticed (BADMAIL) and
-forgotten.  The semantics in detail (expiry of held mail, in-flight hold/delete,
+with Python's email package); a queue file removed or damaged by hand noticed
+(BADMAIL; a damaged one quarantined to corrupt/) and forgotten; readers may look,
+not change.  The semantics in detail (expiry of held mail, in-flight hold/delete,
 paging, summary buckets) are relay_qadmin_test's, on a fake clock."""
 
 import email
@@ -168,11 +169,13 @@ class QueueAdminTest(DeliveryTestCase):
         self.assertEqual(len(ss.from_null()), 1, ss.dumps())
         self.assertEqual(self.listed(d), {})
 
-    def test_file_removed_by_hand(self):
+    def test_file_removed_or_damaged_by_hand(self):
         self.start_dns(host("dead.test", DEAD_IP))
         d = self.start_relay(QUIET)
-        (q,) = self.submit_deferred(d, ["r@dead.test"])
+        q, bad = self.submit_deferred(d, ["r@dead.test", "s@dead.test"])
         os.unlink(d.qpath("messages", q))
+        with open(d.qpath("messages", bad), "r+b") as f:      # a hand "fixing" the header
+            f.write(b"XXXX")
         # Its next round notices (a retry makes it now; the sweep would in 10 minutes).
         self.queue(d, "retry", q)
         row = self.wait_track(d, "BADMAIL", q)[0]
@@ -181,6 +184,13 @@ class QueueAdminTest(DeliveryTestCase):
         self.assertRegex(d.log(), d.prefix() + r"warning qmgr queue file gone id=%s "
                                                 r"reason=file removed" % q)
         self.queue(d, "show", q, status=1)
+        # The damaged one: quarantined to corrupt/ (never deleted), BADMAIL, forgotten.
+        self.queue(d, "retry", bad)
+        row = self.wait_track(d, "BADMAIL", bad)[0]
+        self.assertEqual((row[5], row[12]), ("quarantined", "bad magic"))
+        self.assertIn(bad, d.listdir("corrupt"))
+        self.assertNotIn(bad, d.message_ids())
+        wait_until(lambda: self.listed(d) == {}, 10, "%s forgotten" % bad)
 
     def test_usage_and_summary(self):
         self.start_dns(host("dead.test", DEAD_IP), host("dead2.test", DEAD_IP))
