@@ -88,9 +88,9 @@ class QueueAdminTest(DeliveryTestCase):
             self.assertGreater(m["next_ms"], now_ms + 30 * 60 * 1000)    # the 1h wait
         human = self.queue(d, "list")
         self.assertRegex(human, r"(?m)^%s\s+\d+\s+\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\s+deferred\s+"
-                                r"\S+Z \(in (59|60)m\)\s+alice@snd\.test$" % a)
+                                r"\S+Z \(in \d+m\)\s+alice@snd\.test$" % a)
         self.assertRegex(human, r"(?m)^    u1@dead\.test  pending  attempts=1  last \S+Z "
-                                r"\(\d+s ago\) via dead\.test\n      441 4\.4\.1 Error ")
+                                r"\([^)]+ ago\) via dead\.test\n      441 4\.4\.1 Error ")
         self.assertIn("3 messages.", human)
         # Hold a: a record in its file, SUSPEND in the tracking log, listed as held.
         self.assertIn("held 1 of 1 matching message(s)", self.queue(d, "hold", a))
