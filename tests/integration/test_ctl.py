@@ -186,6 +186,16 @@ class CtlTest(PkiMixin, DomsecTestCase):
         self.assertEqual([s["name"] for s in st["send"]], ["Out"])
         self.assertEqual(st["send"][0]["certificate"]["thumbprint"], thumb)
         self.assertEqual(st["queue"]["total"], 0)
+        # The CRLs in use are the ones `domsec crl list` finds (tls_transport's three).
+        r = domsec("-c", d.config_path, "crl", "list", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        crls = json.loads(r.stdout)
+        self.assertEqual(len(crls), 3)
+        oldest = min(calendar.timegm(time.strptime(c["ThisUpdate"], "%Y-%m-%dT%H:%M:%SZ"))
+                     for c in crls)
+        self.assertEqual(st["crl"], {"crls": 3, "oldest_this_update_ms": oldest * 1000,
+                                     "not_current": sum(c["Status"] != "Current"
+                                                        for c in crls)})
         for k in ("domain_secure_messages_received", "domain_secure_messages_sent",
                   "domain_secure_outbound_session_failures"):
             self.assertEqual(st["counters"][k], 0)
@@ -199,6 +209,8 @@ class CtlTest(PkiMixin, DomsecTestCase):
                          % (thumb, re.escape(FQDN_TLS)))
         self.assertRegex(r.stdout, r"(?m)^    STARTTLS     not offered: auth_mechanism = none$")
         self.assertRegex(r.stdout, r"(?m)^  active 0, deferred 0, held 0, total 0$")
+        self.assertRegex(r.stdout, r"(?m)^  3 in use, \d not current, oldest issued \d{4}-\d\d-"
+                         r"\d\dT\d\d:\d\d:\d\dZ \([^)]+ ago\)$")
         c.close()
 
     # --- reload --------------------------------------------------------------------
