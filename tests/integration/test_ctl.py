@@ -499,6 +499,35 @@ class CtlTest(PkiMixin, DomsecTestCase):
         self.assertIn("exists and is not a socket", d.log())
         os.unlink(d.control_socket)
 
+    # --- configuration -------------------------------------------------------------
+    def test_control_keys_are_checked_and_empty_means_none(self):
+        d = self.daemon(start=False)
+        key = "control_socket = %s" % d.control_socket
+        for bad, why in (("control_socket = run/control", "is not an absolute path"),
+                         ("control_socket = /" + "x" * 107,
+                          "is longer than 107 bytes (the limit of a Unix socket path)"),
+                         ("control_max_clients = 0", "out of bounds"),
+                         ("control_timeout = 11m", "out of bounds")):
+            text = d.config_text.replace(key, key + "\n" + bad) if "socket" not in bad else \
+                d.config_text.replace(key, bad)
+            path = os.path.join(d.dir, "bad.conf")
+            with open(path, "w") as f:
+                f.write(text)
+            line = text.splitlines().index(bad) + 1
+            r = subprocess.run([d.exe, "--check-config", "-c", path], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, timeout=60)
+            self.assertEqual(r.returncode, 1, bad)
+            self.assertRegex(r.stderr, r"(?m)^%s:%d: .*%s" % (re.escape(path), line,
+                                                              re.escape(why)))
+        d.write_config(d.config_text.replace(key, "control_socket ="))
+        d.start()
+        d.wait_log(d.prefix() + r"info ctl no control socket \(\[service\] control_socket is "
+                   r"empty\)")
+        r = domsec("-c", d.config_path, "status")
+        self.assertEqual(r.returncode, 3)
+        self.assertIn("[service] control_socket is empty in %s" % d.config_path, r.stderr)
+        self.assertFalse(os.path.exists(d.control_socket))
+
     # --- systemd ------------------------------------------------------------------
     def test_sd_notify_ready_reloading_stopping_watchdog(self):
         d = self.daemon(start=False)
