@@ -22,6 +22,7 @@
 #include "relay_limits.h"
 #include "relay_stats.h"
 #include "relay_tls.h"
+#include "tls_crl.h"
 #include "tls_ctx.h"
 #include "tls_store.h"
 
@@ -106,6 +107,29 @@ static json_t *ctl_queue_json(void)
                      "oldest_ms", o > 0 ? json_integer(o) : json_null());
 }
 
+/* ctl_crl_json - the published CRL set: how many, how many stale, the oldest issue */
+
+static json_t *ctl_crl_json(int64_t now_ms)
+{
+    struct tls_crl_set *set = tls_crl_current();
+    size_t  n = set ? tls_crl_set_count(set) : 0, stale = 0;
+    int64_t oldest = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        struct tls_crl_info info;
+
+        tls_crl_set_info(set, i, now_ms / 1000, &info);
+        stale += strcmp(info.status, "Current") != 0;
+        if (oldest == 0 || info.this_update < oldest)
+            oldest = info.this_update;
+    }
+    if (set != NULL)
+        tls_crl_set_unref(set);
+    return json_pack("{s:I, s:I, s:o}", "crls", (json_int_t)n, "not_current", (json_int_t)stale,
+                     "oldest_this_update_ms",
+                     n ? json_integer((json_int_t)oldest * 1000) : json_null());
+}
+
 /* ctl_cmd_status - the daemon at a glance */
 
 static void ctl_cmd_status(struct ctl_req *r, json_t *args)
@@ -127,13 +151,13 @@ static void ctl_cmd_status(struct ctl_req *r, json_t *args)
     for (size_t i = 0; i < cfg->nsend; i++)
         json_array_append_new(send, json_pack("{s:o, s:o}", "name", ctlproto_string(cfg->send[i].name),
                                               "certificate", ctl_cert(cfg, false, i)));
-    ctl_req_ok(r, json_pack("{s:s, s:i, s:I, s:I, s:{s:o, s:I, s:i}, s:o, s:o, s:o, s:o}",
+    ctl_req_ok(r, json_pack("{s:s, s:i, s:I, s:I, s:{s:o, s:I, s:i}, s:o, s:o, s:o, s:o, s:o}",
                             "version", DOMSEC_VERSION, "pid", (int)getpid(),
                             "started_ms", (json_int_t)ctl__started_ms(),
                             "uptime_s", (json_int_t)((now - ctl__started_ms()) / 1000),
                             "config", "path", ctlproto_string(cfg->path), "loaded_ms", (json_int_t)loaded,
                             "generation", (int)gen,
-                            "receive", recv, "send", send, "queue", ctl_queue_json(),
+                            "receive", recv, "send", send, "queue", ctl_queue_json(), "crl", ctl_crl_json(now),
                             "counters", relay_ctl_counters_json()));
     policy_config_unref(cfg);
 }

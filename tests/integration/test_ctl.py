@@ -186,6 +186,16 @@ class CtlTest(PkiMixin, DomsecTestCase):
         self.assertEqual([s["name"] for s in st["send"]], ["Out"])
         self.assertEqual(st["send"][0]["certificate"]["thumbprint"], thumb)
         self.assertEqual(st["queue"]["total"], 0)
+        # The CRLs in use are the ones `domsec crl list` finds (tls_transport's three).
+        r = domsec("-c", d.config_path, "crl", "list", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        crls = json.loads(r.stdout)
+        self.assertEqual(len(crls), 3)
+        oldest = min(calendar.timegm(time.strptime(c["ThisUpdate"], "%Y-%m-%dT%H:%M:%SZ"))
+                     for c in crls)
+        self.assertEqual(st["crl"], {"crls": 3, "oldest_this_update_ms": oldest * 1000,
+                                     "not_current": sum(c["Status"] != "Current"
+                                                        for c in crls)})
         for k in ("domain_secure_messages_received", "domain_secure_messages_sent",
                   "domain_secure_outbound_session_failures"):
             self.assertEqual(st["counters"][k], 0)
@@ -199,6 +209,8 @@ class CtlTest(PkiMixin, DomsecTestCase):
                          % (thumb, re.escape(FQDN_TLS)))
         self.assertRegex(r.stdout, r"(?m)^    STARTTLS     not offered: auth_mechanism = none$")
         self.assertRegex(r.stdout, r"(?m)^  active 0, deferred 0, held 0, total 0$")
+        self.assertRegex(r.stdout, r"(?m)^  3 in use, \d not current, oldest issued \d{4}-\d\d-"
+                         r"\d\dT\d\d:\d\d:\d\dZ \([^)]+ ago\)$")
         c.close()
 
     # --- reload --------------------------------------------------------------------
@@ -486,6 +498,35 @@ class CtlTest(PkiMixin, DomsecTestCase):
         self.assertEqual(d.wait_exit(30), 1)
         self.assertIn("exists and is not a socket", d.log())
         os.unlink(d.control_socket)
+
+    # --- configuration -------------------------------------------------------------
+    def test_control_keys_are_checked_and_empty_means_none(self):
+        d = self.daemon(start=False)
+        key = "control_socket = %s" % d.control_socket
+        for bad, why in (("control_socket = run/control", "is not an absolute path"),
+                         ("control_socket = /" + "x" * 107,
+                          "is longer than 107 bytes (the limit of a Unix socket path)"),
+                         ("control_max_clients = 0", "out of bounds"),
+                         ("control_timeout = 11m", "out of bounds")):
+            text = d.config_text.replace(key, key + "\n" + bad) if "socket" not in bad else \
+                d.config_text.replace(key, bad)
+            path = os.path.join(d.dir, "bad.conf")
+            with open(path, "w") as f:
+                f.write(text)
+            line = text.splitlines().index(bad) + 1
+            r = subprocess.run([d.exe, "--check-config", "-c", path], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, timeout=60)
+            self.assertEqual(r.returncode, 1, bad)
+            self.assertRegex(r.stderr, r"(?m)^%s:%d: .*%s" % (re.escape(path), line,
+                                                              re.escape(why)))
+        d.write_config(d.config_text.replace(key, "control_socket ="))
+        d.start()
+        d.wait_log(d.prefix() + r"info ctl no control socket \(\[service\] control_socket is "
+                   r"empty\)")
+        r = domsec("-c", d.config_path, "status")
+        self.assertEqual(r.returncode, 3)
+        self.assertIn("[service] control_socket is empty in %s" % d.config_path, r.stderr)
+        self.assertFalse(os.path.exists(d.control_socket))
 
     # --- systemd ------------------------------------------------------------------
     def test_sd_notify_ready_reloading_stopping_watchdog(self):
