@@ -21,21 +21,25 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "domsec_cmd.h"
 #include "domsec_ctl.h"
 #include "log.h"
 #include "log_util.h"
-#include "policy_config.h"
+#include "policy_edit.h"
 #include "relay_ctlproto.h"
 
 const char *domsec_ctl_socket_opt;
 
-/* domsec_ctl_socket - the socket path to use */
-
+/*
+ * domsec_ctl_socket - the socket path to use.  The file is not loaded as
+ * domsecd loads it, only this key is read: `domsec reload` must find the
+ * daemon even when the file it is about to refuse is broken elsewhere.
+ */
 const char *domsec_ctl_socket(const char *config_path, const char *override)
 {
     static char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-    struct cfg_errors errs = { 0 };
-    struct config *cfg;
+    char   *text, *v;
+    int     err;
 
     if (override != NULL) {
         if (strlen(override) >= sizeof(path)) {
@@ -45,22 +49,28 @@ const char *domsec_ctl_socket(const char *config_path, const char *override)
         }
         return snprintf(path, sizeof(path), "%s", override), path;
     }
-    if ((cfg = policy_config_load(config_path, &errs)) == NULL) {
+    if ((text = domsec_read(config_path)) == NULL) {
+        err = errno;
         fprintf(stderr, "domsec: cannot read the control socket's path from %s: %s\n"
-                "domsec: give it with --socket PATH\n", config_path,
-                errs.n ? errs.v[0] : "unreadable");
-        policy_config_errors_free(&errs);
+                "domsec: give it with --socket PATH\n", config_path, strerror(err));
         return NULL;
     }
-    policy_config_errors_free(&errs);
-    if (cfg->service.control_socket == NULL) {
+    v = policy_edit_get(text, "service", "control_socket");
+    free(text);
+    if (v != NULL && *v == '\0') {
         fprintf(stderr, "domsec: [service] control_socket is empty in %s: domsecd has no "
                 "control socket\n", config_path);
-        policy_config_unref(cfg);
+        free(v);
         return NULL;
     }
-    snprintf(path, sizeof(path), "%s", cfg->service.control_socket);
-    policy_config_unref(cfg);
+    if (v != NULL && (v[0] != '/' || strlen(v) >= sizeof(path))) {
+        fprintf(stderr, "domsec: [service] control_socket = %s in %s is not an absolute path "
+                "of at most %zu bytes\n", v, config_path, sizeof(path) - 1);
+        free(v);
+        return NULL;
+    }
+    snprintf(path, sizeof(path), "%s", v ? v : DOMSEC_CTL_DEFAULT_SOCKET);
+    free(v);
     return path;
 }
 

@@ -129,6 +129,7 @@ static void domsec_status_counters(const json_t *counters)
 static void domsec_status_print(const json_t *st)
 {
     const json_t *cfg = json_object_get(st, "config"), *q = json_object_get(st, "queue");
+    const json_t *crl = json_object_get(st, "crl");
     int64_t now = domsec_ctl_now_ms();
     char    t[96], span[32];
     size_t  i, k;
@@ -176,6 +177,14 @@ static void domsec_status_print(const json_t *st)
     if (json_is_integer(json_object_get(q, "oldest_ms")))
         printf(", oldest arrived %s",
                domsec_ctl_time(t, sizeof(t), json_integer_value(json_object_get(q, "oldest_ms")),
+                               now));
+    printf("\n\nCRLs\n  %lld in use, %lld not current",
+           (long long)json_integer_value(json_object_get(crl, "crls")),
+           (long long)json_integer_value(json_object_get(crl, "not_current")));
+    if (json_is_integer(json_object_get(crl, "oldest_this_update_ms")))
+        printf(", oldest issued %s",
+               domsec_ctl_time(t, sizeof(t),
+                               json_integer_value(json_object_get(crl, "oldest_this_update_ms")),
                                now));
     printf("\n\nCounters (since start)\n");
     domsec_status_counters(json_object_get(st, "counters"));

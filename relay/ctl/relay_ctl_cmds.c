@@ -22,8 +22,11 @@
 #include "relay_limits.h"
 #include "relay_stats.h"
 #include "relay_tls.h"
+#include "tls_crl.h"
 #include "tls_ctx.h"
 #include "tls_store.h"
+
+#define CTL_NOT_OFFERED ": STARTTLS is not offered"
 
 /* ctl_cmd_ping - {"version","pid"} */
 
@@ -39,8 +42,9 @@ static void ctl_cert_json(const struct tls_cert_info *ci, void *arg)
     json_t **out = arg;
     int64_t now = ctl__now_ms() / 1000, left = ci->not_after - now;
 
-    *out = json_pack("{s:s, s:s, s:s, s:I, s:I}", "thumbprint", ci->thumbprint,
-                     "subject", ci->subject, "issuer", ci->issuer,
+    *out = json_pack("{s:s, s:o, s:o, s:I, s:I}", "thumbprint", ci->thumbprint,
+                     "subject", ctlproto_string(ci->subject),
+                     "issuer", ctlproto_string(ci->issuer),
                      "not_after_ms", (json_int_t)ci->not_after * 1000,
                      "days_left", (json_int_t)(left >= 0 ? left / 86400 : -((-left + 86399) / 86400)));
 }
@@ -63,6 +67,7 @@ static json_t *ctl_receive_json(const struct config *cfg, size_t i)
     const struct cfg_receive *rc = &cfg->receive[i];
     json_t *b = json_array(), *starttls;
     struct tls_ctx *ctx;
+    char    why[1024];
 
     for (size_t k = 0; k < rc->nbindings; k++)
         json_array_append_new(b, json_string(rc->bindings[k].text));
@@ -71,11 +76,18 @@ static json_t *ctl_receive_json(const struct config *cfg, size_t i)
     } else if ((ctx = relay_tls_server_ctx(cfg, rc)) != NULL) {
         tls_ctx_unref(ctx);
         starttls = json_pack("{s:b}", "offered", 1);
+    } else if (relay_tls_why_not(cfg, rc, why, sizeof(why))) {
+        size_t  n = strlen(why), k = strlen(CTL_NOT_OFFERED);
+
+        if (n > k && strcmp(why + n - k, CTL_NOT_OFFERED) == 0)
+            why[n - k] = '\0';           /* the note's own ending: said by "offered" */
+        starttls = json_pack("{s:b, s:o}", "offered", 0, "why", ctlproto_string(why));
     } else {
         starttls = json_pack("{s:b, s:s+}", "offered", 0, "why",
                              "no usable certificate for ", rc->fqdn);
     }
-    return json_pack("{s:s, s:o, s:o, s:o, s:i}", "name", rc->name, "bindings", b,
+    return json_pack("{s:o, s:o, s:o, s:o, s:i}", "name", ctlproto_string(rc->name),
+                     "bindings", b,
                      "starttls", starttls, "certificate", ctl_cert(cfg, true, i),
                      "connections", (int)relay_limits_count(rc->name));
 }
@@ -93,6 +105,29 @@ static json_t *ctl_queue_json(void)
                      "deferred", (json_int_t)d, "held", (json_int_t)h,
                      "total", (json_int_t)(a + d + h),
                      "oldest_ms", o > 0 ? json_integer(o) : json_null());
+}
+
+/* ctl_crl_json - the published CRL set: how many, how many stale, the oldest issue */
+
+static json_t *ctl_crl_json(int64_t now_ms)
+{
+    struct tls_crl_set *set = tls_crl_current();
+    size_t  n = set ? tls_crl_set_count(set) : 0, stale = 0;
+    int64_t oldest = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        struct tls_crl_info info;
+
+        tls_crl_set_info(set, i, now_ms / 1000, &info);
+        stale += strcmp(info.status, "Current") != 0;
+        if (oldest == 0 || info.this_update < oldest)
+            oldest = info.this_update;
+    }
+    if (set != NULL)
+        tls_crl_set_unref(set);
+    return json_pack("{s:I, s:I, s:o}", "crls", (json_int_t)n, "not_current", (json_int_t)stale,
+                     "oldest_this_update_ms",
+                     n ? json_integer((json_int_t)oldest * 1000) : json_null());
 }
 
 /* ctl_cmd_status - the daemon at a glance */
@@ -114,15 +149,15 @@ static void ctl_cmd_status(struct ctl_req *r, json_t *args)
     for (size_t i = 0; i < cfg->nreceive; i++)
         json_array_append_new(recv, ctl_receive_json(cfg, i));
     for (size_t i = 0; i < cfg->nsend; i++)
-        json_array_append_new(send, json_pack("{s:s, s:o}", "name", cfg->send[i].name,
+        json_array_append_new(send, json_pack("{s:o, s:o}", "name", ctlproto_string(cfg->send[i].name),
                                               "certificate", ctl_cert(cfg, false, i)));
-    ctl_req_ok(r, json_pack("{s:s, s:i, s:I, s:I, s:{s:s, s:I, s:i}, s:o, s:o, s:o, s:o}",
+    ctl_req_ok(r, json_pack("{s:s, s:i, s:I, s:I, s:{s:o, s:I, s:i}, s:o, s:o, s:o, s:o, s:o}",
                             "version", DOMSEC_VERSION, "pid", (int)getpid(),
                             "started_ms", (json_int_t)ctl__started_ms(),
                             "uptime_s", (json_int_t)((now - ctl__started_ms()) / 1000),
-                            "config", "path", cfg->path, "loaded_ms", (json_int_t)loaded,
+                            "config", "path", ctlproto_string(cfg->path), "loaded_ms", (json_int_t)loaded,
                             "generation", (int)gen,
-                            "receive", recv, "send", send, "queue", ctl_queue_json(),
+                            "receive", recv, "send", send, "queue", ctl_queue_json(), "crl", ctl_crl_json(now),
                             "counters", relay_ctl_counters_json()));
     policy_config_unref(cfg);
 }
@@ -133,11 +168,8 @@ static json_t *ctl_strings(const struct cfg_errors *e)
 {
     json_t *a = json_array();
 
-    for (size_t i = 0; i < e->n; i++) {
-        json_t *s = json_string(e->v[i]);       /* NULL: not UTF-8 (a file name) */
-
-        json_array_append_new(a, s ? s : json_string("(not valid UTF-8)"));
-    }
+    for (size_t i = 0; i < e->n; i++)
+        json_array_append_new(a, ctlproto_string(e->v[i]));    /* file names: any bytes */
     return a;
 }
 

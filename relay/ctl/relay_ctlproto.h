@@ -108,6 +108,9 @@ enum ctlproto_parse ctlproto_parse(const char *line, size_t len, struct ctlproto
                                    json_t **id, json_t **error);
 void    ctlproto_req_free(struct ctlproto_req *req);
 
+/* A JSON string of text whose bytes that are not UTF-8 are written "\xFF"
+ * (file names, peer data); never NULL. */
+json_t *ctlproto_string(const char *text);
 /* {"code":code,"message":fmt...}; add more keys with json_object_set_new. */
 json_t *ctlproto_error(const char *code, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -247,6 +247,7 @@ static void qmgr_wake(uv_async_t *a)
 
     relay_commit_deliver(&q->w);
     uv_mutex_lock(&q->w.lock);
+    q->w.beats++;
     ids = q->incoming;
     n = q->nincoming;
     q->incoming = NULL;
@@ -405,6 +406,23 @@ void relay_qmgr_reload(void)
 {
     if (qmgr_daemon != NULL)
         qmgr_request_reload(qmgr_daemon);
+}
+
+/* relay_qmgr_heartbeat - wake the queue manager; how often its wake ran so far */
+
+unsigned long relay_qmgr_heartbeat(void)
+{
+    struct qmgr *q = qmgr_daemon;
+    unsigned long beats;
+
+    if (q == NULL)
+        return 0;
+    uv_mutex_lock(&q->w.lock);
+    beats = q->w.beats;
+    if (!q->w.wake_closed)
+        uv_async_send(&q->w.wake);
+    uv_mutex_unlock(&q->w.lock);
+    return beats;
 }
 
 /* relay_qmgr_start - the daemon's queue manager: load the queue, start delivering */

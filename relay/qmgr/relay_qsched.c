@@ -37,6 +37,7 @@
 #include "relay_stats.h"
 
 #define QSCHED_BLOCKED_MS 1000          /* look again at messages waiting for a slot */
+#define QSCHED_OLDEST_PASS 10000        /* a queue this big looks for its oldest once a second */
 
 /* ---- results -------------------------------------------------------- */
 
@@ -402,14 +403,15 @@ void qmgr_sched_take_marked(struct qmgr *q)
 
 /* qmgr_sched_gauges - publish the queue's depth by state: idle ones are
  * counted where they wait, the rest are active; the oldest arrival is
- * found again (a pass) at most once a second after the oldest left */
+ * found again (a pass) after the oldest left - at most once a second in a
+ * queue of QSCHED_OLDEST_PASS messages or more */
 
 void qmgr_sched_gauges(struct qmgr *q)
 {
     size_t deferred = q->heap.n + q->nqueued - q->nheld;
-    uint64_t now;
+    uint64_t now = qmgr_now(q);
 
-    if (q->oldest_stale && (now = qmgr_now(q)) - q->oldest_at >= 1000) {
+    if (q->oldest_stale && (q->nmsgs < QSCHED_OLDEST_PASS || now - q->oldest_at >= 1000)) {
         q->oldest_ms = 0;
         for (struct relay_qmsg *m = q->msgs; m != NULL; m = m->next)
             if (q->oldest_ms == 0 || m->arrival_ms < q->oldest_ms)

@@ -2,7 +2,12 @@
  * relay_server.c - the daemon's skeleton: threads, signals, reload, stop.
  *
  * main thread: the default loop, handling SIGHUP (reload), SIGTERM and
- *   SIGINT (stop).  It owns the configuration swap.  Every few seconds it
+ *   SIGINT (stop), and the control socket (relay/ctl/: status, reload,
+ *   queue commands).  It owns the configuration swap and tells systemd
+ *   (sd_notify, when NOTIFY_SOCKET is set) READY after the start,
+ *   RELOADING/READY around a reload, STOPPING at SIGTERM, and WATCHDOG
+ *   while its loop, every worker's and the queue manager's run (each
+ *   loop's wake callback counts its runs: the heartbeat).  Every few seconds it
  *   looks whether a burst of connections is over (relay_limits_burst_over);
  *   then idle workers drop their wolfSSL ECC cache and, one tick later,
  *   malloc_trim() gives the freed heap back to the system (glibc keeps it
@@ -76,6 +81,10 @@ static uv_async_t relay_worker_done;
 static uv_timer_t relay_stop_timer;
 static uv_timer_t relay_daily_timer;     /* certificate expiry warnings */
 static uv_timer_t relay_trim_timer;      /* gives freed heap back after bursts */
+static uv_timer_t relay_watchdog_timer;  /* WATCHDOG=1 to systemd (WatchdogSec=) */
+static uint64_t relay_watchdog_ms;       /* its period: a quarter of WatchdogSec= */
+static bool relay_watchdog_armed;        /* the first tick has woken every loop */
+static unsigned long *relay_beats_seen;  /* per worker, then the queue manager */
 static long relay_trim_peak;             /* most connections since the last trim */
 static long relay_trim_burst[2];         /* {peak, now} of a burst found over: trim
                                           * at the next tick ({0, 0}: none) */
@@ -119,6 +128,7 @@ static void relay_server_workers_done(uv_async_t *a)
         uv_close((uv_handle_t *)&relay_stop_timer, NULL);
         uv_close((uv_handle_t *)&relay_daily_timer, NULL);
         uv_close((uv_handle_t *)&relay_trim_timer, NULL);
+        uv_close((uv_handle_t *)&relay_watchdog_timer, NULL);
         uv_close((uv_handle_t *)&relay_sig_hup, NULL);
         uv_close((uv_handle_t *)&relay_sig_term, NULL);
         uv_close((uv_handle_t *)&relay_sig_int, NULL);
@@ -266,6 +276,49 @@ static const struct relay_ctl_ops relay_server_ctl_ops = {
     .reload = relay_server_reload,
     .config_info = relay_server_config_info,
 };
+
+/* relay_server_beat - did loop i's heartbeat move since the last tick?  (Logged when not.) */
+
+static bool relay_server_beat(size_t i, unsigned long beats, const char *what, int index)
+{
+    bool    moved = beats != relay_beats_seen[i] || !relay_watchdog_armed;
+
+    if (!moved)
+        log_warnx("server", 0, "watchdog: %s %d made no progress in %llu ms: not telling "
+                  "systemd", what, index, (unsigned long long)relay_watchdog_ms);
+    relay_beats_seen[i] = beats;
+    return moved;
+}
+
+/*
+ * relay_server_watchdog - timer (a quarter of WatchdogSec=): WATCHDOG=1 to
+ * systemd when every worker loop and the queue manager's loop ran its wake
+ * callback since the previous tick, which woke them all (the main loop is
+ * alive, or this would not run).  The first tick only wakes them.  While
+ * stopping, loops end one by one: main's word is enough.
+ */
+static void relay_server_watchdog(uv_timer_t *t)
+{
+    bool    all = true;
+
+    for (size_t i = 0; i < relay_nworkers && !relay_stopping; i++) {
+        unsigned long beats;
+
+        uv_mutex_lock(&relay_workers[i].lock);
+        beats = relay_workers[i].beats;
+        if (!relay_workers[i].wake_closed)
+            uv_async_send(&relay_workers[i].wake);
+        uv_mutex_unlock(&relay_workers[i].lock);
+        if (!relay_server_beat(i, beats, "worker", (int)i))
+            all = false;
+    }
+    if (!relay_stopping
+        && !relay_server_beat(relay_nworkers, relay_qmgr_heartbeat(), "queue manager", 0))
+        all = false;
+    if (all && relay_watchdog_armed)
+        sd_notify(0, "WATCHDOG=1");
+    relay_watchdog_armed = true;
+}
 
 /* relay_server_daily - once a day: certificates about to expire */
 
@@ -502,6 +555,18 @@ int relay_server_run(const char *path, struct config *cfg)
     uv_timer_start(&relay_daily_timer, relay_server_daily, 86400 * 1000ULL, 86400 * 1000ULL);
     uv_timer_init(relay_main_loop, &relay_trim_timer);
     uv_timer_start(&relay_trim_timer, relay_server_trim, RELAY_TRIM_TICK_MS, RELAY_TRIM_TICK_MS);
+    uv_timer_init(relay_main_loop, &relay_watchdog_timer);
+    {
+        uint64_t usec = 0;
+
+        /* WatchdogSec= of the unit: look at the loops four times in it */
+        if (sd_watchdog_enabled(0, &usec) > 0 && usec >= 4000) {
+            relay_watchdog_ms = usec / 4000;
+            relay_beats_seen = xcalloc(relay_nworkers + 1, sizeof(*relay_beats_seen));
+            uv_timer_start(&relay_watchdog_timer, relay_server_watchdog, relay_watchdog_ms,
+                           relay_watchdog_ms);
+        }
+    }
     uv_signal_init(relay_main_loop, &relay_sig_hup);
     uv_signal_init(relay_main_loop, &relay_sig_term);
     uv_signal_init(relay_main_loop, &relay_sig_int);
@@ -537,6 +602,7 @@ int relay_server_run(const char *path, struct config *cfg)
     relay_queue_close();
     uv_loop_close(relay_main_loop);
     free(relay_workers);
+    free(relay_beats_seen);
     policy_config_swap(NULL);
     relay_tls_shutdown();
     tls_library_cleanup();

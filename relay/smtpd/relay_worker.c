@@ -48,6 +48,7 @@ static void relay_worker_wake(uv_async_t *a)
 
     relay_commit_deliver(w);
     uv_mutex_lock(&w->lock);
+    w->beats++;
     stop = w->stop_requested;
     release = w->release_caches;
     w->release_caches = false;

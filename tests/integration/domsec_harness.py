@@ -502,7 +502,8 @@ class Daemon:
         uid, gid = service_ids()
         os.chown(self.logs_dir, uid, gid)
         self.config_path = os.path.join(self.dir, "domsec.conf")
-        self.control_socket = os.path.join(self.dir, "control")
+        # In a directory domsecd makes for its user (0750), as /run/domsec is.
+        self.control_socket = os.path.join(self.dir, "run", "control")
         self.ports = {"port": free_port()}
         self.proc = None
         self.pid = None

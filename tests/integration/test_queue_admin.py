@@ -2,8 +2,9 @@
 deferred to a dead host are listed with their last error and next attempt; held
 across a restart and never attempted while held; retried on command and delivered
 (smtp-sink); released and delivered; deleted with and without a DSN (the DSN parsed
-with Python's email package); a queue file removed by hand noticed (BADMAIL) and
-forgotten.  The semantics in detail (expiry of held mail, in-flight hold/delete,
+with Python's email package); a queue file removed or damaged by hand noticed
+(BADMAIL; a damaged one quarantined to corrupt/) and forgotten; readers may look,
+not change.  The semantics in detail (expiry of held mail, in-flight hold/delete,
 paging, summary buckets) are relay_qadmin_test's, on a fake clock."""
 
 import email
@@ -14,9 +15,10 @@ import re
 import subprocess
 import time
 
-from domsec_harness import domsecd_path, state_records, wait_until
+from domsec_harness import domsecd_path, is_root, service_ids, state_records, wait_until
 from peers import SENDER, DeliveryTestCase, host
 
+READER = 12347                       # a uid in the service group only (supplementary)
 DEAD_IP = "127.0.0.40"               # nothing listens there, until a test starts a sink
 # Long waits after a failure: nothing is retried during a test unless asked to.
 QUIET = {"transient_failure_retry_interval": "1h",
@@ -32,11 +34,13 @@ def domsec_exe():
 
 class QueueAdminTest(DeliveryTestCase):
 
-    def queue(self, d, *args, status=0):
-        """`domsec queue ARGS` for d; asserts the exit status; returns stdout (and stderr
-        after it when the status is not 0)."""
-        p = subprocess.run([domsec_exe(), "-c", d.config_path, "--socket", d.control_socket,
-                            "queue"] + list(args), stdout=subprocess.PIPE,
+    def queue(self, d, *args, status=0, reader=False):
+        """`domsec queue ARGS` for d (as root, or as a uid only in the service group);
+        asserts the exit status; returns stdout (and stderr after it when not 0)."""
+        pre = ["setpriv", "--reuid=%d" % READER, "--regid=%d" % READER,
+               "--groups=%d" % service_ids()[1]] if reader else []
+        p = subprocess.run(pre + [domsec_exe(), "--socket", d.control_socket,
+                                  "queue"] + list(args), stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, timeout=30)
         out, err = p.stdout.decode(), p.stderr.decode()
         self.assertEqual(p.returncode, status, "domsec queue %s: %s%s" % (" ".join(args), out, err))
@@ -84,9 +88,9 @@ class QueueAdminTest(DeliveryTestCase):
             self.assertGreater(m["next_ms"], now_ms + 30 * 60 * 1000)    # the 1h wait
         human = self.queue(d, "list")
         self.assertRegex(human, r"(?m)^%s\s+\d+\s+\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\s+deferred\s+"
-                                r"\S+Z \(in (59|60)m\)\s+alice@snd\.test$" % a)
+                                r"\S+Z \(in \d+m\)\s+alice@snd\.test$" % a)
         self.assertRegex(human, r"(?m)^    u1@dead\.test  pending  attempts=1  last \S+Z "
-                                r"\(\d+s ago\) via dead\.test\n      441 4\.4\.1 Error ")
+                                r"\([^)]+ ago\) via dead\.test\n      441 4\.4\.1 Error ")
         self.assertIn("3 messages.", human)
         # Hold a: a record in its file, SUSPEND in the tracking log, listed as held.
         self.assertIn("held 1 of 1 matching message(s)", self.queue(d, "hold", a))
@@ -165,11 +169,13 @@ class QueueAdminTest(DeliveryTestCase):
         self.assertEqual(len(ss.from_null()), 1, ss.dumps())
         self.assertEqual(self.listed(d), {})
 
-    def test_file_removed_by_hand(self):
+    def test_file_removed_or_damaged_by_hand(self):
         self.start_dns(host("dead.test", DEAD_IP))
         d = self.start_relay(QUIET)
-        (q,) = self.submit_deferred(d, ["r@dead.test"])
+        q, bad = self.submit_deferred(d, ["r@dead.test", "s@dead.test"])
         os.unlink(d.qpath("messages", q))
+        with open(d.qpath("messages", bad), "r+b") as f:      # a hand "fixing" the header
+            f.write(b"XXXX")
         # Its next round notices (a retry makes it now; the sweep would in 10 minutes).
         self.queue(d, "retry", q)
         row = self.wait_track(d, "BADMAIL", q)[0]
@@ -178,6 +184,13 @@ class QueueAdminTest(DeliveryTestCase):
         self.assertRegex(d.log(), d.prefix() + r"warning qmgr queue file gone id=%s "
                                                 r"reason=file removed" % q)
         self.queue(d, "show", q, status=1)
+        # The damaged one: quarantined to corrupt/ (never deleted), BADMAIL, forgotten.
+        self.queue(d, "retry", bad)
+        row = self.wait_track(d, "BADMAIL", bad)[0]
+        self.assertEqual((row[5], row[12]), ("quarantined", "bad magic"))
+        self.assertIn(bad, d.listdir("corrupt"))
+        self.assertNotIn(bad, d.message_ids())
+        wait_until(lambda: self.listed(d) == {}, 10, "%s forgotten" % bad)
 
     def test_usage_and_summary(self):
         self.start_dns(host("dead.test", DEAD_IP), host("dead2.test", DEAD_IP))
@@ -199,6 +212,23 @@ class QueueAdminTest(DeliveryTestCase):
         self.queue(d, "show", "NOT-AN-ID", status=2)                 # bad_args
         self.assertIn("domsec: queue.release: no message 0123456789ABCDEF in the queue",
                       self.queue(d, "release", "0123456789ABCDEF", status=1))
+
+    def test_readers_may_look_not_change(self):
+        if not is_root():
+            self.skipTest("needs root (setpriv to another uid)")
+        self.start_dns(host("dead.test", DEAD_IP))
+        d = self.start_relay(QUIET)
+        (q,) = self.submit_deferred(d, ["r@dead.test"])
+        self.assertIn(q, self.queue(d, "list", reader=True))
+        self.assertIn("TOTAL", self.queue(d, "summary", reader=True))
+        self.assertIn("Subject: delivery test", self.queue(d, "show", q, reader=True))
+        self.assertIn("domsec: queue.show: queue.show with the body needs an administrator",
+                      self.queue(d, "show", q, "--body", reader=True, status=4))
+        for cmd in ("retry", "hold", "release", "delete"):
+            self.queue(d, cmd, q, reader=True, status=4)
+        self.assertEqual(list(self.listed(d)), [q])
+        self.assertEqual(self.listed(d)[q]["state"], "deferred")
+        self.assertIn("Hello.", self.queue(d, "show", q, "--body"))
 
 
 if __name__ == "__main__":

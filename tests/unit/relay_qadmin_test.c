@@ -77,6 +77,16 @@ static size_t attempts_of(const char *id)
     return n;
 }
 
+/* plog_open - the tracking log (and the protocol logs) under the fixture's [logs] */
+
+static void plog_open(void)
+{
+    struct config *cfg = policy_config_current();
+
+    assert_int_equal(relay_plog_open(cfg, getuid(), getgid()), 0);
+    policy_config_unref(cfg);
+}
+
 /* tracking - the tracking log so far (flushed by closing it), owned */
 
 static char *tracking(struct fx *fx)
@@ -91,7 +101,7 @@ static char *tracking(struct fx *fx)
     n = fread(out, 1, 65535, p);
     out[n] = '\0';
     pclose(p);
-    assert_int_equal(relay_plog_open(policy_config_current(), getuid(), getgid()), 0);
+    plog_open();
     return out;
 }
 
@@ -113,7 +123,7 @@ static int setup(void **state)
     fx_default(state);
     fx = *state;
     (void)fx;
-    assert_int_equal(relay_plog_open(policy_config_current(), getuid(), getgid()), 0);
+    plog_open();
     ndone = 0;
     return 0;
 }
@@ -158,6 +168,8 @@ static void test_hold_idle(void **state)
     assert_ptr_equal(q->held, m);
     assert_int_equal(relay_stats_gauge_get(RELAY_GAUGE_QUEUE_HELD), 1);
     assert_int_equal(relay_stats_gauge_get(RELAY_GAUGE_QUEUE_DEFERRED), 0);
+    assert_int_equal(relay_stats_gauge_get(RELAY_GAUGE_QUEUE_ACTIVE), 0);
+    assert_int_equal(relay_stats_gauge_get(RELAY_GAUGE_QUEUE_OLDEST_MS), T0);
     /* Three simulated days, every 10 minutes: never attempted, never
      * expired (2h), no delay DSN (1h). */
     for (uint64_t t = T0; t <= T0 + 72 * HOUR; t += 10 * MINUTE)
@@ -224,6 +236,7 @@ static void test_hold_in_flight(void **state)
     settle(q);
     assert_non_null(m = find_msg(q, id));
     assert_true(m->jobs > 0);
+    assert_int_equal(relay_stats_gauge_get(RELAY_GAUGE_QUEUE_ACTIVE), 1);
     req = run(q, req_id(RELAY_ADMIN_HOLD, id));
     assert_int_equal(req->status, RELAY_ADMIN_OK);
     assert_int_equal(req->changed, 1);
@@ -592,6 +605,10 @@ static void test_removed_by_hand(void **state)
     assert_true(track_has(fx, "BADMAIL", swept));
     assert_null(q->msgs);
     assert_int_equal(q->nmsgs, 0);
+    assert_int_equal(relay_stats_gauge_get(RELAY_GAUGE_QUEUE_ACTIVE), 0);
+    assert_int_equal(relay_stats_gauge_get(RELAY_GAUGE_QUEUE_DEFERRED), 0);
+    assert_int_equal(relay_stats_gauge_get(RELAY_GAUGE_QUEUE_HELD), 0);
+    assert_int_equal(relay_stats_gauge_get(RELAY_GAUGE_QUEUE_OLDEST_MS), 0);
     tick(q, T0 + 9 * HOUR);
     assert_int_equal(fake.natt, before);
 }

@@ -11,6 +11,8 @@
 
 #include <jansson.h>
 
+/* [service] control_socket's default (policy/policy_table.c says the same). */
+#define DOMSEC_CTL_DEFAULT_SOCKET "/run/domsec/control"
 #define DOMSEC_CTL_TIMEOUT 30           /* seconds, a request */
 #define DOMSEC_CTL_RELOAD_TIMEOUT 60    /* seconds, a reload (reads every file) */
 
