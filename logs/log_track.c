@@ -34,11 +34,14 @@ struct log_track {
 static const char *const log_track_event_names[] = {
     [LOG_TRACK_RECEIVE] = "RECEIVE", [LOG_TRACK_SEND] = "SEND", [LOG_TRACK_DEFER] = "DEFER",
     [LOG_TRACK_FAIL] = "FAIL", [LOG_TRACK_DSN] = "DSN", [LOG_TRACK_EXPIRE] = "EXPIRE",
+    [LOG_TRACK_SUSPEND] = "SUSPEND", [LOG_TRACK_RESUME] = "RESUME",
+    [LOG_TRACK_DELETE] = "DELETE", [LOG_TRACK_BADMAIL] = "BADMAIL",
 };
 
 static const char *const log_track_source_names[] = {
     [LOG_TRACK_SRC_SMTP] = "SMTP", [LOG_TRACK_SRC_QUEUE] = "QUEUE",
     [LOG_TRACK_SRC_ROUTING] = "ROUTING", [LOG_TRACK_SRC_DSN] = "DSN",
+    [LOG_TRACK_SRC_ADMIN] = "ADMIN",
 };
 
 static const char *const log_track_direction_names[] = {

@@ -26,14 +26,19 @@ enum log_track_event {                  /* event-id */
     LOG_TRACK_DEFER,                    /* transient failure, will retry */
     LOG_TRACK_FAIL,                     /* permanent failure of these recipients */
     LOG_TRACK_DSN,                      /* a DSN was generated (reference = original) */
-    LOG_TRACK_EXPIRE                    /* message_expiration_timeout reached */
+    LOG_TRACK_EXPIRE,                   /* message_expiration_timeout reached */
+    LOG_TRACK_SUSPEND,                  /* held by an administrator (domsec's own id) */
+    LOG_TRACK_RESUME,                   /* released by an administrator (domsec's own id) */
+    LOG_TRACK_DELETE,                   /* deleted by an administrator, no DSN (domsec's) */
+    LOG_TRACK_BADMAIL                   /* queue file removed or corrupted by hand */
 };
 
 enum log_track_source {                 /* source */
     LOG_TRACK_SRC_SMTP,                 /* "SMTP" */
     LOG_TRACK_SRC_QUEUE,                /* "QUEUE" */
     LOG_TRACK_SRC_ROUTING,              /* "ROUTING" */
-    LOG_TRACK_SRC_DSN                   /* "DSN" */
+    LOG_TRACK_SRC_DSN,                  /* "DSN" */
+    LOG_TRACK_SRC_ADMIN                 /* "ADMIN": queue administration */
 };
 
 enum log_track_direction {              /* directionality */

@@ -136,6 +136,8 @@ static void *pc_base(struct config *cfg, const struct policy__section *s)
         return &cfg->dns;
     case PT_LOGS:
         return &cfg->logs;
+    case PT_METRICS:
+        return &cfg->metrics;
     default:
         log_panic("policy", "pc_base: section kind %d", (int)s->kind);
     }
@@ -548,6 +550,10 @@ static void pc_check(struct pc_loader *ld)
                        "protocol_log_max_directory_size must not be smaller than "
                        "protocol_log_max_file_size");
             break;
+        case PT_METRICS:
+            if (cfg->metrics.nlisten > 1)
+                pc_err(ld, pc_line(s, "listen", NULL), "[metrics] listen takes one ADDR:PORT");
+            break;
         default:
             break;
         }
@@ -585,6 +591,7 @@ static void pc_free(struct config *cfg)
     }
     policy__table_free(PT_DNS, &cfg->dns);
     policy__table_free(PT_LOGS, &cfg->logs);
+    policy__table_free(PT_METRICS, &cfg->metrics);
     pc_sections_free(cfg->sections, cfg->nsections);
     free(cfg->receive);
     free(cfg->send);
@@ -622,6 +629,7 @@ struct config *policy_config_load(const char *path, struct cfg_errors *errs)
     policy__table_defaults(PT_TRANSPORT, &ld.cfg->transport);
     policy__table_defaults(PT_DNS, &ld.cfg->dns);
     policy__table_defaults(PT_LOGS, &ld.cfg->logs);
+    policy__table_defaults(PT_METRICS, &ld.cfg->metrics);
 
     pc_parse(&ld);
     if (ld.read_errno)
@@ -715,6 +723,8 @@ void policy_config_print(const struct config *cfg, FILE *fp)
     policy__table_print(PT_DNS, &cfg->dns, fp);
     fprintf(fp, "\n[logs]\n");
     policy__table_print(PT_LOGS, &cfg->logs, fp);
+    fprintf(fp, "\n[metrics]\n");
+    policy__table_print(PT_METRICS, &cfg->metrics, fp);
 }
 
 /* policy_config_line - the line of a key (or its section) in cfg's file */

@@ -126,6 +126,9 @@ struct cfg_transport {
 struct cfg_service {                    /* [service]: this server, like Set-TransportService */
     char   *user;                       /* default "domsec"; drop to it after bind when root */
     unsigned workers;                   /* default 0 = one per CPU; 0..256 */
+    char   *control_socket;             /* owned; default /run/domsec/control; NULL = none */
+    unsigned control_max_clients;       /* default 16; 1..256 */
+    uint64_t control_timeout;           /* default 30s; 1s..10m */
 };
 
 struct cfg_dns {
@@ -140,6 +143,15 @@ struct cfg_logs {
     uint64_t protocol_log_max_age;            /* default 30d; 0 = no age limit */
 };
 
+struct cfg_metrics {                    /* [metrics]: Prometheus /metrics, read at start only */
+    struct cfg_binding *listen;         /* owned; none (default) = off, else exactly one */
+    size_t  nlisten;
+    struct cfg_range *remote_ip_ranges; /* owned; default 127.0.0.0/8 and ::1/128 */
+    size_t  nremote_ip_ranges;
+    unsigned max_clients;               /* default 8; 1..64 */
+    uint64_t timeout;                   /* default 10s; 1s..5m */
+};
+
 struct config {
     char   *path;                       /* owned; the file it came from */
     struct cfg_service service;
@@ -150,6 +162,7 @@ struct config {
     size_t  nsend;
     struct cfg_dns dns;
     struct cfg_logs logs;
+    struct cfg_metrics metrics;
     /* Private. */
     _Atomic int refs;                   /* see policy_config_ref */
     struct policy__section *sections;   /* owned; where each section and key was

@@ -26,6 +26,7 @@ enum pt_section {
     PT_SEND,                            /* [send NAME], any number */
     PT_DNS,
     PT_LOGS,
+    PT_METRICS,
     PT_NSECTIONS
 };
 

@@ -51,6 +51,7 @@ enum pt_type {
 #define PT_F_STAR       0x02            /* domain list: "*" allowed */
 #define PT_F_AUTO       0x04            /* uint: "auto" means 0 */
 #define PT_F_HOSTNAME   0x08            /* default: gethostname() */
+#define PT_F_SOCKET     0x10            /* path: a Unix socket's (<= 107 bytes); "" = none */
 
 struct pt_enum {
     const char *name;
@@ -95,11 +96,18 @@ static const struct pt_enum revfail_names[] = {
 #define SDN(f, n) offsetof(struct cfg_send, f), offsetof(struct cfg_send, n)
 #define DN(f)     offsetof(struct cfg_dns, f), 0
 #define LG(f)     offsetof(struct cfg_logs, f), 0
+#define MT(f)     offsetof(struct cfg_metrics, f), 0
+#define MTN(f, n) offsetof(struct cfg_metrics, f), offsetof(struct cfg_metrics, n)
 
 static const struct pt_key pt_table[] = {
     /* [service] - this server, like Set-TransportService. */
     {PT_SERVICE, "user", PT_STRING, "domsec", 0, 0, SV(user), 0, NULL},
     {PT_SERVICE, "workers", PT_UINT, "auto", 0, 256, SV(workers), PT_F_AUTO, NULL},
+    {PT_SERVICE, "control_socket", PT_PATH, "/run/domsec/control", 0, 0, SV(control_socket),
+     PT_F_SOCKET, NULL},
+    {PT_SERVICE, "control_max_clients", PT_UINT, "16", 1, 256, SV(control_max_clients), 0, NULL},
+    {PT_SERVICE, "control_timeout", PT_DURATION, "30s", SEC(1), MIN(10), SV(control_timeout),
+     0, NULL},
 
     /* [transport] - organization-wide, like Set-TransportConfig. */
     {PT_TRANSPORT, "accepted_domains", PT_DOMAINS, NULL, 0, 0,
@@ -207,6 +215,13 @@ static const struct pt_key pt_table[] = {
      LG(protocol_log_max_directory_size), 0, NULL},
     {PT_LOGS, "protocol_log_max_age", PT_DURATION, "30d", 0, DAY(3650),
      LG(protocol_log_max_age), 0, NULL},
+
+    /* [metrics] - Prometheus text exposition over HTTP (off unless listen is set). */
+    {PT_METRICS, "listen", PT_BINDINGS, NULL, 0, 0, MTN(listen, nlisten), 0, NULL},
+    {PT_METRICS, "remote_ip_ranges", PT_RANGES, "127.0.0.0/8, ::1/128", 0, 0,
+     MTN(remote_ip_ranges, nremote_ip_ranges), 0, NULL},
+    {PT_METRICS, "max_clients", PT_UINT, "8", 1, 64, MT(max_clients), 0, NULL},
+    {PT_METRICS, "timeout", PT_DURATION, "10s", SEC(1), MIN(5), MT(timeout), 0, NULL},
 };
 
 #define PT_NKEYS (sizeof(pt_table) / sizeof(pt_table[0]))
@@ -218,6 +233,7 @@ static const struct {
     [PT_SERVICE] = {"service", false}, [PT_TRANSPORT] = {"transport", false},
     [PT_RECEIVE] = {"receive", true},  [PT_SEND] = {"send", true},
     [PT_DNS] = {"dns", false},         [PT_LOGS] = {"logs", false},
+    [PT_METRICS] = {"metrics", false},
 };
 
 #define FIELD(base, k, T) ((T *)((char *)(base) + (k)->off))
@@ -365,8 +381,15 @@ static int set_string(const struct pt_key *k, void *base, const char *v,
             why = "is not a valid name";
         break;
     case PT_PATH:
+        if ((k->flags & PT_F_SOCKET) && *v == '\0') {    /* none */
+            free(*field);
+            *field = NULL;
+            return 0;
+        }
         if (v[0] != '/')
             why = "is not an absolute path";
+        else if ((k->flags & PT_F_SOCKET) && strlen(v) > 107)
+            why = "is longer than 107 bytes (the limit of a Unix socket path)";
         break;
     case PT_TEXT:
         if (*v == '\0')

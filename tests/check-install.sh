@@ -29,6 +29,8 @@ for f in sbin/domsecd bin/domsec share/man/man8/domsecd.8 share/man/man8/domsec.
 done
 grep -qx "ExecStart=$p/sbin/domsecd -c $p/etc/domsec/domsec.conf" "$r$p/lib/systemd/system/domsecd.service" ||
     fail "the unit's ExecStart is not the installed domsecd and configuration: $(grep ExecStart= "$r$p/lib/systemd/system/domsecd.service")"
+grep -qx "ExecReload=$p/bin/domsec -c $p/etc/domsec/domsec.conf reload" "$r$p/lib/systemd/system/domsecd.service" ||
+    fail "the unit's ExecReload is not the installed domsec reload: $(grep ExecReload= "$r$p/lib/systemd/system/domsecd.service")"
 "$r$p/sbin/domsecd" --check-config -c "$r$p/etc/domsec/domsec.conf" >/dev/null 2>&1 ||
     fail "the installed domsec.conf does not pass domsecd --check-config"
 
@@ -47,4 +49,6 @@ unit=$(find "$d" -name domsecd.service | head -n 1)
 [ -n "$unit" ] || fail "prefix /usr: no domsecd.service under DESTDIR"
 grep -qx "ExecStart=/usr/sbin/domsecd -c /etc/domsec/domsec.conf" "$unit" ||
     fail "prefix /usr: the unit's ExecStart is $(grep ExecStart= "$unit")"
+grep -qx "ExecReload=/usr/bin/domsec -c /etc/domsec/domsec.conf reload" "$unit" ||
+    fail "prefix /usr: the unit's ExecReload is $(grep ExecReload= "$unit")"
 echo "check-install: ok"

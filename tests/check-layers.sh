@@ -44,8 +44,10 @@ relay_allowed() {
     smtpd)  echo "logs policy tls core queue" ;;
     smtp)   echo "logs policy tls core queue" ;;
     qmgr)   echo "logs policy tls dns core queue smtp" ;;
-    server) echo "logs policy tls core queue crl smtpd qmgr" ;;
-    cli)    echo "logs policy tls dns core crl" ;;
+    ctl)    echo "logs policy tls dns core queue crl smtpd smtp qmgr ctlproto" ;;
+    ctlproto) echo "logs" ;;            # relay/ctl/relay_ctlproto.[ch]: the wire protocol
+    server) echo "logs policy tls core queue crl smtpd qmgr ctl ctlproto" ;;
+    cli)    echo "logs policy tls dns core crl ctlproto" ;;
     *)      echo "?" ;;
     esac
 }
@@ -55,12 +57,23 @@ header_home() {
         [ -e "$d/$1" ] && { echo "$d"; return; }
     done
 }
+# The control socket's wire protocol (relay/ctl/relay_ctlproto.[ch]) is a
+# library of its own under ctl/ that domsec links too: its header counts as
+# the layer "ctlproto", and its files may use logs/ only.
+ctlproto_file() {
+    case $1 in relay/ctl/relay_ctlproto.[ch]) return 0 ;; esac
+    return 1
+}
 for dir in relay/*/; do
     folder=$(basename "$dir")
     allowed=$(relay_allowed "$folder")
     [ "$allowed" = "?" ] && { bad "relay/$folder is not in check-layers.sh's list"; continue; }
     for f in "$dir"*.[ch] "$dir"private/*.h; do
         [ -e "$f" ] || continue
+        ffolder=$folder fallowed=$allowed
+        if ctlproto_file "$f"; then
+            ffolder=ctlproto fallowed=$(relay_allowed ctlproto)
+        fi
         # A path in an include ("../queue/private/x.h") would walk past the
         # include directories that keep private headers private: none in relay/.
         grep -nE '^[[:space:]]*#[[:space:]]*include[[:space:]]*"[^"]*/' "$f" \
@@ -68,19 +81,20 @@ for dir in relay/*/; do
         for h in $(sed -nE 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*"([^"]*)".*/\1/p' "$f"); do
             case $h in */*) continue ;; esac        # refused above
             home=$(header_home "$h")
+            [ "$h" = relay_ctlproto.h ] && home=relay/ctlproto
             case $home in
             "") bad "$f includes $h, which is nowhere" ;;
-            relay/$folder|relay/$folder/private) ;;
+            relay/$ffolder|relay/$ffolder/private) ;;
             relay/*/private) bad "$f includes $h, private to ${home%/private}" ;;
             relay/*)
-                case " $allowed " in
+                case " $fallowed " in
                 *" ${home#relay/} "*) ;;
-                *) bad "$f ($folder) includes $h of ${home#relay/}: not below it" ;;
+                *) bad "$f ($ffolder) includes $h of ${home#relay/}: not below it" ;;
                 esac ;;
             *)
-                case " $allowed " in
+                case " $fallowed " in
                 *" $home "*) ;;
-                *) bad "$f ($folder) includes $h of $home" ;;
+                *) bad "$f ($ffolder) includes $h of $home" ;;
                 esac ;;
             esac
         done

@@ -7,6 +7,7 @@
  *   domsec [-c FILE] crl list
  *   domsec [-c FILE] log search|audit ...
  *   domsec [-c FILE] test-partner DOMAIN [--inbound] ...
+ *   domsec [-c FILE] [--socket PATH] status [--json] | reload | ping
  *
  * FILE defaults to /etc/domsec/domsec.conf; every command reads the paths
  * it needs (certificate store, CRL directory) from it.
@@ -16,8 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "domsec_cmd.h"
 #include "domsec_probe.h"
+#include "domsec_ctl.h"
 #include "log.h"
 
 static const struct {
@@ -29,6 +33,10 @@ static const struct {
     { "crl", domsec_crl_main },
     { "log", domsec_log_main },
     { "test-partner", domsec_probe_main },
+    { "status", domsec_status_main },
+    { "reload", domsec_reload_main },
+    { "ping", domsec_ping_main },
+    { "queue", domsec_queue_main },
 };
 
 /* domsec_usage - the commands */
@@ -36,7 +44,12 @@ static const struct {
 static void domsec_usage(int status)
 {
     fprintf(status ? stderr : stdout,
-            "usage: domsec [-c FILE] COMMAND ...\n"
+            "usage: domsec [-c FILE] [--socket PATH] COMMAND ...\n"
+            "  status [--json]                  the running domsecd: connectors, queue, counters\n"
+            "  reload                           reload domsecd's configuration, say how it went\n"
+            "  ping                             is domsecd running?\n"
+            "  queue list|summary|show|retry|hold|release|delete\n"
+            "                                   the running domsecd's queue (mailq, postsuper)\n"
             "  transport-config show|set        the domain-secure lists (Set-TransportConfig)\n"
             "  cert new|request|import|list|show|renew|remove\n"
             "                                   the certificate store (*-ExchangeCertificate)\n"
@@ -44,7 +57,9 @@ static void domsec_usage(int status)
             "  log search|audit                 read the protocol and message tracking logs\n"
             "  test-partner DOMAIN              would domain security deliver to (or accept\n"
             "                                   from) DOMAIN today? (posttls-finger)\n"
-            "Each command takes --help.  FILE defaults to %s.\n", DOMSEC_DEFAULT_CONFIG);
+            "Each command takes --help.  FILE defaults to %s.\n"
+            "PATH (the control socket) defaults to FILE's [service] control_socket.\n",
+            DOMSEC_DEFAULT_CONFIG);
     exit(status);
 }
 
@@ -52,6 +67,7 @@ int main(int argc, char **argv)
 {
     static const struct option opts[] = {
         { "config", required_argument, NULL, 'c' },
+        { "socket", required_argument, NULL, 'S' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -59,9 +75,11 @@ int main(int argc, char **argv)
     int c;
 
     log_init("domsec", LOG_WARN);
+    json_set_alloc_funcs(xmalloc, free);    /* out of memory aborts, as everywhere */
     while ((c = getopt_long(argc, argv, "+c:h", opts, NULL)) != -1) {
         switch (c) {
         case 'c': path = optarg; break;
+        case 'S': domsec_ctl_socket_opt = optarg; break;
         case 'h': domsec_usage(0); break;
         default: domsec_usage(2);
         }

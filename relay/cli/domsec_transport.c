@@ -11,18 +11,19 @@
  * --add/--remove edit it in place.  The new file is validated by loading it
  * exactly as domsecd does, written atomically (temporary file, fsync,
  * rename, directory fsync), and the running domsecd that uses this file is
- * told to reload (SIGHUP); other lines of the file are left as they were.
+ * told to reload through its control socket ([service] control_socket, or
+ * --socket): exit 1 with its errors when it refuses the new file, 0 with
+ * "written; domsecd is not running" when none answers; other lines of the
+ * file are left as they were.
  * A `set` that changes nothing (every list given already holds exactly
  * those domains, in that order, case aside; or no list option at all) is
  * a usage error, exit 2: the file is not written and nothing is signalled.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,7 +61,7 @@ static void domsec_usage(int status)
             "  --remove-tls-send-domain-secure D        remove D (repeatable)\n"
             "  --add-tls-receive-domain-secure D        add D (repeatable)\n"
             "  --remove-tls-receive-domain-secure D     remove D (repeatable)\n"
-            "  --no-reload                              do not signal the running domsecd\n");
+            "  --no-reload                              do not reload the running domsecd\n");
     exit(status);
 }
 
@@ -164,76 +165,6 @@ int domsec_write(const char *path, const char *text)
     return 0;
 }
 
-/* domsec_reload - SIGHUP every domsecd started with this configuration file */
-
-void domsec_reload(const char *path)
-{
-    char want[PATH_MAX], link[64], buf[8192];
-    struct dirent *de;
-    int found = 0;
-    DIR *d;
-
-    if (realpath(path, want) == NULL || (d = opendir("/proc")) == NULL)
-        return;
-    while ((de = readdir(d)) != NULL) {
-        char *p, *end, cwd[PATH_MAX] = "", arg[2 * PATH_MAX + 2];
-        const char *exe = NULL;
-        long pid = strtol(de->d_name, &p, 10);
-        ssize_t n;
-        int fd;
-
-        if (*p != '\0' || pid <= 0)
-            continue;
-        snprintf(link, sizeof(link), "/proc/%ld/cmdline", pid);
-        if ((fd = open(link, O_RDONLY | O_CLOEXEC)) < 0)
-            continue;
-        n = read(fd, buf, sizeof(buf) - 1);
-        close(fd);
-        if (n <= 0)
-            continue;
-        buf[n] = '\0';
-        exe = strrchr(buf, '/') ? strrchr(buf, '/') + 1 : buf;
-        if (strcmp(exe, "domsecd") != 0)
-            continue;
-        snprintf(link, sizeof(link), "/proc/%ld/cwd", pid);
-        if ((n = readlink(link, cwd, sizeof(cwd) - 1)) > 0)
-            cwd[n] = '\0';
-        for (p = buf + strlen(buf) + 1, end = buf + (size_t)n; p < buf + sizeof(buf) && *p;
-             p += strlen(p) + 1) {
-            const char *cfgarg = NULL;
-
-            (void)end;
-            if ((strcmp(p, "-c") == 0 || strcmp(p, "--config") == 0))
-                cfgarg = p + strlen(p) + 1;
-            else if (strncmp(p, "--config=", 9) == 0)
-                cfgarg = p + 9;
-            if (cfgarg == NULL || *cfgarg == '\0')
-                continue;
-            if (cfgarg[0] == '/')
-                snprintf(arg, sizeof(arg), "%s", cfgarg);
-            else
-                snprintf(arg, sizeof(arg), "%s/%s", cwd, cfgarg);
-            {
-                char real[PATH_MAX];
-
-                if (realpath(arg, real) != NULL && strcmp(real, want) == 0) {
-                    if (kill((pid_t)pid, SIGHUP) == 0) {
-                        printf("reloaded domsecd pid %ld\n", pid);
-                        found++;
-                    } else {
-                        fprintf(stderr, "domsec: cannot signal domsecd pid %ld: %s\n", pid,
-                                strerror(errno));
-                    }
-                }
-            }
-            break;
-        }
-    }
-    closedir(d);
-    if (found == 0)
-        printf("no running domsecd uses %s: the change applies when it starts\n", path);
-}
-
 /* domsec_set - edit the lists; 2 (usage) when nothing would change */
 
 static int domsec_set(const char *path, struct domsec_edit edits[2], int reload)
@@ -302,9 +233,7 @@ static int domsec_set(const char *path, struct domsec_edit edits[2], int reload)
     free(text);
     if (domsec_show(path) != 0)
         return 1;
-    if (reload)
-        domsec_reload(path);
-    return 0;
+    return reload ? domsec_reload(path, true) : 0;
 }
 
 /* domsec_transport_main - argv[0] is "transport-config" */

@@ -459,6 +459,30 @@ bool relay_tls_own_cert(const struct config *cfg, bool receive, size_t index,
     return found;
 }
 
+/* relay_tls_why_not - the note of a receive connector left without STARTTLS */
+
+bool relay_tls_why_not(const struct config *cfg, const struct cfg_receive *rc, char *buf,
+                       size_t size)
+{
+    char    prefix[300];
+    size_t  n = (size_t)snprintf(prefix, sizeof(prefix), "receive connector %s: ", rc->name);
+    bool    found = false;
+
+    uv_once(&relay_tls_once, relay_tls_init);
+    uv_mutex_lock(&relay_tls_lock);
+    for (int i = 0; i < 2 && !found; i++) {
+        const struct relay_tls_set *g = &relay_tls_gens[i];
+
+        for (size_t k = 0; g->cfg == cfg && k < g->notes.n && !found; k++)
+            if (strncmp(g->notes.v[k], prefix, n) == 0) {
+                snprintf(buf, size, "%s", g->notes.v[k] + n);
+                found = true;
+            }
+    }
+    uv_mutex_unlock(&relay_tls_lock);
+    return found;
+}
+
 /* relay_tls_chain_of - policy's name for one of tls/'s chain verdicts.  A
  * switch, not a table: -Wswitch (in -Wall) names a verdict added to
  * enum tls_chain without a case, where a table would silently give it 0,

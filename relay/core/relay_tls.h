@@ -55,6 +55,11 @@ struct tls_ctx *relay_tls_client_ctx(const struct config *cfg, const struct cfg_
  * presents none (or cfg's generation is gone). */
 bool    relay_tls_own_cert(const struct config *cfg, bool receive, size_t index,
                            void (*fn)(const struct tls_cert_info *, void *), void *arg);
+/* Why receive connector rc of cfg's installed generation offers no
+ * STARTTLS although it would (its note, as relay_tls_set_report logged
+ * it), into buf; false when there is no note. */
+bool    relay_tls_why_not(const struct config *cfg, const struct cfg_receive *rc, char *buf,
+                          size_t size);
 /* tls/'s chain verdict and revocation in policy's terms. */
 enum policy_chain relay_tls_chain(const struct tls_facts *f);
 /* "good", "revoked", "unknown", "unknown (accepted)" (passed only because

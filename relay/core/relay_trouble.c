@@ -73,6 +73,8 @@
 #define T_ROUTE      "451 4.4.4 Unreachable: no send connector's address space covers the " \
     "recipient domain"
 #define T_EXPIRED    "550 4.4.7 QUEUE.Expired; message expired"
+/* Exchange's text for Remove-Message -WithNDR; 5.0.0: RFC 3463 has no code for it. */
+#define T_ADMIN_DEL  "550 5.0.0 QUEUE.Admin; message deleted by administrative action"
 #define T_SHUTDOWN   "451 4.4.0 delivery interrupted by shutdown"
 #define T_ENDED      "451 4.4.0 delivery attempt ended"
 #define T_NO_TLS     "451 5.7.3 STARTTLS is required to send mail"
@@ -85,6 +87,7 @@ static const char *const relay_stage_names[] = {
     [RELAY_S_READ] = "read", [RELAY_S_ROUTE] = "route", [RELAY_S_EXPIRY] = "expiry",
     [RELAY_S_SHUTDOWN] = "shutdown", [RELAY_S_ALL_HOSTS] = "all hosts",
     [RELAY_S_RESULT] = "result", [RELAY_S_RETRY] = "retry",
+    [RELAY_S_ADMIN_DELETE] = "administrative delete",
     [RELAY_S_CONNECT] = "connect", [RELAY_S_BANNER] = "banner", [RELAY_S_EHLO] = "EHLO",
     [RELAY_S_HELO] = "HELO", [RELAY_S_STARTTLS] = "STARTTLS", [RELAY_S_TLS] = "TLS handshake",
     [RELAY_S_RSET] = "RSET", [RELAY_S_MAIL] = "MAIL FROM", [RELAY_S_RCPT] = "RCPT TO",
@@ -258,6 +261,9 @@ static void decide_queue(const struct relay_event *ev, struct relay_decision *d)
         break;
     case RELAY_S_RETRY:
         d->conn_failure = ev->conn_failure;
+        break;
+    case RELAY_S_ADMIN_DELETE:
+        decide_set(d, RELAY_O_FAIL, RELAY_SCOPE_ONE, RELAY_H_CONTINUE, T_ADMIN_DEL);
         break;
     default:
         log_panic("trouble", "decide_queue: stage %s", relay_stage_name(ev->stage));

@@ -78,6 +78,8 @@ enum relay_stage {
     RELAY_S_RETRY,                      /* a round ended with recipients pending: when?
                                          * retry_ms from ev.transport, ev.rounds and
                                          * ev.conn_failure */
+    RELAY_S_ADMIN_DELETE,               /* an administrator deleted the message with a
+                                         * DSN: its pending recipients fail */
     /* One SMTP connection (smtp/): what it was doing or waiting for. */
     RELAY_S_CONNECT,
     RELAY_S_BANNER,

@@ -39,6 +39,8 @@ struct relay_worker {
     struct relay_commit_req *done_head, *done_tail; /* finished commits */
     bool    stop_requested;
     bool    release_caches;             /* drop thread caches if idle (after a burst) */
+    unsigned long beats;                /* wake callbacks run: the loop's heartbeat, which
+                                         * main's systemd watchdog looks at */
     bool    finished;                   /* set by the thread as it ends */
     bool    wake_closed;                /* wake is closing: never send to it */
     uv_async_t *done;                   /* sent when the thread has finished */

@@ -52,6 +52,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -309,6 +310,23 @@ static void crl_warn_stale(int64_t now)
 
 /* ---- rebuild ------------------------------------------------------------------ */
 
+static _Atomic int64_t crl_published_s;        /* when the current set was built */
+
+/* crl_publish - publish s and note when */
+
+static void crl_publish(struct tls_crl_set *s)
+{
+    tls_crl_publish(s);
+    atomic_store_explicit(&crl_published_s, (int64_t)time(NULL), memory_order_relaxed);
+}
+
+/* relay_crl_published - when the current set was built (unix s), 0 = none yet */
+
+int64_t relay_crl_published(void)
+{
+    return atomic_load_explicit(&crl_published_s, memory_order_relaxed);
+}
+
 /* crl_rescan - rebuild and publish if anything changed (or force) */
 
 static void crl_rescan(bool force)
@@ -326,7 +344,7 @@ static void crl_rescan(bool force)
     s = relay__crl_build(C.paths, false, &why);
     changes = crl_log_changes(s, now / 1000);
     relay__crl_sync_urls(s, now);
-    tls_crl_publish(s);
+    crl_publish(s);
     if (changes > 0)                    /* after publishing: tests wait for this line */
         log_info("crl", 0, "published crls=%zu", C.nseen);
     relay__crl_schedule();
@@ -534,7 +552,7 @@ int relay_crl_start(const struct config *cfg)
     s = relay__crl_build(C.paths, false, &why);
     crl_log_changes(s, time(NULL));
     relay__crl_sync_urls(s, relay__crl_now_ms());
-    tls_crl_publish(s);
+    crl_publish(s);
     log_info("crl", 0, "published crls=%zu", C.nseen);
     crl_watch_arm();
     uv_timer_start(&C.rescan, crl_rescan_timer, CRL_RESCAN_MS, CRL_RESCAN_MS);

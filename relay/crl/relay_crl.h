@@ -39,6 +39,8 @@ int     relay_crl_start(const struct config *cfg);
 void    relay_crl_reload(const struct config *cfg);
 /* Stop the thread (cancels fetches) and withdraw the set; at exit. */
 void    relay_crl_stop(void);
+/* When the published set was built (unix seconds); 0 before the first.  Any thread. */
+int64_t relay_crl_published(void);
 /*
  * The set domsecd would publish now from cfg's files and cache, built
  * synchronously without fetching: for `domsec crl list`.  The caller owns

@@ -294,6 +294,16 @@ void qmgr_dest_shutdown(struct qmgr *q)
     relay_decision_free(&dec);
 }
 
+/* qmgr_dest_forget_dns - d's addresses are stale: the next job resolves
+ * again (once no connection uses the old list), so a fixed DNS record is
+ * seen at once by `domsec queue retry --domain` */
+
+void qmgr_dest_forget_dns(struct qmgr *q, struct relay_dest *d)
+{
+    (void)q;
+    d->resolved_ms = 0;
+}
+
 /* qmgr_dest_enqueue - add a job; resolve or connect as needed */
 
 void qmgr_dest_enqueue(struct qmgr *q, struct relay_dest *d, struct relay_job *j)

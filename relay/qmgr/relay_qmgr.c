@@ -54,6 +54,7 @@
 #include "relay_qmgr_int.h"
 #include "relay_tls.h"
 #include "relay_worker.h"
+#include "relay_stats.h"
 #include "tls_ctx.h"
 
 static struct qmgr *qmgr_daemon;        /* the daemon's: relay_qmgr_start/notify/reload/stop only */
@@ -97,16 +98,18 @@ static void qmgr_work_done(uv_work_t *req, int status)
     w->then(w);
     free(w->buf);
     free(w);
+    qmgr_sched_gauges(q);
     qmgr_maybe_exit(q);
 }
 
-/* qmgr_submit - run fn on the thread pool, then `then` on q's loop */
+/* qmgr_work_start - run fn on the thread pool, then `then` on q's loop */
 
-void qmgr_submit(struct qmgr *q, struct relay_qmsg *m, const char *id, uv_work_cb fn,
-                 void (*then)(struct qmgr_work *w), char *buf, size_t len)
+static void qmgr_work_start(struct qmgr *q, struct relay_qmsg *m, const char *id, uv_work_cb fn,
+                            void (*then)(struct qmgr_work *w), char *buf, size_t len, void *arg)
 {
     struct qmgr_work *w = xcalloc(1, sizeof(*w));
 
+    w->arg = arg;
     w->q = q;
     w->m = m;
     snprintf(w->id, sizeof(w->id), "%s", id);
@@ -117,6 +120,22 @@ void qmgr_submit(struct qmgr *q, struct relay_qmsg *m, const char *id, uv_work_c
     q->busy++;
     if (uv_queue_work(&q->w.loop, &w->req, fn, qmgr_work_done) != 0)
         log_panic("qmgr", "uv_queue_work refused");
+}
+
+/* qmgr_submit - run fn on the thread pool for m, then `then` on q's loop */
+
+void qmgr_submit(struct qmgr *q, struct relay_qmsg *m, const char *id, uv_work_cb fn,
+                 void (*then)(struct qmgr_work *w), char *buf, size_t len)
+{
+    qmgr_work_start(q, m, id, fn, then, buf, len, NULL);
+}
+
+/* qmgr_submit_arg - the same with the caller's argument (w->arg), no message */
+
+void qmgr_submit_arg(struct qmgr *q, const char *id, uv_work_cb fn,
+                     void (*then)(struct qmgr_work *w), void *arg)
+{
+    qmgr_work_start(q, NULL, id, fn, then, NULL, 0, arg);
 }
 
 /* ---- loading ---------------------------------------------------------- */
@@ -137,6 +156,9 @@ void qmgr_add(struct qmgr *q, struct relay_qmsg *m)
     if (q->msgs != NULL)
         q->msgs->prev = m;
     q->msgs = m;
+    q->nmsgs++;
+    if (q->oldest_ms == 0 || m->arrival_ms < q->oldest_ms)
+        q->oldest_ms = m->arrival_ms;
     qmgr_sched_ready(q, m);
 }
 
@@ -159,6 +181,7 @@ void qmgr_maybe_exit(struct qmgr *q)
         || q->dns_retiring > 0 || uv_is_closing((uv_handle_t *)&q->w.wake))
         return;
     uv_close((uv_handle_t *)&q->timer, NULL);
+    uv_close((uv_handle_t *)&q->sweep, NULL);
     uv_mutex_lock(&q->w.lock);
     q->w.wake_closed = true;
     uv_mutex_unlock(&q->w.lock);
@@ -224,6 +247,7 @@ static void qmgr_wake(uv_async_t *a)
 
     relay_commit_deliver(&q->w);
     uv_mutex_lock(&q->w.lock);
+    q->w.beats++;
     ids = q->incoming;
     n = q->nincoming;
     q->incoming = NULL;
@@ -246,6 +270,7 @@ static void qmgr_wake(uv_async_t *a)
         qmgr_dest_shutdown(q);          /* jobs no connection will take */
         dns_resolver_close(q->resolver, qmgr_resolver_closed, q);
     }
+    qmgr_admin_drain(q);                /* after the new messages: they may be named */
     if (reload && !q->stopping)
         qmgr_sched_run(q);              /* new [dns], expiry keys, connectors: now */
     qmgr_maybe_exit(q);
@@ -279,6 +304,7 @@ struct qmgr *qmgr_new(const struct qmgr_smtp *smtp, log_clock_fn *clock, void *c
     uv_async_init(&q->w.loop, &q->w.wake, qmgr_wake);
     uv_timer_init(&q->w.loop, &q->timer);
     q->timer.data = q;
+    qmgr_admin_init(q);
     q->dns_servers = cfg->dns.servers ? xstrdup(cfg->dns.servers) : NULL;
     q->dns_timeout = cfg->dns.timeout;
     policy_config_unref(cfg);
@@ -289,7 +315,7 @@ struct qmgr *qmgr_new(const struct qmgr_smtp *smtp, log_clock_fn *clock, void *c
 
 void qmgr_free(struct qmgr *q)
 {
-    q->due = q->due_tail = q->blocked = q->blocked_tail = NULL;
+    q->due = q->due_tail = q->blocked = q->blocked_tail = q->held = q->held_tail = NULL;
     qmgr_heap_free(&q->heap);
     while (q->dests != NULL)            /* first: a job left would point at a message */
         qmgr_dest_free(q, q->dests);
@@ -354,6 +380,7 @@ static void qmgr_thread(void *arg)
 {
     struct qmgr *q = arg;
 
+    relay_stats_thread_init();
     uv_run(&q->w.loop, UV_RUN_DEFAULT);
     qmgr_free(q);                       /* here: its TLS contexts before the thread's caches */
     tls_thread_cleanup();
@@ -366,12 +393,36 @@ void relay_qmgr_notify(const char *id)
     qmgr_notify(qmgr_daemon, id);
 }
 
+/* relay_qmgr_admin - any thread: hand req to the daemon's queue manager */
+
+int relay_qmgr_admin(struct relay_admin_req *req)
+{
+    return qmgr_daemon != NULL ? qmgr_admin(qmgr_daemon, req) : -ESHUTDOWN;
+}
+
 /* relay_qmgr_reload - the daemon's configuration was swapped */
 
 void relay_qmgr_reload(void)
 {
     if (qmgr_daemon != NULL)
         qmgr_request_reload(qmgr_daemon);
+}
+
+/* relay_qmgr_heartbeat - wake the queue manager; how often its wake ran so far */
+
+unsigned long relay_qmgr_heartbeat(void)
+{
+    struct qmgr *q = qmgr_daemon;
+    unsigned long beats;
+
+    if (q == NULL)
+        return 0;
+    uv_mutex_lock(&q->w.lock);
+    beats = q->w.beats;
+    if (!q->w.wake_closed)
+        uv_async_send(&q->w.wake);
+    uv_mutex_unlock(&q->w.lock);
+    return beats;
 }
 
 /* relay_qmgr_start - the daemon's queue manager: load the queue, start delivering */

@@ -18,6 +18,7 @@
  *  blocking I/O on libuv's thread pool, one operation per message at a
  *  time (m->io).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@
 #include "relay_dsn.h"
 #include "relay_plog.h"
 #include "relay_qmgr_int.h"
+#include "relay_stats.h"
 
 static void qround_log_notes(struct relay_qmsg *m);
 static void qround_redirty(struct relay_qmsg *m);
@@ -47,10 +49,18 @@ static void qround_remove_work(uv_work_t *req)
     w->err = relay_qmsg_remove(qmgr_dirfd(), w->id);
 }
 
+/* qmgr_round_read_work - the message bytes, if the file is still the one
+ * loaded: removed by hand -ENOENT, corrupted -EBADMSG (quarantined here) */
+
 void qmgr_round_read_work(uv_work_t *req)
 {
     struct qmgr_work *w = req->data;
 
+    if ((w->err = relay_qmsg_verify(qmgr_dirfd(), w->m, &w->why)) < 0) {
+        if (w->err == -EBADMSG)
+            relay_queue_quarantine(w->m->id, w->why);
+        return;
+    }
     w->m->data = relay_qmsg_read_data(qmgr_dirfd(), w->m, &w->err);
 }
 
@@ -64,6 +74,9 @@ void qmgr_round_forget(struct qmgr *q, struct relay_qmsg *m)
         q->msgs = m->next;
     if (m->next != NULL)
         m->next->prev = m->prev;
+    q->nmsgs--;
+    if (m->arrival_ms <= q->oldest_ms)
+        q->oldest_stale = true;
     if (m->heap_i != 0)
         qmgr_heap_remove(&q->heap, m);
     if (m->queued)
@@ -118,6 +131,10 @@ static void qround_recorded(struct qmgr_work *w)
     struct relay_qmsg *m = w->m;
 
     m->io = false;
+    if (w->err == -ENOENT || w->err == -ESTALE) {      /* removed by hand */
+        qmgr_admin_gone(q, m, -ENOENT, "file removed");
+        return;
+    }
     if (w->err < 0) {
         /* The state is not durable: keep it in memory, try again later. */
         log_warnx("queue", 0, "cannot write state id=%s: %s", m->id, strerror(-w->err));
@@ -164,16 +181,21 @@ static void qround_log_notes(struct relay_qmsg *m)
         }
         switch (r->state) {
         case RELAY_R_DELIVERED:
+            relay_stats_add(RELAY_STAT_RCPT_DELIVERED, 1);
+            relay_stats_observe(RELAY_HIST_DELIVERY, r->last_ms > m->arrival_ms
+                                ? (r->last_ms - m->arrival_ms) * 1000 : 0);
             log_info("smtp", r->note_sid, "delivered id=%s to=<%s> relay=%s reply=\"%s\"", m->id,
                      r->addr, relay, r->last);
             break;
         case RELAY_R_FAILED:
+            relay_stats_add(RELAY_STAT_RCPT_BOUNCED, 1);
             if (r->note_sid != 0)       /* the session's event, then the queue's verdict */
                 log_info("smtp", r->note_sid, "failed id=%s to=<%s> relay=%s reply=\"%s\"",
                          m->id, r->addr, relay, r->last);
             log_info("queue", 0, "failed id=%s to=<%s> reason=\"%s\"", m->id, r->addr, r->last);
             break;
         case RELAY_R_PENDING:
+            relay_stats_add(RELAY_STAT_RCPT_DEFERRED, 1);
             log_info(r->note_sid ? "smtp" : "queue", r->note_sid,
                      "deferred id=%s to=<%s> reason=\"%s\"", m->id, r->addr, r->last);
             break;
@@ -300,6 +322,7 @@ static void qround_dsn_committed(struct relay_spool *sp, int status, void *arg)
     }
     qmgr_maybe_exit(q);
     log_info("queue", 0, "dsn id=%s for=%s kind=%s", d->newid, d->m->id, d->kind);
+    relay_stats_add(d->kind[0] == 'f' ? RELAY_STAT_DSN_FAILURE : RELAY_STAT_DSN_DELAY, 1);
     {
         const char *to[1] = { d->m->sender };
         struct relay_plog_out o = {
@@ -429,6 +452,10 @@ void qmgr_round_finish(struct qmgr *q, struct relay_qmsg *m)
     char *records = NULL;
     size_t len = 0;
 
+    if (m->delete_pending && qmgr_admin_round_end(q, m)) {
+        policy_config_unref(cfg);
+        return;
+    }
     for (size_t i = 0; i < m->nrcpts; i++) {
         struct relay_qrcpt *r = &m->rcpts[i];
 
@@ -437,7 +464,7 @@ void qmgr_round_finish(struct qmgr *q, struct relay_qmsg *m)
             r->dsn_due = false;         /* never a DSN about a DSN */
         failure_dsn |= r->dsn_due;
     }
-    if (pending && !failure_dsn && !nullsender && m->delay_ms == 0
+    if (pending && !failure_dsn && !nullsender && m->delay_ms == 0 && m->held_ms == 0
         && now >= qmgr_sat_add(m->arrival_ms, t->delay_notification_timeout))
         delay_dsn = true;
     if ((failure_dsn || delay_dsn) && m->data == NULL && !m->data_tried) {

@@ -25,6 +25,7 @@
  *  a round and the start of one are asynchronous (thread pool), so nothing
  *  here frees a message under its caller.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,8 +34,10 @@
 #include "log_util.h"
 #include "relay_plog.h"
 #include "relay_qmgr_int.h"
+#include "relay_stats.h"
 
 #define QSCHED_BLOCKED_MS 1000          /* look again at messages waiting for a slot */
+#define QSCHED_OLDEST_PASS 10000        /* a queue this big looks for its oldest once a second */
 
 /* ---- results -------------------------------------------------------- */
 
@@ -179,6 +182,14 @@ static void qsched_dispatch_go(struct qmgr_work *w)
     size_t njobs = 0;
 
     m->io = false;
+    if (w->err == -ENOENT || w->err == -EBADMSG) {     /* removed or corrupted by hand */
+        policy_config_unref(cfg);
+        free(jobs);
+        free(dests);
+        qmgr_admin_gone(q, m, w->err, w->why);
+        return;
+    }
+    m->release_grace = false;           /* a round after the release: expiry applies again */
     m->jobs = 1;                        /* held while we hand out jobs */
     m->conn_failure = false;
     for (size_t i = 0; i < m->nrcpts; i++) {
@@ -284,6 +295,8 @@ static uint64_t qsched_due(const struct qmgr *q, const struct relay_qmsg *m)
 {
     uint64_t expires = qmgr_sat_add(m->arrival_ms, q->expiration);
 
+    if (m->delete_pending)
+        return 0;                       /* finish the administrator's delete now */
     if (qmgr_round_all_final(m))        /* records or a DSN owed: at next_ms; else remove */
         return qmgr_round_owes(m) ? m->next_ms : 0;
     return m->next_ms < expires ? m->next_ms : expires;
@@ -291,9 +304,10 @@ static uint64_t qsched_due(const struct qmgr *q, const struct relay_qmsg *m)
 
 /* qsched_fifo_put - append m to a FIFO */
 
-static void qsched_fifo_put(struct relay_qmsg **head, struct relay_qmsg **tail,
+static void qsched_fifo_put(struct qmgr *q, struct relay_qmsg **head, struct relay_qmsg **tail,
                             struct relay_qmsg *m)
 {
+    q->nqueued++;
     m->qnext = NULL;
     m->queued = true;
     if (*tail)
@@ -305,12 +319,14 @@ static void qsched_fifo_put(struct relay_qmsg **head, struct relay_qmsg **tail,
 
 /* qsched_fifo_take - the first message of a FIFO, unlinked, or NULL */
 
-static struct relay_qmsg *qsched_fifo_take(struct relay_qmsg **head, struct relay_qmsg **tail)
+static struct relay_qmsg *qsched_fifo_take(struct qmgr *q, struct relay_qmsg **head,
+                                           struct relay_qmsg **tail)
 {
     struct relay_qmsg *m = *head;
 
     if (m == NULL)
         return NULL;
+    q->nqueued--;
     *head = m->qnext;
     if (*head == NULL)
         *tail = NULL;
@@ -325,7 +341,7 @@ static void qsched_wait(struct qmgr *q, struct relay_qmsg *m, uint64_t now)
 {
     m->due_ms = qsched_due(q, m);
     if (m->due_ms <= now)
-        qsched_fifo_put(&q->due, &q->due_tail, m);
+        qsched_fifo_put(q, &q->due, &q->due_tail, m);
     else
         qmgr_heap_push(&q->heap, m);
 }
@@ -334,9 +350,79 @@ static void qsched_wait(struct qmgr *q, struct relay_qmsg *m, uint64_t now)
 
 void qmgr_sched_ready(struct qmgr *q, struct relay_qmsg *m)
 {
-    if (m->heap_i == 0 && !m->queued && m->jobs == 0 && !m->io)
-        qsched_wait(q, m, qmgr_now(q));
+    if (m->heap_i == 0 && !m->queued && m->jobs == 0 && !m->io) {
+        if (m->held_ms != 0 && !m->delete_pending) {
+            qsched_fifo_put(q, &q->held, &q->held_tail, m);     /* never examined */
+            q->nheld++;
+        } else {
+            qsched_wait(q, m, qmgr_now(q));
+        }
+    }
     qmgr_sched_run(q);
+}
+
+/* qsched_fifo_drop_marked - unlink the marked messages of a FIFO; how many */
+
+static size_t qsched_fifo_drop_marked(struct qmgr *q, struct relay_qmsg **head,
+                                      struct relay_qmsg **tail)
+{
+    struct relay_qmsg *keep = NULL, *keep_tail = NULL, *m;
+    size_t n = 0;
+
+    while ((m = qsched_fifo_take(q, head, tail)) != NULL) {
+        if (m->admin_mark)
+            n++;
+        else
+            qsched_fifo_put(q, &keep, &keep_tail, m);
+    }
+    *head = keep;
+    *tail = keep_tail;
+    return n;
+}
+
+/* qmgr_sched_take_marked - the marked idle messages leave every place
+ * (one pass over the FIFOs only when a marked one is in one) */
+
+void qmgr_sched_take_marked(struct qmgr *q)
+{
+    bool fifo = false;
+
+    for (struct relay_qmsg *m = q->msgs; m != NULL; m = m->next) {
+        if (!m->admin_mark)
+            continue;
+        if (m->heap_i != 0)
+            qmgr_heap_remove(&q->heap, m);
+        fifo |= m->queued;
+    }
+    if (!fifo)
+        return;
+    (void)qsched_fifo_drop_marked(q, &q->due, &q->due_tail);
+    (void)qsched_fifo_drop_marked(q, &q->blocked, &q->blocked_tail);
+    q->nheld -= qsched_fifo_drop_marked(q, &q->held, &q->held_tail);
+}
+
+/* qmgr_sched_gauges - publish the queue's depth by state: idle ones are
+ * counted where they wait, the rest are active; the oldest arrival is
+ * found again (a pass) after the oldest left - at most once a second in a
+ * queue of QSCHED_OLDEST_PASS messages or more */
+
+void qmgr_sched_gauges(struct qmgr *q)
+{
+    size_t deferred = q->heap.n + q->nqueued - q->nheld;
+    uint64_t now = qmgr_now(q);
+
+    if (q->oldest_stale && (q->nmsgs < QSCHED_OLDEST_PASS || now - q->oldest_at >= 1000)) {
+        q->oldest_ms = 0;
+        for (struct relay_qmsg *m = q->msgs; m != NULL; m = m->next)
+            if (q->oldest_ms == 0 || m->arrival_ms < q->oldest_ms)
+                q->oldest_ms = m->arrival_ms;
+        q->oldest_stale = false;
+        q->oldest_at = now;
+    }
+    relay_stats_gauge_set(RELAY_GAUGE_QUEUE_HELD, (long long)q->nheld);
+    relay_stats_gauge_set(RELAY_GAUGE_QUEUE_DEFERRED, (long long)deferred);
+    relay_stats_gauge_set(RELAY_GAUGE_QUEUE_ACTIVE, (long long)(q->nmsgs - deferred - q->nheld));
+    relay_stats_gauge_set(RELAY_GAUGE_QUEUE_OLDEST_MS, (long long)q->oldest_ms);
 }
 
 /* qsched_rekey - message_expiration_timeout changed (reload): new heap keys */
@@ -366,6 +452,15 @@ static void qsched_examine(struct qmgr *q, struct relay_qmsg *m, const struct co
     q->examined++;
     if (m->jobs > 0 || m->io)
         return;                         /* busy: its work ends in qmgr_sched_ready */
+    if (m->delete_pending) {
+        qmgr_round_finish(q, m);        /* the administrator's delete (qmgr_admin_round_end) */
+        return;
+    }
+    if (m->held_ms != 0) {              /* cannot be here (held ones are not), but never go */
+        qsched_fifo_put(q, &q->held, &q->held_tail, m);
+        q->nheld++;
+        return;
+    }
     if (qmgr_round_all_final(m)) {
         if (!qmgr_round_owes(m))
             qmgr_round_remove(q, m);    /* e.g. a crash before removal */
@@ -376,12 +471,12 @@ static void qsched_examine(struct qmgr *q, struct relay_qmsg *m, const struct co
         return;
     }
     dec = qsched_expiry(m, cfg, now);
-    if (dec.rcpt == RELAY_O_FAIL)
+    if (dec.rcpt == RELAY_O_FAIL && !m->release_grace)  /* released late: one attempt */
         qsched_expire(q, m, &dec);
     else if (m->next_ms > now)
         qsched_wait(q, m, now);         /* the key was stale (a reload) */
     else if (qsched_slots_full(q, cfg))
-        qsched_fifo_put(&q->blocked, &q->blocked_tail, m);  /* conn_gone reschedules */
+        qsched_fifo_put(q, &q->blocked, &q->blocked_tail, m);  /* conn_gone reschedules */
     else
         qsched_dispatch(q, m);
     relay_decision_free(&dec);
@@ -393,13 +488,13 @@ static void qsched_sweep_blocked(struct qmgr *q, const struct config *cfg, uint6
 {
     struct relay_qmsg *keep = NULL, *keep_tail = NULL, *m;
 
-    while ((m = qsched_fifo_take(&q->blocked, &q->blocked_tail)) != NULL) {
+    while ((m = qsched_fifo_take(q, &q->blocked, &q->blocked_tail)) != NULL) {
         struct relay_decision dec = qsched_expiry(m, cfg, now);
 
-        if (dec.rcpt == RELAY_O_FAIL)
+        if (dec.rcpt == RELAY_O_FAIL && !m->release_grace)
             qsched_expire(q, m, &dec);
         else
-            qsched_fifo_put(&keep, &keep_tail, m);
+            qsched_fifo_put(q, &keep, &keep_tail, m);
         relay_decision_free(&dec);
     }
     q->blocked = keep;
@@ -465,7 +560,7 @@ void qmgr_sched_run(struct qmgr *q)
     due = q->due;                       /* this run's; new arrivals wait for the next */
     due_tail = q->due_tail;
     q->due = q->due_tail = NULL;
-    while ((m = qsched_fifo_take(&due, &due_tail)) != NULL)
+    while ((m = qsched_fifo_take(q, &due, &due_tail)) != NULL)
         qsched_examine(q, m, cfg, now);
     while ((m = qmgr_heap_top(&q->heap)) != NULL && m->due_ms <= now)
         qsched_examine(q, qmgr_heap_pop(&q->heap), cfg, now);
@@ -473,4 +568,5 @@ void qmgr_sched_run(struct qmgr *q)
         q->blocked_sweep_ms = now + QSCHED_BLOCKED_MS;
     policy_config_unref(cfg);
     qsched_arm(q, now);
+    qmgr_sched_gauges(q);
 }

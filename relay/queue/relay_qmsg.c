@@ -8,8 +8,12 @@
  *   rcpt <index> delivered|failed|deferred <unix-ms> <attempts> <text>
  *   next <unix-ms>
  *   delay <unix-ms>
+ *   hold <unix-ms> <uid>              (queue administration, relay_qadmin.c)
+ *   release <unix-ms> <uid>
+ *   delete <unix-ms> <uid> bounce|plain
  *
- * Loading replays the records in order (the last one of a recipient wins);
+ * Loading replays the records in order (the last one of a recipient wins,
+ * and the last hold or release);
  * a torn last line (no newline: a crash during append) is ignored, and
  * m->torn tells the writer to end it before appending.  A record with a
  * damaged number (a sign, no digits, an overflow, other characters after
@@ -72,6 +76,13 @@ static int relay_qmsg_pread(int fd, char *buf, size_t n, uint64_t off)
         off += (uint64_t)r;
     }
     return 0;
+}
+
+/* qmsg_tail_short - the file is too short for its data and end marker */
+
+static bool qmsg_tail_short(const struct stat *st, const struct relay_qmsg *m)
+{
+    return m->data_off + m->data_len + 4 > (uint64_t)st->st_size;
 }
 
 /* relay_qmsg_envelope - sender and recipients from the header lines */
@@ -162,10 +173,25 @@ static void relay_qmsg_replay(struct relay_qmsg *m, char *p, char *end)
             if (qmsg_num(&f, ULLONG_MAX, &ms) == 0) {
                 m->next_ms = ms;
                 m->rounds++;
+                m->release_grace = false;
             }
         } else if (strncmp(p, "delay ", 6) == 0) {
             if (qmsg_num(&f, ULLONG_MAX, &ms) == 0)
                 m->delay_ms = ms;
+        } else if (strncmp(p, "hold ", 5) == 0) {
+            if (qmsg_num(&f, ULLONG_MAX, &ms) == 0 && ms > 0)
+                m->held_ms = ms;
+        } else if (strncmp(p, "release ", 8) == 0) {
+            if (qmsg_num(&f, ULLONG_MAX, &ms) == 0) {
+                m->held_ms = 0;
+                m->released_ms = ms;
+                m->release_grace = true;        /* until a round follows ("next") */
+            }
+        } else if (strncmp(p, "delete ", 7) == 0) {
+            if (qmsg_num(&f, ULLONG_MAX, &ms) == 0) {
+                m->delete_pending = true;
+                m->delete_bounce = strstr(f, " bounce") != NULL;
+            }
         }
         /* Unknown lines are skipped: a newer version may add records.  So
          * are damaged ones: the end of a torn line (a crash mid-append) may
@@ -228,14 +254,46 @@ int relay_qmsg_load(int dirfd, const char *id, struct relay_qmsg **out, const ch
     return r;
 }
 
-/* relay_qmsg_read_data - the message bytes */
+/* relay_qmsg_verify - is the file still the message loaded: present, its
+ * header parses, same id and data; -ENOENT when gone, -EBADMSG when not */
 
-char *relay_qmsg_read_data(int dirfd, const struct relay_qmsg *m, int *err)
+int relay_qmsg_verify(int dirfd, const struct relay_qmsg *m, const char **why)
 {
-    char *buf = xmalloc(m->data_len + 1);
-    int fd = openat(dirfd, m->id, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    struct relay_qfile qf;
+    struct stat st;
+    size_t want = m->data_off < RELAY_QMSG_HEADER_MAX ? (size_t)m->data_off : RELAY_QMSG_HEADER_MAX;
+    char *buf;
+    int fd = openat(dirfd, m->id, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), r = 0;
 
-    if (fd < 0 || (*err = relay_qmsg_pread(fd, buf, m->data_len, m->data_off)) < 0) {
+    if (fd < 0) {
+        *why = errno == ENOENT ? "file removed" : "cannot open";
+        return errno == ENOENT ? -ENOENT : -EBADMSG;
+    }
+    buf = xmalloc(want + 1);
+    if (fstat(fd, &st) < 0 || relay_qmsg_pread(fd, buf, want, 0) < 0) {
+        *why = "file truncated";
+        r = -EBADMSG;
+    } else if (relay_queue_parse_header(buf, want, &qf, why) < 0) {
+        r = -EBADMSG;
+    } else if (strcmp(qf.id, m->id) != 0 || qf.data_off != m->data_off
+               || qf.data_len != m->data_len
+               || qmsg_tail_short(&st, m)) {
+        *why = "header no longer matches the message";
+        r = -EBADMSG;
+    }
+    free(buf);
+    close(fd);
+    return r;
+}
+
+/* qmsg_read_range - n bytes of file id at off, NUL-terminated; NULL with *err */
+
+static char *qmsg_read_range(int dirfd, const char *id, uint64_t off, size_t n, int *err)
+{
+    char *buf = xmalloc(n + 1);
+    int fd = openat(dirfd, id, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+    if (fd < 0 || (*err = relay_qmsg_pread(fd, buf, n, off)) < 0) {
         if (fd < 0)
             *err = -errno;
         else
@@ -244,9 +302,24 @@ char *relay_qmsg_read_data(int dirfd, const struct relay_qmsg *m, int *err)
         return NULL;
     }
     close(fd);
-    buf[m->data_len] = '\0';
+    buf[n] = '\0';
     *err = 0;
     return buf;
+}
+
+/* relay_qmsg_read_envelope - the header lines before the message bytes */
+
+char *relay_qmsg_read_envelope(int dirfd, const struct relay_qmsg *m, int *err)
+{
+    return qmsg_read_range(dirfd, m->id, 0, m->data_off < RELAY_QMSG_HEADER_MAX
+                           ? (size_t)m->data_off : RELAY_QMSG_HEADER_MAX, err);
+}
+
+/* relay_qmsg_read_data - the message bytes */
+
+char *relay_qmsg_read_data(int dirfd, const struct relay_qmsg *m, int *err)
+{
+    return qmsg_read_range(dirfd, m->id, m->data_off, m->data_len, err);
 }
 
 /* relay_qmsg_append - append complete record lines durably */
@@ -282,6 +355,21 @@ int relay_qmsg_remove(int dirfd, const char *id)
     if (unlinkat(dirfd, id, 0) < 0)
         return -errno;
     return fsync(dirfd) < 0 ? -errno : 0;
+}
+
+/* relay_qmsg_record_admin - append one administration record to a buffer */
+
+void relay_qmsg_record_admin(const char *what, uint64_t ms, unsigned uid, const char *arg,
+                             char **buf, size_t *len)
+{
+    char *line = xasprintf("%s %llu %u%s%s\n", what, (unsigned long long)ms, uid,
+                           arg ? " " : "", arg ? arg : "");
+    size_t n = strlen(line);
+
+    *buf = xrealloc(*buf, *len + n + 1);
+    memcpy(*buf + *len, line, n + 1);
+    *len += n;
+    free(line);
 }
 
 /* relay_qmsg_record_rcpt - append one recipient record to a buffer */

@@ -38,6 +38,13 @@ struct relay_qmsg {
     uint64_t delay_ms;                  /* delay DSN queued at (0 = not yet) */
     uint64_t data_off, data_len;        /* message bytes in the file */
     unsigned rounds;                    /* delivery rounds with a deferral */
+    uint64_t held_ms;                   /* held by an administrator at (0 = not held) */
+    uint64_t released_ms;               /* last released at (0 = never) */
+    bool    release_grace;              /* released, no round since: one attempt even
+                                         * if expired */
+    bool    delete_pending;             /* deleted by an administrator: remove (and
+                                         * bounce) when the round ends */
+    bool    delete_bounce;
     struct relay_qrcpt *rcpts;          /* owned */
     size_t  nrcpts;
     /* Queue manager bookkeeping. */
@@ -52,7 +59,9 @@ struct relay_qmsg {
     bool    round_due;                  /* all jobs back: end the round after the writes */
     uint64_t due_ms;                    /* qmgr heap key: when to look at it next */
     size_t  heap_i;                     /* 1 + index in the qmgr heap, 0 = not in it */
-    bool    queued;                     /* in a qmgr FIFO (due or blocked) */
+    bool    queued;                     /* in a qmgr FIFO (due, blocked or held) */
+    bool    admin_mark;                 /* qmgr: chosen by the administration request
+                                         * being executed (relay_qadmin.c) */
     struct relay_qmsg *qnext;           /* that FIFO */
     struct relay_qmsg *next, *prev;     /* qmgr list of every message */
 };
@@ -60,12 +69,22 @@ struct relay_qmsg {
 /* relay_qmsg.c: blocking I/O, run on the thread pool. */
 int     relay_qmsg_load(int dirfd, const char *id, struct relay_qmsg **out, const char **why);
 void    relay_qmsg_free(struct relay_qmsg *m);
+/* Read the envelope (the header lines before "data", NUL-terminated); NULL
+ * with *err = -errno. */
+char   *relay_qmsg_read_envelope(int dirfd, const struct relay_qmsg *m, int *err);
 /* Read the message bytes; NULL with *err = -errno. */
 char   *relay_qmsg_read_data(int dirfd, const struct relay_qmsg *m, int *err);
 /* Append records (complete lines) and fdatasync.  0 or -errno. */
 int     relay_qmsg_append(int dirfd, const char *id, const char *records, size_t len);
 /* Remove the file and fsync the directory.  0 or -errno. */
 int     relay_qmsg_remove(int dirfd, const char *id);
+/* Is the file still the one loaded (present, header checks, same data)?
+ * 0, -ENOENT (gone) or -EBADMSG (*why: what no longer checks). */
+int     relay_qmsg_verify(int dirfd, const struct relay_qmsg *m, const char **why);
+/* Administration records, appended to *buf: "hold MS UID", "release MS UID",
+ * "delete MS UID bounce|plain". */
+void    relay_qmsg_record_admin(const char *what, uint64_t ms, unsigned uid, const char *arg,
+                                char **buf, size_t *len);
 /* Record line for recipient i ("rcpt I STATE MS ATTEMPTS TEXT\n"); appended to *buf. */
 void    relay_qmsg_record_rcpt(const struct relay_qmsg *m, size_t i, char **buf, size_t *len);
 

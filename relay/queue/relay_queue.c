@@ -251,7 +251,7 @@ static int relay_queue_check_fd(int fd, off_t size, struct relay_qfile *qf, cons
 
 /* relay_queue_quarantine - move a bad file to corrupt/, never deleting it */
 
-static void relay_queue_quarantine(const char *name, const char *why)
+void relay_queue_quarantine(const char *name, const char *why)
 {
     int from = relay_queue_fds[RELAY_QDIR_MESSAGES], to = relay_queue_fds[RELAY_QDIR_CORRUPT];
     char target[NAME_MAX + 16];

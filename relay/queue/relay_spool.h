@@ -48,6 +48,9 @@ int     relay_queue_parse_header(const char *buf, size_t len, struct relay_qfile
                                  const char **why);
 /* Scan messages/ (quarantining corrupt files) and clean incoming/. 0 or -errno. */
 int     relay_queue_recover(size_t *nmessages, size_t *ncorrupt);
+/* Move messages/NAME to corrupt/ (never deleted; a numbered name if taken)
+ * and log why.  Blocking. */
+void    relay_queue_quarantine(const char *name, const char *why);
 
 /* relay_spool.c: one message being written, owned by one worker loop. */
 struct relay_spool;

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "log.h"
 #include "policy_config.h"
 #include "relay_failsafe.h"
@@ -86,6 +88,9 @@ int main(int argc, char **argv)
     if (optind != argc)
         domsecd_usage(2);
     log_init("domsecd", verbose ? LOG_DEBUG : LOG_INFO);
+    /* Before any thread: jansson's allocator and hash seed are process-wide. */
+    json_set_alloc_funcs(xmalloc, free);
+    json_object_seed(0);
     cfg = policy_config_load(path, &errs);
     if (check && cfg != NULL) {         /* the TLS files, as the daemon would read them */
         struct relay_tls_set *set = relay_failsafe_load(cfg, &errs, &warns);

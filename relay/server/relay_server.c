@@ -2,7 +2,12 @@
  * relay_server.c - the daemon's skeleton: threads, signals, reload, stop.
  *
  * main thread: the default loop, handling SIGHUP (reload), SIGTERM and
- *   SIGINT (stop).  It owns the configuration swap.  Every few seconds it
+ *   SIGINT (stop), and the control socket (relay/ctl/: status, reload,
+ *   queue commands).  It owns the configuration swap and tells systemd
+ *   (sd_notify, when NOTIFY_SOCKET is set) READY after the start,
+ *   RELOADING/READY around a reload, STOPPING at SIGTERM, and WATCHDOG
+ *   while its loop, every worker's and the queue manager's run (each
+ *   loop's wake callback counts its runs: the heartbeat).  Every few seconds it
  *   looks whether a burst of connections is over (relay_limits_burst_over);
  *   then idle workers drop their wolfSSL ECC cache and, one tick later,
  *   malloc_trim() gives the freed heap back to the system (glibc keeps it
@@ -19,7 +24,8 @@
  * material as that user (relay_failsafe.c: a domain-secure connector
  * without TLS does not start) -> create and open the queue directories ->
  * open the protocol and tracking logs -> bind -> drop privileges -> recover
- * the queue -> commit thread -> queue manager -> workers.  Stop: the
+ * the queue -> commit thread -> queue manager -> /metrics -> workers
+ * ([metrics] listen is bound with the others).  Stop: /metrics first; the
  * workers stop accepting, idle sessions get 421, sessions in DATA finish
  * their message (bounded by RELAY_STOP_GRACE_MS); then the queue manager
  * drops its connections in flight (their recipients stay pending); then
@@ -45,12 +51,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <systemd/sd-daemon.h>
+
 #include "log.h"
 #include "relay_crl.h"
+#include "relay_ctl.h"
 #include "relay_qmgr.h"
 #include "relay_receive.h"
 #include "relay_failsafe.h"
 #include "relay_limits.h"
+#include "relay_metrics.h"
 #include "relay_plog.h"
 #include "relay_server.h"
 #include "relay_spool.h"
@@ -71,11 +81,17 @@ static uv_async_t relay_worker_done;
 static uv_timer_t relay_stop_timer;
 static uv_timer_t relay_daily_timer;     /* certificate expiry warnings */
 static uv_timer_t relay_trim_timer;      /* gives freed heap back after bursts */
+static uv_timer_t relay_watchdog_timer;  /* WATCHDOG=1 to systemd (WatchdogSec=) */
+static uint64_t relay_watchdog_ms;       /* its period: a quarter of WatchdogSec= */
+static bool relay_watchdog_armed;        /* the first tick has woken every loop */
+static unsigned long *relay_beats_seen;  /* per worker, then the queue manager */
 static long relay_trim_peak;             /* most connections since the last trim */
 static long relay_trim_burst[2];         /* {peak, now} of a burst found over: trim
                                           * at the next tick ({0, 0}: none) */
 static size_t relay_workers_running;
 static bool relay_stopping;
+static unsigned relay_generation = 1;   /* of the running configuration */
+static int64_t relay_loaded_ms;         /* when it was loaded (Unix ms) */
 
 /* relay_server_request_stop - ask every worker to stop */
 
@@ -112,9 +128,11 @@ static void relay_server_workers_done(uv_async_t *a)
         uv_close((uv_handle_t *)&relay_stop_timer, NULL);
         uv_close((uv_handle_t *)&relay_daily_timer, NULL);
         uv_close((uv_handle_t *)&relay_trim_timer, NULL);
+        uv_close((uv_handle_t *)&relay_watchdog_timer, NULL);
         uv_close((uv_handle_t *)&relay_sig_hup, NULL);
         uv_close((uv_handle_t *)&relay_sig_term, NULL);
         uv_close((uv_handle_t *)&relay_sig_int, NULL);
+        relay_ctl_stop();
     }
 }
 
@@ -164,41 +182,142 @@ static struct relay_tls_set *relay_server_tls(const struct config *cfg, size_t *
     return set;
 }
 
-/* relay_server_reload - SIGHUP: build a new config; keep the old on error */
+/* relay_server_now_ms - wall clock, Unix ms */
 
-static void relay_server_reload(void)
+static int64_t relay_server_now_ms(void)
 {
-    struct cfg_errors errs = { 0 };
-    struct config *cfg = policy_config_load(relay_config_path, &errs), *old;
-    struct relay_tls_set *tls = NULL;
-    size_t  nerr = errs.n;
+    struct timespec ts;
 
-    if (cfg != NULL)
-        tls = relay_server_tls(cfg, &nerr);
-    if (tls == NULL) {                  /* a broken file, or it would not be safe */
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* relay_server_warn - a reload warning: logged and kept for the answer */
+
+static void relay_server_warn(struct relay_reload_result *out, const char *text)
+{
+    log_warnx("config", 0, "%s", text);
+    out->warnings.v = xrealloc(out->warnings.v, (out->warnings.n + 1) * sizeof(char *));
+    out->warnings.v[out->warnings.n++] = xstrdup(text);
+}
+
+/*
+ * relay_server_reload - build a new config; keep the old on error.  SIGHUP
+ * and the control socket's reload come here (both on the main loop, so
+ * never two at once).  *out (the caller's, zeroed) gets ok, the generation
+ * running afterwards, the errors "FILE:LINE: text" and the warnings; every
+ * one of them is also logged.
+ */
+static void relay_server_reload(struct relay_reload_result *out)
+{
+    struct cfg_errors errs = { 0 }, warns = { 0 };
+    struct config *cfg, *old;
+    struct relay_tls_set *tls = NULL;
+
+    sd_notifyf(0, "RELOADING=1\nSTATUS=reloading %s", relay_config_path);
+    if ((cfg = policy_config_load(relay_config_path, &errs)) != NULL && errs.n == 0)
+        tls = relay_failsafe_load(cfg, &errs, &warns);
+    for (size_t i = 0; i < warns.n; i++)
+        relay_server_warn(out, warns.v[i]);
+    policy_config_errors_free(&warns);
+    out->generation = relay_generation;
+    if (tls == NULL || errs.n > 0) {    /* a broken file, or it would not be safe */
         for (size_t i = 0; i < errs.n; i++)
             log_errx("config", 0, "%s", errs.v[i]);
         log_warnx("config", 0, "reload failed, keeping the running configuration errors=%zu",
-                  nerr);
-        policy_config_errors_free(&errs);
+                  errs.n);
+        out->errors = errs;             /* handed over */
+        relay_tls_set_free(tls);
         policy_config_unref(cfg);
+        sd_notify(0, "READY=1\nSTATUS=running; the last reload failed");
         return;
     }
     policy_config_errors_free(&errs);
+    relay_tls_set_report(tls);
     old = policy_config_current();
     if (!relay_server_bindings_equal(old, cfg))
-        log_warnx("config", 0, "bindings changed: restart domsecd to listen on the new set");
+        relay_server_warn(out, "bindings changed: restart domsecd to listen on the new set");
     if (strcmp(old->transport.queue_directory, cfg->transport.queue_directory) != 0)
-        log_warnx("config", 0, "queue_directory changed: restart domsecd to use it");
+        relay_server_warn(out, "queue_directory changed: restart domsecd to use it");
     if (strcmp(old->service.user, cfg->service.user) != 0 || old->service.workers != cfg->service.workers)
-        log_warnx("config", 0, "[service] user or workers changed: restart domsecd to apply");
+        relay_server_warn(out, "[service] user or workers changed: restart domsecd to apply");
+    if (relay_metrics_changed(old, cfg))
+        relay_server_warn(out, "[metrics] changed: restart domsecd to apply");
+    if ((old->service.control_socket == NULL) != (cfg->service.control_socket == NULL)
+        || (old->service.control_socket != NULL
+            && strcmp(old->service.control_socket, cfg->service.control_socket) != 0)
+        || old->service.control_max_clients != cfg->service.control_max_clients)
+        relay_server_warn(out, "[service] control_socket or control_max_clients changed: "
+                          "restart domsecd to apply");
     relay_plog_reload(old, cfg);
     policy_config_unref(old);
     relay_tls_install(tls);             /* before the swap: new sessions find theirs */
+    relay_stats_label_config(cfg);      /* before the swap: sessions look theirs up */
     relay_crl_reload(cfg);
+    relay_ctl_reconfigure(cfg);
     policy_config_swap(cfg);
     relay_qmgr_reload();                /* expiry, [dns], connectors take effect now */
+    out->ok = true;
+    out->generation = ++relay_generation;
+    relay_loaded_ms = relay_server_now_ms();
     log_info("config", 0, "reloaded path=%s", relay_config_path);
+    sd_notify(0, "READY=1\nSTATUS=running");
+}
+
+/* relay_server_config_info - the control socket's view of the running configuration */
+
+static void relay_server_config_info(unsigned *generation, int64_t *loaded_ms)
+{
+    *generation = relay_generation;
+    *loaded_ms = relay_loaded_ms;
+}
+
+static const struct relay_ctl_ops relay_server_ctl_ops = {
+    .reload = relay_server_reload,
+    .config_info = relay_server_config_info,
+};
+
+/* relay_server_beat - did loop i's heartbeat move since the last tick?  (Logged when not.) */
+
+static bool relay_server_beat(size_t i, unsigned long beats, const char *what, int index)
+{
+    bool    moved = beats != relay_beats_seen[i] || !relay_watchdog_armed;
+
+    if (!moved)
+        log_warnx("server", 0, "watchdog: %s %d made no progress in %llu ms: not telling "
+                  "systemd", what, index, (unsigned long long)relay_watchdog_ms);
+    relay_beats_seen[i] = beats;
+    return moved;
+}
+
+/*
+ * relay_server_watchdog - timer (a quarter of WatchdogSec=): WATCHDOG=1 to
+ * systemd when every worker loop and the queue manager's loop ran its wake
+ * callback since the previous tick, which woke them all (the main loop is
+ * alive, or this would not run).  The first tick only wakes them.  While
+ * stopping, loops end one by one: main's word is enough.
+ */
+static void relay_server_watchdog(uv_timer_t *t)
+{
+    bool    all = true;
+
+    for (size_t i = 0; i < relay_nworkers && !relay_stopping; i++) {
+        unsigned long beats;
+
+        uv_mutex_lock(&relay_workers[i].lock);
+        beats = relay_workers[i].beats;
+        if (!relay_workers[i].wake_closed)
+            uv_async_send(&relay_workers[i].wake);
+        uv_mutex_unlock(&relay_workers[i].lock);
+        if (!relay_server_beat(i, beats, "worker", (int)i))
+            all = false;
+    }
+    if (!relay_stopping
+        && !relay_server_beat(relay_nworkers, relay_qmgr_heartbeat(), "queue manager", 0))
+        all = false;
+    if (all && relay_watchdog_armed)
+        sd_notify(0, "WATCHDOG=1");
+    relay_watchdog_armed = true;
 }
 
 /* relay_server_daily - once a day: certificates about to expire */
@@ -270,13 +389,20 @@ static void relay_server_trim(uv_timer_t *t)
 static void relay_server_signal(uv_signal_t *h, int signum)
 {
     if (signum == SIGHUP) {
-        relay_server_reload();
+        struct relay_reload_result res = { 0 };
+
+        if (!relay_stopping)
+            relay_server_reload(&res);  /* logged there; nobody to answer */
+        relay_ctl_reload_result_free(&res);
         return;
     }
     if (relay_stopping)
         return;
     relay_stopping = true;
     log_info("server", 0, "stopping signal=%s", signum == SIGTERM ? "TERM" : "INT");
+    relay_metrics_stop();               /* first: MHD's thread joined, no scrape from now */
+    sd_notify(0, "STOPPING=1\nSTATUS=stopping");
+    relay_ctl_stop();
     uv_timer_start(&relay_stop_timer, relay_server_stop_overdue, RELAY_STOP_GRACE_MS, 0);
     relay_server_request_stop();
 }
@@ -351,6 +477,14 @@ static void relay_server_fd_limit(const struct config *cfg)
                   (unsigned long long)rl.rlim_cur, want);
 }
 
+/* relay_server_fail - a start that fails after the control socket is up */
+
+static int relay_server_fail(void)
+{
+    relay_ctl_stop();
+    return 1;
+}
+
 /* relay_server_run - the daemon */
 
 int relay_server_run(const char *path, struct config *cfg)
@@ -362,6 +496,8 @@ int relay_server_run(const char *path, struct config *cfg)
     int r;
 
     relay_config_path = path;
+    relay_stats_thread_init();
+    relay_stats_label_config(cfg);
     signal(SIGPIPE, SIG_IGN);
     if (getenv("UV_THREADPOOL_SIZE") == NULL)
         setenv("UV_THREADPOOL_SIZE", "16", 1);  /* spool writes; before first use */
@@ -375,43 +511,62 @@ int relay_server_run(const char *path, struct config *cfg)
     if ((tls = relay_server_tls(cfg, &nerr)) == NULL)
         log_fatal("config", "cannot start with an invalid configuration path=%s", path);
     relay_tls_install(tls);
+    relay_main_loop = uv_default_loop();
+    relay_loaded_ms = relay_server_now_ms();
+    /* First of what is created: a second domsecd on this configuration
+     * finds the first one's socket answering and stops here. */
+    if (relay_ctl_start(relay_main_loop, cfg, &relay_server_ctl_ops, uid, gid) < 0)
+        return 1;
     if ((r = relay_queue_open(cfg->transport.queue_directory, uid, gid)) < 0) {
         errno = -r;
         log_err("queue", 0, "cannot open queue_directory %s", cfg->transport.queue_directory);
-        return 1;
+        return relay_server_fail();
     }
     if (relay_plog_open(cfg, uid, gid) < 0)  /* as root: directories handed to uid */
-        return 1;
+        return relay_server_fail();
     if (relay_listen_open(relay_workers, relay_nworkers, cfg) < 0)
-        return 1;
+        return relay_server_fail();
+    if (relay_metrics_open(cfg) < 0)    /* [metrics] listen: a bad address stops here */
+        return relay_server_fail();
     relay_limits_fd_budget((unsigned)relay_nworkers);
     if (relay_server_drop(uid, gid) < 0)
-        return 1;
+        return relay_server_fail();
     if ((r = relay_queue_recover(&nmsg, &ncorrupt)) < 0) {
         errno = -r;
         log_err("queue", 0, "cannot scan queue_directory %s", cfg->transport.queue_directory);
-        return 1;
+        return relay_server_fail();
     }
     log_info("queue", 0, "recovered messages=%zu corrupt=%zu", nmsg, ncorrupt);
     if (relay_crl_start(cfg) != 0)
-        return 1;
+        return relay_server_fail();
     policy_config_swap(cfg);
     if ((r = relay_commit_start()) != 0) {
         log_errx("server", 0, "cannot start commit thread: %s", uv_strerror(r));
-        return 1;
+        return relay_server_fail();
     }
     if (relay_qmgr_start() != 0) {
         relay_commit_stop();
-        return 1;
+        return relay_server_fail();
     }
 
-    relay_main_loop = uv_default_loop();
     uv_async_init(relay_main_loop, &relay_worker_done, relay_server_workers_done);
     uv_timer_init(relay_main_loop, &relay_stop_timer);
     uv_timer_init(relay_main_loop, &relay_daily_timer);
     uv_timer_start(&relay_daily_timer, relay_server_daily, 86400 * 1000ULL, 86400 * 1000ULL);
     uv_timer_init(relay_main_loop, &relay_trim_timer);
     uv_timer_start(&relay_trim_timer, relay_server_trim, RELAY_TRIM_TICK_MS, RELAY_TRIM_TICK_MS);
+    uv_timer_init(relay_main_loop, &relay_watchdog_timer);
+    {
+        uint64_t usec = 0;
+
+        /* WatchdogSec= of the unit: look at the loops four times in it */
+        if (sd_watchdog_enabled(0, &usec) > 0 && usec >= 4000) {
+            relay_watchdog_ms = usec / 4000;
+            relay_beats_seen = xcalloc(relay_nworkers + 1, sizeof(*relay_beats_seen));
+            uv_timer_start(&relay_watchdog_timer, relay_server_watchdog, relay_watchdog_ms,
+                           relay_watchdog_ms);
+        }
+    }
     uv_signal_init(relay_main_loop, &relay_sig_hup);
     uv_signal_init(relay_main_loop, &relay_sig_term);
     uv_signal_init(relay_main_loop, &relay_sig_int);
@@ -419,6 +574,8 @@ int relay_server_run(const char *path, struct config *cfg)
     uv_signal_start(&relay_sig_term, relay_server_signal, SIGTERM);
     uv_signal_start(&relay_sig_int, relay_server_signal, SIGINT);
 
+    if (relay_metrics_start(cfg) != 0)
+        return relay_server_fail();
     relay_receive_on_queued(relay_qmgr_notify);
     for (size_t i = 0; i < relay_nworkers; i++)
         relay_worker_start(&relay_workers[i], (int)i, &relay_worker_done);
@@ -428,6 +585,7 @@ int relay_server_run(const char *path, struct config *cfg)
         relay_listen_describe(cfg, list, sizeof(list));
         log_info("server", 0, "started workers=%zu bindings=%s", relay_nworkers, list);
     }
+    sd_notifyf(0, "READY=1\nSTATUS=running\nMAINPID=%ld", (long)getpid());
     uv_run(relay_main_loop, UV_RUN_DEFAULT);
 
     for (size_t i = 0; i < relay_nworkers; i++) {
@@ -438,11 +596,13 @@ int relay_server_run(const char *path, struct config *cfg)
     }
     relay_qmgr_stop();                  /* after the workers: no new messages now */
     relay_crl_stop();
+    relay_ctl_finish();                 /* after the queue manager: nothing defers now */
     relay_commit_stop();
     relay_plog_close();                 /* every session and delivery has ended */
     relay_queue_close();
     uv_loop_close(relay_main_loop);
     free(relay_workers);
+    free(relay_beats_seen);
     policy_config_swap(NULL);
     relay_tls_shutdown();
     tls_library_cleanup();

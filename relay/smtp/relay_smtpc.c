@@ -43,6 +43,7 @@
 #include "relay_limits.h"
 #include "relay_plog.h"
 #include "relay_smtpc_int.h"
+#include "relay_stats.h"
 #include "tls_conn.h"
 
 /* RFC 5321 4.5.3.2 timeouts. */
@@ -424,6 +425,7 @@ static void smtpc_event(struct tls_conn *tc, enum tls_event ev, void *arg)
             log_proto_connect(&c->pl);
         }
         tls_conn_resume(c->conn);
+        relay_stats_count(RELAY_LSTAT_CONN_OUT, relay_stats_label_find(c->dest->sc->name));
         c->ready_ms = uv_now(c->loop);
         relay__smtpc_enter_state(c, C_BANNER);
         return;
@@ -474,6 +476,8 @@ static void smtpc_timeout(uv_timer_t *t)
         return;
     }
     c->end_reason = LOG_PROTO_R_TIMEOUT;
+    if (c->state == C_TLS)
+        relay_stats_tls_failed(false, RELAY_TLS_FAIL_TIMEOUT);
     if (c->job == NULL) {
         relay__smtpc_finish(c);
         return;

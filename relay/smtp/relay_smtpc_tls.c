@@ -272,6 +272,7 @@ void relay__smtpc_tls_failed(struct relay_smtpc *c, const char *err)
     struct relay_decision d;
 
     smtpc_resume_forget(c);
+    relay_stats_tls_failed(false, relay_stats_tls_reason(err));
     relay_plog_tls_failed(&c->pl, err);
     f.starttls_offered = true;
     f.starttls_code = 220;
@@ -346,6 +347,7 @@ void relay__smtpc_tls_ready(struct relay_smtpc *c)
     struct tls_cert_info ci;
     bool have;
 
+    relay_stats_count(RELAY_LSTAT_TLS_OUT, relay_stats_label_find(c->dest->sc->name));
     have = tf->peer_der != NULL && tls_cert_info_from_der(tf->peer_der, tf->peer_der_len,
                                                           &ci) == 0;
     f.starttls_offered = true;

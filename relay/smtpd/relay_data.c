@@ -400,6 +400,8 @@ static void relay_data_committed(struct relay_spool *sp, int status, void *arg)
         s->ntx++;
         if (tx->secured != NULL)
             relay_stats_add(RELAY_STAT_DS_RECEIVED, 1);
+        relay_stats_count(RELAY_LSTAT_MSG_RECEIVED, s->stats_label);
+        relay_stats_observe(RELAY_HIST_COMMIT, (uv_hrtime() - tx->eod_ns) / 1000);
         if (relay_data_queued_hook != NULL)
             relay_data_queued_hook(tx->id);
     } else {
@@ -489,6 +491,7 @@ size_t relay__data_feed(struct relay_session *s, const char *p, size_t len)
             relay_data_headers(tx, out, outlen);
         tx->bytes += outlen;
         if (done) {
+            tx->eod_ns = uv_hrtime();
             if (tx->spool != NULL && relay_spool_busy(tx->spool)) {
                 tx->eod = true;         /* relay_data_flushed finishes */
                 relay__enter_state(s, RELAY_S_SPOOL_WAIT);

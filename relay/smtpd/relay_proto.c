@@ -412,6 +412,7 @@ static void relay_cmd_starttls(struct relay_session *s, struct relay_args *a)
         relay__close(s, RELAY_CLOSE_LOCAL);
         return;
     }
+    s->tls_started = true;
     if (dropped > 0)                    /* CVE-2011-0411: never executed inside TLS */
         log_info("smtpd", s->sid, "dropped %zu bytes pipelined after STARTTLS", dropped);
     /* RFC 3207 4.2: forget everything learned before TLS; EHLO again. */

@@ -28,6 +28,7 @@
 #include "relay_limits.h"
 #include "relay_plog.h"
 #include "relay_smtpd.h"
+#include "relay_stats.h"
 #include "relay_tls.h"
 #include "relay_worker.h"
 #include "tls_ctx.h"
@@ -352,6 +353,8 @@ static void relay_session_idle(uv_timer_t *t)
 {
     struct relay_session *s = t->data;
 
+    if (s->tls_started && !s->tls)
+        relay_stats_tls_failed(true, RELAY_TLS_FAIL_TIMEOUT);
     relay__reply(s, "451 4.7.0 Timeout waiting for client input");
     relay__close(s, RELAY_CLOSE_TIMEOUT);
 }
@@ -366,6 +369,8 @@ static void relay_session_life(uv_timer_t *t)
         uv_timer_start(&s->life_timer, relay_session_life, 1000, 0);
         return;
     }
+    if (s->tls_started && !s->tls)
+        relay_stats_tls_failed(true, RELAY_TLS_FAIL_TIMEOUT);
     relay__reply(s, "421 4.4.1 Connection timed out");
     relay__close(s, RELAY_CLOSE_TIMEOUT);
 }
@@ -389,6 +394,10 @@ static void relay_session_event(struct tls_conn *c, enum tls_event ev, void *arg
         return;
     case TLS_EV_EOF:
     case TLS_EV_ERROR:
+        if (s->tls_started && !s->tls) {        /* counted once: the session closes */
+            relay_stats_tls_failed(true, relay_stats_tls_reason(tls_conn_tls_error(c)));
+            s->tls_started = false;
+        }
         if (*tls_conn_tls_error(c) != '\0') {
             log_info("smtpd", s->sid, "TLS negotiation failed from=%s error=\"%s\"",
                      s->remote_ep, tls_conn_tls_error(c));
@@ -398,6 +407,7 @@ static void relay_session_event(struct tls_conn *c, enum tls_event ev, void *arg
         return;
     case TLS_EV_TLS_READY:
         s->tls = true;
+        relay_stats_count(RELAY_LSTAT_TLS_IN, s->stats_label);
         s->facts = tls_conn_facts(c);
         if (s->facts->peer_der != NULL) {
             s->peer = xcalloc(1, sizeof(*s->peer));
@@ -505,6 +515,8 @@ void relay_session_accept(struct relay_worker *w, uv_stream_t *server)
         relay__close(s, RELAY_CLOSE_LOCAL);
         return;
     }
+    s->stats_label = relay_stats_label_find(s->rc->name);
+    relay_stats_count(RELAY_LSTAT_CONN_IN, s->stats_label);
     relay_session_plog_start(s);
     lim = relay_limits_acquire(s->rc->name, s->rc->max_inbound_connection, s->remote_ip,
                                s->rc->max_inbound_connection_per_source, &s->limit_key);

@@ -16,6 +16,7 @@
 #include "relay_smtpd.h"
 #include "relay_spool.h"
 #include "relay_worker.h"
+#include "relay_stats.h"
 #include "tls_ctx.h"
 
 /* relay_worker_maybe_finish - a stopping worker with nothing left ends */
@@ -47,6 +48,7 @@ static void relay_worker_wake(uv_async_t *a)
 
     relay_commit_deliver(w);
     uv_mutex_lock(&w->lock);
+    w->beats++;
     stop = w->stop_requested;
     release = w->release_caches;
     w->release_caches = false;
@@ -71,6 +73,7 @@ static void relay_worker_main(void *arg)
 {
     struct relay_worker *w = arg;
 
+    relay_stats_thread_init();
     if (relay_listen_start(w) != 0)
         log_fatal("server", "worker %d cannot accept connections", w->index);
     uv_run(&w->loop, UV_RUN_DEFAULT);

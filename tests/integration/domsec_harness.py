@@ -502,6 +502,8 @@ class Daemon:
         uid, gid = service_ids()
         os.chown(self.logs_dir, uid, gid)
         self.config_path = os.path.join(self.dir, "domsec.conf")
+        # In a directory domsecd makes for its user (0750), as /run/domsec is.
+        self.control_socket = os.path.join(self.dir, "run", "control")
         self.ports = {"port": free_port()}
         self.proc = None
         self.pid = None
@@ -530,8 +532,12 @@ class Daemon:
         if connectors is None:
             connectors = [("Inet", {})]
         out = []
+        out += ["[service]"]
         if is_root():
-            out += ["[service]", "user = %s" % SERVICE_USER, ""]
+            out += ["user = %s" % SERVICE_USER]
+        # Each daemon its own control socket (the default, /run/domsec/control,
+        # would make a second daemon refuse to start).
+        out += ["control_socket = %s" % self.control_socket, ""]
         out += ["[transport]",
                 "accepted_domains = %s" % accepted_domains,
                 "queue_directory = %s" % self.queue_dir]
@@ -831,6 +837,12 @@ class StateRecord:
             if len(parts) != 2:
                 raise AssertionError("bad %s state record %r" % (self.kind, line))
             self.ms = int(parts[1])
+        elif self.kind in ("hold", "release", "delete"):      # queue administration
+            if len(parts) != (4 if self.kind == "delete" else 3) or \
+                    (self.kind == "delete" and parts[3] not in ("bounce", "plain")):
+                raise AssertionError("bad %s state record %r" % (self.kind, line))
+            self.ms, self.uid = int(parts[1]), int(parts[2])
+            self.bounce = self.kind == "delete" and parts[3] == "bounce"
         else:
             raise AssertionError("unknown state record %r" % line)
 

@@ -152,8 +152,16 @@ static const struct {
     const char *list;                   /* NULL: no list file */
     const char *errors[16];
 } error_cases[] = {
-    {"unknown section", RECV_A "[foo]\nx = 1\n[metrics bar]\n", NULL,
-     {"{c}:3: unknown section [foo]", "{c}:5: unknown section [metrics bar]"}},
+    {"unknown section", RECV_A "[foo]\nx = 1\n[statistics bar]\n", NULL,
+     {"{c}:3: unknown section [foo]", "{c}:5: unknown section [statistics bar]"}},
+    {"metrics", RECV_A "[metrics]\nlisten = 127.0.0.1:9125, [::1]:9125\n"
+     "remote_ip_ranges = 10.0.0.1/8\nmax_clients = 65\ntimeout = 500ms\n", NULL,
+     {"{c}:5: remote_ip_ranges: \"10.0.0.1/8\" has host bits set",
+      "{c}:6: max_clients: \"65\" is out of bounds (min 1, max 64)",
+      "{c}:7: timeout: \"500ms\" is out of bounds (min 1s, max 5m)",
+      "{c}:4: [metrics] listen takes one ADDR:PORT"}},
+    {"metrics name", RECV_A "[metrics main]\nlisten = 127.0.0.1\n", NULL,
+     {"{c}:3: section [metrics] takes no name"}},
     {"unknown key", RECV_A "fooo = 1\n[transport]\nbindings = 0.0.0.0:25\n", NULL,
      {"{c}:3: unknown key \"fooo\" in [receive A]",
       "{c}:5: unknown key \"bindings\" in [transport]"}},
@@ -572,6 +580,13 @@ static void test_defaults(void **state)
     assert_int_equal(cfg->dns.timeout, 5000);
     assert_string_equal(cfg->logs.directory, "/var/log/domsec");
     assert_int_equal(cfg->logs.protocol_log_max_file_size, 10ULL << 20);
+    assert_int_equal(cfg->metrics.nlisten, 0);             /* off */
+    assert_int_equal(cfg->metrics.nremote_ip_ranges, 2);
+    assert_int_equal(cfg->metrics.remote_ip_ranges[0].prefix, 8);
+    assert_int_equal(cfg->metrics.remote_ip_ranges[1].family, AF_INET6);
+    assert_int_equal(cfg->metrics.remote_ip_ranges[1].prefix, 128);
+    assert_int_equal(cfg->metrics.max_clients, 8);
+    assert_int_equal(cfg->metrics.timeout, 10000);
     policy_config_unref(cfg);
 }
 

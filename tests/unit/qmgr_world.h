@@ -8,7 +8,8 @@
  * loop until nothing is under way (settle) or until the stop has ended it
  * (stop_and_drain).  Every wait is bounded: a hang fails the test.
  *
- * Header-only, for relay_qmgr_test.c; every function is static.
+ * Header-only, for relay_qmgr_test.c and relay_qadmin_test.c; every function
+ * is static.
  */
 #ifndef DOMSEC_TEST_QMGR_WORLD_H
 #define DOMSEC_TEST_QMGR_WORLD_H
@@ -51,6 +52,7 @@ struct attempt {
     const char *msg_data;               /* the message's bytes at that time */
     char    head[64];                   /* their first bytes */
     bool    expired;                    /* they say "QUEUE.Expired" (a DSN's report) */
+    bool    admin;                      /* they say "QUEUE.Admin" (an admin delete's DSN) */
 };
 
 static struct {
@@ -96,6 +98,8 @@ static bool fake_work(struct relay_dest *d, struct relay_job *j)
             snprintf(a->head, sizeof(a->head), "%.*s", (int)(j->len < 63 ? j->len : 63),
                      j->data);
             a->expired = memmem(j->data, j->len, "550 4.4.7 QUEUE.Expired", 23) != NULL;
+            a->admin = memmem(j->data, j->len, "QUEUE.Admin; message deleted by administrative "
+                              "action", 53) != NULL;
         }
         snprintf(j->endpoint, sizeof(j->endpoint), "127.0.0.1:25");
         if (fake.mode == FAKE_NO_CONNECT && j->msg->sender[0] != '\0') {

@@ -2,13 +2,17 @@
  * relay_qmsg_test.c - delivery state on disk: records replay in order, the
  * last record of a recipient wins, a torn last line (crash mid-append) is
  * ignored, unknown lines and records with a damaged number are skipped,
- * appended records round-trip.
+ * appended records round-trip; hold/release/delete records (queue
+ * administration) replay with the last hold or release winning, a torn
+ * last one ignored; relay_qmsg_verify tells a removed or rewritten file.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,12 +193,122 @@ static void test_largest_numbers(void **state)
     assert_int_equal(rmdir(dir), 0);
 }
 
+/* load - write tail after the header, load, return the message (dir kept) */
+
+static struct relay_qmsg *load(char *dir, const char *tail, int *dfd)
+{
+    struct relay_qmsg *m;
+    const char *why = NULL;
+
+    assert_non_null(mkdtemp(dir));
+    *dfd = write_file(dir, tail);
+    assert_int_equal(relay_qmsg_load(*dfd, "0123456789ABCDEF", &m, &why), 0);
+    return m;
+}
+
+static void unload(char *dir, struct relay_qmsg *m, int dfd)
+{
+    relay_qmsg_free(m);
+    assert_int_equal(relay_qmsg_remove(dfd, "0123456789ABCDEF"), 0);
+    close(dfd);
+    assert_int_equal(rmdir(dir), 0);
+}
+
+static void test_hold_release_replay(void **state)
+{
+    static const struct {
+        const char *label, *tail;
+        uint64_t held, released;
+        bool grace, del, bounce;
+    } cases[] = {
+        { "hold", "hold 5000 0\n", 5000, 0, false, false, false },
+        { "hold, release", "hold 5000 0\nrelease 6000 0\n", 0, 6000, true, false, false },
+        { "hold, release, hold: last wins", "hold 5000 0\nrelease 6000 0\nhold 7000 33\n",
+          7000, 6000, true, false, false },
+        { "released, then a round", "hold 5000 0\nrelease 6000 0\nnext 9000\n", 0, 6000,
+          false, false, false },
+        { "torn last hold ignored", "hold 5000 0\nrelease 6000 0\nhold 7000", 0, 6000, true,
+          false, false },
+        { "damaged hold ignored", "hold 12x 0\n", 0, 0, false, false, false },
+        { "delete plain", "delete 8000 0 plain\n", 0, 0, false, true, false },
+        { "delete bounce", "hold 5000 0\ndelete 8000 0 bounce\n", 5000, 0, false, true, true },
+        { "torn delete ignored", "delete 8000 0 bou", 0, 0, false, false, false },
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char dir[] = "/tmp/qmsgtestXXXXXX";
+        struct relay_qmsg *m;
+        int dfd;
+
+        print_message("%s\n", cases[i].label);
+        m = load(dir, cases[i].tail, &dfd);
+        assert_int_equal(m->held_ms, cases[i].held);
+        assert_int_equal(m->released_ms, cases[i].released);
+        assert_int_equal(m->release_grace, cases[i].grace);
+        assert_int_equal(m->delete_pending, cases[i].del);
+        assert_int_equal(m->delete_bounce, cases[i].bounce);
+        unload(dir, m, dfd);
+    }
+}
+
+/* The writer's records are what the loader reads. */
+static void test_admin_records_round_trip(void **state)
+{
+    char dir[] = "/tmp/qmsgtestXXXXXX", *buf = NULL;
+    struct relay_qmsg *m, *m2;
+    const char *why = NULL;
+    size_t len = 0;
+    int dfd;
+
+    m = load(dir, "", &dfd);
+    relay_qmsg_record_admin("hold", 1796620000000ULL, 0, NULL, &buf, &len);
+    assert_string_equal(buf, "hold 1796620000000 0\n");
+    relay_qmsg_record_admin("delete", 1796620100000ULL, 7, "bounce", &buf, &len);
+    assert_string_equal(buf, "hold 1796620000000 0\ndelete 1796620100000 7 bounce\n");
+    assert_int_equal(relay_qmsg_append(dfd, "0123456789ABCDEF", buf, len), 0);
+    free(buf);
+    assert_int_equal(relay_qmsg_load(dfd, "0123456789ABCDEF", &m2, &why), 0);
+    assert_int_equal(m2->held_ms, 1796620000000ULL);
+    assert_true(m2->delete_pending && m2->delete_bounce);
+    relay_qmsg_free(m2);
+    unload(dir, m, dfd);
+}
+
+/* relay_qmsg_verify: the same file passes; removed: -ENOENT; rewritten
+ * with another header, or cut short: -EBADMSG. */
+static void test_verify(void **state)
+{
+    char dir[] = "/tmp/qmsgtestXXXXXX", path[512];
+    struct relay_qmsg *m;
+    const char *why = NULL;
+    int dfd;
+    FILE *f;
+
+    m = load(dir, "next 2000\n", &dfd);
+    assert_int_equal(relay_qmsg_verify(dfd, m, &why), 0);
+    snprintf(path, sizeof(path), "%s/0123456789ABCDEF", dir);
+    assert_int_equal(truncate(path, 60), 0);
+    assert_int_equal(relay_qmsg_verify(dfd, m, &why), -EBADMSG);
+    assert_non_null(f = fopen(path, "w"));
+    fputs("garbage\n", f);
+    fclose(f);
+    assert_int_equal(relay_qmsg_verify(dfd, m, &why), -EBADMSG);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(relay_qmsg_verify(dfd, m, &why), -ENOENT);
+    relay_qmsg_free(m);
+    close(dfd);
+    assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_replay),
         cmocka_unit_test(test_damaged_records_change_nothing),
         cmocka_unit_test(test_largest_numbers),
+        cmocka_unit_test(test_hold_release_replay),
+        cmocka_unit_test(test_admin_records_round_trip),
+        cmocka_unit_test(test_verify),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

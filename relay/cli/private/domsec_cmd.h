@@ -11,6 +11,7 @@
 #ifndef DOMSEC_CMD_H
 #define DOMSEC_CMD_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #define DOMSEC_DEFAULT_CONFIG "/etc/domsec/domsec.conf"
@@ -20,10 +21,21 @@ int     domsec_transport_main(const char *config_path, int argc, char **argv);
 /* Validate text as config_path's new content, then replace the file
  * atomically.  0, or 1 after a message on stderr. */
 int     domsec_write(const char *config_path, const char *text);
-/* SIGHUP every domsecd started with this configuration file. */
-void    domsec_reload(const char *config_path);
 /* A whole file, NUL-terminated (owned), or NULL with errno. */
 char   *domsec_read(const char *path);
+
+/* domsec_status.c: `domsec status|reload|ping` */
+int     domsec_status_main(const char *config_path, int argc, char **argv);
+int     domsec_reload_main(const char *config_path, int argc, char **argv);
+int     domsec_ping_main(const char *config_path, int argc, char **argv);
+/* Ask the domsecd of config_path to reload, through its control socket, and
+ * print the outcome; the exit status (0 OK, 1 refused: errors on stderr,
+ * 3 not answering, 4 denied).  after_write: a file was just written, and a
+ * daemon that is not running is fine ("written; domsecd is not running"). */
+int     domsec_reload(const char *config_path, bool after_write);
+
+/* domsec_queue.c: `domsec queue list|summary|show|retry|hold|release|delete` */
+int     domsec_queue_main(const char *config_path, int argc, char **argv);
 
 /* domsec_cert.c: `domsec cert new|request|import|list|show|renew|remove` */
 int     domsec_cert_main(const char *config_path, int argc, char **argv);

@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "dns.h"
+#include "relay_admin.h"
 #include "log_file.h"
 #include "relay_qmgr.h"
 #include "relay_smtp.h"
@@ -61,9 +62,10 @@ struct qmgr_heap {
 
 /*
  * Where each message is: every one on msgs; an idle one (no jobs, no I/O)
- * also in exactly one of due (examine now), heap (examine at due_ms) or
- * blocked (due, waiting for a connection slot).  A busy one is in none:
- * the end of its work puts it back (qmgr_sched_ready).
+ * also in exactly one of due (examine now), heap (examine at due_ms),
+ * blocked (due, waiting for a connection slot) or held (held by an
+ * administrator: never examined).  A busy one is in none: the end of its
+ * work puts it back (qmgr_sched_ready).
  */
 struct qmgr {
     struct relay_worker w;              /* loop, wake, lock, commit completions */
@@ -80,6 +82,13 @@ struct qmgr {
     struct relay_qmsg *msgs;            /* owned: every message (m->next, m->prev) */
     struct relay_qmsg *due, *due_tail;  /* FIFO (m->qnext) */
     struct relay_qmsg *blocked, *blocked_tail;  /* FIFO (m->qnext) */
+    struct relay_qmsg *held, *held_tail;        /* FIFO (m->qnext) */
+    size_t  nmsgs, nqueued, nheld;      /* on msgs; with m->queued; on held */
+    uint64_t oldest_ms;                 /* smallest arrival_ms (gauge), 0 = none */
+    bool    oldest_stale;               /* the oldest was forgotten: recompute */
+    uint64_t oldest_at;                 /* last recomputed (at most once a second) */
+    struct relay_admin_req *admin_head, *admin_tail;    /* under w.lock */
+    uv_timer_t sweep;                   /* look for queue files removed by hand */
     uint64_t blocked_sweep_ms;          /* next look for expired blocked messages */
     struct qmgr_heap heap;
     uint64_t expiration;                /* message_expiration_timeout the keys use */
@@ -104,6 +113,7 @@ struct qmgr_work {
     size_t  len;
     int     err;
     const char *why;
+    void   *arg;                        /* the caller's (relay_qadmin.c) */
     void  (*then)(struct qmgr_work *w);
 };
 
@@ -130,6 +140,9 @@ int     qmgr_dirfd(void);               /* messages/ */
 /* Run fn on the thread pool, then `then` on q's loop (buf is freed after). */
 void    qmgr_submit(struct qmgr *q, struct relay_qmsg *m, const char *id, uv_work_cb fn,
                     void (*then)(struct qmgr_work *w), char *buf, size_t len);
+/* The same with an argument of the caller's (w->arg) and no message. */
+void    qmgr_submit_arg(struct qmgr *q, const char *id, uv_work_cb fn,
+                        void (*then)(struct qmgr_work *w), void *arg);
 /* A loaded message joins the queue. */
 void    qmgr_add(struct qmgr *q, struct relay_qmsg *m);
 
@@ -138,6 +151,10 @@ void    qmgr_add(struct qmgr *q, struct relay_qmsg *m);
 void    qmgr_sched_ready(struct qmgr *q, struct relay_qmsg *m);
 /* Start what is due; arm the timer for the next thing. */
 void    qmgr_sched_run(struct qmgr *q);
+/* Take every idle message with admin_mark out of due/blocked/held/heap. */
+void    qmgr_sched_take_marked(struct qmgr *q);
+/* Publish the queue gauges (relay_stats.h) from the counts. */
+void    qmgr_sched_gauges(struct qmgr *q);
 /* The destinations' relay_dest_ops (set by qmgr_dest_get; q = d->owner). */
 void    qmgr_sched_job_done(struct relay_dest *d, struct relay_job *j);
 void    qmgr_sched_dest_failed(struct relay_dest *d, struct relay_job *current);
@@ -165,6 +182,34 @@ void    qmgr_round_check(struct qmgr *q, struct relay_qmsg *m);    /* the last j
 /* Every job is back (or m expired): DSN, records, then the next round or removal. */
 void    qmgr_round_finish(struct qmgr *q, struct relay_qmsg *m);
 
+/* relay_qadmin.c: queue administration (relay_qmgr_admin). */
+/* Set req's result and hand it back (req->done); fmt: the error text or NULL. */
+void    qmgr_admin_answer(struct relay_admin_req *req, enum relay_admin_status st,
+                          const char *fmt, ...) LOG_PRINTF(3, 4);
+enum relay_admin_qstate qmgr_admin_state(const struct relay_qmsg *m);
+/* m is selected by sel (id, domain of a pending recipient, state, age). */
+bool    qmgr_admin_match(const struct relay_qmsg *m, const struct relay_admin_sel *sel,
+                         uint64_t now);
+struct relay_qmsg *qmgr_admin_find(struct qmgr *q, const char *id);     /* or NULL */
+void    qmgr_admin_snap(const struct qmgr *q, const struct relay_qmsg *m,
+                        struct relay_admin_msg *o);      /* a snapshot for a result */
+int     qmgr_admin(struct qmgr *q, struct relay_admin_req *req);     /* any thread */
+void    qmgr_admin_drain(struct qmgr *q);       /* the wake: run what the mailbox holds */
+/* At the end of a round of m (delete_pending): true if it removed m. */
+bool    qmgr_admin_round_end(struct qmgr *q, struct relay_qmsg *m);
+/* The file of idle m was removed (-ENOENT) or quarantined (-EBADMSG): forget m. */
+void    qmgr_admin_gone(struct qmgr *q, struct relay_qmsg *m, int err, const char *why);
+/* The sweep's timer (qmgr_new). */
+void    qmgr_admin_init(struct qmgr *q);
+/* Start the cheap look for queue files removed by hand (fstatat each). */
+void    qmgr_admin_sweep(struct qmgr *q);
+#define QMGR_SWEEP_MS (10 * 60 * 1000)
+
+/* relay_qadmin_view.c: the read-only commands; each answers req. */
+void    qmgr_admin_list(struct qmgr *q, struct relay_admin_req *req);
+void    qmgr_admin_summary(struct qmgr *q, struct relay_admin_req *req);
+void    qmgr_admin_show(struct qmgr *q, struct relay_admin_req *req);
+
 /* relay_qdest.c */
 void    qmgr_dest_conn_gone(struct relay_dest *d);  /* relay_dest_ops (q = d->owner) */
 /* The destination for a connector and recipient domain (created if new). */
@@ -174,6 +219,8 @@ struct relay_dest *qmgr_dest_get(struct qmgr *q, struct config *cfg,
 void    qmgr_dest_enqueue(struct qmgr *q, struct relay_dest *d, struct relay_job *j);
 /* The stop: every waiting job comes back (RELAY_S_SHUTDOWN), so its round ends. */
 void    qmgr_dest_shutdown(struct qmgr *q);
+/* Forget d's addresses: the next job looks them up again (retry). */
+void    qmgr_dest_forget_dns(struct qmgr *q, struct relay_dest *d);
 /* Free d (and any job still waiting: qmgr_free's last resort). */
 void    qmgr_dest_free(struct qmgr *q, struct relay_dest *d);
 

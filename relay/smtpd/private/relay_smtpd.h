@@ -75,6 +75,7 @@ struct relay_tx {                       /* one mail transaction */
     int     spool_err;                  /* first -errno from the spool */
     const char *reject;                 /* static reply, while the file is removed */
     uint64_t bytes;                     /* message bytes accepted so far */
+    uint64_t eod_ns;                    /* uv_hrtime() at the final dot */
     char   *secured;                    /* owned: the partner domain if domain-secured */
     /* Header firewall (relay_data.c): strip X-MS-Exchange-Organization-*. */
     bool    in_body;                    /* past the empty line ending the header */
@@ -103,6 +104,8 @@ struct relay_session {
     bool    quit;                       /* close after flushing */
     struct tls_ctx *tls_ctx;            /* referenced: STARTTLS offered; NULL: not */
     bool    tls;                        /* the session is in TLS */
+    bool    tls_started;                /* STARTTLS accepted: a handshake began */
+    unsigned stats_label;               /* relay_stats label of rc */
     const struct tls_facts *facts;      /* owned by conn; valid while tls */
     struct tls_cert_info *peer;         /* owned: the client certificate's facts, or NULL */
     unsigned errors;
