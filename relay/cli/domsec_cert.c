@@ -401,7 +401,7 @@ static int cert_new(struct domsec__cert_cmd *c, const struct cert_opts *o, bool 
     }
     rc = cert_new_one(c, o, &p, request);
     if (rc == 0 && !request && c->reload)
-        (void)domsec_reload(c->config_path, true);
+        rc = domsec_reload(c->config_path, true);
     return rc;
 }
 
@@ -490,9 +490,7 @@ static int cert_import(struct domsec__cert_cmd *c, const char *file, const struc
         printf("completed the request %s (%s)\n", req->id, req->csr_path);
     }
     printf("%-11s: %s\n", "Subject", ci.subject);
-    if (c->reload)
-        (void)domsec_reload(c->config_path, true);
-    rc = 0;
+    rc = c->reload ? domsec_reload(c->config_path, true) : 0;
 out:
     tls_cert_info_free(&ci);
     tls_gen_buf_free(&pem);
@@ -547,7 +545,7 @@ static int cert_renew(struct domsec__cert_cmd *c, const char *arg, const struct 
         printf("renewed %s; it stays in the store until `domsec cert remove %s`\n",
                f.e->info.thumbprint, f.e->info.thumbprint);
     if (rc == 0 && f.e->info.self_signed && c->reload)
-        (void)domsec_reload(c->config_path, true);
+        rc = domsec_reload(c->config_path, true);
     free(friendly);
     tls_gen_bundle_free(&b);
     return rc;
@@ -597,7 +595,7 @@ static int cert_remove(struct domsec__cert_cmd *c, const char *arg, bool force)
                "that setting is changed" : "any other connector chooses another certificate or "
                "offers no STARTTLS");
     if (rc == 0 && f.e != NULL && c->reload)
-        (void)domsec_reload(c->config_path, true);
+        rc = domsec_reload(c->config_path, true);
     free(users);
     free(meta);
     free(base);

@@ -318,6 +318,33 @@ static int dq_summary(const char *config_path, const struct dq_opts *o)
     return 0;
 }
 
+/* dq_show_body - the body, page after page (the daemon sends at most 1 MiB a
+ * reply); m is the first page's answer.  A page that is not UTF-8 comes
+ * base64-encoded and is printed as its own block. */
+
+static int dq_show_body(const char *config_path, const char *id, json_t *m)
+{
+    json_t *page = json_incref(m), *args;
+    int     status = 0, pages = 0;
+
+    printf("\nbody\n");
+    for (;;) {
+        bool    b64 = json_is_string(json_object_get(page, "body_encoding"));
+
+        printf("%s%s%s", b64 ? "(base64)\n" : "", dq_s(page, "body"), b64 ? "\n" : "");
+        if (!json_is_true(json_object_get(page, "body_more")) || ++pages >= 1 << 16)
+            break;
+        args = json_pack("{s:s, s:b, s:I}", "id", id, "body", 1, "body_offset",
+                         json_integer_value(json_object_get(page, "body_next_offset")));
+        json_decref(page);
+        page = NULL;
+        if ((status = dq_call(config_path, "queue.show", args, &page)) != 0)
+            break;
+    }
+    json_decref(page);
+    return status;
+}
+
 /* dq_show - one message in full */
 
 static int dq_show(const char *config_path, const struct dq_opts *o)
@@ -364,10 +391,9 @@ static int dq_show(const char *config_path, const struct dq_opts *o)
         printf("headers%s\n%s", json_is_true(json_object_get(m, "headers_truncated"))
                                 ? " (the first 64 KiB)" : "", dq_s(m, "headers"));
     if (json_is_string(json_object_get(m, "body")))
-        printf("\nbody%s\n%s\n", json_is_string(json_object_get(m, "body_encoding"))
-                                 ? " (base64)" : "", dq_s(m, "body"));
+        status = dq_show_body(config_path, o->id, m);
     json_decref(m);
-    return 0;
+    return status;
 }
 
 /* dq_change - retry, hold, release, delete */

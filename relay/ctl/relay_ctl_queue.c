@@ -135,6 +135,8 @@ static json_t *ctlq_show_json(const struct relay_admin_req *req)
         ctlq_bytes(o, "body", m->body, m->body_len);
         json_object_set_new(o, "body_offset", json_integer((json_int_t)req->body_off));
         json_object_set_new(o, "body_more", json_boolean(m->body_more));
+        json_object_set_new(o, "body_next_offset",
+                            json_integer((json_int_t)(req->body_off + m->body_len)));
     }
     return o;
 }

@@ -11,6 +11,7 @@ import email
 import email.policy
 import json
 import os
+import random
 import re
 import subprocess
 import time
@@ -212,6 +213,22 @@ class QueueAdminTest(DeliveryTestCase):
         self.queue(d, "show", "NOT-AN-ID", status=2)                 # bad_args
         self.assertIn("domsec: queue.release: no message 0123456789ABCDEF in the queue",
                       self.queue(d, "release", "0123456789ABCDEF", status=1))
+
+    def test_show_body_pages_through_a_large_message(self):
+        """The daemon answers at most 1 MiB of body a request; `show --body` asks
+        until it has all of it, byte for byte."""
+        self.start_dns(host("dead.test", DEAD_IP))
+        d = self.start_relay(QUIET)
+        rnd = random.Random(13)
+        body = b"".join(b"%s\r\n" % bytes(rnd.choice(b"abcdefghij") for _ in range(70))
+                        for _ in range(36000))                          # 2.59 MB: 3 pages
+        qid = self.submit(d, ["<x@dead.test>"], message=b"Subject: big\r\n\r\n" + body)
+        first = self.qjson(d, "show", qid, "--body")
+        self.assertTrue(first["body_more"])
+        self.assertEqual(first["body_offset"], 0)
+        self.assertLess(len(first["body"]), len(body))
+        out = self.queue(d, "show", qid, "--body").encode()
+        self.assertEqual(out[out.index(b"\nbody\n") + 6:].rstrip(b"\n"), body.rstrip(b"\n"))
 
     def test_readers_may_look_not_change(self):
         if not is_root():
