@@ -462,6 +462,25 @@ class CertCliTest(PkiMixin, DomsecTestCase):
         self.assertNotIn(used, "".join(self.store_files()))
         self.d.wait_log(self.d.prefix() + r"info config reloaded path=", since=mark)
 
+    def test_a_refused_reload_is_the_exit_status(self):
+        # The store changes, then the daemon refuses the reload (a require_tls connector
+        # would be left without a certificate): cert says so and exits 1, as
+        # transport-config set does; the daemon keeps its running configuration.
+        used, _ = self.new("--domain", RELAY, "--key", "ec256", "--days", "30")
+        self.d.write_config(self.d.render_config(
+            connectors=[("Inet", {"auth_mechanism": "tls", "fqdn": RELAY,
+                                  "require_tls": "yes"})], transport=self.transport()))
+        self.d.start()
+        self.d.wait_log(self.d.prefix() + r"info tls receive connector Inet certificate "
+                        r"thumbprint=%s" % used)
+        r = self.cert("remove", used, "--force")
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("removed %s/%s.pem" % (self.certs, used), r.stdout)
+        self.assertRegex(r.stderr, r"(?m)^%s:\d+: .*\n" % re.escape(self.d.config_path))
+        self.assertTrue(r.stderr.endswith(
+            "domsec: reload failed; the running configuration is kept\n"), r.stderr)
+        self.assertTrue(self.d.running())                    # still running, old config
+
     # --- 5. bad input ----------------------------------------------------------------------
     def test_expiry_warning_for_a_certificate_in_use(self):
         # SPEC 6.1: the daemon warns (at start, at reload and then daily) from 30 days
