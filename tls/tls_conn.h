@@ -101,6 +101,10 @@ const char *tls_facts_detail(const struct tls_facts *f);
 int     tls_chain_read_pem(const char *path, struct tls_crl_cert **out, size_t *n,
                            const char **why);
 void    tls_chain_free(struct tls_crl_cert *v, size_t n);
+/* The certificates of chain (DER) as PEM text, one "BEGIN CERTIFICATE" block
+ * each, in order: xmalloc'ed, NUL-terminated after *len bytes, owned by the
+ * caller; NULL when one cannot be encoded.  Reentrant (any thread). */
+char   *tls_chain_pem(const struct tls_crl_cert *chain, size_t n, size_t *len);
 int     tls_facts_from_chain(const struct tls_crl_cert *chain, size_t n, const char *trusted_ca,
                              struct tls_facts *f, const char **why);
 
