@@ -615,5 +615,5 @@ bool policy__same_dir(const char *a, const char *b, const char *sub)
     if (sub == NULL)
         return na == nb && strncmp(a, b, na) == 0;
     return na == nb + 1 + strlen(sub) && strncmp(a, b, nb) == 0 && a[nb] == '/'
-           && strcmp(a + nb + 1, sub) == 0;
+           && strncmp(a + nb + 1, sub, strlen(sub)) == 0;
 }
