@@ -369,6 +369,16 @@ class TestPartnerTest(PkiMixin, DeliveryTestCase):
         st, text, err = self.probe(a.config_path, PARTNER, "--inbound")
         self.assertEqual(st, 0, text + err)
         self.assertIn("source     session %s at " % sid2, text)
+        # A restart learns the file from the directory: still nothing written.
+        a.stop()
+        a.restart()
+        a.wait_log(a.prefix() + r"info smtpd partner certificates directory=\S+/partner-certs "
+                   r"known=1$")
+        sid3 = self.present(a, "partner-ok", 250)
+        a.wait_log(a.prefix() + r"info smtpd %s disconnect " % sid3)
+        st3 = os.lstat(path)
+        self.assertEqual((st3.st_ino, st3.st_mtime_ns), (st1.st_ino, st1.st_mtime_ns))
+        self.assertNotIn("partner certificate saved", a.log())
         # The CA revokes it: test-partner reads crl_directory itself, no daemon involved.
         self.revoke("partner-ok", crl_dir)
         st, text, err = self.probe(a.config_path, PARTNER, "--inbound")
@@ -379,6 +389,36 @@ class TestPartnerTest(PkiMixin, DeliveryTestCase):
         # A subdomain's sender is not DOMAIN's: its MAIL FROM does not count.
         st, out, err = self.probe(a.config_path, "mail." + PARTNER, "--inbound")
         self.assertEqual(st, 3, out + err)
+
+    def test_partner_certificate_directory_is_bounded(self):
+        # A directory that already holds 10000 certificates: nothing more is saved, and
+        # that is said once; test-partner then cannot tell (3).
+        pc = tempfile.mkdtemp(prefix="domsec-pc-")
+        self.addCleanup(shutil.rmtree, pc, True)
+        for i in range(10000):
+            open(os.path.join(pc, "%040X.pem" % i), "w").close()
+        t = self.tls_transport(self.store("relay"), tls_receive_domain_secure_list=PARTNER,
+                               partner_certificate_directory=pc)
+        a = Daemon(self, connectors=[("Inet", {"fqdn": "mail.contoso.test",
+                                                "auth_mechanism": "tls",
+                                                "domain_secure_enabled": "yes"})],
+                   transport=t)
+        a.start()
+        a.wait_log(a.prefix() + r"info smtpd partner certificates directory=%s known=10000$"
+                   % re.escape(pc))
+        for cert in ("partner-ok", "partner-wrongname"):
+            sid = self.present(a, cert, 250 if cert == "partner-ok" else 454)
+            a.wait_log(a.prefix() + r"info smtpd %s disconnect " % sid)
+        self.assertEqual(len(re.findall(r"warning smtpd [0-9A-F]{16} "
+                                        r"partner_certificate_directory %s holds 10000 "
+                                        r"certificates: no more are saved" % re.escape(pc),
+                                        a.log())), 1, a.log())
+        self.assertEqual(len(os.listdir(pc)), 10000)
+        self.assertFalse(os.path.lexists(os.path.join(pc, self.thumbprint("partner-ok") +
+                                                      ".pem")))
+        st, out, err = self.probe(a.config_path, PARTNER, "--inbound")
+        self.assertEqual((st, out), (3, ""), err)
+        self.assertIn("was not kept", err)
 
     def test_inbound_refused_certificate_is_kept_never_through_a_link(self):
         a, _ = self.receiver()
