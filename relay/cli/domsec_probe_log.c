@@ -18,7 +18,8 @@
  *  xmalloc'ed) and *source (a new JSON object: session, time, log,
  *  thumbprint) owned by the caller; or PROBE_EXIT_UNKNOWN after saying on
  *  stderr why it cannot tell (certificates not kept, no such session in
- *  the logs, the file missing).  Reads files synchronously; memory grows
+ *  the logs, the file missing or not a regular file: a link is not
+ *  followed).  Reads files synchronously; memory grows
  *  with the sessions open at once in the logs, not with the rows.
  */
 #include <errno.h>
@@ -173,6 +174,7 @@ int domsec__probe_last_cert(const struct config *cfg, const char *domain, char *
     struct plog_scan sc = { 0 };
     char    name[RELAY_PCERT_NAME];
     struct stat st;
+    const char *why;
 
     *file = NULL;
     *source = NULL;
@@ -198,10 +200,14 @@ int domsec__probe_last_cert(const struct config *cfg, const char *domain, char *
         return PROBE_EXIT_UNKNOWN;
     }
     *file = xasprintf("%s/%s", dir, name);
-    if (stat(*file, &st) < 0) {
+    /* Only a regular file: domsecd never leaves a link or a FIFO there, so
+     * one is not followed (a FIFO would hang us, a link read a file of root's). */
+    why = lstat(*file, &st) < 0 ? strerror(errno)
+          : !S_ISREG(st.st_mode) ? "not a regular file" : NULL;
+    if (why != NULL) {
         fprintf(stderr, "domsec: the certificate %s's client presented in session %s at %s "
                 "(%s) was not kept: %s: %s; use --cert FILE\n", domain, sc.sid, sc.time,
-                sc.log, *file, strerror(errno));
+                sc.log, *file, why);
         free(*file);
         *file = NULL;
         plog_scan_free(&sc);

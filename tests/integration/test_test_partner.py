@@ -441,6 +441,12 @@ class TestPartnerTest(PkiMixin, DeliveryTestCase):
         self.assertEqual(st, 1, text + err)
         self.assertIn("OU=partner-revoked", text)
         self.assertIn("revocation: revoked", text)
+        # domsecd never leaves a link there: test-partner (root) does not follow one.
+        os.unlink(path)
+        os.symlink(self.p("partner-ok.pem"), path)
+        st, out, err = self.probe(a.config_path, PARTNER, "--inbound")
+        self.assertEqual((st, out), (3, ""), err)
+        self.assertIn("was not kept: %s: not a regular file; use --cert FILE" % path, err)
         # The log names it but the file is gone: cannot tell (3), saying which file.
         os.unlink(path)
         st, out, err = self.probe(a.config_path, PARTNER, "--inbound")
