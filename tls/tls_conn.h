@@ -151,7 +151,8 @@ const struct tls_facts *tls_conn_facts(const struct tls_conn *c);
 /* The certificates the peer presented in its Certificate message, in the
  * order sent (normally the leaf first), at most max, into out: views into
  * the conn (valid until it is freed).  0 before TLS_EV_TLS_READY or when it
- * sent none.  For `domsec test-partner`, which shows the chain as sent. */
+ * sent none.  For `domsec test-partner`, which shows the chain as sent, and
+ * for domsecd, which keeps a client's chain as sent (relay_pcert.c). */
 size_t  tls_conn_peer_chain(const struct tls_conn *c, struct tls_crl_cert *out, size_t max);
 /* Why the handshake or the TLS stream failed ("" if it did not). */
 const char *tls_conn_tls_error(const struct tls_conn *c);
