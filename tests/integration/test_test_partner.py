@@ -419,6 +419,18 @@ class TestPartnerTest(PkiMixin, DeliveryTestCase):
         st, out, err = self.probe(a.config_path, PARTNER, "--inbound")
         self.assertEqual((st, out), (3, ""), err)
         self.assertIn("was not kept", err)
+        # Another directory (or off) takes a restart, and a reload says so.
+        a.write_config(a.config_text.replace("partner_certificate_directory = %s" % pc,
+                                             "partner_certificate_directory ="))
+        p = subprocess.run([domsec_exe(), "--socket", a.control_socket, "reload"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stdout)
+        self.assertIn(b"partner_certificate_directory changed: restart domsecd to use it",
+                      p.stdout)
+        # Off: test-partner says so (and reads no log).
+        st, out, err = self.probe(a.config_path, PARTNER, "--inbound")
+        self.assertEqual((st, out), (3, ""), err)
+        self.assertIn("partner_certificate_directory is off (empty)", err)
 
     def test_inbound_refused_certificate_is_kept_never_through_a_link(self):
         a, _ = self.receiver()
