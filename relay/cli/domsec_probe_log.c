@@ -103,7 +103,8 @@ static bool plog_mail_domain(const struct log_field *data, char *out, size_t siz
     if (data->len < 10)
         return false;
     log_field_copy(data, line, sizeof(line));
-    if (strncasecmp(line, "MAIL FROM:", 10) != 0 || (lt = strchr(line, '<')) == NULL || (gt = strchr(lt, '>')) == NULL)
+    if (strncasecmp(line, "MAIL FROM:", 10) != 0 || (lt = strchr(line, '<')) == NULL
+        || (gt = strchr(lt, '>')) == NULL)
         return false;
     *gt = '\0';
     log_mail_domain(out, size, lt + 1);

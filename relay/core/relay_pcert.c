@@ -206,7 +206,7 @@ static void pcert_learn(struct relay_pcert *pc)
         size_t  len = strlen(e->d_name);
         struct stat st;
 
-        if (len == 1 + 44 + 4 && e->d_name[0] == '.' && strcmp(e->d_name + 45, ".tmp") == 0
+        if (len == 1 + 44 + 4 && e->d_name[0] == '.' && strcmp(e->d_name + 41, ".pem.tmp") == 0
             && relay_pcert_key(e->d_name + 1, 40, key)) {
             (void)unlinkat(pc->dirfd, e->d_name, 0);    /* an interrupted write */
             continue;

@@ -397,6 +397,8 @@ class TestPartnerTest(PkiMixin, DeliveryTestCase):
         self.addCleanup(shutil.rmtree, pc, True)
         for i in range(10000):
             open(os.path.join(pc, "%040X.pem" % i), "w").close()
+        # ... and a write a crash interrupted: removed at start.
+        open(os.path.join(pc, ".%040X.pem.tmp" % 1), "w").close()
         t = self.tls_transport(self.store("relay"), tls_receive_domain_secure_list=PARTNER,
                                partner_certificate_directory=pc)
         a = Daemon(self, connectors=[("Inet", {"fqdn": "mail.contoso.test",
@@ -413,7 +415,7 @@ class TestPartnerTest(PkiMixin, DeliveryTestCase):
                                         r"partner_certificate_directory %s holds 10000 "
                                         r"certificates: no more are saved" % re.escape(pc),
                                         a.log())), 1, a.log())
-        self.assertEqual(len(os.listdir(pc)), 10000)
+        self.assertEqual(len(os.listdir(pc)), 10000)      # the .tmp is gone too
         self.assertFalse(os.path.lexists(os.path.join(pc, self.thumbprint("partner-ok") +
                                                       ".pem")))
         st, out, err = self.probe(a.config_path, PARTNER, "--inbound")
