@@ -518,6 +518,34 @@ static void pc_check_unique(struct pc_loader *ld)
     }
 }
 
+/* pc_check_pcert_dir - partner_certificate_directory is a directory of its own */
+
+static void pc_check_pcert_dir(struct pc_loader *ld, const struct policy__section *s)
+{
+    const struct cfg_transport *t = &ld->cfg->transport;
+    const char *d = t->partner_certificate_directory;
+    static const char *const qsub[] = { NULL, "incoming", "messages", "corrupt", "crl-cache" };
+    const char *clash = NULL;
+
+    if (d == NULL || d[0] == '\0')
+        return;
+    for (size_t i = 0; i < sizeof(qsub) / sizeof(qsub[0]) && clash == NULL; i++)
+        if (policy__same_dir(d, t->queue_directory, qsub[i]))
+            clash = "queue_directory or a directory of the queue's";
+    if (clash == NULL && (policy__same_dir(d, t->certificate_store, NULL)))
+        clash = "certificate_store";
+    if (clash == NULL && (policy__same_dir(d, t->crl_directory, NULL)
+                          || (t->crl_cache_directory
+                              && policy__same_dir(d, t->crl_cache_directory, NULL))))
+        clash = "crl_directory or crl_cache_directory";
+    if (clash == NULL && ld->cfg->logs.directory && policy__same_dir(d, ld->cfg->logs.directory, NULL))
+        clash = "the [logs] directory";
+    if (clash != NULL)
+        pc_err(ld, pc_line(s, "partner_certificate_directory", NULL),
+               "partner_certificate_directory %s is also %s: give it a directory "
+               "of its own", d, clash);
+}
+
 /* pc_check - everything that needs the whole file */
 
 static void pc_check(struct pc_loader *ld)
@@ -541,6 +569,7 @@ static void pc_check(struct pc_loader *ld)
             if (cfg->transport.recv_secure_file)
                 pc_read_list(ld, s, "tls_receive_domain_secure_list_file",
                              cfg->transport.recv_secure_file, &cfg->transport.recv_secure);
+            pc_check_pcert_dir(ld, s);
             break;
         case PT_LOGS:
             if (cfg->logs.protocol_log_max_directory_size
@@ -558,6 +587,9 @@ static void pc_check(struct pc_loader *ld)
             break;
         }
     }
+    if (cfg->transport.partner_certificate_directory == NULL)
+        cfg->transport.partner_certificate_directory =
+            xasprintf("%s/partner-certs", cfg->transport.queue_directory);
     if (cfg->nreceive == 0)
         pc_err(ld, 0, "no [receive NAME] section: at least one receive connector "
                "is required");

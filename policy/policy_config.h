@@ -110,6 +110,9 @@ struct cfg_transport {
     char   *crl_directory;              /* default /etc/domsec/crl */
     bool    crl_fetch;                  /* default yes */
     char   *crl_cache_directory;        /* owned; NULL (default) = QUEUE/crl-cache */
+    char   *partner_certificate_directory; /* owned; the client certificate chains of
+                                         * partners (QUEUE/partner-certs unless set);
+                                         * "" = not kept.  Never NULL after load */
     enum cfg_revfail revocation_failure;/* default fail */
     uint64_t message_expiration_timeout;/* default 2d */
     uint64_t delay_notification_timeout;/* default 4h */

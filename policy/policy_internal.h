@@ -71,6 +71,8 @@ int     policy__parse_thumbprint(const char *s, char *out, size_t outsz,
                                  const char **why);
 /* Formatters for printing: largest exact unit ("36MB", "5m", "0s"). */
 void    policy__format_size(uint64_t n, char *buf, size_t bufsz);
+/* a is directory b (sub NULL) or b/sub, trailing '/'s aside (no file system look-up). */
+bool    policy__same_dir(const char *a, const char *b, const char *sub);
 void    policy__format_duration(uint64_t ms, char *buf, size_t bufsz);
 void    policy__format_range(const struct cfg_range *r, char *buf, size_t bufsz);
 void    policy__format_smarthost(const struct cfg_smarthost *h, char *buf,

@@ -52,6 +52,7 @@ enum pt_type {
 #define PT_F_AUTO       0x04            /* uint: "auto" means 0 */
 #define PT_F_HOSTNAME   0x08            /* default: gethostname() */
 #define PT_F_SOCKET     0x10            /* path: a Unix socket's (<= 107 bytes); "" = none */
+#define PT_F_EMPTY      0x20            /* path: "" kept as "" (off) */
 
 struct pt_enum {
     const char *name;
@@ -131,6 +132,8 @@ static const struct pt_key pt_table[] = {
     {PT_TRANSPORT, "crl_fetch", PT_BOOL, "yes", 0, 0, TR(crl_fetch), 0, NULL},
     {PT_TRANSPORT, "crl_cache_directory", PT_PATH, NULL, 0, 0,
      TR(crl_cache_directory), 0, NULL},
+    {PT_TRANSPORT, "partner_certificate_directory", PT_PATH, NULL, 0, 0,
+     TR(partner_certificate_directory), PT_F_EMPTY, NULL},
     {PT_TRANSPORT, "revocation_failure", PT_ENUM, "fail", 0, 0,
      TR(revocation_failure), 0, revfail_names},
     {PT_TRANSPORT, "message_expiration_timeout", PT_DURATION, "2d", SEC(5), DAY(90),
@@ -386,7 +389,7 @@ static int set_string(const struct pt_key *k, void *base, const char *v,
             *field = NULL;
             return 0;
         }
-        if (v[0] != '/')
+        if (v[0] != '/' && !((k->flags & PT_F_EMPTY) && *v == '\0'))
             why = "is not an absolute path";
         else if ((k->flags & PT_F_SOCKET) && strlen(v) > 107)
             why = "is longer than 107 bytes (the limit of a Unix socket path)";

@@ -601,3 +601,19 @@ void policy__format_address(const struct sockaddr_storage *ss, char *buf, size_t
 {
     log_addr_ip(buf, bufsz, (const struct sockaddr *)ss);
 }
+
+/* policy__same_dir - a names directory b (or b/sub), trailing '/'s aside */
+
+bool policy__same_dir(const char *a, const char *b, const char *sub)
+{
+    size_t  na = strlen(a), nb = strlen(b);
+
+    while (na > 1 && a[na - 1] == '/')
+        na--;
+    while (nb > 1 && b[nb - 1] == '/')
+        nb--;
+    if (sub == NULL)
+        return na == nb && strncmp(a, b, na) == 0;
+    return na == nb + 1 + strlen(sub) && strncmp(a, b, nb) == 0 && a[nb] == '/'
+           && strncmp(a + nb + 1, sub, strlen(sub)) == 0;
+}

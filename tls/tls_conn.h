@@ -101,6 +101,10 @@ const char *tls_facts_detail(const struct tls_facts *f);
 int     tls_chain_read_pem(const char *path, struct tls_crl_cert **out, size_t *n,
                            const char **why);
 void    tls_chain_free(struct tls_crl_cert *v, size_t n);
+/* The certificates of chain (DER) as PEM text, one "BEGIN CERTIFICATE" block
+ * each, in order: xmalloc'ed, NUL-terminated after *len bytes, owned by the
+ * caller; NULL when one cannot be encoded.  Reentrant (any thread). */
+char   *tls_chain_pem(const struct tls_crl_cert *chain, size_t n, size_t *len);
 int     tls_facts_from_chain(const struct tls_crl_cert *chain, size_t n, const char *trusted_ca,
                              struct tls_facts *f, const char **why);
 
@@ -147,7 +151,8 @@ const struct tls_facts *tls_conn_facts(const struct tls_conn *c);
 /* The certificates the peer presented in its Certificate message, in the
  * order sent (normally the leaf first), at most max, into out: views into
  * the conn (valid until it is freed).  0 before TLS_EV_TLS_READY or when it
- * sent none.  For `domsec test-partner`, which shows the chain as sent. */
+ * sent none.  For `domsec test-partner`, which shows the chain as sent, and
+ * for domsecd, which keeps a client's chain as sent (relay_pcert.c). */
 size_t  tls_conn_peer_chain(const struct tls_conn *c, struct tls_crl_cert *out, size_t max);
 /* Why the handshake or the TLS stream failed ("" if it did not). */
 const char *tls_conn_tls_error(const struct tls_conn *c);

@@ -361,6 +361,32 @@ int tls_chain_read_pem(const char *path, struct tls_crl_cert **out, size_t *n, c
     return 0;
 }
 
+/* tls_chain_pem - the certificates as PEM text, in order */
+
+char *tls_chain_pem(const struct tls_crl_cert *chain, size_t n, size_t *len)
+{
+    size_t  cap = 1, used = 0;
+    char   *out;
+
+    for (size_t i = 0; i < n; i++)
+        cap += chain[i].len * 2 + 128;  /* base64, line ends, the two armour lines */
+    out = xmalloc(cap);
+    for (size_t i = 0; i < n; i++) {
+        int     k = wc_DerToPem(chain[i].der, (word32)chain[i].len, (byte *)out + used,
+                                (word32)(cap - used - 1), CERT_TYPE);
+
+        if (k <= 0) {
+            free(out);
+            *len = 0;
+            return NULL;
+        }
+        used += (size_t)k;
+    }
+    out[used] = '\0';
+    *len = used;
+    return out;
+}
+
 /* tls_chain_free - free what tls_chain_read_pem returned */
 
 void tls_chain_free(struct tls_crl_cert *v, size_t n)

@@ -4,7 +4,7 @@
  *
  *   domsec [-c FILE] test-partner DOMAIN [--host H[:P]] [--connector NAME]
  *                                 [--all-hosts] [--json]
- *   domsec [-c FILE] test-partner DOMAIN --inbound --cert FILE [--json]
+ *   domsec [-c FILE] test-partner DOMAIN --inbound [--cert FILE] [--json]
  *
  * Like posttls-finger, it runs in this process, not in domsecd, and never
  * sends a message: after STARTTLS and the second EHLO it says QUIT.  The
@@ -26,7 +26,9 @@
  *  check fails); 2 usage (bad arguments, an unknown connector, a
  *  configuration that does not load); 3 could not tell (DNS temporary
  *  failure, our own certificate or key unusable on a connector that must
- *  present one).  Per-step timeouts are domsecd's (RFC 5321 4.5.3.2),
+ *  present one; --inbound: the chain unreadable, or without --cert no
+ *  certificate of DOMAIN's in the receive protocol logs or its file not
+ *  kept, domsec_probe_log.c).  Per-step timeouts are domsecd's (RFC 5321 4.5.3.2),
  *  capped by the connector's connection_inactivity_timeout.
  */
 #include <arpa/inet.h>
@@ -56,12 +58,13 @@ static void probe_usage(int status)
     fprintf(status ? stderr : stdout,
             "usage: domsec [-c FILE] test-partner DOMAIN [--host H[:P]] [--connector NAME]\n"
             "                                   [--all-hosts] [--json]\n"
-            "       domsec [-c FILE] test-partner DOMAIN --inbound --cert FILE [--json]\n"
+            "       domsec [-c FILE] test-partner DOMAIN --inbound [--cert FILE] [--json]\n"
             "  connect to DOMAIN's mail hosts (or H) as domsecd would, STARTTLS with our\n"
             "  certificate, check theirs, QUIT (no message is sent) and say whether mail to\n"
             "  DOMAIN would be delivered if it were in tls_send_domain_secure_list.\n"
             "  --inbound: whether MAIL FROM:<x@DOMAIN> would be accepted from a client\n"
-            "  presenting the certificate chain in FILE (PEM).\n"
+            "  presenting the certificate chain in FILE (PEM); without --cert, the chain\n"
+            "  DOMAIN's client presented last (receive protocol log, kept by domsecd).\n"
             "Exit 0 delivered/accepted, 1 deferred/refused, 2 usage, 3 could not tell.\n");
     exit(status);
 }
@@ -428,11 +431,6 @@ int domsec_probe_main(const char *config_path, int argc, char **argv)
         fprintf(stderr, "domsec: %s: not a domain name\n", p.domain);
         return PROBE_EXIT_USAGE;
     }
-    if (inbound && cert == NULL) {
-        fprintf(stderr, "domsec: --inbound needs --cert FILE (the partner's certificate "
-                "chain, PEM); reading it from the protocol log is not implemented\n");
-        return PROBE_EXIT_USAGE;
-    }
     if ((p.cfg = policy_config_load(config_path, &errs)) == NULL) {
         for (size_t i = 0; i < errs.n; i++)
             fprintf(stderr, "%s\n", errs.v[i]);
@@ -443,7 +441,13 @@ int domsec_probe_main(const char *config_path, int argc, char **argv)
     }
     policy_config_errors_free(&errs);
     if (inbound) {
-        status = domsec__probe_inbound(p.cfg, p.domain, cert, json);
+        char   *found = NULL;
+        json_t *source = NULL;
+
+        status = cert != NULL ? 0 : domsec__probe_last_cert(p.cfg, p.domain, &found, &source);
+        if (status == 0)
+            status = domsec__probe_inbound(p.cfg, p.domain, cert ? cert : found, source, json);
+        free(found);
         policy_config_unref(p.cfg);
         return status;
     }

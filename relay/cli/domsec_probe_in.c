@@ -11,8 +11,8 @@
  * tls_receive_domain_secure_list and the session in TLS with a client
  * certificate.  The receive connector is the first with
  * domain_secure_enabled (else the first with auth_mechanism = tls, else
- * the first).  Without --cert nothing is read from the logs: the caller
- * refuses that as a usage error.
+ * the first).  Without --cert the caller finds the file first
+ * (domsec_probe_log.c) and passes where it came from as source.
  *
  * CONTRACT
  *  Returns the exit status (domsec_probe.h): 0 accepted, 1 refused, 3
@@ -81,7 +81,7 @@ static void probe_in_judge(json_t *out, const struct config *cfg, const struct c
 /* domsec__probe_inbound - judge the certificate chain in cert_file */
 
 int domsec__probe_inbound(const struct config *cfg, const char *domain, const char *cert_file,
-                          bool json)
+                          json_t *source, bool json)
 {
     const struct cfg_receive *rc = probe_in_connector(cfg);
     struct tls_crl_cert *chain = NULL;
@@ -94,6 +94,7 @@ int domsec__probe_inbound(const struct config *cfg, const char *domain, const ch
 
     if (tls_chain_read_pem(cert_file, &chain, &n, &why) < 0) {
         fprintf(stderr, "domsec: %s: %s\n", cert_file, why);
+        json_decref(source);
         return PROBE_EXIT_UNKNOWN;
     }
     if ((crls = relay_crl_load(cfg, &why)) == NULL)
@@ -106,11 +107,14 @@ int domsec__probe_inbound(const struct config *cfg, const char *domain, const ch
                 cfg->transport.trusted_ca_file ? cfg->transport.trusted_ca_file : "unset");
         tls_chain_free(chain, n);
         tls_crl_cleanup();
+        json_decref(source);
         return PROBE_EXIT_UNKNOWN;
     }
     out = json_pack("{s:s, s:s, s:s, s:b}", "domain", domain, "file", cert_file,
                     "connector", rc != NULL ? rc->name : "",
                     "listed", policy_secure_listed(&cfg->transport.recv_secure, domain));
+    if (source != NULL)
+        json_object_set_new(out, "source", source);
     ch = json_array();
     for (size_t i = 0; i < n; i++) {
         json_t *c = domsec__probe_cert_json(chain[i].der, chain[i].len);

@@ -180,6 +180,13 @@ void domsec__probe_print_in(const json_t *out)
     printf("domain     %s (connector %s; %s listed in tls_receive_domain_secure_list)\n",
            domain, domsec__probe_str(out, "connector"),
            json_is_true(json_object_get(out, "listed")) ? "is" : "is not");
+    {
+        const json_t *src = json_object_get(out, "source");
+
+        if (src != NULL)
+            printf("source     session %s at %s (%s)\n", domsec__probe_str(src, "session"),
+                   domsec__probe_str(src, "time"), domsec__probe_str(src, "log"));
+    }
     print_line("", "file", domsec__probe_str(out, "file"));
     {
         size_t  i;

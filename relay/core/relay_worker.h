@@ -16,11 +16,14 @@
 struct config;
 struct relay_session;
 struct relay_commit_req;
+struct relay_pcert;
 
 struct relay_worker {
     /* Public, read-only after start. */
     int     index;
     uv_loop_t loop;
+    struct relay_pcert *pcert;          /* not owned: where client certificates are kept
+                                         * (relay_pcert.h), or NULL */
     /* Private to the worker thread. */
     uv_thread_t thread;
     uv_async_t wake;                    /* commit completions and stop requests */

@@ -41,6 +41,7 @@
 
 #include "log.h"
 #include "relay_failsafe.h"
+#include "relay_pcert.h"
 #include "relay_tls.h"
 
 struct fs_ids {                         /* root's ids while checking as the service user */
@@ -267,6 +268,7 @@ struct relay_tls_set *relay_failsafe_load(const struct config *cfg, struct cfg_e
     char    secure[512];
 
     fs_check_send_list(cfg, warns);
+    relay_pcert_check(cfg, errs);
     if (!relay_tls_wanted(cfg))         /* no TLS: nothing to read */
         return relay_tls_build(cfg, errs);
     if (fs_become(cfg, &ids, errs) < 0)

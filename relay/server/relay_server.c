@@ -61,6 +61,7 @@
 #include "relay_failsafe.h"
 #include "relay_limits.h"
 #include "relay_metrics.h"
+#include "relay_pcert.h"
 #include "relay_plog.h"
 #include "relay_server.h"
 #include "relay_spool.h"
@@ -78,6 +79,7 @@ static const char *relay_config_path;
 static uv_loop_t *relay_main_loop;
 static uv_signal_t relay_sig_hup, relay_sig_term, relay_sig_int;
 static uv_async_t relay_worker_done;
+static struct relay_pcert *relay_pcerts;    /* partner certificates kept, or NULL */
 static uv_timer_t relay_stop_timer;
 static uv_timer_t relay_daily_timer;     /* certificate expiry warnings */
 static uv_timer_t relay_trim_timer;      /* gives freed heap back after bursts */
@@ -239,6 +241,10 @@ static void relay_server_reload(struct relay_reload_result *out)
         relay_server_warn(out, "bindings changed: restart domsecd to listen on the new set");
     if (strcmp(old->transport.queue_directory, cfg->transport.queue_directory) != 0)
         relay_server_warn(out, "queue_directory changed: restart domsecd to use it");
+    if (strcmp(old->transport.partner_certificate_directory,
+               cfg->transport.partner_certificate_directory) != 0)
+        relay_server_warn(out, "partner_certificate_directory changed: restart domsecd to use "
+                          "it");
     if (strcmp(old->service.user, cfg->service.user) != 0 || old->service.workers != cfg->service.workers)
         relay_server_warn(out, "[service] user or workers changed: restart domsecd to apply");
     if (relay_metrics_changed(old, cfg))
@@ -481,6 +487,8 @@ static void relay_server_fd_limit(const struct config *cfg)
 
 static int relay_server_fail(void)
 {
+    relay_pcert_close(relay_pcerts);
+    relay_pcerts = NULL;
     relay_ctl_stop();
     return 1;
 }
@@ -524,6 +532,7 @@ int relay_server_run(const char *path, struct config *cfg)
     }
     if (relay_plog_open(cfg, uid, gid) < 0)  /* as root: directories handed to uid */
         return relay_server_fail();
+    relay_pcerts = relay_pcert_open(cfg, uid, gid);  /* as root too; NULL: not kept */
     if (relay_listen_open(relay_workers, relay_nworkers, cfg) < 0)
         return relay_server_fail();
     if (relay_metrics_open(cfg) < 0)    /* [metrics] listen: a bad address stops here */
@@ -577,8 +586,10 @@ int relay_server_run(const char *path, struct config *cfg)
     if (relay_metrics_start(cfg) != 0)
         return relay_server_fail();
     relay_receive_on_queued(relay_qmgr_notify);
-    for (size_t i = 0; i < relay_nworkers; i++)
+    for (size_t i = 0; i < relay_nworkers; i++) {
+        relay_workers[i].pcert = relay_pcerts;
         relay_worker_start(&relay_workers[i], (int)i, &relay_worker_done);
+    }
     {
         char list[1024];
 
@@ -594,6 +605,7 @@ int relay_server_run(const char *path, struct config *cfg)
         free(relay_workers[i].listeners);
         free(relay_workers[i].listen_fds);
     }
+    relay_pcert_close(relay_pcerts);    /* after the workers: their writes have ended */
     relay_qmgr_stop();                  /* after the workers: no new messages now */
     relay_crl_stop();
     relay_ctl_finish();                 /* after the queue manager: nothing defers now */

@@ -26,6 +26,7 @@
 #include "log.h"
 #include "log_util.h"
 #include "relay_limits.h"
+#include "relay_pcert.h"
 #include "relay_plog.h"
 #include "relay_smtpd.h"
 #include "relay_stats.h"
@@ -417,6 +418,9 @@ static void relay_session_event(struct tls_conn *c, enum tls_event ev, void *arg
                 s->peer = NULL;
             }
         }
+        if (s->peer != NULL)            /* whatever the verdict: kept for test-partner */
+            relay_pcert_saw(s->worker->pcert, &s->worker->loop, c, s->peer->thumbprint,
+                            s->sid);
         log_info("smtpd", s->sid, "TLS established from=%s version=%s cipher=%s bits=%d "
                  "client_cert=%s chain_code=%ld resumed=%s", s->remote_ep, s->facts->version,
                  s->facts->cipher, s->facts->cipher_bits, s->facts->peer_cert ? "yes" : "no",

@@ -8,10 +8,14 @@ and that the partner received no message."""
 import json
 import os
 import re
+import shutil
+import stat
 import subprocess
+import tempfile
+import time
 import unittest
 
-from domsec_harness import Daemon, domsecd_path
+from domsec_harness import Daemon, domsecd_path, service_ids, wait_until
 from peers import DeliveryTestCase, free_udp_port, host, mx
 from pki import PkiMixin
 
@@ -238,7 +242,8 @@ class TestPartnerTest(PkiMixin, DeliveryTestCase):
     def test_usage_errors(self):
         a = self.ours(self.P)
         for args in ([], ["a..b"], [PARTNER, "--connector", "Nope"], [PARTNER, "--bogus"],
-                     [PARTNER, "--host", "x:99999"], [PARTNER, "--cert", self.p("relay.pem")]):
+                     [PARTNER, "--host", "x:99999"], [PARTNER, "--cert", self.p("relay.pem")],
+                     [PARTNER, "--inbound", "--host", "127.0.0.1"]):
             st, out, err = self.probe(a.config_path, *args)
             self.assertEqual(st, 2, (args, out, err))
             self.assertEqual(out, "", args)
@@ -267,6 +272,201 @@ class TestPartnerTest(PkiMixin, DeliveryTestCase):
                                    self.p("partner-untrusted.pem"))
         self.assertEqual(st, 1, text + err)
         self.assertIn("would be REFUSED: 454 4.7.5 Certificate validation failure", text)
+
+    # --- --inbound without --cert: the chain domsecd kept, found through the log ---
+
+    def receiver(self):
+        """Our domsecd receiving from the partner: domain security on, the partner listed
+        (so a client certificate is requested).  (daemon, its crl_directory)."""
+        t = self.tls_transport(self.store("relay"), tls_receive_domain_secure_list=PARTNER)
+        a = Daemon(self, connectors=[("Inet", {"fqdn": "mail.contoso.test",
+                                                "auth_mechanism": "tls",
+                                                "domain_secure_enabled": "yes"})],
+                   transport=t)
+        a.start()
+        return a, t["crl_directory"]
+
+    def thumbprint(self, cert):
+        out = subprocess.run(["openssl", "x509", "-noout", "-fingerprint", "-sha1", "-in",
+                              self.p(cert + ".pem")], stdout=subprocess.PIPE,
+                             check=True).stdout.decode()
+        return out.strip().split("=", 1)[1].replace(":", "")
+
+    def kept(self, a, cert):
+        return os.path.join(a.queue_dir, "partner-certs", self.thumbprint(cert) + ".pem")
+
+    def present(self, a, cert, want):
+        """A mutual-TLS session presenting `cert`, MAIL FROM:<a@PARTNER> answered `want`;
+        its session id (from the TLS line), once its MAIL FROM row is in the RECV log."""
+        mark = a.log_mark()
+        self.assertEqual(self.partner_mail_from(a, cert).code, want)
+        sid = a.wait_log(a.prefix() + r"info smtpd ([0-9A-F]{16}) TLS established "
+                         r".*client_cert=yes", since=mark).group(1)
+        wait_until(lambda: any(r[2] == sid and r[6] == "<" and r[7].startswith("MAIL FROM")
+                               for r in a.plog_rows("RECV")), 10, "MAIL FROM row of " + sid)
+        return sid
+
+    def wait_saved(self, a, cert, mark):
+        name = re.escape(self.thumbprint(cert) + ".pem")
+        return a.wait_log(a.prefix() + r"info smtpd ([0-9A-F]{16}) partner certificate saved "
+                          r"file=\S+/partner-certs/%s certificates=2.*$" % name,
+                          since=mark).group(0)
+
+    def revoke(self, cert, crl_dir):
+        """The intermediate CA revokes `cert` and publishes a new CRL, as inter.crl in
+        crl_dir (in a copy of the PKI: the class's stays as it is)."""
+        ca = tempfile.mkdtemp(prefix="domsec-ca-")
+        self.addCleanup(shutil.rmtree, ca, True)
+        shutil.copytree(self.pki, ca, dirs_exist_ok=True)
+        env = dict(os.environ, CA="inter")
+        past = time.strftime("%Y%m%d%H%M%SZ", time.gmtime(time.time() - 3600))
+        for argv in (["-revoke", "ca/%s.crt" % cert, "-crl_reason", "keyCompromise"],
+                     ["-gencrl", "-out", "inter-new.crl", "-crl_lastupdate", past]):
+            subprocess.run(["openssl", "ca", "-batch", "-config", "ca/openssl.cnf"] + argv,
+                           cwd=ca, env=env, check=True, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+        shutil.copy(os.path.join(ca, "inter-new.crl"), os.path.join(crl_dir, "inter.crl"))
+
+    def test_inbound_last_certificate_from_the_logs(self):
+        a, crl_dir = self.receiver()
+        # Nothing presented yet: cannot tell (3), not "refused".
+        st, out, err = self.probe(a.config_path, PARTNER, "--inbound")
+        self.assertEqual((st, out), (3, ""), err)
+        self.assertIn("no certificate from %s in the receive protocol logs" % PARTNER, err)
+        self.assertIn("use --cert FILE", err)
+        # The partner's client presents partner-ok: kept once, as sent, 0640, the user's.
+        mark = a.log_mark()
+        sid = self.present(a, "partner-ok", 250)
+        self.wait_saved(a, "partner-ok", mark)
+        path = self.kept(a, "partner-ok")
+        st1 = os.lstat(path)
+        self.assertTrue(stat.S_ISREG(st1.st_mode))
+        self.assertEqual(stat.S_IMODE(st1.st_mode), 0o640)
+        self.assertEqual((st1.st_uid, st1.st_gid), service_ids())
+        with open(path, "rb") as f, open(self.p("partner-ok.pem"), "rb") as g:
+            self.assertEqual(f.read(), g.read())
+        self.assertEqual(os.listdir(os.path.dirname(path)), [os.path.basename(path)])
+        # test-partner finds it through the log and judges it as --cert does.
+        st, text, err = self.probe(a.config_path, PARTNER, "--inbound")
+        self.assertEqual(st, 0, text + err)
+        self.assertRegex(text, r"source     session %s at \d{4}-\d\d-\d\dT[0-9:.]+Z "
+                         r"\(\S+/ProtocolLog/SmtpReceive/RECV\d{8}-\d+\.LOG\)\n" % sid)
+        self.assertIn("file       %s\n" % path, text)
+        self.assertIn("rule       Secured\n", text)
+        self.assertIn("verdict    MAIL FROM:<x@%s> would be accepted\n" % PARTNER, text)
+        st, out, err = self.probe(a.config_path, PARTNER, "--inbound", "--json")
+        self.assertEqual(st, 0, out + err)
+        j = json.loads(out)
+        self.assertEqual((j["file"], j["source"]["session"], j["source"]["thumbprint"],
+                          j["accepted"]), (path, sid, self.thumbprint("partner-ok"), True))
+        # Its next connection writes nothing: same inode, same mtime, one "saved" line.
+        sid2 = self.present(a, "partner-ok", 250)
+        a.wait_log(a.prefix() + r"info smtpd %s disconnect " % sid2)
+        st2 = os.lstat(path)
+        self.assertEqual((st2.st_ino, st2.st_mtime_ns), (st1.st_ino, st1.st_mtime_ns))
+        self.assertEqual(len(re.findall(r"partner certificate saved", a.log())), 1, a.log())
+        # ... and test-partner now names that later session.
+        st, text, err = self.probe(a.config_path, PARTNER, "--inbound")
+        self.assertEqual(st, 0, text + err)
+        self.assertIn("source     session %s at " % sid2, text)
+        # A restart learns the file from the directory: still nothing written.
+        a.stop()
+        a.restart()
+        a.wait_log(a.prefix() + r"info smtpd partner certificates directory=\S+/partner-certs "
+                   r"known=1$")
+        sid3 = self.present(a, "partner-ok", 250)
+        a.wait_log(a.prefix() + r"info smtpd %s disconnect " % sid3)
+        st3 = os.lstat(path)
+        self.assertEqual((st3.st_ino, st3.st_mtime_ns), (st1.st_ino, st1.st_mtime_ns))
+        self.assertNotIn("partner certificate saved", a.log())
+        # The CA revokes it: test-partner reads crl_directory itself, no daemon involved.
+        self.revoke("partner-ok", crl_dir)
+        st, text, err = self.probe(a.config_path, PARTNER, "--inbound")
+        self.assertEqual(st, 1, text + err)
+        self.assertIn("revocation: revoked", text)
+        self.assertIn("rule       CertificateValidationFailure (Revoked)\n", text)
+        self.assertIn("would be REFUSED: 454 4.7.5 Certificate validation failure", text)
+        # A subdomain's sender is not DOMAIN's: its MAIL FROM does not count.
+        st, out, err = self.probe(a.config_path, "mail." + PARTNER, "--inbound")
+        self.assertEqual(st, 3, out + err)
+
+    def test_partner_certificate_directory_is_bounded(self):
+        # A directory that already holds 10000 certificates: nothing more is saved, and
+        # that is said once; test-partner then cannot tell (3).
+        pc = tempfile.mkdtemp(prefix="domsec-pc-")
+        self.addCleanup(shutil.rmtree, pc, True)
+        for i in range(10000):
+            open(os.path.join(pc, "%040X.pem" % i), "w").close()
+        # ... and a write a crash interrupted: removed at start.
+        open(os.path.join(pc, ".%040X.pem.tmp" % 1), "w").close()
+        t = self.tls_transport(self.store("relay"), tls_receive_domain_secure_list=PARTNER,
+                               partner_certificate_directory=pc)
+        a = Daemon(self, connectors=[("Inet", {"fqdn": "mail.contoso.test",
+                                                "auth_mechanism": "tls",
+                                                "domain_secure_enabled": "yes"})],
+                   transport=t)
+        a.start()
+        a.wait_log(a.prefix() + r"info smtpd partner certificates directory=%s known=10000$"
+                   % re.escape(pc))
+        for cert in ("partner-ok", "partner-wrongname"):
+            sid = self.present(a, cert, 250 if cert == "partner-ok" else 454)
+            a.wait_log(a.prefix() + r"info smtpd %s disconnect " % sid)
+        self.assertEqual(len(re.findall(r"warning smtpd [0-9A-F]{16} "
+                                        r"partner_certificate_directory %s holds 10000 "
+                                        r"certificates: no more are saved" % re.escape(pc),
+                                        a.log())), 1, a.log())
+        self.assertEqual(len(os.listdir(pc)), 10000)      # the .tmp is gone too
+        self.assertFalse(os.path.lexists(os.path.join(pc, self.thumbprint("partner-ok") +
+                                                      ".pem")))
+        st, out, err = self.probe(a.config_path, PARTNER, "--inbound")
+        self.assertEqual((st, out), (3, ""), err)
+        self.assertIn("was not kept", err)
+        # Another directory (or off) takes a restart, and a reload says so.
+        a.write_config(a.config_text.replace("partner_certificate_directory = %s" % pc,
+                                             "partner_certificate_directory ="))
+        p = subprocess.run([domsec_exe(), "--socket", a.control_socket, "reload"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stdout)
+        self.assertIn(b"partner_certificate_directory changed: restart domsecd to use it",
+                      p.stdout)
+        # Off: test-partner says so (and reads no log).
+        st, out, err = self.probe(a.config_path, PARTNER, "--inbound")
+        self.assertEqual((st, out), (3, ""), err)
+        self.assertIn("partner_certificate_directory is off (empty)", err)
+
+    def test_inbound_refused_certificate_is_kept_never_through_a_link(self):
+        a, _ = self.receiver()
+        # A link planted where partner-revoked's chain will go: replaced, not followed.
+        victim = os.path.join(a.dir, "victim")
+        with open(victim, "w") as f:
+            f.write("untouched\n")
+        path = self.kept(a, "partner-revoked")
+        os.symlink(victim, path)
+        mark = a.log_mark()
+        self.present(a, "partner-revoked", 454)     # refused: kept all the same
+        self.assertIn("(a symbolic link there was replaced, not followed)",
+                      self.wait_saved(a, "partner-revoked", mark))
+        with open(victim) as f:
+            self.assertEqual(f.read(), "untouched\n")
+        self.assertTrue(stat.S_ISREG(os.lstat(path).st_mode))
+        with open(path, "rb") as f, open(self.p("partner-revoked.pem"), "rb") as g:
+            self.assertEqual(f.read(), g.read())
+        st, text, err = self.probe(a.config_path, PARTNER, "--inbound")
+        self.assertEqual(st, 1, text + err)
+        self.assertIn("OU=partner-revoked", text)
+        self.assertIn("revocation: revoked", text)
+        # domsecd never leaves a link there: test-partner (root) does not follow one.
+        os.unlink(path)
+        os.symlink(self.p("partner-ok.pem"), path)
+        st, out, err = self.probe(a.config_path, PARTNER, "--inbound")
+        self.assertEqual((st, out), (3, ""), err)
+        self.assertIn("was not kept: %s: not a regular file; use --cert FILE" % path, err)
+        # The log names it but the file is gone: cannot tell (3), saying which file.
+        os.unlink(path)
+        st, out, err = self.probe(a.config_path, PARTNER, "--inbound")
+        self.assertEqual((st, out), (3, ""), err)
+        self.assertIn("was not kept: %s: No such file or directory; use --cert FILE" % path,
+                      err)
 
 
 if __name__ == "__main__":

@@ -313,6 +313,18 @@ static const struct {
     {"list file path", "[transport]\ntls_send_domain_secure_list_file = x.domains\n" RECV_A,
      NULL,
      {"{c}:2: tls_send_domain_secure_list_file: \"x.domains\" is not an absolute path"}},
+    {"partner certificate directory path",
+     "[transport]\npartner_certificate_directory = certs\n" RECV_A, NULL,
+     {"{c}:2: partner_certificate_directory: \"certs\" is not an absolute path"}},
+    {"partner certificate directory in the queue",
+     "[transport]\nqueue_directory = /q\npartner_certificate_directory = /q/messages/\n"
+     RECV_A, NULL,
+     {"{c}:3: partner_certificate_directory /q/messages/ is also queue_directory or a "
+      "directory of the queue's: give it a directory of its own"}},
+    {"partner certificate directory in the store",
+     "[transport]\npartner_certificate_directory = /etc/domsec/certs\n" RECV_A, NULL,
+     {"{c}:2: partner_certificate_directory /etc/domsec/certs is also certificate_store: "
+      "give it a directory of its own"}},
     {"no receive section", "[transport]\naccepted_domains = contoso.com\n", NULL,
      {"{c}: no [receive NAME] section: at least one receive connector is required"}},
     {"empty file", "", NULL,
@@ -545,6 +557,8 @@ static void test_defaults(void **state)
     assert_int_equal(cfg->transport.outbound_connection_failure_retry_interval, 1800000);
     assert_int_equal(cfg->transport.max_outbound_connections, 1000);
     assert_null(cfg->transport.send_secure_file);
+    assert_string_equal(cfg->transport.partner_certificate_directory,
+                        "/var/spool/domsec/partner-certs");
 
     r = &cfg->receive[0];
     assert_int_equal(r->nranges, 2);

@@ -10,6 +10,9 @@
  *                        EHLO again, QUIT (never MAIL); facts into JSON
  *   domsec_probe_in.c    --inbound: a partner's certificate file judged as
  *                        domsecd judges a client certificate at MAIL FROM
+ *   domsec_probe_log.c   --inbound without --cert: the file of the chain the
+ *                        partner presented last, found through the receive
+ *                        protocol log (domsecd keeps the chains)
  *   domsec_probe_print.c the JSON result as text
  *
  * Everything runs on the probe's own libuv loop in the domsec process
@@ -86,8 +89,17 @@ json_t *domsec__probe_verdicts(const struct tls_facts *tf, const struct tls_cert
                                bool client);
 
 /* domsec_probe_in.c */
+/* Judge the chain in cert_file; source (taken over, may be NULL): where
+ * the file came from, shown as "source". */
 int     domsec__probe_inbound(const struct config *cfg, const char *domain,
-                              const char *cert_file, bool json);
+                              const char *cert_file, json_t *source, bool json);
+
+/* domsec_probe_log.c */
+/* The chain DOMAIN's client presented last, from the receive protocol log:
+ * 0 with *file and *source (owned by the caller), or PROBE_EXIT_UNKNOWN
+ * after saying why on stderr. */
+int     domsec__probe_last_cert(const struct config *cfg, const char *domain, char **file,
+                                json_t **source);
 
 /* domsec_probe_print.c */
 /* The outbound result as text, to stdout. */
