@@ -189,6 +189,8 @@ static void qsched_dispatch_go(struct qmgr_work *w)
         qmgr_admin_gone(q, m, w->err, w->why);
         return;
     }
+    if (w->err < 0)                     /* EMFILE, EIO...: kept, deferred (RELAY_S_READ) */
+        log_warnx("queue", 0, "cannot read id=%s: %s", m->id, strerror(-w->err));
     m->release_grace = false;           /* a round after the release: expiry applies again */
     m->jobs = 1;                        /* held while we hand out jobs */
     m->conn_failure = false;
