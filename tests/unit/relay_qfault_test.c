@@ -7,11 +7,15 @@
  *  round      the read at a round's start fails: the message is kept,
  *             not quarantined, deferred, and delivered once files open;
  *  dsn        the read for an expiry DSN fails: no DSN without its file,
- *             the message kept; once files open, exactly one DSN.
+ *             the message kept; once files open, exactly one DSN;
+ *  admin      a hold, release or delete --bounce whose record cannot be
+ *             written answers RELAY_ADMIN_IO and changes nothing in
+ *             memory (nor on disk); the same request then succeeds.
  */
 #include <sys/resource.h>
 
 #include "qmgr_world.h"
+#include "relay_admin.h"
 
 static struct rlimit saved_nofile;
 
@@ -49,6 +53,40 @@ static size_t attempts_of(const char *id)
     for (size_t i = 0; i < fake.natt; i++)
         n += strcmp(fake.att[i].id, id) == 0;
     return n;
+}
+
+static unsigned ndone;
+
+static void on_done(struct relay_admin_req *req)
+{
+    (void)req;
+    ndone++;
+}
+
+/* run - hand req to q and run the loop until it is answered */
+
+static struct relay_admin_req *run(struct qmgr *q, struct relay_admin_req *req)
+{
+    unsigned before = ndone;
+    time_t deadline = time(NULL) + 20;
+
+    req->done = on_done;
+    assert_int_equal(qmgr_admin(q, req), 0);
+    while (ndone == before) {
+        uv_run(&q->w.loop, UV_RUN_NOWAIT);
+        assert_true(time(NULL) < deadline);     /* a hang, not a timing check */
+        usleep(200);
+    }
+    settle(q);
+    return req;
+}
+
+static struct relay_admin_req *req_id(enum relay_admin_op op, const char *id)
+{
+    struct relay_admin_req *req = relay_admin_req_new(op);
+
+    snprintf(req->sel.id, sizeof(req->sel.id), "%s", id);
+    return req;
 }
 
 /* deferred - a queued message tried once and deferred (next T0+1m) */
@@ -110,8 +148,71 @@ static void test_dsn_read_fails(void **state)
     assert_int_equal(count_dsns("s@sender.test"), 1);
 }
 
+/* admin_fails - req's record cannot be written: IO, nothing changed */
+
+static void admin_fails(struct qmgr *q, enum relay_admin_op op, const char *id, bool bounce)
+{
+    struct relay_admin_req *req = req_id(op, id);
+    struct relay_qmsg *m = find_msg(q, id);
+    uint64_t held = m->held_ms, next = m->next_ms;
+    unsigned rounds = m->rounds;
+
+    req->bounce = bounce;
+    no_fds();
+    run(q, req);
+    fds_back();
+    assert_int_equal(req->status, RELAY_ADMIN_IO);
+    assert_non_null(req->why);
+    assert_int_equal(req->changed, 0);
+    relay_admin_req_free(req);
+    assert_ptr_equal(find_msg(q, id), m);
+    assert_int_equal(m->held_ms, held);
+    assert_int_equal(m->next_ms, next);
+    assert_int_equal(m->rounds, rounds);
+    assert_false(m->delete_pending);
+    assert_false(m->io);
+    assert_true(held != 0 ? q->held == m : m->heap_i != 0);    /* in its place */
+    assert_false(file_has(id, op == RELAY_ADMIN_HOLD ? "\nhold " : op == RELAY_ADMIN_RELEASE
+                          ? "\nrelease " : "\ndelete "));
+}
+
+static void admin_works(struct qmgr *q, enum relay_admin_op op, const char *id, bool bounce)
+{
+    struct relay_admin_req *req = req_id(op, id);
+
+    req->bounce = bounce;
+    run(q, req);
+    assert_int_equal(req->status, RELAY_ADMIN_OK);
+    assert_int_equal(req->changed, 1);
+    relay_admin_req_free(req);
+}
+
+static void test_admin_write_fails(void **state)
+{
+    struct fx *fx = *state;
+    struct qmgr *q = fx->q;
+    const char *id = "0000000000000903";
+
+    deferred(q, id);
+    admin_fails(q, RELAY_ADMIN_HOLD, id, false);
+    admin_works(q, RELAY_ADMIN_HOLD, id, false);
+    assert_int_equal(find_msg(q, id)->held_ms, T0);
+    admin_fails(q, RELAY_ADMIN_RELEASE, id, false);
+    admin_works(q, RELAY_ADMIN_RELEASE, id, false);
+    assert_int_equal(find_msg(q, id)->held_ms, 0);
+    settle(q);
+    admin_fails(q, RELAY_ADMIN_DELETE, id, true);
+    assert_int_equal(count_dsns("s@sender.test"), 0);
+    admin_works(q, RELAY_ADMIN_DELETE, id, true);
+    settle(q);
+    assert_null(find_msg(q, id));
+    assert_false(file_exists(id));
+    assert_int_equal(count_dsns("s@sender.test"), 1);
+}
+
 static int setup(void **state)
 {
+    ndone = 0;
     return fx_default(state);
 }
 
@@ -120,6 +221,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_round_read_fails, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_dsn_read_fails, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_admin_write_fails, setup, fx_teardown),
     };
 
     (void)fx_one_conn;
