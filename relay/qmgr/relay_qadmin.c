@@ -415,11 +415,6 @@ static void qadmin_change(struct qmgr *q, struct relay_admin_req *req)
         }
         if (req->op == RELAY_ADMIN_DELETE && !req->bounce && it->m != NULL)
             continue;                   /* idle, no DSN: remove the file at once */
-        if (m->torn) {                  /* end a torn record left by a crash */
-            it->rec = xstrdup("\n");
-            it->len = 1;
-            m->torn = false;
-        }
         relay_qmsg_record_admin(what, now, (unsigned)req->uid,
                                 req->op != RELAY_ADMIN_DELETE ? NULL
                                 : req->bounce ? "bounce" : "plain", &it->rec, &it->len);

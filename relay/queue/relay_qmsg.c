@@ -13,9 +13,12 @@
  *   delete <unix-ms> <uid> bounce|plain
  *
  * Loading replays the records in order (the last one of a recipient wins,
- * and the last hold or release);
+ * and the last hold or release), skipping empty lines;
  * a torn last line (no newline: a crash during append) is ignored, and
- * m->torn tells the writer to end it before appending.  A record with a
+ * m->torn tells the round's writer to end it before appending.  An
+ * administration record always starts with a newline of its own (an empty
+ * line at worst): it may be appended while a round's write is under way,
+ * in either order, so it can neither use nor clear m->torn.  A record with a
  * damaged number (a sign, no digits, an overflow, other characters after
  * the digits) is skipped as an unknown line is, never misread.
  *
@@ -367,12 +370,13 @@ int relay_qmsg_remove(int dirfd, const char *id)
     return fsync(dirfd) < 0 ? -errno : 0;
 }
 
-/* relay_qmsg_record_admin - append one administration record to a buffer */
+/* relay_qmsg_record_admin - append one administration record to a buffer,
+ * after a newline that ends whatever line the file may end in */
 
 void relay_qmsg_record_admin(const char *what, uint64_t ms, unsigned uid, const char *arg,
                              char **buf, size_t *len)
 {
-    char *line = xasprintf("%s %llu %u%s%s\n", what, (unsigned long long)ms, uid,
+    char *line = xasprintf("\n%s %llu %u%s%s\n", what, (unsigned long long)ms, uid,
                            arg ? " " : "", arg ? arg : "");
     size_t n = strlen(line);
 

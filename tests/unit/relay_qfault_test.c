@@ -10,7 +10,9 @@
  *             the message kept; once files open, exactly one DSN;
  *  admin      a hold, release or delete --bounce whose record cannot be
  *             written answers RELAY_ADMIN_IO and changes nothing in
- *             memory (nor on disk); the same request then succeeds.
+ *             memory (nor on disk); the same request then succeeds;
+ *  torn       after such a failure on a file whose last line a crash
+ *             tore, the round's own record still ends that line first.
  */
 #include <sys/resource.h>
 
@@ -187,6 +189,33 @@ static void admin_works(struct qmgr *q, enum relay_admin_op op, const char *id, 
     relay_admin_req_free(req);
 }
 
+/* A crash tore the file's last line; a hold whose write fails must leave
+ * the round's writer to end it (was: cleared m->torn before the write, so
+ * the round's record was glued to the torn line and lost at the next load). */
+static void test_torn_after_failed_admin(void **state)
+{
+    struct fx *fx = *state;
+    struct qmgr *q = fx->q;
+    const char *id = "0000000000000904", *why = NULL;
+    struct relay_qmsg *m;
+
+    put_msg(id, T0, "s@sender.test", "r@a.test", "next 1795341660000\nrcpt 0 def");
+    qmgr_notify(q, id);
+    settle(q);
+    assert_non_null(m = find_msg(q, id));
+    assert_true(m->torn);
+    admin_fails(q, RELAY_ADMIN_HOLD, id, false);
+    assert_true(m->torn);
+    fake.mode = FAKE_DEFER;
+    tick(q, T0 + MINUTE);
+    assert_int_equal(attempts_of(id), 1);
+    assert_int_equal(relay_qmsg_load(relay_queue_dirfd(RELAY_QDIR_MESSAGES), id, &m, &why), 0);
+    assert_int_equal(m->rcpts[0].attempts, 1);  /* the round's record was read */
+    assert_int_equal(m->rcpts[0].state, RELAY_R_PENDING);
+    assert_string_equal(m->rcpts[0].last, "451 4.3.0 try later");
+    relay_qmsg_free(m);
+}
+
 static void test_admin_write_fails(void **state)
 {
     struct fx *fx = *state;
@@ -222,6 +251,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_round_read_fails, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_dsn_read_fails, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_admin_write_fails, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_torn_after_failed_admin, setup, fx_teardown),
     };
 
     (void)fx_one_conn;
