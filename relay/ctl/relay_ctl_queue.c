@@ -73,9 +73,13 @@ static void ctlq_bytes(json_t *obj, const char *key, const char *p, size_t n)
     json_object_set_new(obj, key, s);
 }
 
+/* ctlq_str_or_null - text from outside (a peer's reply, a client's HELO,
+ * an address) as a JSON string, bytes that are not UTF-8 as "\xFF", or null:
+ * json_string() would give NULL and drop the whole message or recipient */
+
 static json_t *ctlq_str_or_null(const char *s)
 {
-    return s != NULL ? json_string(s) : json_null();
+    return s != NULL ? ctlproto_string(s) : json_null();
 }
 
 /* ctlq_msg - one message as queue.list lists it (queue.show adds to it) */
@@ -83,8 +87,8 @@ static json_t *ctlq_str_or_null(const char *s)
 static json_t *ctlq_msg(const struct relay_admin_msg *m)
 {
     json_t *rcpts = json_array();
-    json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:s, s:b, s:I, s:I, s:I, s:i, s:b}",
-                          "id", m->id, "sender", m->sender,
+    json_t *o = json_pack("{s:s, s:o, s:I, s:I, s:s, s:b, s:I, s:I, s:I, s:i, s:b}",
+                          "id", m->id, "sender", ctlq_str_or_null(m->sender),
                           "arrival_ms", (json_int_t)m->arrival_ms, "size", (json_int_t)m->size,
                           "state", relay_admin_qstate_name(m->state), "held", m->held_ms != 0,
                           "held_ms", (json_int_t)m->held_ms, "next_ms", (json_int_t)m->next_ms,
@@ -94,8 +98,8 @@ static json_t *ctlq_msg(const struct relay_admin_msg *m)
     for (size_t i = 0; i < m->nrcpts; i++) {
         const struct relay_admin_rcpt *r = &m->rcpts[i];
 
-        json_array_append_new(rcpts, json_pack("{s:s, s:s, s:i, s:o, s:o, s:I}",
-                                               "addr", r->addr,
+        json_array_append_new(rcpts, json_pack("{s:o, s:s, s:i, s:o, s:o, s:I}",
+                                               "addr", ctlq_str_or_null(r->addr),
                                                "state", relay_admin_rstate_name(r->state),
                                                "attempts", (int)r->attempts,
                                                "last", ctlq_str_or_null(r->last),
@@ -147,7 +151,8 @@ static json_t *ctlq_row(const struct relay_admin_row *r, unsigned nb)
 
     for (unsigned i = 0; i <= nb; i++)
         json_array_append_new(counts, json_integer(r->counts[i]));
-    return json_pack("{s:s, s:i, s:o}", "domain", r->domain, "total", (int)r->total,
+    return json_pack("{s:o, s:i, s:o}", "domain", ctlq_str_or_null(r->domain),
+                     "total", (int)r->total,
                      "counts", counts);
 }
 

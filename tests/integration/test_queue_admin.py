@@ -21,6 +21,7 @@ from peers import SENDER, DeliveryTestCase, host
 
 READER = 12347                       # a uid in the service group only (supplementary)
 DEAD_IP = "127.0.0.40"               # nothing listens there, until a test starts a sink
+LATIN_IP = "127.0.0.41"              # a scripted peer answering in Latin-1
 # Long waits after a failure: nothing is retried during a test unless asked to.
 QUIET = {"transient_failure_retry_interval": "1h",
          "outbound_connection_failure_retry_interval": "1h",
@@ -192,6 +193,22 @@ class QueueAdminTest(DeliveryTestCase):
         self.assertIn(bad, d.listdir("corrupt"))
         self.assertNotIn(bad, d.message_ids())
         wait_until(lambda: self.listed(d) == {}, 10, "%s forgotten" % bad)
+
+    def test_reply_not_utf8(self):
+        """A peer's reply in Latin-1 (0xEE) is listed with the byte shown as \\xEE, and
+        the recipient is not dropped from the list (json_string() refused it)."""
+        self.start_dns(host("latin.test", LATIN_IP))
+        self.peer(LATIN_IP, on_rcpt="452 4.2.2 bo\udceete pleine")
+        d = self.start_relay(QUIET)
+        qid = self.submit(d, ["<a@latin.test>", "<b@latin.test>"])
+        wait_until(lambda: qid in self.listed(d)
+                   and self.listed(d)[qid]["rcpts"][0]["attempts"] >= 1, 20, "tried once")
+        rcpts = self.listed(d)[qid]["rcpts"]
+        self.assertEqual([r["addr"] for r in rcpts], ["a@latin.test", "b@latin.test"])
+        for r in rcpts:
+            self.assertEqual(r["last"], "452 4.2.2 bo\\xEEte pleine")
+        self.assertIn("452 4.2.2 bo\\xEEte pleine", self.queue(d, "list"))
+        self.assertIn("b@latin.test", self.queue(d, "show", qid))
 
     def test_usage_and_summary(self):
         self.start_dns(host("dead.test", DEAD_IP), host("dead2.test", DEAD_IP))
