@@ -26,12 +26,39 @@ static int qadmin_cmp_id(const void *a, const void *b)
     return strcmp((*(struct relay_qmsg *const *)a)->id, (*(struct relay_qmsg *const *)b)->id);
 }
 
-/* qmgr_admin_list - a page of the matching messages, by id, after req->after */
+/* qadmin_text_bytes - s as a JSON string at worst: a control character
+ * \u00XX, a byte that may not be UTF-8 "\\xFF" (ctlproto_string), quotes */
+
+static size_t qadmin_text_bytes(const char *s)
+{
+    size_t n = 2;
+
+    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++)
+        n += *p < 0x20 || *p == 0x7f ? 6 : *p >= 0x80 ? 5 : *p == '"' || *p == '\\' ? 2 : 1;
+    return n;
+}
+
+/* qadmin_msg_bytes - m's entry in a list page at most (numbers and keys
+ * included: 320 bytes a message, 128 a recipient, more than they take) */
+
+static size_t qadmin_msg_bytes(const struct relay_qmsg *m)
+{
+    size_t n = 320 + qadmin_text_bytes(m->sender);
+
+    for (size_t i = 0; i < m->nrcpts; i++)
+        n += 128 + qadmin_text_bytes(m->rcpts[i].addr) + qadmin_text_bytes(m->rcpts[i].last)
+             + qadmin_text_bytes(m->rcpts[i].remote);
+    return n;
+}
+
+/* qmgr_admin_list - a page of the matching messages, by id, after req->after:
+ * at most req->limit of them and RELAY_ADMIN_LIST_BYTES of text (but one),
+ * so no reply is built that the control socket would not send */
 
 void qmgr_admin_list(struct qmgr *q, struct relay_admin_req *req)
 {
     struct relay_qmsg **v = xcalloc(q->nmsgs + 1, sizeof(*v));
-    size_t n = 0, limit = req->limit ? req->limit : 1000;
+    size_t n = 0, limit = req->limit ? req->limit : 1000, bytes = 0, k;
     uint64_t now = qmgr_now(q);
 
     if (limit > RELAY_ADMIN_LIST_MAX)
@@ -40,8 +67,13 @@ void qmgr_admin_list(struct qmgr *q, struct relay_admin_req *req)
         if (strcmp(m->id, req->after) > 0 && qmgr_admin_match(m, &req->sel, now))
             v[n++] = m;
     qsort(v, n, sizeof(*v), qadmin_cmp_id);
-    req->more = n > limit;
-    req->nmsgs = n < limit ? n : limit;
+    for (k = 0; k < n && k < limit; k++) {
+        bytes += qadmin_msg_bytes(v[k]);
+        if (k > 0 && bytes > RELAY_ADMIN_LIST_BYTES)
+            break;
+    }
+    req->more = n > k;
+    req->nmsgs = k;
     req->msgs = xcalloc(req->nmsgs + 1, sizeof(*req->msgs));
     for (size_t i = 0; i < req->nmsgs; i++)
         qmgr_admin_snap(q, v[i], &req->msgs[i]);
