@@ -270,6 +270,20 @@ static int dq_list(const char *config_path, const struct dq_opts *o)
     return 0;
 }
 
+/* dq_age_label - a bucket's limit as the largest whole unit: 30s, 1m, 2h, 3d */
+
+static void dq_age_label(char *buf, size_t size, json_int_t secs, const char *suffix)
+{
+    if (secs >= 86400 && secs % 86400 == 0)
+        snprintf(buf, size, "%lldd%s", (long long)(secs / 86400), suffix);
+    else if (secs >= 3600 && secs % 3600 == 0)
+        snprintf(buf, size, "%lldh%s", (long long)(secs / 3600), suffix);
+    else if (secs >= 60 && secs % 60 == 0)
+        snprintf(buf, size, "%lldm%s", (long long)(secs / 60), suffix);
+    else
+        snprintf(buf, size, "%llds%s", (long long)secs, suffix);
+}
+
 /* dq_summary - the qshape table */
 
 static int dq_summary(const char *config_path, const struct dq_opts *o)
@@ -294,15 +308,15 @@ static int dq_summary(const char *config_path, const struct dq_opts *o)
     }
     lim = json_object_get(res, "buckets_s");
     printf("%24s %6s", "", "T");
-    for (size_t i = 0; i < json_array_size(lim); i++)
-        printf(" %5lldm", (long long)json_integer_value(json_array_get(lim, i)) / 60);
-    {
-        char    over[32];
+    for (size_t i = 0; i <= json_array_size(lim); i++) {
+        size_t  k = i < json_array_size(lim) ? i : i - 1;   /* the overflow: last one's + */
+        char    label[32];
 
-        snprintf(over, sizeof(over), "%lldm+",
-                 (long long)json_integer_value(json_array_get(lim, json_array_size(lim) - 1)) / 60);
-        printf(" %6s\n", over);
+        dq_age_label(label, sizeof(label), json_integer_value(json_array_get(lim, k)),
+                     i == json_array_size(lim) ? "+" : "");
+        printf(" %6s", label);
     }
+    printf("\n");
     for (size_t i = 0; i <= json_array_size(json_object_get(res, "rows")); i++) {
         row = i == 0 ? json_object_get(res, "total")
                      : json_array_get(json_object_get(res, "rows"), i - 1);
@@ -449,6 +463,8 @@ static int dq_change(const char *config_path, const char *what, const struct dq_
             printf("; %lld being delivered now: %s when that attempt ends",
                    (long long)dq_i(res, "pending"),
                    strcmp(what, "hold") == 0 ? "held" : "removed");
+        if (dq_i(res, "gone"))
+            printf("; %lld gone meanwhile (file removed)", (long long)dq_i(res, "gone"));
         if (strcmp(what, "delete") == 0 && o->bounce)
             printf("; %lld DSN(s) to the sender(s)", (long long)dq_i(res, "dsns"));
         printf("\n");

@@ -125,6 +125,8 @@ struct relay_admin_req {
     bool    more;                       /* list: more after msgs[nmsgs - 1] */
     struct relay_admin_summary *summary;
     unsigned matched, changed, pending, skipped, in_flight, dsns;
+    unsigned failed;                    /* changes: writes that failed (why names them) */
+    unsigned gone;                      /* changes: files removed meanwhile (forgotten) */
     /* The caller's: done runs once on the queue manager's loop, never
      * inside relay_qmgr_admin; it must not block (hand the request back
      * to its own loop). */

@@ -178,11 +178,14 @@ static json_t *ctlq_counts_json(const struct relay_admin_req *req)
                          (int)req->changed, "skipped_held", (int)req->skipped, "in_flight",
                          (int)req->in_flight);
     case RELAY_ADMIN_DELETE:
-        return json_pack("{s:i, s:i, s:i, s:i}", "matched", (int)req->matched, "deleted",
-                         (int)req->changed, "pending", (int)req->pending, "dsns", (int)req->dsns);
+        return json_pack("{s:i, s:i, s:i, s:i, s:i, s:i}", "matched", (int)req->matched,
+                         "deleted", (int)req->changed, "pending", (int)req->pending,
+                         "dsns", (int)req->dsns, "failed", (int)req->failed,
+                         "gone", (int)req->gone);
     default:
-        return json_pack("{s:i, s:i, s:i}", "matched", (int)req->matched, "changed",
-                         (int)req->changed, "pending", (int)req->pending);
+        return json_pack("{s:i, s:i, s:i, s:i, s:i}", "matched", (int)req->matched, "changed",
+                         (int)req->changed, "pending", (int)req->pending,
+                         "failed", (int)req->failed, "gone", (int)req->gone);
     }
 }
 
@@ -196,7 +199,13 @@ static void ctlq_reply(struct ctl_req *r, void *arg)
         [RELAY_ADMIN_IO] = CTL_E_INTERNAL, [RELAY_ADMIN_STOPPING] = CTL_E_STOPPING,
     };
 
-    if (req->status != RELAY_ADMIN_OK) {
+    if (req->status == RELAY_ADMIN_IO && req->op >= RELAY_ADMIN_HOLD) {
+        /* Some writes failed, others may not have: the counts go with it. */
+        json_t *e = ctlproto_error(CTL_E_INTERNAL, "%s", req->why ? req->why : "failed");
+
+        json_object_update_new(e, ctlq_counts_json(req));
+        ctl_req_err_json(r, e);
+    } else if (req->status != RELAY_ADMIN_OK) {
         ctl_req_err(r, codes[req->status], "%s", req->why ? req->why : "failed");
     } else {
         switch (req->op) {

@@ -194,6 +194,21 @@ class QueueAdminTest(DeliveryTestCase):
         self.assertNotIn(bad, d.message_ids())
         wait_until(lambda: self.listed(d) == {}, 10, "%s forgotten" % bad)
 
+    def test_hold_all_one_write_fails(self):
+        """hold --all where one file cannot be written (a directory in its place): exit 3,
+        and the answer says which failed and that the other was held."""
+        self.start_dns(host("dead.test", DEAD_IP))
+        d = self.start_relay(QUIET)
+        a, b = sorted(self.submit_deferred(d, ["a@dead.test", "b@dead.test"]))
+        os.unlink(d.qpath("messages", b))
+        os.mkdir(d.qpath("messages", b))
+        out = self.queue(d, "hold", "--all", status=3)
+        self.assertRegex(out, r"cannot write the queue file of 1 message\(s\) \(%s\): "
+                              r"Is a directory; 1 of 2 matching changed" % b)
+        self.assertEqual(self.listed(d)[a]["state"], "held")
+        self.assertEqual(self.listed(d)[b]["state"], "deferred")
+        os.rmdir(d.qpath("messages", b))
+
     def test_reply_not_utf8(self):
         """A peer's reply in Latin-1 (0xEE) is listed with the byte shown as \\xEE, and
         the recipient is not dropped from the list (json_string() refused it)."""
@@ -222,6 +237,13 @@ class QueueAdminTest(DeliveryTestCase):
         human = self.queue(d, "summary")
         self.assertRegex(human, r"(?m)^\s+TOTAL\s+3\s+3(\s+0){10}$")
         self.assertRegex(human, r"(?m)^\s+dead\.test\s+2\s+2(\s+0){10}$")
+        self.assertRegex(human, r"(?m)^\s+T\s+5m\s+10m\s+20m\s+40m\s+80m\s+160m\s+320m\s+"
+                                r"640m\s+1280m\s+2560m\s+2560m\+$")
+        human = self.queue(d, "summary", "--bucket-time", "30s", "--buckets", "9")
+        self.assertRegex(human, r"(?m)^\s+T\s+30s\s+1m\s+2m\s+4m\s+8m\s+16m\s+32m\s+64m\s+"
+                                r"128m\s+128m\+$")
+        self.assertRegex(self.queue(d, "summary", "--bucket-time", "1h", "--buckets", "3"),
+                         r"(?m)^\s+T\s+1h\s+2h\s+4h\s+4h\+$")
         self.assertEqual(len(self.listed(d, "--domain", "dead2.test")), 1)
         self.assertEqual(len(self.listed(d, "--older-than", "1h")), 0)
         self.queue(d, "hold", status=2)                              # no target

@@ -12,9 +12,14 @@
  *             written answers RELAY_ADMIN_IO and changes nothing in
  *             memory (nor on disk); the same request then succeeds;
  *  torn       after such a failure on a file whose last line a crash
- *             tore, the round's own record still ends that line first.
+ *             tore, the round's own record still ends that line first;
+ *  some fail  a change of several messages, one write failing: the others
+ *             changed, the answer says both counts and the failed id; a
+ *             busy message's file removed meanwhile is gone, not failed;
+ *  dsns       delete --bounce counts a DSN only when one will be sent.
  */
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include "qmgr_world.h"
 #include "relay_admin.h"
@@ -239,6 +244,100 @@ static void test_admin_write_fails(void **state)
     assert_int_equal(count_dsns("s@sender.test"), 1);
 }
 
+/* hold --all: one file cannot be written (a directory stands in its
+ * place: EISDIR), the other is held.  Answered IO with both counts and
+ * the failed id (was: IO alone, as if nothing had changed). */
+static void test_admin_some_fail(void **state)
+{
+    struct fx *fx = *state;
+    struct qmgr *q = fx->q;
+    const char *ok = "0000000000000905", *bad = "0000000000000906";
+    struct relay_admin_req *req = relay_admin_req_new(RELAY_ADMIN_HOLD);
+    char path[160];
+
+    deferred(q, ok);
+    deferred(q, bad);
+    snprintf(path, sizeof(path), "%s/queue/messages/%s", fx->dir, bad);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(mkdir(path, 0700), 0);
+    req->sel.all = true;
+    run(q, req);
+    assert_int_equal(req->status, RELAY_ADMIN_IO);
+    assert_int_equal(req->matched, 2);
+    assert_int_equal(req->changed, 1);
+    assert_int_equal(req->failed, 1);
+    assert_non_null(strstr(req->why, bad));
+    assert_null(strstr(req->why, ok));
+    relay_admin_req_free(req);
+    assert_int_equal(find_msg(q, ok)->held_ms, T0);
+    assert_int_equal(find_msg(q, bad)->held_ms, 0);
+    assert_int_equal(rmdir(path), 0);
+}
+
+/* A busy message whose file is removed before the hold is written: gone,
+ * not a failure (was: IO); its round then forgets it. */
+static void test_admin_busy_gone(void **state)
+{
+    struct fx *fx = *state;
+    struct qmgr *q = fx->q;
+    const char *id = "0000000000000907";
+    struct relay_admin_req *req = req_id(RELAY_ADMIN_HOLD, id);
+    char path[160];
+
+    put_msg(id, T0, "s@sender.test", "r@a.test", "");
+    fake.mode = FAKE_DEFER;
+    fake.hold = true;                   /* in flight until fake_run */
+    qmgr_notify(q, id);
+    settle(q);
+    assert_true(find_msg(q, id)->jobs > 0);
+    snprintf(path, sizeof(path), "%s/queue/messages/%s", fx->dir, id);
+    assert_int_equal(unlink(path), 0);
+    run(q, req);
+    assert_int_equal(req->status, RELAY_ADMIN_OK);
+    assert_int_equal(req->gone, 1);
+    assert_int_equal(req->changed, 0);
+    assert_int_equal(req->failed, 0);
+    relay_admin_req_free(req);
+    fake.hold = false;
+    settle(q);
+    assert_null(find_msg(q, id));
+}
+
+/* delete --bounce counts a DSN only if one is sent: a held message whose
+ * recipients are all final gets none (was: counted whenever the sender
+ * was not <>). */
+static void test_delete_bounce_counts(void **state)
+{
+    struct fx *fx = *state;
+    struct qmgr *q = fx->q;
+    const char *id = "0000000000000908", *sent = "0000000000000909";
+    struct relay_admin_req *req;
+
+    put_msg(id, T0, "s@sender.test", "r@a.test",
+            "rcpt 0 delivered 1795341600000 1 250 ok\nhold 1795341600000 0\n");
+    qmgr_notify(q, id);
+    settle(q);
+    assert_non_null(find_msg(q, id));
+    req = req_id(RELAY_ADMIN_DELETE, id);
+    req->bounce = true;
+    run(q, req);
+    assert_int_equal(req->status, RELAY_ADMIN_OK);
+    assert_int_equal(req->changed, 1);
+    assert_int_equal(req->dsns, 0);
+    relay_admin_req_free(req);
+    settle(q);
+    assert_null(find_msg(q, id));
+    assert_int_equal(count_dsns("s@sender.test"), 0);
+    deferred(q, sent);                  /* a pending recipient: one DSN, counted */
+    req = req_id(RELAY_ADMIN_DELETE, sent);
+    req->bounce = true;
+    run(q, req);
+    assert_int_equal(req->dsns, 1);
+    relay_admin_req_free(req);
+    settle(q);
+    assert_int_equal(count_dsns("s@sender.test"), 1);
+}
+
 static int setup(void **state)
 {
     ndone = 0;
@@ -252,6 +351,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dsn_read_fails, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_admin_write_fails, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_torn_after_failed_admin, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_admin_some_fail, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_admin_busy_gone, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_delete_bounce_counts, setup, fx_teardown),
     };
 
     (void)fx_one_conn;
