@@ -22,7 +22,6 @@
 #include <sys/stat.h>
 
 #include "qmgr_world.h"
-#include "relay_admin.h"
 
 static struct rlimit saved_nofile;
 
@@ -60,40 +59,6 @@ static size_t attempts_of(const char *id)
     for (size_t i = 0; i < fake.natt; i++)
         n += strcmp(fake.att[i].id, id) == 0;
     return n;
-}
-
-static unsigned ndone;
-
-static void on_done(struct relay_admin_req *req)
-{
-    (void)req;
-    ndone++;
-}
-
-/* run - hand req to q and run the loop until it is answered */
-
-static struct relay_admin_req *run(struct qmgr *q, struct relay_admin_req *req)
-{
-    unsigned before = ndone;
-    time_t deadline = time(NULL) + 20;
-
-    req->done = on_done;
-    assert_int_equal(qmgr_admin(q, req), 0);
-    while (ndone == before) {
-        uv_run(&q->w.loop, UV_RUN_NOWAIT);
-        assert_true(time(NULL) < deadline);     /* a hang, not a timing check */
-        usleep(200);
-    }
-    settle(q);
-    return req;
-}
-
-static struct relay_admin_req *req_id(enum relay_admin_op op, const char *id)
-{
-    struct relay_admin_req *req = relay_admin_req_new(op);
-
-    snprintf(req->sel.id, sizeof(req->sel.id), "%s", id);
-    return req;
 }
 
 /* deferred - a queued message tried once and deferred (next T0+1m) */
@@ -159,14 +124,14 @@ static void test_dsn_read_fails(void **state)
 
 static void admin_fails(struct qmgr *q, enum relay_admin_op op, const char *id, bool bounce)
 {
-    struct relay_admin_req *req = req_id(op, id);
+    struct relay_admin_req *req = admin_req_id(op, id);
     struct relay_qmsg *m = find_msg(q, id);
     uint64_t held = m->held_ms, next = m->next_ms;
     unsigned rounds = m->rounds;
 
     req->bounce = bounce;
     no_fds();
-    run(q, req);
+    admin_run(q, req);
     fds_back();
     assert_int_equal(req->status, RELAY_ADMIN_IO);
     assert_non_null(req->why);
@@ -185,10 +150,10 @@ static void admin_fails(struct qmgr *q, enum relay_admin_op op, const char *id, 
 
 static void admin_works(struct qmgr *q, enum relay_admin_op op, const char *id, bool bounce)
 {
-    struct relay_admin_req *req = req_id(op, id);
+    struct relay_admin_req *req = admin_req_id(op, id);
 
     req->bounce = bounce;
-    run(q, req);
+    admin_run(q, req);
     assert_int_equal(req->status, RELAY_ADMIN_OK);
     assert_int_equal(req->changed, 1);
     relay_admin_req_free(req);
@@ -261,7 +226,7 @@ static void test_admin_some_fail(void **state)
     assert_int_equal(unlink(path), 0);
     assert_int_equal(mkdir(path, 0700), 0);
     req->sel.all = true;
-    run(q, req);
+    admin_run(q, req);
     assert_int_equal(req->status, RELAY_ADMIN_IO);
     assert_int_equal(req->matched, 2);
     assert_int_equal(req->changed, 1);
@@ -281,7 +246,7 @@ static void test_admin_busy_gone(void **state)
     struct fx *fx = *state;
     struct qmgr *q = fx->q;
     const char *id = "0000000000000907";
-    struct relay_admin_req *req = req_id(RELAY_ADMIN_HOLD, id);
+    struct relay_admin_req *req = admin_req_id(RELAY_ADMIN_HOLD, id);
     char path[160];
 
     put_msg(id, T0, "s@sender.test", "r@a.test", "");
@@ -292,7 +257,7 @@ static void test_admin_busy_gone(void **state)
     assert_true(find_msg(q, id)->jobs > 0);
     snprintf(path, sizeof(path), "%s/queue/messages/%s", fx->dir, id);
     assert_int_equal(unlink(path), 0);
-    run(q, req);
+    admin_run(q, req);
     assert_int_equal(req->status, RELAY_ADMIN_OK);
     assert_int_equal(req->gone, 1);
     assert_int_equal(req->changed, 0);
@@ -318,9 +283,9 @@ static void test_delete_bounce_counts(void **state)
     qmgr_notify(q, id);
     settle(q);
     assert_non_null(find_msg(q, id));
-    req = req_id(RELAY_ADMIN_DELETE, id);
+    req = admin_req_id(RELAY_ADMIN_DELETE, id);
     req->bounce = true;
-    run(q, req);
+    admin_run(q, req);
     assert_int_equal(req->status, RELAY_ADMIN_OK);
     assert_int_equal(req->changed, 1);
     assert_int_equal(req->dsns, 0);
@@ -329,9 +294,9 @@ static void test_delete_bounce_counts(void **state)
     assert_null(find_msg(q, id));
     assert_int_equal(count_dsns("s@sender.test"), 0);
     deferred(q, sent);                  /* a pending recipient: one DSN, counted */
-    req = req_id(RELAY_ADMIN_DELETE, sent);
+    req = admin_req_id(RELAY_ADMIN_DELETE, sent);
     req->bounce = true;
-    run(q, req);
+    admin_run(q, req);
     assert_int_equal(req->dsns, 1);
     relay_admin_req_free(req);
     settle(q);
@@ -340,7 +305,6 @@ static void test_delete_bounce_counts(void **state)
 
 static int setup(void **state)
 {
-    ndone = 0;
     return fx_default(state);
 }
 
