@@ -209,6 +209,26 @@ class QueueAdminTest(DeliveryTestCase):
         self.assertEqual(self.listed(d)[b]["state"], "deferred")
         os.rmdir(d.qpath("messages", b))
 
+    def test_no_terminal_escapes(self):
+        """Human output shows a sender's control characters as \\x1B (and C1 as \\u009B),
+        never raw (CR only before LF); --json keeps the text as it is."""
+        self.start_dns(host("esc.test", LATIN_IP))
+        self.peer(LATIN_IP, on_rcpt="452 4.2.2 \x1b[2J\x1b]0;owned\x07 try later")
+        d = self.start_relay(QUIET)
+        msg = (b"Subject: \x1b]0;pwned\x07 hi \xc2\x9b31m\r\nX-Bell: \x07\x7f\r\n\r\n"
+               b"Hello \x1b[5m.\r\n")
+        qid = self.submit(d, ["<a@esc.test>"], message=msg)
+        wait_until(lambda: qid in self.listed(d)
+                   and self.listed(d)[qid]["rcpts"][0]["attempts"] >= 1, 20, "tried once")
+        show = self.queue(d, "show", qid, "--body")
+        listing = self.queue(d, "list")
+        for out in (show, listing):
+            self.assertNotRegex(out, "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\x80-\x9f]|\r(?!\n)", out)
+        self.assertIn("Subject: \\x1B]0;pwned\\x07 hi \\u009B31m\r\nX-Bell: \\x07\\x7F\r\n", show)
+        self.assertIn("Hello \\x1B[5m.\r\n", show)
+        self.assertIn("try later", listing)      # (the reply's controls: spaces already)
+        self.assertIn("\x1b]0;pwned", self.qjson(d, "show", qid)["headers"])    # JSON: as it is
+
     def test_reply_not_utf8(self):
         """A peer's reply in Latin-1 (0xEE) is listed with the byte shown as \\xEE, and
         the recipient is not dropped from the list (json_string() refused it)."""
