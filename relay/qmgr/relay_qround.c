@@ -315,7 +315,7 @@ static void qround_dsn_committed(struct relay_spool *sp, int status, void *arg)
         log_errx("queue", 0, "cannot queue dsn for=%s: %s", d->m->id, uv_strerror(status));
         qround_redirty(d->m);           /* the records still wait for their DSN */
         d->m->io = false;
-        d->m->next_ms = qmgr_now(q) + 10000;     /* try the round's end again */
+        d->m->next_ms = d->m->io_retry_ms = qmgr_now(q) + 10000;  /* the round's end again */
         free(d->records);
         qmgr_sched_ready(q, d->m);
         free(d);
@@ -446,7 +446,7 @@ static void qround_data_read(struct qmgr_work *w)
          * follow it), the round's end again later, as after a failed write. */
         log_warnx("queue", 0, "cannot read id=%s for its DSN: %s", m->id, strerror(-w->err));
         m->data_tried = false;
-        m->next_ms = qmgr_now(q) + 10000;
+        m->next_ms = m->io_retry_ms = qmgr_now(q) + 10000;
         qmgr_sched_ready(q, m);
         return;
     }

@@ -16,7 +16,9 @@
  *  some fail  a change of several messages, one write failing: the others
  *             changed, the answer says both counts and the failed id; a
  *             busy message's file removed meanwhile is gone, not failed;
- *  dsns       delete --bounce counts a DSN only when one will be sent.
+ *  dsns       delete --bounce counts a DSN only when one will be sent;
+ *  delete     a delete --bounce whose DSN cannot be queued tries again in
+ *             10 s, not at once (a busy loop).
  */
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -118,6 +120,38 @@ static void test_dsn_read_fails(void **state)
     assert_false(corrupt_has(id));
     tick(q, T0 + 3 * HOUR);
     assert_int_equal(count_dsns("s@sender.test"), 1);
+}
+
+/* A delete --bounce whose round's end cannot queue its DSN (nor read the
+ * file again) waits 10 s between tries (was: tried again at once, a busy
+ * loop as long as the error lasted); then exactly one DSN. */
+static void test_delete_dsn_fails_waits(void **state)
+{
+    struct fx *fx = *state;
+    struct qmgr *q = fx->q;
+    const char *id = "0000000000000910";
+    struct relay_admin_req *req = admin_req_id(RELAY_ADMIN_DELETE, id);
+
+    put_msg(id, T0, "s@sender.test", "r@a.test", "");
+    fake.mode = FAKE_DEFER;
+    fake.hold = true;                   /* in flight until fake_run */
+    qmgr_notify(q, id);
+    settle(q);
+    req->bounce = true;
+    admin_run(q, req);
+    assert_int_equal(req->pending, 1);
+    relay_admin_req_free(req);
+    no_fds();
+    fake.hold = false;
+    settle(q);                          /* a busy loop would never settle */
+    fds_back();
+    assert_int_equal(count_dsns("s@sender.test"), 0);
+    assert_non_null(find_msg(q, id));
+    assert_true(file_exists(id));
+    tick(q, T0 + 11000);
+    assert_int_equal(count_dsns("s@sender.test"), 1);
+    assert_null(find_msg(q, id));
+    assert_false(file_exists(id));
 }
 
 /* admin_fails - req's record cannot be written: IO, nothing changed */
@@ -318,6 +352,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_admin_some_fail, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_admin_busy_gone, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_delete_bounce_counts, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_delete_dsn_fails_waits, setup, fx_teardown),
     };
 
     (void)fx_one_conn;
