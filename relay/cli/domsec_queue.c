@@ -177,6 +177,43 @@ static const char *dq_s(const json_t *obj, const char *key)
     return s ? s : "";
 }
 
+/*
+ * dq_esc - text from a message or a peer, safe for a terminal: C0 controls
+ * but TAB and LF (and CR before LF, in `lines` mode: headers and body),
+ * DEL and C1 (U+0080-U+009F) are written as visible escapes (\x1B,
+ * \u009B), as postcat and mailq do, so a sender or an MX cannot drive the
+ * administrator's terminal.  The result lives until eight more calls.
+ */
+static const char *dq_esc(const char *s, bool lines)
+{
+    static char *ring[8];
+    static unsigned k;
+    const unsigned char *p = (const unsigned char *)s;
+    char   *out = xmalloc(strlen(s) * 6 + 1), *o = out;
+
+    for (; *p; p++) {
+        if ((*p < 0x20 && *p != '\t' && *p != '\n' && !(lines && *p == '\r' && p[1] == '\n'))
+            || *p == 0x7f)
+            o += sprintf(o, "\\x%02X", *p);
+        else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+            o += sprintf(o, "\\u%04X", *++p);
+        else
+            *o++ = (char)*p;
+    }
+    *o = '\0';
+    free(ring[k]);
+    ring[k] = out;
+    k = (k + 1) % 8;
+    return out;
+}
+
+/* dq_t - dq_s of text from outside, escaped (dq_esc) */
+
+static const char *dq_t(const json_t *obj, const char *key)
+{
+    return dq_esc(dq_s(obj, key), false);
+}
+
 static int64_t dq_i(const json_t *obj, const char *key)
 {
     return (int64_t)json_integer_value(json_object_get(obj, key));
@@ -207,15 +244,15 @@ static void dq_print_rcpts(const json_t *m, int64_t now)
     char    t[96];
 
     for (size_t i = 0; (r = json_array_get(json_object_get(m, "rcpts"), i)) != NULL; i++) {
-        printf("    %s  %s  attempts=%lld", dq_s(r, "addr"), dq_s(r, "state"),
+        printf("    %s  %s  attempts=%lld", dq_t(r, "addr"), dq_s(r, "state"),
                (long long)dq_i(r, "attempts"));
         if (dq_i(r, "last_ms") != 0)
             printf("  last %s", domsec_ctl_time(t, sizeof(t), dq_i(r, "last_ms"), now));
         if (json_is_string(json_object_get(r, "remote")))
-            printf(" via %s", dq_s(r, "remote"));
+            printf(" via %s", dq_t(r, "remote"));
         printf("\n");
         if (json_is_string(json_object_get(r, "last")))
-            printf("      %s\n", dq_s(r, "last"));
+            printf("      %s\n", dq_t(r, "last"));
     }
 }
 
@@ -257,7 +294,7 @@ static int dq_list(const char *config_path, const struct dq_opts *o)
                "Next attempt", "Sender");
     for (size_t i = 0; i < json_array_size(all); i++) {
         const json_t *m = json_array_get(all, i);
-        const char *sender = dq_s(m, "sender");
+        const char *sender = dq_t(m, "sender");
 
         printf("%-16s  %8lld  %-20s  %-8s  %-31s  %s\n", dq_s(m, "id"),
                (long long)dq_i(m, "size"), log_iso_time(t, sizeof(t), dq_i(m, "arrival_ms") / 1000,
@@ -268,6 +305,20 @@ static int dq_list(const char *config_path, const struct dq_opts *o)
     printf("%zu message%s.\n", json_array_size(all), json_array_size(all) == 1 ? "" : "s");
     json_decref(all);
     return 0;
+}
+
+/* dq_age_label - a bucket's limit as the largest whole unit: 30s, 1m, 2h, 3d */
+
+static void dq_age_label(char *buf, size_t size, json_int_t secs, const char *suffix)
+{
+    if (secs >= 86400 && secs % 86400 == 0)
+        snprintf(buf, size, "%lldd%s", (long long)(secs / 86400), suffix);
+    else if (secs >= 3600 && secs % 3600 == 0)
+        snprintf(buf, size, "%lldh%s", (long long)(secs / 3600), suffix);
+    else if (secs >= 60 && secs % 60 == 0)
+        snprintf(buf, size, "%lldm%s", (long long)(secs / 60), suffix);
+    else
+        snprintf(buf, size, "%llds%s", (long long)secs, suffix);
 }
 
 /* dq_summary - the qshape table */
@@ -294,19 +345,19 @@ static int dq_summary(const char *config_path, const struct dq_opts *o)
     }
     lim = json_object_get(res, "buckets_s");
     printf("%24s %6s", "", "T");
-    for (size_t i = 0; i < json_array_size(lim); i++)
-        printf(" %5lldm", (long long)json_integer_value(json_array_get(lim, i)) / 60);
-    {
-        char    over[32];
+    for (size_t i = 0; i <= json_array_size(lim); i++) {
+        size_t  k = i < json_array_size(lim) ? i : i - 1;   /* the overflow: last one's + */
+        char    label[32];
 
-        snprintf(over, sizeof(over), "%lldm+",
-                 (long long)json_integer_value(json_array_get(lim, json_array_size(lim) - 1)) / 60);
-        printf(" %6s\n", over);
+        dq_age_label(label, sizeof(label), json_integer_value(json_array_get(lim, k)),
+                     i == json_array_size(lim) ? "+" : "");
+        printf(" %6s", label);
     }
+    printf("\n");
     for (size_t i = 0; i <= json_array_size(json_object_get(res, "rows")); i++) {
         row = i == 0 ? json_object_get(res, "total")
                      : json_array_get(json_object_get(res, "rows"), i - 1);
-        printf("%24.24s %6lld", dq_s(row, "domain"), (long long)dq_i(row, "total"));
+        printf("%24.24s %6lld", dq_t(row, "domain"), (long long)dq_i(row, "total"));
         for (size_t k = 0; k < json_array_size(json_object_get(row, "counts")); k++)
             printf(" %6lld", (long long)json_integer_value(json_array_get(json_object_get(row, "counts"), k)));
         printf("\n");
@@ -331,7 +382,8 @@ static int dq_show_body(const char *config_path, const char *id, json_t *m)
     for (;;) {
         bool    b64 = json_is_string(json_object_get(page, "body_encoding"));
 
-        printf("%s%s%s", b64 ? "(base64)\n" : "", dq_s(page, "body"), b64 ? "\n" : "");
+        printf("%s%s%s", b64 ? "(base64)\n" : "", dq_esc(dq_s(page, "body"), true),
+               b64 ? "\n" : "");
         if (!json_is_true(json_object_get(page, "body_more")) || ++pages >= 1 << 16)
             break;
         args = json_pack("{s:s, s:b, s:I}", "id", id, "body", 1, "body_offset",
@@ -370,11 +422,11 @@ static int dq_show(const char *config_path, const struct dq_opts *o)
     printf("state        %s%s\n", dq_s(m, "state"),
            json_is_true(json_object_get(m, "delete_pending")) ? " (deleted: goes when its "
                                                                  "delivery round ends)" : "");
-    printf("sender       %s\n", dq_s(m, "sender")[0] ? dq_s(m, "sender") : "<>");
+    printf("sender       %s\n", dq_s(m, "sender")[0] ? dq_t(m, "sender") : "<>");
     printf("size         %lld\n", (long long)dq_i(m, "size"));
     printf("arrived      %s\n", domsec_ctl_time(t, sizeof(t), dq_i(m, "arrival_ms"), now));
-    printf("received     connector %s, client %s, helo %s, session %s\n", dq_s(m, "connector"),
-           dq_s(m, "client"), dq_s(m, "helo"), dq_s(m, "session"));
+    printf("received     connector %s, client %s, helo %s, session %s\n", dq_t(m, "connector"),
+           dq_t(m, "client"), dq_t(m, "helo"), dq_t(m, "session"));
     if (dq_i(m, "held_ms"))
         printf("held         since %s (no attempt, no expiry while held)\n",
                domsec_ctl_time(t, sizeof(t), dq_i(m, "held_ms"), now));
@@ -389,7 +441,7 @@ static int dq_show(const char *config_path, const struct dq_opts *o)
         printf("headers (base64)\n%s\n", dq_s(m, "headers"));
     else if (json_is_string(json_object_get(m, "headers")))
         printf("headers%s\n%s", json_is_true(json_object_get(m, "headers_truncated"))
-                                ? " (the first 64 KiB)" : "", dq_s(m, "headers"));
+                                ? " (the first 64 KiB)" : "", dq_esc(dq_s(m, "headers"), true));
     if (json_is_string(json_object_get(m, "body")))
         status = dq_show_body(config_path, o->id, m);
     json_decref(m);
@@ -449,6 +501,8 @@ static int dq_change(const char *config_path, const char *what, const struct dq_
             printf("; %lld being delivered now: %s when that attempt ends",
                    (long long)dq_i(res, "pending"),
                    strcmp(what, "hold") == 0 ? "held" : "removed");
+        if (dq_i(res, "gone"))
+            printf("; %lld gone meanwhile (file removed)", (long long)dq_i(res, "gone"));
         if (strcmp(what, "delete") == 0 && o->bounce)
             printf("; %lld DSN(s) to the sender(s)", (long long)dq_i(res, "dsns"));
         printf("\n");

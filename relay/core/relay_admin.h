@@ -16,6 +16,8 @@
 
 #define RELAY_ADMIN_ID_LEN 16           /* a queue id: 16 hex digits (RELAY_QID_LEN) */
 #define RELAY_ADMIN_LIST_MAX 10000      /* messages per list page */
+#define RELAY_ADMIN_LIST_BYTES (1u << 20)   /* list: a page's text at most (estimated as
+                                         * JSON, worst-case escapes), but one message */
 #define RELAY_ADMIN_HEADERS_MAX 65536   /* show: header bytes returned */
 #define RELAY_ADMIN_BODY_MAX (1u << 20) /* show: body bytes per page */
 #define RELAY_ADMIN_BUCKETS_MAX 16      /* summary: age buckets (plus the overflow) */
@@ -123,6 +125,8 @@ struct relay_admin_req {
     bool    more;                       /* list: more after msgs[nmsgs - 1] */
     struct relay_admin_summary *summary;
     unsigned matched, changed, pending, skipped, in_flight, dsns;
+    unsigned failed;                    /* changes: writes that failed (why names them) */
+    unsigned gone;                      /* changes: files removed meanwhile (forgotten) */
     /* The caller's: done runs once on the queue manager's loop, never
      * inside relay_qmgr_admin; it must not block (hand the request back
      * to its own loop). */

@@ -73,9 +73,13 @@ static void ctlq_bytes(json_t *obj, const char *key, const char *p, size_t n)
     json_object_set_new(obj, key, s);
 }
 
+/* ctlq_str_or_null - text from outside (a peer's reply, a client's HELO,
+ * an address) as a JSON string, bytes that are not UTF-8 as "\xFF", or null:
+ * json_string() would give NULL and drop the whole message or recipient */
+
 static json_t *ctlq_str_or_null(const char *s)
 {
-    return s != NULL ? json_string(s) : json_null();
+    return s != NULL ? ctlproto_string(s) : json_null();
 }
 
 /* ctlq_msg - one message as queue.list lists it (queue.show adds to it) */
@@ -83,8 +87,8 @@ static json_t *ctlq_str_or_null(const char *s)
 static json_t *ctlq_msg(const struct relay_admin_msg *m)
 {
     json_t *rcpts = json_array();
-    json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:s, s:b, s:I, s:I, s:I, s:i, s:b}",
-                          "id", m->id, "sender", m->sender,
+    json_t *o = json_pack("{s:s, s:o, s:I, s:I, s:s, s:b, s:I, s:I, s:I, s:i, s:b}",
+                          "id", m->id, "sender", ctlq_str_or_null(m->sender),
                           "arrival_ms", (json_int_t)m->arrival_ms, "size", (json_int_t)m->size,
                           "state", relay_admin_qstate_name(m->state), "held", m->held_ms != 0,
                           "held_ms", (json_int_t)m->held_ms, "next_ms", (json_int_t)m->next_ms,
@@ -94,8 +98,8 @@ static json_t *ctlq_msg(const struct relay_admin_msg *m)
     for (size_t i = 0; i < m->nrcpts; i++) {
         const struct relay_admin_rcpt *r = &m->rcpts[i];
 
-        json_array_append_new(rcpts, json_pack("{s:s, s:s, s:i, s:o, s:o, s:I}",
-                                               "addr", r->addr,
+        json_array_append_new(rcpts, json_pack("{s:o, s:s, s:i, s:o, s:o, s:I}",
+                                               "addr", ctlq_str_or_null(r->addr),
                                                "state", relay_admin_rstate_name(r->state),
                                                "attempts", (int)r->attempts,
                                                "last", ctlq_str_or_null(r->last),
@@ -147,7 +151,8 @@ static json_t *ctlq_row(const struct relay_admin_row *r, unsigned nb)
 
     for (unsigned i = 0; i <= nb; i++)
         json_array_append_new(counts, json_integer(r->counts[i]));
-    return json_pack("{s:s, s:i, s:o}", "domain", r->domain, "total", (int)r->total,
+    return json_pack("{s:o, s:i, s:o}", "domain", ctlq_str_or_null(r->domain),
+                     "total", (int)r->total,
                      "counts", counts);
 }
 
@@ -173,11 +178,14 @@ static json_t *ctlq_counts_json(const struct relay_admin_req *req)
                          (int)req->changed, "skipped_held", (int)req->skipped, "in_flight",
                          (int)req->in_flight);
     case RELAY_ADMIN_DELETE:
-        return json_pack("{s:i, s:i, s:i, s:i}", "matched", (int)req->matched, "deleted",
-                         (int)req->changed, "pending", (int)req->pending, "dsns", (int)req->dsns);
+        return json_pack("{s:i, s:i, s:i, s:i, s:i, s:i}", "matched", (int)req->matched,
+                         "deleted", (int)req->changed, "pending", (int)req->pending,
+                         "dsns", (int)req->dsns, "failed", (int)req->failed,
+                         "gone", (int)req->gone);
     default:
-        return json_pack("{s:i, s:i, s:i}", "matched", (int)req->matched, "changed",
-                         (int)req->changed, "pending", (int)req->pending);
+        return json_pack("{s:i, s:i, s:i, s:i, s:i}", "matched", (int)req->matched, "changed",
+                         (int)req->changed, "pending", (int)req->pending,
+                         "failed", (int)req->failed, "gone", (int)req->gone);
     }
 }
 
@@ -191,7 +199,13 @@ static void ctlq_reply(struct ctl_req *r, void *arg)
         [RELAY_ADMIN_IO] = CTL_E_INTERNAL, [RELAY_ADMIN_STOPPING] = CTL_E_STOPPING,
     };
 
-    if (req->status != RELAY_ADMIN_OK) {
+    if (req->status == RELAY_ADMIN_IO && req->op >= RELAY_ADMIN_HOLD) {
+        /* Some writes failed, others may not have: the counts go with it. */
+        json_t *e = ctlproto_error(CTL_E_INTERNAL, "%s", req->why ? req->why : "failed");
+
+        json_object_update_new(e, ctlq_counts_json(req));
+        ctl_req_err_json(r, e);
+    } else if (req->status != RELAY_ADMIN_OK) {
         ctl_req_err(r, codes[req->status], "%s", req->why ? req->why : "failed");
     } else {
         switch (req->op) {

@@ -267,6 +267,19 @@ static void qadmin_change_work(uv_work_t *r)
             : relay_qmsg_remove(qmgr_dirfd(), c->v[i].id);
 }
 
+/* qadmin_dsn_coming - deleted with --bounce, m's round end sends a DSN: a
+ * recipient still pending (or one whose DSN is owed), and not to <> */
+
+static bool qadmin_dsn_coming(const struct relay_qmsg *m)
+{
+    if (m->sender[0] == '\0')
+        return false;
+    for (size_t i = 0; i < m->nrcpts; i++)
+        if (m->rcpts[i].state == RELAY_R_PENDING || m->rcpts[i].dsn_due)
+            return true;
+    return false;
+}
+
 /* qadmin_apply - the change to m is durable: make it in memory */
 
 static void qadmin_apply(struct qmgr *q, struct qadmin_change *c, struct relay_qmsg *m,
@@ -293,7 +306,7 @@ static void qadmin_apply(struct qmgr *q, struct qadmin_change *c, struct relay_q
         log_info("qmgr", 0, "released id=%s by=uid:%u", m->id, (unsigned)req->uid);
         break;
     case RELAY_ADMIN_DELETE:
-        if (req->bounce && m->sender[0] != '\0')
+        if (req->bounce && qadmin_dsn_coming(m))
             req->dsns++;
         if (removed) {
             qadmin_track(m, LOG_TRACK_DELETE, LOG_TRACK_SRC_ADMIN, ctx, NULL);
@@ -311,8 +324,13 @@ static void qadmin_apply(struct qmgr *q, struct qadmin_change *c, struct relay_q
     }
 }
 
-/* qadmin_changed - the writes are done: apply what is durable, answer */
-
+/*
+ * qadmin_changed - the writes are done: apply what is durable, answer.  A
+ * file that is gone (removed by hand, or by the round of a busy message)
+ * is counted as gone, not as a failure.  Any failed write: answered
+ * RELAY_ADMIN_IO, with the counts and a text naming the failed ids, as
+ * the others did change.
+ */
 static void qadmin_changed(struct qmgr_work *w)
 {
     struct qmgr *q = w->q;
@@ -320,6 +338,7 @@ static void qadmin_changed(struct qmgr_work *w)
     struct relay_admin_req *req = c->req;
     struct relay_qmsg **ready = xcalloc(c->n + 1, sizeof(*ready));
     size_t nready = 0;
+    char ids[8 * (RELAY_QID_LEN + 1) + 16] = "";
     int err = 0;
 
     for (size_t i = 0; i < c->n; i++) {
@@ -331,12 +350,19 @@ static void qadmin_changed(struct qmgr_work *w)
             it->m->io = false;
         if (m == NULL)
             continue;                   /* finished meanwhile (its round removed it) */
-        if (it->err == -ENOENT && it->m != NULL) {
-            qmgr_admin_gone(q, m, -ENOENT, "file removed");
+        if (it->err == -ENOENT) {
+            req->gone++;
+            if (it->m != NULL)          /* idle; a busy one's round notices it */
+                qmgr_admin_gone(q, m, -ENOENT, "file removed");
             continue;
         }
         if (it->err < 0) {
             err = it->err;
+            if (req->failed++ < 8)
+                snprintf(ids + strlen(ids), sizeof(ids) - strlen(ids), "%s%s",
+                         req->failed > 1 ? " " : "", it->id);
+            else if (req->failed == 9)
+                snprintf(ids + strlen(ids), sizeof(ids) - strlen(ids), " ...");
             log_warnx("qmgr", 0, "cannot %s id=%s: %s", relay_admin_op_name(req->op), it->id,
                       strerror(-it->err));
         } else {
@@ -350,10 +376,13 @@ static void qadmin_changed(struct qmgr_work *w)
     free(ready);
     free(c->v);
     free(c);
-    log_info("qmgr", 0, "%s by=uid:%u matched=%u changed=%u pending=%u", relay_admin_op_name(req->op),
-             (unsigned)req->uid, req->matched, req->changed, req->pending);
+    log_info("qmgr", 0, "%s by=uid:%u matched=%u changed=%u pending=%u failed=%u gone=%u",
+             relay_admin_op_name(req->op), (unsigned)req->uid, req->matched, req->changed,
+             req->pending, req->failed, req->gone);
     if (err < 0)
-        qmgr_admin_answer(req, RELAY_ADMIN_IO, "cannot write the queue file: %s", strerror(-err));
+        qmgr_admin_answer(req, RELAY_ADMIN_IO, "cannot write the queue file of %u message(s) "
+                          "(%s): %s; %u of %u matching changed", req->failed, ids,
+                          strerror(-err), req->changed, req->matched);
     else
         qmgr_admin_answer(req, RELAY_ADMIN_OK, NULL);
 }
@@ -415,11 +444,6 @@ static void qadmin_change(struct qmgr *q, struct relay_admin_req *req)
         }
         if (req->op == RELAY_ADMIN_DELETE && !req->bounce && it->m != NULL)
             continue;                   /* idle, no DSN: remove the file at once */
-        if (m->torn) {                  /* end a torn record left by a crash */
-            it->rec = xstrdup("\n");
-            it->len = 1;
-            m->torn = false;
-        }
         relay_qmsg_record_admin(what, now, (unsigned)req->uid,
                                 req->op != RELAY_ADMIN_DELETE ? NULL
                                 : req->bounce ? "bounce" : "plain", &it->rec, &it->len);

@@ -26,12 +26,39 @@ static int qadmin_cmp_id(const void *a, const void *b)
     return strcmp((*(struct relay_qmsg *const *)a)->id, (*(struct relay_qmsg *const *)b)->id);
 }
 
-/* qmgr_admin_list - a page of the matching messages, by id, after req->after */
+/* qadmin_text_bytes - s as a JSON string at worst: a control character
+ * \u00XX, a byte that may not be UTF-8 "\\xFF" (ctlproto_string), quotes */
+
+static size_t qadmin_text_bytes(const char *s)
+{
+    size_t n = 2;
+
+    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++)
+        n += *p < 0x20 || *p == 0x7f ? 6 : *p >= 0x80 ? 5 : *p == '"' || *p == '\\' ? 2 : 1;
+    return n;
+}
+
+/* qadmin_msg_bytes - m's entry in a list page at most (numbers and keys
+ * included: 320 bytes a message, 128 a recipient, more than they take) */
+
+static size_t qadmin_msg_bytes(const struct relay_qmsg *m)
+{
+    size_t n = 320 + qadmin_text_bytes(m->sender);
+
+    for (size_t i = 0; i < m->nrcpts; i++)
+        n += 128 + qadmin_text_bytes(m->rcpts[i].addr) + qadmin_text_bytes(m->rcpts[i].last)
+             + qadmin_text_bytes(m->rcpts[i].remote);
+    return n;
+}
+
+/* qmgr_admin_list - a page of the matching messages, by id, after req->after:
+ * at most req->limit of them and RELAY_ADMIN_LIST_BYTES of text (but one),
+ * so no reply is built that the control socket would not send */
 
 void qmgr_admin_list(struct qmgr *q, struct relay_admin_req *req)
 {
     struct relay_qmsg **v = xcalloc(q->nmsgs + 1, sizeof(*v));
-    size_t n = 0, limit = req->limit ? req->limit : 1000;
+    size_t n = 0, limit = req->limit ? req->limit : 1000, bytes = 0, k;
     uint64_t now = qmgr_now(q);
 
     if (limit > RELAY_ADMIN_LIST_MAX)
@@ -40,8 +67,13 @@ void qmgr_admin_list(struct qmgr *q, struct relay_admin_req *req)
         if (strcmp(m->id, req->after) > 0 && qmgr_admin_match(m, &req->sel, now))
             v[n++] = m;
     qsort(v, n, sizeof(*v), qadmin_cmp_id);
-    req->more = n > limit;
-    req->nmsgs = n < limit ? n : limit;
+    for (k = 0; k < n && k < limit; k++) {
+        bytes += qadmin_msg_bytes(v[k]);
+        if (k > 0 && bytes > RELAY_ADMIN_LIST_BYTES)
+            break;
+    }
+    req->more = n > k;
+    req->nmsgs = k;
     req->msgs = xcalloc(req->nmsgs + 1, sizeof(*req->msgs));
     for (size_t i = 0; i < req->nmsgs; i++)
         qmgr_admin_snap(q, v[i], &req->msgs[i]);
@@ -165,6 +197,53 @@ static char *qadmin_env_field(const char *env, const char *key)
     return NULL;
 }
 
+/* qadmin_field_line - line p (len n, without its LF) starts a header field:
+ * a name of ftext (RFC 5322: printable but ':', no space), then ':' (the
+ * obsolete syntax's spaces before it allowed) */
+
+static bool qadmin_field_line(const char *p, size_t n)
+{
+    size_t i = 0;
+
+    while (i < n && p[i] > ' ' && p[i] < 0x7f && p[i] != ':')
+        i++;
+    if (i == 0)
+        return false;
+    while (i < n && (p[i] == ' ' || p[i] == '\t'))
+        i++;
+    return i < n && p[i] == ':';
+}
+
+/*
+ * qadmin_header_len - the header section of data: the lines from the start
+ * that are header fields or their continuations (a line starting with
+ * space or tab).  It ends at the empty line (the body after it: *boff) or
+ * at the first other line (the body starts there: a message without its
+ * empty line, or without a header at all, shows no body as headers).
+ */
+static size_t qadmin_header_len(const char *data, size_t len, size_t *boff)
+{
+    size_t off = 0;
+
+    while (off < len) {
+        const char *nl = memchr(data + off, '\n', len - off);
+        size_t n = (nl ? (size_t)(nl - data) : len) - off, line = nl ? n + 1 : n;
+
+        if (n > 0 && data[off + n - 1] == '\r')
+            n--;
+        if (n == 0) {                   /* the empty line */
+            *boff = off + line;
+            return off;
+        }
+        if (!(off > 0 && (data[off] == ' ' || data[off] == '\t'))
+            && !qadmin_field_line(data + off, n))
+            break;
+        off += line;
+    }
+    *boff = off;
+    return off;
+}
+
 /* qadmin_show_work - pool: the envelope, the header section, a body page */
 
 static void qadmin_show_work(uv_work_t *r)
@@ -173,8 +252,7 @@ static void qadmin_show_work(uv_work_t *r)
     struct qmgr_admin_show *sh = w->arg;
     struct relay_admin_msg *o = &sh->req->msgs[0];
     char *env, *data;
-    const char *end;
-    size_t hlen, blen;
+    size_t hlen, blen, boff;
 
     if ((env = relay_qmsg_read_envelope(qmgr_dirfd(), sh->copy, &w->err)) == NULL)
         return;
@@ -185,13 +263,11 @@ static void qadmin_show_work(uv_work_t *r)
     free(env);
     if ((data = relay_qmsg_read_data(qmgr_dirfd(), sh->copy, &w->err)) == NULL)
         return;
-    end = memmem(data, sh->copy->data_len, "\r\n\r\n", 4);
-    hlen = end ? (size_t)(end - data) + 2 : sh->copy->data_len;
+    hlen = qadmin_header_len(data, sh->copy->data_len, &boff);
     o->headers_truncated = hlen > RELAY_ADMIN_HEADERS_MAX;
     o->headers_len = o->headers_truncated ? RELAY_ADMIN_HEADERS_MAX : hlen;
     o->headers = xstrndup(data, o->headers_len);
     if (sh->req->want_body) {
-        size_t boff = end ? hlen + 2 : sh->copy->data_len;
         size_t avail = sh->copy->data_len - boff;
 
         if (sh->req->body_off < avail) {

@@ -50,7 +50,8 @@ static void qround_remove_work(uv_work_t *req)
 }
 
 /* qmgr_round_read_work - the message bytes, if the file is still the one
- * loaded: removed by hand -ENOENT, corrupted -EBADMSG (quarantined here) */
+ * loaded: removed by hand -ENOENT, corrupted -EBADMSG (quarantined here);
+ * any other error (EMFILE, EIO, ...) says nothing about the file: kept */
 
 void qmgr_round_read_work(uv_work_t *req)
 {
@@ -314,7 +315,7 @@ static void qround_dsn_committed(struct relay_spool *sp, int status, void *arg)
         log_errx("queue", 0, "cannot queue dsn for=%s: %s", d->m->id, uv_strerror(status));
         qround_redirty(d->m);           /* the records still wait for their DSN */
         d->m->io = false;
-        d->m->next_ms = qmgr_now(q) + 10000;     /* try the round's end again */
+        d->m->next_ms = d->m->io_retry_ms = qmgr_now(q) + 10000;  /* the round's end again */
         free(d->records);
         qmgr_sched_ready(q, d->m);
         free(d);
@@ -436,9 +437,20 @@ static void qround_data_read(struct qmgr_work *w)
     struct relay_qmsg *m = w->m;
 
     m->io = false;
-    if (w->err < 0)
+    if (w->err == -ENOENT || w->err == -EBADMSG) {     /* removed or corrupted by hand */
+        qmgr_admin_gone(q, m, w->err, w->why);
+        return;
+    }
+    if (w->err < 0) {
+        /* Nothing is known about the file: no DSN now (its records would
+         * follow it), the round's end again later, as after a failed write. */
         log_warnx("queue", 0, "cannot read id=%s for its DSN: %s", m->id, strerror(-w->err));
-    qmgr_round_finish(q, m);            /* data_tried: without data, a DSN without headers */
+        m->data_tried = false;
+        m->next_ms = m->io_retry_ms = qmgr_now(q) + 10000;
+        qmgr_sched_ready(q, m);
+        return;
+    }
+    qmgr_round_finish(q, m);            /* data_tried: m->data is in */
 }
 
 /* qmgr_round_finish - every job of m is back (or m expired): persist it */
@@ -468,7 +480,7 @@ void qmgr_round_finish(struct qmgr *q, struct relay_qmsg *m)
         && now >= qmgr_sat_add(m->arrival_ms, t->delay_notification_timeout))
         delay_dsn = true;
     if ((failure_dsn || delay_dsn) && m->data == NULL && !m->data_tried) {
-        m->data_tried = true;           /* once: a file that cannot be read stays so */
+        m->data_tried = true;           /* once: a failed read waits (qround_data_read) */
         m->io = true;                   /* read the headers for the DSN first */
         qmgr_submit(q, m, m->id, qmgr_round_read_work, qround_data_read, NULL, 0);
         policy_config_unref(cfg);

@@ -189,6 +189,8 @@ static void qsched_dispatch_go(struct qmgr_work *w)
         qmgr_admin_gone(q, m, w->err, w->why);
         return;
     }
+    if (w->err < 0)                     /* EMFILE, EIO...: kept, deferred (RELAY_S_READ) */
+        log_warnx("queue", 0, "cannot read id=%s: %s", m->id, strerror(-w->err));
     m->release_grace = false;           /* a round after the release: expiry applies again */
     m->jobs = 1;                        /* held while we hand out jobs */
     m->conn_failure = false;
@@ -295,8 +297,8 @@ static uint64_t qsched_due(const struct qmgr *q, const struct relay_qmsg *m)
 {
     uint64_t expires = qmgr_sat_add(m->arrival_ms, q->expiration);
 
-    if (m->delete_pending)
-        return 0;                       /* finish the administrator's delete now */
+    if (m->delete_pending)              /* finish the administrator's delete now, or */
+        return m->io_retry_ms;          /* after the wait of a failed read or DSN */
     if (qmgr_round_all_final(m))        /* records or a DSN owed: at next_ms; else remove */
         return qmgr_round_owes(m) ? m->next_ms : 0;
     return m->next_ms < expires ? m->next_ms : expires;

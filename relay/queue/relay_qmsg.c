@@ -13,9 +13,12 @@
  *   delete <unix-ms> <uid> bounce|plain
  *
  * Loading replays the records in order (the last one of a recipient wins,
- * and the last hold or release);
+ * and the last hold or release), skipping empty lines;
  * a torn last line (no newline: a crash during append) is ignored, and
- * m->torn tells the writer to end it before appending.  A record with a
+ * m->torn tells the round's writer to end it before appending.  An
+ * administration record always starts with a newline of its own (an empty
+ * line at worst): it may be appended while a round's write is under way,
+ * in either order, so it can neither use nor clear m->torn.  A record with a
  * damaged number (a sign, no digits, an overflow, other characters after
  * the digits) is skipped as an unknown line is, never misread.
  *
@@ -60,7 +63,8 @@ void relay_qmsg_free(struct relay_qmsg *m)
     free(m);
 }
 
-/* relay_qmsg_pread - read exactly n bytes at off */
+/* relay_qmsg_pread - read exactly n bytes at off; -ENODATA when the file
+ * ends first (too short: its bytes say so), else -errno of the read */
 
 static int relay_qmsg_pread(int fd, char *buf, size_t n, uint64_t off)
 {
@@ -70,7 +74,7 @@ static int relay_qmsg_pread(int fd, char *buf, size_t n, uint64_t off)
         if (r < 0 && errno == EINTR)
             continue;
         if (r <= 0)
-            return r < 0 ? -errno : -EIO;
+            return r < 0 ? -errno : -ENODATA;
         buf += r;
         n -= (size_t)r;
         off += (uint64_t)r;
@@ -254,9 +258,13 @@ int relay_qmsg_load(int dirfd, const char *id, struct relay_qmsg **out, const ch
     return r;
 }
 
-/* relay_qmsg_verify - is the file still the message loaded: present, its
- * header parses, same id and data; -ENOENT when gone, -EBADMSG when not */
-
+/*
+ * relay_qmsg_verify - is the file still the message loaded: present, its
+ * header parses, same id and data.  -ENOENT: gone; -EBADMSG: its bytes
+ * were read and are not the message (only this may quarantine it); any
+ * other -errno (EMFILE, EIO, ...): it could not be read now, nothing is
+ * known about it - keep it and try again later.
+ */
 int relay_qmsg_verify(int dirfd, const struct relay_qmsg *m, const char **why)
 {
     struct relay_qfile qf;
@@ -266,13 +274,18 @@ int relay_qmsg_verify(int dirfd, const struct relay_qmsg *m, const char **why)
     int fd = openat(dirfd, m->id, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), r = 0;
 
     if (fd < 0) {
-        *why = errno == ENOENT ? "file removed" : "cannot open";
-        return errno == ENOENT ? -ENOENT : -EBADMSG;
+        r = -errno;
+        *why = r == -ENOENT ? "file removed" : "cannot open";
+        return r;
     }
     buf = xmalloc(want + 1);
-    if (fstat(fd, &st) < 0 || relay_qmsg_pread(fd, buf, want, 0) < 0) {
-        *why = "file truncated";
-        r = -EBADMSG;
+    if (fstat(fd, &st) < 0) {
+        r = -errno;
+        *why = "cannot stat";
+    } else if ((r = relay_qmsg_pread(fd, buf, want, 0)) < 0) {
+        *why = r == -ENODATA ? "file truncated" : "read error";
+        if (r == -ENODATA)
+            r = -EBADMSG;
     } else if (relay_queue_parse_header(buf, want, &qf, why) < 0) {
         r = -EBADMSG;
     } else if (strcmp(qf.id, m->id) != 0 || qf.data_off != m->data_off
@@ -357,12 +370,13 @@ int relay_qmsg_remove(int dirfd, const char *id)
     return fsync(dirfd) < 0 ? -errno : 0;
 }
 
-/* relay_qmsg_record_admin - append one administration record to a buffer */
+/* relay_qmsg_record_admin - append one administration record to a buffer,
+ * after a newline that ends whatever line the file may end in */
 
 void relay_qmsg_record_admin(const char *what, uint64_t ms, unsigned uid, const char *arg,
                              char **buf, size_t *len)
 {
-    char *line = xasprintf("%s %llu %u%s%s\n", what, (unsigned long long)ms, uid,
+    char *line = xasprintf("\n%s %llu %u%s%s\n", what, (unsigned long long)ms, uid,
                            arg ? " " : "", arg ? arg : "");
     size_t n = strlen(line);
 

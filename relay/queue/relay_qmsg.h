@@ -53,8 +53,10 @@ struct relay_qmsg {
     bool    conn_failure;               /* last round failed to connect anywhere */
     char   *data;                       /* owned: message bytes during a round, or NULL;
                                          * read once, borrowed by the round's jobs */
-    bool    data_tried;                 /* the round's end read the bytes for its DSN
-                                         * (and failed if data is NULL): send it without */
+    bool    data_tried;                 /* the round's end is reading the bytes for its
+                                         * DSN (a failed read: no DSN, retried later) */
+    uint64_t io_retry_ms;               /* the round's end failed to read or to queue
+                                         * its DSN: not again before (unix ms) */
     bool    torn;                       /* the file ends in a torn record (no newline) */
     bool    round_due;                  /* all jobs back: end the round after the writes */
     uint64_t due_ms;                    /* qmgr heap key: when to look at it next */

@@ -470,7 +470,8 @@ class PyPeer:
         def send(reply, delay_key=None):
             if delay_key and self.delays.get(delay_key):
                 time.sleep(self.delays[delay_key])
-            s.sendall(reply.encode() + b"\r\n")
+            # surrogateescape: a script may send bytes that are not UTF-8 ("\udcee" is 0xEE)
+            s.sendall(reply.encode("utf-8", "surrogateescape") + b"\r\n")
 
         b = self._answer(self.banner, no) or "220 %s ESMTP pypeer" % self.name
         send(b, "BANNER")

@@ -21,6 +21,7 @@ from peers import SENDER, DeliveryTestCase, host
 
 READER = 12347                       # a uid in the service group only (supplementary)
 DEAD_IP = "127.0.0.40"               # nothing listens there, until a test starts a sink
+LATIN_IP = "127.0.0.41"              # a scripted peer answering in Latin-1
 # Long waits after a failure: nothing is retried during a test unless asked to.
 QUIET = {"transient_failure_retry_interval": "1h",
          "outbound_connection_failure_retry_interval": "1h",
@@ -193,6 +194,57 @@ class QueueAdminTest(DeliveryTestCase):
         self.assertNotIn(bad, d.message_ids())
         wait_until(lambda: self.listed(d) == {}, 10, "%s forgotten" % bad)
 
+    def test_hold_all_one_write_fails(self):
+        """hold --all where one file cannot be written (a directory in its place): exit 3,
+        and the answer says which failed and that the other was held."""
+        self.start_dns(host("dead.test", DEAD_IP))
+        d = self.start_relay(QUIET)
+        a, b = sorted(self.submit_deferred(d, ["a@dead.test", "b@dead.test"]))
+        os.unlink(d.qpath("messages", b))
+        os.mkdir(d.qpath("messages", b))
+        out = self.queue(d, "hold", "--all", status=3)
+        self.assertRegex(out, r"cannot write the queue file of 1 message\(s\) \(%s\): "
+                              r"Is a directory; 1 of 2 matching changed" % b)
+        self.assertEqual(self.listed(d)[a]["state"], "held")
+        self.assertEqual(self.listed(d)[b]["state"], "deferred")
+        os.rmdir(d.qpath("messages", b))
+
+    def test_no_terminal_escapes(self):
+        """Human output shows a sender's control characters as \\x1B (and C1 as \\u009B),
+        never raw (CR only before LF); --json keeps the text as it is."""
+        self.start_dns(host("esc.test", LATIN_IP))
+        self.peer(LATIN_IP, on_rcpt="452 4.2.2 \x1b[2J\x1b]0;owned\x07 try later")
+        d = self.start_relay(QUIET)
+        msg = (b"Subject: \x1b]0;pwned\x07 hi \xc2\x9b31m\r\nX-Bell: \x07\x7f\r\n\r\n"
+               b"Hello \x1b[5m.\r\n")
+        qid = self.submit(d, ["<a@esc.test>"], message=msg)
+        wait_until(lambda: qid in self.listed(d)
+                   and self.listed(d)[qid]["rcpts"][0]["attempts"] >= 1, 20, "tried once")
+        show = self.queue(d, "show", qid, "--body")
+        listing = self.queue(d, "list")
+        for out in (show, listing):
+            self.assertNotRegex(out, "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\x80-\x9f]|\r(?!\n)", out)
+        self.assertIn("Subject: \\x1B]0;pwned\\x07 hi \\u009B31m\r\nX-Bell: \\x07\\x7F\r\n", show)
+        self.assertIn("Hello \\x1B[5m.\r\n", show)
+        self.assertIn("try later", listing)      # (the reply's controls: spaces already)
+        self.assertIn("\x1b]0;pwned", self.qjson(d, "show", qid)["headers"])    # JSON: as it is
+
+    def test_reply_not_utf8(self):
+        """A peer's reply in Latin-1 (0xEE) is listed with the byte shown as \\xEE, and
+        the recipient is not dropped from the list (json_string() refused it)."""
+        self.start_dns(host("latin.test", LATIN_IP))
+        self.peer(LATIN_IP, on_rcpt="452 4.2.2 bo\udceete pleine")
+        d = self.start_relay(QUIET)
+        qid = self.submit(d, ["<a@latin.test>", "<b@latin.test>"])
+        wait_until(lambda: qid in self.listed(d)
+                   and self.listed(d)[qid]["rcpts"][0]["attempts"] >= 1, 20, "tried once")
+        rcpts = self.listed(d)[qid]["rcpts"]
+        self.assertEqual([r["addr"] for r in rcpts], ["a@latin.test", "b@latin.test"])
+        for r in rcpts:
+            self.assertEqual(r["last"], "452 4.2.2 bo\\xEEte pleine")
+        self.assertIn("452 4.2.2 bo\\xEEte pleine", self.queue(d, "list"))
+        self.assertIn("b@latin.test", self.queue(d, "show", qid))
+
     def test_usage_and_summary(self):
         self.start_dns(host("dead.test", DEAD_IP), host("dead2.test", DEAD_IP))
         d = self.start_relay(QUIET)
@@ -205,6 +257,13 @@ class QueueAdminTest(DeliveryTestCase):
         human = self.queue(d, "summary")
         self.assertRegex(human, r"(?m)^\s+TOTAL\s+3\s+3(\s+0){10}$")
         self.assertRegex(human, r"(?m)^\s+dead\.test\s+2\s+2(\s+0){10}$")
+        self.assertRegex(human, r"(?m)^\s+T\s+5m\s+10m\s+20m\s+40m\s+80m\s+160m\s+320m\s+"
+                                r"640m\s+1280m\s+2560m\s+2560m\+$")
+        human = self.queue(d, "summary", "--bucket-time", "30s", "--buckets", "9")
+        self.assertRegex(human, r"(?m)^\s+T\s+30s\s+1m\s+2m\s+4m\s+8m\s+16m\s+32m\s+64m\s+"
+                                r"128m\s+128m\+$")
+        self.assertRegex(self.queue(d, "summary", "--bucket-time", "1h", "--buckets", "3"),
+                         r"(?m)^\s+T\s+1h\s+2h\s+4h\s+4h\+$")
         self.assertEqual(len(self.listed(d, "--domain", "dead2.test")), 1)
         self.assertEqual(len(self.listed(d, "--older-than", "1h")), 0)
         self.queue(d, "hold", status=2)                              # no target

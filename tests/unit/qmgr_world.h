@@ -6,7 +6,8 @@
  * thread, a struct qmgr on its loop), queue files written as the spool
  * writes them, and helpers that move the fake clock (tick) and run the
  * loop until nothing is under way (settle) or until the stop has ended it
- * (stop_and_drain).  Every wait is bounded: a hang fails the test.
+ * (stop_and_drain), and administration requests run to their answer
+ * (admin_run).  Every wait is bounded: a hang fails the test.
  *
  * Header-only, for relay_qmgr_test.c and relay_qadmin_test.c; every function
  * is static.
@@ -34,6 +35,8 @@
 #include "relay_qmsg.h"
 #include "relay_smtp.h"
 #include "relay_spool.h"
+
+#define QW_UNUSED __attribute__((unused))   /* not every test uses every helper */
 
 #define T0 1795341600000ULL             /* 2026-11-22T10:00:00Z */
 #define MINUTE 60000ULL
@@ -376,12 +379,12 @@ static int fx_teardown(void **state)
 
 /* ---- queue files --------------------------------------------------------- */
 
-/* put_msg - a committed queue file: arrival, recipients, state records */
+/* put_msg_data - a committed queue file: arrival, recipients, the message's
+ * bytes, state records */
 
-static void put_msg(const char *id, uint64_t arrival, const char *sender, const char *rcpts,
-                    const char *records)
+static void put_msg_data(const char *id, uint64_t arrival, const char *sender,
+                         const char *rcpts, const char *body, const char *records)
 {
-    static const char body[] = "Subject: test\r\n\r\nhello\r\n";
     char when[32], *text, *rl = xstrdup(""), *r, *save = NULL, *list = xstrdup(rcpts);
     time_t secs = (time_t)(arrival / 1000);
     struct tm tm;
@@ -407,16 +410,24 @@ static void put_msg(const char *id, uint64_t arrival, const char *sender, const 
     free(list);
 }
 
+/* put_msg - put_msg_data with a small message */
+
+static QW_UNUSED void put_msg(const char *id, uint64_t arrival, const char *sender, const char *rcpts,
+                    const char *records)
+{
+    put_msg_data(id, arrival, sender, rcpts, "Subject: test\r\n\r\nhello\r\n", records);
+}
+
 /* file_exists - is the queue file still there */
 
-static bool file_exists(const char *id)
+static QW_UNUSED bool file_exists(const char *id)
 {
     return faccessat(relay_queue_dirfd(RELAY_QDIR_MESSAGES), id, F_OK, 0) == 0;
 }
 
 /* file_has - does the queue file contain text */
 
-static bool file_has(const char *id, const char *text)
+static QW_UNUSED bool file_has(const char *id, const char *text)
 {
     char buf[8192];
     int fd = openat(relay_queue_dirfd(RELAY_QDIR_MESSAGES), id, O_RDONLY);
@@ -430,7 +441,7 @@ static bool file_has(const char *id, const char *text)
     return strstr(buf, text) != NULL;
 }
 
-static struct relay_qmsg *find_msg(struct qmgr *q, const char *id)
+static QW_UNUSED struct relay_qmsg *find_msg(struct qmgr *q, const char *id)
 {
     for (struct relay_qmsg *m = q->msgs; m != NULL; m = m->next)
         if (strcmp(m->id, id) == 0)
@@ -440,20 +451,59 @@ static struct relay_qmsg *find_msg(struct qmgr *q, const char *id)
 
 /* tick - the clock reaches `at`, and the timer (armed for wake_ms) fires */
 
-static void tick(struct qmgr *q, uint64_t at)
+static QW_UNUSED void tick(struct qmgr *q, uint64_t at)
 {
     fake.now = at;
     qmgr_sched_run(q);
     settle(q);
 }
 
-static size_t count_dsns(const char *to)
+static QW_UNUSED size_t count_dsns(const char *to)
 {
     size_t n = 0;
 
     for (size_t i = 0; i < fake.natt; i++)
         n += fake.att[i].sender[0] == '\0' && strcmp(fake.att[i].rcpt, to) == 0;
     return n;
+}
+
+/* ---- administration requests ------------------------------------------ */
+
+static unsigned qw_ndone;
+
+static void qw_done(struct relay_admin_req *req)
+{
+    (void)req;
+    qw_ndone++;
+}
+
+/* admin_run - hand req to q, run the loop until it is answered, settle */
+
+static QW_UNUSED struct relay_admin_req *admin_run(struct qmgr *q, struct relay_admin_req *req)
+{
+    unsigned before = qw_ndone;
+    time_t deadline = time(NULL) + 20;
+
+    req->done = qw_done;
+    assert_int_equal(qmgr_admin(q, req), 0);
+    assert_int_equal(qw_ndone, before);     /* never inside the call */
+    while (qw_ndone == before) {
+        uv_run(&q->w.loop, UV_RUN_NOWAIT);
+        assert_true(time(NULL) < deadline); /* a hang, not a timing check */
+        usleep(200);
+    }
+    settle(q);
+    return req;
+}
+
+/* admin_req_id - a request for one message */
+
+static QW_UNUSED struct relay_admin_req *admin_req_id(enum relay_admin_op op, const char *id)
+{
+    struct relay_admin_req *req = relay_admin_req_new(op);
+
+    snprintf(req->sel.id, sizeof(req->sel.id), "%s", id);
+    return req;
 }
 
 #endif

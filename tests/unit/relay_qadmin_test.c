@@ -15,7 +15,8 @@
  *             order (delete, then the failed recipients), none to <>;
  *  summary    qshape buckets: an age equal to a limit is in that bucket;
  *  list       paging by id: no message twice, none missing, while new
- *             messages arrive between pages;
+ *             messages arrive between pages; a page's text at most
+ *             RELAY_ADMIN_LIST_BYTES, but one message however large;
  *  gone       a file removed by hand: BADMAIL, forgotten, at its next
  *             round and by the sweep;
  *  mailbox    done never runs inside qmgr_admin; after the stop: refused.
@@ -575,6 +576,92 @@ static void test_list_paging(void **state)
     }
 }
 
+/* put_wide - an idle message with nrcpts recipients, each with a long reply */
+
+static void put_wide(struct qmgr *q, unsigned n, unsigned nrcpts)
+{
+    char id[RELAY_QID_LEN + 1], text[301];
+    size_t cap = 64 + nrcpts * 400, len;
+    char *rcpts = xcalloc(1, nrcpts * 40 + 1), *recs = xmalloc(cap);
+
+    memset(text, 'x', 300);
+    text[300] = '\0';
+    len = (size_t)snprintf(recs, cap, "next 1795370400000\n");
+    for (unsigned i = 0; i < nrcpts; i++) {
+        sprintf(rcpts + strlen(rcpts), "%srecipient-%05u@a.test", i ? " " : "", i);
+        len += (size_t)snprintf(recs + len, cap - len, "rcpt %u deferred %llu 1 451 %s\n", i,
+                                (unsigned long long)T0, text);
+    }
+    snprintf(id, sizeof(id), "%016X", n);
+    put_msg(id, T0, "s@sender.test", rcpts, recs);
+    qmgr_notify(q, id);
+    free(rcpts);
+    free(recs);
+}
+
+/* page_text - what a page's strings take, plus a little per entry: less
+ * than its JSON, more than half of it */
+
+static size_t page_text(const struct relay_admin_req *req)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < req->nmsgs; i++) {
+        const struct relay_admin_msg *m = &req->msgs[i];
+
+        n += 200 + strlen(m->sender);
+        for (size_t j = 0; j < m->nrcpts; j++)
+            n += 80 + strlen(m->rcpts[j].addr) + (m->rcpts[j].last ? strlen(m->rcpts[j].last) : 0)
+                 + (m->rcpts[j].remote ? strlen(m->rcpts[j].remote) : 0);
+    }
+    return n;
+}
+
+/* A page holds at most RELAY_ADMIN_LIST_BYTES of text whatever the limit
+ * (was: 10,000 messages of any size, hundreds of MB built on the loop),
+ * but always one message, however large. */
+static void test_list_byte_budget(void **state)
+{
+    struct fx *fx = *state;
+    struct qmgr *q = fx->q;
+    char after[RELAY_QID_LEN + 1] = "";
+    unsigned seen[41] = { 0 }, pages = 0, alone = 0;
+    bool more = true;
+
+    for (unsigned n = 0; n < 40; n++)
+        put_wide(q, 0x800 + n, 200);    /* ~90 KB each: 3.6 MB in all */
+    put_wide(q, 0x800 + 40, 2600);      /* ~1.2 MB alone */
+    settle(q);
+    assert_int_equal(q->nmsgs, 41);
+    while (more) {
+        struct relay_admin_req *req = relay_admin_req_new(RELAY_ADMIN_LIST);
+
+        req->limit = RELAY_ADMIN_LIST_MAX;
+        memcpy(req->after, after, sizeof(after));
+        run(q, req);
+        assert_int_equal(req->status, RELAY_ADMIN_OK);
+        assert_true(req->nmsgs >= 1);
+        if (req->nmsgs > 1)
+            assert_true(page_text(req) <= RELAY_ADMIN_LIST_BYTES);
+        for (size_t i = 0; i < req->nmsgs; i++) {
+            unsigned n = (unsigned)strtoul(req->msgs[i].id, NULL, 16) - 0x800;
+
+            assert_true(n <= 40);
+            seen[n]++;
+            alone += n == 40 && req->nmsgs == 1;
+        }
+        more = req->more;
+        memcpy(after, req->msgs[req->nmsgs - 1].id, sizeof(after));
+        relay_admin_req_free(req);
+        pages++;
+        assert_true(pages < 50);
+    }
+    assert_true(pages >= 5);
+    assert_int_equal(alone, 1);
+    for (unsigned i = 0; i <= 40; i++)
+        assert_int_equal(seen[i], 1);
+}
+
 static void test_removed_by_hand(void **state)
 {
     struct fx *fx = *state;
@@ -646,6 +733,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_delete_recovered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_summary_buckets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_paging, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_list_byte_budget, setup, teardown),
         cmocka_unit_test_setup_teardown(test_removed_by_hand, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mailbox_stop, setup, teardown),
     };
