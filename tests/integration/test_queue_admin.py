@@ -67,8 +67,10 @@ class QueueAdminTest(DeliveryTestCase):
 
         def tried():
             ms = self.listed(d)
-            return all(q in ms and ms[q]["rcpts"][0]["attempts"] >= 1 for q in ids) and ms
-        wait_until(tried, 20, "every message tried once")
+            return all(q in ms and ms[q]["rcpts"][0]["attempts"] >= 1
+                       and ms[q]["state"] == "deferred" for q in ids) and ms
+        # Deferred, not still active: a retry of a message in its round does nothing.
+        wait_until(tried, 20, "every message tried once and waiting")
         return ids
 
     def test_list_hold_restart_retry_release(self):
