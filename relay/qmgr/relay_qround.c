@@ -140,6 +140,7 @@ static void qround_recorded(struct qmgr_work *w)
         /* The state is not durable: keep it in memory, try again later. */
         log_warnx("queue", 0, "cannot write state id=%s: %s", m->id, strerror(-w->err));
         qround_redirty(m);
+        m->torn = true;                 /* a part of a line may be there: end it first */
         m->next_ms = qmgr_now(q) + 10000;
         qmgr_sched_ready(q, m);
         return;
@@ -224,6 +225,7 @@ static void qround_flushed(struct qmgr_work *w)
     if (w->err < 0) {
         log_warnx("queue", 0, "cannot write state id=%s: %s", m->id, strerror(-w->err));
         qround_redirty(m);              /* the round end writes them again */
+        m->torn = true;                 /* a part of a line may be there: end it first */
         if (m->jobs == 0 && m->round_due) {
             m->round_due = false;
             qmgr_round_finish(q, m);
