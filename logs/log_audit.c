@@ -74,8 +74,32 @@ const char *log_audit_warning_name(enum log_audit_warning_kind k)
     case LOG_AUDIT_W_CERT_CHANGED: return "certificate-changed";
     case LOG_AUDIT_W_CERT_EXPIRES: return "certificate-expires";
     case LOG_AUDIT_W_NOT_SECURED: return "not-domain-secured";
+    case LOG_AUDIT_W_CERT_REFUSED: return "certificate-refused";
+    case LOG_AUDIT_W_REFUSED: return "refused";
     }
     return "?";
+}
+
+/* log_audit_verdict_name - a certificate verdict as a stable word */
+
+const char *log_audit_verdict_name(enum log_audit_verdict v)
+{
+    static const char *const names[LOG_AUDIT_V_COUNT] = {
+        [LOG_AUDIT_V_ACCEPTED] = "accepted", [LOG_AUDIT_V_REVOKED] = "revoked",
+        [LOG_AUDIT_V_UNTRUSTED] = "untrusted", [LOG_AUDIT_V_EXPIRED] = "expired",
+        [LOG_AUDIT_V_NOT_YET_VALID] = "not-yet-valid", [LOG_AUDIT_V_WRONG_NAME] = "wrong-name",
+        [LOG_AUDIT_V_BAD_EKU] = "bad-eku", [LOG_AUDIT_V_REVOCATION_UNKNOWN] = "revocation-unknown",
+        [LOG_AUDIT_V_INVALID] = "invalid", [LOG_AUDIT_V_NO_DECISION] = "no-decision",
+    };
+
+    return (unsigned)v < LOG_AUDIT_V_COUNT ? names[v] : "?";
+}
+
+/* log_audit_has_warnings - the result holds warnings */
+
+bool log_audit_has_warnings(const struct log_audit_result *r)
+{
+    return r->nwarnings > 0;
 }
 
 /* audit_hash - FNV-1a over bytes, lowercased */
