@@ -2,9 +2,10 @@
  * log_int.h - internals shared by the .c files of logs/; private: nothing
  * outside logs/ includes it (the public APIs are log_audit.h, log_file.h ...).
  *
- *  - The audit (log_audit.c, log_audit_cert.c): its state, whose rules are
- *    in log_audit.c's header.  log_audit_cert.c keeps the certificate
- *    blocks and the warnings.
+ *  - The audit (log_audit.c, log_audit_cert.c, log_audit_index.c): its
+ *    state, whose rules are in log_audit.c's header.  log_audit_cert.c
+ *    keeps the certificate blocks and the warnings, log_audit_index.c the
+ *    hash tables and small parsers.
  *  - The log file engine (log_file.c, log_dir.c): struct log_file, whose
  *    contract is in log_file.c's header.  log_dir.c keeps the directory
  *    side: listing the files, choosing the one to append to, retention.
@@ -23,7 +24,7 @@
 #include "log_file.h"
 #include "log_read.h"
 
-/* The audit's state (log_audit.c, log_audit_cert.c). */
+/* The audit's state (log_audit*.c). */
 
 #define AUDIT_SESS_DOMAINS 6
 
@@ -111,6 +112,18 @@ struct log_file {
     uint64_t last_retention;
     uint64_t drops_reported;
 };
+
+/* log_audit_index.c */
+uint32_t log__audit_partner_find(struct log_audit *a, const char *d, size_t n);
+const char *log__audit_addr_domain(const char *s, size_t n, size_t *dl);
+bool    log__audit_internal(const struct log_audit *a, const struct log_field *conn);
+bool    log__audit_accepted(const struct log_audit *a, const char *d, size_t n);
+struct audit_sess *log__audit_sess_get(struct log_audit *a, enum log_read_kind kind, uint64_t sid);
+struct audit_sess *log__audit_sess_find(struct log_audit *a, enum log_read_kind kind, uint64_t sid);
+bool    log__audit_sid(const char *p, size_t n, uint64_t *out);
+int     log__audit_sess_domain(struct log_audit *a, struct audit_sess *s, const char *d, size_t n);
+void    log__audit_count_add(struct log_audit_count **list, size_t *n, const char *name, size_t len);
+void    log__audit_bucket(struct log_audit *a, const struct log_field *date, bool secured);
 
 /* log_audit_cert.c */
 bool    log__audit_cert_row(struct audit_sess *s, enum log_read_kind kind, struct log_field *f);
