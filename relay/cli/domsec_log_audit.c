@@ -95,9 +95,10 @@ static void audit_table_cert(FILE *fp, const char *domain, const struct log_audi
             c->inbound ? "client, inbound" : "server, outbound", c->subject, c->issuer,
             c->serial[0] ? c->serial : "-", c->not_before[0] ? c->not_before : "-",
             c->not_after[0] ? c->not_after : "-");
-    if (c->chain_status[0] || c->revocation[0])
-        fprintf(fp, "      chain:     %s%s%s\n", c->chain_status[0] ? c->chain_status : "-",
-                c->revocation[0] ? "; revocation " : "", c->revocation);
+    if (c->chain_status[0] || c->revocation[0])         /* the revocation's reason is "why" */
+        fprintf(fp, "      chain:     %s%s%.*s\n", c->chain_status[0] ? c->chain_status : "-",
+                c->revocation[0] ? "; revocation " : "", (int)strcspn(c->revocation, ":"),
+                c->revocation);
     if (c->reason && c->reason[0])
         fprintf(fp, "      why:       %s\n", c->reason);
     if (c->verdict == LOG_AUDIT_V_REVOKED)
@@ -105,7 +106,7 @@ static void audit_table_cert(FILE *fp, const char *domain, const struct log_audi
                 c->crl_issuer[0] ? c->crl_issuer : "?");
     if (c->reply[0])
         fprintf(fp, "      reply:     %s\n", c->reply);
-    fprintf(fp, "      seen:      %s .. %s (%llu sessions; listed then: %s)\n      sessions:  ",
+    fprintf(fp, "      seen:      %s .. %s (%llu session(s); listed then: %s)\n      sessions:  ",
             c->first_seen, c->last_seen, (ull)c->sessions, audit_listed_word(c->listed));
     audit_table_sids(fp, &c->sids);
     fputc('\n', fp);
