@@ -284,21 +284,59 @@ static void audit_message(struct log_audit *a, uint32_t pi, bool in, bool secure
     log_field_copy(date, m->time, sizeof(m->time));
 }
 
+/* audit_config_cmp - recorded configurations by time */
+
+static int audit_config_cmp(const void *x, const void *y)
+{
+    const struct log_audit_config *c = x, *d = y;
+
+    return strcmp(c->time, d->time);
+}
+
+/* audit_config_at - the recorded configuration in force at time t, or NULL */
+
+static const struct log_audit_config *audit_config_at(const struct log_audit *a, const char *t)
+{
+    const struct log_audit_config *found = NULL;
+
+    for (size_t i = 0; i < a->res.nconfigs && strcmp(a->res.configs[i].time, t) <= 0; i++)
+        found = &a->res.configs[i];
+    return found;
+}
+
+/* audit_in_list - d is on a list (exact, case-insensitive, as the daemon's lists are lowercase) */
+
+static bool audit_in_list(char *const *v, size_t n, const char *d)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcasecmp(v[i], d) == 0)
+            return true;
+    return false;
+}
+
 /* log__audit_judge_messages - the messages not domain-secured: was their domain listed then? */
 
 void log__audit_judge_messages(struct log_audit *a)
 {
+    if (a->res.nconfigs > 1)
+        qsort(a->res.configs, a->res.nconfigs, sizeof(*a->res.configs), audit_config_cmp);
     for (size_t k = 0; k < a->npending; k++) {
         const struct audit_pending *m = &a->pending[k];
         struct audit_partner *ap = &a->partners[m->pi];
         struct audit_sess *s = m->has_sid
             ? log__audit_sess_find(a, m->in ? LOG_READ_RECV : LOG_READ_SEND, m->sid) : NULL;
+        const struct log_audit_config *c;
         bool listed = false;
 
         if (s != NULL) {                /* a verdict row is written for every listed domain */
             for (int i = 0; i < s->ndom; i++)
                 if (s->dom[i] == m->pi && s->dec != NULL && (s->dec[i].secured || s->dec[i].refused))
                     listed = true;
+            if (listed)
+                *(m->in ? &ap->then_in : &ap->then_out) = true;
+        } else if ((c = audit_config_at(a, m->time)) != NULL) {   /* the lists then */
+            listed = audit_in_list(m->in ? c->lists.recv : c->lists.send,
+                                   m->in ? c->lists.nrecv : c->lists.nsend, ap->p.domain);
             if (listed)
                 *(m->in ? &ap->then_in : &ap->then_out) = true;
         } else {                        /* the logs do not say: today's configuration */
@@ -332,6 +370,57 @@ static void audit_internal_message(struct log_audit *a, bool in, bool secured)
     }
 }
 
+/* audit_split - a ","-separated list into owned lowercase strings */
+
+static char **audit_split(const char *p, size_t n, size_t *count)
+{
+    char  **v = NULL;
+    const char *end = p + n;
+
+    *count = 0;
+    while (p < end) {
+        const char *c = memchr(p, ',', (size_t)(end - p));
+        const char *e = c ? c : end;
+
+        if (e > p) {
+            v = xrealloc(v, (*count + 1) * sizeof(*v));
+            v[*count] = xstrndup(p, (size_t)(e - p));
+            for (char *q = v[*count]; *q; q++)
+                *q = (char)tolower((unsigned char)*q);
+            (*count)++;
+        }
+        p = e + 1;
+    }
+    return v;
+}
+
+/* audit_config_row - CONFIG: "<start|reload>;sha256=<hex>;receive=a,b;send=c,d" */
+
+static void audit_config_row(struct log_audit *a, const struct log_field *date, const struct log_field *sc)
+{
+    struct log_audit_result *r = &a->res;
+    const char *p = sc->p, *end = sc->p + sc->len, *semi;
+    struct log_audit_config *c;
+
+    r->configs = xrealloc(r->configs, (r->nconfigs + 1) * sizeof(*r->configs));
+    c = &r->configs[r->nconfigs++];
+    memset(c, 0, sizeof(*c));
+    log_field_copy(date, c->time, sizeof(c->time));
+    for (; p < end; p = semi + 1) {
+        semi = memchr(p, ';', (size_t)(end - p));
+        if (semi == NULL)
+            semi = end;
+        size_t n = (size_t)(semi - p);
+
+        if (n > 7 && memcmp(p, "sha256=", 7) == 0 && n - 7 < sizeof(c->digest))
+            memcpy(c->digest, p + 7, n - 7);
+        else if (n >= 8 && memcmp(p, "receive=", 8) == 0 && c->lists.recv == NULL)
+            c->lists.recv = audit_split(p + 8, n - 8, &c->lists.nrecv);
+        else if (n >= 5 && memcmp(p, "send=", 5) == 0 && c->lists.send == NULL)
+            c->lists.send = audit_split(p + 5, n - 5, &c->lists.nsend);
+    }
+}
+
 /* audit_track_row - one message tracking row */
 
 static void audit_track_row(struct log_audit *a, struct log_row *row)
@@ -339,6 +428,10 @@ static void audit_track_row(struct log_audit *a, struct log_row *row)
     struct log_field *f = row->f, *info = &f[LOG_T_MESSAGE_INFO], *date = &f[LOG_T_DATE];
     bool in, secured = info->len > 4 && memcmp(info->p, "02P:", 4) == 0;
 
+    if (log_field_eq(&f[LOG_T_EVENT], "CONFIG")) {
+        audit_config_row(a, date, &f[LOG_T_SOURCE_CONTEXT]);
+        return;
+    }
     if (log_field_eq(&f[LOG_T_EVENT], "RECEIVE")) {
         if (log_field_eq(&f[LOG_T_DIRECTION], "Originating")
             || (a->opts.ninternal && log__audit_internal(a, &f[LOG_T_CONNECTOR]))) {

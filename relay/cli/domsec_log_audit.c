@@ -135,6 +135,14 @@ void domsec_log_audit_table(FILE *fp, const struct log_audit_result *r)
     audit_table_list(fp, r->listed_then.recv, r->listed_then.nrecv);
     fputs("; send ", fp);
     audit_table_list(fp, r->listed_then.send, r->listed_then.nsend);
+    for (size_t i = 0; i < r->nconfigs; i++) {
+        const struct log_audit_config *c = &r->configs[i];
+
+        fprintf(fp, "\n  Lists from:  %s sha256=%.16s... receive ", c->time, c->digest);
+        audit_table_list(fp, c->lists.recv, c->lists.nrecv);
+        fputs("; send ", fp);
+        audit_table_list(fp, c->lists.send, c->lists.nsend);
+    }
     fprintf(fp, "\n  Warnings:    %zu\n", r->nwarnings);
     for (size_t i = 0; i < r->nnotes; i++)
         fprintf(fp, "  Note:        %s\n", r->notes[i]);
@@ -295,6 +303,17 @@ void domsec_log_audit_csv(FILE *fp, const struct log_audit_result *r)
         fprintf(fp, "meta,listed_then_receive,%s\n", r->listed_then.recv[i]);
     for (size_t i = 0; i < r->listed_then.nsend; i++)
         fprintf(fp, "meta,listed_then_send,%s\n", r->listed_then.send[i]);
+    for (size_t i = 0; i < r->nconfigs; i++) {
+        const struct log_audit_config *c = &r->configs[i];
+
+        fprintf(fp, "meta,config,%s;sha256=%s;receive=", c->time, c->digest);
+        for (size_t k = 0; k < c->lists.nrecv; k++)
+            fprintf(fp, "%s%s", k ? " " : "", c->lists.recv[k]);
+        fputs(";send=", fp);
+        for (size_t k = 0; k < c->lists.nsend; k++)
+            fprintf(fp, "%s%s", k ? " " : "", c->lists.send[k]);
+        fputc('\n', fp);
+    }
     for (size_t i = 0; i < r->nnotes; i++) {
         fputs("meta,note", fp);
         audit_csv_s(fp, r->notes[i]);
@@ -552,7 +571,17 @@ void domsec_log_audit_json(FILE *fp, const struct log_audit_result *r)
     audit_json_strv(fp, (const char *const *)r->listed_then.recv, r->listed_then.nrecv);
     fputs(", \"send\": ", fp);
     audit_json_strv(fp, (const char *const *)r->listed_then.send, r->listed_then.nsend);
-    fputs("},\n  \"totals\": {", fp);
+    fputs("},\n  \"configs\": [", fp);
+    for (size_t i = 0; i < r->nconfigs; i++) {
+        fprintf(fp, "%s\n    {\"time\": \"%s\"", i ? "," : "", r->configs[i].time);
+        audit_json_kv(fp, "sha256", r->configs[i].digest);
+        fputs(", \"receive\": ", fp);
+        audit_json_strv(fp, (const char *const *)r->configs[i].lists.recv, r->configs[i].lists.nrecv);
+        fputs(", \"send\": ", fp);
+        audit_json_strv(fp, (const char *const *)r->configs[i].lists.send, r->configs[i].lists.nsend);
+        fputc('}', fp);
+    }
+    fputs(r->nconfigs ? "\n  ],\n  \"totals\": {" : "],\n  \"totals\": {", fp);
     audit_json_totals(fp, "partners", &r->total_partners, false);
     audit_json_totals(fp, "other", &r->total_others, false);
     audit_json_totals(fp, "internal", &r->total_internal, true);

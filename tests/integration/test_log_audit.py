@@ -15,6 +15,7 @@ missing chromium fails the test, it does not skip it.
 """
 
 import csv
+import hashlib
 import io
 import json
 import os
@@ -627,6 +628,16 @@ class RealSessionAuditTest(PkiMixin, DeliveryTestCase):
         # The plain message after the reload is not "not domain-secured":
         # woodgrovebank.test was no longer listed then.
         self.assertNotIn("not-domain-secured", {x["kind"] for x in r["warnings"]})
+        # The daemon recorded the lists at start and at the reload (CONFIG
+        # tracking rows with their SHA-256), and the report shows them.
+        cfg = [t[5] for t in a.plog_rows("MSGTRK") if t[8] == "CONFIG"]
+        self.assertEqual([c.split(";")[0] for c in cfg], ["start", "reload"])
+        self.assertEqual([(c["receive"], c["send"]) for c in r["configs"]],
+                         [([PARTNER], [PARTNER, FAB]), ([FAB], [PARTNER, FAB])])
+        self.assertRegex(r["configs"][0]["sha256"], r"^[0-9A-F]{64}$")
+        self.assertNotEqual(r["configs"][0]["sha256"], r["configs"][1]["sha256"])
+        self.assertEqual(r["configs"][0]["sha256"], hashlib.sha256(
+            ("receive=%s;send=%s,%s" % (PARTNER, PARTNER, FAB)).encode()).hexdigest().upper())
         # The report says when, where, what.
         self.assertEqual(r["paths"], [a.logs_dir])
         self.assertTrue(r["generated"] and r["host"] and r["version"])
