@@ -609,7 +609,7 @@ class RealSessionAuditTest(PkiMixin, DeliveryTestCase):
         self.assertRegex(rev["revoked_at"], r"^\d{4}-\d\d-\d\d$")
         self.assertEqual(len(rev["session_ids"]), 2)
         self.assertIn("trusted_ca_file", certs[(th["partner-untrusted"], "untrusted")]["reason"])
-        self.assertIn("expired", certs[(th["partner-expired"], "expired")]["reason"])
+        self.assertIn("not valid after", certs[(th["partner-expired"], "expired")]["reason"])
         # Each refusal a warning, with its count, sessions and reply.
         w = {(x["kind"], x["thumbprint"] or x["reason"]): x for x in r["warnings"]}
         self.assertEqual(sorted(w), sorted([
@@ -649,7 +649,7 @@ class RealSessionAuditTest(PkiMixin, DeliveryTestCase):
         self.assertEqual(json.loads(audit("--format", "json", "--until", "2000-01-01", rc=0))
                          ["rows"], 0)
         table = audit(rc=1)
-        for text in ("Generated:", "Listed then: receive %s" % PARTNER, "Listed now:  receive %s" % FAB,
+        for text in ("Generated:", "receive %s;" % PARTNER, "Listed now:  receive %s" % FAB,
                      "revoked %s" % th["partner-revoked"], "certificate-refused"):
             self.assertIn(text, table)
 
