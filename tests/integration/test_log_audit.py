@@ -503,6 +503,9 @@ class RealSessionAuditTest(PkiMixin, DeliveryTestCase):
             ("refused", FAB, "TLS was not offered", fab_fail),
             ("refused", PARTNER, "DomainSecureDisabled", 1),
             ("refused", PARTNER, "NotAuthenticated (no client certificate)", 1)])
+        # The reply of a refusal on Send: the queue's status for its recipients.
+        fab_w = [w for w in r["warnings"] if w["domain"] == FAB][0]
+        self.assertRegex(fab_w["reply"], r"^4\d\d ")
         changed = [w["text"] for w in r["warnings"] if w["kind"] == "certificate-changed"][0]
         self.assertIn(exact, changed)
         self.assertIn(ok, changed)
