@@ -6,57 +6,72 @@
  *  log_audit_row() takes rows of any kind in any file order; it copies
  *  what it keeps (the row's buffer is the reader's).  log_audit_finish()
  *  may be called once; its result is owned by the audit.  Memory grows
- *  with the number of sessions (about 100 bytes each) and partners, not
- *  with the number of rows.
+ *  with the number of sessions (about 100 bytes each, more for those with
+ *  a certificate or a verdict), partners, and messages not domain-secured
+ *  (judged at the end, about 48 bytes each), not with the number of rows.
  *
- *  The certificate blocks and the warnings are in log_audit_cert.c, the
- *  state both files share in log_int.h; the rules below cover both.
+ *  This file reads the rows; the certificate blocks and verdicts are in
+ *  log_audit_cert.c, the warnings in log_audit_warn.c, closing the books
+ *  in log_audit_result.c, the hash tables and small parsers in
+ *  log_audit_index.c, the state the files share in log_int.h; the rules
+ *  below cover them all.
  *
  * THE RULES (the rows are those of docs/LOGS.md "The rows domsec writes")
- *  Sessions are joined by (log, session-id).  A session's partner domains
- *  are: the <d> of its domain-security verdict rows ("Message from secure
- *  domain '<d>' ..." on Receive, "Message to secure domain '<d>' ..." on
- *  Send), the domain of every `<` MAIL FROM on Receive, and of every `>`
- *  RCPT TO on Send.  A session with no domain is counted in
- *  result.sessions only.
- *  - sessions_in/out: Receive/Send sessions with that partner domain;
- *    *_secured: those with a "... '<d>' ... was domain-secured" row.
- *  - failures: "... '<d>' ... was refused because <rule> ." (Receive) and
- *    "... '<d>' ... failed because <reason> ." (Send), counted by rule or
- *    reason; "TLS negotiation failed with error <e>" counts as
- *    "TLS negotiation failed: <e>" for each domain of its session.
+ *  Sessions are joined by (log, session-id).  A session's domains are: the
+ *  <d> of its domain-security verdict rows ("Message from secure domain
+ *  '<d>' ..." on Receive, "Message to secure domain '<d>' ..." on Send),
+ *  the domain of every `<` MAIL FROM on Receive, and of every `>` RCPT TO
+ *  on Send (not our accepted domains).  HELO names are never domains.
+ *  Sessions on an internal receive connector count in total_internal only.
+ *  - Listed then.  The daemon writes a verdict row for every MAIL FROM (and
+ *    every delivery) of a listed domain and for no other: a verdict row
+ *    means listed at that moment, a session without one for its domain
+ *    means not listed.  A message whose session is not in the logs read is
+ *    judged by the tracking log's last CONFIG row before it (the lists in
+ *    force: start, reload); with none, by today's configuration (or, with
+ *    none, by domain-secured traffic), flagged `from_today` with a note.
+ *  - Partners are the domains listed then (either list) or that presented
+ *    a certificate (a client certificate on Receive; a listed server's on
+ *    Send); never our accepted domains.  The rest are `others`.
+ *  - sessions_in/out: Receive/Send sessions with that domain; *_secured:
+ *    those with a "... was domain-secured" row; *_refused: with a
+ *    "... was refused because <rule> ." / "... failed because <reason> ."
+ *    row (counted by rule or reason in failures); "TLS negotiation failed
+ *    with error <e>" counts as "TLS negotiation failed: <e>".
  *  - tls: per session, the version in "TLS protocol SP_PROT_TLS1_x_..."
  *    ("TLS1.x"), or "none" when the session never negotiated TLS.
- *  - certs: the block after a "Received certificate" (Receive) or "Remote
- *    certificate" / "Secure domain certificate" (Send) row, keyed by
- *    thumbprint; first/last seen are the date-times of the thumbprint rows.
- *    Only sessions domain-secured for the partner count: a certificate that
- *    was refused (wrong name, revoked, ...) is not the partner's, and is in
- *    failures.  Our own "Sending certificate" block is not a partner's.
- *  - messages_in: tracking RECEIVE rows (not directionality Originating);
- *    the partner is <d> of message-info "02P:<d>" (then secured), else the
- *    sender's domain, else (null sender) the first domain of the receive
- *    session named by source-context "<SID>;<start>;<n>".
- *    messages_out: tracking SEND rows (not directionality Incoming: those
- *    are deliveries inward); partner <d> of "02P:<d>" (secured), else each
- *    distinct recipient domain.
- *  - internal connectors (opts): Receive rows and RECEIVE tracking rows of
- *    a receive connector with permission internal (connector-id
- *    "<host>\\<name>") are skipped: our users' mail, not a partner's.
- *    Accepted domains (opts): SEND recipients in them are not partners.
- *  - listed: a domain on the config's tls_receive (in) / tls_send (out)
- *    domain-secure list when one was given; otherwise inferred: any domain
- *    that has a verdict row or a "02P:" message.
+ *  - certs: the block after "Received certificate" (Receive) or "Remote
+ *    certificate" / "Secure domain certificate" (Send), with the "Chain
+ *    validation status", "Chain validation reason" and "Revocation status"
+ *    rows after it: every session's certificate, whatever the outcome, one
+ *    record per (direction, thumbprint, verdict).  The verdict: accepted
+ *    when the session was domain-secured for the domain; else the chain
+ *    status (revoked, untrusted, expired, not-yet-valid, bad-eku,
+ *    revocation-unknown, invalid); else wrong-name for a SubjectMismatch
+ *    refusal; else no-decision.  A revoked one's CRL issuer and date come
+ *    from the revocation row ("revoked by <issuer> on <date>"); the reply
+ *    is the `>` row that follows a Receive refusal, and for a Send one the
+ *    recipient-status of the tracking DEFER/FAIL row of that send session.  "Sending certificate"
+ *    blocks are ours (own_certs).
+ *  - messages_in: tracking RECEIVE rows (not Originating, not on an
+ *    internal connector); the partner is <d> of "02P:<d>" (then secured),
+ *    else the sender's domain, else (null sender) the first domain of the
+ *    session named by source-context "<SID>;<start>;<n>".  messages_out:
+ *    SEND rows (not Incoming); "02P:<d>" (secured), else each distinct
+ *    recipient domain not ours.  The others count in total_internal.
  *  Warnings:
- *  - CERT_CHANGED: a partner's certificates of one direction (its client's
- *    on Receive, its server's on Send) ordered by first seen; one warning
- *    per change, at the new one's first seen.
- *  - CERT_EXPIRES: a partner certificate whose not-after is before the end
- *    of the range (or of the rows) plus expiry_days.
- *  - NOT_SECURED: per listed partner and direction, the messages counted
- *    above that were not 02P (one warning with the count and first time).
- *  Chart buckets: the messages above by hour, or by day when they span
- *  more than two days; secured = "02P:".
+ *  - CERT_REFUSED / REFUSED: each refusal (with and without a certificate),
+ *    grouped by domain, direction, certificate, verdict and reason: count,
+ *    first and last time, session ids (the first 16), the reply given.
+ *  - CERT_CHANGED: a partner's accepted certificates of one direction
+ *    ordered by first seen; one warning per change.
+ *  - CERT_EXPIRES: a partner's or our certificate whose not-after is
+ *    before the end of the range (or of the rows) plus expiry_days; with
+ *    the days left (negative: expired).  Not for one refused as expired.
+ *  - NOT_SECURED: per partner and direction, the messages not 02P whose
+ *    domain was listed then (one warning with the count and first time).
+ *  Chart buckets: the messages above and the refusals by hour, or by day
+ *  when they span more than two days; secured = "02P:"; per partner too.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -74,258 +89,32 @@ const char *log_audit_warning_name(enum log_audit_warning_kind k)
     case LOG_AUDIT_W_CERT_CHANGED: return "certificate-changed";
     case LOG_AUDIT_W_CERT_EXPIRES: return "certificate-expires";
     case LOG_AUDIT_W_NOT_SECURED: return "not-domain-secured";
+    case LOG_AUDIT_W_CERT_REFUSED: return "certificate-refused";
+    case LOG_AUDIT_W_REFUSED: return "refused";
     }
     return "?";
 }
 
-/* audit_hash - FNV-1a over bytes, lowercased */
+/* log_audit_verdict_name - a certificate verdict as a stable word */
 
-static uint64_t audit_hash(const char *s, size_t n)
+const char *log_audit_verdict_name(enum log_audit_verdict v)
 {
-    uint64_t h = 1469598103934665603ull;
+    static const char *const names[LOG_AUDIT_V_COUNT] = {
+        [LOG_AUDIT_V_ACCEPTED] = "accepted", [LOG_AUDIT_V_REVOKED] = "revoked",
+        [LOG_AUDIT_V_UNTRUSTED] = "untrusted", [LOG_AUDIT_V_EXPIRED] = "expired",
+        [LOG_AUDIT_V_NOT_YET_VALID] = "not-yet-valid", [LOG_AUDIT_V_WRONG_NAME] = "wrong-name",
+        [LOG_AUDIT_V_BAD_EKU] = "bad-eku", [LOG_AUDIT_V_REVOCATION_UNKNOWN] = "revocation-unknown",
+        [LOG_AUDIT_V_INVALID] = "invalid", [LOG_AUDIT_V_NO_DECISION] = "no-decision",
+    };
 
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)tolower((unsigned char)s[i])) * 1099511628211ull;
-    return h;
+    return (unsigned)v < LOG_AUDIT_V_COUNT ? names[v] : "?";
 }
 
-/* audit_partner_find - the partner index of a domain, created on demand */
+/* log_audit_has_warnings - the result holds warnings */
 
-static uint32_t audit_partner_find(struct log_audit *a, const char *d, size_t n)
+bool log_audit_has_warnings(const struct log_audit_result *r)
 {
-    size_t mask, i;
-
-    while (n > 0 && d[n - 1] == '.')
-        n--;
-    if (a->npartners * 2 >= a->pidx_cap) {
-        size_t cap = a->pidx_cap ? a->pidx_cap * 2 : 64;
-        uint32_t *t = xcalloc(cap, sizeof(*t));
-
-        for (size_t k = 0; k < a->npartners; k++) {
-            const char *pd = a->partners[k].p.domain;
-
-            for (i = audit_hash(pd, strlen(pd)) & (cap - 1); t[i]; i = (i + 1) & (cap - 1))
-                ;
-            t[i] = (uint32_t)k + 1;
-        }
-        free(a->pidx);
-        a->pidx = t;
-        a->pidx_cap = cap;
-    }
-    mask = a->pidx_cap - 1;
-    for (i = audit_hash(d, n) & mask; a->pidx[i]; i = (i + 1) & mask) {
-        const char *pd = a->partners[a->pidx[i] - 1].p.domain;
-
-        if (strncasecmp(pd, d, n) == 0 && pd[n] == '\0')
-            return a->pidx[i] - 1;
-    }
-    if (a->npartners == a->partners_cap) {
-        a->partners_cap = a->partners_cap ? 2 * a->partners_cap : 16;
-        a->partners = xrealloc(a->partners, a->partners_cap * sizeof(*a->partners));
-    }
-    struct audit_partner *p = &a->partners[a->npartners];
-
-    memset(p, 0, sizeof(*p));
-    p->p.domain = xstrndup(d, n);
-    for (char *c = p->p.domain; *c; c++)
-        *c = (char)tolower((unsigned char)*c);
-    for (size_t k = 0; k < a->opts.nrecv_listed; k++)
-        if (strcasecmp(a->opts.recv_listed[k], p->p.domain) == 0)
-            p->listed_in = true;
-    for (size_t k = 0; k < a->opts.nsend_listed; k++)
-        if (strcasecmp(a->opts.send_listed[k], p->p.domain) == 0)
-            p->listed_out = true;
-    a->pidx[i] = (uint32_t)a->npartners + 1;
-    return (uint32_t)a->npartners++;
-}
-
-/* audit_addr_domain - the domain of "x@d" or "<x@d>" (NULL, 0 if none) */
-
-static const char *audit_addr_domain(const char *s, size_t n, size_t *dl)
-{
-    const char *at = NULL, *end = s + n;
-
-    for (const char *c = s; c < end; c++) {
-        if (*c == '@')
-            at = c;
-        else if (*c == '>' || *c == ' ')
-            { end = c; break; }
-    }
-    if (at == NULL || at + 1 >= end)
-        return *dl = 0, NULL;
-    *dl = (size_t)(end - at - 1);
-    return at + 1;
-}
-
-/* audit_internal - the connector-id "<host>\\<name>" names an internal receive connector */
-
-static bool audit_internal(const struct log_audit *a, const struct log_field *conn)
-{
-    const char *name = conn->p, *end = conn->p + conn->len;
-
-    for (const char *c = conn->p; c < end; c++)
-        if (*c == '\\')
-            name = c + 1;
-    for (size_t i = 0; i < a->opts.ninternal; i++) {
-        size_t n = strlen(a->opts.internal_connectors[i]);
-
-        if (n == (size_t)(end - name) && strncasecmp(name, a->opts.internal_connectors[i], n) == 0)
-            return true;
-    }
-    return false;
-}
-
-/* audit_accepted - d (n bytes) is one of our accepted domains ("d" or "*.d") */
-
-static bool audit_accepted(const struct log_audit *a, const char *d, size_t n)
-{
-    for (size_t i = 0; i < a->opts.naccepted; i++) {
-        const char *ad = a->opts.accepted[i];
-        size_t an = strlen(ad);
-
-        if (an == n && strncasecmp(ad, d, n) == 0)
-            return true;
-        if (an > 2 && ad[0] == '*' && ad[1] == '.' && n > an - 1
-            && strncasecmp(d + n - (an - 1), ad + 1, an - 1) == 0)
-            return true;
-    }
-    return false;
-}
-
-/* audit_sess_get - the session record for (kind, sid), created on demand */
-
-static struct audit_sess *audit_sess_get(struct log_audit *a, enum log_read_kind kind, uint64_t sid)
-{
-    size_t mask, i;
-
-    if (a->nsess * 2 >= a->sess_cap) {
-        size_t cap = a->sess_cap ? a->sess_cap * 2 : 1024;
-        struct audit_sess *t = xcalloc(cap, sizeof(*t));
-
-        for (size_t k = 0; k < a->sess_cap; k++) {
-            if (!a->sess[k].used)
-                continue;
-            for (i = (a->sess[k].sid * 0x9E3779B97F4A7C15ull + a->sess[k].kind) & (cap - 1);
-                 t[i].used; i = (i + 1) & (cap - 1))
-                ;
-            t[i] = a->sess[k];
-        }
-        free(a->sess);
-        a->sess = t;
-        a->sess_cap = cap;
-    }
-    mask = a->sess_cap - 1;
-    for (i = (sid * 0x9E3779B97F4A7C15ull + kind) & mask; a->sess[i].used; i = (i + 1) & mask)
-        if (a->sess[i].sid == sid && a->sess[i].kind == kind)
-            return &a->sess[i];
-    a->sess[i].used = 1;
-    a->sess[i].sid = sid;
-    a->sess[i].kind = (uint8_t)kind;
-    a->nsess++;
-    return &a->sess[i];
-}
-
-/* audit_sess_find - an existing session, or NULL */
-
-static struct audit_sess *audit_sess_find(struct log_audit *a, enum log_read_kind kind, uint64_t sid)
-{
-    if (a->sess_cap == 0)
-        return NULL;
-    size_t mask = a->sess_cap - 1;
-
-    for (size_t i = (sid * 0x9E3779B97F4A7C15ull + kind) & mask; a->sess[i].used; i = (i + 1) & mask)
-        if (a->sess[i].sid == sid && a->sess[i].kind == kind)
-            return &a->sess[i];
-    return NULL;
-}
-
-/* audit_sid - parse 16 hex digits; false if not */
-
-static bool audit_sid(const char *p, size_t n, uint64_t *out)
-{
-    uint64_t v = 0;
-
-    if (n < 16)
-        return false;
-    for (int i = 0; i < 16; i++) {
-        char c = p[i];
-        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10
-            : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-
-        if (d < 0)
-            return false;
-        v = v << 4 | (uint64_t)d;
-    }
-    *out = v;
-    return true;
-}
-
-/* audit_sess_domain - add a partner domain to a session; its slot */
-
-static int audit_sess_domain(struct log_audit *a, struct audit_sess *s, const char *d, size_t n)
-{
-    uint32_t pi;
-
-    if (n == 0)
-        return -1;
-    pi = audit_partner_find(a, d, n);
-    for (int i = 0; i < s->ndom; i++)
-        if (s->dom[i] == pi)
-            return i;
-    if (s->ndom == AUDIT_SESS_DOMAINS)
-        return -1;
-    s->dom[s->ndom] = pi;
-    return s->ndom++;
-}
-
-/* audit_count_add - count one name in a small list */
-
-static void audit_count_add(struct log_audit_count **list, size_t *n, const char *name, size_t len)
-{
-    for (size_t i = 0; i < *n; i++)
-        if (strncmp((*list)[i].name, name, len) == 0 && (*list)[i].name[len] == '\0') {
-            (*list)[i].count++;
-            return;
-        }
-    *list = xrealloc(*list, (*n + 1) * sizeof(**list));
-    (*list)[*n].name = xstrndup(name, len);
-    (*list)[(*n)++].count = 1;
-}
-
-/* audit_bucket - count a message in its hour */
-
-static void audit_bucket(struct log_audit *a, const struct log_field *date, bool secured)
-{
-    size_t lo = 0, hi = a->nhours;
-
-    if (date->len < 13)
-        return;
-    while (lo < hi) {                   /* binary search; mostly appends */
-        size_t mid = (lo + hi) / 2;
-        int c = memcmp(a->hours[mid].label, date->p, 13);
-
-        if (c == 0) {
-            lo = mid;
-            goto found;
-        }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (a->nhours == a->hours_cap) {
-        a->hours_cap = a->hours_cap ? 2 * a->hours_cap : 64;
-        a->hours = xrealloc(a->hours, a->hours_cap * sizeof(*a->hours));
-    }
-    memmove(&a->hours[lo + 1], &a->hours[lo], (a->nhours - lo) * sizeof(*a->hours));
-    memset(&a->hours[lo], 0, sizeof(*a->hours));
-    memcpy(a->hours[lo].label, date->p, 13);
-    a->nhours++;
-found:
-    if (secured)
-        a->hours[lo].secured++;
-    else
-        a->hours[lo].not_secured++;
+    return r->nwarnings > 0;
 }
 
 /* log_audit_new - an empty audit */
@@ -341,21 +130,39 @@ struct log_audit *log_audit_new(const struct log_audit_opts *opts)
     return a;
 }
 
+/* audit_dec - the decision record of a session's domain slot */
+
+static struct audit_dec *audit_dec(struct audit_sess *s, int slot)
+{
+    if (s->dec == NULL)
+        s->dec = xcalloc(AUDIT_SESS_DOMAINS, sizeof(*s->dec));
+    return &s->dec[slot];
+}
+
 /* audit_verdict - a domain-security verdict row: "... '<d>' on ... connector '<c>' <rest>" */
 
-static void audit_verdict(struct log_audit *a, struct audit_sess *s, const struct log_field *ctx)
+static void audit_verdict(struct log_audit *a, struct audit_sess *s, const struct log_field *date,
+                          const struct log_field *ctx)
 {
     const char *p = memchr(ctx->p, '\'', ctx->len), *end = ctx->p + ctx->len, *q, *rest;
     int slot;
 
     if (p == NULL || (q = memchr(p + 1, '\'', (size_t)(end - p - 1))) == NULL)
         return;
-    slot = audit_sess_domain(a, s, p + 1, (size_t)(q - p - 1));
+    slot = log__audit_sess_domain(a, s, p + 1, (size_t)(q - p - 1));
     if (slot < 0)
         return;
     struct audit_partner *ap = &a->partners[s->dom[slot]];
+    struct audit_dec *d = audit_dec(s, slot);
 
     ap->inferred = true;
+    /* A verdict row is written only for a listed domain: it was listed then. */
+    if (s->kind == LOG_READ_RECV)
+        ap->then_in = true;
+    else
+        ap->then_out = true;
+    if (d->time[0] == '\0')
+        log_field_copy(date, d->time, sizeof(d->time));
     /* Skip " on ... connector '<c>'". */
     if ((q = memchr(q + 1, '\'', (size_t)(end - q - 1))) == NULL
         || (q = memchr(q + 1, '\'', (size_t)(end - q - 1))) == NULL)
@@ -363,6 +170,7 @@ static void audit_verdict(struct log_audit *a, struct audit_sess *s, const struc
     rest = q + 1;
     if (end - rest >= 19 && memcmp(rest, " was domain-secured", 19) == 0) {
         s->secured |= (uint8_t)(1u << slot);
+        d->secured = true;
         return;
     }
     static const char *const because[] = { " was refused because ", " failed because " };
@@ -375,7 +183,14 @@ static void audit_verdict(struct log_audit *a, struct audit_sess *s, const struc
 
             while (re > r && (re[-1] == '.' || re[-1] == ' '))
                 re--;
-            audit_count_add(&ap->p.failures, &ap->p.nfailures, r, (size_t)(re - r));
+            log__audit_count_add(&ap->p.failures, &ap->p.nfailures, r, (size_t)(re - r));
+            if (!d->refused) {
+                d->refused = true;
+                d->rule = xstrndup(r, (size_t)(re - r));
+                log_field_copy(date, d->time, sizeof(d->time));
+                if (s->kind == LOG_READ_RECV)
+                    s->reply_slot = (uint8_t)slot;      /* the `>` row that follows */
+            }
         }
     }
 }
@@ -389,16 +204,18 @@ static void audit_proto_row(struct log_audit *a, struct log_row *row)
     struct audit_sess *s;
     char ev;
 
-    if (f[LOG_P_EVENT].len != 1 || !audit_sid(f[LOG_P_SESSION].p, f[LOG_P_SESSION].len, &sid))
+    if (f[LOG_P_EVENT].len != 1 || !log__audit_sid(f[LOG_P_SESSION].p, f[LOG_P_SESSION].len, &sid))
         return;
-    if (row->kind == LOG_READ_RECV && a->opts.ninternal && audit_internal(a, &f[LOG_P_CONNECTOR]))
-        return;
-    s = audit_sess_get(a, row->kind, sid);
+    s = log__audit_sess_get(a, row->kind, sid);
+    if (row->kind == LOG_READ_RECV && a->opts.ninternal && log__audit_internal(a, &f[LOG_P_CONNECTOR]))
+        s->internal = true;
+    if (s->internal)
+        return;                         /* our users' mail: counted apart, not read */
     ev = f[LOG_P_EVENT].p[0];
     if (ev == '*') {
         struct log_field *ctx = &f[LOG_P_CONTEXT];
 
-        if (log__audit_cert_row(s, row->kind, f))
+        if (log__audit_cert_row(a, s, row->kind, f))
             return;                     /* a certificate block's row */
         if (log_field_prefix(ctx, "TLS protocol SP_PROT_")) {
             const char *v = ctx->p + 21;
@@ -417,29 +234,39 @@ static void audit_proto_row(struct log_audit *a, struct log_row *row)
             s->tls_error = xstrndup(ctx->p + 34, ctx->len - 34);
         } else if (log_field_prefix(ctx, "Message from secure domain '")
                    || log_field_prefix(ctx, "Message to secure domain '")) {
-            audit_verdict(a, s, ctx);
+            audit_verdict(a, s, &f[LOG_P_DATE], ctx);
         }
+        return;
+    }
+    if (ev == '>' && s->reply_slot != 0xff && s->dec != NULL && row->kind == LOG_READ_RECV) {
+        struct audit_dec *d = &s->dec[s->reply_slot];
+
+        log_field_unescape(&f[LOG_P_DATA]);
+        free(d->reply);
+        d->reply = xstrndup(f[LOG_P_DATA].p, f[LOG_P_DATA].len);
+        s->reply_slot = 0xff;
         return;
     }
     if (ev == '<' && row->kind == LOG_READ_RECV && f[LOG_P_DATA].len > 10
         && strncasecmp(f[LOG_P_DATA].p, "MAIL FROM:", 10) == 0) {
         size_t dl;
-        const char *d = audit_addr_domain(f[LOG_P_DATA].p + 10, f[LOG_P_DATA].len - 10, &dl);
+        const char *d = log__audit_addr_domain(f[LOG_P_DATA].p + 10, f[LOG_P_DATA].len - 10, &dl);
 
-        audit_sess_domain(a, s, d, dl);
+        log__audit_sess_domain(a, s, d, dl);
     } else if (ev == '>' && row->kind == LOG_READ_SEND && f[LOG_P_DATA].len > 8
                && strncasecmp(f[LOG_P_DATA].p, "RCPT TO:", 8) == 0) {
         size_t dl;
-        const char *d = audit_addr_domain(f[LOG_P_DATA].p + 8, f[LOG_P_DATA].len - 8, &dl);
+        const char *d = log__audit_addr_domain(f[LOG_P_DATA].p + 8, f[LOG_P_DATA].len - 8, &dl);
 
-        audit_sess_domain(a, s, d, dl);
+        if (!log__audit_accepted(a, d, dl))
+            log__audit_sess_domain(a, s, d, dl);
     }
 }
 
-/* audit_message - count one message for a partner */
+/* audit_message - count one message for a partner; judge it later (log__audit_judge_messages) */
 
 static void audit_message(struct log_audit *a, uint32_t pi, bool in, bool secured,
-                          const struct log_field *date)
+                          const struct log_field *date, const struct log_field *sc)
 {
     struct audit_partner *ap = &a->partners[pi];
 
@@ -450,53 +277,238 @@ static void audit_message(struct log_audit *a, uint32_t pi, bool in, bool secure
         ap->p.messages_out++;
         ap->p.messages_out_secured += secured;
     }
-    if (secured) {
+    log__audit_bucket(&ap->hours, date, secured ? AUDIT_C_SECURED : AUDIT_C_NOT_SECURED);
+    if (secured) {                      /* 02P: listed then */
         ap->inferred = true;
+        *(in ? &ap->then_in : &ap->then_out) = true;
         return;
     }
-    uint64_t *n = in ? &ap->unsecured_in : &ap->unsecured_out;
-    char *at = in ? ap->unsecured_in_at : ap->unsecured_out_at;
+    /* Whether it was listed then needs its session, which may be in a file
+     * read later (a day's RECV-2 after its MSGTRK-1): at the end. */
+    if (a->npending == a->pending_cap) {
+        a->pending_cap = a->pending_cap ? 2 * a->pending_cap : 256;
+        a->pending = xrealloc(a->pending, a->pending_cap * sizeof(*a->pending));
+    }
+    struct audit_pending *m = &a->pending[a->npending++];
 
-    if ((*n)++ == 0 || memcmp(date->p, at, date->len < LOG_READ_TSLEN ? date->len : LOG_READ_TSLEN) < 0)
-        log_field_copy(date, at, LOG_READ_TSLEN + 1);
+    memset(m, 0, sizeof(*m));
+    m->pi = pi;
+    m->in = in;
+    m->has_sid = log__audit_sid(sc->p, sc->len, &m->sid);
+    log_field_copy(date, m->time, sizeof(m->time));
+}
+
+/* audit_config_cmp - recorded configurations by time */
+
+static int audit_config_cmp(const void *x, const void *y)
+{
+    const struct log_audit_config *c = x, *d = y;
+
+    return strcmp(c->time, d->time);
+}
+
+/* audit_config_at - the recorded configuration in force at time t, or NULL */
+
+static const struct log_audit_config *audit_config_at(const struct log_audit *a, const char *t)
+{
+    const struct log_audit_config *found = NULL;
+
+    for (size_t i = 0; i < a->res.nconfigs && strcmp(a->res.configs[i].time, t) <= 0; i++)
+        found = &a->res.configs[i];
+    return found;
+}
+
+/* audit_in_list - d is on a list (exact, case-insensitive, as the daemon's lists are lowercase) */
+
+static bool audit_in_list(char *const *v, size_t n, const char *d)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcasecmp(v[i], d) == 0)
+            return true;
+    return false;
+}
+
+/* log__audit_judge_messages - the messages not domain-secured: was their domain listed then? */
+
+void log__audit_judge_messages(struct log_audit *a)
+{
+    if (a->res.nconfigs > 1)
+        qsort(a->res.configs, a->res.nconfigs, sizeof(*a->res.configs), audit_config_cmp);
+    for (size_t k = 0; k < a->npending; k++) {
+        const struct audit_pending *m = &a->pending[k];
+        struct audit_partner *ap = &a->partners[m->pi];
+        struct audit_sess *s = m->has_sid
+            ? log__audit_sess_find(a, m->in ? LOG_READ_RECV : LOG_READ_SEND, m->sid) : NULL;
+        const struct log_audit_config *c;
+        bool listed = false;
+
+        if (s != NULL) {                /* a verdict row is written for every listed domain */
+            for (int i = 0; i < s->ndom; i++)
+                if (s->dom[i] == m->pi && s->dec != NULL && (s->dec[i].secured || s->dec[i].refused))
+                    listed = true;
+            if (listed)
+                *(m->in ? &ap->then_in : &ap->then_out) = true;
+        } else if ((c = audit_config_at(a, m->time)) != NULL) {   /* the lists then */
+            listed = audit_in_list(m->in ? c->lists.recv : c->lists.send,
+                                   m->in ? c->lists.nrecv : c->lists.nsend, ap->p.domain);
+            if (listed)
+                *(m->in ? &ap->then_in : &ap->then_out) = true;
+        } else {                        /* the logs do not say: today's configuration */
+            *(m->in ? &ap->today_in : &ap->today_out) = true;
+            a->today_events++;
+            listed = a->opts.listed_known ? (m->in ? ap->p.listed_in_now : ap->p.listed_out_now)
+                : ap->inferred;
+        }
+        if (!listed)
+            continue;
+        uint64_t *n = m->in ? &ap->unsecured_in : &ap->unsecured_out;
+        char *at = m->in ? ap->unsecured_in_at : ap->unsecured_out_at;
+
+        if ((*n)++ == 0 || strcmp(m->time, at) < 0)
+            strcpy(at, m->time);
+    }
+}
+
+/* audit_internal_message - our users' mail (internal connector, Originating) or a delivery inward */
+
+static void audit_internal_message(struct log_audit *a, bool in, bool secured)
+{
+    struct log_audit_totals *t = &a->res.total_internal;
+
+    if (in) {
+        t->messages_in++;
+        t->messages_in_secured += secured;
+    } else {
+        t->messages_out++;
+        t->messages_out_secured += secured;
+    }
+}
+
+/* audit_split - a ","-separated list into owned lowercase strings */
+
+static char **audit_split(const char *p, size_t n, size_t *count)
+{
+    char  **v = NULL;
+    const char *end = p + n;
+
+    *count = 0;
+    while (p < end) {
+        const char *c = memchr(p, ',', (size_t)(end - p));
+        const char *e = c ? c : end;
+
+        if (e > p) {
+            v = xrealloc(v, (*count + 1) * sizeof(*v));
+            v[*count] = xstrndup(p, (size_t)(e - p));
+            for (char *q = v[*count]; *q; q++)
+                *q = (char)tolower((unsigned char)*q);
+            (*count)++;
+        }
+        p = e + 1;
+    }
+    return v;
+}
+
+/* audit_config_row - CONFIG: "<start|reload>;sha256=<hex>;receive=a,b;send=c,d" */
+
+static void audit_config_row(struct log_audit *a, const struct log_field *date, const struct log_field *sc)
+{
+    struct log_audit_result *r = &a->res;
+    const char *p = sc->p, *end = sc->p + sc->len, *semi;
+    struct log_audit_config *c;
+
+    r->configs = xrealloc(r->configs, (r->nconfigs + 1) * sizeof(*r->configs));
+    c = &r->configs[r->nconfigs++];
+    memset(c, 0, sizeof(*c));
+    log_field_copy(date, c->time, sizeof(c->time));
+    for (; p < end; p = semi + 1) {
+        semi = memchr(p, ';', (size_t)(end - p));
+        if (semi == NULL)
+            semi = end;
+        size_t n = (size_t)(semi - p);
+
+        if (n > 7 && memcmp(p, "sha256=", 7) == 0 && n - 7 < sizeof(c->digest))
+            memcpy(c->digest, p + 7, n - 7);
+        else if (n >= 8 && memcmp(p, "receive=", 8) == 0 && c->lists.recv == NULL)
+            c->lists.recv = audit_split(p + 8, n - 8, &c->lists.nrecv);
+        else if (n >= 5 && memcmp(p, "send=", 5) == 0 && c->lists.send == NULL)
+            c->lists.send = audit_split(p + 5, n - 5, &c->lists.nsend);
+    }
+}
+
+/* audit_send_reply - a DEFER/FAIL of a send session refused by domain security: its reply */
+
+static void audit_send_reply(struct log_audit *a, const struct log_field *sc, struct log_field *status)
+{
+    uint64_t sid;
+    struct audit_sess *s;
+
+    if (!log__audit_sid(sc->p, sc->len, &sid) || (s = log__audit_sess_find(a, LOG_READ_SEND, sid)) == NULL
+        || s->dec == NULL)
+        return;
+    for (int i = 0; i < s->ndom; i++) {
+        struct audit_dec *d = &s->dec[i];
+        size_t n = status->len;
+
+        if (!d->refused || d->reply != NULL)
+            continue;
+        for (size_t k = 0; k < status->len; k++)
+            if (status->p[k] == ';') {  /* the first recipient's status */
+                n = k;
+                break;
+            }
+        d->reply = xstrndup(status->p, n);
+    }
 }
 
 /* audit_track_row - one message tracking row */
 
 static void audit_track_row(struct log_audit *a, struct log_row *row)
 {
-    struct log_field *f = row->f, *info = &f[LOG_T_MESSAGE_INFO];
+    struct log_field *f = row->f, *info = &f[LOG_T_MESSAGE_INFO], *date = &f[LOG_T_DATE];
     bool in, secured = info->len > 4 && memcmp(info->p, "02P:", 4) == 0;
 
+    if (log_field_eq(&f[LOG_T_EVENT], "CONFIG")) {
+        audit_config_row(a, date, &f[LOG_T_SOURCE_CONTEXT]);
+        return;
+    }
     if (log_field_eq(&f[LOG_T_EVENT], "RECEIVE")) {
         if (log_field_eq(&f[LOG_T_DIRECTION], "Originating")
-            || (a->opts.ninternal && audit_internal(a, &f[LOG_T_CONNECTOR])))
+            || (a->opts.ninternal && log__audit_internal(a, &f[LOG_T_CONNECTOR]))) {
+            audit_internal_message(a, true, secured);
             return;
+        }
         in = true;
     } else if (log_field_eq(&f[LOG_T_EVENT], "SEND")) {
-        if (log_field_eq(&f[LOG_T_DIRECTION], "Incoming"))
+        if (log_field_eq(&f[LOG_T_DIRECTION], "Incoming")) {
+            audit_internal_message(a, false, secured);
             return;
+        }
         in = false;
     } else {
+        if (log_field_eq(&f[LOG_T_EVENT], "DEFER") || log_field_eq(&f[LOG_T_EVENT], "FAIL"))
+            audit_send_reply(a, &f[LOG_T_SOURCE_CONTEXT], &f[LOG_T_RECIPIENT_STATUS]);
         return;
     }
     if (in || secured)
-        audit_bucket(a, &f[LOG_T_DATE], secured);
+        log__audit_bucket(&a->hours, date, secured ? AUDIT_C_SECURED : AUDIT_C_NOT_SECURED);
     if (secured) {
-        audit_message(a, audit_partner_find(a, info->p + 4, info->len - 4), in, true, &f[LOG_T_DATE]);
+        audit_message(a, log__audit_partner_find(a, info->p + 4, info->len - 4), in, true, date,
+                      &f[LOG_T_SOURCE_CONTEXT]);
         return;
     }
     if (in) {
         size_t dl;
-        const char *d = audit_addr_domain(f[LOG_T_SENDER].p, f[LOG_T_SENDER].len, &dl);
+        const char *d = log__audit_addr_domain(f[LOG_T_SENDER].p, f[LOG_T_SENDER].len, &dl);
         uint64_t sid;
         struct audit_sess *s;
+        uint32_t pi;
 
         if (d != NULL) {
-            audit_message(a, audit_partner_find(a, d, dl), true, false, &f[LOG_T_DATE]);
-        } else if (audit_sid(f[LOG_T_SOURCE_CONTEXT].p, f[LOG_T_SOURCE_CONTEXT].len, &sid)
-                   && (s = audit_sess_find(a, LOG_READ_RECV, sid)) != NULL && s->ndom > 0) {
-            audit_message(a, s->dom[0], true, false, &f[LOG_T_DATE]);
+            pi = log__audit_partner_find(a, d, dl);
+            audit_message(a, pi, true, false, date, &f[LOG_T_SOURCE_CONTEXT]);
+        } else if (log__audit_sid(f[LOG_T_SOURCE_CONTEXT].p, f[LOG_T_SOURCE_CONTEXT].len, &sid)
+                   && (s = log__audit_sess_find(a, LOG_READ_RECV, sid)) != NULL && s->ndom > 0) {
+            audit_message(a, s->dom[0], true, false, date, &f[LOG_T_SOURCE_CONTEXT]);
         }
         return;
     }
@@ -525,24 +537,26 @@ static void audit_track_row(struct log_audit *a, struct log_row *row)
 
             if (de > at && de[-1] == '\'')
                 de--;
-            if (audit_accepted(a, at + 1, (size_t)(de - at - 1))) {
+            if (log__audit_accepted(a, at + 1, (size_t)(de - at - 1))) {
                 p = semi + 1;           /* inward: not a partner */
                 continue;
             }
-            uint32_t pi = audit_partner_find(a, at + 1, (size_t)(de - at - 1));
+            uint32_t pi = log__audit_partner_find(a, at + 1, (size_t)(de - at - 1));
             size_t k;
 
             for (k = 0; k < nseen && seen[k] != pi; k++)
                 ;
             if (k == nseen && nseen < 16) {
                 if (nseen == 0)
-                    audit_bucket(a, &f[LOG_T_DATE], false);
+                    log__audit_bucket(&a->hours, date, AUDIT_C_NOT_SECURED);
                 seen[nseen++] = pi;
-                audit_message(a, pi, false, false, &f[LOG_T_DATE]);
+                audit_message(a, pi, false, false, date, &f[LOG_T_SOURCE_CONTEXT]);
             }
         }
         p = semi + 1;
     }
+    if (nseen == 0)
+        audit_internal_message(a, false, false);        /* every recipient is ours */
 }
 
 /* log_audit_row - feed one row */
@@ -562,147 +576,4 @@ void log_audit_row(struct log_audit *a, struct log_row *row)
         audit_track_row(a, row);
     else
         audit_proto_row(a, row);
-}
-
-/* audit_partner_cmp - partners by domain */
-
-static int audit_partner_cmp(const void *x, const void *y)
-{
-    const struct log_audit_partner *c = x, *d = y;
-
-    return strcmp(c->domain, d->domain);
-}
-
-/* audit_close_sessions - attribute every session to its partners */
-
-static void audit_close_sessions(struct log_audit *a)
-{
-    for (size_t k = 0; k < a->sess_cap; k++) {
-        struct audit_sess *s = &a->sess[k];
-
-        if (!s->used)
-            continue;
-        a->res.sessions++;
-        for (int i = 0; i < s->ndom; i++) {
-            struct audit_partner *ap = &a->partners[s->dom[i]];
-            bool sec = s->secured & (1u << i);
-            const char *tls = s->tls[0] ? s->tls : "none";
-
-            if (s->kind == LOG_READ_RECV) {
-                ap->p.sessions_in++;
-                ap->p.sessions_in_secured += sec;
-            } else {
-                ap->p.sessions_out++;
-                ap->p.sessions_out_secured += sec;
-            }
-            audit_count_add(&ap->p.tls, &ap->p.ntls, tls, strlen(tls));
-            if (s->tls_error) {
-                char *why = xasprintf("TLS negotiation failed: %s", s->tls_error);
-
-                audit_count_add(&ap->p.failures, &ap->p.nfailures, why, strlen(why));
-                free(why);
-            }
-            if (s->cert && s->cert->thumbprint && sec)
-                log__audit_add_cert(ap, s->cert, s->kind == LOG_READ_RECV);
-        }
-    }
-}
-
-/* audit_buckets - hours, or days when the messages span more than 2 days */
-
-static void audit_buckets(struct log_audit *a)
-{
-    struct log_audit_result *r = &a->res;
-
-    if (a->nhours == 0)
-        return;
-    long d0 = log_read_day(a->hours[0].label, false);
-    long d1 = log_read_day(a->hours[a->nhours - 1].label, false);
-
-    r->buckets = xcalloc(a->nhours, sizeof(*r->buckets));
-    if (d1 - d0 < 2) {
-        memcpy(r->buckets, a->hours, a->nhours * sizeof(*r->buckets));
-        r->nbuckets = a->nhours;
-        return;
-    }
-    for (size_t i = 0; i < a->nhours; i++) {
-        if (r->nbuckets == 0 || memcmp(r->buckets[r->nbuckets - 1].label, a->hours[i].label, 10) != 0)
-            memcpy(r->buckets[r->nbuckets++].label, a->hours[i].label, 10);
-        r->buckets[r->nbuckets - 1].secured += a->hours[i].secured;
-        r->buckets[r->nbuckets - 1].not_secured += a->hours[i].not_secured;
-    }
-}
-
-/* log_audit_finish - the result */
-
-const struct log_audit_result *log_audit_finish(struct log_audit *a)
-{
-    struct log_audit_result *r = &a->res;
-    char end[LOG_READ_TSLEN + 1];
-
-    if (a->finished)
-        return r;
-    a->finished = true;
-    r->listed_from_config = a->opts.listed_known;
-    if (log_read_time_arg(a->opts.from, r->from) == 0)
-        strcpy(r->from, a->first);
-    if (log_read_time_arg(a->opts.to, r->to) == 0)
-        strcpy(r->to, a->last);
-    strcpy(end, r->to[0] ? r->to : "1970-01-01");
-    audit_close_sessions(a);
-    for (size_t k = 0; k < a->npartners; k++) {
-        struct audit_partner *ap = &a->partners[k];
-
-        if (!a->opts.listed_known)
-            ap->listed_in = ap->listed_out = ap->inferred;
-        ap->p.listed = ap->listed_in || ap->listed_out;
-    }
-    log__audit_warnings(a, end);
-    audit_buckets(a);
-    /* The result: the partners asked for, sorted (warnings keep pointers
-     * to the domain strings, which move with their records: fine). */
-    r->partners = xcalloc(a->npartners ? a->npartners : 1, sizeof(*r->partners));
-    for (size_t k = 0; k < a->npartners; k++)
-        if (!a->opts.domain || strcasecmp(a->opts.domain, a->partners[k].p.domain) == 0)
-            r->partners[r->npartners++] = a->partners[k].p;
-    qsort(r->partners, r->npartners, sizeof(*r->partners), audit_partner_cmp);
-    return r;
-}
-
-/* log_audit_free - free the audit and its result */
-
-void log_audit_free(struct log_audit *a)
-{
-    if (a == NULL)
-        return;
-    for (size_t k = 0; k < a->sess_cap; k++) {
-        struct audit_sess *s = &a->sess[k];
-
-        if (!s->used)
-            continue;
-        log__audit_cert_seen_free(s->cert);
-        free(s->tls_error);
-    }
-    free(a->sess);
-    for (size_t k = 0; k < a->npartners; k++) {
-        struct log_audit_partner *p = &a->partners[k].p;
-
-        for (size_t i = 0; i < p->nfailures; i++)
-            free(p->failures[i].name);
-        for (size_t i = 0; i < p->ntls; i++)
-            free(p->tls[i].name);
-        log__audit_certs_free(p);
-        free(p->failures);
-        free(p->tls);
-        free(p->domain);
-    }
-    free(a->partners);
-    free(a->pidx);
-    free(a->hours);
-    for (size_t i = 0; i < a->res.nwarnings; i++)
-        free(a->res.warnings[i].text);
-    free(a->res.warnings);
-    free(a->res.partners);
-    free(a->res.buckets);
-    free(a);
 }

@@ -2,32 +2,42 @@
  * domsec_log.c - `domsec log search|audit`: read the protocol and message
  * tracking logs (SPEC 5.3).
  *
- *   domsec [-c FILE] log search [--from T] [--to T] [--session ID] [--remote IP]
+ *   domsec [-c FILE] log search [--since T] [--until T] [--session ID] [--remote IP]
  *          [--domain D] [--event E] [--text S] [--sessions]
  *          [--format table|csv|json] [PATH...]
- *   domsec [-c FILE] log audit [--from T] [--to T] [--domain D]
+ *   domsec [-c FILE] log audit [--since T] [--until T] [--partner D]
  *          [--format table|csv|json|html] [--out FILE] [PATH...]
+ *
+ * T is absolute (2026-11-22T08:30) or relative to now (7d, 12h);
+ * --from/--to and --domain are the older names of --since/--until and
+ * --partner.
  *
  * PATH (files or directories) defaults to FILE's [logs] directory.  The
  * audit's listed partner domains are FILE's tls_send/receive domain-secure
  * lists when FILE loads, else inferred from domain-secured traffic.  The
- * reading is logs/log_read.c, the audit's rules logs/log_audit.c, the HTML
- * report domsec_log_html.c.
+ * reading is logs/log_read.c, the audit's rules logs/log_audit.c, its
+ * text, CSV and JSON reports domsec_log_audit.c, the HTML report
+ * domsec_log_html.c.
  *
  * CONTRACT
- *  Exit 0 when the logs were read (also with no rows, and with warnings:
- *  the audit reports them, it does not fail on them); 1 when no PATH was
- *  given and FILE cannot be loaded, a PATH does not exist, or --out cannot
- *  be written; 2 on a usage error.  Unreadable files inside a directory
+ *  search exits 0 when the logs were read (also with no rows); audit 0 when
+ *  they were read and the audit has no warnings, 1 when it has warnings
+ *  (the report is written all the same: for cron jobs and monitoring).
+ *  Both exit 1 when no PATH was given and FILE cannot be loaded, a PATH
+ *  does not exist, or --out cannot be written (a message on stderr), and
+ *  2 on a usage error.  Unreadable files inside a directory
  *  are reported on stderr and skipped.  A search prints rows in file order
  *  (day, N, RECV, SEND, MSGTRK), escaped as in the files (table) or
  *  unescaped (json).
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "domsec_cmd.h"
 #include "log.h"
@@ -39,6 +49,7 @@ enum log_fmt { FMT_TABLE, FMT_CSV, FMT_JSON, FMT_HTML };
 
 struct log_args {
     const char *from, *to, *session, *remote, *domain, *event, *text, *out;
+    char    from_buf[LOG_READ_TSLEN + 1], to_buf[LOG_READ_TSLEN + 1];     /* relative times */
     bool    sessions;
     enum log_fmt fmt;
 };
@@ -60,15 +71,54 @@ static const char *const log_t_names[LOG_T_NFIELDS] = {
 static void log_usage(int status)
 {
     fprintf(status ? stderr : stdout,
-            "usage: domsec [-c FILE] log search [--from T] [--to T] [--session ID] [--remote IP]\n"
+            "usage: domsec [-c FILE] log search [--since T] [--until T] [--session ID] [--remote IP]\n"
             "                [--domain D] [--event E] [--text S] [--sessions]\n"
             "                [--format table|csv|json] [PATH...]\n"
-            "       domsec [-c FILE] log audit [--from T] [--to T] [--domain D]\n"
+            "       domsec [-c FILE] log audit [--since T] [--until T] [--partner D]\n"
             "                [--format table|csv|json|html] [--out FILE] [PATH...]\n"
-            "  T is UTC: 2026-11-22, 2026-11-22T08, 2026-11-22T08:30:00 ...; --to includes\n"
-            "  the whole unit given.  PATH: log files or directories; default the\n"
-            "  [logs] directory of FILE.\n");
+            "  T is UTC: 2026-11-22, 2026-11-22T08, 2026-11-22T08:30:00 ...; --until includes\n"
+            "  the whole unit given; or relative to now: 30m, 12h, 7d, 2w.  --from/--to\n"
+            "  are --since/--until, --domain is --partner.  PATH: log files or\n"
+            "  directories; default the [logs] directory of FILE.  audit exits 1 when\n"
+            "  it has warnings.\n");
     exit(status);
+}
+
+/* log_relative_time - "7d", "12h", "30m", "2w", "90s" before now as a log time; false if not one */
+
+static bool log_relative_time(const char *s, char out[LOG_READ_TSLEN + 1])
+{
+    static const struct { char unit; long long secs; } units[] = {
+        { 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 }, { 'w', 7 * 86400 },
+    };
+    char   *end;
+    unsigned long long n;
+
+    if (s[0] < '0' || s[0] > '9')
+        return false;
+    errno = 0;
+    n = strtoull(s, &end, 10);
+    if (errno != 0 || end[0] == '\0' || end[1] != '\0' || n > 100ULL * 365 * 86400)
+        return false;
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (*end != units[i].unit)
+            continue;
+        time_t t = time(NULL) - (time_t)(n * (unsigned long long)units[i].secs);
+        struct tm tm;
+
+        if (gmtime_r(&t, &tm) == NULL)
+            return false;
+        strftime(out, LOG_READ_TSLEN + 1, "%Y-%m-%dT%H:%M:%S", &tm);
+        return true;
+    }
+    return false;
+}
+
+/* log_time_opt - an absolute or relative time option into a->from / a->to */
+
+static const char *log_time_opt(const char *arg, char buf[LOG_READ_TSLEN + 1])
+{
+    return log_relative_time(arg, buf) ? buf : arg;
 }
 
 /* log_parse_args - the options shared by search and audit */
@@ -81,6 +131,8 @@ static int log_parse_args(int argc, char **argv, bool audit, struct log_args *a)
         { "domain", required_argument, NULL, 'd' }, { "event", required_argument, NULL, 'e' },
         { "text", required_argument, NULL, 'x' }, { "sessions", no_argument, NULL, 'S' },
         { "format", required_argument, NULL, 'F' }, { "out", required_argument, NULL, 'o' },
+        { "since", required_argument, NULL, 'f' }, { "until", required_argument, NULL, 't' },
+        { "partner", required_argument, NULL, 'd' },
         { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
     };
     char tmp[LOG_READ_TSLEN + 1];
@@ -93,8 +145,8 @@ static int log_parse_args(int argc, char **argv, bool audit, struct log_args *a)
         if (!audit && c == 'o')
             log_usage(2);
         switch (c) {
-        case 'f': a->from = optarg; break;
-        case 't': a->to = optarg; break;
+        case 'f': a->from = log_time_opt(optarg, a->from_buf); break;
+        case 't': a->to = log_time_opt(optarg, a->to_buf); break;
         case 's': a->session = optarg; break;
         case 'r': a->remote = optarg; break;
         case 'd': a->domain = optarg; break;
@@ -117,7 +169,7 @@ static int log_parse_args(int argc, char **argv, bool audit, struct log_args *a)
         }
     }
     if ((a->from && !log_read_time_arg(a->from, tmp)) || (a->to && !log_read_time_arg(a->to, tmp))) {
-        fprintf(stderr, "domsec: log: bad time %s (use 2026-11-22, 2026-11-22T08:30 ...)\n",
+        fprintf(stderr, "domsec: log: bad time %s (use 2026-11-22, 2026-11-22T08:30, 7d, 12h ...)\n",
                 a->from && !log_read_time_arg(a->from, tmp) ? a->from : a->to);
         return 2;
     }
@@ -169,9 +221,9 @@ static struct config *log_load_config(const char *path, bool loud)
 
 /* ---------------------------------------------------------------- output */
 
-/* log_csv_field - one CSV field, Exchange's escaping */
+/* domsec_csv_field - one CSV field, Exchange's escaping */
 
-static void log_csv_field(FILE *fp, const char *p, size_t n)
+void domsec_csv_field(FILE *fp, const char *p, size_t n)
 {
     if (memchr(p, ',', n) == NULL && memchr(p, '"', n) == NULL) {
         fwrite(p, 1, n, fp);
@@ -186,9 +238,9 @@ static void log_csv_field(FILE *fp, const char *p, size_t n)
     fputc('"', fp);
 }
 
-/* log_json_str - a JSON string */
+/* domsec_json_str - a JSON string */
 
-static void log_json_str(FILE *fp, const char *p, size_t n)
+void domsec_json_str(FILE *fp, const char *p, size_t n)
 {
     fputc('"', fp);
     for (size_t i = 0; i < n; i++) {
@@ -208,9 +260,11 @@ static void log_json_str(FILE *fp, const char *p, size_t n)
     fputc('"', fp);
 }
 
-static void log_json_cstr(FILE *fp, const char *s)
+/* domsec_json_cstr - a JSON string from a C string */
+
+void domsec_json_cstr(FILE *fp, const char *s)
 {
-    log_json_str(fp, s, strlen(s));
+    domsec_json_str(fp, s, strlen(s));
 }
 
 /* ---------------------------------------------------------------- search */
@@ -334,18 +388,18 @@ static void search_print(FILE *fp, const struct log_args *a, struct log_row *row
         fputs(kind, fp);
         for (size_t i = 0; i < row->nfields; i++) {
             fputc(',', fp);
-            log_csv_field(fp, f[i].p, f[i].len);
+            domsec_csv_field(fp, f[i].p, f[i].len);
         }
         fputc('\n', fp);
         break;
     case FMT_JSON:
         fprintf(fp, "%s\n  {\"log\": \"%s\", \"file\": ", *first ? "" : ",", kind);
-        log_json_cstr(fp, row->path);
+        domsec_json_cstr(fp, row->path);
         fprintf(fp, ", \"line\": %llu", (unsigned long long)row->lineno);
         for (size_t i = 0; i < row->nfields; i++) {
             fprintf(fp, ", \"%s\": ", row->kind == LOG_READ_TRACK ? log_t_names[i] : log_p_names[i]);
             log_field_unescape(&f[i]);
-            log_json_str(fp, f[i].p, f[i].len);
+            domsec_json_str(fp, f[i].p, f[i].len);
         }
         fputc('}', fp);
         break;
@@ -446,194 +500,44 @@ static int log_search(const char *config_path, int argc, char **argv)
 
 /* ---------------------------------------------------------------- audit */
 
-/* audit_print_table - the audit for people */
+/* log_audit_paths - the logs read, as absolute paths, into ao (the result: free each and it) */
 
-static void audit_print_table(FILE *fp, const struct log_audit_result *r)
+static char **log_audit_paths(struct log_audit_opts *ao, const char *dir, int argc, char **argv)
 {
-    fprintf(fp, "Domain security audit %s .. %s (listed domains: %s)\n\n", r->from, r->to,
-            r->listed_from_config ? "configuration" : "inferred from traffic");
-    fprintf(fp, "%-28s %-6s %9s %9s %9s %9s %9s %9s %9s %9s  %s\n", "Partner", "Listed",
-            "SessIn", "SecIn", "SessOut", "SecOut", "MsgIn", "SecIn", "MsgOut", "SecOut", "TLS");
-    for (size_t i = 0; i < r->npartners; i++) {
-        const struct log_audit_partner *p = &r->partners[i];
+    char  **paths;
 
-        fprintf(fp, "%-28s %-6s %9llu %9llu %9llu %9llu %9llu %9llu %9llu %9llu  ", p->domain,
-                p->listed ? "yes" : "no",
-                (unsigned long long)p->sessions_in, (unsigned long long)p->sessions_in_secured,
-                (unsigned long long)p->sessions_out, (unsigned long long)p->sessions_out_secured,
-                (unsigned long long)p->messages_in, (unsigned long long)p->messages_in_secured,
-                (unsigned long long)p->messages_out, (unsigned long long)p->messages_out_secured);
-        for (size_t k = 0; k < p->ntls; k++)
-            fprintf(fp, "%s%s=%llu", k ? " " : "", p->tls[k].name, (unsigned long long)p->tls[k].count);
-        fputc('\n', fp);
+    ao->npaths = optind < argc ? (size_t)(argc - optind) : 1;
+    paths = xcalloc(ao->npaths, sizeof(*paths));
+    for (size_t i = 0; i < ao->npaths; i++) {
+        const char *p = optind < argc ? argv[optind + (int)i] : dir;
+
+        paths[i] = p ? realpath(p, NULL) : NULL;
+        if (paths[i] == NULL)
+            paths[i] = xstrdup(p ? p : "");
     }
-    fprintf(fp, "\nFailures\n");
-    for (size_t i = 0; i < r->npartners; i++)
-        for (size_t k = 0; k < r->partners[i].nfailures; k++)
-            fprintf(fp, "  %-28s %6llu  %s\n", r->partners[i].domain,
-                    (unsigned long long)r->partners[i].failures[k].count, r->partners[i].failures[k].name);
-    fprintf(fp, "\nPartner certificates\n");
-    for (size_t i = 0; i < r->npartners; i++)
-        for (size_t k = 0; k < r->partners[i].ncerts; k++) {
-            const struct log_audit_cert *c = &r->partners[i].certs[k];
-
-            fprintf(fp, "  %-28s %s (%s)\n      subject:   %s\n      issuer:    %s\n"
-                    "      not after: %s\n      seen:      %s .. %s (%llu sessions)\n",
-                    r->partners[i].domain, c->thumbprint, c->inbound ? "client, inbound" : "server, outbound",
-                    c->subject, c->issuer,
-                    c->not_after[0] ? c->not_after : "-", c->first_seen, c->last_seen,
-                    (unsigned long long)c->sessions);
-        }
-    fprintf(fp, "\nWarnings (%zu)\n", r->nwarnings);
-    for (size_t i = 0; i < r->nwarnings; i++)
-        fprintf(fp, "  %s %-20s %s\n", r->warnings[i].time,
-                log_audit_warning_name(r->warnings[i].kind), r->warnings[i].text);
+    ao->paths = (const char *const *)paths;
+    return paths;
 }
 
-/* audit_csv_s - a CSV field from a C string, with a leading comma */
+/* log_audit_config_opts - today's lists, accepted domains and internal connectors into ao
+ * (the result: the connector names' array, to free) */
 
-static void audit_csv_s(FILE *fp, const char *s)
+static const char **log_audit_config_opts(struct log_audit_opts *ao, const struct config *cfg)
 {
-    fputc(',', fp);
-    log_csv_field(fp, s, strlen(s));
-}
+    const char **internal = xcalloc(cfg->nreceive + 1, sizeof(*internal));
 
-/* audit_print_csv - one record per line; the first field names the record */
-
-static void audit_print_csv(FILE *fp, const struct log_audit_result *r)
-{
-    fputs("record,domain,listed,sessions_in,sessions_in_secured,sessions_out,sessions_out_secured,"
-          "messages_in,messages_in_secured,messages_out,messages_out_secured\n", fp);
-    for (size_t i = 0; i < r->npartners; i++) {
-        const struct log_audit_partner *p = &r->partners[i];
-
-        fputs("partner", fp);
-        audit_csv_s(fp, p->domain);
-        fprintf(fp, ",%s,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu\n", p->listed ? "yes" : "no",
-                (unsigned long long)p->sessions_in, (unsigned long long)p->sessions_in_secured,
-                (unsigned long long)p->sessions_out, (unsigned long long)p->sessions_out_secured,
-                (unsigned long long)p->messages_in, (unsigned long long)p->messages_in_secured,
-                (unsigned long long)p->messages_out, (unsigned long long)p->messages_out_secured);
-    }
-    fputs("record,domain,reason,count\n", fp);
-    for (size_t i = 0; i < r->npartners; i++)
-        for (size_t k = 0; k < r->partners[i].nfailures; k++) {
-            fputs("failure", fp);
-            audit_csv_s(fp, r->partners[i].domain);
-            audit_csv_s(fp, r->partners[i].failures[k].name);
-            fprintf(fp, ",%llu\n", (unsigned long long)r->partners[i].failures[k].count);
-        }
-    fputs("record,domain,version,sessions\n", fp);
-    for (size_t i = 0; i < r->npartners; i++)
-        for (size_t k = 0; k < r->partners[i].ntls; k++) {
-            fputs("tls", fp);
-            audit_csv_s(fp, r->partners[i].domain);
-            audit_csv_s(fp, r->partners[i].tls[k].name);
-            fprintf(fp, ",%llu\n", (unsigned long long)r->partners[i].tls[k].count);
-        }
-    fputs("record,domain,direction,thumbprint,subject,issuer,serial,not_after,first_seen,last_seen,sessions\n", fp);
-    for (size_t i = 0; i < r->npartners; i++)
-        for (size_t k = 0; k < r->partners[i].ncerts; k++) {
-            const struct log_audit_cert *c = &r->partners[i].certs[k];
-
-            fputs("certificate", fp);
-            audit_csv_s(fp, r->partners[i].domain);
-            audit_csv_s(fp, c->inbound ? "in" : "out");
-            audit_csv_s(fp, c->thumbprint);
-            audit_csv_s(fp, c->subject);
-            audit_csv_s(fp, c->issuer);
-            audit_csv_s(fp, c->serial);
-            audit_csv_s(fp, c->not_after);
-            audit_csv_s(fp, c->first_seen);
-            audit_csv_s(fp, c->last_seen);
-            fprintf(fp, ",%llu\n", (unsigned long long)c->sessions);
-        }
-    fputs("record,domain,kind,time,text\n", fp);
-    for (size_t i = 0; i < r->nwarnings; i++) {
-        fputs("warning", fp);
-        audit_csv_s(fp, r->warnings[i].domain);
-        audit_csv_s(fp, log_audit_warning_name(r->warnings[i].kind));
-        audit_csv_s(fp, r->warnings[i].time);
-        audit_csv_s(fp, r->warnings[i].text);
-        fputc('\n', fp);
-    }
-}
-
-/* audit_json_counts - {"name": count, ...} */
-
-static void audit_json_counts(FILE *fp, const struct log_audit_count *c, size_t n)
-{
-    fputc('{', fp);
-    for (size_t k = 0; k < n; k++) {
-        fputs(k ? ", " : "", fp);
-        log_json_cstr(fp, c[k].name);
-        fprintf(fp, ": %llu", (unsigned long long)c[k].count);
-    }
-    fputc('}', fp);
-}
-
-/* audit_print_json - the whole result as one object */
-
-static void audit_print_json(FILE *fp, const struct log_audit_result *r)
-{
-    fputs("{\n  \"from\": ", fp);
-    log_json_cstr(fp, r->from);
-    fputs(", \"to\": ", fp);
-    log_json_cstr(fp, r->to);
-    fprintf(fp, ", \"listed_from_config\": %s, \"rows\": %llu, \"sessions\": %llu,\n  \"partners\": [",
-            r->listed_from_config ? "true" : "false", (unsigned long long)r->rows,
-            (unsigned long long)r->sessions);
-    for (size_t i = 0; i < r->npartners; i++) {
-        const struct log_audit_partner *p = &r->partners[i];
-
-        fprintf(fp, "%s\n    {\"domain\": ", i ? "," : "");
-        log_json_cstr(fp, p->domain);
-        fprintf(fp, ", \"listed\": %s,\n     \"sessions_in\": %llu, \"sessions_in_secured\": %llu, "
-                "\"sessions_out\": %llu, \"sessions_out_secured\": %llu,\n"
-                "     \"messages_in\": %llu, \"messages_in_secured\": %llu, "
-                "\"messages_out\": %llu, \"messages_out_secured\": %llu,\n     \"failures\": ",
-                p->listed ? "true" : "false",
-                (unsigned long long)p->sessions_in, (unsigned long long)p->sessions_in_secured,
-                (unsigned long long)p->sessions_out, (unsigned long long)p->sessions_out_secured,
-                (unsigned long long)p->messages_in, (unsigned long long)p->messages_in_secured,
-                (unsigned long long)p->messages_out, (unsigned long long)p->messages_out_secured);
-        audit_json_counts(fp, p->failures, p->nfailures);
-        fputs(", \"tls\": ", fp);
-        audit_json_counts(fp, p->tls, p->ntls);
-        fputs(",\n     \"certificates\": [", fp);
-        for (size_t k = 0; k < p->ncerts; k++) {
-            const struct log_audit_cert *c = &p->certs[k];
-
-            fputs(k ? ", {" : "{", fp);
-            fprintf(fp, "\"direction\": \"%s\", ", c->inbound ? "in" : "out");
-            fputs("\"thumbprint\": ", fp); log_json_cstr(fp, c->thumbprint);
-            fputs(", \"subject\": ", fp); log_json_cstr(fp, c->subject);
-            fputs(", \"issuer\": ", fp); log_json_cstr(fp, c->issuer);
-            fputs(", \"serial\": ", fp); log_json_cstr(fp, c->serial);
-            fputs(", \"not_after\": ", fp); log_json_cstr(fp, c->not_after);
-            fputs(", \"first_seen\": ", fp); log_json_cstr(fp, c->first_seen);
-            fputs(", \"last_seen\": ", fp); log_json_cstr(fp, c->last_seen);
-            fprintf(fp, ", \"sessions\": %llu}", (unsigned long long)c->sessions);
-        }
-        fputs("]}", fp);
-    }
-    fputs("\n  ],\n  \"warnings\": [", fp);
-    for (size_t i = 0; i < r->nwarnings; i++) {
-        fprintf(fp, "%s\n    {\"kind\": \"%s\", \"domain\": ", i ? "," : "",
-                log_audit_warning_name(r->warnings[i].kind));
-        log_json_cstr(fp, r->warnings[i].domain);
-        fputs(", \"time\": ", fp);
-        log_json_cstr(fp, r->warnings[i].time);
-        fputs(", \"text\": ", fp);
-        log_json_cstr(fp, r->warnings[i].text);
-        fputc('}', fp);
-    }
-    fputs("\n  ],\n  \"chart\": [", fp);
-    for (size_t i = 0; i < r->nbuckets; i++)
-        fprintf(fp, "%s\n    {\"time\": \"%s\", \"secured\": %llu, \"not_secured\": %llu}", i ? "," : "",
-                r->buckets[i].label, (unsigned long long)r->buckets[i].secured,
-                (unsigned long long)r->buckets[i].not_secured);
-    fputs("\n  ]\n}\n", fp);
+    ao->listed_known = true;
+    ao->send_listed = (const char *const *)cfg->transport.send_secure.v;
+    ao->nsend_listed = cfg->transport.send_secure.n;
+    ao->recv_listed = (const char *const *)cfg->transport.recv_secure.v;
+    ao->nrecv_listed = cfg->transport.recv_secure.n;
+    ao->accepted = (const char *const *)cfg->transport.accepted_domains.v;
+    ao->naccepted = cfg->transport.accepted_domains.n;
+    for (size_t i = 0; i < cfg->nreceive; i++)
+        if (cfg->receive[i].permission == CFG_PERM_INTERNAL)
+            internal[ao->ninternal++] = cfg->receive[i].name;
+    ao->internal_connectors = internal;
+    return internal;
 }
 
 /* log_audit_cmd - `domsec log audit` */
@@ -648,6 +552,7 @@ static int log_audit_cmd(const char *config_path, int argc, char **argv)
     const struct log_audit_result *res;
     FILE *fp = stdout;
     const char **internal = NULL;
+    char    host[256], **paths = NULL;
     int rc;
 
     if ((rc = log_parse_args(argc, argv, true, &a)) != 0)
@@ -658,22 +563,16 @@ static int log_audit_cmd(const char *config_path, int argc, char **argv)
             policy_config_unref(cfg);
         return 1;
     }
-    struct log_audit_opts ao = { .from = a.from, .to = a.to, .domain = a.domain };
+    struct log_audit_opts ao = { .from = a.from, .to = a.to, .domain = a.domain,
+                                 .version = DOMSEC_VERSION, .host = host };
+    const char *dir = cfg ? cfg->logs.directory : NULL;
 
-    if (cfg) {
-        ao.listed_known = true;
-        ao.send_listed = (const char *const *)cfg->transport.send_secure.v;
-        ao.nsend_listed = cfg->transport.send_secure.n;
-        ao.recv_listed = (const char *const *)cfg->transport.recv_secure.v;
-        ao.nrecv_listed = cfg->transport.recv_secure.n;
-        ao.accepted = (const char *const *)cfg->transport.accepted_domains.v;
-        ao.naccepted = cfg->transport.accepted_domains.n;
-        internal = xcalloc(cfg->nreceive + 1, sizeof(*internal));
-        for (size_t i = 0; i < cfg->nreceive; i++)
-            if (cfg->receive[i].permission == CFG_PERM_INTERNAL)
-                internal[ao.ninternal++] = cfg->receive[i].name;
-        ao.internal_connectors = internal;
-    }
+    if (gethostname(host, sizeof(host)) != 0)
+        host[0] = '\0';
+    host[sizeof(host) - 1] = '\0';
+    paths = log_audit_paths(&ao, dir, argc, argv);
+    if (cfg)
+        internal = log_audit_config_opts(&ao, cfg);
     au = log_audit_new(&ao);
     while (log_reader_next(r, &row) == 1)
         log_audit_row(au, &row);
@@ -683,19 +582,24 @@ static int log_audit_cmd(const char *config_path, int argc, char **argv)
         rc = 1;
     } else {
         switch (a.fmt) {
-        case FMT_CSV: audit_print_csv(fp, res); break;
-        case FMT_JSON: audit_print_json(fp, res); break;
+        case FMT_CSV: domsec_log_audit_csv(fp, res); break;
+        case FMT_JSON: domsec_log_audit_json(fp, res); break;
         case FMT_HTML: domsec_log_html(fp, res); break;
-        default: audit_print_table(fp, res);
+        default: domsec_log_audit_table(fp, res);
         }
         if (fp != stdout && fclose(fp) != 0) {
             fprintf(stderr, "domsec: log: %s: %m\n", a.out);
             rc = 1;
         }
+        if (log_audit_has_warnings(res))
+            rc = 1;                     /* for cron jobs and monitoring */
     }
     log_audit_free(au);
     log_reader_free(r);
     free(internal);
+    for (size_t i = 0; paths && i < ao.npaths; i++)
+        free(paths[i]);
+    free(paths);
     if (cfg)
         policy_config_unref(cfg);
     return rc;
