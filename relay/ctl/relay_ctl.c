@@ -17,6 +17,9 @@
  * of the last reply (idle or half a request), or whose replies have not
  * been taken within control_timeout (a client that never reads).
  *
+ * The socket's file (its directory, a stale socket, the bind as root)
+ * is relay_ctl_sock.c's.
+ *
  * CONTRACT
  *  Everything runs on the main loop except ctl_req_defer (any thread:
  *  a mutex-protected list and a uv_async).  A request (struct ctl_req) is
@@ -28,16 +31,11 @@
  *  runs what is still deferred and closes the async.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -100,6 +98,7 @@ static struct {
     struct ctl_req *dhead, *dtail;      /* deferred, in order */
     const struct relay_ctl_ops *ops;
     char   *path;                       /* owned; NULL = no socket */
+    struct ctl_sock sock;               /* its file (relay_ctl_sock.c) */
     uid_t   self_uid;
     gid_t   reader_gid;
     unsigned max_clients, nclients, nrefused;
@@ -609,74 +608,13 @@ static void ctl_accept(uv_stream_t *server, int status)
     ctl_client_process(c);
 }
 
-/* ctl_stale - is something answering at path?  0 free (a dead socket removed), -1 logged */
-
-static int ctl_stale(const char *path)
-{
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    struct stat st;
-    int     fd, r;
-
-    if (lstat(path, &st) < 0)
-        return errno == ENOENT ? 0 : (log_err("ctl", 0, "control socket %s", path), -1);
-    if (!S_ISSOCK(st.st_mode)) {
-        log_errx("ctl", 0, "control socket %s exists and is not a socket: remove it or set "
-                 "[service] control_socket", path);
-        return -1;
-    }
-    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-    if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-        return log_err("ctl", 0, "socket"), -1;
-    r = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-    close(fd);
-    if (r == 0) {
-        log_errx("ctl", 0, "another domsecd is running (control socket %s answers)", path);
-        return -1;
-    }
-    if (errno != ECONNREFUSED) {
-        log_err("ctl", 0, "control socket %s", path);
-        return -1;
-    }
-    if (unlink(path) < 0 && errno != ENOENT)
-        return log_err("ctl", 0, "cannot remove the stale control socket %s", path), -1;
-    log_info("ctl", 0, "removed a stale control socket path=%s", path);
-    return 0;
-}
-
-/* ctl_dir - the socket's directory: when root and missing, made 0750 for uid:gid */
-
-static int ctl_dir(const char *path, uid_t uid, gid_t gid)
-{
-    char    buf[PATH_MAX];
-    struct stat st;
-    const char *dir;
-    int     fd;
-
-    snprintf(buf, sizeof(buf), "%s", path);
-    dir = dirname(buf);
-    if (stat(dir, &st) == 0)
-        return 0;
-    if ((fd = log_path_open("ctl", dir, 0750, LOG_PATH_MKDIR)) < 0) {
-        log_err("ctl", 0, "cannot create the control socket's directory %s", dir);
-        return -1;
-    }
-    if (geteuid() == 0 && fchown(fd, uid, gid) < 0) {
-        log_err("ctl", 0, "cannot give %s to uid %u", dir, (unsigned)uid);
-        close(fd);
-        return -1;
-    }
-    close(fd);
-    return 0;
-}
-
 /* relay_ctl_start - listen on the control socket */
 
 int relay_ctl_start(uv_loop_t *main_loop, const struct config *cfg,
                     const struct relay_ctl_ops *ops, uid_t self_uid, gid_t reader_gid)
 {
     const char *path = cfg->service.control_socket;
-    mode_t  old;
-    int     r;
+    int     fd, r;
 
     ctl.loop = main_loop;
     ctl.ops = ops;
@@ -694,20 +632,15 @@ int relay_ctl_start(uv_loop_t *main_loop, const struct config *cfg,
         log_info("ctl", 0, "no control socket ([service] control_socket is empty)");
         return 0;
     }
-    if (ctl_dir(path, self_uid, reader_gid) < 0 || ctl_stale(path) < 0)
+    if ((fd = ctl__sock_open(&ctl.sock, path, self_uid, reader_gid)) < 0)
         return -1;
     uv_pipe_init(main_loop, &ctl.listener, 0);
-    old = umask(0117);
-    r = uv_pipe_bind(&ctl.listener, path);
-    umask(old);
-    if (r == 0 && (chmod(path, 0660) < 0
-                   || (geteuid() == 0 && chown(path, self_uid, reader_gid) < 0)))
-        r = -errno;
-    if (r == 0)
+    if ((r = uv_pipe_open(&ctl.listener, fd)) == 0)
         r = uv_listen((uv_stream_t *)&ctl.listener, CTL_BACKLOG, ctl_accept);
     if (r < 0) {
         log_errx("ctl", 0, "cannot listen on control socket %s: %s", path, uv_strerror(r));
         uv_close((uv_handle_t *)&ctl.listener, NULL);
+        ctl__sock_remove(&ctl.sock, path);
         return -1;
     }
     ctl.path = xstrdup(path);
@@ -730,8 +663,7 @@ void relay_ctl_stop(void)
     if (ctl.listening) {
         ctl.listening = false;
         uv_close((uv_handle_t *)&ctl.listener, NULL);
-        if (unlink(ctl.path) < 0 && errno != ENOENT)
-            log_warn("ctl", 0, "cannot remove control socket %s", ctl.path);
+        ctl__sock_remove(&ctl.sock, ctl.path);
     }
     while (ctl.clients != NULL)
         ctl_client_close(ctl.clients, NULL);

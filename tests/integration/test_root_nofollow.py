@@ -19,6 +19,7 @@ every test is reported as skipped (CI runs as root).
 
 import os
 import re
+import stat
 import unittest
 
 from domsec_harness import Daemon, DomsecTestCase, is_root, service_ids, wait_until
@@ -163,6 +164,79 @@ class RootNoFollow(DomsecTestCase):
             self.assertEqual((st.st_uid, st.st_gid), (uid, gid), p)
         self.assertEqual(os.lstat(d.queue_dir).st_uid, 0)
         self.assertNotIn("refusing", d.log())
+
+    # --- the control socket (its directory is the service user's) -----------
+    def root_file(self, d):
+        """A root-owned file (0600) outside the service user's reach."""
+        f = os.path.join(d.dir, "shadow")
+        with open(f, "w") as fh:
+            fh.write("root's\n")
+        os.chmod(f, 0o600)
+        return f
+
+    def assertUntouched(self, f):
+        st = os.stat(f)
+        self.assertEqual((st.st_uid, st.st_gid, st.st_mode & 0o7777), (0, 0, 0o600),
+                         "%s was chowned or chmodded" % f)
+        with open(f) as fh:
+            self.assertEqual(fh.read(), "root's\n")
+
+    def test_control_directory_and_socket_made_for_the_user(self):
+        d = self.daemon()
+        d.start()
+        uid, gid = service_ids()
+        run = os.path.dirname(d.control_socket)
+        st = os.lstat(run)
+        self.assertEqual((st.st_uid, st.st_gid, st.st_mode & 0o7777), (uid, gid, 0o750))
+        st = os.lstat(d.control_socket)
+        self.assertTrue(stat.S_ISSOCK(st.st_mode))
+        self.assertEqual((st.st_uid, st.st_gid, st.st_mode & 0o7777), (uid, gid, 0o660))
+        self.assertEqual(d.stop(), 0)
+        self.assertFalse(os.path.lexists(d.control_socket), "not removed at a clean stop")
+
+    def test_control_socket_link_planted_before_start(self):
+        d = self.daemon()
+        f = self.root_file(d)
+        run = self.service_dir(os.path.dirname(d.control_socket))
+        os.chmod(run, 0o750)
+        self.plant(d.control_socket, f)
+        status = self.start_to_end(d)
+        self.assertEqual(status, 1, d.log())
+        self.assertIn("control socket %s exists and is not a socket" % d.control_socket,
+                      d.log())
+        self.assertUntouched(f)
+        self.assertTrue(os.path.islink(d.control_socket), "the link was removed")
+
+    def test_control_socket_swapped_for_a_link_after_bind(self):
+        # The service user wins the race between bind() and what root does
+        # next (a shim renames the new socket and puts control -> root's
+        # file in its place): root must not chmod or chown through it.
+        shim = os.path.join(os.environ.get("DOMSEC_BUILD", "../../build"), "tests",
+                            "libswap_after_bind.so")
+        self.assertTrue(os.path.exists(shim), "%s not built" % shim)
+        d = self.daemon()
+        f = self.root_file(d)
+        uid, gid = service_ids()
+        asan = os.environ.get("ASAN_OPTIONS", "")
+        env = ["LD_PRELOAD=" + os.path.abspath(shim), "DOMSEC_SWAP_TARGET=" + f,
+               "DOMSEC_SWAP_UID=%d" % uid, "DOMSEC_SWAP_GID=%d" % gid,
+               "ASAN_OPTIONS=%s%sverify_asan_link_order=0" % (asan, ":" if asan else "")]
+        d.start(wrap=lambda argv: ["env"] + env + argv, wait=False)
+        started = re.compile(d.prefix() + r"info server started ")
+        wait_until(lambda: d.proc.poll() is not None or started.search(d.log()), 15,
+                   "domsecd to exit or to start")
+        self.assertRegex(d.log(), r"swap_after_bind: \S+/control -> %s\n" % re.escape(f))
+        self.assertUntouched(f)
+        bound = d.control_socket + ".bound"
+        st = os.lstat(bound)
+        self.assertTrue(stat.S_ISSOCK(st.st_mode))
+        self.assertEqual((st.st_uid, st.st_gid, st.st_mode & 0o7777), (uid, gid, 0o660))
+        if d.running():
+            self.assertEqual(d.stop(), 0)
+        self.assertTrue(os.path.islink(d.control_socket), "the planted link was removed")
+        self.assertUntouched(f)
+        os.unlink(bound)
+        os.unlink(d.control_socket)
 
 
 if __name__ == "__main__":
