@@ -11,7 +11,9 @@
  * CTL_MAX_OUTPUT bytes of replies wait to be written.
  *
  * Limits: control_max_clients clients (one more gets "busy" and is
- * closed); a line over 64 KiB, garbage or a bad envelope gets bad_request
+ * closed), of which the last CTL_ADMIN_RESERVE (at most all but one) only
+ * admins may take, so that idle readers never lock root out (systemctl
+ * reload runs `domsec reload`); a line over 64 KiB, garbage or a bad envelope gets bad_request
  * and the client is closed once the reply is written; the timer closes a
  * client that has not completed its next request within control_timeout
  * of the last reply (idle or half a request), or whose replies have not
@@ -46,6 +48,7 @@
 
 #define CTL_MAX_OUTPUT (4u << 20)       /* reply bytes queued before reading stops */
 #define CTL_BACKLOG 16
+#define CTL_ADMIN_RESERVE 4u            /* places of control_max_clients kept for admins */
 #define CTL_MAX_GROUPS 65536            /* SO_PEERGROUPS: at most NGROUPS_MAX */
 
 static const struct ctl_handler *const ctl_groups[] = {
@@ -102,6 +105,7 @@ static struct {
     uid_t   self_uid;
     gid_t   reader_gid;
     unsigned max_clients, nclients, nrefused;
+    unsigned nothers;                   /* of nclients, not admins */
     uint64_t timeout_ms;
     struct ctl_client *clients;
     int64_t started_ms;
@@ -161,8 +165,10 @@ static void ctl_client_close(struct ctl_client *c, const char *reason)
     c->req = NULL;
     if (c->refused)
         ctl.nrefused--;
-    else
+    else {
         ctl.nclients--;
+        ctl.nothers -= c->role != CTL_ADMIN;
+    }
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -553,6 +559,22 @@ static bool ctl_client_creds(struct ctl_client *c)
     return true;
 }
 
+/* ctl_admin_reserve - the places readers may not take, so that root can always get in */
+
+static unsigned ctl_admin_reserve(void)
+{
+    return ctl.max_clients > CTL_ADMIN_RESERVE ? CTL_ADMIN_RESERVE : ctl.max_clients - 1;
+}
+
+/* ctl_room_for - may one more client of role be served now? */
+
+static bool ctl_room_for(enum ctl_role role)
+{
+    if (ctl.nclients >= ctl.max_clients)
+        return false;
+    return role == CTL_ADMIN || ctl.nothers < ctl.max_clients - ctl_admin_reserve();
+}
+
 /* ctl_accept - a new client */
 
 static void ctl_accept(uv_stream_t *server, int status)
@@ -574,14 +596,18 @@ static void ctl_accept(uv_stream_t *server, int status)
     if (ctl.clients)
         ctl.clients->prev = c;
     ctl.clients = c;
-    c->refused = ctl.nclients >= ctl.max_clients;
-    if (c->refused)
-        ctl.nrefused++;
-    else
-        ctl.nclients++;
     if (uv_accept(server, (uv_stream_t *)&c->pipe) < 0 || !ctl_client_creds(c)) {
+        c->refused = true;
+        ctl.nrefused++;
         ctl_client_close(c, "accept-error");
         return;
+    }
+    c->refused = !ctl_room_for(c->role);
+    if (c->refused)
+        ctl.nrefused++;
+    else {
+        ctl.nclients++;
+        ctl.nothers += c->role != CTL_ADMIN;
     }
     ctl_client_arm(c);
     if (c->refused) {
@@ -591,8 +617,10 @@ static void ctl_accept(uv_stream_t *server, int status)
             ctl_client_close(c, NULL);
         else
             ctl_client_fail(c, NULL, ctlproto_error(CTL_E_BUSY, "too many control clients "
-                                                    "(control_max_clients = %u)",
-                                                    ctl.max_clients), true);
+                                                    "(control_max_clients = %u, of which "
+                                                    "%u kept for root and the daemon's "
+                                                    "user)", ctl.max_clients,
+                                                    ctl_admin_reserve()), true);
         return;
     }
     if (c->role == CTL_NONE) {
