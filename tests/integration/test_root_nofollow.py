@@ -11,7 +11,11 @@ by the service user) to a root-owned directory and checks that domsecd
 refuses to start, that its error names the link, that the target keeps its
 owner and contents, and that the link is still there.  A link that root put
 in a root-owned directory is still followed, and a log file hard-linked to
-root's file is not chowned.
+root's file is not chowned.  The control socket, bound as root in the
+service user's directory: made as that user's (0660), a link planted at its
+name refused, a link swapped in right after bind() (an LD_PRELOAD shim)
+never chmodded or chowned through; in a directory only root may write it is
+root:group, left at stop and removed at the next start.
 
 Needs root: the daemon only creates and chowns as root.  As another user
 every test is reported as skipped (CI runs as root).
@@ -193,6 +197,29 @@ class RootNoFollow(DomsecTestCase):
         self.assertEqual((st.st_uid, st.st_gid, st.st_mode & 0o7777), (uid, gid, 0o660))
         self.assertEqual(d.stop(), 0)
         self.assertFalse(os.path.lexists(d.control_socket), "not removed at a clean stop")
+
+    def test_control_socket_in_a_directory_only_root_may_write(self):
+        # control_socket = DIR/ctl, DIR root's 0755: root binds it itself with the
+        # service group (root:group 0660); after the drop it cannot remove it at
+        # stop, says so, and the next start removes it as stale.
+        d = self.daemon()
+        sock = os.path.join(d.dir, "ctl")
+        d.write_config(d.config_text.replace("control_socket = %s" % d.control_socket,
+                                             "control_socket = %s" % sock))
+        d.start()
+        uid, gid = service_ids()
+        st = os.lstat(sock)
+        self.assertTrue(stat.S_ISSOCK(st.st_mode))
+        self.assertEqual((st.st_uid, st.st_gid, st.st_mode & 0o7777), (0, gid, 0o660))
+        self.assertEqual(d.stop(), 0)
+        self.assertRegex(d.log(), r"info ctl control socket left path=%s \(its directory is "
+                         r"root's; the next start removes it\)" % re.escape(sock))
+        self.assertTrue(stat.S_ISSOCK(os.lstat(sock).st_mode))
+        d.start()
+        d.wait_log(d.prefix() + r"info ctl removed a stale control socket path=%s"
+                   % re.escape(sock))
+        self.assertEqual(d.stop(), 0)
+        os.unlink(sock)
 
     def test_control_socket_link_planted_before_start(self):
         d = self.daemon()
