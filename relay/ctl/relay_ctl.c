@@ -663,7 +663,9 @@ int relay_ctl_start(uv_loop_t *main_loop, const struct config *cfg,
     if ((fd = ctl__sock_open(&ctl.sock, path, self_uid, reader_gid)) < 0)
         return -1;
     uv_pipe_init(main_loop, &ctl.listener, 0);
-    if ((r = uv_pipe_open(&ctl.listener, fd)) == 0)
+    if ((r = uv_pipe_open(&ctl.listener, fd)) < 0)
+        close(fd);                      /* not the handle's: uv_close leaves it */
+    else
         r = uv_listen((uv_stream_t *)&ctl.listener, CTL_BACKLOG, ctl_accept);
     if (r < 0) {
         log_errx("ctl", 0, "cannot listen on control socket %s: %s", path, uv_strerror(r));
