@@ -29,10 +29,10 @@ const char *domsec__probe_str(const json_t *o, const char *key)
     return s != NULL ? s : "";
 }
 
-/* escaped - s for a terminal (xmalloc()ed): C0 controls, DEL and C1
- * (U+0080-U+009F) as \xHH, so that a peer's banner, EHLO line or
- * certificate name cannot drive the terminal (ESC sequences) or fake a
- * line (CR, LF) */
+/* escaped - s for a terminal (xmalloc()ed): C0 controls and DEL as \xHH,
+ * C1 (U+0080-U+009F) as \u00HH (the notation of `domsec queue`'s dq_esc),
+ * so that a peer's banner, EHLO line or certificate name cannot drive the
+ * terminal (ESC sequences) or fake a line (CR, LF) */
 
 static char *escaped(const char *s)
 {
@@ -44,7 +44,7 @@ static char *escaped(const char *s)
         if (*u < 0x20 || *u == 0x7f)
             o += sprintf(o, "\\x%02X", *u);
         else if (*u == 0xc2 && u[1] >= 0x80 && u[1] <= 0x9f)    /* C1, UTF-8 */
-            o += sprintf(o, "\\x%02X", *++u);
+            o += sprintf(o, "\\u%04X", *++u);
         else
             *o++ = (char)*u;
     }

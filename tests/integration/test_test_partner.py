@@ -151,8 +151,8 @@ class TestPartnerTest(PkiMixin, DeliveryTestCase):
         self.assertEqual(verbs, ["EHLO", "QUIT"] * 2, peer.commands)   # two runs, no MAIL
 
     def test_peer_text_cannot_drive_the_terminal(self):
-        # The banner and EHLO lines are the peer's: in the text output its C0 controls,
-        # DEL and C1 controls are shown as \xHH (no ESC reaches the terminal); --json
+        # The banner and EHLO lines are the peer's: in the text output its C0 controls
+        # and DEL are shown as \xHH, C1 as \u00HH (no ESC reaches the terminal); --json
         # keeps them, escaped by JSON.
         banner = "220 hi\x1b]0;owned\x07 \x1b[31mred\x7f\x9b2J\x08 ESMTP"
         self.peer(PARTNER_IP, name="mx\x1b[2J.test", banner=banner)
@@ -160,7 +160,7 @@ class TestPartnerTest(PkiMixin, DeliveryTestCase):
         text, j = self.probe_both(a, 1)
         bad = [c for c in text if (ord(c) < 0x20 and c != "\n") or 0x7f <= ord(c) <= 0x9f]
         self.assertEqual(bad, [], text)
-        self.assertIn("  banner    220 hi\\x1B]0;owned\\x07 \\x1B[31mred\\x7F\\x9B2J\\x08 "
+        self.assertIn("  banner    220 hi\\x1B]0;owned\\x07 \\x1B[31mred\\x7F\\u009B2J\\x08 "
                       "ESMTP\n", text)
         self.assertIn("  ehlo      250 mx\\x1B[2J.test\n", text)
         self.assertEqual(j["hosts"][0]["banner"], banner)
