@@ -78,7 +78,11 @@ struct tls_facts {                      /* plain data, valid until the conn is f
                                          * sent 1 certificate; self-signed certificate not
                                          * in trusted_ca_file", "partner sent 2
                                          * certificates; chain does not end at a trusted
-                                         * root: CN=... is not in trusted_ca_file" */
+                                         * root: CN=... is not in trusted_ca_file"; from
+                                         * tls_facts_from_chain also "partner sent 3
+                                         * certificates out of order: ...", "partner sent
+                                         * 3 certificates; certificate 1 (CN=...) does not
+                                         * verify: ASN date error, current date after" */
 };
 
 /* tls_facts.c */

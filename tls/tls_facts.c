@@ -231,16 +231,12 @@ size_t tls__facts_peer_chain(WOLFSSL *ssl, struct tls_crl_cert *out, size_t max)
 }
 
 /*
- * tls_facts_verify_code - the X509_V_* code a handshake would record for
- * leaf under cm's anchors: wolfSSL's CertManager result mapped (dates,
- * no signer, self-signed); anything else X509_V_ERR_UNSPECIFIED (1).
+ * tls_facts_code - the X509_V_* code a handshake records for wolfSSL's
+ * result r on the leaf: dates, no signer, self-signed; anything else
+ * X509_V_ERR_UNSPECIFIED (1).
  */
-static long tls_facts_verify_code(WOLFSSL_CERT_MANAGER *cm, const struct tls_crl_cert *leaf,
-                                  bool self_signed)
+static long tls_facts_code(int r, bool self_signed)
 {
-    int     r = wolfSSL_CertManagerVerifyBuffer(cm, leaf->der, (long)leaf->len,
-                                                WOLFSSL_FILETYPE_ASN1);
-
     switch (r) {
     case WOLFSSL_SUCCESS:
         return 0;
@@ -256,6 +252,49 @@ static long tls_facts_verify_code(WOLFSSL_CERT_MANAGER *cm, const struct tls_crl
     }
 }
 
+/* tls_facts_refused - why: sent certificate number i (of n) failed with wolfSSL error r */
+
+static void tls_facts_refused(const struct tls_crl_cert *c, size_t i, size_t n, int r,
+                              char *out, size_t sz)
+{
+    struct tls__crl_cert pc;
+    char    name[256] = "?";
+
+    if (tls__crl_cert_parse(c->der, c->len, &pc))
+        tls__name_text(pc.subject, name, sizeof(name));
+    facts_reason(out, sz, "partner sent %zu certificates; certificate %zu (%s) does not "
+                 "verify: %s", n, i, name, wc_GetErrorString(r));
+}
+
+/*
+ * tls_facts_misordered - why, when a sent CA certificate was not trusted
+ * because its issuer was sent before it (nearer the leaf): a handshake
+ * takes the chain from the last certificate, so it checks that one before
+ * its issuer is known.  False if no such pair explains it.
+ */
+static bool tls_facts_misordered(const struct tls_crl_cert *chain, size_t n,
+                                 const bool *trusted, char *out, size_t sz)
+{
+    struct tls__crl_cert c, up;
+    char    cn[256], un[256];
+
+    for (size_t i = n - 1; i >= 2; i--) {
+        if (trusted[i] || !tls__crl_cert_parse(chain[i].der, chain[i].len, &c))
+            continue;
+        for (size_t j = 1; j < i; j++)
+            if (tls__crl_cert_parse(chain[j].der, chain[j].len, &up)
+                && tls__der_eq(up.subject, c.issuer) && !tls__der_eq(c.subject, c.issuer)) {
+                tls__name_text(c.subject, cn, sizeof(cn));
+                tls__name_text(up.subject, un, sizeof(un));
+                facts_reason(out, sz, "partner sent %zu certificates out of order: %s "
+                             "(certificate %zu) comes after its issuer %s (certificate %zu); "
+                             "each must be followed by its issuer", n, cn, i, un, j);
+                return true;
+            }
+    }
+    return false;
+}
+
 /* tls_facts_from_chain - a handshake's chain facts for a chain read from a file */
 
 int tls_facts_from_chain(const struct tls_crl_cert *chain, size_t n, const char *trusted_ca,
@@ -263,9 +302,10 @@ int tls_facts_from_chain(const struct tls_crl_cert *chain, size_t n, const char 
 {
     WOLFSSL_CERT_MANAGER *cm = NULL;
     WOLFSSL_X509 *leaf;
-    bool   *added = NULL, progress = true;
     struct tls_cert_info ci;
-    int     rc = -1;
+    bool   *trusted = NULL;             /* sent certificate i became a trusted CA */
+    size_t  bad = 0;                    /* a sent CA certificate that failed, or 0 */
+    int     bad_r = 0, rc = -1;
 
     memset(f, 0, sizeof(*f));
     if (n == 0 || (leaf = wolfSSL_X509_d2i(NULL, chain[0].der, (int)chain[0].len)) == NULL) {
@@ -277,39 +317,60 @@ int tls_facts_from_chain(const struct tls_crl_cert *chain, size_t n, const char 
         *why = "trusted_ca_file cannot be loaded";
         goto out;
     }
-    /* The presented CA certificates, in any order, each only once it verifies
-     * itself: never trusted for being sent (a self-signed root is not). */
-    added = xcalloc(n, sizeof(*added));
-    while (progress) {
-        progress = false;
-        for (size_t i = 1; i < n; i++) {
-            bool    ca;
+    /* The certificates sent, as a handshake takes them (wolfSSL's
+     * ProcessPeerCerts): from the last toward the leaf, each once, verified
+     * against what is trusted so far; one that verifies and is a CA is
+     * trusted for the rest (never for being sent: a self-signed root is
+     * not); one whose issuer is not trusted yet, or that is self-signed, is
+     * passed over (WOLFSSL_ALT_CERT_CHAINS).  No second pass: a CA sent
+     * before its issuer stays untrusted, as in the handshake.  Any other
+     * failure (dates, path length, signature) leaves its certificate
+     * untrusted and decides the verdict (below); the first is the reason. */
+    trusted = xcalloc(n, sizeof(*trusted));
+    for (size_t i = n - 1; i >= 1; i--) {
+        int     r = wolfSSL_CertManagerVerifyBuffer(cm, chain[i].der, (long)chain[i].len,
+                                                    WOLFSSL_FILETYPE_ASN1);
 
-            if (added[i] || tls_cert_info_from_der(chain[i].der, chain[i].len, &ci) < 0)
-                continue;
-            ca = ci.is_ca;
+        if (r == WOLFSSL_SUCCESS
+            && tls_cert_info_from_der(chain[i].der, chain[i].len, &ci) == 0) {
+            bool    ca = ci.is_ca;
+
             tls_cert_info_free(&ci);
-            if (ca && wolfSSL_CertManagerVerifyBuffer(cm, chain[i].der, (long)chain[i].len,
-                                                      WOLFSSL_FILETYPE_ASN1) == WOLFSSL_SUCCESS
-                && wolfSSL_CertManagerLoadCABuffer(cm, chain[i].der, (long)chain[i].len,
-                                                   WOLFSSL_FILETYPE_ASN1) == WOLFSSL_SUCCESS)
-                added[i] = progress = true;
+            trusted[i] = ca && wolfSSL_CertManagerLoadCABuffer(cm, chain[i].der,
+                                                               (long)chain[i].len,
+                                                               WOLFSSL_FILETYPE_ASN1)
+                == WOLFSSL_SUCCESS;
+        } else if (r != WOLFSSL_SUCCESS && r != ASN_NO_SIGNER_E && r != ASN_SELF_SIGNED_E
+                   && bad == 0) {
+            bad = i;
+            bad_r = r;
         }
     }
     if (tls_cert_info_from_der(chain[0].der, chain[0].len, &ci) < 0) {
         *why = "the first certificate cannot be parsed";
         goto out;
     }
-    f->verify_code = tls_facts_verify_code(cm, &chain[0], ci.self_signed);
+    /* A sent certificate that failed for another reason than a missing
+     * issuer makes a handshake record X509_V_ERR_INVALID_CA (24), whatever
+     * the leaf's own result (wolfSSL 5.5.4, checked by tls_facts_test). */
+    f->verify_code = bad != 0 ? 24
+        : tls_facts_code(wolfSSL_CertManagerVerifyBuffer(cm, chain[0].der, (long)chain[0].len,
+                                                         WOLFSSL_FILETYPE_ASN1), ci.self_signed);
     tls_cert_info_free(&ci);
     f->chain = tls_facts_chain(f->verify_code, leaf);
     f->peer_cert = true;
     f->peer_der = chain[0].der;
     f->peer_der_len = chain[0].len;
     f->revocation = TLS_REV_NOT_CHECKED;
-    if (f->chain == TLS_CHAIN_UNTRUSTED)
-        tls_facts_untrusted(chain, (int)n, chain[0].der, chain[0].len, f->chain_reason,
-                            sizeof(f->chain_reason));
+    if (f->chain == TLS_CHAIN_UNTRUSTED) {
+        if (bad != 0)
+            tls_facts_refused(&chain[bad], bad, n, bad_r, f->chain_reason,
+                              sizeof(f->chain_reason));
+        else if (!tls_facts_misordered(chain, n, trusted, f->chain_reason,
+                                       sizeof(f->chain_reason)))
+            tls_facts_untrusted(chain, (int)n, chain[0].der, chain[0].len, f->chain_reason,
+                                sizeof(f->chain_reason));
+    }
     if (f->chain == TLS_CHAIN_VALID) {
         struct tls_crl_set *s = tls_crl_current();
         struct tls_crl_result r;
@@ -328,7 +389,7 @@ int tls_facts_from_chain(const struct tls_crl_cert *chain, size_t n, const char 
 out:
     if (cm != NULL)
         wolfSSL_CertManagerFree(cm);
-    free(added);
+    free(trusted);
     wolfSSL_X509_free(leaf);
     return rc;
 }

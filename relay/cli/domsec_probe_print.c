@@ -10,11 +10,15 @@
  *  Prints the JSON record domsec_probe.c and domsec_probe_smtp.c (or
  *  domsec_probe_in.c) built, to stdout; reads it only.  Members that are
  *  missing (a host that never answered has no banner) print nothing.
+ *  Every string from the record is printed through escaped()/shown():
+ *  the peer chose most of them.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "domsec_probe.h"
+#include "log.h"
 
 /* domsec__probe_str - a string member, or "" */
 
@@ -23,6 +27,52 @@ const char *domsec__probe_str(const json_t *o, const char *key)
     const char *s = json_string_value(json_object_get(o, key));
 
     return s != NULL ? s : "";
+}
+
+/* escaped - s for a terminal (xmalloc()ed): C0 controls and DEL as \xHH,
+ * C1 (U+0080-U+009F) as \u00HH (the notation of `domsec queue`'s dq_esc),
+ * so that a peer's banner, EHLO line or certificate name cannot drive the
+ * terminal (ESC sequences) or fake a line (CR, LF) */
+
+static char *escaped(const char *s)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    char   *out, *o;
+
+    out = o = xmalloc(strlen(s) * 4 + 1);
+    for (; *u; u++) {
+        if (*u < 0x20 || *u == 0x7f)
+            o += sprintf(o, "\\x%02X", *u);
+        else if (*u == 0xc2 && u[1] >= 0x80 && u[1] <= 0x9f)    /* C1, UTF-8 */
+            o += sprintf(o, "\\u%04X", *++u);
+        else
+            *o++ = (char)*u;
+    }
+    *o = '\0';
+    return out;
+}
+
+/* shown - escaped(s), kept until SHOWN_RING more calls (enough for one printf) */
+
+#define SHOWN_RING 16
+
+static const char *shown(const char *s)
+{
+    static char *ring[SHOWN_RING];
+    static unsigned next;
+
+    free(ring[next]);
+    ring[next] = escaped(s);
+    s = ring[next];
+    next = (next + 1) % SHOWN_RING;
+    return s;
+}
+
+/* member - a string member of o for a terminal (shown()), or "" */
+
+static const char *member(const json_t *o, const char *key)
+{
+    return shown(domsec__probe_str(o, key));
 }
 
 /* print_line - "label  text" when text is not empty */
@@ -44,7 +94,7 @@ static void print_words(const char *indent, const char *label, const json_t *a)
         return;
     printf("%s%-*s", indent, indent[0] ? 9 : 10, label);
     for (i = 0; (v = json_array_get(a, i)) != NULL; i++)
-        printf(" %s", json_string_value(v) ? json_string_value(v) : "");
+        printf(" %s", shown(json_string_value(v) ? json_string_value(v) : ""));
     printf("\n");
 }
 
@@ -56,10 +106,10 @@ static void print_chain(const json_t *chain)
     json_t *c;
 
     for (i = 0; (c = json_array_get(chain, i)) != NULL; i++) {
-        printf("  %-9s %zu %s\n", i == 0 ? "chain" : "", i, domsec__probe_str(c, "subject"));
-        printf("  %-9s   issuer %s\n", "", domsec__probe_str(c, "issuer"));
-        printf("  %-9s   notAfter %s  sha1 %s\n", "", domsec__probe_str(c, "not_after"),
-               domsec__probe_str(c, "thumbprint"));
+        printf("  %-9s %zu %s\n", i == 0 ? "chain" : "", i, member(c, "subject"));
+        printf("  %-9s   issuer %s\n", "", member(c, "issuer"));
+        printf("  %-9s   notAfter %s  sha1 %s\n", "", member(c, "not_after"),
+               member(c, "thumbprint"));
     }
 }
 
@@ -68,25 +118,25 @@ static void print_chain(const json_t *chain)
 static void print_verdicts(const json_t *v, const char *domain)
 {
     const json_t *name = json_object_get(v, "name");
-    const char *cd = domsec__probe_str(v, "chain_detail"), *rd;
+    const char *cd = member(v, "chain_detail"), *rd;
     size_t  i;
     json_t *n;
 
     if (v == NULL)
         return;
-    printf("  %-9s chain: %s%s%s%s\n", "verdicts", domsec__probe_str(v, "chain"),
+    printf("  %-9s chain: %s%s%s%s\n", "verdicts", member(v, "chain"),
            cd[0] ? " (" : "", cd, cd[0] ? ")" : "");
-    if (strcmp(domsec__probe_str(v, "status"), domsec__probe_str(v, "chain")) != 0)
-        printf("  %-9s status: %s\n", "", domsec__probe_str(v, "status"));
-    printf("  %-9s validity: %s\n", "", domsec__probe_str(v, "validity"));
+    if (strcmp(member(v, "status"), member(v, "chain")) != 0)
+        printf("  %-9s status: %s\n", "", member(v, "status"));
+    printf("  %-9s validity: %s\n", "", member(v, "validity"));
     printf("  %-9s name: %s %s (names:", "", domain,
            json_is_true(json_object_get(name, "match")) ? "matches" : "does NOT match");
     for (i = 0; (n = json_array_get(json_object_get(name, "names"), i)) != NULL; i++)
-        printf(" %s", json_string_value(n));
+        printf(" %s", shown(json_string_value(n) ? json_string_value(n) : ""));
     printf(")\n");
-    printf("  %-9s eku: %s\n", "", domsec__probe_str(v, "eku"));
-    rd = domsec__probe_str(v, "revocation_detail");
-    printf("  %-9s revocation: %s%s%s%s\n", "", domsec__probe_str(v, "revocation"),
+    printf("  %-9s eku: %s\n", "", member(v, "eku"));
+    rd = member(v, "revocation_detail");
+    printf("  %-9s revocation: %s%s%s%s\n", "", member(v, "revocation"),
            rd[0] ? " (" : "", rd, rd[0] ? ")" : "");
 }
 
@@ -97,28 +147,28 @@ static void print_host(const json_t *h, const char *domain)
     const json_t *tls = json_object_get(h, "tls");
     const char *res = domsec__probe_str(h, "result");
 
-    printf("host       %s [%s]\n", domsec__probe_str(h, "name"), domsec__probe_str(h, "address"));
-    print_line("  ", "banner", domsec__probe_str(h, "banner"));
-    print_line("  ", "ehlo", domsec__probe_str(h, "ehlo_reply"));
+    printf("host       %s [%s]\n", member(h, "name"), member(h, "address"));
+    print_line("  ", "banner", member(h, "banner"));
+    print_line("  ", "ehlo", member(h, "ehlo_reply"));
     print_words("  ", "", json_object_get(h, "ehlo"));
-    print_line("  ", "starttls", domsec__probe_str(h, "starttls"));
-    print_line("  ", "tls error", domsec__probe_str(h, "tls_error"));
+    print_line("  ", "starttls", member(h, "starttls"));
+    print_line("  ", "tls error", member(h, "tls_error"));
     if (tls != NULL)
-        printf("  %-9s %s %s (%d bits)%s%s\n", "tls", domsec__probe_str(tls, "version"),
-               domsec__probe_str(tls, "cipher"),
+        printf("  %-9s %s %s (%d bits)%s%s\n", "tls", member(tls, "version"),
+               member(tls, "cipher"),
                (int)json_integer_value(json_object_get(tls, "bits")),
-               domsec__probe_str(tls, "group")[0] ? " group " : "",
-               domsec__probe_str(tls, "group"));
+               member(tls, "group")[0] ? " group " : "",
+               member(tls, "group"));
     print_chain(json_object_get(h, "chain"));
     print_verdicts(json_object_get(h, "verdicts"), domain);
-    print_line("  ", "rule", domsec__probe_str(h, "rule"));
-    print_line("  ", "log", domsec__probe_str(h, "log"));
+    print_line("  ", "rule", member(h, "rule"));
+    print_line("  ", "log", member(h, "log"));
     if (strcmp(res, "failed") == 0)
-        printf("  %-9s FAILED at %s: %s\n", "result", domsec__probe_str(h, "failed_at"),
-               domsec__probe_str(h, "reply"));
+        printf("  %-9s FAILED at %s: %s\n", "result", member(h, "failed_at"),
+               member(h, "reply"));
     else if (strcmp(res, "delivered_plaintext") == 0)
         printf("  %-9s would deliver WITHOUT TLS (%s)\n", "result",
-               domsec__probe_str(h, "fallback")[0] ? domsec__probe_str(h, "fallback")
+               member(h, "fallback")[0] ? member(h, "fallback")
                                                    : "STARTTLS not used");
     else
         printf("  %-9s would deliver\n", "result");
@@ -128,7 +178,7 @@ static void print_host(const json_t *h, const char *domain)
 
 void domsec__probe_print(const json_t *out)
 {
-    const char *domain = domsec__probe_str(out, "domain");
+    char   *domain = escaped(domsec__probe_str(out, "domain"));
     const char *verdict = domsec__probe_str(out, "verdict");
     const json_t *own = json_object_get(out, "client_certificate"), *mx = json_object_get(out, "mx");
     size_t  i;
@@ -137,13 +187,13 @@ void domsec__probe_print(const json_t *out)
     printf("domain     %s\n", domain);
     if (json_object_get(out, "connector") != NULL)
         printf("connector  %s (domain_secure_enabled %s, require_tls %s); %s %s listed in "
-               "tls_send_domain_secure_list\n", domsec__probe_str(out, "connector"),
+               "tls_send_domain_secure_list\n", member(out, "connector"),
                json_is_true(json_object_get(out, "domain_secure_enabled")) ? "yes" : "no",
                json_is_true(json_object_get(out, "require_tls")) ? "yes" : "no", domain,
                json_is_true(json_object_get(out, "listed")) ? "is" : "is not");
     if (json_is_object(own))
-        printf("our cert   %s  sha1 %s\n", domsec__probe_str(own, "subject"),
-               domsec__probe_str(own, "thumbprint"));
+        printf("our cert   %s  sha1 %s\n", member(own, "subject"),
+               member(own, "thumbprint"));
     else if (json_is_null(own))
         printf("our cert   none\n");
     if (strcmp(domsec__probe_str(out, "route"), "smart_host") == 0)
@@ -152,11 +202,11 @@ void domsec__probe_print(const json_t *out)
         printf("mx        ");
         for (i = 0; (h = json_array_get(mx, i)) != NULL; i++)
             printf(" %d %s", (int)json_integer_value(json_object_get(h, "pref")),
-                   domsec__probe_str(h, "name"));
+                   member(h, "name"));
         printf("%s\n", json_is_true(json_object_get(out, "implicit_mx")) ? " (no MX: implicit)"
                                                                      : "");
     }
-    print_line("", "dns error", domsec__probe_str(out, "dns_error"));
+    print_line("", "dns error", member(out, "dns_error"));
     for (i = 0; (h = json_array_get(json_object_get(out, "hosts"), i)) != NULL; i++)
         print_host(h, domain);
     if (strcmp(verdict, "delivered") == 0)
@@ -164,46 +214,48 @@ void domsec__probe_print(const json_t *out)
     else if (strcmp(verdict, "unknown") == 0)
         printf("verdict    cannot tell whether mail to %s would be delivered%s%s\n", domain,
                json_is_string(json_object_get(out, "reply")) ? ": " : "",
-               domsec__probe_str(out, "reply"));
+               member(out, "reply"));
     else
         printf("verdict    mail to %s would be %s: %s\n", domain,
                strcmp(verdict, "bounced") == 0 ? "BOUNCED" : "DEFERRED",
-               domsec__probe_str(out, "reply"));
+               member(out, "reply"));
+    free(domain);
 }
 
 /* domsec__probe_print_in - the inbound result */
 
 void domsec__probe_print_in(const json_t *out)
 {
-    const char *domain = domsec__probe_str(out, "domain");
+    char   *domain = escaped(domsec__probe_str(out, "domain"));
 
     printf("domain     %s (connector %s; %s listed in tls_receive_domain_secure_list)\n",
-           domain, domsec__probe_str(out, "connector"),
+           domain, member(out, "connector"),
            json_is_true(json_object_get(out, "listed")) ? "is" : "is not");
     {
         const json_t *src = json_object_get(out, "source");
 
         if (src != NULL)
-            printf("source     session %s at %s (%s)\n", domsec__probe_str(src, "session"),
-                   domsec__probe_str(src, "time"), domsec__probe_str(src, "log"));
+            printf("source     session %s at %s (%s)\n", member(src, "session"),
+                   member(src, "time"), member(src, "log"));
     }
-    print_line("", "file", domsec__probe_str(out, "file"));
+    print_line("", "file", member(out, "file"));
     {
         size_t  i;
         json_t *c;
 
         for (i = 0; (c = json_array_get(json_object_get(out, "chain"), i)) != NULL; i++) {
-            printf("%-10s %zu %s\n", i == 0 ? "chain" : "", i, domsec__probe_str(c, "subject"));
-            printf("%-10s   issuer %s\n", "", domsec__probe_str(c, "issuer"));
-            printf("%-10s   notAfter %s  sha1 %s\n", "", domsec__probe_str(c, "not_after"),
-                   domsec__probe_str(c, "thumbprint"));
+            printf("%-10s %zu %s\n", i == 0 ? "chain" : "", i, member(c, "subject"));
+            printf("%-10s   issuer %s\n", "", member(c, "issuer"));
+            printf("%-10s   notAfter %s  sha1 %s\n", "", member(c, "not_after"),
+                   member(c, "thumbprint"));
         }
     }
     print_verdicts(json_object_get(out, "verdicts"), domain);
-    print_line("", "rule", domsec__probe_str(out, "rule"));
+    print_line("", "rule", member(out, "rule"));
     if (json_is_true(json_object_get(out, "accepted")))
         printf("verdict    MAIL FROM:<x@%s> would be accepted\n", domain);
     else
         printf("verdict    MAIL FROM:<x@%s> would be REFUSED: %s\n", domain,
-               domsec__probe_str(out, "reply"));
+               member(out, "reply"));
+    free(domain);
 }

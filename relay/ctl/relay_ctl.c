@@ -11,11 +11,16 @@
  * CTL_MAX_OUTPUT bytes of replies wait to be written.
  *
  * Limits: control_max_clients clients (one more gets "busy" and is
- * closed); a line over 64 KiB, garbage or a bad envelope gets bad_request
+ * closed), of which the last CTL_ADMIN_RESERVE (at most all but one) only
+ * admins may take, so that idle readers never lock root out (systemctl
+ * reload runs `domsec reload`); a line over 64 KiB, garbage or a bad envelope gets bad_request
  * and the client is closed once the reply is written; the timer closes a
  * client that has not completed its next request within control_timeout
  * of the last reply (idle or half a request), or whose replies have not
  * been taken within control_timeout (a client that never reads).
+ *
+ * The socket's file (its directory, a stale socket, the bind as root)
+ * is relay_ctl_sock.c's.
  *
  * CONTRACT
  *  Everything runs on the main loop except ctl_req_defer (any thread:
@@ -28,16 +33,11 @@
  *  runs what is still deferred and closes the async.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -48,6 +48,7 @@
 
 #define CTL_MAX_OUTPUT (4u << 20)       /* reply bytes queued before reading stops */
 #define CTL_BACKLOG 16
+#define CTL_ADMIN_RESERVE 4u            /* places of control_max_clients kept for admins */
 #define CTL_MAX_GROUPS 65536            /* SO_PEERGROUPS: at most NGROUPS_MAX */
 
 static const struct ctl_handler *const ctl_groups[] = {
@@ -100,9 +101,11 @@ static struct {
     struct ctl_req *dhead, *dtail;      /* deferred, in order */
     const struct relay_ctl_ops *ops;
     char   *path;                       /* owned; NULL = no socket */
+    struct ctl_sock sock;               /* its file (relay_ctl_sock.c) */
     uid_t   self_uid;
     gid_t   reader_gid;
     unsigned max_clients, nclients, nrefused;
+    unsigned nothers;                   /* of nclients, not admins */
     uint64_t timeout_ms;
     struct ctl_client *clients;
     int64_t started_ms;
@@ -162,8 +165,10 @@ static void ctl_client_close(struct ctl_client *c, const char *reason)
     c->req = NULL;
     if (c->refused)
         ctl.nrefused--;
-    else
+    else {
         ctl.nclients--;
+        ctl.nothers -= c->role != CTL_ADMIN;
+    }
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -554,6 +559,22 @@ static bool ctl_client_creds(struct ctl_client *c)
     return true;
 }
 
+/* ctl_admin_reserve - the places readers may not take, so that root can always get in */
+
+static unsigned ctl_admin_reserve(void)
+{
+    return ctl.max_clients > CTL_ADMIN_RESERVE ? CTL_ADMIN_RESERVE : ctl.max_clients - 1;
+}
+
+/* ctl_room_for - may one more client of role be served now? */
+
+static bool ctl_room_for(enum ctl_role role)
+{
+    if (ctl.nclients >= ctl.max_clients)
+        return false;
+    return role == CTL_ADMIN || ctl.nothers < ctl.max_clients - ctl_admin_reserve();
+}
+
 /* ctl_accept - a new client */
 
 static void ctl_accept(uv_stream_t *server, int status)
@@ -575,14 +596,18 @@ static void ctl_accept(uv_stream_t *server, int status)
     if (ctl.clients)
         ctl.clients->prev = c;
     ctl.clients = c;
-    c->refused = ctl.nclients >= ctl.max_clients;
-    if (c->refused)
-        ctl.nrefused++;
-    else
-        ctl.nclients++;
     if (uv_accept(server, (uv_stream_t *)&c->pipe) < 0 || !ctl_client_creds(c)) {
+        c->refused = true;
+        ctl.nrefused++;
         ctl_client_close(c, "accept-error");
         return;
+    }
+    c->refused = !ctl_room_for(c->role);
+    if (c->refused)
+        ctl.nrefused++;
+    else {
+        ctl.nclients++;
+        ctl.nothers += c->role != CTL_ADMIN;
     }
     ctl_client_arm(c);
     if (c->refused) {
@@ -592,8 +617,10 @@ static void ctl_accept(uv_stream_t *server, int status)
             ctl_client_close(c, NULL);
         else
             ctl_client_fail(c, NULL, ctlproto_error(CTL_E_BUSY, "too many control clients "
-                                                    "(control_max_clients = %u)",
-                                                    ctl.max_clients), true);
+                                                    "(control_max_clients = %u, of which "
+                                                    "%u kept for root and the daemon's "
+                                                    "user)", ctl.max_clients,
+                                                    ctl_admin_reserve()), true);
         return;
     }
     if (c->role == CTL_NONE) {
@@ -609,74 +636,13 @@ static void ctl_accept(uv_stream_t *server, int status)
     ctl_client_process(c);
 }
 
-/* ctl_stale - is something answering at path?  0 free (a dead socket removed), -1 logged */
-
-static int ctl_stale(const char *path)
-{
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    struct stat st;
-    int     fd, r;
-
-    if (lstat(path, &st) < 0)
-        return errno == ENOENT ? 0 : (log_err("ctl", 0, "control socket %s", path), -1);
-    if (!S_ISSOCK(st.st_mode)) {
-        log_errx("ctl", 0, "control socket %s exists and is not a socket: remove it or set "
-                 "[service] control_socket", path);
-        return -1;
-    }
-    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-    if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-        return log_err("ctl", 0, "socket"), -1;
-    r = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-    close(fd);
-    if (r == 0) {
-        log_errx("ctl", 0, "another domsecd is running (control socket %s answers)", path);
-        return -1;
-    }
-    if (errno != ECONNREFUSED) {
-        log_err("ctl", 0, "control socket %s", path);
-        return -1;
-    }
-    if (unlink(path) < 0 && errno != ENOENT)
-        return log_err("ctl", 0, "cannot remove the stale control socket %s", path), -1;
-    log_info("ctl", 0, "removed a stale control socket path=%s", path);
-    return 0;
-}
-
-/* ctl_dir - the socket's directory: when root and missing, made 0750 for uid:gid */
-
-static int ctl_dir(const char *path, uid_t uid, gid_t gid)
-{
-    char    buf[PATH_MAX];
-    struct stat st;
-    const char *dir;
-    int     fd;
-
-    snprintf(buf, sizeof(buf), "%s", path);
-    dir = dirname(buf);
-    if (stat(dir, &st) == 0)
-        return 0;
-    if ((fd = log_path_open("ctl", dir, 0750, LOG_PATH_MKDIR)) < 0) {
-        log_err("ctl", 0, "cannot create the control socket's directory %s", dir);
-        return -1;
-    }
-    if (geteuid() == 0 && fchown(fd, uid, gid) < 0) {
-        log_err("ctl", 0, "cannot give %s to uid %u", dir, (unsigned)uid);
-        close(fd);
-        return -1;
-    }
-    close(fd);
-    return 0;
-}
-
 /* relay_ctl_start - listen on the control socket */
 
 int relay_ctl_start(uv_loop_t *main_loop, const struct config *cfg,
                     const struct relay_ctl_ops *ops, uid_t self_uid, gid_t reader_gid)
 {
     const char *path = cfg->service.control_socket;
-    mode_t  old;
-    int     r;
+    int     fd, r;
 
     ctl.loop = main_loop;
     ctl.ops = ops;
@@ -694,20 +660,17 @@ int relay_ctl_start(uv_loop_t *main_loop, const struct config *cfg,
         log_info("ctl", 0, "no control socket ([service] control_socket is empty)");
         return 0;
     }
-    if (ctl_dir(path, self_uid, reader_gid) < 0 || ctl_stale(path) < 0)
+    if ((fd = ctl__sock_open(&ctl.sock, path, self_uid, reader_gid)) < 0)
         return -1;
     uv_pipe_init(main_loop, &ctl.listener, 0);
-    old = umask(0117);
-    r = uv_pipe_bind(&ctl.listener, path);
-    umask(old);
-    if (r == 0 && (chmod(path, 0660) < 0
-                   || (geteuid() == 0 && chown(path, self_uid, reader_gid) < 0)))
-        r = -errno;
-    if (r == 0)
+    if ((r = uv_pipe_open(&ctl.listener, fd)) < 0)
+        close(fd);                      /* not the handle's: uv_close leaves it */
+    else
         r = uv_listen((uv_stream_t *)&ctl.listener, CTL_BACKLOG, ctl_accept);
     if (r < 0) {
         log_errx("ctl", 0, "cannot listen on control socket %s: %s", path, uv_strerror(r));
         uv_close((uv_handle_t *)&ctl.listener, NULL);
+        ctl__sock_remove(&ctl.sock, path);
         return -1;
     }
     ctl.path = xstrdup(path);
@@ -730,8 +693,7 @@ void relay_ctl_stop(void)
     if (ctl.listening) {
         ctl.listening = false;
         uv_close((uv_handle_t *)&ctl.listener, NULL);
-        if (unlink(ctl.path) < 0 && errno != ENOENT)
-            log_warn("ctl", 0, "cannot remove control socket %s", ctl.path);
+        ctl__sock_remove(&ctl.sock, ctl.path);
     }
     while (ctl.clients != NULL)
         ctl_client_close(ctl.clients, NULL);

@@ -6,7 +6,8 @@ file is good; `transport-config set` reloads through the socket; an unprivileged
 caller is refused (by the socket's mode, and by SO_PEERCRED when the mode would let
 it in), a member of the service group may look but not reload; the socket survives
 garbage, a half request, a request over 64 KiB, a client that never reads, one
-client too many; a second domsecd on the same socket refuses to start, a stale one
+client too many, readers holding every place they may (root still gets in); a
+second domsecd on the same socket refuses to start, a stale one
 is removed; systemd hears READY/RELOADING/STOPPING/WATCHDOG."""
 
 import calendar
@@ -469,6 +470,71 @@ class CtlTest(PkiMixin, DomsecTestCase):
         self.assertEqual(clients[0].request("ping", rid=99)["id"], 99)   # still served
         for c in clients:
             c.close()
+        self.assertAnswers(d)
+
+    READERS = r"""
+import json, socket, sys
+path, n = sys.argv[1], int(sys.argv[2])
+socks = []
+for i in range(n):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(20)
+    s.connect(path)
+    s.sendall(json.dumps({"v": 1, "id": i, "cmd": "ping"}).encode() + b"\n")
+    socks.append(s)
+for s in socks:
+    buf = b""
+    while b"\n" not in buf:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        buf += chunk
+    reply = json.loads(buf.split(b"\n")[0]) if buf else {}
+    print("error" in reply and reply["error"]["code"] or "ok", flush=True)
+print("holding", flush=True)
+sys.stdin.read()
+"""
+
+    def test_readers_cannot_lock_root_out(self):
+        if not is_root():
+            self.skipTest("needs root (setpriv to a reader uid)")
+        d = self.daemon()
+        uid, gid = service_ids()
+        # As many reader connections as control_max_clients, held open: the
+        # last 4 places are root's and the daemon user's, so 12 are served.
+        p = subprocess.Popen(["setpriv", "--reuid=%d" % READER, "--regid=%d" % READER,
+                              "--groups=%d" % gid, "python3", "-c", self.READERS,
+                              d.control_socket, "16"], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True)
+        self.addCleanup(p.stdout.close)
+        self.addCleanup(lambda: p.poll() is None and p.kill())
+        got = [p.stdout.readline().strip() for _ in range(17)]
+        self.assertEqual(got, ["ok"] * 12 + ["busy"] * 4 + ["holding"], got)
+        d.wait_log(d.prefix() + r"warning ctl \S+ client refused reason=busy clients=12 uid=%d"
+                   % READER)
+        r = domsec("--socket", d.control_socket, "status", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["pid"], d.pid)
+        r = domsec("--socket", d.control_socket, "reload")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("OK (generation 2)", r.stdout)
+        # The daemon's own user is an admin too.
+        r = domsec("--socket", d.control_socket, "status", "--json", as_uid=uid, groups=[gid])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        # Admins may take every place: 4 more root clients fill it, the next is busy.
+        admins = [Client(d.control_socket) for _ in range(4)]
+        for i, c in enumerate(admins):
+            self.assertEqual(c.request("ping", rid=i)["id"], i)
+        extra = Client(d.control_socket)
+        reply = extra.line()
+        self.assertEqual(reply["error"]["code"], "busy")
+        self.assertIn("control_max_clients = 16, of which 4 kept for root",
+                      reply["error"]["message"])
+        extra.close()
+        for c in admins:
+            c.close()
+        p.stdin.close()
+        self.assertEqual(p.wait(20), 0)
         self.assertAnswers(d)
 
     # --- one daemon per socket ------------------------------------------------------

@@ -11,7 +11,11 @@ by the service user) to a root-owned directory and checks that domsecd
 refuses to start, that its error names the link, that the target keeps its
 owner and contents, and that the link is still there.  A link that root put
 in a root-owned directory is still followed, and a log file hard-linked to
-root's file is not chowned.
+root's file is not chowned.  The control socket, bound as root in the
+service user's directory: made as that user's (0660), a link planted at its
+name refused, a link swapped in right after bind() (an LD_PRELOAD shim)
+never chmodded or chowned through; in a directory only root may write it is
+root:group, left at stop and removed at the next start.
 
 Needs root: the daemon only creates and chowns as root.  As another user
 every test is reported as skipped (CI runs as root).
@@ -19,6 +23,7 @@ every test is reported as skipped (CI runs as root).
 
 import os
 import re
+import stat
 import unittest
 
 from domsec_harness import Daemon, DomsecTestCase, is_root, service_ids, wait_until
@@ -163,6 +168,102 @@ class RootNoFollow(DomsecTestCase):
             self.assertEqual((st.st_uid, st.st_gid), (uid, gid), p)
         self.assertEqual(os.lstat(d.queue_dir).st_uid, 0)
         self.assertNotIn("refusing", d.log())
+
+    # --- the control socket (its directory is the service user's) -----------
+    def root_file(self, d):
+        """A root-owned file (0600) outside the service user's reach."""
+        f = os.path.join(d.dir, "shadow")
+        with open(f, "w") as fh:
+            fh.write("root's\n")
+        os.chmod(f, 0o600)
+        return f
+
+    def assertUntouched(self, f):
+        st = os.stat(f)
+        self.assertEqual((st.st_uid, st.st_gid, st.st_mode & 0o7777), (0, 0, 0o600),
+                         "%s was chowned or chmodded" % f)
+        with open(f) as fh:
+            self.assertEqual(fh.read(), "root's\n")
+
+    def test_control_directory_and_socket_made_for_the_user(self):
+        d = self.daemon()
+        d.start()
+        uid, gid = service_ids()
+        run = os.path.dirname(d.control_socket)
+        st = os.lstat(run)
+        self.assertEqual((st.st_uid, st.st_gid, st.st_mode & 0o7777), (uid, gid, 0o750))
+        st = os.lstat(d.control_socket)
+        self.assertTrue(stat.S_ISSOCK(st.st_mode))
+        self.assertEqual((st.st_uid, st.st_gid, st.st_mode & 0o7777), (uid, gid, 0o660))
+        self.assertEqual(d.stop(), 0)
+        self.assertFalse(os.path.lexists(d.control_socket), "not removed at a clean stop")
+
+    def test_control_socket_in_a_directory_only_root_may_write(self):
+        # control_socket = DIR/ctl, DIR root's 0755: root binds it itself with the
+        # service group (root:group 0660); after the drop it cannot remove it at
+        # stop, says so, and the next start removes it as stale.
+        d = self.daemon()
+        sock = os.path.join(d.dir, "ctl")
+        d.write_config(d.config_text.replace("control_socket = %s" % d.control_socket,
+                                             "control_socket = %s" % sock))
+        d.start()
+        uid, gid = service_ids()
+        st = os.lstat(sock)
+        self.assertTrue(stat.S_ISSOCK(st.st_mode))
+        self.assertEqual((st.st_uid, st.st_gid, st.st_mode & 0o7777), (0, gid, 0o660))
+        self.assertEqual(d.stop(), 0)
+        self.assertRegex(d.log(), r"info ctl control socket left path=%s \(its directory is "
+                         r"root's; the next start removes it\)" % re.escape(sock))
+        self.assertTrue(stat.S_ISSOCK(os.lstat(sock).st_mode))
+        d.start()
+        d.wait_log(d.prefix() + r"info ctl removed a stale control socket path=%s"
+                   % re.escape(sock))
+        self.assertEqual(d.stop(), 0)
+        os.unlink(sock)
+
+    def test_control_socket_link_planted_before_start(self):
+        d = self.daemon()
+        f = self.root_file(d)
+        run = self.service_dir(os.path.dirname(d.control_socket))
+        os.chmod(run, 0o750)
+        self.plant(d.control_socket, f)
+        status = self.start_to_end(d)
+        self.assertEqual(status, 1, d.log())
+        self.assertIn("control socket %s exists and is not a socket" % d.control_socket,
+                      d.log())
+        self.assertUntouched(f)
+        self.assertTrue(os.path.islink(d.control_socket), "the link was removed")
+
+    def test_control_socket_swapped_for_a_link_after_bind(self):
+        # The service user wins the race between bind() and what root does
+        # next (a shim renames the new socket and puts control -> root's
+        # file in its place): root must not chmod or chown through it.
+        shim = os.path.join(os.environ.get("DOMSEC_BUILD", "../../build"), "tests",
+                            "libswap_after_bind.so")
+        self.assertTrue(os.path.exists(shim), "%s not built" % shim)
+        d = self.daemon()
+        f = self.root_file(d)
+        uid, gid = service_ids()
+        asan = os.environ.get("ASAN_OPTIONS", "")
+        env = ["LD_PRELOAD=" + os.path.abspath(shim), "DOMSEC_SWAP_TARGET=" + f,
+               "DOMSEC_SWAP_UID=%d" % uid, "DOMSEC_SWAP_GID=%d" % gid,
+               "ASAN_OPTIONS=%s%sverify_asan_link_order=0" % (asan, ":" if asan else "")]
+        d.start(wrap=lambda argv: ["env"] + env + argv, wait=False)
+        started = re.compile(d.prefix() + r"info server started ")
+        wait_until(lambda: d.proc.poll() is not None or started.search(d.log()), 15,
+                   "domsecd to exit or to start")
+        self.assertRegex(d.log(), r"swap_after_bind: \S+/control -> %s\n" % re.escape(f))
+        self.assertUntouched(f)
+        bound = d.control_socket + ".bound"
+        st = os.lstat(bound)
+        self.assertTrue(stat.S_ISSOCK(st.st_mode))
+        self.assertEqual((st.st_uid, st.st_gid, st.st_mode & 0o7777), (uid, gid, 0o660))
+        if d.running():
+            self.assertEqual(d.stop(), 0)
+        self.assertTrue(os.path.islink(d.control_socket), "the planted link was removed")
+        self.assertUntouched(f)
+        os.unlink(bound)
+        os.unlink(d.control_socket)
 
 
 if __name__ == "__main__":

@@ -150,6 +150,22 @@ class TestPartnerTest(PkiMixin, DeliveryTestCase):
         verbs = [line.split(" ")[0].upper() for _, _, line in peer.commands]
         self.assertEqual(verbs, ["EHLO", "QUIT"] * 2, peer.commands)   # two runs, no MAIL
 
+    def test_peer_text_cannot_drive_the_terminal(self):
+        # The banner and EHLO lines are the peer's: in the text output its C0 controls
+        # and DEL are shown as \xHH, C1 as \u00HH (no ESC reaches the terminal); --json
+        # keeps them, escaped by JSON.
+        banner = "220 hi\x1b]0;owned\x07 \x1b[31mred\x7f\x9b2J\x08 ESMTP"
+        self.peer(PARTNER_IP, name="mx\x1b[2J.test", banner=banner)
+        a = self.ours(self.P)
+        text, j = self.probe_both(a, 1)
+        bad = [c for c in text if (ord(c) < 0x20 and c != "\n") or 0x7f <= ord(c) <= 0x9f]
+        self.assertEqual(bad, [], text)
+        self.assertIn("  banner    220 hi\\x1B]0;owned\\x07 \\x1B[31mred\\x7F\\u009B2J\\x08 "
+                      "ESMTP\n", text)
+        self.assertIn("  ehlo      250 mx\\x1B[2J.test\n", text)
+        self.assertEqual(j["hosts"][0]["banner"], banner)
+        self.assertEqual(j["hosts"][0]["ehlo_reply"], "250 mx\x1b[2J.test")
+
     def test_hosts_in_mx_order_until_one_would_take_it(self):
         # mx1 offers no STARTTLS, mx2 is a good partner, mx3 does not answer; all on port P.
         peer = self.peer(PARTNER_IP)

@@ -4,7 +4,10 @@
  * every kind of certificate of the test PKI against trusted-ca.pem, with
  * the CRLs of inter and root published (root.crl revokes inter2), row by row (chain verdict, the
  * X509_V code, revocation, the reason text); the same with no CRLs; and
- * tls_chain_read_pem on a chain, a file without PEM and a missing file.
+ * tls_chain_read_pem on a chain, a file without PEM and a missing file;
+ * chains with two intermediates (in order, out of order, with a root,
+ * with an unrelated or expired CA, under a pathlen:0 CA) judged as a real
+ * in-memory wolfSSL handshake on the same chain judges them.
  *
  * The group setup builds the test PKI (tls_pki_test_util.h).
  */
@@ -24,6 +27,7 @@
 #include "tls_conn.h"
 #include "tls_crl.h"
 #include "tls_ctx.h"
+#include "tls_internal.h"
 #include "tls_pki_test_util.h"
 
 static int setup_pki(void **state)
@@ -33,6 +37,41 @@ static int setup_pki(void **state)
     /* partner-ok without its intermediate; a file with no certificate in it. */
     if (sh("sed '/END CERTIFICATE/q' %s > %s", path("partner-ok.pem"), path("leaf-only.pem"))
         != 0 || sh("echo not a certificate > %s", path("junk.pem")) != 0)
+        return -1;
+    /* Two intermediates: root -> mid -> sub -> leaf3, sent in order, out of
+     * order, with the root, with an unrelated root; sub0 under inter
+     * (pathlen:0) -> leafp, which no verifier may accept; subx under root,
+     * expired in 2021 -> leafx, alone and next to a good chain. */
+    if (sh("cd %s && printf '%%s\\n' '[ca]' 'basicConstraints=critical,CA:TRUE' "
+           "'keyUsage=critical,keyCertSign,cRLSign' 'subjectKeyIdentifier=hash' "
+           "'authorityKeyIdentifier=keyid' '[leaf]' 'basicConstraints=critical,CA:FALSE' "
+           "'keyUsage=critical,digitalSignature' 'extendedKeyUsage=serverAuth,clientAuth' "
+           "'subjectAltName=DNS:mail.woodgrovebank.test' 'subjectKeyIdentifier=hash' "
+           "'authorityKeyIdentifier=keyid' > deep.cnf && "
+           "mk() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out $1.key "
+           "&& openssl req -new -key $1.key -subj \"/O=Domsec Test PKI/CN=$4\" -out $1.csr "
+           "&& openssl x509 -req -in $1.csr -CA $2.pem -CAkey $2.key -CAcreateserial "
+           "-days 30 -extfile deep.cnf -extensions $3 -out $1.pem; } >>../pki.log 2>&1 && "
+           "mk mid root ca 'Domsec Test Mid CA' && mk sub mid ca 'Domsec Test Sub CA' && "
+           "mk leaf3 sub leaf mail.woodgrovebank.test && "
+           "mk sub0 inter ca 'Domsec Test Sub CA 0' && mk leafp sub0 leaf mail.woodgrovebank.test && "
+           "cat leaf3.pem sub.pem mid.pem > deep-inorder.pem && "
+           "cat leaf3.pem mid.pem sub.pem > deep-outoforder.pem && "
+           "cat leaf3.pem sub.pem mid.pem root.pem > deep-withroot.pem && "
+           "cat leaf3.pem sub.pem mid.pem rogue.pem > deep-withrogue.pem && "
+           "cat leaf3.pem mid.pem root.pem sub.pem > deep-subsentlast.pem && "
+           "cat leafp.pem sub0.pem inter.pem > deep-pathlen.pem && "
+           "printf '%%s\n' '[ca]' 'default_ca=x' '[x]' 'database=db.txt' 'new_certs_dir=.' "
+           "'serial=db.serial' 'default_md=sha256' 'policy=p' '[p]' 'commonName=supplied' "
+           "'organizationName=optional' > db.cnf && : > db.txt && echo 1000 > db.serial && "
+           "openssl req -new -key sub.key -subj '/O=Domsec Test PKI/CN=Domsec Test Old CA' "
+           "-out subx.csr >>../pki.log 2>&1 && openssl ca -batch -config db.cnf -notext "
+           "-cert root.pem -keyfile root.key -in subx.csr -out subx.pem "
+           "-startdate 20200101000000Z -enddate 20210101000000Z -extfile deep.cnf "
+           "-extensions ca >>../pki.log 2>&1 && cp sub.key subx.key && "
+           "mk leafx subx leaf mail.woodgrovebank.test && "
+           "cat leafx.pem subx.pem > deep-expiredsub.pem && "
+           "cat leaf3.pem sub.pem mid.pem subx.pem > deep-withexpired.pem", path("")) != 0)
         return -1;
     return 0;
 }
@@ -121,6 +160,159 @@ static void test_rows(void **state)
     tls_crl_publish(NULL);
 }
 
+/*
+ * A real handshake over memory: a server presenting chain_file (its key
+ * key_file) to a client that trusts trusted-ca.pem and verifies as domsecd
+ * does (WOLFSSL_VERIFY_PEER, a callback that records and never refuses).
+ * The X509_V code the client's handshake recorded, or -1 if it failed.
+ */
+static unsigned char hs_buf[2][1 << 16];
+static size_t hs_len[2];
+
+static int hs_send(WOLFSSL *ssl, char *b, int sz, void *ctx)
+{
+    int     to = ctx != NULL;           /* 1: client -> server */
+
+    if (hs_len[to] + (size_t)sz > sizeof(hs_buf[0]))
+        return WOLFSSL_CBIO_ERR_GENERAL;
+    memcpy(hs_buf[to] + hs_len[to], b, (size_t)sz);
+    hs_len[to] += (size_t)sz;
+    return sz;
+}
+
+static int hs_recv(WOLFSSL *ssl, char *b, int sz, void *ctx)
+{
+    int     from = ctx == NULL;         /* the client reads what the server sent */
+    size_t  k = hs_len[from] < (size_t)sz ? hs_len[from] : (size_t)sz;
+
+    if (k == 0)
+        return WOLFSSL_CBIO_ERR_WANT_READ;
+    memcpy(b, hs_buf[from], k);
+    memmove(hs_buf[from], hs_buf[from] + k, hs_len[from] - k);
+    hs_len[from] -= k;
+    return (int)k;
+}
+
+static int hs_verify(int preverify, WOLFSSL_X509_STORE_CTX *store)
+{
+    return 1;
+}
+
+static long handshake_code(const char *chain_file, const char *key_file)
+{
+    WOLFSSL_CTX *sc = wolfSSL_CTX_new(wolfTLS_server_method());
+    WOLFSSL_CTX *cc = wolfSSL_CTX_new(wolfTLS_client_method());
+    WOLFSSL *s, *c;
+    int     rs = 0, rc = 0;
+    long    code = -1;
+
+    assert_non_null(sc);
+    assert_non_null(cc);
+    assert_int_equal(wolfSSL_CTX_use_certificate_chain_file(sc, chain_file), WOLFSSL_SUCCESS);
+    assert_int_equal(wolfSSL_CTX_use_PrivateKey_file(sc, key_file, WOLFSSL_FILETYPE_PEM),
+                     WOLFSSL_SUCCESS);
+    assert_int_equal(wolfSSL_CTX_load_verify_locations(cc, path("trusted-ca.pem"), NULL),
+                     WOLFSSL_SUCCESS);
+    wolfSSL_CTX_set_verify(cc, WOLFSSL_VERIFY_PEER, hs_verify);
+    for (int i = 0; i < 2; i++) {
+        wolfSSL_CTX_SetIORecv(i ? cc : sc, hs_recv);
+        wolfSSL_CTX_SetIOSend(i ? cc : sc, hs_send);
+    }
+    s = wolfSSL_new(sc);
+    c = wolfSSL_new(cc);
+    wolfSSL_SetIOReadCtx(s, NULL);
+    wolfSSL_SetIOWriteCtx(s, NULL);
+    wolfSSL_SetIOReadCtx(c, (void *)1);
+    wolfSSL_SetIOWriteCtx(c, (void *)1);
+    hs_len[0] = hs_len[1] = 0;
+    for (int i = 0; i < 20 && (rc != WOLFSSL_SUCCESS || rs != WOLFSSL_SUCCESS); i++) {
+        if (rc != WOLFSSL_SUCCESS && (rc = wolfSSL_connect(c)) != WOLFSSL_SUCCESS
+            && wolfSSL_get_error(c, rc) != WOLFSSL_ERROR_WANT_READ)
+            break;
+        if (rs != WOLFSSL_SUCCESS && (rs = wolfSSL_accept(s)) != WOLFSSL_SUCCESS
+            && wolfSSL_get_error(s, rs) != WOLFSSL_ERROR_WANT_READ)
+            break;
+    }
+    if (rc == WOLFSSL_SUCCESS)
+        code = wolfSSL_get_verify_result(c);
+    wolfSSL_free(c);
+    wolfSSL_free(s);
+    wolfSSL_CTX_free(cc);
+    wolfSSL_CTX_free(sc);
+    return code;
+}
+
+/* hs_chain - the verdict of a handshake's X509_V code (tls_facts.c's
+ * mapping; every leaf here has both EKUs) */
+
+static enum tls_chain hs_chain(long code)
+{
+    switch (code) {
+    case 0:
+        return TLS_CHAIN_VALID;
+    case 9:
+        return TLS_CHAIN_NOT_YET_VALID;
+    case 10:
+        return TLS_CHAIN_EXPIRED;
+    case 2: case 18: case 19: case 20: case 21: case 24:
+        return TLS_CHAIN_UNTRUSTED;
+    default:
+        return TLS_CHAIN_INVALID;
+    }
+}
+
+/* Chains judged as a handshake on them judges (same verdict; the reason). */
+static const struct {
+    const char *file, *key;
+    size_t  ncerts;
+    enum tls_chain chain;
+    const char *reason;                 /* substring of tls_facts_detail(), "" = any */
+} deep[] = {
+    { "partner-ok.pem", "partner-ok.key", 2, TLS_CHAIN_VALID, "" },
+    { "leaf-only.pem", "partner-ok.key", 1, TLS_CHAIN_UNTRUSTED, "" },
+    { "partner-untrusted.pem", "partner-untrusted.key", 2, TLS_CHAIN_UNTRUSTED, "" },
+    { "partner-selfsigned.pem", "partner-selfsigned.key", 1, TLS_CHAIN_UNTRUSTED, "" },
+    { "partner-expired.pem", "partner-expired.key", 2, TLS_CHAIN_EXPIRED, "" },
+    { "deep-inorder.pem", "leaf3.key", 3, TLS_CHAIN_VALID, "" },
+    { "deep-withroot.pem", "leaf3.key", 4, TLS_CHAIN_VALID, "" },
+    { "deep-withrogue.pem", "leaf3.key", 4, TLS_CHAIN_VALID, "" },
+    /* Processed from the last: sub before its issuer mid, so never trusted. */
+    { "deep-outoforder.pem", "leaf3.key", 3, TLS_CHAIN_UNTRUSTED,
+      "partner sent 3 certificates out of order: CN=Domsec Test Sub CA, O=Domsec Test PKI "
+      "(certificate 2) comes after its issuer CN=Domsec Test Mid CA, O=Domsec Test PKI "
+      "(certificate 1); each must be followed by its issuer" },
+    { "deep-subsentlast.pem", "leaf3.key", 4, TLS_CHAIN_UNTRUSTED,
+      "(certificate 3) comes after its issuer CN=Domsec Test Mid CA, O=Domsec Test PKI "
+      "(certificate 1)" },
+    /* sub0's issuer inter has pathlen:0: refused for that, not for a missing root. */
+    { "deep-pathlen.pem", "leafp.key", 3, TLS_CHAIN_UNTRUSTED,
+      "partner sent 3 certificates; certificate 1 (CN=Domsec Test Sub CA 0, O=Domsec Test "
+      "PKI) does not verify: ASN CA path length" },
+    /* An expired intermediate, on the leaf's path or not: an invalid CA. */
+    { "deep-expiredsub.pem", "leafx.key", 2, TLS_CHAIN_UNTRUSTED,
+      "certificate 1 (O=Domsec Test PKI, CN=Domsec Test Old CA) does not verify: ASN date "
+      "error, current date after" },
+    { "deep-withexpired.pem", "leaf3.key", 4, TLS_CHAIN_UNTRUSTED,
+      "certificate 3 (O=Domsec Test PKI, CN=Domsec Test Old CA) does not verify" },
+};
+
+static void test_chain_order_as_handshake(void **state)
+{
+    tls_crl_publish(NULL);
+    for (size_t i = 0; i < sizeof(deep) / sizeof(deep[0]); i++) {
+        struct tls_facts f;
+        long    hs = handshake_code(path(deep[i].file), path(deep[i].key));
+        const char *d;
+
+        judge(deep[i].file, deep[i].ncerts, &f);
+        d = tls_facts_detail(&f);
+        if (f.chain != deep[i].chain || hs_chain(hs) != deep[i].chain
+            || (deep[i].reason[0] != '\0' && strstr(d, deep[i].reason) == NULL))
+            fail_msg("%s: chain %d (want %d) code %ld, handshake's code %ld, detail \"%s\"",
+                     deep[i].file, (int)f.chain, (int)deep[i].chain, f.verify_code, hs, d);
+    }
+}
+
 static void test_no_crls_is_unknown(void **state)
 {
     struct tls_facts f;
@@ -158,6 +350,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rows),
         cmocka_unit_test(test_no_crls_is_unknown),
+        cmocka_unit_test(test_chain_order_as_handshake),
         cmocka_unit_test(test_read_pem_errors),
     };
     int     rc;
