@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "domsec_cmd.h"
 #include "domsec_probe.h"
 #include "log.h"
 
@@ -29,27 +30,11 @@ const char *domsec__probe_str(const json_t *o, const char *key)
     return s != NULL ? s : "";
 }
 
-/* escaped - s for a terminal (xmalloc()ed): C0 controls and DEL as \xHH,
- * C1 (U+0080-U+009F) as \u00HH (the notation of `domsec queue`'s dq_esc),
- * so that a peer's banner, EHLO line or certificate name cannot drive the
- * terminal (ESC sequences) or fake a line (CR, LF) */
+/* escaped - s for a terminal (xmalloc()ed), one line: domsec_term_text */
 
 static char *escaped(const char *s)
 {
-    const unsigned char *u = (const unsigned char *)s;
-    char   *out, *o;
-
-    out = o = xmalloc(strlen(s) * 4 + 1);
-    for (; *u; u++) {
-        if (*u < 0x20 || *u == 0x7f)
-            o += sprintf(o, "\\x%02X", *u);
-        else if (*u == 0xc2 && u[1] >= 0x80 && u[1] <= 0x9f)    /* C1, UTF-8 */
-            o += sprintf(o, "\\u%04X", *++u);
-        else
-            *o++ = (char)*u;
-    }
-    *o = '\0';
-    return out;
+    return domsec_term_text(s, false);
 }
 
 /* shown - escaped(s), kept until SHOWN_RING more calls (enough for one printf) */

@@ -178,33 +178,22 @@ static const char *dq_s(const json_t *obj, const char *key)
 }
 
 /*
- * dq_esc - text from a message or a peer, safe for a terminal: C0 controls
- * but TAB and LF (and CR before LF, in `lines` mode: headers and body),
- * DEL and C1 (U+0080-U+009F) are written as visible escapes (\x1B,
- * \u009B), as postcat and mailq do, so a sender or an MX cannot drive the
- * administrator's terminal.  The result lives until eight more calls.
+ * dq_esc - text from a message or a peer, safe for a terminal
+ * (domsec_term_text: C0, DEL and C1 as \x1B, \u009B; in `lines` mode,
+ * headers and body, TAB, LF and CRLF stay), as postcat and mailq do, so a
+ * sender or an MX cannot drive the administrator's terminal.  The result
+ * lives until eight more calls.
  */
 static const char *dq_esc(const char *s, bool lines)
 {
     static char *ring[8];
     static unsigned k;
-    const unsigned char *p = (const unsigned char *)s;
-    char   *out = xmalloc(strlen(s) * 6 + 1), *o = out;
 
-    for (; *p; p++) {
-        if ((*p < 0x20 && *p != '\t' && *p != '\n' && !(lines && *p == '\r' && p[1] == '\n'))
-            || *p == 0x7f)
-            o += sprintf(o, "\\x%02X", *p);
-        else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
-            o += sprintf(o, "\\u%04X", *++p);
-        else
-            *o++ = (char)*p;
-    }
-    *o = '\0';
     free(ring[k]);
-    ring[k] = out;
+    ring[k] = domsec_term_text(s, lines);
+    s = ring[k];
     k = (k + 1) % 8;
-    return out;
+    return s;
 }
 
 /* dq_t - dq_s of text from outside, escaped (dq_esc) */

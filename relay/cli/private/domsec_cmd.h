@@ -37,6 +37,9 @@ int     domsec_reload(const char *config_path, bool after_write);
 /* domsec_queue.c: `domsec queue list|summary|show|retry|hold|release|delete` */
 int     domsec_queue_main(const char *config_path, int argc, char **argv);
 
+/* domsec_term.c: text from outside, safe for a terminal */
+char   *domsec_term_text(const char *s, bool lines);
+
 /* domsec_cert.c: `domsec cert new|request|import|list|show|renew|remove` */
 int     domsec_cert_main(const char *config_path, int argc, char **argv);
 
