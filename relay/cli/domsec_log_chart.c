@@ -236,7 +236,7 @@ static void chart_svg(FILE *fp, const struct chart_grid *g)
     }
     fputs("</g>\n", fp);
 
-    double slot = pw / (double)g->n, bw = slot * 0.7 < 1 ? 1 : slot * 0.7;
+    double slot = pw / (double)g->n, bw = slot * 0.7 < 1 ? 1 : slot * 0.7 > 48 ? 48 : slot * 0.7;
 
     fputs("<g class=\"bars\">\n", fp);
     for (size_t i = 0; i < g->n; i++) {

@@ -50,30 +50,65 @@ static const char html_css[] =
     "figure.chart{margin:.6em 0 1.4em;break-inside:avoid}\n"
     "figure.chart svg{max-width:100%;height:auto;display:block}\n"
     "figcaption{font-weight:bold;margin:.2em 0}\n"
-    "dl.cert{margin:0}dl.cert dt{float:left;clear:left;color:#555;width:6.5em}\n"
-    "dl.cert dd{margin:0 0 0 6.5em}\n"
+    "dl.cert{margin:0;display:grid;grid-template-columns:max-content auto;column-gap:.6em;"
+    "align-items:baseline}\n"
+    "dl.cert dt{color:#555}dl.cert dd{margin:0}\n"
     "@page{size:A4 landscape;margin:10mm}\n"
     "@media print{body{margin:0;font-size:8pt}.wide{overflow:visible}"
     "tr,li,figure,dl{break-inside:avoid}thead{display:table-header-group}"
     ".tok,.sids{font-size:7pt}table.meta td{min-width:0}}\n";
 
-/* domsec_html_esc - text for element content and quoted attributes */
+/* html_esc_n - n bytes of s, escaped for content and quoted attributes */
 
-void domsec_html_esc(FILE *fp, const char *s)
+static void html_esc_n(FILE *fp, const char *s, size_t n)
 {
-    for (; s && *s; s++) {
-        switch (*s) {
+    for (size_t i = 0; i < n; i++) {
+        switch (s[i]) {
         case '&': fputs("&amp;", fp); break;
         case '<': fputs("&lt;", fp); break;
         case '>': fputs("&gt;", fp); break;
         case '"': fputs("&quot;", fp); break;
         case '\'': fputs("&#39;", fp); break;
-        default: fputc(*s, fp);
+        default: fputc(s[i], fp);
         }
     }
 }
 
-/* domsec_html_cell - <td class=cls>escaped s</td>; "-" for an empty s */
+/* domsec_html_esc - text for element content and quoted attributes */
+
+void domsec_html_esc(FILE *fp, const char *s)
+{
+    if (s)
+        html_esc_n(fp, s, strlen(s));
+}
+
+/* domsec_html_text - escaped content that wraps at spaces only: a word in
+ * which browsers would also break a line (after a hyphen, a slash ...) is
+ * kept whole in a nowrap span; a long token (a thumbprint in a sentence:
+ * 24 characters or more) may break anywhere instead (class tok) */
+
+void domsec_html_text(FILE *fp, const char *s)
+{
+    while (s && *s) {
+        size_t sp = strspn(s, " "), w;
+
+        fwrite(s, 1, sp, fp);
+        s += sp;
+        if ((w = strcspn(s, " ")) == 0)
+            break;
+        const char *span = w >= 24 ? "<span class=tok>" : "";
+
+        for (size_t i = 0; w > 1 && i < w && !*span; i++)
+            if (strchr("-/?!+%|}", s[i]))
+                span = "<span class=nw>";
+        fputs(span, fp);
+        html_esc_n(fp, s, w);
+        fputs(*span ? "</span>" : "", fp);
+        s += w;
+    }
+}
+
+/* domsec_html_cell - <td class=cls>s as text</td>; "-" for an empty s */
 
 void domsec_html_cell(FILE *fp, const char *cls, const char *s)
 {
@@ -81,7 +116,7 @@ void domsec_html_cell(FILE *fp, const char *cls, const char *s)
         fprintf(fp, "<td class=\"%s\">", cls);
     else
         fputs("<td>", fp);
-    domsec_html_esc(fp, s && *s ? s : "-");
+    domsec_html_text(fp, s && *s ? s : "-");
     fputs("</td>", fp);
 }
 
@@ -222,7 +257,7 @@ static void html_header(FILE *fp, const struct log_audit_result *r)
         fputs("<ul class=notes id=notes>\n", fp);
         for (size_t i = 0; i < r->nnotes; i++) {
             fputs("<li>", fp);
-            domsec_html_esc(fp, r->notes[i]);
+            domsec_html_text(fp, r->notes[i]);
             fputs("</li>\n", fp);
         }
         fputs("</ul>\n", fp);
@@ -343,8 +378,9 @@ static void html_traffic(FILE *fp, const char *id, const struct log_audit_partne
         if (partners) {
             fputs("<td>", fp);
             for (size_t k = 0; k < p->nfailures; k++) {
-                fprintf(fp, "%s%llu &times; ", k ? "<br>" : "", (unsigned long long)p->failures[k].count);
-                domsec_html_esc(fp, p->failures[k].name);
+                fprintf(fp, "%s%llu&nbsp;&times;&nbsp;", k ? "<br>" : "",
+                        (unsigned long long)p->failures[k].count);
+                domsec_html_text(fp, p->failures[k].name);
             }
             fputs("</td>", fp);
         }

@@ -27,7 +27,7 @@ static void cert_dl_item(FILE *fp, const char *name, const char *value, bool tok
     if (value == NULL || value[0] == '\0')
         return;
     fprintf(fp, "<dt>%s</dt><dd%s>", name, token ? " class=tok" : "");
-    domsec_html_esc(fp, value);
+    (token ? domsec_html_esc : domsec_html_text)(fp, value);
     fputs("</dd>", fp);
 }
 
@@ -42,7 +42,7 @@ static void cert_verdict(FILE *fp, const struct log_audit_cert *c)
             ? "dim" : "bad", log_audit_verdict_name(c->verdict));
     if (c->reason && c->reason[0]) {
         fputs("<br>", fp);
-        domsec_html_esc(fp, c->reason);
+        domsec_html_text(fp, c->reason);
     }
     if (c->revoked_at && c->revoked_at[0]) {
         fputs("<br>revoked <span class=nw>", fp);
@@ -51,11 +51,11 @@ static void cert_verdict(FILE *fp, const struct log_audit_cert *c)
     }
     if (c->crl_issuer && c->crl_issuer[0]) {
         fputs("<br>CRL issuer ", fp);
-        domsec_html_esc(fp, c->crl_issuer);
+        domsec_html_text(fp, c->crl_issuer);
     }
     if (c->reply && c->reply[0]) {
         fputs("<br>reply <span class=nw>", fp);
-        domsec_html_esc(fp, c->reply);
+        domsec_html_text(fp, c->reply);
         fputs("</span>", fp);
     }
     fputs("</td>", fp);

@@ -19,7 +19,9 @@ struct log_audit_sids;
 /* domsec_log_html.c */
 /* Text for element content and quoted attributes (NULL writes nothing). */
 void    domsec_html_esc(FILE *fp, const char *s);
-/* <td class="cls">s</td>, escaped; "-" for NULL or "" (cls NULL: none). */
+/* Escaped content that a browser may wrap at spaces only (NULL: nothing). */
+void    domsec_html_text(FILE *fp, const char *s);
+/* <td class="cls">s as text</td>; "-" for NULL or "" (cls NULL: none). */
 void    domsec_html_cell(FILE *fp, const char *cls, const char *s);
 /* A log date-time "2026-11-22T08:00:00.000Z" as "2026-11-22 08:00:00Z" in
  * out (returned); other strings are returned as they are ("" for NULL). */
