@@ -116,9 +116,19 @@ struct log_audit *log_audit_new(const struct log_audit_opts *opts)
     return a;
 }
 
+/* audit_dec - the decision record of a session's domain slot */
+
+static struct audit_dec *audit_dec(struct audit_sess *s, int slot)
+{
+    if (s->dec == NULL)
+        s->dec = xcalloc(AUDIT_SESS_DOMAINS, sizeof(*s->dec));
+    return &s->dec[slot];
+}
+
 /* audit_verdict - a domain-security verdict row: "... '<d>' on ... connector '<c>' <rest>" */
 
-static void audit_verdict(struct log_audit *a, struct audit_sess *s, const struct log_field *ctx)
+static void audit_verdict(struct log_audit *a, struct audit_sess *s, const struct log_field *date,
+                          const struct log_field *ctx)
 {
     const char *p = memchr(ctx->p, '\'', ctx->len), *end = ctx->p + ctx->len, *q, *rest;
     int slot;
@@ -129,8 +139,16 @@ static void audit_verdict(struct log_audit *a, struct audit_sess *s, const struc
     if (slot < 0)
         return;
     struct audit_partner *ap = &a->partners[s->dom[slot]];
+    struct audit_dec *d = audit_dec(s, slot);
 
     ap->inferred = true;
+    /* A verdict row is written only for a listed domain: it was listed then. */
+    if (s->kind == LOG_READ_RECV)
+        ap->then_in = true;
+    else
+        ap->then_out = true;
+    if (d->time[0] == '\0')
+        log_field_copy(date, d->time, sizeof(d->time));
     /* Skip " on ... connector '<c>'". */
     if ((q = memchr(q + 1, '\'', (size_t)(end - q - 1))) == NULL
         || (q = memchr(q + 1, '\'', (size_t)(end - q - 1))) == NULL)
@@ -138,6 +156,7 @@ static void audit_verdict(struct log_audit *a, struct audit_sess *s, const struc
     rest = q + 1;
     if (end - rest >= 19 && memcmp(rest, " was domain-secured", 19) == 0) {
         s->secured |= (uint8_t)(1u << slot);
+        d->secured = true;
         return;
     }
     static const char *const because[] = { " was refused because ", " failed because " };
@@ -151,6 +170,13 @@ static void audit_verdict(struct log_audit *a, struct audit_sess *s, const struc
             while (re > r && (re[-1] == '.' || re[-1] == ' '))
                 re--;
             log__audit_count_add(&ap->p.failures, &ap->p.nfailures, r, (size_t)(re - r));
+            if (!d->refused) {
+                d->refused = true;
+                d->rule = xstrndup(r, (size_t)(re - r));
+                log_field_copy(date, d->time, sizeof(d->time));
+                if (s->kind == LOG_READ_RECV)
+                    s->reply_slot = (uint8_t)slot;      /* the `>` row that follows */
+            }
         }
     }
 }
@@ -166,14 +192,16 @@ static void audit_proto_row(struct log_audit *a, struct log_row *row)
 
     if (f[LOG_P_EVENT].len != 1 || !log__audit_sid(f[LOG_P_SESSION].p, f[LOG_P_SESSION].len, &sid))
         return;
-    if (row->kind == LOG_READ_RECV && a->opts.ninternal && log__audit_internal(a, &f[LOG_P_CONNECTOR]))
-        return;
     s = log__audit_sess_get(a, row->kind, sid);
+    if (row->kind == LOG_READ_RECV && a->opts.ninternal && log__audit_internal(a, &f[LOG_P_CONNECTOR]))
+        s->internal = true;
+    if (s->internal)
+        return;                         /* our users' mail: counted apart, not read */
     ev = f[LOG_P_EVENT].p[0];
     if (ev == '*') {
         struct log_field *ctx = &f[LOG_P_CONTEXT];
 
-        if (log__audit_cert_row(s, row->kind, f))
+        if (log__audit_cert_row(a, s, row->kind, f))
             return;                     /* a certificate block's row */
         if (log_field_prefix(ctx, "TLS protocol SP_PROT_")) {
             const char *v = ctx->p + 21;
@@ -192,8 +220,17 @@ static void audit_proto_row(struct log_audit *a, struct log_row *row)
             s->tls_error = xstrndup(ctx->p + 34, ctx->len - 34);
         } else if (log_field_prefix(ctx, "Message from secure domain '")
                    || log_field_prefix(ctx, "Message to secure domain '")) {
-            audit_verdict(a, s, ctx);
+            audit_verdict(a, s, &f[LOG_P_DATE], ctx);
         }
+        return;
+    }
+    if (ev == '>' && s->reply_slot != 0xff && s->dec != NULL && row->kind == LOG_READ_RECV) {
+        struct audit_dec *d = &s->dec[s->reply_slot];
+
+        log_field_unescape(&f[LOG_P_DATA]);
+        free(d->reply);
+        d->reply = xstrndup(f[LOG_P_DATA].p, f[LOG_P_DATA].len);
+        s->reply_slot = 0xff;
         return;
     }
     if (ev == '<' && row->kind == LOG_READ_RECV && f[LOG_P_DATA].len > 10
@@ -207,14 +244,15 @@ static void audit_proto_row(struct log_audit *a, struct log_row *row)
         size_t dl;
         const char *d = log__audit_addr_domain(f[LOG_P_DATA].p + 8, f[LOG_P_DATA].len - 8, &dl);
 
-        log__audit_sess_domain(a, s, d, dl);
+        if (!log__audit_accepted(a, d, dl))
+            log__audit_sess_domain(a, s, d, dl);
     }
 }
 
-/* audit_message - count one message for a partner */
+/* audit_message - count one message for a partner; judge it later (log__audit_judge_messages) */
 
 static void audit_message(struct log_audit *a, uint32_t pi, bool in, bool secured,
-                          const struct log_field *date)
+                          const struct log_field *date, const struct log_field *sc)
 {
     struct audit_partner *ap = &a->partners[pi];
 
@@ -225,40 +263,103 @@ static void audit_message(struct log_audit *a, uint32_t pi, bool in, bool secure
         ap->p.messages_out++;
         ap->p.messages_out_secured += secured;
     }
-    if (secured) {
+    log__audit_bucket(&ap->hours, date, secured ? AUDIT_C_SECURED : AUDIT_C_NOT_SECURED);
+    if (secured) {                      /* 02P: listed then */
         ap->inferred = true;
+        *(in ? &ap->then_in : &ap->then_out) = true;
         return;
     }
-    uint64_t *n = in ? &ap->unsecured_in : &ap->unsecured_out;
-    char *at = in ? ap->unsecured_in_at : ap->unsecured_out_at;
+    /* Whether it was listed then needs its session, which may be in a file
+     * read later (a day's RECV-2 after its MSGTRK-1): at the end. */
+    if (a->npending == a->pending_cap) {
+        a->pending_cap = a->pending_cap ? 2 * a->pending_cap : 256;
+        a->pending = xrealloc(a->pending, a->pending_cap * sizeof(*a->pending));
+    }
+    struct audit_pending *m = &a->pending[a->npending++];
 
-    if ((*n)++ == 0 || memcmp(date->p, at, date->len < LOG_READ_TSLEN ? date->len : LOG_READ_TSLEN) < 0)
-        log_field_copy(date, at, LOG_READ_TSLEN + 1);
+    memset(m, 0, sizeof(*m));
+    m->pi = pi;
+    m->in = in;
+    m->has_sid = log__audit_sid(sc->p, sc->len, &m->sid);
+    log_field_copy(date, m->time, sizeof(m->time));
+}
+
+/* log__audit_judge_messages - the messages not domain-secured: was their domain listed then? */
+
+void log__audit_judge_messages(struct log_audit *a)
+{
+    for (size_t k = 0; k < a->npending; k++) {
+        const struct audit_pending *m = &a->pending[k];
+        struct audit_partner *ap = &a->partners[m->pi];
+        struct audit_sess *s = m->has_sid
+            ? log__audit_sess_find(a, m->in ? LOG_READ_RECV : LOG_READ_SEND, m->sid) : NULL;
+        bool listed = false;
+
+        if (s != NULL) {                /* a verdict row is written for every listed domain */
+            for (int i = 0; i < s->ndom; i++)
+                if (s->dom[i] == m->pi && s->dec != NULL && (s->dec[i].secured || s->dec[i].refused))
+                    listed = true;
+            if (listed)
+                *(m->in ? &ap->then_in : &ap->then_out) = true;
+        } else {                        /* the logs do not say: today's configuration */
+            *(m->in ? &ap->today_in : &ap->today_out) = true;
+            a->today_events++;
+            listed = a->opts.listed_known ? (m->in ? ap->p.listed_in_now : ap->p.listed_out_now)
+                : ap->inferred;
+        }
+        if (!listed)
+            continue;
+        uint64_t *n = m->in ? &ap->unsecured_in : &ap->unsecured_out;
+        char *at = m->in ? ap->unsecured_in_at : ap->unsecured_out_at;
+
+        if ((*n)++ == 0 || strcmp(m->time, at) < 0)
+            strcpy(at, m->time);
+    }
+}
+
+/* audit_internal_message - our users' mail (internal connector, Originating) or a delivery inward */
+
+static void audit_internal_message(struct log_audit *a, bool in, bool secured)
+{
+    struct log_audit_totals *t = &a->res.total_internal;
+
+    if (in) {
+        t->messages_in++;
+        t->messages_in_secured += secured;
+    } else {
+        t->messages_out++;
+        t->messages_out_secured += secured;
+    }
 }
 
 /* audit_track_row - one message tracking row */
 
 static void audit_track_row(struct log_audit *a, struct log_row *row)
 {
-    struct log_field *f = row->f, *info = &f[LOG_T_MESSAGE_INFO];
+    struct log_field *f = row->f, *info = &f[LOG_T_MESSAGE_INFO], *date = &f[LOG_T_DATE];
     bool in, secured = info->len > 4 && memcmp(info->p, "02P:", 4) == 0;
 
     if (log_field_eq(&f[LOG_T_EVENT], "RECEIVE")) {
         if (log_field_eq(&f[LOG_T_DIRECTION], "Originating")
-            || (a->opts.ninternal && log__audit_internal(a, &f[LOG_T_CONNECTOR])))
+            || (a->opts.ninternal && log__audit_internal(a, &f[LOG_T_CONNECTOR]))) {
+            audit_internal_message(a, true, secured);
             return;
+        }
         in = true;
     } else if (log_field_eq(&f[LOG_T_EVENT], "SEND")) {
-        if (log_field_eq(&f[LOG_T_DIRECTION], "Incoming"))
+        if (log_field_eq(&f[LOG_T_DIRECTION], "Incoming")) {
+            audit_internal_message(a, false, secured);
             return;
+        }
         in = false;
     } else {
         return;
     }
     if (in || secured)
-        log__audit_bucket(a, &f[LOG_T_DATE], secured);
+        log__audit_bucket(&a->hours, date, secured ? AUDIT_C_SECURED : AUDIT_C_NOT_SECURED);
     if (secured) {
-        audit_message(a, log__audit_partner_find(a, info->p + 4, info->len - 4), in, true, &f[LOG_T_DATE]);
+        audit_message(a, log__audit_partner_find(a, info->p + 4, info->len - 4), in, true, date,
+                      &f[LOG_T_SOURCE_CONTEXT]);
         return;
     }
     if (in) {
@@ -266,12 +367,14 @@ static void audit_track_row(struct log_audit *a, struct log_row *row)
         const char *d = log__audit_addr_domain(f[LOG_T_SENDER].p, f[LOG_T_SENDER].len, &dl);
         uint64_t sid;
         struct audit_sess *s;
+        uint32_t pi;
 
         if (d != NULL) {
-            audit_message(a, log__audit_partner_find(a, d, dl), true, false, &f[LOG_T_DATE]);
+            pi = log__audit_partner_find(a, d, dl);
+            audit_message(a, pi, true, false, date, &f[LOG_T_SOURCE_CONTEXT]);
         } else if (log__audit_sid(f[LOG_T_SOURCE_CONTEXT].p, f[LOG_T_SOURCE_CONTEXT].len, &sid)
                    && (s = log__audit_sess_find(a, LOG_READ_RECV, sid)) != NULL && s->ndom > 0) {
-            audit_message(a, s->dom[0], true, false, &f[LOG_T_DATE]);
+            audit_message(a, s->dom[0], true, false, date, &f[LOG_T_SOURCE_CONTEXT]);
         }
         return;
     }
@@ -311,13 +414,15 @@ static void audit_track_row(struct log_audit *a, struct log_row *row)
                 ;
             if (k == nseen && nseen < 16) {
                 if (nseen == 0)
-                    log__audit_bucket(a, &f[LOG_T_DATE], false);
+                    log__audit_bucket(&a->hours, date, AUDIT_C_NOT_SECURED);
                 seen[nseen++] = pi;
-                audit_message(a, pi, false, false, &f[LOG_T_DATE]);
+                audit_message(a, pi, false, false, date, &f[LOG_T_SOURCE_CONTEXT]);
             }
         }
         p = semi + 1;
     }
+    if (nseen == 0)
+        audit_internal_message(a, false, false);        /* every recipient is ours */
 }
 
 /* log_audit_row - feed one row */
@@ -337,147 +442,4 @@ void log_audit_row(struct log_audit *a, struct log_row *row)
         audit_track_row(a, row);
     else
         audit_proto_row(a, row);
-}
-
-/* audit_partner_cmp - partners by domain */
-
-static int audit_partner_cmp(const void *x, const void *y)
-{
-    const struct log_audit_partner *c = x, *d = y;
-
-    return strcmp(c->domain, d->domain);
-}
-
-/* audit_close_sessions - attribute every session to its partners */
-
-static void audit_close_sessions(struct log_audit *a)
-{
-    for (size_t k = 0; k < a->sess_cap; k++) {
-        struct audit_sess *s = &a->sess[k];
-
-        if (!s->used)
-            continue;
-        a->res.sessions++;
-        for (int i = 0; i < s->ndom; i++) {
-            struct audit_partner *ap = &a->partners[s->dom[i]];
-            bool sec = s->secured & (1u << i);
-            const char *tls = s->tls[0] ? s->tls : "none";
-
-            if (s->kind == LOG_READ_RECV) {
-                ap->p.sessions_in++;
-                ap->p.sessions_in_secured += sec;
-            } else {
-                ap->p.sessions_out++;
-                ap->p.sessions_out_secured += sec;
-            }
-            log__audit_count_add(&ap->p.tls, &ap->p.ntls, tls, strlen(tls));
-            if (s->tls_error) {
-                char *why = xasprintf("TLS negotiation failed: %s", s->tls_error);
-
-                log__audit_count_add(&ap->p.failures, &ap->p.nfailures, why, strlen(why));
-                free(why);
-            }
-            if (s->cert && s->cert->thumbprint && sec)
-                log__audit_add_cert(ap, s->cert, s->kind == LOG_READ_RECV);
-        }
-    }
-}
-
-/* audit_buckets - hours, or days when the messages span more than 2 days */
-
-static void audit_buckets(struct log_audit *a)
-{
-    struct log_audit_result *r = &a->res;
-
-    if (a->nhours == 0)
-        return;
-    long d0 = log_read_day(a->hours[0].label, false);
-    long d1 = log_read_day(a->hours[a->nhours - 1].label, false);
-
-    r->buckets = xcalloc(a->nhours, sizeof(*r->buckets));
-    if (d1 - d0 < 2) {
-        memcpy(r->buckets, a->hours, a->nhours * sizeof(*r->buckets));
-        r->nbuckets = a->nhours;
-        return;
-    }
-    for (size_t i = 0; i < a->nhours; i++) {
-        if (r->nbuckets == 0 || memcmp(r->buckets[r->nbuckets - 1].label, a->hours[i].label, 10) != 0)
-            memcpy(r->buckets[r->nbuckets++].label, a->hours[i].label, 10);
-        r->buckets[r->nbuckets - 1].secured += a->hours[i].secured;
-        r->buckets[r->nbuckets - 1].not_secured += a->hours[i].not_secured;
-    }
-}
-
-/* log_audit_finish - the result */
-
-const struct log_audit_result *log_audit_finish(struct log_audit *a)
-{
-    struct log_audit_result *r = &a->res;
-    char end[LOG_READ_TSLEN + 1];
-
-    if (a->finished)
-        return r;
-    a->finished = true;
-    r->listed_from_config = a->opts.listed_known;
-    if (log_read_time_arg(a->opts.from, r->from) == 0)
-        strcpy(r->from, a->first);
-    if (log_read_time_arg(a->opts.to, r->to) == 0)
-        strcpy(r->to, a->last);
-    strcpy(end, r->to[0] ? r->to : "1970-01-01");
-    audit_close_sessions(a);
-    for (size_t k = 0; k < a->npartners; k++) {
-        struct audit_partner *ap = &a->partners[k];
-
-        if (!a->opts.listed_known)
-            ap->listed_in = ap->listed_out = ap->inferred;
-        ap->p.listed = ap->listed_in || ap->listed_out;
-    }
-    log__audit_warnings(a, end);
-    audit_buckets(a);
-    /* The result: the partners asked for, sorted (warnings keep pointers
-     * to the domain strings, which move with their records: fine). */
-    r->partners = xcalloc(a->npartners ? a->npartners : 1, sizeof(*r->partners));
-    for (size_t k = 0; k < a->npartners; k++)
-        if (!a->opts.domain || strcasecmp(a->opts.domain, a->partners[k].p.domain) == 0)
-            r->partners[r->npartners++] = a->partners[k].p;
-    qsort(r->partners, r->npartners, sizeof(*r->partners), audit_partner_cmp);
-    return r;
-}
-
-/* log_audit_free - free the audit and its result */
-
-void log_audit_free(struct log_audit *a)
-{
-    if (a == NULL)
-        return;
-    for (size_t k = 0; k < a->sess_cap; k++) {
-        struct audit_sess *s = &a->sess[k];
-
-        if (!s->used)
-            continue;
-        log__audit_cert_seen_free(s->cert);
-        free(s->tls_error);
-    }
-    free(a->sess);
-    for (size_t k = 0; k < a->npartners; k++) {
-        struct log_audit_partner *p = &a->partners[k].p;
-
-        for (size_t i = 0; i < p->nfailures; i++)
-            free(p->failures[i].name);
-        for (size_t i = 0; i < p->ntls; i++)
-            free(p->tls[i].name);
-        log__audit_certs_free(p);
-        free(p->failures);
-        free(p->tls);
-        free(p->domain);
-    }
-    free(a->partners);
-    free(a->pidx);
-    free(a->hours);
-    for (size_t i = 0; i < a->res.nwarnings; i++)
-        free(a->res.warnings[i].text);
-    free(a->res.warnings);
-    free(a->res.partners);
-    free(a->res.buckets);
-    free(a);
 }

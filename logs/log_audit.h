@@ -162,6 +162,8 @@ struct log_audit_warning {
     long    days_left;                  /* CERT_EXPIRES: negative = expired */
     bool    ours;                       /* CERT_EXPIRES: our own certificate */
     bool    inbound;                    /* the direction (Receive) */
+    struct log_audit_listed listed;     /* the domain at the time (CERT_REFUSED, REFUSED,
+                                         * NOT_SECURED) */
 };
 
 struct log_audit_lists {                /* the domain-secure lists */

@@ -73,10 +73,11 @@ uint32_t log__audit_partner_find(struct log_audit *a, const char *d, size_t n)
         *c = (char)tolower((unsigned char)*c);
     for (size_t k = 0; k < a->opts.nrecv_listed; k++)
         if (strcasecmp(a->opts.recv_listed[k], p->p.domain) == 0)
-            p->listed_in = true;
+            p->p.listed_in_now = true;
     for (size_t k = 0; k < a->opts.nsend_listed; k++)
         if (strcasecmp(a->opts.send_listed[k], p->p.domain) == 0)
-            p->listed_out = true;
+            p->p.listed_out_now = true;
+    p->p.ours = log__audit_accepted(a, p->p.domain, strlen(p->p.domain));
     a->pidx[i] = (uint32_t)a->npartners + 1;
     return (uint32_t)a->npartners++;
 }
@@ -163,6 +164,7 @@ struct audit_sess *log__audit_sess_get(struct log_audit *a, enum log_read_kind k
     a->sess[i].used = 1;
     a->sess[i].sid = sid;
     a->sess[i].kind = (uint8_t)kind;
+    a->sess[i].reply_slot = 0xff;
     a->nsess++;
     return &a->sess[i];
 }
@@ -234,17 +236,17 @@ void log__audit_count_add(struct log_audit_count **list, size_t *n, const char *
     (*list)[(*n)++].count = 1;
 }
 
-/* log__audit_bucket - count a message in its hour */
+/* log__audit_bucket - count one event in its hour */
 
-void log__audit_bucket(struct log_audit *a, const struct log_field *date, bool secured)
+void log__audit_bucket(struct audit_hours *h, const struct log_field *date, enum audit_count what)
 {
-    size_t lo = 0, hi = a->nhours;
+    size_t lo = 0, hi = h->n;
 
     if (date->len < 13)
         return;
     while (lo < hi) {                   /* binary search; mostly appends */
         size_t mid = (lo + hi) / 2;
-        int c = memcmp(a->hours[mid].label, date->p, 13);
+        int c = memcmp(h->v[mid].label, date->p, 13);
 
         if (c == 0) {
             lo = mid;
@@ -255,17 +257,60 @@ void log__audit_bucket(struct log_audit *a, const struct log_field *date, bool s
         else
             hi = mid;
     }
-    if (a->nhours == a->hours_cap) {
-        a->hours_cap = a->hours_cap ? 2 * a->hours_cap : 64;
-        a->hours = xrealloc(a->hours, a->hours_cap * sizeof(*a->hours));
+    if (h->n == h->cap) {
+        h->cap = h->cap ? 2 * h->cap : 64;
+        h->v = xrealloc(h->v, h->cap * sizeof(*h->v));
     }
-    memmove(&a->hours[lo + 1], &a->hours[lo], (a->nhours - lo) * sizeof(*a->hours));
-    memset(&a->hours[lo], 0, sizeof(*a->hours));
-    memcpy(a->hours[lo].label, date->p, 13);
-    a->nhours++;
+    memmove(&h->v[lo + 1], &h->v[lo], (h->n - lo) * sizeof(*h->v));
+    memset(&h->v[lo], 0, sizeof(*h->v));
+    memcpy(h->v[lo].label, date->p, 13);
+    h->n++;
 found:
-    if (secured)
-        a->hours[lo].secured++;
+    if (what == AUDIT_C_SECURED)
+        h->v[lo].secured++;
+    else if (what == AUDIT_C_NOT_SECURED)
+        h->v[lo].not_secured++;
     else
-        a->hours[lo].not_secured++;
+        h->v[lo].refused++;
+}
+
+/* log__audit_sids_add - a session id into a certificate's or warning's list */
+
+void log__audit_sids_add(struct log_audit_sids *l, uint64_t sid)
+{
+    char hex[17];
+
+    snprintf(hex, sizeof(hex), "%016llX", (unsigned long long)sid);
+    for (size_t i = 0; i < l->n; i++)
+        if (memcmp(l->v[i], hex, 17) == 0)
+            return;
+    l->total++;
+    if (l->n < LOG_AUDIT_SIDS_MAX) {
+        l->v = xrealloc(l->v, (l->n + 1) * sizeof(*l->v));
+        memcpy(l->v[l->n++], hex, 17);
+        return;
+    }
+    /* Keep the lowest ids (sessions ids grow with time: the first ones). */
+    size_t hi = 0;
+
+    for (size_t i = 1; i < l->n; i++)
+        if (memcmp(l->v[i], l->v[hi], 17) > 0)
+            hi = i;
+    if (memcmp(hex, l->v[hi], 17) < 0)
+        memcpy(l->v[hi], hex, 17);
+}
+
+/* sids_cmp - session ids in order */
+
+static int sids_cmp(const void *x, const void *y)
+{
+    return memcmp(x, y, 17);
+}
+
+/* log__audit_sids_sort - a list's ids in order (in time order: ids grow) */
+
+void log__audit_sids_sort(struct log_audit_sids *l)
+{
+    if (l->n > 1)
+        qsort(l->v, l->n, sizeof(*l->v), sids_cmp);
 }

@@ -30,27 +30,59 @@
 
 enum audit_block { BLOCK_NONE, BLOCK_OURS, BLOCK_PEER };
 
-struct audit_cert_seen {                /* a session's partner certificate */
+struct audit_cert_seen {                /* a certificate block of a session */
     char   *thumbprint, *subject, *issuer, *serial, *not_after;     /* xstrdup()ed or NULL */
+    char   *not_before, *names;         /* xstrdup()ed or NULL */
+    char   *chain_status, *chain_reason, *revocation;   /* the rows after it; NULL */
     char    seen[LOG_READ_TSLEN + 1];
+};
+
+struct audit_dec {                      /* a domain-security decision in a session */
+    char    time[LOG_READ_TSLEN + 1];
+    bool    secured, refused;
+    char   *rule;                       /* owned: "refused because <rule>" / "failed
+                                         * because <reason>"; NULL when secured */
+    char   *reply;                      /* owned: the `>` row after a refusal; NULL */
 };
 
 struct audit_sess {
     uint64_t sid;
     uint8_t used, kind, ndom, block;
     uint8_t secured;                    /* bit i: dom[i] was domain-secured */
+    uint8_t reply_slot;                 /* dec[] awaiting its reply row, or 0xff */
+    bool    internal;                   /* on an internal receive connector */
     char    tls[8];                     /* "TLS1.2"; "" none */
     uint32_t dom[AUDIT_SESS_DOMAINS];   /* partner indices */
+    struct audit_dec *dec;              /* owned: AUDIT_SESS_DOMAINS of them, or NULL when
+                                         * the session had no decision row */
     struct audit_cert_seen *cert;       /* owned; NULL if none presented */
+    struct audit_cert_seen *own;        /* owned: our block while it is open; NULL */
     char   *tls_error;                  /* owned; NULL */
 };
 
+struct audit_hours {                    /* hour buckets, sorted by label */
+    struct log_audit_bucket *v;
+    size_t  n, cap;
+};
+
+enum audit_count { AUDIT_C_SECURED, AUDIT_C_NOT_SECURED, AUDIT_C_REFUSED };
+
 struct audit_partner {                  /* the result record, plus state */
     struct log_audit_partner p;
-    bool    inferred, listed_in, listed_out;
+    bool    inferred;                   /* a decision row or a 02P message */
+    bool    then_in, then_out;          /* the logs show it listed at the time */
+    bool    today_in, today_out;        /* an event judged by today's configuration */
     uint64_t unsecured_in, unsecured_out;
     char    unsecured_in_at[LOG_READ_TSLEN + 1], unsecured_out_at[LOG_READ_TSLEN + 1];
     size_t  certs_cap;
+    struct audit_hours hours;
+};
+
+struct audit_pending {                  /* a message not domain-secured, judged at the end */
+    uint64_t sid;                       /* its session (source-context) */
+    uint32_t pi;                        /* the partner */
+    bool    in, has_sid;
+    char    time[LOG_READ_TSLEN + 1];
 };
 
 struct log_audit {
@@ -61,8 +93,11 @@ struct log_audit {
     size_t  npartners, partners_cap;
     uint32_t *pidx;                     /* hash of partners: index + 1, 0 empty */
     size_t  pidx_cap;
-    struct log_audit_bucket *hours;
-    size_t  nhours, hours_cap;
+    struct audit_hours hours;
+    size_t  own_cap, warn_cap;
+    uint64_t today_events;              /* events judged by today's configuration */
+    struct audit_pending *pending;
+    size_t  npending, pending_cap;
     char    first[LOG_READ_TSLEN + 1], last[LOG_READ_TSLEN + 1];
     struct log_audit_result res;
     bool    finished;
@@ -113,6 +148,9 @@ struct log_file {
     uint64_t drops_reported;
 };
 
+/* log_audit.c */
+void    log__audit_judge_messages(struct log_audit *a);
+
 /* log_audit_index.c */
 uint32_t log__audit_partner_find(struct log_audit *a, const char *d, size_t n);
 const char *log__audit_addr_domain(const char *s, size_t n, size_t *dl);
@@ -123,14 +161,38 @@ struct audit_sess *log__audit_sess_find(struct log_audit *a, enum log_read_kind 
 bool    log__audit_sid(const char *p, size_t n, uint64_t *out);
 int     log__audit_sess_domain(struct log_audit *a, struct audit_sess *s, const char *d, size_t n);
 void    log__audit_count_add(struct log_audit_count **list, size_t *n, const char *name, size_t len);
-void    log__audit_bucket(struct log_audit *a, const struct log_field *date, bool secured);
+void    log__audit_bucket(struct audit_hours *h, const struct log_field *date, enum audit_count what);
+void    log__audit_sids_add(struct log_audit_sids *l, uint64_t sid);
+void    log__audit_sids_sort(struct log_audit_sids *l);
 
 /* log_audit_cert.c */
-bool    log__audit_cert_row(struct audit_sess *s, enum log_read_kind kind, struct log_field *f);
-void    log__audit_add_cert(struct audit_partner *ap, const struct audit_cert_seen *c, bool inbound);
-void    log__audit_warnings(struct log_audit *a, const char *end);
+bool    log__audit_cert_row(struct log_audit *a, struct audit_sess *s, enum log_read_kind kind,
+                            struct log_field *f);
+enum log_audit_verdict log__audit_cert_verdict(const struct audit_cert_seen *c,
+                                               const struct audit_dec *d);
+char   *log__audit_cert_reason(const struct audit_cert_seen *c, enum log_audit_verdict v,
+                               const char *domain, bool inbound);
+struct log_audit_cert *log__audit_cert_add(struct log_audit_cert **v, size_t *n, size_t *cap,
+                                           const struct audit_cert_seen *c, bool inbound,
+                                           enum log_audit_verdict verdict);
 void    log__audit_cert_seen_free(struct audit_cert_seen *c);
-void    log__audit_certs_free(struct log_audit_partner *p);
+void    log__audit_certs_free(struct log_audit_cert *v, size_t n);
+
+/* log_audit_warn.c */
+struct audit_event {                    /* one refusal, for log__audit_warn_event() */
+    enum log_audit_warning_kind kind;   /* CERT_REFUSED or REFUSED */
+    struct audit_partner *ap;
+    bool    inbound;
+    const char *thumbprint;             /* "" none */
+    enum log_audit_verdict verdict;
+    const char *reason, *reply;         /* may be NULL */
+    const char *time;
+    uint64_t sid;
+    struct log_audit_listed listed;
+};
+void    log__audit_warn_event(struct log_audit *a, const struct audit_event *e);
+void    log__audit_warnings(struct log_audit *a, const char *end);
+void    log__audit_warnings_free(struct log_audit_result *r);
 
 /* log_file.c */
 int     log__file_write_all(int fd, const char *p, size_t n);

@@ -84,7 +84,7 @@ static const char send1[] =
     S("12:00:00.010", "0000000000000005", 2, "*", "", TLS12C)
     S("12:00:00.010", "0000000000000005", 3, "*", "", "Remote certificate")
     CERT(S, "12:00:00.010", "0000000000000005", 4, "CN=mx.p.test", T3, "2030-01-01T00:00:00Z")
-    S("12:00:00.011", "0000000000000005", 5, "*", "", "Message to secure domain 'p.test' on send connector 'Internet' failed because the certificate name did not match .")
+    S("12:00:00.011", "0000000000000005", 5, "*", "", "Message to secure domain 'p.test' on send connector 'Internet' failed because the TLS server certificate subject did not match .")
     S("12:00:00.012", "0000000000000005", 6, "-", "", "Local")
     S("13:00:00.000", "0000000000000006", 0, "*", "", "attempting to connect")
     S("13:00:00.010", "0000000000000006", 1, "*", "", TLS12C)
@@ -125,12 +125,26 @@ static const struct log_audit_result *run(struct log_audit **ap, const struct lo
     return log_audit_finish(*ap);
 }
 
-static const struct log_audit_partner *partner(const struct log_audit_result *r, const char *d)
+static const struct log_audit_partner *find(const struct log_audit_partner *v, size_t n,
+                                            const char *d)
 {
-    for (size_t i = 0; i < r->npartners; i++)
-        if (strcmp(r->partners[i].domain, d) == 0)
-            return &r->partners[i];
-    fail_msg("no partner %s", d);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(v[i].domain, d) == 0)
+            return &v[i];
+    fail_msg("no domain %s", d);
+    return NULL;
+}
+
+#define partner(r, d) find((r)->partners, (r)->npartners, d)
+#define other(r, d) find((r)->others, (r)->nothers, d)
+
+static const struct log_audit_warning *warning(const struct log_audit_result *r,
+                                               enum log_audit_warning_kind k, const char *domain)
+{
+    for (size_t i = 0; i < r->nwarnings; i++)
+        if (r->warnings[i].kind == k && strcmp(r->warnings[i].domain, domain) == 0)
+            return &r->warnings[i];
+    fail_msg("no warning %s for %s", log_audit_warning_name(k), domain);
     return NULL;
 }
 
@@ -156,18 +170,26 @@ static void test_inferred(void **state)
 {
     struct log_audit *a;
     const struct log_audit_result *r = run(&a, &(struct log_audit_opts){ .to = "2026-11-22" });
-    const struct log_audit_partner *p = partner(r, "p.test"), *q = partner(r, "q.test");
+    const struct log_audit_partner *p = partner(r, "p.test"), *q = other(r, "q.test");
+    const struct log_audit_warning *w;
 
     assert_false(r->listed_from_config);
     assert_int_equal(r->sessions, 6);
     assert_true(p->listed);
+    assert_true(p->listed_in.then);
+    assert_false(p->listed_in.from_today);      /* verdict rows say so */
     assert_false(q->listed);
+    /* q.test sent plain mail, was never listed and presented nothing: not a partner. */
+    assert_int_equal(r->npartners, 1);
     assert_int_equal(p->sessions_in, 3);
     assert_int_equal(p->sessions_in_secured, 2);
+    assert_int_equal(p->sessions_in_refused, 1);
     assert_int_equal(p->sessions_out, 2);
     assert_int_equal(p->sessions_out_secured, 1);
+    assert_int_equal(p->sessions_out_refused, 1);
     assert_int_equal(count(p->failures, p->nfailures, "SubjectMismatch"), 1);
-    assert_int_equal(count(p->failures, p->nfailures, "the certificate name did not match"), 1);
+    assert_int_equal(count(p->failures, p->nfailures,
+                           "the TLS server certificate subject did not match"), 1);
     assert_int_equal(count(p->tls, p->ntls, "TLS1.3"), 2);
     assert_int_equal(count(p->tls, p->ntls, "TLS1.2"), 2);
     assert_int_equal(count(p->tls, p->ntls, "none"), 1);
@@ -181,33 +203,66 @@ static void test_inferred(void **state)
     assert_int_equal(p->messages_out_secured, 1);
     assert_int_equal(q->messages_in, 1);
     assert_int_equal(q->messages_out, 1);
-    /* Certificates: T1, T2 inbound (a change), T3 outbound (session 6 only:
-     * session 5 failed, so T3 was not the partner's there). */
-    assert_int_equal(p->ncerts, 3);
+    assert_int_equal(r->total_internal.messages_in, 1);
+    assert_int_equal(r->total_internal.messages_out, 1);
+    assert_int_equal(r->total_others.messages_in, 1);
+    assert_int_equal(r->total_partners.refused, 2);
+    /* Certificates: every one presented: T1, T2 inbound (a change), T3
+     * outbound refused (wrong name, session 5) and accepted (session 6). */
+    assert_int_equal(p->ncerts, 4);
     assert_string_equal(p->certs[0].thumbprint, T1);
+    assert_int_equal(p->certs[0].verdict, LOG_AUDIT_V_ACCEPTED);
     assert_string_equal(p->certs[0].subject, "CN=mx.p.test, O=P");
     assert_string_equal(p->certs[0].issuer, "CN=Partner CA, O=P");
     assert_string_equal(p->certs[0].first_seen, "2026-11-22T08:00:00.020Z");
+    assert_string_equal(p->certs[0].chain_status, "Valid");
+    assert_true(p->certs[0].listed.then);
     assert_true(p->certs[0].inbound);
     assert_string_equal(p->certs[1].thumbprint, T2);
     assert_string_equal(p->certs[1].not_after, "2026-12-02T00:00:00Z");
     assert_string_equal(p->certs[2].thumbprint, T3);
-    assert_false(p->certs[2].inbound);
-    assert_int_equal(p->certs[2].sessions, 1);
-    assert_string_equal(p->certs[2].last_seen, "2026-11-22T13:00:00.010Z");
+    assert_int_equal(p->certs[2].verdict, LOG_AUDIT_V_WRONG_NAME);
+    assert_string_equal(p->certs[2].sids.v[0], "0000000000000005");
+    assert_string_equal(p->certs[3].thumbprint, T3);
+    assert_int_equal(p->certs[3].verdict, LOG_AUDIT_V_ACCEPTED);
+    assert_false(p->certs[3].inbound);
+    assert_int_equal(p->certs[3].sessions, 1);
+    assert_string_equal(p->certs[3].last_seen, "2026-11-22T13:00:00.010Z");
+    /* Ours, from the "Sending certificate" block. */
+    assert_int_equal(r->nown_certs, 1);
+    assert_string_equal(r->own_certs[0].subject, "CN=mx.us.test");
     /* Warnings. */
     assert_int_equal(nwarn(r, LOG_AUDIT_W_CERT_CHANGED, T2), 1);
     assert_int_equal(nwarn(r, LOG_AUDIT_W_CERT_CHANGED, NULL), 1);
     assert_int_equal(nwarn(r, LOG_AUDIT_W_CERT_EXPIRES, T2), 1);
     assert_int_equal(nwarn(r, LOG_AUDIT_W_CERT_EXPIRES, NULL), 1);
+    w = warning(r, LOG_AUDIT_W_CERT_EXPIRES, "p.test");
+    assert_int_equal(w->days_left, 10);
+    assert_false(w->ours);
     assert_int_equal(nwarn(r, LOG_AUDIT_W_NOT_SECURED, "1 message(s) from listed domain p.test"), 1);
     assert_int_equal(nwarn(r, LOG_AUDIT_W_NOT_SECURED, "1 message(s) to listed domain p.test"), 1);
     assert_int_equal(nwarn(r, LOG_AUDIT_W_NOT_SECURED, "q.test"), 0);
-    /* Chart: hours 08, 09, 11, 13, 14. */
-    assert_int_equal(r->nbuckets, 5);
+    w = warning(r, LOG_AUDIT_W_REFUSED, "p.test");
+    assert_int_equal(w->count, 1);
+    assert_string_equal(w->reason, "SubjectMismatch");
+    assert_string_equal(w->reply, "550 5.7.1 no");
+    assert_string_equal(w->sids.v[0], "0000000000000003");
+    assert_string_equal(w->first, "2026-11-22T10:00:00.030Z");
+    w = warning(r, LOG_AUDIT_W_CERT_REFUSED, "p.test");
+    assert_int_equal(w->verdict, LOG_AUDIT_V_WRONG_NAME);
+    assert_string_equal(w->thumbprint, T3);
+    assert_false(w->inbound);
+    assert_int_equal(r->nwarnings, 6);
+    assert_true(log_audit_has_warnings(r));
+    /* Chart: hours 08 .. 14 (10 and 12: the refusals). */
+    assert_int_equal(r->nbuckets, 7);
+    assert_string_equal(r->bucket_unit, "hour");
     assert_string_equal(r->buckets[0].label, "2026-11-22T08");
     assert_int_equal(r->buckets[0].secured, 1);
     assert_int_equal(r->buckets[1].not_secured, 1);
+    assert_int_equal(r->buckets[2].refused, 1);
+    assert_int_equal(p->buckets[2].refused, 1);
+    assert_int_equal(q->buckets[3].not_secured, 1);
     log_audit_free(a);
 }
 
@@ -224,8 +279,16 @@ static void test_config_lists_and_filter(void **state)
     assert_int_equal(r->npartners, 1);
     assert_string_equal(r->partners[0].domain, "q.test");
     assert_true(r->partners[0].listed);
-    assert_int_equal(nwarn(r, LOG_AUDIT_W_NOT_SECURED, "from listed domain q.test"), 1);
+    /* Its RECEIVE's session has no verdict row: it was not listed then,
+     * whatever today's lists say; its SEND has no session in the logs:
+     * judged by today's configuration, and flagged so. */
+    assert_false(r->partners[0].listed_in.then);
+    assert_true(r->partners[0].listed_out.then);
+    assert_true(r->partners[0].listed_out.from_today);
+    assert_true(r->history_incomplete);
+    assert_int_equal(nwarn(r, LOG_AUDIT_W_NOT_SECURED, "from listed domain q.test"), 0);
     assert_int_equal(nwarn(r, LOG_AUDIT_W_NOT_SECURED, "to listed domain q.test"), 1);
+    assert_true(warning(r, LOG_AUDIT_W_NOT_SECURED, "q.test")->listed.from_today);
     assert_int_equal(nwarn(r, LOG_AUDIT_W_CERT_CHANGED, NULL), 0);     /* p.test filtered out */
     log_audit_free(a);
 }
@@ -260,9 +323,10 @@ static const char real_recv[] =
     H("08:01:00.000", "vm\\Inet", "00000000000000A2", 0, "*", "", "Received certificate")
     H("08:01:00.000", "vm\\Inet", "00000000000000A2", 1, "*", T1, "Certificate thumbprint")
     H("08:01:00.000", "vm\\Inet", "00000000000000A2", 2, "*", "Revoked", "Chain validation status")
-    H("08:01:00.000", "vm\\Inet", "00000000000000A2", 3, "*", "revoked: CRL of CN=P CA", "Revocation status")
+    H("08:01:00.000", "vm\\Inet", "00000000000000A2", 3, "*", "\"revoked: certificate serial 200F (CN=mx.p.test) revoked by CN=P CA, O=P on 2026-11-20 (keyCompromise)\"", "Revocation status")
     H("08:01:00.001", "vm\\Inet", "00000000000000A2", 4, "<", "MAIL FROM:<a@p.test>", "")
     H("08:01:00.001", "vm\\Inet", "00000000000000A2", 5, "*", "p.test", "Message from secure domain 'p.test' on receive connector 'Inet' was refused because CertificateValidationFailure (Revoked) .")
+    H("08:01:00.002", "vm\\Inet", "00000000000000A2", 6, ">", "454 4.7.5 Certificate validation failure", "")
     H("08:02:00.000", "vm\\Inet", "00000000000000A3", 0, "*", "", "Received certificate")
     H("08:02:00.000", "vm\\Inet", "00000000000000A3", 1, "*", T2, "Certificate thumbprint")
     H("08:02:00.000", "vm\\Inet", "00000000000000A3", 2, "*", "Valid", "Chain validation status")
@@ -294,11 +358,12 @@ static void test_real_rows(void **state)
     log_reader_free(r);
 
     const struct log_audit_result *res = log_audit_finish(a);
-    const struct log_audit_partner *p = partner(res, "p.test"), *q = partner(res, "q.test");
+    const struct log_audit_partner *p = partner(res, "p.test"), *q;
 
     /* The Hub session and its RECEIVE are ours: no us.test partner; the SEND
-     * to us.test / eu.us.test is inward. */
-    assert_int_equal(res->npartners, 2);
+     * to us.test / eu.us.test is inward; q.test is no partner. */
+    assert_int_equal(res->npartners, 1);
+    q = other(res, "q.test");
     assert_int_equal(p->sessions_in, 2);
     assert_int_equal(p->sessions_in_secured, 1);
     assert_int_equal(p->messages_in, 1);
@@ -306,10 +371,19 @@ static void test_real_rows(void **state)
     assert_int_equal(q->messages_in, 0);
     assert_int_equal(q->messages_out, 1);
     assert_int_equal(count(p->failures, p->nfailures, "CertificateValidationFailure (Revoked)"), 1);
-    /* The revoked certificate T1 is not the partner's: no change to T2. */
-    assert_int_equal(p->ncerts, 1);
-    assert_string_equal(p->certs[0].thumbprint, T2);
+    /* The revoked certificate T1 is listed with its verdict, and refused:
+     * a warning; it was never accepted, so no change to T2. */
+    assert_int_equal(p->ncerts, 2);
+    assert_string_equal(p->certs[0].thumbprint, T1);
+    assert_int_equal(p->certs[0].verdict, LOG_AUDIT_V_REVOKED);
+    assert_string_equal(p->certs[0].crl_issuer, "CN=P CA, O=P");
+    assert_string_equal(p->certs[0].revoked_at, "2026-11-20");
+    assert_string_equal(p->certs[0].reply, "454 4.7.5 Certificate validation failure");
+    assert_string_equal(p->certs[1].thumbprint, T2);
+    assert_int_equal(p->certs[1].verdict, LOG_AUDIT_V_ACCEPTED);
     assert_int_equal(nwarn(res, LOG_AUDIT_W_CERT_CHANGED, NULL), 0);
+    assert_int_equal(nwarn(res, LOG_AUDIT_W_CERT_REFUSED, T1), 1);
+    assert_int_equal(res->total_internal.sessions_in, 1);
     /* Chart: the partner's RECEIVE and the SEND to q.test, not the Hub's nor the inward SEND. */
     assert_int_equal(res->nbuckets, 1);
     assert_int_equal(res->buckets[0].secured + res->buckets[0].not_secured, 2);

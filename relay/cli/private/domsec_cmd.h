@@ -45,8 +45,16 @@ int     domsec_crl_main(const char *config_path, int argc, char **argv);
 
 /* domsec_log.c: `domsec log search|audit` */
 int     domsec_log_main(const char *config_path, int argc, char **argv);
-/* domsec_log_html.c: the audit as one self-contained HTML page, to fp */
+/* One CSV field with Exchange's escaping; a JSON string (n bytes, or C). */
+void    domsec_csv_field(FILE *fp, const char *p, size_t n);
+void    domsec_json_str(FILE *fp, const char *p, size_t n);
+void    domsec_json_cstr(FILE *fp, const char *s);
+/* domsec_log_audit.c: the audit as text, CSV or JSON, to fp */
 struct log_audit_result;
+void    domsec_log_audit_table(FILE *fp, const struct log_audit_result *r);
+void    domsec_log_audit_csv(FILE *fp, const struct log_audit_result *r);
+void    domsec_log_audit_json(FILE *fp, const struct log_audit_result *r);
+/* domsec_log_html.c: the audit as one self-contained HTML page, to fp */
 void    domsec_log_html(FILE *fp, const struct log_audit_result *r);
 
 #endif
