@@ -43,7 +43,9 @@ static const char html_css[] =
     ".nw,.t{white-space:nowrap}\n"
     ".tok{font-family:monospace;font-size:12px;overflow-wrap:anywhere}\n"
     "dd.tok{min-width:42ch}\n"
-    ".sids{font-family:monospace;font-size:11px;color:#444;min-width:17ch}\n"
+    ".sids{font-family:monospace;font-size:11px;color:#444;min-width:17ch;max-width:35ch;"
+    "white-space:normal;text-align:left;margin-left:auto}\n"
+    "td.txt{min-width:22em}\n"
     ".ok{color:#2e7d32}.bad{color:#c62828;font-weight:bold}.dim{color:#666}\n"
     "table.meta th{background:#f4f4f4}table.meta td{min-width:24em}\n"
     "ul.notes li{margin:.2em 0}\n"
@@ -85,7 +87,7 @@ void domsec_html_esc(FILE *fp, const char *s)
 /* domsec_html_text - escaped content that wraps at spaces only: a word in
  * which browsers would also break a line (after a hyphen, a slash ...) is
  * kept whole in a nowrap span; a long token (a thumbprint in a sentence:
- * 24 characters or more) may break anywhere instead (class tok) */
+ * 32 characters or more) may break anywhere instead (class tok) */
 
 void domsec_html_text(FILE *fp, const char *s)
 {
@@ -96,7 +98,7 @@ void domsec_html_text(FILE *fp, const char *s)
         s += sp;
         if ((w = strcspn(s, " ")) == 0)
             break;
-        const char *span = w >= 24 ? "<span class=tok>" : "";
+        const char *span = w >= 32 ? "<span class=tok>" : "";
 
         for (size_t i = 0; w > 1 && i < w && !*span; i++)
             if (strchr("-/?!+%|}", s[i]))
@@ -136,14 +138,14 @@ const char *domsec_html_time(const char *t, char out[DOMSEC_HTML_TIMELEN])
 
 void domsec_html_sids(FILE *fp, const struct log_audit_sids *s)
 {
-    fputs("<td class=sids>", fp);
+    if (s->total == 0)
+        return;
+    fputs("<div class=sids>", fp);
     for (size_t i = 0; i < s->n; i++)
         fprintf(fp, "%s%.16s", i ? " " : "", s->v[i]);
     if (s->total > s->n)
-        fprintf(fp, " (+%llu more)", (unsigned long long)(s->total - s->n));
-    if (s->total == 0)
-        fputc('-', fp);
-    fputs("</td>", fp);
+        fprintf(fp, " <span class=nw>(+%llu more)</span>", (unsigned long long)(s->total - s->n));
+    fputs("</div>", fp);
 }
 
 /* ---------------------------------------------------------------- header */
@@ -296,21 +298,26 @@ static void html_warnings(FILE *fp, const struct log_audit_result *r)
         return;
     }
     fputs("<div class=wide><table id=warnings>\n<thead><tr><th>Kind</th><th>Partner</th>"
-          "<th class=n>Count</th><th>First</th><th>Last</th><th>Reply</th><th>What happened</th>"
-          "<th>Sessions</th></tr></thead>\n<tbody>\n", fp);
+          "<th>First and last</th><th>Reply</th><th>What happened</th><th class=n>Sessions</th>"
+          "</tr></thead>\n<tbody>\n", fp);
     for (size_t i = 0; i < r->nwarnings; i++) {
         const struct log_audit_warning *w = &r->warnings[i];
 
         fputs("<tr>", fp);
         domsec_html_cell(fp, "nw bad", log_audit_warning_name(w->kind));
         domsec_html_cell(fp, "nw", w->ours ? "(ours)" : w->domain);
-        fprintf(fp, "<td class=n>%llu</td>", (unsigned long long)w->count);
-        domsec_html_cell(fp, "t", domsec_html_time(w->first[0] ? w->first : w->time, t));
-        domsec_html_cell(fp, "t", domsec_html_time(w->last, t));
+        fputs("<td class=t>", fp);
+        domsec_html_esc(fp, domsec_html_time(w->first[0] ? w->first : w->time, t));
+        if (w->last[0] && strcmp(w->last, w->first) != 0) {
+            fputs("<br>", fp);
+            domsec_html_esc(fp, domsec_html_time(w->last, t));
+        }
+        fputs("</td>", fp);
         domsec_html_cell(fp, NULL, w->reply);
-        domsec_html_cell(fp, NULL, w->text);
+        domsec_html_cell(fp, "txt", w->text);
+        fprintf(fp, "<td class=n>%llu", (unsigned long long)w->count);
         domsec_html_sids(fp, &w->sids);
-        fputs("</tr>\n", fp);
+        fputs("</td></tr>\n", fp);
     }
     fputs("</tbody></table></div>\n", fp);
 }
@@ -331,15 +338,17 @@ static void html_dir(FILE *fp, uint64_t total, uint64_t secured, uint64_t refuse
     fputs("</td>", fp);
 }
 
-/* html_listed - "receive, send" a domain was on, then or now */
+/* html_listed - the lists a partner was on, then and now */
 
-static void html_listed(FILE *fp, bool in, bool out, bool from_today)
+static void html_listed(FILE *fp, const struct log_audit_partner *p)
 {
-    fputs("<td class=nw>", fp);
-    fputs(in && out ? "receive, send" : in ? "receive" : out ? "send" : "no", fp);
-    if (from_today)
-        fputs("<br><span class=dim>(today&#39;s configuration)</span>", fp);
-    fputs("</td>", fp);
+    bool in = p->listed_in.then, out = p->listed_out.then;
+
+    fprintf(fp, "<td class=nw>then: %s", in && out ? "receive, send" : in ? "receive" : out ? "send" : "no");
+    if (p->listed_in.from_today || p->listed_out.from_today)
+        fputs("<br><span class=dim>(by today&#39;s configuration)</span>", fp);
+    in = p->listed_in_now, out = p->listed_out_now;
+    fprintf(fp, "<br>now: %s</td>", in && out ? "receive, send" : in ? "receive" : out ? "send" : "no");
 }
 
 /* html_traffic - a table of domains: partners or the others */
@@ -348,7 +357,7 @@ static void html_traffic(FILE *fp, const char *id, const struct log_audit_partne
                          bool partners)
 {
     fprintf(fp, "<div class=wide><table id=%s>\n<thead><tr><th>Domain</th>", id);
-    fputs(partners ? "<th>Listed then</th><th>Listed now</th>" : "<th>What</th>", fp);
+    fputs(partners ? "<th>Listed</th>" : "<th>What</th>", fp);
     fputs("<th class=n>Sessions in</th><th class=n>Sessions out</th><th class=n>Messages in</th>"
           "<th class=n>Messages out</th><th>TLS</th>", fp);
     fputs(partners ? "<th>Refused or failed</th></tr></thead>\n<tbody>\n" : "</tr></thead>\n<tbody>\n", fp);
@@ -358,9 +367,7 @@ static void html_traffic(FILE *fp, const char *id, const struct log_audit_partne
         fputs("<tr>", fp);
         domsec_html_cell(fp, "nw", p->domain);
         if (partners) {
-            html_listed(fp, p->listed_in.then, p->listed_out.then,
-                        p->listed_in.from_today || p->listed_out.from_today);
-            html_listed(fp, p->listed_in_now, p->listed_out_now, false);
+            html_listed(fp, p);
         } else {
             domsec_html_cell(fp, "nw", p->ours ? "our accepted domain" : "unlisted, no certificate");
         }
@@ -378,7 +385,7 @@ static void html_traffic(FILE *fp, const char *id, const struct log_audit_partne
         if (partners) {
             fputs("<td>", fp);
             for (size_t k = 0; k < p->nfailures; k++) {
-                fprintf(fp, "%s%llu&nbsp;&times;&nbsp;", k ? "<br>" : "",
+                fprintf(fp, "%s%llu&nbsp;&times; ", k ? "<br>" : "",
                         (unsigned long long)p->failures[k].count);
                 domsec_html_text(fp, p->failures[k].name);
             }

@@ -44,41 +44,27 @@ static void cert_verdict(FILE *fp, const struct log_audit_cert *c)
         fputs("<br>", fp);
         domsec_html_text(fp, c->reason);
     }
-    if (c->revoked_at && c->revoked_at[0]) {
-        fputs("<br>revoked <span class=nw>", fp);
-        domsec_html_esc(fp, domsec_html_time(c->revoked_at, t));
-        fputs("</span>", fp);
-    }
-    if (c->crl_issuer && c->crl_issuer[0]) {
-        fputs("<br>CRL issuer ", fp);
-        domsec_html_text(fp, c->crl_issuer);
-    }
-    if (c->reply && c->reply[0]) {
-        fputs("<br>reply <span class=nw>", fp);
-        domsec_html_text(fp, c->reply);
-        fputs("</span>", fp);
-    }
-    fputs("</td>", fp);
+    fputs("<dl class=cert>", fp);
+    cert_dl_item(fp, "Revoked", c->revoked_at && c->revoked_at[0] ? domsec_html_time(c->revoked_at, t) : "",
+                 false);
+    cert_dl_item(fp, "CRL issuer", c->crl_issuer, false);
+    cert_dl_item(fp, "Reply", c->reply, false);
+    fputs("</dl></td>", fp);
 }
 
 /* cert_row - one certificate: a partner's (domain) or ours (NULL) */
 
 static void cert_row(FILE *fp, const char *domain, const struct log_audit_cert *c)
 {
-    char t[DOMSEC_HTML_TIMELEN], validity[2 * DOMSEC_HTML_TIMELEN + 8] = "";
+    char t[DOMSEC_HTML_TIMELEN];
 
-    if (c->not_before && c->not_before[0])
-        snprintf(validity, sizeof(validity), "%s to ", domsec_html_time(c->not_before, t));
-    if (c->not_after && c->not_after[0])
-        snprintf(validity + strlen(validity), sizeof(validity) - strlen(validity), "%s",
-                 domsec_html_time(c->not_after, t));
     fputs("<tr>", fp);
     if (domain) {                       /* the partner's client or server */
-        fputs("<td><span class=nw>", fp);
+        fputs("<td class=nw>", fp);
         domsec_html_esc(fp, domain);
-        fprintf(fp, "</span><br><span class=\"nw dim\">listed then: %s%s</span></td>",
-                c->listed.then ? "yes" : "no", c->listed.from_today ? " (today&#39;s configuration)" : "");
-        domsec_html_cell(fp, "nw", c->inbound ? "in (client)" : "out (server)");
+        fprintf(fp, "<br>%s<br><span class=dim>listed then: %s%s</span></td>",
+                c->inbound ? "in (its client)" : "out (its server)", c->listed.then ? "yes" : "no",
+                c->listed.from_today ? "<br>(by today&#39;s configuration)" : "");
         cert_verdict(fp, c);
     } else {                            /* ours: we served, or we were the client */
         domsec_html_cell(fp, "nw", c->inbound ? "in (our server)" : "out (our client)");
@@ -89,16 +75,22 @@ static void cert_row(FILE *fp, const char *domain, const struct log_audit_cert *
     cert_dl_item(fp, "Serial", c->serial, true);
     cert_dl_item(fp, "SHA-1", c->thumbprint, true);
     cert_dl_item(fp, "Names", c->names, false);
-    cert_dl_item(fp, "Valid", validity, false);
+    if ((c->not_before && c->not_before[0]) || (c->not_after && c->not_after[0])) {
+        fputs("<dt>Valid</dt><dd><span class=nw>", fp);
+        domsec_html_esc(fp, c->not_before && c->not_before[0] ? domsec_html_time(c->not_before, t) : "?");
+        fputs("</span> to <span class=nw>", fp);
+        domsec_html_esc(fp, c->not_after && c->not_after[0] ? domsec_html_time(c->not_after, t) : "?");
+        fputs("</span></dd>", fp);
+    }
     cert_dl_item(fp, "Chain", c->chain_status, false);
     cert_dl_item(fp, "Revocation", c->revocation, false);
     fputs("</dl></td><td class=t>", fp);
     domsec_html_esc(fp, domsec_html_time(c->first_seen, t));
     fputs("<br>", fp);
     domsec_html_esc(fp, domsec_html_time(c->last_seen, t));
-    fprintf(fp, "</td><td class=n>%llu</td>", (unsigned long long)c->sessions);
+    fprintf(fp, "</td><td class=n>%llu", (unsigned long long)c->sessions);
     domsec_html_sids(fp, &c->sids);
-    fputs("</tr>\n", fp);
+    fputs("</td></tr>\n", fp);
 }
 
 /* domsec_log_html_certs - the partners' certificates, then ours */
@@ -110,9 +102,9 @@ void domsec_log_html_certs(FILE *fp, const struct log_audit_result *r)
     for (size_t i = 0; i < r->npartners; i++)
         n += r->partners[i].ncerts;
     fprintf(fp, "<h2>Certificates partners presented (%zu)</h2>\n", n);
-    fputs("<div class=wide><table id=certificates>\n<thead><tr><th>Partner</th><th>Direction</th>"
-          "<th>Verdict</th><th>Certificate</th><th>First and last seen</th><th class=n>Sessions</th>"
-          "<th>Session ids</th></tr></thead>\n<tbody>\n", fp);
+    fputs("<div class=wide><table id=certificates>\n<thead><tr><th>Partner</th><th>Verdict</th>"
+          "<th>Certificate</th><th>First and last seen</th><th class=n>Sessions</th>"
+          "</tr></thead>\n<tbody>\n", fp);
     for (size_t i = 0; i < r->npartners; i++)
         for (size_t k = 0; k < r->partners[i].ncerts; k++)
             cert_row(fp, r->partners[i].domain, &r->partners[i].certs[k]);
@@ -125,7 +117,7 @@ void domsec_log_html_certs(FILE *fp, const struct log_audit_result *r)
     }
     fputs("<div class=wide><table id=own-certificates>\n<thead><tr><th>Direction</th>"
           "<th>Certificate</th><th>First and last seen</th><th class=n>Sessions</th>"
-          "<th>Session ids</th></tr></thead>\n<tbody>\n", fp);
+          "</tr></thead>\n<tbody>\n", fp);
     for (size_t k = 0; k < r->nown_certs; k++)
         cert_row(fp, NULL, &r->own_certs[k]);
     fputs("</tbody></table></div>\n", fp);

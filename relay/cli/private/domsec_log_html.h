@@ -26,7 +26,8 @@ void    domsec_html_cell(FILE *fp, const char *cls, const char *s);
 /* A log date-time "2026-11-22T08:00:00.000Z" as "2026-11-22 08:00:00Z" in
  * out (returned); other strings are returned as they are ("" for NULL). */
 const char *domsec_html_time(const char *t, char out[DOMSEC_HTML_TIMELEN]);
-/* A <td> with the session ids kept and how many more there were. */
+/* The session ids kept and how many more there were, as a block for a
+ * cell (nothing when there are none). */
 void    domsec_html_sids(FILE *fp, const struct log_audit_sids *s);
 
 /* domsec_log_html_cert.c */
