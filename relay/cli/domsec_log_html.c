@@ -24,8 +24,6 @@
  */
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "domsec_cmd.h"
 #include "domsec_log_html.h"
@@ -159,12 +157,10 @@ static void html_meta_row(FILE *fp, const char *id, const char *name, const char
     fputs("</tr>\n", fp);
 }
 
-/* html_list - "receive: a, b; send: c" of a pair of lists */
+/* html_lists - "receive: a, b" and "send: c" lines of a pair of lists */
 
-static void html_lists(FILE *fp, const char *id, const char *name, const struct log_audit_lists *l,
-                       const char *empty)
+static void html_lists(FILE *fp, const struct log_audit_lists *l, const char *empty)
 {
-    fprintf(fp, "<tr id=\"meta-%s\"><th>%s</th><td>", id, name);
     if (l->nrecv == 0 && l->nsend == 0)
         domsec_html_esc(fp, empty);
     for (int k = 0; k < 2; k++) {
@@ -181,6 +177,15 @@ static void html_lists(FILE *fp, const char *id, const char *name, const struct 
             fputs("</span>", fp);
         }
     }
+}
+
+/* html_lists_row - a header row of lists */
+
+static void html_lists_row(FILE *fp, const char *id, const char *name, const struct log_audit_lists *l,
+                           const char *empty)
+{
+    fprintf(fp, "<tr id=\"meta-%s\"><th>%s</th><td>", id, name);
+    html_lists(fp, l, empty);
     fputs("</td></tr>\n", fp);
 }
 
@@ -204,24 +209,11 @@ static void html_totals_row(FILE *fp, const char *id, const char *name, const st
 
 static void html_header(FILE *fp, const struct log_audit_result *r)
 {
-    char now[DOMSEC_HTML_TIMELEN], host[256] = "", a[DOMSEC_HTML_TIMELEN], b[DOMSEC_HTML_TIMELEN];
-    char buf[512];
+    char a[DOMSEC_HTML_TIMELEN], b[DOMSEC_HTML_TIMELEN], buf[512];
 
-    if (r->generated[0])
-        domsec_html_time(r->generated, now);
-    else {
-        time_t tt = time(NULL);
-        struct tm tm;
-
-        strftime(now, sizeof(now), "%Y-%m-%d %H:%M:%SZ", gmtime_r(&tt, &tm));
-    }
-    if (r->host && r->host[0])
-        snprintf(host, sizeof(host), "%s", r->host);
-    else if (gethostname(host, sizeof(host) - 1) != 0)
-        host[0] = '\0';
     fputs("<header>\n<h1>Domain security audit</h1>\n<div class=wide><table class=meta id=meta>\n", fp);
-    html_meta_row(fp, "generated", "Generated", now);
-    html_meta_row(fp, "host", "Host", host);
+    html_meta_row(fp, "generated", "Generated", domsec_html_time(r->generated, a));
+    html_meta_row(fp, "host", "Host", r->host);
     html_meta_row(fp, "version", "domsec version", r->version && r->version[0] ? r->version : DOMSEC_VERSION);
     fputs("<tr id=\"meta-logdir\"><th>Logs read</th><td>", fp);
     for (size_t i = 0; i < r->npaths; i++) {
@@ -237,13 +229,14 @@ static void html_header(FILE *fp, const struct log_audit_result *r)
              r->last_row[0] ? domsec_html_time(r->last_row, b) : "-",
              (unsigned long long)r->rows, (unsigned long long)r->sessions);
     html_meta_row(fp, "rows", "Rows covered", buf);
-    html_lists(fp, "listed-then", "Listed then (logs)", &r->listed_then, "none recorded in the logs");
-    html_lists(fp, "listed-now", "Listed now (configuration)", &r->lists_now,
-               r->listed_from_config ? "none" : "no configuration: listed domains inferred from traffic");
+    html_lists_row(fp, "listed-then", "Listed then (logs)", &r->listed_then, "none recorded in the logs");
+    html_lists_row(fp, "listed-now", "Listed now (configuration)", &r->lists_now,
+                   r->listed_from_config ? "none" : "no configuration: listed domains inferred from traffic");
     fputs("<tr id=\"meta-configs\"><th>Configurations logged</th><td>", fp);
     for (size_t i = 0; i < r->nconfigs; i++) {
-        fprintf(fp, "%s<span class=nw>%s</span> <span class=tok>%.16s</span>", i ? "<br>" : "",
-                domsec_html_time(r->configs[i].time, a), r->configs[i].digest);
+        fprintf(fp, "%s<span class=nw>%s</span>, lists digest <span class=tok>%.16s</span>:<br>",
+                i ? "<br>" : "", domsec_html_time(r->configs[i].time, a), r->configs[i].digest);
+        html_lists(fp, &r->configs[i].lists, "no lists");
     }
     fputs(r->nconfigs ? "" : "none in range", fp);
     if (r->history_incomplete)
@@ -322,19 +315,22 @@ static void html_warnings(FILE *fp, const struct log_audit_result *r)
     fputs("</tbody></table></div>\n", fp);
 }
 
-/* html_dir - one direction's cell: total, domain-secured, refused */
+/* html_dir - one direction's cell: total, domain-secured, refused; in
+ * colour for a partner, grey for the others (not partners: nothing is
+ * expected of them) */
 
-static void html_dir(FILE *fp, uint64_t total, uint64_t secured, uint64_t refused, bool quiet)
+static void html_dir(FILE *fp, uint64_t total, uint64_t secured, uint64_t refused, bool partner)
 {
     if (total == 0 && refused == 0) {
         fputs("<td class=\"n dim\">0</td>", fp);
         return;
     }
     fprintf(fp, "<td class=n>%llu<br><span class=\"%s\">%llu secured (%.0f%%)</span>",
-            (unsigned long long)total, quiet || secured == total ? "ok" : "bad",
+            (unsigned long long)total, !partner ? "dim" : secured == total ? "ok" : "bad",
             (unsigned long long)secured, total ? 100.0 * (double)secured / (double)total : 0.0);
     if (refused)
-        fprintf(fp, "<br><span class=bad>%llu refused</span>", (unsigned long long)refused);
+        fprintf(fp, "<br><span class=%s>%llu refused</span>", partner ? "bad" : "dim",
+                (unsigned long long)refused);
     fputs("</td>", fp);
 }
 
@@ -371,10 +367,10 @@ static void html_traffic(FILE *fp, const char *id, const struct log_audit_partne
         } else {
             domsec_html_cell(fp, "nw", p->ours ? "our accepted domain" : "unlisted, no certificate");
         }
-        html_dir(fp, p->sessions_in, p->sessions_in_secured, p->sessions_in_refused, !partners);
-        html_dir(fp, p->sessions_out, p->sessions_out_secured, p->sessions_out_refused, !partners);
-        html_dir(fp, p->messages_in, p->messages_in_secured, 0, !partners);
-        html_dir(fp, p->messages_out, p->messages_out_secured, 0, !partners);
+        html_dir(fp, p->sessions_in, p->sessions_in_secured, p->sessions_in_refused, partners);
+        html_dir(fp, p->sessions_out, p->sessions_out_secured, p->sessions_out_refused, partners);
+        html_dir(fp, p->messages_in, p->messages_in_secured, 0, partners);
+        html_dir(fp, p->messages_out, p->messages_out_secured, 0, partners);
         fputs("<td class=nw>", fp);
         for (size_t k = 0; k < p->ntls; k++) {
             fputs(k ? "<br>" : "", fp);
