@@ -2,11 +2,15 @@
  * domsec_log.c - `domsec log search|audit`: read the protocol and message
  * tracking logs (SPEC 5.3).
  *
- *   domsec [-c FILE] log search [--from T] [--to T] [--session ID] [--remote IP]
+ *   domsec [-c FILE] log search [--since T] [--until T] [--session ID] [--remote IP]
  *          [--domain D] [--event E] [--text S] [--sessions]
  *          [--format table|csv|json] [PATH...]
- *   domsec [-c FILE] log audit [--from T] [--to T] [--domain D]
+ *   domsec [-c FILE] log audit [--since T] [--until T] [--partner D]
  *          [--format table|csv|json|html] [--out FILE] [PATH...]
+ *
+ * T is absolute (2026-11-22T08:30) or relative to now (7d, 12h);
+ * --from/--to and --domain are the older names of --since/--until and
+ * --partner.
  *
  * PATH (files or directories) defaults to FILE's [logs] directory.  The
  * audit's listed partner domains are FILE's tls_send/receive domain-secure
@@ -16,19 +20,24 @@
  * domsec_log_html.c.
  *
  * CONTRACT
- *  Exit 0 when the logs were read (also with no rows, and with warnings:
- *  the audit reports them, it does not fail on them); 1 when no PATH was
- *  given and FILE cannot be loaded, a PATH does not exist, or --out cannot
- *  be written; 2 on a usage error.  Unreadable files inside a directory
+ *  search exits 0 when the logs were read (also with no rows); audit 0 when
+ *  they were read and the audit has no warnings, 1 when it has warnings
+ *  (the report is written all the same: for cron jobs and monitoring).
+ *  Both exit 1 when no PATH was given and FILE cannot be loaded, a PATH
+ *  does not exist, or --out cannot be written (a message on stderr), and
+ *  2 on a usage error.  Unreadable files inside a directory
  *  are reported on stderr and skipped.  A search prints rows in file order
  *  (day, N, RECV, SEND, MSGTRK), escaped as in the files (table) or
  *  unescaped (json).
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "domsec_cmd.h"
 #include "log.h"
@@ -40,6 +49,7 @@ enum log_fmt { FMT_TABLE, FMT_CSV, FMT_JSON, FMT_HTML };
 
 struct log_args {
     const char *from, *to, *session, *remote, *domain, *event, *text, *out;
+    char    from_buf[LOG_READ_TSLEN + 1], to_buf[LOG_READ_TSLEN + 1];     /* relative times */
     bool    sessions;
     enum log_fmt fmt;
 };
@@ -61,15 +71,54 @@ static const char *const log_t_names[LOG_T_NFIELDS] = {
 static void log_usage(int status)
 {
     fprintf(status ? stderr : stdout,
-            "usage: domsec [-c FILE] log search [--from T] [--to T] [--session ID] [--remote IP]\n"
+            "usage: domsec [-c FILE] log search [--since T] [--until T] [--session ID] [--remote IP]\n"
             "                [--domain D] [--event E] [--text S] [--sessions]\n"
             "                [--format table|csv|json] [PATH...]\n"
-            "       domsec [-c FILE] log audit [--from T] [--to T] [--domain D]\n"
+            "       domsec [-c FILE] log audit [--since T] [--until T] [--partner D]\n"
             "                [--format table|csv|json|html] [--out FILE] [PATH...]\n"
-            "  T is UTC: 2026-11-22, 2026-11-22T08, 2026-11-22T08:30:00 ...; --to includes\n"
-            "  the whole unit given.  PATH: log files or directories; default the\n"
-            "  [logs] directory of FILE.\n");
+            "  T is UTC: 2026-11-22, 2026-11-22T08, 2026-11-22T08:30:00 ...; --until includes\n"
+            "  the whole unit given; or relative to now: 30m, 12h, 7d, 2w.  --from/--to\n"
+            "  are --since/--until, --domain is --partner.  PATH: log files or\n"
+            "  directories; default the [logs] directory of FILE.  audit exits 1 when\n"
+            "  it has warnings.\n");
     exit(status);
+}
+
+/* log_relative_time - "7d", "12h", "30m", "2w", "90s" before now as a log time; false if not one */
+
+static bool log_relative_time(const char *s, char out[LOG_READ_TSLEN + 1])
+{
+    static const struct { char unit; long long secs; } units[] = {
+        { 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 }, { 'w', 7 * 86400 },
+    };
+    char   *end;
+    unsigned long long n;
+
+    if (s[0] < '0' || s[0] > '9')
+        return false;
+    errno = 0;
+    n = strtoull(s, &end, 10);
+    if (errno != 0 || end[0] == '\0' || end[1] != '\0' || n > 100ULL * 365 * 86400)
+        return false;
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (*end != units[i].unit)
+            continue;
+        time_t t = time(NULL) - (time_t)(n * (unsigned long long)units[i].secs);
+        struct tm tm;
+
+        if (gmtime_r(&t, &tm) == NULL)
+            return false;
+        strftime(out, LOG_READ_TSLEN + 1, "%Y-%m-%dT%H:%M:%S", &tm);
+        return true;
+    }
+    return false;
+}
+
+/* log_time_opt - an absolute or relative time option into a->from / a->to */
+
+static const char *log_time_opt(const char *arg, char buf[LOG_READ_TSLEN + 1])
+{
+    return log_relative_time(arg, buf) ? buf : arg;
 }
 
 /* log_parse_args - the options shared by search and audit */
@@ -82,6 +131,8 @@ static int log_parse_args(int argc, char **argv, bool audit, struct log_args *a)
         { "domain", required_argument, NULL, 'd' }, { "event", required_argument, NULL, 'e' },
         { "text", required_argument, NULL, 'x' }, { "sessions", no_argument, NULL, 'S' },
         { "format", required_argument, NULL, 'F' }, { "out", required_argument, NULL, 'o' },
+        { "since", required_argument, NULL, 'f' }, { "until", required_argument, NULL, 't' },
+        { "partner", required_argument, NULL, 'd' },
         { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
     };
     char tmp[LOG_READ_TSLEN + 1];
@@ -94,8 +145,8 @@ static int log_parse_args(int argc, char **argv, bool audit, struct log_args *a)
         if (!audit && c == 'o')
             log_usage(2);
         switch (c) {
-        case 'f': a->from = optarg; break;
-        case 't': a->to = optarg; break;
+        case 'f': a->from = log_time_opt(optarg, a->from_buf); break;
+        case 't': a->to = log_time_opt(optarg, a->to_buf); break;
         case 's': a->session = optarg; break;
         case 'r': a->remote = optarg; break;
         case 'd': a->domain = optarg; break;
@@ -118,7 +169,7 @@ static int log_parse_args(int argc, char **argv, bool audit, struct log_args *a)
         }
     }
     if ((a->from && !log_read_time_arg(a->from, tmp)) || (a->to && !log_read_time_arg(a->to, tmp))) {
-        fprintf(stderr, "domsec: log: bad time %s (use 2026-11-22, 2026-11-22T08:30 ...)\n",
+        fprintf(stderr, "domsec: log: bad time %s (use 2026-11-22, 2026-11-22T08:30, 7d, 12h ...)\n",
                 a->from && !log_read_time_arg(a->from, tmp) ? a->from : a->to);
         return 2;
     }
@@ -461,6 +512,7 @@ static int log_audit_cmd(const char *config_path, int argc, char **argv)
     const struct log_audit_result *res;
     FILE *fp = stdout;
     const char **internal = NULL;
+    char    host[256];
     int rc;
 
     if ((rc = log_parse_args(argc, argv, true, &a)) != 0)
@@ -471,7 +523,20 @@ static int log_audit_cmd(const char *config_path, int argc, char **argv)
             policy_config_unref(cfg);
         return 1;
     }
-    struct log_audit_opts ao = { .from = a.from, .to = a.to, .domain = a.domain };
+    struct log_audit_opts ao = { .from = a.from, .to = a.to, .domain = a.domain,
+                                 .version = DOMSEC_VERSION, .host = host };
+    const char *dir = cfg ? cfg->logs.directory : NULL;
+
+    if (gethostname(host, sizeof(host)) != 0)
+        host[0] = '\0';
+    host[sizeof(host) - 1] = '\0';
+    if (optind < argc) {
+        ao.paths = (const char *const *)(argv + optind);
+        ao.npaths = (size_t)(argc - optind);
+    } else {
+        ao.paths = &dir;
+        ao.npaths = 1;
+    }
 
     if (cfg) {
         ao.listed_known = true;
@@ -505,6 +570,8 @@ static int log_audit_cmd(const char *config_path, int argc, char **argv)
             fprintf(stderr, "domsec: log: %s: %m\n", a.out);
             rc = 1;
         }
+        if (log_audit_has_warnings(res))
+            rc = 1;                     /* for cron jobs and monitoring */
     }
     log_audit_free(au);
     log_reader_free(r);

@@ -327,6 +327,8 @@ void relay_plog_chain(struct log_proto_session *pl, const struct tls_facts *f, b
     if (!log_proto_enabled(pl))
         return;
     log_proto_info(pl, relay_plog_chain_name(f), "Chain validation status");
+    if (f->chain == TLS_CHAIN_UNTRUSTED && f->chain_reason[0] != '\0')
+        log_proto_info(pl, f->chain_reason, "Chain validation reason");   /* domsec */
     switch (f->revocation) {
     case TLS_REV_GOOD:
         v = "good";

@@ -60,8 +60,9 @@ void    relay_plog_tls(struct log_proto_session *pl, const struct tls_facts *f, 
 size_t  relay_plog_tls_text(char *out, size_t size, const struct tls_facts *f, bool server);
 /* "TLS negotiation failed with error <reason>" */
 void    relay_plog_tls_failed(struct log_proto_session *pl, const char *reason);
-/* "<status>" | "Chain validation status", then "<verdict>[: reason]" |
- * "Revocation status" when revocation was checked. */
+/* "<status>" | "Chain validation status", "<why>" | "Chain validation
+ * reason" when Untrusted, then "<verdict>[: reason]" | "Revocation status"
+ * when revocation was checked. */
 void    relay_plog_chain(struct log_proto_session *pl, const struct tls_facts *f,
                          bool accepted);
 /* The chain status name (Valid, Untrusted, ..., Revoked, RevocationUnknown). */

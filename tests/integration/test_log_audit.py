@@ -214,11 +214,12 @@ class LogAuditTest(unittest.TestCase):
         make_logs(self.logs)
         self.conf = os.path.join(self.dir, "domsec.conf")     # does not exist: lists inferred
 
-    def domsec(self, *args, ok=True):
+    def domsec(self, *args, ok=True, rc=0):
+        """rc: the exit status expected (audit: 1 when it has warnings)."""
         p = subprocess.run([DOMSEC, "-c", self.conf, "log"] + list(args), capture_output=True,
                            text=True, timeout=60)
         if ok:
-            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual(p.returncode, rc, p.stderr)
         return p
 
     def test_logcheck_accepts_the_generated_logs(self):
@@ -229,9 +230,11 @@ class LogAuditTest(unittest.TestCase):
             self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
 
     def test_json(self):
-        r = json.loads(self.domsec("audit", "--format", "json", "--to", "2026-11-24", self.logs).stdout)
+        r = json.loads(self.domsec("audit", "--format", "json", "--to", "2026-11-24", self.logs,
+                                   rc=1).stdout)
         self.assertFalse(r["listed_from_config"])
         parts = {p["domain"]: p for p in r["partners"]}
+        others = {p["domain"]: p for p in r["others"]}
         p = parts["p.test"]
         self.assertTrue(p["listed"])
         self.assertEqual((p["sessions_in"], p["sessions_in_secured"]), (3, 2))
@@ -240,16 +243,23 @@ class LogAuditTest(unittest.TestCase):
         self.assertEqual((p["messages_out"], p["messages_out_secured"]), (1, 1))
         self.assertEqual(p["failures"], {"NotAuthenticated (STARTTLS not used)": 1})
         self.assertEqual(p["tls"], {"TLS1.3": 2, "none": 1, "TLS1.2": 1})
-        certs = [(c["direction"], c["thumbprint"]) for c in p["certificates"]]
-        self.assertEqual(certs, [("in", T_OLD), ("in", T_NEW), ("out", T_OUT)])
+        certs = [(c["direction"], c["thumbprint"], c["verdict"]) for c in p["certificates"]]
+        self.assertEqual(certs, [("in", T_OLD, "accepted"), ("in", T_NEW, "accepted"),
+                                 ("out", T_OUT, "accepted")])
         self.assertEqual(p["certificates"][1]["subject"], 'CN=<b>mx</b>.p.test, O="P & Co"')
         self.assertEqual(p["certificates"][1]["not_after"], "2026-12-10T00:00:00Z")
-        self.assertFalse(parts["q.test"]["listed"])
+        # q.test was never listed and presented nothing: not a partner.
+        self.assertNotIn("q.test", parts)
+        self.assertFalse(others["q.test"]["listed"])
         kinds = sorted((w["kind"], w["domain"]) for w in r["warnings"])
         self.assertEqual(kinds, [("certificate-changed", "p.test"), ("certificate-expires", "p.test"),
-                                 ("not-domain-secured", "p.test")])
+                                 ("not-domain-secured", "p.test"), ("refused", "p.test")])
+        refused = [w for w in r["warnings"] if w["kind"] == "refused"][0]
+        self.assertEqual((refused["count"], refused["session_ids"], refused["reply"]),
+                         (1, ["0000000000000003"], "530 5.7.1 Not authenticated"))
         self.assertEqual(sum(b["secured"] for b in r["chart"]), 3)
         self.assertEqual(sum(b["not_secured"] for b in r["chart"]), 2)
+        self.assertEqual(sum(b["refused"] for b in r["chart"]), 1)
 
     def test_config_lists_and_range(self):
         with open(self.conf, "w") as f:
@@ -258,26 +268,35 @@ class LogAuditTest(unittest.TestCase):
                     "[receive Default]\nbindings = 127.0.0.1:2525\n"
                     "[send Internet]\naddress_spaces = *\ndns_routing = yes\n"
                     "[logs]\ndirectory = %s\n" % self.logs)
-        p = self.domsec("audit", "--format", "json", "--from", "2026-11-24")     # PATH from [logs]
+        p = self.domsec("audit", "--format", "json", "--from", "2026-11-24", rc=1)   # PATH from [logs]
         r = json.loads(p.stdout)
         self.assertTrue(r["listed_from_config"])
+        self.assertEqual(r["lists_now"], {"receive": ["q.test"], "send": ["q.test"]})
         parts = {x["domain"]: x for x in r["partners"]}
+        # q.test's message has no session in the logs: today's list decides, flagged.
         self.assertTrue(parts["q.test"]["listed"])
-        self.assertFalse(parts["p.test"]["listed"])
+        self.assertEqual(parts["q.test"]["listed_in"], {"then": True, "from_today": True})
+        self.assertTrue(r["history_incomplete"])
+        # p.test is on no list today, but its session's verdict row shows it
+        # was on the send list then.
+        self.assertTrue(parts["p.test"]["listed"])
+        self.assertEqual(parts["p.test"]["listed_out"], {"then": True, "from_today": False})
+        self.assertFalse(parts["p.test"]["listed_out_now"])
         self.assertEqual([(w["kind"], w["domain"]) for w in r["warnings"]],
                          [("not-domain-secured", "q.test")])
 
     def test_csv_and_table(self):
-        rows = list(csv.reader(io.StringIO(self.domsec("audit", "--format", "csv", self.logs).stdout)))
+        rows = list(csv.reader(io.StringIO(self.domsec("audit", "--format", "csv", self.logs,
+                                                       rc=1).stdout)))
         partner = [r for r in rows if r[0] == "partner" and r[1] == "p.test"][0]
-        self.assertEqual(partner[2:], ["yes", "3", "2", "1", "1", "3", "2", "1", "1"])
+        self.assertEqual(partner[2:11], ["yes", "3", "2", "1", "1", "3", "2", "1", "1"])
         certs = [r for r in rows if r[0] == "certificate"]
         self.assertEqual([c[3] for c in certs], [T_OLD, T_NEW, T_OUT])
         self.assertIn('CN=<b>mx</b>.p.test, O="P & Co"', [c[4] for c in certs])
         # No --to: the range ends at the last row (2026-11-24), so T_NEW
-        # (not after 2026-12-10) expires within 30 days: 3 warnings.
-        self.assertEqual(len([r for r in rows if r[0] == "warning"]), 3)
-        table = self.domsec("audit", self.logs).stdout
+        # (not after 2026-12-10) expires within 30 days: 4 warnings with the refusal.
+        self.assertEqual(len([r for r in rows if r[0] == "warning"]), 4)
+        table = self.domsec("audit", self.logs, rc=1).stdout
         self.assertIn("p.test", table)
         self.assertIn("NotAuthenticated (STARTTLS not used)", table)
         self.assertIn(T_NEW, table)
@@ -296,7 +315,8 @@ class LogAuditTest(unittest.TestCase):
 
     def test_html(self):
         html_path = os.path.join(self.dir, "audit.html")
-        self.domsec("audit", "--format", "html", "--to", "2026-11-24", "--out", html_path, self.logs)
+        self.domsec("audit", "--format", "html", "--to", "2026-11-24", "--out", html_path, self.logs,
+                    rc=1)
         with open(html_path, encoding="utf-8") as f:
             html = f.read()
         self.assertIn("<svg", html)
@@ -305,7 +325,7 @@ class LogAuditTest(unittest.TestCase):
         self.assertNotIn("<b>mx</b>", html)                  # escaped
         self.assertIn("CN=&lt;b&gt;mx&lt;/b&gt;.p.test, O=&quot;P &amp; Co&quot;", html)
         dom, _ = chromium_render(self, html_path, self.dir)
-        for text in ("Domain security audit", "p.test", "q.test", T_NEW, "certificate-changed",
+        for text in ("Domain security audit", "p.test", T_NEW, "certificate-changed",
                      "certificate-expires", "not-domain-secured", "NotAuthenticated (STARTTLS not used)"):
             self.assertIn(text, dom)
 
@@ -418,7 +438,7 @@ class RealSessionAuditTest(PkiMixin, DeliveryTestCase):
     def audit(self, conf, *args):
         p = subprocess.run([DOMSEC, "-c", conf, "log", "audit"] + list(args), capture_output=True,
                            text=True, timeout=60)
-        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.returncode, 1, p.stderr)        # it has warnings
         return p.stdout
 
     def test_audit_of_real_sessions(self):
@@ -447,11 +467,26 @@ class RealSessionAuditTest(PkiMixin, DeliveryTestCase):
         self.assertEqual((p["messages_out"], p["messages_out_secured"]), (1, 1))
         self.assertEqual(p["failures"], failures)
         self.assertEqual(p["tls"], {"TLS1.3": 8})
-        certs = [(c["direction"], c["thumbprint"], c["sessions"]) for c in p["certificates"]]
-        self.assertEqual(certs, [("in", ok, 2), ("in", exact, 1), ("out", ok, 1)])
-        self.assertIn("OU=partner-exact", p["certificates"][1]["subject"])
+        # Every certificate presented, refused ones too, with its verdict.
+        wrong, revoked = self.thumb("partner-wrongname"), self.thumb("partner-revoked")
+        certs = [(c["direction"], c["thumbprint"], c["sessions"], c["verdict"])
+                 for c in p["certificates"]]
+        self.assertEqual(certs, [("in", ok, 2, "accepted"), ("in", wrong, 1, "wrong-name"),
+                                 ("in", revoked, 1, "revoked"), ("in", exact, 1, "accepted"),
+                                 ("out", ok, 1, "accepted")])
+        rev = p["certificates"][2]
+        self.assertEqual((rev["serial"], rev["crl_issuer"], rev["reply"]),
+                         ("200F", "CN=Domsec Test Intermediate CA, O=Domsec Test PKI",
+                          "454 4.7.5 Certificate validation failure"))
+        self.assertRegex(rev["revoked_at"], r"^\d{4}-\d\d-\d\d$")
+        self.assertIn("OU=partner-exact", p["certificates"][3]["subject"])
         f = parts[FAB]
         self.assertTrue(f["listed"])
+        # On the send list then (its send sessions have verdict rows); not on
+        # the receive list then, although the audit's configuration has it now.
+        self.assertEqual(f["listed_out"], {"then": True, "from_today": False})
+        self.assertEqual(f["listed_in"], {"then": False, "from_today": False})
+        self.assertTrue(f["listed_in_now"])
         self.assertEqual((f["sessions_in"], f["sessions_in_secured"]), (1, 0))
         self.assertEqual((f["sessions_out"], f["sessions_out_secured"]), (fab_fail, 0))
         self.assertEqual((f["messages_in"], f["messages_in_secured"]), (1, 0))
@@ -459,8 +494,14 @@ class RealSessionAuditTest(PkiMixin, DeliveryTestCase):
         self.assertEqual(f["failures"], {"TLS was not offered": fab_fail})
         self.assertEqual(f["tls"], {"TLS1.3": 1, "none": fab_fail})
         self.assertEqual(f["certificates"], [])
-        warnings = sorted((w["kind"], w["domain"]) for w in r["warnings"])
-        self.assertEqual(warnings, [("certificate-changed", PARTNER), ("not-domain-secured", FAB)])
+        warnings = sorted((w["kind"], w["domain"], w["reason"], w["count"]) for w in r["warnings"])
+        self.assertEqual(warnings, [
+            ("certificate-changed", PARTNER, "", 1),
+            ("certificate-refused", PARTNER, rev["reason"], 1),
+            ("certificate-refused", PARTNER, p["certificates"][1]["reason"], 1),
+            ("refused", FAB, "TLS was not offered", fab_fail),
+            ("refused", PARTNER, "DomainSecureDisabled", 1),
+            ("refused", PARTNER, "NotAuthenticated (no client certificate)", 1)])
         changed = [w["text"] for w in r["warnings"] if w["kind"] == "certificate-changed"][0]
         self.assertIn(exact, changed)
         self.assertIn(ok, changed)
@@ -472,22 +513,26 @@ class RealSessionAuditTest(PkiMixin, DeliveryTestCase):
         partner = {r[1]: r[2:11] for r in rows if r[0] == "partner"}
         self.assertEqual(partner[PARTNER], ["yes", "7", "3", "1", "1", "3", "3", "1", "1"])
         self.assertEqual(partner[FAB], ["yes", "1", "0", str(fab_fail), "0", "1", "0", "0", "0"])
-        self.assertEqual([c[3] for c in rows if c[0] == "certificate"], [ok, exact, ok])
+        self.assertEqual([(c[3], c[11]) for c in rows if c[0] == "certificate"],
+                         [(ok, "accepted"), (wrong, "wrong-name"), (revoked, "revoked"),
+                          (exact, "accepted"), (ok, "accepted")])
         self.assertEqual(sorted(r[2] for r in rows if r[0] == "warning"),
-                         ["certificate-changed", "not-domain-secured"])
+                         ["certificate-changed", "certificate-refused", "certificate-refused",
+                          "refused", "refused", "refused"])
 
         # Table.
         table = self.audit(conf)
-        for text in (PARTNER, FAB, ok, exact, "certificate-changed", "not-domain-secured",
+        for text in (PARTNER, FAB, ok, exact, revoked, "certificate-changed", "certificate-refused",
                      "CertificateValidationFailure (Revoked)", "TLS was not offered"):
             self.assertIn(text, table)
-        self.assertNotIn(OURS + " ", table.split("\n", 1)[1])
+        partners = table.split("\nPartners", 1)[1].split("\nWarnings", 1)[0]
+        self.assertNotIn(OURS, partners)
 
         # HTML, rendered by Chromium.
         html_path = os.path.join(a.dir, "audit.html")
         self.audit(conf, "--format", "html", "--out", html_path)
         dom, _ = chromium_render(self, html_path, a.dir)
-        for text in (PARTNER, FAB, ok, exact, "certificate-changed", "not-domain-secured",
+        for text in (PARTNER, FAB, ok, exact, "certificate-changed",
                      "SubjectMismatch", "DomainSecureDisabled", "TLS was not offered",
                      "NotAuthenticated (no client certificate)"):
             self.assertIn(text, dom)
