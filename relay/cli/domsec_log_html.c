@@ -82,10 +82,12 @@ void domsec_html_esc(FILE *fp, const char *s)
         html_esc_n(fp, s, strlen(s));
 }
 
-/* domsec_html_text - escaped content that wraps at spaces only: a word in
- * which browsers would also break a line (after a hyphen, a slash ...) is
- * kept whole in a nowrap span; a long token (a thumbprint in a sentence:
- * 32 characters or more) may break anywhere instead (class tok) */
+/* domsec_html_text - escaped content that wraps at spaces only: a word
+ * with a hyphen (where browsers would also break a line: dates,
+ * domain-secured, OU=partner-exact) is kept whole in a nowrap span; a long
+ * token (a thumbprint in a sentence: 32 characters or more) may break
+ * anywhere instead (class tok).  Other break opportunities inside a word
+ * (after a slash, a question mark) are rare in these fields and left. */
 
 void domsec_html_text(FILE *fp, const char *s)
 {
@@ -99,7 +101,7 @@ void domsec_html_text(FILE *fp, const char *s)
         const char *span = w >= 32 ? "<span class=tok>" : "";
 
         for (size_t i = 0; w > 1 && i < w && !*span; i++)
-            if (strchr("-/?!+%|}", s[i]))
+            if (s[i] == '-')
                 span = "<span class=nw>";
         fputs(span, fp);
         html_esc_n(fp, s, w);
@@ -418,7 +420,10 @@ void domsec_log_html(FILE *fp, const struct log_audit_result *r)
     fputs("<h2>Partners</h2>\n<p class=dim>Domains on a domain-secure list at the time, or that "
           "presented a certificate.  Each count is the total, how many of them were "
           "domain-secured, and how many were refused.</p>\n", fp);
-    html_traffic(fp, "partners", r->partners, r->npartners, true);
+    if (r->npartners)
+        html_traffic(fp, "partners", r->partners, r->npartners, true);
+    else
+        fputs("<p>None in this range.</p>\n", fp);
     fputs("<h2>Other traffic</h2>\n<p class=dim>Our own accepted domains and unlisted domains "
           "that presented no certificate: not partners, not counted as domain-secured.</p>\n", fp);
     if (r->nothers)

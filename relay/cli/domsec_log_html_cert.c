@@ -93,6 +93,19 @@ static void cert_row(FILE *fp, const char *domain, const struct log_audit_cert *
     fputs("</td></tr>\n", fp);
 }
 
+/* cert_table - every certificate partners presented */
+
+static void cert_table(FILE *fp, const struct log_audit_result *r)
+{
+    fputs("<div class=wide><table id=certificates>\n<thead><tr><th>Partner</th><th>Verdict</th>"
+          "<th>Certificate</th><th>First and last seen</th><th class=n>Sessions</th>"
+          "</tr></thead>\n<tbody>\n", fp);
+    for (size_t i = 0; i < r->npartners; i++)
+        for (size_t k = 0; k < r->partners[i].ncerts; k++)
+            cert_row(fp, r->partners[i].domain, &r->partners[i].certs[k]);
+    fputs("</tbody></table></div>\n", fp);
+}
+
 /* domsec_log_html_certs - the partners' certificates, then ours */
 
 void domsec_log_html_certs(FILE *fp, const struct log_audit_result *r)
@@ -102,14 +115,10 @@ void domsec_log_html_certs(FILE *fp, const struct log_audit_result *r)
     for (size_t i = 0; i < r->npartners; i++)
         n += r->partners[i].ncerts;
     fprintf(fp, "<h2>Certificates partners presented (%zu)</h2>\n", n);
-    fputs("<div class=wide><table id=certificates>\n<thead><tr><th>Partner</th><th>Verdict</th>"
-          "<th>Certificate</th><th>First and last seen</th><th class=n>Sessions</th>"
-          "</tr></thead>\n<tbody>\n", fp);
-    for (size_t i = 0; i < r->npartners; i++)
-        for (size_t k = 0; k < r->partners[i].ncerts; k++)
-            cert_row(fp, r->partners[i].domain, &r->partners[i].certs[k]);
-    fputs("</tbody></table></div>\n", fp);
-
+    if (n == 0)
+        fputs("<p>None in this range.</p>\n", fp);
+    else
+        cert_table(fp, r);
     fprintf(fp, "<h2>Our certificates (%zu)</h2>\n", r->nown_certs);
     if (r->nown_certs == 0) {
         fputs("<p>None logged in this range.</p>\n", fp);
