@@ -212,7 +212,7 @@ static void chart_legend(FILE *fp)
 
 /* chart_svg - axes, grid, bars and legend of a built grid */
 
-static void chart_svg(FILE *fp, const struct chart_grid *g)
+static void chart_svg(FILE *fp, const struct chart_grid *g, const char *title)
 {
     const double pw = CH_W - CH_L - CH_R, ph = CH_H - CH_T - CH_B;
     uint64_t step = chart_step(g->max), top = (g->max + step - 1) / step * step;
@@ -220,7 +220,9 @@ static void chart_svg(FILE *fp, const struct chart_grid *g)
     if (top == 0)
         top = step;
     fprintf(fp, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
-            "font-family=\"sans-serif\">\n", CH_W, CH_H, CH_W, CH_H);
+            "font-family=\"sans-serif\" role=\"img\" aria-label=\"", CH_W, CH_H, CH_W, CH_H);
+    domsec_html_esc(fp, title);
+    fprintf(fp, ": per %s\">\n", chart_unit_name[g->unit]);
     fprintf(fp, "<text class=\"ytitle\" x=\"0\" y=\"14\" font-size=\"12\" fill=\"#333\">per %s (UTC)</text>\n",
             chart_unit_name[g->unit]);
     chart_legend(fp);
@@ -282,7 +284,7 @@ void domsec_log_chart(FILE *fp, const char *id, const char *title,
     else
         fputs(": no messages and no refusals in this range</figcaption>\n", fp);
     if (g.max)
-        chart_svg(fp, &g);
+        chart_svg(fp, &g, title);
     fputs("</figure>\n", fp);
     for (int k = 0; k < 3; k++)
         free(g.v[k]);
