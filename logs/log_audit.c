@@ -6,58 +6,71 @@
  *  log_audit_row() takes rows of any kind in any file order; it copies
  *  what it keeps (the row's buffer is the reader's).  log_audit_finish()
  *  may be called once; its result is owned by the audit.  Memory grows
- *  with the number of sessions (about 100 bytes each) and partners, not
- *  with the number of rows.
+ *  with the number of sessions (about 100 bytes each, more for those with
+ *  a certificate or a verdict), partners, and messages not domain-secured
+ *  (judged at the end, about 48 bytes each), not with the number of rows.
  *
- *  The certificate blocks and the warnings are in log_audit_cert.c, the
- *  hash tables and small parsers in log_audit_index.c, the state the
- *  files share in log_int.h; the rules below cover all three.
+ *  This file reads the rows; the certificate blocks and verdicts are in
+ *  log_audit_cert.c, the warnings in log_audit_warn.c, closing the books
+ *  in log_audit_result.c, the hash tables and small parsers in
+ *  log_audit_index.c, the state the files share in log_int.h; the rules
+ *  below cover them all.
  *
  * THE RULES (the rows are those of docs/LOGS.md "The rows domsec writes")
- *  Sessions are joined by (log, session-id).  A session's partner domains
- *  are: the <d> of its domain-security verdict rows ("Message from secure
- *  domain '<d>' ..." on Receive, "Message to secure domain '<d>' ..." on
- *  Send), the domain of every `<` MAIL FROM on Receive, and of every `>`
- *  RCPT TO on Send.  A session with no domain is counted in
- *  result.sessions only.
- *  - sessions_in/out: Receive/Send sessions with that partner domain;
- *    *_secured: those with a "... '<d>' ... was domain-secured" row.
- *  - failures: "... '<d>' ... was refused because <rule> ." (Receive) and
- *    "... '<d>' ... failed because <reason> ." (Send), counted by rule or
- *    reason; "TLS negotiation failed with error <e>" counts as
- *    "TLS negotiation failed: <e>" for each domain of its session.
+ *  Sessions are joined by (log, session-id).  A session's domains are: the
+ *  <d> of its domain-security verdict rows ("Message from secure domain
+ *  '<d>' ..." on Receive, "Message to secure domain '<d>' ..." on Send),
+ *  the domain of every `<` MAIL FROM on Receive, and of every `>` RCPT TO
+ *  on Send (not our accepted domains).  HELO names are never domains.
+ *  Sessions on an internal receive connector count in total_internal only.
+ *  - Listed then.  The daemon writes a verdict row for every MAIL FROM (and
+ *    every delivery) of a listed domain and for no other: a verdict row
+ *    means listed at that moment, a session without one for its domain
+ *    means not listed.  A message whose session is not in the logs read is
+ *    judged by the tracking log's last CONFIG row before it (the lists in
+ *    force: start, reload); with none, by today's configuration (or, with
+ *    none, by domain-secured traffic), flagged `from_today` with a note.
+ *  - Partners are the domains listed then (either list) or that presented
+ *    a certificate (a client certificate on Receive; a listed server's on
+ *    Send); never our accepted domains.  The rest are `others`.
+ *  - sessions_in/out: Receive/Send sessions with that domain; *_secured:
+ *    those with a "... was domain-secured" row; *_refused: with a
+ *    "... was refused because <rule> ." / "... failed because <reason> ."
+ *    row (counted by rule or reason in failures); "TLS negotiation failed
+ *    with error <e>" counts as "TLS negotiation failed: <e>".
  *  - tls: per session, the version in "TLS protocol SP_PROT_TLS1_x_..."
  *    ("TLS1.x"), or "none" when the session never negotiated TLS.
- *  - certs: the block after a "Received certificate" (Receive) or "Remote
- *    certificate" / "Secure domain certificate" (Send) row, keyed by
- *    thumbprint; first/last seen are the date-times of the thumbprint rows.
- *    Only sessions domain-secured for the partner count: a certificate that
- *    was refused (wrong name, revoked, ...) is not the partner's, and is in
- *    failures.  Our own "Sending certificate" block is not a partner's.
- *  - messages_in: tracking RECEIVE rows (not directionality Originating);
- *    the partner is <d> of message-info "02P:<d>" (then secured), else the
- *    sender's domain, else (null sender) the first domain of the receive
- *    session named by source-context "<SID>;<start>;<n>".
- *    messages_out: tracking SEND rows (not directionality Incoming: those
- *    are deliveries inward); partner <d> of "02P:<d>" (secured), else each
- *    distinct recipient domain.
- *  - internal connectors (opts): Receive rows and RECEIVE tracking rows of
- *    a receive connector with permission internal (connector-id
- *    "<host>\\<name>") are skipped: our users' mail, not a partner's.
- *    Accepted domains (opts): SEND recipients in them are not partners.
- *  - listed: a domain on the config's tls_receive (in) / tls_send (out)
- *    domain-secure list when one was given; otherwise inferred: any domain
- *    that has a verdict row or a "02P:" message.
+ *  - certs: the block after "Received certificate" (Receive) or "Remote
+ *    certificate" / "Secure domain certificate" (Send), with the "Chain
+ *    validation status", "Chain validation reason" and "Revocation status"
+ *    rows after it: every session's certificate, whatever the outcome, one
+ *    record per (direction, thumbprint, verdict).  The verdict: accepted
+ *    when the session was domain-secured for the domain; else the chain
+ *    status (revoked, untrusted, expired, not-yet-valid, bad-eku,
+ *    revocation-unknown, invalid); else wrong-name for a SubjectMismatch
+ *    refusal; else no-decision.  A revoked one's CRL issuer and date come
+ *    from the revocation row ("revoked by <issuer> on <date>"); the reply
+ *    is the `>` row that follows a Receive refusal.  "Sending certificate"
+ *    blocks are ours (own_certs).
+ *  - messages_in: tracking RECEIVE rows (not Originating, not on an
+ *    internal connector); the partner is <d> of "02P:<d>" (then secured),
+ *    else the sender's domain, else (null sender) the first domain of the
+ *    session named by source-context "<SID>;<start>;<n>".  messages_out:
+ *    SEND rows (not Incoming); "02P:<d>" (secured), else each distinct
+ *    recipient domain not ours.  The others count in total_internal.
  *  Warnings:
- *  - CERT_CHANGED: a partner's certificates of one direction (its client's
- *    on Receive, its server's on Send) ordered by first seen; one warning
- *    per change, at the new one's first seen.
- *  - CERT_EXPIRES: a partner certificate whose not-after is before the end
- *    of the range (or of the rows) plus expiry_days.
- *  - NOT_SECURED: per listed partner and direction, the messages counted
- *    above that were not 02P (one warning with the count and first time).
- *  Chart buckets: the messages above by hour, or by day when they span
- *  more than two days; secured = "02P:".
+ *  - CERT_REFUSED / REFUSED: each refusal (with and without a certificate),
+ *    grouped by domain, direction, certificate, verdict and reason: count,
+ *    first and last time, session ids (the first 16), the reply given.
+ *  - CERT_CHANGED: a partner's accepted certificates of one direction
+ *    ordered by first seen; one warning per change.
+ *  - CERT_EXPIRES: a partner's or our certificate whose not-after is
+ *    before the end of the range (or of the rows) plus expiry_days; with
+ *    the days left (negative: expired).  Not for one refused as expired.
+ *  - NOT_SECURED: per partner and direction, the messages not 02P whose
+ *    domain was listed then (one warning with the count and first time).
+ *  Chart buckets: the messages above and the refusals by hour, or by day
+ *  when they span more than two days; secured = "02P:"; per partner too.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -284,21 +297,59 @@ static void audit_message(struct log_audit *a, uint32_t pi, bool in, bool secure
     log_field_copy(date, m->time, sizeof(m->time));
 }
 
+/* audit_config_cmp - recorded configurations by time */
+
+static int audit_config_cmp(const void *x, const void *y)
+{
+    const struct log_audit_config *c = x, *d = y;
+
+    return strcmp(c->time, d->time);
+}
+
+/* audit_config_at - the recorded configuration in force at time t, or NULL */
+
+static const struct log_audit_config *audit_config_at(const struct log_audit *a, const char *t)
+{
+    const struct log_audit_config *found = NULL;
+
+    for (size_t i = 0; i < a->res.nconfigs && strcmp(a->res.configs[i].time, t) <= 0; i++)
+        found = &a->res.configs[i];
+    return found;
+}
+
+/* audit_in_list - d is on a list (exact, case-insensitive, as the daemon's lists are lowercase) */
+
+static bool audit_in_list(char *const *v, size_t n, const char *d)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcasecmp(v[i], d) == 0)
+            return true;
+    return false;
+}
+
 /* log__audit_judge_messages - the messages not domain-secured: was their domain listed then? */
 
 void log__audit_judge_messages(struct log_audit *a)
 {
+    if (a->res.nconfigs > 1)
+        qsort(a->res.configs, a->res.nconfigs, sizeof(*a->res.configs), audit_config_cmp);
     for (size_t k = 0; k < a->npending; k++) {
         const struct audit_pending *m = &a->pending[k];
         struct audit_partner *ap = &a->partners[m->pi];
         struct audit_sess *s = m->has_sid
             ? log__audit_sess_find(a, m->in ? LOG_READ_RECV : LOG_READ_SEND, m->sid) : NULL;
+        const struct log_audit_config *c;
         bool listed = false;
 
         if (s != NULL) {                /* a verdict row is written for every listed domain */
             for (int i = 0; i < s->ndom; i++)
                 if (s->dom[i] == m->pi && s->dec != NULL && (s->dec[i].secured || s->dec[i].refused))
                     listed = true;
+            if (listed)
+                *(m->in ? &ap->then_in : &ap->then_out) = true;
+        } else if ((c = audit_config_at(a, m->time)) != NULL) {   /* the lists then */
+            listed = audit_in_list(m->in ? c->lists.recv : c->lists.send,
+                                   m->in ? c->lists.nrecv : c->lists.nsend, ap->p.domain);
             if (listed)
                 *(m->in ? &ap->then_in : &ap->then_out) = true;
         } else {                        /* the logs do not say: today's configuration */
@@ -332,6 +383,57 @@ static void audit_internal_message(struct log_audit *a, bool in, bool secured)
     }
 }
 
+/* audit_split - a ","-separated list into owned lowercase strings */
+
+static char **audit_split(const char *p, size_t n, size_t *count)
+{
+    char  **v = NULL;
+    const char *end = p + n;
+
+    *count = 0;
+    while (p < end) {
+        const char *c = memchr(p, ',', (size_t)(end - p));
+        const char *e = c ? c : end;
+
+        if (e > p) {
+            v = xrealloc(v, (*count + 1) * sizeof(*v));
+            v[*count] = xstrndup(p, (size_t)(e - p));
+            for (char *q = v[*count]; *q; q++)
+                *q = (char)tolower((unsigned char)*q);
+            (*count)++;
+        }
+        p = e + 1;
+    }
+    return v;
+}
+
+/* audit_config_row - CONFIG: "<start|reload>;sha256=<hex>;receive=a,b;send=c,d" */
+
+static void audit_config_row(struct log_audit *a, const struct log_field *date, const struct log_field *sc)
+{
+    struct log_audit_result *r = &a->res;
+    const char *p = sc->p, *end = sc->p + sc->len, *semi;
+    struct log_audit_config *c;
+
+    r->configs = xrealloc(r->configs, (r->nconfigs + 1) * sizeof(*r->configs));
+    c = &r->configs[r->nconfigs++];
+    memset(c, 0, sizeof(*c));
+    log_field_copy(date, c->time, sizeof(c->time));
+    for (; p < end; p = semi + 1) {
+        semi = memchr(p, ';', (size_t)(end - p));
+        if (semi == NULL)
+            semi = end;
+        size_t n = (size_t)(semi - p);
+
+        if (n > 7 && memcmp(p, "sha256=", 7) == 0 && n - 7 < sizeof(c->digest))
+            memcpy(c->digest, p + 7, n - 7);
+        else if (n >= 8 && memcmp(p, "receive=", 8) == 0 && c->lists.recv == NULL)
+            c->lists.recv = audit_split(p + 8, n - 8, &c->lists.nrecv);
+        else if (n >= 5 && memcmp(p, "send=", 5) == 0 && c->lists.send == NULL)
+            c->lists.send = audit_split(p + 5, n - 5, &c->lists.nsend);
+    }
+}
+
 /* audit_track_row - one message tracking row */
 
 static void audit_track_row(struct log_audit *a, struct log_row *row)
@@ -339,6 +441,10 @@ static void audit_track_row(struct log_audit *a, struct log_row *row)
     struct log_field *f = row->f, *info = &f[LOG_T_MESSAGE_INFO], *date = &f[LOG_T_DATE];
     bool in, secured = info->len > 4 && memcmp(info->p, "02P:", 4) == 0;
 
+    if (log_field_eq(&f[LOG_T_EVENT], "CONFIG")) {
+        audit_config_row(a, date, &f[LOG_T_SOURCE_CONTEXT]);
+        return;
+    }
     if (log_field_eq(&f[LOG_T_EVENT], "RECEIVE")) {
         if (log_field_eq(&f[LOG_T_DIRECTION], "Originating")
             || (a->opts.ninternal && log__audit_internal(a, &f[LOG_T_CONNECTOR]))) {

@@ -323,11 +323,17 @@ static void audit_metadata(struct log_audit *a)
         audit_note(r, xstrdup("No configuration was loaded: the domain-secure lists of today are "
                               "unknown; where the logs do not say whether a domain was listed, "
                               "it counts as listed when it had domain-secured traffic."));
+    if (r->nconfigs)
+        audit_note(r, xasprintf("The logs record %zu configuration(s) of the domain-secure lists "
+                                "(CONFIG rows at start and reload), the first at %s: messages "
+                                "without a session are judged by the one then in force.",
+                                r->nconfigs, r->configs[0].time));
     if (a->today_events) {
         r->history_incomplete = true;
-        audit_note(r, xasprintf("%llu message(s) have no protocol log session in the logs read "
-                                "(no record of whether their domain was listed then): judged by "
-                                "%s.", (unsigned long long)a->today_events,
+        audit_note(r, xasprintf("%llu message(s) have no protocol log session and no recorded "
+                                "configuration before them in the logs read (no record of "
+                                "whether their domain was listed then): judged by %s.",
+                                (unsigned long long)a->today_events,
                                 a->opts.listed_known ? "today's configuration"
                                 : "domain-secured traffic"));
     }
@@ -448,6 +454,9 @@ void log_audit_free(struct log_audit *a)
     free(r->notes);
     audit_lists_free(&r->lists_now);
     audit_lists_free(&r->listed_then);
+    for (size_t i = 0; i < r->nconfigs; i++)
+        audit_lists_free(&r->configs[i].lists);
+    free(r->configs);
     free(r->partners);
     free(r->others);
     free(r->buckets);

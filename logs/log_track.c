@@ -35,7 +35,7 @@ static const char *const log_track_event_names[] = {
     [LOG_TRACK_RECEIVE] = "RECEIVE", [LOG_TRACK_SEND] = "SEND", [LOG_TRACK_DEFER] = "DEFER",
     [LOG_TRACK_FAIL] = "FAIL", [LOG_TRACK_DSN] = "DSN", [LOG_TRACK_EXPIRE] = "EXPIRE",
     [LOG_TRACK_SUSPEND] = "SUSPEND", [LOG_TRACK_RESUME] = "RESUME",
-    [LOG_TRACK_DELETE] = "DELETE", [LOG_TRACK_BADMAIL] = "BADMAIL",
+    [LOG_TRACK_DELETE] = "DELETE", [LOG_TRACK_BADMAIL] = "BADMAIL", [LOG_TRACK_CONFIG] = "CONFIG",
 };
 
 static const char *const log_track_source_names[] = {

@@ -30,7 +30,9 @@ enum log_track_event {                  /* event-id */
     LOG_TRACK_SUSPEND,                  /* held by an administrator (domsec's own id) */
     LOG_TRACK_RESUME,                   /* released by an administrator (domsec's own id) */
     LOG_TRACK_DELETE,                   /* deleted by an administrator, no DSN (domsec's) */
-    LOG_TRACK_BADMAIL                   /* queue file removed or corrupted by hand */
+    LOG_TRACK_BADMAIL,                  /* queue file removed or corrupted by hand */
+    LOG_TRACK_CONFIG                    /* the domain-secure lists in force from now: at
+                                         * start and every reload (domsec's own id) */
 };
 
 enum log_track_source {                 /* source */

@@ -50,7 +50,7 @@ ENDPOINT_RE = re.compile(rb"^(\d{1,3}(\.\d{1,3}){3}|\[[0-9A-Fa-f:.%A-Za-z0-9]+\]
 NAME_RE = re.compile(r"^(RECV|SEND|MSGTRK)(\d{8})-([1-9]\d*)\.LOG$")
 SECINFO_RE = re.compile(rb"^[0-9a-f]{2}[A-Z]:")
 TRACK_EVENTS = {b"RECEIVE", b"SEND", b"DEFER", b"FAIL", b"DSN", b"EXPIRE",
-                b"SUSPEND", b"RESUME", b"DELETE", b"BADMAIL"}
+                b"SUSPEND", b"RESUME", b"DELETE", b"BADMAIL", b"CONFIG"}
 TRACK_SOURCES = {b"SMTP", b"QUEUE", b"ROUTING", b"DSN", b"ADMIN"}
 DIRECTIONS = {b"", b"Incoming", b"Originating"}
 

@@ -25,6 +25,7 @@
 #include <wolfssl/wolfcrypt/asn.h>
 #include <wolfssl/wolfcrypt/asn_public.h>
 #include <wolfssl/wolfcrypt/sha.h>
+#include <wolfssl/wolfcrypt/sha256.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -161,6 +162,18 @@ static void certinfo_names(WOLFSSL_X509 *x, struct tls_cert_info *ci)
         free(name);
     }
     wolfSSL_GENERAL_NAMES_free(gens);
+}
+
+/* tls_sha256_hex - SHA-256 of bytes as 64 uppercase hex digits */
+
+int tls_sha256_hex(const void *data, size_t len, char out[65])
+{
+    unsigned char h[WC_SHA256_DIGEST_SIZE];
+
+    if (wc_Sha256Hash(data, (word32)len, h) != 0)
+        return -1;
+    certinfo_hex(h, sizeof(h), out);
+    return 0;
 }
 
 /* certinfo_fill - every field from a parsed certificate */

@@ -54,6 +54,8 @@ void    tls_cert_info_free(struct tls_cert_info *ci);
 /* The names joined with ';' for the protocol log ("a;b;c"), cut before the
  * first name that does not fit in sz - 1 bytes. */
 void    tls_cert_info_names(const struct tls_cert_info *ci, char *buf, size_t sz);
+/* SHA-256 of len bytes as 64 uppercase hex digits and a NUL.  0, or -1. */
+int     tls_sha256_hex(const void *data, size_t len, char out[65]);
 
 struct tls_store_entry {                /* one certificate of the store (read-only) */
     char   *cert_path;                  /* NAME.pem: the certificate, then any chain

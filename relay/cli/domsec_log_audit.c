@@ -95,9 +95,10 @@ static void audit_table_cert(FILE *fp, const char *domain, const struct log_audi
             c->inbound ? "client, inbound" : "server, outbound", c->subject, c->issuer,
             c->serial[0] ? c->serial : "-", c->not_before[0] ? c->not_before : "-",
             c->not_after[0] ? c->not_after : "-");
-    if (c->chain_status[0] || c->revocation[0])
-        fprintf(fp, "      chain:     %s%s%s\n", c->chain_status[0] ? c->chain_status : "-",
-                c->revocation[0] ? "; revocation " : "", c->revocation);
+    if (c->chain_status[0] || c->revocation[0])         /* the revocation's reason is "why" */
+        fprintf(fp, "      chain:     %s%s%.*s\n", c->chain_status[0] ? c->chain_status : "-",
+                c->revocation[0] ? "; revocation " : "", (int)strcspn(c->revocation, ":"),
+                c->revocation);
     if (c->reason && c->reason[0])
         fprintf(fp, "      why:       %s\n", c->reason);
     if (c->verdict == LOG_AUDIT_V_REVOKED)
@@ -105,7 +106,7 @@ static void audit_table_cert(FILE *fp, const char *domain, const struct log_audi
                 c->crl_issuer[0] ? c->crl_issuer : "?");
     if (c->reply[0])
         fprintf(fp, "      reply:     %s\n", c->reply);
-    fprintf(fp, "      seen:      %s .. %s (%llu sessions; listed then: %s)\n      sessions:  ",
+    fprintf(fp, "      seen:      %s .. %s (%llu session(s); listed then: %s)\n      sessions:  ",
             c->first_seen, c->last_seen, (ull)c->sessions, audit_listed_word(c->listed));
     audit_table_sids(fp, &c->sids);
     fputc('\n', fp);
@@ -134,6 +135,14 @@ void domsec_log_audit_table(FILE *fp, const struct log_audit_result *r)
     audit_table_list(fp, r->listed_then.recv, r->listed_then.nrecv);
     fputs("; send ", fp);
     audit_table_list(fp, r->listed_then.send, r->listed_then.nsend);
+    for (size_t i = 0; i < r->nconfigs; i++) {
+        const struct log_audit_config *c = &r->configs[i];
+
+        fprintf(fp, "\n  Lists from:  %s sha256=%.16s... receive ", c->time, c->digest);
+        audit_table_list(fp, c->lists.recv, c->lists.nrecv);
+        fputs("; send ", fp);
+        audit_table_list(fp, c->lists.send, c->lists.nsend);
+    }
     fprintf(fp, "\n  Warnings:    %zu\n", r->nwarnings);
     for (size_t i = 0; i < r->nnotes; i++)
         fprintf(fp, "  Note:        %s\n", r->notes[i]);
@@ -294,6 +303,17 @@ void domsec_log_audit_csv(FILE *fp, const struct log_audit_result *r)
         fprintf(fp, "meta,listed_then_receive,%s\n", r->listed_then.recv[i]);
     for (size_t i = 0; i < r->listed_then.nsend; i++)
         fprintf(fp, "meta,listed_then_send,%s\n", r->listed_then.send[i]);
+    for (size_t i = 0; i < r->nconfigs; i++) {
+        const struct log_audit_config *c = &r->configs[i];
+
+        fprintf(fp, "meta,config,%s;sha256=%s;receive=", c->time, c->digest);
+        for (size_t k = 0; k < c->lists.nrecv; k++)
+            fprintf(fp, "%s%s", k ? " " : "", c->lists.recv[k]);
+        fputs(";send=", fp);
+        for (size_t k = 0; k < c->lists.nsend; k++)
+            fprintf(fp, "%s%s", k ? " " : "", c->lists.send[k]);
+        fputc('\n', fp);
+    }
     for (size_t i = 0; i < r->nnotes; i++) {
         fputs("meta,note", fp);
         audit_csv_s(fp, r->notes[i]);
@@ -551,7 +571,17 @@ void domsec_log_audit_json(FILE *fp, const struct log_audit_result *r)
     audit_json_strv(fp, (const char *const *)r->listed_then.recv, r->listed_then.nrecv);
     fputs(", \"send\": ", fp);
     audit_json_strv(fp, (const char *const *)r->listed_then.send, r->listed_then.nsend);
-    fputs("},\n  \"totals\": {", fp);
+    fputs("},\n  \"configs\": [", fp);
+    for (size_t i = 0; i < r->nconfigs; i++) {
+        fprintf(fp, "%s\n    {\"time\": \"%s\"", i ? "," : "", r->configs[i].time);
+        audit_json_kv(fp, "sha256", r->configs[i].digest);
+        fputs(", \"receive\": ", fp);
+        audit_json_strv(fp, (const char *const *)r->configs[i].lists.recv, r->configs[i].lists.nrecv);
+        fputs(", \"send\": ", fp);
+        audit_json_strv(fp, (const char *const *)r->configs[i].lists.send, r->configs[i].lists.nsend);
+        fputc('}', fp);
+    }
+    fputs(r->nconfigs ? "\n  ],\n  \"totals\": {" : "],\n  \"totals\": {", fp);
     audit_json_totals(fp, "partners", &r->total_partners, false);
     audit_json_totals(fp, "other", &r->total_others, false);
     audit_json_totals(fp, "internal", &r->total_internal, true);

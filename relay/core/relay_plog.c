@@ -106,6 +106,46 @@ static void relay_plog_chown_dir(const char *dir, uid_t uid, gid_t gid)
     closedir(d);
 }
 
+/* relay_plog_lists - "receive=a,b;send=c,d": the domain-secure lists, as configured */
+
+static char *relay_plog_lists(const struct config *cfg)
+{
+    const struct cfg_list *l[2] = { &cfg->transport.recv_secure, &cfg->transport.send_secure };
+    size_t  n = 32;
+    char   *out, *p;
+
+    for (int k = 0; k < 2; k++)
+        for (size_t i = 0; i < l[k]->n; i++)
+            n += strlen(l[k]->v[i]) + 1;
+    p = out = xmalloc(n);
+    for (int k = 0; k < 2; k++) {
+        p += sprintf(p, "%s", k ? ";send=" : "receive=");
+        for (size_t i = 0; i < l[k]->n; i++)
+            p += sprintf(p, "%s%s", i ? "," : "", l[k]->v[i]);
+    }
+    return out;
+}
+
+/* relay_plog_config - the tracking log's CONFIG row: the lists in force from now and their digest */
+
+static void relay_plog_config(const struct config *cfg, const char *when)
+{
+    char    digest[65], *lists, *sc;
+
+    if (relay_plog_t == NULL)
+        return;
+    lists = relay_plog_lists(cfg);
+    if (tls_sha256_hex(lists, strlen(lists), digest) != 0)
+        snprintf(digest, sizeof(digest), "unknown");
+    sc = xasprintf("%s;sha256=%s;%s", when, digest, lists);
+    log_track_write(relay_plog_t, &(struct log_track_entry){
+        .event = LOG_TRACK_CONFIG, .source = LOG_TRACK_SRC_ADMIN, .source_context = sc,
+        .server_hostname = relay_plog_host, .sender = "" });
+    log_info("logs", 0, "domain-secure lists %s sha256=%s", when, digest);
+    free(sc);
+    free(lists);
+}
+
 /* relay_plog_open - open the three logs */
 
 int relay_plog_open(const struct config *cfg, uid_t uid, gid_t gid)
@@ -142,6 +182,7 @@ int relay_plog_open(const struct config *cfg, uid_t uid, gid_t gid)
     snprintf(path, sizeof(path), "%s/MessageTracking", lc->directory);
     relay_plog_chown_dir(path, uid, gid);
     log_info("logs", 0, "opened directory=%s", lc->directory);
+    relay_plog_config(cfg, "start");
     return 0;
 }
 
@@ -156,6 +197,7 @@ void relay_plog_reload(const struct config *old, const struct config *cfg)
         || a->protocol_log_max_directory_size != b->protocol_log_max_directory_size
         || a->protocol_log_max_age != b->protocol_log_max_age)
         log_warnx("config", 0, "[logs] changed: restart domsecd to apply it");
+    relay_plog_config(cfg, "reload");
 }
 
 /* relay_plog_close - flush and close */

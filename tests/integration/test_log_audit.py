@@ -15,6 +15,7 @@ missing chromium fails the test, it does not skip it.
 """
 
 import csv
+import hashlib
 import io
 import json
 import os
@@ -536,6 +537,121 @@ class RealSessionAuditTest(PkiMixin, DeliveryTestCase):
                      "SubjectMismatch", "DomainSecureDisabled", "TLS was not offered",
                      "NotAuthenticated (no client certificate)"):
             self.assertIn(text, dom)
+
+    def test_demo_cases_and_a_reload(self):
+        """The README demo's cases and more, then a reload that takes the
+        partner off the receive list: `domsec log audit --json` lists every
+        certificate presented with its verdict, each refusal as a warning
+        with its count, judges the events before the reload as listed then,
+        and keeps our own and unlisted domains out of the partner table."""
+        if not os.access(DOMSEC, os.X_OK):
+            raise AssertionError("%s is not built (set DOMSEC_BUILD)" % DOMSEC)
+        self.start_dns()
+        a = Daemon(self)
+        a.add_port("inet")
+        a.add_port("plain")
+        a.write_config(self.config(a, PARTNER, 9))
+        a.start()
+        inet = a.ports["inet"]
+        bad = "454 4.7.5 Certificate validation failure"
+        self.deliver_in(a, inet, "partner-ok", "a@" + PARTNER)             # accepted
+        self.refused_in(a, inet, None, "530 5.7.1 Not authenticated")      # no certificate
+        self.refused_in(a, inet, "partner-revoked", bad)
+        self.refused_in(a, inet, "partner-revoked", bad)                   # the same, again
+        self.refused_in(a, inet, "partner-untrusted", bad)                 # untrusted chain
+        self.refused_in(a, inet, "partner-expired", bad)
+        self.refused_in(a, inet, "partner-wrongname", bad)
+        self.deliver_in(a, inet, None, "x@unlisted.test")                  # never listed
+        self.deliver_in(a, inet, None, "s@" + OURS)                        # ours
+        # The operator takes the partner off the receive list.
+        mark = a.log_mark()
+        a.write_config(self.config(a, FAB, 9))
+        a.reload()
+        a.wait_log(a.prefix() + r"info config reloaded", 10, since=mark)
+        self.deliver_in(a, inet, None, "late@" + PARTNER)                  # no longer listed
+        self.assertEqual(a.stop(), 0)
+        conf = a.config_path                                               # today's: not listed
+
+        def audit(*args, rc):
+            p = subprocess.run([DOMSEC, "-c", conf, "log", "audit"] + list(args),
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(p.returncode, rc, p.stderr)
+            return p.stdout
+
+        r = json.loads(audit("--format", "json", rc=1))
+        parts = {p["domain"]: p for p in r["partners"]}
+        others = {p["domain"]: p for p in r["others"]}
+        self.assertEqual(sorted(parts), [PARTNER])
+        self.assertEqual(sorted(others), [OURS, "unlisted.test"])
+        self.assertTrue(others[OURS]["ours"])
+        self.assertEqual(r["lists_now"]["receive"], [FAB])
+        self.assertEqual(r["listed_then"]["receive"], [PARTNER])
+        p = parts[PARTNER]
+        self.assertEqual(p["listed_in"], {"then": True, "from_today": False})
+        self.assertFalse(p["listed_in_now"])
+        self.assertEqual((p["sessions_in"], p["sessions_in_secured"], p["sessions_in_refused"]),
+                         (8, 1, 6))
+        self.assertEqual((p["messages_in"], p["messages_in_secured"]), (2, 1))
+        # Every certificate presented, with its verdict, listed then.
+        th = {n: self.thumb(n) for n in ("partner-ok", "partner-revoked", "partner-untrusted",
+                                         "partner-expired", "partner-wrongname")}
+        certs = {(c["thumbprint"], c["verdict"]): c for c in p["certificates"]}
+        self.assertEqual(sorted(certs), sorted([
+            (th["partner-ok"], "accepted"), (th["partner-revoked"], "revoked"),
+            (th["partner-untrusted"], "untrusted"), (th["partner-expired"], "expired"),
+            (th["partner-wrongname"], "wrong-name")]))
+        for c in p["certificates"]:
+            self.assertEqual(c["listed"], {"then": True, "from_today": False}, c["verdict"])
+            self.assertEqual(c["direction"], "in")
+        rev = certs[(th["partner-revoked"], "revoked")]
+        self.assertEqual((rev["sessions"], rev["serial"], rev["reply"]), (2, "200F", bad))
+        self.assertEqual(rev["crl_issuer"], "CN=Domsec Test Intermediate CA, O=Domsec Test PKI")
+        self.assertRegex(rev["revoked_at"], r"^\d{4}-\d\d-\d\d$")
+        self.assertEqual(len(rev["session_ids"]), 2)
+        self.assertIn("trusted_ca_file", certs[(th["partner-untrusted"], "untrusted")]["reason"])
+        self.assertIn("expired", certs[(th["partner-expired"], "expired")]["reason"])
+        # Each refusal a warning, with its count, sessions and reply.
+        w = {(x["kind"], x["thumbprint"] or x["reason"]): x for x in r["warnings"]}
+        self.assertEqual(sorted(w), sorted([
+            ("certificate-refused", th["partner-revoked"]),
+            ("certificate-refused", th["partner-untrusted"]),
+            ("certificate-refused", th["partner-expired"]),
+            ("certificate-refused", th["partner-wrongname"]),
+            ("refused", "NotAuthenticated (no client certificate)")]))
+        wr = w[("certificate-refused", th["partner-revoked"])]
+        self.assertEqual((wr["count"], wr["verdict"], wr["reply"], wr["session_ids"]),
+                         (2, "revoked", bad, rev["session_ids"]))
+        self.assertLess(wr["first"], wr["last"])
+        wn = w[("refused", "NotAuthenticated (no client certificate)")]
+        self.assertEqual((wn["count"], wn["reply"]), (1, "530 5.7.1 Not authenticated"))
+        self.assertEqual(r["warnings_count"], 5)
+        # The plain message after the reload is not "not domain-secured":
+        # woodgrovebank.test was no longer listed then.
+        self.assertNotIn("not-domain-secured", {x["kind"] for x in r["warnings"]})
+        # The daemon recorded the lists at start and at the reload (CONFIG
+        # tracking rows with their SHA-256), and the report shows them.
+        cfg = [t[5] for t in a.plog_rows("MSGTRK") if t[8] == "CONFIG"]
+        self.assertEqual([c.split(";")[0] for c in cfg], ["start", "reload"])
+        self.assertEqual([(c["receive"], c["send"]) for c in r["configs"]],
+                         [([PARTNER], [PARTNER, FAB]), ([FAB], [PARTNER, FAB])])
+        self.assertRegex(r["configs"][0]["sha256"], r"^[0-9A-F]{64}$")
+        self.assertNotEqual(r["configs"][0]["sha256"], r["configs"][1]["sha256"])
+        self.assertEqual(r["configs"][0]["sha256"], hashlib.sha256(
+            ("receive=%s;send=%s,%s" % (PARTNER, PARTNER, FAB)).encode()).hexdigest().upper())
+        # The report says when, where, what.
+        self.assertEqual(r["paths"], [a.logs_dir])
+        self.assertTrue(r["generated"] and r["host"] and r["version"])
+        # Options and exit status: 0 without warnings.
+        self.assertEqual(json.loads(audit("--format", "json", "--since", "1h", rc=1))
+                         ["warnings_count"], 5)
+        q = json.loads(audit("--format", "json", "--partner", "unlisted.test", rc=0))
+        self.assertEqual((q["warnings"], [x["domain"] for x in q["others"]]), ([], ["unlisted.test"]))
+        self.assertEqual(json.loads(audit("--format", "json", "--until", "2000-01-01", rc=0))
+                         ["rows"], 0)
+        table = audit(rc=1)
+        for text in ("Generated:", "Listed then: receive %s" % PARTNER, "Listed now:  receive %s" % FAB,
+                     "revoked %s" % th["partner-revoked"], "certificate-refused"):
+            self.assertIn(text, table)
 
 
 if __name__ == "__main__":

@@ -187,8 +187,9 @@ class ReceiveLogTest(PkiMixin, DomsecTestCase):
         self.assertEqual(c.transaction("<a@%s>" % PARTNER, ["<u@a.test>"], b"hi\r\n").code, 250)
         c.cmd("QUIT")
         self.assertEqual(self.rows(d, "RECV"), [])
-        # The tracking log is not per connector: the message is still tracked.
-        self.assertEqual([t[8] for t in d.plog_rows("MSGTRK")][:1], ["RECEIVE"])
+        # The tracking log is not per connector: the message is still tracked
+        # (after the CONFIG row of the start).
+        self.assertEqual([t[8] for t in d.plog_rows("MSGTRK")][:2], ["CONFIG", "RECEIVE"])
 
 
 class SendLogTest(PkiMixin, DeliveryTestCase):

@@ -390,6 +390,51 @@ static void test_real_rows(void **state)
     log_audit_free(a);
 }
 
+/* Recorded configurations (CONFIG rows at start and reload): a message
+ * without a session is judged by the lists then in force, not today's. */
+#define CF(ts, sc) \
+    "2026-11-22T" ts "Z,,,,vm,\"" sc "\",,ADMIN,CONFIG,,,,,0,0,,,,\r\n"
+static const char config_track[] =
+    "#Fields: date-time,client-ip,client-hostname,server-ip,server-hostname,source-context,connector-id,source,event-id,internal-message-id,message-id,recipient-address,recipient-status,total-bytes,recipient-count,reference,sender-address,message-info,directionality\r\n"
+    CF("08:00:00.000", "start;sha256=AA;receive=p.test,r.test;send=")
+    M("09:00:00.000", "", "RECEIVE", "u@us.test", "a@p.test", "", "Incoming")
+    CF("10:00:00.000", "reload;sha256=BB;receive=r.test;send=")
+    M("11:00:00.000", "", "RECEIVE", "u@us.test", "b@p.test", "", "Incoming");
+
+static void test_recorded_config(void **state)
+{
+    static const char *const recv[] = { "q.test" };         /* today: p.test not listed */
+    struct log_reader *r = log_reader_new(&(struct log_read_opts){ 0 });
+    struct log_audit *a = log_audit_new(&(struct log_audit_opts){
+        .listed_known = true, .recv_listed = recv, .nrecv_listed = 1 });
+    struct log_row row;
+
+    put("MSGTRK20261122-1.LOG", config_track);
+    assert_int_equal(log_reader_add(r, tmpdir), 0);
+    while (log_reader_next(r, &row) == 1)
+        log_audit_row(a, &row);
+    log_reader_free(r);
+
+    const struct log_audit_result *res = log_audit_finish(a);
+    const struct log_audit_partner *p = partner(res, "p.test");
+    const struct log_audit_warning *w = warning(res, LOG_AUDIT_W_NOT_SECURED, "p.test");
+
+    assert_int_equal(res->nconfigs, 2);
+    assert_string_equal(res->configs[0].digest, "AA");
+    assert_int_equal(res->configs[0].lists.nrecv, 2);
+    assert_string_equal(res->configs[1].lists.recv[0], "r.test");
+    assert_int_equal(res->configs[1].lists.nsend, 0);
+    /* a@p.test at 09:00: listed by the start configuration, not secured; b@ at
+     * 11:00: not listed after the reload.  Neither is today's say. */
+    assert_true(p->listed_in.then);
+    assert_false(p->listed_in.from_today);
+    assert_false(res->history_incomplete);
+    assert_int_equal(w->count, 1);
+    assert_string_equal(w->time, "2026-11-22T09:00:00.000Z");
+    assert_int_equal(p->messages_in, 2);
+    log_audit_free(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -397,6 +442,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_config_lists_and_filter, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_time_range, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_real_rows, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_recorded_config, setup_dir, teardown_dir),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
