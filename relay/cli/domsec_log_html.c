@@ -46,7 +46,7 @@ static const char html_css[] =
     "td.txt{min-width:22em}\n"
     ".ok{color:#2e7d32}.bad{color:#c62828;font-weight:bold}.dim{color:#666}\n"
     "table.meta th{background:#f4f4f4}table.meta td{min-width:24em}\n"
-    "ul.notes li{margin:.2em 0}\n"
+    "ul.notes li{margin:.2em 0}.cfg div{margin-left:1.5em}\n"
     "figure.chart{margin:.6em 0 1.4em;break-inside:avoid}\n"
     "figure.chart svg{max-width:100%;height:auto;display:block}\n"
     "figcaption{font-weight:bold;margin:.2em 0}\n"
@@ -236,13 +236,14 @@ static void html_header(FILE *fp, const struct log_audit_result *r)
                    r->listed_from_config ? "none" : "no configuration: listed domains inferred from traffic");
     fputs("<tr id=\"meta-configs\"><th>Configurations logged</th><td>", fp);
     for (size_t i = 0; i < r->nconfigs; i++) {
-        fprintf(fp, "%s<span class=nw>%s</span>, lists digest <span class=tok>%.16s</span>:<br>",
-                i ? "<br>" : "", domsec_html_time(r->configs[i].time, a), r->configs[i].digest);
+        fprintf(fp, "<div class=cfg><span class=nw>%s</span>, lists digest <span class=tok>%.16s</span>"
+                "<div>", domsec_html_time(r->configs[i].time, a), r->configs[i].digest);
         html_lists(fp, &r->configs[i].lists, "no lists");
+        fputs("</div></div>", fp);
     }
     fputs(r->nconfigs ? "" : "none in range", fp);
     if (r->history_incomplete)
-        fputs("<br><span class=bad>some events judged by today's configuration (see notes)</span>", fp);
+        fputs("<div class=bad>some events judged by today's configuration (see notes)</div>", fp);
     fputs("</td></tr>\n", fp);
     html_totals_row(fp, "totals", "Partners", &r->total_partners);
     html_totals_row(fp, "internal", "Internal (our users)", &r->total_internal);
