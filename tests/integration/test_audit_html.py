@@ -98,6 +98,7 @@ MEASURE_JS = r"""
     }
   });
   // Every table fits the window (its .wide box does not have to scroll).
+  out.notes = [].map.call(document.querySelectorAll('#notes li'), text);
   out.warnings_title = text(document.getElementById('warnings-title'));
   out.red_others = [].map.call(document.querySelectorAll('#others .bad'), text);
   document.querySelectorAll('.wide').forEach(function (w) {
@@ -265,6 +266,11 @@ class AuditHtmlTest(PkiMixin, DeliveryTestCase):
         self.assertIn(j["to"][:10], meta["meta-range"])
         for d in (PARTNER, FAB):
             self.assertIn(d, meta["meta-listed-now"])
+        self.assertGreaterEqual(len(j["configs"]), 2)           # the relay's two starts
+        self.assertEqual(meta["meta-configs"].count("lists digest"), len(j["configs"]))
+        for c in j["configs"]:
+            self.assertIn(c["sha256"][:16], meta["meta-configs"])
+        self.assertEqual(res["notes"], [" ".join(n.split()) for n in j["notes"]])
 
         # Every certificate of the JSON, in the same order, with its verdict.
         tables = res["tables"]
