@@ -83,11 +83,11 @@ void domsec_html_esc(FILE *fp, const char *s)
 }
 
 /* domsec_html_text - escaped content that wraps at spaces only: a word
- * with a hyphen (where browsers would also break a line: dates,
- * domain-secured, OU=partner-exact) is kept whole in a nowrap span; a long
- * token (a thumbprint in a sentence: 32 characters or more) may break
- * anywhere instead (class tok).  Other break opportunities inside a word
- * (after a slash, a question mark) are rare in these fields and left. */
+ * with a hyphen or a slash (where browsers would also break a line: dates,
+ * domain-secured, OU=partner-exact, </b>) is kept whole in a nowrap span;
+ * a long token (a thumbprint in a sentence: 32 characters or more) may
+ * break anywhere instead (class tok).  Rarer break opportunities inside a
+ * word (after "?" or "!") are left. */
 
 void domsec_html_text(FILE *fp, const char *s)
 {
@@ -101,7 +101,7 @@ void domsec_html_text(FILE *fp, const char *s)
         const char *span = w >= 32 ? "<span class=tok>" : "";
 
         for (size_t i = 0; w > 1 && i < w && !*span; i++)
-            if (s[i] == '-')
+            if (s[i] == '-' || s[i] == '/')
                 span = "<span class=nw>";
         fputs(span, fp);
         html_esc_n(fp, s, w);
