@@ -28,7 +28,7 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
+import unittest
 
 import test_log_audit as tla
 from peers import DeliveryTestCase
@@ -150,6 +150,34 @@ def run_chromium(tc, argv):
     return p.stdout
 
 
+def measure(tc, report, work):
+    """The measuring script's results for a copy of report, in Chromium at
+    1280 x 2000 (profile and copy in work)."""
+    with open(report, encoding="utf-8") as f:
+        page = f.read()
+    probe = os.path.join(work, "measure-" + os.path.basename(report))
+    with open(probe, "w", encoding="utf-8") as f:
+        f.write(page.replace("</body>", "<script>%s</script>\n</body>" % MEASURE_JS, 1))
+    dom = run_chromium(tc, chromium_argv(os.path.join(work, "profile"), 1280, 2000)
+                       + ["--dump-dom", "file://" + os.path.abspath(probe)])
+    m = re.search(r'<pre id="results">(.*?)</pre>', dom, re.S)
+    tc.assertIsNotNone(m, "the measuring script wrote nothing: %s" % dom[-2000:])
+    res = json.loads(html.unescape(m.group(1)))
+    tc.assertNotIn("error", res)
+    return res
+
+
+def check_chart(tc, c):
+    """A chart's legend outside its plot, every text inside the picture,
+    x labels apart."""
+    tc.assertFalse(overlaps(c["legend"], c["plot"]), c["id"])
+    tc.assertTrue(inside(c["legend"], c["svg"]), c["id"])
+    for t in c["texts"]:
+        tc.assertTrue(inside(t, c["svg"]), (c["id"], t))
+    for x, y in zip(c["xlabels"], c["xlabels"][1:]):
+        tc.assertFalse(overlaps(x, y), (c["id"], x, y))
+
+
 def overlaps(a, b):
     return a["l"] < b["r"] and b["l"] < a["r"] and a["t"] < b["b"] and b["t"] < a["b"]
 
@@ -199,17 +227,7 @@ class AuditHtmlTest(PkiMixin, DeliveryTestCase):
         os.makedirs(OUTDIR, exist_ok=True)
         work = tempfile.mkdtemp(prefix="chromium.", dir=OUTDIR)
         self.addCleanup(shutil.rmtree, work, True)
-        with open(report, encoding="utf-8") as f:
-            page = f.read()
-        probe = os.path.join(work, "measure.html")
-        with open(probe, "w", encoding="utf-8") as f:
-            f.write(page.replace("</body>", "<script>%s</script>\n</body>" % MEASURE_JS, 1))
-        dom = run_chromium(self, chromium_argv(os.path.join(work, "p1"), 1280, 2000)
-                           + ["--dump-dom", "file://" + os.path.abspath(probe)])
-        m = re.search(r'<pre id="results">(.*?)</pre>', dom, re.S)
-        self.assertIsNotNone(m, "the measuring script wrote nothing: %s" % dom[-2000:])
-        res = json.loads(html.unescape(m.group(1)))
-        self.assertNotIn("error", res)
+        res = measure(self, report, work)
         # The whole page in one picture (bounded): the reviewer looks at it.
         height = min(max(int(res["page"]["height"]) + 16, 2000), 12000)
         png = os.path.join(OUTDIR, "audit.png")
@@ -341,14 +359,8 @@ class AuditHtmlTest(PkiMixin, DeliveryTestCase):
         for d in (PARTNER, FAB):
             self.assertIn("chart-" + d, charts)
         for c in charts.values():
-            if "svg" not in c:
-                continue
-            self.assertFalse(overlaps(c["legend"], c["plot"]), c["id"])
-            self.assertTrue(inside(c["legend"], c["svg"]), c["id"])
-            for t in c["texts"]:
-                self.assertTrue(inside(t, c["svg"]), (c["id"], t))
-            for x, y in zip(c["xlabels"], c["xlabels"][1:]):
-                self.assertFalse(overlaps(x, y), (c["id"], x, y))
+            if "svg" in c:
+                check_chart(self, c)
         # Each chart's bars add up to the JSON's buckets.
         series = ("domain-secured messages", "messages not domain-secured", "refused sessions")
         for cid, buckets in [("chart-all", j["chart"])] + [("chart-" + p["domain"], p["chart"])
@@ -368,6 +380,49 @@ class AuditHtmlTest(PkiMixin, DeliveryTestCase):
                             for x in allc["xlabels"]), allc["xlabels"])
 
 
+class ChartRangeTest(unittest.TestCase):
+    """The chart's time axis follows the range asked for: over
+    test_log_audit's fixture logs (messages on 22, 23 and 24 November 2026),
+    by hour for a day, by day for a month, by week for a year."""
+
+    def setUp(self):
+        if not os.access(DOMSEC, os.X_OK):
+            raise AssertionError("%s is not built (set DOMSEC_BUILD)" % DOMSEC)
+        os.makedirs(OUTDIR, exist_ok=True)
+        self.dir = tempfile.mkdtemp(prefix="charts.", dir=OUTDIR)
+        self.addCleanup(shutil.rmtree, self.dir, True)
+        tla.make_logs(os.path.join(self.dir, "logs"))
+
+    def chart(self, since, until):
+        report = os.path.join(self.dir, "audit-%s.html" % since)
+        p = subprocess.run([DOMSEC, "-c", os.path.join(self.dir, "none.conf"), "log", "audit",
+                            "--from", since, "--to", until, "--format", "html", "--out", report,
+                            os.path.join(self.dir, "logs")], capture_output=True, text=True, timeout=60)
+        self.assertIn(p.returncode, (0, 1), p.stderr)
+        res = measure(self, report, self.dir)
+        c = {x["id"]: x for x in res["charts"]}["chart-all"]
+        check_chart(self, c)
+        self.assertEqual(res["broken"], [])
+        return c
+
+    def test_units(self):
+        day = self.chart("2026-11-23", "2026-11-23")          # 24 hours
+        self.assertTrue(day["caption"].endswith("by hour"), day["caption"])
+        self.assertEqual([x["text"] for x in day["xlabels"]][:3], ["00:00", "23 Nov", "02:00"])
+        self.assertEqual(day["yticks"], ["0", "1"])
+        month = self.chart("2026-11-01", "2026-11-30")
+        self.assertTrue(month["caption"].endswith("by day"), month["caption"])
+        self.assertEqual([x["text"] for x in month["xlabels"]],
+                         ["1 Nov", "2026", "8 Nov", "15 Nov", "22 Nov", "29 Nov"])
+        self.assertEqual(month["yticks"], ["0", "1", "2", "3"])
+        year = self.chart("2026-01-01", "2026-12-31")
+        self.assertTrue(year["caption"].endswith("by week"), year["caption"])
+        self.assertEqual([x["text"] for x in year["xlabels"]][:3], ["1 Jan", "2026", "29 Jan"])
+        # 22 to 24 November fall in one week: 3 secured, 2 not, 1 refused.
+        self.assertEqual(year["yticks"], ["0", "2", "4", "6"])
+        self.assertIn("3 domain-secured messages, 2 messages not domain-secured, 1 refused sessions",
+                      year["caption"])
+
+
 if __name__ == "__main__":
-    import unittest
     unittest.main()
