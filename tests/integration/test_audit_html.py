@@ -2,17 +2,22 @@
 test_audit_html.py - `domsec log audit --format html` as an auditor sees it:
 rendered by headless Chromium and measured in the browser.
 
-The logs are those of real domsecd sessions (test_log_audit.py's relay and
-partner, plus the refusals of the README's demo: no certificate, wrong
-name, revoked, untrusted chain, expired).  The report is checked against
-the same audit's --format json (the same certificate rows, the same
-warnings), then a copy of it with a measuring script appended is loaded in
-Chromium with --dump-dom: the script writes, into a <pre id=results>, the
-header fields, every table's cells, each heading's text width against its
-cell, every word that the layout broke across lines, each chart's legend
-and plot rectangles, and the resources the page fetched.  The report itself
-has no script; only the test copy does.  A screenshot of the report is kept
-in BUILD/test-output/test_audit_html/ and its path printed.
+AuditHtmlTest: the logs of real domsecd sessions (test_log_audit.py's relay
+and partner, plus the other refusals of the README's demo: an untrusted
+chain, an expired certificate; and plain mail from an unlisted domain).
+The report is checked against the same audit's --format json (the same
+certificate rows, warnings, partners, lists and chart counts), then a copy
+of it with a measuring script appended is loaded in Chromium with
+--dump-dom: the script writes, into a <pre id=results>, the header fields,
+every table's cells, each heading's text box against its cell, every word
+that the layout broke across lines, every table wider than the window, each
+chart's legend, plot and text rectangles, and the resources the page
+fetched.  The report itself has no script; only the test copy does.  The
+report is also printed to PDF (A4 landscape pages).  The report, its
+screenshot (the whole page, 1280 px wide) and the PDF are kept in
+BUILD/test-output/test_audit_html/ and their paths printed.
+ChartRangeTest: the chart's time axis and ticks for a day, a month and a
+year, over test_log_audit's fixture logs.
 
 Chromium is required (scripts/setup installs it): a missing chromium fails
 the test, it does not skip it.  Chromium may reach nothing: the page is a
