@@ -27,7 +27,7 @@
 #include "log_audit.h"
 #include "log_read.h"
 
-enum { CH_W = 880, CH_H = 260, CH_L = 56, CH_R = 30, CH_T = 30, CH_B = 44 };
+enum { CH_W = 880, CH_H = 260, CH_H_COMPACT = 190, CH_L = 56, CH_R = 30, CH_T = 30, CH_B = 44 };
 
 enum chart_unit { CHART_HOUR, CHART_DAY, CHART_WEEK };
 
@@ -48,6 +48,7 @@ struct chart_grid {
     size_t  n;                          /* slots */
     uint64_t *v[3];                     /* per series, per slot; owned */
     uint64_t max;                       /* the highest stack */
+    int     height;                     /* of the picture, px */
 };
 
 /* chart_hour - hours since the epoch of a date-time prefix; -1 if none */
@@ -183,10 +184,10 @@ static void chart_x_labels(FILE *fp, const struct chart_grid *g, double slot)
 
         fprintf(fp, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#555\"/>"
                 "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s</text>",
-                x, CH_H - CH_B, x, CH_H - CH_B + 4, x, CH_H - CH_B + 16, line1);
+                x, g->height - CH_B, x, g->height - CH_B + 4, x, g->height - CH_B + 16, line1);
         if (line2[0])
             fprintf(fp, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\" font-weight=\"bold\">%s</text>",
-                    x, CH_H - CH_B + 30, line2);
+                    x, g->height - CH_B + 30, line2);
         fputc('\n', fp);
     }
     fputs("</g>\n", fp);
@@ -214,13 +215,13 @@ static void chart_legend(FILE *fp)
 
 static void chart_svg(FILE *fp, const struct chart_grid *g, const char *title)
 {
-    const double pw = CH_W - CH_L - CH_R, ph = CH_H - CH_T - CH_B;
+    const double pw = CH_W - CH_L - CH_R, ph = g->height - CH_T - CH_B;
     uint64_t step = chart_step(g->max), top = (g->max + step - 1) / step * step;
 
     if (top == 0)
         top = step;
     fprintf(fp, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
-            "font-family=\"sans-serif\" role=\"img\" aria-label=\"", CH_W, CH_H, CH_W, CH_H);
+            "font-family=\"sans-serif\" role=\"img\" aria-label=\"", CH_W, g->height, CH_W, g->height);
     domsec_html_esc(fp, title);
     fprintf(fp, ": per %s\">\n", chart_unit_name[g->unit]);
     fprintf(fp, "<text class=\"ytitle\" x=\"0\" y=\"14\" font-size=\"12\" fill=\"#333\">per %s (UTC)</text>\n",
@@ -262,13 +263,14 @@ static void chart_svg(FILE *fp, const struct chart_grid *g, const char *title)
 
 /* domsec_log_chart - one chart in a figure */
 
-void domsec_log_chart(FILE *fp, const char *id, const char *title,
+void domsec_log_chart(FILE *fp, const char *id, const char *title, bool compact,
                       const struct log_audit_bucket *b, size_t n, const char *from, const char *to)
 {
     struct chart_grid g;
     uint64_t sum[3] = { 0, 0, 0 };
 
     chart_grid_build(&g, b, n, from, to);
+    g.height = compact ? CH_H_COMPACT : CH_H;
     for (size_t i = 0; i < g.n; i++)
         for (int k = 0; k < 3; k++)
             sum[k] += g.v[k][i];

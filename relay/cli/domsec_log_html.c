@@ -23,10 +23,12 @@
  *  A4 and no table row, warning or chart is cut across pages.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "domsec_cmd.h"
 #include "domsec_log_html.h"
+#include "log.h"
 #include "log_audit.h"
 
 static const char html_css[] =
@@ -395,17 +397,29 @@ static void html_traffic(FILE *fp, const char *id, const struct log_audit_partne
     fputs("</tbody></table></div>\n", fp);
 }
 
-/* html_charts - secured vs not vs refused over the range: all, then each partner */
+/* html_charts - secured vs not vs refused over the range: all partners
+ * (the sum of theirs: the result's own buckets count non-partner traffic
+ * too), then each partner */
 
 static void html_charts(FILE *fp, const struct log_audit_result *r)
 {
+    struct log_audit_bucket *sum = xcalloc(r->nbuckets ? r->nbuckets : 1, sizeof(*sum));
     char id[300];
 
+    for (size_t k = 0; k < r->nbuckets; k++)
+        memcpy(sum[k].label, r->buckets[k].label, sizeof(sum[k].label));
+    for (size_t i = 0; i < r->npartners; i++)
+        for (size_t k = 0; r->partners[i].buckets && k < r->nbuckets; k++) {
+            sum[k].secured += r->partners[i].buckets[k].secured;
+            sum[k].not_secured += r->partners[i].buckets[k].not_secured;
+            sum[k].refused += r->partners[i].buckets[k].refused;
+        }
     fputs("<h2>Domain security over time</h2>\n", fp);
-    domsec_log_chart(fp, "chart-all", "All partners", r->buckets, r->nbuckets, r->from, r->to);
+    domsec_log_chart(fp, "chart-all", "All partners", false, sum, r->nbuckets, r->from, r->to);
+    free(sum);
     for (size_t i = 0; i < r->npartners; i++) {
         snprintf(id, sizeof(id), "chart-%s", r->partners[i].domain);
-        domsec_log_chart(fp, id, r->partners[i].domain, r->partners[i].buckets,
+        domsec_log_chart(fp, id, r->partners[i].domain, true, r->partners[i].buckets,
                          r->partners[i].buckets ? r->nbuckets : 0, r->from, r->to);
     }
 }

@@ -7,6 +7,7 @@
 #ifndef DOMSEC_LOG_HTML_H
 #define DOMSEC_LOG_HTML_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -40,8 +41,8 @@ void    domsec_log_html_certs(FILE *fp, const struct log_audit_result *r);
  * audit's buckets (hour "YYYY-MM-DDTHH" or day "YYYY-MM-DD" labels, any
  * subset of the range, in time order); the chart draws every bucket of the
  * range, empty ones too: by hour for ranges of up to two days, by day up
- * to 92 days, else by week. */
-void    domsec_log_chart(FILE *fp, const char *id, const char *title,
+ * to 92 days, else by week.  compact: a lower picture (one per partner). */
+void    domsec_log_chart(FILE *fp, const char *id, const char *title, bool compact,
                          const struct log_audit_bucket *b, size_t n,
                          const char *from, const char *to);
 
