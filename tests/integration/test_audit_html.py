@@ -308,6 +308,14 @@ class AuditHtmlTest(PkiMixin, DeliveryTestCase):
             if t in thumbs and " in (its client)" in r[0]:
                 verdicts[thumbs[t]] = r[1]
         self.assertEqual(set(verdicts), set(thumbs.values()))
+        jcerts = [c for p in j["partners"] for c in p["certificates"]]
+        for r, c in zip(rows, jcerts):                  # each row says what the JSON says
+            self.assertEqual(r[1].split()[0], c["verdict"], r)
+            for key, cell in (("subject", 2), ("serial", 2), ("reason", 1), ("reply", 1),
+                              ("crl_issuer", 1)):
+                self.assertIn(" ".join(c[key].split()), r[cell], (key, r))
+            self.assertIn("listed then: %s" % ("yes" if c["listed"]["then"] else "no"), r[0])
+            self.assertEqual(r[4].split()[0], str(c["sessions"]))
         self.assertEqual(verdicts["partner-ok"], "accepted")
         self.assertEqual(verdicts["partner-exact"], "accepted")
         self.assertRegex(verdicts["partner-revoked"], r"(?i)revoked")
