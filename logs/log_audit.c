@@ -50,7 +50,8 @@
  *    revocation-unknown, invalid); else wrong-name for a SubjectMismatch
  *    refusal; else no-decision.  A revoked one's CRL issuer and date come
  *    from the revocation row ("revoked by <issuer> on <date>"); the reply
- *    is the `>` row that follows a Receive refusal.  "Sending certificate"
+ *    is the `>` row that follows a Receive refusal, and for a Send one the
+ *    recipient-status of the tracking DEFER/FAIL row of that send session.  "Sending certificate"
  *    blocks are ours (own_certs).
  *  - messages_in: tracking RECEIVE rows (not Originating, not on an
  *    internal connector); the partner is <d> of "02P:<d>" (then secured),
@@ -434,6 +435,31 @@ static void audit_config_row(struct log_audit *a, const struct log_field *date, 
     }
 }
 
+/* audit_send_reply - a DEFER/FAIL of a send session refused by domain security: its reply */
+
+static void audit_send_reply(struct log_audit *a, const struct log_field *sc, struct log_field *status)
+{
+    uint64_t sid;
+    struct audit_sess *s;
+
+    if (!log__audit_sid(sc->p, sc->len, &sid) || (s = log__audit_sess_find(a, LOG_READ_SEND, sid)) == NULL
+        || s->dec == NULL)
+        return;
+    for (int i = 0; i < s->ndom; i++) {
+        struct audit_dec *d = &s->dec[i];
+        size_t n = status->len;
+
+        if (!d->refused || d->reply != NULL)
+            continue;
+        for (size_t k = 0; k < status->len; k++)
+            if (status->p[k] == ';') {  /* the first recipient's status */
+                n = k;
+                break;
+            }
+        d->reply = xstrndup(status->p, n);
+    }
+}
+
 /* audit_track_row - one message tracking row */
 
 static void audit_track_row(struct log_audit *a, struct log_row *row)
@@ -459,6 +485,8 @@ static void audit_track_row(struct log_audit *a, struct log_row *row)
         }
         in = false;
     } else {
+        if (log_field_eq(&f[LOG_T_EVENT], "DEFER") || log_field_eq(&f[LOG_T_EVENT], "FAIL"))
+            audit_send_reply(a, &f[LOG_T_SOURCE_CONTEXT], &f[LOG_T_RECIPIENT_STATUS]);
         return;
     }
     if (in || secured)

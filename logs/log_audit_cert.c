@@ -206,9 +206,9 @@ char   *log__audit_cert_reason(const struct audit_cert_seen *c, enum log_audit_v
     case LOG_AUDIT_V_UNTRUSTED:
         return xstrdup(c->chain_reason ? c->chain_reason : "chain to no trusted root");
     case LOG_AUDIT_V_EXPIRED:
-        return xasprintf("expired: not after %s", c->not_after ? c->not_after : "?");
+        return xasprintf("not valid after %s", c->not_after ? c->not_after : "?");
     case LOG_AUDIT_V_NOT_YET_VALID:
-        return xasprintf("not yet valid: not before %s", c->not_before ? c->not_before : "?");
+        return xasprintf("not valid before %s", c->not_before ? c->not_before : "?");
     case LOG_AUDIT_V_WRONG_NAME:
         return xasprintf("%s is not among the certificate's names (%s)", domain,
                          c->names && *c->names ? c->names : c->subject ? c->subject : "");

@@ -427,22 +427,16 @@ void log_audit_free(struct log_audit *a)
             free(p->failures[i].name);
         for (size_t i = 0; i < p->ntls; i++)
             free(p->tls[i].name);
-        /* The certificates and buckets live in the result's copy, when there is one. */
-        for (size_t i = 0; i < r->npartners + r->nothers; i++) {
-            struct log_audit_partner *q = i < r->npartners ? &r->partners[i]
-                : &r->others[i - r->npartners];
-
-            if (q->domain == p->domain) {
-                p->certs = q->certs;
-                free(q->buckets);
-            }
-        }
-        log__audit_certs_free(p->certs, p->ncerts);
+        log__audit_certs_free(p->certs, p->ncerts);    /* shared with the result's copy */
         free(p->failures);
         free(p->tls);
         free(p->domain);
         free(ap->hours.v);
     }
+    for (size_t i = 0; i < r->npartners; i++)       /* made for the result's copies only */
+        free(r->partners[i].buckets);
+    for (size_t i = 0; i < r->nothers; i++)
+        free(r->others[i].buckets);
     free(a->partners);
     free(a->pidx);
     free(a->hours.v);

@@ -500,6 +500,46 @@ static int log_search(const char *config_path, int argc, char **argv)
 
 /* ---------------------------------------------------------------- audit */
 
+/* log_audit_paths - the logs read, as absolute paths, into ao (the result: free each and it) */
+
+static char **log_audit_paths(struct log_audit_opts *ao, const char *dir, int argc, char **argv)
+{
+    char  **paths;
+
+    ao->npaths = optind < argc ? (size_t)(argc - optind) : 1;
+    paths = xcalloc(ao->npaths, sizeof(*paths));
+    for (size_t i = 0; i < ao->npaths; i++) {
+        const char *p = optind < argc ? argv[optind + (int)i] : dir;
+
+        paths[i] = p ? realpath(p, NULL) : NULL;
+        if (paths[i] == NULL)
+            paths[i] = xstrdup(p ? p : "");
+    }
+    ao->paths = (const char *const *)paths;
+    return paths;
+}
+
+/* log_audit_config_opts - today's lists, accepted domains and internal connectors into ao
+ * (the result: the connector names' array, to free) */
+
+static const char **log_audit_config_opts(struct log_audit_opts *ao, const struct config *cfg)
+{
+    const char **internal = xcalloc(cfg->nreceive + 1, sizeof(*internal));
+
+    ao->listed_known = true;
+    ao->send_listed = (const char *const *)cfg->transport.send_secure.v;
+    ao->nsend_listed = cfg->transport.send_secure.n;
+    ao->recv_listed = (const char *const *)cfg->transport.recv_secure.v;
+    ao->nrecv_listed = cfg->transport.recv_secure.n;
+    ao->accepted = (const char *const *)cfg->transport.accepted_domains.v;
+    ao->naccepted = cfg->transport.accepted_domains.n;
+    for (size_t i = 0; i < cfg->nreceive; i++)
+        if (cfg->receive[i].permission == CFG_PERM_INTERNAL)
+            internal[ao->ninternal++] = cfg->receive[i].name;
+    ao->internal_connectors = internal;
+    return internal;
+}
+
 /* log_audit_cmd - `domsec log audit` */
 
 static int log_audit_cmd(const char *config_path, int argc, char **argv)
@@ -512,7 +552,7 @@ static int log_audit_cmd(const char *config_path, int argc, char **argv)
     const struct log_audit_result *res;
     FILE *fp = stdout;
     const char **internal = NULL;
-    char    host[256];
+    char    host[256], **paths = NULL;
     int rc;
 
     if ((rc = log_parse_args(argc, argv, true, &a)) != 0)
@@ -530,28 +570,9 @@ static int log_audit_cmd(const char *config_path, int argc, char **argv)
     if (gethostname(host, sizeof(host)) != 0)
         host[0] = '\0';
     host[sizeof(host) - 1] = '\0';
-    if (optind < argc) {
-        ao.paths = (const char *const *)(argv + optind);
-        ao.npaths = (size_t)(argc - optind);
-    } else {
-        ao.paths = &dir;
-        ao.npaths = 1;
-    }
-
-    if (cfg) {
-        ao.listed_known = true;
-        ao.send_listed = (const char *const *)cfg->transport.send_secure.v;
-        ao.nsend_listed = cfg->transport.send_secure.n;
-        ao.recv_listed = (const char *const *)cfg->transport.recv_secure.v;
-        ao.nrecv_listed = cfg->transport.recv_secure.n;
-        ao.accepted = (const char *const *)cfg->transport.accepted_domains.v;
-        ao.naccepted = cfg->transport.accepted_domains.n;
-        internal = xcalloc(cfg->nreceive + 1, sizeof(*internal));
-        for (size_t i = 0; i < cfg->nreceive; i++)
-            if (cfg->receive[i].permission == CFG_PERM_INTERNAL)
-                internal[ao.ninternal++] = cfg->receive[i].name;
-        ao.internal_connectors = internal;
-    }
+    paths = log_audit_paths(&ao, dir, argc, argv);
+    if (cfg)
+        internal = log_audit_config_opts(&ao, cfg);
     au = log_audit_new(&ao);
     while (log_reader_next(r, &row) == 1)
         log_audit_row(au, &row);
@@ -576,6 +597,9 @@ static int log_audit_cmd(const char *config_path, int argc, char **argv)
     log_audit_free(au);
     log_reader_free(r);
     free(internal);
+    for (size_t i = 0; paths && i < ao.npaths; i++)
+        free(paths[i]);
+    free(paths);
     if (cfg)
         policy_config_unref(cfg);
     return rc;

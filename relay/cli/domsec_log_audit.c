@@ -131,7 +131,7 @@ void domsec_log_audit_table(FILE *fp, const struct log_audit_result *r)
     } else {
         fputs("unknown (no configuration loaded)", fp);
     }
-    fputs("\n  Listed then: receive ", fp);
+    fputs("\n  Listed then: (as the logs show) receive ", fp);
     audit_table_list(fp, r->listed_then.recv, r->listed_then.nrecv);
     fputs("; send ", fp);
     audit_table_list(fp, r->listed_then.send, r->listed_then.nsend);

@@ -505,6 +505,9 @@ class RealSessionAuditTest(PkiMixin, DeliveryTestCase):
             ("refused", FAB, "TLS was not offered", fab_fail),
             ("refused", PARTNER, "DomainSecureDisabled", 1),
             ("refused", PARTNER, "NotAuthenticated (no client certificate)", 1)])
+        # The reply of a refusal on Send: the queue's status for its recipients.
+        fab_w = [w for w in r["warnings"] if w["domain"] == FAB][0]
+        self.assertRegex(fab_w["reply"], r"^4\d\d ")
         changed = [w["text"] for w in r["warnings"] if w["kind"] == "certificate-changed"][0]
         self.assertIn(exact, changed)
         self.assertIn(ok, changed)
@@ -611,7 +614,7 @@ class RealSessionAuditTest(PkiMixin, DeliveryTestCase):
         self.assertRegex(rev["revoked_at"], r"^\d{4}-\d\d-\d\d$")
         self.assertEqual(len(rev["session_ids"]), 2)
         self.assertIn("trusted_ca_file", certs[(th["partner-untrusted"], "untrusted")]["reason"])
-        self.assertIn("expired", certs[(th["partner-expired"], "expired")]["reason"])
+        self.assertIn("not valid after", certs[(th["partner-expired"], "expired")]["reason"])
         # Each refusal a warning, with its count, sessions and reply.
         w = {(x["kind"], x["thumbprint"] or x["reason"]): x for x in r["warnings"]}
         self.assertEqual(sorted(w), sorted([
@@ -651,7 +654,7 @@ class RealSessionAuditTest(PkiMixin, DeliveryTestCase):
         self.assertEqual(json.loads(audit("--format", "json", "--until", "2000-01-01", rc=0))
                          ["rows"], 0)
         table = audit(rc=1)
-        for text in ("Generated:", "Listed then: receive %s" % PARTNER, "Listed now:  receive %s" % FAB,
+        for text in ("Generated:", "receive %s;" % PARTNER, "Listed now:  receive %s" % FAB,
                      "revoked %s" % th["partner-revoked"], "certificate-refused"):
             self.assertIn(text, table)
 
