@@ -278,6 +278,21 @@ static uint64_t html_refusals(const struct log_audit_result *r)
     return n;
 }
 
+/* html_warning_text - the warning's line, without the "; reply: R" it
+ * ends with when R has its own column */
+
+static void html_warning_text(FILE *fp, const struct log_audit_warning *w)
+{
+    size_t n = strlen(w->text), rn = w->reply ? strlen(w->reply) : 0;
+    char *text = xstrdup(w->text);
+
+    if (rn && n > rn + 9 && memcmp(text + n - rn - 9, "; reply: ", 9) == 0
+        && strcmp(text + n - rn, w->reply) == 0)
+        text[n - rn - 9] = '\0';
+    domsec_html_cell(fp, "txt", text);
+    free(text);
+}
+
 /* html_warnings - every warning; never "no warnings" over refusals */
 
 static void html_warnings(FILE *fp, const struct log_audit_result *r)
@@ -312,7 +327,7 @@ static void html_warnings(FILE *fp, const struct log_audit_result *r)
         }
         fputs("</td>", fp);
         domsec_html_cell(fp, NULL, w->reply);
-        domsec_html_cell(fp, "txt", w->text);
+        html_warning_text(fp, w);
         fprintf(fp, "<td class=n>%llu", (unsigned long long)w->count);
         domsec_html_sids(fp, &w->sids);
         fputs("</td></tr>\n", fp);

@@ -332,6 +332,7 @@ class AuditHtmlTest(PkiMixin, DeliveryTestCase):
             self.assertEqual(row[0], w["kind"])
             self.assertEqual(row[1], w["domain"] or "(ours)")
             self.assertEqual(row[-1].split()[0], str(w["count"]))
+            self.assertEqual(row[3], " ".join(w["reply"].split()) or "-")
             for sid in w["session_ids"]:
                 self.assertIn(sid, row[-1])
         self.assertEqual(res["warnings_title"], "Warnings (%d)" % len(j["warnings"]))
