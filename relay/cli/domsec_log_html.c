@@ -209,6 +209,28 @@ static void html_totals_row(FILE *fp, const char *id, const char *name, const st
     html_meta_row(fp, id, name, buf);
 }
 
+/* html_findings - partners and warnings, the warnings by kind */
+
+static void html_findings(FILE *fp, const struct log_audit_result *r)
+{
+    enum { NKINDS = LOG_AUDIT_W_REFUSED + 1 };
+    size_t n[NKINDS] = { 0 };
+    const char *sep = " (";
+
+    for (size_t i = 0; i < r->nwarnings; i++)
+        if ((unsigned)r->warnings[i].kind < NKINDS)
+            n[r->warnings[i].kind]++;
+    fprintf(fp, "<tr id=\"meta-findings\"><th>Findings</th><td>%zu partner%s, %zu warning%s",
+            r->npartners, r->npartners == 1 ? "" : "s", r->nwarnings, r->nwarnings == 1 ? "" : "s");
+    for (int k = 0; k < NKINDS; k++)
+        if (n[k]) {
+            fprintf(fp, "%s<span class=nw>%s</span> %zu", sep,
+                    log_audit_warning_name((enum log_audit_warning_kind)k), n[k]);
+            sep = ", ";
+        }
+    fputs(*sep == ',' ? ")</td></tr>\n" : "</td></tr>\n", fp);
+}
+
 /* html_header - who made this, when, where, over what */
 
 static void html_header(FILE *fp, const struct log_audit_result *r)
@@ -250,8 +272,7 @@ static void html_header(FILE *fp, const struct log_audit_result *r)
     html_totals_row(fp, "totals", "Partners", &r->total_partners);
     html_totals_row(fp, "internal", "Internal (our users)", &r->total_internal);
     html_totals_row(fp, "other", "Other (not partners)", &r->total_others);
-    snprintf(buf, sizeof(buf), "%zu partners, %zu warnings", r->npartners, r->nwarnings);
-    html_meta_row(fp, "findings", "Findings", buf);
+    html_findings(fp, r);
     fputs("</table></div>\n", fp);
     if (r->nnotes) {
         fputs("<ul class=notes id=notes>\n", fp);
@@ -443,8 +464,13 @@ static void html_charts(FILE *fp, const struct log_audit_result *r)
 
 void domsec_log_html(FILE *fp, const struct log_audit_result *r)
 {
-    fprintf(fp, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
-            "<title>domsec domain security audit</title>\n<style>\n%s</style></head><body>\n", html_css);
+    char a[DOMSEC_HTML_TIMELEN], b[DOMSEC_HTML_TIMELEN];
+
+    fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+          "<title>Domain security audit ", fp);
+    domsec_html_esc(fp, r->host);
+    fprintf(fp, " %s to %s</title>\n<style>\n%s</style></head><body>\n",
+            domsec_html_time(r->from, a), domsec_html_time(r->to, b), html_css);
     html_header(fp, r);
     html_warnings(fp, r);
     fputs("<h2>Partners</h2>\n<p class=dim>Domains on a domain-secure list at the time, or that "
