@@ -44,6 +44,8 @@ DOMSEC = tla.DOMSEC
 OUTDIR = os.path.abspath(os.path.join(BUILD, "test-output", "test_audit_html"))
 PARTNER, FAB, OURS = tla.PARTNER, tla.FAB, tla.OURS
 CERT_FAIL = "454 4.7.5 Certificate validation failure"
+KINDS = ("certificate-changed", "certificate-expires", "not-domain-secured", "certificate-refused",
+         "refused")                      # the order of enum log_audit_warning_kind
 OTHER = "adatum.test"                   # never listed, presents no certificate: not a partner
 
 # Appended to the test copy only.  Writes JSON into <pre id=results>.
@@ -294,6 +296,11 @@ class AuditHtmlTest(PkiMixin, DeliveryTestCase):
         for c in j["configs"]:
             self.assertIn(c["sha256"][:16], meta["meta-configs"])
         self.assertEqual(res["notes"], [" ".join(n.split()) for n in j["notes"]])
+        kinds = sorted({w["kind"] for w in j["warnings"]})
+        self.assertEqual(meta["meta-findings"], "%d partners, %d warnings (%s)" % (
+            len(j["partners"]), len(j["warnings"]),
+            ", ".join("%s %d" % (k, [w["kind"] for w in j["warnings"]].count(k))
+                      for k in sorted(kinds, key=KINDS.index))))
 
         # Every certificate of the JSON, in the same order, with its verdict.
         tables = res["tables"]
