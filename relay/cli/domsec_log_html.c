@@ -11,16 +11,18 @@
  *
  * THE PAGE
  *  A header an auditor can hand on (#meta: when, on which host, by which
- *  version, over which logs and range, the listed domains then and now,
- *  totals; #notes: the audit's fallbacks), then #warnings, #partners,
- *  #others (our own domains and unlisted traffic, never in red), the
- *  charts (domsec_log_chart.c), #certificates (every certificate
- *  presented, with its verdict) and #own-certificates
- *  (domsec_log_html_cert.c).  Tables never break a word: cells wrap at
- *  spaces only, headings, times and domains do not wrap at all, and only
- *  long tokens (thumbprints, serials, session ids: class tok) may break
- *  anywhere; a table wider than the window scrolls.  Printed, the page is
- *  A4 and no table row, warning or chart is cut across pages.
+ *  version, over which logs, range and rows, the listed domains then and
+ *  now, the configurations logged, totals, findings; #notes: the audit's
+ *  fallbacks), then #warnings, #partners, #others (our own domains and
+ *  unlisted traffic, in grey, never red), the charts (domsec_log_chart.c:
+ *  all partners, then each), #certificates (every certificate presented,
+ *  with its verdict) and #own-certificates (domsec_log_html_cert.c).
+ *  Tables never break a word: cells wrap at spaces only (a word with a
+ *  hyphen or slash is kept whole), headings, times and domains do not wrap
+ *  at all, and only long tokens (thumbprints, serials, session ids: class
+ *  tok) may break anywhere; a table wider than the window scrolls.
+ *  Printed, the page is A4 landscape, table headings repeat on each page,
+ *  and no table row, warning or chart is cut across pages.
  */
 #include <stdio.h>
 #include <stdlib.h>
