@@ -287,6 +287,23 @@ class LogAuditTest(unittest.TestCase):
         self.assertEqual([(w["kind"], w["domain"]) for w in r["warnings"]],
                          [("not-domain-secured", "q.test")])
 
+    def test_time_options(self):
+        # Relative times count back from now: the fixture rows (2026-11) are
+        # all older than an hour ago; a bad unit is a usage error.
+        all_rows = json.loads(self.domsec("audit", "--format", "json", self.logs, rc=1).stdout)
+        until = json.loads(self.domsec("audit", "--format", "json", "--until", "1h", self.logs,
+                                       rc=1).stdout)
+        self.assertEqual(until["rows"], all_rows["rows"])
+        since = json.loads(self.domsec("audit", "--format", "json", "--since", "1h", self.logs,
+                                       rc=0).stdout)
+        self.assertEqual((since["rows"], since["warnings"]), (0, []))
+        for bad in ("7x", "d", "-3d", "3dd"):
+            p = self.domsec("audit", "--since", bad, self.logs, rc=2)
+            self.assertIn("bad time", p.stderr)
+        r = json.loads(self.domsec("audit", "--format", "json", "--since", "2026-11-24",
+                                   "--partner", "p.test", self.logs, rc=0).stdout)
+        self.assertEqual(([p["domain"] for p in r["partners"]], r["others"]), (["p.test"], []))
+
     def test_csv_and_table(self):
         rows = list(csv.reader(io.StringIO(self.domsec("audit", "--format", "csv", self.logs,
                                                        rc=1).stdout)))
