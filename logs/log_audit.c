@@ -71,7 +71,8 @@
  *  - NOT_SECURED: per partner and direction, the messages not 02P whose
  *    domain was listed then (one warning with the count and first time).
  *  Chart buckets: the messages above and the refusals by hour, or by day
- *  when they span more than two days; secured = "02P:"; per partner too.
+ *  when they span more than two days; secured = "02P:"; per partner, and
+ *  overall as the sum of the partners' (others' mail is not counted).
  */
 #include <ctype.h>
 #include <stdio.h>

@@ -375,6 +375,16 @@ const struct log_audit_result *log_audit_finish(struct log_audit *a)
         for (size_t k = 0; k < p->ncerts; k++)
             log__audit_sids_sort(&p->certs[k].sids);
     }
+    /* The overall chart is the partners' sum, as the HTML draws it: mail of
+     * our own or unlisted domains is not expected to be domain-secured. */
+    for (size_t j = 0; j < r->nbuckets; j++) {
+        r->buckets[j].secured = r->buckets[j].not_secured = r->buckets[j].refused = 0;
+        for (size_t i = 0; i < r->npartners; i++) {
+            r->buckets[j].secured += r->partners[i].buckets[j].secured;
+            r->buckets[j].not_secured += r->partners[i].buckets[j].not_secured;
+            r->buckets[j].refused += r->partners[i].buckets[j].refused;
+        }
+    }
     for (size_t k = 0; k < r->nown_certs; k++) {
         log__audit_sids_sort(&r->own_certs[k].sids);
         if (r->own_certs[k].reason == NULL)
