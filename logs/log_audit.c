@@ -409,7 +409,10 @@ static char **audit_split(const char *p, size_t n, size_t *count)
     return v;
 }
 
-/* audit_config_row - CONFIG: "<start|reload>;sha256=<hex>;receive=a,b;send=c,d" */
+/* audit_config_row - CONFIG: "<start|reload|carried>;sha256=<hex>;receive=a,b;send=c,d".
+ * A "carried" row (at the top of each tracking file that rotation opened)
+ * with the digest of the configuration before it changes nothing and is not
+ * listed again; a start or reload always is. */
 
 static void audit_config_row(struct log_audit *a, const struct log_field *date, const struct log_field *sc)
 {
@@ -417,6 +420,15 @@ static void audit_config_row(struct log_audit *a, const struct log_field *date, 
     const char *p = sc->p, *end = sc->p + sc->len, *semi;
     struct log_audit_config *c;
 
+    if (r->nconfigs > 0 && sc->len > 8 && memcmp(p, "carried;", 8) == 0) {
+        const char *d = r->configs[r->nconfigs - 1].digest;
+        size_t  dl = strlen(d);
+        const char *h = memmem(p, sc->len, ";sha256=", 8);
+
+        if (dl > 0 && h != NULL && (size_t)(end - h - 8) >= dl && memcmp(h + 8, d, dl) == 0
+            && (h + 8 + dl == end || h[8 + dl] == ';'))
+            return;
+    }
     r->configs = xrealloc(r->configs, (r->nconfigs + 1) * sizeof(*r->configs));
     c = &r->configs[r->nconfigs++];
     memset(c, 0, sizeof(*c));

@@ -208,6 +208,7 @@ int log__dir_open_day(struct log_file *lf, uint64_t day, bool force_new)
         lf->fn = top;
         lf->fsize = top_size;
         lf->frows = top_size > lf->head_len;
+        lf->had_file = true;
         if (top_size == 0) {            /* created, then crashed before the header */
             if (log__file_header(lf) < 0)
                 return -1;
@@ -243,6 +244,11 @@ int log__dir_open_day(struct log_file *lf, uint64_t day, bool force_new)
         return -1;
     lf->fsize = lf->head_len;
     lf->unsynced = true;
+    /* A file that rotation made starts with the carried row (the tracking
+     * log's CONFIG: retention may delete the file that had the original). */
+    if (lf->had_file && log__file_carry(lf) < 0)
+        return -1;
+    lf->had_file = true;
     log__dir_retention(lf);
     return 0;
 }

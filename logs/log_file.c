@@ -229,6 +229,53 @@ int log__file_header(struct log_file *lf)
     return rc;
 }
 
+/* log__file_carry - writer: the carried row at the top of a file that
+ * rotation made, stamped with now (log_file_set_carry) */
+
+int log__file_carry(struct log_file *lf)
+{
+    char   *row = NULL;
+    size_t  len = 0;
+    int     rc = 0;
+
+    pthread_mutex_lock(&lf->lock);
+    if (lf->carry != NULL) {
+        row = xmalloc(lf->carry_len);
+        memcpy(row, lf->carry, lf->carry_len);
+        len = lf->carry_len;
+    }
+    pthread_mutex_unlock(&lf->lock);
+    if (row == NULL)
+        return 0;
+    log_csv_time(log_file_now(lf), row);        /* its time is the file's, not the original's */
+    row[LOG_TIME_LEN] = ',';
+    if ((rc = log__file_write_all(lf->fd, row, len)) == 0) {
+        lf->fsize += len;
+        lf->frows = true;
+    }
+    free(row);
+    return rc;
+}
+
+/* log_file_set_carry - any thread: from now on, each file that rotation
+ * opens starts with this row (a whole row, CRLF-ended, that begins with a
+ * LOG_TIME_LEN timestamp and a comma: the writer restamps it); NULL stops */
+
+void log_file_set_carry(struct log_file *lf, const char *row, size_t len)
+{
+    char   *copy = NULL;
+
+    if (row != NULL && len > LOG_TIME_LEN && row[LOG_TIME_LEN] == ',') {
+        copy = xmalloc(len);
+        memcpy(copy, row, len);
+    }
+    pthread_mutex_lock(&lf->lock);
+    free(lf->carry);
+    lf->carry = copy;
+    lf->carry_len = copy != NULL ? len : 0;
+    pthread_mutex_unlock(&lf->lock);
+}
+
 /* log_file_count_rows - rows (LFs) in a byte range */
 
 static uint64_t log_file_count_rows(const char *p, size_t n)
@@ -591,5 +638,6 @@ void log_file_close(struct log_file *lf)
     free(lf->prefix);
     free(lf->head_a);
     free(lf->head_b);
+    free(lf->carry);
     free(lf);
 }

@@ -58,6 +58,7 @@ void     log_file_close(struct log_file *lf);
 uint64_t log_file_now(const struct log_file *lf);
 void     log_file_append(struct log_file *lf, uint64_t ts_ms, const char *row, size_t len);
 void     log_file_flush(struct log_file *lf);
+void     log_file_set_carry(struct log_file *lf, const char *row, size_t len);
 void     log_file_stats(struct log_file *lf, struct log_file_stats *st);
 const char *log_file_directory(const struct log_file *lf);
 /* Test hook: hold the writer (it writes nothing) until called with false. */

@@ -135,6 +135,8 @@ struct log_file {
     uint64_t flush_req, flush_done;
     bool    stop, paused, dropping;
     struct log_file_stats st;
+    char   *carry;                      /* a row repeated at the top of each new file, or NULL */
+    size_t  carry_len;
 
     /* Writer thread only. */
     int     fd;                         /* current file, or -1 */
@@ -144,6 +146,7 @@ struct log_file {
     bool    frows;                      /* it holds at least one row */
     bool    unsynced;
     bool    werr_logged;
+    bool    had_file;                   /* a file was open before: a new one is a rotation */
     uint64_t last_retention;
     uint64_t drops_reported;
 };
@@ -198,6 +201,7 @@ void    log__audit_warnings_free(struct log_audit_result *r);
 int     log__file_write_all(int fd, const char *p, size_t n);
 void    log__file_close_fd(struct log_file *lf);
 int     log__file_header(struct log_file *lf);
+int     log__file_carry(struct log_file *lf);
 
 /* log_dir.c */
 void    log__dir_retention(struct log_file *lf);

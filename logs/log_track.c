@@ -179,9 +179,10 @@ static char *log_track_put(char *p, const char *s, char sep)
     return p;
 }
 
-/* log_track_write - format and queue one event row */
+/* log_track_format - one event row (CRLF-ended, xmalloc()ed), stamped now */
 
-void log_track_write(struct log_track *lt, const struct log_track_entry *e)
+static char *log_track_format(struct log_track *lt, const struct log_track_entry *e,
+                              size_t *len, uint64_t *tsp)
 {
     const char *strs[] = { e->client_ip, e->client_hostname, e->server_ip, e->server_hostname,
                            e->source_context, e->connector_id, e->internal_id, e->message_id,
@@ -192,8 +193,6 @@ void log_track_write(struct log_track *lt, const struct log_track_entry *e)
     char num[24];
     uint64_t ts;
 
-    if (lt == NULL)
-        return;
     source = log_track_name(log_track_source_names, LOG_NELEM(log_track_source_names),
                             (int)e->source, "source");
     event = log_track_name(log_track_event_names, LOG_NELEM(log_track_event_names),
@@ -235,8 +234,43 @@ void log_track_write(struct log_track *lt, const struct log_track_entry *e)
     p = log_track_put(p, direction, '\0');
     *p++ = '\r';
     *p++ = '\n';
-    log_file_append(lt->lf, ts, buf, (size_t)(p - buf));
-    free(buf);
     free(rcpts);
     free(status);
+    *len = (size_t)(p - buf);
+    *tsp = ts;
+    return buf;
+}
+
+/* log_track_emit - format e, then queue it, or keep it as the carried row */
+
+static void log_track_emit(struct log_track *lt, const struct log_track_entry *e, bool carry)
+{
+    size_t  len;
+    uint64_t ts;
+    char   *buf;
+
+    if (lt == NULL)
+        return;
+    buf = log_track_format(lt, e, &len, &ts);
+    if (carry)
+        log_file_set_carry(lt->lf, buf, len);
+    else
+        log_file_append(lt->lf, ts, buf, len);
+    free(buf);
+}
+
+/* log_track_write - format and queue one event row */
+
+void log_track_write(struct log_track *lt, const struct log_track_entry *e)
+{
+    log_track_emit(lt, e, false);
+}
+
+/* log_track_set_carry - from now on, every tracking file that rotation
+ * opens starts with this event (stamped with the file's time): the CONFIG
+ * row, so each file says which lists were in force */
+
+void log_track_set_carry(struct log_track *lt, const struct log_track_entry *e)
+{
+    log_track_emit(lt, e, true);
 }

@@ -98,6 +98,7 @@ void     log_track_close(struct log_track *lt);
 void     log_track_flush(struct log_track *lt);
 void     log_track_stats(struct log_track *lt, struct log_file_stats *st);
 void     log_track_write(struct log_track *lt, const struct log_track_entry *e);
+void     log_track_set_carry(struct log_track *lt, const struct log_track_entry *e);
 size_t   log_track_security_info(char *out, size_t size, unsigned mechanism,
                                  char category, const char *domain);
 

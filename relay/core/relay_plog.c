@@ -141,6 +141,13 @@ static void relay_plog_config(const struct config *cfg, const char *when)
     log_track_write(relay_plog_t, &(struct log_track_entry){
         .event = LOG_TRACK_CONFIG, .source = LOG_TRACK_SRC_ADMIN, .source_context = sc,
         .server_hostname = relay_plog_host, .sender = "" });
+    free(sc);
+    /* Each tracking file that rotation opens repeats it, so retention never
+     * leaves the logs without the lists in force. */
+    sc = xasprintf("carried;sha256=%s;%s", digest, lists);
+    log_track_set_carry(relay_plog_t, &(struct log_track_entry){
+        .event = LOG_TRACK_CONFIG, .source = LOG_TRACK_SRC_ADMIN, .source_context = sc,
+        .server_hostname = relay_plog_host, .sender = "" });
     log_info("logs", 0, "domain-secure lists %s sha256=%s", when, digest);
     free(sc);
     free(lists);

@@ -399,8 +399,10 @@ static const char config_track[] =
     "#Fields: date-time,client-ip,client-hostname,server-ip,server-hostname,source-context,connector-id,source,event-id,internal-message-id,message-id,recipient-address,recipient-status,total-bytes,recipient-count,reference,sender-address,message-info,directionality\r\n"
     CF("08:00:00.000", "start;sha256=AA;receive=p.test,r.test;send=")
     M("09:00:00.000", "", "RECEIVE", "u@us.test", "a@p.test", "", "Incoming")
+    CF("09:30:00.000", "carried;sha256=AA;receive=p.test,r.test;send=")   /* same: not listed again */
     CF("10:00:00.000", "reload;sha256=BB;receive=r.test;send=")
-    M("11:00:00.000", "", "RECEIVE", "u@us.test", "b@p.test", "", "Incoming");
+    M("11:00:00.000", "", "RECEIVE", "u@us.test", "b@p.test", "", "Incoming")
+    CF("12:00:00.000", "carried;sha256=BB;receive=r.test;send=");
 
 static void test_recorded_config(void **state)
 {
@@ -420,8 +422,10 @@ static void test_recorded_config(void **state)
     const struct log_audit_partner *p = partner(res, "p.test");
     const struct log_audit_warning *w = warning(res, LOG_AUDIT_W_NOT_SECURED, "p.test");
 
-    assert_int_equal(res->nconfigs, 2);
+    assert_int_equal(res->nconfigs, 2);        /* the carried rows repeat, they do not change */
     assert_string_equal(res->configs[0].digest, "AA");
+    assert_string_equal(res->configs[0].time, "2026-11-22T08:00:00.000Z");
+    assert_string_equal(res->configs[1].digest, "BB");
     assert_int_equal(res->configs[0].lists.nrecv, 2);
     assert_string_equal(res->configs[1].lists.recv[0], "r.test");
     assert_int_equal(res->configs[1].lists.nsend, 0);

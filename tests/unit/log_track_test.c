@@ -276,6 +276,56 @@ static void test_logcheck_broken(void **state)
     free(g);
 }
 
+/* ---- the carried row ------------------------------------------------------------ */
+
+static size_t count_of(const char *hay, const char *needle)
+{
+    size_t n = 0;
+
+    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
+        n++;
+    return n;
+}
+
+/* A file that rotation opens starts with the carried row, stamped with its
+ * own time; the first file of a run does not (the original row is there). */
+static void test_carry_on_rotation(void **state)
+{
+    struct log_track *lt = open_track(3600000);
+    char path[512], *a, *b;
+    size_t alen, blen;
+    struct log_track_entry cfg = {
+        .event = LOG_TRACK_CONFIG, .source = LOG_TRACK_SRC_ADMIN,
+        .server_hostname = "mail.contoso.com", .sender = "",
+        .source_context = "start;sha256=AB12;receive=p.test;send=" };
+
+    at(100);
+    log_track_write(lt, &cfg);
+    cfg.source_context = "carried;sha256=AB12;receive=p.test;send=";
+    log_track_set_carry(lt, &cfg);
+    at(16 * 3600000ULL + 5000);                  /* 2026-11-23T00:00:05.000Z: a new day */
+    log_track_write(lt, &(struct log_track_entry){
+        .event = LOG_TRACK_RECEIVE, .source = LOG_TRACK_SRC_SMTP, .internal_id = "0123456789ABCDEF",
+        .sender = "a@p.test", .direction = LOG_TRACK_DIR_INCOMING });
+    log_track_close(lt);
+    snprintf(path, sizeof(path), "%s/MessageTracking/MSGTRK20261122-1.LOG", tmpdir);
+    a = slurp(path, &alen);
+    snprintf(path, sizeof(path), "%s/MessageTracking/MSGTRK20261123-1.LOG", tmpdir);
+    b = slurp(path, &blen);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_int_equal(count_of(a, ",CONFIG,"), 1);
+    assert_int_equal(count_of(a, "carried;"), 0);
+    assert_int_equal(count_of(b, ",CONFIG,"), 1);
+    /* right after the header, before the day's first event, with the file's time */
+    assert_non_null(strstr(b, "\r\n2026-11-23T00:00:05.000Z,,,,mail.contoso.com,"
+                              "carried;sha256=AB12;receive=p.test;send=,"));
+    assert_true(strstr(b, "carried;") < strstr(b, ",RECEIVE,"));
+    free(a);
+    free(b);
+    assert_int_equal(logcheck(path), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -284,6 +334,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_escaping_and_empty, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_concurrent, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_logcheck_broken, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_carry_on_rotation, setup_dir, teardown_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
