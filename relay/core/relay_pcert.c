@@ -231,16 +231,31 @@ struct relay_pcert *relay_pcert_open(const struct config *cfg, uid_t uid, gid_t 
 {
     const char *path = cfg->transport.partner_certificate_directory;
     struct relay_pcert *pc;
+    struct stat st;
+    bool    existed;
     int     fd;
 
     if (path == NULL || path[0] == '\0')
         return NULL;
+    existed = lstat(path, &st) == 0;
     if ((fd = log_path_open("smtpd", path, 0750, LOG_PATH_MKDIRS)) < 0) {
         log_err("smtpd", 0, "cannot open partner_certificate_directory %s: partner "
                 "certificates are not kept", path);
         return NULL;
     }
-    if (geteuid() == 0 && fchown(fd, uid, gid) < 0) {
+    /* Only a directory made here is handed over: an existing one (a setting
+     * naming, say, /etc/x by mistake) is never given to the service user. */
+    if (existed && geteuid() == 0
+        && (fstat(fd, &st) < 0 || (st.st_uid != 0 && st.st_uid != uid)
+            || (st.st_mode & S_IWOTH) != 0)) {
+        log_err("smtpd", 0, "partner_certificate_directory %s exists and is not owned by root "
+                "or uid %ld, or is writable by others: partner certificates are not kept "
+                "(make it owned by the [service] user, mode 0750, or name another one)",
+                path, (long)uid);
+        close(fd);
+        return NULL;
+    }
+    if (!existed && geteuid() == 0 && fchown(fd, uid, gid) < 0) {
         log_err("smtpd", 0, "cannot hand partner_certificate_directory %s to uid %ld: "
                 "partner certificates are not kept", path, (long)uid);
         close(fd);

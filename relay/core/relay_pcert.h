@@ -53,7 +53,9 @@ void    relay_pcert_check(const struct config *cfg, struct cfg_errors *errs);
 /*
  * Create (mkdir -p, mode 0750, by log_path_open: no symbolic link followed
  * where another user could have planted it) and open cfg's
- * partner_certificate_directory, hand it to uid:gid when root, and learn
+ * partner_certificate_directory, hand it to uid:gid when root and it was
+ * just created (an existing one must be owned by root or uid and not
+ * writable by others, else an error is logged and NULL returned), and learn
  * the THUMBPRINT.pem files in it (stale temporary files are removed).  On
  * the main thread, before the workers start; blocking I/O.  NULL when the
  * key is "" (off) or the directory cannot be opened (logged: the daemon

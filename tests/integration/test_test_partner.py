@@ -450,6 +450,34 @@ class TestPartnerTest(PkiMixin, DeliveryTestCase):
         self.assertEqual((st, out), (3, ""), err)
         self.assertIn("partner_certificate_directory is off (empty)", err)
 
+    def test_existing_directory_is_never_handed_to_the_service_user(self):
+        # Only a directory domsecd creates is chowned to the [service] user: an existing
+        # one (a setting naming /etc/something by mistake) keeps its owner; one owned by
+        # another user, or writable by others, is refused with an error naming it.
+        if os.geteuid() != 0:
+            self.skipTest("needs root: ownership is only handed over by root")
+        uid, _ = service_ids()
+        for owner, mode, ok in ((0, 0o755, True), (uid + 4242, 0o750, False),
+                                (0, 0o777, False)):
+            pc = tempfile.mkdtemp(prefix="domsec-pc-")
+            self.addCleanup(shutil.rmtree, pc, True)
+            os.chown(pc, owner, 0)
+            os.chmod(pc, mode)
+            t = self.tls_transport(self.store("relay"), partner_certificate_directory=pc)
+            a = Daemon(self, connectors=[("Inet", {"fqdn": "mail.contoso.test"})],
+                       transport=t)
+            a.start()
+            if ok:
+                a.wait_log(a.prefix() + r"info smtpd partner certificates directory=%s "
+                           r"known=0$" % re.escape(pc))
+            else:
+                a.wait_log(a.prefix() + r"error smtpd partner_certificate_directory %s exists "
+                           r"and is not owned by root or uid %d, or is writable by others: "
+                           r"partner certificates are not kept" % (re.escape(pc), uid))
+            a.stop()
+            st = os.lstat(pc)
+            self.assertEqual((st.st_uid, stat.S_IMODE(st.st_mode)), (owner, mode), pc)
+
     def test_inbound_refused_certificate_is_kept_never_through_a_link(self):
         a, _ = self.receiver()
         # A link planted where partner-revoked's chain will go: replaced, not followed.
