@@ -113,24 +113,38 @@ char *log_iso_time(char *out, size_t size, int64_t t, const char *zero)
 int log_read_file(const char *path, size_t max, unsigned char **data, size_t *len,
                   unsigned *mode)
 {
-    struct stat st;
-    unsigned char *buf;
-    size_t  got = 0;
-    int     fd, saved;
+    int     fd, rc, saved;
 
     *data = NULL;
     *len = 0;
     if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
         return -1;
+    rc = log_read_fd(fd, max, data, len, mode);
+    saved = errno;
+    close(fd);
+    errno = saved;
+    return rc;
+}
+
+/* log_read_fd - the same from an open descriptor, which stays the caller's */
+
+int log_read_fd(int fd, size_t max, unsigned char **data, size_t *len, unsigned *mode)
+{
+    struct stat st;
+    unsigned char *buf;
+    size_t  got = 0;
+
+    *data = NULL;
+    *len = 0;
     if (fstat(fd, &st) < 0)
-        goto fail;
+        return -1;
     if (!S_ISREG(st.st_mode)) {
         errno = EINVAL;
-        goto fail;
+        return -1;
     }
     if ((uint64_t)st.st_size > max) {
         errno = EFBIG;
-        goto fail;
+        return -1;
     }
     if (mode != NULL)
         *mode = (unsigned)(st.st_mode & 07777);
@@ -145,16 +159,9 @@ int log_read_file(const char *path, size_t max, unsigned char **data, size_t *le
         got += (size_t)r;
     }
     buf[got] = '\0';
-    close(fd);
     *data = buf;
     *len = got;
     return 0;
-
-fail:
-    saved = errno;
-    close(fd);
-    errno = saved;
-    return -1;
 }
 
 /* log_dir_name_cmp - qsort order of an array of char *: by the strings, not

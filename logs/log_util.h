@@ -43,6 +43,10 @@ char *log_iso_time(char *out, size_t size, int64_t t, const char *zero);
  * NULL, *len 0.  Synchronous: blocks on the disk. */
 int log_read_file(const char *path, size_t max, unsigned char **data, size_t *len,
                   unsigned *mode);
+/* The same from the open descriptor fd (not closed; read from its offset),
+ * e.g. one opened with O_NOFOLLOW | O_NONBLOCK and checked by the caller:
+ * anything but a regular file is EINVAL before a read. */
+int log_read_fd(int fd, size_t max, unsigned char **data, size_t *len, unsigned *mode);
 /* The names of dir's entries that keep accepts (every one but "." and ".."
  * when keep is NULL), sorted by strcmp, in an array of *n xstrdup'ed
  * strings (owned by the caller: log_dir_names_free), never NULL on success.

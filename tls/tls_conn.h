@@ -104,6 +104,9 @@ const char *tls_facts_detail(const struct tls_facts *f);
  * tls_chain_free) and *n.  0, or -1 with *why (static). */
 int     tls_chain_read_pem(const char *path, struct tls_crl_cert **out, size_t *n,
                            const char **why);
+/* The same from the open descriptor fd (stays the caller's): anything but
+ * a regular file is refused before a read. */
+int     tls_chain_read_pem_fd(int fd, struct tls_crl_cert **out, size_t *n, const char **why);
 void    tls_chain_free(struct tls_crl_cert *v, size_t n);
 /* The certificates of chain (DER) as PEM text, one "BEGIN CERTIFICATE" block
  * each, in order: xmalloc'ed, NUL-terminated after *len bytes, owned by the

@@ -10,6 +10,8 @@
  *  tls__facts_collect() runs once per handshake on the conn's thread, right
  *  after it finished; it never blocks (the CRL check is memory only).
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -17,6 +19,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "log_util.h"
@@ -398,14 +401,31 @@ out:
 
 int tls_chain_read_pem(const char *path, struct tls_crl_cert **out, size_t *n, const char **why)
 {
+    int     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY), rc;
+
+    *out = NULL;
+    *n = 0;
+    if (fd < 0) {
+        *why = "cannot be read";
+        return -1;
+    }
+    rc = tls_chain_read_pem_fd(fd, out, n, why);
+    close(fd);
+    return rc;
+}
+
+/* tls_chain_read_pem_fd - the same from an open descriptor */
+
+int tls_chain_read_pem_fd(int fd, struct tls_crl_cert **out, size_t *n, const char **why)
+{
     unsigned char *pem;
     struct tls__der *ders = NULL;
     size_t  len;
 
     *out = NULL;
     *n = 0;
-    if (log_read_file(path, TLS__FILE_MAX, &pem, &len, NULL) < 0) {
-        *why = "cannot be read";
+    if (log_read_fd(fd, TLS__FILE_MAX, &pem, &len, NULL) < 0) {
+        *why = errno == EINVAL ? "not a regular file" : "cannot be read";
         return -1;
     }
     *n = tls__pem_certs(pem, len, &ders);

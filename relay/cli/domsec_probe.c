@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "dns.h"
 #include "domsec_cmd.h"
@@ -443,10 +444,15 @@ int domsec_probe_main(const char *config_path, int argc, char **argv)
     if (inbound) {
         char   *found = NULL;
         json_t *source = NULL;
+        int     fd = -1;
 
-        status = cert != NULL ? 0 : domsec__probe_last_cert(p.cfg, p.domain, &found, &source);
+        status = cert != NULL ? 0 : domsec__probe_last_cert(p.cfg, p.domain, &found, &fd,
+                                                            &source);
         if (status == 0)
-            status = domsec__probe_inbound(p.cfg, p.domain, cert ? cert : found, source, json);
+            status = domsec__probe_inbound(p.cfg, p.domain, cert ? cert : found, fd, source,
+                                           json);
+        if (fd >= 0)
+            close(fd);
         free(found);
         policy_config_unref(p.cfg);
         return status;

@@ -81,7 +81,7 @@ static void probe_in_judge(json_t *out, const struct config *cfg, const struct c
 /* domsec__probe_inbound - judge the certificate chain in cert_file */
 
 int domsec__probe_inbound(const struct config *cfg, const char *domain, const char *cert_file,
-                          json_t *source, bool json)
+                          int cert_fd, json_t *source, bool json)
 {
     const struct cfg_receive *rc = probe_in_connector(cfg);
     struct tls_crl_cert *chain = NULL;
@@ -92,7 +92,8 @@ int domsec__probe_inbound(const struct config *cfg, const char *domain, const ch
     json_t *out, *ch;
     int     status;
 
-    if (tls_chain_read_pem(cert_file, &chain, &n, &why) < 0) {
+    if ((cert_fd >= 0 ? tls_chain_read_pem_fd(cert_fd, &chain, &n, &why)
+                      : tls_chain_read_pem(cert_file, &chain, &n, &why)) < 0) {
         fprintf(stderr, "domsec: %s: %s\n", cert_file, why);
         json_decref(source);
         return PROBE_EXIT_UNKNOWN;

@@ -19,18 +19,22 @@
  *  thumbprint) owned by the caller; or PROBE_EXIT_UNKNOWN after saying on
  *  stderr why it cannot tell (certificates not kept, no such session in
  *  the logs, the file missing or not a regular file: a link is not
- *  followed).  Reads files synchronously; memory grows
+ *  followed, a FIFO not waited on); *fd is that file, opened once (openat
+ *  O_NOFOLLOW | O_NONBLOCK on the directory's descriptor), read through it.  Reads files synchronously; memory grows
  *  with the sessions open at once in the logs, not with the rows.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "domsec_probe.h"
 #include "log.h"
+#include "log_path.h"
 #include "log_read.h"
 #include "log_util.h"
 #include "relay_pcert.h"
@@ -167,7 +171,7 @@ static void plog_scan_free(struct plog_scan *sc)
 /* domsec__probe_last_cert - the chain DOMAIN's client presented last */
 
 int domsec__probe_last_cert(const struct config *cfg, const char *domain, char **file,
-                            json_t **source)
+                            int *fd, json_t **source)
 {
     const char *dir = cfg->transport.partner_certificate_directory;
     struct log_reader *r;
@@ -176,8 +180,10 @@ int domsec__probe_last_cert(const struct config *cfg, const char *domain, char *
     char    name[RELAY_PCERT_NAME];
     struct stat st;
     const char *why;
+    int     dfd = -1;
 
     *file = NULL;
+    *fd = -1;
     *source = NULL;
     if (dir == NULL || dir[0] == '\0') {
         fprintf(stderr, "domsec: partner_certificate_directory is off (empty): domsecd keeps "
@@ -201,11 +207,24 @@ int domsec__probe_last_cert(const struct config *cfg, const char *domain, char *
         return PROBE_EXIT_UNKNOWN;
     }
     *file = xasprintf("%s/%s", dir, name);
-    /* Only a regular file: domsecd never leaves a link or a FIFO there, so
-     * one is not followed (a FIFO would hang us, a link read a file of root's). */
-    why = lstat(*file, &st) < 0 ? strerror(errno)
-          : !S_ISREG(st.st_mode) ? "not a regular file" : NULL;
+    /* Only a regular file, opened once, relative to the directory, without
+     * following a link and without blocking: the service user owns the
+     * directory, so a check by name then an open by name could be raced (a
+     * FIFO would hang us, a link read a file of root's).  The directory
+     * itself is not followed through a link in any component either. */
+    if ((dfd = log_path_open("cli", dir, 0, LOG_PATH_OPEN)) < 0
+        || (*fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC
+                                    | O_NOCTTY)) < 0)
+        why = errno == ELOOP ? "not a regular file" : strerror(errno);
+    else
+        why = fstat(*fd, &st) < 0 ? strerror(errno)
+              : !S_ISREG(st.st_mode) ? "not a regular file" : NULL;
+    if (dfd >= 0)
+        close(dfd);
     if (why != NULL) {
+        if (*fd >= 0)
+            close(*fd);
+        *fd = -1;
         fprintf(stderr, "domsec: the certificate %s's client presented in session %s at %s "
                 "(%s) was not kept: %s: %s; use --cert FILE\n", domain, sc.sid, sc.time,
                 sc.log, *file, why);

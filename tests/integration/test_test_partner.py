@@ -505,6 +505,27 @@ class TestPartnerTest(PkiMixin, DeliveryTestCase):
         st, out, err = self.probe(a.config_path, PARTNER, "--inbound")
         self.assertEqual((st, out), (3, ""), err)
         self.assertIn("was not kept: %s: not a regular file; use --cert FILE" % path, err)
+        # ... to a file of root's that is not a certificate either: never opened.
+        secret = os.path.join(a.dir, "secret")
+        with open(secret, "w") as f:
+            f.write("root only\n")
+        os.chmod(secret, 0o600)
+        before = os.stat(secret)
+        os.unlink(path)
+        os.symlink(secret, path)
+        st, out, err = self.probe(a.config_path, PARTNER, "--inbound")
+        self.assertEqual((st, out), (3, ""), err)
+        self.assertIn("was not kept: %s: not a regular file; use --cert FILE" % path, err)
+        after = os.stat(secret)
+        self.assertEqual((after.st_atime_ns, after.st_mtime_ns, after.st_size),
+                         (before.st_atime_ns, before.st_mtime_ns, before.st_size))
+        # A FIFO there (nobody writes it): not waited on, it is not a regular file
+        # (subprocess's timeout fails the test if the open blocks).
+        os.unlink(path)
+        os.mkfifo(path)
+        st, out, err = self.probe(a.config_path, PARTNER, "--inbound")
+        self.assertEqual((st, out), (3, ""), err)
+        self.assertIn("was not kept: %s: not a regular file; use --cert FILE" % path, err)
         # The log names it but the file is gone: cannot tell (3), saying which file.
         os.unlink(path)
         st, out, err = self.probe(a.config_path, PARTNER, "--inbound")

@@ -89,17 +89,19 @@ json_t *domsec__probe_verdicts(const struct tls_facts *tf, const struct tls_cert
                                bool client);
 
 /* domsec_probe_in.c */
-/* Judge the chain in cert_file; source (taken over, may be NULL): where
- * the file came from, shown as "source". */
+/* Judge the chain in cert_file (read from cert_fd when it is not -1: the
+ * file opened already, cert_file then only names it); source (taken over,
+ * may be NULL): where the file came from, shown as "source". */
 int     domsec__probe_inbound(const struct config *cfg, const char *domain,
-                              const char *cert_file, json_t *source, bool json);
+                              const char *cert_file, int cert_fd, json_t *source, bool json);
 
 /* domsec_probe_log.c */
 /* The chain DOMAIN's client presented last, from the receive protocol log:
- * 0 with *file and *source (owned by the caller), or PROBE_EXIT_UNKNOWN
- * after saying why on stderr. */
+ * 0 with *file, *fd (the regular file opened without following a link or
+ * blocking on a FIFO: read it, not *file) and *source (all owned by the
+ * caller), or PROBE_EXIT_UNKNOWN after saying why on stderr. */
 int     domsec__probe_last_cert(const struct config *cfg, const char *domain, char **file,
-                                json_t **source);
+                                int *fd, json_t **source);
 
 /* domsec_probe_print.c */
 /* The outbound result as text, to stdout. */
