@@ -15,7 +15,9 @@
  *
  * CONTRACT
  *  domsec__probe_last_cert() returns 0 with *file (the chain's path,
- *  xmalloc'ed) and *source (a new JSON object: session, time, log,
+ *  xmalloc'ed) and *source (a new JSON object: session, client (its remote
+ *  endpoint: domsecd keeps the chain of any client, listed or not, so the
+ *  admin can tell the partner's session from someone else's), time, log,
  *  thumbprint) owned by the caller; or PROBE_EXIT_UNKNOWN after saying on
  *  stderr why it cannot tell (certificates not kept, no such session in
  *  the logs, the file missing or not a regular file: a link is not
@@ -54,6 +56,7 @@ struct plog_scan {
     char    thumb[41];
     char    sid[17];
     char    time[LOG_READ_TSLEN + 1];
+    char    client[80];                 /* the session's remote endpoint, ADDRESS:PORT */
     char   *log;                        /* owned */
 };
 
@@ -147,6 +150,7 @@ static void plog_row(struct plog_scan *sc, struct log_row *row, const char *doma
             snprintf(sc->thumb, sizeof(sc->thumb), "%s", s->thumb);
             log_field_copy(&row->f[LOG_P_SESSION], sc->sid, sizeof(sc->sid));
             log_field_copy(&row->f[LOG_P_DATE], sc->time, sizeof(sc->time));
+            log_field_copy(&row->f[LOG_P_REMOTE], sc->client, sizeof(sc->client));
             free(sc->log);
             sc->log = xstrdup(row->path);
         }
@@ -233,8 +237,8 @@ int domsec__probe_last_cert(const struct config *cfg, const char *domain, char *
         plog_scan_free(&sc);
         return PROBE_EXIT_UNKNOWN;
     }
-    *source = json_pack("{s:s, s:s, s:s, s:s}", "session", sc.sid, "time", sc.time,
-                        "log", sc.log, "thumbprint", sc.thumb);
+    *source = json_pack("{s:s, s:s, s:s, s:s, s:s}", "session", sc.sid, "client", sc.client,
+                        "time", sc.time, "log", sc.log, "thumbprint", sc.thumb);
     plog_scan_free(&sc);
     return 0;
 }

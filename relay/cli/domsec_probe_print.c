@@ -220,8 +220,8 @@ void domsec__probe_print_in(const json_t *out)
         const json_t *src = json_object_get(out, "source");
 
         if (src != NULL)
-            printf("source     session %s at %s (%s)\n", member(src, "session"),
-                   member(src, "time"), member(src, "log"));
+            printf("source     session %s from %s at %s (%s)\n", member(src, "session"),
+                   member(src, "client"), member(src, "time"), member(src, "log"));
     }
     print_line("", "file", member(out, "file"));
     {

@@ -365,7 +365,9 @@ class TestPartnerTest(PkiMixin, DeliveryTestCase):
         # test-partner finds it through the log and judges it as --cert does.
         st, text, err = self.probe(a.config_path, PARTNER, "--inbound")
         self.assertEqual(st, 0, text + err)
-        self.assertRegex(text, r"source     session %s at \d{4}-\d\d-\d\dT[0-9:.]+Z "
+        # The client's endpoint, as the protocol log has it: who presented the chain.
+        self.assertRegex(text, r"source     session %s from 127\.0\.0\.1:\d+ "
+                         r"at \d{4}-\d\d-\d\dT[0-9:.]+Z "
                          r"\(\S+/ProtocolLog/SmtpReceive/RECV\d{8}-\d+\.LOG\)\n" % sid)
         self.assertIn("file       %s\n" % path, text)
         self.assertIn("rule       Secured\n", text)
@@ -375,6 +377,7 @@ class TestPartnerTest(PkiMixin, DeliveryTestCase):
         j = json.loads(out)
         self.assertEqual((j["file"], j["source"]["session"], j["source"]["thumbprint"],
                           j["accepted"]), (path, sid, self.thumbprint("partner-ok"), True))
+        self.assertRegex(j["source"]["client"], r"^127\.0\.0\.1:\d+$")
         # Its next connection writes nothing: same inode, same mtime, one "saved" line.
         sid2 = self.present(a, "partner-ok", 250)
         a.wait_log(a.prefix() + r"info smtpd %s disconnect " % sid2)
@@ -384,7 +387,7 @@ class TestPartnerTest(PkiMixin, DeliveryTestCase):
         # ... and test-partner now names that later session.
         st, text, err = self.probe(a.config_path, PARTNER, "--inbound")
         self.assertEqual(st, 0, text + err)
-        self.assertIn("source     session %s at " % sid2, text)
+        self.assertIn("source     session %s from 127.0.0.1:" % sid2, text)
         # A restart learns the file from the directory: still nothing written.
         a.stop()
         a.restart()
