@@ -21,9 +21,13 @@
  *  before its write starts and stays there whatever the write's outcome:
  *  a failed write (logged) is not retried until the next start, so a
  *  directory that cannot be written costs one attempt per certificate, not
- *  one per connection.  When the set holds RELAY_PCERT_MAX thumbprints
- *  nothing more is saved; that is logged once.  A file deleted while the
- *  daemon runs is written again only after a restart.
+ *  one per connection.  When the set holds RELAY_PCERT_MAX thumbprints a
+ *  new one evicts the oldest from the set, and the job that writes the new
+ *  file first deletes the oldest one (unlinkat on the directory's
+ *  descriptor: a link there is removed, never followed).  New files pass
+ *  the token bucket, under the same lock; one refused is counted, and the
+ *  count is shown (then reset) by the next "saved" line.  A file deleted
+ *  while the daemon runs is written again only after a restart.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -43,7 +47,8 @@ struct relay_pcert {
     int     dirfd;                      /* O_DIRECTORY, for the process's life */
     uv_mutex_t lock;
     struct relay_pcert_set set;         /* under lock */
-    bool    warned_full;                /* under lock */
+    struct relay_pcert_bucket bucket;   /* under lock */
+    uint64_t skipped;                   /* under lock: refused by the bucket, not yet told */
 };
 
 struct pcert_job {                      /* one write, owned by the request */
@@ -51,6 +56,8 @@ struct pcert_job {                      /* one write, owned by the request */
     struct relay_pcert *pc;             /* not owned; outlives the loop */
     uint64_t sid;
     char    name[RELAY_PCERT_NAME];
+    char    evict[RELAY_PCERT_NAME];    /* the oldest file, deleted first, or "" */
+    uint64_t skipped;                   /* refused by the rate limit before this one */
     struct tls_crl_cert chain[RELAY_PCERT_CHAIN];   /* der owned */
     size_t  n;
     /* The outcome, from the work to the after-work callback. */
@@ -81,6 +88,15 @@ bool relay_pcert_key(const char *hex, size_t len, unsigned char key[20])
     return true;
 }
 
+/* pcert_key_name - "HEX.pem" of a key */
+
+static void pcert_key_name(char out[RELAY_PCERT_NAME], const unsigned char key[20])
+{
+    for (size_t i = 0; i < 20; i++)
+        snprintf(out + 2 * i, 3, "%02X", key[i]);
+    memcpy(out + 40, ".pem", 5);
+}
+
 /* relay_pcert_name - "HEX.pem" of a thumbprint */
 
 bool relay_pcert_name(char out[RELAY_PCERT_NAME], const char *thumbprint)
@@ -90,9 +106,7 @@ bool relay_pcert_name(char out[RELAY_PCERT_NAME], const char *thumbprint)
     out[0] = '\0';
     if (!relay_pcert_key(thumbprint, strlen(thumbprint), key))
         return false;
-    for (size_t i = 0; i < 20; i++)
-        snprintf(out + 2 * i, 3, "%02X", key[i]);
-    memcpy(out + 40, ".pem", 5);
+    pcert_key_name(out, key);
     return true;
 }
 
@@ -104,15 +118,23 @@ void relay_pcert_set_init(struct relay_pcert_set *s, size_t max)
     s->max = max;
 }
 
+/* pcert_home - key's first slot */
+
+static size_t pcert_home(const struct relay_pcert_set *s, const unsigned char key[20])
+{
+    uint64_t h;
+
+    memcpy(&h, key, sizeof(h));         /* SHA-1 bytes: already uniform */
+    return (size_t)h & (s->cap - 1);
+}
+
 /* pcert_slot - key's slot: its own, or the empty one where it would go */
 
 static size_t pcert_slot(const struct relay_pcert_set *s, const unsigned char key[20])
 {
-    uint64_t h;
     size_t  i;
 
-    memcpy(&h, key, sizeof(h));         /* SHA-1 bytes: already uniform */
-    for (i = (size_t)h & (s->cap - 1); s->used[i]; i = (i + 1) & (s->cap - 1))
+    for (i = pcert_home(s, key); s->used[i]; i = (i + 1) & (s->cap - 1))
         if (memcmp(s->keys[i], key, 20) == 0)
             break;
     return i;
@@ -145,23 +167,58 @@ static void pcert_set_grow(struct relay_pcert_set *s)
     free(old.used);
 }
 
-/* relay_pcert_set_add - add key unless it is there or the set is full */
+/* pcert_set_del - remove a member: the ones after it in its run move back
+ * (linear probing without tombstones: every member stays reachable) */
 
-int relay_pcert_set_add(struct relay_pcert_set *s, const unsigned char key[20])
+static void pcert_set_del(struct relay_pcert_set *s, const unsigned char key[20])
+{
+    size_t  i = pcert_slot(s, key), j = i, k;
+
+    if (!s->used[i])
+        return;
+    s->used[i] = 0;
+    s->n--;
+    for (;;) {
+        j = (j + 1) & (s->cap - 1);
+        if (!s->used[j])
+            return;
+        k = pcert_home(s, s->keys[j]);
+        /* j's member stays when its home is cyclically in (i, j]. */
+        if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
+            continue;
+        memcpy(s->keys[i], s->keys[j], 20);
+        s->used[i] = 1;
+        s->used[j] = 0;
+        i = j;
+    }
+}
+
+/* relay_pcert_set_add - add key unless it is there; past max the oldest goes */
+
+int relay_pcert_set_add(struct relay_pcert_set *s, const unsigned char key[20],
+                        unsigned char evicted[20])
 {
     size_t  i;
+    int     added = 1;
 
-    if (relay_pcert_set_has(s, key))
+    if (relay_pcert_set_has(s, key) || s->max == 0)
         return 0;
-    if (s->n >= s->max)
-        return -1;
+    if (s->order == NULL)
+        s->order = xcalloc(s->max, sizeof(*s->order));
+    if (s->n >= s->max) {               /* the ring is full: its head is the oldest */
+        memcpy(evicted, s->order[s->head], 20);
+        pcert_set_del(s, evicted);
+        s->head = (s->head + 1) % s->max;
+        added = 2;
+    }
     if ((s->n + 1) * 2 > s->cap)        /* at most half full: short probes */
         pcert_set_grow(s);
     i = pcert_slot(s, key);
     memcpy(s->keys[i], key, 20);
     s->used[i] = 1;
+    memcpy(s->order[(s->head + s->n) % s->max], key, 20);
     s->n++;
-    return 1;
+    return added;
 }
 
 /* relay_pcert_set_free - release the slots */
@@ -170,7 +227,30 @@ void relay_pcert_set_free(struct relay_pcert_set *s)
 {
     free(s->keys);
     free(s->used);
+    free(s->order);
     relay_pcert_set_init(s, s->max);
+}
+
+/* relay_pcert_bucket_take - one new file allowed at now_ms, or not */
+
+bool relay_pcert_bucket_take(struct relay_pcert_bucket *b, uint64_t now_ms)
+{
+    const uint64_t full = (uint64_t)RELAY_PCERT_BURST * RELAY_PCERT_EVERY_MS;
+
+    if (!b->started) {                  /* starts full */
+        b->started = true;
+        b->credit_ms = full;
+        b->last_ms = now_ms;
+    } else if (now_ms > b->last_ms) {   /* a clock going back adds nothing */
+        uint64_t d = now_ms - b->last_ms;
+
+        b->credit_ms = d >= full - b->credit_ms ? full : b->credit_ms + d;
+        b->last_ms = now_ms;
+    }
+    if (b->credit_ms < RELAY_PCERT_EVERY_MS)
+        return false;
+    b->credit_ms -= RELAY_PCERT_EVERY_MS;
+    return true;
 }
 
 /* relay_pcert_check - an existing partner_certificate_directory is a directory */
@@ -187,14 +267,36 @@ void relay_pcert_check(const struct config *cfg, struct cfg_errors *errs)
                         "partner_certificate_directory %s exists and is not a directory", d);
 }
 
-/* pcert_learn - the THUMBPRINT.pem files already there; stale temporary files go */
+struct pcert_file {                     /* a file found at start */
+    unsigned char key[20];
+    struct timespec mtime;
+};
+
+/* pcert_file_cmp - qsort: oldest first (mtime, then thumbprint) */
+
+static int pcert_file_cmp(const void *a, const void *b)
+{
+    const struct pcert_file *x = a, *y = b;
+
+    if (x->mtime.tv_sec != y->mtime.tv_sec)
+        return x->mtime.tv_sec < y->mtime.tv_sec ? -1 : 1;
+    if (x->mtime.tv_nsec != y->mtime.tv_nsec)
+        return x->mtime.tv_nsec < y->mtime.tv_nsec ? -1 : 1;
+    return memcmp(x->key, y->key, 20);
+}
+
+/* pcert_learn - the THUMBPRINT.pem files already there, oldest first, the
+ * oldest past RELAY_PCERT_MAX deleted; stale temporary files go */
 
 static void pcert_learn(struct relay_pcert *pc)
 {
     int     fd = dup(pc->dirfd);
     DIR    *dir = fd >= 0 ? fdopendir(fd) : NULL;
     struct dirent *e;
-    unsigned char key[20];
+    struct pcert_file *v = NULL;
+    size_t  n = 0, cap = 0, gone = 0;
+    unsigned char key[20], old[20];
+    char    name[RELAY_PCERT_NAME];
 
     if (dir == NULL) {
         log_warn("smtpd", 0, "cannot list partner_certificate_directory %s", pc->path);
@@ -216,13 +318,23 @@ static void pcert_learn(struct relay_pcert *pc)
             || fstatat(pc->dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0
             || !S_ISREG(st.st_mode))
             continue;                   /* not ours (a link is replaced when written) */
-        if (relay_pcert_set_add(&pc->set, key) < 0 && !pc->warned_full) {
-            pc->warned_full = true;
-            log_warnx("smtpd", 0, "partner_certificate_directory %s holds %d certificates: "
-                      "no more are saved (delete some and restart)", pc->path, RELAY_PCERT_MAX);
-        }
+        if (n == cap)
+            v = xrealloc(v, (cap = cap ? cap * 2 : 256) * sizeof(*v));
+        memcpy(v[n].key, key, 20);
+        v[n++].mtime = st.st_mtim;
     }
     closedir(dir);
+    if (n > 0)
+        qsort(v, n, sizeof(*v), pcert_file_cmp);
+    for (size_t i = 0; i < n; i++)
+        if (relay_pcert_set_add(&pc->set, v[i].key, old) == 2) {
+            pcert_key_name(name, old);
+            gone += unlinkat(pc->dirfd, name, 0) == 0;
+        }
+    free(v);
+    if (gone > 0)
+        log_info("smtpd", 0, "partner_certificate_directory %s: %zu oldest certificates "
+                 "deleted (at most %d are kept)", pc->path, gone, RELAY_PCERT_MAX);
 }
 
 /* relay_pcert_open - the directory, opened for the process's life, and what it holds */
@@ -306,6 +418,8 @@ static void pcert_work(uv_work_t *req)
         return;
     }
     (void)unlinkat(dirfd, tmp, 0);      /* never a link: unlink removes the entry */
+    if (j->evict[0] != '\0')             /* the oldest goes: at most RELAY_PCERT_MAX */
+        (void)unlinkat(dirfd, j->evict, 0);
     j->step = "create";
     if ((fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                      0640)) < 0)
@@ -350,11 +464,15 @@ static void pcert_job_free(struct pcert_job *j)
 static void pcert_done(uv_work_t *req, int status)
 {
     struct pcert_job *j = req->data;
+    char    skipped[48] = "";
+
+    if (j->skipped > 0)
+        snprintf(skipped, sizeof(skipped), " rate_limited=%llu", (unsigned long long)j->skipped);
 
     if (status == 0 && j->err == 0)
-        log_info("smtpd", j->sid, "partner certificate saved file=%s/%s certificates=%zu%s",
-                 j->pc->path, j->name, j->n,
-                 j->link_replaced ? " (a symbolic link there was replaced, not followed)" : "");
+        log_info("smtpd", j->sid, "partner certificate saved file=%s/%s certificates=%zu%s%s%s"
+                 "%s", j->pc->path, j->name, j->n, j->evict[0] ? " evicted=" : "", j->evict,
+                 skipped, j->link_replaced ? " (a symbolic link there was replaced, not followed)" : "");
     else
         log_warnx("smtpd", j->sid, "partner certificate not saved file=%s/%s error=\"%s: %s\" "
                   "(not tried again until domsecd restarts)", j->pc->path, j->name,
@@ -370,22 +488,25 @@ void relay_pcert_saw(struct relay_pcert *pc, uv_loop_t *loop, const struct tls_c
     struct tls_crl_cert sent[RELAY_PCERT_CHAIN];
     const struct tls_facts *f;
     struct pcert_job *j;
-    unsigned char key[20];
+    unsigned char key[20], old[20];
+    uint64_t skipped = 0;
     size_t  n;
-    int     added;
-    bool    warn = false;
+    int     added = 0;
 
     if (pc == NULL || !relay_pcert_key(thumbprint, strlen(thumbprint), key))
         return;
     uv_mutex_lock(&pc->lock);
-    added = relay_pcert_set_add(&pc->set, key);
-    if (added < 0 && !pc->warned_full)
-        warn = pc->warned_full = true;
+    if (relay_pcert_set_has(&pc->set, key)) {
+        ;                               /* kept already: the common case */
+    } else if (!relay_pcert_bucket_take(&pc->bucket, uv_hrtime() / 1000000)) {
+        pc->skipped++;                  /* not in the set: its next connection tries again */
+    } else {
+        added = relay_pcert_set_add(&pc->set, key, old);
+        skipped = pc->skipped;
+        pc->skipped = 0;
+    }
     uv_mutex_unlock(&pc->lock);
-    if (warn)
-        log_warnx("smtpd", sid, "partner_certificate_directory %s holds %d certificates: "
-                  "no more are saved (delete some and restart)", pc->path, RELAY_PCERT_MAX);
-    if (added <= 0)
+    if (added == 0)                     /* known, or over the rate: nothing logged */
         return;
     /* A resumed session may have no chain of its own: its leaf, at least. */
     if ((n = tls_conn_peer_chain(conn, sent, RELAY_PCERT_CHAIN)) == 0
@@ -396,7 +517,10 @@ void relay_pcert_saw(struct relay_pcert *pc, uv_loop_t *loop, const struct tls_c
     j = xcalloc(1, sizeof(*j));
     j->pc = pc;
     j->sid = sid;
+    j->skipped = skipped;
     (void)relay_pcert_name(j->name, thumbprint);
+    if (added == 2)
+        pcert_key_name(j->evict, old);
     for (size_t i = 0; i < n; i++) {
         unsigned char *der = xmalloc(sent[i].len);
 

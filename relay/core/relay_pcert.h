@@ -10,11 +10,19 @@
  *   main, at the end:  relay_pcert_close(pc);     (after every worker loop ended)
  *
  * In memory, a set of the thumbprints already kept (those found in the
- * directory at start, and every one saved or tried since), bounded with the
- * directory at RELAY_PCERT_MAX files: a certificate seen before costs one
- * hash look-up under a mutex and nothing else.  A new one is copied and
- * written on libuv's thread pool, never on the worker's loop.  The set and
- * the thumbprint-to-file-name rule are exposed for tests.
+ * directory at start, and every one saved or tried since), in the order
+ * they were saved (at start: by the files' mtime), bounded with the
+ * directory at RELAY_PCERT_MAX files: a new one past the bound evicts the
+ * oldest (its file is deleted), so anonymous clients flooding us with
+ * fresh certificates can push out old files but never stop a partner's
+ * new chain from being kept.  New files are also rate-limited (a token
+ * bucket: RELAY_PCERT_BURST at once, one per RELAY_PCERT_EVERY_MS
+ * sustained; a certificate over the limit is not saved and not entered in
+ * the set, so its next connection tries again; counted, not logged per
+ * connection).  A certificate seen before costs one hash look-up under a
+ * mutex and nothing else.  A new one is copied and written on libuv's
+ * thread pool, never on the worker's loop.  The set, the bucket and the
+ * thumbprint-to-file-name rule are exposed for tests.
  */
 #ifndef DOMSEC_RELAY_PCERT_H
 #define DOMSEC_RELAY_PCERT_H
@@ -28,20 +36,34 @@
 #include "policy_config.h"
 #include "tls_conn.h"
 
-#define RELAY_PCERT_MAX    10000        /* files kept; then nothing more is saved */
+#define RELAY_PCERT_MAX    10000        /* files kept; then the oldest is evicted */
+#define RELAY_PCERT_BURST  20           /* new files at once ... */
+#define RELAY_PCERT_EVERY_MS 1000       /* ... then one per this many ms, sustained */
 #define RELAY_PCERT_CHAIN  10           /* certificates of a chain kept, at most */
 #define RELAY_PCERT_NAME   (40 + 4 + 1) /* "HEX.pem" and its NUL */
 
 struct relay_pcert;                     /* opaque: the directory, the set, their lock */
 
-/* A set of SHA-1 thumbprints (20 bytes each), open addressing; plain data
- * so tests can drive it.  Not locked: relay_pcert holds it under its lock. */
+/* A set of SHA-1 thumbprints (20 bytes each), open addressing, that also
+ * remembers the order members were added (a ring of max keys): past max,
+ * adding evicts the oldest.  Plain data so tests can drive it.  Not
+ * locked: relay_pcert holds it under its lock. */
 struct relay_pcert_set {
     /* Private. */
     unsigned char (*keys)[20];          /* owned; cap slots */
     unsigned char *used;                /* owned; cap flags */
     size_t  cap;                        /* a power of two, or 0 */
     size_t  n, max;                     /* members, and at most */
+    unsigned char (*order)[20];         /* owned; max keys, oldest at head, or NULL */
+    size_t  head;
+};
+
+/* A token bucket of new files: plain data, the clock passed in (tests). */
+struct relay_pcert_bucket {
+    /* Private. */
+    uint64_t credit_ms;                 /* tokens, as ms of refill */
+    uint64_t last_ms;                   /* when credit_ms was last brought up to date */
+    bool    started;
 };
 
 /* relay_pcert.c */
@@ -83,9 +105,14 @@ bool    relay_pcert_name(char out[RELAY_PCERT_NAME], const char *thumbprint);
 bool    relay_pcert_key(const char *hex, size_t len, unsigned char key[20]);
 
 void    relay_pcert_set_init(struct relay_pcert_set *s, size_t max);
-/* 1 added, 0 already a member, -1 not added: the set holds max. */
-int     relay_pcert_set_add(struct relay_pcert_set *s, const unsigned char key[20]);
+/* 1 added, 0 already a member, 2 added and the oldest member, which the
+ * set held max of, removed into evicted. */
+int     relay_pcert_set_add(struct relay_pcert_set *s, const unsigned char key[20],
+                            unsigned char evicted[20]);
 bool    relay_pcert_set_has(const struct relay_pcert_set *s, const unsigned char key[20]);
 void    relay_pcert_set_free(struct relay_pcert_set *s);
+/* A token for a new file at now_ms (a monotonic clock): true and taken,
+ * or false (over the rate).  The bucket starts full. */
+bool    relay_pcert_bucket_take(struct relay_pcert_bucket *b, uint64_t now_ms);
 
 #endif

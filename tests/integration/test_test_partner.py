@@ -410,12 +410,19 @@ class TestPartnerTest(PkiMixin, DeliveryTestCase):
         self.assertEqual(st, 3, out + err)
 
     def test_partner_certificate_directory_is_bounded(self):
-        # A directory that already holds 10000 certificates: nothing more is saved, and
-        # that is said once; test-partner then cannot tell (3).
+        # A directory holding more than 10000 certificates (clients flooding us with fresh
+        # ones): the oldest (by mtime) past 10000 are deleted at start, and each new chain
+        # is still saved, evicting the oldest file, so a partner's new chain is always kept.
         pc = tempfile.mkdtemp(prefix="domsec-pc-")
         self.addCleanup(shutil.rmtree, pc, True)
-        for i in range(10000):
-            open(os.path.join(pc, "%040X.pem" % i), "w").close()
+        uid, gid = service_ids()
+        os.chown(pc, uid, gid)          # an existing directory is not handed over
+        os.chmod(pc, 0o750)
+        names = ["%040X.pem" % i for i in range(10002)]
+        for i, name in enumerate(names):
+            path = os.path.join(pc, name)
+            open(path, "w").close()
+            os.utime(path, (1700000000 + i, 1700000000 + i))    # names[0] the oldest
         # ... and a write a crash interrupted: removed at start.
         open(os.path.join(pc, ".%040X.pem.tmp" % 1), "w").close()
         t = self.tls_transport(self.store("relay"), tls_receive_domain_secure_list=PARTNER,
@@ -425,21 +432,28 @@ class TestPartnerTest(PkiMixin, DeliveryTestCase):
                                                 "domain_secure_enabled": "yes"})],
                    transport=t)
         a.start()
+        a.wait_log(a.prefix() + r"info smtpd partner_certificate_directory %s: 2 oldest "
+                   r"certificates deleted \(at most 10000 are kept\)$" % re.escape(pc))
         a.wait_log(a.prefix() + r"info smtpd partner certificates directory=%s known=10000$"
                    % re.escape(pc))
-        for cert in ("partner-ok", "partner-wrongname"):
+        self.assertEqual(sorted(os.listdir(pc)), names[2:])
+        # Each new chain, refused or not, is saved and pushes out the oldest file.
+        for k, cert in enumerate(("partner-ok", "partner-wrongname")):
+            mark = a.log_mark()
             sid = self.present(a, cert, 250 if cert == "partner-ok" else 454)
-            a.wait_log(a.prefix() + r"info smtpd %s disconnect " % sid)
-        self.assertEqual(len(re.findall(r"warning smtpd [0-9A-F]{16} "
-                                        r"partner_certificate_directory %s holds 10000 "
-                                        r"certificates: no more are saved" % re.escape(pc),
-                                        a.log())), 1, a.log())
-        self.assertEqual(len(os.listdir(pc)), 10000)      # the .tmp is gone too
-        self.assertFalse(os.path.lexists(os.path.join(pc, self.thumbprint("partner-ok") +
-                                                      ".pem")))
-        st, out, err = self.probe(a.config_path, PARTNER, "--inbound")
-        self.assertEqual((st, out), (3, ""), err)
-        self.assertIn("was not kept", err)
+            a.wait_log(a.prefix() + r"info smtpd %s partner certificate saved file=%s/%s "
+                       r"certificates=2 evicted=%s$"
+                       % (sid, re.escape(pc), self.thumbprint(cert) + r"\.pem",
+                          re.escape(names[2 + k])), since=mark)
+            self.assertFalse(os.path.lexists(os.path.join(pc, names[2 + k])))
+            self.assertTrue(os.path.isfile(os.path.join(pc, self.thumbprint(cert) + ".pem")))
+            self.assertEqual(len(os.listdir(pc)), 10000)      # the .tmp is gone too
+        # test-partner judges the chain of the last session, naming its client.
+        st, text, err = self.probe(a.config_path, PARTNER, "--inbound")
+        self.assertEqual(st, 1, text + err)
+        self.assertIn("source     session %s from 127.0.0.1:" % sid, text)
+        self.assertIn("file       %s/%s.pem\n" % (pc, self.thumbprint("partner-wrongname")),
+                      text)
         # Another directory (or off) takes a restart, and a reload says so.
         a.write_config(a.config_text.replace("partner_certificate_directory = %s" % pc,
                                              "partner_certificate_directory ="))
