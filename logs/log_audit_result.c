@@ -100,7 +100,7 @@ static void audit_close_sessions(struct log_audit *a)
         }
         for (int i = 0; i < s->ndom; i++) {
             struct audit_partner *ap = &a->partners[s->dom[i]];
-            bool sec = s->secured & (1u << i);
+            bool sec = s->dec && s->dec[i].secured;
             const char *tls = s->tls[0] ? s->tls : "none";
             const struct log_audit_cert *rec = NULL;
 
@@ -422,11 +422,12 @@ void log_audit_free(struct log_audit *a)
         log__audit_cert_seen_free(s->cert);
         log__audit_cert_seen_free(s->own);
         free(s->tls_error);
-        for (int i = 0; s->dec && i < AUDIT_SESS_DOMAINS; i++) {
+        for (int i = 0; s->dec && i < s->ndom; i++) {
             free(s->dec[i].rule);
             free(s->dec[i].reply);
         }
         free(s->dec);
+        free(s->dom);
     }
     free(a->sess);
     for (size_t k = 0; k < a->npartners; k++) {

@@ -359,6 +359,44 @@ OURS = "contoso.test"
 RELAY_FQDN = "mail.contoso.test"
 
 
+class AuditEvasionTest(unittest.TestCase):
+    """Issue 14: what a client sends must not hide its own refusal."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="domsec-logaudit-ev.")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+        self.conf = os.path.join(self.dir, "domsec.conf")
+
+    def audit(self, root, *args, rc):
+        p = subprocess.run([DOMSEC, "-c", self.conf, "log", "audit", "--format", "json"]
+                           + list(args) + [root], capture_output=True, timeout=60)
+        self.assertEqual(p.returncode, rc, p.stderr)
+        return json.loads(p.stdout.decode("utf-8"))
+
+    def test_junk_mail_froms_do_not_push_the_verdict_out(self):
+        # More junk MAIL FROM domains than a session used to hold (6), then
+        # the partner's, which the daemon refused: the refusal is reported.
+        for junk in (7, 40):
+            root = os.path.join(self.dir, "j%d" % junk)
+            s = Session(Writer(root), "RECV", "00000000000000F2", "2026-11-22T08:00:00.000Z",
+                        "203.0.113.66:40000")
+            s.row("+")
+            for i in range(junk):
+                s.row("<", "MAIL FROM:<a@junk%d.test>" % i)
+                s.row(">", "503 5.5.1 Send EHLO first")
+            s.row("<", "MAIL FROM:<ceo@p.test>")
+            s.row("*", "p.test", "Message from secure domain 'p.test' on receive connector 'Inet' "
+                  "was refused because NotAuthenticated (STARTTLS not used) .")
+            s.row(">", "530 5.7.1 Not authenticated")
+            s.row("-", "", "QuitVerb")
+            r = self.audit(root, rc=1)
+            refused = [w for w in r["warnings"] if w["kind"] == "refused"]
+            self.assertEqual([(w["domain"], w["session_ids"], w["reply"]) for w in refused],
+                             [("p.test", ["00000000000000F2"], "530 5.7.1 Not authenticated")])
+            p = {x["domain"]: x for x in r["partners"]}["p.test"]
+            self.assertEqual((p["sessions_in"], p["sessions_in_refused"]), (1, 1))
+
+
 class RealSessionAuditTest(PkiMixin, DeliveryTestCase):
     """Our relay (contoso.test) with an internal Hub, a domain-secure Inet and a
     Plain (domain_secure_enabled = no) receive connector, and send connectors to
