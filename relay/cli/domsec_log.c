@@ -221,11 +221,15 @@ static struct config *log_load_config(const char *path, bool loud)
 
 /* ---------------------------------------------------------------- output */
 
-/* domsec_csv_field - one CSV field, Exchange's escaping */
+/* domsec_csv_field - one CSV field, Exchange's escaping; quoted also when it
+ * holds a CR or an LF, so a field cannot start a record of its own (RFC 4180).
+ * A leading = + - @ is left as it is (data, not a formula): whoever opens the
+ * CSV in a spreadsheet should import it as text. */
 
 void domsec_csv_field(FILE *fp, const char *p, size_t n)
 {
-    if (memchr(p, ',', n) == NULL && memchr(p, '"', n) == NULL) {
+    if (memchr(p, ',', n) == NULL && memchr(p, '"', n) == NULL && memchr(p, '\n', n) == NULL
+        && memchr(p, '\r', n) == NULL) {
         fwrite(p, 1, n, fp);
         return;
     }
@@ -238,15 +242,42 @@ void domsec_csv_field(FILE *fp, const char *p, size_t n)
     fputc('"', fp);
 }
 
-/* domsec_json_str - a JSON string */
+/* utf8_len - the length of the well-formed UTF-8 sequence at p (RFC 3629:
+ * no overlong form, no surrogate, at most U+10FFFF); 0 if there is none */
+
+static size_t utf8_len(const unsigned char *p, size_t n)
+{
+    size_t  len = p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : p[0] >= 0xe0 ? 3 : p[0] >= 0xc2 ? 2 : 0;
+
+    if (p[0] > 0xf4 || len == 0 || len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+    if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] > 0x9f)
+        || (p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] > 0x8f))
+        return 0;
+    return len;
+}
+
+/* domsec_json_str - a JSON string; a byte that is not part of well-formed
+ * UTF-8 becomes \u00HH (its value as Latin-1), so the output always decodes */
 
 void domsec_json_str(FILE *fp, const char *p, size_t n)
 {
     fputc('"', fp);
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)p[i];
+        size_t  len;
 
-        if (c == '"' || c == '\\')
+        if (c >= 0x80) {
+            if ((len = utf8_len((const unsigned char *)p + i, n - i)) == 0) {
+                fprintf(fp, "\\u%04x", c);
+            } else {
+                fwrite(p + i, 1, len, fp);
+                i += len - 1;
+            }
+        } else if (c == '"' || c == '\\')
             fprintf(fp, "\\%c", c);
         else if (c == '\n')
             fputs("\\n", fp);
