@@ -589,3 +589,22 @@ void log_audit_row(struct log_audit *a, struct log_row *row)
     else
         audit_proto_row(a, row);
 }
+
+/* log_audit_row_before - a tracking row before the range: keep the last CONFIG */
+
+void log_audit_row_before(struct log_audit *a, struct log_row *row)
+{
+    struct log_audit_result *r = &a->res;
+
+    if (row->kind != LOG_READ_TRACK || !log_field_eq(&row->f[LOG_T_EVENT], "CONFIG"))
+        return;
+    audit_config_row(a, &row->f[LOG_T_DATE], &row->f[LOG_T_SOURCE_CONTEXT]);
+    if (r->nconfigs == 2) {             /* the later one stays */
+        size_t  drop = strcmp(r->configs[1].time, r->configs[0].time) >= 0 ? 0 : 1;
+
+        log__audit_lists_free(&r->configs[drop].lists);
+        if (drop == 0)
+            r->configs[0] = r->configs[1];
+        r->nconfigs = 1;
+    }
+}

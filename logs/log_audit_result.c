@@ -393,9 +393,9 @@ const struct log_audit_result *log_audit_finish(struct log_audit *a)
     return r;
 }
 
-/* audit_lists_free - free a pair of lists */
+/* log__audit_lists_free - free a pair of lists */
 
-static void audit_lists_free(struct log_audit_lists *l)
+void log__audit_lists_free(struct log_audit_lists *l)
 {
     for (size_t i = 0; i < l->nrecv; i++)
         free(l->recv[i]);
@@ -457,10 +457,10 @@ void log_audit_free(struct log_audit *a)
     for (size_t i = 0; i < r->nnotes; i++)
         free(r->notes[i]);
     free(r->notes);
-    audit_lists_free(&r->lists_now);
-    audit_lists_free(&r->listed_then);
+    log__audit_lists_free(&r->lists_now);
+    log__audit_lists_free(&r->listed_then);
     for (size_t i = 0; i < r->nconfigs; i++)
-        audit_lists_free(&r->configs[i].lists);
+        log__audit_lists_free(&r->configs[i].lists);
     free(r->configs);
     free(r->partners);
     free(r->others);

@@ -201,6 +201,9 @@ void    log__audit_warn_event(struct log_audit *a, const struct audit_event *e);
 void    log__audit_warnings(struct log_audit *a, const char *end);
 void    log__audit_warnings_free(struct log_audit_result *r);
 
+/* log_audit_result.c */
+void    log__audit_lists_free(struct log_audit_lists *l);
+
 /* log_file.c */
 int     log__file_write_all(int fd, const char *p, size_t n);
 void    log__file_close_fd(struct log_file *lf);

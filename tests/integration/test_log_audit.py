@@ -397,6 +397,33 @@ class AuditEvasionTest(unittest.TestCase):
             self.assertEqual((p["sessions_in"], p["sessions_in_refused"]), (1, 1))
 
 
+class AuditSinceConfigTest(unittest.TestCase):
+    """Issue 14: --since still judges by the CONFIG row in force at its start."""
+
+    def test_config_before_since(self):
+        d = tempfile.mkdtemp(prefix="domsec-logaudit-since.")
+        self.addCleanup(shutil.rmtree, d, True)
+        w = Writer(d)
+        for t, lists in (("2026-11-19T08:00:00.000Z", "start;sha256=A0;receive=;send="),
+                         ("2026-11-20T08:00:00.000Z", "reload;sha256=AA;receive=p.test;send=")):
+            w.row("MSGTRK", [t, "", "", "", "mx.us.test", lists, "", "ADMIN", "CONFIG", "", "", "",
+                             "", "", "", "", "", "", ""])
+        track(w, "2026-11-22T11:00:00.000Z", "RECEIVE", "e@p.test", "u@us.test", "", "Incoming",
+              "00000000000000AB;x;1")
+        conf = os.path.join(d, "none.conf")
+        for extra in ([], ["--since", "2026-11-21"], ["--since", "2026-11-20T09:00"]):
+            p = subprocess.run([DOMSEC, "-c", conf, "log", "audit", "--format", "json"] + extra + [d],
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(p.returncode, 1, (extra, p.stderr))
+            r = json.loads(p.stdout)
+            self.assertEqual([(w["kind"], w["domain"]) for w in r["warnings"]],
+                             [("not-domain-secured", "p.test")], extra)
+            self.assertEqual([c["time"] for c in r["configs"]][-1], "2026-11-20T08:00:00.000Z")
+            if extra:                   # only the one in force at the start of the range
+                self.assertEqual(len(r["configs"]), 1, extra)
+                self.assertEqual(r["rows"], 1)
+
+
 class AuditOutputEscapingTest(unittest.TestCase):
     """Issue 14: certificate and sender text cannot forge lines, drive the
     terminal, split CSV records or break the JSON."""
