@@ -136,7 +136,7 @@ struct log_audit *log_audit_new(const struct log_audit_opts *opts)
 static struct audit_dec *audit_dec(struct audit_sess *s, int slot)
 {
     if (s->dec == NULL)
-        s->dec = xcalloc(AUDIT_SESS_DOMAINS, sizeof(*s->dec));
+        s->dec = xcalloc(s->domcap, sizeof(*s->dec));
     return &s->dec[slot];
 }
 
@@ -170,7 +170,6 @@ static void audit_verdict(struct log_audit *a, struct audit_sess *s, const struc
         return;
     rest = q + 1;
     if (end - rest >= 19 && memcmp(rest, " was domain-secured", 19) == 0) {
-        s->secured |= (uint8_t)(1u << slot);
         d->secured = true;
         return;
     }
@@ -190,7 +189,7 @@ static void audit_verdict(struct log_audit *a, struct audit_sess *s, const struc
                 d->rule = xstrndup(r, (size_t)(re - r));
                 log_field_copy(date, d->time, sizeof(d->time));
                 if (s->kind == LOG_READ_RECV)
-                    s->reply_slot = (uint8_t)slot;      /* the `>` row that follows */
+                    s->reply_slot = (uint16_t)slot;      /* the `>` row that follows */
             }
         }
     }
@@ -239,13 +238,13 @@ static void audit_proto_row(struct log_audit *a, struct log_row *row)
         }
         return;
     }
-    if (ev == '>' && s->reply_slot != 0xff && s->dec != NULL && row->kind == LOG_READ_RECV) {
+    if (ev == '>' && s->reply_slot != AUDIT_NO_SLOT && s->dec != NULL && row->kind == LOG_READ_RECV) {
         struct audit_dec *d = &s->dec[s->reply_slot];
 
         log_field_unescape(&f[LOG_P_DATA]);
         free(d->reply);
         d->reply = xstrndup(f[LOG_P_DATA].p, f[LOG_P_DATA].len);
-        s->reply_slot = 0xff;
+        s->reply_slot = AUDIT_NO_SLOT;
         return;
     }
     if (ev == '<' && row->kind == LOG_READ_RECV && f[LOG_P_DATA].len > 10
@@ -589,4 +588,23 @@ void log_audit_row(struct log_audit *a, struct log_row *row)
         audit_track_row(a, row);
     else
         audit_proto_row(a, row);
+}
+
+/* log_audit_row_before - a tracking row before the range: keep the last CONFIG */
+
+void log_audit_row_before(struct log_audit *a, struct log_row *row)
+{
+    struct log_audit_result *r = &a->res;
+
+    if (row->kind != LOG_READ_TRACK || !log_field_eq(&row->f[LOG_T_EVENT], "CONFIG"))
+        return;
+    audit_config_row(a, &row->f[LOG_T_DATE], &row->f[LOG_T_SOURCE_CONTEXT]);
+    if (r->nconfigs == 2) {             /* the later one stays */
+        size_t  drop = strcmp(r->configs[1].time, r->configs[0].time) >= 0 ? 0 : 1;
+
+        log__audit_lists_free(&r->configs[drop].lists);
+        if (drop == 0)
+            r->configs[0] = r->configs[1];
+        r->nconfigs = 1;
+    }
 }

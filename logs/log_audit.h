@@ -230,6 +230,10 @@ struct log_audit;                       /* opaque */
 struct log_audit *log_audit_new(const struct log_audit_opts *opts);
 /* Feed one row (any kind, any order of files).  May unescape its fields. */
 void    log_audit_row(struct log_audit *a, struct log_row *row);
+/* Before the rows: a tracking row older than opts.from.  Only its CONFIG
+ * rows count, and only the latest is kept, so the lists in force when the
+ * range starts are known (the reader's range would leave it out). */
+void    log_audit_row_before(struct log_audit *a, struct log_row *row);
 /* Close the books; the result is owned by a and valid until log_audit_free(). */
 const struct log_audit_result *log_audit_finish(struct log_audit *a);
 void    log_audit_free(struct log_audit *a);

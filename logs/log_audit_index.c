@@ -164,7 +164,7 @@ struct audit_sess *log__audit_sess_get(struct log_audit *a, enum log_read_kind k
     a->sess[i].used = 1;
     a->sess[i].sid = sid;
     a->sess[i].kind = (uint8_t)kind;
-    a->sess[i].reply_slot = 0xff;
+    a->sess[i].reply_slot = AUDIT_NO_SLOT;
     a->nsess++;
     return &a->sess[i];
 }
@@ -216,8 +216,29 @@ int log__audit_sess_domain(struct log_audit *a, struct audit_sess *s, const char
     for (int i = 0; i < s->ndom; i++)
         if (s->dom[i] == pi)
             return i;
-    if (s->ndom == AUDIT_SESS_DOMAINS)
-        return -1;
+    if (s->ndom == AUDIT_SESS_DOMAINS_MAX) {      /* full: evict a slot without a decision */
+        for (int i = s->ndom - 1; i >= 0; i--)
+            if (s->dec == NULL || !(s->dec[i].secured || s->dec[i].refused)) {
+                if (s->dec != NULL) {
+                    free(s->dec[i].rule);
+                    free(s->dec[i].reply);
+                    memset(&s->dec[i], 0, sizeof(s->dec[i]));
+                }
+                s->dom[i] = pi;
+                return i;
+            }
+        return -1;                      /* AUDIT_SESS_DOMAINS_MAX decisions */
+    }
+    if (s->ndom == s->domcap) {
+        uint16_t cap = s->domcap ? (uint16_t)(s->domcap * 2) : 4;
+
+        s->dom = xrealloc(s->dom, cap * sizeof(*s->dom));
+        if (s->dec != NULL) {
+            s->dec = xrealloc(s->dec, cap * sizeof(*s->dec));
+            memset(&s->dec[s->domcap], 0, (size_t)(cap - s->domcap) * sizeof(*s->dec));
+        }
+        s->domcap = cap;
+    }
     s->dom[s->ndom] = pi;
     return s->ndom++;
 }

@@ -100,7 +100,7 @@ static void audit_close_sessions(struct log_audit *a)
         }
         for (int i = 0; i < s->ndom; i++) {
             struct audit_partner *ap = &a->partners[s->dom[i]];
-            bool sec = s->secured & (1u << i);
+            bool sec = s->dec && s->dec[i].secured;
             const char *tls = s->tls[0] ? s->tls : "none";
             const struct log_audit_cert *rec = NULL;
 
@@ -393,9 +393,9 @@ const struct log_audit_result *log_audit_finish(struct log_audit *a)
     return r;
 }
 
-/* audit_lists_free - free a pair of lists */
+/* log__audit_lists_free - free a pair of lists */
 
-static void audit_lists_free(struct log_audit_lists *l)
+void log__audit_lists_free(struct log_audit_lists *l)
 {
     for (size_t i = 0; i < l->nrecv; i++)
         free(l->recv[i]);
@@ -422,11 +422,12 @@ void log_audit_free(struct log_audit *a)
         log__audit_cert_seen_free(s->cert);
         log__audit_cert_seen_free(s->own);
         free(s->tls_error);
-        for (int i = 0; s->dec && i < AUDIT_SESS_DOMAINS; i++) {
+        for (int i = 0; s->dec && i < s->ndom; i++) {
             free(s->dec[i].rule);
             free(s->dec[i].reply);
         }
         free(s->dec);
+        free(s->dom);
     }
     free(a->sess);
     for (size_t k = 0; k < a->npartners; k++) {
@@ -456,10 +457,10 @@ void log_audit_free(struct log_audit *a)
     for (size_t i = 0; i < r->nnotes; i++)
         free(r->notes[i]);
     free(r->notes);
-    audit_lists_free(&r->lists_now);
-    audit_lists_free(&r->listed_then);
+    log__audit_lists_free(&r->lists_now);
+    log__audit_lists_free(&r->listed_then);
     for (size_t i = 0; i < r->nconfigs; i++)
-        audit_lists_free(&r->configs[i].lists);
+        log__audit_lists_free(&r->configs[i].lists);
     free(r->configs);
     free(r->partners);
     free(r->others);

@@ -26,7 +26,11 @@
 
 /* The audit's state (log_audit*.c). */
 
-#define AUDIT_SESS_DOMAINS 6
+/* A session's partner domains: the arrays grow to AUDIT_SESS_DOMAINS_MAX;
+ * past it a domain without a decision gives its slot up, so a client cannot
+ * push a verdict row out with junk MAIL FROMs (issue 14). */
+#define AUDIT_SESS_DOMAINS_MAX 4096
+#define AUDIT_NO_SLOT 0xffff
 
 enum audit_block { BLOCK_NONE, BLOCK_OURS, BLOCK_PEER };
 
@@ -47,14 +51,14 @@ struct audit_dec {                      /* a domain-security decision in a sessi
 
 struct audit_sess {
     uint64_t sid;
-    uint8_t used, kind, ndom, block;
-    uint8_t secured;                    /* bit i: dom[i] was domain-secured */
-    uint8_t reply_slot;                 /* dec[] awaiting its reply row, or 0xff */
+    uint8_t used, kind, block;
+    uint16_t ndom, domcap;              /* dom[] (and dec[]) used and allocated */
+    uint16_t reply_slot;                /* dec[] awaiting its reply row, or AUDIT_NO_SLOT */
     bool    internal;                   /* on an internal receive connector */
     char    tls[8];                     /* "TLS1.2"; "" none */
-    uint32_t dom[AUDIT_SESS_DOMAINS];   /* partner indices */
-    struct audit_dec *dec;              /* owned: AUDIT_SESS_DOMAINS of them, or NULL when
-                                         * the session had no decision row */
+    uint32_t *dom;                      /* owned: partner indices; NULL when none */
+    struct audit_dec *dec;              /* owned: domcap of them, or NULL when the
+                                         * session had no decision row */
     struct audit_cert_seen *cert;       /* owned; NULL if none presented */
     struct audit_cert_seen *own;        /* owned: our block while it is open; NULL */
     char   *tls_error;                  /* owned; NULL */
@@ -196,6 +200,9 @@ struct audit_event {                    /* one refusal, for log__audit_warn_even
 void    log__audit_warn_event(struct log_audit *a, const struct audit_event *e);
 void    log__audit_warnings(struct log_audit *a, const char *end);
 void    log__audit_warnings_free(struct log_audit_result *r);
+
+/* log_audit_result.c */
+void    log__audit_lists_free(struct log_audit_lists *l);
 
 /* log_file.c */
 int     log__file_write_all(int fd, const char *p, size_t n);

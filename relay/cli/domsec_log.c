@@ -176,12 +176,15 @@ static int log_parse_args(int argc, char **argv, bool audit, struct log_args *a)
     return 0;
 }
 
-/* log_open_reader - a reader over PATHs, or the config's [logs] directory */
+/* log_open_reader - a reader over PATHs, or the config's [logs] directory;
+ * kinds as log_read_opts (0: all) */
 
 static struct log_reader *log_open_reader(const char *config_path, const struct config *cfg,
-                                          const struct log_args *a, int argc, char **argv)
+                                          const struct log_args *a, unsigned kinds, int argc,
+                                          char **argv)
 {
-    struct log_reader *r = log_reader_new(&(struct log_read_opts){ .from = a->from, .to = a->to });
+    struct log_reader *r = log_reader_new(&(struct log_read_opts){ .from = a->from, .to = a->to,
+                                                                   .kinds = kinds });
 
     if (optind >= argc) {
         if (cfg == NULL) {
@@ -221,11 +224,15 @@ static struct config *log_load_config(const char *path, bool loud)
 
 /* ---------------------------------------------------------------- output */
 
-/* domsec_csv_field - one CSV field, Exchange's escaping */
+/* domsec_csv_field - one CSV field, Exchange's escaping; quoted also when it
+ * holds a CR or an LF, so a field cannot start a record of its own (RFC 4180).
+ * A leading = + - @ is left as it is (data, not a formula): whoever opens the
+ * CSV in a spreadsheet should import it as text. */
 
 void domsec_csv_field(FILE *fp, const char *p, size_t n)
 {
-    if (memchr(p, ',', n) == NULL && memchr(p, '"', n) == NULL) {
+    if (memchr(p, ',', n) == NULL && memchr(p, '"', n) == NULL && memchr(p, '\n', n) == NULL
+        && memchr(p, '\r', n) == NULL) {
         fwrite(p, 1, n, fp);
         return;
     }
@@ -238,15 +245,42 @@ void domsec_csv_field(FILE *fp, const char *p, size_t n)
     fputc('"', fp);
 }
 
-/* domsec_json_str - a JSON string */
+/* utf8_len - the length of the well-formed UTF-8 sequence at p (RFC 3629:
+ * no overlong form, no surrogate, at most U+10FFFF); 0 if there is none */
+
+static size_t utf8_len(const unsigned char *p, size_t n)
+{
+    size_t  len = p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : p[0] >= 0xe0 ? 3 : p[0] >= 0xc2 ? 2 : 0;
+
+    if (p[0] > 0xf4 || len == 0 || len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+    if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] > 0x9f)
+        || (p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] > 0x8f))
+        return 0;
+    return len;
+}
+
+/* domsec_json_str - a JSON string; a byte that is not part of well-formed
+ * UTF-8 becomes \u00HH (its value as Latin-1), so the output always decodes */
 
 void domsec_json_str(FILE *fp, const char *p, size_t n)
 {
     fputc('"', fp);
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)p[i];
+        size_t  len;
 
-        if (c == '"' || c == '\\')
+        if (c >= 0x80) {
+            if ((len = utf8_len((const unsigned char *)p + i, n - i)) == 0) {
+                fprintf(fp, "\\u%04x", c);
+            } else {
+                fwrite(p + i, 1, len, fp);
+                i += len - 1;
+            }
+        } else if (c == '"' || c == '\\')
             fprintf(fp, "\\%c", c);
         else if (c == '\n')
             fputs("\\n", fp);
@@ -462,7 +496,7 @@ static int log_search(const char *config_path, int argc, char **argv)
         return rc;
     if (optind >= argc)
         cfg = log_load_config(config_path, true);
-    if ((r = log_open_reader(config_path, cfg, &a, argc, argv)) == NULL) {
+    if ((r = log_open_reader(config_path, cfg, &a, 0, argc, argv)) == NULL) {
         if (cfg)
             policy_config_unref(cfg);
         return 1;
@@ -540,6 +574,36 @@ static const char **log_audit_config_opts(struct log_audit_opts *ao, const struc
     return internal;
 }
 
+/*
+ * log_audit_before - with --since, the tracking rows before it, for the
+ * CONFIG row in force when the range starts (the reader's range leaves the
+ * earlier files out; the audit keeps only the latest).  Only the tracking
+ * files are read.
+ */
+static void log_audit_before(struct log_audit *au, const char *config_path, const struct config *cfg,
+                             const struct log_args *a, int argc, char **argv)
+{
+    struct log_args b = *a;
+    struct log_reader *r;
+    struct log_row row;
+    char    from[LOG_READ_TSLEN + 1];
+    size_t  n;
+
+    if (a->from == NULL || (n = log_read_time_arg(a->from, from)) == 0)
+        return;
+    b.from = NULL;
+    b.to = a->from;
+    if ((r = log_open_reader(config_path, cfg, &b, 1u << LOG_READ_TRACK, argc, argv)) == NULL)
+        return;
+    while (log_reader_next(r, &row) == 1) {
+        const struct log_field *d = &row.f[LOG_T_DATE];
+
+        if (d->len >= n && memcmp(d->p, from, n) < 0)
+            log_audit_row_before(au, &row);
+    }
+    log_reader_free(r);
+}
+
 /* log_audit_cmd - `domsec log audit` */
 
 static int log_audit_cmd(const char *config_path, int argc, char **argv)
@@ -558,7 +622,7 @@ static int log_audit_cmd(const char *config_path, int argc, char **argv)
     if ((rc = log_parse_args(argc, argv, true, &a)) != 0)
         return rc;
     cfg = log_load_config(config_path, optind >= argc);
-    if ((r = log_open_reader(config_path, cfg, &a, argc, argv)) == NULL) {
+    if ((r = log_open_reader(config_path, cfg, &a, 0, argc, argv)) == NULL) {
         if (cfg)
             policy_config_unref(cfg);
         return 1;
@@ -574,6 +638,7 @@ static int log_audit_cmd(const char *config_path, int argc, char **argv)
     if (cfg)
         internal = log_audit_config_opts(&ao, cfg);
     au = log_audit_new(&ao);
+    log_audit_before(au, config_path, cfg, &a, argc, argv);
     while (log_reader_next(r, &row) == 1)
         log_audit_row(au, &row);
     res = log_audit_finish(au);

@@ -13,13 +13,35 @@
  *  Exchange's Utf8Csv, JSON); the table prints them as they are.  stdio
  *  errors are left to the caller's fclose().
  */
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "domsec_cmd.h"
+#include "log.h"
 #include "log_audit.h"
 
 typedef unsigned long long ull;
+
+/*
+ * T - text from the logs (certificate subjects, senders' domains, replies)
+ * safe for a terminal, on one line (domsec_term_text: no escape sequence, no
+ * forged line).  The result lives until AUDIT_RING more calls.
+ */
+#define AUDIT_RING 16
+
+static const char *T(const char *s)
+{
+    static char *ring[AUDIT_RING];
+    static unsigned k;
+
+    free(ring[k]);
+    ring[k] = domsec_term_text(s ? s : "", false);
+    s = ring[k];
+    k = (k + 1) % AUDIT_RING;
+    return s;
+}
 
 /* audit_listed_word - "yes", "no", and "(today)" when the logs did not say */
 
@@ -37,7 +59,7 @@ static void audit_table_list(FILE *fp, char *const *v, size_t n)
     if (n == 0)
         fputs("-", fp);
     for (size_t i = 0; i < n; i++)
-        fprintf(fp, "%s%s", i ? ", " : "", v[i]);
+        fprintf(fp, "%s%s", i ? ", " : "", T(v[i]));
 }
 
 /* audit_table_total - one line of totals */
@@ -62,13 +84,13 @@ static void audit_table_domains(FILE *fp, const struct log_audit_partner *v, siz
         const struct log_audit_partner *p = &v[i];
 
         fprintf(fp, "  %-28s %-12s %-12s %7llu %7llu %7llu %7llu %7llu %7llu %7llu %7llu %7llu  "
-                "%llu /", p->domain, audit_listed_word(p->listed_in), audit_listed_word(p->listed_out),
+                "%llu /", T(p->domain), audit_listed_word(p->listed_in), audit_listed_word(p->listed_out),
                 (ull)p->sessions_in, (ull)p->sessions_in_secured, (ull)p->sessions_in_refused,
                 (ull)p->sessions_out, (ull)p->sessions_out_secured, (ull)p->sessions_out_refused,
                 (ull)p->messages_in, (ull)p->messages_in_secured, (ull)p->messages_out,
                 (ull)p->messages_out_secured);
         for (size_t k = 0; k < p->ntls; k++)
-            fprintf(fp, " %s=%llu", p->tls[k].name, (ull)p->tls[k].count);
+            fprintf(fp, " %s=%llu", T(p->tls[k].name), (ull)p->tls[k].count);
         fputs(p->ours ? "  (ours)\n" : "\n", fp);
     }
     if (n == 0)
@@ -80,7 +102,7 @@ static void audit_table_domains(FILE *fp, const struct log_audit_partner *v, siz
 static void audit_table_sids(FILE *fp, const struct log_audit_sids *s)
 {
     for (size_t i = 0; i < s->n; i++)
-        fprintf(fp, "%s%s", i ? ", " : "", s->v[i]);
+        fprintf(fp, "%s%s", i ? ", " : "", T(s->v[i]));
     if (s->total > s->n)
         fprintf(fp, " (+%llu more)", (ull)(s->total - s->n));
 }
@@ -90,24 +112,24 @@ static void audit_table_sids(FILE *fp, const struct log_audit_sids *s)
 static void audit_table_cert(FILE *fp, const char *domain, const struct log_audit_cert *c)
 {
     fprintf(fp, "  %-28s %s %s (%s)\n      subject:   %s\n      issuer:    %s\n"
-            "      serial:    %s\n      valid:     %s .. %s\n", domain,
-            log_audit_verdict_name(c->verdict), c->thumbprint,
-            c->inbound ? "client, inbound" : "server, outbound", c->subject, c->issuer,
-            c->serial[0] ? c->serial : "-", c->not_before[0] ? c->not_before : "-",
-            c->not_after[0] ? c->not_after : "-");
+            "      serial:    %s\n      valid:     %s .. %s\n", T(domain),
+            log_audit_verdict_name(c->verdict), T(c->thumbprint),
+            c->inbound ? "client, inbound" : "server, outbound", T(c->subject), T(c->issuer),
+            c->serial[0] ? T(c->serial) : "-", c->not_before[0] ? T(c->not_before) : "-",
+            c->not_after[0] ? T(c->not_after) : "-");
     if (c->chain_status[0] || c->revocation[0])         /* the revocation's reason is "why" */
-        fprintf(fp, "      chain:     %s%s%.*s\n", c->chain_status[0] ? c->chain_status : "-",
-                c->revocation[0] ? "; revocation " : "", (int)strcspn(c->revocation, ":"),
-                c->revocation);
+        fprintf(fp, "      chain:     %s%s%.*s\n", c->chain_status[0] ? T(c->chain_status) : "-",
+                c->revocation[0] ? "; revocation " : "", (int)strcspn(T(c->revocation), ":"),
+                T(c->revocation));
     if (c->reason && c->reason[0])
-        fprintf(fp, "      why:       %s\n", c->reason);
+        fprintf(fp, "      why:       %s\n", T(c->reason));
     if (c->verdict == LOG_AUDIT_V_REVOKED)
-        fprintf(fp, "      revoked:   %s by CRL of %s\n", c->revoked_at[0] ? c->revoked_at : "?",
-                c->crl_issuer[0] ? c->crl_issuer : "?");
+        fprintf(fp, "      revoked:   %s by CRL of %s\n", c->revoked_at[0] ? T(c->revoked_at) : "?",
+                c->crl_issuer[0] ? T(c->crl_issuer) : "?");
     if (c->reply[0])
-        fprintf(fp, "      reply:     %s\n", c->reply);
+        fprintf(fp, "      reply:     %s\n", T(c->reply));
     fprintf(fp, "      seen:      %s .. %s (%llu session(s); listed then: %s)\n      sessions:  ",
-            c->first_seen, c->last_seen, (ull)c->sessions, audit_listed_word(c->listed));
+            T(c->first_seen), T(c->last_seen), (ull)c->sessions, audit_listed_word(c->listed));
     audit_table_sids(fp, &c->sids);
     fputc('\n', fp);
 }
@@ -117,12 +139,12 @@ static void audit_table_cert(FILE *fp, const char *domain, const struct log_audi
 void domsec_log_audit_table(FILE *fp, const struct log_audit_result *r)
 {
     fprintf(fp, "Domain security audit\n\n  Generated:   %s on %s by domsec %s\n  Logs read:   ",
-            r->generated, r->host[0] ? r->host : "?", r->version);
+            T(r->generated), r->host[0] ? T(r->host) : "?", T(r->version));
     for (size_t i = 0; i < r->npaths; i++)
-        fprintf(fp, "%s%s", i ? ", " : "", r->paths[i] ? r->paths[i] : "?");
+        fprintf(fp, "%s%s", i ? ", " : "", r->paths[i] ? T(r->paths[i]) : "?");
     fprintf(fp, "\n  Range:       %s .. %s\n  Rows:        %llu rows, %llu sessions, %s .. %s\n",
-            r->from[0] ? r->from : "-", r->to[0] ? r->to : "-", (ull)r->rows, (ull)r->sessions,
-            r->first_row[0] ? r->first_row : "-", r->last_row[0] ? r->last_row : "-");
+            r->from[0] ? T(r->from) : "-", r->to[0] ? T(r->to) : "-", (ull)r->rows, (ull)r->sessions,
+            r->first_row[0] ? T(r->first_row) : "-", r->last_row[0] ? T(r->last_row) : "-");
     fputs("  Listed now:  receive ", fp);
     if (r->listed_from_config) {
         audit_table_list(fp, r->lists_now.recv, r->lists_now.nrecv);
@@ -138,14 +160,14 @@ void domsec_log_audit_table(FILE *fp, const struct log_audit_result *r)
     for (size_t i = 0; i < r->nconfigs; i++) {
         const struct log_audit_config *c = &r->configs[i];
 
-        fprintf(fp, "\n  Lists from:  %s sha256=%.16s... receive ", c->time, c->digest);
+        fprintf(fp, "\n  Lists from:  %s sha256=%.16s... receive ", T(c->time), T(c->digest));
         audit_table_list(fp, c->lists.recv, c->lists.nrecv);
         fputs("; send ", fp);
         audit_table_list(fp, c->lists.send, c->lists.nsend);
     }
     fprintf(fp, "\n  Warnings:    %zu\n", r->nwarnings);
     for (size_t i = 0; i < r->nnotes; i++)
-        fprintf(fp, "  Note:        %s\n", r->notes[i]);
+        fprintf(fp, "  Note:        %s\n", T(r->notes[i]));
     fputs("\nTotals\n", fp);
     audit_table_total(fp, "partners", &r->total_partners);
     audit_table_total(fp, "other", &r->total_others);
@@ -156,9 +178,9 @@ void domsec_log_audit_table(FILE *fp, const struct log_audit_result *r)
     for (size_t i = 0; i < r->nwarnings; i++) {
         const struct log_audit_warning *w = &r->warnings[i];
 
-        fprintf(fp, "  %s %-20s %s\n", w->time, log_audit_warning_name(w->kind), w->text);
+        fprintf(fp, "  %s %-20s %s\n", T(w->time), log_audit_warning_name(w->kind), T(w->text));
         if (w->count > 1 || w->sids.n > 0) {
-            fprintf(fp, "      %llu time(s), %s .. %s", (ull)w->count, w->first, w->last);
+            fprintf(fp, "      %llu time(s), %s .. %s", (ull)w->count, T(w->first), T(w->last));
             if (w->sids.n) {
                 fputs("; sessions ", fp);
                 audit_table_sids(fp, &w->sids);
@@ -171,8 +193,8 @@ void domsec_log_audit_table(FILE *fp, const struct log_audit_result *r)
     fprintf(fp, "\nFailures\n");
     for (size_t i = 0; i < r->npartners; i++)
         for (size_t k = 0; k < r->partners[i].nfailures; k++)
-            fprintf(fp, "  %-28s %6llu  %s\n", r->partners[i].domain,
-                    (ull)r->partners[i].failures[k].count, r->partners[i].failures[k].name);
+            fprintf(fp, "  %-28s %6llu  %s\n", T(r->partners[i].domain),
+                    (ull)r->partners[i].failures[k].count, T(r->partners[i].failures[k].name));
     fprintf(fp, "\nPartner certificates (every one presented, with its verdict)\n");
     for (size_t i = 0; i < r->npartners; i++)
         for (size_t k = 0; k < r->partners[i].ncerts; k++)
@@ -184,9 +206,10 @@ void domsec_log_audit_table(FILE *fp, const struct log_audit_result *r)
         const struct log_audit_cert *c = &r->own_certs[k];
 
         fprintf(fp, "  %s %s (%s)\n      subject:   %s\n      not after: %s\n"
-                "      seen:      %s .. %s (%llu sessions)\n", c->thumbprint,
-                c->inbound ? "server, Receive" : "client, Send", c->serial, c->subject,
-                c->not_after[0] ? c->not_after : "-", c->first_seen, c->last_seen, (ull)c->sessions);
+                "      seen:      %s .. %s (%llu sessions)\n", T(c->thumbprint),
+                c->inbound ? "server, Receive" : "client, Send", T(c->serial), T(c->subject),
+                c->not_after[0] ? T(c->not_after) : "-", T(c->first_seen), T(c->last_seen),
+                (ull)c->sessions);
     }
 }
 
@@ -198,6 +221,17 @@ static void audit_csv_s(FILE *fp, const char *s)
 {
     fputc(',', fp);
     domsec_csv_field(fp, s ? s : "", strlen(s ? s : ""));
+}
+
+/* audit_csv_meta_list - a "meta,<key>,<value>" record for each of v */
+
+static void audit_csv_meta_list(FILE *fp, const char *key, char *const *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        fprintf(fp, "meta,%s", key);
+        audit_csv_s(fp, v[i]);
+        fputc('\n', fp);
+    }
 }
 
 /* audit_csv_sids - the ids joined by ';' */
@@ -290,29 +324,42 @@ void domsec_log_audit_csv(FILE *fp, const struct log_audit_result *r)
         fputs("\nmeta,path", fp);
         audit_csv_s(fp, r->paths[i]);
     }
-    fprintf(fp, "\nmeta,from,%s\nmeta,to,%s\nmeta,first_row,%s\nmeta,last_row,%s\n"
-            "meta,rows,%llu\nmeta,sessions,%llu\nmeta,listed_from_config,%s\n"
-            "meta,history_incomplete,%s\nmeta,warnings,%zu\n", r->from, r->to, r->first_row,
-            r->last_row, (ull)r->rows, (ull)r->sessions, r->listed_from_config ? "yes" : "no",
+    fputs("\nmeta,from", fp);
+    audit_csv_s(fp, r->from);
+    fputs("\nmeta,to", fp);
+    audit_csv_s(fp, r->to);
+    fputs("\nmeta,first_row", fp);
+    audit_csv_s(fp, r->first_row);
+    fputs("\nmeta,last_row", fp);
+    audit_csv_s(fp, r->last_row);
+    fprintf(fp, "\nmeta,rows,%llu\nmeta,sessions,%llu\nmeta,listed_from_config,%s\n"
+            "meta,history_incomplete,%s\nmeta,warnings,%zu\n", (ull)r->rows, (ull)r->sessions, r->listed_from_config ? "yes" : "no",
             r->history_incomplete ? "yes" : "no", r->nwarnings);
-    for (size_t i = 0; i < r->lists_now.nrecv; i++)
-        fprintf(fp, "meta,listed_now_receive,%s\n", r->lists_now.recv[i]);
-    for (size_t i = 0; i < r->lists_now.nsend; i++)
-        fprintf(fp, "meta,listed_now_send,%s\n", r->lists_now.send[i]);
-    for (size_t i = 0; i < r->listed_then.nrecv; i++)
-        fprintf(fp, "meta,listed_then_receive,%s\n", r->listed_then.recv[i]);
-    for (size_t i = 0; i < r->listed_then.nsend; i++)
-        fprintf(fp, "meta,listed_then_send,%s\n", r->listed_then.send[i]);
+    audit_csv_meta_list(fp, "listed_now_receive", r->lists_now.recv, r->lists_now.nrecv);
+    audit_csv_meta_list(fp, "listed_now_send", r->lists_now.send, r->lists_now.nsend);
+    audit_csv_meta_list(fp, "listed_then_receive", r->listed_then.recv, r->listed_then.nrecv);
+    audit_csv_meta_list(fp, "listed_then_send", r->listed_then.send, r->listed_then.nsend);
     for (size_t i = 0; i < r->nconfigs; i++) {
         const struct log_audit_config *c = &r->configs[i];
+        char   *v = xasprintf("%s;sha256=%s;receive=", c->time, c->digest), *t;
 
-        fprintf(fp, "meta,config,%s;sha256=%s;receive=", c->time, c->digest);
-        for (size_t k = 0; k < c->lists.nrecv; k++)
-            fprintf(fp, "%s%s", k ? " " : "", c->lists.recv[k]);
-        fputs(";send=", fp);
-        for (size_t k = 0; k < c->lists.nsend; k++)
-            fprintf(fp, "%s%s", k ? " " : "", c->lists.send[k]);
+        for (size_t k = 0; k < c->lists.nrecv + c->lists.nsend; k++) {     /* one field */
+            bool    recv = k < c->lists.nrecv;
+
+            t = xasprintf("%s%s%s", v, k == c->lists.nrecv ? ";send=" : k ? " " : "",
+                          recv ? c->lists.recv[k] : c->lists.send[k - c->lists.nrecv]);
+            free(v);
+            v = t;
+        }
+        if (c->lists.nsend == 0) {
+            t = xasprintf("%s;send=", v);
+            free(v);
+            v = t;
+        }
+        fputs("meta,config", fp);
+        audit_csv_s(fp, v);
         fputc('\n', fp);
+        free(v);
     }
     for (size_t i = 0; i < r->nnotes; i++) {
         fputs("meta,note", fp);
@@ -356,7 +403,9 @@ void domsec_log_audit_csv(FILE *fp, const struct log_audit_result *r)
         audit_csv_s(fp, log_audit_warning_name(w->kind));
         audit_csv_s(fp, w->time);
         audit_csv_s(fp, w->text);
-        fprintf(fp, ",%llu,%s,%s", (ull)w->count, w->first, w->last);
+        fprintf(fp, ",%llu", (ull)w->count);
+        audit_csv_s(fp, w->first);
+        audit_csv_s(fp, w->last);
         audit_csv_sids(fp, &w->sids);
         audit_csv_s(fp, w->reply);
         audit_csv_s(fp, w->reason);
@@ -573,7 +622,8 @@ void domsec_log_audit_json(FILE *fp, const struct log_audit_result *r)
     audit_json_strv(fp, (const char *const *)r->listed_then.send, r->listed_then.nsend);
     fputs("},\n  \"configs\": [", fp);
     for (size_t i = 0; i < r->nconfigs; i++) {
-        fprintf(fp, "%s\n    {\"time\": \"%s\"", i ? "," : "", r->configs[i].time);
+        fprintf(fp, "%s\n    {\"time\": ", i ? "," : "");
+        domsec_json_cstr(fp, r->configs[i].time);
         audit_json_kv(fp, "sha256", r->configs[i].digest);
         fputs(", \"receive\": ", fp);
         audit_json_strv(fp, (const char *const *)r->configs[i].lists.recv, r->configs[i].lists.nrecv);

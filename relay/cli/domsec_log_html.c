@@ -262,8 +262,11 @@ static void html_header(FILE *fp, const struct log_audit_result *r)
                    r->listed_from_config ? "none" : "no configuration: listed domains inferred from traffic");
     fputs("<tr id=\"meta-configs\"><th>Configurations logged</th><td>", fp);
     for (size_t i = 0; i < r->nconfigs; i++) {
-        fprintf(fp, "<div class=cfg><span class=nw>%s</span>, lists digest <span class=tok>%.16s</span>"
-                "<div>", domsec_html_time(r->configs[i].time, a), r->configs[i].digest);
+        fputs("<div class=cfg><span class=nw>", fp);
+        domsec_html_esc(fp, domsec_html_time(r->configs[i].time, a));
+        fputs("</span>, lists digest <span class=tok>", fp);
+        html_esc_n(fp, r->configs[i].digest, strnlen(r->configs[i].digest, 16));
+        fputs("</span><div>", fp);
         html_lists(fp, &r->configs[i].lists, "no lists");
         fputs("</div></div>", fp);
     }

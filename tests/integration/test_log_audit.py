@@ -359,6 +359,130 @@ OURS = "contoso.test"
 RELAY_FQDN = "mail.contoso.test"
 
 
+class AuditEvasionTest(unittest.TestCase):
+    """Issue 14: what a client sends must not hide its own refusal."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="domsec-logaudit-ev.")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+        self.conf = os.path.join(self.dir, "domsec.conf")
+
+    def audit(self, root, *args, rc):
+        p = subprocess.run([DOMSEC, "-c", self.conf, "log", "audit", "--format", "json"]
+                           + list(args) + [root], capture_output=True, timeout=60)
+        self.assertEqual(p.returncode, rc, p.stderr)
+        return json.loads(p.stdout.decode("utf-8"))
+
+    def test_junk_mail_froms_do_not_push_the_verdict_out(self):
+        # More junk MAIL FROM domains than a session used to hold (6), then
+        # the partner's, which the daemon refused: the refusal is reported.
+        for junk in (7, 40, 4200):         # 4200: past the cap, a slot is reused
+            root = os.path.join(self.dir, "j%d" % junk)
+            s = Session(Writer(root), "RECV", "00000000000000F2", "2026-11-22T08:00:00.000Z",
+                        "203.0.113.66:40000")
+            s.row("+")
+            for i in range(junk):
+                s.row("<", "MAIL FROM:<a@junk%d.test>" % i)
+                s.row(">", "503 5.5.1 Send EHLO first")
+            s.row("<", "MAIL FROM:<ceo@p.test>")
+            s.row("*", "p.test", "Message from secure domain 'p.test' on receive connector 'Inet' "
+                  "was refused because NotAuthenticated (STARTTLS not used) .")
+            s.row(">", "530 5.7.1 Not authenticated")
+            s.row("-", "", "QuitVerb")
+            r = self.audit(root, rc=1)
+            refused = [w for w in r["warnings"] if w["kind"] == "refused"]
+            self.assertEqual([(w["domain"], w["session_ids"], w["reply"]) for w in refused],
+                             [("p.test", ["00000000000000F2"], "530 5.7.1 Not authenticated")])
+            p = {x["domain"]: x for x in r["partners"]}["p.test"]
+            self.assertEqual((p["sessions_in"], p["sessions_in_refused"]), (1, 1))
+
+
+class AuditSinceConfigTest(unittest.TestCase):
+    """Issue 14: --since still judges by the CONFIG row in force at its start."""
+
+    def test_config_before_since(self):
+        d = tempfile.mkdtemp(prefix="domsec-logaudit-since.")
+        self.addCleanup(shutil.rmtree, d, True)
+        w = Writer(d)
+        for t, lists in (("2026-11-19T08:00:00.000Z", "start;sha256=A0;receive=;send="),
+                         ("2026-11-20T08:00:00.000Z", "reload;sha256=AA;receive=p.test;send=")):
+            w.row("MSGTRK", [t, "", "", "", "mx.us.test", lists, "", "ADMIN", "CONFIG", "", "", "",
+                             "", "", "", "", "", "", ""])
+        track(w, "2026-11-22T11:00:00.000Z", "RECEIVE", "e@p.test", "u@us.test", "", "Incoming",
+              "00000000000000AB;x;1")
+        conf = os.path.join(d, "none.conf")
+        for extra in ([], ["--since", "2026-11-21"], ["--since", "2026-11-20T09:00"]):
+            p = subprocess.run([DOMSEC, "-c", conf, "log", "audit", "--format", "json"] + extra + [d],
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(p.returncode, 1, (extra, p.stderr))
+            r = json.loads(p.stdout)
+            self.assertEqual([(w["kind"], w["domain"]) for w in r["warnings"]],
+                             [("not-domain-secured", "p.test")], extra)
+            self.assertEqual([c["time"] for c in r["configs"]][-1], "2026-11-20T08:00:00.000Z")
+            if extra:                   # only the one in force at the start of the range
+                self.assertEqual(len(r["configs"]), 1, extra)
+                self.assertEqual(r["rows"], 1)
+
+
+class AuditOutputEscapingTest(unittest.TestCase):
+    """Issue 14: certificate and sender text cannot forge lines, drive the
+    terminal, split CSV records or break the JSON."""
+
+    SUBJ = "CN=x\nFORGED-LINE listed then: yes accepted\x1b]0;pwned\x07\x1b[2J"
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="domsec-logaudit-esc.")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+        self.logs = os.path.join(self.dir, "logs")
+        w = Writer(self.logs)
+        s = Session(w, "RECV", "00000000000000F1", "2026-11-22T08:00:00.000Z", "203.0.113.66:40000")
+        s.row("+")
+        s.cert("Received certificate", self.SUBJ, "CN=x\r\n=cmd", "D4" * 20, "2030-01-01T00:00:00Z")
+        s.row("*", "Untrusted", "Chain validation status")
+        s.row("*", "", TLS13)
+        s.row("<", "MAIL FROM:<a@evil.test>")
+        s.row("-", "", "QuitVerb")
+        s = Session(w, "RECV", "00000000000000F3", "2026-11-22T08:01:00.000Z", "203.0.113.1:4000")
+        s.row("+")
+        s.row("<", "MAIL FROM:<a@XFFX\x1b[31m.test>")
+        s.row("-", "", "QuitVerb")
+        path = [p for p in w.files][0]
+        with open(path, "rb") as f:
+            data = f.read()
+        with open(path, "wb") as f:                 # invalid UTF-8 in a sender's domain
+            f.write(data.replace(b"XFFX", b"\xff\xfe"))
+        self.conf = os.path.join(self.dir, "domsec.conf")
+
+    def audit(self, fmt):
+        p = subprocess.run([DOMSEC, "-c", self.conf, "log", "audit", "--format", fmt, self.logs],
+                           capture_output=True, timeout=60)
+        self.assertIn(p.returncode, (0, 1), p.stderr)
+        return p.stdout
+
+    def test_table_has_no_control_bytes_or_forged_lines(self):
+        out = self.audit("table")
+        self.assertFalse([c for c in out if (c < 0x20 and c != 0x0a) or c == 0x7f], out)
+        lines = out.decode("utf-8", "replace").split("\n")
+        self.assertFalse([l for l in lines if l.lstrip().startswith("FORGED-LINE")])
+        self.assertIn("CN=x\\x0AFORGED-LINE", "\n".join(lines))
+
+    def test_csv_records(self):
+        text = self.audit("csv").decode("utf-8", "surrogateescape")
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+        kinds = {r[0] for r in rows}
+        self.assertLessEqual(kinds, {"record", "meta", "total", "partner", "failure", "certificate",
+                                     "warning", "other", "own_certificate", "chart", "tls"}, kinds)
+        certs = [r for r in rows if r[0] == "certificate"]
+        self.assertEqual([(c[4], c[5]) for c in certs], [(self.SUBJ, "CN=x\r\n=cmd")])
+
+    def test_json_decodes(self):
+        r = json.loads(self.audit("json").decode("utf-8"))    # strict: fails on a raw 0xFF
+        certs = [c for p in r["partners"] for c in p["certificates"]]
+        self.assertEqual([c["subject"] for c in certs], [self.SUBJ])
+        domains = [p["domain"] for p in r["others"] + r["partners"]]
+        self.assertIn("\u00ff\u00fe\x1b[31m.test", domains)
+
+
 class RealSessionAuditTest(PkiMixin, DeliveryTestCase):
     """Our relay (contoso.test) with an internal Hub, a domain-secure Inet and a
     Plain (domain_secure_enabled = no) receive connector, and send connectors to
