@@ -24,23 +24,12 @@
 
 typedef unsigned long long ull;
 
-/*
- * T - text from the logs (certificate subjects, senders' domains, replies)
- * safe for a terminal, on one line (domsec_term_text: no escape sequence, no
- * forged line).  The result lives until AUDIT_RING more calls.
- */
-#define AUDIT_RING 16
+/* T - text from the logs (certificate subjects, senders' domains, replies)
+ * safe for a terminal, on one line: no escape sequence, no forged line */
 
 static const char *T(const char *s)
 {
-    static char *ring[AUDIT_RING];
-    static unsigned k;
-
-    free(ring[k]);
-    ring[k] = domsec_term_text(s ? s : "", false);
-    s = ring[k];
-    k = (k + 1) % AUDIT_RING;
-    return s;
+    return domsec_term(s, false);
 }
 
 /* audit_listed_word - "yes", "no", and "(today)" when the logs did not say */

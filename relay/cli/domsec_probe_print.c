@@ -10,7 +10,7 @@
  *  Prints the JSON record domsec_probe.c and domsec_probe_smtp.c (or
  *  domsec_probe_in.c) built, to stdout; reads it only.  Members that are
  *  missing (a host that never answered has no banner) print nothing.
- *  Every string from the record is printed through escaped()/shown():
+ *  Every string from the record is printed through escaped()/domsec_term() (domsec_term.c):
  *  the peer chose most of them.
  */
 #include <stdio.h>
@@ -37,27 +37,11 @@ static char *escaped(const char *s)
     return domsec_term_text(s, false);
 }
 
-/* shown - escaped(s), kept until SHOWN_RING more calls (enough for one printf) */
-
-#define SHOWN_RING 16
-
-static const char *shown(const char *s)
-{
-    static char *ring[SHOWN_RING];
-    static unsigned next;
-
-    free(ring[next]);
-    ring[next] = escaped(s);
-    s = ring[next];
-    next = (next + 1) % SHOWN_RING;
-    return s;
-}
-
-/* member - a string member of o for a terminal (shown()), or "" */
+/* member - a string member of o for a terminal (domsec_term), or "" */
 
 static const char *member(const json_t *o, const char *key)
 {
-    return shown(domsec__probe_str(o, key));
+    return domsec_term(domsec__probe_str(o, key), false);
 }
 
 /* print_line - "label  text" when text is not empty */
@@ -79,7 +63,7 @@ static void print_words(const char *indent, const char *label, const json_t *a)
         return;
     printf("%s%-*s", indent, indent[0] ? 9 : 10, label);
     for (i = 0; (v = json_array_get(a, i)) != NULL; i++)
-        printf(" %s", shown(json_string_value(v) ? json_string_value(v) : ""));
+        printf(" %s", domsec_term(json_string_value(v), false));
     printf("\n");
 }
 
@@ -117,7 +101,7 @@ static void print_verdicts(const json_t *v, const char *domain)
     printf("  %-9s name: %s %s (names:", "", domain,
            json_is_true(json_object_get(name, "match")) ? "matches" : "does NOT match");
     for (i = 0; (n = json_array_get(json_object_get(name, "names"), i)) != NULL; i++)
-        printf(" %s", shown(json_string_value(n) ? json_string_value(n) : ""));
+        printf(" %s", domsec_term(json_string_value(n), false));
     printf(")\n");
     printf("  %-9s eku: %s\n", "", member(v, "eku"));
     rd = member(v, "revocation_detail");

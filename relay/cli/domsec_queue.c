@@ -177,30 +177,12 @@ static const char *dq_s(const json_t *obj, const char *key)
     return s ? s : "";
 }
 
-/*
- * dq_esc - text from a message or a peer, safe for a terminal
- * (domsec_term_text: C0, DEL and C1 as \x1B, \u009B; in `lines` mode,
- * headers and body, TAB, LF and CRLF stay), as postcat and mailq do, so a
- * sender or an MX cannot drive the administrator's terminal.  The result
- * lives until eight more calls.
- */
-static const char *dq_esc(const char *s, bool lines)
-{
-    static char *ring[8];
-    static unsigned k;
-
-    free(ring[k]);
-    ring[k] = domsec_term_text(s, lines);
-    s = ring[k];
-    k = (k + 1) % 8;
-    return s;
-}
-
-/* dq_t - dq_s of text from outside, escaped (dq_esc) */
+/* dq_t - dq_s of text from outside, safe for a terminal (domsec_term: as
+ * postcat and mailq do, a sender or an MX cannot drive the terminal) */
 
 static const char *dq_t(const json_t *obj, const char *key)
 {
-    return dq_esc(dq_s(obj, key), false);
+    return domsec_term(dq_s(obj, key), false);
 }
 
 static int64_t dq_i(const json_t *obj, const char *key)
@@ -371,7 +353,7 @@ static int dq_show_body(const char *config_path, const char *id, json_t *m)
     for (;;) {
         bool    b64 = json_is_string(json_object_get(page, "body_encoding"));
 
-        printf("%s%s%s", b64 ? "(base64)\n" : "", dq_esc(dq_s(page, "body"), true),
+        printf("%s%s%s", b64 ? "(base64)\n" : "", domsec_term(dq_s(page, "body"), true),
                b64 ? "\n" : "");
         if (!json_is_true(json_object_get(page, "body_more")) || ++pages >= 1 << 16)
             break;
@@ -430,7 +412,8 @@ static int dq_show(const char *config_path, const struct dq_opts *o)
         printf("headers (base64)\n%s\n", dq_s(m, "headers"));
     else if (json_is_string(json_object_get(m, "headers")))
         printf("headers%s\n%s", json_is_true(json_object_get(m, "headers_truncated"))
-                                ? " (the first 64 KiB)" : "", dq_esc(dq_s(m, "headers"), true));
+                                ? " (the first 64 KiB)" : "",
+               domsec_term(dq_s(m, "headers"), true));
     if (json_is_string(json_object_get(m, "body")))
         status = dq_show_body(config_path, o->id, m);
     json_decref(m);

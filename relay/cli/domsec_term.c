@@ -7,8 +7,11 @@
  *  \u00HH, so no byte a sender or a peer chose reaches the terminal as a
  *  control: no escape sequence, no line of its own.  With lines, TAB, LF and
  *  the CR of a CRLF stay (headers and bodies); without, the text is one line.
+ *  domsec_term() returns a result that lives until DOMSEC_TERM_RING more
+ *  calls (enough for the arguments of one printf).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "domsec_cmd.h"
@@ -33,4 +36,20 @@ char *domsec_term_text(const char *s, bool lines)
     }
     *o = '\0';
     return out;
+}
+
+/* domsec_term - domsec_term_text(s ?: "", lines), freed DOMSEC_TERM_RING calls later */
+
+#define DOMSEC_TERM_RING 16
+
+const char *domsec_term(const char *s, bool lines)
+{
+    static char *ring[DOMSEC_TERM_RING];
+    static unsigned k;
+
+    free(ring[k]);
+    ring[k] = domsec_term_text(s != NULL ? s : "", lines);
+    s = ring[k];
+    k = (k + 1) % DOMSEC_TERM_RING;
+    return s;
 }

@@ -39,6 +39,7 @@ int     domsec_queue_main(const char *config_path, int argc, char **argv);
 
 /* domsec_term.c: text from outside, safe for a terminal */
 char   *domsec_term_text(const char *s, bool lines);
+const char *domsec_term(const char *s, bool lines);
 
 /* domsec_cert.c: `domsec cert new|request|import|list|show|renew|remove` */
 int     domsec_cert_main(const char *config_path, int argc, char **argv);
