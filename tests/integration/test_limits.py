@@ -4,12 +4,14 @@ session time, slow clients (command_timeout, min_data_rate), command line
 length, too many protocol errors."""
 
 import os
+import ssl
 import subprocess
 import time
 import unittest
 
 from domsec_harness import (FQDN, HELO, R, Daemon, DomsecTestCase, banner_line, dot_stuff,
                             queued_id, wait_until)
+from pki import PkiMixin
 
 SMALL = b"Subject: small\r\n\r\nsmall body\r\n"
 
@@ -241,8 +243,8 @@ class TimeoutTest(DomsecTestCase):
         self.assertClosed(c)
 
 
-class SlowClientTest(DomsecTestCase):
-    """A byte every half second restarts the inactivity timer (10 s here) but must
+class SlowClient:
+    """The slow-client tests' helpers.  A byte every half second restarts the inactivity timer (10 s here) but must
     not hold a session until connection_timeout (1 min here): a command line must
     be complete within command_timeout of the previous reply, and DATA text must
     average min_data_rate bytes/s (Postfix smtpd_per_request_deadline and
@@ -289,17 +291,36 @@ class SlowClientTest(DomsecTestCase):
                           self.session_rows(d, port), 5.0,
                           "protocol log row %r" % context)
 
-    def test_trickled_command_line_is_cut_at_command_timeout(self):
-        d = self.daemon()
-        c = d.session()
-        line = b"MAIL FROM:<" + b"s" * 180 + b"@example.org>\r\n"   # 100 s at this pace
-        r, sent = self.trickle(c, line)
+    def cut_while_trickling(self, d, c, data, limit):
+        """Trickle data: the server answers 451 and closes before the end, and
+        logs the deadline `limit` (a regex) for this session; its local port."""
+        r, sent = self.trickle(c, data)
         self.assertReply(r, R["inactivity"])
         self.assertClosed(c)
-        self.assertLess(sent, len(line))
-        port = c.local[1]
-        d.wait_log(r"info smtpd [0-9A-F]{16} deadline from=127\.0\.0\.1:%d "
-                   r"limit=command_timeout ms=2000$" % port)
+        self.assertLess(sent, len(data))
+        d.wait_log(r"info smtpd [0-9A-F]{16} deadline from=127\.0\.0\.1:%d limit=%s$"
+                   % (c.local[1], limit))
+        return c.local[1]
+
+    def cut_command(self, d, c):
+        line = b"MAIL FROM:<" + b"s" * 180 + b"@example.org>\r\n"   # 100 s at this pace
+        return self.cut_while_trickling(d, c, line, r"command_timeout ms=2000")
+
+    def cut_data(self, d, c):
+        c.expect("MAIL FROM:<s@example.org>", R["mail_ok"])
+        c.expect("RCPT TO:<user@a.test>", R["rcpt_ok"])
+        c.expect("DATA", R["data_go"])
+        body = b"Subject: slow\r\n\r\n" + b"t" * 200 + b"\r\n.\r\n"
+        port = self.cut_while_trickling(d, c, body, r"min_data_rate rate=500 bytes=\d+")
+        self.assertEqual(d.message_ids(), [])
+        return port
+
+
+class SlowClientTest(SlowClient, DomsecTestCase):
+
+    def test_trickled_command_line_is_cut_at_command_timeout(self):
+        d = self.daemon()
+        port = self.cut_command(d, d.session())
         rows = self.wait_rows(d, port, "No complete command within command_timeout (2000 ms)")
         self.assertEqual([(x[6], x[7], x[8]) for x in rows[-3:]],
                          [("*", "", "No complete command within command_timeout (2000 ms)"),
@@ -308,20 +329,8 @@ class SlowClientTest(DomsecTestCase):
 
     def test_trickled_message_text_is_cut_below_min_data_rate(self):
         d = self.daemon()
-        c = d.session()
-        c.expect("MAIL FROM:<s@example.org>", R["mail_ok"])
-        c.expect("RCPT TO:<user@a.test>", R["rcpt_ok"])
-        c.expect("DATA", R["data_go"])
-        body = b"Subject: slow\r\n\r\n" + b"t" * 200 + b"\r\n.\r\n"
-        r, sent = self.trickle(c, body)
-        self.assertReply(r, R["inactivity"])
-        self.assertClosed(c)
-        self.assertLess(sent, len(body))
-        port = c.local[1]
-        d.wait_log(r"info smtpd [0-9A-F]{16} deadline from=127\.0\.0\.1:%d "
-                   r"limit=min_data_rate rate=500 bytes=\d+$" % port)
+        port = self.cut_data(d, d.session())
         self.wait_rows(d, port, "Message data arrived slower than min_data_rate (500 bytes/s)")
-        self.assertEqual(d.message_ids(), [])
         self.assertEqual(wait_until(lambda: d.listdir("incoming") == [] or None, 5.0,
                                     "the partial message removed from incoming/"), True)
 
@@ -376,6 +385,37 @@ class SlowClientTest(DomsecTestCase):
         self.assertIn("\nmin_data_rate = 500\n", inet)
         self.assertIn("\ncommand_timeout = 20s\n", slow)
         self.assertIn("\nmin_data_rate = 0\n", slow)
+
+
+class SlowTlsClientTest(PkiMixin, SlowClient, DomsecTestCase):
+    """Inside TLS every byte sent alone is a TLS record of its own, and each
+    record restarts the inactivity timer as a plaintext byte does: the
+    command deadline holds there too."""
+    RELAY_FQDN = "mail.contoso.test"
+
+    def daemon(self, **extra):
+        opts = dict(self.LIMITS, auth_mechanism="tls", fqdn=self.RELAY_FQDN)
+        opts.update(extra)
+        return self.start_daemon(connectors=[("Inet", opts)],
+                                 transport=self.tls_transport(self.store("relay")))
+
+    def tls_session(self, d):
+        c = d.connect()
+        c.reply()
+        self.assertIn("250-STARTTLS", c.cmd("EHLO " + HELO).lines)
+        self.assertReply(c.cmd("STARTTLS"), "220 2.0.0 SMTP server ready")
+        ctx = ssl.create_default_context(cafile=self.p("trusted-ca.pem"))
+        c.sock = ctx.wrap_socket(c.sock, server_hostname=self.RELAY_FQDN)
+        self.assertEqual(c.cmd("EHLO " + HELO).code, 250)
+        return c
+
+    def test_trickled_command_line_is_cut_at_command_timeout(self):
+        d = self.daemon()
+        self.cut_command(d, self.tls_session(d))
+
+    def test_trickled_message_text_is_cut_below_min_data_rate(self):
+        d = self.daemon()
+        self.cut_data(d, self.tls_session(d))
 
 
 class LineAndErrorLimitTest(DomsecTestCase):
