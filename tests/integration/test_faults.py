@@ -1,0 +1,193 @@
+"""Faults of the outside world, each bounded and answered the documented way
+(docs/RELIABILITY.md section 5, docs/DELIVERY.md): a client that stalls in the
+middle of DATA, a next hop that stalls while we send (stops reading, or never
+answers the final dot), a DNS server that answers garbage or never answers.
+
+Every wait is a bounded poll; no verdict depends on how long something took."""
+
+import os
+import random
+import re
+import socket
+import struct
+import threading
+import time
+import unittest
+
+from domsec_harness import R, DomsecTestCase, make_body, queued_id, wait_until
+from peers import RX_ID, DeliveryTestCase, host, unquote
+from test_delivery_retry import FAILOVER
+
+
+# --------------------------------------------------------------------------
+# a next hop that stalls
+
+class StallPeer:
+    """An SMTP server on ip:port that answers up to DATA, then stalls every connection:
+    mode "read" stops reading after `after` bytes of the message (our writes block once
+    the socket buffers are full), mode "dot" reads the whole message and never answers
+    the final dot.  Counts the message bytes it read."""
+
+    def __init__(self, tc, ip, port, mode, after=65536):
+        self.mode, self.after = mode, after
+        self.lock = threading.Lock()
+        self.got = 0                    # message bytes read, all connections
+        self.dots = 0                   # final dots read
+        self.connections = 0
+        self.closed = threading.Event()
+        self.socks = []
+        self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # a small receive buffer (inherited by accepted sockets): our side's writes block
+        # soon after the peer stops reading
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        self.lsock.bind((ip, port))
+        self.lsock.listen(16)
+        self.lsock.settimeout(0.2)
+        self.stopping = False
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+        tc.addCleanup(self.stop)
+
+    def _accept(self):
+        while not self.stopping:
+            try:
+                s, _ = self.lsock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with self.lock:
+                self.connections += 1
+                self.socks.append(s)
+            threading.Thread(target=self._serve, args=(s,), daemon=True).start()
+
+    def _serve(self, s):
+        f = s.makefile("rb")
+        try:
+            s.sendall(b"220 stall.test ESMTP\r\n")
+            while True:
+                line = f.readline()
+                if not line:
+                    return
+                verb = line[:4].upper()
+                if verb == b"EHLO":
+                    s.sendall(b"250-stall.test\r\n250 8BITMIME\r\n")
+                elif verb == b"DATA":
+                    s.sendall(b"354 go ahead\r\n")
+                    break
+                elif verb == b"QUIT":
+                    s.sendall(b"221 bye\r\n")
+                    return
+                else:
+                    s.sendall(b"250 ok\r\n")
+            while True:
+                line = f.readline(8192)
+                if not line:
+                    break
+                with self.lock:
+                    self.got += len(line)
+                    if self.mode == "read" and self.got >= self.after:
+                        break           # stop reading: never again
+                if line == b".\r\n":
+                    with self.lock:
+                        self.dots += 1
+                    break               # mode "dot": never answer
+            # hold the connection open, silent, until the other side closes it or we stop
+            while not self.stopping:
+                r = s.recv(1, socket.MSG_PEEK) if self.mode == "dot" else None
+                if self.mode == "dot":
+                    if not r:
+                        break
+                    s.recv(65536)
+                elif self.closed.wait(0.2):
+                    break
+        except OSError:
+            pass
+        finally:
+            try:
+                s.close()
+            except OSError:
+                pass
+
+    def stop(self):
+        self.stopping = True
+        self.closed.set()
+        try:
+            self.lsock.close()
+        except OSError:
+            pass
+        with self.lock:
+            socks = list(self.socks)
+        for s in socks:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self.thread.join(5)
+
+
+class ClientStallTest(DomsecTestCase):
+
+    def test_client_stalling_mid_data_gets_451_and_nothing_is_committed(self):
+        d = self.start_daemon(connectors=[("Inet", {"connection_inactivity_timeout": "1s"})])
+        c = d.session()
+        c.expect("MAIL FROM:<s@example.org>", R["mail_ok"])
+        c.expect("RCPT TO:<u@a.test>", R["rcpt_ok"])
+        c.expect("DATA", R["data_go"])
+        c.send(make_body(200000, "stalled"))        # over 64 KiB: written to incoming/
+        self.assertReply(c.reply(20), R["inactivity"])
+        self.assertClosed(c)
+        wait_until(lambda: not d.listdir("incoming"), 10, "incoming/ to be emptied")
+        self.assertEqual(d.message_ids(), [])
+        # the daemon goes on: the next client is served
+        qid = queued_id(d.session().transaction("<s@example.org>", ["<u@a.test>"],
+                                                 b"Subject: next\r\n\r\nnext\r\n"))
+        self.assertEqual(d.message_ids(), [qid])
+
+
+class NextHopStallTest(DeliveryTestCase):
+
+    def stalled_then_delivered(self, mode, size, stage):
+        """Our delivery to a next hop stalling in `mode`: the attempt ends by the send
+        connector's connection_inactivity_timeout, the message is deferred with the
+        reason, kept, and delivered at the retry once the next hop behaves."""
+        self.start_dns(host("stall.test", "127.0.0.44"))
+        stall = StallPeer(self, "127.0.0.44", self.P, mode)
+        d = self.start_relay(internet=False, transport={
+            "transient_failure_retry_interval": "1s", "message_retry_interval": "1s",
+            "outbound_connection_failure_retry_interval": "1s"},
+            sends=[("Internet", {"address_spaces": "*", "dns_routing": "yes",
+                                 "port": str(self.P), "connection_inactivity_timeout": "2s"})])
+        msg = make_body(size, "stall")
+        qid = self.submit(d, ["<u@stall.test>"], message=msg)
+        m = d.wait_log(d.prefix() + r'info smtp %s deferred id=%s to=<u@stall\.test> '
+                       r'reason="(.*)"\s*$' % (RX_ID, qid), 30)
+        reason = unquote(m.group(1))
+        self.assertEqual(reason, '451 4.4.0 Primary target IP address responded with: '
+                         '"timeout while waiting for the reply to %s.' % stage + FAILOVER +
+                         "127.0.0.44:%d" % self.P)
+        self.assertEqual(d.message_ids(), [qid])
+        with stall.lock:
+            self.assertGreater(stall.got, 0)
+            if mode == "read":
+                self.assertLess(stall.got, len(msg), "the peer was meant to stop reading")
+            else:
+                self.assertEqual(stall.dots, 1)
+        stall.stop()
+        peer = self.peer("127.0.0.44")             # the next hop behaves again
+        self.wait_delivered(d, qid, "<u@stall.test>", ip="127.0.0.44", timeout=30)
+        self.wait_removed(d, qid)
+        self.assertEqual([t.data.endswith(msg) for t in peer.delivered()], [True])
+        return reason
+
+    def test_next_hop_stops_reading_mid_data(self):
+        # larger than every socket buffer between us (tcp_wmem max 4 MiB + its 4 KiB)
+        self.stalled_then_delivered("read", 6 << 20, "end of data")
+
+    def test_next_hop_never_answers_the_final_dot(self):
+        self.stalled_then_delivered("dot", 3000, "end of data")
+
+
+if __name__ == "__main__":
+    unittest.main()
