@@ -5,126 +5,65 @@ answers the final dot), a DNS server that answers garbage or never answers.
 
 Every wait is a bounded poll; no verdict depends on how long something took."""
 
-import os
-import random
-import re
 import socket
-import struct
-import threading
 import time
 import unittest
 
 from domsec_harness import R, DomsecTestCase, make_body, queued_id, wait_until
-from peers import RX_ID, DeliveryTestCase, host, unquote
+from peers import RX_ID, DeliveryTestCase, PyPeer, host, unquote
 from test_delivery_retry import FAILOVER
 
 
 # --------------------------------------------------------------------------
 # a next hop that stalls
 
-class StallPeer:
+class StallPeer(PyPeer):
     """An SMTP server on ip:port that answers up to DATA, then stalls every connection:
     mode "read" stops reading after `after` bytes of the message (our writes block once
     the socket buffers are full), mode "dot" reads the whole message and never answers
     the final dot.  Counts the message bytes it read."""
 
     def __init__(self, tc, ip, port, mode, after=65536):
+        super().__init__(tc, ip, port, name="stall.test")
         self.mode, self.after = mode, after
-        self.lock = threading.Lock()
         self.got = 0                    # message bytes read, all connections
         self.dots = 0                   # final dots read
-        self.connections = 0
-        self.closed = threading.Event()
-        self.socks = []
-        self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        # a small receive buffer (inherited by accepted sockets): our side's writes block
-        # soon after the peer stops reading
+        # a small receive buffer, inherited by the sockets accepted from now on: our
+        # side's writes block soon after the peer stops reading
         self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        self.lsock.bind((ip, port))
-        self.lsock.listen(16)
-        self.lsock.settimeout(0.2)
-        self.stopping = False
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
-        tc.addCleanup(self.stop)
 
-    def _accept(self):
-        while not self.stopping:
-            try:
-                s, _ = self.lsock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
+    def _session(self, s, no):
+        f = s.makefile("rb")
+        s.sendall(b"220 stall.test ESMTP\r\n")
+        while True:
+            line = f.readline()
+            if not line:
+                return
+            verb = line[:4].upper()
+            if verb == b"EHLO":
+                s.sendall(b"250-stall.test\r\n250 8BITMIME\r\n")
+            elif verb == b"DATA":
+                s.sendall(b"354 go ahead\r\n")
+                break
+            else:
+                s.sendall(b"250 ok\r\n")
+        while True:
+            line = f.readline(8192)
+            if not line:
                 return
             with self.lock:
-                self.connections += 1
-                self.socks.append(s)
-            threading.Thread(target=self._serve, args=(s,), daemon=True).start()
-
-    def _serve(self, s):
-        f = s.makefile("rb")
-        try:
-            s.sendall(b"220 stall.test ESMTP\r\n")
-            while True:
-                line = f.readline()
-                if not line:
-                    return
-                verb = line[:4].upper()
-                if verb == b"EHLO":
-                    s.sendall(b"250-stall.test\r\n250 8BITMIME\r\n")
-                elif verb == b"DATA":
-                    s.sendall(b"354 go ahead\r\n")
-                    break
-                elif verb == b"QUIT":
-                    s.sendall(b"221 bye\r\n")
-                    return
-                else:
-                    s.sendall(b"250 ok\r\n")
-            while True:
-                line = f.readline(8192)
-                if not line:
-                    break
-                with self.lock:
-                    self.got += len(line)
-                    if self.mode == "read" and self.got >= self.after:
-                        break           # stop reading: never again
+                self.got += len(line)
+                if self.mode == "read" and self.got >= self.after:
+                    break               # stop reading: never again
                 if line == b".\r\n":
-                    with self.lock:
-                        self.dots += 1
+                    self.dots += 1
                     break               # mode "dot": never answer
-            # hold the connection open, silent, until the other side closes it or we stop
-            while not self.stopping:
-                r = s.recv(1, socket.MSG_PEEK) if self.mode == "dot" else None
-                if self.mode == "dot":
-                    if not r:
-                        break
-                    s.recv(65536)
-                elif self.closed.wait(0.2):
-                    break
-        except OSError:
-            pass
-        finally:
-            try:
-                s.close()
-            except OSError:
-                pass
-
-    def stop(self):
-        self.stopping = True
-        self.closed.set()
-        try:
-            self.lsock.close()
-        except OSError:
-            pass
-        with self.lock:
-            socks = list(self.socks)
-        for s in socks:
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        self.thread.join(5)
+        # silent until the other side closes (mode "dot") or the test ends (stop() shuts
+        # the socket down)
+        while not self.stopping and (s.recv(65536) if self.mode == "dot"
+                                     else s.recv(1, socket.MSG_PEEK)):
+            if self.mode == "read":
+                time.sleep(0.1)         # data waits unread; poll for the end only
 
 
 class ClientStallTest(DomsecTestCase):
