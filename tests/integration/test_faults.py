@@ -5,7 +5,10 @@ answers the final dot), a DNS server that answers garbage or never answers.
 
 Every wait is a bounded poll; no verdict depends on how long something took."""
 
+import random
 import socket
+import struct
+import threading
 import time
 import unittest
 
@@ -126,6 +129,127 @@ class NextHopStallTest(DeliveryTestCase):
 
     def test_next_hop_never_answers_the_final_dot(self):
         self.stalled_then_delivered("dot", 3000, "end of data")
+
+
+# --------------------------------------------------------------------------
+# a DNS server that misbehaves
+
+class BadDns:
+    """UDP DNS on 127.0.0.1:<ephemeral> in front of dnsmasq, by mode: "silent" never
+    answers; "random" answers random bytes; "badresp" answers with the query's id and
+    flags of a reply that announces records it does not hold; "wrongname" answers a
+    well-formed reply for another name; "proxy" passes queries to dnsmasq and back.
+    Counts the queries it got."""
+
+    def __init__(self, tc, upstream_port):
+        self.mode = "silent"
+        self.upstream = upstream_port
+        self.queries = 0
+        self.lock = threading.Lock()
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.rnd = random.Random(15)
+        self.stopping = False
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+        tc.addCleanup(self.stop)
+
+    def _serve(self):
+        while not self.stopping:
+            try:
+                q, addr = self.sock.recvfrom(4096)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with self.lock:
+                self.queries += 1
+                mode = self.mode
+            if len(q) < 12 or mode == "silent":
+                continue
+            if mode == "random":
+                a = bytes(self.rnd.randrange(256) for _ in range(self.rnd.randrange(1, 300)))
+            elif mode == "badresp":             # 1 question, 3 answers: none present
+                a = q[:2] + struct.pack("!HHHHH", 0x8180, 1, 3, 0, 0) + q[12:]
+            elif mode == "wrongname":
+                qd = q[12:]
+                a = q[:2] + struct.pack("!HHHHH", 0x8183, 1, 0, 0, 0) + \
+                    b"\x05other\x04test\x00" + qd[qd.index(b"\x00") + 1:]
+            else:
+                a = self._forward(q)
+                if a is None:
+                    continue
+            try:
+                self.sock.sendto(a, addr)
+            except OSError:
+                pass
+
+    def _forward(self, q):
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.settimeout(2)
+        try:
+            u.sendto(q, ("127.0.0.1", self.upstream))
+            return u.recvfrom(4096)[0]
+        except OSError:
+            return None
+        finally:
+            u.close()
+
+    def set_mode(self, mode):
+        with self.lock:
+            self.mode = mode
+
+    def count(self):
+        with self.lock:
+            return self.queries
+
+    def stop(self):
+        self.stopping = True
+        self.thread.join(5)
+        self.sock.close()
+
+
+class DnsFaultTest(DeliveryTestCase):
+
+    def deferred_by_dns(self, mode, want):
+        """A message for dns.test while the DNS server is in `mode`: deferred with
+        `want`, the daemon serving SMTP meanwhile; delivered once DNS answers."""
+        real = self.start_dns(host("dns.test", "127.0.0.45"))
+        bad = BadDns(self, real.port)
+        bad.set_mode(mode)
+        self.dns = bad                          # the relay asks the bad server
+        peer = self.peer("127.0.0.45")
+        d = self.start_relay({"message_retry_interval": "1s",
+                              "transient_failure_retry_interval": "1s",
+                              "outbound_connection_failure_retry_interval": "1s"})
+        qid = self.submit(d, ["<u@dns.test>"])
+        wait_until(lambda: bad.count() > 0, 10, "the relay to ask the DNS server")
+        # the lookup does not hold up the receive side
+        c = d.session()
+        self.assertReply(c.cmd("NOOP"), R["noop"])
+        m = d.wait_log(d.prefix() + r'info (?:queue|smtp %s) deferred id=%s to=<u@dns\.test> '
+                       r'reason="(.*)"\s*$' % (RX_ID, qid), 30)
+        self.assertEqual(unquote(m.group(1)), want)
+        self.assertEqual(d.message_ids(), [qid])
+        self.assertEqual(peer.connections, [])
+        bad.set_mode("proxy")
+        self.wait_delivered(d, qid, "<u@dns.test>", ip="127.0.0.45", timeout=30)
+        self.wait_removed(d, qid)
+        self.assertEqual(peer.count("<u@dns.test>"), 1)
+
+    def test_dns_server_never_answers(self):
+        self.deferred_by_dns("silent", "451 4.4.0 DNS query failed: DNS timeout")
+
+    def test_dns_server_answers_random_bytes(self):
+        self.deferred_by_dns("random", "451 4.4.0 DNS query failed: DNS timeout")
+
+    def test_dns_server_answers_a_malformed_reply(self):
+        self.deferred_by_dns("badresp", "451 4.4.0 DNS query failed: Misformatted DNS reply")
+
+    def test_dns_server_answers_for_another_name(self):
+        self.deferred_by_dns("wrongname", "451 4.4.0 DNS query failed: DNS timeout")
 
 
 if __name__ == "__main__":
