@@ -6,6 +6,7 @@ answers the final dot), a DNS server that answers garbage or never answers.
 Every wait is a bounded poll; no verdict depends on how long something took."""
 
 import random
+import re
 import socket
 import struct
 import threading
@@ -14,7 +15,10 @@ import unittest
 
 from domsec_harness import R, DomsecTestCase, make_body, queued_id, wait_until
 from peers import RX_ID, DeliveryTestCase, PyPeer, host, unquote
+from pki import PkiMixin
+from test_crl_fetch import CERT_FAIL, PARTNER, SECURED_OK
 from test_delivery_retry import FAILOVER
+from test_starttls import RELAY_FQDN
 
 
 # --------------------------------------------------------------------------
@@ -250,6 +254,157 @@ class DnsFaultTest(DeliveryTestCase):
 
     def test_dns_server_answers_for_another_name(self):
         self.deferred_by_dns("wrongname", "451 4.4.0 DNS query failed: DNS timeout")
+
+
+# --------------------------------------------------------------------------
+# a CRL server that trickles
+
+class TrickleHttp:
+    """HTTP on 127.0.0.1:<ephemeral> for CRL distribution points, by mode: "trickle"
+    announces a 1 MB body and sends one byte every 0.5 s until the client leaves;
+    "flood" sends an endless body without a length as fast as it can; "huge" announces
+    a 20 MB body.  Records each request's path and how many body bytes it sent."""
+
+    def __init__(self):
+        self.mode = "trickle"
+        self.lock = threading.Lock()
+        self.requests = []              # [path, bytes sent, closed by the client]
+        self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(16)
+        self.lsock.settimeout(0.2)
+        self.port = self.lsock.getsockname()[1]
+        self.stopping = False
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self):
+        while not self.stopping:
+            try:
+                s, _ = self.lsock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(s,), daemon=True).start()
+
+    def _serve(self, s):
+        req = b""
+        try:
+            s.settimeout(60)
+            while b"\r\n\r\n" not in req:
+                chunk = s.recv(4096)
+                if not chunk:
+                    return
+                req += chunk
+            rec = [req.split(b" ")[1].decode(), 0, False]
+            with self.lock:
+                self.requests.append(rec)
+                mode = self.mode
+            head = "HTTP/1.0 200 OK\r\nContent-Type: application/pkix-crl\r\n"
+            if mode == "trickle":
+                head += "Content-Length: 1000000\r\n"
+            elif mode == "huge":
+                head += "Content-Length: 20000000\r\n"
+            s.sendall((head + "\r\n").encode())
+            chunk = b"0" * 65536
+            while not self.stopping:
+                if mode == "trickle":
+                    s.sendall(b"0")
+                    n = 1
+                    time.sleep(0.5)     # the trickle itself, not a synchronisation
+                elif mode == "flood":
+                    s.sendall(chunk)
+                    n = len(chunk)
+                else:
+                    s.sendall(chunk[:1])
+                    n = 1
+                    time.sleep(0.5)
+                with self.lock:
+                    rec[1] += n
+        except OSError:
+            with self.lock:
+                if "rec" in locals():
+                    rec[2] = True       # the client closed its side
+        finally:
+            s.close()
+
+    def set_mode(self, mode):
+        with self.lock:
+            self.mode = mode
+            self.requests = []
+
+    def snapshot(self):
+        with self.lock:
+            return [list(r) for r in self.requests]
+
+    def close(self):
+        self.stopping = True
+        self.lsock.close()
+        self.thread.join(5)
+
+
+class CrlTrickleTest(PkiMixin, DomsecTestCase):
+    """CRL fetching is bounded (30 s per transfer, 10 MiB per CRL) and never blocks a
+    handshake: meanwhile the verdict is "unknown", as revocation_failure says."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.http = TrickleHttp()               # first: the PKI's CDP URLs need its port
+        cls.addClassCleanup(cls.http.close)    # also when the PKI cannot be made
+        cls.crl_port = cls.http.port
+        super().setUpClass()
+
+    def daemon(self, policy):
+        t = self.tls_transport(self.store("relay"), crls=(), crl_fetch="yes",
+                               revocation_failure=policy,
+                               tls_receive_domain_secure_list=PARTNER)
+        return self.start_daemon(connectors=[("Inet", {
+            "auth_mechanism": "tls", "fqdn": RELAY_FQDN, "domain_secure_enabled": "yes"})],
+            transport=t)
+
+    def fetch_failed(self, d, name, timeout=60):
+        url = "http://127.0.0.1:%d/%s" % (self.crl_port, name)
+        return d.wait_log(d.prefix() + r'warning crl fetch failed url=%s error="([^"]*)" '
+                          r"retry_in=\d+s$" % re.escape(url), timeout).group(1)
+
+    def test_trickling_crl_server(self):
+        self.http.set_mode("trickle")
+        strict, lenient = self.daemon("fail"), self.daemon("accept")
+        # the first session starts the fetches; it and every session while they trickle
+        # gets its verdict at once: unknown, refused transiently or accepted
+        for _ in range(3):
+            self.assertEqual(self.partner_mail_from(strict, "partner-ok").lines, [CERT_FAIL])
+            self.assertEqual(self.partner_mail_from(lenient, "partner-ok").lines,
+                             [SECURED_OK])
+        lenient.wait_log(lenient.prefix() + r"info smtpd \S+ domain secured .*"
+                         r"revocation=unknown \(accepted\)")
+        busy = [r for r in self.http.snapshot() if not r[2]]
+        self.assertTrue(busy, "no CRL transfer was under way during the sessions")
+        for d in (strict, lenient):
+            for name in ("inter.crl", "root.crl"):
+                self.assertRegex(self.fetch_failed(d, name), r"^Operation timed out after "
+                                 r"3\d{4} milliseconds with \d+ out of 1000000 bytes received$")
+        wait_until(lambda: all(r[2] for r in self.http.snapshot()), 10,
+                   "every trickling transfer to be closed by the daemons")
+        self.assertEqual(self.partner_mail_from(strict, "partner-ok").lines, [CERT_FAIL])
+        self.assertEqual(strict.stop(), 0)
+        self.assertEqual(lenient.stop(), 0)
+
+    def test_oversized_crl(self):
+        for mode, want in (("flood", r"^the response is larger than 10485760 bytes$"),
+                           ("huge", r"^Maximum file size exceeded$")):
+            with self.subTest(mode=mode):
+                self.http.set_mode(mode)
+                d = self.daemon("fail")
+                self.assertEqual(self.partner_mail_from(d, "partner-ok").lines, [CERT_FAIL])
+                self.assertRegex(self.fetch_failed(d, "inter.crl"), want)
+                wait_until(lambda: all(r[2] for r in self.http.snapshot()), 10,
+                           "the transfers to be closed by the daemon")
+                self.assertLessEqual(max(r[1] for r in self.http.snapshot()),
+                                     (10 << 20) + (4 << 20), "read far past the limit")
+                self.assertEqual(self.partner_mail_from(d, "partner-ok").lines, [CERT_FAIL])
+                self.assertEqual(d.stop(), 0)
 
 
 if __name__ == "__main__":
