@@ -4,6 +4,7 @@ torn or damaged state records are skipped, not taken for corruption; a stale
 file in incoming/ is never committed; a full disk answers 452 4.3.1 and loses
 nothing."""
 
+import errno
 import json
 import os
 import random
@@ -280,6 +281,49 @@ class StateRecordTest(DeliveryTestCase):
         self.assertEqual(d.message_ids(), [qid])
 
 
+class PrivateTmpfs:
+    """A small tmpfs on dir in a mount namespace of its own that outlives the daemons
+    started in it (nsenter), so a restart finds the same full disk.  prefix: where the
+    test sees dir's namespace (/proc/PID/root)."""
+
+    def __init__(self, tc, dir, size):
+        uid, gid = service_ids()
+        os.makedirs(dir, exist_ok=True)
+        script = ('mount -t tmpfs -o size=%s,mode=0700,uid=%d,gid=%d tmpfs "$1" && '
+                  'echo mounted && exec sleep 3600' % (size, uid, gid))
+        self.proc = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c",
+                                      script, "sh", dir], stdout=subprocess.PIPE)
+        tc.addCleanup(self.stop)
+        if self.proc.stdout.readline() != b"mounted\n":
+            raise AssertionError("could not mount a tmpfs in a private namespace")
+        self.prefix = "/proc/%d/root" % self.proc.pid
+        with open("/proc/%d/mountinfo" % self.proc.pid) as f:
+            if not re.search(r" %s .* - tmpfs " % re.escape(dir), f.read()):
+                raise AssertionError("%s is not the small tmpfs; the test would prove "
+                                     "nothing" % dir)
+
+    def wrap(self, argv):
+        return ["nsenter", "-t", str(self.proc.pid), "-m", "--"] + argv
+
+    def fill(self, path):
+        """Write path until the tmpfs is full; the filler's path."""
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            while os.write(fd, b"\0" * 4096):
+                pass
+        except OSError as e:
+            if e.errno != errno.ENOSPC:
+                raise
+        finally:
+            os.close(fd)
+        return path
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait(10)
+        self.proc.stdout.close()
+
+
 class SpoolErrorTest(DomsecTestCase):
 
     def test_other_spool_error_answers_451_and_session_continues(self):
@@ -337,6 +381,71 @@ class DiskFullTest(DomsecTestCase):
         self.assertEqual(d.read_message(id3).message, third)
         self.assertEqual(d.read_committed(id1), raw1)
         self.assertTrue(os.path.isdir(d.qpath("messages")))
+
+    def test_full_disk_restart_and_recovery_after_space_frees(self):
+        """The disk stays full across a kill -9: the daemon restarts and recovers on it,
+        answers 452 meanwhile, and accepts again once space is freed."""
+        require_root("the full-disk test (tmpfs in a private mount namespace)")
+        d = Daemon(self)
+        fs = PrivateTmpfs(self, d.queue_dir, "400k")
+        d.start(wrap=fs.wrap)
+        d.fs_prefix = fs.prefix
+        c = d.session()
+        id1 = queued_id(c.transaction("<s@example.org>", ["<u@a.test>"], SMALL))
+        raw1 = d.read_committed(id1)
+        filler = fs.fill(d.qpath("filler"))
+        self.assertReply(c.transaction("<s@example.org>", ["<u@a.test>"], SMALL),
+                         R["disk_full"])
+        d.kill9()
+        d.restart(wrap=fs.wrap)
+        d.fs_prefix = fs.prefix
+        d.wait_log(d.prefix() + r"info queue recovered messages=1 corrupt=0\s*$")
+        c = d.session()
+        self.assertReply(c.transaction("<s@example.org>", ["<u@a.test>"], SMALL),
+                         R["disk_full"])
+        self.assertEqual(d.message_ids(), [id1])
+        os.unlink(filler)
+        self.assertReply(c.cmd("RSET"), R["rset"])
+        id2 = queued_id(c.transaction("<s@example.org>", ["<u@a.test>"], SMALL))
+        self.assertEqual(d.message_ids(), sorted([id1, id2]))
+        self.assertEqual(d.read_committed(id1), raw1)
+        self.assertEqual(d.listdir("incoming"), [])
+
+
+class DiskFullDeliveryTest(DeliveryTestCase):
+
+    def test_state_record_on_a_full_disk_is_written_when_space_frees(self):
+        """The next hop said 250 but the record cannot be written (ENOSPC): the outcome
+        is kept in memory, not logged as delivered, not sent again, and written once
+        space is freed; then the file is removed."""
+        require_root("the full-disk test (tmpfs in a private mount namespace)")
+        self.start_dns(host("full.test", "127.0.0.46"))
+        peer = self.peer("127.0.0.46")
+        d = self.start_relay(start=False)
+        fs = PrivateTmpfs(self, d.queue_dir, "400k")
+        d.fs_prefix = fs.prefix
+        qid, rcpt = "00000000000000C9", "<u@full.test>"
+        # a file of exactly two pages: any record appended needs a page the tmpfs lacks
+        raw = queue_file(qid, SENDER, [rcpt], b"")
+        head = b"Subject: full\r\n\r\n"
+        msg = head + b"x" * (8192 - len(raw) - len(head) - 2) + b"\r\n"
+        raw = queue_file(qid, SENDER, [rcpt], msg)
+        self.assertEqual(len(raw), 8192)
+        d.put_queue_file("messages", qid, raw)
+        filler = fs.fill(d.qpath("filler"))
+        d.start(wrap=fs.wrap)
+        d.fs_prefix = fs.prefix
+        d.wait_log(d.prefix() + r"info queue recovered messages=1 corrupt=0\s*$")
+        d.wait_log(d.prefix() + r"warning queue cannot write state id=%s: No space left on "
+                   r"device\s*$" % qid)
+        self.assertEqual(peer.count(rcpt), 1)
+        self.assertNotIn("delivered id=%s" % qid, d.log())
+        self.assertEqual(d.read_raw("messages", qid), raw)
+        os.unlink(filler)
+        self.wait_delivered(d, qid, rcpt, ip="127.0.0.46", timeout=30)
+        self.wait_removed(d, qid)
+        self.assertEqual(peer.count(rcpt), 1, "sent again although the peer had said 250")
+        self.assertEqual([t.data.endswith(msg) for t in peer.delivered()], [True])
 
 
 if __name__ == "__main__":
