@@ -133,14 +133,14 @@ class CrashTest(DeliveryTestCase):
                 self.assertIsNotNone(m, "a delivered message without its tag: %r" % t.data[:300])
                 # the process that sent it: the one alive when its connection was opened
                 # (t.t, the time of the reply, may be after that process was killed)
-                out[m.group(1)].append((peer.connections[t.conn - 1][0], t.data, t.t))
+                out[m.group(1)].append((peer.connections[t.conn - 1][0], t.data))
             return out
 
-        wait_until(lambda: not d.message_ids() and set(acked) <= set(arrivals()), 90,
-                   "every acknowledged message delivered and the queue empty")
+        # an empty messages/ means every delivery is over (a file goes after its records)
+        wait_until(lambda: not d.message_ids(), 90, "the queue to be empty")
         got = arrivals()
         lost = sorted(set(acked) - set(got))
-        changed = [t for t in acked for (_, data, _) in got.get(t, [])
+        changed = [t for t in acked for (_, data) in got.get(t, [])
                    if not data.endswith(sent[t])]
         unknown = sorted(set(got) - set(sent))
         # a second arrival is explained only by a kill between the next hop's 250 and
@@ -150,13 +150,11 @@ class CrashTest(DeliveryTestCase):
         delivered_by = [collections.Counter(re.findall(
             r"info smtp %s delivered id=(%s) to=%s " % (RX_ID, RX_ID, re.escape(RCPT)), text))
             for text in logs]
-        unexplained, dups, window = [], 0, 0.0
+        unexplained, dups = [], 0
         for tag, copies in got.items():
-            for t, _, t_reply in sorted(copies)[:-1]:
+            for t, _ in sorted(copies)[:-1]:
                 dups += 1
                 life = sum(1 for kt in kill_times if kt < t)   # the process alive at t
-                if life < len(kill_times):      # how long before the kill the 250 was sent
-                    window = max(window, kill_times[life] - t_reply)
                 qids = {acked.get(tag)} - {None}
                 if life >= len(kill_times) or any(delivered_by[life][q] for q in qids):
                     unexplained.append((tag, life))
@@ -164,10 +162,10 @@ class CrashTest(DeliveryTestCase):
         sys.stderr.write(
             "test_crash: seed %d kills %d (%s) transactions-with-final-dot %d acknowledged %d "
             "delivered %d lost %d changed %d duplicated %d (unexplained %d) "
-            "unacknowledged-but-delivered %d; longest 250-to-kill of a duplicate %.3f s\n"
+            "unacknowledged-but-delivered %d\n"
             % (seed, len(kill_times), ", ".join("%s %d" % kv for kv in sorted(kinds.items())),
                len(sent), len(acked), len(set(got) & set(acked)), len(lost), len(changed), dups,
-               len(unexplained), len(set(got) - set(acked)), window))
+               len(unexplained), len(set(got) - set(acked))))
         self.assertEqual(lost, [], "acknowledged messages never delivered (seed %d)" % seed)
         self.assertEqual(changed, [], "delivered messages that differ from what was sent")
         self.assertEqual(unknown, [], "deliveries of messages never sent")
