@@ -1,7 +1,8 @@
 """kill -9 at random points while domsecd receives and delivers at once, N times
 (docs/RELIABILITY.md, sections 1 and 2): every message that got a 250 arrives at
 the next hop byte for byte (0 lost), and a message arrives twice only when a kill
-fell between the next hop's 250 and domsecd's delivery record (in flight at the kill).
+fell between the next hop's 250 and domsecd's delivery record (in flight at the kill);
+with a recipient the next hop refuses, every message's failure DSN arrives too.
 
 The kill points are random (seeded: DOMSEC_CRASH_SEED=N repeats a run; the seed is
 printed) and of three kinds: after a random delay under load, the instant a client
@@ -18,11 +19,12 @@ import time
 import unittest
 
 from domsec_harness import queued_id, wait_until
-from peers import RX_ID, DeliveryTestCase, host
+from peers import RX_ID, SENDER, SENDER_SINK_IP, DeliveryTestCase, host
 
 KILLS = int(os.environ.get("DOMSEC_CRASH_KILLS", "12"))
 CLIENTS = 3
 RCPT = "<u@crash.test>"
+BOUNCE = "<x@crash.test>"
 TAG_RE = re.compile(rb"^X-Crash-Tag: (\S+)\r$", re.M)
 
 
@@ -36,8 +38,8 @@ def message(tag, size):
 class Load:
     """CLIENTS threads submitting messages over SMTP until stop() or the kill."""
 
-    def __init__(self, tc, d, rnd, book):
-        self.tc, self.d, self.book = tc, d, book
+    def __init__(self, tc, d, rnd, book, rcpts):
+        self.tc, self.d, self.book, self.rcpts = tc, d, book, rcpts
         self.stopping = threading.Event()
         self.acked_now = threading.Event()          # set at every 250 read
         seeds = [rnd.randrange(1 << 30) for _ in range(CLIENTS)]
@@ -59,7 +61,7 @@ class Load:
                 msg = message(tag, 150000 if rnd.random() < 0.1 else rnd.randrange(100, 3000))
                 with b.lock:
                     b.sent[tag] = msg                 # the final dot may be in flight
-                r = c.transaction("<alice@snd.test>", [RCPT], msg, timeout=20)
+                r = c.transaction("<alice@snd.test>", self.rcpts, msg, timeout=20)
                 if r.code != 250:
                     raise AssertionError("transaction refused: %r" % r.lines)
                 with b.lock:
@@ -86,45 +88,23 @@ class Book:
 
 class CrashTest(DeliveryTestCase):
 
-    def test_kill9_under_load_loses_nothing(self):
+    def seeded(self):
         seed = int(os.environ.get("DOMSEC_CRASH_SEED") or random.randrange(1 << 30))
-        sys.stderr.write("\ntest_crash: DOMSEC_CRASH_SEED=%d DOMSEC_CRASH_KILLS=%d\n"
-                         % (seed, KILLS))
-        rnd = random.Random(seed)
+        sys.stderr.write("\n%s: DOMSEC_CRASH_SEED=%d DOMSEC_CRASH_KILLS=%d\n"
+                         % (self.id(), seed, KILLS))
+        return seed, random.Random(seed)
+
+    def test_kill9_under_load_loses_nothing(self):
+        seed, rnd = self.seeded()
         self.start_dns(host("crash.test", "127.0.0.41"))
         # the next hop waits a little before answering each final dot, so that kills
         # land inside deliveries too
         peer = self.peer("127.0.0.41", delays={"DOT": 0.02})
         d = self.start_relay({"message_retry_interval": "1s",
                               "outbound_connection_failure_retry_interval": "1s"})
-        book = Book()
-        kinds = collections.Counter()
-        kill_times = []                                 # time.monotonic() of each kill
-        for k in range(KILLS):
-            load = Load(self, d, rnd, book)
-            kind = ("delay", "after-250", "at-dot")[k % 3]
-            if kind == "delay":
-                time.sleep(rnd.uniform(0.05, 1.0))      # the random kill point itself
-            elif kind == "after-250":
-                load.acked_now.clear()
-                load.acked_now.wait(10)
-            else:
-                try:
-                    wait_until(lambda: peer.in_dot > 0, 10, "the next hop holding a final dot",
-                               interval=0.002)
-                except AssertionError:
-                    kind = "at-dot (none seen)"
-            kill_times.append(time.monotonic())
-            d.kill9()
-            kinds[kind] += 1
-            load.stop()
-            d.restart()
-            d.wait_log(d.prefix() + r"info queue recovered messages=\d+ corrupt=0\s*$")
+        book, kill_times, kinds = self.kill_under_load(d, peer, rnd, KILLS, [RCPT])
         # a last run to drain: no more clients, every acknowledged message must arrive
-        with book.lock:
-            acked = dict(book.acked)
-            sent = dict(book.sent)
-        self.assertGreater(len(acked), 0, "no message was acknowledged at all")
+        acked, sent = book.acked, book.sent
 
         def arrivals():
             out = collections.defaultdict(list)          # tag -> [(t_connect, data)]
@@ -160,11 +140,11 @@ class CrashTest(DeliveryTestCase):
                     unexplained.append((tag, life))
         twice = [q for q, n in sum(delivered_by, collections.Counter()).items() if n > 1]
         sys.stderr.write(
-            "test_crash: seed %d kills %d (%s) transactions-with-final-dot %d acknowledged %d "
+            "%s: seed %d kills %d (%s) transactions-with-final-dot %d acknowledged %d "
             "delivered %d lost %d changed %d duplicated %d (unexplained %d) "
             "unacknowledged-but-delivered %d\n"
-            % (seed, len(kill_times), ", ".join("%s %d" % kv for kv in sorted(kinds.items())),
-               len(sent), len(acked), len(set(got) & set(acked)), len(lost), len(changed), dups,
+            % (self.id(), seed, len(kill_times),
+               ", ".join("%s %d" % kv for kv in sorted(kinds.items())), len(sent), len(acked), len(set(got) & set(acked)), len(lost), len(changed), dups,
                len(unexplained), len(set(got) - set(acked))))
         self.assertEqual(lost, [], "acknowledged messages never delivered (seed %d)" % seed)
         self.assertEqual(changed, [], "delivered messages that differ from what was sent")
@@ -173,6 +153,84 @@ class CrashTest(DeliveryTestCase):
                          "record was durable")
         self.assertEqual(unexplained, [], "duplicates not explained by a kill in flight")
         self.assertEqual(d.listdir("corrupt"), [])
+
+    def test_kill9_while_bouncing_loses_no_dsn(self):
+        """Each message has a recipient the next hop accepts and one it refuses (550):
+        across the kills every acknowledged message is delivered and its failure DSN
+        reaches the sender's MX; a DSN is committed again only by a process other than
+        the one whose 'failed' records were durable, never after them."""
+        seed, rnd = self.seeded()
+        self.start_dns(host("crash.test", "127.0.0.41"))
+        peer = self.peer("127.0.0.41", delays={"DOT": 0.02}, on_rcpt=lambda a, n:
+                         "550 5.1.1 No such user" if a == BOUNCE else None)
+        sink = self.peer(SENDER_SINK_IP)            # the sender's MX: DSNs arrive here
+        d = self.start_relay({"message_retry_interval": "1s",
+                              "outbound_connection_failure_retry_interval": "1s"})
+        book, kill_times, kinds = self.kill_under_load(d, peer, rnd, max(3, KILLS // 2),
+                                                       [RCPT, BOUNCE])
+        wait_until(lambda: not d.message_ids(), 90, "the queue to be empty")
+        delivered = collections.Counter(TAG_RE.search(t.data).group(1)
+                                        for t in peer.delivered())
+        dsns = collections.Counter()
+        for t in sink.delivered():
+            self.assertEqual((t.sender, t.rcpts), ("<>", [SENDER]), t)
+            m = TAG_RE.search(t.data)
+            self.assertIsNotNone(m, "a DSN without the message's headers: %r" % t.data[:600])
+            dsns[m.group(1)] += 1
+        lost = sorted(set(book.acked) - set(delivered))
+        lost_dsn = sorted(set(book.acked) - set(dsns))
+        logs = [self.read(p) for p in d.log_paths]
+        dsn_for = [set(re.findall(r"info queue dsn id=%s for=(%s) kind=failure" % (RX_ID, RX_ID),
+                                  text)) for text in logs]
+        failed = [set(re.findall(r"info queue failed id=(%s) to=%s " % (RX_ID, re.escape(BOUNCE)),
+                                 text)) for text in logs]
+        again = sorted(q for i in range(len(logs)) for q in failed[i]
+                       if any(q in later for later in dsn_for[i + 1:]))
+        committed = collections.Counter(q for f in dsn_for for q in f)   # DSNs per message
+        sys.stderr.write(
+            "%s: seed %d kills %d (%s) acknowledged %d delivered %d lost %d; DSNs: messages "
+            "with one %d, lost %d, with more than one %d (committed more than once %d)\n"
+            % (self.id(), seed, len(kill_times),
+               ", ".join("%s %d" % kv for kv in sorted(kinds.items())), len(book.acked),
+               len(set(delivered) & set(book.acked)), len(lost),
+               len(set(dsns) & set(book.acked)), len(lost_dsn),
+               sum(1 for t in book.acked if dsns[t] > 1),
+               sum(1 for n in committed.values() if n > 1)))
+        self.assertEqual(lost, [], "acknowledged messages never delivered (seed %d)" % seed)
+        self.assertEqual(lost_dsn, [], "refused recipients whose DSN never came (seed %d)"
+                         % seed)
+        self.assertEqual(sorted(set(dsns) - set(book.sent)), [], "DSNs for messages never sent")
+        self.assertEqual(again, [], "a DSN committed again after its 'failed' records were "
+                         "durable")
+
+    def kill_under_load(self, d, peer, rnd, kills, rcpts):
+        """kill -9 and restart d `kills` times while clients submit messages for rcpts:
+        (Book, kill times, Counter of kill kinds)."""
+        book = Book()
+        kinds = collections.Counter()
+        kill_times = []                                 # time.monotonic() of each kill
+        for k in range(kills):
+            load = Load(self, d, rnd, book, rcpts)
+            kind = ("delay", "after-250", "at-dot")[k % 3]
+            if kind == "delay":
+                time.sleep(rnd.uniform(0.05, 1.0))      # the random kill point itself
+            elif kind == "after-250":
+                load.acked_now.clear()
+                load.acked_now.wait(10)
+            else:
+                try:
+                    wait_until(lambda: peer.in_dot > 0, 10, "the next hop holding a final dot",
+                               interval=0.002)
+                except AssertionError:
+                    kind = "at-dot (none seen)"
+            kill_times.append(time.monotonic())
+            d.kill9()
+            kinds[kind] += 1
+            load.stop()
+            d.restart()
+            d.wait_log(d.prefix() + r"info queue recovered messages=\d+ corrupt=0\s*$")
+        self.assertGreater(len(book.acked), 0, "no message was acknowledged at all")
+        return book, kill_times, kinds
 
     @staticmethod
     def read(path):
