@@ -215,6 +215,12 @@ static void qmgr_toload_add(struct qmgr *q, char **ids, size_t n)
         free(ids);
         return;
     }
+    if (q->toload_head > 0 && q->toload_head >= q->ntoload / 2) {     /* amortised O(1) */
+        memmove(q->toload, q->toload + q->toload_head,
+                (q->ntoload - q->toload_head) * sizeof(char *));
+        q->ntoload -= q->toload_head;
+        q->toload_head = 0;
+    }
     if (q->ntoload + n > q->captoload) {
         q->captoload = q->ntoload + n > 2 * q->captoload ? q->ntoload + n : 2 * q->captoload;
         q->toload = xrealloc(q->toload, q->captoload * sizeof(char *));
