@@ -503,9 +503,7 @@ bool qmgr_admin_round_end(struct qmgr *q, struct relay_qmsg *m)
     }
     qadmin_track(m, LOG_TRACK_DELETE, LOG_TRACK_SRC_ADMIN, "uid=admin", NULL);
     log_info("queue", 0, "deleted id=%s (its round ended)", m->id);
-    free(m->data);
-    m->data = NULL;
-    m->data_tried = false;
+    qmgr_sched_round_end(q, m);
     qmgr_round_remove(q, m);
     return true;
 }

@@ -29,7 +29,9 @@
  *  daemon's thread does, as it ends).
  *  Everything else runs on the object's loop.  Blocking I/O (loading,
  *  reading, appending, removing) runs on libuv's thread pool, at most one
- *  operation per message at a time (m->io).
+ *  operation per message at a time (m->io).  New ids wait in q->toload and
+ *  are loaded QMGR_LOADS_MAX at a time, so that the reads of the first due
+ *  messages are not queued behind the loading of a whole recovered queue.
  *  The stop (qmgr_request_stop): the SMTP client abandons its connections,
  *  every destination's waiting jobs come back with RELAY_S_SHUTDOWN, the
  *  resolver closes, and a round whose read ends later makes no job (its
@@ -162,13 +164,70 @@ void qmgr_add(struct qmgr *q, struct relay_qmsg *m)
     qmgr_sched_ready(q, m);
 }
 
+static void qmgr_load_more(struct qmgr *q);
+
 static void qmgr_loaded(struct qmgr_work *w)
 {
-    if (w->err < 0) {
+    w->q->loading--;
+    if (w->err < 0)
         log_warnx("queue", 0, "cannot load id=%s reason=%s", w->id, w->why);
+    else
+        qmgr_add(w->q, w->m);
+    qmgr_load_more(w->q);
+}
+
+/* qmgr_toload_clear - forget the ids waiting for a load */
+
+static void qmgr_toload_clear(struct qmgr *q)
+{
+    for (size_t i = q->toload_head; i < q->ntoload; i++)
+        free(q->toload[i]);
+    free(q->toload);
+    q->toload = NULL;
+    q->ntoload = q->toload_head = q->captoload = 0;
+}
+
+/* qmgr_load_more - start loads while fewer than QMGR_LOADS_MAX run (none
+ * once the stop has begun: those messages wait for the restart) */
+
+static void qmgr_load_more(struct qmgr *q)
+{
+    if (q->stopping) {
+        qmgr_toload_clear(q);
         return;
     }
-    qmgr_add(w->q, w->m);
+    while (q->loading < QMGR_LOADS_MAX && q->toload_head < q->ntoload) {
+        char *id = q->toload[q->toload_head++];
+
+        q->loading++;
+        qmgr_submit(q, NULL, id, qmgr_load_work, qmgr_loaded, NULL, 0);
+        free(id);
+    }
+    if (q->toload_head == q->ntoload)
+        qmgr_toload_clear(q);
+}
+
+/* qmgr_toload_add - ids (owned, and the array) wait for a load, in order */
+
+static void qmgr_toload_add(struct qmgr *q, char **ids, size_t n)
+{
+    if (n == 0) {
+        free(ids);
+        return;
+    }
+    if (q->toload_head > 0 && q->toload_head >= q->ntoload / 2) {     /* amortised O(1) */
+        memmove(q->toload, q->toload + q->toload_head,
+                (q->ntoload - q->toload_head) * sizeof(char *));
+        q->ntoload -= q->toload_head;
+        q->toload_head = 0;
+    }
+    if (q->ntoload + n > q->captoload) {
+        q->captoload = q->ntoload + n > 2 * q->captoload ? q->ntoload + n : 2 * q->captoload;
+        q->toload = xrealloc(q->toload, q->captoload * sizeof(char *));
+    }
+    memcpy(q->toload + q->ntoload, ids, n * sizeof(char *));
+    q->ntoload += n;
+    free(ids);
 }
 
 /* ---- thread, start, stop ----------------------------------------------- */
@@ -256,12 +315,9 @@ static void qmgr_wake(uv_async_t *a)
     reload = q->reload_requested;
     q->reload_requested = false;
     uv_mutex_unlock(&q->w.lock);
-    for (size_t i = 0; i < n; i++) {
-        if (!stop)
-            qmgr_submit(q, NULL, ids[i], qmgr_load_work, qmgr_loaded, NULL, 0);
-        free(ids[i]);
-    }
-    free(ids);
+    qmgr_toload_add(q, ids, n);
+    if (!stop)
+        qmgr_load_more(q);
     if (stop && !q->stopping) {
         q->stopping = true;
         uv_timer_stop(&q->timer);
@@ -270,6 +326,8 @@ static void qmgr_wake(uv_async_t *a)
         qmgr_dest_shutdown(q);          /* jobs no connection will take */
         dns_resolver_close(q->resolver, qmgr_resolver_closed, q);
     }
+    if (q->stopping)
+        qmgr_toload_clear(q);           /* never loaded: they wait for the restart */
     qmgr_admin_drain(q);                /* after the new messages: they may be named */
     if (reload && !q->stopping)
         qmgr_sched_run(q);              /* new [dns], expiry keys, connectors: now */
@@ -289,6 +347,8 @@ struct qmgr *qmgr_new(const struct qmgr_smtp *smtp, log_clock_fn *clock, void *c
     q->clock = clock;
     q->clock_arg = clock_arg;
     q->expiration = cfg->transport.message_expiration_timeout;
+    q->rounds_max = QMGR_ROUNDS_MAX;
+    q->round_bytes_max = QMGR_ROUND_BYTES_MAX;
     uv_loop_init(&q->w.loop);
     q->resolver = dns_resolver_new(&q->w.loop, cfg->dns.servers, cfg->dns.timeout, &err);
     if (q->resolver == NULL) {
@@ -331,6 +391,7 @@ void qmgr_free(struct qmgr *q)
     for (size_t i = 0; i < q->nincoming; i++)
         free(q->incoming[i]);
     free(q->incoming);
+    qmgr_toload_clear(q);
     free(q);
 }
 

@@ -82,6 +82,7 @@ void qmgr_round_forget(struct qmgr *q, struct relay_qmsg *m)
         qmgr_heap_remove(&q->heap, m);
     if (m->queued)
         log_panic("qmgr", "message id=%s freed while in a FIFO", m->id);
+    qmgr_sched_round_end(q, m);
     relay_qmsg_free(m);
 }
 
@@ -531,8 +532,6 @@ void qmgr_round_finish(struct qmgr *q, struct relay_qmsg *m)
         if (qmgr_round_all_final(m))
             qmgr_round_remove(q, m);
     }
-    free(m->data);
-    m->data = NULL;
-    m->data_tried = false;
+    qmgr_sched_round_end(q, m);
 }
 

@@ -6,10 +6,16 @@
  * the due FIFO when it should be looked at now, the heap (relay_qheap.c)
  * keyed by when it should be looked at next - its next attempt, or its
  * expiry if earlier - or the blocked FIFO when it is due but every
- * connection slot is taken.  qmgr_sched_run takes only what is due:
- * O(1) per due message from a FIFO, O(log n) from the heap, never a scan of
- * every message; the libuv timer is armed for the heap's earliest key (or
- * a second, while messages wait for a slot, to notice their expiry).
+ * connection slot is taken, or the rounds in flight are at their bound
+ * (QMGR_ROUNDS_MAX messages, QMGR_ROUND_BYTES_MAX of their bytes read
+ * into memory: a recovered queue of 50,000 is not read at once).
+ * qmgr_sched_run takes only what is due: O(1) per due message from a FIFO,
+ * O(log n) from the heap, never a scan of every message; from the blocked
+ * FIFO only as many as can start (a round's end arms the timer for one
+ * run at once); the libuv timer is armed for the heap's earliest key (or
+ * a second, while messages wait for a slot, to notice their expiry - a
+ * pass over the blocked ones only when the oldest of them may have
+ * expired).
  *
  * A round of a message: route its pending recipients, read its bytes once
  * (m->data, which the round's jobs borrow, not copy), give each
@@ -245,10 +251,43 @@ static void qsched_dispatch_go(struct qmgr_work *w)
         qmgr_round_check(q, m);
 }
 
+static void qsched_timer_fired(uv_timer_t *t);
+
+/* qsched_room - may a round of m start now (QMGR_ROUNDS_MAX, and the bytes
+ * of the rounds in flight; one round always may) */
+
+static bool qsched_room(const struct qmgr *q, const struct relay_qmsg *m)
+{
+    return q->rounds == 0 || (q->rounds < q->rounds_max
+                              && q->round_bytes + m->data_len <= q->round_bytes_max);
+}
+
+/* qmgr_sched_round_end - m's round is over: free its bytes, give back its room */
+
+void qmgr_sched_round_end(struct qmgr *q, struct relay_qmsg *m)
+{
+    free(m->data);
+    m->data = NULL;
+    m->data_tried = false;
+    if (!m->in_round)
+        return;
+    m->in_round = false;
+    q->rounds--;
+    q->round_bytes -= m->data_len;
+    if (q->blocked != NULL && !q->stopping) {  /* room for one: a run, soon, not inside */
+        q->wake_ms = qmgr_now(q);
+        q->timer.data = q;
+        uv_timer_start(&q->timer, qsched_timer_fired, 0, 0);
+    }
+}
+
 /* qsched_dispatch - start a round of m: read its bytes once */
 
 static void qsched_dispatch(struct qmgr *q, struct relay_qmsg *m)
 {
+    m->in_round = true;
+    q->rounds++;
+    q->round_bytes += m->data_len;
     m->io = true;
     qmgr_submit(q, m, m->id, qmgr_round_read_work, qsched_dispatch_go, NULL, 0);
 }
@@ -335,6 +374,15 @@ static struct relay_qmsg *qsched_fifo_take(struct qmgr *q, struct relay_qmsg **h
     m->qnext = NULL;
     m->queued = false;
     return m;
+}
+
+/* qsched_block - due m waits for a connection slot or room for its round */
+
+static void qsched_block(struct qmgr *q, struct relay_qmsg *m)
+{
+    if (q->blocked == NULL || m->arrival_ms < q->blocked_oldest)
+        q->blocked_oldest = m->arrival_ms;
+    qsched_fifo_put(q, &q->blocked, &q->blocked_tail, m);
 }
 
 /* qsched_wait - idle m waits: due now, or in the heap until its key */
@@ -477,8 +525,8 @@ static void qsched_examine(struct qmgr *q, struct relay_qmsg *m, const struct co
         qsched_expire(q, m, &dec);
     else if (m->next_ms > now)
         qsched_wait(q, m, now);         /* the key was stale (a reload) */
-    else if (qsched_slots_full(q, cfg))
-        qsched_fifo_put(q, &q->blocked, &q->blocked_tail, m);  /* conn_gone reschedules */
+    else if (qsched_slots_full(q, cfg) || !qsched_room(q, m))
+        qsched_block(q, m);             /* conn_gone or a round's end reschedules */
     else
         qsched_dispatch(q, m);
     relay_decision_free(&dec);
@@ -489,18 +537,23 @@ static void qsched_examine(struct qmgr *q, struct relay_qmsg *m, const struct co
 static void qsched_sweep_blocked(struct qmgr *q, const struct config *cfg, uint64_t now)
 {
     struct relay_qmsg *keep = NULL, *keep_tail = NULL, *m;
+    uint64_t oldest = UINT64_MAX;
 
     while ((m = qsched_fifo_take(q, &q->blocked, &q->blocked_tail)) != NULL) {
         struct relay_decision dec = qsched_expiry(m, cfg, now);
 
-        if (dec.rcpt == RELAY_O_FAIL && !m->release_grace)
+        if (dec.rcpt == RELAY_O_FAIL && !m->release_grace) {
             qsched_expire(q, m, &dec);
-        else
+        } else {
             qsched_fifo_put(q, &keep, &keep_tail, m);
+            if (m->arrival_ms < oldest)
+                oldest = m->arrival_ms;
+        }
         relay_decision_free(&dec);
     }
     q->blocked = keep;
     q->blocked_tail = keep_tail;
+    q->blocked_oldest = oldest;
 }
 
 static void qsched_timer_fired(uv_timer_t *t)
@@ -550,15 +603,15 @@ void qmgr_sched_run(struct qmgr *q)
     if (cfg->transport.message_expiration_timeout != q->expiration)
         qsched_rekey(q, cfg->transport.message_expiration_timeout);
     now = qmgr_now(q);
-    if (q->blocked != NULL && !qsched_slots_full(q, cfg)) {
-        q->blocked_tail->qnext = q->due;        /* they were due first */
-        if (q->due == NULL)
-            q->due_tail = q->blocked_tail;
-        q->due = q->blocked;
-        q->blocked = q->blocked_tail = NULL;
-    } else if (q->blocked != NULL && now >= q->blocked_sweep_ms) {
+    /* They were due first: as many as there is room for, each examined once
+     * (a start takes room; the rest stay where they are, unexamined). */
+    while (q->blocked != NULL && !qsched_slots_full(q, cfg) && qsched_room(q, q->blocked))
+        qsched_examine(q, qsched_fifo_take(q, &q->blocked, &q->blocked_tail), cfg, now);
+    /* Those still waiting: a pass for the expired once a second, only when
+     * the oldest of them may have expired. */
+    if (q->blocked != NULL && now >= q->blocked_sweep_ms
+        && now >= qmgr_sat_add(q->blocked_oldest, q->expiration))
         qsched_sweep_blocked(q, cfg, now);
-    }
     due = q->due;                       /* this run's; new arrivals wait for the next */
     due_tail = q->due_tail;
     q->due = q->due_tail = NULL;

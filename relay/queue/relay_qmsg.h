@@ -55,6 +55,7 @@ struct relay_qmsg {
                                          * read once, borrowed by the round's jobs */
     bool    data_tried;                 /* the round's end is reading the bytes for its
                                          * DSN (a failed read: no DSN, retried later) */
+    bool    in_round;                   /* counted in the qmgr's rounds in flight */
     uint64_t io_retry_ms;               /* the round's end failed to read or to queue
                                          * its DSN: not again before (unix ms) */
     bool    torn;                       /* the file ends in a torn record (no newline) */

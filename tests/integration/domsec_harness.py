@@ -14,9 +14,11 @@ daemon's code.  Python 3 standard library only.
 
 Every wait is bounded.  Every process started here is killed in a cleanup,
 even when the test fails; the daemon's stderr is printed when a test fails.
+Sanitizer reports of any process a test started fail that test (SAN_DIR).
 Set DOMSEC_KEEP=1 to keep the temp directories.
 """
 
+import atexit
 import csv
 import io
 import os
@@ -77,6 +79,58 @@ R = {
                    "limit, closing transmission channel",
     "shutdown": "421 4.3.2 Service not available, closing transmission channel",
 }
+
+
+# --------------------------------------------------------------------------
+# sanitizer reports
+#
+# In an ASan/UBSan build (scripts/test's second run) every process a test
+# starts - domsecd, the domsec CLI, domsecd --check-config - writes its
+# sanitizer reports (LeakSanitizer's at exit among them) to a file of its
+# own, SAN_DIR/asan.PID or ubsan.PID (log_path), instead of to a stderr that
+# a test may never read.  Daemon.cleanup fails its test on the reports of
+# its own processes, DomsecTestCase on any other report that appeared during
+# the test (a CLI it ran), and a run that leaves a report nobody claimed (a
+# plain unittest.TestCase running the CLI) exits 1 naming it.  A build
+# without sanitizers writes nothing there.
+
+SAN_DIR = tempfile.mkdtemp(prefix="domsec-san-")
+os.chmod(SAN_DIR, 0o1777)               # domsecd writes as its service user
+for _var, _name in (("ASAN_OPTIONS", "asan"), ("UBSAN_OPTIONS", "ubsan")):
+    _old = os.environ.get(_var, "")
+    os.environ[_var] = "%s%slog_path=%s" % (_old, ":" if _old else "",
+                                            os.path.join(SAN_DIR, _name))
+
+
+def claim_sanitizer_reports(pids=None):
+    """{path: text} of the reports in SAN_DIR (of these pids only, if given),
+    removed, so that each is reported once."""
+    out = {}
+    for name in sorted(os.listdir(SAN_DIR)):
+        pid = name.rsplit(".", 1)[-1]
+        if pids is not None and not (pid.isdigit() and int(pid) in pids):
+            continue
+        path = os.path.join(SAN_DIR, name)
+        with open(path, "rb") as f:
+            out[path] = f.read().decode("utf-8", "replace")
+        os.unlink(path)
+    return out
+
+
+def sanitizer_problems(reports):
+    return ["sanitizer report %s:\n%s" % (p, text) for p, text in reports.items()]
+
+
+@atexit.register
+def _unclaimed_sanitizer_reports():
+    problems = sanitizer_problems(claim_sanitizer_reports())
+    shutil.rmtree(SAN_DIR, ignore_errors=True)
+    if problems:
+        sys.stdout.flush()
+        sys.stderr.write("\nFAILED: sanitizer reports no test claimed:\n%s\n"
+                         % "\n".join(problems))
+        sys.stderr.flush()
+        os._exit(1)
 
 
 def banner_line(fqdn=FQDN):
@@ -510,6 +564,7 @@ class Daemon:
         self.starts = 0
         self.log_path = None
         self.log_paths = []
+        self.pids = set()               # of every start: their sanitizer reports
         self.fs_prefix = ""             # /proc/PID/root when the queue is in a private mount
         self.nswaks = 0
         tc.addCleanup(self.cleanup)
@@ -586,6 +641,7 @@ class Daemon:
             self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
                                          stderr=err, cwd=self.dir)
         self.pid = self.proc.pid
+        self.pids.add(self.pid)
         self.fs_prefix = ""
         if wait:
             self.wait_ready()
@@ -653,6 +709,7 @@ class Daemon:
                 problems.append("domsecd did not stop within 20 s of SIGTERM")
         if self.proc is not None:
             problems += self.check_logs()
+        problems += sanitizer_problems(claim_sanitizer_reports(self.pids))
         for p in self.log_paths:
             try:
                 with open(p, "rb") as f:
@@ -889,6 +946,9 @@ class DomsecTestCase(unittest.TestCase):
 
     def run(self, result=None):
         self._domsec_logs = []
+        # First registered, so it runs last: after every Daemon's cleanup has
+        # claimed its own processes' reports, what is left is the test's CLIs'.
+        self.addCleanup(self._check_sanitizer_reports)
         if result is None:
             return super().run(result)
         before = len(result.failures) + len(result.errors)
@@ -897,6 +957,11 @@ class DomsecTestCase(unittest.TestCase):
             sys.stderr.write("\n==== domsecd logs of %s ====\n%s\n"
                              % (self.id(), "\n".join(self._domsec_logs)))
         return r
+
+    def _check_sanitizer_reports(self):
+        problems = sanitizer_problems(claim_sanitizer_reports())
+        if problems:
+            raise AssertionError("\n".join(problems))
 
     def start_daemon(self, **kw):
         d = Daemon(self, **kw)

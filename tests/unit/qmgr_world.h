@@ -341,7 +341,7 @@ static int fx_default(void **state)
                            "delay_notification_timeout = 1h\n");
 }
 
-static int fx_one_conn(void **state)
+static QW_UNUSED int fx_one_conn(void **state)
 {
     return fx_setup(state, "max_outbound_connections = 1\n"
                            "message_expiration_timeout = 2h\n");

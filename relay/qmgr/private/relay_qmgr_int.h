@@ -63,7 +63,8 @@ struct qmgr_heap {
 /*
  * Where each message is: every one on msgs; an idle one (no jobs, no I/O)
  * also in exactly one of due (examine now), heap (examine at due_ms),
- * blocked (due, waiting for a connection slot) or held (held by an
+ * blocked (due, waiting for a connection slot or for room among the
+ * rounds in flight: QMGR_ROUNDS_MAX) or held (held by an
  * administrator: never examined).  A busy one is in none: the end of its
  * work puts it back (qmgr_sched_ready).
  */
@@ -96,12 +97,33 @@ struct qmgr {
     struct relay_dest *dests;           /* owned */
     char  **incoming;                   /* new ids, under w.lock */
     size_t  nincoming, capincoming;
+    char  **toload;                     /* ids waiting for a load (owned), from toload_head */
+    size_t  ntoload, toload_head, captoload;
+    unsigned loading;                   /* loads in flight (at most QMGR_LOADS_MAX) */
+    size_t  rounds;                     /* messages in a round (m->in_round) */
+    uint64_t round_bytes;               /* and their bytes, read into memory */
+    size_t  rounds_max;                 /* QMGR_ROUNDS_MAX (tests lower them) */
+    uint64_t round_bytes_max;           /* QMGR_ROUND_BYTES_MAX */
+    uint64_t blocked_oldest;            /* <= the oldest arrival on blocked */
     bool    stop_requested;             /* under w.lock */
     bool    reload_requested;           /* under w.lock: the configuration changed */
     bool    stopping;
     int     busy;                       /* works in flight, DSN commits, resolver */
     unsigned conns;                     /* outbound connections */
 };
+
+/*
+ * Bounds on work in flight, so that a large recovered queue neither waits
+ * behind its own loading nor holds every message's bytes at once: loads on
+ * the thread pool at a time (reads of due messages run between them, so the
+ * first delivery does not wait for the last load), and messages in a round
+ * (their bytes are in memory from the round's read to its end) - at least
+ * one round always runs, however large its message.  A due message beyond
+ * them waits in the blocked FIFO, as for a connection slot.
+ */
+#define QMGR_LOADS_MAX 8
+#define QMGR_ROUNDS_MAX 10000
+#define QMGR_ROUND_BYTES_MAX (256ULL << 20)
 
 /* One blocking operation on libuv's thread pool for a message. */
 struct qmgr_work {
@@ -147,6 +169,8 @@ void    qmgr_submit_arg(struct qmgr *q, const char *id, uv_work_cb fn,
 void    qmgr_add(struct qmgr *q, struct relay_qmsg *m);
 
 /* relay_qsched.c: what is due, dispatch, results. */
+/* m's round ends: its bytes are freed, its place in the bounds comes back. */
+void    qmgr_sched_round_end(struct qmgr *q, struct relay_qmsg *m);
 /* m is idle again: examine it when due (now or at its next time), then schedule. */
 void    qmgr_sched_ready(struct qmgr *q, struct relay_qmsg *m);
 /* Start what is due; arm the timer for the next thing. */

@@ -1,0 +1,155 @@
+/*
+ * relay_qbound_test.c - the queue manager's bounds on work in flight after
+ * a large recovery (issue 15 item 4), counted, never timed:
+ *
+ *  loads     the recovered ids are loaded QMGR_LOADS_MAX at a time, so the
+ *            first round starts while most of the queue is still on disk
+ *            (all loads first: the first delivery waits for the last load);
+ *  rounds    with every message due at once, at most rounds_max messages
+ *            are in a round (their bytes in memory) - the others wait in
+ *            the blocked FIFO, each examined a bounded number of times - and
+ *            all of them are delivered in the end;
+ *  bytes     the same for the bytes of the rounds in flight, with one round
+ *            always allowed, however large its message.
+ *
+ * The world (fake clock, fake SMTP client, real queue files) is
+ * qmgr_world.h's.
+ */
+#include "qmgr_world.h"
+
+enum { N = 200 };
+
+static size_t first_start_loaded;       /* messages loaded when the first connection started */
+static unsigned nstarts;
+
+/* counting_start - fake_start, noting how much of the queue was loaded */
+
+static int counting_start(struct relay_dest *d, uv_loop_t *loop)
+{
+    struct qmgr *q = d->owner;
+
+    if (nstarts++ == 0)
+        first_start_loaded = q->nmsgs;
+    return fake_start(d, loop);
+}
+
+static const struct qmgr_smtp counting_smtp = {
+    .start = counting_start, .wake = fake_wake, .idle_count = fake_idle_count,
+    .close_idle = fake_close_idle, .shutdown_all = fake_shutdown_all,
+};
+
+/* plant - n due messages to r@a.test (one smart host), notified in order */
+
+static void plant(struct qmgr *q, size_t n, const char *body)
+{
+    for (size_t i = 0; i < n; i++) {
+        char id[RELAY_QID_LEN + 1];
+
+        snprintf(id, sizeof(id), "%016zX", i + 0x100);
+        put_msg_data(id, T0 - 1000, "s@sender.test", "r@a.test", body, "");
+        qmgr_notify(q, id);
+    }
+}
+
+/* count_data - messages whose bytes are in memory */
+
+static size_t count_data(const struct qmgr *q)
+{
+    size_t n = 0;
+
+    for (const struct relay_qmsg *m = q->msgs; m != NULL; m = m->next)
+        n += m->data != NULL;
+    return n;
+}
+
+static void test_loads_bounded(void **state)
+{
+    struct fx *fx = *state;
+    struct qmgr *q = fx->q;
+    time_t deadline = time(NULL) + 20;
+
+    q->smtp = &counting_smtp;
+    nstarts = 0;
+    plant(q, N, "Subject: t\r\n\r\nhello\r\n");
+    while (q->nincoming > 0 || q->busy == 0) {  /* the wake has run */
+        uv_run(&q->w.loop, UV_RUN_NOWAIT);
+        assert_true(time(NULL) < deadline);     /* a hang, not a timing check */
+    }
+    assert_true(q->loading <= QMGR_LOADS_MAX);
+    assert_true(q->busy <= QMGR_LOADS_MAX);     /* all at once: N */
+    settle(q);
+    assert_int_equal(fake.natt, N);             /* every one delivered */
+    assert_null(q->msgs);
+    assert_int_equal(q->loading, 0);
+    print_message("first connection with %zu of %d messages loaded\n", first_start_loaded, N);
+    assert_true(first_start_loaded < N / 2);    /* loads first: N */
+}
+
+static void test_rounds_bounded(void **state)
+{
+    struct fx *fx = *state;
+    struct qmgr *q = fx->q;
+
+    q->rounds_max = 5;
+    fake.hold = true;                           /* connections take jobs, never answer */
+    plant(q, N, "Subject: t\r\n\r\nhello\r\n");
+    settle(q);
+    assert_int_equal(q->nmsgs, N);
+    assert_int_equal(count_data(q), 5);         /* unbounded: N */
+    assert_int_equal(q->rounds, 5);
+    assert_int_equal(q->nqueued, N - 5);        /* the rest wait, blocked */
+    print_message("%d due, 5 rounds: %llu examined\n", N, (unsigned long long)q->examined);
+    assert_true(q->examined <= 2 * N);          /* once to block, once to start */
+    fake.hold = false;
+    settle(q);
+    assert_int_equal(fake.natt, N);
+    assert_null(q->msgs);
+    assert_int_equal(q->rounds, 0);
+    assert_int_equal(q->round_bytes, 0);
+    print_message("all delivered: %llu examined\n", (unsigned long long)q->examined);
+    assert_true(q->examined <= 2 * N);          /* a rescan per round's end: ~N*N/5 */
+}
+
+static void test_bytes_bounded(void **state)
+{
+    struct fx *fx = *state;
+    struct qmgr *q = fx->q;
+    char *big = xcalloc(1, 10001);
+
+    memset(big, 'x', 10000);
+    q->round_bytes_max = 25000;                 /* two messages of 10000 bytes */
+    fake.hold = true;
+    plant(q, 20, big);
+    settle(q);
+    assert_int_equal(count_data(q), 2);         /* unbounded: 20 */
+    assert_int_equal(q->rounds, 2);
+    assert_true(q->round_bytes <= 25000);
+    fake.hold = false;
+    settle(q);
+    assert_int_equal(fake.natt, 20);
+    assert_null(q->msgs);
+    /* One round always runs, even over the bound. */
+    q->round_bytes_max = 100;
+    fake.hold = true;
+    plant(q, 3, big);
+    settle(q);
+    assert_int_equal(q->rounds, 1);
+    fake.hold = false;
+    settle(q);
+    assert_int_equal(fake.natt, 23);
+    assert_int_equal(q->round_bytes, 0);
+    free(big);
+}
+
+int main(void)
+{
+    /* One pool thread: work runs in the order it was asked for. */
+    setenv("UV_THREADPOOL_SIZE", "1", 1);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_loads_bounded, fx_default, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_rounds_bounded, fx_default, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_bytes_bounded, fx_default, fx_teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
