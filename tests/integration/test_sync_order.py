@@ -17,6 +17,9 @@ after the real call), and each test asserts, per message:
               the "rcpt N failed" record appended and fdatasync'd
   quarantine  renameat2(messages/X -> corrupt/X) -> fsync of corrupt/ and
               of messages/ -> "corrupt file id=X" logged
+  admin       `domsec queue hold`: the "hold" record appended -> fdatasync ->
+              the answer on the control socket; `domsec queue delete`:
+              unlink(messages/ID) -> fsync of messages/ -> the answer
 
 "A -> B" means the call A returned before the call B started (by the
 sequence numbers, exact across threads).  tests/mutate-syncs.sh removes
@@ -24,11 +27,13 @@ each fsync/fdatasync of relay/queue and relay/qmgr in turn and checks that
 this test fails every time.
 """
 
+import json
 import os
 import re
+import subprocess
 import unittest
 
-from domsec_harness import Daemon, DomsecTestCase, queued_id, wait_until
+from domsec_harness import Daemon, DomsecTestCase, domsecd_path, queued_id, wait_until
 from peers import SENDER, DeliveryTestCase, host
 
 HEAD_RE = re.compile(rb'(\d+) (\d+) (\d+) (\S+) (-?\d+) (\d+) (-?\d+) (-?\d+) (-?\d+) '
@@ -151,8 +156,11 @@ class SyncOrderMixin:
 
     def record(self, d):
         self.trace_path = os.path.join(d.dir, "sysrec.trace")
+        asan = os.environ.get("ASAN_OPTIONS", "")
         env = ["LD_PRELOAD=" + sysrec_lib(), "DOMSEC_SYSREC=" + self.trace_path,
-               "DOMSEC_SYSREC_FULL=" + os.path.realpath(d.queue_dir)]
+               "DOMSEC_SYSREC_FULL=" + os.path.realpath(d.queue_dir),
+               # An ASan build: the recorder is preloaded before the ASan runtime.
+               "ASAN_OPTIONS=%s%sverify_asan_link_order=0" % (asan, ":" if asan else "")]
         d.start(wrap=lambda argv: ["env"] + env + argv)
         return d
 
@@ -284,6 +292,46 @@ class DeliveryOrderTest(SyncOrderMixin, DeliveryTestCase):
         fsync = t.first_after(rec, lambda c: c.is_sync and c.path == msg)
         logged = t.log_write("info queue failed id=%s to=<nobody@dest.test>" % qid)
         self.assertBefore(fsync, logged, "%s: failed record synced before it is logged" % qid)
+
+
+class QueueAdminOrderTest(SyncOrderMixin, DeliveryTestCase):
+
+    def domsec(self, d, *args):
+        exe = os.path.join(os.path.dirname(domsecd_path()), "domsec")
+        p = subprocess.run([exe, "--socket", d.control_socket, "queue"] + list(args),
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
+        self.assertEqual(p.returncode, 0, "domsec queue %s: %s" % (args, p.stdout))
+        return p.stdout.decode()
+
+    def test_hold_and_delete_durable_before_answered(self):
+        self.start_dns(host("dead.test", "127.0.0.44"))       # nothing listens there
+        d = self.record(self.start_relay({"transient_failure_retry_interval": "1h",
+                                          "outbound_connection_failure_retry_interval": "1h",
+                                          "message_retry_interval": "1h"}, start=False))
+        held, gone = (self.submit(d, ["<%s@dead.test>" % u]) for u in ("h", "x"))
+
+        def waiting():                  # tried once, deferred, not in a round
+            ms = {m["id"]: m for m in json.loads(self.domsec(d, "list", "--json"))["messages"]}
+            return all(q in ms and ms[q]["state"] == "deferred"
+                       and ms[q]["rcpts"][0]["attempts"] >= 1 for q in (held, gone))
+        wait_until(waiting, 20, "both messages tried once and waiting")
+        self.domsec(d, "hold", held)
+        self.assertIn("deleted 1 of 1", self.domsec(d, "delete", gone))
+        self.assertEqual(d.stop(), 0)
+        t = self.trace(d)
+        path = os.path.join(t.messages, held)
+        rec = t.one("hold record", lambda c: c.is_write and c.path == path
+                    and c.data.startswith(b"\nhold "))
+        fsync = t.first_after(rec, lambda c: c.is_sync and c.path == path)
+        answer = t.reply_write('"changed"')
+        self.assertBefore(rec, fsync, "hold: record appended, then synced")
+        self.assertBefore(fsync, answer, "hold: record synced before the answer")
+        unlink = t.one("unlink of %s" % gone, lambda c: c.is_unlink
+                       and c.path == os.path.join(t.messages, gone))
+        dsync = t.first_after(unlink, lambda c: c.is_sync and c.path == t.messages)
+        answer = t.reply_write('"deleted"')
+        self.assertBefore(unlink, dsync, "delete: messages/ synced after the unlink")
+        self.assertBefore(dsync, answer, "delete: messages/ synced before the answer")
 
 
 class QuarantineOrderTest(SyncOrderMixin, DomsecTestCase):
