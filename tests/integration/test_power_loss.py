@@ -23,8 +23,8 @@ domsecd recovers it; the test asserts, for every point:
     file is still on disk carries its "rcpt N delivered" record, so it is
     not delivered again.
 
-The model is checked not to be vacuous: some points must drop a renamed
-file or unsynced data that kill -9 would have kept.
+The model is checked not to be vacuous: at some points the state must
+differ from what kill -9 would leave (the page cache).
 """
 
 import hashlib
@@ -35,7 +35,7 @@ import unittest
 
 from domsec_harness import committed_part, service_ids
 from peers import DeliveryTestCase, host
-from test_sync_order import SyncOrderMixin
+from test_sync_order import QUIET, SyncOrderMixin
 
 O_CREAT = 0o100
 
@@ -43,7 +43,7 @@ O_CREAT = 0o100
 class Model:
     """The queue's namespace and data, volatile and durable, from a trace."""
 
-    def __init__(self, trace):
+    def __init__(self, trace, seeds=()):
         self.t = trace
         self.dirs = (trace.incoming, trace.messages, trace.corrupt)
         self.vol = {}                   # path -> inode (now)
@@ -53,6 +53,14 @@ class Model:
         self.fsyncs = {}                # inode -> [(s0, s1)]
         self.renamed = {}               # qid -> (s1 of the rename, inode)
         nino = 0
+        for path, data in seeds:        # on disk before the trace, synced
+            nino += 1
+            d = os.path.dirname(path)
+            self.vol[path] = nino
+            self.ns[d].append((-2, os.path.basename(path), nino))
+            self.writes[nino] = [(-2, 0, data)]
+            self.fsyncs[nino] = [(-1, -1)]
+            self.dsyncs[d].append((-1, -1))
         for c in sorted(trace.calls, key=lambda c: c.s1):
             if c.ret < 0:
                 continue
@@ -108,12 +116,16 @@ class Model:
                       for n, i in names.items() if i is not None}
         return out
 
-    def volatile_names(self, d, t):
-        names = {}
-        for s1, name, ino in self.ns[d]:
-            if s1 < t:
-                names[name] = ino
-        return {n for n, i in names.items() if i is not None}
+    def volatile(self, t):
+        """{dir: {name: bytes}} that kill -9 at t would leave (the page cache)."""
+        out = {}
+        for d in self.dirs:
+            names = {}
+            for s1, name, ino in self.ns[d]:
+                if s1 < t:
+                    names[name] = ino
+            out[d] = {n: self.content(i, t) for n, i in names.items() if i is not None}
+        return out
 
 
 class PowerLossTest(SyncOrderMixin, DeliveryTestCase):
@@ -141,52 +153,95 @@ class PowerLossTest(SyncOrderMixin, DeliveryTestCase):
         sink.stop()                     # recovered messages stay queued (deferred)
         t = self.trace(d)
         model = Model(t)
-        acks = {q: t.reply_write("250 2.6.0 <%s@" % q) for q in qids}
+        acks, expect = self.acknowledged(t, model, qids)
         logged = {q: t.log_write("delivered id=%s " % q) for q in qids}
-        expect = {}
-        for q in qids:
-            self.assertIn(q, model.renamed, "no rename of %s into messages/" % q)
-            s1, ino = model.renamed[q]
-            expect[q] = committed_part(model.content(ino, s1))
-        points = sorted({c.s1 + 0.5 for c in t.calls if c.is_sync and c.ret == 0}
-                        | {a.s0 + 0.5 for a in list(acks.values()) + list(logged.values())})
-        states, dropped = {}, 0
-        for p in points:
-            st = model.durable(p)
-            msgs = st[t.messages]
-            dropped += len(model.volatile_names(t.messages, p) - set(msgs))
+
+        def check(p, msgs, corrupt):
             for q in qids:
                 if acks[q].s0 < p and q not in msgs:   # only once delivered
                     self.assertLess(logged[q].s0, p, "power loss after the 250 of %s (point "
                                     "%s): neither in messages/ nor delivered" % (q, p))
                 elif acks[q].s0 < p:
-                    self.assertEqual(self.committed(msgs[q]), expect[q],
+                    self.assertEqual(committed(msgs[q]), expect[q],
                                      "power loss at %s: %s not intact" % (p, q))
                 if logged[q].s0 < p and q in msgs:
                     self.assertIn(b"\nrcpt 0 delivered ", msgs[q][len(expect[q]) - 1:],
                                   "power loss at %s: %s logged delivered, its record lost"
                                   % (p, q))
+        self.simulate(t, model, list(acks.values()) + list(logged.values()), check,
+                      acks, expect)
+
+    def test_queue_administration_and_quarantine_survive_a_power_loss(self):
+        self.start_dns(host("dead.test", "127.0.0.45"))       # nothing listens there
+        d = self.start_relay(QUIET, start=False)
+        bad, bad_data = "00000000000000AB", b"DSQ1\nnot a queue file\n"
+        d.put_queue_file("messages", bad, bad_data)
+        self.record(d)
+        held, gone = self.submit_deferred(d, ("h@dead.test", "x@dead.test"))
+        self.domsec(d, "hold", held)
+        self.domsec(d, "delete", gone)
+        self.assertEqual(d.stop(), 0)
+        t = self.trace(d)
+        model = Model(t, seeds=[(os.path.join(t.messages, bad), bad_data)])
+        acks, expect = self.acknowledged(t, model, (held, gone))
+        hold_answer, delete_answer = t.reply_write('"changed"'), t.reply_write('"deleted"')
+        unlink = t.one("unlink of %s" % gone, lambda c: c.is_unlink
+                       and c.path == os.path.join(t.messages, gone))
+
+        def check(p, msgs, corrupt):
+            for q in (held, gone):
+                if acks[q].s0 < p and q in msgs:
+                    self.assertEqual(committed(msgs[q]), expect[q],
+                                     "power loss at %s: %s not intact" % (p, q))
+                elif acks[q].s0 < p:    # only once an administrator deleted it
+                    self.assertEqual(q, gone, "power loss at %s: %s lost" % (p, q))
+                    self.assertLess(unlink.s0, p, "power loss at %s: %s lost" % (p, q))
+            if delete_answer.s0 < p:
+                self.assertNotIn(gone, msgs, "power loss after 'deleted' was answered (point "
+                                 "%s): %s is back" % (p, gone))
+            if hold_answer.s0 < p:
+                self.assertIn(b"\nhold ", msgs[held][len(expect[held]) - 1:],
+                              "power loss after 'hold' was answered (point %s): record lost" % p)
+            self.assertEqual(msgs.get(bad, corrupt.get(bad)), bad_data,
+                             "power loss at %s: the corrupt file is neither in messages/ nor "
+                             "in corrupt/" % p)
+        self.simulate(t, model, list(acks.values()) + [hold_answer, delete_answer], check,
+                      acks, expect, junk={bad})
+
+    # --- helpers ----------------------------------------------------------------
+    def acknowledged(self, t, model, qids):
+        """{qid: the 250 write}, {qid: its committed part as written before its rename}."""
+        acks, expect = {}, {}
+        for q in qids:
+            acks[q] = t.reply_write("250 2.6.0 <%s@" % q)
+            self.assertIn(q, model.renamed, "no rename of %s into messages/" % q)
+            s1, ino = model.renamed[q]
+            expect[q] = committed_part(model.content(ino, s1))
+        return acks, expect
+
+    def simulate(self, t, model, promises, check, acks, expect, junk=frozenset()):
+        """check(point, messages, corrupt) at every sync and promise; then a fresh
+        domsecd recovers each distinct state."""
+        points = sorted({c.s1 + 0.5 for c in t.calls if os.path.dirname(c.path) in model.dirs
+                         or c.path in model.dirs} | {a.s0 + 0.5 for a in promises})
+        states, dropped = {}, 0
+        for p in points:
+            st = model.durable(p)
+            dropped += st != model.volatile(p)
+            check(p, st[t.messages], st[t.corrupt])
             key = hashlib.sha256(repr(sorted((dd, sorted(v.items()))
                                              for dd, v in st.items())).encode()).hexdigest()
             states.setdefault(key, (p, st))
-        self.assertGreater(dropped, 0, "the model never dropped a renamed file: vacuous")
+        self.assertGreater(dropped, 0, "no point where a power loss loses more than kill -9")
         self.assertGreater(len(states), 3, "too few distinct crash states: %d" % len(states))
         for p, st in sorted(states.values(), key=lambda x: x[0]):
-            self.recover(t, p, st, acks, expect)
-        sys.stderr.write("power loss: %d points, %d distinct queue states recovered, %d "
-                         "renamed files dropped, %d messages\n"
-                         % (len(points), len(states), dropped, len(qids)))
+            self.recover(t, p, st, acks, expect, junk)
+        sys.stderr.write("power loss: %d points (%d lose more than kill -9 would), %d distinct "
+                         "queue states recovered, %d messages\n"
+                         % (len(points), dropped, len(states), len(acks)))
 
-    @staticmethod
-    def committed(raw):
-        """The committed part of a file's bytes, or all of them if incomplete."""
-        try:
-            return committed_part(raw)
-        except AssertionError:
-            return raw
-
-    def recover(self, t, p, st, acks, expect):
-        """A fresh domsecd recovers state st: all of messages/, nothing corrupt."""
+    def recover(self, t, p, st, acks, expect, junk):
+        """A fresh domsecd recovers state st: every message, only the junk is corrupt."""
         r = self.start_relay(start=False)
         uid, gid = service_ids()
         os.mkdir(r.queue_dir, 0o700)
@@ -199,13 +254,23 @@ class PowerLossTest(SyncOrderMixin, DeliveryTestCase):
                 r.put_queue_file(sub, name, data)
         r.start()
         m = r.wait_log(r.prefix() + r"info queue recovered messages=(\d+) corrupt=(\d+)")
-        self.assertEqual((int(m.group(1)), int(m.group(2))), (len(st[t.messages]), 0),
+        nbad = len(junk & set(st[t.messages]))
+        self.assertEqual((int(m.group(1)), int(m.group(2))), (len(st[t.messages]) - nbad, nbad),
                          "power loss at %s: recovery of %s" % (p, sorted(st[t.messages])))
         for q, a in acks.items():
-            if a.s0 < p and b"\nrcpt 0 delivered " not in st[t.messages].get(q, b"\nrcpt 0 delivered "):
+            raw = st[t.messages].get(q)
+            if a.s0 < p and raw is not None and b"\nrcpt 0 delivered " not in raw:
                 self.assertEqual(r.read_committed(q), expect[q],
                                  "power loss at %s: %s after recovery" % (p, q))
         self.assertEqual(r.stop(), 0)
+
+
+def committed(raw):
+    """The committed part of a file's bytes, or all of them if incomplete."""
+    try:
+        return committed_part(raw)
+    except AssertionError:
+        return raw
 
 
 if __name__ == "__main__":
