@@ -182,6 +182,7 @@ class SyncOrderMixin:
         self.trace_path = os.path.join(d.dir, "sysrec.trace")
         asan = os.environ.get("ASAN_OPTIONS", "")
         env = ["LD_PRELOAD=" + sysrec_lib(), "DOMSEC_SYSREC=" + self.trace_path,
+               "DOMSEC_SYSREC_PROG=" + os.path.basename(d.exe),
                "DOMSEC_SYSREC_FULL=" + os.path.realpath(d.queue_dir),
                # An ASan build: the recorder is preloaded before the ASan runtime.
                "ASAN_OPTIONS=%s%sverify_asan_link_order=0" % (asan, ":" if asan else "")]

@@ -4,7 +4,8 @@
  * durability (writes, syncs, renames, unlinks, opens) with the path of
  * every descriptor and the thread that made the call.
  *
- * $DOMSEC_SYSREC names the trace file (appended).  Each call adds one
+ * $DOMSEC_SYSREC names the trace file (appended), $DOMSEC_SYSREC_PROG the
+ * program to record (optional).  Each call adds one
  * record, written with one writev(2) on an O_APPEND descriptor (so records
  * of concurrent threads never interleave):
  *
@@ -46,15 +47,20 @@ static int sysrec_fd = -2;               /* -2: not opened yet, -1: disabled */
 static char sysrec_full[PATH_MAX];
 
 /* sysrec_trace_fd - the trace file, opened once (racy first call is harmless:
- * both threads open it O_APPEND, one fd leaks) */
+ * both threads open it O_APPEND, one fd leaks); only in the program named
+ * $DOMSEC_SYSREC_PROG if set (not in a wrapper such as env(1) that execs
+ * it: the sequence numbers start again in each program) */
 
 static int sysrec_trace_fd(void)
 {
     if (sysrec_fd == -2) {
         const char *p = getenv("DOMSEC_SYSREC"), *f = getenv("DOMSEC_SYSREC_FULL");
+        const char *prog = getenv("DOMSEC_SYSREC_PROG");
 
         if (f != NULL)
             snprintf(sysrec_full, sizeof(sysrec_full), "%s", f);
+        if (prog != NULL && strcmp(prog, program_invocation_short_name) != 0)
+            p = NULL;
         sysrec_fd = p == NULL ? -1 : (int)syscall(SYS_openat, AT_FDCWD, p,
                                                   O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
     }
