@@ -3,7 +3,7 @@
 # removal of any ONE sync of the queue (issue 15, item 3).
 #
 # Copies the source tree (as it is in the work tree) to a temporary
-# directory, builds domsecd and the recorder there, runs TEST (default
+# directory, builds domsecd, domsec and the recorder there, runs TEST (default
 # test_sync_order) once unchanged (it must pass), then, for each fsync() or
 # fdatasync() call in relay/queue/*.c and relay/qmgr/*.c, replaces that one
 # call with "((void)(ARGS), 0)" (the sync is gone, the code still compiles
@@ -21,7 +21,7 @@ tar --exclude='./build*' --exclude=./.git -cf - . | tar -xf - -C "$src"
 cmake -S "$src" -B "$bld" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 
 build() {
-    cmake --build "$bld" -j "$(nproc)" --target domsecd sysrec >"$work/build.log" 2>&1 \
+    cmake --build "$bld" -j "$(nproc)" --target domsecd domsec sysrec >"$work/build.log" 2>&1 \
         || { echo "build failed:"; tail -30 "$work/build.log"; exit 2; }
 }
 
