@@ -198,7 +198,8 @@ class SyncOrderMixin:
         self.assertLess(a.s1, b.s0, "%s: %r did not return before %r started" % (what, a, b))
 
     def check_reception(self, t, qid, body_marker):
-        """data -> fdatasync(file) -> rename -> fsync(messages/) -> 250; returns the rename."""
+        """data -> fdatasync(file) -> rename; returns the rename and the first fsync of
+        messages/ after it (check_reply: before the 250)."""
         inc, msg = os.path.join(t.incoming, qid), os.path.join(t.messages, qid)
         ren = t.one("rename of %s" % qid, lambda c: c.is_rename and c.path == inc
                     and c.path2 == msg)
@@ -250,6 +251,9 @@ class ReceptionOrderTest(SyncOrderMixin, DomsecTestCase):
         qids.append((qid, b"big-marker"))
         self.assertEqual(d.stop(), 0)
         t = self.trace(d)
+        inc = os.path.join(t.incoming, qid)
+        self.assertGreater(len({c.tid for c in t.ok(lambda c: c.is_write and c.path == inc)}), 1,
+                           "the large message was not written by the pool and the commit thread")
         for qid, marker in qids:
             ren, dsync = self.check_reception(t, qid, marker)
             self.check_reply(t, qid, ren, dsync)
