@@ -91,7 +91,8 @@ while read -r file idx line text; do
     else
         failed=$(sed -n 's/^\(FAIL\|ERROR\): \([a-z_0-9]*\) .*/\2/p' "$work/test.log" | sort -u \
                  | tr '\n' ' ')
-        why=$(grep -m1 -E '^AssertionError|^[A-Za-z]*Error' "$work/test.log" | cut -c1-160)
+        why=$(awk '/^[A-Za-z]*Error/ { f = 1 } f && /^$/ { exit } f { printf "%s ", $0 }' \
+              "$work/test.log" | cut -c1-200)
         echo "caught   $file:$line ($text): $test fails: ${failed}- $why"
     fi
     cp "$work/orig.c" "$src/$file"
