@@ -87,13 +87,14 @@ while read -r file idx line text; do
     n=$((n + 1))
     if run_test; then
         survived=$((survived + 1))
-        echo "SURVIVED $file:$line ($text): $test still passes"
+        printf 'SURVIVED %s:%s (%s): %s still passes\n' "$file" "$line" "$text" "$test"
     else
         failed=$(sed -n 's/^\(FAIL\|ERROR\): \([a-z_0-9]*\) .*/\2/p' "$work/test.log" | sort -u \
                  | tr '\n' ' ')
         why=$(awk '/^[A-Za-z]*Error/ { f = 1 } f && /^$/ { exit } f { printf "%s ", $0 }' \
               "$work/test.log" | cut -c1-200)
-        echo "caught   $file:$line ($text): $test fails: ${failed}- $why"
+        printf 'caught   %s:%s (%s): %s fails: %s- %s\n' "$file" "$line" "$text" "$test" \
+               "$failed" "$why"   # printf: dash's echo would expand the \n in $why
     fi
     cp "$work/orig.c" "$src/$file"
 done <"$work/sites"
