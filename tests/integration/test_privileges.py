@@ -128,5 +128,88 @@ class RecoveryOfNonRegularFiles(DomsecTestCase):
         self.assertStartsAndReports("incoming")
 
 
+@unittest.skipUnless(is_root(), "needs root: the log directories are the service user's")
+class LogNameTaken(DomsecTestCase):
+    """RECV and MSGTRK of today (and tomorrow, should the test cross
+    midnight UTC) -1 taken: the rows go to -2, the entry is left alone."""
+
+    DIRS = (("ProtocolLog/SmtpReceive", "RECV"), ("MessageTracking", "MSGTRK"))
+
+    def plant(self, d, kind):
+        uid, gid = service_ids()
+        for sub in ("ProtocolLog", "ProtocolLog/SmtpReceive", "MessageTracking"):
+            p = os.path.join(d.logs_dir, sub)
+            os.mkdir(p, 0o750)
+            os.chown(p, uid, gid)
+        taken = []
+        secret = os.path.join(d.dir, "secret")
+        with open(secret, "w") as f:
+            f.write("root's\n")
+        os.chmod(secret, 0o600)
+        for sub, prefix in self.DIRS:
+            for day in (utc_day(), utc_day(1)):
+                p = os.path.join(d.logs_dir, sub, "%s%s-1.LOG" % (prefix, day))
+                if kind == "symbolic link":
+                    os.symlink(secret, p)
+                elif kind == "directory":
+                    os.mkdir(p, 0o700)
+                elif kind == "fifo":
+                    os.mkfifo(p, 0o600)
+                elif kind == "hard-linked file":
+                    os.link(secret, p)
+                if kind != "hard-linked file":
+                    os.lchown(p, uid, gid)
+                taken.append(p)
+        return taken, secret
+
+    def assertNextInstance(self, kind, is_type):
+        d = Daemon(self)
+        taken, secret = self.plant(d, kind)
+        # Removed before the daemon's cleanup, which validates the log directories.
+        self.addCleanup(lambda: [os.rmdir(p) if os.path.isdir(p) and not os.path.islink(p)
+                                 else os.unlink(p) for p in taken if os.path.lexists(p)])
+        d.start()
+        c = d.session()
+        queued_id(c.transaction("<s@example.org>", ["<u@a.test>"], SMALL))
+        c.cmd("QUIT")
+        want = {"RECV": "EHLO " + HELO, "MSGTRK": ",RECEIVE,"}
+
+        def read(path):
+            try:
+                with open(path, "rb") as f:
+                    return f.read().decode("utf-8", "replace")
+            except FileNotFoundError:
+                return ""
+        for sub, prefix in self.DIRS:
+            name = "%s%s-1.LOG" % (prefix, utc_day())
+            d.wait_log(d.prefix() + r"warning logs log file name taken dir=%s file=%s "
+                       r"kind=%s: writing the next instance$"
+                       % (re.escape(os.path.join(d.logs_dir, sub)), name, kind))
+            nxt = os.path.join(d.logs_dir, sub, "%s%s-2.LOG" % (prefix, utc_day()))
+            # Read directly: the harness's plog_rows would open the FIFO.
+            wait_until(lambda: want[prefix] in read(nxt), 10, "%r in %s" % (want[prefix], nxt))
+        for p in taken:
+            self.assertTrue(is_type(os.lstat(p).st_mode), "%s was replaced" % p)
+        st = os.stat(secret)
+        self.assertEqual((st.st_uid, st.st_gid, st.st_mode & 0o7777), (0, 0, 0o600))
+        with open(secret) as f:
+            self.assertEqual(f.read(), "root's\n", "a row was written through %s" % kind)
+
+    def test_symbolic_link(self):
+        self.assertNextInstance("symbolic link", stat.S_ISLNK)
+
+    def test_directory(self):
+        self.assertNextInstance("directory", stat.S_ISDIR)
+
+    def test_fifo(self):
+        self.assertNextInstance("fifo", stat.S_ISFIFO)
+
+    def test_hard_link(self):
+        # With fs.protected_hardlinks = 0 the service user could link root's
+        # file as today's log; the writer (root until the drop) must not
+        # append to it.
+        self.assertNextInstance("hard-linked file", stat.S_ISREG)
+
+
 if __name__ == "__main__":
     unittest.main()
