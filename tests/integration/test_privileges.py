@@ -27,6 +27,7 @@ import os
 import re
 import socket
 import stat
+import subprocess
 import time
 import unittest
 
@@ -209,6 +210,71 @@ class LogNameTaken(DomsecTestCase):
         # file as today's log; the writer (root until the drop) must not
         # append to it.
         self.assertNextInstance("hard-linked file", stat.S_ISREG)
+
+@unittest.skipUnless(is_root(), "needs root: the capabilities are only dropped by root")
+class LeastPrivilege(DomsecTestCase):
+    """Started as root without systemd: after bind and the drop, nothing in
+    any thread can regain a privilege (capabilities and no_new_privs are
+    per thread, so every /proc/PID/task/TID/status is read)."""
+
+    ZERO = "0000000000000000"
+
+    def threads(self, d):
+        """{tid: {field: value}} of the daemon's threads."""
+        out = {}
+        base = "/proc/%d/task" % d.pid
+        for tid in os.listdir(base):
+            try:
+                with open(os.path.join(base, tid, "status")) as f:
+                    text = f.read()
+            except FileNotFoundError:
+                continue                # the thread ended meanwhile
+            out[tid] = dict(line.split(":\t", 1) for line in text.splitlines() if ":\t" in line)
+        return out
+
+    def assertNoPrivileges(self, d, least):
+        threads = self.threads(d)
+        self.assertGreaterEqual(len(threads), least, "threads: %s" % sorted(threads))
+        uid, gid = service_ids()
+        for tid, st in threads.items():
+            with self.subTest(tid=tid, name=st.get("Name")):
+                for k in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+                    self.assertEqual(st.get(k), self.ZERO, "%s of thread %s (%s)"
+                                     % (k, tid, st.get("Name")))
+                self.assertEqual(st.get("NoNewPrivs"), "1")
+                self.assertEqual(st.get("Uid").split(), [str(uid)] * 4)
+                self.assertEqual(st.get("Gid").split(), [str(gid)] * 4)
+                self.assertEqual(st.get("Groups", "").split(), [])
+
+    def test_every_thread_without_capabilities_and_no_new_privs(self):
+        d = Daemon(self)
+        port = d.add_port("metrics")
+        d.write_config(d.config_text + "\n[metrics]\nlisten = 127.0.0.1:%d\n" % port)
+        d.start()
+        d.wait_log(d.prefix() + r"info server privileges dropped uid=%d gid=%d capabilities=none "
+                   r"bounding_set=none no_new_privs=1$" % service_ids())
+        # Traffic first: libuv's pool threads (spool writes) start on demand.
+        qid = queued_id(d.session().transaction("<s@example.org>", ["<u@a.test>"], SMALL))
+        # workers (2 here), commit, queue manager, CRL, three log writers, metrics, the pool
+        self.assertNoPrivileges(d, 10)
+        # What runs later still works as the service user: reload through the
+        # control socket (the README's command) and by SIGHUP, then a message.
+        domsec = os.path.join(os.path.dirname(d.exe), "domsec")
+        d.write_config(d.config_text.replace("[receive Inet]\n",
+                                             "[receive Inet]\nbanner = after the drop\n"))
+        r = subprocess.run([domsec, "-c", d.config_path, "reload"], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=30, universal_newlines=True)
+        self.assertEqual((r.returncode, r.stdout, r.stderr), (0, "OK (generation 2)\n", ""))
+        mark = d.log_mark()
+        d.reload()
+        d.wait_log(d.prefix() + r"info config reloaded path=", since=mark)
+        c = d.connect()
+        self.assertEqual(c.reply().lines, ["220 after the drop"])
+        c.ehlo()
+        qid2 = queued_id(c.transaction("<s@example.org>", ["<u@a.test>"], SMALL))
+        self.assertEqual(sorted(d.message_ids()), sorted([qid, qid2]))
+        self.assertNoPrivileges(d, 10)
+        self.assertEqual(d.stop(), 0)
 
 
 if __name__ == "__main__":
