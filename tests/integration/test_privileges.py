@@ -17,7 +17,7 @@ compromised daemon) leaves there is read at the next start:
    written at all (logs/log_dir.c).
  - Least privilege without systemd: started as root, after bind and the
    drop every thread has NoNewPrivs 1 and empty CapEff, CapPrm, CapInh,
-   CapAmb and CapBnd (/proc/PID/task/*/status; relay/server/relay_privs.c).
+   CapAmb and CapBnd (/proc/PID/task/*/status; relay/server/relay_server.c).
 
 Needs root for the devices, the service user and the capabilities: as
 another user those tests are reported as skipped (CI runs as root).
