@@ -410,6 +410,8 @@ static void pc_check_receive(struct pc_loader *ld, const struct policy__section 
         pc_err(ld, s->line, "%s has no bindings (bindings = IP:PORT is required)", s->title);
     if (r->banner == NULL)
         r->banner = xasprintf("%s domsec ESMTP service ready", r->fqdn);
+    if (pc_keyline(s, "command_timeout") == 0)
+        r->command_timeout = r->connection_inactivity_timeout;
     if (r->domain_secure_enabled && r->auth_mechanism == CFG_AUTH_NONE)
         pc_err(ld, pc_line(s, "domain_secure_enabled", "auth_mechanism"),
                "domain_secure_enabled = yes requires auth_mechanism = tls");

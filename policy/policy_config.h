@@ -74,6 +74,10 @@ struct cfg_receive {
     unsigned max_protocol_errors;       /* default 5; 1..1000 */
     uint64_t connection_timeout;        /* default 5m; > inactivity timeout */
     uint64_t connection_inactivity_timeout; /* default 1m; 1s..1d */
+    uint64_t command_timeout;           /* default: connection_inactivity_timeout; 1s..1d:
+                                         * a whole command line, from when it may start */
+    unsigned min_data_rate;             /* default 500 bytes/s; 0 (off)..1000000000:
+                                         * DATA text earns command_timeout credit */
     uint64_t domain_secure_tarpit_interval; /* default 30s; 0..10m */
     enum cfg_loglevel protocol_logging_level; /* default verbose */
     char   *tls_certificate;            /* owned; 40-hex thumbprint or NULL */

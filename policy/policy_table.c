@@ -183,6 +183,10 @@ static const struct pt_key pt_table[] = {
      RC(connection_timeout), 0, NULL},
     {PT_RECEIVE, "connection_inactivity_timeout", PT_DURATION, "1m", SEC(1), DAY(1),
      RC(connection_inactivity_timeout), 0, NULL},
+    /* No default here: connection_inactivity_timeout (decided by the loader). */
+    {PT_RECEIVE, "command_timeout", PT_DURATION, NULL, SEC(1), DAY(1), RC(command_timeout), 0,
+     NULL},
+    {PT_RECEIVE, "min_data_rate", PT_UINT, "500", 0, 1000000000, RC(min_data_rate), 0, NULL},
     {PT_RECEIVE, "domain_secure_tarpit_interval", PT_DURATION, "30s", 0, MIN(10),
      RC(domain_secure_tarpit_interval), 0, NULL},
     {PT_RECEIVE, "protocol_logging_level", PT_ENUM, "verbose", 0, 0,

@@ -341,18 +341,19 @@ static const char *relay_check_rcpt(struct relay_session *s, char *arg, struct r
     return NULL;
 }
 
-/* relay_cmd_rcpt - the open-relay rule, then one more recipient */
+/* relay_cmd_rcpt - the open-relay and routing rules, then one more recipient */
 
 static void relay_cmd_rcpt(struct relay_session *s, struct relay_args *a)
 {
     const struct policy_reply *verdict;
     struct relay_tx *tx = s->tx;
     char domain[RELAY_DOMAIN_MAX + 1];
+    const char *rule;
 
     log_mail_domain(domain, sizeof(domain), a->addr);
-    if ((verdict = policy_rcpt_check(s->cfg, s->rc, domain)) != NULL) {
-        log_info("smtpd", s->sid, "rcpt refused to=<%s> reply=\"%d %s\"", a->addr,
-                 verdict->code, verdict->text);
+    if ((verdict = policy_rcpt_check(s->cfg, s->rc, a->addr, domain, &rule)) != NULL) {
+        log_info("smtpd", s->sid, "rcpt refused to=<%s> rule=%s reply=\"%d %s\"", a->addr,
+                 rule, verdict->code, verdict->text);
         relay__reply(s, "%d %s", verdict->code, verdict->text);
         return;
     }

@@ -16,6 +16,13 @@
  *  TLS_EV_CLOSED, every timer's close callback ran, and no background
  *  operation (a commit) still holds it.  Handlers may call relay__close()
  *  and must return without touching the session's I/O.
+ *  Time limits, each answered by a reply and a close with reason Timeout:
+ *  connection_timeout for the whole session (421 4.4.1); and one timer
+ *  for the earlier of connection_inactivity_timeout since the last input
+ *  and the deadline of the request being read (451 4.7.0 both): a command
+ *  line within command_timeout of the previous reply, DATA text at no less
+ *  than min_data_rate on average.  Trickled bytes move only the first, so
+ *  a byte every few seconds cannot hold a session (relay_smtpd.h).
  */
 #include <arpa/inet.h>
 #include <stdarg.h>
@@ -39,6 +46,7 @@
 
 static void relay_session_maybe_free(struct relay_session *s);
 static void relay_session_idle(uv_timer_t *t);
+static void relay_session_deadline_enter(struct relay_session *s, enum relay_state st);
 
 /* State names for logs and tests, by enum relay_state. */
 static const char *const relay_states[] = {
@@ -70,7 +78,95 @@ void relay__enter_state(struct relay_session *s, enum relay_state st)
     }
     log_debug("smtpd", s->sid, "state %s -> %s", relay__strstate(s->state),
               relay__strstate(st));
+    relay_session_deadline_enter(s, st);
     s->state = st;
+}
+
+/* relay_session_now - the worker loop's clock, ms */
+
+static uint64_t relay_session_now(const struct relay_session *s)
+{
+    return uv_now(&s->worker->loop);
+}
+
+/* relay_session_request - a request begins: a command line, or DATA text */
+
+static void relay_session_request(struct relay_session *s, bool data)
+{
+    s->credit_rem = 0;
+    if (s->rc->command_timeout == 0 || (data && s->rc->min_data_rate == 0))
+        s->deadline = 0;                /* none: the inactivity timer only */
+    else
+        s->deadline = relay_session_now(s) + s->rc->command_timeout;
+}
+
+/*
+ * relay_session_deadline_enter - the deadline as the state changes from
+ * s->state to st: CMD after anything else, and DATA after CMD, begin a
+ * request; the waits (SPOOL_WAIT, TARPIT) are not the client's time, so
+ * they keep what was left and DATA resumes with it.
+ */
+static void relay_session_deadline_enter(struct relay_session *s, enum relay_state st)
+{
+    uint64_t now;
+    bool waiting = s->state == RELAY_S_SPOOL_WAIT || s->state == RELAY_S_TARPIT;
+
+    if (s->rc == NULL || st == s->state)
+        return;
+    now = relay_session_now(s);
+    switch (st) {
+    case RELAY_S_CMD:
+        relay_session_request(s, false);
+        return;
+    case RELAY_S_DATA:
+        if (!waiting)
+            relay_session_request(s, true);
+        else if (s->deadline != 0)
+            s->deadline = now + s->deadline_left;
+        return;
+    case RELAY_S_SPOOL_WAIT:
+    case RELAY_S_TARPIT:
+        if (!waiting)
+            s->deadline_left = s->deadline > now ? s->deadline - now : 0;
+        return;
+    case RELAY_S_CLOSING:
+        return;
+    }
+    log_panic("smtpd", "bad session state %d", (int)st);
+}
+
+/* relay_session_credit - n bytes of DATA text read: min_data_rate credit */
+
+static void relay_session_credit(struct relay_session *s, size_t n)
+{
+    const struct cfg_receive *rc = s->rc;
+    uint64_t ms, cap;
+
+    if (s->deadline == 0 || rc->min_data_rate == 0 || n == 0)
+        return;
+    s->credit_rem += (uint64_t)n * 1000;
+    ms = s->credit_rem / rc->min_data_rate;
+    s->credit_rem %= rc->min_data_rate;
+    if (s->state == RELAY_S_DATA) {
+        cap = relay_session_now(s) + rc->command_timeout;
+        s->deadline = s->deadline + ms < cap ? s->deadline + ms : cap;
+    } else if (s->state == RELAY_S_SPOOL_WAIT) {        /* the rest of DATA, or the end */
+        s->deadline_left += ms;
+        if (s->deadline_left > rc->command_timeout)
+            s->deadline_left = rc->command_timeout;
+    }
+}
+
+/* relay_session_arm - the timer: the earlier of inactivity and the deadline */
+
+static void relay_session_arm(struct relay_session *s)
+{
+    uint64_t now = relay_session_now(s);
+    uint64_t due = s->idle_since + s->rc->connection_inactivity_timeout;
+
+    if (s->deadline != 0 && s->deadline < due)
+        due = s->deadline;
+    uv_timer_start(&s->idle_timer, relay_session_idle, due > now ? due - now : 0, 0);
 }
 
 /* relay__reply - append one reply line (CRLF added) */
@@ -273,7 +369,10 @@ void relay__process(struct relay_session *s)
         if (len == 0 || relay_session_paused(s))
             break;
         if (s->state == RELAY_S_DATA) {
-            tls_conn_consume(s->conn, relay__data_feed(s, p, len));
+            size_t used = relay__data_feed(s, p, len);
+
+            relay_session_credit(s, used);
+            tls_conn_consume(s->conn, used);
             continue;
         }
         if (s->discarding) {            /* the rest of an overlong line */
@@ -285,7 +384,8 @@ void relay__process(struct relay_session *s)
             tls_conn_consume(s->conn, (size_t)(nl - p) + 1);
             s->discarding = false;
             relay__reply(s, "500 5.5.2 Line too long");
-            relay__protocol_error(s);
+            if (!relay__protocol_error(s))
+                relay_session_request(s, false);        /* the next line may start */
             continue;
         }
         nl = memchr(p, '\n', len < RELAY_LINE_MAX + 1 ? len : RELAY_LINE_MAX + 1);
@@ -297,6 +397,8 @@ void relay__process(struct relay_session *s)
             break;                      /* wait for the rest of the line */
         }
         relay_session_line(s, p, (size_t)(nl - p) + 1);
+        if (s->state == RELAY_S_CMD)
+            relay_session_request(s, false);    /* the next line may start */
     }
     if (relay_session_paused(s)) {
         tls_conn_pause(s->conn);
@@ -307,8 +409,8 @@ void relay__process(struct relay_session *s)
             return;
         }
         if (!uv_is_active((uv_handle_t *)&s->idle_timer))
-            uv_timer_start(&s->idle_timer, relay_session_idle,
-                           s->rc->connection_inactivity_timeout, 0);
+            s->idle_since = relay_session_now(s);       /* after a wait: a fresh period */
+        relay_session_arm(s);
     }
     if (tls_conn_flush(s->conn) != 0)
         relay__close(s, RELAY_CLOSE_REMOTE);
@@ -348,12 +450,46 @@ void relay__tarpit(struct relay_session *s, uint64_t ms, const char *reply)
     uv_timer_start(&s->tarpit_timer, relay_session_tarpit_fired, ms, 0);
 }
 
-/* relay_session_idle - connection_inactivity_timeout expired */
+/* relay_session_deadline - command_timeout or min_data_rate: the request is late */
+
+static void relay_session_deadline(struct relay_session *s)
+{
+    const struct cfg_receive *rc = s->rc;
+
+    if (s->state == RELAY_S_DATA) {
+        log_info("smtpd", s->sid, "deadline from=%s limit=min_data_rate rate=%u bytes=%llu",
+                 s->remote_ep, rc->min_data_rate,
+                 (unsigned long long)(s->tx != NULL ? s->tx->bytes : 0));
+        log_proto_infof(&s->plog.pl, NULL, "Message data arrived slower than min_data_rate "
+                        "(%u bytes/s)", rc->min_data_rate);
+    } else {
+        log_info("smtpd", s->sid, "deadline from=%s limit=command_timeout ms=%llu",
+                 s->remote_ep, (unsigned long long)rc->command_timeout);
+        log_proto_infof(&s->plog.pl, NULL, "No complete command within command_timeout "
+                        "(%llu ms)", (unsigned long long)rc->command_timeout);
+    }
+    if (s->tls_started && !s->tls)
+        relay_stats_tls_failed(true, RELAY_TLS_FAIL_TIMEOUT);
+    relay__reply(s, "451 4.7.0 Timeout waiting for client input");
+    relay__close(s, RELAY_CLOSE_TIMEOUT);
+}
+
+/* relay_session_idle - inactivity, or the request's deadline (relay_session_arm) */
 
 static void relay_session_idle(uv_timer_t *t)
 {
     struct relay_session *s = t->data;
+    uint64_t now = relay_session_now(s);
+    uint64_t idle_due = s->idle_since + s->rc->connection_inactivity_timeout;
 
+    if (s->deadline != 0 && s->deadline < idle_due && now >= s->deadline) {
+        relay_session_deadline(s);      /* a tie counts as inactivity: the client was silent */
+        return;
+    }
+    if (now < idle_due) {               /* input or a new request moved both on */
+        relay_session_arm(s);
+        return;
+    }
     if (s->tls_started && !s->tls)
         relay_stats_tls_failed(true, RELAY_TLS_FAIL_TIMEOUT);
     relay__reply(s, "451 4.7.0 Timeout waiting for client input");
@@ -386,8 +522,8 @@ static void relay_session_event(struct tls_conn *c, enum tls_event ev, void *arg
     case TLS_EV_DATA_IN:
         if (s->state == RELAY_S_CLOSING)
             return;
-        uv_timer_start(&s->idle_timer, relay_session_idle, s->rc->connection_inactivity_timeout,
-                       0);
+        s->idle_since = relay_session_now(s);   /* input restarts inactivity, not the deadline */
+        relay_session_arm(s);
         relay__process(s);
         return;
     case TLS_EV_DRAINED:
@@ -539,6 +675,7 @@ void relay_session_accept(struct relay_worker *w, uv_stream_t *server)
     }
     relay__reply(s, "220 %s", s->rc->banner);
     uv_timer_start(&s->life_timer, relay_session_life, s->rc->connection_timeout, 0);
+    relay_session_request(s, false);    /* the first command may start */
     relay__process(s);
 }
 

@@ -1,12 +1,17 @@
 """Each receive limit answers with its contract reply: message size (SIZE= and
 while reading DATA), recipients, connections total and per source, inactivity,
-session time, command line length, too many protocol errors."""
+session time, slow clients (command_timeout, min_data_rate), command line
+length, too many protocol errors."""
 
 import os
+import ssl
+import subprocess
 import time
 import unittest
 
-from domsec_harness import FQDN, HELO, R, DomsecTestCase, banner_line, dot_stuff, queued_id
+from domsec_harness import (FQDN, HELO, R, Daemon, DomsecTestCase, banner_line, dot_stuff,
+                            queued_id, wait_until)
+from pki import PkiMixin
 
 SMALL = b"Subject: small\r\n\r\nsmall body\r\n"
 
@@ -236,6 +241,181 @@ class TimeoutTest(DomsecTestCase):
         self.assertGreater(time.monotonic() - t0, 3.0, "session ended long before 4 s")
         self.assertGreaterEqual(noops, 4)
         self.assertClosed(c)
+
+
+class SlowClient:
+    """The slow-client tests' helpers.  A byte every half second restarts the inactivity timer (10 s here) but must
+    not hold a session until connection_timeout (1 min here): a command line must
+    be complete within command_timeout of the previous reply, and DATA text must
+    average min_data_rate bytes/s (Postfix smtpd_per_request_deadline and
+    smtpd_min_data_rate).  Each test trickles for at most BOUND seconds, far less
+    than connection_timeout and than the time its whole input would take, so
+    without the deadline it fails instead of waiting for the 421 of the session
+    limit."""
+    PACE = 0.5                                  # seconds between trickled bytes
+    BOUND = 20.0
+    LIMITS = {"connection_inactivity_timeout": "10s", "connection_timeout": "1m",
+              "command_timeout": "2s"}
+
+    def daemon(self, **extra):
+        opts = dict(self.LIMITS)
+        opts.update(extra)
+        return self.start_daemon(connectors=[("Inet", opts)])
+
+    def trickle(self, c, data):
+        """Send data a byte per PACE until the server speaks: (its reply, bytes sent)."""
+        t0 = time.monotonic()
+        for i in range(len(data)):
+            if c.readable_within(self.PACE):    # paces the bytes; the server spoke first
+                return c.reply(), i
+            self.assertLess(time.monotonic() - t0, self.BOUND,
+                            "no reply after %d bytes trickled over %.0f s: a byte every "
+                            "%.1f s holds the session (command_timeout %s, min_data_rate "
+                            "not enforced?)" % (i, self.BOUND, self.PACE,
+                                                self.LIMITS["command_timeout"]))
+            try:
+                c.send(data[i:i + 1])
+            except (BrokenPipeError, ConnectionResetError):
+                break
+        return c.reply(), len(data)
+
+    def session_rows(self, d, port):
+        """The RECV protocol log rows of the session from local port `port`."""
+        rows = d.plog_rows("RECV")
+        sid = {r[2] for r in rows if r[5] == "127.0.0.1:%d" % port}
+        return [r for r in rows if r[2] in sid]
+
+    def wait_rows(self, d, port, context):
+        return wait_until(lambda: [r for r in self.session_rows(d, port)
+                                   if r[6] == "*" and r[8] == context] and
+                          self.session_rows(d, port), 5.0,
+                          "protocol log row %r" % context)
+
+    def cut_while_trickling(self, d, c, data, limit):
+        """Trickle data: the server answers 451 and closes before the end, and
+        logs the deadline `limit` (a regex) for this session; its local port."""
+        r, sent = self.trickle(c, data)
+        self.assertReply(r, R["inactivity"])
+        self.assertClosed(c)
+        self.assertLess(sent, len(data))
+        d.wait_log(r"info smtpd [0-9A-F]{16} deadline from=127\.0\.0\.1:%d limit=%s$"
+                   % (c.local[1], limit))
+        return c.local[1]
+
+    def cut_command(self, d, c):
+        line = b"MAIL FROM:<" + b"s" * 180 + b"@example.org>\r\n"   # 100 s at this pace
+        return self.cut_while_trickling(d, c, line, r"command_timeout ms=2000")
+
+    def cut_data(self, d, c):
+        c.expect("MAIL FROM:<s@example.org>", R["mail_ok"])
+        c.expect("RCPT TO:<user@a.test>", R["rcpt_ok"])
+        c.expect("DATA", R["data_go"])
+        body = b"Subject: slow\r\n\r\n" + b"t" * 200 + b"\r\n.\r\n"
+        port = self.cut_while_trickling(d, c, body, r"min_data_rate rate=500 bytes=\d+")
+        self.assertEqual(d.message_ids(), [])
+        return port
+
+
+class SlowClientTest(SlowClient, DomsecTestCase):
+
+    def test_trickled_command_line_is_cut_at_command_timeout(self):
+        d = self.daemon()
+        port = self.cut_command(d, d.session())
+        rows = self.wait_rows(d, port, "No complete command within command_timeout (2000 ms)")
+        self.assertEqual([(x[6], x[7], x[8]) for x in rows[-3:]],
+                         [("*", "", "No complete command within command_timeout (2000 ms)"),
+                          (">", R["inactivity"], ""), ("-", "", "Timeout")])
+        self.assertEqual(d.message_ids(), [])
+
+    def test_trickled_message_text_is_cut_below_min_data_rate(self):
+        d = self.daemon()
+        port = self.cut_data(d, d.session())
+        self.wait_rows(d, port, "Message data arrived slower than min_data_rate (500 bytes/s)")
+        self.assertEqual(wait_until(lambda: d.listdir("incoming") == [] or None, 5.0,
+                                    "the partial message removed from incoming/"), True)
+
+    def test_text_above_min_data_rate_may_outlast_command_timeout(self):
+        """20 bytes per 0.5 s against min_data_rate 10: the 5.5 s message takes more
+        than twice command_timeout and is accepted, as the commands around it."""
+        d = self.daemon(min_data_rate="10")
+        c = d.session()
+        c.expect("MAIL FROM:<s@example.org>", R["mail_ok"])
+        c.expect("RCPT TO:<user@a.test>", R["rcpt_ok"])
+        c.expect("DATA", R["data_go"])
+        body = b"Subject: steady\r\n\r\n" + (b"u" * 18 + b"\r\n") * 10
+        t0 = time.monotonic()
+        for i in range(0, len(body), 20):
+            if c.readable_within(self.PACE):
+                self.fail("the server spoke after %d bytes at 40 bytes/s: %r"
+                          % (i, c.reply(1.0).lines))
+            c.send(body[i:i + 20])
+        self.assertGreater(time.monotonic() - t0, 4.0)   # the scenario, not the verdict
+        c.send(b".\r\n")
+        qid = queued_id(c.reply())
+        self.assertEqual(d.read_message(qid).message, body)
+        self.assertReply(c.cmd("NOOP"), R["noop"])
+
+    def test_each_complete_command_starts_a_new_deadline(self):
+        """NOOP every 0.5 s for 5 s: each line is complete well within the 2 s
+        command_timeout, so none is cut although the session outlasts it."""
+        d = self.daemon()
+        c = d.session()
+        t0 = time.monotonic()
+        n = 0
+        while time.monotonic() - t0 < 5.0:
+            self.assertFalse(c.readable_within(self.PACE), "server spoke unasked")
+            self.assertReply(c.cmd("NOOP"), R["noop"])
+            n += 1
+        self.assertGreaterEqual(n, 5)
+        c.expect("QUIT", R["quit"])
+
+    def test_command_timeout_defaults_to_connection_inactivity_timeout(self):
+        d = Daemon(self, connectors=[("Inet", {"connection_inactivity_timeout": "3m",
+                                               "connection_timeout": "10m"}),
+                                     ("Slow", {"bindings": "127.0.0.1:{port}",
+                                               "remote_ip_ranges": "127.0.0.2/32",
+                                               "command_timeout": "20s",
+                                               "min_data_rate": "0"})])
+        r = subprocess.run([d.exe, "--print-config", "-c", d.config_path],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
+        out = r.stdout.decode()
+        self.assertEqual(r.returncode, 0, out)
+        inet, slow = out.split("[receive Inet]")[1].split("[receive Slow]")
+        self.assertIn("\ncommand_timeout = 3m\n", inet)
+        self.assertIn("\nmin_data_rate = 500\n", inet)
+        self.assertIn("\ncommand_timeout = 20s\n", slow)
+        self.assertIn("\nmin_data_rate = 0\n", slow)
+
+
+class SlowTlsClientTest(PkiMixin, SlowClient, DomsecTestCase):
+    """Inside TLS every byte sent alone is a TLS record of its own, and each
+    record restarts the inactivity timer as a plaintext byte does: the
+    command deadline holds there too."""
+    RELAY_FQDN = "mail.contoso.test"
+
+    def daemon(self, **extra):
+        opts = dict(self.LIMITS, auth_mechanism="tls", fqdn=self.RELAY_FQDN)
+        opts.update(extra)
+        return self.start_daemon(connectors=[("Inet", opts)],
+                                 transport=self.tls_transport(self.store("relay")))
+
+    def tls_session(self, d):
+        c = d.connect()
+        c.reply()
+        self.assertIn("250-STARTTLS", c.cmd("EHLO " + HELO).lines)
+        self.assertReply(c.cmd("STARTTLS"), "220 2.0.0 SMTP server ready")
+        ctx = ssl.create_default_context(cafile=self.p("trusted-ca.pem"))
+        c.sock = ctx.wrap_socket(c.sock, server_hostname=self.RELAY_FQDN)
+        self.assertEqual(c.cmd("EHLO " + HELO).code, 250)
+        return c
+
+    def test_trickled_command_line_is_cut_at_command_timeout(self):
+        d = self.daemon()
+        self.cut_command(d, self.tls_session(d))
+
+    def test_trickled_message_text_is_cut_below_min_data_rate(self):
+        d = self.daemon()
+        self.cut_data(d, self.tls_session(d))
 
 
 class LineAndErrorLimitTest(DomsecTestCase):

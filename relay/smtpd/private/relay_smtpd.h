@@ -111,7 +111,21 @@ struct relay_session {
     unsigned errors;
     unsigned ntx;                       /* transactions completed */
     struct relay_tx *tx;                /* owned; NULL outside MAIL..end */
+    /*
+     * Time limits (relay_session.c).  idle_timer runs for the earlier of
+     * connection_inactivity_timeout after the last input and the deadline
+     * of the request being read: a command line must be complete within
+     * command_timeout of the moment it may start (the previous reply);
+     * DATA text starts with command_timeout of credit and each byte read
+     * earns 1/min_data_rate s more, never beyond command_timeout ahead
+     * (Postfix smtpd_per_request_deadline + smtpd_min_data_rate).
+     * Bytes that trickle in restart the inactivity timer, not the deadline.
+     */
     uv_timer_t idle_timer, life_timer;
+    uint64_t idle_since;                /* uv_now() of the last input or wait's end */
+    uint64_t deadline;                  /* uv_now() by which the request must be in; 0: none */
+    uint64_t deadline_left;             /* in SPOOL_WAIT/TARPIT: ms the request had left */
+    uint64_t credit_rem;                /* DATA credit: (bytes * 1000) mod min_data_rate */
     uv_timer_t tarpit_timer;            /* holds a refusal back (domain security) */
     char   *tarpit_reply;               /* owned: the reply held back, or NULL */
     int     open_handles;
