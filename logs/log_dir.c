@@ -15,7 +15,12 @@
  *  file of the UTC day (continued when below max_file_size and force_new is
  *  false; a row cut by a crash is ended with CRLF) or the next instance,
  *  created with BOM and header; it returns 0, or -1 with the error logged
- *  once per episode (lf->werr_logged) and lf->fd possibly -1.
+ *  once per episode (lf->werr_logged) and lf->fd possibly -1.  A name of
+ *  the day taken by something that is not a log file of ours (a symbolic
+ *  link, a directory, a FIFO, a hard-linked file) is never opened through
+ *  nor blocked on (O_NOFOLLOW, O_NONBLOCK, O_EXCL): it is passed over to
+ *  the next instance with a warning naming it, so the log is still
+ *  written.
  *  log__dir_retention() deletes, newest kept first, the files past
  *  max_directory_size, then those older than max_age (by mtime); it never
  *  deletes the file being written nor a file whose name is not
@@ -35,6 +40,9 @@
 
 #include "log.h"
 #include "log_int.h"
+#include "log_path.h"
+
+#define LOG_DIR_TAKEN_MAX 100           /* names passed over before giving up */
 
 /* log_file_name - PREFIXyyyymmdd-N.LOG for a day number */
 
@@ -175,13 +183,48 @@ void log__dir_retention(struct log_file *lf)
     }
     free(v);
 }
+/* log_dir_taken - name (of a day's files) is not a log we may write: say so */
+
+static void log_dir_taken(struct log_file *lf, const char *name, bool denied)
+{
+    struct stat st;
+    const char *why = fstatat(lf->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ? "unknown"
+        : S_ISREG(st.st_mode) && st.st_nlink > 1 ? "hard-linked file"
+        : S_ISREG(st.st_mode) && denied ? "file we may not write"
+        : log_path_kind(st.st_mode);
+
+    log_warnx("logs", 0, "log file name taken dir=%s file=%s kind=%s: writing the next "
+              "instance", lf->dir, name, why);
+}
+
+/* log_dir_continue - open the day's file name to append to: -1 (errno), or -2
+ * when the name is taken by something that is not our log (warned) */
+
+static int log_dir_continue(struct log_file *lf, const char *name)
+{
+    struct stat st;
+    int fd = openat(lf->dirfd, name, O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK
+                    | O_NOCTTY);
+
+    if (fd < 0 && errno != ELOOP && errno != EACCES && errno != EPERM)
+        return -1;
+    /* A regular file of ours, with no other name: a hard link could be
+     * someone else's file (root's, while we still are). */
+    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1)
+        return fd;
+    log_dir_taken(lf, name, fd < 0 && errno != ELOOP);
+    if (fd >= 0)
+        close(fd);
+    return -2;
+}
+
 /* log__dir_open_day - continue the newest file of a day or start the next one */
 
 int log__dir_open_day(struct log_file *lf, uint64_t day, bool force_new)
 {
     struct log_entry *v;
     size_t n;
-    unsigned top = 0;
+    unsigned top = 0, taken = 0;
     uint64_t top_size = 0;
     char name[64];
     int fd;
@@ -193,16 +236,20 @@ int log__dir_open_day(struct log_file *lf, uint64_t day, bool force_new)
             top = v[i].n, top_size = v[i].size;
     free(v);
     if (top > 0 && !force_new && (lf->max_file == 0 || top_size < lf->max_file)) {
-        char last = '\n';
-
         log_file_name(lf, day, top, name, sizeof(name));
-        fd = openat(lf->dirfd, name, O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
-        if (fd < 0) {
+        fd = log_dir_continue(lf, name);
+        if (fd == -1) {
             if (!lf->werr_logged)
                 log_err("logs", 0, "log file open failed dir=%s file=%s", lf->dir, name);
             lf->werr_logged = true;
             return -1;
         }
+    } else {
+        fd = -2;
+    }
+    if (fd >= 0) {
+        char last = '\n';
+
         lf->fd = fd;
         lf->fday = day;
         lf->fn = top;
@@ -224,8 +271,16 @@ int log__dir_open_day(struct log_file *lf, uint64_t day, bool force_new)
         }
         return 0;
     }
-    log_file_name(lf, day, top + 1, name, sizeof(name));
-    fd = openat(lf->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
+    /* The next instance; a name taken by something else (a link, a
+     * directory, a FIFO, a hard link: not listed above) is passed over. */
+    for (;;) {
+        log_file_name(lf, day, ++top, name, sizeof(name));
+        fd = openat(lf->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC
+                    | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, 0640);
+        if (fd >= 0 || errno != EEXIST || ++taken > LOG_DIR_TAKEN_MAX)
+            break;
+        log_dir_taken(lf, name, false);
+    }
     if (fd < 0) {
         if (!lf->werr_logged)
             log_err("logs", 0, "log file create failed dir=%s file=%s", lf->dir, name);
@@ -234,7 +289,7 @@ int log__dir_open_day(struct log_file *lf, uint64_t day, bool force_new)
     }
     lf->fd = fd;
     lf->fday = day;
-    lf->fn = top + 1;
+    lf->fn = top;
     lf->fsize = 0;
     lf->frows = false;
     pthread_mutex_lock(&lf->lock);

@@ -196,3 +196,19 @@ int log_path_open(const char *subsys, const char *path, mode_t mode,
 {
     return log_path_openat(subsys, AT_FDCWD, NULL, path, mode, create);
 }
+
+/* log_path_kind - what a directory entry of type mode is, for messages */
+
+const char *log_path_kind(mode_t mode)
+{
+    switch (mode & S_IFMT) {
+    case S_IFREG:  return "regular file";
+    case S_IFDIR:  return "directory";
+    case S_IFLNK:  return "symbolic link";
+    case S_IFIFO:  return "fifo";
+    case S_IFSOCK: return "socket";
+    case S_IFCHR:  return "character device";
+    case S_IFBLK:  return "block device";
+    default:       return "unknown file type";
+    }
+}

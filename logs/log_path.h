@@ -38,5 +38,9 @@ int     log_path_open(const char *subsys, const char *path, mode_t mode,
  * dirpath is only used in the message.  dirfd stays the caller's. */
 int     log_path_openat(const char *subsys, int dirfd, const char *dirpath, const char *path,
                         mode_t mode, enum log_path_create create);
+/* What a directory entry of type mode (st_mode) is, for messages: "fifo",
+ * "socket", "character device", "block device", "symbolic link",
+ * "directory", "regular file"; a static string. */
+const char *log_path_kind(mode_t mode);
 
 #endif

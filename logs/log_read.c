@@ -22,7 +22,10 @@
  *  just before midnight: docs/LOGS.md "Rotation").
  *
  *  Errors: a file that cannot be opened or read is reported on stderr,
- *  counted in stats.errors, and skipped; the scan goes on.
+ *  counted in stats.errors, and skipped; the scan goes on.  So is a log
+ *  name that is not a regular file (a symbolic link or a FIFO found in a
+ *  directory - never followed nor blocked on: `domsec log` may run as
+ *  root over directories the service user owns).
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -213,7 +216,16 @@ static void log_read_walk(struct log_reader *r, const char *dir, int depth)
             continue;
         p = xasprintf("%s/%s", dir, de->d_name);
         if (log_read_parse_name(de->d_name, &kind, &day, &n)) {
-            log_read_push(r, p, kind, day, n);
+            struct stat sb;
+
+            /* Only a regular file: the service user owns the log directories
+             * and could leave a link to root's file or a FIFO there. */
+            if (lstat(p, &sb) == 0 && S_ISREG(sb.st_mode)) {
+                log_read_push(r, p, kind, day, n);
+            } else {
+                fprintf(stderr, "domsec: log: %s: not a regular file, skipped\n", p);
+                r->st.errors++;
+            }
         } else if (depth > 0) {
             struct stat sb;
 
@@ -315,6 +327,7 @@ static bool log_read_open_next(struct log_reader *r)
 {
     while (r->cur < r->nfiles) {
         struct log_read_file *f = &r->files[r->cur++];
+        struct stat sb;
 
         if (f->kind != LOG_READ_NKINDS && !(r->kinds & (1u << f->kind)))
             continue;
@@ -323,7 +336,15 @@ static bool log_read_open_next(struct log_reader *r)
             r->st.files_skipped++;
             continue;
         }
-        r->fd = open(f->path, O_RDONLY | O_CLOEXEC);
+        /* O_NONBLOCK: a FIFO never blocks the open; it is refused below. */
+        r->fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+        if (r->fd >= 0 && (fstat(r->fd, &sb) < 0 || !S_ISREG(sb.st_mode))) {
+            close(r->fd);
+            r->fd = -1;
+            fprintf(stderr, "domsec: log: %s: not a regular file, skipped\n", f->path);
+            r->st.errors++;
+            continue;
+        }
         if (r->fd < 0) {
             fprintf(stderr, "domsec: log: %s: %s\n", f->path, strerror(errno));
             r->st.errors++;

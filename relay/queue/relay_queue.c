@@ -25,8 +25,13 @@
  *  life of the process so privileges can be dropped and every later access
  *  is relative (*at()).
  *  relay_queue_new_id() is thread-safe.  relay_queue_recover() runs before
- *  the workers start and does blocking I/O by design.  Nothing here ever
- *  deletes a file from messages/ or corrupt/.
+ *  the workers start and does blocking I/O by design, on regular files
+ *  only: an entry of incoming/ or messages/ that is not one (a FIFO, a
+ *  socket, a device, a symbolic link, a directory) is never opened or
+ *  read - its type is looked at first (fstatat, no link followed) and the
+ *  open is O_NONBLOCK - but moved to corrupt/ with its kind as the reason,
+ *  so start-up always completes.  Nothing here ever deletes a file from
+ *  messages/ or corrupt/.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -249,24 +254,72 @@ static int relay_queue_check_fd(int fd, off_t size, struct relay_qfile *qf, cons
     return r;
 }
 
-/* relay_queue_quarantine - move a bad file to corrupt/, never deleting it */
+/* relay_queue_move_bad - move a bad entry of queue directory dir to corrupt/, never deleting it */
 
-void relay_queue_quarantine(const char *name, const char *why)
+static void relay_queue_move_bad(enum relay_qdir dir, const char *name, const char *why)
 {
-    int from = relay_queue_fds[RELAY_QDIR_MESSAGES], to = relay_queue_fds[RELAY_QDIR_CORRUPT];
+    int from = relay_queue_fds[dir], to = relay_queue_fds[RELAY_QDIR_CORRUPT];
     char target[NAME_MAX + 16];
+    const char *in = dir == RELAY_QDIR_INCOMING ? " dir=incoming" : "";
 
     snprintf(target, sizeof(target), "%s", name);
     for (int i = 1; renameat2(from, name, to, target, RENAME_NOREPLACE) < 0; i++) {
         if (errno != EEXIST || i > 1000) {
-            log_err("queue", 0, "cannot quarantine corrupt file id=%s reason=%s", name, why);
+            log_err("queue", 0, "cannot quarantine corrupt file id=%s%s reason=%s", name, in,
+                    why);
             return;
         }
         snprintf(target, sizeof(target), "%s.%d", name, i);
     }
     if (fsync(to) < 0 || fsync(from) < 0)
         log_warn("queue", 0, "fsync after quarantine failed");
-    log_warnx("queue", 0, "corrupt file id=%s moved=corrupt/%s reason=%s", name, target, why);
+    log_warnx("queue", 0, "corrupt file id=%s%s moved=corrupt/%s reason=%s", name, in, target,
+              why);
+}
+
+/* relay_queue_quarantine - move a bad file from messages/ to corrupt/, never deleting it */
+
+void relay_queue_quarantine(const char *name, const char *why)
+{
+    relay_queue_move_bad(RELAY_QDIR_MESSAGES, name, why);
+}
+
+/* relay_queue_kind - "not a regular file (fifo)": why an entry of type mode is refused */
+
+static const char *relay_queue_kind(mode_t mode, char *buf, size_t size)
+{
+    snprintf(buf, size, "not a regular file (%s)", log_path_kind(mode));
+    return buf;
+}
+
+/*
+ * relay_queue_open_file - open messages/name for reading, never blocking on
+ * it: its type is looked at first (fstatat, no link followed), and only a
+ * regular file is opened (O_NONBLOCK too, in case a FIFO took its place
+ * since: then the descriptor's type is refused).  The fd, or -1 and *why.
+ */
+static int relay_queue_open_file(const char *name, struct stat *st, const char **why,
+                                 char whybuf[64])
+{
+    int dfd = relay_queue_fds[RELAY_QDIR_MESSAGES], fd;
+
+    if (fstatat(dfd, name, st, AT_SYMLINK_NOFOLLOW) < 0)
+        return (*why = "cannot open"), -1;
+    if (!S_ISREG(st->st_mode))
+        return (*why = relay_queue_kind(st->st_mode, whybuf, 64)), -1;
+    if ((fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY)) < 0
+        || fstat(fd, st) < 0) {
+        *why = errno == ELOOP ? relay_queue_kind(S_IFLNK, whybuf, 64) : "cannot open";
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    if (!S_ISREG(st->st_mode)) {
+        *why = relay_queue_kind(st->st_mode, whybuf, 64);
+        close(fd);
+        return -1;
+    }
+    return fd;
 }
 
 /* relay_queue_recover - scan the queue at start */
@@ -276,6 +329,7 @@ int relay_queue_recover(size_t *nmessages, size_t *ncorrupt)
     uint64_t maxid = 0;
     struct dirent *de;
     size_t stale = 0;
+    char whybuf[64];
     DIR *d;
     int fd;
 
@@ -285,9 +339,17 @@ int relay_queue_recover(size_t *nmessages, size_t *ncorrupt)
         return -errno;
     rewinddir(d);                       /* a dup shares the directory offset */
     while ((de = readdir(d)) != NULL) {
+        struct stat st;
+
         if (de->d_name[0] == '.')
             continue;
-        if (unlinkat(relay_queue_fds[RELAY_QDIR_INCOMING], de->d_name, 0) == 0)
+        /* Not a file we write (a FIFO, a link, ...): kept, moved aside, reported. */
+        if (fstatat(relay_queue_fds[RELAY_QDIR_INCOMING], de->d_name, &st,
+                    AT_SYMLINK_NOFOLLOW) == 0 && !S_ISREG(st.st_mode)) {
+            relay_queue_move_bad(RELAY_QDIR_INCOMING, de->d_name,
+                                 relay_queue_kind(st.st_mode, whybuf, sizeof(whybuf)));
+            (*ncorrupt)++;
+        } else if (unlinkat(relay_queue_fds[RELAY_QDIR_INCOMING], de->d_name, 0) == 0)
             stale++;
     }
     closedir(d);
@@ -306,11 +368,8 @@ int relay_queue_recover(size_t *nmessages, size_t *ncorrupt)
         if (de->d_name[0] == '.')
             continue;
         if (relay_queue_is_id(de->d_name)) {
-            if ((mfd = openat(relay_queue_fds[RELAY_QDIR_MESSAGES], de->d_name,
-                              O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 || fstat(mfd, &st) < 0)
-                why = "cannot open";
-            else if (!S_ISREG(st.st_mode))
-                why = "not a regular file";
+            if ((mfd = relay_queue_open_file(de->d_name, &st, &why, whybuf)) < 0)
+                ;                       /* why says which */
             else if (relay_queue_check_fd(mfd, st.st_size, &qf, &why) == 0) {
                 if (strcmp(qf.id, de->d_name) != 0)
                     why = "id does not match file name";

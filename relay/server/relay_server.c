@@ -20,11 +20,15 @@
  *   queued message (relay_receive_on_queued) and of each reload.
  * libuv's thread pool: background spool writes (relay_spool.c).
  *
- * Start order (as root): find the service user -> check and build the TLS
- * material as that user (relay_failsafe.c: a domain-secure connector
- * without TLS does not start) -> create and open the queue directories ->
- * open the protocol and tracking logs -> bind -> drop privileges -> recover
- * the queue -> commit thread -> queue manager -> /metrics -> workers
+ * Start order (as root): no_new_privs, and the capability bounding,
+ * inheritable and ambient sets emptied, before any thread exists (they
+ * are per thread; threads inherit them) -> find the service user ->
+ * check and build the TLS material as that user (relay_failsafe.c: a
+ * domain-secure connector without TLS does not start) -> create and open
+ * the queue directories -> open the protocol and tracking logs -> bind ->
+ * drop privileges (setuid empties the effective and permitted sets of
+ * every thread; checked) -> recover the queue -> commit thread -> queue
+ * manager -> /metrics -> workers
  * ([metrics] listen is bound with the others).  Stop: /metrics first; the
  * workers stop accepting, idle sessions get 421, sessions in DATA finish
  * their message (bounded by RELAY_STOP_GRACE_MS); then the queue manager
@@ -38,13 +42,16 @@
  */
 #include <errno.h>
 #include <grp.h>
+#include <linux/capability.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
 #include <pwd.h>
 #include <signal.h>
 #include <stdint.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -438,10 +445,74 @@ static int relay_server_user(const struct config *cfg, uid_t *uid, gid_t *gid)
     return 0;
 }
 
-/* relay_server_drop - give up root for good */
+/* relay_server_caps - this thread's capability sets (capget), 0 or -1 */
+
+static int relay_server_caps(struct __user_cap_data_struct data[2])
+{
+    struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+
+    return (int)syscall(SYS_capget, &h, data);
+}
+
+/* relay_server_bounded - capabilities left in the bounding set */
+
+static unsigned relay_server_bounded(void)
+{
+    unsigned n = 0;
+
+    for (int cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++)
+        n += prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1;
+    return n;
+}
+
+/*
+ * relay_server_confine - before any thread exists (capabilities, the
+ * bounding set and no_new_privs are per thread; threads inherit them):
+ * no_new_privs (nothing executed can gain privileges), the bounding set,
+ * the inheritable and the ambient sets emptied.  The effective and
+ * permitted sets stay until relay_server_drop(): root still creates,
+ * chowns and binds; setuid() then empties them in every thread (glibc
+ * applies it to all, and the kernel clears them when no uid is 0).  As
+ * root a failure is an error; otherwise (systemd's User=, whose unit
+ * bounds the capabilities itself and filters capset) it is not.
+ */
+static int relay_server_confine(void)
+{
+    struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+    struct __user_cap_data_struct data[2];
+    bool    root = geteuid() == 0;
+
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 && root) {
+        log_err("server", 0, "cannot set no_new_privs");
+        return -1;
+    }
+    (void)prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+    if (!root)
+        return 0;
+    for (int cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++)
+        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
+            log_err("server", 0, "cannot empty the capability bounding set (capability %d)",
+                    cap);
+            return -1;
+        }
+    if (relay_server_caps(data) < 0) {
+        log_err("server", 0, "cannot read the capability sets");
+        return -1;
+    }
+    data[0].inheritable = data[1].inheritable = 0;
+    if (syscall(SYS_capset, &h, data) < 0) {
+        log_err("server", 0, "cannot empty the inheritable capability set");
+        return -1;
+    }
+    return 0;
+}
+
+/* relay_server_drop - give up root for good, and check nothing is left */
 
 static int relay_server_drop(uid_t uid, gid_t gid)
 {
+    struct __user_cap_data_struct data[2];
+
     if (geteuid() != 0)
         return 0;
     if (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(uid) < 0) {
@@ -452,6 +523,16 @@ static int relay_server_drop(uid_t uid, gid_t gid)
         log_errx("server", 0, "privileges could be regained after dropping them");
         return -1;
     }
+    if (relay_server_caps(data) < 0 || data[0].effective || data[1].effective
+        || data[0].permitted || data[1].permitted || data[0].inheritable
+        || data[1].inheritable || relay_server_bounded() > 0
+        || prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1) {
+        log_errx("server", 0, "capabilities or the bounding set left after dropping "
+                 "privileges");
+        return -1;
+    }
+    log_info("server", 0, "privileges dropped uid=%ld gid=%ld capabilities=none "
+             "bounding_set=none no_new_privs=1", (long)uid, (long)gid);
     return 0;
 }
 
@@ -504,6 +585,8 @@ int relay_server_run(const char *path, struct config *cfg)
     int r;
 
     relay_config_path = path;
+    if (relay_server_confine() < 0)     /* first: no thread exists yet */
+        return 1;
     relay_stats_thread_init();
     relay_stats_label_config(cfg);
     signal(SIGPIPE, SIG_IGN);

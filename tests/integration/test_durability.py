@@ -164,9 +164,9 @@ class RecoveryTest(DomsecTestCase):
         total = len(kinds) + 2
         d.wait_log(d.prefix() + r"info queue recovered messages=1 corrupt=%d\s*$" % total)
         for kind, nm, data, reason in kinds + [("a directory", dir_name, None,
-                                                 "not a regular file"),
+                                                 "not a regular file (directory)"),
                                                 ("a symbolic link", link_name, None,
-                                                 "cannot open")]:
+                                                 "not a regular file (symbolic link)")]:
             with self.subTest(kind=kind):
                 d.wait_log(d.prefix() + r"warning queue corrupt file id=%s moved=corrupt/%s "
                            r"reason=%s\s*$" % (re.escape(nm), re.escape(nm), re.escape(reason)))

@@ -4,7 +4,9 @@
  * (rows and whole files skipped by the date in their names), a truncated
  * last row from a crash, a file with a BOM and a header but no rows, bad
  * rows, a line longer than the read size, a round trip through the
- * protocol log writer, and the time argument parser.
+ * protocol log writer, the time argument parser, and log names that are
+ * not regular files (a link to another file, a FIFO, a directory:
+ * skipped and counted, never read nor blocked on).
  */
 #include <fcntl.h>
 #include <ftw.h>
@@ -197,6 +199,46 @@ static void test_truncated_and_empty(void **state)
     log_reader_free(r);
 }
 
+/* test_not_regular - a link, a FIFO, a directory under a log name: skipped, reported, no hang */
+
+static void test_not_regular(void **state)
+{
+    char b[256], path[1024], target[1024];
+    struct log_reader *r = log_reader_new(NULL);
+    struct log_row row;
+    struct log_read_stats st;
+    int n = 0;
+
+    snprintf(target, sizeof(target), "%s.secret", tmpdir);
+    {
+        FILE *f = fopen(target, "w");
+
+        assert_non_null(f);
+        fprintf(f, "%s%s", HDR_RECV, row_text(b, sizeof(b), "2026-11-22T08:00:01.000Z",
+                                              "0000000000000009", 0, "secret"));
+        fclose(f);
+    }
+    snprintf(path, sizeof(path), "%s%s", HDR_RECV, row_text(b, sizeof(b),
+             "2026-11-22T08:00:00.000Z", "0000000000000001", 0, "mine"));
+    put("RECV20261122-1.LOG", path);
+    snprintf(path, sizeof(path), "%s/RECV20261122-2.LOG", tmpdir);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    snprintf(path, sizeof(path), "%s/RECV20261122-3.LOG", tmpdir);
+    assert_int_equal(symlink(target, path), 0);
+    snprintf(path, sizeof(path), "%s/RECV20261122-4.LOG", tmpdir);
+    assert_int_equal(mkdir(path, 0700), 0);
+    assert_int_equal(log_reader_add(r, tmpdir), 0);
+    while (log_reader_next(r, &row) == 1) {
+        n++;
+        assert_true(log_field_eq(&row.f[LOG_P_DATA], "mine"));
+    }
+    assert_int_equal(n, 1);
+    log_reader_stats(r, &st);
+    assert_int_equal(st.errors, 3);
+    log_reader_free(r);
+    unlink(target);
+}
+
 static void test_long_line(void **state)
 {
     size_t big = 300000;
@@ -277,6 +319,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_order, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_time_range, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_truncated_and_empty, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_not_regular, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_long_line, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_writer_round_trip, setup_dir, teardown_dir),
         cmocka_unit_test(test_time_arg),
