@@ -284,6 +284,9 @@ class QueueAdminTest(DeliveryTestCase):
         body = b"".join(b"%s\r\n" % bytes(rnd.choice(b"abcdefghij") for _ in range(70))
                         for _ in range(36000))                          # 2.59 MB: 3 pages
         qid = self.submit(d, ["<x@dead.test>"], message=b"Subject: big\r\n\r\n" + body)
+        # The 250 comes once the file is durable; the queue manager learns of
+        # it a moment later (commit thread -> its loop).
+        wait_until(lambda: qid in self.listed(d), 10, "%s listed" % qid)
         first = self.qjson(d, "show", qid, "--body")
         self.assertTrue(first["body_more"])
         self.assertEqual(first["body_offset"], 0)
