@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "tls_crl.h"
@@ -20,11 +21,13 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
-#define FUZZ_NOW 1796000000             /* 2026-12-01: a fixed "now" keeps runs repeatable */
+static int64_t fuzz_now;                /* today 00:00 UTC: fixed within a run, and current
+                                         * for the CRLs of the PKI scripts/fuzz makes */
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     log_set_level(LOG_FATAL);
+    fuzz_now = (int64_t)time(NULL) / 86400 * 86400;
     return 0;
 }
 
@@ -40,7 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (tls_crl_set_add(s, data, size, "fuzz", NULL, &why) < 0 && why == NULL)
         abort();                        /* a refusal says why */
     for (size_t i = 0; i < tls_crl_set_count(s); i++) {
-        tls_crl_set_info(s, i, FUZZ_NOW, &info);
+        tls_crl_set_info(s, i, fuzz_now, &info);
         if (memchr(info.issuer, '\0', sizeof(info.issuer)) == NULL
             || memchr(info.number, '\0', sizeof(info.number)) == NULL || info.status == NULL)
             abort();
@@ -48,7 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     tls_crl_cdp_urls(data, size, urls, sizeof(urls));
     if (memchr(urls, '\0', sizeof(urls)) == NULL)
         abort();
-    tls_crl_check(s, chain, 2, FUZZ_NOW, &res);
+    tls_crl_check(s, chain, 2, fuzz_now, &res);
     if (memchr(res.reason, '\0', sizeof(res.reason)) == NULL)
         abort();
     tls_crl_set_unref(s);
