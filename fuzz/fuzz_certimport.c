@@ -10,6 +10,7 @@
  * failure says why; an OK bundle's counts and buffers are consistent.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,6 +39,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rc = tls_gen_bundle_read(data + 1, size - 1, (data[0] & 1) ? "fuzz" : NULL, &b, &why);
     if (rc == TLS_GEN_ERROR && why == NULL)
         abort();
+    if (getenv("FUZZ_TRACE") != NULL)   /* see what the seeds reach */
+        fprintf(stderr, "rc=%d why=%s certs=%zu key=%s pkcs12=%d\n", rc, why ? why : "",
+                b.ncerts, b.key.data ? "yes" : "no", (int)b.pkcs12);
     if (rc == TLS_GEN_OK) {
         for (size_t i = 0; i < b.ncerts; i++)
             if (b.certs[i].data == NULL || b.certs[i].len == 0)
