@@ -415,6 +415,12 @@ int tls__gen_key_load(const unsigned char *in, size_t len, const char *password,
         /* a SEC1 key without its public point: derive it */
         if (k->ecc.type == ECC_PRIVATEKEY_ONLY && wc_ecc_make_pub(&k->ecc, NULL) != 0)
             rc = tls__gen_fail(why, "the EC private key has no usable public point");
+        /* wolfSSL 5.5.4 decodes a damaged key (a P-256 public point of 33
+         * bytes, "04" and X only) that wc_EccKeyToDer then crashes on
+         * (fuzz/regressions/certimport/): check the key before any use */
+        else if (wc_ecc_check_key(&k->ecc) != 0)
+            rc = tls__gen_fail(why, "the EC private key is damaged (it does not match its "
+                               "curve or its public point)");
         else
             k->type = ECC_TYPE;
         goto out;

@@ -98,6 +98,7 @@ static void relay_qmsg_envelope(struct relay_qmsg *m, const char *buf, size_t le
 
     for (; p < end && (nl = memchr(p, '\n', (size_t)(end - p))) != NULL; p = nl + 1) {
         if ((size_t)(nl - p) > 7 && memcmp(p, "sender <", 8) == 0) {
+            free(m->sender);            /* a second sender line wins, as in the header */
             m->sender = xstrndup(p + 8, (size_t)(nl - p) - 9);
         } else if ((size_t)(nl - p) > 6 && memcmp(p, "rcpt <", 6) == 0) {
             if (m->nrcpts == cap) {
