@@ -72,13 +72,48 @@ static int relay_proto_atext(int c)
 }
 
 /*
+ * relay_proto_domain - skip a Domain (dot-separated labels of letters, digits
+ * and inner hyphens, each at most 63); returns the end, or NULL.
+ */
+static char *relay_proto_domain(char *p)
+{
+    for (char *lab = p;; p++) {
+        if (isalnum((unsigned char)*p) || *p == '-')
+            continue;
+        if (p == lab || lab[0] == '-' || p[-1] == '-' || p - lab > 63)
+            return NULL;
+        if (*p != '.')
+            return p;
+        lab = p + 1;
+    }
+}
+
+/*
+ * relay_proto_route - skip an RFC 5321 source route, A-d-l ":" where
+ * A-d-l = At-domain *( "," At-domain ) and At-domain = "@" Domain; returns
+ * the character after the ':', or NULL if the route is not one (it must not
+ * reach past the path: "<@x> BODY=a:s@c>" is no route).
+ */
+static char *relay_proto_route(char *p)
+{
+    for (;;) {
+        if (*p++ != '@' || (p = relay_proto_domain(p)) == NULL)
+            return NULL;
+        if (*p == ':')
+            return p + 1;
+        if (*p++ != ',')
+            return NULL;
+    }
+}
+
+/*
  * relay_proto_path - parse "<local@domain>" (RFC 5321 Path / Reverse-path).
  * Leading spaces are allowed.  Sets *addr (owned by the caller; domain
  * lower-cased; "" for <>) and *rest to the text after '>'.  0 or -1.
  */
 static int relay_proto_path(char *p, char **addr, char **rest)
 {
-    char *start, *local, *at = NULL, *q;
+    char *start, *local, *at = NULL;
     size_t llen;
 
     while (*p == ' ')
@@ -90,11 +125,8 @@ static int relay_proto_path(char *p, char **addr, char **rest)
         *rest = p + 1;
         return 0;
     }
-    if (*p == '@') {                    /* source route: skip to ':' */
-        if ((q = strchr(p, ':')) == NULL)
-            return -1;
-        p = q + 1;
-    }
+    if (*p == '@' && (p = relay_proto_route(p)) == NULL)
+        return -1;                      /* source route: checked, dropped */
     start = local = p;
     if (*p == '"') {                    /* quoted-string */
         for (p++; *p != '"'; p++) {
@@ -121,16 +153,8 @@ static int relay_proto_path(char *p, char **addr, char **rest)
                 if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7e || *p == '[')
                     return -1;
             p++;
-        } else {
-            for (char *lab = p;; p++) {
-                if (isalnum((unsigned char)*p) || *p == '-')
-                    continue;
-                if (p == lab || lab[0] == '-' || p[-1] == '-' || p - lab > 63)
-                    return -1;
-                if (*p != '.')
-                    break;
-                lab = p + 1;
-            }
+        } else if ((p = relay_proto_domain(p)) == NULL) {
+            return -1;
         }
         if (p - at > RELAY_DOMAIN_MAX)
             return -1;

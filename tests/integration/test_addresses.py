@@ -63,6 +63,13 @@ INTERNET = [
     ("<user%evil.example>", R["bad_addr"], None),
     ("<evil.example!user>", R["bad_addr"], None),
     ("<@evil.example:>", R["bad_addr"], None),
+    # a source route must be one (RFC 5321 A-d-l), inside the path
+    ("<@evil.example>:user@a.test>", R["bad_addr"], None),
+    ("<@evil..example:user@a.test>", R["bad_addr"], None),
+    ("<@:user@a.test>", R["bad_addr"], None),
+    ("<@evil.example,other.example:user@a.test>", R["bad_addr"], None),
+    ("<@evil.example;@other.example:user@a.test>", R["bad_addr"], None),
+    ("<@-evil.example:user@a.test>", R["bad_addr"], None),
     # ordinary recipients still pass
     ('<"quoted user"@a.test>', R["rcpt_ok"], '<"quoted user"@a.test>'),
     ("<first.last+tag@a.test>", R["rcpt_ok"], "<first.last+tag@a.test>"),
@@ -130,6 +137,16 @@ class AddressTest(DomsecTestCase):
         qid = queued_id(c.transaction("<user%elsewhere.example@example.org>",
                                       ["<user@a.test>"], MSG))
         self.assertEqual(d.read_message(qid).sender, "<user%elsewhere.example@example.org>")
+
+    def test_route_ends_inside_the_path(self):
+        """A route is '@domain,...:' inside the angle brackets: a ':' further
+        on, in a parameter, does not make one (found by fuzz_smtp_cmd: this was
+        sender <s@example.org>)."""
+        d = self.start_daemon(connectors=CONNECTORS)
+        c = d.session()
+        c.expect("MAIL FROM:<@evil.example> BODY=a:s@example.org>", R["bad_addr"])
+        c.expect("MAIL FROM:<@evil.example,@other.example:s@example.org> BODY=8BITMIME",
+                 R["mail_ok"])
 
 
 if __name__ == "__main__":
