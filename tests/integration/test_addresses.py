@@ -140,7 +140,7 @@ class AddressTest(DomsecTestCase):
 
     def test_route_ends_inside_the_path(self):
         """A route is '@domain,...:' inside the angle brackets: a ':' further
-        on, in a parameter, does not make one (found by fuzz_smtp_cmd: this was
+        on, in a parameter, does not make one (noticed writing fuzz_smtp_cmd: this was
         sender <s@example.org>)."""
         d = self.start_daemon(connectors=CONNECTORS)
         c = d.session()
