@@ -13,12 +13,13 @@ import collections
 import os
 import random
 import re
+import socket
 import sys
 import threading
 import time
 import unittest
 
-from domsec_harness import queued_id, wait_until
+from domsec_harness import banner_line, queued_id, wait_until
 from peers import RX_ID, SENDER, SENDER_SINK_IP, DeliveryTestCase, host
 
 KILLS = int(os.environ.get("DOMSEC_CRASH_KILLS", "12"))
@@ -36,12 +37,19 @@ def message(tag, size):
 
 
 class Load:
-    """CLIENTS threads submitting messages over SMTP until stop() or the kill."""
+    """CLIENTS threads submitting messages over SMTP until stop() or the kill.
+
+    A kill -9 ends a session only by closing its connection (end of file, a reset, a
+    refused connect) and only once killing() was called: anything else - a reply
+    other than the one expected (a 451 or 452 for a message, say), a timeout, a
+    connection the daemon closed while alive - is recorded in self.problems."""
 
     def __init__(self, tc, d, rnd, book, rcpts):
         self.tc, self.d, self.book, self.rcpts = tc, d, book, rcpts
         self.stopping = threading.Event()
+        self.killed = threading.Event()             # set just before the kill -9
         self.acked_now = threading.Event()          # set at every 250 read
+        self.problems = []                          # what the kill does not explain
         seeds = [rnd.randrange(1 << 30) for _ in range(CLIENTS)]
         self.threads = [threading.Thread(target=self.client, args=(n, seeds[n]), daemon=True)
                         for n in range(CLIENTS)]
@@ -51,8 +59,15 @@ class Load:
     def client(self, n, seed):
         rnd = random.Random(seed)
         b = self.book
+        c, tag = None, None
         try:
-            c = self.d.session()
+            # d.session() by hand, so that a kill before the EHLO reply is told
+            # from a wrong banner by c.eof
+            c = self.d.connect()
+            banner = c.reply()
+            if banner.lines != [banner_line()]:
+                raise AssertionError("banner %r" % banner.lines)
+            c.ehlo()
             while not self.stopping.is_set():
                 with b.lock:
                     b.serial += 1
@@ -67,8 +82,25 @@ class Load:
                 with b.lock:
                     b.acked[tag] = queued_id(r)
                 self.acked_now.set()
-        except (AssertionError, OSError):
-            pass                                      # the kill ends the session
+        except (AssertionError, OSError) as e:
+            if not self.ended_by_kill(c, e):
+                with b.lock:
+                    self.problems.append("client %d, message %r%s: %s: %s" % (
+                        n, tag, "" if self.killed.is_set() else " (before any kill)",
+                        type(e).__name__, e))
+
+    def ended_by_kill(self, c, e):
+        """Whether e is what a kill -9 of the daemon does to a session: after
+        killing(), a connection closed at a reply boundary (nothing of a reply read),
+        reset, or refused.  A reply, even one read after the kill, is never that."""
+        if not self.killed.is_set() or isinstance(e, socket.timeout):
+            return False
+        if isinstance(e, OSError):
+            return True
+        return c is not None and c.eof and not c.buf
+
+    def killing(self):
+        self.killed.set()
 
     def stop(self):
         self.stopping.set()
@@ -223,10 +255,13 @@ class CrashTest(DeliveryTestCase):
                                interval=0.002)
                 except AssertionError:
                     kind = "at-dot (none seen)"
+            load.killing()
             kill_times.append(time.monotonic())
             d.kill9()
             kinds[kind] += 1
             load.stop()
+            self.assertEqual(load.problems, [], "sessions that ended otherwise than by the "
+                             "kill (kill %d)" % (k + 1))
             d.restart()
             d.wait_log(d.prefix() + r"info queue recovered messages=\d+ corrupt=0\s*$")
         self.assertGreater(len(book.acked), 0, "no message was acknowledged at all")

@@ -335,9 +335,13 @@ class SlowClientTest(SlowClient, DomsecTestCase):
                                     "the partial message removed from incoming/"), True)
 
     def test_text_above_min_data_rate_may_outlast_command_timeout(self):
-        """20 bytes per 0.5 s against min_data_rate 10: the 5.5 s message takes more
-        than twice command_timeout and is accepted, as the commands around it."""
-        d = self.daemon(min_data_rate="10")
+        """20 bytes per 0.5 s against min_data_rate 10: the 5.5 s message outlasts
+        command_timeout (4 s here) and is accepted, as the commands around it.  Each
+        chunk moves the deadline to at most command_timeout ahead, so the margin
+        for a stall of this test between two chunks is command_timeout - PACE:
+        3.5 s with 4 s (1.5 s with the 2 s of the other tests was too little on a
+        loaded machine)."""
+        d = self.daemon(min_data_rate="10", command_timeout="4s")
         c = d.session()
         c.expect("MAIL FROM:<s@example.org>", R["mail_ok"])
         c.expect("RCPT TO:<user@a.test>", R["rcpt_ok"])
@@ -349,7 +353,8 @@ class SlowClientTest(SlowClient, DomsecTestCase):
                 self.fail("the server spoke after %d bytes at 40 bytes/s: %r"
                           % (i, c.reply(1.0).lines))
             c.send(body[i:i + 20])
-        self.assertGreater(time.monotonic() - t0, 4.0)   # the scenario, not the verdict
+        # the scenario (the text took longer than command_timeout), not the verdict
+        self.assertGreater(time.monotonic() - t0, 4.0)
         c.send(b".\r\n")
         qid = queued_id(c.reply())
         self.assertEqual(d.read_message(qid).message, body)

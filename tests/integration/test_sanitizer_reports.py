@@ -1,16 +1,22 @@
 """The harness fails a test on a sanitizer report of any process it started
 (domsec_harness.py, SAN_DIR): a daemon's own report (its pid) in the
-Daemon's cleanup, a CLI's report after the test, each claimed once.  Reports
-are planted here as ASan's log_path writes them (SAN_DIR/asan.PID), so this
-runs in every build; that a sanitized domsecd really writes there is in
-docs/RELIABILITY.md (a leak preloaded into the ASan build is reported)."""
+Daemon's cleanup, a CLI's report after the test, each claimed once.  Most
+tests here plant reports as ASan's log_path writes them (SAN_DIR/asan.PID),
+so they run in every build.  RealLeakTest runs real processes with a real
+leak (tests/integration/preload/leak_at_start.c preloaded): in the ASan
+build their LeakSanitizer reports must reach SAN_DIR and fail the test that
+started them; in a build without sanitizers the same processes must leave
+SAN_DIR empty and the test passing (it says which build it checked)."""
 import contextlib
 import io
 import os
+import re
+import subprocess
+import sys
 import unittest
 
 import domsec_harness
-from domsec_harness import DomsecTestCase, SAN_DIR
+from domsec_harness import Daemon, DomsecTestCase, SAN_DIR, domsecd_path
 
 REPORT = ("=================================================================\n"
           "==%d==ERROR: LeakSanitizer: detected memory leaks\n\n"
@@ -86,6 +92,87 @@ class SanitizerReportTest(DomsecTestCase):
             os._exit = real_exit
             os.makedirs(SAN_DIR, mode=0o1777, exist_ok=True)   # the rest of this run
             os.chmod(SAN_DIR, 0o1777)
+
+
+def asan_runtime():
+    """The AddressSanitizer runtime domsecd links (ASan build), or None."""
+    out = subprocess.run(["ldd", domsecd_path()], stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, timeout=30).stdout.decode()
+    m = re.search(r"^\s*libasan\.so\S* => (\S+)", out, re.M)
+    return m.group(1) if m else None
+
+
+def leak_lib():
+    build = os.environ.get("DOMSEC_BUILD")
+    if not build:
+        raise AssertionError("DOMSEC_BUILD is not set (the leaking library is "
+                             "$DOMSEC_BUILD/tests/libleak_at_start.so)")
+    lib = os.path.join(os.path.abspath(build), "tests", "libleak_at_start.so")
+    if not os.path.isfile(lib):
+        raise AssertionError("%s is missing: build the 'leak_at_start' target" % lib)
+    return lib
+
+
+class RealLeakTest(DomsecTestCase):
+    """A leak preloaded into domsecd, and into a CLI run (domsecd --print-config).
+    The sanitizer runtime comes first in LD_PRELOAD, as ASan requires of a
+    preloaded library."""
+    LEAK = r"Direct leak of \d+ byte\(s\) in \d+ object\(s\) allocated from:"
+
+    def setUp(self):
+        self.runtime = asan_runtime()
+        self.preload = " ".join(p for p in (self.runtime, leak_lib()) if p)
+        sys.stderr.write("\n%s: %s build (domsecd %s libasan): LD_PRELOAD=%s\n"
+                         % (self.id(), "ASan" if self.runtime else "normal",
+                            "links" if self.runtime else "does not link", self.preload))
+
+    def wrap(self, argv):
+        return ["env", "LD_PRELOAD=" + self.preload] + argv
+
+    def test_a_leaking_daemon_fails_its_test(self):
+        outer, seen = self, {}
+
+        class Inner(DomsecTestCase):
+            def test_daemon(self):
+                d = Daemon(self)
+                d.start(wrap=outer.wrap)
+                seen["pid"] = d.pid
+                seen["status"] = d.stop()      # LeakSanitizer reports at this exit
+
+        self.assert_claimed(run_inner(Inner("test_daemon")), seen)
+
+    def test_a_leaking_cli_fails_the_test_that_ran_it(self):
+        outer, seen = self, {}
+
+        class Inner(DomsecTestCase):
+            def test_cli(self):
+                d = Daemon(self)
+                with subprocess.Popen(outer.wrap([d.exe, "--print-config", "-c",
+                                                  d.config_path]),
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as p:
+                    seen["pid"] = p.pid          # env execs domsecd: the same pid
+                    seen["stderr"] = p.communicate(timeout=60)[1]
+                    seen["status"] = p.returncode
+
+        self.assert_claimed(run_inner(Inner("test_cli")), seen)
+        self.assertNotIn(b"LeakSanitizer", seen["stderr"])   # to SAN_DIR, not stderr
+
+    def assert_claimed(self, problems, seen):
+        """The inner test that started process seen["pid"] failed on its leak
+        report alone (ASan build), or passed with no report (normal build)."""
+        self.assertIn("status", seen, problems)
+        if not self.runtime:
+            self.assertEqual((problems, seen["status"]), ([], 0),
+                             "a build without sanitizers reported the leak")
+            self.assertEqual(os.listdir(SAN_DIR), [])
+            return
+        self.assertEqual(len(problems), 1, problems)
+        self.assertIn("sanitizer report %s" % os.path.join(SAN_DIR, "asan.%d" % seen["pid"]),
+                      problems[0])
+        self.assertIn("ERROR: LeakSanitizer: detected memory leaks", problems[0])
+        self.assertRegex(problems[0], self.LEAK)
+        self.assertIn("leak_at_start", problems[0])       # the constructor, in the stack
+        self.assertEqual(os.listdir(SAN_DIR), [])         # claimed once
 
 
 if __name__ == "__main__":
