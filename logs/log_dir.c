@@ -19,8 +19,10 @@
  *  the day taken by something that is not a log file of ours (a symbolic
  *  link, a directory, a FIFO, a hard-linked file) is never opened through
  *  nor blocked on (O_NOFOLLOW, O_NONBLOCK, O_EXCL): it is passed over to
- *  the next instance with a warning naming it, so the log is still
- *  written.
+ *  the next instance, so the log is still written however many names are
+ *  taken.  Each taken name is warned once a day (the first
+ *  LOG_DIR_TAKEN_MAX of a day one by one, then one line for the rest) and
+ *  not tried again that day: lf->taken_* remember the highest.
  *  log__dir_retention() deletes, newest kept first, the files past
  *  max_directory_size, then those older than max_age (by mtime); it never
  *  deletes the file being written nor a file whose name is not
@@ -42,7 +44,7 @@
 #include "log_int.h"
 #include "log_path.h"
 
-#define LOG_DIR_TAKEN_MAX 100           /* names passed over before giving up */
+#define LOG_DIR_TAKEN_MAX 100           /* taken names of a day warned one by one */
 
 /* log_file_name - PREFIXyyyymmdd-N.LOG for a day number */
 
@@ -183,24 +185,41 @@ void log__dir_retention(struct log_file *lf)
     }
     free(v);
 }
-/* log_dir_taken - name (of a day's files) is not a log we may write: say so */
+/* log_dir_taken - name, instance n of day, is not a log we may write: say so
+ * once, and remember it */
 
-static void log_dir_taken(struct log_file *lf, const char *name, bool denied)
+static void log_dir_taken(struct log_file *lf, uint64_t day, unsigned n, const char *name,
+                          bool denied)
 {
     struct stat st;
-    const char *why = fstatat(lf->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ? "unknown"
+    const char *why;
+
+    if (lf->taken_day != day) {
+        lf->taken_day = day;
+        lf->taken_hi = lf->taken_warned = 0;
+    }
+    if (n <= lf->taken_hi)
+        return;                         /* warned today */
+    lf->taken_hi = n;
+    if (++lf->taken_warned > LOG_DIR_TAKEN_MAX) {
+        if (lf->taken_warned == LOG_DIR_TAKEN_MAX + 1)
+            log_warnx("logs", 0, "log file names taken dir=%s day=%.8s: more than %d, the "
+                      "others of the day passed over without a warning", lf->dir,
+                      name + strlen(lf->prefix), LOG_DIR_TAKEN_MAX);
+        return;
+    }
+    why = fstatat(lf->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ? "unknown"
         : S_ISREG(st.st_mode) && st.st_nlink > 1 ? "hard-linked file"
         : S_ISREG(st.st_mode) && denied ? "file we may not write"
         : log_path_kind(st.st_mode);
-
     log_warnx("logs", 0, "log file name taken dir=%s file=%s kind=%s: writing the next "
               "instance", lf->dir, name, why);
 }
 
-/* log_dir_continue - open the day's file name to append to: -1 (errno), or -2
- * when the name is taken by something that is not our log (warned) */
+/* log_dir_continue - open the day's file name (instance n) to append to: -1
+ * (errno), or -2 when the name is taken by something that is not our log */
 
-static int log_dir_continue(struct log_file *lf, const char *name)
+static int log_dir_continue(struct log_file *lf, uint64_t day, unsigned n, const char *name)
 {
     struct stat st;
     int fd = openat(lf->dirfd, name, O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK
@@ -212,7 +231,7 @@ static int log_dir_continue(struct log_file *lf, const char *name)
      * someone else's file (root's, while we still are). */
     if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1)
         return fd;
-    log_dir_taken(lf, name, fd < 0 && errno != ELOOP);
+    log_dir_taken(lf, day, n, name, fd < 0 && errno != ELOOP);
     if (fd >= 0)
         close(fd);
     return -2;
@@ -224,7 +243,7 @@ int log__dir_open_day(struct log_file *lf, uint64_t day, bool force_new)
 {
     struct log_entry *v;
     size_t n;
-    unsigned top = 0, taken = 0;
+    unsigned top = 0;
     uint64_t top_size = 0;
     char name[64];
     int fd;
@@ -237,7 +256,7 @@ int log__dir_open_day(struct log_file *lf, uint64_t day, bool force_new)
     free(v);
     if (top > 0 && !force_new && (lf->max_file == 0 || top_size < lf->max_file)) {
         log_file_name(lf, day, top, name, sizeof(name));
-        fd = log_dir_continue(lf, name);
+        fd = log_dir_continue(lf, day, top, name);
         if (fd == -1) {
             if (!lf->werr_logged)
                 log_err("logs", 0, "log file open failed dir=%s file=%s", lf->dir, name);
@@ -272,14 +291,17 @@ int log__dir_open_day(struct log_file *lf, uint64_t day, bool force_new)
         return 0;
     }
     /* The next instance; a name taken by something else (a link, a
-     * directory, a FIFO, a hard link: not listed above) is passed over. */
+     * directory, a FIFO, a hard link: not listed above) is passed over,
+     * and one found taken today is not tried again. */
+    if (lf->taken_day == day && top < lf->taken_hi)
+        top = lf->taken_hi;
     for (;;) {
         log_file_name(lf, day, ++top, name, sizeof(name));
         fd = openat(lf->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC
                     | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, 0640);
-        if (fd >= 0 || errno != EEXIST || ++taken > LOG_DIR_TAKEN_MAX)
+        if (fd >= 0 || errno != EEXIST)
             break;
-        log_dir_taken(lf, name, false);
+        log_dir_taken(lf, day, top, name, false);
     }
     if (fd < 0) {
         if (!lf->werr_logged)

@@ -153,6 +153,9 @@ struct log_file {
     bool    had_file;                   /* a file was open before: a new one is a rotation */
     uint64_t last_retention;
     uint64_t drops_reported;
+    uint64_t taken_day;                 /* log_dir.c: the day of the two below */
+    unsigned taken_hi;                  /* its highest instance found taken (warned) */
+    unsigned taken_warned;              /* its taken names warned */
 };
 
 /* log_audit.c */

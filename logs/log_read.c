@@ -24,13 +24,26 @@
  *  Errors: a file that cannot be opened or read is reported on stderr,
  *  counted in stats.errors, and skipped; the scan goes on.  So is a log
  *  name that is not a regular file (a symbolic link or a FIFO found in a
- *  directory - never followed nor blocked on: `domsec log` may run as
- *  root over directories the service user owns).
+ *  directory - never followed nor blocked on) or a file with more than
+ *  one hard link.
+ *
+ *  Links: `domsec log` may run as root over directories the service user
+ *  owns, who may swap any entry there for a link at any time.  The path
+ *  given to log_reader_add() is opened by the rule of log_path_open() (a
+ *  link is followed only from a directory that only root or we may
+ *  change; a refusal is logged as an error, ELOOP); below it nothing is
+ *  reached by name: the walk opens each directory with openat(O_NOFOLLOW)
+ *  from its parent's descriptor, keeps the descriptor of each directory
+ *  that holds a log file (owned by the reader, closed by
+ *  log_reader_free()), and log_reader_next() opens the file from it with
+ *  O_NOFOLLOW; a link found then (ELOOP) is "not a regular file".
  */
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,20 +51,31 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "log_path.h"
 #include "log_read.h"
 
 #define LOG_READ_DEPTH 4
+#define LOG_READ_MAX_LINKS 40           /* links followed from a file named */
 
 struct log_read_file {
-    char   *path;                       /* xstrdup()ed */
+    char   *path;                       /* for messages and rows; xasprintf()ed */
+    const char *name;                   /* its last component, in path */
+    size_t  dir;                        /* the directory it is opened from: dirs[dir] */
     enum log_read_kind kind;            /* LOG_READ_NKINDS: from the header */
     long    day;                        /* from the name; -1 unknown */
     unsigned n;                         /* instance N */
 };
 
+struct log_read_dir {                   /* a directory files are opened from */
+    int     fd;                         /* owned (O_RDONLY | O_DIRECTORY) */
+    char   *path;                       /* as named or walked; xstrdup()ed */
+};
+
 struct log_reader {
     struct log_read_file *files;        /* owned */
     size_t  nfiles, files_cap, cur;     /* cur: next file to open */
+    struct log_read_dir *dirs;          /* owned */
+    size_t  ndirs, dirs_cap;
     char    from[LOG_READ_TSLEN + 1], to[LOG_READ_TSLEN + 1];
     size_t  from_len, to_len;
     long    from_day, to_day;           /* -1: open */
@@ -179,63 +203,92 @@ static bool log_read_parse_name(const char *base, enum log_read_kind *kind, long
     return false;
 }
 
-/* log_read_push - remember one file */
+/* log_read_keep_dir - the reader takes descriptor fd of directory path: its index */
 
-static void log_read_push(struct log_reader *r, const char *path, enum log_read_kind kind,
-                          long day, unsigned n)
+static size_t log_read_keep_dir(struct log_reader *r, int fd, const char *path)
+{
+    if (r->ndirs == r->dirs_cap) {
+        r->dirs_cap = r->dirs_cap ? 2 * r->dirs_cap : 8;
+        r->dirs = xrealloc(r->dirs, r->dirs_cap * sizeof(*r->dirs));
+    }
+    r->dirs[r->ndirs] = (struct log_read_dir){ fd, xstrdup(path) };
+    return r->ndirs++;
+}
+
+/* log_read_push - remember file name (in path, taken) of directory dirs[dir] */
+
+static void log_read_push(struct log_reader *r, size_t dir, char *path, const char *name,
+                          enum log_read_kind kind, long day, unsigned n)
 {
     for (size_t i = 0; i < r->nfiles; i++)
-        if (strcmp(r->files[i].path, path) == 0)
+        if (strcmp(r->files[i].path, path) == 0) {
+            free(path);
             return;
+        }
     if (r->nfiles == r->files_cap) {
         r->files_cap = r->files_cap ? 2 * r->files_cap : 64;
         r->files = xrealloc(r->files, r->files_cap * sizeof(*r->files));
     }
-    r->files[r->nfiles++] = (struct log_read_file){ xstrdup(path), kind, day, n };
+    r->files[r->nfiles++] = (struct log_read_file){ path, name, dir, kind, day, n };
 }
 
-/* log_read_walk - collect log files under a directory */
+/* log_read_walk - collect log files under directory fd (taken), shown as dir */
 
-static void log_read_walk(struct log_reader *r, const char *dir, int depth)
+static void log_read_walk(struct log_reader *r, int fd, const char *dir, int depth)
 {
-    DIR *d = opendir(dir);
+    int     dfd = dup(fd);              /* closedir() closes it; fd may be kept */
+    DIR    *d = dfd < 0 ? NULL : fdopendir(dfd);
+    size_t  kept = SIZE_MAX;            /* fd's index in dirs once a file needs it */
     struct dirent *de;
 
     if (d == NULL) {
         fprintf(stderr, "domsec: log: %s: %s\n", dir, strerror(errno));
         r->st.errors++;
+        if (dfd >= 0)
+            close(dfd);
+        close(fd);
         return;
     }
     while ((de = readdir(d)) != NULL) {
         enum log_read_kind kind;
         long day;
         unsigned n;
-        char *p;
+        struct stat sb;
+        int sub;
 
         if (de->d_name[0] == '.')
             continue;
-        p = xasprintf("%s/%s", dir, de->d_name);
         if (log_read_parse_name(de->d_name, &kind, &day, &n)) {
-            struct stat sb;
-
             /* Only a regular file: the service user owns the log directories
              * and could leave a link to root's file or a FIFO there. */
-            if (lstat(p, &sb) == 0 && S_ISREG(sb.st_mode)) {
-                log_read_push(r, p, kind, day, n);
+            if (fstatat(fd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(sb.st_mode)) {
+                char   *p = xasprintf("%s/%s", dir, de->d_name);
+
+                if (kept == SIZE_MAX)
+                    kept = log_read_keep_dir(r, fd, dir);
+                log_read_push(r, kept, p, p + strlen(dir) + 1, kind, day, n);
             } else {
-                fprintf(stderr, "domsec: log: %s: not a regular file, skipped\n", p);
+                fprintf(stderr, "domsec: log: %s/%s: not a regular file, skipped\n", dir,
+                        de->d_name);
                 r->st.errors++;
             }
-        } else if (depth > 0) {
-            struct stat sb;
+        } else if (depth > 0 && (de->d_type == DT_DIR || de->d_type == DT_UNKNOWN)) {
+            /* A link (ELOOP) or not a directory (ENOTDIR) is not walked. */
+            sub = openat(fd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (sub >= 0) {
+                char   *p = xasprintf("%s/%s", dir, de->d_name);
 
-            if ((de->d_type == DT_DIR || (de->d_type == DT_UNKNOWN && stat(p, &sb) == 0
-                                          && S_ISDIR(sb.st_mode))))
-                log_read_walk(r, p, depth - 1);
+                log_read_walk(r, sub, p, depth - 1);
+                free(p);
+            } else if (errno != ELOOP && errno != ENOTDIR) {
+                fprintf(stderr, "domsec: log: %s/%s: %s\n", dir, de->d_name, strerror(errno));
+                r->st.errors++;
+            }
         }
-        free(p);
     }
     closedir(d);
+    if (kept == SIZE_MAX)
+        close(fd);
 }
 
 /* log_read_cmp - order files by day, N, kind, path */
@@ -279,25 +332,79 @@ struct log_reader *log_reader_new(const struct log_read_opts *opts)
     return r;
 }
 
+/* log_read_add_file - add file path (not a directory); links: followed so far */
+
+static int log_read_add_file(struct log_reader *r, const char *path, int links)
+{
+    const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
+    char   *dir = slash == NULL ? xstrdup(".") : slash == path ? xstrdup("/")
+        : xstrndup(path, (size_t)(slash - path));
+    enum log_read_kind kind = LOG_READ_NKINDS;
+    long day = -1;
+    unsigned n = 0;
+    size_t  known = 0;
+    struct stat sb;
+    bool    own;                        /* fd is ours to keep or close */
+    int     fd, rc = 0, err;
+
+    /* The files of one directory (a shell's RECV*.LOG) share its descriptor. */
+    while (known < r->ndirs && strcmp(r->dirs[known].path, dir) != 0)
+        known++;
+    own = known == r->ndirs;
+    fd = own ? log_path_open("log", dir, 0, LOG_PATH_OPEN) : r->dirs[known].fd;
+    if (fd < 0 || fstatat(fd, base, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
+        rc = -1;
+    } else if (S_ISLNK(sb.st_mode)) {
+        /* Followed only where log_path_open would: let it judge (a refusal
+         * is logged, ELOOP); it stops at the target, not a directory. */
+        char    target[PATH_MAX];
+        ssize_t len;
+        int     t = log_path_openat("log", fd, dir, base, 0, LOG_PATH_OPEN);
+
+        if (t >= 0) {                   /* now a directory: walk it */
+            log_read_walk(r, t, path, LOG_READ_DEPTH);
+        } else if (errno != ENOTDIR) {
+            rc = -1;
+        } else if (links >= LOG_READ_MAX_LINKS) {
+            rc = -1, errno = ELOOP;
+        } else if ((len = readlinkat(fd, base, target, sizeof(target) - 1)) < 0) {
+            rc = -1;
+        } else {
+            char   *next;
+
+            target[len] = '\0';
+            next = target[0] == '/' ? xstrdup(target) : xasprintf("%s/%s", dir, target);
+            rc = log_read_add_file(r, next, links + 1);
+            free(next);
+        }
+    } else {
+        char   *p = xstrdup(path);
+
+        if (!log_read_parse_name(base, &kind, &day, &n))
+            kind = LOG_READ_NKINDS, day = -1, n = 0;
+        if (own)
+            known = log_read_keep_dir(r, fd, dir);
+        log_read_push(r, known, p, p + (base - path), kind, day, n);
+        own = false;
+    }
+    err = errno;
+    if (own && fd >= 0)
+        close(fd);
+    free(dir);
+    errno = err;
+    return rc;
+}
+
 /* log_reader_add - add a file or every log file under a directory */
 
 int log_reader_add(struct log_reader *r, const char *path)
 {
-    struct stat sb;
-    const char *base = strrchr(path, '/');
-    enum log_read_kind kind = LOG_READ_NKINDS;
-    long day = -1;
-    unsigned n = 0;
+    int     fd = log_path_open("log", path, 0, LOG_PATH_OPEN);
 
-    if (stat(path, &sb) != 0)
+    if (fd >= 0)
+        log_read_walk(r, fd, path, LOG_READ_DEPTH);
+    else if (errno != ENOTDIR || log_read_add_file(r, path, 0) < 0)
         return -1;
-    if (S_ISDIR(sb.st_mode)) {
-        log_read_walk(r, path, LOG_READ_DEPTH);
-    } else {
-        if (!log_read_parse_name(base ? base + 1 : path, &kind, &day, &n))
-            kind = LOG_READ_NKINDS, day = -1, n = 0;
-        log_read_push(r, path, kind, day, n);
-    }
     if (r->nfiles > 1)
         qsort(r->files, r->nfiles, sizeof(*r->files), log_read_cmp);
     return 0;
@@ -327,6 +434,8 @@ static bool log_read_open_next(struct log_reader *r)
 {
     while (r->cur < r->nfiles) {
         struct log_read_file *f = &r->files[r->cur++];
+        const char *why = NULL;
+        char    nlinks[64];
         struct stat sb;
 
         if (f->kind != LOG_READ_NKINDS && !(r->kinds & (1u << f->kind)))
@@ -336,18 +445,21 @@ static bool log_read_open_next(struct log_reader *r)
             r->st.files_skipped++;
             continue;
         }
-        /* O_NONBLOCK: a FIFO never blocks the open; it is refused below. */
-        r->fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-        if (r->fd >= 0 && (fstat(r->fd, &sb) < 0 || !S_ISREG(sb.st_mode))) {
-            close(r->fd);
-            r->fd = -1;
-            fprintf(stderr, "domsec: log: %s: not a regular file, skipped\n", f->path);
+        /* From the directory walked, never through a link put there since
+         * (ELOOP); O_NONBLOCK: a FIFO never blocks the open. */
+        r->fd = openat(r->dirs[f->dir].fd, f->name, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY
+                       | O_NOFOLLOW);
+        if (r->fd < 0)
+            why = errno == ELOOP ? "not a regular file, skipped" : strerror(errno);
+        else if (fstat(r->fd, &sb) < 0 || !S_ISREG(sb.st_mode))
+            why = "not a regular file, skipped";
+        else if (sb.st_nlink > 1)       /* its other name could be root's file */
+            why = (snprintf(nlinks, sizeof(nlinks), "hard-linked file (%ju links), skipped",
+                            (uintmax_t)sb.st_nlink), nlinks);
+        if (why != NULL) {
+            fprintf(stderr, "domsec: log: %s: %s\n", f->path, why);
             r->st.errors++;
-            continue;
-        }
-        if (r->fd < 0) {
-            fprintf(stderr, "domsec: log: %s: %s\n", f->path, strerror(errno));
-            r->st.errors++;
+            log_read_close_file(r);
             continue;
         }
 #ifdef POSIX_FADV_SEQUENTIAL
@@ -552,6 +664,11 @@ void log_reader_free(struct log_reader *r)
     for (size_t i = 0; i < r->nfiles; i++)
         free(r->files[i].path);
     free(r->files);
+    for (size_t i = 0; i < r->ndirs; i++) {
+        close(r->dirs[i].fd);
+        free(r->dirs[i].path);
+    }
+    free(r->dirs);
     free(r->buf);
     free(r);
 }

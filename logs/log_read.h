@@ -89,7 +89,9 @@ struct log_reader;                      /* opaque */
 struct log_reader *log_reader_new(const struct log_read_opts *opts);
 /* A file (any name; the kind comes from the name, else the #Log-type
  * header) or a directory (searched 4 levels deep for RECV*, SEND*, MSGTRK*
- * files named PREFIXyyyymmdd-N.LOG).  0, or -1 with errno (not found). */
+ * files named PREFIXyyyymmdd-N.LOG).  A symbolic link in path is followed
+ * only where log_path_open() follows one; none below it (log_read.c).
+ * 0, or -1 with errno (not found; ELOOP: a link refused, logged). */
 int     log_reader_add(struct log_reader *r, const char *path);
 /* Start again from the first file (a second pass).  */
 void    log_reader_rewind(struct log_reader *r);

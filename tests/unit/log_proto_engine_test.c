@@ -396,33 +396,6 @@ static void test_flush_timer(void **state)
     log_proto_close(lp);
 }
 
-/* capture stderr (log.c's output) into a file while fn runs */
-
-static int capture_begin(char *path)
-{
-    int saved, fd;
-
-    fflush(stderr);
-    saved = dup(2);
-    fd = mkstemp(path);
-    assert_true(fd >= 0);
-    dup2(fd, 2);
-    close(fd);
-    return saved;
-}
-
-static char *capture_end(int saved, const char *path)
-{
-    char *out;
-
-    fflush(stderr);
-    dup2(saved, 2);
-    close(saved);
-    out = slurp(path, NULL);
-    unlink(path);
-    return out;
-}
-
 static void test_stuck_disk(void **state)
 {
     struct log_proto_props pr = {

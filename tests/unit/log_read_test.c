@@ -6,8 +6,13 @@
  * rows, a line longer than the read size, a round trip through the
  * protocol log writer, the time argument parser, and log names that are
  * not regular files (a link to another file, a FIFO, a directory:
- * skipped and counted, never read nor blocked on).
+ * skipped and counted, never read nor blocked on), a file or directory
+ * swapped for a link after the walk (never read through), links in the
+ * path named (followed only from a directory no one else may write), and
+ * files named one by one (one descriptor for their directory).
  */
+#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <setjmp.h>
@@ -239,6 +244,184 @@ static void test_not_regular(void **state)
     unlink(target);
 }
 
+/* put_row - tmpdir/name: a receive log with one row whose data is data */
+
+static void put_row(const char *name, const char *data)
+{
+    char b[256], all[1024];
+
+    snprintf(all, sizeof(all), "%s%s", HDR_RECV,
+             row_text(b, sizeof(b), "2026-11-22T08:00:00.000Z", "0000000000000001", 0, data));
+    put(name, all);
+}
+
+/* read_all - the rows' data, joined by ' ', into out; returns the count */
+
+static int read_all(struct log_reader *r, char *out, size_t size)
+{
+    struct log_row row;
+    char one[64];
+    int n = 0;
+
+    out[0] = '\0';
+    while (log_reader_next(r, &row) == 1) {
+        log_field_copy(&row.f[LOG_P_DATA], one, sizeof(one));
+        snprintf(out + strlen(out), size - strlen(out), "%s%s", n++ ? " " : "", one);
+    }
+    return n;
+}
+
+/* test_swapped_after_walk - a log file replaced, after the walk, by a
+ * symbolic link or a hard link to root's file is not read (issue 15) */
+
+static void test_swapped_after_walk(void **state)
+{
+    char target[300], path[300], got[256], cap[] = "/tmp/log_read_err.XXXXXX", *err;
+    struct log_reader *r = log_reader_new(NULL);
+    struct log_read_stats st;
+    int saved, n;
+
+    put_row("secret", "secret");        /* root's file, moved out of the walk */
+    snprintf(path, sizeof(path), "%s/secret", tmpdir);
+    snprintf(target, sizeof(target), "%s.secret", tmpdir);
+    assert_int_equal(rename(path, target), 0);
+    put_row("RECV20261122-1.LOG", "mine");
+    put_row("RECV20261122-2.LOG", "mine");
+    put_row("RECV20261122-3.LOG", "mine too");
+    assert_int_equal(log_reader_add(r, tmpdir), 0);
+    /* Between the walk and the reads, -1 becomes a link to the secret, -2 a
+     * hard link. */
+    snprintf(path, sizeof(path), "%s/RECV20261122-1.LOG", tmpdir);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(symlink(target, path), 0);
+    snprintf(path, sizeof(path), "%s/RECV20261122-2.LOG", tmpdir);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(link(target, path), 0);
+    saved = capture_begin(cap);
+    n = read_all(r, got, sizeof(got));
+    err = capture_end(saved, cap);
+    assert_string_equal(got, "mine too");
+    assert_int_equal(n, 1);
+    log_reader_stats(r, &st);
+    assert_int_equal(st.errors, 2);
+    assert_non_null(strstr(err, "RECV20261122-1.LOG: not a regular file, skipped"));
+    assert_non_null(strstr(err, "RECV20261122-2.LOG: hard-linked file (2 links), skipped"));
+    free(err);
+    log_reader_free(r);
+    unlink(target);
+}
+
+/* test_dir_swapped_after_walk - a directory replaced after the walk by a
+ * link to another: the files are read from the directory walked */
+
+static void test_dir_swapped_after_walk(void **state)
+{
+    char a[300], b[300], got[256];
+    struct log_reader *r = log_reader_new(NULL);
+
+    snprintf(a, sizeof(a), "%s/SmtpReceive", tmpdir);
+    assert_int_equal(mkdir(a, 0700), 0);
+    put_row("SmtpReceive/RECV20261122-1.LOG", "walked");
+    snprintf(b, sizeof(b), "%s/planted", tmpdir);
+    assert_int_equal(mkdir(b, 0700), 0);
+    put_row("planted/RECV20261122-1.LOG", "planted");
+    assert_int_equal(log_reader_add(r, tmpdir), 0);
+    snprintf(b, sizeof(b), "%s/SmtpReceive.old", tmpdir);
+    assert_int_equal(rename(a, b), 0);
+    assert_int_equal(symlink("planted", a), 0);
+    assert_int_equal(read_all(r, got, sizeof(got)), 2);
+    assert_string_equal(got, "walked planted");    /* planted/ itself was walked too */
+    log_reader_free(r);
+}
+
+/* open_fds - how many descriptors this process has open */
+
+static int open_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    int n = 0;
+
+    assert_non_null(d);
+    while (readdir(d) != NULL)
+        n++;
+    closedir(d);
+    return n;
+}
+
+/* test_named_files - files named one by one share their directory's
+ * descriptor (a shell's RECV*.LOG), and freeing the reader closes it */
+
+static void test_named_files(void **state)
+{
+    char path[300], got[256];
+    int before = open_fds();
+    struct log_reader *r = log_reader_new(NULL);
+
+    for (int i = 1; i <= 3; i++) {
+        snprintf(path, sizeof(path), "RECV20261122-%d.LOG", i);
+        put_row(path, i == 2 ? "two" : "other");
+        snprintf(path, sizeof(path), "%s/RECV20261122-%d.LOG", tmpdir, i);
+        assert_int_equal(log_reader_add(r, path), 0);
+    }
+    assert_int_equal(log_reader_add(r, path), 0);     /* twice: read once */
+    assert_int_equal(open_fds(), before + 1);
+    assert_int_equal(read_all(r, got, sizeof(got)), 3);
+    assert_string_equal(got, "other two other");
+    log_reader_free(r);
+    assert_int_equal(open_fds(), before);
+}
+
+/* test_top_link - the directory or file named: a link is followed only
+ * where log_path_open follows one (a directory only root or we may
+ * change); links below it never */
+
+static void test_top_link(void **state)
+{
+    char path[300], file[300], dir[300], got[256], cap[] = "/tmp/log_read_err.XXXXXX", *err;
+    struct log_reader *r = log_reader_new(NULL);
+    int saved, rc[2], err_no[2];
+
+    snprintf(dir, sizeof(dir), "%s/real", tmpdir);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    put_row("real/RECV20261122-1.LOG", "real");
+    /* In tmpdir (ours, mode 0700): followed, to a directory and to a file. */
+    snprintf(path, sizeof(path), "%s/logs", tmpdir);
+    assert_int_equal(symlink("real", path), 0);
+    assert_int_equal(log_reader_add(r, path), 0);
+    snprintf(path, sizeof(path), "%s/RECV20261122-9.LOG", tmpdir);
+    assert_int_equal(symlink("real/RECV20261122-1.LOG", path), 0);
+    assert_int_equal(log_reader_add(r, path), 0);
+    assert_int_equal(read_all(r, got, sizeof(got)), 2);
+    assert_string_equal(got, "real real");
+    log_reader_free(r);
+    /* In a directory others may write: refused, and said so. */
+    snprintf(dir, sizeof(dir), "%s/open", tmpdir);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    assert_int_equal(chmod(dir, 0777), 0);
+    snprintf(path, sizeof(path), "%s/open/logs", tmpdir);
+    assert_int_equal(symlink("../real", path), 0);
+    r = log_reader_new(NULL);
+    snprintf(file, sizeof(file), "%s/open/RECV20261122-1.LOG", tmpdir);
+    assert_int_equal(symlink("../real/RECV20261122-1.LOG", file), 0);
+    saved = capture_begin(cap);
+    errno = 0;
+    rc[0] = log_reader_add(r, path);
+    err_no[0] = errno;
+    errno = 0;
+    rc[1] = log_reader_add(r, file);
+    err_no[1] = errno;
+    err = capture_end(saved, cap);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(rc[i], -1);
+        assert_int_equal(err_no[i], ELOOP);
+    }
+    assert_non_null(strstr(err, "open/logs is a symbolic link: refusing to follow it"));
+    assert_non_null(strstr(err, "open/RECV20261122-1.LOG is a symbolic link: refusing to follow it"));
+    free(err);
+    assert_int_equal(read_all(r, got, sizeof(got)), 0);
+    log_reader_free(r);
+}
+
 static void test_long_line(void **state)
 {
     size_t big = 300000;
@@ -320,6 +503,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_time_range, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_truncated_and_empty, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_not_regular, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_swapped_after_walk, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_dir_swapped_after_walk, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_top_link, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_named_files, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_long_line, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_writer_round_trip, setup_dir, teardown_dir),
         cmocka_unit_test(test_time_arg),

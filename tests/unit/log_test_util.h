@@ -2,8 +2,9 @@
  * log_test_util.h - helpers shared by the log_*_test programs (header only:
  * tests/CMakeLists.txt builds each *_test.c on its own): a temporary
  * directory per test (setup_dir / teardown_dir, named after LOG_TEST_NAME),
- * reading and writing whole files, the source directory, tests/logcheck.py,
- * and, when the test defines BASE_MS, a fixed clock (fake_clock, at).
+ * reading and writing whole files, capturing stderr, the source directory,
+ * tests/logcheck.py, and, when the test defines BASE_MS, a fixed clock
+ * (fake_clock, at).
  *
  * Define LOG_TEST_NAME (and BASE_MS if wanted) before including.
  */
@@ -103,6 +104,36 @@ static LOG_TEST_UNUSED void spit(const char *path, const char *data, size_t len)
     assert_non_null(f);
     assert_int_equal(fwrite(data, 1, len, f), len);
     fclose(f);
+}
+
+/* capture_begin - send stderr (log.c's output) to a new file made from the
+ * mkstemp template path; returns the old stderr for capture_end */
+
+static LOG_TEST_UNUSED int capture_begin(char *path)
+{
+    int saved, fd;
+
+    fflush(stderr);
+    saved = dup(2);
+    fd = mkstemp(path);
+    assert_true(fd >= 0);
+    dup2(fd, 2);
+    close(fd);
+    return saved;
+}
+
+/* capture_end - stderr back; the captured text (free it), its file removed */
+
+static LOG_TEST_UNUSED char *capture_end(int saved, const char *path)
+{
+    char *out;
+
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    out = slurp(path, NULL);
+    unlink(path);
+    return out;
 }
 
 /* put - write a file under tmpdir */
