@@ -435,8 +435,8 @@ static bool log_read_open_next(struct log_reader *r)
     while (r->cur < r->nfiles) {
         struct log_read_file *f = &r->files[r->cur++];
         const char *why = NULL;
-        char    nlinks[64];
-        struct stat sb;
+        char    nlinks[128];
+        struct stat sb, db;
 
         if (f->kind != LOG_READ_NKINDS && !(r->kinds & (1u << f->kind)))
             continue;
@@ -453,9 +453,11 @@ static bool log_read_open_next(struct log_reader *r)
             why = errno == ELOOP ? "not a regular file, skipped" : strerror(errno);
         else if (fstat(r->fd, &sb) < 0 || !S_ISREG(sb.st_mode))
             why = "not a regular file, skipped";
-        else if (sb.st_nlink > 1)       /* its other name could be root's file */
-            why = (snprintf(nlinks, sizeof(nlinks), "hard-linked file (%ju links), skipped",
-                            (uintmax_t)sb.st_nlink), nlinks);
+        else if (sb.st_nlink > 1        /* its other name could be root's file */
+                 && (fstat(r->dirs[f->dir].fd, &db) < 0 || db.st_uid != sb.st_uid))
+            why = (snprintf(nlinks, sizeof(nlinks), "hard-linked file (%ju links) not owned"
+                            " by its directory's owner, skipped", (uintmax_t)sb.st_nlink),
+                   nlinks);
         if (why != NULL) {
             fprintf(stderr, "domsec: log: %s: %s\n", f->path, why);
             r->st.errors++;
