@@ -7,7 +7,8 @@
  * The input is a queue file, parsed in memory (relay_queue_parse) and
  * loaded from disk (relay_qmsg_load, from an empty temporary messages/,
  * named 0123456789ABCDEF: the seeds use that id).
- * Checks: both agree on whether the file is good; a refusal says why; a
+ * Checks: both agree on whether the file is good (recovery also wants the
+ * header's id to be the file name, as the loader does); a refusal says why; a
  * loaded message has the header's recipient count and sender; its
  * envelope and data read back; and the state survives a round trip: the
  * records relay_qmsg_record_rcpt() writes for it, appended as delivery
@@ -106,19 +107,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     put(data, size);
     disk = relay_qmsg_load(fuzz_dirfd, FUZZ_ID, &m, &why2);
-    if ((mem == 0) != (disk == 0) || (disk < 0 && why2 == NULL))
+    /* Recovery keeps a file that parses and is named by its header's id. */
+    if ((mem == 0 && strcmp(qf.id, FUZZ_ID) == 0) != (disk == 0)
+        || (disk < 0 && why2 == NULL))
         abort();                        /* recovery and loading disagree */
     if (m == NULL)
         return 0;
-    if (strcmp(m->id, FUZZ_ID) != 0) {  /* recovery quarantines it (wrong id); the */
-        relay_qmsg_free(m);             /* rest reads the file by its header's id */
-        return 0;
-    }
-    /* A NUL inside <...> cuts the loaded address there (the header parser
-     * lets it through; the receive side never writes one). */
+    /* The whole address: a NUL inside <...> is refused, never cut at. */
     if (m->nrcpts != qf.nrcpts || m->nrcpts == 0 || m->sender == NULL
-        || strlen(m->sender) != strnlen(qf.sender, qf.sender_len)
-        || memcmp(m->sender, qf.sender, strlen(m->sender)) != 0)
+        || strlen(m->sender) != qf.sender_len
+        || memcmp(m->sender, qf.sender, qf.sender_len) != 0)
         abort();
     if ((env = relay_qmsg_read_envelope(fuzz_dirfd, m, &err)) == NULL
         || strlen(env) > m->data_off)
