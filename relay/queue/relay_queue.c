@@ -151,12 +151,13 @@ static int relay_queue_digits(const char *s, size_t n, int *v)
 
 /* relay_queue_parse_time - "2026-11-22T10:00:00.123Z" to ms since epoch:
  * exactly the digits and separators the writer puts (strftime of gmtime),
- * each field in its range; no sign, space or short field as sscanf took */
+ * a real date and time; no sign, space or short field as sscanf took */
 
 static int relay_queue_parse_time(const char *s, size_t len, uint64_t *ms)
 {
     static const char form[] = "dddd-dd-ddTdd:dd:dd.dddZ";
-    struct tm tm = { 0 };
+    struct tm tm = { 0 }, back;
+    time_t t;
     int msec;
 
     if (len != sizeof(form) - 1)
@@ -171,12 +172,17 @@ static int relay_queue_parse_time(const char *s, size_t len, uint64_t *ms)
         || relay_queue_digits(s + 17, 2, &tm.tm_sec) < 0
         || relay_queue_digits(s + 20, 3, &msec) < 0)
         return -1;
-    if (tm.tm_year < 1970 || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1
-        || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
+    if (tm.tm_year < 1970)
         return -1;
     tm.tm_year -= 1900;
     tm.tm_mon -= 1;
-    *ms = (uint64_t)timegm(&tm) * 1000u + (uint64_t)msec;
+    back = tm;
+    /* A time gmtime gives back as it is (timegm moves 02-31, 13:60, ...). */
+    if ((t = timegm(&back)) == (time_t)-1 || gmtime_r(&t, &back) == NULL
+        || back.tm_year != tm.tm_year || back.tm_mon != tm.tm_mon || back.tm_mday != tm.tm_mday
+        || back.tm_hour != tm.tm_hour || back.tm_min != tm.tm_min || back.tm_sec != tm.tm_sec)
+        return -1;
+    *ms = (uint64_t)t * 1000u + (uint64_t)msec;
     return 0;
 }
 

@@ -111,6 +111,12 @@ static const struct damage damages[] = {
       "bad arrival time" },
     { "time: short field", "2026-11-22T10:00:00.123Z", "2026-11-22T10:00:00.1Z99", 0,
       "bad arrival time" },
+    { "time: 31 February", "2026-11-22T10:00:00.123Z", "2026-02-31T10:00:00.123Z", 0,
+      "bad arrival time" },
+    { "time: second 60", "2026-11-22T10:00:00.123Z", "2026-11-22T10:00:60.123Z", 0,
+      "bad arrival time" },
+    { "time: before 1970", "2026-11-22T10:00:00.123Z", "1969-12-31T23:59:59.999Z", 0,
+      "bad arrival time" },
     { "time: space", "2026-11-22T10:00:00.123Z", "2026-11-22T 1:00:00.123Z", 0,
       "bad arrival time" },
 };
