@@ -9,7 +9,8 @@
  * named 0123456789ABCDEF: the seeds use that id).
  * Checks: both agree on whether the file is good (recovery also wants the
  * header's id to be the file name, as the loader does); a refusal says why; a
- * loaded message has the header's recipient count and sender; its
+ * loaded message has the header's recipient count and sender, and its
+ * header is what the writer would have written (as_written); its
  * envelope and data read back; and the state survives a round trip: the
  * records relay_qmsg_record_rcpt() writes for it, appended as delivery
  * appends them, load back as the same state.
@@ -19,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -94,6 +96,49 @@ static void round_trip(const uint8_t *data, size_t size, const struct relay_qmsg
     free(buf);
 }
 
+/* printable - no control character (a NUL would have cut it) */
+
+static void printable(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            abort();
+}
+
+/* as_written - an accepted header is what the writer would have written:
+ * each line but rcpt once, the arrival and the length in the writer's own
+ * format (relay_data.c, relay_spool.c), addresses without control
+ * characters */
+
+static void as_written(const char *env, const uint8_t *data, const struct relay_qmsg *m)
+{
+    static const char *const once[] = { "id ", "arrival ", "connector ", "client ", "helo ",
+                                        "session ", "body ", "sender " };
+    char want[64], when[32];
+    time_t secs = (time_t)(m->arrival_ms / 1000);
+    struct tm tm;
+
+    for (size_t k = 0; k < sizeof(once) / sizeof(once[0]); k++) {
+        int n = 0;
+
+        for (const char *p = env; (p = strstr(p, "\n")) != NULL; p++)
+            n += strncmp(p + 1, once[k], strlen(once[k])) == 0;
+        if (n > 1)
+            abort();
+    }
+    snprintf(want, sizeof(want), "\ndata %016llX\n", (unsigned long long)m->data_len);
+    if (m->data_off < 23 || memcmp(data + m->data_off - 23, want, 23) != 0)
+        abort();
+    gmtime_r(&secs, &tm);
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(want, sizeof(want), "\narrival %s.%03dZ\n", when, (int)(m->arrival_ms % 1000));
+    if (strstr(env, want) == NULL)
+        abort();
+    printable(m->sender, strlen(m->sender));
+    for (size_t i = 0; i < m->nrcpts; i++)
+        printable(m->rcpts[i].addr, strlen(m->rcpts[i].addr));
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct relay_qfile qf;
@@ -119,8 +164,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         || memcmp(m->sender, qf.sender, qf.sender_len) != 0)
         abort();
     if ((env = relay_qmsg_read_envelope(fuzz_dirfd, m, &err)) == NULL
-        || strlen(env) > m->data_off)
-        abort();
+        || strlen(env) != m->data_off)
+        abort();                        /* a NUL in the header (none is written) */
+    as_written(env, data, m);
     if ((body = relay_qmsg_read_data(fuzz_dirfd, m, &err)) == NULL
         || memcmp(body, data + m->data_off, m->data_len) != 0)
         abort();
