@@ -218,8 +218,11 @@ int relay_qmsg_load(int dirfd, const char *id, struct relay_qmsg **out, const ch
     int fd, r = -1;
 
     *out = NULL;
-    if ((fd = openat(dirfd, id, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 || fstat(fd, &st) < 0) {
-        *why = "cannot open";
+    /* O_NONBLOCK: a FIFO put in place of the file never blocks the thread
+     * (recovery opens the same way); only a regular file is read. */
+    if ((fd = openat(dirfd, id, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY)) < 0
+        || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        *why = fd >= 0 && !S_ISREG(st.st_mode) ? "not a regular file" : "cannot open";
         if (fd >= 0)
             close(fd);
         return -1;

@@ -6,7 +6,8 @@
  * administration) replay with the last hold or release winning, a torn
  * last one ignored; relay_qmsg_verify tells a removed or rewritten file;
  * a damaged header (repeated line, loose length, control character in an
- * address, id not the file name) is refused, never loaded half-read.
+ * address, id not the file name) is refused, never loaded half-read; a
+ * FIFO in place of the file is refused without blocking.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -361,6 +363,29 @@ static void test_damaged_header_refused(void **state)
     }
 }
 
+/* A FIFO in place of a queue file is refused at once, never waited on
+ * (the alarm turns a hang into a failure). */
+static void test_fifo_refused(void **state)
+{
+    char dir[] = "/tmp/qmsgtestXXXXXX", path[512];
+    struct relay_qmsg *m = NULL;
+    const char *why = NULL;
+    int dfd;
+
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/0123456789ABCDEF", dir);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    assert_true((dfd = open(dir, O_RDONLY | O_DIRECTORY)) >= 0);
+    alarm(10);
+    assert_int_equal(relay_qmsg_load(dfd, "0123456789ABCDEF", &m, &why), -1);
+    alarm(0);
+    assert_null(m);
+    assert_string_equal(why, "not a regular file");
+    assert_int_equal(unlink(path), 0);
+    close(dfd);
+    assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -371,6 +396,7 @@ int main(void)
         cmocka_unit_test(test_admin_records_round_trip),
         cmocka_unit_test(test_verify),
         cmocka_unit_test(test_damaged_header_refused),
+        cmocka_unit_test(test_fifo_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
