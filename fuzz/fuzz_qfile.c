@@ -7,8 +7,10 @@
  * The input is a queue file, parsed in memory (relay_queue_parse) and
  * loaded from disk (relay_qmsg_load, from an empty temporary messages/,
  * named 0123456789ABCDEF: the seeds use that id).
- * Checks: both agree on whether the file is good; a refusal says why; a
- * loaded message has the header's recipient count and sender; its
+ * Checks: both agree on whether the file is good (recovery also wants the
+ * header's id to be the file name, as the loader does); a refusal says why; a
+ * loaded message has the header's recipient count and sender, and its
+ * header is what the writer would have written (as_written); its
  * envelope and data read back; and the state survives a round trip: the
  * records relay_qmsg_record_rcpt() writes for it, appended as delivery
  * appends them, load back as the same state.
@@ -18,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -93,6 +96,49 @@ static void round_trip(const uint8_t *data, size_t size, const struct relay_qmsg
     free(buf);
 }
 
+/* printable - no control character (a NUL would have cut it) */
+
+static void printable(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            abort();
+}
+
+/* as_written - an accepted header is what the writer would have written:
+ * each line but rcpt once, the arrival and the length in the writer's own
+ * format (relay_data.c, relay_spool.c), addresses without control
+ * characters */
+
+static void as_written(const char *env, const uint8_t *data, const struct relay_qmsg *m)
+{
+    static const char *const once[] = { "id ", "arrival ", "connector ", "client ", "helo ",
+                                        "session ", "body ", "sender " };
+    char want[64], when[32];
+    time_t secs = (time_t)(m->arrival_ms / 1000);
+    struct tm tm;
+
+    for (size_t k = 0; k < sizeof(once) / sizeof(once[0]); k++) {
+        int n = 0;
+
+        for (const char *p = env; (p = strstr(p, "\n")) != NULL; p++)
+            n += strncmp(p + 1, once[k], strlen(once[k])) == 0;
+        if (n > 1)
+            abort();
+    }
+    snprintf(want, sizeof(want), "\ndata %016llX\n", (unsigned long long)m->data_len);
+    if (m->data_off < 23 || memcmp(data + m->data_off - 23, want, 23) != 0)
+        abort();
+    gmtime_r(&secs, &tm);
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(want, sizeof(want), "\narrival %s.%03dZ\n", when, (int)(m->arrival_ms % 1000));
+    if (strstr(env, want) == NULL)
+        abort();
+    printable(m->sender, strlen(m->sender));
+    for (size_t i = 0; i < m->nrcpts; i++)
+        printable(m->rcpts[i].addr, strlen(m->rcpts[i].addr));
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct relay_qfile qf;
@@ -106,23 +152,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     put(data, size);
     disk = relay_qmsg_load(fuzz_dirfd, FUZZ_ID, &m, &why2);
-    if ((mem == 0) != (disk == 0) || (disk < 0 && why2 == NULL))
+    /* Recovery keeps a file that parses and is named by its header's id. */
+    if ((mem == 0 && strcmp(qf.id, FUZZ_ID) == 0) != (disk == 0)
+        || (disk < 0 && why2 == NULL))
         abort();                        /* recovery and loading disagree */
     if (m == NULL)
         return 0;
-    if (strcmp(m->id, FUZZ_ID) != 0) {  /* recovery quarantines it (wrong id); the */
-        relay_qmsg_free(m);             /* rest reads the file by its header's id */
-        return 0;
-    }
-    /* A NUL inside <...> cuts the loaded address there (the header parser
-     * lets it through; the receive side never writes one). */
+    /* The whole address: a NUL inside <...> is refused, never cut at. */
     if (m->nrcpts != qf.nrcpts || m->nrcpts == 0 || m->sender == NULL
-        || strlen(m->sender) != strnlen(qf.sender, qf.sender_len)
-        || memcmp(m->sender, qf.sender, strlen(m->sender)) != 0)
+        || strlen(m->sender) != qf.sender_len
+        || memcmp(m->sender, qf.sender, qf.sender_len) != 0)
         abort();
     if ((env = relay_qmsg_read_envelope(fuzz_dirfd, m, &err)) == NULL
-        || strlen(env) > m->data_off)
-        abort();
+        || strlen(env) != m->data_off)
+        abort();                        /* a NUL in the header (none is written) */
+    as_written(env, data, m);
     if ((body = relay_qmsg_read_data(fuzz_dirfd, m, &err)) == NULL
         || memcmp(body, data + m->data_off, m->data_len) != 0)
         abort();

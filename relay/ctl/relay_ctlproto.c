@@ -307,7 +307,7 @@ static enum ctlproto_parse ctlproto_parse_envelope(json_t *root, struct ctlproto
     return CTLPROTO_OK;
 }
 
-/* ctlproto_parse - one request line */
+/* ctlproto_parse - one request line; *id set (owned) on OK too */
 
 enum ctlproto_parse ctlproto_parse(const char *line, size_t len, struct ctlproto_req *req,
                                    json_t **id, json_t **error)

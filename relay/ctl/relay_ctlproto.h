@@ -101,9 +101,11 @@ enum ctlproto_next ctlproto_lines_next(struct ctlproto_lines *lb, const char **l
 /* Bytes held that are not part of a line handed out (a partial line). */
 size_t  ctlproto_lines_pending(const struct ctlproto_lines *lb);
 
-/* Parse and check one request line.  On OK, *req is filled (release it with
- * ctlproto_req_free).  Else *error is the error object (owned by the
- * caller) and *id the request's id if one could be read (owned), or NULL. */
+/* Parse and check one request line.  Whatever the result, *id is the
+ * request's id if one could be read (owned by the caller: release it with
+ * json_decref), or NULL.  On OK, *req is filled (release it with
+ * ctlproto_req_free; req->id holds a reference of its own) and *error is
+ * NULL; else *error is the error object (owned by the caller). */
 enum ctlproto_parse ctlproto_parse(const char *line, size_t len, struct ctlproto_req *req,
                                    json_t **id, json_t **error);
 void    ctlproto_req_free(struct ctlproto_req *req);

@@ -89,7 +89,9 @@ static bool qmsg_tail_short(const struct stat *st, const struct relay_qmsg *m)
     return m->data_off + m->data_len + 4 > (uint64_t)st->st_size;
 }
 
-/* relay_qmsg_envelope - sender and recipients from the header lines */
+/* relay_qmsg_envelope - sender and recipients from the header lines, which
+ * relay_queue_parse_header has checked: one sender line, no NUL or other
+ * control character inside <...> */
 
 static void relay_qmsg_envelope(struct relay_qmsg *m, const char *buf, size_t len)
 {
@@ -98,7 +100,6 @@ static void relay_qmsg_envelope(struct relay_qmsg *m, const char *buf, size_t le
 
     for (; p < end && (nl = memchr(p, '\n', (size_t)(end - p))) != NULL; p = nl + 1) {
         if ((size_t)(nl - p) > 7 && memcmp(p, "sender <", 8) == 0) {
-            free(m->sender);            /* a second sender line wins, as in the header */
             m->sender = xstrndup(p + 8, (size_t)(nl - p) - 9);
         } else if ((size_t)(nl - p) > 6 && memcmp(p, "rcpt <", 6) == 0) {
             if (m->nrcpts == cap) {
@@ -217,8 +218,11 @@ int relay_qmsg_load(int dirfd, const char *id, struct relay_qmsg **out, const ch
     int fd, r = -1;
 
     *out = NULL;
-    if ((fd = openat(dirfd, id, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 || fstat(fd, &st) < 0) {
-        *why = "cannot open";
+    /* O_NONBLOCK: a FIFO put in place of the file never blocks the thread
+     * (recovery opens the same way); only a regular file is read. */
+    if ((fd = openat(dirfd, id, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY)) < 0
+        || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        *why = fd >= 0 && !S_ISREG(st.st_mode) ? "not a regular file" : "cannot open";
         if (fd >= 0)
             close(fd);
         return -1;
@@ -230,7 +234,9 @@ int relay_qmsg_load(int dirfd, const char *id, struct relay_qmsg **out, const ch
     else if (relay_queue_parse_header(buf, want, &qf, why) == 0) {
         uint64_t tail = qf.data_off + qf.data_len;
 
-        if (qf.data_len > (uint64_t)st.st_size || tail + 4 > (uint64_t)st.st_size) {
+        if (strcmp(qf.id, id) != 0) {  /* its records and removal would hit another file */
+            *why = "id does not match file name";
+        } else if (qf.data_len > (uint64_t)st.st_size || tail + 4 > (uint64_t)st.st_size) {
             *why = "message data truncated or end marker missing";
         } else {
             size_t tlen = (size_t)((uint64_t)st.st_size - tail);

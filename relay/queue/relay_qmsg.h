@@ -70,6 +70,8 @@ struct relay_qmsg {
 };
 
 /* relay_qmsg.c: blocking I/O, run on the thread pool. */
+/* Load messages/ID: 0 and *out, or -1 and *why (the file is damaged as
+ * relay_queue_parse_header says, or its header's id is not ID). */
 int     relay_qmsg_load(int dirfd, const char *id, struct relay_qmsg **out, const char **why);
 void    relay_qmsg_free(struct relay_qmsg *m);
 /* Read the envelope (the header lines before "data", NUL-terminated); NULL

@@ -14,6 +14,12 @@
  *
  *  The message length is written last (pwrite over a placeholder) so a
  *  file whose length and "end" marker do not agree was never completed.
+ *  Parsing accepts what the writer writes and nothing looser: each line
+ *  but rcpt at most once ("repeated header line"), id, arrival, sender
+ *  and a rcpt required, the length exactly 16 upper-case hex digits, the
+ *  time exactly its digits, no NUL in a line and no control character
+ *  inside <...>; anything else is damage, quarantined by recovery and
+ *  refused by relay_qmsg_load alike (both use relay_queue_parse_header).
  *
  * CONTRACT
  *  relay_queue_open() runs once in main before threads start, as root when
@@ -130,25 +136,109 @@ static int relay_queue_is_id(const char *s)
     return i == RELAY_QID_LEN;
 }
 
-/* relay_queue_parse_time - "2026-11-22T10:00:00.123Z" to ms since epoch */
+/* relay_queue_digits - n decimal digits at s, nothing else, into *v */
+
+static int relay_queue_digits(const char *s, size_t n, int *v)
+{
+    *v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        *v = *v * 10 + (s[i] - '0');
+    }
+    return 0;
+}
+
+/* relay_queue_parse_time - "2026-11-22T10:00:00.123Z" to ms since epoch:
+ * exactly the digits and separators the writer puts (strftime of gmtime),
+ * a real date and time; no sign, space or short field as sscanf took */
 
 static int relay_queue_parse_time(const char *s, size_t len, uint64_t *ms)
 {
-    struct tm tm = { 0 };
-    char tmp[32];
+    static const char form[] = "dddd-dd-ddTdd:dd:dd.dddZ";
+    struct tm tm = { 0 }, back;
+    time_t t;
     int msec;
 
-    if (len != 24)
+    if (len != sizeof(form) - 1)
         return -1;
-    memcpy(tmp, s, len);
-    tmp[len] = '\0';
-    if (sscanf(tmp, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-               &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &msec) != 7)
+    for (size_t i = 0; i < len; i++)
+        if (form[i] != 'd' && s[i] != form[i])
+            return -1;
+    if (relay_queue_digits(s, 4, &tm.tm_year) < 0 || relay_queue_digits(s + 5, 2, &tm.tm_mon) < 0
+        || relay_queue_digits(s + 8, 2, &tm.tm_mday) < 0
+        || relay_queue_digits(s + 11, 2, &tm.tm_hour) < 0
+        || relay_queue_digits(s + 14, 2, &tm.tm_min) < 0
+        || relay_queue_digits(s + 17, 2, &tm.tm_sec) < 0
+        || relay_queue_digits(s + 20, 3, &msec) < 0)
+        return -1;
+    if (tm.tm_year < 1970)
         return -1;
     tm.tm_year -= 1900;
     tm.tm_mon -= 1;
-    *ms = (uint64_t)timegm(&tm) * 1000u + (uint64_t)msec;
+    back = tm;
+    /* A time gmtime gives back as it is (timegm moves 02-31, 13:60, ...). */
+    if ((t = timegm(&back)) == (time_t)-1 || gmtime_r(&t, &back) == NULL
+        || back.tm_year != tm.tm_year || back.tm_mon != tm.tm_mon || back.tm_mday != tm.tm_mday
+        || back.tm_hour != tm.tm_hour || back.tm_min != tm.tm_min || back.tm_sec != tm.tm_sec)
+        return -1;
+    *ms = (uint64_t)t * 1000u + (uint64_t)msec;
     return 0;
+}
+
+/* relay_queue_hex16 - the data length as the writer puts it: exactly 16
+ * upper-case hex digits (strtoull also took spaces, a sign and "0x") */
+
+static int relay_queue_hex16(const char *s, size_t len, uint64_t *v)
+{
+    *v = 0;
+    if (len != 16)
+        return -1;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] >= '0' && s[i] <= '9')
+            *v = *v << 4 | (uint64_t)(s[i] - '0');
+        else if (s[i] >= 'A' && s[i] <= 'F')
+            *v = *v << 4 | (uint64_t)(s[i] - 'A' + 10);
+        else
+            return -1;
+    }
+    return 0;
+}
+
+/* relay_queue_path - "<addr>" with at least min bytes inside and no
+ * control character (the receive side writes none; a NUL would cut the
+ * address the loader keeps, a CR would reach an SMTP command line) */
+
+static int relay_queue_path(const char *v, size_t len, size_t min)
+{
+    if (len < min + 2 || v[0] != '<' || v[len - 1] != '>')
+        return -1;
+    for (size_t i = 1; i + 1 < len; i++)
+        if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
+            return -1;
+    return 0;
+}
+
+/* The header lines, in the order the writer puts them; every one but rcpt
+ * at most once ("data", the last, ends the header). */
+enum relay_qkey {
+    QK_ID, QK_ARRIVAL, QK_CONNECTOR, QK_CLIENT, QK_HELO, QK_SESSION, QK_BODY, QK_SENDER,
+    QK_RCPT, QK_DATA, QK_COUNT
+};
+static const char *const relay_queue_keys[QK_COUNT] = {
+    "id", "arrival", "connector", "client", "helo", "session", "body", "sender", "rcpt", "data",
+};
+
+/* relay_queue_key - which header line key (klen bytes) is, or QK_COUNT */
+
+static enum relay_qkey relay_queue_key(const char *key, size_t klen)
+{
+    int k;
+
+    for (k = 0; k < QK_COUNT; k++)
+        if (strlen(relay_queue_keys[k]) == klen && memcmp(key, relay_queue_keys[k], klen) == 0)
+            break;
+    return (enum relay_qkey)k;
 }
 
 /* relay_queue_parse_header - parse up to and including the "data" line */
@@ -157,63 +247,65 @@ int relay_queue_parse_header(const char *buf, size_t len, struct relay_qfile *qf
                                     const char **why)
 {
     const char *p = buf, *end = buf + len, *nl;
-    int seen_id = 0, seen_sender = 0;
+    unsigned seen = 0;
 
     memset(qf, 0, sizeof(*qf));
     if (len < 5 || memcmp(buf, "DSQ1\n", 5) != 0)
         return (*why = "bad magic"), -1;
     for (p += 5; p < end; p = nl + 1) {
         const char *sp;
-        size_t klen, vlen;
+        size_t vlen;
+        enum relay_qkey k;
 
         if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
             return (*why = "truncated header"), -1;
         if ((sp = memchr(p, ' ', (size_t)(nl - p))) == NULL)
             return (*why = "malformed header line"), -1;
-        klen = (size_t)(sp - p);
+        if ((k = relay_queue_key(p, (size_t)(sp - p))) == QK_COUNT)
+            return (*why = "unknown header line"), -1;
+        if (k != QK_RCPT && (seen & 1u << k))
+            return (*why = "repeated header line"), -1;
+        seen |= 1u << k;
         vlen = (size_t)(nl - sp - 1);
         sp++;
-#define KEY(k) (klen == sizeof(k) - 1 && memcmp(p, k, klen) == 0)
-        if (KEY("id")) {
+        /* The writer's strings are C strings: a NUL is damage in any line. */
+        if (memchr(sp, '\0', vlen) != NULL && k != QK_SENDER && k != QK_RCPT)
+            return (*why = "NUL in header line"), -1;
+        switch (k) {
+        case QK_ID:
             if (vlen != RELAY_QID_LEN)
                 return (*why = "bad id"), -1;
             memcpy(qf->id, sp, vlen);
             qf->id[vlen] = '\0';
             if (!relay_queue_is_id(qf->id))
                 return (*why = "bad id"), -1;
-            seen_id = 1;
-        } else if (KEY("arrival")) {
+            break;
+        case QK_ARRIVAL:
             if (relay_queue_parse_time(sp, vlen, &qf->arrival_ms) < 0)
                 return (*why = "bad arrival time"), -1;
-        } else if (KEY("sender")) {
-            if (vlen < 2 || sp[0] != '<' || sp[vlen - 1] != '>')
+            break;
+        case QK_SENDER:
+            if (relay_queue_path(sp, vlen, 0) < 0)
                 return (*why = "bad sender"), -1;
             qf->sender = sp + 1;
             qf->sender_len = vlen - 2;
-            seen_sender = 1;
-        } else if (KEY("rcpt")) {
-            if (vlen < 3 || sp[0] != '<' || sp[vlen - 1] != '>')
+            break;
+        case QK_RCPT:
+            if (relay_queue_path(sp, vlen, 1) < 0)
                 return (*why = "bad recipient"), -1;
             qf->nrcpts++;
-        } else if (KEY("data")) {
-            char hex[RELAY_QID_LEN + 1], *e;
-
-            if (vlen != 16)
-                return (*why = "bad data length"), -1;
-            memcpy(hex, sp, 16);
-            hex[16] = '\0';
-            qf->data_len = strtoull(hex, &e, 16);
-            if (*e != '\0')
+            break;
+        case QK_DATA:
+            if (relay_queue_hex16(sp, vlen, &qf->data_len) < 0)
                 return (*why = "bad data length"), -1;
             qf->data_off = (uint64_t)(nl + 1 - buf);
-            if (!seen_id || !seen_sender || qf->nrcpts == 0)
+            if (!(seen & 1u << QK_ID) || !(seen & 1u << QK_ARRIVAL)
+                || !(seen & 1u << QK_SENDER) || qf->nrcpts == 0)
                 return (*why = "incomplete envelope"), -1;
             return 0;
-        } else if (!(KEY("connector") || KEY("client") || KEY("helo") || KEY("session")
-                     || KEY("body"))) {
-            return (*why = "unknown header line"), -1;
+        default:                        /* connector, client, helo, session, body */
+            break;
         }
-#undef KEY
     }
     return (*why = "truncated header"), -1;
 }

@@ -4,7 +4,10 @@
  * ignored, unknown lines and records with a damaged number are skipped,
  * appended records round-trip; hold/release/delete records (queue
  * administration) replay with the last hold or release winning, a torn
- * last one ignored; relay_qmsg_verify tells a removed or rewritten file.
+ * last one ignored; relay_qmsg_verify tells a removed or rewritten file;
+ * a damaged header (repeated line, loose length, control character in an
+ * address, id not the file name) is refused, never loaded half-read; a
+ * FIFO in place of the file is refused without blocking.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -304,6 +308,84 @@ static void test_verify(void **state)
     assert_int_equal(rmdir(dir), 0);
 }
 
+/* A damaged header is refused as recovery quarantines it, never loaded
+ * half-read: a repeated line (the last one won), a length strtoull took, a
+ * control character inside <...> (a NUL cut the loaded address there), a
+ * header id that is not the file name (records would go to another file). */
+static const struct {
+    const char *label, *from, *to;
+    size_t tolen;                       /* bytes of to (it may hold a NUL); 0: strlen */
+    const char *why;
+} refused[] = {
+    { "repeated sender", "sender <a@b.example>\n", "sender <a@b.example>\nsender <e@x.example>\n",
+      0, "repeated header line" },
+    { "repeated id", "id 0123456789ABCDEF\n", "id 0123456789ABCDEF\nid 0123456789ABCDEF\n", 0,
+      "repeated header line" },
+    { "NUL in sender", "sender <a@b.example>", "sender <a@b.ex\0ample>", 21, "bad sender" },
+    { "NUL in recipient", "rcpt <y@two.test>", "rcpt <y@two.test\0.evil>", 23,
+      "bad recipient" },
+    { "CR in recipient", "rcpt <y@two.test>", "rcpt <y@two.test\rRSET>", 0, "bad recipient" },
+    { "length: plus sign", "data 0000000000000005", "data +000000000000005", 0,
+      "bad data length" },
+    { "length: 0x", "data 0000000000000005", "data 0x00000000000005", 0, "bad data length" },
+    { "length: lower-case", "data 0000000000000005\nHELLO", "data 000000000000000a\nHELLOHELLO",
+      0, "bad data length" },
+    { "id not the file name", "id 0123456789ABCDEF", "id 0123456789ABCDEE", 0,
+      "id does not match file name" },
+};
+
+static void test_damaged_header_refused(void **state)
+{
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        char dir[] = "/tmp/qmsgtestXXXXXX", path[512];
+        const char *at = strstr(head, refused[i].from), *why = NULL;
+        size_t tolen = refused[i].tolen ? refused[i].tolen : strlen(refused[i].to);
+        struct relay_qmsg *m = (struct relay_qmsg *)1;
+        FILE *f;
+        int dfd;
+
+        print_message("refused %s\n", refused[i].label);
+        assert_non_null(at);
+        assert_non_null(mkdtemp(dir));
+        snprintf(path, sizeof(path), "%s/0123456789ABCDEF", dir);
+        assert_non_null(f = fopen(path, "w"));
+        fwrite(head, 1, (size_t)(at - head), f);
+        fwrite(refused[i].to, 1, tolen, f);
+        fputs(at + strlen(refused[i].from), f);
+        assert_int_equal(fclose(f), 0);
+        assert_true((dfd = open(dir, O_RDONLY | O_DIRECTORY)) >= 0);
+        assert_int_equal(relay_qmsg_load(dfd, "0123456789ABCDEF", &m, &why), -1);
+        assert_null(m);
+        assert_string_equal(why, refused[i].why);
+        assert_int_equal(unlink(path), 0);
+        close(dfd);
+        assert_int_equal(rmdir(dir), 0);
+    }
+}
+
+/* A FIFO in place of a queue file is refused at once, never waited on
+ * (the alarm turns a hang into a failure). */
+static void test_fifo_refused(void **state)
+{
+    char dir[] = "/tmp/qmsgtestXXXXXX", path[512];
+    struct relay_qmsg *m = NULL;
+    const char *why = NULL;
+    int dfd;
+
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/0123456789ABCDEF", dir);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    assert_true((dfd = open(dir, O_RDONLY | O_DIRECTORY)) >= 0);
+    alarm(10);
+    assert_int_equal(relay_qmsg_load(dfd, "0123456789ABCDEF", &m, &why), -1);
+    alarm(0);
+    assert_null(m);
+    assert_string_equal(why, "not a regular file");
+    assert_int_equal(unlink(path), 0);
+    close(dfd);
+    assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -313,6 +395,8 @@ int main(void)
         cmocka_unit_test(test_hold_release_replay),
         cmocka_unit_test(test_admin_records_round_trip),
         cmocka_unit_test(test_verify),
+        cmocka_unit_test(test_damaged_header_refused),
+        cmocka_unit_test(test_fifo_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
