@@ -285,6 +285,8 @@ void qmgr_sched_round_end(struct qmgr *q, struct relay_qmsg *m)
 
 static void qsched_dispatch(struct qmgr *q, struct relay_qmsg *m)
 {
+    if (m->in_round)                    /* counted twice, given back once: a leak */
+        log_panic("qmgr", "round of id=%s started while in a round", m->id);
     m->in_round = true;
     q->rounds++;
     q->round_bytes += m->data_len;

@@ -10,11 +10,16 @@
  *            the blocked FIFO, each examined a bounded number of times - and
  *            all of them are delivered in the end;
  *  bytes     the same for the bytes of the rounds in flight, with one round
- *            always allowed, however large its message.
+ *            always allowed, however large its message;
+ *  leak      a round whose read fails, and then its DSN's read too (EMFILE),
+ *            gives its place back: the counts return to 0 (they leaked one
+ *            round for good, and enough leaks blocked every message).
  *
  * The world (fake clock, fake SMTP client, real queue files) is
  * qmgr_world.h's.
  */
+#include <sys/resource.h>
+
 #include "qmgr_world.h"
 
 enum { N = 200 };
@@ -141,6 +146,59 @@ static void test_bytes_bounded(void **state)
     free(big);
 }
 
+static struct rlimit saved_nofile;
+
+/* fds_exhaust - every new descriptor fails with EMFILE (fds_restore undoes) */
+
+static void fds_exhaust(void)
+{
+    struct rlimit rl;
+    int fd = dup(0);
+
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved_nofile), 0);
+    rl = saved_nofile;
+    rl.rlim_cur = (rlim_t)fd;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+}
+
+static void fds_restore(void)
+{
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved_nofile), 0);
+}
+
+static void test_round_leak(void **state)
+{
+    struct fx *fx = *state;
+    struct qmgr *q = fx->q;
+    const char *id = "0000000000000AAA";
+    struct relay_qmsg *m;
+    char rec[64];
+
+    /* 90 minutes old: past delay_notification_timeout, so its round owes a
+     * delay DSN, whose read happens after the round's own read failed. */
+    snprintf(rec, sizeof(rec), "next %llu\n", (unsigned long long)(T0 + 1000));
+    put_msg_data(id, T0 - 90 * MINUTE, "s@sender.test", "r@a.test",
+                 "Subject: t\r\n\r\nhello\r\n", rec);
+    qmgr_notify(q, id);
+    settle(q);
+    assert_non_null(m = find_msg(q, id));
+    assert_int_equal(q->rounds, 0);
+    fds_exhaust();
+    tick(q, T0 + 2000);                 /* the round's read fails, then the DSN's */
+    fds_restore();
+    assert_non_null(m = find_msg(q, id));
+    assert_false(m->in_round);          /* the round is over: its place is back */
+    assert_int_equal(q->rounds, 0);
+    assert_int_equal(q->round_bytes, 0);
+    tick(q, T0 + 2000 + 11000);         /* a new round: the read works, delivered */
+    assert_int_equal(fake.natt, 1);     /* (so no delay DSN is owed any more) */
+    assert_null(q->msgs);
+    assert_int_equal(q->rounds, 0);     /* leaked: 1 */
+    assert_int_equal(q->round_bytes, 0);
+}
+
 int main(void)
 {
     /* One pool thread: work runs in the order it was asked for. */
@@ -149,6 +207,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_loads_bounded, fx_default, fx_teardown),
         cmocka_unit_test_setup_teardown(test_rounds_bounded, fx_default, fx_teardown),
         cmocka_unit_test_setup_teardown(test_bytes_bounded, fx_default, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_round_leak, fx_default, fx_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
