@@ -9,6 +9,8 @@
  * connection slot is taken, or the rounds in flight are at their bound
  * (QMGR_ROUNDS_MAX messages, QMGR_ROUND_BYTES_MAX of their bytes read
  * into memory: a recovered queue of 50,000 is not read at once).
+ * The blocked FIFO is strict: while it holds anything, a newly due message
+ * waits behind it, even one that would fit.
  * qmgr_sched_run takes only what is due: O(1) per due message from a FIFO,
  * O(log n) from the heap, never a scan of every message; from the blocked
  * FIFO only as many as can start (a round's end arms the timer for one
@@ -494,10 +496,13 @@ static bool qsched_slots_full(const struct qmgr *q, const struct config *cfg)
     return q->conns >= cfg->transport.max_outbound_connections && q->smtp->idle_count(q->client) == 0;
 }
 
-/* qsched_examine - idle, due m: finish, remove, expire, wait or start a round */
+/* qsched_examine - idle, due m: finish, remove, expire, wait or start a
+ * round.  first: m was the head of the blocked FIFO; any other due message
+ * waits behind a blocked one (strict FIFO: one that fits must not overtake
+ * a large head, or under steady load the head never starts). */
 
 static void qsched_examine(struct qmgr *q, struct relay_qmsg *m, const struct config *cfg,
-                           uint64_t now)
+                           uint64_t now, bool first)
 {
     struct relay_decision dec;
 
@@ -527,7 +532,7 @@ static void qsched_examine(struct qmgr *q, struct relay_qmsg *m, const struct co
         qsched_expire(q, m, &dec);
     else if (m->next_ms > now)
         qsched_wait(q, m, now);         /* the key was stale (a reload) */
-    else if (qsched_slots_full(q, cfg) || !qsched_room(q, m))
+    else if ((!first && q->blocked != NULL) || qsched_slots_full(q, cfg) || !qsched_room(q, m))
         qsched_block(q, m);             /* conn_gone or a round's end reschedules */
     else
         qsched_dispatch(q, m);
@@ -606,9 +611,10 @@ void qmgr_sched_run(struct qmgr *q)
         qsched_rekey(q, cfg->transport.message_expiration_timeout);
     now = qmgr_now(q);
     /* They were due first: as many as there is room for, each examined once
-     * (a start takes room; the rest stay where they are, unexamined). */
+     * (a start takes room; the rest stay where they are, unexamined, and
+     * everything due after them waits behind them). */
     while (q->blocked != NULL && !qsched_slots_full(q, cfg) && qsched_room(q, q->blocked))
-        qsched_examine(q, qsched_fifo_take(q, &q->blocked, &q->blocked_tail), cfg, now);
+        qsched_examine(q, qsched_fifo_take(q, &q->blocked, &q->blocked_tail), cfg, now, true);
     /* Those still waiting: a pass for the expired once a second, only when
      * the oldest of them may have expired. */
     if (q->blocked != NULL && now >= q->blocked_sweep_ms
@@ -618,9 +624,9 @@ void qmgr_sched_run(struct qmgr *q)
     due_tail = q->due_tail;
     q->due = q->due_tail = NULL;
     while ((m = qsched_fifo_take(q, &due, &due_tail)) != NULL)
-        qsched_examine(q, m, cfg, now);
+        qsched_examine(q, m, cfg, now, false);
     while ((m = qmgr_heap_top(&q->heap)) != NULL && m->due_ms <= now)
-        qsched_examine(q, qmgr_heap_pop(&q->heap), cfg, now);
+        qsched_examine(q, qmgr_heap_pop(&q->heap), cfg, now, false);
     if (q->blocked != NULL && q->blocked_sweep_ms <= now)
         q->blocked_sweep_ms = now + QSCHED_BLOCKED_MS;
     policy_config_unref(cfg);

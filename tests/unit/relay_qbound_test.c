@@ -11,6 +11,10 @@
  *            all of them are delivered in the end;
  *  bytes     the same for the bytes of the rounds in flight, with one round
  *            always allowed, however large its message;
+ *  fifo      a due message that does not fit waits at the head of the
+ *            blocked FIFO, and one due after it waits behind it even if it
+ *            would fit (it overtook it: under steady load the large head
+ *            never started);
  *  leak      a round whose read fails, and then its DSN's read too (EMFILE),
  *            gives its place back: the counts return to 0 (they leaked one
  *            round for good, and enough leaks blocked every message).
@@ -146,6 +150,46 @@ static void test_bytes_bounded(void **state)
     free(big);
 }
 
+/* put_one - a due message to r@a.test of `size` bytes, notified, settled */
+
+static void put_one(struct qmgr *q, const char *id, size_t size)
+{
+    char *body = xcalloc(1, size + 1);
+
+    memset(body, 'x', size);
+    put_msg_data(id, T0 - 1000, "s@sender.test", "r@a.test", body, "");
+    free(body);
+    qmgr_notify(q, id);
+    settle(q);
+}
+
+static void test_blocked_fifo(void **state)
+{
+    struct fx *fx = *state;
+    struct qmgr *q = fx->q;
+
+    q->round_bytes_max = 25000;
+    fake.hold = true;
+    put_one(q, "0000000000000101", 10000);      /* in a round */
+    assert_int_equal(q->rounds, 1);
+    put_one(q, "0000000000000102", 20000);      /* 30000 > 25000: blocked */
+    assert_int_equal(q->rounds, 1);
+    assert_true(find_msg(q, "0000000000000102")->queued);
+    put_one(q, "0000000000000103", 10000);      /* would fit (20000), waits behind */
+    assert_false(find_msg(q, "0000000000000103")->in_round);    /* overtook: true */
+    assert_true(find_msg(q, "0000000000000103")->queued);
+    assert_int_equal(q->rounds, 1);
+    assert_int_equal(q->round_bytes, 10000);
+    fake.hold = false;
+    settle(q);
+    assert_int_equal(fake.natt, 3);
+    assert_string_equal(fake.att[0].id, "0000000000000101");
+    assert_string_equal(fake.att[1].id, "0000000000000102");    /* first in, first out */
+    assert_string_equal(fake.att[2].id, "0000000000000103");
+    assert_null(q->msgs);
+    assert_int_equal(q->round_bytes, 0);
+}
+
 static struct rlimit saved_nofile;
 
 /* fds_exhaust - every new descriptor fails with EMFILE (fds_restore undoes) */
@@ -207,6 +251,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_loads_bounded, fx_default, fx_teardown),
         cmocka_unit_test_setup_teardown(test_rounds_bounded, fx_default, fx_teardown),
         cmocka_unit_test_setup_teardown(test_bytes_bounded, fx_default, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_blocked_fifo, fx_default, fx_teardown),
         cmocka_unit_test_setup_teardown(test_round_leak, fx_default, fx_teardown),
     };
 
