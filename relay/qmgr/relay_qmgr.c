@@ -349,6 +349,7 @@ struct qmgr *qmgr_new(const struct qmgr_smtp *smtp, log_clock_fn *clock, void *c
     q->expiration = cfg->transport.message_expiration_timeout;
     q->rounds_max = QMGR_ROUNDS_MAX;
     q->round_bytes_max = QMGR_ROUND_BYTES_MAX;
+    q->dest_rounds_max = QMGR_DEST_ROUNDS_MAX;
     uv_loop_init(&q->w.loop);
     q->resolver = dns_resolver_new(&q->w.loop, cfg->dns.servers, cfg->dns.timeout, &err);
     if (q->resolver == NULL) {
@@ -383,6 +384,7 @@ void qmgr_free(struct qmgr *q)
         q->msgs->queued = false;        /* the FIFOs are gone */
         qmgr_round_forget(q, q->msgs);
     }
+    qmgr_dest_waits_free(q);            /* after: a round's end gives its share back */
     free(q->dns_servers);
     relay_smtp_client_free(q->client);  /* its loop has ended: no connection left */
     if (uv_loop_close(&q->w.loop) != 0)

@@ -15,6 +15,10 @@
  *            blocked FIFO, and one due after it waits behind it even if it
  *            would fit (it overtook it: under steady load the large head
  *            never started);
+ *  dest      one destination's rounds waiting for its connections take at
+ *            most dest_rounds_max places: a message for another
+ *            destination still starts (it waited behind them, blocked), and
+ *            the parked ones all go in the end, first parked first;
  *  leak      a round whose read fails, and then its DSN's read too (EMFILE),
  *            gives its place back: the counts return to 0 (they leaked one
  *            round for good, and enough leaks blocked every message).
@@ -190,6 +194,48 @@ static void test_blocked_fifo(void **state)
     assert_int_equal(q->round_bytes, 0);
 }
 
+static void test_dest_share(void **state)
+{
+    struct fx *fx = *state;
+    struct qmgr *q = fx->q;
+    char id[RELAY_QID_LEN + 1];
+    struct relay_qmsg *m;
+
+    q->rounds_max = 5;
+    q->dest_rounds_max = 2;             /* as 100 of 10,000 */
+    fake.hold = true;                   /* b.test's connections never answer */
+    for (int i = 0; i < 10; i++) {
+        snprintf(id, sizeof(id), "%016X", 0x100 + i);
+        put_msg(id, T0 - 1000, "s@sender.test", "r@b.test", "");
+        qmgr_notify(q, id);
+    }
+    settle(q);
+    assert_int_equal(q->rounds, 2);     /* without a share: 5, every place */
+    assert_int_equal(q->nparked, 8);
+    put_msg("0000000000000200", T0 - 1000, "s@sender.test", "r@a.test", "");
+    qmgr_notify(q, "0000000000000200");
+    settle(q);
+    assert_non_null(m = find_msg(q, "0000000000000200"));
+    assert_true(m->in_round);           /* blocked behind b.test's: false */
+    assert_int_equal(q->rounds, 3);
+    fake.hold = false;
+    settle(q);
+    assert_int_equal(fake.natt, 11);
+    for (int i = 0; i < 10; i++) {      /* b.test's in the order they were due */
+        size_t k = (size_t)i + (i >= 2);        /* a.test's went third */
+
+        snprintf(id, sizeof(id), "%016X", 0x100 + i);
+        assert_string_equal(fake.att[k].id, id);
+    }
+    assert_null(q->msgs);
+    assert_int_equal(q->rounds, 0);
+    assert_int_equal(q->nparked, 0);
+    assert_null(q->dwaits);             /* every share freed */
+    print_message("11 messages, 2 at a time for b.test: %llu examined\n",
+                  (unsigned long long)q->examined);
+    assert_true(q->examined <= 3 * 11); /* parked, woken, started: no rescans */
+}
+
 static struct rlimit saved_nofile;
 
 /* fds_exhaust - every new descriptor fails with EMFILE (fds_restore undoes) */
@@ -252,6 +298,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rounds_bounded, fx_default, fx_teardown),
         cmocka_unit_test_setup_teardown(test_bytes_bounded, fx_default, fx_teardown),
         cmocka_unit_test_setup_teardown(test_blocked_fifo, fx_default, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_dest_share, fx_default, fx_teardown),
         cmocka_unit_test_setup_teardown(test_round_leak, fx_default, fx_teardown),
     };
 

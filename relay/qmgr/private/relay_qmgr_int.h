@@ -64,8 +64,10 @@ struct qmgr_heap {
  * Where each message is: every one on msgs; an idle one (no jobs, no I/O)
  * also in exactly one of due (examine now), heap (examine at due_ms),
  * blocked (due, waiting for a connection slot or for room among the
- * rounds in flight: QMGR_ROUNDS_MAX) or held (held by an
- * administrator: never examined).  A busy one is in none: the end of its
+ * rounds in flight: QMGR_ROUNDS_MAX), parked on a destination's
+ * qmgr_dwait (due, waiting for room among that destination's rounds:
+ * QMGR_DEST_ROUNDS_MAX) or held (held by an administrator: never
+ * examined).  A busy one is in none: the end of its
  * work puts it back (qmgr_sched_ready).
  */
 struct qmgr {
@@ -91,6 +93,11 @@ struct qmgr {
     struct relay_admin_req *admin_head, *admin_tail;    /* under w.lock */
     uv_timer_t sweep;                   /* look for queue files removed by hand */
     uint64_t blocked_sweep_ms;          /* next look for expired blocked messages */
+    struct qmgr_dwait *dwaits;          /* owned: every destination's share */
+    struct qmgr_dwait *dready;          /* those with parked messages and room (w->rnext) */
+    size_t  nparked;                    /* messages parked on a qmgr_dwait */
+    size_t  dest_rounds_max;            /* QMGR_DEST_ROUNDS_MAX (tests lower it) */
+    bool    room_freed;                 /* a round ended since the run began: run again now */
     struct qmgr_heap heap;
     uint64_t expiration;                /* message_expiration_timeout the keys use */
     uint64_t examined;                  /* messages the scheduler looked at (tests) */
@@ -124,6 +131,29 @@ struct qmgr {
 #define QMGR_LOADS_MAX 8
 #define QMGR_ROUNDS_MAX 10000
 #define QMGR_ROUND_BYTES_MAX (256ULL << 20)
+
+/*
+ * A destination's share of the rounds in flight: a round waiting for a
+ * connection holds its place (and its bytes) among QMGR_ROUNDS_MAX, so one
+ * slow destination with many messages due would take every place and the
+ * messages for free destinations would wait behind it.  So a destination
+ * (keyed as relay_qdest.c keys one: connector, and domain when routed by
+ * MX) counts at most QMGR_DEST_ROUNDS_MAX rounds with a recipient for it
+ * (enough to keep its 40 connections, the default per domain, busy; a
+ * hundredth of QMGR_ROUNDS_MAX: it takes 100 slow destinations at once to
+ * fill them), and further due messages for it are parked here, holding no
+ * place and no bytes, until one of its rounds ends.  It outlives its relay_dest (and reloads); freed when it has no
+ * round, nothing parked and is not on q->dready.
+ */
+struct qmgr_dwait {
+    char   *key;                        /* owned: qmgr_dest_key's */
+    size_t  rounds;                     /* rounds in flight counted against it */
+    struct relay_qmsg *head, *tail;     /* parked, first due first (m->qnext) */
+    bool    ready;                      /* on q->dready */
+    struct qmgr_dwait *next;            /* q->dwaits */
+    struct qmgr_dwait *rnext;           /* q->dready */
+};
+#define QMGR_DEST_ROUNDS_MAX 100
 
 /* One blocking operation on libuv's thread pool for a message. */
 struct qmgr_work {
@@ -247,5 +277,15 @@ void    qmgr_dest_shutdown(struct qmgr *q);
 void    qmgr_dest_forget_dns(struct qmgr *q, struct relay_dest *d);
 /* Free d (and any job still waiting: qmgr_free's last resort). */
 void    qmgr_dest_free(struct qmgr *q, struct relay_dest *d);
+/* The key of the destination of a connector and domain (allocated). */
+char   *qmgr_dest_key(const struct cfg_send *sc, const char *domain);
+/* The shares of the destinations of m's pending recipients, distinct, made
+ * if new: an allocated array in *out (free it), and how many. */
+size_t  qmgr_dest_waits(struct qmgr *q, const struct config *cfg, const struct relay_qmsg *m,
+                        struct qmgr_dwait ***out);
+/* Free w if it has no round, nothing parked and is not ready. */
+void    qmgr_dest_wait_drop(struct qmgr *q, struct qmgr_dwait *w);
+/* Free every share (qmgr_free, after the messages). */
+void    qmgr_dest_waits_free(struct qmgr *q);
 
 #endif
