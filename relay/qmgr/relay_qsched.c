@@ -539,13 +539,15 @@ void qmgr_sched_take_marked(struct qmgr *q)
 }
 
 /* qmgr_sched_gauges - publish the queue's depth by state: idle ones are
- * counted where they wait, the rest are active; the oldest arrival is
+ * counted where they wait, the rest are active, and those notified but not
+ * loaded yet (relay_qmgr.c) count as deferred; the oldest arrival is
  * found again (a pass) after the oldest left - at most once a second in a
  * queue of QSCHED_OLDEST_PASS messages or more */
 
 void qmgr_sched_gauges(struct qmgr *q)
 {
     size_t deferred = q->heap.n + q->nqueued - q->nheld;
+    size_t loading = qmgr_loading_count(q);
     uint64_t now = qmgr_now(q);
 
     if (q->oldest_stale && (q->nmsgs < QSCHED_OLDEST_PASS || now - q->oldest_at >= 1000)) {
@@ -557,7 +559,7 @@ void qmgr_sched_gauges(struct qmgr *q)
         q->oldest_at = now;
     }
     relay_stats_gauge_set(RELAY_GAUGE_QUEUE_HELD, (long long)q->nheld);
-    relay_stats_gauge_set(RELAY_GAUGE_QUEUE_DEFERRED, (long long)deferred);
+    relay_stats_gauge_set(RELAY_GAUGE_QUEUE_DEFERRED, (long long)(deferred + loading));
     relay_stats_gauge_set(RELAY_GAUGE_QUEUE_ACTIVE, (long long)(q->nmsgs - deferred - q->nheld));
     relay_stats_gauge_set(RELAY_GAUGE_QUEUE_OLDEST_MS, (long long)q->oldest_ms);
 }

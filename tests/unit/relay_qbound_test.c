@@ -19,6 +19,9 @@
  *            most dest_rounds_max places: a message for another
  *            destination still starts (it waited behind them, blocked), and
  *            the parked ones all go in the end, first parked first;
+ *  loading   a message still waiting for its load is named by id: the
+ *            answer says it is being loaded (it said "no message", and a
+ *            delete was lost), and the deferred gauge counts it;
  *  leak      a round whose read fails, and then its DSN's read too (EMFILE),
  *            gives its place back: the counts return to 0 (they leaked one
  *            round for good, and enough leaks blocked every message).
@@ -29,6 +32,7 @@
 #include <sys/resource.h>
 
 #include "qmgr_world.h"
+#include "relay_stats.h"
 
 enum { N = 200 };
 
@@ -236,6 +240,45 @@ static void test_dest_share(void **state)
     assert_true(q->examined <= 3 * 11); /* parked, woken, started: no rescans */
 }
 
+static void test_loading_visible(void **state)
+{
+    struct fx *fx = *state;
+    struct qmgr *q = fx->q;
+    const enum relay_admin_op ops[] = { RELAY_ADMIN_DELETE, RELAY_ADMIN_SHOW, RELAY_ADMIN_HOLD };
+    char last[RELAY_QID_LEN + 1];
+    time_t deadline = time(NULL) + 20;
+
+    fake.hold = true;
+    plant(q, N, "Subject: t\r\n\r\nhello\r\n");
+    snprintf(last, sizeof(last), "%016zX", (size_t)N - 1 + 0x100);
+    while (q->nincoming > 0 || q->busy == 0) {  /* the wake has run: loads started */
+        uv_run(&q->w.loop, UV_RUN_NOWAIT);
+        assert_true(time(NULL) < deadline);     /* a hang, not a timing check */
+    }
+    assert_true(q->ntoload > q->toload_head);   /* most wait for a load */
+    qmgr_sched_gauges(q);
+    assert_true(relay_stats_gauge_get(RELAY_GAUGE_QUEUE_DEFERRED)
+                + relay_stats_gauge_get(RELAY_GAUGE_QUEUE_ACTIVE) == N);   /* loaded only */
+    for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+        struct relay_admin_req *req = relay_admin_req_new(ops[i]);
+
+        snprintf(req->sel.id, sizeof(req->sel.id), "%s", last);
+        req->done = qw_done;
+        assert_int_equal(qmgr_admin(q, req), 0);
+        while (qw_ndone == 0) {
+            uv_run(&q->w.loop, UV_RUN_NOWAIT);
+            assert_true(time(NULL) < deadline);
+        }
+        qw_ndone = 0;
+        assert_null(find_msg(q, last));         /* still not loaded when answered */
+        assert_int_equal(req->status, RELAY_ADMIN_CONFLICT);    /* NOT_FOUND */
+        assert_non_null(strstr(req->why, "being loaded"));
+        relay_admin_req_free(req);
+    }
+    settle(q);
+    assert_int_equal(q->nmsgs, N);
+}
+
 static struct rlimit saved_nofile;
 
 /* fds_exhaust - every new descriptor fails with EMFILE (fds_restore undoes) */
@@ -299,6 +342,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bytes_bounded, fx_default, fx_teardown),
         cmocka_unit_test_setup_teardown(test_blocked_fifo, fx_default, fx_teardown),
         cmocka_unit_test_setup_teardown(test_dest_share, fx_default, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_loading_visible, fx_default, fx_teardown),
         cmocka_unit_test_setup_teardown(test_round_leak, fx_default, fx_teardown),
     };
 

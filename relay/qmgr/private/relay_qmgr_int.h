@@ -60,6 +60,8 @@ struct qmgr_heap {
     uint64_t cmps;                      /* key comparisons so far (tests count them) */
 };
 
+#define QMGR_LOADS_MAX 8                /* loads in flight: see the bounds below */
+
 /*
  * Where each message is: every one on msgs; an idle one (no jobs, no I/O)
  * also in exactly one of due (examine now), heap (examine at due_ms),
@@ -107,6 +109,7 @@ struct qmgr {
     char  **toload;                     /* ids waiting for a load (owned), from toload_head */
     size_t  ntoload, toload_head, captoload;
     unsigned loading;                   /* loads in flight (at most QMGR_LOADS_MAX) */
+    char    loading_ids[QMGR_LOADS_MAX][RELAY_QID_LEN + 1];   /* their ids ("" = free) */
     size_t  rounds;                     /* messages in a round (m->in_round) */
     uint64_t round_bytes;               /* and their bytes, read into memory */
     size_t  rounds_max;                 /* QMGR_ROUNDS_MAX (tests lower them) */
@@ -128,7 +131,6 @@ struct qmgr {
  * one round always runs, however large its message.  A due message beyond
  * them waits in the blocked FIFO, as for a connection slot.
  */
-#define QMGR_LOADS_MAX 8
 #define QMGR_ROUNDS_MAX 10000
 #define QMGR_ROUND_BYTES_MAX (256ULL << 20)
 
@@ -197,6 +199,10 @@ void    qmgr_submit_arg(struct qmgr *q, const char *id, uv_work_cb fn,
                         void (*then)(struct qmgr_work *w), void *arg);
 /* A loaded message joins the queue. */
 void    qmgr_add(struct qmgr *q, struct relay_qmsg *m);
+/* Messages notified but not loaded yet (waiting, or their load in flight). */
+size_t  qmgr_loading_count(const struct qmgr *q);
+/* Is id one of them (a pass over the waiting ids: administration only). */
+bool    qmgr_loading_has(const struct qmgr *q, const char *id);
 
 /* relay_qsched.c: what is due, dispatch, results. */
 /* m's round ends: its bytes are freed, its place in the bounds comes back. */
@@ -241,6 +247,8 @@ void    qmgr_round_finish(struct qmgr *q, struct relay_qmsg *m);
 void    qmgr_admin_answer(struct relay_admin_req *req, enum relay_admin_status st,
                           const char *fmt, ...) LOG_PRINTF(3, 4);
 enum relay_admin_qstate qmgr_admin_state(const struct relay_qmsg *m);
+/* req's id names no loaded message: being loaded (CONFLICT), or none (NOT_FOUND). */
+void    qmgr_admin_not_found(const struct qmgr *q, struct relay_admin_req *req);
 /* m is selected by sel (id, domain of a pending recipient, state, age). */
 bool    qmgr_admin_match(const struct relay_qmsg *m, const struct relay_admin_sel *sel,
                          uint64_t now);
