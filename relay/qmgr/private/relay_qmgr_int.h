@@ -129,7 +129,11 @@ struct qmgr {
  * first delivery does not wait for the last load), and messages in a round
  * (their bytes are in memory from the round's read to its end) - at least
  * one round always runs, however large its message.  A due message beyond
- * them waits in the blocked FIFO, as for a connection slot.
+ * them waits in the blocked FIFO, as for a connection slot.  The bytes bound
+ * covers rounds only: a read for a DSN outside a round (an expired or
+ * deleted message, a DSN owed after a failed write) and `queue show` are
+ * not counted; each holds its copy from its read until the read's callback
+ * on the loop has built the DSN (or the answer), and frees it there.
  */
 #define QMGR_ROUNDS_MAX 10000
 #define QMGR_ROUND_BYTES_MAX (256ULL << 20)
