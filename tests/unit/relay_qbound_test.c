@@ -22,6 +22,10 @@
  *  loading   a message still waiting for its load is named by id: the
  *            answer says it is being loaded (it said "no message", and a
  *            delete was lost), and the deferred gauge counts it;
+ *  soon      room freed by a round that ends during a run is used at once -
+ *            the timer is armed for now, not for the blocked messages' look
+ *            a second later (forced by a clock hook: while a message
+ *            expires, a peer's 5xx ends another round);
  *  leak      a round whose read fails, and then its DSN's read too (EMFILE),
  *            gives its place back: the counts return to 0 (they leaked one
  *            round for good, and enough leaks blocked every message).
@@ -279,6 +283,66 @@ static void test_loading_visible(void **state)
     assert_int_equal(q->nmsgs, N);
 }
 
+static struct qmgr *hook_q;
+static const char *hook_id;             /* answer the held connection once this one is popped */
+
+/* hook_clock - fake_clock; inside the run that pops hook_id from the heap,
+ * the first held connection answers (its round ends there and then) */
+
+static uint64_t hook_clock(void *arg)
+{
+    struct relay_qmsg *m = hook_id ? find_msg(hook_q, hook_id) : NULL;
+
+    if (m != NULL && m->heap_i == 0 && !m->queued && fake.npending > 0) {
+        struct fake_conn c = fake.pending[0];
+
+        hook_id = NULL;
+        memmove(&fake.pending[0], &fake.pending[1], --fake.npending * sizeof(c));
+        (void)fake_work(c.d, c.job);    /* 550: failed, its DSN queued, the round ends */
+        fake_close(c.d);                /* its conn_gone later: no run inside this one */
+    }
+    return fake.now;
+}
+
+static void test_room_soon(void **state)
+{
+    struct fx *fx = *state;
+    struct qmgr *q = fx->q;
+    char rec[64];
+
+    q->rounds_max = 1;
+    fake.hold = true;
+    put_msg("0000000000000301", T0 - 1000, "s@sender.test", "r@a.test", "");
+    qmgr_notify(q, "0000000000000301");
+    settle(q);                          /* in its round, unanswered */
+    put_msg("0000000000000302", T0 - 1000, "s@sender.test", "r@a.test", "");
+    qmgr_notify(q, "0000000000000302");
+    settle(q);
+    assert_true(find_msg(q, "0000000000000302")->queued);      /* blocked */
+    /* Expires at T0 + 10 s (message_expiration_timeout 2h). */
+    snprintf(rec, sizeof(rec), "next %llu\n", (unsigned long long)(T0 + HOUR));
+    put_msg("0000000000000303", T0 + 10000 - 2 * HOUR, "s@sender.test", "r@a.test", rec);
+    qmgr_notify(q, "0000000000000303");
+    settle(q);
+    assert_int_equal(q->rounds, 1);
+    fake.mode = FAKE_REJECT;
+    hook_q = q;
+    hook_id = "0000000000000303";
+    q->clock = hook_clock;
+    fake.now = T0 + 10000;
+    qmgr_sched_run(q);                  /* 303 expires; meanwhile 301's round ends */
+    assert_null(hook_id);               /* the hook ran */
+    assert_int_equal(q->rounds, 0);     /* room, freed inside the run */
+    assert_true(find_msg(q, "0000000000000302")->queued);      /* 302 still waits */
+    assert_int_equal(q->wake_ms, T0 + 10000);   /* a run now (was T0 + 11000) */
+    q->clock = fake_clock;
+    fake.mode = FAKE_OK;
+    fake.hold = false;
+    qmgr_sched_run(q);
+    settle(q);
+    assert_null(find_msg(q, "0000000000000302"));      /* delivered */
+}
+
 static struct rlimit saved_nofile;
 
 /* fds_exhaust - every new descriptor fails with EMFILE (fds_restore undoes) */
@@ -343,6 +407,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_blocked_fifo, fx_default, fx_teardown),
         cmocka_unit_test_setup_teardown(test_dest_share, fx_default, fx_teardown),
         cmocka_unit_test_setup_teardown(test_loading_visible, fx_default, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_room_soon, fx_default, fx_teardown),
         cmocka_unit_test_setup_teardown(test_round_leak, fx_default, fx_teardown),
     };
 
