@@ -91,6 +91,19 @@ static void qadmin_track(const struct relay_qmsg *m, enum log_track_event event,
     free(st);
 }
 
+/* qmgr_admin_not_found - no loaded message has req's id: one notified but
+ * not loaded yet (a large recovery loads QMGR_LOADS_MAX at a time) is
+ * there, so "try again" rather than "no message" */
+
+void qmgr_admin_not_found(const struct qmgr *q, struct relay_admin_req *req)
+{
+    if (qmgr_loading_has(q, req->sel.id))
+        qmgr_admin_answer(req, RELAY_ADMIN_CONFLICT, "message %s is being loaded; try again",
+                          req->sel.id);
+    else
+        qmgr_admin_answer(req, RELAY_ADMIN_NOT_FOUND, "no message %s in the queue", req->sel.id);
+}
+
 /* qmgr_admin_state - m's state as shown */
 
 enum relay_admin_qstate qmgr_admin_state(const struct relay_qmsg *m)
@@ -232,7 +245,7 @@ static void qadmin_retry(struct qmgr *q, struct relay_admin_req *req)
     log_info("qmgr", 0, "retry by=uid:%u matched=%u retried=%u skipped_held=%u in_flight=%u",
              (unsigned)req->uid, req->matched, req->changed, req->skipped, req->in_flight);
     if (req->sel.id[0] != '\0' && req->matched == 0)
-        qmgr_admin_answer(req, RELAY_ADMIN_NOT_FOUND, "no message %s in the queue", req->sel.id);
+        qmgr_admin_not_found(q, req);
     else
         qmgr_admin_answer(req, RELAY_ADMIN_OK, NULL);
 }
@@ -457,7 +470,7 @@ static void qadmin_change(struct qmgr *q, struct relay_admin_req *req)
         free(c->v);
         free(c);
         if (req->sel.id[0] != '\0' && req->matched == 0)
-            qmgr_admin_answer(req, RELAY_ADMIN_NOT_FOUND, "no message %s in the queue", req->sel.id);
+            qmgr_admin_not_found(q, req);
         else if (req->sel.id[0] != '\0' && conflict != NULL && req->pending == 0)
             qmgr_admin_answer(req, RELAY_ADMIN_CONFLICT, "message %s %s", req->sel.id, conflict);
         else

@@ -310,7 +310,7 @@ void qmgr_admin_show(struct qmgr *q, struct relay_admin_req *req)
     struct qmgr_admin_show *sh;
 
     if (m == NULL) {
-        qmgr_admin_answer(req, RELAY_ADMIN_NOT_FOUND, "no message %s in the queue", req->sel.id);
+        qmgr_admin_not_found(q, req);
         return;
     }
     req->msgs = xcalloc(1, sizeof(*req->msgs));

@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "log_util.h"
 #include "policy_secure.h"
 #include "relay_qmgr_int.h"
 #include "relay_tls.h"
@@ -245,12 +246,20 @@ static const struct relay_dest_ops qdest_ops = {
     .conn_gone = qmgr_dest_conn_gone,
 };
 
+/* qmgr_dest_key - the key of a destination: its connector, and the domain
+ * when it routes by MX (smart hosts serve every domain alike) */
+
+char *qmgr_dest_key(const struct cfg_send *sc, const char *domain)
+{
+    return xasprintf("%s\n%s", sc->name, sc->dns_routing ? domain : "");
+}
+
 /* qmgr_dest_get - the destination for a connector and recipient domain */
 
 struct relay_dest *qmgr_dest_get(struct qmgr *q, struct config *cfg,
                                     const struct cfg_send *sc, const char *domain)
 {
-    char *key = xasprintf("%s\n%s", sc->name, sc->dns_routing ? domain : "");
+    char *key = qmgr_dest_key(sc, domain);
     struct relay_dest *d;
 
     for (d = q->dests; d != NULL; d = d->next)
@@ -325,3 +334,82 @@ void qmgr_dest_enqueue(struct qmgr *q, struct relay_dest *d, struct relay_job *j
     qdest_kick(q, d);
 }
 
+/* ---- a destination's share of the rounds in flight (relay_qsched.c) ---- */
+
+/* qdest_wait_get - the share for key (taken: owned or freed), made if new */
+
+static struct qmgr_dwait *qdest_wait_get(struct qmgr *q, char *key)
+{
+    struct qmgr_dwait *w;
+
+    for (w = q->dwaits; w != NULL; w = w->next)
+        if (strcmp(w->key, key) == 0) {
+            free(key);
+            return w;
+        }
+    w = xcalloc(1, sizeof(*w));
+    w->key = key;
+    w->next = q->dwaits;
+    q->dwaits = w;
+    return w;
+}
+
+/* qmgr_dest_waits - the shares of the destinations of m's pending
+ * recipients (routed as qsched_dispatch_go routes them; none for a
+ * recipient without a route) */
+
+size_t qmgr_dest_waits(struct qmgr *q, const struct config *cfg, const struct relay_qmsg *m,
+                       struct qmgr_dwait ***out)
+{
+    struct qmgr_dwait **v = xcalloc(m->nrcpts + 1, sizeof(*v));
+    size_t n = 0;
+
+    for (size_t i = 0; i < m->nrcpts; i++) {
+        const struct cfg_send *sc;
+        struct qmgr_dwait *w;
+        char domain[256];
+        size_t k;
+
+        if (m->rcpts[i].state != RELAY_R_PENDING)
+            continue;
+        log_mail_domain(domain, sizeof(domain), m->rcpts[i].addr);
+        if ((sc = policy_route_select(cfg, domain)) == NULL)
+            continue;
+        w = qdest_wait_get(q, qmgr_dest_key(sc, domain));
+        for (k = 0; k < n && v[k] != w; k++)
+            ;
+        if (k == n)
+            v[n++] = w;
+    }
+    *out = v;
+    return n;
+}
+
+/* qmgr_dest_wait_drop - free w once nothing refers to it */
+
+void qmgr_dest_wait_drop(struct qmgr *q, struct qmgr_dwait *w)
+{
+    if (w->rounds > 0 || w->head != NULL || w->ready)
+        return;
+    for (struct qmgr_dwait **pp = &q->dwaits; *pp != NULL; pp = &(*pp)->next)
+        if (*pp == w) {
+            *pp = w->next;
+            break;
+        }
+    free(w->key);
+    free(w);
+}
+
+/* qmgr_dest_waits_free - every share goes (the messages are gone) */
+
+void qmgr_dest_waits_free(struct qmgr *q)
+{
+    while (q->dwaits != NULL) {
+        struct qmgr_dwait *w = q->dwaits;
+
+        q->dwaits = w->next;
+        free(w->key);
+        free(w);
+    }
+    q->dready = NULL;
+}

@@ -168,6 +168,11 @@ static void qmgr_load_more(struct qmgr *q);
 
 static void qmgr_loaded(struct qmgr_work *w)
 {
+    for (size_t i = 0; i < QMGR_LOADS_MAX; i++)
+        if (strcmp(w->q->loading_ids[i], w->id) == 0) {
+            w->q->loading_ids[i][0] = '\0';
+            break;
+        }
     w->q->loading--;
     if (w->err < 0)
         log_warnx("queue", 0, "cannot load id=%s reason=%s", w->id, w->why);
@@ -198,13 +203,37 @@ static void qmgr_load_more(struct qmgr *q)
     }
     while (q->loading < QMGR_LOADS_MAX && q->toload_head < q->ntoload) {
         char *id = q->toload[q->toload_head++];
+        size_t slot = 0;
 
+        while (q->loading_ids[slot][0] != '\0')    /* fewer than QMGR_LOADS_MAX in use */
+            slot++;
+        snprintf(q->loading_ids[slot], sizeof(q->loading_ids[slot]), "%s", id);
         q->loading++;
         qmgr_submit(q, NULL, id, qmgr_load_work, qmgr_loaded, NULL, 0);
         free(id);
     }
     if (q->toload_head == q->ntoload)
         qmgr_toload_clear(q);
+}
+
+/* qmgr_loading_count - notified, not loaded yet: waiting or loading */
+
+size_t qmgr_loading_count(const struct qmgr *q)
+{
+    return q->ntoload - q->toload_head + q->loading;
+}
+
+/* qmgr_loading_has - is id waiting for its load or being loaded */
+
+bool qmgr_loading_has(const struct qmgr *q, const char *id)
+{
+    for (size_t i = 0; i < QMGR_LOADS_MAX; i++)
+        if (strcmp(q->loading_ids[i], id) == 0)
+            return true;
+    for (size_t i = q->toload_head; i < q->ntoload; i++)
+        if (strcmp(q->toload[i], id) == 0)
+            return true;
+    return false;
 }
 
 /* qmgr_toload_add - ids (owned, and the array) wait for a load, in order */
@@ -349,6 +378,7 @@ struct qmgr *qmgr_new(const struct qmgr_smtp *smtp, log_clock_fn *clock, void *c
     q->expiration = cfg->transport.message_expiration_timeout;
     q->rounds_max = QMGR_ROUNDS_MAX;
     q->round_bytes_max = QMGR_ROUND_BYTES_MAX;
+    q->dest_rounds_max = QMGR_DEST_ROUNDS_MAX;
     uv_loop_init(&q->w.loop);
     q->resolver = dns_resolver_new(&q->w.loop, cfg->dns.servers, cfg->dns.timeout, &err);
     if (q->resolver == NULL) {
@@ -383,6 +413,7 @@ void qmgr_free(struct qmgr *q)
         q->msgs->queued = false;        /* the FIFOs are gone */
         qmgr_round_forget(q, q->msgs);
     }
+    qmgr_dest_waits_free(q);            /* after: a round's end gives its share back */
     free(q->dns_servers);
     relay_smtp_client_free(q->client);  /* its loop has ended: no connection left */
     if (uv_loop_close(&q->w.loop) != 0)

@@ -446,9 +446,11 @@ static void qround_data_read(struct qmgr_work *w)
     }
     if (w->err < 0) {
         /* Nothing is known about the file: no DSN now (its records would
-         * follow it), the round's end again later, as after a failed write. */
+         * follow it), the round's end again later, as after a failed write.
+         * The round itself is over: its place in the bounds comes back
+         * (qmgr_round_finish returned before giving it back). */
         log_warnx("queue", 0, "cannot read id=%s for its DSN: %s", m->id, strerror(-w->err));
-        m->data_tried = false;
+        qmgr_sched_round_end(q, m);     /* also data_tried = false: read again then */
         m->next_ms = m->io_retry_ms = qmgr_now(q) + 10000;
         qmgr_sched_ready(q, m);
         return;

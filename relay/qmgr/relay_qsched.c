@@ -9,6 +9,12 @@
  * connection slot is taken, or the rounds in flight are at their bound
  * (QMGR_ROUNDS_MAX messages, QMGR_ROUND_BYTES_MAX of their bytes read
  * into memory: a recovered queue of 50,000 is not read at once).
+ * The blocked FIFO is strict: while it holds anything, a newly due message
+ * waits behind it, even one that would fit.  Before that, a due message
+ * whose destination already counts dest_rounds_max rounds (struct
+ * qmgr_dwait) is parked on that destination instead, holding no place: a
+ * slow destination cannot take every place from the others.  A round's end
+ * wakes its destinations' parked messages, first parked first.
  * qmgr_sched_run takes only what is due: O(1) per due message from a FIFO,
  * O(log n) from the heap, never a scan of every message; from the blocked
  * FIFO only as many as can start (a round's end arms the timer for one
@@ -262,7 +268,20 @@ static bool qsched_room(const struct qmgr *q, const struct relay_qmsg *m)
                               && q->round_bytes + m->data_len <= q->round_bytes_max);
 }
 
-/* qmgr_sched_round_end - m's round is over: free its bytes, give back its room */
+/* qsched_dest_ready - w has room again and parked messages: the next run
+ * examines them (before anything due after them) */
+
+static void qsched_dest_ready(struct qmgr *q, struct qmgr_dwait *w)
+{
+    if (w->ready)
+        return;
+    w->ready = true;
+    w->rnext = q->dready;
+    q->dready = w;
+}
+
+/* qmgr_sched_round_end - m's round is over: free its bytes, give back its
+ * room and its destinations' shares */
 
 void qmgr_sched_round_end(struct qmgr *q, struct relay_qmsg *m)
 {
@@ -274,20 +293,40 @@ void qmgr_sched_round_end(struct qmgr *q, struct relay_qmsg *m)
     m->in_round = false;
     q->rounds--;
     q->round_bytes -= m->data_len;
-    if (q->blocked != NULL && !q->stopping) {  /* room for one: a run, soon, not inside */
-        q->wake_ms = qmgr_now(q);
+    for (size_t i = 0; i < m->ndwaits; i++) {
+        struct qmgr_dwait *w = m->dwaits[i];
+
+        w->rounds--;
+        if (w->head != NULL && w->rounds < q->dest_rounds_max)
+            qsched_dest_ready(q, w);
+        else
+            qmgr_dest_wait_drop(q, w);
+    }
+    free(m->dwaits);
+    m->dwaits = NULL;
+    m->ndwaits = 0;
+    q->room_freed = true;               /* qsched_arm: a run at once, also after one now */
+    if ((q->blocked != NULL || q->dready != NULL) && !q->stopping) {
+        q->wake_ms = qmgr_now(q);       /* room for one: a run, soon, not inside */
         q->timer.data = q;
         uv_timer_start(&q->timer, qsched_timer_fired, 0, 0);
     }
 }
 
-/* qsched_dispatch - start a round of m: read its bytes once */
+/* qsched_dispatch - start a round of m: read its bytes once; it counts
+ * against the shares v[n] of its destinations (the array is m's now) */
 
-static void qsched_dispatch(struct qmgr *q, struct relay_qmsg *m)
+static void qsched_dispatch(struct qmgr *q, struct relay_qmsg *m, struct qmgr_dwait **v, size_t n)
 {
+    if (m->in_round)                    /* counted twice, given back once: a leak */
+        log_panic("qmgr", "round of id=%s started while in a round", m->id);
     m->in_round = true;
     q->rounds++;
     q->round_bytes += m->data_len;
+    for (size_t i = 0; i < n; i++)
+        v[i]->rounds++;
+    m->dwaits = v;
+    m->ndwaits = n;
     m->io = true;
     qmgr_submit(q, m, m->id, qmgr_round_read_work, qsched_dispatch_go, NULL, 0);
 }
@@ -380,9 +419,52 @@ static struct relay_qmsg *qsched_fifo_take(struct qmgr *q, struct relay_qmsg **h
 
 static void qsched_block(struct qmgr *q, struct relay_qmsg *m)
 {
-    if (q->blocked == NULL || m->arrival_ms < q->blocked_oldest)
+    if ((q->blocked == NULL && q->nparked == 0) || m->arrival_ms < q->blocked_oldest)
         q->blocked_oldest = m->arrival_ms;
     qsched_fifo_put(q, &q->blocked, &q->blocked_tail, m);
+}
+
+/* qsched_park - due m waits for room among w's rounds */
+
+static void qsched_park(struct qmgr *q, struct qmgr_dwait *w, struct relay_qmsg *m)
+{
+    if ((q->blocked == NULL && q->nparked == 0) || m->arrival_ms < q->blocked_oldest)
+        q->blocked_oldest = m->arrival_ms;
+    qsched_fifo_put(q, &w->head, &w->tail, m);
+    q->nparked++;
+    if (w->rounds < q->dest_rounds_max)        /* parked behind others: they go first */
+        qsched_dest_ready(q, w);
+}
+
+/* qsched_dest_release - shares looked up for a round that did not start */
+
+static void qsched_dest_release(struct qmgr *q, struct qmgr_dwait **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        qmgr_dest_wait_drop(q, v[i]);
+    free(v);
+}
+
+/* qsched_dest_room - may a round of m start as far as its destinations go:
+ * each has fewer than dest_rounds_max rounds and, unless m is first (taken
+ * from a FIFO's head), nothing parked before m.  If so, their shares in
+ * *vp (*np); if not, m is parked on the first that has no room. */
+
+static bool qsched_dest_room(struct qmgr *q, struct relay_qmsg *m, const struct config *cfg,
+                             bool first, struct qmgr_dwait ***vp, size_t *np)
+{
+    struct qmgr_dwait **v;
+    size_t n = qmgr_dest_waits(q, cfg, m, &v);
+
+    for (size_t i = 0; i < n; i++)
+        if (v[i]->rounds >= q->dest_rounds_max || (!first && v[i]->head != NULL)) {
+            qsched_park(q, v[i], m);
+            qsched_dest_release(q, v, n);
+            return false;
+        }
+    *vp = v;
+    *np = n;
+    return true;
 }
 
 /* qsched_wait - idle m waits: due now, or in the heap until its key */
@@ -449,16 +531,23 @@ void qmgr_sched_take_marked(struct qmgr *q)
     (void)qsched_fifo_drop_marked(q, &q->due, &q->due_tail);
     (void)qsched_fifo_drop_marked(q, &q->blocked, &q->blocked_tail);
     q->nheld -= qsched_fifo_drop_marked(q, &q->held, &q->held_tail);
+    for (struct qmgr_dwait *w = q->dwaits, *next; w != NULL; w = next) {
+        next = w->next;                 /* w may go */
+        q->nparked -= qsched_fifo_drop_marked(q, &w->head, &w->tail);
+        qmgr_dest_wait_drop(q, w);
+    }
 }
 
 /* qmgr_sched_gauges - publish the queue's depth by state: idle ones are
- * counted where they wait, the rest are active; the oldest arrival is
+ * counted where they wait, the rest are active, and those notified but not
+ * loaded yet (relay_qmgr.c) count as deferred; the oldest arrival is
  * found again (a pass) after the oldest left - at most once a second in a
  * queue of QSCHED_OLDEST_PASS messages or more */
 
 void qmgr_sched_gauges(struct qmgr *q)
 {
     size_t deferred = q->heap.n + q->nqueued - q->nheld;
+    size_t loading = qmgr_loading_count(q);
     uint64_t now = qmgr_now(q);
 
     if (q->oldest_stale && (q->nmsgs < QSCHED_OLDEST_PASS || now - q->oldest_at >= 1000)) {
@@ -470,7 +559,7 @@ void qmgr_sched_gauges(struct qmgr *q)
         q->oldest_at = now;
     }
     relay_stats_gauge_set(RELAY_GAUGE_QUEUE_HELD, (long long)q->nheld);
-    relay_stats_gauge_set(RELAY_GAUGE_QUEUE_DEFERRED, (long long)deferred);
+    relay_stats_gauge_set(RELAY_GAUGE_QUEUE_DEFERRED, (long long)(deferred + loading));
     relay_stats_gauge_set(RELAY_GAUGE_QUEUE_ACTIVE, (long long)(q->nmsgs - deferred - q->nheld));
     relay_stats_gauge_set(RELAY_GAUGE_QUEUE_OLDEST_MS, (long long)q->oldest_ms);
 }
@@ -492,12 +581,17 @@ static bool qsched_slots_full(const struct qmgr *q, const struct config *cfg)
     return q->conns >= cfg->transport.max_outbound_connections && q->smtp->idle_count(q->client) == 0;
 }
 
-/* qsched_examine - idle, due m: finish, remove, expire, wait or start a round */
+/* qsched_examine - idle, due m: finish, remove, expire, wait or start a
+ * round.  first: m was the head of the blocked FIFO; any other due message
+ * waits behind a blocked one (strict FIFO: one that fits must not overtake
+ * a large head, or under steady load the head never starts). */
 
 static void qsched_examine(struct qmgr *q, struct relay_qmsg *m, const struct config *cfg,
-                           uint64_t now)
+                           uint64_t now, bool first)
 {
     struct relay_decision dec;
+    struct qmgr_dwait **dv;
+    size_t ndv;
 
     q->examined++;
     if (m->jobs > 0 || m->io)
@@ -525,34 +619,57 @@ static void qsched_examine(struct qmgr *q, struct relay_qmsg *m, const struct co
         qsched_expire(q, m, &dec);
     else if (m->next_ms > now)
         qsched_wait(q, m, now);         /* the key was stale (a reload) */
-    else if (qsched_slots_full(q, cfg) || !qsched_room(q, m))
+    else if (!qsched_dest_room(q, m, cfg, first, &dv, &ndv))
+        ;                               /* parked: a round's end for it reschedules */
+    else if ((!first && q->blocked != NULL) || qsched_slots_full(q, cfg) || !qsched_room(q, m)) {
+        qsched_dest_release(q, dv, ndv);
         qsched_block(q, m);             /* conn_gone or a round's end reschedules */
-    else
-        qsched_dispatch(q, m);
+    } else {
+        qsched_dispatch(q, m, dv, ndv);
+    }
     relay_decision_free(&dec);
 }
 
-/* qsched_sweep_blocked - fail the expired among messages waiting for a slot */
+/* qsched_sweep_fifo - fail the expired in one FIFO of waiting messages;
+ * how many left it (*oldest: lowered to the oldest arrival kept) */
 
-static void qsched_sweep_blocked(struct qmgr *q, const struct config *cfg, uint64_t now)
+static size_t qsched_sweep_fifo(struct qmgr *q, struct relay_qmsg **head, struct relay_qmsg **tail,
+                                const struct config *cfg, uint64_t now, uint64_t *oldest)
 {
     struct relay_qmsg *keep = NULL, *keep_tail = NULL, *m;
-    uint64_t oldest = UINT64_MAX;
+    size_t gone = 0;
 
-    while ((m = qsched_fifo_take(q, &q->blocked, &q->blocked_tail)) != NULL) {
+    while ((m = qsched_fifo_take(q, head, tail)) != NULL) {
         struct relay_decision dec = qsched_expiry(m, cfg, now);
 
         if (dec.rcpt == RELAY_O_FAIL && !m->release_grace) {
             qsched_expire(q, m, &dec);
+            gone++;
         } else {
             qsched_fifo_put(q, &keep, &keep_tail, m);
-            if (m->arrival_ms < oldest)
-                oldest = m->arrival_ms;
+            if (m->arrival_ms < *oldest)
+                *oldest = m->arrival_ms;
         }
         relay_decision_free(&dec);
     }
-    q->blocked = keep;
-    q->blocked_tail = keep_tail;
+    *head = keep;
+    *tail = keep_tail;
+    return gone;
+}
+
+/* qsched_sweep_blocked - fail the expired among messages waiting for a slot
+ * or for their destination (parked) */
+
+static void qsched_sweep_blocked(struct qmgr *q, const struct config *cfg, uint64_t now)
+{
+    uint64_t oldest = UINT64_MAX;
+
+    (void)qsched_sweep_fifo(q, &q->blocked, &q->blocked_tail, cfg, now, &oldest);
+    for (struct qmgr_dwait *w = q->dwaits, *next; w != NULL; w = next) {
+        next = w->next;                 /* w may go (expiry starts only I/O) */
+        q->nparked -= qsched_sweep_fifo(q, &w->head, &w->tail, cfg, now, &oldest);
+        qmgr_dest_wait_drop(q, w);
+    }
     q->blocked_oldest = oldest;
 }
 
@@ -564,15 +681,25 @@ static void qsched_timer_fired(uv_timer_t *t)
     qmgr_sched_run(q);
 }
 
+/* qsched_waiting - messages wait for a slot or for room (blocked, parked) */
+
+static bool qsched_waiting(const struct qmgr *q)
+{
+    return q->blocked != NULL || q->nparked > 0;
+}
+
 /* qsched_arm - sleep until the earliest key (or the blocked messages' look;
- * or at once, when the due FIFO holds what a run put back) */
+ * or at once, when the due FIFO holds what a run put back, or a round
+ * ended during the run and messages wait for room) */
 
 static void qsched_arm(struct qmgr *q, uint64_t now)
 {
     struct relay_qmsg *top = qmgr_heap_top(&q->heap);
     uint64_t wake = q->due != NULL ? now : top ? top->due_ms : UINT64_MAX;
 
-    if (q->blocked != NULL && q->blocked_sweep_ms < wake)
+    if (q->room_freed && (q->blocked != NULL || q->dready != NULL))
+        wake = now;
+    if (qsched_waiting(q) && q->blocked_sweep_ms < wake)
         wake = q->blocked_sweep_ms;
     if (wake == UINT64_MAX) {
         q->wake_ms = 0;
@@ -598,28 +725,45 @@ void qmgr_sched_run(struct qmgr *q)
 
     if (q->stopping)
         return;
+    q->room_freed = false;              /* this run uses the room there is */
     cfg = policy_config_current();
     qmgr_dns_reload(q, cfg);
     if (cfg->transport.message_expiration_timeout != q->expiration)
         qsched_rekey(q, cfg->transport.message_expiration_timeout);
     now = qmgr_now(q);
     /* They were due first: as many as there is room for, each examined once
-     * (a start takes room; the rest stay where they are, unexamined). */
+     * (a start takes room; the rest stay where they are, unexamined, and
+     * everything due after them waits behind them). */
     while (q->blocked != NULL && !qsched_slots_full(q, cfg) && qsched_room(q, q->blocked))
-        qsched_examine(q, qsched_fifo_take(q, &q->blocked, &q->blocked_tail), cfg, now);
+        qsched_examine(q, qsched_fifo_take(q, &q->blocked, &q->blocked_tail), cfg, now, true);
+    /* Then those parked on a destination that has room again, first parked
+     * first, while nothing is blocked (they would only be blocked too).  A
+     * message taken parks again only on another destination without room. */
+    while (q->dready != NULL && q->blocked == NULL) {
+        struct qmgr_dwait *w = q->dready;
+
+        if (w->head != NULL && w->rounds < q->dest_rounds_max) {
+            q->nparked--;
+            qsched_examine(q, qsched_fifo_take(q, &w->head, &w->tail), cfg, now, true);
+            continue;
+        }
+        q->dready = w->rnext;
+        w->ready = false;
+        qmgr_dest_wait_drop(q, w);
+    }
     /* Those still waiting: a pass for the expired once a second, only when
      * the oldest of them may have expired. */
-    if (q->blocked != NULL && now >= q->blocked_sweep_ms
+    if (qsched_waiting(q) && now >= q->blocked_sweep_ms
         && now >= qmgr_sat_add(q->blocked_oldest, q->expiration))
         qsched_sweep_blocked(q, cfg, now);
     due = q->due;                       /* this run's; new arrivals wait for the next */
     due_tail = q->due_tail;
     q->due = q->due_tail = NULL;
     while ((m = qsched_fifo_take(q, &due, &due_tail)) != NULL)
-        qsched_examine(q, m, cfg, now);
+        qsched_examine(q, m, cfg, now, false);
     while ((m = qmgr_heap_top(&q->heap)) != NULL && m->due_ms <= now)
-        qsched_examine(q, qmgr_heap_pop(&q->heap), cfg, now);
-    if (q->blocked != NULL && q->blocked_sweep_ms <= now)
+        qsched_examine(q, qmgr_heap_pop(&q->heap), cfg, now, false);
+    if (qsched_waiting(q) && q->blocked_sweep_ms <= now)
         q->blocked_sweep_ms = now + QSCHED_BLOCKED_MS;
     policy_config_unref(cfg);
     qsched_arm(q, now);

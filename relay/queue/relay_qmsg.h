@@ -30,6 +30,8 @@ struct relay_qrcpt {
     uint64_t note_sid;                  /* session that produced it (0: the queue) */
 };
 
+struct qmgr_dwait;                      /* the queue manager's (relay_qmgr_int.h) */
+
 struct relay_qmsg {
     char    id[RELAY_QID_LEN + 1];
     char   *sender;                     /* owned; "" = null sender */
@@ -56,6 +58,9 @@ struct relay_qmsg {
     bool    data_tried;                 /* the round's end is reading the bytes for its
                                          * DSN (a failed read: no DSN, retried later) */
     bool    in_round;                   /* counted in the qmgr's rounds in flight */
+    struct qmgr_dwait **dwaits;         /* owned, in a round: the destinations it counts
+                                         * against (the qmgr's) */
+    size_t  ndwaits;
     uint64_t io_retry_ms;               /* the round's end failed to read or to queue
                                          * its DSN: not again before (unix ms) */
     bool    torn;                       /* the file ends in a torn record (no newline) */

@@ -10,12 +10,33 @@
  *            the blocked FIFO, each examined a bounded number of times - and
  *            all of them are delivered in the end;
  *  bytes     the same for the bytes of the rounds in flight, with one round
- *            always allowed, however large its message.
+ *            always allowed, however large its message;
+ *  fifo      a due message that does not fit waits at the head of the
+ *            blocked FIFO, and one due after it waits behind it even if it
+ *            would fit (it overtook it: under steady load the large head
+ *            never started);
+ *  dest      one destination's rounds waiting for its connections take at
+ *            most dest_rounds_max places: a message for another
+ *            destination still starts (it waited behind them, blocked), and
+ *            the parked ones all go in the end, first parked first;
+ *  loading   a message still waiting for its load is named by id: the
+ *            answer says it is being loaded (it said "no message", and a
+ *            delete was lost), and the deferred gauge counts it;
+ *  soon      room freed by a round that ends during a run is used at once -
+ *            the timer is armed for now, not for the blocked messages' look
+ *            a second later (forced by a clock hook: while a message
+ *            expires, a peer's 5xx ends another round);
+ *  leak      a round whose read fails, and then its DSN's read too (EMFILE),
+ *            gives its place back: the counts return to 0 (they leaked one
+ *            round for good, and enough leaks blocked every message).
  *
  * The world (fake clock, fake SMTP client, real queue files) is
  * qmgr_world.h's.
  */
+#include <sys/resource.h>
+
 #include "qmgr_world.h"
+#include "relay_stats.h"
 
 enum { N = 200 };
 
@@ -141,6 +162,240 @@ static void test_bytes_bounded(void **state)
     free(big);
 }
 
+/* put_one - a due message to r@a.test of `size` bytes, notified, settled */
+
+static void put_one(struct qmgr *q, const char *id, size_t size)
+{
+    char *body = xcalloc(1, size + 1);
+
+    memset(body, 'x', size);
+    put_msg_data(id, T0 - 1000, "s@sender.test", "r@a.test", body, "");
+    free(body);
+    qmgr_notify(q, id);
+    settle(q);
+}
+
+static void test_blocked_fifo(void **state)
+{
+    struct fx *fx = *state;
+    struct qmgr *q = fx->q;
+
+    q->round_bytes_max = 25000;
+    fake.hold = true;
+    put_one(q, "0000000000000101", 10000);      /* in a round */
+    assert_int_equal(q->rounds, 1);
+    put_one(q, "0000000000000102", 20000);      /* 30000 > 25000: blocked */
+    assert_int_equal(q->rounds, 1);
+    assert_true(find_msg(q, "0000000000000102")->queued);
+    put_one(q, "0000000000000103", 10000);      /* would fit (20000), waits behind */
+    assert_false(find_msg(q, "0000000000000103")->in_round);    /* overtook: true */
+    assert_true(find_msg(q, "0000000000000103")->queued);
+    assert_int_equal(q->rounds, 1);
+    assert_int_equal(q->round_bytes, 10000);
+    fake.hold = false;
+    settle(q);
+    assert_int_equal(fake.natt, 3);
+    assert_string_equal(fake.att[0].id, "0000000000000101");
+    assert_string_equal(fake.att[1].id, "0000000000000102");    /* first in, first out */
+    assert_string_equal(fake.att[2].id, "0000000000000103");
+    assert_null(q->msgs);
+    assert_int_equal(q->round_bytes, 0);
+}
+
+static void test_dest_share(void **state)
+{
+    struct fx *fx = *state;
+    struct qmgr *q = fx->q;
+    char id[RELAY_QID_LEN + 1];
+    struct relay_qmsg *m;
+
+    q->rounds_max = 5;
+    q->dest_rounds_max = 2;             /* as 100 of 10,000 */
+    fake.hold = true;                   /* b.test's connections never answer */
+    for (int i = 0; i < 10; i++) {
+        snprintf(id, sizeof(id), "%016X", 0x100 + i);
+        put_msg(id, T0 - 1000, "s@sender.test", "r@b.test", "");
+        qmgr_notify(q, id);
+    }
+    settle(q);
+    assert_int_equal(q->rounds, 2);     /* without a share: 5, every place */
+    assert_int_equal(q->nparked, 8);
+    put_msg("0000000000000200", T0 - 1000, "s@sender.test", "r@a.test", "");
+    qmgr_notify(q, "0000000000000200");
+    settle(q);
+    assert_non_null(m = find_msg(q, "0000000000000200"));
+    assert_true(m->in_round);           /* blocked behind b.test's: false */
+    assert_int_equal(q->rounds, 3);
+    fake.hold = false;
+    settle(q);
+    assert_int_equal(fake.natt, 11);
+    for (int i = 0; i < 10; i++) {      /* b.test's in the order they were due */
+        size_t k = (size_t)i + (i >= 2);        /* a.test's went third */
+
+        snprintf(id, sizeof(id), "%016X", 0x100 + i);
+        assert_string_equal(fake.att[k].id, id);
+    }
+    assert_null(q->msgs);
+    assert_int_equal(q->rounds, 0);
+    assert_int_equal(q->nparked, 0);
+    assert_null(q->dwaits);             /* every share freed */
+    print_message("11 messages, 2 at a time for b.test: %llu examined\n",
+                  (unsigned long long)q->examined);
+    assert_true(q->examined <= 3 * 11); /* parked, woken, started: no rescans */
+}
+
+static void test_loading_visible(void **state)
+{
+    struct fx *fx = *state;
+    struct qmgr *q = fx->q;
+    const enum relay_admin_op ops[] = { RELAY_ADMIN_DELETE, RELAY_ADMIN_SHOW, RELAY_ADMIN_HOLD };
+    char last[RELAY_QID_LEN + 1];
+    time_t deadline = time(NULL) + 20;
+
+    fake.hold = true;
+    plant(q, N, "Subject: t\r\n\r\nhello\r\n");
+    snprintf(last, sizeof(last), "%016zX", (size_t)N - 1 + 0x100);
+    while (q->nincoming > 0 || q->busy == 0) {  /* the wake has run: loads started */
+        uv_run(&q->w.loop, UV_RUN_NOWAIT);
+        assert_true(time(NULL) < deadline);     /* a hang, not a timing check */
+    }
+    assert_true(q->ntoload > q->toload_head);   /* most wait for a load */
+    qmgr_sched_gauges(q);
+    assert_true(relay_stats_gauge_get(RELAY_GAUGE_QUEUE_DEFERRED)
+                + relay_stats_gauge_get(RELAY_GAUGE_QUEUE_ACTIVE) == N);   /* loaded only */
+    for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+        struct relay_admin_req *req = relay_admin_req_new(ops[i]);
+
+        snprintf(req->sel.id, sizeof(req->sel.id), "%s", last);
+        req->done = qw_done;
+        assert_int_equal(qmgr_admin(q, req), 0);
+        while (qw_ndone == 0) {
+            uv_run(&q->w.loop, UV_RUN_NOWAIT);
+            assert_true(time(NULL) < deadline);
+        }
+        qw_ndone = 0;
+        assert_null(find_msg(q, last));         /* still not loaded when answered */
+        assert_int_equal(req->status, RELAY_ADMIN_CONFLICT);    /* NOT_FOUND */
+        assert_non_null(strstr(req->why, "being loaded"));
+        relay_admin_req_free(req);
+    }
+    settle(q);
+    assert_int_equal(q->nmsgs, N);
+}
+
+static struct qmgr *hook_q;
+static const char *hook_id;             /* answer the held connection once this one is popped */
+
+/* hook_clock - fake_clock; inside the run that pops hook_id from the heap,
+ * the first held connection answers (its round ends there and then) */
+
+static uint64_t hook_clock(void *arg)
+{
+    struct relay_qmsg *m = hook_id ? find_msg(hook_q, hook_id) : NULL;
+
+    if (m != NULL && m->heap_i == 0 && !m->queued && fake.npending > 0) {
+        struct fake_conn c = fake.pending[0];
+
+        hook_id = NULL;
+        memmove(&fake.pending[0], &fake.pending[1], --fake.npending * sizeof(c));
+        (void)fake_work(c.d, c.job);    /* 550: failed, its DSN queued, the round ends */
+        fake_close(c.d);                /* its conn_gone later: no run inside this one */
+    }
+    return fake.now;
+}
+
+static void test_room_soon(void **state)
+{
+    struct fx *fx = *state;
+    struct qmgr *q = fx->q;
+    char rec[64];
+
+    q->rounds_max = 1;
+    fake.hold = true;
+    put_msg("0000000000000301", T0 - 1000, "s@sender.test", "r@a.test", "");
+    qmgr_notify(q, "0000000000000301");
+    settle(q);                          /* in its round, unanswered */
+    put_msg("0000000000000302", T0 - 1000, "s@sender.test", "r@a.test", "");
+    qmgr_notify(q, "0000000000000302");
+    settle(q);
+    assert_true(find_msg(q, "0000000000000302")->queued);      /* blocked */
+    /* Expires at T0 + 10 s (message_expiration_timeout 2h). */
+    snprintf(rec, sizeof(rec), "next %llu\n", (unsigned long long)(T0 + HOUR));
+    put_msg("0000000000000303", T0 + 10000 - 2 * HOUR, "s@sender.test", "r@a.test", rec);
+    qmgr_notify(q, "0000000000000303");
+    settle(q);
+    assert_int_equal(q->rounds, 1);
+    fake.mode = FAKE_REJECT;
+    hook_q = q;
+    hook_id = "0000000000000303";
+    q->clock = hook_clock;
+    fake.now = T0 + 10000;
+    qmgr_sched_run(q);                  /* 303 expires; meanwhile 301's round ends */
+    assert_null(hook_id);               /* the hook ran */
+    assert_int_equal(q->rounds, 0);     /* room, freed inside the run */
+    assert_true(find_msg(q, "0000000000000302")->queued);      /* 302 still waits */
+    assert_int_equal(q->wake_ms, T0 + 10000);   /* a run now (was T0 + 11000) */
+    q->clock = fake_clock;
+    fake.mode = FAKE_OK;
+    fake.hold = false;
+    qmgr_sched_run(q);
+    settle(q);
+    assert_null(find_msg(q, "0000000000000302"));      /* delivered */
+}
+
+static struct rlimit saved_nofile;
+
+/* fds_exhaust - every new descriptor fails with EMFILE (fds_restore undoes) */
+
+static void fds_exhaust(void)
+{
+    struct rlimit rl;
+    int fd = dup(0);
+
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved_nofile), 0);
+    rl = saved_nofile;
+    rl.rlim_cur = (rlim_t)fd;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+}
+
+static void fds_restore(void)
+{
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved_nofile), 0);
+}
+
+static void test_round_leak(void **state)
+{
+    struct fx *fx = *state;
+    struct qmgr *q = fx->q;
+    const char *id = "0000000000000AAA";
+    struct relay_qmsg *m;
+    char rec[64];
+
+    /* 90 minutes old: past delay_notification_timeout, so its round owes a
+     * delay DSN, whose read happens after the round's own read failed. */
+    snprintf(rec, sizeof(rec), "next %llu\n", (unsigned long long)(T0 + 1000));
+    put_msg_data(id, T0 - 90 * MINUTE, "s@sender.test", "r@a.test",
+                 "Subject: t\r\n\r\nhello\r\n", rec);
+    qmgr_notify(q, id);
+    settle(q);
+    assert_non_null(m = find_msg(q, id));
+    assert_int_equal(q->rounds, 0);
+    fds_exhaust();
+    tick(q, T0 + 2000);                 /* the round's read fails, then the DSN's */
+    fds_restore();
+    assert_non_null(m = find_msg(q, id));
+    assert_false(m->in_round);          /* the round is over: its place is back */
+    assert_int_equal(q->rounds, 0);
+    assert_int_equal(q->round_bytes, 0);
+    tick(q, T0 + 2000 + 11000);         /* a new round: the read works, delivered */
+    assert_int_equal(fake.natt, 1);     /* (so no delay DSN is owed any more) */
+    assert_null(q->msgs);
+    assert_int_equal(q->rounds, 0);     /* leaked: 1 */
+    assert_int_equal(q->round_bytes, 0);
+}
+
 int main(void)
 {
     /* One pool thread: work runs in the order it was asked for. */
@@ -149,6 +404,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_loads_bounded, fx_default, fx_teardown),
         cmocka_unit_test_setup_teardown(test_rounds_bounded, fx_default, fx_teardown),
         cmocka_unit_test_setup_teardown(test_bytes_bounded, fx_default, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_blocked_fifo, fx_default, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_dest_share, fx_default, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_loading_visible, fx_default, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_room_soon, fx_default, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_round_leak, fx_default, fx_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

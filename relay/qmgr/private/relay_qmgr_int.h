@@ -60,12 +60,16 @@ struct qmgr_heap {
     uint64_t cmps;                      /* key comparisons so far (tests count them) */
 };
 
+#define QMGR_LOADS_MAX 8                /* loads in flight: see the bounds below */
+
 /*
  * Where each message is: every one on msgs; an idle one (no jobs, no I/O)
  * also in exactly one of due (examine now), heap (examine at due_ms),
  * blocked (due, waiting for a connection slot or for room among the
- * rounds in flight: QMGR_ROUNDS_MAX) or held (held by an
- * administrator: never examined).  A busy one is in none: the end of its
+ * rounds in flight: QMGR_ROUNDS_MAX), parked on a destination's
+ * qmgr_dwait (due, waiting for room among that destination's rounds:
+ * QMGR_DEST_ROUNDS_MAX) or held (held by an administrator: never
+ * examined).  A busy one is in none: the end of its
  * work puts it back (qmgr_sched_ready).
  */
 struct qmgr {
@@ -91,6 +95,11 @@ struct qmgr {
     struct relay_admin_req *admin_head, *admin_tail;    /* under w.lock */
     uv_timer_t sweep;                   /* look for queue files removed by hand */
     uint64_t blocked_sweep_ms;          /* next look for expired blocked messages */
+    struct qmgr_dwait *dwaits;          /* owned: every destination's share */
+    struct qmgr_dwait *dready;          /* those with parked messages and room (w->rnext) */
+    size_t  nparked;                    /* messages parked on a qmgr_dwait */
+    size_t  dest_rounds_max;            /* QMGR_DEST_ROUNDS_MAX (tests lower it) */
+    bool    room_freed;                 /* a round ended since the run began: run again now */
     struct qmgr_heap heap;
     uint64_t expiration;                /* message_expiration_timeout the keys use */
     uint64_t examined;                  /* messages the scheduler looked at (tests) */
@@ -100,6 +109,7 @@ struct qmgr {
     char  **toload;                     /* ids waiting for a load (owned), from toload_head */
     size_t  ntoload, toload_head, captoload;
     unsigned loading;                   /* loads in flight (at most QMGR_LOADS_MAX) */
+    char    loading_ids[QMGR_LOADS_MAX][RELAY_QID_LEN + 1];   /* their ids ("" = free) */
     size_t  rounds;                     /* messages in a round (m->in_round) */
     uint64_t round_bytes;               /* and their bytes, read into memory */
     size_t  rounds_max;                 /* QMGR_ROUNDS_MAX (tests lower them) */
@@ -119,11 +129,37 @@ struct qmgr {
  * first delivery does not wait for the last load), and messages in a round
  * (their bytes are in memory from the round's read to its end) - at least
  * one round always runs, however large its message.  A due message beyond
- * them waits in the blocked FIFO, as for a connection slot.
+ * them waits in the blocked FIFO, as for a connection slot.  The bytes bound
+ * covers rounds only: a read for a DSN outside a round (an expired or
+ * deleted message, a DSN owed after a failed write) and `queue show` are
+ * not counted; each holds its copy from its read until the read's callback
+ * on the loop has built the DSN (or the answer), and frees it there.
  */
-#define QMGR_LOADS_MAX 8
 #define QMGR_ROUNDS_MAX 10000
 #define QMGR_ROUND_BYTES_MAX (256ULL << 20)
+
+/*
+ * A destination's share of the rounds in flight: a round waiting for a
+ * connection holds its place (and its bytes) among QMGR_ROUNDS_MAX, so one
+ * slow destination with many messages due would take every place and the
+ * messages for free destinations would wait behind it.  So a destination
+ * (keyed as relay_qdest.c keys one: connector, and domain when routed by
+ * MX) counts at most QMGR_DEST_ROUNDS_MAX rounds with a recipient for it
+ * (enough to keep its 40 connections, the default per domain, busy; a
+ * hundredth of QMGR_ROUNDS_MAX: it takes 100 slow destinations at once to
+ * fill them), and further due messages for it are parked here, holding no
+ * place and no bytes, until one of its rounds ends.  It outlives its relay_dest (and reloads); freed when it has no
+ * round, nothing parked and is not on q->dready.
+ */
+struct qmgr_dwait {
+    char   *key;                        /* owned: qmgr_dest_key's */
+    size_t  rounds;                     /* rounds in flight counted against it */
+    struct relay_qmsg *head, *tail;     /* parked, first due first (m->qnext) */
+    bool    ready;                      /* on q->dready */
+    struct qmgr_dwait *next;            /* q->dwaits */
+    struct qmgr_dwait *rnext;           /* q->dready */
+};
+#define QMGR_DEST_ROUNDS_MAX 100
 
 /* One blocking operation on libuv's thread pool for a message. */
 struct qmgr_work {
@@ -167,6 +203,10 @@ void    qmgr_submit_arg(struct qmgr *q, const char *id, uv_work_cb fn,
                         void (*then)(struct qmgr_work *w), void *arg);
 /* A loaded message joins the queue. */
 void    qmgr_add(struct qmgr *q, struct relay_qmsg *m);
+/* Messages notified but not loaded yet (waiting, or their load in flight). */
+size_t  qmgr_loading_count(const struct qmgr *q);
+/* Is id one of them (a pass over the waiting ids: administration only). */
+bool    qmgr_loading_has(const struct qmgr *q, const char *id);
 
 /* relay_qsched.c: what is due, dispatch, results. */
 /* m's round ends: its bytes are freed, its place in the bounds comes back. */
@@ -211,6 +251,8 @@ void    qmgr_round_finish(struct qmgr *q, struct relay_qmsg *m);
 void    qmgr_admin_answer(struct relay_admin_req *req, enum relay_admin_status st,
                           const char *fmt, ...) LOG_PRINTF(3, 4);
 enum relay_admin_qstate qmgr_admin_state(const struct relay_qmsg *m);
+/* req's id names no loaded message: being loaded (CONFLICT), or none (NOT_FOUND). */
+void    qmgr_admin_not_found(const struct qmgr *q, struct relay_admin_req *req);
 /* m is selected by sel (id, domain of a pending recipient, state, age). */
 bool    qmgr_admin_match(const struct relay_qmsg *m, const struct relay_admin_sel *sel,
                          uint64_t now);
@@ -247,5 +289,15 @@ void    qmgr_dest_shutdown(struct qmgr *q);
 void    qmgr_dest_forget_dns(struct qmgr *q, struct relay_dest *d);
 /* Free d (and any job still waiting: qmgr_free's last resort). */
 void    qmgr_dest_free(struct qmgr *q, struct relay_dest *d);
+/* The key of the destination of a connector and domain (allocated). */
+char   *qmgr_dest_key(const struct cfg_send *sc, const char *domain);
+/* The shares of the destinations of m's pending recipients, distinct, made
+ * if new: an allocated array in *out (free it), and how many. */
+size_t  qmgr_dest_waits(struct qmgr *q, const struct config *cfg, const struct relay_qmsg *m,
+                        struct qmgr_dwait ***out);
+/* Free w if it has no round, nothing parked and is not ready. */
+void    qmgr_dest_wait_drop(struct qmgr *q, struct qmgr_dwait *w);
+/* Free every share (qmgr_free, after the messages). */
+void    qmgr_dest_waits_free(struct qmgr *q);
 
 #endif
