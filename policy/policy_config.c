@@ -463,28 +463,21 @@ static void pc_check_send(struct pc_loader *ld, const struct policy__section *s)
 static void pc_read_list(struct pc_loader *ld, const struct policy__section *s,
                          const char *key, const char *path, struct cfg_list *list)
 {
-    /* O_NONBLOCK: opening a FIFO must not wait for a writer; it changes
-     * nothing for the regular file that log_read_fd insists on. */
-    int     fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY), e;
-    int     line = pc_line(s, key, NULL), lineno = 0;
+    int     line = pc_line(s, key, NULL), lineno = 0, e;
     unsigned char *data = NULL;
     char    dom[260], *p, *end, *next;
     size_t  len = 0;
     const char *why;
 
-    if (fd < 0) {
-        pc_err(ld, line, "%s: cannot open %s: %s", key, path, strerror(errno));
-        return;
-    }
-    e = log_read_fd(fd, PC_LIST_FILE_MAX, &data, &len, NULL) < 0 ? errno : 0;
-    close(fd);
+    /* log_read_file opens a FIFO without waiting and refuses it unread. */
+    e = log_read_file(path, PC_LIST_FILE_MAX, &data, &len, NULL) < 0 ? errno : 0;
     if (e == EINVAL)
         pc_err(ld, line, "%s: %s is not a regular file", key, path);
     else if (e == EFBIG)
         pc_err(ld, line, "%s: %s is larger than %d KB (the limit for a domain list "
                "file)", key, path, PC_LIST_FILE_MAX / 1024);
     else if (e != 0)
-        pc_err(ld, line, "%s: cannot read %s: %s", key, path, strerror(e));
+        pc_err(ld, line, "%s: cannot open %s: %s", key, path, strerror(e));
     if (e != 0)
         return;
     end = (char *)data + len;

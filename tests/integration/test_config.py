@@ -281,6 +281,33 @@ class ConfigCheckTest(DomsecTestCase):
         self.assertEqual(rc, 1, "stdout=%r stderr=%r" % (out, err))
         self.assertIn("%s: cannot open: not a regular file" % fifo, err)
 
+    def tls_config(self, extra):
+        """BASE offering STARTTLS with domain security, the service user able to read
+        self.dir, and extra lines in [transport]."""
+        os.chmod(self.dir, 0o755)
+        text, _ = self.replace_line("auth_mechanism = none",
+                                    "auth_mechanism = tls\ndomain_secure_enabled = yes")
+        text, _ = self.insert_after("queue_directory", extra, text)
+        service = "[service]\nuser = %s\n\n" % SERVICE_USER if is_root() else ""
+        return service + text
+
+    def test_trusted_ca_fifo_is_refused(self):
+        fifo = os.path.join(self.dir, "trusted-ca.pem")
+        os.mkfifo(fifo, 0o644)
+        text = self.tls_config("trusted_ca_file = %s" % fifo)
+        n = text.splitlines().index("trusted_ca_file = %s" % fifo) + 1
+        err = self.assertErrorAt(text, n)
+        self.assertIn("trusted_ca_file %s is not a regular file" % fifo, err)
+
+    def test_fifo_in_certificate_store_does_not_hang(self):
+        certs = os.path.join(self.dir, "certs")
+        os.mkdir(certs, 0o755)
+        os.mkfifo(os.path.join(certs, "edge.pem"), 0o644)
+        rc, out, err = self.check(self.write(self.tls_config("certificate_store = %s" % certs)))
+        self.assertEqual(rc, 1, "stdout=%r stderr=%r" % (out, err))
+        self.assertIn('file=%s/edge.pem thumbprint=- reason="cannot read the file: not a regular '
+                      'file"' % certs, err)
+
     # --- the daemon itself -------------------------------------------------
     def test_daemon_refuses_to_start_on_bad_config(self):
         text, n = self.replace_line("max_message_size", "max_message_size = lots")
