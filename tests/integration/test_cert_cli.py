@@ -3,6 +3,7 @@ show / renew / remove on a real certificate store, each result checked against
 what the openssl CLI says of the same files, and a real domsecd serving the
 imported certificate over STARTTLS (openssl s_client -starttls smtp)."""
 
+import base64
 import datetime
 import json
 import os
@@ -352,6 +353,45 @@ class CertCliTest(PkiMixin, DomsecTestCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn("domsec: %s: no private key for" % self.p("partner-exact.pem"), r.stderr)
         self.assertEqual(self.store_files(), before)
+
+    def test_key_with_another_keys_public_point_is_refused(self):
+        """A P-256 SEC1 key made of key A's private scalar and key B's public point,
+        with B's certificate: wolfSSL's own key check passes it, the import must not."""
+        der = {}
+        for name in ("a", "b"):
+            key = os.path.join(self.work, name + ".key")
+            openssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", key)
+            out = os.path.join(self.work, name + ".der")
+            openssl("ec", "-in", key, "-outform", "DER", "-out", out)
+            with open(out, "rb") as f:
+                der[name] = f.read()
+        # ECPrivateKey: 30 77 02 01 01 04 20 <scalar> a0 0a <prime256v1> a1 44 03 42 00 04 <X Y>
+        for d in der.values():
+            self.assertEqual((len(d), d[:7], d[-68:-65]),
+                             (121, bytes.fromhex("30770201010420"), bytes.fromhex("034200")))
+        forged = der["a"][:-65] + der["b"][-65:]
+        cert = os.path.join(self.work, "b.pem")
+        openssl("req", "-new", "-x509", "-key", os.path.join(self.work, "b.key"), "-days", "2",
+                "-subj", "/CN=" + RELAY, "-addext", "subjectAltName=DNS:" + RELAY,
+                "-out", cert)
+        pem = os.path.join(self.work, "forged.pem")
+        b64 = base64.b64encode(forged).decode("ascii")
+        with open(cert) as f, open(pem, "w") as out:
+            out.write(f.read())
+            out.write("-----BEGIN EC PRIVATE KEY-----\n")
+            out.write("".join(b64[i:i + 64] + "\n" for i in range(0, len(b64), 64)))
+            out.write("-----END EC PRIVATE KEY-----\n")
+        r = self.cert("import", pem)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("domsec: %s: the EC private key does not match its own public point"
+                      % pem, r.stderr)
+        self.assertEqual(self.store_files(), [])
+        # the same certificate with B's own key imports: the test's key surgery is sound
+        with open(cert) as f, open(pem, "w") as out:
+            out.write(f.read())
+            with open(os.path.join(self.work, "b.key")) as k:
+                out.write(k.read())
+        self.ok("import", pem)
 
     # --- 4. renew and remove ----------------------------------------------------------------
     def test_renew_and_remove(self):
