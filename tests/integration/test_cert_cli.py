@@ -354,6 +354,43 @@ class CertCliTest(PkiMixin, DomsecTestCase):
         self.assertIn("domsec: %s: no private key for" % self.p("partner-exact.pem"), r.stderr)
         self.assertEqual(self.store_files(), before)
 
+    def test_pfx_with_huge_iteration_count_is_refused(self):
+        """wolfSSL 5.5.4 runs any PKCS#12 MAC iteration count: 2**31-1 would spin for
+        hours; the import refuses more than 10,000,000 before wolfSSL starts."""
+        with open(self.pfx("small.pfx"), "rb") as f:
+            pfx = f.read()
+
+        def der_items(b):
+            """(tag, content) of each DER item of b (definite lengths)."""
+            out = []
+            while b:
+                n, hdr = b[1], 2
+                if n & 0x80:
+                    hdr = 2 + (n & 0x7F)
+                    n = int.from_bytes(b[2:hdr], "big")
+                out.append((b[0], b[hdr:hdr + n]))
+                b = b[hdr + n:]
+            return out
+
+        def der(tag, content):
+            n, k = len(content), (len(content).bit_length() + 7) // 8
+            ln = bytes([n]) if n < 0x80 else bytes([0x80 | k]) + n.to_bytes(k, "big")
+            return bytes([tag]) + ln + content
+
+        (tag, top), = der_items(pfx)
+        version, auth_safe, mac_data = der_items(top)   # PFX: version, authSafe, macData
+        digest, salt, iterations = der_items(mac_data[1])
+        self.assertEqual((salt[0], iterations[0]), (0x04, 0x02))
+        big = der(0x30, der(*digest) + der(*salt) + der(0x02, b"\x7f\xff\xff\xff"))
+        hostile = os.path.join(self.work, "hostile.pfx")
+        with open(hostile, "wb") as f:
+            f.write(der(0x30, der(*version) + der(*auth_safe) + big))
+        r = self.cert("import", hostile, "--password", "secret")
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("domsec: %s: it asks for more than 10000000 key-derivation iterations"
+                      % hostile, r.stderr)
+        self.assertEqual(self.store_files(), [])
+
     def test_key_with_another_keys_public_point_is_refused(self):
         """A P-256 SEC1 key made of key A's private scalar and key B's public point,
         with B's certificate: wolfSSL's own key check passes it, the import must not."""
