@@ -84,6 +84,38 @@ def pubkey(path, is_cert):
     return openssl("pkey", "-in", path, "-pubout")
 
 
+def der_items(b):
+    """(tag, content) of each DER item of b (definite lengths only)."""
+    out = []
+    while b:
+        n, hdr = b[1], 2
+        if n & 0x80:
+            hdr = 2 + (n & 0x7F)
+            n = int.from_bytes(b[2:hdr], "big")
+        out.append((b[0], b[hdr:hdr + n]))
+        b = b[hdr + n:]
+    return out
+
+
+def der(tag, content):
+    n, k = len(content), (len(content).bit_length() + 7) // 8
+    ln = bytes([n]) if n < 0x80 else bytes([0x80 | k]) + n.to_bytes(k, "big")
+    return bytes([tag]) + ln + content
+
+
+def der_set_iterations(b, count):
+    """b with every INTEGER that follows an OCTET STRING opening a SEQUENCE (a
+    PBKDF2 or PKCS#12 PBE salt and its iteration count) set to count."""
+    items, out = der_items(b), b""
+    for i, (tag, content) in enumerate(items):
+        if tag == 0x02 and i == 1 and items[0][0] == 0x04:
+            content = count.to_bytes(4, "big")
+        elif tag & 0x20:
+            content = der_set_iterations(content, count)
+        out += der(tag, content)
+    return out
+
+
 class CertCliTest(PkiMixin, DomsecTestCase):
 
     def setUp(self):
@@ -360,23 +392,6 @@ class CertCliTest(PkiMixin, DomsecTestCase):
         with open(self.pfx("small.pfx"), "rb") as f:
             pfx = f.read()
 
-        def der_items(b):
-            """(tag, content) of each DER item of b (definite lengths)."""
-            out = []
-            while b:
-                n, hdr = b[1], 2
-                if n & 0x80:
-                    hdr = 2 + (n & 0x7F)
-                    n = int.from_bytes(b[2:hdr], "big")
-                out.append((b[0], b[hdr:hdr + n]))
-                b = b[hdr + n:]
-            return out
-
-        def der(tag, content):
-            n, k = len(content), (len(content).bit_length() + 7) // 8
-            ln = bytes([n]) if n < 0x80 else bytes([0x80 | k]) + n.to_bytes(k, "big")
-            return bytes([tag]) + ln + content
-
         (tag, top), = der_items(pfx)
         version, auth_safe, mac_data = der_items(top)   # PFX: version, authSafe, macData
         digest, salt, iterations = der_items(mac_data[1])
@@ -385,6 +400,28 @@ class CertCliTest(PkiMixin, DomsecTestCase):
         hostile = os.path.join(self.work, "hostile.pfx")
         with open(hostile, "wb") as f:
             f.write(der(0x30, der(*version) + der(*auth_safe) + big))
+        r = self.cert("import", hostile, "--password", "secret")
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("domsec: %s: it asks for more than 10000000 key-derivation iterations"
+                      % hostile, r.stderr)
+        self.assertEqual(self.store_files(), [])
+
+    def test_encrypted_key_with_huge_iteration_count_is_refused(self):
+        """The same for the PBKDF2 iteration count of an ENCRYPTED PRIVATE KEY."""
+        openssl("pkcs8", "-topk8", "-v2", "aes-256-cbc", "-iter", "2048", "-in",
+                      self.p("partner-ok.key"), "-passout", "pass:secret", "-outform", "DER",
+                      "-out", os.path.join(self.work, "enc.der"))
+        with open(os.path.join(self.work, "enc.der"), "rb") as f:
+            enc = f.read()
+        forged = der_set_iterations(enc, 0x7FFFFFFF)
+        self.assertNotEqual(forged, enc)
+        b64 = base64.b64encode(forged).decode("ascii")
+        hostile = os.path.join(self.work, "hostile.pem")
+        with open(self.p("partner-ok.pem")) as f, open(hostile, "w") as out:
+            out.write(f.read())
+            out.write("-----BEGIN ENCRYPTED PRIVATE KEY-----\n")
+            out.write("".join(b64[i:i + 64] + "\n" for i in range(0, len(b64), 64)))
+            out.write("-----END ENCRYPTED PRIVATE KEY-----\n")
         r = self.cert("import", hostile, "--password", "secret")
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
         self.assertIn("domsec: %s: it asks for more than 10000000 key-derivation iterations"
