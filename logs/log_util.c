@@ -108,6 +108,39 @@ char *log_iso_time(char *out, size_t size, int64_t t, const char *zero)
     return out;
 }
 
+/* log_fd_regular - whether fd is a regular file of at most max bytes (st filled) */
+
+static int log_fd_regular(int fd, size_t max, struct stat *st)
+{
+    if (fstat(fd, st) < 0)
+        return -1;
+    if (!S_ISREG(st->st_mode))
+        return (errno = EINVAL), -1;
+    if ((uint64_t)st->st_size > max)
+        return (errno = EFBIG), -1;
+    return 0;
+}
+
+/* O_NONBLOCK: opening a FIFO must not wait for a writer; it changes nothing
+ * for a regular file, the only kind read or let through. */
+#define LOG_OPEN_READ (O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)
+
+/* log_file_check - whether path is a readable regular file of at most max bytes */
+
+int log_file_check(const char *path, size_t max)
+{
+    struct stat st;
+    int     fd = open(path, LOG_OPEN_READ), rc, saved;
+
+    if (fd < 0)
+        return -1;
+    rc = log_fd_regular(fd, max, &st);
+    saved = errno;
+    close(fd);
+    errno = saved;
+    return rc;
+}
+
 /* log_read_file - a whole regular file of at most max bytes, NUL-terminated */
 
 int log_read_file(const char *path, size_t max, unsigned char **data, size_t *len,
@@ -117,7 +150,7 @@ int log_read_file(const char *path, size_t max, unsigned char **data, size_t *le
 
     *data = NULL;
     *len = 0;
-    if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
+    if ((fd = open(path, LOG_OPEN_READ)) < 0)
         return -1;
     rc = log_read_fd(fd, max, data, len, mode);
     saved = errno;
@@ -136,16 +169,8 @@ int log_read_fd(int fd, size_t max, unsigned char **data, size_t *len, unsigned 
 
     *data = NULL;
     *len = 0;
-    if (fstat(fd, &st) < 0)
+    if (log_fd_regular(fd, max, &st) < 0)
         return -1;
-    if (!S_ISREG(st.st_mode)) {
-        errno = EINVAL;
-        return -1;
-    }
-    if ((uint64_t)st.st_size > max) {
-        errno = EFBIG;
-        return -1;
-    }
     if (mode != NULL)
         *mode = (unsigned)(st.st_mode & 07777);
     buf = xmalloc((size_t)st.st_size + 1);

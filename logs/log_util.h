@@ -40,13 +40,18 @@ char *log_iso_time(char *out, size_t size, int64_t t, const char *zero);
  * shrinking while read yields what was there) and its permission bits into
  * *mode unless mode is NULL.  Returns 0, or -1 with errno (from open or
  * fstat; EINVAL: not a regular file; EFBIG: larger than max) and *data
- * NULL, *len 0.  Synchronous: blocks on the disk. */
+ * NULL, *len 0.  A FIFO or device is refused without blocking or reading.
+ * Synchronous: blocks on the disk. */
 int log_read_file(const char *path, size_t max, unsigned char **data, size_t *len,
                   unsigned *mode);
 /* The same from the open descriptor fd (not closed; read from its offset),
  * e.g. one opened with O_NOFOLLOW | O_NONBLOCK and checked by the caller:
  * anything but a regular file is EINVAL before a read. */
 int log_read_fd(int fd, size_t max, unsigned char **data, size_t *len, unsigned *mode);
+/* Whether path opens as a regular file of at most max bytes, for a file that
+ * a library (wolfSSL) then opens itself: 0, or -1 with errno as for
+ * log_read_file.  Never blocks on a FIFO.  Synchronous. */
+int log_file_check(const char *path, size_t max);
 /* The names of dir's entries that keep accepts (every one but "." and ".."
  * when keep is NULL), sorted by strcmp, in an array of *n xstrdup'ed
  * strings (owned by the caller: log_dir_names_free), never NULL on success.

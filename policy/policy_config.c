@@ -26,6 +26,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -34,10 +35,12 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <ini.h>
 
 #include "log.h"
+#include "log_util.h"
 #include "policy_config.h"
 #include "policy_internal.h"
 
@@ -449,39 +452,52 @@ static void pc_check_send(struct pc_loader *ld, const struct policy__section *s)
                "(Exchange: DomainSecureWithoutDNSRoutingEnabled)");
 }
 
+/* A *_list_file is read whole, so it must be a regular file of at most this
+ * many bytes: 10,000 partner domains take about 300 KB, and a device such as
+ * /dev/zero (endless) or a FIFO (open and read block) must neither exhaust
+ * memory nor hang --check-config or a reload. */
+#define PC_LIST_FILE_MAX (1024 * 1024)
+
 /* pc_read_list - merge a *_list_file (one domain a line, # comments) into list */
 
 static void pc_read_list(struct pc_loader *ld, const struct policy__section *s,
                          const char *key, const char *path, struct cfg_list *list)
 {
-    FILE *fp = fopen(path, "r");
-    char *buf = NULL, dom[260];
-    size_t bufsz = 0;
+    int     line = pc_line(s, key, NULL), lineno = 0, e;
+    unsigned char *data = NULL;
+    char    dom[260], *p, *end, *next;
+    size_t  len = 0;
     const char *why;
-    int lineno = 0;
 
-    if (fp == NULL) {
-        pc_err(ld, pc_line(s, key, NULL), "%s: cannot open %s: %s", key, path,
-               strerror(errno));
+    /* log_read_file opens a FIFO without waiting and refuses it unread. */
+    e = log_read_file(path, PC_LIST_FILE_MAX, &data, &len, NULL) < 0 ? errno : 0;
+    if (e == EINVAL)
+        pc_err(ld, line, "%s: %s is not a regular file", key, path);
+    else if (e == EFBIG)
+        pc_err(ld, line, "%s: %s is larger than %d KB (the limit for a domain list "
+               "file)", key, path, PC_LIST_FILE_MAX / 1024);
+    else if (e != 0)
+        pc_err(ld, line, "%s: cannot open %s: %s", key, path, strerror(e));
+    if (e != 0)
         return;
-    }
-    while (getline(&buf, &bufsz, fp) >= 0) {
-        char *item;
+    end = (char *)data + len;
+    for (p = (char *)data; p < end; p = next) {
+        char   *item;
 
+        if ((next = memchr(p, '\n', (size_t)(end - p))) != NULL)
+            *next++ = '\0';
+        else
+            next = end;                 /* the last line has no newline */
         lineno++;
-        buf[strcspn(buf, "#")] = '\0';
-        if (*(item = pc_trim(buf)) == '\0')
+        p[strcspn(p, "#")] = '\0';
+        if (*(item = pc_trim(p)) == '\0')
             continue;
         if (policy_parse_domain(item, dom, sizeof(dom), &why) < 0)
             policy__error(ld->errs, "%s:%d: \"%s\" %s", path, lineno, item, why);
         else
             policy__list_add(list, dom);
     }
-    if (ferror(fp))
-        pc_err(ld, pc_line(s, key, NULL), "%s: cannot read %s: %s", key, path,
-               strerror(errno));
-    free(buf);
-    fclose(fp);
+    free(data);
 }
 
 /* pc_check_unique - no two receive connectors share a binding and a range */
@@ -641,18 +657,27 @@ struct config *policy_config_load(const char *path, struct cfg_errors *errs)
     struct pc_loader ld = {.path = path, .cur = PC_NONE};
     struct stat st;
     size_t nerr_before;
+    int     fd;
 
     ld.errs = errs ? errs : &mine;
     nerr_before = ld.errs->n;
-    /* fopen() accepts a directory; reading it would fail later. */
-    if ((ld.fp = fopen(path, "r")) != NULL && fstat(fileno(ld.fp), &st) == 0
-        && S_ISDIR(st.st_mode)) {
-        fclose(ld.fp);
-        ld.fp = NULL;
-        errno = EISDIR;
+    /* Only a regular file: a directory would fail later, a FIFO would block
+     * (O_NONBLOCK keeps the open itself from waiting for a writer) and a
+     * device such as /dev/zero would be read without end. */
+    if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)) >= 0
+        && fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
+        close(fd);
+        if (S_ISDIR(st.st_mode))
+            pc_err(&ld, 0, "cannot open: %s", strerror(EISDIR));
+        else
+            pc_err(&ld, 0, "cannot open: not a regular file");
+        policy_config_errors_free(&mine);
+        return NULL;
     }
-    if (ld.fp == NULL) {
+    if (fd < 0 || (ld.fp = fdopen(fd, "r")) == NULL) {
         pc_err(&ld, 0, "cannot open: %s", strerror(errno));
+        if (fd >= 0)
+            close(fd);
         policy_config_errors_free(&mine);
         return NULL;
     }

@@ -378,6 +378,22 @@ void tls__gen_key_free(struct tls__gen_key *k)
     wc_ecc_free(&k->ecc);
 }
 
+/* gen_ecc_pub_matches - whether key's private scalar gives its stored public point */
+
+static bool gen_ecc_pub_matches(ecc_key *key)
+{
+    ecc_point *pub = wc_ecc_new_point();
+    WC_RNG  rng;                        /* blinds the scalar multiplication */
+    bool    have_rng = wc_InitRng(&rng) == 0;
+    bool    same = pub != NULL && have_rng && wc_ecc_make_pub_ex(key, pub, &rng) == 0
+        && wc_ecc_cmp_point(pub, &key->pubkey) == MP_EQ;
+
+    if (have_rng)
+        wc_FreeRng(&rng);
+    wc_ecc_del_point(pub);              /* NULL is a no-op */
+    return same;
+}
+
 /* tls__gen_key_load - a private key from PEM (maybe encrypted) or DER */
 
 int tls__gen_key_load(const unsigned char *in, size_t len, const char *password,
@@ -417,10 +433,18 @@ int tls__gen_key_load(const unsigned char *in, size_t len, const char *password,
             rc = tls__gen_fail(why, "the EC private key has no usable public point");
         /* wolfSSL 5.5.4 decodes a damaged key (a P-256 public point of 33
          * bytes, "04" and X only) that wc_EccKeyToDer then crashes on
-         * (fuzz/regressions/certimport/): check the key before any use */
+         * (fuzz/regressions/certimport/): check the key before any use.
+         * A key of a curve wolfSSL does not know can land here too: a
+         * PKCS#8 secp256k1 key is read as P-256. */
         else if (wc_ecc_check_key(&k->ecc) != 0)
-            rc = tls__gen_fail(why, "the EC private key is damaged (it does not match its "
-                               "curve or its public point)");
+            rc = tls__gen_fail(why, "the EC private key is of an unsupported curve or "
+                               "damaged (its public point is not on its curve)");
+        /* wc_ecc_check_key does not check that the private scalar gives the
+         * stored point, and the key is paired with a certificate by that
+         * point: one scalar with another key's point would pass. */
+        else if (!gen_ecc_pub_matches(&k->ecc))
+            rc = tls__gen_fail(why, "the EC private key does not match its own public "
+                               "point (a damaged or forged key)");
         else
             k->type = ECC_TYPE;
         goto out;

@@ -26,10 +26,15 @@
  *    the key may still have been allocated: it must be freed.  The EC key
  *    comes back as SEC1 without the curve OID (the curve is guessed from
  *    the key size) and is re-encoded here with it.
+ *  - No cap on PKCS#12 MAC, PKCS#12 PBE or PBKDF2 iteration counts: a
+ *    PKCS#12 file or an ENCRYPTED PRIVATE KEY block asking for more than
+ *    10,000,000 is refused here before wolfSSL sees it (a small DER walk,
+ *    gen_der_iterations; a BER file with indefinite lengths is not walked).
  */
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
 #include <wolfssl/wolfcrypt/asn_public.h>
+#include <wolfssl/wolfcrypt/coding.h>
 #include <wolfssl/wolfcrypt/error-crypt.h>
 #include <wolfssl/wolfcrypt/pkcs12.h>
 #include <wolfssl/wolfcrypt/types.h>
@@ -57,6 +62,75 @@ static void gen_bundle_add(struct tls_gen_bundle *b, const unsigned char *der, s
     b->certs[b->ncerts++].len = len;
 }
 
+/* The most key-derivation iterations an import file may ask for.  wolfSSL
+ * 5.5.4 applies no cap: 2,000,000 PBKDF2 rounds take seconds (11-18 s under
+ * ASan), so a hostile file could make `domsec cert import` spin.  OpenSSL 3
+ * writes 2,048; 10,000,000 leaves room for any sane exporter. */
+#define GEN_ITER_MAX 10000000LL
+
+/* gen_der_item - header and content length of the DER item at p; -1 if none */
+
+static int gen_der_item(const unsigned char *p, size_t avail, size_t *hdr, size_t *clen)
+{
+    size_t  n, l = 0;
+
+    if (avail < 2 || (p[0] & 0x1f) == 0x1f)
+        return -1;                      /* high tag numbers: not in these files */
+    if ((n = p[1] < 0x80 ? 0 : p[1] & 0x7f) > 4 || (p[1] == 0x80) || avail < 2 + n)
+        return -1;                      /* indefinite length (BER) or huge */
+    for (size_t i = 0; i < n; i++)
+        l = l << 8 | p[2 + i];
+    *hdr = 2 + n;
+    *clen = n ? l : p[1];
+    return *clen > avail - *hdr ? -1 : 0;
+}
+
+/* gen_der_iterations - the largest INTEGER that follows an OCTET STRING
+ * which opens a SEQUENCE or follows a SEQUENCE in it, anywhere in the DER p,
+ * also inside OCTET STRINGs that hold DER: the shape of PKCS#12 MacData
+ * {DigestInfo, salt, iterations}, pkcs-12PbeParams and PBKDF2-params
+ * {salt, iterations, ...} (and not of an OCSP CertID's hash, hash, serial).
+ * -1: not DER (BER with indefinite lengths is not walked: wolfSSL decides). */
+
+static long long gen_der_iterations(const unsigned char *p, size_t len, int depth)
+{
+    long long most = 0, v;
+    unsigned char prev = 0, prev2 = 0;
+    size_t  hdr, clen;
+
+    while (len > 0 && depth < 24) {
+        if (gen_der_item(p, len, &hdr, &clen) < 0)
+            return -1;
+        v = 0;
+        if (p[0] == 0x02 && prev == 0x04 && (prev2 == 0 || prev2 == 0x30)) {
+            for (size_t i = 0; i < clen && v <= GEN_ITER_MAX; i++)
+                v = v << 8 | p[hdr + i];
+        } else if (p[0] & 0x20) {                       /* constructed */
+            if ((v = gen_der_iterations(p + hdr, clen, depth + 1)) < 0)
+                return -1;
+        } else if (p[0] == 0x04) {                      /* maybe DER inside */
+            v = gen_der_iterations(p + hdr, clen, depth + 1);
+        }
+        most = v > most ? v : most;
+        prev2 = prev;
+        prev = p[0];
+        p += hdr + clen;
+        len -= hdr + clen;
+    }
+    return most;
+}
+
+/* gen_iterations_ok - whether a DER file asks for at most GEN_ITER_MAX iterations */
+
+static bool gen_iterations_ok(const unsigned char *der, size_t len, const char **why)
+{
+    if (gen_der_iterations(der, len, 0) <= GEN_ITER_MAX)
+        return true;
+    tls__gen_fail(why, "it asks for more than %lld key-derivation iterations (a hostile "
+                  "or broken file; re-export it)", GEN_ITER_MAX);
+    return false;
+}
+
 /* gen_bundle_key - normalise and keep a private key */
 
 static int gen_bundle_key(struct tls_gen_bundle *b, const unsigned char *key, size_t len,
@@ -69,6 +143,19 @@ static int gen_bundle_key(struct tls_gen_bundle *b, const unsigned char *key, si
         rc = tls__gen_fail(why, "the private key cannot be re-encoded");
     tls__gen_key_free(&k);
     return rc;
+}
+
+/* gen_pem_iterations_ok - the same for the base64 text from p to end */
+
+static bool gen_pem_iterations_ok(const char *p, const char *end, const char **why)
+{
+    word32  n = (word32)(end - p);
+    byte   *der = xmalloc(n + 1);
+    bool    ok = Base64_Decode((const byte *)p, n, der, &n) != 0  /* wolfSSL says then */
+        || gen_iterations_ok(der, n, why);
+
+    free(der);
+    return ok;
 }
 
 /* gen_bundle_pem - every certificate and the private key of a PEM text */
@@ -111,6 +198,9 @@ static int gen_bundle_pem(const unsigned char *data, size_t len, const char *pas
 
             if (b->key.data != NULL)
                 return tls__gen_fail(why, "more than one private key");
+            if (strcmp(label, "ENCRYPTED PRIVATE KEY") == 0
+                && !gen_pem_iterations_ok(lend + 5, stop - strlen(endline), why))
+                return TLS_GEN_ERROR;
             rc = gen_bundle_key(b, (const unsigned char *)begin, (size_t)(stop - begin),
                                 password, why);
             if (rc != TLS_GEN_OK)
@@ -145,6 +235,10 @@ static int gen_bundle_p12(const unsigned char *data, size_t len, const char *pas
         return tls__gen_fail(why, "neither PEM, a DER certificate nor PKCS#12");
     }
     b->pkcs12 = true;
+    if (!gen_iterations_ok(data, len, why)) {
+        wc_PKCS12_free(p12);
+        return TLS_GEN_ERROR;
+    }
     r = wc_PKCS12_parse(p12, password ? password : "", &key, &key_len, &crt, &crt_len, &ca);
     if (r == MAC_CMP_FAILED_E) {
         rc = TLS_GEN_PASSWORD;

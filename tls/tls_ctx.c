@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "log.h"
+#include "log_util.h"
 #include "tls_ctx.h"
 #include "tls_internal.h"
 
@@ -67,7 +68,10 @@ static struct tls_ctx *tls_ctx_new(bool server, const char *cert_path, const cha
         return (*why = "cannot restrict TLS to 1.2 and later"), NULL;
     }
     if (cert_path != NULL) {
-        if (wolfSSL_CTX_use_certificate_chain_file(ctx, cert_path) != WOLFSSL_SUCCESS) {
+        /* wolfSSL opens the files itself: a FIFO would block it. */
+        if (log_file_check(cert_path, TLS__FILE_MAX) < 0
+            || log_file_check(key_path, TLS__FILE_MAX) < 0
+            || wolfSSL_CTX_use_certificate_chain_file(ctx, cert_path) != WOLFSSL_SUCCESS) {
             wolfSSL_CTX_free(ctx);
             return (*why = "cannot load the certificate chain"), NULL;
         }
@@ -84,11 +88,14 @@ static struct tls_ctx *tls_ctx_new(bool server, const char *cert_path, const cha
      * the effective ids decide, as for the open itself (the fail-safe check
      * runs as root with the service user's effective ids). */
     if (trusted_ca != NULL && faccessat(AT_FDCWD, trusted_ca, F_OK, AT_EACCESS) == 0
-        && wolfSSL_CTX_load_verify_locations(ctx, trusted_ca, NULL) != WOLFSSL_SUCCESS) {
+        && (log_file_check(trusted_ca, TLS__FILE_MAX) < 0
+            || wolfSSL_CTX_load_verify_locations(ctx, trusted_ca, NULL) != WOLFSSL_SUCCESS)) {
         wolfSSL_CTX_free(ctx);
-        return (*why = faccessat(AT_FDCWD, trusted_ca, R_OK, AT_EACCESS) == 0
-                ? "cannot load the trusted CA file"
-                : "cannot read the trusted CA file (permissions?)"), NULL;
+        return (*why = faccessat(AT_FDCWD, trusted_ca, R_OK, AT_EACCESS) != 0
+                ? "cannot read the trusted CA file (permissions?)"
+                : log_file_check(trusted_ca, TLS__FILE_MAX) < 0
+                ? "the trusted CA file is not a regular file of at most 1 MB"
+                : "cannot load the trusted CA file"), NULL;
     }
     wolfSSL_CTX_SetIORecv(ctx, tls__io_recv);
     wolfSSL_CTX_SetIOSend(ctx, tls__io_send);

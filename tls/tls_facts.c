@@ -316,6 +316,7 @@ int tls_facts_from_chain(const struct tls_crl_cert *chain, size_t n, const char 
         return -1;
     }
     if ((cm = wolfSSL_CertManagerNew()) == NULL || trusted_ca == NULL
+        || log_file_check(trusted_ca, TLS__FILE_MAX) < 0        /* no FIFO */
         || wolfSSL_CertManagerLoadCA(cm, trusted_ca, NULL) != WOLFSSL_SUCCESS) {
         *why = "trusted_ca_file cannot be loaded";
         goto out;
@@ -401,7 +402,8 @@ out:
 
 int tls_chain_read_pem(const char *path, struct tls_crl_cert **out, size_t *n, const char **why)
 {
-    int     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY), rc;
+    /* O_NONBLOCK: a FIFO is opened without waiting, then refused unread. */
+    int     fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY), rc;
 
     *out = NULL;
     *n = 0;

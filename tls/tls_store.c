@@ -257,7 +257,8 @@ static void store_load_entry(struct store_entry *e, const char *dir, const char 
         e->pub.key_path = NULL;
     }
     if (log_read_file(e->pub.cert_path, TLS__FILE_MAX, &pem, &pem_len, NULL) < 0)
-        problem = xasprintf("cannot read the file: %s", strerror(errno));
+        problem = xasprintf("cannot read the file: %s", errno == EINVAL
+                            ? "not a regular file" : strerror(errno));
     else if ((n = tls__pem_certs(pem, pem_len, &d)) == 0)
         problem = xstrdup("no certificate in the file");
     else if (tls_cert_info_from_der(d[0].der, d[0].len, &e->pub.info) < 0)
@@ -306,7 +307,8 @@ static int store_pem_name(const struct dirent *d)
 static bool store_ca_loads(const char *ca_file)
 {
     WOLFSSL_CERT_MANAGER *cm = wolfSSL_CertManagerNew();
-    bool    ok = cm != NULL && wolfSSL_CertManagerLoadCA(cm, ca_file, NULL) == WOLFSSL_SUCCESS;
+    bool    ok = cm != NULL && log_file_check(ca_file, TLS__FILE_MAX) == 0  /* no FIFO */
+        && wolfSSL_CertManagerLoadCA(cm, ca_file, NULL) == WOLFSSL_SUCCESS;
 
     if (cm != NULL)
         wolfSSL_CertManagerFree(cm);

@@ -171,22 +171,29 @@ static void fs_secure_connectors(const struct config *cfg, char *buf, size_t sz)
     }
 }
 
-/* fs_check_ca - trusted_ca_file: an error when domain security needs it */
+/* fs_check_ca - trusted_ca_file: an error when domain security needs it or when
+ * it is not a regular file */
 
 static void fs_check_ca(const struct config *cfg, const char *user, const char *secure,
                         struct cfg_errors *errs)
 {
     const char *path = cfg->transport.trusted_ca_file;
     int     line = fs_line(cfg, &cfg->transport, "trusted_ca_file", NULL);
-    int     fd = open(path, O_RDONLY | O_CLOEXEC), e = errno;
+    /* O_NONBLOCK: a FIFO must not block the check (it is refused below). */
+    int     fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC), e = errno;
     struct stat st;
 
     if (fd >= 0) {
-        e = fstat(fd, &st) == 0 && S_ISDIR(st.st_mode) ? EISDIR : 0;
+        e = fstat(fd, &st) < 0 ? errno : S_ISDIR(st.st_mode) ? EISDIR
+            : !S_ISREG(st.st_mode) ? EINVAL : 0;
         close(fd);
     }
     if (e == 0)
         return;
+    if (e == EINVAL) {                  /* a FIFO, a device: wolfSSL would block or fail */
+        policy_config_error(errs, cfg, line, "trusted_ca_file %s is not a regular file", path);
+        return;
+    }
     if (secure[0] == '\0') {            /* no domain security: STARTTLS works without it */
         if (e == ENOENT)
             log_warnx("tls", 0, "trusted_ca_file %s does not exist: no client certificate can "

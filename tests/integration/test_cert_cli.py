@@ -3,6 +3,7 @@ show / renew / remove on a real certificate store, each result checked against
 what the openssl CLI says of the same files, and a real domsecd serving the
 imported certificate over STARTTLS (openssl s_client -starttls smtp)."""
 
+import base64
 import datetime
 import json
 import os
@@ -81,6 +82,38 @@ def pubkey(path, is_cert):
     if is_cert:
         return openssl("x509", "-in", path, "-noout", "-pubkey")
     return openssl("pkey", "-in", path, "-pubout")
+
+
+def der_items(b):
+    """(tag, content) of each DER item of b (definite lengths only)."""
+    out = []
+    while b:
+        n, hdr = b[1], 2
+        if n & 0x80:
+            hdr = 2 + (n & 0x7F)
+            n = int.from_bytes(b[2:hdr], "big")
+        out.append((b[0], b[hdr:hdr + n]))
+        b = b[hdr + n:]
+    return out
+
+
+def der(tag, content):
+    n, k = len(content), (len(content).bit_length() + 7) // 8
+    ln = bytes([n]) if n < 0x80 else bytes([0x80 | k]) + n.to_bytes(k, "big")
+    return bytes([tag]) + ln + content
+
+
+def der_set_iterations(b, count):
+    """b with every INTEGER that follows an OCTET STRING opening a SEQUENCE (a
+    PBKDF2 or PKCS#12 PBE salt and its iteration count) set to count."""
+    items, out = der_items(b), b""
+    for i, (tag, content) in enumerate(items):
+        if tag == 0x02 and i == 1 and items[0][0] == 0x04:
+            content = count.to_bytes(4, "big")
+        elif tag & 0x20:
+            content = der_set_iterations(content, count)
+        out += der(tag, content)
+    return out
 
 
 class CertCliTest(PkiMixin, DomsecTestCase):
@@ -352,6 +385,87 @@ class CertCliTest(PkiMixin, DomsecTestCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn("domsec: %s: no private key for" % self.p("partner-exact.pem"), r.stderr)
         self.assertEqual(self.store_files(), before)
+
+    def test_pfx_with_huge_iteration_count_is_refused(self):
+        """wolfSSL 5.5.4 runs any PKCS#12 MAC iteration count: 2**31-1 would spin for
+        hours; the import refuses more than 10,000,000 before wolfSSL starts."""
+        with open(self.pfx("small.pfx"), "rb") as f:
+            pfx = f.read()
+
+        (tag, top), = der_items(pfx)
+        version, auth_safe, mac_data = der_items(top)   # PFX: version, authSafe, macData
+        digest, salt, iterations = der_items(mac_data[1])
+        self.assertEqual((salt[0], iterations[0]), (0x04, 0x02))
+        big = der(0x30, der(*digest) + der(*salt) + der(0x02, b"\x7f\xff\xff\xff"))
+        hostile = os.path.join(self.work, "hostile.pfx")
+        with open(hostile, "wb") as f:
+            f.write(der(0x30, der(*version) + der(*auth_safe) + big))
+        r = self.cert("import", hostile, "--password", "secret")
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("domsec: %s: it asks for more than 10000000 key-derivation iterations"
+                      % hostile, r.stderr)
+        self.assertEqual(self.store_files(), [])
+
+    def test_encrypted_key_with_huge_iteration_count_is_refused(self):
+        """The same for the PBKDF2 iteration count of an ENCRYPTED PRIVATE KEY."""
+        openssl("pkcs8", "-topk8", "-v2", "aes-256-cbc", "-iter", "2048", "-in",
+                      self.p("partner-ok.key"), "-passout", "pass:secret", "-outform", "DER",
+                      "-out", os.path.join(self.work, "enc.der"))
+        with open(os.path.join(self.work, "enc.der"), "rb") as f:
+            enc = f.read()
+        forged = der_set_iterations(enc, 0x7FFFFFFF)
+        self.assertNotEqual(forged, enc)
+        b64 = base64.b64encode(forged).decode("ascii")
+        hostile = os.path.join(self.work, "hostile.pem")
+        with open(self.p("partner-ok.pem")) as f, open(hostile, "w") as out:
+            out.write(f.read())
+            out.write("-----BEGIN ENCRYPTED PRIVATE KEY-----\n")
+            out.write("".join(b64[i:i + 64] + "\n" for i in range(0, len(b64), 64)))
+            out.write("-----END ENCRYPTED PRIVATE KEY-----\n")
+        r = self.cert("import", hostile, "--password", "secret")
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("domsec: %s: it asks for more than 10000000 key-derivation iterations"
+                      % hostile, r.stderr)
+        self.assertEqual(self.store_files(), [])
+
+    def test_key_with_another_keys_public_point_is_refused(self):
+        """A P-256 SEC1 key made of key A's private scalar and key B's public point,
+        with B's certificate: wolfSSL's own key check passes it, the import must not."""
+        der = {}
+        for name in ("a", "b"):
+            key = os.path.join(self.work, name + ".key")
+            openssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", key)
+            out = os.path.join(self.work, name + ".der")
+            openssl("ec", "-in", key, "-outform", "DER", "-out", out)
+            with open(out, "rb") as f:
+                der[name] = f.read()
+        # ECPrivateKey: 30 77 02 01 01 04 20 <scalar> a0 0a <prime256v1> a1 44 03 42 00 04 <X Y>
+        for d in der.values():
+            self.assertEqual((len(d), d[:7], d[-68:-65]),
+                             (121, bytes.fromhex("30770201010420"), bytes.fromhex("034200")))
+        forged = der["a"][:-65] + der["b"][-65:]
+        cert = os.path.join(self.work, "b.pem")
+        openssl("req", "-new", "-x509", "-key", os.path.join(self.work, "b.key"), "-days", "2",
+                "-subj", "/CN=" + RELAY, "-addext", "subjectAltName=DNS:" + RELAY,
+                "-out", cert)
+        pem = os.path.join(self.work, "forged.pem")
+        b64 = base64.b64encode(forged).decode("ascii")
+        with open(cert) as f, open(pem, "w") as out:
+            out.write(f.read())
+            out.write("-----BEGIN EC PRIVATE KEY-----\n")
+            out.write("".join(b64[i:i + 64] + "\n" for i in range(0, len(b64), 64)))
+            out.write("-----END EC PRIVATE KEY-----\n")
+        r = self.cert("import", pem)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("domsec: %s: the EC private key does not match its own public point"
+                      % pem, r.stderr)
+        self.assertEqual(self.store_files(), [])
+        # the same certificate with B's own key imports: the test's key surgery is sound
+        with open(cert) as f, open(pem, "w") as out:
+            out.write(f.read())
+            with open(os.path.join(self.work, "b.key")) as k:
+                out.write(k.read())
+        self.ok("import", pem)
 
     # --- 4. renew and remove ----------------------------------------------------------------
     def test_renew_and_remove(self):

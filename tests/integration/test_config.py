@@ -121,8 +121,11 @@ class ConfigCheckTest(DomsecTestCase):
         return path
 
     def check(self, path):
-        p = subprocess.run([self.exe, "--check-config", "-c", path], stdin=subprocess.DEVNULL,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=10)
+        try:
+            p = subprocess.run([self.exe, "--check-config", "-c", path], stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=10)
+        except subprocess.TimeoutExpired:
+            self.fail("--check-config -c %s did not finish within 10 s" % path)
         return (p.returncode, p.stdout.decode("utf-8", "replace"),
                 p.stderr.decode("utf-8", "replace"))
 
@@ -239,6 +242,71 @@ class ConfigCheckTest(DomsecTestCase):
         self.assertEqual(rc, 1)
         self.assertIn(path, err)
         self.assertNotIn("configuration OK", out)
+
+    # --- files the config names: only regular files, bounded -------------
+    def assertListFileRefused(self, list_path, reason):
+        text, n = self.insert_after("accepted_domains",
+                                    "tls_receive_domain_secure_list_file = %s" % list_path)
+        err = self.assertErrorAt(text, n)
+        self.assertIn("tls_receive_domain_secure_list_file: %s %s" % (list_path, reason), err)
+
+    def test_list_file_fifo_is_refused(self):
+        fifo = os.path.join(self.dir, "partners.fifo")
+        os.mkfifo(fifo)                 # nobody writes: open or read would block
+        self.assertListFileRefused(fifo, "is not a regular file")
+
+    def test_list_file_device_is_refused(self):
+        self.assertListFileRefused("/dev/zero", "is not a regular file")
+
+    def test_list_file_over_1mb_is_refused(self):
+        big = os.path.join(self.dir, "partners.domains")
+        with open(big, "w") as f:
+            line = "partner-%06d.example\n"
+            f.write("".join(line % i for i in range(1024 * 1024 // len(line % 0) + 1)))
+        self.assertListFileRefused(big, "is larger than 1024 KB")
+
+    def test_list_file_of_10k_partners_loads(self):
+        ok = os.path.join(self.dir, "partners.domains")
+        with open(ok, "w") as f:
+            f.write("".join("partner-%05d.woodgrovebank-example.com\n" % i for i in range(10000)))
+        text, _ = self.insert_after("accepted_domains",
+                                    "tls_receive_domain_secure_list_file = %s" % ok)
+        rc, out, err = self.check(self.write(text))
+        self.assertEqual((rc, out.strip()), (0, "configuration OK"), err)
+
+    def test_config_fifo_is_refused(self):
+        fifo = os.path.join(self.dir, "domsec.conf")
+        os.mkfifo(fifo)
+        rc, out, err = self.check(fifo)
+        self.assertEqual(rc, 1, "stdout=%r stderr=%r" % (out, err))
+        self.assertIn("%s: cannot open: not a regular file" % fifo, err)
+
+    def tls_config(self, extra):
+        """BASE offering STARTTLS with domain security, the service user able to read
+        self.dir, and extra lines in [transport]."""
+        os.chmod(self.dir, 0o755)
+        text, _ = self.replace_line("auth_mechanism = none",
+                                    "auth_mechanism = tls\ndomain_secure_enabled = yes")
+        text, _ = self.insert_after("queue_directory", extra, text)
+        service = "[service]\nuser = %s\n\n" % SERVICE_USER if is_root() else ""
+        return service + text
+
+    def test_trusted_ca_fifo_is_refused(self):
+        fifo = os.path.join(self.dir, "trusted-ca.pem")
+        os.mkfifo(fifo, 0o644)
+        text = self.tls_config("trusted_ca_file = %s" % fifo)
+        n = text.splitlines().index("trusted_ca_file = %s" % fifo) + 1
+        err = self.assertErrorAt(text, n)
+        self.assertIn("trusted_ca_file %s is not a regular file" % fifo, err)
+
+    def test_fifo_in_certificate_store_does_not_hang(self):
+        certs = os.path.join(self.dir, "certs")
+        os.mkdir(certs, 0o755)
+        os.mkfifo(os.path.join(certs, "edge.pem"), 0o644)
+        rc, out, err = self.check(self.write(self.tls_config("certificate_store = %s" % certs)))
+        self.assertEqual(rc, 1, "stdout=%r stderr=%r" % (out, err))
+        self.assertIn('file=%s/edge.pem thumbprint=- reason="cannot read the file: not a regular '
+                      'file"' % certs, err)
 
     # --- the daemon itself -------------------------------------------------
     def test_daemon_refuses_to_start_on_bad_config(self):

@@ -228,7 +228,26 @@ static void test_read_file(void **state)
     assert_int_equal(log_read_file(path, 16, &data, &len, NULL), 0);
     assert_string_equal((char *)data, "zzz");
     free(data);
+    assert_int_equal(log_file_check(path, 3), 0);
+    errno = 0;
+    assert_int_equal(log_file_check(path, 2), -1);
+    assert_int_equal(errno, EFBIG);
     unlink(path);
+    /* a FIFO nobody writes (opening it must not wait) and an endless device
+     * are refused without a read */
+    snprintf(path, sizeof(path), "%s/fifo", dir);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    errno = 0;
+    assert_int_equal(log_read_file(path, 16, &data, &len, NULL), -1);
+    assert_int_equal(errno, EINVAL);
+    errno = 0;
+    assert_int_equal(log_file_check(path, 16), -1);
+    assert_int_equal(errno, EINVAL);
+    unlink(path);
+    errno = 0;
+    assert_int_equal(log_read_file("/dev/zero", 16, &data, &len, NULL), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(log_file_check(dir, 16), -1);
     assert_int_equal(rmdir(dir), 0);
 }
 
