@@ -447,15 +447,27 @@ static void qsched_dest_release(struct qmgr *q, struct qmgr_dwait **v, size_t n)
 
 /* qsched_dest_room - may a round of m start as far as its destinations go:
  * each has fewer than dest_rounds_max rounds and, unless m is first (taken
- * from a FIFO's head), nothing parked before m.  If so, their shares in
+ * from a FIFO's head), nothing parked before m.  A message taken from the
+ * head of share `from` (which has room) starts whatever its other
+ * destinations hold: parked again at the tail of a busy one, it would
+ * wait there until that one had room, then at the tail of `from` again,
+ * and so on until it expired; its other destinations may count a round
+ * more than dest_rounds_max for a while.  If m may start, its shares in
  * *vp (*np); if not, m is parked on the first that has no room. */
 
 static bool qsched_dest_room(struct qmgr *q, struct relay_qmsg *m, const struct config *cfg,
-                             bool first, struct qmgr_dwait ***vp, size_t *np)
+                             bool first, const struct qmgr_dwait *from,
+                             struct qmgr_dwait ***vp, size_t *np)
 {
     struct qmgr_dwait **v;
     size_t n = qmgr_dest_waits(q, cfg, m, &v);
 
+    for (size_t i = 0; i < n && from != NULL; i++)
+        if (v[i] == from) {             /* still one of m's (a reload may change routes) */
+            *vp = v;
+            *np = n;
+            return true;
+        }
     for (size_t i = 0; i < n; i++)
         if (v[i]->rounds >= q->dest_rounds_max || (!first && v[i]->head != NULL)) {
             qsched_park(q, v[i], m);
@@ -582,12 +594,13 @@ static bool qsched_slots_full(const struct qmgr *q, const struct config *cfg)
 }
 
 /* qsched_examine - idle, due m: finish, remove, expire, wait or start a
- * round.  first: m was the head of the blocked FIFO; any other due message
- * waits behind a blocked one (strict FIFO: one that fits must not overtake
- * a large head, or under steady load the head never starts). */
+ * round.  first: m was the head of the blocked FIFO or of a share's parked
+ * ones (from: that share, which has room); any other due message waits
+ * behind a blocked one (strict FIFO: one that fits must not overtake a
+ * large head, or under steady load the head never starts). */
 
 static void qsched_examine(struct qmgr *q, struct relay_qmsg *m, const struct config *cfg,
-                           uint64_t now, bool first)
+                           uint64_t now, bool first, const struct qmgr_dwait *from)
 {
     struct relay_decision dec;
     struct qmgr_dwait **dv;
@@ -619,7 +632,7 @@ static void qsched_examine(struct qmgr *q, struct relay_qmsg *m, const struct co
         qsched_expire(q, m, &dec);
     else if (m->next_ms > now)
         qsched_wait(q, m, now);         /* the key was stale (a reload) */
-    else if (!qsched_dest_room(q, m, cfg, first, &dv, &ndv))
+    else if (!qsched_dest_room(q, m, cfg, first, from, &dv, &ndv))
         ;                               /* parked: a round's end for it reschedules */
     else if ((!first && q->blocked != NULL) || qsched_slots_full(q, cfg) || !qsched_room(q, m)) {
         qsched_dest_release(q, dv, ndv);
@@ -735,16 +748,18 @@ void qmgr_sched_run(struct qmgr *q)
      * (a start takes room; the rest stay where they are, unexamined, and
      * everything due after them waits behind them). */
     while (q->blocked != NULL && !qsched_slots_full(q, cfg) && qsched_room(q, q->blocked))
-        qsched_examine(q, qsched_fifo_take(q, &q->blocked, &q->blocked_tail), cfg, now, true);
+        qsched_examine(q, qsched_fifo_take(q, &q->blocked, &q->blocked_tail), cfg, now, true,
+                       NULL);
     /* Then those parked on a destination that has room again, first parked
      * first, while nothing is blocked (they would only be blocked too).  A
-     * message taken parks again only on another destination without room. */
+     * message taken starts (or is blocked): its other destinations' shares
+     * do not park it again (qsched_dest_room). */
     while (q->dready != NULL && q->blocked == NULL) {
         struct qmgr_dwait *w = q->dready;
 
         if (w->head != NULL && w->rounds < q->dest_rounds_max) {
             q->nparked--;
-            qsched_examine(q, qsched_fifo_take(q, &w->head, &w->tail), cfg, now, true);
+            qsched_examine(q, qsched_fifo_take(q, &w->head, &w->tail), cfg, now, true, w);
             continue;
         }
         q->dready = w->rnext;
@@ -760,9 +775,9 @@ void qmgr_sched_run(struct qmgr *q)
     due_tail = q->due_tail;
     q->due = q->due_tail = NULL;
     while ((m = qsched_fifo_take(q, &due, &due_tail)) != NULL)
-        qsched_examine(q, m, cfg, now, false);
+        qsched_examine(q, m, cfg, now, false, NULL);
     while ((m = qmgr_heap_top(&q->heap)) != NULL && m->due_ms <= now)
-        qsched_examine(q, qmgr_heap_pop(&q->heap), cfg, now, false);
+        qsched_examine(q, qmgr_heap_pop(&q->heap), cfg, now, false, NULL);
     if (qsched_waiting(q) && q->blocked_sweep_ms <= now)
         q->blocked_sweep_ms = now + QSCHED_BLOCKED_MS;
     policy_config_unref(cfg);

@@ -396,6 +396,56 @@ static void test_round_leak(void **state)
     assert_int_equal(q->round_bytes, 0);
 }
 
+static void answer_dom(struct qmgr *q, const char *dom)
+{
+    for (size_t i = 0; i < fake.npending; i++)
+        if (!fake.pending[i].closing && strcmp(fake.pending[i].d->domain, dom) == 0) {
+            struct fake_conn c = fake.pending[i];
+
+            memmove(&fake.pending[i], &fake.pending[i + 1], (--fake.npending - i) * sizeof(c));
+            fake_answer(c);
+            settle(q);
+            return;
+        }
+    fail_msg("no pending connection for %s", dom);
+}
+
+static void put(struct qmgr *q, const char *id, const char *rcpts)
+{
+    put_msg(id, T0 - 1000, "s@sender.test", rcpts, "");
+    qmgr_notify(q, id);
+    settle(q);
+}
+
+/* A message for two busy destinations: parked on a.test, then, once a.test
+ * has room, it must start - not be parked again at b.test's tail behind
+ * later messages, and so on until it expires (the leapfrog). */
+static void test_rev_leapfrog(void **state)
+{
+    struct fx *fx = *state;
+    struct qmgr *q = fx->q;
+    struct relay_qmsg *m;
+
+    q->dest_rounds_max = 1;
+    fake.hold = true;
+    put(q, "0000000000000101", "r@a.test");            /* A1 in a round */
+    put(q, "0000000000000102", "r@b.test");            /* B1 in a round */
+    put(q, "0000000000000103", "r@a.test r@b.test");   /* M: parked on a */
+    put(q, "0000000000000104", "r@b.test");            /* B2: parked on b */
+    put(q, "0000000000000105", "r@a.test");            /* A2: parked on a behind M */
+    for (int round = 0; round < 6; round++) {
+        char id[RELAY_QID_LEN + 1], rc[64];
+        const char *dom = round % 2 == 0 ? "a.test" : "b.test";
+
+        answer_dom(q, dom);                             /* one round of dom ends */
+        snprintf(id, sizeof(id), "%016X", 0x200 + round);
+        snprintf(rc, sizeof(rc), "r@%s", dom);
+        put(q, id, rc);                                 /* steady load on dom */
+    }
+    m = find_msg(q, "0000000000000103");
+    assert_true(m == NULL || m->in_round);              /* leapfrogged: still parked */
+}
+
 int main(void)
 {
     /* One pool thread: work runs in the order it was asked for. */
@@ -409,6 +459,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_loading_visible, fx_default, fx_teardown),
         cmocka_unit_test_setup_teardown(test_room_soon, fx_default, fx_teardown),
         cmocka_unit_test_setup_teardown(test_round_leak, fx_default, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_rev_leapfrog, fx_default, fx_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -148,8 +148,12 @@ struct qmgr {
  * (enough to keep its 40 connections, the default per domain, busy; a
  * hundredth of QMGR_ROUNDS_MAX: it takes 100 slow destinations at once to
  * fill them), and further due messages for it are parked here, holding no
- * place and no bytes, until one of its rounds ends.  It outlives its relay_dest (and reloads); freed when it has no
- * round, nothing parked and is not on q->dready.
+ * place and no bytes, until one of its rounds ends.  A message taken from
+ * the head of one share starts whatever its other destinations' shares
+ * hold (parked again at their tail it could wait there until it expired),
+ * so those may count a few rounds more than the bound for a while.  It
+ * outlives its relay_dest (and reloads); freed when it has no round,
+ * nothing parked and is not on q->dready.
  */
 struct qmgr_dwait {
     char   *key;                        /* owned: qmgr_dest_key's */
