@@ -85,12 +85,17 @@ static void qsched_set(struct qmgr *q, struct relay_qmsg *m, size_t i,
     }
 }
 
-/* qsched_job_back - a job's results are in the message; maybe end the round */
+static void qsched_dest_give(struct qmgr *q, struct relay_qmsg *m, const char *key);
 
-static void qsched_job_back(struct qmgr *q, struct relay_job *j)
+/* qsched_job_back - d's job's results are in the message: d's share no
+ * longer counts the round (a slow destination of the message's does not
+ * hold the others' places until the round ends); maybe end the round */
+
+static void qsched_job_back(struct qmgr *q, struct relay_dest *d, struct relay_job *j)
 {
     struct relay_qmsg *m = j->msg;
 
+    qsched_dest_give(q, m, d->key);
     relay_job_free(j);
     if (--m->jobs == 0)
         qmgr_round_check(q, m);
@@ -124,17 +129,18 @@ void qmgr_sched_job_done(struct relay_dest *d, struct relay_job *j)
         qsched_set(q, j->msg, j->ridx[i], &dec, remote, j->sid);
         relay_decision_free(&dec);
     }
-    qsched_job_back(q, j);
+    qsched_job_back(q, d, j);
 }
 
 /* qsched_job_all - every recipient of j gets the same decision */
 
-static void qsched_job_all(struct qmgr *q, struct relay_job *j, const struct relay_decision *dec)
+static void qsched_job_all(struct qmgr *q, struct relay_dest *d, struct relay_job *j,
+                           const struct relay_decision *dec)
 {
     j->msg->conn_failure = dec->conn_failure;
     for (size_t i = 0; i < j->nridx; i++)
         qsched_set(q, j->msg, j->ridx[i], dec, j->remote, j->sid);
-    qsched_job_back(q, j);
+    qsched_job_back(q, d, j);
 }
 
 /* qmgr_sched_dest_flush - every waiting job of d gets the same decision
@@ -145,7 +151,7 @@ void qmgr_sched_dest_flush(struct qmgr *q, struct relay_dest *d, const struct re
     struct relay_job *j;
 
     while ((j = relay_dest_take_job(d)) != NULL)
-        qsched_job_all(q, j, dec);
+        qsched_job_all(q, d, j, dec);
 }
 
 /* qmgr_sched_dest_failed - every address of d failed for `current` */
@@ -162,7 +168,7 @@ void qmgr_sched_dest_failed(struct relay_dest *d, struct relay_job *current)
     struct relay_decision dec = relay_decide(&ev);
 
     if (current != NULL)
-        qsched_job_all(q, current, &dec);
+        qsched_job_all(q, d, current, &dec);
     qmgr_sched_dest_flush(q, d, &dec);
     relay_decision_free(&dec);
 }
@@ -280,8 +286,50 @@ static void qsched_dest_ready(struct qmgr *q, struct qmgr_dwait *w)
     q->dready = w;
 }
 
+/* qsched_room_freed - a round (or a destination's share of one) was given
+ * back: a run soon, not inside, when messages wait for room */
+
+static void qsched_room_freed(struct qmgr *q)
+{
+    q->room_freed = true;               /* qsched_arm: a run at once, also after one now */
+    if ((q->blocked != NULL || q->dready != NULL) && !q->stopping) {
+        q->wake_ms = qmgr_now(q);
+        q->timer.data = q;
+        uv_timer_start(&q->timer, qsched_timer_fired, 0, 0);
+    }
+}
+
+/* qsched_dest_put_back - m's round no longer counts against m->dwaits[i] */
+
+static void qsched_dest_put_back(struct qmgr *q, struct relay_qmsg *m, size_t i)
+{
+    struct qmgr_dwait *w = m->dwaits[i];
+
+    m->dwaits[i] = NULL;                /* given back once */
+    w->rounds--;
+    if (w->head != NULL && w->rounds < q->dest_rounds_max)
+        qsched_dest_ready(q, w);
+    else
+        qmgr_dest_wait_drop(q, w);
+}
+
+/* qsched_dest_give - the job of m's round for the destination keyed key is
+ * back: give back that share now (nothing if it is not one m counts
+ * against: routes changed by a reload; the round's end gives it back) */
+
+static void qsched_dest_give(struct qmgr *q, struct relay_qmsg *m, const char *key)
+{
+    for (size_t i = 0; i < m->ndwaits; i++)
+        if (m->dwaits[i] != NULL && strcmp(m->dwaits[i]->key, key) == 0) {
+            qsched_dest_put_back(q, m, i);
+            qsched_room_freed(q);
+            return;
+        }
+}
+
 /* qmgr_sched_round_end - m's round is over: free its bytes, give back its
- * room and its destinations' shares */
+ * room and the shares of its destinations whose jobs did not give them
+ * back (qsched_dest_give) */
 
 void qmgr_sched_round_end(struct qmgr *q, struct relay_qmsg *m)
 {
@@ -293,24 +341,13 @@ void qmgr_sched_round_end(struct qmgr *q, struct relay_qmsg *m)
     m->in_round = false;
     q->rounds--;
     q->round_bytes -= m->data_len;
-    for (size_t i = 0; i < m->ndwaits; i++) {
-        struct qmgr_dwait *w = m->dwaits[i];
-
-        w->rounds--;
-        if (w->head != NULL && w->rounds < q->dest_rounds_max)
-            qsched_dest_ready(q, w);
-        else
-            qmgr_dest_wait_drop(q, w);
-    }
+    for (size_t i = 0; i < m->ndwaits; i++)
+        if (m->dwaits[i] != NULL)
+            qsched_dest_put_back(q, m, i);
     free(m->dwaits);
     m->dwaits = NULL;
     m->ndwaits = 0;
-    q->room_freed = true;               /* qsched_arm: a run at once, also after one now */
-    if ((q->blocked != NULL || q->dready != NULL) && !q->stopping) {
-        q->wake_ms = qmgr_now(q);       /* room for one: a run, soon, not inside */
-        q->timer.data = q;
-        uv_timer_start(&q->timer, qsched_timer_fired, 0, 0);
-    }
+    qsched_room_freed(q);
 }
 
 /* qsched_dispatch - start a round of m: read its bytes once; it counts

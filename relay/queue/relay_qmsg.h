@@ -59,7 +59,8 @@ struct relay_qmsg {
                                          * DSN (a failed read: no DSN, retried later) */
     bool    in_round;                   /* counted in the qmgr's rounds in flight */
     struct qmgr_dwait **dwaits;         /* owned, in a round: the destinations it counts
-                                         * against (the qmgr's) */
+                                         * against (the qmgr's; NULL: given back, its
+                                         * job is back) */
     size_t  ndwaits;
     uint64_t io_retry_ms;               /* the round's end failed to read or to queue
                                          * its DSN: not again before (unix ms) */

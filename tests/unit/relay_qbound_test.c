@@ -446,6 +446,48 @@ static void test_rev_leapfrog(void **state)
     assert_true(m == NULL || m->in_round);              /* leapfrogged: still parked */
 }
 
+/* A destination's share comes back with its job, not at the end of the
+ * whole round: with a.test slow, ten messages for a.test and b.test must
+ * not keep b.test's share full once b.test's jobs are back - a message
+ * for b.test only starts. */
+static void test_rev_share_per_job(void **state)
+{
+    struct fx *fx = *state;
+    struct qmgr *q = fx->q;
+    struct relay_qmsg *m;
+
+    q->dest_rounds_max = 2;
+    fake.hold = true;                   /* nothing answers unless asked to */
+    for (int i = 0; i < 10; i++) {
+        char id[RELAY_QID_LEN + 1];
+
+        snprintf(id, sizeof(id), "%016X", 0x100 + i);
+        put(q, id, "r@a.test r@b.test");
+    }
+    assert_int_equal(q->rounds, 2);
+    assert_int_equal(q->nparked, 8);
+    for (;;) {                          /* b.test answers; a.test stays slow */
+        size_t i;
+
+        for (i = 0; i < fake.npending; i++)
+            if (!fake.pending[i].closing && strcmp(fake.pending[i].d->domain, "b.test") == 0)
+                break;
+        if (i == fake.npending)
+            break;
+        answer_dom(q, "b.test");
+    }
+    assert_int_equal(q->rounds, 2);     /* a.test's jobs are still out */
+    put(q, "0000000000000300", "r@b.test");
+    assert_non_null(m = find_msg(q, "0000000000000300"));
+    assert_true(m->in_round);           /* without: parked on b.test's full share */
+    fake.hold = false;
+    settle(q);
+    assert_null(q->msgs);
+    assert_int_equal(q->rounds, 0);
+    assert_int_equal(q->nparked, 0);
+    assert_null(q->dwaits);             /* every share given back exactly once */
+}
+
 int main(void)
 {
     /* One pool thread: work runs in the order it was asked for. */
@@ -460,6 +502,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_room_soon, fx_default, fx_teardown),
         cmocka_unit_test_setup_teardown(test_round_leak, fx_default, fx_teardown),
         cmocka_unit_test_setup_teardown(test_rev_leapfrog, fx_default, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_rev_share_per_job, fx_default, fx_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
