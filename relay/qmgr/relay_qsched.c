@@ -669,9 +669,11 @@ static void qsched_examine(struct qmgr *q, struct relay_qmsg *m, const struct co
         qsched_expire(q, m, &dec);
     else if (m->next_ms > now)
         qsched_wait(q, m, now);         /* the key was stale (a reload) */
+    else if (!first && q->blocked != NULL)
+        qsched_block(q, m);             /* behind the blocked: no shares looked up */
     else if (!qsched_dest_room(q, m, cfg, first, from, &dv, &ndv))
         ;                               /* parked: a round's end for it reschedules */
-    else if ((!first && q->blocked != NULL) || qsched_slots_full(q, cfg) || !qsched_room(q, m)) {
+    else if (qsched_slots_full(q, cfg) || !qsched_room(q, m)) {
         qsched_dest_release(q, dv, ndv);
         qsched_block(q, m);             /* conn_gone or a round's end reschedules */
     } else {

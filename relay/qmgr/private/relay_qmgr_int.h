@@ -98,6 +98,7 @@ struct qmgr {
     struct qmgr_dwait *dwaits;          /* owned: every destination's share */
     struct qmgr_dwait *dready;          /* those with parked messages and room (w->rnext) */
     size_t  nparked;                    /* messages parked on a qmgr_dwait */
+    uint64_t dwait_pass;                /* qmgr_dest_waits' passes (w->pass) */
     size_t  dest_rounds_max;            /* QMGR_DEST_ROUNDS_MAX (tests lower it) */
     bool    room_freed;                 /* a round ended since the run began: run again now */
     struct qmgr_heap heap;
@@ -160,6 +161,7 @@ struct qmgr_dwait {
     size_t  rounds;                     /* rounds in flight counted against it */
     struct relay_qmsg *head, *tail;     /* parked, first due first (m->qnext) */
     bool    ready;                      /* on q->dready */
+    uint64_t pass;                      /* the last q->dwait_pass that took it */
     struct qmgr_dwait *next;            /* q->dwaits */
     struct qmgr_dwait *rnext;           /* q->dready */
 };
