@@ -411,5 +411,5 @@ void qmgr_dest_waits_free(struct qmgr *q)
         free(w->key);
         free(w);
     }
-    q->dready = NULL;
+    q->dready = q->dready_tail = NULL;
 }

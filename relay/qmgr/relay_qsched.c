@@ -281,9 +281,13 @@ static void qsched_dest_ready(struct qmgr *q, struct qmgr_dwait *w)
 {
     if (w->ready)
         return;
-    w->ready = true;
-    w->rnext = q->dready;
-    q->dready = w;
+    w->ready = true;                    /* at the tail: first ready, first examined */
+    w->rnext = NULL;
+    if (q->dready_tail != NULL)
+        q->dready_tail->rnext = w;
+    else
+        q->dready = w;
+    q->dready_tail = w;
 }
 
 /* qsched_room_freed - a round (or a destination's share of one) was given
@@ -683,7 +687,8 @@ static void qsched_examine(struct qmgr *q, struct relay_qmsg *m, const struct co
 }
 
 /* qsched_sweep_fifo - fail the expired in one FIFO of waiting messages;
- * how many left it (*oldest: lowered to the oldest arrival kept) */
+ * how many left it (*oldest: lowered to the oldest arrival kept, but for
+ * those released in their grace: expired, they are never failed here) */
 
 static size_t qsched_sweep_fifo(struct qmgr *q, struct relay_qmsg **head, struct relay_qmsg **tail,
                                 const struct config *cfg, uint64_t now, uint64_t *oldest)
@@ -699,8 +704,8 @@ static size_t qsched_sweep_fifo(struct qmgr *q, struct relay_qmsg **head, struct
             gone++;
         } else {
             qsched_fifo_put(q, &keep, &keep_tail, m);
-            if (m->arrival_ms < *oldest)
-                *oldest = m->arrival_ms;
+            if (!m->release_grace && m->arrival_ms < *oldest)   /* expired, never failed: */
+                *oldest = m->arrival_ms;        /* it must not bring a pass every second */
         }
         relay_decision_free(&dec);
     }
@@ -801,7 +806,8 @@ void qmgr_sched_run(struct qmgr *q)
             qsched_examine(q, qsched_fifo_take(q, &w->head, &w->tail), cfg, now, true, w);
             continue;
         }
-        q->dready = w->rnext;
+        if ((q->dready = w->rnext) == NULL)
+            q->dready_tail = NULL;
         w->ready = false;
         qmgr_dest_wait_drop(q, w);
     }

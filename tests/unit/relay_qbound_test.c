@@ -396,18 +396,24 @@ static void test_round_leak(void **state)
     assert_int_equal(q->round_bytes, 0);
 }
 
-static void answer_dom(struct qmgr *q, const char *dom)
+/* take_dom - the first started, unanswered connection of dom, taken out */
+static struct fake_conn take_dom(const char *dom)
 {
     for (size_t i = 0; i < fake.npending; i++)
         if (!fake.pending[i].closing && strcmp(fake.pending[i].d->domain, dom) == 0) {
             struct fake_conn c = fake.pending[i];
 
             memmove(&fake.pending[i], &fake.pending[i + 1], (--fake.npending - i) * sizeof(c));
-            fake_answer(c);
-            settle(q);
-            return;
+            return c;
         }
     fail_msg("no pending connection for %s", dom);
+    return (struct fake_conn){ 0 };
+}
+
+static void answer_dom(struct qmgr *q, const char *dom)
+{
+    fake_answer(take_dom(dom));
+    settle(q);
 }
 
 static void put(struct qmgr *q, const char *id, const char *rcpts)

@@ -96,7 +96,7 @@ struct qmgr {
     uv_timer_t sweep;                   /* look for queue files removed by hand */
     uint64_t blocked_sweep_ms;          /* next look for expired blocked messages */
     struct qmgr_dwait *dwaits;          /* owned: every destination's share */
-    struct qmgr_dwait *dready;          /* those with parked messages and room (w->rnext) */
+    struct qmgr_dwait *dready, *dready_tail;    /* FIFO (w->rnext): parked messages, room */
     size_t  nparked;                    /* messages parked on a qmgr_dwait */
     uint64_t dwait_pass;                /* qmgr_dest_waits' passes (w->pass) */
     size_t  dest_rounds_max;            /* QMGR_DEST_ROUNDS_MAX (tests lower it) */
