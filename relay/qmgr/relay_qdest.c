@@ -364,11 +364,11 @@ size_t qmgr_dest_waits(struct qmgr *q, const struct config *cfg, const struct re
     struct qmgr_dwait **v = xcalloc(m->nrcpts + 1, sizeof(*v));
     size_t n = 0;
 
+    q->dwait_pass++;                    /* distinct: marked once in this pass, not O(r^2) */
     for (size_t i = 0; i < m->nrcpts; i++) {
         const struct cfg_send *sc;
         struct qmgr_dwait *w;
         char domain[256];
-        size_t k;
 
         if (m->rcpts[i].state != RELAY_R_PENDING)
             continue;
@@ -376,10 +376,10 @@ size_t qmgr_dest_waits(struct qmgr *q, const struct config *cfg, const struct re
         if ((sc = policy_route_select(cfg, domain)) == NULL)
             continue;
         w = qdest_wait_get(q, qmgr_dest_key(sc, domain));
-        for (k = 0; k < n && v[k] != w; k++)
-            ;
-        if (k == n)
+        if (w->pass != q->dwait_pass) {
+            w->pass = q->dwait_pass;
             v[n++] = w;
+        }
     }
     *out = v;
     return n;
@@ -411,5 +411,5 @@ void qmgr_dest_waits_free(struct qmgr *q)
         free(w->key);
         free(w);
     }
-    q->dready = NULL;
+    q->dready = q->dready_tail = NULL;
 }

@@ -85,12 +85,17 @@ static void qsched_set(struct qmgr *q, struct relay_qmsg *m, size_t i,
     }
 }
 
-/* qsched_job_back - a job's results are in the message; maybe end the round */
+static void qsched_dest_give(struct qmgr *q, struct relay_qmsg *m, const char *key);
 
-static void qsched_job_back(struct qmgr *q, struct relay_job *j)
+/* qsched_job_back - d's job's results are in the message: d's share no
+ * longer counts the round (a slow destination of the message's does not
+ * hold the others' places until the round ends); maybe end the round */
+
+static void qsched_job_back(struct qmgr *q, struct relay_dest *d, struct relay_job *j)
 {
     struct relay_qmsg *m = j->msg;
 
+    qsched_dest_give(q, m, d->key);
     relay_job_free(j);
     if (--m->jobs == 0)
         qmgr_round_check(q, m);
@@ -124,17 +129,18 @@ void qmgr_sched_job_done(struct relay_dest *d, struct relay_job *j)
         qsched_set(q, j->msg, j->ridx[i], &dec, remote, j->sid);
         relay_decision_free(&dec);
     }
-    qsched_job_back(q, j);
+    qsched_job_back(q, d, j);
 }
 
 /* qsched_job_all - every recipient of j gets the same decision */
 
-static void qsched_job_all(struct qmgr *q, struct relay_job *j, const struct relay_decision *dec)
+static void qsched_job_all(struct qmgr *q, struct relay_dest *d, struct relay_job *j,
+                           const struct relay_decision *dec)
 {
     j->msg->conn_failure = dec->conn_failure;
     for (size_t i = 0; i < j->nridx; i++)
         qsched_set(q, j->msg, j->ridx[i], dec, j->remote, j->sid);
-    qsched_job_back(q, j);
+    qsched_job_back(q, d, j);
 }
 
 /* qmgr_sched_dest_flush - every waiting job of d gets the same decision
@@ -145,7 +151,7 @@ void qmgr_sched_dest_flush(struct qmgr *q, struct relay_dest *d, const struct re
     struct relay_job *j;
 
     while ((j = relay_dest_take_job(d)) != NULL)
-        qsched_job_all(q, j, dec);
+        qsched_job_all(q, d, j, dec);
 }
 
 /* qmgr_sched_dest_failed - every address of d failed for `current` */
@@ -162,7 +168,7 @@ void qmgr_sched_dest_failed(struct relay_dest *d, struct relay_job *current)
     struct relay_decision dec = relay_decide(&ev);
 
     if (current != NULL)
-        qsched_job_all(q, current, &dec);
+        qsched_job_all(q, d, current, &dec);
     qmgr_sched_dest_flush(q, d, &dec);
     relay_decision_free(&dec);
 }
@@ -275,13 +281,59 @@ static void qsched_dest_ready(struct qmgr *q, struct qmgr_dwait *w)
 {
     if (w->ready)
         return;
-    w->ready = true;
-    w->rnext = q->dready;
-    q->dready = w;
+    w->ready = true;                    /* at the tail: first ready, first examined */
+    w->rnext = NULL;
+    if (q->dready_tail != NULL)
+        q->dready_tail->rnext = w;
+    else
+        q->dready = w;
+    q->dready_tail = w;
+}
+
+/* qsched_room_freed - a round (or a destination's share of one) was given
+ * back: a run soon, not inside, when messages wait for room */
+
+static void qsched_room_freed(struct qmgr *q)
+{
+    q->room_freed = true;               /* qsched_arm: a run at once, also after one now */
+    if ((q->blocked != NULL || q->dready != NULL) && !q->stopping) {
+        q->wake_ms = qmgr_now(q);
+        q->timer.data = q;
+        uv_timer_start(&q->timer, qsched_timer_fired, 0, 0);
+    }
+}
+
+/* qsched_dest_put_back - m's round no longer counts against m->dwaits[i] */
+
+static void qsched_dest_put_back(struct qmgr *q, struct relay_qmsg *m, size_t i)
+{
+    struct qmgr_dwait *w = m->dwaits[i];
+
+    m->dwaits[i] = NULL;                /* given back once */
+    w->rounds--;
+    if (w->head != NULL && w->rounds < q->dest_rounds_max)
+        qsched_dest_ready(q, w);
+    else
+        qmgr_dest_wait_drop(q, w);
+}
+
+/* qsched_dest_give - the job of m's round for the destination keyed key is
+ * back: give back that share now (nothing if it is not one m counts
+ * against: routes changed by a reload; the round's end gives it back) */
+
+static void qsched_dest_give(struct qmgr *q, struct relay_qmsg *m, const char *key)
+{
+    for (size_t i = 0; i < m->ndwaits; i++)
+        if (m->dwaits[i] != NULL && strcmp(m->dwaits[i]->key, key) == 0) {
+            qsched_dest_put_back(q, m, i);
+            qsched_room_freed(q);
+            return;
+        }
 }
 
 /* qmgr_sched_round_end - m's round is over: free its bytes, give back its
- * room and its destinations' shares */
+ * room and the shares of its destinations whose jobs did not give them
+ * back (qsched_dest_give) */
 
 void qmgr_sched_round_end(struct qmgr *q, struct relay_qmsg *m)
 {
@@ -293,24 +345,13 @@ void qmgr_sched_round_end(struct qmgr *q, struct relay_qmsg *m)
     m->in_round = false;
     q->rounds--;
     q->round_bytes -= m->data_len;
-    for (size_t i = 0; i < m->ndwaits; i++) {
-        struct qmgr_dwait *w = m->dwaits[i];
-
-        w->rounds--;
-        if (w->head != NULL && w->rounds < q->dest_rounds_max)
-            qsched_dest_ready(q, w);
-        else
-            qmgr_dest_wait_drop(q, w);
-    }
+    for (size_t i = 0; i < m->ndwaits; i++)
+        if (m->dwaits[i] != NULL)
+            qsched_dest_put_back(q, m, i);
     free(m->dwaits);
     m->dwaits = NULL;
     m->ndwaits = 0;
-    q->room_freed = true;               /* qsched_arm: a run at once, also after one now */
-    if ((q->blocked != NULL || q->dready != NULL) && !q->stopping) {
-        q->wake_ms = qmgr_now(q);       /* room for one: a run, soon, not inside */
-        q->timer.data = q;
-        uv_timer_start(&q->timer, qsched_timer_fired, 0, 0);
-    }
+    qsched_room_freed(q);
 }
 
 /* qsched_dispatch - start a round of m: read its bytes once; it counts
@@ -447,15 +488,27 @@ static void qsched_dest_release(struct qmgr *q, struct qmgr_dwait **v, size_t n)
 
 /* qsched_dest_room - may a round of m start as far as its destinations go:
  * each has fewer than dest_rounds_max rounds and, unless m is first (taken
- * from a FIFO's head), nothing parked before m.  If so, their shares in
+ * from a FIFO's head), nothing parked before m.  A message taken from the
+ * head of share `from` (which has room) starts whatever its other
+ * destinations hold: parked again at the tail of a busy one, it would
+ * wait there until that one had room, then at the tail of `from` again,
+ * and so on until it expired; its other destinations may count a round
+ * more than dest_rounds_max for a while.  If m may start, its shares in
  * *vp (*np); if not, m is parked on the first that has no room. */
 
 static bool qsched_dest_room(struct qmgr *q, struct relay_qmsg *m, const struct config *cfg,
-                             bool first, struct qmgr_dwait ***vp, size_t *np)
+                             bool first, const struct qmgr_dwait *from,
+                             struct qmgr_dwait ***vp, size_t *np)
 {
     struct qmgr_dwait **v;
     size_t n = qmgr_dest_waits(q, cfg, m, &v);
 
+    for (size_t i = 0; i < n && from != NULL; i++)
+        if (v[i] == from) {             /* still one of m's (a reload may change routes) */
+            *vp = v;
+            *np = n;
+            return true;
+        }
     for (size_t i = 0; i < n; i++)
         if (v[i]->rounds >= q->dest_rounds_max || (!first && v[i]->head != NULL)) {
             qsched_park(q, v[i], m);
@@ -582,12 +635,13 @@ static bool qsched_slots_full(const struct qmgr *q, const struct config *cfg)
 }
 
 /* qsched_examine - idle, due m: finish, remove, expire, wait or start a
- * round.  first: m was the head of the blocked FIFO; any other due message
- * waits behind a blocked one (strict FIFO: one that fits must not overtake
- * a large head, or under steady load the head never starts). */
+ * round.  first: m was the head of the blocked FIFO or of a share's parked
+ * ones (from: that share, which has room); any other due message waits
+ * behind a blocked one (strict FIFO: one that fits must not overtake a
+ * large head, or under steady load the head never starts). */
 
 static void qsched_examine(struct qmgr *q, struct relay_qmsg *m, const struct config *cfg,
-                           uint64_t now, bool first)
+                           uint64_t now, bool first, const struct qmgr_dwait *from)
 {
     struct relay_decision dec;
     struct qmgr_dwait **dv;
@@ -619,9 +673,11 @@ static void qsched_examine(struct qmgr *q, struct relay_qmsg *m, const struct co
         qsched_expire(q, m, &dec);
     else if (m->next_ms > now)
         qsched_wait(q, m, now);         /* the key was stale (a reload) */
-    else if (!qsched_dest_room(q, m, cfg, first, &dv, &ndv))
+    else if (!first && q->blocked != NULL)
+        qsched_block(q, m);             /* behind the blocked: no shares looked up */
+    else if (!qsched_dest_room(q, m, cfg, first, from, &dv, &ndv))
         ;                               /* parked: a round's end for it reschedules */
-    else if ((!first && q->blocked != NULL) || qsched_slots_full(q, cfg) || !qsched_room(q, m)) {
+    else if (qsched_slots_full(q, cfg) || !qsched_room(q, m)) {
         qsched_dest_release(q, dv, ndv);
         qsched_block(q, m);             /* conn_gone or a round's end reschedules */
     } else {
@@ -631,7 +687,8 @@ static void qsched_examine(struct qmgr *q, struct relay_qmsg *m, const struct co
 }
 
 /* qsched_sweep_fifo - fail the expired in one FIFO of waiting messages;
- * how many left it (*oldest: lowered to the oldest arrival kept) */
+ * how many left it (*oldest: lowered to the oldest arrival kept, but for
+ * those released in their grace: expired, they are never failed here) */
 
 static size_t qsched_sweep_fifo(struct qmgr *q, struct relay_qmsg **head, struct relay_qmsg **tail,
                                 const struct config *cfg, uint64_t now, uint64_t *oldest)
@@ -647,8 +704,8 @@ static size_t qsched_sweep_fifo(struct qmgr *q, struct relay_qmsg **head, struct
             gone++;
         } else {
             qsched_fifo_put(q, &keep, &keep_tail, m);
-            if (m->arrival_ms < *oldest)
-                *oldest = m->arrival_ms;
+            if (!m->release_grace && m->arrival_ms < *oldest)   /* expired, never failed: */
+                *oldest = m->arrival_ms;        /* it must not bring a pass every second */
         }
         relay_decision_free(&dec);
     }
@@ -735,19 +792,22 @@ void qmgr_sched_run(struct qmgr *q)
      * (a start takes room; the rest stay where they are, unexamined, and
      * everything due after them waits behind them). */
     while (q->blocked != NULL && !qsched_slots_full(q, cfg) && qsched_room(q, q->blocked))
-        qsched_examine(q, qsched_fifo_take(q, &q->blocked, &q->blocked_tail), cfg, now, true);
+        qsched_examine(q, qsched_fifo_take(q, &q->blocked, &q->blocked_tail), cfg, now, true,
+                       NULL);
     /* Then those parked on a destination that has room again, first parked
      * first, while nothing is blocked (they would only be blocked too).  A
-     * message taken parks again only on another destination without room. */
+     * message taken starts (or is blocked): its other destinations' shares
+     * do not park it again (qsched_dest_room). */
     while (q->dready != NULL && q->blocked == NULL) {
         struct qmgr_dwait *w = q->dready;
 
         if (w->head != NULL && w->rounds < q->dest_rounds_max) {
             q->nparked--;
-            qsched_examine(q, qsched_fifo_take(q, &w->head, &w->tail), cfg, now, true);
+            qsched_examine(q, qsched_fifo_take(q, &w->head, &w->tail), cfg, now, true, w);
             continue;
         }
-        q->dready = w->rnext;
+        if ((q->dready = w->rnext) == NULL)
+            q->dready_tail = NULL;
         w->ready = false;
         qmgr_dest_wait_drop(q, w);
     }
@@ -760,9 +820,9 @@ void qmgr_sched_run(struct qmgr *q)
     due_tail = q->due_tail;
     q->due = q->due_tail = NULL;
     while ((m = qsched_fifo_take(q, &due, &due_tail)) != NULL)
-        qsched_examine(q, m, cfg, now, false);
+        qsched_examine(q, m, cfg, now, false, NULL);
     while ((m = qmgr_heap_top(&q->heap)) != NULL && m->due_ms <= now)
-        qsched_examine(q, qmgr_heap_pop(&q->heap), cfg, now, false);
+        qsched_examine(q, qmgr_heap_pop(&q->heap), cfg, now, false, NULL);
     if (qsched_waiting(q) && q->blocked_sweep_ms <= now)
         q->blocked_sweep_ms = now + QSCHED_BLOCKED_MS;
     policy_config_unref(cfg);

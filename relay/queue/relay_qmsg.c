@@ -206,6 +206,38 @@ static void relay_qmsg_replay(struct relay_qmsg *m, char *p, char *end)
     }
 }
 
+/* qmsg_open - open queue file id (flags: O_RDONLY, or O_WRONLY|O_APPEND)
+ * and fstat it into *st: the descriptor, or -errno with *why.  O_NONBLOCK:
+ * a FIFO put in place of the file, even after the load, never blocks the
+ * thread (an open for writing would wait for a reader; recovery opens the
+ * same way); only a regular file is used: -EINVAL, "not a regular file". */
+
+static int qmsg_open(int dirfd, const char *id, int flags, struct stat *st, const char **why)
+{
+    int fd = openat(dirfd, id, flags | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY), e;
+
+    if (fd < 0 && errno == ENXIO) {    /* a FIFO without reader, opened for writing */
+        *why = "not a regular file";
+        return -EINVAL;
+    }
+    if (fd < 0) {
+        e = -errno;
+        *why = e == -ENOENT ? "file removed" : "cannot open";
+        return e;
+    }
+    if (fstat(fd, st) < 0) {
+        e = -errno;
+        *why = "cannot stat";
+    } else if (!S_ISREG(st->st_mode)) {
+        e = -EINVAL;
+        *why = "not a regular file";
+    } else {
+        return fd;
+    }
+    close(fd);
+    return e;
+}
+
 /* relay_qmsg_load - read a queue file's envelope and delivery state */
 
 int relay_qmsg_load(int dirfd, const char *id, struct relay_qmsg **out, const char **why)
@@ -218,15 +250,8 @@ int relay_qmsg_load(int dirfd, const char *id, struct relay_qmsg **out, const ch
     int fd, r = -1;
 
     *out = NULL;
-    /* O_NONBLOCK: a FIFO put in place of the file never blocks the thread
-     * (recovery opens the same way); only a regular file is read. */
-    if ((fd = openat(dirfd, id, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY)) < 0
-        || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        *why = fd >= 0 && !S_ISREG(st.st_mode) ? "not a regular file" : "cannot open";
-        if (fd >= 0)
-            close(fd);
+    if ((fd = qmsg_open(dirfd, id, O_RDONLY, &st, why)) < 0)
         return -1;
-    }
     want = (size_t)st.st_size < RELAY_QMSG_HEADER_MAX ? (size_t)st.st_size : RELAY_QMSG_HEADER_MAX;
     buf = xmalloc(want + 1);
     if (relay_qmsg_pread(fd, buf, want, 0) < 0)
@@ -278,18 +303,14 @@ int relay_qmsg_verify(int dirfd, const struct relay_qmsg *m, const char **why)
     struct stat st;
     size_t want = m->data_off < RELAY_QMSG_HEADER_MAX ? (size_t)m->data_off : RELAY_QMSG_HEADER_MAX;
     char *buf;
-    int fd = openat(dirfd, m->id, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), r = 0;
+    int fd = qmsg_open(dirfd, m->id, O_RDONLY, &st, why), r = 0;
 
-    if (fd < 0) {
-        r = -errno;
-        *why = r == -ENOENT ? "file removed" : "cannot open";
-        return r;
-    }
+    if (fd == -EINVAL)                  /* not a regular file: not the message */
+        return -EBADMSG;
+    if (fd < 0)
+        return fd;
     buf = xmalloc(want + 1);
-    if (fstat(fd, &st) < 0) {
-        r = -errno;
-        *why = "cannot stat";
-    } else if ((r = relay_qmsg_pread(fd, buf, want, 0)) < 0) {
+    if ((r = relay_qmsg_pread(fd, buf, want, 0)) < 0) {
         *why = r == -ENODATA ? "file truncated" : "read error";
         if (r == -ENODATA)
             r = -EBADMSG;
@@ -310,14 +331,18 @@ int relay_qmsg_verify(int dirfd, const struct relay_qmsg *m, const char **why)
 
 static char *qmsg_read_range(int dirfd, const char *id, uint64_t off, size_t n, int *err)
 {
-    char *buf = xmalloc(n + 1);
-    int fd = openat(dirfd, id, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    struct stat st;
+    const char *why;
+    char *buf;
+    int fd = qmsg_open(dirfd, id, O_RDONLY, &st, &why);
 
-    if (fd < 0 || (*err = relay_qmsg_pread(fd, buf, n, off)) < 0) {
-        if (fd < 0)
-            *err = -errno;
-        else
-            close(fd);
+    if (fd < 0) {
+        *err = fd;
+        return NULL;
+    }
+    buf = xmalloc(n + 1);
+    if ((*err = relay_qmsg_pread(fd, buf, n, off)) < 0) {
+        close(fd);
         free(buf);
         return NULL;
     }
@@ -346,10 +371,12 @@ char *relay_qmsg_read_data(int dirfd, const struct relay_qmsg *m, int *err)
 
 int relay_qmsg_append(int dirfd, const char *id, const char *records, size_t len)
 {
-    int fd = openat(dirfd, id, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW), e = 0;
+    struct stat st;
+    const char *why;
+    int fd = qmsg_open(dirfd, id, O_WRONLY | O_APPEND, &st, &why), e = 0;
 
     if (fd < 0)
-        return -errno;
+        return fd;
     while (len > 0) {
         ssize_t w = write(fd, records, len);
 

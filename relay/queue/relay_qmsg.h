@@ -59,7 +59,8 @@ struct relay_qmsg {
                                          * DSN (a failed read: no DSN, retried later) */
     bool    in_round;                   /* counted in the qmgr's rounds in flight */
     struct qmgr_dwait **dwaits;         /* owned, in a round: the destinations it counts
-                                         * against (the qmgr's) */
+                                         * against (the qmgr's; NULL: given back, its
+                                         * job is back) */
     size_t  ndwaits;
     uint64_t io_retry_ms;               /* the round's end failed to read or to queue
                                          * its DSN: not again before (unix ms) */
@@ -80,16 +81,18 @@ struct relay_qmsg {
 int     relay_qmsg_load(int dirfd, const char *id, struct relay_qmsg **out, const char **why);
 void    relay_qmsg_free(struct relay_qmsg *m);
 /* Read the envelope (the header lines before "data", NUL-terminated); NULL
- * with *err = -errno. */
+ * with *err = -errno (-EINVAL: not a regular file; opened without blocking). */
 char   *relay_qmsg_read_envelope(int dirfd, const struct relay_qmsg *m, int *err);
 /* Read the message bytes; NULL with *err = -errno. */
 char   *relay_qmsg_read_data(int dirfd, const struct relay_qmsg *m, int *err);
-/* Append records (complete lines) and fdatasync.  0 or -errno. */
+/* Append records (complete lines) and fdatasync.  0 or -errno (-EINVAL: not
+ * a regular file, e.g. a FIFO, which is never waited on). */
 int     relay_qmsg_append(int dirfd, const char *id, const char *records, size_t len);
 /* Remove the file and fsync the directory.  0 or -errno. */
 int     relay_qmsg_remove(int dirfd, const char *id);
 /* Is the file still the one loaded (present, header checks, same data)?
- * 0, -ENOENT (gone) or -EBADMSG (*why: what no longer checks). */
+ * 0, -ENOENT (gone) or -EBADMSG (*why: what no longer checks, or "not a
+ * regular file"), or another -errno (could not be read now). */
 int     relay_qmsg_verify(int dirfd, const struct relay_qmsg *m, const char **why);
 /* Administration records, appended to *buf: "hold MS UID", "release MS UID",
  * "delete MS UID bounce|plain". */

@@ -396,6 +396,104 @@ static void test_round_leak(void **state)
     assert_int_equal(q->round_bytes, 0);
 }
 
+/* take_dom - the first started, unanswered connection of dom, taken out */
+static struct fake_conn take_dom(const char *dom)
+{
+    for (size_t i = 0; i < fake.npending; i++)
+        if (!fake.pending[i].closing && strcmp(fake.pending[i].d->domain, dom) == 0) {
+            struct fake_conn c = fake.pending[i];
+
+            memmove(&fake.pending[i], &fake.pending[i + 1], (--fake.npending - i) * sizeof(c));
+            return c;
+        }
+    fail_msg("no pending connection for %s", dom);
+    return (struct fake_conn){ 0 };
+}
+
+static void answer_dom(struct qmgr *q, const char *dom)
+{
+    fake_answer(take_dom(dom));
+    settle(q);
+}
+
+static void put(struct qmgr *q, const char *id, const char *rcpts)
+{
+    put_msg(id, T0 - 1000, "s@sender.test", rcpts, "");
+    qmgr_notify(q, id);
+    settle(q);
+}
+
+/* A message for two busy destinations: parked on a.test, then, once a.test
+ * has room, it must start - not be parked again at b.test's tail behind
+ * later messages, and so on until it expires (the leapfrog). */
+static void test_rev_leapfrog(void **state)
+{
+    struct fx *fx = *state;
+    struct qmgr *q = fx->q;
+    struct relay_qmsg *m;
+
+    q->dest_rounds_max = 1;
+    fake.hold = true;
+    put(q, "0000000000000101", "r@a.test");            /* A1 in a round */
+    put(q, "0000000000000102", "r@b.test");            /* B1 in a round */
+    put(q, "0000000000000103", "r@a.test r@b.test");   /* M: parked on a */
+    put(q, "0000000000000104", "r@b.test");            /* B2: parked on b */
+    put(q, "0000000000000105", "r@a.test");            /* A2: parked on a behind M */
+    for (int round = 0; round < 6; round++) {
+        char id[RELAY_QID_LEN + 1], rc[64];
+        const char *dom = round % 2 == 0 ? "a.test" : "b.test";
+
+        answer_dom(q, dom);                             /* one round of dom ends */
+        snprintf(id, sizeof(id), "%016X", 0x200 + round);
+        snprintf(rc, sizeof(rc), "r@%s", dom);
+        put(q, id, rc);                                 /* steady load on dom */
+    }
+    m = find_msg(q, "0000000000000103");
+    assert_true(m == NULL || m->in_round);              /* leapfrogged: still parked */
+}
+
+/* A destination's share comes back with its job, not at the end of the
+ * whole round: with a.test slow, ten messages for a.test and b.test must
+ * not keep b.test's share full once b.test's jobs are back - a message
+ * for b.test only starts. */
+static void test_rev_share_per_job(void **state)
+{
+    struct fx *fx = *state;
+    struct qmgr *q = fx->q;
+    struct relay_qmsg *m;
+
+    q->dest_rounds_max = 2;
+    fake.hold = true;                   /* nothing answers unless asked to */
+    for (int i = 0; i < 10; i++) {
+        char id[RELAY_QID_LEN + 1];
+
+        snprintf(id, sizeof(id), "%016X", 0x100 + i);
+        put(q, id, "r@a.test r@b.test");
+    }
+    assert_int_equal(q->rounds, 2);
+    assert_int_equal(q->nparked, 8);
+    for (;;) {                          /* b.test answers; a.test stays slow */
+        size_t i;
+
+        for (i = 0; i < fake.npending; i++)
+            if (!fake.pending[i].closing && strcmp(fake.pending[i].d->domain, "b.test") == 0)
+                break;
+        if (i == fake.npending)
+            break;
+        answer_dom(q, "b.test");
+    }
+    assert_int_equal(q->rounds, 2);     /* a.test's jobs are still out */
+    put(q, "0000000000000300", "r@b.test");
+    assert_non_null(m = find_msg(q, "0000000000000300"));
+    assert_true(m->in_round);           /* without: parked on b.test's full share */
+    fake.hold = false;
+    settle(q);
+    assert_null(q->msgs);
+    assert_int_equal(q->rounds, 0);
+    assert_int_equal(q->nparked, 0);
+    assert_null(q->dwaits);             /* every share given back exactly once */
+}
+
 int main(void)
 {
     /* One pool thread: work runs in the order it was asked for. */
@@ -409,6 +507,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_loading_visible, fx_default, fx_teardown),
         cmocka_unit_test_setup_teardown(test_room_soon, fx_default, fx_teardown),
         cmocka_unit_test_setup_teardown(test_round_leak, fx_default, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_rev_leapfrog, fx_default, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_rev_share_per_job, fx_default, fx_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

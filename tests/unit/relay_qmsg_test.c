@@ -364,13 +364,15 @@ static void test_damaged_header_refused(void **state)
 }
 
 /* A FIFO in place of a queue file is refused at once, never waited on
- * (the alarm turns a hang into a failure). */
+ * (the alarm turns a hang into a failure): at the load, and when it is
+ * swapped in after the load - the check, the reads of a round or a DSN
+ * and the append of records (an open for writing waits for a reader). */
 static void test_fifo_refused(void **state)
 {
-    char dir[] = "/tmp/qmsgtestXXXXXX", path[512];
+    char dir[] = "/tmp/qmsgtestXXXXXX", dir2[] = "/tmp/qmsgtestXXXXXX", path[512];
     struct relay_qmsg *m = NULL;
     const char *why = NULL;
-    int dfd;
+    int dfd, err = 0;
 
     assert_non_null(mkdtemp(dir));
     snprintf(path, sizeof(path), "%s/0123456789ABCDEF", dir);
@@ -384,6 +386,23 @@ static void test_fifo_refused(void **state)
     assert_int_equal(unlink(path), 0);
     close(dfd);
     assert_int_equal(rmdir(dir), 0);
+
+    m = load(dir2, "next 2000\n", &dfd);
+    snprintf(path, sizeof(path), "%s/0123456789ABCDEF", dir2);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    alarm(10);
+    why = NULL;
+    assert_int_equal(relay_qmsg_verify(dfd, m, &why), -EBADMSG);       /* quarantined */
+    assert_string_equal(why, "not a regular file");
+    assert_null(relay_qmsg_read_envelope(dfd, m, &err));
+    assert_int_equal(err, -EINVAL);
+    err = 0;
+    assert_null(relay_qmsg_read_data(dfd, m, &err));
+    assert_int_equal(err, -EINVAL);
+    assert_int_equal(relay_qmsg_append(dfd, m->id, "next 3000\n", 10), -EINVAL);
+    alarm(0);
+    unload(dir2, m, dfd);
 }
 
 int main(void)

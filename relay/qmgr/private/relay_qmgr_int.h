@@ -96,8 +96,9 @@ struct qmgr {
     uv_timer_t sweep;                   /* look for queue files removed by hand */
     uint64_t blocked_sweep_ms;          /* next look for expired blocked messages */
     struct qmgr_dwait *dwaits;          /* owned: every destination's share */
-    struct qmgr_dwait *dready;          /* those with parked messages and room (w->rnext) */
+    struct qmgr_dwait *dready, *dready_tail;    /* FIFO (w->rnext): parked messages, room */
     size_t  nparked;                    /* messages parked on a qmgr_dwait */
+    uint64_t dwait_pass;                /* qmgr_dest_waits' passes (w->pass) */
     size_t  dest_rounds_max;            /* QMGR_DEST_ROUNDS_MAX (tests lower it) */
     bool    room_freed;                 /* a round ended since the run began: run again now */
     struct qmgr_heap heap;
@@ -148,14 +149,19 @@ struct qmgr {
  * (enough to keep its 40 connections, the default per domain, busy; a
  * hundredth of QMGR_ROUNDS_MAX: it takes 100 slow destinations at once to
  * fill them), and further due messages for it are parked here, holding no
- * place and no bytes, until one of its rounds ends.  It outlives its relay_dest (and reloads); freed when it has no
- * round, nothing parked and is not on q->dready.
+ * place and no bytes, until one of its rounds ends.  A message taken from
+ * the head of one share starts whatever its other destinations' shares
+ * hold (parked again at their tail it could wait there until it expired),
+ * so those may count a few rounds more than the bound for a while.  It
+ * outlives its relay_dest (and reloads); freed when it has no round,
+ * nothing parked and is not on q->dready.
  */
 struct qmgr_dwait {
     char   *key;                        /* owned: qmgr_dest_key's */
     size_t  rounds;                     /* rounds in flight counted against it */
     struct relay_qmsg *head, *tail;     /* parked, first due first (m->qnext) */
     bool    ready;                      /* on q->dready */
+    uint64_t pass;                      /* the last q->dwait_pass that took it */
     struct qmgr_dwait *next;            /* q->dwaits */
     struct qmgr_dwait *rnext;           /* q->dready */
 };
