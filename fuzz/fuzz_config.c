@@ -8,7 +8,11 @@
  * `domsecd --check` and the audit do.  A refused one must say why.  The
  * value parsers are also fed the input directly (as one value).  The
  * working directory is an empty temporary directory, so a *_file key with
- * a relative path finds nothing.  Dictionary: fuzz/config.dict.
+ * a relative path finds nothing; it is removed at exit (not after a crash:
+ * libFuzzer ends then with _Exit).  Before the first input a known-good
+ * configuration must load through the same memfd path, or the target
+ * aborts: without /proc every input would be "refused with a reason".
+ * Dictionary: fuzz/config.dict.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -26,19 +30,50 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 static int fuzz_fd = -1;
 static char fuzz_path[64];
+static char fuzz_dir[] = "/tmp/fuzz-config.XXXXXX";
 static FILE *fuzz_null;
+
+/* load - the configuration of these bytes, through the memfd */
+
+static struct config *load(const void *data, size_t size, struct cfg_errors *errs)
+{
+    if (ftruncate(fuzz_fd, 0) < 0 || pwrite(fuzz_fd, data, size, 0) != (ssize_t)size)
+        abort();
+    return policy_config_load(fuzz_path, errs);
+}
+
+/* cleanup - at exit: the working directory */
+
+static void cleanup(void)
+{
+    rmdir(fuzz_dir);
+}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    char dir[] = "/tmp/fuzz-config.XXXXXX";
+    static const char good[] = "[transport]\naccepted_domains = a.test\n"
+        "queue_directory = /nonexistent/q\n[logs]\ndirectory = /nonexistent/l\n"
+        "[receive r]\nbindings = 127.0.0.1:10025\nfqdn = mx.a.test\n";
+    struct cfg_errors errs = { NULL, 0 };
+    struct config *cfg;
 
     log_set_level(LOG_FATAL);
-    if ((fuzz_fd = memfd_create("domsec.conf", 0)) < 0 || mkdtemp(dir) == NULL
-        || chdir(dir) < 0 || rmdir(dir) < 0 || (fuzz_null = fopen("/dev/null", "w")) == NULL) {
+    if ((fuzz_fd = memfd_create("domsec.conf", 0)) < 0
+        || (fuzz_null = fopen("/dev/null", "w")) == NULL) {
         perror("fuzz_config: set-up");
         exit(1);
     }
     snprintf(fuzz_path, sizeof(fuzz_path), "/proc/self/fd/%d", fuzz_fd);
+    if ((cfg = load(good, sizeof(good) - 1, &errs)) == NULL || errs.n != 0) {
+        for (size_t i = 0; i < errs.n; i++)
+            fprintf(stderr, "fuzz_config: a good configuration fails: %s\n", errs.v[i]);
+        abort();
+    }
+    policy_config_unref(cfg);
+    if (mkdtemp(fuzz_dir) == NULL || atexit(cleanup) != 0 || chdir(fuzz_dir) < 0) {
+        perror("fuzz_config: set-up");
+        exit(1);
+    }
     return 0;
 }
 
@@ -68,9 +103,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct config *cfg;
 
     values(data, size);
-    if (ftruncate(fuzz_fd, 0) < 0 || pwrite(fuzz_fd, data, size, 0) != (ssize_t)size)
-        abort();
-    cfg = policy_config_load(fuzz_path, &errs);
+    cfg = load(data, size, &errs);
     if (cfg == NULL && errs.n == 0)
         abort();                        /* refused without a reason */
     if (cfg != NULL) {

@@ -6,9 +6,11 @@
  * Input: byte 0 picks the file name (RECV, SEND, MSGTRK by name, or a name
  * that leaves the kind to the #Log-type header) and a time range; byte 1
  * the read size (16 bytes .. 4 KiB, so rows straddle reads); the rest is
- * the file.  Every row is checked (field count of its kind, fields inside
- * the row, unescaping only shrinks), copied and unescaped; the statistics
- * must add up.  The time-argument parser gets the input's first bytes.
+ * the file, written in a temporary directory (removed at exit, not after
+ * a crash: libFuzzer ends then with _Exit).  Every row is checked (field
+ * count of its kind, fields inside the row, unescaping only shrinks),
+ * copied and unescaped; the statistics must add up.  The time-argument
+ * parser gets the input's first bytes.
  */
 #include <fcntl.h>
 #include <stdint.h>
@@ -29,10 +31,23 @@ static const char *const fuzz_names[4] = {
     "RECV20261122-1.LOG", "SEND20261122-1.LOG", "MSGTRK20261122-1.LOG", "some.log",
 };
 
+/* cleanup - at exit: the files and the directory */
+
+static void cleanup(void)
+{
+    char path[128];
+
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(path, sizeof(path), "%s/%s", fuzz_dir, fuzz_names[i]);
+        unlink(path);
+    }
+    rmdir(fuzz_dir);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     log_set_level(LOG_FATAL);
-    if (mkdtemp(fuzz_dir) == NULL) {
+    if (mkdtemp(fuzz_dir) == NULL || atexit(cleanup) != 0) {
         perror("fuzz_log_read: set-up");
         exit(1);
     }

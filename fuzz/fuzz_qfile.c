@@ -6,7 +6,8 @@
  *
  * The input is a queue file, parsed in memory (relay_queue_parse) and
  * loaded from disk (relay_qmsg_load, from an empty temporary messages/,
- * named 0123456789ABCDEF: the seeds use that id).
+ * named 0123456789ABCDEF: the seeds use that id; removed at exit, not
+ * after a crash: libFuzzer ends then with _Exit).
  * Checks: both agree on whether the file is good (recovery also wants the
  * header's id to be the file name, as the loader does); a refusal says why; a
  * loaded message has the header's recipient count and sender, and its
@@ -32,14 +33,22 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
+static char fuzz_dir[] = "/tmp/fuzz-qfile.XXXXXX";
 static int fuzz_dirfd = -1;
+
+/* cleanup - at exit: the file and the directory */
+
+static void cleanup(void)
+{
+    unlinkat(fuzz_dirfd, FUZZ_ID, 0);
+    rmdir(fuzz_dir);
+}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    char dir[] = "/tmp/fuzz-qfile.XXXXXX";
-
     log_set_level(LOG_FATAL);
-    if (mkdtemp(dir) == NULL || (fuzz_dirfd = open(dir, O_RDONLY | O_DIRECTORY)) < 0) {
+    if (mkdtemp(fuzz_dir) == NULL || (fuzz_dirfd = open(fuzz_dir, O_RDONLY | O_DIRECTORY)) < 0
+        || atexit(cleanup) != 0) {
         perror("fuzz_qfile: set-up");
         exit(1);
     }

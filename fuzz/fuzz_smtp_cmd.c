@@ -12,9 +12,15 @@
  * or spool is needed.  A session has one of three connectors of a fixed
  * configuration (internet; require_tls; domain security with a partner
  * listed), chosen by byte 0; the rest is the client's input, cut into
- * lines at LF (one CR before it dropped), as relay_session.c does, lines
- * over RELAY_LINE_MAX and lines with a NUL answered 500 as it does.  After
+ * lines at LF (one CR before it dropped), as relay_session.c does: a line
+ * of more than RELAY_LINE_MAX bytes before its LF (CR included) is
+ * answered "500 5.5.2 Line too long", one with a NUL "500 5.3.3", as
+ * there, so lines of exactly RELAY_LINE_MAX bytes reach the parser.  After
  * DATA, lines up to "." are message text and the transaction ends.
+ * Not reached: STARTTLS and everything after it, so the domain-secured
+ * success path of MAIL FROM (the stand-ins have no TLS: STARTTLS is not
+ * offered, and a listed partner's sender is always refused for want of
+ * TLS).
  * Checks: every reply is one line "ddd " / "ddd-" text, no CR or LF; an
  * accepted sender and every accepted recipient are what relay_proto_path
  * promises (printable ASCII, at most 256 bytes, an @ unless the sender is
@@ -178,7 +184,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
             continue;
         }
-        if (len + 2 > RELAY_LINE_MAX || memchr(p, '\0', len) != NULL) {
+        if ((size_t)(nl - p) > RELAY_LINE_MAX) {
+            relay__reply(&s, "500 5.5.2 Line too long");
+            relay__protocol_error(&s);
+            continue;
+        }
+        if (memchr(p, '\0', len) != NULL) {
             relay__reply(&s, "500 5.3.3 Unrecognized command");
             relay__protocol_error(&s);
             continue;
