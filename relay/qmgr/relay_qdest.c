@@ -334,7 +334,7 @@ void qmgr_dest_enqueue(struct qmgr *q, struct relay_dest *d, struct relay_job *j
     qdest_kick(q, d);
 }
 
-/* ---- a destination's share of the rounds in flight (relay_qsched.c) ---- */
+/* ---- a destination's share of the rounds in flight (relay_qpark.c) ---- */
 
 /* qdest_wait_get - the share for key (taken: owned or freed), made if new */
 

@@ -14,7 +14,8 @@
  * whose destination already counts dest_rounds_max rounds (struct
  * qmgr_dwait) is parked on that destination instead, holding no place: a
  * slow destination cannot take every place from the others.  A round's end
- * wakes its destinations' parked messages, first parked first.
+ * wakes its destinations' parked messages, first parked first (the shares
+ * and their parked messages: relay_qpark.c).
  * qmgr_sched_run takes only what is due: O(1) per due message from a FIFO,
  * O(log n) from the heap, never a scan of every message; from the blocked
  * FIFO only as many as can start (a round's end arms the timer for one
@@ -85,8 +86,6 @@ static void qsched_set(struct qmgr *q, struct relay_qmsg *m, size_t i,
     }
 }
 
-static void qsched_dest_give(struct qmgr *q, struct relay_qmsg *m, const char *key);
-
 /* qsched_job_back - d's job's results are in the message: d's share no
  * longer counts the round (a slow destination of the message's does not
  * hold the others' places until the round ends); maybe end the round */
@@ -95,7 +94,7 @@ static void qsched_job_back(struct qmgr *q, struct relay_dest *d, struct relay_j
 {
     struct relay_qmsg *m = j->msg;
 
-    qsched_dest_give(q, m, d->key);
+    qmgr_park_give(q, m, d->key);
     relay_job_free(j);
     if (--m->jobs == 0)
         qmgr_round_check(q, m);
@@ -274,26 +273,10 @@ static bool qsched_room(const struct qmgr *q, const struct relay_qmsg *m)
                               && q->round_bytes + m->data_len <= q->round_bytes_max);
 }
 
-/* qsched_dest_ready - w has room again and parked messages: the next run
- * examines them (before anything due after them) */
-
-static void qsched_dest_ready(struct qmgr *q, struct qmgr_dwait *w)
-{
-    if (w->ready)
-        return;
-    w->ready = true;                    /* at the tail: first ready, first examined */
-    w->rnext = NULL;
-    if (q->dready_tail != NULL)
-        q->dready_tail->rnext = w;
-    else
-        q->dready = w;
-    q->dready_tail = w;
-}
-
-/* qsched_room_freed - a round (or a destination's share of one) was given
+/* qmgr_sched_room_freed - a round (or a destination's share of one) was given
  * back: a run soon, not inside, when messages wait for room */
 
-static void qsched_room_freed(struct qmgr *q)
+void qmgr_sched_room_freed(struct qmgr *q)
 {
     q->room_freed = true;               /* qsched_arm: a run at once, also after one now */
     if ((q->blocked != NULL || q->dready != NULL) && !q->stopping) {
@@ -303,37 +286,9 @@ static void qsched_room_freed(struct qmgr *q)
     }
 }
 
-/* qsched_dest_put_back - m's round no longer counts against m->dwaits[i] */
-
-static void qsched_dest_put_back(struct qmgr *q, struct relay_qmsg *m, size_t i)
-{
-    struct qmgr_dwait *w = m->dwaits[i];
-
-    m->dwaits[i] = NULL;                /* given back once */
-    w->rounds--;
-    if (w->head != NULL && w->rounds < q->dest_rounds_max)
-        qsched_dest_ready(q, w);
-    else
-        qmgr_dest_wait_drop(q, w);
-}
-
-/* qsched_dest_give - the job of m's round for the destination keyed key is
- * back: give back that share now (nothing if it is not one m counts
- * against: routes changed by a reload; the round's end gives it back) */
-
-static void qsched_dest_give(struct qmgr *q, struct relay_qmsg *m, const char *key)
-{
-    for (size_t i = 0; i < m->ndwaits; i++)
-        if (m->dwaits[i] != NULL && strcmp(m->dwaits[i]->key, key) == 0) {
-            qsched_dest_put_back(q, m, i);
-            qsched_room_freed(q);
-            return;
-        }
-}
-
 /* qmgr_sched_round_end - m's round is over: free its bytes, give back its
  * room and the shares of its destinations whose jobs did not give them
- * back (qsched_dest_give) */
+ * back (qmgr_park_give) */
 
 void qmgr_sched_round_end(struct qmgr *q, struct relay_qmsg *m)
 {
@@ -347,11 +302,11 @@ void qmgr_sched_round_end(struct qmgr *q, struct relay_qmsg *m)
     q->round_bytes -= m->data_len;
     for (size_t i = 0; i < m->ndwaits; i++)
         if (m->dwaits[i] != NULL)
-            qsched_dest_put_back(q, m, i);
+            qmgr_park_put_back(q, m, i);
     free(m->dwaits);
     m->dwaits = NULL;
     m->ndwaits = 0;
-    qsched_room_freed(q);
+    qmgr_sched_room_freed(q);
 }
 
 /* qsched_dispatch - start a round of m: read its bytes once; it counts
@@ -423,10 +378,10 @@ static uint64_t qsched_due(const struct qmgr *q, const struct relay_qmsg *m)
     return m->next_ms < expires ? m->next_ms : expires;
 }
 
-/* qsched_fifo_put - append m to a FIFO */
+/* qmgr_sched_fifo_put - append m to a FIFO */
 
-static void qsched_fifo_put(struct qmgr *q, struct relay_qmsg **head, struct relay_qmsg **tail,
-                            struct relay_qmsg *m)
+void qmgr_sched_fifo_put(struct qmgr *q, struct relay_qmsg **head, struct relay_qmsg **tail,
+                         struct relay_qmsg *m)
 {
     q->nqueued++;
     m->qnext = NULL;
@@ -438,10 +393,10 @@ static void qsched_fifo_put(struct qmgr *q, struct relay_qmsg **head, struct rel
     *tail = m;
 }
 
-/* qsched_fifo_take - the first message of a FIFO, unlinked, or NULL */
+/* qmgr_sched_fifo_take - the first message of a FIFO, unlinked, or NULL */
 
-static struct relay_qmsg *qsched_fifo_take(struct qmgr *q, struct relay_qmsg **head,
-                                           struct relay_qmsg **tail)
+struct relay_qmsg *qmgr_sched_fifo_take(struct qmgr *q, struct relay_qmsg **head,
+                                        struct relay_qmsg **tail)
 {
     struct relay_qmsg *m = *head;
 
@@ -462,62 +417,7 @@ static void qsched_block(struct qmgr *q, struct relay_qmsg *m)
 {
     if ((q->blocked == NULL && q->nparked == 0) || m->arrival_ms < q->blocked_oldest)
         q->blocked_oldest = m->arrival_ms;
-    qsched_fifo_put(q, &q->blocked, &q->blocked_tail, m);
-}
-
-/* qsched_park - due m waits for room among w's rounds */
-
-static void qsched_park(struct qmgr *q, struct qmgr_dwait *w, struct relay_qmsg *m)
-{
-    if ((q->blocked == NULL && q->nparked == 0) || m->arrival_ms < q->blocked_oldest)
-        q->blocked_oldest = m->arrival_ms;
-    qsched_fifo_put(q, &w->head, &w->tail, m);
-    q->nparked++;
-    if (w->rounds < q->dest_rounds_max)        /* parked behind others: they go first */
-        qsched_dest_ready(q, w);
-}
-
-/* qsched_dest_release - shares looked up for a round that did not start */
-
-static void qsched_dest_release(struct qmgr *q, struct qmgr_dwait **v, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        qmgr_dest_wait_drop(q, v[i]);
-    free(v);
-}
-
-/* qsched_dest_room - may a round of m start as far as its destinations go:
- * each has fewer than dest_rounds_max rounds and, unless m is first (taken
- * from a FIFO's head), nothing parked before m.  A message taken from the
- * head of share `from` (which has room) starts whatever its other
- * destinations hold: parked again at the tail of a busy one, it would
- * wait there until that one had room, then at the tail of `from` again,
- * and so on until it expired; its other destinations may count a round
- * more than dest_rounds_max for a while.  If m may start, its shares in
- * *vp (*np); if not, m is parked on the first that has no room. */
-
-static bool qsched_dest_room(struct qmgr *q, struct relay_qmsg *m, const struct config *cfg,
-                             bool first, const struct qmgr_dwait *from,
-                             struct qmgr_dwait ***vp, size_t *np)
-{
-    struct qmgr_dwait **v;
-    size_t n = qmgr_dest_waits(q, cfg, m, &v);
-
-    for (size_t i = 0; i < n && from != NULL; i++)
-        if (v[i] == from) {             /* still one of m's (a reload may change routes) */
-            *vp = v;
-            *np = n;
-            return true;
-        }
-    for (size_t i = 0; i < n; i++)
-        if (v[i]->rounds >= q->dest_rounds_max || (!first && v[i]->head != NULL)) {
-            qsched_park(q, v[i], m);
-            qsched_dest_release(q, v, n);
-            return false;
-        }
-    *vp = v;
-    *np = n;
-    return true;
+    qmgr_sched_fifo_put(q, &q->blocked, &q->blocked_tail, m);
 }
 
 /* qsched_wait - idle m waits: due now, or in the heap until its key */
@@ -526,7 +426,7 @@ static void qsched_wait(struct qmgr *q, struct relay_qmsg *m, uint64_t now)
 {
     m->due_ms = qsched_due(q, m);
     if (m->due_ms <= now)
-        qsched_fifo_put(q, &q->due, &q->due_tail, m);
+        qmgr_sched_fifo_put(q, &q->due, &q->due_tail, m);
     else
         qmgr_heap_push(&q->heap, m);
 }
@@ -537,7 +437,7 @@ void qmgr_sched_ready(struct qmgr *q, struct relay_qmsg *m)
 {
     if (m->heap_i == 0 && !m->queued && m->jobs == 0 && !m->io) {
         if (m->held_ms != 0 && !m->delete_pending) {
-            qsched_fifo_put(q, &q->held, &q->held_tail, m);     /* never examined */
+            qmgr_sched_fifo_put(q, &q->held, &q->held_tail, m);     /* never examined */
             q->nheld++;
         } else {
             qsched_wait(q, m, qmgr_now(q));
@@ -554,11 +454,11 @@ static size_t qsched_fifo_drop_marked(struct qmgr *q, struct relay_qmsg **head,
     struct relay_qmsg *keep = NULL, *keep_tail = NULL, *m;
     size_t n = 0;
 
-    while ((m = qsched_fifo_take(q, head, tail)) != NULL) {
+    while ((m = qmgr_sched_fifo_take(q, head, tail)) != NULL) {
         if (m->admin_mark)
             n++;
         else
-            qsched_fifo_put(q, &keep, &keep_tail, m);
+            qmgr_sched_fifo_put(q, &keep, &keep_tail, m);
     }
     *head = keep;
     *tail = keep_tail;
@@ -634,14 +534,14 @@ static bool qsched_slots_full(const struct qmgr *q, const struct config *cfg)
     return q->conns >= cfg->transport.max_outbound_connections && q->smtp->idle_count(q->client) == 0;
 }
 
-/* qsched_examine - idle, due m: finish, remove, expire, wait or start a
+/* qmgr_sched_examine - idle, due m: finish, remove, expire, wait or start a
  * round.  first: m was the head of the blocked FIFO or of a share's parked
  * ones (from: that share, which has room); any other due message waits
  * behind a blocked one (strict FIFO: one that fits must not overtake a
  * large head, or under steady load the head never starts). */
 
-static void qsched_examine(struct qmgr *q, struct relay_qmsg *m, const struct config *cfg,
-                           uint64_t now, bool first, const struct qmgr_dwait *from)
+void qmgr_sched_examine(struct qmgr *q, struct relay_qmsg *m, const struct config *cfg,
+                        uint64_t now, bool first, const struct qmgr_dwait *from)
 {
     struct relay_decision dec;
     struct qmgr_dwait **dv;
@@ -655,7 +555,7 @@ static void qsched_examine(struct qmgr *q, struct relay_qmsg *m, const struct co
         return;
     }
     if (m->held_ms != 0) {              /* cannot be here (held ones are not), but never go */
-        qsched_fifo_put(q, &q->held, &q->held_tail, m);
+        qmgr_sched_fifo_put(q, &q->held, &q->held_tail, m);
         q->nheld++;
         return;
     }
@@ -675,10 +575,10 @@ static void qsched_examine(struct qmgr *q, struct relay_qmsg *m, const struct co
         qsched_wait(q, m, now);         /* the key was stale (a reload) */
     else if (!first && q->blocked != NULL)
         qsched_block(q, m);             /* behind the blocked: no shares looked up */
-    else if (!qsched_dest_room(q, m, cfg, first, from, &dv, &ndv))
+    else if (!qmgr_park_room(q, m, cfg, first, from, &dv, &ndv))
         ;                               /* parked: a round's end for it reschedules */
     else if (qsched_slots_full(q, cfg) || !qsched_room(q, m)) {
-        qsched_dest_release(q, dv, ndv);
+        qmgr_park_release(q, dv, ndv);
         qsched_block(q, m);             /* conn_gone or a round's end reschedules */
     } else {
         qsched_dispatch(q, m, dv, ndv);
@@ -696,14 +596,14 @@ static size_t qsched_sweep_fifo(struct qmgr *q, struct relay_qmsg **head, struct
     struct relay_qmsg *keep = NULL, *keep_tail = NULL, *m;
     size_t gone = 0;
 
-    while ((m = qsched_fifo_take(q, head, tail)) != NULL) {
+    while ((m = qmgr_sched_fifo_take(q, head, tail)) != NULL) {
         struct relay_decision dec = qsched_expiry(m, cfg, now);
 
         if (dec.rcpt == RELAY_O_FAIL && !m->release_grace) {
             qsched_expire(q, m, &dec);
             gone++;
         } else {
-            qsched_fifo_put(q, &keep, &keep_tail, m);
+            qmgr_sched_fifo_put(q, &keep, &keep_tail, m);
             if (!m->release_grace && m->arrival_ms < *oldest)   /* expired, never failed: */
                 *oldest = m->arrival_ms;        /* it must not bring a pass every second */
         }
@@ -792,25 +692,13 @@ void qmgr_sched_run(struct qmgr *q)
      * (a start takes room; the rest stay where they are, unexamined, and
      * everything due after them waits behind them). */
     while (q->blocked != NULL && !qsched_slots_full(q, cfg) && qsched_room(q, q->blocked))
-        qsched_examine(q, qsched_fifo_take(q, &q->blocked, &q->blocked_tail), cfg, now, true,
-                       NULL);
+        qmgr_sched_examine(q, qmgr_sched_fifo_take(q, &q->blocked, &q->blocked_tail), cfg, now,
+                           true, NULL);
     /* Then those parked on a destination that has room again, first parked
      * first, while nothing is blocked (they would only be blocked too).  A
      * message taken starts (or is blocked): its other destinations' shares
-     * do not park it again (qsched_dest_room). */
-    while (q->dready != NULL && q->blocked == NULL) {
-        struct qmgr_dwait *w = q->dready;
-
-        if (w->head != NULL && w->rounds < q->dest_rounds_max) {
-            q->nparked--;
-            qsched_examine(q, qsched_fifo_take(q, &w->head, &w->tail), cfg, now, true, w);
-            continue;
-        }
-        if ((q->dready = w->rnext) == NULL)
-            q->dready_tail = NULL;
-        w->ready = false;
-        qmgr_dest_wait_drop(q, w);
-    }
+     * do not park it again (qmgr_park_room). */
+    qmgr_park_run(q, cfg, now);
     /* Those still waiting: a pass for the expired once a second, only when
      * the oldest of them may have expired. */
     if (qsched_waiting(q) && now >= q->blocked_sweep_ms
@@ -819,10 +707,10 @@ void qmgr_sched_run(struct qmgr *q)
     due = q->due;                       /* this run's; new arrivals wait for the next */
     due_tail = q->due_tail;
     q->due = q->due_tail = NULL;
-    while ((m = qsched_fifo_take(q, &due, &due_tail)) != NULL)
-        qsched_examine(q, m, cfg, now, false, NULL);
+    while ((m = qmgr_sched_fifo_take(q, &due, &due_tail)) != NULL)
+        qmgr_sched_examine(q, m, cfg, now, false, NULL);
     while ((m = qmgr_heap_top(&q->heap)) != NULL && m->due_ms <= now)
-        qsched_examine(q, qmgr_heap_pop(&q->heap), cfg, now, false, NULL);
+        qmgr_sched_examine(q, qmgr_heap_pop(&q->heap), cfg, now, false, NULL);
     if (qsched_waiting(q) && q->blocked_sweep_ms <= now)
         q->blocked_sweep_ms = now + QSCHED_BLOCKED_MS;
     policy_config_unref(cfg);

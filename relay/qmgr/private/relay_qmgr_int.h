@@ -2,7 +2,8 @@
  * relay_qmgr_int.h - the queue manager object (struct qmgr) and the
  * functions shared by relay_qmgr.c (the object: thread, start, stop,
  * loading, background work), relay_qsched.c (what is due: schedule,
- * dispatch, results), relay_qheap.c (the heap of waiting messages),
+ * dispatch, results), relay_qpark.c (the per-destination shares: parked
+ * messages), relay_qheap.c (the heap of waiting messages),
  * relay_qround.c (the end of a round: records, DSNs, removal) and
  * relay_qdest.c (destinations: DNS, smart hosts, connections).  Private
  * to qmgr/ (and white-box unit tests); every function takes the object
@@ -11,10 +12,11 @@
  *
  * Names: this folder is one program with its own library, so its
  * cross-file internals carry the program's prefix and the file's part of
- * it - qmgr_* (relay_qmgr.c), qmgr_sched_* (relay_qsched.c), qmgr_heap_*
- * (relay_qheap.c), qmgr_round_* (relay_qround.c), qmgr_dest_*
- * (relay_qdest.c) - and each file's statics its own short prefix (qmgr_,
- * qsched_, qheap_, qround_, qdest_).  Public symbols stay relay_qmgr_*.
+ * it - qmgr_* (relay_qmgr.c), qmgr_sched_* (relay_qsched.c), qmgr_park_*
+ * (relay_qpark.c), qmgr_heap_* (relay_qheap.c), qmgr_round_*
+ * (relay_qround.c), qmgr_dest_* (relay_qdest.c) - and each file's statics
+ * its own short prefix (qmgr_, qsched_, qpark_, qheap_, qround_, qdest_).
+ * Public symbols stay relay_qmgr_*.
  */
 #ifndef DOMSEC_RELAY_QMGR_INT_H
 #define DOMSEC_RELAY_QMGR_INT_H
@@ -24,6 +26,7 @@
 
 #include "dns.h"
 #include "relay_admin.h"
+#include "log.h"
 #include "log_file.h"
 #include "relay_qmgr.h"
 #include "relay_smtp.h"
@@ -231,6 +234,32 @@ void    qmgr_sched_dest_failed(struct relay_dest *d, struct relay_job *current);
 /* Every waiting job of d gets the same decision (relay_decide's). */
 void    qmgr_sched_dest_flush(struct qmgr *q, struct relay_dest *d,
                               const struct relay_decision *dec);
+/* Idle, due m: finish, remove, expire, wait or start a round (first: taken
+ * from the head of the blocked FIFO or of the share `from`). */
+void    qmgr_sched_examine(struct qmgr *q, struct relay_qmsg *m, const struct config *cfg,
+                           uint64_t now, bool first, const struct qmgr_dwait *from);
+/* A FIFO of idle messages (m->qnext; counted in q->nqueued). */
+void    qmgr_sched_fifo_put(struct qmgr *q, struct relay_qmsg **head, struct relay_qmsg **tail,
+                            struct relay_qmsg *m);
+struct relay_qmsg *qmgr_sched_fifo_take(struct qmgr *q, struct relay_qmsg **head,
+                                        struct relay_qmsg **tail);      /* NULL if empty */
+/* Room was given back: a run soon (the timer, never inside the caller). */
+void    qmgr_sched_room_freed(struct qmgr *q);
+
+/* relay_qpark.c: the per-destination shares of the rounds in flight. */
+/* May a round of m start as far as its destinations go: its shares in *vp
+ * (*np, an allocated array); if not, m is parked on one without room. */
+bool    qmgr_park_room(struct qmgr *q, struct relay_qmsg *m, const struct config *cfg,
+                       bool first, const struct qmgr_dwait *from,
+                       struct qmgr_dwait ***vp, size_t *np);
+/* Shares looked up for a round that did not start (frees v). */
+void    qmgr_park_release(struct qmgr *q, struct qmgr_dwait **v, size_t n);
+/* m's round no longer counts against m->dwaits[i]. */
+void    qmgr_park_put_back(struct qmgr *q, struct relay_qmsg *m, size_t i);
+/* The job of m's round for the destination keyed key is back: its share now. */
+void    qmgr_park_give(struct qmgr *q, struct relay_qmsg *m, const char *key);
+/* qmgr_sched_run's step: examine the parked messages of shares with room. */
+void    qmgr_park_run(struct qmgr *q, const struct config *cfg, uint64_t now);
 
 /* relay_qheap.c */
 void    qmgr_heap_push(struct qmgr_heap *h, struct relay_qmsg *m);
