@@ -10,6 +10,7 @@
  *  never stops at the first error.  errs may be NULL; otherwise errors are
  *  appended and the caller releases them with policy_config_errors_free().
  *  The path is copied.  Loading never touches the current configuration.
+ *  The checks that need the whole file are policy_config_check.c's.
  *
  *  The line of an error is the key's line, the section header's line for
  *  section-level problems, or the line inside a *_list_file.  libinih
@@ -40,37 +41,12 @@
 #include <ini.h>
 
 #include "log.h"
-#include "log_util.h"
 #include "policy_config.h"
 #include "policy_internal.h"
 
 #define PC_MAX_LINE     65536           /* libinih line buffer, bytes */
 #define PC_NONE         (-1)            /* before the first section */
 #define PC_IGNORE       (-2)            /* inside a bad section: skip its keys */
-
-struct policy__section {                /* one [section] of the file; kept in the
-                                         * config for policy_config_line() */
-    enum pt_section kind;
-    size_t  index;                      /* into cfg->receive / cfg->send */
-    int     line;                       /* of the header */
-    char   *title;                      /* owned; "[receive Inet]" */
-    int    *keyline;                    /* owned; per table row: line set on,
-                                         * negative if the value was bad, 0 = default */
-};
-
-struct pc_loader {
-    const char *path;
-    FILE   *fp;
-    int     lineno;
-    int     read_errno;                 /* errno of a failed read, or 0 */
-    char   *buf;                        /* getline() buffer; libc-owned */
-    size_t  bufsz;
-    struct config *cfg;
-    struct cfg_errors *errs;
-    struct policy__section *sect;       /* owned array, then the config's */
-    size_t  nsect;
-    long    cur;                        /* index into sect, PC_NONE or PC_IGNORE */
-};
 
 static pthread_mutex_t pc_ini_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t pc_current_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -109,11 +85,9 @@ static void pc_verr(struct cfg_errors *errs, const char *path, int line, const c
         policy__error(errs, "%s: %s", path, msg);
 }
 
-/* pc_err - an error at a line of the file being loaded */
+/* policy__err - an error at a line of the file being loaded */
 
-static void pc_err(struct pc_loader *ld, int line, const char *fmt, ...) LOG_PRINTF(3, 4);
-
-static void pc_err(struct pc_loader *ld, int line, const char *fmt, ...)
+void policy__err(struct policy__loader *ld, int line, const char *fmt, ...)
 {
     va_list ap;
 
@@ -146,9 +120,9 @@ static void *pc_base(struct config *cfg, const struct policy__section *s)
     }
 }
 
-/* pc_trim - strip white space at both ends, in place */
+/* policy__trim - strip white space at both ends, in place */
 
-static char *pc_trim(char *s)
+char *policy__trim(char *s)
 {
     char *e = s + strlen(s);
 
@@ -175,10 +149,10 @@ static char *pc_find(char *s, const char *chars)
 
 /* pc_begin_section - a "[kind name]" header line: start a new section */
 
-static void pc_begin_section(struct pc_loader *ld, char *text)
+static void pc_begin_section(struct policy__loader *ld, char *text)
 {
     struct config *cfg = ld->cfg;
-    char *word = pc_trim(text), *name = word + strcspn(word, " \t");
+    char *word = policy__trim(text), *name = word + strcspn(word, " \t");
     struct policy__section *s;
     const char *kind;
     bool named;
@@ -187,18 +161,18 @@ static void pc_begin_section(struct pc_loader *ld, char *text)
     ld->cur = PC_IGNORE;
     if (*name)
         *name++ = '\0';
-    name = pc_trim(name);
+    name = policy__trim(name);
     if ((k = policy__section_lookup(word, &named)) < 0) {
-        pc_err(ld, ld->lineno, "unknown section [%s%s%s]", word, *name ? " " : "", name);
+        policy__err(ld, ld->lineno, "unknown section [%s%s%s]", word, *name ? " " : "", name);
         return;
     }
     kind = policy__section_name(k);
     if (named && *name == '\0') {
-        pc_err(ld, ld->lineno, "section [%s] needs a name, e.g. [%s NAME]", kind, kind);
+        policy__err(ld, ld->lineno, "section [%s] needs a name, e.g. [%s NAME]", kind, kind);
         return;
     }
     if (!named && *name) {
-        pc_err(ld, ld->lineno, "section [%s] takes no name", kind);
+        policy__err(ld, ld->lineno, "section [%s] takes no name", kind);
         return;
     }
     for (size_t i = 0; i < ld->nsect; i++) {
@@ -207,7 +181,7 @@ static void pc_begin_section(struct pc_loader *ld, char *text)
         if (o->kind == (enum pt_section)k
             && (!named || strcasecmp(name, k == PT_RECEIVE ? cfg->receive[o->index].name
                                      : cfg->send[o->index].name) == 0)) {
-            pc_err(ld, ld->lineno, "duplicate section %s (first at line %d)",
+            policy__err(ld, ld->lineno, "duplicate section %s (first at line %d)",
                    o->title, o->line);
             return;
         }
@@ -239,19 +213,19 @@ static void pc_begin_section(struct pc_loader *ld, char *text)
 
 /* pc_scan_line - mirror libinih's view of a line; false if it must be blanked */
 
-static bool pc_scan_line(struct pc_loader *ld, char *line)
+static bool pc_scan_line(struct policy__loader *ld, char *line)
 {
     char *s = line, *end;
 
     if (ld->lineno == 1 && strncmp(s, "\xEF\xBB\xBF", 3) == 0)
         s += 3;
-    s = pc_trim(s);
+    s = policy__trim(s);
     if (*s == '\0' || *s == ';' || *s == '#')
         return true;
     if (*s == '[') {
         end = pc_find(s + 1, "]");
         if (*end != ']') {
-            pc_err(ld, ld->lineno, "syntax error: section header without ']'");
+            policy__err(ld, ld->lineno, "syntax error: section header without ']'");
             ld->cur = PC_IGNORE;
             return false;
         }
@@ -261,7 +235,7 @@ static bool pc_scan_line(struct pc_loader *ld, char *line)
     }
     end = pc_find(s, "=:");
     if (*end != '=' && *end != ':') {
-        pc_err(ld, ld->lineno, "syntax error: expected \"key = value\"");
+        policy__err(ld, ld->lineno, "syntax error: expected \"key = value\"");
         return false;
     }
     return true;
@@ -271,7 +245,7 @@ static bool pc_scan_line(struct pc_loader *ld, char *line)
 
 static char *pc_reader(char *str, int num, void *stream)
 {
-    struct pc_loader *ld = stream;
+    struct policy__loader *ld = stream;
     ssize_t len;
     size_t content;
 
@@ -287,11 +261,11 @@ static char *pc_reader(char *str, int num, void *stream)
         content--;
     /* libinih needs room for "\r\n\0" after the longest line. */
     if (content > (size_t)num - 3) {
-        pc_err(ld, ld->lineno, "line too long (more than %d characters)", num - 3);
+        policy__err(ld, ld->lineno, "line too long (more than %d characters)", num - 3);
         return strcpy(str, "\n");
     }
     if (strlen(ld->buf) != (size_t)len) {
-        pc_err(ld, ld->lineno, "syntax error: NUL character in line");
+        policy__err(ld, ld->lineno, "syntax error: NUL character in line");
         return strcpy(str, "\n");
     }
     memcpy(str, ld->buf, (size_t)len + 1);
@@ -305,7 +279,7 @@ static char *pc_reader(char *str, int num, void *stream)
 static int pc_handler(void *user, const char *section, const char *name,
                       const char *value)
 {
-    struct pc_loader *ld = user;
+    struct policy__loader *ld = user;
     struct policy__section *s;
     char *where;
     int idx;
@@ -313,16 +287,16 @@ static int pc_handler(void *user, const char *section, const char *name,
     if (ld->cur == PC_IGNORE)
         return 1;
     if (ld->cur == PC_NONE) {
-        pc_err(ld, ld->lineno, "key \"%s\" is outside any section", name);
+        policy__err(ld, ld->lineno, "key \"%s\" is outside any section", name);
         return 1;
     }
     s = &ld->sect[ld->cur];
     if ((idx = policy__key_lookup(s->kind, name)) < 0) {
-        pc_err(ld, ld->lineno, "unknown key \"%s\" in %s", name, s->title);
+        policy__err(ld, ld->lineno, "unknown key \"%s\" in %s", name, s->title);
         return 1;
     }
     if (s->keyline[idx] != 0) {
-        pc_err(ld, ld->lineno, "duplicate key \"%s\" in %s (first at line %d)",
+        policy__err(ld, ld->lineno, "duplicate key \"%s\" in %s (first at line %d)",
                policy__key_name(idx), s->title, abs(s->keyline[idx]));
         return 1;
     }
@@ -337,7 +311,7 @@ static int pc_handler(void *user, const char *section, const char *name,
 
 /* pc_parse - run libinih over the open file */
 
-static void pc_parse(struct pc_loader *ld)
+static void pc_parse(struct policy__loader *ld)
 {
     char *prefix;
     int rc;
@@ -370,248 +344,7 @@ static void pc_parse(struct pc_loader *ld)
         }
     }
     free(prefix);
-    pc_err(ld, rc, "syntax error");
-}
-
-/* pc_keyline - the line key `name` was given on in section s, 0 if not (validly) */
-
-static int pc_keyline(const struct policy__section *s, const char *name)
-{
-    int idx = policy__key_lookup(s->kind, name);
-
-    if (idx < 0)
-        log_panic("policy", "pc_keyline: no key %s", name);
-    return s->keyline[idx] > 0 ? s->keyline[idx] : 0;
-}
-
-/* pc_bad - was key `name` written in section s with a bad (already reported) value? */
-
-static bool pc_bad(const struct policy__section *s, const char *name)
-{
-    return s->keyline[policy__key_lookup(s->kind, name)] < 0;
-}
-
-/* pc_line - the line to blame: the first given of two keys, else the header */
-
-static int pc_line(const struct policy__section *s, const char *a, const char *b)
-{
-    int line = pc_keyline(s, a);
-
-    if (line == 0 && b)
-        line = pc_keyline(s, b);
-    return line ? line : s->line;
-}
-
-/* pc_check_receive - rules that span keys of one receive connector */
-
-static void pc_check_receive(struct pc_loader *ld, const struct policy__section *s)
-{
-    struct cfg_receive *r = &ld->cfg->receive[s->index];
-    char a[32], b[32];
-
-    if (r->nbindings == 0 && !pc_bad(s, "bindings"))
-        pc_err(ld, s->line, "%s has no bindings (bindings = IP:PORT is required)", s->title);
-    if (r->banner == NULL)
-        r->banner = xasprintf("%s domsec ESMTP service ready", r->fqdn);
-    if (pc_keyline(s, "command_timeout") == 0)
-        r->command_timeout = r->connection_inactivity_timeout;
-    if (r->domain_secure_enabled && r->auth_mechanism == CFG_AUTH_NONE)
-        pc_err(ld, pc_line(s, "domain_secure_enabled", "auth_mechanism"),
-               "domain_secure_enabled = yes requires auth_mechanism = tls");
-    if (r->require_tls && r->auth_mechanism == CFG_AUTH_NONE)
-        pc_err(ld, pc_line(s, "require_tls", "auth_mechanism"),
-               "require_tls = yes requires auth_mechanism = tls");
-    if (r->connection_timeout <= r->connection_inactivity_timeout) {
-        policy__format_duration(r->connection_timeout, a, sizeof(a));
-        policy__format_duration(r->connection_inactivity_timeout, b, sizeof(b));
-        pc_err(ld, pc_line(s, "connection_timeout", "connection_inactivity_timeout"),
-               "connection_timeout (%s) must be longer than "
-               "connection_inactivity_timeout (%s)", a, b);
-    }
-}
-
-/* pc_check_send - rules that span keys of one send connector */
-
-static void pc_check_send(struct pc_loader *ld, const struct policy__section *s)
-{
-    struct cfg_send *c = &ld->cfg->send[s->index];
-    int dl = pc_keyline(s, "dns_routing");
-
-    if (c->address_spaces.n == 0 && !pc_bad(s, "address_spaces"))
-        pc_err(ld, s->line, "%s has no address_spaces (address_spaces = *, DOMAIN "
-               "or *.DOMAIN is required)", s->title);
-    if (dl == 0)
-        c->dns_routing = c->nsmart_hosts == 0;
-    else if (c->dns_routing && c->nsmart_hosts > 0)
-        pc_err(ld, dl, "dns_routing = yes conflicts with smart_hosts (use one or the other)");
-    else if (!c->dns_routing && c->nsmart_hosts == 0)
-        pc_err(ld, dl, "dns_routing = no requires smart_hosts");
-    if (c->domain_secure_enabled && !c->dns_routing)
-        pc_err(ld, pc_line(s, "domain_secure_enabled", NULL),
-               "domain_secure_enabled = yes requires dns_routing = yes "
-               "(Exchange: DomainSecureWithoutDNSRoutingEnabled)");
-}
-
-/* A *_list_file is read whole, so it must be a regular file of at most this
- * many bytes: 10,000 partner domains take about 300 KB, and a device such as
- * /dev/zero (endless) or a FIFO (open and read block) must neither exhaust
- * memory nor hang --check-config or a reload. */
-#define PC_LIST_FILE_MAX (1024 * 1024)
-
-/* pc_read_list - merge a *_list_file (one domain a line, # comments) into list */
-
-static void pc_read_list(struct pc_loader *ld, const struct policy__section *s,
-                         const char *key, const char *path, struct cfg_list *list)
-{
-    int     line = pc_line(s, key, NULL), lineno = 0, e;
-    unsigned char *data = NULL;
-    char    dom[260], *p, *end, *next;
-    size_t  len = 0;
-    const char *why;
-
-    /* log_read_file opens a FIFO without waiting and refuses it unread. */
-    e = log_read_file(path, PC_LIST_FILE_MAX, &data, &len, NULL) < 0 ? errno : 0;
-    if (e == EINVAL)
-        pc_err(ld, line, "%s: %s is not a regular file", key, path);
-    else if (e == EFBIG)
-        pc_err(ld, line, "%s: %s is larger than %d KB (the limit for a domain list "
-               "file)", key, path, PC_LIST_FILE_MAX / 1024);
-    else if (e != 0)
-        pc_err(ld, line, "%s: cannot open %s: %s", key, path, strerror(e));
-    if (e != 0)
-        return;
-    end = (char *)data + len;
-    for (p = (char *)data; p < end; p = next) {
-        char   *item;
-
-        if ((next = memchr(p, '\n', (size_t)(end - p))) != NULL)
-            *next++ = '\0';
-        else
-            next = end;                 /* the last line has no newline */
-        lineno++;
-        p[strcspn(p, "#")] = '\0';
-        if (*(item = pc_trim(p)) == '\0')
-            continue;
-        if (policy_parse_domain(item, dom, sizeof(dom), &why) < 0)
-            policy__error(ld->errs, "%s:%d: \"%s\" %s", path, lineno, item, why);
-        else
-            policy__list_add(list, dom);
-    }
-    free(data);
-}
-
-/* pc_check_unique - no two receive connectors share a binding and a range */
-
-static void pc_check_unique(struct pc_loader *ld)
-{
-    const struct config *cfg = ld->cfg;
-    char rb[64];
-
-    for (size_t j = 1; j < cfg->nreceive; j++) {
-        const struct cfg_receive *b = &cfg->receive[j];
-
-        for (size_t i = 0; i < j; i++) {
-            const struct cfg_receive *a = &cfg->receive[i];
-
-            for (size_t x = 0; x < a->nbindings * b->nbindings; x++) {
-                const struct cfg_binding *ab = &a->bindings[x / b->nbindings];
-                size_t y;
-
-                if (strcmp(ab->text, b->bindings[x % b->nbindings].text) != 0)
-                    continue;
-                for (y = 0; y < a->nranges * b->nranges; y++)
-                    if (memcmp(&a->ranges[y / b->nranges], &b->ranges[y % b->nranges],
-                               sizeof(struct cfg_range)) == 0)
-                        break;
-                if (y == a->nranges * b->nranges)
-                    continue;
-                policy__format_range(&a->ranges[y / b->nranges], rb, sizeof(rb));
-                pc_err(ld, b->line, "[receive %s] repeats binding %s with remote range "
-                       "%s of [receive %s] (line %d); each binding and remote range "
-                       "pair must be unique", b->name, ab->text, rb, a->name, a->line);
-                goto next_pair;
-            }
-        next_pair:;
-        }
-    }
-}
-
-/* pc_check_pcert_dir - partner_certificate_directory is a directory of its own */
-
-static void pc_check_pcert_dir(struct pc_loader *ld, const struct policy__section *s)
-{
-    const struct cfg_transport *t = &ld->cfg->transport;
-    const char *d = t->partner_certificate_directory;
-    static const char *const qsub[] = { NULL, "incoming", "messages", "corrupt", "crl-cache" };
-    const char *clash = NULL;
-
-    if (d == NULL || d[0] == '\0')
-        return;
-    for (size_t i = 0; i < sizeof(qsub) / sizeof(qsub[0]) && clash == NULL; i++)
-        if (policy__same_dir(d, t->queue_directory, qsub[i]))
-            clash = "queue_directory or a directory of the queue's";
-    if (clash == NULL && (policy__same_dir(d, t->certificate_store, NULL)))
-        clash = "certificate_store";
-    if (clash == NULL && (policy__same_dir(d, t->crl_directory, NULL)
-                          || (t->crl_cache_directory
-                              && policy__same_dir(d, t->crl_cache_directory, NULL))))
-        clash = "crl_directory or crl_cache_directory";
-    if (clash == NULL && ld->cfg->logs.directory && policy__same_dir(d, ld->cfg->logs.directory, NULL))
-        clash = "the [logs] directory";
-    if (clash != NULL)
-        pc_err(ld, pc_line(s, "partner_certificate_directory", NULL),
-               "partner_certificate_directory %s is also %s: give it a directory "
-               "of its own", d, clash);
-}
-
-/* pc_check - everything that needs the whole file */
-
-static void pc_check(struct pc_loader *ld)
-{
-    struct config *cfg = ld->cfg;
-
-    for (size_t i = 0; i < ld->nsect; i++) {
-        const struct policy__section *s = &ld->sect[i];
-
-        switch (s->kind) {
-        case PT_RECEIVE:
-            pc_check_receive(ld, s);
-            break;
-        case PT_SEND:
-            pc_check_send(ld, s);
-            break;
-        case PT_TRANSPORT:
-            if (cfg->transport.send_secure_file)
-                pc_read_list(ld, s, "tls_send_domain_secure_list_file",
-                             cfg->transport.send_secure_file, &cfg->transport.send_secure);
-            if (cfg->transport.recv_secure_file)
-                pc_read_list(ld, s, "tls_receive_domain_secure_list_file",
-                             cfg->transport.recv_secure_file, &cfg->transport.recv_secure);
-            pc_check_pcert_dir(ld, s);
-            break;
-        case PT_LOGS:
-            if (cfg->logs.protocol_log_max_directory_size
-                < cfg->logs.protocol_log_max_file_size)
-                pc_err(ld, pc_line(s, "protocol_log_max_directory_size",
-                                   "protocol_log_max_file_size"),
-                       "protocol_log_max_directory_size must not be smaller than "
-                       "protocol_log_max_file_size");
-            break;
-        case PT_METRICS:
-            if (cfg->metrics.nlisten > 1)
-                pc_err(ld, pc_line(s, "listen", NULL), "[metrics] listen takes one ADDR:PORT");
-            break;
-        default:
-            break;
-        }
-    }
-    if (cfg->transport.partner_certificate_directory == NULL)
-        cfg->transport.partner_certificate_directory =
-            xasprintf("%s/partner-certs", cfg->transport.queue_directory);
-    if (cfg->nreceive == 0)
-        pc_err(ld, 0, "no [receive NAME] section: at least one receive connector "
-               "is required");
-    pc_check_unique(ld);
+    policy__err(ld, rc, "syntax error");
 }
 
 /* pc_sections_free - release the section records */
@@ -654,7 +387,7 @@ static void pc_free(struct config *cfg)
 struct config *policy_config_load(const char *path, struct cfg_errors *errs)
 {
     struct cfg_errors mine = {NULL, 0};
-    struct pc_loader ld = {.path = path, .cur = PC_NONE};
+    struct policy__loader ld = {.path = path, .cur = PC_NONE};
     struct stat st;
     size_t nerr_before;
     int     fd;
@@ -668,14 +401,14 @@ struct config *policy_config_load(const char *path, struct cfg_errors *errs)
         && fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
         close(fd);
         if (S_ISDIR(st.st_mode))
-            pc_err(&ld, 0, "cannot open: %s", strerror(EISDIR));
+            policy__err(&ld, 0, "cannot open: %s", strerror(EISDIR));
         else
-            pc_err(&ld, 0, "cannot open: not a regular file");
+            policy__err(&ld, 0, "cannot open: not a regular file");
         policy_config_errors_free(&mine);
         return NULL;
     }
     if (fd < 0 || (ld.fp = fdopen(fd, "r")) == NULL) {
-        pc_err(&ld, 0, "cannot open: %s", strerror(errno));
+        policy__err(&ld, 0, "cannot open: %s", strerror(errno));
         if (fd >= 0)
             close(fd);
         policy_config_errors_free(&mine);
@@ -692,9 +425,9 @@ struct config *policy_config_load(const char *path, struct cfg_errors *errs)
 
     pc_parse(&ld);
     if (ld.read_errno)
-        pc_err(&ld, 0, "cannot read: %s", strerror(ld.read_errno));
+        policy__err(&ld, 0, "cannot read: %s", strerror(ld.read_errno));
     else
-        pc_check(&ld);
+        policy__config_check(&ld);
 
     free(ld.buf);
     fclose(ld.fp);

@@ -2,8 +2,9 @@
  * policy_internal.h - cross-file internals of policy/ (not for other folders).
  *
  * The configuration table (policy_table.c) knows every key of every
- * section; the loader (policy_config.c) knows files, lines and sections;
- * the value parsers (policy_value.c) know neither.  Error messages are
+ * section; the loader (policy_config.c) knows files, lines and sections,
+ * and checks what needs the whole file with policy_config_check.c; the
+ * value parsers (policy_value.c) know neither.  Error messages are
  * collected with policy__error(), each already prefixed "FILE:LINE: ".
  */
 #ifndef DOMSEC_POLICY_INTERNAL_H
@@ -57,6 +58,45 @@ void    policy__list_add(struct cfg_list *list, const char *entry);
 
 /* policy_config.c */
 void    policy__error(struct cfg_errors *errs, const char *fmt, ...) LOG_PRINTF(2, 3);
+/* The loader's records, for policy_config_check.c. */
+struct policy__section {                /* one [section] of the file; kept in the
+                                         * config for policy_config_line() */
+    enum pt_section kind;
+    size_t  index;                      /* into cfg->receive / cfg->send */
+    int     line;                       /* of the header */
+    char   *title;                      /* owned; "[receive Inet]" */
+    int    *keyline;                    /* owned; per table row: line set on,
+                                         * negative if the value was bad, 0 = default */
+};
+
+struct policy__loader {                 /* one load of a file, in policy_config_load() */
+    const char *path;
+    FILE   *fp;
+    int     lineno;
+    int     read_errno;                 /* errno of a failed read, or 0 */
+    char   *buf;                        /* getline() buffer; libc-owned */
+    size_t  bufsz;
+    struct config *cfg;
+    struct cfg_errors *errs;
+    struct policy__section *sect;       /* owned array, then the config's */
+    size_t  nsect;
+    long    cur;                        /* index into sect, PC_NONE or PC_IGNORE */
+};
+/* policy__error() at a line of the file being loaded ("PATH:LINE: message";
+ * line 0: "PATH: message"). */
+void    policy__err(struct policy__loader *ld, int line, const char *fmt, ...) LOG_PRINTF(3, 4);
+/* Strip white space at both ends, in place; returns the new start. */
+char   *policy__trim(char *s);
+
+/* policy_config_check.c */
+/*
+ * The checks that need the whole file, after parsing: rules across the
+ * keys of one section, the defaults that depend on other keys, the
+ * *_list_files read into their lists, a partner_certificate_directory
+ * of its own, unique receive bindings and at least one receive
+ * connector.  Errors go to ld->errs; ld->cfg gets the derived defaults.
+ */
+void    policy__config_check(struct policy__loader *ld);
 
 /* policy_value.c - helpers behind the public parsers. */
 /* Split a list at commas and/or white space: copies the next item to tok. */

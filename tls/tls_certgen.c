@@ -1,7 +1,8 @@
 /*
  * tls_certgen.c - keys, self-signed certificates and PKCS#10 requests
- * with wolfCrypt, and the key and PEM helpers that tls_certimport.c (the
- * parsing of import files) shares through tls_internal.h.
+ * with wolfCrypt, and the PEM and error helpers that tls_certkey.c (key
+ * loading) and tls_certimport.c (the parsing of import files) share
+ * through tls_internal.h.
  *
  * CONTRACT
  *  Every function is synchronous and works on caller-owned input that it
@@ -11,10 +12,10 @@
  *  wiped before it is released.  Fallible calls return TLS_GEN_OK,
  *  TLS_GEN_PASSWORD or TLS_GEN_ERROR; *why (for the last two as well)
  *  lives in a per-thread buffer until the next call in that thread (the
- *  buffer is this file's, and tls_certimport.c fills it too, through
- *  tls__gen_fail).  No callbacks, nothing to cancel; thread-safe (each
- *  call has its own RNG and holds a wolfSSL_Init() reference while it
- *  works).
+ *  buffer is this file's, and tls_certkey.c and tls_certimport.c fill it
+ *  too, through tls__gen_fail).  No callbacks, nothing to cancel;
+ *  thread-safe (each call has its own RNG and holds a wolfSSL_Init()
+ *  reference while it works).
  *
  *  wolfCrypt 5.5.4 facts this file relies on (each checked by a program
  *  run against the Debian package, and by tests/unit/tls_certgen_test.c):
@@ -34,7 +35,8 @@
  *    SubjectPublicKeyInfo for EC; wolfSSL_X509_get_pubkey_buffer gives
  *    SPKI for both (and fails for a request), equal to
  *    wc_RsaKeyToPublicDer / wc_EccPublicKeyToDer(.., 1) of the key.
- *  The PKCS#12 facts are in tls_certimport.c.
+ *  The PKCS#12 facts are in tls_certimport.c, the EC key checks' in
+ *  tls_certkey.c.
  */
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
@@ -361,137 +363,12 @@ int tls_gen_subject_parse(const char *text, struct tls_gen_subject *out, const c
 
 /* ---- keys ----------------------------------------------------------------- */
 
-/* gen_key_init - an empty key */
-
-static void gen_key_init(struct tls__gen_key *k)
-{
-    k->type = 0;
-    wc_InitRsaKey(&k->rsa, NULL);
-    wc_ecc_init(&k->ecc);
-}
-
-/* tls__gen_key_free - release a key */
-
-void tls__gen_key_free(struct tls__gen_key *k)
-{
-    wc_FreeRsaKey(&k->rsa);
-    wc_ecc_free(&k->ecc);
-}
-
-/* gen_ecc_pub_matches - whether key's private scalar gives its stored public point */
-
-static bool gen_ecc_pub_matches(ecc_key *key)
-{
-    ecc_point *pub = wc_ecc_new_point();
-    WC_RNG  rng;                        /* blinds the scalar multiplication */
-    bool    have_rng = wc_InitRng(&rng) == 0;
-    bool    same = pub != NULL && have_rng && wc_ecc_make_pub_ex(key, pub, &rng) == 0
-        && wc_ecc_cmp_point(pub, &key->pubkey) == MP_EQ;
-
-    if (have_rng)
-        wc_FreeRng(&rng);
-    wc_ecc_del_point(pub);              /* NULL is a no-op */
-    return same;
-}
-
-/* tls__gen_key_load - a private key from PEM (maybe encrypted) or DER */
-
-int tls__gen_key_load(const unsigned char *in, size_t len, const char *password,
-                      struct tls__gen_key *k, const char **why)
-{
-    unsigned char *der = xmalloc(len + 1);
-    int     der_len = (int)len, rc = TLS_GEN_OK;
-    word32  start = 0, idx;
-
-    gen_key_init(k);
-    if (len > 0 && memmem(in, len, "-----BEGIN", 10) != NULL) {
-        bool    encrypted = memmem(in, len, "ENCRYPTED", 9) != NULL;
-
-        der_len = wc_KeyPemToDer(in, (int)len, der, (int)len, password);
-        if (der_len <= 0) {
-            rc = encrypted ? TLS_GEN_PASSWORD
-                : tls__gen_fail(why, "the private key cannot be decoded (%d)", der_len);
-            if (encrypted)
-                tls__gen_fail(why, "the private key is encrypted and the password is %s",
-                              password ? "wrong" : "missing (--password)");
-            goto out;
-        }
-    } else {
-        memcpy(der, in, len);
-    }
-    if (wc_GetPkcs8TraditionalOffset(der, &start, (word32)der_len) < 0)
-        start = 0;                      /* not PKCS#8: PKCS#1 or SEC1 */
-    idx = start;
-    if (wc_RsaPrivateKeyDecode(der, &idx, &k->rsa, (word32)der_len) == 0) {
-        k->type = RSA_TYPE;
-        goto out;
-    }
-    idx = start;
-    if (wc_EccPrivateKeyDecode(der, &idx, &k->ecc, (word32)der_len) == 0) {
-        /* a SEC1 key without its public point: derive it */
-        if (k->ecc.type == ECC_PRIVATEKEY_ONLY && wc_ecc_make_pub(&k->ecc, NULL) != 0)
-            rc = tls__gen_fail(why, "the EC private key has no usable public point");
-        /* wolfSSL 5.5.4 decodes a damaged key (a P-256 public point of 33
-         * bytes, "04" and X only) that wc_EccKeyToDer then crashes on
-         * (fuzz/regressions/certimport/): check the key before any use.
-         * A key of a curve wolfSSL does not know can land here too: a
-         * PKCS#8 secp256k1 key is read as P-256. */
-        else if (wc_ecc_check_key(&k->ecc) != 0)
-            rc = tls__gen_fail(why, "the EC private key is of an unsupported curve or "
-                               "damaged (its public point is not on its curve)");
-        /* wc_ecc_check_key does not check that the private scalar gives the
-         * stored point, and the key is paired with a certificate by that
-         * point: one scalar with another key's point would pass. */
-        else if (!gen_ecc_pub_matches(&k->ecc))
-            rc = tls__gen_fail(why, "the EC private key does not match its own public "
-                               "point (a damaged or forged key)");
-        else
-            k->type = ECC_TYPE;
-        goto out;
-    }
-    rc = tls__gen_fail(why, "not an RSA or EC private key");
-out:
-    explicit_bzero(der, len + 1);
-    free(der);
-    if (rc != TLS_GEN_OK) {
-        tls__gen_key_free(k);
-        gen_key_init(k);                /* the caller frees it once more: harmless */
-    }
-    return rc;
-}
-
-/* gen_key_spki - the DER SubjectPublicKeyInfo of a key into buf; its length */
-
-static int gen_key_spki(struct tls__gen_key *k, unsigned char *buf, size_t cap)
-{
-    if (k->type == RSA_TYPE)
-        return wc_RsaKeyToPublicDer(&k->rsa, buf, (word32)cap);
-    return wc_EccPublicKeyToDer(&k->ecc, buf, (word32)cap, 1);
-}
-
-/* tls__gen_key_pem - a key as PKCS#1 or SEC1 (with curve OID) PEM */
-
-int tls__gen_key_pem(struct tls__gen_key *k, struct tls_gen_buf *out)
-{
-    unsigned char der[5000];            /* RSA 4096 PKCS#1 is about 2.4 KB */
-    int     n, rc;
-
-    if (k->type == RSA_TYPE)
-        n = wc_RsaKeyToDer(&k->rsa, der, sizeof(der));
-    else
-        n = wc_EccKeyToDer(&k->ecc, der, sizeof(der));
-    rc = n > 0 ? tls__gen_pem(der, (size_t)n, k->type == RSA_TYPE ? PRIVATEKEY_TYPE
-                              : ECC_PRIVATEKEY_TYPE, out) : -1;
-    explicit_bzero(der, sizeof(der));
-    return rc;
-}
-
 /* gen_key_facts - id, type and size of a loaded key */
 
 static int gen_key_facts(struct tls__gen_key *k, struct tls_gen_key_info *out)
 {
     unsigned char spki[GEN_SPKI_MAX];
-    int     n = gen_key_spki(k, spki, sizeof(spki));
+    int     n = tls__gen_key_spki(k, spki, sizeof(spki));
 
     memset(out, 0, sizeof(*out));
     if (n <= 0 || gen_sha1_hex(spki, (size_t)n, out->id) < 0)
@@ -514,7 +391,7 @@ int tls_gen_key(enum tls_gen_key kind, struct tls_gen_buf *out, const char **why
     out->len = 0;
     if (wc_InitRng(&rng) != 0)
         return tls__gen_fail(why, "the random number generator cannot start");
-    gen_key_init(&k);
+    tls__gen_key_init(&k);
     if (gen_keys[kind].type == TLS_KEY_RSA) {
         k.type = RSA_TYPE;
         rc = wc_MakeRsaKey(&k.rsa, gen_keys[kind].bits, WC_RSA_EXPONENT, &rng);

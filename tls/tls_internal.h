@@ -119,9 +119,10 @@ bool    tls__crl_set_add_issuer(struct tls_crl_set *s, unsigned char *der, size_
                                 bool anchor);
 
 /*
- * tls_certgen.c, for tls_certimport.c: the wolfCrypt key and PEM helpers
- * of both halves of tls_certgen.h.  Synchronous, no callbacks; every
- * buffer is the caller's (see tls_certgen.c).
+ * tls_certgen.c and tls_certkey.c, for each other and tls_certimport.c:
+ * the wolfCrypt key and PEM helpers of both halves of tls_certgen.h.
+ * Synchronous, no callbacks; every buffer is the caller's (see
+ * tls_certgen.c).
  */
 #include <wolfssl/wolfcrypt/ecc.h>
 #include <wolfssl/wolfcrypt/rsa.h>
@@ -134,12 +135,16 @@ struct tls__gen_key {                   /* a private key in wolfCrypt form */
     RsaKey  rsa;
     ecc_key ecc;
 };
+/* tls_certgen.c */
 /* Set *why (tls_certgen.c's per-thread buffer, valid until the next call
  * in this thread) from a format; returns TLS_GEN_ERROR. */
 int     tls__gen_fail(const char **why, const char *fmt, ...) LOG_PRINTF(2, 3);
 /* DER into a new PEM buffer *out of wolfCrypt type (CERT_TYPE, ...).  0, or
  * -1 with *out empty. */
 int     tls__gen_pem(const unsigned char *der, size_t len, int type, struct tls_gen_buf *out);
+/* tls_certkey.c */
+/* An empty key (what tls__gen_key_free() takes). */
+void    tls__gen_key_init(struct tls__gen_key *k);
 /* A private key from PEM (maybe encrypted with password) or DER (PKCS#1,
  * SEC1, PKCS#8) into *k.  TLS_GEN_OK, TLS_GEN_PASSWORD or TLS_GEN_ERROR
  * with *why; *k must be released with tls__gen_key_free() either way. */
@@ -147,6 +152,8 @@ int     tls__gen_key_load(const unsigned char *in, size_t len, const char *passw
                           struct tls__gen_key *k, const char **why);
 /* A loaded key as PKCS#1 or SEC1 (with curve OID) PEM into *out.  0, or -1. */
 int     tls__gen_key_pem(struct tls__gen_key *k, struct tls_gen_buf *out);
+/* A loaded key's DER SubjectPublicKeyInfo into buf: its length, or <= 0. */
+int     tls__gen_key_spki(struct tls__gen_key *k, unsigned char *buf, size_t cap);
 void    tls__gen_key_free(struct tls__gen_key *k);
 
 #endif
