@@ -149,7 +149,7 @@ static int gen_bundle_key(struct tls_gen_bundle *b, const unsigned char *key, si
 
 static bool gen_pem_iterations_ok(const char *p, const char *end, const char **why)
 {
-    word32  n = (word32)(end - p);
+    word32  n = end > p ? (word32)(end - p) : 0;
     byte   *der = xmalloc(n + 1);
     bool    ok = Base64_Decode((const byte *)p, n, der, &n) != 0  /* wolfSSL says then */
         || gen_iterations_ok(der, n, why);
@@ -179,6 +179,7 @@ static int gen_bundle_pem(const unsigned char *data, size_t len, const char *pas
         memcpy(label, begin + 11, ll);
         label[ll] = '\0';
         snprintf(endline, sizeof(endline), "-----END %s-----", label);
+        lend += 5;                      /* the END line starts after the BEGIN line */
         if ((stop = memmem(lend, (size_t)(end - lend), endline, strlen(endline))) == NULL)
             return tls__gen_fail(why, "no \"%s\" line", endline);
         stop += strlen(endline);
@@ -199,7 +200,7 @@ static int gen_bundle_pem(const unsigned char *data, size_t len, const char *pas
             if (b->key.data != NULL)
                 return tls__gen_fail(why, "more than one private key");
             if (strcmp(label, "ENCRYPTED PRIVATE KEY") == 0
-                && !gen_pem_iterations_ok(lend + 5, stop - strlen(endline), why))
+                && !gen_pem_iterations_ok(lend, stop - strlen(endline), why))
                 return TLS_GEN_ERROR;
             rc = gen_bundle_key(b, (const unsigned char *)begin, (size_t)(stop - begin),
                                 password, why);
