@@ -303,7 +303,10 @@ class PrivateTmpfs:
                                      "nothing" % dir)
 
     def wrap(self, argv):
-        return ["nsenter", "-t", str(self.proc.pid), "-m", "--"] + argv
+        # -r -w: entering a mount namespace resets the root and the working
+        # directory to the namespace's own; keep the holder's (a chroot, as in
+        # scripts/check-fresh, would otherwise lose the build directory).
+        return ["nsenter", "-t", str(self.proc.pid), "-m", "-r", "-w", "--"] + argv
 
     def fill(self, path):
         """Write path until the tmpfs is full; the filler's path."""
