@@ -149,6 +149,19 @@ def domsecd_path():
     return os.path.abspath(p)
 
 
+def preload_lib(target):
+    """$DOMSEC_BUILD/tests/libTARGET.so, a shim built by tests/CMakeLists.txt
+    for LD_PRELOAD (the system-call recorder, the leaking library, ...)."""
+    build = os.environ.get("DOMSEC_BUILD")
+    if not build:
+        raise AssertionError("DOMSEC_BUILD is not set (the shim is "
+                             "$DOMSEC_BUILD/tests/lib%s.so)" % target)
+    lib = os.path.join(os.path.abspath(build), "tests", "lib%s.so" % target)
+    if not os.path.isfile(lib):
+        raise AssertionError("%s is missing: build the '%s' target" % (lib, target))
+    return lib
+
+
 def require_swaks():
     p = shutil.which("swaks")
     if not p:

@@ -16,7 +16,7 @@ import sys
 import unittest
 
 import domsec_harness
-from domsec_harness import Daemon, DomsecTestCase, SAN_DIR, domsecd_path
+from domsec_harness import Daemon, DomsecTestCase, SAN_DIR, domsecd_path, preload_lib
 
 REPORT = ("=================================================================\n"
           "==%d==ERROR: LeakSanitizer: detected memory leaks\n\n"
@@ -102,17 +102,6 @@ def asan_runtime():
     return m.group(1) if m else None
 
 
-def leak_lib():
-    build = os.environ.get("DOMSEC_BUILD")
-    if not build:
-        raise AssertionError("DOMSEC_BUILD is not set (the leaking library is "
-                             "$DOMSEC_BUILD/tests/libleak_at_start.so)")
-    lib = os.path.join(os.path.abspath(build), "tests", "libleak_at_start.so")
-    if not os.path.isfile(lib):
-        raise AssertionError("%s is missing: build the 'leak_at_start' target" % lib)
-    return lib
-
-
 class RealLeakTest(DomsecTestCase):
     """A leak preloaded into domsecd, and into a CLI run (domsecd --print-config).
     The sanitizer runtime comes first in LD_PRELOAD, as ASan requires of a
@@ -121,7 +110,7 @@ class RealLeakTest(DomsecTestCase):
 
     def setUp(self):
         self.runtime = asan_runtime()
-        self.preload = " ".join(p for p in (self.runtime, leak_lib()) if p)
+        self.preload = " ".join(p for p in (self.runtime, preload_lib("leak_at_start")) if p)
         sys.stderr.write("\n%s: %s build (domsecd %s libasan): LD_PRELOAD=%s\n"
                          % (self.id(), "ASan" if self.runtime else "normal",
                             "links" if self.runtime else "does not link", self.preload))

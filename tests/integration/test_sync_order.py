@@ -33,7 +33,8 @@ import re
 import subprocess
 import unittest
 
-from domsec_harness import Daemon, DomsecTestCase, domsecd_path, queued_id, wait_until
+from domsec_harness import (Daemon, DomsecTestCase, domsecd_path, preload_lib, queued_id,
+                            wait_until)
 from peers import DeliveryTestCase, host
 
 # Nothing is retried during a test (a deferred message stays waiting).
@@ -43,17 +44,6 @@ QUIET = {"transient_failure_retry_interval": "1h",
 
 HEAD_RE = re.compile(rb'(\d+) (\d+) (\d+) (\S+) (-?\d+) (\d+) (-?\d+) (-?\d+) (-?\d+) '
                      rb'"(.*)" "(.*)" (\d+)\n')
-
-
-def sysrec_lib():
-    build = os.environ.get("DOMSEC_BUILD")
-    if not build:
-        raise AssertionError("DOMSEC_BUILD is not set (the recorder is "
-                             "$DOMSEC_BUILD/tests/libsysrec.so)")
-    lib = os.path.join(os.path.abspath(build), "tests", "libsysrec.so")
-    if not os.path.isfile(lib):
-        raise AssertionError("%s is missing: build the 'sysrec' target" % lib)
-    return lib
 
 
 class Call:
@@ -181,7 +171,7 @@ class SyncOrderMixin:
     def record(self, d):
         self.trace_path = os.path.join(d.dir, "sysrec.trace")
         asan = os.environ.get("ASAN_OPTIONS", "")
-        env = ["LD_PRELOAD=" + sysrec_lib(), "DOMSEC_SYSREC=" + self.trace_path,
+        env = ["LD_PRELOAD=" + preload_lib("sysrec"), "DOMSEC_SYSREC=" + self.trace_path,
                "DOMSEC_SYSREC_PROG=" + os.path.basename(d.exe),
                "DOMSEC_SYSREC_FULL=" + os.path.realpath(d.queue_dir),
                # An ASan build: the recorder is preloaded before the ASan runtime.
