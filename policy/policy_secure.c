@@ -5,9 +5,14 @@
  *  Facts in, verdict out.  No I/O, no allocation, no globals: thread-safe.
  *  Inputs are borrowed for the duration of the call.  Verdict strings and
  *  replies are static, except policy_out_verdict.info, which may point
- *  into the facts (starttls_text, handshake_error): copy it before the
+ *  into the facts (starttls_text, handshake_error; the same for
+ *  policy_sts_verdict.info): copy it before the
  *  facts go.  Names and domains are C strings; tls/ must refuse a
  *  certificate name with an embedded NUL before it gets here.
+ *
+ *  MTA-STS (policy_send_sts) is RFC 8461 4.2 with RFC 8460's result types;
+ *  its name match (policy_cert_host_match) is RFC 6125's, stricter than the
+ *  domain-security one.
  *
  *  Inbound follows Exchange's CanSubmitMessage order exactly
  *  (exchange-behaviour 3, 4.1); outbound follows SmtpOutSession's checks
@@ -217,6 +222,43 @@ bool policy_cert_name_match(const char *domain, const char *const *names, size_t
     return false;
 }
 
+/* policy_cert_host_match - does any certificate name cover host (RFC 6125, MTA-STS)? */
+
+bool policy_cert_host_match(const char *host, const char *const *names, size_t nnames)
+{
+    size_t hlen;
+    bool wild;
+    const char *dot;
+
+    if (host == NULL || names == NULL)
+        return false;
+    hlen = name_len(host);
+    if (!name_ok(host, hlen, false, &wild))
+        return false;
+    dot = memchr(host, '.', hlen);
+    for (size_t i = 0; i < nnames; i++) {
+        const char *n = names[i], *p;
+        size_t nlen, plen;
+
+        if (n == NULL)
+            continue;
+        nlen = name_len(n);
+        if (!name_ok(n, nlen, true, &wild))
+            continue;
+        if (!wild) {
+            if (nlen == hlen && span_eq(n, host, hlen))
+                return true;
+            continue;
+        }
+        p = n + 2;                      /* "*.P": host = "label.P", P of two labels or more */
+        plen = nlen - 2;
+        if (dot != NULL && memchr(p, '.', plen) != NULL
+            && (size_t)(host + hlen - (dot + 1)) == plen && span_eq(dot + 1, p, plen))
+            return true;
+    }
+    return false;
+}
+
 /* policy_secure_listed - exact, case-insensitive secure-list membership */
 
 bool policy_secure_listed(const struct cfg_list *list, const char *domain)
@@ -337,6 +379,82 @@ struct policy_out_verdict policy_send_secure(const struct policy_outbound *f,
     v.revocation_accepted = rev_accepted;
     v.rule = "Secured";
     return v;
+}
+
+/* MTA-STS queue texts: code and status (RFC 3463 X.7.10 Encryption Needed, X.7.5). */
+#define STS_NO_TLS      "451 4.7.10"
+#define STS_TLS_FAIL    "451 4.7.5"
+
+/* sts_fail - fill a failure into v */
+
+static struct policy_sts_verdict sts_fail(struct policy_sts_verdict v, const char *reply,
+                                          const char *result, const char *why, const char *info)
+{
+    v.failed = true;
+    v.reply = reply;
+    v.result = result;
+    v.why = why;
+    v.info = info != NULL ? info : "";
+    return v;
+}
+
+/* policy_send_sts - the MTA-STS checks up to and including step */
+
+struct policy_sts_verdict policy_send_sts(const struct policy_sts_outbound *f,
+                                          enum policy_out_step step)
+{
+    struct policy_sts_verdict v = {.require_tls = f->enforce, .info = ""};
+
+    /* POLICY_OUT_EHLO */
+    if (!f->starttls_offered)
+        return sts_fail(v, STS_NO_TLS, "starttls-not-supported", "STARTTLS was not offered", "");
+    if (step == POLICY_OUT_EHLO)
+        return v;
+    /* POLICY_OUT_STARTTLS_REPLY */
+    if (f->starttls_code != 220)
+        return sts_fail(v, STS_NO_TLS, "starttls-not-supported", "STARTTLS was refused",
+                        f->starttls_text);
+    if (step == POLICY_OUT_STARTTLS_REPLY)
+        return v;
+    /* POLICY_OUT_HANDSHAKE: ours never fails on the certificate (tls/ records it). */
+    if (!f->handshake_ok)
+        return sts_fail(v, STS_TLS_FAIL, "validation-failure", "the TLS handshake failed",
+                        f->handshake_error);
+    if (step == POLICY_OUT_HANDSHAKE)
+        return v;
+    /* POLICY_OUT_CERT (and any unknown later step): the chain, then the name. */
+    switch (f->chain) {
+    case POLICY_CHAIN_VALID:
+    case POLICY_CHAIN_REVOCATION_UNKNOWN:
+        break;
+    case POLICY_CHAIN_UNTRUSTED:
+        return sts_fail(v, STS_TLS_FAIL, "certificate-not-trusted",
+                        "the certificate chain is not trusted", "");
+    case POLICY_CHAIN_EXPIRED:
+        return sts_fail(v, STS_TLS_FAIL, "certificate-expired", "the certificate has expired",
+                        "");
+    default:                            /* NotYetValid, BadEku, Revoked, Invalid, unknown */
+        return sts_fail(v, STS_TLS_FAIL, "validation-failure",
+                        "the certificate chain failed to validate", policy_chain_name(f->chain));
+    }
+    if (!f->name_match)
+        return sts_fail(v, STS_TLS_FAIL, "certificate-host-mismatch",
+                        "the certificate does not name the MX host", "");
+    v.verified = true;
+    return v;
+}
+
+/* policy_sts_reply - the queue text of an MTA-STS enforce failure */
+
+int policy_sts_reply(char *buf, size_t sz, const char *domain, const char *host,
+                     const struct policy_sts_verdict *v)
+{
+    const char *info = v->info != NULL ? v->info : "";
+
+    return snprintf(buf, sz, "%s MTA-STS policy of %s: %s: %s%s%s (%s)",
+                    v->reply != NULL ? v->reply : STS_TLS_FAIL, domain != NULL ? domain : "",
+                    host != NULL ? host : "", v->why != NULL ? v->why : "checks passed",
+                    info[0] ? ": " : "", info, v->result != NULL ? v->result : "success");
 }
 
 /* policy_send_secure_logline - Exchange's "Message to secure domain ..." context line */
