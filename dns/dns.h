@@ -16,6 +16,8 @@
  *     (not NXDOMAIN; the same for an implicit MX without address).
  * Addresses of each host: IPv4 first, then IPv6, each in DNS order; the
  * port is left 0 (the caller sets it).
+ * A TXT lookup (dns_txt.c, for MTA-STS and TLS-RPT) gives the records of
+ * one name, each record's strings concatenated; no hosts.
  *
  * CONTRACT (libuv's): callbacks never run inside the call that started
  * them.  A result is valid only during the callback (copy what you keep).
@@ -61,6 +63,10 @@ struct dns_result {
                                          * answered (MX records, or implicit MX) but no
                                          * host has an address; false for NXDOMAIN, a
                                          * bad name, a failed MX query, dns_host_lookup */
+    const char *const *txt;             /* dns_txt_lookup, DNS_OK: the TXT records, each
+                                         * record's strings concatenated (RFC 7208 3.3),
+                                         * NUL-terminated, in DNS order */
+    size_t  ntxt;                       /* >= 1 when DNS_OK, else 0 */
 };
 
 struct dns_resolver;
@@ -89,5 +95,14 @@ struct dns_query *dns_host_lookup(struct dns_resolver *r, const char *name, dns_
 /* Is host an IP literal (IPv4, or IPv6 without brackets)?  Then its address
  * (port 0) in *ss, which needs no lookup.  Synchronous, no resolver. */
 bool    dns_literal(const char *host, struct sockaddr_storage *ss);
+
+/* dns_txt.c */
+/*
+ * TXT lookup of name: res->txt[0..ntxt) are the TXT records, each record's
+ * strings concatenated (RFC 7208 3.3 style), NUL-terminated; NXDOMAIN and
+ * NODATA -> DNS_FAIL (no record), timeouts/SERVFAIL -> DNS_RETRY.
+ */
+struct dns_query *dns_txt_lookup(struct dns_resolver *r, const char *name, dns_cb cb,
+                                 void *arg);
 
 #endif

@@ -49,6 +49,13 @@ typedef void (*dns__answer_fn)(struct dns_query *q, void *arg, int status,
 typedef void (*dns__addr_fn)(struct dns_query *q, void *arg, int status,
                              const struct ares_addrinfo *ai);
 
+/* dns_mx.c */
+/* c-ares status to dns_status with a static reason text (ENODATA: "no address
+ * records"; callers that look up other types say their own). */
+enum dns_status dns__classify(int status, const char **why);
+/* Copy of name without one trailing dot; NULL if empty or too long. */
+char   *dns__name(const char *name);
+
 /* dns_resolver.c */
 /*
  * A new query linked into r.  If r is closing, it comes back already

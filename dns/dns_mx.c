@@ -80,9 +80,9 @@ static void dns_mx_free(void *priv)
     free(mx);
 }
 
-/* dns_mx_classify - c-ares status to dns_status with a reason */
+/* dns__classify - c-ares status to dns_status with a reason */
 
-static enum dns_status dns_mx_classify(int status, const char **why)
+enum dns_status dns__classify(int status, const char **why)
 {
     switch (status) {
     case ARES_ENOTFOUND:
@@ -126,9 +126,9 @@ static struct dns_query *dns_mx_new(struct dns_resolver *r, dns_cb cb, void *arg
     return q;
 }
 
-/* dns_mx_name - copy name without one trailing dot; NULL if unusable */
+/* dns__name - copy name without one trailing dot; NULL if unusable */
 
-static char *dns_mx_name(const char *name)
+char *dns__name(const char *name)
 {
     size_t len = name ? strlen(name) : 0;
 
@@ -226,7 +226,7 @@ static void dns_mx_on_addr(struct dns_query *q, void *arg, int status,
             h->why = "ok";
         }
     } else {
-        h->status = dns_mx_classify(status, &h->why);
+        h->status = dns__classify(status, &h->why);
     }
     if (--mx->waiting == 0)
         dns_mx_done(q, mx);
@@ -336,7 +336,7 @@ static void dns_mx_on_mx(struct dns_query *q, void *arg, int status,
     } else if (status == ARES_ENODATA) {
         dns_mx_implicit(q, mx);
     } else {
-        st = dns_mx_classify(status, &why);
+        st = dns__classify(status, &why);
         dns__query_finish(q, st, why, false, NULL, 0);
     }
     if (replies)
@@ -354,7 +354,7 @@ struct dns_query *dns_mx_lookup(struct dns_resolver *r, const char *domain, dns_
 
     if (q->finished)                    /* resolver closing */
         return q;
-    if ((mx->domain = dns_mx_name(domain)) == NULL) {
+    if ((mx->domain = dns__name(domain)) == NULL) {
         dns__query_finish(q, DNS_FAIL, "bad domain name", false, NULL, 0);
         return q;
     }
@@ -376,7 +376,7 @@ struct dns_query *dns_host_lookup(struct dns_resolver *r, const char *name, dns_
     mx->single = true;
     if (q->finished)
         return q;
-    if ((host = dns_mx_name(name)) == NULL) {
+    if ((host = dns__name(name)) == NULL) {
         mx->hosts = xcalloc(1, sizeof(*mx->hosts));
         dns_mx_add_host(mx, name ? name : "", 0);
         mx->hosts[0].why = "bad domain name";

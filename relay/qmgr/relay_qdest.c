@@ -274,6 +274,7 @@ struct relay_dest *qmgr_dest_get(struct qmgr *q, struct config *cfg,
     d->cfg = policy_config_ref(cfg);
     d->tls_ctx = relay_tls_client_ctx(cfg, sc);
     d->listed = sc->dns_routing && policy_secure_listed(&cfg->transport.send_secure, domain);
+    d->tlsrpt = q->tlsrpt;
     d->ops = &qdest_ops;
     d->client = q->client;
     d->owner = q;

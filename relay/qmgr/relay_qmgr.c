@@ -54,6 +54,7 @@
 #include "relay_smtp.h"
 #include "relay_trouble.h"
 #include "relay_qmgr_int.h"
+#include "relay_tlsrpt.h"
 #include "relay_tls.h"
 #include "relay_worker.h"
 #include "relay_stats.h"
@@ -265,7 +266,7 @@ static void qmgr_toload_add(struct qmgr *q, char **ids, size_t n)
 
 void qmgr_maybe_exit(struct qmgr *q)
 {
-    if (!q->stopping || q->busy > 0 || q->conns > 0 || q->resolver != NULL
+    if (!q->stopping || q->busy > 0 || q->conns > 0 || q->resolver != NULL || q->tlsrpt != NULL
         || q->dns_retiring > 0 || uv_is_closing((uv_handle_t *)&q->w.wake))
         return;
     uv_close((uv_handle_t *)&q->timer, NULL);
@@ -274,6 +275,28 @@ void qmgr_maybe_exit(struct qmgr *q)
     q->w.wake_closed = true;
     uv_mutex_unlock(&q->w.lock);
     uv_close((uv_handle_t *)&q->w.wake, NULL);
+}
+
+/* qmgr_tlsrpt_closed - the TLS-RPT recorder has written its day and gone */
+
+static void qmgr_tlsrpt_closed(void *arg)
+{
+    struct qmgr *q = arg;
+
+    q->tlsrpt = NULL;
+    qmgr_maybe_exit(q);
+}
+
+/* qmgr_tlsrpt_resolver, qmgr_tlsrpt_queued - what the recorder borrows */
+
+static struct dns_resolver *qmgr_tlsrpt_resolver(void *owner)
+{
+    return ((struct qmgr *)owner)->resolver;
+}
+
+static void qmgr_tlsrpt_queued(void *owner, const char *id)
+{
+    qmgr_notify(owner, id);
 }
 
 static void qmgr_resolver_closed(void *arg)
@@ -354,6 +377,10 @@ static void qmgr_wake(uv_async_t *a)
         q->smtp->shutdown_all(q->client);
         qmgr_dest_shutdown(q);          /* jobs no connection will take */
         dns_resolver_close(q->resolver, qmgr_resolver_closed, q);
+        if (q->tlsrpt != NULL && !q->tlsrpt_closing) {
+            q->tlsrpt_closing = true;
+            relay_tlsrpt_close(q->tlsrpt, qmgr_tlsrpt_closed, q);
+        }
     }
     if (q->stopping)
         qmgr_toload_clear(q);           /* never loaded: they wait for the restart */
@@ -397,6 +424,13 @@ struct qmgr *qmgr_new(const struct qmgr_smtp *smtp, log_clock_fn *clock, void *c
     qmgr_admin_init(q);
     q->dns_servers = cfg->dns.servers ? xstrdup(cfg->dns.servers) : NULL;
     q->dns_timeout = cfg->dns.timeout;
+    {
+        struct relay_tlsrpt_env env = {
+            .w = &q->w, .resolver = qmgr_tlsrpt_resolver, .queued = qmgr_tlsrpt_queued, .owner = q,
+        };
+
+        q->tlsrpt = relay_tlsrpt_new(&env, cfg);
+    }
     policy_config_unref(cfg);
     return q;
 }

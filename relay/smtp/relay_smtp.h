@@ -20,6 +20,7 @@
 
 /* relay_smtpc.c: one outbound SMTP connection working through jobs. */
 struct relay_dest;
+struct relay_tlsrpt;
 struct relay_smtpc;
 struct relay_smtp_client;
 struct relay_job {
@@ -57,6 +58,8 @@ struct relay_dest {
     struct relay_smtpc *idle;           /* connections waiting for a job (smtpc's list) */
     struct tls_ctx *tls_ctx;            /* referenced: our client context, or NULL */
     bool    listed;                     /* domain in tls_send_domain_secure_list (DNS routing) */
+    struct relay_tlsrpt *tlsrpt;        /* borrowed: the owner's TLS-RPT recorder, or NULL
+                                         * (relay_tlsrpt_note(d->tlsrpt, ...) takes NULL) */
     const struct relay_dest_ops *ops;   /* the owner's callbacks */
     struct relay_smtp_client *client;   /* the owner's connections */
     void   *owner;                      /* the owner's object (for ops) */

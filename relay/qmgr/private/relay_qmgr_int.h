@@ -87,6 +87,8 @@ struct qmgr {
     char   *dns_servers;                /* owned: [dns] servers the resolver uses (or NULL) */
     uint64_t dns_timeout;               /* and its [dns] timeout */
     int     dns_retiring;               /* replaced resolvers still closing */
+    struct relay_tlsrpt *tlsrpt;        /* owned: TLS-RPT recorder (every d->tlsrpt), or NULL */
+    bool    tlsrpt_closing;             /* relay_tlsrpt_close called, done not yet */
     struct relay_qmsg *msgs;            /* owned: every message (m->next, m->prev) */
     struct relay_qmsg *due, *due_tail;  /* FIFO (m->qnext) */
     struct relay_qmsg *blocked, *blocked_tail;  /* FIFO (m->qnext) */

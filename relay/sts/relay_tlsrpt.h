@@ -1,0 +1,131 @@
+/*
+ * relay_tlsrpt.h - SMTP TLS reporting (RFC 8460), the sending side.
+ *
+ * The queue manager owns one struct relay_tlsrpt (struct qmgr's tlsrpt,
+ * created with its resolver; NULL when [transport] tls_reporting = no).
+ * Every destination it makes borrows it: struct relay_dest's tlsrpt
+ * (relay/smtp/relay_smtp.h), set by qmgr_dest_get.  So the SMTP client
+ * notes a session's result with
+ *
+ *     relay_tlsrpt_note(d->tlsrpt, &(struct tlsrpt_result){ ... });
+ *
+ * and the queue manager (a failed MTA-STS policy fetch, say) with its own
+ * q->tlsrpt.  A NULL instance makes relay_tlsrpt_note do nothing, so no
+ * caller tests for it.  Everything runs on the queue manager's loop; the
+ * note itself never blocks and never fails (counts are kept in memory).
+ *
+ * What is kept: per UTC day, per policy (domain, type, policy text), the
+ * successful and failed session counts and the failure details (one per
+ * distinct result-type / sending ip / mx host / receiving ip / detail).
+ * The day's counts are written to [transport] tlsrpt_directory
+ * (DAY.json, DAY = YYYY-MM-DD) on libuv's pool every minute when they
+ * changed and at the stop: a crash loses at most the last minute's notes.
+ * Once a day, after UTC midnight, the previous day's report is sent to the
+ * rua of each policy domain's _smtp._tls TXT record (mailto: as a
+ * multipart/report through our own queue; https: by POST); sent reports
+ * are recorded (DAY.sent) so a restart does not send one twice.
+ */
+#ifndef DOMSEC_RELAY_TLSRPT_H
+#define DOMSEC_RELAY_TLSRPT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct sts_policy;                      /* policy/policy_sts.h */
+struct relay_tlsrpt;
+
+/* RFC 8460 4.4 policy-type */
+enum tlsrpt_policy {
+    TLSRPT_STS,                         /* "sts" */
+    TLSRPT_TLSA,                        /* "tlsa" */
+    TLSRPT_NO_POLICY,                   /* "no-policy-found" (domain-secure partners too) */
+};
+
+/*
+ * One session's result (or one policy failure, e.g. a failed fetch: then
+ * mx_host etc. are NULL).  Every pointer is borrowed for the call only:
+ * the note copies what it keeps.
+ */
+struct tlsrpt_result {
+    const char *domain;                 /* policy domain */
+    enum tlsrpt_policy type;
+    const struct sts_policy *sts;       /* TLSRPT_STS: policy-string and mx-host come from it;
+                                         * may be NULL (e.g. sts-policy-fetch-error) */
+    const char *failure;                /* NULL = success; else an RFC 8460 result-type
+                                         * ("starttls-not-supported", "certificate-host-mismatch",
+                                         * "certificate-expired", "certificate-not-trusted",
+                                         * "validation-failure", "sts-policy-fetch-error",
+                                         * "sts-policy-invalid", "sts-webpki-invalid", ...) */
+    const char *mx_host;                /* receiving-mx-hostname, or NULL */
+    const char *receiving_ip;           /* or NULL */
+    const char *sending_ip;             /* sending-mta-ip, or NULL */
+    const char *detail;                 /* additional-information, or NULL */
+};
+
+/*
+ * What the owner (the queue manager) lends: its loop (a worker, so report
+ * mail is spooled and committed like a DSN), its current resolver and
+ * HTTP client (looked up at each use: a reload may replace the resolver),
+ * and the hook that hears of a report mail committed to the queue (as
+ * relay_receive_on_queued: sts/ never calls qmgr/).
+ */
+struct relay_worker;
+struct dns_resolver;
+struct relay_http;
+struct config;
+struct relay_tlsrpt_env {
+    struct relay_worker *w;
+    struct dns_resolver *(*resolver)(void *owner);
+    struct relay_http *(*http)(void *owner);        /* NULL: https rua not sent */
+    void  (*queued)(void *owner, const char *id);   /* a report mail is in messages/ */
+    void   *owner;
+};
+
+/* relay_tlsrpt.c */
+/* A recorder on env->w's loop: its day files in cfg's tlsrpt_directory.
+ * NULL if cfg says tls_reporting = no.  env is copied. */
+struct relay_tlsrpt *relay_tlsrpt_new(const struct relay_tlsrpt_env *env, struct config *cfg);
+/* Record one result for today (UTC).  t NULL: nothing.  Queue manager's loop. */
+void    relay_tlsrpt_note(struct relay_tlsrpt *t, const struct tlsrpt_result *r);
+/* Write what is unwritten, stop the timers and cancel sends, then free t
+ * and call done(arg) (always later). */
+void    relay_tlsrpt_close(struct relay_tlsrpt *t, void (*done)(void *), void *arg);
+
+/*
+ * relay_tlsrpt_data.c: a day's results as data, the report (pure; also
+ * used by `domsec tlsrpt show`).  A day is a json_t (jansson):
+ * {"day": "YYYY-MM-DD", "policies": [RFC 8460 4.4 policies[] elements]}.
+ */
+typedef struct json_t json_t;
+struct relay_tlsrpt_policy {            /* one policy as reported; borrowed */
+    enum tlsrpt_policy type;
+    const char *domain;
+    const char *const *strings;         /* policy-string lines */
+    size_t  nstrings;
+    const char *const *mx;              /* mx-host patterns */
+    size_t  nmx;
+};
+struct relay_tlsrpt_who {               /* the report's submitter fields; borrowed */
+    const char *organization;           /* organization-name */
+    const char *contact;                /* contact-info */
+    const char *submitter;              /* our host name: report-id, TLS-Report-Submitter */
+};
+const char *relay_tlsrpt_type_name(enum tlsrpt_policy t);
+/* "YYYY-MM-DD" of the UTC day of unix time t. */
+void    relay_tlsrpt_day_name(int64_t t, char out[11]);
+/* Unix time of the day's 00:00:00Z; -1 if day is not a real YYYY-MM-DD. */
+int64_t relay_tlsrpt_day_start(const char *day);
+json_t *relay_tlsrpt_day_new(const char *day);
+/* Count r (whose policy is p) in day. */
+void    relay_tlsrpt_day_add(json_t *day, const struct relay_tlsrpt_policy *p,
+                             const struct tlsrpt_result *r);
+/* The day's policy domains, sorted, each once: a new JSON array of strings. */
+json_t *relay_tlsrpt_day_domains(const json_t *day);
+/* report-id of (day, domain): "YYYYMMDD.DOMAIN@SUBMITTER", stable (xasprintf'ed). */
+char   *relay_tlsrpt_report_id(const char *day, const char *domain, const char *submitter);
+/* The RFC 8460 report of day for domain (new reference); NULL when day
+ * holds nothing for domain. */
+json_t *relay_tlsrpt_report(const json_t *day, const char *domain, const struct relay_tlsrpt_who *who);
+
+#endif
