@@ -323,14 +323,27 @@ struct policy_secure_verdict policy_mail_secure(const struct policy_inbound *f)
 
 static struct policy_out_verdict out_fail(struct policy_out_verdict v, int code,
                                           const char *inner, const char *reason,
-                                          const char *info, const char *rule)
+                                          const char *info, const char *rule,
+                                          const char *result)
 {
+    v.result = result;
     v.code = code;
     v.inner = inner;
     v.reason = reason;
     v.info = info != NULL ? info : "";
     v.rule = rule;
     return v;
+}
+
+/* chain_result - the RFC 8460 result-type of a chain that failed */
+
+static const char *chain_result(enum policy_chain c)
+{
+    if (c == POLICY_CHAIN_UNTRUSTED)
+        return "certificate-not-trusted";
+    if (c == POLICY_CHAIN_EXPIRED)
+        return "certificate-expired";
+    return "validation-failure";
 }
 
 /* policy_send_secure - outbound checks up to and including step */
@@ -346,35 +359,38 @@ struct policy_out_verdict policy_send_secure(const struct policy_outbound *f,
         return v;
     }
     if (!f->connector_secure)           /* at any step, as CheckDomainSecure() does */
-        return out_fail(v, 451, OUT_DISABLED, WHY_DISABLED, "", "DomainSecureDisabled");
+        return out_fail(v, 451, OUT_DISABLED, WHY_DISABLED, "", "DomainSecureDisabled",
+                        NULL);
     v.require_tls = true;
 
     /* POLICY_OUT_EHLO */
     if (!f->starttls_offered)
-        return out_fail(v, 451, OUT_REQUIRE_TLS, WHY_NOT_OFFERED, "", "TlsNotOffered");
+        return out_fail(v, 451, OUT_REQUIRE_TLS, WHY_NOT_OFFERED, "", "TlsNotOffered",
+                        "starttls-not-supported");
     if (step == POLICY_OUT_EHLO)
         return v;
 
     /* POLICY_OUT_STARTTLS_REPLY: no plaintext fallback when refused. */
     if (f->starttls_code != 220)
         return out_fail(v, 451, OUT_REQUIRE_TLS, WHY_NEGOTIATION, f->starttls_text,
-                        "TlsNegotiationFailed (STARTTLS refused)");
+                        "TlsNegotiationFailed (STARTTLS refused)", "starttls-not-supported");
     if (step == POLICY_OUT_STARTTLS_REPLY)
         return v;
 
     /* POLICY_OUT_HANDSHAKE: Exchange's queue error here is unconfirmed; SPEC 4 says 5.7.3. */
     if (!f->handshake_ok)
         return out_fail(v, 451, OUT_REQUIRE_TLS, WHY_NEGOTIATION, f->handshake_error,
-                        "TlsNegotiationFailure (handshake)");
+                        "TlsNegotiationFailure (handshake)", "validation-failure");
     if (step == POLICY_OUT_HANDSHAKE)
         return v;
 
     /* POLICY_OUT_CERT (and any unknown later step): name first, then the chain. */
     if (!f->name_match)
-        return out_fail(v, 454, OUT_CERT_FAIL, WHY_SUBJECT, "", "SubjectMismatch");
+        return out_fail(v, 454, OUT_CERT_FAIL, WHY_SUBJECT, "", "SubjectMismatch",
+                        "certificate-host-mismatch");
     if (!chain_passes(f->chain, f->revocation_failure, &rev_accepted))
         return out_fail(v, 454, OUT_CERT_FAIL, WHY_CHAIN, chain_text(f->chain)->quoted,
-                        chain_text(f->chain)->rule);
+                        chain_text(f->chain)->rule, chain_result(f->chain));
     v.secured = true;
     v.revocation_accepted = rev_accepted;
     v.rule = "Secured";
@@ -428,13 +444,13 @@ struct policy_sts_verdict policy_send_sts(const struct policy_sts_outbound *f,
     case POLICY_CHAIN_REVOCATION_UNKNOWN:
         break;
     case POLICY_CHAIN_UNTRUSTED:
-        return sts_fail(v, STS_TLS_FAIL, "certificate-not-trusted",
+        return sts_fail(v, STS_TLS_FAIL, chain_result(f->chain),
                         "the certificate chain is not trusted", "");
     case POLICY_CHAIN_EXPIRED:
-        return sts_fail(v, STS_TLS_FAIL, "certificate-expired", "the certificate has expired",
+        return sts_fail(v, STS_TLS_FAIL, chain_result(f->chain), "the certificate has expired",
                         "");
     default:                            /* NotYetValid, BadEku, Revoked, Invalid, unknown */
-        return sts_fail(v, STS_TLS_FAIL, "validation-failure",
+        return sts_fail(v, STS_TLS_FAIL, chain_result(f->chain),
                         "the certificate chain failed to validate", policy_chain_name(f->chain));
     }
     if (!f->name_match)

@@ -98,6 +98,10 @@ struct policy_out_verdict {
                                          * "TlsNegotiationFailure (handshake)",
                                          * "SubjectMismatch", "CertificateValidationFailure (<chain>)",
                                          * "Secured" */
+    const char *result;                 /* the failure's RFC 8460 result-type (TLS-RPT,
+                                         * policy-type no-policy-found), static; NULL on
+                                         * success and for DomainSecureDisabled (no TLS
+                                         * session was judged) */
     bool    secured;                    /* step CERT and every check passed: log "Secure domain
                                          * certificate", count Domain Secure Messages Sent */
     bool    revocation_accepted;        /* secured only because revocation_failure = accept */

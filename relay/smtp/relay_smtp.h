@@ -21,6 +21,7 @@
 /* relay_smtpc.c: one outbound SMTP connection working through jobs. */
 struct relay_dest;
 struct relay_tlsrpt;
+struct sts_policy;
 struct relay_smtpc;
 struct relay_smtp_client;
 struct relay_job {
@@ -58,6 +59,9 @@ struct relay_dest {
     struct relay_smtpc *idle;           /* connections waiting for a job (smtpc's list) */
     struct tls_ctx *tls_ctx;            /* referenced: our client context, or NULL */
     bool    listed;                     /* domain in tls_send_domain_secure_list (DNS routing) */
+    struct sts_policy *sts;             /* referenced: the domain's MTA-STS policy (testing or
+                                         * enforce), or NULL (none, listed, mta_sts = no) */
+    bool    sts_stale;                  /* sts is a cached policy a refresh could not renew */
     struct relay_tlsrpt *tlsrpt;        /* borrowed: the owner's TLS-RPT recorder, or NULL
                                          * (relay_tlsrpt_note(d->tlsrpt, ...) takes NULL) */
     const struct relay_dest_ops *ops;   /* the owner's callbacks */
