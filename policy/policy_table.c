@@ -132,8 +132,11 @@ static const struct pt_key pt_table[] = {
     {PT_TRANSPORT, "crl_fetch", PT_BOOL, "yes", 0, 0, TR(crl_fetch), 0, NULL},
     {PT_TRANSPORT, "crl_cache_directory", PT_PATH, NULL, 0, 0,
      TR(crl_cache_directory), 0, NULL},
-    {PT_TRANSPORT, "mta_sts_trusted_ca_file", PT_PATH, "/etc/ssl/certs/ca-certificates.crt", 0,
-     0, TR(mta_sts_trusted_ca_file), 0, NULL},
+    /* MTA-STS (RFC 8461). */
+    {PT_TRANSPORT, "mta_sts_cache_directory", PT_PATH, NULL, 0, 0,
+     TR(mta_sts_cache_directory), 0, NULL},
+    {PT_TRANSPORT, "mta_sts_trusted_ca_file", PT_PATH, "/etc/ssl/certs/ca-certificates.crt", 0, 0,
+     TR(mta_sts_trusted_ca_file), 0, NULL},
     {PT_TRANSPORT, "partner_certificate_directory", PT_PATH, NULL, 0, 0,
      TR(partner_certificate_directory), PT_F_EMPTY, NULL},
     {PT_TRANSPORT, "revocation_failure", PT_ENUM, "fail", 0, 0,
