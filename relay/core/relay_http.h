@@ -50,7 +50,8 @@ struct relay_http_result {
                                          * "certificate: ...", libcurl's text) */
     bool    tls_error;                  /* the error is a certificate/TLS failure (TLS-RPT
                                          * sts-webpki-invalid) */
-    const char *body;                   /* NUL-terminated too; valid during the callback */
+    const char *body;                   /* NUL-terminated too; valid during the callback;
+                                         * "" when error is set */
     size_t  len;
     const char *content_type;           /* or NULL */
 };

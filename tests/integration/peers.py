@@ -122,8 +122,9 @@ def _name_at(msg, i):
 
 
 def dns_query(port, name, qtype, server="127.0.0.1", timeout=2.0):
-    """(rcode, answers) for one UDP query; answers: ['ip', ...] for A, [(pref, host)] for MX."""
-    codes = {"A": 1, "MX": 15, "AAAA": 28}
+    """(rcode, answers) for one UDP query; answers: ['ip', ...] for A, [(pref, host)] for MX,
+    [[string, ...], ...] (each record's character-strings) for TXT."""
+    codes = {"A": 1, "MX": 15, "TXT": 16, "AAAA": 28}
     qid = random.randrange(65536)
     q = struct.pack("!HHHHHH", qid, 0x0100, 1, 0, 0, 0) + _qname(name) + \
         struct.pack("!HH", codes[qtype], 1)
@@ -147,6 +148,12 @@ def dns_query(port, name, qtype, server="127.0.0.1", timeout=2.0):
             answers.append(socket.inet_ntoa(msg[rd:rd + 4]))
         elif typ == 15:
             answers.append((struct.unpack("!H", msg[rd:rd + 2])[0], _name_at(msg, rd + 2)[0]))
+        elif typ == 16:
+            j, strings = rd, []
+            while j < rd + rdlen:
+                strings.append(msg[j + 1:j + 1 + msg[j]].decode("utf-8", "replace"))
+                j += 1 + msg[j]
+            answers.append(strings)
         i = rd + rdlen
     return flags & 0xF, answers
 
@@ -159,26 +166,43 @@ class Dns:
         if not os.access(exe, os.X_OK):
             raise AssertionError("dnsmasq is not installed (apt-get install dnsmasq-base); "
                                  "the delivery tests need it and are not skipped")
+        self.exe = exe
         self.dir = tempfile.mkdtemp(prefix="domsec-dns-")
         self.records = list(records)
         tc.addCleanup(self.stop)
         for _ in range(5):
             self.port = free_udp_port()
-            argv = [exe, "--keep-in-foreground", "--conf-file=/dev/null",
-                    "--port=%d" % self.port, "--listen-address=127.0.0.1", "--bind-interfaces",
-                    "--no-resolv", "--no-hosts", "--no-poll", "--no-negcache",
-                    "--pid-file=%s/dnsmasq.pid" % self.dir, "--log-queries",
-                    "--log-facility=%s/dnsmasq.log" % self.dir, "--local=/test/"]
-            if is_root():
-                argv.append("--user=root")
-            argv += self.records
-            self.out = open(os.path.join(self.dir, "dnsmasq.out"), "wb")
-            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.out,
-                                         stderr=subprocess.STDOUT)
-            if self._wait_ready():
+            if self._start():
                 return
-            self._kill()
         raise AssertionError("dnsmasq did not start: %s" % self.output())
+
+    def _start(self):
+        argv = [self.exe, "--keep-in-foreground", "--conf-file=/dev/null",
+                "--port=%d" % self.port, "--listen-address=127.0.0.1", "--bind-interfaces",
+                "--no-resolv", "--no-hosts", "--no-poll", "--no-negcache",
+                "--pid-file=%s/dnsmasq.pid" % self.dir, "--log-queries",
+                "--log-facility=%s/dnsmasq.log" % self.dir, "--local=/test/"]
+        if is_root():
+            argv.append("--user=root")
+        argv += self.records
+        self.out = open(os.path.join(self.dir, "dnsmasq.out"), "ab")
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.out,
+                                     stderr=subprocess.STDOUT)
+        if self._wait_ready():
+            return True
+        self._kill()
+        return False
+
+    def replace(self, records):
+        """Serve `records` instead, on the same port (dnsmasq restarted: it cannot
+        reload command-line records), e.g. a changed MTA-STS TXT id."""
+        self._kill()
+        self.records = list(records)
+        for _ in range(20):             # the port is ours until a stranger grabs it
+            if self._start():
+                return
+        raise AssertionError("dnsmasq did not restart on port %d: %s"
+                             % (self.port, self.output()))
 
     def _wait_ready(self):
         deadline = time.monotonic() + 10
