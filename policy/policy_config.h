@@ -132,6 +132,14 @@ struct cfg_transport {
     unsigned max_per_domain_outbound_connections; /* default 40 */
     uint64_t connection_cache_time;     /* default 2s; 0 = QUIT after the last message */
     uint64_t connection_reuse_time;     /* default 5m: no new message on an older conn */
+    /* TLS reporting (RFC 8460) */
+    bool    tls_reporting;              /* default yes */
+    char   *tlsrpt_directory;           /* owned; NULL (default) = QUEUE/tlsrpt */
+    char   *tlsrpt_organization_name;   /* owned; NULL (default) = the host name */
+    char   *tlsrpt_contact_info;        /* owned; NULL (default) = postmaster@HOSTNAME */
+    char   *tlsrpt_sender;              /* owned; envelope + From; NULL = postmaster@HOSTNAME */
+    uint64_t tlsrpt_send_delay;         /* default 1h: reports go out at a random moment
+                                         * within this after UTC midnight */
 };
 
 struct cfg_service {                    /* [service]: this server, like Set-TransportService */

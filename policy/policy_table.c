@@ -162,6 +162,16 @@ static const struct pt_key pt_table[] = {
     {PT_TRANSPORT, "connection_reuse_time", PT_DURATION, "5m", SEC(1), HOUR(1),
      TR(connection_reuse_time), 0, NULL},
 
+    /* [transport] TLS reporting (RFC 8460): relay/sts/relay_tlsrpt*.c. */
+    {PT_TRANSPORT, "tls_reporting", PT_BOOL, "yes", 0, 0, TR(tls_reporting), 0, NULL},
+    {PT_TRANSPORT, "tlsrpt_directory", PT_PATH, NULL, 0, 0, TR(tlsrpt_directory), 0, NULL},
+    {PT_TRANSPORT, "tlsrpt_organization_name", PT_TEXT, NULL, 0, 0,
+     TR(tlsrpt_organization_name), 0, NULL},
+    {PT_TRANSPORT, "tlsrpt_contact_info", PT_TEXT, NULL, 0, 0, TR(tlsrpt_contact_info), 0, NULL},
+    {PT_TRANSPORT, "tlsrpt_sender", PT_TEXT, NULL, 0, 0, TR(tlsrpt_sender), 0, NULL},
+    {PT_TRANSPORT, "tlsrpt_send_delay", PT_DURATION, "1h", 0, DAY(1), TR(tlsrpt_send_delay),
+     0, NULL},
+
     /* [receive NAME] - a receive connector. */
     {PT_RECEIVE, "bindings", PT_BINDINGS, NULL, 0, 0, RCN(bindings, nbindings), 0, NULL},
     {PT_RECEIVE, "remote_ip_ranges", PT_RANGES, "0.0.0.0/0, ::/0", 0, 0,

@@ -1,58 +1,346 @@
 /*
- * relay_tlsrpt.c - the TLS-RPT recorder of the queue manager (RFC 8460).
+ * relay_tlsrpt.c - the TLS-RPT recorder of the queue manager (RFC 8460):
+ * notes, the day files, the minute tick and the close.
+ *
+ * Today's counts live in memory (a json_t day, relay_tlsrpt_data.c).  At
+ * start, today's file is read back on the pool and merged with what was
+ * noted meanwhile; until then nothing is written (so a restart never
+ * overwrites the morning's counts).  Every minute (a timer that does not
+ * keep the loop alive) a changed day is serialized here and written on
+ * the pool (DAY.json, tmp + fsync + rename); at UTC midnight the old day
+ * is written once more and a new one begins; the close writes the rest.
+ * A crash loses the notes of at most the last minute.
+ *
+ * The daily pass: once per UTC day, at 00:00 + a random part of
+ * tlsrpt_send_delay, yesterday's reports are sent (relay_tlsrpt_send.c);
+ * a daemon started later that day catches up at its first tick.
  *
  * CONTRACT
  *  Everything on the owner's loop (env->w->loop).  relay_tlsrpt_note
- *  borrows its input for the call, copies what it keeps into today's
- *  day (relay_tlsrpt_data.c) and returns: no I/O, no callback, cannot fail.
- *  relay_tlsrpt_close calls done later, once, after t is freed.
+ *  borrows its input for the call, copies what it keeps and returns: no
+ *  I/O, no callback, cannot fail.  relay_tlsrpt_close calls done later,
+ *  once, after the last write and send have ended and t is freed.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#include <jansson.h>
-#include <uv.h>
+#include <unistd.h>
 
 #include "log.h"
-#include "relay_tlsrpt.h"
+#include "log_path.h"
+#include "log_util.h"
+#include "policy_config.h"
+#include "policy_sts.h"
+#include "relay_http.h"
+#include "relay_tlsrpt_int.h"
 #include "relay_worker.h"
 
-struct relay_tlsrpt {
-    struct relay_tlsrpt_env env;
-    char    day[11];                    /* today's name (UTC) */
-    json_t *today;                      /* owned: today's results */
-    unsigned long notes;                /* noted since start (tests, logs) */
-    void  (*done)(void *);              /* close */
-    void   *done_arg;
-    uv_idle_t closer;                   /* runs done later */
+#define TLSRPT_TICK_MS   60000          /* write and look for due reports this often */
+#define TLSRPT_MAX_FILE  (64u << 20)    /* a day file larger than this is not read */
+
+struct tlsrpt_work {                    /* one job on libuv's pool */
+    uv_work_t req;
+    struct relay_tlsrpt *t;
+    void  (*fn)(void *);
+    void  (*after)(struct relay_tlsrpt *, void *);
+    void   *arg;
 };
 
-/* relay_tlsrpt_new - the recorder */
+struct tlsrpt_file {                    /* a day file to read or write */
+    char   *dir;
+    char    day[11];
+    char   *text;                       /* write: the JSON; read: what was read (or NULL) */
+    int     err;                        /* 0 or -errno */
+};
+
+/* ---- the pool ----------------------------------------------------------- */
+
+static void tlsrpt_work_fn(uv_work_t *req)
+{
+    struct tlsrpt_work *w = req->data;
+
+    w->fn(w->arg);
+}
+
+static void tlsrpt_work_done(uv_work_t *req, int status)
+{
+    struct tlsrpt_work *w = req->data;
+    struct relay_tlsrpt *t = w->t;
+
+    (void)status;                       /* never canceled: uv_cancel is not used */
+    w->after(t, w->arg);
+    free(w);
+    t->busy--;
+    relay__tlsrpt_maybe_done(t);
+}
+
+/* relay__tlsrpt_pool - run fn(arg) on the pool, then after(t, arg) here */
+
+void relay__tlsrpt_pool(struct relay_tlsrpt *t, void (*fn)(void *arg),
+                        void (*after)(struct relay_tlsrpt *t, void *arg), void *arg)
+{
+    struct tlsrpt_work *w = xcalloc(1, sizeof(*w));
+
+    w->t = t;
+    w->fn = fn;
+    w->after = after;
+    w->arg = arg;
+    w->req.data = w;
+    t->busy++;
+    if (uv_queue_work(&t->env.w->loop, &w->req, tlsrpt_work_fn, tlsrpt_work_done) != 0)
+        log_panic("tlsrpt", "uv_queue_work refused");
+}
+
+/* ---- names and files ---------------------------------------------------- */
+
+/* relay__tlsrpt_names - directory and report names from the current configuration */
+
+void relay__tlsrpt_names(struct tlsrpt_names *n)
+{
+    struct config *cfg = policy_config_current();
+    const struct cfg_transport *tr = &cfg->transport;
+    const char *host = cfg->nsend > 0 ? cfg->send[0].fqdn
+                       : cfg->nreceive > 0 ? cfg->receive[0].fqdn : "localhost";
+
+    n->dir = tr->tlsrpt_directory ? xstrdup(tr->tlsrpt_directory)
+             : xasprintf("%s/tlsrpt", tr->queue_directory);
+    n->submitter = xstrdup(host);
+    n->org = xstrdup(tr->tlsrpt_organization_name ? tr->tlsrpt_organization_name : host);
+    n->contact = tr->tlsrpt_contact_info ? xstrdup(tr->tlsrpt_contact_info)
+                 : xasprintf("postmaster@%s", host);
+    n->sender = tr->tlsrpt_sender ? xstrdup(tr->tlsrpt_sender) : xasprintf("postmaster@%s", host);
+    policy_config_unref(cfg);
+}
+
+void relay__tlsrpt_names_free(struct tlsrpt_names *n)
+{
+    free(n->dir);
+    free(n->org);
+    free(n->contact);
+    free(n->sender);
+    free(n->submitter);
+}
+
+/* relay__tlsrpt_write - dir/name atomically; 0 or -errno.  Blocking (the pool). */
+
+int relay__tlsrpt_write(const char *dir, const char *name, const char *text)
+{
+    int fd = log_path_open("tlsrpt", dir, 0700, LOG_PATH_MKDIRS), r = 0;
+    char *tmp, *path;
+    size_t len = strlen(text);
+
+    if (fd < 0)
+        return -errno;
+    close(fd);
+    tmp = xasprintf("%s/.%s.tmp", dir, name);
+    path = xasprintf("%s/%s", dir, name);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 || write(fd, text, len) != (ssize_t)len || fsync(fd) != 0)
+        r = -errno;
+    if (fd >= 0 && close(fd) != 0 && r == 0)
+        r = -errno;
+    if (r == 0 && rename(tmp, path) != 0)
+        r = -errno;
+    if (r != 0)
+        unlink(tmp);
+    free(tmp);
+    free(path);
+    return r;
+}
+
+static void tlsrpt_file_free(struct tlsrpt_file *f)
+{
+    free(f->dir);
+    free(f->text);
+    free(f);
+}
+
+/* tlsrpt_read_fn - read DAY.json (pool) */
+
+static void tlsrpt_read_fn(void *arg)
+{
+    struct tlsrpt_file *f = arg;
+    char *path = xasprintf("%s/%s.json", f->dir, f->day);
+    unsigned char *data = NULL;
+    size_t len = 0;
+
+    f->err = log_read_file(path, TLSRPT_MAX_FILE, &data, &len, NULL) < 0 ? -errno : 0;
+    f->text = (char *)data;
+    free(path);
+}
+
+/* tlsrpt_write_fn - write DAY.json (pool) */
+
+static void tlsrpt_write_fn(void *arg)
+{
+    struct tlsrpt_file *f = arg;
+    char name[16];
+
+    snprintf(name, sizeof(name), "%s.json", f->day);
+    f->err = relay__tlsrpt_write(f->dir, name, f->text);
+}
+
+static void tlsrpt_flush(struct relay_tlsrpt *t);
+
+/* tlsrpt_written - a day file is on disk (or not: logged, written again later) */
+
+static void tlsrpt_written(struct relay_tlsrpt *t, void *arg)
+{
+    struct tlsrpt_file *f = arg;
+
+    t->writing = false;
+    if (f->err != 0) {
+        log_errx("tlsrpt", 0, "cannot write day=%s dir=%s: %s", f->day, f->dir, strerror(-f->err));
+        if (strcmp(f->day, t->day) == 0 && !t->closing)
+            t->dirty = true;            /* the next tick tries again */
+    }
+    tlsrpt_file_free(f);
+    if (t->closing)
+        tlsrpt_flush(t);                /* the rest, if any */
+}
+
+/* tlsrpt_flush - write the old day, else today if changed, one write at a time */
+
+static void tlsrpt_flush(struct relay_tlsrpt *t)
+{
+    struct tlsrpt_names n;
+    struct tlsrpt_file *f;
+    json_t *day;
+
+    if (t->writing || !t->loaded || (t->old == NULL && !t->dirty))
+        return;
+    f = xcalloc(1, sizeof(*f));
+    if (t->old != NULL) {
+        day = t->old;
+        t->old = NULL;
+        memcpy(f->day, t->old_day, sizeof(f->day));
+    } else {
+        day = json_incref(t->today);
+        t->dirty = false;
+        memcpy(f->day, t->day, sizeof(f->day));
+    }
+    f->text = json_dumps(day, JSON_INDENT(1) | JSON_SORT_KEYS);
+    json_decref(day);
+    if (f->text == NULL)
+        log_panic("tlsrpt", "out of memory (json_dumps)");
+    relay__tlsrpt_names(&n);
+    f->dir = n.dir;
+    n.dir = NULL;
+    relay__tlsrpt_names_free(&n);
+    t->writing = true;
+    relay__tlsrpt_pool(t, tlsrpt_write_fn, tlsrpt_written, f);
+}
+
+/* tlsrpt_loaded - today's file is read: what it holds plus what was noted meanwhile */
+
+static void tlsrpt_loaded(struct relay_tlsrpt *t, void *arg)
+{
+    struct tlsrpt_file *f = arg;
+    json_error_t jerr;
+    json_t *disk = NULL;
+
+    if (f->err == 0 && (disk = json_loads(f->text, 0, &jerr)) == NULL)
+        log_errx("tlsrpt", 0, "day=%s file is not JSON (%s line %d): its counts are lost",
+                 f->day, jerr.text, jerr.line);
+    else if (f->err != 0 && f->err != -ENOENT)
+        log_errx("tlsrpt", 0, "cannot read day=%s dir=%s: %s", f->day, f->dir, strerror(-f->err));
+    if (disk != NULL && strcmp(f->day, t->day) == 0) {
+        relay_tlsrpt_day_merge(disk, t->today);
+        json_decref(t->today);
+        t->today = disk;
+    } else if (disk != NULL) {          /* midnight passed meanwhile: it is the old day */
+        if (t->old != NULL)
+            relay_tlsrpt_day_merge(disk, t->old);
+        json_decref(t->old);
+        t->old = disk;
+        memcpy(t->old_day, f->day, sizeof(t->old_day));
+    }
+    t->loaded = true;
+    tlsrpt_file_free(f);
+    if (t->closing)
+        tlsrpt_flush(t);
+}
+
+/* ---- the day ------------------------------------------------------------ */
+
+/* tlsrpt_roll - make today the current UTC day; the old one waits for its write */
+
+static void tlsrpt_roll(struct relay_tlsrpt *t, int64_t now)
+{
+    char day[11];
+
+    relay_tlsrpt_day_name(now, day);
+    if (strcmp(day, t->day) == 0)
+        return;
+    if (t->old != NULL)                 /* two midnights without a write: unlikely, keep the later */
+        json_decref(t->old);
+    t->old = t->today;
+    memcpy(t->old_day, t->day, sizeof(t->old_day));
+    memcpy(t->day, day, sizeof(t->day));
+    t->today = relay_tlsrpt_day_new(t->day);
+    t->dirty = false;
+}
+
+/* tlsrpt_tick - every minute: roll, write, the daily pass */
+
+static void tlsrpt_tick(uv_timer_t *h)
+{
+    struct relay_tlsrpt *t = h->data;
+    int64_t now = (int64_t)time(NULL);
+
+    tlsrpt_roll(t, now);
+    tlsrpt_flush(t);
+    relay__tlsrpt_daily(t, now);
+}
+
+/* relay_tlsrpt_new - the recorder; it reads today's file back first */
 
 struct relay_tlsrpt *relay_tlsrpt_new(const struct relay_tlsrpt_env *env, struct config *cfg)
 {
-    struct relay_tlsrpt *t = xcalloc(1, sizeof(*t));
+    struct relay_tlsrpt *t;
+    struct tlsrpt_names n;
+    struct tlsrpt_file *f;
 
-    (void)cfg;
+    if (!cfg->transport.tls_reporting)
+        return NULL;
+    t = xcalloc(1, sizeof(*t));
     t->env = *env;
     relay_tlsrpt_day_name((int64_t)time(NULL), t->day);
     t->today = relay_tlsrpt_day_new(t->day);
+    uv_timer_init(&env->w->loop, &t->tick);
+    t->tick.data = t;
+    uv_timer_start(&t->tick, tlsrpt_tick, TLSRPT_TICK_MS, TLSRPT_TICK_MS);
+    uv_unref((uv_handle_t *)&t->tick);
+    f = xcalloc(1, sizeof(*f));
+    relay__tlsrpt_names(&n);
+    f->dir = n.dir;
+    n.dir = NULL;
+    relay__tlsrpt_names_free(&n);
+    memcpy(f->day, t->day, sizeof(f->day));
+    relay__tlsrpt_pool(t, tlsrpt_read_fn, tlsrpt_loaded, f);
     return t;
 }
 
-/* tlsrpt_roll - make today's day the current UTC day */
+/* tlsrpt_policy_lines - p's text as policy-string lines (owned array of owned strings) */
 
-static void tlsrpt_roll(struct relay_tlsrpt *t)
+static char **tlsrpt_policy_lines(const char *text, size_t *n)
 {
-    char now[11];
+    char **v = xcalloc(strlen(text) / 2 + 2, sizeof(*v));
 
-    relay_tlsrpt_day_name((int64_t)time(NULL), now);
-    if (strcmp(now, t->day) == 0)
-        return;
-    json_decref(t->today);
-    memcpy(t->day, now, sizeof(t->day));
-    t->today = relay_tlsrpt_day_new(t->day);
+    *n = 0;
+    for (const char *p = text; *p != '\0';) {
+        size_t len = strcspn(p, "\n");
+        size_t l = len;
+
+        while (l > 0 && (p[l - 1] == '\r' || p[l - 1] == ' '))
+            l--;
+        if (l > 0)
+            v[(*n)++] = xstrndup(p, l);
+        p += len + (p[len] == '\n');
+    }
+    return v;
 }
 
 /* relay_tlsrpt_note - count one session's result (or a policy failure) */
@@ -60,18 +348,30 @@ static void tlsrpt_roll(struct relay_tlsrpt *t)
 void relay_tlsrpt_note(struct relay_tlsrpt *t, const struct tlsrpt_result *r)
 {
     struct relay_tlsrpt_policy p = { .type = r->type, .domain = r->domain };
+    char **lines = NULL;
 
     if (t == NULL || r->domain == NULL)
         return;
-    tlsrpt_roll(t);
+    if (r->type == TLSRPT_STS && r->sts != NULL) {
+        lines = tlsrpt_policy_lines(r->sts->text ? r->sts->text : "", &p.nstrings);
+        p.strings = (const char *const *)lines;
+        p.mx = (const char *const *)r->sts->mx;
+        p.nmx = r->sts->nmx;
+    }
+    tlsrpt_roll(t, (int64_t)time(NULL));
     relay_tlsrpt_day_add(t->today, &p, r);
-    t->notes++;
+    t->dirty = true;
+    for (size_t i = 0; lines != NULL && i < p.nstrings; i++)
+        free(lines[i]);
+    free(lines);
     log_info("tlsrpt", 0, "noted domain=%s policy=%s result=%s mx=%s", r->domain,
              relay_tlsrpt_type_name(r->type), r->failure ? r->failure : "success",
              r->mx_host ? r->mx_host : "-");
 }
 
-/* tlsrpt_closed - close_cb of the closer: free, then tell the owner */
+/* ---- the close ---------------------------------------------------------- */
+
+/* tlsrpt_closed - close_cb of the tick: free, then tell the owner */
 
 static void tlsrpt_closed(uv_handle_t *h)
 {
@@ -80,18 +380,49 @@ static void tlsrpt_closed(uv_handle_t *h)
     void *arg = t->done_arg;
 
     json_decref(t->today);
+    json_decref(t->old);
     free(t);
     if (done != NULL)
         done(arg);
 }
 
-/* relay_tlsrpt_close - free t later, then done(arg) */
+/* tlsrpt_http_closed - the HTTP client of https reports has gone */
+
+static void tlsrpt_http_closed(void *arg)
+{
+    struct relay_tlsrpt *t = arg;
+
+    t->busy--;
+    relay__tlsrpt_maybe_done(t);
+}
+
+/* relay__tlsrpt_maybe_done - closing and nothing left: close the tick */
+
+void relay__tlsrpt_maybe_done(struct relay_tlsrpt *t)
+{
+    if (!t->closing || t->busy > 0 || uv_is_closing((uv_handle_t *)&t->tick))
+        return;
+    tlsrpt_flush(t);                    /* a write: busy again, back here after it */
+    if (t->busy == 0 && t->http != NULL) {
+        struct relay_http *h = t->http;
+
+        t->http = NULL;
+        t->busy++;
+        relay_http_close(h, tlsrpt_http_closed, t);
+    }
+    if (t->busy == 0)
+        uv_close((uv_handle_t *)&t->tick, tlsrpt_closed);
+}
+
+/* relay_tlsrpt_close - write the rest, end the sends, free t, then done(arg) */
 
 void relay_tlsrpt_close(struct relay_tlsrpt *t, void (*done)(void *), void *arg)
 {
     t->done = done;
     t->done_arg = arg;
-    uv_idle_init(&t->env.w->loop, &t->closer);
-    t->closer.data = t;
-    uv_close((uv_handle_t *)&t->closer, tlsrpt_closed);
+    t->closing = true;
+    uv_timer_stop(&t->tick);
+    tlsrpt_roll(t, (int64_t)time(NULL));
+    relay__tlsrpt_send_cancel_all(t);
+    relay__tlsrpt_maybe_done(t);
 }

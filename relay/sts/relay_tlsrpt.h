@@ -88,6 +88,17 @@ struct relay_tlsrpt_env {
 struct relay_tlsrpt *relay_tlsrpt_new(const struct relay_tlsrpt_env *env, struct config *cfg);
 /* Record one result for today (UTC).  t NULL: nothing.  Queue manager's loop. */
 void    relay_tlsrpt_note(struct relay_tlsrpt *t, const struct tlsrpt_result *r);
+/*
+ * Send day's reports (day "YYYY-MM-DD"; domain NULL: every policy domain
+ * of it) to each domain's rua.  Reports recorded as sent are left out
+ * unless again (an administrator's `domsec tlsrpt send --again` sends
+ * them once more, with the same report-id).  cb(arg, text) runs once,
+ * later: one line per domain, "D sent: URI queued id=..." or
+ * "D not sent: why" (text borrowed for the call).
+ */
+typedef void relay_tlsrpt_sent_cb(void *arg, const char *text);
+void    relay_tlsrpt_send(struct relay_tlsrpt *t, const char *day, const char *domain, bool again,
+                          relay_tlsrpt_sent_cb *cb, void *arg);
 /* Write what is unwritten, stop the timers and cancel sends, then free t
  * and call done(arg) (always later). */
 void    relay_tlsrpt_close(struct relay_tlsrpt *t, void (*done)(void *), void *arg);
@@ -120,6 +131,8 @@ json_t *relay_tlsrpt_day_new(const char *day);
 /* Count r (whose policy is p) in day. */
 void    relay_tlsrpt_day_add(json_t *day, const struct relay_tlsrpt_policy *p,
                              const struct tlsrpt_result *r);
+/* Add every count of src to dst. */
+void    relay_tlsrpt_day_merge(json_t *dst, const json_t *src);
 /* The day's policy domains, sorted, each once: a new JSON array of strings. */
 json_t *relay_tlsrpt_day_domains(const json_t *day);
 /* report-id of (day, domain): "YYYYMMDD.DOMAIN@SUBMITTER", stable (xasprintf'ed). */
@@ -127,5 +140,28 @@ char   *relay_tlsrpt_report_id(const char *day, const char *domain, const char *
 /* The RFC 8460 report of day for domain (new reference); NULL when day
  * holds nothing for domain. */
 json_t *relay_tlsrpt_report(const json_t *day, const char *domain, const struct relay_tlsrpt_who *who);
+
+/* relay_tlsrpt_mail.c: a report on its way (pure). */
+struct relay_tlsrpt_mail_in {           /* borrowed */
+    const char *sender, *rcpt;          /* From (and envelope), To: addresses */
+    const char *domain, *submitter, *report_id;
+    const char *day;                    /* YYYY-MM-DD */
+    int64_t start;                      /* the day's 00:00:00Z, unix seconds */
+    const char *unique;                 /* file name's unique-id, Message-ID's and boundary's */
+    int64_t now;                        /* Date:, unix seconds */
+    const unsigned char *gz;            /* the report, gzip'd */
+    size_t  gzlen;
+};
+/* p[0..n) gzip'd (xmalloc'ed, *outlen bytes). */
+unsigned char *relay_tlsrpt_gzip(const void *p, size_t n, size_t *outlen);
+/* rua URIs (mailto:/https:) of the one v=TLSRPTv1 record among txt[0..n):
+ * a NULL-terminated array (relay_tlsrpt_rua_free), or NULL with *why. */
+char  **relay_tlsrpt_rua(const char *const *txt, size_t n, const char **why);
+void    relay_tlsrpt_rua_free(char **uris);
+/* RFC 8460 5.1 file name (xasprintf'ed). */
+char   *relay_tlsrpt_file_name(const char *submitter, const char *domain, int64_t start,
+                               const char *unique);
+/* The RFC 8460 5.3 report mail, CRLF lines (xmalloc'ed, *len bytes). */
+char   *relay_tlsrpt_mail(const struct relay_tlsrpt_mail_in *in, size_t *len);
 
 #endif

@@ -84,21 +84,6 @@ json_t *relay_tlsrpt_day_new(const char *day)
     return tlsrpt_need(json_pack("{s:s, s:[]}", "day", day, "policies"));
 }
 
-/* tlsrpt_strs_equal - a JSON array of strings equals v[0..n) */
-
-static bool tlsrpt_strs_equal(const json_t *a, const char *const *v, size_t n)
-{
-    if (!json_is_array(a) || json_array_size(a) != n)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        const char *s = json_string_value(json_array_get(a, i));
-
-        if (s == NULL || strcmp(s, v[i]) != 0)
-            return false;
-    }
-    return true;
-}
-
 /* tlsrpt_strs - a JSON array of v[0..n) */
 
 static json_t *tlsrpt_strs(const char *const *v, size_t n)
@@ -110,50 +95,52 @@ static json_t *tlsrpt_strs(const char *const *v, size_t n)
     return a;
 }
 
-/* tlsrpt_policy_find - day's policies[] element for (type, domain, strings, mx), made if new */
+/* tlsrpt_policy_entry - day's policies[] element whose policy equals pol, made if new */
 
-static json_t *tlsrpt_policy_find(json_t *day, const struct relay_tlsrpt_policy *p)
+static json_t *tlsrpt_policy_entry(json_t *day, json_t *pol)
 {
     json_t *pols = json_object_get(day, "policies"), *e;
     size_t i;
 
-    json_array_foreach(pols, i, e) {
-        json_t *pol = json_object_get(e, "policy");
-
-        if (strcmp(json_string_value(json_object_get(pol, "policy-type")) ?: "",
-                   relay_tlsrpt_type_name(p->type)) == 0
-            && strcmp(json_string_value(json_object_get(pol, "policy-domain")) ?: "", p->domain) == 0
-            && tlsrpt_strs_equal(json_object_get(pol, "policy-string"), p->strings, p->nstrings)
-            && tlsrpt_strs_equal(json_object_get(pol, "mx-host"), p->mx, p->nmx))
+    json_array_foreach(pols, i, e)
+        if (json_equal(json_object_get(e, "policy"), pol))
             return e;
-    }
-    json_t *pol = tlsrpt_need(json_pack("{s:s, s:s}", "policy-type", relay_tlsrpt_type_name(p->type),
-                                        "policy-domain", p->domain));
-    if (p->type != TLSRPT_NO_POLICY) {          /* RFC 8460 4.4: omitted for no-policy-found */
-        json_object_set_new(pol, "policy-string", tlsrpt_strs(p->strings, p->nstrings));
-        json_object_set_new(pol, "mx-host", tlsrpt_strs(p->mx, p->nmx));
-    }
-    e = tlsrpt_need(json_pack("{s:o, s:{s:I, s:I}, s:[]}", "policy", pol, "summary",
+    e = tlsrpt_need(json_pack("{s:O, s:{s:I, s:I}, s:[]}", "policy", pol, "summary",
                               "total-successful-session-count", (json_int_t)0,
                               "total-failure-session-count", (json_int_t)0, "failure-details"));
     json_array_append_new(pols, e);
     return e;
 }
 
-/* tlsrpt_add - add one to the integer member key of o */
+/* tlsrpt_add - add n to the integer member key of o */
 
-static void tlsrpt_add(json_t *o, const char *key)
+static void tlsrpt_add(json_t *o, const char *key, json_int_t n)
 {
-    json_object_set_new(o, key, tlsrpt_need(json_integer(json_integer_value(json_object_get(o, key)) + 1)));
+    json_object_set_new(o, key, tlsrpt_need(json_integer(json_integer_value(json_object_get(o, key)) + n)));
 }
 
-/* tlsrpt_detail_same - member key of detail d is s (NULL: absent) */
+/* tlsrpt_detail_add - add n sessions to the failure detail of e equal to key (all but the count) */
 
-static bool tlsrpt_detail_same(const json_t *d, const char *key, const char *s)
+static void tlsrpt_detail_add(json_t *e, const json_t *key, json_int_t n)
 {
-    const char *v = json_string_value(json_object_get(d, key));
+    json_t *fd = json_object_get(e, "failure-details"), *d, *v;
+    const char *k;
+    size_t i;
 
-    return s == NULL ? v == NULL : v != NULL && strcmp(v, s) == 0;
+    json_array_foreach(fd, i, d) {
+        bool same = json_object_size(d) == json_object_size(key) + 1;
+
+        json_object_foreach((json_t *)key, k, v)
+            if (same && !json_equal(json_object_get(d, k), v))
+                same = false;
+        if (same) {
+            tlsrpt_add(d, "failed-session-count", n);
+            return;
+        }
+    }
+    d = tlsrpt_need(json_deep_copy(key));
+    json_object_set_new(d, "failed-session-count", tlsrpt_need(json_integer(n)));
+    json_array_append_new(fd, d);
 }
 
 /* relay_tlsrpt_day_add - count one result of r (with its policy p) in day */
@@ -163,32 +150,57 @@ void relay_tlsrpt_day_add(json_t *day, const struct relay_tlsrpt_policy *p, cons
     static const char *const key[] = {
         "result-type", "sending-mta-ip", "receiving-mx-hostname", "receiving-ip", "additional-information",
     };
-    json_t *e = tlsrpt_policy_find(day, p), *fd, *d;
-    size_t i;
+    json_t *pol = tlsrpt_need(json_pack("{s:s, s:s}", "policy-type", relay_tlsrpt_type_name(p->type),
+                                        "policy-domain", p->domain));
+    json_t *e, *d;
 
+    if (p->type != TLSRPT_NO_POLICY) {          /* RFC 8460 4.4: omitted for no-policy-found */
+        json_object_set_new(pol, "policy-string", tlsrpt_strs(p->strings, p->nstrings));
+        json_object_set_new(pol, "mx-host", tlsrpt_strs(p->mx, p->nmx));
+    }
+    e = tlsrpt_policy_entry(day, pol);
+    json_decref(pol);
     if (r->failure == NULL) {
-        tlsrpt_add(json_object_get(e, "summary"), "total-successful-session-count");
+        tlsrpt_add(json_object_get(e, "summary"), "total-successful-session-count", 1);
         return;
     }
-    tlsrpt_add(json_object_get(e, "summary"), "total-failure-session-count");
+    tlsrpt_add(json_object_get(e, "summary"), "total-failure-session-count", 1);
     const char *val[] = { r->failure, r->sending_ip, r->mx_host, r->receiving_ip, r->detail };
-    fd = json_object_get(e, "failure-details");
-    json_array_foreach(fd, i, d) {
-        size_t k = 0;
-
-        while (k < 5 && tlsrpt_detail_same(d, key[k], val[k]))
-            k++;
-        if (k == 5) {
-            tlsrpt_add(d, "failed-session-count");
-            return;
-        }
-    }
     d = tlsrpt_need(json_object());
     for (size_t k = 0; k < 5; k++)
         if (val[k] != NULL)
             json_object_set_new(d, key[k], tlsrpt_need(json_string(val[k])));
-    json_object_set_new(d, "failed-session-count", tlsrpt_need(json_integer(1)));
-    json_array_append_new(fd, d);
+    tlsrpt_detail_add(e, d, 1);
+    json_decref(d);
+}
+
+/* relay_tlsrpt_day_merge - add every count of src to dst (a day read back from
+ * disk and the notes made meanwhile) */
+
+void relay_tlsrpt_day_merge(json_t *dst, const json_t *src)
+{
+    const json_t *e, *d;
+    size_t i, j;
+
+    json_array_foreach(json_object_get(src, "policies"), i, e) {
+        json_t *pol = json_object_get(e, "policy"), *sum = json_object_get(e, "summary");
+        json_t *to;
+
+        if (!json_is_object(pol) || !json_is_object(sum))
+            continue;
+        to = tlsrpt_policy_entry(dst, pol);
+        tlsrpt_add(json_object_get(to, "summary"), "total-successful-session-count",
+                   json_integer_value(json_object_get(sum, "total-successful-session-count")));
+        tlsrpt_add(json_object_get(to, "summary"), "total-failure-session-count",
+                   json_integer_value(json_object_get(sum, "total-failure-session-count")));
+        json_array_foreach(json_object_get(e, "failure-details"), j, d) {
+            json_t *key = tlsrpt_need(json_deep_copy(d));
+
+            json_object_del(key, "failed-session-count");
+            tlsrpt_detail_add(to, key, json_integer_value(json_object_get(d, "failed-session-count")));
+            json_decref(key);
+        }
+    }
 }
 
 /* tlsrpt_cmp - qsort comparator of char * */

@@ -1,0 +1,62 @@
+/*
+ * relay_tlsrpt_int.h - the recorder object shared by relay_tlsrpt.c (notes,
+ * day files, timers, close) and relay_tlsrpt_send.c (sending a day's
+ * reports).  Private to sts/; everything on the owner's loop.
+ */
+#ifndef DOMSEC_RELAY_TLSRPT_INT_H
+#define DOMSEC_RELAY_TLSRPT_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "relay_tlsrpt.h"
+
+struct tlsrpt_send;
+
+struct relay_tlsrpt {
+    struct relay_tlsrpt_env env;
+    char    day[11];                    /* today (UTC) */
+    json_t *today;                      /* owned: today's counts */
+    json_t *old;                        /* owned: the day before, if not yet written */
+    char    old_day[11];
+    bool    loaded;                     /* today's file was read back (or was absent) */
+    bool    dirty;                      /* today has notes not yet written */
+    bool    writing;                    /* a day file write is on the pool */
+    unsigned busy;                      /* pool works and sends in flight */
+    uv_timer_t tick;                    /* every minute: write, roll, due reports (unref'd) */
+    char    passed[11];                 /* the last day whose daily pass ran */
+    int64_t pass_at;                    /* unix s: when the next daily pass may run */
+    struct tlsrpt_send *sends;          /* in flight */
+    struct relay_http *http;            /* owned: made at the first https report, or NULL */
+    uint64_t rnd;                       /* the daily pass's random delay */
+    bool    closing;
+    void  (*done)(void *);
+    void   *done_arg;
+};
+
+/* relay_tlsrpt.c */
+/* Work on the pool: fn there, then after(t, arg) on the loop.  busy counts it. */
+void    relay__tlsrpt_pool(struct relay_tlsrpt *t, void (*fn)(void *arg),
+                           void (*after)(struct relay_tlsrpt *t, void *arg), void *arg);
+/* busy dropped to zero during the close: finish it. */
+void    relay__tlsrpt_maybe_done(struct relay_tlsrpt *t);
+/* The names a report needs, from the current configuration (caller frees). */
+struct tlsrpt_names {
+    char   *dir, *org, *contact, *sender, *submitter;
+};
+void    relay__tlsrpt_names(struct tlsrpt_names *n);
+void    relay__tlsrpt_names_free(struct tlsrpt_names *n);
+/* Atomically write dir/name (tmp, fsync, rename; dir made 0700): 0 or -errno. */
+int     relay__tlsrpt_write(const char *dir, const char *name, const char *text);
+
+/* relay_tlsrpt_send.c */
+/* The minute tick: yesterday's reports when due (once per day; missed ones
+ * after a restart). */
+void    relay__tlsrpt_daily(struct relay_tlsrpt *t, int64_t now);
+/* Cancel what the sends in flight wait for (the close); their ends still come. */
+void    relay__tlsrpt_send_cancel_all(struct relay_tlsrpt *t);
+
+#endif

@@ -1,0 +1,567 @@
+/*
+ * relay_tlsrpt_send.c - sending a day's reports (RFC 8460 3, 5).
+ *
+ * One send (struct tlsrpt_send) covers one day and every policy domain of
+ * it, or one domain:
+ *  1. on the pool: the day (today's from memory, else DAY.json) and DAY.sent
+ *     are read; for each domain not yet sent (or every one, with again) the
+ *     report is built, serialized and gzip'd;
+ *  2. here: _smtp._tls.D TXT (dns_txt_lookup) gives the rua URIs; a mailto:
+ *     report mail is spooled and committed like a DSN (relay_spool on the
+ *     owner's worker) and the owner hears of it (env.queued); an https:
+ *     report is POSTed (application/tlsrpt+gzip) through relay_http to the
+ *     address dns_host_lookup finds;
+ *  3. on the pool: every domain with at least one URI that took the report
+ *     (a committed mail, a 2xx answer) is recorded in DAY.sent, so neither a
+ *     restart nor the next pass sends it again; a domain whose URIs all
+ *     failed is tried again at the next pass (hourly until the day after).
+ *
+ * CONTRACT
+ *  relay_tlsrpt_send's callback runs exactly once, always later, with a
+ *  text of one line per domain ("DOMAIN sent to URI..." / "DOMAIN not
+ *  sent: why"), borrowed for the call.  At the close, lookups and
+ *  transfers are cancelled and their URIs count as failed; mails being
+ *  committed finish.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "dns.h"
+#include "log.h"
+#include "log_util.h"
+#include "policy_config.h"
+#include "relay_http.h"
+#include "relay_spool.h"
+#include "relay_tlsrpt_int.h"
+#include "relay_worker.h"
+
+#define TLSRPT_HTTP_TIMEOUT_MS  60000
+#define TLSRPT_RETRY_S          3600    /* a failed domain: the next pass after this */
+
+struct tlsrpt_item;
+
+struct tlsrpt_uri {                     /* one rua URI of one domain */
+    struct tlsrpt_item *it;
+    char   *uri;                        /* owned */
+    struct dns_query *q;                /* https: host lookup in flight */
+    struct relay_http_req *req;         /* https: POST in flight */
+    char    qid[RELAY_QID_LEN + 1];     /* mailto: the report mail's queue id */
+};
+
+struct tlsrpt_item {                    /* one domain's report */
+    struct tlsrpt_send *s;
+    char   *domain, *report_id;         /* owned */
+    unsigned char *gz;                  /* owned */
+    size_t  gzlen;
+    struct dns_query *q;                /* TXT lookup in flight */
+    struct tlsrpt_uri *uris;            /* owned */
+    size_t  nuris, pending;
+    json_t *outcome;                    /* owned: per URI "URI: what happened" */
+    bool    ok;                         /* at least one URI took it */
+    char   *why;                        /* owned: not sent because */
+};
+
+struct tlsrpt_send {
+    struct relay_tlsrpt *t;
+    struct tlsrpt_send *next;
+    char    day[11];
+    char   *domain;                     /* owned, or NULL: every domain of the day */
+    bool    again;                      /* send what was sent already too */
+    bool    daily;                      /* the daily pass (not an administrator's) */
+    relay_tlsrpt_sent_cb *cb;
+    void   *arg;
+    struct tlsrpt_names names;
+    char   *mem;                        /* owned: today's day serialized, or NULL */
+    int     err;                        /* step 1: 0 or -errno reading the day */
+    json_t *sent;                       /* owned: DAY.sent (object: domain -> record) */
+    struct tlsrpt_item *items;          /* owned */
+    size_t  nitems, pending;
+    char   *text;                       /* owned: the callback's text */
+    bool    canceled;
+};
+
+/* ---- step 3: record and report ------------------------------------------ */
+
+/* tlsrpt_sent_fn - merge this send's successes into DAY.sent (pool) */
+
+static void tlsrpt_sent_fn(void *arg)
+{
+    struct tlsrpt_send *s = arg;
+    char *path = xasprintf("%s/%s.sent", s->names.dir, s->day), name[16], *text;
+    unsigned char *data = NULL;
+    size_t len;
+    json_t *sent = NULL;
+    bool any = false;
+
+    if (log_read_file(path, 1u << 24, &data, &len, NULL) == 0)
+        sent = json_loads((char *)data, 0, NULL);
+    if (!json_is_object(sent)) {
+        json_decref(sent);
+        sent = json_object();
+    }
+    for (size_t i = 0; i < s->nitems; i++) {
+        struct tlsrpt_item *it = &s->items[i];
+
+        if (!it->ok)
+            continue;
+        any = true;
+        json_object_set_new(sent, it->domain,
+                            json_pack("{s:I, s:s, s:O}", "at", (json_int_t)time(NULL),
+                                      "report-id", it->report_id, "to", it->outcome));
+    }
+    if (any) {
+        snprintf(name, sizeof(name), "%s.sent", s->day);
+        text = json_dumps(sent, JSON_INDENT(1) | JSON_SORT_KEYS);
+        s->err = relay__tlsrpt_write(s->names.dir, name, text);
+        free(text);
+    }
+    json_decref(sent);
+    free(data);
+    free(path);
+}
+
+static void tlsrpt_send_free(struct tlsrpt_send *s)
+{
+    for (size_t i = 0; i < s->nitems; i++) {
+        struct tlsrpt_item *it = &s->items[i];
+
+        for (size_t k = 0; k < it->nuris; k++)
+            free(it->uris[k].uri);
+        free(it->uris);
+        free(it->domain);
+        free(it->report_id);
+        free(it->gz);
+        free(it->why);
+        json_decref(it->outcome);
+    }
+    free(s->items);
+    free(s->domain);
+    free(s->mem);
+    free(s->text);
+    json_decref(s->sent);
+    relay__tlsrpt_names_free(&s->names);
+    free(s);
+}
+
+/* tlsrpt_sent_done - recorded: tell the caller, unlink, free */
+
+static void tlsrpt_sent_done(struct relay_tlsrpt *t, void *arg)
+{
+    struct tlsrpt_send *s = arg;
+    struct tlsrpt_send **pp;
+
+    if (s->err != 0)
+        log_errx("tlsrpt", 0, "cannot record day=%s sent in %s: %s (a restart may send again)",
+                 s->day, s->names.dir, strerror(-s->err));
+    for (pp = &t->sends; *pp != s; pp = &(*pp)->next)
+        ;
+    *pp = s->next;
+    if (s->cb != NULL)
+        s->cb(s->arg, s->text ? s->text : "");
+    tlsrpt_send_free(s);
+}
+
+/* tlsrpt_finish - every domain is done: the text, then step 3 */
+
+static void tlsrpt_finish(struct tlsrpt_send *s)
+{
+    char *text = xstrdup(s->text ? s->text : "");
+
+    for (size_t i = 0; i < s->nitems; i++) {
+        struct tlsrpt_item *it = &s->items[i];
+        char *line, *to = NULL;
+        const json_t *v;
+        size_t k;
+
+        json_array_foreach(it->outcome, k, v) {
+            char *n = xasprintf("%s%s%s", to ? to : "", to ? "; " : "", json_string_value(v));
+
+            free(to);
+            to = n;
+        }
+        line = it->ok ? xasprintf("%s sent: %s", it->domain, to)
+               : xasprintf("%s not sent: %s", it->domain, it->why ? it->why : to ? to : "?");
+        log_info("tlsrpt", 0, "report day=%s domain=%s id=%s %s", s->day, it->domain, it->report_id,
+                 it->ok ? "sent" : "not-sent");
+        free(to);
+        to = xasprintf("%s%s\n", text, line);
+        free(text);
+        free(line);
+        text = to;
+    }
+    free(s->text);
+    s->text = text;
+    relay__tlsrpt_pool(s->t, tlsrpt_sent_fn, tlsrpt_sent_done, s);
+}
+
+/* tlsrpt_item_end - one URI (or the lookup) of it is over */
+
+static void tlsrpt_uri_end(struct tlsrpt_item *it, const char *uri, bool ok, const char *what)
+{
+    if (uri != NULL) {
+        char *line = xasprintf("%s %s", uri, what);
+
+        json_array_append_new(it->outcome, json_string(line));
+        log_info("tlsrpt", 0, "report domain=%s uri=%s %s", it->domain, uri, what);
+        free(line);
+    }
+    if (ok)
+        it->ok = true;
+    if (it->pending > 0 && --it->pending > 0)
+        return;
+    if (--it->s->pending == 0)
+        tlsrpt_finish(it->s);
+}
+
+/* ---- step 2: mailto ------------------------------------------------------ */
+
+/* tlsrpt_mail_committed - the report mail is durable (or not) */
+
+static void tlsrpt_mail_committed(struct relay_spool *sp, int status, void *arg)
+{
+    struct tlsrpt_uri *u = arg;
+    struct relay_tlsrpt *t = u->it->s->t;
+    char what[96];
+
+    (void)sp;
+    t->busy--;
+    if (status < 0) {
+        snprintf(what, sizeof(what), "not queued: %s", uv_strerror(status));
+    } else {
+        snprintf(what, sizeof(what), "queued id=%s", u->qid);
+        if (t->env.queued != NULL)
+            t->env.queued(t->env.owner, u->qid);
+    }
+    tlsrpt_uri_end(u->it, u->uri, status >= 0, what);
+    relay__tlsrpt_maybe_done(t);
+}
+
+/* tlsrpt_mailto - the report mail into our own queue */
+
+static void tlsrpt_mailto(struct tlsrpt_uri *u)
+{
+    struct tlsrpt_item *it = u->it;
+    struct tlsrpt_send *s = it->s;
+    const char *rcpt = u->uri + 7;
+    int64_t now = (int64_t)time(NULL);
+    char when[32], *env, *mail;
+    size_t len;
+
+    if (*rcpt == '\0' || strpbrk(rcpt, "<>\r\n ?") != NULL || strchr(rcpt, '@') == NULL) {
+        tlsrpt_uri_end(it, u->uri, false, "not a usable address");
+        return;
+    }
+    relay_queue_new_id(u->qid);
+    struct relay_tlsrpt_mail_in in = {
+        .sender = s->names.sender, .rcpt = rcpt, .domain = it->domain,
+        .submitter = s->names.submitter, .report_id = it->report_id, .day = s->day,
+        .start = relay_tlsrpt_day_start(s->day), .unique = u->qid, .now = now,
+        .gz = it->gz, .gzlen = it->gzlen,
+    };
+    mail = relay_tlsrpt_mail(&in, &len);
+    log_iso_time(when, sizeof(when), now, NULL);
+    when[strlen(when) - 1] = '\0';      /* the envelope's arrival: "...T..:..:..", then ".000Z" */
+    env = xasprintf("DSQ1\nid %s\narrival %s.000Z\nconnector (tlsrpt)\nclient 127.0.0.1:0\n"
+                    "helo %s\nsession 0000000000000000\nsender <%s>\nrcpt <%s>\n",
+                    u->qid, when, s->names.submitter, s->names.sender, rcpt);
+    struct relay_spool *sp = relay_spool_begin(s->t->env.w, u->qid, env, strlen(env));
+    relay_spool_append(sp, mail, len);
+    s->t->busy++;
+    relay_spool_commit(sp, tlsrpt_mail_committed, u);
+    free(env);
+    free(mail);
+}
+
+/* ---- step 2: https ------------------------------------------------------- */
+
+/* tlsrpt_posted - the POST's answer */
+
+static void tlsrpt_posted(void *arg, const struct relay_http_result *res)
+{
+    struct tlsrpt_uri *u = arg;
+    bool ok = res->error == NULL && res->status >= 200 && res->status < 300;
+    char what[160];
+
+    u->req = NULL;
+    if (res->error != NULL)
+        snprintf(what, sizeof(what), "not posted: %s", res->error);
+    else
+        snprintf(what, sizeof(what), "%s status=%d", ok ? "posted" : "refused", res->status);
+    tlsrpt_uri_end(u->it, u->uri, ok, what);
+}
+
+/* tlsrpt_host_found - the https URI's host has addresses (or not): POST */
+
+static void tlsrpt_host_found(struct dns_query *q, const struct dns_result *res, void *arg)
+{
+    struct tlsrpt_uri *u = arg;
+    struct relay_tlsrpt *t = u->it->s->t;
+    struct relay_http_opts o = {
+        .url = u->uri, .post_type = "application/tlsrpt+gzip",
+        .post = u->it->gz, .post_len = u->it->gzlen, .timeout_ms = TLSRPT_HTTP_TIMEOUT_MS,
+    };
+
+    (void)q;
+    u->q = NULL;
+    if (res->status != DNS_OK || res->nhosts == 0 || res->hosts[0].naddrs == 0) {
+        char what[160];
+
+        snprintf(what, sizeof(what), "not posted: host: %s", res->why ? res->why : "no address");
+        tlsrpt_uri_end(u->it, u->uri, false, what);
+        return;
+    }
+    if (t->http == NULL && (t->http = relay_http_new(&t->env.w->loop)) == NULL) {
+        tlsrpt_uri_end(u->it, u->uri, false, "not posted: no HTTP client");
+        return;
+    }
+    o.addrs = res->hosts[0].addrs;
+    o.naddrs = res->hosts[0].naddrs;
+    u->req = relay_http_start(t->http, &o, tlsrpt_posted, u);
+}
+
+/* tlsrpt_https - look the URI's host up, then POST */
+
+static void tlsrpt_https(struct tlsrpt_uri *u)
+{
+    const char *h = u->uri + 8;
+    size_t n = strcspn(h, ":/?#");
+    char host[256];
+    struct dns_resolver *r = u->it->s->t->env.resolver(u->it->s->t->env.owner);
+
+    if (n == 0 || n >= sizeof(host) || r == NULL || u->it->s->canceled) {
+        tlsrpt_uri_end(u->it, u->uri, false, n == 0 || n >= sizeof(host) ? "not a usable URI"
+                                                                         : "not posted: stopping");
+        return;
+    }
+    memcpy(host, h, n);
+    host[n] = '\0';
+    u->q = dns_host_lookup(r, host, tlsrpt_host_found, u);
+}
+
+/* ---- step 2: the rua ----------------------------------------------------- */
+
+/* tlsrpt_txt_found - _smtp._tls.D answered: each URI gets the report */
+
+static void tlsrpt_txt_found(struct dns_query *q, const struct dns_result *res, void *arg)
+{
+    struct tlsrpt_item *it = arg;
+    const char *why = NULL;
+    char **uris;
+    size_t n = 0;
+
+    (void)q;
+    it->q = NULL;
+    if (res->status != DNS_OK) {
+        it->why = xasprintf("_smtp._tls.%s: %s", it->domain,
+                            res->status == DNS_FAIL ? "no TLSRPT record"
+                            : res->why ? res->why : "DNS failure");
+        tlsrpt_uri_end(it, NULL, false, NULL);
+        return;
+    }
+    if ((uris = relay_tlsrpt_rua(res->txt, res->ntxt, &why)) == NULL) {
+        it->why = xasprintf("_smtp._tls.%s: %s", it->domain, why);
+        tlsrpt_uri_end(it, NULL, false, NULL);
+        return;
+    }
+    while (uris[n] != NULL)
+        n++;
+    it->uris = xcalloc(n, sizeof(*it->uris));
+    it->nuris = it->pending = n;
+    for (size_t i = 0; i < n; i++) {
+        it->uris[i].it = it;
+        it->uris[i].uri = uris[i];
+    }
+    free(uris);                         /* the strings are the URIs' now */
+    for (size_t i = 0; i < n; i++) {
+        if (strncasecmp(it->uris[i].uri, "mailto:", 7) == 0)
+            tlsrpt_mailto(&it->uris[i]);
+        else
+            tlsrpt_https(&it->uris[i]);
+    }
+}
+
+/* ---- step 1: the reports -------------------------------------------------- */
+
+/* tlsrpt_build_fn - read the day and DAY.sent, build the reports due (pool) */
+
+static void tlsrpt_build_fn(void *arg)
+{
+    struct tlsrpt_send *s = arg;
+    char *path = xasprintf("%s/%s.json", s->names.dir, s->day);
+    struct relay_tlsrpt_who who = {
+        .organization = s->names.org, .contact = s->names.contact, .submitter = s->names.submitter,
+    };
+    unsigned char *data = NULL;
+    json_t *day = NULL, *domains;
+    size_t len, i;
+    const json_t *d;
+
+    if (s->mem != NULL)
+        day = json_loads(s->mem, 0, NULL);
+    else if (log_read_file(path, 1u << 26, &data, &len, NULL) < 0)
+        s->err = -errno;
+    else if ((day = json_loads((char *)data, 0, NULL)) == NULL)
+        s->err = -EBADMSG;
+    free(data);
+    data = NULL;
+    free(path);
+    path = xasprintf("%s/%s.sent", s->names.dir, s->day);
+    if (log_read_file(path, 1u << 24, &data, &len, NULL) == 0)
+        s->sent = json_loads((char *)data, 0, NULL);
+    free(data);
+    free(path);
+    if (day == NULL)
+        return;
+    domains = relay_tlsrpt_day_domains(day);
+    s->items = xcalloc(json_array_size(domains) + 1, sizeof(*s->items));
+    json_array_foreach(domains, i, d) {
+        const char *dom = json_string_value(d);
+        struct tlsrpt_item *it;
+        json_t *rep;
+        char *text;
+
+        if ((s->domain != NULL && strcasecmp(s->domain, dom) != 0)
+            || (!s->again && json_object_get(s->sent, dom) != NULL))
+            continue;
+        if ((rep = relay_tlsrpt_report(day, dom, &who)) == NULL)
+            continue;
+        it = &s->items[s->nitems++];
+        it->s = s;
+        it->domain = xstrdup(dom);
+        it->report_id = xstrdup(json_string_value(json_object_get(rep, "report-id")));
+        text = json_dumps(rep, JSON_COMPACT);
+        it->gz = relay_tlsrpt_gzip(text, strlen(text), &it->gzlen);
+        it->outcome = json_array();
+        free(text);
+        json_decref(rep);
+    }
+    json_decref(domains);
+    json_decref(day);
+}
+
+/* tlsrpt_built - the reports are built: look each domain's rua up */
+
+static void tlsrpt_built(struct relay_tlsrpt *t, void *arg)
+{
+    struct tlsrpt_send *s = arg;
+    struct dns_resolver *r = t->env.resolver(t->env.owner);
+
+    if (s->err != 0 || s->nitems == 0) {
+        if (s->err == -ENOENT)
+            s->text = xasprintf("day %s: no TLS results recorded\n", s->day);
+        else if (s->err != 0)
+            s->text = xasprintf("day %s: cannot read %s/%s.json: %s\n", s->day, s->names.dir,
+                                s->day, strerror(-s->err));
+        else
+            s->text = xasprintf("day %s: nothing to send%s%s%s\n", s->day,
+                                s->domain ? " for " : "", s->domain ? s->domain : "",
+                                s->again ? "" : " (reports already sent are not sent again"
+                                           " without --again)");
+        tlsrpt_finish(s);
+        return;
+    }
+    s->pending = s->nitems;
+    for (size_t i = 0; i < s->nitems; i++) {
+        struct tlsrpt_item *it = &s->items[i];
+        char *name = xasprintf("_smtp._tls.%s", it->domain);
+
+        if (r == NULL || s->canceled) {
+            it->why = xstrdup("stopping");
+            tlsrpt_uri_end(it, NULL, false, NULL);
+        } else {
+            it->q = dns_txt_lookup(r, name, tlsrpt_txt_found, it);
+        }
+        free(name);
+    }
+}
+
+/* relay_tlsrpt_send - send day's reports (domain: only its; again: sent ones too) */
+
+void relay_tlsrpt_send(struct relay_tlsrpt *t, const char *day, const char *domain, bool again,
+                       relay_tlsrpt_sent_cb *cb, void *arg)
+{
+    struct tlsrpt_send *s = xcalloc(1, sizeof(*s));
+
+    s->t = t;
+    memcpy(s->day, day, sizeof(s->day) - 1);
+    s->domain = domain && *domain ? xstrdup(domain) : NULL;
+    s->again = again;
+    s->cb = cb;
+    s->arg = arg;
+    relay__tlsrpt_names(&s->names);
+    if (strcmp(day, t->day) == 0 && t->loaded)
+        s->mem = json_dumps(t->today, JSON_COMPACT);
+    s->next = t->sends;
+    t->sends = s;
+    log_info("tlsrpt", 0, "send day=%s domain=%s again=%s", s->day, domain ? domain : "*",
+             again ? "yes" : "no");
+    relay__tlsrpt_pool(t, tlsrpt_build_fn, tlsrpt_built, s);
+}
+
+/* ---- the daily pass ------------------------------------------------------- */
+
+/* tlsrpt_daily_done - the pass is over; a domain left unsent is tried again later */
+
+static void tlsrpt_daily_done(void *arg, const char *text)
+{
+    struct relay_tlsrpt *t = arg;
+
+    t->pass_at = (int64_t)time(NULL) + TLSRPT_RETRY_S;
+    if (strstr(text, " not sent: ") == NULL)
+        t->pass_at = 0;                 /* nothing left: the next day's pass */
+}
+
+/* relay__tlsrpt_daily - yesterday's reports once due (and again hourly for failures) */
+
+void relay__tlsrpt_daily(struct relay_tlsrpt *t, int64_t now)
+{
+    char yday[11];
+    int64_t due;
+    struct config *cfg;
+
+    if (t->closing || !t->loaded)
+        return;
+    relay_tlsrpt_day_name(now - 86400, yday);
+    if (strcmp(yday, t->passed) != 0) {          /* a new day to report: when? */
+        cfg = policy_config_current();
+        if (t->rnd == 0)
+            t->rnd = uv_hrtime() | 1;
+        t->rnd = t->rnd * 6364136223846793005ULL + 1442695040888963407ULL;
+        due = relay_tlsrpt_day_start(yday) + 86400
+              + (int64_t)(cfg->transport.tlsrpt_send_delay
+                          ? (t->rnd >> 33) % (cfg->transport.tlsrpt_send_delay / 1000 + 1) : 0);
+        policy_config_unref(cfg);
+        memcpy(t->passed, yday, sizeof(t->passed));
+        t->pass_at = due;
+    }
+    if (t->pass_at == 0 || now < t->pass_at)
+        return;
+    t->pass_at = 0;                     /* running; tlsrpt_daily_done sets a retry */
+    relay_tlsrpt_send(t, yday, NULL, false, tlsrpt_daily_done, t);
+}
+
+/* relay__tlsrpt_send_cancel_all - the close: cancel lookups and transfers */
+
+void relay__tlsrpt_send_cancel_all(struct relay_tlsrpt *t)
+{
+    for (struct tlsrpt_send *s = t->sends; s != NULL; s = s->next) {
+        s->canceled = true;
+        for (size_t i = 0; i < s->nitems; i++) {
+            struct tlsrpt_item *it = &s->items[i];
+
+            for (size_t k = 0; k < it->nuris; k++) {
+                struct tlsrpt_uri *u = &it->uris[k];
+
+                if (u->req != NULL) {
+                    relay_http_cancel(u->req);
+                    u->req = NULL;
+                    tlsrpt_uri_end(it, u->uri, false, "not posted: stopping");
+                }
+            }
+        }
+    }
+}
