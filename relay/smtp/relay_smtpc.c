@@ -355,6 +355,7 @@ void relay__smtpc_connect_next(struct relay_smtpc *c)
     smtpc_plog_start(c);
     c->esmtp = c->pipelining = c->tx_open = false;
     c->starttls_offered = c->tls = c->secured = false;
+    c->tls_verified = c->requiretls_offered = false;
     c->peer_size = 0;
     relay__smtpc_enter_state(c, C_CONNECT);
 }

@@ -366,9 +366,10 @@ void relay__smtpc_tls_ready(struct relay_smtpc *c)
     }
     c->tls = true;
     c->secured = v.secured;
+    c->tls_verified = v.secured;        /* the list's checks passed (REQUIRETLS may go) */
     c->pipelining = false;              /* RFC 3207 4.2: learn the extensions again */
     c->peer_size = 0;
-    c->starttls_offered = false;
+    c->starttls_offered = c->requiretls_offered = false;
     relay__smtpc_send(c, "EHLO %s", c->dest->sc->fqdn);
     tls_conn_flush(c->conn);
     relay__smtpc_enter_state(c, C_EHLO);

@@ -42,6 +42,9 @@ struct relay_smtpc {
     bool    tls;                        /* this connection is in TLS */
     bool    no_tls;                     /* retry this address in plaintext (opportunistic) */
     bool    secured;                    /* domain-secured: the partner checks passed */
+    bool    tls_verified;               /* TLS verified as RFC 8689 4.2.1 wants: domain-
+                                         * secured, or MTA-STS enforce passed (REQUIRETLS) */
+    bool    requiretls_offered;         /* REQUIRETLS in the EHLO reply (inside TLS) */
     uint64_t peer_size;                 /* 0: no SIZE */
     size_t  rcpt_i;                     /* next RCPT reply expected */
     size_t  accepted;                   /* RCPTs accepted in this transaction */
