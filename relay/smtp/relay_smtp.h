@@ -57,6 +57,8 @@ struct relay_dest {
     struct relay_smtpc *idle;           /* connections waiting for a job (smtpc's list) */
     struct tls_ctx *tls_ctx;            /* referenced: our client context, or NULL */
     bool    listed;                     /* domain in tls_send_domain_secure_list (DNS routing) */
+    bool    tls_required_no;            /* its messages say "TLS-Required: No" (RFC 8689
+                                         * 4.2.2; DNS routing): no MTA-STS policy applies */
     const struct relay_dest_ops *ops;   /* the owner's callbacks */
     struct relay_smtp_client *client;   /* the owner's connections */
     void   *owner;                      /* the owner's object (for ops) */
