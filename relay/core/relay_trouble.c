@@ -35,6 +35,11 @@
  *  failure is CONN, or TIMEOUT while connecting.  HANDSHAKE: require_tls:
  *  NEXT_HOST with 5.7.3, else FALLBACK (plaintext to the same address).
  *  TOO_BIG: FAIL the job "552 5.3.4 ...", CONTINUE with the next job.
+ *  REQUIRETLS_TLS / REQUIRETLS_PEER (RFC 8689 4.2.1, a REQUIRETLS message
+ *  that this connection cannot carry): FAIL the job "550 5.7.10 ..." (TLS
+ *  not verified by the domain-secure list or MTA-STS) or "550 5.7.30 ..."
+ *  (no REQUIRETLS in the next hop's EHLO), CONTINUE with the next job; the
+ *  message is never sent without the guarantee.
  *  SHUTDOWN: DEFER the job (no answer counts), FAIL_ALL.
  *  Replies: BANNER, HELO, MAIL: 2xx/3xx CONTINUE, 5xx FAIL_ALL (the job
  *  fails with the reply), else NEXT_HOST.  EHLO: the same, but 5xx is
@@ -306,6 +311,17 @@ static void decide_error(const struct relay_event *ev, struct relay_decision *d)
     case RELAY_E_TOO_BIG:
         decide_set(d, RELAY_O_FAIL, RELAY_SCOPE_JOB, RELAY_H_CONTINUE, T_TOO_BIG);
         d->code = 552;
+        return;
+    case RELAY_E_REQUIRETLS_TLS:        /* RFC 8689 4.2.1 (RFC 5248 X.7.10) */
+    case RELAY_E_REQUIRETLS_PEER:       /* RFC 8689 4.2.1 and 6 (X.7.30) */
+        decide_set(d, RELAY_O_FAIL, RELAY_SCOPE_JOB, RELAY_H_CONTINUE, NULL);
+        d->code = 550;
+        d->text = ev->error == RELAY_E_REQUIRETLS_TLS
+            ? xasprintf("550 5.7.10 REQUIRETLS: the connection to %s is not verified TLS "
+                        "(neither the domain-secure list nor an MTA-STS policy in enforce "
+                        "mode applies); the message was not sent", ev->text ? ev->text : "?")
+            : xasprintf("550 5.7.30 REQUIRETLS support required: %s does not offer "
+                        "REQUIRETLS; the message was not sent", ev->text ? ev->text : "?");
         return;
     case RELAY_E_SHUTDOWN:              /* nothing counts without the dot's reply */
         d->conn_failure = true;

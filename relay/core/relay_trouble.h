@@ -110,6 +110,10 @@ enum relay_error {
     RELAY_E_HANDSHAKE,                  /* the TLS handshake failed; ev.text: the error */
     RELAY_E_TOO_BIG,                    /* the message exceeds the peer's SIZE */
     RELAY_E_SHUTDOWN,                   /* the stop took this connection's job back */
+    /* RFC 8689 4.2.1: a REQUIRETLS message (not a bounce) on a connection
+     * that cannot carry it; ev.text names the host.  FAIL the job, CONTINUE. */
+    RELAY_E_REQUIRETLS_TLS,             /* TLS not verified (list, MTA-STS): 5.7.10 */
+    RELAY_E_REQUIRETLS_PEER,            /* the next hop does not offer REQUIRETLS: 5.7.30 */
 };
 
 struct relay_event {

@@ -247,19 +247,24 @@ static const struct relay_dest_ops qdest_ops = {
 };
 
 /* qmgr_dest_key - the key of a destination: its connector, and the domain
- * when it routes by MX (smart hosts serve every domain alike) */
+ * when it routes by MX (smart hosts serve every domain alike); messages
+ * with "TLS-Required: No" (RFC 8689 4.2.2) to an MX-routed domain have a
+ * destination of their own, the one without MTA-STS policy */
 
-char *qmgr_dest_key(const struct cfg_send *sc, const char *domain)
+char *qmgr_dest_key(const struct cfg_send *sc, const char *domain, bool tls_required_no)
 {
-    return xasprintf("%s\n%s", sc->name, sc->dns_routing ? domain : "");
+    return xasprintf("%s\n%s%s", sc->name, sc->dns_routing ? domain : "",
+                     sc->dns_routing && tls_required_no ? "\ntls-required-no" : "");
 }
 
-/* qmgr_dest_get - the destination for a connector and recipient domain */
+/* qmgr_dest_get - the destination for a connector and recipient domain
+ * (and whether the message says TLS-Required: No) */
 
 struct relay_dest *qmgr_dest_get(struct qmgr *q, struct config *cfg,
-                                    const struct cfg_send *sc, const char *domain)
+                                    const struct cfg_send *sc, const char *domain,
+                                    bool tls_required_no)
 {
-    char *key = qmgr_dest_key(sc, domain);
+    char *key = qmgr_dest_key(sc, domain, tls_required_no);
     struct relay_dest *d;
 
     for (d = q->dests; d != NULL; d = d->next)
@@ -275,6 +280,7 @@ struct relay_dest *qmgr_dest_get(struct qmgr *q, struct config *cfg,
     d->tls_ctx = relay_tls_client_ctx(cfg, sc);
     d->listed = sc->dns_routing && policy_secure_listed(&cfg->transport.send_secure, domain);
     d->tlsrpt = q->tlsrpt;
+    d->tls_required_no = sc->dns_routing && tls_required_no;
     d->ops = &qdest_ops;
     d->client = q->client;
     d->owner = q;
@@ -376,7 +382,7 @@ size_t qmgr_dest_waits(struct qmgr *q, const struct config *cfg, const struct re
         log_mail_domain(domain, sizeof(domain), m->rcpts[i].addr);
         if ((sc = policy_route_select(cfg, domain)) == NULL)
             continue;
-        w = qdest_wait_get(q, qmgr_dest_key(sc, domain));
+        w = qdest_wait_get(q, qmgr_dest_key(sc, domain, m->tls_required_no));
         if (w->pass != q->dwait_pass) {
             w->pass = q->dwait_pass;
             v[n++] = w;

@@ -64,6 +64,8 @@ struct relay_dest {
     bool    sts_stale;                  /* sts is a cached policy a refresh could not renew */
     struct relay_tlsrpt *tlsrpt;        /* borrowed: the owner's TLS-RPT recorder, or NULL
                                          * (relay_tlsrpt_note(d->tlsrpt, ...) takes NULL) */
+    bool    tls_required_no;            /* its messages say "TLS-Required: No" (RFC 8689
+                                         * 4.2.2; DNS routing): no MTA-STS policy applies */
     const struct relay_dest_ops *ops;   /* the owner's callbacks */
     struct relay_smtp_client *client;   /* the owner's connections */
     void   *owner;                      /* the owner's object (for ops) */

@@ -358,7 +358,8 @@ void relay__smtpc_connect_next(struct relay_smtpc *c)
     relay_limits_conn(+1);              /* until TLS_EV_CLOSED */
     smtpc_plog_start(c);
     c->esmtp = c->pipelining = c->tx_open = false;
-    c->starttls_offered = c->tls = c->secured = c->tls_verified = c->policy_logged = false;
+    c->starttls_offered = c->tls = c->secured = c->policy_logged = false;
+    c->tls_verified = c->requiretls_offered = false;
     c->peer_size = 0;
     relay__smtpc_enter_state(c, C_CONNECT);
 }

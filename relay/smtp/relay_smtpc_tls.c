@@ -394,10 +394,8 @@ void relay__smtpc_tls_ready(struct relay_smtpc *c)
         smtpc_secure_fail(c, &v, tls_facts_detail(tf));
         return;
     }
-    if (v.secured) {
-        c->tls_verified = true;
+    if (v.secured)
         relay__smtpc_tlsrpt(c, TLSRPT_NO_POLICY, NULL, NULL);
-    }
     {
         /* RFC 8461 4.2: the subjectAltName dNSNames only, not the CN. */
         size_t skip = have && ci.cn_not_san ? 1 : 0;
@@ -417,9 +415,12 @@ void relay__smtpc_tls_ready(struct relay_smtpc *c)
     relay__smtpc_policy_row(c, tf->version, NULL);
     c->tls = true;
     c->secured = v.secured;
+    /* The list's checks passed, or MTA-STS enforce's did (relay__smtpc_sts_check
+     * set it): REQUIRETLS may go. */
+    c->tls_verified = v.secured || c->tls_verified;
     c->pipelining = false;              /* RFC 3207 4.2: learn the extensions again */
     c->peer_size = 0;
-    c->starttls_offered = false;
+    c->starttls_offered = c->requiretls_offered = false;
     relay__smtpc_send(c, "EHLO %s", c->dest->sc->fqdn);
     tls_conn_flush(c->conn);
     relay__smtpc_enter_state(c, C_EHLO);

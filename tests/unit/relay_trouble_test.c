@@ -152,6 +152,15 @@ static const struct decide_row decide_rows[] = {
     { "too big for the peer", { .stage = RELAY_S_MAIL, .error = RELAY_E_TOO_BIG }, O_BNC,
       S_JOB, H_CONT, "552 5.3.4 Message size exceeds fixed maximum message size", "5.3.4",
       552, false },
+    { "REQUIRETLS, TLS not verified", { .stage = RELAY_S_MAIL, .error = RELAY_E_REQUIRETLS_TLS,
+        .text = "mx.x.test [127.0.0.1:25]" }, O_BNC, S_JOB, H_CONT,
+      "550 5.7.10 REQUIRETLS: the connection to mx.x.test [127.0.0.1:25] is not verified TLS "
+      "(neither the domain-secure list nor an MTA-STS policy in enforce mode applies); the "
+      "message was not sent", "5.7.10", 550, false },
+    { "REQUIRETLS not offered", { .stage = RELAY_S_MAIL, .error = RELAY_E_REQUIRETLS_PEER,
+        .text = "mx.x.test [127.0.0.1:25]" }, O_BNC, S_JOB, H_CONT,
+      "550 5.7.30 REQUIRETLS support required: mx.x.test [127.0.0.1:25] does not offer "
+      "REQUIRETLS; the message was not sent", "5.7.30", 550, false },
     { "job taken back at stop", { .stage = RELAY_S_RCPT, .error = RELAY_E_SHUTDOWN }, O_DEF,
       S_JOB, H_END, "delivery interrupted by shutdown", "4.0.0", 0, true },
     /* Replies. */

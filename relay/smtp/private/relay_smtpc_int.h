@@ -45,8 +45,9 @@ struct relay_smtpc {
     bool    tls;                        /* this connection is in TLS */
     bool    no_tls;                     /* retry this address in plaintext (opportunistic) */
     bool    secured;                    /* domain-secured: the partner checks passed */
-    bool    tls_verified;               /* this conn's TLS is verified: domain-secured, or
-                                         * MTA-STS enforce passed (REQUIRETLS may use it) */
+    bool    tls_verified;               /* TLS verified as RFC 8689 4.2.1 wants: domain-
+                                         * secured, or MTA-STS enforce passed (REQUIRETLS) */
+    bool    requiretls_offered;         /* REQUIRETLS in the EHLO reply (inside TLS) */
     bool    policy_logged;              /* this conn's TLS-policy verdict row is written */
     struct tls_ctx *webpki;             /* referenced: the connector's WebPKI context for
                                          * MTA-STS sessions (taken when first needed), or
