@@ -1,7 +1,8 @@
 /*
  * policy_secure_sts_test.c - the MTA-STS verdicts of policy_secure.c: the
  * RFC 6125 host name match, every step in enforce and testing mode with
- * its RFC 8460 result type, and the queue text.
+ * its RFC 8460 result type, the queue text, and the result types of the
+ * domain-security failures (TLS-RPT for listed domains).
  *
  * Table-driven; every row prints its label so a failure names its row.
  */
@@ -173,12 +174,54 @@ static void test_reply(void **state)
     assert_int_equal(strlen(small), sizeof(small) - 1);
 }
 
+/* test_secure_result - a listed domain's failures carry their RFC 8460 result type */
+
+static void test_secure_result(void **state)
+{
+    static const struct {
+        const char *label;
+        struct policy_outbound f;
+        const char *result;
+    } t[] = {
+        {"disabled: no TLS session judged", {.listed = true}, NULL},
+        {"not offered", {.listed = true, .connector_secure = true}, "starttls-not-supported"},
+        {"refused", {.listed = true, .connector_secure = true, .starttls_offered = true,
+                     .starttls_code = 454}, "starttls-not-supported"},
+        {"handshake", {.listed = true, .connector_secure = true, .starttls_offered = true,
+                       .starttls_code = 220}, "validation-failure"},
+        {"name", {.listed = true, .connector_secure = true, .starttls_offered = true,
+                  .starttls_code = 220, .handshake_ok = true}, "certificate-host-mismatch"},
+        {"untrusted", {.listed = true, .connector_secure = true, .starttls_offered = true,
+                       .starttls_code = 220, .handshake_ok = true, .name_match = true,
+                       .chain = POLICY_CHAIN_UNTRUSTED}, "certificate-not-trusted"},
+        {"expired", {.listed = true, .connector_secure = true, .starttls_offered = true,
+                     .starttls_code = 220, .handshake_ok = true, .name_match = true,
+                     .chain = POLICY_CHAIN_EXPIRED}, "certificate-expired"},
+        {"revoked", {.listed = true, .connector_secure = true, .starttls_offered = true,
+                     .starttls_code = 220, .handshake_ok = true, .name_match = true,
+                     .chain = POLICY_CHAIN_REVOKED}, "validation-failure"},
+        {"secured", {.listed = true, .connector_secure = true, .starttls_offered = true,
+                     .starttls_code = 220, .handshake_ok = true, .name_match = true}, NULL},
+    };
+
+    for (size_t i = 0; i < NELEM(t); i++) {
+        struct policy_out_verdict v = policy_send_secure(&t[i].f, POLICY_OUT_CERT);
+
+        print_message("%s\n", t[i].label);
+        if (t[i].result == NULL)
+            assert_null(v.result);
+        else
+            assert_string_equal(v.result, t[i].result);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_host_match),
         cmocka_unit_test(test_verdicts),
         cmocka_unit_test(test_reply),
+        cmocka_unit_test(test_secure_result),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
