@@ -33,17 +33,34 @@ POLICY_PATH = "/.well-known/mta-sts.txt"
 
 
 # --------------------------------------------------------------------------
+# test programs
+
+def build_program(name):
+    """$DOMSEC_BUILD/tests/NAME, a test driver built by tests/CMakeLists.txt
+    (relay_http_drive, dns_txt_drive)."""
+    build = os.environ.get("DOMSEC_BUILD")
+    if not build:
+        raise AssertionError("DOMSEC_BUILD is not set (needs $DOMSEC_BUILD/tests/%s)" % name)
+    exe = os.path.join(os.path.abspath(build), "tests", name)
+    if not os.access(exe, os.X_OK):
+        raise AssertionError("%s is missing: build the %s target" % (exe, name))
+    return exe
+
+
+# --------------------------------------------------------------------------
 # DNS
 
 def txt(name, *strings):
     """A dnsmasq TXT record: one record of name whose character-strings are `strings`
     (a string longer than 255 bytes is split into several, as RFC 7208 3.3 readers
-    concatenate them).  Each string is quoted, so commas and semicolons stay in it."""
-    parts = []
+    concatenate them).  Given as raw RDATA (--dns-rr): dnsmasq's --txt-record splits at
+    every comma and takes quotes literally on the command line."""
+    rdata = b""
     for s in strings:
-        chunks = [s[i:i + 255] for i in range(0, len(s), 255)] or [""]
-        parts += ['"%s"' % c.replace("\\", "\\\\").replace('"', '\\"') for c in chunks]
-    return "--txt-record=%s,%s" % (name, ",".join(parts))
+        b = s.encode()
+        for c in [b[i:i + 255] for i in range(0, len(b), 255)] or [b""]:
+            rdata += bytes([len(c)]) + c
+    return "--dns-rr=%s,16,%s" % (name, rdata.hex())
 
 
 def sts_policy(mode, mxs, max_age, version="STSv1", eol="\r\n"):

@@ -9,27 +9,17 @@ arrives with its body and Content-Type; callbacks never run inside the starting 
 cancel and close call no callback, and the loop closes cleanly every time."""
 
 import json
-import os
 import subprocess
 import tempfile
 import unittest
 
 from pki import PkiMixin
-from sts_peers import POLICY_PATH, PolicyServer, Response, server_cert, sts_policy
+from sts_peers import (POLICY_PATH, PolicyServer, Response, build_program, server_cert,
+                       sts_policy)
 
 IP = "127.0.0.65"
 HOST = "mta-sts.woodgrove.test"
 URL = "https://%s%s" % (HOST, POLICY_PATH)
-
-
-def driver():
-    build = os.environ.get("DOMSEC_BUILD")
-    if not build:
-        raise AssertionError("DOMSEC_BUILD is not set (needs $DOMSEC_BUILD/tests/relay_http_drive)")
-    exe = os.path.join(os.path.abspath(build), "tests", "relay_http_drive")
-    if not os.access(exe, os.X_OK):
-        raise AssertionError("%s is missing: build the relay_http_drive target" % exe)
-    return exe
 
 
 class RelayHttpTest(PkiMixin, unittest.TestCase):
@@ -45,7 +35,7 @@ class RelayHttpTest(PkiMixin, unittest.TestCase):
 
     def fetch(self, *args, url=URL, addr=IP, ca="default", expect_callbacks=1):
         """Run the driver; returns (results, summary) after checking the contract."""
-        argv = [driver()]
+        argv = [build_program("relay_http_drive")]
         if ca == "default":
             ca = self.p("trusted-ca.pem")
         if ca:
