@@ -49,14 +49,17 @@ class MtaStsPolicyTest(PkiMixin, DeliveryTestCase):
     def web(self, policy):
         return PolicyServer(self, WEB_IP, {POLICY_HOST: policy}, *self.web_cert)
 
-    def relay(self):
+    def relay(self, mta_sts="yes"):
         """domsecd trusting the test PKI for MTA-STS; connections are not kept idle, so
         every message makes a new destination and a new policy lookup."""
         ca = os.path.join(self.tmpdir(), "webpki.pem")
         shutil.copy(self.p("trusted-ca.pem"), ca)
         os.chmod(ca, 0o644)
+        internet = ("Internet", {"address_spaces": "*", "dns_routing": "yes",
+                                 "port": str(self.P), "mta_sts": mta_sts})
         return self.start_relay(transport={"mta_sts_trusted_ca_file": ca,
-                                           "connection_cache_time": "0"})
+                                           "connection_cache_time": "0"},
+                                sends=[internet], internet=False)
 
     def tmpdir(self):
         d = tempfile.mkdtemp(prefix="domsec-sts-")
@@ -175,6 +178,22 @@ class MtaStsPolicyTest(PkiMixin, DeliveryTestCase):
         self.deliver(d, sink)
         self.sts_line(d, "refreshed", "1", "testing")
         self.assertEqual(len(web.gets(POLICY_HOST)), 2)
+
+
+    def test_connector_without_mta_sts_asks_nothing(self):
+        # An enforce policy the MX does not match: with mta_sts = no it is never asked
+        # for (no TXT query, no fetch) and the mail goes out.
+        self.start_dns(*self.records("1"))
+        web = self.web(sts_policy("enforce", ["mx.other.test"], 86400))
+        sink = self.sink(MX_IP)
+        d = self.relay(mta_sts="no")
+        self.deliver(d, sink)
+        self.assertEqual(web.requests(), [])
+        # dnsmasq logs every query: the MX query is there, the TXT query is not.
+        wait_until(lambda: "query[MX] %s" % DOMAIN in self.dns.output(), 10,
+                   "dnsmasq's log of the MX query")
+        self.assertNotIn("_mta-sts." + DOMAIN, self.dns.output())
+        self.assertNotIn("mta-sts domain=", d.log())
 
 
 if __name__ == "__main__":
