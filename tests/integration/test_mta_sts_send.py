@@ -72,6 +72,8 @@ class MtaStsSendTest(PkiMixin, DeliveryTestCase):
                                 mta_sts_trusted_ca_file=self.p("trusted-ca.pem"), **transport)
         if listed:
             tr["tls_send_domain_secure_list"] = DOMAIN
+        else:                           # the partners' anchors are not MTA-STS's: the rogue
+            tr["trusted_ca_file"] = self.p("rogue.pem")         # root would pass there
         return self.start_relay(internet=False, transport=tr, sends=[(
             "Internet", {"address_spaces": "*", "dns_routing": "yes", "port": str(port),
                          "fqdn": "mail.contoso.test",
@@ -93,6 +95,16 @@ class MtaStsSendTest(PkiMixin, DeliveryTestCase):
         self.assertFalse([c for c in cmds if c.upper().startswith(("MAIL", "RCPT", "DATA"))],
                          cmds)
         self.assertNotRegex(m.log(), r"queued id=")
+
+    def tlsrpt_policy(self, a):
+        """DOMAIN's policy record in a's TLS-RPT day file (written at the stop)."""
+        files = glob.glob(os.path.join(a.queue_dir, "tlsrpt", "*.json"))
+        self.assertEqual(len(files), 1, files)
+        with open(files[0]) as f:
+            day = json.load(f)
+        pol = [p for p in day["policies"] if p["policy"]["policy-domain"] == DOMAIN]
+        self.assertEqual(len(pol), 1, day)
+        return pol[0]
 
     def audit_policies(self, a):
         """`domsec log audit --format json` over a's logs: DOMAIN's policies counts."""
@@ -123,10 +135,10 @@ class MtaStsSendTest(PkiMixin, DeliveryTestCase):
                       % (DOMAIN, MX_HOST), self.policy_rows(a))
         self.assertEqual(self.audit_policies(a), {"mta-sts enforce: verified": 1})
         # The day's TLS-RPT file counts the session as a success of the sts policy.
-        day = json.load(open(glob.glob(os.path.join(a.queue_dir, "tlsrpt", "*.json"))[0]))
-        pol = [p for p in day["policies"] if p["policy"]["policy-domain"] == DOMAIN]
-        self.assertEqual(pol[0]["policy"]["policy-type"], "sts", pol)
-        self.assertEqual(pol[0]["summary"]["total-successful-session-count"], 1, pol)
+        pol = self.tlsrpt_policy(a)
+        self.assertEqual(pol["policy"]["policy-type"], "sts", pol)
+        self.assertEqual(pol["summary"]["total-successful-session-count"], 1, pol)
+        self.assertEqual(pol["summary"]["total-failure-session-count"], 0, pol)
 
     def refused(self, m, port, result, why):
         """Enforce: one MX that fails with result; deferred, never plaintext."""
@@ -147,6 +159,9 @@ class MtaStsSendTest(PkiMixin, DeliveryTestCase):
                                      % (re.escape(DOMAIN), re.escape(MX_HOST), result), r)
                             for r in rows), rows)
         self.assertEqual(set(self.audit_policies(a)), {"mta-sts enforce: failed: " + result})
+        pol = self.tlsrpt_policy(a)
+        self.assertEqual(pol["summary"]["total-successful-session-count"], 0, pol)
+        self.assertEqual({f["result-type"] for f in pol["failure-details"]}, {result}, pol)
         return a
 
     def test_enforce_wrong_name_certificate_is_deferred_never_plaintext(self):
@@ -197,11 +212,11 @@ class MtaStsSendTest(PkiMixin, DeliveryTestCase):
         self.assertEqual(a.stop(), 0)
         self.assertEqual(self.audit_policies(a),
                          {"mta-sts testing: failed: certificate-host-mismatch": 1})
-        day = json.load(open(glob.glob(os.path.join(a.queue_dir, "tlsrpt", "*.json"))[0]))
-        pol = [p for p in day["policies"] if p["policy"]["policy-domain"] == DOMAIN]
-        self.assertEqual(pol[0]["summary"]["total-failure-session-count"], 1, pol)
-        self.assertEqual([f["result-type"] for f in pol[0]["failure-details"]],
+        pol = self.tlsrpt_policy(a)
+        self.assertEqual(pol["summary"]["total-failure-session-count"], 1, pol)
+        self.assertEqual([f["result-type"] for f in pol["failure-details"]],
                          ["certificate-host-mismatch"], pol)
+        self.assertEqual(pol["failure-details"][0]["receiving-mx-hostname"], MX_HOST, pol)
 
     # --- precedence ---------------------------------------------------------------
     def test_listed_domain_wins_over_mta_sts(self):
