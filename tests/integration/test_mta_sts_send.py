@@ -61,10 +61,13 @@ class MtaStsSendTest(PkiMixin, DeliveryTestCase):
         d.start()
         return d
 
-    def relay(self, port, mx_names=(MX_HOST,), listed=False, **transport):
-        """Our relay: DNS gives DOMAIN's MX (mx_names on MX_IP) and _mta-sts TXT; [send
-        Internet] delivers by DNS on port; MTA-STS anchors = the test CA."""
-        recs = [txt("_mta-sts." + DOMAIN, "v=STSv1; id=20261207"), host(POLICY_HOST, WEB_IP)]
+    def relay(self, port, mx_names=(MX_HOST,), listed=False, policy=True, **transport):
+        """Our relay: DNS gives DOMAIN's MX (mx_names on MX_IP) and, with policy, its
+        _mta-sts TXT; [send Internet] delivers by DNS on port; MTA-STS anchors = the
+        test CA."""
+        recs = [host(POLICY_HOST, WEB_IP)]
+        if policy:
+            recs.append(txt("_mta-sts." + DOMAIN, "v=STSv1; id=20261207"))
         for i, n in enumerate(mx_names):
             recs += [mx(DOMAIN, n, 10 * (i + 1)), host(n, MX_IP)]
         self.start_dns(*recs)
@@ -217,6 +220,39 @@ class MtaStsSendTest(PkiMixin, DeliveryTestCase):
         self.assertEqual([f["result-type"] for f in pol["failure-details"]],
                          ["certificate-host-mismatch"], pol)
         self.assertEqual(pol["failure-details"][0]["receiving-mx-hostname"], MX_HOST, pol)
+
+    def test_testing_mode_without_starttls_delivers_in_plaintext_and_notes_it(self):
+        self.policy_web(mode="testing")
+        peer = self.peer(MX_IP)                          # no STARTTLS
+        a = self.relay(self.P)
+        qid = self.submit(a, ["<u@%s>" % DOMAIN])
+        self.wait_delivered(a, qid, "<u@%s>" % DOMAIN, timeout=30)
+        self.assertEqual([t.rcpts for t in peer.txns if t.ok], [["<u@%s>" % DOMAIN]])
+        self.assertEqual(a.stop(), 0)
+        self.assertEqual(self.policy_rows(a), [
+            "MTA-STS policy of '%s' (testing, id 20261207): %s failed: starttls-not-supported "
+            "(STARTTLS was not offered); delivering without the policy" % (DOMAIN, MX_HOST)])
+        self.assertEqual(self.audit_policies(a),
+                         {"mta-sts testing: failed: starttls-not-supported": 1})
+        pol = self.tlsrpt_policy(a)
+        self.assertEqual([f["result-type"] for f in pol["failure-details"]],
+                         ["starttls-not-supported"], pol)
+
+    # --- no policy ------------------------------------------------------------------
+    def test_no_policy_is_opportunistic_and_says_so(self):
+        web = self.policy_web()                          # served, but no TXT record points to it
+        peer = self.peer(MX_IP)                          # no STARTTLS
+        a = self.relay(self.P, policy=False)
+        qid = self.submit(a, ["<u@%s>" % DOMAIN])
+        self.wait_delivered(a, qid, "<u@%s>" % DOMAIN, timeout=30)
+        self.assertEqual(a.stop(), 0)
+        self.assertEqual(web.requests(), [])
+        self.assertEqual(self.policy_rows(a), [])
+        rows = [r[8] for r in a.plog_rows("SEND") if r[8].startswith("Opportunistic TLS for")]
+        self.assertEqual(rows, ["Opportunistic TLS for '%s' (no domain-secure or MTA-STS policy): "
+                                "plaintext to %s (STARTTLS not offered)" % (DOMAIN, MX_HOST)])
+        self.assertEqual(self.audit_policies(a), {"opportunistic: plaintext": 1})
+        self.assertEqual(len(peer.txns), 1)
 
     # --- precedence ---------------------------------------------------------------
     def test_listed_domain_wins_over_mta_sts(self):
