@@ -438,6 +438,34 @@ static void html_traffic(FILE *fp, const char *id, const struct log_audit_partne
     fputs("</tbody></table></div>\n", fp);
 }
 
+/* html_policies - send sessions per domain by the TLS policy that applied
+ * and its verdict (partners, then the others); false when there are none */
+
+static bool html_policies(FILE *fp, const struct log_audit_result *r)
+{
+    bool any = false;
+
+    for (size_t i = 0; i < r->npartners + r->nothers; i++) {
+        const struct log_audit_partner *p = i < r->npartners ? &r->partners[i]
+            : &r->others[i - r->npartners];
+
+        for (size_t k = 0; k < p->npolicies; k++) {
+            if (!any)
+                fputs("<div class=wide><table id=policies>\n<thead><tr><th>Domain</th>"
+                      "<th>Policy: verdict</th><th class=n>Sessions</th></tr></thead>\n"
+                      "<tbody>\n", fp);
+            any = true;
+            fputs("<tr>", fp);
+            domsec_html_cell(fp, "nw", p->domain);
+            domsec_html_cell(fp, "nw", p->policies[k].name);
+            fprintf(fp, "<td class=n>%llu</td></tr>\n", (unsigned long long)p->policies[k].count);
+        }
+    }
+    if (any)
+        fputs("</tbody></table></div>\n", fp);
+    return any;
+}
+
 /* html_charts - secured vs not vs refused over the range: all partners
  * (the sum of theirs: the result's own buckets count non-partner traffic
  * too), then each partner */
@@ -490,6 +518,12 @@ void domsec_log_html(FILE *fp, const struct log_audit_result *r)
     if (r->nothers)
         html_traffic(fp, "others", r->others, r->nothers, false);
     else
+        fputs("<p>None.</p>\n", fp);
+    fputs("<h2>Outbound TLS policies</h2>\n<p class=dim>Each send session under the policy "
+          "that applied to its domain (domain-secure, MTA-STS enforce or testing, "
+          "opportunistic) and its verdict; an MTA-STS failure names its RFC 8460 result "
+          "type.</p>\n", fp);
+    if (!html_policies(fp, r))
         fputs("<p>None.</p>\n", fp);
     html_charts(fp, r);
     domsec_log_html_certs(fp, r);

@@ -109,11 +109,16 @@ class MtaStsSendTest(PkiMixin, DeliveryTestCase):
         self.assertEqual(len(pol), 1, day)
         return pol[0]
 
-    def audit_policies(self, a):
-        """`domsec log audit --format json` over a's logs: DOMAIN's policies counts."""
-        p = subprocess.run([DOMSEC, "-c", a.config_path, "log", "audit", "--format", "json",
+    def audit(self, a, fmt):
+        """`domsec log audit --format fmt` over a's logs (exit 1: it has warnings)."""
+        p = subprocess.run([DOMSEC, "-c", a.config_path, "log", "audit", "--format", fmt,
                             a.logs_dir], capture_output=True, text=True, timeout=60)
         self.assertIn(p.returncode, (0, 1), p.stderr)
+        return p
+
+    def audit_policies(self, a):
+        """`domsec log audit --format json` over a's logs: DOMAIN's policies counts."""
+        p = self.audit(a, "json")
         r = json.loads(p.stdout)
         for d in r["partners"] + r["others"]:
             if d["domain"] == DOMAIN:
@@ -137,6 +142,14 @@ class MtaStsSendTest(PkiMixin, DeliveryTestCase):
         self.assertIn("MTA-STS policy of '%s' (enforce, id 20261207): certificate verified for %s"
                       % (DOMAIN, MX_HOST), self.policy_rows(a))
         self.assertEqual(self.audit_policies(a), {"mta-sts enforce: verified": 1})
+        self.assertRegex(self.audit(a, "table").stdout,
+                         r"\n  %s\s+1  mta-sts enforce: verified\n" % re.escape(DOMAIN))
+        self.assertRegex(self.audit(a, "csv").stdout,
+                         r"\npolicy,%s,mta-sts enforce: verified,1\r?\n" % re.escape(DOMAIN))
+        html = self.audit(a, "html").stdout
+        table = html[html.index("<table id=policies>"):]
+        text = " ".join(re.sub(r"<[^>]+>", " ", table[:table.index("</table>")]).split())
+        self.assertIn("%s mta-sts enforce: verified 1" % DOMAIN, text)
         # The day's TLS-RPT file counts the session as a success of the sts policy.
         pol = self.tlsrpt_policy(a)
         self.assertEqual(pol["policy"]["policy-type"], "sts", pol)
