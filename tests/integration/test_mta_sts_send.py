@@ -16,11 +16,12 @@ import glob
 import json
 import os
 import re
+import ssl
 import subprocess
 import unittest
 
-from domsec_harness import Daemon
-from peers import DeliveryTestCase, RX_ID, host, mx
+from domsec_harness import Daemon, queued_id
+from peers import DELIVERY_TRANSPORT, SENDER, DeliveryTestCase, RX_ID, host, mx
 from pki import PkiMixin
 from sts_peers import PolicyServer, server_cert, sts_policy, txt
 
@@ -61,7 +62,8 @@ class MtaStsSendTest(PkiMixin, DeliveryTestCase):
         d.start()
         return d
 
-    def relay(self, port, mx_names=(MX_HOST,), listed=False, policy=True, **transport):
+    def relay(self, port, mx_names=(MX_HOST,), listed=False, policy=True, hub=None,
+              **transport):
         """Our relay: DNS gives DOMAIN's MX (mx_names on MX_IP) and, with policy, its
         _mta-sts TXT; [send Internet] delivers by DNS on port; MTA-STS anchors = the
         test CA."""
@@ -77,10 +79,18 @@ class MtaStsSendTest(PkiMixin, DeliveryTestCase):
             tr["tls_send_domain_secure_list"] = DOMAIN
         else:                           # the partners' anchors are not MTA-STS's: the rogue
             tr["trusted_ca_file"] = self.p("rogue.pem")         # root would pass there
-        return self.start_relay(internet=False, transport=tr, sends=[(
-            "Internet", {"address_spaces": "*", "dns_routing": "yes", "port": str(port),
-                         "fqdn": "mail.contoso.test",
-                         "domain_secure_enabled": "yes" if listed else "no"})])
+        sends = [("Internet", {"address_spaces": "*", "dns_routing": "yes", "port": str(port),
+                               "fqdn": "mail.contoso.test",
+                               "domain_secure_enabled": "yes" if listed else "no"})]
+        if hub is None:
+            return self.start_relay(internet=False, transport=tr, sends=sends)
+        full = dict(DELIVERY_TRANSPORT)         # a Hub connector of our own (hub's keys)
+        full.update(tr)
+        d = Daemon(self, connectors=[("Hub", dict({"permission": "internal"}, **hub))],
+                   transport=full, sends=sends,
+                   dns={"servers": "127.0.0.1:%d" % self.dns.port, "timeout": "1s"})
+        d.start()
+        return d
 
     # --- what happened --------------------------------------------------------
     def wait_deferred(self, a, qid):
@@ -212,6 +222,29 @@ class MtaStsSendTest(PkiMixin, DeliveryTestCase):
         self.wait_delivered(a, qid, "<u@%s>" % DOMAIN, timeout=30)
         self.assertEqual(a.stop(), 0)
         self.assertEqual(self.audit_policies(a), {"mta-sts enforce: verified": 1})
+
+    def test_enforce_counts_as_verified_tls_for_requiretls(self):
+        # RFC 8689 4.2.1: MTA-STS enforce that passed is verified TLS, so a REQUIRETLS
+        # message goes out (MAIL FROM ... REQUIRETLS) to the MX, which keeps the flag.
+        self.policy_web()
+        m = self.mx_daemon()
+        a = self.relay(m.port, hub={"fqdn": "mail.contoso.test", "auth_mechanism": "tls"})
+        c = a.session(fqdn="mail.contoso.test")
+        self.assertEqual(c.cmd("STARTTLS").code, 220)
+        c.sock = ssl.create_default_context(cafile=self.p("trusted-ca.pem")).wrap_socket(
+            c.sock, server_hostname="mail.contoso.test")
+        self.assertIn("250-REQUIRETLS", c.ehlo().lines)
+        qid = queued_id(c.transaction(SENDER, ["<u@%s>" % DOMAIN],
+                                      b"Subject: requiretls\r\n\r\nsecret\r\n",
+                                      mail_params=" REQUIRETLS"), fqdn="mail.contoso.test")
+        c.close()
+        self.wait_delivered(a, qid, "<u@%s>" % DOMAIN, timeout=30)
+        m.wait_log(m.prefix() + r"info smtpd \S+ queued id=%s from=\S+ nrcpt=1 size=\d+ "
+                   r"requiretls=yes$" % RX_ID)
+        self.assertEqual(a.stop(), 0)
+        mails = [r[7] for r in a.plog_rows("SEND") if r[6] == ">" and r[7].startswith("MAIL")]
+        self.assertEqual(len(mails), 1, mails)
+        self.assertRegex(mails[0], r"^MAIL FROM:%s( SIZE=\d+)? REQUIRETLS$" % re.escape(SENDER))
 
     # --- testing ----------------------------------------------------------------
     def test_testing_mode_delivers_and_notes_the_failure(self):
