@@ -62,6 +62,8 @@ struct relay_dest {
                                          * testing or enforce) found by the last lookup,
                                          * or NULL (none, listed, mta_sts = no, smart hosts) */
     bool    sts_stale;                  /* sts is the cached policy: its refresh failed */
+    const char *sts_failure;            /* static: the RFC 8460 result type of the last
+                                         * lookup's failed fetch or parse (TLS-RPT), or NULL */
     bool    sts_checked;                /* owner's: this resolution looked the policy up */
     const struct relay_dest_ops *ops;   /* the owner's callbacks */
     struct relay_smtp_client *client;   /* the owner's connections */
