@@ -78,6 +78,10 @@ struct relay_sts_lookup *relay_sts_lookup(struct relay_sts *s, const char *domai
 /* cb is not called; l is freed (forget it).  Not from inside a callback of a
  * lookup of the same domain (its own included). */
 void    relay_sts_cancel(struct relay_sts_lookup *l);
+/* At most max_domains policies in memory (default RELAY_STS_MAX_DOMAINS; tests lower it). */
+void    relay_sts_limit(struct relay_sts *s, size_t max_domains);
+/* Cache file reads and writes in flight on the pool (tests wait for 0). */
+unsigned relay_sts_io_pending(const struct relay_sts *s);
 /* End every lookup (RELAY_STS_CANCELED), free all, then done(arg), always later. */
 void    relay_sts_close(struct relay_sts *s, void (*done)(void *), void *arg);
 /* "none", "ok", "stale", "failed", "canceled" */

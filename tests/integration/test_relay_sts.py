@@ -10,6 +10,7 @@ mode none answers "none"; the close answers every lookup still waiting with
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -38,10 +39,12 @@ class RelayStsTest(PkiMixin, unittest.TestCase):
         self.dns = Dns(self, recs + [host(POLICY_HOST, WEB_IP)])
         return PolicyServer(self, WEB_IP, {POLICY_HOST: policy}, *(cert or self.good))
 
-    def drive(self, *domains, rounds=1, close_after=None, cache="-"):
+    def drive(self, *domains, rounds=1, close_after=None, cache="-", max_domains=None):
         argv = [build_program("relay_sts_drive")]
         if close_after is not None:
             argv += ["--close-after", str(close_after)]
+        if max_domains is not None:
+            argv += ["--max-domains", str(max_domains)]
         argv += ["--rounds", str(rounds), "127.0.0.1:%d" % self.dns.port,
                  self.p("trusted-ca.pem"), cache] + list(domains)
         r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=90)
@@ -69,6 +72,30 @@ class RelayStsTest(PkiMixin, unittest.TestCase):
         # The cache file was written (the directory made on the way).
         with open(os.path.join(cache, "sub", DOMAIN), newline="") as f:
             self.assertIn("\nid: 7\n", f.read())
+
+    def test_memory_bound_reads_evicted_policies_back_from_disk(self):
+        # Three domains, room for two in memory: in the second round those that had
+        # to leave are read back from their files (result=loaded), none fetched again.
+        names = ["a.fab.test", "b.fab.test", "c.fab.test"]
+        cert = server_cert(self.pki, "sts-fab-abc", ["mta-sts." + n for n in names])
+        recs = []
+        for n in names:
+            recs += [txt("_mta-sts." + n, "v=STSv1; id=%s;" % n[0]), host("mta-sts." + n, WEB_IP)]
+        self.dns = Dns(self, recs)
+        web = PolicyServer(self, WEB_IP, {"mta-sts." + n: sts_policy("testing", ["mx." + n], 600)
+                                          for n in names}, *cert)
+        cache = tempfile.mkdtemp(prefix="domsec-stscache-")
+        self.addCleanup(shutil.rmtree, cache, True)
+        results, log = self.drive(*names, rounds=2, cache=cache, max_domains=2)
+        for res in results:
+            self.assertEqual((res["status"], res["id"]), ("ok", res["domain"][0]), res)
+        self.assertEqual(sorted(r.host for r in web.gets()), ["mta-sts." + n for n in names])
+        self.assertEqual(log.count("result=fetched"), 3, log)
+        # Round 1 made them in the order a, b, c (c most recently used); round 2 (after
+        # the files are written) uses a: b leaves; b comes back from its file: c leaves;
+        # c comes back.  An entry in use never leaves.
+        loaded = re.findall(r"mta-sts domain=(\S+) id=\S+ mode=testing result=loaded", log)
+        self.assertEqual(sorted(loaded), ["b.fab.test", "c.fab.test"], log)   # pool order
 
     def check_failure(self, web_policy, failure, why_part, cert=None):
         web = self.world(web_policy, cert=cert)

@@ -2,12 +2,15 @@
  * relay_sts_drive.c - relay/sts/ (the MTA-STS policy cache) on one libuv
  * loop for test_relay_sts.py, with a real resolver and HTTP client.
  *
- *   relay_sts_drive [--close-after MS] [--rounds N] SERVER CA_FILE CACHE_DIR DOMAIN...
+ *   relay_sts_drive [--close-after MS] [--rounds N] [--max-domains N] SERVER CA_FILE
+ *                   CACHE_DIR DOMAIN...
  *
  * Starts a lookup of every DOMAIN at once (a domain given twice: two
  * concurrent lookups), on resolver SERVER ("ip:port"), trusting CA_FILE for
- * the policy hosts, caching in CACHE_DIR ("-": memory only); with --rounds,
- * every lookup is made again when the previous round has answered.  Prints
+ * the policy hosts, caching in CACHE_DIR ("-": memory only) and at most
+ * --max-domains policies in memory (relay_sts_limit); with --rounds,
+ * every lookup is made again when the previous round has answered and the
+ * cache's file work is done (relay_sts_io_pending, polled every 5 ms).  Prints
  * one JSON object per callback ({"round", "domain", "status", "mode", "id",
  * "mx", "failure", "why", "sync"}), then closes the cache (at once after the
  * last round, or after MS with --close-after: lookups still waiting answer
@@ -32,10 +35,11 @@ static const char *ca_file;
 static struct relay_sts *sts;
 static struct relay_http *http;
 static struct dns_resolver *resolver;
-static uv_timer_t close_timer;
+static uv_timer_t close_timer, settle_timer;
 static bool closing;
 
 static void start_round(void);
+static void on_settle(uv_timer_t *t);
 
 /* on_closed - the cache is gone */
 
@@ -56,7 +60,19 @@ static void close_all(void)
     closing = true;
     uv_timer_stop(&close_timer);
     uv_close((uv_handle_t *)&close_timer, NULL);
+    uv_close((uv_handle_t *)&settle_timer, NULL);
     relay_sts_close(sts, on_closed, NULL);
+}
+
+/* on_settle - the next round, once no cache file work is in flight */
+
+static void on_settle(uv_timer_t *t)
+{
+    if (relay_sts_io_pending(sts) > 0)
+        return;
+    uv_timer_stop(t);
+    round_no++;
+    start_round();
 }
 
 /* on_result - print one result */
@@ -85,8 +101,7 @@ static void on_result(void *arg, const struct relay_sts_result *res)
     json_decref(o);
     if (pending == 0 && !closing) {
         if (round_no < rounds) {
-            round_no++;
-            start_round();
+            uv_timer_start(&settle_timer, on_settle, 0, 5);
         } else if (!uv_is_active((uv_handle_t *)&close_timer)) {
             close_all();
         }
@@ -121,7 +136,7 @@ int main(int argc, char **argv)
     uv_loop_t loop;
     uv_timer_t watchdog;
     const char *err = NULL;
-    long close_after = -1;
+    long close_after = -1, max_domains = 0;
     int i = 1, rc;
 
     for (; i + 1 < argc && strncmp(argv[i], "--", 2) == 0; i += 2) {
@@ -129,10 +144,12 @@ int main(int argc, char **argv)
             close_after = strtol(argv[i + 1], NULL, 10);
         else if (strcmp(argv[i], "--rounds") == 0)
             rounds = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--max-domains") == 0)
+            max_domains = strtol(argv[i + 1], NULL, 10);
     }
     if (argc - i < 4) {
-        fprintf(stderr, "usage: relay_sts_drive [--close-after MS] [--rounds N] SERVER CA_FILE "
-                "CACHE_DIR DOMAIN...\n");
+        fprintf(stderr, "usage: relay_sts_drive [--close-after MS] [--rounds N] "
+                "[--max-domains N] SERVER CA_FILE CACHE_DIR DOMAIN...\n");
         return 2;
     }
     log_init("relay_sts_drive", LOG_INFO);
@@ -141,6 +158,7 @@ int main(int argc, char **argv)
     uv_timer_start(&watchdog, on_watchdog, 60000, 0);
     uv_unref((uv_handle_t *)&watchdog);
     uv_timer_init(&loop, &close_timer);
+    uv_timer_init(&loop, &settle_timer);
     if ((resolver = dns_resolver_new(&loop, argv[i], 1000, &err)) == NULL) {
         fprintf(stderr, "relay_sts_drive: %s\n", err);
         return 1;
@@ -150,6 +168,8 @@ int main(int argc, char **argv)
     ca_file = argv[i + 1];
     sts = relay_sts_new(&loop, &resolver, http, strcmp(argv[i + 2], "-") ? argv[i + 2] : NULL,
                         NULL);
+    if (max_domains > 0)
+        relay_sts_limit(sts, (size_t)max_domains);
     domains = argv + i + 3;
     ndomains = argc - i - 3;
     if (close_after >= 0)
