@@ -242,6 +242,7 @@ static void qdest_sts_done(void *arg, const struct relay_sts_result *res)
     policy_sts_unref(d->sts);
     d->sts = res->policy != NULL ? policy_sts_ref(res->policy) : NULL;
     d->sts_stale = res->status == RELAY_STS_STALE;
+    d->sts_failure = res->failure;      /* static strings */
     qdest_resolve(q, d);                /* the stop (CANCELED included): SHUTDOWN there */
 }
 

@@ -435,15 +435,18 @@ void relay__sts_io_done(struct sts_entry *e)
         sts_step(e);
 }
 
-/* sts_evict - keep at most RELAY_STS_MAX_DOMAINS entries: idle ones from the LRU end */
+/* sts_evict - keep at most s->max_entries entries: idle ones from the LRU end (an
+ * entry in use stays; the bound is met again at a later lookup) */
 
 static void sts_evict(struct relay_sts *s)
 {
     struct sts_entry *e = s->entries;
 
+    if (s->nentries <= s->max_entries)
+        return;
     while (e != NULL && e->next != NULL)
         e = e->next;                    /* the least recently used */
-    while (e != NULL && s->nentries > RELAY_STS_MAX_DOMAINS) {
+    while (e != NULL && s->nentries > s->max_entries) {
         struct sts_entry *prev = e->prev;
 
         if (sts_idle(e) && !e->dirty)
@@ -545,9 +548,24 @@ struct relay_sts *relay_sts_new(uv_loop_t *loop, struct dns_resolver *const *res
     s->http = http;
     s->cache_dir = cache_dir ? xstrdup(cache_dir) : NULL;
     s->now_ms = now_ms ? now_ms : sts_wall_ms;
+    s->max_entries = RELAY_STS_MAX_DOMAINS;
     uv_timer_init(loop, &s->later);
     s->later.data = s;
     return s;
+}
+
+/* relay_sts_limit - a lower bound on the policies in memory */
+
+void relay_sts_limit(struct relay_sts *s, size_t max_domains)
+{
+    s->max_entries = max_domains > 0 ? max_domains : 1;
+}
+
+/* relay_sts_io_pending - pool work in flight */
+
+unsigned relay_sts_io_pending(const struct relay_sts *s)
+{
+    return s->io;
 }
 
 /* sts_closed - the timer is closed: free everything */

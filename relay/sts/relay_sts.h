@@ -44,10 +44,12 @@ struct relay_sts_result {
     enum relay_sts_status status;
     struct sts_policy *policy;          /* borrowed (ref to keep); only with OK / STALE;
                                          * its mode is testing or enforce */
-    const char *failure;                /* RFC 8460 result type of a failed fetch or parse
-                                         * (sts-policy-fetch-error, sts-policy-invalid,
-                                         * sts-webpki-invalid), also with STALE; or NULL */
-    const char *why;                    /* a short text for logs, or NULL */
+    const char *failure;                /* static: RFC 8460 result type of a failed fetch
+                                         * or parse (sts-policy-fetch-error,
+                                         * sts-policy-invalid, sts-webpki-invalid), also
+                                         * with STALE; or NULL */
+    const char *why;                    /* a short text for logs (valid during the
+                                         * callback), or NULL */
 };
 
 typedef void relay_sts_cb(void *arg, const struct relay_sts_result *res);
@@ -73,8 +75,13 @@ struct relay_sts *relay_sts_new(uv_loop_t *loop, struct dns_resolver *const *res
  */
 struct relay_sts_lookup *relay_sts_lookup(struct relay_sts *s, const char *domain,
                                           const char *ca_file, relay_sts_cb *cb, void *arg);
-/* cb is not called; l is freed (forget it).  Not from inside its own cb. */
+/* cb is not called; l is freed (forget it).  Not from inside a callback of a
+ * lookup of the same domain (its own included). */
 void    relay_sts_cancel(struct relay_sts_lookup *l);
+/* At most max_domains policies in memory (default RELAY_STS_MAX_DOMAINS; tests lower it). */
+void    relay_sts_limit(struct relay_sts *s, size_t max_domains);
+/* Cache file reads and writes in flight on the pool (tests wait for 0). */
+unsigned relay_sts_io_pending(const struct relay_sts *s);
 /* End every lookup (RELAY_STS_CANCELED), free all, then done(arg), always later. */
 void    relay_sts_close(struct relay_sts *s, void (*done)(void *), void *arg);
 /* "none", "ok", "stale", "failed", "canceled" */

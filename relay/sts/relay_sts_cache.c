@@ -54,6 +54,7 @@ static struct sts_io *io_new(struct sts_entry *e)
     io->name = xstrdup(e->domain);
     io->work.data = io;
     e->io++;
+    e->s->io++;
     return io;
 }
 
@@ -91,6 +92,7 @@ static void io_after(uv_work_t *w, int status)
     struct sts_entry *e = io->e;
 
     e->io--;
+    e->s->io--;
     if (io->read)
         relay__sts_loaded(e, io->policy, io->why);
     else if (io->err != 0)

@@ -55,8 +55,9 @@ struct relay_sts {
     uint64_t (*now_ms)(void);
     struct sts_entry *entries;          /* most recently used first */
     struct sts_entry *fetchq, *fetchq_tail; /* waiting for a fetch slot */
-    size_t  nentries;
+    size_t  nentries, max_entries;      /* max: RELAY_STS_MAX_DOMAINS unless lowered */
     unsigned fetching;                  /* fetches in flight (HOST, FETCH) */
+    unsigned io;                        /* pool work in flight, every entry's */
     uv_timer_t later;                   /* the stop's deferred CANCELED results */
     bool    closing, timer_closed;
     void  (*done)(void *);

@@ -1,0 +1,155 @@
+"""relay/sts/ (the MTA-STS policy cache) on one loop, driven by
+$DOMSEC_BUILD/tests/relay_sts_drive against dnsmasq (the _mta-sts TXT record and
+mta-sts.D) and sts_peers.PolicyServer (stdlib HTTPS, a test-PKI certificate).
+Shown: concurrent lookups of one domain share one fetch, and a second round is
+answered from memory without one; the fetch rules (HTTP 200 only, Content-Type
+text/plain, a certificate valid for mta-sts.D under the given anchors) give the
+RFC 8460 failure types; a TXT record naming two STSv1 policies means no policy;
+mode none answers "none"; the close answers every lookup still waiting with
+"canceled" exactly once, never inside the starting call, and leaves no handle."""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+from peers import Dns, host
+from pki import PkiMixin
+from sts_peers import PolicyServer, Response, build_program, server_cert, sts_policy, txt
+
+DOMAIN = "fabrikam.test"
+WEB_IP = "127.0.0.164"
+POLICY_HOST = "mta-sts." + DOMAIN
+
+
+class RelayStsTest(PkiMixin, unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.good = server_cert(cls.pki, "sts-fab", [POLICY_HOST])
+        cls.wrongname = server_cert(cls.pki, "sts-fab-wrong", ["mta-sts.other.test"])
+
+    def world(self, policy, cert=None, records=None):
+        recs = records if records is not None else [
+            txt("_mta-sts." + DOMAIN, "v=STSv1; id=7;")]
+        self.dns = Dns(self, recs + [host(POLICY_HOST, WEB_IP)])
+        return PolicyServer(self, WEB_IP, {POLICY_HOST: policy}, *(cert or self.good))
+
+    def drive(self, *domains, rounds=1, close_after=None, cache="-", max_domains=None):
+        argv = [build_program("relay_sts_drive")]
+        if close_after is not None:
+            argv += ["--close-after", str(close_after)]
+        if max_domains is not None:
+            argv += ["--max-domains", str(max_domains)]
+        argv += ["--rounds", str(rounds), "127.0.0.1:%d" % self.dns.port,
+                 self.p("trusted-ca.pem"), cache] + list(domains)
+        r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=90)
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        lines = [json.loads(x) for x in r.stdout.decode().splitlines()]
+        results, summary = lines[:-1], lines[-1]
+        self.assertEqual(summary["loop_close"], 0, r.stdout.decode())   # no handle left
+        self.assertEqual(summary["closed"], 1)
+        self.assertEqual(summary["callbacks"], len(domains) * rounds, r.stdout.decode())
+        for res in results:
+            self.assertFalse(res["sync"], res)
+        return results, r.stderr.decode()
+
+    def test_concurrent_lookups_share_one_fetch(self):
+        web = self.world(sts_policy("enforce", ["mx." + DOMAIN, "*.mx." + DOMAIN], 600))
+        cache = tempfile.mkdtemp(prefix="domsec-stscache-")
+        self.addCleanup(shutil.rmtree, cache, True)
+        results, log = self.drive(DOMAIN, DOMAIN, DOMAIN.upper(), DOMAIN, rounds=2,
+                                  cache=os.path.join(cache, "sub"))
+        for res in results:
+            self.assertEqual((res["status"], res["mode"], res["id"], res["mx"]),
+                             ("ok", "enforce", "7", ["mx." + DOMAIN, "*.mx." + DOMAIN]), res)
+        self.assertEqual(len(web.gets(POLICY_HOST)), 1, web.requests())
+        self.assertEqual(log.count("result=fetched"), 1, log)
+        # The cache file was written (the directory made on the way).
+        with open(os.path.join(cache, "sub", DOMAIN), newline="") as f:
+            self.assertIn("\nid: 7\n", f.read())
+
+    def test_memory_bound_reads_evicted_policies_back_from_disk(self):
+        # Three domains, room for two in memory: in the second round those that had
+        # to leave are read back from their files (result=loaded), none fetched again.
+        names = ["a.fab.test", "b.fab.test", "c.fab.test"]
+        cert = server_cert(self.pki, "sts-fab-abc", ["mta-sts." + n for n in names])
+        recs = []
+        for n in names:
+            recs += [txt("_mta-sts." + n, "v=STSv1; id=%s;" % n[0]), host("mta-sts." + n, WEB_IP)]
+        self.dns = Dns(self, recs)
+        web = PolicyServer(self, WEB_IP, {"mta-sts." + n: sts_policy("testing", ["mx." + n], 600)
+                                          for n in names}, *cert)
+        cache = tempfile.mkdtemp(prefix="domsec-stscache-")
+        self.addCleanup(shutil.rmtree, cache, True)
+        results, log = self.drive(*names, rounds=2, cache=cache, max_domains=2)
+        for res in results:
+            self.assertEqual((res["status"], res["id"]), ("ok", res["domain"][0]), res)
+        self.assertEqual(sorted(r.host for r in web.gets()), ["mta-sts." + n for n in names])
+        self.assertEqual(log.count("result=fetched"), 3, log)
+        # Round 1 made them in the order a, b, c (c most recently used); round 2 (after
+        # the files are written) uses a: b leaves; b comes back from its file: c leaves;
+        # c comes back.  An entry in use never leaves.
+        loaded = re.findall(r"mta-sts domain=(\S+) id=\S+ mode=testing result=loaded", log)
+        self.assertEqual(sorted(loaded), ["b.fab.test", "c.fab.test"], log)   # pool order
+
+    def check_failure(self, web_policy, failure, why_part, cert=None):
+        web = self.world(web_policy, cert=cert)
+        (res,), log = self.drive(DOMAIN)
+        self.assertEqual((res["status"], res["failure"]), ("failed", failure), res)
+        self.assertIn(why_part, res["why"])
+        self.assertIn("mta-sts domain=%s id=7 mode=- result=failed failure=%s"
+                      % (DOMAIN, failure), log)
+        return web
+
+    def test_http_404_is_a_fetch_error(self):
+        self.check_failure(Response(404, "no\n", {"Content-Type": "text/plain"}),
+                           "sts-policy-fetch-error", "answered HTTP 404")
+
+    def test_content_type_must_be_text_plain(self):
+        self.check_failure(Response(200, sts_policy("enforce", ["mx." + DOMAIN], 60),
+                                    {"Content-Type": "text/html"}),
+                           "sts-policy-invalid", "Content-Type is text/html")
+
+    def test_wrong_name_certificate_is_webpki_invalid(self):
+        web = self.check_failure(sts_policy("enforce", ["mx." + DOMAIN], 60),
+                                 "sts-webpki-invalid", "fetch of https://" + POLICY_HOST,
+                                 cert=self.wrongname)
+        self.assertEqual(web.gets(), [])          # refused before any request
+
+    def test_two_stsv1_records_mean_no_policy(self):
+        web = self.world(sts_policy("enforce", ["mx." + DOMAIN], 60), records=[
+            txt("_mta-sts." + DOMAIN, "v=STSv1; id=1;"),
+            txt("_mta-sts." + DOMAIN, "v=STSv1; id=2;")])
+        (res,), _ = self.drive(DOMAIN)
+        self.assertEqual((res["status"], res["why"]),
+                         ("none", "more than one v=STSv1 TXT record"), res)
+        self.assertEqual(web.requests(), [])
+
+    def test_mode_none_is_no_policy(self):
+        self.world(sts_policy("none", [], 60))
+        (res,), log = self.drive(DOMAIN)
+        self.assertEqual((res["status"], res["mode"]), ("none", None), res)
+        self.assertIn("mta-sts domain=%s id=7 mode=none result=fetched" % DOMAIN, log)
+
+    def test_close_cancels_waiting_lookups(self):
+        # The policy server never answers: whatever stage the lookups are in when the
+        # close comes (TXT, address, HTTPS), each answers "canceled" once.
+        self.world(Response(hang=True))
+        results, _ = self.drive(DOMAIN, DOMAIN, close_after=1500)
+        self.assertEqual([r["status"] for r in results], ["canceled", "canceled"], results)
+
+    def test_no_txt_record_is_no_policy(self):
+        web = self.world(sts_policy("enforce", ["mx." + DOMAIN], 60))
+        (res,), log = self.drive("nosuch.test")
+        self.assertEqual((res["status"], res["why"]), ("none", "no TXT record"), res)
+        self.assertEqual(web.requests(), [])
+        self.assertNotIn("mta-sts domain=", log)    # nothing to log: no policy, no change
+
+
+if __name__ == "__main__":
+    unittest.main()
