@@ -80,6 +80,10 @@ enum relay_stage {
                                          * ev.conn_failure */
     RELAY_S_ADMIN_DELETE,               /* an administrator deleted the message with a
                                          * DSN: its pending recipients fail */
+    RELAY_S_STS,                        /* MTA-STS enforce left no MX host to try: ev.domain
+                                         * is the policy domain, ev.text the MX hosts the
+                                         * policy refused ("a, b"; "" or NULL: every host
+                                         * it allows has no address) */
     /* One SMTP connection (smtp/): what it was doing or waiting for. */
     RELAY_S_CONNECT,
     RELAY_S_BANNER,
@@ -124,6 +128,7 @@ struct relay_event {
     const struct dns_result *dns;       /* RELAY_S_DNS: the lookup's result */
     bool    require_tls;                /* RELAY_S_STARTTLS, RELAY_S_TLS: [send] require_tls */
     const char *endpoint;               /* RELAY_S_ALL_HOSTS: last "ip:port" tried, or NULL */
+    const char *domain;                 /* RELAY_S_STS: the policy domain */
     /* The attempt history (expiry and the retry delay of a deferral). */
     const struct cfg_transport *transport;      /* NULL: no retry_ms (and see EXPIRY) */
     unsigned rounds;                    /* delivery rounds of the message so far */

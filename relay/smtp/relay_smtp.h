@@ -16,6 +16,7 @@
 #include <uv.h>
 
 #include "policy_config.h"
+#include "policy_sts.h"
 #include "relay_qmsg.h"
 
 /* relay_smtpc.c: one outbound SMTP connection working through jobs. */
@@ -57,6 +58,11 @@ struct relay_dest {
     struct relay_smtpc *idle;           /* connections waiting for a job (smtpc's list) */
     struct tls_ctx *tls_ctx;            /* referenced: our client context, or NULL */
     bool    listed;                     /* domain in tls_send_domain_secure_list (DNS routing) */
+    struct sts_policy *sts;             /* referenced: the domain's MTA-STS policy (mode
+                                         * testing or enforce) found by the last lookup,
+                                         * or NULL (none, listed, mta_sts = no, smart hosts) */
+    bool    sts_stale;                  /* sts is the cached policy: its refresh failed */
+    bool    sts_checked;                /* owner's: this resolution looked the policy up */
     const struct relay_dest_ops *ops;   /* the owner's callbacks */
     struct relay_smtp_client *client;   /* the owner's connections */
     void   *owner;                      /* the owner's object (for ops) */

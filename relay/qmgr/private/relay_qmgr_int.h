@@ -87,6 +87,8 @@ struct qmgr {
     char   *dns_servers;                /* owned: [dns] servers the resolver uses (or NULL) */
     uint64_t dns_timeout;               /* and its [dns] timeout */
     int     dns_retiring;               /* replaced resolvers still closing */
+    struct relay_http *http;            /* owned: HTTP(S) on this loop (MTA-STS fetches) */
+    struct relay_sts *sts;              /* owned: the MTA-STS policy cache; NULL once closed */
     struct relay_qmsg *msgs;            /* owned: every message (m->next, m->prev) */
     struct relay_qmsg *due, *due_tail;  /* FIFO (m->qnext) */
     struct relay_qmsg *blocked, *blocked_tail;  /* FIFO (m->qnext) */
