@@ -48,7 +48,7 @@ relay_allowed() {
     ctl)    echo "logs policy tls dns core queue crl smtpd smtp qmgr ctlproto sts" ;;
     ctlproto) echo "logs" ;;            # relay/ctl/relay_ctlproto.[ch]: the wire protocol
     server) echo "logs policy tls dns core queue crl smtpd qmgr ctl ctlproto sts" ;;
-    cli)    echo "logs policy tls dns core crl ctlproto" ;;
+    cli)    echo "logs policy tls dns core crl ctlproto sts" ;;
     *)      echo "?" ;;
     esac
 }
