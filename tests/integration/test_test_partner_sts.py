@@ -16,7 +16,7 @@ from sts_peers import PolicyServer, server_cert, sts_policy, txt
 PARTNER = ttp.PARTNER                   # woodgrovebank.test
 MX_HOST = "mail." + PARTNER
 POLICY_HOST = "mta-sts." + PARTNER
-POLICY_IP = "127.0.0.65"
+POLICY_IP = "127.0.0.166"              # an address of this file only
 
 
 class TestPartnerStsTest(PkiMixin, DeliveryTestCase):
