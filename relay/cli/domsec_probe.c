@@ -17,7 +17,8 @@
  * relay_decide for what a failure means and the text domsecd would log.
  * The domain is judged as if it were listed in
  * tls_send_domain_secure_list (that is the question asked); whether it is
- * listed now is shown too.  Through a smart host domsecd never applies
+ * listed now is shown too, and so is its MTA-STS policy (domsec_probe_sts.c,
+ * which does not change the verdict: a listed domain gets none).  Through a smart host domsecd never applies
  * domain security, so there the verdict is opportunistic TLS's.
  *
  * CONTRACT
@@ -45,6 +46,7 @@
 #include "log.h"
 #include "log_util.h"
 #include "policy_secure.h"
+#include "policy_sts.h"
 #include "relay_crl.h"
 #include "relay_tls.h"
 #include "relay_trouble.h"
@@ -354,7 +356,12 @@ static int probe_outbound(struct probe *p, const char *connector, const char *ho
     json_object_set_new(p->out, "domain_secure_enabled",
                         json_boolean(p->sc->domain_secure_enabled));
     json_object_set_new(p->out, "require_tls", json_boolean(p->sc->require_tls));
-    if ((status = probe_tls(p)) >= 0 || (status = probe_resolve(p, host_arg)) >= 0)
+    if ((status = probe_tls(p)) >= 0)
+        return status;
+    domsec__probe_sts(p);               /* domsecd too looks it up before the MX */
+    status = probe_resolve(p, host_arg);
+    domsec__probe_sts_mark(p);
+    if (status >= 0)
         return status;
     if (p->naddrs == 0)
         return probe_finish(p, PROBE_EXIT_REFUSED, NULL);
@@ -479,6 +486,7 @@ int domsec_probe_main(const char *config_path, int argc, char **argv)
     json_decref(p.out);
     json_decref(p.hosts);
     tls_ctx_unref(p.ctx);
+    policy_sts_unref(p.sts);
     relay_tls_shutdown();
     tls_crl_cleanup();
     policy_config_unref(p.cfg);

@@ -143,6 +143,39 @@ static void print_host(const json_t *h, const char *domain)
         printf("  %-9s would deliver\n", "result");
 }
 
+/* print_sts - the MTA-STS policy found, and which MX hosts it names */
+
+static void print_sts(const json_t *sts, const json_t *mx)
+{
+    const json_t *pol = json_object_get(sts, "policy"), *h;
+    const char *failure = member(sts, "failure");
+    size_t  i;
+
+    if (!json_is_object(sts))
+        return;
+    if (json_is_object(pol)) {
+        printf("mta-sts    %s, id %s, max_age %lld s%s\n", member(pol, "mode"),
+               member(pol, "id"), (long long)json_integer_value(json_object_get(pol, "max_age")),
+               strcmp(member(sts, "status"), "stale") == 0 ? " (cached; the refresh failed)" : "");
+        print_words("  ", "mx", json_object_get(pol, "mx"));
+        for (i = 0; (h = json_array_get(mx, i)) != NULL; i++)
+            if (json_object_get(h, "mta_sts_match") != NULL)
+                printf("  %-9s %s %s\n", i == 0 ? "MX hosts" : "", member(h, "name"),
+                       json_is_true(json_object_get(h, "mta_sts_match")) ? "matches"
+                                                                         : "does NOT match");
+    } else {
+        printf("mta-sts    %s%s%s%s%s\n", strcmp(member(sts, "status"), "none") == 0
+               ? "no policy" : member(sts, "status"), member(sts, "why")[0] ? ": " : "",
+               member(sts, "why"), failure[0] ? " - " : "", failure);
+    }
+    printf("  %-9s %s\n", "applies", json_is_true(json_object_get(sts, "applies"))
+           ? (json_is_object(pol) ? "yes: domsecd applies it to mail for this domain"
+                                  : "yes: domsecd looks for a policy for this domain")
+           : !json_is_true(json_object_get(sts, "connector"))
+           ? "no: the send connector has mta_sts = no"
+           : "no: the domain is listed (domain security wins)");
+}
+
 /* domsec__probe_print - the outbound result */
 
 void domsec__probe_print(const json_t *out)
@@ -175,6 +208,7 @@ void domsec__probe_print(const json_t *out)
         printf("%s\n", json_is_true(json_object_get(out, "implicit_mx")) ? " (no MX: implicit)"
                                                                      : "");
     }
+    print_sts(json_object_get(out, "mta_sts"), mx);
     print_line("", "dns error", member(out, "dns_error"));
     for (i = 0; (h = json_array_get(json_object_get(out, "hosts"), i)) != NULL; i++)
         print_host(h, domain);

@@ -19,6 +19,7 @@ certificates for chosen DNS names from the test PKI (tests/pki/make-pki.sh).
 Python 3 stdlib only; every thread and process is stopped in a cleanup.
 """
 
+import errno
 import http.server
 import os
 import socketserver
@@ -276,7 +277,15 @@ class PolicyServer:
         self.stopping.clear()
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(self.cert, self.key)
-        srv = _Server((self.ip, self.port), _Handler)
+        deadline = time.monotonic() + 30
+        while True:                     # ip:port may be another test's for a while (ctest -j,
+            try:                        # other worktrees): wait for it, bounded
+                srv = _Server((self.ip, self.port), _Handler)
+                break
+            except OSError as e:
+                if e.errno != errno.EADDRINUSE or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.1)
         srv.owner = self
         srv.socket = ctx.wrap_socket(srv.socket, server_side=True,
                                      do_handshake_on_connect=False)

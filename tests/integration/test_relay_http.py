@@ -17,7 +17,7 @@ from pki import PkiMixin
 from sts_peers import (POLICY_PATH, PolicyServer, Response, build_program, server_cert,
                        sts_policy)
 
-IP = "127.0.0.65"
+IP = "127.0.0.165"                      # a policy host address of this file only
 HOST = "mta-sts.woodgrove.test"
 URL = "https://%s%s" % (HOST, POLICY_PATH)
 

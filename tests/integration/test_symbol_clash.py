@@ -20,6 +20,7 @@ import subprocess
 import unittest
 
 from domsec_harness import Daemon
+from test_sanitizer_reports import asan_runtime
 
 ELF_BOOKKEEPING = {"_init", "_fini", "_edata", "_end", "__bss_start"}
 
@@ -93,7 +94,8 @@ class SymbolClashTest(unittest.TestCase):
 
     def test_check_sees_libssl(self):
         ssl = libssl()
-        d = Daemon(self).start(wrap=lambda argv: ["env", "LD_PRELOAD=" + ssl] + argv)
+        preload = " ".join(p for p in (asan_runtime(), ssl) if p)   # ASan's runtime first
+        d = Daemon(self).start(wrap=lambda argv: ["env", "LD_PRELOAD=" + preload] + argv)
         _, found = clashes(d.pid)
         self.assertIn(ssl, found)
         # the six of OpenSSL 3.0.x / wolfSSL 5.5 (Debian 12); at least the one named above

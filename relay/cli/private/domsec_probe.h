@@ -13,6 +13,9 @@
  *   domsec_probe_log.c   --inbound without --cert: the file of the chain the
  *                        partner presented last, found through the receive
  *                        protocol log (domsecd keeps the chains)
+ *   domsec_probe_sts.c   the partner's MTA-STS policy, looked up and fetched
+ *                        as domsecd would (informational: a listed domain
+ *                        gets none)
  *   domsec_probe_print.c the JSON result as text
  *
  * Everything runs on the probe's own libuv loop in the domsec process
@@ -38,6 +41,7 @@
 #define PROBE_EXIT_USAGE   2            /* bad arguments, unknown connector, bad config */
 #define PROBE_EXIT_UNKNOWN 3            /* could not tell: DNS trouble, our own key */
 
+struct sts_policy;
 struct tls_ctx;
 struct tls_facts;
 struct tls_cert_info;
@@ -66,6 +70,7 @@ struct probe {
     char   *last;                       /* owned: the last host's failure text */
     bool    last_conn;                  /* it was a connection failure */
     char    endpoint[64];               /* the last address tried */
+    struct sts_policy *sts;             /* referenced: the MTA-STS policy found, or NULL */
 };
 
 /* domsec_probe.c */
@@ -102,6 +107,12 @@ int     domsec__probe_inbound(const struct config *cfg, const char *domain,
  * caller), or PROBE_EXIT_UNKNOWN after saying why on stderr. */
 int     domsec__probe_last_cert(const struct config *cfg, const char *domain, char **file,
                                 int *fd, json_t **source);
+
+/* domsec_probe_sts.c */
+/* The MTA-STS policy of p->domain into p->out ("mta_sts") and p->sts; runs p's loop. */
+void    domsec__probe_sts(struct probe *p);
+/* After the MX lookup: "mta_sts_match" on each MX host when there is a policy. */
+void    domsec__probe_sts_mark(struct probe *p);
 
 /* domsec_probe_print.c */
 /* The outbound result as text, to stdout. */
