@@ -25,6 +25,7 @@
 
 #include "log.h"
 #include "log_util.h"
+#include "policy_config.h"
 #include "relay_tlsrpt.h"
 
 static const char *const tlsrpt_type_name[] = {
@@ -48,6 +49,32 @@ const char *relay_tlsrpt_type_name(enum tlsrpt_policy t)
 {
     return (unsigned)t < sizeof(tlsrpt_type_name) / sizeof(tlsrpt_type_name[0])
         ? tlsrpt_type_name[t] : "no-policy-found";
+}
+
+/* relay_tlsrpt_names - directory and report names of cfg */
+
+void relay_tlsrpt_names(const struct config *cfg, struct relay_tlsrpt_names *n)
+{
+    const struct cfg_transport *tr = &cfg->transport;
+    const char *host = cfg->nsend > 0 ? cfg->send[0].fqdn
+                       : cfg->nreceive > 0 ? cfg->receive[0].fqdn : "localhost";
+
+    n->dir = tr->tlsrpt_directory ? xstrdup(tr->tlsrpt_directory)
+             : xasprintf("%s/tlsrpt", tr->queue_directory);
+    n->submitter = xstrdup(host);
+    n->org = xstrdup(tr->tlsrpt_organization_name ? tr->tlsrpt_organization_name : host);
+    n->contact = tr->tlsrpt_contact_info ? xstrdup(tr->tlsrpt_contact_info)
+                 : xasprintf("postmaster@%s", host);
+    n->sender = tr->tlsrpt_sender ? xstrdup(tr->tlsrpt_sender) : xasprintf("postmaster@%s", host);
+}
+
+void relay_tlsrpt_names_free(struct relay_tlsrpt_names *n)
+{
+    free(n->dir);
+    free(n->org);
+    free(n->contact);
+    free(n->sender);
+    free(n->submitter);
 }
 
 /* relay_tlsrpt_day_name - "YYYY-MM-DD" of the UTC day holding unix time t */

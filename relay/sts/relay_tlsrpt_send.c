@@ -74,7 +74,7 @@ struct tlsrpt_send {
     bool    daily;                      /* the daily pass (not an administrator's) */
     relay_tlsrpt_sent_cb *cb;
     void   *arg;
-    struct tlsrpt_names names;
+    struct relay_tlsrpt_names names;
     char   *mem;                        /* owned: today's day serialized, or NULL */
     int     err;                        /* step 1: 0 or -errno reading the day */
     json_t *sent;                       /* owned: DAY.sent (object: domain -> record) */
@@ -143,7 +143,7 @@ static void tlsrpt_send_free(struct tlsrpt_send *s)
     free(s->mem);
     free(s->text);
     json_decref(s->sent);
-    relay__tlsrpt_names_free(&s->names);
+    relay_tlsrpt_names_free(&s->names);
     free(s);
 }
 

@@ -43,12 +43,8 @@ void    relay__tlsrpt_pool(struct relay_tlsrpt *t, void (*fn)(void *arg),
                            void (*after)(struct relay_tlsrpt *t, void *arg), void *arg);
 /* busy dropped to zero during the close: finish it. */
 void    relay__tlsrpt_maybe_done(struct relay_tlsrpt *t);
-/* The names a report needs, from the current configuration (caller frees). */
-struct tlsrpt_names {
-    char   *dir, *org, *contact, *sender, *submitter;
-};
-void    relay__tlsrpt_names(struct tlsrpt_names *n);
-void    relay__tlsrpt_names_free(struct tlsrpt_names *n);
+/* relay_tlsrpt_names of the current configuration. */
+void    relay__tlsrpt_names(struct relay_tlsrpt_names *n);
 /* Atomically write dir/name (tmp, fsync, rename; dir made 0700): 0 or -errno. */
 int     relay__tlsrpt_write(const char *dir, const char *name, const char *text);
 
