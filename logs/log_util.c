@@ -230,3 +230,27 @@ void log_dir_names_free(char **names, size_t n)
         free(names[i]);
     free(names);
 }
+
+/* log_write_file - dir/name atomically (tmp, fsync, rename); 0 or -1, errno */
+
+int log_write_file(const char *dir, const char *name, const void *data, size_t len)
+{
+    char *tmp = xasprintf("%s/.%s.tmp", dir, name), *path = xasprintf("%s/%s", dir, name);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), r = -1;
+
+    if (fd >= 0) {
+        bool    ok = write(fd, data, len) == (ssize_t)len && fsync(fd) == 0;
+
+        if (close(fd) == 0 && ok)       /* close once: a failed close frees fd too */
+            r = rename(tmp, path);
+        if (r < 0) {
+            int e = errno;
+
+            unlink(tmp);
+            errno = e;
+        }
+    }
+    free(tmp);
+    free(path);
+    return r;
+}

@@ -95,6 +95,7 @@ struct cfg_send {
     struct sockaddr_storage source_ip;  /* ss_family == AF_UNSPEC if unset */
     bool    domain_secure_enabled;      /* default no */
     bool    require_tls;                /* default no */
+    bool    mta_sts;                    /* default yes: MTA-STS for unlisted DNS-routed domains */
     enum cfg_loglevel protocol_logging_level; /* default verbose */
     uint64_t connection_inactivity_timeout;   /* default 10m */
     char   *tls_certificate;            /* owned; thumbprint or NULL */
@@ -114,6 +115,9 @@ struct cfg_transport {
     char   *crl_directory;              /* default /etc/domsec/crl */
     bool    crl_fetch;                  /* default yes */
     char   *crl_cache_directory;        /* owned; NULL (default) = QUEUE/crl-cache */
+    char   *mta_sts_cache_directory;    /* owned; NULL (default) = QUEUE/mta-sts-cache */
+    char   *mta_sts_trusted_ca_file;    /* owned; WebPKI anchors of MTA-STS (policy hosts
+                                         * and MX hosts); default the system bundle */
     char   *partner_certificate_directory; /* owned; the client certificate chains of
                                          * partners (QUEUE/partner-certs unless set);
                                          * "" = not kept.  Never NULL after load */

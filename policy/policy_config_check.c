@@ -194,7 +194,8 @@ static void pc_check_pcert_dir(struct policy__loader *ld, const struct policy__s
 {
     const struct cfg_transport *t = &ld->cfg->transport;
     const char *d = t->partner_certificate_directory;
-    static const char *const qsub[] = { NULL, "incoming", "messages", "corrupt", "crl-cache" };
+    static const char *const qsub[] = { NULL, "incoming", "messages", "corrupt", "crl-cache",
+                                          "mta-sts-cache" };
     const char *clash = NULL;
 
     if (d == NULL || d[0] == '\0')

@@ -41,13 +41,13 @@ relay_allowed() {
     core)   echo "logs policy tls dns" ;;
     queue)  echo "logs policy tls core" ;;
     crl)    echo "logs policy tls" ;;
-    smtpd)  echo "logs policy tls core queue" ;;
     sts)    echo "logs policy tls dns core queue" ;;
+    smtpd)  echo "logs policy tls core queue" ;;
     smtp)   echo "logs policy tls core queue sts" ;;
     qmgr)   echo "logs policy tls dns core queue smtp sts" ;;
     ctl)    echo "logs policy tls dns core queue crl smtpd smtp qmgr ctlproto sts" ;;
     ctlproto) echo "logs" ;;            # relay/ctl/relay_ctlproto.[ch]: the wire protocol
-    server) echo "logs policy tls core queue crl smtpd qmgr ctl ctlproto sts" ;;
+    server) echo "logs policy tls dns core queue crl smtpd qmgr ctl ctlproto sts" ;;
     cli)    echo "logs policy tls dns core crl ctlproto sts" ;;
     *)      echo "?" ;;
     esac

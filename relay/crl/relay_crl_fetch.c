@@ -260,30 +260,6 @@ static int crl_mkdirs(const char *dir)
     return 0;
 }
 
-/* crl_write_file - dir/name atomically (tmp, fsync, rename); 0 or -1, errno */
-
-static int crl_write_file(const char *dir, const char *name, const void *data, size_t len)
-{
-    char *tmp = xasprintf("%s/.%s.tmp", dir, name), *path = xasprintf("%s/%s", dir, name);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), r = -1;
-
-    if (fd >= 0) {
-        bool    ok = write(fd, data, len) == (ssize_t)len && fsync(fd) == 0;
-
-        if (close(fd) == 0 && ok)       /* close once: a failed close frees fd too */
-            r = rename(tmp, path);
-        if (r < 0) {
-            int e = errno;
-
-            unlink(tmp);
-            errno = e;
-        }
-    }
-    free(tmp);
-    free(path);
-    return r;
-}
-
 /* crl_accept - check and cache a 200 body; "" or the reason in why */
 
 static void crl_accept(struct crl_fetch *f, int64_t now, char *why, size_t sz)
@@ -305,9 +281,9 @@ static void crl_accept(struct crl_fetch *f, int64_t now, char *why, size_t sz)
     } else {
         urltext = xasprintf("%s\n", f->u->url);
         snprintf(name, sizeof(name), "%s.url", f->u->name);
-        if (crl_mkdirs(dir) < 0 || crl_write_file(dir, name, urltext, strlen(urltext)) < 0
+        if (crl_mkdirs(dir) < 0 || log_write_file(dir, name, urltext, strlen(urltext)) < 0
             || (snprintf(name, sizeof(name), "%s.crl", f->u->name),
-                crl_write_file(dir, name, f->body, f->len)) < 0)
+                log_write_file(dir, name, f->body, f->len)) < 0)
             snprintf(why, sz, "cannot write %s/%s: %s", dir, name, strerror(errno));
         free(urltext);
     }

@@ -22,7 +22,6 @@
  *  once, after the last write and send have ended and t is freed.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -109,27 +108,12 @@ void relay__tlsrpt_names(struct relay_tlsrpt_names *n)
 
 int relay__tlsrpt_write(const char *dir, const char *name, const char *text)
 {
-    int fd = log_path_open("tlsrpt", dir, 0700, LOG_PATH_MKDIRS), r = 0;
-    char *tmp, *path;
-    size_t len = strlen(text);
+    int fd = log_path_open("tlsrpt", dir, 0700, LOG_PATH_MKDIRS);
 
     if (fd < 0)
         return -errno;
     close(fd);
-    tmp = xasprintf("%s/.%s.tmp", dir, name);
-    path = xasprintf("%s/%s", dir, name);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0 || write(fd, text, len) != (ssize_t)len || fsync(fd) != 0)
-        r = -errno;
-    if (fd >= 0 && close(fd) != 0 && r == 0)
-        r = -errno;
-    if (r == 0 && rename(tmp, path) != 0)
-        r = -errno;
-    if (r != 0)
-        unlink(tmp);
-    free(tmp);
-    free(path);
-    return r;
+    return log_write_file(dir, name, text, strlen(text)) < 0 ? -errno : 0;
 }
 
 static void tlsrpt_file_free(struct tlsrpt_file *f)
