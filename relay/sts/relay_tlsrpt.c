@@ -227,6 +227,8 @@ static void tlsrpt_loaded(struct relay_tlsrpt *t, void *arg)
     tlsrpt_file_free(f);
     if (t->closing)
         tlsrpt_flush(t);
+    else
+        relay__tlsrpt_daily(t, (int64_t)time(NULL));   /* a pass missed while stopped */
 }
 
 /* ---- the day ------------------------------------------------------------ */

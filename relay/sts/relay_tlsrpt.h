@@ -126,6 +126,7 @@ struct relay_tlsrpt_names {             /* from the configuration; each xstrdup'
     char   *dir;                        /* tlsrpt_directory (default QUEUE/tlsrpt) */
     char   *org, *contact, *sender;     /* tlsrpt_organization_name, _contact_info, _sender */
     char   *submitter;                  /* our host name: the first send connector's fqdn */
+    char   *ca_file;                    /* https rua: mta_sts_trusted_ca_file (WebPKI) or NULL */
 };
 void    relay_tlsrpt_names(const struct config *cfg, struct relay_tlsrpt_names *n);
 void    relay_tlsrpt_names_free(struct relay_tlsrpt_names *n);

@@ -66,6 +66,7 @@ void relay_tlsrpt_names(const struct config *cfg, struct relay_tlsrpt_names *n)
     n->contact = tr->tlsrpt_contact_info ? xstrdup(tr->tlsrpt_contact_info)
                  : xasprintf("postmaster@%s", host);
     n->sender = tr->tlsrpt_sender ? xstrdup(tr->tlsrpt_sender) : xasprintf("postmaster@%s", host);
+    n->ca_file = tr->mta_sts_trusted_ca_file ? xstrdup(tr->mta_sts_trusted_ca_file) : NULL;
 }
 
 void relay_tlsrpt_names_free(struct relay_tlsrpt_names *n)
@@ -75,6 +76,7 @@ void relay_tlsrpt_names_free(struct relay_tlsrpt_names *n)
     free(n->contact);
     free(n->sender);
     free(n->submitter);
+    free(n->ca_file);
 }
 
 /* relay_tlsrpt_day_name - "YYYY-MM-DD" of the UTC day holding unix time t */

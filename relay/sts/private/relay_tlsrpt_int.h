@@ -28,7 +28,8 @@ struct relay_tlsrpt {
     unsigned busy;                      /* pool works and sends in flight */
     uv_timer_t tick;                    /* every minute: write, roll, due reports (unref'd) */
     char    passed[11];                 /* the last day whose daily pass ran */
-    int64_t pass_at;                    /* unix s: when the next daily pass may run */
+    int64_t pass_at;                    /* unix s: when the next daily pass may run; 0 none */
+    bool    pass_retry;                 /* the pass running left a domain to try again */
     struct tlsrpt_send *sends;          /* in flight */
     struct relay_http *http;            /* owned: made at the first https report, or NULL */
     uint64_t rnd;                       /* the daily pass's random delay */
