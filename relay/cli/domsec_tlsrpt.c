@@ -75,12 +75,13 @@ static int tlsrpt_show(const char *config_path, const char *day, const char *dom
             if ((out = relay_tlsrpt_report(d, domain, &who)) == NULL)
                 fprintf(stderr, "domsec: no TLS results for %s on %s\n", domain, day);
         } else {
-            json_t *doms = relay_tlsrpt_day_domains(d), *v;
+            json_t *doms = relay_tlsrpt_day_domains(d);
             size_t i;
 
             out = json_array();
-            json_array_foreach(doms, i, v)
-                json_array_append_new(out, relay_tlsrpt_report(d, json_string_value(v), &who));
+            for (i = 0; i < json_array_size(doms); i++)
+                json_array_append_new(out, relay_tlsrpt_report(d, json_string_value(json_array_get(doms, i)),
+                                                                &who));
             json_decref(doms);
         }
         json_decref(d);

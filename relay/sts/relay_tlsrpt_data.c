@@ -131,8 +131,8 @@ static json_t *tlsrpt_policy_entry(json_t *day, json_t *pol)
     json_t *pols = json_object_get(day, "policies"), *e;
     size_t i;
 
-    json_array_foreach(pols, i, e)
-        if (json_equal(json_object_get(e, "policy"), pol))
+    for (i = 0; i < json_array_size(pols); i++)
+        if (json_equal(json_object_get(e = json_array_get(pols, i), "policy"), pol))
             return e;
     e = tlsrpt_need(json_pack("{s:O, s:{s:I, s:I}, s:[]}", "policy", pol, "summary",
                               "total-successful-session-count", (json_int_t)0,
@@ -152,16 +152,16 @@ static void tlsrpt_add(json_t *o, const char *key, json_int_t n)
 
 static void tlsrpt_detail_add(json_t *e, const json_t *key, json_int_t n)
 {
-    json_t *fd = json_object_get(e, "failure-details"), *d, *v;
-    const char *k;
+    json_t *fd = json_object_get(e, "failure-details"), *d;
     size_t i;
 
-    json_array_foreach(fd, i, d) {
+    for (i = 0; i < json_array_size(fd); i++) {
+        d = json_array_get(fd, i);
         bool same = json_object_size(d) == json_object_size(key) + 1;
 
-        json_object_foreach((json_t *)key, k, v)
-            if (same && !json_equal(json_object_get(d, k), v))
-                same = false;
+        for (void *it = json_object_iter((json_t *)key); same && it != NULL;
+             it = json_object_iter_next((json_t *)key, it))
+            same = json_equal(json_object_get(d, json_object_iter_key(it)), json_object_iter_value(it));
         if (same) {
             tlsrpt_add(d, "failed-session-count", n);
             return;
@@ -211,7 +211,8 @@ void relay_tlsrpt_day_merge(json_t *dst, const json_t *src)
     const json_t *e, *d;
     size_t i, j;
 
-    json_array_foreach(json_object_get(src, "policies"), i, e) {
+    for (i = 0; i < json_array_size(json_object_get(src, "policies")); i++) {
+        e = json_array_get(json_object_get(src, "policies"), i);
         json_t *pol = json_object_get(e, "policy"), *sum = json_object_get(e, "summary");
         json_t *to;
 
@@ -222,7 +223,8 @@ void relay_tlsrpt_day_merge(json_t *dst, const json_t *src)
                    json_integer_value(json_object_get(sum, "total-successful-session-count")));
         tlsrpt_add(json_object_get(to, "summary"), "total-failure-session-count",
                    json_integer_value(json_object_get(sum, "total-failure-session-count")));
-        json_array_foreach(json_object_get(e, "failure-details"), j, d) {
+        for (j = 0; j < json_array_size(json_object_get(e, "failure-details")); j++) {
+            d = json_array_get(json_object_get(e, "failure-details"), j);
             json_t *key = tlsrpt_need(json_deep_copy(d));
 
             json_object_del(key, "failed-session-count");
@@ -248,7 +250,8 @@ json_t *relay_tlsrpt_day_domains(const json_t *day)
     json_t *out = tlsrpt_need(json_array());
     size_t i, n = 0;
 
-    json_array_foreach(pols, i, e) {
+    for (i = 0; i < json_array_size(pols); i++) {
+        e = json_array_get(pols, i);
         const char *d = json_string_value(json_object_get(json_object_get(e, "policy"), "policy-domain"));
 
         if (d != NULL)
@@ -288,7 +291,8 @@ json_t *relay_tlsrpt_report(const json_t *day, const char *domain, const struct 
     if (start < 0)
         return NULL;
     pols = tlsrpt_need(json_array());
-    json_array_foreach(json_object_get(day, "policies"), i, e) {
+    for (i = 0; i < json_array_size(json_object_get(day, "policies")); i++) {
+        e = json_array_get(json_object_get(day, "policies"), i);
         const char *d = json_string_value(json_object_get(json_object_get(e, "policy"), "policy-domain"));
 
         if (d != NULL && strcmp(d, domain) == 0) {

@@ -427,7 +427,8 @@ static void tlsrpt_build_fn(void *arg)
         return;
     domains = relay_tlsrpt_day_domains(day);
     s->items = xcalloc(json_array_size(domains) + 1, sizeof(*s->items));
-    json_array_foreach(domains, i, d) {
+    for (i = 0; i < json_array_size(domains); i++) {
+        d = json_array_get(domains, i);
         const char *dom = json_string_value(d);
         struct tlsrpt_item *it;
         json_t *rep;
