@@ -122,7 +122,7 @@ static void printable(const char *s, size_t n)
 static void as_written(const char *env, const uint8_t *data, const struct relay_qmsg *m)
 {
     static const char *const once[] = { "id ", "arrival ", "connector ", "client ", "helo ",
-                                        "session ", "body ", "sender " };
+                                        "session ", "body ", "requiretls ", "sender " };
     char want[64], when[32];
     time_t secs = (time_t)(m->arrival_ms / 1000);
     struct tm tm;
@@ -143,6 +143,8 @@ static void as_written(const char *env, const uint8_t *data, const struct relay_
     snprintf(want, sizeof(want), "\narrival %s.%03dZ\n", when, (int)(m->arrival_ms % 1000));
     if (strstr(env, want) == NULL)
         abort();
+    if (m->requiretls != (strstr(env, "\nrequiretls yes\n") != NULL))
+        abort();                        /* the flag is exactly the writer's line */
     printable(m->sender, strlen(m->sender));
     for (size_t i = 0; i < m->nrcpts; i++)
         printable(m->rcpts[i].addr, strlen(m->rcpts[i].addr));

@@ -40,6 +40,15 @@
  *    with error <e>" counts as "TLS negotiation failed: <e>".
  *  - tls: per session, the version in "TLS protocol SP_PROT_TLS1_x_..."
  *    ("TLS1.x"), or "none" when the session never negotiated TLS.
+ *  - policies: per Send session, the TLS policy that applied and its
+ *    verdict, from its verdict row: "Message to secure domain ..." (domain-
+ *    secure: secured / failed), "MTA-STS policy of '<d>' (<mode>, id ...):
+ *    certificate verified for ..." / "... <mx> failed: <result-type> (...)"
+ *    / "... plaintext to ..." (mta-sts <mode>: verified / failed:
+ *    <result-type> / plaintext), "Opportunistic TLS for '<d>' (...): TLS
+ *    with ..." / "... plaintext to ..." (opportunistic: tls / plaintext).
+ *    An MTA-STS or opportunistic row also makes <d> one of the session's
+ *    domains (a refused host never sees RCPT TO).
  *  - certs: the block after "Received certificate" (Receive) or "Remote
  *    certificate" / "Secure domain certificate" (Send), with the "Chain
  *    validation status", "Chain validation reason" and "Revocation status"
@@ -171,8 +180,12 @@ static void audit_verdict(struct log_audit *a, struct audit_sess *s, const struc
     rest = q + 1;
     if (end - rest >= 19 && memcmp(rest, " was domain-secured", 19) == 0) {
         d->secured = true;
+        if (s->kind == LOG_READ_SEND)
+            log__audit_count_add(&ap->p.policies, &ap->p.npolicies, "domain-secure: secured", 22);
         return;
     }
+    if (s->kind == LOG_READ_SEND)       /* "failed because": the rule is counted below */
+        log__audit_count_add(&ap->p.policies, &ap->p.npolicies, "domain-secure: failed", 21);
     static const char *const because[] = { " was refused because ", " failed because " };
 
     for (int i = 0; i < 2; i++) {
@@ -193,6 +206,39 @@ static void audit_verdict(struct log_audit *a, struct audit_sess *s, const struc
             }
         }
     }
+}
+
+/* audit_policy_row - a Send session's MTA-STS or opportunistic verdict row:
+ * "... '<d>' (<words>): <verdict>", counted as "<policy>: <verdict>" */
+
+static void audit_policy_row(struct log_audit *a, struct audit_sess *s, const struct log_field *ctx)
+{
+    const char *p = memchr(ctx->p, '\'', ctx->len), *end = ctx->p + ctx->len, *q, *r, *f;
+    bool sts = ctx->p[0] == 'M';
+    char key[96];
+    int slot, n;
+
+    if (p == NULL || (q = memchr(p + 1, '\'', (size_t)(end - p - 1))) == NULL
+        || (r = memmem(q, (size_t)(end - q), "): ", 3)) == NULL
+        || (slot = log__audit_sess_domain(a, s, p + 1, (size_t)(q - p - 1))) < 0)
+        return;
+    r += 3;
+    const char *mode = end - q >= 10 && memcmp(q, "' (enforce", 10) == 0 ? "enforce" : "testing";
+
+    if (!sts)
+        n = snprintf(key, sizeof(key), "opportunistic: %s",
+                     end - r >= 8 && memcmp(r, "TLS with", 8) == 0 ? "tls" : "plaintext");
+    else if (end - r >= 20 && memcmp(r, "certificate verified", 20) == 0)
+        n = snprintf(key, sizeof(key), "mta-sts %s: verified", mode);
+    else if ((f = memmem(r, (size_t)(end - r), " failed: ", 9)) != NULL)
+        n = snprintf(key, sizeof(key), "mta-sts %s: failed: %.*s", mode,
+                     (int)strcspn(f + 9, " "), f + 9);  /* the result type, one word */
+    else
+        n = snprintf(key, sizeof(key), "mta-sts %s: plaintext", mode);
+    struct audit_partner *ap = &a->partners[s->dom[slot]];
+
+    log__audit_count_add(&ap->p.policies, &ap->p.npolicies, key,
+                         n > 0 && (size_t)n < sizeof(key) ? (size_t)n : strlen(key));
 }
 
 /* audit_proto_row - one protocol log row */
@@ -235,6 +281,9 @@ static void audit_proto_row(struct log_audit *a, struct log_row *row)
         } else if (log_field_prefix(ctx, "Message from secure domain '")
                    || log_field_prefix(ctx, "Message to secure domain '")) {
             audit_verdict(a, s, &f[LOG_P_DATE], ctx);
+        } else if (row->kind == LOG_READ_SEND && (log_field_prefix(ctx, "MTA-STS policy of '")
+                                                  || log_field_prefix(ctx, "Opportunistic TLS for '"))) {
+            audit_policy_row(a, s, ctx);
         }
         return;
     }

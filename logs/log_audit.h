@@ -124,6 +124,13 @@ struct log_audit_partner {
     size_t  nfailures;
     struct log_audit_count *tls;        /* "TLS1.2", "TLS1.3", "none" per session */
     size_t  ntls;
+    struct log_audit_count *policies;   /* Send sessions by TLS policy and verdict:
+                                         * "domain-secure: secured" / "domain-secure: failed",
+                                         * "mta-sts enforce: verified", "mta-sts enforce:
+                                         * failed: <RFC 8460 result-type>", "mta-sts testing:
+                                         * ..." (also "mta-sts testing: plaintext"),
+                                         * "opportunistic: tls" / "opportunistic: plaintext" */
+    size_t  npolicies;
     struct log_audit_cert *certs;       /* every one presented, by first seen */
     size_t  ncerts;
     /* Why it is (or is not) a partner. */

@@ -438,6 +438,9 @@ void log_audit_free(struct log_audit *a)
             free(p->failures[i].name);
         for (size_t i = 0; i < p->ntls; i++)
             free(p->tls[i].name);
+        for (size_t i = 0; i < p->npolicies; i++)
+            free(p->policies[i].name);
+        free(p->policies);
         log__audit_certs_free(p->certs, p->ncerts);    /* shared with the result's copy */
         free(p->failures);
         free(p->tls);

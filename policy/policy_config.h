@@ -66,6 +66,7 @@ struct cfg_receive {
     enum cfg_auth auth_mechanism;       /* default tls */
     bool    domain_secure_enabled;      /* default no */
     bool    require_tls;                /* default no */
+    bool    requiretls_enable;          /* default yes: REQUIRETLS in EHLO inside TLS */
     enum cfg_permission permission;     /* default internet */
     uint64_t max_message_size;          /* default 36MB; 65536..2147483647 */
     unsigned max_recipients_per_message;/* default 200; 1..512000 */

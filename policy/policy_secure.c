@@ -5,9 +5,14 @@
  *  Facts in, verdict out.  No I/O, no allocation, no globals: thread-safe.
  *  Inputs are borrowed for the duration of the call.  Verdict strings and
  *  replies are static, except policy_out_verdict.info, which may point
- *  into the facts (starttls_text, handshake_error): copy it before the
+ *  into the facts (starttls_text, handshake_error; the same for
+ *  policy_sts_verdict.info): copy it before the
  *  facts go.  Names and domains are C strings; tls/ must refuse a
  *  certificate name with an embedded NUL before it gets here.
+ *
+ *  MTA-STS (policy_send_sts) is RFC 8461 4.2 with RFC 8460's result types;
+ *  its name match (policy_cert_host_match) is RFC 6125's, stricter than the
+ *  domain-security one.
  *
  *  Inbound follows Exchange's CanSubmitMessage order exactly
  *  (exchange-behaviour 3, 4.1); outbound follows SmtpOutSession's checks
@@ -217,6 +222,43 @@ bool policy_cert_name_match(const char *domain, const char *const *names, size_t
     return false;
 }
 
+/* policy_cert_host_match - does any certificate name cover host (RFC 6125, MTA-STS)? */
+
+bool policy_cert_host_match(const char *host, const char *const *names, size_t nnames)
+{
+    size_t hlen;
+    bool wild;
+    const char *dot;
+
+    if (host == NULL || names == NULL)
+        return false;
+    hlen = name_len(host);
+    if (!name_ok(host, hlen, false, &wild))
+        return false;
+    dot = memchr(host, '.', hlen);
+    for (size_t i = 0; i < nnames; i++) {
+        const char *n = names[i], *p;
+        size_t nlen, plen;
+
+        if (n == NULL)
+            continue;
+        nlen = name_len(n);
+        if (!name_ok(n, nlen, true, &wild))
+            continue;
+        if (!wild) {
+            if (nlen == hlen && span_eq(n, host, hlen))
+                return true;
+            continue;
+        }
+        p = n + 2;                      /* "*.P": host = "label.P", P of two labels or more */
+        plen = nlen - 2;
+        if (dot != NULL && memchr(p, '.', plen) != NULL
+            && (size_t)(host + hlen - (dot + 1)) == plen && span_eq(dot + 1, p, plen))
+            return true;
+    }
+    return false;
+}
+
 /* policy_secure_listed - exact, case-insensitive secure-list membership */
 
 bool policy_secure_listed(const struct cfg_list *list, const char *domain)
@@ -281,14 +323,27 @@ struct policy_secure_verdict policy_mail_secure(const struct policy_inbound *f)
 
 static struct policy_out_verdict out_fail(struct policy_out_verdict v, int code,
                                           const char *inner, const char *reason,
-                                          const char *info, const char *rule)
+                                          const char *info, const char *rule,
+                                          const char *result)
 {
+    v.result = result;
     v.code = code;
     v.inner = inner;
     v.reason = reason;
     v.info = info != NULL ? info : "";
     v.rule = rule;
     return v;
+}
+
+/* chain_result - the RFC 8460 result-type of a chain that failed */
+
+static const char *chain_result(enum policy_chain c)
+{
+    if (c == POLICY_CHAIN_UNTRUSTED)
+        return "certificate-not-trusted";
+    if (c == POLICY_CHAIN_EXPIRED)
+        return "certificate-expired";
+    return "validation-failure";
 }
 
 /* policy_send_secure - outbound checks up to and including step */
@@ -304,39 +359,118 @@ struct policy_out_verdict policy_send_secure(const struct policy_outbound *f,
         return v;
     }
     if (!f->connector_secure)           /* at any step, as CheckDomainSecure() does */
-        return out_fail(v, 451, OUT_DISABLED, WHY_DISABLED, "", "DomainSecureDisabled");
+        return out_fail(v, 451, OUT_DISABLED, WHY_DISABLED, "", "DomainSecureDisabled",
+                        NULL);
     v.require_tls = true;
 
     /* POLICY_OUT_EHLO */
     if (!f->starttls_offered)
-        return out_fail(v, 451, OUT_REQUIRE_TLS, WHY_NOT_OFFERED, "", "TlsNotOffered");
+        return out_fail(v, 451, OUT_REQUIRE_TLS, WHY_NOT_OFFERED, "", "TlsNotOffered",
+                        "starttls-not-supported");
     if (step == POLICY_OUT_EHLO)
         return v;
 
     /* POLICY_OUT_STARTTLS_REPLY: no plaintext fallback when refused. */
     if (f->starttls_code != 220)
         return out_fail(v, 451, OUT_REQUIRE_TLS, WHY_NEGOTIATION, f->starttls_text,
-                        "TlsNegotiationFailed (STARTTLS refused)");
+                        "TlsNegotiationFailed (STARTTLS refused)", "starttls-not-supported");
     if (step == POLICY_OUT_STARTTLS_REPLY)
         return v;
 
     /* POLICY_OUT_HANDSHAKE: Exchange's queue error here is unconfirmed; SPEC 4 says 5.7.3. */
     if (!f->handshake_ok)
         return out_fail(v, 451, OUT_REQUIRE_TLS, WHY_NEGOTIATION, f->handshake_error,
-                        "TlsNegotiationFailure (handshake)");
+                        "TlsNegotiationFailure (handshake)", "validation-failure");
     if (step == POLICY_OUT_HANDSHAKE)
         return v;
 
     /* POLICY_OUT_CERT (and any unknown later step): name first, then the chain. */
     if (!f->name_match)
-        return out_fail(v, 454, OUT_CERT_FAIL, WHY_SUBJECT, "", "SubjectMismatch");
+        return out_fail(v, 454, OUT_CERT_FAIL, WHY_SUBJECT, "", "SubjectMismatch",
+                        "certificate-host-mismatch");
     if (!chain_passes(f->chain, f->revocation_failure, &rev_accepted))
         return out_fail(v, 454, OUT_CERT_FAIL, WHY_CHAIN, chain_text(f->chain)->quoted,
-                        chain_text(f->chain)->rule);
+                        chain_text(f->chain)->rule, chain_result(f->chain));
     v.secured = true;
     v.revocation_accepted = rev_accepted;
     v.rule = "Secured";
     return v;
+}
+
+/* MTA-STS queue texts: code and status (RFC 3463 X.7.10 Encryption Needed, X.7.5). */
+#define STS_NO_TLS      "451 4.7.10"
+#define STS_TLS_FAIL    "451 4.7.5"
+
+/* sts_fail - fill a failure into v */
+
+static struct policy_sts_verdict sts_fail(struct policy_sts_verdict v, const char *reply,
+                                          const char *result, const char *why, const char *info)
+{
+    v.failed = true;
+    v.reply = reply;
+    v.result = result;
+    v.why = why;
+    v.info = info != NULL ? info : "";
+    return v;
+}
+
+/* policy_send_sts - the MTA-STS checks up to and including step */
+
+struct policy_sts_verdict policy_send_sts(const struct policy_sts_outbound *f,
+                                          enum policy_out_step step)
+{
+    struct policy_sts_verdict v = {.require_tls = f->enforce, .info = ""};
+
+    /* POLICY_OUT_EHLO */
+    if (!f->starttls_offered)
+        return sts_fail(v, STS_NO_TLS, "starttls-not-supported", "STARTTLS was not offered", "");
+    if (step == POLICY_OUT_EHLO)
+        return v;
+    /* POLICY_OUT_STARTTLS_REPLY */
+    if (f->starttls_code != 220)
+        return sts_fail(v, STS_NO_TLS, "starttls-not-supported", "STARTTLS was refused",
+                        f->starttls_text);
+    if (step == POLICY_OUT_STARTTLS_REPLY)
+        return v;
+    /* POLICY_OUT_HANDSHAKE: ours never fails on the certificate (tls/ records it). */
+    if (!f->handshake_ok)
+        return sts_fail(v, STS_TLS_FAIL, "validation-failure", "the TLS handshake failed",
+                        f->handshake_error);
+    if (step == POLICY_OUT_HANDSHAKE)
+        return v;
+    /* POLICY_OUT_CERT (and any unknown later step): the chain, then the name. */
+    switch (f->chain) {
+    case POLICY_CHAIN_VALID:
+    case POLICY_CHAIN_REVOCATION_UNKNOWN:
+        break;
+    case POLICY_CHAIN_UNTRUSTED:
+        return sts_fail(v, STS_TLS_FAIL, chain_result(f->chain),
+                        "the certificate chain is not trusted", "");
+    case POLICY_CHAIN_EXPIRED:
+        return sts_fail(v, STS_TLS_FAIL, chain_result(f->chain), "the certificate has expired",
+                        "");
+    default:                            /* NotYetValid, BadEku, Revoked, Invalid, unknown */
+        return sts_fail(v, STS_TLS_FAIL, chain_result(f->chain),
+                        "the certificate chain failed to validate", policy_chain_name(f->chain));
+    }
+    if (!f->name_match)
+        return sts_fail(v, STS_TLS_FAIL, "certificate-host-mismatch",
+                        "the certificate does not name the MX host", "");
+    v.verified = true;
+    return v;
+}
+
+/* policy_sts_reply - the queue text of an MTA-STS enforce failure */
+
+int policy_sts_reply(char *buf, size_t sz, const char *domain, const char *host,
+                     const struct policy_sts_verdict *v)
+{
+    const char *info = v->info != NULL ? v->info : "";
+
+    return snprintf(buf, sz, "%s MTA-STS policy of %s: %s: %s%s%s (%s)",
+                    v->reply != NULL ? v->reply : STS_TLS_FAIL, domain != NULL ? domain : "",
+                    host != NULL ? host : "", v->why != NULL ? v->why : "checks passed",
+                    info[0] ? ": " : "", info, v->result != NULL ? v->result : "success");
 }
 
 /* policy_send_secure_logline - Exchange's "Message to secure domain ..." context line */

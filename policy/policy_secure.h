@@ -2,8 +2,9 @@
  * policy_secure.h - pure domain-security decisions (Exchange "Domain Security").
  *
  * Facts in, verdict out: the SMTP server asks policy_mail_secure() at every
- * MAIL FROM, the SMTP client asks policy_send_secure() after each step of
- * the outbound handshake.  tls/ supplies the certificate facts (names,
+ * MAIL FROM, the SMTP client asks policy_send_secure() (a listed domain)
+ * or policy_send_sts() (an MTA-STS domain) after each step of the
+ * outbound handshake.  tls/ supplies the certificate facts (names,
  * chain verdict); nothing here does I/O, allocates or keeps state.  Every
  * string in a verdict is static, or borrowed from the facts (said where).
  */
@@ -97,9 +98,56 @@ struct policy_out_verdict {
                                          * "TlsNegotiationFailure (handshake)",
                                          * "SubjectMismatch", "CertificateValidationFailure (<chain>)",
                                          * "Secured" */
+    const char *result;                 /* the failure's RFC 8460 result-type (TLS-RPT,
+                                         * policy-type no-policy-found), static; NULL on
+                                         * success and for DomainSecureDisabled (no TLS
+                                         * session was judged) */
     bool    secured;                    /* step CERT and every check passed: log "Secure domain
                                          * certificate", count Domain Secure Messages Sent */
     bool    revocation_accepted;        /* secured only because revocation_failure = accept */
+};
+
+/*
+ * MTA-STS (RFC 8461 4.2): the facts of one outbound session with an MX host
+ * of a domain whose policy is enforce or testing (the domain-secure list
+ * wins: a listed domain never gets here).  Fields of later steps are
+ * ignored; the steps are enum policy_out_step's.
+ */
+struct policy_sts_outbound {
+    bool    enforce;                    /* mode enforce; false: testing (report only) */
+    bool    starttls_offered;           /* STARTTLS in the EHLO reply (and we can do TLS) */
+    int     starttls_code;              /* reply code to STARTTLS (0 if not sent) */
+    const char *starttls_text;          /* that reply, one line; borrowed */
+    bool    handshake_ok;
+    const char *handshake_error;        /* text when !handshake_ok; borrowed */
+    enum policy_chain chain;            /* the MX's chain against mta_sts_trusted_ca_file
+                                         * (WebPKI); REVOCATION_UNKNOWN passes (RFC 8461
+                                         * 4.2: revocation checking is optional) */
+    bool    name_match;                 /* policy_cert_host_match(MX host name, the
+                                         * certificate's subjectAltName dNSNames) */
+};
+
+struct policy_sts_verdict {
+    bool    require_tls;                /* enforce: no plaintext at any step */
+    bool    failed;                     /* a check failed: enforce - this host is refused
+                                         * (the next host, never plaintext); testing -
+                                         * report it and go on as opportunistic TLS */
+    bool    verified;                   /* step CERT and every check passed */
+    const char *result;                 /* NULL = success so far; else the RFC 8460
+                                         * result-type: "starttls-not-supported",
+                                         * "validation-failure", "certificate-not-trusted",
+                                         * "certificate-expired", "certificate-host-mismatch";
+                                         * static */
+    const char *why;                    /* for people, static: "STARTTLS was not offered",
+                                         * "STARTTLS was refused", "the TLS handshake failed",
+                                         * "the certificate chain is not trusted (<chain>)",
+                                         * "the certificate has expired", "the certificate
+                                         * does not name the MX host"; NULL on success */
+    const char *info;                   /* "" or the reply / handshake error (borrowed from
+                                         * the facts: copy it before they go) */
+    const char *reply;                  /* code and status of the queue text: "451 4.7.10"
+                                         * (no TLS), "451 4.7.5" (TLS or certificate);
+                                         * static; NULL on success */
 };
 
 /* policy_secure.c */
@@ -115,6 +163,16 @@ const char *policy_chain_name(enum policy_chain c);
  * (empty labels, '*' other than a whole first label) are skipped.
  */
 bool    policy_cert_name_match(const char *domain, const char *const *names, size_t nnames);
+/*
+ * RFC 6125 6.4 / RFC 8461 4.2 host name match: does any of names cover the
+ * host name host?  host itself, or "*.P" where host is exactly one label
+ * more than P and P has at least two labels (the wildcard only as the
+ * whole leftmost label: "*.example.com" covers "mx.example.com", not
+ * "a.mx.example.com" nor "example.com").  ASCII case-insensitive; one
+ * trailing dot ignored; NULL, empty and malformed names are skipped.  The
+ * caller passes subjectAltName dNSNames only (RFC 8461: not the CN).
+ */
+bool    policy_cert_host_match(const char *host, const char *const *names, size_t nnames);
 /* Is domain in a secure list?  Exact, ASCII case-insensitive, whole domain (no subdomains). */
 bool    policy_secure_listed(const struct cfg_list *list, const char *domain);
 /* The MAIL FROM decision table of SPEC 3, in order. */
@@ -122,6 +180,19 @@ struct policy_secure_verdict policy_mail_secure(const struct policy_inbound *f);
 /* The outbound checks up to and including `step` (SPEC 4; exchange-behaviour 3, 4.2). */
 struct policy_out_verdict policy_send_secure(const struct policy_outbound *f,
                                              enum policy_out_step step);
+/* The MTA-STS checks up to and including step (RFC 8461 4.2; RFC 8460 4.3
+ * result types).  Order: STARTTLS offered, accepted, handshake, chain,
+ * then the name (an untrusted certificate's names prove nothing). */
+struct policy_sts_verdict policy_send_sts(const struct policy_sts_outbound *f,
+                                          enum policy_out_step step);
+/*
+ * The queue text of an enforce failure into buf (always terminated when sz
+ * > 0): "451 4.7.5 MTA-STS policy of D: mx.D: the certificate does not name
+ * the MX host (certificate-host-mismatch)", with ": <info>" before the
+ * parenthesis when there is one.  Returns what snprintf returns.
+ */
+int     policy_sts_reply(char *buf, size_t sz, const char *domain, const char *host,
+                         const struct policy_sts_verdict *v);
 /*
  * Format Exchange's protocol-log context line into buf (always terminated
  * when sz > 0): "Message to secure domain 'D' on send connector 'C' failed

@@ -183,6 +183,8 @@ static const struct pt_key pt_table[] = {
     {PT_RECEIVE, "domain_secure_enabled", PT_BOOL, "no", 0, 0,
      RC(domain_secure_enabled), 0, NULL},
     {PT_RECEIVE, "require_tls", PT_BOOL, "no", 0, 0, RC(require_tls), 0, NULL},
+    /* RFC 8689 REQUIRETLS (Postfix 3.11's name, per connector here). */
+    {PT_RECEIVE, "requiretls_enable", PT_BOOL, "yes", 0, 0, RC(requiretls_enable), 0, NULL},
     {PT_RECEIVE, "permission", PT_ENUM, "internet", 0, 0, RC(permission), 0, perm_names},
     {PT_RECEIVE, "max_message_size", PT_SIZE, "36MB", 65536, 2147483647,
      RC(max_message_size), 0, NULL},

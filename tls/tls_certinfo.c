@@ -135,11 +135,13 @@ static void certinfo_names(WOLFSSL_X509 *x, struct tls_cert_info *ci)
 {
     char    cn[256];
     WOLFSSL_STACK *gens;
+    bool    cn_in_san = false;
 
     if (wolfSSL_X509_NAME_get_text_by_NID(wolfSSL_X509_get_subject_name(x), NID_commonName,
                                           cn, (int)sizeof(cn)) > 0
         && tls__dns_like(cn))
         certinfo_add_name(ci, cn);
+    ci->cn_not_san = ci->nnames == 1;   /* until a SAN dNSName says otherwise */
 
     gens = wolfSSL_X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
     if (gens == NULL)
@@ -158,10 +160,12 @@ static void certinfo_names(WOLFSSL_X509 *x, struct tls_cert_info *ci)
             continue;                   /* empty, or an embedded NUL */
         char   *name = xstrndup(dns, (size_t)len);
 
+        cn_in_san |= ci->cn_not_san && strcasecmp(name, ci->names[0]) == 0;
         certinfo_add_name(ci, name);
         free(name);
     }
     wolfSSL_GENERAL_NAMES_free(gens);
+    ci->cn_not_san &= !cn_in_san;
 }
 
 /* tls_sha256_hex - SHA-256 of bytes as 64 uppercase hex digits */

@@ -33,6 +33,9 @@ struct tls_cert_info {                  /* facts about one X.509 certificate */
                                          * dNSNames, deduplicated case-insensitively,
                                          * certificate order */
     size_t  nnames;
+    bool    cn_not_san;                 /* names[0] is the subject CN and no SAN dNSName
+                                         * equals it: the SAN names are names[1..] (RFC
+                                         * 8461 4.2 matches those only) */
     int64_t not_before, not_after;      /* unix seconds */
     bool    self_signed;                /* subject == issuer and the signature verifies
                                          * with its own key */

@@ -5,7 +5,8 @@
  * warnings: the report's metadata (when, where, by which version, over
  * which logs and range, the lists then and now, totals), the partners,
  * every certificate a partner presented with its verdict, the warnings,
- * the other domains and our own certificates.
+ * the outbound TLS policy verdicts per domain (domain-secure, MTA-STS,
+ * opportunistic), the other domains and our own certificates.
  *
  * CONTRACT
  *  Each function writes the whole report to fp; the result is read, not
@@ -84,6 +85,16 @@ static void audit_table_domains(FILE *fp, const struct log_audit_partner *v, siz
     }
     if (n == 0)
         fputs("  (none)\n", fp);
+}
+
+/* audit_table_policies - one line per domain, policy and verdict */
+
+static void audit_table_policies(FILE *fp, const struct log_audit_partner *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < v[i].npolicies; k++)
+            fprintf(fp, "  %-28s %6llu  %s\n", T(v[i].domain), (ull)v[i].policies[k].count,
+                    T(v[i].policies[k].name));
 }
 
 /* audit_table_sids - "id, id, ... (+N more)" */
@@ -184,6 +195,10 @@ void domsec_log_audit_table(FILE *fp, const struct log_audit_result *r)
         for (size_t k = 0; k < r->partners[i].nfailures; k++)
             fprintf(fp, "  %-28s %6llu  %s\n", T(r->partners[i].domain),
                     (ull)r->partners[i].failures[k].count, T(r->partners[i].failures[k].name));
+    fputs("\nOutbound TLS policies (send sessions by the policy that applied and its verdict)\n",
+          fp);
+    audit_table_policies(fp, r->partners, r->npartners);
+    audit_table_policies(fp, r->others, r->nothers);
     fprintf(fp, "\nPartner certificates (every one presented, with its verdict)\n");
     for (size_t i = 0; i < r->npartners; i++)
         for (size_t k = 0; k < r->partners[i].ncerts; k++)
@@ -378,6 +393,18 @@ void domsec_log_audit_csv(FILE *fp, const struct log_audit_result *r)
             audit_csv_s(fp, r->partners[i].tls[k].name);
             fprintf(fp, ",%llu\n", (ull)r->partners[i].tls[k].count);
         }
+    fputs("record,domain,policy,sessions\n", fp);
+    for (size_t i = 0; i < r->npartners + r->nothers; i++) {
+        const struct log_audit_partner *p = i < r->npartners ? &r->partners[i]
+            : &r->others[i - r->npartners];
+
+        for (size_t k = 0; k < p->npolicies; k++) {
+            fputs("policy", fp);
+            audit_csv_s(fp, p->domain);
+            audit_csv_s(fp, p->policies[k].name);
+            fprintf(fp, ",%llu\n", (ull)p->policies[k].count);
+        }
+    }
     fprintf(fp, "record,domain,direction,%s", cert_cols);
     for (size_t i = 0; i < r->npartners; i++)
         for (size_t k = 0; k < r->partners[i].ncerts; k++)
@@ -546,6 +573,8 @@ static void audit_json_domains(FILE *fp, const struct log_audit_partner *v, size
         audit_json_counts(fp, p->failures, p->nfailures);
         fputs(", \"tls\": ", fp);
         audit_json_counts(fp, p->tls, p->ntls);
+        fputs(", \"policies\": ", fp);
+        audit_json_counts(fp, p->policies, p->npolicies);
         fputs(",\n     \"certificates\": [", fp);
         for (size_t k = 0; k < p->ncerts; k++) {
             fputs(k ? ",\n       " : "\n       ", fp);

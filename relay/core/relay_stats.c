@@ -96,6 +96,9 @@ static const char *const stats_names[RELAY_STAT_COUNT] = {
     [RELAY_STAT_RCPT_BOUNCED] = "recipients_bounced",
     [RELAY_STAT_DSN_FAILURE] = "dsn_sent_failure",
     [RELAY_STAT_DSN_DELAY] = "dsn_sent_delay",
+    [RELAY_STAT_REQUIRETLS_RECEIVED] = "requiretls_messages_received",
+    [RELAY_STAT_REQUIRETLS_SENT] = "requiretls_messages_sent",
+    [RELAY_STAT_REQUIRETLS_BOUNCED] = "requiretls_recipients_bounced",
 };
 
 /* The stop log keeps Exchange's names for its three counters. */

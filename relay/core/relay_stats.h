@@ -31,6 +31,9 @@ enum relay_stat {
     RELAY_STAT_RCPT_BOUNCED,
     RELAY_STAT_DSN_FAILURE,
     RELAY_STAT_DSN_DELAY,
+    RELAY_STAT_REQUIRETLS_RECEIVED,     /* messages queued with REQUIRETLS (RFC 8689) */
+    RELAY_STAT_REQUIRETLS_SENT,         /* REQUIRETLS messages a next hop took */
+    RELAY_STAT_REQUIRETLS_BOUNCED,      /* recipients bounced 5.7.10 / 5.7.30 */
     RELAY_STAT_COUNT
 };
 

@@ -6,7 +6,12 @@
  * fqdn (or its pinned tls_certificate thumbprint) and build a server
  * context with trusted_ca_file as the anchors for client certificates;
  * for every send connector, a client context with our certificate (if the
- * store has one for its fqdn).
+ * store has one for its fqdn), and for one with mta_sts = yes a second,
+ * the WebPKI context: the same certificate, mta_sts_trusted_ca_file as the
+ * anchors (RFC 8461 4.2: an MX under an MTA-STS policy is judged by the
+ * public CAs, not by the partners' trusted_ca_file).  A WebPKI context that
+ * cannot be built is noted (relay_tls_set_report), not an error: the
+ * connector's MTA-STS sessions then fail verification (fail closed).
  *
  * Fail safe: a connector that must use TLS (receive: domain_secure_enabled
  * or require_tls; send: domain_secure_enabled) and cannot is an error of
@@ -57,6 +62,8 @@ struct relay_tls_set {
     struct tls_ctx **ctx;               /* owned refs, one per receive connector (NULL: none) */
     size_t  n;
     struct tls_ctx **sctx;              /* owned refs, one per send connector */
+    struct tls_ctx **wctx;              /* owned refs, one per send connector: its WebPKI
+                                         * context (mta_sts = yes), or NULL */
     size_t  ns;
     struct tls_cert_info *own;          /* owned: the certificate selected for each receive
                                          * connector (n), then each send connector (ns);
@@ -83,9 +90,12 @@ static void relay_tls_gen_free(struct relay_tls_set *g)
     for (size_t i = 0; i < g->n; i++)
         tls_ctx_unref(g->ctx[i]);
     free(g->ctx);
-    for (size_t i = 0; i < g->ns; i++)
+    for (size_t i = 0; i < g->ns; i++) {
         tls_ctx_unref(g->sctx[i]);
+        tls_ctx_unref(g->wctx != NULL ? g->wctx[i] : NULL);
+    }
     free(g->sctx);
+    free(g->wctx);
     for (size_t i = 0; g->own != NULL && i < g->n + g->ns; i++)
         tls_cert_info_free(&g->own[i]);
     free(g->own);
@@ -305,6 +315,15 @@ static void relay_tls_build_send(struct relay_tls_set *g, const struct config *c
                        why);
     else if (e != NULL)
         relay_tls_note_use(g, e, "send", sc->name);
+    if (!sc->mta_sts || g->sctx[i] == NULL)
+        return;
+    why = NULL;
+    g->wctx[i] = tls_ctx_client_new(e ? e->cert_path : NULL, e ? e->key_path : NULL,
+                                    cfg->transport.mta_sts_trusted_ca_file, &why);
+    if (g->wctx[i] == NULL)
+        relay_tls_note(g, "send connector %s: mta_sts_trusted_ca_file %s: %s: MX hosts under "
+                       "an MTA-STS policy fail verification", sc->name,
+                       cfg->transport.mta_sts_trusted_ca_file, why ? why : "unusable");
 }
 
 /* relay_tls_build - build the material for cfg; errors of connectors that must use TLS */
@@ -320,6 +339,7 @@ struct relay_tls_set *relay_tls_build(const struct config *cfg, struct cfg_error
     g->ctx = xcalloc(cfg->nreceive ? cfg->nreceive : 1, sizeof(void *));
     g->n = cfg->nreceive;
     g->sctx = xcalloc(cfg->nsend ? cfg->nsend : 1, sizeof(void *));
+    g->wctx = xcalloc(cfg->nsend ? cfg->nsend : 1, sizeof(void *));
     g->ns = cfg->nsend;
     g->own = xcalloc(cfg->nreceive + cfg->nsend + 1, sizeof(struct tls_cert_info));
     if (relay_tls_wanted(cfg)
@@ -401,9 +421,12 @@ void relay_tls_warn_expiring(int64_t now)
     uv_mutex_unlock(&relay_tls_lock);
 }
 
-/* relay_tls_find - a context of cfg's generation: receive (send=false) or send index */
+enum relay_tls_kind { RELAY_TLS_RECEIVE, RELAY_TLS_SEND, RELAY_TLS_WEBPKI };
 
-static struct tls_ctx *relay_tls_find(const struct config *cfg, size_t idx, bool send)
+/* relay_tls_find - a context of cfg's generation: a receive, send or WebPKI one, by index */
+
+static struct tls_ctx *relay_tls_find(const struct config *cfg, size_t idx,
+                                      enum relay_tls_kind kind)
 {
     struct tls_ctx *ctx = NULL;
 
@@ -411,9 +434,11 @@ static struct tls_ctx *relay_tls_find(const struct config *cfg, size_t idx, bool
     uv_mutex_lock(&relay_tls_lock);
     for (int i = 0; i < 2 && ctx == NULL; i++) {
         const struct relay_tls_set *g = &relay_tls_gens[i];
-        struct tls_ctx *const *v = send ? g->sctx : g->ctx;
+        struct tls_ctx *const *v = kind == RELAY_TLS_RECEIVE ? g->ctx
+            : kind == RELAY_TLS_SEND ? g->sctx : g->wctx;
 
-        if (g->cfg == cfg && idx < (send ? g->ns : g->n) && v[idx] != NULL)
+        if (g->cfg == cfg && v != NULL && idx < (kind == RELAY_TLS_RECEIVE ? g->n : g->ns)
+            && v[idx] != NULL)
             ctx = tls_ctx_ref(v[idx]);
     }
     uv_mutex_unlock(&relay_tls_lock);
@@ -424,14 +449,21 @@ static struct tls_ctx *relay_tls_find(const struct config *cfg, size_t idx, bool
 
 struct tls_ctx *relay_tls_server_ctx(const struct config *cfg, const struct cfg_receive *rc)
 {
-    return relay_tls_find(cfg, (size_t)(rc - cfg->receive), false);
+    return relay_tls_find(cfg, (size_t)(rc - cfg->receive), RELAY_TLS_RECEIVE);
 }
 
 /* relay_tls_client_ctx - the context of send connector sc of cfg */
 
 struct tls_ctx *relay_tls_client_ctx(const struct config *cfg, const struct cfg_send *sc)
 {
-    return relay_tls_find(cfg, (size_t)(sc - cfg->send), true);
+    return relay_tls_find(cfg, (size_t)(sc - cfg->send), RELAY_TLS_SEND);
+}
+
+/* relay_tls_webpki_ctx - the WebPKI context of send connector sc of cfg (MTA-STS) */
+
+struct tls_ctx *relay_tls_webpki_ctx(const struct config *cfg, const struct cfg_send *sc)
+{
+    return relay_tls_find(cfg, (size_t)(sc - cfg->send), RELAY_TLS_WEBPKI);
 }
 
 /* relay_tls_own_cert - our certificate on a connector of cfg's generation */

@@ -1,7 +1,8 @@
 /*
  * relay_tls.h - the TLS material of a configuration: for each receive
  * connector with auth_mechanism = tls, the server context built from the
- * certificate the store selects for its fqdn (SPEC 6.2).
+ * certificate the store selects for its fqdn (SPEC 6.2); for each send
+ * connector the client context, and with mta_sts = yes its WebPKI twin.
  */
 #ifndef DOMSEC_RELAY_TLS_H
 #define DOMSEC_RELAY_TLS_H
@@ -49,6 +50,11 @@ struct tls_ctx *relay_tls_server_ctx(const struct config *cfg, const struct cfg_
 /* The client context for send connector sc of cfg (our certificate by its
  * fqdn if the store has one), referenced, or NULL. */
 struct tls_ctx *relay_tls_client_ctx(const struct config *cfg, const struct cfg_send *sc);
+/* The WebPKI client context for send connector sc of cfg: the same
+ * certificate, mta_sts_trusted_ca_file as the anchors (MX hosts under an
+ * MTA-STS policy), referenced; NULL when sc has mta_sts = no, no client
+ * context, or the anchors could not be loaded (noted at build). */
+struct tls_ctx *relay_tls_webpki_ctx(const struct config *cfg, const struct cfg_send *sc);
 /* Our certificate as selected for cfg's receive (receive=true) or send
  * connector number index: fn(info, arg) under the module's lock (fn must
  * not call back into relay_tls), and true; false when that connector

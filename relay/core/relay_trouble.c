@@ -29,12 +29,20 @@
  *  RESULT     code 0: DEFER with the job's last failure (or "451 4.4.0
  *             delivery attempt ended"); else by the code (RCPT's rule).
  *  RETRY      DEFER, retry_ms from the [transport] schedule.
+ *  STS        DEFER "451 4.7.5 MTA-STS policy of D: no MX host matches the
+ *             policy (HOSTS)", or "...: no MX host that the policy allows
+ *             has an address", FAIL_ALL (never another host: RFC 8461 5).
  *  A connection stage with an error: CONN and TIMEOUT (the text names the
  *  stage), PROTOCOL, SECURE (the verdict's reply) and NO_TLS ("451 5.7.3
  *  STARTTLS is required to send mail"): NEXT_HOST, DEFER; a connection
  *  failure is CONN, or TIMEOUT while connecting.  HANDSHAKE: require_tls:
  *  NEXT_HOST with 5.7.3, else FALLBACK (plaintext to the same address).
  *  TOO_BIG: FAIL the job "552 5.3.4 ...", CONTINUE with the next job.
+ *  REQUIRETLS_TLS / REQUIRETLS_PEER (RFC 8689 4.2.1, a REQUIRETLS message
+ *  that this connection cannot carry): FAIL the job "550 5.7.10 ..." (TLS
+ *  not verified by the domain-secure list or MTA-STS) or "550 5.7.30 ..."
+ *  (no REQUIRETLS in the next hop's EHLO), CONTINUE with the next job; the
+ *  message is never sent without the guarantee.
  *  SHUTDOWN: DEFER the job (no answer counts), FAIL_ALL.
  *  Replies: BANNER, HELO, MAIL: 2xx/3xx CONTINUE, 5xx FAIL_ALL (the job
  *  fails with the reply), else NEXT_HOST.  EHLO: the same, but 5xx is
@@ -87,7 +95,7 @@ static const char *const relay_stage_names[] = {
     [RELAY_S_READ] = "read", [RELAY_S_ROUTE] = "route", [RELAY_S_EXPIRY] = "expiry",
     [RELAY_S_SHUTDOWN] = "shutdown", [RELAY_S_ALL_HOSTS] = "all hosts",
     [RELAY_S_RESULT] = "result", [RELAY_S_RETRY] = "retry",
-    [RELAY_S_ADMIN_DELETE] = "administrative delete",
+    [RELAY_S_ADMIN_DELETE] = "administrative delete", [RELAY_S_STS] = "MTA-STS",
     [RELAY_S_CONNECT] = "connect", [RELAY_S_BANNER] = "banner", [RELAY_S_EHLO] = "EHLO",
     [RELAY_S_HELO] = "HELO", [RELAY_S_STARTTLS] = "STARTTLS", [RELAY_S_TLS] = "TLS handshake",
     [RELAY_S_RSET] = "RSET", [RELAY_S_MAIL] = "MAIL FROM", [RELAY_S_RCPT] = "RCPT TO",
@@ -265,6 +273,18 @@ static void decide_queue(const struct relay_event *ev, struct relay_decision *d)
     case RELAY_S_ADMIN_DELETE:
         decide_set(d, RELAY_O_FAIL, RELAY_SCOPE_ONE, RELAY_H_CONTINUE, T_ADMIN_DEL);
         break;
+    case RELAY_S_STS: {                 /* enforce: no other host, never plaintext */
+        const char *dom = ev->domain ? ev->domain : "?";
+        char *txt = ev->text != NULL && ev->text[0] != '\0'
+            ? xasprintf("451 4.7.5 MTA-STS policy of %s: no MX host matches the policy (%s)",
+                        dom, ev->text)
+            : xasprintf("451 4.7.5 MTA-STS policy of %s: no MX host that the policy allows "
+                        "has an address", dom);
+
+        decide_set(d, RELAY_O_DEFER, RELAY_SCOPE_JOB, RELAY_H_FAIL_ALL, txt);
+        free(txt);
+        break;
+    }
     default:
         log_panic("trouble", "decide_queue: stage %s", relay_stage_name(ev->stage));
     }
@@ -306,6 +326,17 @@ static void decide_error(const struct relay_event *ev, struct relay_decision *d)
     case RELAY_E_TOO_BIG:
         decide_set(d, RELAY_O_FAIL, RELAY_SCOPE_JOB, RELAY_H_CONTINUE, T_TOO_BIG);
         d->code = 552;
+        return;
+    case RELAY_E_REQUIRETLS_TLS:        /* RFC 8689 4.2.1 (RFC 5248 X.7.10) */
+    case RELAY_E_REQUIRETLS_PEER:       /* RFC 8689 4.2.1 and 6 (X.7.30) */
+        decide_set(d, RELAY_O_FAIL, RELAY_SCOPE_JOB, RELAY_H_CONTINUE, NULL);
+        d->code = 550;
+        d->text = ev->error == RELAY_E_REQUIRETLS_TLS
+            ? xasprintf("550 5.7.10 REQUIRETLS: the connection to %s is not verified TLS "
+                        "(neither the domain-secure list nor an MTA-STS policy in enforce "
+                        "mode applies); the message was not sent", ev->text ? ev->text : "?")
+            : xasprintf("550 5.7.30 REQUIRETLS support required: %s does not offer "
+                        "REQUIRETLS; the message was not sent", ev->text ? ev->text : "?");
         return;
     case RELAY_E_SHUTDOWN:              /* nothing counts without the dot's reply */
         d->conn_failure = true;

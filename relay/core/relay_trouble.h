@@ -80,6 +80,10 @@ enum relay_stage {
                                          * ev.conn_failure */
     RELAY_S_ADMIN_DELETE,               /* an administrator deleted the message with a
                                          * DSN: its pending recipients fail */
+    RELAY_S_STS,                        /* MTA-STS enforce left no MX host to try: ev.domain
+                                         * is the policy domain, ev.text the MX hosts the
+                                         * policy refused ("a, b"; "" or NULL: every host
+                                         * it allows has no address) */
     /* One SMTP connection (smtp/): what it was doing or waiting for. */
     RELAY_S_CONNECT,
     RELAY_S_BANNER,
@@ -110,6 +114,10 @@ enum relay_error {
     RELAY_E_HANDSHAKE,                  /* the TLS handshake failed; ev.text: the error */
     RELAY_E_TOO_BIG,                    /* the message exceeds the peer's SIZE */
     RELAY_E_SHUTDOWN,                   /* the stop took this connection's job back */
+    /* RFC 8689 4.2.1: a REQUIRETLS message (not a bounce) on a connection
+     * that cannot carry it; ev.text names the host.  FAIL the job, CONTINUE. */
+    RELAY_E_REQUIRETLS_TLS,             /* TLS not verified (list, MTA-STS): 5.7.10 */
+    RELAY_E_REQUIRETLS_PEER,            /* the next hop does not offer REQUIRETLS: 5.7.30 */
 };
 
 struct relay_event {
@@ -124,6 +132,7 @@ struct relay_event {
     const struct dns_result *dns;       /* RELAY_S_DNS: the lookup's result */
     bool    require_tls;                /* RELAY_S_STARTTLS, RELAY_S_TLS: [send] require_tls */
     const char *endpoint;               /* RELAY_S_ALL_HOSTS: last "ip:port" tried, or NULL */
+    const char *domain;                 /* RELAY_S_STS: the policy domain */
     /* The attempt history (expiry and the retry delay of a deferral). */
     const struct cfg_transport *transport;      /* NULL: no retry_ms (and see EXPIRY) */
     unsigned rounds;                    /* delivery rounds of the message so far */

@@ -112,6 +112,10 @@ json_t *relay_ctl_counters_json(void)
     json_object_set_new(o, "dsn_sent", json_pack("{s:o, s:o}",
                                                  "failure", ctl_count(v->c[RELAY_STAT_DSN_FAILURE]),
                                                  "delay", ctl_count(v->c[RELAY_STAT_DSN_DELAY])));
+    json_object_set_new(o, "requiretls", json_pack("{s:o, s:o, s:o}",
+        "received", ctl_count(v->c[RELAY_STAT_REQUIRETLS_RECEIVED]),
+        "sent", ctl_count(v->c[RELAY_STAT_REQUIRETLS_SENT]),
+        "recipients_bounced", ctl_count(v->c[RELAY_STAT_REQUIRETLS_BOUNCED])));
     json_object_set_new(o, "receive_commit", ctl_hist(v, RELAY_HIST_COMMIT));
     json_object_set_new(o, "delivery", ctl_hist(v, RELAY_HIST_DELIVERY));
     for (int st = 0; st < RELAY_LSTAT_COUNT; st++) {

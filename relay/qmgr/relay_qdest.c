@@ -30,6 +30,7 @@
 #include "log_util.h"
 #include "policy_secure.h"
 #include "relay_qmgr_int.h"
+#include "relay_sts.h"
 #include "relay_tls.h"
 #include "tls_ctx.h"
 
@@ -57,6 +58,7 @@ void qmgr_dest_free(struct qmgr *q, struct relay_dest *d)
     free(d->key);
     free(d->domain);
     free(d->dns_why);
+    policy_sts_unref(d->sts);
     tls_ctx_unref(d->tls_ctx);
     policy_config_unref(d->cfg);
     free(d);
@@ -133,6 +135,39 @@ static void qdest_decide(struct qmgr *q, struct relay_dest *d, const struct rela
     relay_decision_free(&dec);
 }
 
+/* qdest_sts_filter - MTA-STS enforce: only the MX hosts the policy names
+ * (RFC 8461 4.1); none left: every waiting job is deferred (relay_decide) */
+
+static void qdest_sts_filter(struct qmgr *q, struct relay_dest *d, const struct dns_result *res)
+{
+    char refused[512] = "";
+    size_t used = 0;
+
+    for (size_t h = 0; h < res->nhosts; h++) {
+        const struct dns_host *host = &res->hosts[h];
+
+        if (policy_sts_mx_match(d->sts, host->name)) {
+            for (size_t a = 0; a < host->naddrs; a++)
+                qdest_add_addr(d, &host->addrs[a], host->name, d->sc->port);
+            continue;
+        }
+        if (used < sizeof(refused) - 1) {
+            int n = snprintf(refused + used, sizeof(refused) - used, "%s%s", used ? ", " : "",
+                             host->name);
+
+            used = n < 0 ? used : used + (size_t)n;
+        }
+    }
+    if (refused[0] != '\0')
+        log_info("queue", 0, "mta-sts domain=%s id=%s mode=enforce mx-refused=\"%s\" "
+                 "mx-allowed=%zu", d->domain, d->sts->id, refused, d->naddrs);
+    if (d->naddrs == 0) {
+        struct relay_event ev = { .stage = RELAY_S_STS, .domain = d->domain, .text = refused };
+
+        qdest_decide(q, d, &ev);
+    }
+}
+
 /* qdest_dns_done - the next hop's addresses are known (or not) */
 
 static void qdest_dns_done(struct dns_query *query, const struct dns_result *res, void *arg)
@@ -150,10 +185,13 @@ static void qdest_dns_done(struct dns_query *query, const struct dns_result *res
     }
     d->resolved_ms = qmgr_now(q);
     d->dns_status = res->status;
-    if (res->status == DNS_OK)
+    if (res->status == DNS_OK && d->sts != NULL && d->sts->mode == STS_MODE_ENFORCE) {
+        qdest_sts_filter(q, d, res);    /* may defer every job */
+    } else if (res->status == DNS_OK) {
         for (size_t h = 0; h < res->nhosts; h++)
             for (size_t a = 0; a < res->hosts[h].naddrs; a++)
                 qdest_add_addr(d, &res->hosts[h].addrs[a], res->hosts[h].name, sc->port);
+    }
     if (res->status == DNS_FAIL)
         log_info("queue", 0, "dns domain=%s status=fail why=\"%s\"", d->domain,
                  res->why ? res->why : "");
@@ -192,6 +230,21 @@ static void qdest_sh_done(struct dns_query *query, const struct dns_result *res,
     qdest_resolve(q, d);
 }
 
+/* qdest_sts_done - the domain's MTA-STS policy (or none): now the MX lookup */
+
+static void qdest_sts_done(void *arg, const struct relay_sts_result *res)
+{
+    struct relay_dest *d = arg;
+    struct qmgr *q = d->owner;
+
+    q->busy--;
+    d->sts_checked = true;
+    policy_sts_unref(d->sts);
+    d->sts = res->policy != NULL ? policy_sts_ref(res->policy) : NULL;
+    d->sts_stale = res->status == RELAY_STS_STALE;
+    qdest_resolve(q, d);                /* the stop (CANCELED included): SHUTDOWN there */
+}
+
 /* qdest_resolve - find d's addresses: MX of the domain, or the smart hosts
  * (none once the stop has begun: the resolver is closing or gone, and the
  * waiting jobs come back with RELAY_S_SHUTDOWN) */
@@ -206,6 +259,15 @@ static void qdest_resolve(struct qmgr *q, struct relay_dest *d)
         d->resolving = false;
         qdest_decide(q, d, &ev);
         qdest_kick(q, d);               /* may free d (starts nothing: stopping) */
+        return;
+    }
+    /* RFC 8689 4.2.2: a "TLS-Required: No" message's destination asks for no policy. */
+    if (sc->dns_routing && !d->listed && !d->tls_required_no && sc->mta_sts && q->sts != NULL
+        && !d->sts_checked) {
+        d->resolving = true;            /* the policy first: it decides which MX hosts */
+        q->busy++;
+        relay_sts_lookup(q->sts, d->domain, d->cfg->transport.mta_sts_trusted_ca_file,
+                         qdest_sts_done, d);
         return;
     }
     if (sc->dns_routing) {
@@ -247,19 +309,24 @@ static const struct relay_dest_ops qdest_ops = {
 };
 
 /* qmgr_dest_key - the key of a destination: its connector, and the domain
- * when it routes by MX (smart hosts serve every domain alike) */
+ * when it routes by MX (smart hosts serve every domain alike); messages
+ * with "TLS-Required: No" (RFC 8689 4.2.2) to an MX-routed domain have a
+ * destination of their own, the one without MTA-STS policy */
 
-char *qmgr_dest_key(const struct cfg_send *sc, const char *domain)
+char *qmgr_dest_key(const struct cfg_send *sc, const char *domain, bool tls_required_no)
 {
-    return xasprintf("%s\n%s", sc->name, sc->dns_routing ? domain : "");
+    return xasprintf("%s\n%s%s", sc->name, sc->dns_routing ? domain : "",
+                     sc->dns_routing && tls_required_no ? "\ntls-required-no" : "");
 }
 
-/* qmgr_dest_get - the destination for a connector and recipient domain */
+/* qmgr_dest_get - the destination for a connector and recipient domain
+ * (and whether the message says TLS-Required: No) */
 
 struct relay_dest *qmgr_dest_get(struct qmgr *q, struct config *cfg,
-                                    const struct cfg_send *sc, const char *domain)
+                                    const struct cfg_send *sc, const char *domain,
+                                    bool tls_required_no)
 {
-    char *key = qmgr_dest_key(sc, domain);
+    char *key = qmgr_dest_key(sc, domain, tls_required_no);
     struct relay_dest *d;
 
     for (d = q->dests; d != NULL; d = d->next)
@@ -275,6 +342,7 @@ struct relay_dest *qmgr_dest_get(struct qmgr *q, struct config *cfg,
     d->tls_ctx = relay_tls_client_ctx(cfg, sc);
     d->listed = sc->dns_routing && policy_secure_listed(&cfg->transport.send_secure, domain);
     d->tlsrpt = q->tlsrpt;
+    d->tls_required_no = sc->dns_routing && tls_required_no;
     d->ops = &qdest_ops;
     d->client = q->client;
     d->owner = q;
@@ -328,6 +396,7 @@ void qmgr_dest_enqueue(struct qmgr *q, struct relay_dest *d, struct relay_job *j
             d->naddrs = 0;
             d->dns_status = 0;
             d->smart_host = 0;
+            d->sts_checked = false;     /* the policy is looked up again too */
             qdest_resolve(q, d);
             return;
         }
@@ -376,7 +445,7 @@ size_t qmgr_dest_waits(struct qmgr *q, const struct config *cfg, const struct re
         log_mail_domain(domain, sizeof(domain), m->rcpts[i].addr);
         if ((sc = policy_route_select(cfg, domain)) == NULL)
             continue;
-        w = qdest_wait_get(q, qmgr_dest_key(sc, domain));
+        w = qdest_wait_get(q, qmgr_dest_key(sc, domain, m->tls_required_no));
         if (w->pass != q->dwait_pass) {
             w->pass = q->dwait_pass;
             v[n++] = w;

@@ -54,6 +54,8 @@
 #include "relay_smtp.h"
 #include "relay_trouble.h"
 #include "relay_qmgr_int.h"
+#include "relay_http.h"
+#include "relay_sts.h"
 #include "relay_tlsrpt.h"
 #include "relay_tls.h"
 #include "relay_worker.h"
@@ -267,6 +269,7 @@ static void qmgr_toload_add(struct qmgr *q, char **ids, size_t n)
 void qmgr_maybe_exit(struct qmgr *q)
 {
     if (!q->stopping || q->busy > 0 || q->conns > 0 || q->resolver != NULL || q->tlsrpt != NULL
+        || q->sts != NULL || q->http != NULL
         || q->dns_retiring > 0 || uv_is_closing((uv_handle_t *)&q->w.wake))
         return;
     uv_close((uv_handle_t *)&q->timer, NULL);
@@ -304,6 +307,26 @@ static void qmgr_resolver_closed(void *arg)
     struct qmgr *q = arg;
 
     q->resolver = NULL;
+    qmgr_maybe_exit(q);
+}
+
+static void qmgr_http_closed(void *arg)
+{
+    struct qmgr *q = arg;
+
+    q->http = NULL;
+    qmgr_maybe_exit(q);
+}
+
+/* qmgr_sts_closed - the MTA-STS cache is gone: then its HTTP client */
+
+static void qmgr_sts_closed(void *arg)
+{
+    struct qmgr *q = arg;
+
+    q->sts = NULL;
+    if (q->http != NULL)
+        relay_http_close(q->http, qmgr_http_closed, q);
     qmgr_maybe_exit(q);
 }
 
@@ -376,6 +399,8 @@ static void qmgr_wake(uv_async_t *a)
         q->wake_ms = 0;
         q->smtp->shutdown_all(q->client);
         qmgr_dest_shutdown(q);          /* jobs no connection will take */
+        if (q->sts != NULL)             /* before the resolver: it cancels its queries */
+            relay_sts_close(q->sts, qmgr_sts_closed, q);
         dns_resolver_close(q->resolver, qmgr_resolver_closed, q);
         if (q->tlsrpt != NULL && !q->tlsrpt_closing) {
             q->tlsrpt_closing = true;
@@ -388,6 +413,23 @@ static void qmgr_wake(uv_async_t *a)
     if (reload && !q->stopping)
         qmgr_sched_run(q);              /* new [dns], expiry keys, connectors: now */
     qmgr_maybe_exit(q);
+}
+
+/* qmgr_sts_new - the MTA-STS cache of q (its directory: the start's
+ * configuration; a reload's change applies at the next start) */
+
+static void qmgr_sts_new(struct qmgr *q, const struct config *cfg)
+{
+    const struct cfg_transport *t = &cfg->transport;
+    char *dir = t->mta_sts_cache_directory ? xstrdup(t->mta_sts_cache_directory)
+                                           : xasprintf("%s/mta-sts-cache", t->queue_directory);
+
+    q->http = relay_http_new(&q->w.loop);
+    if (q->http != NULL)
+        q->sts = relay_sts_new(&q->w.loop, &q->resolver, q->http, dir, NULL);
+    else
+        log_warnx("qmgr", 0, "no HTTP client: MTA-STS policies cannot be fetched");
+    free(dir);
 }
 
 /* qmgr_new - a queue manager on a new loop, not yet running */
@@ -424,6 +466,7 @@ struct qmgr *qmgr_new(const struct qmgr_smtp *smtp, log_clock_fn *clock, void *c
     qmgr_admin_init(q);
     q->dns_servers = cfg->dns.servers ? xstrdup(cfg->dns.servers) : NULL;
     q->dns_timeout = cfg->dns.timeout;
+    qmgr_sts_new(q, cfg);
     {
         struct relay_tlsrpt_env env = {
             .w = &q->w, .resolver = qmgr_tlsrpt_resolver, .queued = qmgr_tlsrpt_queued, .owner = q,

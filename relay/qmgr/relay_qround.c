@@ -411,9 +411,12 @@ static void qround_queue_dsn(struct qmgr *q, struct relay_qmsg *m, enum relay_ds
     relay_queue_new_id(d->newid);
     gmtime_r(&secs, &tm);
     strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+    /* RFC 8689 5: the DSN of a REQUIRETLS message is REQUIRETLS too (its
+     * content is the header section only, as for every DSN here). */
     env = xasprintf("DSQ1\nid %s\narrival %s.%03dZ\nconnector (dsn)\nclient 127.0.0.1:0\n"
-                    "helo %s\nsession 0000000000000000\nsender <>\nrcpt <%s>\n",
-                    d->newid, when, (int)(now % 1000), in.reporting_mta, m->sender);
+                    "helo %s\nsession 0000000000000000\n%ssender <>\nrcpt <%s>\n",
+                    d->newid, when, (int)(now % 1000), in.reporting_mta,
+                    m->requiretls ? "requiretls yes\n" : "", m->sender);
     d->q = q;
     d->m = m;
     d->records = records;

@@ -235,7 +235,7 @@ static void qsched_dispatch_go(struct qmgr_work *w)
             qsched_decide(q, m, i, RELAY_S_ROUTE);
             continue;
         }
-        d = qmgr_dest_get(q, cfg, sc, domain);
+        d = qmgr_dest_get(q, cfg, sc, domain, m->tls_required_no);
         for (k = 0; k < njobs && dests[k] != d; k++)
             ;
         if (k == njobs) {

@@ -5,6 +5,7 @@
  * A queue file (relay_queue.c) ends with "end\n"; delivery appends state
  * records after it, one line each, and fdatasyncs before acting on them:
  *
+ *   tls-required no                   (the receive side's, with "end": RFC 8689)
  *   rcpt <index> delivered|failed|deferred <unix-ms> <attempts> <text>
  *   next <unix-ms>
  *   delay <unix-ms>
@@ -193,6 +194,8 @@ static void relay_qmsg_replay(struct relay_qmsg *m, char *p, char *end)
                 m->released_ms = ms;
                 m->release_grace = true;        /* until a round follows ("next") */
             }
+        } else if (strcmp(p, "tls-required no") == 0) {
+            m->tls_required_no = !m->requiretls;        /* RFC 8689 4.1: REQUIRETLS wins */
         } else if (strncmp(p, "delete ", 7) == 0) {
             if (qmsg_num(&f, ULLONG_MAX, &ms) == 0) {
                 m->delete_pending = true;
@@ -275,6 +278,7 @@ int relay_qmsg_load(int dirfd, const char *id, struct relay_qmsg **out, const ch
                 m->arrival_ms = qf.arrival_ms;
                 m->data_off = qf.data_off;
                 m->data_len = qf.data_len;
+                m->requiretls = qf.requiretls;
                 relay_qmsg_envelope(m, buf, (size_t)qf.data_off);
                 /* Before the replay, which overwrites every newline. */
                 m->torn = tlen > 4 && t[tlen - 1] != '\n';

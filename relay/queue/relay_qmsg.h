@@ -47,6 +47,10 @@ struct relay_qmsg {
     bool    delete_pending;             /* deleted by an administrator: remove (and
                                          * bounce) when the round ends */
     bool    delete_bounce;
+    bool    requiretls;                 /* RFC 8689 REQUIRETLS: verified TLS to a next hop
+                                         * that offers it, or a 5.7.10/5.7.30 bounce */
+    bool    tls_required_no;            /* "TLS-Required: No" (RFC 8689 4.2.2, never with
+                                         * requiretls): no MTA-STS policy applies */
     struct relay_qrcpt *rcpts;          /* owned */
     size_t  nrcpts;
     /* Queue manager bookkeeping. */

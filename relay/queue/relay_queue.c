@@ -6,10 +6,11 @@
  *   DSQ1\n
  *   id <16 hex>\n  arrival <ISO-8601 UTC ms>\n  connector <name>\n
  *   client <ip:port>\n  helo <name>\n  session <16 hex>\n
- *   [body 7BIT|8BITMIME\n]  sender <addr>\n  rcpt <addr>\n ...
+ *   [body 7BIT|8BITMIME\n]  [requiretls yes\n]  sender <addr>\n  rcpt <addr>\n ...
  *   data <16 hex: message length>\n
  *   <message bytes>
  *   end\n
+ *   [tls-required no\n]
  *   <state records appended by delivery, one per line>
  *
  *  The message length is written last (pwrite over a placeholder) so a
@@ -20,6 +21,14 @@
  *  time exactly its digits, no NUL in a line and no control character
  *  inside <...>; anything else is damage, quarantined by recovery and
  *  refused by relay_qmsg_load alike (both use relay_queue_parse_header).
+ *  "requiretls yes" (RFC 8689: MAIL FROM:<...> REQUIRETLS) is the only
+ *  value of its line; a file without the line is read as before (no
+ *  REQUIRETLS).  An older domsec refuses a file with it as damage, which
+ *  is meant: it would otherwise send the message without the guarantee.
+ *  "tls-required no" (the header field TLS-Required: No, seen only once
+ *  the header section has been read) is the first record after "end",
+ *  written by the commit with it (relay_spool_set_record); older versions
+ *  skip it as an unknown record, which only makes them stricter.
  *
  * CONTRACT
  *  relay_queue_open() runs once in main before threads start, as root when
@@ -222,11 +231,12 @@ static int relay_queue_path(const char *v, size_t len, size_t min)
 /* The header lines, in the order the writer puts them; every one but rcpt
  * at most once ("data", the last, ends the header). */
 enum relay_qkey {
-    QK_ID, QK_ARRIVAL, QK_CONNECTOR, QK_CLIENT, QK_HELO, QK_SESSION, QK_BODY, QK_SENDER,
-    QK_RCPT, QK_DATA, QK_COUNT
+    QK_ID, QK_ARRIVAL, QK_CONNECTOR, QK_CLIENT, QK_HELO, QK_SESSION, QK_BODY, QK_REQUIRETLS,
+    QK_SENDER, QK_RCPT, QK_DATA, QK_COUNT
 };
 static const char *const relay_queue_keys[QK_COUNT] = {
-    "id", "arrival", "connector", "client", "helo", "session", "body", "sender", "rcpt", "data",
+    "id", "arrival", "connector", "client", "helo", "session", "body", "requiretls", "sender",
+    "rcpt", "data",
 };
 
 /* relay_queue_key - which header line key (klen bytes) is, or QK_COUNT */
@@ -283,6 +293,11 @@ int relay_queue_parse_header(const char *buf, size_t len, struct relay_qfile *qf
         case QK_ARRIVAL:
             if (relay_queue_parse_time(sp, vlen, &qf->arrival_ms) < 0)
                 return (*why = "bad arrival time"), -1;
+            break;
+        case QK_REQUIRETLS:            /* the writer's only value */
+            if (vlen != 3 || memcmp(sp, "yes", 3) != 0)
+                return (*why = "bad requiretls"), -1;
+            qf->requiretls = true;
             break;
         case QK_SENDER:
             if (relay_queue_path(sp, vlen, 0) < 0)

@@ -46,6 +46,7 @@ struct relay_spool {
     char   *wbuf;                       /* owned while in flight */
     size_t  wlen;
     int     werr;
+    char   *records;                    /* owned: written after "end" at commit, or NULL */
     bool    busy, aborted, unlinking;
     relay_spool_cb cb;
     void   *arg;
@@ -83,6 +84,14 @@ void relay_spool_append(struct relay_spool *sp, const void *p, size_t n)
     }
     memcpy(sp->buf + sp->len, p, n);
     sp->len += n;
+}
+
+/* relay_spool_set_record - records the commit writes after "end" */
+
+void relay_spool_set_record(struct relay_spool *sp, const char *records)
+{
+    free(sp->records);
+    sp->records = records != NULL ? xstrdup(records) : NULL;
 }
 
 /* relay_spool_buffered - bytes waiting in memory */
@@ -155,6 +164,7 @@ static void relay_spool_free(struct relay_spool *sp)
 {
     free(sp->buf);
     free(sp->wbuf);
+    free(sp->records);
     free(sp);
 }
 
@@ -251,6 +261,8 @@ void relay_spool_commit(struct relay_spool *sp, relay_spool_cb cb, void *arg)
     msglen = sp->file_off + sp->len - sp->data_start;
     snprintf(hex, sizeof(hex), "%016llX", (unsigned long long)msglen);
     relay_spool_append(sp, "end\n", 4);
+    if (sp->records != NULL)            /* made durable with the rest */
+        relay_spool_append(sp, sp->records, strlen(sp->records));
     sp->cb = cb;
     sp->arg = arg;
     memset(&sp->req, 0, sizeof(sp->req));

@@ -30,6 +30,7 @@ struct relay_qfile {
     uint64_t data_off;                  /* offset of the message bytes */
     uint64_t data_len;
     uint64_t arrival_ms;
+    bool    requiretls;                 /* "requiretls yes": RFC 8689 REQUIRETLS */
 };
 
 /* relay_queue.c */
@@ -60,6 +61,9 @@ typedef void (*relay_spool_cb)(struct relay_spool *sp, int status, void *arg);
 struct relay_spool *relay_spool_begin(struct relay_worker *w, const char *id,
                                       const char *envelope, size_t envlen);
 void    relay_spool_append(struct relay_spool *sp, const void *p, size_t n);
+/* Records (complete lines, copied) the commit writes right after "end";
+ * replaces any set before.  NULL: none. */
+void    relay_spool_set_record(struct relay_spool *sp, const char *records);
 size_t  relay_spool_buffered(const struct relay_spool *sp);
 uint64_t relay_spool_size(const struct relay_spool *sp);   /* message bytes so far */
 bool    relay_spool_busy(const struct relay_spool *sp);    /* a write is in flight */

@@ -16,11 +16,13 @@
 #include <uv.h>
 
 #include "policy_config.h"
+#include "policy_sts.h"
 #include "relay_qmsg.h"
 
 /* relay_smtpc.c: one outbound SMTP connection working through jobs. */
 struct relay_dest;
 struct relay_tlsrpt;
+struct sts_policy;
 struct relay_smtpc;
 struct relay_smtp_client;
 struct relay_job {
@@ -58,8 +60,15 @@ struct relay_dest {
     struct relay_smtpc *idle;           /* connections waiting for a job (smtpc's list) */
     struct tls_ctx *tls_ctx;            /* referenced: our client context, or NULL */
     bool    listed;                     /* domain in tls_send_domain_secure_list (DNS routing) */
+    struct sts_policy *sts;             /* referenced: the domain's MTA-STS policy (mode
+                                         * testing or enforce) found by the last lookup,
+                                         * or NULL (none, listed, mta_sts = no, smart hosts) */
+    bool    sts_stale;                  /* sts is the cached policy: its refresh failed */
+    bool    sts_checked;                /* owner's: this resolution looked the policy up */
     struct relay_tlsrpt *tlsrpt;        /* borrowed: the owner's TLS-RPT recorder, or NULL
                                          * (relay_tlsrpt_note(d->tlsrpt, ...) takes NULL) */
+    bool    tls_required_no;            /* its messages say "TLS-Required: No" (RFC 8689
+                                         * 4.2.2; DNS routing): no MTA-STS policy applies */
     const struct relay_dest_ops *ops;   /* the owner's callbacks */
     struct relay_smtp_client *client;   /* the owner's connections */
     void   *owner;                      /* the owner's object (for ops) */

@@ -45,6 +45,7 @@
 #include "relay_smtpc_int.h"
 #include "relay_stats.h"
 #include "tls_conn.h"
+#include "tls_ctx.h"
 
 /* RFC 5321 4.5.3.2 timeouts. */
 static const uint64_t smtpc_timeouts[] = {
@@ -143,6 +144,7 @@ static void smtpc_maybe_free(struct relay_smtpc *c)
     if (c->next)
         c->next->prev = c->prev;
     c->dest->ops->conn_gone(c->dest);
+    tls_ctx_unref(c->webpki);
     free(c);
 }
 
@@ -250,9 +252,11 @@ struct relay_decision relay__smtpc_decide(const struct relay_smtpc *c, enum rela
 {
     struct relay_event ev = {
         .stage = smtpc_stages[c->state], .error = error, .code = code, .text = text,
-        /* A domain-secured partner never gets plaintext either: the TLS steps
-         * ask policy_send_secure first, and the decision is safe without it. */
-        .require_tls = c->dest->sc->require_tls || c->dest->listed,
+        /* A domain-secured partner, or an MTA-STS enforce domain, never gets
+         * plaintext either: the TLS steps ask policy_send_secure /
+         * policy_send_sts first, and the decision is safe without it. */
+        .require_tls = c->dest->sc->require_tls || c->dest->listed
+            || relay__smtpc_sts_enforce(c),
     };
 
     return relay_decide(&ev);
@@ -354,7 +358,8 @@ void relay__smtpc_connect_next(struct relay_smtpc *c)
     relay_limits_conn(+1);              /* until TLS_EV_CLOSED */
     smtpc_plog_start(c);
     c->esmtp = c->pipelining = c->tx_open = false;
-    c->starttls_offered = c->tls = c->secured = false;
+    c->starttls_offered = c->tls = c->secured = c->policy_logged = false;
+    c->tls_verified = c->requiretls_offered = false;
     c->peer_size = 0;
     relay__smtpc_enter_state(c, C_CONNECT);
 }

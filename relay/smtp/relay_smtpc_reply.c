@@ -47,6 +47,41 @@ static void smtpc_send_body(struct relay_smtpc *c)
     tls_conn_write(c->conn, ".\r\n", 3);
 }
 
+/* smtpc_requiretls_check - RFC 8689 4.2.1: a REQUIRETLS message (not a
+ * bounce: section 5) goes only over verified TLS to a next hop offering
+ * REQUIRETLS: RELAY_E_NONE, or the error that fails its job here */
+
+static enum relay_error smtpc_requiretls_check(const struct relay_smtpc *c,
+                                               const struct relay_qmsg *m)
+{
+    if (!m->requiretls || m->sender[0] == '\0')
+        return RELAY_E_NONE;
+    if (!c->tls || !c->tls_verified)
+        return RELAY_E_REQUIRETLS_TLS;
+    return c->requiretls_offered ? RELAY_E_NONE : RELAY_E_REQUIRETLS_PEER;
+}
+
+/* smtpc_requiretls_fail - the job's recipients bounce; logged, counted */
+
+static void smtpc_requiretls_fail(struct relay_smtpc *c, enum relay_error e)
+{
+    struct relay_job *j = c->job;
+    struct relay_decision d;
+    char host[320], ep[64];
+
+    relay__smtpc_endpoint(c, ep, sizeof(ep));
+    snprintf(host, sizeof(host), "%s [%s]", c->dest->names[c->addr_i], ep);
+    d = relay__smtpc_decide(c, e, 0, host);
+    log_info("smtp", c->sid, "requiretls refused id=%s to=%s tls=%s verified=%s offered=%s "
+             "reply=\"%s\"", j->msg->id, host, c->tls ? "yes" : "no",
+             c->tls_verified ? "yes" : "no", c->requiretls_offered ? "yes" : "no", d.text);
+    log_proto_infof(&c->pl, c->dest->domain, "Message %s requires TLS (REQUIRETLS, RFC 8689) "
+                    "and was not sent to %s: %s", j->msg->id, host, d.text);
+    relay__smtpc_record(c, &d);
+    relay_stats_add(RELAY_STAT_REQUIRETLS_BOUNCED, j->nridx);
+    relay_decision_free(&d);
+}
+
 /* relay__smtpc_start_tx - MAIL, RCPTs and DATA for the current job */
 
 void relay__smtpc_start_tx(struct relay_smtpc *c)
@@ -54,7 +89,16 @@ void relay__smtpc_start_tx(struct relay_smtpc *c)
     struct relay_job *j = c->job;
     struct relay_qmsg *m = j->msg;
     struct relay_decision d;
+    enum relay_error rtls = smtpc_requiretls_check(c, m);
+    /* RFC 8689 5: a bounce of a REQUIRETLS message asks for it where it can */
+    const char *rparam = m->requiretls && c->tls && c->requiretls_offered ? " REQUIRETLS" : "";
 
+    if (rtls != RELAY_E_NONE) {         /* never sent without the guarantee */
+        smtpc_requiretls_fail(c, rtls);
+        relay__smtpc_job_done(c);
+        relay__smtpc_take_job(c);       /* RELAY_H_CONTINUE: the next job */
+        return;
+    }
     if (c->peer_size > 0 && j->len > c->peer_size) {
         d = relay__smtpc_decide(c, RELAY_E_TOO_BIG, 0, NULL);
         relay__smtpc_record(c, &d);
@@ -77,9 +121,9 @@ void relay__smtpc_start_tx(struct relay_smtpc *c)
         log_proto_sending_message(&c->pl, m->id, mid);
     }
     if (c->peer_size > 0)
-        relay__smtpc_send(c, "MAIL FROM:<%s> SIZE=%zu", m->sender, j->len);
+        relay__smtpc_send(c, "MAIL FROM:<%s> SIZE=%zu%s", m->sender, j->len, rparam);
     else
-        relay__smtpc_send(c, "MAIL FROM:<%s>", m->sender);
+        relay__smtpc_send(c, "MAIL FROM:<%s>%s", m->sender, rparam);
     if (c->pipelining) {
         for (size_t i = 0; i < j->nridx; i++)
             relay__smtpc_send(c, "RCPT TO:<%s>", m->rcpts[j->ridx[i]].addr);
@@ -100,6 +144,8 @@ static void smtpc_ehlo_line(struct relay_smtpc *c, const char *kw)
         c->pipelining = true;
     else if (strcasecmp(kw, "STARTTLS") == 0)
         c->starttls_offered = true;
+    else if (strcasecmp(kw, "REQUIRETLS") == 0)
+        c->requiretls_offered = true;   /* counts inside TLS only (RFC 8689 2) */
     else if (strncasecmp(kw, "SIZE", 4) == 0 && (kw[4] == ' ' || kw[4] == '\0'))
         c->peer_size = strtoull(kw + 4, NULL, 10);
 }
@@ -244,6 +290,8 @@ static void smtpc_dot_reply(struct relay_smtpc *c, int code, const char *text)
     if (d.rcpt == RELAY_O_DELIVERED) {
         if (c->secured)
             relay_stats_add(RELAY_STAT_DS_SENT, 1);
+        if (c->job->msg->requiretls && c->job->msg->sender[0] != '\0')
+            relay_stats_add(RELAY_STAT_REQUIRETLS_SENT, 1);
         smtpc_track_send(c, text);
     }
     relay_decision_free(&d);

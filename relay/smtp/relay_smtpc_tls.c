@@ -12,7 +12,10 @@
  * TLS that fails to handshake retries the same host in plaintext.  What a
  * refusal means (next host, plaintext, the text noted) is relay_decide()'s,
  * asked through relay__smtpc_decide.  These steps write the log lines and
- * protocol-log rows of TLS, certificates and verdicts.
+ * protocol-log rows of TLS, certificates and verdicts.  After the listed
+ * domain's check, each step asks relay__smtpc_sts_check (relay_smtpc_sts.c)
+ * for a destination under an MTA-STS policy: an enforce failure has moved
+ * c to the next host; STARTTLS then uses the connector's WebPKI context.
  *
  * CONTRACT
  *  Called only by relay_smtpc.c and relay_smtpc_reply.c, on the queue
@@ -55,14 +58,14 @@ struct smtpc_resume {
 
 static struct smtpc_resume smtpc_resume[SMTPC_RESUME_MAX];     /* qmgr thread only */
 
-/* smtpc_resume_key - the cache key of c's current address */
+/* smtpc_resume_key - the cache key of c's current address (and context) */
 
-static void smtpc_resume_key(const struct relay_smtpc *c, char *key, size_t sz)
+static void smtpc_resume_key(struct relay_smtpc *c, char *key, size_t sz)
 {
     const struct sockaddr *sa = (const struct sockaddr *)&c->dest->addrs[c->addr_i];
     char ip[INET6_ADDRSTRLEN];
 
-    snprintf(key, sz, "%llu [%s]:%u %s", (unsigned long long)tls_ctx_id(c->dest->tls_ctx),
+    snprintf(key, sz, "%llu [%s]:%u %s", (unsigned long long)tls_ctx_id(relay__smtpc_tls_ctx(c)),
              log_addr_ip(ip, sizeof(ip), sa), log_addr_port(sa), c->dest->names[c->addr_i]);
 }
 
@@ -85,12 +88,12 @@ static struct smtpc_resume *smtpc_resume_find(const char *key, uint64_t now)
 
 /* smtpc_resume_forget - drop c's address's session (a check failed) */
 
-static void smtpc_resume_forget(const struct relay_smtpc *c)
+static void smtpc_resume_forget(struct relay_smtpc *c)
 {
     struct smtpc_resume *r;
     char key[192];
 
-    if (c->dest->tls_ctx == NULL)
+    if (relay__smtpc_tls_ctx(c) == NULL)
         return;
     smtpc_resume_key(c, key, sizeof(key));
     if ((r = smtpc_resume_find(key, uv_now(c->loop))) != NULL) {
@@ -101,7 +104,7 @@ static void smtpc_resume_forget(const struct relay_smtpc *c)
 
 /* smtpc_resume_keep - c's checks passed: keep its session for the next conn */
 
-static void smtpc_resume_keep(const struct relay_smtpc *c)
+static void smtpc_resume_keep(struct relay_smtpc *c)
 {
     struct tls_session *s = tls_conn_session(c->conn);
     struct smtpc_resume *r, *slot = &smtpc_resume[0];
@@ -166,6 +169,8 @@ static void smtpc_secure_fail(struct relay_smtpc *c, const struct policy_out_ver
     log_warnx("smtp", c->sid, "%s rule=\"%s\"%s%s%s", line, v->rule,
               detail[0] ? " detail=\"" : "", detail, detail[0] ? "\"" : "");
     log_proto_info(&c->pl, NULL, line);
+    if (v->result != NULL)              /* a TLS session was judged (TLS-RPT) */
+        relay__smtpc_tlsrpt(c, TLSRPT_NO_POLICY, v->result, line);
     d = relay__smtpc_decide(c, RELAY_E_SECURE, 0, v->inner);   /* never plaintext: next host */
     relay__smtpc_trouble(c, &d);
 }
@@ -185,15 +190,21 @@ static void smtpc_require_tls_fail(struct relay_smtpc *c, struct relay_decision 
 void relay__smtpc_after_hello(struct relay_smtpc *c)
 {
     struct policy_outbound f = smtpc_facts(c);
+    struct policy_sts_outbound sf = {0};
     struct policy_out_verdict v;
     struct relay_decision d;
 
     if (c->tls || c->no_tls) {
         if (c->tls)
             smtpc_resume_keep(c);       /* checks passed, ticket read */
+        else
+            relay__smtpc_policy_row(c, NULL, "after a failed TLS handshake");
         relay__smtpc_take_job(c);
         return;
     }
+    sf.starttls_offered = c->starttls_offered && relay__smtpc_tls_ctx(c) != NULL;
+    if (relay__smtpc_sts_check(c, &sf, POLICY_OUT_EHLO))
+        return;                         /* enforce: the next host */
     v = policy_send_secure(&f, POLICY_OUT_EHLO);
     if (v.inner == NULL && c->dest->sc->require_tls && !v.require_tls
         && (!c->starttls_offered || c->dest->tls_ctx == NULL)) {
@@ -209,12 +220,14 @@ void relay__smtpc_after_hello(struct relay_smtpc *c)
         smtpc_secure_fail(c, &v, "");
         return;
     }
-    if (c->starttls_offered && c->dest->tls_ctx != NULL) {
+    if (c->starttls_offered && relay__smtpc_tls_ctx(c) != NULL) {
         relay__smtpc_send(c, "STARTTLS");
         tls_conn_flush(c->conn);
         relay__smtpc_enter_state(c, C_STARTTLS);
         return;
     }
+    relay__smtpc_policy_row(c, NULL, c->starttls_offered ? "we have no TLS client context"
+                            : "STARTTLS not offered");
     relay__smtpc_take_job(c);           /* opportunistic, and not offered: plaintext */
 }
 
@@ -234,6 +247,14 @@ void relay__smtpc_starttls_reply(struct relay_smtpc *c, int code, const char *te
         smtpc_secure_fail(c, &v, "");
         return;
     }
+    {
+        struct policy_sts_outbound sf = {
+            .starttls_offered = true, .starttls_code = code, .starttls_text = text,
+        };
+
+        if (relay__smtpc_sts_check(c, &sf, POLICY_OUT_STARTTLS_REPLY))
+            return;                     /* enforce: the next host */
+    }
     d = relay__smtpc_decide(c, RELAY_E_NONE, code, text);
     switch (d.host) {
     case RELAY_H_NEXT_HOST:             /* refused, and require_tls */
@@ -241,6 +262,7 @@ void relay__smtpc_starttls_reply(struct relay_smtpc *c, int code, const char *te
         return;
     case RELAY_H_FALLBACK:              /* refused: opportunistic goes on in plaintext */
         relay_decision_free(&d);
+        relay__smtpc_policy_row(c, NULL, "STARTTLS refused");
         relay__smtpc_take_job(c);
         return;
     case RELAY_H_FAIL_ALL:
@@ -257,7 +279,7 @@ void relay__smtpc_starttls_reply(struct relay_smtpc *c, int code, const char *te
 
         smtpc_resume_key(c, key, sizeof(key));
         r = smtpc_resume_find(key, uv_now(c->loop));
-        if (tls_conn_starttls_client(c->conn, c->dest->tls_ctx, c->dest->names[c->addr_i],
+        if (tls_conn_starttls_client(c->conn, relay__smtpc_tls_ctx(c), c->dest->names[c->addr_i],
                                      r != NULL ? r->session : NULL) < 0)
             relay__smtpc_tls_failed(c, tls_conn_tls_error(c->conn));
     }
@@ -281,6 +303,14 @@ void relay__smtpc_tls_failed(struct relay_smtpc *c, const char *err)
     if (v.inner != NULL) {
         smtpc_secure_fail(c, &v, "");
         return;
+    }
+    {
+        struct policy_sts_outbound sf = {
+            .starttls_offered = true, .starttls_code = 220, .handshake_error = err,
+        };
+
+        if (relay__smtpc_sts_check(c, &sf, POLICY_OUT_HANDSHAKE))
+            return;                     /* enforce: the next host */
     }
     d = relay__smtpc_decide(c, RELAY_E_HANDSHAKE, 0, err);
     if (d.host != RELAY_H_FALLBACK) {   /* require_tls: the next host */
@@ -358,17 +388,39 @@ void relay__smtpc_tls_ready(struct relay_smtpc *c)
     f.chain = relay_tls_chain(tf);
     v = policy_send_secure(&f, POLICY_OUT_CERT);
     smtpc_tls_log(c, tf, &ci, have, &f, &v);
-    if (have)
-        tls_cert_info_free(&ci);
     if (v.inner != NULL) {
+        if (have)
+            tls_cert_info_free(&ci);
         smtpc_secure_fail(c, &v, tls_facts_detail(tf));
         return;
     }
+    if (v.secured)
+        relay__smtpc_tlsrpt(c, TLSRPT_NO_POLICY, NULL, NULL);
+    {
+        /* RFC 8461 4.2: the subjectAltName dNSNames only, not the CN. */
+        size_t skip = have && ci.cn_not_san ? 1 : 0;
+        struct policy_sts_outbound sf = {
+            .starttls_offered = true, .starttls_code = 220, .handshake_ok = true,
+            .chain = relay__smtpc_sts_chain(c, tf),
+            .name_match = have && policy_cert_host_match(c->dest->names[c->addr_i],
+                                                         (const char *const *)ci.names + skip,
+                                                         ci.nnames - skip),
+        };
+
+        if (have)
+            tls_cert_info_free(&ci);
+        if (relay__smtpc_sts_check(c, &sf, POLICY_OUT_CERT))
+            return;                     /* enforce: the next host */
+    }
+    relay__smtpc_policy_row(c, tf->version, NULL);
     c->tls = true;
     c->secured = v.secured;
+    /* The list's checks passed, or MTA-STS enforce's did (relay__smtpc_sts_check
+     * set it): REQUIRETLS may go. */
+    c->tls_verified = v.secured || c->tls_verified;
     c->pipelining = false;              /* RFC 3207 4.2: learn the extensions again */
     c->peer_size = 0;
-    c->starttls_offered = false;
+    c->starttls_offered = c->requiretls_offered = false;
     relay__smtpc_send(c, "EHLO %s", c->dest->sc->fqdn);
     tls_conn_flush(c->conn);
     relay__smtpc_enter_state(c, C_EHLO);

@@ -7,11 +7,16 @@
  * ever counts as a line end, so "\n.\n", "\r\n.\n" or "\n.\r\n" cannot end
  * the message early.  The size limit is enforced while reading: once
  * exceeded, text is still read (to find the real end) but no longer kept.
+ * The header section is scanned for "TLS-Required: No" (RFC 8689 3); the
+ * flag goes into the queue file as a record the commit writes after "end"
+ * (the envelope, written first, cannot hold it), REQUIRETLS from MAIL FROM
+ * as an envelope line ("requiretls yes"); with both, REQUIRETLS wins (4.1).
  *
  * CONTRACT
  *  relay_data_filter() is pure: it consumes input, writes decoded bytes
  *  (at most len + 1 of them; the caller provides the room in *outlen) and
  *  stops after the terminating CRLF.CRLF with *done set.
+ *  relay_data_tlsreq_scan() is pure too and takes any split of the text.
  *  relay__data_feed() runs on the session's loop; it may pause the session
  *  (state RELAY_S_SPOOL_WAIT) while the spool writes, commits or removes
  *  the file, and resumes it from the spool callbacks.
@@ -184,6 +189,61 @@ static void relay_data_headers(struct relay_tx *tx, const char *p, size_t n)
     }
 }
 
+/* tlsreq_field - the field in st->buf is "TLS-Required: No" (any case,
+ * whitespace before and after the colon and after the value) */
+
+static bool tlsreq_field(const struct relay_tlsreq *st)
+{
+    static const char name[] = "tls-required";
+    const char *p = st->buf, *end = st->buf + st->len;
+
+    if (st->len >= sizeof(st->buf) || st->len < sizeof(name) - 1
+        || strncasecmp(p, name, sizeof(name) - 1) != 0)
+        return false;
+    p += sizeof(name) - 1;
+    if (p < end && *p == ' ')
+        p++;
+    if (p == end || *p++ != ':')
+        return false;
+    if (p < end && *p == ' ')
+        p++;
+    if (end - p < 2 || strncasecmp(p, "no", 2) != 0)
+        return false;
+    p += 2;
+    return p == end || (p + 1 == end && *p == ' ');
+}
+
+/* relay_data_tlsreq_scan - look for "TLS-Required: No" in the header
+ * section (up to its empty line): each field is collected unfolded (CRs
+ * dropped, whitespace runs as one space) and judged when the next starts */
+
+void relay_data_tlsreq_scan(struct relay_tlsreq *st, const char *p, size_t n)
+{
+    for (size_t i = 0; i < n && !st->done; i++) {
+        char c = p[i] == '\t' ? ' ' : p[i];
+
+        if (c == '\r')
+            continue;
+        if (c == '\n') {
+            if (!st->mid) {             /* the empty line: the body follows */
+                st->no = st->no || tlsreq_field(st);
+                st->done = true;
+            }
+            st->mid = false;
+            continue;
+        }
+        if (!st->mid && c != ' ') {     /* a new field: judge the one before */
+            st->no = st->no || tlsreq_field(st);
+            st->len = 0;
+        }
+        st->mid = true;
+        if (c == ' ' && st->len > 0 && st->len < sizeof(st->buf) && st->buf[st->len - 1] == ' ')
+            continue;                   /* a fold or a run of blanks: one space */
+        if (st->len < sizeof(st->buf))
+            st->buf[st->len++] = c;
+    }
+}
+
 /* relay_data_date - RFC 5322 date in UTC, "Sun, 22 Nov 2026 10:00:00 +0000" */
 
 static void relay_data_date(char *buf, size_t sz, time_t t)
@@ -216,12 +276,13 @@ static char *relay_data_envelope(struct relay_session *s, size_t *len)
     buf = xmalloc(cap);
     w = snprintf(buf, cap,
                  "DSQ1\nid %s\narrival %s.%03ldZ\nconnector %s\nclient %s\nhelo %s\n"
-                 "session %s\n%s%s%ssender <%s>\n",
+                 "session %s\n%s%s%s%ssender <%s>\n",
                  tx->id, when, ts.tv_nsec / 1000000, s->rc->name, s->remote_ep, s->helo, sid,
                  tx->body != RELAY_BODY_NONE ? "body " : "",
                  tx->body == RELAY_BODY_8BITMIME ? "8BITMIME" :
                  tx->body == RELAY_BODY_7BIT ? "7BIT" : "",
-                 tx->body != RELAY_BODY_NONE ? "\n" : "", tx->sender);
+                 tx->body != RELAY_BODY_NONE ? "\n" : "",
+                 tx->requiretls ? "requiretls yes\n" : "", tx->sender);
     n = (size_t)w;
     for (size_t i = 0; i < tx->nrcpts; i++)
         n += (size_t)snprintf(buf + n, cap - n, "rcpt <%s>\n", tx->rcpts[i]);
@@ -393,13 +454,17 @@ static void relay_data_committed(struct relay_spool *sp, int status, void *arg)
     s->pending--;
     tx->spool = NULL;                   /* freed by the spool after we return */
     if (status == 0) {
-        log_info("smtpd", s->sid, "queued id=%s from=<%s> nrcpt=%zu size=%llu", tx->id,
-                 tx->sender, tx->nrcpts, (unsigned long long)tx->bytes);
+        log_info("smtpd", s->sid, "queued id=%s from=<%s> nrcpt=%zu size=%llu%s", tx->id,
+                 tx->sender, tx->nrcpts, (unsigned long long)tx->bytes,
+                 tx->requiretls ? " requiretls=yes"
+                 : tx->tlsreq.no ? " tls-required=no" : "");
         relay_data_track(s);
         relay__reply(s, "250 2.6.0 <%s@%s> Queued mail for delivery", tx->id, s->rc->fqdn);
         s->ntx++;
         if (tx->secured != NULL)
             relay_stats_add(RELAY_STAT_DS_RECEIVED, 1);
+        if (tx->requiretls)
+            relay_stats_add(RELAY_STAT_REQUIRETLS_RECEIVED, 1);
         relay_stats_count(RELAY_LSTAT_MSG_RECEIVED, s->stats_label);
         relay_stats_observe(RELAY_HIST_COMMIT, (uv_hrtime() - tx->eod_ns) / 1000);
         if (relay_data_queued_hook != NULL)
@@ -452,6 +517,11 @@ static void relay_data_finish(struct relay_session *s)
         relay_spool_abort(tx->spool, relay_data_discarded, s);
         return;
     }
+    if (tx->tlsreq.no && !tx->requiretls) {
+        relay_spool_set_record(tx->spool, "tls-required no\n");
+        log_proto_infof(&s->plog.pl, NULL, "Message %s has the header field TLS-Required: No "
+                        "(RFC 8689): MTA-STS policies will not apply to it", tx->id);
+    }
     relay__enter_state(s, RELAY_S_SPOOL_WAIT);
     s->pending++;
     relay_spool_commit(tx->spool, relay_data_committed, s);
@@ -487,6 +557,7 @@ size_t relay__data_feed(struct relay_session *s, const char *p, size_t len)
             tx->too_big = true;
         if (!tx->in_body && relay_plog_track() != NULL)
             relay_plog_scan_msgid(&s->plog, out, outlen);
+        relay_data_tlsreq_scan(&tx->tlsreq, out, outlen);
         if (!tx->too_big && !tx->bare_eol && tx->spool_err == 0 && tx->spool != NULL)
             relay_data_headers(tx, out, outlen);
         tx->bytes += outlen;

@@ -268,6 +268,8 @@ static void relay_proto_hello(struct relay_session *s, const char *domain, bool 
     relay__reply(s, "250-ENHANCEDSTATUSCODES");
     if (s->tls_ctx != NULL && !s->tls)
         relay__reply(s, "250-STARTTLS");
+    if (s->tls && rc->requiretls_enable)        /* RFC 8689 2: inside TLS only */
+        relay__reply(s, "250-REQUIRETLS");
     relay__reply(s, "250 8BITMIME");
 }
 
@@ -281,7 +283,7 @@ static void relay_cmd_ehlo(struct relay_session *s, struct relay_args *a)
     relay_proto_hello(s, a->text, true);
 }
 
-/* relay_check_mail - FROM:<path> [SIZE=n] [BODY=7BIT|8BITMIME] */
+/* relay_check_mail - FROM:<path> [SIZE=n] [BODY=7BIT|8BITMIME] [REQUIRETLS] */
 
 static const char *relay_check_mail(struct relay_session *s, char *arg, struct relay_args *a)
 {
@@ -308,6 +310,9 @@ static const char *relay_check_mail(struct relay_session *s, char *arg, struct r
         } else if (strcasecmp(param, "BODY=7BIT") == 0) {
             a->body = RELAY_BODY_7BIT;
             continue;
+        } else if (strcasecmp(param, "REQUIRETLS") == 0 && s->rc->requiretls_enable) {
+            a->requiretls = true;       /* outside TLS: refused by relay_cmd_mail */
+            continue;
         }
         return "501 5.5.4 Unrecognized parameter";
     }
@@ -324,6 +329,11 @@ static void relay_cmd_mail(struct relay_session *s, struct relay_args *a)
         relay__reply(s, "552 5.3.4 Message size exceeds fixed maximum message size");
         return;
     }
+    if (a->requiretls && !s->tls) {     /* RFC 8689 2: only in a TLS session; X.7.10 */
+        log_info("smtpd", s->sid, "requiretls refused sender=<%s> reason=no-tls", a->addr);
+        relay__reply(s, "530 5.7.10 REQUIRETLS needs a TLS session; send STARTTLS first");
+        return;
+    }
     if (relay_proto_secure(s, a->addr, &secured) < 0)
         return;                         /* refused; the session stays open */
     s->tx = xcalloc(1, sizeof(*s->tx));
@@ -332,6 +342,7 @@ static void relay_cmd_mail(struct relay_session *s, struct relay_args *a)
     a->addr = NULL;                     /* taken */
     s->tx->body = a->body;
     s->tx->size_param = a->size;
+    s->tx->requiretls = a->requiretls;
     relay__reply(s, "250 2.1.0 Sender OK");
 }
 

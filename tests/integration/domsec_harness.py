@@ -445,7 +445,7 @@ class SMTPClient:
 class QueueFile:
     """A parsed committed DSQ1 file."""
     HEADER_ORDER = ["id", "arrival", "connector", "client", "helo", "session", "body",
-                    "sender", "rcpt", "data"]
+                    "requiretls", "sender", "rcpt", "data"]
 
     def __init__(self, raw, name=None):
         self.raw = raw
@@ -907,6 +907,9 @@ class StateRecord:
             if len(parts) != 2:
                 raise AssertionError("bad %s state record %r" % (self.kind, line))
             self.ms = int(parts[1])
+        elif self.kind == "tls-required":                   # RFC 8689, the receive side's
+            if parts[1:] != ["no"]:
+                raise AssertionError("bad tls-required record %r" % line)
         elif self.kind in ("hold", "release", "delete"):      # queue administration
             if len(parts) != (4 if self.kind == "delete" else 3) or \
                     (self.kind == "delete" and parts[3] not in ("bounce", "plain")):

@@ -56,6 +56,7 @@ struct attempt {
     char    head[64];                   /* their first bytes */
     bool    expired;                    /* they say "QUEUE.Expired" (a DSN's report) */
     bool    admin;                      /* they say "QUEUE.Admin" (an admin delete's DSN) */
+    bool    requiretls;                 /* the message's RFC 8689 REQUIRETLS flag */
 };
 
 static struct {
@@ -103,6 +104,7 @@ static bool fake_work(struct relay_dest *d, struct relay_job *j)
             a->expired = memmem(j->data, j->len, "550 4.4.7 QUEUE.Expired", 23) != NULL;
             a->admin = memmem(j->data, j->len, "QUEUE.Admin; message deleted by administrative "
                               "action", 53) != NULL;
+            a->requiretls = j->msg->requiretls;
         }
         snprintf(j->endpoint, sizeof(j->endpoint), "127.0.0.1:25");
         if (fake.mode == FAKE_NO_CONNECT && j->msg->sender[0] != '\0') {

@@ -61,6 +61,40 @@ static void run_case(const struct filter_case *c, size_t step)
     assert_memory_equal(out, c->out, olen);
 }
 
+/* The TLS-Required: No scan (RFC 8689 3), fed whole and one byte at a time. */
+static const struct {
+    const char *label, *in;
+    bool no;
+} tlsreq_cases[] = {
+    { "plain", "Subject: x\r\nTLS-Required: No\r\n\r\nbody\r\n", true },
+    { "any case, blanks", "tls-required :  nO \r\n\r\n", true },
+    { "folded", "Subject: x\r\nTLS-Required:\r\n No\r\n\r\n", true },
+    { "last field, LF only", "From: a\nTLS-Required: No\n\n", true },
+    { "first field, no tab issue", "TLS-Required:\tNo\r\nSubject: y\r\n\r\n", true },
+    { "other value", "TLS-Required: Yes\r\n\r\n", false },
+    { "longer value", "TLS-Required: Nope\r\n\r\n", false },
+    { "other field", "X-TLS-Required: No\r\n\r\n", false },
+    { "name prefix", "TLS-Required-Not: No\r\n\r\n", false },
+    { "only in the body", "Subject: x\r\n\r\nTLS-Required: No\r\n", false },
+    { "long field", "TLS-Required: No                                       x\r\n\r\n", false },
+    { "no colon", "TLS-Required No\r\n\r\n", false },
+};
+
+static void test_tlsreq_scan(void **state)
+{
+    for (size_t i = 0; i < sizeof(tlsreq_cases) / sizeof(tlsreq_cases[0]); i++) {
+        const char *in = tlsreq_cases[i].in;
+        struct relay_tlsreq whole = { 0 }, bytes = { 0 };
+
+        print_message("%s\n", tlsreq_cases[i].label);
+        relay_data_tlsreq_scan(&whole, in, strlen(in));
+        for (size_t k = 0; in[k] != '\0'; k++)
+            relay_data_tlsreq_scan(&bytes, in + k, 1);
+        assert_int_equal(whole.no, tlsreq_cases[i].no);
+        assert_int_equal(bytes.no, tlsreq_cases[i].no);
+    }
+}
+
 static void test_filter_whole(void **state)
 {
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
@@ -99,6 +133,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_filter_whole),
+        cmocka_unit_test(test_tlsreq_scan),
         cmocka_unit_test(test_filter_bytewise),
         cmocka_unit_test(test_filter_small_output),
     };

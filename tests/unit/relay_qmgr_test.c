@@ -145,6 +145,72 @@ static void test_expiry(void **state)
         assert_string_not_equal(fake.att[i].id, id);    /* never attempted */
 }
 
+/* RFC 8689 5: the failure DSN of a REQUIRETLS message is REQUIRETLS too
+ * (and, as every DSN here, returns the header section only). */
+static void test_requiretls_dsn(void **state)
+{
+    struct fx *fx = *state;
+    struct qmgr *q = fx->q;
+    const char *id = "0000000000000012";
+    char path[300], buf[4096], *at;
+    int fd;
+    ssize_t n;
+
+    put_msg(id, T0, "s@sender.test", "r@a.test", "");
+    /* The receive side's line: before the sender. */
+    fd = openat(relay_queue_dirfd(RELAY_QDIR_MESSAGES), id, O_RDWR);
+    assert_true(fd >= 0);
+    n = read(fd, buf, sizeof(buf) - 1);
+    assert_true(n > 0);
+    buf[n] = '\0';
+    at = strstr(buf, "sender <");
+    assert_non_null(at);
+    snprintf(path, sizeof(path), "%.*srequiretls yes\n%s", (int)(at - buf), buf, at);
+    assert_int_equal(pwrite(fd, path, strlen(path), 0), (ssize_t)strlen(path));
+    close(fd);
+    fake.mode = FAKE_REJECT;
+    qmgr_notify(q, id);
+    settle(q);
+    assert_int_equal(count_dsns("s@sender.test"), 1);
+    for (size_t i = 0; i < fake.natt; i++)
+        assert_true(fake.att[i].requiretls);    /* the message, then its DSN */
+}
+
+/* RFC 8689 4.2.2: "TLS-Required: No" messages to an MX-routed domain get a
+ * destination of their own (the one without MTA-STS); smart hosts do not
+ * care. */
+static void test_tls_required_no_destination(void **state)
+{
+    struct fx *fx = *state;
+    struct config *cfg = policy_config_current();
+    const struct cfg_send *mx = policy_route_select(cfg, "mx.test");
+    const struct cfg_send *sh = policy_route_select(cfg, "a.test");
+    struct relay_dest *d1, *d2;
+    char *k1, *k2;
+
+    assert_true(mx->dns_routing);
+    assert_false(sh->dns_routing);
+    k1 = qmgr_dest_key(mx, "mx.test", false);
+    k2 = qmgr_dest_key(mx, "mx.test", true);
+    assert_string_not_equal(k1, k2);
+    free(k1);
+    free(k2);
+    k1 = qmgr_dest_key(sh, "a.test", false);
+    k2 = qmgr_dest_key(sh, "a.test", true);
+    assert_string_equal(k1, k2);
+    free(k1);
+    free(k2);
+    d1 = qmgr_dest_get(fx->q, cfg, mx, "mx.test", false);
+    d2 = qmgr_dest_get(fx->q, cfg, mx, "mx.test", true);
+    assert_ptr_not_equal(d1, d2);
+    assert_false(d1->tls_required_no);
+    assert_true(d2->tls_required_no);
+    assert_ptr_equal(qmgr_dest_get(fx->q, cfg, mx, "mx.test", true), d2);
+    qmgr_dest_free(fx->q, d2);
+    qmgr_dest_free(fx->q, d1);
+    policy_config_unref(cfg);
+}
+
 /* A reload that shortens message_expiration_timeout wakes the queue manager,
  * which re-keys its messages at once instead of at its next timer. */
 static void test_reload_rekeys_now(void **state)
@@ -610,6 +676,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_recovery_linear, fx_default, fx_teardown),
         cmocka_unit_test_setup_teardown(test_arrival_far_future, fx_default, fx_teardown),
         cmocka_unit_test_setup_teardown(test_stop_during_read_mx, fx_default, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_requiretls_dsn, fx_default, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_tls_required_no_destination, fx_default,
+                                        fx_teardown),
         cmocka_unit_test_setup_teardown(test_stop_during_read_literal, fx_default, fx_teardown),
         cmocka_unit_test_setup_teardown(test_stop_with_waiting_jobs, fx_one_conn, fx_teardown),
         cmocka_unit_test_setup_teardown(test_answers_inside_calls, fx_one_conn, fx_teardown),

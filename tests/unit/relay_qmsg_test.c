@@ -259,6 +259,47 @@ static void test_hold_release_replay(void **state)
     }
 }
 
+/* RFC 8689 flags: "requiretls yes" in the header, the "tls-required no"
+ * record after "end" (ignored when REQUIRETLS is set, RFC 8689 4.1); a file
+ * without either loads as before. */
+static void test_requiretls_flags(void **state)
+{
+    static const struct {
+        const char *label, *header_line, *tail;
+        bool requiretls, no;
+    } cases[] = {
+        { "neither", "", "next 9000\n", false, false },
+        { "requiretls", "requiretls yes\n", "", true, false },
+        { "tls-required no", "", "tls-required no\nrcpt 0 deferred 5 1 451 x\n", false, true },
+        { "both: requiretls wins", "requiretls yes\n", "tls-required no\n", true, false },
+        { "torn record ignored", "", "tls-required n", false, false },
+        { "other value ignored", "", "tls-required yes\n", false, false },
+    };
+    const char *at = strstr(head, "sender ");
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char dir[] = "/tmp/qmsgtestXXXXXX", path[512];
+        struct relay_qmsg *m;
+        const char *why = NULL;
+        FILE *f;
+        int dfd;
+
+        print_message("%s\n", cases[i].label);
+        assert_non_null(mkdtemp(dir));
+        snprintf(path, sizeof(path), "%s/0123456789ABCDEF", dir);
+        assert_non_null(f = fopen(path, "w"));
+        fprintf(f, "%.*s%s%s%s", (int)(at - head), head, cases[i].header_line, at,
+                cases[i].tail);
+        fclose(f);
+        assert_true((dfd = open(dir, O_RDONLY | O_DIRECTORY)) >= 0);
+        assert_int_equal(relay_qmsg_load(dfd, "0123456789ABCDEF", &m, &why), 0);
+        assert_int_equal(m->requiretls, cases[i].requiretls);
+        assert_int_equal(m->tls_required_no, cases[i].no);
+        assert_int_equal(m->nrcpts, 3);
+        unload(dir, m, dfd);
+    }
+}
+
 /* The writer's records are what the loader reads. */
 static void test_admin_records_round_trip(void **state)
 {
@@ -412,6 +453,7 @@ int main(void)
         cmocka_unit_test(test_damaged_records_change_nothing),
         cmocka_unit_test(test_largest_numbers),
         cmocka_unit_test(test_hold_release_replay),
+        cmocka_unit_test(test_requiretls_flags),
         cmocka_unit_test(test_admin_records_round_trip),
         cmocka_unit_test(test_verify),
         cmocka_unit_test(test_damaged_header_refused),

@@ -34,6 +34,22 @@ static void test_parse_good(void **state)
     assert_int_equal(qf.sender_len, strlen("a@b.example"));
     assert_memory_equal(qf.sender, "a@b.example", qf.sender_len);
     assert_int_equal(qf.arrival_ms, 1795341600123ULL);
+    assert_false(qf.requiretls);        /* a file without the line: as before */
+}
+
+/* RFC 8689: "requiretls yes" between body and sender sets the flag */
+static void test_parse_requiretls(void **state)
+{
+    char buf[1024];
+    const char *at = strstr(good, "sender ");
+    struct relay_qfile qf;
+    const char *why = NULL;
+
+    snprintf(buf, sizeof(buf), "%.*srequiretls yes\n%s", (int)(at - good), good, at);
+    assert_int_equal(relay_queue_parse(buf, strlen(buf), &qf, &why), 0);
+    assert_true(qf.requiretls);
+    assert_int_equal(qf.nrcpts, 2);
+    assert_memory_equal(buf + qf.data_off, "HELLO", 5);
 }
 
 static void test_parse_state_records_after_end(void **state)
@@ -119,6 +135,14 @@ static const struct damage damages[] = {
       "bad arrival time" },
     { "time: space", "2026-11-22T10:00:00.123Z", "2026-11-22T 1:00:00.123Z", 0,
       "bad arrival time" },
+    { "requiretls: other value", "body 8BITMIME\n", "body 8BITMIME\nrequiretls no\n", 0,
+      "bad requiretls" },
+    { "requiretls: case", "body 8BITMIME\n", "body 8BITMIME\nrequiretls YES\n", 0,
+      "bad requiretls" },
+    { "requiretls: trailing space", "body 8BITMIME\n", "body 8BITMIME\nrequiretls yes \n", 0,
+      "bad requiretls" },
+    { "requiretls: repeated", "body 8BITMIME\n",
+      "body 8BITMIME\nrequiretls yes\nrequiretls yes\n", 0, "repeated header line" },
 };
 
 static void test_parse_damaged(void **state)
@@ -158,6 +182,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_good),
+        cmocka_unit_test(test_parse_requiretls),
         cmocka_unit_test(test_parse_state_records_after_end),
         cmocka_unit_test(test_parse_damaged),
         cmocka_unit_test(test_ids_unique_and_increasing),

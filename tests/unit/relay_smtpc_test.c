@@ -63,6 +63,52 @@ static void test_size_exceeded(void **state)
     finish();
 }
 
+/* RFC 8689: a REQUIRETLS message over plaintext (the peer even claims
+ * REQUIRETLS, which only counts inside TLS): bounced 5.7.10, no MAIL sent. */
+static void test_requiretls_not_verified(void **state)
+{
+    static const struct peer_step steps[] = {
+        OK220, STEP(EHLO, "250-mx.example.test\r\n250 REQUIRETLS"), QUIT_OK,
+    };
+    static const int codes[] = { 550, 550 };
+    static const int ports[] = { 0 };
+
+    (void)state;
+    world(NULL, NULL, steps, NELEM(steps), 2, ports, 1);
+    T.msg.requiretls = true;
+    relay_dest_put_job(&T.d, new_job());
+    run();
+    assert_string_equal(T.events, "job_done conn_gone");
+    assert_codes(T.done[0], codes);
+    assert_non_null(strstr(T.done[0]->replies[0], "550 5.7.10 REQUIRETLS: the connection to "));
+    assert_int_equal(peer_line_index(&T.peer, "MAIL"), -1);
+    finish();
+}
+
+/* RFC 8689 5: a bounce of a REQUIRETLS message (null sender) is not held
+ * to it: sent over plaintext, without the parameter. */
+static void test_requiretls_bounce_goes(void **state)
+{
+    static const struct peer_step steps[] = {
+        OK220, STEP(EHLO, "250-mx.example.test\r\n250 REQUIRETLS"),
+        STEP("MAIL FROM:<>", "250 2.1.0 ok"), STEP(RCPT_A, "250 2.1.5 ok a"), DATA_OK, DOT_OK,
+        QUIT_OK,
+    };
+    static const int codes[] = { 250 };
+    static const int ports[] = { 0 };
+
+    (void)state;
+    world(NULL, NULL, steps, NELEM(steps), 1, ports, 1);
+    T.msg.requiretls = true;
+    T.msg.sender = "";
+    relay_dest_put_job(&T.d, new_job());
+    run();
+    assert_string_equal(T.events, "job_done conn_gone");
+    assert_codes(T.done[0], codes);
+    assert_string_equal(T.peer.lines[peer_line_index(&T.peer, "MAIL")].text, "MAIL FROM:<>");
+    finish();
+}
+
 /* ---- PIPELINING ------------------------------------------------------ */
 
 /* Advertised: MAIL, both RCPTs and DATA arrive before any reply to them
@@ -347,6 +393,8 @@ int main(void)
     static const struct CMUnitTest fixed[] = {
         cmocka_unit_test(test_plain_delivery),
         cmocka_unit_test(test_size_exceeded),
+        cmocka_unit_test(test_requiretls_not_verified),
+        cmocka_unit_test(test_requiretls_bounce_goes),
         cmocka_unit_test(test_pipelining_advertised),
         cmocka_unit_test(test_pipelining_not_advertised),
         cmocka_unit_test(test_refused_everywhere),

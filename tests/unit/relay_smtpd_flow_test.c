@@ -296,6 +296,32 @@ static void test_recipient_limit(void **state)
     sm_close(h);
 }
 
+/* test_requiretls_plaintext - RFC 8689: REQUIRETLS is not offered before
+ * TLS, and its MAIL parameter there gets 530 5.7.10 (no transaction, not a
+ * protocol error); with requiretls_enable = no it is an unknown parameter */
+
+static void test_requiretls_plaintext(void **state)
+{
+    struct sm *h = sm_open(NULL);
+
+    assert_int_equal(sm_code(h), 220);
+    assert_null(strstr(sm_cmd(h, "EHLO client.test"), "REQUIRETLS"));
+    assert_string_equal(sm_cmd(h, "MAIL FROM:<s@a.test> REQUIRETLS"),
+                        "530 5.7.10 REQUIRETLS needs a TLS session; send STARTTLS first\r\n");
+    assert_null(sm_session(h)->tx);
+    assert_int_equal(sm_session(h)->errors, 0);
+    sm_expect(h, "MAIL FROM:<s@a.test>", 250);
+    assert_false(sm_session(h)->tx->requiretls);
+    sm_close(h);
+
+    h = sm_open("requiretls_enable = no");
+    assert_int_equal(sm_code(h), 220);
+    sm_expect(h, "EHLO client.test", 250);
+    assert_string_equal(sm_cmd(h, "MAIL FROM:<s@a.test> REQUIRETLS"),
+                        "501 5.5.4 Unrecognized parameter\r\n");
+    sm_close(h);
+}
+
 /* test_protocol_error_limit - the third error closes with 421 */
 
 static void test_protocol_error_limit(void **state)
@@ -356,6 +382,7 @@ int main(void)
         cmocka_unit_test(test_command_split_across_reads),
         cmocka_unit_test(test_starttls_ends_group),
         cmocka_unit_test(test_recipient_limit),
+        cmocka_unit_test(test_requiretls_plaintext),
         cmocka_unit_test(test_protocol_error_limit),
         cmocka_unit_test(test_long_and_nul_lines),
     };

@@ -97,6 +97,15 @@ static const struct decide_row decide_rows[] = {
       "550 4.4.7 QUEUE.Expired; message expired", "4.4.7", 0, false },
     { "shutdown", { .stage = RELAY_S_SHUTDOWN }, O_DEF, S_JOB, H_END,
       "451 4.4.0 delivery interrupted by shutdown", "4.4.0", 0, false },
+    /* MTA-STS enforce (issue 16): defer, never another host. */
+    { "mta-sts: no mx matches",
+      { .stage = RELAY_S_STS, .domain = "woodgrove.test", .text = "mx.evil.test" }, O_DEF,
+      S_JOB, H_END, "451 4.7.5 MTA-STS policy of woodgrove.test: no MX host matches the "
+      "policy (mx.evil.test)", "4.7.5", 0, false },
+    { "mta-sts: allowed mx without address",
+      { .stage = RELAY_S_STS, .domain = "woodgrove.test", .text = "" }, O_DEF, S_JOB, H_END,
+      "451 4.7.5 MTA-STS policy of woodgrove.test: no MX host that the policy allows has an "
+      "address", "4.7.5", 0, false },
     { "all hosts: last a reply",
       { .stage = RELAY_S_ALL_HOSTS, .text = "421 4.3.2 Service not available",
         .endpoint = "127.0.0.9:25" }, O_DEF, S_JOB, H_END,
@@ -152,6 +161,15 @@ static const struct decide_row decide_rows[] = {
     { "too big for the peer", { .stage = RELAY_S_MAIL, .error = RELAY_E_TOO_BIG }, O_BNC,
       S_JOB, H_CONT, "552 5.3.4 Message size exceeds fixed maximum message size", "5.3.4",
       552, false },
+    { "REQUIRETLS, TLS not verified", { .stage = RELAY_S_MAIL, .error = RELAY_E_REQUIRETLS_TLS,
+        .text = "mx.x.test [127.0.0.1:25]" }, O_BNC, S_JOB, H_CONT,
+      "550 5.7.10 REQUIRETLS: the connection to mx.x.test [127.0.0.1:25] is not verified TLS "
+      "(neither the domain-secure list nor an MTA-STS policy in enforce mode applies); the "
+      "message was not sent", "5.7.10", 550, false },
+    { "REQUIRETLS not offered", { .stage = RELAY_S_MAIL, .error = RELAY_E_REQUIRETLS_PEER,
+        .text = "mx.x.test [127.0.0.1:25]" }, O_BNC, S_JOB, H_CONT,
+      "550 5.7.30 REQUIRETLS support required: mx.x.test [127.0.0.1:25] does not offer "
+      "REQUIRETLS; the message was not sent", "5.7.30", 550, false },
     { "job taken back at stop", { .stage = RELAY_S_RCPT, .error = RELAY_E_SHUTDOWN }, O_DEF,
       S_JOB, H_END, "delivery interrupted by shutdown", "4.0.0", 0, true },
     /* Replies. */

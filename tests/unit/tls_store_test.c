@@ -246,6 +246,14 @@ static void test_info_fields(void **state)
             assert_true(has_name(&ci, s + 4, strcspn(s + 4, ", ")));
         tls_cert_info_names(&ci, names, sizeof(names));
         assert_string_equal(names, c->names);
+        {                               /* names[0] is a CN that no SAN dNSName repeats */
+            bool    in_san = false;
+
+            for (s = strstr(o.san, "DNS:"); ci.nnames > 0 && s != NULL; s = strstr(s + 4, "DNS:"))
+                in_san |= strcspn(s + 4, ", ") == strlen(ci.names[0])
+                    && strncasecmp(s + 4, ci.names[0], strlen(ci.names[0])) == 0;
+            assert_int_equal(ci.cn_not_san, ci.nnames > 0 && !in_san);
+        }
         assert_int_equal(ci.key_type, c->key_type);
         assert_int_equal(ci.key_bits, c->key_bits);
         assert_int_equal(ci.self_signed, c->self_signed);

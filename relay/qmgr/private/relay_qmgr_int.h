@@ -89,6 +89,8 @@ struct qmgr {
     int     dns_retiring;               /* replaced resolvers still closing */
     struct relay_tlsrpt *tlsrpt;        /* owned: TLS-RPT recorder (every d->tlsrpt), or NULL */
     bool    tlsrpt_closing;             /* relay_tlsrpt_close called, done not yet */
+    struct relay_http *http;            /* owned: HTTP(S) on this loop (MTA-STS fetches) */
+    struct relay_sts *sts;              /* owned: the MTA-STS policy cache; NULL once closed */
     struct relay_qmsg *msgs;            /* owned: every message (m->next, m->prev) */
     struct relay_qmsg *due, *due_tail;  /* FIFO (m->qnext) */
     struct relay_qmsg *blocked, *blocked_tail;  /* FIFO (m->qnext) */
@@ -315,9 +317,12 @@ void    qmgr_admin_show(struct qmgr *q, struct relay_admin_req *req);
 
 /* relay_qdest.c */
 void    qmgr_dest_conn_gone(struct relay_dest *d);  /* relay_dest_ops (q = d->owner) */
-/* The destination for a connector and recipient domain (created if new). */
+/* The destination for a connector and recipient domain (created if new);
+ * tls_required_no: the message's "TLS-Required: No" (a destination of its
+ * own, without MTA-STS policy). */
 struct relay_dest *qmgr_dest_get(struct qmgr *q, struct config *cfg,
-                                 const struct cfg_send *sc, const char *domain);
+                                 const struct cfg_send *sc, const char *domain,
+                                 bool tls_required_no);
 /* Add a job; resolve or connect as needed. */
 void    qmgr_dest_enqueue(struct qmgr *q, struct relay_dest *d, struct relay_job *j);
 /* The stop: every waiting job comes back (RELAY_S_SHUTDOWN), so its round ends. */
@@ -327,7 +332,7 @@ void    qmgr_dest_forget_dns(struct qmgr *q, struct relay_dest *d);
 /* Free d (and any job still waiting: qmgr_free's last resort). */
 void    qmgr_dest_free(struct qmgr *q, struct relay_dest *d);
 /* The key of the destination of a connector and domain (allocated). */
-char   *qmgr_dest_key(const struct cfg_send *sc, const char *domain);
+char   *qmgr_dest_key(const struct cfg_send *sc, const char *domain, bool tls_required_no);
 /* The shares of the destinations of m's pending recipients, distinct, made
  * if new: an allocated array in *out (free it), and how many. */
 size_t  qmgr_dest_waits(struct qmgr *q, const struct config *cfg, const struct relay_qmsg *m,

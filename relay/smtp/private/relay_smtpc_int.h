@@ -1,9 +1,10 @@
 /*
  * relay_smtpc_int.h - what relay_smtpc.c (the outbound SMTP state machine
  * and the connection), relay_smtpc_reply.c (the transaction: commands and
- * replies), relay_smtpc_idle.c (the connection cache) and relay_smtpc_tls.c
- * (STARTTLS and the domain-security checks) share: the connection and the
- * steps each file calls in the others.  Private to those four files;
+ * replies), relay_smtpc_idle.c (the connection cache), relay_smtpc_tls.c
+ * (STARTTLS and the domain-security checks) and relay_smtpc_sts.c (MTA-STS
+ * and the TLS-policy verdicts) share: the connection and the steps each
+ * file calls in the others.  Private to those five files;
  * everything runs on the queue manager's loop.
  */
 #ifndef DOMSEC_RELAY_SMTPC_INT_H
@@ -16,7 +17,9 @@
 #include <uv.h>
 
 #include "log_proto.h"
+#include "policy_secure.h"
 #include "relay_smtp.h"
+#include "relay_tlsrpt.h"
 #include "relay_trouble.h"
 #include "tls_conn.h"
 
@@ -42,6 +45,13 @@ struct relay_smtpc {
     bool    tls;                        /* this connection is in TLS */
     bool    no_tls;                     /* retry this address in plaintext (opportunistic) */
     bool    secured;                    /* domain-secured: the partner checks passed */
+    bool    tls_verified;               /* TLS verified as RFC 8689 4.2.1 wants: domain-
+                                         * secured, or MTA-STS enforce passed (REQUIRETLS) */
+    bool    requiretls_offered;         /* REQUIRETLS in the EHLO reply (inside TLS) */
+    bool    policy_logged;              /* this conn's TLS-policy verdict row is written */
+    struct tls_ctx *webpki;             /* referenced: the connector's WebPKI context for
+                                         * MTA-STS sessions (taken when first needed), or
+                                         * NULL; released when c is freed */
     uint64_t peer_size;                 /* 0: no SIZE */
     size_t  rcpt_i;                     /* next RCPT reply expected */
     size_t  accepted;                   /* RCPTs accepted in this transaction */
@@ -120,5 +130,29 @@ void    relay__smtpc_tls_failed(struct relay_smtpc *c, const char *err);
 void    relay__smtpc_tls_ready(struct relay_smtpc *c);
 /* Free the kept TLS sessions (at stop). */
 void    relay__smtpc_resume_clear(void);
+
+/* relay_smtpc_sts.c: MTA-STS and the TLS-policy verdict of a session. */
+/* The MTA-STS policy (testing or enforce) that applies to c's destination
+ * (not listed), or NULL. */
+const struct sts_policy *relay__smtpc_sts(const struct relay_smtpc *c);
+/* Does an enforce policy apply?  Then nothing may go in plaintext. */
+bool    relay__smtpc_sts_enforce(const struct relay_smtpc *c);
+/* The client context for c's STARTTLS (the WebPKI one under MTA-STS), or
+ * NULL: no TLS.  Not referenced for the caller. */
+struct tls_ctx *relay__smtpc_tls_ctx(struct relay_smtpc *c);
+/* The MX chain verdict under MTA-STS (INVALID without WebPKI anchors). */
+enum policy_chain relay__smtpc_sts_chain(const struct relay_smtpc *c, const struct tls_facts *tf);
+/* Judge c under its policy at step (f's enforce is filled in here): log,
+ * row, TLS-RPT; false: go on; true: an enforce failure moved c to the
+ * next host. */
+bool    relay__smtpc_sts_check(struct relay_smtpc *c, struct policy_sts_outbound *f,
+                               enum policy_out_step step);
+/* The verdict row of an MTA-STS testing or opportunistic session not yet
+ * logged: over TLS (tls_version) or in plaintext (why). */
+void    relay__smtpc_policy_row(struct relay_smtpc *c, const char *tls_version, const char *why);
+/* Note c's session for TLS-RPT (failure: an RFC 8460 result type, NULL =
+ * success; detail may be NULL). */
+void    relay__smtpc_tlsrpt(struct relay_smtpc *c, enum tlsrpt_policy type, const char *failure,
+                            const char *detail);
 
 #endif

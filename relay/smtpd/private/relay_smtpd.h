@@ -56,6 +56,16 @@ enum relay_state {
 
 enum relay_body { RELAY_BODY_NONE, RELAY_BODY_7BIT, RELAY_BODY_8BITMIME };
 
+/* The "TLS-Required: No" scan of the header section (relay_data.c, RFC 8689 3). */
+struct relay_tlsreq {
+    bool    done;                       /* past the header section */
+    bool    mid;                        /* inside a line (not at its start) */
+    bool    no;                         /* a "TLS-Required: No" field was seen */
+    size_t  len;                        /* bytes in buf; sizeof(buf): too long to match */
+    char    buf[32];                    /* the current field, unfolded, CR dropped,
+                                         * whitespace runs as one space */
+};
+
 /* DATA filter (relay_data.c): RFC 5321 4.5.2 with smuggling defence. */
 enum relay_dot_state { RELAY_DOT_BOL, RELAY_DOT_TEXT, RELAY_DOT_CR, RELAY_DOT_DOT, RELAY_DOT_DOTCR };
 
@@ -65,6 +75,8 @@ struct relay_tx {                       /* one mail transaction */
     size_t  nrcpts, cap;
     enum relay_body body;
     uint64_t size_param;
+    bool    requiretls;                 /* MAIL FROM REQUIRETLS (RFC 8689) */
+    struct relay_tlsreq tlsreq;         /* TLS-Required: No (ignored with requiretls) */
     /* DATA phase. */
     char    id[RELAY_QID_LEN + 1];
     struct relay_spool *spool;          /* owned until commit/abort */
@@ -198,6 +210,7 @@ struct relay_args {
                                          * (set to NULL); "" for <> */
     enum relay_body body;               /* MAIL BODY= */
     uint64_t size;                      /* MAIL SIZE= */
+    bool    requiretls;                 /* MAIL REQUIRETLS (RFC 8689) */
 };
 
 struct relay_cmd {
@@ -228,6 +241,8 @@ void    relay__data_abort(struct relay_session *s);
 /* The pure filter, exposed for unit tests: see relay_data.c. */
 size_t  relay_data_filter(enum relay_dot_state *st, bool *bare, const char *in, size_t len,
                           char *out, size_t *outlen, bool *done);
+/* The pure TLS-Required scan of decoded message text (any split), for tests too. */
+void    relay_data_tlsreq_scan(struct relay_tlsreq *st, const char *p, size_t n);
 
 /* The worker thread's side (relay_worker.h is the worker's data). */
 /* relay_listen.c */
