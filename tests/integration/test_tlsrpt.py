@@ -13,8 +13,10 @@ starts: domsecd reads today's file back at start, as after a restart.  Shown:
  - a report sent is not sent again (a second send, the daily pass after a restart)
    unless --again, which sends the same report-id;
  - the daily pass (tlsrpt_send_delay = 0) sends yesterday's reports at start;
- - notes made while running are merged with the file and written at the stop, and
-   `domsec tlsrpt show` prints the same report without the daemon."""
+ - `domsec tlsrpt show` prints the same report without the daemon;
+ - a real MTA-STS session (testing mode, an MX certificate for another name: delivered,
+   noted certificate-host-mismatch by the SMTP client) is in the day's report with
+   the policy as fetched (policy-string, mx-host) and the session's addresses."""
 
 import datetime
 import email
@@ -30,9 +32,10 @@ import unittest
 import jsonschema
 
 from domsec_harness import service_ids, wait_until
-from peers import DeliveryTestCase, host, mx
+from peers import DeliveryTestCase, RX_ID, host, mx
 from pki import PkiMixin
-from sts_peers import PolicyServer, server_cert, txt
+from sts_peers import PolicyServer, server_cert, sts_policy, txt
+import test_mta_sts_send as sts_send
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCHEMA = json.load(open(os.path.join(HERE, "tlsrpt-schema.json")))
@@ -246,6 +249,65 @@ class TlsRptTest(PkiMixin, DeliveryTestCase):
         self.assertNotRegex(d.log(), r"report day=%s domain=woodgrove.test" % yday)
         self.assertEqual(len(self.https.posts()), 1)
         self.assertEqual(len(mails()), 1)
+
+
+class TlsRptSessionTest(PkiMixin, DeliveryTestCase):
+    """The SMTP client's notes end to end, with test_mta_sts_send's peers: a policy
+    server for mta-sts.woodgrove.test (which also takes the https report), a domsecd as
+    the MX whose certificate names another host."""
+
+    policy_web = sts_send.MtaStsSendTest.policy_web
+    mx_daemon = sts_send.MtaStsSendTest.mx_daemon
+    relay = sts_send.MtaStsSendTest.relay
+    RUA = "https://%s/tlsrpt" % sts_send.POLICY_HOST
+
+    def setUp(self):
+        super().setUp()
+        # Addresses of our own, so this runs beside test_mta_sts_send (its helpers read
+        # the module's globals at call time).
+        for k, v in (("MX_IP", "127.0.0.83"), ("WEB_IP", "127.0.0.84")):
+            self.addCleanup(setattr, sts_send, k, getattr(sts_send, k))
+            setattr(sts_send, k, v)
+
+    def start_dns(self, *records, **kw):
+        return super().start_dns(*records, txt("_smtp._tls." + sts_send.DOMAIN,
+                                               "v=TLSRPTv1; rua=" + self.RUA), **kw)
+
+    def test_noted_session_is_reported(self):
+        web = self.policy_web(mode="testing")
+        m = self.mx_daemon(names=("mx.fabrikam.test",))
+        a = self.relay(m.port)
+        qid = self.submit(a, ["<u@%s>" % sts_send.DOMAIN])
+        self.wait_delivered(a, qid, "<u@%s>" % sts_send.DOMAIN, timeout=30)
+        a.wait_log(a.prefix() + r"info tlsrpt noted domain=%s policy=sts "
+                   r"result=certificate-host-mismatch mx=%s"
+                   % (re.escape(sts_send.DOMAIN), re.escape(sts_send.MX_HOST)), 10)
+        today = day_name()
+        out = subprocess.run([domsec_exe(), "-c", a.config_path, "--socket", a.control_socket,
+                              "tlsrpt", "send", "--day", today], stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, timeout=200).stdout.decode()
+        self.assertRegex(out, r"(?m)^%s sent: %s posted status=200$"
+                         % (re.escape(sts_send.DOMAIN), re.escape(self.RUA)))
+        post = web.wait_requests(1, "POST")[0]
+        self.assertEqual(post.path, "/tlsrpt")
+        self.assertEqual(post.headers["Content-Type"], "application/tlsrpt+gzip")
+        rep = json.loads(gzip.decompress(post.body))
+        validate(self, rep)
+        self.assertEqual(len(rep["policies"]), 1, rep)
+        pol = rep["policies"][0]
+        self.assertEqual(pol["policy"], {
+            "policy-type": "sts", "policy-domain": sts_send.DOMAIN,
+            "policy-string": sts_policy("testing", [sts_send.MX_HOST], 86400).split("\r\n")[:-1],
+            "mx-host": [sts_send.MX_HOST]})
+        self.assertEqual(pol["summary"], {"total-successful-session-count": 0,
+                                          "total-failure-session-count": 1})
+        f = pol["failure-details"]
+        self.assertEqual(len(f), 1, f)
+        self.assertEqual(f[0]["result-type"], "certificate-host-mismatch")
+        self.assertEqual(f[0]["receiving-mx-hostname"], sts_send.MX_HOST)
+        self.assertEqual(f[0]["receiving-ip"], "127.0.0.83")
+        self.assertTrue(f[0]["sending-mta-ip"].startswith("127."), f[0])
+        self.assertEqual(f[0]["failed-session-count"], 1)
 
 
 if __name__ == "__main__":
