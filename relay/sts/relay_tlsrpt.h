@@ -60,7 +60,9 @@ struct tlsrpt_result {
     const char *mx_host;                /* receiving-mx-hostname, or NULL */
     const char *receiving_ip;           /* or NULL */
     const char *sending_ip;             /* sending-mta-ip, or NULL */
-    const char *detail;                 /* additional-information, or NULL */
+    const char *detail;                 /* failure-reason-code (RFC 8460 4.4: a TLS error code
+                                         * or message; additional-information would be a
+                                         * URI, which we do not have), or NULL */
 };
 
 /*

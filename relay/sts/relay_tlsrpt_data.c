@@ -177,7 +177,7 @@ static void tlsrpt_detail_add(json_t *e, const json_t *key, json_int_t n)
 void relay_tlsrpt_day_add(json_t *day, const struct relay_tlsrpt_policy *p, const struct tlsrpt_result *r)
 {
     static const char *const key[] = {
-        "result-type", "sending-mta-ip", "receiving-mx-hostname", "receiving-ip", "additional-information",
+        "result-type", "sending-mta-ip", "receiving-mx-hostname", "receiving-ip", "failure-reason-code",
     };
     json_t *pol = tlsrpt_need(json_pack("{s:s, s:s}", "policy-type", relay_tlsrpt_type_name(p->type),
                                         "policy-domain", p->domain));

@@ -53,6 +53,7 @@ static void test_day_add(void **state)
 
     (void)state;
     other.receiving_ip = "192.0.2.2";           /* another detail */
+    other.detail = "certificate names mx.other.test";
     for (int i = 0; i < 3; i++)
         relay_tlsrpt_day_add(day, &sp, &ok);
     relay_tlsrpt_day_add(day, &sp, &bad);
@@ -74,7 +75,9 @@ static void test_day_add(void **state)
     assert_string_equal(json_string_value(json_object_get(json_array_get(fd, 0), "sending-mta-ip")),
                         "192.0.2.9");
     assert_int_equal(geti(json_array_get(fd, 1), "failed-session-count", NULL), 1);
-    assert_null(json_object_get(json_array_get(fd, 0), "additional-information"));  /* NULL: absent */
+    assert_string_equal(json_string_value(json_object_get(json_array_get(fd, 1), "failure-reason-code")),
+                        "certificate names mx.other.test");
+    assert_null(json_object_get(json_array_get(fd, 0), "failure-reason-code"));  /* NULL: absent */
     e = json_array_get(pols, 1);
     assert_string_equal(json_string_value(json_object_get(json_object_get(e, "policy"), "policy-type")),
                         "no-policy-found");
