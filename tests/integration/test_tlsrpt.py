@@ -16,7 +16,8 @@ starts: domsecd reads today's file back at start, as after a restart.  Shown:
  - `domsec tlsrpt show` prints the same report without the daemon;
  - a real MTA-STS session (testing mode, an MX certificate for another name: delivered,
    noted certificate-host-mismatch by the SMTP client) is in the day's report with
-   the policy as fetched (policy-string, mx-host) and the session's addresses."""
+   the policy as fetched (policy-string, mx-host) and the session's addresses; at the
+   stop the day file holds what it held at start plus the session (merged, written)."""
 
 import datetime
 import email
@@ -273,6 +274,24 @@ class TlsRptSessionTest(PkiMixin, DeliveryTestCase):
         return super().start_dns(*records, txt("_smtp._tls." + sts_send.DOMAIN,
                                                "v=TLSRPTv1; rua=" + self.RUA), **kw)
 
+    def start_relay(self, start=True, **kw):
+        """The relay with today's file already holding fabrikam.test's two sessions (as
+        after a restart), so the notes made while it runs must be merged with it."""
+        d = super().start_relay(start=False, **kw)
+        self.tdir = os.path.join(d.queue_dir, "tlsrpt")
+        os.makedirs(self.tdir, 0o700)
+        uid, gid = service_ids()
+        day = seed_day(day_name())
+        day["policies"] = day["policies"][1:]           # fabrikam.test only
+        path = os.path.join(self.tdir, day["day"] + ".json")
+        with open(path, "w") as f:
+            json.dump(day, f)
+        for p in (d.queue_dir, self.tdir, path):
+            os.chown(p, uid, gid)
+        if start:
+            d.start()
+        return d
+
     def test_noted_session_is_reported(self):
         web = self.policy_web(mode="testing")
         m = self.mx_daemon(names=("mx.fabrikam.test",))
@@ -308,6 +327,15 @@ class TlsRptSessionTest(PkiMixin, DeliveryTestCase):
         self.assertEqual(f[0]["receiving-ip"], "127.0.0.83")
         self.assertTrue(f[0]["sending-mta-ip"].startswith("127."), f[0])
         self.assertEqual(f[0]["failed-session-count"], 1)
+        # At the stop the day is written: the file's counts and the session's, merged.
+        self.assertEqual(a.stop(), 0)
+        with open(os.path.join(self.tdir, today + ".json")) as fh:
+            day = json.load(fh)
+        got = {p["policy"]["policy-domain"]: p["summary"] for p in day["policies"]}
+        self.assertEqual(got, {"fabrikam.test": {"total-successful-session-count": 2,
+                                                 "total-failure-session-count": 0},
+                               sts_send.DOMAIN: {"total-successful-session-count": 0,
+                                                 "total-failure-session-count": 1}})
 
 
 if __name__ == "__main__":
