@@ -132,7 +132,6 @@ int domsec_crl_main(const char *config_path, int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    struct cfg_errors errs = { 0 };
     struct tls_crl_set *s;
     struct config *cfg;
     const char *why = NULL;
@@ -147,15 +146,8 @@ int domsec_crl_main(const char *config_path, int argc, char **argv)
     }
     if (argc - optind != 1 || strcmp(argv[optind], "list") != 0)
         crl_usage(2);
-    if ((cfg = policy_config_load(config_path, &errs)) == NULL) {
-        for (size_t i = 0; i < errs.n; i++)
-            fprintf(stderr, "%s\n", errs.v[i]);
-        if (errs.n == 0)
-            fprintf(stderr, "domsec: %s: cannot load the configuration\n", config_path);
-        policy_config_errors_free(&errs);
+    if ((cfg = domsec_config_load(config_path)) == NULL)
         return 1;
-    }
-    policy_config_errors_free(&errs);
     if ((s = relay_crl_load(cfg, &why)) == NULL) {
         fprintf(stderr, "domsec: crl_directory %s: %s\n", cfg->transport.crl_directory,
                 why ? why : "cannot be read");

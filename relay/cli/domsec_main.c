@@ -37,6 +37,7 @@ static const struct {
     { "reload", domsec_reload_main },
     { "ping", domsec_ping_main },
     { "queue", domsec_queue_main },
+    { "tlsrpt", domsec_tlsrpt_main },
 };
 
 /* domsec_usage - the commands */
@@ -54,6 +55,7 @@ static void domsec_usage(int status)
             "  cert new|request|import|list|show|renew|remove\n"
             "                                   the certificate store (*-ExchangeCertificate)\n"
             "  crl list                         the certificate revocation lists in use\n"
+            "  tlsrpt show|send                 SMTP TLS reports (RFC 8460) of a day\n"
             "  log search|audit                 read the protocol and message tracking logs\n"
             "  test-partner DOMAIN              would domain security deliver to (or accept\n"
             "                                   from) DOMAIN today? (posttls-finger)\n"

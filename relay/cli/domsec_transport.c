@@ -112,6 +112,23 @@ static int domsec_show(const char *path)
     return 0;
 }
 
+/* domsec_config_load - load config_path, or print why not */
+
+struct config *domsec_config_load(const char *config_path)
+{
+    struct cfg_errors errs = { 0 };
+    struct config *cfg = policy_config_load(config_path, &errs);
+
+    if (cfg == NULL) {
+        for (size_t i = 0; i < errs.n; i++)
+            fprintf(stderr, "%s\n", errs.v[i]);
+        if (errs.n == 0)
+            fprintf(stderr, "domsec: %s: cannot load the configuration\n", config_path);
+    }
+    policy_config_errors_free(&errs);
+    return cfg;
+}
+
 /* domsec_write - validate text as path's new content, then replace path */
 
 int domsec_write(const char *path, const char *text)

@@ -59,6 +59,8 @@ void relay_admin_req_free(struct relay_admin_req *req)
         free(req->summary);
     }
     free(req->sel.domain);
+    free(req->tlsrpt_domain);
+    free(req->text);
     free(req->why);
     free(req);
 }
@@ -89,7 +91,7 @@ const char *relay_admin_op_name(enum relay_admin_op op)
         [RELAY_ADMIN_LIST] = "list", [RELAY_ADMIN_SUMMARY] = "summary",
         [RELAY_ADMIN_SHOW] = "show", [RELAY_ADMIN_RETRY] = "retry",
         [RELAY_ADMIN_HOLD] = "hold", [RELAY_ADMIN_RELEASE] = "release",
-        [RELAY_ADMIN_DELETE] = "delete",
+        [RELAY_ADMIN_DELETE] = "delete", [RELAY_ADMIN_TLSRPT_SEND] = "tlsrpt-send",
     };
 
     return (unsigned)op < sizeof(names) / sizeof(names[0]) ? names[op] : "?";

@@ -26,6 +26,7 @@
 enum relay_admin_op {
     RELAY_ADMIN_LIST, RELAY_ADMIN_SUMMARY, RELAY_ADMIN_SHOW, RELAY_ADMIN_RETRY,
     RELAY_ADMIN_HOLD, RELAY_ADMIN_RELEASE, RELAY_ADMIN_DELETE,
+    RELAY_ADMIN_TLSRPT_SEND,            /* send a day's TLS-RPT reports (relay_tlsrpt.h) */
 };
 
 enum relay_admin_status {
@@ -115,6 +116,9 @@ struct relay_admin_req {
     unsigned top;                       /* summary: rows (0 = 50) */
     bool    want_body;                  /* show */
     uint64_t body_off;
+    char    tlsrpt_day[11];             /* tlsrpt send: YYYY-MM-DD */
+    char   *tlsrpt_domain;              /* tlsrpt send: owned; NULL = every domain */
+    bool    tlsrpt_again;               /* tlsrpt send: reports sent already too */
     uid_t   uid;                        /* who asks (logs, records) */
     pid_t   pid;
     /* Out: filled by the queue manager. */
@@ -127,6 +131,7 @@ struct relay_admin_req {
     unsigned matched, changed, pending, skipped, in_flight, dsns;
     unsigned failed;                    /* changes: writes that failed (why names them) */
     unsigned gone;                      /* changes: files removed meanwhile (forgotten) */
+    char   *text;                       /* owned: tlsrpt send's result lines */
     /* The caller's: done runs once on the queue manager's loop, never
      * inside relay_qmgr_admin; it must not block (hand the request back
      * to its own loop). */

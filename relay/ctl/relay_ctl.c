@@ -52,7 +52,7 @@
 #define CTL_MAX_GROUPS 65536            /* SO_PEERGROUPS: at most NGROUPS_MAX */
 
 static const struct ctl_handler *const ctl_groups[] = {
-    ctl_handlers_core, ctl_handlers_queue, NULL,
+    ctl_handlers_core, ctl_handlers_queue, ctl_handlers_tlsrpt, NULL,
 };
 
 struct ctl_client {

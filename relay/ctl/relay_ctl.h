@@ -35,6 +35,7 @@ struct ctl_handler { const char *name; ctl_handler_fn *fn; };
 /* The handler groups (NULL-terminated arrays, one file each). */
 extern const struct ctl_handler ctl_handlers_core[];   /* relay_ctl_cmds.c */
 extern const struct ctl_handler ctl_handlers_queue[];  /* relay_ctl_queue.c */
+extern const struct ctl_handler ctl_handlers_tlsrpt[]; /* relay_ctl_tlsrpt.c */
 
 /* relay_ctl.c: answering */
 /* Exactly one of these per request; may be called later (then on the main loop). */

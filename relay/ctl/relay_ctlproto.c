@@ -40,6 +40,8 @@ const struct ctlproto_cmd ctlproto_cmds[] = {
     { "queue.hold", CTL_ADMIN, "o" },
     { "queue.release", CTL_ADMIN, "o" },
     { "queue.delete", CTL_ADMIN, "o" },
+    /* TLS-RPT (relay_ctl_tlsrpt.c): sending changes things, as queue.retry. */
+    { "tlsrpt.send", CTL_ADMIN, "o" },
     { NULL, CTL_NONE, NULL },
 };
 

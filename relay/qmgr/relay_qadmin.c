@@ -47,6 +47,7 @@
 #include "log_util.h"
 #include "relay_plog.h"
 #include "relay_qmgr_int.h"
+#include "relay_tlsrpt.h"
 
 /* ---- answers, tracking, matching ------------------------------------- */
 
@@ -637,6 +638,28 @@ int qmgr_admin(struct qmgr *q, struct relay_admin_req *req)
     return r;
 }
 
+/* qadmin_tlsrpt_sent - the reports' outcome: the answer */
+
+static void qadmin_tlsrpt_sent(void *arg, const char *text)
+{
+    struct relay_admin_req *req = arg;
+
+    req->text = xstrdup(text);
+    qmgr_admin_answer(req, RELAY_ADMIN_OK, NULL);
+}
+
+/* qadmin_tlsrpt_send - `domsec tlsrpt send`: the recorder sends, answers later */
+
+static void qadmin_tlsrpt_send(struct qmgr *q, struct relay_admin_req *req)
+{
+    if (q->tlsrpt == NULL) {
+        qmgr_admin_answer(req, RELAY_ADMIN_CONFLICT, "tls_reporting is off");
+        return;
+    }
+    relay_tlsrpt_send(q->tlsrpt, req->tlsrpt_day, req->tlsrpt_domain, req->tlsrpt_again,
+                      qadmin_tlsrpt_sent, req);
+}
+
 /* qadmin_run - execute one request */
 
 static void qadmin_run(struct qmgr *q, struct relay_admin_req *req)
@@ -658,6 +681,9 @@ static void qadmin_run(struct qmgr *q, struct relay_admin_req *req)
     case RELAY_ADMIN_RELEASE:
     case RELAY_ADMIN_DELETE:
         qadmin_change(q, req);
+        break;
+    case RELAY_ADMIN_TLSRPT_SEND:
+        qadmin_tlsrpt_send(q, req);
         break;
     default:
         log_panic("qmgr", "unknown admin op %d", (int)req->op);

@@ -22,7 +22,6 @@
  *  once, after the last write and send have ended and t is freed.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -95,59 +94,26 @@ void relay__tlsrpt_pool(struct relay_tlsrpt *t, void (*fn)(void *arg),
 
 /* ---- names and files ---------------------------------------------------- */
 
-/* relay__tlsrpt_names - directory and report names from the current configuration */
+/* relay__tlsrpt_names - relay_tlsrpt_names of the current configuration */
 
-void relay__tlsrpt_names(struct tlsrpt_names *n)
+void relay__tlsrpt_names(struct relay_tlsrpt_names *n)
 {
     struct config *cfg = policy_config_current();
-    const struct cfg_transport *tr = &cfg->transport;
-    const char *host = cfg->nsend > 0 ? cfg->send[0].fqdn
-                       : cfg->nreceive > 0 ? cfg->receive[0].fqdn : "localhost";
 
-    n->dir = tr->tlsrpt_directory ? xstrdup(tr->tlsrpt_directory)
-             : xasprintf("%s/tlsrpt", tr->queue_directory);
-    n->submitter = xstrdup(host);
-    n->org = xstrdup(tr->tlsrpt_organization_name ? tr->tlsrpt_organization_name : host);
-    n->contact = tr->tlsrpt_contact_info ? xstrdup(tr->tlsrpt_contact_info)
-                 : xasprintf("postmaster@%s", host);
-    n->sender = tr->tlsrpt_sender ? xstrdup(tr->tlsrpt_sender) : xasprintf("postmaster@%s", host);
+    relay_tlsrpt_names(cfg, n);
     policy_config_unref(cfg);
-}
-
-void relay__tlsrpt_names_free(struct tlsrpt_names *n)
-{
-    free(n->dir);
-    free(n->org);
-    free(n->contact);
-    free(n->sender);
-    free(n->submitter);
 }
 
 /* relay__tlsrpt_write - dir/name atomically; 0 or -errno.  Blocking (the pool). */
 
 int relay__tlsrpt_write(const char *dir, const char *name, const char *text)
 {
-    int fd = log_path_open("tlsrpt", dir, 0700, LOG_PATH_MKDIRS), r = 0;
-    char *tmp, *path;
-    size_t len = strlen(text);
+    int fd = log_path_open("tlsrpt", dir, 0700, LOG_PATH_MKDIRS);
 
     if (fd < 0)
         return -errno;
     close(fd);
-    tmp = xasprintf("%s/.%s.tmp", dir, name);
-    path = xasprintf("%s/%s", dir, name);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0 || write(fd, text, len) != (ssize_t)len || fsync(fd) != 0)
-        r = -errno;
-    if (fd >= 0 && close(fd) != 0 && r == 0)
-        r = -errno;
-    if (r == 0 && rename(tmp, path) != 0)
-        r = -errno;
-    if (r != 0)
-        unlink(tmp);
-    free(tmp);
-    free(path);
-    return r;
+    return log_write_file(dir, name, text, strlen(text)) < 0 ? -errno : 0;
 }
 
 static void tlsrpt_file_free(struct tlsrpt_file *f)
@@ -205,7 +171,7 @@ static void tlsrpt_written(struct relay_tlsrpt *t, void *arg)
 
 static void tlsrpt_flush(struct relay_tlsrpt *t)
 {
-    struct tlsrpt_names n;
+    struct relay_tlsrpt_names n;
     struct tlsrpt_file *f;
     json_t *day;
 
@@ -228,7 +194,7 @@ static void tlsrpt_flush(struct relay_tlsrpt *t)
     relay__tlsrpt_names(&n);
     f->dir = n.dir;
     n.dir = NULL;
-    relay__tlsrpt_names_free(&n);
+    relay_tlsrpt_names_free(&n);
     t->writing = true;
     relay__tlsrpt_pool(t, tlsrpt_write_fn, tlsrpt_written, f);
 }
@@ -261,6 +227,8 @@ static void tlsrpt_loaded(struct relay_tlsrpt *t, void *arg)
     tlsrpt_file_free(f);
     if (t->closing)
         tlsrpt_flush(t);
+    else
+        relay__tlsrpt_daily(t, (int64_t)time(NULL));   /* a pass missed while stopped */
 }
 
 /* ---- the day ------------------------------------------------------------ */
@@ -300,7 +268,7 @@ static void tlsrpt_tick(uv_timer_t *h)
 struct relay_tlsrpt *relay_tlsrpt_new(const struct relay_tlsrpt_env *env, struct config *cfg)
 {
     struct relay_tlsrpt *t;
-    struct tlsrpt_names n;
+    struct relay_tlsrpt_names n;
     struct tlsrpt_file *f;
 
     if (!cfg->transport.tls_reporting)
@@ -317,7 +285,7 @@ struct relay_tlsrpt *relay_tlsrpt_new(const struct relay_tlsrpt_env *env, struct
     relay__tlsrpt_names(&n);
     f->dir = n.dir;
     n.dir = NULL;
-    relay__tlsrpt_names_free(&n);
+    relay_tlsrpt_names_free(&n);
     memcpy(f->day, t->day, sizeof(f->day));
     relay__tlsrpt_pool(t, tlsrpt_read_fn, tlsrpt_loaded, f);
     return t;

@@ -60,7 +60,9 @@ struct tlsrpt_result {
     const char *mx_host;                /* receiving-mx-hostname, or NULL */
     const char *receiving_ip;           /* or NULL */
     const char *sending_ip;             /* sending-mta-ip, or NULL */
-    const char *detail;                 /* additional-information, or NULL */
+    const char *detail;                 /* failure-reason-code (RFC 8460 4.4: a TLS error code
+                                         * or message; additional-information would be a
+                                         * URI, which we do not have), or NULL */
 };
 
 /*
@@ -122,6 +124,14 @@ struct relay_tlsrpt_who {               /* the report's submitter fields; borrow
     const char *contact;                /* contact-info */
     const char *submitter;              /* our host name: report-id, TLS-Report-Submitter */
 };
+struct relay_tlsrpt_names {             /* from the configuration; each xstrdup'ed */
+    char   *dir;                        /* tlsrpt_directory (default QUEUE/tlsrpt) */
+    char   *org, *contact, *sender;     /* tlsrpt_organization_name, _contact_info, _sender */
+    char   *submitter;                  /* our host name: the first send connector's fqdn */
+    char   *ca_file;                    /* https rua: mta_sts_trusted_ca_file (WebPKI) or NULL */
+};
+void    relay_tlsrpt_names(const struct config *cfg, struct relay_tlsrpt_names *n);
+void    relay_tlsrpt_names_free(struct relay_tlsrpt_names *n);
 const char *relay_tlsrpt_type_name(enum tlsrpt_policy t);
 /* "YYYY-MM-DD" of the UTC day of unix time t. */
 void    relay_tlsrpt_day_name(int64_t t, char out[11]);

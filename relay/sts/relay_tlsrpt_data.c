@@ -25,6 +25,7 @@
 
 #include "log.h"
 #include "log_util.h"
+#include "policy_config.h"
 #include "relay_tlsrpt.h"
 
 static const char *const tlsrpt_type_name[] = {
@@ -48,6 +49,34 @@ const char *relay_tlsrpt_type_name(enum tlsrpt_policy t)
 {
     return (unsigned)t < sizeof(tlsrpt_type_name) / sizeof(tlsrpt_type_name[0])
         ? tlsrpt_type_name[t] : "no-policy-found";
+}
+
+/* relay_tlsrpt_names - directory and report names of cfg */
+
+void relay_tlsrpt_names(const struct config *cfg, struct relay_tlsrpt_names *n)
+{
+    const struct cfg_transport *tr = &cfg->transport;
+    const char *host = cfg->nsend > 0 ? cfg->send[0].fqdn
+                       : cfg->nreceive > 0 ? cfg->receive[0].fqdn : "localhost";
+
+    n->dir = tr->tlsrpt_directory ? xstrdup(tr->tlsrpt_directory)
+             : xasprintf("%s/tlsrpt", tr->queue_directory);
+    n->submitter = xstrdup(host);
+    n->org = xstrdup(tr->tlsrpt_organization_name ? tr->tlsrpt_organization_name : host);
+    n->contact = tr->tlsrpt_contact_info ? xstrdup(tr->tlsrpt_contact_info)
+                 : xasprintf("postmaster@%s", host);
+    n->sender = tr->tlsrpt_sender ? xstrdup(tr->tlsrpt_sender) : xasprintf("postmaster@%s", host);
+    n->ca_file = tr->mta_sts_trusted_ca_file ? xstrdup(tr->mta_sts_trusted_ca_file) : NULL;
+}
+
+void relay_tlsrpt_names_free(struct relay_tlsrpt_names *n)
+{
+    free(n->dir);
+    free(n->org);
+    free(n->contact);
+    free(n->sender);
+    free(n->submitter);
+    free(n->ca_file);
 }
 
 /* relay_tlsrpt_day_name - "YYYY-MM-DD" of the UTC day holding unix time t */
@@ -102,8 +131,8 @@ static json_t *tlsrpt_policy_entry(json_t *day, json_t *pol)
     json_t *pols = json_object_get(day, "policies"), *e;
     size_t i;
 
-    json_array_foreach(pols, i, e)
-        if (json_equal(json_object_get(e, "policy"), pol))
+    for (i = 0; i < json_array_size(pols); i++)
+        if (json_equal(json_object_get(e = json_array_get(pols, i), "policy"), pol))
             return e;
     e = tlsrpt_need(json_pack("{s:O, s:{s:I, s:I}, s:[]}", "policy", pol, "summary",
                               "total-successful-session-count", (json_int_t)0,
@@ -123,16 +152,16 @@ static void tlsrpt_add(json_t *o, const char *key, json_int_t n)
 
 static void tlsrpt_detail_add(json_t *e, const json_t *key, json_int_t n)
 {
-    json_t *fd = json_object_get(e, "failure-details"), *d, *v;
-    const char *k;
+    json_t *fd = json_object_get(e, "failure-details"), *d;
     size_t i;
 
-    json_array_foreach(fd, i, d) {
+    for (i = 0; i < json_array_size(fd); i++) {
+        d = json_array_get(fd, i);
         bool same = json_object_size(d) == json_object_size(key) + 1;
 
-        json_object_foreach((json_t *)key, k, v)
-            if (same && !json_equal(json_object_get(d, k), v))
-                same = false;
+        for (void *it = json_object_iter((json_t *)key); same && it != NULL;
+             it = json_object_iter_next((json_t *)key, it))
+            same = json_equal(json_object_get(d, json_object_iter_key(it)), json_object_iter_value(it));
         if (same) {
             tlsrpt_add(d, "failed-session-count", n);
             return;
@@ -148,7 +177,7 @@ static void tlsrpt_detail_add(json_t *e, const json_t *key, json_int_t n)
 void relay_tlsrpt_day_add(json_t *day, const struct relay_tlsrpt_policy *p, const struct tlsrpt_result *r)
 {
     static const char *const key[] = {
-        "result-type", "sending-mta-ip", "receiving-mx-hostname", "receiving-ip", "additional-information",
+        "result-type", "sending-mta-ip", "receiving-mx-hostname", "receiving-ip", "failure-reason-code",
     };
     json_t *pol = tlsrpt_need(json_pack("{s:s, s:s}", "policy-type", relay_tlsrpt_type_name(p->type),
                                         "policy-domain", p->domain));
@@ -182,7 +211,8 @@ void relay_tlsrpt_day_merge(json_t *dst, const json_t *src)
     const json_t *e, *d;
     size_t i, j;
 
-    json_array_foreach(json_object_get(src, "policies"), i, e) {
+    for (i = 0; i < json_array_size(json_object_get(src, "policies")); i++) {
+        e = json_array_get(json_object_get(src, "policies"), i);
         json_t *pol = json_object_get(e, "policy"), *sum = json_object_get(e, "summary");
         json_t *to;
 
@@ -193,7 +223,8 @@ void relay_tlsrpt_day_merge(json_t *dst, const json_t *src)
                    json_integer_value(json_object_get(sum, "total-successful-session-count")));
         tlsrpt_add(json_object_get(to, "summary"), "total-failure-session-count",
                    json_integer_value(json_object_get(sum, "total-failure-session-count")));
-        json_array_foreach(json_object_get(e, "failure-details"), j, d) {
+        for (j = 0; j < json_array_size(json_object_get(e, "failure-details")); j++) {
+            d = json_array_get(json_object_get(e, "failure-details"), j);
             json_t *key = tlsrpt_need(json_deep_copy(d));
 
             json_object_del(key, "failed-session-count");
@@ -219,7 +250,8 @@ json_t *relay_tlsrpt_day_domains(const json_t *day)
     json_t *out = tlsrpt_need(json_array());
     size_t i, n = 0;
 
-    json_array_foreach(pols, i, e) {
+    for (i = 0; i < json_array_size(pols); i++) {
+        e = json_array_get(pols, i);
         const char *d = json_string_value(json_object_get(json_object_get(e, "policy"), "policy-domain"));
 
         if (d != NULL)
@@ -259,7 +291,8 @@ json_t *relay_tlsrpt_report(const json_t *day, const char *domain, const struct 
     if (start < 0)
         return NULL;
     pols = tlsrpt_need(json_array());
-    json_array_foreach(json_object_get(day, "policies"), i, e) {
+    for (i = 0; i < json_array_size(json_object_get(day, "policies")); i++) {
+        e = json_array_get(json_object_get(day, "policies"), i);
         const char *d = json_string_value(json_object_get(json_object_get(e, "policy"), "policy-domain"));
 
         if (d != NULL && strcmp(d, domain) == 0) {

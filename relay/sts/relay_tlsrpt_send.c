@@ -13,8 +13,10 @@
  *     address dns_host_lookup finds;
  *  3. on the pool: every domain with at least one URI that took the report
  *     (a committed mail, a 2xx answer) is recorded in DAY.sent, so neither a
- *     restart nor the next pass sends it again; a domain whose URIs all
- *     failed is tried again at the next pass (hourly until the day after).
+ *     restart nor the next pass sends it again; in the daily pass, a domain
+ *     whose lookup or URIs failed for a reason that may pass (DNS timeout,
+ *     refused POST) is tried again an hour later, until the next day's
+ *     pass; one without a TLSRPT record is not (a restart looks again).
  *
  * CONTRACT
  *  relay_tlsrpt_send's callback runs exactly once, always later, with a
@@ -50,6 +52,7 @@ struct tlsrpt_uri {                     /* one rua URI of one domain */
     struct dns_query *q;                /* https: host lookup in flight */
     struct relay_http_req *req;         /* https: POST in flight */
     char    qid[RELAY_QID_LEN + 1];     /* mailto: the report mail's queue id */
+    char   *what;                       /* owned: "URI what happened", once over */
 };
 
 struct tlsrpt_item {                    /* one domain's report */
@@ -62,6 +65,8 @@ struct tlsrpt_item {                    /* one domain's report */
     size_t  nuris, pending;
     json_t *outcome;                    /* owned: per URI "URI: what happened" */
     bool    ok;                         /* at least one URI took it */
+    bool    final;                      /* not sent, and trying again would not help:
+                                         * no TLSRPT record, no usable rua */
     char   *why;                        /* owned: not sent because */
 };
 
@@ -74,7 +79,7 @@ struct tlsrpt_send {
     bool    daily;                      /* the daily pass (not an administrator's) */
     relay_tlsrpt_sent_cb *cb;
     void   *arg;
-    struct tlsrpt_names names;
+    struct relay_tlsrpt_names names;
     char   *mem;                        /* owned: today's day serialized, or NULL */
     int     err;                        /* step 1: 0 or -errno reading the day */
     json_t *sent;                       /* owned: DAY.sent (object: domain -> record) */
@@ -129,8 +134,10 @@ static void tlsrpt_send_free(struct tlsrpt_send *s)
     for (size_t i = 0; i < s->nitems; i++) {
         struct tlsrpt_item *it = &s->items[i];
 
-        for (size_t k = 0; k < it->nuris; k++)
+        for (size_t k = 0; k < it->nuris; k++) {
             free(it->uris[k].uri);
+            free(it->uris[k].what);
+        }
         free(it->uris);
         free(it->domain);
         free(it->report_id);
@@ -143,7 +150,7 @@ static void tlsrpt_send_free(struct tlsrpt_send *s)
     free(s->mem);
     free(s->text);
     json_decref(s->sent);
-    relay__tlsrpt_names_free(&s->names);
+    relay_tlsrpt_names_free(&s->names);
     free(s);
 }
 
@@ -174,12 +181,12 @@ static void tlsrpt_finish(struct tlsrpt_send *s)
     for (size_t i = 0; i < s->nitems; i++) {
         struct tlsrpt_item *it = &s->items[i];
         char *line, *to = NULL;
-        const json_t *v;
-        size_t k;
 
-        json_array_foreach(it->outcome, k, v) {
-            char *n = xasprintf("%s%s%s", to ? to : "", to ? "; " : "", json_string_value(v));
+        for (size_t k = 0; k < it->nuris; k++) {       /* in the record's order */
+            const char *w = it->uris[k].what ? it->uris[k].what : it->uris[k].uri;
+            char *n = xasprintf("%s%s%s", to ? to : "", to ? "; " : "", w);
 
+            json_array_append_new(it->outcome, json_string(w));
             free(to);
             to = n;
         }
@@ -187,6 +194,8 @@ static void tlsrpt_finish(struct tlsrpt_send *s)
                : xasprintf("%s not sent: %s", it->domain, it->why ? it->why : to ? to : "?");
         log_info("tlsrpt", 0, "report day=%s domain=%s id=%s %s", s->day, it->domain, it->report_id,
                  it->ok ? "sent" : "not-sent");
+        if (!it->ok && !it->final && s->daily)
+            s->t->pass_retry = true;
         free(to);
         to = xasprintf("%s%s\n", text, line);
         free(text);
@@ -198,16 +207,13 @@ static void tlsrpt_finish(struct tlsrpt_send *s)
     relay__tlsrpt_pool(s->t, tlsrpt_sent_fn, tlsrpt_sent_done, s);
 }
 
-/* tlsrpt_item_end - one URI (or the lookup) of it is over */
+/* tlsrpt_uri_end - one URI u (or, u NULL, the lookup) of it is over */
 
-static void tlsrpt_uri_end(struct tlsrpt_item *it, const char *uri, bool ok, const char *what)
+static void tlsrpt_uri_end(struct tlsrpt_item *it, struct tlsrpt_uri *u, bool ok, const char *what)
 {
-    if (uri != NULL) {
-        char *line = xasprintf("%s %s", uri, what);
-
-        json_array_append_new(it->outcome, json_string(line));
-        log_info("tlsrpt", 0, "report domain=%s uri=%s %s", it->domain, uri, what);
-        free(line);
+    if (u != NULL) {
+        u->what = xasprintf("%s %s", u->uri, what);
+        log_info("tlsrpt", 0, "report domain=%s uri=%s %s", it->domain, u->uri, what);
     }
     if (ok)
         it->ok = true;
@@ -236,7 +242,7 @@ static void tlsrpt_mail_committed(struct relay_spool *sp, int status, void *arg)
         if (t->env.queued != NULL)
             t->env.queued(t->env.owner, u->qid);
     }
-    tlsrpt_uri_end(u->it, u->uri, status >= 0, what);
+    tlsrpt_uri_end(u->it, u, status >= 0, what);
     relay__tlsrpt_maybe_done(t);
 }
 
@@ -252,7 +258,7 @@ static void tlsrpt_mailto(struct tlsrpt_uri *u)
     size_t len;
 
     if (*rcpt == '\0' || strpbrk(rcpt, "<>\r\n ?") != NULL || strchr(rcpt, '@') == NULL) {
-        tlsrpt_uri_end(it, u->uri, false, "not a usable address");
+        tlsrpt_uri_end(it, u, false, "not a usable address");
         return;
     }
     relay_queue_new_id(u->qid);
@@ -291,7 +297,7 @@ static void tlsrpt_posted(void *arg, const struct relay_http_result *res)
         snprintf(what, sizeof(what), "not posted: %s", res->error);
     else
         snprintf(what, sizeof(what), "%s status=%d", ok ? "posted" : "refused", res->status);
-    tlsrpt_uri_end(u->it, u->uri, ok, what);
+    tlsrpt_uri_end(u->it, u, ok, what);
 }
 
 /* tlsrpt_host_found - the https URI's host has addresses (or not): POST */
@@ -311,13 +317,14 @@ static void tlsrpt_host_found(struct dns_query *q, const struct dns_result *res,
         char what[160];
 
         snprintf(what, sizeof(what), "not posted: host: %s", res->why ? res->why : "no address");
-        tlsrpt_uri_end(u->it, u->uri, false, what);
+        tlsrpt_uri_end(u->it, u, false, what);
         return;
     }
     if (t->http == NULL && (t->http = relay_http_new(&t->env.w->loop)) == NULL) {
-        tlsrpt_uri_end(u->it, u->uri, false, "not posted: no HTTP client");
+        tlsrpt_uri_end(u->it, u, false, "not posted: no HTTP client");
         return;
     }
+    o.ca_file = u->it->s->names.ca_file;
     o.addrs = res->hosts[0].addrs;
     o.naddrs = res->hosts[0].naddrs;
     u->req = relay_http_start(t->http, &o, tlsrpt_posted, u);
@@ -333,7 +340,7 @@ static void tlsrpt_https(struct tlsrpt_uri *u)
     struct dns_resolver *r = u->it->s->t->env.resolver(u->it->s->t->env.owner);
 
     if (n == 0 || n >= sizeof(host) || r == NULL || u->it->s->canceled) {
-        tlsrpt_uri_end(u->it, u->uri, false, n == 0 || n >= sizeof(host) ? "not a usable URI"
+        tlsrpt_uri_end(u->it, u, false, n == 0 || n >= sizeof(host) ? "not a usable URI"
                                                                          : "not posted: stopping");
         return;
     }
@@ -356,6 +363,7 @@ static void tlsrpt_txt_found(struct dns_query *q, const struct dns_result *res, 
     (void)q;
     it->q = NULL;
     if (res->status != DNS_OK) {
+        it->final = res->status == DNS_FAIL;
         it->why = xasprintf("_smtp._tls.%s: %s", it->domain,
                             res->status == DNS_FAIL ? "no TLSRPT record"
                             : res->why ? res->why : "DNS failure");
@@ -363,6 +371,7 @@ static void tlsrpt_txt_found(struct dns_query *q, const struct dns_result *res, 
         return;
     }
     if ((uris = relay_tlsrpt_rua(res->txt, res->ntxt, &why)) == NULL) {
+        it->final = true;
         it->why = xasprintf("_smtp._tls.%s: %s", it->domain, why);
         tlsrpt_uri_end(it, NULL, false, NULL);
         return;
@@ -418,7 +427,8 @@ static void tlsrpt_build_fn(void *arg)
         return;
     domains = relay_tlsrpt_day_domains(day);
     s->items = xcalloc(json_array_size(domains) + 1, sizeof(*s->items));
-    json_array_foreach(domains, i, d) {
+    for (i = 0; i < json_array_size(domains); i++) {
+        d = json_array_get(domains, i);
         const char *dom = json_string_value(d);
         struct tlsrpt_item *it;
         json_t *rep;
@@ -451,6 +461,8 @@ static void tlsrpt_built(struct relay_tlsrpt *t, void *arg)
     struct dns_resolver *r = t->env.resolver(t->env.owner);
 
     if (s->err != 0 || s->nitems == 0) {
+        log_info("tlsrpt", 0, "report day=%s nothing to send%s", s->day,
+                 s->err == -ENOENT ? " (no results recorded)" : s->err ? " (cannot read)" : "");
         if (s->err == -ENOENT)
             s->text = xasprintf("day %s: no TLS results recorded\n", s->day);
         else if (s->err != 0)
@@ -510,9 +522,9 @@ static void tlsrpt_daily_done(void *arg, const char *text)
 {
     struct relay_tlsrpt *t = arg;
 
-    t->pass_at = (int64_t)time(NULL) + TLSRPT_RETRY_S;
-    if (strstr(text, " not sent: ") == NULL)
-        t->pass_at = 0;                 /* nothing left: the next day's pass */
+    (void)text;
+    t->pass_at = t->pass_retry ? (int64_t)time(NULL) + TLSRPT_RETRY_S : 0;
+    t->pass_retry = false;
 }
 
 /* relay__tlsrpt_daily - yesterday's reports once due (and again hourly for failures) */
@@ -542,6 +554,7 @@ void relay__tlsrpt_daily(struct relay_tlsrpt *t, int64_t now)
         return;
     t->pass_at = 0;                     /* running; tlsrpt_daily_done sets a retry */
     relay_tlsrpt_send(t, yday, NULL, false, tlsrpt_daily_done, t);
+    t->sends->daily = true;
 }
 
 /* relay__tlsrpt_send_cancel_all - the close: cancel lookups and transfers */
@@ -559,7 +572,7 @@ void relay__tlsrpt_send_cancel_all(struct relay_tlsrpt *t)
                 if (u->req != NULL) {
                     relay_http_cancel(u->req);
                     u->req = NULL;
-                    tlsrpt_uri_end(it, u->uri, false, "not posted: stopping");
+                    tlsrpt_uri_end(it, u, false, "not posted: stopping");
                 }
             }
         }

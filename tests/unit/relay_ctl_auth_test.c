@@ -51,6 +51,7 @@ static const struct {
     { "queue.hold", CTL_ADMIN },
     { "queue.release", CTL_ADMIN },
     { "queue.delete", CTL_ADMIN },
+    { "tlsrpt.send", CTL_ADMIN },       /* sends reports now, as queue.retry */
 };
 
 static void test_every_command_has_its_role(void **state)

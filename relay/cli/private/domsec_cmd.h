@@ -23,6 +23,9 @@ int     domsec_transport_main(const char *config_path, int argc, char **argv);
 int     domsec_write(const char *config_path, const char *text);
 /* A whole file, NUL-terminated (owned), or NULL with errno. */
 char   *domsec_read(const char *path);
+/* The configuration config_path (policy_config_unref it), or NULL after
+ * printing its errors on stderr. */
+struct config *domsec_config_load(const char *config_path);
 
 /* domsec_status.c: `domsec status|reload|ping` */
 int     domsec_status_main(const char *config_path, int argc, char **argv);
@@ -36,6 +39,8 @@ int     domsec_reload(const char *config_path, bool after_write);
 
 /* domsec_queue.c: `domsec queue list|summary|show|retry|hold|release|delete` */
 int     domsec_queue_main(const char *config_path, int argc, char **argv);
+/* domsec_tlsrpt.c */
+int     domsec_tlsrpt_main(const char *config_path, int argc, char **argv);
 
 /* domsec_term.c: text from outside, safe for a terminal */
 char   *domsec_term_text(const char *s, bool lines);

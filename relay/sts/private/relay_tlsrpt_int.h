@@ -28,7 +28,8 @@ struct relay_tlsrpt {
     unsigned busy;                      /* pool works and sends in flight */
     uv_timer_t tick;                    /* every minute: write, roll, due reports (unref'd) */
     char    passed[11];                 /* the last day whose daily pass ran */
-    int64_t pass_at;                    /* unix s: when the next daily pass may run */
+    int64_t pass_at;                    /* unix s: when the next daily pass may run; 0 none */
+    bool    pass_retry;                 /* the pass running left a domain to try again */
     struct tlsrpt_send *sends;          /* in flight */
     struct relay_http *http;            /* owned: made at the first https report, or NULL */
     uint64_t rnd;                       /* the daily pass's random delay */
@@ -43,12 +44,8 @@ void    relay__tlsrpt_pool(struct relay_tlsrpt *t, void (*fn)(void *arg),
                            void (*after)(struct relay_tlsrpt *t, void *arg), void *arg);
 /* busy dropped to zero during the close: finish it. */
 void    relay__tlsrpt_maybe_done(struct relay_tlsrpt *t);
-/* The names a report needs, from the current configuration (caller frees). */
-struct tlsrpt_names {
-    char   *dir, *org, *contact, *sender, *submitter;
-};
-void    relay__tlsrpt_names(struct tlsrpt_names *n);
-void    relay__tlsrpt_names_free(struct tlsrpt_names *n);
+/* relay_tlsrpt_names of the current configuration. */
+void    relay__tlsrpt_names(struct relay_tlsrpt_names *n);
 /* Atomically write dir/name (tmp, fsync, rename; dir made 0700): 0 or -errno. */
 int     relay__tlsrpt_write(const char *dir, const char *name, const char *text);
 

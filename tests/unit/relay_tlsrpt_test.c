@@ -1,0 +1,293 @@
+/*
+ * relay_tlsrpt_test.c - TLS-RPT data and report (relay/sts/relay_tlsrpt_data.c,
+ * relay_tlsrpt_mail.c): counting results in a day, merging a day read back,
+ * the RFC 8460 report of one domain, days, the rua of _smtp._tls records,
+ * gzip and the report mail.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <zlib.h>
+
+#include "relay_tlsrpt.h"
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+static const char *const lines[] = { "version: STSv1", "mode: enforce", "mx: *.woodgrove.test",
+                                     "max_age: 86400" };
+static const char *const mxs[] = { "*.woodgrove.test" };
+static const struct relay_tlsrpt_who who = { "Org", "ops@snd.test", "relay.snd.test" };
+
+/* sts_policy_of - the woodgrove.test MTA-STS policy as reported */
+
+static struct relay_tlsrpt_policy sts_policy_of(void)
+{
+    return (struct relay_tlsrpt_policy){ TLSRPT_STS, "woodgrove.test", lines, NELEM(lines), mxs,
+                                         NELEM(mxs) };
+}
+
+static json_int_t geti(const json_t *o, const char *a, const char *b)
+{
+    return json_integer_value(json_object_get(b ? json_object_get(o, a) : o, b ? b : a));
+}
+
+/* test_day_add - sessions counted per policy; failures per distinct detail */
+
+static void test_day_add(void **state)
+{
+    struct relay_tlsrpt_policy sp = sts_policy_of();
+    struct relay_tlsrpt_policy np = { .type = TLSRPT_NO_POLICY, .domain = "fabrikam.test" };
+    struct tlsrpt_result ok = { .domain = "woodgrove.test", .type = TLSRPT_STS };
+    struct tlsrpt_result bad = { .domain = "woodgrove.test", .type = TLSRPT_STS,
+                                 .failure = "certificate-host-mismatch", .mx_host = "mx1.woodgrove.test",
+                                 .receiving_ip = "192.0.2.1", .sending_ip = "192.0.2.9" };
+    struct tlsrpt_result other = bad;
+    json_t *day = relay_tlsrpt_day_new("2026-12-06"), *pols, *e, *fd;
+
+    (void)state;
+    other.receiving_ip = "192.0.2.2";           /* another detail */
+    other.detail = "certificate names mx.other.test";
+    for (int i = 0; i < 3; i++)
+        relay_tlsrpt_day_add(day, &sp, &ok);
+    relay_tlsrpt_day_add(day, &sp, &bad);
+    relay_tlsrpt_day_add(day, &sp, &bad);
+    relay_tlsrpt_day_add(day, &sp, &other);
+    ok.domain = "fabrikam.test";
+    ok.type = TLSRPT_NO_POLICY;
+    relay_tlsrpt_day_add(day, &np, &ok);
+    pols = json_object_get(day, "policies");
+    assert_int_equal(json_array_size(pols), 2);
+    e = json_array_get(pols, 0);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(e, "policy"), "policy-type")), "sts");
+    assert_int_equal(json_array_size(json_object_get(json_object_get(e, "policy"), "policy-string")), 4);
+    assert_int_equal(geti(e, "summary", "total-successful-session-count"), 3);
+    assert_int_equal(geti(e, "summary", "total-failure-session-count"), 3);
+    fd = json_object_get(e, "failure-details");
+    assert_int_equal(json_array_size(fd), 2);
+    assert_int_equal(geti(json_array_get(fd, 0), "failed-session-count", NULL), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(fd, 0), "sending-mta-ip")),
+                        "192.0.2.9");
+    assert_int_equal(geti(json_array_get(fd, 1), "failed-session-count", NULL), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(fd, 1), "failure-reason-code")),
+                        "certificate names mx.other.test");
+    assert_null(json_object_get(json_array_get(fd, 0), "failure-reason-code"));  /* NULL: absent */
+    e = json_array_get(pols, 1);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(e, "policy"), "policy-type")),
+                        "no-policy-found");
+    assert_null(json_object_get(json_object_get(e, "policy"), "policy-string"));
+    assert_int_equal(geti(e, "summary", "total-successful-session-count"), 1);
+    /* A changed policy text is another policy of the same domain. */
+    sp.nstrings = 2;
+    relay_tlsrpt_day_add(day, &sp, &bad);
+    assert_int_equal(json_array_size(pols), 3);
+    json_decref(day);
+}
+
+/* test_merge - a day read back plus the notes made meanwhile */
+
+static void test_merge(void **state)
+{
+    struct relay_tlsrpt_policy sp = sts_policy_of();
+    struct tlsrpt_result ok = { .domain = "woodgrove.test", .type = TLSRPT_STS };
+    struct tlsrpt_result bad = { .domain = "woodgrove.test", .type = TLSRPT_STS,
+                                 .failure = "starttls-not-supported", .mx_host = "mx2.woodgrove.test" };
+    json_t *a = relay_tlsrpt_day_new("2026-12-06"), *b = relay_tlsrpt_day_new("2026-12-06"), *e;
+
+    (void)state;
+    relay_tlsrpt_day_add(a, &sp, &ok);
+    relay_tlsrpt_day_add(a, &sp, &bad);
+    relay_tlsrpt_day_add(b, &sp, &ok);
+    relay_tlsrpt_day_add(b, &sp, &ok);
+    relay_tlsrpt_day_add(b, &sp, &bad);
+    ok.domain = "other.test";
+    sp.domain = "other.test";
+    relay_tlsrpt_day_add(b, &sp, &ok);
+    relay_tlsrpt_day_merge(a, b);
+    assert_int_equal(json_array_size(json_object_get(a, "policies")), 2);
+    e = json_array_get(json_object_get(a, "policies"), 0);
+    assert_int_equal(geti(e, "summary", "total-successful-session-count"), 3);
+    assert_int_equal(geti(e, "summary", "total-failure-session-count"), 2);
+    assert_int_equal(json_array_size(json_object_get(e, "failure-details")), 1);
+    assert_int_equal(geti(json_array_get(json_object_get(e, "failure-details"), 0),
+                          "failed-session-count", NULL), 2);
+    json_decref(a);
+    json_decref(b);
+}
+
+/* test_report - one domain's report: the header fields, its policies only */
+
+static void test_report(void **state)
+{
+    struct relay_tlsrpt_policy sp = sts_policy_of();
+    struct relay_tlsrpt_policy np = { .type = TLSRPT_NO_POLICY, .domain = "fabrikam.test" };
+    struct tlsrpt_result ok = { .domain = "woodgrove.test", .type = TLSRPT_STS };
+    json_t *day = relay_tlsrpt_day_new("2026-12-06"), *rep, *doms;
+    char *id;
+
+    (void)state;
+    relay_tlsrpt_day_add(day, &sp, &ok);
+    relay_tlsrpt_day_add(day, &np, &ok);
+    rep = relay_tlsrpt_report(day, "woodgrove.test", &who);
+    assert_non_null(rep);
+    assert_string_equal(json_string_value(json_object_get(rep, "organization-name")), "Org");
+    assert_string_equal(json_string_value(json_object_get(rep, "contact-info")), "ops@snd.test");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(rep, "date-range"),
+                                                          "start-datetime")), "2026-12-06T00:00:00Z");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(rep, "date-range"),
+                                                          "end-datetime")), "2026-12-06T23:59:59Z");
+    id = relay_tlsrpt_report_id("2026-12-06", "woodgrove.test", "relay.snd.test");
+    assert_string_equal(id, "20261206.woodgrove.test@relay.snd.test");
+    assert_string_equal(json_string_value(json_object_get(rep, "report-id")), id);
+    free(id);
+    assert_int_equal(json_array_size(json_object_get(rep, "policies")), 1);
+    /* No failures: no empty failure-details array. */
+    assert_null(json_object_get(json_array_get(json_object_get(rep, "policies"), 0), "failure-details"));
+    json_decref(rep);
+    assert_null(relay_tlsrpt_report(day, "nowhere.test", &who));
+    doms = relay_tlsrpt_day_domains(day);
+    assert_int_equal(json_array_size(doms), 2);
+    assert_string_equal(json_string_value(json_array_get(doms, 0)), "fabrikam.test");
+    json_decref(doms);
+    json_decref(day);
+}
+
+/* test_days - day names and starts; impossible dates refused */
+
+static void test_days(void **state)
+{
+    char d[11];
+
+    (void)state;
+    assert_int_equal(relay_tlsrpt_day_start("1970-01-02"), 86400);
+    relay_tlsrpt_day_name(86400 * 2 - 1, d);
+    assert_string_equal(d, "1970-01-02");
+    assert_int_equal(relay_tlsrpt_day_start("2026-02-30"), -1);
+    assert_int_equal(relay_tlsrpt_day_start("2026-1-01"), -1);
+    assert_int_equal(relay_tlsrpt_day_start("2026-12-06x"), -1);
+    assert_int_equal(relay_tlsrpt_day_start(""), -1);
+}
+
+/* test_rua - RFC 8460 3: one v=TLSRPTv1 record, mailto: and https: URIs */
+
+static void test_rua(void **state)
+{
+    static const struct {
+        const char *rec[2];
+        size_t n;
+        const char *want[3];            /* NULL-terminated; want[0] NULL: none */
+    } t[] = {
+        {{"v=TLSRPTv1; rua=mailto:a@x.test"}, 1, {"mailto:a@x.test"}},
+        {{"v=TLSRPTv1;rua=mailto:a@x.test,https://r.x.test/p"}, 1,
+         {"mailto:a@x.test", "https://r.x.test/p"}},
+        {{"v=TLSRPTv1; rua=mailto:a@x.test , https://r.x.test/p ;"}, 1,
+         {"mailto:a@x.test", "https://r.x.test/p"}},
+        {{"v=spf1 -all", "v=TLSRPTv1; rua=mailto:a@x.test"}, 2, {"mailto:a@x.test"}},
+        {{"v=TLSRPTv1; rua=mailto:a@x.test", "v=TLSRPTv1; rua=mailto:b@x.test"}, 2, {NULL}},
+        {{"v=TLSRPTv1; rua=http://r.x.test/"}, 1, {NULL}},      /* http: not a reporting URI */
+        {{"v=TLSRPTv1"}, 1, {NULL}},
+        {{"v=TLSRPTv10; rua=mailto:a@x.test"}, 1, {NULL}},
+        {{"v=spf1 rua=mailto:a@x.test"}, 1, {NULL}},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < NELEM(t); i++) {
+        const char *why = NULL;
+        char **u = relay_tlsrpt_rua(t[i].rec, t[i].n, &why);
+        size_t k = 0;
+
+        if (t[i].want[0] == NULL) {
+            assert_null(u);
+            assert_non_null(why);
+            continue;
+        }
+        assert_non_null(u);
+        for (; t[i].want[k] != NULL; k++)
+            assert_string_equal(u[k], t[i].want[k]);
+        assert_null(u[k]);
+        relay_tlsrpt_rua_free(u);
+    }
+}
+
+/* test_gzip - a gzip member that zlib reads back */
+
+static void test_gzip(void **state)
+{
+    const char *text = "{\"organization-name\": \"Org\", \"policies\": []}";
+    size_t n;
+    unsigned char *gz = relay_tlsrpt_gzip(text, strlen(text), &n), back[256];
+    z_stream z = { 0 };
+
+    (void)state;
+    assert_true(n > 18);
+    assert_int_equal(gz[0], 0x1f);
+    assert_int_equal(gz[1], 0x8b);
+    assert_int_equal(inflateInit2(&z, 16 + 15), Z_OK);
+    z.next_in = gz;
+    z.avail_in = (uInt)n;
+    z.next_out = back;
+    z.avail_out = sizeof(back);
+    assert_int_equal(inflate(&z, Z_FINISH), Z_STREAM_END);
+    assert_int_equal(z.total_out, strlen(text));
+    assert_memory_equal(back, text, strlen(text));
+    inflateEnd(&z);
+    free(gz);
+}
+
+/* test_mail - RFC 8460 5.3 headers, the named attachment, short base64 lines */
+
+static void test_mail(void **state)
+{
+    unsigned char gz[200];
+    struct relay_tlsrpt_mail_in in = {
+        .sender = "tlsrpt@relay.snd.test", .rcpt = "reports@woodgrove.test",
+        .domain = "woodgrove.test", .submitter = "relay.snd.test",
+        .report_id = "20261206.woodgrove.test@relay.snd.test", .day = "2026-12-06",
+        .start = 1796515200, .unique = "0006620AD68B0893", .now = 1796601600,
+        .gz = gz, .gzlen = sizeof(gz),
+    };
+    size_t len;
+    char *m;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(gz); i++)
+        gz[i] = (unsigned char)(i * 7);
+    m = relay_tlsrpt_mail(&in, &len);
+    assert_int_equal(strlen(m), len);
+    assert_non_null(strstr(m, "\r\nSubject: Report Domain: woodgrove.test Submitter: relay.snd.test "
+                              "Report-ID: <20261206.woodgrove.test@relay.snd.test>\r\n"));
+    assert_non_null(strstr(m, "\r\nTLS-Report-Domain: woodgrove.test\r\n"));
+    assert_non_null(strstr(m, "\r\nTLS-Report-Submitter: relay.snd.test\r\n"));
+    assert_non_null(strstr(m, "multipart/report; report-type=\"tlsrpt\""));
+    assert_non_null(strstr(m, "Content-Type: application/tlsrpt+gzip\r\n"));
+    assert_non_null(strstr(m, "filename=\"relay.snd.test!woodgrove.test!1796515200!1796601599!"
+                              "0006620AD68B0893.json.gz\""));
+    assert_non_null(strstr(m, "Date: Mon, 07 Dec 2026 00:00:00 +0000\r\n"));
+    for (char *p = m, *e; (e = strstr(p, "\r\n")) != NULL; p = e + 2) {
+        assert_true(e - p <= 998);
+        for (char *c = p; c < e; c++)
+            assert_true((unsigned char)*c < 0x80 && *c != '\n' && *c != '\r');
+    }
+    free(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_day_add),
+        cmocka_unit_test(test_merge),
+        cmocka_unit_test(test_report),
+        cmocka_unit_test(test_days),
+        cmocka_unit_test(test_rua),
+        cmocka_unit_test(test_gzip),
+        cmocka_unit_test(test_mail),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
