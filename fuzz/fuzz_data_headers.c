@@ -13,7 +13,9 @@
  * reference - the header section (up to the first empty line) without
  * each line whose name starts "x-ms-exchange-organization-" in any case,
  * nor the folded lines (starting with a space or tab) that follow it;
- * then the body untouched - for every piece size.
+ * then the body untouched - for every piece size.  The TLS-Required: No
+ * scan (relay_data_tlsreq_scan) gives the same verdict fed in pieces as fed
+ * whole, and says "no" only when the header section names the field.
  */
 #include "../relay/smtpd/relay_data.c"
 
@@ -48,6 +50,7 @@ bool relay_spool_busy(const struct relay_spool *sp) { return false; }
 int relay_spool_flush(struct relay_spool *sp, relay_spool_cb cb, void *arg) { abort(); }
 void relay_spool_commit(struct relay_spool *sp, relay_spool_cb cb, void *arg) { abort(); }
 void relay_spool_abort(struct relay_spool *sp, relay_spool_cb cb, void *arg) { abort(); }
+void relay_spool_set_record(struct relay_spool *sp, const char *records) { abort(); }
 void relay_queue_new_id(char out[RELAY_QID_LEN + 1]) { abort(); }
 
 /* Stand-ins for relay_session.c: never reached from relay_data_headers. */
@@ -56,6 +59,16 @@ void relay__close(struct relay_session *s, enum relay_close_reason why) { abort(
 void relay__enter_state(struct relay_session *s, enum relay_state st) { abort(); }
 void relay__process(struct relay_session *s) { abort(); }
 void relay__tx_free(struct relay_session *s) { abort(); }
+
+/* names_field - "tls-required" occurs in text, in any case */
+
+static bool names_field(const char *text, size_t len)
+{
+    for (size_t i = 0; i + 12 <= len; i++)
+        if (strncasecmp(text + i, "tls-required", 12) == 0)
+            return true;
+    return false;
+}
 
 /* reference - the header section without the organization headers */
 
@@ -88,6 +101,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct relay_spool sp = { NULL, 0, 0 };
     struct relay_tx tx;
+    struct relay_tlsreq whole = { 0 }, pieces = { 0 };
     char *text, *ref;
     size_t len = 0, chunk, rlen;
 
@@ -107,12 +121,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&tx, 0, sizeof(tx));
     tx.spool = &sp;
     tx.hdr_bol = true;                  /* as relay__data_begin leaves it */
-    for (size_t pos = 0; pos < len; pos += chunk)
+    for (size_t pos = 0; pos < len; pos += chunk) {
         relay_data_headers(&tx, text + pos, len - pos < chunk ? len - pos : chunk);
+        relay_data_tlsreq_scan(&pieces, text + pos, len - pos < chunk ? len - pos : chunk);
+    }
+    relay_data_tlsreq_scan(&whole, text, len);
     ref = malloc(len);
     rlen = reference(text, len, ref);
     if (sp.len != rlen || (rlen > 0 && memcmp(sp.p, ref, rlen) != 0))
         abort();                        /* the firewall let something through, or lost text */
+    if (whole.no != pieces.no)
+        abort();                        /* the scan depends on how the text was split */
+    if (whole.no && !names_field(text, len))
+        abort();                        /* "no" without the field */
     free(ref);
     free(text);
     free(sp.p);
