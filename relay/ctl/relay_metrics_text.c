@@ -158,6 +158,14 @@ static void mt_messages(FILE *f, const struct relay_stats_view *v,
     mt_counter(f, "domsec_domain_secure_outbound_session_failures_total",
                "Exchange's Domain Secure Outbound Session Failures.",
                v->c[RELAY_STAT_DS_OUT_FAILURES]);
+    mt_counter(f, "domsec_requiretls_messages_received_total",
+               "Messages queued with MAIL FROM ... REQUIRETLS (RFC 8689).",
+               v->c[RELAY_STAT_REQUIRETLS_RECEIVED]);
+    mt_counter(f, "domsec_requiretls_messages_sent_total",
+               "REQUIRETLS messages a next hop took.", v->c[RELAY_STAT_REQUIRETLS_SENT]);
+    mt_counter(f, "domsec_requiretls_recipients_bounced_total",
+               "Recipients of REQUIRETLS messages bounced (5.7.10 / 5.7.30).",
+               v->c[RELAY_STAT_REQUIRETLS_BOUNCED]);
 }
 
 /* mt_gauges - build, start, queue, CRL, certificates */
