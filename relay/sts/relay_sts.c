@@ -71,6 +71,18 @@ const char *relay_sts_status_name(enum relay_sts_status st)
     return (size_t)st < sizeof(names) / sizeof(names[0]) ? names[st] : "?";
 }
 
+/* relay_sts_ascii - printable ASCII only */
+
+char *relay_sts_ascii(char *dst, size_t size, const char *src)
+{
+    size_t i = 0;
+
+    for (; src != NULL && src[i] != '\0' && i + 1 < size; i++)
+        dst[i] = (unsigned char)src[i] >= 0x20 && (unsigned char)src[i] <= 0x7e ? src[i] : '?';
+    dst[i] = '\0';
+    return dst;
+}
+
 /* sts_wall_ms - the real clock, ms since the epoch */
 
 static uint64_t sts_wall_ms(void)
@@ -149,10 +161,12 @@ static void sts_drop(struct sts_entry *e)
 
 /* sts_fetch_failed - no new policy: keep the cached one within max_age */
 
-static void sts_fetch_failed(struct sts_entry *e, const char *failure, const char *why)
+static void sts_fetch_failed(struct sts_entry *e, const char *failure, const char *raw)
 {
     struct relay_sts *s = e->s;
+    char why[200];
 
+    relay_sts_ascii(why, sizeof(why), raw);  /* a server's header, curl's text */
     s->fetching--;
     if (s->closing) {
         sts_finish(e, RELAY_STS_CANCELED, NULL, "shutdown");

@@ -48,8 +48,8 @@ struct relay_sts_result {
                                          * or parse (sts-policy-fetch-error,
                                          * sts-policy-invalid, sts-webpki-invalid), also
                                          * with STALE; or NULL */
-    const char *why;                    /* a short text for logs (valid during the
-                                         * callback), or NULL */
+    const char *why;                    /* a short text for logs and TLS-RPT (printable
+                                         * ASCII; valid during the callback), or NULL */
 };
 
 typedef void relay_sts_cb(void *arg, const struct relay_sts_result *res);
@@ -84,6 +84,10 @@ void    relay_sts_limit(struct relay_sts *s, size_t max_domains);
 unsigned relay_sts_io_pending(const struct relay_sts *s);
 /* End every lookup (RELAY_STS_CANCELED), free all, then done(arg), always later. */
 void    relay_sts_close(struct relay_sts *s, void (*done)(void *), void *arg);
+/* src (NULL: "") into dst (size > 0), every byte outside 0x20..0x7e made
+ * '?', truncated to size - 1: a text for logs and TLS-RPT (JSON wants
+ * UTF-8; an MX host name or a peer's header may be anything).  Returns dst. */
+char   *relay_sts_ascii(char *dst, size_t size, const char *src);
 /* "none", "ok", "stale", "failed", "canceled" */
 const char *relay_sts_status_name(enum relay_sts_status st);
 
