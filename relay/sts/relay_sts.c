@@ -15,6 +15,8 @@
  *            file removed; then NONE
  *          - the lookup failed (timeout, SERVFAIL): the cached policy
  *            within max_age as STALE, else NONE
+ *          - cancelled by a reload (the owner's resolver was replaced, not
+ *            closing): asked again on the new resolver (likewise HOST)
  *   QUEUED at most RELAY_STS_MAX_FETCHES fetches at once; the rest wait
  *   HOST   address of mta-sts.D (dns_host_lookup; the tests' dnsmasq decides)
  *   FETCH  GET https://mta-sts.D/.well-known/mta-sts.txt via relay_http:
@@ -55,6 +57,7 @@
 #define STS_URL_FMT "https://mta-sts.%s/.well-known/mta-sts.txt"
 
 static void sts_step(struct sts_entry *e);
+static void sts_fetch_start(struct sts_entry *e);
 static void sts_fetch_next(struct relay_sts *s);
 static void sts_try_free(struct relay_sts *s);
 static void sts_later(uv_timer_t *t);
@@ -251,6 +254,11 @@ static void sts_host_done(struct dns_query *q, const struct dns_result *res, voi
     char buf[160], *url;
 
     e->query = NULL;
+    if (res->status == DNS_CANCELED && !e->s->closing) {
+        e->s->fetching--;               /* a reload replaced the resolver: ask again */
+        sts_fetch_start(e);
+        return;
+    }
     if (res->status != DNS_OK || res->nhosts == 0 || res->hosts[0].naddrs == 0) {
         snprintf(buf, sizeof(buf), "no address for mta-sts.%s: %s", e->domain,
                  res->why ? res->why : "no address");
@@ -333,6 +341,11 @@ static void sts_txt_done(struct dns_query *q, const struct dns_result *res, void
         sts_try_free(s);
         return;
     }
+    if (res->status == DNS_CANCELED) {  /* a reload replaced the resolver: ask again */
+        e->state = STS_E_IDLE;
+        sts_step(e);
+        return;
+    }
     if (res->status == DNS_OK
         && policy_sts_txt_pick(res->txt, res->ntxt, id, &why) == POLICY_STS_TXT_OK) {
         if (e->policy != NULL && strcmp(e->policy->id, id) == 0 && sts_usable(e))
@@ -355,7 +368,7 @@ static void sts_txt_done(struct dns_query *q, const struct dns_result *res, void
     }
     snprintf(buf, sizeof(buf), "TXT lookup of _mta-sts.%s failed: %s", e->domain,
              res->why ? res->why : "DNS error");
-    if (sts_usable(e)) {                /* DNS_RETRY, or a reload's CANCELED */
+    if (sts_usable(e)) {                /* DNS_RETRY */
         sts_log(e, e->policy->id, "stale", NULL, buf);
         sts_finish(e, RELAY_STS_STALE, NULL, buf);
         return;

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
 import unittest
@@ -39,13 +40,16 @@ class RelayStsTest(PkiMixin, unittest.TestCase):
         self.dns = Dns(self, recs + [host(POLICY_HOST, WEB_IP)])
         return PolicyServer(self, WEB_IP, {POLICY_HOST: policy}, *(cert or self.good))
 
-    def drive(self, *domains, rounds=1, close_after=None, cache="-", max_domains=None):
+    def drive(self, *domains, rounds=1, close_after=None, cache="-", max_domains=None,
+              server=None, reload=None):
         argv = [build_program("relay_sts_drive")]
+        if reload is not None:
+            argv += ["--reload-after", str(reload[0]), "--reload-server", reload[1]]
         if close_after is not None:
             argv += ["--close-after", str(close_after)]
         if max_domains is not None:
             argv += ["--max-domains", str(max_domains)]
-        argv += ["--rounds", str(rounds), "127.0.0.1:%d" % self.dns.port,
+        argv += ["--rounds", str(rounds), server or "127.0.0.1:%d" % self.dns.port,
                  self.p("trusted-ca.pem"), cache] + list(domains)
         r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=90)
         self.assertEqual(r.returncode, 0, r.stderr.decode())
@@ -142,6 +146,22 @@ class RelayStsTest(PkiMixin, unittest.TestCase):
         self.world(Response(hang=True))
         results, _ = self.drive(DOMAIN, DOMAIN, close_after=1500)
         self.assertEqual([r["status"] for r in results], ["canceled", "canceled"], results)
+
+    def test_reload_asks_the_new_resolver_again(self):
+        # The first resolver's server never answers (a UDP socket nobody reads): the TXT
+        # lookup is in flight when the "reload" replaces the resolver by dnsmasq's and
+        # closes the old one.  The cancelled lookup is asked again, so the policy is
+        # found: not "none" (which would send an enforce domain's mail anywhere).
+        web = self.world(sts_policy("enforce", ["mx." + DOMAIN], 60))
+        silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.addCleanup(silent.close)
+        silent.bind(("127.0.0.1", 0))
+        (res,), log = self.drive(DOMAIN, server="127.0.0.1:%d" % silent.getsockname()[1],
+                                 reload=(200, "127.0.0.1:%d" % self.dns.port))
+        self.assertIn("resolver replaced", log)
+        self.assertEqual((res["status"], res["mode"], res["failure"]), ("ok", "enforce", None),
+                         res)
+        self.assertEqual(len(web.gets(POLICY_HOST)), 1)
 
     def test_no_txt_record_is_no_policy(self):
         web = self.world(sts_policy("enforce", ["mx." + DOMAIN], 60))

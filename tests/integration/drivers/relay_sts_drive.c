@@ -2,7 +2,8 @@
  * relay_sts_drive.c - relay/sts/ (the MTA-STS policy cache) on one libuv
  * loop for test_relay_sts.py, with a real resolver and HTTP client.
  *
- *   relay_sts_drive [--close-after MS] [--rounds N] [--max-domains N] SERVER CA_FILE
+ *   relay_sts_drive [--close-after MS] [--rounds N] [--max-domains N]
+ *                   [--reload-after MS --reload-server SERVER2] SERVER CA_FILE
  *                   CACHE_DIR DOMAIN...
  *
  * Starts a lookup of every DOMAIN at once (a domain given twice: two
@@ -16,6 +17,8 @@
  * last round, or after MS with --close-after: lookups still waiting answer
  * "canceled") and prints {"callbacks", "closed", "loop_close"}.  "sync" is
  * true for a callback that ran inside the call that started it (a bug).
+ * --reload-after MS replaces the resolver after MS by one on SERVER2 and
+ * closes the old one (its queries end CANCELED), as a reload of [dns] does.
  * Exit 0; 1 if something cannot start; 3 if the loop still runs after 60 s.
  */
 #include <jansson.h>
@@ -37,6 +40,8 @@ static struct relay_http *http;
 static struct dns_resolver *resolver;
 static uv_timer_t close_timer, settle_timer;
 static bool closing;
+static uv_timer_t reload_timer;
+static const char *reload_server;
 
 static void start_round(void);
 static void on_settle(uv_timer_t *t);
@@ -61,6 +66,7 @@ static void close_all(void)
     uv_timer_stop(&close_timer);
     uv_close((uv_handle_t *)&close_timer, NULL);
     uv_close((uv_handle_t *)&settle_timer, NULL);
+    uv_close((uv_handle_t *)&reload_timer, NULL);
     relay_sts_close(sts, on_closed, NULL);
 }
 
@@ -120,6 +126,22 @@ static void start_round(void)
     }
 }
 
+/* on_reload_timer - a new resolver, the old one closed (qmgr_dns_reload's way) */
+
+static void on_reload_timer(uv_timer_t *t)
+{
+    const char *err = NULL;
+    struct dns_resolver *r = dns_resolver_new(t->loop, reload_server, 1000, &err);
+
+    if (r == NULL) {
+        fprintf(stderr, "relay_sts_drive: %s\n", err);
+        exit(1);
+    }
+    dns_resolver_close(resolver, NULL, NULL);
+    resolver = r;
+    fprintf(stderr, "relay_sts_drive: resolver replaced\n");
+}
+
 static void on_close_timer(uv_timer_t *t)
 {
     close_all();
@@ -136,7 +158,7 @@ int main(int argc, char **argv)
     uv_loop_t loop;
     uv_timer_t watchdog;
     const char *err = NULL;
-    long close_after = -1, max_domains = 0;
+    long close_after = -1, max_domains = 0, reload_after = -1;
     int i = 1, rc;
 
     for (; i + 1 < argc && strncmp(argv[i], "--", 2) == 0; i += 2) {
@@ -146,6 +168,10 @@ int main(int argc, char **argv)
             rounds = atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--max-domains") == 0)
             max_domains = strtol(argv[i + 1], NULL, 10);
+        else if (strcmp(argv[i], "--reload-after") == 0)
+            reload_after = strtol(argv[i + 1], NULL, 10);
+        else if (strcmp(argv[i], "--reload-server") == 0)
+            reload_server = argv[i + 1];
     }
     if (argc - i < 4) {
         fprintf(stderr, "usage: relay_sts_drive [--close-after MS] [--rounds N] "
@@ -159,6 +185,7 @@ int main(int argc, char **argv)
     uv_unref((uv_handle_t *)&watchdog);
     uv_timer_init(&loop, &close_timer);
     uv_timer_init(&loop, &settle_timer);
+    uv_timer_init(&loop, &reload_timer);
     if ((resolver = dns_resolver_new(&loop, argv[i], 1000, &err)) == NULL) {
         fprintf(stderr, "relay_sts_drive: %s\n", err);
         return 1;
@@ -174,6 +201,8 @@ int main(int argc, char **argv)
     ndomains = argc - i - 3;
     if (close_after >= 0)
         uv_timer_start(&close_timer, on_close_timer, (uint64_t)close_after, 0);
+    if (reload_after >= 0 && reload_server != NULL)
+        uv_timer_start(&reload_timer, on_reload_timer, (uint64_t)reload_after, 0);
     start_round();
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_close((uv_handle_t *)&watchdog, NULL);
