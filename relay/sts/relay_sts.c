@@ -120,10 +120,15 @@ static void sts_finish(struct sts_entry *e, enum relay_sts_status st, const char
 
     e->state = STS_E_IDLE;
     if (st == RELAY_STS_OK || st == RELAY_STS_STALE) {
-        if (e->policy == NULL || e->policy->mode == STS_MODE_NONE)
+        if (e->policy == NULL) {
             res.status = RELAY_STS_NONE;
-        else
+        } else if (e->policy->mode == STS_MODE_NONE) {
+            res.status = RELAY_STS_NONE;
+            if (why == NULL)            /* not to be mistaken for "no record" */
+                res.why = "the published policy has mode none";
+        } else {
             res.policy = keep = policy_sts_ref(e->policy);  /* alive through the callbacks */
+        }
     }
     /* The waiters are taken first: a lookup a callback starts joins the
      * next round (e is idle, so it starts one).  e is never freed inside
@@ -392,7 +397,9 @@ static void sts_step(struct sts_entry *e)
         return;
     }
     e->loaded = true;
-    if (s->closing || *s->resolver == NULL) {   /* the stop: the waiters hear from the timer */
+    /* The stop, or not a host name (an address literal "[...]" would make
+     * another URL): the waiters hear from the timer */
+    if (s->closing || *s->resolver == NULL || !policy_sts_domain_ok(e->domain)) {
         uv_timer_start(&s->later, sts_later, 0, 0);
         return;
     }
@@ -453,6 +460,9 @@ void relay__sts_io_done(struct sts_entry *e)
     if (s->closing) {
         if (e->state == STS_E_READ)
             sts_finish(e, RELAY_STS_CANCELED, NULL, "shutdown");
+        else if (e->dirty && e->io == 0)
+            relay__sts_cache_sync(e);   /* a policy fetched while the last write ran:
+                                         * the close waits for this one too */
         sts_try_free(s);
         return;
     }
@@ -546,7 +556,8 @@ void relay_sts_cancel(struct relay_sts_lookup *l)
     free(l);                            /* e goes on: its fetch still fills the cache */
 }
 
-/* sts_later - idle entries with waiters and no resolver (the stop): their answer */
+/* sts_later - idle entries with waiters and no resolver (the stop), or whose
+ * domain is not a host name: their answer */
 
 static void sts_later(uv_timer_t *t)
 {
@@ -556,6 +567,8 @@ static void sts_later(uv_timer_t *t)
         if (e->waiters != NULL && e->state == STS_E_IDLE && !e->finishing) {
             if (s->closing)
                 sts_finish(e, RELAY_STS_CANCELED, NULL, "shutdown");
+            else if (!policy_sts_domain_ok(e->domain))
+                sts_finish(e, RELAY_STS_NONE, NULL, "not a domain name");
             else
                 sts_finish(e, RELAY_STS_NONE, NULL, "no DNS resolver");
         }

@@ -138,7 +138,16 @@ class RelayStsTest(PkiMixin, unittest.TestCase):
         self.world(sts_policy("none", [], 60))
         (res,), log = self.drive(DOMAIN)
         self.assertEqual((res["status"], res["mode"]), ("none", None), res)
+        self.assertEqual(res["why"], "the published policy has mode none")   # not "no record"
         self.assertIn("mta-sts domain=%s id=7 mode=none result=fetched" % DOMAIN, log)
+
+    def test_address_literal_is_not_looked_up(self):
+        # "[...]" would become https://mta-sts.[a:8443/x?]/...: no lookup at all.
+        web = self.world(sts_policy("enforce", ["mx." + DOMAIN], 60))
+        (res,), log = self.drive("[a:8443/x?]")
+        self.assertEqual((res["status"], res["why"]), ("none", "not a domain name"), res)
+        self.assertEqual(web.requests(), [])
+        self.assertNotIn("_mta-sts.[", self.dns.output())
 
     def test_close_cancels_waiting_lookups(self):
         # The policy server never answers: whatever stage the lookups are in when the
