@@ -3,7 +3,8 @@
  * loop for test_relay_sts.py, with a real resolver and HTTP client.
  *
  *   relay_sts_drive [--close-after MS] [--rounds N] [--max-domains N]
- *                   [--reload-after MS --reload-server SERVER2] SERVER CA_FILE
+ *                   [--reload-after MS --reload-server SERVER2]
+ *                   [--offset MS] [--advance MS] SERVER CA_FILE
  *                   CACHE_DIR DOMAIN...
  *
  * Starts a lookup of every DOMAIN at once (a domain given twice: two
@@ -13,18 +14,23 @@
  * every lookup is made again when the previous round has answered and the
  * cache's file work is done (relay_sts_io_pending, polled every 5 ms).  Prints
  * one JSON object per callback ({"round", "domain", "status", "mode", "id",
- * "mx", "failure", "why", "sync"}), then closes the cache (at once after the
- * last round, or after MS with --close-after: lookups still waiting answer
+ * "mx", "failure", "why", "sync"}), then closes the cache (after the last
+ * round, once its file work and fetches are done, or after MS with
+ * --close-after: lookups still waiting answer
  * "canceled") and prints {"callbacks", "closed", "loop_close"}.  "sync" is
  * true for a callback that ran inside the call that started it (a bug).
  * --reload-after MS replaces the resolver after MS by one on SERVER2 and
  * closes the old one (its queries end CANCELED), as a reload of [dns] does.
+ * The cache's clock is the real one plus --offset MS, plus --advance MS
+ * more for each round after the first; a round starts only when no fetch
+ * is in flight either (relay_sts_fetches_pending: background refreshes).
  * Exit 0; 1 if something cannot start; 3 if the loop still runs after 60 s.
  */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "dns.h"
 #include "log.h"
@@ -42,6 +48,18 @@ static uv_timer_t close_timer, settle_timer;
 static bool closing;
 static uv_timer_t reload_timer;
 static const char *reload_server;
+static long long clock_offset, clock_advance;
+
+/* drive_now - the cache's clock: real time, moved by --offset and --advance */
+
+static uint64_t drive_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)((long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + clock_offset
+                      + clock_advance * (round_no - 1));
+}
 
 static void start_round(void);
 static void on_settle(uv_timer_t *t);
@@ -74,9 +92,13 @@ static void close_all(void)
 
 static void on_settle(uv_timer_t *t)
 {
-    if (relay_sts_io_pending(sts) > 0)
+    if (relay_sts_io_pending(sts) > 0 || relay_sts_fetches_pending(sts) > 0)
         return;
     uv_timer_stop(t);
+    if (round_no >= rounds) {
+        close_all();
+        return;
+    }
     round_no++;
     start_round();
 }
@@ -105,13 +127,9 @@ static void on_result(void *arg, const struct relay_sts_result *res)
     putchar('\n');
     fflush(stdout);
     json_decref(o);
-    if (pending == 0 && !closing) {
-        if (round_no < rounds) {
-            uv_timer_start(&settle_timer, on_settle, 0, 5);
-        } else if (!uv_is_active((uv_handle_t *)&close_timer)) {
-            close_all();
-        }
-    }
+    if (pending == 0 && !closing
+        && (round_no < rounds || !uv_is_active((uv_handle_t *)&close_timer)))
+        uv_timer_start(&settle_timer, on_settle, 0, 5);
 }
 
 /* start_round - every lookup at once */
@@ -172,6 +190,10 @@ int main(int argc, char **argv)
             reload_after = strtol(argv[i + 1], NULL, 10);
         else if (strcmp(argv[i], "--reload-server") == 0)
             reload_server = argv[i + 1];
+        else if (strcmp(argv[i], "--offset") == 0)
+            clock_offset = strtoll(argv[i + 1], NULL, 10);
+        else if (strcmp(argv[i], "--advance") == 0)
+            clock_advance = strtoll(argv[i + 1], NULL, 10);
     }
     if (argc - i < 4) {
         fprintf(stderr, "usage: relay_sts_drive [--close-after MS] [--rounds N] "
@@ -194,7 +216,7 @@ int main(int argc, char **argv)
         return 1;
     ca_file = argv[i + 1];
     sts = relay_sts_new(&loop, &resolver, http, strcmp(argv[i + 2], "-") ? argv[i + 2] : NULL,
-                        NULL);
+                        drive_now);
     if (max_domains > 0)
         relay_sts_limit(sts, (size_t)max_domains);
     domains = argv + i + 3;
