@@ -180,6 +180,22 @@ class MtaStsPolicyTest(PkiMixin, DeliveryTestCase):
                          "MX host not named by the policy")
         self.assertIn("sts-policy-fetch-error", fails, pol)
 
+    def test_allowed_mx_without_address_says_so(self):
+        # Two MX hosts: the one the policy names has no address, the other is refused.
+        # The deferral says that no allowed host has an address, not that none matches.
+        self.start_dns(mx(DOMAIN, "mx." + DOMAIN, 10), mx(DOMAIN, "mx.evil.test", 20),
+                       host("mx.evil.test", EVIL_IP), host(POLICY_HOST, WEB_IP),
+                       txt("_mta-sts." + DOMAIN, "v=STSv1; id=1;"))
+        self.web(sts_policy("enforce", ["mx." + DOMAIN], 86400))
+        evil = self.peer(EVIL_IP)
+        d = self.relay()
+        qid = self.submit(d, [RCPT])
+        m = d.wait_log(d.prefix() + r'info queue deferred id=%s to=%s reason="(.*)"\s*$'
+                       % (qid, re.escape(RCPT)), 30)
+        self.assertEqual(m.group(1), "451 4.7.5 MTA-STS policy of %s: no MX host that the "
+                         "policy allows has an address" % DOMAIN)
+        self.assertEqual(evil.connections, [])
+
     def test_malformed_policy_is_refused(self):
         self.start_dns(*self.records("1"))
         web = self.web("version: STSv1\r\nmode: enforce\r\nmx: mx.%s\r\nmax_age: 1d\r\n"
