@@ -19,7 +19,9 @@
  *    timeout, SERVFAIL, REFUSED, unreachable, malformed -> DNS_RETRY
  *                   (dns__classify's texts).
  *  Callers filter the records themselves (e.g. only those starting with
- *  "v=STSv1;").  At most DNS_TXT_MAX records are kept.  Cancel: see
+ *  "v=STSv1;").  Every record is kept: a caller deciding "exactly one
+ *  v=STSv1 record" must see them all (the answer bounds them: a 64 KiB
+ *  message holds at most about 5000 TXT records).  Cancel: see
  *  dns_resolver.c (DNS_CANCELED carries no records).
  */
 #include <arpa/nameser.h>
@@ -28,8 +30,6 @@
 
 #include "dns_internal.h"
 #include "log.h"
-
-#define DNS_TXT_MAX 64                  /* records kept, in DNS order */
 
 struct dns_txt {                        /* q->priv */
     char  **txt;                        /* owned, each owned */
@@ -67,21 +67,14 @@ static void dns_txt_append(struct dns_txt *t, size_t i, const unsigned char *s, 
 static void dns_txt_from_replies(struct dns_txt *t, const struct ares_txt_ext *replies)
 {
     size_t n = 0;
-    bool keep = false;
 
     for (const struct ares_txt_ext *x = replies; x; x = x->next)
         n += x->record_start || x == replies;
-    if (n > DNS_TXT_MAX)
-        n = DNS_TXT_MAX;
     t->txt = xcalloc(n, sizeof(*t->txt));
     for (const struct ares_txt_ext *x = replies; x; x = x->next) {
-        if (x->record_start || x == replies) {
-            keep = t->ntxt < n;
-            if (keep)
-                t->txt[t->ntxt++] = xstrdup("");
-        }
-        if (keep)
-            dns_txt_append(t, t->ntxt - 1, x->txt, x->length);
+        if (x->record_start || x == replies)
+            t->txt[t->ntxt++] = xstrdup("");
+        dns_txt_append(t, t->ntxt - 1, x->txt, x->length);
     }
 }
 

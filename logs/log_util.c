@@ -231,13 +231,23 @@ void log_dir_names_free(char **names, size_t n)
     free(names);
 }
 
-/* log_write_file - dir/name atomically (tmp, fsync, rename); 0 or -1, errno */
+/* log_write_file - dir/name atomically (tmp, fsync, rename, fsync dir); 0 or -1, errno
+ *
+ * The temporary file is made with O_EXCL | O_NOFOLLOW after removing any
+ * stale one, so a symlink (or another file) left at .name.tmp is never
+ * written through; the directory is fsynced after the rename so the new
+ * name survives a crash (a file system that cannot fsync a directory,
+ * EINVAL, is accepted).  Writers of one name must not run concurrently
+ * (every caller has one write per name in flight). */
 
 int log_write_file(const char *dir, const char *name, const void *data, size_t len)
 {
     char *tmp = xasprintf("%s/.%s.tmp", dir, name), *path = xasprintf("%s/%s", dir, name);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), r = -1;
+    int fd, dfd, r = -1;
 
+    if (unlink(tmp) < 0 && errno != ENOENT)
+        goto out;
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd >= 0) {
         bool    ok = write(fd, data, len) == (ssize_t)len && fsync(fd) == 0;
 
@@ -250,6 +260,12 @@ int log_write_file(const char *dir, const char *name, const void *data, size_t l
             errno = e;
         }
     }
+    if (r == 0 && (dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+        if (fsync(dfd) < 0 && errno != EINVAL)
+            r = -1;                     /* in place, but maybe not on the disk */
+        close(dfd);
+    }
+out:
     free(tmp);
     free(path);
     return r;

@@ -10,10 +10,15 @@
  * Policy (3.2): lines end in CRLF or LF; "key:" *WSP value, trailing
  * whitespace dropped; version must be STSv1, mode one of enforce, testing,
  * none, max_age an integer 0..31557600, mx (repeatable) "*."? domain and
- * at least one unless mode is none.  Unknown keys are ignored; a key given
- * twice (other than mx) keeps its first value.  An empty line or a line
- * without ':' makes the policy invalid (nothing in the ABNF allows them
- * except a final line end).
+ * at least one unless mode is none (a single trailing dot of an mx value
+ * is dropped; a pattern without '*' may be a single label, RFC 5321's
+ * Domain).  Unknown keys are ignored; a key given twice (other than mx)
+ * keeps its first value; the keys come in any order.  Empty lines and a
+ * UTF-8 byte order mark at the start are skipped (hand-written files have
+ * them; Postfix's resolver and the big senders skip them too); a line
+ * without ':' makes the policy invalid.  The body must be UTF-8 without
+ * control bytes other than CR, LF and TAB (the ABNF allows only VCHAR,
+ * WSP and UTF-8): it becomes the TLS-RPT policy-string.
  *
  * MX match (4.1): case-insensitive, a trailing dot ignored; "*.d" matches
  * exactly one label followed by ".d".
@@ -148,13 +153,56 @@ enum policy_sts_txt policy_sts_txt_pick(const char *const *txt, size_t n,
 
 /* ---- the policy ---- */
 
-/* mx_pattern_ok - "*."? followed by a host name of at least two labels */
+/* mx_pattern_ok - a host name, or "*." and a name of at least two labels;
+ * a trailing dot was dropped by the caller */
 
 static bool mx_pattern_ok(const char *v)
 {
-    if (strncmp(v, "*.", 2) == 0)
+    bool wild = strncmp(v, "*.", 2) == 0;
+
+    if (wild)
         v += 2;
-    return policy_sts_domain_ok(v) && strchr(v, '.') != NULL && v[strlen(v) - 1] != '.';
+    return policy_sts_domain_ok(v) && (!wild || strchr(v, '.') != NULL)
+           && v[strlen(v) - 1] != '.';
+}
+
+/* text_ok - well-formed UTF-8 (no overlong forms, surrogates or values past
+ * U+10FFFF) without control bytes other than CR, LF and TAB */
+
+static bool text_ok(const unsigned char *s, size_t len)
+{
+    for (size_t i = 0; i < len;) {
+        unsigned char c = s[i];
+        size_t n;
+        uint32_t cp;
+
+        if (c < 0x80) {
+            if ((c < 0x20 && c != '\t' && c != '\r' && c != '\n') || c == 0x7f)
+                return false;
+            i++;
+            continue;
+        }
+        if (c >= 0xc2 && c <= 0xdf)
+            n = 1, cp = c & 0x1f;
+        else if (c >= 0xe0 && c <= 0xef)
+            n = 2, cp = c & 0x0f;
+        else if (c >= 0xf0 && c <= 0xf4)
+            n = 3, cp = c & 0x07;
+        else
+            return false;
+        if (len - i <= n)
+            return false;
+        for (size_t k = 1; k <= n; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return false;
+            cp = cp << 6 | (s[i + k] & 0x3f);
+        }
+        if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff))
+            || (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        i += n + 1;
+    }
+    return true;
 }
 
 /* parse_max_age - 0..POLICY_STS_MAX_AGE, digits only */
@@ -197,6 +245,10 @@ struct sts_policy *policy_sts_parse(const char *domain, const char *id, const ch
         *why = "policy larger than 64 KiB";
     else if (memchr(body, '\0', len) != NULL)
         *why = "NUL byte in the policy";
+    else if (!text_ok((const unsigned char *)body, len))
+        *why = "policy is not UTF-8 text (bad byte or control character)";
+    if (len >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0)
+        s += 3;                         /* a byte order mark */
     while (*why == NULL && s < end) {
         const char *eol = memchr(s, '\n', (size_t)(end - s)), *colon, *v;
         size_t llen = (size_t)((eol ? eol : end) - s), klen, vlen;
@@ -204,9 +256,13 @@ struct sts_policy *policy_sts_parse(const char *domain, const char *id, const ch
 
         if (llen > 0 && s[llen - 1] == '\r')
             llen--;
+        if (llen == 0) {                /* an empty line: skipped */
+            s = eol ? eol + 1 : end;
+            continue;
+        }
         colon = memchr(s, ':', llen);
         if (colon == NULL) {
-            *why = llen == 0 ? "empty line in the policy" : "policy line without ':'";
+            *why = "policy line without ':'";
             break;
         }
         klen = (size_t)(colon - s);
@@ -243,6 +299,8 @@ struct sts_policy *policy_sts_parse(const char *domain, const char *id, const ch
             if (!parse_max_age(val, &p->max_age_s))
                 *why = "max_age is not an integer 0..31557600";
         } else if (strcmp(key, "mx") == 0) {
+            if (vlen > 1 && val[vlen - 1] == '.')
+                val[vlen - 1] = '\0';      /* mx.example.com. */
             if (!mx_pattern_ok(val)) {
                 *why = "malformed mx pattern";
             } else {
@@ -305,11 +363,15 @@ bool policy_sts_mx_match(const struct sts_policy *p, const char *host)
     return false;
 }
 
-/* policy_sts_expired - max_age after the fetch has passed */
+/* policy_sts_expired - max_age after the fetch has passed, or the fetch
+ * lies in the future (a clock that was ahead, a cache file from elsewhere:
+ * otherwise such a policy would never expire) */
 
 bool policy_sts_expired(const struct sts_policy *p, uint64_t now_ms)
 {
-    return now_ms >= p->fetched_ms && now_ms - p->fetched_ms >= p->max_age_s * 1000;
+    if (p->fetched_ms > now_ms)
+        return p->fetched_ms - now_ms > POLICY_STS_CLOCK_SLACK_MS;
+    return now_ms - p->fetched_ms >= p->max_age_s * 1000;
 }
 
 /* policy_sts_ref - one more reference */

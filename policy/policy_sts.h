@@ -17,6 +17,8 @@
 #define POLICY_STS_ID_MAX     32          /* sts-id = 1*32(ALPHA / DIGIT) */
 #define POLICY_STS_MAX_AGE    31557600u   /* RFC 8461 3.2: max_age at most one year */
 #define POLICY_STS_MAX_BYTES  65536u      /* RFC 8461 3.3: a policy body of 64 KiB at most */
+#define POLICY_STS_CLOCK_SLACK_MS 300000u /* a fetch time up to 5 min ahead of now is fine;
+                                           * further ahead: expired */
 
 enum sts_mode { STS_MODE_NONE, STS_MODE_TESTING, STS_MODE_ENFORCE };
 
@@ -51,8 +53,10 @@ enum policy_sts_txt policy_sts_txt_pick(const char *const *txt, size_t n,
  * fetched for domain with TXT id at fetched_ms.  A valid policy is
  * returned with one reference (owned by the caller); NULL with a static
  * reason in *why when it is invalid (RFC 8461 3.2: version STSv1, a known
- * mode, max_age 0..31557600, at least one mx unless mode is none).
- * Unknown keys are ignored; a repeated key other than mx: its first value.
+ * mode, max_age 0..31557600, at least one mx unless mode is none; UTF-8
+ * without control bytes but CR, LF, TAB).  Unknown keys are ignored; a
+ * repeated key other than mx: its first value; empty lines and a leading
+ * byte order mark are skipped; an mx value's trailing dot is dropped.
  */
 struct sts_policy *policy_sts_parse(const char *domain, const char *id, const char *body,
                                     size_t len, uint64_t fetched_ms, const char **why);
@@ -68,7 +72,9 @@ bool    policy_sts_domain_ok(const char *d);
 struct sts_policy *policy_sts_ref(struct sts_policy *p);
 /* Drop one reference; the last frees.  NULL: nothing. */
 void    policy_sts_unref(struct sts_policy *p);
-/* Has p's max_age run out at now_ms (wall clock)? */
+/* Has p's max_age run out at now_ms (wall clock)?  Also true when p was
+ * fetched more than POLICY_STS_CLOCK_SLACK_MS after now_ms (the clock went
+ * back, or a cache file has a time in the future). */
 bool    policy_sts_expired(const struct sts_policy *p, uint64_t now_ms);
 
 /* policy_sts_cache.c: the cache file of one policy domain (pure). */

@@ -28,6 +28,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "dns.h"
 #include "domsec_probe.h"
@@ -55,13 +56,20 @@ static void probe_sts_closed(void *arg)
 
 static json_t *probe_sts_policy(const struct sts_policy *pol)
 {
-    json_t *mx = json_array();
+    json_t *mx = json_array(), *text = json_string(pol->text);
 
+    if (text == NULL) {                 /* not UTF-8 (policy_sts_parse refuses that, but
+                                         * the key must never silently go missing) */
+        char *a = xmalloc(strlen(pol->text) + 1);
+
+        text = json_string(relay_sts_ascii(a, strlen(pol->text) + 1, pol->text));
+        free(a);
+    }
     for (size_t i = 0; i < pol->nmx; i++)
         json_array_append_new(mx, json_string(pol->mx[i]));
-    return json_pack("{s:s, s:s, s:o, s:I, s:s}", "id", pol->id,
+    return json_pack("{s:s, s:s, s:o, s:I, s:o}", "id", pol->id,
                      "mode", policy_sts_mode_name(pol->mode), "mx", mx,
-                     "max_age", (json_int_t)pol->max_age_s, "text", pol->text);
+                     "max_age", (json_int_t)pol->max_age_s, "text", text);
 }
 
 /* probe_sts_done - relay_sts's answer */

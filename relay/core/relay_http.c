@@ -128,26 +128,32 @@ static void http_free(struct relay_http_req *r)
     free(r);
 }
 
-/* http_is_tls - does this curl error come from TLS or the certificate? */
+/* http_is_tls - does this curl error come from the peer's TLS or certificate?
+ * (Our own trust store or client certificate being unreadable is not the
+ * peer's fault: http_is_local.) */
 
 static bool http_is_tls(CURLcode rc)
 {
     switch (rc) {
     case CURLE_SSL_CONNECT_ERROR:
     case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CERTPROBLEM:
     case CURLE_SSL_CIPHER:
-    case CURLE_SSL_CACERT_BADFILE:
     case CURLE_SSL_ISSUER_ERROR:
     case CURLE_SSL_INVALIDCERTSTATUS:
     case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-    case CURLE_SSL_CRL_BADFILE:
-    case CURLE_SSL_SHUTDOWN_FAILED:
     case CURLE_USE_SSL_FAILED:
         return true;
     default:
         return false;
     }
+}
+
+/* http_is_local - a local setup error (ca_file, CRL file, client certificate) */
+
+static bool http_is_local(CURLcode rc)
+{
+    return rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_SSL_CRL_BADFILE
+           || rc == CURLE_SSL_CERTPROBLEM;
 }
 
 /* http_deliver - build the result of a finished r and run its cb */
@@ -171,12 +177,17 @@ static void http_deliver(struct relay_http_req *r, CURLcode rc)
     } else if (r->too_big || rc == CURLE_FILESIZE_EXCEEDED) {
         snprintf(why, sizeof(why), "body larger than %zu bytes", r->max);
         res.error = why;
+    } else if (rc == CURLE_OPERATION_TIMEDOUT && strstr(r->err, "too slow") != NULL) {
+        snprintf(why, sizeof(why), "too slow: under %d bytes/s for %d s",
+                 RELAY_HTTP_LOW_SPEED_BPS, RELAY_HTTP_LOW_SPEED_S);
+        res.error = why;
     } else if (rc == CURLE_OPERATION_TIMEDOUT) {
         res.error = "timeout";
     } else if (rc != CURLE_OK) {
         snprintf(why, sizeof(why), "%s", r->err[0] ? r->err : curl_easy_strerror(rc));
         res.error = why;
         res.tls_error = http_is_tls(rc);
+        res.local_error = http_is_local(rc);
     }
     res.body = r->body && !res.error ? r->body : "";  /* a failed transfer: no body */
     res.len = r->body && !res.error ? r->len : 0;
@@ -284,6 +295,10 @@ static void http_setup(struct relay_http_req *r, const struct relay_http_opts *o
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
                      timeout < HTTP_CONNECT_MAX_MS ? timeout : (long)HTTP_CONNECT_MAX_MS);
+    /* A peer that trickles (slowloris) loses the transfer after
+     * RELAY_HTTP_LOW_SPEED_S seconds below RELAY_HTTP_LOW_SPEED_BPS. */
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, (long)RELAY_HTTP_LOW_SPEED_BPS);
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)RELAY_HTTP_LOW_SPEED_S);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_USERAGENT, "domsec/" DOMSEC_VERSION);
     if (o->post_type) {

@@ -4,7 +4,9 @@
  * TLS-RPT https reports).
  *
  * No redirects (a 3xx is a completed transfer with its status), no proxy,
- * no cookies, bounded body size and total time; the host's addresses are
+ * no cookies, bounded body size and total time, and a transfer slower than
+ * RELAY_HTTP_LOW_SPEED_BPS bytes/s for RELAY_HTTP_LOW_SPEED_S seconds is
+ * aborted ("timeout"); the host's addresses are
  * given by the caller (we resolve with c-ares, so tests' dnsmasq decides)
  * and libcurl never resolves: CURLOPT_RESOLVE pins url's host:port to them.
  * https:// is verified against ca_file (or libcurl's default store) with
@@ -28,6 +30,9 @@
 #include <sys/socket.h>
 #include <uv.h>
 
+#define RELAY_HTTP_LOW_SPEED_BPS 100     /* slower than this ... */
+#define RELAY_HTTP_LOW_SPEED_S   10      /* ... for this long (after connecting): "timeout" */
+
 struct relay_http;                      /* one per loop */
 struct relay_http_req;
 
@@ -48,8 +53,10 @@ struct relay_http_result {
     const char *error;                  /* NULL on a transfer that completed; else a short
                                          * text ("timeout", "body larger than N bytes",
                                          * "certificate: ...", libcurl's text) */
-    bool    tls_error;                  /* the error is a certificate/TLS failure (TLS-RPT
-                                         * sts-webpki-invalid) */
+    bool    tls_error;                  /* the error is the peer's certificate/TLS failure
+                                         * (TLS-RPT sts-webpki-invalid) */
+    bool    local_error;                /* the error is ours: ca_file (or a CRL or client
+                                         * certificate file) missing or unreadable */
     const char *body;                   /* NUL-terminated too; valid during the callback;
                                          * "" when error is set */
     size_t  len;

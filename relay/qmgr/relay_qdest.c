@@ -32,6 +32,7 @@
 #include "relay_qmgr_int.h"
 #include "relay_sts.h"
 #include "relay_tls.h"
+#include "relay_tlsrpt.h"
 #include "tls_ctx.h"
 
 #define RELAY_DNS_TTL_MS 60000          /* re-resolve a destination after this */
@@ -136,24 +137,33 @@ static void qdest_decide(struct qmgr *q, struct relay_dest *d, const struct rela
 }
 
 /* qdest_sts_filter - MTA-STS enforce: only the MX hosts the policy names
- * (RFC 8461 4.1); none left: every waiting job is deferred (relay_decide) */
+ * (RFC 8461 4.1); each refused one is noted for TLS-RPT (validation-failure,
+ * RFC 8460 4.3.1's catch-all: a spoofed MX is what MTA-STS reveals); none
+ * left: every waiting job is deferred (relay_decide) */
 
 static void qdest_sts_filter(struct qmgr *q, struct relay_dest *d, const struct dns_result *res)
 {
     char refused[512] = "";
-    size_t used = 0;
+    size_t used = 0, matched = 0;
 
     for (size_t h = 0; h < res->nhosts; h++) {
         const struct dns_host *host = &res->hosts[h];
+        char name[256];
 
         if (policy_sts_mx_match(d->sts, host->name)) {
+            matched++;
             for (size_t a = 0; a < host->naddrs; a++)
                 qdest_add_addr(d, &host->addrs[a], host->name, d->sc->port);
             continue;
         }
+        relay_sts_ascii(name, sizeof(name), host->name);
+        relay_tlsrpt_note(d->tlsrpt, &(struct tlsrpt_result){
+            .domain = d->domain, .type = TLSRPT_STS, .sts = d->sts,
+            .failure = "validation-failure", .mx_host = name,
+            .detail = "MX host not named by the policy" });
         if (used < sizeof(refused) - 1) {
             int n = snprintf(refused + used, sizeof(refused) - used, "%s%s", used ? ", " : "",
-                             host->name);
+                             name);
 
             used = n < 0 ? used : used + (size_t)n;
         }
@@ -162,7 +172,9 @@ static void qdest_sts_filter(struct qmgr *q, struct relay_dest *d, const struct 
         log_info("queue", 0, "mta-sts domain=%s id=%s mode=enforce mx-refused=\"%s\" "
                  "mx-allowed=%zu", d->domain, d->sts->id, refused, d->naddrs);
     if (d->naddrs == 0) {
-        struct relay_event ev = { .stage = RELAY_S_STS, .domain = d->domain, .text = refused };
+        /* Hosts that matched but have no address: the other text (relay_trouble). */
+        struct relay_event ev = { .stage = RELAY_S_STS, .domain = d->domain,
+                                  .text = matched > 0 ? NULL : refused };
 
         qdest_decide(q, d, &ev);
     }
@@ -243,6 +255,14 @@ static void qdest_sts_done(void *arg, const struct relay_sts_result *res)
     d->sts = res->policy != NULL ? policy_sts_ref(res->policy) : NULL;
     d->sts_stale = res->status == RELAY_STS_STALE;
     d->sts_failure = res->failure;      /* static strings */
+    /* A failed fetch or parse (FAILED, or STALE: the cached policy goes on) is
+     * TLS-RPT's sts-policy-fetch-error / -invalid / sts-webpki-invalid; each
+     * such result comes from a new fetch, so this notes once per attempt.
+     * why is printable ASCII (relay_sts). */
+    if (res->failure != NULL && res->status != RELAY_STS_CANCELED)
+        relay_tlsrpt_note(d->tlsrpt, &(struct tlsrpt_result){
+            .domain = d->domain, .type = TLSRPT_STS, .sts = res->policy,
+            .failure = res->failure, .detail = res->why });
     qdest_resolve(q, d);                /* the stop (CANCELED included): SHUTDOWN there */
 }
 

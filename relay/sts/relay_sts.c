@@ -7,7 +7,15 @@
  *   READ   first lookup since the start: the cache file (relay_sts_cache.c)
  *   TXT    _mta-sts.D TXT: exactly one v=STSv1 record (policy_sts_txt_pick)
  *          - its id equals the cached policy's and max_age has not run
- *            out: the cached policy (OK; no fetch)
+ *            out: the cached policy (OK; no fetch); when the policy is
+ *            older than half its max_age (a day at most), it is also
+ *            refreshed in the background (RFC 8461 5.1: lookups answered
+ *            from the cache meanwhile; a failure keeps the cached policy
+ *            and is told, as STALE with its failure, to the next lookup)
+ *          - a fetch of this id failed less than the back-off ago (1 min,
+ *            doubled per failure in a row, 1 h at most): no new fetch; the
+ *            cached policy within max_age as STALE, else FAILED, both
+ *            without failure (nothing new to report)
  *          - else a fetch
  *          - no record (NXDOMAIN, NODATA, none or several STSv1 records):
  *            a cached policy within max_age is kept (5.1: the record's
@@ -15,14 +23,18 @@
  *            file removed; then NONE
  *          - the lookup failed (timeout, SERVFAIL): the cached policy
  *            within max_age as STALE, else NONE
+ *          - cancelled by a reload (the owner's resolver was replaced, not
+ *            closing): asked again on the new resolver (likewise HOST)
  *   QUEUED at most RELAY_STS_MAX_FETCHES fetches at once; the rest wait
  *   HOST   address of mta-sts.D (dns_host_lookup; the tests' dnsmasq decides)
  *   FETCH  GET https://mta-sts.D/.well-known/mta-sts.txt via relay_http:
- *          no redirects, 64 KiB, 60 s, WebPKI against ca_file; 200 only,
+ *          no redirects, 64 KiB, 20 s in all, under 100 bytes/s for 10 s
+ *          aborts, WebPKI against ca_file; 200 only,
  *          Content-Type text/plain; the body parsed (policy_sts_parse)
  *          - valid: it replaces the cached one, written to disk (pool)
  *          - failed: the cached policy within max_age as STALE (failure
- *            set), else FAILED with the RFC 8460 result type
+ *            set), else FAILED with the RFC 8460 result type (none when
+ *            our own trust store is unreadable: logged as a warning)
  *
  * A policy of mode none is cached like any other, and its lookups get
  * NONE.  Memory: at most RELAY_STS_MAX_DOMAINS entries; beyond that the
@@ -55,9 +67,11 @@
 #define STS_URL_FMT "https://mta-sts.%s/.well-known/mta-sts.txt"
 
 static void sts_step(struct sts_entry *e);
+static void sts_fetch_start(struct sts_entry *e);
 static void sts_fetch_next(struct relay_sts *s);
 static void sts_try_free(struct relay_sts *s);
 static void sts_later(uv_timer_t *t);
+static void sts_drop(struct sts_entry *e);
 
 /* relay_sts_status_name - a status as logs write it */
 
@@ -69,6 +83,18 @@ const char *relay_sts_status_name(enum relay_sts_status st)
     };
 
     return (size_t)st < sizeof(names) / sizeof(names[0]) ? names[st] : "?";
+}
+
+/* relay_sts_ascii - printable ASCII only */
+
+char *relay_sts_ascii(char *dst, size_t size, const char *src)
+{
+    size_t i = 0;
+
+    for (; src != NULL && src[i] != '\0' && i + 1 < size; i++)
+        dst[i] = (unsigned char)src[i] >= 0x20 && (unsigned char)src[i] <= 0x7e ? src[i] : '?';
+    dst[i] = '\0';
+    return dst;
 }
 
 /* sts_wall_ms - the real clock, ms since the epoch */
@@ -94,21 +120,25 @@ static void sts_log(const struct sts_entry *e, const char *id, const char *resul
              why ? why : "", why ? "\"" : "");
 }
 
-/* sts_finish - every waiter of e gets the outcome; e becomes idle */
+/* sts_notify - every waiter of e gets the outcome (e's state unchanged) */
 
-static void sts_finish(struct sts_entry *e, enum relay_sts_status st, const char *failure,
+static void sts_notify(struct sts_entry *e, enum relay_sts_status st, const char *failure,
                        const char *why)
 {
     struct relay_sts_result res = { .status = st, .failure = failure, .why = why };
     struct sts_policy *keep = NULL;
     struct relay_sts_lookup *l;
 
-    e->state = STS_E_IDLE;
     if (st == RELAY_STS_OK || st == RELAY_STS_STALE) {
-        if (e->policy == NULL || e->policy->mode == STS_MODE_NONE)
+        if (e->policy == NULL) {
             res.status = RELAY_STS_NONE;
-        else
+        } else if (e->policy->mode == STS_MODE_NONE) {
+            res.status = RELAY_STS_NONE;
+            if (why == NULL)            /* not to be mistaken for "no record" */
+                res.why = "the published policy has mode none";
+        } else {
             res.policy = keep = policy_sts_ref(e->policy);  /* alive through the callbacks */
+        }
     }
     /* The waiters are taken first: a lookup a callback starts joins the
      * next round (e is idle, so it starts one).  e is never freed inside
@@ -127,6 +157,18 @@ static void sts_finish(struct sts_entry *e, enum relay_sts_status st, const char
     policy_sts_unref(keep);
     if (e->waiters != NULL && e->state == STS_E_IDLE)
         sts_step(e);                    /* lookups the callbacks made: the next round */
+    else if (e->waiters != NULL && e->bg)
+        uv_timer_start(&e->s->later, sts_later, 0, 0);  /* answered from the cache */
+}
+
+/* sts_finish - every waiter of e gets the outcome; e becomes idle */
+
+static void sts_finish(struct sts_entry *e, enum relay_sts_status st, const char *failure,
+                       const char *why)
+{
+    e->state = STS_E_IDLE;
+    e->bg = false;
+    sts_notify(e, st, failure, why);
 }
 
 /* sts_usable - e's cached policy, if max_age has not run out */
@@ -147,17 +189,50 @@ static void sts_drop(struct sts_entry *e)
         relay__sts_cache_sync(e);
 }
 
-/* sts_fetch_failed - no new policy: keep the cached one within max_age */
+/* sts_backoff_start - a fetch of e->id failed: no new fetch of that id for
+ * RELAY_STS_BACKOFF_MIN_MS, doubled at each failure in a row, at most
+ * RELAY_STS_BACKOFF_MAX_MS (a new TXT id is fetched at once) */
 
-static void sts_fetch_failed(struct sts_entry *e, const char *failure, const char *why)
+static void sts_backoff_start(struct sts_entry *e)
+{
+    uint64_t b = e->backoff_ms;
+
+    b = strcmp(e->fail_id, e->id) == 0 && b > 0 ? b * 2 : RELAY_STS_BACKOFF_MIN_MS;
+    e->backoff_ms = b < RELAY_STS_BACKOFF_MAX_MS ? b : RELAY_STS_BACKOFF_MAX_MS;
+    snprintf(e->fail_id, sizeof(e->fail_id), "%s", e->id);
+    e->retry_ms = e->s->now_ms() + e->backoff_ms;
+}
+
+/* sts_backing_off - a fetch of id failed a moment ago: do not try it yet */
+
+static bool sts_backing_off(const struct sts_entry *e, const char *id, uint64_t now)
+{
+    return e->fail_id[0] != '\0' && strcmp(e->fail_id, id) == 0 && now < e->retry_ms
+           && e->retry_ms - now <= RELAY_STS_BACKOFF_MAX_MS;    /* a clock set back */
+}
+
+/* sts_fetch_failed - no new policy: keep the cached one within max_age.  A
+ * refresh in the background (e->bg) with nobody waiting keeps its failure
+ * for the next lookup, so that TLS-RPT hears of it; failure NULL: ours
+ * (our trust store), not reported. */
+
+static void sts_fetch_failed(struct sts_entry *e, const char *failure, const char *raw)
 {
     struct relay_sts *s = e->s;
+    char why[200];
 
+    relay_sts_ascii(why, sizeof(why), raw);  /* a server's header, curl's text */
     s->fetching--;
+    if (!s->closing)
+        sts_backoff_start(e);
     if (s->closing) {
         sts_finish(e, RELAY_STS_CANCELED, NULL, "shutdown");
     } else if (sts_usable(e)) {
         sts_log(e, e->id, "stale", failure, why);
+        if (e->bg && e->waiters == NULL && failure != NULL) {
+            e->bg_failure = failure;
+            snprintf(e->bg_why, sizeof(e->bg_why), "%s", why);
+        }
         sts_finish(e, RELAY_STS_STALE, failure, why);
     } else {
         if (e->policy != NULL)
@@ -192,6 +267,14 @@ static void sts_http_done(void *arg, const struct relay_http_result *res)
     bool first;
 
     e->req = NULL;
+    if (res->error != NULL && res->local_error) {   /* our anchors: not the domain's fault */
+        log_warnx("sts", 0, "mta-sts domain=%s cannot fetch the policy: our trust store "
+                  "(mta_sts_trusted_ca_file %s): %s", e->domain, e->ca_file ? e->ca_file : "-",
+                  res->error);
+        snprintf(buf, sizeof(buf), "local trust store: %s", res->error);
+        sts_fetch_failed(e, NULL, buf);
+        return;
+    }
     if (res->error != NULL) {
         snprintf(buf, sizeof(buf), "fetch of " STS_URL_FMT " failed: %s", e->domain, res->error);
         sts_fetch_failed(e, res->tls_error ? "sts-webpki-invalid" : "sts-policy-fetch-error",
@@ -215,6 +298,9 @@ static void sts_http_done(void *arg, const struct relay_http_result *res)
         return;
     }
     s->fetching--;
+    e->fail_id[0] = '\0';
+    e->backoff_ms = 0;
+    e->bg_failure = NULL;
     first = e->policy == NULL;
     policy_sts_unref(e->policy);
     e->policy = p;
@@ -237,6 +323,11 @@ static void sts_host_done(struct dns_query *q, const struct dns_result *res, voi
     char buf[160], *url;
 
     e->query = NULL;
+    if (res->status == DNS_CANCELED && !e->s->closing) {
+        e->s->fetching--;               /* a reload replaced the resolver: ask again */
+        sts_fetch_start(e);
+        return;
+    }
     if (res->status != DNS_OK || res->nhosts == 0 || res->hosts[0].naddrs == 0) {
         snprintf(buf, sizeof(buf), "no address for mta-sts.%s: %s", e->domain,
                  res->why ? res->why : "no address");
@@ -304,6 +395,61 @@ static void sts_fetch(struct sts_entry *e, const char *id)
     s->fetchq_tail = e;
 }
 
+/* sts_refresh_due - the cached policy is older than half its max_age
+ * (RELAY_STS_REFRESH_MAX_MS at most): refresh it before it runs out */
+
+static bool sts_refresh_due(const struct sts_entry *e, uint64_t now)
+{
+    uint64_t half = e->policy->max_age_s * 1000 / 2;
+
+    if (half > RELAY_STS_REFRESH_MAX_MS)
+        half = RELAY_STS_REFRESH_MAX_MS;
+    return now >= e->policy->fetched_ms && now - e->policy->fetched_ms >= half;
+}
+
+/* sts_txt_id - the TXT record names policy id: cached, fetched, or backing off */
+
+static void sts_txt_id(struct sts_entry *e, const char *id)
+{
+    uint64_t now = e->s->now_ms();
+    char buf[200];
+
+    if (e->policy != NULL && strcmp(e->policy->id, id) == 0 && sts_usable(e)) {
+        if (e->bg_failure != NULL) {    /* a background refresh failed: told once */
+            const char *failure = e->bg_failure;
+
+            e->bg_failure = NULL;
+            snprintf(buf, sizeof(buf), "%s", e->bg_why);
+            sts_finish(e, RELAY_STS_STALE, failure, buf);
+            return;
+        }
+        if (!sts_refresh_due(e, now) || sts_backing_off(e, id, now)) {
+            sts_finish(e, RELAY_STS_OK, NULL, NULL);
+            return;
+        }
+        /* RFC 8461 5.1: refresh before max_age runs out.  The waiters get the
+         * cached policy now; the fetch goes on without them, and a failure
+         * keeps the cached one (until max_age). */
+        e->bg = true;
+        sts_notify(e, RELAY_STS_OK, NULL, "cached policy; refreshing it");
+        sts_fetch(e, id);
+        return;
+    }
+    if (sts_backing_off(e, id, now)) {  /* not reported again: no new attempt */
+        snprintf(buf, sizeof(buf), "the fetch of policy id %s failed; next try in %llu s", id,
+                 (unsigned long long)((e->retry_ms - now + 999) / 1000));
+        if (sts_usable(e)) {
+            sts_finish(e, RELAY_STS_STALE, NULL, buf);
+        } else {
+            if (e->policy != NULL)
+                sts_drop(e);
+            sts_finish(e, RELAY_STS_FAILED, NULL, buf);
+        }
+        return;
+    }
+    sts_fetch(e, id);
+}
+
 /* sts_txt_done - the _mta-sts TXT answer decides */
 
 static void sts_txt_done(struct dns_query *q, const struct dns_result *res, void *arg)
@@ -319,12 +465,14 @@ static void sts_txt_done(struct dns_query *q, const struct dns_result *res, void
         sts_try_free(s);
         return;
     }
+    if (res->status == DNS_CANCELED) {  /* a reload replaced the resolver: ask again */
+        e->state = STS_E_IDLE;
+        sts_step(e);
+        return;
+    }
     if (res->status == DNS_OK
         && policy_sts_txt_pick(res->txt, res->ntxt, id, &why) == POLICY_STS_TXT_OK) {
-        if (e->policy != NULL && strcmp(e->policy->id, id) == 0 && sts_usable(e))
-            sts_finish(e, RELAY_STS_OK, NULL, NULL);
-        else
-            sts_fetch(e, id);
+        sts_txt_id(e, id);
         return;
     }
     if (res->status == DNS_OK || res->status == DNS_FAIL) {   /* no (usable) record */
@@ -341,7 +489,7 @@ static void sts_txt_done(struct dns_query *q, const struct dns_result *res, void
     }
     snprintf(buf, sizeof(buf), "TXT lookup of _mta-sts.%s failed: %s", e->domain,
              res->why ? res->why : "DNS error");
-    if (sts_usable(e)) {                /* DNS_RETRY, or a reload's CANCELED */
+    if (sts_usable(e)) {                /* DNS_RETRY */
         sts_log(e, e->policy->id, "stale", NULL, buf);
         sts_finish(e, RELAY_STS_STALE, NULL, buf);
         return;
@@ -365,7 +513,9 @@ static void sts_step(struct sts_entry *e)
         return;
     }
     e->loaded = true;
-    if (s->closing || *s->resolver == NULL) {   /* the stop: the waiters hear from the timer */
+    /* The stop, or not a host name (an address literal "[...]" would make
+     * another URL): the waiters hear from the timer */
+    if (s->closing || *s->resolver == NULL || !policy_sts_domain_ok(e->domain)) {
         uv_timer_start(&s->later, sts_later, 0, 0);
         return;
     }
@@ -426,6 +576,9 @@ void relay__sts_io_done(struct sts_entry *e)
     if (s->closing) {
         if (e->state == STS_E_READ)
             sts_finish(e, RELAY_STS_CANCELED, NULL, "shutdown");
+        else if (e->dirty && e->io == 0)
+            relay__sts_cache_sync(e);   /* a policy fetched while the last write ran:
+                                         * the close waits for this one too */
         sts_try_free(s);
         return;
     }
@@ -503,6 +656,8 @@ struct relay_sts_lookup *relay_sts_lookup(struct relay_sts *s, const char *domai
     e->waiters = l;
     if (e->state == STS_E_IDLE && !e->finishing)
         sts_step(e);
+    else if (e->bg && !e->finishing)    /* a refresh in the background: the cache answers */
+        uv_timer_start(&s->later, sts_later, 0, 0);
     sts_evict(s);
     return l;
 }
@@ -519,16 +674,22 @@ void relay_sts_cancel(struct relay_sts_lookup *l)
     free(l);                            /* e goes on: its fetch still fills the cache */
 }
 
-/* sts_later - idle entries with waiters and no resolver (the stop): their answer */
+/* sts_later - idle entries with waiters and no resolver (the stop), or whose
+ * domain is not a host name: their answer; lookups that joined a refresh in
+ * the background: the cached policy */
 
 static void sts_later(uv_timer_t *t)
 {
     struct relay_sts *s = t->data;
 
     for (struct sts_entry *e = s->entries; e != NULL; e = e->next)
-        if (e->waiters != NULL && e->state == STS_E_IDLE && !e->finishing) {
+        if (e->waiters != NULL && e->bg && !e->finishing && !s->closing && sts_usable(e)) {
+            sts_notify(e, RELAY_STS_OK, NULL, "cached policy; refreshing it");
+        } else if (e->waiters != NULL && e->state == STS_E_IDLE && !e->finishing) {
             if (s->closing)
                 sts_finish(e, RELAY_STS_CANCELED, NULL, "shutdown");
+            else if (!policy_sts_domain_ok(e->domain))
+                sts_finish(e, RELAY_STS_NONE, NULL, "not a domain name");
             else
                 sts_finish(e, RELAY_STS_NONE, NULL, "no DNS resolver");
         }
@@ -566,6 +727,17 @@ void relay_sts_limit(struct relay_sts *s, size_t max_domains)
 unsigned relay_sts_io_pending(const struct relay_sts *s)
 {
     return s->io;
+}
+
+/* relay_sts_fetches_pending - fetches running or queued */
+
+unsigned relay_sts_fetches_pending(const struct relay_sts *s)
+{
+    unsigned n = s->fetching;
+
+    for (const struct sts_entry *e = s->fetchq; e != NULL; e = e->qnext)
+        n++;
+    return n;
 }
 
 /* sts_closed - the timer is closed: free everything */
@@ -607,6 +779,7 @@ void relay_sts_close(struct relay_sts *s, void (*done)(void *), void *arg)
     s->fetchq = s->fetchq_tail = NULL;
     for (struct sts_entry *e = s->entries; e != NULL; e = e->next) {
         e->qnext = NULL;
+        e->bg = false;
         if (e->req != NULL) {           /* no callback: the timer answers its waiters */
             relay_http_cancel(e->req);
             e->req = NULL;

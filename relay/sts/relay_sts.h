@@ -26,7 +26,14 @@
 
 #define RELAY_STS_MAX_DOMAINS 1000      /* policies kept in memory (least recently used out) */
 #define RELAY_STS_MAX_FETCHES 8         /* policy fetches in flight; more wait their turn */
-#define RELAY_STS_FETCH_MS    60000     /* a fetch (TLS, HTTP) takes at most this long */
+#define RELAY_STS_FETCH_MS    20000     /* a fetch (TLS, HTTP, 64 KiB) takes at most this
+                                         * long (relay_http also aborts under 100 B/s for
+                                         * 10 s: RELAY_HTTP_LOW_SPEED_*) */
+#define RELAY_STS_BACKOFF_MIN_MS 60000u   /* after a failed fetch, that id is not fetched
+                                           * again for 1 min, doubled per failure in a row */
+#define RELAY_STS_BACKOFF_MAX_MS 3600000u /* ... up to 1 h */
+#define RELAY_STS_REFRESH_MAX_MS 86400000u /* refresh a cached policy in the background once
+                                            * older than half its max_age, or than a day */
 
 enum relay_sts_status {
     RELAY_STS_NONE,                     /* no policy (no TXT record, mode none, or the TXT
@@ -48,8 +55,8 @@ struct relay_sts_result {
                                          * or parse (sts-policy-fetch-error,
                                          * sts-policy-invalid, sts-webpki-invalid), also
                                          * with STALE; or NULL */
-    const char *why;                    /* a short text for logs (valid during the
-                                         * callback), or NULL */
+    const char *why;                    /* a short text for logs and TLS-RPT (printable
+                                         * ASCII; valid during the callback), or NULL */
 };
 
 typedef void relay_sts_cb(void *arg, const struct relay_sts_result *res);
@@ -82,8 +89,15 @@ void    relay_sts_cancel(struct relay_sts_lookup *l);
 void    relay_sts_limit(struct relay_sts *s, size_t max_domains);
 /* Cache file reads and writes in flight on the pool (tests wait for 0). */
 unsigned relay_sts_io_pending(const struct relay_sts *s);
+/* Policy fetches in flight or waiting for a slot, background refreshes
+ * included (tests wait for 0). */
+unsigned relay_sts_fetches_pending(const struct relay_sts *s);
 /* End every lookup (RELAY_STS_CANCELED), free all, then done(arg), always later. */
 void    relay_sts_close(struct relay_sts *s, void (*done)(void *), void *arg);
+/* src (NULL: "") into dst (size > 0), every byte outside 0x20..0x7e made
+ * '?', truncated to size - 1: a text for logs and TLS-RPT (JSON wants
+ * UTF-8; an MX host name or a peer's header may be anything).  Returns dst. */
+char   *relay_sts_ascii(char *dst, size_t size, const char *src);
 /* "none", "ok", "stale", "failed", "canceled" */
 const char *relay_sts_status_name(enum relay_sts_status st);
 

@@ -74,6 +74,16 @@ class DnsTxtTest(unittest.TestCase):
         res = self.lookup(srv, "_mta-sts.woodgrove.test")
         self.expect(res["_mta-sts.woodgrove.test"], "ok", "ok", ["v=STSv1; id=20261208"])
 
+    def test_many_records_all_kept(self):
+        # 80 records (past the old cut at 64; the answer needs TCP): every one is there,
+        # so a second v=STSv1 record at the end is seen ("exactly one" is decided on all).
+        recs = [txt("many.woodgrove.test", "filler %02d" % i) for i in range(79)]
+        recs.append(txt("many.woodgrove.test", "v=STSv1; id=late"))
+        dns = Dns(self, recs)
+        res = self.lookup("127.0.0.1:%d" % dns.port, "many.woodgrove.test")
+        self.expect(res["many.woodgrove.test"], "ok", "ok",
+                    ["filler %02d" % i for i in range(79)] + ["v=STSv1; id=late"])
+
     def test_servfail_and_timeout(self):
         port = free_udp_port()
         with open(os.devnull, "wb") as null:

@@ -12,9 +12,12 @@ ran out is fetched again.
 Policies here are mostly in testing mode, so that delivery to a plain smtp-sink is
 allowed whatever the SMTP client's MTA-STS checks (test_mta_sts_send.py) do."""
 
+import datetime
+import json
 import os
 import re
 import shutil
+import subprocess
 import tempfile
 import time
 import unittest
@@ -22,7 +25,7 @@ import unittest
 from domsec_harness import wait_until
 from peers import DeliveryTestCase, host, mx
 from pki import PkiMixin
-from sts_peers import PolicyServer, server_cert, sts_policy, txt
+from sts_peers import PolicyServer, Response, server_cert, sts_policy, txt
 
 DOMAIN = "woodgrove.test"
 WEB_IP = "127.0.0.161"
@@ -77,6 +80,22 @@ class MtaStsPolicyTest(PkiMixin, DeliveryTestCase):
     def sts_line(self, d, result, sts_id=r"\S+", mode=r"\S+", since=0, timeout=30):
         return d.wait_log(d.prefix() + r"info sts mta-sts domain=%s id=%s mode=%s result=%s\b"
                           % (re.escape(DOMAIN), sts_id, mode, result), timeout, since=since)
+
+    def tlsrpt_failures(self, d):
+        """After the stop (the day file is written then): `domsec tlsrpt show` of today
+        for DOMAIN, its sts policy's failure-details as {result-type: detail}."""
+        self.assertEqual(d.stop(), 0)
+        build = os.environ.get("DOMSEC_BUILD")
+        today = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
+        p = subprocess.run([os.path.join(build, "domsec") if build else "domsec", "-c",
+                            d.config_path, "tlsrpt", "show", "--day", today, DOMAIN],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stdout.decode() + p.stderr.decode())
+        rep = json.loads(p.stdout.decode())
+        pols = [x for x in rep["policies"] if x["policy"]["policy-type"] == "sts"
+                and x["policy"]["policy-domain"] == DOMAIN]
+        self.assertEqual(len(pols), 1, rep)
+        return pols[0], {f["result-type"]: f for f in pols[0]["failure-details"]}
 
     def deliver(self, d, sink):
         qid = self.submit(d, [RCPT])
@@ -152,6 +171,30 @@ class MtaStsPolicyTest(PkiMixin, DeliveryTestCase):
                                                           re.escape(DOMAIN)), 30, since=mark)
         self.assertEqual(evil.connections, [], "connected to a host the policy refuses")
         self.assertIn(qid, d.message_ids())
+        # TLS-RPT: the refused MX (validation-failure) and the failed refresh of the
+        # cached policy (sts-policy-fetch-error), both under the cached policy's text.
+        pol, fails = self.tlsrpt_failures(d)
+        self.assertEqual(pol["policy"]["mx-host"], ["mx." + DOMAIN])
+        self.assertEqual(fails["validation-failure"]["receiving-mx-hostname"], "mx.evil.test")
+        self.assertEqual(fails["validation-failure"]["failure-reason-code"],
+                         "MX host not named by the policy")
+        self.assertIn("sts-policy-fetch-error", fails, pol)
+
+    def test_allowed_mx_without_address_says_so(self):
+        # Two MX hosts: the one the policy names has no address, the other is refused.
+        # The deferral says that no allowed host has an address, not that none matches.
+        self.start_dns(mx(DOMAIN, "mx." + DOMAIN, 10), mx(DOMAIN, "mx.evil.test", 20),
+                       host("mx.evil.test", EVIL_IP), host(POLICY_HOST, WEB_IP),
+                       txt("_mta-sts." + DOMAIN, "v=STSv1; id=1;"))
+        self.web(sts_policy("enforce", ["mx." + DOMAIN], 86400))
+        evil = self.peer(EVIL_IP)
+        d = self.relay()
+        qid = self.submit(d, [RCPT])
+        m = d.wait_log(d.prefix() + r'info queue deferred id=%s to=%s reason="(.*)"\s*$'
+                       % (qid, re.escape(RCPT)), 30)
+        self.assertEqual(m.group(1), "451 4.7.5 MTA-STS policy of %s: no MX host that the "
+                         "policy allows has an address" % DOMAIN)
+        self.assertEqual(evil.connections, [])
 
     def test_malformed_policy_is_refused(self):
         self.start_dns(*self.records("1"))
@@ -160,14 +203,31 @@ class MtaStsPolicyTest(PkiMixin, DeliveryTestCase):
         sink = self.sink(MX_IP)
         d = self.relay()
         self.deliver(d, sink)           # no policy: delivered as without MTA-STS
-        # TLS-RPT (relay_tlsrpt, another branch) reports it as sts-policy-invalid; that
-        # report is test_tlsrpt.py's to check once both are merged.
         m = d.wait_log(d.prefix() + r'info sts mta-sts domain=%s id=1 mode=- result=failed '
                        r'failure=(\S+) why="([^"]*)"' % re.escape(DOMAIN), 30)
         self.assertEqual(m.group(1), "sts-policy-invalid")
         self.assertEqual(m.group(2), "max_age is not an integer 0..31557600")
         self.assertEqual(len(web.gets(POLICY_HOST)), 1)
         self.assertFalse(os.path.exists(self.cache_file(d)))
+        # ... and reported (RFC 8460 4.3.2): the day's TLS-RPT report says so.
+        pol, fails = self.tlsrpt_failures(d)
+        self.assertIn("sts-policy-invalid", fails, pol)
+        self.assertEqual(fails["sts-policy-invalid"]["failure-reason-code"],
+                         "max_age is not an integer 0..31557600")
+        self.assertGreaterEqual(pol["summary"]["total-failure-session-count"], 1)
+
+    def test_policy_not_found_is_reported(self):
+        # A TXT record but HTTP 404 for the policy: sts-policy-fetch-error in the report.
+        self.start_dns(*self.records("1"))
+        web = self.web(Response(404, "no such policy\n", {"Content-Type": "text/plain"}))
+        sink = self.sink(MX_IP)
+        d = self.relay()
+        self.deliver(d, sink)           # no policy: delivered as without MTA-STS
+        self.sts_line(d, "failed")
+        self.assertEqual(len(web.gets(POLICY_HOST)), 1)
+        pol, fails = self.tlsrpt_failures(d)
+        self.assertEqual(list(fails), ["sts-policy-fetch-error"], pol)
+        self.assertIn("answered HTTP 404", fails["sts-policy-fetch-error"]["failure-reason-code"])
 
     def test_max_age_expiry_refetches(self):
         web, sink, d = self.first_fetch("1", sts_policy("testing", ["mx." + DOMAIN], 2))

@@ -4,7 +4,8 @@ with certificates from the test PKI, driven by $DOMSEC_BUILD/tests/relay_http_dr
 pinned to the given address (the name exists in no DNS); a body over max_bytes is
 refused while one of exactly max_bytes is accepted; a redirect is returned, not
 followed; a wrong-name, untrusted-issuer or expired certificate is a tls_error and no
-request reaches the server; a server that never answers gives "timeout"; a POST
+request reaches the server; a server that never answers gives "timeout", one that sends nothing for 10 s "too
+slow"; a missing ca_file is a local_error, not a tls_error; a POST
 arrives with its body and Content-Type; callbacks never run inside the starting call,
 cancel and close call no callback, and the loop closes cleanly every time."""
 
@@ -134,6 +135,22 @@ class RelayHttpTest(PkiMixin, unittest.TestCase):
         self.assertEqual(res["error"], "timeout")
         self.assertFalse(res["tls_error"])
         self.assertEqual(res["status"], 0)
+
+    def test_too_slow(self):
+        # Nothing for 30 s, a total of 50 s allowed: the low-speed limit (under 100 bytes/s
+        # for 10 s) ends it, not the total.
+        self.server({HOST: Response(delay=30, body="version: STSv1\r\n")})
+        (res,), _ = self.fetch("--timeout", "50000")
+        self.assertEqual(res["error"], "too slow: under 100 bytes/s for 10 s")
+        self.assertFalse(res["tls_error"])
+
+    def test_missing_ca_file_is_ours_not_the_peers(self):
+        # Our own anchors missing: not the peer's webpki failure (TLS-RPT would blame it).
+        self.server({HOST: "version: STSv1\r\n"})
+        (res,), _ = self.fetch(ca="/nonexistent/webpki.pem")
+        self.assertIsNotNone(res["error"])
+        self.assertFalse(res["tls_error"], res)
+        self.assertTrue(res["local_error"], res)
 
     def test_post(self):
         web = self.server()

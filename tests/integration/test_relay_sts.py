@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
 import unittest
@@ -39,14 +40,19 @@ class RelayStsTest(PkiMixin, unittest.TestCase):
         self.dns = Dns(self, recs + [host(POLICY_HOST, WEB_IP)])
         return PolicyServer(self, WEB_IP, {POLICY_HOST: policy}, *(cert or self.good))
 
-    def drive(self, *domains, rounds=1, close_after=None, cache="-", max_domains=None):
-        argv = [build_program("relay_sts_drive")]
+    def drive(self, *domains, rounds=1, close_after=None, cache="-", max_domains=None,
+              server=None, reload=None, offset=0, advance=0):
+        argv = [build_program("relay_sts_drive"), "--offset", str(offset), "--advance",
+                str(advance)]
+        if reload is not None:
+            argv += ["--reload-after", str(reload[0]), "--reload-server", reload[1]]
         if close_after is not None:
             argv += ["--close-after", str(close_after)]
         if max_domains is not None:
             argv += ["--max-domains", str(max_domains)]
-        argv += ["--rounds", str(rounds), "127.0.0.1:%d" % self.dns.port,
-                 self.p("trusted-ca.pem"), cache] + list(domains)
+        argv += ["--rounds", str(rounds), server or "127.0.0.1:%d" % self.dns.port,
+                 getattr(self, "ca_override", None) or self.p("trusted-ca.pem"), cache
+                 ] + list(domains)
         r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=90)
         self.assertEqual(r.returncode, 0, r.stderr.decode())
         lines = [json.loads(x) for x in r.stdout.decode().splitlines()]
@@ -134,7 +140,16 @@ class RelayStsTest(PkiMixin, unittest.TestCase):
         self.world(sts_policy("none", [], 60))
         (res,), log = self.drive(DOMAIN)
         self.assertEqual((res["status"], res["mode"]), ("none", None), res)
+        self.assertEqual(res["why"], "the published policy has mode none")   # not "no record"
         self.assertIn("mta-sts domain=%s id=7 mode=none result=fetched" % DOMAIN, log)
+
+    def test_address_literal_is_not_looked_up(self):
+        # "[...]" would become https://mta-sts.[a:8443/x?]/...: no lookup at all.
+        web = self.world(sts_policy("enforce", ["mx." + DOMAIN], 60))
+        (res,), log = self.drive("[a:8443/x?]")
+        self.assertEqual((res["status"], res["why"]), ("none", "not a domain name"), res)
+        self.assertEqual(web.requests(), [])
+        self.assertNotIn("_mta-sts.[", self.dns.output())
 
     def test_close_cancels_waiting_lookups(self):
         # The policy server never answers: whatever stage the lookups are in when the
@@ -142,6 +157,82 @@ class RelayStsTest(PkiMixin, unittest.TestCase):
         self.world(Response(hang=True))
         results, _ = self.drive(DOMAIN, DOMAIN, close_after=1500)
         self.assertEqual([r["status"] for r in results], ["canceled", "canceled"], results)
+
+    def test_reload_asks_the_new_resolver_again(self):
+        # The first resolver's server never answers (a UDP socket nobody reads): the TXT
+        # lookup is in flight when the "reload" replaces the resolver by dnsmasq's and
+        # closes the old one.  The cancelled lookup is asked again, so the policy is
+        # found: not "none" (which would send an enforce domain's mail anywhere).
+        web = self.world(sts_policy("enforce", ["mx." + DOMAIN], 60))
+        silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.addCleanup(silent.close)
+        silent.bind(("127.0.0.1", 0))
+        (res,), log = self.drive(DOMAIN, server="127.0.0.1:%d" % silent.getsockname()[1],
+                                 reload=(200, "127.0.0.1:%d" % self.dns.port))
+        self.assertIn("resolver replaced", log)
+        self.assertEqual((res["status"], res["mode"], res["failure"]), ("ok", "enforce", None),
+                         res)
+        self.assertEqual(len(web.gets(POLICY_HOST)), 1)
+
+    def cache_dir(self):
+        d = tempfile.mkdtemp(prefix="domsec-sts-cache-")
+        self.addCleanup(shutil.rmtree, d, True)
+        return d
+
+    def test_refresh_in_background_before_max_age(self):
+        # max_age 600 s: at 400 s (past half) the cached policy answers at once and is
+        # fetched again in the background (RFC 8461 5.1), which replaces it.
+        web = self.world(sts_policy("enforce", ["mx." + DOMAIN], 600))
+        results, log = self.drive(DOMAIN, rounds=2, advance=400000, cache=self.cache_dir())
+        self.assertEqual([(r["status"], r["failure"]) for r in results],
+                         [("ok", None), ("ok", None)], results)
+        self.assertEqual(results[1]["why"], "cached policy; refreshing it")
+        self.assertEqual(len(web.gets(POLICY_HOST)), 2)
+        self.assertIn("mta-sts domain=%s id=7 mode=enforce result=refreshed" % DOMAIN, log)
+
+    def test_failed_background_refresh_keeps_the_policy(self):
+        cache = self.cache_dir()
+        web = self.world(sts_policy("enforce", ["mx." + DOMAIN], 600))
+        (first,), _ = self.drive(DOMAIN, cache=cache)
+        self.assertEqual(first["status"], "ok")
+        # Later (400 s on the cache's clock) the server has lost the policy: the cached
+        # one is used, the background refresh fails, the next lookup hears of the failure
+        # once (STALE, for TLS-RPT) and the one after that is OK without a new fetch
+        # (back-off).
+        web.set(POLICY_HOST, Response(404, "gone\n", {"Content-Type": "text/plain"}))
+        results, log = self.drive(DOMAIN, rounds=3, cache=cache, offset=400000)
+        self.assertEqual([(r["status"], r["mode"], r["failure"]) for r in results],
+                         [("ok", "enforce", None),
+                          ("stale", "enforce", "sts-policy-fetch-error"),
+                          ("ok", "enforce", None)], results)
+        self.assertIn("answered HTTP 404", results[1]["why"])
+        self.assertEqual(len(web.gets(POLICY_HOST)), 2)
+        self.assertIn("mta-sts domain=%s id=7 mode=enforce result=stale "
+                      "failure=sts-policy-fetch-error" % DOMAIN, log)
+
+    def test_failed_fetch_backs_off(self):
+        # A failed fetch is not repeated at every lookup: 1 min (doubling) before the
+        # same id is fetched again; meanwhile FAILED without a failure to report again.
+        web = self.world(Response(404, "no\n", {"Content-Type": "text/plain"}))
+        results, _ = self.drive(DOMAIN, rounds=2)
+        self.assertEqual([(r["status"], r["failure"]) for r in results],
+                         [("failed", "sts-policy-fetch-error"), ("failed", None)], results)
+        self.assertRegex(results[1]["why"], r"^the fetch of policy id 7 failed; next try in "
+                                            r"(60|59) s$")
+        self.assertEqual(len(web.gets(POLICY_HOST)), 1)
+        # A run whose second round comes 61 s later: fetched again (and failing again).
+        results, _ = self.drive(DOMAIN, rounds=2, advance=61000)
+        self.assertEqual(results[1]["failure"], "sts-policy-fetch-error", results)
+
+    def test_missing_trust_store_is_not_the_domains_failure(self):
+        # Our own mta_sts_trusted_ca_file missing: FAILED without an RFC 8460 type (no
+        # sts-webpki-invalid reported against the domain), and a warning.
+        self.world(sts_policy("enforce", ["mx." + DOMAIN], 60))
+        self.ca_override = "/nonexistent/webpki.pem"
+        (res,), log = self.drive(DOMAIN)
+        self.assertEqual((res["status"], res["failure"]), ("failed", None), res)
+        self.assertIn("local trust store", res["why"])
+        self.assertIn("our trust store (mta_sts_trusted_ca_file /nonexistent/webpki.pem)", log)
 
     def test_no_txt_record_is_no_policy(self):
         web = self.world(sts_policy("enforce", ["mx." + DOMAIN], 60))

@@ -86,6 +86,15 @@ class TestPartnerStsTest(PkiMixin, DeliveryTestCase):
         self.assertIn("applies   yes: domsecd looks for a policy for this domain", text)
         self.assertEqual(self.web.requests(), [])       # no TXT record: no fetch
 
+    def test_mode_none_is_shown(self):
+        # A published policy of mode none is not the same as no TXT record.
+        a = self.setup_partner(policy=sts_policy("none", [], 86400))
+        text, j = self.run_probe(a)
+        self.assertEqual(j["mta_sts"]["status"], "none")
+        self.assertEqual(j["mta_sts"]["why"], "the published policy has mode none")
+        self.assertIn("mta-sts    no policy: the published policy has mode none", text)
+        self.assertEqual(len(self.web.gets(POLICY_HOST)), 2)     # text and --json
+
     def test_wrong_name_certificate(self):
         a = self.setup_partner(policy=sts_policy("enforce", [MX_HOST], 86400),
                                cert_names=("mta-sts.fabrikam.test",))

@@ -316,6 +316,51 @@ static void test_dir_names(void **state)
     log_dir_names_free(NULL, 0);
 }
 
+/* test_write_file - atomic write; a stale .name.tmp (a symlink, a file) is
+ * replaced, never written through */
+
+static void test_write_file(void **state)
+{
+    char dir[] = "/tmp/log_util_test.XXXXXX", path[300], tmp[300], victim[300];
+    unsigned char *buf;
+    struct stat st;
+    size_t len;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/policy", dir);
+    snprintf(tmp, sizeof(tmp), "%s/.policy.tmp", dir);
+    snprintf(victim, sizeof(victim), "%s/victim", dir);
+    put(dir, "victim", 6, 'v', 0600);
+    assert_int_equal(symlink(victim, tmp), 0);          /* planted */
+    assert_int_equal(log_write_file(dir, "policy", "hello\n", 6), 0);
+    assert_int_equal(log_read_file(victim, 100, &buf, &len, NULL), 0);
+    assert_memory_equal(buf, "vvvvvv", 6);              /* not written through */
+    free(buf);
+    assert_int_equal(lstat(path, &st), 0);
+    assert_true(S_ISREG(st.st_mode));                   /* not the symlink renamed */
+    assert_int_equal(st.st_mode & 07777, 0600);
+    assert_int_equal(log_read_file(path, 100, &buf, &len, NULL), 0);
+    assert_int_equal(len, 6);
+    assert_memory_equal(buf, "hello\n", 6);
+    free(buf);
+    assert_int_equal(lstat(tmp, &st), -1);              /* no tmp left */
+    /* A stale regular tmp (a crash mid-write), and a second write: replaced. */
+    put(dir, ".policy.tmp", 50, 'x', 0644);
+    assert_int_equal(log_write_file(dir, "policy", "again", 5), 0);
+    assert_int_equal(log_read_file(path, 100, &buf, &len, NULL), 0);
+    assert_int_equal(len, 5);
+    assert_memory_equal(buf, "again", 5);
+    free(buf);
+    /* A directory that is not there: -1, errno. */
+    errno = 0;
+    assert_int_equal(log_write_file("/nonexistent/dir", "x", "y", 1), -1);
+    assert_int_equal(errno, ENOENT);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(unlink(victim), 0);
+    assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -325,6 +370,7 @@ int main(void)
         cmocka_unit_test(test_iso_time),
         cmocka_unit_test(test_read_file),
         cmocka_unit_test(test_dir_names),
+        cmocka_unit_test(test_write_file),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -100,11 +101,29 @@ static void test_policy_parse(void **state)
          "max_age is not an integer 0..31557600", STS_MODE_NONE, 0, 0},
         {"version: STSv1\nmode: enforce\nmx: *.*.example.com\nmax_age: 1\n",
          "malformed mx pattern", STS_MODE_NONE, 0, 0},
-        {"version: STSv1\nmode: enforce\nmx: com\nmax_age: 1\n", "malformed mx pattern", STS_MODE_NONE, 0, 0},
+        {"version: STSv1\nmode: enforce\nmx: *.com\nmax_age: 1\n", "malformed mx pattern", STS_MODE_NONE, 0, 0},
+        {"version: STSv1\nmode: enforce\nmx: localhost\nmax_age: 1\n", NULL,
+         STS_MODE_ENFORCE, 1, 1},                       /* RFC 5321 Domain: one label */
+        {"version: STSv1\nmode: enforce\nmx: mx.example.com.\nmx: *.b.test.\nmax_age: 1\n",
+         NULL, STS_MODE_ENFORCE, 2, 1},                 /* a trailing dot: dropped */
+        {"version: STSv1\nmode: enforce\nmx: mx.example.com..\nmax_age: 1\n",
+         "malformed mx pattern", STS_MODE_NONE, 0, 0},
+        {"version: STSv1\nmode: enforce\nmx: .\nmax_age: 1\n", "malformed mx pattern",
+         STS_MODE_NONE, 0, 0},
+        {"version: STSv1\nmode: enforce\nmx: a.example.com\nmax_age: 86400\n\n", NULL,
+         STS_MODE_ENFORCE, 1, 86400},                   /* a trailing empty line */
+        {"version: STSv1\r\nmode: enforce\r\nmx: a.example.com\r\nmax_age: 86400\r\n\r\n",
+         NULL, STS_MODE_ENFORCE, 1, 86400},
+        {"\xef\xbb\xbfversion: STSv1\nmode: testing\nmx: a.example.com\nmax_age: 5\n", NULL,
+         STS_MODE_TESTING, 1, 5},                       /* a byte order mark */
+        {"mode: enforce\nmx: a.example.com\nmax_age: 1\nversion: STSv1\n", NULL,
+         STS_MODE_ENFORCE, 1, 1},                       /* any order */
+        {"version: STSv1\nmode: none\nmax_age: 1\nx: gr\xc3\xbc\xc3\x9f \xe2\x82\xac\n", NULL,
+         STS_MODE_NONE, 0, 1},                          /* UTF-8 is fine */
         {"version: STSv1\nmode: enforce\nmx: mail.example.com/x\nmax_age: 1\n",
          "malformed mx pattern", STS_MODE_NONE, 0, 0},
-        {"version: STSv1\n\nmode: enforce\nmx: a.example.com\nmax_age: 1\n",
-         "empty line in the policy", STS_MODE_NONE, 0, 0},
+        {"version: STSv1\n\nmode: enforce\nmx: a.example.com\nmax_age: 1\n", NULL,
+         STS_MODE_ENFORCE, 1, 1},                       /* an empty line: skipped */
         {"<html>not a policy</html>\n", "policy line without ':'", STS_MODE_NONE, 0, 0},
         {"", "policy without version", STS_MODE_NONE, 0, 0},
     };
@@ -149,6 +168,55 @@ static void test_policy_limits(void **state)
     assert_null(policy_sts_parse("d.test", "i", b, big, 0, &why));
     assert_string_equal(why, "policy larger than 64 KiB");
     free(b);
+}
+
+/* test_policy_bytes - not UTF-8, or control bytes: invalid (the text becomes
+ * TLS-RPT's policy-string, JSON) */
+
+static void test_policy_bytes(void **state)
+{
+    static const char *const bad[] = {
+        "x: \xff\n",                    /* not UTF-8 */
+        "x: verf\xfcgbar\n",            /* Latin-1 */
+        "x: \xc3\n",                    /* cut inside a character */
+        "x: \xc0\xaf\n",                /* overlong */
+        "x: \xed\xa0\x80\n",            /* a surrogate */
+        "x: \xf4\x90\x80\x80\n",        /* past U+10FFFF */
+        "x: a\x01" "b\n",               /* a control byte */
+        "x: \x1b[31m\n",
+        "x: del\x7f\n",
+    };
+
+    for (size_t i = 0; i < NELEM(bad); i++) {
+        char *body = NULL;
+        const char *why = NULL;
+        size_t n;
+
+        n = (size_t)asprintf(&body, "version: STSv1\nmode: enforce\nmx: mx.example.com\n"
+                                    "max_age: 86400\n%s", bad[i]);
+        if (policy_sts_parse("example.com", "1", body, n, 0, &why) != NULL)
+            fail_msg("row %zu: accepted", i);
+        assert_string_equal(why, "policy is not UTF-8 text (bad byte or control character)");
+        free(body);
+    }
+}
+
+/* test_expired_future - a fetch time in the future does not keep a policy forever */
+
+static void test_expired_future(void **state)
+{
+    static const char body[] = "version: STSv1\nmode: enforce\nmx: a.test\nmax_age: 60\n";
+    uint64_t now = 1765111111000ULL;
+    struct sts_policy *p = policy_sts_parse("a.test", "x", body, sizeof(body) - 1,
+                                            now + 365ULL * 86400 * 1000, NULL);
+
+    assert_non_null(p);
+    assert_true(policy_sts_expired(p, now));                /* a year ahead */
+    p->fetched_ms = now + POLICY_STS_CLOCK_SLACK_MS;
+    assert_false(policy_sts_expired(p, now));               /* within the slack */
+    p->fetched_ms = now + POLICY_STS_CLOCK_SLACK_MS + 1;
+    assert_true(policy_sts_expired(p, now));
+    policy_sts_unref(p);
 }
 
 /* test_mx_match - RFC 8461 4.1 */
@@ -252,6 +320,8 @@ int main(void)
         cmocka_unit_test(test_txt_pick),
         cmocka_unit_test(test_policy_parse),
         cmocka_unit_test(test_policy_limits),
+        cmocka_unit_test(test_policy_bytes),
+        cmocka_unit_test(test_expired_future),
         cmocka_unit_test(test_mx_match),
         cmocka_unit_test(test_policy_mx),
         cmocka_unit_test(test_cache_roundtrip),

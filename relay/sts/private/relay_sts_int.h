@@ -45,6 +45,13 @@ struct sts_entry {
     struct relay_sts_lookup *waiters;
     struct dns_query *query;            /* in flight, or NULL */
     struct relay_http_req *req;         /* in flight, or NULL */
+    bool    bg;                         /* QUEUED..FETCH is a refresh in the background:
+                                         * lookups meanwhile get the cached policy */
+    const char *bg_failure;             /* static: a background refresh failed with nobody
+                                         * waiting; the next lookup hears of it (TLS-RPT) */
+    char    bg_why[200];
+    char    fail_id[POLICY_STS_ID_MAX + 1]; /* the id whose fetch failed last, or "" */
+    uint64_t retry_ms, backoff_ms;      /* no fetch of fail_id before retry_ms */
 };
 
 struct relay_sts {
@@ -58,7 +65,8 @@ struct relay_sts {
     size_t  nentries, max_entries;      /* max: RELAY_STS_MAX_DOMAINS unless lowered */
     unsigned fetching;                  /* fetches in flight (HOST, FETCH) */
     unsigned io;                        /* pool work in flight, every entry's */
-    uv_timer_t later;                   /* the stop's deferred CANCELED results */
+    uv_timer_t later;                   /* deferred results: the stop's CANCELED, no
+                                         * resolver, not a domain, background refresh */
     bool    closing, timer_closed;
     void  (*done)(void *);
     void   *done_arg;

@@ -8,7 +8,7 @@
  *
  * Starts --parallel (default 1) transfers of URL at once, each pinned to the
  * --addr addresses, and prints one JSON object per callback
- * ({"status", "error", "tls_error", "len", "body", "content_type", "sync"}),
+ * ({"status", "error", "tls_error", "local_error", "len", "body", "content_type", "sync"}),
  * then a summary {"callbacks", "done", "done_sync", "loop_close"}.
  * --cancel cancels every transfer right after starting it; --close-pending
  * closes the client MS ms later (transfers still in flight).  "sync" is
@@ -39,6 +39,7 @@ static void on_result(void *arg, const struct relay_http_result *res)
     json_object_set_new(o, "status", json_integer(res->status));
     json_object_set_new(o, "error", res->error ? json_string(res->error) : json_null());
     json_object_set_new(o, "tls_error", json_boolean(res->tls_error));
+    json_object_set_new(o, "local_error", json_boolean(res->local_error));
     json_object_set_new(o, "len", json_integer((json_int_t)res->len));
     json_object_set_new(o, "body", json_stringn_nocheck(res->body, res->len));
     json_object_set_new(o, "nul", json_boolean(res->body[res->len] == '\0'));

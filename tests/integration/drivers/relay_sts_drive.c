@@ -2,7 +2,9 @@
  * relay_sts_drive.c - relay/sts/ (the MTA-STS policy cache) on one libuv
  * loop for test_relay_sts.py, with a real resolver and HTTP client.
  *
- *   relay_sts_drive [--close-after MS] [--rounds N] [--max-domains N] SERVER CA_FILE
+ *   relay_sts_drive [--close-after MS] [--rounds N] [--max-domains N]
+ *                   [--reload-after MS --reload-server SERVER2]
+ *                   [--offset MS] [--advance MS] SERVER CA_FILE
  *                   CACHE_DIR DOMAIN...
  *
  * Starts a lookup of every DOMAIN at once (a domain given twice: two
@@ -12,16 +14,23 @@
  * every lookup is made again when the previous round has answered and the
  * cache's file work is done (relay_sts_io_pending, polled every 5 ms).  Prints
  * one JSON object per callback ({"round", "domain", "status", "mode", "id",
- * "mx", "failure", "why", "sync"}), then closes the cache (at once after the
- * last round, or after MS with --close-after: lookups still waiting answer
+ * "mx", "failure", "why", "sync"}), then closes the cache (after the last
+ * round, once its file work and fetches are done, or after MS with
+ * --close-after: lookups still waiting answer
  * "canceled") and prints {"callbacks", "closed", "loop_close"}.  "sync" is
  * true for a callback that ran inside the call that started it (a bug).
+ * --reload-after MS replaces the resolver after MS by one on SERVER2 and
+ * closes the old one (its queries end CANCELED), as a reload of [dns] does.
+ * The cache's clock is the real one plus --offset MS, plus --advance MS
+ * more for each round after the first; a round starts only when no fetch
+ * is in flight either (relay_sts_fetches_pending: background refreshes).
  * Exit 0; 1 if something cannot start; 3 if the loop still runs after 60 s.
  */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "dns.h"
 #include "log.h"
@@ -37,6 +46,20 @@ static struct relay_http *http;
 static struct dns_resolver *resolver;
 static uv_timer_t close_timer, settle_timer;
 static bool closing;
+static uv_timer_t reload_timer;
+static const char *reload_server;
+static long long clock_offset, clock_advance;
+
+/* drive_now - the cache's clock: real time, moved by --offset and --advance */
+
+static uint64_t drive_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)((long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + clock_offset
+                      + clock_advance * (round_no - 1));
+}
 
 static void start_round(void);
 static void on_settle(uv_timer_t *t);
@@ -61,6 +84,7 @@ static void close_all(void)
     uv_timer_stop(&close_timer);
     uv_close((uv_handle_t *)&close_timer, NULL);
     uv_close((uv_handle_t *)&settle_timer, NULL);
+    uv_close((uv_handle_t *)&reload_timer, NULL);
     relay_sts_close(sts, on_closed, NULL);
 }
 
@@ -68,9 +92,13 @@ static void close_all(void)
 
 static void on_settle(uv_timer_t *t)
 {
-    if (relay_sts_io_pending(sts) > 0)
+    if (relay_sts_io_pending(sts) > 0 || relay_sts_fetches_pending(sts) > 0)
         return;
     uv_timer_stop(t);
+    if (round_no >= rounds) {
+        close_all();
+        return;
+    }
     round_no++;
     start_round();
 }
@@ -99,13 +127,9 @@ static void on_result(void *arg, const struct relay_sts_result *res)
     putchar('\n');
     fflush(stdout);
     json_decref(o);
-    if (pending == 0 && !closing) {
-        if (round_no < rounds) {
-            uv_timer_start(&settle_timer, on_settle, 0, 5);
-        } else if (!uv_is_active((uv_handle_t *)&close_timer)) {
-            close_all();
-        }
-    }
+    if (pending == 0 && !closing
+        && (round_no < rounds || !uv_is_active((uv_handle_t *)&close_timer)))
+        uv_timer_start(&settle_timer, on_settle, 0, 5);
 }
 
 /* start_round - every lookup at once */
@@ -118,6 +142,22 @@ static void start_round(void)
         relay_sts_lookup(sts, domains[i], ca_file, on_result, domains[i]);
         in_start = false;
     }
+}
+
+/* on_reload_timer - a new resolver, the old one closed (qmgr_dns_reload's way) */
+
+static void on_reload_timer(uv_timer_t *t)
+{
+    const char *err = NULL;
+    struct dns_resolver *r = dns_resolver_new(t->loop, reload_server, 1000, &err);
+
+    if (r == NULL) {
+        fprintf(stderr, "relay_sts_drive: %s\n", err);
+        exit(1);
+    }
+    dns_resolver_close(resolver, NULL, NULL);
+    resolver = r;
+    fprintf(stderr, "relay_sts_drive: resolver replaced\n");
 }
 
 static void on_close_timer(uv_timer_t *t)
@@ -136,7 +176,7 @@ int main(int argc, char **argv)
     uv_loop_t loop;
     uv_timer_t watchdog;
     const char *err = NULL;
-    long close_after = -1, max_domains = 0;
+    long close_after = -1, max_domains = 0, reload_after = -1;
     int i = 1, rc;
 
     for (; i + 1 < argc && strncmp(argv[i], "--", 2) == 0; i += 2) {
@@ -146,6 +186,14 @@ int main(int argc, char **argv)
             rounds = atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--max-domains") == 0)
             max_domains = strtol(argv[i + 1], NULL, 10);
+        else if (strcmp(argv[i], "--reload-after") == 0)
+            reload_after = strtol(argv[i + 1], NULL, 10);
+        else if (strcmp(argv[i], "--reload-server") == 0)
+            reload_server = argv[i + 1];
+        else if (strcmp(argv[i], "--offset") == 0)
+            clock_offset = strtoll(argv[i + 1], NULL, 10);
+        else if (strcmp(argv[i], "--advance") == 0)
+            clock_advance = strtoll(argv[i + 1], NULL, 10);
     }
     if (argc - i < 4) {
         fprintf(stderr, "usage: relay_sts_drive [--close-after MS] [--rounds N] "
@@ -159,6 +207,7 @@ int main(int argc, char **argv)
     uv_unref((uv_handle_t *)&watchdog);
     uv_timer_init(&loop, &close_timer);
     uv_timer_init(&loop, &settle_timer);
+    uv_timer_init(&loop, &reload_timer);
     if ((resolver = dns_resolver_new(&loop, argv[i], 1000, &err)) == NULL) {
         fprintf(stderr, "relay_sts_drive: %s\n", err);
         return 1;
@@ -167,13 +216,15 @@ int main(int argc, char **argv)
         return 1;
     ca_file = argv[i + 1];
     sts = relay_sts_new(&loop, &resolver, http, strcmp(argv[i + 2], "-") ? argv[i + 2] : NULL,
-                        NULL);
+                        drive_now);
     if (max_domains > 0)
         relay_sts_limit(sts, (size_t)max_domains);
     domains = argv + i + 3;
     ndomains = argc - i - 3;
     if (close_after >= 0)
         uv_timer_start(&close_timer, on_close_timer, (uint64_t)close_after, 0);
+    if (reload_after >= 0 && reload_server != NULL)
+        uv_timer_start(&reload_timer, on_reload_timer, (uint64_t)reload_after, 0);
     start_round();
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_close((uv_handle_t *)&watchdog, NULL);
