@@ -94,6 +94,10 @@ void    relay__smtpc_job_done(struct relay_smtpc *c);
  * relay_decide() with c's facts; the caller frees the decision. */
 struct relay_decision relay__smtpc_decide(const struct relay_smtpc *c, enum relay_error error,
                                           int code, const char *text);
+/* What a REQUIRETLS job that may not go on c means (error: REQUIRETLS_TLS
+ * or _PEER; host: "name [ip:port]"); the caller frees the decision. */
+struct relay_decision relay__smtpc_decide_requiretls(const struct relay_smtpc *c,
+                                                     enum relay_error error, const char *host);
 /* Carry out a RELAY_H_NEXT_HOST (note, next address) or RELAY_H_FAIL_ALL
  * (the job's recipients get the outcome, the connection ends) decision,
  * and free it. */
@@ -104,6 +108,8 @@ void    relay__smtpc_record(struct relay_smtpc *c, const struct relay_decision *
 void    relay__smtpc_connect_next(struct relay_smtpc *c);
 /* Start the next job (RSET first if needed), or wait idle for one, or QUIT. */
 void    relay__smtpc_take_job(struct relay_smtpc *c);
+/* The same, but a job ready for MAIL is not started: true, it is c->job. */
+bool    relay__smtpc_next_job(struct relay_smtpc *c);
 
 /* relay_smtpc_reply.c: the transaction and the replies. */
 /* MAIL, the RCPTs and DATA of the current job (pipelined if offered). */
