@@ -144,7 +144,6 @@ static void smtpc_maybe_free(struct relay_smtpc *c)
     if (c->next)
         c->next->prev = c->prev;
     c->dest->ops->conn_gone(c->dest);
-    tls_ctx_unref(c->webpki);
     free(c);
 }
 
@@ -377,7 +376,7 @@ void relay__smtpc_connect_next(struct relay_smtpc *c)
     smtpc_plog_start(c);
     c->esmtp = c->pipelining = c->tx_open = false;
     c->starttls_offered = c->tls = c->secured = c->policy_logged = false;
-    c->tls_verified = c->requiretls_offered = false;
+    c->tls_verified = c->requiretls_offered = c->no_resume_keep = false;
     c->peer_size = 0;
     relay__smtpc_enter_state(c, C_CONNECT);
 }

@@ -86,9 +86,9 @@ static struct smtpc_resume *smtpc_resume_find(const char *key, uint64_t now)
     return NULL;
 }
 
-/* smtpc_resume_forget - drop c's address's session (a check failed) */
+/* relay__smtpc_resume_forget - drop c's address's session (a check failed) */
 
-static void smtpc_resume_forget(struct relay_smtpc *c)
+void relay__smtpc_resume_forget(struct relay_smtpc *c)
 {
     struct smtpc_resume *r;
     char key[192];
@@ -162,7 +162,7 @@ static void smtpc_secure_fail(struct relay_smtpc *c, const struct policy_out_ver
     struct relay_decision d;
     char line[700];
 
-    smtpc_resume_forget(c);
+    relay__smtpc_resume_forget(c);
     relay_stats_add(RELAY_STAT_DS_OUT_FAILURES, 1);
     policy_send_secure_logline(line, sizeof(line), c->dest->domain, c->dest->sc->name,
                                v->reason, v->info);
@@ -195,7 +195,7 @@ void relay__smtpc_after_hello(struct relay_smtpc *c)
     struct relay_decision d;
 
     if (c->tls || c->no_tls) {
-        if (c->tls)
+        if (c->tls && !c->no_resume_keep)
             smtpc_resume_keep(c);       /* checks passed, ticket read */
         else
             relay__smtpc_policy_row(c, NULL, "after a failed TLS handshake");
@@ -293,7 +293,7 @@ void relay__smtpc_tls_failed(struct relay_smtpc *c, const char *err)
     struct policy_out_verdict v;
     struct relay_decision d;
 
-    smtpc_resume_forget(c);
+    relay__smtpc_resume_forget(c);
     relay_stats_tls_failed(false, relay_stats_tls_reason(err));
     relay_plog_tls_failed(&c->pl, err);
     f.starttls_offered = true;
