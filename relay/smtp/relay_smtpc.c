@@ -26,7 +26,9 @@
  *  The first two can run inside relay_smtpc_start() when no address can be
  *  tried at all (tls_conn_connect fails at once for every address, or the
  *  stop has begun), inside relay_smtpc_wake() (a message over the peer's
- *  SIZE is done at once; a write that fails moves to the next address) and
+ *  SIZE, or a REQUIRETLS message this connection cannot carry, is done at
+ *  once; a write that fails, or a REQUIRETLS message to a host without the
+ *  extension while another address is left, moves to the next address) and
  *  inside relay_smtpc_shutdown_all().  The smtpc is freed after its last conn and its timer
  *  closed.
  */

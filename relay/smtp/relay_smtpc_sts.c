@@ -32,6 +32,8 @@
  *  (go on) or has moved c to the next host (relay__smtpc_trouble) and
  *  returns true; nothing else here moves c.  Strings passed in are not
  *  kept.  The WebPKI context is the destination's (taken when it is made).
+ *  A failed check (testing mode too) drops the TLS session kept for c's
+ *  address and keeps none of this conn, so no later conn resumes it.
  */
 #include <arpa/inet.h>
 #include <stdarg.h>
