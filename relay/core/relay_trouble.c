@@ -40,9 +40,13 @@
  *  TOO_BIG: FAIL the job "552 5.3.4 ...", CONTINUE with the next job.
  *  REQUIRETLS_TLS / REQUIRETLS_PEER (RFC 8689 4.2.1, a REQUIRETLS message
  *  that this connection cannot carry): FAIL the job "550 5.7.10 ..." (TLS
- *  not verified by the domain-secure list or MTA-STS) or "550 5.7.30 ..."
- *  (no REQUIRETLS in the next hop's EHLO), CONTINUE with the next job; the
- *  message is never sent without the guarantee.
+ *  not verified by the domain-secure list, MTA-STS enforce - testing mode
+ *  does not count - or a verified smart host) or "550 5.7.30 ..." (no
+ *  REQUIRETLS in the next hop's EHLO), CONTINUE with the next job.  But a
+ *  domain whose MTA-STS lookup failed with no policy known: DEFER the job
+ *  "451 4.7.10 ..." (expiry bounces it), CONTINUE; and 5.7.30 with another
+ *  address left: NEXT_HOST (DEFER, noted), so every MX is tried first.
+ *  The message is never sent without the guarantee.
  *  SHUTDOWN: DEFER the job (no answer counts), FAIL_ALL.
  *  Replies: BANNER, HELO, MAIL: 2xx/3xx CONTINUE, 5xx FAIL_ALL (the job
  *  fails with the reply), else NEXT_HOST.  EHLO: the same, but 5xx is
@@ -290,6 +294,39 @@ static void decide_queue(const struct relay_event *ev, struct relay_decision *d)
     }
 }
 
+/* decide_requiretls - a REQUIRETLS message this connection cannot carry
+ * (RFC 8689 4.2.1): bounce, or wait for the policy, or the next MX */
+
+static void decide_requiretls(const struct relay_event *ev, struct relay_decision *d)
+{
+    const char *host = ev->text ? ev->text : "?";
+
+    if (ev->error == RELAY_E_REQUIRETLS_PEER) {
+        /* Another MX (address) may offer it: only the last refusal bounces. */
+        decide_set(d, ev->hosts_left ? RELAY_O_DEFER : RELAY_O_FAIL, RELAY_SCOPE_JOB,
+                   ev->hosts_left ? RELAY_H_NEXT_HOST : RELAY_H_CONTINUE, NULL);
+        d->code = ev->hosts_left ? 0 : 550;
+        d->text = xasprintf("550 5.7.30 REQUIRETLS support required: %s does not offer "
+                            "REQUIRETLS; the message was not sent", host);
+        return;
+    }
+    if (ev->sts_failure != NULL) {      /* the policy may verify it next time */
+        decide_set(d, RELAY_O_DEFER, RELAY_SCOPE_JOB, RELAY_H_CONTINUE, NULL);
+        d->code = 451;
+        d->text = xasprintf("451 4.7.10 REQUIRETLS: the MTA-STS policy of %s could not be "
+                            "obtained (%s), so the connection to %s cannot be verified; the "
+                            "message was not sent and waits for the policy",
+                            ev->domain ? ev->domain : "?", ev->sts_failure, host);
+        return;
+    }
+    decide_set(d, RELAY_O_FAIL, RELAY_SCOPE_JOB, RELAY_H_CONTINUE, NULL);
+    d->code = 550;
+    d->text = xasprintf("550 5.7.10 REQUIRETLS: the connection to %s is not verified TLS "
+                        "(neither the domain-secure list, an MTA-STS policy in enforce mode "
+                        "- testing mode does not count - nor a verified smart host "
+                        "applies); the message was not sent", host);
+}
+
 /* decide_error - no reply at a connection stage: what went wrong instead */
 
 static void decide_error(const struct relay_event *ev, struct relay_decision *d)
@@ -329,14 +366,7 @@ static void decide_error(const struct relay_event *ev, struct relay_decision *d)
         return;
     case RELAY_E_REQUIRETLS_TLS:        /* RFC 8689 4.2.1 (RFC 5248 X.7.10) */
     case RELAY_E_REQUIRETLS_PEER:       /* RFC 8689 4.2.1 and 6 (X.7.30) */
-        decide_set(d, RELAY_O_FAIL, RELAY_SCOPE_JOB, RELAY_H_CONTINUE, NULL);
-        d->code = 550;
-        d->text = ev->error == RELAY_E_REQUIRETLS_TLS
-            ? xasprintf("550 5.7.10 REQUIRETLS: the connection to %s is not verified TLS "
-                        "(neither the domain-secure list nor an MTA-STS policy in enforce "
-                        "mode applies); the message was not sent", ev->text ? ev->text : "?")
-            : xasprintf("550 5.7.30 REQUIRETLS support required: %s does not offer "
-                        "REQUIRETLS; the message was not sent", ev->text ? ev->text : "?");
+        decide_requiretls(ev, d);
         return;
     case RELAY_E_SHUTDOWN:              /* nothing counts without the dot's reply */
         d->conn_failure = true;

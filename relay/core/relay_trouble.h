@@ -115,9 +115,13 @@ enum relay_error {
     RELAY_E_TOO_BIG,                    /* the message exceeds the peer's SIZE */
     RELAY_E_SHUTDOWN,                   /* the stop took this connection's job back */
     /* RFC 8689 4.2.1: a REQUIRETLS message (not a bounce) on a connection
-     * that cannot carry it; ev.text names the host.  FAIL the job, CONTINUE. */
-    RELAY_E_REQUIRETLS_TLS,             /* TLS not verified (list, MTA-STS): 5.7.10 */
-    RELAY_E_REQUIRETLS_PEER,            /* the next hop does not offer REQUIRETLS: 5.7.30 */
+     * that cannot carry it; ev.text names the host.  FAIL the job, CONTINUE,
+     * except as ev.hosts_left and ev.sts_failure say. */
+    RELAY_E_REQUIRETLS_TLS,             /* TLS not verified (list, MTA-STS enforce,
+                                         * verified smart host): 5.7.10; with
+                                         * ev.sts_failure DEFER 4.7.10 instead */
+    RELAY_E_REQUIRETLS_PEER,            /* the next hop does not offer REQUIRETLS: 5.7.30;
+                                         * with ev.hosts_left NEXT_HOST (DEFER, noted) */
 };
 
 struct relay_event {
@@ -132,7 +136,13 @@ struct relay_event {
     const struct dns_result *dns;       /* RELAY_S_DNS: the lookup's result */
     bool    require_tls;                /* RELAY_S_STARTTLS, RELAY_S_TLS: [send] require_tls */
     const char *endpoint;               /* RELAY_S_ALL_HOSTS: last "ip:port" tried, or NULL */
-    const char *domain;                 /* RELAY_S_STS: the policy domain */
+    const char *domain;                 /* RELAY_S_STS, RELAY_E_REQUIRETLS_TLS: the
+                                         * (policy) domain */
+    bool    hosts_left;                 /* RELAY_E_REQUIRETLS_PEER: the destination has
+                                         * another address to try */
+    const char *sts_failure;            /* RELAY_E_REQUIRETLS_TLS: the domain's MTA-STS
+                                         * lookup failed and no policy is known (its RFC
+                                         * 8460 result type), or NULL */
     /* The attempt history (expiry and the retry delay of a deferral). */
     const struct cfg_transport *transport;      /* NULL: no retry_ms (and see EXPIRY) */
     unsigned rounds;                    /* delivery rounds of the message so far */

@@ -61,6 +61,7 @@ void qmgr_dest_free(struct qmgr *q, struct relay_dest *d)
     free(d->dns_why);
     policy_sts_unref(d->sts);
     tls_ctx_unref(d->tls_ctx);
+    tls_ctx_unref(d->webpki);
     policy_config_unref(d->cfg);
     free(d);
 }
@@ -361,6 +362,7 @@ struct relay_dest *qmgr_dest_get(struct qmgr *q, struct config *cfg,
     d->sc = sc;
     d->cfg = policy_config_ref(cfg);
     d->tls_ctx = relay_tls_client_ctx(cfg, sc);
+    d->webpki = relay_tls_webpki_ctx(cfg, sc);  /* now: later ones may be gone */
     d->listed = sc->dns_routing && policy_secure_listed(&cfg->transport.send_secure, domain);
     d->tlsrpt = q->tlsrpt;
     d->tls_required_no = sc->dns_routing && tls_required_no;

@@ -59,6 +59,10 @@ struct relay_dest {
     unsigned conns;                     /* open connections (idle ones too) */
     struct relay_smtpc *idle;           /* connections waiting for a job (smtpc's list) */
     struct tls_ctx *tls_ctx;            /* referenced: our client context, or NULL */
+    struct tls_ctx *webpki;             /* referenced: the connector's WebPKI context
+                                         * (MTA-STS MX hosts), or NULL; taken with tls_ctx
+                                         * when the destination is made, so a reload
+                                         * cannot take it away from waiting jobs */
     bool    listed;                     /* domain in tls_send_domain_secure_list (DNS routing) */
     struct sts_policy *sts;             /* referenced: the domain's MTA-STS policy (mode
                                          * testing or enforce) found by the last lookup,

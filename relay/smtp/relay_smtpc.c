@@ -26,7 +26,9 @@
  *  The first two can run inside relay_smtpc_start() when no address can be
  *  tried at all (tls_conn_connect fails at once for every address, or the
  *  stop has begun), inside relay_smtpc_wake() (a message over the peer's
- *  SIZE is done at once; a write that fails moves to the next address) and
+ *  SIZE, or a REQUIRETLS message this connection cannot carry, is done at
+ *  once; a write that fails, or a REQUIRETLS message to a host without the
+ *  extension while another address is left, moves to the next address) and
  *  inside relay_smtpc_shutdown_all().  The smtpc is freed after its last conn and its timer
  *  closed.
  */
@@ -144,7 +146,6 @@ static void smtpc_maybe_free(struct relay_smtpc *c)
     if (c->next)
         c->next->prev = c->prev;
     c->dest->ops->conn_gone(c->dest);
-    tls_ctx_unref(c->webpki);
     free(c);
 }
 
@@ -262,6 +263,24 @@ struct relay_decision relay__smtpc_decide(const struct relay_smtpc *c, enum rela
     return relay_decide(&ev);
 }
 
+/* relay__smtpc_decide_requiretls - what a REQUIRETLS job that may not go
+ * on c (error) means: host names the address; another address left, and
+ * the destination's failed MTA-STS lookup, count */
+
+struct relay_decision relay__smtpc_decide_requiretls(const struct relay_smtpc *c,
+                                                     enum relay_error error, const char *host)
+{
+    const struct relay_dest *d = c->dest;
+    struct relay_event ev = {
+        .stage = smtpc_stages[c->state], .error = error, .text = host, .domain = d->domain,
+        .hosts_left = c->addr_i + 1 < d->naddrs,
+        /* No policy known because its lookup failed: the next may verify. */
+        .sts_failure = d->sts == NULL && !d->listed ? d->sts_failure : NULL,
+    };
+
+    return relay_decide(&ev);
+}
+
 /* relay__smtpc_record - the job's recipients in d's scope get d's code and text */
 
 void relay__smtpc_record(struct relay_smtpc *c, const struct relay_decision *d)
@@ -359,26 +378,26 @@ void relay__smtpc_connect_next(struct relay_smtpc *c)
     smtpc_plog_start(c);
     c->esmtp = c->pipelining = c->tx_open = false;
     c->starttls_offered = c->tls = c->secured = c->policy_logged = false;
-    c->tls_verified = c->requiretls_offered = false;
+    c->tls_verified = c->requiretls_offered = c->no_resume_keep = false;
     c->peer_size = 0;
     relay__smtpc_enter_state(c, C_CONNECT);
 }
 
-/* relay__smtpc_take_job - next job, or wait idle, or QUIT */
+/* relay__smtpc_next_job - next job, or wait idle, or QUIT; true: a job to start */
 
-void relay__smtpc_take_job(struct relay_smtpc *c)
+bool relay__smtpc_next_job(struct relay_smtpc *c)
 {
     struct relay_dest *d = c->dest;
 
     if (c->dest->client->stopping && c->job == NULL) {  /* the last reply came: goodbye */
         relay__smtpc_quit(c);
         uv_timer_start(&c->timer, smtpc_timeout, RELAY_SMTPC_QUIT_WAIT_MS, 0);
-        return;
+        return false;
     }
     if (c->job == NULL && d->jobs != NULL) {
         if (uv_now(c->loop) - c->ready_ms >= d->cfg->transport.connection_reuse_time) {
             relay__smtpc_quit(c);              /* too old: the job gets a new connection */
-            return;
+            return false;
         }
         c->job = relay_dest_take_job(d);
     }
@@ -388,18 +407,26 @@ void relay__smtpc_take_job(struct relay_smtpc *c)
         if (c->tx_open || t->connection_cache_time == 0
             || uv_now(c->loop) - c->ready_ms >= t->connection_reuse_time) {
             relay__smtpc_quit(c);
-            return;
+            return false;
         }
         relay__smtpc_idle(c);           /* wait for the next job (relay_smtpc_wake) */
-        return;
+        return false;
     }
     if (c->tx_open) {
         relay__smtpc_send(c, "RSET");
         tls_conn_flush(c->conn);
         relay__smtpc_enter_state(c, C_RSET);
-        return;
+        return false;
     }
-    relay__smtpc_start_tx(c);
+    return true;
+}
+
+/* relay__smtpc_take_job - next job (started), or wait idle, or QUIT */
+
+void relay__smtpc_take_job(struct relay_smtpc *c)
+{
+    if (relay__smtpc_next_job(c))
+        relay__smtpc_start_tx(c);
 }
 
 /* smtpc_event - events of our conns (current and closing old ones) */

@@ -61,52 +61,89 @@ static enum relay_error smtpc_requiretls_check(const struct relay_smtpc *c,
     return c->requiretls_offered ? RELAY_E_NONE : RELAY_E_REQUIRETLS_PEER;
 }
 
-/* smtpc_requiretls_fail - the job's recipients bounce; logged, counted */
+/* smtpc_requiretls_refuse - the job may not go here (e): its recipients
+ * bounce (or wait for the domain's MTA-STS policy), or it moves to the
+ * next address; logged, counted.  true: c moved on (the next host) */
 
-static void smtpc_requiretls_fail(struct relay_smtpc *c, enum relay_error e)
+static bool smtpc_requiretls_refuse(struct relay_smtpc *c, enum relay_error e)
 {
     struct relay_job *j = c->job;
+    const struct relay_dest *dst = c->dest;
     struct relay_decision d;
     char host[320], ep[64];
 
     relay__smtpc_endpoint(c, ep, sizeof(ep));
-    snprintf(host, sizeof(host), "%s [%s]", c->dest->names[c->addr_i], ep);
-    d = relay__smtpc_decide(c, e, 0, host);
+    snprintf(host, sizeof(host), "%s [%s]", dst->names[c->addr_i], ep);
+    d = relay__smtpc_decide_requiretls(c, e, host);
     log_info("smtp", c->sid, "requiretls refused id=%s to=%s tls=%s verified=%s offered=%s "
-             "reply=\"%s\"", j->msg->id, host, c->tls ? "yes" : "no",
-             c->tls_verified ? "yes" : "no", c->requiretls_offered ? "yes" : "no", d.text);
-    log_proto_infof(&c->pl, c->dest->domain, "Message %s requires TLS (REQUIRETLS, RFC 8689) "
-                    "and was not sent to %s: %s", j->msg->id, host, d.text);
+             "action=%s reply=\"%s\"", j->msg->id, host, c->tls ? "yes" : "no",
+             c->tls_verified ? "yes" : "no", c->requiretls_offered ? "yes" : "no",
+             d.host == RELAY_H_NEXT_HOST ? "next-host"
+             : d.rcpt == RELAY_O_DEFER ? "defer" : "bounce", d.text);
+    log_proto_infof(&c->pl, dst->domain, "Message %s requires TLS (REQUIRETLS, RFC 8689) "
+                    "and was not sent to %s: %s%s", j->msg->id, host, d.text,
+                    d.host == RELAY_H_NEXT_HOST ? "; trying the next host" : "");
+    if (d.host == RELAY_H_NEXT_HOST) {
+        relay__smtpc_trouble(c, &d);    /* notes the text, frees d */
+        return true;
+    }
     relay__smtpc_record(c, &d);
-    relay_stats_add(RELAY_STAT_REQUIRETLS_BOUNCED, j->nridx);
+    if (d.rcpt == RELAY_O_FAIL)
+        relay_stats_add(RELAY_STAT_REQUIRETLS_BOUNCED, j->nridx);
     relay_decision_free(&d);
+    return false;
 }
 
-/* relay__smtpc_start_tx - MAIL, RCPTs and DATA for the current job */
+/* What smtpc_refuse found. */
+enum smtpc_refusal {
+    SMTPC_GO,                           /* the job may go on this connection */
+    SMTPC_DONE,                         /* refused here: results recorded and reported */
+    SMTPC_MOVED,                        /* it went to the next address with c */
+};
 
-void relay__smtpc_start_tx(struct relay_smtpc *c)
+/* smtpc_refuse - may the current job go on this connection? */
+
+static enum smtpc_refusal smtpc_refuse(struct relay_smtpc *c)
 {
     struct relay_job *j = c->job;
-    struct relay_qmsg *m = j->msg;
+    enum relay_error rtls = smtpc_requiretls_check(c, j->msg);
     struct relay_decision d;
-    enum relay_error rtls = smtpc_requiretls_check(c, m);
-    /* RFC 8689 5: a bounce of a REQUIRETLS message asks for it where it can */
-    const char *rparam = m->requiretls && c->tls && c->requiretls_offered ? " REQUIRETLS" : "";
 
     if (rtls != RELAY_E_NONE) {         /* never sent without the guarantee */
-        smtpc_requiretls_fail(c, rtls);
+        if (smtpc_requiretls_refuse(c, rtls))
+            return SMTPC_MOVED;
         relay__smtpc_job_done(c);
-        relay__smtpc_take_job(c);       /* RELAY_H_CONTINUE: the next job */
-        return;
+        return SMTPC_DONE;
     }
     if (c->peer_size > 0 && j->len > c->peer_size) {
         d = relay__smtpc_decide(c, RELAY_E_TOO_BIG, 0, NULL);
         relay__smtpc_record(c, &d);
         relay_decision_free(&d);
         relay__smtpc_job_done(c);
-        relay__smtpc_take_job(c);       /* RELAY_H_CONTINUE: the next job */
-        return;
+        return SMTPC_DONE;
     }
+    return SMTPC_GO;
+}
+
+/* relay__smtpc_start_tx - MAIL, RCPTs and DATA for the current job; the
+ * jobs refused here (RELAY_H_CONTINUE: the next job) are taken in a loop,
+ * not by recursion, however many wait */
+
+void relay__smtpc_start_tx(struct relay_smtpc *c)
+{
+    struct relay_job *j;
+    struct relay_qmsg *m;
+    struct relay_decision d;
+    const char *rparam;
+    enum smtpc_refusal r;
+
+    while ((r = smtpc_refuse(c)) != SMTPC_GO)
+        if (r == SMTPC_MOVED || !relay__smtpc_next_job(c))
+            return;                     /* moved, or idle, QUIT or RSET first */
+    j = c->job;
+    m = j->msg;
+    /* RFC 8689 5: a bounce of a REQUIRETLS message asks for it where it can */
+    rparam = m->requiretls && c->tls && c->requiretls_offered ? " REQUIRETLS" : "";
     c->rcpt_i = 0;
     c->accepted = 0;
     for (size_t i = 0; i < j->nridx; i++) {    /* results of an earlier host do not count */

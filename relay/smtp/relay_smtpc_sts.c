@@ -31,7 +31,9 @@
  *  current conn is open.  relay__smtpc_sts_check() either returns false
  *  (go on) or has moved c to the next host (relay__smtpc_trouble) and
  *  returns true; nothing else here moves c.  Strings passed in are not
- *  kept.  The WebPKI context is c's reference (released with c).
+ *  kept.  The WebPKI context is the destination's (taken when it is made).
+ *  A failed check (testing mode too) drops the TLS session kept for c's
+ *  address and keeps none of this conn, so no later conn resumes it.
  */
 #include <arpa/inet.h>
 #include <stdarg.h>
@@ -75,22 +77,20 @@ bool relay__smtpc_sts_enforce(const struct relay_smtpc *c)
 
 /* relay__smtpc_tls_ctx - the client context for c's STARTTLS, or NULL (no TLS) */
 
-struct tls_ctx *relay__smtpc_tls_ctx(struct relay_smtpc *c)
+struct tls_ctx *relay__smtpc_tls_ctx(const struct relay_smtpc *c)
 {
     if (relay__smtpc_sts(c) == NULL || c->dest->tls_ctx == NULL)
         return c->dest->tls_ctx;
-    if (c->webpki == NULL)
-        c->webpki = relay_tls_webpki_ctx(c->dest->cfg, c->dest->sc);
     /* No WebPKI context (its anchors did not load): the handshake uses the
      * connector's, and relay__smtpc_sts_chain fails the chain. */
-    return c->webpki != NULL ? c->webpki : c->dest->tls_ctx;
+    return c->dest->webpki != NULL ? c->dest->webpki : c->dest->tls_ctx;
 }
 
 /* relay__smtpc_sts_chain - the MX chain as MTA-STS sees it (WebPKI anchors or none) */
 
 enum policy_chain relay__smtpc_sts_chain(const struct relay_smtpc *c, const struct tls_facts *tf)
 {
-    return c->webpki != NULL ? relay_tls_chain(tf) : POLICY_CHAIN_INVALID;
+    return c->dest->webpki != NULL ? relay_tls_chain(tf) : POLICY_CHAIN_INVALID;
 }
 
 /* sts_policy_words - "enforce, id ID" (+ ", cached policy, refresh failing") into buf */
@@ -161,6 +161,10 @@ bool relay__smtpc_sts_check(struct relay_smtpc *c, struct policy_sts_outbound *f
                     f->enforce ? "trying the next host" : "delivering without the policy");
     c->policy_logged = true;
     relay__smtpc_tlsrpt(c, TLSRPT_STS, v.result, detail);
+    /* A session that failed the checks is never offered again, whoever
+     * resumes it (another domain with the same MX, an enforce policy). */
+    relay__smtpc_resume_forget(c);
+    c->no_resume_keep = true;
     if (!f->enforce)
         return false;                   /* testing: report, go on as opportunistic */
     policy_sts_reply(text, sizeof(text), c->dest->domain, mx, &v);

@@ -86,9 +86,9 @@ static struct smtpc_resume *smtpc_resume_find(const char *key, uint64_t now)
     return NULL;
 }
 
-/* smtpc_resume_forget - drop c's address's session (a check failed) */
+/* relay__smtpc_resume_forget - drop c's address's session (a check failed) */
 
-static void smtpc_resume_forget(struct relay_smtpc *c)
+void relay__smtpc_resume_forget(struct relay_smtpc *c)
 {
     struct smtpc_resume *r;
     char key[192];
@@ -162,7 +162,7 @@ static void smtpc_secure_fail(struct relay_smtpc *c, const struct policy_out_ver
     struct relay_decision d;
     char line[700];
 
-    smtpc_resume_forget(c);
+    relay__smtpc_resume_forget(c);
     relay_stats_add(RELAY_STAT_DS_OUT_FAILURES, 1);
     policy_send_secure_logline(line, sizeof(line), c->dest->domain, c->dest->sc->name,
                                v->reason, v->info);
@@ -195,7 +195,7 @@ void relay__smtpc_after_hello(struct relay_smtpc *c)
     struct relay_decision d;
 
     if (c->tls || c->no_tls) {
-        if (c->tls)
+        if (c->tls && !c->no_resume_keep)
             smtpc_resume_keep(c);       /* checks passed, ticket read */
         else
             relay__smtpc_policy_row(c, NULL, "after a failed TLS handshake");
@@ -293,7 +293,7 @@ void relay__smtpc_tls_failed(struct relay_smtpc *c, const char *err)
     struct policy_out_verdict v;
     struct relay_decision d;
 
-    smtpc_resume_forget(c);
+    relay__smtpc_resume_forget(c);
     relay_stats_tls_failed(false, relay_stats_tls_reason(err));
     relay_plog_tls_failed(&c->pl, err);
     f.starttls_offered = true;
@@ -367,6 +367,24 @@ static void smtpc_tls_log(struct relay_smtpc *c, const struct tls_facts *tf,
     }
 }
 
+/* smtpc_smart_host_verified - is c's TLS with a smart host verified (RFC
+ * 8689 4.2.1, as Postfix's "verify" level): the connector routes by smart
+ * hosts, the chain is valid against its trusted anchors (trusted_ca_file,
+ * revocation as checked for the connector) and the certificate's dNSNames
+ * name the smart host as configured (an IP literal never matches) */
+
+static bool smtpc_smart_host_verified(struct relay_smtpc *c, const struct policy_outbound *f,
+                                      bool host_match)
+{
+    if (c->dest->sc->dns_routing || c->dest->sc->nsmart_hosts == 0)
+        return false;
+    log_info("smtp", c->sid, "smart host certificate host=%s chain=%s name=%s "
+             "requiretls=%s", c->dest->names[c->addr_i], policy_chain_name(f->chain),
+             host_match ? "match" : "mismatch",
+             f->chain == POLICY_CHAIN_VALID && host_match ? "verified" : "not-verified");
+    return f->chain == POLICY_CHAIN_VALID && host_match;
+}
+
 /* relay__smtpc_tls_ready - the handshake finished: check a partner, EHLO again */
 
 void relay__smtpc_tls_ready(struct relay_smtpc *c)
@@ -375,7 +393,7 @@ void relay__smtpc_tls_ready(struct relay_smtpc *c)
     struct policy_outbound f = smtpc_facts(c);
     struct policy_out_verdict v;
     struct tls_cert_info ci;
-    bool have;
+    bool have, host_match;
 
     relay_stats_count(RELAY_LSTAT_TLS_OUT, relay_stats_label_find(c->dest->sc->name));
     have = tf->peer_der != NULL && tls_cert_info_from_der(tf->peer_der, tf->peer_der_len,
@@ -396,19 +414,20 @@ void relay__smtpc_tls_ready(struct relay_smtpc *c)
     }
     if (v.secured)
         relay__smtpc_tlsrpt(c, TLSRPT_NO_POLICY, NULL, NULL);
+    /* RFC 8461 4.2 (and RFC 6125 6.4.4 with a subjectAltName): the
+     * certificate names the host in its dNSNames only, not the CN. */
+    host_match = have && policy_cert_host_match(c->dest->names[c->addr_i],
+                                                (const char *const *)ci.names
+                                                    + (ci.cn_not_san ? 1 : 0),
+                                                ci.nnames - (ci.cn_not_san ? 1 : 0));
+    if (have)
+        tls_cert_info_free(&ci);
     {
-        /* RFC 8461 4.2: the subjectAltName dNSNames only, not the CN. */
-        size_t skip = have && ci.cn_not_san ? 1 : 0;
         struct policy_sts_outbound sf = {
             .starttls_offered = true, .starttls_code = 220, .handshake_ok = true,
-            .chain = relay__smtpc_sts_chain(c, tf),
-            .name_match = have && policy_cert_host_match(c->dest->names[c->addr_i],
-                                                         (const char *const *)ci.names + skip,
-                                                         ci.nnames - skip),
+            .chain = relay__smtpc_sts_chain(c, tf), .name_match = host_match,
         };
 
-        if (have)
-            tls_cert_info_free(&ci);
         if (relay__smtpc_sts_check(c, &sf, POLICY_OUT_CERT))
             return;                     /* enforce: the next host */
     }
@@ -416,8 +435,9 @@ void relay__smtpc_tls_ready(struct relay_smtpc *c)
     c->tls = true;
     c->secured = v.secured;
     /* The list's checks passed, or MTA-STS enforce's did (relay__smtpc_sts_check
-     * set it): REQUIRETLS may go. */
-    c->tls_verified = v.secured || c->tls_verified;
+     * set it), or this is a verified smart host: REQUIRETLS may go. */
+    c->tls_verified = v.secured || c->tls_verified || smtpc_smart_host_verified(c, &f,
+                                                                                host_match);
     c->pipelining = false;              /* RFC 3207 4.2: learn the extensions again */
     c->peer_size = 0;
     c->starttls_offered = c->requiretls_offered = false;

@@ -16,7 +16,8 @@
  *  relay_data_filter() is pure: it consumes input, writes decoded bytes
  *  (at most len + 1 of them; the caller provides the room in *outlen) and
  *  stops after the terminating CRLF.CRLF with *done set.
- *  relay_data_tlsreq_scan() is pure too and takes any split of the text.
+ *  relay_data_tlsreq_scan() is pure too and takes any split of the text;
+ *  relay_data_tlsreq_end() after the last byte judges a field left open.
  *  relay__data_feed() runs on the session's loop; it may pause the session
  *  (state RELAY_S_SPOOL_WAIT) while the spool writes, commits or removes
  *  the file, and resumes it from the spool callbacks.
@@ -213,35 +214,101 @@ static bool tlsreq_field(const struct relay_tlsreq *st)
     return p == end || (p + 1 == end && *p == ' ');
 }
 
+/* tlsreq_judge - the field collected so far is complete: judge it */
+
+static void tlsreq_judge(struct relay_tlsreq *st)
+{
+    st->no = st->no || tlsreq_field(st);
+    st->len = 0;
+}
+
+/* tlsreq_stop - the header section ends here (the empty line, or a line
+ * that is not a field: RFC 5322 2.2, where Postfix's cleanup and Python's
+ * email package start the body); a field line not yet judged is not one */
+
+static void tlsreq_stop(struct relay_tlsreq *st)
+{
+    st->len = 0;
+    st->done = true;
+}
+
+/* tlsreq_keep - one byte of the current field (tab as space, runs of
+ * whitespace as one space) */
+
+static void tlsreq_keep(struct relay_tlsreq *st, char c)
+{
+    if (c == '\t')
+        c = ' ';
+    if (c == ' ' && st->len > 0 && st->len < sizeof(st->buf) && st->buf[st->len - 1] == ' ')
+        return;                         /* a fold or a run of blanks: one space */
+    if (st->len < sizeof(st->buf))
+        st->buf[st->len++] = c;
+}
+
 /* relay_data_tlsreq_scan - look for "TLS-Required: No" in the header
- * section (up to its empty line): each field is collected unfolded (CRs
- * dropped, whitespace runs as one space) and judged when the next starts */
+ * section: each field is collected unfolded (CRs inside a line dropped)
+ * and judged when the next line starts a field, or the section ends.  It
+ * ends at the empty line ("\n" or "\r\n", as relay_data_headers sees it)
+ * or at the first line that is neither a continuation (a leading blank)
+ * nor "name:" (printable ASCII other than ':', blanks allowed before the
+ * colon: RFC 5322 obs-optional); relay_data_tlsreq_end judges a field
+ * that the text ends with. */
 
 void relay_data_tlsreq_scan(struct relay_tlsreq *st, const char *p, size_t n)
 {
     for (size_t i = 0; i < n && !st->done; i++) {
-        char c = p[i] == '\t' ? ' ' : p[i];
+        unsigned char c = (unsigned char)p[i];
 
+        if (!st->mid) {                 /* at the start of a line (after its CRs) */
+            if (c == '\r') {
+                st->crs++;
+                continue;
+            }
+            if (c == '\n' || st->crs > 0) {
+                if (c == '\n' && st->crs <= 1)
+                    tlsreq_judge(st);   /* the empty line: the body follows */
+                tlsreq_stop(st);        /* (or "\r\r\n", "\rx": not a field) */
+                continue;
+            }
+            st->mid = true;
+            if (c == ' ' || c == '\t') {
+                tlsreq_keep(st, (char)c);       /* a continuation of the field */
+                continue;
+            }
+            tlsreq_judge(st);           /* a new field: judge the one before */
+            st->name = true;
+            st->name_blank = false;
+        }
+        if (c == '\n') {               /* the end of this line */
+            if (st->name)
+                tlsreq_stop(st);        /* no colon: not a field */
+            st->mid = false;
+            st->crs = 0;
+            continue;
+        }
         if (c == '\r')
             continue;
-        if (c == '\n') {
-            if (!st->mid) {             /* the empty line: the body follows */
-                st->no = st->no || tlsreq_field(st);
-                st->done = true;
+        if (st->name) {
+            if (c == ':')
+                st->name = false;
+            else if (c == ' ' || c == '\t')
+                st->name_blank = true;
+            else if (c < 33 || c > 126 || st->name_blank) {
+                tlsreq_stop(st);        /* not a field name */
+                continue;
             }
-            st->mid = false;
-            continue;
         }
-        if (!st->mid && c != ' ') {     /* a new field: judge the one before */
-            st->no = st->no || tlsreq_field(st);
-            st->len = 0;
-        }
-        st->mid = true;
-        if (c == ' ' && st->len > 0 && st->len < sizeof(st->buf) && st->buf[st->len - 1] == ' ')
-            continue;                   /* a fold or a run of blanks: one space */
-        if (st->len < sizeof(st->buf))
-            st->buf[st->len++] = c;
+        tlsreq_keep(st, (char)c);
     }
+}
+
+/* relay_data_tlsreq_end - the text has ended: judge a field it ended with */
+
+void relay_data_tlsreq_end(struct relay_tlsreq *st)
+{
+    if (!st->done && !st->name)
+        tlsreq_judge(st);
+    st->done = true;
 }
 
 /* relay_data_date - RFC 5322 date in UTC, "Sun, 22 Nov 2026 10:00:00 +0000" */
@@ -517,6 +584,7 @@ static void relay_data_finish(struct relay_session *s)
         relay_spool_abort(tx->spool, relay_data_discarded, s);
         return;
     }
+    relay_data_tlsreq_end(&tx->tlsreq);       /* a header-only message's last field */
     if (tx->tlsreq.no && !tx->requiretls) {
         relay_spool_set_record(tx->spool, "tls-required no\n");
         log_proto_infof(&s->plog.pl, NULL, "Message %s has the header field TLS-Required: No "

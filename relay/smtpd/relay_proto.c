@@ -311,6 +311,8 @@ static const char *relay_check_mail(struct relay_session *s, char *arg, struct r
             a->body = RELAY_BODY_7BIT;
             continue;
         } else if (strcasecmp(param, "REQUIRETLS") == 0 && s->rc->requiretls_enable) {
+            if (a->requiretls)          /* RFC 5321 4.1.2: each parameter once */
+                return "501 5.5.4 Duplicate REQUIRETLS parameter";
             a->requiretls = true;       /* outside TLS: refused by relay_cmd_mail */
             continue;
         }

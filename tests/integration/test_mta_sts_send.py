@@ -246,6 +246,32 @@ class MtaStsSendTest(PkiMixin, DeliveryTestCase):
         self.assertEqual(len(mails), 1, mails)
         self.assertRegex(mails[0], r"^MAIL FROM:%s( SIZE=\d+)? REQUIRETLS$" % re.escape(SENDER))
 
+    # --- TLS session resumption ---------------------------------------------------
+    def two_deliveries(self, mode, issuer):
+        """Two messages to DOMAIN one after the other, each on a new connection (no
+        connection cache); the relay's 'TLS established' lines to the MX."""
+        self.policy_web(mode=mode)
+        m = self.mx_daemon(issuer=issuer)
+        a = self.relay(m.port, connection_cache_time="0")
+        for _ in range(2):
+            qid = self.submit(a, ["<u@%s>" % DOMAIN])
+            self.wait_delivered(a, qid, "<u@%s>" % DOMAIN, timeout=30)
+        lines = re.findall(a.prefix() + r"info smtp \S+ TLS established to=%s .* resumed=(\w+)"
+                           % re.escape(MX_HOST), a.log())
+        self.assertEqual(len(lines), 2, a.log())
+        return lines
+
+    def test_verified_session_is_resumed(self):
+        # The control for the next test: a session whose checks passed is kept, and the
+        # second connection resumes it.
+        self.assertEqual(self.two_deliveries("enforce", "inter"), ["no", "yes"])
+
+    def test_session_that_failed_the_check_is_not_resumed(self):
+        # testing mode, an MX certificate from a CA MTA-STS does not trust: delivered,
+        # but the session is never kept, so nothing (another domain with the same MX
+        # under enforce, say) can resume it.
+        self.assertEqual(self.two_deliveries("testing", "rogue"), ["no", "no"])
+
     # --- testing ----------------------------------------------------------------
     def test_testing_mode_delivers_and_notes_the_failure(self):
         self.policy_web(mode="testing")

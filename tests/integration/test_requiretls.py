@@ -19,6 +19,7 @@ from pki import PkiMixin
 
 PARTNER = "woodgrovebank.test"
 PARTNER_IP = "127.0.0.45"
+PARTNER_IP1 = "127.0.0.149"              # a first MX of the partner without REQUIRETLS
 PLAIN = "plain.test"                    # MX: an smtp-sink without TLS
 PLAIN_IP = "127.0.0.46"
 RELAY_FQDN = "mail.contoso.test"        # the name the PKI's "relay" certificate has
@@ -28,11 +29,13 @@ SECRET = b"The secret body line that must never travel in plaintext."
 class RequireTlsTest(PkiMixin, DeliveryTestCase):
 
     # --- our relay, a partner, a TLS submission ----------------------------------------
-    def relay(self, partner_port=1, **hub):
+    def relay(self, partner_port=1, partner_dns=None, **hub):
         """domsecd as contoso.test: its Hub connector offers STARTTLS (the PKI's relay
         certificate); woodgrovebank.test only by domain security (Partner connector to
-        partner_port), everything else by MX on port P (opportunistic TLS)."""
-        self.start_dns(mx(PARTNER, "mail." + PARTNER, 10), host("mail." + PARTNER, PARTNER_IP),
+        partner_port; its MX records partner_dns, default one MX), everything else by MX
+        on port P (opportunistic TLS)."""
+        self.start_dns(*(partner_dns or [mx(PARTNER, "mail." + PARTNER, 10),
+                                         host("mail." + PARTNER, PARTNER_IP)]),
                        mx(PLAIN, "mx." + PLAIN, 10), host("mx." + PLAIN, PLAIN_IP))
         tr = dict(DELIVERY_TRANSPORT)
         tr.update(self.tls_transport(self.store("relay"), tls_send_domain_secure_list=PARTNER))
@@ -48,15 +51,34 @@ class RequireTlsTest(PkiMixin, DeliveryTestCase):
         d.start()
         return d
 
-    def partner(self, **conn_extra):
+    def partner(self, ip=PARTNER_IP, port=None, **conn_extra):
         """A second domsecd as woodgrovebank.test requiring domain security from
-        contoso.test (as test_domain_secure_send does)."""
-        conn = {"bindings": PARTNER_IP + ":{port}", "fqdn": "mail." + PARTNER,
-                "auth_mechanism": "tls", "domain_secure_enabled": "yes"}
+        contoso.test (as test_domain_secure_send does), on ip and a free port (or the
+        given one: another partner's, on another ip)."""
+        conn = {"bindings": "%s:%s" % (ip, "{port}" if port is None else port),
+                "fqdn": "mail." + PARTNER, "auth_mechanism": "tls",
+                "domain_secure_enabled": "yes"}
         conn.update(conn_extra)
         d = Daemon(self, accepted_domains=PARTNER, connectors=[("Inet", conn)],
                    transport=self.tls_transport(self.store("partner-ok"),
                                                 tls_receive_domain_secure_list="contoso.test"))
+        if port is not None:
+            d.ports["port"] = port      # wait_ready: the other partner listens there too
+        d.start()
+        return d
+
+    def smart_relay(self, smart_host, port):
+        """domsecd as an edge relay: the Hub connector (TLS submission) and one send
+        connector routing woodgrovebank.test to smart_host:port (opportunistic TLS,
+        the PKI root as trusted_ca_file); both smart host names are the partner's ip."""
+        self.start_dns(host("mail." + PARTNER, PARTNER_IP), host("hub." + PARTNER, PARTNER_IP))
+        tr = dict(DELIVERY_TRANSPORT)
+        tr.update(self.tls_transport(self.store("relay")))
+        conn = {"permission": "internal", "fqdn": RELAY_FQDN, "auth_mechanism": "tls"}
+        d = Daemon(self, connectors=[("Hub", conn)], transport=tr,
+                   sends=[("Inside", {"address_spaces": PARTNER, "fqdn": RELAY_FQDN,
+                                      "smart_hosts": "%s:%d" % (smart_host, port)})],
+                   dns={"servers": "127.0.0.1:%d" % self.dns.port, "timeout": "1s"})
         d.start()
         return d
 
@@ -177,6 +199,56 @@ class RequireTlsTest(PkiMixin, DeliveryTestCase):
         self.assertNotIn(SECRET, dsn.raw)
         self.assertIsNone(re.search(r"info smtpd \S+ queued id=", b.log()),
                           "the partner received the message")
+
+    def test_next_mx_offers_requiretls(self):
+        """RFC 8689 4.2.1: the first MX (domain-secured, so verified) does not offer
+        REQUIRETLS; the next MX is tried and takes the message, nothing bounces."""
+        b = self.partner()                                          # MX 20: offers it
+        b1 = self.partner(ip=PARTNER_IP1, port=b.port, requiretls_enable="no")     # MX 10
+        a = self.relay(b.port, partner_dns=[
+            mx(PARTNER, "mail1." + PARTNER, 10), host("mail1." + PARTNER, PARTNER_IP1),
+            mx(PARTNER, "mail." + PARTNER, 20), host("mail." + PARTNER, PARTNER_IP)])
+        qid = self.submit_requiretls(a, "<u@%s>" % PARTNER)
+        a.wait_log(a.prefix() + r"info smtp %s requiretls refused id=%s to=mail1\.%s "
+                   r"\[%s:%d\] tls=yes verified=yes offered=no action=next-host "
+                   r'reply="550 5\.7\.30 ' % (RX_ID, qid, re.escape(PARTNER),
+                                              re.escape(PARTNER_IP1), b.port), 30)
+        a.wait_log(a.prefix() + r"info smtp %s delivered id=%s to=<u@%s> relay=\S+\[%s\]:%d "
+                   % (RX_ID, qid, re.escape(PARTNER), re.escape(PARTNER_IP), b.port), 30)
+        m = b.wait_log(b.prefix() + r"info smtpd \S+ queued id=(%s) .* requiretls=yes$" % RX_ID)
+        self.assertEqual(b.read_message(m.group(1)).fields.get("requiretls"), "yes")
+        self.assertIsNone(re.search(r"info queue failed id=%s" % qid, a.log()))
+        self.assertIsNone(re.search(r"info smtpd \S+ queued id=", b1.log()),
+                          "the first MX received the message")
+
+    def test_verified_smart_host_carries_requiretls(self):
+        """A smart host whose certificate chains to trusted_ca_file and names it (the
+        partner's mail.woodgrovebank.test) is verified TLS: the message goes with
+        MAIL FROM ... REQUIRETLS and the smart host keeps the flag."""
+        b = self.partner(domain_secure_enabled="no")
+        a = self.smart_relay("mail." + PARTNER, b.port)
+        qid = self.submit_requiretls(a, "<u@%s>" % PARTNER)
+        a.wait_log(a.prefix() + r"info smtp \S+ smart host certificate host=mail\.%s "
+                   r"chain=\S+ name=match requiretls=verified" % re.escape(PARTNER), 30)
+        a.wait_log(a.prefix() + r"info smtp %s delivered id=%s to=<u@%s> " % (
+            RX_ID, qid, re.escape(PARTNER)), 30)
+        m = b.wait_log(b.prefix() + r"info smtpd \S+ queued id=(%s) .* requiretls=yes$" % RX_ID)
+        self.assertEqual(b.read_message(m.group(1)).fields.get("requiretls"), "yes")
+
+    def test_unverified_smart_host_bounces_5_7_10(self):
+        """The same smart host under a name its certificate does not carry
+        (hub.woodgrovebank.test): not verified, the message bounces 5.7.10 unsent."""
+        b = self.partner(domain_secure_enabled="no")
+        a = self.smart_relay("hub." + PARTNER, b.port)
+        self.sender_sink()
+        qid = self.submit_requiretls(a, "<u@%s>" % PARTNER)
+        reason = self.wait_failed(a, qid, "<u@%s>" % PARTNER)
+        self.assertTrue(reason.startswith("550 5.7.10 REQUIRETLS: the connection to hub.%s "
+                                          % PARTNER), reason)
+        a.wait_log(a.prefix() + r"info smtp \S+ smart host certificate host=hub\.%s "
+                   r"chain=\S+ name=mismatch requiretls=not-verified" % re.escape(PARTNER))
+        self.assertIsNone(re.search(r"info smtpd \S+ queued id=", b.log()),
+                          "the smart host received the message")
 
 
 if __name__ == "__main__":

@@ -78,6 +78,19 @@ static const struct {
     { "only in the body", "Subject: x\r\n\r\nTLS-Required: No\r\n", false },
     { "long field", "TLS-Required: No                                       x\r\n\r\n", false },
     { "no colon", "TLS-Required No\r\n\r\n", false },
+    /* A header-only message: its last field is judged at the end. */
+    { "header-only, field last", "Subject: x\r\nTLS-Required: No\r\n", true },
+    { "header-only, the only field", "TLS-Required: No\r\n", true },
+    { "colon in a value", "Subject: a: b\r\nTLS-Required: No\r\n\r\n", true },
+    /* The header section ends where Postfix and Python's email package see
+     * the body start: the first line that is no field, "\r\r\n" too. */
+    { "non-header line then field", "Subject: x\r\nno header here\r\nTLS-Required: No\r\n\r\n",
+      false },
+    { "line without colon then field", "Subject: x\r\nnoheader\r\nTLS-Required: No\r\n\r\n",
+      false },
+    { "CR CR LF then field", "Subject: x\r\n\r\r\nTLS-Required: No\r\n\r\n", false },
+    { "8-bit name then field", "Subj\xc3\xa9: x\r\nTLS-Required: No\r\n\r\n", false },
+    { "field then non-header line", "TLS-Required: No\r\nno header here\r\n\r\n", true },
 };
 
 static void test_tlsreq_scan(void **state)
@@ -90,6 +103,8 @@ static void test_tlsreq_scan(void **state)
         relay_data_tlsreq_scan(&whole, in, strlen(in));
         for (size_t k = 0; in[k] != '\0'; k++)
             relay_data_tlsreq_scan(&bytes, in + k, 1);
+        relay_data_tlsreq_end(&whole);  /* the message text ends */
+        relay_data_tlsreq_end(&bytes);
         assert_int_equal(whole.no, tlsreq_cases[i].no);
         assert_int_equal(bytes.no, tlsreq_cases[i].no);
     }

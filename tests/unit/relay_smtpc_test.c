@@ -9,7 +9,9 @@
  * callback that reported it; refused connections and an exhausted address
  * list (dest_failed); STARTTLS refused, answered with bytes that are no
  * TLS, not offered, or offered when we have no TLS context, under
- * opportunistic and required TLS.  Connection reuse, the idle cache and
+ * opportunistic and required TLS; REQUIRETLS jobs refused without verified
+ * TLS (bounced one after another, or waiting for a failed MTA-STS lookup).
+ * Connection reuse, the idle cache and
  * shutdown are relay_smtpc_idle_test.c's.
  *
  * Each test runs in a process of its own with its own loop, which must
@@ -81,6 +83,52 @@ static void test_requiretls_not_verified(void **state)
     assert_string_equal(T.events, "job_done conn_gone");
     assert_codes(T.done[0], codes);
     assert_non_null(strstr(T.done[0]->replies[0], "550 5.7.10 REQUIRETLS: the connection to "));
+    assert_int_equal(peer_line_index(&T.peer, "MAIL"), -1);
+    finish();
+}
+
+/* Several REQUIRETLS jobs refused on one connection: each bounced in turn
+ * (a loop, not a call per job on the stack), then QUIT; no MAIL. */
+static void test_requiretls_many_refused(void **state)
+{
+    static const struct peer_step steps[] = { OK220, EHLO_OK, QUIT_OK };
+    static const int codes[] = { 550 };
+    static const int ports[] = { 0 };
+
+    (void)state;
+    world(NULL, NULL, steps, NELEM(steps), 1, ports, 1);
+    T.msg.requiretls = true;
+    for (size_t i = 0; i < 3; i++)
+        relay_dest_put_job(&T.d, new_job());
+    run();
+    assert_string_equal(T.events, "job_done job_done job_done conn_gone");
+    for (size_t i = 0; i < 3; i++)
+        assert_codes(T.done[i], codes);
+    assert_int_equal(peer_line_index(&T.peer, "MAIL"), -1);
+    finish();
+}
+
+/* The domain's MTA-STS lookup failed and no policy is cached: the next
+ * lookup may find enforce, so the job waits (451 4.7.10), not bounced. */
+static void test_requiretls_sts_lookup_failed(void **state)
+{
+    static const struct peer_step steps[] = { OK220, EHLO_OK, QUIT_OK };
+    static const int codes[] = { 451 };
+    static const int ports[] = { 0 };
+
+    (void)state;
+    world(NULL, NULL, steps, NELEM(steps), 1, ports, 1);
+    T.msg.requiretls = true;
+    T.d.sts_failure = "sts-policy-fetch-error";
+    relay_dest_put_job(&T.d, new_job());
+    run();
+    assert_string_equal(T.events, "job_done conn_gone");
+    assert_codes(T.done[0], codes);
+    assert_non_null(strstr(T.done[0]->replies[0],
+                           "451 4.7.10 REQUIRETLS: the MTA-STS policy of example.test could "
+                           "not be obtained (sts-policy-fetch-error), so the connection to "
+                           "mx1.example.test [127.0.0.1:"));
+    assert_non_null(strstr(T.done[0]->replies[0], "waits for the policy"));
     assert_int_equal(peer_line_index(&T.peer, "MAIL"), -1);
     finish();
 }
@@ -395,6 +443,8 @@ int main(void)
         cmocka_unit_test(test_size_exceeded),
         cmocka_unit_test(test_requiretls_not_verified),
         cmocka_unit_test(test_requiretls_bounce_goes),
+        cmocka_unit_test(test_requiretls_many_refused),
+        cmocka_unit_test(test_requiretls_sts_lookup_failed),
         cmocka_unit_test(test_pipelining_advertised),
         cmocka_unit_test(test_pipelining_not_advertised),
         cmocka_unit_test(test_refused_everywhere),

@@ -298,7 +298,8 @@ static void test_recipient_limit(void **state)
 
 /* test_requiretls_plaintext - RFC 8689: REQUIRETLS is not offered before
  * TLS, and its MAIL parameter there gets 530 5.7.10 (no transaction, not a
- * protocol error); with requiretls_enable = no it is an unknown parameter */
+ * protocol error), twice 501; after HELO, or with requiretls_enable = no, it
+ * is an unknown parameter */
 
 static void test_requiretls_plaintext(void **state)
 {
@@ -310,8 +311,20 @@ static void test_requiretls_plaintext(void **state)
                         "530 5.7.10 REQUIRETLS needs a TLS session; send STARTTLS first\r\n");
     assert_null(sm_session(h)->tx);
     assert_int_equal(sm_session(h)->errors, 0);
+    /* Syntax first: the parameter twice is refused as such. */
+    assert_string_equal(sm_cmd(h, "MAIL FROM:<s@a.test> REQUIRETLS REQUIRETLS"),
+                        "501 5.5.4 Duplicate REQUIRETLS parameter\r\n");
+    assert_null(sm_session(h)->tx);
     sm_expect(h, "MAIL FROM:<s@a.test>", 250);
     assert_false(sm_session(h)->tx->requiretls);
+    sm_close(h);
+
+    /* After HELO no extension was offered: REQUIRETLS is unknown. */
+    h = sm_open(NULL);
+    assert_int_equal(sm_code(h), 220);
+    sm_expect(h, "HELO client.test", 250);
+    assert_string_equal(sm_cmd(h, "MAIL FROM:<s@a.test> REQUIRETLS"),
+                        "501 5.5.4 Unrecognized parameter\r\n");
     sm_close(h);
 
     h = sm_open("requiretls_enable = no");

@@ -164,8 +164,23 @@ static const struct decide_row decide_rows[] = {
     { "REQUIRETLS, TLS not verified", { .stage = RELAY_S_MAIL, .error = RELAY_E_REQUIRETLS_TLS,
         .text = "mx.x.test [127.0.0.1:25]" }, O_BNC, S_JOB, H_CONT,
       "550 5.7.10 REQUIRETLS: the connection to mx.x.test [127.0.0.1:25] is not verified TLS "
-      "(neither the domain-secure list nor an MTA-STS policy in enforce mode applies); the "
-      "message was not sent", "5.7.10", 550, false },
+      "(neither the domain-secure list, an MTA-STS policy in enforce mode - testing mode does "
+      "not count - nor a verified smart host applies); the message was not sent", "5.7.10",
+      550, false },
+    /* No policy known because its lookup failed: wait for it (expiry bounces). */
+    { "REQUIRETLS, MTA-STS lookup failed",
+      { .stage = RELAY_S_MAIL, .error = RELAY_E_REQUIRETLS_TLS, .domain = "x.test",
+        .sts_failure = "sts-policy-fetch-error", .text = "mx.x.test [127.0.0.1:25]" }, O_DEF,
+      S_JOB, H_CONT,
+      "451 4.7.10 REQUIRETLS: the MTA-STS policy of x.test could not be obtained "
+      "(sts-policy-fetch-error), so the connection to mx.x.test [127.0.0.1:25] cannot be "
+      "verified; the message was not sent and waits for the policy", "4.7.10", 451, false },
+    /* RFC 8689 4.2.1: another MX may offer REQUIRETLS: try it first. */
+    { "REQUIRETLS not offered, another address left",
+      { .stage = RELAY_S_MAIL, .error = RELAY_E_REQUIRETLS_PEER, .hosts_left = true,
+        .text = "mx.x.test [127.0.0.1:25]" }, O_DEF, S_JOB, H_NEXT,
+      "550 5.7.30 REQUIRETLS support required: mx.x.test [127.0.0.1:25] does not offer "
+      "REQUIRETLS; the message was not sent", "5.7.30", 0, false },
     { "REQUIRETLS not offered", { .stage = RELAY_S_MAIL, .error = RELAY_E_REQUIRETLS_PEER,
         .text = "mx.x.test [127.0.0.1:25]" }, O_BNC, S_JOB, H_CONT,
       "550 5.7.30 REQUIRETLS support required: mx.x.test [127.0.0.1:25] does not offer "

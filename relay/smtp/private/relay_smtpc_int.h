@@ -49,9 +49,8 @@ struct relay_smtpc {
                                          * secured, or MTA-STS enforce passed (REQUIRETLS) */
     bool    requiretls_offered;         /* REQUIRETLS in the EHLO reply (inside TLS) */
     bool    policy_logged;              /* this conn's TLS-policy verdict row is written */
-    struct tls_ctx *webpki;             /* referenced: the connector's WebPKI context for
-                                         * MTA-STS sessions (taken when first needed), or
-                                         * NULL; released when c is freed */
+    bool    no_resume_keep;             /* an MTA-STS check failed (testing too): this
+                                         * conn's TLS session is not kept for resumption */
     uint64_t peer_size;                 /* 0: no SIZE */
     size_t  rcpt_i;                     /* next RCPT reply expected */
     size_t  accepted;                   /* RCPTs accepted in this transaction */
@@ -94,6 +93,10 @@ void    relay__smtpc_job_done(struct relay_smtpc *c);
  * relay_decide() with c's facts; the caller frees the decision. */
 struct relay_decision relay__smtpc_decide(const struct relay_smtpc *c, enum relay_error error,
                                           int code, const char *text);
+/* What a REQUIRETLS job that may not go on c means (error: REQUIRETLS_TLS
+ * or _PEER; host: "name [ip:port]"); the caller frees the decision. */
+struct relay_decision relay__smtpc_decide_requiretls(const struct relay_smtpc *c,
+                                                     enum relay_error error, const char *host);
 /* Carry out a RELAY_H_NEXT_HOST (note, next address) or RELAY_H_FAIL_ALL
  * (the job's recipients get the outcome, the connection ends) decision,
  * and free it. */
@@ -104,6 +107,8 @@ void    relay__smtpc_record(struct relay_smtpc *c, const struct relay_decision *
 void    relay__smtpc_connect_next(struct relay_smtpc *c);
 /* Start the next job (RSET first if needed), or wait idle for one, or QUIT. */
 void    relay__smtpc_take_job(struct relay_smtpc *c);
+/* The same, but a job ready for MAIL is not started: true, it is c->job. */
+bool    relay__smtpc_next_job(struct relay_smtpc *c);
 
 /* relay_smtpc_reply.c: the transaction and the replies. */
 /* MAIL, the RCPTs and DATA of the current job (pipelined if offered). */
@@ -128,6 +133,8 @@ void    relay__smtpc_starttls_reply(struct relay_smtpc *c, int code, const char 
 void    relay__smtpc_tls_failed(struct relay_smtpc *c, const char *err);
 /* TLS_READY: check the partner, log, EHLO again. */
 void    relay__smtpc_tls_ready(struct relay_smtpc *c);
+/* Drop the kept TLS session of c's address (and context): a check failed. */
+void    relay__smtpc_resume_forget(struct relay_smtpc *c);
 /* Free the kept TLS sessions (at stop). */
 void    relay__smtpc_resume_clear(void);
 
@@ -139,7 +146,7 @@ const struct sts_policy *relay__smtpc_sts(const struct relay_smtpc *c);
 bool    relay__smtpc_sts_enforce(const struct relay_smtpc *c);
 /* The client context for c's STARTTLS (the WebPKI one under MTA-STS), or
  * NULL: no TLS.  Not referenced for the caller. */
-struct tls_ctx *relay__smtpc_tls_ctx(struct relay_smtpc *c);
+struct tls_ctx *relay__smtpc_tls_ctx(const struct relay_smtpc *c);
 /* The MX chain verdict under MTA-STS (INVALID without WebPKI anchors). */
 enum policy_chain relay__smtpc_sts_chain(const struct relay_smtpc *c, const struct tls_facts *tf);
 /* Judge c under its policy at step (f's enforce is filled in here): log,

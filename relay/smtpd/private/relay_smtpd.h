@@ -59,7 +59,10 @@ enum relay_body { RELAY_BODY_NONE, RELAY_BODY_7BIT, RELAY_BODY_8BITMIME };
 /* The "TLS-Required: No" scan of the header section (relay_data.c, RFC 8689 3). */
 struct relay_tlsreq {
     bool    done;                       /* past the header section */
-    bool    mid;                        /* inside a line (not at its start) */
+    bool    mid;                        /* inside a line (past its leading CRs) */
+    bool    name;                       /* in the line's field name (before the colon) */
+    bool    name_blank;                 /* a blank after the name: only the colon may follow */
+    unsigned crs;                       /* CRs that start the current line */
     bool    no;                         /* a "TLS-Required: No" field was seen */
     size_t  len;                        /* bytes in buf; sizeof(buf): too long to match */
     char    buf[32];                    /* the current field, unfolded, CR dropped,
@@ -243,6 +246,8 @@ size_t  relay_data_filter(enum relay_dot_state *st, bool *bare, const char *in, 
                           char *out, size_t *outlen, bool *done);
 /* The pure TLS-Required scan of decoded message text (any split), for tests too. */
 void    relay_data_tlsreq_scan(struct relay_tlsreq *st, const char *p, size_t n);
+/* The text has ended: judge the field it ended with (a header-only message). */
+void    relay_data_tlsreq_end(struct relay_tlsreq *st);
 
 /* The worker thread's side (relay_worker.h is the worker's data). */
 /* relay_listen.c */
