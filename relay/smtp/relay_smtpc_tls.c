@@ -169,8 +169,15 @@ static void smtpc_secure_fail(struct relay_smtpc *c, const struct policy_out_ver
     log_warnx("smtp", c->sid, "%s rule=\"%s\"%s%s%s", line, v->rule,
               detail[0] ? " detail=\"" : "", detail, detail[0] ? "\"" : "");
     log_proto_info(&c->pl, NULL, line);
-    if (v->result != NULL)              /* a TLS session was judged (TLS-RPT) */
-        relay__smtpc_tlsrpt(c, TLSRPT_NO_POLICY, v->result, line);
+    if (v->result != NULL) {            /* a TLS session was judged (TLS-RPT) */
+        char why[400];
+
+        /* The partner reads this: the check and what failed, not our
+         * connector's name (the Exchange line above names it). */
+        snprintf(why, sizeof(why), "%s%s%s", v->reason ? v->reason : v->rule,
+                 v->info && v->info[0] ? ": " : "", v->info ? v->info : "");
+        relay__smtpc_tlsrpt(c, TLSRPT_NO_POLICY, v->result, why);
+    }
     d = relay__smtpc_decide(c, RELAY_E_SECURE, 0, v->inner);   /* never plaintext: next host */
     relay__smtpc_trouble(c, &d);
 }
