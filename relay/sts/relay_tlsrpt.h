@@ -143,6 +143,10 @@ void    relay_tlsrpt_day_add(json_t *day, const struct relay_tlsrpt_policy *p,
                              const struct tlsrpt_result *r);
 /* Add every count of src to dst. */
 void    relay_tlsrpt_day_merge(json_t *dst, const json_t *src);
+/* day as its file holds it: JSON text (xmalloc'ed). */
+char   *relay_tlsrpt_day_text(const json_t *day);
+/* day's policies[] elements per policy domain (new object: domain -> array). */
+json_t *relay_tlsrpt_day_by_domain(const json_t *day);
 /* The day's policy domains, sorted, each once: a new JSON array of strings. */
 json_t *relay_tlsrpt_day_domains(const json_t *day);
 /* report-id of (day, domain): "YYYYMMDD.DOMAIN@SUBMITTER", stable (xasprintf'ed). */
@@ -150,6 +154,12 @@ char   *relay_tlsrpt_report_id(const char *day, const char *domain, const char *
 /* The RFC 8460 report of day for domain (new reference); NULL when day
  * holds nothing for domain. */
 json_t *relay_tlsrpt_report(const json_t *day, const char *domain, const struct relay_tlsrpt_who *who);
+/* The same from day name dname and domain's elements (relay_tlsrpt_day_by_domain). */
+json_t *relay_tlsrpt_report_of(const char *dname, const char *domain, const json_t *entries,
+                               const struct relay_tlsrpt_who *who);
+/* s as printable, valid UTF-8 of at most max bytes: any other byte is '?'
+ * (xmalloc'ed).  Peer text goes through it before it is kept. */
+char   *relay__tlsrpt_safe(const char *s, size_t max);
 
 /* relay_tlsrpt_mail.c: a report on its way (pure). */
 struct relay_tlsrpt_mail_in {           /* borrowed */

@@ -78,6 +78,10 @@ def seed_day(day):
          "failure-details": []}]}
 
 
+def parts_cte(msg):
+    return [p["Content-Transfer-Encoding"] for p in msg.iter_parts()]
+
+
 def validate(tc, report):
     """Schema check with date-time really checked (Debian lacks rfc3339-validator)."""
     fc = jsonschema.FormatChecker()
@@ -160,7 +164,8 @@ class TlsRptTest(PkiMixin, DeliveryTestCase):
         return email.message_from_bytes(got[-1].message, policy=email.policy.default)
 
     def test_send_by_mail_and_https(self):
-        today = day_name()
+        # A day that is over (the day before yesterday: the daily pass does not take it).
+        today = day_name(-2)
         d = self.relay({today: seed_day(today)})
         d.start()
         out = self.tlsrpt(d, "send", "--day", today)
@@ -180,7 +185,12 @@ class TlsRptTest(PkiMixin, DeliveryTestCase):
         self.assertEqual(msg["From"].addresses[0].addr_spec, SENDER)
         self.assertEqual(msg["To"].addresses[0].addr_spec, RUA_MAIL)
         self.assertTrue(msg["Date"].datetime)
-        self.assertTrue(msg["Message-ID"])
+        self.assertRegex(msg["Message-ID"], r"^<[0-9A-F]{16}\.[^<>@\s]+@[^<>@\s]+>$")
+        self.assertEqual(msg["MIME-Version"], "1.0")
+        # RFC 8460 5.3: delivered despite TLS failures (RFC 8689 4.2.2), and the queue
+        # file says so, so no MTA-STS policy holds it back.
+        self.assertEqual(msg["TLS-Required"], "No")
+        self.assertEqual(parts_cte(msg), ["7bit", "base64"])
         sm = re.fullmatch(r"Report Domain: woodgrove\.test Submitter: (\S+) Report-ID: <(\S+)>",
                           msg["Subject"])
         self.assertIsNotNone(sm, msg["Subject"])
@@ -228,6 +238,19 @@ class TlsRptTest(PkiMixin, DeliveryTestCase):
         for r in both:
             validate(self, r)
         self.tlsrpt(d, "show", "--day", today, "nowhere.test", status=1)
+
+    def test_today_and_future(self):
+        """Today's counts so far can be sent (a test) but are never recorded as sent, so
+        the daily pass still sends the whole day; a day not begun is refused."""
+        today = day_name()
+        d = self.relay({today: seed_day(today)})
+        d.start()
+        out = self.tlsrpt(d, "send", "--day", today, "woodgrove.test")
+        self.assertRegex(out, r"(?m)^woodgrove.test sent: ")
+        self.assertIn("not recorded as sent", out)
+        self.assertFalse(os.path.exists(os.path.join(self.tdir, today + ".sent")))
+        self.tlsrpt(d, "send", "--day", day_name(1), status=2)   # refused: not begun
+        self.assertEqual(self.https.posts()[1:], [])
 
     def test_daily_pass_once(self):
         yday = day_name(-1)
