@@ -26,6 +26,7 @@ import gzip
 import json
 import os
 import re
+import socket
 import subprocess
 import time
 import unittest
@@ -238,6 +239,38 @@ class TlsRptTest(PkiMixin, DeliveryTestCase):
         for r in both:
             validate(self, r)
         self.tlsrpt(d, "show", "--day", today, "nowhere.test", status=1)
+
+    def test_stop_while_send_waits_for_dns(self):
+        """A stop while a send waits for _smtp._tls.D (its DNS server never answers):
+        the lookup is cancelled, the send ends "stopping", domsecd exits 0 (the
+        recorder used to be freed under the pending lookup: ASan catches that)."""
+        hole = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.addCleanup(hole.close)
+        hole.bind(("127.0.0.86", 0))
+        hole.setblocking(False)
+        self.dns.replace(self.dns.records + ["--server=/slow.test/127.0.0.86#%d"
+                                             % hole.getsockname()[1]])
+        day = day_name(-2)
+        seed = seed_day(day)
+        seed["policies"][1]["policy"]["policy-domain"] = "slow.test"
+        d = self.relay({day: seed})
+        d.start()
+        cli = subprocess.Popen([domsec_exe(), "-c", d.config_path, "--socket", d.control_socket,
+                                "tlsrpt", "send", "--day", day, "slow.test"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.addCleanup(lambda: cli.poll() is None and cli.kill())
+
+        def asked():
+            try:
+                return b"slow" in hole.recv(4096)
+            except BlockingIOError:
+                return False
+        wait_until(asked, 20, "the _smtp._tls.slow.test query at the silent server")
+        self.assertEqual(d.stop(), 0, d.log())
+        cli.communicate(timeout=30)
+        self.assertRegex(d.log(), r"report day=%s domain=slow\.test id=\S+ not-sent" % day)
+        self.assertNotRegex(d.log(), r"panic|AddressSanitizer")
+        self.assertFalse(os.path.exists(os.path.join(self.tdir, day + ".sent")))
 
     def test_today_and_future(self):
         """Today's counts so far can be sent (a test) but are never recorded as sent, so
