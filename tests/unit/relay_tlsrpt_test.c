@@ -14,8 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include <jansson.h>
 #include <zlib.h>
+
+#include "policy_config.h"
 
 #include "relay_tlsrpt.h"
 
@@ -457,6 +461,70 @@ static void test_policy_failure(void **state)
     json_decref(day);
 }
 
+/* conf_errors - errors of loading conf (a temporary file), joined by "\n" */
+
+static char *conf_errors(const char *conf)
+{
+    char path[] = "/tmp/tlsrpt_conf_XXXXXX", *out = strdup("");
+    int fd = mkstemp(path);
+    struct cfg_errors errs = { NULL, 0 };
+    struct config *cfg;
+
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, conf, strlen(conf)), (ssize_t)strlen(conf));
+    close(fd);
+    cfg = policy_config_load(path, &errs);
+    for (size_t i = 0; i < errs.n; i++) {
+        char *n = NULL;
+
+        assert_true(asprintf(&n, "%s%s\n", out, strstr(errs.v[i], ":") ? strstr(errs.v[i], ":") : "") > 0);
+        free(out);
+        out = n;
+    }
+    policy_config_errors_free(&errs);
+    if (cfg != NULL)
+        policy_config_unref(cfg);
+    unlink(path);
+    return out;
+}
+
+/* test_config - tlsrpt keys checked at load with FILE:LINE: JSON needs UTF-8, the
+ * sender goes into an envelope, the delay stays below a day */
+
+static void test_config(void **state)
+{
+    char *e;
+
+    (void)state;
+    e = conf_errors("[receive A]\nbindings = 0.0.0.0:25\n[transport]\n"
+                    "tlsrpt_organization_name = M\xfcller GmbH\n"
+                    "tlsrpt_contact_info = ops\xc3\n"
+                    "tlsrpt_sender = a b@x.test\n"
+                    "tlsrpt_send_delay = 1d\n");
+    assert_non_null(strstr(e, ":4: tlsrpt_organization_name: \"M\xfcller GmbH\" is not valid UTF-8\n"));
+    assert_non_null(strstr(e, ":5: tlsrpt_contact_info: \"ops\xc3\" is not valid UTF-8\n"));
+    assert_non_null(strstr(e, ":6: tlsrpt_sender: \"a b@x.test\" is not a mail address\n"));
+    assert_non_null(strstr(e, ":7: tlsrpt_send_delay: \"1d\" is out of bounds"));
+    free(e);
+    static const char *const bad_senders[] = { "<x@y.test>", "x", "@y.test", "x@", "x@y..test",
+                                               "\"x\"@y.test" };
+    for (size_t i = 0; i < NELEM(bad_senders); i++) {
+        char *conf = NULL;
+
+        assert_true(asprintf(&conf, "[receive A]\nbindings = 0.0.0.0:25\n[transport]\n"
+                             "tlsrpt_sender = %s\n", bad_senders[i]) > 0);
+        e = conf_errors(conf);
+        assert_non_null(strstr(e, "is not a mail address"));
+        free(e);
+        free(conf);
+    }
+    e = conf_errors("[receive A]\nbindings = 0.0.0.0:25\n[transport]\n"
+                    "tlsrpt_organization_name = M\xc3\xbcller GmbH\n"
+                    "tlsrpt_sender = tlsrpt-noreply@relay.snd.test\ntlsrpt_send_delay = 23h\n");
+    assert_null(strstr(e, "tlsrpt"));
+    free(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -470,6 +538,7 @@ int main(void)
         cmocka_unit_test(test_bad_bytes),
         cmocka_unit_test(test_detail_cap),
         cmocka_unit_test(test_policy_failure),
+        cmocka_unit_test(test_config),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
