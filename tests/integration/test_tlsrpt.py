@@ -94,6 +94,21 @@ def validate(tc, report):
     tc.assertEqual(errs, [], "report does not validate: %s" % [e.message for e in errs])
 
 
+class SchemaTest(unittest.TestCase):
+    """The schema copy is closed: a misspelled optional key fails validation."""
+
+    def test_misspelled_key_fails(self):
+        day = day_name(-1)
+        rep = {"organization-name": "O", "contact-info": "c@x.test", "report-id": "r",
+               "date-range": {"start-datetime": day + "T00:00:00Z",
+                              "end-datetime": day + "T23:59:59Z"},
+               "policies": seed_day(day)["policies"][:1]}
+        validate(self, rep)
+        rep["policies"][0]["failure-details"][0]["failure-reason"] = "x"
+        v = jsonschema.Draft7Validator(SCHEMA)
+        self.assertEqual([e.validator for e in v.iter_errors(rep)], ["additionalProperties"])
+
+
 class TlsRptTest(PkiMixin, DeliveryTestCase):
 
     @classmethod
@@ -383,6 +398,7 @@ class TlsRptSessionTest(PkiMixin, DeliveryTestCase):
         self.assertEqual(f[0]["receiving-ip"], "127.0.0.83")
         self.assertTrue(f[0]["sending-mta-ip"].startswith("127."), f[0])
         self.assertEqual(f[0]["failed-session-count"], 1)
+        self.assertTrue(f[0].get("failure-reason-code"), f[0])     # why, for the domain owner
         # At the stop the day is written: the file's counts and the session's, merged.
         self.assertEqual(a.stop(), 0)
         with open(os.path.join(self.tdir, today + ".json")) as fh:
