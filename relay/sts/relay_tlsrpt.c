@@ -26,6 +26,7 @@
  *  once, after the last write and send have ended and t is freed.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -120,6 +121,37 @@ int relay__tlsrpt_write(const char *dir, const char *name, const char *text)
         return -errno;
     close(fd);
     return log_write_file(dir, name, text, strlen(text)) < 0 ? -errno : 0;
+}
+
+/* relay__tlsrpt_append - append line + "\n" to dir/name and fsync; 0 or -errno.
+ * Blocking (the pool). */
+
+int relay__tlsrpt_append(const char *dir, const char *name, const char *line)
+{
+    char *path = xasprintf("%s/%s", dir, name), *text = xasprintf("%s\n", line);
+    size_t len = strlen(text), off = 0;
+    int fd = log_path_open("tlsrpt", dir, 0700, LOG_PATH_MKDIRS), err = 0;
+
+    if (fd >= 0)
+        close(fd);
+    fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        err = -errno;
+    while (err == 0 && off < len) {
+        ssize_t n = write(fd, text + off, len - off);
+
+        if (n < 0 && errno != EINTR)
+            err = -errno;
+        else if (n > 0)
+            off += (size_t)n;
+    }
+    if (fd >= 0 && err == 0 && fsync(fd) < 0)
+        err = -errno;
+    if (fd >= 0)
+        close(fd);
+    free(path);
+    free(text);
+    return err;
 }
 
 static void tlsrpt_file_free(struct tlsrpt_file *f)

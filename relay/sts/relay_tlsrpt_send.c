@@ -90,7 +90,9 @@ struct tlsrpt_send {
     size_t  nitems;
     size_t  started, active;            /* items started; started and not over */
     bool    in_next;                    /* tlsrpt_next is running (no recursion) */
-    bool    waiting;                    /* step 0: the day's write is not over */
+    bool    waiting;                    /* step 0: the day's write, or another send of
+                                         * the day, is not over */
+    bool    building;                   /* step 1 or later (not waiting) */
     bool    finished;                   /* every item is over: step 3 started */
     bool    partial;                    /* today's counts so far: not recorded in DAY.sent */
     char   *text;                       /* owned: the callback's text */
@@ -110,7 +112,7 @@ static void tlsrpt_sent_fn(void *arg)
     json_t *sent = NULL;
     bool any = false;
 
-    if (log_read_file(path, 1u << 24, &data, &len, NULL) == 0)
+    if (log_read_file(path, TLSRPT_MAX_FILE, &data, &len, NULL) == 0)
         sent = json_loads((char *)data, 0, NULL);
     if (!json_is_object(sent)) {
         json_decref(sent);
@@ -178,47 +180,98 @@ static void tlsrpt_sent_done(struct relay_tlsrpt *t, void *arg)
         s->cb(s->arg, s->text ? s->text : "");
     tlsrpt_send_free(s);
     t->busy--;                          /* the send's own count; the pool work's follows */
+    if (!t->closing)
+        relay__tlsrpt_send_resume(t);   /* a send of the same day waited for this one */
 }
 
 /* tlsrpt_finish - every domain is done: the text, then step 3 */
 
 static void tlsrpt_finish(struct tlsrpt_send *s)
 {
-    char *text = xstrdup(s->text ? s->text : "");
+    char *text = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&text, &len);
 
+    if (fp == NULL)
+        log_panic("tlsrpt", "out of memory (open_memstream)");
+    fputs(s->text ? s->text : "", fp);
     for (size_t i = 0; i < s->nitems; i++) {
         struct tlsrpt_item *it = &s->items[i];
-        char *line, *to = NULL;
 
-        for (size_t k = 0; k < it->nuris; k++) {       /* in the record's order */
-            const char *w = it->uris[k].what ? it->uris[k].what : it->uris[k].uri;
-            char *n = xasprintf("%s%s%s", to ? to : "", to ? "; " : "", w);
-
-            json_array_append_new(it->outcome, json_string(w));
-            free(to);
-            to = n;
-        }
-        line = it->ok ? xasprintf("%s sent: %s", it->domain, to)
-               : xasprintf("%s not sent: %s", it->domain, it->why ? it->why : to ? to : "?");
+        fprintf(fp, "%s %s: ", it->domain, it->ok ? "sent" : "not sent");
+        if (!it->ok && it->why != NULL)
+            fputs(it->why, fp);
+        for (size_t k = 0; (it->ok || it->why == NULL) && k < it->nuris; k++)  /* the record's order */
+            fprintf(fp, "%s%s", k ? "; " : "", it->uris[k].what ? it->uris[k].what : it->uris[k].uri);
+        fputc('\n', fp);
         log_info("tlsrpt", 0, "report day=%s domain=%s id=%s %s", s->day, it->domain, it->report_id,
                  it->ok ? "sent" : "not-sent");
         if (!it->ok && !it->final && s->daily)
             s->t->pass_retry = true;
-        free(to);
-        to = xasprintf("%s%s\n", text, line);
-        free(text);
-        free(line);
-        text = to;
     }
-    if (s->partial && s->nitems > 0) {
-        char *to = xasprintf("%s(day %s is not over: its counts so far; not recorded as sent)\n", text,
-                       s->day);
-        free(text);
-        text = to;
-    }
+    if (s->partial && s->nitems > 0)
+        fprintf(fp, "(day %s is not over: its counts so far; not recorded as sent)\n", s->day);
+    if (fclose(fp) != 0)
+        log_panic("tlsrpt", "out of memory (open_memstream)");
     free(s->text);
     s->text = text;
     relay__tlsrpt_pool(s->t, tlsrpt_sent_fn, tlsrpt_sent_done, s);
+}
+
+/* ---- step 2 for one domain: recorded as sent at once ---------------------- */
+
+struct tlsrpt_rec {                     /* one line for DAY.sent.log; owns its copies */
+    char   *dir, *name, *line;
+    int     err;
+};
+
+/* tlsrpt_rec_fn - append the line, durably (pool) */
+
+static void tlsrpt_rec_fn(void *arg)
+{
+    struct tlsrpt_rec *r = arg;
+
+    r->err = relay__tlsrpt_append(r->dir, r->name, r->line);
+}
+
+static void tlsrpt_rec_done(struct relay_tlsrpt *t, void *arg)
+{
+    struct tlsrpt_rec *r = arg;
+
+    (void)t;
+    if (r->err != 0)
+        log_errx("tlsrpt", 0, "cannot record in %s/%s: %s (a restart may send again)", r->dir,
+                 r->name, strerror(-r->err));
+    free(r->dir);
+    free(r->name);
+    free(r->line);
+    free(r);
+}
+
+/* tlsrpt_item_over - every URI of it is over: its outcome; taken: recorded now, so
+ * a crash later in the pass does not send it again */
+
+static void tlsrpt_item_over(struct tlsrpt_item *it)
+{
+    struct tlsrpt_send *s = it->s;
+    struct tlsrpt_rec *r;
+    json_t *rec;
+
+    for (size_t k = 0; k < it->nuris; k++)
+        json_array_append_new(it->outcome, json_string(it->uris[k].what ? it->uris[k].what
+                                                                         : it->uris[k].uri));
+    if (!it->ok || s->partial)
+        return;
+    rec = json_pack("{s:s, s:I, s:s, s:O}", "domain", it->domain, "at", (json_int_t)time(NULL),
+                    "report-id", it->report_id, "to", it->outcome);
+    r = xcalloc(1, sizeof(*r));
+    r->dir = xstrdup(s->names.dir);
+    r->name = xasprintf("%s.sent.log", s->day);
+    r->line = json_dumps(rec, JSON_COMPACT);
+    json_decref(rec);
+    if (r->line == NULL)
+        log_panic("tlsrpt", "out of memory (json_dumps)");
+    relay__tlsrpt_pool(s->t, tlsrpt_rec_fn, tlsrpt_rec_done, r);
 }
 
 static void tlsrpt_next(struct tlsrpt_send *s);
@@ -235,6 +288,7 @@ static void tlsrpt_uri_end(struct tlsrpt_item *it, struct tlsrpt_uri *u, bool ok
         it->ok = true;
     if (it->pending > 0 && --it->pending > 0)
         return;
+    tlsrpt_item_over(it);
     it->s->active--;
     tlsrpt_next(it->s);
 }
@@ -423,6 +477,33 @@ static void tlsrpt_txt_found(struct dns_query *q, const struct dns_result *res, 
 
 /* ---- step 1: the reports -------------------------------------------------- */
 
+/* tlsrpt_read_sent_log - add DAY.sent.log's records to s->sent (pool); a torn
+ * last line (a crash in the append) is not JSON and is skipped */
+
+static void tlsrpt_read_sent_log(struct tlsrpt_send *s)
+{
+    char *path = xasprintf("%s/%s.sent.log", s->names.dir, s->day);
+    unsigned char *data = NULL;
+    size_t len = 0;
+
+    if (log_read_file(path, TLSRPT_MAX_FILE, &data, &len, NULL) == 0) {
+        for (char *p = (char *)data, *nl; p < (char *)data + len; p = nl + 1) {
+            json_t *rec;
+            const char *dom;
+
+            if ((nl = memchr(p, '\n', (size_t)((char *)data + len - p))) == NULL)
+                break;
+            *nl = '\0';
+            rec = json_loads(p, 0, NULL);
+            if ((dom = json_string_value(json_object_get(rec, "domain"))) != NULL)
+                json_object_set(s->sent, dom, rec);
+            json_decref(rec);
+        }
+    }
+    free(data);
+    free(path);
+}
+
 /* tlsrpt_build_fn - read the day and DAY.sent, build the reports due (pool) */
 
 static void tlsrpt_build_fn(void *arg)
@@ -444,10 +525,15 @@ static void tlsrpt_build_fn(void *arg)
     data = NULL;
     free(path);
     path = xasprintf("%s/%s.sent", s->names.dir, s->day);
-    if (log_read_file(path, 1u << 24, &data, &len, NULL) == 0)
+    if (log_read_file(path, TLSRPT_MAX_FILE, &data, &len, NULL) == 0)
         s->sent = json_loads((char *)data, 0, NULL);
     free(data);
     free(path);
+    if (!json_is_object(s->sent)) {
+        json_decref(s->sent);
+        s->sent = json_object();
+    }
+    tlsrpt_read_sent_log(s);
     if (day == NULL)
         return;
     domains = relay_tlsrpt_day_domains(day);
@@ -547,16 +633,37 @@ static void tlsrpt_built(struct relay_tlsrpt *t, void *arg)
 static void tlsrpt_build(struct tlsrpt_send *s)
 {
     s->waiting = false;
+    s->building = true;
     relay__tlsrpt_pool(s->t, tlsrpt_build_fn, tlsrpt_built, s);
 }
 
-/* relay__tlsrpt_send_resume - a write ended: the sends waiting for their day */
+/* tlsrpt_may_build - s's day is on disk and no other send of it runs: one send
+ * of a day at a time, so two never both send a domain nor write DAY.sent at once */
+
+static bool tlsrpt_may_build(const struct tlsrpt_send *s)
+{
+    if (relay__tlsrpt_day_pending(s->t, s->day))
+        return false;
+    for (const struct tlsrpt_send *o = s->t->sends; o != NULL; o = o->next)
+        if (o != s && o->building && strcmp(o->day, s->day) == 0)
+            return false;
+    return true;
+}
+
+/* relay__tlsrpt_send_resume - a write or a send ended: the sends waiting, oldest first */
 
 void relay__tlsrpt_send_resume(struct relay_tlsrpt *t)
 {
-    for (struct tlsrpt_send *s = t->sends; s != NULL; s = s->next)
-        if (s->waiting && !relay__tlsrpt_day_pending(t, s->day))
-            tlsrpt_build(s);
+    struct tlsrpt_send *oldest;
+
+    do {                                /* the list is newest first */
+        oldest = NULL;
+        for (struct tlsrpt_send *s = t->sends; s != NULL; s = s->next)
+            if (s->waiting && tlsrpt_may_build(s))
+                oldest = s;
+        if (oldest != NULL)
+            tlsrpt_build(oldest);
+    } while (oldest != NULL);
 }
 
 /* relay_tlsrpt_send - send day's reports (domain: only its; again: sent ones too) */
@@ -590,8 +697,9 @@ void relay_tlsrpt_send(struct relay_tlsrpt *t, const char *day, const char *doma
     log_info("tlsrpt", 0, "send day=%s domain=%s again=%s", s->day, domain ? domain : "*",
              again ? "yes" : "no");
     relay__tlsrpt_flush_now(t);
-    if (relay__tlsrpt_day_pending(t, s->day)) {
-        s->waiting = true;              /* its last counts are written first */
+    if (!tlsrpt_may_build(s)) {
+        s->waiting = true;              /* its last counts are written first, or the
+                                         * other send of the day ends first */
         return;
     }
     tlsrpt_build(s);

@@ -79,6 +79,14 @@ def seed_day(day):
          "failure-details": []}]}
 
 
+def read_text(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
 def parts_cte(msg):
     return [p["Content-Transfer-Encoding"] for p in msg.iter_parts()]
 
@@ -255,31 +263,72 @@ class TlsRptTest(PkiMixin, DeliveryTestCase):
             validate(self, r)
         self.tlsrpt(d, "show", "--day", today, "nowhere.test", status=1)
 
-    def test_stop_while_send_waits_for_dns(self):
-        """A stop while a send waits for _smtp._tls.D (its DNS server never answers):
-        the lookup is cancelled, the send ends "stopping", domsecd exits 0 (the
-        recorder used to be freed under the pending lookup: ASan catches that)."""
+    def silent_dns(self, domain):
+        """_smtp._tls lookups under domain go to a socket that never answers; returns a
+        function telling whether a query for it arrived."""
         hole = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.addCleanup(hole.close)
         hole.bind(("127.0.0.86", 0))
         hole.setblocking(False)
-        self.dns.replace(self.dns.records + ["--server=/slow.test/127.0.0.86#%d"
-                                             % hole.getsockname()[1]])
+        self.dns.replace(self.dns.records + ["--server=/%s/127.0.0.86#%d"
+                                             % (domain, hole.getsockname()[1])])
+
+        def asked():
+            try:
+                return domain.split(".")[0].encode() in hole.recv(4096)
+            except BlockingIOError:
+                return False
+        return asked
+
+    def send_cli(self, d, *args):
+        p = subprocess.Popen([domsec_exe(), "-c", d.config_path, "--socket", d.control_socket,
+                              "tlsrpt", "send"] + list(args), stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT)
+        self.addCleanup(lambda: p.poll() is None and p.kill())
+        return p
+
+    def test_recorded_per_domain_one_send_a_day(self):
+        """A domain is recorded as sent (DAY.sent.log) as soon as its report is taken,
+        not at the end of the pass: a crash later does not send it again. A second
+        send of the same day waits for the first, so it never sends a domain twice."""
+        asked = self.silent_dns("slow.test")
         day = day_name(-2)
         seed = seed_day(day)
         seed["policies"][1]["policy"]["policy-domain"] = "slow.test"
         d = self.relay({day: seed})
         d.start()
-        cli = subprocess.Popen([domsec_exe(), "-c", d.config_path, "--socket", d.control_socket,
-                                "tlsrpt", "send", "--day", day, "slow.test"],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        self.addCleanup(lambda: cli.poll() is None and cli.kill())
+        first = self.send_cli(d, "--day", day)
+        wait_until(asked, 20, "the _smtp._tls.slow.test query at the silent server")
+        log = os.path.join(self.tdir, day + ".sent.log")
+        wait_until(lambda: "woodgrove.test" in read_text(log), 20,
+                   "woodgrove.test recorded while slow.test is still looked up")
+        self.assertFalse(os.path.exists(os.path.join(self.tdir, day + ".sent")))
+        second = self.send_cli(d, "--day", day, "woodgrove.test")
+        out1 = first.communicate(timeout=60)[0].decode()
+        out2 = second.communicate(timeout=60)[0].decode()
+        self.assertRegex(out1, r"(?m)^woodgrove.test sent: ")
+        self.assertRegex(out1, r"(?m)^slow.test not sent: ")
+        self.assertIn("nothing to send for woodgrove.test", out2)
+        self.assertEqual(len(self.https.wait_requests(1, "POST")), 1)
+        # A crash: what DAY.sent.log holds is not sent again after the restart.
+        os.unlink(os.path.join(self.tdir, day + ".sent"))
+        d.kill9()
+        d.start()
+        out = self.tlsrpt(d, "send", "--day", day, "woodgrove.test")
+        self.assertIn("nothing to send for woodgrove.test", out)
+        self.assertEqual(len(self.https.posts()), 1)
 
-        def asked():
-            try:
-                return b"slow" in hole.recv(4096)
-            except BlockingIOError:
-                return False
+    def test_stop_while_send_waits_for_dns(self):
+        """A stop while a send waits for _smtp._tls.D (its DNS server never answers):
+        the lookup is cancelled, the send ends "stopping", domsecd exits 0 (the
+        recorder used to be freed under the pending lookup: ASan catches that)."""
+        asked = self.silent_dns("slow.test")
+        day = day_name(-2)
+        seed = seed_day(day)
+        seed["policies"][1]["policy"]["policy-domain"] = "slow.test"
+        d = self.relay({day: seed})
+        d.start()
+        cli = self.send_cli(d, "--day", day, "slow.test")
         wait_until(asked, 20, "the _smtp._tls.slow.test query at the silent server")
         self.assertEqual(d.stop(), 0, d.log())
         cli.communicate(timeout=30)

@@ -60,6 +60,9 @@ void    relay__tlsrpt_flush_now(struct relay_tlsrpt *t);
 /* Atomically write dir/name (tmp, fsync, rename; dir made 0700): 0 or -errno. */
 int     relay__tlsrpt_write(const char *dir, const char *name, const char *text);
 
+/* Append line and a newline to dir/name, fsync'ed: 0 or -errno. */
+int     relay__tlsrpt_append(const char *dir, const char *name, const char *line);
+
 /* relay_tlsrpt_send.c */
 /* The minute tick: yesterday's reports when due (once per day; missed ones
  * after a restart). */
