@@ -280,6 +280,17 @@ class TlsRptTest(PkiMixin, DeliveryTestCase):
                 return False
         return asked
 
+    def slow_relay(self):
+        """A started domsecd whose day (the day before yesterday) has woodgrove.test and
+        slow.test, whose _smtp._tls lookup never gets an answer."""
+        asked = self.silent_dns("slow.test")
+        day = day_name(-2)
+        seed = seed_day(day)
+        seed["policies"][1]["policy"]["policy-domain"] = "slow.test"
+        d = self.relay({day: seed})
+        d.start()
+        return asked, day, d
+
     def send_cli(self, d, *args):
         p = subprocess.Popen([domsec_exe(), "-c", d.config_path, "--socket", d.control_socket,
                               "tlsrpt", "send"] + list(args), stdout=subprocess.PIPE,
@@ -291,12 +302,7 @@ class TlsRptTest(PkiMixin, DeliveryTestCase):
         """A domain is recorded as sent (DAY.sent.log) as soon as its report is taken,
         not at the end of the pass: a crash later does not send it again. A second
         send of the same day waits for the first, so it never sends a domain twice."""
-        asked = self.silent_dns("slow.test")
-        day = day_name(-2)
-        seed = seed_day(day)
-        seed["policies"][1]["policy"]["policy-domain"] = "slow.test"
-        d = self.relay({day: seed})
-        d.start()
+        asked, day, d = self.slow_relay()
         first = self.send_cli(d, "--day", day)
         wait_until(asked, 20, "the _smtp._tls.slow.test query at the silent server")
         log = os.path.join(self.tdir, day + ".sent.log")
@@ -321,13 +327,8 @@ class TlsRptTest(PkiMixin, DeliveryTestCase):
     def test_stop_while_send_waits_for_dns(self):
         """A stop while a send waits for _smtp._tls.D (its DNS server never answers):
         the lookup is cancelled, the send ends "stopping", domsecd exits 0 (the
-        recorder used to be freed under the pending lookup: ASan catches that)."""
-        asked = self.silent_dns("slow.test")
-        day = day_name(-2)
-        seed = seed_day(day)
-        seed["policies"][1]["policy"]["policy-domain"] = "slow.test"
-        d = self.relay({day: seed})
-        d.start()
+        recorder used to be freed under the pending lookup: SIGSEGV or ASan)."""
+        asked, day, d = self.slow_relay()
         cli = self.send_cli(d, "--day", day, "slow.test")
         wait_until(asked, 20, "the _smtp._tls.slow.test query at the silent server")
         self.assertEqual(d.stop(), 0, d.log())
