@@ -17,7 +17,9 @@
  *
  * The daily pass: once per UTC day, at 00:00 + a random part of
  * tlsrpt_send_delay, yesterday's reports are sent (relay_tlsrpt_send.c);
- * a daemon started later that day catches up at its first tick.
+ * a daemon started later that day catches up at its first tick.  Only
+ * yesterday is caught up: a day before that (the daemon was down over two
+ * midnights) is sent only by `domsec tlsrpt send --day DAY`.
  *
  * CONTRACT
  *  Everything on the owner's loop (env->w->loop).  relay_tlsrpt_note

@@ -23,7 +23,10 @@
  * Once a day, after UTC midnight, the previous day's report is sent to the
  * rua of each policy domain's _smtp._tls TXT record (mailto: as a
  * multipart/report through our own queue; https: by POST); sent reports
- * are recorded (DAY.sent) so a restart does not send one twice.
+ * are recorded (DAY.sent.log as each domain's report is taken, DAY.sent
+ * at the end of the pass) so neither a restart nor a crash sends one
+ * twice: delivery is at least once, a crash between a rua taking the
+ * report and the fsync of its record can repeat it (same report-id).
  */
 #ifndef DOMSEC_RELAY_TLSRPT_H
 #define DOMSEC_RELAY_TLSRPT_H
@@ -94,9 +97,12 @@ void    relay_tlsrpt_note(struct relay_tlsrpt *t, const struct tlsrpt_result *r)
  * Send day's reports (day "YYYY-MM-DD"; domain NULL: every policy domain
  * of it) to each domain's rua.  Reports recorded as sent are left out
  * unless again (an administrator's `domsec tlsrpt send --again` sends
- * them once more, with the same report-id).  cb(arg, text) runs once,
- * later: one line per domain, "D sent: URI queued id=..." or
- * "D not sent: why" (text borrowed for the call).
+ * them once more, with the same report-id).  day must have begun (UTC);
+ * today's counts so far are sent but never recorded as sent.  cb(arg,
+ * text) runs once, later: one line per domain, "D sent: URI queued
+ * id=..." or "D not sent: why" (text borrowed for the call); for any cb
+ * but the daily pass's, after at most 150 s: then it says how many
+ * domains are done and the rest goes on (logged).
  */
 typedef void relay_tlsrpt_sent_cb(void *arg, const char *text);
 void    relay_tlsrpt_send(struct relay_tlsrpt *t, const char *day, const char *domain, bool again,

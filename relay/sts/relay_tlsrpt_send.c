@@ -47,6 +47,7 @@
 
 #define TLSRPT_HTTP_TIMEOUT_MS  60000
 #define TLSRPT_RETRY_S          3600    /* a failed domain: the next pass after this */
+#define TLSRPT_ANSWER_MS        150000  /* `domsec tlsrpt send` waits 180 s: answer before */
 
 struct tlsrpt_item;
 
@@ -88,7 +89,7 @@ struct tlsrpt_send {
     json_t *sent;                       /* owned: DAY.sent (object: domain -> record) */
     struct tlsrpt_item *items;          /* owned */
     size_t  nitems;
-    size_t  started, active;            /* items started; started and not over */
+    size_t  started, active, ndone;     /* items started; started and not over; over */
     bool    in_next;                    /* tlsrpt_next is running (no recursion) */
     bool    waiting;                    /* step 0: the day's write, or another send of
                                          * the day, is not over */
@@ -97,6 +98,8 @@ struct tlsrpt_send {
     bool    partial;                    /* today's counts so far: not recorded in DAY.sent */
     char   *text;                       /* owned: the callback's text */
     bool    canceled;
+    uv_timer_t answer;                  /* an administrator's send: answer by this time */
+    bool    has_timer;                  /* answer is initialised (closed before the free) */
 };
 
 /* ---- step 3: record and report ------------------------------------------ */
@@ -163,6 +166,36 @@ static void tlsrpt_send_free(struct tlsrpt_send *s)
     free(s);
 }
 
+/* tlsrpt_send_closed - close_cb of the answer timer: free the send */
+
+static void tlsrpt_send_closed(uv_handle_t *h)
+{
+    struct tlsrpt_send *s = h->data;
+    struct relay_tlsrpt *t = s->t;
+
+    tlsrpt_send_free(s);
+    t->busy--;
+    relay__tlsrpt_maybe_done(t);
+}
+
+/* tlsrpt_answer_due - an administrator's send runs long: answer now with what is
+ * done; the rest goes on and is logged */
+
+static void tlsrpt_answer_due(uv_timer_t *h)
+{
+    struct tlsrpt_send *s = h->data;
+    char *text;
+
+    if (s->cb == NULL)
+        return;
+    text = xasprintf("day %s: still sending after %u s (%zu of %zu domains done); the rest go on,"
+                     " see the log (tlsrpt report day=%s)\n", s->day, TLSRPT_ANSWER_MS / 1000,
+                     s->ndone, s->nitems, s->day);
+    s->cb(s->arg, text);
+    s->cb = NULL;
+    free(text);
+}
+
 /* tlsrpt_sent_done - recorded: tell the caller, unlink, free */
 
 static void tlsrpt_sent_done(struct relay_tlsrpt *t, void *arg)
@@ -178,8 +211,12 @@ static void tlsrpt_sent_done(struct relay_tlsrpt *t, void *arg)
     *pp = s->next;
     if (s->cb != NULL)
         s->cb(s->arg, s->text ? s->text : "");
-    tlsrpt_send_free(s);
-    t->busy--;                          /* the send's own count; the pool work's follows */
+    if (s->has_timer) {
+        uv_close((uv_handle_t *)&s->answer, tlsrpt_send_closed);   /* frees s then */
+    } else {
+        tlsrpt_send_free(s);
+        t->busy--;                      /* the send's own count; the pool work's follows */
+    }
     if (!t->closing)
         relay__tlsrpt_send_resume(t);   /* a send of the same day waited for this one */
 }
@@ -257,6 +294,7 @@ static void tlsrpt_item_over(struct tlsrpt_item *it)
     struct tlsrpt_rec *r;
     json_t *rec;
 
+    s->ndone++;
     for (size_t k = 0; k < it->nuris; k++)
         json_array_append_new(it->outcome, json_string(it->uris[k].what ? it->uris[k].what
                                                                          : it->uris[k].uri));
@@ -666,6 +704,8 @@ void relay__tlsrpt_send_resume(struct relay_tlsrpt *t)
     } while (oldest != NULL);
 }
 
+static void tlsrpt_daily_done(void *arg, const char *text);
+
 /* relay_tlsrpt_send - send day's reports (domain: only its; again: sent ones too) */
 
 void relay_tlsrpt_send(struct relay_tlsrpt *t, const char *day, const char *domain, bool again,
@@ -683,7 +723,13 @@ void relay_tlsrpt_send(struct relay_tlsrpt *t, const char *day, const char *doma
     relay__tlsrpt_names(&s->names);
     s->next = t->sends;
     t->sends = s;
-    t->busy++;                          /* until tlsrpt_sent_done: t outlives every send */
+    t->busy++;                          /* until the send is freed: t outlives every send */
+    if (cb != NULL && cb != tlsrpt_daily_done) {
+        uv_timer_init(&t->env.w->loop, &s->answer);
+        s->answer.data = s;
+        uv_timer_start(&s->answer, tlsrpt_answer_due, TLSRPT_ANSWER_MS, 0);
+        s->has_timer = true;
+    }
     relay_tlsrpt_day_name((int64_t)time(NULL), today);
     if (strcmp(s->day, today) > 0 || t->closing) {
         s->text = t->closing ? xasprintf("day %s: not sent: stopping\n", s->day)

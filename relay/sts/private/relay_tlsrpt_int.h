@@ -64,8 +64,8 @@ int     relay__tlsrpt_write(const char *dir, const char *name, const char *text)
 int     relay__tlsrpt_append(const char *dir, const char *name, const char *line);
 
 /* relay_tlsrpt_send.c */
-/* The minute tick: yesterday's reports when due (once per day; missed ones
- * after a restart). */
+/* The minute tick and the start: yesterday's reports when due (once per
+ * day; after a restart, yesterday's not yet sent; older days only by hand). */
 void    relay__tlsrpt_daily(struct relay_tlsrpt *t, int64_t now);
 /* A write ended: start the sends that waited for their day to be on disk. */
 void    relay__tlsrpt_send_resume(struct relay_tlsrpt *t);
