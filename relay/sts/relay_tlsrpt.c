@@ -39,7 +39,6 @@
 #include "log_util.h"
 #include "policy_config.h"
 #include "policy_sts.h"
-#include "relay_http.h"
 #include "relay_tlsrpt_int.h"
 #include "relay_worker.h"
 
@@ -452,16 +451,6 @@ static void tlsrpt_closed(uv_handle_t *h)
         done(arg);
 }
 
-/* tlsrpt_http_closed - the HTTP client of https reports has gone */
-
-static void tlsrpt_http_closed(void *arg)
-{
-    struct relay_tlsrpt *t = arg;
-
-    t->busy--;
-    relay__tlsrpt_maybe_done(t);
-}
-
 /* relay__tlsrpt_maybe_done - closing and nothing left: close the tick */
 
 void relay__tlsrpt_maybe_done(struct relay_tlsrpt *t)
@@ -469,13 +458,6 @@ void relay__tlsrpt_maybe_done(struct relay_tlsrpt *t)
     if (!t->closing || t->busy > 0 || uv_is_closing((uv_handle_t *)&t->tick))
         return;
     tlsrpt_flush(t);                    /* a write: busy again, back here after it */
-    if (t->busy == 0 && t->http != NULL) {
-        struct relay_http *h = t->http;
-
-        t->http = NULL;
-        t->busy++;
-        relay_http_close(h, tlsrpt_http_closed, t);
-    }
     if (t->busy == 0)
         uv_close((uv_handle_t *)&t->tick, tlsrpt_closed);
 }

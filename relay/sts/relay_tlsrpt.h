@@ -82,7 +82,9 @@ struct config;
 struct relay_tlsrpt_env {
     struct relay_worker *w;
     struct dns_resolver *(*resolver)(void *owner);
-    struct relay_http *(*http)(void *owner);        /* NULL: https rua not sent */
+    struct relay_http *(*http)(void *owner);        /* the loop's client (kept until the
+                                                     * recorder is closed); NULL or a NULL
+                                                     * answer: https rua not sent */
     void  (*queued)(void *owner, const char *id);   /* a report mail is in messages/ */
     void   *owner;
 };

@@ -417,6 +417,7 @@ static void tlsrpt_host_found(struct dns_query *q, const struct dns_result *res,
 {
     struct tlsrpt_uri *u = arg;
     struct relay_tlsrpt *t = u->it->s->t;
+    struct relay_http *http;
     struct relay_http_opts o = {
         .url = u->uri, .post_type = "application/tlsrpt+gzip",
         .post = u->it->gz, .post_len = u->it->gzlen, .timeout_ms = TLSRPT_HTTP_TIMEOUT_MS,
@@ -435,14 +436,14 @@ static void tlsrpt_host_found(struct dns_query *q, const struct dns_result *res,
         tlsrpt_uri_end(u->it, u, false, what);
         return;
     }
-    if (t->http == NULL && (t->http = relay_http_new(&t->env.w->loop)) == NULL) {
+    if ((http = t->env.http ? t->env.http(t->env.owner) : NULL) == NULL) {
         tlsrpt_uri_end(u->it, u, false, "not posted: no HTTP client");
         return;
     }
     o.ca_file = u->it->s->names.ca_file;
     o.addrs = res->hosts[0].addrs;
     o.naddrs = res->hosts[0].naddrs;
-    u->req = relay_http_start(t->http, &o, tlsrpt_posted, u);
+    u->req = relay_http_start(http, &o, tlsrpt_posted, u);
 }
 
 /* tlsrpt_https - look the URI's host up, then POST */

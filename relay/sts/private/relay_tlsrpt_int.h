@@ -37,7 +37,6 @@ struct relay_tlsrpt {
     int64_t pass_at;                    /* unix s: when the next daily pass may run; 0 none */
     bool    pass_retry;                 /* the pass running left a domain to try again */
     struct tlsrpt_send *sends;          /* in flight */
-    struct relay_http *http;            /* owned: made at the first https report, or NULL */
     uint64_t rnd;                       /* the daily pass's random delay */
     bool    closing;
     void  (*done)(void *);
