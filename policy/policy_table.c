@@ -175,6 +175,8 @@ static const struct pt_key pt_table[] = {
     /* below a day: the pass is over before the next midnight's */
     {PT_TRANSPORT, "tlsrpt_send_delay", PT_DURATION, "1h", 0, HOUR(23), TR(tlsrpt_send_delay),
      0, NULL},
+    {PT_TRANSPORT, "tlsrpt_private_addresses", PT_BOOL, "no", 0, 0,
+     TR(tlsrpt_private_addresses), 0, NULL},
 
     /* [receive NAME] - a receive connector. */
     {PT_RECEIVE, "bindings", PT_BINDINGS, NULL, 0, 0, RCN(bindings, nbindings), 0, NULL},

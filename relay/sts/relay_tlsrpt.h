@@ -137,6 +137,7 @@ struct relay_tlsrpt_names {             /* from the configuration; each xstrdup'
     char   *org, *contact, *sender;     /* tlsrpt_organization_name, _contact_info, _sender */
     char   *submitter;                  /* our host name: the first send connector's fqdn */
     char   *ca_file;                    /* https rua: mta_sts_trusted_ca_file (WebPKI) or NULL */
+    bool    private_ok;                 /* tlsrpt_private_addresses */
 };
 void    relay_tlsrpt_names(const struct config *cfg, struct relay_tlsrpt_names *n);
 void    relay_tlsrpt_names_free(struct relay_tlsrpt_names *n);

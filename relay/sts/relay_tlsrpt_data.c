@@ -67,6 +67,7 @@ void relay_tlsrpt_names(const struct config *cfg, struct relay_tlsrpt_names *n)
                  : xasprintf("postmaster@%s", host);
     n->sender = tr->tlsrpt_sender ? xstrdup(tr->tlsrpt_sender) : xasprintf("postmaster@%s", host);
     n->ca_file = tr->mta_sts_trusted_ca_file ? xstrdup(tr->mta_sts_trusted_ca_file) : NULL;
+    n->private_ok = tr->tlsrpt_private_addresses;
 }
 
 void relay_tlsrpt_names_free(struct relay_tlsrpt_names *n)

@@ -29,7 +29,9 @@
  *  close, lookups and transfers are cancelled and their URIs count as
  *  failed; mails being committed finish.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -411,6 +413,31 @@ static void tlsrpt_posted(void *arg, const struct relay_http_result *res)
     tlsrpt_uri_end(u->it, u, ok, what);
 }
 
+/* tlsrpt_private - a is loopback, unspecified, link-local, private (RFC 1918,
+ * RFC 4193), shared (RFC 6598) or an IPv4-mapped one of those */
+
+static bool tlsrpt_private(const struct sockaddr_storage *a)
+{
+    uint32_t v4;
+
+    if (a->ss_family == AF_INET6) {
+        const uint8_t *b = ((const struct sockaddr_in6 *)a)->sin6_addr.s6_addr;
+        static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+        if (memcmp(b, mapped, 12) != 0)
+            return IN6_IS_ADDR_LOOPBACK((const struct in6_addr *)b)
+                   || IN6_IS_ADDR_UNSPECIFIED((const struct in6_addr *)b)
+                   || (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) || (b[0] & 0xfe) == 0xfc;
+        v4 = (uint32_t)b[12] << 24 | (uint32_t)b[13] << 16 | (uint32_t)b[14] << 8 | b[15];
+    } else if (a->ss_family == AF_INET) {
+        v4 = ntohl(((const struct sockaddr_in *)a)->sin_addr.s_addr);
+    } else {
+        return true;
+    }
+    return (v4 >> 24) == 127 || (v4 >> 24) == 0 || (v4 >> 24) == 10 || (v4 >> 16) == 0xa9fe
+           || (v4 >> 20) == 0xac1 || (v4 >> 16) == 0xc0a8 || (v4 >> 22) == (0x64400000u >> 22);
+}
+
 /* tlsrpt_host_found - the https URI's host has addresses (or not): POST */
 
 static void tlsrpt_host_found(struct dns_query *q, const struct dns_result *res, void *arg)
@@ -418,6 +445,7 @@ static void tlsrpt_host_found(struct dns_query *q, const struct dns_result *res,
     struct tlsrpt_uri *u = arg;
     struct relay_tlsrpt *t = u->it->s->t;
     struct relay_http *http;
+    struct sockaddr_storage *addrs;
     struct relay_http_opts o = {
         .url = u->uri, .post_type = "application/tlsrpt+gzip",
         .post = u->it->gz, .post_len = u->it->gzlen, .timeout_ms = TLSRPT_HTTP_TIMEOUT_MS,
@@ -440,10 +468,21 @@ static void tlsrpt_host_found(struct dns_query *q, const struct dns_result *res,
         tlsrpt_uri_end(u->it, u, false, "not posted: no HTTP client");
         return;
     }
+    addrs = xcalloc(res->hosts[0].naddrs, sizeof(*addrs));
     o.ca_file = u->it->s->names.ca_file;
-    o.addrs = res->hosts[0].addrs;
-    o.naddrs = res->hosts[0].naddrs;
+    o.naddrs = 0;
+    for (size_t i = 0; i < res->hosts[0].naddrs; i++)   /* no SSRF from a hostile record */
+        if (u->it->s->names.private_ok || !tlsrpt_private(&res->hosts[0].addrs[i]))
+            addrs[o.naddrs++] = res->hosts[0].addrs[i];
+    if (o.naddrs == 0) {
+        free(addrs);
+        tlsrpt_uri_end(u->it, u, false, "not posted: the host has only loopback, link-local or"
+                                         " private addresses (tlsrpt_private_addresses = no)");
+        return;
+    }
+    o.addrs = addrs;
     u->req = relay_http_start(http, &o, tlsrpt_posted, u);
+    free(addrs);
 }
 
 /* tlsrpt_https - look the URI's host up, then POST */

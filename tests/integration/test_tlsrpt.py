@@ -137,6 +137,7 @@ class TlsRptTest(PkiMixin, DeliveryTestCase):
         """domsecd with tlsrpt_directory holding days {name: day}, not yet started."""
         tr = {"tlsrpt_sender": SENDER, "tlsrpt_organization_name": "Snd Test Org",
               "tlsrpt_contact_info": "tls-admin@snd.test",
+              "tlsrpt_private_addresses": "yes",       # the https rua is on 127.0.0.82
               "mta_sts_trusted_ca_file": self.p("trusted-ca.pem")}
         tr.update(transport or {})
         d = self.start_relay(transport=tr, start=False)
@@ -337,6 +338,19 @@ class TlsRptTest(PkiMixin, DeliveryTestCase):
         self.assertNotRegex(d.log(), r"panic|AddressSanitizer")
         self.assertFalse(os.path.exists(os.path.join(self.tdir, day + ".sent")))
 
+    def test_private_rua_refused(self):
+        """By default an https rua whose host has only loopback or private addresses is
+        not POSTed to (a hostile record cannot aim our POST at the inside); the
+        mailto: rua still gets the report."""
+        day = day_name(-2)
+        d = self.relay({day: seed_day(day)}, transport={"tlsrpt_private_addresses": "no"})
+        d.start()
+        out = self.tlsrpt(d, "send", "--day", day, "woodgrove.test")
+        self.assertIn("%s not posted: the host has only loopback, link-local or private "
+                      "addresses" % RUA_URL, out)
+        self.assertRegex(out, r"(?m)^woodgrove.test sent: mailto:")
+        self.assertEqual(self.https.posts(), [])
+
     def test_today_and_future(self):
         """Today's counts so far can be sent (a test) but are never recorded as sent, so
         the daily pass still sends the whole day; a day not begun is refused."""
@@ -416,7 +430,7 @@ class TlsRptSessionTest(PkiMixin, DeliveryTestCase):
     def test_noted_session_is_reported(self):
         web = self.policy_web(mode="testing")
         m = self.mx_daemon(names=("mx.fabrikam.test",))
-        a = self.relay(m.port)
+        a = self.relay(m.port, tlsrpt_private_addresses="yes")     # the rua is on 127.x
         qid = self.submit(a, ["<u@%s>" % sts_send.DOMAIN])
         self.wait_delivered(a, qid, "<u@%s>" % sts_send.DOMAIN, timeout=30)
         a.wait_log(a.prefix() + r"info tlsrpt noted domain=%s policy=sts "
