@@ -351,6 +351,22 @@ class TlsRptTest(PkiMixin, DeliveryTestCase):
         self.assertRegex(out, r"(?m)^woodgrove.test sent: mailto:")
         self.assertEqual(self.https.posts(), [])
 
+    def test_unreadable_day_kept(self):
+        """A day file that cannot be parsed is renamed out of the way at the start and
+        never written over (today's counts start again)."""
+        today = day_name()
+        d = self.relay({})
+        path = os.path.join(self.tdir, today + ".json")
+        with open(path, "w") as f:
+            f.write('{"day": "%s", "policies": [ truncated' % today)
+        d.start()
+        d.wait_log(d.prefix() + r"error tlsrpt cannot read day=%s dir=\S+: not JSON .*: kept as "
+                   r"\S+\.json\.unreadable\.\d+" % today, 20)
+        self.assertEqual(d.stop(), 0)
+        kept = [n for n in os.listdir(self.tdir) if n.startswith(today + ".json.unreadable.")]
+        self.assertEqual(len(kept), 1, os.listdir(self.tdir))
+        self.assertIn("truncated", read_text(os.path.join(self.tdir, kept[0])))
+
     def test_today_and_future(self):
         """Today's counts so far can be sent (a test) but are never recorded as sent, so
         the daily pass still sends the whole day; a day not begun is refused."""
