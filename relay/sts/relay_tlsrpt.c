@@ -183,6 +183,13 @@ static void tlsrpt_read_fn(void *arg)
         f->why = xstrdup("not a day file");
     else if (f->err != 0 && f->err != -ENOENT)
         f->why = xstrdup(strerror(-f->err));
+    if (f->why == NULL && f->json != NULL) {     /* indexed (and capped) here, not on the loop */
+        json_t *day = relay_tlsrpt_day_new(f->day);
+
+        relay_tlsrpt_day_merge(day, f->json);
+        json_decref(f->json);
+        f->json = day;
+    }
     if (f->why != NULL) {
         json_decref(f->json);
         f->json = NULL;
