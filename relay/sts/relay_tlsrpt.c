@@ -155,6 +155,46 @@ int relay__tlsrpt_append(const char *dir, const char *name, const char *line)
     return err;
 }
 
+/* relay__tlsrpt_sent_read - DAY.sent plus DAY.sent.log's records: domain ->
+ * record (a new object; empty if neither is there).  A torn last line (a
+ * crash in the append) is not JSON and is skipped.  Blocking (the pool). */
+
+json_t *relay__tlsrpt_sent_read(const char *dir, const char *day)
+{
+    char *path = xasprintf("%s/%s.sent", dir, day);
+    unsigned char *data = NULL;
+    size_t len = 0;
+    json_t *sent = NULL;
+
+    if (log_read_file(path, TLSRPT_MAX_FILE, &data, &len, NULL) == 0)
+        sent = json_loads((char *)data, 0, NULL);
+    if (!json_is_object(sent)) {
+        json_decref(sent);
+        sent = json_object();
+    }
+    free(data);
+    free(path);
+    data = NULL;
+    path = xasprintf("%s/%s.sent.log", dir, day);
+    if (log_read_file(path, TLSRPT_MAX_FILE, &data, &len, NULL) == 0) {
+        for (char *p = (char *)data, *nl; p < (char *)data + len; p = nl + 1) {
+            json_t *rec;
+            const char *dom;
+
+            if ((nl = memchr(p, '\n', (size_t)((char *)data + len - p))) == NULL)
+                break;
+            *nl = '\0';
+            rec = json_loads(p, 0, NULL);
+            if ((dom = json_string_value(json_object_get(rec, "domain"))) != NULL)
+                json_object_set(sent, dom, rec);
+            json_decref(rec);
+        }
+    }
+    free(data);
+    free(path);
+    return sent;
+}
+
 static void tlsrpt_file_free(struct tlsrpt_file *f)
 {
     free(f->dir);

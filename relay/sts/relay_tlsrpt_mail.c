@@ -8,6 +8,7 @@
  *  call; results are owned by the caller (free()).  Allocation failure
  *  aborts (x-allocators); zlib failing on memory is log_panic.
  */
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,7 @@
 #include <zlib.h>
 
 #include "log.h"
-#include "relay_tlsrpt.h"
+#include "relay_tlsrpt_int.h"
 
 /* relay_tlsrpt_gzip - p[0..n) as a gzip file (xmalloc'ed, *outlen bytes) */
 
@@ -171,6 +172,31 @@ char **relay_tlsrpt_rua(const char *const *txt, size_t n, const char **why)
         return NULL;
     }
     return uris;
+}
+
+/* relay__tlsrpt_addr_private - a is loopback, unspecified, link-local, private (RFC 1918,
+ * RFC 4193), shared (RFC 6598) or an IPv4-mapped one of those */
+
+bool relay__tlsrpt_addr_private(const struct sockaddr_storage *a)
+{
+    uint32_t v4;
+
+    if (a->ss_family == AF_INET6) {
+        const uint8_t *b = ((const struct sockaddr_in6 *)a)->sin6_addr.s6_addr;
+        static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+        if (memcmp(b, mapped, 12) != 0)
+            return IN6_IS_ADDR_LOOPBACK((const struct in6_addr *)b)
+                   || IN6_IS_ADDR_UNSPECIFIED((const struct in6_addr *)b)
+                   || (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) || (b[0] & 0xfe) == 0xfc;
+        v4 = (uint32_t)b[12] << 24 | (uint32_t)b[13] << 16 | (uint32_t)b[14] << 8 | b[15];
+    } else if (a->ss_family == AF_INET) {
+        v4 = ntohl(((const struct sockaddr_in *)a)->sin_addr.s_addr);
+    } else {
+        return true;
+    }
+    return (v4 >> 24) == 127 || (v4 >> 24) == 0 || (v4 >> 24) == 10 || (v4 >> 16) == 0xa9fe
+           || (v4 >> 20) == 0xac1 || (v4 >> 16) == 0xc0a8 || (v4 >> 22) == (0x64400000u >> 22);
 }
 
 /* relay_tlsrpt_rua_free - free what relay_tlsrpt_rua returned (NULL allowed) */

@@ -29,9 +29,7 @@
  *  close, lookups and transfers are cancelled and their URIs count as
  *  failed; mails being committed finish.
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -413,31 +411,6 @@ static void tlsrpt_posted(void *arg, const struct relay_http_result *res)
     tlsrpt_uri_end(u->it, u, ok, what);
 }
 
-/* tlsrpt_private - a is loopback, unspecified, link-local, private (RFC 1918,
- * RFC 4193), shared (RFC 6598) or an IPv4-mapped one of those */
-
-static bool tlsrpt_private(const struct sockaddr_storage *a)
-{
-    uint32_t v4;
-
-    if (a->ss_family == AF_INET6) {
-        const uint8_t *b = ((const struct sockaddr_in6 *)a)->sin6_addr.s6_addr;
-        static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-
-        if (memcmp(b, mapped, 12) != 0)
-            return IN6_IS_ADDR_LOOPBACK((const struct in6_addr *)b)
-                   || IN6_IS_ADDR_UNSPECIFIED((const struct in6_addr *)b)
-                   || (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) || (b[0] & 0xfe) == 0xfc;
-        v4 = (uint32_t)b[12] << 24 | (uint32_t)b[13] << 16 | (uint32_t)b[14] << 8 | b[15];
-    } else if (a->ss_family == AF_INET) {
-        v4 = ntohl(((const struct sockaddr_in *)a)->sin_addr.s_addr);
-    } else {
-        return true;
-    }
-    return (v4 >> 24) == 127 || (v4 >> 24) == 0 || (v4 >> 24) == 10 || (v4 >> 16) == 0xa9fe
-           || (v4 >> 20) == 0xac1 || (v4 >> 16) == 0xc0a8 || (v4 >> 22) == (0x64400000u >> 22);
-}
-
 /* tlsrpt_host_found - the https URI's host has addresses (or not): POST */
 
 static void tlsrpt_host_found(struct dns_query *q, const struct dns_result *res, void *arg)
@@ -472,7 +445,7 @@ static void tlsrpt_host_found(struct dns_query *q, const struct dns_result *res,
     o.ca_file = u->it->s->names.ca_file;
     o.naddrs = 0;
     for (size_t i = 0; i < res->hosts[0].naddrs; i++)   /* no SSRF from a hostile record */
-        if (u->it->s->names.private_ok || !tlsrpt_private(&res->hosts[0].addrs[i]))
+        if (u->it->s->names.private_ok || !relay__tlsrpt_addr_private(&res->hosts[0].addrs[i]))
             addrs[o.naddrs++] = res->hosts[0].addrs[i];
     if (o.naddrs == 0) {
         free(addrs);
@@ -555,33 +528,6 @@ static void tlsrpt_txt_found(struct dns_query *q, const struct dns_result *res, 
 
 /* ---- step 1: the reports -------------------------------------------------- */
 
-/* tlsrpt_read_sent_log - add DAY.sent.log's records to s->sent (pool); a torn
- * last line (a crash in the append) is not JSON and is skipped */
-
-static void tlsrpt_read_sent_log(struct tlsrpt_send *s)
-{
-    char *path = xasprintf("%s/%s.sent.log", s->names.dir, s->day);
-    unsigned char *data = NULL;
-    size_t len = 0;
-
-    if (log_read_file(path, TLSRPT_MAX_FILE, &data, &len, NULL) == 0) {
-        for (char *p = (char *)data, *nl; p < (char *)data + len; p = nl + 1) {
-            json_t *rec;
-            const char *dom;
-
-            if ((nl = memchr(p, '\n', (size_t)((char *)data + len - p))) == NULL)
-                break;
-            *nl = '\0';
-            rec = json_loads(p, 0, NULL);
-            if ((dom = json_string_value(json_object_get(rec, "domain"))) != NULL)
-                json_object_set(s->sent, dom, rec);
-            json_decref(rec);
-        }
-    }
-    free(data);
-    free(path);
-}
-
 /* tlsrpt_build_fn - read the day and DAY.sent, build the reports due (pool) */
 
 static void tlsrpt_build_fn(void *arg)
@@ -600,18 +546,8 @@ static void tlsrpt_build_fn(void *arg)
     else if ((day = json_loads((char *)data, 0, NULL)) == NULL)
         s->err = -EBADMSG;
     free(data);
-    data = NULL;
     free(path);
-    path = xasprintf("%s/%s.sent", s->names.dir, s->day);
-    if (log_read_file(path, TLSRPT_MAX_FILE, &data, &len, NULL) == 0)
-        s->sent = json_loads((char *)data, 0, NULL);
-    free(data);
-    free(path);
-    if (!json_is_object(s->sent)) {
-        json_decref(s->sent);
-        s->sent = json_object();
-    }
-    tlsrpt_read_sent_log(s);
+    s->sent = relay__tlsrpt_sent_read(s->names.dir, s->day);
     if (day == NULL)
         return;
     domains = relay_tlsrpt_day_domains(day);

@@ -61,6 +61,13 @@ int     relay__tlsrpt_write(const char *dir, const char *name, const char *text)
 
 /* Append line and a newline to dir/name, fsync'ed: 0 or -errno. */
 int     relay__tlsrpt_append(const char *dir, const char *name, const char *line);
+/* DAY.sent and DAY.sent.log of dir: a new object, domain -> record. */
+json_t *relay__tlsrpt_sent_read(const char *dir, const char *day);
+
+/* relay_tlsrpt_mail.c */
+/* a is loopback, unspecified, link-local, private or shared (no POST there). */
+struct sockaddr_storage;
+bool    relay__tlsrpt_addr_private(const struct sockaddr_storage *a);
 
 /* relay_tlsrpt_send.c */
 /* The minute tick and the start: yesterday's reports when due (once per
