@@ -141,6 +141,8 @@ struct cfg_transport {
     char   *tlsrpt_sender;              /* owned; envelope + From; NULL = postmaster@HOSTNAME */
     uint64_t tlsrpt_send_delay;         /* default 1h: reports go out at a random moment
                                          * within this after UTC midnight */
+    bool    tlsrpt_private_addresses;   /* default no: an https rua host with only loopback,
+                                         * link-local or private addresses is not POSTed to */
 };
 
 struct cfg_service {                    /* [service]: this server, like Set-TransportService */

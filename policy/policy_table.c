@@ -53,6 +53,8 @@ enum pt_type {
 #define PT_F_HOSTNAME   0x08            /* default: gethostname() */
 #define PT_F_SOCKET     0x10            /* path: a Unix socket's (<= 107 bytes); "" = none */
 #define PT_F_EMPTY      0x20            /* path: "" kept as "" (off) */
+#define PT_F_UTF8       0x40            /* text: valid UTF-8 (it goes into JSON reports) */
+#define PT_F_MAILBOX    0x80            /* text: a plain mail address LOCAL@DOMAIN */
 
 struct pt_enum {
     const char *name;
@@ -166,11 +168,15 @@ static const struct pt_key pt_table[] = {
     {PT_TRANSPORT, "tls_reporting", PT_BOOL, "yes", 0, 0, TR(tls_reporting), 0, NULL},
     {PT_TRANSPORT, "tlsrpt_directory", PT_PATH, NULL, 0, 0, TR(tlsrpt_directory), 0, NULL},
     {PT_TRANSPORT, "tlsrpt_organization_name", PT_TEXT, NULL, 0, 0,
-     TR(tlsrpt_organization_name), 0, NULL},
-    {PT_TRANSPORT, "tlsrpt_contact_info", PT_TEXT, NULL, 0, 0, TR(tlsrpt_contact_info), 0, NULL},
-    {PT_TRANSPORT, "tlsrpt_sender", PT_TEXT, NULL, 0, 0, TR(tlsrpt_sender), 0, NULL},
-    {PT_TRANSPORT, "tlsrpt_send_delay", PT_DURATION, "1h", 0, DAY(1), TR(tlsrpt_send_delay),
+     TR(tlsrpt_organization_name), PT_F_UTF8, NULL},
+    {PT_TRANSPORT, "tlsrpt_contact_info", PT_TEXT, NULL, 0, 0, TR(tlsrpt_contact_info),
+     PT_F_UTF8, NULL},
+    {PT_TRANSPORT, "tlsrpt_sender", PT_TEXT, NULL, 0, 0, TR(tlsrpt_sender), PT_F_MAILBOX, NULL},
+    /* below a day: the pass is over before the next midnight's */
+    {PT_TRANSPORT, "tlsrpt_send_delay", PT_DURATION, "1h", 0, HOUR(23), TR(tlsrpt_send_delay),
      0, NULL},
+    {PT_TRANSPORT, "tlsrpt_private_addresses", PT_BOOL, "no", 0, 0,
+     TR(tlsrpt_private_addresses), 0, NULL},
 
     /* [receive NAME] - a receive connector. */
     {PT_RECEIVE, "bindings", PT_BINDINGS, NULL, 0, 0, RCN(bindings, nbindings), 0, NULL},
@@ -392,6 +398,48 @@ static int set_number(const struct pt_key *k, void *base, const char *v,
     return 0;
 }
 
+/* text_utf8 - v is valid UTF-8 (RFC 3629: no overlongs, surrogates, > U+10FFFF) */
+
+static bool text_utf8(const char *v)
+{
+    const unsigned char *p = (const unsigned char *)v;
+
+    while (*p != '\0') {
+        unsigned cp, len = *p < 0x80 ? 1 : *p >= 0xc2 && *p <= 0xdf ? 2
+                           : *p >= 0xe0 && *p <= 0xef ? 3 : *p >= 0xf0 && *p <= 0xf4 ? 4 : 0;
+
+        if (len == 0)
+            return false;
+        cp = len == 1 ? *p : *p & (0x7f >> len);
+        for (unsigned i = 1; i < len; i++) {
+            if ((p[i] & 0xc0) != 0x80)
+                return false;           /* a NUL ends the loop here too */
+            cp = cp << 6 | (p[i] & 0x3f);
+        }
+        if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff))
+            || (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        p += len;
+    }
+    return true;
+}
+
+/* text_mailbox - v is LOCAL@DOMAIN: a printable ASCII local part without
+ * specials or spaces, and a domain name */
+
+static bool text_mailbox(const char *v)
+{
+    const char *at = strrchr(v, '@'), *why;
+    char dom[256];
+
+    if (at == NULL || at == v || at - v > 64)
+        return false;
+    for (const char *p = v; p < at; p++)
+        if (*p <= 0x20 || *p >= 0x7f || strchr("<>()[]\\,;:@\"", *p) != NULL)
+            return false;
+    return policy_parse_domain(at + 1, dom, sizeof(dom), &why) == 0;
+}
+
 /* set_string - the char * types: check, normalise, replace */
 
 static int set_string(const struct pt_key *k, void *base, const char *v,
@@ -421,6 +469,10 @@ static int set_string(const struct pt_key *k, void *base, const char *v,
             why = "is empty";
         else if (strlen(v) > 500)
             why = "is longer than 500 characters";
+        else if ((k->flags & PT_F_UTF8) && !text_utf8(v))
+            why = "is not valid UTF-8";
+        else if ((k->flags & PT_F_MAILBOX) && !text_mailbox(v))
+            why = "is not a mail address";
         break;
     case PT_DOMAIN:
         if (policy_parse_domain(v, buf, sizeof(buf), &why) == 0)

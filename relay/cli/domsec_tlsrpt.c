@@ -19,6 +19,7 @@
  *  send: 0 when the daemon answered (the lines say what was sent), else
  *  domsec_ctl_call's statuses.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -65,25 +66,35 @@ static int tlsrpt_show(const char *config_path, const char *day, const char *dom
         return 1;
     relay_tlsrpt_names(cfg, &n);
     path = xasprintf("%s/%s.json", n.dir, day);
+    errno = 0;
     if ((d = json_load_file(path, 0, &jerr)) == NULL) {
-        fprintf(stderr, "domsec: %s: %s\n", path, jerr.text);
+        if (errno == ENOENT)
+            fprintf(stderr, "domsec: no TLS results recorded for %s (%s)\n", day, path);
+        else
+            fprintf(stderr, "domsec: %s\n", jerr.text);    /* jansson's text names the file */
     } else {
         struct relay_tlsrpt_who who = { .organization = n.org, .contact = n.contact,
                                         .submitter = n.submitter };
 
+        json_t *by = relay_tlsrpt_day_by_domain(d);
+
         if (domain != NULL) {
-            if ((out = relay_tlsrpt_report(d, domain, &who)) == NULL)
+            if ((out = relay_tlsrpt_report_of(day, domain, json_object_get(by, domain), &who)) == NULL)
                 fprintf(stderr, "domsec: no TLS results for %s on %s\n", domain, day);
         } else {
-            json_t *doms = relay_tlsrpt_day_domains(d);
+            json_t *doms = relay_tlsrpt_day_domains(d), *rep;
             size_t i;
 
             out = json_array();
-            for (i = 0; i < json_array_size(doms); i++)
-                json_array_append_new(out, relay_tlsrpt_report(d, json_string_value(json_array_get(doms, i)),
-                                                                &who));
+            for (i = 0; i < json_array_size(doms); i++) {
+                const char *dom = json_string_value(json_array_get(doms, i));
+
+                if ((rep = relay_tlsrpt_report_of(day, dom, json_object_get(by, dom), &who)) != NULL)
+                    json_array_append_new(out, rep);
+            }
             json_decref(doms);
         }
+        json_decref(by);
         json_decref(d);
     }
     if (out != NULL) {
@@ -160,7 +171,15 @@ int domsec_tlsrpt_main(const char *config_path, int argc, char **argv)
         tlsrpt_usage(2);
     verb = argv[optind];
     domain = argc - optind == 2 ? argv[optind + 1] : NULL;
-    if (strcmp(verb, "show") == 0 && !again)
+    if (domain != NULL) {               /* policy domains are kept lower-case */
+        for (char *p = argv[optind + 1]; *p != '\0'; p++)
+            *p = (char)tolower((unsigned char)*p);
+    }
+    if (strcmp(verb, "show") == 0 && again) {
+        fprintf(stderr, "domsec: --again belongs to tlsrpt send\n");
+        tlsrpt_usage(2);
+    }
+    if (strcmp(verb, "show") == 0)
         return tlsrpt_show(config_path, day, domain);
     if (strcmp(verb, "send") == 0)
         return tlsrpt_send(config_path, day, domain, again);

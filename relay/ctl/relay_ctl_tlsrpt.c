@@ -62,6 +62,8 @@ static void ctlt_send(struct ctl_req *r, json_t *args)
         return ctl_req_err(r, CTL_E_BAD_ARGS, "%s", jerr.text);
     if (day != NULL && relay_tlsrpt_day_start(day) < 0)
         return ctl_req_err(r, CTL_E_BAD_ARGS, "day: not a YYYY-MM-DD date");
+    if (day != NULL && relay_tlsrpt_day_start(day) > (int64_t)time(NULL))
+        return ctl_req_err(r, CTL_E_BAD_ARGS, "day: %s has not begun yet (UTC)", day);
     if (domain != NULL && (*domain == '\0' || strlen(domain) > 253 || strpbrk(domain, " /\\") != NULL))
         return ctl_req_err(r, CTL_E_BAD_ARGS, "domain: not a domain name");
     req = relay_admin_req_new(RELAY_ADMIN_TLSRPT_SEND);
@@ -72,6 +74,8 @@ static void ctlt_send(struct ctl_req *r, json_t *args)
     req->tlsrpt_domain = domain ? xstrdup(domain) : NULL;
     req->tlsrpt_again = again != 0;
     req->uid = ctl_req_uid(r);
+    log_info("tlsrpt", 0, "send requested day=%s domain=%s again=%s by=uid:%u", req->tlsrpt_day,
+             domain ? domain : "*", again ? "yes" : "no", (unsigned)req->uid);
     req->pid = ctl_req_pid(r);
     req->done = ctlt_done;
     req->arg = r;

@@ -280,6 +280,8 @@ void qmgr_maybe_exit(struct qmgr *q)
     uv_close((uv_handle_t *)&q->w.wake, NULL);
 }
 
+static void qmgr_http_close(struct qmgr *q);
+
 /* qmgr_tlsrpt_closed - the TLS-RPT recorder has written its day and gone */
 
 static void qmgr_tlsrpt_closed(void *arg)
@@ -287,6 +289,7 @@ static void qmgr_tlsrpt_closed(void *arg)
     struct qmgr *q = arg;
 
     q->tlsrpt = NULL;
+    qmgr_http_close(q);
     qmgr_maybe_exit(q);
 }
 
@@ -300,6 +303,11 @@ static struct dns_resolver *qmgr_tlsrpt_resolver(void *owner)
 static void qmgr_tlsrpt_queued(void *owner, const char *id)
 {
     qmgr_notify(owner, id);
+}
+
+static struct relay_http *qmgr_tlsrpt_http(void *owner)
+{
+    return ((struct qmgr *)owner)->http;
 }
 
 static void qmgr_resolver_closed(void *arg)
@@ -318,15 +326,25 @@ static void qmgr_http_closed(void *arg)
     qmgr_maybe_exit(q);
 }
 
-/* qmgr_sts_closed - the MTA-STS cache is gone: then its HTTP client */
+/* qmgr_http_close - the HTTP client goes once its two users (the MTA-STS
+ * cache, the TLS-RPT recorder) have */
+
+static void qmgr_http_close(struct qmgr *q)
+{
+    if (q->http != NULL && q->sts == NULL && q->tlsrpt == NULL && !q->http_closing) {
+        q->http_closing = true;
+        relay_http_close(q->http, qmgr_http_closed, q);
+    }
+}
+
+/* qmgr_sts_closed - the MTA-STS cache is gone: then, after the recorder, the HTTP client */
 
 static void qmgr_sts_closed(void *arg)
 {
     struct qmgr *q = arg;
 
     q->sts = NULL;
-    if (q->http != NULL)
-        relay_http_close(q->http, qmgr_http_closed, q);
+    qmgr_http_close(q);
     qmgr_maybe_exit(q);
 }
 
@@ -469,7 +487,8 @@ struct qmgr *qmgr_new(const struct qmgr_smtp *smtp, log_clock_fn *clock, void *c
     qmgr_sts_new(q, cfg);
     {
         struct relay_tlsrpt_env env = {
-            .w = &q->w, .resolver = qmgr_tlsrpt_resolver, .queued = qmgr_tlsrpt_queued, .owner = q,
+            .w = &q->w, .resolver = qmgr_tlsrpt_resolver, .http = qmgr_tlsrpt_http,
+            .queued = qmgr_tlsrpt_queued, .owner = q,
         };
 
         q->tlsrpt = relay_tlsrpt_new(&env, cfg);

@@ -5,15 +5,21 @@
  * Today's counts live in memory (a json_t day, relay_tlsrpt_data.c).  At
  * start, today's file is read back on the pool and merged with what was
  * noted meanwhile; until then nothing is written (so a restart never
- * overwrites the morning's counts).  Every minute (a timer that does not
- * keep the loop alive) a changed day is serialized here and written on
- * the pool (DAY.json, tmp + fsync + rename); at UTC midnight the old day
- * is written once more and a new one begins; the close writes the rest.
- * A crash loses the notes of at most the last minute.
+ * overwrites the morning's counts; a file that cannot be read or parsed
+ * is renamed to DAY.json.unreadable.TIME and never written over).  Every
+ * minute (a timer that does not keep the loop alive) a changed day is
+ * handed to the pool, serialized and written there (DAY.json, tmp + fsync
+ * + rename), while a fresh day takes the notes; when the write is over,
+ * those are merged back (a failed write keeps everything for the next
+ * tick).  At UTC midnight the old day is written once more and a new one
+ * begins; the close writes the rest.  A crash loses the notes of at most
+ * the last minute (power loss: see log_write_file on the directory).
  *
  * The daily pass: once per UTC day, at 00:00 + a random part of
  * tlsrpt_send_delay, yesterday's reports are sent (relay_tlsrpt_send.c);
- * a daemon started later that day catches up at its first tick.
+ * a daemon started later that day catches up at its first tick.  Only
+ * yesterday is caught up: a day before that (the daemon was down over two
+ * midnights) is sent only by `domsec tlsrpt send --day DAY`.
  *
  * CONTRACT
  *  Everything on the owner's loop (env->w->loop).  relay_tlsrpt_note
@@ -22,6 +28,7 @@
  *  once, after the last write and send have ended and t is freed.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -32,12 +39,10 @@
 #include "log_util.h"
 #include "policy_config.h"
 #include "policy_sts.h"
-#include "relay_http.h"
 #include "relay_tlsrpt_int.h"
 #include "relay_worker.h"
 
 #define TLSRPT_TICK_MS   60000          /* write and look for due reports this often */
-#define TLSRPT_MAX_FILE  (64u << 20)    /* a day file larger than this is not read */
 
 struct tlsrpt_work {                    /* one job on libuv's pool */
     uv_work_t req;
@@ -50,7 +55,10 @@ struct tlsrpt_work {                    /* one job on libuv's pool */
 struct tlsrpt_file {                    /* a day file to read or write */
     char   *dir;
     char    day[11];
-    char   *text;                       /* write: the JSON; read: what was read (or NULL) */
+    json_t *json;                       /* owned: write: the day (the pool's alone meanwhile);
+                                         * read: what was read, or NULL */
+    char   *moved;                      /* read: an unreadable file was renamed to this */
+    char   *why;                        /* read: why it was unreadable */
     int     err;                        /* 0 or -errno */
 };
 
@@ -116,87 +124,218 @@ int relay__tlsrpt_write(const char *dir, const char *name, const char *text)
     return log_write_file(dir, name, text, strlen(text)) < 0 ? -errno : 0;
 }
 
+/* relay__tlsrpt_append - append line + "\n" to dir/name and fsync; 0 or -errno.
+ * Blocking (the pool). */
+
+int relay__tlsrpt_append(const char *dir, const char *name, const char *line)
+{
+    char *path = xasprintf("%s/%s", dir, name), *text = xasprintf("%s\n", line);
+    size_t len = strlen(text), off = 0;
+    int fd = log_path_open("tlsrpt", dir, 0700, LOG_PATH_MKDIRS), err = 0;
+
+    if (fd >= 0)
+        close(fd);
+    fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        err = -errno;
+    while (err == 0 && off < len) {
+        ssize_t n = write(fd, text + off, len - off);
+
+        if (n < 0 && errno != EINTR)
+            err = -errno;
+        else if (n > 0)
+            off += (size_t)n;
+    }
+    if (fd >= 0 && err == 0 && fsync(fd) < 0)
+        err = -errno;
+    if (fd >= 0)
+        close(fd);
+    free(path);
+    free(text);
+    return err;
+}
+
+/* relay__tlsrpt_sent_read - DAY.sent plus DAY.sent.log's records: domain ->
+ * record (a new object; empty if neither is there).  A torn last line (a
+ * crash in the append) is not JSON and is skipped.  Blocking (the pool). */
+
+json_t *relay__tlsrpt_sent_read(const char *dir, const char *day)
+{
+    char *path = xasprintf("%s/%s.sent", dir, day);
+    unsigned char *data = NULL;
+    size_t len = 0;
+    json_t *sent = NULL;
+
+    if (log_read_file(path, TLSRPT_MAX_FILE, &data, &len, NULL) == 0)
+        sent = json_loads((char *)data, 0, NULL);
+    if (!json_is_object(sent)) {
+        json_decref(sent);
+        sent = json_object();
+    }
+    free(data);
+    free(path);
+    data = NULL;
+    path = xasprintf("%s/%s.sent.log", dir, day);
+    if (log_read_file(path, TLSRPT_MAX_FILE, &data, &len, NULL) == 0) {
+        for (char *p = (char *)data, *nl; p < (char *)data + len; p = nl + 1) {
+            json_t *rec;
+            const char *dom;
+
+            if ((nl = memchr(p, '\n', (size_t)((char *)data + len - p))) == NULL)
+                break;
+            *nl = '\0';
+            rec = json_loads(p, 0, NULL);
+            if ((dom = json_string_value(json_object_get(rec, "domain"))) != NULL)
+                json_object_set(sent, dom, rec);
+            json_decref(rec);
+        }
+    }
+    free(data);
+    free(path);
+    return sent;
+}
+
 static void tlsrpt_file_free(struct tlsrpt_file *f)
 {
     free(f->dir);
-    free(f->text);
+    json_decref(f->json);
+    free(f->moved);
+    free(f->why);
     free(f);
 }
 
-/* tlsrpt_read_fn - read DAY.json (pool) */
+/* tlsrpt_read_fn - read and parse DAY.json (pool); one that cannot be read or
+ * parsed is renamed out of the way, so the next write does not overwrite it */
 
 static void tlsrpt_read_fn(void *arg)
 {
     struct tlsrpt_file *f = arg;
     char *path = xasprintf("%s/%s.json", f->dir, f->day);
     unsigned char *data = NULL;
+    json_error_t jerr;
     size_t len = 0;
 
     f->err = log_read_file(path, TLSRPT_MAX_FILE, &data, &len, NULL) < 0 ? -errno : 0;
-    f->text = (char *)data;
+    if (f->err == 0 && (f->json = json_loads((char *)data, 0, &jerr)) == NULL)
+        f->why = xasprintf("not JSON (%s line %d)", jerr.text, jerr.line);
+    else if (f->err == 0 && (!json_is_array(json_object_get(f->json, "policies"))
+                             || !json_is_string(json_object_get(f->json, "day"))))
+        f->why = xstrdup("not a day file");
+    else if (f->err != 0 && f->err != -ENOENT)
+        f->why = xstrdup(strerror(-f->err));
+    if (f->why == NULL && f->json != NULL) {     /* indexed (and capped) here, not on the loop */
+        json_t *day = relay_tlsrpt_day_new(f->day);
+
+        relay_tlsrpt_day_merge(day, f->json);
+        json_decref(f->json);
+        f->json = day;
+    }
+    if (f->why != NULL) {
+        json_decref(f->json);
+        f->json = NULL;
+        f->moved = xasprintf("%s.unreadable.%lld", path, (long long)time(NULL));
+        if (rename(path, f->moved) < 0) {
+            free(f->moved);
+            f->moved = NULL;
+        }
+    }
+    free(data);
     free(path);
 }
 
-/* tlsrpt_write_fn - write DAY.json (pool) */
+/* tlsrpt_write_fn - serialize and write DAY.json (pool) */
 
 static void tlsrpt_write_fn(void *arg)
 {
     struct tlsrpt_file *f = arg;
-    char name[16];
+    char name[16], *text = relay_tlsrpt_day_text(f->json);
 
     snprintf(name, sizeof(name), "%s.json", f->day);
-    f->err = relay__tlsrpt_write(f->dir, name, f->text);
+    f->err = relay__tlsrpt_write(f->dir, name, text);
+    free(text);
 }
 
 static void tlsrpt_flush(struct relay_tlsrpt *t);
 
-/* tlsrpt_written - a day file is on disk (or not: logged, written again later) */
+/* tlsrpt_written - a day file is on disk (or not: kept, written again at the
+ * next tick).  The notes made meanwhile went to a fresh day: merged back now. */
 
 static void tlsrpt_written(struct relay_tlsrpt *t, void *arg)
 {
     struct tlsrpt_file *f = arg;
+    bool failed = f->err != 0;
 
     t->writing = false;
-    if (f->err != 0) {
-        log_errx("tlsrpt", 0, "cannot write day=%s dir=%s: %s", f->day, f->dir, strerror(-f->err));
-        if (strcmp(f->day, t->day) == 0 && !t->closing)
-            t->dirty = true;            /* the next tick tries again */
+    t->writing_day[0] = '\0';
+    if (failed)
+        log_errx("tlsrpt", 0, "cannot write day=%s dir=%s: %s%s", f->day, f->dir, strerror(-f->err),
+                 t->closing ? " (its counts since the last write are lost)" : " (tried again)");
+    failed = failed && !t->closing;     /* at the close, a failed write is the end */
+    if (strcmp(f->day, t->day) == 0) {
+        relay_tlsrpt_day_merge(f->json, t->today);
+        json_decref(t->today);
+        t->today = f->json;
+        t->dirty = t->dirty || failed;
+        f->json = NULL;
+    } else if (strcmp(f->day, t->old_day) == 0 && (t->old != NULL || failed)) {
+        if (t->old != NULL)             /* notes of the old day made before the roll */
+            relay_tlsrpt_day_merge(f->json, t->old);
+        json_decref(t->old);
+        t->old = f->json;
+        f->json = NULL;
+    } else if (failed) {
+        log_errx("tlsrpt", 0, "day=%s: two midnights without a write, its counts are lost", f->day);
     }
     tlsrpt_file_free(f);
-    if (t->closing)
-        tlsrpt_flush(t);                /* the rest, if any */
+    if (!failed)
+        tlsrpt_flush(t);                /* the rest, if any; after a failure, the next tick */
+    relay__tlsrpt_send_resume(t);
 }
 
-/* tlsrpt_flush - write the old day, else today if changed, one write at a time */
+/* tlsrpt_flush - write the old day, else today if changed, one write at a time;
+ * the day goes to the pool as it is (serialized there, so the loop never
+ * does) and a fresh day takes the notes meanwhile */
 
 static void tlsrpt_flush(struct relay_tlsrpt *t)
 {
     struct relay_tlsrpt_names n;
     struct tlsrpt_file *f;
-    json_t *day;
 
-    if (t->writing || !t->loaded || (t->old == NULL && !t->dirty))
+    if (t->writing || !t->loaded || (t->old == NULL && (!t->dirty || t->no_write)))
         return;
     f = xcalloc(1, sizeof(*f));
     if (t->old != NULL) {
-        day = t->old;
+        f->json = t->old;
         t->old = NULL;
         memcpy(f->day, t->old_day, sizeof(f->day));
     } else {
-        day = json_incref(t->today);
+        f->json = t->today;
+        t->today = relay_tlsrpt_day_new(t->day);
         t->dirty = false;
         memcpy(f->day, t->day, sizeof(f->day));
     }
-    f->text = json_dumps(day, JSON_INDENT(1) | JSON_SORT_KEYS);
-    json_decref(day);
-    if (f->text == NULL)
-        log_panic("tlsrpt", "out of memory (json_dumps)");
     relay__tlsrpt_names(&n);
     f->dir = n.dir;
     n.dir = NULL;
     relay_tlsrpt_names_free(&n);
     t->writing = true;
+    memcpy(t->writing_day, f->day, sizeof(t->writing_day));
     relay__tlsrpt_pool(t, tlsrpt_write_fn, tlsrpt_written, f);
+}
+
+/* relay__tlsrpt_day_pending - day has counts not yet on disk (or not yet read) */
+
+bool relay__tlsrpt_day_pending(const struct relay_tlsrpt *t, const char *day)
+{
+    return !t->loaded || strcmp(day, t->writing_day) == 0
+           || (t->old != NULL && strcmp(day, t->old_day) == 0);
+}
+
+/* relay__tlsrpt_flush_now - write now what is pending (a send waits for it) */
+
+void relay__tlsrpt_flush_now(struct relay_tlsrpt *t)
+{
+    tlsrpt_flush(t);
 }
 
 /* tlsrpt_loaded - today's file is read: what it holds plus what was noted meanwhile */
@@ -204,14 +343,17 @@ static void tlsrpt_flush(struct relay_tlsrpt *t)
 static void tlsrpt_loaded(struct relay_tlsrpt *t, void *arg)
 {
     struct tlsrpt_file *f = arg;
-    json_error_t jerr;
-    json_t *disk = NULL;
+    json_t *disk = f->json;
 
-    if (f->err == 0 && (disk = json_loads(f->text, 0, &jerr)) == NULL)
-        log_errx("tlsrpt", 0, "day=%s file is not JSON (%s line %d): its counts are lost",
-                 f->day, jerr.text, jerr.line);
-    else if (f->err != 0 && f->err != -ENOENT)
-        log_errx("tlsrpt", 0, "cannot read day=%s dir=%s: %s", f->day, f->dir, strerror(-f->err));
+    if (f->why != NULL && f->moved != NULL)
+        log_errx("tlsrpt", 0, "cannot read day=%s dir=%s: %s: kept as %s, counts start again",
+                 f->day, f->dir, f->why, f->moved);
+    else if (f->why != NULL) {
+        log_errx("tlsrpt", 0, "cannot read day=%s dir=%s: %s: not renamed, so today's counts are"
+                 " not written over it", f->day, f->dir, f->why);
+        t->no_write = strcmp(f->day, t->day) == 0;
+    }
+    f->json = NULL;
     if (disk != NULL && strcmp(f->day, t->day) == 0) {
         relay_tlsrpt_day_merge(disk, t->today);
         json_decref(t->today);
@@ -229,6 +371,7 @@ static void tlsrpt_loaded(struct relay_tlsrpt *t, void *arg)
         tlsrpt_flush(t);
     else
         relay__tlsrpt_daily(t, (int64_t)time(NULL));   /* a pass missed while stopped */
+    relay__tlsrpt_send_resume(t);
 }
 
 /* ---- the day ------------------------------------------------------------ */
@@ -249,6 +392,7 @@ static void tlsrpt_roll(struct relay_tlsrpt *t, int64_t now)
     memcpy(t->day, day, sizeof(t->day));
     t->today = relay_tlsrpt_day_new(t->day);
     t->dirty = false;
+    t->no_write = false;
 }
 
 /* tlsrpt_tick - every minute: roll, write, the daily pass */
@@ -354,16 +498,6 @@ static void tlsrpt_closed(uv_handle_t *h)
         done(arg);
 }
 
-/* tlsrpt_http_closed - the HTTP client of https reports has gone */
-
-static void tlsrpt_http_closed(void *arg)
-{
-    struct relay_tlsrpt *t = arg;
-
-    t->busy--;
-    relay__tlsrpt_maybe_done(t);
-}
-
 /* relay__tlsrpt_maybe_done - closing and nothing left: close the tick */
 
 void relay__tlsrpt_maybe_done(struct relay_tlsrpt *t)
@@ -371,13 +505,6 @@ void relay__tlsrpt_maybe_done(struct relay_tlsrpt *t)
     if (!t->closing || t->busy > 0 || uv_is_closing((uv_handle_t *)&t->tick))
         return;
     tlsrpt_flush(t);                    /* a write: busy again, back here after it */
-    if (t->busy == 0 && t->http != NULL) {
-        struct relay_http *h = t->http;
-
-        t->http = NULL;
-        t->busy++;
-        relay_http_close(h, tlsrpt_http_closed, t);
-    }
     if (t->busy == 0)
         uv_close((uv_handle_t *)&t->tick, tlsrpt_closed);
 }

@@ -23,7 +23,10 @@
  * Once a day, after UTC midnight, the previous day's report is sent to the
  * rua of each policy domain's _smtp._tls TXT record (mailto: as a
  * multipart/report through our own queue; https: by POST); sent reports
- * are recorded (DAY.sent) so a restart does not send one twice.
+ * are recorded (DAY.sent.log as each domain's report is taken, DAY.sent
+ * at the end of the pass) so neither a restart nor a crash sends one
+ * twice: delivery is at least once, a crash between a rua taking the
+ * report and the fsync of its record can repeat it (same report-id).
  */
 #ifndef DOMSEC_RELAY_TLSRPT_H
 #define DOMSEC_RELAY_TLSRPT_H
@@ -79,7 +82,9 @@ struct config;
 struct relay_tlsrpt_env {
     struct relay_worker *w;
     struct dns_resolver *(*resolver)(void *owner);
-    struct relay_http *(*http)(void *owner);        /* NULL: https rua not sent */
+    struct relay_http *(*http)(void *owner);        /* the loop's client (kept until the
+                                                     * recorder is closed); NULL or a NULL
+                                                     * answer: https rua not sent */
     void  (*queued)(void *owner, const char *id);   /* a report mail is in messages/ */
     void   *owner;
 };
@@ -94,9 +99,12 @@ void    relay_tlsrpt_note(struct relay_tlsrpt *t, const struct tlsrpt_result *r)
  * Send day's reports (day "YYYY-MM-DD"; domain NULL: every policy domain
  * of it) to each domain's rua.  Reports recorded as sent are left out
  * unless again (an administrator's `domsec tlsrpt send --again` sends
- * them once more, with the same report-id).  cb(arg, text) runs once,
- * later: one line per domain, "D sent: URI queued id=..." or
- * "D not sent: why" (text borrowed for the call).
+ * them once more, with the same report-id).  day must have begun (UTC);
+ * today's counts so far are sent but never recorded as sent.  cb(arg,
+ * text) runs once, later: one line per domain, "D sent: URI queued
+ * id=..." or "D not sent: why" (text borrowed for the call); for any cb
+ * but the daily pass's, after at most 150 s: then it says how many
+ * domains are done and the rest goes on (logged).
  */
 typedef void relay_tlsrpt_sent_cb(void *arg, const char *text);
 void    relay_tlsrpt_send(struct relay_tlsrpt *t, const char *day, const char *domain, bool again,
@@ -129,6 +137,7 @@ struct relay_tlsrpt_names {             /* from the configuration; each xstrdup'
     char   *org, *contact, *sender;     /* tlsrpt_organization_name, _contact_info, _sender */
     char   *submitter;                  /* our host name: the first send connector's fqdn */
     char   *ca_file;                    /* https rua: mta_sts_trusted_ca_file (WebPKI) or NULL */
+    bool    private_ok;                 /* tlsrpt_private_addresses */
 };
 void    relay_tlsrpt_names(const struct config *cfg, struct relay_tlsrpt_names *n);
 void    relay_tlsrpt_names_free(struct relay_tlsrpt_names *n);
@@ -143,6 +152,10 @@ void    relay_tlsrpt_day_add(json_t *day, const struct relay_tlsrpt_policy *p,
                              const struct tlsrpt_result *r);
 /* Add every count of src to dst. */
 void    relay_tlsrpt_day_merge(json_t *dst, const json_t *src);
+/* day as its file holds it: JSON text (xmalloc'ed). */
+char   *relay_tlsrpt_day_text(const json_t *day);
+/* day's policies[] elements per policy domain (new object: domain -> array). */
+json_t *relay_tlsrpt_day_by_domain(const json_t *day);
 /* The day's policy domains, sorted, each once: a new JSON array of strings. */
 json_t *relay_tlsrpt_day_domains(const json_t *day);
 /* report-id of (day, domain): "YYYYMMDD.DOMAIN@SUBMITTER", stable (xasprintf'ed). */
@@ -150,6 +163,12 @@ char   *relay_tlsrpt_report_id(const char *day, const char *domain, const char *
 /* The RFC 8460 report of day for domain (new reference); NULL when day
  * holds nothing for domain. */
 json_t *relay_tlsrpt_report(const json_t *day, const char *domain, const struct relay_tlsrpt_who *who);
+/* The same from day name dname and domain's elements (relay_tlsrpt_day_by_domain). */
+json_t *relay_tlsrpt_report_of(const char *dname, const char *domain, const json_t *entries,
+                               const struct relay_tlsrpt_who *who);
+/* s as printable, valid UTF-8 of at most max bytes: any other byte is '?'
+ * (xmalloc'ed).  Peer text goes through it before it is kept. */
+char   *relay__tlsrpt_safe(const char *s, size_t max);
 
 /* relay_tlsrpt_mail.c: a report on its way (pure). */
 struct relay_tlsrpt_mail_in {           /* borrowed */

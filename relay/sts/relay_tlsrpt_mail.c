@@ -8,6 +8,7 @@
  *  call; results are owned by the caller (free()).  Allocation failure
  *  aborts (x-allocators); zlib failing on memory is log_panic.
  */
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,7 @@
 #include <zlib.h>
 
 #include "log.h"
-#include "relay_tlsrpt.h"
+#include "relay_tlsrpt_int.h"
 
 /* relay_tlsrpt_gzip - p[0..n) as a gzip file (xmalloc'ed, *outlen bytes) */
 
@@ -42,10 +43,77 @@ unsigned char *relay_tlsrpt_gzip(const void *p, size_t n, size_t *outlen)
     return out;
 }
 
+#define TLSRPT_MAX_URIS     5           /* rua URIs used of one record, at most */
+#define TLSRPT_MAX_URI      2048        /* bytes of one */
+
+/* tlsrpt_hex - value of hex digit c, or -1 */
+
+static int tlsrpt_hex(int c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* tlsrpt_mailto - "mailto:" + the address of a mailto: URI s[0..n) (RFC 6068:
+ * hfields after '?' dropped, %XX decoded), xmalloc'ed; NULL unless the
+ * address is LOCAL@DOMAIN with a printable local part (no specials, no
+ * spaces) and a host name as domain */
+
+static char *tlsrpt_mailto(const char *s, size_t n)
+{
+    size_t end = strcspn(s, "?"), k = 7;
+    char *out = xmalloc(n + 1), *at;
+    bool ok = true;
+
+    if (end > n)
+        end = n;
+    memcpy(out, s, 7);
+    for (size_t i = 7; i < end; i++) {
+        int c = (unsigned char)s[i];
+
+        if (c == '%' && i + 2 < end && tlsrpt_hex(s[i + 1]) >= 0 && tlsrpt_hex(s[i + 2]) >= 0) {
+            c = tlsrpt_hex(s[i + 1]) << 4 | tlsrpt_hex(s[i + 2]);
+            i += 2;
+        }
+        if (c <= 0x20 || c >= 0x7f || strchr("<>()[]\\,;:\"", c) != NULL)
+            ok = false;
+        out[k++] = (char)c;
+    }
+    out[k] = '\0';
+    at = strrchr(out + 7, '@');
+    if (!ok || at == NULL || at == out + 7 || strchr(out + 7, '@') != at || at[1] == '\0'
+        || at[1] == '.' || at[1] == '-')
+        ok = false;
+    for (const char *d = at ? at + 1 : ""; ok && *d != '\0'; d++)
+        if (!((*d >= 'a' && *d <= 'z') || (*d >= 'A' && *d <= 'Z') || (*d >= '0' && *d <= '9')
+              || *d == '-' || (*d == '.' && d[1] != '.' && d[1] != '\0')))
+            ok = false;
+    if (!ok) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+/* tlsrpt_https_ok - an https: URI s[0..n) we POST to: no userinfo, a host */
+
+static bool tlsrpt_https_ok(const char *s, size_t n)
+{
+    size_t auth = strcspn(s + 8, "/?#");
+
+    if (auth > n - 8)
+        auth = n - 8;
+    return auth > 0 && memchr(s + 8, '@', auth) == NULL && s[8] != ':';
+}
+
 /* relay_tlsrpt_rua - the rua URIs of the _smtp._tls TXT records txt[0..n):
  * RFC 8460 3: only records starting "v=TLSRPTv1", exactly one of them, its
- * rua= field split at commas.  The URIs (each xstrdup'ed, mailto: and
- * https: only) in a NULL-terminated array, or NULL with *why. */
+ * rua= field split at commas.  A URI is used only if made of 0x21-0x7e,
+ * at most TLSRPT_MAX_URI bytes, and a mailto: with one plain address (its
+ * hfields dropped, %XX decoded: "mailto:ADDRESS" is returned) or an
+ * https: without userinfo; the first TLSRPT_MAX_URIS of them (a hostile
+ * record cannot make us mail many third parties).  The URIs (each
+ * xmalloc'ed) in a NULL-terminated array, or NULL with *why. */
 
 char **relay_tlsrpt_rua(const char *const *txt, size_t n, const char **why)
 {
@@ -63,7 +131,7 @@ char **relay_tlsrpt_rua(const char *const *txt, size_t n, const char **why)
         *why = found == 0 ? "no v=TLSRPTv1 record" : "more than one v=TLSRPTv1 record";
         return NULL;
     }
-    uris = xcalloc(strlen(rec) + 1, sizeof(*uris));
+    uris = xcalloc(TLSRPT_MAX_URIS + 1, sizeof(*uris));
     for (p = rec + 10; *p != '\0';) {
         size_t len = strcspn(p, ";");
         const char *f = p;
@@ -71,7 +139,7 @@ char **relay_tlsrpt_rua(const char *const *txt, size_t n, const char **why)
         while (f < p + len && (*f == ' ' || *f == '\t'))
             f++;
         if (p + len - f > 4 && strncasecmp(f, "rua=", 4) == 0) {
-            for (const char *u = f + 4; u < p + len;) {
+            for (const char *u = f + 4; u < p + len && nuri < TLSRPT_MAX_URIS;) {
                 size_t ulen = strcspn(u, ",;");
                 const char *s = u, *e;
 
@@ -82,9 +150,17 @@ char **relay_tlsrpt_rua(const char *const *txt, size_t n, const char **why)
                     s++;
                 while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
                     e--;
-                if ((e - s > 7 && strncasecmp(s, "mailto:", 7) == 0)
-                    || (e - s > 8 && strncasecmp(s, "https://", 8) == 0))
-                    uris[nuri++] = xstrndup(s, (size_t)(e - s));
+                bool clean = e - s <= TLSRPT_MAX_URI;
+
+                for (const char *c = s; clean && c < e; c++)
+                    clean = *c > 0x20 && *c < 0x7f;
+                if (clean && e - s > 7 && strncasecmp(s, "mailto:", 7) == 0)
+                    uris[nuri] = tlsrpt_mailto(s, (size_t)(e - s));
+                else if (clean && e - s > 8 && strncasecmp(s, "https://", 8) == 0
+                         && tlsrpt_https_ok(s, (size_t)(e - s)))
+                    uris[nuri] = xstrndup(s, (size_t)(e - s));
+                if (uris[nuri] != NULL)
+                    nuri++;
                 u += ulen + (u[ulen] == ',');
             }
         }
@@ -92,10 +168,35 @@ char **relay_tlsrpt_rua(const char *const *txt, size_t n, const char **why)
     }
     if (nuri == 0) {
         free(uris);
-        *why = "no mailto: or https: rua";
+        *why = "no usable mailto: or https: rua";
         return NULL;
     }
     return uris;
+}
+
+/* relay__tlsrpt_addr_private - a is loopback, unspecified, link-local, private (RFC 1918,
+ * RFC 4193), shared (RFC 6598) or an IPv4-mapped one of those */
+
+bool relay__tlsrpt_addr_private(const struct sockaddr_storage *a)
+{
+    uint32_t v4;
+
+    if (a->ss_family == AF_INET6) {
+        const uint8_t *b = ((const struct sockaddr_in6 *)a)->sin6_addr.s6_addr;
+        static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+        if (memcmp(b, mapped, 12) != 0)
+            return IN6_IS_ADDR_LOOPBACK((const struct in6_addr *)b)
+                   || IN6_IS_ADDR_UNSPECIFIED((const struct in6_addr *)b)
+                   || (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) || (b[0] & 0xfe) == 0xfc;
+        v4 = (uint32_t)b[12] << 24 | (uint32_t)b[13] << 16 | (uint32_t)b[14] << 8 | b[15];
+    } else if (a->ss_family == AF_INET) {
+        v4 = ntohl(((const struct sockaddr_in *)a)->sin_addr.s_addr);
+    } else {
+        return true;
+    }
+    return (v4 >> 24) == 127 || (v4 >> 24) == 0 || (v4 >> 24) == 10 || (v4 >> 16) == 0xa9fe
+           || (v4 >> 20) == 0xac1 || (v4 >> 16) == 0xc0a8 || (v4 >> 22) == (0x64400000u >> 22);
 }
 
 /* relay_tlsrpt_rua_free - free what relay_tlsrpt_rua returned (NULL allowed) */
@@ -160,10 +261,11 @@ char *relay_tlsrpt_mail(const struct relay_tlsrpt_mail_in *in, size_t *len)
         "From: <%s>\r\n"
         "To: <%s>\r\n"
         "Date: %s\r\n"
-        "Subject: Report Domain: %s Submitter: %s Report-ID: <%s>\r\n"
+        "Subject: Report Domain: %s\r\n Submitter: %s\r\n Report-ID: <%s>\r\n"
         "Message-ID: <%s.%s>\r\n"
         "TLS-Report-Domain: %s\r\n"
         "TLS-Report-Submitter: %s\r\n"
+        "TLS-Required: No\r\n"
         "MIME-Version: 1.0\r\n"
         "Content-Type: multipart/report; report-type=\"tlsrpt\";\r\n"
         "\tboundary=\"=_tlsrpt_%s\"\r\n"

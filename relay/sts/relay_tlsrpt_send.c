@@ -1,12 +1,15 @@
 /*
  * relay_tlsrpt_send.c - sending a day's reports (RFC 8460 3, 5).
  *
- * One send (struct tlsrpt_send) covers one day and every policy domain of
- * it, or one domain:
- *  1. on the pool: the day (today's from memory, else DAY.json) and DAY.sent
- *     are read; for each domain not yet sent (or every one, with again) the
- *     report is built, serialized and gzip'd;
- *  2. here: _smtp._tls.D TXT (dns_txt_lookup) gives the rua URIs; a mailto:
+ * One send (struct tlsrpt_send) covers one day that is over (UTC) and
+ * every policy domain of it, or one domain:
+ *  0. if the day still has counts in memory (the old day right after
+ *     midnight, or a write on the pool), the send waits for that write;
+ *  1. on the pool: DAY.json and DAY.sent are read; for each domain not yet
+ *     sent (or every one, with again) the report is built, serialized and
+ *     gzip'd;
+ *  2. here, at most TLSRPT_MAX_ACTIVE domains at a time:
+ *     _smtp._tls.D TXT (dns_txt_lookup) gives the rua URIs; a mailto:
  *     report mail is spooled and committed like a DSN (relay_spool on the
  *     owner's worker) and the owner hears of it (env.queued); an https:
  *     report is POSTed (application/tlsrpt+gzip) through relay_http to the
@@ -21,9 +24,10 @@
  * CONTRACT
  *  relay_tlsrpt_send's callback runs exactly once, always later, with a
  *  text of one line per domain ("DOMAIN sent to URI..." / "DOMAIN not
- *  sent: why"), borrowed for the call.  At the close, lookups and
- *  transfers are cancelled and their URIs count as failed; mails being
- *  committed finish.
+ *  sent: why"), borrowed for the call.  Each send counts in t->busy
+ *  until its callback has run, so the recorder outlives it.  At the
+ *  close, lookups and transfers are cancelled and their URIs count as
+ *  failed; mails being committed finish.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -43,6 +47,7 @@
 
 #define TLSRPT_HTTP_TIMEOUT_MS  60000
 #define TLSRPT_RETRY_S          3600    /* a failed domain: the next pass after this */
+#define TLSRPT_ANSWER_MS        150000  /* `domsec tlsrpt send` waits 180 s: answer before */
 
 struct tlsrpt_item;
 
@@ -80,13 +85,21 @@ struct tlsrpt_send {
     relay_tlsrpt_sent_cb *cb;
     void   *arg;
     struct relay_tlsrpt_names names;
-    char   *mem;                        /* owned: today's day serialized, or NULL */
     int     err;                        /* step 1: 0 or -errno reading the day */
     json_t *sent;                       /* owned: DAY.sent (object: domain -> record) */
     struct tlsrpt_item *items;          /* owned */
-    size_t  nitems, pending;
+    size_t  nitems;
+    size_t  started, active, ndone;     /* items started; started and not over; over */
+    bool    in_next;                    /* tlsrpt_next is running (no recursion) */
+    bool    waiting;                    /* step 0: the day's write, or another send of
+                                         * the day, is not over */
+    bool    building;                   /* step 1 or later (not waiting) */
+    bool    finished;                   /* every item is over: step 3 started */
+    bool    partial;                    /* today's counts so far: not recorded in DAY.sent */
     char   *text;                       /* owned: the callback's text */
     bool    canceled;
+    uv_timer_t answer;                  /* an administrator's send: answer by this time */
+    bool    has_timer;                  /* answer is initialised (closed before the free) */
 };
 
 /* ---- step 3: record and report ------------------------------------------ */
@@ -102,7 +115,7 @@ static void tlsrpt_sent_fn(void *arg)
     json_t *sent = NULL;
     bool any = false;
 
-    if (log_read_file(path, 1u << 24, &data, &len, NULL) == 0)
+    if (log_read_file(path, TLSRPT_MAX_FILE, &data, &len, NULL) == 0)
         sent = json_loads((char *)data, 0, NULL);
     if (!json_is_object(sent)) {
         json_decref(sent);
@@ -111,7 +124,7 @@ static void tlsrpt_sent_fn(void *arg)
     for (size_t i = 0; i < s->nitems; i++) {
         struct tlsrpt_item *it = &s->items[i];
 
-        if (!it->ok)
+        if (!it->ok || s->partial)
             continue;
         any = true;
         json_object_set_new(sent, it->domain,
@@ -147,11 +160,40 @@ static void tlsrpt_send_free(struct tlsrpt_send *s)
     }
     free(s->items);
     free(s->domain);
-    free(s->mem);
     free(s->text);
     json_decref(s->sent);
     relay_tlsrpt_names_free(&s->names);
     free(s);
+}
+
+/* tlsrpt_send_closed - close_cb of the answer timer: free the send */
+
+static void tlsrpt_send_closed(uv_handle_t *h)
+{
+    struct tlsrpt_send *s = h->data;
+    struct relay_tlsrpt *t = s->t;
+
+    tlsrpt_send_free(s);
+    t->busy--;
+    relay__tlsrpt_maybe_done(t);
+}
+
+/* tlsrpt_answer_due - an administrator's send runs long: answer now with what is
+ * done; the rest goes on and is logged */
+
+static void tlsrpt_answer_due(uv_timer_t *h)
+{
+    struct tlsrpt_send *s = h->data;
+    char *text;
+
+    if (s->cb == NULL)
+        return;
+    text = xasprintf("day %s: still sending after %u s (%zu of %zu domains done); the rest go on,"
+                     " see the log (tlsrpt report day=%s)\n", s->day, TLSRPT_ANSWER_MS / 1000,
+                     s->ndone, s->nitems, s->day);
+    s->cb(s->arg, text);
+    s->cb = NULL;
+    free(text);
 }
 
 /* tlsrpt_sent_done - recorded: tell the caller, unlink, free */
@@ -169,43 +211,108 @@ static void tlsrpt_sent_done(struct relay_tlsrpt *t, void *arg)
     *pp = s->next;
     if (s->cb != NULL)
         s->cb(s->arg, s->text ? s->text : "");
-    tlsrpt_send_free(s);
+    if (s->has_timer) {
+        uv_close((uv_handle_t *)&s->answer, tlsrpt_send_closed);   /* frees s then */
+    } else {
+        tlsrpt_send_free(s);
+        t->busy--;                      /* the send's own count; the pool work's follows */
+    }
+    if (!t->closing)
+        relay__tlsrpt_send_resume(t);   /* a send of the same day waited for this one */
 }
 
 /* tlsrpt_finish - every domain is done: the text, then step 3 */
 
 static void tlsrpt_finish(struct tlsrpt_send *s)
 {
-    char *text = xstrdup(s->text ? s->text : "");
+    char *text = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&text, &len);
 
+    if (fp == NULL)
+        log_panic("tlsrpt", "out of memory (open_memstream)");
+    fputs(s->text ? s->text : "", fp);
     for (size_t i = 0; i < s->nitems; i++) {
         struct tlsrpt_item *it = &s->items[i];
-        char *line, *to = NULL;
 
-        for (size_t k = 0; k < it->nuris; k++) {       /* in the record's order */
-            const char *w = it->uris[k].what ? it->uris[k].what : it->uris[k].uri;
-            char *n = xasprintf("%s%s%s", to ? to : "", to ? "; " : "", w);
-
-            json_array_append_new(it->outcome, json_string(w));
-            free(to);
-            to = n;
-        }
-        line = it->ok ? xasprintf("%s sent: %s", it->domain, to)
-               : xasprintf("%s not sent: %s", it->domain, it->why ? it->why : to ? to : "?");
+        fprintf(fp, "%s %s: ", it->domain, it->ok ? "sent" : "not sent");
+        if (!it->ok && it->why != NULL)
+            fputs(it->why, fp);
+        for (size_t k = 0; (it->ok || it->why == NULL) && k < it->nuris; k++)  /* the record's order */
+            fprintf(fp, "%s%s", k ? "; " : "", it->uris[k].what ? it->uris[k].what : it->uris[k].uri);
+        fputc('\n', fp);
         log_info("tlsrpt", 0, "report day=%s domain=%s id=%s %s", s->day, it->domain, it->report_id,
                  it->ok ? "sent" : "not-sent");
         if (!it->ok && !it->final && s->daily)
             s->t->pass_retry = true;
-        free(to);
-        to = xasprintf("%s%s\n", text, line);
-        free(text);
-        free(line);
-        text = to;
     }
+    if (s->partial && s->nitems > 0)
+        fprintf(fp, "(day %s is not over: its counts so far; not recorded as sent)\n", s->day);
+    if (fclose(fp) != 0)
+        log_panic("tlsrpt", "out of memory (open_memstream)");
     free(s->text);
     s->text = text;
     relay__tlsrpt_pool(s->t, tlsrpt_sent_fn, tlsrpt_sent_done, s);
 }
+
+/* ---- step 2 for one domain: recorded as sent at once ---------------------- */
+
+struct tlsrpt_rec {                     /* one line for DAY.sent.log; owns its copies */
+    char   *dir, *name, *line;
+    int     err;
+};
+
+/* tlsrpt_rec_fn - append the line, durably (pool) */
+
+static void tlsrpt_rec_fn(void *arg)
+{
+    struct tlsrpt_rec *r = arg;
+
+    r->err = relay__tlsrpt_append(r->dir, r->name, r->line);
+}
+
+static void tlsrpt_rec_done(struct relay_tlsrpt *t, void *arg)
+{
+    struct tlsrpt_rec *r = arg;
+
+    (void)t;
+    if (r->err != 0)
+        log_errx("tlsrpt", 0, "cannot record in %s/%s: %s (a restart may send again)", r->dir,
+                 r->name, strerror(-r->err));
+    free(r->dir);
+    free(r->name);
+    free(r->line);
+    free(r);
+}
+
+/* tlsrpt_item_over - every URI of it is over: its outcome; taken: recorded now, so
+ * a crash later in the pass does not send it again */
+
+static void tlsrpt_item_over(struct tlsrpt_item *it)
+{
+    struct tlsrpt_send *s = it->s;
+    struct tlsrpt_rec *r;
+    json_t *rec;
+
+    s->ndone++;
+    for (size_t k = 0; k < it->nuris; k++)
+        json_array_append_new(it->outcome, json_string(it->uris[k].what ? it->uris[k].what
+                                                                         : it->uris[k].uri));
+    if (!it->ok || s->partial)
+        return;
+    rec = json_pack("{s:s, s:I, s:s, s:O}", "domain", it->domain, "at", (json_int_t)time(NULL),
+                    "report-id", it->report_id, "to", it->outcome);
+    r = xcalloc(1, sizeof(*r));
+    r->dir = xstrdup(s->names.dir);
+    r->name = xasprintf("%s.sent.log", s->day);
+    r->line = json_dumps(rec, JSON_COMPACT);
+    json_decref(rec);
+    if (r->line == NULL)
+        log_panic("tlsrpt", "out of memory (json_dumps)");
+    relay__tlsrpt_pool(s->t, tlsrpt_rec_fn, tlsrpt_rec_done, r);
+}
+
+static void tlsrpt_next(struct tlsrpt_send *s);
 
 /* tlsrpt_uri_end - one URI u (or, u NULL, the lookup) of it is over */
 
@@ -219,8 +326,9 @@ static void tlsrpt_uri_end(struct tlsrpt_item *it, struct tlsrpt_uri *u, bool ok
         it->ok = true;
     if (it->pending > 0 && --it->pending > 0)
         return;
-    if (--it->s->pending == 0)
-        tlsrpt_finish(it->s);
+    tlsrpt_item_over(it);
+    it->s->active--;
+    tlsrpt_next(it->s);
 }
 
 /* ---- step 2: mailto ------------------------------------------------------ */
@@ -276,6 +384,9 @@ static void tlsrpt_mailto(struct tlsrpt_uri *u)
                     u->qid, when, s->names.submitter, s->names.sender, rcpt);
     struct relay_spool *sp = relay_spool_begin(s->t->env.w, u->qid, env, strlen(env));
     relay_spool_append(sp, mail, len);
+    /* RFC 8460 5.3: delivered despite TLS failures (the mail says TLS-Required: No,
+     * RFC 8689 4.2.2: no MTA-STS for it; a domain-secure partner still wins). */
+    relay_spool_set_record(sp, "tls-required no\n");
     s->t->busy++;
     relay_spool_commit(sp, tlsrpt_mail_committed, u);
     free(env);
@@ -306,6 +417,8 @@ static void tlsrpt_host_found(struct dns_query *q, const struct dns_result *res,
 {
     struct tlsrpt_uri *u = arg;
     struct relay_tlsrpt *t = u->it->s->t;
+    struct relay_http *http;
+    struct sockaddr_storage *addrs;
     struct relay_http_opts o = {
         .url = u->uri, .post_type = "application/tlsrpt+gzip",
         .post = u->it->gz, .post_len = u->it->gzlen, .timeout_ms = TLSRPT_HTTP_TIMEOUT_MS,
@@ -313,6 +426,10 @@ static void tlsrpt_host_found(struct dns_query *q, const struct dns_result *res,
 
     (void)q;
     u->q = NULL;
+    if (u->it->s->canceled) {
+        tlsrpt_uri_end(u->it, u, false, "not posted: stopping");
+        return;
+    }
     if (res->status != DNS_OK || res->nhosts == 0 || res->hosts[0].naddrs == 0) {
         char what[160];
 
@@ -320,14 +437,25 @@ static void tlsrpt_host_found(struct dns_query *q, const struct dns_result *res,
         tlsrpt_uri_end(u->it, u, false, what);
         return;
     }
-    if (t->http == NULL && (t->http = relay_http_new(&t->env.w->loop)) == NULL) {
+    if ((http = t->env.http ? t->env.http(t->env.owner) : NULL) == NULL) {
         tlsrpt_uri_end(u->it, u, false, "not posted: no HTTP client");
         return;
     }
+    addrs = xcalloc(res->hosts[0].naddrs, sizeof(*addrs));
     o.ca_file = u->it->s->names.ca_file;
-    o.addrs = res->hosts[0].addrs;
-    o.naddrs = res->hosts[0].naddrs;
-    u->req = relay_http_start(t->http, &o, tlsrpt_posted, u);
+    o.naddrs = 0;
+    for (size_t i = 0; i < res->hosts[0].naddrs; i++)   /* no SSRF from a hostile record */
+        if (u->it->s->names.private_ok || !relay__tlsrpt_addr_private(&res->hosts[0].addrs[i]))
+            addrs[o.naddrs++] = res->hosts[0].addrs[i];
+    if (o.naddrs == 0) {
+        free(addrs);
+        tlsrpt_uri_end(u->it, u, false, "not posted: the host has only loopback, link-local or"
+                                         " private addresses (tlsrpt_private_addresses = no)");
+        return;
+    }
+    o.addrs = addrs;
+    u->req = relay_http_start(http, &o, tlsrpt_posted, u);
+    free(addrs);
 }
 
 /* tlsrpt_https - look the URI's host up, then POST */
@@ -362,6 +490,11 @@ static void tlsrpt_txt_found(struct dns_query *q, const struct dns_result *res, 
 
     (void)q;
     it->q = NULL;
+    if (it->s->canceled || res->status == DNS_CANCELED) {
+        it->why = xstrdup("stopping");
+        tlsrpt_uri_end(it, NULL, false, NULL);
+        return;
+    }
     if (res->status != DNS_OK) {
         it->final = res->status == DNS_FAIL;
         it->why = xasprintf("_smtp._tls.%s: %s", it->domain,
@@ -405,31 +538,23 @@ static void tlsrpt_build_fn(void *arg)
         .organization = s->names.org, .contact = s->names.contact, .submitter = s->names.submitter,
     };
     unsigned char *data = NULL;
-    json_t *day = NULL, *domains;
+    json_t *day = NULL, *domains, *by;
     size_t len, i;
-    const json_t *d;
 
-    if (s->mem != NULL)
-        day = json_loads(s->mem, 0, NULL);
-    else if (log_read_file(path, 1u << 26, &data, &len, NULL) < 0)
+    if (log_read_file(path, TLSRPT_MAX_FILE, &data, &len, NULL) < 0)
         s->err = -errno;
     else if ((day = json_loads((char *)data, 0, NULL)) == NULL)
         s->err = -EBADMSG;
     free(data);
-    data = NULL;
     free(path);
-    path = xasprintf("%s/%s.sent", s->names.dir, s->day);
-    if (log_read_file(path, 1u << 24, &data, &len, NULL) == 0)
-        s->sent = json_loads((char *)data, 0, NULL);
-    free(data);
-    free(path);
+    s->sent = relay__tlsrpt_sent_read(s->names.dir, s->day);
     if (day == NULL)
         return;
     domains = relay_tlsrpt_day_domains(day);
+    by = relay_tlsrpt_day_by_domain(day);      /* each report in O(its size), not O(day) */
     s->items = xcalloc(json_array_size(domains) + 1, sizeof(*s->items));
     for (i = 0; i < json_array_size(domains); i++) {
-        d = json_array_get(domains, i);
-        const char *dom = json_string_value(d);
+        const char *dom = json_string_value(json_array_get(domains, i));
         struct tlsrpt_item *it;
         json_t *rep;
         char *text;
@@ -437,7 +562,8 @@ static void tlsrpt_build_fn(void *arg)
         if ((s->domain != NULL && strcasecmp(s->domain, dom) != 0)
             || (!s->again && json_object_get(s->sent, dom) != NULL))
             continue;
-        if ((rep = relay_tlsrpt_report(day, dom, &who)) == NULL)
+        rep = relay_tlsrpt_report_of(s->day, dom, json_object_get(by, dom), &who);
+        if (rep == NULL)
             continue;
         it = &s->items[s->nitems++];
         it->s = s;
@@ -449,8 +575,45 @@ static void tlsrpt_build_fn(void *arg)
         free(text);
         json_decref(rep);
     }
+    json_decref(by);
     json_decref(domains);
     json_decref(day);
+}
+
+/* tlsrpt_item_start - look one domain's rua up */
+
+static void tlsrpt_item_start(struct tlsrpt_item *it)
+{
+    struct relay_tlsrpt *t = it->s->t;
+    struct dns_resolver *r = t->env.resolver(t->env.owner);
+    char *name;
+
+    if (r == NULL || it->s->canceled) {
+        it->why = xstrdup("stopping");
+        tlsrpt_uri_end(it, NULL, false, NULL);
+        return;
+    }
+    name = xasprintf("_smtp._tls.%s", it->domain);
+    it->q = dns_txt_lookup(r, name, tlsrpt_txt_found, it);
+    free(name);
+}
+
+/* tlsrpt_next - start domains up to TLSRPT_MAX_ACTIVE at once; all over: finish */
+
+static void tlsrpt_next(struct tlsrpt_send *s)
+{
+    if (s->in_next)
+        return;                         /* an item ended inside tlsrpt_item_start */
+    s->in_next = true;
+    while (s->started < s->nitems && s->active < TLSRPT_MAX_ACTIVE) {
+        s->active++;
+        tlsrpt_item_start(&s->items[s->started++]);
+    }
+    s->in_next = false;
+    if (s->started == s->nitems && s->active == 0 && !s->finished) {
+        s->finished = true;
+        tlsrpt_finish(s);
+    }
 }
 
 /* tlsrpt_built - the reports are built: look each domain's rua up */
@@ -458,8 +621,8 @@ static void tlsrpt_build_fn(void *arg)
 static void tlsrpt_built(struct relay_tlsrpt *t, void *arg)
 {
     struct tlsrpt_send *s = arg;
-    struct dns_resolver *r = t->env.resolver(t->env.owner);
 
+    (void)t;
     if (s->err != 0 || s->nitems == 0) {
         log_info("tlsrpt", 0, "report day=%s nothing to send%s", s->day,
                  s->err == -ENOENT ? " (no results recorded)" : s->err ? " (cannot read)" : "");
@@ -476,20 +639,48 @@ static void tlsrpt_built(struct relay_tlsrpt *t, void *arg)
         tlsrpt_finish(s);
         return;
     }
-    s->pending = s->nitems;
-    for (size_t i = 0; i < s->nitems; i++) {
-        struct tlsrpt_item *it = &s->items[i];
-        char *name = xasprintf("_smtp._tls.%s", it->domain);
-
-        if (r == NULL || s->canceled) {
-            it->why = xstrdup("stopping");
-            tlsrpt_uri_end(it, NULL, false, NULL);
-        } else {
-            it->q = dns_txt_lookup(r, name, tlsrpt_txt_found, it);
-        }
-        free(name);
-    }
+    tlsrpt_next(s);
 }
+
+/* tlsrpt_build - step 1 on the pool */
+
+static void tlsrpt_build(struct tlsrpt_send *s)
+{
+    s->waiting = false;
+    s->building = true;
+    relay__tlsrpt_pool(s->t, tlsrpt_build_fn, tlsrpt_built, s);
+}
+
+/* tlsrpt_may_build - s's day is on disk and no other send of it runs: one send
+ * of a day at a time, so two never both send a domain nor write DAY.sent at once */
+
+static bool tlsrpt_may_build(const struct tlsrpt_send *s)
+{
+    if (relay__tlsrpt_day_pending(s->t, s->day))
+        return false;
+    for (const struct tlsrpt_send *o = s->t->sends; o != NULL; o = o->next)
+        if (o != s && o->building && strcmp(o->day, s->day) == 0)
+            return false;
+    return true;
+}
+
+/* relay__tlsrpt_send_resume - a write or a send ended: the sends waiting, oldest first */
+
+void relay__tlsrpt_send_resume(struct relay_tlsrpt *t)
+{
+    struct tlsrpt_send *oldest;
+
+    do {                                /* the list is newest first */
+        oldest = NULL;
+        for (struct tlsrpt_send *s = t->sends; s != NULL; s = s->next)
+            if (s->waiting && tlsrpt_may_build(s))
+                oldest = s;
+        if (oldest != NULL)
+            tlsrpt_build(oldest);
+    } while (oldest != NULL);
+}
+
+static void tlsrpt_daily_done(void *arg, const char *text);
 
 /* relay_tlsrpt_send - send day's reports (domain: only its; again: sent ones too) */
 
@@ -497,6 +688,7 @@ void relay_tlsrpt_send(struct relay_tlsrpt *t, const char *day, const char *doma
                        relay_tlsrpt_sent_cb *cb, void *arg)
 {
     struct tlsrpt_send *s = xcalloc(1, sizeof(*s));
+    char today[11];
 
     s->t = t;
     memcpy(s->day, day, sizeof(s->day) - 1);
@@ -505,13 +697,34 @@ void relay_tlsrpt_send(struct relay_tlsrpt *t, const char *day, const char *doma
     s->cb = cb;
     s->arg = arg;
     relay__tlsrpt_names(&s->names);
-    if (strcmp(day, t->day) == 0 && t->loaded)
-        s->mem = json_dumps(t->today, JSON_COMPACT);
     s->next = t->sends;
     t->sends = s;
+    t->busy++;                          /* until the send is freed: t outlives every send */
+    if (cb != NULL && cb != tlsrpt_daily_done) {
+        uv_timer_init(&t->env.w->loop, &s->answer);
+        s->answer.data = s;
+        uv_timer_start(&s->answer, tlsrpt_answer_due, TLSRPT_ANSWER_MS, 0);
+        s->has_timer = true;
+    }
+    relay_tlsrpt_day_name((int64_t)time(NULL), today);
+    if (strcmp(s->day, today) > 0 || t->closing) {
+        s->text = t->closing ? xasprintf("day %s: not sent: stopping\n", s->day)
+                  : xasprintf("day %s: not begun yet (UTC): not sent\n", s->day);
+        tlsrpt_finish(s);
+        return;
+    }
+    /* Today's counts so far: sent (an administrator's test), never recorded
+     * as sent, so the daily pass still sends the whole day. */
+    s->partial = strcmp(s->day, today) == 0;
     log_info("tlsrpt", 0, "send day=%s domain=%s again=%s", s->day, domain ? domain : "*",
              again ? "yes" : "no");
-    relay__tlsrpt_pool(t, tlsrpt_build_fn, tlsrpt_built, s);
+    relay__tlsrpt_flush_now(t);
+    if (!tlsrpt_may_build(s)) {
+        s->waiting = true;              /* its last counts are written first, or the
+                                         * other send of the day ends first */
+        return;
+    }
+    tlsrpt_build(s);
 }
 
 /* ---- the daily pass ------------------------------------------------------- */
@@ -557,18 +770,27 @@ void relay__tlsrpt_daily(struct relay_tlsrpt *t, int64_t now)
     t->sends->daily = true;
 }
 
-/* relay__tlsrpt_send_cancel_all - the close: cancel lookups and transfers */
+/* relay__tlsrpt_send_cancel_all - the close: cancel lookups and transfers; a
+ * send still waiting for its day's write ends now */
 
 void relay__tlsrpt_send_cancel_all(struct relay_tlsrpt *t)
 {
     for (struct tlsrpt_send *s = t->sends; s != NULL; s = s->next) {
         s->canceled = true;
+        if (s->waiting) {
+            s->waiting = false;
+            s->text = xasprintf("day %s: not sent: stopping\n", s->day);
+            tlsrpt_finish(s);
+            continue;
+        }
         for (size_t i = 0; i < s->nitems; i++) {
             struct tlsrpt_item *it = &s->items[i];
 
+            dns_query_cancel(it->q);    /* their callbacks end them, later */
             for (size_t k = 0; k < it->nuris; k++) {
                 struct tlsrpt_uri *u = &it->uris[k];
 
+                dns_query_cancel(u->q);
                 if (u->req != NULL) {
                     relay_http_cancel(u->req);
                     u->req = NULL;

@@ -26,6 +26,7 @@ import gzip
 import json
 import os
 import re
+import socket
 import subprocess
 import time
 import unittest
@@ -78,6 +79,18 @@ def seed_day(day):
          "failure-details": []}]}
 
 
+def read_text(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
+def parts_cte(msg):
+    return [p["Content-Transfer-Encoding"] for p in msg.iter_parts()]
+
+
 def validate(tc, report):
     """Schema check with date-time really checked (Debian lacks rfc3339-validator)."""
     fc = jsonschema.FormatChecker()
@@ -87,6 +100,21 @@ def validate(tc, report):
         return not isinstance(s, str) or ("T" in s and bool(datetime.datetime.fromisoformat(s)))
     errs = list(jsonschema.Draft7Validator(SCHEMA, format_checker=fc).iter_errors(report))
     tc.assertEqual(errs, [], "report does not validate: %s" % [e.message for e in errs])
+
+
+class SchemaTest(unittest.TestCase):
+    """The schema copy is closed: a misspelled optional key fails validation."""
+
+    def test_misspelled_key_fails(self):
+        day = day_name(-1)
+        rep = {"organization-name": "O", "contact-info": "c@x.test", "report-id": "r",
+               "date-range": {"start-datetime": day + "T00:00:00Z",
+                              "end-datetime": day + "T23:59:59Z"},
+               "policies": seed_day(day)["policies"][:1]}
+        validate(self, rep)
+        rep["policies"][0]["failure-details"][0]["failure-reason"] = "x"
+        v = jsonschema.Draft7Validator(SCHEMA)
+        self.assertEqual([e.validator for e in v.iter_errors(rep)], ["additionalProperties"])
 
 
 class TlsRptTest(PkiMixin, DeliveryTestCase):
@@ -109,6 +137,7 @@ class TlsRptTest(PkiMixin, DeliveryTestCase):
         """domsecd with tlsrpt_directory holding days {name: day}, not yet started."""
         tr = {"tlsrpt_sender": SENDER, "tlsrpt_organization_name": "Snd Test Org",
               "tlsrpt_contact_info": "tls-admin@snd.test",
+              "tlsrpt_private_addresses": "yes",       # the https rua is on 127.0.0.82
               "mta_sts_trusted_ca_file": self.p("trusted-ca.pem")}
         tr.update(transport or {})
         d = self.start_relay(transport=tr, start=False)
@@ -160,7 +189,8 @@ class TlsRptTest(PkiMixin, DeliveryTestCase):
         return email.message_from_bytes(got[-1].message, policy=email.policy.default)
 
     def test_send_by_mail_and_https(self):
-        today = day_name()
+        # A day that is over (the day before yesterday: the daily pass does not take it).
+        today = day_name(-2)
         d = self.relay({today: seed_day(today)})
         d.start()
         out = self.tlsrpt(d, "send", "--day", today)
@@ -180,7 +210,12 @@ class TlsRptTest(PkiMixin, DeliveryTestCase):
         self.assertEqual(msg["From"].addresses[0].addr_spec, SENDER)
         self.assertEqual(msg["To"].addresses[0].addr_spec, RUA_MAIL)
         self.assertTrue(msg["Date"].datetime)
-        self.assertTrue(msg["Message-ID"])
+        self.assertRegex(msg["Message-ID"], r"^<[0-9A-F]{16}\.[^<>@\s]+@[^<>@\s]+>$")
+        self.assertEqual(msg["MIME-Version"], "1.0")
+        # RFC 8460 5.3: delivered despite TLS failures (RFC 8689 4.2.2), and the queue
+        # file says so, so no MTA-STS policy holds it back.
+        self.assertEqual(msg["TLS-Required"], "No")
+        self.assertEqual(parts_cte(msg), ["7bit", "base64"])
         sm = re.fullmatch(r"Report Domain: woodgrove\.test Submitter: (\S+) Report-ID: <(\S+)>",
                           msg["Subject"])
         self.assertIsNotNone(sm, msg["Subject"])
@@ -228,6 +263,122 @@ class TlsRptTest(PkiMixin, DeliveryTestCase):
         for r in both:
             validate(self, r)
         self.tlsrpt(d, "show", "--day", today, "nowhere.test", status=1)
+
+    def silent_dns(self, domain):
+        """_smtp._tls lookups under domain go to a socket that never answers; returns a
+        function telling whether a query for it arrived."""
+        hole = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.addCleanup(hole.close)
+        hole.bind(("127.0.0.86", 0))
+        hole.setblocking(False)
+        self.dns.replace(self.dns.records + ["--server=/%s/127.0.0.86#%d"
+                                             % (domain, hole.getsockname()[1])])
+
+        def asked():
+            try:
+                return domain.split(".")[0].encode() in hole.recv(4096)
+            except BlockingIOError:
+                return False
+        return asked
+
+    def slow_relay(self):
+        """A started domsecd whose day (the day before yesterday) has woodgrove.test and
+        slow.test, whose _smtp._tls lookup never gets an answer."""
+        asked = self.silent_dns("slow.test")
+        day = day_name(-2)
+        seed = seed_day(day)
+        seed["policies"][1]["policy"]["policy-domain"] = "slow.test"
+        d = self.relay({day: seed})
+        d.start()
+        return asked, day, d
+
+    def send_cli(self, d, *args):
+        p = subprocess.Popen([domsec_exe(), "-c", d.config_path, "--socket", d.control_socket,
+                              "tlsrpt", "send"] + list(args), stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT)
+        self.addCleanup(lambda: p.poll() is None and p.kill())
+        return p
+
+    def test_recorded_per_domain_one_send_a_day(self):
+        """A domain is recorded as sent (DAY.sent.log) as soon as its report is taken,
+        not at the end of the pass: a crash later does not send it again. A second
+        send of the same day waits for the first, so it never sends a domain twice."""
+        asked, day, d = self.slow_relay()
+        first = self.send_cli(d, "--day", day)
+        wait_until(asked, 20, "the _smtp._tls.slow.test query at the silent server")
+        log = os.path.join(self.tdir, day + ".sent.log")
+        wait_until(lambda: "woodgrove.test" in read_text(log), 20,
+                   "woodgrove.test recorded while slow.test is still looked up")
+        self.assertFalse(os.path.exists(os.path.join(self.tdir, day + ".sent")))
+        second = self.send_cli(d, "--day", day, "woodgrove.test")
+        out1 = first.communicate(timeout=60)[0].decode()
+        out2 = second.communicate(timeout=60)[0].decode()
+        self.assertRegex(out1, r"(?m)^woodgrove.test sent: ")
+        self.assertRegex(out1, r"(?m)^slow.test not sent: ")
+        self.assertIn("nothing to send for woodgrove.test", out2)
+        self.assertEqual(len(self.https.wait_requests(1, "POST")), 1)
+        # A crash: what DAY.sent.log holds is not sent again after the restart.
+        os.unlink(os.path.join(self.tdir, day + ".sent"))
+        d.kill9()
+        d.start()
+        out = self.tlsrpt(d, "send", "--day", day, "woodgrove.test")
+        self.assertIn("nothing to send for woodgrove.test", out)
+        self.assertEqual(len(self.https.posts()), 1)
+
+    def test_stop_while_send_waits_for_dns(self):
+        """A stop while a send waits for _smtp._tls.D (its DNS server never answers):
+        the lookup is cancelled, the send ends "stopping", domsecd exits 0 (the
+        recorder used to be freed under the pending lookup: SIGSEGV or ASan)."""
+        asked, day, d = self.slow_relay()
+        cli = self.send_cli(d, "--day", day, "slow.test")
+        wait_until(asked, 20, "the _smtp._tls.slow.test query at the silent server")
+        self.assertEqual(d.stop(), 0, d.log())
+        cli.communicate(timeout=30)
+        self.assertRegex(d.log(), r"report day=%s domain=slow\.test id=\S+ not-sent" % day)
+        self.assertNotRegex(d.log(), r"panic|AddressSanitizer")
+        self.assertFalse(os.path.exists(os.path.join(self.tdir, day + ".sent")))
+
+    def test_private_rua_refused(self):
+        """By default an https rua whose host has only loopback or private addresses is
+        not POSTed to (a hostile record cannot aim our POST at the inside); the
+        mailto: rua still gets the report."""
+        day = day_name(-2)
+        d = self.relay({day: seed_day(day)}, transport={"tlsrpt_private_addresses": "no"})
+        d.start()
+        out = self.tlsrpt(d, "send", "--day", day, "woodgrove.test")
+        self.assertIn("%s not posted: the host has only loopback, link-local or private "
+                      "addresses" % RUA_URL, out)
+        self.assertRegex(out, r"(?m)^woodgrove.test sent: mailto:")
+        self.assertEqual(self.https.posts(), [])
+
+    def test_unreadable_day_kept(self):
+        """A day file that cannot be parsed is renamed out of the way at the start and
+        never written over (today's counts start again)."""
+        today = day_name()
+        d = self.relay({})
+        path = os.path.join(self.tdir, today + ".json")
+        with open(path, "w") as f:
+            f.write('{"day": "%s", "policies": [ truncated' % today)
+        d.start()
+        d.wait_log(d.prefix() + r"error tlsrpt cannot read day=%s dir=\S+: not JSON .*: kept as "
+                   r"\S+\.json\.unreadable\.\d+" % today, 20)
+        self.assertEqual(d.stop(), 0)
+        kept = [n for n in os.listdir(self.tdir) if n.startswith(today + ".json.unreadable.")]
+        self.assertEqual(len(kept), 1, os.listdir(self.tdir))
+        self.assertIn("truncated", read_text(os.path.join(self.tdir, kept[0])))
+
+    def test_today_and_future(self):
+        """Today's counts so far can be sent (a test) but are never recorded as sent, so
+        the daily pass still sends the whole day; a day not begun is refused."""
+        today = day_name()
+        d = self.relay({today: seed_day(today)})
+        d.start()
+        out = self.tlsrpt(d, "send", "--day", today, "woodgrove.test")
+        self.assertRegex(out, r"(?m)^woodgrove.test sent: ")
+        self.assertIn("not recorded as sent", out)
+        self.assertFalse(os.path.exists(os.path.join(self.tdir, today + ".sent")))
+        self.tlsrpt(d, "send", "--day", day_name(1), status=2)   # refused: not begun
+        self.assertEqual(self.https.posts()[1:], [])
 
     def test_daily_pass_once(self):
         yday = day_name(-1)
@@ -295,7 +446,7 @@ class TlsRptSessionTest(PkiMixin, DeliveryTestCase):
     def test_noted_session_is_reported(self):
         web = self.policy_web(mode="testing")
         m = self.mx_daemon(names=("mx.fabrikam.test",))
-        a = self.relay(m.port)
+        a = self.relay(m.port, tlsrpt_private_addresses="yes")     # the rua is on 127.x
         qid = self.submit(a, ["<u@%s>" % sts_send.DOMAIN])
         self.wait_delivered(a, qid, "<u@%s>" % sts_send.DOMAIN, timeout=30)
         a.wait_log(a.prefix() + r"info tlsrpt noted domain=%s policy=sts "
@@ -327,6 +478,7 @@ class TlsRptSessionTest(PkiMixin, DeliveryTestCase):
         self.assertEqual(f[0]["receiving-ip"], "127.0.0.83")
         self.assertTrue(f[0]["sending-mta-ip"].startswith("127."), f[0])
         self.assertEqual(f[0]["failed-session-count"], 1)
+        self.assertTrue(f[0].get("failure-reason-code"), f[0])     # why, for the domain owner
         # At the stop the day is written: the file's counts and the session's, merged.
         self.assertEqual(a.stop(), 0)
         with open(os.path.join(self.tdir, today + ".json")) as fh:

@@ -89,7 +89,9 @@ struct qmgr {
     int     dns_retiring;               /* replaced resolvers still closing */
     struct relay_tlsrpt *tlsrpt;        /* owned: TLS-RPT recorder (every d->tlsrpt), or NULL */
     bool    tlsrpt_closing;             /* relay_tlsrpt_close called, done not yet */
-    struct relay_http *http;            /* owned: HTTP(S) on this loop (MTA-STS fetches) */
+    struct relay_http *http;            /* owned: HTTP(S) on this loop (MTA-STS fetches,
+                                         * https TLS reports); closed after both users */
+    bool    http_closing;
     struct relay_sts *sts;              /* owned: the MTA-STS policy cache; NULL once closed */
     struct relay_qmsg *msgs;            /* owned: every message (m->next, m->prev) */
     struct relay_qmsg *due, *due_tail;  /* FIFO (m->qnext) */
