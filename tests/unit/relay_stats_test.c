@@ -106,6 +106,15 @@ static const char golden[] =
     "# HELP domsec_domain_secure_outbound_session_failures_total Exchange's Domain Secure Outbound Session Failures.\n"
     "# TYPE domsec_domain_secure_outbound_session_failures_total counter\n"
     "domsec_domain_secure_outbound_session_failures_total 6\n"
+    "# HELP domsec_requiretls_messages_received_total Messages queued with MAIL FROM ... REQUIRETLS (RFC 8689).\n"
+    "# TYPE domsec_requiretls_messages_received_total counter\n"
+    "domsec_requiretls_messages_received_total 31\n"
+    "# HELP domsec_requiretls_messages_sent_total REQUIRETLS messages a next hop took.\n"
+    "# TYPE domsec_requiretls_messages_sent_total counter\n"
+    "domsec_requiretls_messages_sent_total 32\n"
+    "# HELP domsec_requiretls_recipients_bounced_total Recipients of REQUIRETLS messages bounced (5.7.10 / 5.7.30).\n"
+    "# TYPE domsec_requiretls_recipients_bounced_total counter\n"
+    "domsec_requiretls_recipients_bounced_total 33\n"
     "# HELP domsec_receive_commit_duration_seconds From the final dot of DATA to the 250 reply (the queue commit).\n"
     "# TYPE domsec_receive_commit_duration_seconds histogram\n"
     "domsec_receive_commit_duration_seconds_bucket{le=\"0.001\"} 1\n"
@@ -171,6 +180,9 @@ static void test_golden_text(void **state)
     v.c[RELAY_STAT_DS_RECEIVED] = 4;
     v.c[RELAY_STAT_DS_SENT] = 5;
     v.c[RELAY_STAT_DS_OUT_FAILURES] = 6;
+    v.c[RELAY_STAT_REQUIRETLS_RECEIVED] = 31;
+    v.c[RELAY_STAT_REQUIRETLS_SENT] = 32;
+    v.c[RELAY_STAT_REQUIRETLS_BOUNCED] = 33;
     v.c[RELAY_STAT_TLS_FAIL_IN + RELAY_TLS_FAIL_PROTOCOL] = 7;
     v.c[RELAY_STAT_TLS_FAIL_OUT + RELAY_TLS_FAIL_TIMEOUT] = 8;
     v.c[RELAY_STAT_RCPT_DELIVERED] = 9;
