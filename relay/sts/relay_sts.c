@@ -15,7 +15,8 @@
  *          - a fetch of this id failed less than the back-off ago (1 min,
  *            doubled per failure in a row, 1 h at most): no new fetch; the
  *            cached policy within max_age as STALE, else FAILED, both
- *            without failure (nothing new to report)
+ *            with the last failure, told (nothing new for TLS-RPT; a
+ *            REQUIRETLS message still waits for the policy)
  *          - else a fetch
  *          - no record (NXDOMAIN, NODATA, none or several STSv1 records):
  *            a cached policy within max_age is kept (5.1: the record's
