@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -233,21 +234,27 @@ void log_dir_names_free(char **names, size_t n)
 
 /* log_write_file - dir/name atomically (tmp, fsync, rename, fsync dir); 0 or -1, errno
  *
- * The temporary file is made with O_EXCL | O_NOFOLLOW after removing any
- * stale one, so a symlink (or another file) left at .name.tmp is never
- * written through; the directory is fsynced after the rename so the new
- * name survives a crash (a file system that cannot fsync a directory,
- * EINVAL, is accepted).  Writers of one name must not run concurrently
- * (every caller has one write per name in flight). */
+ * The temporary file's name is this writer's own, .name.PID.N.tmp (N a
+ * process-wide counter), so writers of one name that run at once (TLS-RPT's
+ * DAY.sent from two sends) each rename their own complete file and never
+ * remove or rename another's half-written one; the last rename wins.  It is
+ * made with O_EXCL | O_NOFOLLOW, so a symlink (or another file) planted
+ * there is never written through; one left by a dead process of the same
+ * pid is removed and the open tried once more.  The directory is fsynced
+ * after the rename so the new name survives a crash (a file system that
+ * cannot fsync a directory, EINVAL, is accepted). */
 
 int log_write_file(const char *dir, const char *name, const void *data, size_t len)
 {
-    char *tmp = xasprintf("%s/.%s.tmp", dir, name), *path = xasprintf("%s/%s", dir, name);
+    static atomic_uint counter;
+    unsigned n = atomic_fetch_add(&counter, 1);
+    char *tmp = xasprintf("%s/.%s.%ld.%u.tmp", dir, name, (long)getpid(), n);
+    char *path = xasprintf("%s/%s", dir, name);
     int fd, dfd, r = -1;
 
-    if (unlink(tmp) < 0 && errno != ENOENT)
-        goto out;
     fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 && errno == EEXIST && unlink(tmp) == 0)     /* stale: its pid is ours now */
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd >= 0) {
         bool    ok = write(fd, data, len) == (ssize_t)len && fsync(fd) == 0;
 
@@ -265,7 +272,6 @@ int log_write_file(const char *dir, const char *name, const void *data, size_t l
             r = -1;                     /* in place, but maybe not on the disk */
         close(dfd);
     }
-out:
     free(tmp);
     free(path);
     return r;

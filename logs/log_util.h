@@ -59,9 +59,10 @@ int log_file_check(const char *path, size_t max);
 char **log_dir_names(const char *dir, bool (*keep)(const char *name), size_t *n);
 /* Free what log_dir_names returned (NULL is allowed). */
 void log_dir_names_free(char **names, size_t n);
-/* Write dir/name atomically: dir/.name.tmp (mode 0600; a stale one removed
- * first, never followed if a symlink), fsync, rename, fsync of dir.  0, or
- * -1 with errno (the temporary file removed).  Synchronous. */
+/* Write dir/name atomically: dir/.name.PID.N.tmp, this writer's own (mode
+ * 0600; never followed if a symlink), fsync, rename, fsync of dir.  0, or
+ * -1 with errno (the temporary file removed).  Synchronous; writers of one
+ * name may run at once (threads or processes): the last rename wins. */
 int log_write_file(const char *dir, const char *name, const void *data, size_t len);
 
 #endif

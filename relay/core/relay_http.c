@@ -295,10 +295,15 @@ static void http_setup(struct relay_http_req *r, const struct relay_http_opts *o
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
                      timeout < HTTP_CONNECT_MAX_MS ? timeout : (long)HTTP_CONNECT_MAX_MS);
-    /* A peer that trickles (slowloris) loses the transfer after
-     * RELAY_HTTP_LOW_SPEED_S seconds below RELAY_HTTP_LOW_SPEED_BPS. */
-    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, (long)RELAY_HTTP_LOW_SPEED_BPS);
-    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)RELAY_HTTP_LOW_SPEED_S);
+    /* A GET whose peer trickles (slowloris) loses the transfer after
+     * RELAY_HTTP_LOW_SPEED_S seconds below RELAY_HTTP_LOW_SPEED_BPS.  Not a
+     * POST: libcurl counts both directions, so a receiver that takes its time
+     * to answer an uploaded report would count as too slow (timeout_ms
+     * bounds it). */
+    if (o->post_type == NULL) {
+        curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, (long)RELAY_HTTP_LOW_SPEED_BPS);
+        curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)RELAY_HTTP_LOW_SPEED_S);
+    }
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_USERAGENT, "domsec/" DOMSEC_VERSION);
     if (o->post_type) {

@@ -4,9 +4,9 @@
  * TLS-RPT https reports).
  *
  * No redirects (a 3xx is a completed transfer with its status), no proxy,
- * no cookies, bounded body size and total time, and a transfer slower than
+ * no cookies, bounded body size and total time, and a GET slower than
  * RELAY_HTTP_LOW_SPEED_BPS bytes/s for RELAY_HTTP_LOW_SPEED_S seconds is
- * aborted ("timeout"); the host's addresses are
+ * aborted ("too slow"; a POST has its total time only); the host's addresses are
  * given by the caller (we resolve with c-ares, so tests' dnsmasq decides)
  * and libcurl never resolves: CURLOPT_RESOLVE pins url's host:port to them.
  * https:// is verified against ca_file (or libcurl's default store) with

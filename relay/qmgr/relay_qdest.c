@@ -257,10 +257,11 @@ static void qdest_sts_done(void *arg, const struct relay_sts_result *res)
     d->sts_stale = res->status == RELAY_STS_STALE;
     d->sts_failure = res->failure;      /* static strings */
     /* A failed fetch or parse (FAILED, or STALE: the cached policy goes on) is
-     * TLS-RPT's sts-policy-fetch-error / -invalid / sts-webpki-invalid; each
-     * such result comes from a new fetch, so this notes once per attempt.
-     * why is printable ASCII (relay_sts). */
-    if (res->failure != NULL && res->status != RELAY_STS_CANCELED)
+     * TLS-RPT's sts-policy-fetch-error / -invalid / sts-webpki-invalid, noted
+     * once per attempt: told marks a back-off's repeat of the last failure
+     * and our own trust store's failure, which sts_failure still carries (a
+     * REQUIRETLS message defers).  why is printable ASCII (relay_sts). */
+    if (res->failure != NULL && !res->told && res->status != RELAY_STS_CANCELED)
         relay_tlsrpt_note(d->tlsrpt, &(struct tlsrpt_result){
             .domain = d->domain, .type = TLSRPT_STS, .sts = res->policy,
             .failure = res->failure, .detail = res->why });

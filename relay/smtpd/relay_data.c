@@ -265,9 +265,8 @@ void relay_data_tlsreq_scan(struct relay_tlsreq *st, const char *p, size_t n)
                 continue;
             }
             if (c == '\n' || st->crs > 0) {
-                if (c == '\n' && st->crs <= 1)
-                    tlsreq_judge(st);   /* the empty line: the body follows */
-                tlsreq_stop(st);        /* (or "\r\r\n", "\rx": not a field) */
+                tlsreq_judge(st);       /* the line before ended: its field is whole */
+                tlsreq_stop(st);        /* the empty line, or "\r\r\n", "\rx": no field */
                 continue;
             }
             st->mid = true;

@@ -15,7 +15,8 @@
  *          - a fetch of this id failed less than the back-off ago (1 min,
  *            doubled per failure in a row, 1 h at most): no new fetch; the
  *            cached policy within max_age as STALE, else FAILED, both
- *            without failure (nothing new to report)
+ *            with the last failure, told (nothing new for TLS-RPT; a
+ *            REQUIRETLS message still waits for the policy)
  *          - else a fetch
  *          - no record (NXDOMAIN, NODATA, none or several STSv1 records):
  *            a cached policy within max_age is kept (5.1: the record's
@@ -120,12 +121,14 @@ static void sts_log(const struct sts_entry *e, const char *id, const char *resul
              why ? why : "", why ? "\"" : "");
 }
 
+#define STS_WHY_REFRESH "cached policy; refreshing it"
+
 /* sts_notify - every waiter of e gets the outcome (e's state unchanged) */
 
-static void sts_notify(struct sts_entry *e, enum relay_sts_status st, const char *failure,
-                       const char *why)
+static void sts_notify_told(struct sts_entry *e, enum relay_sts_status st, const char *failure,
+                            bool told, const char *why)
 {
-    struct relay_sts_result res = { .status = st, .failure = failure, .why = why };
+    struct relay_sts_result res = { .status = st, .failure = failure, .told = told, .why = why };
     struct sts_policy *keep = NULL;
     struct relay_sts_lookup *l;
 
@@ -136,6 +139,8 @@ static void sts_notify(struct sts_entry *e, enum relay_sts_status st, const char
             res.status = RELAY_STS_NONE;
             if (why == NULL)            /* not to be mistaken for "no record" */
                 res.why = "the published policy has mode none";
+            else if (strcmp(why, STS_WHY_REFRESH) == 0)
+                res.why = "the published policy has mode none; " STS_WHY_REFRESH;
         } else {
             res.policy = keep = policy_sts_ref(e->policy);  /* alive through the callbacks */
         }
@@ -161,14 +166,30 @@ static void sts_notify(struct sts_entry *e, enum relay_sts_status st, const char
         uv_timer_start(&e->s->later, sts_later, 0, 0);  /* answered from the cache */
 }
 
-/* sts_finish - every waiter of e gets the outcome; e becomes idle */
+/* sts_notify - sts_notify_told, a failure that is new (TLS-RPT notes it) */
+
+static void sts_notify(struct sts_entry *e, enum relay_sts_status st, const char *failure,
+                       const char *why)
+{
+    sts_notify_told(e, st, failure, false, why);
+}
+
+/* sts_finish_told - every waiter of e gets the outcome; e becomes idle */
+
+static void sts_finish_told(struct sts_entry *e, enum relay_sts_status st, const char *failure,
+                            bool told, const char *why)
+{
+    e->state = STS_E_IDLE;
+    e->bg = false;
+    sts_notify_told(e, st, failure, told, why);
+}
+
+/* sts_finish - sts_finish_told, a failure that is new (TLS-RPT notes it) */
 
 static void sts_finish(struct sts_entry *e, enum relay_sts_status st, const char *failure,
                        const char *why)
 {
-    e->state = STS_E_IDLE;
-    e->bg = false;
-    sts_notify(e, st, failure, why);
+    sts_finish_told(e, st, failure, false, why);
 }
 
 /* sts_usable - e's cached policy, if max_age has not run out */
@@ -193,13 +214,14 @@ static void sts_drop(struct sts_entry *e)
  * RELAY_STS_BACKOFF_MIN_MS, doubled at each failure in a row, at most
  * RELAY_STS_BACKOFF_MAX_MS (a new TXT id is fetched at once) */
 
-static void sts_backoff_start(struct sts_entry *e)
+static void sts_backoff_start(struct sts_entry *e, const char *failure)
 {
     uint64_t b = e->backoff_ms;
 
     b = strcmp(e->fail_id, e->id) == 0 && b > 0 ? b * 2 : RELAY_STS_BACKOFF_MIN_MS;
     e->backoff_ms = b < RELAY_STS_BACKOFF_MAX_MS ? b : RELAY_STS_BACKOFF_MAX_MS;
     snprintf(e->fail_id, sizeof(e->fail_id), "%s", e->id);
+    e->fail_type = failure;
     e->retry_ms = e->s->now_ms() + e->backoff_ms;
 }
 
@@ -213,32 +235,33 @@ static bool sts_backing_off(const struct sts_entry *e, const char *id, uint64_t 
 
 /* sts_fetch_failed - no new policy: keep the cached one within max_age.  A
  * refresh in the background (e->bg) with nobody waiting keeps its failure
- * for the next lookup, so that TLS-RPT hears of it; failure NULL: ours
- * (our trust store), not reported. */
+ * for the next lookup, so that TLS-RPT hears of it; failure
+ * RELAY_STS_FAILURE_LOCAL: ours (our trust store), told but not reported. */
 
 static void sts_fetch_failed(struct sts_entry *e, const char *failure, const char *raw)
 {
     struct relay_sts *s = e->s;
+    bool local = strcmp(failure, RELAY_STS_FAILURE_LOCAL) == 0;
     char why[200];
 
     relay_sts_ascii(why, sizeof(why), raw);  /* a server's header, curl's text */
     s->fetching--;
     if (!s->closing)
-        sts_backoff_start(e);
+        sts_backoff_start(e, failure);
     if (s->closing) {
         sts_finish(e, RELAY_STS_CANCELED, NULL, "shutdown");
     } else if (sts_usable(e)) {
         sts_log(e, e->id, "stale", failure, why);
-        if (e->bg && e->waiters == NULL && failure != NULL) {
+        if (e->bg && e->waiters == NULL && !local) {
             e->bg_failure = failure;
             snprintf(e->bg_why, sizeof(e->bg_why), "%s", why);
         }
-        sts_finish(e, RELAY_STS_STALE, failure, why);
+        sts_finish_told(e, RELAY_STS_STALE, failure, local, why);
     } else {
         if (e->policy != NULL)
             sts_drop(e);
         sts_log(e, e->id, "failed", failure, why);
-        sts_finish(e, RELAY_STS_FAILED, failure, why);
+        sts_finish_told(e, RELAY_STS_FAILED, failure, local, why);
     }
     sts_fetch_next(s);
     sts_try_free(s);
@@ -272,7 +295,7 @@ static void sts_http_done(void *arg, const struct relay_http_result *res)
                   "(mta_sts_trusted_ca_file %s): %s", e->domain, e->ca_file ? e->ca_file : "-",
                   res->error);
         snprintf(buf, sizeof(buf), "local trust store: %s", res->error);
-        sts_fetch_failed(e, NULL, buf);
+        sts_fetch_failed(e, RELAY_STS_FAILURE_LOCAL, buf);
         return;
     }
     if (res->error != NULL) {
@@ -299,6 +322,7 @@ static void sts_http_done(void *arg, const struct relay_http_result *res)
     }
     s->fetching--;
     e->fail_id[0] = '\0';
+    e->fail_type = NULL;
     e->backoff_ms = 0;
     e->bg_failure = NULL;
     first = e->policy == NULL;
@@ -431,19 +455,19 @@ static void sts_txt_id(struct sts_entry *e, const char *id)
          * cached policy now; the fetch goes on without them, and a failure
          * keeps the cached one (until max_age). */
         e->bg = true;
-        sts_notify(e, RELAY_STS_OK, NULL, "cached policy; refreshing it");
+        sts_notify(e, RELAY_STS_OK, NULL, STS_WHY_REFRESH);
         sts_fetch(e, id);
         return;
     }
-    if (sts_backing_off(e, id, now)) {  /* not reported again: no new attempt */
+    if (sts_backing_off(e, id, now)) {  /* the last failure, told, not reported again */
         snprintf(buf, sizeof(buf), "the fetch of policy id %s failed; next try in %llu s", id,
                  (unsigned long long)((e->retry_ms - now + 999) / 1000));
         if (sts_usable(e)) {
-            sts_finish(e, RELAY_STS_STALE, NULL, buf);
+            sts_finish_told(e, RELAY_STS_STALE, e->fail_type, true, buf);
         } else {
             if (e->policy != NULL)
                 sts_drop(e);
-            sts_finish(e, RELAY_STS_FAILED, NULL, buf);
+            sts_finish_told(e, RELAY_STS_FAILED, e->fail_type, true, buf);
         }
         return;
     }
@@ -684,7 +708,7 @@ static void sts_later(uv_timer_t *t)
 
     for (struct sts_entry *e = s->entries; e != NULL; e = e->next)
         if (e->waiters != NULL && e->bg && !e->finishing && !s->closing && sts_usable(e)) {
-            sts_notify(e, RELAY_STS_OK, NULL, "cached policy; refreshing it");
+            sts_notify(e, RELAY_STS_OK, NULL, STS_WHY_REFRESH);
         } else if (e->waiters != NULL && e->state == STS_E_IDLE && !e->finishing) {
             if (s->closing)
                 sts_finish(e, RELAY_STS_CANCELED, NULL, "shutdown");

@@ -47,6 +47,10 @@ enum relay_sts_status {
     RELAY_STS_CANCELED,                 /* relay_sts_close: the stop */
 };
 
+/* relay_sts_result.failure when our mta_sts_trusted_ca_file failed (never
+ * an RFC 8460 type: always with told) */
+#define RELAY_STS_FAILURE_LOCAL "local-trust-store"
+
 struct relay_sts_result {
     enum relay_sts_status status;
     struct sts_policy *policy;          /* borrowed (ref to keep); only with OK / STALE;
@@ -54,7 +58,10 @@ struct relay_sts_result {
     const char *failure;                /* static: RFC 8460 result type of a failed fetch
                                          * or parse (sts-policy-fetch-error,
                                          * sts-policy-invalid, sts-webpki-invalid), also
-                                         * with STALE; or NULL */
+                                         * with STALE; RELAY_STS_FAILURE_LOCAL: our own
+                                         * trust store failed; or NULL */
+    bool    told;                       /* failure is not new (the back-off repeats the
+                                         * last one) or is ours: not for TLS-RPT */
     const char *why;                    /* a short text for logs and TLS-RPT (printable
                                          * ASCII; valid during the callback), or NULL */
 };

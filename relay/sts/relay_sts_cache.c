@@ -2,7 +2,7 @@
  * relay_sts_cache.c - the MTA-STS cache on disk: one file per policy
  * domain in mta_sts_cache_directory (created mode 0700 on the first
  * write), named after the domain in lower case; the format is
- * policy_sts_cache.c's.  A file is written to .D.tmp, fsynced and renamed
+ * policy_sts_cache.c's.  A file is written to .D.PID.N.tmp, fsynced and renamed
  * (log_write_file); a policy that lapsed (no TXT record and max_age over)
  * has its file removed.
  *

@@ -5,7 +5,7 @@ pinned to the given address (the name exists in no DNS); a body over max_bytes i
 refused while one of exactly max_bytes is accepted; a redirect is returned, not
 followed; a wrong-name, untrusted-issuer or expired certificate is a tls_error and no
 request reaches the server; a server that never answers gives "timeout", one that sends nothing for 10 s "too
-slow"; a missing ca_file is a local_error, not a tls_error; a POST
+slow" (a GET; a POST answered after 12 s is fine); a missing ca_file is a local_error, not a tls_error; a POST
 arrives with its body and Content-Type; callbacks never run inside the starting call,
 cancel and close call no callback, and the loop closes cleanly every time."""
 
@@ -143,6 +143,21 @@ class RelayHttpTest(PkiMixin, unittest.TestCase):
         (res,), _ = self.fetch("--timeout", "50000")
         self.assertEqual(res["error"], "too slow: under 100 bytes/s for 10 s")
         self.assertFalse(res["tls_error"])
+
+    def test_slow_answer_to_a_post_is_not_too_slow(self):
+        # A TLS-RPT receiver that takes 12 s to answer an uploaded report: within the
+        # total time, so no low-speed abort (that one is for GETs).
+        web = self.server()
+        web.post_response = Response(201, delay=12)
+        with tempfile.NamedTemporaryFile() as f:
+            f.write(b"\x1f\x8b report")
+            f.flush()
+            (res,), _ = self.fetch("--timeout", "50000", "--post-type",
+                                   "application/tlsrpt+gzip", "--post-file", f.name,
+                                   url="https://%s/tlsrpt/v1" % HOST)
+        self.assertIsNone(res["error"], res)
+        self.assertEqual(res["status"], 201)
+        self.assertEqual(len(web.posts()), 1)
 
     def test_missing_ca_file_is_ours_not_the_peers(self):
         # Our own anchors missing: not the peer's webpki failure (TLS-RPT would blame it).

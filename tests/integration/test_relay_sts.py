@@ -143,6 +143,16 @@ class RelayStsTest(PkiMixin, unittest.TestCase):
         self.assertEqual(res["why"], "the published policy has mode none")   # not "no record"
         self.assertIn("mta-sts domain=%s id=7 mode=none result=fetched" % DOMAIN, log)
 
+    def test_mode_none_under_refresh_says_so(self):
+        # A cached mode-none policy being refreshed in the background still says why
+        # it is no policy.
+        web = self.world(sts_policy("none", [], 600))
+        results, _ = self.drive(DOMAIN, rounds=2, advance=400000, cache=self.cache_dir())
+        self.assertEqual([r["status"] for r in results], ["none", "none"], results)
+        self.assertEqual(results[1]["why"],
+                         "the published policy has mode none; cached policy; refreshing it")
+        self.assertEqual(len(web.gets(POLICY_HOST)), 2)
+
     def test_address_literal_is_not_looked_up(self):
         # "[...]" would become https://mta-sts.[a:8443/x?]/...: no lookup at all.
         web = self.world(sts_policy("enforce", ["mx." + DOMAIN], 60))
@@ -212,11 +222,13 @@ class RelayStsTest(PkiMixin, unittest.TestCase):
 
     def test_failed_fetch_backs_off(self):
         # A failed fetch is not repeated at every lookup: 1 min (doubling) before the
-        # same id is fetched again; meanwhile FAILED without a failure to report again.
+        # same id is fetched again; meanwhile FAILED with the last failure, told (so
+        # that a REQUIRETLS message defers 4.7.10) but not for TLS-RPT again.
         web = self.world(Response(404, "no\n", {"Content-Type": "text/plain"}))
         results, _ = self.drive(DOMAIN, rounds=2)
-        self.assertEqual([(r["status"], r["failure"]) for r in results],
-                         [("failed", "sts-policy-fetch-error"), ("failed", None)], results)
+        self.assertEqual([(r["status"], r["failure"], r["told"]) for r in results],
+                         [("failed", "sts-policy-fetch-error", False),
+                          ("failed", "sts-policy-fetch-error", True)], results)
         self.assertRegex(results[1]["why"], r"^the fetch of policy id 7 failed; next try in "
                                             r"(60|59) s$")
         self.assertEqual(len(web.gets(POLICY_HOST)), 1)
@@ -225,12 +237,16 @@ class RelayStsTest(PkiMixin, unittest.TestCase):
         self.assertEqual(results[1]["failure"], "sts-policy-fetch-error", results)
 
     def test_missing_trust_store_is_not_the_domains_failure(self):
-        # Our own mta_sts_trusted_ca_file missing: FAILED without an RFC 8460 type (no
-        # sts-webpki-invalid reported against the domain), and a warning.
+        # Our own mta_sts_trusted_ca_file missing: FAILED with our own marker, told (no
+        # sts-webpki-invalid reported against the domain, but a REQUIRETLS message
+        # defers), and a warning; the back-off's repeat says the same.
         self.world(sts_policy("enforce", ["mx." + DOMAIN], 60))
         self.ca_override = "/nonexistent/webpki.pem"
-        (res,), log = self.drive(DOMAIN)
-        self.assertEqual((res["status"], res["failure"]), ("failed", None), res)
+        (res, again), log = self.drive(DOMAIN, rounds=2)
+        self.assertEqual((res["status"], res["failure"], res["told"]),
+                         ("failed", "local-trust-store", True), res)
+        self.assertEqual((again["status"], again["failure"], again["told"]),
+                         ("failed", "local-trust-store", True), again)
         self.assertIn("local trust store", res["why"])
         self.assertIn("our trust store (mta_sts_trusted_ca_file /nonexistent/webpki.pem)", log)
 

@@ -6,8 +6,9 @@ the header field "TLS-Required: No" is kept as the "tls-required no" record (not
 REQUIRETLS).  Send: a REQUIRETLS message goes only over verified TLS (here: the
 domain-secure list, a second domsecd as the partner, which sees REQUIRETLS and keeps
 the flag) to a next hop that offers REQUIRETLS; to a plaintext smtp-sink it bounces
-with 5.7.10, to a domain-secured partner that does not offer it with 5.7.30, and the
-DSN carries the header section only.  Counted in the stop log's counters."""
+with 5.7.10 (but waits, 4.7.10, when the domain's MTA-STS policy could not be fetched,
+also during the fetch back-off), to a domain-secured partner that does not offer it
+with 5.7.30, and the DSN carries the header section only.  Counted in the stop log's counters."""
 
 import re
 import ssl
@@ -16,12 +17,14 @@ import unittest
 from domsec_harness import R, Daemon, queued_id, state_records
 from peers import DELIVERY_TRANSPORT, RX_ID, SENDER, DeliveryTestCase, host, mx
 from pki import PkiMixin
+from sts_peers import PolicyServer, Response, server_cert, txt
 
 PARTNER = "woodgrovebank.test"
 PARTNER_IP = "127.0.0.45"
 PARTNER_IP1 = "127.0.0.149"              # a first MX of the partner without REQUIRETLS
 PLAIN = "plain.test"                    # MX: an smtp-sink without TLS
 PLAIN_IP = "127.0.0.46"
+STS_WEB_IP = "127.0.0.148"              # mta-sts.plain.test (a failing policy server)
 RELAY_FQDN = "mail.contoso.test"        # the name the PKI's "relay" certificate has
 SECRET = b"The secret body line that must never travel in plaintext."
 
@@ -29,16 +32,19 @@ SECRET = b"The secret body line that must never travel in plaintext."
 class RequireTlsTest(PkiMixin, DeliveryTestCase):
 
     # --- our relay, a partner, a TLS submission ----------------------------------------
-    def relay(self, partner_port=1, partner_dns=None, **hub):
+    def relay(self, partner_port=1, partner_dns=None, dns_extra=(), transport_extra=None,
+              **hub):
         """domsecd as contoso.test: its Hub connector offers STARTTLS (the PKI's relay
         certificate); woodgrovebank.test only by domain security (Partner connector to
         partner_port; its MX records partner_dns, default one MX), everything else by MX
         on port P (opportunistic TLS)."""
         self.start_dns(*(partner_dns or [mx(PARTNER, "mail." + PARTNER, 10),
                                          host("mail." + PARTNER, PARTNER_IP)]),
-                       mx(PLAIN, "mx." + PLAIN, 10), host("mx." + PLAIN, PLAIN_IP))
+                       mx(PLAIN, "mx." + PLAIN, 10), host("mx." + PLAIN, PLAIN_IP),
+                       *dns_extra)
         tr = dict(DELIVERY_TRANSPORT)
         tr.update(self.tls_transport(self.store("relay"), tls_send_domain_secure_list=PARTNER))
+        tr.update(transport_extra or {})
         conn = {"permission": "internal", "fqdn": RELAY_FQDN, "auth_mechanism": "tls"}
         conn.update(hub)
         d = Daemon(self, connectors=[("Hub", conn)], transport=tr,
@@ -181,6 +187,34 @@ class RequireTlsTest(PkiMixin, DeliveryTestCase):
         self.assertEqual(plain.count("<u@%s>" % PLAIN), 0)       # never sent
         self.assertEqual(a.stop(), 0)
         a.wait_log(a.prefix() + r"info stats .*\brequiretls_recipients_bounced=1\b")
+
+    def test_failed_policy_fetch_defers_4_7_10_also_during_back_off(self):
+        # plain.test publishes an MTA-STS record but its policy cannot be fetched (HTTP
+        # 404): the policy might have verified the MX, so a REQUIRETLS message waits
+        # (4.7.10).  A second message inside the fetch back-off (no new fetch) waits too.
+        web = PolicyServer(self, STS_WEB_IP, {"mta-sts." + PLAIN: Response(
+            404, "no\n", {"Content-Type": "text/plain"})}, *self.sts_web_cert())
+        a = self.relay(dns_extra=[txt("_mta-sts." + PLAIN, "v=STSv1; id=1;"),
+                                  host("mta-sts." + PLAIN, STS_WEB_IP)],
+                       transport_extra={"mta_sts_trusted_ca_file": self.p("trusted-ca.pem"),
+                                        "connection_cache_time": "0"})
+        plain = self.sink(PLAIN_IP)
+        for rcpt in ("<u@%s>" % PLAIN, "<v@%s>" % PLAIN):
+            qid = self.submit_requiretls(a, rcpt)
+            m = a.wait_log(a.prefix() + r'info smtp %s deferred id=%s to=%s reason="(.*)"\s*$'
+                           % (RX_ID, qid, re.escape(rcpt)), 30)
+            self.assertRegex(m.group(1), r"^451 4\.7\.10 REQUIRETLS: the MTA-STS policy of "
+                             r"plain\.test could not be obtained \(sts-policy-fetch-error\), "
+                             r"so the connection to mx\.plain\.test \[127\.0\.0\.46:\d+\] "
+                             r"cannot be verified; the message was not sent and waits for "
+                             r"the policy$")
+            self.assertIn(qid, a.message_ids())
+        self.assertEqual(len(web.gets("mta-sts." + PLAIN)), 1)      # the back-off
+        self.assertEqual(plain.count("<u@%s>" % PLAIN) + plain.count("<v@%s>" % PLAIN), 0)
+        self.assertNotIn("5.7.10", a.log())
+
+    def sts_web_cert(self):
+        return server_cert(self.pki, "sts-plain", ["mta-sts." + PLAIN])
 
     def test_partner_without_requiretls_bounces_5_7_30(self):
         b = self.partner(requiretls_enable="no")

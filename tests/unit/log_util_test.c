@@ -24,6 +24,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -325,14 +326,18 @@ static void test_write_file(void **state)
     unsigned char *buf;
     struct stat st;
     size_t len;
+    int left = 0;
 
     (void)state;
     assert_non_null(mkdtemp(dir));
     snprintf(path, sizeof(path), "%s/policy", dir);
-    snprintf(tmp, sizeof(tmp), "%s/.policy.tmp", dir);
     snprintf(victim, sizeof(victim), "%s/victim", dir);
     put(dir, "victim", 6, 'v', 0600);
-    assert_int_equal(symlink(victim, tmp), 0);          /* planted */
+    /* Symlinks planted at every name this process's next writes may take. */
+    for (int k = 0; k < 64; k++) {
+        snprintf(tmp, sizeof(tmp), "%s/.policy.%ld.%d.tmp", dir, (long)getpid(), k);
+        assert_int_equal(symlink(victim, tmp), 0);
+    }
     assert_int_equal(log_write_file(dir, "policy", "hello\n", 6), 0);
     assert_int_equal(log_read_file(victim, 100, &buf, &len, NULL), 0);
     assert_memory_equal(buf, "vvvvvv", 6);              /* not written through */
@@ -344,20 +349,87 @@ static void test_write_file(void **state)
     assert_int_equal(len, 6);
     assert_memory_equal(buf, "hello\n", 6);
     free(buf);
-    assert_int_equal(lstat(tmp, &st), -1);              /* no tmp left */
-    /* A stale regular tmp (a crash mid-write), and a second write: replaced. */
-    put(dir, ".policy.tmp", 50, 'x', 0644);
+    for (int k = 0; k < 64; k++) {                      /* the one used is gone */
+        snprintf(tmp, sizeof(tmp), "%s/.policy.%ld.%d.tmp", dir, (long)getpid(), k);
+        if (unlink(tmp) == 0)
+            left++;
+    }
+    assert_int_equal(left, 63);
+    /* Another writer's half-written temporary file (another process, or the
+     * old fixed name) is neither removed nor renamed: a second write. */
+    put(dir, ".policy.1.0.tmp", 50, 'x', 0644);
+    put(dir, ".policy.tmp", 50, 'y', 0644);
     assert_int_equal(log_write_file(dir, "policy", "again", 5), 0);
     assert_int_equal(log_read_file(path, 100, &buf, &len, NULL), 0);
     assert_int_equal(len, 5);
     assert_memory_equal(buf, "again", 5);
     free(buf);
+    snprintf(tmp, sizeof(tmp), "%s/.policy.1.0.tmp", dir);
+    assert_int_equal(stat(tmp, &st), 0);
+    assert_int_equal(st.st_size, 50);
+    assert_int_equal(unlink(tmp), 0);
+    snprintf(tmp, sizeof(tmp), "%s/.policy.tmp", dir);
+    assert_int_equal(stat(tmp, &st), 0);
+    assert_int_equal(st.st_size, 50);
+    assert_int_equal(unlink(tmp), 0);
     /* A directory that is not there: -1, errno. */
     errno = 0;
     assert_int_equal(log_write_file("/nonexistent/dir", "x", "y", 1), -1);
     assert_int_equal(errno, ENOENT);
     assert_int_equal(unlink(path), 0);
     assert_int_equal(unlink(victim), 0);
+    assert_int_equal(rmdir(dir), 0);
+}
+
+/* Two processes write one name 200 times each at once: every write
+ * succeeds, the file is always one writer's whole content, no temporary
+ * file is left. */
+
+#define WRITERS 2
+#define WRITE_LEN 32768
+
+static void test_write_file_concurrent(void **state)
+{
+    char dir[] = "/tmp/log_util_test.XXXXXX", path[300];
+    static char data[WRITERS][WRITE_LEN];
+    pid_t pid[WRITERS];
+    unsigned char *buf;
+    size_t len, n = 0;
+    char **names;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/shared", dir);
+    for (int w = 0; w < WRITERS; w++) {
+        memset(data[w], 'a' + w, WRITE_LEN);
+        pid[w] = fork();
+        assert_true(pid[w] >= 0);
+        if (pid[w] == 0) {
+            for (int i = 0; i < 200; i++)
+                if (log_write_file(dir, "shared", data[w], WRITE_LEN) < 0)
+                    _exit(1);
+            _exit(0);
+        }
+    }
+    for (int w = 0; w < WRITERS; w++) {
+        int ws;
+
+        assert_int_equal(waitpid(pid[w], &ws, 0), pid[w]);
+        assert_true(WIFEXITED(ws));
+        assert_int_equal(WEXITSTATUS(ws), 0);           /* every write succeeded */
+    }
+    assert_int_equal(log_read_file(path, WRITE_LEN + 1, &buf, &len, NULL), 0);
+    assert_int_equal(len, WRITE_LEN);
+    assert_true(buf[0] == 'a' || buf[0] == 'b');
+    for (size_t i = 0; i < len; i++)
+        assert_int_equal(buf[i], buf[0]);               /* one writer's, whole */
+    free(buf);
+    names = log_dir_names(dir, NULL, &n);
+    assert_non_null(names);
+    assert_int_equal(n, 1);                             /* no temporary file left */
+    assert_string_equal(names[0], "shared");
+    log_dir_names_free(names, n);
+    assert_int_equal(unlink(path), 0);
     assert_int_equal(rmdir(dir), 0);
 }
 
@@ -371,6 +443,7 @@ int main(void)
         cmocka_unit_test(test_read_file),
         cmocka_unit_test(test_dir_names),
         cmocka_unit_test(test_write_file),
+        cmocka_unit_test(test_write_file_concurrent),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

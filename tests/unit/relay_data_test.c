@@ -91,6 +91,9 @@ static const struct {
     { "CR CR LF then field", "Subject: x\r\n\r\r\nTLS-Required: No\r\n\r\n", false },
     { "8-bit name then field", "Subj\xc3\xa9: x\r\nTLS-Required: No\r\n\r\n", false },
     { "field then non-header line", "TLS-Required: No\r\nno header here\r\n\r\n", true },
+    /* ... and the field before such a line is judged like before any other. */
+    { "field then CR CR LF", "TLS-Required: No\r\n\r\r\nx", true },
+    { "field then CR-led line", "TLS-Required: No\r\n\rX: y\r\n", true },
 };
 
 static void test_tlsreq_scan(void **state)

@@ -51,6 +51,8 @@ struct sts_entry {
                                          * waiting; the next lookup hears of it (TLS-RPT) */
     char    bg_why[200];
     char    fail_id[POLICY_STS_ID_MAX + 1]; /* the id whose fetch failed last, or "" */
+    const char *fail_type;              /* static: how that fetch failed (the result
+                                         * failure), told again during the back-off */
     uint64_t retry_ms, backoff_ms;      /* no fetch of fail_id before retry_ms */
 };
 

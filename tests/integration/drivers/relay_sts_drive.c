@@ -121,6 +121,7 @@ static void on_result(void *arg, const struct relay_sts_result *res)
         json_array_append_new(mx, json_string(p->mx[i]));
     json_object_set_new(o, "mx", mx);
     json_object_set_new(o, "failure", res->failure ? json_string(res->failure) : json_null());
+    json_object_set_new(o, "told", json_boolean(res->told));
     json_object_set_new(o, "why", res->why ? json_string(res->why) : json_null());
     json_object_set_new(o, "sync", json_boolean(in_start));
     json_dumpf(o, stdout, JSON_COMPACT);
