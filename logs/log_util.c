@@ -276,3 +276,35 @@ int log_write_file(const char *dir, const char *name, const void *data, size_t l
     free(path);
     return r;
 }
+
+/* log_utf8_len - the length of the well-formed UTF-8 sequence at p (log_util.h) */
+
+size_t log_utf8_len(const unsigned char *p, size_t n, uint32_t *cp)
+{
+    size_t  len;
+    uint32_t c;
+
+    if (p[0] < 0x80)
+        len = 1, c = p[0];
+    else if (p[0] >= 0xc2 && p[0] <= 0xdf)
+        len = 2, c = p[0] & 0x1f;
+    else if (p[0] >= 0xe0 && p[0] <= 0xef)
+        len = 3, c = p[0] & 0x0f;
+    else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+        len = 4, c = p[0] & 0x07;
+    else
+        return 0;                       /* a continuation byte, 0xc0/0xc1, 0xf5.. */
+    if (len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        c = c << 6 | (p[i] & 0x3f);
+    }
+    if ((len == 3 && c < 0x800) || (len == 4 && (c < 0x10000 || c > 0x10ffff))
+        || (c >= 0xd800 && c <= 0xdfff))
+        return 0;                       /* overlong, out of range, surrogate */
+    if (cp != NULL)
+        *cp = c;
+    return len;
+}

@@ -64,5 +64,10 @@ void log_dir_names_free(char **names, size_t n);
  * -1 with errno (the temporary file removed).  Synchronous; writers of one
  * name may run at once (threads or processes): the last rename wins. */
 int log_write_file(const char *dir, const char *name, const void *data, size_t len);
+/* The length of the well-formed UTF-8 sequence at p, n > 0 bytes left (RFC
+ * 3629: no overlong form, no surrogate, at most U+10FFFF): 1 for any ASCII
+ * byte (controls too), 0 if p starts no such sequence.  *cp (if not NULL)
+ * gets the code point.  The one validator every layer uses. */
+size_t log_utf8_len(const unsigned char *p, size_t n, uint32_t *cp);
 
 #endif

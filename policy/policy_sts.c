@@ -34,6 +34,7 @@
 #include <strings.h>
 
 #include "log.h"
+#include "log_util.h"
 #include "policy_sts.h"
 
 #define STS_WSP(c) ((c) == ' ' || (c) == '\t')
@@ -171,36 +172,13 @@ static bool mx_pattern_ok(const char *v)
 
 static bool text_ok(const unsigned char *s, size_t len)
 {
-    for (size_t i = 0; i < len;) {
-        unsigned char c = s[i];
-        size_t n;
-        uint32_t cp;
+    size_t  n;
 
-        if (c < 0x80) {
-            if ((c < 0x20 && c != '\t' && c != '\r' && c != '\n') || c == 0x7f)
-                return false;
-            i++;
-            continue;
-        }
-        if (c >= 0xc2 && c <= 0xdf)
-            n = 1, cp = c & 0x1f;
-        else if (c >= 0xe0 && c <= 0xef)
-            n = 2, cp = c & 0x0f;
-        else if (c >= 0xf0 && c <= 0xf4)
-            n = 3, cp = c & 0x07;
-        else
+    for (size_t i = 0; i < len; i += n) {
+        if ((s[i] < 0x20 && s[i] != '\t' && s[i] != '\r' && s[i] != '\n') || s[i] == 0x7f)
             return false;
-        if (len - i <= n)
+        if ((n = log_utf8_len(s + i, len - i, NULL)) == 0)
             return false;
-        for (size_t k = 1; k <= n; k++) {
-            if ((s[i + k] & 0xc0) != 0x80)
-                return false;
-            cp = cp << 6 | (s[i + k] & 0x3f);
-        }
-        if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff))
-            || (cp >= 0xd800 && cp <= 0xdfff))
-            return false;
-        i += n + 1;
     }
     return true;
 }

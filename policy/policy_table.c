@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "log_util.h"
 #include "policy_config.h"
 #include "policy_internal.h"
 
@@ -403,24 +404,11 @@ static int set_number(const struct pt_key *k, void *base, const char *v,
 static bool text_utf8(const char *v)
 {
     const unsigned char *p = (const unsigned char *)v;
+    size_t  n = strlen(v), len;
 
-    while (*p != '\0') {
-        unsigned cp, len = *p < 0x80 ? 1 : *p >= 0xc2 && *p <= 0xdf ? 2
-                           : *p >= 0xe0 && *p <= 0xef ? 3 : *p >= 0xf0 && *p <= 0xf4 ? 4 : 0;
-
-        if (len == 0)
+    for (size_t i = 0; i < n; i += len)
+        if ((len = log_utf8_len(p + i, n - i, NULL)) == 0)
             return false;
-        cp = len == 1 ? *p : *p & (0x7f >> len);
-        for (unsigned i = 1; i < len; i++) {
-            if ((p[i] & 0xc0) != 0x80)
-                return false;           /* a NUL ends the loop here too */
-            cp = cp << 6 | (p[i] & 0x3f);
-        }
-        if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff))
-            || (cp >= 0xd800 && cp <= 0xdfff))
-            return false;
-        p += len;
-    }
     return true;
 }
 

@@ -41,6 +41,7 @@
 
 #include "domsec_cmd.h"
 #include "log.h"
+#include "log_util.h"
 #include "log_audit.h"
 #include "log_read.h"
 #include "policy_config.h"
@@ -245,24 +246,6 @@ void domsec_csv_field(FILE *fp, const char *p, size_t n)
     fputc('"', fp);
 }
 
-/* utf8_len - the length of the well-formed UTF-8 sequence at p (RFC 3629:
- * no overlong form, no surrogate, at most U+10FFFF); 0 if there is none */
-
-static size_t utf8_len(const unsigned char *p, size_t n)
-{
-    size_t  len = p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : p[0] >= 0xe0 ? 3 : p[0] >= 0xc2 ? 2 : 0;
-
-    if (p[0] > 0xf4 || len == 0 || len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++)
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-    if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] > 0x9f)
-        || (p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] > 0x8f))
-        return 0;
-    return len;
-}
-
 /* domsec_json_str - a JSON string; a byte that is not part of well-formed
  * UTF-8 becomes \u00HH (its value as Latin-1), so the output always decodes */
 
@@ -274,7 +257,7 @@ void domsec_json_str(FILE *fp, const char *p, size_t n)
         size_t  len;
 
         if (c >= 0x80) {
-            if ((len = utf8_len((const unsigned char *)p + i, n - i)) == 0) {
+            if ((len = log_utf8_len((const unsigned char *)p + i, n - i, NULL)) == 0) {
                 fprintf(fp, "\\u%04x", c);
             } else {
                 fwrite(p + i, 1, len, fp);

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "log_util.h"
 #include "relay_ctlproto.h"
 
 #define CTLPROTO_CHUNK 65536            /* how much room a read gets at most */
@@ -174,35 +175,6 @@ size_t ctlproto_lines_pending(const struct ctlproto_lines *lb)
     return lb->len - lb->taken;
 }
 
-/* ctlproto_utf8_len - length of the valid UTF-8 sequence at p (n bytes left), 0 if none */
-
-static size_t ctlproto_utf8_len(const unsigned char *p, size_t n)
-{
-    size_t  len;
-    unsigned min, cp;
-
-    if (p[0] < 0x80)
-        return 1;
-    if (p[0] >= 0xC2 && p[0] <= 0xDF)
-        len = 2, min = 0x80, cp = p[0] & 0x1F;
-    else if (p[0] >= 0xE0 && p[0] <= 0xEF)
-        len = 3, min = 0x800, cp = p[0] & 0x0F;
-    else if (p[0] >= 0xF0 && p[0] <= 0xF4)
-        len = 4, min = 0x10000, cp = p[0] & 0x07;
-    else
-        return 0;
-    if (len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return len;
-}
-
 /* ctlproto_string - text as a JSON string, bytes that are not UTF-8 as "\xFF" */
 
 json_t *ctlproto_string(const char *text)
@@ -213,7 +185,7 @@ json_t *ctlproto_string(const char *text)
     json_t *j;
 
     while (n > 0) {
-        size_t  len = ctlproto_utf8_len(p, n);
+        size_t  len = log_utf8_len(p, n, NULL);
 
         if (len == 0) {
             o += (size_t)sprintf(out + o, "\\x%02X", p[0]);

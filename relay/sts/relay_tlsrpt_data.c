@@ -129,30 +129,13 @@ json_t *relay_tlsrpt_day_new(const char *day)
 
 static size_t tlsrpt_utf8_len(const unsigned char *p, size_t n)
 {
-    size_t len;
-    unsigned cp;
+    uint32_t cp;
+    size_t  len;
 
-    if (p[0] >= 0x20 && p[0] < 0x7f)
-        return 1;
-    if (p[0] >= 0xc2 && p[0] <= 0xdf)
-        len = 2, cp = p[0] & 0x1f;
-    else if (p[0] >= 0xe0 && p[0] <= 0xef)
-        len = 3, cp = p[0] & 0x0f;
-    else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-        len = 4, cp = p[0] & 0x07;
-    else
-        return 0;                       /* controls, DEL, continuation bytes, 0xc0/0xc1, 0xf5.. */
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        cp = cp << 6 | (p[i] & 0x3f);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff))
-        || (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp < 0xa0))
-        return 0;                       /* overlong, out of range, surrogate, C1 control */
-    return len;
+    if (p[0] < 0x80)
+        return p[0] >= 0x20 && p[0] < 0x7f;
+    len = log_utf8_len(p, n, &cp);
+    return len == 0 || (cp >= 0x80 && cp < 0xa0) ? 0 : len;    /* not a C1 control */
 }
 
 /* relay__tlsrpt_safe - s as printable valid UTF-8, at most max bytes (xmalloc'ed) */
