@@ -15,7 +15,8 @@
  *
  * Cache writes (crl_cache_directory, created mode 0700; the format is
  * described in relay_crl.c, which reads it): H.url, then H.crl, each
- * written to .NAME.tmp, fsynced and renamed into place.  All of it runs
+ * written by log_write_file (a temporary .NAME.PID.N.tmp, fsynced and
+ * renamed into place, the directory fsynced).  All of it runs
  * after the privilege drop, as the [service] user; the directory is still
  * created with log_path.h's walk, like the queue and the logs.
  *

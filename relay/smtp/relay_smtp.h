@@ -69,7 +69,8 @@ struct relay_dest {
                                          * or NULL (none, listed, mta_sts = no, smart hosts) */
     bool    sts_stale;                  /* sts is the cached policy: its refresh failed */
     const char *sts_failure;            /* static: the RFC 8460 result type of the last
-                                         * lookup's failed fetch or parse (TLS-RPT), or NULL */
+                                         * lookup's failed fetch or parse (TLS-RPT), or
+                                         * "local-trust-store" (our anchors), or NULL */
     bool    sts_checked;                /* owner's: this resolution looked the policy up */
     struct relay_tlsrpt *tlsrpt;        /* borrowed: the owner's TLS-RPT recorder, or NULL
                                          * (relay_tlsrpt_note(d->tlsrpt, ...) takes NULL) */
