@@ -109,6 +109,9 @@ int     policy__parse_dns_server(const char *s, char *out, size_t outsz,
                                  const char **why);
 int     policy__parse_thumbprint(const char *s, char *out, size_t outsz,
                                  const char **why);
+/* Text checks of the table's PT_F_UTF8 and PT_F_MAILBOX keys. */
+bool    policy__text_utf8(const char *v);
+bool    policy__text_mailbox(const char *v);
 /* Formatters for printing: largest exact unit ("36MB", "5m", "0s"). */
 void    policy__format_size(uint64_t n, char *buf, size_t bufsz);
 /* a is directory b (sub NULL) or b/sub, trailing '/'s aside (no file system look-up). */

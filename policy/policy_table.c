@@ -24,7 +24,6 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "log_util.h"
 #include "policy_config.h"
 #include "policy_internal.h"
 
@@ -399,35 +398,6 @@ static int set_number(const struct pt_key *k, void *base, const char *v,
     return 0;
 }
 
-/* text_utf8 - v is valid UTF-8 (RFC 3629: no overlongs, surrogates, > U+10FFFF) */
-
-static bool text_utf8(const char *v)
-{
-    const unsigned char *p = (const unsigned char *)v;
-    size_t  n = strlen(v), len;
-
-    for (size_t i = 0; i < n; i += len)
-        if ((len = log_utf8_len(p + i, n - i, NULL)) == 0)
-            return false;
-    return true;
-}
-
-/* text_mailbox - v is LOCAL@DOMAIN: a printable ASCII local part without
- * specials or spaces, and a domain name */
-
-static bool text_mailbox(const char *v)
-{
-    const char *at = strrchr(v, '@'), *why;
-    char dom[256];
-
-    if (at == NULL || at == v || at - v > 64)
-        return false;
-    for (const char *p = v; p < at; p++)
-        if (*p <= 0x20 || *p >= 0x7f || strchr("<>()[]\\,;:@\"", *p) != NULL)
-            return false;
-    return policy_parse_domain(at + 1, dom, sizeof(dom), &why) == 0;
-}
-
 /* set_string - the char * types: check, normalise, replace */
 
 static int set_string(const struct pt_key *k, void *base, const char *v,
@@ -457,9 +427,9 @@ static int set_string(const struct pt_key *k, void *base, const char *v,
             why = "is empty";
         else if (strlen(v) > 500)
             why = "is longer than 500 characters";
-        else if ((k->flags & PT_F_UTF8) && !text_utf8(v))
+        else if ((k->flags & PT_F_UTF8) && !policy__text_utf8(v))
             why = "is not valid UTF-8";
-        else if ((k->flags & PT_F_MAILBOX) && !text_mailbox(v))
+        else if ((k->flags & PT_F_MAILBOX) && !policy__text_mailbox(v))
             why = "is not a mail address";
         break;
     case PT_DOMAIN:

@@ -617,3 +617,32 @@ bool policy__same_dir(const char *a, const char *b, const char *sub)
     return na == nb + 1 + strlen(sub) && strncmp(a, b, nb) == 0 && a[nb] == '/'
            && strncmp(a + nb + 1, sub, strlen(sub)) == 0;
 }
+
+/* policy__text_utf8 - v is valid UTF-8 (RFC 3629: no overlongs, surrogates, > U+10FFFF) */
+
+bool policy__text_utf8(const char *v)
+{
+    const unsigned char *p = (const unsigned char *)v;
+    size_t  n = strlen(v), len;
+
+    for (size_t i = 0; i < n; i += len)
+        if ((len = log_utf8_len(p + i, n - i, NULL)) == 0)
+            return false;
+    return true;
+}
+
+/* policy__text_mailbox - v is LOCAL@DOMAIN: a printable ASCII local part without
+ * specials or spaces, and a domain name */
+
+bool policy__text_mailbox(const char *v)
+{
+    const char *at = strrchr(v, '@'), *why;
+    char dom[256];
+
+    if (at == NULL || at == v || at - v > 64)
+        return false;
+    for (const char *p = v; p < at; p++)
+        if (*p <= 0x20 || *p >= 0x7f || strchr("<>()[]\\,;:@\"", *p) != NULL)
+            return false;
+    return policy_parse_domain(at + 1, dom, sizeof(dom), &why) == 0;
+}
