@@ -25,6 +25,10 @@ enum cfg_permission { CFG_PERM_INTERNET, CFG_PERM_INTERNAL };
 enum cfg_auth { CFG_AUTH_NONE, CFG_AUTH_TLS };
 enum cfg_loglevel { CFG_LOG_NONE, CFG_LOG_VERBOSE };
 enum cfg_revfail { CFG_REVFAIL_FAIL, CFG_REVFAIL_ACCEPT };
+/* [partner D] require: what must hold to prove the partner's identity. */
+enum cfg_require { CFG_REQUIRE_CA, CFG_REQUIRE_PIN, CFG_REQUIRE_CA_PIN, CFG_REQUIRE_DANE };
+/* [partner D] revocation: how the partner's chain is checked for revocation. */
+enum cfg_revocation { CFG_REV_CRL, CFG_REV_OCSP, CFG_REV_CRL_OCSP, CFG_REV_NONE };
 
 /* A list of strings (domains, address spaces). */
 struct cfg_list {
@@ -52,6 +56,37 @@ struct cfg_smarthost {
     char   *host;                       /* owned; name or IP literal without brackets */
     int     port;                       /* 0 = use the connector's port */
     bool    literal;                    /* written as [ip] */
+};
+
+/* A public key pin: SHA-256 of a certificate's DER SubjectPublicKeyInfo
+ * (the same 32 bytes as the data of a TLSA 3 1 1 record). */
+struct cfg_pin {
+    unsigned char sha256[32];
+};
+
+/*
+ * [partner D]: the explicit, per-partner choice of what proves a partner's
+ * identity, for both directions.  D is on tls_send_domain_secure_list or
+ * tls_receive_domain_secure_list (else a config error).  A listed domain
+ * without a section keeps the global behaviour exactly.
+ */
+struct cfg_partner {
+    char   *domain;                     /* owned; lower-case, from [partner D] */
+    char   *trusted_ca_file;            /* owned; this partner's own (or federation) CA
+                                         * certificates, PEM; NULL = none */
+    bool    trust_global_ca;            /* transport trusted_ca_file also proves it;
+                                         * default: yes without trusted_ca_file, no with
+                                         * it ("instead of") */
+    struct cfg_pin *pins;               /* owned; certificate_pins, in file order */
+    size_t  npins;
+    bool    accept_server_auth_only;    /* default no: inbound, a client certificate with
+                                         * serverAuth and without clientAuth EKU is refused
+                                         * (BadEku); yes: accepted with the other checks */
+    int     min_tls_version;            /* 0 (default: any the connector allows), 12 or 13 */
+    enum cfg_require require;           /* default ca+pin when pins are given, else ca */
+    enum cfg_revocation revocation;     /* default crl (the global behaviour) */
+    enum cfg_revfail revocation_failure;/* default: transport revocation_failure */
+    int     line;                       /* line of the section header */
 };
 
 struct cfg_receive {
@@ -97,6 +132,8 @@ struct cfg_send {
     bool    domain_secure_enabled;      /* default no */
     bool    require_tls;                /* default no */
     bool    mta_sts;                    /* default yes: MTA-STS for unlisted DNS-routed domains */
+    bool    dane;                       /* default yes: DANE (RFC 7672) for DNS-routed
+                                         * domains when [dns] dnssec = yes */
     enum cfg_loglevel protocol_logging_level; /* default verbose */
     uint64_t connection_inactivity_timeout;   /* default 10m */
     char   *tls_certificate;            /* owned; thumbprint or NULL */
@@ -156,6 +193,9 @@ struct cfg_service {                    /* [service]: this server, like Set-Tran
 struct cfg_dns {
     char   *servers;                    /* owned; "ip:port,[v6]:port" csv or NULL = resolv.conf */
     uint64_t timeout;                   /* default 5s */
+    bool    dnssec;                     /* default no; yes: the servers are validating
+                                         * resolvers on this host (loopback only, checked
+                                         * at load) and their AD bit is trusted (DANE) */
 };
 
 struct cfg_logs {
@@ -185,6 +225,8 @@ struct config {
     struct cfg_dns dns;
     struct cfg_logs logs;
     struct cfg_metrics metrics;
+    struct cfg_partner *partners;       /* owned array: the [partner D] sections */
+    size_t  npartners;
     /* Private. */
     _Atomic int refs;                   /* see policy_config_ref */
     struct policy__section *sections;   /* owned; where each section and key was
@@ -254,5 +296,8 @@ const struct cfg_receive *policy_receive_select(const struct config *cfg,
  * beat "*".  On a tie the first connector in the file wins.  NULL if none.
  */
 const struct cfg_send *policy_route_select(const struct config *cfg, const char *domain);
+/* The [partner D] section of domain (lower-case or not: ASCII case-insensitive,
+ * one trailing dot ignored), or NULL: the global behaviour applies. */
+const struct cfg_partner *policy_partner_find(const struct config *cfg, const char *domain);
 
 #endif

@@ -208,3 +208,23 @@ const struct cfg_send *policy_route_select(const struct config *cfg, const char 
     }
     return best;
 }
+
+/* policy_partner_find - the [partner D] section of a domain, or NULL */
+
+const struct cfg_partner *policy_partner_find(const struct config *cfg, const char *domain)
+{
+    size_t  n;
+
+    if (cfg == NULL || domain == NULL)
+        return NULL;
+    n = strlen(domain);
+    if (n > 0 && domain[n - 1] == '.')
+        n--;
+    for (size_t i = 0; i < cfg->npartners; i++) {
+        const struct cfg_partner *p = &cfg->partners[i];
+
+        if (strlen(p->domain) == n && strncasecmp(p->domain, domain, n) == 0)
+            return p;
+    }
+    return NULL;
+}

@@ -30,6 +30,7 @@
 #include <uv.h>
 
 #include "tls_crl.h"                   /* enum tls_revocation */
+#include "tls_ocsp.h"                  /* enum tls_ocsp_status, tls_ocsp_source */
 
 struct tls_conn;
 struct tls_session;                     /* a resumable TLS session (client side) */
@@ -73,6 +74,11 @@ struct tls_facts {                      /* plain data, valid until the conn is f
     enum tls_chain chain;
     enum tls_revocation revocation;     /* checked only when chain is VALID */
     char    revocation_reason[256];     /* why REVOKED or UNKNOWN, else "" */
+    /* OCSP of the chain (checked only when chain is VALID; revocation above is
+     * the CRL verdict): */
+    enum tls_ocsp_status ocsp;
+    enum tls_ocsp_source ocsp_source;   /* where the deciding response came from */
+    char    ocsp_reason[256];           /* why REVOKED or UNKNOWN, else "" */
     char    chain_reason[320];          /* why UNTRUSTED, else "": "partner sent 1
                                          * certificate; issuer CN=... not found", "partner
                                          * sent 1 certificate; self-signed certificate not
@@ -83,6 +89,11 @@ struct tls_facts {                      /* plain data, valid until the conn is f
                                          * certificates out of order: ...", "partner sent
                                          * 3 certificates; certificate 1 (CN=...) does not
                                          * verify: ASN date error, current date after" */
+    /* Identity facts of the leaf (per-partner policy): */
+    unsigned char spki_sha256[32];      /* SHA-256 of the leaf's DER SubjectPublicKeyInfo:
+                                         * its pin (= TLSA 3 1 1 data); zero without a leaf */
+    bool    eku_server_only;            /* the leaf has an EKU with serverAuth and without
+                                         * clientAuth (a 2026 public certificate) */
 };
 
 /* tls_facts.c */

@@ -18,6 +18,7 @@
 #include "policy_config.h"
 #include "policy_sts.h"
 #include "relay_qmsg.h"
+#include "tls_dane.h"
 
 /* relay_smtpc.c: one outbound SMTP connection working through jobs. */
 struct relay_dest;
@@ -39,6 +40,27 @@ struct relay_job {
     char    endpoint[64];               /* last endpoint tried */
     char   *remote;                     /* owned: host name of the last answer */
     uint64_t sid;                       /* session that finished it */
+};
+
+/* DANE (RFC 7672) state of one address's MX host, found by the owner. */
+enum relay_dane_state {
+    RELAY_DANE_NONE,                    /* no TLSA (secure denial) or the host's address
+                                         * records are insecure: the next policy applies */
+    RELAY_DANE_USABLE,                  /* validated TLSA records, at least one usable:
+                                         * TLS required and the chain must match */
+    RELAY_DANE_UNUSABLE,                /* validated TLSA records, none usable (RFC 7672
+                                         * 2.2): TLS required, not authenticated (Postfix's
+                                         * "encrypt"); never plaintext */
+    RELAY_DANE_FAILED,                  /* the TLSA lookup failed or was bogus: this host
+                                         * is not used (deferred if none is left) */
+};
+
+struct relay_dane {
+    enum relay_dane_state state;
+    struct tls_tlsa *tlsa;              /* owned, with each record's data: the usable
+                                         * records (state USABLE), else NULL */
+    size_t  ntlsa;
+    char   *why;                        /* owned: why FAILED ("bogus", "SERVFAIL", ...), or NULL */
 };
 
 struct relay_dest {
@@ -72,6 +94,12 @@ struct relay_dest {
                                          * lookup's failed fetch or parse (TLS-RPT), or
                                          * "local-trust-store" (our anchors), or NULL */
     bool    sts_checked;                /* owner's: this resolution looked the policy up */
+    struct relay_dane *dane;            /* owned: one per address (parallel to addrs and
+                                         * names), or NULL: DANE does not apply ([dns]
+                                         * dnssec = no, [send] dane = no, smart hosts, the
+                                         * MX RRset is not DNSSEC-validated) */
+    bool    dane_applies;               /* dane != NULL and some address is USABLE: DANE
+                                         * wins over MTA-STS for this destination */
     struct relay_tlsrpt *tlsrpt;        /* borrowed: the owner's TLS-RPT recorder, or NULL
                                          * (relay_tlsrpt_note(d->tlsrpt, ...) takes NULL) */
     bool    tls_required_no;            /* its messages say "TLS-Required: No" (RFC 8689
