@@ -7,6 +7,10 @@
 # certificate issued by a CA with a CRL names that CRL as its distribution point
 # http://127.0.0.1:$CRL_PORT/<issuer>.crl (CRL_PORT defaults to 8080); DIR/www
 # holds those CRLs in DER under the URL path, ready for a static HTTP server.
+# With OCSP_PORT set, leaves issued by inter or inter2 also carry the AIA OCSP
+# URL http://127.0.0.1:$OCSP_PORT/ and ocsp-inter.pem is inter's delegated OCSP
+# responder (OCSPSigning): `openssl ocsp -index ca/inter/index.txt -CA inter.pem
+# -rsigner ocsp-inter.pem -rkey ocsp-inter.key` answers for inter's certificates.
 # tests/pki/README.md lists every file and the verdict each one should get.
 # Ends with a self-check (openssl verify); exits non-zero if anything is off.
 set -eu
@@ -15,6 +19,8 @@ if [ $# -ne 1 ] || [ -z "$1" ]; then echo "usage: $0 DIR" >&2; exit 2; fi
 port=${CRL_PORT:-8080}
 case $port in '' | *[!0-9]*) echo "make-pki: CRL_PORT must be a port number" >&2; exit 2 ;; esac
 cdp=http://127.0.0.1:$port
+ocsp_port=${OCSP_PORT:-}
+case $ocsp_port in *[!0-9]*) echo "make-pki: OCSP_PORT must be a port number" >&2; exit 2 ;; esac
 
 # refuse a DIR inside this repository, before and after creating it
 repo=$(cd "$(dirname "$0")/../.." && pwd -P)
@@ -143,6 +149,9 @@ leaf() {
         echo "subjectKeyIdentifier = hash"
         [ "$2" = "$1" ] || echo "authorityKeyIdentifier = keyid"
         case $2 in inter | inter2) echo "crlDistributionPoints = URI:$cdp/$2.crl" ;; esac
+        case $2$ocsp_port in inter?* | inter2?*)
+            echo "authorityInfoAccess = OCSP;URI:http://127.0.0.1:$ocsp_port/" ;;
+        esac
         if [ -n "$4" ]; then echo "subjectAltName = $4"; fi
         if [ -n "$5" ]; then echo "extendedKeyUsage = $5"; fi
     } >"ca/$1.ext"
@@ -205,6 +214,8 @@ leaf partner-noeku inter mail.woodgrovebank.test "$ok" emailProtection
 leaf partner-eku-absent inter mail.woodgrovebank.test "$ok" ""
 leaf partner-revoked inter mail.woodgrovebank.test "$ok" $both
 leaf partner-under-inter2 inter2 mail.woodgrovebank.test "$ok" $both
+
+[ -z "$ocsp_port" ] || leaf ocsp-inter inter ocsp.inter.test "" "critical, OCSPSigning"
 
 # --- CRLs -------------------------------------------------------------------------------
 # last month's CRL of inter, made before partner-revoked was revoked: expired yesterday
@@ -270,6 +281,8 @@ check() {
 }
 check "inter-wrongkey.crl names the intermediate as its issuer" \
     [ "$(openssl crl -in inter-wrongkey.crl -noout -hash)" = "$(openssl x509 -in inter.pem -noout -subject_hash)" ]
+[ -z "$ocsp_port" ] || check "partner-ok.pem names the OCSP responder of port $ocsp_port" \
+    [ -n "$(openssl x509 -in partner-ok.pem -noout -ocsp_uri | grep -Fx "http://127.0.0.1:$ocsp_port/")" ]
 check "partner-cn-only.pem has no subjectAltName" \
     [ -z "$(openssl x509 -in partner-cn-only.pem -noout -ext subjectAltName 2>/dev/null)" ]
 check "partner-ok.pem names the CRL distribution point $cdp/inter.crl" \
