@@ -10,6 +10,11 @@
 #ifndef DOMSEC_TLS_OCSP_H
 #define DOMSEC_TLS_OCSP_H
 
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tls_crl.h"                   /* struct tls_crl_cert */
+
 enum tls_ocsp_status {
     TLS_OCSP_NOT_CHECKED,               /* no certificate, or its chain is not valid anyway */
     TLS_OCSP_GOOD,                      /* a current, verified response says good */
@@ -23,5 +28,54 @@ enum tls_ocsp_source {
     TLS_OCSP_SRC_STAPLED,               /* the peer stapled it in the handshake */
     TLS_OCSP_SRC_FETCHED,               /* fetched from the AIA OCSP URL (cache) */
 };
+
+/* What one OCSP response says about one certificate (tls_ocsp_check). */
+struct tls_ocsp_result {
+    enum tls_ocsp_status status;        /* GOOD, REVOKED or UNKNOWN (never NOT_CHECKED) */
+    int64_t this_update;                /* unix seconds of the single response, or 0 */
+    int64_t next_update;                /* unix seconds, 0 if absent or unreadable */
+    char    reason[256];                /* one line for the log, "" when GOOD:
+                                         * "certificate serial 1003 revoked (OCSP
+                                         * response of CN=...)" (wolfSSL 5.5.4 reports
+                                         * neither the time nor the reason),
+                                         * "OCSP response does not verify with the key of
+                                         * CN=... or a responder it delegated",
+                                         * "OCSP response is stale since ...", ... */
+};
+
+/* tls_ocsp.c: request building and response checking, no I/O, reentrant. */
+/*
+ * The first http OCSP URL of the certificate's Authority Information
+ * Access into buf ("" if none or the certificate cannot be read).
+ */
+void    tls_ocsp_url(const unsigned char *der, size_t len, char *buf, size_t sz);
+/*
+ * A DER OCSPRequest (RFC 6960, SHA-1 CertID, no nonce: responses are
+ * cached and shared) for the certificate leaf issued by issuer.  *out is
+ * malloc()ed, the caller frees it.  0, or -1 with *why (static text).
+ */
+int     tls_ocsp_request(const unsigned char *leaf, size_t leaf_len,
+                         const unsigned char *issuer, size_t issuer_len,
+                         unsigned char **out, size_t *out_len, const char **why);
+/*
+ * Check a DER OCSPResponse for leaf.  up[0] is leaf's issuer, up[1..n-1]
+ * the issuer's own chain upwards as far as the caller knows it (the
+ * caller has already verified this chain; up[n-1] should be the root):
+ * the response status must be successful, its signature must verify with
+ * the key of the responder certificate it carries, and that certificate
+ * must be the issuer itself or one the issuer signed for OCSPSigning (RFC
+ * 6960 4.2.2.2; a responder delegated by another CA of the chain does not
+ * count); it must hold a single response for leaf's CertID, and be current
+ * at now (thisUpdate not more than 5 minutes ahead, nextUpdate, if
+ * present, not past).  Anything else is UNKNOWN with a reason.  Nothing is
+ * kept; inputs are not copied.
+ */
+void    tls_ocsp_check(const unsigned char *resp, size_t resp_len,
+                       const struct tls_crl_cert *leaf, const struct tls_crl_cert *up,
+                       size_t n, int64_t now, struct tls_ocsp_result *out);
+/* Static names for logs and listings: "good", "revoked", "unknown", "not-checked";
+ * "stapled", "fetched", "none". */
+const char *tls_ocsp_status_name(enum tls_ocsp_status s);
+const char *tls_ocsp_source_name(enum tls_ocsp_source s);
 
 #endif
