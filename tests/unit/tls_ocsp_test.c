@@ -29,26 +29,6 @@
 #define OCSP_PORT "18124"                /* in the AIA URLs; nothing listens */
 #define INTER "CN=Domsec Test Intermediate CA, O=Domsec Test PKI"
 
-/* slurp - a whole file (malloc()ed) */
-
-static unsigned char *slurp(const char *file, size_t *len)
-{
-    FILE   *f = fopen(file, "rb");
-    unsigned char *b;
-    long    n;
-
-    assert_non_null(f);
-    assert_int_equal(fseek(f, 0, SEEK_END), 0);
-    assert_true((n = ftell(f)) > 0);
-    rewind(f);
-    b = malloc((size_t)n);
-    assert_non_null(b);
-    assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *len = (size_t)n;
-    return b;
-}
-
 /* answer_index - our request for leaf, answered by `openssl ocsp -index
  * index` signed by signer (its .pem/.key); the response DER (malloc()ed) */
 

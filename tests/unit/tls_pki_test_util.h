@@ -2,7 +2,7 @@
  * tls_pki_test_util.h - the test PKI for unit tests that need certificates
  * and CRLs: tests/pki/make-pki.sh run in a mkdtemp() directory (CRL_PORT
  * 18123 in the distribution points), files named by path(), shell helpers.
- * Static functions: include it in one test file only.
+ * Static functions: include it in one test file only, after cmocka.h.
  */
 #ifndef DOMSEC_TLS_PKI_TEST_UTIL_H
 #define DOMSEC_TLS_PKI_TEST_UTIL_H
@@ -68,6 +68,28 @@ static int pki_build(const char *name)
         return -1;
     }
     return 0;
+}
+
+/* slurp - a whole file (malloc()ed; at least one byte, else the test fails) */
+
+static unsigned char *slurp(const char *file, size_t *len) __attribute__((unused));
+
+static unsigned char *slurp(const char *file, size_t *len)
+{
+    FILE   *f = fopen(file, "rb");
+    unsigned char *b;
+    long    n;
+
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    assert_true((n = ftell(f)) > 0);
+    rewind(f);
+    b = malloc((size_t)n);
+    assert_non_null(b);
+    assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *len = (size_t)n;
+    return b;
 }
 
 /* pki_remove - remove tmp and the PKI in it */
