@@ -88,6 +88,7 @@ struct tls_conn {
     unsigned char *peer_der;            /* owned */
     int     open_handles;
     bool    reading, eof, closing, closed_handles, want_drained;
+    bool    want_staple;                /* status_request in the next ClientHello */
 };
 
 struct tls_wreq {
@@ -722,6 +723,13 @@ int tls_conn_starttls_server(struct tls_conn *c, struct tls_ctx *ctx, bool reque
     return tls_conn_resume(c) == 0 ? 0 : -1;
 }
 
+/* tls_conn_want_staple - ask for a stapled OCSP response next time */
+
+void tls_conn_want_staple(struct tls_conn *c, bool on)
+{
+    c->want_staple = on;
+}
+
 /* tls_conn_starttls_client - become a TLS client on this stream */
 
 int tls_conn_starttls_client(struct tls_conn *c, struct tls_ctx *ctx, const char *sni,
@@ -730,6 +738,8 @@ int tls_conn_starttls_client(struct tls_conn *c, struct tls_ctx *ctx, const char
     if (tls_conn_start(c, ctx, false) < 0)
         return -1;
     wolfSSL_set_verify(c->ssl, WOLFSSL_VERIFY_PEER, tls_conn_verify_cb);
+    if (c->want_staple)
+        (void)wolfSSL_UseOCSPStapling(c->ssl, WOLFSSL_CSR_OCSP, 0);
     if (resume != NULL)                 /* copied; on failure a full handshake */
         (void)wolfSSL_set_session(c->ssl, (WOLFSSL_SESSION *)(uintptr_t)resume);
     if (sni != NULL && *sni != '\0')

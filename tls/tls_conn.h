@@ -157,6 +157,17 @@ int     tls_conn_starttls_server(struct tls_conn *c, struct tls_ctx *ctx, bool r
 int     tls_conn_starttls_client(struct tls_conn *c, struct tls_ctx *ctx, const char *sni,
                                  const struct tls_session *resume);
 /*
+ * Ask the server for a stapled OCSP response (status_request) in the next
+ * tls_conn_starttls_client.  A staple that wolfSSL verified against ctx's
+ * trust store and found good makes the facts say ocsp GOOD, source
+ * STAPLED.  Beware (wolfSSL 5.5.4, no override): a stapled "revoked" fails
+ * the handshake (OCSP_CERT_REVOKED, -360), and so does, in TLS 1.2, a
+ * staple it cannot verify (BAD_CERTIFICATE_STATUS_ERROR, -406: e.g. the
+ * issuer is not in ctx's trust store; TLS 1.3 then ignores the staple).  So
+ * ask only where a refused handshake is the policy's answer anyway.
+ */
+void    tls_conn_want_staple(struct tls_conn *c, bool on);
+/*
  * A client conn's session, to resume later (TLS 1.3: it holds the ticket
  * the server sent after the handshake, so take it once a reply has been
  * read in TLS).  NULL for a server conn or before TLS_EV_TLS_READY.  Owned

@@ -209,6 +209,7 @@ unsigned char *tls__facts_collect(WOLFSSL *ssl, struct tls_facts *f)
         f->revocation = tls__crl_check_peer(ssl, f->peer_der, f->peer_der_len,
                                             f->revocation_reason,
                                             sizeof(f->revocation_reason));
+    tls__ocsp_facts(ssl, f);            /* tls_ocsp_peer.c */
     return peer_der;
 }
 

@@ -54,6 +54,9 @@ enum tls_revocation tls__crl_check_peer(WOLFSSL *ssl, const unsigned char *leaf,
  */
 struct tls_facts;
 unsigned char *tls__facts_collect(WOLFSSL *ssl, struct tls_facts *f);
+/* tls_ocsp_peer.c: f->ocsp, ocsp_source, ocsp_reason of a finished handshake
+ * (after the chain verdict and peer_der are set). */
+void    tls__ocsp_facts(WOLFSSL *ssl, struct tls_facts *f);
 /* The peer's chain as sent, at most max certificates (views into ssl's
  * session), for tls_conn_peer_chain(). */
 size_t  tls__facts_peer_chain(WOLFSSL *ssl, struct tls_crl_cert *out, size_t max);

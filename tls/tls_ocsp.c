@@ -321,6 +321,36 @@ out:
     wolfSSL_OCSP_CERTID_free(id);
 }
 
+/* tls_ocsp_times - this/nextUpdate of a response's first single response, unverified */
+
+int tls_ocsp_times(const unsigned char *resp, size_t len, int64_t *this_update,
+                   int64_t *next_update)
+{
+    const unsigned char *p = resp;
+    OcspResponse *r;
+    WOLFSSL_OCSP_BASICRESP *bs = NULL;
+    WOLFSSL_OCSP_SINGLERESP *single;
+    WOLFSSL_ASN1_TIME *rev = NULL, *thisu = NULL, *nextu = NULL;
+    int     reason, rc = -1;
+
+    *this_update = *next_update = 0;
+    if (resp == NULL || len == 0 || len > INT32_MAX
+        || (r = wolfSSL_d2i_OCSP_RESPONSE(NULL, &p, (int)len)) == NULL)
+        return -1;
+    if (wolfSSL_OCSP_response_status(r) == OCSP_RESPONSE_STATUS_SUCCESSFUL
+        && (bs = wolfSSL_OCSP_response_get1_basic(r)) != NULL
+        && (single = wolfSSL_OCSP_resp_get0(bs, 0)) != NULL
+        && wolfSSL_OCSP_single_get0_status(single, &reason, &rev, &thisu, &nextu) >= 0) {
+        *this_update = ocsp_time(thisu);
+        *next_update = ocsp_time(nextu);
+        rc = 0;
+    }
+    if (bs != NULL)
+        wolfSSL_OCSP_BASICRESP_free(bs);
+    wolfSSL_OCSP_RESPONSE_free(r);
+    return rc;
+}
+
 /* tls_ocsp_status_name - static name of an OCSP status */
 
 const char *tls_ocsp_status_name(enum tls_ocsp_status s)

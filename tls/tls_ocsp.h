@@ -73,6 +73,50 @@ int     tls_ocsp_request(const unsigned char *leaf, size_t leaf_len,
 void    tls_ocsp_check(const unsigned char *resp, size_t resp_len,
                        const struct tls_crl_cert *leaf, const struct tls_crl_cert *up,
                        size_t n, int64_t now, struct tls_ocsp_result *out);
+/*
+ * The time fields of a DER response's first single response, unverified
+ * (for cache refresh times and listings only, never for a verdict): 0 and
+ * this and next update set (0 when absent), or -1 if resp is not a
+ * successful OCSP response.
+ */
+int     tls_ocsp_times(const unsigned char *resp, size_t len, int64_t *this_update,
+                       int64_t *next_update);
+
+/* tls_ocsp_cache.c: the process-wide response cache and the chain check. */
+/*
+ * Responses are kept by the SHA-256 of the DER request they answer (the
+ * request for a certificate is always the same: no nonce), at most 4096,
+ * the oldest put dropped first.  put copies; get returns a malloc()ed
+ * copy or NULL.  Any thread.
+ */
+void    tls_ocsp_cache_put(const unsigned char key[32], const unsigned char *resp, size_t len);
+unsigned char *tls_ocsp_cache_get(const unsigned char key[32], size_t *len);
+/* The cache key of a DER request. */
+void    tls_ocsp_key(const unsigned char *req, size_t len, unsigned char key[32]);
+/* Drop every response (at exit, and for tests). */
+void    tls_ocsp_cache_clear(void);
+/*
+ * Who hears that a check found no usable response: the leaf's AIA OCSP
+ * URL and the DER request to send there (both valid during the call
+ * only).  Called from the checking thread; must not block.  Set it before
+ * the first handshake; NULL: nobody.
+ */
+typedef void (*tls_ocsp_miss_fn)(const char *url, const unsigned char *req, size_t len,
+                                 void *arg);
+void    tls_ocsp_set_miss_hook(tls_ocsp_miss_fn fn, void *arg);
+/*
+ * The OCSP verdict of a chain that already verified to a trust anchor,
+ * from the cache (source FETCHED): chain is what the peer sent, leaf
+ * first (not copied, not kept); the leaf's issuer must be among the sent
+ * certificates (else UNKNOWN, "issuer of the certificate not sent").  No
+ * response, or one that is not GOOD or REVOKED (stale, unverifiable,
+ * status unknown): UNKNOWN, and the miss hook is told (if the leaf has an
+ * http AIA OCSP URL: else UNKNOWN, "the certificate names no OCSP
+ * responder").  Thread-safe, no I/O.
+ */
+void    tls_ocsp_check_chain(const struct tls_crl_cert *chain, size_t n, int64_t now,
+                             struct tls_ocsp_result *out);
+
 /* Static names for logs and listings: "good", "revoked", "unknown", "not-checked";
  * "stapled", "fetched", "none". */
 const char *tls_ocsp_status_name(enum tls_ocsp_status s);
