@@ -213,7 +213,11 @@ static uint64_t crl_signature(const struct crl_paths *p)
     uint64_t h = crl_sig_dir(p->crl_directory) * 3 + crl_sig_dir(p->cache_directory) * 5
                  + crl_sig_dir(p->certificate_store) * 7;
 
-    return h + crl_mix(p->trusted_ca_file, stat(p->trusted_ca_file, &st) == 0 ? &st : NULL);
+    h += crl_mix(p->trusted_ca_file, stat(p->trusted_ca_file, &st) == 0 ? &st : NULL);
+    for (size_t i = 0; i < p->npartner_ca_files; i++)
+        h = h * 11 + crl_mix(p->partner_ca_files[i],
+                             stat(p->partner_ca_files[i], &st) == 0 ? &st : NULL);
+    return h;
 }
 
 /*

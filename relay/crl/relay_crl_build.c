@@ -1,7 +1,8 @@
 /*
  * relay_crl_build.c - a CRL set from files: crl_directory (PEM or DER), the
  * fetch cache (H.url + H.crl) and the issuers the checks may need (trust
- * anchors, the chain certificates of our store).  Bad files are logged and
+ * anchors, each [partner]'s trusted_ca_file, the chain certificates of our
+ * store).  Bad files are logged and
  * skipped.  No state: used by the CRL thread for every rebuild and by
  * relay_crl_load() for `domsec crl list`.
  */
@@ -35,6 +36,13 @@ struct crl_paths *relay__crl_paths_new(const struct config *cfg)
     p->trusted_ca_file = xstrdup(t->trusted_ca_file);
     p->certificate_store = xstrdup(t->certificate_store);
     p->fetch = t->crl_fetch;
+    for (size_t i = 0; i < cfg->npartners; i++) {
+        if (cfg->partners[i].trusted_ca_file == NULL)
+            continue;
+        p->partner_ca_files = xrealloc(p->partner_ca_files,
+                                       (p->npartner_ca_files + 1) * sizeof(char *));
+        p->partner_ca_files[p->npartner_ca_files++] = xstrdup(cfg->partners[i].trusted_ca_file);
+    }
     return p;
 }
 
@@ -48,6 +56,9 @@ void relay__crl_paths_free(struct crl_paths *p)
     free(p->cache_directory);
     free(p->trusted_ca_file);
     free(p->certificate_store);
+    for (size_t i = 0; i < p->npartner_ca_files; i++)
+        free(p->partner_ca_files[i]);
+    free(p->partner_ca_files);
     free(p);
 }
 
@@ -122,7 +133,10 @@ static void crl_add_cache(struct tls_crl_set *s, const char *dir)
     log_dir_names_free(names, n);
 }
 
-/* crl_add_issuers - trust anchors and the store's chain certificates */
+/* crl_add_issuers - trust anchors (global and partners') and the store's chain
+ * certificates.  A partner's own CA is an anchor here only so that the CRL
+ * walk of a chain it issued ends at its root: which CA may prove which
+ * partner is decided elsewhere (policy_secure). */
 
 static void crl_add_issuers(struct tls_crl_set *s, const struct crl_paths *p)
 {
@@ -134,6 +148,10 @@ static void crl_add_issuers(struct tls_crl_set *s, const struct crl_paths *p)
         && tls_crl_set_add_issuers_file(s, p->trusted_ca_file, true, &why) < 0)
         log_warnx("crl", 0, "trusted_ca_file %s: %s: CRLs cannot be verified with it",
                   p->trusted_ca_file, why);
+    for (size_t i = 0; i < p->npartner_ca_files; i++)
+        if (tls_crl_set_add_issuers_file(s, p->partner_ca_files[i], true, &why) < 0)
+            log_warnx("crl", 0, "[partner] trusted_ca_file %s: %s: CRLs cannot be verified "
+                      "with it", p->partner_ca_files[i], why);
     for (size_t i = 0; i < n; i++) {
         char *path = xasprintf("%s/%s", p->certificate_store, names[i]);
 

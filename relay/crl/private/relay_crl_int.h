@@ -26,6 +26,8 @@ struct crl_paths {
     char   *cache_directory;            /* resolved: never NULL */
     char   *trusted_ca_file;
     char   *certificate_store;
+    char  **partner_ca_files;           /* each [partner] trusted_ca_file (owned) */
+    size_t  npartner_ca_files;
     bool    fetch;
 };
 
