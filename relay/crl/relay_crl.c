@@ -31,6 +31,8 @@
  *
  * Misses: the tls_crl miss hook queues http:// URLs (at most 64, each
  * under 1024 bytes) for the loop, which hands them to relay__crl_want;
+ * the tls_ocsp miss hook likewise queues (URL, DER request) pairs for
+ * relay__crl_want_ocsp (OCSP: relay_crl_ocsp.c, the same cache directory);
  * relay_crl_fetch.c describes what is fetched, when, and the limits.
  *
  * CONTRACT
@@ -66,6 +68,7 @@
 #include "log_util.h"
 #include "relay_crl_int.h"
 #include "tls_ctx.h"
+#include "tls_ocsp.h"
 
 #define CRL_MISS_QUEUE    64
 #define CRL_DEBOUNCE_MS   200
@@ -82,6 +85,13 @@ struct crl_seen {
     bool    stale;                      /* logged as stale */
 };
 
+/* An OCSP miss: the responder URL and the DER request. */
+struct crl_omiss {
+    char    url[RELAY__CRL_URL_MAX];
+    unsigned char req[RELAY__OCSP_REQ_MAX];
+    size_t  len;
+};
+
 static struct {
     /* Shared: under lock. */
     uv_mutex_t lock;
@@ -91,6 +101,8 @@ static struct {
     struct crl_paths *pending;          /* a reload not yet taken */
     char    miss[CRL_MISS_QUEUE][RELAY__CRL_URL_MAX];
     size_t  nmiss;
+    struct crl_omiss omiss[CRL_MISS_QUEUE];    /* OCSP misses */
+    size_t  nomiss;
 
     /* Main thread. */
     bool    started;
@@ -436,17 +448,50 @@ static void crl_rescan_timer(uv_timer_t *t)
 
 /* ---- the thread ---------------------------------------------------------------- */
 
+/* crl_url_ok - an http:// URL we fetch: short, nothing a log line would mangle */
+
+static bool crl_url_ok(const char *url)
+{
+    if (strlen(url) >= RELAY__CRL_URL_MAX || strncasecmp(url, "http://", 7) != 0)
+        return false;
+    for (const char *c = url; *c; c++)
+        if ((unsigned char)*c <= ' ' || *c == '"' || *c == '\\' || *c == 0x7f)
+            return false;
+    return true;
+}
+
+/* crl_ocsp_miss - the tls_ocsp miss hook (any thread): queue url + req */
+
+static void crl_ocsp_miss(const char *url, const unsigned char *req, size_t len, void *arg)
+{
+    if (!crl_url_ok(url) || len == 0 || len > RELAY__OCSP_REQ_MAX)
+        return;
+    uv_mutex_lock(&C.lock);
+    if (C.accepting && C.fetch && C.nomiss < CRL_MISS_QUEUE) {
+        size_t i = 0;
+
+        while (i < C.nomiss && (C.omiss[i].len != len || memcmp(C.omiss[i].req, req, len) != 0))
+            i++;
+        if (i == C.nomiss) {
+            struct crl_omiss *m = &C.omiss[C.nomiss++];
+
+            snprintf(m->url, sizeof(m->url), "%s", url);
+            memcpy(m->req, req, len);
+            m->len = len;
+            uv_async_send(&C.wake);
+        }
+    }
+    uv_mutex_unlock(&C.lock);
+}
+
 /* crl_miss - the tls_crl miss hook (any thread): queue url for the loop */
 
 static void crl_miss(const char *url, void *arg)
 {
     size_t n = strlen(url);
 
-    if (n >= RELAY__CRL_URL_MAX || strncasecmp(url, "http://", 7) != 0)
+    if (!crl_url_ok(url))
         return;
-    for (const char *c = url; *c; c++)
-        if ((unsigned char)*c <= ' ' || *c == '"' || *c == '\\' || *c == 0x7f)
-            return;
     uv_mutex_lock(&C.lock);
     if (C.accepting && C.fetch && C.nmiss < CRL_MISS_QUEUE) {
         size_t i = 0;
@@ -484,15 +529,19 @@ static void crl_close_one(uv_handle_t *h, void *arg)
 static void crl_wake(uv_async_t *a)
 {
     static char urls[CRL_MISS_QUEUE][RELAY__CRL_URL_MAX];
+    static struct crl_omiss omiss[CRL_MISS_QUEUE];
     struct crl_paths *np;
     int64_t now = relay__crl_now_ms();
-    size_t n;
+    size_t n, no;
     bool stop;
 
     uv_mutex_lock(&C.lock);
     n = C.nmiss;
     memcpy(urls, C.miss, n * sizeof(urls[0]));
     C.nmiss = 0;
+    no = C.nomiss;
+    memcpy(omiss, C.omiss, no * sizeof(omiss[0]));
+    C.nomiss = 0;
     np = C.pending;
     C.pending = NULL;
     stop = C.stop_requested;
@@ -513,6 +562,8 @@ static void crl_wake(uv_async_t *a)
     }
     for (size_t i = 0; i < n; i++)
         relay__crl_want(urls[i], now);
+    for (size_t i = 0; i < no; i++)
+        relay__crl_want_ocsp(omiss[i].url, omiss[i].req, omiss[i].len, now);
     relay__crl_schedule();
 }
 
@@ -556,6 +607,8 @@ int relay_crl_start(const struct config *cfg)
     s = relay__crl_build(C.paths, false, &why);
     crl_log_changes(s, time(NULL));
     relay__crl_sync_urls(s, relay__crl_now_ms());
+    if (C.paths->fetch)
+        relay__crl_ocsp_load(C.paths->cache_directory, time(NULL));
     crl_publish(s);
     log_info("crl", 0, "published crls=%zu", C.nseen);
     crl_watch_arm();
@@ -566,10 +619,12 @@ int relay_crl_start(const struct config *cfg)
     C.stop_requested = C.wake_closed = false;
     uv_mutex_unlock(&C.lock);
     tls_crl_set_miss_hook(crl_miss, NULL);
+    tls_ocsp_set_miss_hook(crl_ocsp_miss, NULL);
     relay__crl_schedule();              /* stale cached CRLs: at once */
     if ((r = uv_thread_create(&C.thread, crl_thread, NULL)) != 0) {
         log_errx("crl", 0, "cannot start the CRL thread: %s", uv_strerror(r));
         tls_crl_set_miss_hook(NULL, NULL);
+        tls_ocsp_set_miss_hook(NULL, NULL);
         return -1;
     }
     log_info("crl", 0, "started crl_directory=%s fetch=%s cache=%s",
@@ -604,6 +659,7 @@ void relay_crl_stop(void)
     if (!C.started)
         return;
     tls_crl_set_miss_hook(NULL, NULL);
+    tls_ocsp_set_miss_hook(NULL, NULL);
     uv_mutex_lock(&C.lock);
     C.accepting = false;
     C.stop_requested = true;
@@ -612,6 +668,7 @@ void relay_crl_stop(void)
     uv_mutex_unlock(&C.lock);
     uv_thread_join(&C.thread);
     tls_crl_publish(NULL);
+    tls_ocsp_cache_clear();
     relay__crl_fetch_free();
     for (size_t i = 0; i < C.nseen; i++) {
         free(C.seen[i].source);

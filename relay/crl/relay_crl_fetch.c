@@ -1,7 +1,11 @@
 /*
  * relay_crl_fetch.c - fetching the CRLs of CDP URLs into the cache, for
  * relay_crl.c: the URL table, libcurl's multi socket API on the CRL
- * thread's loop, backoff and refresh scheduling, cache writes.
+ * thread's loop, backoff and refresh scheduling, cache writes.  The table
+ * also holds OCSP requests (one entry per request, POSTed to its AIA URL;
+ * relay__crl_want_ocsp), whose bodies relay_crl_ocsp.c accepts and caches
+ * and whose refresh time comes from the response; the limits, backoff and
+ * miss rules below are the same for both.
  *
  * Fetching: only http:// URLs that a handshake missed (relay__crl_want,
  * fed by relay_crl.c's tls_crl miss hook) or that the cache holds
@@ -57,9 +61,12 @@
 #define CRL_MAX_URLS      1000
 #define CRL_MAX_FETCHES   4
 
-/* Fetch state of one CDP URL; times are unix ms, 0 = none. */
+/* Fetch state of one CDP URL, or of one OCSP request (post); times are
+ * unix ms, 0 = none. */
 struct crl_url {
     char   *url;                        /* owned */
+    unsigned char *post;                /* owned: the DER OCSP request, or NULL (a CRL) */
+    size_t  post_len;
     char    name[65];                   /* cache file stem */
     int64_t last_ok;                    /* last successful fetch */
     int64_t due;                        /* fetch when now >= due */
@@ -75,6 +82,7 @@ struct crl_fetch {
     CURL   *easy;                       /* owned */
     char   *body;                       /* owned */
     size_t  len;
+    struct curl_slist *headers;         /* owned: the OCSP POST's Content-Type */
     bool    too_big;
     char    err[CURL_ERROR_SIZE];
 };
@@ -103,17 +111,26 @@ static struct {
 
 /* ---- the URL table ------------------------------------------------------------ */
 
+static struct crl_url *crl_url_add(const char *url);
+
 /* crl_url_get - the entry for url; created if create and room; else NULL */
 
 static struct crl_url *crl_url_get(const char *url, bool create)
 {
-    struct crl_url *u;
-
     for (size_t i = 0; i < F.nurls; i++)
-        if (strcmp(F.urls[i]->url, url) == 0)
+        if (F.urls[i]->post == NULL && strcmp(F.urls[i]->url, url) == 0)
             return F.urls[i];
     if (!create)
         return NULL;
+    return crl_url_add(url);
+}
+
+/* crl_url_add - a new entry for url, or NULL if the table is full */
+
+static struct crl_url *crl_url_add(const char *url)
+{
+    struct crl_url *u;
+
     if (F.nurls >= CRL_MAX_URLS) {
         int64_t now = relay__crl_now_ms();
 
@@ -130,6 +147,50 @@ static struct crl_url *crl_url_get(const char *url, bool create)
     F.urls = xrealloc(F.urls, (F.nurls + 1) * sizeof(*F.urls));
     F.urls[F.nurls++] = u;
     return u;
+}
+
+/* crl_ocsp_get - the entry of an OCSP request (by its hash), created if room */
+
+static struct crl_url *crl_ocsp_get(const char *url, const unsigned char *req, size_t len)
+{
+    char    name[65];
+    struct crl_url *u;
+
+    relay__crl_ocsp_name(req, len, name);
+    for (size_t i = 0; i < F.nurls; i++)
+        if (F.urls[i]->post != NULL && strcmp(F.urls[i]->name, name) == 0)
+            return F.urls[i];
+    if ((u = crl_url_add(url)) != NULL) {
+        memcpy(u->name, name, sizeof(name));
+        u->post = xmalloc(len);
+        memcpy(u->post, req, len);
+        u->post_len = len;
+    }
+    return u;
+}
+
+/* relay__crl_want_ocsp - a handshake found no usable OCSP response */
+
+void relay__crl_want_ocsp(const char *url, const unsigned char *req, size_t len, int64_t now)
+{
+    struct crl_url *u;
+
+    if (!F.fetch || (u = crl_ocsp_get(url, req, len)) == NULL || u->in_flight)
+        return;
+    if (u->retry_at > now
+        || (u->last_ok != 0 && now - u->last_ok < RELAY__CRL_MIN_REFETCH * 1000))
+        return;
+    u->due = now;
+}
+
+/* relay__crl_ocsp_due - a cached OCSP response is to be refreshed at due */
+
+void relay__crl_ocsp_due(const char *url, const unsigned char *req, size_t len, int64_t due)
+{
+    struct crl_url *u;
+
+    if (F.fetch && (u = crl_ocsp_get(url, req, len)) != NULL && !u->in_flight)
+        u->due = due;
 }
 
 /* relay__crl_sync_urls - refresh times from the cached CRLs of a new set */
@@ -249,9 +310,9 @@ static size_t crl_write_cb(char *p, size_t size, size_t n, void *arg)
 
 /* ---- fetching ------------------------------------------------------------------ */
 
-/* crl_mkdirs - mkdir -p dir, new components mode 0700 (log_path.h) */
+/* relay__crl_mkdirs - mkdir -p dir, new components mode 0700 (log_path.h) */
 
-static int crl_mkdirs(const char *dir)
+int relay__crl_mkdirs(const char *dir)
 {
     int fd = log_path_open("crl", dir, 0700, LOG_PATH_MKDIRS);
 
@@ -282,7 +343,7 @@ static void crl_accept(struct crl_fetch *f, int64_t now, char *why, size_t sz)
     } else {
         urltext = xasprintf("%s\n", f->u->url);
         snprintf(name, sizeof(name), "%s.url", f->u->name);
-        if (crl_mkdirs(dir) < 0 || log_write_file(dir, name, urltext, strlen(urltext)) < 0
+        if (relay__crl_mkdirs(dir) < 0 || log_write_file(dir, name, urltext, strlen(urltext)) < 0
             || (snprintf(name, sizeof(name), "%s.crl", f->u->name),
                 log_write_file(dir, name, f->body, f->len)) < 0)
             snprintf(why, sz, "cannot write %s/%s: %s", dir, name, strerror(errno));
@@ -298,6 +359,7 @@ static void crl_fetch_done(struct crl_fetch *f, CURLcode rc)
     struct crl_url *u = f->u;
     int64_t now = relay__crl_now_ms();
     long status = 0;
+    int64_t refresh = 0;
     char why[CURL_ERROR_SIZE + 64] = "";
 
     curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &status);
@@ -308,6 +370,10 @@ static void crl_fetch_done(struct crl_fetch *f, CURLcode rc)
         snprintf(why, sizeof(why), "%s", f->err[0] ? f->err : curl_easy_strerror(rc));
     else if (status != 200)
         snprintf(why, sizeof(why), "HTTP status %ld", status);
+    else if (u->post != NULL)
+        relay__crl_ocsp_accept(F.cache_directory, u->name, u->url, u->post, u->post_len,
+                               (unsigned char *)f->body, f->len, now / 1000, &refresh, why,
+                               sizeof(why));
     else
         crl_accept(f, now, why, sizeof(why));
     u->in_flight = false;
@@ -319,8 +385,17 @@ static void crl_fetch_done(struct crl_fetch *f, CURLcode rc)
         u->retry_at = u->due = now + (int64_t)wait * 1000;
         for (char *c = why; *c; c++)
             *c = *c == '"' || (unsigned char)*c < 0x20 ? '\'' : *c;
-        log_warnx("crl", 0, "fetch failed url=%s error=\"%s\" retry_in=%us", u->url, why,
-                  wait);
+        log_warnx("crl", 0, "%sfetch failed url=%s error=\"%s\" retry_in=%us",
+                  u->post ? "ocsp " : "", u->url, why, wait);
+        if (refresh != 0)               /* cached in memory, only the disk failed */
+            u->retry_at = 0, u->due = refresh * 1000;
+    } else if (u->post != NULL) {
+        u->failures = 0;
+        u->retry_at = 0;
+        u->last_ok = now;
+        u->due = refresh * 1000;
+        log_info("crl", 0, "ocsp fetch url=%s request=%.16s status=%ld bytes=%zu", u->url,
+                 u->name, status, f->len);
     } else {
         u->failures = 0;
         u->retry_at = 0;
@@ -351,6 +426,7 @@ static void crl_check_multi(void)
         crl_fetch_done(f, m->data.result);
         curl_multi_remove_handle(F.multi, f->easy);
         curl_easy_cleanup(f->easy);
+        curl_slist_free_all(f->headers);
         free(f->body);
         free(f);
     }
@@ -390,8 +466,15 @@ static int crl_fetch_start(struct crl_url *u)
     curl_easy_setopt(f->easy, CURLOPT_WRITEDATA, f);
     curl_easy_setopt(f->easy, CURLOPT_ERRORBUFFER, f->err);
     curl_easy_setopt(f->easy, CURLOPT_PRIVATE, f);
+    if (u->post != NULL) {              /* RFC 6960 A.1.1: POST the DER request */
+        f->headers = curl_slist_append(NULL, "Content-Type: application/ocsp-request");
+        curl_easy_setopt(f->easy, CURLOPT_HTTPHEADER, f->headers);
+        curl_easy_setopt(f->easy, CURLOPT_POSTFIELDS, (char *)u->post);
+        curl_easy_setopt(f->easy, CURLOPT_POSTFIELDSIZE, (long)u->post_len);
+    }
     if (curl_multi_add_handle(F.multi, f->easy) != CURLM_OK) {
         curl_easy_cleanup(f->easy);
+        curl_slist_free_all(f->headers);
         free(f);
         return -1;
     }
@@ -449,6 +532,7 @@ static void crl_cancel_all(void)
         f->u->in_flight = false;
         curl_multi_remove_handle(F.multi, f->easy);
         curl_easy_cleanup(f->easy);
+        curl_slist_free_all(f->headers);
         free(f->body);
         free(f);
     }
@@ -474,7 +558,7 @@ void relay__crl_fetch_open(uv_loop_t *loop, bool fetch, const char *cache_dir)
     F.fetch = fetch;
     F.cache_directory = cache_dir;
     F.rnd = uv_hrtime() ^ (uint64_t)getpid() << 32;
-    if (fetch && crl_mkdirs(cache_dir) < 0)
+    if (fetch && relay__crl_mkdirs(cache_dir) < 0)
         log_err("crl", 0, "cannot create crl_cache_directory %s: fetched CRLs cannot be used",
                 cache_dir);
     uv_timer_init(loop, &F.fetch_timer);
@@ -510,6 +594,7 @@ void relay__crl_fetch_free(void)
 {
     for (size_t i = 0; i < F.nurls; i++) {
         free(F.urls[i]->url);
+        free(F.urls[i]->post);
         free(F.urls[i]);
     }
     free(F.urls);

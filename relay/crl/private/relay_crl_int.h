@@ -19,6 +19,7 @@
 #define RELAY__CRL_MAX_BODY    (10L * 1024 * 1024)  /* bytes of one CRL, fetched or cached */
 #define RELAY__CRL_MIN_REFETCH 60       /* s: no refetch sooner after a success */
 #define RELAY__CRL_URL_MAX     1024     /* bytes of a distribution point URL */
+#define RELAY__OCSP_REQ_MAX    1024     /* bytes of an OCSP request (one CertID: ~100) */
 
 /* What the CRL thread takes from a configuration (all owned). */
 struct crl_paths {
@@ -53,7 +54,33 @@ void    relay__crl_kick(bool force);
  * one by one (uv_poll_t, uv_fs_event_t, each the first member of its block). */
 void    relay__crl_closed(uv_handle_t *h);
 
+/* relay_crl_ocsp.c */
+/* The cache file stem of an OCSP request: SHA-256 of its DER, lower-case hex
+ * (also the tls_ocsp cache key). */
+void    relay__crl_ocsp_name(const unsigned char *req, size_t len, char out[65]);
+/* A fetched OCSP body for request name (H) of url: "" in why when it was
+ * accepted (put in the tls_ocsp cache, written to dir as H.url, H.req,
+ * H.ocsp; a write error is a reason too, after the cache put), else the
+ * reason; *refresh: when to fetch it again (unix s), 0 if not accepted. */
+void    relay__crl_ocsp_accept(const char *dir, const char *name, const char *url,
+                               const unsigned char *req, size_t req_len,
+                               const unsigned char *body, size_t len, int64_t now,
+                               int64_t *refresh, char *why, size_t sz);
+/* Main thread, in relay_crl_start with fetch: the responses cached in dir
+ * into the tls_ocsp cache, each due for refresh (now in unix s). */
+void    relay__crl_ocsp_load(const char *dir, int64_t now);
+
 /* relay_crl_fetch.c */
+/* mkdir -p dir, new components mode 0700 (log_path.h): 0 or -1 (logged). */
+int     relay__crl_mkdirs(const char *dir);
+/* A handshake found no usable OCSP response: POST req (copied) to url unless
+ * that is pointless now (in flight, in backoff, fetched < 60 s ago). */
+void    relay__crl_want_ocsp(const char *url, const unsigned char *req, size_t len,
+                             int64_t now);
+/* The OCSP request req for url is due at due (ms; a cached response's
+ * refresh time), unless it is in flight. */
+void    relay__crl_ocsp_due(const char *url, const unsigned char *req, size_t len,
+                            int64_t due);
 /* Main thread, first in relay_crl_start: libcurl's global state.  0, or
  * -1 after logging why. */
 int     relay__crl_fetch_init(void);
