@@ -322,12 +322,11 @@ static bool tls_facts_misordered(const struct tls_crl_cert *chain, size_t n,
     return false;
 }
 
-/* tls_facts_from_chain - a handshake's chain facts for a chain read from a file */
+/* tls__chain_judge - a handshake's chain facts for a chain, against cm's anchors */
 
-int tls_facts_from_chain(const struct tls_crl_cert *chain, size_t n, const char *trusted_ca,
-                         struct tls_facts *f, const char **why)
+int tls__chain_judge(WOLFSSL_CERT_MANAGER *cm, const struct tls_crl_cert *chain, size_t n,
+                     struct tls_facts *f, const char **why)
 {
-    WOLFSSL_CERT_MANAGER *cm = NULL;
     WOLFSSL_X509 *leaf;
     struct tls_cert_info ci;
     bool   *trusted = NULL;             /* sent certificate i became a trusted CA */
@@ -338,12 +337,6 @@ int tls_facts_from_chain(const struct tls_crl_cert *chain, size_t n, const char 
     if (n == 0 || (leaf = wolfSSL_X509_d2i(NULL, chain[0].der, (int)chain[0].len)) == NULL) {
         *why = "no certificate";
         return -1;
-    }
-    if ((cm = wolfSSL_CertManagerNew()) == NULL || trusted_ca == NULL
-        || log_file_check(trusted_ca, TLS__FILE_MAX) < 0        /* no FIFO */
-        || wolfSSL_CertManagerLoadCA(cm, trusted_ca, NULL) != WOLFSSL_SUCCESS) {
-        *why = "trusted_ca_file cannot be loaded";
-        goto out;
     }
     /* The certificates sent, as a handshake takes them (wolfSSL's
      * ProcessPeerCerts): from the last toward the leaf, each once, verified
@@ -418,10 +411,34 @@ int tls_facts_from_chain(const struct tls_crl_cert *chain, size_t n, const char 
     }
     rc = 0;
 out:
-    if (cm != NULL)
-        wolfSSL_CertManagerFree(cm);
     free(trusted);
     wolfSSL_X509_free(leaf);
+    return rc;
+}
+
+/* tls_facts_from_chain - a handshake's chain facts for a chain read from a file */
+
+int tls_facts_from_chain(const struct tls_crl_cert *chain, size_t n, const char *trusted_ca,
+                         struct tls_facts *f, const char **why)
+{
+    WOLFSSL_CERT_MANAGER *cm = NULL;
+    int     rc;
+
+    memset(f, 0, sizeof(*f));
+    if (n == 0) {
+        *why = "no certificate";
+        return -1;
+    }
+    if ((cm = wolfSSL_CertManagerNew()) == NULL || trusted_ca == NULL
+        || log_file_check(trusted_ca, TLS__FILE_MAX) < 0        /* no FIFO */
+        || wolfSSL_CertManagerLoadCA(cm, trusted_ca, NULL) != WOLFSSL_SUCCESS) {
+        *why = "trusted_ca_file cannot be loaded";
+        if (cm != NULL)
+            wolfSSL_CertManagerFree(cm);
+        return -1;
+    }
+    rc = tls__chain_judge(cm, chain, n, f, why);
+    wolfSSL_CertManagerFree(cm);
     return rc;
 }
 
