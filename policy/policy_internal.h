@@ -26,6 +26,7 @@ enum pt_section {
     PT_TRANSPORT,
     PT_RECEIVE,                         /* [receive NAME], any number */
     PT_SEND,                            /* [send NAME], any number */
+    PT_PARTNER,                         /* [partner DOMAIN], any number */
     PT_DNS,
     PT_LOGS,
     PT_METRICS,
@@ -50,7 +51,8 @@ enum pt_type {
     PT_RANGES,                          /* struct cfg_range * + size_t count */
     PT_SMARTHOSTS,                      /* struct cfg_smarthost * + size_t count */
     PT_ADDRESS,                         /* struct sockaddr_storage, AF_UNSPEC = unset */
-    PT_ADDRESSES                        /* char *: normalised "ip:port,[v6]:port" or NULL */
+    PT_ADDRESSES,                       /* char *: normalised "ip:port,[v6]:port" or NULL */
+    PT_PINS                             /* struct cfg_pin * + size_t count */
 };
 
 #define PT_F_SUBDOMAINS 0x01            /* domain list: "*.d" allowed */
@@ -113,7 +115,7 @@ void    policy__error(struct cfg_errors *errs, const char *fmt, ...) LOG_PRINTF(
 struct policy__section {                /* one [section] of the file; kept in the
                                          * config for policy_config_line() */
     enum pt_section kind;
-    size_t  index;                      /* into cfg->receive / cfg->send */
+    size_t  index;                      /* into cfg->receive / send / partners */
     int     line;                       /* of the header */
     char   *title;                      /* owned; "[receive Inet]" */
     int    *keyline;                    /* owned; per table row: line set on,
@@ -148,6 +150,12 @@ char   *policy__trim(char *s);
  * connector.  Errors go to ld->errs; ld->cfg gets the derived defaults.
  */
 void    policy__config_check(struct policy__loader *ld);
+/* Whether a resolver of [dns] servers ("ip:port,[v6]:port"), or when
+ * servers is NULL a nameserver of resolv_conf, is not a loopback address:
+ * then its address goes to bad.  A missing resolv_conf has none (c-ares
+ * then asks 127.0.0.1). */
+bool    policy__dnssec_offhost(const char *servers, const char *resolv_conf, char *bad,
+                               size_t sz);
 
 /* policy_value.c - helpers behind the public parsers. */
 /* Split a list at commas and/or white space: copies the next item to tok. */

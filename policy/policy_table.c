@@ -33,6 +33,15 @@ static const struct pt_enum loglevel_names[] = {
 static const struct pt_enum revfail_names[] = {
     {"fail", CFG_REVFAIL_FAIL}, {"accept", CFG_REVFAIL_ACCEPT}, {NULL, 0}};
 
+static const struct pt_enum tlsversion_names[] = {
+    {"1.2", 12}, {"1.3", 13}, {NULL, 0}};
+static const struct pt_enum require_names[] = {
+    {"ca", CFG_REQUIRE_CA}, {"pin", CFG_REQUIRE_PIN}, {"ca+pin", CFG_REQUIRE_CA_PIN},
+    {"dane", CFG_REQUIRE_DANE}, {NULL, 0}};
+static const struct pt_enum revocation_names[] = {
+    {"crl", CFG_REV_CRL}, {"ocsp", CFG_REV_OCSP}, {"crl+ocsp", CFG_REV_CRL_OCSP},
+    {"none", CFG_REV_NONE}, {NULL, 0}};
+
 #define SEC(x)  ((x) * 1000ULL)
 #define MIN(x)  ((x) * 60000ULL)
 #define HOUR(x) ((x) * 3600000ULL)
@@ -47,6 +56,8 @@ static const struct pt_enum revfail_names[] = {
 #define RCN(f, n) offsetof(struct cfg_receive, f), offsetof(struct cfg_receive, n)
 #define SD(f)     offsetof(struct cfg_send, f), 0
 #define SDN(f, n) offsetof(struct cfg_send, f), offsetof(struct cfg_send, n)
+#define PR(f)     offsetof(struct cfg_partner, f), 0
+#define PRN(f, n) offsetof(struct cfg_partner, f), offsetof(struct cfg_partner, n)
 #define DN(f)     offsetof(struct cfg_dns, f), 0
 #define LG(f)     offsetof(struct cfg_logs, f), 0
 #define MT(f)     offsetof(struct cfg_metrics, f), 0
@@ -178,15 +189,35 @@ const struct pt_key policy__table[] = {
     {PT_SEND, "domain_secure_enabled", PT_BOOL, "no", 0, 0, SD(domain_secure_enabled), 0, NULL},
     {PT_SEND, "require_tls", PT_BOOL, "no", 0, 0, SD(require_tls), 0, NULL},
     {PT_SEND, "mta_sts", PT_BOOL, "yes", 0, 0, SD(mta_sts), 0, NULL},
+    {PT_SEND, "dane", PT_BOOL, "yes", 0, 0, SD(dane), 0, NULL},
     {PT_SEND, "protocol_logging_level", PT_ENUM, "verbose", 0, 0,
      SD(protocol_logging_level), 0, loglevel_names},
     {PT_SEND, "connection_inactivity_timeout", PT_DURATION, "10m", SEC(1), DAY(1),
      SD(connection_inactivity_timeout), 0, NULL},
     {PT_SEND, "tls_certificate", PT_THUMBPRINT, NULL, 0, 0, SD(tls_certificate), 0, NULL},
 
+    /* [partner DOMAIN] - what proves a domain-secure partner's identity (both ways). */
+    {PT_PARTNER, "trusted_ca_file", PT_PATH, NULL, 0, 0, PR(trusted_ca_file), 0, NULL},
+    /* No default here: yes without trusted_ca_file, no with it (decided by the loader). */
+    {PT_PARTNER, "trust_global_ca", PT_BOOL, NULL, 0, 0, PR(trust_global_ca), 0, NULL},
+    {PT_PARTNER, "certificate_pins", PT_PINS, NULL, 0, 0, PRN(pins, npins), 0, NULL},
+    {PT_PARTNER, "accept_server_auth_only", PT_BOOL, "no", 0, 0,
+     PR(accept_server_auth_only), 0, NULL},
+    /* No default: 0, any version the connector allows. */
+    {PT_PARTNER, "min_tls_version", PT_ENUM, NULL, 0, 0, PR(min_tls_version), 0,
+     tlsversion_names},
+    /* No default here: ca+pin with certificate_pins, else ca (decided by the loader). */
+    {PT_PARTNER, "require", PT_ENUM, NULL, 0, 0, PR(require), 0, require_names},
+    {PT_PARTNER, "revocation", PT_ENUM, "crl", 0, 0, PR(revocation), 0, revocation_names},
+    /* No default here: [transport] revocation_failure (decided by the loader). */
+    {PT_PARTNER, "revocation_failure", PT_ENUM, NULL, 0, 0, PR(revocation_failure), 0,
+     revfail_names},
+
     /* [dns] */
     {PT_DNS, "servers", PT_ADDRESSES, NULL, 0, 0, DN(servers), 0, NULL},
     {PT_DNS, "timeout", PT_DURATION, "5s", 100, MIN(5), DN(timeout), 0, NULL},
+    /* DNSSEC through the AD bit of a validating resolver on this host (loader: loopback). */
+    {PT_DNS, "dnssec", PT_BOOL, "no", 0, 0, DN(dnssec), 0, NULL},
 
     /* [logs] */
     {PT_LOGS, "directory", PT_PATH, "/var/log/domsec", 0, 0, LG(directory), 0, NULL},
@@ -214,6 +245,7 @@ static const struct {
 } pt_sections[PT_NSECTIONS] = {
     [PT_SERVICE] = {"service", false}, [PT_TRANSPORT] = {"transport", false},
     [PT_RECEIVE] = {"receive", true},  [PT_SEND] = {"send", true},
+    [PT_PARTNER] = {"partner", true},
     [PT_DNS] = {"dns", false},         [PT_LOGS] = {"logs", false},
     [PT_METRICS] = {"metrics", false},
 };

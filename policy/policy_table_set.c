@@ -208,7 +208,7 @@ static int set_domains(const struct pt_key *k, void *base, const char *v,
     return 0;
 }
 
-/* array_free - free an array of bindings, ranges or smart hosts */
+/* array_free - free an array of bindings, ranges, smart hosts or pins */
 
 static void array_free(const struct pt_key *k, void *arr, size_t n)
 {
@@ -221,13 +221,14 @@ static void array_free(const struct pt_key *k, void *arr, size_t n)
     free(arr);
 }
 
-/* set_array - bindings, ranges, smart hosts */
+/* set_array - bindings, ranges, smart hosts, pins */
 
 static int set_array(const struct pt_key *k, void *base, const char *v,
                      const char *where, struct cfg_errors *errs)
 {
     size_t elt = k->type == PT_BINDINGS ? sizeof(struct cfg_binding)
-        : k->type == PT_RANGES ? sizeof(struct cfg_range) : sizeof(struct cfg_smarthost);
+        : k->type == PT_RANGES ? sizeof(struct cfg_range)
+        : k->type == PT_PINS ? sizeof(struct cfg_pin) : sizeof(struct cfg_smarthost);
     char tok[512], *arr = NULL;
     size_t n = 0;
     const char *why;
@@ -238,9 +239,11 @@ static int set_array(const struct pt_key *k, void *base, const char *v,
             struct cfg_binding b;
             struct cfg_range r;
             struct cfg_smarthost h;
+            struct cfg_pin p;
         } u;
         int ok = k->type == PT_BINDINGS ? policy_parse_binding(tok, &u.b, &why)
             : k->type == PT_RANGES ? policy_parse_range(tok, &u.r, &why)
+            : k->type == PT_PINS ? policy_parse_pin(tok, &u.p, &why)
             : policy_parse_smarthost(tok, &u.h, &why);
         bool dup = false;
 
@@ -251,8 +254,8 @@ static int set_array(const struct pt_key *k, void *base, const char *v,
         for (size_t i = 0; i < n && k->type != PT_SMARTHOSTS; i++)
             dup |= k->type == PT_BINDINGS
                 ? strcmp(((struct cfg_binding *)arr)[i].text, u.b.text) == 0
-                : memcmp(&((struct cfg_range *)arr)[i], &u.r, sizeof(u.r)) == 0;
-        if (dup) {                      /* a repeated binding or range is dropped */
+                : memcmp(arr + i * elt, &u, elt) == 0;
+        if (dup) {                      /* a repeated binding, range or pin is dropped */
             if (k->type == PT_BINDINGS)
                 free(u.b.text);
             continue;
@@ -331,6 +334,7 @@ int policy__table_set(int idx, void *base, const char *v, const char *where,
     case PT_BINDINGS:
     case PT_RANGES:
     case PT_SMARTHOSTS:
+    case PT_PINS:
         return set_array(k, base, v, where, errs);
     case PT_ADDRESS:
         if (policy__parse_address(v, &ss, &why) < 0)
@@ -397,6 +401,7 @@ void policy__table_free(enum pt_section sec, void *base)
         case PT_BINDINGS:
         case PT_RANGES:
         case PT_SMARTHOSTS:
+        case PT_PINS:
             array_free(k, *FIELD(base, k, void *), *COUNT(base, k));
             *FIELD(base, k, void *) = NULL;
             *COUNT(base, k) = 0;
@@ -423,6 +428,8 @@ static void print_array(const struct pt_key *k, const void *base, FILE *fp)
             snprintf(buf, sizeof(buf), "%s", ((const struct cfg_binding *)arr)[i].text);
         else if (k->type == PT_RANGES)
             policy__format_range(&((const struct cfg_range *)arr)[i], buf, sizeof(buf));
+        else if (k->type == PT_PINS)
+            policy_format_pin(((const struct cfg_pin *)arr)[i].sha256, buf);
         else
             policy__format_smarthost(&((const struct cfg_smarthost *)arr)[i], buf,
                                      sizeof(buf));
@@ -486,6 +493,7 @@ void policy__table_print(enum pt_section sec, const void *base, FILE *fp)
         case PT_BINDINGS:
         case PT_RANGES:
         case PT_SMARTHOSTS:
+        case PT_PINS:
             print_array(k, base, fp);
             break;
         case PT_ADDRESS:

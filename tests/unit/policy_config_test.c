@@ -556,20 +556,6 @@ static void test_list_file_merge(void **state)
     policy_config_unref(cfg);
 }
 
-/* print_to_string - policy_config_print into a new string */
-
-static char *print_to_string(const struct config *cfg)
-{
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *fp = open_memstream(&buf, &len);
-
-    assert_non_null(fp);
-    policy_config_print(cfg, fp);
-    assert_int_equal(fclose(fp), 0);
-    return buf;                         /* open_memstream: release with free() */
-}
-
 /* test_print_roundtrip - the printed config loads back to the same config */
 
 static void test_print_roundtrip(void **state)

@@ -121,7 +121,7 @@ static void assert_errors(const struct fx *fx, const struct cfg_errors *errs,
 
 /* load_ok - load the config file, which must have no errors */
 
-static struct config *load_ok(const struct fx *fx, const char *path)
+__attribute__((unused)) static struct config *load_ok(const struct fx *fx, const char *path)
 {
     struct cfg_errors errs = {NULL, 0};
     struct config *cfg = policy_config_load(path, &errs);
@@ -129,6 +129,20 @@ static struct config *load_ok(const struct fx *fx, const char *path)
     assert_errors(fx, &errs, (const char *const[]){NULL});
     assert_non_null(cfg);
     return cfg;
+}
+
+/* print_to_string - policy_config_print into a new string */
+
+__attribute__((unused)) static char *print_to_string(const struct config *cfg)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&buf, &len);
+
+    assert_non_null(fp);
+    policy_config_print(cfg, fp);
+    assert_int_equal(fclose(fp), 0);
+    return buf;                         /* open_memstream: release with free() */
 }
 
 #endif
