@@ -9,18 +9,17 @@ to MAIL FROM of the partner domain (tls_receive_domain_secure_list)."""
 
 import collections
 import hashlib
-import http.server
 import json
 import os
 import re
 import shutil
-import socketserver
 import subprocess
 import threading
 import time
 import unittest
 
 from domsec_harness import Daemon, DomsecTestCase, domsecd_path, service_ids, wait_until
+from http_peers import QuietHandler, ThreadedServer
 from pki import PkiMixin
 from test_starttls import RELAY_FQDN
 
@@ -43,7 +42,7 @@ class CrlServer:
         self.mode = "serve"
         server = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self):
                 with server.lock:
                     server.counts[self.path] += 1
@@ -60,20 +59,7 @@ class CrlServer:
                     return self.reply(404, b"not found\n", "text/plain")
                 self.reply(200, body, "application/pkix-crl")
 
-            def reply(self, code, body, ctype):
-                self.send_response(code)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, fmt, *args):
-                pass
-
-        class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
-            daemon_threads = True
-
-        self.httpd = Server(("127.0.0.1", 0), Handler)
+        self.httpd = ThreadedServer(("127.0.0.1", 0), Handler)
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
