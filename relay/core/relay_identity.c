@@ -12,10 +12,12 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "relay_tls.h"
 #include "tls_anchors.h"
 #include "tls_conn.h"
+#include "tls_ocsp.h"
 #include "tls_store.h"
 
 /* ident_rev - tls/'s CRL verdict in policy's terms */
@@ -48,6 +50,21 @@ static enum policy_rev ident_ocsp(enum tls_ocsp_status o)
     default:
         return POLICY_REV_NOT_CHECKED;
     }
+}
+
+/* ident_partner_ocsp - the OCSP verdict of a chain only a partner's own CA
+ * proves (tls/ checks OCSP by itself only for globally valid chains, so that
+ * no untrusted certificate makes us fetch from its URL) */
+
+static void ident_partner_ocsp(const struct tls_crl_cert *chain, size_t n,
+                               struct policy_identity *out)
+{
+    struct tls_ocsp_result r;
+
+    tls_ocsp_check_chain(chain, n, (int64_t)time(NULL), &r);
+    out->ocsp = ident_ocsp(r.status);
+    out->ocsp_source = r.status == TLS_OCSP_GOOD || r.status == TLS_OCSP_REVOKED
+        ? POLICY_OCSP_SRC_FETCHED : POLICY_OCSP_SRC_NONE;
 }
 
 /* ident_version - "TLSv1.3" -> 13, "TLSv1.2" -> 12; 0 if unknown */
@@ -117,6 +134,8 @@ void relay_tls_identity(const struct config *cfg, const struct cfg_partner *p,
             out->partner_crl = ident_rev(v.revocation);
             if (dsz > 0)
                 snprintf(detail, dsz, "%s", v.reason);
+            if (v.chain == TLS_CHAIN_VALID && tf->ocsp == TLS_OCSP_NOT_CHECKED && n > 0)
+                ident_partner_ocsp(chain, n, out);
         }
         tls_anchors_unref(a);
     }

@@ -239,6 +239,18 @@ void relay__smtpc_after_hello(struct relay_smtpc *c)
     relay__smtpc_take_job(c);           /* opportunistic, and not offered: plaintext */
 }
 
+/* smtpc_wants_staple - ask for a stapled OCSP response: a listed partner whose
+ * revocation includes OCSP and whose CA is in the global store (wolfSSL fails a
+ * TLS 1.2 handshake whose staple it cannot verify: tls_conn_want_staple) */
+
+static bool smtpc_wants_staple(const struct relay_smtpc *c)
+{
+    const struct cfg_partner *p = policy_partner_find(c->dest->cfg, c->dest->domain);
+
+    return p != NULL && p->trust_global_ca
+           && (p->revocation == CFG_REV_OCSP || p->revocation == CFG_REV_CRL_OCSP);
+}
+
 /* relay__smtpc_starttls_reply - the reply to STARTTLS: handshake, plaintext or next host */
 
 void relay__smtpc_starttls_reply(struct relay_smtpc *c, int code, const char *text)
@@ -287,6 +299,7 @@ void relay__smtpc_starttls_reply(struct relay_smtpc *c, int code, const char *te
 
         smtpc_resume_key(c, key, sizeof(key));
         r = smtpc_resume_find(key, uv_now(c->loop));
+        tls_conn_want_staple(c->conn, smtpc_wants_staple(c));
         if (tls_conn_starttls_client(c->conn, relay__smtpc_tls_ctx(c), c->dest->names[c->addr_i],
                                      r != NULL ? r->session : NULL) < 0)
             relay__smtpc_tls_failed(c, tls_conn_tls_error(c->conn));
