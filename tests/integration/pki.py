@@ -15,14 +15,17 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 PKI_SCRIPT = os.path.join(HERE, "..", "pki", "make-pki.sh")
 
 
-def make_pki(crl_port=None):
+def make_pki(crl_port=None, ocsp_port=None):
     """Build the PKI in a new temporary directory; crl_port: the port of the CDP URLs
-    (http://127.0.0.1:PORT/...; make-pki.sh's default 8080 when None)."""
+    (http://127.0.0.1:PORT/...; make-pki.sh's default 8080 when None); ocsp_port: the
+    port of the AIA OCSP URLs (none when None)."""
     d = tempfile.mkdtemp(prefix="domsec-pki-")
     os.chmod(d, 0o755)                  # the daemon reads trusted-ca.pem as its service user
     env = dict(os.environ)
     if crl_port is not None:
         env["CRL_PORT"] = str(crl_port)
+    if ocsp_port is not None:
+        env["OCSP_PORT"] = str(ocsp_port)
     r = subprocess.run(["sh", PKI_SCRIPT, d], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        env=env)
     if r.returncode != 0:
@@ -32,14 +35,16 @@ def make_pki(crl_port=None):
 
 class PkiMixin:
     """Mix into a unittest.TestCase: cls.pki, self.p(name), self.store(*names).
-    A class that serves CRLs sets cls.crl_port before PkiMixin.setUpClass runs."""
+    A class that serves CRLs sets cls.crl_port (OCSP: cls.ocsp_port) before
+    PkiMixin.setUpClass runs."""
 
     crl_port = None
+    ocsp_port = None
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.pki = make_pki(cls.crl_port)
+        cls.pki = make_pki(cls.crl_port, cls.ocsp_port)
 
     @classmethod
     def tearDownClass(cls):
