@@ -11,22 +11,30 @@ ocsp-inter (inter's delegated responder), counts the requests, and can be down
 client certificates inbound; the verdict is the reply to MAIL FROM and the
 Partner identity line of the protocol log: good, revoked (refused even with
 revocation_failure = accept), responder down (revocation_failure decides), and
-the cache surviving a restart.  Stapling is checked by tests/unit/
-tls_ocsp_conn_test.c against openssl s_server (see its header)."""
+the cache surviving a restart.  Outbound, our relay delivers to a listed partner
+with revocation = ocsp whose MX staples (StaplingPeer: our SMTP around `openssl
+s_server -status_file`): a good staple is delivered with revocation=good via
+ocsp-stapled and no request to the responder; a revoked staple makes wolfSSL
+refuse the handshake (OCSP_CERT_REVOKED, no override in 5.5.4), so nothing is
+delivered."""
 
 import os
 import re
+import socket
 import subprocess
 import tempfile
 import threading
+import time
 import unittest
 
-from domsec_harness import Daemon, DomsecTestCase
+from domsec_harness import Daemon, DomsecTestCase, wait_until
 from http_peers import QuietHandler, ThreadedServer
+from peers import DeliveryTestCase, RX_ID, host, mx
 from pki import PkiMixin
 from test_starttls import RELAY_FQDN
 
 PARTNER = "woodgrovebank.test"
+PARTNER_IP = "127.0.0.186"              # not used by other tests
 SECURED_OK = "250 2.1.0 Sender OK"
 CERT_FAIL = "454 4.7.5 Certificate validation failure"
 
@@ -98,7 +106,8 @@ class OcspServer:
             return self.requests
 
 
-class OcspTest(PkiMixin, DomsecTestCase):
+class OcspPkiMixin(PkiMixin):
+    """The test PKI with AIA OCSP URLs naming cls.ocsp, an OcspServer."""
 
     @classmethod
     def setUpClass(cls):
@@ -116,7 +125,11 @@ class OcspTest(PkiMixin, DomsecTestCase):
         super().tearDownClass()
 
     def setUp(self):
+        super().setUp()
         self.ocsp.reset(self.pki)
+
+
+class OcspTest(OcspPkiMixin, DomsecTestCase):
 
     # ---- helpers ------------------------------------------------------------
     def url(self):
@@ -234,6 +247,183 @@ class OcspTest(PkiMixin, DomsecTestCase):
         self.assertEqual(self.partner_mail_from(d, "partner-ok").lines, [SECURED_OK])
         lines = self.identity(d)
         self.assertRegex(lines[0], r"revocation=good via crl; verdict=Secured$")
+
+
+class StaplingPeer:
+    """An SMTP server on ip:port whose TLS is `openssl s_server -status_file`: the
+    plaintext part (banner, EHLO, STARTTLS) is ours; after the 220 the connection's
+    bytes are bridged to a fresh s_server (one per connection, -naccept 1), whose
+    stdout is the decrypted client text and whose stdin is what it encrypts back, so
+    the SMTP dialogue inside TLS is ours too.  Records the mail it accepted."""
+
+    def __init__(self, tc, ip, port, cert, staple):
+        self.tc, self.cert, self.staple = tc, cert, staple
+        self.lock = threading.Lock()
+        self.messages = []
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((ip, port))
+        self.sock.listen(8)
+        self.procs = []
+        tc.addCleanup(self.close)
+        threading.Thread(target=self.accept_loop, daemon=True).start()
+
+    def close(self):
+        self.sock.close()
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait(10)
+
+    def accept_loop(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.session, args=(conn,), daemon=True).start()
+
+    @staticmethod
+    def pump(src, dst):
+        try:
+            while True:
+                b = src.recv(65536)
+                if not b:
+                    break
+                dst.sendall(b)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        src.close()
+
+    def session(self, conn):
+        f = conn.makefile("rb")
+        conn.sendall(b"220 mail.%s ESMTP\r\n" % PARTNER.encode())
+        while True:
+            line = f.readline()
+            if not line:
+                return conn.close()
+            verb = line[:8].upper()
+            if verb.startswith(b"EHLO"):
+                conn.sendall(b"250-mail.%s\r\n250 STARTTLS\r\n" % PARTNER.encode())
+            elif verb.startswith(b"STARTTLS"):
+                break
+            else:
+                conn.sendall(b"503 5.5.1 STARTTLS first\r\n")
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        pki = self.tc.pki
+        p = subprocess.Popen(["openssl", "s_server", "-quiet", "-crlf", "-naccept", "1",
+                              "-accept", "127.0.0.1:%d" % port, "-cert", self.cert + ".pem",
+                              "-key", self.cert + ".key", "-cert_chain", "inter.pem",
+                              "-status_file", self.staple], cwd=pki, stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self.procs.append(p)
+        backend = None
+        deadline = time.monotonic() + 10
+        while backend is None and time.monotonic() < deadline:
+            try:
+                backend = socket.create_connection(("127.0.0.1", port))
+            except OSError:
+                time.sleep(0.05)        # s_server is starting: poll, bounded
+        if backend is None:
+            return conn.close()
+        conn.sendall(b"220 2.0.0 Ready to start TLS\r\n")
+        threading.Thread(target=self.pump, args=(conn, backend), daemon=True).start()
+        threading.Thread(target=self.pump, args=(backend, conn), daemon=True).start()
+        self.smtp_in_tls(p)
+
+    def smtp_in_tls(self, p):
+        def say(text):
+            p.stdin.write(text.encode() + b"\n")
+            p.stdin.flush()
+        data = None
+        for raw in p.stdout:
+            line = raw.rstrip(b"\r\n").decode(errors="replace")
+            if data is not None:
+                if line == ".":
+                    with self.lock:
+                        self.messages.append("\n".join(data))
+                    data = None
+                    say("250 2.0.0 queued")
+                else:
+                    data.append(line)
+                continue
+            verb = line[:4].upper()
+            if verb == "EHLO":
+                say("250-mail.%s\n250 8BITMIME" % PARTNER)
+            elif verb in ("MAIL", "RCPT", "RSET", "NOOP"):
+                say("250 2.0.0 OK")
+            elif verb == "DATA":
+                data = []
+                say("354 go ahead")
+            elif verb == "QUIT":
+                say("221 2.0.0 bye")
+            elif line:
+                say("502 5.5.2 not here")
+
+    def count(self):
+        with self.lock:
+            return len(self.messages)
+
+
+class OcspStapledOutboundTest(OcspPkiMixin, DeliveryTestCase):
+    """Outbound to a listed partner with revocation = ocsp whose MX staples."""
+
+    def staple(self, cert):
+        """A response for PKI certificate cert, as a stapling server would hold it."""
+        out = "%s.ocsp" % cert
+        subprocess.run("openssl ocsp -issuer inter.pem -cert %s.pem -no_nonce -reqout %s.req "
+                       "&& openssl ocsp -index ca/inter/index.txt -CA inter.pem -rsigner "
+                       "ocsp-inter.pem -rkey ocsp-inter.key -nmin 5 -reqin %s.req -respout %s"
+                       % (cert, cert, cert, out), shell=True, cwd=self.pki, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return out
+
+    def relay(self, failure="fail"):
+        self.start_dns(mx(PARTNER, "mail." + PARTNER, 10), host("mail." + PARTNER, PARTNER_IP))
+        a = self.start_relay(internet=False, start=False, transport=self.tls_transport(
+            self.store("relay"), tls_send_domain_secure_list=PARTNER, crl_fetch="yes"), sends=[
+                ("Partner", {"address_spaces": PARTNER, "dns_routing": "yes",
+                             "port": str(self.P), "fqdn": "mail.contoso.test",
+                             "domain_secure_enabled": "yes"})])
+        a.write_config(a.config_text + "\n[partner %s]\nrevocation = ocsp\n"
+                       "revocation_failure = %s\n" % (PARTNER, failure))
+        a.start()
+        return a
+
+    def test_stapled_good_is_delivered_without_fetching(self):
+        peer = StaplingPeer(self, PARTNER_IP, self.P, "partner-ok", self.staple("partner-ok"))
+        a = self.relay()
+        qid = self.submit(a, ["<u@%s>" % PARTNER], sender="<s@contoso.test>")
+        a.wait_log(a.prefix() + r"info smtp %s delivered id=%s to=<u@%s> "
+                   % (RX_ID, qid, re.escape(PARTNER)), 30)
+        self.assertEqual(peer.count(), 1)
+        self.assertEqual(a.stop(), 0)
+        lines = [r[8] for r in a.plog_rows("SEND") if r[8].startswith("Partner identity of ")]
+        self.assertEqual(lines, [
+            "Partner identity of '%s' (outbound): policy=partner require=ca; proved=ca; "
+            "eku=any; revocation=good via ocsp-stapled; verdict=Secured" % PARTNER])
+        self.assertEqual(self.ocsp.count(), 0)
+
+    def test_stapled_revoked_is_not_delivered(self):
+        peer = StaplingPeer(self, PARTNER_IP, self.P, "partner-revoked",
+                            self.staple("partner-revoked"))
+        a = self.relay(failure="accept")
+        self.submit(a, ["<u@%s>" % PARTNER], sender="<s@contoso.test>")
+        # wolfSSL refuses the handshake on a stapled "revoked" (OCSP_CERT_REVOKED).
+        a.wait_log(a.prefix() + r"warning smtp %s Message to secure domain '%s' on send "
+                   r"connector 'Partner' failed because TLS negotiation failed with response: "
+                   r" TLS handshake failed: OCSP Cert revoked \(-360\)"
+                   % (RX_ID, re.escape(PARTNER)), 30)
+        self.assertEqual(peer.count(), 0)
+        self.assertEqual(a.stop(), 0)
 
 
 if __name__ == "__main__":
