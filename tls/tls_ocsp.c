@@ -10,6 +10,8 @@
  *
  *  Facts about wolfSSL 5.5.4 (Debian) this relies on, measured by
  *  tls_ocsp_test against `openssl ocsp` responders:
+ *  - wolfSSL_OCSP_request_add0_id() copies the CertID into the request
+ *    (the caller still frees it: ASan saw the leak otherwise);
  *  - wolfSSL_i2d_OCSP_REQUEST(req, NULL) gives the size and
  *    wolfSSL_i2d_OCSP_REQUEST(req, &p) writes at p without allocating and
  *    without moving p (unlike OpenSSL's i2d);
@@ -145,12 +147,13 @@ int tls_ocsp_request(const unsigned char *leaf, size_t leaf_len,
         *why = "out of memory";
         return -1;
     }
-    if (wolfSSL_OCSP_request_add0_id(req, id) == NULL) {   /* req owns id now */
+    if (wolfSSL_OCSP_request_add0_id(req, id) == NULL) {
         wolfSSL_OCSP_CERTID_free(id);
         wolfSSL_OCSP_REQUEST_free(req);
         *why = "cannot add the certificate ID to the request";
         return -1;
     }
+    wolfSSL_OCSP_CERTID_free(id);       /* add0 copied it (despite its name) */
     n = wolfSSL_i2d_OCSP_REQUEST(req, NULL);
     if (n <= 0 || (der = malloc((size_t)n)) == NULL) {
         wolfSSL_OCSP_REQUEST_free(req);
