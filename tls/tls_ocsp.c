@@ -35,6 +35,7 @@
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
 #include <wolfssl/ocsp.h>
+#include <wolfssl/openssl/bn.h>
 #include <wolfssl/openssl/ocsp.h>
 
 #include <stdarg.h>
@@ -324,28 +325,50 @@ out:
     wolfSSL_OCSP_CERTID_free(id);
 }
 
-/* tls_ocsp_times - this/nextUpdate of a response's first single response, unverified */
+/* ocsp_serial_hex - a CertID's serial as uppercase hex into out ("" if unreadable) */
 
-int tls_ocsp_times(const unsigned char *resp, size_t len, int64_t *this_update,
-                   int64_t *next_update)
+static void ocsp_serial_hex(WOLFSSL_OCSP_CERTID *id, char *out, size_t sz)
+{
+    WOLFSSL_ASN1_INTEGER *serial = NULL;
+    WOLFSSL_BIGNUM *bn;
+    char   *hex;
+
+    out[0] = '\0';
+    if (wolfSSL_OCSP_id_get0_info(NULL, NULL, NULL, &serial, id) != WOLFSSL_SUCCESS
+        || serial == NULL || (bn = wolfSSL_ASN1_INTEGER_to_BN(serial, NULL)) == NULL)
+        return;
+    if ((hex = wolfSSL_BN_bn2hex(bn)) != NULL) {
+        snprintf(out, sz, "%s", hex);
+        XFREE(hex, NULL, DYNAMIC_TYPE_OPENSSL);
+    }
+    wolfSSL_BN_free(bn);
+}
+
+/* tls_ocsp_info - what a response's first single response says, unverified */
+
+int tls_ocsp_info(const unsigned char *resp, size_t len, struct tls_ocsp_info *out)
 {
     const unsigned char *p = resp;
     OcspResponse *r;
     WOLFSSL_OCSP_BASICRESP *bs = NULL;
     WOLFSSL_OCSP_SINGLERESP *single;
     WOLFSSL_ASN1_TIME *rev = NULL, *thisu = NULL, *nextu = NULL;
-    int     reason, rc = -1;
+    int     reason, st, rc = -1;
 
-    *this_update = *next_update = 0;
+    memset(out, 0, sizeof(*out));
+    out->status = "unknown";
     if (resp == NULL || len == 0 || len > INT32_MAX
         || (r = wolfSSL_d2i_OCSP_RESPONSE(NULL, &p, (int)len)) == NULL)
         return -1;
     if (wolfSSL_OCSP_response_status(r) == OCSP_RESPONSE_STATUS_SUCCESSFUL
         && (bs = wolfSSL_OCSP_response_get1_basic(r)) != NULL
         && (single = wolfSSL_OCSP_resp_get0(bs, 0)) != NULL
-        && wolfSSL_OCSP_single_get0_status(single, &reason, &rev, &thisu, &nextu) >= 0) {
-        *this_update = ocsp_time(thisu);
-        *next_update = ocsp_time(nextu);
+        && (st = wolfSSL_OCSP_single_get0_status(single, &reason, &rev, &thisu, &nextu)) >= 0) {
+        out->this_update = ocsp_time(thisu);
+        out->next_update = ocsp_time(nextu);
+        out->status = st == V_OCSP_CERTSTATUS_GOOD ? "good"
+            : st == V_OCSP_CERTSTATUS_REVOKED ? "revoked" : "unknown";
+        ocsp_serial_hex(single, out->serial, sizeof(out->serial));
         rc = 0;
     }
     if (bs != NULL)

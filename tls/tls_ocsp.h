@@ -73,14 +73,21 @@ int     tls_ocsp_request(const unsigned char *leaf, size_t leaf_len,
 void    tls_ocsp_check(const unsigned char *resp, size_t resp_len,
                        const struct tls_crl_cert *leaf, const struct tls_crl_cert *up,
                        size_t n, int64_t now, struct tls_ocsp_result *out);
+/* What a DER response says, unverified (tls_ocsp_info). */
+struct tls_ocsp_info {
+    int64_t this_update;                /* unix seconds of the first single response */
+    int64_t next_update;                /* 0 when absent */
+    const char *status;                 /* static: "good", "revoked", "unknown", as the
+                                         * responder said (not verified) */
+    char    serial[130];                /* the certificate serial it is about, uppercase
+                                         * hex, "" if unreadable */
+};
 /*
- * The time fields of a DER response's first single response, unverified
- * (for cache refresh times and listings only, never for a verdict): 0 and
- * this and next update set (0 when absent), or -1 if resp is not a
- * successful OCSP response.
+ * The first single response of a DER response, unverified (for cache
+ * refresh times and listings only, never for a verdict): 0 and *out, or -1
+ * if resp is not a successful OCSP response.
  */
-int     tls_ocsp_times(const unsigned char *resp, size_t len, int64_t *this_update,
-                       int64_t *next_update);
+int     tls_ocsp_info(const unsigned char *resp, size_t len, struct tls_ocsp_info *out);
 
 /* tls_ocsp_cache.c: the process-wide response cache and the chain check. */
 /*

@@ -1,7 +1,9 @@
 /*
- * domsec_crl.c - `domsec crl list`: the CRLs domsecd would use now.
+ * domsec_crl.c - `domsec crl list`: the CRLs domsecd would use now;
+ * `domsec crl ocsp`: the OCSP responses it has cached.
  *
  *   domsec [-c FILE] crl list [--json]
+ *   domsec [-c FILE] crl ocsp [--json]
  *
  * Loads FILE as domsecd does and builds the CRL set from crl_directory, the
  * fetch cache and the issuer certificates exactly as domsecd does
@@ -12,13 +14,22 @@
  * an array of objects with those keys, plus File (the file read) and
  * Number (cRLNumber, "" if none); NextUpdate is null when absent.
  *
+ * `crl ocsp` prints one row per OCSP response in crl_cache_directory
+ * (fetched from AIA OCSP URLs for verified chains): Serial (of the
+ * certificate it is about), Status (good, revoked, unknown: what the
+ * responder said; each handshake verifies the response before using it),
+ * ThisUpdate, NextUpdate, Responder (the URL) and State (Current or Stale
+ * now); --json: the same keys plus File.  "no OCSP responses" when empty.
+ *
  * CONTRACT
  *  Exit 0 with the list, also when it is empty ("no CRLs", or "[]");
  *  1 when FILE cannot be loaded or crl_directory cannot be read (the
  *  message names the file); 2 on a usage error.  A CRL file that is not a
  *  CRL is a warning on stderr naming it, and is left out.
  */
+#include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,9 +46,10 @@
 static void crl_usage(int status)
 {
     fprintf(status ? stderr : stdout,
-            "usage: domsec [-c FILE] crl list [--json]\n"
+            "usage: domsec [-c FILE] crl list|ocsp [--json]\n"
             "  list     the certificate revocation lists domsecd uses: crl_directory,\n"
             "           the CRLs fetched from distribution points (cached), and their status\n"
+            "  ocsp     the OCSP responses domsecd fetched and cached, and what they say\n"
             "  --json   an array of objects instead of a table\n");
     exit(status);
 }
@@ -123,6 +135,66 @@ static void crl_print_table(struct tls_crl_set *s, int64_t now)
     free(cell);
 }
 
+/* What crl_ocsp_row needs besides the entry. */
+struct crl_ocsp_out {
+    bool    json;
+    size_t  rows;
+    int64_t now;
+};
+
+/* crl_ocsp_row - print one cached OCSP response */
+
+static void crl_ocsp_row(const struct relay_ocsp_entry *e, void *arg)
+{
+    struct crl_ocsp_out *o = arg;
+    const struct tls_ocsp_info *in = e->info;
+    const char *state = in->next_update != 0 && in->next_update <= o->now ? "Stale" : "Current";
+    char t1[32], t2[32];
+
+    log_iso_time(t1, sizeof(t1), in->this_update, "-");
+    log_iso_time(t2, sizeof(t2), in->next_update, "-");
+    if (!o->json) {
+        if (o->rows == 0)
+            printf("%-20s  %-7s  %-20s  %-20s  %-9s  %s\n", "Serial", "Status", "ThisUpdate",
+                   "NextUpdate", "State", "Responder");
+        printf("%-20s  %-7s  %-20s  %-20s  %-9s  %s\n", in->serial, in->status, t1, t2, state,
+               e->url);
+    } else {
+        printf("%s\n  {\"Serial\": ", o->rows ? "," : "");
+        crl_json_str(stdout, in->serial);
+        printf(", \"Status\": \"%s\", \"ThisUpdate\": \"%s\", \"NextUpdate\": ", in->status, t1);
+        if (in->next_update != 0)
+            printf("\"%s\"", t2);
+        else
+            printf("null");
+        printf(", \"State\": \"%s\", \"Responder\": ", state);
+        crl_json_str(stdout, e->url);
+        printf(", \"File\": ");
+        crl_json_str(stdout, e->file);
+        printf("}");
+    }
+    o->rows++;
+}
+
+/* crl_ocsp_main - `domsec crl ocsp`: the cached OCSP responses */
+
+static int crl_ocsp_main(const struct config *cfg, bool json)
+{
+    struct crl_ocsp_out o = { json, 0, (int64_t)time(NULL) };
+
+    if (json)
+        printf("[");
+    if (relay_crl_ocsp_list(cfg, crl_ocsp_row, &o) < 0) {
+        fprintf(stderr, "domsec: crl_cache_directory: %s\n", strerror(errno));
+        return 1;
+    }
+    if (json)
+        printf("%s]\n", o.rows ? "\n" : "");
+    else if (o.rows == 0)
+        printf("no OCSP responses\n");
+    return 0;
+}
+
 /* domsec_crl_main - `domsec crl ...` */
 
 int domsec_crl_main(const char *config_path, int argc, char **argv)
@@ -144,10 +216,16 @@ int domsec_crl_main(const char *config_path, int argc, char **argv)
         default: crl_usage(2);
         }
     }
-    if (argc - optind != 1 || strcmp(argv[optind], "list") != 0)
+    if (argc - optind != 1
+        || (strcmp(argv[optind], "list") != 0 && strcmp(argv[optind], "ocsp") != 0))
         crl_usage(2);
     if ((cfg = domsec_config_load(config_path)) == NULL)
         return 1;
+    if (strcmp(argv[optind], "ocsp") == 0) {
+        c = crl_ocsp_main(cfg, json);
+        policy_config_unref(cfg);
+        return c;
+    }
     if ((s = relay_crl_load(cfg, &why)) == NULL) {
         fprintf(stderr, "domsec: crl_directory %s: %s\n", cfg->transport.crl_directory,
                 why ? why : "cannot be read");

@@ -27,6 +27,7 @@
 
 #include "policy_config.h"
 #include "tls_crl.h"
+#include "tls_ocsp.h"
 
 /* relay_crl.c */
 /*
@@ -49,6 +50,22 @@ int64_t relay_crl_published(void);
  * read; bad files are logged as warnings and left out.
  */
 struct tls_crl_set *relay_crl_load(const struct config *cfg, const char **why);
+
+/* relay_crl_ocsp.c */
+/* One cached OCSP response, for `domsec crl ocsp` (valid during the call). */
+struct relay_ocsp_entry {
+    const char *url;                    /* the responder it came from */
+    const char *file;                   /* the H.ocsp file */
+    const struct tls_ocsp_info *info;   /* what it says, unverified */
+};
+/*
+ * Call fn for each response cached in cfg's crl_cache_directory, in file
+ * name order (entries whose files do not match are skipped silently).
+ * Synchronous, no network.  The number listed, or -1 with errno if the
+ * directory exists but cannot be read (a missing one lists nothing).
+ */
+int     relay_crl_ocsp_list(const struct config *cfg,
+                            void (*fn)(const struct relay_ocsp_entry *e, void *arg), void *arg);
 
 /*
  * relay_crl.c internals, exposed for tests/unit/relay_crl_test.c.  Times

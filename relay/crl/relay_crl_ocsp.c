@@ -21,6 +21,8 @@
  *  skipped with a warning.  With crl_fetch = no nothing is fetched, read
  *  or written here.
  *
+ * relay_crl_ocsp_list() reads the same files for `domsec crl ocsp`.
+ *
  * CONTRACT
  *  relay__crl_ocsp_accept runs on the CRL thread and blocks on three
  *  small file writes; relay__crl_ocsp_load runs on the main thread in
@@ -69,7 +71,7 @@ void relay__crl_ocsp_accept(const char *dir, const char *name, const char *url,
                             const unsigned char *body, size_t len, int64_t now,
                             int64_t *refresh, char *why, size_t sz)
 {
-    int64_t this_update, next_update;
+    struct tls_ocsp_info in;
     unsigned char key[32];
     char    file[80], t[32], *urltext;
 
@@ -78,18 +80,18 @@ void relay__crl_ocsp_accept(const char *dir, const char *name, const char *url,
         snprintf(why, sz, "the body is empty");
         return;
     }
-    if (tls_ocsp_times(body, len, &this_update, &next_update) < 0) {
+    if (tls_ocsp_info(body, len, &in) < 0) {
         snprintf(why, sz, "the body is not a successful OCSP response");
         return;
     }
-    if (next_update != 0 && next_update <= now) {
+    if (in.next_update != 0 && in.next_update <= now) {
         snprintf(why, sz, "the OCSP response is stale (nextUpdate %s)",
-                 log_iso_time(t, sizeof(t), next_update, "-"));
+                 log_iso_time(t, sizeof(t), in.next_update, "-"));
         return;
     }
     ocsp_key_of(name, key);
     tls_ocsp_cache_put(key, body, len);
-    *refresh = relay__crl_refresh_at(this_update, next_update, now);
+    *refresh = relay__crl_refresh_at(in.this_update, in.next_update, now);
     urltext = xasprintf("%s\n", url);
     snprintf(file, sizeof(file), "%s.url", name);
     if (relay__crl_mkdirs(dir) < 0 || log_write_file(dir, file, urltext, strlen(urltext)) < 0
@@ -109,45 +111,72 @@ static bool ocsp_is_cached(const char *name)
            && strcmp(name + 64, ".ocsp") == 0;
 }
 
-/* ocsp_load_one - one cache entry into the cache and the fetch table; NULL or why */
+/* One cache entry as read (all owned). */
+struct ocsp_cached {
+    char   *url;
+    unsigned char *req, *body;
+    size_t  req_len, len;
+    struct tls_ocsp_info info;
+};
 
-static const char *ocsp_load_one(const char *dir, const char *stem, int64_t now)
+/* ocsp_read - the files of cache entry stem; NULL (c filled) or why */
+
+static const char *ocsp_read(const char *dir, const char *stem, struct ocsp_cached *c)
 {
-    char   *p, name[65], *url = NULL;
-    unsigned char *req = NULL, *body = NULL;
-    size_t  qlen, blen, ulen;
-    int64_t this_update, next_update;
+    char   *p, name[65];
+    size_t  ulen;
     const char *why = NULL;
 
+    memset(c, 0, sizeof(*c));
     p = xasprintf("%s/%.64s.req", dir, stem);
-    if (log_read_file(p, RELAY__OCSP_REQ_MAX, &req, &qlen, NULL) < 0)
+    if (log_read_file(p, RELAY__OCSP_REQ_MAX, &c->req, &c->req_len, NULL) < 0)
         why = "its .req file cannot be read";
     free(p);
-    if (why == NULL && (relay__crl_ocsp_name(req, qlen, name), strncmp(name, stem, 64) != 0))
+    if (why == NULL && (relay__crl_ocsp_name(c->req, c->req_len, name),
+                        strncmp(name, stem, 64) != 0))
         why = "its .req file hashes to another name";
     p = xasprintf("%s/%.64s.url", dir, stem);
-    if (why == NULL && log_read_file(p, RELAY__CRL_URL_MAX, (unsigned char **)&url, &ulen,
+    if (why == NULL && log_read_file(p, RELAY__CRL_URL_MAX, (unsigned char **)&c->url, &ulen,
                                      NULL) < 0)
         why = "its .url file cannot be read";
     free(p);
     p = xasprintf("%s/%.64s.ocsp", dir, stem);
-    if (why == NULL && log_read_file(p, RELAY__CRL_MAX_BODY, &body, &blen, NULL) < 0)
+    if (why == NULL && log_read_file(p, RELAY__CRL_MAX_BODY, &c->body, &c->len, NULL) < 0)
         why = "it cannot be read";
     free(p);
-    if (why == NULL && tls_ocsp_times(body, blen, &this_update, &next_update) < 0)
+    if (why == NULL && tls_ocsp_info(c->body, c->len, &c->info) < 0)
         why = "it is not a successful OCSP response";
+    if (why == NULL)
+        c->url[strcspn(c->url, "\r\n")] = '\0';
+    return why;
+}
+
+/* ocsp_cached_free - release what ocsp_read read */
+
+static void ocsp_cached_free(struct ocsp_cached *c)
+{
+    free(c->url);
+    free(c->req);
+    free(c->body);
+}
+
+/* ocsp_load_one - one cache entry into the cache and the fetch table; NULL or why */
+
+static const char *ocsp_load_one(const char *dir, const char *stem, int64_t now)
+{
+    struct ocsp_cached c;
+    const char *why = ocsp_read(dir, stem, &c);
+
     if (why == NULL) {
         unsigned char key[32];
 
-        url[strcspn(url, "\r\n")] = '\0';
-        ocsp_key_of(name, key);
-        tls_ocsp_cache_put(key, body, blen);
-        relay__crl_ocsp_due(url, req, qlen,
-                            relay__crl_refresh_at(this_update, next_update, now) * 1000);
+        ocsp_key_of(stem, key);
+        tls_ocsp_cache_put(key, c.body, c.len);
+        relay__crl_ocsp_due(c.url, c.req, c.req_len,
+                            relay__crl_refresh_at(c.info.this_update, c.info.next_update, now)
+                            * 1000);
     }
-    free(req);
-    free(url);
-    free(body);
+    ocsp_cached_free(&c);
     return why;
 }
 
@@ -155,7 +184,7 @@ static const char *ocsp_load_one(const char *dir, const char *stem, int64_t now)
 
 void relay__crl_ocsp_load(const char *dir, int64_t now)
 {
-    size_t  n;
+    size_t  n, loaded = 0;
     char  **names = log_dir_names(dir, ocsp_is_cached, &n);
 
     for (size_t i = 0; i < n; i++) {
@@ -163,8 +192,41 @@ void relay__crl_ocsp_load(const char *dir, int64_t now)
 
         if (why != NULL)
             log_warnx("crl", 0, "cache file %s/%s skipped: %s", dir, names[i], why);
+        else
+            loaded++;
     }
-    if (n > 0)
-        log_info("crl", 0, "ocsp cache loaded responses=%zu", n);
+    if (loaded > 0)
+        log_info("crl", 0, "ocsp cache loaded responses=%zu", loaded);
     log_dir_names_free(names, n);
+}
+
+/* relay_crl_ocsp_list - the cached responses of cfg's cache directory */
+
+int relay_crl_ocsp_list(const struct config *cfg,
+                        void (*fn)(const struct relay_ocsp_entry *e, void *arg), void *arg)
+{
+    struct crl_paths *p = relay__crl_paths_new(cfg);
+    size_t  n, listed = 0;
+    char  **names = log_dir_names(p->cache_directory, ocsp_is_cached, &n);
+
+    if (names == NULL && errno != ENOENT) {
+        relay__crl_paths_free(p);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct ocsp_cached c;
+        char   *file = xasprintf("%s/%s", p->cache_directory, names[i]);
+
+        if (ocsp_read(p->cache_directory, names[i], &c) == NULL) {
+            struct relay_ocsp_entry e = { c.url, file, &c.info };
+
+            fn(&e, arg);
+            listed++;
+        }
+        ocsp_cached_free(&c);
+        free(file);
+    }
+    log_dir_names_free(names, n);
+    relay__crl_paths_free(p);
+    return (int)listed;
 }

@@ -31,6 +31,7 @@ from domsec_harness import Daemon, DomsecTestCase, wait_until
 from http_peers import QuietHandler, ThreadedServer
 from peers import DeliveryTestCase, RX_ID, host, mx
 from pki import PkiMixin
+from test_crl_fetch import domsec_path
 from test_starttls import RELAY_FQDN
 
 PARTNER = "woodgrovebank.test"
@@ -174,6 +175,19 @@ class OcspTest(OcspPkiMixin, DomsecTestCase):
             self.assertIn("%s.%s" % (stem, ext), names)
         with open(os.path.join(self.cache_dir(d), stem + ".url")) as f:
             self.assertEqual(f.read(), self.url() + "\n")
+        # domsec crl ocsp lists it: the certificate's serial, good, the responder.
+        serial = subprocess.run(["openssl", "x509", "-in", self.p("partner-ok.pem"), "-noout",
+                                 "-serial"], stdout=subprocess.PIPE, check=True
+                                ).stdout.decode().strip().split("=")[1]
+        out = subprocess.run([domsec_path(), "-c", d.config_path, "crl", "ocsp"],
+                             stdout=subprocess.PIPE, check=True, timeout=30).stdout.decode()
+        rows = out.splitlines()
+        self.assertEqual(rows[0].split(), ["Serial", "Status", "ThisUpdate", "NextUpdate",
+                                           "State", "Responder"])
+        self.assertEqual(len(rows), 2, out)
+        cols = rows[1].split()
+        self.assertEqual((cols[0], cols[1], cols[4], cols[5]),
+                         (serial, "good", "Current", self.url()), out)
         head = "Partner identity of '%s' (inbound): policy=partner require=ca; " % PARTNER
         lines = self.identity(d)
         self.assertEqual(len(lines), 3, lines)
