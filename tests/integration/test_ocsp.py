@@ -136,13 +136,15 @@ class OcspTest(OcspPkiMixin, DomsecTestCase):
     def url(self):
         return "http://127.0.0.1:%d/" % self.ocsp_port
 
-    def daemon(self, revocation_failure="fail", revocation="ocsp"):
+    def daemon(self, revocation_failure="fail", revocation="ocsp", extra="", **transport):
         opts = {"auth_mechanism": "tls", "fqdn": RELAY_FQDN, "domain_secure_enabled": "yes"}
         t = self.tls_transport(self.store("relay"), crl_fetch="yes",
                                tls_receive_domain_secure_list=PARTNER)
+        t.update(transport)
         d = Daemon(self, connectors=[("Inet", opts)], transport=t)
         d.write_config(d.config_text + "\n[partner %s]\nrevocation = %s\n"
-                       "revocation_failure = %s\n" % (PARTNER, revocation, revocation_failure))
+                       "revocation_failure = %s\n%s" % (PARTNER, revocation,
+                                                        revocation_failure, extra))
         d.start()
         return d
 
@@ -197,6 +199,23 @@ class OcspTest(OcspPkiMixin, DomsecTestCase):
         for line in lines[1:]:
             self.assertEqual(line, head + "proved=ca; eku=any; revocation=good via "
                              "ocsp-fetched; verdict=Secured")
+
+    # ---- a chain only the partner's own CA proves -----------------------------------
+    def test_partner_own_ca_fetched(self):
+        # The global anchor is the rogue root: only the partner's trusted_ca_file (the
+        # PKI root) proves partner-ok, so tls/ alone does not check its OCSP.
+        d = self.daemon(trusted_ca_file=self.p("rogue.pem"),
+                        extra="trusted_ca_file = %s\n" % self.p("trusted-ca.pem"))
+        mark = d.log_mark()
+        self.assertEqual(self.partner_mail_from(d, "partner-ok").lines, [CERT_FAIL])
+        self.wait_fetched(d, mark)
+        self.assertEqual(self.partner_mail_from(d, "partner-ok").lines, [SECURED_OK])
+        lines = self.identity(d)
+        self.assertEqual(len(lines), 2, lines)
+        self.assertRegex(lines[0], r"revocation=unknown via \S+; "
+                         r"verdict=CertificateValidationFailure \(RevocationUnknown\)$")
+        self.assertRegex(lines[1], r"proved=ca; eku=any; revocation=good via ocsp-fetched; "
+                         r"verdict=Secured$")
 
     # ---- revoked: refused whatever revocation_failure says -----------------------
     def test_fetched_revoked(self):
