@@ -207,7 +207,7 @@ enum tls_dane_outcome tls_dane_match(const struct tls_crl_cert *chain, size_t n,
                  "chain does not verify up to it: %s",
                  tls_tlsa_words(&t[ta_fail_rec], words, sizeof(words)), ta_fail_depth, ta_fail);
     else
-        snprintf(out->why, sizeof(out->why), "no TLSA record matches the certificate chain "
-                 "(%zu certificate%s sent)", n, n == 1 ? "" : "s");
+        snprintf(out->why, sizeof(out->why), "%zu certificate%s sent, none matches a usable "
+                 "TLSA record", n, n == 1 ? "" : "s");
     return out->outcome = TLS_DANE_NO_MATCH;
 }

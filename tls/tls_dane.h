@@ -45,8 +45,8 @@ struct tls_dane_result {
     size_t  depth;                      /* MATCH_*: the matching certificate's place in the
                                          * chain as sent (0 = the leaf) */
     char    why[256];                   /* NO_MATCH and the others: why, for a log's
-                                         * detail ("no TLSA record matches the certificate
-                                         * chain (2 certificates sent)", "DANE-TA 2 1 1
+                                         * detail ("2 certificates sent, none matches a
+                                         * usable TLSA record", "DANE-TA 2 1 1
                                          * matches certificate 1 but the chain does not
                                          * verify up to it: ASN date error, current date
                                          * after"); "" on a match */
