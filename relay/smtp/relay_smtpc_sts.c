@@ -54,13 +54,14 @@
 
 #define STS_OPPORTUNISTIC "no domain-secure or MTA-STS policy"
 
-/* relay__smtpc_sts - the MTA-STS policy that applies to c's destination, or NULL */
+/* relay__smtpc_sts - the MTA-STS policy that applies to c's destination, or
+ * NULL (listed, or DANE applies: RFC 8461 2, DANE wins) */
 
 const struct sts_policy *relay__smtpc_sts(const struct relay_smtpc *c)
 {
     const struct sts_policy *p = c->dest->sts;
 
-    if (c->dest->listed || p == NULL
+    if (c->dest->listed || c->dest->dane_applies || p == NULL
         || (p->mode != STS_MODE_ENFORCE && p->mode != STS_MODE_TESTING))
         return NULL;
     return p;
