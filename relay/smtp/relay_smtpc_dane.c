@@ -35,6 +35,7 @@
  *  resumed (the chain must be matched on every connection).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
@@ -90,6 +91,30 @@ static const char *dane_words(const struct relay_dane *x, const char *mx, char *
     else
         snprintf(buf, sz, "TLSA records for %s all unusable", mx);
     return buf;
+}
+
+/* smtpc_dane_tlsrpt - note c's session for TLS-RPT (policy type tlsa, the
+ * address's usable records as the policy-string): failure NULL = success */
+
+static void smtpc_dane_tlsrpt(struct relay_smtpc *c, const struct relay_dane *x,
+                              const char *failure, const char *detail)
+{
+    size_t  n = x != NULL && x->state == RELAY_DANE_USABLE ? x->ntlsa : 0;
+    char  **lines = n > 0 ? xcalloc(n, sizeof(*lines)) : NULL;
+
+    for (size_t i = 0; i < n; i++) {
+        const struct tls_tlsa *t = &x->tlsa[i];
+        char   *p = lines[i] = xmalloc(16 + 2 * t->len);
+
+        p += sprintf(p, "%u %u %u ", (unsigned)t->usage, (unsigned)t->selector,
+                     (unsigned)t->mtype);
+        for (size_t j = 0; j < t->len; j++)
+            p += sprintf(p, "%02X", (unsigned)t->data[j]);
+    }
+    relay__smtpc_tlsrpt_tlsa(c, TLSRPT_TLSA, failure, detail, (const char *const *)lines, n);
+    for (size_t i = 0; i < n; i++)
+        free(lines[i]);
+    free(lines);
 }
 
 /* smtpc_dane_names - the leaf's names RFC 7672 3.2.3 checks: its
@@ -193,7 +218,7 @@ static bool smtpc_dane_judge(struct relay_smtpc *c, struct policy_dane_outbound 
             log_proto_infof(&c->pl, c->dest->domain, "DANE policy of '%s' (%s): certificate "
                             "verified for %s (%s)", c->dest->domain, words, mx,
                             match != NULL ? match : "");
-            relay__smtpc_tlsrpt(c, TLSRPT_TLSA, NULL, NULL);
+            smtpc_dane_tlsrpt(c, x, NULL, NULL);
             return false;
         }
         version = c->conn != NULL && tls_conn_facts(c->conn) != NULL
@@ -202,7 +227,7 @@ static bool smtpc_dane_judge(struct relay_smtpc *c, struct policy_dane_outbound 
                  "detail=\"all TLSA records unusable\"", c->dest->domain, mx);
         log_proto_infof(&c->pl, c->dest->domain, "DANE policy of '%s' (%s): TLS with %s (%s), "
                         "not authenticated", c->dest->domain, words, mx, version);
-        relay__smtpc_tlsrpt(c, TLSRPT_TLSA, "tlsa-invalid", "all TLSA records unusable");
+        smtpc_dane_tlsrpt(c, x, "tlsa-invalid", "all TLSA records unusable");
         return false;
     }
     snprintf(detail, sizeof(detail), "%s%s%s", v.why, v.info[0] ? ": " : "", v.info);
@@ -211,7 +236,7 @@ static bool smtpc_dane_judge(struct relay_smtpc *c, struct policy_dane_outbound 
     log_proto_infof(&c->pl, c->dest->domain, "DANE policy of '%s' (%s): %s failed: %s (%s); "
                     "trying the next host", c->dest->domain, words, mx, v.result, detail);
     c->policy_logged = true;
-    relay__smtpc_tlsrpt(c, TLSRPT_TLSA, v.result, detail);
+    smtpc_dane_tlsrpt(c, x, v.result, detail);
     smtpc_dane_fail(c, &v);
     return true;
 }
@@ -273,7 +298,7 @@ bool relay__smtpc_dane_skip(struct relay_smtpc *c)
                         "failed (%s); trying the next host", c->dest->domain, mx, why);
         log_proto_session_init(&c->pl, NULL, NULL, c->sid);
     }
-    relay__smtpc_tlsrpt(c, TLSRPT_TLSA, "dnssec-invalid", why);
+    smtpc_dane_tlsrpt(c, x, "dnssec-invalid", why);
     policy_dane_reply(text, sizeof(text), c->dest->domain, mx, &v);
     d = relay__smtpc_decide(c, RELAY_E_SECURE, 0, text);
     relay__smtpc_trouble(c, &d);

@@ -163,6 +163,11 @@ void    relay__smtpc_policy_row(struct relay_smtpc *c, const char *tls_version, 
  * success; detail may be NULL). */
 void    relay__smtpc_tlsrpt(struct relay_smtpc *c, enum tlsrpt_policy type, const char *failure,
                             const char *detail);
+/* The same with a TLSA policy-string (tlsa[0..ntlsa): "3 1 1 <HEX>" lines,
+ * or NULL). */
+void    relay__smtpc_tlsrpt_tlsa(struct relay_smtpc *c, enum tlsrpt_policy type,
+                                 const char *failure, const char *detail,
+                                 const char *const *tlsa, size_t ntlsa);
 
 /* relay_smtpc_dane.c: DANE (RFC 7672). */
 /* The dane_match fact of c's current conn, once TLS is up. */
