@@ -10,9 +10,11 @@
  *  dates are ignored).  DANE-TA(2) finds the record's certificate among
  *  the sent certificates above the leaf, then verifies the leaf up to it
  *  with a wolfSSL CertManager of its own that holds only that anchor and
- *  the sent CA certificates that verify under it (signatures, dates, CA
- *  flag; wolfSSL refuses to load a trust anchor that is not a CA or whose
- *  dates are out); names are the caller's (policy/policy_dane.c).  No
+ *  the sent CA certificates that verify under it (signatures, the dates of
+ *  every certificate below the anchor, the CA flag of the anchor and of
+ *  every issuer: checked here, since wolfSSL loads any certificate as a
+ *  user CA); the anchor's own dates are not checked (RFC 5280 6.1.1).
+ *  Names are the caller's (policy/policy_dane.c).  No
  *  allocation survives a call, nothing blocks, reentrant on any thread.
  */
 #include <wolfssl/options.h>
@@ -27,6 +29,7 @@
 
 #include "tls_dane.h"
 #include "tls_internal.h"
+#include "tls_store.h"
 
 #define DANE_CHAIN_MAX 16               /* certificates looked at, as sent */
 
@@ -102,6 +105,21 @@ static bool dane_cert_matches(const struct tls_tlsa *t, const struct tls_crl_cer
     }
 }
 
+/* dane_is_ca - is der a CA certificate (basicConstraints CA:TRUE)?  wolfSSL
+ * loads any certificate as a user CA, so the flag is checked here. */
+
+static bool dane_is_ca(const struct tls_crl_cert *cert)
+{
+    struct tls_cert_info ci;
+    bool    ca;
+
+    if (tls_cert_info_from_der(cert->der, cert->len, &ci) < 0)
+        return false;
+    ca = ci.is_ca;
+    tls_cert_info_free(&ci);
+    return ca;
+}
+
 /* dane_ta_verify - does the leaf verify up to anchor chain[k] through the
  * other sent certificates?  NULL, or why not (static or in buf) */
 
@@ -116,6 +134,10 @@ static const char *dane_ta_verify(const struct tls_crl_cert *chain, size_t n, si
 
     if (cm == NULL)
         return "out of memory";
+    if (!dane_is_ca(&chain[k])) {
+        wolfSSL_CertManagerFree(cm);
+        return "the trust anchor is not a CA certificate";
+    }
     r = wolfSSL_CertManagerLoadCABuffer(cm, chain[k].der, (long)chain[k].len,
                                         WOLFSSL_FILETYPE_ASN1);
     if (r != WOLFSSL_SUCCESS) {
@@ -135,7 +157,8 @@ static const char *dane_ta_verify(const struct tls_crl_cert *chain, size_t n, si
                                                    WOLFSSL_FILETYPE_ASN1) != WOLFSSL_SUCCESS)
                 continue;
             loaded[i] = true;           /* tried once: verified, CA or not */
-            if (wolfSSL_CertManagerLoadCABuffer(cm, chain[i].der, (long)chain[i].len,
+            if (dane_is_ca(&chain[i])
+                && wolfSSL_CertManagerLoadCABuffer(cm, chain[i].der, (long)chain[i].len,
                                                 WOLFSSL_FILETYPE_ASN1) == WOLFSSL_SUCCESS)
                 progress = true;
         }

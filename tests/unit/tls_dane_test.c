@@ -5,7 +5,8 @@
  * openssl's), names and dates ignored; DANE-TA(2) on the intermediate the
  * peer sent (leaf verifies up to it), refused when the leaf has expired,
  * when the anchor was not sent, when the sent "intermediate" has the right
- * name and the wrong key; the usable-record filter; no records, no
+ * name and the wrong key, when the "anchor" is no CA; an expired anchor
+ * still anchors (its dates are not checked); the usable-record filter; no records, no
  * certificate.
  *
  * The group setup builds the test PKI (tls_pki_test_util.h).
@@ -37,7 +38,32 @@ static int setup_pki(void **state)
     /* partner-ok's leaf with inter-wrongkey (inter's name, another key). */
     if (sh("cd %s/pki && sed '/END CERTIFICATE/q' partner-ok.pem > leaf-only.pem && "
            "cat leaf-only.pem inter-wrongkey.pem > wrongkey-chain.pem && "
-           "cat leaf-only.pem root.pem inter.pem > leaf-root-inter.pem", tmp) != 0)
+           "cat leaf-only.pem root.pem inter.pem > leaf-root-inter.pem && "
+           "sed '/END CERTIFICATE/q' partner-wrongname.pem > wrongname-only.pem && "
+           "cat leaf-only.pem wrongname-only.pem > leaf-then-leaf.pem", tmp) != 0)
+        return -1;
+    /* oldca: a CA under root that expired in 2021; oldleaf: valid now, under it. */
+    if (sh("(cd %s/pki && printf '%%s\\n' '[ca]' 'default_ca=x' '[x]' 'database=db.txt' "
+           "'new_certs_dir=.' 'serial=db.serial' 'default_md=sha256' 'policy=p' '[p]' "
+           "'commonName=supplied' 'organizationName=optional' '[ca_ext]' "
+           "'basicConstraints=critical,CA:TRUE' 'keyUsage=critical,keyCertSign' "
+           "'subjectKeyIdentifier=hash' '[leaf_ext]' 'basicConstraints=critical,CA:FALSE' "
+           "'subjectAltName=DNS:mx.woodgrove.test' > db.cnf && : > db.txt && "
+           "echo 1000 > db.serial && "
+           "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out oldca.key && "
+           "openssl req -new -key oldca.key -subj '/O=Domsec Test PKI/CN=Old CA' -out oldca.csr "
+           "&& openssl ca -batch -config db.cnf -notext -cert root.pem -keyfile root.key "
+           "-in oldca.csr -out oldca.pem -startdate 20200101000000Z -enddate 20210101000000Z "
+           "-extfile db.cnf -extensions ca_ext && "
+           "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out oldleaf.key && "
+           "openssl req -new -key oldleaf.key -subj '/CN=mx.woodgrove.test' -out oldleaf.csr && "
+           "openssl x509 -req -in oldleaf.csr -CA oldca.pem -CAkey oldca.key -CAcreateserial "
+           "-days 30 -extfile db.cnf -extensions leaf_ext -out oldleaf-only.pem && "
+           "cat oldleaf-only.pem oldca.pem > oldleaf.pem && "
+           /* nonca: partner-wrongname (CA:FALSE) signing a leaf with its key. */
+           "openssl x509 -req -in oldleaf.csr -CA wrongname-only.pem -CAkey partner-wrongname.key "
+           "-CAcreateserial -days 30 -extfile db.cnf -extensions leaf_ext -out byleaf-only.pem && "
+           "cat byleaf-only.pem wrongname-only.pem > byleaf.pem) >>%s/pki.log 2>&1", tmp, tmp) != 0)
         return -1;
     return 0;
 }
@@ -197,6 +223,20 @@ static void test_ta(void **state)
     /* The leaf is never its own trust anchor. */
     assert_int_equal(match_one("partner-ok.pem", rec_of(2, 1, 1, "partner-ok.pem"), &r),
                      TLS_DANE_NO_MATCH);
+    /* A sent end-entity certificate is no trust anchor (not a CA), even
+     * when its key signed the leaf. */
+    assert_int_equal(match_one("byleaf.pem", rec_of(2, 1, 1, "wrongname-only.pem"), &r),
+                     TLS_DANE_NO_MATCH);
+    assert_non_null(strstr(r.why, "the trust anchor is not a CA certificate"));
+    assert_int_equal(match_one("leaf-then-leaf.pem", rec_of(2, 1, 1, "wrongname-only.pem"), &r),
+                     TLS_DANE_NO_MATCH);
+    /* The anchor's own dates are not checked (RFC 5280 6.1.1: an anchor is
+     * a key and a name): an expired CA named by 2 1 1 still anchors a
+     * leaf that is valid itself; a DANE-EE record matches that leaf too. */
+    if (match_one("oldleaf.pem", rec_of(2, 1, 1, "oldca.pem"), &r) != TLS_DANE_MATCH_TA)
+        fail_msg("expired anchor: %d %s", (int)r.outcome, r.why);
+    assert_int_equal(match_one("oldleaf.pem", rec_of(3, 1, 1, "oldleaf.pem"), &r),
+                     TLS_DANE_MATCH_EE);
     /* A leaf from another CA than the anchor sent. */
     assert_int_equal(match_one("partner-untrusted.pem", rec_of(2, 1, 1, "inter.pem"), &r),
                      TLS_DANE_NO_MATCH);
