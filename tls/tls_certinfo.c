@@ -10,6 +10,10 @@
  *  certificate of a PEM file and says why it failed; the why text lives in
  *  a per-thread buffer until the next call in that thread.
  *
+ *  tls_spki_sha256() hashes the SubjectPublicKeyInfo exactly as the
+ *  certificate encodes it (our own DER walk, tls_crl_der.c), so the pin is
+ *  the data of a TLSA 3 1 1 record for it.
+ *
  *  Everything is synchronous; there are no callbacks and nothing to cancel.
  *  Each call holds a wolfSSL_Init() reference while it works (wolfSSL
  *  counts them), so callers need not initialize wolfSSL, and the daemon's
@@ -177,6 +181,19 @@ int tls_sha256_hex(const void *data, size_t len, char out[65])
     if (wc_Sha256Hash(data, (word32)len, h) != 0)
         return -1;
     certinfo_hex(h, sizeof(h), out);
+    return 0;
+}
+
+/* tls_spki_sha256 - SHA-256 of a DER certificate's SubjectPublicKeyInfo (its pin) */
+
+int tls_spki_sha256(const unsigned char *der, size_t len, unsigned char out[32])
+{
+    struct tls__crl_cert c;
+
+    _Static_assert(WC_SHA256_DIGEST_SIZE == 32, "a pin is 32 bytes");
+    if (!tls__crl_cert_parse(der, len, &c)
+        || wc_Sha256Hash(c.spki.p, (word32)c.spki.len, out) != 0)
+        return -1;
     return 0;
 }
 
