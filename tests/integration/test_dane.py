@@ -5,10 +5,12 @@ STARTTLS with a certificate from the test PKI, whose CA the relay does NOT trust
 (its trusted_ca_file is the rogue root), so only DANE can authenticate it.
 
 Shown: a matching 3 1 1 record delivers over TLS, logged as verified, noted for
-TLS-RPT (policy type tlsa) and counted verified for REQUIRETLS; a mismatching record
+TLS-RPT (policy type tlsa) and counted verified for REQUIRETLS (which bounces over
+the same MX's unauthenticated TLS when the zone is unsigned); a mismatching record
 defers with the DANE text and the MX never sees MAIL FROM; a bogus signature on the
 TLSA record defers (never plaintext, no MAIL); an unsigned zone falls back to the next
-policy (opportunistic TLS) whatever its TLSA records say; a 2 1 1 (DANE-TA) record
+policy (opportunistic TLS) whatever its TLSA records say; all-unusable records give
+TLS without authentication (never plaintext); a 2 1 1 (DANE-TA) record
 for the issuing CA delivers when the certificate names the MX host, and defers when it
 names another host; DANE wins over an MTA-STS policy of the same domain that would
 refuse the MX."""
@@ -18,6 +20,7 @@ import json
 import os
 import re
 import shutil
+import ssl
 import subprocess
 import tempfile
 import unittest
@@ -33,6 +36,7 @@ MX_HOST = "mx." + DOMAIN
 MX_IP = "127.0.0.176"                   # no other test uses 127.0.0.176-177
 WEB_IP = "127.0.0.177"
 POLICY_HOST = "mta-sts." + DOMAIN
+RELAY_FQDN = "mail.contoso.test"        # the name the PKI's "relay" certificate has
 
 
 def thumbprint(pem):
@@ -71,16 +75,41 @@ class DaneSendTest(PkiMixin, DeliveryTestCase):
 
     def relay(self, port, z, **transport):
         """Our relay: [dns] dnssec = yes through z's validating resolver, [send Internet]
-        by DNS on port, the rogue root as trusted_ca_file (the MX's CA is not trusted)."""
+        by DNS on port, the rogue root as trusted_ca_file (the MX's CA is not trusted);
+        its Hub connector offers STARTTLS (for REQUIRETLS submissions)."""
         tr = dict(DELIVERY_TRANSPORT)
         tr.update(self.tls_transport(self.store("relay"), trusted_ca_file=self.p("rogue.pem"),
                                      **transport))
-        d = Daemon(self, connectors=[("Hub", {"permission": "internal"})], transport=tr,
+        hub = {"permission": "internal", "fqdn": RELAY_FQDN, "auth_mechanism": "tls"}
+        d = Daemon(self, connectors=[("Hub", hub)], transport=tr,
                    sends=[("Internet", {"address_spaces": "*", "dns_routing": "yes",
                                         "port": str(port), "fqdn": "mail.contoso.test"})],
                    dns={"servers": z.servers, "timeout": "2s", "dnssec": "yes"})
         d.start()
         return d
+
+    def submit(self, d, rcpts):
+        """A plain submission to d's Hub connector (whose fqdn is RELAY_FQDN)."""
+        c = d.session(fqdn=RELAY_FQDN)
+        msg = (b"From: %s\r\nTo: %s\r\nSubject: dane\r\n\r\nHello.\r\n"
+               % (SENDER.encode(), rcpts[0].encode()))
+        qid = queued_id(c.transaction(SENDER, rcpts, msg), fqdn=RELAY_FQDN)
+        c.close()
+        return qid
+
+    def submit_requiretls(self, d, rcpt):
+        """A REQUIRETLS submission over TLS to d's Hub connector."""
+        c = d.session(fqdn=RELAY_FQDN)
+        self.assertEqual(c.cmd("STARTTLS").code, 220)
+        c.sock = ssl.create_default_context(cafile=self.p("trusted-ca.pem")).wrap_socket(
+            c.sock, server_hostname=RELAY_FQDN)
+        self.assertIn("250-REQUIRETLS", c.ehlo().lines)
+        msg = (b"From: %s\r\nTo: %s\r\nSubject: dane requiretls\r\n\r\nHello.\r\n"
+               % (SENDER.encode(), rcpt.encode()))
+        qid = queued_id(c.transaction(SENDER, [rcpt], msg, mail_params=" REQUIRETLS"),
+                        fqdn=RELAY_FQDN)
+        c.close()
+        return qid
 
     # --- what happened ----------------------------------------------------------------
     def wait_deferred(self, a, qid):
@@ -138,6 +167,29 @@ class DaneSendTest(PkiMixin, DeliveryTestCase):
         self.assertEqual(len(pol[0]["policy"]["policy-string"]), 1, pol)
         self.assertRegex(pol[0]["policy"]["policy-string"][0], r"^3 1 1 [0-9A-F]{64}$")
 
+    def test_requiretls_goes_over_dane_verified_tls(self):
+        m, pem = self.mx_daemon()
+        z = self.zones(m.port, [(3, 1, 1, tlsa_311(pem))])
+        a = self.relay(m.port, z)
+        qid = self.submit_requiretls(a, "<u@%s>" % DOMAIN)
+        self.wait_delivered(a, qid, "<u@%s>" % DOMAIN, timeout=30)
+        m.wait_log(m.prefix() + r"info smtpd \S+ queued id=%s from=<\S+> nrcpt=1 size=\d+ "
+                   r"requiretls=yes$" % RX_ID)
+        self.assertEqual(a.stop(), 0)
+
+    def test_requiretls_without_dane_is_refused(self):
+        """The control: the same MX in an unsigned zone is opportunistic TLS, not verified
+        (its CA is not trusted): the REQUIRETLS message bounces 5.7.10, never sent."""
+        m, pem = self.mx_daemon()
+        z = self.zones(m.port, [(3, 1, 1, tlsa_311(pem))], kind="unsigned")
+        a = self.relay(m.port, z)
+        qid = self.submit_requiretls(a, "<u@%s>" % DOMAIN)
+        reason = self.wait_failed(a, qid, "<u@%s>" % DOMAIN)
+        self.assertTrue(reason.startswith("550 5.7.10 REQUIRETLS: the connection to %s "
+                                          % MX_HOST), reason)
+        self.assertEqual(a.stop(), 0)
+        self.mx_saw_no_mail(m)
+
     def test_301_full_certificate_digest_delivers(self):
         self.delivered(3, 0, 1)
 
@@ -167,6 +219,26 @@ class DaneSendTest(PkiMixin, DeliveryTestCase):
         self.assertEqual({f["result-type"] for f in pol[0]["failure-details"]},
                          {"validation-failure"}, pol)
 
+    def test_all_unusable_records_give_unauthenticated_tls(self):
+        """Only PKIX-EE(1) and PKIX-TA(0) records (unusable for SMTP, RFC 7672 3.1.3):
+        TLS is still required, the chain is not checked, the mail goes."""
+        m, pem = self.mx_daemon()
+        z = self.zones(m.port, [(1, 1, 1, tlsa_311(pem)),
+                                (0, 1, 1, tlsa_data(self.p("inter.pem"), 1, 1))])
+        a = self.relay(m.port, z)
+        qid = self.submit(a, ["<u@%s>" % DOMAIN])
+        self.wait_delivered(a, qid, "<u@%s>" % DOMAIN, timeout=30)
+        self.assertEqual(a.stop(), 0)
+        rows = self.dane_rows(a)
+        self.assertTrue(rows, a.plog_rows("SEND"))
+        self.assertTrue(all(re.match(r"DANE policy of '%s' \(TLSA records for %s all unusable\): "
+                                     r"TLS with %s \(TLSv1\.[23]\), not authenticated$"
+                                     % (re.escape(DOMAIN), re.escape(MX_HOST),
+                                        re.escape(MX_HOST)), r) for r in rows), rows)
+        pol = self.tlsrpt_policies(a)
+        self.assertEqual({f["result-type"] for f in pol[0]["failure-details"]},
+                         {"tlsa-invalid"}, pol)
+
     # --- DNSSEC -----------------------------------------------------------------------------
     def test_bogus_tlsa_defers_never_plaintext(self):
         m, pem = self.mx_daemon()
@@ -174,9 +246,16 @@ class DaneSendTest(PkiMixin, DeliveryTestCase):
         a = self.relay(m.port, z)
         qid = self.submit(a, ["<u@%s>" % DOMAIN])
         reason = self.wait_deferred(a, qid)
-        self.assertIn("TLSA", reason)
+        self.assertIn("451 4.7.5 DANE policy of %s: %s: the TLSA lookup failed: SERVFAIL"
+                      % (DOMAIN, MX_HOST), reason)
+        self.assertIn("(dnssec-invalid)", reason)
         self.assertEqual(a.stop(), 0)
+        self.assertIn("DANE policy of '%s': TLSA lookup for %s failed (SERVFAIL (DNSSEC bogus "
+                      "or server failure)); trying the next host" % (DOMAIN, MX_HOST),
+                      self.dane_rows(a))
         self.mx_saw_no_mail(m)
+        # The relay never even connected to the MX.
+        self.assertNotRegex(m.log(), r"info smtpd \S+ connect from=")
 
     def test_unsigned_zone_falls_back_to_opportunistic(self):
         m, _ = self.mx_daemon()
@@ -206,22 +285,39 @@ class DaneSendTest(PkiMixin, DeliveryTestCase):
         self.mx_saw_no_mail(m)
 
     # --- precedence ---------------------------------------------------------------------------
-    def test_dane_beats_mta_sts(self):
-        """An enforce MTA-STS policy whose mx list leaves the MX out would refuse it;
-        usable TLSA records decide instead and the mail is delivered."""
+    def sts_refusing(self, tlsa_recs):
+        """DOMAIN with an enforce MTA-STS policy whose mx list leaves the MX out (it
+        refuses the MX) and tlsa_recs (a function of the MX's certificate)."""
         cert, key = server_cert(self.pki, "web-" + self.id().rsplit(".", 1)[1], [POLICY_HOST])
         PolicyServer(self, WEB_IP, {POLICY_HOST: sts_policy("enforce", ["mx.other.test"],
                                                             86400)}, cert, key)
         m, pem = self.mx_daemon()
-        z = self.zones(m.port, [(3, 1, 1, tlsa_311(pem))],
+        z = self.zones(m.port, tlsa_recs(pem),
                        extra=[a_rec(POLICY_HOST, WEB_IP),
                               txt("_mta-sts." + DOMAIN, "v=STSv1; id=20261207")])
         a = self.relay(m.port, z, mta_sts_trusted_ca_file=self.p("trusted-ca.pem"))
-        qid = self.submit(a, ["<u@%s>" % DOMAIN])
+        return m, a, self.submit(a, ["<u@%s>" % DOMAIN])
+
+    def test_dane_beats_mta_sts(self):
+        """Usable TLSA records decide, and the mail is delivered."""
+        m, a, qid = self.sts_refusing(lambda pem: [(3, 1, 1, tlsa_311(pem))])
         self.wait_delivered(a, qid, "<u@%s>" % DOMAIN, timeout=30)
         self.assertEqual(a.stop(), 0)
         self.assertTrue(self.dane_rows(a))
         self.assertEqual(self.policy_rows(a, "MTA-STS policy of"), [])
+
+    def test_without_tlsa_the_mta_sts_policy_decides(self):
+        """The control: the same signed zone without TLSA records (NSEC3-proven): the
+        MTA-STS policy applies and refuses the MX."""
+        m, a, qid = self.sts_refusing(lambda pem: [])
+        # Refused before any connection: no MX host matches the policy.
+        reason = a.wait_log(a.prefix() + r'info queue deferred id=%s to=<u@%s> reason="(.*)"'
+                            % (qid, re.escape(DOMAIN)), 30).group(1)
+        self.assertIn("451 4.7.5 MTA-STS policy of %s: no MX host matches the policy (%s)"
+                      % (DOMAIN, MX_HOST), reason)
+        self.assertEqual(a.stop(), 0)
+        self.assertEqual(self.dane_rows(a), [])
+        self.mx_saw_no_mail(m)
 
 
 if __name__ == "__main__":
