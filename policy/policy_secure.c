@@ -55,6 +55,7 @@ static const struct policy_reply secure_cert_failure = { 454, "4.7.5 Certificate
 #define WHY_NEGOTIATION "TLS negotiation failed with response: "
 #define WHY_SUBJECT     "the TLS server certificate subject did not match"
 #define WHY_CHAIN       "the TLS server certificate chain failed to validate and returned status"
+#define WHY_IDENTITY    "the TLS server failed the partner policy:"
 
 /* One row per chain verdict: log name, rule text, quoted status for WHY_CHAIN. */
 static const struct chain_text {
@@ -312,6 +313,8 @@ struct policy_secure_verdict policy_mail_secure(const struct policy_inbound *f)
     if (!f->client_cert)
         return in_verdict(&secure_not_authenticated, false, false,
                           "NotAuthenticated (no client certificate)");
+    if (f->identity_rule != NULL)
+        return in_verdict(&secure_cert_failure, false, false, f->identity_rule);
     if (!f->name_match)
         return in_verdict(&secure_cert_failure, false, false, "SubjectMismatch");
     if (!chain_passes(f->chain, f->revocation_failure, &rev_accepted))
@@ -384,7 +387,12 @@ struct policy_out_verdict policy_send_secure(const struct policy_outbound *f,
     if (step == POLICY_OUT_HANDSHAKE)
         return v;
 
-    /* POLICY_OUT_CERT (and any unknown later step): name first, then the chain. */
+    /* POLICY_OUT_CERT (and any unknown later step): the partner policy's own
+     * checks, then the name, then the chain. */
+    if (f->identity_rule != NULL)
+        return out_fail(v, 454, OUT_CERT_FAIL, WHY_IDENTITY, f->identity_rule, f->identity_rule,
+                        strncmp(f->identity_rule, "DaneRequired", 12) == 0 ? "dane-required"
+                        : "validation-failure");
     if (!f->name_match)
         return out_fail(v, 454, OUT_CERT_FAIL, WHY_SUBJECT, "", "SubjectMismatch",
                         "certificate-host-mismatch");

@@ -40,6 +40,8 @@ struct policy_inbound {
     bool    name_match;                 /* policy_cert_name_match(domain, client cert names) */
     enum policy_chain chain;            /* validation of the client chain */
     enum cfg_revfail revocation_failure;/* transport revocation_failure */
+    const char *identity_rule;          /* policy_identity_check()'s refusal (static), or
+                                         * NULL: decides after the certificate row */
 };
 
 struct policy_secure_verdict {
@@ -79,6 +81,8 @@ struct policy_outbound {
     bool    name_match;                 /* server cert names vs the recipient domain */
     enum policy_chain chain;
     enum cfg_revfail revocation_failure;
+    const char *identity_rule;          /* policy_identity_check()'s refusal (static), or
+                                         * NULL: decides first at step CERT */
 };
 
 struct policy_out_verdict {
@@ -149,6 +153,86 @@ struct policy_sts_verdict {
                                          * (no TLS), "451 4.7.5" (TLS or certificate);
                                          * static; NULL on success */
 };
+
+/*
+ * The identity of a listed partner (SPEC 9 [partner D]): what the
+ * certificate facts prove under the partner's policy, or the global one
+ * (no section).  Revocation is given per source; the verdict folds it into
+ * the chain for the tables above as the partner's `revocation` says.
+ */
+enum policy_rev { POLICY_REV_NOT_CHECKED, POLICY_REV_GOOD, POLICY_REV_REVOKED,
+                  POLICY_REV_UNKNOWN };
+enum policy_ocsp_src { POLICY_OCSP_SRC_NONE, POLICY_OCSP_SRC_STAPLED, POLICY_OCSP_SRC_FETCHED };
+enum policy_eku {
+    POLICY_EKU_NONE,                    /* no certificate */
+    POLICY_EKU_ANY,                     /* no EKU, or both serverAuth and clientAuth */
+    POLICY_EKU_SERVER_ONLY,             /* serverAuth without clientAuth (2026 public CAs) */
+    POLICY_EKU_CLIENT,                  /* clientAuth (without serverAuth) */
+};
+enum policy_dane {                      /* outbound, a partner with require = dane */
+    POLICY_DANE_UNUSABLE,               /* no usable TLSA record (or not looked up) */
+    POLICY_DANE_EE,                     /* a DANE-EE(3) record matched */
+    POLICY_DANE_TA,                     /* a DANE-TA(2) record matched (name: the caller's) */
+    POLICY_DANE_MISMATCH,               /* usable records, none matched */
+};
+
+struct policy_identity {
+    bool    inbound;                    /* client certificate at MAIL FROM; else outbound */
+    const struct cfg_partner *partner;  /* the [partner D] section, NULL = global; borrowed */
+    bool    cert;                       /* the peer presented a certificate */
+    bool    name_match;                 /* policy_cert_name_match(D, names) */
+    enum policy_eku eku;
+    int     tls_version;                /* 10, 11, 12, 13; 0 unknown */
+    bool    pin_match;                  /* the leaf's SPKI SHA-256 is one of partner->pins */
+    enum policy_chain chain;            /* against the global trusted_ca_file, revocation
+                                         * not folded in */
+    enum policy_rev crl;                /* CRL verdict of that chain (when VALID) */
+    bool    partner_judged;             /* partner_chain holds the verdict against the
+                                         * partner's own trusted_ca_file */
+    enum policy_chain partner_chain;    /* ditto, revocation not folded in */
+    enum policy_rev partner_crl;        /* CRL verdict of the chain under the partner CA */
+    enum policy_rev ocsp;               /* OCSP verdict of the leaf */
+    enum policy_ocsp_src ocsp_source;
+    enum policy_dane dane;              /* outbound, require = dane */
+    enum cfg_revfail revocation_failure;/* transport's; a partner's own wins */
+};
+
+struct policy_identity_verdict {
+    const char *rule;                   /* a refusal: "TlsVersionTooLow", "BadEku (serverAuth
+                                         * only)", "DaneRequired", "DaneMismatch",
+                                         * "PinMismatch"; NULL: the tables' later rows decide
+                                         * with chain and name_match below.  Static. */
+    enum policy_chain chain;            /* for the tables: the proving chain with revocation
+                                         * folded in per `revocation`; VALID when no CA
+                                         * proof is required */
+    bool    name_match;                 /* for the tables (true when no name is required) */
+    enum cfg_revfail revocation_failure;/* for the tables */
+    /* Log words (static): */
+    const char *policy;                 /* "global", "partner" */
+    const char *require;                /* "ca", "pin", "ca+pin", "dane" */
+    const char *proof;                  /* what holds if the tables agree: "ca", "pin",
+                                         * "ca+pin", "dane-ee", "dane-ta" */
+    const char *eku;                    /* "any", "serverAuth-only", "clientAuth", "none" */
+    const char *revocation;             /* "good", "revoked", "unknown", "not-checked" */
+    const char *via;                    /* "crl", "ocsp-stapled", "ocsp-fetched", "crl+ocsp",
+                                         * "-" */
+};
+
+/* policy_identity.c */
+/* The identity checks of a listed partner (global without a section). */
+struct policy_identity_verdict policy_identity_check(const struct policy_identity *f);
+/*
+ * The protocol log's identity line into buf (always terminated when sz >
+ * 0): "Partner identity of 'D' (inbound): policy=partner require=ca+pin;
+ * proved=ca+pin; eku=any; revocation=good via crl; verdict=Secured".
+ * rule is the final verdict's ("Secured" or a refusal); proved is "none"
+ * unless it is "Secured"; revocation_accepted (the tables passed only
+ * because of revocation_failure = accept) says "unknown-accepted".
+ * Returns what snprintf returns.
+ */
+int     policy_identity_logline(char *buf, size_t sz, const char *domain,
+                                const struct policy_identity_verdict *v, bool inbound,
+                                const char *rule, bool revocation_accepted);
 
 /* policy_secure.c */
 /* "Valid", "Untrusted", "Expired", "NotYetValid", "BadEku", "Revoked",

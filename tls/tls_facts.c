@@ -26,6 +26,7 @@
 #include "tls_conn.h"
 #include "tls_internal.h"
 #include <wolfssl/wolfcrypt/asn.h>   /* after tls_internal.h: wolfssl/options.h first */
+#include <wolfssl/openssl/x509v3.h>   /* XKU_* */
 #include "tls_store.h"
 
 #define TLS_FACTS_CHAIN_MAX 16          /* certificates looked at for a reason */
@@ -56,6 +57,17 @@ static enum tls_chain tls_facts_chain(long code, WOLFSSL_X509 *x)
     default:
         return TLS_CHAIN_INVALID;
     }
+}
+
+/*
+ * tls_facts_server_only - an EKU with serverAuth and without clientAuth (or
+ * anyExtendedKeyUsage): what public CAs issue from 2026
+ */
+static bool tls_facts_server_only(WOLFSSL_X509 *x)
+{
+    unsigned eku = wolfSSL_X509_get_extended_key_usage(x);
+
+    return (eku & XKU_SSL_SERVER) != 0 && (eku & (XKU_SSL_CLIENT | XKU_ANYEKU)) == 0;
 }
 
 /*
@@ -177,8 +189,18 @@ unsigned char *tls__facts_collect(WOLFSSL *ssl, struct tls_facts *f)
     f->kex_bits = tls_facts_kex_bits(f->group, f->cipher, ssl);
     f->resumed = wolfSSL_session_reused(ssl) == 1;
     x = wolfSSL_get_peer_certificate(ssl);
+    /* wolfSSL checks the EKU per direction and reports a client certificate
+     * without clientAuth (a serverAuth-only 2026 public certificate) as
+     * EXTKEYUSE_AUTH_E to the verify callback only, which records and never
+     * refuses.  That error replaces the leaf's other error there, but not in
+     * the verify result: wolfSSL 5.5.4 records 0 for such a certificate under
+     * a trusted CA, 21 under an unknown CA or with a bad signature, 10 / 9
+     * when expired / not yet valid (tls_facts_test proves each).  So the
+     * verdict below stays the chain's; eku_server_only lets policy decide. */
     f->verify_code = wolfSSL_get_verify_result(ssl);
     f->chain = tls_facts_chain(f->verify_code, x);
+    memset(f->spki_sha256, 0, sizeof(f->spki_sha256));
+    f->eku_server_only = x != NULL && tls_facts_server_only(x);
     if (x != NULL) {
         int len = 0;
         const unsigned char *der = wolfSSL_X509_get_der(x, &len);
@@ -188,6 +210,8 @@ unsigned char *tls__facts_collect(WOLFSSL *ssl, struct tls_facts *f)
             memcpy(peer_der, der, (size_t)len);
             f->peer_der = peer_der;
             f->peer_der_len = (size_t)len;
+            if (tls_spki_sha256(peer_der, (size_t)len, f->spki_sha256) < 0)
+                memset(f->spki_sha256, 0, sizeof(f->spki_sha256));
         }
         f->peer_cert = true;
         wolfSSL_X509_free(x);           /* get_peer_certificate returns a copy */
@@ -298,12 +322,11 @@ static bool tls_facts_misordered(const struct tls_crl_cert *chain, size_t n,
     return false;
 }
 
-/* tls_facts_from_chain - a handshake's chain facts for a chain read from a file */
+/* tls__chain_judge - a handshake's chain facts for a chain, against cm's anchors */
 
-int tls_facts_from_chain(const struct tls_crl_cert *chain, size_t n, const char *trusted_ca,
-                         struct tls_facts *f, const char **why)
+int tls__chain_judge(WOLFSSL_CERT_MANAGER *cm, const struct tls_crl_cert *chain, size_t n,
+                     struct tls_facts *f, const char **why)
 {
-    WOLFSSL_CERT_MANAGER *cm = NULL;
     WOLFSSL_X509 *leaf;
     struct tls_cert_info ci;
     bool   *trusted = NULL;             /* sent certificate i became a trusted CA */
@@ -314,12 +337,6 @@ int tls_facts_from_chain(const struct tls_crl_cert *chain, size_t n, const char 
     if (n == 0 || (leaf = wolfSSL_X509_d2i(NULL, chain[0].der, (int)chain[0].len)) == NULL) {
         *why = "no certificate";
         return -1;
-    }
-    if ((cm = wolfSSL_CertManagerNew()) == NULL || trusted_ca == NULL
-        || log_file_check(trusted_ca, TLS__FILE_MAX) < 0        /* no FIFO */
-        || wolfSSL_CertManagerLoadCA(cm, trusted_ca, NULL) != WOLFSSL_SUCCESS) {
-        *why = "trusted_ca_file cannot be loaded";
-        goto out;
     }
     /* The certificates sent, as a handshake takes them (wolfSSL's
      * ProcessPeerCerts): from the last toward the leaf, each once, verified
@@ -365,6 +382,9 @@ int tls_facts_from_chain(const struct tls_crl_cert *chain, size_t n, const char 
     f->peer_cert = true;
     f->peer_der = chain[0].der;
     f->peer_der_len = chain[0].len;
+    f->eku_server_only = tls_facts_server_only(leaf);
+    if (tls_spki_sha256(chain[0].der, chain[0].len, f->spki_sha256) < 0)
+        memset(f->spki_sha256, 0, sizeof(f->spki_sha256));
     f->revocation = TLS_REV_NOT_CHECKED;
     if (f->chain == TLS_CHAIN_UNTRUSTED) {
         if (bad != 0)
@@ -391,10 +411,34 @@ int tls_facts_from_chain(const struct tls_crl_cert *chain, size_t n, const char 
     }
     rc = 0;
 out:
-    if (cm != NULL)
-        wolfSSL_CertManagerFree(cm);
     free(trusted);
     wolfSSL_X509_free(leaf);
+    return rc;
+}
+
+/* tls_facts_from_chain - a handshake's chain facts for a chain read from a file */
+
+int tls_facts_from_chain(const struct tls_crl_cert *chain, size_t n, const char *trusted_ca,
+                         struct tls_facts *f, const char **why)
+{
+    WOLFSSL_CERT_MANAGER *cm = NULL;
+    int     rc;
+
+    memset(f, 0, sizeof(*f));
+    if (n == 0) {
+        *why = "no certificate";
+        return -1;
+    }
+    if ((cm = wolfSSL_CertManagerNew()) == NULL || trusted_ca == NULL
+        || log_file_check(trusted_ca, TLS__FILE_MAX) < 0        /* no FIFO */
+        || wolfSSL_CertManagerLoadCA(cm, trusted_ca, NULL) != WOLFSSL_SUCCESS) {
+        *why = "trusted_ca_file cannot be loaded";
+        if (cm != NULL)
+            wolfSSL_CertManagerFree(cm);
+        return -1;
+    }
+    rc = tls__chain_judge(cm, chain, n, f, why);
+    wolfSSL_CertManagerFree(cm);
     return rc;
 }
 

@@ -57,6 +57,17 @@ unsigned char *tls__facts_collect(WOLFSSL *ssl, struct tls_facts *f);
 /* The peer's chain as sent, at most max certificates (views into ssl's
  * session), for tls_conn_peer_chain(). */
 size_t  tls__facts_peer_chain(WOLFSSL *ssl, struct tls_crl_cert *out, size_t max);
+/*
+ * The chain facts a handshake would record for chain (DER, as sent, leaf
+ * first) against the anchors loaded in cm, which learns the sent CA
+ * certificates that verify (use a CertManager of one's own, never a
+ * shared one): verdict, X509_V code, the reason of an Untrusted one,
+ * revocation of a valid one against the published CRLs; f->peer_der
+ * points into chain.  0, or -1 with *why (static): "no certificate", "the
+ * first certificate cannot be parsed".
+ */
+int     tls__chain_judge(WOLFSSL_CERT_MANAGER *cm, const struct tls_crl_cert *chain, size_t n,
+                         struct tls_facts *f, const char **why);
 
 /*
  * tls_crl_der.c, for tls_crl.c: the DER walk of certificates and CRLs.

@@ -44,6 +44,7 @@
 #include "log.h"
 #include "log_util.h"
 #include "relay_tls.h"
+#include "tls_anchors.h"
 #include "tls_conn.h"
 #include "tls_ctx.h"
 #include "tls_store.h"
@@ -70,6 +71,9 @@ struct relay_tls_set {
                                          * thumbprint "" when none */
     struct cfg_errors notes;            /* owned: connectors left without TLS, logged by
                                          * relay_tls_set_report (not for a refused set) */
+    struct tls_anchors **anchors;       /* owned refs, one per [partner D] section: its own
+                                         * trusted_ca_file, or NULL */
+    size_t  np;
 };
 
 #define RELAY_TLS_EXPIRY_WARN (30 * 86400) /* warn daily from 30 days before NotAfter */
@@ -99,6 +103,9 @@ static void relay_tls_gen_free(struct relay_tls_set *g)
     for (size_t i = 0; g->own != NULL && i < g->n + g->ns; i++)
         tls_cert_info_free(&g->own[i]);
     free(g->own);
+    for (size_t i = 0; i < g->np; i++)
+        tls_anchors_unref(g->anchors[i]);
+    free(g->anchors);
     free(g->used);
     policy_config_errors_free(&g->notes);
     memset(g, 0, sizeof(*g));
@@ -326,6 +333,28 @@ static void relay_tls_build_send(struct relay_tls_set *g, const struct config *c
                        cfg->transport.mta_sts_trusted_ca_file, why ? why : "unusable");
 }
 
+/* relay_tls_build_partners - each partner's own anchors (trusted_ca_file) into g */
+
+static void relay_tls_build_partners(struct relay_tls_set *g, const struct config *cfg,
+                                     struct cfg_errors *errs)
+{
+    g->anchors = xcalloc(cfg->npartners ? cfg->npartners : 1, sizeof(*g->anchors));
+    g->np = cfg->npartners;
+    for (size_t i = 0; i < cfg->npartners; i++) {
+        const struct cfg_partner *p = &cfg->partners[i];
+        const char *why = NULL;
+        int     line;
+
+        if (p->trusted_ca_file == NULL)
+            continue;
+        if ((g->anchors[i] = tls_anchors_load(p->trusted_ca_file, &why)) != NULL)
+            continue;
+        line = policy_config_line(cfg, p, "trusted_ca_file");
+        policy_config_error(errs, cfg, line ? line : p->line, "[partner %s] trusted_ca_file "
+                            "%s %s", p->domain, p->trusted_ca_file, why);
+    }
+}
+
 /* relay_tls_build - build the material for cfg; errors of connectors that must use TLS */
 
 struct relay_tls_set *relay_tls_build(const struct config *cfg, struct cfg_errors *errs)
@@ -354,6 +383,7 @@ struct relay_tls_set *relay_tls_build(const struct config *cfg, struct cfg_error
     for (size_t i = 0; i < cfg->nsend; i++)
         relay_tls_build_send(g, cfg, i, store, why, errs);
     tls_store_free(store);
+    relay_tls_build_partners(g, cfg, errs);
     return g;
 }
 
@@ -544,6 +574,33 @@ static enum policy_chain relay_tls_chain_of(enum tls_chain chain)
     }
     log_errx("tls", 0, "unknown chain verdict %d taken as invalid", (int)chain);
     return POLICY_CHAIN_INVALID;
+}
+
+/* relay_tls_partner_anchors - partner p's own anchors in cfg's generation */
+
+struct tls_anchors *relay_tls_partner_anchors(const struct config *cfg,
+                                              const struct cfg_partner *p)
+{
+    struct tls_anchors *a = NULL;
+    size_t  i;
+
+    if (p == NULL || p < cfg->partners || p >= cfg->partners + cfg->npartners)
+        return NULL;
+    i = (size_t)(p - cfg->partners);
+    uv_once(&relay_tls_once, relay_tls_init);
+    uv_mutex_lock(&relay_tls_lock);
+    for (int k = 0; k < 2 && a == NULL; k++)
+        if (relay_tls_gens[k].cfg == cfg && i < relay_tls_gens[k].np)
+            a = tls_anchors_ref(relay_tls_gens[k].anchors[i]);
+    uv_mutex_unlock(&relay_tls_lock);
+    return a;
+}
+
+/* relay_tls_chain_plain - tls/'s chain verdict in policy's terms, revocation apart */
+
+enum policy_chain relay_tls_chain_plain(enum tls_chain chain)
+{
+    return relay_tls_chain_of(chain);
 }
 
 /* relay_tls_chain - tls/'s verdict in policy's terms */

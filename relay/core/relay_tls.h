@@ -13,10 +13,14 @@
 
 #include "policy_config.h"
 #include "policy_secure.h"
+#include "tls_conn.h"                   /* enum tls_chain */
 
 struct tls_ctx;
 struct tls_facts;
 struct tls_cert_info;
+
+struct tls_anchors;
+struct tls_crl_cert;
 
 /* relay_tls.c */
 struct relay_tls_set;                   /* the material of one configuration (opaque) */
@@ -68,6 +72,13 @@ bool    relay_tls_why_not(const struct config *cfg, const struct cfg_receive *rc
                           size_t size);
 /* tls/'s chain verdict and revocation in policy's terms. */
 enum policy_chain relay_tls_chain(const struct tls_facts *f);
+/* tls/'s chain verdict alone (revocation not folded in) in policy's terms. */
+enum policy_chain relay_tls_chain_plain(enum tls_chain chain);
+/* Partner p's own anchors (its trusted_ca_file, loaded by relay_tls_build)
+ * in cfg's installed generation, referenced (tls_anchors_unref), or NULL:
+ * no trusted_ca_file, or cfg's generation is gone.  Thread-safe. */
+struct tls_anchors *relay_tls_partner_anchors(const struct config *cfg,
+                                              const struct cfg_partner *p);
 /* "good", "revoked", "unknown", "unknown (accepted)" (passed only because
  * revocation_failure = accept) or "not checked"; static. */
 const char *relay_tls_revocation(const struct tls_facts *f, bool accepted);
@@ -77,5 +88,21 @@ const char *relay_tls_revocation(const struct tls_facts *f, bool accepted);
 void    relay_tls_warn_expiring(int64_t now);
 /* Release every generation (at exit). */
 void    relay_tls_shutdown(void);
+
+/* relay_identity.c */
+/*
+ * The identity facts (policy_identity_check) of a peer of listed domain D
+ * whose [partner D] section is p (NULL: the global rule): from the TLS
+ * facts tf (NULL: no TLS), the certificate's facts ci (NULL: none), the
+ * chain the peer sent (chain, n; for p's own CA, judged now against its
+ * anchors in cfg's generation) and the name match.  out->dane stays
+ * POLICY_DANE_UNUSABLE: the outbound caller sets it.  The reason a
+ * partner CA did not verify the chain goes to detail ("" otherwise).
+ */
+void    relay_tls_identity(const struct config *cfg, const struct cfg_partner *p,
+                           const struct tls_facts *tf, const struct tls_cert_info *ci,
+                           const struct tls_crl_cert *chain, size_t n, bool inbound,
+                           bool name_match, struct policy_identity *out, char *detail,
+                           size_t dsz);
 
 #endif

@@ -51,6 +51,7 @@
 
 #define SMTPC_RESUME_MAX 256           /* sessions kept (oldest replaced) */
 #define SMTPC_RESUME_MS (3600 * 1000ULL)        /* and at most this long */
+#define SMTPC_CHAIN_MAX 16             /* sent certificates looked at for a partner CA */
 
 struct smtpc_resume {
     char    key[192];                   /* "ctx-id address sni"; "" = free slot */
@@ -410,6 +411,35 @@ static bool smtpc_smart_host_verified(struct relay_smtpc *c, const struct policy
     return f->chain == POLICY_CHAIN_VALID && host_match;
 }
 
+/*
+ * smtpc_partner_identity - a listed domain's identity under its [partner D]
+ * section (or the global rule) into f (identity_rule, chain, name_match,
+ * revocation_failure) and *iv; why its own CA refused the chain into detail
+ */
+static void smtpc_partner_identity(struct relay_smtpc *c, const struct tls_facts *tf,
+                                   const struct tls_cert_info *ci, struct policy_outbound *f,
+                                   struct policy_identity_verdict *iv, char *detail, size_t dsz)
+{
+    const struct cfg_partner *p = policy_partner_find(c->dest->cfg, c->dest->domain);
+    struct tls_crl_cert sent[SMTPC_CHAIN_MAX];
+    struct policy_identity idf;
+
+    relay_tls_identity(c->dest->cfg, p, tf, ci, sent,
+                       tls_conn_peer_chain(c->conn, sent, SMTPC_CHAIN_MAX), false,
+                       f->name_match, &idf, detail, dsz);
+    /* HOOK (issue 17, H4): a partner with require = dane sets idf.dane from
+     * the DANE match of this host (POLICY_DANE_EE / _TA / _MISMATCH); until
+     * then it stays POLICY_DANE_UNUSABLE and such a partner is refused with
+     * DaneRequired, never delivered unauthenticated. */
+    *iv = policy_identity_check(&idf);
+    if (!idf.partner_judged || idf.partner_chain == POLICY_CHAIN_VALID)
+        detail[0] = '\0';
+    f->identity_rule = iv->rule;
+    f->name_match = iv->name_match;
+    f->chain = iv->chain;
+    f->revocation_failure = iv->revocation_failure;
+}
+
 /* relay__smtpc_tls_ready - the handshake finished: check a partner, EHLO again */
 
 void relay__smtpc_tls_ready(struct relay_smtpc *c)
@@ -417,7 +447,9 @@ void relay__smtpc_tls_ready(struct relay_smtpc *c)
     const struct tls_facts *tf = tls_conn_facts(c->conn);
     struct policy_outbound f = smtpc_facts(c);
     struct policy_out_verdict v;
+    struct policy_identity_verdict iv;
     struct tls_cert_info ci;
+    char    pdetail[320] = "";
     bool have, host_match;
 
     relay_stats_count(RELAY_LSTAT_TLS_OUT, relay_stats_label_find(c->dest->sc->name));
@@ -429,12 +461,21 @@ void relay__smtpc_tls_ready(struct relay_smtpc *c)
     f.name_match = have && policy_cert_name_match(c->dest->domain,
                                                   (const char *const *)ci.names, ci.nnames);
     f.chain = relay_tls_chain(tf);
+    if (f.listed)
+        smtpc_partner_identity(c, tf, have ? &ci : NULL, &f, &iv, pdetail, sizeof(pdetail));
     v = policy_send_secure(&f, POLICY_OUT_CERT);
     smtpc_tls_log(c, tf, &ci, have, &f, &v);
+    if (f.listed) {
+        char    line[768];
+
+        policy_identity_logline(line, sizeof(line), c->dest->domain, &iv, false, v.rule,
+                                v.revocation_accepted);
+        log_proto_info(&c->pl, c->dest->domain, line);
+    }
     if (v.inner != NULL) {
         if (have)
             tls_cert_info_free(&ci);
-        smtpc_secure_fail(c, &v, tls_facts_detail(tf));
+        smtpc_secure_fail(c, &v, pdetail[0] != '\0' ? pdetail : tls_facts_detail(tf));
         return;
     }
     if (v.secured)

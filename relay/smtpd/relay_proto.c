@@ -44,6 +44,7 @@
 #define RELAY_LOCAL_MAX 64
 #define RELAY_DOMAIN_MAX 255
 #define RELAY_PATH_MAX 256
+#define RELAY_PROTO_CHAIN_MAX 16        /* sent certificates looked at for a partner CA */
 
 /* relay__protocol_error - count an error; close the session at the limit */
 
@@ -176,7 +177,10 @@ static int relay_proto_secure(struct relay_session *s, const char *sender, char 
     const struct config *cfg = s->cfg;
     struct policy_secure_verdict v;
     struct policy_inbound f = { 0 };
-    char domain[RELAY_DOMAIN_MAX + 1];
+    struct policy_identity idf;
+    struct policy_identity_verdict iv;
+    struct tls_crl_cert sent[RELAY_PROTO_CHAIN_MAX];
+    char domain[RELAY_DOMAIN_MAX + 1], pdetail[320], idline[768];
 
     *secured = NULL;
     log_mail_domain(domain, sizeof(domain), sender);
@@ -189,12 +193,24 @@ static int relay_proto_secure(struct relay_session *s, const char *sender, char 
     f.client_cert = s->tls && s->facts->peer_cert;
     f.name_match = s->peer != NULL
         && policy_cert_name_match(domain, (const char *const *)s->peer->names, s->peer->nnames);
-    f.chain = s->tls && s->facts->peer_cert ? relay_tls_chain(s->facts) : POLICY_CHAIN_INVALID;
-    f.revocation_failure = cfg->transport.revocation_failure;
+    /* What proves the partner: its [partner D] section, or the global rule. */
+    relay_tls_identity(cfg, policy_partner_find(cfg, domain), s->tls ? s->facts : NULL, s->peer,
+                       sent, s->tls ? tls_conn_peer_chain(s->conn, sent, RELAY_PROTO_CHAIN_MAX)
+                       : 0, true, f.name_match, &idf, pdetail, sizeof(pdetail));
+    iv = policy_identity_check(&idf);
+    f.identity_rule = iv.rule;
+    f.name_match = iv.name_match;
+    f.chain = iv.chain;
+    f.revocation_failure = iv.revocation_failure;
     v = policy_mail_secure(&f);
+    policy_identity_logline(idline, sizeof(idline), domain, &iv, true, v.rule,
+                            v.revocation_accepted);
     if (v.reply != NULL) {
-        /* why the chain failed (revoked, revocation unknown, untrusted), or "" */
-        const char *detail = f.client_cert ? tls_facts_detail(s->facts) : "";
+        /* why the chain failed (revoked, revocation unknown, untrusted; the
+         * partner CA's reason when it judged), or "" */
+        const char *detail = !f.client_cert ? ""
+            : idf.partner_judged && idf.partner_chain != POLICY_CHAIN_VALID ? pdetail
+            : tls_facts_detail(s->facts);
 
         log_warnx("smtpd", s->sid, "domain security refused sender=<%s> domain=%s rule=\"%s\" "
                   "reply=\"%d %s\"%s%s%s", sender, domain, v.rule, v.reply->code, v.reply->text,
@@ -202,6 +218,7 @@ static int relay_proto_secure(struct relay_session *s, const char *sender, char 
         log_proto_infof(&s->plog.pl, domain, "Message from secure domain '%s' on "
                         "receive connector '%s' was refused because %s .", domain, s->rc->name,
                         v.rule);
+        log_proto_info(&s->plog.pl, domain, idline);
         if (v.tarpit) {                 /* Exchange holds these back (rows 2 and 4) */
             char line[256];
 
@@ -226,6 +243,7 @@ static int relay_proto_secure(struct relay_session *s, const char *sender, char 
         else
             log_proto_infof(&s->plog.pl, domain, "Message from secure domain '%s' on "
                             "receive connector '%s' was domain-secured", domain, s->rc->name);
+        log_proto_info(&s->plog.pl, domain, idline);
         *secured = xstrdup(domain);
     }
     return 0;

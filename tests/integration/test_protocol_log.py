@@ -139,7 +139,12 @@ class ReceiveLogTest(PkiMixin, DomsecTestCase):
         ctx = [(r[6], r[7], r[8]) for r in rows]
         i = ctx.index(("*", PARTNER, "Message from secure domain '%s' on receive connector "
                        "'Inet' was refused because %s ." % (PARTNER, rule)))
-        self.assertEqual(ctx[i + 1], (">", reply, ""))
+        # The Partner identity line (issue 17) follows the verdict line.
+        self.assertEqual(ctx[i + 1][:2], ("*", PARTNER))
+        self.assertTrue(ctx[i + 1][2].startswith("Partner identity of '%s' (inbound): "
+                                                 "policy=global require=ca;" % PARTNER))
+        self.assertTrue(ctx[i + 1][2].endswith("; verdict=%s" % rule), ctx[i + 1])
+        self.assertEqual(ctx[i + 2], (">", reply, ""))
         return ctx
 
     def test_refused_no_client_certificate(self):

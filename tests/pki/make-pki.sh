@@ -202,6 +202,13 @@ leaf partner-selfsigned partner-selfsigned mail.woodgrovebank.test "$ok" $both
 leaf partner-untrusted rogue mail.woodgrovebank.test "$ok" $both
 leaf partner-noeku-server inter mail.woodgrovebank.test "$ok" clientAuth
 leaf partner-noeku inter mail.woodgrovebank.test "$ok" emailProtection
+# serverAuth only (a 2026 public certificate used as a client certificate): under
+# the trusted intermediate, under the rogue root, expired; partner-rolled: the
+# name of partner-ok with a new key (a key rollover not pinned yet)
+leaf partner-serveronly inter mail.woodgrovebank.test "$ok" serverAuth
+leaf partner-serveronly-untrusted rogue mail.woodgrovebank.test "$ok" serverAuth
+leaf partner-serveronly-expired inter mail.woodgrovebank.test "$ok" serverAuth "$(at $((-60 * day)))" "$(at $((-day)))"
+leaf partner-rolled inter mail.woodgrovebank.test "$ok" $both
 leaf partner-eku-absent inter mail.woodgrovebank.test "$ok" ""
 leaf partner-revoked inter mail.woodgrovebank.test "$ok" $both
 leaf partner-under-inter2 inter2 mail.woodgrovebank.test "$ok" $both
@@ -254,6 +261,11 @@ expect 26 partner-noeku-server.pem -purpose sslserver    # unsupported certifica
 expect OK partner-noeku-server.pem -purpose sslclient
 expect 26 partner-noeku.pem -purpose sslserver
 expect 26 partner-noeku.pem -purpose sslclient
+expect OK partner-serveronly.pem -purpose sslserver
+expect 26 partner-serveronly.pem -purpose sslclient
+expect 19 partner-serveronly-untrusted.pem
+expect 10 partner-serveronly-expired.pem
+expect OK partner-rolled.pem -purpose sslclient
 expect OK partner-ok.pem -crl_check -CRLfile inter.crl
 expect OK partner-ok.pem -crl_check_all -CRLfile inter.crl -CRLfile root.crl
 expect 23 partner-revoked.pem -crl_check -CRLfile inter.crl     # certificate revoked

@@ -7,7 +7,8 @@
  * tls_chain_read_pem on a chain, a file without PEM and a missing file;
  * chains with two intermediates (in order, out of order, with a root,
  * with an unrelated or expired CA, under a pathlen:0 CA) judged as a real
- * in-memory wolfSSL handshake on the same chain judges them.
+ * in-memory wolfSSL handshake on the same chain judges them; serverAuth-only
+ * client certificates as a server handshake judges them (EKU fact, pin).
  *
  * The group setup builds the test PKI (tls_pki_test_util.h).
  */
@@ -29,6 +30,7 @@
 #include "tls_ctx.h"
 #include "tls_internal.h"
 #include "tls_pki_test_util.h"
+#include "tls_store.h"
 
 static int setup_pki(void **state)
 {
@@ -198,22 +200,17 @@ static int hs_verify(int preverify, WOLFSSL_X509_STORE_CTX *store)
     return 1;
 }
 
-static long handshake_code(const char *chain_file, const char *key_file)
+/*
+ * hs_run - a handshake between contexts sc and cc over memory; the facts of
+ * the judging side (the server when server_judges, else the client) into
+ * *f (peer DER copied into *der, the caller frees it).  0 or -1 (failed).
+ */
+static int hs_run(WOLFSSL_CTX *sc, WOLFSSL_CTX *cc, bool server_judges, struct tls_facts *f,
+                  unsigned char **der)
 {
-    WOLFSSL_CTX *sc = wolfSSL_CTX_new(wolfTLS_server_method());
-    WOLFSSL_CTX *cc = wolfSSL_CTX_new(wolfTLS_client_method());
     WOLFSSL *s, *c;
-    int     rs = 0, rc = 0;
-    long    code = -1;
+    int     rs = 0, rc = 0, ok;
 
-    assert_non_null(sc);
-    assert_non_null(cc);
-    assert_int_equal(wolfSSL_CTX_use_certificate_chain_file(sc, chain_file), WOLFSSL_SUCCESS);
-    assert_int_equal(wolfSSL_CTX_use_PrivateKey_file(sc, key_file, WOLFSSL_FILETYPE_PEM),
-                     WOLFSSL_SUCCESS);
-    assert_int_equal(wolfSSL_CTX_load_verify_locations(cc, path("trusted-ca.pem"), NULL),
-                     WOLFSSL_SUCCESS);
-    wolfSSL_CTX_set_verify(cc, WOLFSSL_VERIFY_PEER, hs_verify);
     for (int i = 0; i < 2; i++) {
         wolfSSL_CTX_SetIORecv(i ? cc : sc, hs_recv);
         wolfSSL_CTX_SetIOSend(i ? cc : sc, hs_send);
@@ -233,13 +230,63 @@ static long handshake_code(const char *chain_file, const char *key_file)
             && wolfSSL_get_error(s, rs) != WOLFSSL_ERROR_WANT_READ)
             break;
     }
-    if (rc == WOLFSSL_SUCCESS)
-        code = wolfSSL_get_verify_result(c);
+    ok = server_judges ? rs == WOLFSSL_SUCCESS : rc == WOLFSSL_SUCCESS;
+    memset(f, 0, sizeof(*f));
+    *der = ok ? tls__facts_collect(server_judges ? s : c, f) : NULL;
     wolfSSL_free(c);
     wolfSSL_free(s);
     wolfSSL_CTX_free(cc);
     wolfSSL_CTX_free(sc);
+    return ok ? 0 : -1;
+}
+
+static long handshake_code(const char *chain_file, const char *key_file)
+{
+    WOLFSSL_CTX *sc = wolfSSL_CTX_new(wolfTLS_server_method());
+    WOLFSSL_CTX *cc = wolfSSL_CTX_new(wolfTLS_client_method());
+    struct tls_facts f;
+    unsigned char *der = NULL;
+    long    code;
+
+    assert_non_null(sc);
+    assert_non_null(cc);
+    assert_int_equal(wolfSSL_CTX_use_certificate_chain_file(sc, chain_file), WOLFSSL_SUCCESS);
+    assert_int_equal(wolfSSL_CTX_use_PrivateKey_file(sc, key_file, WOLFSSL_FILETYPE_PEM),
+                     WOLFSSL_SUCCESS);
+    assert_int_equal(wolfSSL_CTX_load_verify_locations(cc, path("trusted-ca.pem"), NULL),
+                     WOLFSSL_SUCCESS);
+    wolfSSL_CTX_set_verify(cc, WOLFSSL_VERIFY_PEER, hs_verify);
+    code = hs_run(sc, cc, false, &f, &der) == 0 ? f.verify_code : -1;
+    free(der);
     return code;
+}
+
+/*
+ * server_facts - the facts a server (our relay.pem, trusting
+ * trusted-ca.pem, requesting a client certificate as domsecd does) records
+ * for a client presenting chain_file (key key_file); the handshake must
+ * succeed.  *der: the leaf copy to free.
+ */
+static void server_facts(const char *chain_file, const char *key_file, struct tls_facts *f,
+                         unsigned char **der)
+{
+    WOLFSSL_CTX *sc = wolfSSL_CTX_new(wolfTLS_server_method());
+    WOLFSSL_CTX *cc = wolfSSL_CTX_new(wolfTLS_client_method());
+
+    assert_non_null(sc);
+    assert_non_null(cc);
+    assert_int_equal(wolfSSL_CTX_use_certificate_chain_file(sc, path("relay.pem")),
+                     WOLFSSL_SUCCESS);
+    assert_int_equal(wolfSSL_CTX_use_PrivateKey_file(sc, path("relay.key"),
+                                                     WOLFSSL_FILETYPE_PEM), WOLFSSL_SUCCESS);
+    assert_int_equal(wolfSSL_CTX_use_certificate_chain_file(cc, chain_file), WOLFSSL_SUCCESS);
+    assert_int_equal(wolfSSL_CTX_use_PrivateKey_file(cc, key_file, WOLFSSL_FILETYPE_PEM),
+                     WOLFSSL_SUCCESS);
+    assert_int_equal(wolfSSL_CTX_load_verify_locations(sc, path("trusted-ca.pem"), NULL),
+                     WOLFSSL_SUCCESS);
+    wolfSSL_CTX_set_verify(sc, WOLFSSL_VERIFY_PEER, hs_verify);
+    wolfSSL_CTX_set_verify(cc, WOLFSSL_VERIFY_NONE, NULL);
+    assert_int_equal(hs_run(sc, cc, true, f, der), 0);
 }
 
 /* hs_chain - the verdict of a handshake's X509_V code (tls_facts.c's
@@ -345,6 +392,63 @@ static void test_read_pem_errors(void **state)
     tls_chain_free(chain, n);
 }
 
+/*
+ * A serverAuth-only client certificate (a 2026 public-CA leaf): wolfSSL's
+ * server side gives EXTKEYUSE_AUTH_E to the verify callback, which records
+ * and never refuses.  The chain verdict must stay the chain's own: Valid
+ * under the trusted intermediate, Untrusted under the rogue root (-386
+ * must not hide the missing issuer), Expired when expired; eku_server_only
+ * set for each, not for a leaf with both EKUs.  The pin is the leaf's SPKI
+ * SHA-256 (tls_spki_sha256 of the DER the peer sent).
+ */
+static void test_server_only_client_cert(void **state)
+{
+    static const struct {
+        const char *name;
+        enum tls_chain chain;
+        long    code;
+        bool    server_only;
+    } cases[] = {
+        { "partner-serveronly", TLS_CHAIN_VALID, 0, true },
+        { "partner-serveronly-untrusted", TLS_CHAIN_UNTRUSTED, 21, true },
+        { "partner-serveronly-expired", TLS_CHAIN_EXPIRED, 10, true },
+        { "partner-ok", TLS_CHAIN_VALID, 0, false },
+        { "partner-noeku-server", TLS_CHAIN_VALID, 0, false },  /* clientAuth only */
+        { "partner-untrusted", TLS_CHAIN_UNTRUSTED, 21, false },
+    };
+    char    file[64], key[64];
+
+    publish();
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct tls_facts f, ff;
+        struct tls_crl_cert *chain = NULL;
+        unsigned char *der = NULL, pin[32];
+        const char *why = NULL;
+        size_t  n = 0;
+
+        snprintf(file, sizeof(file), "%s.pem", cases[i].name);
+        snprintf(key, sizeof(key), "%s.key", cases[i].name);
+        server_facts(path(file), path(key), &f, &der);
+        assert_non_null(der);
+        if (f.chain != cases[i].chain || f.verify_code != cases[i].code
+            || f.eku_server_only != cases[i].server_only)
+            fail_msg("%s: chain %d (want %d) code %ld (want %ld) server-only %d", file,
+                     (int)f.chain, (int)cases[i].chain, f.verify_code, cases[i].code,
+                     (int)f.eku_server_only);
+        assert_int_equal(tls_spki_sha256(der, f.peer_der_len, pin), 0);
+        assert_memory_equal(f.spki_sha256, pin, 32);
+        /* The same facts from the file (domsec test-partner --inbound). */
+        assert_int_equal(tls_chain_read_pem(path(file), &chain, &n, &why), 0);
+        assert_int_equal(tls_facts_from_chain(chain, n, path("trusted-ca.pem"), &ff, &why), 0);
+        assert_int_equal(ff.chain, f.chain);
+        assert_int_equal(ff.eku_server_only, f.eku_server_only);
+        assert_memory_equal(ff.spki_sha256, pin, 32);
+        tls_chain_free(chain, n);
+        free(der);
+    }
+    tls_crl_publish(NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -352,6 +456,7 @@ int main(void)
         cmocka_unit_test(test_no_crls_is_unknown),
         cmocka_unit_test(test_chain_order_as_handshake),
         cmocka_unit_test(test_read_pem_errors),
+        cmocka_unit_test(test_server_only_client_cert),
     };
     int     rc;
 
