@@ -21,19 +21,19 @@
 
 /* policy_dane_match - the dane_match fact of a finished handshake */
 
-enum policy_dane_match policy_dane_match(bool usable, enum policy_dane_found found,
+enum policy_dane policy_dane_match(bool usable, enum policy_dane_found found,
                                          const char *mx_host, const char *domain,
                                          const char *const *names, size_t nnames)
 {
     if (!usable)
-        return POLICY_DANE_NO_TLSA;
+        return POLICY_DANE_UNUSABLE;
     switch (found) {
     case POLICY_DANE_FOUND_EE:
-        return POLICY_DANE_MATCH_EE;
+        return POLICY_DANE_EE;
     case POLICY_DANE_FOUND_TA:
         if ((mx_host != NULL && policy_cert_host_match(mx_host, names, nnames))
             || (domain != NULL && policy_cert_host_match(domain, names, nnames)))
-            return POLICY_DANE_MATCH_TA;
+            return POLICY_DANE_TA;
         return POLICY_DANE_MISMATCH;
     case POLICY_DANE_FOUND_NONE:
     default:
@@ -43,14 +43,14 @@ enum policy_dane_match policy_dane_match(bool usable, enum policy_dane_found fou
 
 /* policy_dane_match_name - the proved= word of a dane_match fact */
 
-const char *policy_dane_match_name(enum policy_dane_match m)
+const char *policy_dane_match_name(enum policy_dane m)
 {
     switch (m) {
-    case POLICY_DANE_MATCH_EE:
+    case POLICY_DANE_EE:
         return "dane-ee";
-    case POLICY_DANE_MATCH_TA:
+    case POLICY_DANE_TA:
         return "dane-ta";
-    case POLICY_DANE_NO_TLSA:
+    case POLICY_DANE_UNUSABLE:
     case POLICY_DANE_MISMATCH:
     default:
         return "none";
@@ -98,8 +98,8 @@ struct policy_dane_verdict policy_send_dane(const struct policy_dane_outbound *f
     if (!f->usable)
         return v;                       /* TLS, not authenticated (RFC 7672 2.2) */
     switch (f->match) {
-    case POLICY_DANE_MATCH_EE:
-    case POLICY_DANE_MATCH_TA:
+    case POLICY_DANE_EE:
+    case POLICY_DANE_TA:
         v.verified = true;
         return v;
     case POLICY_DANE_MISMATCH:
@@ -108,7 +108,7 @@ struct policy_dane_verdict policy_send_dane(const struct policy_dane_outbound *f
                              "host or the domain (DANE-TA)", "");
         return dane_fail(v, "validation-failure", "the certificate chain does not match the "
                          "TLSA records", f->match_why);
-    case POLICY_DANE_NO_TLSA:
+    case POLICY_DANE_UNUSABLE:
     default:                            /* usable records and no fact: fail closed */
         return dane_fail(v, "validation-failure", "no usable TLSA record", f->match_why);
     }

@@ -14,7 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "policy_secure.h"             /* enum policy_out_step */
+#include "policy_secure.h"             /* enum policy_out_step, enum policy_dane */
 
 /* What the TLSA records found in the server's chain (tls_dane_match's outcome). */
 enum policy_dane_found {
@@ -24,21 +24,12 @@ enum policy_dane_found {
 };
 
 /*
- * The dane_match fact of one TLS session: DANE authenticated the server
- * or not.  For a listed partner with require = dane it is what the
- * identity verdict needs (policy_secure.c): MATCH_EE -> proved=dane-ee,
- * MATCH_TA -> proved=dane-ta, NO_TLSA -> DaneRequired, MISMATCH ->
- * DaneMismatch.
+ * The dane_match fact of one TLS session is policy_secure.h's enum
+ * policy_dane (the identity verdict of a listed partner with require = dane
+ * reads it): POLICY_DANE_EE -> proved=dane-ee, POLICY_DANE_TA (here: with
+ * the name check done) -> proved=dane-ta, POLICY_DANE_UNUSABLE ->
+ * DaneRequired, POLICY_DANE_MISMATCH -> DaneMismatch.
  */
-enum policy_dane_match {
-    POLICY_DANE_NO_TLSA,                /* no usable TLSA record for the host (none, all
-                                         * unusable, the lookup failed or is insecure) */
-    POLICY_DANE_MATCH_EE,               /* DANE-EE(3): authenticated (names, dates ignored) */
-    POLICY_DANE_MATCH_TA,               /* DANE-TA(2) and the leaf names the MX host or
-                                         * the next-hop domain */
-    POLICY_DANE_MISMATCH,               /* usable records, none matches (or DANE-TA
-                                         * without the name) */
-};
 
 /* The facts of one outbound session with an MX host whose TLSA records
  * validated (RFC 7672 2.2); fields of later steps are ignored. */
@@ -51,7 +42,7 @@ struct policy_dane_outbound {
     const char *starttls_text;          /* that reply, one line; borrowed */
     bool    handshake_ok;
     const char *handshake_error;        /* text when !handshake_ok; borrowed */
-    enum policy_dane_match match;       /* step CERT: policy_dane_match() */
+    enum policy_dane match;             /* step CERT: policy_dane_match() */
     bool    ta_name_mismatch;           /* MISMATCH because a DANE-TA(2) chain matched and
                                          * the names did not */
     const char *match_why;              /* why MISMATCH (tls_dane_match's text); borrowed */
@@ -84,11 +75,11 @@ struct policy_dane_verdict {
  * TLSA base domain) or the next-hop domain, by policy_cert_host_match
  * (one leftmost wildcard label).  usable false: NO_TLSA whatever found says.
  */
-enum policy_dane_match policy_dane_match(bool usable, enum policy_dane_found found,
+enum policy_dane policy_dane_match(bool usable, enum policy_dane_found found,
                                          const char *mx_host, const char *domain,
                                          const char *const *names, size_t nnames);
 /* "dane-ee", "dane-ta", "none" (NO_TLSA, MISMATCH): the proved= word. */
-const char *policy_dane_match_name(enum policy_dane_match m);
+const char *policy_dane_match_name(enum policy_dane m);
 /* The DANE checks up to and including step (RFC 7672 2.2, 3.1; RFC 8460
  * 4.3).  Order: STARTTLS offered, accepted, handshake, then (usable
  * records only) the match.  Every failure refuses the host. */

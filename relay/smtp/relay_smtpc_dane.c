@@ -144,7 +144,7 @@ void relay__smtpc_dane_fact(const struct relay_smtpc *c, struct relay_dane_fact 
     bool    have = false;
 
     memset(out, 0, sizeof(*out));
-    out->match = POLICY_DANE_NO_TLSA;
+    out->match = POLICY_DANE_UNUSABLE;
     if (x == NULL || x->state != RELAY_DANE_USABLE || c->conn == NULL) {
         snprintf(out->why, sizeof(out->why), "%s", x == NULL || x->state == RELAY_DANE_NONE
                  ? "no validated TLSA records" : x->state == RELAY_DANE_UNUSABLE

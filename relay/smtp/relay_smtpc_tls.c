@@ -427,10 +427,12 @@ static void smtpc_partner_identity(struct relay_smtpc *c, const struct tls_facts
     relay_tls_identity(c->dest->cfg, p, tf, ci, sent,
                        tls_conn_peer_chain(c->conn, sent, SMTPC_CHAIN_MAX), false,
                        f->name_match, &idf, detail, dsz);
-    /* HOOK (issue 17, H4): a partner with require = dane sets idf.dane from
-     * the DANE match of this host (POLICY_DANE_EE / _TA / _MISMATCH); until
-     * then it stays POLICY_DANE_UNUSABLE and such a partner is refused with
-     * DaneRequired, never delivered unauthenticated. */
+    if (p != NULL && p->require == CFG_REQUIRE_DANE) {  /* this host's DANE match */
+        struct relay_dane_fact df;
+
+        relay__smtpc_dane_fact(c, &df);
+        idf.dane = df.match;
+    }
     *iv = policy_identity_check(&idf);
     if (!idf.partner_judged || idf.partner_chain == POLICY_CHAIN_VALID)
         detail[0] = '\0';

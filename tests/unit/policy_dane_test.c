@@ -30,19 +30,19 @@ static void test_match(void **state)
         enum policy_dane_found found;
         const char *names[2];
         size_t  n;
-        enum policy_dane_match want;
+        enum policy_dane want;
     } rows[] = {
         { "EE ignores names", true, POLICY_DANE_FOUND_EE, { "other.example" }, 1,
-          POLICY_DANE_MATCH_EE },
-        { "EE with no names", true, POLICY_DANE_FOUND_EE, { NULL }, 0, POLICY_DANE_MATCH_EE },
+          POLICY_DANE_EE },
+        { "EE with no names", true, POLICY_DANE_FOUND_EE, { NULL }, 0, POLICY_DANE_EE },
         { "TA naming the MX host", true, POLICY_DANE_FOUND_TA, { "mx.woodgrove.test" }, 1,
-          POLICY_DANE_MATCH_TA },
+          POLICY_DANE_TA },
         { "TA naming the domain", true, POLICY_DANE_FOUND_TA, { "x.other", "woodgrove.test" }, 2,
-          POLICY_DANE_MATCH_TA },
+          POLICY_DANE_TA },
         { "TA wildcard over the MX host", true, POLICY_DANE_FOUND_TA, { "*.woodgrove.test" }, 1,
-          POLICY_DANE_MATCH_TA },
+          POLICY_DANE_TA },
         { "TA, MX host in other case, trailing dot", true, POLICY_DANE_FOUND_TA,
-          { "MX.Woodgrove.Test." }, 1, POLICY_DANE_MATCH_TA },
+          { "MX.Woodgrove.Test." }, 1, POLICY_DANE_TA },
         { "TA naming another host", true, POLICY_DANE_FOUND_TA, { "mx.fabrikam.test" }, 1,
           POLICY_DANE_MISMATCH },
         { "TA wildcard two labels up", true, POLICY_DANE_FOUND_TA, { "*.test" }, 1,
@@ -51,24 +51,24 @@ static void test_match(void **state)
         { "nothing found", true, POLICY_DANE_FOUND_NONE, { "mx.woodgrove.test" }, 1,
           POLICY_DANE_MISMATCH },
         { "unusable records: no TLSA whatever matched", false, POLICY_DANE_FOUND_EE,
-          { "mx.woodgrove.test" }, 1, POLICY_DANE_NO_TLSA },
+          { "mx.woodgrove.test" }, 1, POLICY_DANE_UNUSABLE },
         { "unknown found value fails closed", true, (enum policy_dane_found)77,
           { "mx.woodgrove.test" }, 1, POLICY_DANE_MISMATCH },
     };
 
     (void)state;
     for (size_t i = 0; i < NELEM(rows); i++) {
-        enum policy_dane_match m = policy_dane_match(rows[i].usable, rows[i].found,
+        enum policy_dane m = policy_dane_match(rows[i].usable, rows[i].found,
                                                      "mx.woodgrove.test", "woodgrove.test",
                                                      rows[i].names, rows[i].n);
 
         if (m != rows[i].want)
             fail_msg("%s: got %d, want %d", rows[i].label, (int)m, (int)rows[i].want);
     }
-    assert_string_equal(policy_dane_match_name(POLICY_DANE_MATCH_EE), "dane-ee");
-    assert_string_equal(policy_dane_match_name(POLICY_DANE_MATCH_TA), "dane-ta");
+    assert_string_equal(policy_dane_match_name(POLICY_DANE_EE), "dane-ee");
+    assert_string_equal(policy_dane_match_name(POLICY_DANE_TA), "dane-ta");
     assert_string_equal(policy_dane_match_name(POLICY_DANE_MISMATCH), "none");
-    assert_string_equal(policy_dane_match_name(POLICY_DANE_NO_TLSA), "none");
+    assert_string_equal(policy_dane_match_name(POLICY_DANE_UNUSABLE), "none");
 }
 
 enum kind { OK, NOT_OFFERED, REFUSED, HS_FAIL, MISMATCH, TA_NAME, NO_FACT };
@@ -83,7 +83,7 @@ static struct policy_dane_outbound facts(bool usable, enum kind k)
         .starttls_text = k == REFUSED ? "454 4.7.0 TLS not available" : NULL,
         .handshake_ok = k != HS_FAIL,
         .handshake_error = k == HS_FAIL ? "handshake failure" : NULL,
-        .match = k == OK ? POLICY_DANE_MATCH_EE : k == NO_FACT ? POLICY_DANE_NO_TLSA
+        .match = k == OK ? POLICY_DANE_EE : k == NO_FACT ? POLICY_DANE_UNUSABLE
             : POLICY_DANE_MISMATCH,
         .ta_name_mismatch = k == TA_NAME,
         .match_why = k == MISMATCH ? "1 certificate sent, none matches a usable TLSA "

@@ -172,7 +172,7 @@ void    relay__smtpc_tlsrpt_tlsa(struct relay_smtpc *c, enum tlsrpt_policy type,
 /* relay_smtpc_dane.c: DANE (RFC 7672). */
 /* The dane_match fact of c's current conn, once TLS is up. */
 struct relay_dane_fact {
-    enum policy_dane_match match;       /* NO_TLSA unless the address's records are USABLE */
+    enum policy_dane match;       /* NO_TLSA unless the address's records are USABLE */
     bool    ta_name_mismatch;           /* MISMATCH: DANE-TA matched, the names did not */
     char    words[16];                  /* "3 1 1" of the matching record, or "" */
     char    why[256];                   /* NO_TLSA / MISMATCH: why, for a log detail */
