@@ -12,7 +12,9 @@ TLSA record defers (never plaintext, no MAIL); an unsigned zone falls back to th
 policy (opportunistic TLS) whatever its TLSA records say; all-unusable records give
 TLS without authentication (never plaintext); a 2 1 1 (DANE-TA) record
 for the issuing CA delivers when the certificate names the MX host, and defers when it
-names another host; DANE wins over an MTA-STS policy of the same domain that would
+names another host; a listed partner with require = dane is proved by its TLSA
+record (Partner identity proved=dane-ee) and refused with DaneMismatch by a wrong
+one; DANE wins over an MTA-STS policy of the same domain that would
 refuse the MX."""
 
 import glob
@@ -73,18 +75,24 @@ class DaneSendTest(PkiMixin, DeliveryTestCase):
         z.start()
         return z
 
-    def relay(self, port, z, **transport):
+    def relay(self, port, z, listed=False, sections="", **transport):
         """Our relay: [dns] dnssec = yes through z's validating resolver, [send Internet]
         by DNS on port, the rogue root as trusted_ca_file (the MX's CA is not trusted);
-        its Hub connector offers STARTTLS (for REQUIRETLS submissions)."""
+        its Hub connector offers STARTTLS (for REQUIRETLS submissions).  listed: DOMAIN
+        is on tls_send_domain_secure_list (and sections, e.g. its [partner], follow)."""
         tr = dict(DELIVERY_TRANSPORT)
         tr.update(self.tls_transport(self.store("relay"), trusted_ca_file=self.p("rogue.pem"),
                                      **transport))
+        if listed:
+            tr["tls_send_domain_secure_list"] = DOMAIN
         hub = {"permission": "internal", "fqdn": RELAY_FQDN, "auth_mechanism": "tls"}
         d = Daemon(self, connectors=[("Hub", hub)], transport=tr,
                    sends=[("Internet", {"address_spaces": "*", "dns_routing": "yes",
-                                        "port": str(port), "fqdn": "mail.contoso.test"})],
+                                        "port": str(port), "fqdn": "mail.contoso.test",
+                                        "domain_secure_enabled": "yes" if listed else "no"})],
                    dns={"servers": z.servers, "timeout": "2s", "dnssec": "yes"})
+        if sections:
+            d.write_config(d.config_text + sections)
         d.start()
         return d
 
@@ -282,6 +290,40 @@ class DaneSendTest(PkiMixin, DeliveryTestCase):
         self.assertIn("DANE policy of %s: %s: the certificate does not name the MX host or the "
                       "domain (DANE-TA) (validation-failure)" % (DOMAIN, MX_HOST), reason)
         self.assertEqual(a.stop(), 0)
+        self.mx_saw_no_mail(m)
+
+    # --- a listed partner with require = dane ------------------------------------------------
+    def partner_dane(self, matching):
+        m, pem = self.mx_daemon()
+        other, _ = server_cert(self.pki, "other-" + self.id().rsplit(".", 1)[1], [MX_HOST])
+        z = self.zones(m.port, [(3, 1, 1, tlsa_311(pem if matching else other))])
+        a = self.relay(m.port, z, listed=True,
+                       sections="\n[partner %s]\nrequire = dane\n" % DOMAIN)
+        return m, a, self.submit(a, ["<u@%s>" % DOMAIN])
+
+    def identity_rows(self, a):
+        return [r[8] for r in a.plog_rows("SEND")
+                if r[8].startswith("Partner identity of '%s' (outbound)" % DOMAIN)]
+
+    def test_listed_partner_require_dane_is_proved_by_tlsa(self):
+        """The partner's CA is not trusted at all: the TLSA record proves its identity."""
+        m, a, qid = self.partner_dane(matching=True)
+        self.wait_delivered(a, qid, "<u@%s>" % DOMAIN, timeout=30)
+        self.assertEqual(a.stop(), 0)
+        rows = self.identity_rows(a)
+        self.assertTrue(rows, a.plog_rows("SEND"))
+        self.assertTrue(all("policy=partner require=dane; proved=dane-ee;" in r
+                            and r.endswith("verdict=Secured") for r in rows), rows)
+        self.assertEqual(self.dane_rows(a), [])         # the listed domain's own rows only
+
+    def test_listed_partner_require_dane_mismatch_is_refused(self):
+        m, a, qid = self.partner_dane(matching=False)
+        self.wait_deferred(a, qid)
+        self.assertEqual(a.stop(), 0)
+        rows = self.identity_rows(a)
+        self.assertTrue(rows, a.plog_rows("SEND"))
+        self.assertTrue(all("require=dane; proved=none;" in r and r.endswith("verdict=DaneMismatch")
+                            for r in rows), rows)
         self.mx_saw_no_mail(m)
 
     # --- precedence ---------------------------------------------------------------------------
