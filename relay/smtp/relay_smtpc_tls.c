@@ -421,21 +421,24 @@ static void smtpc_partner_identity(struct relay_smtpc *c, const struct tls_facts
                                    struct policy_identity_verdict *iv, char *detail, size_t dsz)
 {
     const struct cfg_partner *p = policy_partner_find(c->dest->cfg, c->dest->domain);
+    bool    dane = p != NULL && p->require == CFG_REQUIRE_DANE;
     struct tls_crl_cert sent[SMTPC_CHAIN_MAX];
     struct policy_identity idf;
 
     relay_tls_identity(c->dest->cfg, p, tf, ci, sent,
                        tls_conn_peer_chain(c->conn, sent, SMTPC_CHAIN_MAX), false,
                        f->name_match, &idf, detail, dsz);
-    if (p != NULL && p->require == CFG_REQUIRE_DANE) {  /* this host's DANE match */
+    if (dane) {                         /* this host's DANE match decides */
         struct relay_dane_fact df;
 
         relay__smtpc_dane_fact(c, &df);
         idf.dane = df.match;
+        snprintf(detail, dsz, "%s", df.match == POLICY_DANE_EE || df.match == POLICY_DANE_TA
+                 ? "" : df.why);        /* why DaneRequired / DaneMismatch */
     }
     *iv = policy_identity_check(&idf);
-    if (!idf.partner_judged || idf.partner_chain == POLICY_CHAIN_VALID)
-        detail[0] = '\0';
+    if (!dane && (!idf.partner_judged || idf.partner_chain == POLICY_CHAIN_VALID))
+        detail[0] = '\0';              /* the chain's own detail applies */
     f->identity_rule = iv->rule;
     f->name_match = iv->name_match;
     f->chain = iv->chain;
