@@ -17,7 +17,15 @@
  * Addresses of each host: IPv4 first, then IPv6, each in DNS order; the
  * port is left 0 (the caller sets it).
  * A TXT lookup (dns_txt.c, for MTA-STS and TLS-RPT) gives the records of
- * one name, each record's strings concatenated; no hosts.
+ * one name, each record's strings concatenated; no hosts.  A TLSA lookup
+ * (dns_tlsa.c, for DANE) gives the TLSA records of _PORT._tcp.HOST.
+ *
+ * DNSSEC (dns_resolver_set_dnssec, [dns] dnssec = yes): every query is
+ * sent with AD=1 (RFC 6840 5.7) and EDNS0, and the AD bit of each answer
+ * is trusted: the configured servers are validating resolvers on this host
+ * (the loopback rule is the config's).  "secure" below is that AD bit;
+ * without dnssec it is always false.  A bogus answer comes back from a
+ * validating resolver as SERVFAIL: DNS_RETRY (it defers, never insecure).
  *
  * CONTRACT (libuv's): callbacks never run inside the call that started
  * them.  A result is valid only during the callback (copy what you keep).
@@ -51,6 +59,16 @@ struct dns_host {
     const struct sockaddr_storage *addrs;
     size_t  naddrs;
     enum dns_status status;             /* of this host's address lookup */
+    bool    secure;                     /* dnssec: every address answer of the host
+                                         * (A and AAAA, data or NODATA) had AD; false
+                                         * for an IP literal or without dnssec */
+};
+
+/* One TLSA record (RFC 6698 2.1), as the DNS gave it. */
+struct dns_tlsa {
+    uint8_t usage, selector, mtype;
+    const unsigned char *data;          /* association data, len bytes (len >= 1) */
+    size_t  len;
 };
 
 struct dns_result {
@@ -67,6 +85,12 @@ struct dns_result {
                                          * record's strings concatenated (RFC 7208 3.3),
                                          * NUL-terminated, in DNS order */
     size_t  ntxt;                       /* >= 1 when DNS_OK, else 0 */
+    bool    secure;                     /* dnssec: the MX answer (its NODATA for an
+                                         * implicit MX) or the TLSA answer (or its
+                                         * NODATA/NXDOMAIN: secure denial) had AD */
+    const struct dns_tlsa *tlsa;        /* dns_tlsa_lookup, DNS_OK: the records, DNS
+                                         * order, secure or not (check secure) */
+    size_t  ntlsa;                      /* >= 1 when DNS_OK, else 0 */
 };
 
 struct dns_resolver;
@@ -83,6 +107,10 @@ typedef void (*dns_cb)(struct dns_query *q, const struct dns_result *res, void *
 struct dns_resolver *dns_resolver_new(uv_loop_t *loop, const char *servers,
                                       uint64_t timeout_ms, const char **err);
 void    dns_resolver_close(struct dns_resolver *r, void (*done)(void *arg), void *arg);
+/* [dns] dnssec: AD=1 on every query from now on and trust the answers' AD
+ * bit (see above).  Default off.  Set it before the first lookup. */
+void    dns_resolver_set_dnssec(struct dns_resolver *r, bool on);
+bool    dns_resolver_dnssec(const struct dns_resolver *r);
 void    dns_query_cancel(struct dns_query *q);
 
 /* dns_mx.c */
@@ -104,5 +132,16 @@ bool    dns_literal(const char *host, struct sockaddr_storage *ss);
  */
 struct dns_query *dns_txt_lookup(struct dns_resolver *r, const char *name, dns_cb cb,
                                  void *arg);
+
+/* dns_tlsa.c */
+/*
+ * TLSA lookup of _PORT._tcp.HOST (RFC 7672 2.2.3, for DANE): res->tlsa and
+ * res->secure.  NXDOMAIN and NODATA -> DNS_FAIL "no TLSA records" (secure
+ * tells a validated denial); timeout, SERVFAIL (a bogus answer from the
+ * validating resolver), REFUSED, malformed -> DNS_RETRY; records whose
+ * RDATA is shorter than 4 bytes make the answer malformed (DNS_RETRY).
+ */
+struct dns_query *dns_tlsa_lookup(struct dns_resolver *r, const char *host, unsigned port,
+                                  dns_cb cb, void *arg);
 
 #endif

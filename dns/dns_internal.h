@@ -65,9 +65,12 @@ struct dns_query *dns__query_new(struct dns_resolver *r, dns_cb cb, void *arg);
 /* Record the result (copied; its pointers must live as long as q). */
 void    dns__query_finish(struct dns_query *q, enum dns_status status, const char *why,
                           bool implicit, const struct dns_host *hosts, size_t nhosts);
-/* ares_query(name, C_IN, type) on behalf of q; fn(q, arg, ...) on answer. */
+/* ares_query(name, C_IN, type) on behalf of q; fn(q, arg, ...) on answer
+ * (with dnssec: the same, sent with AD=1 and EDNS0 by ares_send). */
 void    dns__send_query(struct dns_query *q, const char *name, int type,
                         dns__answer_fn fn, void *arg);
+/* Did this answer of q's come with AD=1 from a resolver whose AD is trusted? */
+bool    dns__answer_secure(const struct dns_query *q, const unsigned char *abuf, int alen);
 /* ares_getaddrinfo(name, AF_UNSPEC, ARES_AI_NOSORT) on behalf of q. */
 void    dns__send_addrinfo(struct dns_query *q, const char *name, dns__addr_fn fn,
                            void *arg);

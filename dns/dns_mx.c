@@ -27,6 +27,12 @@
  *  answer or the implicit MX was there: not NXDOMAIN).
  *  dns_host_lookup() is the address step alone for one name (an IP literal
  *  is accepted as is): one host, whose status is the result's.
+ *  With dnssec (dns_resolver_set_dnssec): res->secure is the AD bit of the
+ *  MX answer (of its NODATA for an implicit MX), and each host's addresses
+ *  come from an A and an AAAA query of their own (getaddrinfo cannot ask
+ *  for AD); host->secure is set when every one of them that answered (data
+ *  or NODATA/NXDOMAIN) had AD and none failed otherwise.  An IP literal is
+ *  never secure.
  *  DNS_CANCELED results carry no hosts.  Cancel: see dns_resolver.c; no
  *  request is started for a query once it is canceled.
  */
@@ -42,6 +48,7 @@
 
 #define DNS_MX_MAX   32                 /* MX hosts kept, lowest preferences first */
 #define DNS_NAME_MAX 253
+#define DNS_MX_ADDRS 64                 /* addresses per family kept from an answer */
 
 struct dns_mx_host {
     char   *name;                       /* owned */
@@ -51,12 +58,17 @@ struct dns_mx_host {
     size_t  naddrs;
     enum dns_status status;
     const char *why;                    /* static */
+    bool    secure;                     /* dnssec: AD on every address answer so far */
+    unsigned answered;                  /* dnssec: A/AAAA answers in (0..2) */
+    struct sockaddr_storage *v6;        /* owned, dnssec: AAAA addresses until done */
+    size_t  nv6;
 };
 
 struct dns_mx {                         /* q->priv */
     char   *domain;                     /* owned; MX lookup: no trailing dot */
     bool    implicit;
     bool    single;                     /* dns_host_lookup */
+    bool    secure;                     /* dnssec: the MX answer had AD */
     struct dns_mx_host *hosts;          /* owned */
     struct dns_host *view;              /* owned: the result's host array */
     size_t  nhosts;
@@ -73,6 +85,7 @@ static void dns_mx_free(void *priv)
         free(mx->hosts[i].name);
         free(mx->hosts[i].qname);
         free(mx->hosts[i].addrs);
+        free(mx->hosts[i].v6);
     }
     free(mx->hosts);
     free(mx->view);
@@ -171,7 +184,7 @@ static void dns_mx_done(struct dns_query *q, struct dns_mx *mx)
 
         mx->view[i] = (struct dns_host) {
             .name = h->name, .pref = h->pref, .addrs = h->addrs, .naddrs = h->naddrs,
-            .status = h->status,
+            .status = h->status, .secure = h->secure,
         };
         if (h->naddrs > 0) {
             status = DNS_OK;
@@ -182,6 +195,7 @@ static void dns_mx_done(struct dns_query *q, struct dns_mx *mx)
         }
     }
     q->res.no_address = status != DNS_OK && !mx->single;      /* the name exists */
+    q->res.secure = mx->secure;
     dns__query_finish(q, status, why, mx->implicit, mx->view, mx->nhosts);
 }
 
@@ -232,6 +246,68 @@ static void dns_mx_on_addr(struct dns_query *q, void *arg, int status,
         dns_mx_done(q, mx);
 }
 
+/* dns_mx_rr_addrs - the A or AAAA addresses of an answer, appended to *v */
+
+static int dns_mx_rr_addrs(const unsigned char *abuf, int alen, int family,
+                           struct sockaddr_storage **v, size_t *n)
+{
+    struct ares_addrttl a4[DNS_MX_ADDRS];
+    struct ares_addr6ttl a6[DNS_MX_ADDRS];
+    int naddr = DNS_MX_ADDRS, rc;
+
+    if (family == AF_INET)
+        rc = ares_parse_a_reply(abuf, alen, NULL, a4, &naddr);
+    else
+        rc = ares_parse_aaaa_reply(abuf, alen, NULL, a6, &naddr);
+    if (rc != ARES_SUCCESS)
+        return rc;
+    *v = xrealloc(*v, (*n + (size_t)naddr + 1) * sizeof(**v));
+    for (int i = 0; i < naddr; i++) {
+        struct sockaddr_storage *ss = &(*v)[(*n)++];
+
+        memset(ss, 0, sizeof(*ss));
+        ss->ss_family = (sa_family_t)family;
+        if (family == AF_INET)
+            ((struct sockaddr_in *)ss)->sin_addr = a4[i].ipaddr;
+        else
+            memcpy(&((struct sockaddr_in6 *)ss)->sin6_addr, &a6[i].ip6addr, 16);
+    }
+    return naddr > 0 ? ARES_SUCCESS : ARES_ENODATA;
+}
+
+/* dns_mx_on_rr - dnssec: the A (even arg) or AAAA (odd arg) answer of host arg/2 */
+
+static void dns_mx_on_rr(struct dns_query *q, void *arg, int status,
+                         const unsigned char *abuf, int alen)
+{
+    struct dns_mx *mx = q->priv;
+    struct dns_mx_host *h = &mx->hosts[(uintptr_t)arg / 2];
+    int family = (uintptr_t)arg % 2 ? AF_INET6 : AF_INET;
+
+    if (status == ARES_SUCCESS)
+        status = family == AF_INET ? dns_mx_rr_addrs(abuf, alen, family, &h->addrs, &h->naddrs)
+            : dns_mx_rr_addrs(abuf, alen, family, &h->v6, &h->nv6);
+    if (status == ARES_SUCCESS || status == ARES_ENODATA || status == ARES_ENOTFOUND)
+        h->secure &= dns__answer_secure(q, abuf, alen);
+    else
+        h->secure = false;              /* a failed half proves nothing */
+    if (status != ARES_SUCCESS && h->status != DNS_RETRY)
+        h->status = dns__classify(status, &h->why);     /* A's failure may stand */
+    if (++h->answered < 2)
+        return;
+    if (h->nv6 > 0) {                   /* IPv4 first, then IPv6 */
+        h->addrs = xrealloc(h->addrs, (h->naddrs + h->nv6) * sizeof(*h->addrs));
+        memcpy(&h->addrs[h->naddrs], h->v6, h->nv6 * sizeof(*h->v6));
+        h->naddrs += h->nv6;
+    }
+    if (h->naddrs > 0) {
+        h->status = DNS_OK;
+        h->why = "ok";
+    }
+    if (--mx->waiting == 0)
+        dns_mx_done(q, mx);
+}
+
 /* dns_mx_resolve_hosts - start the address lookup of every host */
 
 static void dns_mx_resolve_hosts(struct dns_query *q, struct dns_mx *mx)
@@ -239,8 +315,20 @@ static void dns_mx_resolve_hosts(struct dns_query *q, struct dns_mx *mx)
     size_t n = mx->nhosts;
 
     mx->waiting = n;                    /* before any (maybe synchronous) answer */
-    for (size_t i = 0; i < n; i++)
-        dns__send_addrinfo(q, mx->hosts[i].qname, dns_mx_on_addr, (void *)(uintptr_t)i);
+    for (size_t i = 0; i < n; i++) {
+        struct dns_mx_host *h = &mx->hosts[i];
+        uintptr_t k = 2 * (uintptr_t)i;
+
+        if (!dns_resolver_dnssec(q->r) || strcmp(h->qname, h->name) == 0) {
+            dns__send_addrinfo(q, h->qname, dns_mx_on_addr, (void *)(uintptr_t)i);
+            continue;                   /* no AD, or an IP literal (never secure) */
+        }
+        h->secure = true;               /* until an answer says otherwise */
+        h->status = DNS_FAIL;
+        dns__send_query(q, h->qname, ns_t_a, dns_mx_on_rr, (void *)k);
+        if (!q->finished)               /* a synchronous answer may have ended it */
+            dns__send_query(q, h->qname, ns_t_aaaa, dns_mx_on_rr, (void *)(k + 1));
+    }
 }
 
 /* dns_mx_cmp - order MX replies by preference */
@@ -331,6 +419,8 @@ static void dns_mx_on_mx(struct dns_query *q, void *arg, int status,
         else if (status != ARES_SUCCESS && status != ARES_ENODATA)
             status = ARES_EBADRESP;
     }
+    if (status == ARES_SUCCESS || status == ARES_ENODATA)
+        mx->secure = dns__answer_secure(q, abuf, alen);
     if (status == ARES_SUCCESS) {
         dns_mx_from_replies(q, mx, replies);
     } else if (status == ARES_ENODATA) {

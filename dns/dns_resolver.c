@@ -9,6 +9,13 @@
  *  c-ares doubles the wait each round (1 server: 1x + 2x timeout).
  *  Search domains and /etc/hosts are never used.
  *
+ *  DNSSEC (dns_resolver_set_dnssec): dns__send_query builds each query
+ *  itself (ares_create_query with EDNS0, then AD=1) and sends it with
+ *  ares_send, mapping the answer's RCODE to a status the way ares_query
+ *  does, so the answer functions see the same statuses either way and can
+ *  read the AD bit (dns__answer_secure).  Address lookups then go through
+ *  dns__send_query too (dns_mx.c): getaddrinfo cannot set AD.
+ *
  *  Callbacks never run inside the call that started them: every result,
  *  including one c-ares produced synchronously (bad name, numeric address,
  *  ares_destroy), is queued and delivered from a uv_idle handle.  A result
@@ -37,6 +44,8 @@
 
 #define DNS_TRIES              2
 #define DNS_DEFAULT_TIMEOUT_MS 5000
+#define DNS_EDNS_UDPSIZE       1232     /* the DNS flag day 2020 size */
+#define DNS_HDR_AD             0x20     /* byte 3 of the header */
 
 struct dns_poll {                       /* one per socket c-ares has open */
     uv_poll_t poll;
@@ -63,6 +72,7 @@ struct dns_resolver {
     struct dns_query **pending_tail;
     unsigned handles;                   /* not yet through close_cb */
     bool    closing, handles_closed;
+    bool    dnssec;                     /* AD=1 on queries, answers' AD trusted */
     void  (*done)(void *arg);
     void   *done_arg;
 };
@@ -257,6 +267,27 @@ struct dns_resolver *dns_resolver_new(uv_loop_t *loop, const char *servers,
     return r;
 }
 
+/* dns_resolver_set_dnssec - send AD=1 and trust the AD bit of answers */
+
+void dns_resolver_set_dnssec(struct dns_resolver *r, bool on)
+{
+    r->dnssec = on;
+}
+
+/* dns_resolver_dnssec - is the AD bit trusted? */
+
+bool dns_resolver_dnssec(const struct dns_resolver *r)
+{
+    return r->dnssec;
+}
+
+/* dns__answer_secure - the answer had AD and the resolver trusts it */
+
+bool dns__answer_secure(const struct dns_query *q, const unsigned char *abuf, int alen)
+{
+    return q->r->dnssec && abuf != NULL && alen >= HFIXEDSZ && (abuf[3] & DNS_HDR_AD) != 0;
+}
+
 /* dns_query_release - free q once delivered and no c-ares request refers to it */
 
 static void dns_query_release(struct dns_query *q)
@@ -432,6 +463,32 @@ static void dns_resolver_on_addrinfo(void *arg, int status, int timeouts,
     dns_query_release(q);
 }
 
+/* dns_resolver_on_sent - trampoline for ares_send answers: RCODE and an
+ * empty answer section become ares_query's statuses, abuf is kept */
+
+static void dns_resolver_on_sent(void *arg, int status, int timeouts, unsigned char *abuf,
+                                 int alen)
+{
+    if (status == ARES_SUCCESS && (abuf == NULL || alen < HFIXEDSZ)) {
+        status = ARES_EBADRESP;
+    } else if (status == ARES_SUCCESS) {
+        unsigned rcode = abuf[3] & 0x0f, ancount = ((unsigned)abuf[6] << 8) | abuf[7];
+
+        if (rcode != ns_r_noerror || ancount == 0) {
+            switch (rcode) {
+            case ns_r_noerror:  status = ARES_ENODATA; break;
+            case ns_r_formerr:  status = ARES_EFORMERR; break;
+            case ns_r_servfail: status = ARES_ESERVFAIL; break;
+            case ns_r_nxdomain: status = ARES_ENOTFOUND; break;
+            case ns_r_notimpl:  status = ARES_ENOTIMP; break;
+            case ns_r_refused:  status = ARES_EREFUSED; break;
+            default:            status = ARES_EBADRESP; break;
+            }
+        }
+    }
+    dns_resolver_on_answer(arg, status, timeouts, abuf, alen);
+}
+
 /* dns_req_new - a counted request of q */
 
 static struct dns_req *dns_req_new(struct dns_query *q, void *arg)
@@ -454,8 +511,20 @@ void dns__send_query(struct dns_query *q, const char *name, int type, dns__answe
     struct dns_req *rq = dns_req_new(q, arg);
     struct dns_resolver *r = q->r;
 
+    unsigned char *buf;
+    int len, rc;
+
     rq->answer = fn;
-    ares_query(r->ch, name, ns_c_in, type, dns_resolver_on_answer, rq);
+    if (!r->dnssec) {
+        ares_query(r->ch, name, ns_c_in, type, dns_resolver_on_answer, rq);
+    } else if ((rc = ares_create_query(name, ns_c_in, type, 0, 1, &buf, &len,
+                                       DNS_EDNS_UDPSIZE)) != ARES_SUCCESS) {
+        dns_resolver_on_answer(rq, rc, 0, NULL, 0);     /* as ares_query does, at once */
+    } else {
+        buf[3] |= DNS_HDR_AD;           /* RFC 6840 5.7: ask for the AD bit */
+        ares_send(r->ch, buf, len, dns_resolver_on_sent, rq);
+        ares_free_string(buf);
+    }
     dns_resolver_arm(r);
 }
 

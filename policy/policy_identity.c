@@ -207,7 +207,9 @@ struct policy_identity_verdict policy_identity_check(const struct policy_identit
             v.rule = "DaneMismatch";
             return v;
         }
-        v.name_match = f->dane == POLICY_DANE_EE || f->name_match;  /* RFC 7672 3.1.1 */
+        /* DANE-EE ignores names (RFC 7672 3.1.1); a DANE-TA match already
+         * named the MX host or the domain (policy_dane_match, RFC 7672
+         * 3.2.2): the domain-security name rule does not apply again. */
         return v;
     }
     if (need_pin && !f->pin_match) {

@@ -172,7 +172,8 @@ enum policy_eku {
 enum policy_dane {                      /* outbound, a partner with require = dane */
     POLICY_DANE_UNUSABLE,               /* no usable TLSA record (or not looked up) */
     POLICY_DANE_EE,                     /* a DANE-EE(3) record matched */
-    POLICY_DANE_TA,                     /* a DANE-TA(2) record matched (name: the caller's) */
+    POLICY_DANE_TA,                     /* a DANE-TA(2) record matched and the leaf names
+                                         * the MX host or the domain (policy_dane_match) */
     POLICY_DANE_MISMATCH,               /* usable records, none matched */
 };
 

@@ -52,6 +52,7 @@ void qmgr_dest_free(struct qmgr *q, struct relay_dest *d)
             *pp = d->next;
             break;
         }
+    qmgr_dane_free(d);
     for (size_t i = 0; i < d->naddrs; i++)
         free(d->names[i]);
     free(d->names);
@@ -66,11 +67,16 @@ void qmgr_dest_free(struct qmgr *q, struct relay_dest *d)
     free(d);
 }
 
-/* qdest_add_addr - one address to try, with its port */
+/* qdest_add_addr - one address to try, with its port (and a copy of its
+ * host's DANE state: dn given for every address of a DANE destination) */
 
 static void qdest_add_addr(struct relay_dest *d, const struct sockaddr_storage *ss,
-                               const char *name, int port)
+                           const char *name, int port, const struct relay_dane *dn)
 {
+    if (dn != NULL) {
+        d->dane = xrealloc(d->dane, (d->naddrs + 1) * sizeof(*d->dane));
+        qmgr_dane_copy(&d->dane[d->naddrs], dn);
+    }
     d->addrs = xrealloc(d->addrs, (d->naddrs + 1) * sizeof(*d->addrs));
     d->names = xrealloc(d->names, (d->naddrs + 1) * sizeof(*d->names));
     d->addrs[d->naddrs] = *ss;
@@ -142,7 +148,8 @@ static void qdest_decide(struct qmgr *q, struct relay_dest *d, const struct rela
  * RFC 8460 4.3.1's catch-all: a spoofed MX is what MTA-STS reveals); none
  * left: every waiting job is deferred (relay_decide) */
 
-static void qdest_sts_filter(struct qmgr *q, struct relay_dest *d, const struct dns_result *res)
+static void qdest_sts_filter(struct qmgr *q, struct relay_dest *d, const struct dns_result *res,
+                             const struct relay_dane *hdane)
 {
     char refused[512] = "";
     size_t used = 0, matched = 0;
@@ -154,7 +161,8 @@ static void qdest_sts_filter(struct qmgr *q, struct relay_dest *d, const struct 
         if (policy_sts_mx_match(d->sts, host->name)) {
             matched++;
             for (size_t a = 0; a < host->naddrs; a++)
-                qdest_add_addr(d, &host->addrs[a], host->name, d->sc->port);
+                qdest_add_addr(d, &host->addrs[a], host->name, d->sc->port,
+                               hdane ? &hdane[h] : NULL);
             continue;
         }
         relay_sts_ascii(name, sizeof(name), host->name);
@@ -181,29 +189,43 @@ static void qdest_sts_filter(struct qmgr *q, struct relay_dest *d, const struct 
     }
 }
 
-/* qdest_dns_done - the next hop's addresses are known (or not) */
+/* qdest_dane_wins - some address is DANE-USABLE: DANE is d's policy and its
+ * MTA-STS policy (if any) is dropped (DANE > MTA-STS, RFC 8461 2) */
 
-static void qdest_dns_done(struct dns_query *query, const struct dns_result *res, void *arg)
+static void qdest_dane_wins(struct relay_dest *d, const struct dns_result *res,
+                            const struct relay_dane *hdane)
 {
-    struct relay_dest *d = arg;
-    struct qmgr *q = d->owner;
+    for (size_t h = 0; h < res->nhosts && !d->dane_applies; h++)
+        d->dane_applies = hdane[h].state == RELAY_DANE_USABLE && res->hosts[h].naddrs > 0;
+    if (!d->dane_applies || d->sts == NULL)
+        return;
+    log_info("queue", 0, "dane domain=%s wins over mta-sts id=%s", d->domain, d->sts->id);
+    policy_sts_unref(d->sts);
+    d->sts = NULL;
+    d->sts_stale = false;
+    d->sts_failure = NULL;
+}
+
+/* qmgr_dest_hosts - the MX lookup's outcome: addresses, decision, connections */
+
+void qmgr_dest_hosts(struct qmgr *q, struct relay_dest *d, const struct dns_result *res,
+                     const struct relay_dane *hdane)
+{
     const struct cfg_send *sc = d->sc;
     struct relay_event ev = { .stage = RELAY_S_DNS, .dns = res };
 
     d->resolving = false;
-    q->busy--;
-    if (res->status == DNS_CANCELED && !q->stopping) {
-        qdest_resolve(q, d);            /* its resolver was replaced (reload): ask again */
-        return;
-    }
     d->resolved_ms = qmgr_now(q);
     d->dns_status = res->status;
+    if (res->status == DNS_OK && hdane != NULL)
+        qdest_dane_wins(d, res, hdane);
     if (res->status == DNS_OK && d->sts != NULL && d->sts->mode == STS_MODE_ENFORCE) {
-        qdest_sts_filter(q, d, res);    /* may defer every job */
+        qdest_sts_filter(q, d, res, hdane);     /* may defer every job */
     } else if (res->status == DNS_OK) {
         for (size_t h = 0; h < res->nhosts; h++)
             for (size_t a = 0; a < res->hosts[h].naddrs; a++)
-                qdest_add_addr(d, &res->hosts[h].addrs[a], res->hosts[h].name, sc->port);
+                qdest_add_addr(d, &res->hosts[h].addrs[a], res->hosts[h].name, sc->port,
+                               hdane ? &hdane[h] : NULL);
     }
     if (res->status == DNS_FAIL)
         log_info("queue", 0, "dns domain=%s status=fail why=\"%s\"", d->domain,
@@ -211,6 +233,26 @@ static void qdest_dns_done(struct dns_query *query, const struct dns_result *res
     qdest_decide(q, d, &ev);            /* OK: go on; else every waiting job's outcome */
     qdest_kick(q, d);
     qmgr_maybe_exit(q);
+}
+
+/* qdest_dns_done - the next hop's addresses are known (or not); a secure
+ * MX RRset of a DANE destination first has its TLSA records looked up */
+
+static void qdest_dns_done(struct dns_query *query, const struct dns_result *res, void *arg)
+{
+    struct relay_dest *d = arg;
+    struct qmgr *q = d->owner;
+
+    q->busy--;
+    if (res->status == DNS_CANCELED && !q->stopping) {
+        qdest_resolve(q, d);            /* its resolver was replaced (reload): ask again */
+        return;
+    }
+    if (res->status == DNS_OK && res->secure && qmgr_dane_wanted(q, d)) {
+        qmgr_dane_start(q, d, res);     /* d->resolving until its TLSA answers are in */
+        return;
+    }
+    qmgr_dest_hosts(q, d, res, NULL);
 }
 
 /* qdest_sh_done - one smart host name resolved; continue with the next */
@@ -238,7 +280,7 @@ static void qdest_sh_done(struct dns_query *query, const struct dns_result *res,
     if (res->status == DNS_OK)
         for (size_t a = 0; a < res->hosts[0].naddrs; a++)
             qdest_add_addr(d, &res->hosts[0].addrs[a], h->host,
-                               h->port ? h->port : d->sc->port);
+                           h->port ? h->port : d->sc->port, NULL);
     d->smart_host++;
     qdest_resolve(q, d);
 }
@@ -305,7 +347,7 @@ static void qdest_resolve(struct qmgr *q, struct relay_dest *d)
         struct sockaddr_storage ss;
 
         if (dns_literal(h->host, &ss)) {
-            qdest_add_addr(d, &ss, h->host, h->port ? h->port : sc->port);
+            qdest_add_addr(d, &ss, h->host, h->port ? h->port : sc->port, NULL);
             d->smart_host++;
             continue;
         }
@@ -322,6 +364,14 @@ static void qdest_resolve(struct qmgr *q, struct relay_dest *d)
         qdest_decide(q, d, &ev);
     }
     qdest_kick(q, d);
+}
+
+/* qmgr_dest_resolve - find d's addresses again (relay_qdane.c: a canceled
+ * TLSA lookup) */
+
+void qmgr_dest_resolve(struct qmgr *q, struct relay_dest *d)
+{
+    qdest_resolve(q, d);
 }
 
 /* How the SMTP client reports to us. */
@@ -415,6 +465,7 @@ void qmgr_dest_enqueue(struct qmgr *q, struct relay_dest *d, struct relay_job *j
         return;
     if (d->naddrs == 0 || qmgr_now(q) - d->resolved_ms > RELAY_DNS_TTL_MS) {
         if (d->conns == 0) {            /* (re)resolve when nobody uses the old list */
+            qmgr_dane_free(d);
             for (size_t i = 0; i < d->naddrs; i++)
                 free(d->names[i]);
             d->naddrs = 0;

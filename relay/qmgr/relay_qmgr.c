@@ -369,23 +369,26 @@ void qmgr_dns_reload(struct qmgr *q, const struct config *cfg)
     const char *now = cfg->dns.servers, *err = NULL;
     struct dns_resolver *r;
 
-    if (cfg->dns.timeout == q->dns_timeout
+    if (cfg->dns.timeout == q->dns_timeout && cfg->dns.dnssec == q->dns_dnssec
         && (now == NULL ? q->dns_servers == NULL
                         : q->dns_servers != NULL && strcmp(now, q->dns_servers) == 0))
         return;
     free(q->dns_servers);               /* tried once per change, even if it fails */
     q->dns_servers = now ? xstrdup(now) : NULL;
     q->dns_timeout = cfg->dns.timeout;
+    q->dns_dnssec = cfg->dns.dnssec;
     if ((r = dns_resolver_new(&q->w.loop, now, cfg->dns.timeout, &err)) == NULL) {
         log_errx("qmgr", 0, "[dns] changed but the new resolver cannot start: %s; keeping "
                  "the old one", err ? err : "?");
         return;
     }
+    dns_resolver_set_dnssec(r, cfg->dns.dnssec);
     q->dns_retiring++;
     dns_resolver_close(q->resolver, qmgr_resolver_retired, q);
     q->resolver = r;
-    log_info("qmgr", 0, "dns resolver replaced servers=%s timeout=%llums",
-             now ? now : "resolv.conf", (unsigned long long)cfg->dns.timeout);
+    log_info("qmgr", 0, "dns resolver replaced servers=%s timeout=%llums dnssec=%s",
+             now ? now : "resolv.conf", (unsigned long long)cfg->dns.timeout,
+             cfg->dns.dnssec ? "yes" : "no");
 }
 
 /* qmgr_wake - new messages, commit completions, reload and stop requests */
@@ -476,6 +479,7 @@ struct qmgr *qmgr_new(const struct qmgr_smtp *smtp, log_clock_fn *clock, void *c
         free(q);
         return NULL;
     }
+    dns_resolver_set_dnssec(q->resolver, cfg->dns.dnssec);
     uv_mutex_init(&q->w.lock);
     q->w.index = -1;
     uv_async_init(&q->w.loop, &q->w.wake, qmgr_wake);
@@ -484,6 +488,7 @@ struct qmgr *qmgr_new(const struct qmgr_smtp *smtp, log_clock_fn *clock, void *c
     qmgr_admin_init(q);
     q->dns_servers = cfg->dns.servers ? xstrdup(cfg->dns.servers) : NULL;
     q->dns_timeout = cfg->dns.timeout;
+    q->dns_dnssec = cfg->dns.dnssec;
     qmgr_sts_new(q, cfg);
     {
         struct relay_tlsrpt_env env = {

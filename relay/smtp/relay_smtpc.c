@@ -257,7 +257,7 @@ struct relay_decision relay__smtpc_decide(const struct relay_smtpc *c, enum rela
          * plaintext either: the TLS steps ask policy_send_secure /
          * policy_send_sts first, and the decision is safe without it. */
         .require_tls = c->dest->sc->require_tls || c->dest->listed
-            || relay__smtpc_sts_enforce(c),
+            || relay__smtpc_sts_enforce(c) || relay__smtpc_dane(c) != NULL,
     };
 
     return relay_decide(&ev);
@@ -364,6 +364,8 @@ void relay__smtpc_connect_next(struct relay_smtpc *c)
         relay__smtpc_finish(c);
         return;
     }
+    if (relay__smtpc_dane_skip(c))
+        return;                         /* its TLSA lookup failed: the next host */
     c->conn = tls_conn_connect(c->loop, (const struct sockaddr *)&c->dest->addrs[c->addr_i],
                                c->dest->sc->source_ip.ss_family != AF_UNSPEC
                                    ? (const struct sockaddr *)&c->dest->sc->source_ip : NULL,

@@ -54,13 +54,14 @@
 
 #define STS_OPPORTUNISTIC "no domain-secure or MTA-STS policy"
 
-/* relay__smtpc_sts - the MTA-STS policy that applies to c's destination, or NULL */
+/* relay__smtpc_sts - the MTA-STS policy that applies to c's destination, or
+ * NULL (listed, or DANE applies: RFC 8461 2, DANE wins) */
 
 const struct sts_policy *relay__smtpc_sts(const struct relay_smtpc *c)
 {
     const struct sts_policy *p = c->dest->sts;
 
-    if (c->dest->listed || p == NULL
+    if (c->dest->listed || c->dest->dane_applies || p == NULL
         || (p->mode != STS_MODE_ENFORCE && p->mode != STS_MODE_TESTING))
         return NULL;
     return p;
@@ -108,12 +109,21 @@ static const char *sts_policy_words(const struct relay_smtpc *c, const struct st
 void relay__smtpc_tlsrpt(struct relay_smtpc *c, enum tlsrpt_policy type, const char *failure,
                          const char *detail)
 {
+    relay__smtpc_tlsrpt_tlsa(c, type, failure, detail, NULL, 0);
+}
+
+/* relay__smtpc_tlsrpt_tlsa - the same with the TLSA records as the policy-string */
+
+void relay__smtpc_tlsrpt_tlsa(struct relay_smtpc *c, enum tlsrpt_policy type,
+                              const char *failure, const char *detail,
+                              const char *const *tlsa, size_t ntlsa)
+{
     struct sockaddr_storage local, remote;
     char lip[INET6_ADDRSTRLEN] = "", rip[INET6_ADDRSTRLEN];
     struct tlsrpt_result r = {
         .domain = c->dest->domain, .type = type,
         .sts = type == TLSRPT_STS ? relay__smtpc_sts(c) : NULL, .failure = failure,
-        .mx_host = c->dest->names[c->addr_i], .detail = detail,
+        .mx_host = c->dest->names[c->addr_i], .detail = detail, .tlsa = tlsa, .ntlsa = ntlsa,
     };
 
     r.receiving_ip = log_addr_ip(rip, sizeof(rip),

@@ -16,6 +16,8 @@
  * domain's check, each step asks relay__smtpc_sts_check (relay_smtpc_sts.c)
  * for a destination under an MTA-STS policy: an enforce failure has moved
  * c to the next host; STARTTLS then uses the connector's WebPKI context.
+ * Then relay__smtpc_dane_check (relay_smtpc_dane.c) for an MX host with
+ * validated TLSA records: a failure has moved c to the next host.
  *
  * CONTRACT
  *  Called only by relay_smtpc.c and relay_smtpc_reply.c, on the queue
@@ -213,6 +215,12 @@ void relay__smtpc_after_hello(struct relay_smtpc *c)
     sf.starttls_offered = c->starttls_offered && relay__smtpc_tls_ctx(c) != NULL;
     if (relay__smtpc_sts_check(c, &sf, POLICY_OUT_EHLO))
         return;                         /* enforce: the next host */
+    {
+        struct policy_dane_outbound df = { .starttls_offered = sf.starttls_offered };
+
+        if (relay__smtpc_dane_check(c, &df, POLICY_OUT_EHLO))
+            return;                     /* DANE: the next host */
+    }
     v = policy_send_secure(&f, POLICY_OUT_EHLO);
     if (v.inner == NULL && c->dest->sc->require_tls && !v.require_tls
         && (!c->starttls_offered || c->dest->tls_ctx == NULL)) {
@@ -272,8 +280,13 @@ void relay__smtpc_starttls_reply(struct relay_smtpc *c, int code, const char *te
             .starttls_offered = true, .starttls_code = code, .starttls_text = text,
         };
 
-        if (relay__smtpc_sts_check(c, &sf, POLICY_OUT_STARTTLS_REPLY))
-            return;                     /* enforce: the next host */
+        struct policy_dane_outbound df = {
+            .starttls_offered = true, .starttls_code = code, .starttls_text = text,
+        };
+
+        if (relay__smtpc_sts_check(c, &sf, POLICY_OUT_STARTTLS_REPLY)
+            || relay__smtpc_dane_check(c, &df, POLICY_OUT_STARTTLS_REPLY))
+            return;                     /* enforce or DANE: the next host */
     }
     d = relay__smtpc_decide(c, RELAY_E_NONE, code, text);
     switch (d.host) {
@@ -298,7 +311,7 @@ void relay__smtpc_starttls_reply(struct relay_smtpc *c, int code, const char *te
         char key[192];
 
         smtpc_resume_key(c, key, sizeof(key));
-        r = smtpc_resume_find(key, uv_now(c->loop));
+        r = relay__smtpc_dane_no_resume(c) ? NULL : smtpc_resume_find(key, uv_now(c->loop));
         tls_conn_want_staple(c->conn, smtpc_wants_staple(c));
         if (tls_conn_starttls_client(c->conn, relay__smtpc_tls_ctx(c), c->dest->names[c->addr_i],
                                      r != NULL ? r->session : NULL) < 0)
@@ -330,8 +343,13 @@ void relay__smtpc_tls_failed(struct relay_smtpc *c, const char *err)
             .starttls_offered = true, .starttls_code = 220, .handshake_error = err,
         };
 
-        if (relay__smtpc_sts_check(c, &sf, POLICY_OUT_HANDSHAKE))
-            return;                     /* enforce: the next host */
+        struct policy_dane_outbound df = {
+            .starttls_offered = true, .starttls_code = 220, .handshake_error = err,
+        };
+
+        if (relay__smtpc_sts_check(c, &sf, POLICY_OUT_HANDSHAKE)
+            || relay__smtpc_dane_check(c, &df, POLICY_OUT_HANDSHAKE))
+            return;                     /* enforce or DANE: the next host */
     }
     d = relay__smtpc_decide(c, RELAY_E_HANDSHAKE, 0, err);
     if (d.host != RELAY_H_FALLBACK) {   /* require_tls: the next host */
@@ -416,19 +434,24 @@ static void smtpc_partner_identity(struct relay_smtpc *c, const struct tls_facts
                                    struct policy_identity_verdict *iv, char *detail, size_t dsz)
 {
     const struct cfg_partner *p = policy_partner_find(c->dest->cfg, c->dest->domain);
+    bool    dane = p != NULL && p->require == CFG_REQUIRE_DANE;
     struct tls_crl_cert sent[SMTPC_CHAIN_MAX];
     struct policy_identity idf;
 
     relay_tls_identity(c->dest->cfg, p, tf, ci, sent,
                        tls_conn_peer_chain(c->conn, sent, SMTPC_CHAIN_MAX), false,
                        f->name_match, &idf, detail, dsz);
-    /* HOOK (issue 17, H4): a partner with require = dane sets idf.dane from
-     * the DANE match of this host (POLICY_DANE_EE / _TA / _MISMATCH); until
-     * then it stays POLICY_DANE_UNUSABLE and such a partner is refused with
-     * DaneRequired, never delivered unauthenticated. */
+    if (dane) {                         /* this host's DANE match decides */
+        struct relay_dane_fact df;
+
+        relay__smtpc_dane_fact(c, &df);
+        idf.dane = df.match;
+        snprintf(detail, dsz, "%s", df.match == POLICY_DANE_EE || df.match == POLICY_DANE_TA
+                 ? "" : df.why);        /* why DaneRequired / DaneMismatch */
+    }
     *iv = policy_identity_check(&idf);
-    if (!idf.partner_judged || idf.partner_chain == POLICY_CHAIN_VALID)
-        detail[0] = '\0';
+    if (!dane && (!idf.partner_judged || idf.partner_chain == POLICY_CHAIN_VALID))
+        detail[0] = '\0';              /* the chain's own detail applies */
     f->identity_rule = iv->rule;
     f->name_match = iv->name_match;
     f->chain = iv->chain;
@@ -489,8 +512,8 @@ void relay__smtpc_tls_ready(struct relay_smtpc *c)
             .chain = relay__smtpc_sts_chain(c, tf), .name_match = host_match,
         };
 
-        if (relay__smtpc_sts_check(c, &sf, POLICY_OUT_CERT))
-            return;                     /* enforce: the next host */
+        if (relay__smtpc_sts_check(c, &sf, POLICY_OUT_CERT) || relay__smtpc_dane_cert(c))
+            return;                     /* enforce or DANE: the next host */
     }
     relay__smtpc_policy_row(c, tf->version, NULL);
     c->tls = true;

@@ -469,6 +469,11 @@ void relay_tlsrpt_note(struct relay_tlsrpt *t, const struct tlsrpt_result *r)
         p.strings = (const char *const *)lines;
         p.mx = (const char *const *)r->sts->mx;
         p.nmx = r->sts->nmx;
+    } else if (r->type == TLSRPT_TLSA && r->tlsa != NULL) {
+        p.strings = r->tlsa;            /* RFC 8460 4.4: the TLSA records of mx_host */
+        p.nstrings = r->ntlsa;
+        p.mx = &r->mx_host;
+        p.nmx = r->mx_host != NULL;
     }
     tlsrpt_roll(t, (int64_t)time(NULL));
     relay_tlsrpt_day_add(t->today, &p, r);

@@ -66,6 +66,9 @@ struct tlsrpt_result {
     const char *detail;                 /* failure-reason-code (RFC 8460 4.4: a TLS error code
                                          * or message; additional-information would be a
                                          * URI, which we do not have), or NULL */
+    const char *const *tlsa;            /* TLSRPT_TLSA: the policy-string, one TLSA record a
+                                         * line ("3 1 1 1F85..."), or NULL (none usable) */
+    size_t  ntlsa;
 };
 
 /*

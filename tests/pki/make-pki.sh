@@ -211,6 +211,10 @@ leaf partner-selfsigned partner-selfsigned mail.woodgrovebank.test "$ok" $both
 leaf partner-untrusted rogue mail.woodgrovebank.test "$ok" $both
 leaf partner-noeku-server inter mail.woodgrovebank.test "$ok" clientAuth
 leaf partner-noeku inter mail.woodgrovebank.test "$ok" emailProtection
+leaf partner-eku-absent inter mail.woodgrovebank.test "$ok" ""
+leaf partner-revoked inter mail.woodgrovebank.test "$ok" $both
+leaf partner-under-inter2 inter2 mail.woodgrovebank.test "$ok" $both
+# (Added last: the serials above stay as tests know them.)
 # serverAuth only (a 2026 public certificate used as a client certificate): under
 # the trusted intermediate, under the rogue root, expired; partner-rolled: the
 # name of partner-ok with a new key (a key rollover not pinned yet)
@@ -218,9 +222,6 @@ leaf partner-serveronly inter mail.woodgrovebank.test "$ok" serverAuth
 leaf partner-serveronly-untrusted rogue mail.woodgrovebank.test "$ok" serverAuth
 leaf partner-serveronly-expired inter mail.woodgrovebank.test "$ok" serverAuth "$(at $((-60 * day)))" "$(at $((-day)))"
 leaf partner-rolled inter mail.woodgrovebank.test "$ok" $both
-leaf partner-eku-absent inter mail.woodgrovebank.test "$ok" ""
-leaf partner-revoked inter mail.woodgrovebank.test "$ok" $both
-leaf partner-under-inter2 inter2 mail.woodgrovebank.test "$ok" $both
 
 [ -z "$ocsp_port" ] || leaf ocsp-inter inter ocsp.inter.test "" "critical, OCSPSigning"
 

@@ -169,9 +169,9 @@ static const struct {
     {"dane outbound, DANE-EE ignores the name and the chain",
      {GOOD, .inbound = false, .partner = &p_dane, .dane = POLICY_DANE_EE, .name_match = false,
       .chain = U}, NULL, V, true, "partner", "dane", "dane-ee", "any", "not-checked", "-"},
-    {"dane outbound, DANE-TA needs the name",
+    {"dane outbound, DANE-TA: its names were checked with the match (MX host)",
      {GOOD, .inbound = false, .partner = &p_dane, .dane = POLICY_DANE_TA, .name_match = false},
-     NULL, V, false, "partner", "dane", "dane-ta", "any", "not-checked", "-"},
+     NULL, V, true, "partner", "dane", "dane-ta", "any", "not-checked", "-"},
     {"dane inbound is ca", {GOOD, .partner = &p_dane, .chain = U, .crl = NC}, NULL, U, true,
      "partner", "dane", "ca", "any", "not-checked", "-"},
 };

@@ -86,6 +86,7 @@ struct qmgr {
     struct dns_resolver *resolver;
     char   *dns_servers;                /* owned: [dns] servers the resolver uses (or NULL) */
     uint64_t dns_timeout;               /* and its [dns] timeout */
+    bool    dns_dnssec;                 /* and its [dns] dnssec (AD bit trusted) */
     int     dns_retiring;               /* replaced resolvers still closing */
     struct relay_tlsrpt *tlsrpt;        /* owned: TLS-RPT recorder (every d->tlsrpt), or NULL */
     bool    tlsrpt_closing;             /* relay_tlsrpt_close called, done not yet */
@@ -343,5 +344,27 @@ size_t  qmgr_dest_waits(struct qmgr *q, const struct config *cfg, const struct r
 void    qmgr_dest_wait_drop(struct qmgr *q, struct qmgr_dwait *w);
 /* Free every share (qmgr_free, after the messages). */
 void    qmgr_dest_waits_free(struct qmgr *q);
+/* Find d's addresses again (MX, or the smart hosts); the stop: every
+ * waiting job comes back (RELAY_S_SHUTDOWN). */
+void    qmgr_dest_resolve(struct qmgr *q, struct relay_dest *d);
+/* The MX lookup's outcome for d (res, valid during the call): its
+ * addresses (through the MTA-STS filter unless DANE applies), each with a
+ * copy of its host's DANE state when hdane (one per host of res) is given,
+ * the waiting jobs' decision, connections.  d->resolving ends here. */
+void    qmgr_dest_hosts(struct qmgr *q, struct relay_dest *d, const struct dns_result *res,
+                        const struct relay_dane *hdane);
+
+/* relay_qdane.c: DANE (RFC 7672) states of a destination's MX hosts. */
+/* Does DANE apply to d if its MX RRset is secure ([dns] dnssec, [send] dane,
+ * not TLS-Required: No, not listed unless its partner requires dane)? */
+bool    qmgr_dane_wanted(const struct qmgr *q, const struct relay_dest *d);
+/* res: d's secure MX result.  The TLSA lookups of its secure hosts, then
+ * qmgr_dest_hosts with their states (maybe before returning: no lookup). */
+void    qmgr_dane_start(struct qmgr *q, struct relay_dest *d, const struct dns_result *res);
+/* Free d->dane (one per address: call before d->naddrs changes). */
+void    qmgr_dane_free(struct relay_dest *d);
+/* Free one address's state / deep-copy one. */
+void    qmgr_dane_clear(struct relay_dane *dn);
+void    qmgr_dane_copy(struct relay_dane *to, const struct relay_dane *from);
 
 #endif

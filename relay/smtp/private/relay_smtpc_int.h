@@ -2,9 +2,10 @@
  * relay_smtpc_int.h - what relay_smtpc.c (the outbound SMTP state machine
  * and the connection), relay_smtpc_reply.c (the transaction: commands and
  * replies), relay_smtpc_idle.c (the connection cache), relay_smtpc_tls.c
- * (STARTTLS and the domain-security checks) and relay_smtpc_sts.c (MTA-STS
- * and the TLS-policy verdicts) share: the connection and the steps each
- * file calls in the others.  Private to those five files;
+ * (STARTTLS and the domain-security checks), relay_smtpc_sts.c (MTA-STS
+ * and the TLS-policy verdicts) and relay_smtpc_dane.c (DANE) share: the
+ * connection and the steps each file calls in the others.  Private to
+ * those six files;
  * everything runs on the queue manager's loop.
  */
 #ifndef DOMSEC_RELAY_SMTPC_INT_H
@@ -17,6 +18,7 @@
 #include <uv.h>
 
 #include "log_proto.h"
+#include "policy_dane.h"
 #include "policy_secure.h"
 #include "relay_smtp.h"
 #include "relay_tlsrpt.h"
@@ -161,5 +163,40 @@ void    relay__smtpc_policy_row(struct relay_smtpc *c, const char *tls_version, 
  * success; detail may be NULL). */
 void    relay__smtpc_tlsrpt(struct relay_smtpc *c, enum tlsrpt_policy type, const char *failure,
                             const char *detail);
+/* The same with a TLSA policy-string (tlsa[0..ntlsa): "3 1 1 <HEX>" lines,
+ * or NULL). */
+void    relay__smtpc_tlsrpt_tlsa(struct relay_smtpc *c, enum tlsrpt_policy type,
+                                 const char *failure, const char *detail,
+                                 const char *const *tlsa, size_t ntlsa);
+
+/* relay_smtpc_dane.c: DANE (RFC 7672). */
+/* The dane_match fact of c's current conn, once TLS is up. */
+struct relay_dane_fact {
+    enum policy_dane match;       /* NO_TLSA unless the address's records are USABLE */
+    bool    ta_name_mismatch;           /* MISMATCH: DANE-TA matched, the names did not */
+    char    words[16];                  /* "3 1 1" of the matching record, or "" */
+    char    why[256];                   /* NO_TLSA / MISMATCH: why, for a log detail */
+};
+/* The DANE state governing c's current address (not listed; validated
+ * TLSA records, usable or not), or NULL: DANE does not decide here. */
+const struct relay_dane *relay__smtpc_dane(const struct relay_smtpc *c);
+/* Validated TLSA records for the address (listed or not): STARTTLS must
+ * not resume a kept session. */
+bool    relay__smtpc_dane_no_resume(const struct relay_smtpc *c);
+/* The dane_match fact of c's current conn (TLS up): the address's usable
+ * records against the chain the server sent; DANE-TA's names against the
+ * MX host and the next-hop domain.  For a listed partner with require =
+ * dane too (the identity verdict decides, relay_smtpc_tls.c). */
+void    relay__smtpc_dane_fact(const struct relay_smtpc *c, struct relay_dane_fact *out);
+/* Judge c under DANE at a step before the certificate (f's usable is
+ * filled in here): log, row, TLS-RPT; false: go on; true: c moved to the
+ * next host. */
+bool    relay__smtpc_dane_check(struct relay_smtpc *c, struct policy_dane_outbound *f,
+                                enum policy_out_step step);
+/* TLS is up: the same with the chain matched; true: c moved on. */
+bool    relay__smtpc_dane_cert(struct relay_smtpc *c);
+/* The current address's TLSA lookup failed (not listed): log, note, next
+ * host (true); false: connect to it. */
+bool    relay__smtpc_dane_skip(struct relay_smtpc *c);
 
 #endif
