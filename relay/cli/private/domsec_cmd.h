@@ -27,6 +27,10 @@ char   *domsec_read(const char *path);
  * printing its errors on stderr. */
 struct config *domsec_config_load(const char *config_path);
 
+/* domsec_transport_partner.c: `transport-config partner show|set|remove`
+ * (argv[0] is "partner") */
+int     domsec_partner_main(const char *config_path, int argc, char **argv);
+
 /* domsec_status.c: `domsec status|reload|ping` */
 int     domsec_status_main(const char *config_path, int argc, char **argv);
 int     domsec_reload_main(const char *config_path, int argc, char **argv);
