@@ -39,7 +39,8 @@
  *  RootCAType is ThirdParty when it chains to trusted_ca_file, Unknown when
  *  trusted_ca_file holds no certificate, else None.
  *  pin-sha256 (JSON PinSha256) is the SHA-256 of the certificate's public
- *  key (SPKI): what a partner lists in [partner D] certificate_pins.
+ *  key (SPKI): what a partner lists in [partner D] certificate_pins; for a
+ *  PendingRequest, its key's: the pin the issued certificate will have.
  *  Services is SMTP when a connector of FILE presents it (tls_store_select,
  *  as domsecd chooses), else None.
  */
@@ -526,6 +527,10 @@ static void cert_view_of(struct domsec__cert_cmd *c, const struct domsec__cert_f
         v->key_type = p->ki.key_type == TLS_KEY_RSA ? "RSA" : p->ki.key_type == TLS_KEY_EC
             ? "EC" : NULL;
         v->has_key = p->ki.id[0] != '\0';
+        if (v->has_key) {               /* the pin the issued certificate will have */
+            policy_format_pin(p->ki.spki_sha256, v->pinbuf);
+            v->pin = v->pinbuf;
+        }
         v->key_file = p->key_path;
         v->request_file = p->csr_path;
         if (!v->has_key)

@@ -295,6 +295,9 @@ class CertCliTest(PkiMixin, DomsecTestCase):
         self.assertEqual((info["Status"], info["HasPrivateKey"], info["FriendlyName"],
                           info["CertificateDomains"]),
                          ("PendingRequest", True, "Signed", [RELAY, "contoso.test"]))
+        # the pin the certificate will have: a partner can list it before it is issued
+        request_pin = info["PinSha256"]
+        self.assertRegex(request_pin, r"^[0-9a-f]{64}$")
 
         # domsecd with only the pending request: no usable certificate, no STARTTLS
         d = self.d.start()
@@ -322,6 +325,7 @@ class CertCliTest(PkiMixin, DomsecTestCase):
 
         info = self.show(thumb)
         self.assert_matches_openssl(info, pem)
+        self.assertEqual(info["PinSha256"], request_pin)
         for k, v in (("Status", "Valid"), ("RootCAType", "ThirdParty"), ("IsSelfSigned", False),
                      ("HasPrivateKey", True), ("FriendlyName", "Signed"), ("Services", "SMTP"),
                      ("Issuer", "CN=Domsec Test Intermediate CA, O=Domsec Test PKI")):
