@@ -268,7 +268,8 @@ void    policy_config_error(struct cfg_errors *errs, const struct config *cfg, i
 
 /* policy_config_check.c */
 /* Append "PATH:LINE: message" to warns for each setting of cfg that does
- * not do all it may seem to (a partner's require = dane, inbound). */
+ * not do all it may seem to (a partner's require = dane, inbound; pins
+ * with require = ca or dane). */
 void    policy_config_warnings(const struct config *cfg, struct cfg_errors *warns);
 
 /* policy_value.c - value parsers shared with other modules and tests.

@@ -21,8 +21,9 @@
  *  config stay the caller's; nothing here has callbacks or cancellation.
  *
  *  policy_config_warnings() appends to warns what a loaded configuration
- *  does not do as it may seem to ("FILE:LINE: message"), for --check-config
- *  and reload (relay_failsafe.c).
+ *  does not do as it may seem to ("FILE:LINE: message": require = dane
+ *  inbound, pins that require does not check), for --check-config and
+ *  reload (relay_failsafe.c).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -386,6 +387,11 @@ void policy_config_warnings(const struct config *cfg, struct cfg_errors *warns)
             policy_config_error(warns, cfg, line ? line : p->line, "[partner %s] require = "
                                 "dane holds when sending only: mail received from %s is "
                                 "checked as require = ca", p->domain, p->domain);
+        if (p->npins > 0 && (p->require == CFG_REQUIRE_CA || p->require == CFG_REQUIRE_DANE))
+            policy_config_error(warns, cfg, line ? line : p->line, "[partner %s] "
+                                "certificate_pins are not checked with require = %s (use "
+                                "ca+pin or pin)", p->domain,
+                                p->require == CFG_REQUIRE_CA ? "ca" : "dane");
     }
 }
 

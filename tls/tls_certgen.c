@@ -47,6 +47,7 @@
 #include <wolfssl/wolfcrypt/random.h>
 #include <wolfssl/wolfcrypt/rsa.h>
 #include <wolfssl/wolfcrypt/sha.h>
+#include <wolfssl/wolfcrypt/sha256.h>
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -371,7 +372,8 @@ static int gen_key_facts(struct tls__gen_key *k, struct tls_gen_key_info *out)
     int     n = tls__gen_key_spki(k, spki, sizeof(spki));
 
     memset(out, 0, sizeof(*out));
-    if (n <= 0 || gen_sha1_hex(spki, (size_t)n, out->id) < 0)
+    if (n <= 0 || gen_sha1_hex(spki, (size_t)n, out->id) < 0
+        || wc_Sha256Hash(spki, (word32)n, out->spki_sha256) != 0)
         return -1;
     out->key_type = k->type == RSA_TYPE ? TLS_KEY_RSA : TLS_KEY_EC;
     out->key_bits = k->type == RSA_TYPE ? wc_RsaEncryptSize(&k->rsa) * 8

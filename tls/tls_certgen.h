@@ -86,6 +86,8 @@ struct tls_gen_key_info {               /* facts about a private key */
     char    id[41];                     /* SHA-1 of its SubjectPublicKeyInfo, uppercase hex */
     int     key_type;                   /* enum tls_key_type (tls_store.h) */
     int     key_bits;
+    unsigned char spki_sha256[32];      /* SHA-256 of the same: the pin of a certificate
+                                         * for this key (tls_spki_sha256) */
 };
 
 struct tls_gen_request_info {           /* facts about a PKCS#10 request */

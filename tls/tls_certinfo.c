@@ -209,6 +209,9 @@ static int certinfo_fill(WOLFSSL_X509 *x, struct tls_cert_info *ci)
     der = wolfSSL_X509_get_der(x, &der_len);
     if (der == NULL || der_len <= 0 || wc_ShaHash(der, (word32)der_len, sha) != 0)
         return -1;
+    /* Our own DER walk; should it not read what wolfSSL read, no pin (zeros). */
+    if (tls_spki_sha256(der, (size_t)der_len, ci->spki_sha256) < 0)
+        memset(ci->spki_sha256, 0, sizeof(ci->spki_sha256));
     certinfo_hex(sha, sizeof(sha), ci->thumbprint);
 
     if (wolfSSL_X509_get_serial_number(x, serial, &serial_len) != WOLFSSL_SUCCESS)

@@ -43,6 +43,8 @@ struct tls_cert_info {                  /* facts about one X.509 certificate */
     bool    eku_present, eku_server, eku_client;
     int     key_type;                   /* enum tls_key_type */
     int     key_bits;
+    unsigned char spki_sha256[32];      /* the pin: SHA-256 of the DER SubjectPublicKeyInfo
+                                         * (tls_spki_sha256); all zero if unreadable */
 };
 
 /* tls_certinfo.c */

@@ -287,12 +287,12 @@ bool relay__smtpc_dane_skip(struct relay_smtpc *c)
         return false;
     why = x->why != NULL ? x->why : "no answer";
     v.info = why;
+    if (c->nconn++ > 0)                 /* a session id of its own, as a connection's */
+        c->sid = log_session_id_next();
     log_warnx("smtp", c->sid, "tls policy domain=%s policy=dane mx=%s verdict=failed "
               "result=dnssec-invalid detail=\"TLSA lookup failed: %s\"", c->dest->domain, mx, why);
     if (c->dest->sc->protocol_logging_level != CFG_LOG_NONE && relay_plog_send() != NULL) {
-        /* No connection: a session of its own holds the row. */
-        if (c->nconn++ > 0)
-            c->sid = log_session_id_next();
+        /* No connection: a protocol-log session of its own holds the row. */
         log_proto_session_init(&c->pl, relay_plog_send(), c->dest->sc->name, c->sid);
         log_proto_infof(&c->pl, c->dest->domain, "DANE policy of '%s': TLSA lookup for %s "
                         "failed (%s); trying the next host", c->dest->domain, mx, why);

@@ -458,18 +458,23 @@ static void test_warnings(void **state)
 
     cfg = load_text(fx, LISTS RECV_A "[dns]\nservers = 127.0.0.1\ndnssec = yes\n"
                     "[partner woodgrovebank.com]\nrequire = dane\n"
-                    "[partner fabrikam.com]\nrequire = dane\n",
+                    "[partner fabrikam.com]\nrequire = dane\n"
+                    "[partner contoso.com]\ncertificate_pins = " PIN_A "\nrequire = ca\n",
                     (const char *const[]){NULL});
     assert_int_equal(cfg->partners[0].require, CFG_REQUIRE_DANE);
     policy_config_warnings(cfg, &warns);
     /* fabrikam.com is on the send list only: nothing to say */
-    assert_int_equal(warns.n, 1);
+    assert_int_equal(warns.n, 2);
     {
         char   *w = expand(fx, "{c}:10: [partner woodgrovebank.com] require = dane holds "
                            "when sending only: mail received from woodgrovebank.com is "
                            "checked as require = ca");
 
         assert_string_equal(warns.v[0], w);
+        free(w);
+        w = expand(fx, "{c}:15: [partner contoso.com] certificate_pins are not checked "
+                   "with require = ca (use ca+pin or pin)");
+        assert_string_equal(warns.v[1], w);
         free(w);
     }
     policy_config_errors_free(&warns);

@@ -249,6 +249,7 @@ static void check_self_signed(enum tls_gen_key kind, const struct tls_gen_subjec
     assert_int_equal(ci.key_bits, ki.key_bits);
     assert_int_equal(tls_gen_cert_key_id(der.data, der.len, id), 0);
     assert_string_equal(id, ki.id);
+    assert_memory_equal(ci.spki_sha256, ki.spki_sha256, 32);   /* the key's pin is the cert's */
 
     wc_InitDecodedCert(&dc, der.data, (word32)der.len, NULL);
     assert_int_equal(wc_ParseCert(&dc, CERT_TYPE, NO_VERIFY, NULL), 0);

@@ -305,6 +305,14 @@ static void test_spki_pin(void **state)
         for (size_t k = 0; k < 32; k++)
             snprintf(hex + 2 * k, 3, "%02x", pin[k]);
         assert_string_equal(hex, want);
+        {                               /* the facts carry the same pin */
+            struct tls_cert_info ci;
+            const char *why = NULL;
+
+            assert_int_equal(tls_cert_info_from_pem_file(file, &ci, &why), 0);
+            assert_memory_equal(ci.spki_sha256, pin, 32);
+            tls_cert_info_free(&ci);
+        }
 
         /* not a certificate: a cut one, a bare SEQUENCE, nothing */
         assert_int_equal(tls_spki_sha256(der, der_len - 1, pin), -1);
