@@ -109,6 +109,8 @@ static void *pc_base(struct config *cfg, const struct policy__section *s)
         return &cfg->receive[s->index];
     case PT_SEND:
         return &cfg->send[s->index];
+    case PT_PARTNER:
+        return &cfg->partners[s->index];
     case PT_DNS:
         return &cfg->dns;
     case PT_LOGS:
@@ -147,6 +149,39 @@ static char *pc_find(char *s, const char *chars)
     return s;
 }
 
+/* pc_section_name - the name of a named section ("Inet", "woodgrovebank.com") */
+
+static const char *pc_section_name(const struct config *cfg, const struct policy__section *s)
+{
+    return s->kind == PT_RECEIVE ? cfg->receive[s->index].name
+        : s->kind == PT_SEND ? cfg->send[s->index].name : cfg->partners[s->index].domain;
+}
+
+/* pc_add_named - the record of a new [receive|send|partner NAME]; its index */
+
+static size_t pc_add_named(struct config *cfg, enum pt_section k, const char *name, int line)
+{
+    if (k == PT_RECEIVE) {
+        cfg->receive = xrealloc(cfg->receive, (cfg->nreceive + 1) * sizeof(*cfg->receive));
+        memset(&cfg->receive[cfg->nreceive], 0, sizeof(*cfg->receive));
+        cfg->receive[cfg->nreceive].name = xstrdup(name);
+        cfg->receive[cfg->nreceive].line = line;
+        return cfg->nreceive++;
+    }
+    if (k == PT_SEND) {
+        cfg->send = xrealloc(cfg->send, (cfg->nsend + 1) * sizeof(*cfg->send));
+        memset(&cfg->send[cfg->nsend], 0, sizeof(*cfg->send));
+        cfg->send[cfg->nsend].name = xstrdup(name);
+        cfg->send[cfg->nsend].line = line;
+        return cfg->nsend++;
+    }
+    cfg->partners = xrealloc(cfg->partners, (cfg->npartners + 1) * sizeof(*cfg->partners));
+    memset(&cfg->partners[cfg->npartners], 0, sizeof(*cfg->partners));
+    cfg->partners[cfg->npartners].domain = xstrdup(name);
+    cfg->partners[cfg->npartners].line = line;
+    return cfg->npartners++;
+}
+
 /* pc_begin_section - a "[kind name]" header line: start a new section */
 
 static void pc_begin_section(struct policy__loader *ld, char *text)
@@ -154,7 +189,8 @@ static void pc_begin_section(struct policy__loader *ld, char *text)
     struct config *cfg = ld->cfg;
     char *word = policy__trim(text), *name = word + strcspn(word, " \t");
     struct policy__section *s;
-    const char *kind;
+    const char *kind, *why;
+    char domain[256];
     bool named;
     int k;
 
@@ -175,12 +211,18 @@ static void pc_begin_section(struct policy__loader *ld, char *text)
         policy__err(ld, ld->lineno, "section [%s] takes no name", kind);
         return;
     }
+    if (k == PT_PARTNER) {              /* the name is a domain: lower-case, no dot */
+        if (policy_parse_domain(name, domain, sizeof(domain), &why) < 0) {
+            policy__err(ld, ld->lineno, "[partner %s]: \"%s\" %s", name, name, why);
+            return;
+        }
+        name = domain;
+    }
     for (size_t i = 0; i < ld->nsect; i++) {
         const struct policy__section *o = &ld->sect[i];
 
         if (o->kind == (enum pt_section)k
-            && (!named || strcasecmp(name, k == PT_RECEIVE ? cfg->receive[o->index].name
-                                     : cfg->send[o->index].name) == 0)) {
+            && (!named || strcasecmp(name, pc_section_name(cfg, o)) == 0)) {
             policy__err(ld, ld->lineno, "duplicate section %s (first at line %d)",
                    o->title, o->line);
             return;
@@ -192,20 +234,7 @@ static void pc_begin_section(struct policy__loader *ld, char *text)
     s->line = ld->lineno;
     s->keyline = xcalloc(policy__key_count(), sizeof(int));
     s->title = named ? xasprintf("[%s %s]", kind, name) : xasprintf("[%s]", kind);
-    s->index = 0;
-    if (k == PT_RECEIVE) {
-        cfg->receive = xrealloc(cfg->receive, (cfg->nreceive + 1) * sizeof(*cfg->receive));
-        memset(&cfg->receive[cfg->nreceive], 0, sizeof(*cfg->receive));
-        cfg->receive[cfg->nreceive].name = xstrdup(name);
-        cfg->receive[cfg->nreceive].line = ld->lineno;
-        s->index = cfg->nreceive++;
-    } else if (k == PT_SEND) {
-        cfg->send = xrealloc(cfg->send, (cfg->nsend + 1) * sizeof(*cfg->send));
-        memset(&cfg->send[cfg->nsend], 0, sizeof(*cfg->send));
-        cfg->send[cfg->nsend].name = xstrdup(name);
-        cfg->send[cfg->nsend].line = ld->lineno;
-        s->index = cfg->nsend++;
-    }
+    s->index = named ? pc_add_named(cfg, s->kind, name, ld->lineno) : 0;
     if (named)
         policy__table_defaults(s->kind, pc_base(cfg, s));
     ld->cur = (long)ld->nsect++;
@@ -372,12 +401,17 @@ static void pc_free(struct config *cfg)
         policy__table_free(PT_SEND, &cfg->send[i]);
         free(cfg->send[i].name);
     }
+    for (size_t i = 0; i < cfg->npartners; i++) {
+        policy__table_free(PT_PARTNER, &cfg->partners[i]);
+        free(cfg->partners[i].domain);
+    }
     policy__table_free(PT_DNS, &cfg->dns);
     policy__table_free(PT_LOGS, &cfg->logs);
     policy__table_free(PT_METRICS, &cfg->metrics);
     pc_sections_free(cfg->sections, cfg->nsections);
     free(cfg->receive);
     free(cfg->send);
+    free(cfg->partners);
     free(cfg->path);
     free(cfg);
 }
@@ -511,12 +545,24 @@ void policy_config_print(const struct config *cfg, FILE *fp)
         fprintf(fp, "\n[send %s]\n", cfg->send[i].name);
         policy__table_print(PT_SEND, &cfg->send[i], fp);
     }
+    for (size_t i = 0; i < cfg->npartners; i++) {
+        fputc('\n', fp);
+        policy_partner_print(&cfg->partners[i], fp);
+    }
     fprintf(fp, "\n[dns]\n");
     policy__table_print(PT_DNS, &cfg->dns, fp);
     fprintf(fp, "\n[logs]\n");
     policy__table_print(PT_LOGS, &cfg->logs, fp);
     fprintf(fp, "\n[metrics]\n");
     policy__table_print(PT_METRICS, &cfg->metrics, fp);
+}
+
+/* policy_partner_print - one [partner D] section as policy_config_print() writes it */
+
+void policy_partner_print(const struct cfg_partner *p, FILE *fp)
+{
+    fprintf(fp, "[partner %s]\n", p->domain);
+    policy__table_print(PT_PARTNER, p, fp);
 }
 
 /* policy_config_line - the line of a key (or its section) in cfg's file */

@@ -251,6 +251,8 @@ struct config *policy_config_current(void);
 void    policy_config_swap(struct config *cfg);
 /* Print the effective configuration: "[section]" headers, one "key = value" a line. */
 void    policy_config_print(const struct config *cfg, FILE *fp);
+/* Print one partner section the same way ("[partner D]", then its keys). */
+void    policy_partner_print(const struct cfg_partner *p, FILE *fp);
 /*
  * Where cfg's file sets `key` in the section whose values live at `section`
  * (&cfg->transport, &cfg->receive[i], &cfg->send[i], &cfg->service, ...):
@@ -264,6 +266,11 @@ int     policy_config_line(const struct config *cfg, const void *section, const 
 void    policy_config_error(struct cfg_errors *errs, const struct config *cfg, int line,
                             const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
+/* policy_config_check.c */
+/* Append "PATH:LINE: message" to warns for each setting of cfg that does
+ * not do all it may seem to (a partner's require = dane, inbound). */
+void    policy_config_warnings(const struct config *cfg, struct cfg_errors *warns);
+
 /* policy_value.c - value parsers shared with other modules and tests.
  * Each returns 0 on success, -1 with a short reason in *why (static text). */
 int     policy_parse_size(const char *s, uint64_t *out, const char **why);
@@ -274,6 +281,10 @@ int     policy_parse_binding(const char *s, struct cfg_binding *out, const char 
 int     policy_parse_range(const char *s, struct cfg_range *out, const char **why);
 /* "host", "host:port", "[ip]", "[ip]:port", bare IPv4; out->host is xstrdup()ed on success. */
 int     policy_parse_smarthost(const char *s, struct cfg_smarthost *out, const char **why);
+/* A pin: 64 hex digits, any case, or 32 pairs joined by ':' ("AB:CD:..."). */
+int     policy_parse_pin(const char *s, struct cfg_pin *out, const char **why);
+/* A pin as it is printed: 64 lowercase hex digits and a NUL. */
+void    policy_format_pin(const unsigned char sha256[32], char out[65]);
 
 /* policy_match.c - pure matching functions. */
 /* Exact, case-insensitive domain list membership ("*.d" entries cover subdomains of d). */

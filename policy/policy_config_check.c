@@ -11,12 +11,23 @@
  *  defaults that depend on other keys (banner, command_timeout,
  *  dns_routing, partner_certificate_directory) and reads each
  *  *_list_file into its list (an error per bad line, at that file's
- *  line).  Reading a list file is the only I/O: synchronous, a regular
- *  file only, never blocking on a FIFO.  ld and the config stay the
- *  caller's; nothing here has callbacks or cancellation.
+ *  line).  [partner D] sections are checked once the lists are complete
+ *  (D listed, require against certificate_pins and the CAs, trusted_ca_file
+ *  readable and holding a certificate) and get their derived defaults
+ *  (require, trust_global_ca, revocation_failure); [dns] dnssec = yes needs
+ *  every resolver on this host (loopback).  Reading list files, a
+ *  partner's trusted_ca_file and /etc/resolv.conf is the only I/O:
+ *  synchronous, regular files only, never blocking on a FIFO.  ld and the
+ *  config stay the caller's; nothing here has callbacks or cancellation.
+ *
+ *  policy_config_warnings() appends to warns what a loaded configuration
+ *  does not do as it may seem to ("FILE:LINE: message"), for --check-config
+ *  and reload (relay_failsafe.c).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -109,6 +120,8 @@ static void pc_check_send(struct policy__loader *ld, const struct policy__sectio
  * /dev/zero (endless) or a FIFO (open and read block) must neither exhaust
  * memory nor hang --check-config or a reload. */
 #define PC_LIST_FILE_MAX (1024 * 1024)
+/* Where c-ares finds the resolvers when [dns] servers is not set. */
+#define PC_RESOLV_CONF "/etc/resolv.conf"
 
 /* pc_read_list - merge a *_list_file (one domain a line, # comments) into list */
 
@@ -217,6 +230,165 @@ static void pc_check_pcert_dir(struct policy__loader *ld, const struct policy__s
                "of its own", d, clash);
 }
 
+/* A partner's trusted_ca_file is read whole to see that it holds a
+ * certificate; a CA bundle of the size of the system's (200 KB) fits. */
+#define PC_CA_FILE_MAX (4 * 1024 * 1024)
+
+/* pc_check_ca_file - a partner's trusted_ca_file: a regular file holding a PEM certificate */
+
+static void pc_check_ca_file(struct policy__loader *ld, int line, const char *path)
+{
+    unsigned char *data = NULL;
+    size_t  len = 0;
+    const char *begin;
+    int     e;
+
+    e = log_read_file(path, PC_CA_FILE_MAX, &data, &len, NULL) < 0 ? errno : 0;
+    if (e == EINVAL)
+        policy__err(ld, line, "trusted_ca_file %s is not a regular file", path);
+    else if (e == EFBIG)
+        policy__err(ld, line, "trusted_ca_file %s is larger than %d MB", path,
+                    PC_CA_FILE_MAX / (1024 * 1024));
+    else if (e != 0)
+        policy__err(ld, line, "trusted_ca_file %s cannot be read: %s", path, strerror(e));
+    if (e != 0)
+        return;
+    /* The certificates themselves are parsed by tls/ when the daemon loads
+     * the partner's anchors; here a PEM certificate block must be there. */
+    begin = memmem(data, len, "-----BEGIN CERTIFICATE-----", 27);
+    if (begin == NULL || memmem(begin, len - (size_t)(begin - (char *)data),
+                                "-----END CERTIFICATE-----", 25) == NULL)
+        policy__err(ld, line, "trusted_ca_file %s holds no certificate (PEM \"-----BEGIN "
+                    "CERTIFICATE-----\")", path);
+    free(data);
+}
+
+/* pc_check_partner - a [partner D] section, once the secure lists are complete */
+
+static void pc_check_partner(struct policy__loader *ld, const struct policy__section *s)
+{
+    struct cfg_partner *p = &ld->cfg->partners[s->index];
+    const struct cfg_transport *t = &ld->cfg->transport;
+    int     rl = pc_keyline(s, "require");
+
+    if (!policy_domain_in_list(&t->send_secure, p->domain)
+        && !policy_domain_in_list(&t->recv_secure, p->domain))
+        policy__err(ld, s->line, "%s: %s is on neither tls_send_domain_secure_list nor "
+                    "tls_receive_domain_secure_list (a partner section is for a "
+                    "domain-secure partner)", s->title, p->domain);
+    if (rl == 0 && !pc_bad(s, "require"))
+        p->require = p->npins > 0 ? CFG_REQUIRE_CA_PIN : CFG_REQUIRE_CA;
+    if (pc_keyline(s, "trust_global_ca") == 0)
+        p->trust_global_ca = p->trusted_ca_file == NULL;
+    if (pc_keyline(s, "revocation_failure") == 0)
+        p->revocation_failure = t->revocation_failure;
+    if (rl != 0 && (p->require == CFG_REQUIRE_PIN || p->require == CFG_REQUIRE_CA_PIN)
+        && p->npins == 0 && !pc_bad(s, "certificate_pins"))
+        policy__err(ld, rl, "require = %s needs certificate_pins (the SHA-256 of each "
+                    "accepted certificate's public key: `domsec cert show` prints it as "
+                    "pin-sha256)", p->require == CFG_REQUIRE_PIN ? "pin" : "ca+pin");
+    if ((p->require == CFG_REQUIRE_CA || p->require == CFG_REQUIRE_CA_PIN)
+        && p->trusted_ca_file == NULL && !p->trust_global_ca && !pc_bad(s, "trusted_ca_file"))
+        policy__err(ld, pc_line(s, "trust_global_ca", NULL), "%s: trust_global_ca = no "
+                    "without trusted_ca_file leaves no CA to prove %s (require = %s)",
+                    s->title, p->domain, p->require == CFG_REQUIRE_CA ? "ca" : "ca+pin");
+    if (p->require == CFG_REQUIRE_DANE && !ld->cfg->dns.dnssec)
+        policy__err(ld, rl ? rl : s->line, "require = dane needs [dns] dnssec = yes "
+                    "(TLSA records are trusted only when DNSSEC-validated)");
+    if (p->trusted_ca_file != NULL)
+        pc_check_ca_file(ld, pc_line(s, "trusted_ca_file", NULL), p->trusted_ca_file);
+}
+
+/* pc_loopback - is the address text (no port, maybe "%scope") a loopback address? */
+
+static bool pc_loopback(const char *ip)
+{
+    unsigned char a[16];
+    char    buf[64];
+
+    snprintf(buf, sizeof(buf), "%.*s", (int)strcspn(ip, "%"), ip);
+    if (inet_pton(AF_INET, buf, a) == 1)
+        return a[0] == 127;
+    if (inet_pton(AF_INET6, buf, a) != 1)
+        return false;
+    if (memcmp(a, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) == 0)
+        return a[12] == 127;            /* ::ffff:127.0.0.1 */
+    return memcmp(a, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16) == 0;
+}
+
+/* policy__dnssec_offhost - the first resolver that is not on this host, or false */
+
+bool policy__dnssec_offhost(const char *servers, const char *resolv_conf, char *bad,
+                            size_t sz)
+{
+    char    tok[128], *data = NULL, *line, *save = NULL;
+    const char *cur = servers;
+    size_t  len;
+
+    if (servers != NULL) {              /* "ip:port,[v6]:port", as the table stores it */
+        while (policy__list_next(&cur, tok, sizeof(tok))) {
+            char   *host = tok;
+
+            if (*host == '[')
+                host++, host[strcspn(host, "]")] = '\0';
+            else
+                host[strcspn(host, ":")] = '\0';
+            if (!pc_loopback(host)) {
+                snprintf(bad, sz, "%s", host);
+                return true;
+            }
+        }
+        return false;
+    }
+    /* c-ares reads resolv.conf; without it (or any nameserver) it asks 127.0.0.1. */
+    if (log_read_file(resolv_conf, PC_LIST_FILE_MAX, (unsigned char **)&data, &len, NULL) < 0)
+        return false;
+    data = xrealloc(data, len + 1);
+    data[len] = '\0';
+    for (line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char    word[16], addr[80];
+
+        if (sscanf(line, " %15s %79s", word, addr) == 2 && strcmp(word, "nameserver") == 0
+            && !pc_loopback(addr)) {
+            snprintf(bad, sz, "%s", addr);
+            free(data);
+            return true;
+        }
+    }
+    free(data);
+    return false;
+}
+
+/* pc_check_dns - [dns] dnssec = yes only with validating resolvers on this host */
+
+static void pc_check_dns(struct policy__loader *ld, const struct policy__section *s)
+{
+    const struct cfg_dns *d = &ld->cfg->dns;
+    char    bad[80];
+
+    if (d->dnssec && policy__dnssec_offhost(d->servers, PC_RESOLV_CONF, bad, sizeof(bad)))
+        policy__err(ld, pc_line(s, "dnssec", NULL), "dnssec = yes needs a validating resolver "
+                    "on this host; %s is not a loopback address%s", bad,
+                    d->servers ? "" : " (a nameserver of " PC_RESOLV_CONF ": set [dns] "
+                    "servers to the local validating resolver)");
+}
+
+/* policy_config_warnings - what a valid configuration may not do as meant */
+
+void policy_config_warnings(const struct config *cfg, struct cfg_errors *warns)
+{
+    for (size_t i = 0; i < cfg->npartners; i++) {
+        const struct cfg_partner *p = &cfg->partners[i];
+        int     line = policy_config_line(cfg, p, "require");
+
+        if (p->require == CFG_REQUIRE_DANE
+            && policy_domain_in_list(&cfg->transport.recv_secure, p->domain))
+            policy_config_error(warns, cfg, line ? line : p->line, "[partner %s] require = "
+                                "dane holds when sending only: mail received from %s is "
+                                "checked as require = ca", p->domain, p->domain);
+    }
+}
+
 /* policy__config_check - everything that needs the whole file */
 
 void policy__config_check(struct policy__loader *ld)
@@ -254,10 +426,16 @@ void policy__config_check(struct policy__loader *ld)
             if (cfg->metrics.nlisten > 1)
                 policy__err(ld, pc_line(s, "listen", NULL), "[metrics] listen takes one ADDR:PORT");
             break;
+        case PT_DNS:
+            pc_check_dns(ld, s);
+            break;
         default:
             break;
         }
     }
+    for (size_t i = 0; i < ld->nsect; i++)   /* after every list file was read */
+        if (ld->sect[i].kind == PT_PARTNER)
+            pc_check_partner(ld, &ld->sect[i]);
     if (cfg->transport.partner_certificate_directory == NULL)
         cfg->transport.partner_certificate_directory =
             xasprintf("%s/partner-certs", cfg->transport.queue_directory);

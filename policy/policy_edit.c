@@ -3,8 +3,10 @@
  *
  * CONTRACT
  *  Pure string functions: no I/O; results are new strings owned by the
- *  caller.  Section names and keys compare case-insensitively, as the
- *  loader does; a section header is "[name]" alone on its line.
+ *  caller.  Section kinds, names and keys compare case-insensitively, as
+ *  the loader does ("[partner D]" also without D's trailing dot); a
+ *  section header is "[kind name]" alone on its line, and the blanks
+ *  between kind and name do not matter.
  */
 #include <ctype.h>
 #include <stdbool.h>
@@ -26,18 +28,49 @@ static void edit_trim(const char **s, size_t *n)
         (*n)--;
 }
 
+/* edit_split - a header's text as kind and name (each trimmed; name may be empty) */
+
+static void edit_split(const char *s, size_t n, const char **kind, size_t *kn,
+                       const char **name, size_t *nn)
+{
+    edit_trim(&s, &n);
+    *kind = s;
+    for (*kn = 0; *kn < n && !isspace((unsigned char)s[*kn]); (*kn)++)
+        ;
+    *name = s + *kn;
+    *nn = n - *kn;
+    edit_trim(name, nn);
+}
+
+/* edit_same - is the header text [hdr] the section "kind name"?  Kinds and
+ * names compare without regard to case and the blanks between them; a
+ * partner's domain also without a trailing dot, as the loader does */
+
+static bool edit_same(const char *hdr, size_t n, const char *section)
+{
+    const char *k1, *n1, *k2, *n2;
+    size_t  kl1, nl1, kl2, nl2;
+
+    edit_split(hdr, n, &k1, &kl1, &n1, &nl1);
+    edit_split(section, strlen(section), &k2, &kl2, &n2, &nl2);
+    if (kl1 != kl2 || strncasecmp(k1, k2, kl1) != 0)
+        return false;
+    if (kl1 == 7 && strncasecmp(k1, "partner", 7) == 0) {
+        if (nl1 > 1 && n1[nl1 - 1] == '.')
+            nl1--;
+        if (nl2 > 1 && n2[nl2 - 1] == '.')
+            nl2--;
+    }
+    return nl1 == nl2 && strncasecmp(n1, n2, nl1) == 0;
+}
+
 /* edit_is_section - is line "[section]"? sets *is_header for any header */
 
 static bool edit_is_section(const char *line, size_t n, const char *section, bool *is_header)
 {
     edit_trim(&line, &n);
     *is_header = n >= 2 && line[0] == '[' && line[n - 1] == ']';
-    if (!*is_header)
-        return false;
-    line++;
-    n -= 2;
-    edit_trim(&line, &n);
-    return n == strlen(section) && strncasecmp(line, section, n) == 0;
+    return *is_header && edit_same(line + 1, n - 2, section);
 }
 
 /* edit_key_of - does line set key?  Its raw value in val, vlen */
@@ -75,12 +108,14 @@ struct edit_pos {                       /* what edit_scan finds */
     const char *key_line, *key_end;     /* the line setting key (incl. newline) */
     const char *val;
     size_t  vlen;
-    const char *insert_at;              /* after the section's last non-blank line */
+    const char *header;                 /* the section's header line */
+    const char *insert_at;              /* after the section's header or last key line */
 };
 
 /*
- * edit_scan - find the key's line in [section]: byte ranges of that line,
- * of the section's last non-blank line, and whether the section exists.
+ * edit_scan - find the key's line in the first [section]: byte ranges of
+ * that line, of the section's header and the end of its last key line,
+ * and whether the section exists.
  */
 static void edit_scan(const char *text, const char *section, const char *key,
                       struct edit_pos *p)
@@ -93,9 +128,10 @@ static void edit_scan(const char *text, const char *section, const char *key,
         size_t n = (size_t)((nl ? nl : end) - l);
         bool header;
 
-        if (edit_is_section(l, n, section, &header)) {
-            in = true;
+        if (edit_is_section(l, n, section, &header) && !p->in_section_seen) {
+            in = true;                  /* the first (a repeat is a config error) */
             p->in_section_seen = true;
+            p->header = l;
             p->insert_at = end;
         } else if (header) {
             in = false;
@@ -104,8 +140,8 @@ static void edit_scan(const char *text, const char *section, const char *key,
             size_t tn = n;
 
             edit_trim(&t, &tn);
-            if (tn > 0)
-                p->insert_at = end;
+            if (tn > 0 && t[0] != ';' && t[0] != '#')
+                p->insert_at = end;     /* comments after the last key head the next */
             if (p->key_line == NULL && edit_key_of(l, n, key, &p->val, &p->vlen)) {
                 p->key_line = l;
                 p->key_end = end;
@@ -148,6 +184,40 @@ char *policy_edit_set(const char *text, const char *section, const char *key,
     }
     free(line);
     return out;
+}
+
+/* edit_blank - is the line from l (to its newline or the end) blank? */
+
+static bool edit_blank(const char *l)
+{
+    while (*l == ' ' || *l == '\t' || *l == '\r')
+        l++;
+    return *l == '\n' || *l == '\0';
+}
+
+/* policy_edit_remove - text without [section]: its header and its lines up
+ * to its last key (comments after that are the next section's) */
+
+char *policy_edit_remove(const char *text, const char *section)
+{
+    struct edit_pos p;
+    const char *start, *end, *prev;
+
+    edit_scan(text, section, "", &p);
+    if (!p.in_section_seen)
+        return NULL;
+    start = p.header;
+    end = p.insert_at;
+    /* One blank line of the two around the section goes with it. */
+    prev = start;
+    if (prev > text)
+        for (prev--; prev > text && prev[-1] != '\n'; prev--)
+            ;
+    if ((start == text || edit_blank(prev)) && *end != '\0' && edit_blank(end))
+        end = strchr(end, '\n') ? strchr(end, '\n') + 1 : end + strlen(end);
+    else if (start > text && edit_blank(prev) && *end == '\0')
+        start = prev;                   /* the last section: the blank line before it */
+    return xasprintf("%.*s%s", (int)(start - text), text, end);
 }
 
 /* policy_edit_list - apply adds and removes to a list value */

@@ -536,6 +536,46 @@ int policy__parse_thumbprint(const char *s, char *out, size_t outsz, const char 
     return 0;
 }
 
+/* hex_value - the value of a hex digit (checked by the caller) */
+
+static int hex_value(char c)
+{
+    return isdigit((unsigned char)c) ? c - '0' : tolower((unsigned char)c) - 'a' + 10;
+}
+
+/* policy_parse_pin - a SHA-256 pin: 64 hex digits, any case, or 32 colon-separated pairs */
+
+int policy_parse_pin(const char *s, struct cfg_pin *out, const char **why)
+{
+    size_t  len = strlen(s), step = len == 95 ? 3 : 2;
+    unsigned char pin[32];
+
+    *why = "is not a SHA-256 pin (64 hex digits)";
+    if (len != 64 && len != 95)
+        return -1;
+    for (size_t i = 0, k = 0; k < 32; i += step, k++) {
+        if (!isxdigit((unsigned char)s[i]) || !isxdigit((unsigned char)s[i + 1])
+            || (step == 3 && k < 31 && s[i + 2] != ':'))
+            return -1;
+        pin[k] = (unsigned char)((hex_value(s[i]) << 4) | hex_value(s[i + 1]));
+    }
+    memcpy(out->sha256, pin, sizeof(pin));
+    return 0;
+}
+
+/* policy_format_pin - 64 lowercase hex digits and a NUL */
+
+void policy_format_pin(const unsigned char sha256[32], char out[65])
+{
+    static const char digits[] = "0123456789abcdef";
+
+    for (size_t k = 0; k < 32; k++) {
+        out[2 * k] = digits[sha256[k] >> 4];
+        out[2 * k + 1] = digits[sha256[k] & 15];
+    }
+    out[64] = '\0';
+}
+
 /* format_unit - n in the largest unit that divides it exactly */
 
 static void format_unit(uint64_t n, const char *const *names, const uint64_t *mults,

@@ -12,7 +12,8 @@
 # tag of a .TP entry, written as ".B key" or "\fBkey\fR".  Requiring the
 # entry (not any bold mention) means deleting a key's entry fails the check.
 # Every section heading [service], [transport], [receive NAME], [send NAME],
-# [dns] and [logs] must exist as an .SH or .SS heading.
+# [partner DOMAIN], [dns] and [logs] must exist as an .SH or .SS heading.
+# The keys of [partner DOMAIN] come from a probe file with one partner.
 #
 # Exit 0 when everything is documented, 1 naming each missing key or
 # section, 2 on a usage or environment error.
@@ -44,6 +45,20 @@ trap 'rm -rf "$tmp"' 0
 trap 'exit 2' HUP INT TERM
 tab=$(printf '\t')
 
+# 0. The default file has no [partner DOMAIN] section: a probe file with one
+#    partner, every key of it given a value, is printed too (step 1).
+printf -- '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n' >"$tmp/ca.pem"
+pin=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+printf '[transport]\ntls_send_domain_secure_list = partner.example\n[receive P]\n%s\n%s\n%s\n%s\n%s\n' \
+    'bindings = 127.0.0.1:2' '[partner partner.example]' "trusted_ca_file = $tmp/ca.pem" \
+    "certificate_pins = $pin" 'min_tls_version = 1.2' >"$tmp/partner.conf"
+if ! "$domsecd" --print-config -c "$tmp/partner.conf" >"$tmp/all.printed" 2>"$tmp/err"; then
+    echo "$me: $domsecd --print-config -c $tmp/partner.conf failed:" >&2
+    cat "$tmp/err" >&2
+    exit 1
+fi
+sed -n '/^\[partner /,/^$/p' "$tmp/all.printed" >"$tmp/partner.printed"
+
 # 1. The keys the daemon prints, as "SECTION<TAB>key" with generic section
 #    names ("[receive Default]" -> "[receive NAME]").
 if ! "$domsecd" --print-config -c "$conf" >"$tmp/printed" 2>"$tmp/err"; then
@@ -55,11 +70,12 @@ awk '
 function generic(h) {
     if (h ~ /^\[receive[ \t]/) return "[receive NAME]"
     if (h ~ /^\[send[ \t]/) return "[send NAME]"
+    if (h ~ /^\[partner[ \t]/) return "[partner DOMAIN]"
     return h
 }
 /^\[/ { sec = generic($0); print sec "\tSECTION"; next }
 /^[a-z_]+ = / { print sec "\t" $1 }
-' "$tmp/printed" >"$tmp/keys"
+' "$tmp/printed" "$tmp/partner.printed" >"$tmp/keys"
 
 # 2. Commented-out keys of the default file, kept only if the daemon knows
 #    them: a key it does not know gets "unknown key" (that is prose, not a key).
@@ -86,8 +102,9 @@ while IFS=$tab read -r hdr key; do
     printf '%s\t%s\n' "$sec" "$key" >>"$tmp/keys"
 done <"$tmp/commented"
 
-# The six sections must be headings even if a file lacks one of them.
-for sec in "[service]" "[transport]" "[receive NAME]" "[send NAME]" "[dns]" "[logs]"; do
+# The seven sections must be headings even if a file lacks one of them.
+for sec in "[service]" "[transport]" "[receive NAME]" "[send NAME]" "[partner DOMAIN]" \
+    "[dns]" "[logs]"; do
     printf '%s\tSECTION\n' "$sec" >>"$tmp/keys"
 done
 sort -u "$tmp/keys" >"$tmp/want"

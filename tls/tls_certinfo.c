@@ -10,6 +10,10 @@
  *  certificate of a PEM file and says why it failed; the why text lives in
  *  a per-thread buffer until the next call in that thread.
  *
+ *  tls_spki_sha256() hashes the SubjectPublicKeyInfo exactly as the
+ *  certificate encodes it (our own DER walk, tls_crl_der.c), so the pin is
+ *  the data of a TLSA 3 1 1 record for it.
+ *
  *  Everything is synchronous; there are no callbacks and nothing to cancel.
  *  Each call holds a wolfSSL_Init() reference while it works (wolfSSL
  *  counts them), so callers need not initialize wolfSSL, and the daemon's
@@ -180,6 +184,19 @@ int tls_sha256_hex(const void *data, size_t len, char out[65])
     return 0;
 }
 
+/* tls_spki_sha256 - SHA-256 of a DER certificate's SubjectPublicKeyInfo (its pin) */
+
+int tls_spki_sha256(const unsigned char *der, size_t len, unsigned char out[32])
+{
+    struct tls__crl_cert c;
+
+    _Static_assert(WC_SHA256_DIGEST_SIZE == 32, "a pin is 32 bytes");
+    if (!tls__crl_cert_parse(der, len, &c)
+        || wc_Sha256Hash(c.spki.p, (word32)c.spki.len, out) != 0)
+        return -1;
+    return 0;
+}
+
 /* certinfo_fill - every field from a parsed certificate */
 
 static int certinfo_fill(WOLFSSL_X509 *x, struct tls_cert_info *ci)
@@ -192,6 +209,9 @@ static int certinfo_fill(WOLFSSL_X509 *x, struct tls_cert_info *ci)
     der = wolfSSL_X509_get_der(x, &der_len);
     if (der == NULL || der_len <= 0 || wc_ShaHash(der, (word32)der_len, sha) != 0)
         return -1;
+    /* Our own DER walk; should it not read what wolfSSL read, no pin (zeros). */
+    if (tls_spki_sha256(der, (size_t)der_len, ci->spki_sha256) < 0)
+        memset(ci->spki_sha256, 0, sizeof(ci->spki_sha256));
     certinfo_hex(sha, sizeof(sha), ci->thumbprint);
 
     if (wolfSSL_X509_get_serial_number(x, serial, &serial_len) != WOLFSSL_SUCCESS)

@@ -43,6 +43,8 @@ struct tls_cert_info {                  /* facts about one X.509 certificate */
     bool    eku_present, eku_server, eku_client;
     int     key_type;                   /* enum tls_key_type */
     int     key_bits;
+    unsigned char spki_sha256[32];      /* the pin: SHA-256 of the DER SubjectPublicKeyInfo
+                                         * (tls_spki_sha256); all zero if unreadable */
 };
 
 /* tls_certinfo.c */
@@ -59,6 +61,11 @@ void    tls_cert_info_free(struct tls_cert_info *ci);
 void    tls_cert_info_names(const struct tls_cert_info *ci, char *buf, size_t sz);
 /* SHA-256 of len bytes as 64 uppercase hex digits and a NUL.  0, or -1. */
 int     tls_sha256_hex(const void *data, size_t len, char out[65]);
+/* The pin of a DER certificate (not kept): the SHA-256 of its DER
+ * SubjectPublicKeyInfo, as TLSA 3 1 1 and `openssl x509 -pubkey | openssl
+ * pkey -pubin -outform DER | openssl dgst -sha256` give it.  0, or -1 (not
+ * a certificate). */
+int     tls_spki_sha256(const unsigned char *der, size_t len, unsigned char out[32]);
 
 struct tls_store_entry {                /* one certificate of the store (read-only) */
     char   *cert_path;                  /* NAME.pem: the certificate, then any chain

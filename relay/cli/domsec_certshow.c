@@ -38,6 +38,8 @@
  *                   crl_directory cannot be read
  *  RootCAType is ThirdParty when it chains to trusted_ca_file, Unknown when
  *  trusted_ca_file holds no certificate, else None.
+ *  pin-sha256 (JSON PinSha256) is the SHA-256 of the certificate's public
+ *  key (SPKI): what a partner lists in [partner D] certificate_pins.
  *  Services is SMTP when a connector of FILE presents it (tls_store_select,
  *  as domsecd chooses), else None.
  */
@@ -57,6 +59,7 @@
 #include <unistd.h>
 
 #include "domsec_cert_int.h"
+#include "domsec_cmd.h"
 #include "log.h"
 #include "log_util.h"
 #include "policy_config.h"
@@ -482,12 +485,25 @@ static void cert_json_str(const char *s)
 struct cert_view {                      /* one entry, ready to print */
     const char *friendly, *subject, *issuer, *serial, *status, *root_type, *services;
     const char *thumbprint, *key_type, *cert_file, *key_file, *request_file, *problem;
-    char    detail[300], not_before[32], not_after[32];
+    const char *pin;                    /* pin-sha256, or NULL (a request has none) */
+    char    detail[300], not_before[32], not_after[32], pinbuf[65];
     char  **domains;
     size_t  ndomains;
     int     key_bits;
     bool    self_signed, has_key, dates;
 };
+
+/* domsec_pin - a certificate's pin as printed (lower-case hex), or NULL if it has none */
+
+const char *domsec_pin(const struct tls_cert_info *ci, char out[65])
+{
+    static const unsigned char none[32];
+
+    if (memcmp(ci->spki_sha256, none, sizeof(none)) == 0)
+        return NULL;
+    policy_format_pin(ci->spki_sha256, out);
+    return out;
+}
 
 /* cert_view_of - the fields of an entry */
 
@@ -526,6 +542,7 @@ static void cert_view_of(struct domsec__cert_cmd *c, const struct domsec__cert_f
         v->status = cert_status(c, e, &v->root_type, v->detail, sizeof(v->detail));
         v->services = domsec__cert_services(c, e);
         v->thumbprint = e->info.thumbprint[0] ? e->info.thumbprint : NULL;
+        v->pin = v->thumbprint ? domsec_pin(&e->info, v->pinbuf) : NULL;
         v->key_bits = e->info.key_bits;
         v->key_type = e->info.key_type == TLS_KEY_RSA ? "RSA" : e->info.key_type == TLS_KEY_EC
             ? "EC" : NULL;
@@ -593,6 +610,8 @@ static void cert_show_json(const struct cert_view *v)
     cert_json_str(v->services);
     printf(",\n  \"Thumbprint\": ");
     cert_json_str(v->thumbprint);
+    printf(",\n  \"PinSha256\": ");
+    cert_json_str(v->pin);
     printf(",\n  \"Status\": ");
     cert_json_str(v->status);
     printf(",\n  \"StatusDetail\": ");
@@ -631,6 +650,8 @@ static void cert_show_text(const struct cert_view *v)
     printf("%-18s : %s\n", "RootCAType", v->root_type);
     printf("%-18s : %s\n", "Services", v->services);
     printf("%-18s : %s\n", "Thumbprint", v->thumbprint ? v->thumbprint : na);
+    if (v->pin)                         /* [partner D] certificate_pins, TLSA 3 1 1 */
+        printf("%-18s : %s\n", "pin-sha256", v->pin);
     printf("%-18s : %s\n", "Status", v->status);
     if (v->detail[0])
         printf("%-18s : %s\n", "StatusDetail", v->detail);

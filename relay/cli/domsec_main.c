@@ -2,7 +2,7 @@
  * domsec_main.c - the administration command: global options, then one
  * command (domsec_cmd.h).
  *
- *   domsec [-c FILE] transport-config show|set ...
+ *   domsec [-c FILE] transport-config show|set|partner ...
  *   domsec [-c FILE] cert new|request|import|list|show|renew|remove ...
  *   domsec [-c FILE] crl list
  *   domsec [-c FILE] log search|audit ...
@@ -51,7 +51,9 @@ static void domsec_usage(int status)
             "  ping                             is domsecd running?\n"
             "  queue list|summary|show|retry|hold|release|delete\n"
             "                                   the running domsecd's queue (mailq, postsuper)\n"
-            "  transport-config show|set        the domain-secure lists (Set-TransportConfig)\n"
+            "  transport-config show|set|partner\n"
+            "                                   the domain-secure lists (Set-TransportConfig)\n"
+            "                                   and the [partner DOMAIN] sections\n"
             "  cert new|request|import|list|show|renew|remove\n"
             "                                   the certificate store (*-ExchangeCertificate)\n"
             "  crl list                         the certificate revocation lists in use\n"

@@ -67,18 +67,21 @@ static void print_words(const char *indent, const char *label, const json_t *a)
     printf("\n");
 }
 
-/* print_chain - the certificates as presented */
+/* print_chain - the certificates as presented, with each one's pin */
 
-static void print_chain(const json_t *chain)
+static void print_chain(const char *indent, const json_t *chain)
 {
+    int     w = indent[0] ? 9 : 10;
     size_t  i;
     json_t *c;
 
     for (i = 0; (c = json_array_get(chain, i)) != NULL; i++) {
-        printf("  %-9s %zu %s\n", i == 0 ? "chain" : "", i, member(c, "subject"));
-        printf("  %-9s   issuer %s\n", "", member(c, "issuer"));
-        printf("  %-9s   notAfter %s  sha1 %s\n", "", member(c, "not_after"),
+        printf("%s%-*s %zu %s\n", indent, w, i == 0 ? "chain" : "", i, member(c, "subject"));
+        printf("%s%-*s   issuer %s\n", indent, w, "", member(c, "issuer"));
+        printf("%s%-*s   notAfter %s  sha1 %s\n", indent, w, "", member(c, "not_after"),
                member(c, "thumbprint"));
+        if (json_object_get(c, "pin_sha256") != NULL)
+            printf("%s%-*s   pin-sha256: %s\n", indent, w, "", member(c, "pin_sha256"));
     }
 }
 
@@ -128,7 +131,7 @@ static void print_host(const json_t *h, const char *domain)
                (int)json_integer_value(json_object_get(tls, "bits")),
                member(tls, "group")[0] ? " group " : "",
                member(tls, "group"));
-    print_chain(json_object_get(h, "chain"));
+    print_chain("  ", json_object_get(h, "chain"));
     print_verdicts(json_object_get(h, "verdicts"), domain);
     print_line("  ", "rule", member(h, "rule"));
     print_line("  ", "log", member(h, "log"));
@@ -193,9 +196,12 @@ void domsec__probe_print(const json_t *out)
                json_is_true(json_object_get(out, "domain_secure_enabled")) ? "yes" : "no",
                json_is_true(json_object_get(out, "require_tls")) ? "yes" : "no", domain,
                json_is_true(json_object_get(out, "listed")) ? "is" : "is not");
-    if (json_is_object(own))
+    if (json_is_object(own)) {
         printf("our cert   %s  sha1 %s\n", member(own, "subject"),
                member(own, "thumbprint"));
+        if (json_object_get(own, "pin_sha256") != NULL)
+            printf("           pin-sha256: %s\n", member(own, "pin_sha256"));
+    }
     else if (json_is_null(own))
         printf("our cert   none\n");
     if (strcmp(domsec__probe_str(out, "route"), "smart_host") == 0)
@@ -242,17 +248,7 @@ void domsec__probe_print_in(const json_t *out)
                    member(src, "client"), member(src, "time"), member(src, "log"));
     }
     print_line("", "file", member(out, "file"));
-    {
-        size_t  i;
-        json_t *c;
-
-        for (i = 0; (c = json_array_get(json_object_get(out, "chain"), i)) != NULL; i++) {
-            printf("%-10s %zu %s\n", i == 0 ? "chain" : "", i, member(c, "subject"));
-            printf("%-10s   issuer %s\n", "", member(c, "issuer"));
-            printf("%-10s   notAfter %s  sha1 %s\n", "", member(c, "not_after"),
-                   member(c, "thumbprint"));
-        }
-    }
+    print_chain("", json_object_get(out, "chain"));
     print_verdicts(json_object_get(out, "verdicts"), domain);
     print_line("", "rule", member(out, "rule"));
     if (json_is_true(json_object_get(out, "accepted")))

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "domsec_cmd.h"
 #include "domsec_probe.h"
 #include "log.h"
 #include "log_util.h"
@@ -587,7 +588,8 @@ json_t *domsec__probe_cert_json(const unsigned char *der, size_t len)
 {
     struct tls_cert_info ci;
     json_t *o, *names = json_array();
-    char    nb[32], na[32];
+    char    nb[32], na[32], pin[65];
+    const char *pt;
 
     if (tls_cert_info_from_der(der, len, &ci) < 0) {
         json_decref(names);
@@ -603,6 +605,8 @@ json_t *domsec__probe_cert_json(const unsigned char *der, size_t len)
                   "thumbprint", ci.thumbprint, "serial", ci.serial, "names", names,
                   "eku_present", ci.eku_present, "eku_server", ci.eku_server,
                   "eku_client", ci.eku_client);
+    if ((pt = domsec_pin(&ci, pin)) != NULL)
+        json_object_set_new(o, "pin_sha256", json_string(pt));
     tls_cert_info_free(&ci);
     return o;
 }

@@ -2,6 +2,7 @@
  * domsec_transport.c - `domsec transport-config show|set`.
  *
  *   domsec [-c FILE] transport-config show
+ *   domsec [-c FILE] transport-config partner show|set|remove ...
  *   domsec [-c FILE] transport-config set [--tls-send-domain-secure-list LIST]
  *       [--tls-receive-domain-secure-list LIST] [--add-tls-send-domain-secure D]...
  *       [--remove-tls-send-domain-secure D]... [--add-tls-receive-domain-secure D]...
@@ -15,6 +16,8 @@
  * --socket): exit 1 with its errors when it refuses the new file, 0 with
  * "written; domsecd is not running" when none answers; other lines of the
  * file are left as they were.
+ * `partner show|set|remove` (the [partner DOMAIN] sections) is
+ * domsec_transport_partner.c's.
  * A `set` that changes nothing (every list given already holds exactly
  * those domains, in that order, case aside; or no list option at all) is
  * a usage error, exit 2: the file is not written and nothing is signalled.
@@ -55,6 +58,8 @@ static void domsec_usage(int status)
     fprintf(status ? stderr : stdout,
             "usage: domsec [-c FILE] transport-config show\n"
             "       domsec [-c FILE] transport-config set [options]\n"
+            "       domsec [-c FILE] transport-config partner show|set|remove ... "
+            "(partner --help)\n"
             "  --tls-send-domain-secure-list LIST       replace the send list\n"
             "  --tls-receive-domain-secure-list LIST    replace the receive list\n"
             "  --add-tls-send-domain-secure D           add D (repeatable)\n"
@@ -273,6 +278,8 @@ int domsec_transport_main(const char *path, int argc, char **argv)
     struct domsec_edit edits[2] = { { 0 } };
     int c, reload = 1;
 
+    if (argc >= 2 && strcmp(argv[1], "partner") == 0)
+        return domsec_partner_main(path, argc - 1, argv + 1);
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         struct domsec_edit *e = &edits[c == O_RECV_LIST || c == O_ADD_RECV || c == O_DEL_RECV];
 

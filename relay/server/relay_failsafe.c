@@ -275,6 +275,7 @@ struct relay_tls_set *relay_failsafe_load(const struct config *cfg, struct cfg_e
     char    secure[512];
 
     fs_check_send_list(cfg, warns);
+    policy_config_warnings(cfg, warns);
     relay_pcert_check(cfg, errs);
     if (!relay_tls_wanted(cfg))         /* no TLS: nothing to read */
         return relay_tls_build(cfg, errs);

@@ -5,6 +5,7 @@ imported certificate over STARTTLS (openssl s_client -starttls smtp)."""
 
 import base64
 import datetime
+import hashlib
 import json
 import os
 import re
@@ -65,6 +66,14 @@ def openssl_facts(path):
         "CertificateDomains": [d.strip()[4:] for d in san.group(1).split(",")] if san else [],
         "EKU": eku.group(1).strip() if eku else None,
     }
+
+
+def openssl_pin(path):
+    """The pin of a certificate (SHA-256 of its DER SPKI), as openssl computes it."""
+    pub = openssl("x509", "-in", path, "-noout", "-pubkey")
+    der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "DER"], input=pub.encode(),
+                         stdout=subprocess.PIPE, check=True, timeout=30).stdout
+    return hashlib.sha256(der).hexdigest()
 
 
 def pem_blocks(path):
@@ -173,6 +182,7 @@ class CertCliTest(PkiMixin, DomsecTestCase):
         for k in ("Subject", "Issuer", "SerialNumber", "NotBefore", "NotAfter", "Thumbprint",
                   "CertificateDomains"):
             self.assertEqual(info[k], o[k], "%s of %s" % (k, path))
+        self.assertEqual(info["PinSha256"], openssl_pin(path), "pin of %s" % path)
         return o
 
     def list_rows(self):
@@ -220,6 +230,7 @@ class CertCliTest(PkiMixin, DomsecTestCase):
         text = self.ok("show", thumb)
         self.assertIn("CertificateDomains : {%s, contoso.test}" % RELAY, text)
         self.assertRegex(text, r"(?m)^Status\s+: Valid$")
+        self.assertRegex(text, r"(?m)^pin-sha256\s+: %s$" % openssl_pin(pem))
 
     def test_new_rsa_default_and_subject(self):
         thumb, _ = self.new("--domain", RELAY, "--subject",

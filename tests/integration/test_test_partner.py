@@ -5,6 +5,7 @@ peer without STARTTLS, found by MX through dnsmasq; our side is only a configura
 file (no domsecd of ours runs).  Each test checks the verdict line, the exit status
 and that the partner received no message."""
 
+import hashlib
 import json
 import os
 import re
@@ -31,6 +32,15 @@ def domsec_exe():
     build = os.environ.get("DOMSEC_BUILD")
     return os.path.join(build, "domsec") if build else \
         os.path.join(os.path.dirname(domsecd_path()), "domsec")
+
+
+def spki_pin(pem):
+    """The pin of the first certificate of a PEM file: SHA-256 of its DER SPKI (openssl)."""
+    pub = subprocess.run(["openssl", "x509", "-in", pem, "-noout", "-pubkey"],
+                         stdout=subprocess.PIPE, check=True, timeout=30).stdout
+    der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "DER"], input=pub,
+                         stdout=subprocess.PIPE, check=True, timeout=30).stdout
+    return hashlib.sha256(der).hexdigest()
 
 
 class TestPartnerTest(PkiMixin, DeliveryTestCase):
@@ -112,9 +122,16 @@ class TestPartnerTest(PkiMixin, DeliveryTestCase):
         self.assertIn("CN=mail.woodgrovebank.test", h["chain"][0]["subject"])
         self.assertIn("CN=Domsec Test Intermediate CA", h["chain"][1]["subject"])
         self.assertRegex(h["chain"][0]["thumbprint"], r"^[0-9A-F]{40}$")
+        # Each certificate's pin, as [partner D] certificate_pins wants it.
+        self.assertEqual(h["chain"][0]["pin_sha256"], spki_pin(self.p("partner-ok.pem")))
+        self.assertIn("pin-sha256: %s\n" % h["chain"][0]["pin_sha256"], text)
+        self.assertIn("pin-sha256: %s\n" % h["chain"][1]["pin_sha256"], text)
+        self.assertNotEqual(h["chain"][0]["pin_sha256"], h["chain"][1]["pin_sha256"])
         self.assertEqual(h["verdicts"]["chain"], "Valid")
         # We presented our certificate: the partner checked it (mutual TLS).
         self.assertRegex(j["client_certificate"]["subject"], r"CN=mail\.contoso\.test")
+        self.assertEqual(j["client_certificate"]["pin_sha256"], spki_pin(self.p("relay.pem")))
+        self.assertIn("\n           pin-sha256: %s\n" % spki_pin(self.p("relay.pem")), text)
         b.wait_log(b.prefix() + r"info smtpd \S+ TLS established from=127\.0\.0\.1:\d+ .* "
                    r"client_cert=yes chain_code=0")
         self.assertNoMessage(b)
@@ -277,6 +294,8 @@ class TestPartnerTest(PkiMixin, DeliveryTestCase):
         self.assertEqual(st, 0, text + err)
         self.assertIn("verdict    MAIL FROM:<x@%s> would be accepted\n" % PARTNER, text)
         self.assertIn("rule       Secured\n", text)
+        self.assertRegex(text, r"\nchain      0 [^\n]*\n(?:.*\n){2} {13}pin-sha256: %s\n"
+                         % spki_pin(self.p("partner-ok.pem")))
         st, out, err = self.probe(a.config_path, PARTNER, "--inbound", "--json", "--cert",
                                   self.p("partner-revoked.pem"))
         self.assertEqual(st, 1, out + err)

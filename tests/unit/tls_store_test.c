@@ -277,6 +277,50 @@ static void test_info_fields(void **state)
     }
 }
 
+/* The pin (SHA-256 of the SPKI) of every certificate, as openssl computes it. */
+static void test_spki_pin(void **state)
+{
+    for (size_t i = 0; i < NELEM(info_cases); i++) {
+        const char *file = path(info_cases[i].file);
+        unsigned char der[8192], pin[32], junk[64] = {0x30, 0x03, 0x02, 0x01, 0x00};
+        char    cmd[512], want[80] = "", hex[65];
+        size_t  der_len;
+        FILE   *f;
+
+        print_message("file %s\n", info_cases[i].file);
+        snprintf(cmd, sizeof(cmd), "openssl x509 -in %s -noout -pubkey | openssl pkey -pubin "
+                 "-outform DER | openssl dgst -sha256 -r", file);
+        assert_non_null(f = popen(cmd, "r"));
+        assert_non_null(fgets(want, sizeof(want), f));
+        assert_int_equal(pclose(f), 0);
+        want[strcspn(want, " \n")] = '\0';
+        assert_int_equal(strlen(want), 64);
+
+        snprintf(cmd, sizeof(cmd), "openssl x509 -in %s -outform DER", file);
+        assert_non_null(f = popen(cmd, "r"));
+        der_len = fread(der, 1, sizeof(der), f);
+        assert_int_equal(pclose(f), 0);
+        memset(pin, 0, sizeof(pin));
+        assert_int_equal(tls_spki_sha256(der, der_len, pin), 0);
+        for (size_t k = 0; k < 32; k++)
+            snprintf(hex + 2 * k, 3, "%02x", pin[k]);
+        assert_string_equal(hex, want);
+        {                               /* the facts carry the same pin */
+            struct tls_cert_info ci;
+            const char *why = NULL;
+
+            assert_int_equal(tls_cert_info_from_pem_file(file, &ci, &why), 0);
+            assert_memory_equal(ci.spki_sha256, pin, 32);
+            tls_cert_info_free(&ci);
+        }
+
+        /* not a certificate: a cut one, a bare SEQUENCE, nothing */
+        assert_int_equal(tls_spki_sha256(der, der_len - 1, pin), -1);
+        assert_int_equal(tls_spki_sha256(junk, 5, pin), -1);
+        assert_int_equal(tls_spki_sha256(NULL, 0, pin), -1);
+    }
+}
+
 static void test_info_errors(void **state)
 {
     static const struct {
@@ -543,6 +587,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_info_fields),
         cmocka_unit_test(test_info_errors),
+        cmocka_unit_test(test_spki_pin),
         cmocka_unit_test(test_store_entries),
         cmocka_unit_test(test_store_now),
         cmocka_unit_test(test_store_without_ca),

@@ -27,6 +27,10 @@ char   *domsec_read(const char *path);
  * printing its errors on stderr. */
 struct config *domsec_config_load(const char *config_path);
 
+/* domsec_transport_partner.c: `transport-config partner show|set|remove`
+ * (argv[0] is "partner") */
+int     domsec_partner_main(const char *config_path, int argc, char **argv);
+
 /* domsec_status.c: `domsec status|reload|ping` */
 int     domsec_status_main(const char *config_path, int argc, char **argv);
 int     domsec_reload_main(const char *config_path, int argc, char **argv);
@@ -48,6 +52,11 @@ const char *domsec_term(const char *s, bool lines);
 
 /* domsec_cert.c: `domsec cert new|request|import|list|show|renew|remove` */
 int     domsec_cert_main(const char *config_path, int argc, char **argv);
+
+/* domsec_certshow.c: a certificate's pin (SHA-256 of its SPKI) as printed,
+ * 64 lower-case hex digits in out, or NULL when the facts have none */
+struct tls_cert_info;
+const char *domsec_pin(const struct tls_cert_info *ci, char out[65]);
 
 /* domsec_crl.c: `domsec crl list` */
 int     domsec_crl_main(const char *config_path, int argc, char **argv);
