@@ -3,7 +3,9 @@
  *
  * A destination (send connector + recipient domain, or the connector's
  * smart hosts) resolves its addresses (MX with c-ares, or the smart hosts
- * in order, literals without DNS), holds the jobs waiting for it, and
+ * in order, literals without DNS; a DNSSEC-secure MX RRset also has its
+ * hosts' TLSA records looked up first: relay_qdane.c, d->dane), holds the
+ * jobs waiting for it, and
  * starts connections (relay_smtpc.c) up to the per-domain and total
  * limits.  What a lookup's outcome means for the waiting jobs (null MX,
  * NXDOMAIN and MX hosts without address fail, anything transient defers,
