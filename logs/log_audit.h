@@ -134,8 +134,10 @@ struct log_audit_identity {
     struct log_audit_count *refusals;   /* refusals by rule: "PinMismatch",
                                          * "BadEku (serverAuth only)", "DaneMismatch" */
     size_t  nrefusals;
-    /* The 2026 exception: secured with a serverAuth-only certificate
-     * (accept_server_auth_only = yes): how often, when, which sessions. */
+    /* The 2026 exception, inbound only: a client secured with a
+     * serverAuth-only certificate (accept_server_auth_only = yes): how
+     * often, when, which sessions.  0 outbound (a server's certificate is
+     * serverAuth-only by nature). */
     uint64_t server_auth_only;
     char    server_auth_only_first[LOG_READ_TSLEN + 1];
     char    server_auth_only_last[LOG_READ_TSLEN + 1];

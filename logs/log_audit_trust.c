@@ -24,9 +24,10 @@
  *    ("<policy> require=<r>"), eku and revocation ("<verdict> via
  *    <source>", or "<verdict>" alone when the source is "-"); a Secured
  *    one by proved=, a refused one by its rule (the rest of the line: a
- *    rule may hold spaces, "BadEku (serverAuth only)").  Secured with
- *    eku=serverAuth-only is the 2026 exception (accept_server_auth_only =
- *    yes): counted apart with its first and last time and session ids.
+ *    rule may hold spaces, "BadEku (serverAuth only)").  Inbound, secured
+ *    with eku=serverAuth-only is the 2026 exception (accept_server_auth_only
+ *    = yes): counted apart with its first and last time and session ids
+ *    (outbound it is the norm: a server's certificate).
  *    The line is written only for a listed domain, so <d> was listed then
  *    in that direction.
  *  - DANE, per send session of an unlisted destination (as the MTA-STS
@@ -157,8 +158,8 @@ void log__audit_identity_row(struct log_audit *a, struct audit_sess *s, const st
     }
     id->secured++;
     trust_count(&id->proved, &id->nproved, proved, NULL, NULL);
-    if (!trust_eq(eku, "serverAuth-only"))
-        return;
+    if (!in || !trust_eq(eku, "serverAuth-only"))
+        return;                         /* a server's certificate is serverAuth-only by nature */
     char t[LOG_READ_TSLEN + 1];         /* the 2026 exception */
 
     log_field_copy(date, t, sizeof(t));

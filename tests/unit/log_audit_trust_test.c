@@ -75,7 +75,7 @@ static const char recv1[] = HEAD
  * TLSA lookup, all records unusable. */
 static const char send1[] = HEAD
     S("08:00:00.000", "00000000000000A1", 0, "*", "dane.test", "Message to secure domain 'dane.test' on send connector 'Internet' was domain-secured")
-    S("08:00:00.001", "00000000000000A1", 1, "*", "dane.test", "Partner identity of 'dane.test' (outbound): policy=partner require=dane; proved=dane-ee; eku=any; revocation=not-checked via -; verdict=Secured")
+    S("08:00:00.001", "00000000000000A1", 1, "*", "dane.test", "Partner identity of 'dane.test' (outbound): policy=partner require=dane; proved=dane-ee; eku=serverAuth-only; revocation=not-checked via -; verdict=Secured")
     S("08:00:00.002", "00000000000000A1", 2, ">", "RCPT TO:<a@dane.test>", "")
     S("09:00:00.000", "00000000000000A2", 0, "*", "", "Message to secure domain 'dane.test' on send connector 'Internet' failed because DaneMismatch .")
     S("09:00:00.001", "00000000000000A2", 1, "*", "dane.test", "Partner identity of 'dane.test' (outbound): policy=partner require=dane; proved=none; eku=any; revocation=not-checked via -; verdict=DaneMismatch")
@@ -176,6 +176,8 @@ static void test_identity_outbound(void **state)
     assert_int_equal(id->secured, 1);
     assert_int_equal(ID_COUNT(id, policies, "partner require=dane"), 2);
     assert_int_equal(ID_COUNT(id, proved, "dane-ee"), 1);
+    assert_int_equal(ID_COUNT(id, eku, "serverAuth-only"), 1);
+    assert_int_equal(id->server_auth_only, 0);  /* a server's certificate: no exception */
     assert_int_equal(ID_COUNT(id, refusals, "DaneMismatch"), 1);
     assert_int_equal(p->sessions_out, 2);
 
