@@ -5,8 +5,10 @@
  * warnings: the report's metadata (when, where, by which version, over
  * which logs and range, the lists then and now, totals), the partners,
  * every certificate a partner presented with its verdict, the warnings,
- * the outbound TLS policy verdicts per domain (domain-secure, MTA-STS,
- * opportunistic), the other domains and our own certificates.
+ * the outbound TLS policy verdicts per domain (domain-secure, DANE,
+ * MTA-STS, opportunistic), the partner trust section (domsec_log_trust.c:
+ * what proved each partner's identity), the other domains and our own
+ * certificates.
  *
  * CONTRACT
  *  Each function writes the whole report to fp; the result is read, not
@@ -199,6 +201,7 @@ void domsec_log_audit_table(FILE *fp, const struct log_audit_result *r)
           fp);
     audit_table_policies(fp, r->partners, r->npartners);
     audit_table_policies(fp, r->others, r->nothers);
+    domsec_log_trust_table(fp, r);
     fprintf(fp, "\nPartner certificates (every one presented, with its verdict)\n");
     for (size_t i = 0; i < r->npartners; i++)
         for (size_t k = 0; k < r->partners[i].ncerts; k++)
@@ -405,6 +408,7 @@ void domsec_log_audit_csv(FILE *fp, const struct log_audit_result *r)
             fprintf(fp, ",%llu\n", (ull)p->policies[k].count);
         }
     }
+    domsec_log_trust_csv(fp, r);
     fprintf(fp, "record,domain,direction,%s", cert_cols);
     for (size_t i = 0; i < r->npartners; i++)
         for (size_t k = 0; k < r->partners[i].ncerts; k++)
@@ -575,6 +579,7 @@ static void audit_json_domains(FILE *fp, const struct log_audit_partner *v, size
         domsec_log_audit_json_counts(fp, p->tls, p->ntls);
         fputs(", \"policies\": ", fp);
         domsec_log_audit_json_counts(fp, p->policies, p->npolicies);
+        domsec_log_trust_json(fp, p);
         fputs(",\n     \"certificates\": [", fp);
         for (size_t k = 0; k < p->ncerts; k++) {
             fputs(k ? ",\n       " : "\n       ", fp);
