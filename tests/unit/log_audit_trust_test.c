@@ -72,7 +72,7 @@ static const char recv1[] = HEAD
 /* Outbound: dane.test (partner, require=dane) secured by DANE-EE, then
  * refused for a mismatch; pin.test secured with ca+pin and OCSP; mta.test,
  * unlisted under DANE: verified, failed (validation-failure), a failed
- * TLSA lookup, all records unusable. */
+ * TLSA lookup, all records unusable (TLS), all unusable and no STARTTLS. */
 static const char send1[] = HEAD
     S("08:00:00.000", "00000000000000A1", 0, "*", "dane.test", "Message to secure domain 'dane.test' on send connector 'Internet' was domain-secured")
     S("08:00:00.001", "00000000000000A1", 1, "*", "dane.test", "Partner identity of 'dane.test' (outbound): policy=partner require=dane; proved=dane-ee; eku=serverAuth-only; revocation=not-checked via -; verdict=Secured")
@@ -86,7 +86,8 @@ static const char send1[] = HEAD
     S("12:00:00.000", "00000000000000A5", 0, "*", "mta.test", "DANE policy of 'mta.test' (1 usable TLSA records for mx.mta.test): mx.mta.test failed: validation-failure (no TLSA record matches the certificate); trying the next host")
     S("13:00:00.000", "00000000000000A6", 0, "*", "mta.test", "DANE policy of 'mta.test': TLSA lookup for mx2.mta.test failed (SERVFAIL); trying the next host")
     S("14:00:00.000", "00000000000000A7", 0, "*", "mta.test", "\"DANE policy of 'mta.test' (TLSA records for mx.mta.test all unusable): TLS with mx.mta.test (TLSv1.3), not authenticated\"")
-    S("14:00:00.001", "00000000000000A7", 1, ">", "RCPT TO:<a@mta.test>", "");
+    S("14:00:00.001", "00000000000000A7", 1, ">", "RCPT TO:<a@mta.test>", "")
+    S("15:00:00.000", "00000000000000A8", 0, "*", "mta.test", "DANE policy of 'mta.test' (TLSA records for mx.mta.test all unusable): mx.mta.test failed: starttls-not-supported (STARTTLS was not offered); trying the next host");
 
 #define PCOUNT(p, name) audit_count((p)->policies, (p)->npolicies, (name))
 #define ID_COUNT(id, list, name) audit_count((id)->list, (id)->n##list, (name))
@@ -197,12 +198,13 @@ static void test_dane_policies(void **state)
     const struct log_audit_partner *p = audit_find(res, "mta.test");
 
     assert_false(log_audit_has_identity(p));
-    assert_int_equal(p->sessions_out, 4);       /* the refused hosts count too */
-    assert_int_equal(p->npolicies, 4);
+    assert_int_equal(p->sessions_out, 5);       /* the refused hosts count too */
+    assert_int_equal(p->npolicies, 5);
     assert_int_equal(PCOUNT(p, "dane: verified"), 1);
     assert_int_equal(PCOUNT(p, "dane: failed: validation-failure"), 1);
     assert_int_equal(PCOUNT(p, "dane: tlsa lookup failed"), 1);
     assert_int_equal(PCOUNT(p, "dane: unusable: tls"), 1);
+    assert_int_equal(PCOUNT(p, "dane: failed: starttls-not-supported"), 1);
     p = audit_find(res, "dane.test");         /* a listed partner: its verdict rows, not DANE rows */
     assert_int_equal(PCOUNT(p, "domain-secure: secured"), 1);
     assert_int_equal(PCOUNT(p, "domain-secure: failed"), 1);
