@@ -11,7 +11,8 @@
  *  (judged at the end, about 48 bytes each), not with the number of rows.
  *
  *  This file reads the rows; the certificate blocks and verdicts are in
- *  log_audit_cert.c, the warnings in log_audit_warn.c, closing the books
+ *  log_audit_cert.c, the warnings in log_audit_warn.c, the partner
+ *  identity and DANE rows in log_audit_trust.c, closing the books
  *  in log_audit_result.c, the hash tables and small parsers in
  *  log_audit_index.c, the state the files share in log_int.h; the rules
  *  below cover them all.
@@ -48,7 +49,12 @@
  *    <result-type> / plaintext), "Opportunistic TLS for '<d>' (...): TLS
  *    with ..." / "... plaintext to ..." (opportunistic: tls / plaintext).
  *    An MTA-STS or opportunistic row also makes <d> one of the session's
- *    domains (a refused host never sees RCPT TO).
+ *    domains (a refused host never sees RCPT TO).  DANE rows count the
+ *    same way ("dane: ..."; log_audit_trust.c).
+ *  - identity_in/out: the "Partner identity of '<d>' ..." rows: the policy
+ *    that applied, what proved identity, the EKU, revocation and refusal
+ *    rules, and the serverAuth-only acceptances (the rules in
+ *    log_audit_trust.c's header).
  *  - certs: the block after "Received certificate" (Receive) or "Remote
  *    certificate" / "Secure domain certificate" (Send), with the "Chain
  *    validation status", "Chain validation reason" and "Revocation status"
@@ -284,6 +290,10 @@ static void audit_proto_row(struct log_audit *a, struct log_row *row)
         } else if (row->kind == LOG_READ_SEND && (log_field_prefix(ctx, "MTA-STS policy of '")
                                                   || log_field_prefix(ctx, "Opportunistic TLS for '"))) {
             audit_policy_row(a, s, ctx);
+        } else if (log_field_prefix(ctx, "Partner identity of '")) {
+            log__audit_identity_row(a, s, &f[LOG_P_DATE], ctx);
+        } else if (row->kind == LOG_READ_SEND && log_field_prefix(ctx, "DANE policy of '")) {
+            log__audit_dane_row(a, s, ctx);
         }
         return;
     }

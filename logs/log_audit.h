@@ -113,6 +113,37 @@ struct log_audit_bucket {               /* the chart: messages per hour or day *
     uint64_t refused;                   /* domain-security refusals (sessions) */
 };
 
+/* What the "Partner identity of '<d>' (inbound|outbound): ..." lines say
+ * for one partner and direction: one line per domain-security decision
+ * (inbound at MAIL FROM, outbound after the certificate check). */
+struct log_audit_identity {
+    uint64_t decisions;                 /* identity lines */
+    uint64_t secured;                   /* of them with verdict=Secured */
+    struct log_audit_count *policies;   /* every decision by the policy that applied:
+                                         * "partner require=ca+pin", "global require=ca" */
+    size_t  npolicies;
+    struct log_audit_count *proved;     /* secured decisions by what proved identity:
+                                         * "ca", "pin", "ca+pin", "dane-ee", "dane-ta" */
+    size_t  nproved;
+    struct log_audit_count *eku;        /* every decision by eku=: "any", "clientAuth",
+                                         * "serverAuth-only", "none" */
+    size_t  neku;
+    struct log_audit_count *revocation; /* every decision by revocation verdict and source:
+                                         * "good via ocsp-stapled", "not-checked" */
+    size_t  nrevocation;
+    struct log_audit_count *refusals;   /* refusals by rule: "PinMismatch",
+                                         * "BadEku (serverAuth only)", "DaneMismatch" */
+    size_t  nrefusals;
+    /* The 2026 exception, inbound only: a client secured with a
+     * serverAuth-only certificate (accept_server_auth_only = yes): how
+     * often, when, which sessions.  0 outbound (a server's certificate is
+     * serverAuth-only by nature). */
+    uint64_t server_auth_only;
+    char    server_auth_only_first[LOG_READ_TSLEN + 1];
+    char    server_auth_only_last[LOG_READ_TSLEN + 1];
+    struct log_audit_sids server_auth_only_sids;
+};
+
 struct log_audit_partner {
     char   *domain;                     /* owned, lowercase */
     bool    listed;                     /* listed then (or today when the logs do not say) */
@@ -129,8 +160,11 @@ struct log_audit_partner {
                                          * "mta-sts enforce: verified", "mta-sts enforce:
                                          * failed: <RFC 8460 result-type>", "mta-sts testing:
                                          * ..." (also "mta-sts testing: plaintext"),
-                                         * "opportunistic: tls" / "opportunistic: plaintext" */
+                                         * "opportunistic: tls" / "opportunistic: plaintext",
+                                         * "dane: verified", "dane: failed: <result-type>",
+                                         * "dane: tlsa lookup failed", "dane: unusable: tls" */
     size_t  npolicies;
+    struct log_audit_identity identity_in, identity_out;  /* Partner identity lines */
     struct log_audit_cert *certs;       /* every one presented, by first seen */
     size_t  ncerts;
     /* Why it is (or is not) a partner. */
@@ -249,5 +283,9 @@ const char *log_audit_warning_name(enum log_audit_warning_kind k);
 const char *log_audit_verdict_name(enum log_audit_verdict v);
 /* Nonzero when the result holds warnings (`domsec log audit` exits 1). */
 bool    log_audit_has_warnings(const struct log_audit_result *r);
+
+/* log_audit_trust.c */
+/* Whether p has any Partner identity line (either direction). */
+bool    log_audit_has_identity(const struct log_audit_partner *p);
 
 #endif

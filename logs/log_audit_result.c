@@ -372,6 +372,7 @@ const struct log_audit_result *log_audit_finish(struct log_audit *a)
         struct audit_partner *ap = audit_partner_state(a, p->domain);
 
         p->buckets = audit_partner_buckets(r, &ap->hours);
+        log__audit_identity_close(p);
         for (size_t k = 0; k < p->ncerts; k++)
             log__audit_sids_sort(&p->certs[k].sids);
     }
@@ -441,6 +442,7 @@ void log_audit_free(struct log_audit *a)
         for (size_t i = 0; i < p->npolicies; i++)
             free(p->policies[i].name);
         free(p->policies);
+        log__audit_identity_free(p);
         log__audit_certs_free(p->certs, p->ncerts);    /* shared with the result's copy */
         free(p->failures);
         free(p->tls);

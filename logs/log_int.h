@@ -2,10 +2,11 @@
  * log_int.h - internals shared by the .c files of logs/; private: nothing
  * outside logs/ includes it (the public APIs are log_audit.h, log_file.h ...).
  *
- *  - The audit (log_audit.c, log_audit_cert.c, log_audit_index.c): its
- *    state, whose rules are in log_audit.c's header.  log_audit_cert.c
- *    keeps the certificate blocks and the warnings, log_audit_index.c the
- *    hash tables and small parsers.
+ *  - The audit (log_audit.c, log_audit_cert.c, log_audit_index.c,
+ *    log_audit_trust.c ...): its state, whose rules are in log_audit.c's
+ *    header.  log_audit_cert.c keeps the certificate blocks and the
+ *    warnings, log_audit_index.c the hash tables and small parsers,
+ *    log_audit_trust.c the partner identity and DANE rows.
  *  - The log file engine (log_file.c, log_dir.c): struct log_file, whose
  *    contract is in log_file.c's header.  log_dir.c keeps the directory
  *    side: listing the files, choosing the one to append to, retention.
@@ -203,6 +204,13 @@ struct audit_event {                    /* one refusal, for log__audit_warn_even
 void    log__audit_warn_event(struct log_audit *a, const struct audit_event *e);
 void    log__audit_warnings(struct log_audit *a, const char *end);
 void    log__audit_warnings_free(struct log_audit_result *r);
+
+/* log_audit_trust.c */
+void    log__audit_identity_row(struct log_audit *a, struct audit_sess *s,
+                                const struct log_field *date, const struct log_field *ctx);
+void    log__audit_dane_row(struct log_audit *a, struct audit_sess *s, const struct log_field *ctx);
+void    log__audit_identity_close(struct log_audit_partner *p);
+void    log__audit_identity_free(struct log_audit_partner *p);
 
 /* log_audit_result.c */
 void    log__audit_lists_free(struct log_audit_lists *l);

@@ -5,8 +5,10 @@
  * warnings: the report's metadata (when, where, by which version, over
  * which logs and range, the lists then and now, totals), the partners,
  * every certificate a partner presented with its verdict, the warnings,
- * the outbound TLS policy verdicts per domain (domain-secure, MTA-STS,
- * opportunistic), the other domains and our own certificates.
+ * the outbound TLS policy verdicts per domain (domain-secure, DANE,
+ * MTA-STS, opportunistic), the partner trust section (domsec_log_trust.c:
+ * what proved each partner's identity), the other domains and our own
+ * certificates.
  *
  * CONTRACT
  *  Each function writes the whole report to fp; the result is read, not
@@ -199,6 +201,7 @@ void domsec_log_audit_table(FILE *fp, const struct log_audit_result *r)
           fp);
     audit_table_policies(fp, r->partners, r->npartners);
     audit_table_policies(fp, r->others, r->nothers);
+    domsec_log_trust_table(fp, r);
     fprintf(fp, "\nPartner certificates (every one presented, with its verdict)\n");
     for (size_t i = 0; i < r->npartners; i++)
         for (size_t k = 0; k < r->partners[i].ncerts; k++)
@@ -405,6 +408,7 @@ void domsec_log_audit_csv(FILE *fp, const struct log_audit_result *r)
             fprintf(fp, ",%llu\n", (ull)p->policies[k].count);
         }
     }
+    domsec_log_trust_csv(fp, r);
     fprintf(fp, "record,domain,direction,%s", cert_cols);
     for (size_t i = 0; i < r->npartners; i++)
         for (size_t k = 0; k < r->partners[i].ncerts; k++)
@@ -465,9 +469,9 @@ static void audit_json_strv(FILE *fp, const char *const *v, size_t n)
     fputc(']', fp);
 }
 
-/* audit_json_sids - "session_ids": [...], "sessions_total": N */
+/* domsec_log_audit_json_sids - "session_ids": [...], "session_ids_total": N */
 
-static void audit_json_sids(FILE *fp, const struct log_audit_sids *s)
+void domsec_log_audit_json_sids(FILE *fp, const struct log_audit_sids *s)
 {
     fputs(", \"session_ids\": [", fp);
     for (size_t i = 0; i < s->n; i++)
@@ -483,9 +487,9 @@ static void audit_json_listed(FILE *fp, const char *key, struct log_audit_listed
             l.from_today ? "true" : "false");
 }
 
-/* audit_json_counts - {"name": count, ...} */
+/* domsec_log_audit_json_counts - {"name": count, ...} */
 
-static void audit_json_counts(FILE *fp, const struct log_audit_count *c, size_t n)
+void domsec_log_audit_json_counts(FILE *fp, const struct log_audit_count *c, size_t n)
 {
     fputc('{', fp);
     for (size_t k = 0; k < n; k++) {
@@ -519,7 +523,7 @@ static void audit_json_cert(FILE *fp, const struct log_audit_cert *c)
     audit_json_kv(fp, "revoked_at", c->revoked_at);
     audit_json_kv(fp, "reply", c->reply);
     audit_json_listed(fp, "listed", c->listed);
-    audit_json_sids(fp, &c->sids);
+    domsec_log_audit_json_sids(fp, &c->sids);
     fputc('}', fp);
 }
 
@@ -570,11 +574,12 @@ static void audit_json_domains(FILE *fp, const struct log_audit_partner *v, size
                 (ull)p->sessions_in_refused, (ull)p->sessions_out, (ull)p->sessions_out_secured,
                 (ull)p->sessions_out_refused, (ull)p->messages_in, (ull)p->messages_in_secured,
                 (ull)p->messages_out, (ull)p->messages_out_secured);
-        audit_json_counts(fp, p->failures, p->nfailures);
+        domsec_log_audit_json_counts(fp, p->failures, p->nfailures);
         fputs(", \"tls\": ", fp);
-        audit_json_counts(fp, p->tls, p->ntls);
+        domsec_log_audit_json_counts(fp, p->tls, p->ntls);
         fputs(", \"policies\": ", fp);
-        audit_json_counts(fp, p->policies, p->npolicies);
+        domsec_log_audit_json_counts(fp, p->policies, p->npolicies);
+        domsec_log_trust_json(fp, p);
         fputs(",\n     \"certificates\": [", fp);
         for (size_t k = 0; k < p->ncerts; k++) {
             fputs(k ? ",\n       " : "\n       ", fp);
@@ -598,7 +603,7 @@ static void audit_json_warning(FILE *fp, const struct log_audit_warning *w)
     fprintf(fp, ",\n     \"count\": %llu", (ull)w->count);
     audit_json_kv(fp, "first", w->first);
     audit_json_kv(fp, "last", w->last);
-    audit_json_sids(fp, &w->sids);
+    domsec_log_audit_json_sids(fp, &w->sids);
     audit_json_kv(fp, "reply", w->reply);
     audit_json_kv(fp, "reason", w->reason);
     audit_json_kv(fp, "thumbprint", w->thumbprint);

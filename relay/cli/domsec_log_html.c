@@ -14,8 +14,10 @@
  *  version, over which logs, range and rows, the listed domains then and
  *  now, the configurations logged, totals, findings; #notes: the audit's
  *  fallbacks), then #warnings, #partners, #others (our own domains and
- *  unlisted traffic, in grey, never red), the charts (domsec_log_chart.c:
- *  all partners, then each), #certificates (every certificate presented,
+ *  unlisted traffic, in grey, never red), #policies (outbound TLS
+ *  policies), #trust (what proved each partner's identity, the 2026
+ *  exceptions in amber: domsec_log_html_trust.c), the charts
+ *  (domsec_log_chart.c: all partners, then each), #certificates (every certificate presented,
  *  with its verdict) and #own-certificates (domsec_log_html_cert.c).
  *  Tables never break a word: cells wrap at spaces only (a word with a
  *  hyphen or slash is kept whole), headings, times and domains do not wrap
@@ -49,6 +51,7 @@ static const char html_css[] =
     "white-space:normal;text-align:left;margin-left:auto}\n"
     "td.txt{min-width:22em}\n"
     ".ok{color:#2e7d32}.bad{color:#c62828;font-weight:bold}.dim{color:#666}\n"
+    ".exc{color:#a35200;font-weight:bold}\n"
     "table.meta th{background:#f4f4f4}table.meta td{min-width:24em}\n"
     "ul.notes li{margin:.2em 0}.cfg div{margin-left:1.5em}\n"
     "figure.chart{margin:.6em 0 1.4em;break-inside:avoid}\n"
@@ -520,11 +523,12 @@ void domsec_log_html(FILE *fp, const struct log_audit_result *r)
     else
         fputs("<p>None.</p>\n", fp);
     fputs("<h2>Outbound TLS policies</h2>\n<p class=dim>Each send session under the policy "
-          "that applied to its domain (domain-secure, MTA-STS enforce or testing, "
-          "opportunistic) and its verdict; an MTA-STS failure names its RFC 8460 result "
-          "type.</p>\n", fp);
+          "that applied to its domain (domain-secure, DANE, MTA-STS enforce or testing, "
+          "opportunistic) and its verdict; a DANE or MTA-STS failure names its RFC 8460 "
+          "result type.</p>\n", fp);
     if (!html_policies(fp, r))
         fputs("<p>None.</p>\n", fp);
+    domsec_log_html_trust(fp, r);
     html_charts(fp, r);
     domsec_log_html_certs(fp, r);
     fputs("<footer><p>Written by domsec log audit ", fp);

@@ -22,6 +22,7 @@
 
 #define LOG_TEST_NAME "log_audit_policy_test"
 #include "log_test_util.h"
+#include "log_audit_test_util.h"
 
 #define S(ts, sid, seq, ev, data, ctx) \
     "2026-12-07T" ts "Z,Internet," sid "," #seq ",192.0.2.10:5000,203.0.113.5:25," ev "," data "," ctx "\r\n"
@@ -48,25 +49,11 @@ static const char send1[] =
     S("15:00:00.000", "0000000000000008", 0, "*", "p.test", "Message to secure domain 'p.test' on send connector 'Internet' was domain-secured")
     S("16:00:00.000", "0000000000000009", 0, "*", "", "Message to secure domain 'p.test' on send connector 'Internet' failed because TLS was not offered .");
 
+/* count - p's sessions under a policy and verdict */
+
 static uint64_t count(const struct log_audit_partner *p, const char *name)
 {
-    for (size_t i = 0; i < p->npolicies; i++)
-        if (strcmp(p->policies[i].name, name) == 0)
-            return p->policies[i].count;
-    return 0;
-}
-
-static const struct log_audit_partner *find(const struct log_audit_result *r, const char *d)
-{
-    for (size_t i = 0; i < r->npartners + r->nothers; i++) {
-        const struct log_audit_partner *p = i < r->npartners ? &r->partners[i]
-            : &r->others[i - r->npartners];
-
-        if (strcmp(p->domain, d) == 0)
-            return p;
-    }
-    fail_msg("no domain %s", d);
-    return NULL;
+    return audit_count(p->policies, p->npolicies, name);
 }
 
 static void test_policies(void **state)
@@ -84,21 +71,21 @@ static void test_policies(void **state)
     log_reader_free(r);
     res = log_audit_finish(a);
 
-    p = find(res, "w.test");
+    p = audit_find(res, "w.test");
     assert_int_equal(p->sessions_out, 3);       /* the refused ones count too */
     assert_int_equal(p->npolicies, 3);
     assert_int_equal(count(p, "mta-sts enforce: verified"), 1);
     assert_int_equal(count(p, "mta-sts enforce: failed: certificate-host-mismatch"), 1);
     assert_int_equal(count(p, "mta-sts enforce: failed: starttls-not-supported"), 1);
-    p = find(res, "t.test");
+    p = audit_find(res, "t.test");
     assert_int_equal(p->sessions_out, 2);
     assert_int_equal(count(p, "mta-sts testing: failed: certificate-not-trusted"), 1);
     assert_int_equal(count(p, "mta-sts testing: plaintext"), 1);
-    p = find(res, "o.test");
+    p = audit_find(res, "o.test");
     assert_int_equal(p->npolicies, 2);
     assert_int_equal(count(p, "opportunistic: tls"), 1);
     assert_int_equal(count(p, "opportunistic: plaintext"), 1);
-    p = find(res, "p.test");
+    p = audit_find(res, "p.test");
     assert_int_equal(p->npolicies, 2);
     assert_int_equal(count(p, "domain-secure: secured"), 1);
     assert_int_equal(count(p, "domain-secure: failed"), 1);

@@ -12,6 +12,7 @@
 #define DOMSEC_CMD_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 
 #define DOMSEC_DEFAULT_CONFIG "/etc/domsec/domsec.conf"
@@ -72,6 +73,19 @@ struct log_audit_result;
 void    domsec_log_audit_table(FILE *fp, const struct log_audit_result *r);
 void    domsec_log_audit_csv(FILE *fp, const struct log_audit_result *r);
 void    domsec_log_audit_json(FILE *fp, const struct log_audit_result *r);
+/* Parts of the JSON: `, "session_ids": [...], "session_ids_total": N` and
+ * {"name": count, ...}. */
+struct log_audit_count;
+struct log_audit_sids;
+void    domsec_log_audit_json_sids(FILE *fp, const struct log_audit_sids *s);
+void    domsec_log_audit_json_counts(FILE *fp, const struct log_audit_count *c, size_t n);
+/* domsec_log_trust.c: the audit's partner trust section: the table's and
+ * the CSV's part (after the outbound TLS policies), and a domain object's
+ * `, "identity": {...}` member */
+struct log_audit_partner;
+void    domsec_log_trust_table(FILE *fp, const struct log_audit_result *r);
+void    domsec_log_trust_csv(FILE *fp, const struct log_audit_result *r);
+void    domsec_log_trust_json(FILE *fp, const struct log_audit_partner *p);
 /* domsec_log_html.c: the audit as one self-contained HTML page, to fp */
 void    domsec_log_html(FILE *fp, const struct log_audit_result *r);
 

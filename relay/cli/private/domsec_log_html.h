@@ -1,8 +1,9 @@
 /*
  * domsec_log_html.h - what the HTML report's files share (private to
  * relay/cli): domsec_log_html.c writes the page and its header and traffic
- * tables, domsec_log_html_cert.c the certificate tables, domsec_log_chart.c
- * the charts.
+ * tables, domsec_log_html_cert.c the certificate tables,
+ * domsec_log_html_trust.c the partner trust table, domsec_log_chart.c the
+ * charts.
  */
 #ifndef DOMSEC_LOG_HTML_H
 #define DOMSEC_LOG_HTML_H
@@ -33,6 +34,9 @@ void    domsec_html_sids(FILE *fp, const struct log_audit_sids *s);
 
 /* domsec_log_html_cert.c */
 void    domsec_log_html_certs(FILE *fp, const struct log_audit_result *r);
+
+/* domsec_log_html_trust.c: the partner trust section (#trust) */
+void    domsec_log_html_trust(FILE *fp, const struct log_audit_result *r);
 
 /* domsec_log_chart.c */
 /* One chart in a <figure id=ID>: domain-secured and not domain-secured
