@@ -135,7 +135,8 @@ struct log_audit_identity {
                                          * "BadEku (serverAuth only)", "DaneMismatch" */
     size_t  nrefusals;
     /* The 2026 exception, inbound only: a client secured with a
-     * serverAuth-only certificate (accept_server_auth_only = yes): how
+     * serverAuth-only certificate (accepted by default; a [partner]
+     * section's accept_server_auth_only = no refuses it): how
      * often, when, which sessions.  0 outbound (a server's certificate is
      * serverAuth-only by nature). */
     uint64_t server_auth_only;

@@ -25,8 +25,8 @@
  *    <source>", or "<verdict>" alone when the source is "-"); a Secured
  *    one by proved=, a refused one by its rule (the rest of the line: a
  *    rule may hold spaces, "BadEku (serverAuth only)").  Inbound, secured
- *    with eku=serverAuth-only is the 2026 exception (accept_server_auth_only
- *    = yes): counted apart with its first and last time and session ids
+ *    with eku=serverAuth-only is the 2026 exception (accepted by the global
+ *    rule and by default in a [partner] section): counted apart with its first and last time and session ids
  *    (outbound it is the norm: a server's certificate).
  *    The line is written only for a listed domain, so <d> was listed then
  *    in that direction.

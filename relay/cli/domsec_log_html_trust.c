@@ -3,8 +3,8 @@
  * (#trust, issue 17): per partner and direction, from the "Partner
  * identity" lines, the policy that applied, what proved identity, the EKU
  * and revocation seen, the refusals by rule, and the inbound acceptances
- * of serverAuth-only client certificates (the 2026 exception: an explicit,
- * per-partner opt-in, shown apart so an auditor sees each one).
+ * of serverAuth-only client certificates (the 2026 exception: accepted by
+ * default, shown apart so an auditor sees each one).
  *
  * CONTRACT
  *  domsec_log_html_trust() writes the section (heading, explanation,
@@ -93,8 +93,9 @@ void domsec_log_html_trust(FILE *fp, const struct log_audit_result *r)
           "own section and what it requires), what proved identity when secured (CA chain, pin, "
           "both, DANE-EE or DANE-TA), the certificate&#39;s EKU, revocation verdict and source, "
           "and the refusals by rule.  <span class=exc>serverAuth-only accepted</span> counts the "
-          "2026 exception: a partner&#39;s client certificate without clientAuth, accepted "
-          "because its section says accept_server_auth_only = yes.</p>\n", fp);
+          "2026 exception: a partner&#39;s client certificate without clientAuth (as the public "
+          "CAs issue them since 2026), accepted by the global rule and by default in a "
+          "partner&#39;s section; accept_server_auth_only = no refuses it.</p>\n", fp);
     for (size_t i = 0; i < r->npartners + r->nothers; i++) {
         const struct log_audit_partner *p = i < r->npartners ? &r->partners[i]
             : &r->others[i - r->npartners];

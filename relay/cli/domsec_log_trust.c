@@ -50,7 +50,7 @@ static void trust_table_exception(FILE *fp, const struct log_audit_identity *id)
     if (id->server_auth_only == 0)
         return;
     fprintf(fp, "      %-12s%llu accepted with a serverAuth-only client certificate (the 2026 "
-            "exception: accept_server_auth_only = yes), %s .. %s; sessions ", "EXCEPTION:",
+            "exception: no clientAuth, accepted by default), %s .. %s; sessions ", "EXCEPTION:",
             (ull)id->server_auth_only, domsec_term(id->server_auth_only_first, false),
             domsec_term(id->server_auth_only_last, false));
     for (size_t i = 0; i < s->n; i++)

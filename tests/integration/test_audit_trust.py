@@ -9,8 +9,9 @@ The logs: public.test (a [partner] with accept_server_auth_only = yes)
 accepted twice with a serverAuth-only client certificate (the 2026
 exception) and once with a clientAuth one; pin.test (require = pin) secured
 inbound and refused for a rolled-over key, secured outbound with ca+pin;
-global.test (no section) refused for BadEku (serverAuth only) and once
-with a hostile rule text; dane.test (require = dane) secured by DANE-EE;
+global.test refused for BadEku (serverAuth only) and once with a hostile
+rule text; renewed.test (no section) accepted with a serverAuth-only client
+certificate by the global rule (the 2026 exception too); dane.test (require = dane) secured by DANE-EE;
 mta.test (unlisted) under DANE: verified, failed, lookup failed.
 """
 
@@ -83,6 +84,9 @@ def make_logs(root):
     receive(w, "0000000000000007", "14", "global.test", False,
             identity("global.test", "inbound", "global require=ca", "none", "any",
                      "not-checked via -", HOSTILE))
+    receive(w, "0000000000000008", "15", "renewed.test", True,
+            identity("renewed.test", "inbound", "global require=ca", "ca", "serverAuth-only",
+                     "good via crl", "Secured"))
     send(w, "00000000000000A1", "08", "pin.test", [
         "Message to secure domain 'pin.test' on send connector 'Internet' was domain-secured",
         identity("pin.test", "outbound", "partner require=ca+pin", "ca+pin", "serverAuth-only",
@@ -159,16 +163,19 @@ class AuditTrustTest(unittest.TestCase):
             ["global.test", "inbound", "2", "decision(s),", "0"],
             ["pin.test", "inbound", "2", "decision(s),", "1"],
             ["pin.test", "outbound", "1", "decision(s),", "1"],
-            ["public.test", "inbound", "3", "decision(s),", "3"]])
+            ["public.test", "inbound", "3", "decision(s),", "3"],
+            ["renewed.test", "inbound", "1", "decision(s),", "1"]])
         pub = trust.split("public.test", 1)[1]
         self.assertIn("policy:     partner require=ca (3)", pub)
         self.assertIn("eku:        serverAuth-only (2), clientAuth (1)", pub)
         self.assertIn("revocation: good via ocsp-stapled (1), good via ocsp-fetched (1), "
                       "good via crl (1)", pub)
         self.assertIn("EXCEPTION:  2 accepted with a serverAuth-only client certificate (the 2026 "
-                      "exception: accept_server_auth_only = yes), 2026-12-07T08:00:00.000Z .. "
+                      "exception: no clientAuth, accepted by default), 2026-12-07T08:00:00.000Z .. "
                       "2026-12-07T09:00:00.000Z; sessions 0000000000000001, 0000000000000002", pub)
-        self.assertEqual(trust.count("EXCEPTION:"), 1)      # not outbound, not refused
+        self.assertEqual(trust.count("EXCEPTION:"), 2)      # not outbound, not refused
+        self.assertIn("EXCEPTION:  1 accepted with a serverAuth-only client certificate",
+                      trust.split("renewed.test", 1)[1])  # the global rule accepts it too
         self.assertIn("refused:    BadEku (serverAuth only) (1), Evil <script>x</script>\\x1B[2J (1)",
                       trust)
         self.assertIn("proved:     dane-ee (1)", trust)
@@ -187,8 +194,7 @@ class AuditTrustTest(unittest.TestCase):
         self.assertIn(["identity", "pin.test", "out", "proved", "ca+pin", "1", "", "", ""], ident)
         self.assertIn(["identity", "global.test", "in", "total", "decisions", "2", "", "", ""], ident)
         self.assertIn(["identity", "global.test", "in", "refused", HOSTILE, "1", "", "", ""], ident)
-        self.assertEqual([r for r in ident if r[3] == "exception"][0][1], "public.test")
-        self.assertEqual(len([r for r in ident if r[3] == "exception"]), 1)
+        self.assertEqual([r[1] for r in ident if r[3] == "exception"], ["public.test", "renewed.test"])
         pol = {(r[1], r[2]): r[3] for r in rows if r[0] == "policy"}
         self.assertEqual(pol[("mta.test", "dane: failed: validation-failure")], "1")
         self.assertEqual(pol[("mta.test", "dane: tlsa lookup failed")], "1")
@@ -210,11 +216,12 @@ class AuditTrustTest(unittest.TestCase):
         self.assertEqual(dom["global.test"]["identity"]["in"]["refusals"],
                          {"BadEku (serverAuth only)": 1, HOSTILE: 1})
         self.assertEqual(dom["dane.test"]["identity"]["out"]["proved"], {"dane-ee": 1})
+        self.assertEqual(dom["renewed.test"]["identity"]["in"]["server_auth_only_accepted"]["count"], 1)
         self.assertEqual(dom["mta.test"]["policies"],
                          {"dane: verified": 1, "dane: failed: validation-failure": 1,
                           "dane: tlsa lookup failed": 1})
         self.assertTrue(all(dom[d]["listed"] for d in ("public.test", "pin.test", "global.test",
-                                                       "dane.test")))
+                                                       "dane.test", "renewed.test")))
 
     def test_html(self):
         page = self.audit("html")
@@ -225,7 +232,7 @@ class AuditTrustTest(unittest.TestCase):
         rows = [r for r in t.rows if r]
         self.assertEqual([(r[0], r[1]) for r in rows], [
             ("dane.test", "outbound"), ("global.test", "inbound"), ("pin.test", "inbound"),
-            ("pin.test", "outbound"), ("public.test", "inbound")])
+            ("pin.test", "outbound"), ("public.test", "inbound"), ("renewed.test", "inbound")])
         pub = rows[4]
         self.assertEqual(pub[3], "partner require=ca: 3")
         self.assertEqual(pub[4], "ca: 3")
