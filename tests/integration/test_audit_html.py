@@ -35,6 +35,7 @@ import sys
 import tempfile
 import unittest
 
+import test_audit_trust
 import test_log_audit as tla
 from peers import DeliveryTestCase
 from pki import PkiMixin
@@ -446,6 +447,35 @@ class ChartRangeTest(unittest.TestCase):
         self.assertEqual(year["yticks"], ["0", "1", "2", "3", "4", "5"])
         self.assertIn("3 domain-secured messages, 1 messages not domain-secured, 1 refused sessions",
                       year["caption"])
+
+
+class TrustLayoutTest(unittest.TestCase):
+    """The partner trust table (#trust) of test_audit_trust's logs (partner
+    and global policies, pins, DANE, the 2026 exception, a hostile rule
+    text) fits a 1280 px window like every other table: no horizontal
+    scroll, no word broken, no cell overflowing, headings on one line."""
+
+    def test_trust_table_fits(self):
+        if not os.access(DOMSEC, os.X_OK):
+            raise AssertionError("%s is not built (set DOMSEC_BUILD)" % DOMSEC)
+        os.makedirs(OUTDIR, exist_ok=True)
+        work = tempfile.mkdtemp(prefix="trust.", dir=OUTDIR)
+        self.addCleanup(shutil.rmtree, work, True)
+        test_audit_trust.make_logs(os.path.join(work, "logs"))
+        report = os.path.join(work, "audit-trust.html")
+        p = subprocess.run([DOMSEC, "-c", os.path.join(work, "none.conf"), "log", "audit",
+                            "--format", "html", "--out", report, os.path.join(work, "logs")],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 1, p.stderr)         # 1: the refusals are warnings
+        res = measure(self, report, work)
+        self.assertEqual([r[0] for r in res["tables"]["trust"]["rows"]],
+                         ["dane.test", "global.test", "pin.test", "pin.test", "public.test",
+                          "renewed.test"])
+        self.assertEqual(res["scrolled"], [])
+        self.assertEqual(res["broken"], [])
+        self.assertEqual(res["overflow"], [])
+        self.assertEqual([h for h in res["headings"] if h["lines"] != 1], [])
+        self.assertLessEqual(res["page"]["scrollWidth"], res["page"]["innerWidth"])
 
 
 if __name__ == "__main__":
