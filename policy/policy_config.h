@@ -79,9 +79,10 @@ struct cfg_partner {
                                          * it ("instead of") */
     struct cfg_pin *pins;               /* owned; certificate_pins, in file order */
     size_t  npins;
-    bool    accept_server_auth_only;    /* default no: inbound, a client certificate with
-                                         * serverAuth and without clientAuth EKU is refused
-                                         * (BadEku); yes: accepted with the other checks */
+    bool    accept_server_auth_only;    /* default yes (as the global rule): inbound, a client
+                                         * certificate with serverAuth and without clientAuth
+                                         * EKU is accepted with the name and chain checks;
+                                         * no: refused (BadEku (serverAuth only)) */
     int     min_tls_version;            /* 0 (default: any the connector allows), 12 or 13 */
     enum cfg_require require;           /* default ca+pin when pins are given, else ca */
     enum cfg_revocation revocation;     /* default crl (the global behaviour) */

@@ -130,7 +130,7 @@ class PartnerConfigTest(DomsecTestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         out = r.stdout.decode()
         self.assertIn("[partner %s]\ntrust_global_ca = yes\ncertificate_pins = %s\n"
-                      "accept_server_auth_only = no\nrequire = pin\nrevocation = crl\n"
+                      "accept_server_auth_only = yes\nrequire = pin\nrevocation = crl\n"
                       "revocation_failure = fail\n" % (PARTNER, PIN_A), out)
         self.assertRegex(out, r"reloaded domsecd pid %d" % d.pid)
         d.wait_log(d.prefix() + r"info config reloaded path=", since=mark)

@@ -5,9 +5,11 @@ right key and refused with a rolled-over key not yet pinned (its chain is
 valid), then accepted once both pins are listed (reload); a partner trusted
 through its own CA, which the global trusted_ca_file does not hold, inbound
 and outbound, and the same CA refused for another listed domain without a
-section; a serverAuth-only client certificate refused by default
-(BadEku (serverAuth only)) and accepted with accept_server_auth_only (the
-log says eku=serverAuth-only), while one from an unknown CA stays Untrusted;
+section; a serverAuth-only client certificate accepted without a section
+and by default (the log says eku=serverAuth-only), refused with
+accept_server_auth_only = no (BadEku (serverAuth only)), while one from an
+unknown CA or expired stays refused, and under require = pin with
+trust_global_ca = no the global CA does not prove it;
 min_tls_version 1.3 against a TLS 1.2-only client.  Every verdict is also
 read back from the Partner identity line of the protocol log."""
 
@@ -176,28 +178,52 @@ class PartnerTrustInboundTest(PkiMixin, DomsecTestCase):
         self.assertTrue(lines[3].endswith("verdict=CertificateValidationFailure (Untrusted)"))
 
     def test_server_auth_only_client_certificate(self):
+        # Accepted without a section (SPEC 6.2 "EKU absent or serverAuth or clientAuth";
+        # Exchange validates a partner's client certificate with serverAuth), with the
+        # chain and name checks: wolfSSL's EXTKEYUSE_AUTH_E must not hide an unknown
+        # issuer or an expired certificate.
         d = self.daemon()
-        mark = d.log_mark()
-        self.assertEqual(self.mail_from(d, "partner-serveronly"), [CERT_FAIL])
-        self.refused_rule(d, "BadEku (serverAuth only)", mark)
-        self.reconfigure(d, partner_section(PARTNER, accept_server_auth_only="yes"))
         self.assertEqual(self.mail_from(d, "partner-serveronly"), [SECURED_OK])
-        # wolfSSL's EXTKEYUSE_AUTH_E must not hide an unknown issuer.
         mark = d.log_mark()
         self.assertEqual(self.mail_from(d, "partner-serveronly-untrusted"), [CERT_FAIL])
         self.refused_rule(d, "CertificateValidationFailure (Untrusted)", mark)
         mark = d.log_mark()
         self.assertEqual(self.mail_from(d, "partner-serveronly-expired"), [CERT_FAIL])
         self.refused_rule(d, "CertificateValidationFailure (Expired)", mark)
+        # A section (here for nothing else) keeps the global rule by default.
+        self.reconfigure(d, partner_section(PARTNER, revocation="crl"))
+        self.assertEqual(self.mail_from(d, "partner-serveronly"), [SECURED_OK])
+        mark = d.log_mark()
+        self.reconfigure(d, partner_section(PARTNER, accept_server_auth_only="no"))
+        self.assertEqual(self.mail_from(d, "partner-serveronly"), [CERT_FAIL])
+        self.refused_rule(d, "BadEku (serverAuth only)", mark)
+        # require = pin with trust_global_ca = no and no CA file of its own: the pin
+        # matches, but a serverAuth-only certificate needs a chain to an allowed
+        # anchor, and the global CA is not one.
+        mark = d.log_mark()
+        self.reconfigure(d, partner_section(
+            PARTNER, require="pin", trust_global_ca="no",
+            certificate_pins=pin(self.p("partner-serveronly.pem"))))
+        self.assertEqual(self.mail_from(d, "partner-serveronly"), [CERT_FAIL])
+        self.refused_rule(d, "CertificateValidationFailure (Untrusted)", mark)
         lines = self.identity(d)
         self.assertEqual(lines[0], "Partner identity of '%s' (inbound): policy=global "
-                         "require=ca; proved=none; eku=serverAuth-only; revocation=not-checked "
-                         "via -; verdict=BadEku (serverAuth only)" % PARTNER)
-        self.assertEqual(lines[1], "Partner identity of '%s' (inbound): policy=partner "
                          "require=ca; proved=ca; eku=serverAuth-only; revocation=good via crl; "
                          "verdict=Secured" % PARTNER)
-        self.assertTrue(lines[2].endswith("eku=serverAuth-only; revocation=not-checked via -; "
+        self.assertTrue(lines[1].endswith("eku=serverAuth-only; revocation=not-checked via -; "
                                           "verdict=CertificateValidationFailure (Untrusted)"))
+        self.assertTrue(lines[2].endswith("eku=serverAuth-only; revocation=not-checked via -; "
+                                          "verdict=CertificateValidationFailure (Expired)"))
+        self.assertEqual(lines[3], "Partner identity of '%s' (inbound): policy=partner "
+                         "require=ca; proved=ca; eku=serverAuth-only; revocation=good via crl; "
+                         "verdict=Secured" % PARTNER)
+        self.assertEqual(lines[4], "Partner identity of '%s' (inbound): policy=partner "
+                         "require=ca; proved=none; eku=serverAuth-only; revocation=not-checked "
+                         "via -; verdict=BadEku (serverAuth only)" % PARTNER)
+        self.assertEqual(lines[5], "Partner identity of '%s' (inbound): policy=partner "
+                         "require=pin; proved=none; eku=serverAuth-only; revocation=not-checked "
+                         "via -; verdict=CertificateValidationFailure (Untrusted)" % PARTNER)
+        self.assertEqual(len(lines), 6, lines)
 
     def test_min_tls_version(self):
         d = self.daemon(partner_section(PARTNER, min_tls_version="1.3"))

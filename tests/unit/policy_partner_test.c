@@ -171,7 +171,7 @@ static void test_partner_defaults(void **state)
     assert_null(p->trusted_ca_file);
     assert_true(p->trust_global_ca);
     assert_int_equal(p->npins, 0);
-    assert_false(p->accept_server_auth_only);
+    assert_true(p->accept_server_auth_only);    /* as the global rule */
     assert_int_equal(p->min_tls_version, 0);
     assert_int_equal(p->require, CFG_REQUIRE_CA);
     assert_int_equal(p->revocation, CFG_REV_CRL);
@@ -338,7 +338,7 @@ static void test_partner_print(void **state)
     want = expand_ca(fx, "\n[partner woodgrovebank.com]\n"
                      "trust_global_ca = yes\n"
                      "certificate_pins = " PIN_B ", " PIN_A "\n"
-                     "accept_server_auth_only = no\n"
+                     "accept_server_auth_only = yes\n"
                      "min_tls_version = 1.2\n"
                      "require = ca+pin\n"
                      "revocation = ocsp\n"
@@ -346,7 +346,7 @@ static void test_partner_print(void **state)
                      "\n[partner contoso.com]\n"
                      "trusted_ca_file = {a}\n"
                      "trust_global_ca = no\n"
-                     "accept_server_auth_only = no\n"
+                     "accept_server_auth_only = yes\n"
                      "require = ca\n"
                      "revocation = crl\n"
                      "revocation_failure = fail\n\n[dns]\n");
@@ -374,7 +374,7 @@ static void test_partner_print(void **state)
         fclose(fp);
     }
     want = expand_ca(fx, "[partner contoso.com]\ntrusted_ca_file = {a}\n"
-                     "trust_global_ca = no\naccept_server_auth_only = no\nrequire = ca\n"
+                     "trust_global_ca = no\naccept_server_auth_only = yes\nrequire = ca\n"
                      "revocation = crl\nrevocation_failure = fail\n");
     assert_string_equal(second, want);
     free(want);
