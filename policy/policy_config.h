@@ -283,10 +283,12 @@ int     policy_parse_binding(const char *s, struct cfg_binding *out, const char 
 int     policy_parse_range(const char *s, struct cfg_range *out, const char **why);
 /* "host", "host:port", "[ip]", "[ip]:port", bare IPv4; out->host is xstrdup()ed on success. */
 int     policy_parse_smarthost(const char *s, struct cfg_smarthost *out, const char **why);
-/* A pin: 64 hex digits, any case, or 32 pairs joined by ':' ("AB:CD:..."). */
+/* A pin: 64 hex digits, any case, or 32 pairs joined by ':' ("AB:CD:..."), or 44
+ * base64 characters, bare or after "sha256//" (curl's --pinnedpubkey); never all zeros. */
 int     policy_parse_pin(const char *s, struct cfg_pin *out, const char **why);
-/* A pin as it is printed: 64 lowercase hex digits and a NUL. */
+/* A pin as it is printed: 64 lowercase hex digits and a NUL; or 44 base64 characters. */
 void    policy_format_pin(const unsigned char sha256[32], char out[65]);
+void    policy_format_pin_base64(const unsigned char sha256[32], char out[45]);
 
 /* policy_match.c - pure matching functions. */
 /* Exact, case-insensitive domain list membership ("*.d" entries cover subdomains of d). */

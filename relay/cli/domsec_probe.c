@@ -270,11 +270,8 @@ static int probe_resolve(struct probe *p, const char *host_arg)
 static void probe_own_cert(const struct tls_cert_info *ci, void *arg)
 {
     json_t *o = arg, *c;
-    char    pin[65];
-
     c = json_pack("{s:s, s:s}", "subject", ci->subject, "thumbprint", ci->thumbprint);
-    if (domsec_pin(ci, pin) != NULL)
-        json_object_set_new(c, "pin_sha256", json_string(pin));
+    domsec__probe_pin_json(c, ci);
     json_object_set_new(o, "client_certificate", c);
 }
 

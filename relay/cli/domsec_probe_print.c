@@ -80,8 +80,11 @@ static void print_chain(const char *indent, const json_t *chain)
         printf("%s%-*s   issuer %s\n", indent, w, "", member(c, "issuer"));
         printf("%s%-*s   notAfter %s  sha1 %s\n", indent, w, "", member(c, "not_after"),
                member(c, "thumbprint"));
-        if (json_object_get(c, "pin_sha256") != NULL)
+        if (json_object_get(c, "pin_sha256") != NULL) {
             printf("%s%-*s   pin-sha256: %s\n", indent, w, "", member(c, "pin_sha256"));
+            printf("%s%-*s   pin-sha256-base64: %s\n", indent, w, "",
+                   member(c, "pin_sha256_base64"));
+        }
     }
 }
 
@@ -199,8 +202,10 @@ void domsec__probe_print(const json_t *out)
     if (json_is_object(own)) {
         printf("our cert   %s  sha1 %s\n", member(own, "subject"),
                member(own, "thumbprint"));
-        if (json_object_get(own, "pin_sha256") != NULL)
+        if (json_object_get(own, "pin_sha256") != NULL) {
             printf("           pin-sha256: %s\n", member(own, "pin_sha256"));
+            printf("           pin-sha256-base64: %s\n", member(own, "pin_sha256_base64"));
+        }
     }
     else if (json_is_null(own))
         printf("our cert   none\n");

@@ -582,14 +582,26 @@ json_t *domsec__probe_verdicts(const struct tls_facts *tf, const struct tls_cert
                      "revocation_detail", tf->revocation_reason);
 }
 
+/* domsec__probe_pin_json - a certificate's pin as o's pin_sha256 (hex) and
+ * pin_sha256_base64, when it has one */
+
+void domsec__probe_pin_json(json_t *o, const struct tls_cert_info *ci)
+{
+    char    pin[65], b64[45];
+
+    if (domsec_pin(ci, pin, b64) == NULL)
+        return;
+    json_object_set_new(o, "pin_sha256", json_string(pin));
+    json_object_set_new(o, "pin_sha256_base64", json_string(b64));
+}
+
 /* domsec__probe_cert_json - one certificate's facts */
 
 json_t *domsec__probe_cert_json(const unsigned char *der, size_t len)
 {
     struct tls_cert_info ci;
     json_t *o, *names = json_array();
-    char    nb[32], na[32], pin[65];
-    const char *pt;
+    char    nb[32], na[32];
 
     if (tls_cert_info_from_der(der, len, &ci) < 0) {
         json_decref(names);
@@ -605,8 +617,7 @@ json_t *domsec__probe_cert_json(const unsigned char *der, size_t len)
                   "thumbprint", ci.thumbprint, "serial", ci.serial, "names", names,
                   "eku_present", ci.eku_present, "eku_server", ci.eku_server,
                   "eku_client", ci.eku_client);
-    if ((pt = domsec_pin(&ci, pin)) != NULL)
-        json_object_set_new(o, "pin_sha256", json_string(pt));
+    domsec__probe_pin_json(o, &ci);
     tls_cert_info_free(&ci);
     return o;
 }

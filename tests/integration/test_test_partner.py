@@ -5,6 +5,7 @@ peer without STARTTLS, found by MX through dnsmasq; our side is only a configura
 file (no domsecd of ours runs).  Each test checks the verdict line, the exit status
 and that the partner received no message."""
 
+import base64
 import hashlib
 import json
 import os
@@ -125,6 +126,9 @@ class TestPartnerTest(PkiMixin, DeliveryTestCase):
         # Each certificate's pin, as [partner D] certificate_pins wants it.
         self.assertEqual(h["chain"][0]["pin_sha256"], spki_pin(self.p("partner-ok.pem")))
         self.assertIn("pin-sha256: %s\n" % h["chain"][0]["pin_sha256"], text)
+        self.assertEqual(h["chain"][0]["pin_sha256_base64"],
+                         base64.b64encode(bytes.fromhex(h["chain"][0]["pin_sha256"])).decode())
+        self.assertIn("pin-sha256-base64: %s\n" % h["chain"][0]["pin_sha256_base64"], text)
         self.assertIn("pin-sha256: %s\n" % h["chain"][1]["pin_sha256"], text)
         self.assertNotEqual(h["chain"][0]["pin_sha256"], h["chain"][1]["pin_sha256"])
         self.assertEqual(h["verdicts"]["chain"], "Valid")
@@ -132,6 +136,8 @@ class TestPartnerTest(PkiMixin, DeliveryTestCase):
         self.assertRegex(j["client_certificate"]["subject"], r"CN=mail\.contoso\.test")
         self.assertEqual(j["client_certificate"]["pin_sha256"], spki_pin(self.p("relay.pem")))
         self.assertIn("\n           pin-sha256: %s\n" % spki_pin(self.p("relay.pem")), text)
+        self.assertIn("\n           pin-sha256-base64: %s\n"
+                      % j["client_certificate"]["pin_sha256_base64"], text)
         b.wait_log(b.prefix() + r"info smtpd \S+ TLS established from=127\.0\.0\.1:\d+ .* "
                    r"client_cert=yes chain_code=0")
         self.assertNoMessage(b)

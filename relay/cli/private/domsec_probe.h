@@ -85,6 +85,9 @@ void    domsec__probe_host(struct probe *p);
  * not_before, not_after (ISO 8601), thumbprint, names, eku; NULL if it
  * does not parse.  Also for --inbound. */
 json_t *domsec__probe_cert_json(const unsigned char *der, size_t len);
+/* A certificate's pin as o's "pin_sha256" (hex) and "pin_sha256_base64"
+ * (SPEC 9), when its facts have one. */
+void    domsec__probe_pin_json(json_t *o, const struct tls_cert_info *ci);
 
 /* The chain, validity, name, EKU and revocation verdicts on a peer
  * certificate as JSON (ci NULL: it did not parse); client: the EKU named is
