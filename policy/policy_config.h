@@ -250,6 +250,8 @@ void    policy_config_errors_free(struct cfg_errors *errs);
 struct config *policy_config_current(void);
 /* Install cfg as current (takes over the caller's reference); unrefs the old. */
 void    policy_config_swap(struct config *cfg);
+/* The number of swaps so far (a reload changes it). */
+uint64_t policy_config_generation(void);
 /* Print the effective configuration: "[section]" headers, one "key = value" a line. */
 void    policy_config_print(const struct config *cfg, FILE *fp);
 /* Print one partner section the same way ("[partner D]", then its keys). */

@@ -19,7 +19,7 @@ import ssl
 import subprocess
 import unittest
 
-from domsec_harness import Daemon, DomsecTestCase
+from domsec_harness import Daemon, DomsecTestCase, wait_until
 from peers import DeliveryTestCase, RX_ID, host, mx
 from pki import PkiMixin
 from test_starttls import RELAY_FQDN
@@ -79,13 +79,13 @@ class PartnerTrustInboundTest(PkiMixin, DomsecTestCase):
                     with open(self.p(n)) as g:
                         f.write(g.read())
 
-    def daemon(self, sections="", **conn):
+    def daemon(self, sections="", verbose=False, **conn):
         opts = {"auth_mechanism": "tls", "fqdn": RELAY_FQDN, "domain_secure_enabled": "yes"}
         opts.update(conn)
         d = Daemon(self, connectors=[("Inet", opts)], transport=self.tls_transport(
             self.store("relay"), tls_receive_domain_secure_list="%s, %s" % (PARTNER, OTHER)))
         d.write_config(d.config_text + sections)
-        d.start()
+        d.start(wrap=(lambda argv: argv + ["-v"]) if verbose else None)
         return d
 
     def reconfigure(self, d, sections):
@@ -176,6 +176,42 @@ class PartnerTrustInboundTest(PkiMixin, DomsecTestCase):
         self.assertTrue(lines[2].startswith("Partner identity of '%s' (inbound): policy=global "
                                             % OTHER), lines[2])
         self.assertTrue(lines[3].endswith("verdict=CertificateValidationFailure (Untrusted)"))
+
+    def test_partner_chain_judged_once_per_session_and_reload(self):
+        # Review A #5: a client pipelining MAIL FROM / RSET must not make us verify its
+        # chain against the partner's CA file again each time; a reload judges again.
+        sections = partner_section(PARTNER, trusted_ca_file=self.p("rogue.pem"),
+                                   revocation_failure="accept")
+        d = self.daemon(sections, verbose=True)
+        judged = (d.prefix() + r"debug smtpd \S+ partner identity judged domain=%s "
+                  r"generation=(\d+)$" % re.escape(PARTNER))
+        secured = d.prefix() + r"info smtpd \S+ domain secured sender=<a@%s>" % re.escape(PARTNER)
+        c = d.connect()
+        c.reply()
+        self.assertEqual(c.cmd("EHLO client.example.org").code, 250)
+        self.assertEqual(c.cmd("STARTTLS").code, 220)
+        ctx = ssl.create_default_context(cafile=self.p("trusted-ca.pem"))
+        ctx.load_cert_chain(self.p("partner-untrusted.pem"), self.p("partner-untrusted.key"))
+        c.sock = ctx.wrap_socket(c.sock, server_hostname=RELAY_FQDN)
+        self.assertEqual(c.cmd("EHLO mail.%s" % PARTNER).code, 250)
+        mark = d.log_mark()
+
+        def mail_rset():
+            self.assertEqual(c.cmd("MAIL FROM:<a@%s>" % PARTNER).code, 250)
+            self.assertEqual(c.cmd("RSET").code, 250)
+        for _ in range(3):
+            mail_rset()
+        wait_until(lambda: len(re.findall(secured, d.log()[mark:], re.M)) == 3, 10,
+                   "three domain secured lines")
+        self.assertEqual(len(re.findall(judged, d.log()[mark:], re.M)), 1, d.log()[mark:])
+        self.reconfigure(d, sections)
+        mail_rset()
+        wait_until(lambda: len(re.findall(secured, d.log()[mark:], re.M)) == 4, 10,
+                   "four domain secured lines")
+        gens = re.findall(judged, d.log()[mark:], re.M)
+        self.assertEqual(len(gens), 2, d.log()[mark:])
+        self.assertNotEqual(gens[0], gens[1])
+        c.close()
 
     def test_server_auth_only_client_certificate(self):
         # Accepted without a section (SPEC 6.2 "EKU absent or serverAuth or clientAuth";
