@@ -13,7 +13,9 @@
  * context from relay_tls_build (the store selection domsecd makes), the
  * CRL set from relay_crl_load (crl_directory and the fetch cache, nothing
  * fetched), MX and host addresses from dns/ with [dns] servers, chain
- * and revocation verdicts from tls/, policy_send_secure for each step and
+ * and revocation verdicts from tls/, the domain's [partner D] section as
+ * domsecd applies it (domsec__probe_identity: relay_tls_identity and
+ * policy_identity_check), policy_send_secure for each step and
  * relay_decide for what a failure means and the text domsecd would log.
  * The domain is judged as if it were listed in
  * tls_send_domain_secure_list (that is the question asked); whether it is

@@ -136,6 +136,8 @@ static void print_host(const json_t *h, const char *domain)
                member(tls, "group"));
     print_chain("  ", json_object_get(h, "chain"));
     print_verdicts(json_object_get(h, "verdicts"), domain);
+    print_line("  ", "identity", member(h, "partner_identity"));
+    print_line("  ", "  why", member(h, "identity_detail"));
     print_line("  ", "rule", member(h, "rule"));
     print_line("  ", "log", member(h, "log"));
     if (strcmp(res, "failed") == 0)
@@ -255,6 +257,8 @@ void domsec__probe_print_in(const json_t *out)
     print_line("", "file", member(out, "file"));
     print_chain("", json_object_get(out, "chain"));
     print_verdicts(json_object_get(out, "verdicts"), domain);
+    print_line("", "identity", member(out, "partner_identity"));
+    print_line("", "  why", member(out, "identity_detail"));
     print_line("", "rule", member(out, "rule"));
     if (json_is_true(json_object_get(out, "accepted")))
         printf("verdict    MAIL FROM:<x@%s> would be accepted\n", domain);

@@ -286,9 +286,11 @@ static void probe_tls_ready(struct probe_sess *s)
     struct tls_crl_cert chain[PROBE_CHAIN_MAX];
     size_t  n = tls_conn_peer_chain(s->conn, chain, PROBE_CHAIN_MAX);
     struct policy_out_verdict v;
+    struct policy_identity_verdict iv;
     struct tls_cert_info ci;
     json_t *ch = json_array();
-    bool    have;
+    char    detail[320] = "";
+    bool    have, judged = false;
 
     have = tf->peer_der != NULL && tls_cert_info_from_der(tf->peer_der, tf->peer_der_len,
                                                           &ci) == 0;
@@ -298,7 +300,19 @@ static void probe_tls_ready(struct probe_sess *s)
     f.name_match = have && policy_cert_name_match(s->p->domain,
                                                   (const char *const *)ci.names, ci.nnames);
     f.chain = relay_tls_chain(tf);
+    if (f.listed)                       /* its [partner] section, as domsecd applies it */
+        judged = domsec__probe_identity(s->p->cfg, s->p->domain, tf, have ? &ci : NULL, chain,
+                                        n, false, &f.name_match, &f.chain,
+                                        &f.revocation_failure, &iv, detail, sizeof(detail));
+    f.identity_rule = judged ? iv.rule : NULL;
     v = policy_send_secure(&f, POLICY_OUT_CERT);
+    if (judged)
+        domsec__probe_identity_json(s->h, s->p->domain, &iv, false, v.rule,
+                                    v.revocation_accepted, detail);
+    else if (f.listed)
+        json_object_set_new(s->h, "partner_identity",
+                            json_string("not judged: require = dane (test-partner looks up "
+                                        "no TLSA records)"));
     json_object_set_new(s->h, "tls", json_pack("{s:s, s:s, s:i, s:s}", "version", tf->version,
                                                "cipher", tf->cipher, "bits", tf->cipher_bits,
                                                "group", tf->group));
