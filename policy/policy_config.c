@@ -22,7 +22,9 @@
  *  References: policy_config_ref/unref are atomic; the object is freed by
  *  the unref that drops the last one.  policy_config_current() returns a
  *  new reference (or NULL) and policy_config_swap() installs a config,
- *  taking over the caller's reference; both are thread-safe.  Nothing here
+ *  taking over the caller's reference; both are thread-safe, as is
+ *  policy_config_generation() (it grows by one at every swap: what a
+ *  session compares to tell that a reload happened since it judged).  Nothing here
  *  has callbacks or cancellation.
  */
 #include <ctype.h>
@@ -51,6 +53,7 @@
 static pthread_mutex_t pc_ini_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t pc_current_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct config *pc_current;
+static uint64_t pc_generation;          /* swaps so far, under pc_current_lock */
 
 /* policy__error - append one formatted error */
 
@@ -524,8 +527,21 @@ void policy_config_swap(struct config *cfg)
     pthread_mutex_lock(&pc_current_lock);
     old = pc_current;
     pc_current = cfg;
+    pc_generation++;
     pthread_mutex_unlock(&pc_current_lock);
     policy_config_unref(old);
+}
+
+/* policy_config_generation - how many configs have been installed so far */
+
+uint64_t policy_config_generation(void)
+{
+    uint64_t g;
+
+    pthread_mutex_lock(&pc_current_lock);
+    g = pc_generation;
+    pthread_mutex_unlock(&pc_current_lock);
+    return g;
 }
 
 /* policy_config_print - the effective configuration, loadable again */

@@ -79,9 +79,10 @@ struct cfg_partner {
                                          * it ("instead of") */
     struct cfg_pin *pins;               /* owned; certificate_pins, in file order */
     size_t  npins;
-    bool    accept_server_auth_only;    /* default no: inbound, a client certificate with
-                                         * serverAuth and without clientAuth EKU is refused
-                                         * (BadEku); yes: accepted with the other checks */
+    bool    accept_server_auth_only;    /* default yes (as the global rule): inbound, a client
+                                         * certificate with serverAuth and without clientAuth
+                                         * EKU is accepted with the name and chain checks;
+                                         * no: refused (BadEku (serverAuth only)) */
     int     min_tls_version;            /* 0 (default: any the connector allows), 12 or 13 */
     enum cfg_require require;           /* default ca+pin when pins are given, else ca */
     enum cfg_revocation revocation;     /* default crl (the global behaviour) */
@@ -249,6 +250,8 @@ void    policy_config_errors_free(struct cfg_errors *errs);
 struct config *policy_config_current(void);
 /* Install cfg as current (takes over the caller's reference); unrefs the old. */
 void    policy_config_swap(struct config *cfg);
+/* The number of swaps so far (a reload changes it). */
+uint64_t policy_config_generation(void);
 /* Print the effective configuration: "[section]" headers, one "key = value" a line. */
 void    policy_config_print(const struct config *cfg, FILE *fp);
 /* Print one partner section the same way ("[partner D]", then its keys). */
@@ -282,10 +285,12 @@ int     policy_parse_binding(const char *s, struct cfg_binding *out, const char 
 int     policy_parse_range(const char *s, struct cfg_range *out, const char **why);
 /* "host", "host:port", "[ip]", "[ip]:port", bare IPv4; out->host is xstrdup()ed on success. */
 int     policy_parse_smarthost(const char *s, struct cfg_smarthost *out, const char **why);
-/* A pin: 64 hex digits, any case, or 32 pairs joined by ':' ("AB:CD:..."). */
+/* A pin: 64 hex digits, any case, or 32 pairs joined by ':' ("AB:CD:..."), or 44
+ * base64 characters, bare or after "sha256//" (curl's --pinnedpubkey); never all zeros. */
 int     policy_parse_pin(const char *s, struct cfg_pin *out, const char **why);
-/* A pin as it is printed: 64 lowercase hex digits and a NUL. */
+/* A pin as it is printed: 64 lowercase hex digits and a NUL; or 44 base64 characters. */
 void    policy_format_pin(const unsigned char sha256[32], char out[65]);
+void    policy_format_pin_base64(const unsigned char sha256[32], char out[45]);
 
 /* policy_match.c - pure matching functions. */
 /* Exact, case-insensitive domain list membership ("*.d" entries cover subdomains of d). */

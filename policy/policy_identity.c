@@ -13,12 +13,16 @@
  *  the order of the rows and their replies stay Exchange's.
  *
  *  Order of the checks: TLS version (min_tls_version), the serverAuth-only
- *  EKU of a client certificate (refused unless accept_server_auth_only;
- *  with it, the name and chain checks always apply), DANE (outbound,
+ *  EKU of a client certificate (accepted, as Exchange does and SPEC 6.2's
+ *  "EKU absent or serverAuth or clientAuth" says, unless the partner's
+ *  section says accept_server_auth_only = no; accepted only with the name
+ *  and chain checks, the chain judged by the partner's allowed anchors
+ *  even under require = pin), DANE (outbound,
  *  require = dane; inbound it is ca), the pin (pin, ca+pin), then the
  *  tables' name and chain (ca, ca+pin).  A CA proof is the partner CA's
  *  chain when it has trusted_ca_file (and the global chain too when
- *  trust_global_ca), else the global chain.  Revocation is judged for CA
+ *  trust_global_ca), else the global chain unless trust_global_ca = no
+ *  (then nothing proves it by CA: Untrusted).  Revocation is judged for CA
  *  proofs only (a pin or a DANE-EE record names the key itself):
  *  crl, ocsp, crl+ocsp (both good; a revoked from either always fails),
  *  none; unknown then follows revocation_failure in the tables.
@@ -78,6 +82,10 @@ static enum policy_chain ca_proof(const struct policy_identity *f, enum policy_r
 {
     const struct cfg_partner *p = f->partner;
 
+    if (p != NULL && p->trusted_ca_file == NULL && !p->trust_global_ca) {
+        *crl = POLICY_REV_NOT_CHECKED;  /* require = pin + serverAuth-only: no anchor */
+        return POLICY_CHAIN_UNTRUSTED;
+    }
     if (p == NULL || p->trusted_ca_file == NULL) {
         *crl = f->crl;
         return f->chain;
@@ -190,7 +198,7 @@ struct policy_identity_verdict policy_identity_check(const struct policy_identit
         return v;
     }
     if (f->inbound && f->eku == POLICY_EKU_SERVER_ONLY) {
-        if (p == NULL || !p->accept_server_auth_only) {
+        if (p != NULL && !p->accept_server_auth_only) {
             v.rule = "BadEku (serverAuth only)";
             return v;
         }

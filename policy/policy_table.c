@@ -201,7 +201,8 @@ const struct pt_key policy__table[] = {
     /* No default here: yes without trusted_ca_file, no with it (decided by the loader). */
     {PT_PARTNER, "trust_global_ca", PT_BOOL, NULL, 0, 0, PR(trust_global_ca), 0, NULL},
     {PT_PARTNER, "certificate_pins", PT_PINS, NULL, 0, 0, PRN(pins, npins), 0, NULL},
-    {PT_PARTNER, "accept_server_auth_only", PT_BOOL, "no", 0, 0,
+    /* Default yes, like the global rule (SPEC 6.2; Exchange accepts them too). */
+    {PT_PARTNER, "accept_server_auth_only", PT_BOOL, "yes", 0, 0,
      PR(accept_server_auth_only), 0, NULL},
     /* No default: 0, any version the connector allows. */
     {PT_PARTNER, "min_tls_version", PT_ENUM, NULL, 0, 0, PR(min_tls_version), 0,

@@ -543,14 +543,49 @@ static int hex_value(char c)
     return isdigit((unsigned char)c) ? c - '0' : tolower((unsigned char)c) - 'a' + 10;
 }
 
-/* policy_parse_pin - a SHA-256 pin: 64 hex digits, any case, or 32 colon-separated pairs */
+/* b64_value - the value of a standard base64 character, -1 if not one */
 
-int policy_parse_pin(const char *s, struct cfg_pin *out, const char **why)
+static int b64_value(char c)
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const char *p = c != '\0' ? strchr(alphabet, c) : NULL;
+
+    return p ? (int)(p - alphabet) : -1;
+}
+
+/* parse_pin_base64 - 32 bytes as 44 canonical base64 characters (43 and '=') */
+
+static int parse_pin_base64(const char *s, unsigned char pin[32])
+{
+    uint32_t acc = 0;
+    int     bits = 0;
+    size_t  k = 0;
+
+    if (strlen(s) != 44 || s[43] != '=')
+        return -1;
+    for (size_t i = 0; i < 43; i++) {
+        int     v = b64_value(s[i]);
+
+        if (v < 0)
+            return -1;
+        acc = (acc << 6) | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            pin[k++] = (unsigned char)(acc >> bits);
+            acc &= (1u << bits) - 1;
+        }
+    }
+    return k == 32 && acc == 0 ? 0 : -1;      /* the 2 spare bits are zero */
+}
+
+/* parse_pin_hex - 32 bytes as 64 hex digits, or 32 colon-separated pairs */
+
+static int parse_pin_hex(const char *s, unsigned char pin[32])
 {
     size_t  len = strlen(s), step = len == 95 ? 3 : 2;
-    unsigned char pin[32];
 
-    *why = "is not a SHA-256 pin (64 hex digits)";
     if (len != 64 && len != 95)
         return -1;
     for (size_t i = 0, k = 0; k < 32; i += step, k++) {
@@ -558,6 +593,34 @@ int policy_parse_pin(const char *s, struct cfg_pin *out, const char **why)
             || (step == 3 && k < 31 && s[i + 2] != ':'))
             return -1;
         pin[k] = (unsigned char)((hex_value(s[i]) << 4) | hex_value(s[i + 1]));
+    }
+    return 0;
+}
+
+/*
+ * policy_parse_pin - a SHA-256 pin: 64 hex digits, any case, or 32
+ * colon-separated pairs; or base64 (SPEC 9), bare (44 characters) or as
+ * curl's --pinnedpubkey "sha256//BASE64=".  All zeros is refused: it is
+ * what an unreadable key would hash to, so it must never be a pin.
+ */
+int policy_parse_pin(const char *s, struct cfg_pin *out, const char **why)
+{
+    static const unsigned char zero[32];
+    unsigned char pin[32];
+    int     r;
+
+    *why = "is not a SHA-256 pin (64 hex digits or 44 base64 characters)";
+    if (strncmp(s, "sha256//", 8) == 0)
+        r = parse_pin_base64(s + 8, pin);
+    else if (strlen(s) == 44)
+        r = parse_pin_base64(s, pin);
+    else
+        r = parse_pin_hex(s, pin);
+    if (r < 0)
+        return -1;
+    if (memcmp(pin, zero, sizeof(pin)) == 0) {
+        *why = "is not a SHA-256 pin (all zeros)";
+        return -1;
     }
     memcpy(out->sha256, pin, sizeof(pin));
     return 0;
@@ -574,6 +637,26 @@ void policy_format_pin(const unsigned char sha256[32], char out[65])
         out[2 * k + 1] = digits[sha256[k] & 15];
     }
     out[64] = '\0';
+}
+
+/* policy_format_pin_base64 - 44 base64 characters (the last '=') and a NUL */
+
+void policy_format_pin_base64(const unsigned char sha256[32], char out[45])
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t  o = 0;
+
+    for (size_t k = 0; k < 33; k += 3) {
+        uint32_t v = (uint32_t)sha256[k] << 16 | (uint32_t)sha256[k + 1] << 8
+            | (k + 2 < 32 ? sha256[k + 2] : 0);
+
+        out[o++] = alphabet[v >> 18 & 63];
+        out[o++] = alphabet[v >> 12 & 63];
+        out[o++] = alphabet[v >> 6 & 63];
+        out[o++] = k + 2 < 32 ? alphabet[v & 63] : '=';
+    }
+    out[44] = '\0';
 }
 
 /* format_unit - n in the largest unit that divides it exactly */

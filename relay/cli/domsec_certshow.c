@@ -487,22 +487,24 @@ struct cert_view {                      /* one entry, ready to print */
     const char *friendly, *subject, *issuer, *serial, *status, *root_type, *services;
     const char *thumbprint, *key_type, *cert_file, *key_file, *request_file, *problem;
     const char *pin;                    /* pin-sha256, or NULL (a request has none) */
-    char    detail[300], not_before[32], not_after[32], pinbuf[65];
+    const char *pin64;                  /* the same in base64, or NULL */
+    char    detail[300], not_before[32], not_after[32], pinbuf[65], pin64buf[45];
     char  **domains;
     size_t  ndomains;
     int     key_bits;
     bool    self_signed, has_key, dates;
 };
 
-/* domsec_pin - a certificate's pin as printed (lower-case hex), or NULL if it has none */
+/* domsec_pin - a certificate's pin as printed (hex; base64 in b64), or NULL if it has none */
 
-const char *domsec_pin(const struct tls_cert_info *ci, char out[65])
+const char *domsec_pin(const struct tls_cert_info *ci, char out[65], char b64[45])
 {
     static const unsigned char none[32];
 
     if (memcmp(ci->spki_sha256, none, sizeof(none)) == 0)
         return NULL;
     policy_format_pin(ci->spki_sha256, out);
+    policy_format_pin_base64(ci->spki_sha256, b64);
     return out;
 }
 
@@ -529,7 +531,9 @@ static void cert_view_of(struct domsec__cert_cmd *c, const struct domsec__cert_f
         v->has_key = p->ki.id[0] != '\0';
         if (v->has_key) {               /* the pin the issued certificate will have */
             policy_format_pin(p->ki.spki_sha256, v->pinbuf);
+            policy_format_pin_base64(p->ki.spki_sha256, v->pin64buf);
             v->pin = v->pinbuf;
+            v->pin64 = v->pin64buf;
         }
         v->key_file = p->key_path;
         v->request_file = p->csr_path;
@@ -547,7 +551,8 @@ static void cert_view_of(struct domsec__cert_cmd *c, const struct domsec__cert_f
         v->status = cert_status(c, e, &v->root_type, v->detail, sizeof(v->detail));
         v->services = domsec__cert_services(c, e);
         v->thumbprint = e->info.thumbprint[0] ? e->info.thumbprint : NULL;
-        v->pin = v->thumbprint ? domsec_pin(&e->info, v->pinbuf) : NULL;
+        v->pin = v->thumbprint ? domsec_pin(&e->info, v->pinbuf, v->pin64buf) : NULL;
+        v->pin64 = v->pin ? v->pin64buf : NULL;
         v->key_bits = e->info.key_bits;
         v->key_type = e->info.key_type == TLS_KEY_RSA ? "RSA" : e->info.key_type == TLS_KEY_EC
             ? "EC" : NULL;
@@ -617,6 +622,8 @@ static void cert_show_json(const struct cert_view *v)
     cert_json_str(v->thumbprint);
     printf(",\n  \"PinSha256\": ");
     cert_json_str(v->pin);
+    printf(",\n  \"PinSha256Base64\": ");
+    cert_json_str(v->pin64);
     printf(",\n  \"Status\": ");
     cert_json_str(v->status);
     printf(",\n  \"StatusDetail\": ");
@@ -655,8 +662,10 @@ static void cert_show_text(const struct cert_view *v)
     printf("%-18s : %s\n", "RootCAType", v->root_type);
     printf("%-18s : %s\n", "Services", v->services);
     printf("%-18s : %s\n", "Thumbprint", v->thumbprint ? v->thumbprint : na);
-    if (v->pin)                         /* [partner D] certificate_pins, TLSA 3 1 1 */
+    if (v->pin) {                       /* [partner D] certificate_pins, TLSA 3 1 1 */
         printf("%-18s : %s\n", "pin-sha256", v->pin);
+        printf("%-18s : %s\n", "pin-sha256-base64", v->pin64);
+    }
     printf("%-18s : %s\n", "Status", v->status);
     if (v->detail[0])
         printf("%-18s : %s\n", "StatusDetail", v->detail);

@@ -13,7 +13,9 @@
  * context from relay_tls_build (the store selection domsecd makes), the
  * CRL set from relay_crl_load (crl_directory and the fetch cache, nothing
  * fetched), MX and host addresses from dns/ with [dns] servers, chain
- * and revocation verdicts from tls/, policy_send_secure for each step and
+ * and revocation verdicts from tls/, the domain's [partner D] section as
+ * domsecd applies it (domsec__probe_identity: relay_tls_identity and
+ * policy_identity_check), policy_send_secure for each step and
  * relay_decide for what a failure means and the text domsecd would log.
  * The domain is judged as if it were listed in
  * tls_send_domain_secure_list (that is the question asked); whether it is
@@ -270,11 +272,8 @@ static int probe_resolve(struct probe *p, const char *host_arg)
 static void probe_own_cert(const struct tls_cert_info *ci, void *arg)
 {
     json_t *o = arg, *c;
-    char    pin[65];
-
     c = json_pack("{s:s, s:s}", "subject", ci->subject, "thumbprint", ci->thumbprint);
-    if (domsec_pin(ci, pin) != NULL)
-        json_object_set_new(c, "pin_sha256", json_string(pin));
+    domsec__probe_pin_json(c, ci);
     json_object_set_new(o, "client_certificate", c);
 }
 

@@ -6,8 +6,11 @@
  * The chain is judged as a handshake judges a client's (tls_facts_from_chain:
  * trusted_ca_file, the handshake's classification, revocation against the
  * CRL set domsecd would publish, from relay_crl_load), the names with
- * policy_cert_name_match, and the verdict is policy_mail_secure's, the
- * table domsecd asks at every MAIL FROM, with DOMAIN taken as listed in
+ * policy_cert_name_match, DOMAIN's [partner] section applied as domsecd
+ * applies it (domsec__probe_identity: pins, its own CA, EKU, revocation;
+ * no TLS version, there is no handshake), and the verdict is
+ * policy_mail_secure's, the table domsecd asks at every MAIL FROM, with
+ * DOMAIN taken as listed in
  * tls_receive_domain_secure_list and the session in TLS with a client
  * certificate.  The receive connector is the first with
  * domain_secure_enabled (else the first with auth_mechanism = tls, else
@@ -31,6 +34,46 @@
 #include "tls_crl.h"
 #include "tls_store.h"
 
+/* domsec__probe_identity - the [partner D] rule's verdict on a peer, for the table */
+
+bool domsec__probe_identity(const struct config *cfg, const char *domain,
+                            const struct tls_facts *tf, const struct tls_cert_info *ci,
+                            const struct tls_crl_cert *chain, size_t n, bool inbound,
+                            bool *name_match, enum policy_chain *chain_verdict,
+                            enum cfg_revfail *revfail, struct policy_identity_verdict *iv,
+                            char *detail, size_t dsz)
+{
+    const struct cfg_partner *p = policy_partner_find(cfg, domain);
+    struct policy_identity idf;
+
+    if (!inbound && p != NULL && p->require == CFG_REQUIRE_DANE)
+        return false;
+    relay_tls_identity(cfg, p, tf, ci, chain, n, inbound, *name_match, &idf, detail, dsz);
+    if (tf->version[0] == '\0')          /* no handshake: no version to judge */
+        idf.tls_version = 99;
+    *iv = policy_identity_check(&idf);
+    if (!idf.partner_judged || idf.partner_chain == POLICY_CHAIN_VALID)
+        detail[0] = '\0';              /* the chain's own detail applies */
+    *name_match = iv->name_match;
+    *chain_verdict = iv->chain;
+    *revfail = iv->revocation_failure;
+    return true;
+}
+
+/* domsec__probe_identity_json - the Partner identity line into out */
+
+void domsec__probe_identity_json(json_t *out, const char *domain,
+                                 const struct policy_identity_verdict *iv, bool inbound,
+                                 const char *rule, bool revocation_accepted, const char *detail)
+{
+    char    line[768];
+
+    policy_identity_logline(line, sizeof(line), domain, iv, inbound, rule, revocation_accepted);
+    json_object_set_new(out, "partner_identity", json_string(line));
+    if (detail[0] != '\0')
+        json_object_set_new(out, "identity_detail", json_string(detail));
+}
+
 /* probe_in_connector - the receive connector whose verdict we give */
 
 static const struct cfg_receive *probe_in_connector(const struct config *cfg)
@@ -47,13 +90,15 @@ static const struct cfg_receive *probe_in_connector(const struct config *cfg)
 /* probe_in_judge - the verdicts and policy_mail_secure's answer into out */
 
 static void probe_in_judge(json_t *out, const struct config *cfg, const struct cfg_receive *rc,
-                           const char *domain, const struct tls_facts *tf)
+                           const char *domain, const struct tls_facts *tf,
+                           const struct tls_crl_cert *chain, size_t n)
 {
     struct policy_inbound f = { 0 };
     struct policy_secure_verdict v;
+    struct policy_identity_verdict iv;
     struct tls_cert_info ci;
     bool    have = tls_cert_info_from_der(tf->peer_der, tf->peer_der_len, &ci) == 0;
-    char    reply[300];
+    char    reply[300], detail[320];
 
     f.listed = true;                    /* the question: as if it were listed */
     f.connector_secure = rc != NULL && rc->domain_secure_enabled;
@@ -62,10 +107,14 @@ static void probe_in_judge(json_t *out, const struct config *cfg, const struct c
                                                   ci.nnames);
     f.chain = relay_tls_chain(tf);
     f.revocation_failure = cfg->transport.revocation_failure;
+    domsec__probe_identity(cfg, domain, tf, have ? &ci : NULL, chain, n, true, &f.name_match,
+                           &f.chain, &f.revocation_failure, &iv, detail, sizeof(detail));
+    f.identity_rule = iv.rule;
     v = policy_mail_secure(&f);
     json_object_set_new(out, "verdicts", domsec__probe_verdicts(tf, have ? &ci : NULL, f.chain,
                                                                 f.name_match,
                                                                 v.revocation_accepted, true));
+    domsec__probe_identity_json(out, domain, &iv, true, v.rule, v.revocation_accepted, detail);
     if (have)
         tls_cert_info_free(&ci);
     json_object_set_new(out, "rule", json_string(v.rule));
@@ -87,6 +136,7 @@ int domsec__probe_inbound(const struct config *cfg, const char *domain, const ch
     struct tls_crl_cert *chain = NULL;
     struct tls_crl_set *crls;
     struct tls_facts tf;
+    struct cfg_errors errs = { 0 };
     const char *why = NULL;
     size_t  n = 0;
     json_t *out, *ch;
@@ -124,7 +174,11 @@ int domsec__probe_inbound(const struct config *cfg, const char *domain, const ch
             json_array_append_new(ch, c);
     }
     json_object_set_new(out, "chain", ch);
-    probe_in_judge(out, cfg, rc, domain, &tf);
+    /* The partners' own anchors, loaded as domsecd loads them; connector
+     * errors (our certificates) do not concern this question. */
+    relay_tls_install(relay_tls_build(cfg, &errs));
+    policy_config_errors_free(&errs);
+    probe_in_judge(out, cfg, rc, domain, &tf, chain, n);
     status = json_is_true(json_object_get(out, "accepted")) ? PROBE_EXIT_OK : PROBE_EXIT_REFUSED;
     json_object_set_new(out, "exit", json_integer(status));
     if (json) {
@@ -135,6 +189,7 @@ int domsec__probe_inbound(const struct config *cfg, const char *domain, const ch
     }
     json_decref(out);
     tls_chain_free(chain, n);
+    relay_tls_shutdown();
     tls_crl_cleanup();
     return status;
 }

@@ -80,8 +80,11 @@ static void print_chain(const char *indent, const json_t *chain)
         printf("%s%-*s   issuer %s\n", indent, w, "", member(c, "issuer"));
         printf("%s%-*s   notAfter %s  sha1 %s\n", indent, w, "", member(c, "not_after"),
                member(c, "thumbprint"));
-        if (json_object_get(c, "pin_sha256") != NULL)
+        if (json_object_get(c, "pin_sha256") != NULL) {
             printf("%s%-*s   pin-sha256: %s\n", indent, w, "", member(c, "pin_sha256"));
+            printf("%s%-*s   pin-sha256-base64: %s\n", indent, w, "",
+                   member(c, "pin_sha256_base64"));
+        }
     }
 }
 
@@ -133,6 +136,8 @@ static void print_host(const json_t *h, const char *domain)
                member(tls, "group"));
     print_chain("  ", json_object_get(h, "chain"));
     print_verdicts(json_object_get(h, "verdicts"), domain);
+    print_line("  ", "identity", member(h, "partner_identity"));
+    print_line("  ", "  why", member(h, "identity_detail"));
     print_line("  ", "rule", member(h, "rule"));
     print_line("  ", "log", member(h, "log"));
     if (strcmp(res, "failed") == 0)
@@ -199,8 +204,10 @@ void domsec__probe_print(const json_t *out)
     if (json_is_object(own)) {
         printf("our cert   %s  sha1 %s\n", member(own, "subject"),
                member(own, "thumbprint"));
-        if (json_object_get(own, "pin_sha256") != NULL)
+        if (json_object_get(own, "pin_sha256") != NULL) {
             printf("           pin-sha256: %s\n", member(own, "pin_sha256"));
+            printf("           pin-sha256-base64: %s\n", member(own, "pin_sha256_base64"));
+        }
     }
     else if (json_is_null(own))
         printf("our cert   none\n");
@@ -250,6 +257,8 @@ void domsec__probe_print_in(const json_t *out)
     print_line("", "file", member(out, "file"));
     print_chain("", json_object_get(out, "chain"));
     print_verdicts(json_object_get(out, "verdicts"), domain);
+    print_line("", "identity", member(out, "partner_identity"));
+    print_line("", "  why", member(out, "identity_detail"));
     print_line("", "rule", member(out, "rule"));
     if (json_is_true(json_object_get(out, "accepted")))
         printf("verdict    MAIL FROM:<x@%s> would be accepted\n", domain);

@@ -286,9 +286,11 @@ static void probe_tls_ready(struct probe_sess *s)
     struct tls_crl_cert chain[PROBE_CHAIN_MAX];
     size_t  n = tls_conn_peer_chain(s->conn, chain, PROBE_CHAIN_MAX);
     struct policy_out_verdict v;
+    struct policy_identity_verdict iv;
     struct tls_cert_info ci;
     json_t *ch = json_array();
-    bool    have;
+    char    detail[320] = "";
+    bool    have, judged = false;
 
     have = tf->peer_der != NULL && tls_cert_info_from_der(tf->peer_der, tf->peer_der_len,
                                                           &ci) == 0;
@@ -298,7 +300,19 @@ static void probe_tls_ready(struct probe_sess *s)
     f.name_match = have && policy_cert_name_match(s->p->domain,
                                                   (const char *const *)ci.names, ci.nnames);
     f.chain = relay_tls_chain(tf);
+    if (f.listed)                       /* its [partner] section, as domsecd applies it */
+        judged = domsec__probe_identity(s->p->cfg, s->p->domain, tf, have ? &ci : NULL, chain,
+                                        n, false, &f.name_match, &f.chain,
+                                        &f.revocation_failure, &iv, detail, sizeof(detail));
+    f.identity_rule = judged ? iv.rule : NULL;
     v = policy_send_secure(&f, POLICY_OUT_CERT);
+    if (judged)
+        domsec__probe_identity_json(s->h, s->p->domain, &iv, false, v.rule,
+                                    v.revocation_accepted, detail);
+    else if (f.listed)
+        json_object_set_new(s->h, "partner_identity",
+                            json_string("not judged: require = dane (test-partner looks up "
+                                        "no TLSA records)"));
     json_object_set_new(s->h, "tls", json_pack("{s:s, s:s, s:i, s:s}", "version", tf->version,
                                                "cipher", tf->cipher, "bits", tf->cipher_bits,
                                                "group", tf->group));
@@ -582,14 +596,26 @@ json_t *domsec__probe_verdicts(const struct tls_facts *tf, const struct tls_cert
                      "revocation_detail", tf->revocation_reason);
 }
 
+/* domsec__probe_pin_json - a certificate's pin as o's pin_sha256 (hex) and
+ * pin_sha256_base64, when it has one */
+
+void domsec__probe_pin_json(json_t *o, const struct tls_cert_info *ci)
+{
+    char    pin[65], b64[45];
+
+    if (domsec_pin(ci, pin, b64) == NULL)
+        return;
+    json_object_set_new(o, "pin_sha256", json_string(pin));
+    json_object_set_new(o, "pin_sha256_base64", json_string(b64));
+}
+
 /* domsec__probe_cert_json - one certificate's facts */
 
 json_t *domsec__probe_cert_json(const unsigned char *der, size_t len)
 {
     struct tls_cert_info ci;
     json_t *o, *names = json_array();
-    char    nb[32], na[32], pin[65];
-    const char *pt;
+    char    nb[32], na[32];
 
     if (tls_cert_info_from_der(der, len, &ci) < 0) {
         json_decref(names);
@@ -605,8 +631,7 @@ json_t *domsec__probe_cert_json(const unsigned char *der, size_t len)
                   "thumbprint", ci.thumbprint, "serial", ci.serial, "names", names,
                   "eku_present", ci.eku_present, "eku_server", ci.eku_server,
                   "eku_client", ci.eku_client);
-    if ((pt = domsec_pin(&ci, pin)) != NULL)
-        json_object_set_new(o, "pin_sha256", json_string(pt));
+    domsec__probe_pin_json(o, &ci);
     tls_cert_info_free(&ci);
     return o;
 }

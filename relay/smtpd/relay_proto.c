@@ -168,9 +168,47 @@ static int relay_proto_path(char *p, char **addr, char **rest)
 }
 
 /*
+ * relay_proto_identity - the identity facts of the listed domain whose
+ * section is p (NULL: the global rule) into *idf and detail; a section's
+ * are judged once per TLS session and configuration generation
+ * (struct relay_ident_memo), the global rule's (no anchors) every time.
+ */
+static void relay_proto_identity(struct relay_session *s, const struct cfg_partner *p,
+                                 bool name_match, struct policy_identity *idf, char *detail,
+                                 size_t dsz)
+{
+    const struct config *cfg = s->cfg;
+    struct tls_crl_cert sent[RELAY_PROTO_CHAIN_MAX];
+    struct relay_ident_memo *m = NULL;
+    uint64_t gen = policy_config_generation();
+
+    if (p != NULL && s->tls) {
+        if (s->ident == NULL)
+            s->ident = xcalloc(cfg->npartners, sizeof(*s->ident));
+        m = &s->ident[p - cfg->partners];
+        if (m->valid && m->generation == gen && m->name_match == name_match) {
+            *idf = m->idf;
+            snprintf(detail, dsz, "%s", m->detail);
+            return;
+        }
+        log_debug("smtpd", s->sid, "partner identity judged domain=%s generation=%llu",
+                  p->domain, (unsigned long long)gen);
+    }
+    relay_tls_identity(cfg, p, s->tls ? s->facts : NULL, s->peer, sent,
+                       s->tls ? tls_conn_peer_chain(s->conn, sent, RELAY_PROTO_CHAIN_MAX) : 0,
+                       true, name_match, idf, detail, dsz);
+    if (m != NULL) {
+        *m = (struct relay_ident_memo){ .valid = true, .name_match = name_match,
+                                        .generation = gen, .idf = *idf };
+        snprintf(m->detail, sizeof(m->detail), "%s", detail);
+    }
+}
+
+/*
  * relay_proto_secure - domain security at MAIL FROM (SPEC 3): -1 after a
  * refusal reply; 0 with *secured = the partner domain (owned) or NULL.
- * Evaluated afresh at every MAIL FROM; never for <>.
+ * Evaluated at every MAIL FROM (a section's identity facts once per TLS
+ * session and reload: relay_proto_identity); never for <>.
  */
 static int relay_proto_secure(struct relay_session *s, const char *sender, char **secured)
 {
@@ -179,8 +217,7 @@ static int relay_proto_secure(struct relay_session *s, const char *sender, char 
     struct policy_inbound f = { 0 };
     struct policy_identity idf;
     struct policy_identity_verdict iv;
-    struct tls_crl_cert sent[RELAY_PROTO_CHAIN_MAX];
-    char domain[RELAY_DOMAIN_MAX + 1], pdetail[320], idline[768];
+    char domain[RELAY_DOMAIN_MAX + 1], pdetail[RELAY_IDENT_DETAIL_MAX], idline[768];
 
     *secured = NULL;
     log_mail_domain(domain, sizeof(domain), sender);
@@ -194,9 +231,8 @@ static int relay_proto_secure(struct relay_session *s, const char *sender, char 
     f.name_match = s->peer != NULL
         && policy_cert_name_match(domain, (const char *const *)s->peer->names, s->peer->nnames);
     /* What proves the partner: its [partner D] section, or the global rule. */
-    relay_tls_identity(cfg, policy_partner_find(cfg, domain), s->tls ? s->facts : NULL, s->peer,
-                       sent, s->tls ? tls_conn_peer_chain(s->conn, sent, RELAY_PROTO_CHAIN_MAX)
-                       : 0, true, f.name_match, &idf, pdetail, sizeof(pdetail));
+    relay_proto_identity(s, policy_partner_find(cfg, domain), f.name_match, &idf, pdetail,
+                         sizeof(pdetail));
     iv = policy_identity_check(&idf);
     f.identity_rule = iv.rule;
     f.name_match = iv.name_match;

@@ -299,6 +299,7 @@ static void relay_session_maybe_free(struct relay_session *s)
         tls_cert_info_free(s->peer);
         free(s->peer);
     }
+    free(s->ident);
     if (s->cfg != NULL)
         policy_config_unref(s->cfg);
     free(s->helo);

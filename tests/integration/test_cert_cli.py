@@ -76,6 +76,11 @@ def openssl_pin(path):
     return hashlib.sha256(der).hexdigest()
 
 
+def pin_base64(hexpin):
+    """The same pin in base64 (SPEC 9; curl's --pinnedpubkey sha256//)."""
+    return base64.b64encode(bytes.fromhex(hexpin)).decode()
+
+
 def pem_blocks(path):
     with open(path) as f:
         return re.findall(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----\n?",
@@ -183,6 +188,7 @@ class CertCliTest(PkiMixin, DomsecTestCase):
                   "CertificateDomains"):
             self.assertEqual(info[k], o[k], "%s of %s" % (k, path))
         self.assertEqual(info["PinSha256"], openssl_pin(path), "pin of %s" % path)
+        self.assertEqual(info["PinSha256Base64"], pin_base64(openssl_pin(path)))
         return o
 
     def list_rows(self):
@@ -231,6 +237,8 @@ class CertCliTest(PkiMixin, DomsecTestCase):
         self.assertIn("CertificateDomains : {%s, contoso.test}" % RELAY, text)
         self.assertRegex(text, r"(?m)^Status\s+: Valid$")
         self.assertRegex(text, r"(?m)^pin-sha256\s+: %s$" % openssl_pin(pem))
+        self.assertRegex(text, r"(?m)^pin-sha256-base64\s+: %s$"
+                         % re.escape(pin_base64(openssl_pin(pem))))
 
     def test_new_rsa_default_and_subject(self):
         thumb, _ = self.new("--domain", RELAY, "--subject",

@@ -7,6 +7,7 @@ own log shows that it loaded them (the require = dane warning of a reload,
 the FILE:LINE error of a refused reload).  What a partner section does to a
 session is test_partner_trust.py's."""
 
+import base64
 import os
 import re
 import subprocess
@@ -17,6 +18,7 @@ PARTNER = "partner.test"
 OTHER = "other.test"
 PIN_A = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 PIN_B = "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752"
+PIN_A_B64 = base64.b64encode(bytes.fromhex(PIN_A)).decode()     # SPEC 9's form
 LISTS = {"tls_send_domain_secure_list": PARTNER,
          "tls_receive_domain_secure_list": "%s, %s" % (PARTNER, OTHER)}
 
@@ -93,7 +95,8 @@ class PartnerConfigTest(DomsecTestCase):
         self.assertEqual(out, "")
         p = re.escape(d.config_path)
         self.assertRegex(err, r"%s:%d: certificate_pins: \"xx\" is not a SHA-256 pin "
-                         r"\(64 hex digits\)" % (p, line_no(text, "certificate_pins")))
+                         r"\(64 hex digits or 44 base64 characters\)"
+                         % (p, line_no(text, "certificate_pins")))
         self.assertRegex(err, r"%s:%d: \[partner northwind\.test\]: northwind\.test is on "
                          r"neither tls_send_domain_secure_list nor "
                          r"tls_receive_domain_secure_list" % (p, line_no(text, "[partner north")))
@@ -125,12 +128,13 @@ class PartnerConfigTest(DomsecTestCase):
 
         # set: validated, written, shown, and the running daemon reloads it
         mark = d.log_mark()
+        # (the pin in curl's --pinnedpubkey form: printed back as hex)
         r = domsec("-c", d.config_path, "transport-config", "partner", "set", PARTNER,
-                   "require", "pin", "certificate_pins", PIN_A.upper())
+                   "require", "pin", "certificate_pins", "sha256//" + PIN_A_B64)
         self.assertEqual(r.returncode, 0, r.stderr)
         out = r.stdout.decode()
         self.assertIn("[partner %s]\ntrust_global_ca = yes\ncertificate_pins = %s\n"
-                      "accept_server_auth_only = no\nrequire = pin\nrevocation = crl\n"
+                      "accept_server_auth_only = yes\nrequire = pin\nrevocation = crl\n"
                       "revocation_failure = fail\n" % (PARTNER, PIN_A), out)
         self.assertRegex(out, r"reloaded domsecd pid %d" % d.pid)
         d.wait_log(d.prefix() + r"info config reloaded path=", since=mark)
@@ -138,7 +142,7 @@ class PartnerConfigTest(DomsecTestCase):
             text = f.read()
         self.assertTrue(text.startswith(d.config_text), "the other lines are kept")
         self.assertTrue(text.endswith("\n[partner %s]\nrequire = pin\ncertificate_pins = %s\n"
-                                      % (PARTNER, PIN_A.upper())), text)
+                                      % (PARTNER, "sha256//" + PIN_A_B64)), text)
 
         # a refused set changes nothing and reloads nothing
         mark = d.log_mark()

@@ -5,9 +5,11 @@ right key and refused with a rolled-over key not yet pinned (its chain is
 valid), then accepted once both pins are listed (reload); a partner trusted
 through its own CA, which the global trusted_ca_file does not hold, inbound
 and outbound, and the same CA refused for another listed domain without a
-section; a serverAuth-only client certificate refused by default
-(BadEku (serverAuth only)) and accepted with accept_server_auth_only (the
-log says eku=serverAuth-only), while one from an unknown CA stays Untrusted;
+section; a serverAuth-only client certificate accepted without a section
+and by default (the log says eku=serverAuth-only), refused with
+accept_server_auth_only = no (BadEku (serverAuth only)), while one from an
+unknown CA or expired stays refused, and under require = pin with
+trust_global_ca = no the global CA does not prove it;
 min_tls_version 1.3 against a TLS 1.2-only client.  Every verdict is also
 read back from the Partner identity line of the protocol log."""
 
@@ -17,7 +19,7 @@ import ssl
 import subprocess
 import unittest
 
-from domsec_harness import Daemon, DomsecTestCase
+from domsec_harness import Daemon, DomsecTestCase, wait_until
 from peers import DeliveryTestCase, RX_ID, host, mx
 from pki import PkiMixin
 from test_starttls import RELAY_FQDN
@@ -77,13 +79,13 @@ class PartnerTrustInboundTest(PkiMixin, DomsecTestCase):
                     with open(self.p(n)) as g:
                         f.write(g.read())
 
-    def daemon(self, sections="", **conn):
+    def daemon(self, sections="", verbose=False, **conn):
         opts = {"auth_mechanism": "tls", "fqdn": RELAY_FQDN, "domain_secure_enabled": "yes"}
         opts.update(conn)
         d = Daemon(self, connectors=[("Inet", opts)], transport=self.tls_transport(
             self.store("relay"), tls_receive_domain_secure_list="%s, %s" % (PARTNER, OTHER)))
         d.write_config(d.config_text + sections)
-        d.start()
+        d.start(wrap=(lambda argv: argv + ["-v"]) if verbose else None)
         return d
 
     def reconfigure(self, d, sections):
@@ -175,29 +177,89 @@ class PartnerTrustInboundTest(PkiMixin, DomsecTestCase):
                                             % OTHER), lines[2])
         self.assertTrue(lines[3].endswith("verdict=CertificateValidationFailure (Untrusted)"))
 
-    def test_server_auth_only_client_certificate(self):
-        d = self.daemon()
+    def test_partner_chain_judged_once_per_session_and_reload(self):
+        # Review A #5: a client pipelining MAIL FROM / RSET must not make us verify its
+        # chain against the partner's CA file again each time; a reload judges again.
+        sections = partner_section(PARTNER, trusted_ca_file=self.p("rogue.pem"),
+                                   revocation_failure="accept")
+        d = self.daemon(sections, verbose=True)
+        judged = (d.prefix() + r"debug smtpd \S+ partner identity judged domain=%s "
+                  r"generation=(\d+)$" % re.escape(PARTNER))
+        secured = d.prefix() + r"info smtpd \S+ domain secured sender=<a@%s>" % re.escape(PARTNER)
+        c = d.connect()
+        c.reply()
+        self.assertEqual(c.cmd("EHLO client.example.org").code, 250)
+        self.assertEqual(c.cmd("STARTTLS").code, 220)
+        ctx = ssl.create_default_context(cafile=self.p("trusted-ca.pem"))
+        ctx.load_cert_chain(self.p("partner-untrusted.pem"), self.p("partner-untrusted.key"))
+        c.sock = ctx.wrap_socket(c.sock, server_hostname=RELAY_FQDN)
+        self.assertEqual(c.cmd("EHLO mail.%s" % PARTNER).code, 250)
         mark = d.log_mark()
-        self.assertEqual(self.mail_from(d, "partner-serveronly"), [CERT_FAIL])
-        self.refused_rule(d, "BadEku (serverAuth only)", mark)
-        self.reconfigure(d, partner_section(PARTNER, accept_server_auth_only="yes"))
+
+        def mail_rset():
+            self.assertEqual(c.cmd("MAIL FROM:<a@%s>" % PARTNER).code, 250)
+            self.assertEqual(c.cmd("RSET").code, 250)
+        for _ in range(3):
+            mail_rset()
+        wait_until(lambda: len(re.findall(secured, d.log()[mark:], re.M)) == 3, 10,
+                   "three domain secured lines")
+        self.assertEqual(len(re.findall(judged, d.log()[mark:], re.M)), 1, d.log()[mark:])
+        self.reconfigure(d, sections)
+        mail_rset()
+        wait_until(lambda: len(re.findall(secured, d.log()[mark:], re.M)) == 4, 10,
+                   "four domain secured lines")
+        gens = re.findall(judged, d.log()[mark:], re.M)
+        self.assertEqual(len(gens), 2, d.log()[mark:])
+        self.assertNotEqual(gens[0], gens[1])
+        c.close()
+
+    def test_server_auth_only_client_certificate(self):
+        # Accepted without a section (SPEC 6.2 "EKU absent or serverAuth or clientAuth";
+        # Exchange validates a partner's client certificate with serverAuth), with the
+        # chain and name checks: wolfSSL's EXTKEYUSE_AUTH_E must not hide an unknown
+        # issuer or an expired certificate.
+        d = self.daemon()
         self.assertEqual(self.mail_from(d, "partner-serveronly"), [SECURED_OK])
-        # wolfSSL's EXTKEYUSE_AUTH_E must not hide an unknown issuer.
         mark = d.log_mark()
         self.assertEqual(self.mail_from(d, "partner-serveronly-untrusted"), [CERT_FAIL])
         self.refused_rule(d, "CertificateValidationFailure (Untrusted)", mark)
         mark = d.log_mark()
         self.assertEqual(self.mail_from(d, "partner-serveronly-expired"), [CERT_FAIL])
         self.refused_rule(d, "CertificateValidationFailure (Expired)", mark)
+        # A section (here for nothing else) keeps the global rule by default.
+        self.reconfigure(d, partner_section(PARTNER, revocation="crl"))
+        self.assertEqual(self.mail_from(d, "partner-serveronly"), [SECURED_OK])
+        mark = d.log_mark()
+        self.reconfigure(d, partner_section(PARTNER, accept_server_auth_only="no"))
+        self.assertEqual(self.mail_from(d, "partner-serveronly"), [CERT_FAIL])
+        self.refused_rule(d, "BadEku (serverAuth only)", mark)
+        # require = pin with trust_global_ca = no and no CA file of its own: the pin
+        # matches, but a serverAuth-only certificate needs a chain to an allowed
+        # anchor, and the global CA is not one.
+        mark = d.log_mark()
+        self.reconfigure(d, partner_section(
+            PARTNER, require="pin", trust_global_ca="no",
+            certificate_pins=pin(self.p("partner-serveronly.pem"))))
+        self.assertEqual(self.mail_from(d, "partner-serveronly"), [CERT_FAIL])
+        self.refused_rule(d, "CertificateValidationFailure (Untrusted)", mark)
         lines = self.identity(d)
         self.assertEqual(lines[0], "Partner identity of '%s' (inbound): policy=global "
-                         "require=ca; proved=none; eku=serverAuth-only; revocation=not-checked "
-                         "via -; verdict=BadEku (serverAuth only)" % PARTNER)
-        self.assertEqual(lines[1], "Partner identity of '%s' (inbound): policy=partner "
                          "require=ca; proved=ca; eku=serverAuth-only; revocation=good via crl; "
                          "verdict=Secured" % PARTNER)
-        self.assertTrue(lines[2].endswith("eku=serverAuth-only; revocation=not-checked via -; "
+        self.assertTrue(lines[1].endswith("eku=serverAuth-only; revocation=not-checked via -; "
                                           "verdict=CertificateValidationFailure (Untrusted)"))
+        self.assertTrue(lines[2].endswith("eku=serverAuth-only; revocation=not-checked via -; "
+                                          "verdict=CertificateValidationFailure (Expired)"))
+        self.assertEqual(lines[3], "Partner identity of '%s' (inbound): policy=partner "
+                         "require=ca; proved=ca; eku=serverAuth-only; revocation=good via crl; "
+                         "verdict=Secured" % PARTNER)
+        self.assertEqual(lines[4], "Partner identity of '%s' (inbound): policy=partner "
+                         "require=ca; proved=none; eku=serverAuth-only; revocation=not-checked "
+                         "via -; verdict=BadEku (serverAuth only)" % PARTNER)
+        self.assertEqual(lines[5], "Partner identity of '%s' (inbound): policy=partner "
+                         "require=pin; proved=none; eku=serverAuth-only; revocation=not-checked "
+                         "via -; verdict=CertificateValidationFailure (Untrusted)" % PARTNER)
+        self.assertEqual(len(lines), 6, lines)
 
     def test_min_tls_version(self):
         d = self.daemon(partner_section(PARTNER, min_tls_version="1.3"))

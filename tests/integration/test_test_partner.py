@@ -5,6 +5,7 @@ peer without STARTTLS, found by MX through dnsmasq; our side is only a configura
 file (no domsecd of ours runs).  Each test checks the verdict line, the exit status
 and that the partner received no message."""
 
+import base64
 import hashlib
 import json
 import os
@@ -125,6 +126,9 @@ class TestPartnerTest(PkiMixin, DeliveryTestCase):
         # Each certificate's pin, as [partner D] certificate_pins wants it.
         self.assertEqual(h["chain"][0]["pin_sha256"], spki_pin(self.p("partner-ok.pem")))
         self.assertIn("pin-sha256: %s\n" % h["chain"][0]["pin_sha256"], text)
+        self.assertEqual(h["chain"][0]["pin_sha256_base64"],
+                         base64.b64encode(bytes.fromhex(h["chain"][0]["pin_sha256"])).decode())
+        self.assertIn("pin-sha256-base64: %s\n" % h["chain"][0]["pin_sha256_base64"], text)
         self.assertIn("pin-sha256: %s\n" % h["chain"][1]["pin_sha256"], text)
         self.assertNotEqual(h["chain"][0]["pin_sha256"], h["chain"][1]["pin_sha256"])
         self.assertEqual(h["verdicts"]["chain"], "Valid")
@@ -132,6 +136,8 @@ class TestPartnerTest(PkiMixin, DeliveryTestCase):
         self.assertRegex(j["client_certificate"]["subject"], r"CN=mail\.contoso\.test")
         self.assertEqual(j["client_certificate"]["pin_sha256"], spki_pin(self.p("relay.pem")))
         self.assertIn("\n           pin-sha256: %s\n" % spki_pin(self.p("relay.pem")), text)
+        self.assertIn("\n           pin-sha256-base64: %s\n"
+                      % j["client_certificate"]["pin_sha256_base64"], text)
         b.wait_log(b.prefix() + r"info smtpd \S+ TLS established from=127\.0\.0\.1:\d+ .* "
                    r"client_cert=yes chain_code=0")
         self.assertNoMessage(b)
@@ -307,6 +313,75 @@ class TestPartnerTest(PkiMixin, DeliveryTestCase):
                                    self.p("partner-untrusted.pem"))
         self.assertEqual(st, 1, text + err)
         self.assertIn("would be REFUSED: 454 4.7.5 Certificate validation failure", text)
+
+    def test_partner_section_applies_inbound(self):
+        # Review A #4: test-partner judges a listed partner by its [partner] section as
+        # domsecd does (pins, its own CA), and prints the Partner identity line.
+        a = Daemon(self, connectors=[("Inet", {"fqdn": "mail.contoso.test",
+                                                "auth_mechanism": "tls",
+                                                "domain_secure_enabled": "yes"})],
+                   transport=self.tls_transport(self.store("relay"),
+                                                tls_receive_domain_secure_list=PARTNER))
+        base = a.config_text
+        # Pinned to the rolled-over key only: the valid partner-ok chain is refused.
+        a.write_config(base + "\n[partner %s]\nrequire = pin\ncertificate_pins = %s\n"
+                       % (PARTNER, spki_pin(self.p("partner-rolled.pem"))))
+        st, text, err = self.probe(a.config_path, PARTNER, "--inbound", "--cert",
+                                   self.p("partner-ok.pem"))
+        self.assertEqual(st, 1, text + err)
+        self.assertIn("identity   Partner identity of '%s' (inbound): policy=partner "
+                      "require=pin; proved=none; eku=any; revocation=not-checked via -; "
+                      "verdict=PinMismatch\n" % PARTNER, text)
+        self.assertIn("rule       PinMismatch\n", text)
+        self.assertIn("would be REFUSED: 454 4.7.5 Certificate validation failure", text)
+        # The same pin in base64 proves the rolled-over key.
+        a.write_config(base + "\n[partner %s]\nrequire = pin\ncertificate_pins = %s\n"
+                       % (PARTNER, base64.b64encode(bytes.fromhex(
+                           spki_pin(self.p("partner-rolled.pem")))).decode()))
+        st, out, err = self.probe(a.config_path, PARTNER, "--inbound", "--json", "--cert",
+                                  self.p("partner-rolled.pem"))
+        self.assertEqual(st, 0, out + err)
+        j = json.loads(out)
+        self.assertEqual(j["rule"], "Secured")
+        self.assertEqual(j["partner_identity"], "Partner identity of '%s' (inbound): "
+                         "policy=partner require=pin; proved=pin; eku=any; "
+                         "revocation=not-checked via -; verdict=Secured" % PARTNER)
+        # Trusted through its own CA, which the global trusted_ca_file lacks.
+        a.write_config(base + "\n[partner %s]\ntrusted_ca_file = %s\nrevocation_failure = "
+                       "accept\n" % (PARTNER, self.p("rogue.pem")))
+        st, text, err = self.probe(a.config_path, PARTNER, "--inbound", "--cert",
+                                   self.p("partner-untrusted.pem"))
+        self.assertEqual(st, 0, text + err)
+        self.assertIn("verdict=Secured\n", text)
+        self.assertIn("policy=partner require=ca; proved=ca;", text)
+        # ... and instead of the global CA: the globally trusted chain is refused, and why.
+        st, out, err = self.probe(a.config_path, PARTNER, "--inbound", "--json", "--cert",
+                                  self.p("partner-ok.pem"))
+        self.assertEqual(st, 1, out + err)
+        j = json.loads(out)
+        self.assertEqual(j["rule"], "CertificateValidationFailure (Untrusted)")
+        self.assertIn("partner sent 2 certificates", j["identity_detail"])
+
+    def test_partner_section_applies_outbound(self):
+        b = self.partner()
+        a = self.ours(b.port, tls_send_domain_secure_list=PARTNER)
+        a.write_config(a.config_text + "\n[partner %s]\nrequire = pin\ncertificate_pins = %s\n"
+                       % (PARTNER, spki_pin(self.p("partner-rolled.pem"))))
+        text, j = self.probe_both(a, 1)
+        h = j["hosts"][0]
+        self.assertEqual(h["rule"], "PinMismatch")
+        self.assertEqual(h["partner_identity"], "Partner identity of '%s' (outbound): "
+                         "policy=partner require=pin; proved=none; eku=any; "
+                         "revocation=not-checked via -; verdict=PinMismatch" % PARTNER)
+        self.assertIn("  identity  Partner identity of '%s' (outbound)" % PARTNER, text)
+        self.assertNoMessage(b)
+        a.write_config(a.config_text.split("\n[partner ")[0] + "\n[partner %s]\n"
+                       "certificate_pins = %s, %s\n" % (PARTNER, spki_pin(self.p(
+                           "partner-rolled.pem")), spki_pin(self.p("partner-ok.pem"))))
+        text, j = self.probe_both(a, 0)
+        self.assertTrue(j["hosts"][0]["partner_identity"].endswith(
+            "policy=partner require=ca+pin; proved=ca+pin; eku=any; revocation=good via crl; "
+            "verdict=Secured"), j["hosts"][0])
 
     # --- --inbound without --cert: the chain domsecd kept, found through the log ---
 

@@ -1,7 +1,8 @@
 /*
  * policy_identity_test.c - what proves a listed partner's identity
  * (policy_identity_check): the global rule, serverAuth-only client
- * certificates with and without accept_server_auth_only, pins, ca+pin, a
+ * certificates (accepted globally and by default; refused with
+ * accept_server_auth_only = no), pins, ca+pin, a
  * partner's own CA with and without trust_global_ca, min_tls_version,
  * revocation per source (crl, ocsp, crl+ocsp, none), outbound DANE; the
  * tables (policy_mail_secure, policy_send_secure) refusing with its rule;
@@ -55,6 +56,10 @@ static const struct cfg_partner p_knob_pin = {
     .domain = "woodgrovebank.test", .trust_global_ca = true, .accept_server_auth_only = true,
     .require = CFG_REQUIRE_PIN, .revocation = CFG_REV_CRL,
 };
+static const struct cfg_partner p_knob_pin_noglobal = {        /* trust_global_ca = no */
+    .domain = "woodgrovebank.test", .trust_global_ca = false, .accept_server_auth_only = true,
+    .require = CFG_REQUIRE_PIN, .revocation = CFG_REV_CRL,
+};
 static const struct cfg_partner p_tls13 = {
     .domain = "woodgrovebank.test", .trust_global_ca = true, .min_tls_version = 13,
     .require = CFG_REQUIRE_CA, .revocation = CFG_REV_CRL,
@@ -90,13 +95,22 @@ static const struct {
      "ca", "any", "good", "crl"},
     {"global, no certificate", {.inbound = true, .tls_version = 13}, NULL, INV, false,
      "global", "ca", "ca", "none", "not-checked", "-"},
-    {"global, serverAuth-only client certificate",
-     {GOOD, .eku = POLICY_EKU_SERVER_ONLY}, "BadEku (serverAuth only)", V, true, "global",
+    {"global, serverAuth-only client certificate: accepted (SPEC 6.2, Exchange)",
+     {GOOD, .eku = POLICY_EKU_SERVER_ONLY}, NULL, V, true, "global",
+     "ca", "ca", "serverAuth-only", "good", "crl"},
+    {"global, serverAuth-only from an untrusted CA stays untrusted",
+     {GOOD, .eku = POLICY_EKU_SERVER_ONLY, .chain = U, .crl = NC}, NULL, U, true, "global",
      "ca", "ca", "serverAuth-only", "not-checked", "-"},
+    {"global, serverAuth-only expired stays expired",
+     {GOOD, .eku = POLICY_EKU_SERVER_ONLY, .chain = POLICY_CHAIN_EXPIRED, .crl = NC}, NULL,
+     POLICY_CHAIN_EXPIRED, true, "global", "ca", "ca", "serverAuth-only", "not-checked", "-"},
+    {"global, serverAuth-only, the name still matters",
+     {GOOD, .eku = POLICY_EKU_SERVER_ONLY, .name_match = false}, NULL, V, false, "global",
+     "ca", "ca", "serverAuth-only", "good", "crl"},
     {"global, serverAuth-only server certificate (outbound)",
      {GOOD, .inbound = false, .eku = POLICY_EKU_SERVER_ONLY}, NULL, V, true, "global", "ca",
      "ca", "serverAuth-only", "good", "crl"},
-    {"partner without the knob, serverAuth-only",
+    {"partner with accept_server_auth_only = no, serverAuth-only",
      {GOOD, .partner = &p_ca, .eku = POLICY_EKU_SERVER_ONLY}, "BadEku (serverAuth only)", V,
      true, "partner", "ca", "ca", "serverAuth-only", "not-checked", "-"},
     {"knob, serverAuth-only, valid",
@@ -109,6 +123,9 @@ static const struct {
      {GOOD, .partner = &p_knob_pin, .eku = POLICY_EKU_SERVER_ONLY, .pin_match = true,
       .name_match = false}, NULL, V, false, "partner", "pin", "ca+pin", "serverAuth-only",
      "good", "crl"},
+    {"knob with require = pin, trust_global_ca = no, no CA file: no anchor, untrusted",
+     {GOOD, .partner = &p_knob_pin_noglobal, .eku = POLICY_EKU_SERVER_ONLY, .pin_match = true},
+     NULL, U, true, "partner", "pin", "ca+pin", "serverAuth-only", "not-checked", "-"},
     {"pin listed: chain, dates and name not needed",
      {GOOD, .partner = &p_pin, .pin_match = true, .chain = POLICY_CHAIN_EXPIRED,
       .name_match = false}, NULL, V, true, "partner", "pin", "pin", "any", "not-checked", "-"},

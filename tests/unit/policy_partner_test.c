@@ -34,6 +34,9 @@
     "tls_receive_domain_secure_list = woodgrovebank.com, contoso.com\n"
 #define PIN_A "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 #define PIN_B "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752"
+#define PIN_A_B64 "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg="      /* base64 -w0 */
+#define PIN_B_B64 "YDA64iuZiGG847KPM+7BvnWKITyGyTwHbb6fVYwRx1I="
+#define NOT_PIN "is not a SHA-256 pin (64 hex digits or 44 base64 characters)"
 /* PIN_B in upper case with colons, as `openssl dgst -c` might print it */
 #define PIN_B_COLONS "60:30:3A:E2:2B:99:88:61:BC:E3:B2:8F:33:EE:C1:BE:" \
     "75:8A:21:3C:86:C9:3C:07:6D:BE:9F:55:8C:11:C7:52"
@@ -171,7 +174,7 @@ static void test_partner_defaults(void **state)
     assert_null(p->trusted_ca_file);
     assert_true(p->trust_global_ca);
     assert_int_equal(p->npins, 0);
-    assert_false(p->accept_server_auth_only);
+    assert_true(p->accept_server_auth_only);    /* as the global rule */
     assert_int_equal(p->min_tls_version, 0);
     assert_int_equal(p->require, CFG_REQUIRE_CA);
     assert_int_equal(p->revocation, CFG_REV_CRL);
@@ -205,20 +208,20 @@ static const struct {
     {"bad pins",
      LISTS RECV_A "[partner woodgrovebank.com]\ncertificate_pins = xx, " PIN_A ", "
      PIN_A "0, 9f:86" PIN_A "\n", NULL,
-     {"{c}:7: certificate_pins: \"xx\" is not a SHA-256 pin (64 hex digits)",
-      "{c}:7: certificate_pins: \"" PIN_A "0\" is not a SHA-256 pin (64 hex digits)",
-      "{c}:7: certificate_pins: \"9f:86" PIN_A "\" is not a SHA-256 pin (64 hex digits)"}},
+     {"{c}:7: certificate_pins: \"xx\" " NOT_PIN,
+      "{c}:7: certificate_pins: \"" PIN_A "0\" " NOT_PIN,
+      "{c}:7: certificate_pins: \"9f:86" PIN_A "\" " NOT_PIN}},
     {"pin with a non-hex digit",
      LISTS RECV_A "[partner woodgrovebank.com]\ncertificate_pins = "
      "gf86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\nrequire = pin\n", NULL,
      {"{c}:7: certificate_pins: \"gf86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
-      "\" is not a SHA-256 pin (64 hex digits)"}},
+      "\" " NOT_PIN}},
     {"pins with bad colons",
      LISTS RECV_A "[partner woodgrovebank.com]\ncertificate_pins = "
      "60:30:3A:E2:2B:99:88:61:BC:E3:B2:8F:33:EE:C1:BE:75:8A:21:3C:86:C9:3C:07:6D:BE:9F:55:"
      "8C:11:C7;52\n", NULL,
      {"{c}:7: certificate_pins: \"60:30:3A:E2:2B:99:88:61:BC:E3:B2:8F:33:EE:C1:BE:75:8A:21:"
-      "3C:86:C9:3C:07:6D:BE:9F:55:8C:11:C7;52\" is not a SHA-256 pin (64 hex digits)"}},
+      "3C:86:C9:3C:07:6D:BE:9F:55:8C:11:C7;52\" " NOT_PIN}},
     {"not a listed domain",
      LISTS RECV_A "[partner northwind.example]\n[partner fabrikam.com]\n", NULL,
      {"{c}:6: [partner northwind.example]: northwind.example is on neither "
@@ -338,7 +341,7 @@ static void test_partner_print(void **state)
     want = expand_ca(fx, "\n[partner woodgrovebank.com]\n"
                      "trust_global_ca = yes\n"
                      "certificate_pins = " PIN_B ", " PIN_A "\n"
-                     "accept_server_auth_only = no\n"
+                     "accept_server_auth_only = yes\n"
                      "min_tls_version = 1.2\n"
                      "require = ca+pin\n"
                      "revocation = ocsp\n"
@@ -346,7 +349,7 @@ static void test_partner_print(void **state)
                      "\n[partner contoso.com]\n"
                      "trusted_ca_file = {a}\n"
                      "trust_global_ca = no\n"
-                     "accept_server_auth_only = no\n"
+                     "accept_server_auth_only = yes\n"
                      "require = ca\n"
                      "revocation = crl\n"
                      "revocation_failure = fail\n\n[dns]\n");
@@ -374,7 +377,7 @@ static void test_partner_print(void **state)
         fclose(fp);
     }
     want = expand_ca(fx, "[partner contoso.com]\ntrusted_ca_file = {a}\n"
-                     "trust_global_ca = no\naccept_server_auth_only = no\nrequire = ca\n"
+                     "trust_global_ca = no\naccept_server_auth_only = yes\nrequire = ca\n"
                      "revocation = crl\nrevocation_failure = fail\n");
     assert_string_equal(second, want);
     free(want);
@@ -392,7 +395,7 @@ static void test_pin_parse(void **state)
 {
     struct cfg_pin pin;
     const char *why = NULL;
-    char    out[65];
+    char    out[65], b64[45];
 
     (void)state;
     assert_int_equal(policy_parse_pin(PIN_B_COLONS, &pin, &why), 0);
@@ -407,10 +410,41 @@ static void test_pin_parse(void **state)
     /* 40 hex digits is a SHA-1 thumbprint, not a pin */
     assert_int_equal(policy_parse_pin("0123456789abcdef0123456789abcdef01234567", &pin, &why),
                      -1);
-    assert_string_equal(why, "is not a SHA-256 pin (64 hex digits)");
+    assert_string_equal(why, NOT_PIN);
     assert_int_equal(policy_parse_pin("", &pin, &why), -1);
     assert_int_equal(policy_parse_pin(":" PIN_A, &pin, &why), -1);
     assert_int_equal(policy_parse_pin(PIN_A ":", &pin, &why), -1);
+    /* base64 (SPEC 9), bare and as curl's --pinnedpubkey, and printed back */
+    memset(&pin, 0, sizeof(pin));
+    assert_int_equal(policy_parse_pin(PIN_A_B64, &pin, &why), 0);
+    policy_format_pin(pin.sha256, out);
+    assert_string_equal(out, PIN_A);
+    assert_int_equal(policy_parse_pin("sha256//" PIN_B_B64, &pin, &why), 0);
+    policy_format_pin(pin.sha256, out);
+    assert_string_equal(out, PIN_B);
+    policy_format_pin_base64(pin.sha256, b64);
+    assert_string_equal(b64, PIN_B_B64);
+    policy_parse_pin(PIN_A, &pin, &why);
+    policy_format_pin_base64(pin.sha256, b64);
+    assert_string_equal(b64, PIN_A_B64);
+    /* not canonical (spare bits set), wrong length, wrong alphabet, no padding */
+    assert_int_equal(policy_parse_pin("n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgh=", &pin,
+                                      &why), -1);
+    assert_int_equal(policy_parse_pin("sha256//n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCg==",
+                                      &pin, &why), -1);
+    assert_int_equal(policy_parse_pin("n4bQgYhMfWWaL-qgxVrQFaO_TxsrC4Is0V1sFbDwCgg=", &pin,
+                                      &why), -1);
+    assert_int_equal(policy_parse_pin("n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCggA", &pin,
+                                      &why), -1);
+    assert_int_equal(policy_parse_pin("sha256//" PIN_A, &pin, &why), -1);
+    assert_string_equal(why, NOT_PIN);
+    /* all zeros is what an unreadable key hashes to: never a pin, in either form */
+    assert_int_equal(policy_parse_pin("0000000000000000000000000000000000000000000000000000000000"
+                                      "000000", &pin, &why), -1);
+    assert_string_equal(why, "is not a SHA-256 pin (all zeros)");
+    assert_int_equal(policy_parse_pin("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", &pin, &why),
+                     -1);
+    assert_string_equal(why, "is not a SHA-256 pin (all zeros)");
     /* the colon form needs every pair separated */
     assert_int_equal(policy_parse_pin("6030:3AE2:2B99:8861:BCE3:B28F:33EE:C1BE:758A:213C:86C9:"
                                       "3C07:6DBE:9F55:8C11:C752:6030:3AE2:2B99:8861", &pin,

@@ -55,9 +55,10 @@ const char *domsec_term(const char *s, bool lines);
 int     domsec_cert_main(const char *config_path, int argc, char **argv);
 
 /* domsec_certshow.c: a certificate's pin (SHA-256 of its SPKI) as printed,
- * 64 lower-case hex digits in out, or NULL when the facts have none */
+ * 64 lower-case hex digits in out and 44 base64 characters in b64 (SPEC 9,
+ * curl's sha256//), or NULL when the facts have none (both left alone) */
 struct tls_cert_info;
-const char *domsec_pin(const struct tls_cert_info *ci, char out[65]);
+const char *domsec_pin(const struct tls_cert_info *ci, char out[65], char b64[45]);
 
 /* domsec_crl.c: `domsec crl list` */
 int     domsec_crl_main(const char *config_path, int argc, char **argv);

@@ -45,6 +45,7 @@ struct sts_policy;
 struct tls_ctx;
 struct tls_facts;
 struct tls_cert_info;
+struct tls_crl_cert;
 
 struct probe_addr {                     /* one address to try, in the daemon's order */
     struct sockaddr_storage ss;         /* port set */
@@ -85,6 +86,9 @@ void    domsec__probe_host(struct probe *p);
  * not_before, not_after (ISO 8601), thumbprint, names, eku; NULL if it
  * does not parse.  Also for --inbound. */
 json_t *domsec__probe_cert_json(const unsigned char *der, size_t len);
+/* A certificate's pin as o's "pin_sha256" (hex) and "pin_sha256_base64"
+ * (SPEC 9), when its facts have one. */
+void    domsec__probe_pin_json(json_t *o, const struct tls_cert_info *ci);
 
 /* The chain, validity, name, EKU and revocation verdicts on a peer
  * certificate as JSON (ci NULL: it did not parse); client: the EKU named is
@@ -94,6 +98,27 @@ json_t *domsec__probe_verdicts(const struct tls_facts *tf, const struct tls_cert
                                bool client);
 
 /* domsec_probe_in.c */
+/*
+ * What domsecd's [partner D] rule (or the global rule) says about a peer of
+ * listed domain D (relay_tls_identity, policy_identity_check), for f and
+ * out: chain, name and identity rule for the table (the caller asks it),
+ * *iv for domsec__probe_identity_json.  tf has no TLS version (a chain
+ * read from a file): min_tls_version is not judged.  Outbound with require
+ * = dane: false (test-partner looks up no TLSA records; nothing changed).
+ * Needs relay_tls_install() of cfg's set (the partner's anchors).
+ */
+bool    domsec__probe_identity(const struct config *cfg, const char *domain,
+                               const struct tls_facts *tf, const struct tls_cert_info *ci,
+                               const struct tls_crl_cert *chain, size_t n, bool inbound,
+                               bool *name_match, enum policy_chain *chain_verdict,
+                               enum cfg_revfail *revfail, struct policy_identity_verdict *iv,
+                               char *detail, size_t dsz);
+/* out's "partner_identity" (the Partner identity line domsecd would log),
+ * and "identity_detail" (why the partner's CA refused the chain) if any. */
+void    domsec__probe_identity_json(json_t *out, const char *domain,
+                                    const struct policy_identity_verdict *iv, bool inbound,
+                                    const char *rule, bool revocation_accepted,
+                                    const char *detail);
 /* Judge the chain in cert_file (read from cert_fd when it is not -1: the
  * file opened already, cert_file then only names it); source (taken over,
  * may be NULL): where the file came from, shown as "source". */

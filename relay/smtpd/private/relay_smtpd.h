@@ -24,6 +24,7 @@
 #include <uv.h>
 
 #include "policy_config.h"
+#include "policy_secure.h"
 #include "relay_plog.h"
 #include "relay_spool.h"
 #include "relay_worker.h"
@@ -100,6 +101,23 @@ struct relay_tx {                       /* one mail transaction */
     size_t  hlen;
 };
 
+/*
+ * The identity facts of one [partner D] section, judged once per TLS
+ * session and configuration generation (review A #5: re-verifying the
+ * sent chain against a partner CA bundle at every MAIL FROM is CPU that a
+ * client controls; the chain cannot change within a TLS session, and a
+ * reload changes policy_config_generation(), so it is judged again).
+ */
+#define RELAY_IDENT_DETAIL_MAX 320       /* why a partner CA did not verify the chain */
+
+struct relay_ident_memo {
+    bool    valid;
+    bool    name_match;                 /* the input it was judged with */
+    uint64_t generation;                /* policy_config_generation() before judging */
+    struct policy_identity idf;         /* idf.partner points into the session's cfg */
+    char    detail[RELAY_IDENT_DETAIL_MAX];
+};
+
 struct relay_session {
     uint64_t sid;
     struct relay_session_plog plog;     /* the protocol log of this session */
@@ -123,6 +141,7 @@ struct relay_session {
     unsigned stats_label;               /* relay_stats label of rc */
     const struct tls_facts *facts;      /* owned by conn; valid while tls */
     struct tls_cert_info *peer;         /* owned: the client certificate's facts, or NULL */
+    struct relay_ident_memo *ident;     /* owned: cfg->npartners entries, NULL until used */
     unsigned errors;
     unsigned ntx;                       /* transactions completed */
     struct relay_tx *tx;                /* owned; NULL outside MAIL..end */
