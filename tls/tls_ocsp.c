@@ -54,6 +54,8 @@
 #include "tls_store.h"
 
 #define OCSP_SKEW 300                   /* seconds a thisUpdate may be ahead of us */
+#define OCSP_MAX_AGE 86400              /* seconds a response without nextUpdate is
+                                         * current after its thisUpdate */
 
 /* ocsp_x509 - a wolfSSL certificate from DER, or NULL */
 
@@ -263,6 +265,12 @@ static void ocsp_verdict(WOLFSSL_OCSP_BASICRESP *bs, WOLFSSL_OCSP_CERTID *id,
     if (out->next_update != 0 && out->next_update <= now) {
         ocsp_iso(out->next_update, when, sizeof(when));
         ocsp_unknown(out, "OCSP response of %s is stale since %s", iname, when);
+        return;
+    }
+    if (out->next_update == 0 && out->this_update + OCSP_MAX_AGE <= now) {
+        ocsp_iso(out->this_update + OCSP_MAX_AGE, when, sizeof(when));
+        ocsp_unknown(out, "OCSP response of %s (no nextUpdate) is stale since %s", iname,
+                     when);
         return;
     }
     if (status == V_OCSP_CERTSTATUS_GOOD) {

@@ -66,9 +66,10 @@ int     tls_ocsp_request(const unsigned char *leaf, size_t leaf_len,
  * the key of the responder certificate it carries, and that certificate
  * must be the issuer itself or one the issuer signed for OCSPSigning (RFC
  * 6960 4.2.2.2; a responder delegated by another CA of the chain does not
- * count); it must hold a single response for leaf's CertID, and be current
- * at now (thisUpdate not more than 5 minutes ahead, nextUpdate, if
- * present, not past).  Anything else is UNKNOWN with a reason.  Nothing is
+ * count); it must hold a single response for exactly leaf's CertID, and be
+ * current at now (thisUpdate not more than 5 minutes ahead; nextUpdate not
+ * past, or without nextUpdate thisUpdate not more than a day ago: such a
+ * response, which RFC 5019 2.2.4 allows, is not trusted for longer).  Anything else is UNKNOWN with a reason.  Nothing is
  * kept; inputs are not copied.
  */
 void    tls_ocsp_check(const unsigned char *resp, size_t resp_len,

@@ -29,6 +29,8 @@
 #define OCSP_PORT "18124"                /* in the AIA URLs; nothing listens */
 #define INTER "CN=Domsec Test Intermediate CA, O=Domsec Test PKI"
 
+static const char *validity = "-nmin 5";        /* openssl ocsp's nextUpdate option */
+
 /* answer_by - our request for leaf under issuer, answered by `openssl ocsp
  * -index index -CA issuer` signed by signer (its .pem/.key); the response
  * DER (malloc()ed); *key (if not NULL) the cache key of the request */
@@ -54,8 +56,8 @@ static unsigned char *answer_by(const char *leaf, const char *issuer, const char
     assert_int_equal(fwrite(req, 1, rl, f), rl);
     fclose(f);
     assert_int_equal(sh("cd %s && openssl ocsp -index %s -rsigner %s.pem -rkey %s.key "
-                        "-CA %s.pem -nmin 5 -reqin req.der -respout resp.der >>ocsp.log 2>&1",
-                        path(""), index, signer, signer, issuer), 0);
+                        "-CA %s.pem %s -reqin req.der -respout resp.der >>ocsp.log 2>&1",
+                        path(""), index, signer, signer, issuer, validity), 0);
     free(l);
     free(i);
     free(req);
@@ -399,6 +401,25 @@ static void test_dates(void **state)
     assert_int_equal(r.status, TLS_OCSP_GOOD);
 }
 
+/* Without nextUpdate a response is current for a day after thisUpdate,
+ * never for ever (a captured good could be replayed after a revocation). */
+static void test_no_next_update(void **state)
+{
+    struct tls_ocsp_result r;
+    int64_t now = (int64_t)time(NULL);
+
+    (void)state;
+    validity = "";
+    check("partner-ok", "ocsp-inter", "partner-ok", now + 3600, &r);
+    assert_int_equal(r.status, TLS_OCSP_GOOD);
+    assert_int_equal(r.next_update, 0);
+    check("partner-ok", "ocsp-inter", "partner-ok", now + 86400 + 60, &r);
+    validity = "-nmin 5";
+    assert_int_equal(r.status, TLS_OCSP_UNKNOWN);
+    assert_non_null(strstr(r.reason, "OCSP response of " INTER " (no nextUpdate) is stale "
+                           "since 20"));
+}
+
 /* Not a response at all; a responder's error status. */
 static void test_bad_responses(void **state)
 {
@@ -436,6 +457,7 @@ int main(void)
         cmocka_unit_test(test_chain_issuer_by_signature),
         cmocka_unit_test(test_signer_not_delegated),
         cmocka_unit_test(test_dates),
+        cmocka_unit_test(test_no_next_update),
         cmocka_unit_test(test_bad_responses),
     };
 
