@@ -10,7 +10,8 @@
  * Fetching: only http:// URLs that a handshake missed (relay__crl_want,
  * fed by relay_crl.c's tls_crl miss hook) or that the cache holds
  * (relay__crl_sync_urls); at most 4 at once and 1000 URLs; 10 s connect,
- * 30 s total, 10 MiB body, redirects only to http, no proxy.  A body must
+ * 30 s total, 10 MiB body (OCSP: 64 KiB), redirects only to http (OCSP:
+ * none), no proxy.  A body must
  * parse as a CRL that is not stale.  Success: cache it and make
  * relay_crl.c rebuild (relay__crl_kick), whose relay__crl_sync_urls sets
  * the refetch time to relay__crl_refresh_at().  Failure: retry after
@@ -292,13 +293,20 @@ static int crl_timer_cb(CURLM *m, long ms, void *userp)
     return 0;
 }
 
-/* crl_write_cb - CURLOPT_WRITEFUNCTION: append, at most RELAY__CRL_MAX_BODY */
+/* crl_max_body - the largest body accepted for u: a CRL, or an OCSP response */
+
+static long crl_max_body(const struct crl_url *u)
+{
+    return u->post != NULL ? RELAY__OCSP_MAX_BODY : RELAY__CRL_MAX_BODY;
+}
+
+/* crl_write_cb - CURLOPT_WRITEFUNCTION: append, at most crl_max_body */
 
 static size_t crl_write_cb(char *p, size_t size, size_t n, void *arg)
 {
     struct crl_fetch *f = arg;
 
-    if (f->len + n > (size_t)RELAY__CRL_MAX_BODY) {
+    if (f->len + n > (size_t)crl_max_body(f->u)) {
         f->too_big = true;
         return 0;                       /* aborts with CURLE_WRITE_ERROR */
     }
@@ -365,7 +373,7 @@ static void crl_fetch_done(struct crl_fetch *f, CURLcode rc)
     curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &status);
     if (f->too_big)
         snprintf(why, sizeof(why), "the response is larger than %ld bytes",
-                 RELAY__CRL_MAX_BODY);
+                 crl_max_body(u));
     else if (rc != CURLE_OK)
         snprintf(why, sizeof(why), "%s", f->err[0] ? f->err : curl_easy_strerror(rc));
     else if (status != 200)
@@ -454,10 +462,12 @@ static int crl_fetch_start(struct crl_url *u)
     curl_easy_setopt(f->easy, CURLOPT_URL, u->url);
     curl_easy_setopt(f->easy, CURLOPT_PROTOCOLS_STR, "http");
     curl_easy_setopt(f->easy, CURLOPT_REDIR_PROTOCOLS_STR, "http");
-    curl_easy_setopt(f->easy, CURLOPT_FOLLOWLOCATION, 1L);
+    /* An OCSP POST follows no redirect: a 307/308 would re-POST our request
+     * to whatever http:// host the answer names (loopback, internal ones). */
+    curl_easy_setopt(f->easy, CURLOPT_FOLLOWLOCATION, u->post != NULL ? 0L : 1L);
     curl_easy_setopt(f->easy, CURLOPT_MAXREDIRS, 5L);
     curl_easy_setopt(f->easy, CURLOPT_PROXY, "");
-    curl_easy_setopt(f->easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)RELAY__CRL_MAX_BODY);
+    curl_easy_setopt(f->easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)crl_max_body(u));
     curl_easy_setopt(f->easy, CURLOPT_TIMEOUT_MS, 30000L);
     curl_easy_setopt(f->easy, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
     curl_easy_setopt(f->easy, CURLOPT_NOSIGNAL, 1L);

@@ -6,7 +6,8 @@
  *  the tls_ocsp miss hook its AIA OCSP URL and DER request (relay_crl.c
  *  queues them for the CRL thread); relay_crl_fetch.c POSTs the request
  *  to the URL (RFC 6960 A.1, Content-Type application/ocsp-request) with
- *  the CRL fetches' limits and backoff.  A body is accepted when it is a
+ *  the CRL fetches' time limits and backoff, but no redirect followed and
+ *  at most 64 KiB (RELAY__OCSP_MAX_BODY, also for cached files).  A body is accepted when it is a
  *  successful OCSP response that is not stale (its signature and what it
  *  says are judged by every handshake that uses it, tls_ocsp_check): it is
  *  put in the process-wide cache (tls_ocsp_cache_put) and written to
@@ -141,7 +142,7 @@ static const char *ocsp_read(const char *dir, const char *stem, struct ocsp_cach
         why = "its .url file cannot be read";
     free(p);
     p = xasprintf("%s/%.64s.ocsp", dir, stem);
-    if (why == NULL && log_read_file(p, RELAY__CRL_MAX_BODY, &c->body, &c->len, NULL) < 0)
+    if (why == NULL && log_read_file(p, RELAY__OCSP_MAX_BODY, &c->body, &c->len, NULL) < 0)
         why = "it cannot be read";
     free(p);
     if (why == NULL && tls_ocsp_info(c->body, c->len, &c->info) < 0)

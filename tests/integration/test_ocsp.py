@@ -43,11 +43,15 @@ CERT_FAIL = "454 4.7.5 Certificate validation failure"
 class OcspServer:
     """HTTP on 127.0.0.1:PORT: a POSTed DER OCSP request is answered by openssl ocsp
     -index (the PKI's inter database), as application/ocsp-response.  down() stops
-    listening (connections are refused), up() listens again on the same port."""
+    listening (connections are refused), up() listens again on the same port.  mode
+    "redirect" answers 307 to /moved (which would answer properly: counted in
+    moved), "big" a 65 KiB body."""
 
     def __init__(self):
         self.lock = threading.Lock()
         self.requests = 0
+        self.moved = 0                      # requests that followed a redirect
+        self.mode = None                    # "redirect" (307 to /moved), "big" (65 KiB)
         self.pki = None
         self.port = 0
         self.httpd = None
@@ -60,8 +64,20 @@ class OcspServer:
             def do_POST(self):
                 req = self.rfile.read(int(self.headers["Content-Length"]))
                 with server.lock:
-                    server.requests += 1
-                    pki = server.pki
+                    if self.path == "/moved":
+                        server.moved += 1
+                    else:
+                        server.requests += 1
+                    pki, mode = server.pki, server.mode
+                if mode == "redirect" and self.path != "/moved":
+                    self.send_response(307)
+                    self.send_header("Location", "/moved")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                if mode == "big":
+                    return self.reply(200, b"\x30" * (65 * 1024),
+                                      "application/ocsp-response")
                 ok = self.headers.get("Content-Type") == "application/ocsp-request"
                 body = server.answer(pki, req) if ok else None
                 if body is None:
@@ -97,7 +113,8 @@ class OcspServer:
 
     def reset(self, pki):
         with self.lock:
-            self.requests = 0
+            self.requests = self.moved = 0
+            self.mode = None
             self.pki = pki
         if self.httpd is None:
             self.up()
@@ -257,6 +274,30 @@ class OcspTest(OcspPkiMixin, DomsecTestCase):
                 for line in lines:
                     self.assertRegex(line, verdict)
         self.assertEqual(self.ocsp.count(), 0)
+
+    # ---- no redirect followed, no body over 64 KiB ---------------------------------
+    def test_redirect_and_big_body_are_refused(self):
+        # A body announced too large stops at curl's MAXFILESIZE, one sent
+        # unannounced at our write callback.
+        for mode, error in (("redirect", re.escape("HTTP status 307")),
+                            ("big", "Maximum file size exceeded|the response is larger "
+                             "than 65536 bytes")):
+            with self.subTest(mode=mode):
+                self.ocsp.reset(self.pki)
+                self.ocsp.mode = mode
+                d = self.daemon(revocation_failure="fail")
+                mark = d.log_mark()
+                self.assertEqual(self.partner_mail_from(d, "partner-ok").lines, [CERT_FAIL])
+                d.wait_log(d.prefix() + r'warning crl ocsp fetch failed url=%s error="%s" '
+                           r'retry_in=\d+s$' % (re.escape(self.url()), "(%s)" % error),
+                           since=mark)
+                self.assertEqual(self.partner_mail_from(d, "partner-ok").lines, [CERT_FAIL])
+                self.assertEqual(d.stop(), 0)
+                self.assertEqual(self.ocsp.count(), 1)
+                self.assertEqual(self.ocsp.moved, 0)
+                self.assertFalse(any(n.endswith(".ocsp") for n in
+                                     os.listdir(self.cache_dir(d)))
+                                 if os.path.isdir(self.cache_dir(d)) else False)
 
     # ---- the cache survives a restart ---------------------------------------------
     def test_cached_response_is_used_after_a_restart(self):

@@ -20,6 +20,8 @@
 #define RELAY__CRL_MIN_REFETCH 60       /* s: no refetch sooner after a success */
 #define RELAY__CRL_URL_MAX     1024     /* bytes of a distribution point URL */
 #define RELAY__OCSP_REQ_MAX    1024     /* bytes of an OCSP request (one CertID: ~100) */
+#define RELAY__OCSP_MAX_BODY   (64L * 1024)  /* bytes of one OCSP response, fetched or
+                                              * cached (one is normally under 4 KiB) */
 
 /* What the CRL thread takes from a configuration (all owned). */
 struct crl_paths {
