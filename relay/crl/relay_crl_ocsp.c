@@ -9,7 +9,9 @@
  *  the CRL fetches' time limits and backoff, but no redirect followed and
  *  at most 64 KiB (RELAY__OCSP_MAX_BODY, also for cached files).  A body is accepted when it is a
  *  successful OCSP response that is not stale (its signature and what it
- *  says are judged by every handshake that uses it, tls_ocsp_check): it is
+ *  says are judged by every handshake that uses it, tls_ocsp_check) and
+ *  does not replace a cached response with a later thisUpdate, nor a
+ *  current cached "revoked" with anything but "revoked": it is
  *  put in the process-wide cache (tls_ocsp_cache_put) and written to
  *  crl_cache_directory as three files named by H = SHA-256 of the request
  *  in lower-case hex: H.url (the URL and a newline), H.req (the DER
@@ -31,6 +33,7 @@
  *  nothing is kept but what tls_ocsp_cache_put copies.  No callbacks.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +67,39 @@ static void ocsp_key_of(const char *name, unsigned char key[32])
 }
 
 /*
+ * ocsp_keep_cached - whether the cached response for key stays instead of a
+ * fetched one saying in: when the fetched one is older (thisUpdate), or the
+ * cached one is current and says revoked and the fetched one does not
+ * (revocation is final: an old signed "good" replayed over plain http must
+ * not undo it).  Then why and *refresh (the cached one's) are set.
+ */
+static bool ocsp_keep_cached(const unsigned char key[32], const struct tls_ocsp_info *in,
+                             int64_t now, int64_t *refresh, char *why, size_t sz)
+{
+    struct tls_ocsp_info cur;
+    size_t  clen = 0;
+    unsigned char *cached = tls_ocsp_cache_get(key, &clen);
+    bool    have = cached != NULL && tls_ocsp_info(cached, clen, &cur) == 0, keep = false;
+    char    t[32];
+
+    free(cached);
+    if (have && in->this_update < cur.this_update) {
+        snprintf(why, sz, "the OCSP response is older than the cached one (thisUpdate %s): "
+                 "kept the cached one", log_iso_time(t, sizeof(t), in->this_update, "-"));
+        keep = true;
+    } else if (have && strcmp(cur.status, "revoked") == 0
+               && strcmp(in->status, "revoked") != 0
+               && (cur.next_update == 0 || cur.next_update > now)) {
+        snprintf(why, sz, "the OCSP response says %s, the cached current one revoked: "
+                 "kept the cached one", in->status);
+        keep = true;
+    }
+    if (keep)
+        *refresh = relay__crl_refresh_at(cur.this_update, cur.next_update, now);
+    return keep;
+}
+
+/*
  * relay__crl_ocsp_accept - check a fetched body, cache it in memory and on
  * disk; "" or the reason in why; *refresh: when to fetch again (unix s)
  */
@@ -91,6 +127,8 @@ void relay__crl_ocsp_accept(const char *dir, const char *name, const char *url,
         return;
     }
     ocsp_key_of(name, key);
+    if (ocsp_keep_cached(key, &in, now, refresh, why, sz))
+        return;
     tls_ocsp_cache_put(key, body, len);
     *refresh = relay__crl_refresh_at(in.this_update, in.next_update, now);
     urltext = xasprintf("%s\n", url);

@@ -63,7 +63,10 @@ void    relay__crl_ocsp_name(const unsigned char *req, size_t len, char out[65])
 /* A fetched OCSP body for request name (H) of url: "" in why when it was
  * accepted (put in the tls_ocsp cache, written to dir as H.url, H.req,
  * H.ocsp; a write error is a reason too, after the cache put), else the
- * reason; *refresh: when to fetch it again (unix s), 0 if not accepted. */
+ * reason; *refresh: when to fetch it again (unix s), 0 if not accepted.
+ * A cached response with a later thisUpdate, or a current cached "revoked"
+ * against anything else, is kept: then the reason says so and *refresh is
+ * the cached one's. */
 void    relay__crl_ocsp_accept(const char *dir, const char *name, const char *url,
                                const unsigned char *req, size_t req_len,
                                const unsigned char *body, size_t len, int64_t now,
