@@ -176,6 +176,43 @@ class OcspTest(OcspPkiMixin, DomsecTestCase):
     def cache_dir(self, d):
         return os.path.join(d.queue_dir, "crl-cache")
 
+    def expired_entry(self, cache):
+        """A cache entry (H.url, H.req, H.ocsp) for partner-revoked whose signed
+        response's nextUpdate was nine days ago (openssl ocsp cannot backdate),
+        written nine days ago: its stem H."""
+        import datetime
+        import hashlib
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.x509 import ocsp
+
+        def load(name):
+            with open(self.p(name), "rb") as f:
+                return f.read()
+        leaf = x509.load_pem_x509_certificate(load("partner-revoked.pem"))
+        inter = x509.load_pem_x509_certificate(load("inter.pem"))
+        signer = x509.load_pem_x509_certificate(load("ocsp-inter.pem"))
+        key = serialization.load_pem_private_key(load("ocsp-inter.key"), None)
+        req = ocsp.OCSPRequestBuilder().add_certificate(leaf, inter, hashes.SHA1()).build()
+        req = req.public_bytes(serialization.Encoding.DER)
+        now = datetime.datetime.now(datetime.timezone.utc)
+        resp = ocsp.OCSPResponseBuilder().add_response(
+            cert=leaf, issuer=inter, algorithm=hashes.SHA1(),
+            cert_status=ocsp.OCSPCertStatus.GOOD, this_update=now - datetime.timedelta(days=10),
+            next_update=now - datetime.timedelta(days=9), revocation_time=None,
+            revocation_reason=None).responder_id(ocsp.OCSPResponderEncoding.NAME, signer
+                                                 ).certificates([signer]
+                                                                ).sign(key, hashes.SHA256())
+        stem = hashlib.sha256(req).hexdigest()
+        for ext, data in (("url", (self.url() + "\n").encode()), ("req", req),
+                          ("ocsp", resp.public_bytes(serialization.Encoding.DER))):
+            name = os.path.join(cache, stem + "." + ext)
+            with open(name, "wb") as f:
+                f.write(data)
+            t = (now - datetime.timedelta(days=9)).timestamp()
+            os.utime(name, (t, t))          # fetched nine days ago
+        return stem
+
     # ---- good: unknown first, fetched, then secured ------------------------------
     def test_fetched_good(self):
         d = self.daemon()
@@ -307,8 +344,13 @@ class OcspTest(OcspPkiMixin, DomsecTestCase):
         self.wait_fetched(d, mark)
         self.assertEqual(d.stop(), 0)
         self.ocsp.down()                    # a restart must not need the responder
+        old = self.expired_entry(self.cache_dir(d))
         d.start()
         d.wait_log(d.prefix() + r"info crl ocsp cache loaded responses=1$")
+        # A response out of use for more than a week is removed, not loaded again.
+        d.wait_log(d.prefix() + r"info crl ocsp cache removed expired=1$")
+        for ext in ("url", "req", "ocsp"):
+            self.assertFalse(os.path.exists(os.path.join(self.cache_dir(d), old + "." + ext)))
         self.assertEqual(self.partner_mail_from(d, "partner-ok").lines, [SECURED_OK])
         lines = self.identity(d)
         self.assertRegex(lines[-1], r"revocation=good via ocsp-fetched; verdict=Secured$")

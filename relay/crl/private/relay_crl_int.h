@@ -72,8 +72,11 @@ void    relay__crl_ocsp_accept(const char *dir, const char *name, const char *ur
                                const unsigned char *body, size_t len, int64_t now,
                                int64_t *refresh, char *why, size_t sz);
 /* Main thread, in relay_crl_start with fetch: the responses cached in dir
- * into the tls_ocsp cache, each due for refresh (now in unix s). */
+ * into the tls_ocsp cache, each due for refresh (now in unix s); those out
+ * of use for more than a week are removed instead. */
 void    relay__crl_ocsp_load(const char *dir, int64_t now);
+/* Remove H.ocsp, H.req and H.url of stem H from dir (a failure is logged). */
+void    relay__crl_ocsp_unlink(const char *dir, const char *stem);
 
 /* relay_crl_fetch.c */
 /* mkdir -p dir, new components mode 0700 (log_path.h): 0 or -1 (logged). */
