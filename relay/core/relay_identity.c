@@ -149,6 +149,13 @@ void relay_tls_identity(const struct config *cfg, const struct cfg_partner *p,
             if (v.chain == TLS_CHAIN_VALID && tf->ocsp == TLS_OCSP_NOT_CHECKED && n > 0
                 && ident_wants_ocsp(p))
                 ident_ocsp_cache(chain, n, out);
+        } else if (a == NULL) {
+            /* Two reloads since the session began drop its generation's
+             * anchors: refused (unless the global CA may prove it), saying why. */
+            out->partner_judged = true;
+            out->partner_chain = POLICY_CHAIN_UNTRUSTED;
+            if (dsz > 0)
+                snprintf(detail, dsz, "%s", RELAY_IDENTITY_NO_ANCHORS);
         }
         tls_anchors_unref(a);
     }
