@@ -20,6 +20,7 @@ delivered."""
 
 import os
 import re
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -381,6 +382,10 @@ class StaplingPeer:
         self.sock.bind((ip, port))
         self.sock.listen(8)
         self.procs = []
+        # Short on purpose: OpenSSL 3.0's s_server -unix failed ("addr_strings:system
+        # lib") with a 34-character socket path and worked with 21-26 (measured).
+        self.sockdir = tempfile.mkdtemp(prefix="dss", dir="/tmp")
+        self.nsock = 0
         tc.addCleanup(self.close)
         threading.Thread(target=self.accept_loop, daemon=True).start()
 
@@ -390,6 +395,7 @@ class StaplingPeer:
             if p.poll() is None:
                 p.kill()
             p.wait(10)
+        shutil.rmtree(self.sockdir, ignore_errors=True)
 
     def accept_loop(self):
         while True:
@@ -430,23 +436,27 @@ class StaplingPeer:
                 break
             else:
                 conn.sendall(b"503 5.5.1 STARTTLS first\r\n")
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        s.close()
+        # A Unix socket of its own per connection: no port to pick and lose to a
+        # parallel test between picking and s_server's bind.
+        with self.lock:
+            self.nsock += 1
+            path = os.path.join(self.sockdir, "s%d.sock" % self.nsock)
         pki = self.tc.pki
         p = subprocess.Popen(["openssl", "s_server", "-quiet", "-crlf", "-naccept", "1",
-                              "-accept", "127.0.0.1:%d" % port, "-cert", self.cert + ".pem",
+                              "-unix", path, "-cert", self.cert + ".pem",
                               "-key", self.cert + ".key", "-cert_chain", "inter.pem",
                               "-status_file", self.staple], cwd=pki, stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         self.procs.append(p)
         backend = None
         deadline = time.monotonic() + 10
-        while backend is None and time.monotonic() < deadline:
+        while backend is None and time.monotonic() < deadline and p.poll() is None:
             try:
-                backend = socket.create_connection(("127.0.0.1", port))
+                backend = socket.socket(socket.AF_UNIX)
+                backend.connect(path)
             except OSError:
+                backend.close()
+                backend = None
                 time.sleep(0.05)        # s_server is starting: poll, bounded
         if backend is None:
             return conn.close()
