@@ -473,6 +473,26 @@ static const struct tls__crl_cert *crl_find_issuer(struct tls_crl_set *s,
     return NULL;
 }
 
+/* tls__crl_issuer_of - a copy of the published set's issuer whose key signed der */
+
+unsigned char *tls__crl_issuer_of(const unsigned char *der, size_t len, size_t *out_len)
+{
+    struct tls_crl_set *s = tls_crl_current();
+    struct tls__crl_cert c;
+    const struct tls__crl_cert *i;
+    unsigned char *copy = NULL;
+
+    if (s == NULL)
+        return NULL;
+    if (tls__crl_cert_parse(der, len, &c) && (i = crl_find_issuer(s, NULL, 0, &c)) != NULL) {
+        copy = xmalloc(i->len);
+        memcpy(copy, i->der, i->len);
+        *out_len = i->len;
+    }
+    tls_crl_set_unref(s);
+    return copy;
+}
+
 /*
  * crl_decide - c against the CRLs of its issuer at now: the newest current
  * CRL of that name whose signature verifies with the issuer's key.  *which

@@ -54,6 +54,11 @@ enum tls_revocation tls__crl_check_peer(WOLFSSL *ssl, const unsigned char *leaf,
  */
 struct tls_facts;
 unsigned char *tls__facts_collect(WOLFSSL *ssl, struct tls_facts *f);
+/* tls_crl.c: a malloc()ed copy of the DER certificate among the published
+ * CRL set's issuers (the global and partners' trusted_ca_file, the store's
+ * chain certificates) whose name and key issued der (its signature
+ * verifies), or NULL (none, or no set published).  Thread-safe. */
+unsigned char *tls__crl_issuer_of(const unsigned char *der, size_t len, size_t *out_len);
 /* tls_ocsp_peer.c: f->ocsp, ocsp_source, ocsp_reason of a finished handshake
  * (after the chain verdict and peer_der are set). */
 void    tls__ocsp_facts(WOLFSSL *ssl, struct tls_facts *f);

@@ -26,9 +26,12 @@
  *    issuer byte for byte (OcspResponse.cert, a field of wolfSSL's asn.h);
  *    OCSP_NOVERIFY skips even the signature and OCSP_TRUSTOTHER with the
  *    issuer in certs does not help: neither is used;
- *  - wolfSSL_OCSP_resp_find_status() returns 0 when the response holds no
- *    single response for the CertID, and reports neither the revocation
- *    time (NULL) nor the reason (always 0), so the reason text has neither;
+ *  - wolfSSL_OCSP_resp_find_status() matches a single response whose
+ *    serial is a prefix of the CertID's (it compares over the response's
+ *    serial length), so it is not used: ocsp_single() compares the whole
+ *    CertID; wolfSSL_OCSP_single_get0_status() reports neither the
+ *    revocation time (NULL) nor the reason (always 0), so the reason text
+ *    has neither;
  *  - wolfSSL_CertManagerCheckOCSPResponse() crashes when its status/entry
  *    arguments are NULL: it is not used.
  */
@@ -51,6 +54,8 @@
 #include "tls_store.h"
 
 #define OCSP_SKEW 300                   /* seconds a thisUpdate may be ahead of us */
+#define OCSP_MAX_AGE 86400              /* seconds a response without nextUpdate is
+                                         * current after its thisUpdate */
 
 /* ocsp_x509 - a wolfSSL certificate from DER, or NULL */
 
@@ -203,6 +208,37 @@ static void ocsp_issuer_name(const unsigned char *issuer, size_t len, char *buf,
     }
 }
 
+/*
+ * ocsp_single - the single response of bs about exactly id, or NULL.
+ * wolfSSL_OCSP_resp_find_status() (and its id comparison) compares serials
+ * only over the length of the response's serial, so a response about
+ * serial 12 would answer for serial 1234: the CertID is compared here in
+ * full (issuer name and key hashes, serial length and bytes; the hash
+ * algorithm too when the id has it: wolfSSL_OCSP_cert_to_id leaves it 0).
+ */
+static WOLFSSL_OCSP_SINGLERESP *ocsp_single(WOLFSSL_OCSP_BASICRESP *bs,
+                                            const WOLFSSL_OCSP_CERTID *id)
+{
+    int     n = wolfSSL_OCSP_resp_count(bs);
+
+    if (id->status == NULL)
+        return NULL;
+    for (int i = 0; i < n; i++) {
+        WOLFSSL_OCSP_SINGLERESP *s = wolfSSL_OCSP_resp_get0(bs, i);
+
+        if (s != NULL && s->status != NULL
+            && (id->hashAlgoOID == 0 || s->hashAlgoOID == id->hashAlgoOID)
+            && memcmp(s->issuerHash, id->issuerHash, sizeof(id->issuerHash)) == 0
+            && memcmp(s->issuerKeyHash, id->issuerKeyHash, sizeof(id->issuerKeyHash)) == 0
+            && s->status->serialSz == id->status->serialSz
+            && s->status->serialSz > 0
+            && memcmp(s->status->serial, id->status->serial,
+                      (size_t)id->status->serialSz) == 0)
+            return s;
+    }
+    return NULL;
+}
+
 /* ocsp_verdict - what a verified basic response says about id */
 
 static void ocsp_verdict(WOLFSSL_OCSP_BASICRESP *bs, WOLFSSL_OCSP_CERTID *id,
@@ -211,10 +247,12 @@ static void ocsp_verdict(WOLFSSL_OCSP_BASICRESP *bs, WOLFSSL_OCSP_CERTID *id,
 {
     int     status = -1, reason = -1;
     WOLFSSL_ASN1_TIME *rev = NULL, *thisu = NULL, *nextu = NULL;
+    WOLFSSL_OCSP_SINGLERESP *single;
     char    when[24];
 
-    if (wolfSSL_OCSP_resp_find_status(bs, id, &status, &reason, &rev, &thisu, &nextu)
-        != WOLFSSL_SUCCESS) {
+    if ((single = ocsp_single(bs, id)) == NULL
+        || (status = wolfSSL_OCSP_single_get0_status(single, &reason, &rev, &thisu,
+                                                     &nextu)) < 0) {
         ocsp_unknown(out, "OCSP response of %s does not cover the certificate", iname);
         return;
     }
@@ -227,6 +265,12 @@ static void ocsp_verdict(WOLFSSL_OCSP_BASICRESP *bs, WOLFSSL_OCSP_CERTID *id,
     if (out->next_update != 0 && out->next_update <= now) {
         ocsp_iso(out->next_update, when, sizeof(when));
         ocsp_unknown(out, "OCSP response of %s is stale since %s", iname, when);
+        return;
+    }
+    if (out->next_update == 0 && out->this_update + OCSP_MAX_AGE <= now) {
+        ocsp_iso(out->this_update + OCSP_MAX_AGE, when, sizeof(when));
+        ocsp_unknown(out, "OCSP response of %s (no nextUpdate) is stale since %s", iname,
+                     when);
         return;
     }
     if (status == V_OCSP_CERTSTATUS_GOOD) {

@@ -10,6 +10,7 @@
 #ifndef DOMSEC_TLS_OCSP_H
 #define DOMSEC_TLS_OCSP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -65,9 +66,10 @@ int     tls_ocsp_request(const unsigned char *leaf, size_t leaf_len,
  * the key of the responder certificate it carries, and that certificate
  * must be the issuer itself or one the issuer signed for OCSPSigning (RFC
  * 6960 4.2.2.2; a responder delegated by another CA of the chain does not
- * count); it must hold a single response for leaf's CertID, and be current
- * at now (thisUpdate not more than 5 minutes ahead, nextUpdate, if
- * present, not past).  Anything else is UNKNOWN with a reason.  Nothing is
+ * count); it must hold a single response for exactly leaf's CertID, and be
+ * current at now (thisUpdate not more than 5 minutes ahead; nextUpdate not
+ * past, or without nextUpdate thisUpdate not more than a day ago: such a
+ * response, which RFC 5019 2.2.4 allows, is not trusted for longer).  Anything else is UNKNOWN with a reason.  Nothing is
  * kept; inputs are not copied.
  */
 void    tls_ocsp_check(const unsigned char *resp, size_t resp_len,
@@ -114,15 +116,19 @@ void    tls_ocsp_set_miss_hook(tls_ocsp_miss_fn fn, void *arg);
 /*
  * The OCSP verdict of a chain that already verified to a trust anchor,
  * from the cache (source FETCHED): chain is what the peer sent, leaf
- * first (not copied, not kept); the leaf's issuer must be among the sent
- * certificates (else UNKNOWN, "issuer of the certificate not sent").  No
- * response, or one that is not GOOD or REVOKED (stale, unverifiable,
- * status unknown): UNKNOWN, and the miss hook is told (if the leaf has an
- * http AIA OCSP URL: else UNKNOWN, "the certificate names no OCSP
- * responder").  Thread-safe, no I/O.
+ * first (not copied, not kept).  The leaf's issuer is the first sent
+ * certificate whose key verifies the leaf's signature, else such a
+ * certificate among the published CRL set's issuers (the global and the
+ * partners' trusted_ca_file), else UNKNOWN ("issuer of the certificate
+ * neither sent nor a known CA").  No response, or one that is not GOOD or
+ * REVOKED (stale, unverifiable, status unknown): UNKNOWN, and with fetch
+ * the miss hook is told (if the leaf has an http AIA OCSP URL: else
+ * UNKNOWN, "the certificate names no OCSP responder").  tls/ itself never
+ * passes fetch: only the caller that knows the policy wants OCSP does.
+ * Thread-safe, no I/O.
  */
-void    tls_ocsp_check_chain(const struct tls_crl_cert *chain, size_t n, int64_t now,
-                             struct tls_ocsp_result *out);
+void    tls_ocsp_check_chain(const struct tls_crl_cert *chain, size_t n, bool fetch,
+                             int64_t now, struct tls_ocsp_result *out);
 
 /* Static names for logs and listings: "good", "revoked", "unknown", "not-checked";
  * "stapled", "fetched", "none". */

@@ -6,8 +6,12 @@
  *  the DER request they answer; a handshake's check builds the leaf's
  *  request, looks its response up and judges it with tls_ocsp_check()
  *  against the chain the peer sent.  A missing or useless response makes
- *  the verdict UNKNOWN now and tells the miss hook the URL and request, so
- *  the next session finds the answer: a handshake never waits.
+ *  the verdict UNKNOWN now; when the caller asks (relay/ does, only for a
+ *  partner whose policy uses OCSP) the miss hook hears the URL and
+ *  request, so the next session finds the answer: a handshake never waits.
+ *  The leaf's issuer (which names the CertID and must sign the response) is
+ *  a certificate whose key verifies the leaf's signature: one sent, else a
+ *  known CA of the published CRL set, never one picked by name alone.
  *
  *  The cache is a small array under a mutex (at most 4096 responses, the
  *  oldest put dropped first); entries are replaced, never changed.
@@ -26,12 +30,14 @@
 #include <wolfssl/wolfcrypt/sha256.h>
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
+#include "tls_internal.h"
 #include "tls_ocsp.h"
 
 #define OCSP_CACHE_MAX 4096
@@ -157,32 +163,55 @@ static void ocsp_miss(const char *url, const unsigned char *req, size_t len)
         fn(url, req, len, arg);
 }
 
-/* issuer_index - the position of the leaf's issuer among the sent certificates, or 0 */
+/* ocsp_issued - whether cand's name and key issued leaf: its signature
+ * verifies with cand's key (never by name and key identifier alone) */
 
-static size_t issuer_index(const struct tls_crl_cert *chain, size_t n)
+static bool ocsp_issued(WOLFSSL_X509 *leaf, const unsigned char *der, size_t len)
 {
-    WOLFSSL_X509 *leaf = wolfSSL_X509_load_certificate_buffer(chain[0].der, (int)chain[0].len,
-                                                              WOLFSSL_FILETYPE_ASN1);
+    WOLFSSL_X509 *x = len > 0 && len <= INT32_MAX
+        ? wolfSSL_X509_load_certificate_buffer(der, (int)len, WOLFSSL_FILETYPE_ASN1) : NULL;
+    WOLFSSL_EVP_PKEY *k = NULL;
+    bool    ok = x != NULL && wolfSSL_X509_check_issued(x, leaf) == X509_V_OK
+        && (k = wolfSSL_X509_get_pubkey(x)) != NULL
+        && wolfSSL_X509_verify(leaf, k) == WOLFSSL_SUCCESS;
+
+    wolfSSL_EVP_PKEY_free(k);
+    wolfSSL_X509_free(x);
+    return ok;
+}
+
+/*
+ * ocsp_issuer - the leaf's issuer: the position among the sent certificates
+ * (1..n-1) of the first whose key signed the leaf, else 0 and *known a
+ * malloc()ed copy of the published CRL set's issuer that did (the global
+ * or a partner's trusted_ca_file: a root that signs leaves directly is
+ * rarely sent), else 0 and *known NULL.
+ */
+static size_t ocsp_issuer(const struct tls_crl_cert *chain, size_t n,
+                          struct tls_crl_cert *known)
+{
+    WOLFSSL_X509 *leaf = chain[0].len <= INT32_MAX
+        ? wolfSSL_X509_load_certificate_buffer(chain[0].der, (int)chain[0].len,
+                                               WOLFSSL_FILETYPE_ASN1) : NULL;
     size_t  found = 0;
 
-    for (size_t i = 1; leaf != NULL && found == 0 && i < n; i++) {
-        WOLFSSL_X509 *x = wolfSSL_X509_load_certificate_buffer(chain[i].der, (int)chain[i].len,
-                                                               WOLFSSL_FILETYPE_ASN1);
-
-        if (x != NULL && wolfSSL_X509_check_issued(x, leaf) == X509_V_OK)
+    known->der = NULL;
+    known->len = 0;
+    for (size_t i = 1; leaf != NULL && found == 0 && i < n; i++)
+        if (ocsp_issued(leaf, chain[i].der, chain[i].len))
             found = i;
-        wolfSSL_X509_free(x);
-    }
+    if (leaf != NULL && found == 0)
+        known->der = tls__crl_issuer_of(chain[0].der, chain[0].len, &known->len);
     wolfSSL_X509_free(leaf);
     return found;
 }
 
 /* tls_ocsp_check_chain - the OCSP verdict of a verified chain, from the cache */
 
-void tls_ocsp_check_chain(const struct tls_crl_cert *chain, size_t n, int64_t now,
-                          struct tls_ocsp_result *out)
+void tls_ocsp_check_chain(const struct tls_crl_cert *chain, size_t n, bool fetch,
+                          int64_t now, struct tls_ocsp_result *out)
 {
-    struct tls_crl_cert up[8];
+    struct tls_crl_cert up[8], known;
     size_t  i, nup = 0, rlen = 0, qlen = 0;
     unsigned char key[32], *req = NULL, *resp = NULL;
     const char *why = NULL;
@@ -190,18 +219,26 @@ void tls_ocsp_check_chain(const struct tls_crl_cert *chain, size_t n, int64_t no
 
     memset(out, 0, sizeof(*out));
     out->status = TLS_OCSP_UNKNOWN;
-    if (n == 0 || (i = issuer_index(chain, n)) == 0) {
-        snprintf(out->reason, sizeof(out->reason), "issuer of the certificate not sent");
+    if (n == 0) {
+        snprintf(out->reason, sizeof(out->reason), "no certificate");
         return;
     }
-    up[nup++] = chain[i];               /* the issuer, then the rest as sent */
+    if ((i = ocsp_issuer(chain, n, &known)) > 0)
+        up[nup++] = chain[i];           /* the issuer, then the rest as sent */
+    else if (known.der != NULL)
+        up[nup++] = known;
+    else {
+        snprintf(out->reason, sizeof(out->reason),
+                 "issuer of the certificate neither sent nor a known CA");
+        return;
+    }
     for (size_t j = 1; j < n && nup < 8; j++)
         if (j != i)
             up[nup++] = chain[j];
     if (tls_ocsp_request(chain[0].der, chain[0].len, up[0].der, up[0].len, &req, &qlen,
                          &why) < 0) {
         snprintf(out->reason, sizeof(out->reason), "no OCSP check: %s", why);
-        return;
+        goto out;
     }
     tls_ocsp_key(req, qlen, key);
     if ((resp = tls_ocsp_cache_get(key, &rlen)) != NULL) {
@@ -212,11 +249,13 @@ void tls_ocsp_check_chain(const struct tls_crl_cert *chain, size_t n, int64_t no
     }
     if (out->status != TLS_OCSP_GOOD && out->status != TLS_OCSP_REVOKED) {
         tls_ocsp_url(chain[0].der, chain[0].len, url, sizeof(url));
-        if (url[0] != '\0')
+        if (url[0] != '\0' && fetch)
             ocsp_miss(url, req, qlen);
-        else if (resp == NULL)
+        else if (url[0] == '\0' && resp == NULL)
             snprintf(out->reason, sizeof(out->reason),
                      "the certificate names no OCSP responder");
     }
+out:
     free(req);
+    free((void *)(uintptr_t)known.der);
 }

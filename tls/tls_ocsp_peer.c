@@ -5,8 +5,10 @@
  *  side, when tls_conn_want_staple asked for one: wolfSSL verified it
  *  against the context's trust store during the handshake and only a good
  *  one lets the handshake finish, which wolfSSL_get_ocsp_producedDate_tm
- *  then reports), else the cache (tls_ocsp_check_chain: a miss asks for a
- *  fetch for the next session).  Nothing blocks, nothing is kept.
+ *  then reports), else the cache (tls_ocsp_check_chain).  A miss here
+ *  asks for no fetch: relay/ knows which partner's policy wants OCSP and
+ *  asks then (so no certificate of a peer that needs no OCSP makes us
+ *  fetch from its URL).  Nothing blocks, nothing is kept.
  *
  *  wolfSSL 5.5.4 hands a stapled response neither to the verify callback
  *  nor to wolfSSL_get_tlsext_status_ocsp_resp() (0 bytes on the client), so
@@ -51,7 +53,7 @@ void tls__ocsp_facts(WOLFSSL *ssl, struct tls_facts *f)
         snprintf(f->ocsp_reason, sizeof(f->ocsp_reason), "the peer's chain is not available");
         return;
     }
-    tls_ocsp_check_chain(sent, n, (int64_t)time(NULL), &r);
+    tls_ocsp_check_chain(sent, n, false, (int64_t)time(NULL), &r);
     f->ocsp = r.status;
     if (r.status == TLS_OCSP_GOOD || r.status == TLS_OCSP_REVOKED)
         f->ocsp_source = TLS_OCSP_SRC_FETCHED;

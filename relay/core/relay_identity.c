@@ -8,7 +8,10 @@
  *  blocks on I/O: a partner's own trusted_ca_file was loaded with the
  *  configuration (relay_tls_build); judging the sent chain against it is
  *  memory and CPU only (tls_anchors_verify), done only for a partner with
- *  its own CA.  Inputs are borrowed for the call.
+ *  its own CA.  For a partner whose revocation uses OCSP, a chain without
+ *  a usable cached answer is reported to the OCSP miss hook (the CRL
+ *  thread fetches it for the next session; nothing waits here).  Inputs
+ *  are borrowed for the call.
  */
 #include <stdio.h>
 #include <string.h>
@@ -52,16 +55,25 @@ static enum policy_rev ident_ocsp(enum tls_ocsp_status o)
     }
 }
 
-/* ident_partner_ocsp - the OCSP verdict of a chain only a partner's own CA
- * proves (tls/ checks OCSP by itself only for globally valid chains, so that
- * no untrusted certificate makes us fetch from its URL) */
+/* ident_wants_ocsp - does p's revocation policy use OCSP? */
 
-static void ident_partner_ocsp(const struct tls_crl_cert *chain, size_t n,
-                               struct policy_identity *out)
+static bool ident_wants_ocsp(const struct cfg_partner *p)
+{
+    return p != NULL && (p->revocation == CFG_REV_OCSP || p->revocation == CFG_REV_CRL_OCSP);
+}
+
+/* ident_ocsp_cache - the OCSP verdict of a chain already proved valid, from
+ * the cache, asking for a fetch when it has no answer.  tls/ checks the
+ * cache by itself for globally valid chains but never fetches: only a
+ * partner whose policy uses OCSP makes us fetch from the certificate's URL
+ * (and only after its chain verified, so no untrusted certificate does). */
+
+static void ident_ocsp_cache(const struct tls_crl_cert *chain, size_t n,
+                             struct policy_identity *out)
 {
     struct tls_ocsp_result r;
 
-    tls_ocsp_check_chain(chain, n, (int64_t)time(NULL), &r);
+    tls_ocsp_check_chain(chain, n, true, (int64_t)time(NULL), &r);
     out->ocsp = ident_ocsp(r.status);
     out->ocsp_source = r.status == TLS_OCSP_GOOD || r.status == TLS_OCSP_REVOKED
         ? POLICY_OCSP_SRC_FETCHED : POLICY_OCSP_SRC_NONE;
@@ -134,9 +146,20 @@ void relay_tls_identity(const struct config *cfg, const struct cfg_partner *p,
             out->partner_crl = ident_rev(v.revocation);
             if (dsz > 0)
                 snprintf(detail, dsz, "%s", v.reason);
-            if (v.chain == TLS_CHAIN_VALID && tf->ocsp == TLS_OCSP_NOT_CHECKED && n > 0)
-                ident_partner_ocsp(chain, n, out);
+            if (v.chain == TLS_CHAIN_VALID && tf->ocsp == TLS_OCSP_NOT_CHECKED && n > 0
+                && ident_wants_ocsp(p))
+                ident_ocsp_cache(chain, n, out);
+        } else if (a == NULL) {
+            /* Two reloads since the session began drop its generation's
+             * anchors: refused (unless the global CA may prove it), saying why. */
+            out->partner_judged = true;
+            out->partner_chain = POLICY_CHAIN_UNTRUSTED;
+            if (dsz > 0)
+                snprintf(detail, dsz, "%s", RELAY_IDENTITY_NO_ANCHORS);
         }
         tls_anchors_unref(a);
     }
+    /* Globally valid, no usable answer at the handshake: ask for one now. */
+    if (ident_wants_ocsp(p) && tf->ocsp == TLS_OCSP_UNKNOWN && n > 0)
+        ident_ocsp_cache(chain, n, out);
 }

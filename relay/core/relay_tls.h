@@ -97,8 +97,14 @@ void    relay_tls_shutdown(void);
  * chain the peer sent (chain, n; for p's own CA, judged now against its
  * anchors in cfg's generation) and the name match.  out->dane stays
  * POLICY_DANE_UNUSABLE: the outbound caller sets it.  The reason a
- * partner CA did not verify the chain goes to detail ("" otherwise).
+ * partner CA did not verify the chain goes to detail ("" otherwise); when
+ * cfg's generation is no longer installed (two reloads since the session
+ * began) the partner CA judges nothing: partner_chain is UNTRUSTED and
+ * detail RELAY_IDENTITY_NO_ANCHORS.  For a partner whose revocation uses
+ * OCSP, a chain without a usable cached response asks for a fetch.
  */
+#define RELAY_IDENTITY_NO_ANCHORS "the partner's trusted_ca_file is not loaded for the " \
+    "configuration this session began with (reloaded twice since): reconnect"
 void    relay_tls_identity(const struct config *cfg, const struct cfg_partner *p,
                            const struct tls_facts *tf, const struct tls_cert_info *ci,
                            const struct tls_crl_cert *chain, size_t n, bool inbound,

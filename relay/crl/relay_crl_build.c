@@ -133,10 +133,14 @@ static void crl_add_cache(struct tls_crl_set *s, const char *dir)
     log_dir_names_free(names, n);
 }
 
-/* crl_add_issuers - trust anchors (global and partners') and the store's chain
- * certificates.  A partner's own CA is an anchor here only so that the CRL
- * walk of a chain it issued ends at its root: which CA may prove which
- * partner is decided elsewhere (policy_secure). */
+/* crl_add_issuers - trust anchors (the global trusted_ca_file), issuers (the
+ * partners' own trusted_ca_files, the store's chain certificates).  A
+ * partner's CA file is an issuer only, never an anchor: an anchor ends the
+ * CRL walk of every chain through it, so a partner file holding an
+ * intermediate would stop other domains' chains from checking that
+ * intermediate against its root's CRL.  A self-signed partner root still
+ * ends the walk (its subject is its issuer).  Which CA may prove which
+ * partner is decided elsewhere (policy_identity). */
 
 static void crl_add_issuers(struct tls_crl_set *s, const struct crl_paths *p)
 {
@@ -149,7 +153,7 @@ static void crl_add_issuers(struct tls_crl_set *s, const struct crl_paths *p)
         log_warnx("crl", 0, "trusted_ca_file %s: %s: CRLs cannot be verified with it",
                   p->trusted_ca_file, why);
     for (size_t i = 0; i < p->npartner_ca_files; i++)
-        if (tls_crl_set_add_issuers_file(s, p->partner_ca_files[i], true, &why) < 0)
+        if (tls_crl_set_add_issuers_file(s, p->partner_ca_files[i], false, &why) < 0)
             log_warnx("crl", 0, "[partner] trusted_ca_file %s: %s: CRLs cannot be verified "
                       "with it", p->partner_ca_files[i], why);
     for (size_t i = 0; i < n; i++) {

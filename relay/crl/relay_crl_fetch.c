@@ -9,8 +9,11 @@
  *
  * Fetching: only http:// URLs that a handshake missed (relay__crl_want,
  * fed by relay_crl.c's tls_crl miss hook) or that the cache holds
- * (relay__crl_sync_urls); at most 4 at once and 1000 URLs; 10 s connect,
- * 30 s total, 10 MiB body, redirects only to http, no proxy.  A body must
+ * (relay__crl_sync_urls); at most 4 at once and 1000 CRL URLs (OCSP
+ * requests apart, at most 1000: a new one drops the one fetched longest
+ * ago, with its cache files); 10 s connect,
+ * 30 s total, 10 MiB body (OCSP: 64 KiB), redirects only to http (OCSP:
+ * none), no proxy.  A body must
  * parse as a CRL that is not stale.  Success: cache it and make
  * relay_crl.c rebuild (relay__crl_kick), whose relay__crl_sync_urls sets
  * the refetch time to relay__crl_refresh_at().  Failure: retry after
@@ -58,7 +61,8 @@
 #include "log_path.h"
 #include "relay_crl_int.h"
 
-#define CRL_MAX_URLS      1000
+#define CRL_MAX_URLS      1000          /* CRL URLs */
+#define OCSP_MAX_REQS     1000          /* OCSP requests, apart: they never crowd out CRLs */
 #define CRL_MAX_FETCHES   4
 
 /* Fetch state of one CDP URL, or of one OCSP request (post); times are
@@ -102,6 +106,7 @@ static struct {
     uv_timer_t fetch_timer, curl_timer;
     struct crl_url **urls;              /* owned, as is each entry */
     size_t  nurls;
+    size_t  nocsp;                      /* of which OCSP requests */
     int64_t full_warned;
     CURLM  *multi;
     struct crl_fetch *fetches;
@@ -111,7 +116,7 @@ static struct {
 
 /* ---- the URL table ------------------------------------------------------------ */
 
-static struct crl_url *crl_url_add(const char *url);
+static struct crl_url *crl_url_add(const char *url, bool ocsp);
 
 /* crl_url_get - the entry for url; created if create and room; else NULL */
 
@@ -122,22 +127,49 @@ static struct crl_url *crl_url_get(const char *url, bool create)
             return F.urls[i];
     if (!create)
         return NULL;
-    return crl_url_add(url);
+    return crl_url_add(url, false);
 }
 
-/* crl_url_add - a new entry for url, or NULL if the table is full */
+/* crl_ocsp_evict - drop the OCSP entry fetched longest ago (never fetched
+ * first) that is not in flight, and its cache files; false if none */
 
-static struct crl_url *crl_url_add(const char *url)
+static bool crl_ocsp_evict(void)
+{
+    size_t  best = F.nurls;
+
+    for (size_t i = 0; i < F.nurls; i++)
+        if (F.urls[i]->post != NULL && !F.urls[i]->in_flight
+            && (best == F.nurls || F.urls[i]->last_ok < F.urls[best]->last_ok))
+            best = i;
+    if (best == F.nurls)
+        return false;
+    relay__crl_ocsp_unlink(F.cache_directory, F.urls[best]->name);
+    log_info("crl", 0, "ocsp dropped url=%s request=%.16s (more than %d requests)",
+             F.urls[best]->url, F.urls[best]->name, OCSP_MAX_REQS);
+    free(F.urls[best]->url);
+    free(F.urls[best]->post);
+    free(F.urls[best]);
+    F.urls[best] = F.urls[--F.nurls];
+    F.nocsp--;
+    return true;
+}
+
+/* crl_url_add - a new entry for url (an OCSP request: the caller sets post),
+ * or NULL if the table is full (CRLs; OCSP requests evict the oldest) */
+
+static struct crl_url *crl_url_add(const char *url, bool ocsp)
 {
     struct crl_url *u;
 
-    if (F.nurls >= CRL_MAX_URLS) {
+    if (ocsp ? F.nocsp >= OCSP_MAX_REQS && !crl_ocsp_evict()
+        : F.nurls - F.nocsp >= CRL_MAX_URLS) {
         int64_t now = relay__crl_now_ms();
 
         if (now - F.full_warned >= 3600000) {
             F.full_warned = now;
-            log_warnx("crl", 0, "fetch refused url=%s error=\"more than %d distinct CRL "
-                      "URLs\"", url, CRL_MAX_URLS);
+            log_warnx("crl", 0, "fetch refused url=%s error=\"more than %d distinct %s\"",
+                      url, ocsp ? OCSP_MAX_REQS : CRL_MAX_URLS,
+                      ocsp ? "OCSP requests" : "CRL URLs");
         }
         return NULL;
     }
@@ -146,6 +178,7 @@ static struct crl_url *crl_url_add(const char *url)
     relay__crl_cache_name(url, u->name);
     F.urls = xrealloc(F.urls, (F.nurls + 1) * sizeof(*F.urls));
     F.urls[F.nurls++] = u;
+    F.nocsp += ocsp;
     return u;
 }
 
@@ -160,7 +193,7 @@ static struct crl_url *crl_ocsp_get(const char *url, const unsigned char *req, s
     for (size_t i = 0; i < F.nurls; i++)
         if (F.urls[i]->post != NULL && strcmp(F.urls[i]->name, name) == 0)
             return F.urls[i];
-    if ((u = crl_url_add(url)) != NULL) {
+    if ((u = crl_url_add(url, true)) != NULL) {
         memcpy(u->name, name, sizeof(name));
         u->post = xmalloc(len);
         memcpy(u->post, req, len);
@@ -292,13 +325,20 @@ static int crl_timer_cb(CURLM *m, long ms, void *userp)
     return 0;
 }
 
-/* crl_write_cb - CURLOPT_WRITEFUNCTION: append, at most RELAY__CRL_MAX_BODY */
+/* crl_max_body - the largest body accepted for u: a CRL, or an OCSP response */
+
+static long crl_max_body(const struct crl_url *u)
+{
+    return u->post != NULL ? RELAY__OCSP_MAX_BODY : RELAY__CRL_MAX_BODY;
+}
+
+/* crl_write_cb - CURLOPT_WRITEFUNCTION: append, at most crl_max_body */
 
 static size_t crl_write_cb(char *p, size_t size, size_t n, void *arg)
 {
     struct crl_fetch *f = arg;
 
-    if (f->len + n > (size_t)RELAY__CRL_MAX_BODY) {
+    if (f->len + n > (size_t)crl_max_body(f->u)) {
         f->too_big = true;
         return 0;                       /* aborts with CURLE_WRITE_ERROR */
     }
@@ -365,7 +405,7 @@ static void crl_fetch_done(struct crl_fetch *f, CURLcode rc)
     curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &status);
     if (f->too_big)
         snprintf(why, sizeof(why), "the response is larger than %ld bytes",
-                 RELAY__CRL_MAX_BODY);
+                 crl_max_body(u));
     else if (rc != CURLE_OK)
         snprintf(why, sizeof(why), "%s", f->err[0] ? f->err : curl_easy_strerror(rc));
     else if (status != 200)
@@ -454,10 +494,12 @@ static int crl_fetch_start(struct crl_url *u)
     curl_easy_setopt(f->easy, CURLOPT_URL, u->url);
     curl_easy_setopt(f->easy, CURLOPT_PROTOCOLS_STR, "http");
     curl_easy_setopt(f->easy, CURLOPT_REDIR_PROTOCOLS_STR, "http");
-    curl_easy_setopt(f->easy, CURLOPT_FOLLOWLOCATION, 1L);
+    /* An OCSP POST follows no redirect: a 307/308 would re-POST our request
+     * to whatever http:// host the answer names (loopback, internal ones). */
+    curl_easy_setopt(f->easy, CURLOPT_FOLLOWLOCATION, u->post != NULL ? 0L : 1L);
     curl_easy_setopt(f->easy, CURLOPT_MAXREDIRS, 5L);
     curl_easy_setopt(f->easy, CURLOPT_PROXY, "");
-    curl_easy_setopt(f->easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)RELAY__CRL_MAX_BODY);
+    curl_easy_setopt(f->easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)crl_max_body(u));
     curl_easy_setopt(f->easy, CURLOPT_TIMEOUT_MS, 30000L);
     curl_easy_setopt(f->easy, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
     curl_easy_setopt(f->easy, CURLOPT_NOSIGNAL, 1L);
@@ -598,7 +640,7 @@ void relay__crl_fetch_free(void)
         free(F.urls[i]);
     }
     free(F.urls);
-    F.urls = NULL, F.nurls = 0;
+    F.urls = NULL, F.nurls = F.nocsp = 0;
     F.cache_directory = NULL;
     curl_global_cleanup();
 }

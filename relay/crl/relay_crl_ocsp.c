@@ -6,9 +6,12 @@
  *  the tls_ocsp miss hook its AIA OCSP URL and DER request (relay_crl.c
  *  queues them for the CRL thread); relay_crl_fetch.c POSTs the request
  *  to the URL (RFC 6960 A.1, Content-Type application/ocsp-request) with
- *  the CRL fetches' limits and backoff.  A body is accepted when it is a
+ *  the CRL fetches' time limits and backoff, but no redirect followed and
+ *  at most 64 KiB (RELAY__OCSP_MAX_BODY, also for cached files).  A body is accepted when it is a
  *  successful OCSP response that is not stale (its signature and what it
- *  says are judged by every handshake that uses it, tls_ocsp_check): it is
+ *  says are judged by every handshake that uses it, tls_ocsp_check) and
+ *  does not replace a cached response with a later thisUpdate, nor a
+ *  current cached "revoked" with anything but "revoked": it is
  *  put in the process-wide cache (tls_ocsp_cache_put) and written to
  *  crl_cache_directory as three files named by H = SHA-256 of the request
  *  in lower-case hex: H.url (the URL and a newline), H.req (the DER
@@ -16,7 +19,12 @@
  *  It is refetched at relay__crl_refresh_at() of its thisUpdate and
  *  nextUpdate (3/4 into its validity, at most a day ahead), so a good
  *  response never goes stale while the process runs.  At start the cached
- *  responses go into the cache again and are refreshed the same way; an
+ *  responses go into the cache again and are refreshed the same way, except
+ *  those out of use for more than a week (past nextUpdate, or a day after
+ *  thisUpdate without one; or unusable, which a stale one is to wolfSSL's
+ *  parser, and not written for a week), whose files are removed; at most 1000
+ *  requests are kept for fetching (relay_crl_fetch.c drops the one
+ *  fetched longest ago, and its files, for a new one); an
  *  entry whose files do not match (H.req not hashing to H, no H.url) is
  *  skipped with a warning.  With crl_fetch = no nothing is fetched, read
  *  or written here.
@@ -30,14 +38,19 @@
  *  nothing is kept but what tls_ocsp_cache_put copies.  No callbacks.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "log_util.h"
 #include "relay_crl_int.h"
 #include "tls_ocsp.h"
+
+#define OCSP_EXPIRED_GRACE (7 * 86400)  /* seconds a stale cached response is kept */
 
 /* relay__crl_ocsp_name - the cache name of a request: SHA-256 in hex */
 
@@ -60,6 +73,39 @@ static void ocsp_key_of(const char *name, unsigned char key[32])
         sscanf(name + 2 * i, "%2x", &v);
         key[i] = (unsigned char)v;
     }
+}
+
+/*
+ * ocsp_keep_cached - whether the cached response for key stays instead of a
+ * fetched one saying in: when the fetched one is older (thisUpdate), or the
+ * cached one is current and says revoked and the fetched one does not
+ * (revocation is final: an old signed "good" replayed over plain http must
+ * not undo it).  Then why and *refresh (the cached one's) are set.
+ */
+static bool ocsp_keep_cached(const unsigned char key[32], const struct tls_ocsp_info *in,
+                             int64_t now, int64_t *refresh, char *why, size_t sz)
+{
+    struct tls_ocsp_info cur;
+    size_t  clen = 0;
+    unsigned char *cached = tls_ocsp_cache_get(key, &clen);
+    bool    have = cached != NULL && tls_ocsp_info(cached, clen, &cur) == 0, keep = false;
+    char    t[32];
+
+    free(cached);
+    if (have && in->this_update < cur.this_update) {
+        snprintf(why, sz, "the OCSP response is older than the cached one (thisUpdate %s): "
+                 "kept the cached one", log_iso_time(t, sizeof(t), in->this_update, "-"));
+        keep = true;
+    } else if (have && strcmp(cur.status, "revoked") == 0
+               && strcmp(in->status, "revoked") != 0
+               && (cur.next_update == 0 || cur.next_update > now)) {
+        snprintf(why, sz, "the OCSP response says %s, the cached current one revoked: "
+                 "kept the cached one", in->status);
+        keep = true;
+    }
+    if (keep)
+        *refresh = relay__crl_refresh_at(cur.this_update, cur.next_update, now);
+    return keep;
 }
 
 /*
@@ -90,6 +136,8 @@ void relay__crl_ocsp_accept(const char *dir, const char *name, const char *url,
         return;
     }
     ocsp_key_of(name, key);
+    if (ocsp_keep_cached(key, &in, now, refresh, why, sz))
+        return;
     tls_ocsp_cache_put(key, body, len);
     *refresh = relay__crl_refresh_at(in.this_update, in.next_update, now);
     urltext = xasprintf("%s\n", url);
@@ -141,7 +189,7 @@ static const char *ocsp_read(const char *dir, const char *stem, struct ocsp_cach
         why = "its .url file cannot be read";
     free(p);
     p = xasprintf("%s/%.64s.ocsp", dir, stem);
-    if (why == NULL && log_read_file(p, RELAY__CRL_MAX_BODY, &c->body, &c->len, NULL) < 0)
+    if (why == NULL && log_read_file(p, RELAY__OCSP_MAX_BODY, &c->body, &c->len, NULL) < 0)
         why = "it cannot be read";
     free(p);
     if (why == NULL && tls_ocsp_info(c->body, c->len, &c->info) < 0)
@@ -160,14 +208,65 @@ static void ocsp_cached_free(struct ocsp_cached *c)
     free(c->body);
 }
 
-/* ocsp_load_one - one cache entry into the cache and the fetch table; NULL or why */
+/* ocsp_expired - c's response went out of use more than a week before now
+ * (past nextUpdate, or a day after thisUpdate without one: tls_ocsp_check) */
 
-static const char *ocsp_load_one(const char *dir, const char *stem, int64_t now)
+static bool ocsp_expired(const struct ocsp_cached *c, int64_t now)
+{
+    int64_t end = c->info.next_update != 0 ? c->info.next_update
+        : c->info.this_update + 86400;
+
+    return end + OCSP_EXPIRED_GRACE < now;
+}
+
+/* ocsp_file_age - seconds since stem's .ocsp was written (a fetch rewrites
+ * it), 0 if unknown */
+
+static int64_t ocsp_file_age(const char *dir, const char *stem, int64_t now)
+{
+    char   *p = xasprintf("%s/%.64s.ocsp", dir, stem);
+    struct stat st;
+    int64_t age = lstat(p, &st) == 0 ? now - (int64_t)st.st_mtime : 0;
+
+    free(p);
+    return age;
+}
+
+/* relay__crl_ocsp_unlink - remove the files of cache entry stem */
+
+void relay__crl_ocsp_unlink(const char *dir, const char *stem)
+{
+    static const char *const ext[] = { "ocsp", "req", "url" };
+
+    for (size_t i = 0; i < sizeof(ext) / sizeof(ext[0]); i++) {
+        char   *p = xasprintf("%s/%.64s.%s", dir, stem, ext[i]);
+
+        if (unlink(p) < 0 && errno != ENOENT)
+            log_warnx("crl", 0, "cannot remove %s: %s", p, strerror(errno));
+        free(p);
+    }
+}
+
+/* ocsp_load_one - one cache entry into the cache and the fetch table; NULL or
+ * why; one long out of use (no longer wanted: the certificate expired or was
+ * replaced), or unusable (wolfSSL does not even parse a response past its
+ * nextUpdate) and not rewritten by a fetch for a week, is removed instead,
+ * with *gone set */
+
+static const char *ocsp_load_one(const char *dir, const char *stem, int64_t now, bool *gone)
 {
     struct ocsp_cached c;
     const char *why = ocsp_read(dir, stem, &c);
 
-    if (why == NULL) {
+    *gone = false;
+    if (why != NULL && ocsp_file_age(dir, stem, now) > OCSP_EXPIRED_GRACE) {
+        relay__crl_ocsp_unlink(dir, stem);      /* unusable and not rewritten for long */
+        *gone = true;
+        why = NULL;
+    } else if (why == NULL && ocsp_expired(&c, now)) {
+        relay__crl_ocsp_unlink(dir, stem);
+        *gone = true;
+    } else if (why == NULL) {
         unsigned char key[32];
 
         ocsp_key_of(stem, key);
@@ -184,19 +283,24 @@ static const char *ocsp_load_one(const char *dir, const char *stem, int64_t now)
 
 void relay__crl_ocsp_load(const char *dir, int64_t now)
 {
-    size_t  n, loaded = 0;
+    size_t  n, loaded = 0, removed = 0;
     char  **names = log_dir_names(dir, ocsp_is_cached, &n);
 
     for (size_t i = 0; i < n; i++) {
-        const char *why = ocsp_load_one(dir, names[i], now);
+        bool    gone;
+        const char *why = ocsp_load_one(dir, names[i], now, &gone);
 
         if (why != NULL)
             log_warnx("crl", 0, "cache file %s/%s skipped: %s", dir, names[i], why);
+        else if (gone)
+            removed++;
         else
             loaded++;
     }
     if (loaded > 0)
         log_info("crl", 0, "ocsp cache loaded responses=%zu", loaded);
+    if (removed > 0)
+        log_info("crl", 0, "ocsp cache removed expired=%zu", removed);
     log_dir_names_free(names, n);
 }
 

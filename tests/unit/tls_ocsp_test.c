@@ -29,11 +29,14 @@
 #define OCSP_PORT "18124"                /* in the AIA URLs; nothing listens */
 #define INTER "CN=Domsec Test Intermediate CA, O=Domsec Test PKI"
 
-/* answer_index - our request for leaf, answered by `openssl ocsp -index
- * index` signed by signer (its .pem/.key); the response DER (malloc()ed) */
+static const char *validity = "-nmin 5";        /* openssl ocsp's nextUpdate option */
 
-static unsigned char *answer_index(const char *leaf, const char *signer, const char *index,
-                                   size_t *len)
+/* answer_by - our request for leaf under issuer, answered by `openssl ocsp
+ * -index index -CA issuer` signed by signer (its .pem/.key); the response
+ * DER (malloc()ed); *key (if not NULL) the cache key of the request */
+
+static unsigned char *answer_by(const char *leaf, const char *issuer, const char *signer,
+                                const char *index, size_t *len, unsigned char *key)
 {
     char    file[64];
     unsigned char *l, *i, *req;
@@ -43,19 +46,28 @@ static unsigned char *answer_index(const char *leaf, const char *signer, const c
 
     snprintf(file, sizeof(file), "%s.der", leaf);
     l = slurp(path(file), &ll);
-    i = slurp(path("inter.der"), &il);
+    snprintf(file, sizeof(file), "%s.der", issuer);
+    i = slurp(path(file), &il);
     assert_int_equal(tls_ocsp_request(l, ll, i, il, &req, &rl, &why), 0);
     assert_string_equal(why, "");
+    if (key != NULL)
+        tls_ocsp_key(req, rl, key);
     assert_non_null(f = fopen(path("req.der"), "wb"));
     assert_int_equal(fwrite(req, 1, rl, f), rl);
     fclose(f);
     assert_int_equal(sh("cd %s && openssl ocsp -index %s -rsigner %s.pem -rkey %s.key "
-                        "-CA inter.pem -nmin 5 -reqin req.der -respout resp.der >>ocsp.log 2>&1",
-                        path(""), index, signer, signer), 0);
+                        "-CA %s.pem %s -reqin req.der -respout resp.der >>ocsp.log 2>&1",
+                        path(""), index, signer, signer, issuer, validity), 0);
     free(l);
     free(i);
     free(req);
     return slurp(path("resp.der"), len);
+}
+
+static unsigned char *answer_index(const char *leaf, const char *signer, const char *index,
+                                   size_t *len)
+{
+    return answer_by(leaf, "inter", signer, index, len, NULL);
 }
 
 static unsigned char *answer(const char *leaf, const char *signer, size_t *len)
@@ -111,7 +123,7 @@ static int setup_pki(void **state)
     setenv("OCSP_PORT", OCSP_PORT, 1);
     if (pki_build("tls_ocsp_test") != 0)
         return -1;
-    return sh("cd %s && for c in partner-ok partner-revoked inter root; do "
+    return sh("cd %s && for c in partner-ok partner-revoked inter root inter-wrongkey; do "
               "openssl x509 -in $c.pem -outform DER -out $c.der || exit 1; done && "
               "grep -v '/OU=partner-ok/' ca/inter/index.txt > unknown-index.txt",
               path("")) == 0 ? 0 : -1;
@@ -258,6 +270,108 @@ static void test_other_certificate(void **state)
                         "OCSP response of " INTER " does not cover the certificate");
 }
 
+/*
+ * Serials 0x12 and 0x1234 of the same issuer: a genuine, signed "good" for
+ * 0x12 says nothing about 0x1234 (revoked), whose DER serial it prefixes
+ * (wolfSSL's own lookup compares only over the response's serial length).
+ */
+static void test_serial_prefix(void **state)
+{
+    struct tls_ocsp_result r;
+    size_t  rl;
+    unsigned char *resp;
+    struct tls_crl_cert c[3];
+
+    (void)state;
+    assert_int_equal(sh("cd %s && for s in 12 1234; do "
+                        "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+                        "-subj /CN=s$s.test -keyout s$s.key -out s$s.csr 2>/dev/null && "
+                        "openssl x509 -req -in s$s.csr -CA inter.pem -CAkey inter.key "
+                        "-set_serial 0x$s -days 2 -outform DER -out s$s.der 2>/dev/null "
+                        "|| exit 1; done && "
+                        "printf 'V\t301231000000Z\t\t12\tunknown\t/CN=s12.test\n"
+                        "R\t301231000000Z\t261201000000Z\t1234\tunknown\t/CN=s1234.test\n'"
+                        " > prefix-index.txt", path("")), 0);
+    resp = answer_index("s1234", "ocsp-inter", "prefix-index.txt", &rl);   /* sanity */
+    chain("s1234", c);
+    tls_ocsp_check(resp, rl, &c[0], &c[1], 2, (int64_t)time(NULL), &r);
+    free(resp);
+    assert_int_equal(r.status, TLS_OCSP_REVOKED);
+    resp = answer_index("s12", "ocsp-inter", "prefix-index.txt", &rl);
+    tls_ocsp_check(resp, rl, &c[0], &c[1], 2, (int64_t)time(NULL), &r);
+    assert_int_equal(r.status, TLS_OCSP_UNKNOWN);
+    assert_string_equal(r.reason,
+                        "OCSP response of " INTER " does not cover the certificate");
+    chain_free(c);
+    chain("s12", c);                    /* and it is good for its own certificate */
+    tls_ocsp_check(resp, rl, &c[0], &c[1], 2, (int64_t)time(NULL), &r);
+    assert_int_equal(r.status, TLS_OCSP_GOOD);
+    free(resp);
+    chain_free(c);
+}
+
+/* cache_answer - answer_by() put into the cache under its request's key */
+
+static void cache_answer(const char *leaf, const char *issuer, const char *signer,
+                         const char *index)
+{
+    unsigned char key[32], *resp;
+    size_t  rl;
+
+    resp = answer_by(leaf, issuer, signer, index, &rl, key);
+    tls_ocsp_cache_put(key, resp, rl);
+    free(resp);
+}
+
+/*
+ * The issuer of a chain check is proved by the leaf's signature.  The
+ * cache holds the genuine "revoked" for partner-revoked; the impostor
+ * inter-wrongkey (inter's name and key identifier, its own key) sent
+ * before inter does not hide it (picked by name, it made the verdict
+ * "unknown": no CertID for it; wolfSSL_OCSP_cert_to_id refuses an issuer
+ * whose key did not sign the leaf, so no response under the impostor's key
+ * can even be asked for).  Leaf alone: the
+ * issuer comes from the published CRL set's CAs (a partner CA that signs
+ * leaves directly and is never sent), again only by signature.
+ */
+static void test_chain_issuer_by_signature(void **state)
+{
+    struct tls_crl_cert c[4];
+    struct tls_crl_set *s;
+    struct tls_ocsp_result r;
+    const char *why = NULL;
+    int64_t now = (int64_t)time(NULL);
+
+    (void)state;
+    tls_ocsp_cache_clear();
+    cache_answer("partner-revoked", "inter", "ocsp-inter", "ca/inter/index.txt");
+    c[0].der = slurp(path("partner-revoked.der"), &c[0].len);
+    c[1].der = slurp(path("inter-wrongkey.der"), &c[1].len);
+    c[2].der = slurp(path("inter.der"), &c[2].len);
+    c[3].der = slurp(path("root.der"), &c[3].len);
+    tls_ocsp_check_chain(c, 4, false, now, &r);
+    assert_int_equal(r.status, TLS_OCSP_REVOKED);
+    tls_ocsp_check_chain(c, 1, false, now, &r);        /* nothing published */
+    assert_int_equal(r.status, TLS_OCSP_UNKNOWN);
+    assert_string_equal(r.reason, "issuer of the certificate neither sent nor a known CA");
+    s = tls_crl_set_new();              /* only the impostor known: still no issuer */
+    assert_int_equal(tls_crl_set_add_issuers_file(s, path("inter-wrongkey.pem"), true, &why), 0);
+    tls_crl_publish(s);
+    tls_ocsp_check_chain(c, 1, false, now, &r);
+    assert_int_equal(r.status, TLS_OCSP_UNKNOWN);
+    assert_string_equal(r.reason, "issuer of the certificate neither sent nor a known CA");
+    s = tls_crl_set_new();
+    assert_int_equal(tls_crl_set_add_issuers_file(s, path("inter-wrongkey.pem"), true, &why), 0);
+    assert_int_equal(tls_crl_set_add_issuers_file(s, path("inter.pem"), false, &why), 0);
+    tls_crl_publish(s);
+    tls_ocsp_check_chain(c, 1, false, now, &r);
+    assert_int_equal(r.status, TLS_OCSP_REVOKED);
+    tls_crl_publish(NULL);
+    tls_ocsp_cache_clear();
+    for (int i = 0; i < 4; i++)
+        free((void *)(uintptr_t)c[i].der);
+}
+
 /* Signed by a certificate of the same issuer without OCSPSigning: refused. */
 static void test_signer_not_delegated(void **state)
 {
@@ -285,6 +399,25 @@ static void test_dates(void **state)
     assert_string_equal(r.reason, "OCSP response of " INTER " is not yet valid");
     check("partner-ok", "ocsp-inter", "partner-ok", now + 290, &r);     /* still current */
     assert_int_equal(r.status, TLS_OCSP_GOOD);
+}
+
+/* Without nextUpdate a response is current for a day after thisUpdate,
+ * never for ever (a captured good could be replayed after a revocation). */
+static void test_no_next_update(void **state)
+{
+    struct tls_ocsp_result r;
+    int64_t now = (int64_t)time(NULL);
+
+    (void)state;
+    validity = "";
+    check("partner-ok", "ocsp-inter", "partner-ok", now + 3600, &r);
+    assert_int_equal(r.status, TLS_OCSP_GOOD);
+    assert_int_equal(r.next_update, 0);
+    check("partner-ok", "ocsp-inter", "partner-ok", now + 86400 + 60, &r);
+    validity = "-nmin 5";
+    assert_int_equal(r.status, TLS_OCSP_UNKNOWN);
+    assert_non_null(strstr(r.reason, "OCSP response of " INTER " (no nextUpdate) is stale "
+                           "since 20"));
 }
 
 /* Not a response at all; a responder's error status. */
@@ -320,8 +453,11 @@ int main(void)
         cmocka_unit_test(test_revoked),
         cmocka_unit_test(test_status_unknown),
         cmocka_unit_test(test_other_certificate),
+        cmocka_unit_test(test_serial_prefix),
+        cmocka_unit_test(test_chain_issuer_by_signature),
         cmocka_unit_test(test_signer_not_delegated),
         cmocka_unit_test(test_dates),
+        cmocka_unit_test(test_no_next_update),
         cmocka_unit_test(test_bad_responses),
     };
 

@@ -20,6 +20,8 @@
 #define RELAY__CRL_MIN_REFETCH 60       /* s: no refetch sooner after a success */
 #define RELAY__CRL_URL_MAX     1024     /* bytes of a distribution point URL */
 #define RELAY__OCSP_REQ_MAX    1024     /* bytes of an OCSP request (one CertID: ~100) */
+#define RELAY__OCSP_MAX_BODY   (64L * 1024)  /* bytes of one OCSP response, fetched or
+                                              * cached (one is normally under 4 KiB) */
 
 /* What the CRL thread takes from a configuration (all owned). */
 struct crl_paths {
@@ -61,14 +63,20 @@ void    relay__crl_ocsp_name(const unsigned char *req, size_t len, char out[65])
 /* A fetched OCSP body for request name (H) of url: "" in why when it was
  * accepted (put in the tls_ocsp cache, written to dir as H.url, H.req,
  * H.ocsp; a write error is a reason too, after the cache put), else the
- * reason; *refresh: when to fetch it again (unix s), 0 if not accepted. */
+ * reason; *refresh: when to fetch it again (unix s), 0 if not accepted.
+ * A cached response with a later thisUpdate, or a current cached "revoked"
+ * against anything else, is kept: then the reason says so and *refresh is
+ * the cached one's. */
 void    relay__crl_ocsp_accept(const char *dir, const char *name, const char *url,
                                const unsigned char *req, size_t req_len,
                                const unsigned char *body, size_t len, int64_t now,
                                int64_t *refresh, char *why, size_t sz);
 /* Main thread, in relay_crl_start with fetch: the responses cached in dir
- * into the tls_ocsp cache, each due for refresh (now in unix s). */
+ * into the tls_ocsp cache, each due for refresh (now in unix s); those out
+ * of use for more than a week are removed instead. */
 void    relay__crl_ocsp_load(const char *dir, int64_t now);
+/* Remove H.ocsp, H.req and H.url of stem H from dir (a failure is logged). */
+void    relay__crl_ocsp_unlink(const char *dir, const char *stem);
 
 /* relay_crl_fetch.c */
 /* mkdir -p dir, new components mode 0700 (log_path.h): 0 or -1 (logged). */
