@@ -60,7 +60,8 @@ struct dns_host {
     size_t  naddrs;
     enum dns_status status;             /* of this host's address lookup */
     bool    secure;                     /* dnssec: every address answer of the host
-                                         * (A and AAAA, data or NODATA) had AD; false
+                                         * (A and AAAA, data or NODATA) had AD; a failed
+                                         * half (no addresses) does not count; false
                                          * for an IP literal or without dnssec */
 };
 

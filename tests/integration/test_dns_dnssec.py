@@ -7,7 +7,10 @@ unsigned child delegated without DS, are insecure; a secure NXDOMAIN for a TLSA 
 a secure "no TLSA records"; an MX host in an unsigned zone is insecure under a signed
 MX RRset; without dnssec nothing is secure, even from a server that sets AD on every
 answer (the AD bit is not trusted), and with dnssec every query carries AD=1; a TLSA
-record with RDATA shorter than 4 bytes makes the answer malformed (DNS_RETRY)."""
+record with RDATA shorter than 4 bytes makes the answer malformed (DNS_RETRY); a host
+whose A or AAAA lookup fails (SERVFAIL) stays secure with the other half's secure
+addresses (a broken half must not switch DANE off), while an insecure half makes it
+insecure."""
 
 import json
 import socket
@@ -52,14 +55,46 @@ class FakeAd:
             i = 12
             while d[i]:
                 i += 1 + d[i]
-            q = d[12:i + 5]
-            rr = b"\xc0\x0c" + struct.pack("!HHIH", 52, 1, 300, len(self.rdata)) + self.rdata
-            self.sock.sendto(struct.pack("!HHHHHH", qid, 0x81a0, 1, 1, 0, 0) + q + rr, peer)
+            self.sock.sendto(self.reply(qid, d[12:i + 5]), peer)
+
+    def reply(self, qid, q):
+        """The answer to question q (its wire form: name, type, class)."""
+        rr = b"\xc0\x0c" + struct.pack("!HHIH", 52, 1, 300, len(self.rdata)) + self.rdata
+        return struct.pack("!HHHHHH", qid, 0x81a0, 1, 1, 0, 0) + q + rr
 
     def stop(self):
         self.stopping.set()
         self.thread.join(5)
         self.sock.close()
+
+
+def wire_name(n):
+    return b"".join(bytes([len(x)]) + x.encode() for x in n.split(".") if x) + b"\0"
+
+
+class FakeZone(FakeAd):
+    """FakeAd answering by (name, qtype) from a table: ("ad", [rdata...]) is data with
+    AD=1, ("noad", [rdata...]) the same without AD ([] = NODATA), "servfail" what a
+    validating resolver says for a bogus RRset; anything else is a SERVFAIL too."""
+
+    def __init__(self, tc, table):
+        self.table = table
+        super().__init__(tc, b"")
+
+    def reply(self, qid, q):
+        i, labels = 0, []
+        while q[i]:
+            labels.append(q[i + 1:i + 1 + q[i]].decode())
+            i += 1 + q[i]
+        qtype = struct.unpack("!H", q[i + 1:i + 3])[0]
+        ans = self.table.get((".".join(labels).lower(), qtype), "servfail")
+        if ans == "servfail":
+            return struct.pack("!HHHHHH", qid, 0x8182, 1, 0, 0, 0) + q
+        kind, rdatas = ans
+        rrs = b"".join(b"\xc0\x0c" + struct.pack("!HHIH", qtype, 1, 300, len(r)) + r
+                       for r in rdatas)
+        return struct.pack("!HHHHHH", qid, 0x81a0 if kind == "ad" else 0x8180,
+                           1, len(rdatas), 0, 0) + q + rrs
 
 
 class DnsDnssecTest(unittest.TestCase):
@@ -159,6 +194,36 @@ class DnsDnssecTest(unittest.TestCase):
         t = self.lookup(srv, True, "tlsa:mx.lying.test")["tlsa:mx.lying.test"]
         self.assertEqual((t["status"], t["secure"]), ("ok", True))
         self.assertTrue(fake.flags and all(f & 0x20 for f in fake.flags), fake.flags)
+
+    def test_failed_address_half_keeps_host_secure(self):
+        """A failed A or AAAA lookup (SERVFAIL: what unbound says for a bogus or
+        unreachable RRset) adds no addresses and must not make the host insecure: the
+        other half's secure addresses keep DANE (review-b #1).  An insecure answer
+        (NODATA without AD) still makes the host insecure."""
+        mxr = lambda h: ("ad", [struct.pack("!H", 10) + wire_name(h)])
+        v4 = ("ad", [bytes([192, 0, 2, 1])])
+        v6 = ("ad", [bytes.fromhex("20010db8" + "0" * 23 + "1")])
+        fake = FakeZone(self, {
+            ("v6fail.test", 15): mxr("mx.v6fail.test"), ("mx.v6fail.test", 1): v4,
+            ("mx.v6fail.test", 28): "servfail",
+            ("v4fail.test", 15): mxr("mx.v4fail.test"), ("mx.v4fail.test", 1): "servfail",
+            ("mx.v4fail.test", 28): v6,
+            ("v6plain.test", 15): mxr("mx.v6plain.test"), ("mx.v6plain.test", 1): v4,
+            ("mx.v6plain.test", 28): ("noad", []),
+            ("bothfail.test", 15): mxr("mx.bothfail.test")})
+        res = self.lookup("127.0.0.1:%d" % fake.port, True, "mx:v6fail.test",
+                          "mx:v4fail.test", "mx:v6plain.test", "mx:bothfail.test")
+        got = {n: (r["status"], r["secure"],
+                   [(h["name"], h["status"], h["secure"], h["addrs"]) for h in r["hosts"]])
+               for n, r in res.items()}
+        self.maxDiff = None
+        self.assertEqual(got, {
+            "mx:v6fail.test": ("ok", True, [("mx.v6fail.test", "ok", True, ["192.0.2.1"])]),
+            "mx:v4fail.test": ("ok", True, [("mx.v4fail.test", "ok", True, ["2001:db8::1"])]),
+            "mx:v6plain.test": ("ok", True,
+                                [("mx.v6plain.test", "ok", False, ["192.0.2.1"])]),
+            "mx:bothfail.test": ("retry", True,
+                                 [("mx.bothfail.test", "retry", False, [])])})
 
     def test_malformed_tlsa(self):
         fake = FakeAd(self, bytes([3, 1, 1]))           # no association data
