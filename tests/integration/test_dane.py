@@ -249,8 +249,12 @@ class DaneSendTest(PkiMixin, DeliveryTestCase):
 
     # --- DNSSEC -----------------------------------------------------------------------------
     def test_bogus_tlsa_defers_never_plaintext(self):
+        """The MX host has two addresses (the second, WEB_IP, listens to nothing here):
+        its failed TLSA lookup is one warning and one row per attempt, not one per
+        address (the addresses are skipped in a loop, never by recursion)."""
         m, pem = self.mx_daemon()
-        z = self.zones(m.port, [(3, 1, 1, tlsa_311(pem))], kind="bogus")
+        z = self.zones(m.port, [(3, 1, 1, tlsa_311(pem))], kind="bogus",
+                       extra=[a_rec(MX_HOST, WEB_IP)])
         a = self.relay(m.port, z)
         qid = self.submit(a, ["<u@%s>" % DOMAIN])
         reason = self.wait_deferred(a, qid)
@@ -258,9 +262,17 @@ class DaneSendTest(PkiMixin, DeliveryTestCase):
                       % (DOMAIN, MX_HOST), reason)
         self.assertIn("(dnssec-invalid)", reason)
         self.assertEqual(a.stop(), 0)
-        self.assertIn("DANE policy of '%s': TLSA lookup for %s failed (SERVFAIL (DNSSEC bogus "
-                      "or server failure)); trying the next host" % (DOMAIN, MX_HOST),
-                      self.dane_rows(a))
+        row = ("DANE policy of '%s': TLSA lookup for %s failed (SERVFAIL (DNSSEC bogus "
+               "or server failure)); trying the next host" % (DOMAIN, MX_HOST))
+        rows = self.dane_rows(a)
+        self.assertIn(row, rows)
+        attempts = len(re.findall(r"info smtp %s deferred id=%s to=<u@%s>"
+                                  % (RX_ID, qid, re.escape(DOMAIN)), a.log()))
+        warnings = len(re.findall(r"warning smtp %s tls policy domain=%s policy=dane mx=%s "
+                                  r"verdict=failed result=dnssec-invalid"
+                                  % (RX_ID, re.escape(DOMAIN), re.escape(MX_HOST)), a.log()))
+        self.assertGreaterEqual(attempts, 1)
+        self.assertEqual((rows.count(row), warnings), (attempts, attempts), rows)
         self.mx_saw_no_mail(m)
         # The relay never even connected to the MX.
         self.assertNotRegex(m.log(), r"info smtpd \S+ connect from=")
