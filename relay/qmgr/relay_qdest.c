@@ -69,15 +69,19 @@ void qmgr_dest_free(struct qmgr *q, struct relay_dest *d)
     free(d);
 }
 
-/* qdest_add_addr - one address to try, with its port (and a copy of its
- * host's DANE state: dn given for every address of a DANE destination) */
+/* qdest_add_addr - one address to try, with its port (and its host's DANE
+ * state: dn given for every address of a DANE destination; the first
+ * address of the host (first) gets a copy, the others share it) */
 
 static void qdest_add_addr(struct relay_dest *d, const struct sockaddr_storage *ss,
-                           const char *name, int port, const struct relay_dane *dn)
+                           const char *name, int port, const struct relay_dane *dn, bool first)
 {
     if (dn != NULL) {
         d->dane = xrealloc(d->dane, (d->naddrs + 1) * sizeof(*d->dane));
-        qmgr_dane_copy(&d->dane[d->naddrs], dn);
+        if (first || d->naddrs == 0)
+            qmgr_dane_copy(&d->dane[d->naddrs], dn);
+        else
+            d->dane[d->naddrs] = d->dane[d->naddrs - 1];    /* freed once: qmgr_dane_free */
     }
     d->addrs = xrealloc(d->addrs, (d->naddrs + 1) * sizeof(*d->addrs));
     d->names = xrealloc(d->names, (d->naddrs + 1) * sizeof(*d->names));
@@ -164,7 +168,7 @@ static void qdest_sts_filter(struct qmgr *q, struct relay_dest *d, const struct 
             matched++;
             for (size_t a = 0; a < host->naddrs; a++)
                 qdest_add_addr(d, &host->addrs[a], host->name, d->sc->port,
-                               hdane ? &hdane[h] : NULL);
+                               hdane ? &hdane[h] : NULL, a == 0);
             continue;
         }
         relay_sts_ascii(name, sizeof(name), host->name);
@@ -227,7 +231,7 @@ void qmgr_dest_hosts(struct qmgr *q, struct relay_dest *d, const struct dns_resu
         for (size_t h = 0; h < res->nhosts; h++)
             for (size_t a = 0; a < res->hosts[h].naddrs; a++)
                 qdest_add_addr(d, &res->hosts[h].addrs[a], res->hosts[h].name, sc->port,
-                               hdane ? &hdane[h] : NULL);
+                               hdane ? &hdane[h] : NULL, a == 0);
     }
     if (res->status == DNS_FAIL)
         log_info("queue", 0, "dns domain=%s status=fail why=\"%s\"", d->domain,
@@ -282,7 +286,7 @@ static void qdest_sh_done(struct dns_query *query, const struct dns_result *res,
     if (res->status == DNS_OK)
         for (size_t a = 0; a < res->hosts[0].naddrs; a++)
             qdest_add_addr(d, &res->hosts[0].addrs[a], h->host,
-                           h->port ? h->port : d->sc->port, NULL);
+                           h->port ? h->port : d->sc->port, NULL, false);
     d->smart_host++;
     qdest_resolve(q, d);
 }
@@ -349,7 +353,7 @@ static void qdest_resolve(struct qmgr *q, struct relay_dest *d)
         struct sockaddr_storage ss;
 
         if (dns_literal(h->host, &ss)) {
-            qdest_add_addr(d, &ss, h->host, h->port ? h->port : sc->port, NULL);
+            qdest_add_addr(d, &ss, h->host, h->port ? h->port : sc->port, NULL, false);
             d->smart_host++;
             continue;
         }

@@ -277,6 +277,19 @@ class DaneSendTest(PkiMixin, DeliveryTestCase):
         # The relay never even connected to the MX.
         self.assertNotRegex(m.log(), r"info smtpd \S+ connect from=")
 
+    def test_usable_records_are_capped_per_host(self):
+        """A host keeps at most 16 usable TLSA records (a hostile signed zone must not
+        make the queue manager hold megabytes per host and address)."""
+        m, pem = self.mx_daemon()
+        z = self.zones(m.port, [(3, 1, 1, tlsa_311(pem))]
+                       + [(3, 1, 1, "%064x" % (i + 1)) for i in range(20)])
+        a = self.relay(m.port, z)
+        self.submit(a, ["<u@%s>" % DOMAIN])
+        n = a.wait_log(a.prefix() + r"info queue dane domain=%s mx=%s state=usable "
+                       r"records=(\d+)" % (re.escape(DOMAIN), re.escape(MX_HOST)), 30).group(1)
+        self.assertEqual(n, "16")
+        self.assertEqual(a.stop(), 0)
+
     def test_unsigned_zone_falls_back_to_opportunistic(self):
         m, _ = self.mx_daemon()
         other, _ = server_cert(self.pki, "other-" + self.id().rsplit(".", 1)[1], [MX_HOST])

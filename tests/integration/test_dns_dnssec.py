@@ -7,7 +7,9 @@ unsigned child delegated without DS, are insecure; a secure NXDOMAIN for a TLSA 
 a secure "no TLSA records"; an MX host in an unsigned zone is insecure under a signed
 MX RRset; without dnssec nothing is secure, even from a server that sets AD on every
 answer (the AD bit is not trusted), and with dnssec every query carries AD=1; a TLSA
-record with RDATA shorter than 4 bytes makes the answer malformed (DNS_RETRY); a host
+record with RDATA shorter than 3 bytes makes the answer malformed (DNS_RETRY), one
+with empty association data is kept (unusable), and every record of a large RRset
+comes back (the cap is the caller's, after its usable filter); a host
 whose A or AAAA lookup fails (SERVFAIL) stays secure with the other half's secure
 addresses (a broken half must not switch DANE off), while an insecure half makes it
 insecure."""
@@ -124,7 +126,10 @@ class DnsDnssecTest(unittest.TestCase):
             mx("woodgrove.test", "mx.contoso.test", 20),
             a("mx.woodgrove.test", "127.0.0.173"), aaaa("mx.woodgrove.test", "::1"),
             tlsa("mx.woodgrove.test", 25, 3, 1, 1, DATA),
-            tlsa("mx.woodgrove.test", 25, 2, 0, 2, "cd" * 64)])
+            tlsa("mx.woodgrove.test", 25, 2, 0, 2, "cd" * 64)]
+            # 70 unusable PKIX-EE records and one usable: all 71 come back (over TCP)
+            + [tlsa("mx.many.woodgrove.test", 25, 1, 1, 1, "%064x" % i) for i in range(70)]
+            + [tlsa("mx.many.woodgrove.test", 25, 3, 1, 1, DATA)])
         z.zone("legacy.woodgrove.test", [
             mx("legacy.woodgrove.test", "mx.legacy.woodgrove.test", 10),
             a("mx.legacy.woodgrove.test", "127.0.0.173"),
@@ -149,7 +154,8 @@ class DnsDnssecTest(unittest.TestCase):
                           "host:mx.woodgrove.test", "tlsa:nosuch.woodgrove.test",
                           "mx:legacy.woodgrove.test", "tlsa:mx.legacy.woodgrove.test",
                           "mx:tampered.test", "tlsa:mx.tampered.test", "mx:expired.test",
-                          "mx:contoso.test", "tlsa:mx.contoso.test")
+                          "mx:contoso.test", "tlsa:mx.contoso.test",
+                          "tlsa:mx.many.woodgrove.test")
         m = res["mx:woodgrove.test"]
         self.assertEqual((m["status"], m["secure"]), ("ok", True), m)
         self.assertEqual([(h["name"], h["secure"], h["addrs"]) for h in m["hosts"]],
@@ -159,6 +165,10 @@ class DnsDnssecTest(unittest.TestCase):
         self.assertEqual((t["status"], t["secure"]), ("ok", True), t)
         self.assertEqual(sorted(map(tuple, t["tlsa"])),
                          [(2, 0, 2, "cd" * 64), (3, 1, 1, DATA)])
+        t = res["tlsa:mx.many.woodgrove.test"]  # no cap before the caller's usable filter
+        self.assertEqual((t["status"], t["secure"], len(t["tlsa"]),
+                          t["tlsa"].count([3, 1, 1, DATA])),
+                         ("ok", True, 71, 1), (t["status"], t["why"], len(t["tlsa"])))
         h = res["host:mx.woodgrove.test"]["hosts"][0]
         self.assertEqual((h["secure"], h["addrs"]), (True, ["127.0.0.173", "::1"]))
         n = res["tlsa:nosuch.woodgrove.test"]
@@ -226,11 +236,21 @@ class DnsDnssecTest(unittest.TestCase):
                                  [("mx.bothfail.test", "retry", False, [])])})
 
     def test_malformed_tlsa(self):
-        fake = FakeAd(self, bytes([3, 1, 1]))           # no association data
+        fake = FakeAd(self, bytes([3, 1]))              # no matching type
         t = self.lookup("127.0.0.1:%d" % fake.port, True,
                         "tlsa:mx.short.test")["tlsa:mx.short.test"]
         self.assertEqual((t["status"], t["why"], t["tlsa"]),
                          ("retry", "malformed TLSA answer", []), t)
+
+    def test_empty_tlsa_data_is_an_unusable_record(self):
+        """A record with empty association data is an unusable record, not a broken
+        answer (RFC 7671 4): the others of the RRset stay usable (review-b #5)."""
+        fake = FakeZone(self, {("_25._tcp.mx.empty.test", 52): (
+            "ad", [bytes([3, 1, 1]), bytes([3, 1, 1]) + bytes.fromhex(DATA)])})
+        e = self.lookup("127.0.0.1:%d" % fake.port, True,
+                        "tlsa:mx.empty.test")["tlsa:mx.empty.test"]
+        self.assertEqual((e["status"], e["secure"], e["tlsa"]),
+                         ("ok", True, [[3, 1, 1, ""], [3, 1, 1, DATA]]), e)
 
 
 if __name__ == "__main__":
