@@ -19,10 +19,13 @@
  *   a failed lookup (SERVFAIL = bogus, timeout) -> FAILED, why set: the
  *                                        host is not used (RFC 7672 2.2.3)
  *
- * d->dane_applies is set when some address is USABLE; then the domain's
- * MTA-STS policy is dropped (DANE > MTA-STS: RFC 8461 2).  Otherwise the
- * MX hosts go through the MTA-STS filter as before, keeping their DANE
- * states.  An insecure MX RRset leaves d->dane NULL (DANE does not apply).
+ * d->dane_applies is set when some address is USABLE.  DANE wins over
+ * MTA-STS per host, not per domain (RFC 8461 2 forbids MTA-STS overriding
+ * DANE; it does not drop MTA-STS for hosts DANE does not cover): an enforce
+ * policy's MX filter keeps USABLE hosts whatever their names, the hosts
+ * without validated TLSA records still need the policy's names and a
+ * WebPKI certificate (relay__smtpc_sts per address).  An insecure MX RRset
+ * leaves d->dane NULL (DANE does not apply).
  *
  * A record is usable when tls_tlsa_usable() says so (RFC 7672 3.1, RFC
  * 7671 5: usage DANE-TA(2) or DANE-EE(3), selector 0 or 1, matching type

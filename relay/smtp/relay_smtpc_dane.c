@@ -10,9 +10,11 @@
  *
  * Precedence: a listed domain is policy_send_secure()'s (relay_smtpc_tls.c):
  * its partner's require = dane asks relay__smtpc_dane_fact() and decides
- * there; nothing here judges or logs it.  DANE wins over MTA-STS
- * (relay__smtpc_sts() has no policy while d->dane_applies); an address
- * without TLSA (RELAY_DANE_NONE) gets whatever applies next.
+ * there; nothing here judges or logs it.  DANE wins over MTA-STS per
+ * address (relay__smtpc_sts() has no policy for an address with validated
+ * TLSA records, usable or not); an address without them (RELAY_DANE_NONE)
+ * gets whatever applies next: the domain's MTA-STS policy, if any, else
+ * opportunistic TLS.
  *
  * The protocol-log rows (Send log, data = the domain) an auditor reads:
  *   DANE policy of 'D' (N usable TLSA records for H): certificate verified for H (U S M)

@@ -373,6 +373,36 @@ class DaneSendTest(PkiMixin, DeliveryTestCase):
         self.assertTrue(self.dane_rows(a))
         self.assertEqual(self.policy_rows(a, "MTA-STS policy of"), [])
 
+    def test_mta_sts_still_applies_to_hosts_without_dane(self):
+        """DANE wins per host, not per domain (review-b #2): MX 10 has a usable TLSA
+        record but is down (WEB_IP: nothing listens on the SMTP port), MX 20 has no TLSA
+        record and is named by the enforce policy, but its certificate does not name it:
+        MTA-STS still refuses it (before, one DANE host dropped the policy for the whole
+        domain and MX 20 got opportunistic TLS: the mail was delivered)."""
+        mx2 = "mx2." + DOMAIN
+        cert, key = server_cert(self.pki, "web-" + self.id().rsplit(".", 1)[1], [POLICY_HOST])
+        PolicyServer(self, WEB_IP, {POLICY_HOST: sts_policy("enforce", ["*." + DOMAIN],
+                                                            86400)}, cert, key)
+        m, pem = self.mx_daemon()
+        tmp = tempfile.mkdtemp(prefix="domsec-dane-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        z = SignedZones(self, tmp)
+        z.zone(DOMAIN, [mx(DOMAIN, MX_HOST, 10), mx(DOMAIN, mx2, 20),
+                        a_rec(MX_HOST, WEB_IP), a_rec(mx2, MX_IP),
+                        a_rec(POLICY_HOST, WEB_IP),
+                        txt("_mta-sts." + DOMAIN, "v=STSv1; id=20261207")]
+               + [tlsa(MX_HOST, p, 3, 1, 1, tlsa_311(pem)) for p in sorted({25, m.port})])
+        z.start()
+        a = self.relay(m.port, z, mta_sts_trusted_ca_file=self.p("trusted-ca.pem"))
+        qid = self.submit(a, ["<u@%s>" % DOMAIN])
+        reason = self.wait_deferred(a, qid)
+        self.assertIn("MTA-STS policy of %s" % DOMAIN, reason)
+        self.assertEqual(a.stop(), 0)
+        rows = self.policy_rows(a, "MTA-STS policy of '%s' (enforce" % DOMAIN)
+        self.assertTrue(rows and all(" %s failed: " % mx2 in r for r in rows), rows)
+        self.assertEqual(self.policy_rows(a, "Opportunistic TLS for"), [])
+        self.mx_saw_no_mail(m)
+
     def test_without_tlsa_the_mta_sts_policy_decides(self):
         """The control: the same signed zone without TLSA records (NSEC3-proven): the
         MTA-STS policy applies and refuses the MX."""
