@@ -195,6 +195,7 @@ class DaneSendTest(PkiMixin, DeliveryTestCase):
         reason = self.wait_failed(a, qid, "<u@%s>" % DOMAIN)
         self.assertTrue(reason.startswith("550 5.7.10 REQUIRETLS: the connection to %s "
                                           % MX_HOST), reason)
+        self.assertIn("DANE with usable TLSA records", reason)     # the kinds that verify
         self.assertEqual(a.stop(), 0)
         self.mx_saw_no_mail(m)
 
