@@ -235,6 +235,11 @@ static bool smtpc_dane_judge(struct relay_smtpc *c, struct policy_dane_outbound 
         smtpc_dane_tlsrpt(c, x, "tlsa-invalid", "all TLSA records unusable");
         return false;
     }
+    if (relay__smtpc_tls_ctx(c) == NULL) {     /* our side cannot do TLS at all */
+        v.why = "this send connector has no TLS client context (outbound STARTTLS is not "
+            "used), and DANE needs TLS";
+        v.info = "";
+    }
     snprintf(detail, sizeof(detail), "%s%s%s", v.why, v.info[0] ? ": " : "", v.info);
     log_warnx("smtp", c->sid, "tls policy domain=%s policy=dane mx=%s verdict=failed result=%s "
               "detail=\"%s\"", c->dest->domain, mx, v.result, detail);
