@@ -60,14 +60,16 @@ struct dns_host {
     size_t  naddrs;
     enum dns_status status;             /* of this host's address lookup */
     bool    secure;                     /* dnssec: every address answer of the host
-                                         * (A and AAAA, data or NODATA) had AD; false
+                                         * (A and AAAA, data or NODATA) had AD; a failed
+                                         * half (no addresses) does not count; false
                                          * for an IP literal or without dnssec */
 };
 
 /* One TLSA record (RFC 6698 2.1), as the DNS gave it. */
 struct dns_tlsa {
     uint8_t usage, selector, mtype;
-    const unsigned char *data;          /* association data, len bytes (len >= 1) */
+    const unsigned char *data;          /* association data, len bytes (len may be
+                                         * 0: an unusable record) */
     size_t  len;
 };
 
@@ -139,7 +141,9 @@ struct dns_query *dns_txt_lookup(struct dns_resolver *r, const char *name, dns_c
  * res->secure.  NXDOMAIN and NODATA -> DNS_FAIL "no TLSA records" (secure
  * tells a validated denial); timeout, SERVFAIL (a bogus answer from the
  * validating resolver), REFUSED, malformed -> DNS_RETRY; records whose
- * RDATA is shorter than 4 bytes make the answer malformed (DNS_RETRY).
+ * RDATA is shorter than 3 bytes make the answer malformed (DNS_RETRY); an
+ * empty association data is kept (len 0: unusable).  Every TLSA record is
+ * returned (no cap: cap after the usable filter).
  */
 struct dns_query *dns_tlsa_lookup(struct dns_resolver *r, const char *host, unsigned port,
                                   dns_cb cb, void *arg);

@@ -30,9 +30,11 @@
  *  With dnssec (dns_resolver_set_dnssec): res->secure is the AD bit of the
  *  MX answer (of its NODATA for an implicit MX), and each host's addresses
  *  come from an A and an AAAA query of their own (getaddrinfo cannot ask
- *  for AD); host->secure is set when every one of them that answered (data
- *  or NODATA/NXDOMAIN) had AD and none failed otherwise.  An IP literal is
- *  never secure.
+ *  for AD); host->secure is set when the host has addresses and every one
+ *  of them that answered (data or NODATA/NXDOMAIN) had AD.  A half that
+ *  failed (SERVFAIL, timeout) adds no addresses and leaves secure alone: a
+ *  broken AAAA lookup must not make the secure A addresses insecure (that
+ *  would switch DANE off).  An IP literal is never secure.
  *  DNS_CANCELED results carry no hosts.  Cancel: see dns_resolver.c; no
  *  request is started for a query once it is canceled.
  */
@@ -287,10 +289,14 @@ static void dns_mx_on_rr(struct dns_query *q, void *arg, int status,
     if (status == ARES_SUCCESS)
         status = family == AF_INET ? dns_mx_rr_addrs(abuf, alen, family, &h->addrs, &h->naddrs)
             : dns_mx_rr_addrs(abuf, alen, family, &h->v6, &h->nv6);
+    /*
+     * Only an answer (data or a denial) without AD makes the host insecure. A failed
+     * half (SERVFAIL for a bogus RRset, a timeout) adds no addresses, so the other
+     * half's AD still describes every address we have: turning it into "insecure"
+     * would let whoever breaks the AAAA lookup switch DANE off (RFC 7672 2.1.1).
+     */
     if (status == ARES_SUCCESS || status == ARES_ENODATA || status == ARES_ENOTFOUND)
         h->secure &= dns__answer_secure(q, abuf, alen);
-    else
-        h->secure = false;              /* a failed half proves nothing */
     if (status != ARES_SUCCESS && h->status != DNS_RETRY)
         h->status = dns__classify(status, &h->why);     /* A's failure may stand */
     if (++h->answered < 2)
@@ -303,6 +309,8 @@ static void dns_mx_on_rr(struct dns_query *q, void *arg, int status,
     if (h->naddrs > 0) {
         h->status = DNS_OK;
         h->why = "ok";
+    } else {
+        h->secure = false;              /* no address: nothing proved */
     }
     if (--mx->waiting == 0)
         dns_mx_done(q, mx);

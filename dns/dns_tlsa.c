@@ -10,13 +10,16 @@
  *  string ("ok" on success).
  *
  *    TLSA answer -> DNS_OK, tlsa[0..ntlsa) in DNS order (every TLSA record
- *                   of the answer section, at most DNS_TLSA_MAX; usage,
- *                   selector and matching type as sent: which are usable
- *                   is the caller's business), secure = AD (dnssec only);
+ *                   of the answer section: no cap here, the message size
+ *                   bounds them, so a caller's cap applies after its usable
+ *                   filter; usage, selector and matching type as sent, and
+ *                   empty association data (len 0) kept: which are usable
+ *                   is the caller's business, RFC 7671 4), secure = AD
+ *                   (dnssec only);
  *    NODATA, NXDOMAIN, or an answer without TLSA (a CNAME chain that
  *                   ends nowhere) -> DNS_FAIL "no TLSA records",
  *                   secure = AD of the denial;
- *    a TLSA RDATA shorter than 4 bytes, a malformed message -> DNS_RETRY
+ *    a TLSA RDATA shorter than 3 bytes, a malformed message -> DNS_RETRY
  *                   "malformed TLSA answer";
  *    timeout, SERVFAIL (a validating resolver's answer to a bogus zone),
  *                   REFUSED, unreachable -> DNS_RETRY (dns__classify's
@@ -30,8 +33,8 @@
 #include "dns_internal.h"
 #include "log.h"
 
-#define DNS_TLSA_MAX 64                 /* records kept from one answer */
 #define DNS_T_TLSA   52                 /* RFC 6698 7.1 (not in arpa/nameser.h) */
+#define DNS_TLSA_RR_MIN (1 + RRFIXEDSZ + 3)     /* root name, fixed part, U S M */
 
 struct dns_tlsa_state {                 /* q->priv */
     struct dns_tlsa *tlsa;              /* owned, each data owned */
@@ -80,6 +83,8 @@ static int dns_tlsa_parse(struct dns_tlsa_state *t, const unsigned char *abuf, i
             return ARES_EBADRESP;
         off += QFIXEDSZ;
     }
+    if (ancount > (unsigned)(alen - off) / DNS_TLSA_RR_MIN)
+        ancount = (unsigned)(alen - off) / DNS_TLSA_RR_MIN;    /* what can fit, not the header's word */
     t->tlsa = xcalloc(ancount ? ancount : 1, sizeof(*t->tlsa));
     for (unsigned i = 0; i < ancount; i++) {
         unsigned type, class, rdlen;
@@ -95,11 +100,12 @@ static int dns_tlsa_parse(struct dns_tlsa_state *t, const unsigned char *abuf, i
         off += RRFIXEDSZ + rdlen;
         if (off > alen)
             return ARES_EBADRESP;
-        if (type != DNS_T_TLSA || class != ns_c_in || t->ntlsa >= DNS_TLSA_MAX)
+        if (type != DNS_T_TLSA || class != ns_c_in)
             continue;                   /* CNAMEs of the chain, RRSIGs */
-        if (rdlen < 4)                  /* usage, selector, mtype, >= 1 byte of data */
+        if (rdlen < 3)                  /* usage, selector, mtype (data may be empty:
+                                         * an unusable record, not a broken answer) */
             return ARES_EBADRESP;
-        data = xmalloc(rdlen - 3);
+        data = xmalloc(rdlen - 3 + 1);
         memcpy(data, rd + 3, rdlen - 3);
         t->tlsa[t->ntlsa++] = (struct dns_tlsa) {
             .usage = rd[0], .selector = rd[1], .mtype = rd[2], .data = data, .len = rdlen - 3,

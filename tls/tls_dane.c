@@ -180,7 +180,8 @@ enum tls_dane_outcome tls_dane_match(const struct tls_crl_cert *chain, size_t n,
                                      struct tls_dane_result *out)
 {
     size_t  usable = 0;
-    char    words[16], err[160];
+    char    words[16], err[160], ta_fail_why[160];
+    bool    failed[DANE_CHAIN_MAX] = { false };    /* k tried and failed, or a repeat */
     const char *ta_fail = NULL;
     size_t  ta_fail_rec = 0, ta_fail_depth = 0;
 
@@ -205,21 +206,30 @@ enum tls_dane_outcome tls_dane_match(const struct tls_crl_cert *chain, size_t n,
             return out->outcome = TLS_DANE_MATCH_EE;
         }
     }
+    /* The chain check up to k depends on k alone: each k is verified at most
+     * once, and a certificate sent twice only once (a peer prepending copies
+     * of a public TA must not multiply the signature checks). */
+    for (size_t k = 1; k < n; k++)
+        for (size_t j = 1; j < k && !failed[k]; j++)
+            failed[k] = chain[j].len == chain[k].len
+                && memcmp(chain[j].der, chain[k].der, chain[k].len) == 0;
     for (size_t i = 0; i < nt; i++) {
         if (!tls_tlsa_usable(&t[i]) || t[i].usage != TLS_DANE_USAGE_TA)
             continue;
         for (size_t k = 1; k < n; k++) {
             const char *why;
 
-            if (!dane_cert_matches(&t[i], &chain[k]))
+            if (failed[k] || !dane_cert_matches(&t[i], &chain[k]))
                 continue;
             if ((why = dane_ta_verify(chain, n, k, err, sizeof(err))) == NULL) {
                 out->rec = t[i];
                 out->depth = k;
                 return out->outcome = TLS_DANE_MATCH_TA;
             }
+            failed[k] = true;
             if (ta_fail == NULL) {
-                ta_fail = why;
+                snprintf(ta_fail_why, sizeof(ta_fail_why), "%s", why);
+                ta_fail = ta_fail_why;
                 ta_fail_rec = i;
                 ta_fail_depth = k;
             }

@@ -40,8 +40,8 @@
  *  TOO_BIG: FAIL the job "552 5.3.4 ...", CONTINUE with the next job.
  *  REQUIRETLS_TLS / REQUIRETLS_PEER (RFC 8689 4.2.1, a REQUIRETLS message
  *  that this connection cannot carry): FAIL the job "550 5.7.10 ..." (TLS
- *  not verified by the domain-secure list, MTA-STS enforce - testing mode
- *  does not count - or a verified smart host) or "550 5.7.30 ..." (no
+ *  not verified by the domain-secure list, DANE, MTA-STS enforce - testing
+ *  mode does not count - or a verified smart host) or "550 5.7.30 ..." (no
  *  REQUIRETLS in the next hop's EHLO), CONTINUE with the next job.  But a
  *  domain whose MTA-STS lookup failed with no policy known: DEFER the job
  *  "451 4.7.10 ..." (expiry bounces it), CONTINUE; and 5.7.30 with another
@@ -322,9 +322,9 @@ static void decide_requiretls(const struct relay_event *ev, struct relay_decisio
     decide_set(d, RELAY_O_FAIL, RELAY_SCOPE_JOB, RELAY_H_CONTINUE, NULL);
     d->code = 550;
     d->text = xasprintf("550 5.7.10 REQUIRETLS: the connection to %s is not verified TLS "
-                        "(neither the domain-secure list, an MTA-STS policy in enforce mode "
-                        "- testing mode does not count - nor a verified smart host "
-                        "applies); the message was not sent", host);
+                        "(neither the domain-secure list, DANE with usable TLSA records, an "
+                        "MTA-STS policy in enforce mode - testing mode does not count - nor a "
+                        "verified smart host applies); the message was not sent", host);
 }
 
 /* decide_error - no reply at a connection stage: what went wrong instead */

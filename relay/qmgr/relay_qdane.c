@@ -19,13 +19,22 @@
  *   a failed lookup (SERVFAIL = bogus, timeout) -> FAILED, why set: the
  *                                        host is not used (RFC 7672 2.2.3)
  *
- * d->dane_applies is set when some address is USABLE; then the domain's
- * MTA-STS policy is dropped (DANE > MTA-STS: RFC 8461 2).  Otherwise the
- * MX hosts go through the MTA-STS filter as before, keeping their DANE
- * states.  An insecure MX RRset leaves d->dane NULL (DANE does not apply).
+ * d->dane_applies is set when some address is USABLE.  DANE wins over
+ * MTA-STS per host, not per domain (RFC 8461 2 forbids MTA-STS overriding
+ * DANE; it does not drop MTA-STS for hosts DANE does not cover): an enforce
+ * policy's MX filter keeps USABLE hosts whatever their names, the hosts
+ * without validated TLSA records still need the policy's names and a
+ * WebPKI certificate (relay__smtpc_sts per address).  An insecure MX RRset
+ * leaves d->dane NULL (DANE does not apply).
  *
- * A record is usable (RFC 7672 3.1, RFC 7671 5): usage DANE-TA(2) or
- * DANE-EE(3), selector 0 or 1, matching type 0, 1 (32 bytes) or 2 (64).
+ * A record is usable when tls_tlsa_usable() says so (RFC 7672 3.1, RFC
+ * 7671 5: usage DANE-TA(2) or DANE-EE(3), selector 0 or 1, matching type
+ * 0 with data, 1 (32 bytes) or 2 (64)).  Of the usable records, a host
+ * keeps at most QDANE_TLSA_MAX records and QDANE_TLSA_BYTES bytes of
+ * association data (a hostile signed zone must not make us hold megabytes
+ * per host): a usable record beyond that is treated as unusable.  The
+ * addresses of one host share its records (d->dane[i] of consecutive
+ * addresses of the host point to the same tlsa and why: qmgr_dane_free).
  *
  * CONTRACT
  *  Runs on the queue manager's loop, inside qdest_dns_done.  While the
@@ -41,6 +50,10 @@
 
 #include "log.h"
 #include "relay_qmgr_int.h"
+#include "tls_dane.h"
+
+#define QDANE_TLSA_MAX   16             /* usable records kept per host */
+#define QDANE_TLSA_BYTES 16384          /* association data kept per host */
 
 struct qdane_host {                     /* a copy of one MX host */
     struct dns_host h;                  /* name and addrs owned */
@@ -77,44 +90,27 @@ bool qmgr_dane_wanted(const struct qmgr *q, const struct relay_dest *d)
     return p != NULL && p->require == CFG_REQUIRE_DANE;
 }
 
-/* qdane_usable - may a TLSA record authenticate an SMTP server (RFC 7672 3.1)? */
-
-static bool qdane_usable(const struct dns_tlsa *t)
-{
-    if ((t->usage != 2 && t->usage != 3) || t->selector > 1)
-        return false;
-    switch (t->mtype) {
-    case 0:
-        return t->len > 0;
-    case 1:
-        return t->len == 32;
-    case 2:
-        return t->len == 64;
-    default:
-        return false;
-    }
-}
-
-/* qdane_copy - the usable records of a TLSA answer, copied */
+/* qdane_copy - the usable records of a TLSA answer (within the caps), copied */
 
 static size_t qdane_copy(const struct dns_result *res, struct tls_tlsa **out)
 {
-    size_t n = 0;
+    size_t n = 0, bytes = 0;
 
     *out = NULL;
-    for (size_t i = 0; i < res->ntlsa; i++) {
+    for (size_t i = 0; i < res->ntlsa && n < QDANE_TLSA_MAX; i++) {
         const struct dns_tlsa *t = &res->tlsa[i];
-        unsigned char *data;
-
-        if (!qdane_usable(t))
-            continue;
-        *out = xrealloc(*out, (n + 1) * sizeof(**out));
-        data = xmalloc(t->len);
-        memcpy(data, t->data, t->len);
-        (*out)[n++] = (struct tls_tlsa) {
+        struct tls_tlsa v = {
             .usage = t->usage, .selector = t->selector, .mtype = t->mtype,
-            .data = data, .len = t->len,
+            .data = (unsigned char *)t->data, .len = t->len,
         };
+
+        if (!tls_tlsa_usable(&v) || t->len > QDANE_TLSA_BYTES - bytes)
+            continue;                   /* unusable, or over the byte cap */
+        *out = xrealloc(*out, (n + 1) * sizeof(**out));
+        v.data = xmalloc(t->len);
+        memcpy(v.data, t->data, t->len);
+        (*out)[n++] = v;
+        bytes += t->len;
     }
     return n;
 }
@@ -145,12 +141,14 @@ void qmgr_dane_copy(struct relay_dane *to, const struct relay_dane *from)
     to->why = from->why ? xstrdup(from->why) : NULL;
 }
 
-/* qmgr_dane_free - free d->dane (every address's state) */
+/* qmgr_dane_free - free d->dane (every address's state; the addresses of
+ * one host share its records: freed with the first of them) */
 
 void qmgr_dane_free(struct relay_dest *d)
 {
-    if (d->dane != NULL)
-        for (size_t i = 0; i < d->naddrs; i++)
+    for (size_t i = d->dane != NULL ? d->naddrs : 0; i-- > 0;)     /* last first: */
+        if (i == 0 || d->dane[i].tlsa != d->dane[i - 1].tlsa     /* a clear zeroes it */
+            || d->dane[i].why != d->dane[i - 1].why)
             qmgr_dane_clear(&d->dane[i]);
     free(d->dane);
     d->dane = NULL;

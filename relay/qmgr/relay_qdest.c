@@ -69,15 +69,19 @@ void qmgr_dest_free(struct qmgr *q, struct relay_dest *d)
     free(d);
 }
 
-/* qdest_add_addr - one address to try, with its port (and a copy of its
- * host's DANE state: dn given for every address of a DANE destination) */
+/* qdest_add_addr - one address to try, with its port (and its host's DANE
+ * state: dn given for every address of a DANE destination; the first
+ * address of the host (first) gets a copy, the others share it) */
 
 static void qdest_add_addr(struct relay_dest *d, const struct sockaddr_storage *ss,
-                           const char *name, int port, const struct relay_dane *dn)
+                           const char *name, int port, const struct relay_dane *dn, bool first)
 {
     if (dn != NULL) {
         d->dane = xrealloc(d->dane, (d->naddrs + 1) * sizeof(*d->dane));
-        qmgr_dane_copy(&d->dane[d->naddrs], dn);
+        if (first || d->naddrs == 0)
+            qmgr_dane_copy(&d->dane[d->naddrs], dn);
+        else
+            d->dane[d->naddrs] = d->dane[d->naddrs - 1];    /* freed once: qmgr_dane_free */
     }
     d->addrs = xrealloc(d->addrs, (d->naddrs + 1) * sizeof(*d->addrs));
     d->names = xrealloc(d->names, (d->naddrs + 1) * sizeof(*d->names));
@@ -146,9 +150,13 @@ static void qdest_decide(struct qmgr *q, struct relay_dest *d, const struct rela
 }
 
 /* qdest_sts_filter - MTA-STS enforce: only the MX hosts the policy names
- * (RFC 8461 4.1); each refused one is noted for TLS-RPT (validation-failure,
- * RFC 8460 4.3.1's catch-all: a spoofed MX is what MTA-STS reveals); none
- * left: every waiting job is deferred (relay_decide) */
+ * (RFC 8461 4.1), and hosts with usable TLSA records (DANE authenticates
+ * them, and MTA-STS must not override DANE: RFC 8461 2; the MX RRset is
+ * DNSSEC-validated, so their names are not spoofed); each refused one is
+ * noted for TLS-RPT (validation-failure, RFC 8460 4.3.1's catch-all: a
+ * spoofed MX is what MTA-STS reveals); none left: every waiting job is
+ * deferred (relay_decide).  A host whose records are all unusable is not
+ * authenticated by anything: the policy must name it. */
 
 static void qdest_sts_filter(struct qmgr *q, struct relay_dest *d, const struct dns_result *res,
                              const struct relay_dane *hdane)
@@ -160,11 +168,12 @@ static void qdest_sts_filter(struct qmgr *q, struct relay_dest *d, const struct 
         const struct dns_host *host = &res->hosts[h];
         char name[256];
 
-        if (policy_sts_mx_match(d->sts, host->name)) {
+        if (policy_sts_mx_match(d->sts, host->name)
+            || (hdane != NULL && hdane[h].state == RELAY_DANE_USABLE)) {
             matched++;
             for (size_t a = 0; a < host->naddrs; a++)
                 qdest_add_addr(d, &host->addrs[a], host->name, d->sc->port,
-                               hdane ? &hdane[h] : NULL);
+                               hdane ? &hdane[h] : NULL, a == 0);
             continue;
         }
         relay_sts_ascii(name, sizeof(name), host->name);
@@ -191,21 +200,19 @@ static void qdest_sts_filter(struct qmgr *q, struct relay_dest *d, const struct 
     }
 }
 
-/* qdest_dane_wins - some address is DANE-USABLE: DANE is d's policy and its
- * MTA-STS policy (if any) is dropped (DANE > MTA-STS, RFC 8461 2) */
+/* qdest_dane_wins - note whether some address is DANE-USABLE.  DANE wins
+ * per host, not per domain: the MTA-STS policy (if any) is kept for the
+ * hosts without validated TLSA records (relay__smtpc_sts asks per address),
+ * so one DANE host does not downgrade the others to opportunistic TLS */
 
 static void qdest_dane_wins(struct relay_dest *d, const struct dns_result *res,
                             const struct relay_dane *hdane)
 {
     for (size_t h = 0; h < res->nhosts && !d->dane_applies; h++)
         d->dane_applies = hdane[h].state == RELAY_DANE_USABLE && res->hosts[h].naddrs > 0;
-    if (!d->dane_applies || d->sts == NULL)
-        return;
-    log_info("queue", 0, "dane domain=%s wins over mta-sts id=%s", d->domain, d->sts->id);
-    policy_sts_unref(d->sts);
-    d->sts = NULL;
-    d->sts_stale = false;
-    d->sts_failure = NULL;
+    if (d->dane_applies && d->sts != NULL)
+        log_info("queue", 0, "dane domain=%s wins over mta-sts id=%s for its DANE hosts; "
+                 "mta-sts applies to the others", d->domain, d->sts->id);
 }
 
 /* qmgr_dest_hosts - the MX lookup's outcome: addresses, decision, connections */
@@ -227,7 +234,7 @@ void qmgr_dest_hosts(struct qmgr *q, struct relay_dest *d, const struct dns_resu
         for (size_t h = 0; h < res->nhosts; h++)
             for (size_t a = 0; a < res->hosts[h].naddrs; a++)
                 qdest_add_addr(d, &res->hosts[h].addrs[a], res->hosts[h].name, sc->port,
-                               hdane ? &hdane[h] : NULL);
+                               hdane ? &hdane[h] : NULL, a == 0);
     }
     if (res->status == DNS_FAIL)
         log_info("queue", 0, "dns domain=%s status=fail why=\"%s\"", d->domain,
@@ -282,7 +289,7 @@ static void qdest_sh_done(struct dns_query *query, const struct dns_result *res,
     if (res->status == DNS_OK)
         for (size_t a = 0; a < res->hosts[0].naddrs; a++)
             qdest_add_addr(d, &res->hosts[0].addrs[a], h->host,
-                           h->port ? h->port : d->sc->port, NULL);
+                           h->port ? h->port : d->sc->port, NULL, false);
     d->smart_host++;
     qdest_resolve(q, d);
 }
@@ -349,7 +356,7 @@ static void qdest_resolve(struct qmgr *q, struct relay_dest *d)
         struct sockaddr_storage ss;
 
         if (dns_literal(h->host, &ss)) {
-            qdest_add_addr(d, &ss, h->host, h->port ? h->port : sc->port, NULL);
+            qdest_add_addr(d, &ss, h->host, h->port ? h->port : sc->port, NULL, false);
             d->smart_host++;
             continue;
         }

@@ -95,11 +95,13 @@ struct relay_dest {
                                          * "local-trust-store" (our anchors), or NULL */
     bool    sts_checked;                /* owner's: this resolution looked the policy up */
     struct relay_dane *dane;            /* owned: one per address (parallel to addrs and
-                                         * names), or NULL: DANE does not apply ([dns]
+                                         * names; the addresses of one host share its
+                                         * tlsa and why), or NULL: DANE does not apply ([dns]
                                          * dnssec = no, [send] dane = no, smart hosts, the
                                          * MX RRset is not DNSSEC-validated) */
-    bool    dane_applies;               /* dane != NULL and some address is USABLE: DANE
-                                         * wins over MTA-STS for this destination */
+    bool    dane_applies;               /* dane != NULL and some address is USABLE (DANE
+                                         * wins over MTA-STS per address, not for the
+                                         * whole destination: relay__smtpc_sts) */
     struct relay_tlsrpt *tlsrpt;        /* borrowed: the owner's TLS-RPT recorder, or NULL
                                          * (relay_tlsrpt_note(d->tlsrpt, ...) takes NULL) */
     bool    tls_required_no;            /* its messages say "TLS-Required: No" (RFC 8689

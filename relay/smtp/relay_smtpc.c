@@ -209,9 +209,9 @@ void relay__smtpc_endpoint(struct relay_smtpc *c, char *buf, size_t sz)
     log_addr_endpoint(buf, sz, (const struct sockaddr *)&c->dest->addrs[c->addr_i]);
 }
 
-/* smtpc_note - remember why this address did not work */
+/* relay__smtpc_note - remember why this address did not work */
 
-static void smtpc_note(struct relay_smtpc *c, const char *what, bool conn_error)
+void relay__smtpc_note(struct relay_smtpc *c, const char *what, bool conn_error)
 {
     struct relay_job *j = c->job;
 
@@ -287,7 +287,7 @@ void relay__smtpc_record(struct relay_smtpc *c, const struct relay_decision *d)
 {
     struct relay_job *j = c->job;
 
-    smtpc_note(c, d->text, d->conn_failure);
+    relay__smtpc_note(c, d->text, d->conn_failure);
     for (size_t i = 0; i < j->nridx; i++) {
         /* RELAY_SCOPE_ACCEPTED: those whose RCPT the peer took. */
         if (d->scope == RELAY_SCOPE_ACCEPTED && !(j->codes[i] >= 200 && j->codes[i] < 300))
@@ -304,7 +304,7 @@ void relay__smtpc_trouble(struct relay_smtpc *c, struct relay_decision *d)
 {
     switch (d->host) {
     case RELAY_H_NEXT_HOST:
-        smtpc_note(c, d->text, d->conn_failure);
+        relay__smtpc_note(c, d->text, d->conn_failure);
         smtpc_next_host(c);
         break;
     case RELAY_H_FAIL_ALL:
@@ -349,23 +349,28 @@ void relay__smtpc_connect_next(struct relay_smtpc *c)
     struct relay_decision d;
     int err;
 
-    if (c->dest->client->stopping) {    /* no new connection at stop: the job waits */
-        d = relay__smtpc_decide(c, RELAY_E_SHUTDOWN, 0, NULL);
-        relay__smtpc_trouble(c, &d);
-        return;
-    }
-    if (c->addr_i >= c->dest->naddrs) {
-        struct relay_job *j = c->job;
+    for (;;) {                          /* a loop, not recursion: a hostile zone
+                                         * may have thousands of skipped addresses */
+        if (c->dest->client->stopping) {        /* no new connection at stop: the job waits */
+            d = relay__smtpc_decide(c, RELAY_E_SHUTDOWN, 0, NULL);
+            relay__smtpc_trouble(c, &d);
+            return;
+        }
+        if (c->addr_i >= c->dest->naddrs) {
+            struct relay_job *j = c->job;
 
-        c->job = NULL;
-        if (j != NULL)
-            j->sid = c->sid;
-        c->dest->ops->dest_failed(c->dest, j);     /* defers j and every waiting job */
-        relay__smtpc_finish(c);
-        return;
-    }
-    if (relay__smtpc_dane_skip(c))
-        return;                         /* its TLSA lookup failed: the next host */
+            c->job = NULL;
+            if (j != NULL)
+                j->sid = c->sid;
+            c->dest->ops->dest_failed(c->dest, j);     /* defers j and every waiting job */
+            relay__smtpc_finish(c);
+            return;
+        }
+        if (!relay__smtpc_dane_skip(c))
+            break;
+        if (c->finishing)
+            return;                     /* the skip ended c */
+    }                                   /* its TLSA lookup failed: the next host */
     c->conn = tls_conn_connect(c->loop, (const struct sockaddr *)&c->dest->addrs[c->addr_i],
                                c->dest->sc->source_ip.ss_family != AF_UNSPEC
                                    ? (const struct sockaddr *)&c->dest->sc->source_ip : NULL,

@@ -10,9 +10,11 @@
  *
  * Precedence: a listed domain is policy_send_secure()'s (relay_smtpc_tls.c):
  * its partner's require = dane asks relay__smtpc_dane_fact() and decides
- * there; nothing here judges or logs it.  DANE wins over MTA-STS
- * (relay__smtpc_sts() has no policy while d->dane_applies); an address
- * without TLSA (RELAY_DANE_NONE) gets whatever applies next.
+ * there; nothing here judges or logs it.  DANE wins over MTA-STS per
+ * address (relay__smtpc_sts() has no policy for an address with validated
+ * TLSA records, usable or not); an address without them (RELAY_DANE_NONE)
+ * gets whatever applies next: the domain's MTA-STS policy, if any, else
+ * opportunistic TLS.
  *
  * The protocol-log rows (Send log, data = the domain) an auditor reads:
  *   DANE policy of 'D' (N usable TLSA records for H): certificate verified for H (U S M)
@@ -27,9 +29,12 @@
  *
  * CONTRACT
  *  Called by relay_smtpc.c and relay_smtpc_tls.c on the queue manager's
- *  loop.  relay__smtpc_dane_check(), _cert() and _skip() either return
- *  false (go on) or have moved c to the next host (relay__smtpc_trouble)
- *  and return true; nothing else here moves c.  Strings passed in are not
+ *  loop.  relay__smtpc_dane_check() and _cert() either return false (go
+ *  on) or have moved c to the next host (relay__smtpc_trouble) and return
+ *  true.  _skip() returns true with addr_i past the failed host's
+ *  addresses (its caller, relay__smtpc_connect_next, loops: never
+ *  recursion, one warning and one TLS-RPT failure per host) or with c
+ *  finishing; nothing else here moves c.  Strings passed in are not
  *  kept; d->dane is the destination's (its owner frees it with the
  *  addresses, never while c uses them).  Sessions under DANE are never
  *  resumed (the chain must be matched on every connection).
@@ -230,6 +235,11 @@ static bool smtpc_dane_judge(struct relay_smtpc *c, struct policy_dane_outbound 
         smtpc_dane_tlsrpt(c, x, "tlsa-invalid", "all TLSA records unusable");
         return false;
     }
+    if (relay__smtpc_tls_ctx(c) == NULL) {     /* our side cannot do TLS at all */
+        v.why = "this send connector has no TLS client context (outbound STARTTLS is not "
+            "used), and DANE needs TLS";
+        v.info = "";
+    }
     snprintf(detail, sizeof(detail), "%s%s%s", v.why, v.info[0] ? ": " : "", v.info);
     log_warnx("smtp", c->sid, "tls policy domain=%s policy=dane mx=%s verdict=failed result=%s "
               "detail=\"%s\"", c->dest->domain, mx, v.result, detail);
@@ -268,8 +278,10 @@ bool relay__smtpc_dane_cert(struct relay_smtpc *c)
     return smtpc_dane_judge(c, &f, POLICY_OUT_CERT, fact.words);
 }
 
-/* relay__smtpc_dane_skip - the current address's TLSA lookup failed: log,
- * note and go to the next host (true), or false: connect to it */
+/* relay__smtpc_dane_skip - the current address's TLSA lookup failed: log
+ * and note once for its host and step past the host's addresses (true,
+ * the caller loops; or c was handed to relay__smtpc_trouble and is
+ * finishing), or false: connect to it */
 
 bool relay__smtpc_dane_skip(struct relay_smtpc *c)
 {
@@ -301,6 +313,17 @@ bool relay__smtpc_dane_skip(struct relay_smtpc *c)
     smtpc_dane_tlsrpt(c, x, "dnssec-invalid", why);
     policy_dane_reply(text, sizeof(text), c->dest->domain, mx, &v);
     d = relay__smtpc_decide(c, RELAY_E_SECURE, 0, text);
-    relay__smtpc_trouble(c, &d);
+    if (d.host != RELAY_H_NEXT_HOST) {
+        relay__smtpc_trouble(c, &d);    /* ends c */
+        return true;
+    }
+    relay__smtpc_note(c, d.text, d.conn_failure);
+    relay_decision_free(&d);
+    /* The host's other addresses share its failed lookup: one row, one warning. */
+    do
+        c->addr_i++;
+    while (c->addr_i < c->dest->naddrs && smtpc_dane_at(c)->state == RELAY_DANE_FAILED
+           && strcmp(c->dest->names[c->addr_i], mx) == 0);
+    c->no_tls = false;
     return true;
 }

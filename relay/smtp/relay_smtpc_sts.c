@@ -54,14 +54,16 @@
 
 #define STS_OPPORTUNISTIC "no domain-secure or MTA-STS policy"
 
-/* relay__smtpc_sts - the MTA-STS policy that applies to c's destination, or
- * NULL (listed, or DANE applies: RFC 8461 2, DANE wins) */
+/* relay__smtpc_sts - the MTA-STS policy that applies to c's current
+ * address, or NULL (listed, or the address's host has validated TLSA
+ * records, usable or not: DANE decides for it, RFC 8461 2; the other
+ * hosts of the same domain keep the policy) */
 
 const struct sts_policy *relay__smtpc_sts(const struct relay_smtpc *c)
 {
     const struct sts_policy *p = c->dest->sts;
 
-    if (c->dest->listed || c->dest->dane_applies || p == NULL
+    if (c->dest->listed || relay__smtpc_dane(c) != NULL || p == NULL
         || (p->mode != STS_MODE_ENFORCE && p->mode != STS_MODE_TESTING))
         return NULL;
     return p;

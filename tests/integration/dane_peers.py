@@ -24,7 +24,7 @@ RDATA of every record of type `tamper` (default TLSA) changed after signing: SER
 without DNSSEC and without an anchor: NOERROR, AD=0).  An unsigned zone below a signed
 one is delegated from it without DS, so NSEC3 proves it insecure (RFC 4035 5.2).
 
-Addresses (no other test uses them): nsd on 127.0.0.171, unbound on 127.0.0.172, each
+Addresses (no other test uses them): nsd on 127.0.0.179, unbound on 127.0.0.172, each
 on a free port (so two tests may run at once).  Both daemonize, write pidfiles in the
 fixture's directory and are stopped by those PIDs in a cleanup.  Needs nsd, unbound and
 ldnsutils (scripts/setup); missing tools fail the test (never skipped).
@@ -43,7 +43,7 @@ import time
 from domsec_harness import wait_until
 from peers import _name_at, _qname
 
-NSD_IP = "127.0.0.171"
+NSD_IP = "127.0.0.179"
 UNBOUND_IP = "127.0.0.172"
 TYPES = {"A": 1, "NS": 2, "SOA": 6, "MX": 15, "TXT": 16, "AAAA": 28, "DS": 43, "TLSA": 52}
 
@@ -216,7 +216,7 @@ class SignedZones:
     # --- what is served -------------------------------------------------------
     def zone(self, name, records, kind="signed", tamper="TLSA"):
         """Add (before start) zone `name` with records (zone-file lines: mx(), a(),
-        tlsa(), ...); SOA and NS (ns.NAME -> 127.0.0.171) are added."""
+        tlsa(), ...); SOA and NS (ns.NAME -> NSD_IP) are added."""
         name = name.rstrip(".").lower()
         self.zones[name] = _Zone(name, records, kind, tamper)
 

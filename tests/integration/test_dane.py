@@ -195,6 +195,7 @@ class DaneSendTest(PkiMixin, DeliveryTestCase):
         reason = self.wait_failed(a, qid, "<u@%s>" % DOMAIN)
         self.assertTrue(reason.startswith("550 5.7.10 REQUIRETLS: the connection to %s "
                                           % MX_HOST), reason)
+        self.assertIn("DANE with usable TLSA records", reason)     # the kinds that verify
         self.assertEqual(a.stop(), 0)
         self.mx_saw_no_mail(m)
 
@@ -249,8 +250,12 @@ class DaneSendTest(PkiMixin, DeliveryTestCase):
 
     # --- DNSSEC -----------------------------------------------------------------------------
     def test_bogus_tlsa_defers_never_plaintext(self):
+        """The MX host has two addresses (the second, WEB_IP, listens to nothing here):
+        its failed TLSA lookup is one warning and one row per attempt, not one per
+        address (the addresses are skipped in a loop, never by recursion)."""
         m, pem = self.mx_daemon()
-        z = self.zones(m.port, [(3, 1, 1, tlsa_311(pem))], kind="bogus")
+        z = self.zones(m.port, [(3, 1, 1, tlsa_311(pem))], kind="bogus",
+                       extra=[a_rec(MX_HOST, WEB_IP)])
         a = self.relay(m.port, z)
         qid = self.submit(a, ["<u@%s>" % DOMAIN])
         reason = self.wait_deferred(a, qid)
@@ -258,12 +263,33 @@ class DaneSendTest(PkiMixin, DeliveryTestCase):
                       % (DOMAIN, MX_HOST), reason)
         self.assertIn("(dnssec-invalid)", reason)
         self.assertEqual(a.stop(), 0)
-        self.assertIn("DANE policy of '%s': TLSA lookup for %s failed (SERVFAIL (DNSSEC bogus "
-                      "or server failure)); trying the next host" % (DOMAIN, MX_HOST),
-                      self.dane_rows(a))
+        row = ("DANE policy of '%s': TLSA lookup for %s failed (SERVFAIL (DNSSEC bogus "
+               "or server failure)); trying the next host" % (DOMAIN, MX_HOST))
+        rows = self.dane_rows(a)
+        self.assertIn(row, rows)
+        attempts = len(re.findall(r"info smtp %s deferred id=%s to=<u@%s>"
+                                  % (RX_ID, qid, re.escape(DOMAIN)), a.log()))
+        warnings = len(re.findall(r"warning smtp %s tls policy domain=%s policy=dane mx=%s "
+                                  r"verdict=failed result=dnssec-invalid"
+                                  % (RX_ID, re.escape(DOMAIN), re.escape(MX_HOST)), a.log()))
+        self.assertGreaterEqual(attempts, 1)
+        self.assertEqual((rows.count(row), warnings), (attempts, attempts), rows)
         self.mx_saw_no_mail(m)
         # The relay never even connected to the MX.
         self.assertNotRegex(m.log(), r"info smtpd \S+ connect from=")
+
+    def test_usable_records_are_capped_per_host(self):
+        """A host keeps at most 16 usable TLSA records (a hostile signed zone must not
+        make the queue manager hold megabytes per host and address)."""
+        m, pem = self.mx_daemon()
+        z = self.zones(m.port, [(3, 1, 1, tlsa_311(pem))]
+                       + [(3, 1, 1, "%064x" % (i + 1)) for i in range(20)])
+        a = self.relay(m.port, z)
+        self.submit(a, ["<u@%s>" % DOMAIN])
+        n = a.wait_log(a.prefix() + r"info queue dane domain=%s mx=%s state=usable "
+                       r"records=(\d+)" % (re.escape(DOMAIN), re.escape(MX_HOST)), 30).group(1)
+        self.assertEqual(n, "16")
+        self.assertEqual(a.stop(), 0)
 
     def test_unsigned_zone_falls_back_to_opportunistic(self):
         m, _ = self.mx_daemon()
@@ -347,6 +373,36 @@ class DaneSendTest(PkiMixin, DeliveryTestCase):
         self.assertEqual(a.stop(), 0)
         self.assertTrue(self.dane_rows(a))
         self.assertEqual(self.policy_rows(a, "MTA-STS policy of"), [])
+
+    def test_mta_sts_still_applies_to_hosts_without_dane(self):
+        """DANE wins per host, not per domain (review-b #2): MX 10 has a usable TLSA
+        record but is down (WEB_IP: nothing listens on the SMTP port), MX 20 has no TLSA
+        record and is named by the enforce policy, but its certificate does not name it:
+        MTA-STS still refuses it (before, one DANE host dropped the policy for the whole
+        domain and MX 20 got opportunistic TLS: the mail was delivered)."""
+        mx2 = "mx2." + DOMAIN
+        cert, key = server_cert(self.pki, "web-" + self.id().rsplit(".", 1)[1], [POLICY_HOST])
+        PolicyServer(self, WEB_IP, {POLICY_HOST: sts_policy("enforce", ["*." + DOMAIN],
+                                                            86400)}, cert, key)
+        m, pem = self.mx_daemon()
+        tmp = tempfile.mkdtemp(prefix="domsec-dane-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        z = SignedZones(self, tmp)
+        z.zone(DOMAIN, [mx(DOMAIN, MX_HOST, 10), mx(DOMAIN, mx2, 20),
+                        a_rec(MX_HOST, WEB_IP), a_rec(mx2, MX_IP),
+                        a_rec(POLICY_HOST, WEB_IP),
+                        txt("_mta-sts." + DOMAIN, "v=STSv1; id=20261207")]
+               + [tlsa(MX_HOST, p, 3, 1, 1, tlsa_311(pem)) for p in sorted({25, m.port})])
+        z.start()
+        a = self.relay(m.port, z, mta_sts_trusted_ca_file=self.p("trusted-ca.pem"))
+        qid = self.submit(a, ["<u@%s>" % DOMAIN])
+        reason = self.wait_deferred(a, qid)
+        self.assertIn("MTA-STS policy of %s" % DOMAIN, reason)
+        self.assertEqual(a.stop(), 0)
+        rows = self.policy_rows(a, "MTA-STS policy of '%s' (enforce" % DOMAIN)
+        self.assertTrue(rows and all(" %s failed: " % mx2 in r for r in rows), rows)
+        self.assertEqual(self.policy_rows(a, "Opportunistic TLS for"), [])
+        self.mx_saw_no_mail(m)
 
     def test_without_tlsa_the_mta_sts_policy_decides(self):
         """The control: the same signed zone without TLSA records (NSEC3-proven): the

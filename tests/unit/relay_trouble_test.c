@@ -164,8 +164,9 @@ static const struct decide_row decide_rows[] = {
     { "REQUIRETLS, TLS not verified", { .stage = RELAY_S_MAIL, .error = RELAY_E_REQUIRETLS_TLS,
         .text = "mx.x.test [127.0.0.1:25]" }, O_BNC, S_JOB, H_CONT,
       "550 5.7.10 REQUIRETLS: the connection to mx.x.test [127.0.0.1:25] is not verified TLS "
-      "(neither the domain-secure list, an MTA-STS policy in enforce mode - testing mode does "
-      "not count - nor a verified smart host applies); the message was not sent", "5.7.10",
+      "(neither the domain-secure list, DANE with usable TLSA records, an MTA-STS policy in "
+      "enforce mode - testing mode does not count - nor a verified smart host applies); the "
+      "message was not sent", "5.7.10",
       550, false },
     /* No policy known because its lookup failed: wait for it (expiry bounces). */
     { "REQUIRETLS, MTA-STS lookup failed",

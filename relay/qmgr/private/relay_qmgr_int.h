@@ -361,9 +361,10 @@ bool    qmgr_dane_wanted(const struct qmgr *q, const struct relay_dest *d);
 /* res: d's secure MX result.  The TLSA lookups of its secure hosts, then
  * qmgr_dest_hosts with their states (maybe before returning: no lookup). */
 void    qmgr_dane_start(struct qmgr *q, struct relay_dest *d, const struct dns_result *res);
-/* Free d->dane (one per address: call before d->naddrs changes). */
+/* Free d->dane (one per address: call before d->naddrs changes; consecutive
+ * addresses of one host share its tlsa and why, freed once). */
 void    qmgr_dane_free(struct relay_dest *d);
-/* Free one address's state / deep-copy one. */
+/* Free one host's state / deep-copy one (for the first address of a host). */
 void    qmgr_dane_clear(struct relay_dane *dn);
 void    qmgr_dane_copy(struct relay_dane *to, const struct relay_dane *from);
 

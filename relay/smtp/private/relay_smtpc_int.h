@@ -61,7 +61,8 @@ struct relay_smtpc {
     bool    finishing;
     struct log_proto_session pl;        /* protocol log of the current conn */
     enum log_proto_reason end_reason;   /* "-" row of the current conn */
-    unsigned nconn;                     /* conns started (each its own log session) */
+    unsigned nconn;                     /* log sessions started: a conn each, or a
+                                         * DANE host skipped without one */
     uint64_t ready_ms;                  /* loop time the current conn was connected */
     struct relay_smtpc *prev, *next;    /* every live connection */
     bool    idling;                     /* in the dest's idle list */
@@ -103,6 +104,8 @@ struct relay_decision relay__smtpc_decide_requiretls(const struct relay_smtpc *c
  * (the job's recipients get the outcome, the connection ends) decision,
  * and free it. */
 void    relay__smtpc_trouble(struct relay_smtpc *c, struct relay_decision *d);
+/* Remember for the job why the current address did not work. */
+void    relay__smtpc_note(struct relay_smtpc *c, const char *what, bool conn_error);
 /* The job's recipients in d's scope get d's code and text (noted too). */
 void    relay__smtpc_record(struct relay_smtpc *c, const struct relay_decision *d);
 /* Connect to the current address, or give up on the destination. */
@@ -195,8 +198,10 @@ bool    relay__smtpc_dane_check(struct relay_smtpc *c, struct policy_dane_outbou
                                 enum policy_out_step step);
 /* TLS is up: the same with the chain matched; true: c moved on. */
 bool    relay__smtpc_dane_cert(struct relay_smtpc *c);
-/* The current address's TLSA lookup failed (not listed): log, note, next
- * host (true); false: connect to it. */
+/* The current address's TLSA lookup failed (not listed): log and note once
+ * for its host, step addr_i past the host's addresses and return true (the
+ * caller loops: no recursion), or hand c to relay__smtpc_trouble (true, c
+ * is finishing); false: connect to it. */
 bool    relay__smtpc_dane_skip(struct relay_smtpc *c);
 
 #endif
