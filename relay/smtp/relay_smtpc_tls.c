@@ -311,7 +311,10 @@ void relay__smtpc_starttls_reply(struct relay_smtpc *c, int code, const char *te
         char key[192];
 
         smtpc_resume_key(c, key, sizeof(key));
-        r = relay__smtpc_dane_no_resume(c) ? NULL : smtpc_resume_find(key, uv_now(c->loop));
+        /* No resumption under DANE, nor where a stapled OCSP response is
+         * wanted: a resumed handshake carries no staple. */
+        r = relay__smtpc_dane_no_resume(c) || smtpc_wants_staple(c) ? NULL
+            : smtpc_resume_find(key, uv_now(c->loop));
         tls_conn_want_staple(c->conn, smtpc_wants_staple(c));
         if (tls_conn_starttls_client(c->conn, relay__smtpc_tls_ctx(c), c->dest->names[c->addr_i],
                                      r != NULL ? r->session : NULL) < 0)
