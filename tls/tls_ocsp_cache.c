@@ -125,6 +125,26 @@ unsigned char *tls_ocsp_cache_get(const unsigned char key[32], size_t *len)
     return der;
 }
 
+/* ocsp_cache_forget - drop the response for key if it is still resp: a
+ * cached response that does not give a verdict (it does not verify, is stale
+ * or says unknown) must not stand in the way of the next fetch */
+
+static void ocsp_cache_forget(const unsigned char key[32], const unsigned char *resp,
+                              size_t len)
+{
+    unsigned char *der = NULL;
+    size_t  i;
+
+    pthread_mutex_lock(&cache_lock);
+    if ((i = cache_find(key)) < ncache && cache[i].len == len
+        && memcmp(cache[i].der, resp, len) == 0) {
+        der = cache[i].der;
+        cache[i] = cache[--ncache];
+    }
+    pthread_mutex_unlock(&cache_lock);
+    free(der);
+}
+
 /* tls_ocsp_cache_clear - drop every response */
 
 void tls_ocsp_cache_clear(void)
@@ -243,6 +263,8 @@ void tls_ocsp_check_chain(const struct tls_crl_cert *chain, size_t n, bool fetch
     tls_ocsp_key(req, qlen, key);
     if ((resp = tls_ocsp_cache_get(key, &rlen)) != NULL) {
         tls_ocsp_check(resp, rlen, &chain[0], up, nup, now, out);
+        if (out->status != TLS_OCSP_GOOD && out->status != TLS_OCSP_REVOKED)
+            ocsp_cache_forget(key, resp, rlen);
         free(resp);
     } else {
         snprintf(out->reason, sizeof(out->reason), "no OCSP response yet");

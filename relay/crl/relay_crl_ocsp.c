@@ -80,7 +80,11 @@ static void ocsp_key_of(const char *name, unsigned char key[32])
  * fetched one saying in: when the fetched one is older (thisUpdate), or the
  * cached one is current and says revoked and the fetched one does not
  * (revocation is final: an old signed "good" replayed over plain http must
- * not undo it).  Then why and *refresh (the cached one's) are set.
+ * not undo it).  Then why and *refresh (the cached one's) are set.  The
+ * cached one was not verified when it came (nothing here knows the
+ * certificate); one that does not verify, is stale or says unknown is
+ * forgotten at its first use (tls_ocsp_check_chain), so a planted answer
+ * cannot keep the next genuine one out.
  */
 static bool ocsp_keep_cached(const unsigned char key[32], const struct tls_ocsp_info *in,
                              int64_t now, int64_t *refresh, char *why, size_t sz)
@@ -133,6 +137,11 @@ void relay__crl_ocsp_accept(const char *dir, const char *name, const char *url,
     if (in.next_update != 0 && in.next_update <= now) {
         snprintf(why, sz, "the OCSP response is stale (nextUpdate %s)",
                  log_iso_time(t, sizeof(t), in.next_update, "-"));
+        return;
+    }
+    if (in.this_update > now + 300) {   /* 5 minutes of clock skew */
+        snprintf(why, sz, "the OCSP response's thisUpdate %s is in the future",
+                 log_iso_time(t, sizeof(t), in.this_update, "-"));
         return;
     }
     ocsp_key_of(name, key);

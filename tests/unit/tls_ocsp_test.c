@@ -372,6 +372,42 @@ static void test_chain_issuer_by_signature(void **state)
         free((void *)(uintptr_t)c[i].der);
 }
 
+/*
+ * A cached response that gives no verdict (here a "revoked" signed by a
+ * certificate inter never delegated, as an attacker on the plain-http fetch
+ * could plant) is forgotten at its first use, so it cannot keep the genuine
+ * answer of the next fetch out of the cache (relay_crl_ocsp.c keeps a cached
+ * "revoked" against a later "good"); a verified one stays.
+ */
+static void test_unverifiable_cached_is_forgotten(void **state)
+{
+    struct tls_crl_cert c[2];
+    struct tls_ocsp_result r;
+    unsigned char key[32], *resp, *left;
+    size_t  rl, ll = 0;
+
+    (void)state;
+    tls_ocsp_cache_clear();
+    resp = answer_by("partner-revoked", "inter", "relay", "ca/inter/index.txt", &rl, key);
+    tls_ocsp_cache_put(key, resp, rl);
+    free(resp);
+    c[0].der = slurp(path("partner-revoked.der"), &c[0].len);
+    c[1].der = slurp(path("inter.der"), &c[1].len);
+    tls_ocsp_check_chain(c, 2, false, (int64_t)time(NULL), &r);
+    assert_int_equal(r.status, TLS_OCSP_UNKNOWN);
+    left = tls_ocsp_cache_get(key, &ll);
+    assert_null(left);
+    cache_answer("partner-revoked", "inter", "ocsp-inter", "ca/inter/index.txt");
+    tls_ocsp_check_chain(c, 2, false, (int64_t)time(NULL), &r);
+    assert_int_equal(r.status, TLS_OCSP_REVOKED);
+    left = tls_ocsp_cache_get(key, &ll);
+    assert_non_null(left);
+    free(left);
+    tls_ocsp_cache_clear();
+    for (int i = 0; i < 2; i++)
+        free((void *)(uintptr_t)c[i].der);
+}
+
 /* Signed by a certificate of the same issuer without OCSPSigning: refused. */
 static void test_signer_not_delegated(void **state)
 {
@@ -456,6 +492,7 @@ int main(void)
         cmocka_unit_test(test_serial_prefix),
         cmocka_unit_test(test_chain_issuer_by_signature),
         cmocka_unit_test(test_signer_not_delegated),
+        cmocka_unit_test(test_unverifiable_cached_is_forgotten),
         cmocka_unit_test(test_dates),
         cmocka_unit_test(test_no_next_update),
         cmocka_unit_test(test_bad_responses),
