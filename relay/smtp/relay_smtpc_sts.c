@@ -55,15 +55,17 @@
 #define STS_OPPORTUNISTIC "no domain-secure or MTA-STS policy"
 
 /* relay__smtpc_sts - the MTA-STS policy that applies to c's current
- * address, or NULL (listed, or the address's host has validated TLSA
- * records, usable or not: DANE decides for it, RFC 8461 2; the other
- * hosts of the same domain keep the policy) */
+ * address, or NULL (listed, or the address's host has usable validated TLSA
+ * records: DANE decides for it, RFC 8461 2; a host whose records are all
+ * unusable authenticates nothing, so the policy still applies to it, as to
+ * the other hosts of the same domain) */
 
 const struct sts_policy *relay__smtpc_sts(const struct relay_smtpc *c)
 {
     const struct sts_policy *p = c->dest->sts;
+    const struct relay_dane *x = relay__smtpc_dane(c);
 
-    if (c->dest->listed || relay__smtpc_dane(c) != NULL || p == NULL
+    if (c->dest->listed || (x != NULL && x->state == RELAY_DANE_USABLE) || p == NULL
         || (p->mode != STS_MODE_ENFORCE && p->mode != STS_MODE_TESTING))
         return NULL;
     return p;
