@@ -1,0 +1,1 @@
+"""bench/run's pieces (see bench/run for what it measures and how)."""
