@@ -214,6 +214,7 @@ int bt_start_tls(struct bt_conn *c, WOLFSSL_CTX *ctx, const char *peer_name)
     if (!c->ssl) { bt_close(c, "wolfSSL_new failed"); return -1; }
     wolfSSL_SetIOReadCtx(c->ssl, c);
     wolfSSL_SetIOWriteCtx(c->ssl, c);
+    if (c->resume && !c->is_server) wolfSSL_set_session(c->ssl, c->resume);
     if (peer_name) {
         wolfSSL_UseSNI(c->ssl, WOLFSSL_SNI_HOST_NAME, peer_name, (unsigned short)strlen(peer_name));
         wolfSSL_check_domain_name(c->ssl, peer_name);

@@ -30,6 +30,7 @@ struct bt_conn {
     char *pt;                   /* plaintext received, pt_len bytes; owned here */
     size_t pt_len;
     void *data;                 /* owner's */
+    WOLFSSL_SESSION *resume;    /* owner's, optional: offered by bt_start_tls (client) */
     /* Private. */
     bt_cb cb;
     WOLFSSL *ssl;

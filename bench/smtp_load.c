@@ -2,17 +2,22 @@
  *
  * usage: smtp_load -s HOST:PORT [-n SESSIONS] [-m MESSAGES] [-z SIZE]
  *          [-c CERT.pem -k KEY.pem] [-a CA.pem] [-N SERVER-NAME] [-f FROM] [-r RCPT]
- *          [-H EHLO-NAME] [-T TIMEOUT-S] [-P] [-o OUT-FILE]
+ *          [-H EHLO-NAME] [-T TIMEOUT-S] [-P] [-R [-S]] [-o OUT-FILE]
  *
  * Opens SESSIONS concurrent sessions; each does EHLO, STARTTLS (TLS 1.2/1.3,
  * presenting CERT, verifying the server's chain against CA and its name against
  * SERVER-NAME), EHLO, then MESSAGES transactions (MAIL, RCPT, DATA pipelined when
  * the server offers PIPELINING, then the message of about SIZE bytes and the dot),
- * then QUIT.  -P: plain SMTP, no STARTTLS.  Each message carries
+ * then QUIT.  -R (one message per connection): each of the SESSIONS concurrent
+ * partners sends its MESSAGES one per connection: new TCP, EHLO, STARTTLS with a
+ * full handshake, EHLO, one message, QUIT, close, and again; -S offers the
+ * partner's previous TLS session on its next connection (resumption, if the
+ * server agrees).  -P: plain SMTP, no STARTTLS.  Each message carries
  * "X-Bench-Submit: <ns since epoch>" (the time its DATA content is written) for
  * smtp_sink.  Measures end-of-DATA to 250 for each message.
  * Prints one "smtp_load:" summary line (and writes it to OUT-FILE): counts,
- * elapsed, msg/s, p50/p99/max latency in ms.  Exit 0 when every message got 250.
+ * elapsed, msg/s, p50/p99/max latency in ms, connections, TLS handshakes
+ * completed and how many of them resumed a session.  Exit 0 when every message got 250.
  * TIMEOUT (default 600 s) bounds the run: what is unfinished then counts as failed.
  */
 #include "bench_tls.h"
@@ -26,8 +31,16 @@
 enum st { S_BANNER, S_EHLO1, S_STARTTLS, S_HANDSHAKE, S_EHLO2, S_MAIL, S_RCPT, S_DATA,
           S_DOT, S_QUIT, S_DONE };
 
+/* One partner: its messages left to send (-R: one connection per message) and,
+ * with -S, the TLS session its next connection offers. */
+struct partner {
+    int left;
+    WOLFSSL_SESSION *tls_session;
+};
+
 struct sess {
     struct bt_conn c;           /* first: bt_conn* is sess* */
+    struct partner *p;
     uv_connect_t creq;
     enum st st;
     int pipelining;
@@ -40,7 +53,7 @@ struct sess {
 
 static struct {
     const char *server, *cert, *key, *ca, *name, *from, *rcpt, *helo, *out;
-    int sessions, messages, size, timeout, plain;
+    int sessions, messages, size, timeout, plain, reconnect, resume;
 } opt = { .sessions = 1, .messages = 1, .size = 4096, .timeout = 600,
           .from = "bench@woodgrovebank.test", .rcpt = "user@woodgrovebank.test",
           .helo = "load.woodgrovebank.test" };
@@ -51,6 +64,7 @@ static struct sockaddr_storage addr;
 static char *body; static size_t body_len;
 static struct bt_samples lat;
 static long ok_msgs, failed_msgs, ok_sessions, failed_sessions, live;
+static long connections, handshakes, resumed;
 static uint64_t t_start, t_end;
 static uv_timer_t deadline;
 static char first_error[200];
@@ -144,13 +158,19 @@ static void on_reply(struct sess *s, int code, const char *text)
         bt_sample_add(&lat, (int64_t)(bt_now_ns() - s->t_dot));
         if (code != 250) { failed_msgs++; fail_session(s, text); return; }
         ok_msgs++;
-        if (s->sent < opt.messages) { send_txn(s); return; }
+        s->p->left--;
+        if (!opt.reconnect && s->sent < opt.messages) { send_txn(s); return; }
         s->st = S_QUIT;
         send_str(s, "QUIT\r\n");
         return;
     case S_QUIT:
         s->st = S_DONE;
         ok_sessions++;
+        if (opt.resume && s->c.ssl) {
+            /* TLS 1.3: the ticket came after the handshake, before this reply. */
+            if (s->p->tls_session) wolfSSL_SESSION_free(s->p->tls_session);
+            s->p->tls_session = wolfSSL_get1_session(s->c.ssl);
+        }
         bt_close(&s->c, "");
         return;
     default:
@@ -158,12 +178,16 @@ static void on_reply(struct sess *s, int code, const char *text)
     }
 }
 
+static void new_conn(struct partner *p);
+
 /* on_event - bt_conn events: split replies into lines */
 static void on_event(struct bt_conn *c, enum bt_event ev)
 {
     struct sess *s = (struct sess *)c;
     if (ev == BT_TLS_READY) {
         char b[300];
+        handshakes++;
+        if (wolfSSL_session_reused(c->ssl)) resumed++;
         s->st = S_EHLO2;
         s->pipelining = 0;
         snprintf(b, sizeof b, "EHLO %s\r\n", opt.helo);
@@ -177,7 +201,12 @@ static void on_event(struct bt_conn *c, enum bt_event ev)
                 snprintf(first_error, sizeof first_error, "session closed in state %d: %s",
                          s->st, c->error[0] ? c->error : "by peer");
         }
+        struct partner *p = s->p;
+        int again = s->st == S_DONE && p->left > 0;
         free(s);
+        if (again) { new_conn(p); return; }
+        if (p->tls_session) wolfSSL_SESSION_free(p->tls_session);
+        free(p);
         if (--live == 0) {
             t_end = bt_now_ns();
             uv_close((uv_handle_t *)&deadline, NULL);
@@ -208,6 +237,20 @@ static void on_connect(uv_connect_t *req, int status)
     bt_read_start(&s->c);
 }
 
+/* new_conn - the partner's next connection (its first, or with -R the next message's) */
+static void new_conn(struct partner *p)
+{
+    struct sess *s = calloc(1, sizeof *s);
+    if (!s) abort();
+    bt_conn_init(&s->c, loop, on_event, 0);
+    s->p = p;
+    s->c.resume = p->tls_session;
+    s->creq.data = s;
+    connections++;
+    if (uv_tcp_connect(&s->creq, &s->c.tcp, (struct sockaddr *)&addr, on_connect))
+        fail_session(s, "connect failed");
+}
+
 static void abort_walk(uv_handle_t *h, void *arg)
 {
     (void)arg;
@@ -226,14 +269,14 @@ static void usage(void)
 {
     fprintf(stderr, "usage: smtp_load -s HOST:PORT [-n SESSIONS] [-m MESSAGES] [-z SIZE] "
             "[-c CERT -k KEY] [-a CA] [-N SERVER-NAME] [-f FROM] [-r RCPT] [-H EHLO] "
-            "[-T TIMEOUT] [-P] [-o OUT]\n");
+            "[-T TIMEOUT] [-P] [-R [-S]] [-o OUT]\n");
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
     int ch;
-    while ((ch = getopt(argc, argv, "s:n:m:z:c:k:a:N:f:r:H:T:Po:")) != -1) {
+    while ((ch = getopt(argc, argv, "s:n:m:z:c:k:a:N:f:r:H:T:PRSo:")) != -1) {
         switch (ch) {
         case 's': opt.server = optarg; break;
         case 'n': opt.sessions = atoi(optarg); break;
@@ -248,6 +291,8 @@ int main(int argc, char **argv)
         case 'H': opt.helo = optarg; break;
         case 'T': opt.timeout = atoi(optarg); break;
         case 'P': opt.plain = 1; break;
+        case 'R': opt.reconnect = 1; break;
+        case 'S': opt.resume = 1; break;
         case 'o': opt.out = optarg; break;
         default: usage();
         }
@@ -280,13 +325,11 @@ int main(int argc, char **argv)
 
     t_start = bt_now_ns();
     for (int i = 0; i < opt.sessions; i++) {
-        struct sess *s = calloc(1, sizeof *s);
-        if (!s) abort();
-        bt_conn_init(&s->c, loop, on_event, 0);
-        s->creq.data = s;
+        struct partner *p = calloc(1, sizeof *p);
+        if (!p) abort();
+        p->left = opt.messages;
         live++;
-        if (uv_tcp_connect(&s->creq, &s->c.tcp, (struct sockaddr *)&addr, on_connect))
-            fail_session(s, "connect failed");
+        new_conn(p);
     }
     uv_run(loop, UV_RUN_DEFAULT);
     if (!t_end) t_end = bt_now_ns();
@@ -298,11 +341,12 @@ int main(int argc, char **argv)
     snprintf(line, sizeof line,
              "smtp_load: sessions=%d messages=%ld size=%d ok=%ld failed=%ld "
              "sessions_ok=%ld sessions_failed=%ld elapsed=%.3f rate=%.1f "
-             "p50_ms=%.2f p99_ms=%.2f max_ms=%.2f%s%s%s\n",
+             "p50_ms=%.2f p99_ms=%.2f max_ms=%.2f connections=%ld handshakes=%ld "
+             "resumed=%ld%s%s%s\n",
              opt.sessions, want, opt.size, ok_msgs, failed, ok_sessions, failed_sessions, el,
              el > 0 ? (double)ok_msgs / el : 0.0,
              bt_percentile(&lat, 50) / 1e6, bt_percentile(&lat, 99) / 1e6,
-             bt_percentile(&lat, 100) / 1e6,
+             bt_percentile(&lat, 100) / 1e6, connections, handshakes, resumed,
              first_error[0] ? " first_error=\"" : "", first_error, first_error[0] ? "\"" : "");
     fputs(line, stdout);
     if (opt.out) {

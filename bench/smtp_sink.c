@@ -10,7 +10,8 @@
  * gets 250 at once; "X-Bench-Submit: <ns>" in its header gives the submit time.
  * Stops after EXPECT messages (then waits 0.2 s for the sessions to end), on SIGTERM
  * or SIGINT, or after TIMEOUT s (default 900), and prints one "smtp_sink:" line
- * (also written to OUT-FILE): messages, sessions, verified client certificates,
+ * (also written to OUT-FILE): messages, sessions, TLS sessions and how many of them
+ * resumed an earlier one, verified client certificates,
  * first submit and last arrival (ns), end-to-end msg/s over that span, and
  * submit-to-arrival p50/p99/max in ms.
  */
@@ -40,7 +41,7 @@ static uv_loop_t *loop;
 static uv_tcp_t server;
 static uv_timer_t deadline, grace;
 static uv_signal_t sigterm, sigint;
-static long messages, sessions, sessions_tls, certs_ok, no_stamp, handshake_failed;
+static long messages, sessions, sessions_tls, tls_resumed, certs_ok, no_stamp, handshake_failed;
 static uint64_t first_submit, last_arrival, first_arrival;
 static struct bt_samples lat;
 static int stopping;
@@ -149,6 +150,7 @@ static void on_event(struct bt_conn *c, enum bt_event ev)
     struct conn *k = (struct conn *)c;
     if (ev == BT_TLS_READY) {
         sessions_tls++;
+        if (wolfSSL_session_reused(c->ssl)) tls_resumed++;
         if (bt_peer_cert_ok(c)) certs_ok++;
         return;
     }
@@ -234,10 +236,11 @@ int main(int argc, char **argv)
     double span = first_submit && last_arrival > first_submit ? (double)(last_arrival - first_submit) / 1e9 : 0;
     char out[700];
     snprintf(out, sizeof out,
-             "smtp_sink: messages=%ld sessions=%ld tls_sessions=%ld client_certs_verified=%ld "
+             "smtp_sink: messages=%ld sessions=%ld tls_sessions=%ld tls_resumed=%ld "
+             "client_certs_verified=%ld "
              "no_stamp=%ld first_submit=%llu first_arrival=%llu last_arrival=%llu span=%.3f "
              "e2e_rate=%.1f p50_ms=%.2f p99_ms=%.2f max_ms=%.2f\n",
-             messages, sessions, sessions_tls, certs_ok, no_stamp,
+             messages, sessions, sessions_tls, tls_resumed, certs_ok, no_stamp,
              (unsigned long long)first_submit, (unsigned long long)first_arrival,
              (unsigned long long)last_arrival, span, span > 0 ? (double)messages / span : 0.0,
              bt_percentile(&lat, 50) / 1e6, bt_percentile(&lat, 99) / 1e6,
