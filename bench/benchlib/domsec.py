@@ -94,6 +94,7 @@ def domsec_start(tmp, pki, rport, sport, dns_port, tag, recv_limits=RECV_LIMITS,
     with open(conf, "w") as f:
         f.write("""[service]
 user = nobody
+control_socket = {d}/control
 [transport]
 accepted_domains = contoso.test
 queue_directory = {d}/queue
