@@ -13,12 +13,15 @@ from .procs import (NOBODY, PARTNER, ROOT, free_port, listening, log, parse, sta
 
 # --- the pieces ----------------------------------------------------------------------
 
-def build():
-    # A fresh machine: the Debian packages first (idempotent, quick when present).
-    subprocess.run([os.path.join(ROOT, "scripts", "setup")], check=True, timeout=1800)
-    log("building into %s (scripts/build)" % P.BUILD)
-    subprocess.run([os.path.join(ROOT, "scripts", "build"), P.BUILD], check=True,
-                   stdout=subprocess.DEVNULL, timeout=900)
+def build(bdir=None, setup_args=(), cmake_args=()):
+    """scripts/setup (the Debian packages; idempotent, quick when present), then
+    scripts/build into bdir (default the run's binaries directory)."""
+    bdir = bdir or P.BUILD
+    subprocess.run([os.path.join(ROOT, "scripts", "setup")] + list(setup_args), check=True,
+                   timeout=1800)
+    log("building into %s (scripts/build%s)" % (bdir, "".join(" " + x for x in cmake_args)))
+    subprocess.run([os.path.join(ROOT, "scripts", "build"), bdir] + list(cmake_args),
+                   check=True, stdout=subprocess.DEVNULL, timeout=3600)
 
 
 def make_pki(tmp):
@@ -41,7 +44,8 @@ def sink(tmp, pki, port, expect, tag, timeout):
     return p, out
 
 
-def load(tmp, pki, port, n, m, size, tag, timeout):
+def load(tmp, pki, port, n, m, size, tag, timeout, flags=()):
+    """smtp_load: n partners x m messages (flags: -R one message per connection)."""
     out = os.path.join(tmp, "load-%s.txt" % tag)
     subprocess.run([os.path.join(P.BUILD, "bench", "smtp_load"), "-s", "127.0.0.1:%d" % port,
                     "-n", str(n), "-m", str(m), "-z", str(size),
@@ -49,7 +53,7 @@ def load(tmp, pki, port, n, m, size, tag, timeout):
                     "-k", os.path.join(pki, "partner-ok.key"),
                     "-a", os.path.join(pki, "trusted-ca.pem"), "-N", "mail.contoso.test",
                     "-f", "bench@" + PARTNER, "-r", "user@" + PARTNER, "-T", str(timeout),
-                    "-o", out], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                    "-o", out] + list(flags), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                    timeout=timeout + 30)
     return parse(out)
 
@@ -76,7 +80,7 @@ max_inbound_connection_per_source = 20000
 
 
 def domsec_start(tmp, pki, rport, sport, dns_port, tag, recv_limits=RECV_LIMITS, wrap=None,
-                 ready_timeout=20):
+                 ready_timeout=20, bdir=None):
     d = os.path.join(tmp, "relay-" + tag)
     store, crl = os.path.join(d, "store"), os.path.join(d, "crl")
     for x in (d, store, crl):
@@ -122,7 +126,7 @@ timeout = 2s
 """.format(d=d, store=store, pki=pki, crl=crl, partner=PARTNER, rport=rport, sport=sport,
            dns=dns_port, limits=recv_limits))
     logf = os.path.join(d, "domsecd.log")
-    p = start((wrap or []) + [os.path.join(P.BUILD, "domsecd"), "-c", conf], logf)
+    p = start((wrap or []) + [os.path.join(bdir or P.BUILD, "domsecd"), "-c", conf], logf)
     try:
         wait_for(lambda: listening(rport), ready_timeout, "domsecd on %d" % rport)
     except RuntimeError:

@@ -15,6 +15,7 @@ MASTER_CF = """\
 cleanup   unix  n       -       n       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr
 tlsmgr    unix  -       -       n       1000?   1       tlsmgr
+tlsproxy  unix  -       -       n       -       0       tlsproxy
 rewrite   unix  -       -       n       -       -       trivial-rewrite
 bounce    unix  -       -       n       -       0       bounce
 defer     unix  -       -       n       -       0       bounce
@@ -74,10 +75,12 @@ smtp_tls_CAfile = {e}/trusted-ca.pem
 smtp_tls_cert_file = {e}/relay.pem
 smtp_tls_key_file = {e}/relay.key
 smtp_tls_session_cache_database = btree:{d}/data/smtp_scache
+smtp_tls_connection_reuse = {reuse}
 """
 
 
-POSTFIX_PROCS = 100    # default_process_limit; the sweep raises it to sessions + 100
+POSTFIX_PROCS = 100    # default_process_limit; runs raise it to sessions + 100
+POSTFIX_REUSE = "no"   # smtp_tls_connection_reuse (Debian's default; --postfix-reuse: yes)
 
 
 def postfix_run(conf, *args, timeout=60):
@@ -104,7 +107,8 @@ def postfix_start(tmp, pki, rport, sport, tag):
              "transport": "%s smtp:[127.0.0.1]:%d\n" % (PARTNER, sport),
              "tls_policy": "[127.0.0.1]:%d secure match=%s:.%s\n" % (sport, PARTNER, PARTNER),
              "main.cf": MAIN_CF.format(d=d, e=e, partner=PARTNER,
-                                        plimit=max(100, POSTFIX_PROCS)),
+                                        plimit=max(100, POSTFIX_PROCS),
+                                        reuse=POSTFIX_REUSE),
              "master.cf": MASTER_CF.format(port=rport)}
     for name, text in files.items():
         with open(os.path.join(e, name), "w") as f:

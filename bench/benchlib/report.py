@@ -11,26 +11,29 @@ from .procs import (free_port, log, parse, procs, stop, tree, tree_cpu, tree_cpu
 
 # --- one measured run ----------------------------------------------------------------
 
-def one_run(relay, tmp, pki, n, m, size, tag, timeout):
-    """Start sink and relay, drive n x m messages, wait for the sink, measure, stop."""
+def one_run(relay, tmp, pki, n, m, size, tag, timeout, bdir=None, perconn=False, drain=120):
+    """Start sink and relay (domsecd from bdir, default the run's binaries), drive n
+    partners x m messages (perconn: one connection per message), wait at most drain s
+    after the load for the sink to count them all, measure, stop.  Every phase is
+    bounded; a relay that fell behind gives a partial result and one line saying so."""
     rport, sport = free_port(), free_port()
     total = n * m
-    sp, sout = sink(tmp, pki, sport, total, tag, timeout + 60)
+    sp, sout = sink(tmp, pki, sport, total, tag, timeout + drain + 60)
     dns_p = None
     if relay == "domsec":
         dns_port = dnsmasq(tmp)
         dns_p = procs[-1]
-        rp, pid, relay_log = domsec_start(tmp, pki, rport, sport, dns_port, tag)
+        rp, pid, relay_log = domsec_start(tmp, pki, rport, sport, dns_port, tag, bdir=bdir)
     else:
         pid, relay_log = postfix_start(tmp, pki, rport, sport, tag)
     time.sleep(0.5)
     cpu0 = tree_cpu(pid)
     split0 = tree_cpu_split(pid)
-    lr = load(tmp, pki, rport, n, m, size, tag, timeout)
+    lr = load(tmp, pki, rport, n, m, size, tag, timeout, ["-R"] if perconn else [])
+    note = None
     try:
-        sp.wait(timeout)
+        sp.wait(drain)
     except subprocess.TimeoutExpired:
-        log("%s: sink did not get all %d messages in %ds" % (relay, total, timeout))
         stop(sp)
     cpu = tree_cpu(pid) - cpu0
     split = [b - a for a, b in zip(split0, tree_cpu_split(pid))]
@@ -43,11 +46,15 @@ def one_run(relay, tmp, pki, n, m, size, tag, timeout):
         postfix_stop(postfix_dirs[-1])
     stop(sp)
     sr = parse(sout)
+    got = int(sr.get("messages", 0))
+    if got != total:
+        note = "%s: %d/%d delivered after %d s; stopped" % (tag, got, total, drain)
+        print(note, flush=True)
     res = {"relay": relay, "n": n, "m": m, "size": size, "load": lr, "sink": sr,
            "cpu": cpu, "user": split[0], "sys": split[1], "rss_kib": rss, "procs": nprocs,
-           "log": relay_log}
-    got = int(sr.get("messages", 0))
-    if got != total or lr.get("failed", "1") != "0":
+           "log": relay_log, "total": total, "partial": got != total or lr.get("failed") != "0",
+           "note": note}
+    if res["partial"]:
         log("%s %s: sink got %d of %d; load: %s" % (relay, tag, got, total,
                                                   lr.get("first_error", lr)))
         try:
@@ -58,15 +65,6 @@ def one_run(relay, tmp, pki, n, m, size, tag, timeout):
     return res
 
 
-def fmt_row(name, dv, pv, fmt, invert=False):
-    if dv is None or pv is None:
-        ratio = "-"
-    else:
-        ratio = "%.2f" % (dv / pv) if pv else "-"
-    return "| %s | %s | %s | %s |" % (name, fmt % dv if dv is not None else "-",
-                                      fmt % pv if pv is not None else "-", ratio)
-
-
 def metrics(r):
     if not r:
         return {}
@@ -75,4 +73,83 @@ def metrics(r):
     return {"rate": f(sr, "e2e_rate"), "eod50": f(lr, "p50_ms"), "eod99": f(lr, "p99_ms"),
             "arr50": f(sr, "p50_ms"), "arr99": f(sr, "p99_ms"), "cpu": r["cpu"],
             "rss": r["rss_kib"] / 1024.0, "delivered": int(sr.get("messages", 0)),
-            "procs": r["procs"], "outtls": f(sr, "tls_sessions")}
+            "procs": r["procs"], "outtls": f(sr, "tls_sessions"),
+            "outres": f(sr, "tls_resumed"), "intls": f(lr, "handshakes"),
+            "inres": f(lr, "resumed"), "total": r["total"], "partial": r["partial"],
+            "cpu_ms": r["cpu"] * 1000.0 / int(sr["messages"]) if sr.get("messages", "0") != "0"
+            else None,
+            "hs_cpu": ((f(lr, "handshakes") or 0) + (f(sr, "tls_sessions") or 0)) / r["cpu"]
+            if r["cpu"] > 0 else None}
+
+
+# --- the main table: each job for each relay, and the crypto limit --------------------
+
+JOBS = {"pipelined": "pipelined (one session per partner, M messages each)",
+        "perconn": "one message per connection (new TCP + full mutual-TLS handshake each)"}
+
+
+def label(relay, kind):
+    return "Postfix" if relay == "postfix" else "domsec (%s wolfSSL)" % kind
+
+
+def run_jobs(a, tmp, pki, jobs, variants, sizes, timeout, limit):
+    """Every job for every (relay, kind, build dir); prints the main table and, per
+    job, the detailed comparison.  sizes: job -> (partners, messages per partner)."""
+    rows = []
+    for job in jobs:
+        n, m = sizes[job]
+        for relay, kind, bdir in variants:
+            tag = "%s-%s%s" % (job, relay, "" if relay == "postfix" else "-" + kind)
+            log("%s: %d partners x %d messages x %d bytes, %s" % (tag, n, m, a.size, JOBS[job]))
+            r = one_run(relay, tmp, pki, n, m, a.size, tag, timeout, bdir=bdir,
+                        perconn=job == "perconn", drain=a.drain)
+            rows.append((job, relay, kind, r, metrics(r)))
+    f = lambda x, fmt: fmt % x if x is not None else "-"
+    print("\n## Main table: %d-byte messages, mutual TLS on both legs (partner certificate "
+          "inbound, relay certificate outbound)" % a.size)
+    for job in jobs:
+        print("- %s: %s, %d partners x %d messages" % (job, JOBS[job], *sizes[job]))
+    if limit:
+        print("- crypto limit: %s" % limit[2])
+    print()
+    print("| job | relay | delivered | msg/s | relay CPU s | CPU ms per msg | EOD->250 p50 ms "
+          "| EOD->250 p99 ms | inbound TLS (resumed) | outbound TLS (resumed) "
+          "| handshakes per relay CPU s | % of crypto limit | msg/s / Postfix |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for job, relay, kind, r, x in rows:
+        pf = [y for j, rl, _, _, y in rows if j == job and rl == "postfix"]
+        ratio = (x["rate"] / pf[0]["rate"] if relay != "postfix" and pf and pf[0].get("rate")
+                 and x.get("rate") else None)
+        pct = 100.0 * x["hs_cpu"] / limit[0] if limit and x.get("hs_cpu") else None
+        print("| %s | %s | %d/%d%s | %s | %s | %s | %s | %s | %s (%s) | %s (%s) | %s | %s | %s |" % (
+            job, label(relay, kind), x["delivered"], x["total"], " partial" if x["partial"] else "",
+            f(x["rate"], "%.0f"), f(x["cpu"], "%.2f"), f(x["cpu_ms"], "%.2f"),
+            f(x["eod50"], "%.1f"), f(x["eod99"], "%.1f"), f(x["intls"], "%d"),
+            f(x["inres"], "%d"), f(x["outtls"], "%d"), f(x["outres"], "%d"),
+            f(x["hs_cpu"], "%.0f"), f(pct, "%.0f %%"), f(ratio, "%.2f")))
+    for job in jobs:
+        cols = [(label(relay, kind), x) for j, relay, kind, _, x in rows if j == job]
+        print("\n### %s: details (%d partners x %d messages)" % (job, *sizes[job]))
+        print("| metric | %s |" % " | ".join(c for c, _ in cols))
+        print("|---|%s" % ("---|" * len(cols)))
+        for key, name, fmt in DETAILS:
+            print("| %s | %s |" % (name, " | ".join(f(x.get(key), fmt) for _, x in cols)))
+    print("\nrelay CPU split, user / sys seconds: %s" % "; ".join(
+        "%s %s %.2f / %.2f" % (job, label(relay, kind), r["user"], r["sys"])
+        for job, relay, kind, r, _ in rows))
+    for _, _, _, r, _ in rows:
+        if r["note"]:
+            print(r["note"])
+    return rows
+
+
+DETAILS = (("delivered", "messages delivered to the sink", "%d"),
+           ("outtls", "outbound TLS sessions the sink accepted", "%d"),
+           ("rate", "end-to-end msg/s (first submit to last arrival)", "%.0f"),
+           ("eod50", "end-of-DATA -> 250, p50 ms", "%.1f"),
+           ("eod99", "end-of-DATA -> 250, p99 ms", "%.1f"),
+           ("arr50", "submit -> sink arrival, p50 ms", "%.1f"),
+           ("arr99", "submit -> sink arrival, p99 ms", "%.1f"),
+           ("cpu", "relay CPU seconds (all its processes)", "%.2f"),
+           ("rss", "relay peak RSS MiB (sum of VmHWM over its processes)", "%.1f"),
+           ("procs", "relay processes at the end", "%d"))
