@@ -68,6 +68,7 @@ static long connections, handshakes, resumed;
 static uint64_t t_start, t_end;
 static uv_timer_t deadline;
 static char first_error[200];
+static int timed_out;          /* no new connection after the deadline */
 
 static void fail_session(struct sess *s, const char *why)
 {
@@ -202,7 +203,7 @@ static void on_event(struct bt_conn *c, enum bt_event ev)
                          s->st, c->error[0] ? c->error : "by peer");
         }
         struct partner *p = s->p;
-        int again = s->st == S_DONE && p->left > 0;
+        int again = s->st == S_DONE && p->left > 0 && !timed_out;
         free(s);
         if (again) { new_conn(p); return; }
         if (p->tls_session) wolfSSL_SESSION_free(p->tls_session);
@@ -262,6 +263,7 @@ static void on_deadline2(uv_timer_t *t)
     (void)t;
     fprintf(stderr, "smtp_load: timeout after %d s, aborting open sessions\n", opt.timeout);
     if (!first_error[0]) snprintf(first_error, sizeof first_error, "timeout");
+    timed_out = 1;
     uv_walk(loop, abort_walk, NULL);
 }
 
