@@ -11,7 +11,8 @@ from .procs import (free_port, log, parse, procs, stop, tree, tree_cpu, tree_cpu
 
 # --- one measured run ----------------------------------------------------------------
 
-def one_run(relay, tmp, pki, n, m, size, tag, timeout, bdir=None, perconn=False, drain=120):
+def one_run(relay, tmp, pki, n, m, size, tag, timeout, bdir=None, perconn=False, drain=120,
+            resume=False):
     """Start sink and relay (domsecd from bdir, default the run's binaries), drive n
     partners x m messages (perconn: one connection per message), wait at most drain s
     after the load for the sink to count them all, measure, stop.  Every phase is
@@ -29,7 +30,8 @@ def one_run(relay, tmp, pki, n, m, size, tag, timeout, bdir=None, perconn=False,
     time.sleep(0.5)
     cpu0 = tree_cpu(pid)
     split0 = tree_cpu_split(pid)
-    lr = load(tmp, pki, rport, n, m, size, tag, timeout, ["-R"] if perconn else [])
+    lr = load(tmp, pki, rport, n, m, size, tag, timeout,
+              (["-R"] + (["-S"] if resume else [])) if perconn else [])
     note = None
     try:
         sp.wait(drain)
@@ -102,13 +104,16 @@ def run_jobs(a, tmp, pki, jobs, variants, sizes, timeout, limit):
             tag = "%s-%s%s" % (job, relay, "" if relay == "postfix" else "-" + kind)
             log("%s: %d partners x %d messages x %d bytes, %s" % (tag, n, m, a.size, JOBS[job]))
             r = one_run(relay, tmp, pki, n, m, a.size, tag, timeout, bdir=bdir,
-                        perconn=job == "perconn", drain=a.drain)
+                        perconn=job == "perconn", drain=a.drain, resume=a.resume)
             rows.append((job, relay, kind, r, metrics(r)))
     f = lambda x, fmt: fmt % x if x is not None else "-"
     print("\n## Main table: %d-byte messages, mutual TLS on both legs (partner certificate "
           "inbound, relay certificate outbound)" % a.size)
     for job in jobs:
-        print("- %s: %s, %d partners x %d messages" % (job, JOBS[job], *sizes[job]))
+        print("- %s: %s, %d partners x %d messages%s" % (
+            job, JOBS[job], *sizes[job],
+            "; partners offer their previous session (--resume)"
+            if job == "perconn" and a.resume else ""))
     if limit:
         print("- crypto limit: %s" % limit[2])
     print()
