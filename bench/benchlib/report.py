@@ -4,6 +4,7 @@ import subprocess
 import sys
 import time
 
+from . import procs as P
 from .domsec import dnsmasq, domsec_start, load, sink
 from .postfix import postfix_dirs, postfix_start, postfix_stop
 from .procs import (free_port, log, parse, procs, stop, tree, tree_cpu, tree_cpu_split,
@@ -114,6 +115,8 @@ def run_jobs(a, tmp, pki, jobs, variants, sizes, timeout, limit):
             job, JOBS[job], *sizes[job],
             "; partners offer their previous session (--resume)"
             if job == "perconn" and a.resume else ""))
+    print("- load generator and sink: %s/bench; domsecd: %s" % (P.BUILD, "; ".join(
+        "%s wolfSSL %s" % (kind, bdir) for relay, kind, bdir in variants if relay == "domsec")))
     if limit:
         print("- crypto limit: %s" % limit[2])
     print()
