@@ -11,7 +11,11 @@ still comes in through libssh2, and shares no symbol with wolfSSL).
 The check reads /proc/PID/maps of the running daemon and compares the dynamic symbol
 tables (nm -D --defined-only) of every mapped ELF file with libwolfssl's.  The second
 test shows that the check fails when libssl.so.3 is loaded (LD_PRELOAD into domsecd:
-what the OpenSSL flavour of libcurl would do)."""
+what the OpenSSL flavour of libcurl would do).
+
+A -DDOMSEC_WOLFSSL=tuned build links wolfSSL statically (cmake/WolfSSLTuned.cmake) with
+--exclude-libs: domsecd's dynamic symbol table must then hold none of wolfSSL's names,
+so libssl's same-named functions, even loaded, have nothing of wolfSSL's to bind to."""
 
 import glob
 import os
@@ -53,15 +57,51 @@ def exported(path):
     return names
 
 
+def static_wolfssl():
+    """The libwolfssl.a a -DDOMSEC_WOLFSSL=tuned build links into domsecd (its
+    CMakeCache.txt's DOMSEC_WOLFSSL_LIBRARY), or None (the shared system library)."""
+    build = os.environ.get("DOMSEC_BUILD")
+    if not build:
+        return None
+    with open(os.path.join(build, "CMakeCache.txt")) as f:
+        for line in f:
+            if line.startswith("DOMSEC_WOLFSSL_LIBRARY:"):
+                return line.split("=", 1)[1].strip()
+    return None
+
+
+def archive_defined(path):
+    """Names of the global symbols the objects of a static archive define."""
+    r = subprocess.run(["nm", "-g", "--defined-only", path], stdout=subprocess.PIPE,
+                       stderr=subprocess.DEVNULL)
+    names = {parts[2] for parts in (line.split() for line in
+                                    r.stdout.decode("utf-8", "replace").splitlines())
+             if len(parts) == 3}
+    if len(names) < 100:
+        raise AssertionError("nm read only %d symbols from %s" % (len(names), path))
+    return names
+
+
 def clashes(pid):
-    """(wolfssl path, {other mapped file: symbols it shares with libwolfssl})."""
+    """(wolfssl path, {other mapped file: symbols it shares with libwolfssl}).
+    With the static wolfSSL of the tuned build, the path is domsecd's and its wolfSSL
+    symbols are those it exports (none, as it links with --exclude-libs): a library
+    can only bind to what the dynamic symbol table offers."""
     files = mapped_files(pid)
-    wolf = [p for p in files if os.path.basename(p).startswith("libwolfssl.so")]
-    if len(wolf) != 1:
-        raise AssertionError("expected one libwolfssl in domsecd, mapped: %s" % sorted(files))
-    ours = exported(wolf[0])
-    if len(ours) < 100:
-        raise AssertionError("nm read only %d symbols from %s" % (len(ours), wolf[0]))
+    archive = static_wolfssl()
+    if archive:
+        exe = os.path.realpath("/proc/%d/exe" % pid)
+        if any(os.path.basename(p).startswith("libwolfssl.so") for p in files):
+            raise AssertionError("%s links %s, yet maps a libwolfssl.so: %s"
+                                 % (exe, archive, sorted(files)))
+        wolf, ours = [exe], exported(exe) & archive_defined(archive)
+    else:
+        wolf = [p for p in files if os.path.basename(p).startswith("libwolfssl.so")]
+        if len(wolf) != 1:
+            raise AssertionError("expected one libwolfssl in domsecd, mapped: %s" % sorted(files))
+        ours = exported(wolf[0])
+        if len(ours) < 100:
+            raise AssertionError("nm read only %d symbols from %s" % (len(ours), wolf[0]))
     found = {}
     for p in files - set(wolf):
         common = exported(p) & ours
@@ -85,6 +125,10 @@ class SymbolClashTest(unittest.TestCase):
     def test_no_library_shares_a_symbol_with_wolfssl(self):
         d = Daemon(self).start()
         _, found = clashes(d.pid)
+        archive = static_wolfssl()
+        if archive:
+            exe = os.path.realpath("/proc/%d/exe" % d.pid)
+            self.assertEqual(exported(exe) & archive_defined(archive), set())
         self.assertEqual(found, {}, "libraries in domsecd that export libwolfssl's "
                          "symbols: %s" % {p: sorted(s) for p, s in found.items()})
         # what is checked is really there: libcurl's GnuTLS flavour, and no libssl
@@ -97,6 +141,13 @@ class SymbolClashTest(unittest.TestCase):
         preload = " ".join(p for p in (asan_runtime(), ssl) if p)   # ASan's runtime first
         d = Daemon(self).start(wrap=lambda argv: ["env", "LD_PRELOAD=" + preload] + argv)
         _, found = clashes(d.pid)
+        archive = static_wolfssl()
+        if archive:
+            # libssl defines names wolfSSL's objects define too (a shared libwolfssl
+            # would clash here), but domsecd exports none of them: nothing to bind to
+            self.assertIn("SSL_SESSION_set1_id", exported(ssl) & archive_defined(archive))
+            self.assertEqual(found, {})
+            return
         self.assertIn(ssl, found)
         # the six of OpenSSL 3.0.x / wolfSSL 5.5 (Debian 12); at least the one named above
         self.assertIn("SSL_SESSION_set1_id", found[ssl])
