@@ -28,10 +28,10 @@ def raise_nofile(need):
     return resource.getrlimit(resource.RLIMIT_NOFILE)
 
 
-def idle_run(tmp, pki, n, tls, timeout):
+def idle_run(tmp, pki, n, tls, timeout, suffix=""):
     """Fresh domsecd; n sessions held idle (plain: banner + EHLO; TLS: + STARTTLS with
     the partner's client certificate + EHLO), RSS before/while/after."""
-    tag = "idle-%s" % ("tls" if tls else "plain")
+    tag = "idle-%s%s" % ("tls" if tls else "plain", suffix)
     rport = free_port()
     # Sources spread over 127.1.x.y, 50 per address; per-source limit 100 (not the
     # 20000 of the load runs), total limit n + 100; timeouts far above the run.
@@ -91,10 +91,11 @@ def idle_run(tmp, pki, n, tls, timeout):
     return res
 
 
-def idle_main(tmp, pki, n):
+def idle_main(tmp, pki, n, suffix=""):
+    """Both modes with a fresh domsecd each (suffix: of their temp dirs, one per build)."""
     lim = raise_nofile(n + 4096)
     log("RLIMIT_NOFILE for domsecd and the idle tool: soft %d hard %d" % lim)
-    rows = [idle_run(tmp, pki, n, tls, 600) for tls in (False, True)]
+    rows = [idle_run(tmp, pki, n, tls, 600, suffix) for tls in (False, True)]
     print("\n## Idle connections: %d sessions held on one receive connector (domsecd RSS)" % n)
     print("| mode | held / asked | daemon ESTABLISHED | setup s | RSS before MiB | RSS held MiB "
           "| KiB per connection | RSS after close MiB | daemon fds held |")
