@@ -107,6 +107,9 @@ function(domsec_tuned_build srcpkg version)
   file(WRITE "${src}/libtool" "${lt}")
   cmake_host_system_information(RESULT ncpu QUERY NUMBER_OF_LOGICAL_CORES)
   domsec_tuned_run(make "${src}" make -j ${ncpu})
+  # wolfCrypt's own known-answer tests, on this CPU's assembly paths (Debian's build runs
+  # `make check`; this is its wolfCrypt part, a few seconds)
+  domsec_tuned_run(testwolfcrypt "${src}" ./wolfcrypt/test/testwolfcrypt)
   domsec_tuned_run(make-install "${src}" make install)
   # `make install` leaves out the generated options.h; debian/libwolfssl-dev.install
   # installs it from the build tree, as here

@@ -71,6 +71,8 @@ static bool gen_ecc_pub_matches(ecc_key *key)
 int tls__gen_key_load(const unsigned char *in, size_t len, const char *password,
                       struct tls__gen_key *k, const char **why)
 {
+    static const char mismatch[] = "the EC private key does not match its own public "
+        "point (a damaged or forged key)";
     unsigned char *der = xmalloc(len + 1);
     int     der_len = (int)len, rc = TLS_GEN_OK;
     word32  start = 0, idx;
@@ -107,16 +109,19 @@ int tls__gen_key_load(const unsigned char *in, size_t len, const char *password,
          * bytes, "04" and X only) that wc_EccKeyToDer then crashes on
          * (fuzz/regressions/certimport/): check the key before any use.
          * A key of a curve wolfSSL does not know can land here too: a
-         * PKCS#8 secp256k1 key is read as P-256. */
+         * PKCS#8 secp256k1 key is read as P-256.  With SP P-256 code (the
+         * -DDOMSEC_WOLFSSL=tuned build), wc_ecc_check_key also refuses a
+         * point on the curve that the private scalar does not give. */
         else if (wc_ecc_check_key(&k->ecc) != 0)
-            rc = tls__gen_fail(why, "the EC private key is of an unsupported curve or "
-                               "damaged (its public point is not on its curve)");
-        /* wc_ecc_check_key does not check that the private scalar gives the
-         * stored point, and the key is paired with a certificate by that
-         * point: one scalar with another key's point would pass. */
+            rc = wc_ecc_point_is_on_curve(&k->ecc.pubkey, k->ecc.idx) == 0
+                ? tls__gen_fail(why, "%s", mismatch)
+                : tls__gen_fail(why, "the EC private key is of an unsupported curve or "
+                                "damaged (its public point is not on its curve)");
+        /* Debian's wc_ecc_check_key does not check that the private scalar
+         * gives the stored point, and the key is paired with a certificate by
+         * that point: one scalar with another key's point would pass. */
         else if (!gen_ecc_pub_matches(&k->ecc))
-            rc = tls__gen_fail(why, "the EC private key does not match its own public "
-                               "point (a damaged or forged key)");
+            rc = tls__gen_fail(why, "%s", mismatch);
         else
             k->type = ECC_TYPE;
         goto out;
