@@ -18,7 +18,7 @@ struct tls_ctx;
 /* tls_ctx.c */
 WOLFSSL_CTX *tls__ctx_wolf(const struct tls_ctx *t);
 
-/* tls_conn.c: wolfSSL custom I/O over the conn's buffers. */
+/* tls_conn_tls.c: wolfSSL custom I/O over the conn's buffers. */
 int     tls__io_recv(WOLFSSL *ssl, char *buf, int sz, void *ctx);
 int     tls__io_send(WOLFSSL *ssl, char *buf, int sz, void *ctx);
 
