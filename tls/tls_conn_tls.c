@@ -7,18 +7,56 @@
  *  decrypts what arrived; the facts of a finished handshake come from
  *  tls_facts.c.  Same thread and ownership rules as tls_conn.c.
  */
+#include <malloc.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "tls_conn.h"
 #include "tls_conn_int.h"
 #include "tls_ctx.h"
 #include "tls_internal.h"
+
+/* tls__zero_pages - give back the all-zero pages of a heap block (see
+ * tls_internal.h and MEMORY in tls_conn.c) */
+
+size_t tls__zero_pages(void *p)
+{
+    static size_t page;
+    uintptr_t start, end, run = 0;
+    size_t  freed = 0;
+
+    if (p == NULL)
+        return 0;
+    if (page == 0)
+        page = (size_t)sysconf(_SC_PAGESIZE);
+    start = ((uintptr_t)p + page - 1) & ~(uintptr_t)(page - 1);
+    end = ((uintptr_t)p + malloc_usable_size(p)) & ~(uintptr_t)(page - 1);
+    for (uintptr_t a = start; a < end; a += page) {
+        const uint64_t *w = (const uint64_t *)a;
+        size_t  i = 0;
+
+        while (i < page / sizeof(*w) && w[i] == 0)
+            i++;
+        if (i == page / sizeof(*w)) {
+            if (run == 0)
+                run = a;
+            continue;
+        }
+        if (run != 0 && madvise((void *)run, a - run, MADV_DONTNEED) == 0)
+            freed += a - run;
+        run = 0;
+    }
+    if (run != 0 && madvise((void *)run, end - run, MADV_DONTNEED) == 0)
+        freed += end - run;
+    return freed;
+}
 
 /* tls__io_recv - wolfSSL wants ciphertext: give it what the socket brought */
 
@@ -108,6 +146,8 @@ static void tls_conn_drive(struct tls_conn *c)
         c->mode = TLS_MODE_OPEN;
         c->peer_der = tls__facts_collect(c->ssl, &c->facts);
         wolfSSL_FreeArrays(c->ssl);     /* the facts are ours now (see MEMORY) */
+        tls__zero_pages(wolfSSL_get_session(c->ssl));
+        tls__zero_pages(c->ssl);
         c->cb(c, TLS_EV_TLS_READY, c->arg);
         if (c->closing || c->mode != TLS_MODE_OPEN)
             return;
