@@ -27,8 +27,12 @@
  *  I/O); tls_facts.c collects these facts.
  *
  *  MEMORY
- *  An idle conn holds no buffer of its own: `in`, `cin` and `out` are freed
- *  when they empty, and `cout` goes to the write request.  Once the facts
+ *  An idle conn holds no buffer of its own: `in`, `cin` and `out` are given
+ *  back when they empty, and `cout` goes to the write request, which gives
+ *  it back once written.  Given back means kept as one of the thread's
+ *  spares (at most TLS_BUF_KEEP buffers of TLS_BUF_SIZE bytes, and as many
+ *  write requests: 128 KiB a thread) for the next conn that needs one, so
+ *  the receive path allocates no buffer per message.  Once the facts
  *  are recorded, wolfSSL's handshake arrays (randoms, secrets, the
  *  pre-master buffer: ~5 KiB) are released with wolfSSL_FreeArrays(); the
  *  traffic secrets live elsewhere, so reads, writes, key updates and
@@ -45,6 +49,7 @@
  *  as zeros again, and take memory again only if wolfSSL writes there):
  *  about 29 KiB of an idle TLS session's 85 (bench/run --idle).
  */
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -63,11 +68,131 @@
 struct tls_wreq {
     uv_write_t req;
     struct tls_conn *conn;
-    char   *buf;                        /* owned */
-    size_t  len;
+    char   *buf;                        /* owned (a tls__buf_get buffer) */
+    size_t  len, cap;
+    struct tls_wreq *next;              /* in the thread's spare list */
 };
 
 static __thread char tls_conn_rbuf[TLS_CONN_READ_SIZE];
+
+/*
+ * The thread's spare buffers and write requests (see MEMORY): a conn takes
+ * one when it has bytes to hold and gives it back when they are gone, so a
+ * session that exchanges SMTP lines and messages of a few KiB allocates
+ * nothing per message once its thread has spares, and an idle conn still
+ * holds none.  Freed when the thread exits.
+ */
+struct tls_spares {
+    char   *buf[TLS_BUF_KEEP];          /* each TLS_BUF_SIZE bytes */
+    size_t  nbuf;
+    struct tls_wreq *wreq;              /* list */
+    size_t  nwreq;
+};
+
+static __thread struct tls_spares tls_spares;
+static pthread_key_t tls_spares_key;
+static pthread_once_t tls_spares_once = PTHREAD_ONCE_INIT;
+
+/* tls_spares_free - thread exit: free the thread's spares */
+
+static void tls_spares_free(void *arg)
+{
+    struct tls_spares *sp = arg;
+
+    while (sp->nbuf > 0)
+        free(sp->buf[--sp->nbuf]);
+    while (sp->wreq != NULL) {
+        struct tls_wreq *w = sp->wreq;
+
+        sp->wreq = w->next;
+        free(w);
+    }
+    sp->nwreq = 0;
+}
+
+/* tls_spares_key_make - once per process */
+
+static void tls_spares_key_make(void)
+{
+    if (pthread_key_create(&tls_spares_key, tls_spares_free) != 0)
+        log_panic("tls", "pthread_key_create failed");
+}
+
+/* tls_spares_mine - the thread's spares, registered for freeing at exit */
+
+static struct tls_spares *tls_spares_mine(void)
+{
+    pthread_once(&tls_spares_once, tls_spares_key_make);
+    if (pthread_getspecific(tls_spares_key) == NULL)
+        pthread_setspecific(tls_spares_key, &tls_spares);
+    return &tls_spares;
+}
+
+/* tls__buf_grow - room for need bytes in *p (len bytes used; *cap its size) */
+
+char *tls__buf_grow(char *p, size_t len, size_t *cap, size_t need)
+{
+    struct tls_spares *sp;
+    char   *q;
+
+    if (need <= *cap)
+        return p;
+    if (p == NULL && need <= TLS_BUF_SIZE) {
+        sp = tls_spares_mine();
+        *cap = TLS_BUF_SIZE;
+        return sp->nbuf > 0 ? sp->buf[--sp->nbuf] : xmalloc(TLS_BUF_SIZE);
+    }
+    q = xmalloc(need > 2 * *cap ? need : 2 * *cap);
+    if (len > 0)
+        memcpy(q, p, len);
+    tls__buf_put(p, *cap);
+    *cap = need > 2 * *cap ? need : 2 * *cap;
+    return q;
+}
+
+/* tls__buf_put - give a buffer back: a spare, or freed */
+
+void tls__buf_put(char *p, size_t cap)
+{
+    struct tls_spares *sp;
+
+    if (p == NULL)
+        return;
+    if (cap == TLS_BUF_SIZE && (sp = tls_spares_mine())->nbuf < TLS_BUF_KEEP) {
+        sp->buf[sp->nbuf++] = p;
+        return;
+    }
+    free(p);
+}
+
+/* tls_wreq_get - a write request: a spare, or a new one */
+
+static struct tls_wreq *tls_wreq_get(void)
+{
+    struct tls_spares *sp = tls_spares_mine();
+    struct tls_wreq *w = sp->wreq;
+
+    if (w == NULL)
+        return xmalloc(sizeof(*w));
+    sp->wreq = w->next;
+    sp->nwreq--;
+    return w;
+}
+
+/* tls_wreq_put - a write request is done with */
+
+static void tls_wreq_put(struct tls_wreq *w)
+{
+    struct tls_spares *sp = tls_spares_mine();
+
+    if (sp->nwreq >= TLS_BUF_KEEP) {
+        free(w);
+        return;
+    }
+    w->next = sp->wreq;
+    sp->wreq = w;
+    sp->nwreq++;
+}
 
 /* tls_conn_alloc - libuv read buffer: the thread's shared buffer */
 
@@ -88,10 +213,7 @@ void tls__conn_keep(struct tls_conn *c, const char *p, size_t n)
         c->in_len -= c->in_off;
         c->in_off = 0;
     }
-    if (c->in_len + n > c->in_cap) {
-        c->in_cap = c->in_len + n < 1024 ? 1024 : c->in_len + n;
-        c->in = xrealloc(c->in, c->in_cap);
-    }
+    c->in = tls__buf_grow(c->in, c->in_len, &c->in_cap, c->in_len + n);
     memmove(c->in + c->in_len, p, n);
     c->in_len += n;
 }
@@ -271,7 +393,7 @@ void tls_conn_consume(struct tls_conn *c, size_t n)
         log_panic("tls", "consume %zu > buffered %zu", n, c->in_len - c->in_off);
     c->in_off += n;
     if (c->in_off == c->in_len) {       /* empty: an idle conn holds no buffer */
-        free(c->in);
+        tls__buf_put(c->in, c->in_cap);
         c->in = NULL;
         c->in_off = c->in_len = c->in_cap = 0;
     }
@@ -283,14 +405,7 @@ void tls_conn_write(struct tls_conn *c, const void *p, size_t n)
 {
     if (c->closing && c->closed_handles)
         return;
-    if (c->out_len + n > c->out_cap) {
-        size_t cap = c->out_cap ? c->out_cap : 512;
-
-        while (cap < c->out_len + n)
-            cap *= 2;
-        c->out = xrealloc(c->out, cap);
-        c->out_cap = cap;
-    }
+    c->out = tls__buf_grow(c->out, c->out_len, &c->out_cap, c->out_len + n);
     memcpy(c->out + c->out_len, p, n);
     c->out_len += n;
 }
@@ -303,8 +418,8 @@ static void tls_conn_written(uv_write_t *req, int status)
     struct tls_conn *c = w->conn;
 
     c->queued -= w->len;
-    free(w->buf);
-    free(w);
+    tls__buf_put(w->buf, w->cap);
+    tls_wreq_put(w);
     if (c->closing)
         return;
     if (status < 0) {
@@ -325,19 +440,20 @@ void tls_conn_notify_drained(struct tls_conn *c)
 
 /* tls__conn_send - uv_write a buffer we own from now on (freed when written) */
 
-int tls__conn_send(struct tls_conn *c, char *buf, size_t len)
+int tls__conn_send(struct tls_conn *c, char *buf, size_t len, size_t cap)
 {
-    struct tls_wreq *w = xmalloc(sizeof(*w));
+    struct tls_wreq *w = tls_wreq_get();
     uv_buf_t b = uv_buf_init(buf, (unsigned)len);
     int r;
 
     w->conn = c;
     w->buf = buf;
     w->len = len;
+    w->cap = cap;
     w->req.data = w;
     if ((r = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, tls_conn_written)) != 0) {
-        free(buf);
-        free(w);
+        tls__buf_put(buf, cap);
+        tls_wreq_put(w);
         return r;
     }
     c->queued += len;
@@ -361,14 +477,14 @@ int tls_conn_flush(struct tls_conn *c)
             tls__conn_set_error(c, "write", n);
             return UV_EPROTO;
         }
-        free(c->out);                   /* encrypted into cout: idle holds none */
+        tls__buf_put(c->out, c->out_cap);       /* encrypted into cout: idle holds none */
         c->out = NULL;
         c->out_len = c->out_cap = 0;
         return tls__conn_cipher_out(c);
     }
     if (c->mode == TLS_MODE_FAILED)
         return UV_EPROTO;
-    r = tls__conn_send(c, c->out, c->out_len);
+    r = tls__conn_send(c, c->out, c->out_len, c->out_cap);
     c->out = NULL;
     c->out_len = c->out_cap = 0;
     return r;
@@ -395,10 +511,10 @@ static void tls_conn_handle_closed(uv_handle_t *h)
         wolfSSL_free(c->ssl);
     tls_ctx_unref(c->ctx);
     free(c->peer_der);
-    free(c->cin);
-    free(c->cout);
-    free(c->in);
-    free(c->out);
+    tls__buf_put(c->cin, c->cin_cap);
+    tls__buf_put(c->cout, c->cout_cap);
+    tls__buf_put(c->in, c->in_cap);
+    tls__buf_put(c->out, c->out_cap);
     free(c);
 }
 

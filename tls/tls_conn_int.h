@@ -50,10 +50,19 @@ struct tls_conn {
 };
 
 /* tls_conn.c, for tls_conn_tls.c */
+#define TLS_BUF_SIZE 4096               /* the size of a thread's spare buffers */
+#define TLS_BUF_KEEP 32                 /* spare buffers (and write requests) per thread */
+/* Room for need bytes in p (len of them used, *cap its size; p NULL: none
+ * yet): p itself, or a bigger buffer with the len bytes copied (a thread's
+ * spare when need fits in TLS_BUF_SIZE).  Never fails (xmalloc). */
+char   *tls__buf_grow(char *p, size_t len, size_t *cap, size_t need);
+/* Give back a buffer of tls__buf_grow (cap its size; NULL ignored). */
+void    tls__buf_put(char *p, size_t cap);
 /* Append n bytes of plaintext input to the conn's heap buffer `in`. */
 void    tls__conn_keep(struct tls_conn *c, const char *p, size_t n);
-/* uv_write a buffer the conn owns from now on (freed when written). */
-int     tls__conn_send(struct tls_conn *c, char *buf, size_t len);
+/* uv_write len bytes of a tls__buf_grow buffer (cap its size), owned by
+ * the write from now on (given back when written). */
+int     tls__conn_send(struct tls_conn *c, char *buf, size_t len, size_t cap);
 
 /* tls_conn_tls.c, for tls_conn.c */
 /* Ciphertext (or EOF/error) from the socket, in TLS mode. */

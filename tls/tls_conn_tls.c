@@ -88,10 +88,7 @@ int tls__io_send(WOLFSSL *ssl, char *buf, int sz, void *ctx)
 {
     struct tls_conn *c = ctx;
 
-    if (c->cout_len + (size_t)sz > c->cout_cap) {
-        c->cout_cap = c->cout_len + (size_t)sz + 4096;
-        c->cout = xrealloc(c->cout, c->cout_cap);
-    }
+    c->cout = tls__buf_grow(c->cout, c->cout_len, &c->cout_cap, c->cout_len + (size_t)sz);
     memcpy(c->cout + c->cout_len, buf, (size_t)sz);
     c->cout_len += (size_t)sz;
     return sz;                          /* libuv queues everything: never WANT_WRITE */
@@ -105,7 +102,7 @@ int tls__conn_cipher_out(struct tls_conn *c)
 
     if (c->cout_len == 0 || c->closed_handles)
         return 0;
-    r = tls__conn_send(c, c->cout, c->cout_len);
+    r = tls__conn_send(c, c->cout, c->cout_len, c->cout_cap);
     c->cout = NULL;
     c->cout_len = c->cout_cap = 0;
     return r;
@@ -199,10 +196,7 @@ static void tls_conn_keep_cipher(struct tls_conn *c, const char *p, size_t n)
         c->cin_len -= c->cin_off;
         c->cin_off = 0;
     }
-    if (c->cin_len + n > c->cin_cap) {
-        c->cin_cap = c->cin_len + n;
-        c->cin = xrealloc(c->cin, c->cin_cap);
-    }
+    c->cin = tls__buf_grow(c->cin, c->cin_len, &c->cin_cap, c->cin_len + n);
     memcpy(c->cin + c->cin_len, p, n);
     c->cin_len += n;
 }
@@ -235,7 +229,7 @@ void tls__conn_cipher_in(struct tls_conn *c, ssize_t nread, const uv_buf_t *buf)
     c->cview = NULL;
     c->cview_len = 0;
     if (c->cin != NULL && c->cin_off == c->cin_len) {  /* empty: idle holds none */
-        free(c->cin);
+        tls__buf_put(c->cin, c->cin_cap);
         c->cin = NULL;
         c->cin_off = c->cin_len = c->cin_cap = 0;
     }
@@ -271,7 +265,7 @@ static int tls_conn_start(struct tls_conn *c, struct tls_ctx *ctx, bool server)
     wolfSSL_SetIOWriteCtx(c->ssl, c);
     /* Discard plaintext that arrived after the command (CVE-2011-0411). */
     c->view_len = 0;
-    free(c->in);
+    tls__buf_put(c->in, c->in_cap);
     c->in = NULL;
     c->in_off = c->in_len = c->in_cap = 0;
     c->mode = TLS_MODE_HANDSHAKE;
