@@ -30,8 +30,8 @@
  *  An idle conn holds no buffer of its own: `in`, `cin` and `out` are given
  *  back when they empty, and `cout` goes to the write request, which gives
  *  it back once written.  Given back means kept as one of the thread's
- *  spares (at most TLS_BUF_KEEP buffers of TLS_BUF_SIZE bytes, and as many
- *  write requests: 128 KiB a thread) for the next conn that needs one, so
+ *  spares (at most TLS_BUF_KEEP buffers of TLS_BUF_SIZE bytes, a full
+ *  TLS record, and as many write requests: 273 KiB a thread) for the next conn that needs one, so
  *  the receive path allocates no buffer per message.  Once the facts
  *  are recorded, wolfSSL's handshake arrays (randoms, secrets, the
  *  pre-master buffer: ~5 KiB) are released with wolfSSL_FreeArrays(); the

@@ -50,8 +50,8 @@ struct tls_conn {
 };
 
 /* tls_conn.c, for tls_conn_tls.c */
-#define TLS_BUF_SIZE 4096               /* the size of a thread's spare buffers */
-#define TLS_BUF_KEEP 32                 /* spare buffers (and write requests) per thread */
+#define TLS_BUF_SIZE (16384 + 1024)     /* a thread's spare buffer: a full TLS record */
+#define TLS_BUF_KEEP 16                 /* spare buffers (and write requests) per thread */
 /* Room for need bytes in p (len of them used, *cap its size; p NULL: none
  * yet): p itself, or a bigger buffer with the len bytes copied (a thread's
  * spare when need fits in TLS_BUF_SIZE).  Never fails (xmalloc). */
