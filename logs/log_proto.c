@@ -150,14 +150,16 @@ const char *log_proto_reason_name(enum log_proto_reason why)
 static void log_proto_set_field(char *dst, size_t size, const char *src)
 {
     size_t len = src ? strlen(src) : 0;
-    char *tmp = xmalloc(LOG_CSV_FIELD_MAX(len));
+    char stack[512];                    /* no allocation for the usual field */
+    char *tmp = LOG_CSV_FIELD_MAX(len) <= sizeof(stack) ? stack : xmalloc(LOG_CSV_FIELD_MAX(len));
     size_t n = log_csv_field(tmp, src, len);
 
     if (n >= size)                      /* (size-3)/2 bytes fit even if all quotes */
         n = log_csv_field(tmp, src, (size - 3) / 2);
     memcpy(dst, tmp, n);
     dst[n] = '\0';
-    free(tmp);
+    if (tmp != stack)
+        free(tmp);
 }
 
 /* log_proto_real_ms - wall clock, for sessions without a writer */

@@ -64,6 +64,7 @@ static const char *log_track_name(const char *const *tab, size_t n, int i, const
 }
 
 #define LOG_NELEM(tab) (sizeof(tab) / sizeof((tab)[0]))
+#define LOG_TRACK_STACK 1024            /* a list of recipients or statuses, on the stack */
 
 /* log_track_open - start the MessageTracking writer */
 
@@ -129,16 +130,18 @@ size_t log_track_security_info(char *out, size_t size, unsigned mechanism, char 
     return n > 0 ? (size_t)n : 0;
 }
 
-/* log_track_list - ';'-joined collection members into a new string */
+/* log_track_list - ';'-joined collection members into stack (ssz bytes)
+ * when they fit, else into a new string (free it if it is not stack) */
 
-static char *log_track_list(const char *const *v, size_t n, bool crlf_to_space, size_t *len)
+static char *log_track_list(const char *const *v, size_t n, bool crlf_to_space, size_t *len,
+                            char *stack, size_t ssz)
 {
     size_t bound = 1, off = 0;
     char *out;
 
     for (size_t i = 0; i < n; i++)
         bound += LOG_CSV_MEMBER_MAX(v[i] ? strlen(v[i]) : 0) + 1;
-    out = xmalloc(bound);
+    out = bound <= ssz ? stack : xmalloc(bound);
     for (size_t i = 0; i < n; i++) {
         const char *s = v[i] ? v[i] : "";
         size_t sl = strlen(s);
@@ -179,11 +182,14 @@ static char *log_track_put(char *p, const char *s, char sep)
     return p;
 }
 
-/* log_track_format - one event row (CRLF-ended, xmalloc()ed), stamped now */
+/* log_track_format - one event row (CRLF-ended), stamped now: in row (rsz
+ * bytes) when it fits, else xmalloc()ed (free it if it is not row).  The
+ * usual row needs no allocation. */
 
 static char *log_track_format(struct log_track *lt, const struct log_track_entry *e,
-                              size_t *len, uint64_t *tsp)
+                              size_t *len, uint64_t *tsp, char *row, size_t rsz)
 {
+    char rstack[LOG_TRACK_STACK], sstack[LOG_TRACK_STACK];
     const char *strs[] = { e->client_ip, e->client_hostname, e->server_ip, e->server_hostname,
                            e->source_context, e->connector_id, e->internal_id, e->message_id,
                            e->reference, e->sender, e->security_info };
@@ -199,13 +205,14 @@ static char *log_track_format(struct log_track *lt, const struct log_track_entry
                            (int)e->event, "event");
     direction = log_track_name(log_track_direction_names, LOG_NELEM(log_track_direction_names),
                                (int)e->direction, "direction");
-    rcpts = log_track_list(e->recipients, e->nrecipients, false, &rlen);
+    rcpts = log_track_list(e->recipients, e->nrecipients, false, &rlen, rstack, sizeof(rstack));
     if (e->recipient_status)
-        status = log_track_list(e->recipient_status, e->nrecipients, true, &slen);
+        status = log_track_list(e->recipient_status, e->nrecipients, true, &slen, sstack,
+                                sizeof(sstack));
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
         bound += LOG_CSV_FIELD_MAX(strs[i] ? strlen(strs[i]) : 0) + 1;
     bound += LOG_CSV_FIELD_MAX(rlen) + LOG_CSV_FIELD_MAX(slen) + 24;
-    p = buf = xmalloc(bound);
+    p = buf = bound <= rsz ? row : xmalloc(bound);
 
     ts = log_file_now(lt->lf);
     p += log_csv_time(ts, p);
@@ -234,8 +241,10 @@ static char *log_track_format(struct log_track *lt, const struct log_track_entry
     p = log_track_put(p, direction, '\0');
     *p++ = '\r';
     *p++ = '\n';
-    free(rcpts);
-    free(status);
+    if (rcpts != rstack)
+        free(rcpts);
+    if (status != sstack)
+        free(status);
     *len = (size_t)(p - buf);
     *tsp = ts;
     return buf;
@@ -247,16 +256,17 @@ static void log_track_emit(struct log_track *lt, const struct log_track_entry *e
 {
     size_t  len;
     uint64_t ts;
-    char   *buf;
+    char    row[4 * LOG_TRACK_STACK], *buf;
 
     if (lt == NULL)
         return;
-    buf = log_track_format(lt, e, &len, &ts);
+    buf = log_track_format(lt, e, &len, &ts, row, sizeof(row));
     if (carry)
-        log_file_set_carry(lt->lf, buf, len);
+        log_file_set_carry(lt->lf, buf, len);   /* copies */
     else
-        log_file_append(lt->lf, ts, buf, len);
-    free(buf);
+        log_file_append(lt->lf, ts, buf, len);  /* copies */
+    if (buf != row)
+        free(buf);
 }
 
 /* log_track_write - format and queue one event row */

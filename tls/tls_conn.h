@@ -74,8 +74,10 @@ struct tls_facts {                      /* plain data, valid until the conn is f
     enum tls_chain chain;
     enum tls_revocation revocation;     /* checked only when chain is VALID */
     char    revocation_reason[256];     /* why REVOKED or UNKNOWN, else "" */
-    /* OCSP of the chain (checked only when chain is VALID; revocation above is
-     * the CRL verdict): */
+    /* OCSP of the chain, from a stapled response only (checked only when chain
+     * is VALID; revocation above is the CRL verdict); without a staple NOT_CHECKED:
+     * the OCSP cache is checked by whoever needs OCSP (tls_ocsp_check_chain on
+     * tls_conn_peer_chain), not on every handshake: */
     enum tls_ocsp_status ocsp;
     enum tls_ocsp_source ocsp_source;   /* where the deciding response came from */
     char    ocsp_reason[256];           /* why REVOKED or UNKNOWN, else "" */

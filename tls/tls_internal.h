@@ -18,9 +18,14 @@ struct tls_ctx;
 /* tls_ctx.c */
 WOLFSSL_CTX *tls__ctx_wolf(const struct tls_ctx *t);
 
-/* tls_conn.c: wolfSSL custom I/O over the conn's buffers. */
+/* tls_conn_tls.c: wolfSSL custom I/O over the conn's buffers. */
 int     tls__io_recv(WOLFSSL *ssl, char *buf, int sz, void *ctx);
 int     tls__io_send(WOLFSSL *ssl, char *buf, int sz, void *ctx);
+/* The whole pages of heap block p (from malloc) that hold only zeros go
+ * back to the kernel (MADV_DONTNEED: they read as zeros again and take
+ * memory only when written); the block stays allocated and reads the same.
+ * Returns the bytes given back.  Not for memory another thread writes. */
+size_t  tls__zero_pages(void *p);
 
 /* tls_certinfo.c, for tls_store.c. */
 struct tls__der {

@@ -8,10 +8,12 @@
  *  blocks on I/O: a partner's own trusted_ca_file was loaded with the
  *  configuration (relay_tls_build); judging the sent chain against it is
  *  memory and CPU only (tls_anchors_verify), done only for a partner with
- *  its own CA.  For a partner whose revocation uses OCSP, a chain without
- *  a usable cached answer is reported to the OCSP miss hook (the CRL
- *  thread fetches it for the next session; nothing waits here).  Inputs
- *  are borrowed for the call.
+ *  its own CA.  For a partner whose revocation uses OCSP and a valid chain
+ *  without a good staple, the OCSP cache is checked here (tls/ does not
+ *  check it at the handshake, so peers whose policy uses no OCSP cost no
+ *  check), and a chain without a usable cached answer is reported to the
+ *  OCSP miss hook (the CRL thread fetches it for the next session; nothing
+ *  waits here).  Inputs are borrowed for the call.
  */
 #include <stdio.h>
 #include <string.h>
@@ -63,10 +65,10 @@ static bool ident_wants_ocsp(const struct cfg_partner *p)
 }
 
 /* ident_ocsp_cache - the OCSP verdict of a chain already proved valid, from
- * the cache, asking for a fetch when it has no answer.  tls/ checks the
- * cache by itself for globally valid chains but never fetches: only a
- * partner whose policy uses OCSP makes us fetch from the certificate's URL
- * (and only after its chain verified, so no untrusted certificate does). */
+ * the cache, asking for a fetch when it has no answer.  tls/ reports only a
+ * stapled answer: only a partner whose policy uses OCSP makes us check the
+ * cache and fetch from the certificate's URL (and only after its chain
+ * verified, so no untrusted certificate does). */
 
 static void ident_ocsp_cache(const struct tls_crl_cert *chain, size_t n,
                              struct policy_identity *out)
@@ -108,6 +110,7 @@ void relay_tls_identity(const struct config *cfg, const struct cfg_partner *p,
                         bool name_match, struct policy_identity *out, char *detail, size_t dsz)
 {
     bool    cert = tf != NULL && tf->peer_cert && tf->peer_der != NULL;
+    bool    ocsp_asked = false;
 
     memset(out, 0, sizeof(*out));
     if (dsz > 0)
@@ -147,8 +150,10 @@ void relay_tls_identity(const struct config *cfg, const struct cfg_partner *p,
             if (dsz > 0)
                 snprintf(detail, dsz, "%s", v.reason);
             if (v.chain == TLS_CHAIN_VALID && tf->ocsp == TLS_OCSP_NOT_CHECKED && n > 0
-                && ident_wants_ocsp(p))
+                && ident_wants_ocsp(p)) {
                 ident_ocsp_cache(chain, n, out);
+                ocsp_asked = true;
+            }
         } else if (a == NULL) {
             /* Two reloads since the session began drop its generation's
              * anchors: refused (unless the global CA may prove it), saying why. */
@@ -159,7 +164,8 @@ void relay_tls_identity(const struct config *cfg, const struct cfg_partner *p,
         }
         tls_anchors_unref(a);
     }
-    /* Globally valid, no usable answer at the handshake: ask for one now. */
-    if (ident_wants_ocsp(p) && tf->ocsp == TLS_OCSP_UNKNOWN && n > 0)
+    /* Globally valid, no staple at the handshake: the cache, or a fetch. */
+    if (ident_wants_ocsp(p) && !ocsp_asked && tf->chain == TLS_CHAIN_VALID
+        && tf->ocsp == TLS_OCSP_NOT_CHECKED && n > 0)
         ident_ocsp_cache(chain, n, out);
 }

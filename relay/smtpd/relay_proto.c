@@ -392,7 +392,9 @@ static void relay_cmd_mail(struct relay_session *s, struct relay_args *a)
     }
     if (relay_proto_secure(s, a->addr, &secured) < 0)
         return;                         /* refused; the session stays open */
-    s->tx = xcalloc(1, sizeof(*s->tx));
+    if ((s->tx = s->tx_spare) == NULL)  /* zeroed but for the recipient array */
+        s->tx = xcalloc(1, sizeof(*s->tx));
+    s->tx_spare = NULL;
     s->tx->secured = secured;
     s->tx->sender = a->addr;
     a->addr = NULL;                     /* taken */

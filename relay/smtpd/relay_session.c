@@ -192,11 +192,15 @@ void relay__reply(struct relay_session *s, const char *fmt, ...)
     tls_conn_write(s->conn, buf, (size_t)n);
 }
 
-/* relay__tx_free - end the transaction (RSET, end of data, close) */
+/* relay__tx_free - end the transaction (RSET, end of data, close); the
+ * struct and its recipient array stay as the session's spare, so the next
+ * MAIL allocates neither */
 
 void relay__tx_free(struct relay_session *s)
 {
     struct relay_tx *tx = s->tx;
+    char  **rcpts;
+    size_t  cap;
 
     if (tx == NULL)
         return;
@@ -204,11 +208,20 @@ void relay__tx_free(struct relay_session *s)
         relay_spool_abort(tx->spool, NULL, NULL);
     for (size_t i = 0; i < tx->nrcpts; i++)
         free(tx->rcpts[i]);
-    free(tx->rcpts);
     free(tx->sender);
     free(tx->secured);
-    free(tx);
     s->tx = NULL;
+    if (s->tx_spare != NULL) {          /* never: MAIL took it */
+        free(tx->rcpts);
+        free(tx);
+        return;
+    }
+    rcpts = tx->rcpts;
+    cap = tx->cap;
+    memset(tx, 0, sizeof(*tx));
+    tx->rcpts = rcpts;
+    tx->cap = cap;
+    s->tx_spare = tx;
 }
 
 /* relay_session_timer_closed - close_cb of a timer */
@@ -292,6 +305,10 @@ static void relay_session_maybe_free(struct relay_session *s)
         || s->pending > 0)
         return;
     relay__tx_free(s);
+    if (s->tx_spare != NULL) {
+        free(s->tx_spare->rcpts);
+        free(s->tx_spare);
+    }
     if (s->limit_key != NULL)
         relay_limits_release(s->limit_key);
     tls_ctx_unref(s->tls_ctx);

@@ -192,6 +192,39 @@ static void test_escaping_and_empty(void **state)
     assert_int_equal(logcheck(path), 0);
 }
 
+/* A row longer than the stack buffers (recipient list > 1 KiB, row > 4 KiB)
+ * is written whole, as a short one. */
+static void test_long_row(void **state)
+{
+    enum { N = 120 };
+    static char addrs[N][48];
+    const char *r[N], *st[N];
+    struct log_track *lt = open_track(3600000);
+    char path[512], *f, *want = calloc(1, N * 64), *w = want;
+
+    assert_non_null(want);
+    for (int i = 0; i < N; i++) {
+        snprintf(addrs[i], sizeof(addrs[i]), "recipient-%03d@long.example", i);
+        r[i] = addrs[i];
+        st[i] = "250 2.0.0 queued as 0123456789ABCDEF";
+        w += sprintf(w, "%s%s", i ? ";" : "", addrs[i]);
+    }
+    log_track_write(lt, &(struct log_track_entry){
+        .event = LOG_TRACK_SEND, .source = LOG_TRACK_SRC_SMTP, .recipients = r,
+        .recipient_status = st, .nrecipients = N });
+    log_track_close(lt);
+    track_path(path, sizeof(path));
+    f = slurp(path, NULL);
+    assert_non_null(f);
+    assert_non_null(strstr(f, want));
+    assert_non_null(strstr(f, "250 2.0.0 queued as 0123456789ABCDEF;250 2.0.0 queued as "
+                              "0123456789ABCDEF,0,120,,,,\r\n"));
+    assert_true(strlen(f) > 4 * 1024 + 3 * 1024);
+    free(f);
+    free(want);
+    assert_int_equal(logcheck(path), 0);
+}
+
 /* ---- concurrency ---------------------------------------------------------- */
 
 #define TT_THREADS 4
@@ -332,6 +365,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_golden, setup_dir, teardown_dir),
         cmocka_unit_test(test_security_info),
         cmocka_unit_test_setup_teardown(test_escaping_and_empty, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_long_row, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_concurrent, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_logcheck_broken, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_carry_on_rotation, setup_dir, teardown_dir),

@@ -10,7 +10,9 @@
  * revoked leaf, a revoked intermediate; with no set published, "unknown".
  * After the handshake state is released, one TLS session carries three
  * exchanges and a close_notify, and neither conn holds a buffer of its own
- * while idle.
+ * while idle.  tls__zero_pages gives back exactly the all-zero pages of a
+ * heap block (mincore says they are no longer resident) and every byte
+ * reads the same afterwards.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,11 +22,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "tls_conn.h"
 #include "tls_crl.h"
 #include "tls_ctx.h"
+#include "tls_internal.h"
 
 static char dir[] = "/tmp/tlsconntestXXXXXX";
 static char pki[600];                   /* dir/pki: make-pki.sh's PKI */
@@ -436,6 +441,40 @@ static void test_crl_revoked_intermediate(void **state)
                            "CN=Domsec Test Root CA"));
 }
 
+/* Zero pages of a heap block go back to the kernel; the bytes stay. */
+
+static void test_zero_pages_are_given_back(void **state)
+{
+    size_t  page = (size_t)sysconf(_SC_PAGESIZE), size = 16 * page, given;
+    unsigned char *p = malloc(size), *first, vec[1];
+
+    assert_non_null(p);
+    memset(p, 0, size);
+    p[10] = 1;                          /* the first page (maybe partial) */
+    p[size - 10] = 2;                   /* the last page */
+    first = (unsigned char *)(((uintptr_t)p + page - 1) & ~(uintptr_t)(page - 1));
+    first[page + 7] = 3;                /* a whole page that is not zero */
+    given = tls__zero_pages(p);
+    /* Of the >= 15 whole pages, the one with byte 3 and the last one stay. */
+    assert_true(given >= 12 * page);
+    assert_true(given <= 14 * page);
+    assert_int_equal(mincore(first + 3 * page, page, vec), 0);
+    assert_int_equal(vec[0] & 1, 0);    /* not resident any more */
+    assert_int_equal(mincore(first + page, page, vec), 0);
+    assert_int_equal(vec[0] & 1, 1);    /* the non-zero one is kept */
+    for (size_t i = 0; i < size; i++)
+        if (i != 10 && i != size - 10 && p + i != first + page + 7)
+            assert_int_equal(p[i], 0);
+    assert_int_equal(p[10], 1);
+    assert_int_equal(p[size - 10], 2);
+    assert_int_equal(first[page + 7], 3);
+    first[3 * page] = 4;                /* writable again */
+    assert_int_equal(first[3 * page], 4);
+    assert_int_equal(tls__zero_pages(p), given - page);  /* that page now holds a 4 */
+    free(p);
+    assert_int_equal(tls__zero_pages(NULL), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -445,6 +484,7 @@ int main(void)
         cmocka_unit_test(test_cert_not_requested_is_not_sent),
         cmocka_unit_test(test_injection_after_starttls_is_dropped),
         cmocka_unit_test(test_session_continues_after_handshake_state_is_released),
+        cmocka_unit_test(test_zero_pages_are_given_back),
         cmocka_unit_test(test_crl_good),
         cmocka_unit_test(test_crl_revoked_leaf),
         cmocka_unit_test(test_crl_revoked_intermediate),

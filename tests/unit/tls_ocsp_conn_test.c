@@ -5,13 +5,13 @@
  *
  *  - stapling asked for and a good staple served: ocsp good, source stapled;
  *  - a revoked staple: wolfSSL 5.5.4 fails the handshake (no override);
- *  - no staple asked for: the cache decides; empty, the verdict is unknown
- *    and the handshake asks for no fetch (tls/ never calls the miss hook by
- *    itself: relay/ does, for partners whose policy uses OCSP); asked with
- *    fetch, tls_ocsp_check_chain gives the miss hook the AIA URL and the
- *    DER request, which `openssl ocsp -index` answers; with that response
- *    put in the cache the next handshake says good (or revoked), source
- *    fetched.
+ *  - no staple: the facts say not checked (the handshake looks at no OCSP
+ *    cache and asks for no fetch: relay/ does both, for partners whose
+ *    policy uses OCSP, from the conn's peer chain, as `cached` below);
+ *    the cache empty, its verdict is unknown; asked with fetch,
+ *    tls_ocsp_check_chain gives the miss hook the AIA URL and the DER
+ *    request, which `openssl ocsp -index` answers; with that response put
+ *    in the cache the next session's chain says good (or revoked).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -35,6 +35,7 @@
 
 static struct {
     struct tls_facts facts;             /* at TLS_READY (peer_der cleared) */
+    struct tls_ocsp_result cached;      /* the cache on the peer chain, no fetch */
     bool    ready, error;
     char    tls_err[200];
     struct tls_ctx *ctx;
@@ -68,12 +69,18 @@ static void on_event(struct tls_conn *c, enum tls_event ev, void *arg)
                                                   NULL), 0);
         tls_conn_resume(c);
         return;
-    case TLS_EV_TLS_READY:
+    case TLS_EV_TLS_READY: {
+        struct tls_crl_cert sent[4];
+        size_t  n = tls_conn_peer_chain(c, sent, 4);
+
         run_state.ready = true;
         run_state.facts = *tls_conn_facts(c);
         run_state.facts.peer_der = NULL;        /* owned by the conn */
+        assert_int_equal(n, 2);
+        tls_ocsp_check_chain(sent, n, false, (int64_t)time(NULL), &run_state.cached);
         tls_conn_close(c, 0);
         return;
+    }
     case TLS_EV_ERROR:
         run_state.error = true;
         snprintf(run_state.tls_err, sizeof(run_state.tls_err), "%s", tls_conn_tls_error(c));
@@ -244,7 +251,8 @@ static void test_stapled_good(void **state)
     assert_int_equal(misses, 0);
 }
 
-/* A staple served but not asked for: not sent, so the cache decides. */
+/* A staple served but not asked for: not sent, so not checked at the
+ * handshake; the (empty) cache, asked afterwards, has no answer. */
 static void test_staple_not_asked(void **state)
 {
     (void)state;
@@ -252,9 +260,11 @@ static void test_staple_not_asked(void **state)
     misses = 0;
     handshake("partner-ok", "partner-ok.ocsp", false);
     assert_true(run_state.ready);
-    assert_int_equal(run_state.facts.ocsp, TLS_OCSP_UNKNOWN);
+    assert_int_equal(run_state.facts.ocsp, TLS_OCSP_NOT_CHECKED);
     assert_int_equal(run_state.facts.ocsp_source, TLS_OCSP_SRC_NONE);
-    assert_string_equal(run_state.facts.ocsp_reason, "no OCSP response yet");
+    assert_string_equal(run_state.facts.ocsp_reason, "");
+    assert_int_equal(run_state.cached.status, TLS_OCSP_UNKNOWN);
+    assert_string_equal(run_state.cached.reason, "no OCSP response yet");
     assert_int_equal(misses, 0);        /* tls/ never asks for a fetch by itself */
 }
 
@@ -275,7 +285,8 @@ static void test_fetched_good(void **state)
     tls_ocsp_cache_clear();
     misses = 0;
     handshake("partner-ok", NULL, false);
-    assert_int_equal(run_state.facts.ocsp, TLS_OCSP_UNKNOWN);
+    assert_int_equal(run_state.facts.ocsp, TLS_OCSP_NOT_CHECKED);
+    assert_int_equal(run_state.cached.status, TLS_OCSP_UNKNOWN);
     assert_int_equal(misses, 0);
     ask("partner-ok");
     assert_int_equal(misses, 1);
@@ -283,9 +294,9 @@ static void test_fetched_good(void **state)
     respond();
     handshake("partner-ok", NULL, false);
     assert_true(run_state.ready);
-    assert_int_equal(run_state.facts.ocsp, TLS_OCSP_GOOD);
-    assert_int_equal(run_state.facts.ocsp_source, TLS_OCSP_SRC_FETCHED);
-    assert_string_equal(run_state.facts.ocsp_reason, "");
+    assert_int_equal(run_state.facts.ocsp, TLS_OCSP_NOT_CHECKED);  /* no cache at handshake */
+    assert_int_equal(run_state.cached.status, TLS_OCSP_GOOD);
+    assert_string_equal(run_state.cached.reason, "");
     assert_int_equal(misses, 1);        /* a usable answer asks for nothing */
 }
 
@@ -296,16 +307,16 @@ static void test_fetched_revoked(void **state)
     tls_ocsp_cache_clear();
     misses = 0;
     handshake("partner-revoked", NULL, false);
-    assert_int_equal(run_state.facts.ocsp, TLS_OCSP_UNKNOWN);
+    assert_int_equal(run_state.cached.status, TLS_OCSP_UNKNOWN);
     assert_int_equal(misses, 0);
     ask("partner-revoked");
     assert_int_equal(misses, 1);
     respond();
     handshake("partner-revoked", NULL, false);
     assert_true(run_state.ready);       /* record, never refuse */
-    assert_int_equal(run_state.facts.ocsp, TLS_OCSP_REVOKED);
-    assert_int_equal(run_state.facts.ocsp_source, TLS_OCSP_SRC_FETCHED);
-    assert_non_null(strstr(run_state.facts.ocsp_reason, " revoked (OCSP response of CN=Domsec "
+    assert_int_equal(run_state.facts.ocsp, TLS_OCSP_NOT_CHECKED);
+    assert_int_equal(run_state.cached.status, TLS_OCSP_REVOKED);
+    assert_non_null(strstr(run_state.cached.reason, " revoked (OCSP response of CN=Domsec "
                            "Test Intermediate CA, O=Domsec Test PKI)"));
 }
 

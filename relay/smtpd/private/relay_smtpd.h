@@ -145,6 +145,7 @@ struct relay_session {
     unsigned errors;
     unsigned ntx;                       /* transactions completed */
     struct relay_tx *tx;                /* owned; NULL outside MAIL..end */
+    struct relay_tx *tx_spare;          /* owned: the last one, zeroed, reused by MAIL */
     /*
      * Time limits (relay_session.c).  idle_timer runs for the earlier of
      * connection_inactivity_timeout after the last input and the deadline
