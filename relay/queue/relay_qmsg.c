@@ -36,6 +36,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include "log.h"
 #include "relay_qmsg.h"
@@ -399,13 +400,82 @@ int relay_qmsg_append(int dirfd, const char *id, const char *records, size_t len
     return e;
 }
 
+/*
+ * Removals share the directory fsync (group commit, as reception's commit
+ * thread does for renames): a removal's unlink has returned before it takes
+ * a generation number, and a fsync of the same directory that starts after
+ * that covers it.  So one removal syncs while the others that came in the
+ * meantime wait, then return with its result.  A failed fsync fails every
+ * removal it was to cover (and possibly a few others: an error is safe, the
+ * file is gone from the namespace either way; a false success is not).
+ */
+static uv_mutex_t qmsg_dsync_lock;
+static uv_cond_t qmsg_dsync_cond;
+static uv_once_t qmsg_dsync_once = UV_ONCE_INIT;
+static uint64_t qmsg_dsync_gen;         /* removals that asked for a sync */
+static bool qmsg_dsync_busy;            /* a fsync is running */
+static int qmsg_dsync_ok_fd = -1, qmsg_dsync_bad_fd = -1;
+static uint64_t qmsg_dsync_ok_gen;      /* last successful fsync covered up to here */
+static uint64_t qmsg_dsync_bad_gen;     /* last failed one was to cover up to here */
+static int qmsg_dsync_bad_err;
+
+static void qmsg_dsync_init(void)
+{
+    uv_mutex_init(&qmsg_dsync_lock);
+    uv_cond_init(&qmsg_dsync_cond);
+}
+
+/* qmsg_dir_sync - fsync dirfd after a change that has returned: 0 or -errno */
+
+static int qmsg_dir_sync(int dirfd)
+{
+    uint64_t my, target;
+    int r;
+
+    uv_once(&qmsg_dsync_once, qmsg_dsync_init);
+    uv_mutex_lock(&qmsg_dsync_lock);
+    my = ++qmsg_dsync_gen;
+    for (;;) {
+        if (qmsg_dsync_ok_fd == dirfd && qmsg_dsync_ok_gen >= my) {
+            r = 0;
+            break;
+        }
+        if (qmsg_dsync_bad_fd == dirfd && qmsg_dsync_bad_gen >= my) {
+            r = qmsg_dsync_bad_err;
+            break;
+        }
+        if (qmsg_dsync_busy) {
+            uv_cond_wait(&qmsg_dsync_cond, &qmsg_dsync_lock);
+            continue;
+        }
+        qmsg_dsync_busy = true;
+        target = qmsg_dsync_gen;
+        uv_mutex_unlock(&qmsg_dsync_lock);
+        r = fsync(dirfd) < 0 ? -errno : 0;
+        uv_mutex_lock(&qmsg_dsync_lock);
+        qmsg_dsync_busy = false;
+        if (r == 0) {
+            qmsg_dsync_ok_fd = dirfd;
+            qmsg_dsync_ok_gen = target;
+        } else {
+            qmsg_dsync_bad_fd = dirfd;
+            qmsg_dsync_bad_gen = target;
+            qmsg_dsync_bad_err = r;
+        }
+        uv_cond_broadcast(&qmsg_dsync_cond);
+        break;
+    }
+    uv_mutex_unlock(&qmsg_dsync_lock);
+    return r;
+}
+
 /* relay_qmsg_remove - delete a finished message */
 
 int relay_qmsg_remove(int dirfd, const char *id)
 {
     if (unlinkat(dirfd, id, 0) < 0)
         return -errno;
-    return fsync(dirfd) < 0 ? -errno : 0;
+    return qmsg_dir_sync(dirfd);
 }
 
 /* relay_qmsg_record_admin - append one administration record to a buffer,

@@ -92,7 +92,8 @@ char   *relay_qmsg_read_data(int dirfd, const struct relay_qmsg *m, int *err);
 /* Append records (complete lines) and fdatasync.  0 or -errno (-EINVAL: not
  * a regular file, e.g. a FIFO, which is never waited on). */
 int     relay_qmsg_append(int dirfd, const char *id, const char *records, size_t len);
-/* Remove the file and fsync the directory.  0 or -errno. */
+/* Remove the file and fsync the directory; removals running at the same
+ * time on the thread pool share one fsync.  0 or -errno. */
 int     relay_qmsg_remove(int dirfd, const char *id);
 /* Is the file still the one loaded (present, header checks, same data)?
  * 0, -ENOENT (gone) or -EBADMSG (*why: what no longer checks, or "not a
