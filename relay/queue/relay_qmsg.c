@@ -61,7 +61,7 @@ void relay_qmsg_free(struct relay_qmsg *m)
     }
     free(m->rcpts);
     free(m->sender);
-    free(m->data);
+    relay_qmsg_drop_data(m);
     free(m);
 }
 
@@ -242,18 +242,182 @@ static int qmsg_open(int dirfd, const char *id, int flags, struct stat *st, cons
     return e;
 }
 
-/* relay_qmsg_load - read a queue file's envelope and delivery state */
+/* qmsg_make - the message from its checked header (qf, hdr) and its tail
+ * t[0..tlen) from "end\n" on (written over: the replay cuts its lines) */
+
+static struct relay_qmsg *qmsg_make(const struct relay_qfile *qf, const char *hdr, char *t,
+                                    size_t tlen)
+{
+    struct relay_qmsg *m = xcalloc(1, sizeof(*m));
+
+    memcpy(m->id, qf->id, sizeof(m->id));
+    m->arrival_ms = qf->arrival_ms;
+    m->data_off = qf->data_off;
+    m->data_len = qf->data_len;
+    m->requiretls = qf->requiretls;
+    relay_qmsg_envelope(m, hdr, (size_t)qf->data_off);
+    /* Before the replay, which overwrites every newline. */
+    m->torn = tlen > 4 && t[tlen - 1] != '\n';
+    relay_qmsg_replay(m, t + 4, t + tlen);
+    return m;
+}
+
+/*
+ * The stash: the image of a file the commit has just made durable, handed
+ * by the receive side (relay_spool.c) so that the queue manager's load and
+ * first round take it from memory instead of reading the file back.  Keyed
+ * by id (ids are never reused), one slot per id modulo QMSG_STASH_SLOTS (a
+ * collision drops the older image: that message is read from its file, as
+ * any other).  Images stashed and bytes loaded from them but not yet freed
+ * (m->data_stashed) count against QMSG_STASH_BYTES together, so messages
+ * that wait for their first round cannot hold more memory than that.
+ */
+#define QMSG_STASH_SLOTS 1024
+#define QMSG_STASH_BYTES (32u << 20)
+
+static struct { char id[RELAY_QID_LEN + 1]; char *buf; size_t len; } qmsg_stash[QMSG_STASH_SLOTS];
+static uv_mutex_t qmsg_stash_lock;
+static uv_once_t qmsg_stash_once = UV_ONCE_INIT;
+static size_t qmsg_stash_bytes;         /* under the lock */
+
+static void qmsg_stash_init(void)
+{
+    uv_mutex_init(&qmsg_stash_lock);
+}
+
+/* qmsg_stash_slot - the slot of an id (16 hex digits) */
+
+static size_t qmsg_stash_slot(const char *id)
+{
+    return (size_t)(strtoull(id + RELAY_QID_LEN - 4, NULL, 16) % QMSG_STASH_SLOTS);
+}
+
+/* qmsg_stash_count - add (or take back) n bytes of images: false when over the bound */
+
+static bool qmsg_stash_count(size_t n, bool add)
+{
+    bool ok = true;
+
+    uv_once(&qmsg_stash_once, qmsg_stash_init);
+    uv_mutex_lock(&qmsg_stash_lock);
+    if (!add)
+        qmsg_stash_bytes -= n;
+    else if ((ok = qmsg_stash_bytes + n <= QMSG_STASH_BYTES))
+        qmsg_stash_bytes += n;
+    uv_mutex_unlock(&qmsg_stash_lock);
+    return ok;
+}
+
+/* relay_qmsg_stash - keep the image of a committed file (takes buf, of
+ * cap >= len + 1 bytes) for the first load of id; false (buf not taken)
+ * when it is too large or the bound is reached */
+
+bool relay_qmsg_stash(const char *id, char *buf, size_t len)
+{
+    size_t i = qmsg_stash_slot(id);
+    char *old = NULL;
+
+    if (len > RELAY_QMSG_STASH_MAX || !qmsg_stash_count(len, true))
+        return false;
+    uv_mutex_lock(&qmsg_stash_lock);
+    if (qmsg_stash[i].buf != NULL) {
+        old = qmsg_stash[i].buf;
+        qmsg_stash_bytes -= qmsg_stash[i].len;
+    }
+    memcpy(qmsg_stash[i].id, id, sizeof(qmsg_stash[i].id));
+    qmsg_stash[i].buf = buf;
+    qmsg_stash[i].len = len;
+    uv_mutex_unlock(&qmsg_stash_lock);
+    free(old);
+    return true;
+}
+
+/* qmsg_stash_take - the image of id (the caller owns it then, still
+ * counted), or NULL */
+
+static char *qmsg_stash_take(const char *id, size_t *len)
+{
+    size_t i = qmsg_stash_slot(id);
+    char *buf = NULL;
+
+    uv_once(&qmsg_stash_once, qmsg_stash_init);
+    uv_mutex_lock(&qmsg_stash_lock);
+    if (qmsg_stash[i].buf != NULL && strcmp(qmsg_stash[i].id, id) == 0) {
+        buf = qmsg_stash[i].buf;
+        *len = qmsg_stash[i].len;
+        qmsg_stash[i].buf = NULL;
+    }
+    uv_mutex_unlock(&qmsg_stash_lock);
+    return buf;
+}
+
+/* relay_qmsg_stash_clear - drop every stashed image (at the stop) */
+
+void relay_qmsg_stash_clear(void)
+{
+    uv_once(&qmsg_stash_once, qmsg_stash_init);
+    uv_mutex_lock(&qmsg_stash_lock);
+    for (size_t i = 0; i < QMSG_STASH_SLOTS; i++) {
+        if (qmsg_stash[i].buf != NULL)
+            qmsg_stash_bytes -= qmsg_stash[i].len;
+        free(qmsg_stash[i].buf);
+        qmsg_stash[i].buf = NULL;
+    }
+    uv_mutex_unlock(&qmsg_stash_lock);
+}
+
+/* relay_qmsg_drop_data - free m's bytes (and uncount them if stashed) */
+
+void relay_qmsg_drop_data(struct relay_qmsg *m)
+{
+    if (m->data != NULL && m->data_stashed)
+        qmsg_stash_count(m->data_stash_len, false);
+    free(m->data);
+    m->data = NULL;
+    m->data_stashed = false;
+}
+
+/* qmsg_load_image - the message from a stashed image, with its bytes in
+ * m->data (the image, moved to its start); the image is freed on failure */
+
+static int qmsg_load_image(const char *id, char *img, size_t len, struct relay_qmsg **out,
+                           const char **why)
+{
+    struct relay_qfile qf;
+    struct relay_qmsg *m;
+    uint64_t tail;
+
+    if (relay_queue_parse(img, len, &qf, why) < 0 || strcmp(qf.id, id) != 0) {
+        qmsg_stash_count(len, false);   /* never: the commit wrote it; the file decides */
+        free(img);
+        return -1;
+    }
+    tail = qf.data_off + qf.data_len;
+    m = qmsg_make(&qf, img, img + tail, len - (size_t)tail);
+    memmove(img, img + qf.data_off, (size_t)qf.data_len);
+    img[qf.data_len] = '\0';            /* as relay_qmsg_read_data gives it */
+    m->data = img;
+    m->data_stashed = true;
+    m->data_stash_len = len;
+    *out = m;
+    return 0;
+}
+
+/* relay_qmsg_load - read a queue file's envelope and delivery state (from
+ * the stash, with the bytes, when the commit left its image there) */
 
 int relay_qmsg_load(int dirfd, const char *id, struct relay_qmsg **out, const char **why)
 {
-    struct relay_qmsg *m;
     struct relay_qfile qf;
     struct stat st;
-    char *buf = NULL;
-    size_t want;
+    char *buf = NULL, *img;
+    size_t want, ilen;
     int fd, r = -1;
 
     *out = NULL;
+    if ((img = qmsg_stash_take(id, &ilen)) != NULL
+        && qmsg_load_image(id, img, ilen, out, why) == 0)
+        return 0;
     if ((fd = qmsg_open(dirfd, id, O_RDONLY, &st, why)) < 0)
         return -1;
     want = (size_t)st.st_size < RELAY_QMSG_HEADER_MAX ? (size_t)st.st_size : RELAY_QMSG_HEADER_MAX;
@@ -274,17 +438,7 @@ int relay_qmsg_load(int dirfd, const char *id, struct relay_qmsg **out, const ch
             if (relay_qmsg_pread(fd, t, tlen, tail) < 0 || memcmp(t, "end\n", 4) != 0) {
                 *why = "message data truncated or end marker missing";
             } else {
-                m = xcalloc(1, sizeof(*m));
-                memcpy(m->id, qf.id, sizeof(m->id));
-                m->arrival_ms = qf.arrival_ms;
-                m->data_off = qf.data_off;
-                m->data_len = qf.data_len;
-                m->requiretls = qf.requiretls;
-                relay_qmsg_envelope(m, buf, (size_t)qf.data_off);
-                /* Before the replay, which overwrites every newline. */
-                m->torn = tlen > 4 && t[tlen - 1] != '\n';
-                relay_qmsg_replay(m, t + 4, t + tlen);
-                *out = m;
+                *out = qmsg_make(&qf, buf, t, tlen);
                 r = 0;
             }
             free(t);

@@ -62,6 +62,7 @@
 
 #include "log.h"
 #include "log_path.h"
+#include "relay_qmsg.h"
 #include "relay_spool.h"
 
 #define RELAY_QUEUE_HEADER_MAX (16u << 20)
@@ -110,6 +111,7 @@ int relay_queue_open(const char *dir, uid_t uid, gid_t gid)
 
 void relay_queue_close(void)
 {
+    relay_qmsg_stash_clear();
     for (int i = 0; i < RELAY_QDIR_COUNT; i++) {
         if (relay_queue_fds[i] >= 0)
             close(relay_queue_fds[i]);

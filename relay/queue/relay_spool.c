@@ -27,6 +27,7 @@
 
 #include "log.h"
 #include "relay_commit.h"
+#include "relay_qmsg.h"
 #include "relay_spool.h"
 #include "relay_worker.h"
 
@@ -245,6 +246,11 @@ static void relay_spool_committed(struct relay_commit_req *req)
     struct relay_spool *sp = (struct relay_spool *)((char *)req
                                                     - offsetof(struct relay_spool, req));
 
+    /* The whole file is in sp->buf (never written in the background): the
+     * queue manager's load and first round take it from there. */
+    if (req->status == 0 && sp->file_off == 0 && sp->len < sp->cap
+        && relay_qmsg_stash(sp->id, sp->buf, sp->len))
+        sp->buf = NULL;
     sp->cb(sp, req->status, sp->arg);
     relay_spool_free(sp);
 }
