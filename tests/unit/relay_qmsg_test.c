@@ -8,7 +8,8 @@
  * a damaged header (repeated line, loose length, control character in an
  * address, id not the file name) is refused, never loaded half-read; a
  * FIFO in place of the file is refused without blocking; an image the
- * commit stashed is loaded once, with its bytes, without the file.
+ * commit stashed is loaded once, with its bytes, without the file;
+ * removals at the same time (sharing one directory fsync) all succeed.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +17,7 @@
 #include <stdint.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -488,6 +490,49 @@ static void test_stash(void **state)
     assert_int_equal(rmdir(dir), 0);
 }
 
+/* Removals at the same time share the directory fsync: every one returns
+ * 0 (none waits forever for a sync that covers it), every file is gone. */
+struct remove_arg { int dfd; char id[17]; int r; };
+
+static void *remove_thread(void *p)
+{
+    struct remove_arg *a = p;
+
+    a->r = relay_qmsg_remove(a->dfd, a->id);
+    return NULL;
+}
+
+static void test_concurrent_removals(void **state)
+{
+    char dir[] = "/tmp/qmsgtestXXXXXX", path[512];
+    struct remove_arg a[16];
+    pthread_t th[16];
+    int dfd;
+
+    assert_non_null(mkdtemp(dir));
+    dfd = open(dir, O_RDONLY | O_DIRECTORY);
+    assert_true(dfd >= 0);
+    for (int round = 0; round < 20; round++) {
+        for (int i = 0; i < 16; i++) {
+            a[i].dfd = dfd;
+            snprintf(a[i].id, sizeof(a[i].id), "%016X", round * 16 + i);
+            snprintf(path, sizeof(path), "%s/%s", dir, a[i].id);
+            close(open(path, O_WRONLY | O_CREAT, 0600));
+            a[i].r = -1;
+        }
+        for (int i = 0; i < 16; i++)
+            assert_int_equal(pthread_create(&th[i], NULL, remove_thread, &a[i]), 0);
+        for (int i = 0; i < 16; i++) {
+            assert_int_equal(pthread_join(th[i], NULL), 0);
+            assert_int_equal(a[i].r, 0);
+            assert_int_equal(faccessat(dfd, a[i].id, F_OK, 0), -1);
+        }
+    }
+    assert_int_equal(relay_qmsg_remove(dfd, "0000000000000000"), -ENOENT);
+    close(dfd);
+    assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -501,6 +546,7 @@ int main(void)
         cmocka_unit_test(test_damaged_header_refused),
         cmocka_unit_test(test_fifo_refused),
         cmocka_unit_test(test_stash),
+        cmocka_unit_test(test_concurrent_removals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
