@@ -627,9 +627,17 @@ static int qmsg_dir_sync(int dirfd)
 
 int relay_qmsg_remove(int dirfd, const char *id)
 {
-    if (unlinkat(dirfd, id, 0) < 0)
+    unsigned slot;
+    int pooled = relay_queue_pool_out(dirfd, id, &slot), r;
+
+    if (pooled == -ENOENT)
+        return pooled;
+    if (pooled < 0 && unlinkat(dirfd, id, 0) < 0)
         return -errno;
-    return qmsg_dir_sync(dirfd);
+    r = qmsg_dir_sync(dirfd);
+    if (pooled == 0)                    /* emptied only once the removal is durable */
+        relay_queue_pool_put(slot, r == 0);
+    return r;
 }
 
 /* relay_qmsg_record_admin - append one administration record to a buffer,
