@@ -129,7 +129,8 @@ void relay_queue_close(void)
  * free/ is never read: a file there is never taken for a message, whatever
  * a crash left in it, and recovery empties the directory.  The numbers of
  * the empty files wait in pool_free; pool_out counts the ones between
- * pool_out and pool_put so that free/ never holds more than POOL_MAX.
+ * pool_out and pool_put so that free/ never holds more than POOL_MAX.  A
+ * file with another link is never recycled (emptying it would empty that).
  */
 #define RELAY_QUEUE_POOL_MAX 512
 
@@ -149,10 +150,17 @@ static void relay_queue_pool_init(void)
 int relay_queue_pool_out(int dirfd, const char *id, unsigned *slot)
 {
     int freefd = relay_queue_fds[RELAY_QDIR_FREE];
+    struct stat st;
     char name[16];
     bool room;
 
     if (freefd < 0 || dirfd != relay_queue_fds[RELAY_QDIR_MESSAGES])
+        return -ENOSPC;
+    /* A file someone else also links (an administrator's copy by `ln`) is
+     * unlinked as before, never emptied under their name. */
+    if (fstatat(dirfd, id, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return errno == ENOENT ? -ENOENT : -ENOSPC;
+    if (!S_ISREG(st.st_mode) || st.st_nlink != 1)
         return -ENOSPC;
     uv_once(&relay_queue_pool_once, relay_queue_pool_init);
     uv_mutex_lock(&relay_queue_pool_lock);

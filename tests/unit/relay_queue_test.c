@@ -185,11 +185,12 @@ static void test_ids_unique_and_increasing(void **state)
 
 /* A removed message's file goes to free/ (after the removal's directory
  * fsync), emptied; the next reception takes it as incoming/ID, empty and
- * open for writing; the pool empty, a reception creates as before; at
+ * open for writing; the pool empty, a reception creates as before; a
+ * file with another link is unlinked, not emptied; at
  * start, recovery empties free/ and never counts it as a message. */
 static void test_recycled_files(void **state)
 {
-    char dir[] = "/tmp/queuetestXXXXXX", path[600];
+    char dir[] = "/tmp/queuetestXXXXXX", path[600], kept[600];
     int mfd, fd, ffd;
     size_t nm, nc;
     struct stat st;
@@ -218,6 +219,19 @@ static void test_recycled_files(void **state)
                              0), 0);
     assert_int_equal(st.st_size, 1);
     assert_int_equal(relay_queue_pool_take("00000000000000A2"), -1);   /* pool empty */
+    /* A file with another link is unlinked, never emptied under that name. */
+    snprintf(path, sizeof(path), "%s/messages/00000000000000B1", dir);
+    assert_non_null(f = fopen(path, "w"));
+    fputs(good, f);
+    fclose(f);
+    snprintf(kept, sizeof(kept), "%s/kept", dir);
+    assert_int_equal(link(path, kept), 0);
+    assert_int_equal(relay_qmsg_remove(mfd, "00000000000000B1"), 0);
+    assert_int_equal(stat(kept, &st), 0);
+    assert_int_equal(st.st_size, strlen(good));
+    assert_int_equal(st.st_nlink, 1);
+    assert_int_equal(unlink(kept), 0);
+    assert_int_equal(relay_queue_pool_take("00000000000000A3"), -1);   /* not pooled */
     /* Whatever a crash left in free/ is emptied at start, never a message. */
     snprintf(path, sizeof(path), "%s/free/7", dir);
     assert_non_null(f = fopen(path, "w"));
