@@ -51,12 +51,18 @@ static void qround_remove_work(uv_work_t *req)
 
 /* qmgr_round_read_work - the message bytes, if the file is still the one
  * loaded: removed by hand -ENOENT, corrupted -EBADMSG (quarantined here);
- * any other error (EMFILE, EIO, ...) says nothing about the file: kept */
+ * any other error (EMFILE, EIO, ...) says nothing about the file: kept.
+ * A message loaded from the stash (relay_qmsg_load) has its bytes already
+ * for its first round, taken from the commit's own buffer after the file
+ * was made durable: nothing to read or verify then (a file removed by hand
+ * in the milliseconds since shows when the round appends its records). */
 
 void qmgr_round_read_work(uv_work_t *req)
 {
     struct qmgr_work *w = req->data;
 
+    if (w->m->data != NULL)             /* the first round, loaded from the stash */
+        return;
     if ((w->err = relay_qmsg_verify(qmgr_dirfd(), w->m, &w->why)) < 0) {
         if (w->err == -EBADMSG)
             relay_queue_quarantine(w->m->id, w->why);

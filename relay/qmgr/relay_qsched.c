@@ -292,8 +292,7 @@ void qmgr_sched_room_freed(struct qmgr *q)
 
 void qmgr_sched_round_end(struct qmgr *q, struct relay_qmsg *m)
 {
-    free(m->data);
-    m->data = NULL;
+    relay_qmsg_drop_data(m);
     m->data_tried = false;
     if (!m->in_round)
         return;

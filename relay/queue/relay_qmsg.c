@@ -36,6 +36,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include "log.h"
 #include "relay_qmsg.h"
@@ -60,7 +61,7 @@ void relay_qmsg_free(struct relay_qmsg *m)
     }
     free(m->rcpts);
     free(m->sender);
-    free(m->data);
+    relay_qmsg_drop_data(m);
     free(m);
 }
 
@@ -241,18 +242,182 @@ static int qmsg_open(int dirfd, const char *id, int flags, struct stat *st, cons
     return e;
 }
 
-/* relay_qmsg_load - read a queue file's envelope and delivery state */
+/* qmsg_make - the message from its checked header (qf, hdr) and its tail
+ * t[0..tlen) from "end\n" on (written over: the replay cuts its lines) */
+
+static struct relay_qmsg *qmsg_make(const struct relay_qfile *qf, const char *hdr, char *t,
+                                    size_t tlen)
+{
+    struct relay_qmsg *m = xcalloc(1, sizeof(*m));
+
+    memcpy(m->id, qf->id, sizeof(m->id));
+    m->arrival_ms = qf->arrival_ms;
+    m->data_off = qf->data_off;
+    m->data_len = qf->data_len;
+    m->requiretls = qf->requiretls;
+    relay_qmsg_envelope(m, hdr, (size_t)qf->data_off);
+    /* Before the replay, which overwrites every newline. */
+    m->torn = tlen > 4 && t[tlen - 1] != '\n';
+    relay_qmsg_replay(m, t + 4, t + tlen);
+    return m;
+}
+
+/*
+ * The stash: the image of a file the commit has just made durable, handed
+ * by the receive side (relay_spool.c) so that the queue manager's load and
+ * first round take it from memory instead of reading the file back.  Keyed
+ * by id (ids are never reused), one slot per id modulo QMSG_STASH_SLOTS (a
+ * collision drops the older image: that message is read from its file, as
+ * any other).  Images stashed and bytes loaded from them but not yet freed
+ * (m->data_stashed) count against QMSG_STASH_BYTES together, so messages
+ * that wait for their first round cannot hold more memory than that.
+ */
+#define QMSG_STASH_SLOTS 1024
+#define QMSG_STASH_BYTES (32u << 20)
+
+static struct { char id[RELAY_QID_LEN + 1]; char *buf; size_t len; } qmsg_stash[QMSG_STASH_SLOTS];
+static uv_mutex_t qmsg_stash_lock;
+static uv_once_t qmsg_stash_once = UV_ONCE_INIT;
+static size_t qmsg_stash_bytes;         /* under the lock */
+
+static void qmsg_stash_init(void)
+{
+    uv_mutex_init(&qmsg_stash_lock);
+}
+
+/* qmsg_stash_slot - the slot of an id (16 hex digits) */
+
+static size_t qmsg_stash_slot(const char *id)
+{
+    return (size_t)(strtoull(id + RELAY_QID_LEN - 4, NULL, 16) % QMSG_STASH_SLOTS);
+}
+
+/* qmsg_stash_count - add (or take back) n bytes of images: false when over the bound */
+
+static bool qmsg_stash_count(size_t n, bool add)
+{
+    bool ok = true;
+
+    uv_once(&qmsg_stash_once, qmsg_stash_init);
+    uv_mutex_lock(&qmsg_stash_lock);
+    if (!add)
+        qmsg_stash_bytes -= n;
+    else if ((ok = qmsg_stash_bytes + n <= QMSG_STASH_BYTES))
+        qmsg_stash_bytes += n;
+    uv_mutex_unlock(&qmsg_stash_lock);
+    return ok;
+}
+
+/* relay_qmsg_stash - keep the image of a committed file (takes buf, of
+ * cap >= len + 1 bytes) for the first load of id; false (buf not taken)
+ * when it is too large or the bound is reached */
+
+bool relay_qmsg_stash(const char *id, char *buf, size_t len)
+{
+    size_t i = qmsg_stash_slot(id);
+    char *old = NULL;
+
+    if (len > RELAY_QMSG_STASH_MAX || !qmsg_stash_count(len, true))
+        return false;
+    uv_mutex_lock(&qmsg_stash_lock);
+    if (qmsg_stash[i].buf != NULL) {
+        old = qmsg_stash[i].buf;
+        qmsg_stash_bytes -= qmsg_stash[i].len;
+    }
+    memcpy(qmsg_stash[i].id, id, sizeof(qmsg_stash[i].id));
+    qmsg_stash[i].buf = buf;
+    qmsg_stash[i].len = len;
+    uv_mutex_unlock(&qmsg_stash_lock);
+    free(old);
+    return true;
+}
+
+/* qmsg_stash_take - the image of id (the caller owns it then, still
+ * counted), or NULL */
+
+static char *qmsg_stash_take(const char *id, size_t *len)
+{
+    size_t i = qmsg_stash_slot(id);
+    char *buf = NULL;
+
+    uv_once(&qmsg_stash_once, qmsg_stash_init);
+    uv_mutex_lock(&qmsg_stash_lock);
+    if (qmsg_stash[i].buf != NULL && strcmp(qmsg_stash[i].id, id) == 0) {
+        buf = qmsg_stash[i].buf;
+        *len = qmsg_stash[i].len;
+        qmsg_stash[i].buf = NULL;
+    }
+    uv_mutex_unlock(&qmsg_stash_lock);
+    return buf;
+}
+
+/* relay_qmsg_stash_clear - drop every stashed image (at the stop) */
+
+void relay_qmsg_stash_clear(void)
+{
+    uv_once(&qmsg_stash_once, qmsg_stash_init);
+    uv_mutex_lock(&qmsg_stash_lock);
+    for (size_t i = 0; i < QMSG_STASH_SLOTS; i++) {
+        if (qmsg_stash[i].buf != NULL)
+            qmsg_stash_bytes -= qmsg_stash[i].len;
+        free(qmsg_stash[i].buf);
+        qmsg_stash[i].buf = NULL;
+    }
+    uv_mutex_unlock(&qmsg_stash_lock);
+}
+
+/* relay_qmsg_drop_data - free m's bytes (and uncount them if stashed) */
+
+void relay_qmsg_drop_data(struct relay_qmsg *m)
+{
+    if (m->data != NULL && m->data_stashed)
+        qmsg_stash_count(m->data_stash_len, false);
+    free(m->data);
+    m->data = NULL;
+    m->data_stashed = false;
+}
+
+/* qmsg_load_image - the message from a stashed image, with its bytes in
+ * m->data (the image, moved to its start); the image is freed on failure */
+
+static int qmsg_load_image(const char *id, char *img, size_t len, struct relay_qmsg **out,
+                           const char **why)
+{
+    struct relay_qfile qf;
+    struct relay_qmsg *m;
+    uint64_t tail;
+
+    if (relay_queue_parse(img, len, &qf, why) < 0 || strcmp(qf.id, id) != 0) {
+        qmsg_stash_count(len, false);   /* never: the commit wrote it; the file decides */
+        free(img);
+        return -1;
+    }
+    tail = qf.data_off + qf.data_len;
+    m = qmsg_make(&qf, img, img + tail, len - (size_t)tail);
+    memmove(img, img + qf.data_off, (size_t)qf.data_len);
+    img[qf.data_len] = '\0';            /* as relay_qmsg_read_data gives it */
+    m->data = img;
+    m->data_stashed = true;
+    m->data_stash_len = len;
+    *out = m;
+    return 0;
+}
+
+/* relay_qmsg_load - read a queue file's envelope and delivery state (from
+ * the stash, with the bytes, when the commit left its image there) */
 
 int relay_qmsg_load(int dirfd, const char *id, struct relay_qmsg **out, const char **why)
 {
-    struct relay_qmsg *m;
     struct relay_qfile qf;
     struct stat st;
-    char *buf = NULL;
-    size_t want;
+    char *buf = NULL, *img;
+    size_t want, ilen;
     int fd, r = -1;
 
     *out = NULL;
+    if ((img = qmsg_stash_take(id, &ilen)) != NULL
+        && qmsg_load_image(id, img, ilen, out, why) == 0)
+        return 0;
     if ((fd = qmsg_open(dirfd, id, O_RDONLY, &st, why)) < 0)
         return -1;
     want = (size_t)st.st_size < RELAY_QMSG_HEADER_MAX ? (size_t)st.st_size : RELAY_QMSG_HEADER_MAX;
@@ -273,17 +438,7 @@ int relay_qmsg_load(int dirfd, const char *id, struct relay_qmsg **out, const ch
             if (relay_qmsg_pread(fd, t, tlen, tail) < 0 || memcmp(t, "end\n", 4) != 0) {
                 *why = "message data truncated or end marker missing";
             } else {
-                m = xcalloc(1, sizeof(*m));
-                memcpy(m->id, qf.id, sizeof(m->id));
-                m->arrival_ms = qf.arrival_ms;
-                m->data_off = qf.data_off;
-                m->data_len = qf.data_len;
-                m->requiretls = qf.requiretls;
-                relay_qmsg_envelope(m, buf, (size_t)qf.data_off);
-                /* Before the replay, which overwrites every newline. */
-                m->torn = tlen > 4 && t[tlen - 1] != '\n';
-                relay_qmsg_replay(m, t + 4, t + tlen);
-                *out = m;
+                *out = qmsg_make(&qf, buf, t, tlen);
                 r = 0;
             }
             free(t);
@@ -399,13 +554,90 @@ int relay_qmsg_append(int dirfd, const char *id, const char *records, size_t len
     return e;
 }
 
+/*
+ * Removals share the directory fsync (group commit, as reception's commit
+ * thread does for renames): a removal's unlink has returned before it takes
+ * a generation number, and a fsync of the same directory that starts after
+ * that covers it.  So one removal syncs while the others that came in the
+ * meantime wait, then return with its result.  A failed fsync fails every
+ * removal it was to cover (and possibly a few others: an error is safe, the
+ * file is gone from the namespace either way; a false success is not).
+ */
+static uv_mutex_t qmsg_dsync_lock;
+static uv_cond_t qmsg_dsync_cond;
+static uv_once_t qmsg_dsync_once = UV_ONCE_INIT;
+static uint64_t qmsg_dsync_gen;         /* removals that asked for a sync */
+static bool qmsg_dsync_busy;            /* a fsync is running */
+static int qmsg_dsync_ok_fd = -1, qmsg_dsync_bad_fd = -1;
+static uint64_t qmsg_dsync_ok_gen;      /* last successful fsync covered up to here */
+static uint64_t qmsg_dsync_bad_gen;     /* last failed one was to cover up to here */
+static int qmsg_dsync_bad_err;
+
+static void qmsg_dsync_init(void)
+{
+    uv_mutex_init(&qmsg_dsync_lock);
+    uv_cond_init(&qmsg_dsync_cond);
+}
+
+/* qmsg_dir_sync - fsync dirfd after a change that has returned: 0 or -errno */
+
+static int qmsg_dir_sync(int dirfd)
+{
+    uint64_t my, target;
+    int r;
+
+    uv_once(&qmsg_dsync_once, qmsg_dsync_init);
+    uv_mutex_lock(&qmsg_dsync_lock);
+    my = ++qmsg_dsync_gen;
+    for (;;) {
+        if (qmsg_dsync_ok_fd == dirfd && qmsg_dsync_ok_gen >= my) {
+            r = 0;
+            break;
+        }
+        if (qmsg_dsync_bad_fd == dirfd && qmsg_dsync_bad_gen >= my) {
+            r = qmsg_dsync_bad_err;
+            break;
+        }
+        if (qmsg_dsync_busy) {
+            uv_cond_wait(&qmsg_dsync_cond, &qmsg_dsync_lock);
+            continue;
+        }
+        qmsg_dsync_busy = true;
+        target = qmsg_dsync_gen;
+        uv_mutex_unlock(&qmsg_dsync_lock);
+        r = fsync(dirfd) < 0 ? -errno : 0;
+        uv_mutex_lock(&qmsg_dsync_lock);
+        qmsg_dsync_busy = false;
+        if (r == 0) {
+            qmsg_dsync_ok_fd = dirfd;
+            qmsg_dsync_ok_gen = target;
+        } else {
+            qmsg_dsync_bad_fd = dirfd;
+            qmsg_dsync_bad_gen = target;
+            qmsg_dsync_bad_err = r;
+        }
+        uv_cond_broadcast(&qmsg_dsync_cond);
+        break;
+    }
+    uv_mutex_unlock(&qmsg_dsync_lock);
+    return r;
+}
+
 /* relay_qmsg_remove - delete a finished message */
 
 int relay_qmsg_remove(int dirfd, const char *id)
 {
-    if (unlinkat(dirfd, id, 0) < 0)
+    unsigned slot;
+    int pooled = relay_queue_pool_out(dirfd, id, &slot), r;
+
+    if (pooled == -ENOENT)
+        return pooled;
+    if (pooled < 0 && unlinkat(dirfd, id, 0) < 0)
         return -errno;
-    return fsync(dirfd) < 0 ? -errno : 0;
+    r = qmsg_dir_sync(dirfd);
+    if (pooled == 0)                    /* emptied only once the removal is durable */
+        relay_queue_pool_put(slot, r == 0);
+    return r;
 }
 
 /* relay_qmsg_record_admin - append one administration record to a buffer,

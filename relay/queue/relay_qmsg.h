@@ -58,7 +58,10 @@ struct relay_qmsg {
     bool    io;                         /* a record write, DSN or removal under way */
     bool    conn_failure;               /* last round failed to connect anywhere */
     char   *data;                       /* owned: message bytes during a round, or NULL;
-                                         * read once, borrowed by the round's jobs */
+                                         * read once, borrowed by the round's jobs; freed
+                                         * by relay_qmsg_drop_data */
+    bool    data_stashed;               /* data came from the stash (counted there) */
+    size_t  data_stash_len;             /* the image's size, as counted */
     bool    data_tried;                 /* the round's end is reading the bytes for its
                                          * DSN (a failed read: no DSN, retried later) */
     bool    in_round;                   /* counted in the qmgr's rounds in flight */
@@ -80,19 +83,30 @@ struct relay_qmsg {
 };
 
 /* relay_qmsg.c: blocking I/O, run on the thread pool. */
-/* Load messages/ID: 0 and *out, or -1 and *why (the file is damaged as
+/* Load messages/ID (from the stash when its image is there, with m->data
+ * set): 0 and *out, or -1 and *why (the file is damaged as
  * relay_queue_parse_header says, or its header's id is not ID). */
 int     relay_qmsg_load(int dirfd, const char *id, struct relay_qmsg **out, const char **why);
 void    relay_qmsg_free(struct relay_qmsg *m);
 /* Read the envelope (the header lines before "data", NUL-terminated); NULL
  * with *err = -errno (-EINVAL: not a regular file; opened without blocking). */
 char   *relay_qmsg_read_envelope(int dirfd, const struct relay_qmsg *m, int *err);
+/* The image of a file just committed (takes buf, whose size must be at
+ * least len + 1), for the first relay_qmsg_load of id, which then also
+ * sets m->data: the first round needs no read.  False (buf not taken) if
+ * len > RELAY_QMSG_STASH_MAX or the stash's bound is reached.  Any thread. */
+#define RELAY_QMSG_STASH_MAX (256u << 10)
+bool    relay_qmsg_stash(const char *id, char *buf, size_t len);
+void    relay_qmsg_stash_clear(void);
+/* Free m->data (uncounted from the stash's bound if it came from there). */
+void    relay_qmsg_drop_data(struct relay_qmsg *m);
 /* Read the message bytes; NULL with *err = -errno. */
 char   *relay_qmsg_read_data(int dirfd, const struct relay_qmsg *m, int *err);
 /* Append records (complete lines) and fdatasync.  0 or -errno (-EINVAL: not
  * a regular file, e.g. a FIFO, which is never waited on). */
 int     relay_qmsg_append(int dirfd, const char *id, const char *records, size_t len);
-/* Remove the file and fsync the directory.  0 or -errno. */
+/* Remove the file and fsync the directory; removals running at the same
+ * time on the thread pool share one fsync.  0 or -errno. */
 int     relay_qmsg_remove(int dirfd, const char *id);
 /* Is the file still the one loaded (present, header checks, same data)?
  * 0, -ENOENT (gone) or -EBADMSG (*why: what no longer checks, or "not a

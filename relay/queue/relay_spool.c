@@ -27,6 +27,7 @@
 
 #include "log.h"
 #include "relay_commit.h"
+#include "relay_qmsg.h"
 #include "relay_spool.h"
 #include "relay_worker.h"
 
@@ -125,8 +126,9 @@ static void relay_spool_write_work(uv_work_t *req)
     uint64_t off = sp->file_off;
 
     sp->werr = 0;
-    if (sp->fd < 0 && (sp->fd = openat(relay_queue_dirfd(RELAY_QDIR_INCOMING), sp->id,
-                                       O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
+    if (sp->fd < 0 && (sp->fd = relay_queue_pool_take(sp->id)) < 0
+        && (sp->fd = openat(relay_queue_dirfd(RELAY_QDIR_INCOMING), sp->id,
+                            O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
         sp->werr = -errno;
         return;
     }
@@ -245,6 +247,11 @@ static void relay_spool_committed(struct relay_commit_req *req)
     struct relay_spool *sp = (struct relay_spool *)((char *)req
                                                     - offsetof(struct relay_spool, req));
 
+    /* The whole file is in sp->buf (never written in the background): the
+     * queue manager's load and first round take it from there. */
+    if (req->status == 0 && sp->file_off == 0 && sp->len < sp->cap
+        && relay_qmsg_stash(sp->id, sp->buf, sp->len))
+        sp->buf = NULL;
     sp->cb(sp, req->status, sp->arg);
     relay_spool_free(sp);
 }

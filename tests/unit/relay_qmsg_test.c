@@ -7,7 +7,9 @@
  * last one ignored; relay_qmsg_verify tells a removed or rewritten file;
  * a damaged header (repeated line, loose length, control character in an
  * address, id not the file name) is refused, never loaded half-read; a
- * FIFO in place of the file is refused without blocking.
+ * FIFO in place of the file is refused without blocking; an image the
+ * commit stashed is loaded once, with its bytes, without the file;
+ * removals at the same time (sharing one directory fsync) all succeed.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +17,7 @@
 #include <stdint.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -446,6 +449,90 @@ static void test_fifo_refused(void **state)
     unload(dir2, m, dfd);
 }
 
+/* The image the commit stashes is loaded without the file (none exists
+ * here), once, with the bytes in m->data; the next load reads the file.
+ * An image over RELAY_QMSG_STASH_MAX is refused (the caller keeps it). */
+static void test_stash(void **state)
+{
+    char dir[] = "/tmp/qmsgtestXXXXXX";
+    const char *tail = "tls-required no\n";
+    size_t len = strlen(head) + strlen(tail);
+    char *img = malloc(len + 1), *big = malloc(RELAY_QMSG_STASH_MAX + 2);
+    struct relay_qmsg *m;
+    const char *why = NULL;
+    int dfd;
+
+    assert_non_null(img);
+    assert_non_null(big);
+    memcpy(img, head, strlen(head));
+    memcpy(img + strlen(head), tail, strlen(tail));
+    assert_non_null(mkdtemp(dir));
+    dfd = open(dir, O_RDONLY | O_DIRECTORY);
+    assert_true(dfd >= 0);
+    assert_true(relay_qmsg_stash("0123456789ABCDEF", img, len));
+    assert_int_equal(relay_qmsg_load(dfd, "0123456789ABCDEF", &m, &why), 0);
+    assert_string_equal(m->sender, "a@b.example");
+    assert_int_equal(m->nrcpts, 3);
+    assert_true(m->tls_required_no);
+    assert_true(m->data_stashed);
+    assert_int_equal(m->data_len, 5);
+    assert_string_equal(m->data, "HELLO");
+    relay_qmsg_drop_data(m);
+    assert_null(m->data);
+    relay_qmsg_free(m);
+    /* Taken: a second load looks for the file, which is not there. */
+    assert_int_equal(relay_qmsg_load(dfd, "0123456789ABCDEF", &m, &why), -1);
+    assert_string_equal(why, "file removed");
+    assert_false(relay_qmsg_stash("0123456789ABCDEF", big, RELAY_QMSG_STASH_MAX + 1));
+    free(big);
+    relay_qmsg_stash_clear();
+    close(dfd);
+    assert_int_equal(rmdir(dir), 0);
+}
+
+/* Removals at the same time share the directory fsync: every one returns
+ * 0 (none waits forever for a sync that covers it), every file is gone. */
+struct remove_arg { int dfd; char id[17]; int r; };
+
+static void *remove_thread(void *p)
+{
+    struct remove_arg *a = p;
+
+    a->r = relay_qmsg_remove(a->dfd, a->id);
+    return NULL;
+}
+
+static void test_concurrent_removals(void **state)
+{
+    char dir[] = "/tmp/qmsgtestXXXXXX", path[512];
+    struct remove_arg a[16];
+    pthread_t th[16];
+    int dfd;
+
+    assert_non_null(mkdtemp(dir));
+    dfd = open(dir, O_RDONLY | O_DIRECTORY);
+    assert_true(dfd >= 0);
+    for (int round = 0; round < 20; round++) {
+        for (int i = 0; i < 16; i++) {
+            a[i].dfd = dfd;
+            snprintf(a[i].id, sizeof(a[i].id), "%016X", round * 16 + i);
+            snprintf(path, sizeof(path), "%s/%s", dir, a[i].id);
+            close(open(path, O_WRONLY | O_CREAT, 0600));
+            a[i].r = -1;
+        }
+        for (int i = 0; i < 16; i++)
+            assert_int_equal(pthread_create(&th[i], NULL, remove_thread, &a[i]), 0);
+        for (int i = 0; i < 16; i++) {
+            assert_int_equal(pthread_join(th[i], NULL), 0);
+            assert_int_equal(a[i].r, 0);
+            assert_int_equal(faccessat(dfd, a[i].id, F_OK, 0), -1);
+        }
+    }
+    assert_int_equal(relay_qmsg_remove(dfd, "0000000000000000"), -ENOENT);
+    close(dfd);
+    assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -458,6 +545,8 @@ int main(void)
         cmocka_unit_test(test_verify),
         cmocka_unit_test(test_damaged_header_refused),
         cmocka_unit_test(test_fifo_refused),
+        cmocka_unit_test(test_stash),
+        cmocka_unit_test(test_concurrent_removals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
