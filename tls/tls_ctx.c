@@ -8,7 +8,8 @@
  *  sessions from it.  The last tls_ctx_unref() frees it; WOLFSSL objects
  *  made from it hold their own reference inside wolfSSL, so a context may
  *  be released while connections that use it are still open.  Both roles
- *  rank X25519 first.
+ *  rank X25519 first; a server context seals session tickets with the
+ *  process's keys (tls_ticket.c), so a ticket outlives the context.
  */
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
@@ -24,6 +25,7 @@
 #include "log_util.h"
 #include "tls_ctx.h"
 #include "tls_internal.h"
+#include "tls_ticket.h"
 
 struct tls_ctx {
     WOLFSSL_CTX *ctx;
@@ -142,7 +144,15 @@ static struct tls_ctx *tls_ctx_new(bool server, const char *cert_path, const cha
 struct tls_ctx *tls_ctx_server_new(const char *cert_path, const char *key_path,
                                    const char *trusted_ca, const char **why)
 {
-    return tls_ctx_new(true, cert_path, key_path, trusted_ca, why);
+    struct tls_ctx *t = tls_ctx_new(true, cert_path, key_path, trusted_ca, why);
+
+    /* Tickets sealed with the process's keys (tls_ticket.c), not the
+     * context's own: they stay good across workers and reloads. */
+    if (t != NULL && tls__ticket_use(t->ctx, 0) != 0) {
+        tls_ctx_unref(t);
+        return (*why = "cannot set up session tickets"), NULL;
+    }
+    return t;
 }
 
 /* tls_ctx_client_new - context for outbound STARTTLS */
@@ -151,6 +161,13 @@ struct tls_ctx *tls_ctx_client_new(const char *cert_path, const char *key_path,
                                    const char *trusted_ca, const char **why)
 {
     return tls_ctx_new(false, cert_path, key_path, trusted_ca, why);
+}
+
+/* tls_ctx_ticket_lifetime - how long a server context's tickets are good */
+
+int tls_ctx_ticket_lifetime(struct tls_ctx *t, uint32_t seconds)
+{
+    return t->server ? tls__ticket_use(t->ctx, seconds) : -1;
 }
 
 /* tls_ctx_ref - take a reference */

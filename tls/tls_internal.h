@@ -17,6 +17,7 @@ struct tls_ctx;
 
 /* tls_ctx.c */
 WOLFSSL_CTX *tls__ctx_wolf(const struct tls_ctx *t);
+int     tls__ticket_use(WOLFSSL_CTX *ctx, uint32_t seconds); /* tls_ticket.c; tls_ticket.h */
 
 /* tls_conn.c: wolfSSL custom I/O over the conn's buffers. */
 int     tls__io_recv(WOLFSSL *ssl, char *buf, int sz, void *ctx);
