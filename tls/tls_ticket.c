@@ -16,6 +16,15 @@
  * quiet server never opens a ticket with a key older than two lifetimes.
  * Keys are in memory only and wiped when replaced.
  *
+ * Why 5 minutes by default (wolfSSL's own hint is 300 s): a resumed
+ * handshake gets the partner's certificate chain from wolfSSL's session
+ * cache, found by the id inside the ticket (WOLFSSL_TICKET_HAVE_ID), and
+ * Debian's build caches 33 sessions (11 rows of 3).  A ticket whose
+ * session was pushed out still resumes, with no client certificate, and
+ * domain security then refuses the partner (530 5.7.1): the longer a
+ * ticket lives, the likelier that is.  Nothing public in wolfSSL 5.5.4
+ * lets this callback see the cache, so the lifetime is the only bound.
+ *
  * Ticket layout as wolfSSL hands it to us: key_name (16) and iv (16) in
  * clear, the sealed state in place, mac (32): the GCM tag in its first 16
  * bytes, zeros in the rest (checked).  The AAD is key_name || iv ||

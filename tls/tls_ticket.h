@@ -14,7 +14,7 @@
 
 #include <stdint.h>
 
-#define TLS_TICKET_LIFETIME_DEFAULT (12 * 3600) /* seconds */
+#define TLS_TICKET_LIFETIME_DEFAULT 300     /* seconds: see tls_ticket.c */
 
 /* tls_ticket.c */
 /* The lifetime (seconds, > 0) of tickets sealed from now on and of the

@@ -116,7 +116,7 @@ class TlsTicketTest(PkiMixin, DomsecTestCase):
         self.assertTrue(reused, "a ticket from before the reload was not accepted")
         self.assertEqual(lines, [SECURED_OK])
         self.assertRegex(d.log(), d.prefix() + r"info tls session ticket key created "
-                         r"key=[0-9a-f]{8} lifetime=43200s")
+                         r"key=[0-9a-f]{8} lifetime=300s")
 
     def test_altered_ticket_gets_a_full_handshake(self):
         d = self.daemon()
