@@ -7,6 +7,12 @@
  * two servers of the process (two contexts, as two connectors or two
  * configuration generations) open each other's tickets; four threads seal
  * and open at once.  The clock is the test's.
+ *
+ * Through wolfSSL, in memory, against a server context of tls_ctx.c: a
+ * client that sends P-256 and X25519 key shares (P-256 first) gets X25519;
+ * one that sends only a P-256 share gets P-256 with no HelloRetryRequest;
+ * a ticket resumes on a second server context, and after the keys are
+ * forgotten the same ticket gets a full handshake.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,7 +26,10 @@
 #include <string.h>
 #include <uv.h>
 
+#include "log.h"
+#include "tls_ctx.h"
 #include "tls_internal.h"
+#include "tls_pki_test_util.h"
 #include "tls_ticket.h"
 
 #define STATE_LEN 180
@@ -222,6 +231,214 @@ static void test_threads(void **state)
     }
 }
 
+/* --- a wolfSSL client and a server of tls_ctx.c, over two byte queues --- */
+
+struct pipe {
+    unsigned char buf[65536];
+    size_t  len;
+    size_t  total;                      /* everything ever written */
+    bool    hrr;                        /* a HelloRetryRequest went through */
+};
+
+static struct pipe to_server, to_client;
+
+/* The random of a HelloRetryRequest (RFC 8446 4.1.3). */
+static const unsigned char hrr_random[32] = {
+    0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8,
+    0x91, 0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8,
+    0x33, 0x9c};
+
+static int pipe_recv(WOLFSSL *ssl, char *buf, int sz, void *arg)
+{
+    struct pipe *p = arg;
+    size_t  n = p->len < (size_t)sz ? p->len : (size_t)sz;
+
+    (void)ssl;
+    if (n == 0)
+        return WOLFSSL_CBIO_ERR_WANT_READ;
+    memcpy(buf, p->buf, n);
+    memmove(p->buf, p->buf + n, p->len - n);
+    p->len -= n;
+    return (int)n;
+}
+
+static int pipe_send(WOLFSSL *ssl, char *buf, int sz, void *arg)
+{
+    struct pipe *p = arg;
+
+    (void)ssl;
+    if (p->len + (size_t)sz > sizeof(p->buf))
+        return WOLFSSL_CBIO_ERR_WANT_WRITE;
+    /* Handshake records are in clear until the ServerHello is done. */
+    for (int i = 0; p == &to_client && i + 32 <= sz; i++)
+        p->hrr |= memcmp(buf + i, hrr_random, 32) == 0;
+    memcpy(p->buf + p->len, buf, (size_t)sz);
+    p->len += (size_t)sz;
+    p->total += (size_t)sz;
+    return sz;
+}
+
+static void wire(WOLFSSL *ssl, struct pipe *in, struct pipe *out)
+{
+    wolfSSL_SSLSetIORecv(ssl, pipe_recv);
+    wolfSSL_SSLSetIOSend(ssl, pipe_send);
+    wolfSSL_SetIOReadCtx(ssl, in);
+    wolfSSL_SetIOWriteCtx(ssl, out);
+}
+
+/* handshake - run both sides until done; the server's WOLFSSL, or NULL */
+
+static WOLFSSL *handshake(struct tls_ctx *server_ctx, WOLFSSL *cli)
+{
+    WOLFSSL *srv = wolfSSL_new(tls__ctx_wolf(server_ctx));
+    bool    cdone = false, sdone = false;
+
+    memset(&to_server, 0, sizeof(to_server));
+    memset(&to_client, 0, sizeof(to_client));
+    assert_non_null(srv);
+    wire(srv, &to_server, &to_client);
+    for (int round = 0; round < 20 && !(cdone && sdone); round++) {
+        if (!cdone) {
+            int     r = wolfSSL_connect(cli);
+
+            cdone = r == WOLFSSL_SUCCESS;
+            assert_true(cdone || wolfSSL_get_error(cli, r) == WOLFSSL_ERROR_WANT_READ);
+        }
+        if (!sdone) {
+            int     r = wolfSSL_accept(srv);
+
+            sdone = r == WOLFSSL_SUCCESS;
+            assert_true(sdone || wolfSSL_get_error(srv, r) == WOLFSSL_ERROR_WANT_READ);
+        }
+    }
+    assert_true(cdone && sdone);
+    return srv;
+}
+
+/* client - a TLS 1.3 client sending key shares for groups[0..n) */
+
+static WOLFSSL *client(WOLFSSL_CTX *cctx, const int *shares, int n)
+{
+    WOLFSSL *cli = wolfSSL_new(cctx);
+
+    assert_non_null(cli);
+    wire(cli, &to_client, &to_server);
+    for (int i = 0; i < n; i++)
+        assert_int_equal(wolfSSL_UseKeyShare(cli, (word16)shares[i]), WOLFSSL_SUCCESS);
+    return cli;
+}
+
+static WOLFSSL_CTX *client_ctx(void)
+{
+    static int groups[] = {WOLFSSL_ECC_SECP256R1, WOLFSSL_ECC_X25519};
+    WOLFSSL_CTX *cctx = wolfSSL_CTX_new(wolfTLSv1_3_client_method());
+
+    assert_non_null(cctx);
+    wolfSSL_CTX_set_verify(cctx, WOLFSSL_VERIFY_NONE, NULL);
+    assert_int_equal(wolfSSL_CTX_set_groups(cctx, groups, 2), WOLFSSL_SUCCESS);
+    return cctx;
+}
+
+static struct tls_ctx *server_ctx(void)
+{
+    const char *why = NULL;
+    struct tls_ctx *t = tls_ctx_server_new(path("relay.pem"), path("relay.key"), NULL, &why);
+
+    assert_non_null(t);
+    return t;
+}
+
+static int setup_pki(void **state)
+{
+    (void)state;
+    return pki_build("tls_ticket_test");
+}
+
+static int teardown_pki(void **state)
+{
+    (void)state;
+    return pki_remove();
+}
+
+static void test_groups(void **state)
+{
+    static const int both[] = {WOLFSSL_ECC_SECP256R1, WOLFSSL_ECC_X25519};
+    struct tls_ctx *t = server_ctx();
+    WOLFSSL_CTX *cctx = client_ctx();
+    WOLFSSL *cli, *srv;
+
+    (void)state;
+    cli = client(cctx, both, 2);        /* P-256's share first */
+    srv = handshake(t, cli);
+    assert_string_equal(wolfSSL_get_curve_name(srv), "X25519");
+    assert_false(to_client.hrr);
+    wolfSSL_free(srv);
+    wolfSSL_free(cli);
+    cli = client(cctx, both, 1);        /* a P-256 share only */
+    srv = handshake(t, cli);
+    assert_string_equal(wolfSSL_get_curve_name(srv), "SECP256R1");
+    assert_false(to_client.hrr);
+    wolfSSL_free(srv);
+    wolfSSL_free(cli);
+    wolfSSL_CTX_free(cctx);
+    tls_ctx_unref(t);
+}
+
+/* ticket_of - a full handshake with t, then the client reads the ticket */
+
+static WOLFSSL_SESSION *ticket_of(struct tls_ctx *t, WOLFSSL_CTX *cctx)
+{
+    static const int x25519[] = {WOLFSSL_ECC_X25519};
+    WOLFSSL *cli = client(cctx, x25519, 1), *srv = handshake(t, cli);
+    WOLFSSL_SESSION *sess;
+    char    byte;
+
+    assert_int_equal(wolfSSL_session_reused(srv), 0);
+    assert_true(to_client.len > 0);     /* the NewSessionTicket */
+    assert_int_equal(wolfSSL_read(cli, &byte, 1), -1);
+    assert_int_equal(wolfSSL_get_error(cli, -1), WOLFSSL_ERROR_WANT_READ);
+    sess = wolfSSL_get1_session(cli);
+    assert_non_null(sess);
+    wolfSSL_free(srv);
+    wolfSSL_free(cli);
+    return sess;
+}
+
+/* resumed - does a handshake with t offering sess resume it? */
+
+static bool resumed(struct tls_ctx *t, WOLFSSL_CTX *cctx, WOLFSSL_SESSION *sess)
+{
+    static const int x25519[] = {WOLFSSL_ECC_X25519};
+    WOLFSSL *cli = client(cctx, x25519, 1), *srv;
+    bool    r;
+
+    assert_int_equal(wolfSSL_set_session(cli, sess), WOLFSSL_SUCCESS);
+    srv = handshake(t, cli);
+    r = wolfSSL_session_reused(srv) == 1;
+    wolfSSL_free(srv);
+    wolfSSL_free(cli);
+    return r;
+}
+
+static void test_ticket_through_wolfssl(void **state)
+{
+    struct tls_ctx *a = server_ctx(), *b = server_ctx();
+    WOLFSSL_CTX *cctx = client_ctx();
+    WOLFSSL_SESSION *sess;
+
+    (void)state;
+    tls__ticket_reset();
+    tls__ticket_set_clock(NULL);
+    sess = ticket_of(a, cctx);
+    assert_true(resumed(b, cctx, sess));     /* another context: a reload, a connector */
+    tls__ticket_reset();                     /* a restart: the key is gone */
+    assert_false(resumed(a, cctx, sess));    /* a full handshake, not a failure */
+    wolfSSL_SESSION_free(sess);
+    wolfSSL_CTX_free(cctx);
+    tls_ctx_unref(a);
+    tls_ctx_unref(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -236,6 +453,15 @@ int main(void)
         cmocka_unit_test_setup(test_threads, setup),
     };
 
+    const struct CMUnitTest wolf[] = {
+        cmocka_unit_test(test_groups),
+        cmocka_unit_test(test_ticket_through_wolfssl),
+    };
+    int     failed;
+
     wolfSSL_Init();
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    failed = cmocka_run_group_tests(tests, NULL, NULL);
+    failed += cmocka_run_group_tests_name("through_wolfssl", wolf, setup_pki, teardown_pki);
+    tls_library_cleanup();
+    return failed;
 }
