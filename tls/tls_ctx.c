@@ -45,10 +45,10 @@ static uv_once_t tls_init_once = UV_ONCE_INIT;
  * the one of the group ranked first here, and asks for another share
  * (HelloRetryRequest) only when none was usable: so a client that sent
  * X25519 and P-256 shares gets X25519, and one that sent P-256 alone gets
- * P-256 without a retry (test_tls_tickets.py).  Debian's wolfSSL has no
- * P-256-specific code, and an ECDH on P-256 costs 5.2 M instructions
- * against 0.6 M on X25519 (docs/PROFILE.md), a third of a handshake;
- * OpenSSL (Postfix, Exim) ranks X25519 first too.
+ * P-256 without a retry (tls_ticket_test, test_tls_tickets.py).  Debian's
+ * wolfSSL has no P-256-specific code, and an ECDH on P-256 costs 5.2 M
+ * instructions against 0.6 M on X25519 (docs/PROFILE.md), a third of a
+ * handshake; OpenSSL (Postfix, Exim) ranks X25519 first too.
  */
 static int tls_ctx_groups[] = {              /* copied by wolfSSL_CTX_set_groups */
     WOLFSSL_ECC_X25519, WOLFSSL_ECC_SECP256R1, WOLFSSL_ECC_SECP384R1, WOLFSSL_ECC_SECP521R1,
