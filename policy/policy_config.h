@@ -161,7 +161,7 @@ struct cfg_transport {
                                          * partners (QUEUE/partner-certs unless set);
                                          * "" = not kept.  Never NULL after load */
     enum cfg_revfail revocation_failure;/* default fail */
-    uint64_t tls_session_ticket_lifetime; /* default 5m: inbound TLS session tickets
+    uint64_t tls_session_ticket_lifetime; /* default 1h: inbound TLS session tickets
                                          * (tls_ticket.c); 1s..7d */
     uint64_t message_expiration_timeout;/* default 2d */
     uint64_t delay_notification_timeout;/* default 4h */

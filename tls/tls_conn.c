@@ -51,6 +51,7 @@
 #include "tls_conn.h"
 #include "tls_ctx.h"
 #include "tls_internal.h"
+#include "tls_ticket.h"
 
 #define TLS_CONN_READ_SIZE 65536
 
@@ -426,8 +427,10 @@ static void tls_conn_handle_closed(uv_handle_t *h)
         return;
     if (c->cb != NULL)
         c->cb(c, TLS_EV_CLOSED, c->arg);
-    if (c->ssl != NULL)
+    if (c->ssl != NULL) {
+        tls__ticket_detach(c->ssl);     /* a resumed peer's chain (tls_ticket_chain.c) */
         wolfSSL_free(c->ssl);
+    }
     tls_ctx_unref(c->ctx);
     free(c->peer_der);
     free(c->cin);

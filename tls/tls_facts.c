@@ -28,6 +28,7 @@
 #include <wolfssl/wolfcrypt/asn.h>   /* after tls_internal.h: wolfssl/options.h first */
 #include <wolfssl/openssl/x509v3.h>   /* XKU_* */
 #include "tls_store.h"
+#include "tls_ticket.h"
 
 #define TLS_FACTS_CHAIN_MAX 16          /* certificates looked at for a reason */
 
@@ -198,6 +199,14 @@ unsigned char *tls__facts_collect(WOLFSSL *ssl, struct tls_facts *f)
      * when expired / not yet valid (tls_facts_test proves each).  So the
      * verdict below stays the chain's; eku_server_only lets policy decide. */
     f->verify_code = wolfSSL_get_verify_result(ssl);
+    /* A resumed ticket: the peer of the handshake that sealed it (tls_ticket_chain.c). */
+    if (tls__ticket_peer(ssl, &f->verify_code)) {
+        struct tls_crl_cert leaf;
+
+        wolfSSL_X509_free(x);
+        x = tls__ticket_peer_chain(ssl, &leaf, 1) == 1
+            ? wolfSSL_X509_d2i(NULL, leaf.der, (int)leaf.len) : NULL;
+    }
     f->chain = tls_facts_chain(f->verify_code, x);
     memset(f->spki_sha256, 0, sizeof(f->spki_sha256));
     f->eku_server_only = x != NULL && tls_facts_server_only(x);
@@ -244,6 +253,9 @@ size_t tls__facts_peer_chain(WOLFSSL *ssl, struct tls_crl_cert *out, size_t max)
     WOLFSSL_X509_CHAIN *ch = wolfSSL_get_peer_chain(ssl);
     int     count = ch != NULL ? wolfSSL_get_chain_count(ch) : 0;
     size_t  n = 0;
+
+    if (tls__ticket_peer(ssl, NULL))    /* resumed: the sealing handshake's chain */
+        return tls__ticket_peer_chain(ssl, out, max);
 
     for (int i = 0; i < count && n < max; i++) {
         const unsigned char *der = wolfSSL_get_chain_cert(ch, i);

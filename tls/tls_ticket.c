@@ -16,14 +16,20 @@
  * quiet server never opens a ticket with a key older than two lifetimes.
  * Keys are in memory only and wiped when replaced.
  *
- * Why 5 minutes by default (wolfSSL's own hint is 300 s): a resumed
- * handshake gets the partner's certificate chain from wolfSSL's session
- * cache, found by the id inside the ticket (WOLFSSL_TICKET_HAVE_ID), and
- * Debian's build caches 33 sessions (11 rows of 3).  A ticket whose
- * session was pushed out still resumes, with no client certificate, and
- * domain security then refuses the partner (530 5.7.1): the longer a
- * ticket lives, the likelier that is.  Nothing public in wolfSSL 5.5.4
- * lets this callback see the cache, so the lifetime is the only bound.
+ * The partner's certificate chain behind each ticket is kept by
+ * tls_ticket_chain.c, keyed by the ticket's nonce: a ticket opens only if
+ * its entry is there (else a full handshake), so a resumed session is
+ * judged with its first handshake's chain, never resumed without it.  Each
+ * key has a generation number; the entries of a key go with it.
+ *
+ * Why an hour by default (Postfix's smtpd_tls_session_cache_timeout): a
+ * partner that sends at least hourly always resumes (every connection gets
+ * a new ticket), one that sends less often pays one full handshake, which
+ * is no load.  The chain of a resumed session is checked against today's
+ * CRLs at every resumption (tls_facts.c), but its verdict on anchors and
+ * dates is the sealing handshake's, so a longer lifetime would let a CA
+ * taken out of trusted_ca_file by a reload still let its partners resume
+ * for up to two lifetimes.
  *
  * Ticket layout as wolfSSL hands it to us: key_name (16) and iv (16) in
  * clear, the sealed state in place, mac (32): the GCM tag in its first 16
@@ -54,13 +60,14 @@
 
 #define TICKET_NAME_SZ 16
 #define TICKET_KEY_SZ  32
-#define TICKET_NONCE_SZ 12
+#define TICKET_NONCE_SZ TLS_TICKET_NONCE_SZ
 #define TICKET_TAG_SZ  16
 
 struct ticket_key {
     unsigned char name[TICKET_NAME_SZ];
     unsigned char key[TICKET_KEY_SZ];
     int64_t born;                       /* seconds; 0 = no key */
+    uint64_t gen;                       /* 1, 2, ... in order of birth */
 };
 
 static struct {
@@ -69,6 +76,7 @@ static struct {
     WC_RNG  rng;
     struct ticket_key cur, prev;
     uint32_t lifetime;                  /* seconds */
+    uint64_t gens;                      /* keys made */
     int64_t (*now)(void);
 } tk;
 
@@ -128,6 +136,7 @@ static int tk_rotate(int64_t now)
         return -1;
     }
     k.born = now;
+    k.gen = ++tk.gens;
     if (tk.cur.born != 0)
         log_info("tls", 0, "session ticket key rotated key=%s previous=%s lifetime=%us",
                  tk_hex(k.name, a), tk_hex(tk.cur.name, b), tk.lifetime);
@@ -167,10 +176,17 @@ static int tk_gcm(const struct ticket_key *k, bool seal, const unsigned char *iv
     return ret == 0 ? 0 : -1;
 }
 
-/* tls__ticket_seal - seal ticket in place under the current key, rotating it when due */
+/* tk_oldest_gen - the generation of the oldest key that may open (lock held) */
 
-int tls__ticket_seal(unsigned char key_name[16], unsigned char iv[16], unsigned char mac[32],
-                     unsigned char *ticket, int len)
+static uint64_t tk_oldest_gen(void)
+{
+    return tk.prev.born != 0 ? tk.prev.gen : tk.cur.gen;
+}
+
+/* tk_seal - seal ticket in place under the current key, rotating it when due */
+
+static int tk_seal(unsigned char key_name[16], unsigned char iv[16], unsigned char mac[32],
+                   unsigned char *ticket, int len, uint64_t *gen, uint64_t *oldest)
 {
     struct ticket_key k;
     int64_t now;
@@ -188,6 +204,8 @@ int tls__ticket_seal(unsigned char key_name[16], unsigned char iv[16], unsigned 
     }
     ret = wc_RNG_GenerateBlock(&tk.rng, iv, 16);
     k = tk.cur;
+    *gen = k.gen;
+    *oldest = tk_oldest_gen();
     uv_mutex_unlock(&tk.lock);
     if (ret != 0) {
         tk_wipe(&k);
@@ -200,10 +218,11 @@ int tls__ticket_seal(unsigned char key_name[16], unsigned char iv[16], unsigned 
     return ret;
 }
 
-/* tls__ticket_open - open a ticket in place: its key must be known and not too old */
+/* tk_open - open a ticket in place: its key must be known and not too old */
 
-int tls__ticket_open(const unsigned char key_name[16], const unsigned char iv[16],
-                     const unsigned char mac[32], unsigned char *ticket, int len)
+static int tk_open(const unsigned char key_name[16], const unsigned char iv[16],
+                   const unsigned char mac[32], unsigned char *ticket, int len, uint64_t *gen,
+                   uint64_t *oldest)
 {
     static const unsigned char zeros[32 - TICKET_TAG_SZ];
     unsigned char tag[32];
@@ -227,6 +246,8 @@ int tls__ticket_open(const unsigned char key_name[16], const unsigned char iv[16
             found = true;
         }
     }
+    *gen = found ? k.gen : 0;
+    *oldest = tk_oldest_gen();
     uv_mutex_unlock(&tk.lock);
     if (!found)
         return -1;
@@ -236,18 +257,49 @@ int tls__ticket_open(const unsigned char key_name[16], const unsigned char iv[16
     return ret;
 }
 
-/* tls_ticket_cb - wolfSSL's SessionTicketEncCb: seal (enc) or open a ticket in place */
+/* tls__ticket_seal - seal ticket in place under the current key */
+
+int tls__ticket_seal(unsigned char key_name[16], unsigned char iv[16], unsigned char mac[32],
+                     unsigned char *ticket, int len)
+{
+    uint64_t gen, oldest;
+
+    return tk_seal(key_name, iv, mac, ticket, len, &gen, &oldest);
+}
+
+/* tls__ticket_open - open a ticket in place */
+
+int tls__ticket_open(const unsigned char key_name[16], const unsigned char iv[16],
+                     const unsigned char mac[32], unsigned char *ticket, int len)
+{
+    uint64_t gen, oldest;
+
+    return tk_open(key_name, iv, mac, ticket, len, &gen, &oldest);
+}
+
+/*
+ * tls_ticket_cb - wolfSSL's SessionTicketEncCb: seal (enc) or open a ticket
+ * in place.  A sealed ticket's peer is kept under its nonce (the first bytes
+ * of the iv, under the tag); an opened one whose peer is not kept is
+ * rejected, so wolfSSL makes a full handshake.
+ */
 
 static int tls_ticket_cb(WOLFSSL *ssl, unsigned char key_name[WOLFSSL_TICKET_NAME_SZ],
                          unsigned char iv[WOLFSSL_TICKET_IV_SZ],
                          unsigned char mac[WOLFSSL_TICKET_MAC_SZ], int enc,
                          unsigned char *ticket, int in_len, int *out_len, void *arg)
 {
-    (void)ssl;
+    uint64_t gen, oldest;
+
     (void)arg;
-    if ((enc ? tls__ticket_seal(key_name, iv, mac, ticket, in_len)
-         : tls__ticket_open(key_name, iv, mac, ticket, in_len)) != 0)
+    if (enc) {
+        if (tk_seal(key_name, iv, mac, ticket, in_len, &gen, &oldest) != 0)
+            return WOLFSSL_TICKET_RET_REJECT;
+        tls__ticket_chain_keep(ssl, iv, gen, oldest);
+    } else if (tk_open(key_name, iv, mac, ticket, in_len, &gen, &oldest) != 0
+               || tls__ticket_chain_attach(ssl, iv, gen, oldest) != 0) {
         return WOLFSSL_TICKET_RET_REJECT;
+    }
     *out_len = in_len;
     return WOLFSSL_TICKET_RET_OK;
 }
@@ -311,4 +363,5 @@ void tls__ticket_reset(void)
     tk_wipe(&tk.cur);
     tk_wipe(&tk.prev);
     uv_mutex_unlock(&tk.lock);
+    tls__ticket_chain_clear();
 }

@@ -8,7 +8,13 @@ Tickets are sealed with keys of the process (tls_ticket.c), not of each wolfSSL
 context: a partner resumes on any worker and after a reload, and its resumed session
 is still judged (domain-secured only with a good chain).  A ticket that does not open
 -- altered, or of a key rotated out -- gets a full handshake, never a failure, and the
-rotation is logged."""
+rotation is logged.
+
+A resumed session is judged with the chain and verdict of the handshake that sealed
+its ticket, kept by the server per ticket (tls_ticket_chain.c): wolfSSL's own session
+cache holds 33 sessions, and a ticket that outlived its cached session used to resume
+with no client certificate (530 5.7.1), and with a verify result of 0 whatever the
+first handshake found."""
 
 import base64
 import os
@@ -23,6 +29,8 @@ import test_tls_resume
 
 PARTNER = "woodgrovebank.test"
 SECURED_OK = "250 2.1.0 Sender OK"
+CERT_FAIL = "454 4.7.5 Certificate validation failure"
+OTHER_HANDSHAKES = 120                  # well over wolfSSL's 33 cached sessions
 
 
 def der_len(data, i):
@@ -116,7 +124,7 @@ class TlsTicketTest(PkiMixin, DomsecTestCase):
         self.assertTrue(reused, "a ticket from before the reload was not accepted")
         self.assertEqual(lines, [SECURED_OK])
         self.assertRegex(d.log(), d.prefix() + r"info tls session ticket key created "
-                         r"key=[0-9a-f]{8} lifetime=300s")
+                         r"key=[0-9a-f]{8} lifetime=3600s")
 
     def test_altered_ticket_gets_a_full_handshake(self):
         d = self.daemon()
@@ -163,6 +171,36 @@ class TlsTicketTest(PkiMixin, DomsecTestCase):
         lines, reused, _ = self.mail_from(d, ctx, old)
         self.assertFalse(reused, "a ticket of a rotated-out key was accepted")
         self.assertEqual(lines, [SECURED_OK])
+
+    def resume_judged(self, d, ctx, sess, reply, chain_code):
+        """Resume sess: it must resume, get reply to MAIL FROM, and be logged with the
+        client certificate and chain_code of the handshake that sealed the ticket."""
+        mark = d.log_mark()
+        lines, reused, _ = self.mail_from(d, ctx, sess)
+        self.assertTrue(reused, "the ticket was not resumed")
+        self.assertEqual(lines, [reply])
+        d.wait_log(d.prefix() + r"info smtpd \S+ TLS established .* client_cert=yes "
+                   r"chain_code=%d resumed=yes" % chain_code, since=mark)
+
+    def test_resumption_after_many_other_sessions_stays_domain_secured(self):
+        d = self.daemon()
+        ctx = self.client("partner-ok")
+        lines, reused, sess = self.mail_from(d, ctx)
+        self.assertEqual((lines, reused), ([SECURED_OK], False))
+        self.assertTrue(sess.has_ticket, "no session ticket: nothing to resume")
+        for _ in range(OTHER_HANDSHAKES):       # full handshakes of other sessions
+            lines, reused, _ = self.mail_from(d, ctx)
+            self.assertEqual((lines, reused), ([SECURED_OK], False))
+        self.resume_judged(d, ctx, sess, SECURED_OK, 0)
+
+    def test_resumed_untrusted_chain_keeps_its_verdict(self):
+        # Unknown revocation is accepted here: only the chain verdict refuses, so a
+        # resumed session judged "0" (as wolfSSL reports one) would be domain-secured.
+        d = self.daemon(revocation_failure="accept")
+        ctx = self.client("partner-untrusted")
+        lines, _, sess = self.mail_from(d, ctx)
+        self.assertEqual(lines, [CERT_FAIL])
+        self.resume_judged(d, ctx, sess, CERT_FAIL, 21)  # X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE
 
 
 if __name__ == "__main__":
