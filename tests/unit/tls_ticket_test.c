@@ -13,6 +13,13 @@
  * one that sends only a P-256 share gets P-256 with no HelloRetryRequest;
  * a ticket resumes on a second server context, and after the keys are
  * forgotten the same ticket gets a full handshake.
+ *
+ * The peer kept per ticket (tls_ticket_chain.c), with a partner's client
+ * certificate: a chain is kept once for many tickets; a resumed ticket gets
+ * the chain and verify result it was sealed with, and so does the ticket
+ * sealed on it; a ticket whose entry is gone (cleared, pushed out by the
+ * bound on entries) gets a full handshake though its key still opens it; a
+ * bound on bytes drops chains; entries go with the key that sealed them.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -286,6 +293,23 @@ static void wire(WOLFSSL *ssl, struct pipe *in, struct pipe *out)
     wolfSSL_SetIOWriteCtx(ssl, out);
 }
 
+static bool ask_cert;                   /* the server asks for a client certificate */
+
+static int accept_all(int preverify, WOLFSSL_X509_STORE_CTX *store)
+{
+    (void)preverify;
+    (void)store;
+    return 1;                           /* record, never refuse: as tls_conn.c */
+}
+
+/* srv_free - free a server's WOLFSSL as tls_conn.c does */
+
+static void srv_free(WOLFSSL *srv)
+{
+    tls__ticket_detach(srv);
+    wolfSSL_free(srv);
+}
+
 /* handshake - run both sides until done; the server's WOLFSSL, or NULL */
 
 static WOLFSSL *handshake(struct tls_ctx *server_ctx, WOLFSSL *cli)
@@ -296,6 +320,8 @@ static WOLFSSL *handshake(struct tls_ctx *server_ctx, WOLFSSL *cli)
     memset(&to_server, 0, sizeof(to_server));
     memset(&to_client, 0, sizeof(to_client));
     assert_non_null(srv);
+    if (ask_cert)
+        wolfSSL_set_verify(srv, WOLFSSL_VERIFY_PEER, accept_all);
     wire(srv, &to_server, &to_client);
     for (int round = 0; round < 20 && !(cdone && sdone); round++) {
         if (!cdone) {
@@ -372,13 +398,13 @@ static void test_groups(void **state)
     srv = handshake(t, cli);
     assert_string_equal(wolfSSL_get_curve_name(srv), "X25519");
     assert_false(to_client.hrr);
-    wolfSSL_free(srv);
+    srv_free(srv);
     wolfSSL_free(cli);
     cli = client(cctx, both, 1);        /* a P-256 share only */
     srv = handshake(t, cli);
     assert_string_equal(wolfSSL_get_curve_name(srv), "SECP256R1");
     assert_false(to_client.hrr);
-    wolfSSL_free(srv);
+    srv_free(srv);
     wolfSSL_free(cli);
     wolfSSL_CTX_free(cctx);
     tls_ctx_unref(t);
@@ -399,25 +425,39 @@ static WOLFSSL_SESSION *ticket_of(struct tls_ctx *t, WOLFSSL_CTX *cctx)
     assert_int_equal(wolfSSL_get_error(cli, -1), WOLFSSL_ERROR_WANT_READ);
     sess = wolfSSL_get1_session(cli);
     assert_non_null(sess);
-    wolfSSL_free(srv);
+    srv_free(srv);
     wolfSSL_free(cli);
     return sess;
 }
 
-/* resumed - does a handshake with t offering sess resume it? */
+/* resumed_peer - does a handshake with t offering sess resume it?  If so,
+ * the verify result and chain length the server's facts get for it. */
 
-static bool resumed(struct tls_ctx *t, WOLFSSL_CTX *cctx, WOLFSSL_SESSION *sess)
+static bool resumed_peer(struct tls_ctx *t, WOLFSSL_CTX *cctx, WOLFSSL_SESSION *sess,
+                         long *code, size_t *n)
 {
     static const int x25519[] = {WOLFSSL_ECC_X25519};
     WOLFSSL *cli = client(cctx, x25519, 1), *srv;
+    struct tls_crl_cert chain[8];
     bool    r;
 
     assert_int_equal(wolfSSL_set_session(cli, sess), WOLFSSL_SUCCESS);
     srv = handshake(t, cli);
     r = wolfSSL_session_reused(srv) == 1;
-    wolfSSL_free(srv);
+    /* A resumed ticket of ours always has its peer; a full handshake never. */
+    assert_true(tls__ticket_peer(srv, code) == r);
+    *n = tls__ticket_peer_chain(srv, chain, 8);
+    srv_free(srv);
     wolfSSL_free(cli);
     return r;
+}
+
+static bool resumed(struct tls_ctx *t, WOLFSSL_CTX *cctx, WOLFSSL_SESSION *sess)
+{
+    long    code = -1;
+    size_t  n;
+
+    return resumed_peer(t, cctx, sess, &code, &n);
 }
 
 static void test_ticket_through_wolfssl(void **state)
@@ -439,6 +479,148 @@ static void test_ticket_through_wolfssl(void **state)
     tls_ctx_unref(b);
 }
 
+/* --- the peer kept per ticket (tls_ticket_chain.c) --- */
+
+static WOLFSSL_CTX *partner_ctx(void)
+{
+    WOLFSSL_CTX *cctx = client_ctx();
+
+    assert_int_equal(wolfSSL_CTX_use_certificate_chain_file(cctx, path("partner-ok.pem")),
+                     WOLFSSL_SUCCESS);
+    assert_int_equal(wolfSSL_CTX_use_PrivateKey_file(cctx, path("partner-ok.key"),
+                                                     WOLFSSL_FILETYPE_PEM), WOLFSSL_SUCCESS);
+    return cctx;
+}
+
+static size_t entries(size_t *bytes)
+{
+    size_t  n, b;
+
+    tls__ticket_chain_stats(&n, &b);
+    if (bytes != NULL)
+        *bytes = b;
+    return n;
+}
+
+static int setup_chain(void **state)
+{
+    (void)state;
+    tls__ticket_reset();
+    tls__ticket_set_clock(NULL);
+    tls__ticket_chain_bounds(0, 0);
+    ask_cert = true;
+    return 0;
+}
+
+static int teardown_chain(void **state)
+{
+    (void)state;
+    tls__ticket_chain_bounds(0, 0);
+    tls__ticket_reset();
+    tls__ticket_set_clock(NULL);
+    ask_cert = false;
+    return 0;
+}
+
+/* One chain kept once for many tickets; a resumed ticket gets its chain and
+ * verify result, and the ticket sealed on it carries them on. */
+static void test_chain_kept_once(void **state)
+{
+    struct tls_ctx *t = server_ctx();
+    WOLFSSL_CTX *cctx = partner_ctx();
+    WOLFSSL_SESSION *a, *b;
+    size_t  bytes, bytes2, n = 0;
+    long    code = -1;
+
+    (void)state;
+    a = ticket_of(t, cctx);
+    assert_int_equal(entries(&bytes), 1);
+    assert_true(bytes > 300);           /* the partner's leaf and intermediate */
+    b = ticket_of(t, cctx);
+    assert_int_equal(entries(&bytes2), 2);
+    assert_int_equal(bytes2, bytes);    /* the same chain, kept once */
+    assert_true(resumed_peer(t, cctx, a, &code, &n));
+    assert_int_equal(code, 21);         /* no trust anchors in this server: as sealed */
+    assert_int_equal(n, 2);
+    assert_int_equal(entries(&bytes2), 3);      /* the resumed session's new ticket */
+    assert_int_equal(bytes2, bytes);
+    wolfSSL_SESSION_free(a);
+    wolfSSL_SESSION_free(b);
+    wolfSSL_CTX_free(cctx);
+    tls_ctx_unref(t);
+}
+
+/* A ticket that opens but whose entry is gone gets a full handshake. */
+static void test_missing_entry_full_handshake(void **state)
+{
+    struct tls_ctx *t = server_ctx();
+    WOLFSSL_CTX *cctx = partner_ctx();
+    WOLFSSL_SESSION *a;
+
+    (void)state;
+    a = ticket_of(t, cctx);
+    assert_true(resumed(t, cctx, a));   /* key and entry: resumes */
+    tls__ticket_chain_clear();          /* the entries only: the key still opens it */
+    assert_int_equal(entries(NULL), 0);
+    assert_false(resumed(t, cctx, a));
+    wolfSSL_SESSION_free(a);
+    wolfSSL_CTX_free(cctx);
+    tls_ctx_unref(t);
+}
+
+/* The bound on entries pushes the oldest out: its ticket gets a full handshake. */
+static void test_cap(void **state)
+{
+    struct tls_ctx *t = server_ctx();
+    WOLFSSL_CTX *cctx = partner_ctx();
+    WOLFSSL_SESSION *s[3];
+    size_t  bytes;
+
+    (void)state;
+    tls__ticket_chain_bounds(2, 0);
+    for (int i = 0; i < 3; i++)
+        s[i] = ticket_of(t, cctx);
+    assert_int_equal(entries(NULL), 2);
+    assert_false(resumed(t, cctx, s[0]));       /* out: full handshake, whose ticket... */
+    assert_int_equal(entries(NULL), 2);         /* ...pushes s[1] out */
+    assert_true(resumed(t, cctx, s[2]));        /* still in */
+    tls__ticket_chain_bounds(0, 100);           /* fewer bytes than one chain */
+    wolfSSL_SESSION_free(ticket_of(t, cctx));
+    assert_int_equal(entries(&bytes), 0);
+    assert_int_equal(bytes, 0);                 /* the chain went with its last entry */
+    for (int i = 0; i < 3; i++)
+        wolfSSL_SESSION_free(s[i]);
+    wolfSSL_CTX_free(cctx);
+    tls_ctx_unref(t);
+}
+
+/* Entries go with the key that sealed them. */
+static void test_entries_expire_with_their_key(void **state)
+{
+    struct tls_ctx *t = server_ctx();
+    WOLFSSL_CTX *cctx = partner_ctx();
+    size_t  bytes;
+
+    (void)state;
+    tls__ticket_set_clock(fake_clock);
+    tls_ticket_set_lifetime(3600);
+    fake_now = 2000000;
+    wolfSSL_SESSION_free(ticket_of(t, cctx));   /* key 1 */
+    wolfSSL_SESSION_free(ticket_of(t, cctx));   /* key 1 */
+    fake_now += 3600;
+    wolfSSL_SESSION_free(ticket_of(t, cctx));   /* key 2; key 1 still opens */
+    assert_int_equal(entries(NULL), 3);
+    fake_now += 3600;
+    wolfSSL_SESSION_free(ticket_of(t, cctx));   /* key 3: key 1 and its two entries gone */
+    assert_int_equal(entries(&bytes), 2);
+    assert_true(bytes > 0);
+    tls__ticket_reset();
+    assert_int_equal(entries(&bytes), 0);
+    assert_int_equal(bytes, 0);
+    wolfSSL_CTX_free(cctx);
+    tls_ctx_unref(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -456,6 +638,12 @@ int main(void)
     const struct CMUnitTest wolf[] = {
         cmocka_unit_test(test_groups),
         cmocka_unit_test(test_ticket_through_wolfssl),
+        cmocka_unit_test_setup_teardown(test_chain_kept_once, setup_chain, teardown_chain),
+        cmocka_unit_test_setup_teardown(test_missing_entry_full_handshake, setup_chain,
+                                        teardown_chain),
+        cmocka_unit_test_setup_teardown(test_cap, setup_chain, teardown_chain),
+        cmocka_unit_test_setup_teardown(test_entries_expire_with_their_key, setup_chain,
+                                        teardown_chain),
     };
     int     failed;
 
