@@ -51,7 +51,6 @@
 #include "tls_conn.h"
 #include "tls_ctx.h"
 #include "tls_internal.h"
-#include "tls_ticket.h"
 
 #define TLS_CONN_READ_SIZE 65536
 

@@ -28,7 +28,6 @@
 #include <wolfssl/wolfcrypt/asn.h>   /* after tls_internal.h: wolfssl/options.h first */
 #include <wolfssl/openssl/x509v3.h>   /* XKU_* */
 #include "tls_store.h"
-#include "tls_ticket.h"
 
 #define TLS_FACTS_CHAIN_MAX 16          /* certificates looked at for a reason */
 

@@ -314,7 +314,14 @@ int tls__ticket_use(WOLFSSL_CTX *ctx, uint32_t seconds)
      * the ticket's age (TLS 1.3) and the cached session behind it.
      * set_timeout sets the hint too, and with WOLFSSL_ERROR_CODE_OPENSSL
      * (Debian's build) returns the previous timeout, negative on error. */
-    if (wolfSSL_CTX_set_TicketEncCb(ctx, tls_ticket_cb) != WOLFSSL_SUCCESS
+    /* wolfSSL's session cache off: a ticket of ours is the only way to
+     * resume, so every resumed session has the peer kept with its ticket.
+     * A TLS 1.2 session-ID resumption from that cache left the verify
+     * result at 0 (an untrusted chain passed as valid), and a TLS 1.3
+     * ticket found its chain there.  It also saves copying each session,
+     * chain and all, into the cache at every handshake. */
+    if (wolfSSL_CTX_set_session_cache_mode(ctx, WOLFSSL_SESS_CACHE_OFF) != WOLFSSL_SUCCESS
+        || wolfSSL_CTX_set_TicketEncCb(ctx, tls_ticket_cb) != WOLFSSL_SUCCESS
         || wolfSSL_CTX_set_timeout(ctx, seconds) < 0
         || wolfSSL_CTX_set_TicketHint(ctx, (int)seconds) != WOLFSSL_SUCCESS)
         return -1;

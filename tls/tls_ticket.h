@@ -12,18 +12,13 @@
 #ifndef DOMSEC_TLS_TICKET_H
 #define DOMSEC_TLS_TICKET_H
 
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include "tls_crl.h"                    /* struct tls_crl_cert */
 
 #define TLS_TICKET_LIFETIME_DEFAULT 3600     /* seconds: see tls_ticket.c */
 #define TLS_TICKET_NONCE_SZ 12          /* the AES-GCM nonce: the iv's first bytes */
 #define TKC_ENTRIES_MAX 65536           /* tickets whose peer is kept */
 #define TKC_BYTES_MAX (16u << 20)       /* bytes of distinct chains kept */
-
-struct WOLFSSL;
 
 /* tls_ticket.c */
 /* The lifetime (seconds, > 0) of tickets sealed from now on and of the
@@ -49,25 +44,7 @@ int     tls__ticket_open(const unsigned char key_name[16], const unsigned char i
 void    tls__ticket_set_clock(int64_t (*now)(void));
 void    tls__ticket_reset(void);
 
-/* tls_ticket_chain.c: the peer behind each ticket sealed (see there). */
-/* After a ticket with nonce is sealed on ssl by the key of generation gen:
- * keep its peer (a resumed session's: its attachment's); drop entries of
- * generations before oldest_gen, then the oldest over the bounds. */
-void    tls__ticket_chain_keep(struct WOLFSSL *ssl, const unsigned char nonce[TLS_TICKET_NONCE_SZ],
-                               uint64_t gen, uint64_t oldest_gen);
-/* After a ticket opened: attach its entry's peer to ssl; -1 if there is
- * none (the ticket must be rejected: a full handshake). */
-int     tls__ticket_chain_attach(struct WOLFSSL *ssl,
-                                 const unsigned char nonce[TLS_TICKET_NONCE_SZ], uint64_t gen,
-                                 uint64_t oldest_gen);
-/* For tls_facts.c: whether ssl resumed a ticket of ours; then *verify_code
- * (if not NULL) is the X509_V_* of the handshake that sealed it, and
- * tls__ticket_peer_chain() gives its chain as sent (views valid until
- * tls__ticket_detach()). */
-bool    tls__ticket_peer(struct WOLFSSL *ssl, long *verify_code);
-size_t  tls__ticket_peer_chain(struct WOLFSSL *ssl, struct tls_crl_cert *out, size_t max);
-/* Release ssl's attachment: before every wolfSSL_free() of a server's ssl. */
-void    tls__ticket_detach(struct WOLFSSL *ssl);
+/* tls_ticket_chain.c (the WOLFSSL-facing half is in tls_internal.h). */
 /* Forget every entry; tests: the counts, the bounds (0: the defaults). */
 void    tls__ticket_chain_clear(void);
 void    tls__ticket_chain_stats(size_t *entries, size_t *bytes);

@@ -211,7 +211,7 @@ static struct tkc_attach *tkc_attached(WOLFSSL *ssl)
 
 /* tls__ticket_chain_keep - remember the peer of a ticket just sealed on ssl */
 
-void tls__ticket_chain_keep(WOLFSSL *ssl, const unsigned char nonce[TLS_TICKET_NONCE_SZ],
+void tls__ticket_chain_keep(WOLFSSL *ssl, const unsigned char *nonce,
                             uint64_t gen, uint64_t oldest_gen)
 {
     struct tkc_attach *a = tkc_attached(ssl);
@@ -268,7 +268,7 @@ void tls__ticket_chain_keep(WOLFSSL *ssl, const unsigned char nonce[TLS_TICKET_N
 
 /* tls__ticket_chain_attach - attach the peer of an opened ticket to ssl */
 
-int tls__ticket_chain_attach(WOLFSSL *ssl, const unsigned char nonce[TLS_TICKET_NONCE_SZ],
+int tls__ticket_chain_attach(WOLFSSL *ssl, const unsigned char *nonce,
                              uint64_t gen, uint64_t oldest_gen)
 {
     struct tkc_attach *a = tkc_attached(ssl);

@@ -19,6 +19,7 @@ first handshake found."""
 import base64
 import os
 import re
+import ssl
 import subprocess
 import unittest
 
@@ -201,6 +202,21 @@ class TlsTicketTest(PkiMixin, DomsecTestCase):
         lines, _, sess = self.mail_from(d, ctx)
         self.assertEqual(lines, [CERT_FAIL])
         self.resume_judged(d, ctx, sess, CERT_FAIL, 21)  # X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE
+
+    def test_tls12_resumes_by_ticket_only_and_keeps_the_verdict(self):
+        # wolfSSL's session cache is off: a TLS 1.2 client without tickets gets a full
+        # handshake (its session-ID resumption left the verify result at 0 and passed
+        # an untrusted chain); one with a ticket resumes with the sealed verdict.
+        d = self.daemon(revocation_failure="accept")
+        for ticket in (True, False):
+            ctx = self.client("partner-untrusted")
+            ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+            if not ticket:
+                ctx.options |= ssl.OP_NO_TICKET
+            lines, _, sess = self.mail_from(d, ctx)
+            self.assertEqual(lines, [CERT_FAIL])
+            lines, reused, _ = self.mail_from(d, ctx, sess)
+            self.assertEqual((lines, reused), ([CERT_FAIL], ticket))
 
 
 if __name__ == "__main__":
