@@ -19,7 +19,9 @@
  * is rejected and wolfSSL makes a full handshake; found, it is attached to
  * the connection (ex_data: one reference to the chain), and the facts of a
  * resumed session are taken from it (tls_facts.c), never from wolfSSL's
- * cache.  A ticket sealed on a resumed session carries that attachment on.
+ * cache, which server contexts turn off (tls__ticket_use: its TLS 1.2
+ * session-ID resumption also left the verify result at 0).  A ticket
+ * sealed on a resumed session carries that attachment on.
  *
  * Chains are kept once (SHA-256 of the certificates) and counted: partners
  * are few, sessions many.  Entries expire with the key that sealed them
