@@ -161,6 +161,8 @@ struct cfg_transport {
                                          * partners (QUEUE/partner-certs unless set);
                                          * "" = not kept.  Never NULL after load */
     enum cfg_revfail revocation_failure;/* default fail */
+    uint64_t tls_session_ticket_lifetime; /* default 1h: inbound TLS session tickets
+                                         * (tls_ticket.c); 1s..7d */
     uint64_t message_expiration_timeout;/* default 2d */
     uint64_t delay_notification_timeout;/* default 4h */
     uint64_t transient_failure_retry_interval; /* default 10m */

@@ -104,6 +104,8 @@ const struct pt_key policy__table[] = {
      TR(partner_certificate_directory), PT_F_EMPTY, NULL},
     {PT_TRANSPORT, "revocation_failure", PT_ENUM, "fail", 0, 0,
      TR(revocation_failure), 0, revfail_names},
+    {PT_TRANSPORT, "tls_session_ticket_lifetime", PT_DURATION, "1h", SEC(1), DAY(7),
+     TR(tls_session_ticket_lifetime), 0, NULL},
     {PT_TRANSPORT, "message_expiration_timeout", PT_DURATION, "2d", SEC(5), DAY(90),
      TR(message_expiration_timeout), 0, NULL},
     {PT_TRANSPORT, "delay_notification_timeout", PT_DURATION, "4h", SEC(1), DAY(30),

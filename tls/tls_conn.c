@@ -507,8 +507,10 @@ static void tls_conn_handle_closed(uv_handle_t *h)
         return;
     if (c->cb != NULL)
         c->cb(c, TLS_EV_CLOSED, c->arg);
-    if (c->ssl != NULL)
+    if (c->ssl != NULL) {
+        tls__ticket_detach(c->ssl);     /* a resumed peer's chain (tls_ticket_chain.c) */
         wolfSSL_free(c->ssl);
+    }
     tls_ctx_unref(c->ctx);
     free(c->peer_der);
     tls__buf_put(c->cin, c->cin_cap);

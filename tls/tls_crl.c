@@ -700,22 +700,17 @@ void tls_crl_check(struct tls_crl_set *s, const struct tls_crl_cert *chain, size
 enum tls_revocation tls__crl_check_peer(WOLFSSL *ssl, const unsigned char *leaf, size_t len,
                                         char *reason, size_t sz)
 {
-    WOLFSSL_X509_CHAIN *ch = wolfSSL_get_peer_chain(ssl);
-    struct tls_crl_cert chain[CRL_CHAIN_MAX];
+    struct tls_crl_cert chain[CRL_CHAIN_MAX], sent[CRL_CHAIN_MAX - 1];
     struct tls_crl_set *s;
     struct tls_crl_result r;
-    int     count = ch != NULL ? wolfSSL_get_chain_count(ch) : 0;
-    size_t  n = 0;
+    /* As tls_facts.c reads it: a resumed session's is its sealing handshake's. */
+    size_t  count = tls__facts_peer_chain(ssl, sent, CRL_CHAIN_MAX - 1), n = 0;
 
     /* The leaf first, then what the peer sent (which normally starts with it). */
     chain[n++] = (struct tls_crl_cert){leaf, len};
-    for (int i = 0; i < count && n < CRL_CHAIN_MAX; i++) {
-        const unsigned char *der = wolfSSL_get_chain_cert(ch, i);
-        int     dlen = wolfSSL_get_chain_length(ch, i);
-
-        if (der != NULL && dlen > 0 && !((size_t)dlen == len && memcmp(der, leaf, len) == 0))
-            chain[n++] = (struct tls_crl_cert){der, (size_t)dlen};
-    }
+    for (size_t i = 0; i < count; i++)
+        if (!(sent[i].len == len && memcmp(sent[i].der, leaf, len) == 0))
+            chain[n++] = sent[i];
     if ((s = tls_crl_current()) == NULL) {
         snprintf(reason, sz, "no CRLs loaded");
         return TLS_REV_UNKNOWN;

@@ -7,7 +7,9 @@
  *  returned and never changed afterwards, so many threads may create
  *  sessions from it.  The last tls_ctx_unref() frees it; WOLFSSL objects
  *  made from it hold their own reference inside wolfSSL, so a context may
- *  be released while connections that use it are still open.
+ *  be released while connections that use it are still open.  Both roles
+ *  rank X25519 first; a server context seals session tickets with the
+ *  process's keys (tls_ticket.c), so a ticket outlives the context.
  */
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
@@ -19,12 +21,11 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include <stdint.h>
-
 #include "log.h"
 #include "log_util.h"
 #include "tls_ctx.h"
 #include "tls_internal.h"
+#include "tls_ticket.h"
 
 struct tls_ctx {
     WOLFSSL_CTX *ctx;
@@ -36,6 +37,25 @@ struct tls_ctx {
 static _Atomic uint64_t tls_ctx_next_id = 1;
 
 static uv_once_t tls_init_once = UV_ONCE_INIT;
+
+/*
+ * Key exchange groups, X25519 first, for both roles.  A client sends its
+ * TLS 1.3 key share for the first.  A server (wolfSSL 5.5.4
+ * TLSX_KeyShare_Establish) takes, among the key shares the client sent,
+ * the one of the group ranked first here, and asks for another share
+ * (HelloRetryRequest) only when none was usable: so a client that sent
+ * X25519 and P-256 shares gets X25519, and one that sent P-256 alone gets
+ * P-256 without a retry (tls_ticket_test, test_tls_tickets.py).  Debian's
+ * wolfSSL has no P-256-specific code, and an ECDH on P-256 costs 5.2 M
+ * instructions against 0.6 M on X25519 (docs/PROFILE.md), a third of a
+ * handshake; OpenSSL (Postfix, Exim) ranks X25519 first too.
+ */
+static int tls_ctx_groups[] = {              /* copied by wolfSSL_CTX_set_groups */
+    WOLFSSL_ECC_X25519, WOLFSSL_ECC_SECP256R1, WOLFSSL_ECC_SECP384R1, WOLFSSL_ECC_SECP521R1,
+#ifdef HAVE_FFDHE_2048
+    WOLFSSL_FFDHE_2048,
+#endif
+};
 
 /* tls_library_init - wolfSSL_Init once per process */
 
@@ -105,6 +125,12 @@ static struct tls_ctx *tls_ctx_new(bool server, const char *cert_path, const cha
      * enabling it here sends nothing by itself (wolfSSL 5.5.4, tls_ocsp_test). */
     if (!server)
         (void)wolfSSL_CTX_EnableOCSPStapling(ctx);
+    if (wolfSSL_CTX_set_groups(ctx, tls_ctx_groups,
+                               (int)(sizeof(tls_ctx_groups) / sizeof(tls_ctx_groups[0])))
+        != WOLFSSL_SUCCESS) {
+        wolfSSL_CTX_free(ctx);
+        return (*why = "cannot set the key exchange groups"), NULL;
+    }
     t = xcalloc(1, sizeof(*t));
     t->id = tls_ctx_next_id++;
     t->ctx = ctx;
@@ -118,7 +144,15 @@ static struct tls_ctx *tls_ctx_new(bool server, const char *cert_path, const cha
 struct tls_ctx *tls_ctx_server_new(const char *cert_path, const char *key_path,
                                    const char *trusted_ca, const char **why)
 {
-    return tls_ctx_new(true, cert_path, key_path, trusted_ca, why);
+    struct tls_ctx *t = tls_ctx_new(true, cert_path, key_path, trusted_ca, why);
+
+    /* Tickets sealed with the process's keys (tls_ticket.c), not the
+     * context's own: they stay good across workers and reloads. */
+    if (t != NULL && tls__ticket_use(t->ctx, 0) != 0) {
+        tls_ctx_unref(t);
+        return (*why = "cannot set up session tickets"), NULL;
+    }
+    return t;
 }
 
 /* tls_ctx_client_new - context for outbound STARTTLS */
@@ -126,28 +160,14 @@ struct tls_ctx *tls_ctx_server_new(const char *cert_path, const char *key_path,
 struct tls_ctx *tls_ctx_client_new(const char *cert_path, const char *key_path,
                                    const char *trusted_ca, const char **why)
 {
-    /*
-     * Key exchange groups, X25519 first (the TLS 1.3 key share goes with the
-     * first): Debian's wolfSSL has no P-256-specific code, and an ECDH on
-     * P-256 costs 5.2 M instructions against 0.6 M on X25519 (docs/PROFILE.md),
-     * a third of a handshake.  OpenSSL (Postfix, Exim) offers X25519 first too.
-     */
-    static int groups[] = {
-        WOLFSSL_ECC_X25519, WOLFSSL_ECC_SECP256R1, WOLFSSL_ECC_SECP384R1,
-        WOLFSSL_ECC_SECP521R1,
-#ifdef HAVE_FFDHE_2048
-        WOLFSSL_FFDHE_2048,
-#endif
-    };
-    struct tls_ctx *t = tls_ctx_new(false, cert_path, key_path, trusted_ca, why);
+    return tls_ctx_new(false, cert_path, key_path, trusted_ca, why);
+}
 
-    if (t != NULL && wolfSSL_CTX_set_groups(t->ctx, groups, (int)(sizeof(groups)
-                                                                 / sizeof(groups[0])))
-        != WOLFSSL_SUCCESS) {
-        tls_ctx_unref(t);
-        return (*why = "cannot set the key exchange groups"), NULL;
-    }
-    return t;
+/* tls_ctx_ticket_lifetime - how long a server context's tickets are good */
+
+int tls_ctx_ticket_lifetime(struct tls_ctx *t, uint32_t seconds)
+{
+    return t->server ? tls__ticket_use(t->ctx, seconds) : -1;
 }
 
 /* tls_ctx_ref - take a reference */

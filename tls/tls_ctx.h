@@ -25,6 +25,10 @@ struct tls_ctx *tls_ctx_server_new(const char *cert_path, const char *key_path,
 /* Client side: cert_path/key_path may be NULL (no client certificate). */
 struct tls_ctx *tls_ctx_client_new(const char *cert_path, const char *key_path,
                                    const char *trusted_ca, const char **why);
+/* Server side, before the context is shared: the session tickets it gives
+ * are good for seconds (0: tls_ticket_lifetime(), as when it was made);
+ * 0, or -1 (also for a client context). */
+int     tls_ctx_ticket_lifetime(struct tls_ctx *ctx, uint32_t seconds);
 struct tls_ctx *tls_ctx_ref(struct tls_ctx *ctx);
 void    tls_ctx_unref(struct tls_ctx *ctx);
 bool    tls_ctx_is_server(const struct tls_ctx *ctx);

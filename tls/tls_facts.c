@@ -198,6 +198,14 @@ unsigned char *tls__facts_collect(WOLFSSL *ssl, struct tls_facts *f)
      * when expired / not yet valid (tls_facts_test proves each).  So the
      * verdict below stays the chain's; eku_server_only lets policy decide. */
     f->verify_code = wolfSSL_get_verify_result(ssl);
+    /* A resumed ticket: the peer of the handshake that sealed it (tls_ticket_chain.c). */
+    if (tls__ticket_peer(ssl, &f->verify_code)) {
+        struct tls_crl_cert leaf;
+
+        wolfSSL_X509_free(x);
+        x = tls__ticket_peer_chain(ssl, &leaf, 1) == 1
+            ? wolfSSL_X509_d2i(NULL, leaf.der, (int)leaf.len) : NULL;
+    }
     f->chain = tls_facts_chain(f->verify_code, x);
     memset(f->spki_sha256, 0, sizeof(f->spki_sha256));
     f->eku_server_only = x != NULL && tls_facts_server_only(x);
@@ -244,6 +252,9 @@ size_t tls__facts_peer_chain(WOLFSSL *ssl, struct tls_crl_cert *out, size_t max)
     WOLFSSL_X509_CHAIN *ch = wolfSSL_get_peer_chain(ssl);
     int     count = ch != NULL ? wolfSSL_get_chain_count(ch) : 0;
     size_t  n = 0;
+
+    if (tls__ticket_peer(ssl, NULL))    /* resumed: the sealing handshake's chain */
+        return tls__ticket_peer_chain(ssl, out, max);
 
     for (int i = 0; i < count && n < max; i++) {
         const unsigned char *der = wolfSSL_get_chain_cert(ch, i);

@@ -17,6 +17,26 @@ struct tls_ctx;
 
 /* tls_ctx.c */
 WOLFSSL_CTX *tls__ctx_wolf(const struct tls_ctx *t);
+int     tls__ticket_use(WOLFSSL_CTX *ctx, uint32_t seconds); /* tls_ticket.c; tls_ticket.h */
+/* tls_ticket_chain.c: the peer behind each ticket sealed (see there); nonce:
+ * TLS_TICKET_NONCE_SZ bytes. */
+/* After a ticket with nonce is sealed on ssl by the key of generation gen:
+ * keep its peer (a resumed session's: its attachment's); drop entries of
+ * generations before oldest_gen, then the oldest over the bounds. */
+void    tls__ticket_chain_keep(WOLFSSL *ssl, const unsigned char *nonce, uint64_t gen,
+                               uint64_t oldest_gen);
+/* After a ticket opened: attach its entry's peer to ssl; -1 if there is
+ * none (the ticket must be rejected: a full handshake). */
+int     tls__ticket_chain_attach(WOLFSSL *ssl, const unsigned char *nonce, uint64_t gen,
+                                 uint64_t oldest_gen);
+/* For tls_facts.c: whether ssl resumed a ticket of ours; then *verify_code
+ * (if not NULL) is the X509_V_* of the handshake that sealed it, and
+ * tls__ticket_peer_chain() gives its chain as sent (views valid until
+ * tls__ticket_detach()). */
+bool    tls__ticket_peer(WOLFSSL *ssl, long *verify_code);
+size_t  tls__ticket_peer_chain(WOLFSSL *ssl, struct tls_crl_cert *out, size_t max);
+/* Release ssl's attachment: before every wolfSSL_free() of a server's ssl. */
+void    tls__ticket_detach(WOLFSSL *ssl);
 
 /* tls_conn_tls.c: wolfSSL custom I/O over the conn's buffers. */
 int     tls__io_recv(WOLFSSL *ssl, char *buf, int sz, void *ctx);

@@ -29,7 +29,10 @@
  *  it over) or frees it.  relay_tls_server_ctx() is thread-safe and
  *  returns a new reference; relay_tls_own_cert() calls its function under
  *  the lock.  Two generations are installed: the current configuration's
- *  and the previous one's, keyed by the config pointer.
+ *  and the previous one's, keyed by the config pointer.  Session ticket
+ *  keys are not part of a generation: they belong to the process
+ *  (tls_ticket.c) and survive every reload; a server context's tickets
+ *  are good for its configuration's tls_session_ticket_lifetime.
  */
 #include <stdarg.h>
 #include <stdbool.h>
@@ -48,6 +51,7 @@
 #include "tls_conn.h"
 #include "tls_ctx.h"
 #include "tls_store.h"
+#include "tls_ticket.h"
 
 struct relay_tls_used {                 /* a certificate some connector presents */
     char    thumbprint[41];
@@ -251,6 +255,13 @@ static void relay_tls_refuse(struct cfg_errors *errs, const struct config *cfg,
                             "certificate_store %s: %s", title, must, role, fqdn, dir, why);
 }
 
+/* relay_tls_ticket_seconds - tls_session_ticket_lifetime in seconds */
+
+static uint32_t relay_tls_ticket_seconds(const struct config *cfg)
+{
+    return (uint32_t)(cfg->transport.tls_session_ticket_lifetime / 1000);
+}
+
 /* relay_tls_build_receive - receive connector i's context into g */
 
 static void relay_tls_build_receive(struct relay_tls_set *g, const struct config *cfg,
@@ -279,6 +290,12 @@ static void relay_tls_build_receive(struct relay_tls_set *g, const struct config
     relay_tls_keep_info(&g->own[i], e);
     g->ctx[i] = tls_ctx_server_new(e->cert_path, e->key_path, cfg->transport.trusted_ca_file,
                                    &why);
+    if (g->ctx[i] != NULL
+        && tls_ctx_ticket_lifetime(g->ctx[i], relay_tls_ticket_seconds(cfg)) != 0) {
+        tls_ctx_unref(g->ctx[i]);
+        g->ctx[i] = NULL;
+        why = "cannot set up session tickets";
+    }
     if (g->ctx[i] != NULL)
         relay_tls_note_use(g, e, "receive", rc->name);
     else if (must != NULL)
@@ -415,6 +432,8 @@ void relay_tls_install(struct relay_tls_set *set)
         if (set->ctx[i] != NULL)
             log_info("tls", 0, "receive connector %s certificate thumbprint=%s subject=\"%s\"",
                      cfg->receive[i].name, set->own[i].thumbprint, set->own[i].subject);
+    /* The ticket keys are the process's: they stay, with this lifetime. */
+    tls_ticket_set_lifetime(relay_tls_ticket_seconds(cfg));
     uv_once(&relay_tls_once, relay_tls_init);
     uv_mutex_lock(&relay_tls_lock);
     relay_tls_gen_free(&relay_tls_gens[1]);
