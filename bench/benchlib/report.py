@@ -87,7 +87,7 @@ def metrics(r):
 HS_RULE = ("full handshakes per relay CPU s = (inbound TLS - resumed + outbound TLS - "
            "resumed) / relay CPU s: a resumed session (in brackets; TLS 1.3 resumption is "
            "2 x X25519, about a quarter of a full handshake's crypto) is not counted, its CPU "
-           "stays in the divisor, so the figure and its %% of the crypto limit never favour "
+           "stays in the divisor, so the figure and its % of the crypto limit never favour "
            "the relay that resumes more")
 
 
