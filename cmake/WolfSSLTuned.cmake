@@ -16,7 +16,8 @@
 # and builds the new source.
 #
 # Cached in the build tree, keyed by source version + added flags + recipe version:
-#   BUILD/_wolfssl-tuned/VERSION-KEY/{dl,src,prefix,log}
+#   BUILD/_wolfssl-tuned/VERSION-KEY/{prefix,log} (dl/ and src/ while building only; the
+#   directory of an older version is left in place: remove it by hand)
 # A configure that finds prefix/domsec-tuned.key holding the key builds nothing.  The
 # check, build and stamp run under a file lock (VERSION-KEY.lock), so two configures of
 # one build tree wait for each other instead of deleting each other's source.
@@ -185,6 +186,10 @@ else()
     endif()
   endforeach()
   file(WRITE "${domsec_tuned_stamp}" "${domsec_tuned_key}")
+  # only prefix/ (and log/) is used from now on: the download, the unpacked source
+  # with its objects and dpkg-source's copy of the tarball are ~210 MB
+  file(GLOB domsec_orig "${domsec_tuned_root}/*.orig.tar.*")
+  file(REMOVE_RECURSE "${domsec_tuned_root}/dl" "${domsec_tuned_root}/src" ${domsec_orig})
 endif()
 file(LOCK "${domsec_tuned_root}.lock" RELEASE)
 set(DOMSEC_WOLFSSL_LIBRARY "${domsec_tuned_lib}" CACHE INTERNAL
