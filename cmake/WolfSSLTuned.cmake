@@ -9,12 +9,18 @@
 # by dpkg-source), configured as debian/rules configures it (its dh_auto_configure flags
 # and DEB_BUILD_MAINT_OPTIONS, read from that file, plus the flags dh_auto_configure
 # itself passes) and with DOMSEC_WOLFSSL_TUNED_FLAGS added.  The price: Debian's
-# security updates of libwolfssl reach domsec only when it is rebuilt (a new package
-# version is a new cache key, so a rebuild builds the new source).
+# security updates of libwolfssl reach domsec only when it is rebuilt.  dpkg's file
+# list of libwolfssl-dev (/var/lib/dpkg/info/libwolfssl-dev.list, rewritten by every
+# install or upgrade of the package) is a configure dependency, so after an upgrade the
+# next `cmake --build` re-runs configure, which sees the new version, a new cache key,
+# and builds the new source.
 #
-# Cached in the build tree, keyed by source version + added flags:
-#   BUILD/_wolfssl-tuned/VERSION-KEY/{dl,src,prefix,log}
-# A configure that finds prefix/domsec-tuned.key holding the key builds nothing.
+# Cached in the build tree, keyed by source version + added flags + recipe version:
+#   BUILD/_wolfssl-tuned/VERSION-KEY/{prefix,log} (dl/ and src/ while building only; the
+#   directory of an older version is left in place: remove it by hand)
+# A configure that finds prefix/domsec-tuned.key holding the key builds nothing.  The
+# check, build and stamp run under a file lock (VERSION-KEY.lock), so two configures of
+# one build tree wait for each other instead of deleting each other's source.
 #
 # Result: the imported target PkgConfig::WOLFSSL - the name pkg_check_modules gives the
 # system library - so tls/, bench/ and the tests switch with no change of their own.
@@ -24,6 +30,10 @@
 #
 # Needs (scripts/setup --wolfssl tuned): dpkg-dev, autoconf, automake, libtool, and a
 # deb-src line for the Debian suite the installed libwolfssl-dev comes from.
+
+# Bump when domsec_tuned_build changes what it builds (a new key rebuilds old caches):
+# 2 = testwolfcrypt known-answer tests run before install
+set(domsec_tuned_recipe 2)
 
 set(DOMSEC_WOLFSSL_TUNED_FLAGS
     --enable-intelasm --enable-aesni --enable-sp --enable-sp-asm
@@ -87,8 +97,16 @@ function(domsec_tuned_build srcpkg version)
   execute_process(COMMAND dpkg-architecture -qDEB_BUILD_GNU_TYPE
                   OUTPUT_VARIABLE gnu_type OUTPUT_STRIP_TRAILING_WHITESPACE COMMAND_ERROR_IS_FATAL ANY)
   set(env "DEB_BUILD_MAINT_OPTIONS=${maint}")
+  # the caller's DEB_BUILD_OPTIONS (noopt...) and DEB_<FLAGS>_SET/APPEND/... would change
+  # the library without changing the cache key: the flags are Debian's alone
+  set(unset -u DEB_BUILD_OPTIONS)
   foreach(v CFLAGS CPPFLAGS LDFLAGS)
-    execute_process(COMMAND env "DEB_BUILD_MAINT_OPTIONS=${maint}" dpkg-buildflags --get ${v}
+    foreach(op SET STRIP APPEND PREPEND)
+      list(APPEND unset -u DEB_${v}_${op} -u DEB_${v}_MAINT_${op})
+    endforeach()
+  endforeach()
+  foreach(v CFLAGS CPPFLAGS LDFLAGS)
+    execute_process(COMMAND env ${unset} "DEB_BUILD_MAINT_OPTIONS=${maint}" dpkg-buildflags --get ${v}
                     WORKING_DIRECTORY "${src}"
                     OUTPUT_VARIABLE val OUTPUT_STRIP_TRAILING_WHITESPACE COMMAND_ERROR_IS_FATAL ANY)
     list(APPEND env "${v}=${val}")
@@ -98,7 +116,7 @@ function(domsec_tuned_build srcpkg version)
            ${debian_flags} ${DOMSEC_WOLFSSL_TUNED_FLAGS})
   list(JOIN args " " shown)
   message(NOTICE "-- wolfSSL tuned: ${srcpkg} ${version}: ./configure ${shown}")
-  domsec_tuned_run(configure "${src}" env ${env} ./configure ${args})
+  domsec_tuned_run(configure "${src}" env ${unset} ${env} ./configure ${args})
   # --enable-distro (Debian's) sets enable_shared=yes again after --disable-shared
   # (configure.ac: "if test "$ENABLED_DISTRO" = "yes"); only the static library is
   # used, so libtool builds that one alone: every file compiled once, with -fPIC.
@@ -121,13 +139,19 @@ endfunction()
 # The installed libwolfssl-dev names the source package and version to build.
 execute_process(COMMAND dpkg-query -W "-f=\${Status}\t\${source:Package}\t\${source:Version}" libwolfssl-dev
                 OUTPUT_VARIABLE domsec_q RESULT_VARIABLE domsec_rc ERROR_QUIET)
-if(NOT domsec_rc EQUAL 0 OR NOT domsec_q MATCHES "^install ok installed\t([^\t]+)\t([^\t]+)$")
+if(NOT domsec_rc EQUAL 0 OR NOT domsec_q MATCHES "^(install|hold) ok installed\t([^\t]+)\t([^\t]+)$")
   message(FATAL_ERROR "wolfSSL tuned: libwolfssl-dev is not installed (scripts/setup); "
-                      "its version is the one built")
+                      "its version is the one built (dpkg-query: '${domsec_q}')")
 endif()
-set(domsec_tuned_srcpkg "${CMAKE_MATCH_1}")
-set(domsec_tuned_version "${CMAKE_MATCH_2}")
-string(SHA256 domsec_tuned_key "${domsec_tuned_srcpkg} ${domsec_tuned_version} ${DOMSEC_WOLFSSL_TUNED_FLAGS}")
+# an upgrade of libwolfssl-dev rewrites its dpkg file list: configure again then
+set(domsec_tuned_dpkg "/var/lib/dpkg/info/libwolfssl-dev.list")
+if(NOT EXISTS "${domsec_tuned_dpkg}")
+  set(domsec_tuned_dpkg "/var/lib/dpkg/status")    # Multi-Arch name: any dpkg change
+endif()
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS "${domsec_tuned_dpkg}")
+set(domsec_tuned_srcpkg "${CMAKE_MATCH_2}")
+set(domsec_tuned_version "${CMAKE_MATCH_3}")
+string(SHA256 domsec_tuned_key "${domsec_tuned_srcpkg} ${domsec_tuned_version} ${DOMSEC_WOLFSSL_TUNED_FLAGS} recipe ${domsec_tuned_recipe}")
 string(SUBSTRING "${domsec_tuned_key}" 0 12 domsec_tuned_key)
 string(REGEX REPLACE "[^A-Za-z0-9.+-]" "_" domsec_tuned_dir "${domsec_tuned_version}-${domsec_tuned_key}")
 set(domsec_tuned_root "${CMAKE_BINARY_DIR}/_wolfssl-tuned/${domsec_tuned_dir}")
@@ -135,6 +159,17 @@ set(domsec_tuned_prefix "${domsec_tuned_root}/prefix")
 set(domsec_tuned_stamp "${domsec_tuned_prefix}/domsec-tuned.key")
 set(domsec_tuned_lib "${domsec_tuned_prefix}/lib/libwolfssl.a")
 
+# held from the stamp check to the stamp write: another configure of this tree waits
+file(MAKE_DIRECTORY "${CMAKE_BINARY_DIR}/_wolfssl-tuned")
+file(LOCK "${domsec_tuned_root}.lock" GUARD FILE TIMEOUT 0 RESULT_VARIABLE domsec_lock_rc)
+if(NOT domsec_lock_rc EQUAL 0)
+  message(NOTICE "-- wolfSSL tuned: another configure of this build tree holds "
+                 "${domsec_tuned_root}.lock; waiting (at most an hour)")
+  file(LOCK "${domsec_tuned_root}.lock" GUARD FILE TIMEOUT 3600 RESULT_VARIABLE domsec_lock_rc)
+endif()
+if(NOT domsec_lock_rc EQUAL 0)
+  message(FATAL_ERROR "wolfSSL tuned: cannot lock ${domsec_tuned_root}.lock: ${domsec_lock_rc}")
+endif()
 set(domsec_have "")
 if(EXISTS "${domsec_tuned_stamp}")
   file(READ "${domsec_tuned_stamp}" domsec_have)
@@ -151,7 +186,12 @@ else()
     endif()
   endforeach()
   file(WRITE "${domsec_tuned_stamp}" "${domsec_tuned_key}")
+  # only prefix/ (and log/) is used from now on: the download, the unpacked source
+  # with its objects and dpkg-source's copy of the tarball are ~210 MB
+  file(GLOB domsec_orig "${domsec_tuned_root}/*.orig.tar.*")
+  file(REMOVE_RECURSE "${domsec_tuned_root}/dl" "${domsec_tuned_root}/src" ${domsec_orig})
 endif()
+file(LOCK "${domsec_tuned_root}.lock" RELEASE)
 set(DOMSEC_WOLFSSL_LIBRARY "${domsec_tuned_lib}" CACHE INTERNAL
     "the static wolfSSL domsec links (tests/integration/test_symbol_clash.py reads it)")
 

@@ -8,7 +8,7 @@ import sys
 import time
 
 from . import procs as P
-from .procs import (NOBODY, PARTNER, ROOT, free_port, listening, log, parse, start,
+from .procs import (NOBODY, OUT_CONC, PARTNER, ROOT, free_port, listening, log, parse, start,
                     wait_for)
 
 # --- the pieces ----------------------------------------------------------------------
@@ -108,6 +108,7 @@ crl_directory = {crl}
 crl_fetch = no
 tls_send_domain_secure_list = {partner}
 tls_receive_domain_secure_list = {partner}
+max_per_domain_outbound_connections = {oconc}
 [receive Partner]
 bindings = 127.0.0.1:{rport}
 fqdn = mail.contoso.test
@@ -124,7 +125,7 @@ domain_secure_enabled = yes
 servers = 127.0.0.1:{dns}
 timeout = 2s
 """.format(d=d, store=store, pki=pki, crl=crl, partner=PARTNER, rport=rport, sport=sport,
-           dns=dns_port, limits=recv_limits))
+           dns=dns_port, limits=recv_limits, oconc=OUT_CONC))
     logf = os.path.join(d, "domsecd.log")
     p = start((wrap or []) + [os.path.join(bdir or P.BUILD, "domsecd"), "-c", conf], logf)
     try:

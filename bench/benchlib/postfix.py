@@ -7,7 +7,7 @@ import signal
 import subprocess
 import time
 
-from .procs import (PARTNER, alive, listening, postfix_dirs, procs, stop, tree,
+from .procs import (OUT_CONC, PARTNER, alive, listening, postfix_dirs, procs, stop, tree,
                     wait_for)
 
 MASTER_CF = """\
@@ -76,6 +76,13 @@ smtp_tls_cert_file = {e}/relay.pem
 smtp_tls_key_file = {e}/relay.key
 smtp_tls_session_cache_database = btree:{d}/data/smtp_scache
 smtp_tls_connection_reuse = {reuse}
+# the outbound leg as domsec's (procs.OUT_CONC = its max_per_domain_outbound_connections):
+# that many connections to the sink at once from the start (Postfix's defaults: 20, slow
+# start from 5), and no inbound throttle when deliveries lag (domsec has none)
+default_destination_concurrency_limit = {oconc}
+smtp_destination_concurrency_limit = {oconc}
+initial_destination_concurrency = {oconc}
+in_flow_delay = 0s
 """
 
 
@@ -108,7 +115,7 @@ def postfix_start(tmp, pki, rport, sport, tag):
              "tls_policy": "[127.0.0.1]:%d secure match=%s:.%s\n" % (sport, PARTNER, PARTNER),
              "main.cf": MAIN_CF.format(d=d, e=e, partner=PARTNER,
                                         plimit=max(100, POSTFIX_PROCS),
-                                        reuse=POSTFIX_REUSE),
+                                        reuse=POSTFIX_REUSE, oconc=OUT_CONC),
              "master.cf": MASTER_CF.format(port=rport)}
     for name, text in files.items():
         with open(os.path.join(e, name), "w") as f:

@@ -12,6 +12,10 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.path.join(ROOT, "build-bench")
 PARTNER = "woodgrovebank.test"
+# Outbound connections to the partner's MX at once, for both relays: domsec's
+# max_per_domain_outbound_connections (its default, policy/policy_table.c) and Postfix's
+# smtp_destination_concurrency_limit = initial_destination_concurrency (no slow start).
+OUT_CONC = 40
 NOBODY = 65534
 procs = []          # Popen objects we started
 postfix_dirs = []   # private Postfix config dirs we started
