@@ -47,7 +47,10 @@
  *  them, so after the handshake tls__zero_pages() hands their whole pages
  *  that still hold only zeros back to the kernel (MADV_DONTNEED: they read
  *  as zeros again, and take memory again only if wolfSSL writes there):
- *  about 29 KiB of an idle TLS session's 85 (bench/run --idle).
+ *  about 29 KiB of an idle TLS session's 85 (bench/run --idle).  That is
+ *  valid only where both are blocks of plain malloc() and the session is
+ *  the conn's own (NO_SESSION_CACHE_REF): tls_conn_tls.c checks this at
+ *  compile time and skips the objects of a wolfSSL built otherwise.
  */
 #include <pthread.h>
 #include <stdbool.h>
