@@ -287,6 +287,10 @@ void tls__conn_cipher_in(struct tls_conn *c, ssize_t nread, const uv_buf_t *buf)
         c->cin = NULL;
         c->cin_off = c->cin_len = c->cin_cap = 0;
     }
+    if (!c->closing) {                  /* a partial record or line may wait long */
+        c->cin = tls__buf_shrink(c->cin, &c->cin_off, &c->cin_len, &c->cin_cap);
+        c->in = tls__buf_shrink(c->in, &c->in_off, &c->in_len, &c->in_cap);
+    }
     if (c->mode == TLS_MODE_FAILED)
         return;
     if (c->eof && c->mode == TLS_MODE_HANDSHAKE && !c->closing) {
