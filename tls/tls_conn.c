@@ -32,7 +32,12 @@
  *  it back once written.  Given back means kept as one of the thread's
  *  spares (at most TLS_BUF_KEEP buffers of TLS_BUF_SIZE bytes, a full
  *  TLS record, and as many write requests: 273 KiB a thread) for the next conn that needs one, so
- *  the receive path allocates no buffer per message.  Once the facts
+ *  the receive path allocates no buffer per message.  What a read leaves
+ *  unconsumed (a partial line or record) keeps its spare only when it is
+ *  bigger than TLS_BUF_SHRINK (4 KiB): a smaller one moves to a buffer of
+ *  its own size at the end of the read callback and the spare goes back,
+ *  so a conn that stalls mid-command holds bytes, not 17 KiB (up to 34 KiB
+ *  with `cin` and `in`).  Once the facts
  *  are recorded, wolfSSL's handshake arrays (randoms, secrets, the
  *  pre-master buffer: ~5 KiB) are released with wolfSSL_FreeArrays(); the
  *  traffic secrets live elsewhere, so reads, writes, key updates and
@@ -47,7 +52,10 @@
  *  them, so after the handshake tls__zero_pages() hands their whole pages
  *  that still hold only zeros back to the kernel (MADV_DONTNEED: they read
  *  as zeros again, and take memory again only if wolfSSL writes there):
- *  about 29 KiB of an idle TLS session's 85 (bench/run --idle).
+ *  about 29 KiB of an idle TLS session's 85 (bench/run --idle).  That is
+ *  valid only where both are blocks of plain malloc() and the session is
+ *  the conn's own (NO_SESSION_CACHE_REF): tls_conn_tls.c checks this at
+ *  compile time and skips the objects of a wolfSSL built otherwise.
  */
 #include <pthread.h>
 #include <stdbool.h>
@@ -137,16 +145,37 @@ char *tls__buf_grow(char *p, size_t len, size_t *cap, size_t need)
 
     if (need <= *cap)
         return p;
-    if (p == NULL && need <= TLS_BUF_SIZE) {
+    if (need <= TLS_BUF_SIZE) {         /* none yet, or a shrunk remainder */
         sp = tls_spares_mine();
+        q = sp->nbuf > 0 ? sp->buf[--sp->nbuf] : xmalloc(TLS_BUF_SIZE);
+        if (len > 0)
+            memcpy(q, p, len);
+        tls__buf_put(p, *cap);          /* not a spare's size: freed */
         *cap = TLS_BUF_SIZE;
-        return sp->nbuf > 0 ? sp->buf[--sp->nbuf] : xmalloc(TLS_BUF_SIZE);
+        return q;
     }
     q = xmalloc(need > 2 * *cap ? need : 2 * *cap);
     if (len > 0)
         memcpy(q, p, len);
     tls__buf_put(p, *cap);
     *cap = need > 2 * *cap ? need : 2 * *cap;
+    return q;
+}
+
+/* tls__buf_shrink - end of a read: a small remainder leaves its spare */
+
+char *tls__buf_shrink(char *p, size_t *off, size_t *len, size_t *cap)
+{
+    size_t  n = *len - *off;
+    char   *q;
+
+    if (p == NULL || *cap != TLS_BUF_SIZE || n == 0 || n > TLS_BUF_SHRINK)
+        return p;
+    q = xmalloc(n);
+    memcpy(q, p + *off, n);
+    tls__buf_put(p, *cap);
+    *off = 0;
+    *len = *cap = n;
     return q;
 }
 
@@ -243,6 +272,8 @@ static void tls_conn_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *bu
             tls__conn_keep(c, buf->base, (size_t)nread);
             c->cb(c, TLS_EV_DATA_IN, c->arg);
         }
+        if (!c->closing)                /* a partial line may wait long */
+            c->in = tls__buf_shrink(c->in, &c->in_off, &c->in_len, &c->in_cap);
     } else if (nread == UV_EOF) {
         c->eof = true;
         tls_conn_pause(c);

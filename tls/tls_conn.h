@@ -80,7 +80,9 @@ struct tls_facts {                      /* plain data, valid until the conn is f
      * tls_conn_peer_chain), not on every handshake: */
     enum tls_ocsp_status ocsp;
     enum tls_ocsp_source ocsp_source;   /* where the deciding response came from */
-    char    ocsp_reason[256];           /* why REVOKED or UNKNOWN, else "" */
+    char    ocsp_reason[256];           /* why REVOKED or UNKNOWN, else "" (a
+                                         * staple is GOOD or fails the handshake,
+                                         * so today always "") */
     char    chain_reason[320];          /* why UNTRUSTED, else "": "partner sent 1
                                          * certificate; issuer CN=... not found", "partner
                                          * sent 1 certificate; self-signed certificate not

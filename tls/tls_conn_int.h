@@ -52,10 +52,23 @@ struct tls_conn {
 /* tls_conn.c, for tls_conn_tls.c */
 #define TLS_BUF_SIZE (16384 + 1024)     /* a thread's spare buffer: a full TLS record */
 #define TLS_BUF_KEEP 16                 /* spare buffers (and write requests) per thread */
+/* A remainder up to this size leaves its spare at the end of a read (see
+ * MEMORY in tls_conn.c): every command line smtpd accepts (2048 octets
+ * with CRLF, RELAY_LINE_MAX) and every TLS record that carries one (plus
+ * under 100 bytes of header, tag and padding) fit, so a conn stalled inside
+ * commands holds only its bytes; a bigger one is most likely a partial
+ * message record whose rest is already on its way, where a copy per read
+ * would cost more than the spare saves (at most 17/4 of the bytes). */
+#define TLS_BUF_SHRINK 4096
 /* Room for need bytes in p (len of them used, *cap its size; p NULL: none
  * yet): p itself, or a bigger buffer with the len bytes copied (a thread's
  * spare when need fits in TLS_BUF_SIZE).  Never fails (xmalloc). */
 char   *tls__buf_grow(char *p, size_t len, size_t *cap, size_t need);
+/* End of a read callback: if p (bytes from *off to *len used, *cap its
+ * size) is a spare holding at most TLS_BUF_SHRINK bytes, they move to a
+ * buffer of their size (*off 0, *len and *cap their number), the spare goes
+ * back, and that buffer is returned; else p, unchanged. */
+char   *tls__buf_shrink(char *p, size_t *off, size_t *len, size_t *cap);
 /* Give back a buffer of tls__buf_grow (cap its size; NULL ignored). */
 void    tls__buf_put(char *p, size_t cap);
 /* Append n bytes of plaintext input to the conn's heap buffer `in`. */

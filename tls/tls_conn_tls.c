@@ -23,28 +23,83 @@
 #include "tls_ctx.h"
 #include "tls_internal.h"
 
+/*
+ * tls__zero_pages may be given only the start of a block from glibc's
+ * malloc() (malloc_usable_size).  Which wolfSSL objects are such blocks
+ * depends on how the wolfSSL we link was built, so this is decided here, at
+ * compile time, and the objects that are not are simply skipped (they keep
+ * their pages; nothing else changes):
+ *  - every object, unless XMALLOC is plain malloc: not with a static memory
+ *    pool (WOLFSSL_STATIC_MEMORY), WOLFSSL_CHECK_MEM_ZERO (malloc() + an
+ *    offset), a user XMALLOC, or allocators installed with
+ *    wolfSSL_SetAllocators() (checked at run time; domsec installs none);
+ *  - the session, unless NO_SESSION_CACHE_REF: without it
+ *    wolfSSL_get_session() on a client returns a row of wolfSSL's static
+ *    ClientCache (and adds the session to the global cache), which other
+ *    threads write under their own locks.
+ * Debian's 5.5.4 and the tuned build (cmake/WolfSSLTuned.cmake) define
+ * NO_SESSION_CACHE_REF and none of the others: both objects are given back.
+ */
+#if defined(WOLFSSL_STATIC_MEMORY) || defined(WOLFSSL_CHECK_MEM_ZERO) \
+    || defined(XMALLOC_USER) || defined(XMALLOC_OVERRIDE) || defined(WOLFSSL_NO_MALLOC)
+#define TLS_ZERO_WOLF 0
+#else
+#define TLS_ZERO_WOLF 1
+#endif
+#if TLS_ZERO_WOLF && defined(NO_SESSION_CACHE_REF)
+#define TLS_ZERO_SESSION 1
+#else
+#define TLS_ZERO_SESSION 0
+#endif
+
+/* tls_zero_wolf_ok - wolfSSL's objects are malloc() blocks in this process */
+
+static bool tls_zero_wolf_ok(void)
+{
+#if !TLS_ZERO_WOLF
+    return false;
+#elif defined(USE_WOLFSSL_MEMORY)
+    wolfSSL_Malloc_cb mf = NULL;
+    wolfSSL_Free_cb ff = NULL;
+    wolfSSL_Realloc_cb rf = NULL;
+
+    return wolfSSL_GetAllocators(&mf, &ff, &rf) == 0 && mf == NULL;
+#else
+    return true;                        /* XMALLOC is malloc itself */
+#endif
+}
+
+/* tls_zero_wolf - after the handshake: the zero pages of the WOLFSSL object
+ * and of its session (see MEMORY in tls_conn.c) */
+
+static void tls_zero_wolf(WOLFSSL *ssl)
+{
+    if (!tls_zero_wolf_ok())
+        return;
+#if TLS_ZERO_SESSION
+    tls__zero_pages(wolfSSL_get_session(ssl));  /* ssl->session, our own block */
+#endif
+    tls__zero_pages(ssl);
+}
+
 /* tls__zero_pages - give back the all-zero pages of a heap block (see
  * tls_internal.h and MEMORY in tls_conn.c) */
 
 size_t tls__zero_pages(void *p)
 {
-    static size_t page;
+    const size_t page = (size_t)sysconf(_SC_PAGESIZE);  /* glibc: a cached value */
     uintptr_t start, end, run = 0;
     size_t  freed = 0;
 
     if (p == NULL)
         return 0;
-    if (page == 0)
-        page = (size_t)sysconf(_SC_PAGESIZE);
     start = ((uintptr_t)p + page - 1) & ~(uintptr_t)(page - 1);
     end = ((uintptr_t)p + malloc_usable_size(p)) & ~(uintptr_t)(page - 1);
     for (uintptr_t a = start; a < end; a += page) {
-        const uint64_t *w = (const uint64_t *)a;
-        size_t  i = 0;
+        const unsigned char *b = (const unsigned char *)a;
 
-        while (i < page / sizeof(*w) && w[i] == 0)
-            i++;
-        if (i == page / sizeof(*w)) {
+        /* All zero: the first byte is, and each byte equals the next. */
+        if (b[0] == 0 && memcmp(b, b + 1, page - 1) == 0) {
             if (run == 0)
                 run = a;
             continue;
@@ -143,8 +198,7 @@ static void tls_conn_drive(struct tls_conn *c)
         c->mode = TLS_MODE_OPEN;
         c->peer_der = tls__facts_collect(c->ssl, &c->facts);
         wolfSSL_FreeArrays(c->ssl);     /* the facts are ours now (see MEMORY) */
-        tls__zero_pages(wolfSSL_get_session(c->ssl));
-        tls__zero_pages(c->ssl);
+        tls_zero_wolf(c->ssl);
         c->cb(c, TLS_EV_TLS_READY, c->arg);
         if (c->closing || c->mode != TLS_MODE_OPEN)
             return;
@@ -232,6 +286,10 @@ void tls__conn_cipher_in(struct tls_conn *c, ssize_t nread, const uv_buf_t *buf)
         tls__buf_put(c->cin, c->cin_cap);
         c->cin = NULL;
         c->cin_off = c->cin_len = c->cin_cap = 0;
+    }
+    if (!c->closing) {                  /* a partial record or line may wait long */
+        c->cin = tls__buf_shrink(c->cin, &c->cin_off, &c->cin_len, &c->cin_cap);
+        c->in = tls__buf_shrink(c->in, &c->in_off, &c->in_len, &c->in_cap);
     }
     if (c->mode == TLS_MODE_FAILED)
         return;

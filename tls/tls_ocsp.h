@@ -2,10 +2,13 @@
  * tls_ocsp.h - OCSP (RFC 6960) for partner chains, beside CRLs.
  *
  * The verdict of a chain's OCSP check and where its response came from
- * (struct tls_facts).  Like CRLs, a handshake never waits: a response is
- * taken from the TLS handshake (stapled) or from a process-wide cache filled
- * from the certificate's AIA OCSP URL by the CRL thread; a miss now is
- * answered next time.
+ * (struct tls_facts).  Like CRLs, a handshake never waits.  The facts of
+ * a handshake carry only a stapled response (tls_ocsp_peer.c); without one
+ * they say NOT_CHECKED, and whoever needs OCSP (relay/'s partner identity,
+ * for partners whose revocation uses it) checks a chain against the
+ * process-wide cache with tls_ocsp_check_chain().  The cache is filled from
+ * the certificate's AIA OCSP URL by the CRL thread; a miss now is answered
+ * next time.
  */
 #ifndef DOMSEC_TLS_OCSP_H
 #define DOMSEC_TLS_OCSP_H
@@ -17,7 +20,9 @@
 #include "tls_crl.h"                   /* struct tls_crl_cert */
 
 enum tls_ocsp_status {
-    TLS_OCSP_NOT_CHECKED,               /* no certificate, or its chain is not valid anyway */
+    TLS_OCSP_NOT_CHECKED,               /* no certificate, its chain is not valid
+                                         * anyway, or (handshake facts) valid but
+                                         * not stapled: check the cache yourself */
     TLS_OCSP_GOOD,                      /* a current, verified response says good */
     TLS_OCSP_REVOKED,                   /* a current, verified response says revoked */
     TLS_OCSP_UNKNOWN,                   /* no response (yet), responder down, status
