@@ -58,8 +58,8 @@ static int relay_commit_file(struct relay_commit_req *r)
 {
     int incoming = relay_queue_dirfd(RELAY_QDIR_INCOMING), st;
 
-    if (r->fd < 0 && (r->fd = relay_queue_pool_take(r->id)) < 0
-        && (r->fd = openat(incoming, r->id, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
+    if (r->fd < 0 && (r->fd = openat(incoming, r->id, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+                                     0600)) < 0)
         return -errno;
     if ((st = relay_commit_write(r->fd, r->buf, r->len, r->file_off)) < 0)
         return st;

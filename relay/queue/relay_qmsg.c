@@ -627,17 +627,9 @@ static int qmsg_dir_sync(int dirfd)
 
 int relay_qmsg_remove(int dirfd, const char *id)
 {
-    unsigned slot;
-    int pooled = relay_queue_pool_out(dirfd, id, &slot), r;
-
-    if (pooled == -ENOENT)
-        return pooled;
-    if (pooled < 0 && unlinkat(dirfd, id, 0) < 0)
+    if (unlinkat(dirfd, id, 0) < 0)
         return -errno;
-    r = qmsg_dir_sync(dirfd);
-    if (pooled == 0)                    /* emptied only once the removal is durable */
-        relay_queue_pool_put(slot, r == 0);
-    return r;
+    return qmsg_dir_sync(dirfd);
 }
 
 /* relay_qmsg_record_admin - append one administration record to a buffer,

@@ -59,7 +59,6 @@
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
-#include <uv.h>
 
 #include "log.h"
 #include "log_path.h"
@@ -68,9 +67,9 @@
 
 #define RELAY_QUEUE_HEADER_MAX (16u << 20)
 
-static int relay_queue_fds[RELAY_QDIR_COUNT] = { -1, -1, -1, -1 };
+static int relay_queue_fds[RELAY_QDIR_COUNT] = { -1, -1, -1 };
 static const char *const relay_queue_names[RELAY_QDIR_COUNT] = {
-    "incoming", "messages", "corrupt", "free",
+    "incoming", "messages", "corrupt",
 };
 static _Atomic uint64_t relay_queue_idgen;
 
@@ -118,117 +117,6 @@ void relay_queue_close(void)
             close(relay_queue_fds[i]);
         relay_queue_fds[i] = -1;
     }
-}
-
-/*
- * The pool of recycled files: creating a file costs the file system an
- * inode allocation (on ext4 without a journal a search past recently
- * deleted inodes, the larger part of domsecd's CPU at 1000 sessions), so a
- * removed message's file is renamed into free/ (named by a number), emptied
- * once the removal is durable, and renamed into incoming/ by a reception.
- * free/ is never read: a file there is never taken for a message, whatever
- * a crash left in it, and recovery empties the directory.  The numbers of
- * the empty files wait in pool_free; pool_out counts the ones between
- * pool_out and pool_put so that free/ never holds more than POOL_MAX.  A
- * file with another link is never recycled (emptying it would empty that).
- */
-#define RELAY_QUEUE_POOL_MAX 512
-
-static uv_mutex_t relay_queue_pool_lock;
-static uv_once_t relay_queue_pool_once = UV_ONCE_INIT;
-static unsigned relay_queue_pool_free[RELAY_QUEUE_POOL_MAX];
-static size_t relay_queue_pool_n, relay_queue_pool_pending;
-static unsigned relay_queue_pool_seq;
-
-static void relay_queue_pool_init(void)
-{
-    uv_mutex_init(&relay_queue_pool_lock);
-}
-
-/* relay_queue_pool_out - move a removed message's file into free/ */
-
-int relay_queue_pool_out(int dirfd, const char *id, unsigned *slot)
-{
-    int freefd = relay_queue_fds[RELAY_QDIR_FREE];
-    struct stat st;
-    char name[16];
-    bool room;
-
-    if (freefd < 0 || dirfd != relay_queue_fds[RELAY_QDIR_MESSAGES])
-        return -ENOSPC;
-    /* A file someone else also links (an administrator's copy by `ln`) is
-     * unlinked as before, never emptied under their name. */
-    if (fstatat(dirfd, id, &st, AT_SYMLINK_NOFOLLOW) < 0)
-        return errno == ENOENT ? -ENOENT : -ENOSPC;
-    if (!S_ISREG(st.st_mode) || st.st_nlink != 1)
-        return -ENOSPC;
-    uv_once(&relay_queue_pool_once, relay_queue_pool_init);
-    uv_mutex_lock(&relay_queue_pool_lock);
-    if ((room = relay_queue_pool_n + relay_queue_pool_pending < RELAY_QUEUE_POOL_MAX)) {
-        relay_queue_pool_pending++;
-        *slot = relay_queue_pool_seq++;
-    }
-    uv_mutex_unlock(&relay_queue_pool_lock);
-    if (!room)
-        return -ENOSPC;
-    snprintf(name, sizeof(name), "%u", *slot);
-    if (renameat2(dirfd, id, freefd, name, RENAME_NOREPLACE) == 0)
-        return 0;
-    uv_mutex_lock(&relay_queue_pool_lock);
-    relay_queue_pool_pending--;
-    uv_mutex_unlock(&relay_queue_pool_lock);
-    return errno == ENOENT ? -ENOENT : -ENOSPC;   /* ENOENT: gone; else: unlink it */
-}
-
-/* relay_queue_pool_put - empty free/SLOT and offer it, if its removal is
- * durable (else it stays as it is until the next start empties free/) */
-
-void relay_queue_pool_put(unsigned slot, bool durable)
-{
-    int freefd = relay_queue_fds[RELAY_QDIR_FREE], fd = -1;
-    char name[16];
-
-    snprintf(name, sizeof(name), "%u", slot);
-    if (durable && (fd = openat(freefd, name, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW
-                                | O_NONBLOCK | O_NOCTTY)) < 0)
-        (void)unlinkat(freefd, name, 0);
-    else if (fd >= 0)
-        close(fd);
-    uv_mutex_lock(&relay_queue_pool_lock);
-    relay_queue_pool_pending--;
-    if (fd >= 0)
-        relay_queue_pool_free[relay_queue_pool_n++] = slot;
-    uv_mutex_unlock(&relay_queue_pool_lock);
-}
-
-/* relay_queue_pool_take - incoming/ID from a recycled file: its fd or -1 */
-
-int relay_queue_pool_take(const char *id)
-{
-    int freefd = relay_queue_fds[RELAY_QDIR_FREE], in = relay_queue_fds[RELAY_QDIR_INCOMING], fd;
-    unsigned slot = 0;
-    char name[16];
-    bool got;
-
-    if (freefd < 0)
-        return -1;
-    uv_once(&relay_queue_pool_once, relay_queue_pool_init);
-    uv_mutex_lock(&relay_queue_pool_lock);
-    if ((got = relay_queue_pool_n > 0))
-        slot = relay_queue_pool_free[--relay_queue_pool_n];
-    uv_mutex_unlock(&relay_queue_pool_lock);
-    if (!got)
-        return -1;
-    snprintf(name, sizeof(name), "%u", slot);
-    if (renameat2(freefd, name, in, id, RENAME_NOREPLACE) < 0) {
-        (void)unlinkat(freefd, name, 0);
-        return -1;
-    }
-    /* Empty already; O_TRUNC all the same: nothing old may follow the new bytes. */
-    fd = openat(in, id, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
-    if (fd < 0)
-        (void)unlinkat(in, id, 0);
-    return fd;
 }
 
 /* relay_queue_dirfd - fd of one queue directory */
@@ -555,14 +443,6 @@ int relay_queue_recover(size_t *nmessages, size_t *ncorrupt)
     int fd;
 
     *nmessages = *ncorrupt = 0;
-    /* free/: emptied files of removed messages, never a message. */
-    if ((fd = dup(relay_queue_fds[RELAY_QDIR_FREE])) < 0 || (d = fdopendir(fd)) == NULL)
-        return -errno;
-    rewinddir(d);
-    while ((de = readdir(d)) != NULL)
-        if (de->d_name[0] != '.')
-            (void)unlinkat(relay_queue_fds[RELAY_QDIR_FREE], de->d_name, 0);
-    closedir(d);
     /* incoming/: never acknowledged, so never promised to anyone. */
     if ((fd = dup(relay_queue_fds[RELAY_QDIR_INCOMING])) < 0 || (d = fdopendir(fd)) == NULL)
         return -errno;

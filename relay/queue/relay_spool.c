@@ -126,9 +126,8 @@ static void relay_spool_write_work(uv_work_t *req)
     uint64_t off = sp->file_off;
 
     sp->werr = 0;
-    if (sp->fd < 0 && (sp->fd = relay_queue_pool_take(sp->id)) < 0
-        && (sp->fd = openat(relay_queue_dirfd(RELAY_QDIR_INCOMING), sp->id,
-                            O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
+    if (sp->fd < 0 && (sp->fd = openat(relay_queue_dirfd(RELAY_QDIR_INCOMING), sp->id,
+                                       O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
         sp->werr = -errno;
         return;
     }

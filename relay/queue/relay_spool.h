@@ -4,9 +4,7 @@
  *
  * Layout under queue_directory: incoming/ (being written, not yet
  * acknowledged), messages/ (committed: the 250 was or will be sent),
- * corrupt/ (quarantine; never deleted by domsec), free/ (emptied files of
- * delivered messages, recycled by the next receptions: never read, emptied
- * at start).  File format: see
+ * corrupt/ (quarantine; never deleted by domsec).  File format: see
  * relay_queue.c and docs/ARCHITECTURE.md.
  */
 #ifndef DOMSEC_RELAY_SPOOL_H
@@ -21,9 +19,7 @@ struct relay_worker;
 
 #define RELAY_QID_LEN 16                /* hex digits */
 
-enum relay_qdir {
-    RELAY_QDIR_INCOMING, RELAY_QDIR_MESSAGES, RELAY_QDIR_CORRUPT, RELAY_QDIR_FREE, RELAY_QDIR_COUNT
-};
+enum relay_qdir { RELAY_QDIR_INCOMING, RELAY_QDIR_MESSAGES, RELAY_QDIR_CORRUPT, RELAY_QDIR_COUNT };
 
 /* A parsed queue file.  Strings point into the caller's buffer (not copied). */
 struct relay_qfile {
@@ -53,16 +49,6 @@ int     relay_queue_parse_header(const char *buf, size_t len, struct relay_qfile
                                  const char **why);
 /* Scan messages/ (quarantining corrupt files) and clean incoming/. 0 or -errno. */
 int     relay_queue_recover(size_t *nmessages, size_t *ncorrupt);
-/* Recycled files.  relay_queue_pool_out: move DIRFD/ID (DIRFD must be
- * messages/) into free/ instead of unlinking it: 0 and *slot, or -errno
- * (-ENOSPC: the pool is full or not there; the caller unlinks then).  The
- * caller fsyncs messages/ (the removal), then relay_queue_pool_put(slot,
- * the fsync succeeded) empties the file and offers it (if it did).  relay_queue_pool_take: incoming/ID made
- * from a recycled file, opened for writing and empty; its fd, or -1 (the
- * caller creates the file).  Blocking; any thread. */
-int     relay_queue_pool_out(int dirfd, const char *id, unsigned *slot);
-void    relay_queue_pool_put(unsigned slot, bool durable);
-int     relay_queue_pool_take(const char *id);
 /* Move messages/NAME to corrupt/ (never deleted; a numbered name if taken)
  * and log why.  Blocking. */
 void    relay_queue_quarantine(const char *name, const char *why);

@@ -39,7 +39,7 @@ from domsec_harness import committed_part, service_ids
 from peers import DeliveryTestCase, host
 from test_sync_order import QUIET, SyncOrderMixin
 
-O_CREAT, O_TRUNC = 0o100, 0o1000
+O_CREAT = 0o100
 
 
 class Model:
@@ -47,7 +47,7 @@ class Model:
 
     def __init__(self, trace, seeds=()):
         self.t = trace
-        self.dirs = (trace.incoming, trace.messages, trace.corrupt, trace.free)
+        self.dirs = (trace.incoming, trace.messages, trace.corrupt)
         self.vol = {}                   # path -> inode (now)
         self.ns = {d: [] for d in self.dirs}    # dir -> [(s1, name, inode or None)]
         self.writes = {}                # inode -> [(s1, off, data)]
@@ -72,8 +72,6 @@ class Model:
                 nino += 1
                 self.vol[c.path] = nino
                 self.ns[d].append((c.s1, os.path.basename(c.path), nino))
-            elif c.call in ("open", "openat") and c.len & O_TRUNC and c.path in self.vol:
-                self.writes.setdefault(self.vol[c.path], []).append((c.s1, 0, None))
             elif c.is_write and c.path in self.vol:
                 self.writes.setdefault(self.vol[c.path], []).append((c.s1, c.off, c.data))
             elif c.is_rename and c.path in self.vol:
@@ -97,9 +95,7 @@ class Model:
         """The bytes of inode ino from the writes that returned before upto."""
         buf = bytearray()
         for s1, off, data in self.writes.get(ino, []):
-            if s1 < upto and data is None:     # a truncation (recycled file)
-                buf = bytearray()
-            elif s1 < upto:
+            if s1 < upto:
                 if len(buf) < off + len(data):
                     buf.extend(b"\0" * (off + len(data) - len(buf)))
                 buf[off:off + len(data)] = data
@@ -191,7 +187,8 @@ class PowerLossTest(SyncOrderMixin, DeliveryTestCase):
         model = Model(t, seeds=[(os.path.join(t.messages, bad), bad_data)])
         acks, expect = self.acknowledged(t, model, (held, gone))
         hold_answer, delete_answer = t.reply_write('"changed"'), t.reply_write('"deleted"')
-        unlink = t.removal(gone)
+        unlink = t.one("unlink of %s" % gone, lambda c: c.is_unlink
+                       and c.path == os.path.join(t.messages, gone))
 
         def check(p, msgs, corrupt):
             for q in (held, gone):

@@ -11,8 +11,7 @@ after the real call), and each test asserts, per message:
               of that file -> renameat2(incoming/ID -> messages/ID) -> fsync
               of messages/ -> "250 2.6.0 <ID@...>" written to the client
   delivery    the "rcpt N delivered" record appended -> fdatasync of the
-              file -> "delivered id=ID" logged -> unlink(messages/ID) (or
-              its rename into free/: a recycled file, emptied only after) ->
+              file -> "delivered id=ID" logged -> unlink(messages/ID) ->
               fsync of messages/ -> "removed id=ID" logged
   failure     the failure DSN made durable as a reception is -> only then
               the "rcpt N failed" record appended and fdatasync'd
@@ -20,8 +19,7 @@ after the real call), and each test asserts, per message:
               of messages/ -> "corrupt file id=X" logged
   admin       `domsec queue hold`: the "hold" record appended -> fdatasync ->
               the answer on the control socket; `domsec queue delete`:
-              unlink(messages/ID) (or rename into free/) -> fsync of
-              messages/ -> the answer
+              unlink(messages/ID) -> fsync of messages/ -> the answer
 
 "A -> B" means the call A returned before the call B started (by the
 sequence numbers, exact across threads).  tests/mutate-syncs.sh removes
@@ -108,8 +106,8 @@ class Trace:
     def __init__(self, path, queue_dir):
         self.calls = read_trace(path)
         q = os.path.realpath(queue_dir)
-        self.incoming, self.messages, self.corrupt, self.free = (
-            os.path.join(q, d) for d in ("incoming", "messages", "corrupt", "free"))
+        self.incoming, self.messages, self.corrupt = (os.path.join(q, d) for d in
+                                                      ("incoming", "messages", "corrupt"))
 
     def ok(self, pred):
         return [c for c in self.calls if c.ret >= 0 and pred(c)]
@@ -126,13 +124,6 @@ class Trace:
         if len(got) != 1:
             raise AssertionError("expected one %s, recorded %d: %r" % (what, len(got), got))
         return got[0]
-
-    def removal(self, qid):
-        """The one call that took messages/QID away: its unlink, or its rename into free/
-        (a recycled file, emptied once the removal is durable)."""
-        msg = os.path.join(self.messages, qid)
-        return self.one("removal of %s" % qid, lambda c: c.path == msg and (
-            c.is_unlink or (c.is_rename and os.path.dirname(c.path2) == self.free)))
 
     def log_write(self, text):
         """The write of a log line (to fd 2, the daemon's stderr) containing text."""
@@ -290,7 +281,7 @@ class DeliveryOrderTest(SyncOrderMixin, DeliveryTestCase):
         logged = t.log_write("delivered id=%s to=<u%d@dest.test>" % (qid, i))
         self.assertBefore(rec, fsync, "%s: record appended, then synced" % qid)
         self.assertBefore(fsync, logged, "%s: record synced before 'delivered' logged" % qid)
-        unlink = t.removal(qid)
+        unlink = t.one("unlink of %s" % qid, lambda c: c.is_unlink and c.path == msg)
         self.assertBefore(logged, unlink, "%s: 'delivered' logged before the file removed" % qid)
         dsync = t.first_after(unlink, lambda c: c.is_sync and c.path == t.messages)
         removed = t.log_write("removed id=%s" % qid)
@@ -339,7 +330,8 @@ class QueueAdminOrderTest(SyncOrderMixin, DeliveryTestCase):
         answer = t.reply_write('"changed"')
         self.assertBefore(rec, fsync, "hold: record appended, then synced")
         self.assertBefore(fsync, answer, "hold: record synced before the answer")
-        unlink = t.removal(gone)
+        unlink = t.one("unlink of %s" % gone, lambda c: c.is_unlink
+                       and c.path == os.path.join(t.messages, gone))
         dsync = t.first_after(unlink, lambda c: c.is_sync and c.path == t.messages)
         answer = t.reply_write('"deleted"')
         self.assertBefore(unlink, dsync, "delete: messages/ synced after the unlink")

@@ -2,8 +2,7 @@
  * relay_queue_test.c - the queue-file format: a complete file parses, every
  * kind of damage is detected (and named): anything looser than what the
  * writer writes (repeated lines, a length or time not in its exact digits,
- * a control character inside <...>), ids are unique; a removed file is
- * recycled through free/, emptied, and free/ is emptied at start.
+ * a control character inside <...>), ids are unique.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,12 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <cmocka.h>
 
-#include "relay_qmsg.h"
 #include "relay_spool.h"
 
 static const char good[] =
@@ -183,72 +178,6 @@ static void test_ids_unique_and_increasing(void **state)
     }
 }
 
-/* A removed message's file goes to free/ (after the removal's directory
- * fsync), emptied; the next reception takes it as incoming/ID, empty and
- * open for writing; the pool empty, a reception creates as before; a
- * file with another link is unlinked, not emptied; at
- * start, recovery empties free/ and never counts it as a message. */
-static void test_recycled_files(void **state)
-{
-    char dir[] = "/tmp/queuetestXXXXXX", path[600], kept[600];
-    int mfd, fd, ffd;
-    size_t nm, nc;
-    struct stat st;
-    FILE *f;
-
-    assert_non_null(mkdtemp(dir));
-    assert_int_equal(relay_queue_open(dir, getuid(), getgid()), 0);
-    mfd = relay_queue_dirfd(RELAY_QDIR_MESSAGES);
-    ffd = relay_queue_dirfd(RELAY_QDIR_FREE);
-    assert_true(ffd >= 0);
-    snprintf(path, sizeof(path), "%s/messages/0123456789ABCDEF", dir);
-    assert_non_null(f = fopen(path, "w"));
-    fputs(good, f);
-    fclose(f);
-    assert_int_equal(relay_qmsg_remove(mfd, "0123456789ABCDEF"), 0);
-    assert_int_equal(faccessat(mfd, "0123456789ABCDEF", F_OK, 0), -1);
-    assert_int_equal(fstatat(ffd, "0", &st, 0), 0);
-    assert_int_equal(st.st_size, 0);                    /* emptied */
-    assert_true((fd = relay_queue_pool_take("00000000000000A1")) >= 0);
-    assert_int_equal(fstat(fd, &st), 0);
-    assert_int_equal(st.st_size, 0);
-    assert_int_equal(write(fd, "x", 1), 1);
-    close(fd);
-    assert_int_equal(faccessat(ffd, "0", F_OK, 0), -1);  /* taken */
-    assert_int_equal(fstatat(relay_queue_dirfd(RELAY_QDIR_INCOMING), "00000000000000A1", &st,
-                             0), 0);
-    assert_int_equal(st.st_size, 1);
-    assert_int_equal(relay_queue_pool_take("00000000000000A2"), -1);   /* pool empty */
-    /* A file with another link is unlinked, never emptied under that name. */
-    snprintf(path, sizeof(path), "%s/messages/00000000000000B1", dir);
-    assert_non_null(f = fopen(path, "w"));
-    fputs(good, f);
-    fclose(f);
-    snprintf(kept, sizeof(kept), "%s/kept", dir);
-    assert_int_equal(link(path, kept), 0);
-    assert_int_equal(relay_qmsg_remove(mfd, "00000000000000B1"), 0);
-    assert_int_equal(stat(kept, &st), 0);
-    assert_int_equal(st.st_size, strlen(good));
-    assert_int_equal(st.st_nlink, 1);
-    assert_int_equal(unlink(kept), 0);
-    assert_int_equal(relay_queue_pool_take("00000000000000A3"), -1);   /* not pooled */
-    /* Whatever a crash left in free/ is emptied at start, never a message. */
-    snprintf(path, sizeof(path), "%s/free/7", dir);
-    assert_non_null(f = fopen(path, "w"));
-    fputs(good, f);
-    fclose(f);
-    assert_int_equal(relay_queue_recover(&nm, &nc), 0);
-    assert_int_equal(nm, 0);
-    assert_int_equal(nc, 0);
-    assert_int_equal(faccessat(ffd, "7", F_OK, 0), -1);
-    relay_queue_close();
-    for (const char *sub = "incoming\0messages\0corrupt\0free\0"; *sub; sub += strlen(sub) + 1) {
-        snprintf(path, sizeof(path), "%s/%s", dir, sub);
-        assert_int_equal(rmdir(path), 0);
-    }
-    assert_int_equal(rmdir(dir), 0);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -257,7 +186,6 @@ int main(void)
         cmocka_unit_test(test_parse_state_records_after_end),
         cmocka_unit_test(test_parse_damaged),
         cmocka_unit_test(test_ids_unique_and_increasing),
-        cmocka_unit_test(test_recycled_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
