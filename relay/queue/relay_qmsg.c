@@ -590,12 +590,15 @@ static int qmsg_dir_sync(int dirfd)
     uv_mutex_lock(&qmsg_dsync_lock);
     my = ++qmsg_dsync_gen;
     for (;;) {
-        if (qmsg_dsync_ok_fd == dirfd && qmsg_dsync_ok_gen >= my) {
-            r = 0;
-            break;
-        }
+        /* Failure first: after a failed fsync Linux may have dropped the
+         * dirty state it covered, so a later success proves nothing about
+         * this change. */
         if (qmsg_dsync_bad_fd == dirfd && qmsg_dsync_bad_gen >= my) {
             r = qmsg_dsync_bad_err;
+            break;
+        }
+        if (qmsg_dsync_ok_fd == dirfd && qmsg_dsync_ok_gen >= my) {
+            r = 0;
             break;
         }
         if (qmsg_dsync_busy) {
