@@ -205,6 +205,17 @@ unsigned char *tls__facts_collect(WOLFSSL *ssl, struct tls_facts *f)
         wolfSSL_X509_free(x);
         x = tls__ticket_peer_chain(ssl, &leaf, 1) == 1
             ? wolfSSL_X509_d2i(NULL, leaf.der, (int)leaf.len) : NULL;
+    } else if (f->resumed && wolfSSL_is_server(ssl) == 1) {
+        /* A server resumed without our ticket's peer (never expected: the
+         * cache is off and every ticket opens through tls_ticket.c).
+         * wolfSSL's 0 is not that handshake's verdict: fail closed, as no
+         * certificate.  (A client's resumed session has its server's chain
+         * and verify result back from wolfSSL_set_session.) */
+        log_warnx("tls", 0, "resumed session without its ticket's peer: "
+                  "treated as no client certificate");
+        wolfSSL_X509_free(x);
+        x = NULL;
+        f->verify_code = 50;            /* X509_V_ERR_APPLICATION_VERIFICATION */
     }
     f->chain = tls_facts_chain(f->verify_code, x);
     memset(f->spki_sha256, 0, sizeof(f->spki_sha256));

@@ -26,7 +26,9 @@ int     tls__ticket_use(WOLFSSL_CTX *ctx, uint32_t seconds); /* tls_ticket.c; tl
 void    tls__ticket_chain_keep(WOLFSSL *ssl, const unsigned char *nonce, uint64_t gen,
                                uint64_t oldest_gen);
 /* After a ticket opened: attach its entry's peer to ssl; -1 if there is
- * none (the ticket must be rejected: a full handshake). */
+ * none, or ssl asks for a certificate and the entry has none, or its full
+ * handshake is a lifetime old (the ticket must be rejected: a full
+ * handshake). */
 int     tls__ticket_chain_attach(WOLFSSL *ssl, const unsigned char *nonce, uint64_t gen,
                                  uint64_t oldest_gen);
 /* For tls_facts.c: whether ssl resumed a ticket of ours; then *verify_code
@@ -35,6 +37,8 @@ int     tls__ticket_chain_attach(WOLFSSL *ssl, const unsigned char *nonce, uint6
  * tls__ticket_detach()). */
 bool    tls__ticket_peer(WOLFSSL *ssl, long *verify_code);
 size_t  tls__ticket_peer_chain(WOLFSSL *ssl, struct tls_crl_cert *out, size_t max);
+/* tls_ticket.c: the keys' clock now, and the lifetime in force (seconds). */
+void    tls__ticket_clock(int64_t *now, int64_t *lifetime);
 /* Release ssl's attachment: before every wolfSSL_free() of a server's ssl. */
 void    tls__ticket_detach(WOLFSSL *ssl);
 

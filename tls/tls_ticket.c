@@ -27,9 +27,11 @@
  * a new ticket), one that sends less often pays one full handshake, which
  * is no load.  The chain of a resumed session is checked against today's
  * CRLs at every resumption (tls_facts.c), but its verdict on anchors and
- * dates is the sealing handshake's, so a longer lifetime would let a CA
- * taken out of trusted_ca_file by a reload still let its partners resume
- * for up to two lifetimes.
+ * dates is its full handshake's, carried on by every ticket sealed on a
+ * resumed session; so a ticket whose full handshake is one lifetime old or
+ * more is rejected (tls_ticket_chain.c): a resumed session's verdict is
+ * less than one lifetime old, and a CA taken out of trusted_ca_file by a
+ * reload (or an expired certificate) is judged afresh within one lifetime.
  *
  * Ticket layout as wolfSSL hands it to us: key_name (16) and iv (16) in
  * clear, the sealed state in place, mac (32): the GCM tag in its first 16
@@ -349,6 +351,17 @@ uint32_t tls_ticket_lifetime(void)
     life = tk.lifetime;
     uv_mutex_unlock(&tk.lock);
     return life;
+}
+
+/* tls__ticket_clock - the keys' clock now, and the lifetime in force */
+
+void tls__ticket_clock(int64_t *now, int64_t *lifetime)
+{
+    uv_once(&tk_once, tk_init);
+    uv_mutex_lock(&tk.lock);
+    *now = tk_now();
+    *lifetime = tk.lifetime;
+    uv_mutex_unlock(&tk.lock);
 }
 
 /* tls__ticket_set_clock - tests: the clock keys are judged by */

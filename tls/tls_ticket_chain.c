@@ -16,7 +16,9 @@
  * are kept here, keyed by the ticket's AEAD nonce: the tag authenticates
  * it, so a client cannot name another session's entry.  When a ticket
  * opens, its entry must be here with the key that opened it, or the ticket
- * is rejected and wolfSSL makes a full handshake; found, it is attached to
+ * is rejected and wolfSSL makes a full handshake (so too when the entry's
+ * full handshake is a lifetime old, or the connection asks for a
+ * certificate and the entry has none); found, it is attached to
  * the connection (ex_data: one reference to the chain), and the facts of a
  * resumed session are taken from it (tls_facts.c), never from wolfSSL's
  * cache, which server contexts turn off (tls__ticket_use: its TLS 1.2
@@ -66,11 +68,15 @@ struct tkc_entry {                      /* one sealed ticket */
     unsigned char nonce[TLS_TICKET_NONCE_SZ];
     uint64_t gen;                       /* the sealing key's generation */
     long    verify_code;                /* X509_V_* of the sealing handshake */
+    bool    cert_requested;             /* its full handshake asked for a certificate */
+    int64_t verified_at;                /* its full handshake's time (tls__ticket_clock) */
     struct tkc_chain *chain;            /* NULL: the peer sent none */
 };
 
 struct tkc_attach {                     /* a connection's resumed peer (ex_data) */
     long    verify_code;
+    bool    cert_requested;
+    int64_t verified_at;
     struct tkc_chain *chain;            /* one reference, or NULL */
 };
 
@@ -222,12 +228,15 @@ void tls__ticket_chain_keep(WOLFSSL *ssl, const unsigned char *nonce,
     unsigned char sha[32];
     long    code;
     size_t  n = 0;
-    bool    resumed = wolfSSL_session_reused(ssl) == 1;
+    bool    resumed = wolfSSL_session_reused(ssl) == 1, requested;
+    int64_t at, lifetime;
 
     if (resumed && a == NULL)
         return;                         /* not resumed by a ticket of ours: no entry */
     if (resumed) {
         code = a->verify_code;
+        requested = a->cert_requested;
+        at = a->verified_at;            /* the verdict is that handshake's */
         n = a->chain != NULL ? a->chain->n : 0;
         if (n > 0)
             memcpy(certs, a->chain->certs, n * sizeof(certs[0]));
@@ -236,6 +245,8 @@ void tls__ticket_chain_keep(WOLFSSL *ssl, const unsigned char *nonce,
         int     count = ch != NULL ? wolfSSL_get_chain_count(ch) : 0;
 
         code = wolfSSL_get_verify_result(ssl);
+        requested = (wolfSSL_get_verify_mode(ssl) & WOLFSSL_VERIFY_PEER) != 0;
+        tls__ticket_clock(&at, &lifetime);
         for (int i = 0; i < count && n < TKC_CERTS_MAX; i++) {
             const unsigned char *der = wolfSSL_get_chain_cert(ch, i);
             int     len = wolfSSL_get_chain_length(ch, i);
@@ -250,6 +261,8 @@ void tls__ticket_chain_keep(WOLFSSL *ssl, const unsigned char *nonce,
     memcpy(e->nonce, nonce, TLS_TICKET_NONCE_SZ);
     e->gen = gen;
     e->verify_code = code;
+    e->cert_requested = requested;
+    e->verified_at = at;
     uv_mutex_lock(&tkc.lock);
     if (tkc.buckets == NULL)
         tkc.buckets = xcalloc(TKC_BUCKETS, sizeof(*tkc.buckets));
@@ -275,9 +288,13 @@ int tls__ticket_chain_attach(WOLFSSL *ssl, const unsigned char *nonce,
 {
     struct tkc_attach *a = tkc_attached(ssl);
     struct tkc_entry *e = NULL;
+    /* Set per connection before the ClientHello is read (tls_conn_starttls_server). */
+    bool    ask = (wolfSSL_get_verify_mode(ssl) & WOLFSSL_VERIFY_PEER) != 0;
+    int64_t now, lifetime;
 
     if (tkc.ex_idx < 0)
         return -1;
+    tls__ticket_clock(&now, &lifetime);
     if (a == NULL) {
         a = xcalloc(1, sizeof(*a));
         if (wolfSSL_set_ex_data(ssl, tkc.ex_idx, a) != WOLFSSL_SUCCESS) {
@@ -291,15 +308,27 @@ int tls__ticket_chain_attach(WOLFSSL *ssl, const unsigned char *nonce,
         for (e = tkc.buckets[tkc_nonce_hash(nonce)]; e != NULL; e = e->next)
             if (memcmp(e->nonce, nonce, TLS_TICKET_NONCE_SZ) == 0 && e->gen == gen)
                 break;
+    /* This connection asks for a certificate and the ticket's handshake did
+     * not (domain security turned on by a reload) or got none: a resumption
+     * sends no CertificateRequest, so only a full handshake can get one. */
+    if (e != NULL && ask && (!e->cert_requested || e->chain == NULL))
+        e = NULL;
+    /* Tickets sealed on resumed sessions carry the full handshake's verdict
+     * on: it lasts less than one lifetime from that handshake. */
+    if (e != NULL && (now < e->verified_at || now - e->verified_at >= lifetime))
+        e = NULL;
     /* A second identity of the same ClientHello replaces the first. */
     tkc_chain_unref(a->chain);
     a->chain = NULL;
     a->verify_code = 0;
+    a->cert_requested = false;
     if (e != NULL) {
         a->chain = e->chain;
         if (a->chain != NULL)
             a->chain->refs++;
         a->verify_code = e->verify_code;
+        a->cert_requested = e->cert_requested;
+        a->verified_at = e->verified_at;
     }
     uv_mutex_unlock(&tkc.lock);
     return e != NULL ? 0 : -1;

@@ -34,6 +34,7 @@
 #include <uv.h>
 
 #include "log.h"
+#include "tls_conn.h"
 #include "tls_ctx.h"
 #include "tls_internal.h"
 #include "tls_pki_test_util.h"
@@ -621,6 +622,110 @@ static void test_entries_expire_with_their_key(void **state)
     tls_ctx_unref(t);
 }
 
+/* A ticket sealed without a certificate request does not resume on a
+ * connection that asks for one (domain security turned on by a reload):
+ * a resumption sends no CertificateRequest, so it gets a full handshake. */
+static void test_no_request_ticket_refused_when_asking(void **state)
+{
+    struct tls_ctx *t = server_ctx();
+    WOLFSSL_CTX *cctx = partner_ctx();
+    WOLFSSL_SESSION *a, *b;
+
+    (void)state;
+    ask_cert = false;
+    a = ticket_of(t, cctx);
+    b = ticket_of(t, cctx);
+    assert_int_equal(entries(NULL), 2);
+    assert_true(resumed(t, cctx, a));   /* still not asking: resumes */
+    ask_cert = true;
+    assert_false(resumed(t, cctx, b));  /* asking: a full handshake */
+    wolfSSL_SESSION_free(a);
+    wolfSSL_SESSION_free(b);
+    wolfSSL_CTX_free(cctx);
+    tls_ctx_unref(t);
+}
+
+/* A resumed session without its ticket's peer is judged as having no
+ * certificate, never by wolfSSL's verify result of 0. */
+static void test_resumed_without_peer_fails_closed(void **state)
+{
+    static const int x25519[] = {WOLFSSL_ECC_X25519};
+    struct tls_ctx *t = server_ctx();
+    WOLFSSL_CTX *cctx = partner_ctx();
+    WOLFSSL_SESSION *a;
+    WOLFSSL *cli, *srv;
+    struct tls_facts f;
+    unsigned char *der;
+
+    (void)state;
+    a = ticket_of(t, cctx);
+    cli = client(cctx, x25519, 1);
+    assert_int_equal(wolfSSL_set_session(cli, a), WOLFSSL_SUCCESS);
+    srv = handshake(t, cli);
+    assert_int_equal(wolfSSL_session_reused(srv), 1);
+    tls__ticket_detach(srv);            /* as if resumed by a path not ours */
+    memset(&f, 0, sizeof(f));
+    der = tls__facts_collect(srv, &f);
+    assert_true(f.resumed);
+    assert_int_not_equal(f.verify_code, 0);
+    assert_int_equal(f.chain, TLS_CHAIN_NONE);
+    assert_false(f.peer_cert);
+    assert_null(der);
+    srv_free(srv);
+    wolfSSL_free(cli);
+    wolfSSL_SESSION_free(a);
+    wolfSSL_CTX_free(cctx);
+    tls_ctx_unref(t);
+}
+
+/* resumed_ticket - resume sess on t; the ticket sealed on that resumed session */
+
+static WOLFSSL_SESSION *resumed_ticket(struct tls_ctx *t, WOLFSSL_CTX *cctx,
+                                       WOLFSSL_SESSION *sess)
+{
+    static const int x25519[] = {WOLFSSL_ECC_X25519};
+    WOLFSSL *cli = client(cctx, x25519, 1), *srv;
+    WOLFSSL_SESSION *next;
+    char    byte;
+
+    assert_int_equal(wolfSSL_set_session(cli, sess), WOLFSSL_SUCCESS);
+    srv = handshake(t, cli);
+    assert_int_equal(wolfSSL_session_reused(srv), 1);
+    assert_true(to_client.len > 0);     /* the NewSessionTicket */
+    assert_int_equal(wolfSSL_read(cli, &byte, 1), -1);
+    next = wolfSSL_get1_session(cli);
+    assert_non_null(next);
+    srv_free(srv);
+    wolfSSL_free(cli);
+    return next;
+}
+
+/* A ticket sealed on a resumed session carries its full handshake's verdict
+ * for less than one lifetime from that handshake, then a full handshake. */
+static void test_inherited_verdict_lasts_one_lifetime(void **state)
+{
+    struct tls_ctx *t = server_ctx();
+    WOLFSSL_CTX *cctx = partner_ctx();
+    WOLFSSL_SESSION *a, *b, *c;
+
+    (void)state;
+    tls__ticket_set_clock(fake_clock);
+    tls_ticket_set_lifetime(3600);
+    fake_now = 3000000;
+    a = ticket_of(t, cctx);             /* the full handshake at fake_now */
+    fake_now += 1800;
+    b = resumed_ticket(t, cctx, a);     /* sealed now, verdict 1800 s old */
+    fake_now += 1799;
+    c = resumed_ticket(t, cctx, b);     /* 3599 s: still within the lifetime */
+    fake_now += 1;
+    assert_false(resumed(t, cctx, c));  /* 3600 s: a full handshake */
+    wolfSSL_SESSION_free(a);
+    wolfSSL_SESSION_free(b);
+    wolfSSL_SESSION_free(c);
+    wolfSSL_CTX_free(cctx);
+    tls_ctx_unref(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -644,6 +749,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cap, setup_chain, teardown_chain),
         cmocka_unit_test_setup_teardown(test_entries_expire_with_their_key, setup_chain,
                                         teardown_chain),
+        cmocka_unit_test_setup_teardown(test_no_request_ticket_refused_when_asking,
+                                        setup_chain, teardown_chain),
+        cmocka_unit_test_setup_teardown(test_resumed_without_peer_fails_closed, setup_chain,
+                                        teardown_chain),
+        cmocka_unit_test_setup_teardown(test_inherited_verdict_lasts_one_lifetime,
+                                        setup_chain, teardown_chain),
     };
     int     failed;
 
