@@ -4,7 +4,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 
 from . import procs as P
@@ -83,11 +82,7 @@ def idle_run(tmp, pki, n, tls, timeout, suffix=""):
         "RSS %d -> %d -> %d KiB" % (tag, line, end, est, est2, fd0, fd1, fd2, rss0, rss1, rss2))
     if held != n or r.get("first_error"):
         log("%s: first error: %s" % (tag, r.get("first_error", "?")))
-        try:
-            with open(relay_log, errors="replace") as f:
-                sys.stderr.write("".join(f.readlines()[-10:]))
-        except OSError:
-            pass
+        P.show_tail(relay_log, 10)
     return res
 
 

@@ -131,6 +131,15 @@ def tree_hwm_kib(root):
     return t
 
 
+def show_tail(path, lines):
+    """The last lines of a log on stderr (a daemon's, after a failed run)."""
+    try:
+        with open(path, errors="replace") as f:
+            sys.stderr.write("".join(f.readlines()[-lines:]))
+    except OSError:
+        pass
+
+
 def alive(pid):
     try:
         with open("/proc/%d/stat" % pid) as f:

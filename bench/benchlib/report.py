@@ -1,7 +1,6 @@
 """One measured run (sink, relay, load) and the figures taken from it."""
 
 import subprocess
-import sys
 import time
 
 from . import procs as P
@@ -60,11 +59,7 @@ def one_run(relay, tmp, pki, n, m, size, tag, timeout, bdir=None, perconn=False,
     if res["partial"]:
         log("%s %s: sink got %d of %d; load: %s" % (relay, tag, got, total,
                                                   lr.get("first_error", lr)))
-        try:
-            with open(relay_log, errors="replace") as f:
-                sys.stderr.write("".join(f.readlines()[-15:]))
-        except OSError:
-            pass
+        P.show_tail(relay_log, 15)
     return res
 
 
